@@ -1,0 +1,139 @@
+//! Typed errors of the capture reader.
+//!
+//! Two kinds: an [`OpenError`] means a file could not be read at all (missing, not a capture,
+//! header cut short); a [`RecordError`] names one damaged record inside a file that was opened,
+//! with the record index and byte offset, and says whether the reader could carry on past it.
+
+use std::fmt;
+use std::io;
+
+/// A capture file could not be opened or is not a capture at all.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{file}: not a pcap or pcapng capture (first bytes {magic:08x})")]
+    UnknownFormat { file: String, magic: u32 },
+    #[error("{file}: file is empty")]
+    Empty { file: String },
+    #[error("{file}: capture header is damaged: {what}")]
+    BadHeader { file: String, what: String },
+}
+
+impl OpenError {
+    /// The file the error is about.
+    pub fn file(&self) -> &str {
+        match self {
+            OpenError::Io { file, .. }
+            | OpenError::UnknownFormat { file, .. }
+            | OpenError::Empty { file }
+            | OpenError::BadHeader { file, .. } => file,
+        }
+    }
+}
+
+/// What is wrong with one record (pcap) or block (pcapng).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordProblem {
+    /// The file ends inside the record: `needed` bytes were announced, `available` were there.
+    TruncatedRecord { needed: u64, available: u64 },
+    /// The record claims more captured bytes than any capture may hold (256 KiB).
+    CapturedLengthTooLarge { caplen: u32, limit: u32 },
+    /// The record claims more captured bytes than the file's snapshot length. The packet is
+    /// still read (libpcap does the same), this is a warning.
+    CapturedLengthBeyondSnaplen { caplen: u32, snaplen: u32 },
+    /// The pcapng block length is impossible (too small, not a multiple of 4, too large, or the
+    /// trailing copy differs).
+    BadBlockLength { length: u32 },
+    /// A pcapng block that could not be parsed.
+    MalformedBlock { block_type: u32, what: String },
+    /// A packet block names an interface that no interface description block declared.
+    UnknownInterface { interface: u32 },
+    /// An I/O error while reading (for example a corrupt gzip stream).
+    Io { what: String },
+}
+
+impl fmt::Display for RecordProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordProblem::TruncatedRecord { needed, available } => write!(
+                f,
+                "truncated record: needs {needed} bytes, only {available} left in the file"
+            ),
+            RecordProblem::CapturedLengthTooLarge { caplen, limit } => write!(
+                f,
+                "captured length {caplen} is larger than the maximum of {limit}"
+            ),
+            RecordProblem::CapturedLengthBeyondSnaplen { caplen, snaplen } => write!(
+                f,
+                "captured length {caplen} is larger than the snapshot length {snaplen}"
+            ),
+            RecordProblem::BadBlockLength { length } => {
+                write!(f, "impossible pcapng block length {length}")
+            }
+            RecordProblem::MalformedBlock { block_type, what } => {
+                write!(f, "malformed pcapng block of type {block_type:#x}: {what}")
+            }
+            RecordProblem::UnknownInterface { interface } => {
+                write!(f, "packet names interface {interface}, which was never described")
+            }
+            RecordProblem::Io { what } => write!(f, "read error: {what}"),
+        }
+    }
+}
+
+impl RecordProblem {
+    /// A short stable name for counting problems by kind in summaries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RecordProblem::TruncatedRecord { .. } => "truncated_record",
+            RecordProblem::CapturedLengthTooLarge { .. } => "caplen_too_large",
+            RecordProblem::CapturedLengthBeyondSnaplen { .. } => "caplen_beyond_snaplen",
+            RecordProblem::BadBlockLength { .. } => "bad_block_length",
+            RecordProblem::MalformedBlock { .. } => "malformed_block",
+            RecordProblem::UnknownInterface { .. } => "unknown_interface",
+            RecordProblem::Io { .. } => "io_error",
+        }
+    }
+}
+
+/// What the reader did after a damaged record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Only a warning: the packet itself was delivered.
+    Delivered,
+    /// The record was skipped; reading goes on with the next one.
+    Skipped,
+    /// The reader searched forward and found the next plausible record `skipped_bytes` later.
+    Resynchronised { skipped_bytes: u64 },
+    /// Nothing after this point of the file can be read.
+    Stopped,
+}
+
+/// One damaged record of a capture that was otherwise readable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: record {record} at byte offset {offset}: {problem}{}", recovery_text(.recovery))]
+pub struct RecordError {
+    pub file: String,
+    /// Zero-based index of the record (pcap) or block (pcapng) in the file.
+    pub record: u64,
+    /// Byte offset of the record in the (decompressed) file.
+    pub offset: u64,
+    pub problem: RecordProblem,
+    pub recovery: Recovery,
+}
+
+fn recovery_text(r: &Recovery) -> String {
+    match r {
+        Recovery::Delivered => " (packet kept)".into(),
+        Recovery::Skipped => " (record skipped)".into(),
+        Recovery::Resynchronised { skipped_bytes } => {
+            format!(" (skipped {skipped_bytes} bytes to the next plausible record)")
+        }
+        Recovery::Stopped => " (rest of the file unreadable)".into(),
+    }
+}

@@ -1,0 +1,447 @@
+//! Capture input for levee: every packet of every capture a user brings, as a stream of
+//! timestamped frames, in bounded memory.
+//!
+//! * Formats: classic pcap (micro/nanosecond, both byte orders, the "modified" variant) and
+//!   pcapng (several sections and interfaces with different link types; enhanced, simple and
+//!   obsolete packet blocks; other blocks skipped). Parsing of headers and blocks is done by
+//!   `pcap-parser`.
+//! * Sources: uncompressed files are memory-mapped; gzip and zstd files (detected by their
+//!   magic, not their name) and standard input (`-`) stream through a bounded buffer.
+//! * Several files: [`MergedCapture`] interleaves them in timestamp order.
+//! * Damage: a damaged record never stops the run silently. Each is reported as a
+//!   [`RecordError`] naming the file, the record index and byte offset; the reader skips it,
+//!   resynchronises on the next plausible record, or stops that file when nothing more can be
+//!   read.
+//!
+//! The reader is a lending iterator: [`CaptureReader::next_frame`] returns a [`Frame`] that
+//! borrows the reader's buffer, so no packet is ever copied.
+
+mod error;
+mod pcap;
+mod pcapng;
+mod window;
+mod writer;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+pub use error::{OpenError, RecordError, RecordProblem, Recovery};
+pub use writer::PcapWriter;
+
+use window::Window;
+
+/// The largest captured length a record may have, as in libpcap.
+pub const MAX_CAPLEN: u32 = 262_144;
+
+/// Capture file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    Pcapng,
+}
+
+/// Compression wrapped around the capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// One captured packet, borrowed from the reader.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Capture time in nanoseconds since 1970 (0 for pcapng simple packet blocks).
+    pub ts_nanos: i64,
+    /// The LINKTYPE_ value of the interface the packet was captured on.
+    pub linktype: u32,
+    /// Length of the packet on the wire; `data.len()` is smaller when the snapshot length cut it.
+    pub orig_len: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+    /// pcapng interface id (0 for pcap).
+    pub interface: u32,
+    /// Zero-based index of this packet within its file.
+    pub index: u64,
+    /// Byte offset of the record in its (decompressed) file.
+    pub offset: u64,
+    /// Index of the file in the list given to [`MergedCapture`] (0 for a single reader).
+    pub file: usize,
+}
+
+impl Frame<'_> {
+    /// Whether the snapshot length cut the packet short.
+    pub fn is_truncated(&self) -> bool {
+        (self.data.len() as u32) < self.orig_len
+    }
+}
+
+/// Where a frame's bytes are in the window, before they are borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawFrame {
+    ts_nanos: i64,
+    linktype: u32,
+    orig_len: u32,
+    data_offset: u64,
+    data_len: u32,
+    interface: u32,
+    record_offset: u64,
+}
+
+/// A damaged record found by a format parser, before the file name and index are attached.
+pub(crate) struct Damage {
+    offset: u64,
+    problem: RecordProblem,
+    recovery: Recovery,
+}
+
+impl Damage {
+    pub(crate) fn new(offset: u64, problem: RecordProblem, recovery: Recovery) -> Damage {
+        Damage {
+            offset,
+            problem,
+            recovery,
+        }
+    }
+}
+
+enum FormatState {
+    Pcap(pcap::PcapFormat),
+    Pcapng(pcapng::PcapngFormat),
+}
+
+/// Reads one capture file (or standard input) frame by frame.
+pub struct CaptureReader {
+    name: String,
+    window: Window,
+    format: FormatState,
+    compression: Compression,
+    current: Option<RawFrame>,
+    packets: u64,
+    records: u64,
+    damage: Vec<Damage>,
+    finished: bool,
+}
+
+/// Either a frame or a damaged record; the reader goes on after either.
+pub enum Item<'a> {
+    Frame(Frame<'a>),
+    Damaged(RecordError),
+}
+
+impl CaptureReader {
+    /// Opens a capture by path; `-` means standard input.
+    pub fn open(path: &Path) -> Result<CaptureReader, OpenError> {
+        let name = path.display().to_string();
+        if name == "-" {
+            let stdin: Box<dyn Read + Send> = Box::new(io::stdin());
+            return Self::from_read(name, stdin);
+        }
+        let io_err = |source| OpenError::Io {
+            file: name.clone(),
+            source,
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let meta = file.metadata().map_err(io_err)?;
+        if meta.is_file() {
+            let mut head = [0u8; 4];
+            let n = read_up_to(&mut &file, &mut head).map_err(io_err)?;
+            if compression_of(&head[..n]) == Compression::None && meta.len() > 0 {
+                // SAFETY: the file is mapped read-only and privately. A capture that another
+                // process truncates while we read it would fault; that is the usual trade-off of
+                // memory-mapped readers (ripgrep makes the same one) and is worth the speed.
+                let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
+                return Self::from_window(name, Window::mapped(map), Compression::None);
+            }
+            let file = File::open(path).map_err(io_err)?;
+            return Self::from_read(name, Box::new(file));
+        }
+        Self::from_read(name, Box::new(file))
+    }
+
+    /// Reads a capture from any byte stream, decompressing gzip or zstd when its magic says so.
+    pub fn from_read(name: String, read: Box<dyn Read + Send>) -> Result<CaptureReader, OpenError> {
+        let mut buffered = BufReader::with_capacity(1 << 16, read);
+        let head = buffered.fill_buf().map_err(|source| OpenError::Io {
+            file: name.clone(),
+            source,
+        })?;
+        let compression = compression_of(head);
+        let inner: Box<dyn Read + Send> = match compression {
+            Compression::None => Box::new(buffered),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+            Compression::Zstd => Box::new(
+                zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| {
+                    OpenError::Io {
+                        file: name.clone(),
+                        source,
+                    }
+                })?,
+            ),
+        };
+        Self::from_window(name, Window::stream(inner), compression)
+    }
+
+    /// Reads a capture held in memory (tests, fuzzing).
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<CaptureReader, OpenError> {
+        Self::from_read(name.to_string(), Box::new(io::Cursor::new(bytes)))
+    }
+
+    fn from_window(
+        name: String,
+        mut window: Window,
+        compression: Compression,
+    ) -> Result<CaptureReader, OpenError> {
+        let io_err = |source| OpenError::Io {
+            file: name.clone(),
+            source,
+        };
+        if !window.ensure(4).map_err(io_err)? {
+            if window.bytes().is_empty() {
+                return Err(OpenError::Empty { file: name });
+            }
+            return Err(OpenError::BadHeader {
+                file: name.clone(),
+                what: format!("only {} bytes long", window.bytes().len()),
+            });
+        }
+        let b = window.bytes();
+        let magic = [b[0], b[1], b[2], b[3]];
+        let bad = |what| OpenError::BadHeader {
+            file: name.clone(),
+            what,
+        };
+        let format = if pcap::magic_is_pcap(magic) {
+            FormatState::Pcap(pcap::PcapFormat::open(&mut window).map_err(bad)?)
+        } else if pcapng::magic_is_pcapng(magic) {
+            FormatState::Pcapng(pcapng::PcapngFormat::open(&mut window).map_err(bad)?)
+        } else {
+            return Err(OpenError::UnknownFormat {
+                file: name,
+                magic: u32::from_be_bytes(magic),
+            });
+        };
+        Ok(CaptureReader {
+            name,
+            window,
+            format,
+            compression,
+            current: None,
+            packets: 0,
+            records: 0,
+            damage: Vec::new(),
+            finished: false,
+        })
+    }
+
+    /// The file name as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn format(&self) -> Format {
+        match self.format {
+            FormatState::Pcap(_) => Format::Pcap,
+            FormatState::Pcapng(_) => Format::Pcapng,
+        }
+    }
+
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The link type of the file (pcap) or of its first interface (pcapng), when known.
+    pub fn linktype(&self) -> Option<u32> {
+        match &self.format {
+            FormatState::Pcap(p) => Some(p.linktype()),
+            FormatState::Pcapng(p) => p.linktype(),
+        }
+    }
+
+    /// Bytes consumed so far (of the decompressed stream), for progress reporting.
+    pub fn position(&self) -> u64 {
+        self.window.offset()
+    }
+
+    /// Moves to the next record. Returns `None` at the end of the file; a damaged record comes
+    /// back as `Some(Err(..))` and the following call goes on after it.
+    fn advance(&mut self) -> Option<Result<(), RecordError>> {
+        self.current = None;
+        if let Some(err) = self.pop_damage() {
+            return Some(Err(err));
+        }
+        if self.finished {
+            return None;
+        }
+        let result = match &mut self.format {
+            FormatState::Pcap(p) => p.next(&mut self.window, &mut self.damage),
+            FormatState::Pcapng(p) => p.next(&mut self.window, &mut self.damage),
+        };
+        match result {
+            Ok(Some(raw)) => {
+                self.current = Some(raw);
+                // Warnings about a delivered packet come after the packet itself.
+                Some(Ok(()))
+            }
+            Ok(None) => {
+                self.finished = true;
+                self.pop_damage().map(Err)
+            }
+            Err(e) => {
+                self.finished = true;
+                let offset = self.window.offset();
+                self.damage.push(Damage::new(
+                    offset,
+                    RecordProblem::Io {
+                        what: e.to_string(),
+                    },
+                    Recovery::Stopped,
+                ));
+                self.pop_damage().map(Err)
+            }
+        }
+    }
+
+    fn pop_damage(&mut self) -> Option<RecordError> {
+        if self.damage.is_empty() {
+            return None;
+        }
+        let d = self.damage.remove(0);
+        let record = if d.recovery == Recovery::Delivered {
+            self.records.saturating_sub(1)
+        } else {
+            self.records
+        };
+        let err = RecordError {
+            file: self.name.clone(),
+            record,
+            offset: d.offset,
+            problem: d.problem,
+            recovery: d.recovery,
+        };
+        if err.recovery != Recovery::Delivered {
+            self.records += 1;
+        }
+        Some(err)
+    }
+
+    fn current_frame(&self, file: usize) -> Option<Frame<'_>> {
+        let raw = self.current?;
+        let base = self.window.offset();
+        // The record was consumed, so its data lies just behind the current position.
+        let back = (base - raw.data_offset) as usize;
+        let bytes = self.window.behind(back);
+        Some(Frame {
+            ts_nanos: raw.ts_nanos,
+            linktype: raw.linktype,
+            orig_len: raw.orig_len,
+            data: &bytes[..raw.data_len as usize],
+            interface: raw.interface,
+            index: self.packets - 1,
+            offset: raw.record_offset,
+            file,
+        })
+    }
+
+    /// The next packet or damaged record; `None` at the end of the file.
+    pub fn next_item(&mut self) -> Option<Item<'_>> {
+        match self.advance()? {
+            Ok(()) => {
+                self.packets += 1;
+                self.records += 1;
+                Some(Item::Frame(self.current_frame(0).expect("frame just read")))
+            }
+            Err(e) => Some(Item::Damaged(e)),
+        }
+    }
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn compression_of(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Several captures read as one, in timestamp order (a k-way merge on each file's next frame).
+/// Within one file the order of the file is kept even when its timestamps go backwards.
+pub struct MergedCapture {
+    readers: Vec<CaptureReader>,
+    /// Reader i holds a frame that was read but not yet handed out.
+    pending: Vec<bool>,
+    /// Reader i must be advanced before the next choice (at the start, and after its frame
+    /// was handed out or it reported damage).
+    needs_advance: Vec<bool>,
+}
+
+impl MergedCapture {
+    pub fn new(readers: Vec<CaptureReader>) -> MergedCapture {
+        let n = readers.len();
+        MergedCapture {
+            readers,
+            pending: vec![false; n],
+            needs_advance: vec![true; n],
+        }
+    }
+
+    pub fn readers(&self) -> &[CaptureReader] {
+        &self.readers
+    }
+
+    /// Bytes consumed so far over all files.
+    pub fn position(&self) -> u64 {
+        self.readers.iter().map(|r| r.position()).sum()
+    }
+
+    /// The next frame over all files in time order, or a damaged record of one of them.
+    pub fn next_item(&mut self) -> Option<Item<'_>> {
+        for i in 0..self.readers.len() {
+            if !self.needs_advance[i] {
+                continue;
+            }
+            let r = &mut self.readers[i];
+            match r.advance() {
+                Some(Ok(())) => {
+                    r.packets += 1;
+                    r.records += 1;
+                    self.pending[i] = true;
+                    self.needs_advance[i] = false;
+                }
+                // Ask the same reader again on the next call.
+                Some(Err(e)) => return Some(Item::Damaged(e)),
+                None => self.needs_advance[i] = false,
+            }
+        }
+        let mut best: Option<(usize, i64)> = None;
+        for (i, r) in self.readers.iter().enumerate() {
+            if !self.pending[i] {
+                continue;
+            }
+            let ts = r.current.map_or(i64::MAX, |f| f.ts_nanos);
+            if best.is_none_or(|(_, b)| ts < b) {
+                best = Some((i, ts));
+            }
+        }
+        let (i, _) = best?;
+        self.pending[i] = false;
+        self.needs_advance[i] = true;
+        self.readers[i].current_frame(i).map(Item::Frame)
+    }
+}

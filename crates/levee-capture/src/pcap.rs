@@ -1,0 +1,249 @@
+//! Classic libpcap files: micro- and nanosecond timestamps, both byte orders, and the
+//! "modified" (Kuznetzov) variant with its longer record header.
+//!
+//! The global header and each record are parsed by `pcap-parser`; this module validates the
+//! record length first (so a damaged length cannot make the reader wait for gigabytes) and, when a
+//! record header is impossible, searches forward for the next plausible one.
+
+use pcap_parser::pcap::{
+    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+    PcapHeader,
+};
+
+use crate::error::{RecordProblem, Recovery};
+use crate::window::Window;
+use crate::{Damage, RawFrame, MAX_CAPLEN};
+
+/// How far forward the reader looks for the next plausible record after a damaged one.
+const RESYNC_LIMIT: usize = 1 << 20;
+
+pub(crate) struct PcapFormat {
+    big_endian: bool,
+    modified: bool,
+    nanos: bool,
+    snaplen: u32,
+    linktype: u32,
+    /// Timestamp of the last good record, to judge candidate records when resynchronising.
+    last_ts_sec: Option<u32>,
+}
+
+pub(crate) fn magic_is_pcap(m: [u8; 4]) -> bool {
+    matches!(
+        u32::from_le_bytes(m),
+        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1
+    )
+}
+
+impl PcapFormat {
+    /// Reads the 24-byte global header.
+    pub(crate) fn open(w: &mut Window) -> Result<PcapFormat, String> {
+        if !w.ensure(24).map_err(|e| e.to_string())? {
+            return Err(format!(
+                "file ends after {} bytes, inside the 24-byte pcap header",
+                w.bytes().len()
+            ));
+        }
+        let hdr: PcapHeader = match parse_pcap_header(&w.bytes()[..24]) {
+            Ok((_, h)) => h,
+            Err(e) => return Err(format!("pcap header: {e:?}")),
+        };
+        w.consume(24);
+        let big_endian = hdr.is_bigendian();
+        // pcap-parser only knows the little-endian spelling of the modified magic.
+        let modified = hdr.is_modified_format() || hdr.magic_number == 0x34cd_b2a1;
+        Ok(PcapFormat {
+            big_endian,
+            modified,
+            nanos: hdr.is_nanosecond_precision(),
+            snaplen: hdr.snaplen,
+            // The upper 16 bits of the link-type field hold FCS flags in some writers.
+            linktype: (hdr.network.0 as u32) & 0xffff,
+            last_ts_sec: None,
+        })
+    }
+
+    pub(crate) fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    fn header_len(&self) -> usize {
+        if self.modified {
+            24
+        } else {
+            16
+        }
+    }
+
+    fn u32_at(&self, b: &[u8], at: usize) -> u32 {
+        let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        if self.big_endian {
+            u32::from_be_bytes(v)
+        } else {
+            u32::from_le_bytes(v)
+        }
+    }
+
+    fn snaplen_limit(&self) -> u32 {
+        if self.snaplen == 0 || self.snaplen > MAX_CAPLEN {
+            MAX_CAPLEN
+        } else {
+            self.snaplen
+        }
+    }
+
+    /// Whether a record header at `b` looks like a real one: used only to resynchronise.
+    fn plausible(&self, b: &[u8]) -> bool {
+        let ts_sec = self.u32_at(b, 0);
+        let frac = self.u32_at(b, 4);
+        let caplen = self.u32_at(b, 8);
+        let origlen = self.u32_at(b, 12);
+        let frac_ok = if self.nanos {
+            frac < 1_000_000_000
+        } else {
+            frac < 1_000_000
+        };
+        let ts_ok = match self.last_ts_sec {
+            Some(last) => ts_sec.abs_diff(last) <= 86_400,
+            None => true,
+        };
+        frac_ok
+            && ts_ok
+            && caplen > 0
+            && caplen <= self.snaplen_limit()
+            && caplen <= origlen
+            && origlen <= MAX_CAPLEN * 4
+    }
+
+    /// Reads the next record. `Ok(None)` at a clean end of file.
+    pub(crate) fn next(
+        &mut self,
+        w: &mut Window,
+        damage: &mut Vec<Damage>,
+    ) -> std::io::Result<Option<RawFrame>> {
+        let hl = self.header_len();
+        loop {
+            let offset = w.offset();
+            if !w.ensure(hl)? {
+                let left = w.bytes().len();
+                if left > 0 {
+                    damage.push(Damage::new(
+                        offset,
+                        RecordProblem::TruncatedRecord {
+                            needed: hl as u64,
+                            available: left as u64,
+                        },
+                        Recovery::Stopped,
+                    ));
+                    w.consume(left);
+                }
+                return Ok(None);
+            }
+            let b = w.bytes();
+            let caplen = self.u32_at(b, 8);
+            if caplen > MAX_CAPLEN {
+                let problem = RecordProblem::CapturedLengthTooLarge {
+                    caplen,
+                    limit: MAX_CAPLEN,
+                };
+                let recovery = self.resync(w)?;
+                damage.push(Damage::new(offset, problem, recovery));
+                if recovery == Recovery::Stopped {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let total = hl + caplen as usize;
+            if !w.ensure(total)? {
+                let left = w.bytes().len();
+                damage.push(Damage::new(
+                    offset,
+                    RecordProblem::TruncatedRecord {
+                        needed: total as u64,
+                        available: left as u64,
+                    },
+                    Recovery::Stopped,
+                ));
+                w.consume(left);
+                return Ok(None);
+            }
+            let b = &w.bytes()[..total];
+            let parsed = if self.modified {
+                parse_pcap_frame_modified(b)
+            } else if self.big_endian {
+                parse_pcap_frame_be(b)
+            } else {
+                parse_pcap_frame(b)
+            };
+            let Ok((_, rec)) = parsed else {
+                // Lengths were checked above, so the parser has nothing left to object to.
+                unreachable!("pcap record of checked length failed to parse");
+            };
+            // pcap-parser reads the modified format as little-endian only; take the header
+            // fields in the file's own byte order.
+            let ts_sec = self.u32_at(b, 0);
+            let frac = self.u32_at(b, 4);
+            let origlen = self.u32_at(b, 12);
+            debug_assert_eq!(rec.data.len(), caplen as usize);
+            if caplen > self.snaplen_limit() && self.snaplen != 0 {
+                damage.push(Damage::new(
+                    offset,
+                    RecordProblem::CapturedLengthBeyondSnaplen {
+                        caplen,
+                        snaplen: self.snaplen,
+                    },
+                    Recovery::Delivered,
+                ));
+            }
+            self.last_ts_sec = Some(ts_sec);
+            let nanos = if self.nanos {
+                frac as i64
+            } else {
+                frac as i64 * 1000
+            };
+            let frame = RawFrame {
+                ts_nanos: ts_sec as i64 * 1_000_000_000 + nanos,
+                linktype: self.linktype,
+                orig_len: origlen.max(caplen),
+                data_offset: offset + hl as u64,
+                data_len: caplen,
+                interface: 0,
+                record_offset: offset,
+            };
+            w.consume(total);
+            return Ok(Some(frame));
+        }
+    }
+
+    /// Searches forward from a damaged record header for a position where a plausible record
+    /// header is followed by another plausible header (or the end of the file).
+    fn resync(&mut self, w: &mut Window) -> std::io::Result<Recovery> {
+        let hl = self.header_len();
+        let start = w.offset();
+        w.ensure(RESYNC_LIMIT + 2 * (hl + MAX_CAPLEN as usize))?;
+        let b = w.bytes();
+        let limit = RESYNC_LIMIT.min(b.len());
+        for skip in 1..limit {
+            let cand = &b[skip..];
+            if cand.len() < hl || !self.plausible(cand) {
+                continue;
+            }
+            let next = hl + self.u32_at(cand, 8) as usize;
+            let confirmed = if cand.len() == next {
+                true
+            } else if cand.len() >= next + hl {
+                self.plausible(&cand[next..])
+            } else {
+                false
+            };
+            if confirmed {
+                w.consume(skip);
+                return Ok(Recovery::Resynchronised {
+                    skipped_bytes: w.offset() - start,
+                });
+            }
+        }
+        let left = w.bytes().len();
+        w.consume(left);
+        Ok(Recovery::Stopped)
+    }
+}

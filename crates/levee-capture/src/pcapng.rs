@@ -1,0 +1,323 @@
+//! pcapng files: several sections and interfaces (each with its own link type, snapshot length,
+//! timestamp resolution and offset), enhanced, simple and obsolete packet blocks. Blocks are
+//! parsed by `pcap-parser`; every other block type (statistics, name resolution, comments in
+//! options, custom blocks) is skipped.
+
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
+use pcap_parser::traits::PcapNGPacketBlock;
+
+use crate::error::{RecordProblem, Recovery};
+use crate::window::{Window, MAX_WINDOW};
+use crate::{Damage, RawFrame};
+
+const SHB: u32 = 0x0A0D_0D0A;
+const IDB: u32 = 1;
+const OBSOLETE_PACKET: u32 = 2;
+const SPB: u32 = 3;
+const NRB: u32 = 4;
+const ISB: u32 = 5;
+const EPB: u32 = 6;
+const BOM: u32 = 0x1A2B_3C4D;
+const RESYNC_LIMIT: usize = 1 << 20;
+
+#[derive(Clone, Copy)]
+struct Interface {
+    linktype: u32,
+    snaplen: u32,
+    /// Timestamp units per second.
+    units_per_sec: u64,
+    offset_sec: i64,
+}
+
+pub(crate) struct PcapngFormat {
+    big_endian: bool,
+    interfaces: Vec<Interface>,
+    /// Interfaces described before any packet: only for reporting link types early.
+    first_linktype: Option<u32>,
+}
+
+pub(crate) fn magic_is_pcapng(m: [u8; 4]) -> bool {
+    u32::from_le_bytes(m) == SHB
+}
+
+fn read_u32(b: &[u8], at: usize, be: bool) -> u32 {
+    let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if be {
+        u32::from_be_bytes(v)
+    } else {
+        u32::from_le_bytes(v)
+    }
+}
+
+impl PcapngFormat {
+    pub(crate) fn open(w: &mut Window) -> Result<PcapngFormat, String> {
+        if !w.ensure(12).map_err(|e| e.to_string())? {
+            return Err("file ends inside the first section header block".into());
+        }
+        let b = w.bytes();
+        let big_endian = match u32::from_le_bytes([b[8], b[9], b[10], b[11]]) {
+            BOM => false,
+            x if x.swap_bytes() == BOM => true,
+            other => return Err(format!("section header byte-order magic is {other:#010x}")),
+        };
+        Ok(PcapngFormat {
+            big_endian,
+            interfaces: Vec::new(),
+            first_linktype: None,
+        })
+    }
+
+    pub(crate) fn linktype(&self) -> Option<u32> {
+        self.first_linktype
+    }
+
+    /// Checks a block header at the start of `b`; returns the block length when plausible.
+    fn block_len(&self, b: &[u8], be: bool) -> Option<usize> {
+        let len = read_u32(b, 4, be);
+        if len < 12 || len % 4 != 0 || len as usize > MAX_WINDOW {
+            return None;
+        }
+        Some(len as usize)
+    }
+
+    pub(crate) fn next(
+        &mut self,
+        w: &mut Window,
+        damage: &mut Vec<Damage>,
+    ) -> std::io::Result<Option<RawFrame>> {
+        loop {
+            let offset = w.offset();
+            if !w.ensure(12)? {
+                let left = w.bytes().len();
+                if left > 0 {
+                    damage.push(Damage::new(
+                        offset,
+                        RecordProblem::TruncatedRecord {
+                            needed: 12,
+                            available: left as u64,
+                        },
+                        Recovery::Stopped,
+                    ));
+                    w.consume(left);
+                }
+                return Ok(None);
+            }
+            // A section header sets the byte order of everything up to the next one.
+            let b = w.bytes();
+            if read_u32(b, 0, false) == SHB {
+                match read_u32(b, 8, false) {
+                    BOM => self.big_endian = false,
+                    x if x.swap_bytes() == BOM => self.big_endian = true,
+                    _ => {}
+                }
+            }
+            let be = self.big_endian;
+            let block_type = read_u32(b, 0, be);
+            let Some(len) = self.block_len(b, be) else {
+                let problem = RecordProblem::BadBlockLength {
+                    length: read_u32(b, 4, be),
+                };
+                let recovery = self.resync(w)?;
+                damage.push(Damage::new(offset, problem, recovery));
+                if recovery == Recovery::Stopped {
+                    return Ok(None);
+                }
+                continue;
+            };
+            if !w.ensure(len)? {
+                let left = w.bytes().len();
+                damage.push(Damage::new(
+                    offset,
+                    RecordProblem::TruncatedRecord {
+                        needed: len as u64,
+                        available: left as u64,
+                    },
+                    Recovery::Stopped,
+                ));
+                w.consume(left);
+                return Ok(None);
+            }
+            let b = &w.bytes()[..len];
+            if read_u32(b, len - 4, be) as usize != len {
+                let problem = RecordProblem::BadBlockLength {
+                    length: read_u32(b, 4, be),
+                };
+                let recovery = self.resync(w)?;
+                damage.push(Damage::new(offset, problem, recovery));
+                if recovery == Recovery::Stopped {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let result = self.block(b, block_type, offset);
+            w.consume(len);
+            match result {
+                Ok(Some(frame)) => return Ok(Some(frame)),
+                Ok(None) => continue,
+                Err(problem) => damage.push(Damage::new(offset, problem, Recovery::Skipped)),
+            }
+        }
+    }
+
+    /// Interprets one complete block whose lengths were checked. Packets come back as frames;
+    /// interface descriptions are remembered; everything else is skipped.
+    fn block(
+        &mut self,
+        b: &[u8],
+        block_type: u32,
+        offset: u64,
+    ) -> Result<Option<RawFrame>, RecordProblem> {
+        let be = self.big_endian;
+        let malformed = |what: String| RecordProblem::MalformedBlock { block_type, what };
+        match block_type {
+            EPB | SPB | IDB | SHB => {}
+            OBSOLETE_PACKET => return self.obsolete_packet(b, offset),
+            NRB | ISB => return Ok(None),
+            _ => return Ok(None),
+        }
+        let parsed = if be {
+            parse_block_be(b)
+        } else {
+            parse_block_le(b)
+        };
+        let block = match parsed {
+            Ok((_, block)) => block,
+            Err(e) => return Err(malformed(format!("{e:?}"))),
+        };
+        match block {
+            Block::SectionHeader(_) => {
+                self.interfaces.clear();
+                Ok(None)
+            }
+            Block::InterfaceDescription(idb) => {
+                let linktype = (idb.linktype.0 as u32) & 0xffff;
+                self.first_linktype.get_or_insert(linktype);
+                // An unusable resolution (beyond 10^19 units per second) falls back to the
+                // default of microseconds rather than failing every packet of the interface.
+                let units_per_sec = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+                self.interfaces.push(Interface {
+                    linktype,
+                    snaplen: idb.snaplen,
+                    units_per_sec,
+                    offset_sec: idb.ts_offset(),
+                });
+                Ok(None)
+            }
+            Block::EnhancedPacket(epb) => {
+                let iface = self.interface(epb.if_id)?;
+                let data = epb.packet_data();
+                Ok(Some(RawFrame {
+                    ts_nanos: iface.nanos(epb.ts_high, epb.ts_low),
+                    linktype: iface.linktype,
+                    orig_len: epb.orig_len().max(data.len() as u32),
+                    data_offset: offset + (data.as_ptr() as usize - b.as_ptr() as usize) as u64,
+                    data_len: data.len() as u32,
+                    interface: epb.if_id,
+                    record_offset: offset,
+                }))
+            }
+            Block::SimplePacket(spb) => {
+                let iface = self.interface(0)?;
+                let mut data = spb.packet_data();
+                if iface.snaplen != 0 && data.len() > iface.snaplen as usize {
+                    data = &data[..iface.snaplen as usize];
+                }
+                // Simple packet blocks carry no timestamp.
+                Ok(Some(RawFrame {
+                    ts_nanos: 0,
+                    linktype: iface.linktype,
+                    orig_len: spb.orig_len().max(data.len() as u32),
+                    data_offset: offset + (data.as_ptr() as usize - b.as_ptr() as usize) as u64,
+                    data_len: data.len() as u32,
+                    interface: 0,
+                    record_offset: offset,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The obsolete Packet Block (type 2): `pcap-parser` does not know it, but old writers
+    /// still produce it. Layout: interface (u16), drops (u16), timestamp high and low, captured
+    /// and original length, data.
+    fn obsolete_packet(&self, b: &[u8], offset: u64) -> Result<Option<RawFrame>, RecordProblem> {
+        let be = self.big_endian;
+        if b.len() < 32 {
+            return Err(RecordProblem::MalformedBlock {
+                block_type: OBSOLETE_PACKET,
+                what: "shorter than its fixed fields".into(),
+            });
+        }
+        let if_id = if be {
+            u16::from_be_bytes([b[8], b[9]])
+        } else {
+            u16::from_le_bytes([b[8], b[9]])
+        } as u32;
+        let iface = self.interface(if_id)?;
+        let caplen = read_u32(b, 20, be) as usize;
+        let origlen = read_u32(b, 24, be);
+        let avail = b.len() - 32;
+        if caplen > avail {
+            return Err(RecordProblem::MalformedBlock {
+                block_type: OBSOLETE_PACKET,
+                what: format!("captured length {caplen} exceeds the block's {avail} data bytes"),
+            });
+        }
+        Ok(Some(RawFrame {
+            ts_nanos: iface.nanos(read_u32(b, 12, be), read_u32(b, 16, be)),
+            linktype: iface.linktype,
+            orig_len: origlen.max(caplen as u32),
+            data_offset: offset + 28,
+            data_len: caplen as u32,
+            interface: if_id,
+            record_offset: offset,
+        }))
+    }
+
+    fn interface(&self, id: u32) -> Result<Interface, RecordProblem> {
+        self.interfaces
+            .get(id as usize)
+            .copied()
+            .ok_or(RecordProblem::UnknownInterface { interface: id })
+    }
+
+    /// After a block with an impossible length: looks for the next 4-byte aligned position that
+    /// starts a known block type whose leading and trailing lengths agree.
+    fn resync(&mut self, w: &mut Window) -> std::io::Result<Recovery> {
+        let start = w.offset();
+        w.ensure(RESYNC_LIMIT + MAX_WINDOW / 4)?;
+        let be = self.big_endian;
+        let b = w.bytes();
+        let limit = RESYNC_LIMIT.min(b.len());
+        let mut skip = 4;
+        while skip + 12 <= limit {
+            let cand = &b[skip..];
+            let t = read_u32(cand, 0, be);
+            if matches!(t, SHB | IDB | SPB | NRB | ISB | EPB) {
+                if let Some(len) = self.block_len(cand, be) {
+                    if cand.len() >= len && read_u32(cand, len - 4, be) as usize == len {
+                        w.consume(skip);
+                        return Ok(Recovery::Resynchronised {
+                            skipped_bytes: w.offset() - start,
+                        });
+                    }
+                }
+            }
+            skip += 4;
+        }
+        let left = w.bytes().len();
+        w.consume(left);
+        Ok(Recovery::Stopped)
+    }
+}
+
+impl Interface {
+    /// Converts a 64-bit pcapng timestamp in this interface's units to nanoseconds since 1970.
+    fn nanos(&self, high: u32, low: u32) -> i64 {
+        let ticks = ((high as u64) << 32) | low as u64;
+        let units = self.units_per_sec as u128;
+        let ns = (ticks as u128 / units) * 1_000_000_000
+            + (ticks as u128 % units) * 1_000_000_000 / units;
+        (ns.min(i64::MAX as u128) as i64).saturating_add(self.offset_sec.saturating_mul(1_000_000_000))
+    }
+}
