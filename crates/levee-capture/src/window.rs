@@ -207,6 +207,7 @@ mod tests {
         let mut w = Window::stream(Box::new(Trickle(data, 0)));
         assert!(w.ensure(10).unwrap());
         assert_eq!(&w.bytes()[..4], &[0, 1, 2, 3]);
+        assert!(w.ensure(250).unwrap());
         w.consume(250);
         assert_eq!(w.offset(), 250);
         assert!(w.ensure(6).unwrap());

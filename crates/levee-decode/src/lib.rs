@@ -1,1 +1,304 @@
+//! Packet decoding for levee: one frame in, one [`Packet`] view with named fields out.
+//!
+//! The walk goes link layer → VLAN/QinQ, MPLS, PPPoE → IPv4/IPv6 (options, extension headers,
+//! fragments) → tunnels (GRE with ERSPAN II/III, IP-in-IP, 6in4, VXLAN), keeping the outermost
+//! tunnel header → TCP/UDP/ICMP. IP, TCP and UDP headers are read through `etherparse` slices;
+//! the link layers, tunnels and TCP option signature are ours because no crate covers them.
+//!
+//! Layer 7 is decoded on demand ([`Packet::app`]) so the per-packet hot path stays small:
+//! a spoofed SYN flood costs no application parsing at all. [`Packet::app_protocol`] is the cheap
+//! classification used for protocol statistics.
+//!
+//! Decoding never fails: a packet that ends early or carries an impossible header comes back with
+//! what could be read and an [`Issue`] saying at which layer and why.
+//!
+//! Field names follow the Cloudflare Rules / Wireshark display-filter names (`ip.src`,
+//! `tcp.flags.syn`, `udp.srcport`, `dns.qry.name`...); see [`fields`].
 
+pub mod app;
+pub mod fields;
+mod ip;
+mod link;
+mod tcp;
+mod tunnel;
+
+use std::net::IpAddr;
+
+pub use app::{App, AppProtocol};
+pub use fields::{FieldValue, FIELD_NAMES};
+pub use tcp::{TcpFlags, TcpOptions};
+
+/// LINKTYPE_ values levee decodes.
+pub mod linktype {
+    pub const NULL: u32 = 0;
+    pub const ETHERNET: u32 = 1;
+    pub const PPP: u32 = 9;
+    /// DLT_RAW as some systems number it in pcap files.
+    pub const RAW_12: u32 = 12;
+    pub const RAW_14: u32 = 14;
+    pub const PPP_HDLC: u32 = 50;
+    pub const RAW: u32 = 101;
+    pub const C_HDLC: u32 = 104;
+    pub const LOOP: u32 = 108;
+    pub const LINUX_SLL: u32 = 113;
+    pub const IPV4: u32 = 228;
+    pub const IPV6: u32 = 229;
+    pub const LINUX_SLL2: u32 = 276;
+
+    /// A short human name for summaries.
+    pub fn name(lt: u32) -> String {
+        match lt {
+            NULL => "null".into(),
+            ETHERNET => "ethernet".into(),
+            PPP => "ppp".into(),
+            RAW_12 | RAW_14 | RAW => "raw".into(),
+            PPP_HDLC => "ppp-hdlc".into(),
+            C_HDLC => "cisco-hdlc".into(),
+            LOOP => "loop".into(),
+            LINUX_SLL => "linux-sll".into(),
+            IPV4 => "ipv4".into(),
+            IPV6 => "ipv6".into(),
+            LINUX_SLL2 => "linux-sll2".into(),
+            other => format!("linktype-{other}"),
+        }
+    }
+}
+
+/// The layer at which decoding stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Link,
+    Vlan,
+    Mpls,
+    Pppoe,
+    Ip,
+    Tunnel,
+    Transport,
+}
+
+/// Why decoding stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueKind {
+    /// The captured bytes end inside a header (snapshot length or a short frame).
+    Truncated,
+    /// A header with impossible values (bad version, length smaller than the header...).
+    Malformed,
+    /// A link type, EtherType or tunnel levee does not decode.
+    Unsupported,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Issue {
+    pub layer: Layer,
+    pub kind: IssueKind,
+}
+
+/// The network layer of a packet (the innermost one when tunnelled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpInfo {
+    /// 4 or 6.
+    pub version: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IP protocol of the payload (for IPv6: after the extension headers).
+    pub proto: u8,
+    /// TTL or hop limit.
+    pub ttl: u8,
+    /// `ip.len`: IPv4 total length, or IPv6 payload length plus the 40-byte header.
+    pub len: u32,
+    /// IPv4 identification, or the IPv6 fragment header's identification.
+    pub id: u32,
+    pub dont_fragment: bool,
+    pub more_fragments: bool,
+    /// Fragment offset in bytes.
+    pub frag_offset: u32,
+    /// Whether the packet is a fragment (first or later).
+    pub is_fragment: bool,
+    pub header_len: u16,
+    /// DSCP and ECN bits (IPv4 TOS / IPv6 traffic class).
+    pub tos: u8,
+    /// IPv4 options present.
+    pub has_options: bool,
+}
+
+impl IpInfo {
+    /// A fragment that does not start at offset 0 carries no transport header.
+    pub fn is_later_fragment(&self) -> bool {
+        self.frag_offset > 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpInfo {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub header_len: u8,
+    pub options: TcpOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpInfo {
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// The UDP length field.
+    pub len: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpInfo {
+    /// True for ICMPv6.
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+}
+
+/// The transport layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    None,
+    Tcp(TcpInfo),
+    Udp(UdpInfo),
+    Icmp(IcmpInfo),
+    /// Another IP protocol, or a later fragment.
+    Other,
+}
+
+/// Encapsulations levee removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelKind {
+    Gre,
+    Erspan2,
+    Erspan3,
+    IpInIp,
+    SixInFour,
+    Vxlan,
+}
+
+impl TunnelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TunnelKind::Gre => "gre",
+            TunnelKind::Erspan2 => "erspan2",
+            TunnelKind::Erspan3 => "erspan3",
+            TunnelKind::IpInIp => "ipip",
+            TunnelKind::SixInFour => "6in4",
+            TunnelKind::Vxlan => "vxlan",
+        }
+    }
+}
+
+/// The outermost tunnel and the header that carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    pub outer: IpInfo,
+    /// GRE key, VXLAN VNI or ERSPAN session id.
+    pub key: Option<u32>,
+    pub gre_seq: Option<u32>,
+    /// How many tunnel layers were removed in all.
+    pub depth: u8,
+}
+
+/// A decoded packet: borrowed payload, copied header fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub linktype: u32,
+    /// Captured length of the frame.
+    pub cap_len: u32,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// The EtherType of the innermost Ethernet or SLL header (0 when there is none).
+    pub ethertype: u16,
+    pub vlan_ids: [u16; 2],
+    pub vlan_count: u8,
+    pub mpls_labels: u8,
+    pub pppoe_session: Option<u16>,
+    pub tunnel: Option<Tunnel>,
+    pub ip: Option<IpInfo>,
+    pub transport: Transport,
+    /// The bytes after the transport header (or after IP for other protocols), cut to the IP
+    /// length so Ethernet padding is not taken for data.
+    pub payload: &'a [u8],
+    pub issue: Option<Issue>,
+}
+
+impl<'a> Packet<'a> {
+    fn empty(linktype: u32, cap_len: u32, wire_len: u32) -> Packet<'a> {
+        Packet {
+            linktype,
+            cap_len,
+            wire_len,
+            ethertype: 0,
+            vlan_ids: [0; 2],
+            vlan_count: 0,
+            mpls_labels: 0,
+            pppoe_session: None,
+            tunnel: None,
+            ip: None,
+            transport: Transport::None,
+            payload: &[],
+            issue: None,
+        }
+    }
+
+    pub(crate) fn fail(&mut self, layer: Layer, kind: IssueKind) {
+        if self.issue.is_none() {
+            self.issue = Some(Issue { layer, kind });
+        }
+    }
+
+    pub fn tcp(&self) -> Option<&TcpInfo> {
+        match &self.transport {
+            Transport::Tcp(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn udp(&self) -> Option<&UdpInfo> {
+        match &self.transport {
+            Transport::Udp(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    pub fn icmp(&self) -> Option<&IcmpInfo> {
+        match &self.transport {
+            Transport::Icmp(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Source and destination port of TCP or UDP.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match &self.transport {
+            Transport::Tcp(t) => Some((t.src_port, t.dst_port)),
+            Transport::Udp(u) => Some((u.src_port, u.dst_port)),
+            _ => None,
+        }
+    }
+
+    /// Cheap application-protocol guess from ports and the first payload bytes.
+    pub fn app_protocol(&self) -> AppProtocol {
+        app::classify(self)
+    }
+
+    /// Full layer-7 decode of this packet's payload (single packet, no reassembly).
+    pub fn app(&self) -> App<'a> {
+        app::decode(self)
+    }
+}
+
+/// Decodes one frame of the given link type. `wire_len` is the length on the wire (for
+/// statistics); `data` the captured bytes.
+pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Packet<'_> {
+    let mut p = Packet::empty(linktype, data.len() as u32, wire_len);
+    link::decode_link(&mut p, linktype, data);
+    p
+}

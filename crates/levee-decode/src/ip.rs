@@ -1,0 +1,207 @@
+//! IPv4 and IPv6 (with extension headers and fragments), and the transport header after them.
+//! Header fields are read through `etherparse` slices.
+
+use std::net::IpAddr;
+
+use etherparse::{Ipv4HeaderSlice, Ipv6FragmentHeaderSlice, Ipv6HeaderSlice, UdpHeaderSlice};
+
+use crate::link::be16;
+use crate::{
+    tcp, tunnel, IcmpInfo, IpInfo, IssueKind, Layer, Packet, Transport, TunnelKind, UdpInfo,
+};
+
+pub(crate) const PROTO_ICMP: u8 = 1;
+pub(crate) const PROTO_IPIP: u8 = 4;
+pub(crate) const PROTO_TCP: u8 = 6;
+pub(crate) const PROTO_UDP: u8 = 17;
+pub(crate) const PROTO_IPV6: u8 = 41;
+pub(crate) const PROTO_GRE: u8 = 47;
+pub(crate) const PROTO_ICMPV6: u8 = 58;
+
+/// More nested tunnels than this are taken as malformed (or hostile).
+pub(crate) const MAX_TUNNEL_DEPTH: u8 = 4;
+const MAX_IPV6_EXTENSIONS: usize = 16;
+
+pub(crate) fn decode_ipv4<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
+    let h = match Ipv4HeaderSlice::from_slice(data) {
+        Ok(h) => h,
+        Err(etherparse::err::ipv4::HeaderSliceError::Len(_)) => {
+            return p.fail(Layer::Ip, IssueKind::Truncated)
+        }
+        Err(_) => return p.fail(Layer::Ip, IssueKind::Malformed),
+    };
+    let header_len = h.slice().len();
+    let total_len = h.total_len() as usize;
+    let frag_offset = u32::from(h.fragments_offset().value()) * 8;
+    let info = IpInfo {
+        version: 4,
+        src: IpAddr::V4(h.source_addr()),
+        dst: IpAddr::V4(h.destination_addr()),
+        proto: h.protocol().0,
+        ttl: h.ttl(),
+        len: total_len as u32,
+        id: h.identification() as u32,
+        dont_fragment: h.dont_fragment(),
+        more_fragments: h.more_fragments(),
+        frag_offset,
+        is_fragment: h.more_fragments() || frag_offset > 0,
+        header_len: header_len as u16,
+        tos: data[1],
+        has_options: header_len > 20,
+    };
+    p.ip = Some(info);
+    if total_len < header_len {
+        // Some capture offloads (TSO) write 0 here; take the captured length then.
+        if total_len != 0 {
+            return p.fail(Layer::Ip, IssueKind::Malformed);
+        }
+    }
+    let end = if total_len >= header_len {
+        total_len.min(data.len())
+    } else {
+        data.len()
+    };
+    let payload = &data[header_len..end];
+    after_ip(p, info, payload, depth);
+}
+
+pub(crate) fn decode_ipv6<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
+    let h = match Ipv6HeaderSlice::from_slice(data) {
+        Ok(h) => h,
+        Err(etherparse::err::ipv6::HeaderSliceError::Len(_)) => {
+            return p.fail(Layer::Ip, IssueKind::Truncated)
+        }
+        Err(_) => return p.fail(Layer::Ip, IssueKind::Malformed),
+    };
+    let payload_len = h.payload_length() as usize;
+    // A zero payload length means a jumbogram (or an offloaded capture): use what was captured.
+    let end = if payload_len == 0 {
+        data.len()
+    } else {
+        (40 + payload_len).min(data.len())
+    };
+    let mut info = IpInfo {
+        version: 6,
+        src: IpAddr::V6(h.source_addr()),
+        dst: IpAddr::V6(h.destination_addr()),
+        proto: h.next_header().0,
+        ttl: h.hop_limit(),
+        len: (40 + payload_len) as u32,
+        id: 0,
+        dont_fragment: false,
+        more_fragments: false,
+        frag_offset: 0,
+        is_fragment: false,
+        header_len: 40,
+        tos: ((be16(data, 0) >> 4) & 0xff) as u8,
+        has_options: false,
+    };
+    let mut rest = &data[40..end];
+    let mut next = info.proto;
+    for _ in 0..MAX_IPV6_EXTENSIONS {
+        let ext_len = match next {
+            // Hop-by-hop, routing, destination options, mobility, HIP, shim6.
+            0 | 43 | 60 | 135 | 139 | 140 => {
+                if rest.len() < 2 {
+                    break;
+                }
+                (rest[1] as usize + 1) * 8
+            }
+            // Authentication header counts in 4-byte units, minus 2.
+            51 => {
+                if rest.len() < 2 {
+                    break;
+                }
+                (rest[1] as usize + 2) * 4
+            }
+            44 => {
+                let Ok(f) = Ipv6FragmentHeaderSlice::from_slice(rest) else {
+                    break;
+                };
+                info.id = f.identification();
+                info.more_fragments = f.more_fragments();
+                info.frag_offset = u32::from(f.fragment_offset().value()) * 8;
+                info.is_fragment = true;
+                8
+            }
+            _ => break,
+        };
+        if rest.len() < ext_len {
+            info.proto = next;
+            p.ip = Some(info);
+            return p.fail(Layer::Ip, IssueKind::Truncated);
+        }
+        next = rest[0];
+        info.header_len += ext_len as u16;
+        rest = &rest[ext_len..];
+    }
+    info.proto = next;
+    p.ip = Some(info);
+    after_ip(p, info, rest, depth);
+}
+
+/// Dispatches on the IP protocol: tunnels recurse, transports are decoded, later fragments stop.
+fn after_ip<'a>(p: &mut Packet<'a>, info: IpInfo, payload: &'a [u8], depth: u8) {
+    p.payload = payload;
+    if info.is_later_fragment() {
+        p.transport = Transport::Other;
+        return;
+    }
+    match info.proto {
+        PROTO_TCP => tcp::decode_tcp(p, payload),
+        PROTO_UDP => decode_udp(p, payload, depth),
+        PROTO_ICMP | PROTO_ICMPV6 => {
+            if payload.len() < 2 {
+                return p.fail(Layer::Transport, IssueKind::Truncated);
+            }
+            p.transport = Transport::Icmp(IcmpInfo {
+                v6: info.proto == PROTO_ICMPV6,
+                icmp_type: payload[0],
+                code: payload[1],
+            });
+            p.payload = &payload[payload.len().min(8)..];
+        }
+        PROTO_IPIP | PROTO_IPV6 if !info.more_fragments => {
+            let kind = if info.version == 4 && info.proto == PROTO_IPV6 {
+                TunnelKind::SixInFour
+            } else {
+                TunnelKind::IpInIp
+            };
+            if !tunnel::enter(p, kind, info, None, None, depth) {
+                return;
+            }
+            if info.proto == PROTO_IPIP {
+                decode_ipv4(p, payload, depth + 1)
+            } else {
+                decode_ipv6(p, payload, depth + 1)
+            }
+        }
+        PROTO_GRE if !info.more_fragments => {
+            p.transport = Transport::Other;
+            tunnel::gre_in_ip(p, info, payload, depth)
+        }
+        _ => p.transport = Transport::Other,
+    }
+}
+
+fn decode_udp<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
+    let Ok(h) = UdpHeaderSlice::from_slice(data) else {
+        return p.fail(Layer::Transport, IssueKind::Truncated);
+    };
+    let len = h.length();
+    let udp = UdpInfo {
+        src_port: h.source_port(),
+        dst_port: h.destination_port(),
+        len,
+    };
+    p.transport = Transport::Udp(udp);
+    let end = if (len as usize) >= 8 {
+        (len as usize).min(data.len())
+    } else {
+        data.len()
+    };
+    p.payload = &data[8..end];
+    if udp.dst_port == tunnel::VXLAN_PORT {
+        tunnel::vxlan(p, depth);
+    }
+}
