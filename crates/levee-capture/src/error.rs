@@ -79,7 +79,10 @@ impl fmt::Display for RecordProblem {
                 write!(f, "malformed pcapng block of type {block_type:#x}: {what}")
             }
             RecordProblem::UnknownInterface { interface } => {
-                write!(f, "packet names interface {interface}, which was never described")
+                write!(
+                    f,
+                    "packet names interface {interface}, which was never described"
+                )
             }
             RecordProblem::Io { what } => write!(f, "read error: {what}"),
         }

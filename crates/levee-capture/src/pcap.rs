@@ -6,8 +6,7 @@
 //! record header is impossible, searches forward for the next plausible one.
 
 use pcap_parser::pcap::{
-    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
-    PcapHeader,
+    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header, PcapHeader,
 };
 
 use crate::error::{RecordProblem, Recovery};

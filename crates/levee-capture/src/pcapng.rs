@@ -318,6 +318,7 @@ impl Interface {
         let units = self.units_per_sec as u128;
         let ns = (ticks as u128 / units) * 1_000_000_000
             + (ticks as u128 % units) * 1_000_000_000 / units;
-        (ns.min(i64::MAX as u128) as i64).saturating_add(self.offset_sec.saturating_mul(1_000_000_000))
+        (ns.min(i64::MAX as u128) as i64)
+            .saturating_add(self.offset_sec.saturating_mul(1_000_000_000))
     }
 }

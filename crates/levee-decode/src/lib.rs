@@ -65,7 +65,7 @@ pub mod linktype {
 }
 
 /// The layer at which decoding stopped early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
     Link,
@@ -78,7 +78,7 @@ pub enum Layer {
 }
 
 /// Why decoding stopped early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
     /// The captured bytes end inside a header (snapshot length or a short frame).
@@ -170,7 +170,7 @@ pub enum Transport {
 }
 
 /// Encapsulations levee removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TunnelKind {
     Gre,

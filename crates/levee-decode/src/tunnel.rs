@@ -148,7 +148,12 @@ impl GreHeader {
             if b.len() < len + 4 {
                 return None;
             }
-            key = Some(u32::from_be_bytes([b[len], b[len + 1], b[len + 2], b[len + 3]]));
+            key = Some(u32::from_be_bytes([
+                b[len],
+                b[len + 1],
+                b[len + 2],
+                b[len + 3],
+            ]));
             len += 4;
         }
         let mut seq = None;
@@ -156,7 +161,12 @@ impl GreHeader {
             if b.len() < len + 4 {
                 return None;
             }
-            seq = Some(u32::from_be_bytes([b[len], b[len + 1], b[len + 2], b[len + 3]]));
+            seq = Some(u32::from_be_bytes([
+                b[len],
+                b[len + 1],
+                b[len + 2],
+                b[len + 3],
+            ]));
             len += 4;
         }
         if version == 1 && flags & 0x0080 != 0 {
@@ -173,4 +183,3 @@ impl GreHeader {
         })
     }
 }
-

@@ -1,1 +1,332 @@
-fn main(){}
+//! The `levee` command line. It only wires the library crates together: capture reading
+//! (`levee-capture`), decoding (`levee-decode`), analysis (`levee-analyze`) and the traffic
+//! generator (`levee-synth`).
+//!
+//! Exit codes (also in the README):
+//! * 0: success.
+//! * 1: the command failed (for example an output file could not be written).
+//! * 2: bad command-line arguments.
+//! * 3: at least one input could not be read at all (missing, not a capture); the others were
+//!   processed and the results cover them.
+//! * 4: every input was read, but some records were damaged; they were reported on standard
+//!   error and counted in the results.
+
+mod input;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use levee_analyze::SummaryBuilder;
+
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_UNREADABLE_INPUT: u8 = 3;
+pub const EXIT_DAMAGED_RECORDS: u8 = 4;
+
+#[derive(Parser)]
+#[command(
+    name = "levee",
+    version,
+    about = "Attack forensics and mitigation workbench: what is attacking, which traffic is good, which rule stops it",
+    after_help = "Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 an input could not be read, 4 damaged records were skipped."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Summarise captures: totals, protocol hierarchy, top talkers and ports, pps/bps series,
+    /// damaged and undecodable packets.
+    Summary(SummaryArgs),
+    /// Print chosen fields of every packet, tab-separated (like `tshark -T fields`).
+    Fields(FieldsArgs),
+    /// Write a deterministic, labelled synthetic capture.
+    Synth(SynthArgs),
+    /// Run levee on a built-in example: synthesise an attack capture and summarise it.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+pub struct InputArgs {
+    /// Capture files (pcap or pcapng, optionally gzip or zstd compressed); `-` reads standard
+    /// input. Several files are merged in time order.
+    #[arg(required = true)]
+    pub captures: Vec<PathBuf>,
+    /// Do not show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print at most this many damaged-record messages (the rest are counted).
+    #[arg(long, default_value_t = 20)]
+    pub max_errors: usize,
+}
+
+#[derive(Args)]
+struct SummaryArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Print JSON (schema in docs/summary-json.md) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// How many entries in each top list.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Width of the time-series buckets, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    bucket: f64,
+}
+
+#[derive(Args)]
+struct FieldsArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// A field to print (repeatable), e.g. `-e ip.src -e tcp.dstport`.
+    #[arg(short = 'e', long = "field")]
+    fields: Vec<String>,
+    /// List the field names and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Scenario: benign or syn-flood.
+    #[arg(long, default_value = "syn-flood")]
+    scenario: String,
+    /// Number of packets.
+    #[arg(long, default_value_t = 20_000)]
+    packets: u64,
+    /// Random seed: the same seed gives the same capture.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of attack packets, in [0, 1).
+    #[arg(long, default_value_t = 0.9)]
+    attack_share: f64,
+    /// Benign packets per second.
+    #[arg(long, default_value_t = 2000.0)]
+    benign_pps: f64,
+    /// Destination port of the attack.
+    #[arg(long, default_value_t = 80)]
+    port: u16,
+    /// Output pcap file.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Label file (default: the output name with `.labels.csv`).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Replace the output files if they exist.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Where to write the example capture (default: a new temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Summary(a) => summary(a),
+        Command::Fields(a) => fields(a),
+        Command::Synth(a) => synth(a),
+        Command::Demo(a) => demo(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("levee: error: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
+    if !(a.bucket > 0.0 && a.bucket.is_finite()) {
+        anyhow::bail!("--bucket must be a positive number of seconds");
+    }
+    let mut builder = SummaryBuilder::new((a.bucket * 1e9) as i64);
+    let outcome = input::for_each_packet(&a.input, &mut builder, |b, ts, p| b.add(ts, p))?;
+    let summary = builder.finish(outcome.files.clone(), a.top);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", render::summary_text(&summary));
+    }
+    Ok(outcome.exit_code())
+}
+
+fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
+    use std::io::Write;
+    if a.list {
+        for (name, meaning) in levee_decode::FIELD_NAMES {
+            println!("{name:<28} {meaning}");
+        }
+        return Ok(0);
+    }
+    if a.fields.is_empty() {
+        anyhow::bail!("name at least one field with -e (see `levee fields --list x`)");
+    }
+    for f in &a.fields {
+        if !levee_decode::FIELD_NAMES.iter().any(|(n, _)| n == f) {
+            anyhow::bail!("unknown field `{f}` (see `levee fields --list x`)");
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut write_err: Option<std::io::Error> = None;
+    let outcome = input::for_each_packet(&a.input, &mut out, |out, _ts, p| {
+        if write_err.is_some() {
+            return;
+        }
+        let mut line = String::new();
+        for (i, f) in a.fields.iter().enumerate() {
+            if i > 0 {
+                line.push('\t');
+            }
+            if let Some(v) = p.field(f) {
+                line.push_str(&v.to_string());
+            }
+        }
+        line.push('\n');
+        if let Err(e) = out.write_all(line.as_bytes()) {
+            write_err = Some(e);
+        }
+    })?;
+    if let Some(e) = write_err {
+        // A closed pipe (`| head`) is not an error worth a message.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+        return Ok(0);
+    }
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    Ok(outcome.exit_code())
+}
+
+fn synth(a: SynthArgs) -> anyhow::Result<u8> {
+    let scenario = levee_synth::Scenario::parse(&a.scenario).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown scenario `{}` (one of: {})",
+            a.scenario,
+            levee_synth::Scenario::NAMES.join(", ")
+        )
+    })?;
+    let labels = a.labels.clone().unwrap_or_else(|| labels_path(&a.out));
+    let cfg = levee_synth::SynthConfig {
+        scenario,
+        packets: a.packets,
+        seed: a.seed,
+        attack_share: a.attack_share,
+        benign_pps: a.benign_pps,
+        target_port: a.port,
+        ..Default::default()
+    };
+    let stats = write_synth(&cfg, &a.out, &labels, a.force)?;
+    eprintln!(
+        "levee: wrote {} packets ({} attack, {} benign, {} bytes) to {} and labels to {}",
+        stats.packets,
+        stats.attack,
+        stats.benign,
+        stats.bytes,
+        a.out.display(),
+        labels.display()
+    );
+    Ok(0)
+}
+
+fn labels_path(out: &std::path::Path) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".labels.csv");
+    PathBuf::from(s)
+}
+
+/// Creates a file, refusing to replace an existing one unless `force`: nothing the user has is
+/// overwritten by accident.
+fn create_file(path: &std::path::Path, force: bool) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    opts.open(path).with_context(|| {
+        if path.exists() && !force {
+            format!("{} exists; pass --force to replace it", path.display())
+        } else {
+            format!("cannot create {}", path.display())
+        }
+    })
+}
+
+fn write_synth(
+    cfg: &levee_synth::SynthConfig,
+    out: &std::path::Path,
+    labels: &std::path::Path,
+    force: bool,
+) -> anyhow::Result<levee_synth::SynthStats> {
+    let pcap = std::io::BufWriter::with_capacity(1 << 20, create_file(out, force)?);
+    let lab = std::io::BufWriter::new(create_file(labels, force)?);
+    Ok(levee_synth::generate(cfg, pcap, lab)?)
+}
+
+fn demo(a: DemoArgs) -> anyhow::Result<u8> {
+    let dir = match a.dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d)?;
+            d
+        }
+        None => {
+            let d = std::env::temp_dir().join(format!("levee-demo-{}", std::process::id()));
+            std::fs::create_dir_all(&d)?;
+            d
+        }
+    };
+    let capture = dir.join("demo-syn-flood.pcap");
+    let labels = labels_path(&capture);
+    let cfg = levee_synth::SynthConfig {
+        packets: 50_000,
+        ..Default::default()
+    };
+    let stats = write_synth(&cfg, &capture, &labels, true)?;
+    eprintln!(
+        "levee demo: synthesised {} packets ({} of a spoofed SYN flood on {}:{}, {} benign) in {}",
+        stats.packets,
+        stats.attack,
+        std::net::Ipv4Addr::from(levee_synth::VICTIM),
+        cfg.target_port,
+        stats.benign,
+        capture.display()
+    );
+    eprintln!(
+        "levee demo: running `levee summary {}`\n",
+        capture.display()
+    );
+    let mut builder = SummaryBuilder::default();
+    let input = InputArgs {
+        captures: vec![capture.clone()],
+        no_progress: true,
+        max_errors: 20,
+    };
+    let outcome = input::for_each_packet(&input, &mut builder, |b, ts, p| b.add(ts, p))?;
+    let summary = builder.finish(outcome.files.clone(), 10);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", render::summary_text(&summary));
+    }
+    Ok(outcome.exit_code())
+}

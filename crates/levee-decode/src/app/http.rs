@@ -73,7 +73,10 @@ pub fn parse_request(b: &[u8]) -> Option<HttpRequest<'_>> {
 }
 
 fn request_line_only(b: &[u8]) -> Option<HttpRequest<'_>> {
-    let line_end = b.iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(b.len());
+    let line_end = b
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(b.len());
     let line = std::str::from_utf8(&b[..line_end]).ok()?;
     let mut parts = line.split(' ');
     let method = parts.next()?;

@@ -62,7 +62,10 @@ pub enum App<'a> {
     Cldap(services::Cldap),
     Snmp(services::Snmp),
     /// chargen (19) or QOTD (17): recognised by port only, the payload is free text.
-    CharStream { protocol: AppProtocol, len: usize },
+    CharStream {
+        protocol: AppProtocol,
+        len: usize,
+    },
     TlsClientHello(Box<tls::ClientHello>),
     HttpRequest(http::HttpRequest<'a>),
     /// A payload that did not parse as the protocol its port suggests.
@@ -143,8 +146,9 @@ pub fn decode<'a>(p: &Packet<'a>) -> App<'a> {
             protocol: proto,
             len: payload.len(),
         }),
-        AppProtocol::Tls => tls::parse_client_hello(payload)
-            .map(|ch| App::TlsClientHello(Box::new(ch))),
+        AppProtocol::Tls => {
+            tls::parse_client_hello(payload).map(|ch| App::TlsClientHello(Box::new(ch)))
+        }
         AppProtocol::Http => http::parse_request(payload).map(App::HttpRequest),
     };
     parsed.unwrap_or(App::Unparsed(proto))

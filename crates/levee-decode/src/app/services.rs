@@ -207,7 +207,10 @@ mod tests {
     #[test]
     fn ntp_monlist_request_and_response() {
         let req = parse_ntp(&[0x17, 0x00, 0x03, 0x2a, 0, 0, 0, 0]).unwrap();
-        assert_eq!((req.mode, req.request_code, req.response), (7, Some(42), false));
+        assert_eq!(
+            (req.mode, req.request_code, req.response),
+            (7, Some(42), false)
+        );
         let resp = parse_ntp(&[0x97, 0x00, 0x03, 0x2a, 0, 6, 0, 0x48]).unwrap();
         assert!(resp.response);
         assert!(parse_ntp(&[0x00]).is_none());
@@ -227,8 +230,10 @@ mod tests {
 
     #[test]
     fn ssdp_search_target() {
-        let s = parse_ssdp(b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nST: ssdp:all\r\n\r\n")
-            .unwrap();
+        let s = parse_ssdp(
+            b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nST: ssdp:all\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!(s.kind, SsdpKind::MSearch);
         assert_eq!(s.target.as_deref(), Some("ssdp:all"));
     }

@@ -177,7 +177,12 @@ fn alpn_code(alpn: &[String]) -> String {
 
 /// JA4 fingerprint; `transport` is `t` for TCP, `q` for QUIC.
 pub fn ja4(h: &ClientHello, transport: char) -> String {
-    let ciphers: Vec<u16> = h.ciphers.iter().copied().filter(|c| !is_grease(*c)).collect();
+    let ciphers: Vec<u16> = h
+        .ciphers
+        .iter()
+        .copied()
+        .filter(|c| !is_grease(*c))
+        .collect();
     let exts: Vec<u16> = h
         .extensions
         .iter()
@@ -198,7 +203,10 @@ pub fn ja4(h: &ClientHello, transport: char) -> String {
     );
     let mut sorted_ciphers = ciphers.clone();
     sorted_ciphers.sort_unstable();
-    let b = sha12(&join(sorted_ciphers.iter().map(|c| format!("{c:04x}")), ","));
+    let b = sha12(&join(
+        sorted_ciphers.iter().map(|c| format!("{c:04x}")),
+        ",",
+    ));
     let mut sorted_exts: Vec<u16> = exts
         .into_iter()
         .filter(|e| *e != 0x0000 && *e != 0x0010)

@@ -1,0 +1,644 @@
+//! `levee summary`: one pass over the packets, bounded memory, a [`Summary`] at the end.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use levee_capture::{RecordError, Recovery};
+use levee_decode::{linktype, AppProtocol, IssueKind, Layer, Packet, Transport, TunnelKind};
+use serde::Serialize;
+
+use crate::sketch::{DistinctCount, TopK};
+
+/// Heavy-hitter table sizes: big enough that any talker above ~0.1 % of packets is exact within
+/// the reported error bound.
+const TOPK_CAPACITY: usize = 4096;
+/// Buckets in the time series before they are widened (guards against absurd timestamps).
+const MAX_SERIES_POINTS: usize = 100_000;
+/// Damaged-record messages kept verbatim; the rest are only counted.
+const MAX_DAMAGE_MESSAGES: usize = 50;
+
+/// The protocol stack of a packet, compact enough to count per packet without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Stack {
+    linktype: u32,
+    vlan: bool,
+    mpls: bool,
+    pppoe: bool,
+    tunnel: Option<(TunnelKind, u8)>,
+    ip_version: u8,
+    ip_proto: Option<u8>,
+    later_fragment: bool,
+    app: AppProtocol,
+}
+
+impl Stack {
+    fn of(p: &Packet<'_>) -> Stack {
+        let ip = p.ip.as_ref();
+        Stack {
+            linktype: p.linktype,
+            vlan: p.vlan_count > 0,
+            mpls: p.mpls_labels > 0,
+            pppoe: p.pppoe_session.is_some(),
+            tunnel: p.tunnel.map(|t| (t.kind, t.outer.version)),
+            ip_version: ip.map_or(0, |i| i.version),
+            ip_proto: ip.map(|i| i.proto),
+            later_fragment: ip.is_some_and(|i| i.is_later_fragment()),
+            app: if p.has_transport() {
+                p.app_protocol()
+            } else {
+                AppProtocol::None
+            },
+        }
+    }
+
+    /// Path names from the outside in, e.g. `["eth", "ipv4", "tcp", "tls"]`.
+    fn path(&self) -> Vec<String> {
+        let mut v = vec![match self.linktype {
+            linktype::ETHERNET => "eth".to_string(),
+            lt => linktype::name(lt),
+        }];
+        if self.vlan {
+            v.push("vlan".into());
+        }
+        if self.pppoe {
+            v.push("pppoe".into());
+        }
+        if self.mpls {
+            v.push("mpls".into());
+        }
+        if let Some((kind, outer)) = self.tunnel {
+            v.push(format!("ipv{outer}"));
+            v.push(kind.name().into());
+        }
+        if self.ip_version != 0 {
+            v.push(format!("ipv{}", self.ip_version));
+        } else {
+            return v;
+        }
+        if self.later_fragment {
+            v.push("fragment".into());
+            return v;
+        }
+        if let Some(proto) = self.ip_proto {
+            v.push(proto_name(proto));
+        }
+        if !matches!(self.app, AppProtocol::None) {
+            v.push(self.app.name().into());
+        }
+        v
+    }
+}
+
+/// Lower-case name of an IP protocol.
+pub fn proto_name(proto: u8) -> String {
+    match proto {
+        1 => "icmp".into(),
+        2 => "igmp".into(),
+        4 => "ipip".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        41 => "ipv6".into(),
+        47 => "gre".into(),
+        50 => "esp".into(),
+        51 => "ah".into(),
+        58 => "icmpv6".into(),
+        89 => "ospf".into(),
+        103 => "pim".into(),
+        112 => "vrrp".into(),
+        132 => "sctp".into(),
+        n => format!("ip-proto-{n}"),
+    }
+}
+
+/// Accumulates statistics packet by packet.
+pub struct SummaryBuilder {
+    packets: u64,
+    wire_bytes: u64,
+    captured_bytes: u64,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+    min_ts: Option<i64>,
+    max_ts: Option<i64>,
+    /// Index of each distinct stack in `stack_list`.
+    stacks: HashMap<Stack, usize, foldhash::fast::FixedState>,
+    last_stack: Option<(Stack, usize)>,
+    stack_list: Vec<(Stack, u64, u64)>,
+    sources: TopK<IpAddr>,
+    destinations: TopK<IpAddr>,
+    conversations: TopK<(IpAddr, IpAddr)>,
+    distinct_sources: DistinctCount,
+    distinct_destinations: DistinctCount,
+    tcp_dst_ports: Vec<u64>,
+    udp_dst_ports: Vec<u64>,
+    bucket_ns: i64,
+    series: BTreeMap<i64, (u64, u64)>,
+    cur_bucket: Option<(i64, u64, u64)>,
+    truncated_by_snaplen: u64,
+    undecoded: BTreeMap<(Layer, IssueKind), u64>,
+    damage_by_kind: BTreeMap<&'static str, u64>,
+    records_skipped: u64,
+    files_stopped: u64,
+    damage_messages: Vec<String>,
+    damage_total: u64,
+}
+
+impl Default for SummaryBuilder {
+    fn default() -> Self {
+        Self::new(1_000_000_000)
+    }
+}
+
+impl SummaryBuilder {
+    /// `bucket_ns`: width of the time-series buckets (1 s by default).
+    pub fn new(bucket_ns: i64) -> SummaryBuilder {
+        SummaryBuilder {
+            packets: 0,
+            wire_bytes: 0,
+            captured_bytes: 0,
+            first_ts: None,
+            last_ts: None,
+            min_ts: None,
+            max_ts: None,
+            stacks: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(1)),
+            last_stack: None,
+            stack_list: Vec::new(),
+            sources: TopK::new(TOPK_CAPACITY),
+            destinations: TopK::new(TOPK_CAPACITY),
+            conversations: TopK::new(TOPK_CAPACITY),
+            distinct_sources: DistinctCount::default(),
+            distinct_destinations: DistinctCount::default(),
+            tcp_dst_ports: vec![0; 65536],
+            udp_dst_ports: vec![0; 65536],
+            bucket_ns: bucket_ns.max(1),
+            series: BTreeMap::new(),
+            cur_bucket: None,
+            truncated_by_snaplen: 0,
+            undecoded: BTreeMap::new(),
+            damage_by_kind: BTreeMap::new(),
+            records_skipped: 0,
+            files_stopped: 0,
+            damage_messages: Vec::new(),
+            damage_total: 0,
+        }
+    }
+
+    /// Counts one decoded packet captured at `ts_nanos`.
+    #[inline]
+    pub fn add(&mut self, ts_nanos: i64, p: &Packet<'_>) {
+        self.packets += 1;
+        let wire = p.wire_len as u64;
+        self.wire_bytes += wire;
+        self.captured_bytes += p.cap_len as u64;
+        self.first_ts.get_or_insert(ts_nanos);
+        self.last_ts = Some(ts_nanos);
+        self.min_ts = Some(self.min_ts.map_or(ts_nanos, |m| m.min(ts_nanos)));
+        self.max_ts = Some(self.max_ts.map_or(ts_nanos, |m| m.max(ts_nanos)));
+        if p.cap_len < p.wire_len {
+            self.truncated_by_snaplen += 1;
+        }
+        if let Some(issue) = p.issue {
+            *self.undecoded.entry((issue.layer, issue.kind)).or_insert(0) += 1;
+        }
+        self.count_stack(p, wire);
+        self.count_time(ts_nanos, wire);
+        if let Some(ip) = &p.ip {
+            self.sources.add(ip.src, 1);
+            self.destinations.add(ip.dst, 1);
+            self.distinct_sources.add(&ip.src);
+            self.distinct_destinations.add(&ip.dst);
+            let (a, b) = if ip.src <= ip.dst {
+                (ip.src, ip.dst)
+            } else {
+                (ip.dst, ip.src)
+            };
+            self.conversations.add((a, b), 1);
+        }
+        match p.transport {
+            Transport::Tcp(t) => self.tcp_dst_ports[t.dst_port as usize] += 1,
+            Transport::Udp(u) => self.udp_dst_ports[u.dst_port as usize] += 1,
+            _ => {}
+        }
+    }
+
+    #[inline]
+    fn count_stack(&mut self, p: &Packet<'_>, wire: u64) {
+        let stack = Stack::of(p);
+        // Consecutive packets mostly share a stack: skip the hash lookup then.
+        if let Some((last, idx)) = self.last_stack {
+            if last == stack {
+                let e = &mut self.stack_list[idx];
+                e.1 += 1;
+                e.2 += wire;
+                return;
+            }
+        }
+        let idx = match self.stacks.get(&stack) {
+            Some(&idx) => idx,
+            None => {
+                self.stack_list.push((stack, 0, 0));
+                let idx = self.stack_list.len() - 1;
+                self.stacks.insert(stack, idx);
+                idx
+            }
+        };
+        let e = &mut self.stack_list[idx];
+        e.1 += 1;
+        e.2 += wire;
+        self.last_stack = Some((stack, idx));
+    }
+
+    #[inline]
+    fn count_time(&mut self, ts: i64, wire: u64) {
+        let bucket = ts.div_euclid(self.bucket_ns);
+        match &mut self.cur_bucket {
+            Some((b, pk, by)) if *b == bucket => {
+                *pk += 1;
+                *by += wire;
+            }
+            _ => {
+                self.flush_bucket();
+                self.cur_bucket = Some((bucket, 1, wire));
+            }
+        }
+    }
+
+    fn flush_bucket(&mut self) {
+        if let Some((b, pk, by)) = self.cur_bucket.take() {
+            let e = self.series.entry(b).or_insert((0, 0));
+            e.0 += pk;
+            e.1 += by;
+            if self.series.len() > MAX_SERIES_POINTS {
+                self.widen_series();
+            }
+        }
+    }
+
+    /// Doubles the bucket width, merging neighbours, so the series stays bounded whatever the
+    /// timestamps.
+    fn widen_series(&mut self) {
+        self.bucket_ns = self.bucket_ns.saturating_mul(2);
+        let old = std::mem::take(&mut self.series);
+        for (b, (pk, by)) in old {
+            let e = self.series.entry(b.div_euclid(2)).or_insert((0, 0));
+            e.0 += pk;
+            e.1 += by;
+        }
+        if let Some((b, _, _)) = &mut self.cur_bucket {
+            *b = b.div_euclid(2);
+        }
+    }
+
+    /// Counts a damaged record reported by the capture reader.
+    pub fn add_damage(&mut self, e: &RecordError) {
+        self.damage_total += 1;
+        *self.damage_by_kind.entry(e.problem.kind()).or_insert(0) += 1;
+        match e.recovery {
+            Recovery::Delivered => {}
+            Recovery::Stopped => {
+                self.records_skipped += 1;
+                self.files_stopped += 1;
+            }
+            _ => self.records_skipped += 1,
+        }
+        if self.damage_messages.len() < MAX_DAMAGE_MESSAGES {
+            self.damage_messages.push(e.to_string());
+        }
+    }
+
+    /// Packets counted so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    pub fn finish(mut self, files: Vec<FileInfo>, top_n: usize) -> Summary {
+        self.flush_bucket();
+        let mut link_counts: BTreeMap<u32, u64> = BTreeMap::new();
+        for (s, pk, _) in &self.stack_list {
+            *link_counts.entry(s.linktype).or_insert(0) += pk;
+        }
+        let link_types = link_counts
+            .into_iter()
+            .map(|(lt, packets)| LinkTypeCount {
+                linktype: lt,
+                name: linktype::name(lt),
+                packets,
+            })
+            .collect();
+        // Expand each stack into its prefixes to build the hierarchy.
+        let mut tree: BTreeMap<Vec<String>, (u64, u64)> = BTreeMap::new();
+        for (s, pk, by) in &self.stack_list {
+            let path = s.path();
+            for depth in 1..=path.len() {
+                let e = tree.entry(path[..depth].to_vec()).or_insert((0, 0));
+                e.0 += pk;
+                e.1 += by;
+            }
+        }
+        let share = |x: u64, total: u64| {
+            if total == 0 {
+                0.0
+            } else {
+                (x as f64 / total as f64 * 10_000.0).round() / 10_000.0
+            }
+        };
+        let protocols = tree
+            .into_iter()
+            .map(|(path, (packets, bytes))| ProtocolCount {
+                depth: path.len() - 1,
+                protocol: path.last().cloned().unwrap_or_default(),
+                path: path.join(":"),
+                packets,
+                bytes,
+                packet_share: share(packets, self.packets),
+                byte_share: share(bytes, self.wire_bytes),
+            })
+            .collect();
+        let talkers = |t: &TopK<IpAddr>| -> Vec<Talker> {
+            t.top(top_n)
+                .into_iter()
+                .map(|(ip, packets)| Talker {
+                    ip: ip.to_string(),
+                    packets,
+                    packet_share: share(packets, self.packets),
+                })
+                .collect()
+        };
+        let top_sources = talkers(&self.sources);
+        let top_destinations = talkers(&self.destinations);
+        let top_conversations = self
+            .conversations
+            .top(top_n)
+            .into_iter()
+            .map(|((a, b), packets)| Conversation {
+                a: a.to_string(),
+                b: b.to_string(),
+                packets,
+            })
+            .collect();
+        let mut ports: Vec<PortCount> = Vec::new();
+        for (proto, table) in [("tcp", &self.tcp_dst_ports), ("udp", &self.udp_dst_ports)] {
+            for (port, &packets) in table.iter().enumerate() {
+                if packets > 0 {
+                    ports.push(PortCount {
+                        proto,
+                        port: port as u16,
+                        packets,
+                    });
+                }
+            }
+        }
+        ports.sort_by(|a, b| {
+            b.packets
+                .cmp(&a.packets)
+                .then(a.proto.cmp(b.proto))
+                .then(a.port.cmp(&b.port))
+        });
+        ports.truncate(top_n);
+        let bucket_s = self.bucket_ns as f64 / 1e9;
+        let points = self
+            .series
+            .iter()
+            .map(|(&b, &(packets, bytes))| SeriesPoint {
+                t: b as f64 * bucket_s,
+                packets,
+                bytes,
+                pps: packets as f64 / bucket_s,
+                bps: bytes as f64 * 8.0 / bucket_s,
+            })
+            .collect::<Vec<_>>();
+        let peak_pps = points.iter().map(|p| p.pps).fold(0.0, f64::max);
+        let peak_bps = points.iter().map(|p| p.bps).fold(0.0, f64::max);
+        let (start, end) = (self.min_ts, self.max_ts);
+        let duration_s = match (start, end) {
+            (Some(s), Some(e)) => (e - s) as f64 / 1e9,
+            _ => 0.0,
+        };
+        let undecodable = self
+            .undecoded
+            .iter()
+            .map(|((layer, kind), &packets)| DecodeIssueCount {
+                layer: *layer,
+                kind: *kind,
+                packets,
+            })
+            .collect();
+        Summary {
+            files,
+            packets: self.packets,
+            bytes: self.wire_bytes,
+            captured_bytes: self.captured_bytes,
+            start: start.map(format_ts),
+            end: end.map(format_ts),
+            start_epoch: start.map(|s| s as f64 / 1e9),
+            end_epoch: end.map(|e| e as f64 / 1e9),
+            duration_s,
+            out_of_order: self.first_ts != start,
+            link_types,
+            protocols,
+            top_sources,
+            top_destinations,
+            top_destination_ports: ports,
+            top_conversations,
+            distinct_sources_estimate: self.distinct_sources.estimate(),
+            distinct_destinations_estimate: self.distinct_destinations.estimate(),
+            topk_error_bound: self
+                .sources
+                .error_bound()
+                .max(self.destinations.error_bound())
+                .max(self.conversations.error_bound()),
+            series: Series {
+                bucket_s,
+                peak_pps,
+                peak_bps,
+                points,
+            },
+            damage: Damage {
+                records_damaged: self.damage_total,
+                records_skipped: self.records_skipped,
+                files_stopped_early: self.files_stopped,
+                by_kind: self
+                    .damage_by_kind
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+                messages: self.damage_messages,
+            },
+            decode: DecodeStats {
+                truncated_by_snaplen: self.truncated_by_snaplen,
+                undecodable,
+            },
+        }
+    }
+}
+
+/// ISO 8601 UTC with microseconds, from nanoseconds since 1970.
+pub fn format_ts(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let micros = ns.rem_euclid(1_000_000_000) / 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileInfo {
+    pub name: String,
+    pub format: String,
+    pub compression: String,
+    pub packets: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LinkTypeCount {
+    pub linktype: u32,
+    pub name: String,
+    pub packets: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProtocolCount {
+    pub path: String,
+    pub protocol: String,
+    pub depth: usize,
+    pub packets: u64,
+    pub bytes: u64,
+    pub packet_share: f64,
+    pub byte_share: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Talker {
+    pub ip: String,
+    pub packets: u64,
+    pub packet_share: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Conversation {
+    pub a: String,
+    pub b: String,
+    pub packets: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PortCount {
+    pub proto: &'static str,
+    pub port: u16,
+    pub packets: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeriesPoint {
+    /// Bucket start, seconds since 1970.
+    pub t: f64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub pps: f64,
+    pub bps: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Series {
+    pub bucket_s: f64,
+    pub peak_pps: f64,
+    pub peak_bps: f64,
+    pub points: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Damage {
+    pub records_damaged: u64,
+    pub records_skipped: u64,
+    pub files_stopped_early: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    pub messages: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DecodeIssueCount {
+    pub layer: Layer,
+    pub kind: IssueKind,
+    pub packets: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DecodeStats {
+    pub truncated_by_snaplen: u64,
+    pub undecodable: Vec<DecodeIssueCount>,
+}
+
+/// The result of `levee summary`; its JSON form is documented in `docs/summary-json.md`.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub files: Vec<FileInfo>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub captured_bytes: u64,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub start_epoch: Option<f64>,
+    pub end_epoch: Option<f64>,
+    pub duration_s: f64,
+    pub out_of_order: bool,
+    pub link_types: Vec<LinkTypeCount>,
+    pub protocols: Vec<ProtocolCount>,
+    pub top_sources: Vec<Talker>,
+    pub top_destinations: Vec<Talker>,
+    pub top_destination_ports: Vec<PortCount>,
+    pub top_conversations: Vec<Conversation>,
+    pub distinct_sources_estimate: u64,
+    pub distinct_destinations_estimate: u64,
+    pub topk_error_bound: u64,
+    pub series: Series,
+    pub damage: Damage,
+    pub decode: DecodeStats,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_format_as_utc() {
+        assert_eq!(format_ts(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            format_ts(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123456Z"
+        );
+        assert_eq!(
+            format_ts(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn series_stays_bounded_under_wild_timestamps() {
+        let mut b = SummaryBuilder::new(1_000_000_000);
+        let frame = [0u8; 0];
+        let p = levee_decode::decode(levee_decode::linktype::RAW, &frame, 0);
+        for i in 0..(MAX_SERIES_POINTS as i64 * 3) {
+            b.add(i * 7_000_000_000, &p);
+        }
+        let s = b.finish(vec![], 10);
+        assert!(s.series.points.len() <= MAX_SERIES_POINTS + 1);
+        assert_eq!(
+            s.series.points.iter().map(|p| p.packets).sum::<u64>(),
+            s.packets
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Building single packets with `etherparse`'s builder (checksums and lengths done right).
+
+use etherparse::{IpHeaders, Ipv4Header, PacketBuilder};
+
+pub(crate) const MAC_CLIENT_SIDE: [u8; 6] = [0x00, 0x1c, 0x73, 0x00, 0x00, 0x01];
+pub(crate) const MAC_SERVER: [u8; 6] = [0x52, 0x54, 0x00, 0x10, 0x10, 0x10];
+
+/// Header fields of an IPv4 packet that scenarios vary.
+#[derive(Clone, Copy)]
+pub(crate) struct V4 {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    pub ttl: u8,
+    pub id: u16,
+    pub df: bool,
+}
+
+fn ip(h: V4, proto: u8) -> IpHeaders {
+    let mut hdr = Ipv4Header::new(0, h.ttl, etherparse::IpNumber(proto), h.src, h.dst)
+        .expect("a zero payload length is always valid");
+    hdr.identification = h.id;
+    hdr.dont_fragment = h.df;
+    IpHeaders::Ipv4(hdr, Default::default())
+}
+
+fn macs(h: &V4) -> ([u8; 6], [u8; 6]) {
+    if h.dst[..3] == crate::VICTIM[..3] {
+        (MAC_CLIENT_SIDE, MAC_SERVER)
+    } else {
+        (MAC_SERVER, MAC_CLIENT_SIDE)
+    }
+}
+
+/// TCP flags to set on a segment.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Flags {
+    pub syn: bool,
+    pub ack: Option<u32>,
+    pub fin: bool,
+    pub rst: bool,
+    pub psh: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn tcp(
+    out: &mut Vec<u8>,
+    h: V4,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    window: u16,
+    flags: Flags,
+    options: &[u8],
+    payload: &[u8],
+) {
+    out.clear();
+    let (s, d) = macs(&h);
+    let mut b = PacketBuilder::ethernet2(s, d)
+        .ip(ip(h, 6))
+        .tcp(sport, dport, seq, window);
+    if flags.syn {
+        b = b.syn();
+    }
+    if let Some(a) = flags.ack {
+        b = b.ack(a);
+    }
+    if flags.fin {
+        b = b.fin();
+    }
+    if flags.rst {
+        b = b.rst();
+    }
+    if flags.psh {
+        b = b.psh();
+    }
+    if !options.is_empty() {
+        b = b
+            .options_raw(options)
+            .expect("scenario TCP options are a multiple of 4 bytes and at most 40");
+    }
+    b.write(out, payload).expect("writing to a Vec cannot fail");
+}
+
+pub(crate) fn udp(out: &mut Vec<u8>, h: V4, sport: u16, dport: u16, payload: &[u8]) {
+    out.clear();
+    let (s, d) = macs(&h);
+    PacketBuilder::ethernet2(s, d)
+        .ip(ip(h, 17))
+        .udp(sport, dport)
+        .write(out, payload)
+        .expect("writing to a Vec cannot fail");
+}
+
+/// Linux's SYN options: mss 1460, sackOK, timestamps, nop, wscale 7.
+pub(crate) fn linux_syn_options(ts: u32) -> [u8; 20] {
+    let t = ts.to_be_bytes();
+    [
+        2, 4, 0x05, 0xb4, 4, 2, 8, 10, t[0], t[1], t[2], t[3], 0, 0, 0, 0, 1, 3, 3, 7,
+    ]
+}
+
+/// A DNS query for `name` of type `qtype`, with an EDNS0 record.
+pub(crate) fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut m = Vec::with_capacity(64);
+    m.extend(id.to_be_bytes());
+    m.extend([0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend(label.as_bytes());
+    }
+    m.push(0);
+    m.extend(qtype.to_be_bytes());
+    m.extend([0, 1]);
+    m.extend([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    m
+}
+
+/// The response to [`dns_query`] with `answers` A records.
+pub(crate) fn dns_response(query: &[u8], answers: u16, addr: [u8; 4]) -> Vec<u8> {
+    let mut m = query.to_vec();
+    m[2] = 0x81;
+    m[3] = 0x80;
+    m[6..8].copy_from_slice(&answers.to_be_bytes());
+    // Drop the OPT record, append answers, then put OPT back at the end.
+    let opt = m.split_off(m.len() - 11);
+    for i in 0..answers {
+        m.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+        m.extend([addr[0], addr[1], addr[2], addr[3].wrapping_add(i as u8)]);
+    }
+    m.extend(opt);
+    m
+}
+
+/// A TLS 1.3 ClientHello as a current browser sends it (GREASE, SNI, ALPN h2).
+pub(crate) fn client_hello(sni: &str, grease: u16) -> Vec<u8> {
+    let mut exts: Vec<(u16, Vec<u8>)> = Vec::new();
+    exts.push((grease, vec![]));
+    let mut s = ((sni.len() + 3) as u16).to_be_bytes().to_vec();
+    s.push(0);
+    s.extend((sni.len() as u16).to_be_bytes());
+    s.extend(sni.as_bytes());
+    exts.push((0x0000, s));
+    exts.push((0x0017, vec![]));
+    exts.push((0xff01, vec![0]));
+    exts.push((0x000a, vec![0, 6, 0x0a, 0x0a, 0x00, 0x1d, 0x00, 0x17]));
+    exts.push((0x000b, vec![1, 0]));
+    exts.push((0x0023, vec![]));
+    exts.push((
+        0x0010,
+        vec![
+            0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+        ],
+    ));
+    exts.push((
+        0x000d,
+        vec![0, 8, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05, 0x03],
+    ));
+    exts.push((0x002b, vec![6, 0x0a, 0x0a, 0x03, 0x04, 0x03, 0x03]));
+    exts.push((0x002d, vec![1, 1]));
+    let ciphers = [
+        grease, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8,
+    ];
+    let mut body = vec![0x03, 0x03];
+    body.extend([0x42u8; 32]);
+    body.push(0);
+    body.extend(((ciphers.len() * 2) as u16).to_be_bytes());
+    for c in ciphers {
+        body.extend(c.to_be_bytes());
+    }
+    body.extend([1, 0]);
+    let mut e = Vec::new();
+    for (t, d) in exts {
+        e.extend(t.to_be_bytes());
+        e.extend((d.len() as u16).to_be_bytes());
+        e.extend(d);
+    }
+    body.extend((e.len() as u16).to_be_bytes());
+    body.extend(e);
+    let mut hs = vec![1];
+    hs.extend(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend(body);
+    let mut rec = vec![0x16, 0x03, 0x01];
+    rec.extend((hs.len() as u16).to_be_bytes());
+    rec.extend(hs);
+    rec
+}

@@ -1,0 +1,135 @@
+//! Opening the user's captures and feeding every decoded packet to a consumer, with a progress
+//! bar and damaged-record reporting on standard error.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use levee_capture::{CaptureReader, Item, MergedCapture};
+use levee_decode::Packet;
+
+use levee_analyze::summary::FileInfo;
+use levee_analyze::SummaryBuilder;
+
+use crate::{InputArgs, EXIT_DAMAGED_RECORDS, EXIT_UNREADABLE_INPUT};
+
+/// Inputs larger than this get a progress bar (when standard error is a terminal).
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+/// What happened to the inputs.
+pub struct Outcome {
+    pub files: Vec<FileInfo>,
+    pub unreadable: usize,
+    pub damaged: u64,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        if self.unreadable > 0 {
+            EXIT_UNREADABLE_INPUT
+        } else if self.damaged > 0 {
+            EXIT_DAMAGED_RECORDS
+        } else {
+            0
+        }
+    }
+}
+
+/// Something that also wants to count damaged records.
+pub trait DamageSink {
+    fn damaged(&mut self, _e: &levee_capture::RecordError) {}
+}
+
+impl DamageSink for SummaryBuilder {
+    fn damaged(&mut self, e: &levee_capture::RecordError) {
+        self.add_damage(e);
+    }
+}
+
+impl<W: std::io::Write> DamageSink for std::io::BufWriter<W> {}
+
+/// Decodes every packet of the inputs, in time order, and hands it to `each`.
+pub fn for_each_packet<S: DamageSink>(
+    args: &InputArgs,
+    state: &mut S,
+    mut each: impl FnMut(&mut S, i64, &Packet<'_>),
+) -> anyhow::Result<Outcome> {
+    let mut readers = Vec::new();
+    let mut unreadable = 0;
+    let mut total_size = 0u64;
+    for path in &args.captures {
+        match CaptureReader::open(path) {
+            Ok(r) => {
+                total_size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                readers.push(r);
+            }
+            Err(e) => {
+                eprintln!("levee: {e}");
+                unreadable += 1;
+            }
+        }
+    }
+    let progress = (!args.no_progress
+        && total_size >= PROGRESS_MIN_BYTES
+        && std::io::stderr().is_terminal())
+    .then(|| {
+        let bar = ProgressBar::new(total_size);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {bar:40} {percent}% {binary_bytes_per_sec} eta {eta}",
+            )
+            .expect("static template is valid"),
+        );
+        bar
+    });
+    let mut merged = MergedCapture::new(readers);
+    let mut damaged = 0u64;
+    let mut counts: Vec<u64> = vec![0; args.captures.len()];
+    let mut n = 0u64;
+    while let Some(item) = merged.next_item() {
+        match item {
+            Item::Frame(f) => {
+                let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+                counts[f.file] += 1;
+                each(state, f.ts_nanos, &p);
+            }
+            Item::Damaged(e) => {
+                damaged += 1;
+                if damaged as usize <= args.max_errors {
+                    eprintln!("levee: {e}");
+                }
+                state.damaged(&e);
+            }
+        }
+        n += 1;
+        if n & 0xffff == 0 {
+            if let Some(bar) = &progress {
+                bar.set_position(merged.position());
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if damaged as usize > args.max_errors {
+        eprintln!(
+            "levee: {} more damaged records not shown (--max-errors)",
+            damaged as usize - args.max_errors
+        );
+    }
+    let files = merged
+        .readers()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| FileInfo {
+            name: r.name().to_string(),
+            format: format!("{:?}", r.format()).to_lowercase(),
+            compression: format!("{:?}", r.compression()).to_lowercase(),
+            packets: counts[i],
+        })
+        .collect();
+    Ok(Outcome {
+        files,
+        unreadable,
+        damaged,
+    })
+}

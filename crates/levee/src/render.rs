@@ -1,0 +1,133 @@
+//! Human-readable text for the terminal.
+
+use std::fmt::Write;
+
+use levee_analyze::Summary;
+
+fn human(n: f64, unit: &str) -> String {
+    let (v, p) = if n >= 1e9 {
+        (n / 1e9, "G")
+    } else if n >= 1e6 {
+        (n / 1e6, "M")
+    } else if n >= 1e3 {
+        (n / 1e3, "k")
+    } else {
+        (n, "")
+    };
+    format!("{v:.2} {p}{unit}")
+}
+
+fn pct(x: f64) -> String {
+    format!("{:5.1}%", x * 100.0)
+}
+
+pub fn summary_text(s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "Capture");
+    for f in &s.files {
+        let comp = if f.compression == "none" {
+            String::new()
+        } else {
+            format!(", {}", f.compression)
+        };
+        let _ = writeln!(
+            o,
+            "  file        {} ({}{comp}, {} packets)",
+            f.name, f.format, f.packets
+        );
+    }
+    let _ = writeln!(o, "  packets     {}", s.packets);
+    let _ = writeln!(
+        o,
+        "  bytes       {} on the wire, {} captured",
+        s.bytes, s.captured_bytes
+    );
+    if let (Some(a), Some(b)) = (&s.start, &s.end) {
+        let _ = writeln!(o, "  time        {a} .. {b} ({:.3} s)", s.duration_s);
+    }
+    let lts: Vec<String> = s
+        .link_types
+        .iter()
+        .map(|l| format!("{} ({})", l.name, l.packets))
+        .collect();
+    let _ = writeln!(o, "  link types  {}", lts.join(", "));
+    let _ = writeln!(
+        o,
+        "  rate        peak {} / {} in {} s buckets",
+        human(s.series.peak_pps, "pps"),
+        human(s.series.peak_bps, "bps"),
+        s.series.bucket_s
+    );
+    let _ = writeln!(
+        o,
+        "  addresses   ~{} distinct sources, ~{} distinct destinations",
+        s.distinct_sources_estimate, s.distinct_destinations_estimate
+    );
+
+    let _ = writeln!(
+        o,
+        "\nProtocol hierarchy            packets      share      bytes      share"
+    );
+    for p in &s.protocols {
+        let name = format!("{}{}", "  ".repeat(p.depth), p.protocol);
+        let _ = writeln!(
+            o,
+            "  {name:<26} {:>10} {} {:>10} {}",
+            p.packets,
+            pct(p.packet_share),
+            p.bytes,
+            pct(p.byte_share)
+        );
+    }
+    let talkers = |o: &mut String, title: &str, list: &[levee_analyze::summary::Talker]| {
+        let _ = writeln!(o, "\n{title}");
+        for t in list {
+            let _ = writeln!(
+                o,
+                "  {:<40} {:>10} {}",
+                t.ip,
+                t.packets,
+                pct(t.packet_share)
+            );
+        }
+    };
+    talkers(&mut o, "Top sources", &s.top_sources);
+    talkers(&mut o, "Top destinations", &s.top_destinations);
+    let _ = writeln!(o, "\nTop destination ports");
+    for p in &s.top_destination_ports {
+        let _ = writeln!(o, "  {}/{:<10} {:>10}", p.proto, p.port, p.packets);
+    }
+    let _ = writeln!(o, "\nTop conversations");
+    for c in &s.top_conversations {
+        let _ = writeln!(o, "  {:<39} <-> {:<39} {:>10}", c.a, c.b, c.packets);
+    }
+    if s.topk_error_bound > 0 {
+        let _ = writeln!(
+            o,
+            "  (top lists come from a bounded sketch: counts may be low by up to {} packets)",
+            s.topk_error_bound
+        );
+    }
+    let _ = writeln!(o, "\nDamage and decoding");
+    let _ = writeln!(
+        o,
+        "  damaged records    {} ({} skipped, {} files stopped early)",
+        s.damage.records_damaged, s.damage.records_skipped, s.damage.files_stopped_early
+    );
+    for (k, v) in &s.damage.by_kind {
+        let _ = writeln!(o, "    {k:<24} {v}");
+    }
+    let _ = writeln!(
+        o,
+        "  cut by snaplen     {} packets",
+        s.decode.truncated_by_snaplen
+    );
+    for u in &s.decode.undecodable {
+        let _ = writeln!(
+            o,
+            "  not fully decoded  {} packets ({:?} at {:?} layer)",
+            u.packets, u.kind, u.layer
+        );
+    }
+    o
+}
