@@ -49,6 +49,14 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
         "destination address of the outermost IP header",
     ),
     ("tunnel.key", "GRE key, VXLAN VNI or ERSPAN session id"),
+    (
+        "tunnel.depth",
+        "number of tunnel layers removed (0 when not tunnelled)",
+    ),
+    (
+        "decode.issue",
+        "where decoding stopped early and why, e.g. transport:truncated",
+    ),
     ("ip.version", "4 or 6"),
     ("ip.src", "source address (innermost IP header)"),
     ("ip.dst", "destination address (innermost IP header)"),
@@ -69,7 +77,10 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
     ("ip.dsfield", "TOS / traffic class byte"),
     ("ip.flags.df", "don't fragment"),
     ("ip.flags.mf", "more fragments"),
-    ("ip.frag_offset", "fragment offset in bytes"),
+    (
+        "ip.frag_offset",
+        "fragment offset in 8-byte units (as in Wireshark)",
+    ),
     ("ip.frag", "packet is a fragment (first or later)"),
     ("ip.opt", "IPv4 options present"),
     ("tcp.srcport", "TCP source port"),
@@ -181,6 +192,13 @@ impl Packet<'_> {
         let tunnel = self.tunnel.as_ref();
         match name {
             "frame.len" => int(self.wire_len),
+            "decode.issue" => self.issue.and_then(|i| {
+                text(format!(
+                    "{}:{}",
+                    serde_plain(&i.layer),
+                    serde_plain(&i.kind)
+                ))
+            }),
             "frame.cap_len" => int(self.cap_len),
             "eth.type" if self.ethertype != 0 => int(self.ethertype),
             "vlan.id" if self.vlan_count > 0 => int(self.vlan_ids[0]),
@@ -191,6 +209,7 @@ impl Packet<'_> {
             "tunnel.outer.src" => tunnel.map(|t| FieldValue::Ip(t.outer.src)),
             "tunnel.outer.dst" => tunnel.map(|t| FieldValue::Ip(t.outer.dst)),
             "tunnel.key" => tunnel.and_then(|t| t.key).and_then(int),
+            "tunnel.depth" => int(tunnel.map_or(0, |t| t.depth)),
             "ip.version" => ip.and_then(|i| int(i.version)),
             "ip.src" => ip.map(|i| FieldValue::Ip(i.src)),
             "ip.dst" => ip.map(|i| FieldValue::Ip(i.dst)),
@@ -240,6 +259,14 @@ impl Packet<'_> {
     pub fn has_transport(&self) -> bool {
         !matches!(self.transport, Transport::None | Transport::Other)
     }
+}
+
+/// The serde name of a unit enum variant (`transport`, `truncated`).
+fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn app_field(app: &App<'_>, name: &str) -> Option<FieldValue> {

@@ -30,16 +30,24 @@ pub(crate) fn decode_ipv4<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
         }
         Err(_) => return p.fail(Layer::Ip, IssueKind::Malformed),
     };
+    // The fields of an inner packet replace those of the packet that carried it.
+    p.transport = Transport::None;
     let header_len = h.slice().len();
     let total_len = h.total_len() as usize;
-    let frag_offset = u32::from(h.fragments_offset().value()) * 8;
+    let frag_offset = h.fragments_offset().value();
     let info = IpInfo {
         version: 4,
         src: IpAddr::V4(h.source_addr()),
         dst: IpAddr::V4(h.destination_addr()),
         proto: h.protocol().0,
         ttl: h.ttl(),
-        len: total_len as u32,
+        // A zero total length comes from segmentation offload (BIG TCP, TSO): like tcpdump and
+        // tshark, presume the captured length.
+        len: if total_len == 0 {
+            data.len() as u32
+        } else {
+            total_len as u32
+        },
         id: h.identification() as u32,
         dont_fragment: h.dont_fragment(),
         more_fragments: h.more_fragments(),
@@ -73,6 +81,7 @@ pub(crate) fn decode_ipv6<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
         }
         Err(_) => return p.fail(Layer::Ip, IssueKind::Malformed),
     };
+    p.transport = Transport::None;
     let payload_len = h.payload_length() as usize;
     // A zero payload length means a jumbogram (or an offloaded capture): use what was captured.
     let end = if payload_len == 0 {
@@ -120,7 +129,7 @@ pub(crate) fn decode_ipv6<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
                 };
                 info.id = f.identification();
                 info.more_fragments = f.more_fragments();
-                info.frag_offset = u32::from(f.fragment_offset().value()) * 8;
+                info.frag_offset = f.fragment_offset().value();
                 info.is_fragment = true;
                 8
             }

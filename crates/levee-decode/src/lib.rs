@@ -112,8 +112,8 @@ pub struct IpInfo {
     pub id: u32,
     pub dont_fragment: bool,
     pub more_fragments: bool,
-    /// Fragment offset in bytes.
-    pub frag_offset: u32,
+    /// Fragment offset in 8-byte units, as on the wire (and as Wireshark's `ip.frag_offset`).
+    pub frag_offset: u16,
     /// Whether the packet is a fragment (first or later).
     pub is_fragment: bool,
     pub header_len: u16,
@@ -127,6 +127,11 @@ impl IpInfo {
     /// A fragment that does not start at offset 0 carries no transport header.
     pub fn is_later_fragment(&self) -> bool {
         self.frag_offset > 0
+    }
+
+    /// Fragment offset in bytes.
+    pub fn frag_offset_bytes(&self) -> u32 {
+        u32::from(self.frag_offset) * 8
     }
 }
 

@@ -12,6 +12,8 @@ const ETH_QINQ_OLD: u16 = 0x9100;
 const ETH_MPLS: u16 = 0x8847;
 const ETH_MPLS_MC: u16 = 0x8848;
 const ETH_PPPOE_SESSION: u16 = 0x8864;
+/// Cisco MetaData (security group tag), seen inside GRE on Cisco TrustSec networks.
+pub(crate) const ETH_CISCO_METADATA: u16 = 0x8909;
 
 /// Tags and labels beyond these are taken as malformed: real networks stack a few.
 const MAX_VLAN_TAGS: u8 = 8;
@@ -134,6 +136,15 @@ pub(crate) fn ethertype<'a>(p: &mut Packet<'a>, mut et: u16, mut data: &'a [u8],
                 data = &data[4..];
             }
             ETH_MPLS | ETH_MPLS_MC => return mpls(p, data, depth),
+            ETH_CISCO_METADATA => {
+                // On Ethernet: version, length, option type, SGT, then the next EtherType.
+                // (Inside GRE the EtherType comes first; see the tunnel module.)
+                if data.len() < 8 {
+                    return p.fail(Layer::Link, IssueKind::Truncated);
+                }
+                et = be16(data, 6);
+                data = &data[8..];
+            }
             ETH_PPPOE_SESSION => {
                 if data.len() < 8 {
                     return p.fail(Layer::Pppoe, IssueKind::Truncated);

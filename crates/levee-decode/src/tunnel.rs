@@ -5,13 +5,14 @@
 //! packet in GRE).
 
 use crate::ip::{decode_ipv4, decode_ipv6, MAX_TUNNEL_DEPTH};
-use crate::link::{be16, ethernet, ethertype, ETH_IPV4, ETH_IPV6};
-use crate::{IpInfo, IssueKind, Layer, Packet, Transport, Tunnel, TunnelKind};
+use crate::link::{be16, ethernet, ethertype, ETH_CISCO_METADATA, ETH_IPV4, ETH_IPV6};
+use crate::{IpInfo, IssueKind, Layer, Packet, Tunnel, TunnelKind};
 
 pub(crate) const VXLAN_PORT: u16 = 4789;
 const GRE_TEB: u16 = 0x6558;
 const GRE_ERSPAN_2: u16 = 0x88BE;
 const GRE_ERSPAN_3: u16 = 0x22EB;
+const GRE_WCCP: u16 = 0x883E;
 
 /// Records that a tunnel is being entered. Returns false (and flags the packet) when nesting is
 /// too deep to follow.
@@ -39,8 +40,6 @@ pub(crate) fn enter(
             })
         }
     }
-    // The inner packet's own fields replace the outer ones.
-    p.transport = Transport::None;
     true
 }
 
@@ -93,7 +92,20 @@ fn gre_payload<'a>(p: &mut Packet<'a>, h: GreHeader, body: &'a [u8], depth: u8) 
             }
             ethernet(p, &body[skip..], depth)
         }
-        // WCCP and others put raw IP after a 4-byte redirect header; not decoded.
+        // Cisco MetaData inside GRE puts the next EtherType first, then version, length,
+        // option type and SGT: 8 bytes.
+        ETH_CISCO_METADATA => {
+            if body.len() < 8 {
+                return p.fail(Layer::Tunnel, IssueKind::Truncated);
+            }
+            ethertype(p, be16(body, 0), &body[8..], depth)
+        }
+        // WCCP v2 puts a 4-byte redirect header before the IP packet; v1 does not.
+        GRE_WCCP => match body.first() {
+            Some(b) if b >> 4 == 4 => decode_ipv4(p, body, depth),
+            Some(_) if body.len() > 4 => crate::link::raw_ip(p, &body[4..], depth),
+            _ => p.fail(Layer::Tunnel, IssueKind::Truncated),
+        },
         other => ethertype(p, other, body, depth),
     }
 }
@@ -118,7 +130,6 @@ pub(crate) fn vxlan(p: &mut Packet<'_>, depth: u8) {
         return;
     }
     p.ethertype = 0;
-    p.payload = &[];
     ethernet(p, &body[8..], depth + 1)
 }
 

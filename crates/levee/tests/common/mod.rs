@@ -1,0 +1,68 @@
+//! Helpers shared by the end-to-end tests: where the binary and the shared data are, running a
+//! command, and skipping loudly when an external input is missing.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn levee() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_levee"))
+}
+
+/// `../shared/data` beside the repository.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    dir.is_dir().then(|| dir.canonicalize().unwrap())
+}
+
+/// The shared data, or a loud skip. On CI (CI=true) a missing `../shared` is a failure, since
+/// the tests there must run on the real data.
+pub fn require_shared(test: &str) -> Option<PathBuf> {
+    match shared_data() {
+        Some(d) => Some(d),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: ../shared/data is missing on CI")
+        }
+        None => {
+            eprintln!("SKIPPED {test}: ../shared/data not found beside the repository");
+            None
+        }
+    }
+}
+
+/// Whether an external tool is on PATH; a loud skip (or a CI failure) when it is not.
+pub fn require_tool(test: &str, tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: `{tool}` is not installed on CI (.ci/run installs it)");
+        }
+        eprintln!("SKIPPED {test}: `{tool}` is not installed");
+    }
+    found
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("command starts")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh scratch directory under the target directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
