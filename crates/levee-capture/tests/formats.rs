@@ -1,0 +1,352 @@
+//! The capture reader on hand-built captures: every format variant, compression, merging, and
+//! each kind of damage with the recovery the reader promises.
+
+use std::io::Write;
+
+use levee_capture::{
+    CaptureReader, Item, MergedCapture, OpenError, PcapWriter, RecordProblem, Recovery,
+};
+
+/// Frames as (timestamp, linktype, data) and damage as messages, from a reader.
+#[derive(Debug, Default)]
+struct Read {
+    frames: Vec<(i64, u32, Vec<u8>, u32)>,
+    damage: Vec<(RecordProblem, Recovery, u64, u64)>,
+}
+
+fn read_all(mut r: CaptureReader) -> Read {
+    let mut out = Read::default();
+    while let Some(item) = r.next_item() {
+        match item {
+            Item::Frame(f) => out
+                .frames
+                .push((f.ts_nanos, f.linktype, f.data.to_vec(), f.orig_len)),
+            Item::Damaged(e) => {
+                assert!(e.to_string().contains("test.cap"), "{e}");
+                out.damage.push((e.problem, e.recovery, e.record, e.offset))
+            }
+        }
+    }
+    out
+}
+
+fn read_bytes(b: Vec<u8>) -> Read {
+    read_all(CaptureReader::from_bytes("test.cap", b).unwrap())
+}
+
+fn packet(i: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|k| i.wrapping_add(k as u8)).collect()
+}
+
+/// A little-endian microsecond pcap of `n` packets written by hand.
+fn pcap_le(n: u8) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend(0xa1b2c3d4u32.to_le_bytes());
+    b.extend(2u16.to_le_bytes());
+    b.extend(4u16.to_le_bytes());
+    b.extend([0; 8]);
+    b.extend(65535u32.to_le_bytes());
+    b.extend(1u32.to_le_bytes());
+    for i in 0..n {
+        let p = packet(i, 60);
+        b.extend((1_000 + i as u32).to_le_bytes());
+        b.extend((500u32).to_le_bytes());
+        b.extend((p.len() as u32).to_le_bytes());
+        b.extend((p.len() as u32).to_le_bytes());
+        b.extend(&p);
+    }
+    b
+}
+
+/// The same capture in big-endian nanosecond form.
+fn pcap_be_ns(n: u8) -> Vec<u8> {
+    let mut b = vec![];
+    b.extend(0xa1b23c4du32.to_be_bytes());
+    b.extend(2u16.to_be_bytes());
+    b.extend(4u16.to_be_bytes());
+    b.extend([0; 8]);
+    b.extend(65535u32.to_be_bytes());
+    b.extend(101u32.to_be_bytes());
+    for i in 0..n {
+        let p = packet(i, 40);
+        b.extend((1_000 + i as u32).to_be_bytes());
+        b.extend((500_000u32).to_be_bytes());
+        b.extend((p.len() as u32).to_be_bytes());
+        b.extend((p.len() as u32 + 10).to_be_bytes());
+        b.extend(&p);
+    }
+    b
+}
+
+#[test]
+fn classic_pcap_in_both_byte_orders_and_resolutions() {
+    let le = read_bytes(pcap_le(3));
+    assert!(le.damage.is_empty());
+    assert_eq!(le.frames.len(), 3);
+    assert_eq!(le.frames[1].0, 1_001_000_500_000);
+    assert_eq!(le.frames[1].1, 1);
+    assert_eq!(le.frames[2].2, packet(2, 60));
+
+    let be = read_bytes(pcap_be_ns(2));
+    assert!(be.damage.is_empty());
+    assert_eq!(be.frames[0].0, 1_000_000_500_000);
+    assert_eq!(be.frames[0].1, 101);
+    assert_eq!(be.frames[1].3, 50, "original length kept");
+}
+
+#[test]
+fn writer_output_reads_back() {
+    let mut buf = Vec::new();
+    let mut w = PcapWriter::new(&mut buf, 1, 100).unwrap();
+    w.write(1_234_567_890_123_456_789, &packet(1, 80)).unwrap();
+    w.write(1_234_567_891_000_000_001, &packet(2, 150)).unwrap();
+    w.finish().unwrap();
+    let r = read_bytes(buf);
+    assert!(r.damage.is_empty());
+    assert_eq!(r.frames[0].0, 1_234_567_890_123_456_789);
+    assert_eq!(r.frames[1].2.len(), 100, "cut to the snapshot length");
+    assert_eq!(r.frames[1].3, 150);
+}
+
+#[test]
+fn not_a_capture_is_refused_with_its_name() {
+    match CaptureReader::from_bytes("test.cap", b"GET / HTTP/1.1\r\n\r\n".to_vec()) {
+        Err(OpenError::UnknownFormat { file, .. }) => assert_eq!(file, "test.cap"),
+        other => panic!("{:?}", other.err()),
+    }
+    assert!(matches!(
+        CaptureReader::from_bytes("test.cap", vec![]),
+        Err(OpenError::Empty { .. })
+    ));
+    let short = pcap_le(0)[..10].to_vec();
+    assert!(matches!(
+        CaptureReader::from_bytes("test.cap", short),
+        Err(OpenError::BadHeader { .. })
+    ));
+}
+
+#[test]
+fn truncated_last_record_is_reported_and_the_rest_kept() {
+    let mut b = pcap_le(3);
+    b.truncate(b.len() - 7);
+    let r = read_bytes(b);
+    assert_eq!(r.frames.len(), 2);
+    assert_eq!(r.damage.len(), 1);
+    let (problem, recovery, record, offset) = &r.damage[0];
+    assert_eq!(
+        *problem,
+        RecordProblem::TruncatedRecord {
+            needed: 76,
+            available: 69
+        }
+    );
+    assert_eq!(*recovery, Recovery::Stopped);
+    assert_eq!(*record, 2);
+    assert_eq!(*offset, 24 + 2 * 76);
+}
+
+#[test]
+fn absurd_record_length_resynchronises_on_the_next_record() {
+    let mut b = pcap_le(4);
+    // Damage the captured length of record 1.
+    let at = 24 + 76 + 8;
+    b[at..at + 4].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    let r = read_bytes(b);
+    assert_eq!(r.damage.len(), 1, "{:?}", r.damage);
+    assert!(matches!(
+        r.damage[0].0,
+        RecordProblem::CapturedLengthTooLarge { .. }
+    ));
+    assert_eq!(r.damage[0].1, Recovery::Resynchronised { skipped_bytes: 76 });
+    let kept: Vec<u8> = r.frames.iter().map(|f| f.2[0]).collect();
+    assert_eq!(kept, vec![0, 2, 3]);
+}
+
+#[test]
+fn caplen_beyond_snaplen_is_a_warning_not_a_loss() {
+    let mut b = pcap_le(2);
+    b[16..20].copy_from_slice(&20u32.to_le_bytes());
+    let r = read_bytes(b);
+    assert_eq!(r.frames.len(), 2);
+    assert_eq!(r.damage.len(), 2);
+    assert!(r.damage.iter().all(|d| d.1 == Recovery::Delivered));
+    assert_eq!(r.damage[1].2, 1, "record index of the second warning");
+}
+
+// --- pcapng -------------------------------------------------------------------------------
+
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    while body.len() % 4 != 0 {
+        body.push(0);
+    }
+    let len = (body.len() + 12) as u32;
+    let mut b = kind.to_le_bytes().to_vec();
+    b.extend(len.to_le_bytes());
+    b.extend(body);
+    b.extend(len.to_le_bytes());
+    b
+}
+
+fn shb() -> Vec<u8> {
+    let mut body = 0x1a2b3c4du32.to_le_bytes().to_vec();
+    body.extend(1u16.to_le_bytes());
+    body.extend(0u16.to_le_bytes());
+    body.extend((-1i64).to_le_bytes());
+    // A comment option, which readers must skip.
+    body.extend(1u16.to_le_bytes());
+    body.extend(5u16.to_le_bytes());
+    body.extend(b"hello\0\0\0");
+    body.extend([0, 0, 0, 0]);
+    block(0x0A0D0D0A, &body)
+}
+
+fn idb(linktype: u16, tsresol: Option<u8>) -> Vec<u8> {
+    let mut body = linktype.to_le_bytes().to_vec();
+    body.extend(0u16.to_le_bytes());
+    body.extend(0u32.to_le_bytes());
+    if let Some(r) = tsresol {
+        body.extend(9u16.to_le_bytes());
+        body.extend(1u16.to_le_bytes());
+        body.extend([r, 0, 0, 0]);
+        body.extend([0, 0, 0, 0]);
+    }
+    block(1, &body)
+}
+
+fn epb(iface: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+    let mut body = iface.to_le_bytes().to_vec();
+    body.extend(((ts >> 32) as u32).to_le_bytes());
+    body.extend((ts as u32).to_le_bytes());
+    body.extend((data.len() as u32).to_le_bytes());
+    body.extend((data.len() as u32).to_le_bytes());
+    body.extend(data);
+    block(6, &body)
+}
+
+fn spb(data: &[u8]) -> Vec<u8> {
+    let mut body = (data.len() as u32).to_le_bytes().to_vec();
+    body.extend(data);
+    block(3, &body)
+}
+
+#[test]
+fn pcapng_with_two_interfaces_of_different_link_types() {
+    let mut b = shb();
+    b.extend(idb(1, None));
+    b.extend(idb(101, Some(9)));
+    b.extend(epb(0, 1_000_000_000_123, &packet(1, 60)));
+    b.extend(block(5, &[0; 12])); // interface statistics: skipped
+    b.extend(epb(1, 2_000_000_000_000_000_456, &packet(2, 33)));
+    b.extend(spb(&packet(3, 42)));
+    let r = read_bytes(b);
+    assert!(r.damage.is_empty(), "{:?}", r.damage);
+    assert_eq!(r.frames.len(), 3);
+    assert_eq!(r.frames[0].0, 1_000_000_000_123_000, "microseconds by default");
+    assert_eq!(r.frames[0].1, 1);
+    assert_eq!(r.frames[1].0, 2_000_000_000_000_000_456, "nanoseconds via if_tsresol");
+    assert_eq!(r.frames[1].1, 101);
+    assert_eq!(r.frames[1].2, packet(2, 33), "padding removed");
+    assert_eq!(r.frames[2].2, packet(3, 42));
+}
+
+#[test]
+fn pcapng_bad_block_length_resynchronises() {
+    let mut b = shb();
+    b.extend(idb(1, None));
+    b.extend(epb(0, 1, &packet(1, 60)));
+    let bad_at = b.len();
+    b.extend(epb(0, 2, &packet(2, 60)));
+    b.extend(epb(0, 3, &packet(3, 60)));
+    b[bad_at + 4..bad_at + 8].copy_from_slice(&13u32.to_le_bytes());
+    let r = read_bytes(b);
+    assert_eq!(r.frames.len(), 2);
+    assert_eq!(r.frames[1].2[0], 3);
+    assert_eq!(r.damage.len(), 1);
+    assert_eq!(r.damage[0].0, RecordProblem::BadBlockLength { length: 13 });
+    assert_eq!(r.damage[0].3, bad_at as u64);
+    assert!(matches!(r.damage[0].1, Recovery::Resynchronised { .. }));
+}
+
+#[test]
+fn pcapng_packet_on_undeclared_interface_is_skipped() {
+    let mut b = shb();
+    b.extend(idb(1, None));
+    b.extend(epb(7, 1, &packet(1, 60)));
+    b.extend(epb(0, 2, &packet(2, 60)));
+    let r = read_bytes(b);
+    assert_eq!(r.frames.len(), 1);
+    assert_eq!(
+        r.damage[0].0,
+        RecordProblem::UnknownInterface { interface: 7 }
+    );
+    assert_eq!(r.damage[0].1, Recovery::Skipped);
+}
+
+#[test]
+fn gzip_and_zstd_read_like_the_plain_file() {
+    let plain = pcap_le(5);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&plain[..], 3).unwrap();
+    let expected = read_bytes(plain).frames;
+    for (name, bytes) in [("gzip", gz), ("zstd", zst)] {
+        let r = CaptureReader::from_bytes("test.cap", bytes).unwrap();
+        assert_eq!(format!("{:?}", r.compression()).to_lowercase(), name);
+        assert_eq!(read_all(r).frames, expected, "{name}");
+    }
+}
+
+#[test]
+fn files_on_disk_are_mapped_and_merged_in_time_order() {
+    let dir = std::env::temp_dir().join(format!("levee-capture-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.pcap");
+    let b = dir.join("b.pcap");
+    // a: t = 1.0, 3.0, 5.0 ; b: t = 2.0, 4.0
+    for (path, times) in [(&a, vec![1, 3, 5]), (&b, vec![2, 4])] {
+        let mut w = PcapWriter::new(std::fs::File::create(path).unwrap(), 1, 65535).unwrap();
+        for t in times {
+            w.write(t * 1_000_000_000, &[t as u8; 20]).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let readers = vec![
+        CaptureReader::open(&a).unwrap(),
+        CaptureReader::open(&b).unwrap(),
+    ];
+    let mut m = MergedCapture::new(readers);
+    let mut seen = vec![];
+    while let Some(item) = m.next_item() {
+        match item {
+            Item::Frame(f) => seen.push((f.data[0], f.file, f.index)),
+            Item::Damaged(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![(1, 0, 0), (2, 1, 0), (3, 0, 1), (4, 1, 1), (5, 0, 2)]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_prefix_of_a_capture_reads_without_panic() {
+    let mut b = shb();
+    b.extend(idb(1, None));
+    for i in 0..4 {
+        b.extend(epb(0, i, &packet(i as u8, 50 + i as usize)));
+    }
+    for cut in 0..b.len() {
+        if let Ok(r) = CaptureReader::from_bytes("test.cap", b[..cut].to_vec()) {
+            let _ = read_all(r);
+        }
+    }
+    let p = pcap_le(4);
+    for cut in 0..p.len() {
+        if let Ok(r) = CaptureReader::from_bytes("test.cap", p[..cut].to_vec()) {
+            let _ = read_all(r);
+        }
+    }
+}
