@@ -18,9 +18,10 @@ fn read_all(mut r: CaptureReader) -> Read {
     let mut out = Read::default();
     while let Some(item) = r.next_item() {
         match item {
-            Item::Frame(f) => out
-                .frames
-                .push((f.ts_nanos, f.linktype, f.data.to_vec(), f.orig_len)),
+            Item::Frame(f) => {
+                out.frames
+                    .push((f.ts_nanos, f.linktype, f.data.to_vec(), f.orig_len))
+            }
             Item::Damaged(e) => {
                 assert!(e.to_string().contains("test.cap"), "{e}");
                 out.damage.push((e.problem, e.recovery, e.record, e.offset))
@@ -157,7 +158,10 @@ fn absurd_record_length_resynchronises_on_the_next_record() {
         r.damage[0].0,
         RecordProblem::CapturedLengthTooLarge { .. }
     ));
-    assert_eq!(r.damage[0].1, Recovery::Resynchronised { skipped_bytes: 76 });
+    assert_eq!(
+        r.damage[0].1,
+        Recovery::Resynchronised { skipped_bytes: 76 }
+    );
     let kept: Vec<u8> = r.frames.iter().map(|f| f.2[0]).collect();
     assert_eq!(kept, vec![0, 2, 3]);
 }
@@ -242,9 +246,15 @@ fn pcapng_with_two_interfaces_of_different_link_types() {
     let r = read_bytes(b);
     assert!(r.damage.is_empty(), "{:?}", r.damage);
     assert_eq!(r.frames.len(), 3);
-    assert_eq!(r.frames[0].0, 1_000_000_000_123_000, "microseconds by default");
+    assert_eq!(
+        r.frames[0].0, 1_000_000_000_123_000,
+        "microseconds by default"
+    );
     assert_eq!(r.frames[0].1, 1);
-    assert_eq!(r.frames[1].0, 2_000_000_000_000_000_456, "nanoseconds via if_tsresol");
+    assert_eq!(
+        r.frames[1].0, 2_000_000_000_000_000_456,
+        "nanoseconds via if_tsresol"
+    );
     assert_eq!(r.frames[1].1, 101);
     assert_eq!(r.frames[1].2, packet(2, 33), "padding removed");
     assert_eq!(r.frames[2].2, packet(3, 42));

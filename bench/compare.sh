@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Times `levee summary` against tcpdump and tshark on the same synthetic capture and prints the
+# ratios and peak memory. Usage: bench/compare.sh [PACKETS]   (default 5000000)
+#
+# The capture is a spoofed SYN flood (90 % SYNs from random sources, 10 % benign web and DNS
+# traffic) made by `levee synth`, kept in bench/out/ between runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packets=${1:-5000000}
+out=bench/out
+mkdir -p "$out"
+cap="$out/synflood-$packets.pcap"
+
+for tool in tcpdump tshark /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install tcpdump tshark time)"; exit 1; }
+done
+
+cargo build --release --quiet
+levee=target/release/levee
+[ -f "$cap" ] || "$levee" synth --scenario syn-flood --packets "$packets" --out "$cap" --force
+
+# Warm the page cache so every tool reads from memory.
+cat "$cap" > /dev/null
+
+# run REPEATS NAME COMMAND...: best wall time of REPEATS runs, and peak RSS of the last.
+run() {
+  local repeats=$1 name=$2; shift 2
+  local best="" rss=""
+  for _ in $(seq "$repeats"); do
+    /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" > /dev/null 2>&1
+    read -r t m < "$out/time.txt"
+    if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+    rss=$m
+  done
+  printf '%-44s %8.2f s %10.0f pps %8.1f MiB\n' "$name" "$best" \
+    "$(awk "BEGIN{print $packets / ($best > 0 ? $best : 0.001)}")" "$(awk "BEGIN{print $rss/1024}")"
+  echo "$best" > "$out/$(echo "$name" | tr -c 'a-zA-Z0-9' '_').t"
+}
+
+echo "capture: $cap ($(du -h "$cap" | cut -f1), $packets packets)"
+printf '%-44s %10s %14s %12s\n' tool time rate "peak RSS"
+run 3 "levee summary" "$levee" summary "$cap"
+run 3 "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'" tcpdump -n -r "$cap" -w /dev/null 'tcp[tcpflags] == tcp-syn'
+# tshark takes minutes on 5 million packets: once is enough.
+run 1 "tshark -q -z endpoints,ip" tshark -n -q -r "$cap" -z endpoints,ip
+
+lv=$(cat "$out"/levee_summary*.t)
+td=$(cat "$out"/tcpdump*.t)
+ts=$(cat "$out"/tshark*.t)
+echo
+awk -v l="$lv" -v d="$td" -v s="$ts" 'BEGIN {
+  printf "levee vs tcpdump: %.2fx faster\n", d / l;
+  printf "levee vs tshark:  %.2fx faster\n", s / l;
+}'

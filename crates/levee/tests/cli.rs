@@ -1,0 +1,299 @@
+//! The command line as a user runs it: the demo, synth then summary, JSON golden output, stdin
+//! and compressed input, exit codes, refusal to overwrite, damaged and unreadable inputs, and
+//! the whole tcpdump test corpus without a panic or a hang.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn synth(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let o = run(levee().args(["synth", "--out"]).arg(&out).args(args));
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+fn summary_json(args: &[&std::ffi::OsStr]) -> (serde_json::Value, std::process::Output) {
+    let o = run(levee().arg("summary").arg("--json").args(args));
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (v, o)
+}
+
+#[test]
+fn demo_runs_with_no_files_and_shows_the_flood() {
+    let dir = scratch("demo");
+    let o = run(levee().arg("demo").arg("--dir").arg(&dir));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("Protocol hierarchy"), "{text}");
+    assert!(text.contains("10.10.10.10"), "{text}");
+    assert!(text.contains("tcp/80"), "{text}");
+    assert!(dir.join("demo-syn-flood.pcap").exists());
+}
+
+#[test]
+fn synth_then_summary_reports_what_was_generated() {
+    let dir = scratch("synth-summary");
+    let cap = synth(&dir, "flood.pcap", &["--packets", "20000", "--seed", "7"]);
+    let labels = std::fs::read_to_string(dir.join("flood.pcap.labels.csv")).unwrap();
+    let attack: u64 = labels
+        .lines()
+        .filter(|l| l.ends_with("attack:syn-flood"))
+        .map(|l| {
+            let f: Vec<u64> = l.split(',').take(2).map(|x| x.parse().unwrap()).collect();
+            f[1] - f[0] + 1
+        })
+        .sum();
+    assert_eq!(attack, 18_000);
+    let (v, o) = summary_json(&[cap.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(v["packets"], 20_000);
+    assert_eq!(v["top_destinations"][0]["ip"], "10.10.10.10");
+    assert_eq!(v["top_destination_ports"][0]["port"], 80);
+    // Nearly every flood packet has its own source: the estimate must see that.
+    let distinct = v["distinct_sources_estimate"].as_u64().unwrap() as f64;
+    assert!((distinct - 18_000.0).abs() / 18_000.0 < 0.05, "{distinct}");
+    let tcp = v["protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "eth:ipv4:tcp")
+        .unwrap();
+    assert!(tcp["packets"].as_u64().unwrap() > 18_000);
+    let series_total: u64 = v["series"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["packets"].as_u64().unwrap())
+        .sum();
+    assert_eq!(series_total, 20_000);
+}
+
+#[test]
+fn summary_json_matches_the_golden_file() {
+    let dir = scratch("golden");
+    let cap = synth(&dir, "small.pcap", &["--packets", "400", "--seed", "3"]);
+    let o = run(Command::new(env!("CARGO_BIN_EXE_levee"))
+        .current_dir(&dir)
+        .args(["summary", "--json", "--top", "5", "small.pcap"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let _ = cap;
+    let got = stdout(&o);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summary-small.json");
+    if std::env::var("LEVEE_UPDATE_GOLDEN").is_ok() {
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want =
+        std::fs::read_to_string(&golden).expect("golden file (LEVEE_UPDATE_GOLDEN=1 writes it)");
+    if got != want {
+        let diff: Vec<String> = got
+            .lines()
+            .zip(want.lines())
+            .enumerate()
+            .filter(|(_, (g, w))| g != w)
+            .take(10)
+            .map(|(i, (g, w))| format!("line {}: got  {g}\n         want {w}", i + 1))
+            .collect();
+        panic!(
+            "summary JSON differs from {} (LEVEE_UPDATE_GOLDEN=1 to accept):\n{}",
+            golden.display(),
+            diff.join("\n")
+        );
+    }
+}
+
+#[test]
+fn stdin_and_gzip_give_the_same_summary_as_the_file() {
+    let dir = scratch("stdin-gzip");
+    let cap = synth(&dir, "c.pcap", &["--packets", "3000"]);
+    let bytes = std::fs::read(&cap).unwrap();
+    let gz_path = dir.join("c.pcap.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz_path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(&bytes).unwrap();
+    gz.finish().unwrap();
+    let (plain, _) = summary_json(&[cap.as_os_str()]);
+    let (gzipped, _) = summary_json(&[gz_path.as_os_str()]);
+    let mut child = levee()
+        .args(["summary", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let piped: serde_json::Value =
+        serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+    for v in [&gzipped, &piped] {
+        assert_eq!(v["packets"], plain["packets"]);
+        assert_eq!(v["protocols"], plain["protocols"]);
+        assert_eq!(v["top_sources"], plain["top_sources"]);
+    }
+    assert_eq!(gzipped["files"][0]["compression"], "gzip");
+}
+
+#[test]
+fn several_files_are_merged() {
+    let dir = scratch("merge");
+    let a = synth(&dir, "a.pcap", &["--packets", "1000", "--seed", "1"]);
+    let b = synth(
+        &dir,
+        "b.pcap",
+        &["--packets", "500", "--seed", "2", "--scenario", "benign"],
+    );
+    let (v, o) = summary_json(&[a.as_os_str(), b.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(v["packets"], 1500);
+    assert_eq!(v["files"][1]["packets"], 500);
+}
+
+#[test]
+fn synth_never_overwrites_without_force() {
+    let dir = scratch("no-overwrite");
+    let target = dir.join("precious.pcap");
+    std::fs::write(&target, b"user data").unwrap();
+    let o = run(levee()
+        .args(["synth", "--packets", "10", "--out"])
+        .arg(&target));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&target).unwrap(), b"user data");
+    let o = run(levee()
+        .args(["synth", "--packets", "10", "--force", "--out"])
+        .arg(&target));
+    assert!(o.status.success());
+}
+
+#[test]
+fn unreadable_input_exits_3_and_the_rest_is_still_summarised() {
+    let dir = scratch("unreadable");
+    let good = synth(&dir, "good.pcap", &["--packets", "100"]);
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not a capture").unwrap();
+    let missing = dir.join("missing.pcap");
+    let (v, o) = summary_json(&[good.as_os_str(), text.as_os_str(), missing.as_os_str()]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert!(
+        err.contains("notes.txt: not a pcap or pcapng capture"),
+        "{err}"
+    );
+    assert!(err.contains("missing.pcap: cannot read"), "{err}");
+    assert_eq!(v["packets"], 100);
+}
+
+#[test]
+fn damaged_records_exit_4_with_file_record_and_offset() {
+    let dir = scratch("damaged");
+    let cap = synth(&dir, "d.pcap", &["--packets", "50"]);
+    let mut bytes = std::fs::read(&cap).unwrap();
+    bytes.truncate(bytes.len() - 5);
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &bytes).unwrap();
+    let (v, o) = summary_json(&[cut.as_os_str()]);
+    assert_eq!(o.status.code(), Some(4));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cut.pcap: record 49 at byte offset") && err.contains("truncated record"),
+        "{err}"
+    );
+    assert_eq!(v["packets"], 49);
+    assert_eq!(v["damage"]["records_skipped"], 1);
+    assert_eq!(v["damage"]["by_kind"]["truncated_record"], 1);
+}
+
+#[test]
+fn fields_prints_tab_separated_values_and_refuses_unknown_names() {
+    let dir = scratch("fields");
+    let cap = synth(
+        &dir,
+        "f.pcap",
+        &["--packets", "200", "--scenario", "benign"],
+    );
+    let o = run(levee().arg("fields").arg(&cap).args([
+        "-e",
+        "ip.dst",
+        "-e",
+        "tcp.flags.str",
+        "-e",
+        "dns.qry.name",
+    ]));
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 200);
+    assert!(
+        out.lines().any(|l| l.starts_with("10.10.10.10\tS\t")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.ends_with("example.com")), "{out}");
+    let o = run(levee().arg("fields").arg(&cap).args(["-e", "ip.bogus"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown field `ip.bogus`"));
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let o = run(levee().args(["summary"]));
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(levee().args(["frobnicate"]));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Runs a command with a deadline; kills it and fails when the deadline passes.
+fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> std::process::ExitStatus {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("timed out after {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn every_tcpdump_test_capture_is_summarised_without_panic_or_hang() {
+    let Some(shared) = require_shared("every_tcpdump_test_capture") else {
+        return;
+    };
+    let mut files: Vec<_> = std::fs::read_dir(shared.join("tcpdump-tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() > 800, "{} captures found", files.len());
+    let mut by_code = std::collections::BTreeMap::new();
+    for f in &files {
+        let status = run_with_deadline(
+            levee().args(["summary", "--json"]).arg(f),
+            Duration::from_secs(20),
+        );
+        let code = status.code();
+        assert!(
+            matches!(code, Some(0 | 3 | 4)),
+            "{}: exit {:?} (a panic exits 101, a signal has no code)",
+            f.display(),
+            status
+        );
+        *by_code.entry(code.unwrap()).or_insert(0) += 1;
+    }
+    eprintln!("{} captures by exit code: {by_code:?}", files.len());
+}
