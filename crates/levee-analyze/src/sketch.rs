@@ -8,6 +8,22 @@ use std::hash::{BuildHasher, Hash};
 
 use hashbrown::HashTable;
 
+/// MurmurHash3's 64-bit finaliser: every input bit affects every output bit.
+#[inline]
+pub fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// A well-mixed 64-bit hash of a 128-bit key (an address), cheap enough for every packet.
+#[inline]
+pub fn mix_u128(x: u128) -> u64 {
+    fmix64((x as u64) ^ fmix64((x >> 64) as u64 ^ 0x9e37_79b9_7f4a_7c15))
+}
+
 const FILTER_BITS: usize = 1 << 16;
 const FILTER_WORDS: usize = FILTER_BITS / 64;
 
@@ -24,8 +40,9 @@ const FILTER_WORDS: usize = FILTER_BITS / 64;
 /// half full, so a key seen only once per clearing period may go uncounted: that is included in
 /// the error bound. This cuts table inserts and prunes about fourfold under random sources.
 pub struct TopK<K> {
-    /// Keys with their counts, addressed by a hash computed once per update.
-    counts: HashTable<(K, u64)>,
+    /// Keys with their counts and hashes (kept so the table can grow without rehashing keys,
+    /// whichever hash the caller supplied).
+    counts: HashTable<(K, u64, u64)>,
     hasher: foldhash::fast::FixedState,
     filter: Box<[u64; FILTER_WORDS]>,
     filter_set: usize,
@@ -53,9 +70,16 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
 
     #[inline]
     pub fn add(&mut self, key: K, weight: u64) {
-        self.total += weight;
         let hash = self.hasher.hash_one(&key);
-        if let Some(e) = self.counts.find_mut(hash, |e| e.0 == key) {
+        self.add_hashed(key, hash, weight);
+    }
+
+    /// Adds `key` whose well-mixed 64-bit hash the caller already has (see [`mix_u128`]), so
+    /// that one hash can serve several sketches.
+    #[inline]
+    pub fn add_hashed(&mut self, key: K, hash: u64, weight: u64) {
+        self.total += weight;
+        if let Some(e) = self.counts.find_mut(hash, |e| e.2 == hash && e.0 == key) {
             e.1 += weight;
             return;
         }
@@ -78,9 +102,8 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
             self.prune();
         }
         // Count the first sighting the filter held back as well.
-        let hasher = &self.hasher;
         self.counts
-            .insert_unique(hash, (key, weight + 1), |e| hasher.hash_one(&e.0));
+            .insert_unique(hash, (key, weight + 1, hash), |e| e.2);
     }
 
     #[cold]
@@ -109,7 +132,7 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
     /// The `n` heaviest keys with their lower-bound counts, heaviest first (ties by key, so the
     /// output is deterministic).
     pub fn top(&self, n: usize) -> Vec<(K, u64)> {
-        let mut v: Vec<(K, u64)> = self.counts.iter().cloned().collect();
+        let mut v: Vec<(K, u64)> = self.counts.iter().map(|e| (e.0.clone(), e.1)).collect();
         v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.truncate(n);
         v
@@ -119,14 +142,12 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
     pub fn merge(&mut self, other: &TopK<K>) {
         self.decremented += other.decremented;
         self.total += other.total;
-        for (k, c) in other.counts.iter() {
-            let hash = self.hasher.hash_one(k);
-            match self.counts.find_mut(hash, |e| e.0 == *k) {
+        for (k, c, hash) in other.counts.iter() {
+            match self.counts.find_mut(*hash, |e| e.2 == *hash && e.0 == *k) {
                 Some(e) => e.1 += c,
                 None => {
-                    let hasher = &self.hasher;
                     self.counts
-                        .insert_unique(hash, (k.clone(), *c), |e| hasher.hash_one(&e.0));
+                        .insert_unique(*hash, (k.clone(), *c, *hash), |e| e.2);
                 }
             }
         }

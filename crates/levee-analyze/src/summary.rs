@@ -7,7 +7,7 @@ use levee_capture::{RecordError, Recovery};
 use levee_decode::{linktype, AppProtocol, IssueKind, Layer, Packet, Transport, TunnelKind};
 use serde::Serialize;
 
-use crate::sketch::{DistinctCount, TopK};
+use crate::sketch::{fmix64, mix_u128, DistinctCount, TopK};
 
 /// Heavy-hitter table sizes: big enough that any talker above ~0.1 % of packets is exact within
 /// the reported error bound.
@@ -205,11 +205,19 @@ impl SummaryBuilder {
         self.count_time(ts_nanos, wire);
         if let Some(ip) = &p.ip {
             let (src, dst) = (addr_key(ip.src), addr_key(ip.dst));
-            self.sources.add(src, 1);
-            self.destinations.add(dst, 1);
-            self.distinct_sources.add(&src);
-            self.distinct_destinations.add(&dst);
-            self.conversations.add((src.min(dst), src.max(dst)), 1);
+            // One hash per address serves the top-k tables and the distinct counters.
+            let (hs, hd) = (mix_u128(src), mix_u128(dst));
+            self.sources.add_hashed(src, hs, 1);
+            self.destinations.add_hashed(dst, hd, 1);
+            self.distinct_sources.add_hash(hs);
+            self.distinct_destinations.add_hash(hd);
+            let (a, b, ha, hb) = if src <= dst {
+                (src, dst, hs, hd)
+            } else {
+                (dst, src, hd, hs)
+            };
+            self.conversations
+                .add_hashed((a, b), fmix64(ha.rotate_left(17) ^ hb), 1);
         }
         match p.transport {
             Transport::Tcp(t) => self.tcp_dst_ports[t.dst_port as usize] += 1,
