@@ -12,6 +12,9 @@ use std::io::{self, Read};
 /// 256 KiB; pcapng blocks may carry options and are allowed more.
 pub(crate) const MAX_WINDOW: usize = 16 << 20;
 
+/// The read buffer of a stream grows to this size: large reads, bounded memory.
+const STREAM_BUFFER: usize = 1 << 20;
+
 /// Handing mapped pages back to the kernel costs a system call; do it every few MiB.
 const RELEASE_EVERY: usize = 8 << 20;
 
@@ -46,7 +49,9 @@ impl Window {
     pub(crate) fn stream(reader: Box<dyn Read + Send>) -> Window {
         Window::Stream {
             reader,
-            buf: vec![0; 1 << 20],
+            // Start small (a tiny capture costs little) and grow to STREAM_BUFFER as reading
+            // goes on.
+            buf: vec![0; 64 << 10],
             start: 0,
             end: 0,
             base: 0,
@@ -127,6 +132,9 @@ impl Window {
         }
         if buf.len() < n {
             buf.resize(n.next_power_of_two().min(MAX_WINDOW), 0);
+        } else if buf.len() < STREAM_BUFFER {
+            let grown = buf.len() * 2;
+            buf.resize(grown, 0);
         }
         while *end < n {
             match reader.read(&mut buf[*end..]) {
