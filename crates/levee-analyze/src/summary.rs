@@ -135,6 +135,8 @@ pub struct SummaryBuilder {
     bucket_ns: i64,
     series: BTreeMap<i64, (u64, u64)>,
     cur_bucket: Option<(i64, u64, u64)>,
+    /// Time range `[start, end)` of `cur_bucket`, in nanoseconds.
+    cur_range: (i64, i64),
     truncated_by_snaplen: u64,
     undecoded: BTreeMap<(Layer, IssueKind), u64>,
     damage_by_kind: BTreeMap<&'static str, u64>,
@@ -174,6 +176,7 @@ impl SummaryBuilder {
             bucket_ns: bucket_ns.max(1),
             series: BTreeMap::new(),
             cur_bucket: None,
+            cur_range: (0, 0),
             truncated_by_snaplen: 0,
             undecoded: BTreeMap::new(),
             damage_by_kind: BTreeMap::new(),
@@ -255,17 +258,19 @@ impl SummaryBuilder {
 
     #[inline]
     fn count_time(&mut self, ts: i64, wire: u64) {
-        let bucket = ts.div_euclid(self.bucket_ns);
-        match &mut self.cur_bucket {
-            Some((b, pk, by)) if *b == bucket => {
+        // Most packets fall in the current bucket: a range check, no division.
+        if ts >= self.cur_range.0 && ts < self.cur_range.1 {
+            if let Some((_, pk, by)) = &mut self.cur_bucket {
                 *pk += 1;
                 *by += wire;
-            }
-            _ => {
-                self.flush_bucket();
-                self.cur_bucket = Some((bucket, 1, wire));
+                return;
             }
         }
+        self.flush_bucket();
+        let bucket = ts.div_euclid(self.bucket_ns);
+        self.cur_bucket = Some((bucket, 1, wire));
+        let start = bucket.saturating_mul(self.bucket_ns);
+        self.cur_range = (start, start.saturating_add(self.bucket_ns));
     }
 
     fn flush_bucket(&mut self) {
@@ -291,6 +296,8 @@ impl SummaryBuilder {
         }
         if let Some((b, _, _)) = &mut self.cur_bucket {
             *b = b.div_euclid(2);
+            let start = b.saturating_mul(self.bucket_ns);
+            self.cur_range = (start, start.saturating_add(self.bucket_ns));
         }
     }
 

@@ -266,10 +266,11 @@ impl CaptureReader {
 
     /// Moves to the next record. Returns `None` at the end of the file; a damaged record comes
     /// back as `Some(Err(..))` and the following call goes on after it.
+    #[inline]
     fn advance(&mut self) -> Option<Result<(), RecordError>> {
         self.current = None;
-        if let Some(err) = self.pop_damage() {
-            return Some(Err(err));
+        if !self.damage.is_empty() {
+            return self.pop_damage().map(Err);
         }
         if self.finished {
             return None;
@@ -346,11 +347,17 @@ impl CaptureReader {
 
     /// The next packet or damaged record; `None` at the end of the file.
     pub fn next_item(&mut self) -> Option<Item<'_>> {
+        self.next_item_of_file(0)
+    }
+
+    /// [`Self::next_item`] with frames marked as coming from input number `file`.
+    #[inline]
+    fn next_item_of_file(&mut self, file: usize) -> Option<Item<'_>> {
         match self.advance()? {
             Ok(()) => {
                 self.packets += 1;
                 self.records += 1;
-                Some(Item::Frame(self.current_frame(0).expect("frame just read")))
+                Some(Item::Frame(self.current_frame(file)?))
             }
             Err(e) => Some(Item::Damaged(e)),
         }
@@ -412,6 +419,10 @@ impl MergedCapture {
 
     /// The next frame over all files in time order, or a damaged record of one of them.
     pub fn next_item(&mut self) -> Option<Item<'_>> {
+        // One input (the usual case): no merging to do.
+        if self.readers.len() == 1 {
+            return self.readers[0].next_item_of_file(0);
+        }
         for i in 0..self.readers.len() {
             if !self.needs_advance[i] {
                 continue;

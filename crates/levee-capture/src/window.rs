@@ -159,7 +159,6 @@ impl Window {
         match self {
             Window::Mapped { map, pos, released } => {
                 *pos += n;
-                prefetch_ahead(map, *pos);
                 if *pos - *released >= 2 * RELEASE_EVERY {
                     // Keep the last few MiB mapped: the record just consumed is still being read.
                     let upto = (*pos - RELEASE_EVERY) & !0xfff;
@@ -176,28 +175,6 @@ impl Window {
     pub(crate) fn at_end(&mut self) -> io::Result<bool> {
         Ok(!self.ensure(1)?)
     }
-}
-
-/// Hardware prefetchers stop at page boundaries; touching the next page ahead of the parser
-/// hides the TLB and cache miss that otherwise stalls the first record on every page.
-#[inline(always)]
-fn prefetch_ahead(map: &memmap2::Mmap, pos: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let ahead = pos + 4096;
-        if ahead < map.len() {
-            // SAFETY: the address is inside the mapping; a prefetch never faults anyway.
-            #[allow(unused_unsafe)]
-            unsafe {
-                core::arch::x86_64::_mm_prefetch(
-                    map.as_ptr().add(ahead) as *const i8,
-                    core::arch::x86_64::_MM_HINT_T0,
-                );
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (map, pos);
 }
 
 /// Tells the kernel the pages in `from..to` of the mapping will not be read again, so a long run
