@@ -74,7 +74,7 @@ impl PcapngFormat {
     /// Checks a block header at the start of `b`; returns the block length when plausible.
     fn block_len(&self, b: &[u8], be: bool) -> Option<usize> {
         let len = read_u32(b, 4, be);
-        if len < 12 || len % 4 != 0 || len as usize > MAX_WINDOW {
+        if len < 12 || !len.is_multiple_of(4) || len as usize > MAX_WINDOW {
             return None;
         }
         Some(len as usize)

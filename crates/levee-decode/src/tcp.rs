@@ -165,16 +165,7 @@ pub(crate) fn decode_tcp<'a>(p: &mut Packet<'a>, data: &'a [u8]) {
         }
         Err(etherparse::err::tcp::HeaderSliceError::Len(_)) if data.len() >= 20 => {
             // The snapshot length cut the options: the fixed header is still worth having.
-            p.transport = Transport::Tcp(TcpInfo {
-                src_port: be16(data, 0),
-                dst_port: be16(data, 2),
-                seq: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
-                ack: u32::from_be_bytes([data[8], data[9], data[10], data[11]]),
-                flags: TcpFlags(be16(data, 12) & 0x01ff),
-                window: be16(data, 14),
-                header_len: (data[12] >> 4) * 4,
-                options: TcpOptions::parse(&data[20..]),
-            });
+            p.transport = Transport::Tcp(fixed_header(data, TcpOptions::parse(&data[20..])));
             p.payload = &[];
             p.fail(Layer::Transport, IssueKind::Truncated);
         }
@@ -184,19 +175,25 @@ pub(crate) fn decode_tcp<'a>(p: &mut Packet<'a>, data: &'a [u8]) {
         Err(_) => {
             // A data offset below 5 words: ports and flags are still there, the rest is not.
             if data.len() >= 20 {
-                p.transport = Transport::Tcp(TcpInfo {
-                    src_port: be16(data, 0),
-                    dst_port: be16(data, 2),
-                    seq: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
-                    ack: u32::from_be_bytes([data[8], data[9], data[10], data[11]]),
-                    flags: TcpFlags(be16(data, 12) & 0x01ff),
-                    window: be16(data, 14),
-                    header_len: (data[12] >> 4) * 4,
-                    options: TcpOptions::default(),
-                });
+                p.transport = Transport::Tcp(fixed_header(data, TcpOptions::default()));
             }
             p.fail(Layer::Transport, IssueKind::Malformed)
         }
+    }
+}
+
+/// The 20 fixed bytes of a TCP header that `etherparse` would not take whole. `data` must hold
+/// at least 20 bytes.
+fn fixed_header(data: &[u8], options: TcpOptions) -> TcpInfo {
+    TcpInfo {
+        src_port: be16(data, 0),
+        dst_port: be16(data, 2),
+        seq: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
+        ack: u32::from_be_bytes([data[8], data[9], data[10], data[11]]),
+        flags: TcpFlags(be16(data, 12) & 0x01ff),
+        window: be16(data, 14),
+        header_len: (data[12] >> 4) * 4,
+        options,
     }
 }
 

@@ -9,6 +9,8 @@
 //! The same seed gives the same bytes on every platform (ChaCha8 generator).
 
 mod packets;
+
+pub use packets::{client_hello_record, sni_extension};
 mod scenario;
 
 pub use scenario::{generate, Scenario, SynthConfig, SynthError, SynthStats};

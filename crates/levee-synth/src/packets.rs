@@ -131,35 +131,18 @@ pub(crate) fn dns_response(query: &[u8], answers: u16, addr: [u8; 4]) -> Vec<u8>
     m
 }
 
-/// A TLS 1.3 ClientHello as a current browser sends it (GREASE, SNI, ALPN h2).
-pub(crate) fn client_hello(sni: &str, grease: u16) -> Vec<u8> {
-    let mut exts: Vec<(u16, Vec<u8>)> = Vec::new();
-    exts.push((grease, vec![]));
-    let mut s = ((sni.len() + 3) as u16).to_be_bytes().to_vec();
+/// The body of a server_name extension naming `name`.
+pub fn sni_extension(name: &str) -> Vec<u8> {
+    let mut s = ((name.len() + 3) as u16).to_be_bytes().to_vec();
     s.push(0);
-    s.extend((sni.len() as u16).to_be_bytes());
-    s.extend(sni.as_bytes());
-    exts.push((0x0000, s));
-    exts.push((0x0017, vec![]));
-    exts.push((0xff01, vec![0]));
-    exts.push((0x000a, vec![0, 6, 0x0a, 0x0a, 0x00, 0x1d, 0x00, 0x17]));
-    exts.push((0x000b, vec![1, 0]));
-    exts.push((0x0023, vec![]));
-    exts.push((
-        0x0010,
-        vec![
-            0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
-        ],
-    ));
-    exts.push((
-        0x000d,
-        vec![0, 8, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05, 0x03],
-    ));
-    exts.push((0x002b, vec![6, 0x0a, 0x0a, 0x03, 0x04, 0x03, 0x03]));
-    exts.push((0x002d, vec![1, 1]));
-    let ciphers = [
-        grease, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8,
-    ];
+    s.extend((name.len() as u16).to_be_bytes());
+    s.extend(name.as_bytes());
+    s
+}
+
+/// A TLS record holding a ClientHello (legacy version TLS 1.2) with these cipher suites and
+/// extensions (type, body), in this order.
+pub fn client_hello_record(ciphers: &[u16], exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let mut body = vec![0x03, 0x03];
     body.extend([0x42u8; 32]);
     body.push(0);
@@ -183,4 +166,33 @@ pub(crate) fn client_hello(sni: &str, grease: u16) -> Vec<u8> {
     rec.extend((hs.len() as u16).to_be_bytes());
     rec.extend(hs);
     rec
+}
+
+/// A TLS 1.3 ClientHello as a current browser sends it (GREASE, SNI, ALPN h2).
+pub(crate) fn client_hello(sni: &str, grease: u16) -> Vec<u8> {
+    let exts: Vec<(u16, Vec<u8>)> = vec![
+        (grease, vec![]),
+        (0x0000, sni_extension(sni)),
+        (0x0017, vec![]),
+        (0xff01, vec![0]),
+        (0x000a, vec![0, 6, 0x0a, 0x0a, 0x00, 0x1d, 0x00, 0x17]),
+        (0x000b, vec![1, 0]),
+        (0x0023, vec![]),
+        (
+            0x0010,
+            vec![
+                0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+            ],
+        ),
+        (
+            0x000d,
+            vec![0, 8, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05, 0x03],
+        ),
+        (0x002b, vec![6, 0x0a, 0x0a, 0x03, 0x04, 0x03, 0x03]),
+        (0x002d, vec![1, 1]),
+    ];
+    let ciphers = [
+        grease, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8,
+    ];
+    client_hello_record(&ciphers, &exts)
 }

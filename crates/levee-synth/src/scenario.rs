@@ -197,60 +197,31 @@ impl Generator {
         };
         let buf = &mut self.buf;
         let (cs, ss) = (s.client_seq, s.server_seq);
-        match step {
-            Step::Syn => {
-                let opts = packets::linux_syn_options(cs);
-                packets::tcp(
-                    buf,
-                    up,
-                    s.sport,
-                    s.dport,
-                    cs,
-                    64240,
-                    Flags {
-                        syn: true,
-                        ..Default::default()
-                    },
-                    &opts,
-                    &[],
-                );
-                s.client_seq = cs.wrapping_add(1);
-            }
-            Step::SynAck => {
-                let opts = packets::linux_syn_options(ss);
-                packets::tcp(
-                    buf,
-                    down,
-                    s.dport,
-                    s.sport,
-                    ss,
-                    65160,
-                    Flags {
-                        syn: true,
-                        ack: Some(cs),
-                        ..Default::default()
-                    },
-                    &opts,
-                    &[],
-                );
-                s.server_seq = ss.wrapping_add(1);
-            }
-            Step::Ack | Step::ClientAck | Step::LastAck => {
-                packets::tcp(
-                    buf,
-                    up,
-                    s.sport,
-                    s.dport,
-                    cs,
-                    502,
-                    Flags {
-                        ack: Some(ss),
-                        ..Default::default()
-                    },
-                    &[],
-                    &[],
-                );
-            }
+        let ack = |a: u32| Flags {
+            ack: Some(a),
+            ..Default::default()
+        };
+        // Each TCP step: direction (true = client to server), flags, options, payload.
+        let (upward, flags, options, payload): (bool, Flags, Vec<u8>, Vec<u8>) = match step {
+            Step::Syn => (
+                true,
+                Flags {
+                    syn: true,
+                    ..Default::default()
+                },
+                packets::linux_syn_options(cs).to_vec(),
+                vec![],
+            ),
+            Step::SynAck => (
+                false,
+                Flags {
+                    syn: true,
+                    ..ack(cs)
+                },
+                packets::linux_syn_options(ss).to_vec(),
+                vec![],
+            ),
+            Step::Ack | Step::ClientAck | Step::LastAck => (true, ack(ss), vec![], vec![]),
             Step::Request => {
                 let name = SITE_NAMES[s.name_idx];
                 let payload = if s.dport == 443 {
@@ -261,78 +232,43 @@ impl Generator {
                     )
                     .into_bytes()
                 };
-                packets::tcp(
-                    buf,
-                    up,
-                    s.sport,
-                    s.dport,
-                    cs,
-                    502,
+                (
+                    true,
                     Flags {
-                        ack: Some(ss),
                         psh: true,
-                        ..Default::default()
+                        ..ack(ss)
                     },
-                    &[],
-                    &payload,
-                );
-                s.client_seq = cs.wrapping_add(payload.len() as u32);
+                    vec![],
+                    payload,
+                )
             }
-            Step::Data(len) => {
-                let payload = vec![0x17u8; len as usize];
-                packets::tcp(
-                    buf,
-                    down,
-                    s.dport,
-                    s.sport,
-                    ss,
-                    509,
-                    Flags {
-                        ack: Some(cs),
-                        psh: len < 1448,
-                        ..Default::default()
-                    },
-                    &[],
-                    &payload,
-                );
-                s.server_seq = ss.wrapping_add(len as u32);
-            }
-            Step::ClientFin => {
-                packets::tcp(
-                    buf,
-                    up,
-                    s.sport,
-                    s.dport,
-                    cs,
-                    502,
-                    Flags {
-                        fin: true,
-                        ack: Some(ss),
-                        ..Default::default()
-                    },
-                    &[],
-                    &[],
-                );
-                s.client_seq = cs.wrapping_add(1);
-            }
-            Step::ServerFin => {
-                packets::tcp(
-                    buf,
-                    down,
-                    s.dport,
-                    s.sport,
-                    ss,
-                    509,
-                    Flags {
-                        fin: true,
-                        ack: Some(cs),
-                        ..Default::default()
-                    },
-                    &[],
-                    &[],
-                );
-                s.server_seq = ss.wrapping_add(1);
-            }
+            Step::Data(len) => (
+                false,
+                Flags {
+                    psh: len < 1448,
+                    ..ack(cs)
+                },
+                vec![],
+                vec![0x17u8; len as usize],
+            ),
+            Step::ClientFin => (
+                true,
+                Flags {
+                    fin: true,
+                    ..ack(ss)
+                },
+                vec![],
+                vec![],
+            ),
+            Step::ServerFin => (
+                false,
+                Flags {
+                    fin: true,
+                    ..ack(cs)
+                },
+                vec![],
+                vec![],
+            ),
             Step::DnsQuery | Step::DnsResponse => {
                 let q = packets::dns_query(s.dns_id, SITE_NAMES[s.name_idx], 1);
                 if matches!(step, Step::DnsQuery) {
@@ -341,7 +277,31 @@ impl Generator {
                     let r = packets::dns_response(&q, 2, [93, 184, 216, 34]);
                     packets::udp(buf, down, 53, s.sport, &r);
                 }
+                if self.sessions[i].next == self.sessions[i].steps.len() {
+                    self.sessions[i] = self.new_session();
+                }
+                return;
             }
+        };
+        // SYN and FIN take one sequence number, like a byte of data.
+        let advance = payload.len() as u32 + u32::from(flags.syn) + u32::from(flags.fin);
+        // Linux's initial windows on the handshake, scaled windows after it.
+        let window = match (flags.syn, upward) {
+            (true, true) => 64240,
+            (true, false) => 65160,
+            (false, true) => 502,
+            (false, false) => 509,
+        };
+        if upward {
+            packets::tcp(
+                buf, up, s.sport, s.dport, cs, window, flags, &options, &payload,
+            );
+            s.client_seq = cs.wrapping_add(advance);
+        } else {
+            packets::tcp(
+                buf, down, s.dport, s.sport, ss, window, flags, &options, &payload,
+            );
+            s.server_seq = ss.wrapping_add(advance);
         }
         if self.sessions[i].next == self.sessions[i].steps.len() {
             self.sessions[i] = self.new_session();

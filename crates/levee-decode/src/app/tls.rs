@@ -235,40 +235,7 @@ pub fn ja4(h: &ClientHello, transport: char) -> String {
 mod tests {
     use super::*;
 
-    /// Builds a ClientHello record from its parts.
-    pub(crate) fn build(ciphers: &[u16], exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
-        let mut body = vec![0x03, 0x03];
-        body.extend([0u8; 32]);
-        body.push(0);
-        body.extend(((ciphers.len() * 2) as u16).to_be_bytes());
-        for c in ciphers {
-            body.extend(c.to_be_bytes());
-        }
-        body.extend([1, 0]);
-        let mut e = Vec::new();
-        for (t, d) in exts {
-            e.extend(t.to_be_bytes());
-            e.extend((d.len() as u16).to_be_bytes());
-            e.extend(d);
-        }
-        body.extend((e.len() as u16).to_be_bytes());
-        body.extend(e);
-        let mut hs = vec![1];
-        hs.extend(&(body.len() as u32).to_be_bytes()[1..]);
-        hs.extend(body);
-        let mut rec = vec![0x16, 0x03, 0x01];
-        rec.extend((hs.len() as u16).to_be_bytes());
-        rec.extend(hs);
-        rec
-    }
-
-    fn sni(name: &str) -> Vec<u8> {
-        let mut v = ((name.len() + 3) as u16).to_be_bytes().to_vec();
-        v.push(0);
-        v.extend((name.len() as u16).to_be_bytes());
-        v.extend(name.as_bytes());
-        v
-    }
+    use levee_synth::{client_hello_record as build, sni_extension as sni};
 
     #[test]
     fn grease_values() {
