@@ -238,6 +238,24 @@ fn fields_prints_tab_separated_values_and_refuses_unknown_names() {
 }
 
 #[test]
+fn a_million_spoofed_sources_fit_in_bounded_memory() {
+    let dir = scratch("memory");
+    let cap = synth(&dir, "big.pcap", &["--packets", "1000000", "--seed", "11"]);
+    // The capture is mapped (about 115 MiB of address space); the analysis itself must fit in
+    // what is left of 384 MiB, whatever the number of distinct sources (about 900 000 here).
+    let o = run(Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 393216 && exec \"$0\" summary --json \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_levee"))
+        .arg(&cap));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["packets"], 1_000_000);
+    let distinct = v["distinct_sources_estimate"].as_u64().unwrap() as f64;
+    assert!((distinct - 900_000.0).abs() / 900_000.0 < 0.05, "{distinct}");
+}
+
+#[test]
 fn bad_arguments_exit_2() {
     let o = run(levee().args(["summary"]));
     assert_eq!(o.status.code(), Some(2));
@@ -282,8 +300,14 @@ fn every_tcpdump_test_capture_is_summarised_without_panic_or_hang() {
     assert!(files.len() > 800, "{} captures found", files.len());
     let mut by_code = std::collections::BTreeMap::new();
     for f in &files {
+        // 512 MiB of address space at most: a damaged length must never make levee allocate
+        // what the file claims.
         let status = run_with_deadline(
-            levee().args(["summary", "--json"]).arg(f),
+            Command::new("sh")
+                .arg("-c")
+                .arg("ulimit -v 524288 && exec \"$0\" summary --json \"$1\"")
+                .arg(env!("CARGO_BIN_EXE_levee"))
+                .arg(f),
             Duration::from_secs(20),
         );
         let code = status.code();
