@@ -1,4 +1,5 @@
-//! The per-packet pipeline in stages, on a synthetic spoofed SYN flood held in memory:
+//! The per-packet pipeline in stages, on a synthetic spoofed SYN flood in a temporary file
+//! (memory-mapped, as `levee summary` reads it, and in the page cache):
 //! reading frames, reading + decoding, reading + decoding + summarising. Throughput is in
 //! packets. Run with `cargo bench -p levee-analyze`.
 
@@ -8,24 +9,25 @@ use levee_capture::{CaptureReader, Item};
 
 const PACKETS: u64 = 200_000;
 
-fn capture() -> Vec<u8> {
+fn capture() -> std::path::PathBuf {
     let cfg = levee_synth::SynthConfig {
         packets: PACKETS,
         ..Default::default()
     };
-    let mut pcap = Vec::new();
-    levee_synth::generate(&cfg, &mut pcap, std::io::sink()).expect("in-memory synth");
-    pcap
+    let path = std::env::temp_dir().join(format!("levee-bench-{}.pcap", std::process::id()));
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("temp file"));
+    levee_synth::generate(&cfg, file, std::io::sink()).expect("synth");
+    path
 }
 
 fn pipeline(c: &mut Criterion) {
-    let bytes = capture();
+    let path = capture();
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(PACKETS));
     g.sample_size(20);
     g.bench_function("read", |b| {
         b.iter(|| {
-            let mut r = CaptureReader::from_bytes("bench", bytes.clone()).unwrap();
+            let mut r = CaptureReader::open(&path).unwrap();
             let mut n = 0u64;
             while let Some(Item::Frame(f)) = r.next_item() {
                 n += f.data.len() as u64;
@@ -35,7 +37,7 @@ fn pipeline(c: &mut Criterion) {
     });
     g.bench_function("read+decode", |b| {
         b.iter(|| {
-            let mut r = CaptureReader::from_bytes("bench", bytes.clone()).unwrap();
+            let mut r = CaptureReader::open(&path).unwrap();
             let mut n = 0u64;
             while let Some(Item::Frame(f)) = r.next_item() {
                 let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
@@ -46,7 +48,7 @@ fn pipeline(c: &mut Criterion) {
     });
     g.bench_function("read+decode+summary", |b| {
         b.iter(|| {
-            let mut r = CaptureReader::from_bytes("bench", bytes.clone()).unwrap();
+            let mut r = CaptureReader::open(&path).unwrap();
             let mut s = SummaryBuilder::default();
             while let Some(Item::Frame(f)) = r.next_item() {
                 let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
@@ -56,6 +58,7 @@ fn pipeline(c: &mut Criterion) {
         })
     });
     g.finish();
+    let _ = std::fs::remove_file(&path);
 }
 
 criterion_group!(benches, pipeline);
