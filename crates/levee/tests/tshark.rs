@@ -91,6 +91,21 @@ const TCPDUMP_TESTS: &[&str] = &[
     "ntp.pcap",
     "wccp_redirect_gre.pcap",
     "ip-snmp-leftshift-unsigned.pcap",
+    // Other link types: Cisco HDLC, LINKTYPE_IPV4, raw IPv4, Linux SLL, BSD null, PPP.
+    "HDLC.pcap",
+    "LINKTYPE_IPV4.pcap",
+    "LINKTYPE_RAW_ipv4.pcap",
+    "babel.pcap",
+    "dns-badcookie.pcap",
+    "gquic.pcap",
+    "ppp_ip_udp_dns.pcap",
+    "quic_handshake.pcap",
+    "tcp-handshake-nano.pcap",
+    "mptcp-v1.pcap",
+    "icmp-rfc5837.pcap",
+    "ikev2four.pcap",
+    "resp_1_benchmark.pcap",
+    "forces1.pcap",
 ];
 
 fn levee_fields(file: &Path, fields: &[&str]) -> Vec<Vec<String>> {
