@@ -252,7 +252,10 @@ fn a_million_spoofed_sources_fit_in_bounded_memory() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["packets"], 1_000_000);
     let distinct = v["distinct_sources_estimate"].as_u64().unwrap() as f64;
-    assert!((distinct - 900_000.0).abs() / 900_000.0 < 0.05, "{distinct}");
+    assert!(
+        (distinct - 900_000.0).abs() / 900_000.0 < 0.05,
+        "{distinct}"
+    );
 }
 
 #[test]

@@ -424,3 +424,40 @@ fn packet_counts_equal_tcpdump() {
         assert_eq!(json["packets"].as_u64(), Some(expected), "{}", f.display());
     }
 }
+
+/// JA3 (string and hash) and SNI of every ClientHello in a synthesised capture, against
+/// tshark's own `tls.handshake.ja3_full` and `ja3`. The corpus holds no ClientHello, so this
+/// uses levee's browser-like hellos (with GREASE), which tshark decodes independently.
+#[test]
+fn ja3_and_sni_agree_with_tshark() {
+    if !require_tool("ja3_and_sni_agree_with_tshark", "tshark") {
+        return;
+    }
+    let dir = scratch("ja3");
+    let cap = dir.join("tls.pcap");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--scenario",
+            "benign",
+            "--packets",
+            "4000",
+            "--out",
+        ])
+        .arg(&cap));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ours: Vec<String> = levee_fields(&cap, &["tls.ja3_string", "tls.ja3", "tls.sni"])
+        .into_iter()
+        .map(|f| f.join("\t"))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let out = run(std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&cap)
+        .args(["-Y", "tls.handshake.type == 1", "-T", "fields"])
+        .args(["-e", "tls.handshake.ja3_full", "-e", "tls.handshake.ja3"])
+        .args(["-e", "tls.handshake.extensions_server_name"]));
+    let theirs: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    assert!(ours.len() > 20, "only {} ClientHellos", ours.len());
+    assert_eq!(ours, theirs);
+}
