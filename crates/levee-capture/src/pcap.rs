@@ -24,6 +24,8 @@ pub(crate) struct PcapFormat {
     linktype: u32,
     /// Timestamp of the last good record, to judge candidate records when resynchronising.
     last_ts_sec: Option<u32>,
+    /// The largest captured length the fast path accepts without a warning.
+    caplen_limit: u32,
 }
 
 pub(crate) fn magic_is_pcap(m: [u8; 4]) -> bool {
@@ -50,7 +52,13 @@ impl PcapFormat {
         let big_endian = hdr.is_bigendian();
         // pcap-parser only knows the little-endian spelling of the modified magic.
         let modified = hdr.is_modified_format() || hdr.magic_number == 0x34cd_b2a1;
+        let snaplen = hdr.snaplen;
         Ok(PcapFormat {
+            caplen_limit: if snaplen == 0 || snaplen > MAX_CAPLEN {
+                MAX_CAPLEN
+            } else {
+                snaplen
+            },
             big_endian,
             modified,
             nanos: hdr.is_nanosecond_precision(),
@@ -82,14 +90,6 @@ impl PcapFormat {
         }
     }
 
-    fn snaplen_limit(&self) -> u32 {
-        if self.snaplen == 0 || self.snaplen > MAX_CAPLEN {
-            MAX_CAPLEN
-        } else {
-            self.snaplen
-        }
-    }
-
     /// Whether a record header at `b` looks like a real one: used only to resynchronise.
     fn plausible(&self, b: &[u8]) -> bool {
         let ts_sec = self.u32_at(b, 0);
@@ -108,7 +108,7 @@ impl PcapFormat {
         frac_ok
             && ts_ok
             && caplen > 0
-            && caplen <= self.snaplen_limit()
+            && caplen <= self.caplen_limit
             && caplen <= origlen
             && origlen <= MAX_CAPLEN * 4
     }
@@ -119,6 +119,9 @@ impl PcapFormat {
         w: &mut Window,
         damage: &mut Vec<Damage>,
     ) -> std::io::Result<Option<RawFrame>> {
+        if let Some(frame) = self.complete_record(w) {
+            return Ok(Some(frame));
+        }
         let hl = self.header_len();
         loop {
             let offset = w.offset();
@@ -165,25 +168,7 @@ impl PcapFormat {
                 w.consume(left);
                 return Ok(None);
             }
-            let b = &w.bytes()[..total];
-            let parsed = if self.modified {
-                parse_pcap_frame_modified(b)
-            } else if self.big_endian {
-                parse_pcap_frame_be(b)
-            } else {
-                parse_pcap_frame(b)
-            };
-            let Ok((_, rec)) = parsed else {
-                // Lengths were checked above, so the parser has nothing left to object to.
-                unreachable!("pcap record of checked length failed to parse");
-            };
-            // pcap-parser reads the modified format as little-endian only; take the header
-            // fields in the file's own byte order.
-            let ts_sec = self.u32_at(b, 0);
-            let frac = self.u32_at(b, 4);
-            let origlen = self.u32_at(b, 12);
-            debug_assert_eq!(rec.data.len(), caplen as usize);
-            if caplen > self.snaplen_limit() && self.snaplen != 0 {
+            if caplen > self.caplen_limit {
                 damage.push(Damage::new(
                     offset,
                     RecordProblem::CapturedLengthBeyondSnaplen {
@@ -193,23 +178,67 @@ impl PcapFormat {
                     Recovery::Delivered,
                 ));
             }
-            self.last_ts_sec = Some(ts_sec);
-            let nanos = if self.nanos {
-                frac as i64
-            } else {
-                frac as i64 * 1000
-            };
-            let frame = RawFrame {
-                ts_nanos: ts_sec as i64 * 1_000_000_000 + nanos,
-                linktype: self.linktype,
-                orig_len: origlen.max(caplen),
-                data_offset: offset + hl as u64,
-                data_len: caplen,
-                interface: 0,
-                record_offset: offset,
-            };
-            w.consume(total);
-            return Ok(Some(frame));
+            return Ok(Some(self.take_record(w, total)));
+        }
+    }
+
+    /// The fast path: a sound record that is already whole in the window (always the case for a
+    /// memory-mapped file). Anything unusual (a short window, a length beyond the snapshot
+    /// length) is left to the careful path in [`Self::next`].
+    #[inline]
+    fn complete_record(&mut self, w: &mut Window) -> Option<RawFrame> {
+        let hl = self.header_len();
+        let b = w.bytes();
+        if b.len() < hl {
+            return None;
+        }
+        let caplen = self.u32_at(b, 8);
+        let total = hl + caplen as usize;
+        if caplen > self.caplen_limit || b.len() < total {
+            return None;
+        }
+        Some(self.take_record(w, total))
+    }
+
+    /// Reads the record of `total` bytes at the window's position, whose captured length was
+    /// checked and whose bytes are all in the window, and moves past it.
+    #[inline]
+    fn take_record(&mut self, w: &mut Window, total: usize) -> RawFrame {
+        let hl = self.header_len();
+        let offset = w.offset();
+        let b = &w.bytes()[..total];
+        let parsed = if self.modified {
+            parse_pcap_frame_modified(b)
+        } else if self.big_endian {
+            parse_pcap_frame_be(b)
+        } else {
+            parse_pcap_frame(b)
+        };
+        debug_assert!(parsed.is_ok(), "a record of checked length always parses");
+        // pcap-parser reads the modified format as little-endian only: take the header fields
+        // in the file's own byte order.
+        let (ts_sec, frac, caplen, origlen) = if self.big_endian {
+            let r = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+            (r(0), r(4), r(8), r(12))
+        } else {
+            let r = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+            (r(0), r(4), r(8), r(12))
+        };
+        self.last_ts_sec = Some(ts_sec);
+        let nanos = if self.nanos {
+            frac as i64
+        } else {
+            frac as i64 * 1000
+        };
+        w.consume(total);
+        RawFrame {
+            ts_nanos: ts_sec as i64 * 1_000_000_000 + nanos,
+            linktype: self.linktype,
+            orig_len: origlen.max(caplen),
+            data_offset: offset + hl as u64,
+            data_len: caplen,
+            interface: 0,
+            record_offset: offset,
         }
     }
 
