@@ -154,32 +154,17 @@ impl GreHeader {
         if flags & 0x8000 != 0 || flags & 0x4000 != 0 {
             len += 4; // checksum (and offset) or routing
         }
-        let mut key = None;
-        if flags & 0x2000 != 0 {
-            if b.len() < len + 4 {
-                return None;
+        // Optional 32-bit fields in flag order: key (K bit), then sequence number (S bit).
+        let mut optional = |present: bool| -> Option<Option<u32>> {
+            if !present {
+                return Some(None);
             }
-            key = Some(u32::from_be_bytes([
-                b[len],
-                b[len + 1],
-                b[len + 2],
-                b[len + 3],
-            ]));
+            let v = b.get(len..len + 4)?;
             len += 4;
-        }
-        let mut seq = None;
-        if flags & 0x1000 != 0 {
-            if b.len() < len + 4 {
-                return None;
-            }
-            seq = Some(u32::from_be_bytes([
-                b[len],
-                b[len + 1],
-                b[len + 2],
-                b[len + 3],
-            ]));
-            len += 4;
-        }
+            Some(Some(u32::from_be_bytes([v[0], v[1], v[2], v[3]])))
+        };
+        let key = optional(flags & 0x2000 != 0)?;
+        let seq = optional(flags & 0x1000 != 0)?;
         if version == 1 && flags & 0x0080 != 0 {
             len += 4; // acknowledgment number
         }
