@@ -81,8 +81,12 @@ struct SummaryArgs {
 
 #[derive(Args)]
 struct FieldsArgs {
-    #[command(flatten)]
-    input: InputArgs,
+    /// Capture files, as for `summary`.
+    #[arg(required_unless_present = "list")]
+    captures: Vec<PathBuf>,
+    /// Print at most this many damaged-record messages (the rest are counted).
+    #[arg(long, default_value_t = 20)]
+    max_errors: usize,
     /// A field to print (repeatable), e.g. `-e ip.src -e tcp.dstport`.
     #[arg(short = 'e', long = "field")]
     fields: Vec<String>,
@@ -156,34 +160,56 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
     let mut builder = SummaryBuilder::new((a.bucket * 1e9) as i64);
     let outcome = input::for_each_packet(&a.input, &mut builder, |b, ts, p| b.add(ts, p))?;
     let summary = builder.finish(outcome.files.clone(), a.top);
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", render::summary_text(&summary));
-    }
+    emit_summary(&summary, a.json)?;
     Ok(outcome.exit_code())
+}
+
+/// Writes to standard output. A reader that went away (`levee ... | head`) ends the output
+/// quietly instead of being an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn emit_summary(summary: &levee_analyze::Summary, json: bool) -> anyhow::Result<()> {
+    if json {
+        emit(&(serde_json::to_string_pretty(summary)? + "\n"))
+    } else {
+        emit(&render::summary_text(summary))
+    }
 }
 
 fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
     use std::io::Write;
     if a.list {
-        for (name, meaning) in levee_decode::FIELD_NAMES {
-            println!("{name:<28} {meaning}");
-        }
+        let list: String = levee_decode::FIELD_NAMES
+            .iter()
+            .map(|(name, meaning)| format!("{name:<28} {meaning}\n"))
+            .collect();
+        emit(&list)?;
         return Ok(0);
     }
     if a.fields.is_empty() {
-        anyhow::bail!("name at least one field with -e (see `levee fields --list x`)");
+        anyhow::bail!("name at least one field with -e (see `levee fields --list`)");
     }
     for f in &a.fields {
         if !levee_decode::FIELD_NAMES.iter().any(|(n, _)| n == f) {
-            anyhow::bail!("unknown field `{f}` (see `levee fields --list x`)");
+            anyhow::bail!("unknown field `{f}` (see `levee fields --list`)");
         }
     }
+    let input = InputArgs {
+        captures: a.captures.clone(),
+        no_progress: true,
+        max_errors: a.max_errors,
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write_err: Option<std::io::Error> = None;
-    let outcome = input::for_each_packet(&a.input, &mut out, |out, _ts, p| {
+    let outcome = input::for_each_packet(&input, &mut out, |out, _ts, p| {
         if write_err.is_some() {
             return;
         }
@@ -323,10 +349,6 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
     };
     let outcome = input::for_each_packet(&input, &mut builder, |b, ts, p| b.add(ts, p))?;
     let summary = builder.finish(outcome.files.clone(), 10);
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", render::summary_text(&summary));
-    }
+    emit_summary(&summary, a.json)?;
     Ok(outcome.exit_code())
 }

@@ -259,6 +259,37 @@ fn a_million_spoofed_sources_fit_in_bounded_memory() {
 }
 
 #[test]
+fn a_closed_output_pipe_is_not_a_crash() {
+    let dir = scratch("pipe");
+    let cap = synth(&dir, "p.pcap", &["--packets", "20000"]);
+    for args in [
+        vec!["fields", "--list"],
+        vec!["summary", "--json"],
+        vec!["fields", "-e", "ip.src"],
+    ] {
+        let mut cmd = levee();
+        cmd.args(&args);
+        if args[0] != "fields" || args[1] != "--list" {
+            cmd.arg(&cap);
+        }
+        // The reader takes nothing and closes its end at once.
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0)),
+            "{args:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn bad_arguments_exit_2() {
     let o = run(levee().args(["summary"]));
     assert_eq!(o.status.code(), Some(2));
