@@ -130,8 +130,11 @@ pub struct SummaryBuilder {
     conversations: TopK<(u128, u128)>,
     distinct_sources: DistinctCount,
     distinct_destinations: DistinctCount,
+    // Exact per-port counts: 4 × 64 Ki counters (2 MiB) are cheaper than any sketch.
     tcp_dst_ports: Vec<u64>,
     udp_dst_ports: Vec<u64>,
+    tcp_src_ports: Vec<u64>,
+    udp_src_ports: Vec<u64>,
     bucket_ns: i64,
     series: BTreeMap<i64, (u64, u64)>,
     cur_bucket: Option<(i64, u64, u64)>,
@@ -173,6 +176,8 @@ impl SummaryBuilder {
             distinct_destinations: DistinctCount::default(),
             tcp_dst_ports: vec![0; 65536],
             udp_dst_ports: vec![0; 65536],
+            tcp_src_ports: vec![0; 65536],
+            udp_src_ports: vec![0; 65536],
             bucket_ns: bucket_ns.max(1),
             series: BTreeMap::new(),
             cur_bucket: None,
@@ -223,8 +228,14 @@ impl SummaryBuilder {
                 .add_hashed((a, b), fmix64(ha.rotate_left(17) ^ hb), 1);
         }
         match p.transport {
-            Transport::Tcp(t) => self.tcp_dst_ports[t.dst_port as usize] += 1,
-            Transport::Udp(u) => self.udp_dst_ports[u.dst_port as usize] += 1,
+            Transport::Tcp(t) => {
+                self.tcp_dst_ports[t.dst_port as usize] += 1;
+                self.tcp_src_ports[t.src_port as usize] += 1;
+            }
+            Transport::Udp(u) => {
+                self.udp_dst_ports[u.dst_port as usize] += 1;
+                self.udp_src_ports[u.src_port as usize] += 1;
+            }
             _ => {}
         }
     }
@@ -388,25 +399,30 @@ impl SummaryBuilder {
                 packets,
             })
             .collect();
-        let mut ports: Vec<PortCount> = Vec::new();
-        for (proto, table) in [("tcp", &self.tcp_dst_ports), ("udp", &self.udp_dst_ports)] {
-            for (port, &packets) in table.iter().enumerate() {
-                if packets > 0 {
-                    ports.push(PortCount {
-                        proto,
-                        port: port as u16,
-                        packets,
-                    });
+        let top_ports = |tcp: &[u64], udp: &[u64]| -> Vec<PortCount> {
+            let mut ports: Vec<PortCount> = Vec::new();
+            for (proto, table) in [("tcp", tcp), ("udp", udp)] {
+                for (port, &packets) in table.iter().enumerate() {
+                    if packets > 0 {
+                        ports.push(PortCount {
+                            proto,
+                            port: port as u16,
+                            packets,
+                        });
+                    }
                 }
             }
-        }
-        ports.sort_by(|a, b| {
-            b.packets
-                .cmp(&a.packets)
-                .then(a.proto.cmp(b.proto))
-                .then(a.port.cmp(&b.port))
-        });
-        ports.truncate(top_n);
+            ports.sort_by(|a, b| {
+                b.packets
+                    .cmp(&a.packets)
+                    .then(a.proto.cmp(b.proto))
+                    .then(a.port.cmp(&b.port))
+            });
+            ports.truncate(top_n);
+            ports
+        };
+        let ports = top_ports(&self.tcp_dst_ports, &self.udp_dst_ports);
+        let source_ports = top_ports(&self.tcp_src_ports, &self.udp_src_ports);
         let bucket_s = self.bucket_ns as f64 / 1e9;
         let points = self
             .series
@@ -420,6 +436,19 @@ impl SummaryBuilder {
             })
             .collect::<Vec<_>>();
         let peak_pps = points.iter().map(|p| p.pps).fold(0.0, f64::max);
+        let span_s = match (self.min_ts, self.max_ts) {
+            (Some(s), Some(e)) if e > s => (e - s) as f64 / 1e9,
+            _ => 0.0,
+        };
+        // A capture shorter than a bucket would show a "peak" far below its real rate.
+        let (mean_pps, mean_bps) = if span_s > 0.0 {
+            (
+                self.packets as f64 / span_s,
+                self.wire_bytes as f64 * 8.0 / span_s,
+            )
+        } else {
+            (0.0, 0.0)
+        };
         let peak_bps = points.iter().map(|p| p.bps).fold(0.0, f64::max);
         let (start, end) = (self.min_ts, self.max_ts);
         let duration_s = match (start, end) {
@@ -451,6 +480,7 @@ impl SummaryBuilder {
             top_sources,
             top_destinations,
             top_destination_ports: ports,
+            top_source_ports: source_ports,
             top_conversations,
             distinct_sources_estimate: self.distinct_sources.estimate(),
             distinct_destinations_estimate: self.distinct_destinations.estimate(),
@@ -463,6 +493,8 @@ impl SummaryBuilder {
                 bucket_s,
                 peak_pps,
                 peak_bps,
+                mean_pps,
+                mean_bps,
                 points,
             },
             damage: Damage {
@@ -585,6 +617,9 @@ pub struct Series {
     pub bucket_s: f64,
     pub peak_pps: f64,
     pub peak_bps: f64,
+    /// Packets and bits per second over the whole capture (first to last packet).
+    pub mean_pps: f64,
+    pub mean_bps: f64,
     pub points: Vec<SeriesPoint>,
 }
 
@@ -628,6 +663,7 @@ pub struct Summary {
     pub top_sources: Vec<Talker>,
     pub top_destinations: Vec<Talker>,
     pub top_destination_ports: Vec<PortCount>,
+    pub top_source_ports: Vec<PortCount>,
     pub top_conversations: Vec<Conversation>,
     pub distinct_sources_estimate: u64,
     pub distinct_destinations_estimate: u64,

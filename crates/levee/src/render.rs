@@ -53,10 +53,12 @@ pub fn summary_text(s: &Summary) -> String {
     let _ = writeln!(o, "  link types  {}", lts.join(", "));
     let _ = writeln!(
         o,
-        "  rate        peak {} / {} in {} s buckets",
+        "  rate        peak {} / {} in {} s buckets; mean {} / {} over the capture",
         human(s.series.peak_pps, "pps"),
         human(s.series.peak_bps, "bps"),
-        s.series.bucket_s
+        s.series.bucket_s,
+        human(s.series.mean_pps, "pps"),
+        human(s.series.mean_bps, "bps")
     );
     let _ = writeln!(
         o,
@@ -93,9 +95,14 @@ pub fn summary_text(s: &Summary) -> String {
     };
     talkers(&mut o, "Top sources", &s.top_sources);
     talkers(&mut o, "Top destinations", &s.top_destinations);
-    let _ = writeln!(o, "\nTop destination ports");
-    for p in &s.top_destination_ports {
-        let _ = writeln!(o, "  {}/{:<10} {:>10}", p.proto, p.port, p.packets);
+    for (title, list) in [
+        ("Top destination ports", &s.top_destination_ports),
+        ("Top source ports", &s.top_source_ports),
+    ] {
+        let _ = writeln!(o, "\n{title}");
+        for p in list {
+            let _ = writeln!(o, "  {}/{:<10} {:>10}", p.proto, p.port, p.packets);
+        }
     }
     let _ = writeln!(o, "\nTop conversations");
     for c in &s.top_conversations {

@@ -259,6 +259,76 @@ fn a_million_spoofed_sources_fit_in_bounded_memory() {
 }
 
 #[test]
+fn real_attack_captures_summarise_to_their_known_shape() {
+    let Some(shared) = require_shared("real_attack_captures_summarise") else {
+        return;
+    };
+    // (file, packets, victim, the dominant port: "dst" for a direct flood, "src" for the
+    // service port of a reflection)
+    let cases = [
+        // BACnet (47808) and DVR (37810) reflectors both: BACnet dominates.
+        (
+            "amp.UDP.bacnet.IOT.37810.pcapng",
+            9617,
+            "10.10.10.1",
+            ("src", "udp", 47808),
+        ),
+        (
+            "amp.UDP.isakmp.pcap",
+            3984,
+            "10.10.10.10",
+            ("src", "udp", 4500),
+        ),
+        (
+            "amp.TCP.reflection.SYNACK.pcap",
+            8000,
+            "10.10.10.10",
+            ("src", "tcp", 80),
+        ),
+        (
+            "pkt.TCP.synflood.spoofed.pcap",
+            37841,
+            "10.10.10.10",
+            ("dst", "tcp", 25565),
+        ),
+    ];
+    for (name, packets, victim, (side, proto, port)) in cases {
+        let f = shared.join("attacks").join(name);
+        let (v, o) = summary_json(&[f.as_os_str()]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert_eq!(v["packets"], packets, "{name}");
+        assert_eq!(v["top_destinations"][0]["ip"], victim, "{name}");
+        let list = if side == "src" {
+            "top_source_ports"
+        } else {
+            "top_destination_ports"
+        };
+        assert_eq!(v[list][0]["proto"], proto, "{name}");
+        assert_eq!(v[list][0]["port"], port, "{name}");
+        if name.contains("37810") {
+            assert_eq!(v["top_source_ports"][1]["port"], 37810, "{name}");
+        }
+        // The mean rate is packets over the time from the first to the last packet.
+        let span = v["end_epoch"].as_f64().unwrap() - v["start_epoch"].as_f64().unwrap();
+        let mean = v["series"]["mean_pps"].as_f64().unwrap();
+        assert!(
+            (mean - packets as f64 / span).abs() / mean < 0.01,
+            "{name}: {mean}"
+        );
+        let paths: Vec<&str> = v["protocols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["path"].as_str().unwrap())
+            .collect();
+        assert!(
+            !paths.iter().any(|p| p.ends_with("icmp:data")),
+            "{name}: {paths:?}"
+        );
+    }
+}
+
+#[test]
 fn a_closed_output_pipe_is_not_a_crash() {
     let dir = scratch("pipe");
     let cap = synth(&dir, "p.pcap", &["--packets", "20000"]);

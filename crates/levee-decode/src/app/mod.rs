@@ -118,7 +118,8 @@ pub fn classify(p: &Packet<'_>) -> AppProtocol {
                 AppProtocol::Other
             }
         }
-        _ => AppProtocol::Other,
+        // ICMP carries no application protocol; its payload is a quoted header or echo data.
+        _ => AppProtocol::None,
     }
 }
 
