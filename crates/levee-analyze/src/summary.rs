@@ -400,26 +400,34 @@ impl SummaryBuilder {
             })
             .collect();
         let top_ports = |tcp: &[u64], udp: &[u64]| -> Vec<PortCount> {
-            let mut ports: Vec<PortCount> = Vec::new();
-            for (proto, table) in [("tcp", tcp), ("udp", udp)] {
-                for (port, &packets) in table.iter().enumerate() {
-                    if packets > 0 {
-                        ports.push(PortCount {
-                            proto,
-                            port: port as u16,
-                            packets,
-                        });
-                    }
-                }
-            }
-            ports.sort_by(|a, b| {
+            // Keep only the `top_n` best while scanning: a spoofed flood has tens of thousands
+            // of source ports, and sorting them all is wasted work.
+            let order = |a: &PortCount, b: &PortCount| {
                 b.packets
                     .cmp(&a.packets)
                     .then(a.proto.cmp(b.proto))
                     .then(a.port.cmp(&b.port))
-            });
-            ports.truncate(top_n);
-            ports
+            };
+            let mut best: Vec<PortCount> = Vec::with_capacity(top_n + 1);
+            if top_n == 0 {
+                return best;
+            }
+            for (proto, table) in [("tcp", tcp), ("udp", udp)] {
+                for (port, &packets) in table.iter().enumerate() {
+                    if packets == 0 || (best.len() == top_n && packets <= best[top_n - 1].packets) {
+                        continue;
+                    }
+                    let entry = PortCount {
+                        proto,
+                        port: port as u16,
+                        packets,
+                    };
+                    let at = best.partition_point(|b| order(b, &entry).is_lt());
+                    best.insert(at, entry);
+                    best.truncate(top_n);
+                }
+            }
+            best
         };
         let ports = top_ports(&self.tcp_dst_ports, &self.udp_dst_ports);
         let source_ports = top_ports(&self.tcp_src_ports, &self.udp_src_ports);

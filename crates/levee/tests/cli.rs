@@ -55,6 +55,9 @@ fn synth_then_summary_reports_what_was_generated() {
     assert_eq!(v["packets"], 20_000);
     assert_eq!(v["top_destinations"][0]["ip"], "10.10.10.10");
     assert_eq!(v["top_destination_ports"][0]["port"], 80);
+    assert_eq!(v["top_source_ports"].as_array().unwrap().len(), 10);
+    let o = run(levee().args(["summary", "--json", "--top", "0"]).arg(&cap));
+    assert!(o.status.success(), "{}", stderr(&o));
     // Nearly every flood packet has its own source: the estimate must see that.
     let distinct = v["distinct_sources_estimate"].as_u64().unwrap() as f64;
     assert!((distinct - 18_000.0).abs() / 18_000.0 < 0.05, "{distinct}");
