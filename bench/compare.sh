@@ -49,6 +49,6 @@ td=$(cat "$out"/tcpdump*.t)
 ts=$(cat "$out"/tshark*.t)
 echo
 awk -v l="$lv" -v d="$td" -v s="$ts" 'BEGIN {
-  printf "levee vs tcpdump: %.2fx faster\n", d / l;
-  printf "levee vs tshark:  %.2fx faster\n", s / l;
+  printf "speed of levee relative to tcpdump: %.2fx (above 1: levee is faster)\n", d / l;
+  printf "speed of levee relative to tshark:  %.2fx\n", s / l;
 }'
