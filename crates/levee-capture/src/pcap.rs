@@ -1,5 +1,7 @@
 //! Classic libpcap files: micro- and nanosecond timestamps, both byte orders, and the
-//! "modified" (Kuznetzov) variant with its longer record header.
+//! little-endian "modified" (Kuznetzov) variant with its longer record header. The big-endian
+//! modified variant is refused with a clear message: `pcap-parser` does not read it, and no
+//! capture of it was found to test against.
 //!
 //! The global header and each record are parsed by `pcap-parser`; this module validates the
 //! record length first (so a damaged length cannot make the reader wait for gigabytes) and, when a
@@ -44,14 +46,20 @@ impl PcapFormat {
                 w.bytes().len()
             ));
         }
+        if w.bytes()[..4] == [0xa1, 0xb2, 0xcd, 0x34] {
+            return Err(
+                "big-endian \"modified\" (Kuznetzov) pcap is not supported; convert it with \
+                 `editcap -F pcap`"
+                    .into(),
+            );
+        }
         let hdr: PcapHeader = match parse_pcap_header(&w.bytes()[..24]) {
             Ok((_, h)) => h,
             Err(e) => return Err(format!("pcap header: {e:?}")),
         };
         w.consume(24);
         let big_endian = hdr.is_bigendian();
-        // pcap-parser only knows the little-endian spelling of the modified magic.
-        let modified = hdr.is_modified_format() || hdr.magic_number == 0x34cd_b2a1;
+        let modified = hdr.is_modified_format();
         let snaplen = hdr.snaplen;
         Ok(PcapFormat {
             caplen_limit: if snaplen == 0 || snaplen > MAX_CAPLEN {

@@ -127,6 +127,36 @@ fn not_a_capture_is_refused_with_its_name() {
 }
 
 #[test]
+fn modified_pcap_little_endian_is_read_and_big_endian_refused_clearly() {
+    // The modified format adds 8 bytes (ifindex, protocol, type, pad) to each record header.
+    let mut b = vec![];
+    b.extend(0xa1b2cd34u32.to_le_bytes());
+    b.extend(2u16.to_le_bytes());
+    b.extend(4u16.to_le_bytes());
+    b.extend([0; 8]);
+    b.extend(65535u32.to_le_bytes());
+    b.extend(1u32.to_le_bytes());
+    let p = packet(9, 42);
+    b.extend(7u32.to_le_bytes());
+    b.extend(0u32.to_le_bytes());
+    b.extend((p.len() as u32).to_le_bytes());
+    b.extend((p.len() as u32).to_le_bytes());
+    b.extend([0; 8]);
+    b.extend(&p);
+    let r = read_bytes(b);
+    assert!(r.damage.is_empty());
+    assert_eq!(r.frames.len(), 1);
+    assert_eq!(r.frames[0].2, p);
+
+    let mut be = vec![0xa1, 0xb2, 0xcd, 0x34];
+    be.extend([0; 20]);
+    match CaptureReader::from_bytes("test.cap", be) {
+        Err(OpenError::BadHeader { what, .. }) => assert!(what.contains("modified"), "{what}"),
+        other => panic!("{:?}", other.err()),
+    }
+}
+
+#[test]
 fn truncated_last_record_is_reported_and_the_rest_kept() {
     let mut b = pcap_le(3);
     b.truncate(b.len() - 7);
