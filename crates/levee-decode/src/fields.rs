@@ -170,20 +170,31 @@ fn text(v: impl Into<String>) -> Option<FieldValue> {
 impl Packet<'_> {
     /// The value of a named field, or `None` when the packet has no such layer.
     pub fn field(&self, name: &str) -> Option<FieldValue> {
-        if let Some(v) = self.header_field(name) {
-            return Some(v);
-        }
-        if name == "app.protocol" {
-            return text(self.app_protocol().name());
-        }
-        let family = name.split('.').next()?;
-        if matches!(
-            family,
-            "dns" | "ntp" | "memcached" | "ssdp" | "cldap" | "snmp" | "tls" | "http"
-        ) {
-            return app_field(&self.app(), name);
-        }
-        None
+        self.fields(&[name]).pop().flatten()
+    }
+
+    /// The values of several named fields, decoding layer 7 at most once for all of them.
+    pub fn fields(&self, names: &[&str]) -> Vec<Option<FieldValue>> {
+        let mut app: Option<App<'_>> = None;
+        names
+            .iter()
+            .map(|name| {
+                if let Some(v) = self.header_field(name) {
+                    return Some(v);
+                }
+                if *name == "app.protocol" {
+                    return text(self.app_protocol().name());
+                }
+                let family = name.split('.').next()?;
+                if matches!(
+                    family,
+                    "dns" | "ntp" | "memcached" | "ssdp" | "cldap" | "snmp" | "tls" | "http"
+                ) {
+                    return app_field(app.get_or_insert_with(|| self.app()), name);
+                }
+                None
+            })
+            .collect()
     }
 
     fn header_field(&self, name: &str) -> Option<FieldValue> {

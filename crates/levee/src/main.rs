@@ -201,6 +201,7 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
             anyhow::bail!("unknown field `{f}` (see `levee fields --list`)");
         }
     }
+    let names: Vec<&str> = a.fields.iter().map(String::as_str).collect();
     let input = InputArgs {
         captures: a.captures.clone(),
         no_progress: true,
@@ -214,11 +215,11 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
             return;
         }
         let mut line = String::new();
-        for (i, f) in a.fields.iter().enumerate() {
+        for (i, v) in p.fields(&names).into_iter().enumerate() {
             if i > 0 {
                 line.push('\t');
             }
-            if let Some(v) = p.field(f) {
+            if let Some(v) = v {
                 line.push_str(&v.to_string());
             }
         }

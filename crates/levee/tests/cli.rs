@@ -246,11 +246,7 @@ fn a_million_spoofed_sources_fit_in_bounded_memory() {
     let cap = synth(&dir, "big.pcap", &["--packets", "1000000", "--seed", "11"]);
     // The capture is mapped (about 115 MiB of address space); the analysis itself must fit in
     // what is left of 384 MiB, whatever the number of distinct sources (about 900 000 here).
-    let o = run(Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 393216 && exec \"$0\" summary --json \"$1\"")
-        .arg(env!("CARGO_BIN_EXE_levee"))
-        .arg(&cap));
+    let o = run(&mut summary_within_address_space(393_216, &cap));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["packets"], 1_000_000);
@@ -370,6 +366,19 @@ fn bad_arguments_exit_2() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// `levee summary --json FILE` in a shell whose address space is limited to `kib` KiB, so that
+/// an allocation beyond it fails instead of passing unnoticed.
+fn summary_within_address_space(kib: u64, file: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "ulimit -v {kib} && exec \"$0\" summary --json \"$1\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_levee"))
+        .arg(file);
+    cmd
+}
+
 /// Runs a command with a deadline; kills it and fails when the deadline passes.
 fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> std::process::ExitStatus {
     let mut child = cmd
@@ -410,11 +419,7 @@ fn every_tcpdump_test_capture_is_summarised_without_panic_or_hang() {
         // 512 MiB of address space at most: a damaged length must never make levee allocate
         // what the file claims.
         let status = run_with_deadline(
-            Command::new("sh")
-                .arg("-c")
-                .arg("ulimit -v 524288 && exec \"$0\" summary --json \"$1\"")
-                .arg(env!("CARGO_BIN_EXE_levee"))
-                .arg(f),
+            &mut summary_within_address_space(524_288, f),
             Duration::from_secs(20),
         );
         let code = status.code();
