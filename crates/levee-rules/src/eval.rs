@@ -1,0 +1,75 @@
+//! Evaluating a checked expression on one decoded packet.
+//!
+//! A condition on a field the packet does not have (a TCP port of a UDP packet, a DNS name of a
+//! non-DNS packet) is false, whatever the operator, `!=` included: as in Wireshark and
+//! Cloudflare's engine, `tcp.dstport != 80` does not match UDP. `not (tcp.dstport == 80)` does.
+
+use std::net::IpAddr;
+
+use levee_decode::Packet;
+
+use crate::ast::{Expr, Literal, Set};
+use crate::field::FieldType;
+
+#[inline]
+fn in_ranges<T: Ord + Copy>(ranges: &[(T, T)], v: T) -> bool {
+    // The last range starting at or before v is the only one that can hold it.
+    let i = ranges.partition_point(|r| r.0 <= v);
+    i > 0 && v <= ranges[i - 1].1
+}
+
+impl Set {
+    #[inline]
+    pub fn contains_int(&self, v: u64) -> bool {
+        in_ranges(&self.int_ranges, v)
+    }
+
+    #[inline]
+    pub fn contains_ip(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => in_ranges(&self.v4_ranges, u32::from(a)),
+            IpAddr::V6(a) => in_ranges(&self.v6_ranges, u128::from(a)),
+        }
+    }
+
+    pub fn contains_str(&self, s: &str) -> bool {
+        self.strings.binary_search_by(|x| x.as_str().cmp(s)).is_ok()
+    }
+}
+
+impl Expr {
+    /// Whether the packet matches.
+    pub fn matches(&self, p: &Packet<'_>) -> bool {
+        match self {
+            Expr::Flag(f) => f.bool(p).unwrap_or(false),
+            Expr::Cmp { field, op, value } => match (field.ty(), value) {
+                (FieldType::Int, Literal::Int(v)) => field.int(p).is_some_and(|x| op.holds(x, *v)),
+                (FieldType::Bool, Literal::Bool(v)) => {
+                    field.bool(p).is_some_and(|x| op.holds(x, *v))
+                }
+                (FieldType::Ip, Literal::Ip(v)) => field.ip(p).is_some_and(|x| op.holds(x, *v)),
+                (FieldType::Str, Literal::Str(v)) => field
+                    .str(p)
+                    .is_some_and(|x| op.holds(x.as_str(), v.as_str())),
+                // The parser only builds the pairs above.
+                _ => false,
+            },
+            Expr::In { field, set } => match field.ty() {
+                FieldType::Int => field.int(p).is_some_and(|v| set.contains_int(v)),
+                FieldType::Ip => field.ip(p).is_some_and(|v| set.contains_ip(v)),
+                FieldType::Str => field.str(p).is_some_and(|v| set.contains_str(&v)),
+                FieldType::Bool => false,
+            },
+            Expr::Contains { field, needle } => {
+                field.str(p).is_some_and(|v| v.contains(needle.as_str()))
+            }
+            Expr::Matches { field, regex, .. } => {
+                field.str(p).is_some_and(|v| regex.is_match(v.as_bytes()))
+            }
+            Expr::Not(e) => !e.matches(p),
+            Expr::And(v) => v.iter().all(|e| e.matches(p)),
+            Expr::Or(v) => v.iter().any(|e| e.matches(p)),
+            Expr::Xor(a, b) => a.matches(p) != b.matches(p),
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! The fields an expression can name, their types, and how each is read from a packet.
+//!
+//! Every name in [`levee_decode::FIELD_NAMES`] is usable. The header fields that rules test on
+//! every packet of a flood (addresses, ports, flags, lengths) are read straight from the decoded
+//! structs; the rest go through [`Packet::field`], which decodes layer 7 when needed.
+
+use std::net::IpAddr;
+
+use levee_decode::{FieldValue, Packet, TcpFlags, Transport, FIELD_NAMES};
+
+/// The type of a field's value, which decides the operators and literals it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Int,
+    Bool,
+    Ip,
+    Str,
+}
+
+impl FieldType {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Int => "integer",
+            FieldType::Bool => "boolean",
+            FieldType::Ip => "IP address",
+            FieldType::Str => "string",
+        }
+    }
+
+    /// What a field of this type holds, for messages: "`ip.ttl` holds integers".
+    pub fn plural(self) -> &'static str {
+        match self {
+            FieldType::Int => "integers",
+            FieldType::Bool => "booleans",
+            FieldType::Ip => "IP addresses",
+            FieldType::Str => "strings",
+        }
+    }
+}
+
+/// Header fields read without going through names (the hot path of rule evaluation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direct {
+    FrameLen,
+    IpSrc,
+    IpDst,
+    IpProto,
+    IpLen,
+    IpTtl,
+    IpId,
+    IpFrag,
+    IpFragOffset,
+    IpMf,
+    IpDf,
+    TcpSrcport,
+    TcpDstport,
+    TcpFlags,
+    TcpFlag(u16),
+    TcpWindow,
+    TcpLen,
+    UdpSrcport,
+    UdpDstport,
+    UdpLen,
+    IcmpType,
+    IcmpCode,
+}
+
+/// A field resolved from its name: cheap to copy and to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    name: &'static str,
+    ty: FieldType,
+    direct: Option<Direct>,
+}
+
+/// A field's value on one packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(u64),
+    Bool(bool),
+    Ip(IpAddr),
+    Str(String),
+}
+
+const STRING_FIELDS: &[&str] = &[
+    "decode.issue",
+    "tunnel.type",
+    "tcp.flags.str",
+    "tcp.options.sig",
+    "app.protocol",
+    "dns.qry.name",
+    "memcached.command",
+    "ssdp.kind",
+    "ssdp.st",
+    "cldap.op",
+    "snmp.pdu",
+    "tls.sni",
+    "tls.alpn",
+    "tls.ja3",
+    "tls.ja3_string",
+    "tls.ja4",
+    "http.request.method",
+    "http.request.uri",
+    "http.host",
+    "http.user_agent",
+    "http.request.headers.names",
+];
+
+const BOOL_FIELDS: &[&str] = &[
+    "ip.flags.df",
+    "ip.flags.mf",
+    "ip.frag",
+    "ip.opt",
+    "tcp.flags.fin",
+    "tcp.flags.syn",
+    "tcp.flags.reset",
+    "tcp.flags.push",
+    "tcp.flags.ack",
+    "tcp.flags.urg",
+    "tcp.flags.ecn",
+    "tcp.flags.cwr",
+    "tcp.options.sack_perm",
+    "tcp.options.ts",
+    "dns.flags.response",
+];
+
+const IP_FIELDS: &[&str] = &["ip.src", "ip.dst", "tunnel.outer.src", "tunnel.outer.dst"];
+
+fn direct_for(name: &str) -> Option<Direct> {
+    Some(match name {
+        "frame.len" => Direct::FrameLen,
+        "ip.src" => Direct::IpSrc,
+        "ip.dst" => Direct::IpDst,
+        "ip.proto" => Direct::IpProto,
+        "ip.len" => Direct::IpLen,
+        "ip.ttl" => Direct::IpTtl,
+        "ip.id" => Direct::IpId,
+        "ip.frag" => Direct::IpFrag,
+        "ip.frag_offset" => Direct::IpFragOffset,
+        "ip.flags.mf" => Direct::IpMf,
+        "ip.flags.df" => Direct::IpDf,
+        "tcp.srcport" => Direct::TcpSrcport,
+        "tcp.dstport" => Direct::TcpDstport,
+        "tcp.flags" => Direct::TcpFlags,
+        "tcp.flags.fin" => Direct::TcpFlag(TcpFlags::FIN),
+        "tcp.flags.syn" => Direct::TcpFlag(TcpFlags::SYN),
+        "tcp.flags.reset" => Direct::TcpFlag(TcpFlags::RST),
+        "tcp.flags.push" => Direct::TcpFlag(TcpFlags::PSH),
+        "tcp.flags.ack" => Direct::TcpFlag(TcpFlags::ACK),
+        "tcp.flags.urg" => Direct::TcpFlag(TcpFlags::URG),
+        "tcp.flags.ecn" => Direct::TcpFlag(TcpFlags::ECE),
+        "tcp.flags.cwr" => Direct::TcpFlag(TcpFlags::CWR),
+        "tcp.window" => Direct::TcpWindow,
+        "tcp.len" => Direct::TcpLen,
+        "udp.srcport" => Direct::UdpSrcport,
+        "udp.dstport" => Direct::UdpDstport,
+        "udp.len" => Direct::UdpLen,
+        "icmp.type" => Direct::IcmpType,
+        "icmp.code" => Direct::IcmpCode,
+        _ => return None,
+    })
+}
+
+impl Field {
+    /// Resolves a field name; `None` when levee has no such field.
+    pub fn lookup(name: &str) -> Option<Field> {
+        let (name, _) = FIELD_NAMES.iter().find(|(n, _)| *n == name)?;
+        let ty = if STRING_FIELDS.contains(name) {
+            FieldType::Str
+        } else if BOOL_FIELDS.contains(name) {
+            FieldType::Bool
+        } else if IP_FIELDS.contains(name) {
+            FieldType::Ip
+        } else {
+            FieldType::Int
+        };
+        Some(Field {
+            name,
+            ty,
+            direct: direct_for(name),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn ty(&self) -> FieldType {
+        self.ty
+    }
+
+    /// Whether reading this field may decode layer 7 (slow): used to order conditions.
+    pub fn is_application(&self) -> bool {
+        self.direct.is_none()
+            && matches!(
+                self.name.split('.').next(),
+                Some("dns" | "ntp" | "memcached" | "ssdp" | "cldap" | "snmp" | "tls" | "http")
+            )
+    }
+
+    /// Reads an integer field without allocating; `None` when the packet lacks the layer.
+    #[inline]
+    pub fn int(&self, p: &Packet<'_>) -> Option<u64> {
+        if let Some(d) = self.direct {
+            return direct_int(d, p);
+        }
+        match p.field(self.name)? {
+            FieldValue::Int(v) => Some(v),
+            FieldValue::Bool(b) => Some(u64::from(b)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn ip(&self, p: &Packet<'_>) -> Option<IpAddr> {
+        match self.direct {
+            Some(Direct::IpSrc) => p.ip.map(|i| i.src),
+            Some(Direct::IpDst) => p.ip.map(|i| i.dst),
+            _ => match p.field(self.name)? {
+                FieldValue::Ip(ip) => Some(ip),
+                _ => None,
+            },
+        }
+    }
+
+    #[inline]
+    pub fn bool(&self, p: &Packet<'_>) -> Option<bool> {
+        if let Some(d) = self.direct {
+            return direct_int(d, p).map(|v| v != 0);
+        }
+        match p.field(self.name)? {
+            FieldValue::Bool(b) => Some(b),
+            FieldValue::Int(v) => Some(v != 0),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self, p: &Packet<'_>) -> Option<String> {
+        match p.field(self.name)? {
+            FieldValue::Str(s) => Some(s),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// The value of any type, for display and tests.
+    pub fn value(&self, p: &Packet<'_>) -> Option<Value> {
+        match self.ty {
+            FieldType::Int => self.int(p).map(Value::Int),
+            FieldType::Bool => self.bool(p).map(Value::Bool),
+            FieldType::Ip => self.ip(p).map(Value::Ip),
+            FieldType::Str => self.str(p).map(Value::Str),
+        }
+    }
+}
+
+#[inline]
+fn direct_int(d: Direct, p: &Packet<'_>) -> Option<u64> {
+    let ip = p.ip.as_ref();
+    let v = match d {
+        Direct::FrameLen => u64::from(p.wire_len),
+        Direct::IpSrc | Direct::IpDst => return None,
+        Direct::IpProto => u64::from(ip?.proto),
+        Direct::IpLen => u64::from(ip?.len),
+        Direct::IpTtl => u64::from(ip?.ttl),
+        Direct::IpId => u64::from(ip?.id),
+        Direct::IpFrag => u64::from(ip?.is_fragment),
+        Direct::IpFragOffset => u64::from(ip?.frag_offset),
+        Direct::IpMf => u64::from(ip?.more_fragments),
+        Direct::IpDf => u64::from(ip?.dont_fragment),
+        Direct::TcpSrcport => u64::from(p.tcp()?.src_port),
+        Direct::TcpDstport => u64::from(p.tcp()?.dst_port),
+        Direct::TcpFlags => u64::from(p.tcp()?.flags.0),
+        Direct::TcpFlag(bit) => u64::from(p.tcp()?.flags.has(bit)),
+        Direct::TcpWindow => u64::from(p.tcp()?.window),
+        Direct::TcpLen => {
+            p.tcp()?;
+            p.payload.len() as u64
+        }
+        Direct::UdpSrcport => u64::from(p.udp()?.src_port),
+        Direct::UdpDstport => u64::from(p.udp()?.dst_port),
+        Direct::UdpLen => u64::from(p.udp()?.len),
+        Direct::IcmpType => match &p.transport {
+            Transport::Icmp(i) => u64::from(i.icmp_type),
+            _ => return None,
+        },
+        Direct::IcmpCode => match &p.transport {
+            Transport::Icmp(i) => u64::from(i.code),
+            _ => return None,
+        },
+    };
+    Some(v)
+}
+
+/// IP protocol names accepted where `ip.proto` expects a number.
+pub(crate) fn ip_proto_number(name: &str) -> Option<u64> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "icmp" => 1,
+        "igmp" => 2,
+        "ipip" | "ipencap" => 4,
+        "tcp" => 6,
+        "udp" => 17,
+        "ipv6" => 41,
+        "gre" => 47,
+        "esp" => 50,
+        "ah" => 51,
+        "icmpv6" | "ipv6-icmp" => 58,
+        "ospf" => 89,
+        "pim" => 103,
+        "vrrp" => 112,
+        "l2tp" => 115,
+        "sctp" => 132,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_decoder_field_resolves_with_a_type() {
+        for (name, _) in FIELD_NAMES {
+            let f = Field::lookup(name).expect(name);
+            assert_eq!(f.name(), *name);
+        }
+        assert!(Field::lookup("ip.nonsense").is_none());
+        assert_eq!(Field::lookup("ip.src").unwrap().ty(), FieldType::Ip);
+        assert_eq!(
+            Field::lookup("tcp.flags.syn").unwrap().ty(),
+            FieldType::Bool
+        );
+        assert_eq!(Field::lookup("dns.qry.name").unwrap().ty(), FieldType::Str);
+        assert_eq!(Field::lookup("udp.dstport").unwrap().ty(), FieldType::Int);
+    }
+
+    #[test]
+    fn typed_tables_name_only_real_fields() {
+        for name in STRING_FIELDS.iter().chain(BOOL_FIELDS).chain(IP_FIELDS) {
+            assert!(
+                FIELD_NAMES.iter().any(|(n, _)| n == name),
+                "{name} is not a decoder field"
+            );
+        }
+    }
+}

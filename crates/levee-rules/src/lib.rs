@@ -1,0 +1,258 @@
+//! levee's rule language: the Cloudflare Rules / wirefilter expression syntax, so an expression
+//! reads like a Wireshark display filter and pastes into that ecosystem.
+//!
+//! ```text
+//! ip.dst == 10.10.10.10 and udp.srcport == 4500 and ip.len in {1000..1500}
+//! tcp.flags.syn and not tcp.flags.ack and ip.src in $allowlist
+//! http.user_agent matches "(?i)sqlmap" or dns.qry.name contains "example.com"
+//! ```
+//!
+//! [`parse`] turns text into a type-checked [`Expr`]; [`Expr::matches`] evaluates it on a decoded
+//! packet; printing an [`Expr`] gives canonical text that parses back to the same tree. Fields are
+//! those of [`levee_decode::FIELD_NAMES`], typed in [`field`]. Errors say where, with a caret.
+
+mod ast;
+mod eval;
+pub mod field;
+mod lists;
+mod parse;
+
+pub use ast::{CmpOp, Expr, Literal, Set, SetItem};
+pub use field::{Field, FieldType, Value};
+pub use lists::Lists;
+pub use parse::{MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_REGEX_SIZE};
+
+/// A syntax or type error, with the byte span it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at byte {start})")]
+pub struct ParseError {
+    pub start: usize,
+    pub end: usize,
+    pub message: String,
+}
+
+impl ParseError {
+    /// The error as a compiler would print it: the message, `line:column`, the line, and carets
+    /// under the fault. `origin` names where the text came from (a file, `--expr`).
+    pub fn render(&self, origin: &str, src: &str) -> String {
+        let start = self.start.min(src.len());
+        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+        let line_no = src[..start].matches('\n').count() + 1;
+        let col = src[line_start..start].chars().count() + 1;
+        let line = &src[line_start..line_end];
+        let width = src[start..self.end.min(line_end).max(start)]
+            .chars()
+            .count()
+            .max(1);
+        format!(
+            "error: {}\n --> {origin}:{line_no}:{col}\n  |\n  | {line}\n  | {}{}\n",
+            self.message,
+            " ".repeat(col - 1),
+            "^".repeat(width)
+        )
+    }
+}
+
+/// A list file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}:{line}: `{entry}` is not an IP address or prefix")]
+    BadEntry {
+        origin: String,
+        line: usize,
+        entry: String,
+    },
+}
+
+/// Parses and type-checks an expression. Named lists it uses must be in `lists`.
+pub fn parse(src: &str, lists: &Lists) -> Result<Expr, ParseError> {
+    parse::Parser::new(src, lists)?.parse()
+}
+
+/// Parses an expression that uses no named lists.
+pub fn parse_plain(src: &str) -> Result<Expr, ParseError> {
+    parse(src, &Lists::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use levee_decode::{decode, linktype};
+
+    /// An Ethernet/IPv4/TCP SYN from 192.0.2.7:40000 to 10.10.10.10:25565, TTL 57, 60 bytes.
+    fn syn_frame() -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 20];
+        f[12] = 0x08;
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+        ip[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+        ip[8] = 57;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&[192, 0, 2, 7]);
+        ip[16..20].copy_from_slice(&[10, 10, 10, 10]);
+        let tcp = &mut f[34..54];
+        tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&25565u16.to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x02;
+        tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
+        f
+    }
+
+    fn check(expr: &str) -> bool {
+        let f = syn_frame();
+        let p = decode(linktype::ETHERNET, &f, f.len() as u32);
+        parse_plain(expr)
+            .unwrap_or_else(|e| panic!("{}", e.render("test", expr)))
+            .matches(&p)
+    }
+
+    #[test]
+    fn comparisons_and_sets_match_a_syn() {
+        assert!(check("tcp.flags.syn and not tcp.flags.ack"));
+        assert!(check("tcp.flags == 0x02"));
+        assert!(check("ip.dst == 10.10.10.10 and tcp.dstport == 25565"));
+        assert!(check("ip.src in {192.0.2.0/24}"));
+        assert!(check("ip.src in {192.0.2.1..192.0.2.9 203.0.113.0/24}"));
+        assert!(!check("ip.src in {198.51.100.0/24 2001:db8::/32}"));
+        assert!(check("ip.ttl >= 50 && ip.ttl le 60"));
+        assert!(check("ip.len in {40..60 1500}"));
+        assert!(check("ip.proto == tcp and ip.proto in {udp tcp}"));
+        assert!(check("tcp.window == 64240"));
+        assert!(
+            !check("udp.dstport != 53"),
+            "absent field: every comparison is false"
+        );
+        assert!(check("not udp.dstport == 53"));
+        assert!(check("tcp.dstport == 80 or tcp.dstport == 25565"));
+        assert!(check("tcp.dstport == 25565 xor tcp.dstport == 80"));
+        assert!(!check("tcp.dstport == 25565 ^^ ip.ttl == 57"));
+        assert!(check("tcp.flags.str == \"S\""));
+        assert!(check(
+            "tcp.flags.str matches \"^S$\" and tcp.flags.str contains \"S\""
+        ));
+        assert!(check("ip.frag == false and tcp.flags.syn == 1"));
+        assert!(check("(((ip.id == 0x1234)))"));
+    }
+
+    #[test]
+    fn precedence_is_not_and_xor_or() {
+        // and binds tighter than or
+        assert!(check("tcp.dstport == 1 and ip.ttl == 0 or tcp.flags.syn"));
+        assert!(!check(
+            "tcp.dstport == 1 and (ip.ttl == 0 or tcp.flags.syn)"
+        ));
+        // not binds tighter than and
+        assert!(!check("not tcp.flags.syn and tcp.flags.syn"));
+    }
+
+    #[test]
+    fn printing_round_trips() {
+        for src in [
+            "ip.dst == 10.10.10.10 and udp.srcport == 4500",
+            "(tcp.flags == 0x12 or tcp.flags == 0x02) and not ip.src in {10.0.0.0/8 192.0.2.1}",
+            "tcp.dstport in {80 443 1024..2048} xor ip.frag",
+            "(ip.ttl == 1 xor ip.ttl == 2) xor ip.ttl == 3",
+            "not (ip.len < 100 or ip.len > 1400)",
+            "dns.qry.name matches \"^[a-z0-9]{12}\\\\.example\\\\.com$\"",
+            "http.user_agent contains \"\\\"quoted\\\"\"",
+            "ip.src in {2001:db8::/32 ::1 fe80::1..fe80::ff}",
+        ] {
+            let e = parse_plain(src).unwrap_or_else(|e| panic!("{}", e.render("t", src)));
+            let printed = e.to_string();
+            let again = parse_plain(&printed)
+                .unwrap_or_else(|e| panic!("{}", e.render("printed", &printed)));
+            assert_eq!(e, again, "{src} printed as {printed}");
+        }
+        assert_eq!(
+            parse_plain("(a.b == 1)").unwrap_err().message,
+            "unknown field `a.b` (see `levee fields --list`)"
+        );
+        assert_eq!(
+            parse_plain("tcp.flags==2 && (ip.ttl<3 || ip.ttl>200)")
+                .unwrap()
+                .to_string(),
+            "tcp.flags == 0x02 and (ip.ttl < 3 or ip.ttl > 200)"
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_fault() {
+        let src = "ip.dst == 10.10.10.10 and\n  tcp.dstport == \"http\"";
+        let e = parse_plain(src).unwrap_err();
+        let shown = e.render("rules.toml", src);
+        assert!(shown.contains("rules.toml:2:18"), "{shown}");
+        let caret_line = format!("  | {}^^^^^^\n", " ".repeat(17));
+        assert!(shown.contains(&caret_line), "{shown}");
+        assert!(e.message.contains("holds integers"), "{}", e.message);
+
+        let cases = [
+            ("", "empty expression"),
+            ("ip.src", "compare it"),
+            ("ip.src == 10.0.0.0/8", "in {10.0.0.0/8}"),
+            ("ip.src in {10.0.0.1/8}", "host bits"),
+            ("ip.ttl contains \"x\"", "string fields"),
+            ("ip.ttl == 1 and", "found the end"),
+            ("(ip.ttl == 1", "never closed"),
+            ("ip.ttl == 1)", "expected `and`"),
+            ("ip.ttl in {5..1}", "range"),
+            ("ip.ttl in {}", "empty set"),
+            ("ip.src in $nope", "no list named"),
+            ("http.host matches \"(\"", "bad regular expression"),
+            ("http.host == \"open", "not closed"),
+            ("ip.proto == bogus", "unknown IP protocol"),
+            ("ip.ttl == 99999999999999999999999", "too large"),
+            ("ip.ttl @ 3", "unexpected character"),
+            ("http.host < \"a\"", "cannot be used with `<`"),
+        ];
+        for (src, want) in cases {
+            let e = parse_plain(src).expect_err(src);
+            assert!(e.message.contains(want), "{src}: {}", e.message);
+            // Rendering never panics, even for spans at the end.
+            let _ = e.render("x", src);
+        }
+    }
+
+    #[test]
+    fn limits_hold() {
+        let deep = format!("{}ip.ttl == 1{}", "(".repeat(100), ")".repeat(100));
+        assert!(parse_plain(&deep).unwrap_err().message.contains("nested"));
+        let nots = format!("{}tcp.flags.syn", "not ".repeat(100));
+        assert!(parse_plain(&nots).is_err());
+        let huge_regex = format!("http.host matches \"{}\"", "(a|b|c|d){1000}".repeat(20));
+        assert!(parse_plain(&huge_regex).is_err());
+        let long = "ip.ttl == 1 or ".repeat(10_000) + "ip.ttl == 2";
+        assert!(parse_plain(&long).unwrap_err().message.contains("longer"));
+    }
+
+    #[test]
+    fn named_lists_load_and_match() {
+        let nets = Lists::parse_text(
+            "l.txt",
+            "# bad sources\n192.0.2.0/25\n\n198.51.100.7 # one\n",
+        )
+        .unwrap();
+        assert_eq!(nets.len(), 2);
+        let mut lists = Lists::new();
+        lists.insert("bad", nets);
+        let f = syn_frame();
+        let p = decode(linktype::ETHERNET, &f, f.len() as u32);
+        let e = parse("ip.src in $bad", &lists).unwrap();
+        assert!(e.matches(&p));
+        assert_eq!(e.to_string(), "ip.src in $bad");
+        let e = parse("ip.src in {$bad 10.0.0.0/8}", &lists).unwrap();
+        assert!(e.matches(&p));
+        let err = Lists::parse_text("l.txt", "10.0.0.0/8\nnot-an-ip\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "l.txt:2: `not-an-ip` is not an IP address or prefix"
+        );
+    }
+}
