@@ -1,13 +1,30 @@
-//! Analysis for levee: what a capture holds, computed in one pass with bounded memory.
+//! Analysis for levee: what a capture holds and what is attacking it, computed in streaming
+//! passes with bounded memory.
 //!
-//! * [`sketch`]: the bounded-memory counters every statistic is built on: a Misra-Gries
-//!   heavy-hitter table for top-k (sources, destinations, conversations) and a HyperLogLog for
-//!   distinct counts. Neither keeps a map keyed by every address, so a flood of five million
-//!   spoofed sources costs the same memory as five.
+//! * [`sketch`] and [`bloom`]: the bounded-memory counters every statistic is built on: a
+//!   Misra-Gries heavy-hitter table for top-k, a HyperLogLog for distinct counts, a blocked
+//!   Bloom filter for "was this flow seen". None keeps a map keyed by every address, so a flood
+//!   of five million spoofed sources costs the same memory as five.
 //! * [`summary`]: `levee summary`: totals, protocol hierarchy, top talkers, per-second series
 //!   and counts of damaged and undecodable packets.
+//! * `levee analyze`: [`vector`] classifies each packet into the attack vector it could belong
+//!   to; [`analyze`] gathers per-class statistics and evidence in a first pass; [`detect`]
+//!   decides which classes hold attacks; [`signature`] builds rule candidates from the header
+//!   histograms; [`measure`] counts each attack and each candidate exactly in a second pass
+//!   and writes the [`report::Analysis`] document.
 
+pub mod analyze;
+pub mod bloom;
+pub mod detect;
+pub mod measure;
+pub mod report;
+pub mod signature;
 pub mod sketch;
+pub mod stats;
 pub mod summary;
+pub mod vector;
 
+pub use analyze::{AnalyzeConfig, Analyzer};
+pub use measure::Plan;
+pub use report::Analysis;
 pub use summary::{Summary, SummaryBuilder};

@@ -47,6 +47,33 @@ impl DamageSink for SummaryBuilder {
 
 impl<W: std::io::Write> DamageSink for std::io::BufWriter<W> {}
 
+impl DamageSink for levee_analyze::Analyzer {}
+
+impl DamageSink for levee_analyze::Plan {}
+
+/// Copies standard input (`-`) to a temporary file, for commands that read their inputs twice.
+/// Returns the inputs with `-` replaced, and the file (deleted when dropped).
+pub fn spool_stdin(args: &InputArgs) -> anyhow::Result<(InputArgs, Option<tempfile::TempPath>)> {
+    use anyhow::Context;
+    if !args.captures.iter().any(|p| p.as_os_str() == "-") {
+        return Ok((args.clone(), None));
+    }
+    let mut file = tempfile::Builder::new()
+        .prefix("levee-stdin-")
+        .tempfile()
+        .context("cannot create a temporary file to hold standard input")?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut file)
+        .context("cannot copy standard input to a temporary file")?;
+    let path = file.into_temp_path();
+    let mut spooled = args.clone();
+    for p in spooled.captures.iter_mut() {
+        if p.as_os_str() == "-" {
+            *p = path.to_path_buf();
+        }
+    }
+    Ok((spooled, Some(path)))
+}
+
 /// Decodes every packet of the inputs, in time order, and hands it to `each`.
 pub fn for_each_packet<S: DamageSink>(
     args: &InputArgs,
@@ -63,7 +90,9 @@ pub fn for_each_packet<S: DamageSink>(
                 readers.push(r);
             }
             Err(e) => {
-                eprintln!("levee: {e}");
+                if !args.quiet {
+                    eprintln!("levee: {e}");
+                }
                 unreadable += 1;
             }
         }
@@ -94,7 +123,7 @@ pub fn for_each_packet<S: DamageSink>(
             }
             Item::Damaged(e) => {
                 damaged += 1;
-                if damaged as usize <= args.max_errors {
+                if !args.quiet && damaged as usize <= args.max_errors {
                     eprintln!("levee: {e}");
                 }
                 state.damaged(&e);
@@ -110,7 +139,7 @@ pub fn for_each_packet<S: DamageSink>(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    if damaged as usize > args.max_errors {
+    if !args.quiet && damaged as usize > args.max_errors {
         eprintln!(
             "levee: {} more damaged records not shown (--max-errors)",
             damaged as usize - args.max_errors

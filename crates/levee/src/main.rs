@@ -39,6 +39,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Detect and characterise attacks: vectors, targets, sources, spoofing evidence, and a
+    /// signature for each attack with its measured coverage and collateral.
+    Analyze(AnalyzeArgs),
     /// Summarise captures: totals, protocol hierarchy, top talkers and ports, pps/bps series,
     /// damaged and undecodable packets.
     Summary(SummaryArgs),
@@ -50,7 +53,7 @@ enum Command {
     Demo(DemoArgs),
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct InputArgs {
     /// Capture files (pcap or pcapng, optionally gzip or zstd compressed); `-` reads standard
     /// input. Several files are merged in time order.
@@ -62,6 +65,37 @@ pub struct InputArgs {
     /// Print at most this many damaged-record messages (the rest are counted).
     #[arg(long, default_value_t = 20)]
     pub max_errors: usize,
+    /// Set on a second pass over the same inputs: damage was reported by the first.
+    #[arg(skip)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Print JSON (schema in docs/analyze-json.md) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Width of the time buckets rates are measured in, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    bucket: f64,
+    /// An attack must reach this many packets per second in some bucket.
+    #[arg(long, default_value_t = 1000.0)]
+    min_pps: f64,
+    /// An attack must hold at least this many packets.
+    #[arg(long, default_value_t = 500)]
+    min_packets: u64,
+    /// A flood must come from at least this many distinct sources (unless its rate rose over
+    /// earlier traffic).
+    #[arg(long, default_value_t = 50)]
+    min_sources: u64,
+    /// A reflection attack must come from at least this many reflectors.
+    #[arg(long, default_value_t = 20)]
+    min_reflectors: u64,
+    /// How many entries in each top list.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
 }
 
 #[derive(Args)]
@@ -139,6 +173,7 @@ struct DemoArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Analyze(a) => analyze(a),
         Command::Summary(a) => summary(a),
         Command::Fields(a) => fields(a),
         Command::Synth(a) => synth(a),
@@ -162,6 +197,57 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
     let summary = builder.finish(outcome.files.clone(), a.top);
     emit_summary(&summary, a.json)?;
     Ok(outcome.exit_code())
+}
+
+fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
+    if !(a.bucket > 0.0 && a.bucket.is_finite()) {
+        anyhow::bail!("--bucket must be a positive number of seconds");
+    }
+    let config = levee_analyze::AnalyzeConfig {
+        bucket_ns: ((a.bucket * 1e9) as i64).max(1),
+        min_pps: a.min_pps,
+        min_packets: a.min_packets,
+        min_flood_sources: a.min_sources,
+        min_reflectors: a.min_reflectors,
+        top_n: a.top,
+        ..Default::default()
+    };
+    let analysis = run_analysis(&a.input, config)?;
+    let (analysis, code) = analysis;
+    if a.json {
+        emit(&(serde_json::to_string_pretty(&analysis)? + "\n"))?;
+    } else {
+        emit(&render::analysis_text(&analysis))?;
+    }
+    Ok(code)
+}
+
+/// Both passes of an analysis. Standard input is spooled to a temporary file first, since the
+/// second pass reads the packets again.
+fn run_analysis(
+    input: &InputArgs,
+    config: levee_analyze::AnalyzeConfig,
+) -> anyhow::Result<(levee_analyze::Analysis, u8)> {
+    let (input, spool) = input::spool_stdin(input)?;
+    let mut analyzer = levee_analyze::Analyzer::new(config);
+    let mut outcome = input::for_each_packet(&input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
+    if let Some(spool) = &spool {
+        for f in outcome.files.iter_mut() {
+            if std::path::Path::new(&f.name) == spool.to_path_buf() {
+                f.name = "-".into();
+            }
+        }
+    }
+    let mut plan = analyzer.detect();
+    if plan.needs_second_pass() {
+        let again = InputArgs {
+            quiet: true,
+            ..input.clone()
+        };
+        input::for_each_packet(&again, &mut plan, |pl, ts, p| pl.add(ts, p))?;
+    }
+    let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
+    Ok((analysis, outcome.exit_code()))
 }
 
 /// Writes to standard output. A reader that went away (`levee ... | head`) ends the output
@@ -206,6 +292,7 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
         captures: a.captures.clone(),
         no_progress: true,
         max_errors: a.max_errors,
+        quiet: false,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -347,6 +434,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         captures: vec![capture.clone()],
         no_progress: true,
         max_errors: 20,
+        quiet: false,
     };
     let outcome = input::for_each_packet(&input, &mut builder, |b, ts, p| b.add(ts, p))?;
     let summary = builder.finish(outcome.files.clone(), 10);

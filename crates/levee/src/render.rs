@@ -138,3 +138,147 @@ pub fn summary_text(s: &Summary) -> String {
     }
     o
 }
+
+fn count(n: u64) -> String {
+    levee_analyze::detect::thousands(n)
+}
+
+/// The analysis as text: one block per attack, then what was looked at and dismissed.
+pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
+    use levee_analyze::detect::{bits_rate, rate};
+    let mut o = String::new();
+    let c = &a.capture;
+    let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();
+    let _ = writeln!(o, "Capture   {}", names.join(", "));
+    let _ = writeln!(
+        o,
+        "          {} packets, {} bytes, {} .. {} ({:.3} s)",
+        count(c.packets),
+        count(c.bytes),
+        c.start.as_deref().unwrap_or("-"),
+        c.end.as_deref().unwrap_or("-"),
+        c.duration_s
+    );
+    if c.damaged_records > 0 {
+        let _ = writeln!(o, "          {} damaged records skipped", c.damaged_records);
+    }
+    let _ = writeln!(o);
+    if a.attacks.is_empty() {
+        let _ = writeln!(o, "No attack found.");
+    }
+    for at in &a.attacks {
+        let of = at
+            .carpet_of
+            .as_deref()
+            .map(|v| format!(" (of {v})"))
+            .unwrap_or_default();
+        let _ = writeln!(o, "Attack {}: {}{of}", at.id, at.vector);
+        let _ = writeln!(
+            o,
+            "  when       {} .. {} ({:.3} s)",
+            at.start, at.end, at.duration_s
+        );
+        let _ = writeln!(
+            o,
+            "  size       {} packets, {} bytes ({:.1}% of the capture); peak {} / {}, mean {} / {}",
+            count(at.packets),
+            count(at.bytes),
+            at.share_of_capture * 100.0,
+            rate(at.peak_pps),
+            bits_rate(at.peak_bps),
+            rate(at.mean_pps),
+            bits_rate(at.mean_bps)
+        );
+        for t in &at.targets {
+            let who = t.ip.as_deref().or(t.prefix.as_deref()).unwrap_or("?");
+            let ports: Vec<String> = t
+                .ports
+                .iter()
+                .map(|p| format!("{} ({})", p.port, count(p.packets)))
+                .collect();
+            let ports = if ports.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; ports {} of {} distinct",
+                    ports.join(", "),
+                    count(t.distinct_ports)
+                )
+            };
+            let _ = writeln!(o, "  target     {who}{ports}");
+        }
+        let s = &at.sources;
+        let top: Vec<String> = s
+            .top
+            .iter()
+            .take(5)
+            .map(|x| format!("{} ({})", x.ip, count(x.packets)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  sources    ~{} distinct, spoofed: {}; top {}",
+            count(s.distinct_estimate),
+            if s.spoofed_likely {
+                "likely"
+            } else {
+                "not indicated"
+            },
+            top.join(", ")
+        );
+        for e in &s.evidence {
+            let _ = writeln!(o, "             - {e}");
+        }
+        let ttls: Vec<String> = s
+            .ttl
+            .top
+            .iter()
+            .map(|(t, n)| format!("{t} ({})", count(*n)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  ttl        {}..{}, {} distinct; top {}",
+            s.ttl.min,
+            s.ttl.max,
+            s.ttl.distinct,
+            ttls.join(", ")
+        );
+        let z = &at.packet_sizes;
+        let _ = writeln!(o, "  ip.len     {}..{}, median {}", z.min, z.max, z.median);
+        let _ = writeln!(o, "  evidence");
+        for e in &at.evidence {
+            let _ = writeln!(o, "             - {e}");
+        }
+        let sig = &at.signature;
+        let _ = writeln!(o, "  signature  {}", sig.expression);
+        let _ = writeln!(
+            o,
+            "             matches {:.2}% of the attack ({} of {} packets) and {:.3}% of other traffic ({} of {})",
+            sig.coverage * 100.0,
+            count(sig.matched_attack_packets),
+            count(sig.attack_packets),
+            sig.collateral * 100.0,
+            count(sig.matched_other_packets),
+            count(sig.other_packets)
+        );
+        let _ = writeln!(o);
+    }
+    if !a.not_attacks.is_empty() {
+        let _ = writeln!(o, "Heavy traffic that is not an attack");
+        for d in &a.not_attacks {
+            let _ = writeln!(
+                o,
+                "  {:<22} {} packets, peak {}, ~{} sources: {}",
+                d.vector,
+                count(d.packets),
+                rate(d.peak_pps),
+                count(d.distinct_sources),
+                d.reason
+            );
+        }
+        let _ = writeln!(o);
+    }
+    for n in &a.notes {
+        let _ = writeln!(o, "Note: {n}");
+    }
+    o
+}

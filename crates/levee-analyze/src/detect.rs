@@ -1,0 +1,583 @@
+//! Deciding which classes hold attacks, after the first pass.
+//!
+//! A class is an attack when, in its busiest stretch of time (its *window*: the buckets at or
+//! above a tenth of its peak rate), it reaches the volume thresholds and carries its vector's
+//! evidence:
+//!
+//! | vector | evidence required |
+//! |---|---|
+//! | `syn-flood` | fewer than 20 % of SYNs followed by the handshake's ACK, and many sources (or a rise over the class's earlier rate from several sources) |
+//! | `synack-reflection`, `<service>-reflection` | most responses unsolicited (no request seen the other way), from many reflectors |
+//! | `ack-flood`, `rst-flood`, `fin-flood` | most packets outside any connection seen opening, and many sources (or a rise) |
+//! | `udp-flood`, `quic-flood`, `icmp-flood`, `gre-flood`, `ip-proto-flood`, `ip-fragment-flood`, `tcp-anomaly` | most packets unanswered, and many sources (or a rise) |
+//! | `dns-water-torture` | most queries for distinct names under one zone |
+//! | `carpet-bombing` | any of the above spread over many addresses of one prefix, none dominant |
+//! | `port-scan`, `host-scan` | one source probing many new ports (or addresses), few handshakes completed |
+//!
+//! "Many sources" (`min_flood_sources`) is what keeps one heavy transfer, a speed test or a
+//! backup from ever being called a flood; "unsolicited"/"unanswered" is what keeps a busy
+//! resolver or a popular site from being called a reflection or a flood.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use levee_rules::Expr;
+
+use crate::analyze::Analyzer;
+use crate::stats::{bin_high, bin_low, central_range, ClassStats};
+use crate::vector::Class;
+
+/// Who an attack is aimed at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetSpec {
+    /// Destination addresses (128-bit form).
+    Hosts(Vec<u128>),
+    /// Destination prefixes (network in 128-bit form, prefix length in IPv4 or IPv6 terms).
+    Prefixes(Vec<(u128, u8)>),
+    /// Scans: the attack is defined by its source.
+    FromSource(u128),
+}
+
+impl TargetSpec {
+    #[inline]
+    pub fn matches(&self, src: u128, dst: u128) -> bool {
+        match self {
+            TargetSpec::Hosts(h) => h.contains(&dst),
+            TargetSpec::Prefixes(p) => p.iter().any(|&(net, len)| {
+                let bits = if is_v4(net) {
+                    96 + u32::from(len)
+                } else {
+                    u32::from(len)
+                };
+                bits == 0 || (dst ^ net) >> (128 - bits) == 0
+            }),
+            TargetSpec::FromSource(s) => *s == src,
+        }
+    }
+}
+
+/// An attack found in the first pass, to be measured in the second.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub vector: String,
+    pub carpet_of: Option<String>,
+    /// The classes of packets that belong to the attack (empty: every class).
+    pub classes: Vec<Class>,
+    pub window: (i64, i64),
+    pub targets: TargetSpec,
+    pub evidence: Vec<String>,
+    pub spoofed_likely: bool,
+    pub source_evidence: Vec<String>,
+    /// Signature candidates, most specific first; the second pass measures each.
+    pub candidates: Vec<Expr>,
+    /// The class whose first-pass statistics describe the attack.
+    pub class: Class,
+}
+
+/// A class that had the volume of an attack but not the evidence.
+#[derive(Debug, Clone)]
+pub struct Dismissal {
+    pub class: Class,
+    pub packets: u64,
+    pub peak_pps: f64,
+    pub sources: u64,
+    pub reason: String,
+}
+
+pub(crate) fn is_v4(a: u128) -> bool {
+    a >> 32 == 0xffff
+}
+
+pub fn addr_from_bits(a: u128) -> IpAddr {
+    if is_v4(a) {
+        IpAddr::V4(Ipv4Addr::from(a as u32))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(a))
+    }
+}
+
+/// Thousands separators for evidence text.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn rate(pps: f64) -> String {
+    if pps >= 1e6 {
+        format!("{:.2} Mpps", pps / 1e6)
+    } else if pps >= 1e3 {
+        format!("{:.1} kpps", pps / 1e3)
+    } else {
+        format!("{pps:.0} pps")
+    }
+}
+
+pub fn bits_rate(bps: f64) -> String {
+    if bps >= 1e9 {
+        format!("{:.2} Gbps", bps / 1e9)
+    } else if bps >= 1e6 {
+        format!("{:.1} Mbps", bps / 1e6)
+    } else if bps >= 1e3 {
+        format!("{:.1} kbps", bps / 1e3)
+    } else {
+        format!("{bps:.0} bps")
+    }
+}
+
+fn pct(x: f64) -> String {
+    if x > 0.0 && x < 0.001 {
+        "<0.1%".into()
+    } else {
+        format!("{:.1}%", x * 100.0)
+    }
+}
+
+/// Rates per bucket, each bucket's duration clipped to the capture so that a capture shorter
+/// than one bucket shows its real rate.
+pub(crate) fn bucket_rates(an: &Analyzer, packets: impl Iterator<Item = u64>) -> Vec<f64> {
+    let w = an.bucket_ns;
+    let base = an.base_bucket.unwrap_or(0);
+    packets
+        .enumerate()
+        .map(|(i, n)| {
+            let b0 = (base + i as i64) * w;
+            let span = effective_span(b0, w, an.start, an.end);
+            n as f64 / span
+        })
+        .collect()
+}
+
+/// Seconds of bucket `[b0, b0+w)` inside the capture `[start, end]`; at least 1 ms, and the
+/// full bucket unless the bucket holds the capture's first or last packet.
+pub(crate) fn effective_span(b0: i64, w: i64, start: i64, end: i64) -> f64 {
+    let lo = b0.max(start);
+    let hi = (b0 + w).min(end.saturating_add(1));
+    let full = w as f64 / 1e9;
+    if hi <= lo {
+        return full;
+    }
+    let clipped = (hi - lo) as f64 / 1e9;
+    // A partial bucket at the edge counts only if it covers a real stretch of time; otherwise a
+    // lone packet just after a bucket boundary would read as a huge rate.
+    if clipped < full && (end - start) as f64 / 1e9 >= full {
+        full.min(clipped.max(full / 2.0))
+    } else {
+        clipped.max(0.001)
+    }
+}
+
+struct Window {
+    start: i64,
+    end: i64,
+    packets: u64,
+    flagged: u64,
+    peak_pps: f64,
+    /// Median rate of the class before the window, when there are enough earlier buckets.
+    baseline_pps: Option<f64>,
+    mean_pps: f64,
+}
+
+/// The attack window of a class: it starts at the first bucket reaching a tenth of the peak
+/// rate, and ends at the last bucket still above twice the rate the class had before the
+/// window (any traffic at all, when there was none or no earlier stretch to judge by). A
+/// flood that trails off therefore stays one attack, while a return to normal traffic is not
+/// counted in it.
+fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
+    let rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
+    let peak = rates.iter().cloned().fold(0.0, f64::max);
+    if peak <= 0.0 {
+        return None;
+    }
+    let first = rates.iter().position(|&r| r >= peak / 10.0)?;
+    let baseline_pps = if first >= 5 {
+        let mut before = rates[..first].to_vec();
+        before.sort_by(f64::total_cmp);
+        Some(before[before.len() / 2])
+    } else {
+        None
+    };
+    let tail = baseline_pps.map_or(0.0, |b| 2.0 * b);
+    let peak_at = rates.iter().position(|&r| r >= peak)?;
+    let last = rates
+        .iter()
+        .rposition(|&r| r > tail && r > 0.0)
+        .unwrap_or(peak_at)
+        .max(peak_at);
+    let w = an.bucket_ns;
+    let base = an.base_bucket.unwrap_or(0);
+    let start = ((base + first as i64) * w).max(c.first_ts);
+    let end = ((base + last as i64 + 1) * w - 1).min(c.last_ts);
+    let (packets, flagged) = c.series[first..=last]
+        .iter()
+        .fold((0, 0), |(p, f), b| (p + b.packets, f + b.flagged));
+    let span = ((end - start).max(0) as f64 / 1e9).max(0.001);
+    Some(Window {
+        start,
+        end,
+        packets,
+        flagged,
+        peak_pps: peak,
+        baseline_pps,
+        mean_pps: packets as f64 / span,
+    })
+}
+
+/// Detects attacks class by class.
+pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
+    let cfg = an.config();
+    let mut findings = Vec::new();
+    let mut dismissed = Vec::new();
+    for class in Class::all() {
+        let Some(c) = an.class(class) else { continue };
+        if class == Class::Undecoded {
+            continue;
+        }
+        let Some(w) = window(an, c) else { continue };
+        let sources = c.distinct_sources.estimate();
+        // Volume first: below it nothing is an attack, and nothing needs explaining.
+        if w.packets < cfg.min_packets || w.peak_pps < cfg.min_pps {
+            continue;
+        }
+        let evidence_share = w.flagged as f64 / w.packets.max(1) as f64;
+        let rise = w.baseline_pps.map(|b| w.mean_pps / b.max(1.0));
+        let rose = rise.is_some_and(|r| r >= cfg.baseline_factor);
+        let many_sources = sources >= cfg.min_flood_sources;
+        let mut evidence = Vec::new();
+        let dismiss = |reason: String| Dismissal {
+            class,
+            packets: c.packets,
+            peak_pps: w.peak_pps,
+            sources,
+            reason,
+        };
+        let verdict: Result<(), String> = match class {
+            Class::Syn => {
+                let completion = c.completed as f64 / c.packets.max(1) as f64;
+                if completion >= 0.2 {
+                    Err(format!(
+                        "{} of SYNs were followed by the handshake's ACK: connections being opened",
+                        pct(completion)
+                    ))
+                } else if !(many_sources || rose && sources >= 5) {
+                    Err(format!(
+                        "only ~{sources} sources and no rise over earlier traffic: \
+                         see port-scan/host-scan"
+                    ))
+                } else {
+                    evidence.push(format!(
+                        "{} SYNs, {} handshakes completed ({})",
+                        thousands(c.packets),
+                        thousands(c.completed),
+                        pct(completion.min(1.0))
+                    ));
+                    Ok(())
+                }
+            }
+            Class::SynAck | Class::Reflection(_) => {
+                if evidence_share < cfg.min_evidence {
+                    Err(format!(
+                        "{} of responses answer a request seen in the capture",
+                        pct(1.0 - evidence_share)
+                    ))
+                } else if sources < cfg.min_reflectors {
+                    Err(format!("only ~{sources} reflectors"))
+                } else {
+                    let what = match class.service() {
+                        Some(s) => format!(
+                            "UDP packets from source port {} ({}: {})",
+                            s.port, s.name, s.abuse
+                        ),
+                        None => "SYN-ACKs".to_string(),
+                    };
+                    evidence.push(format!(
+                        "{} {what}; {} of them answer no request seen in the capture",
+                        thousands(w.packets),
+                        pct(evidence_share)
+                    ));
+                    evidence.push(format!("~{} distinct reflectors", thousands(sources)));
+                    Ok(())
+                }
+            }
+            Class::DnsQuery => match c.dns.as_deref() {
+                Some(d) if d.parsed >= cfg.min_packets => {
+                    let (zone, zone_n) = d.zones.top(1).pop().unwrap_or_default();
+                    let distinct = d.distinct_names.estimate();
+                    let uniq = distinct as f64 / d.parsed as f64;
+                    let zone_share = zone_n as f64 / d.parsed as f64;
+                    if zone_share >= 0.5 && uniq >= 0.5 {
+                        evidence.push(format!(
+                            "{} queries, {} of them under {zone}, ~{} distinct names: \
+                             random subdomains that no cache can answer",
+                            thousands(d.parsed),
+                            pct(zone_share),
+                            thousands(distinct)
+                        ));
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "queries spread over many names and zones (top zone {} of queries, \
+                             {} distinct names per query): ordinary resolver traffic",
+                            pct(zone_share),
+                            pct(uniq.min(1.0))
+                        ))
+                    }
+                }
+                _ => Err("no DNS questions could be read".into()),
+            },
+            _ => {
+                let what = match class {
+                    Class::Ack | Class::Rst | Class::Fin => "outside any connection seen opening",
+                    _ => "never answered",
+                };
+                if evidence_share < cfg.min_evidence {
+                    Err(format!(
+                        "only {} of packets {what}: two-way traffic",
+                        pct(evidence_share)
+                    ))
+                } else if !(many_sources || rose && sources >= 5) {
+                    Err(format!(
+                        "~{sources} sources and no rise over earlier traffic: a few heavy \
+                         senders, not a flood"
+                    ))
+                } else {
+                    evidence.push(format!(
+                        "{} packets, {} of them {what}",
+                        thousands(w.packets),
+                        pct(evidence_share)
+                    ));
+                    Ok(())
+                }
+            }
+        };
+        if let Err(reason) = verdict {
+            dismissed.push(dismiss(reason));
+            continue;
+        }
+        if let (Some(b), Some(r)) = (w.baseline_pps, rise) {
+            evidence.push(format!(
+                "rate rose from {} before the attack to {} ({:.0}x)",
+                rate(b),
+                rate(w.mean_pps),
+                r
+            ));
+        }
+        let (targets, carpet) = targets(c);
+        let (spoofed_likely, source_evidence) = spoofing(class, c);
+        let candidates = crate::signature::candidates(class, c, &targets);
+        findings.push(Finding {
+            vector: if carpet {
+                "carpet-bombing".into()
+            } else {
+                class.vector().into()
+            },
+            carpet_of: carpet.then(|| class.vector().to_string()),
+            classes: vec![class],
+            window: (w.start, w.end),
+            targets,
+            evidence,
+            spoofed_likely,
+            source_evidence,
+            candidates,
+            class,
+        });
+    }
+    findings.extend(scans(an));
+    (findings, dismissed)
+}
+
+/// The destinations an attack class is aimed at: the heavy ones, or the prefixes they share
+/// when the attack is spread thin over many addresses (carpet bombing).
+fn targets(c: &ClassStats) -> (TargetSpec, bool) {
+    let total = c.packets.max(1);
+    let top = c.destinations.top(64);
+    let heavy: Vec<u128> = top
+        .iter()
+        .filter(|(_, n)| *n as f64 >= 0.05 * total as f64)
+        .take(16)
+        .map(|(a, _)| *a)
+        .collect();
+    let heavy_share: u64 = top
+        .iter()
+        .filter(|(a, _)| heavy.contains(a))
+        .map(|(_, n)| n)
+        .sum();
+    let distinct = c.distinct_destinations.estimate();
+    if heavy_share as f64 >= 0.8 * total as f64 || distinct < 16 {
+        return (TargetSpec::Hosts(heavy), false);
+    }
+    // Spread thin: the /24s (or /48s) that hold the attack.
+    let mut prefixes = Vec::new();
+    let mut covered = 0;
+    for (net, n) in c.destination_prefixes.top(16) {
+        if covered as f64 >= 0.9 * total as f64 || prefixes.len() >= 8 {
+            break;
+        }
+        let len = if is_v4(net) { 24 } else { 48 };
+        prefixes.push((net, len));
+        covered += n;
+    }
+    (TargetSpec::Prefixes(prefixes), true)
+}
+
+/// Whether the sources look forged, with the reasons.
+fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
+    let mut ev = Vec::new();
+    let sources = c.distinct_sources.estimate();
+    let per_packet = sources as f64 / c.packets.max(1) as f64;
+    let bogon_share = c.bogon_sources as f64 / c.packets.max(1) as f64;
+    let distinct_ttls = c.ttl.iter().filter(|&&n| n > 0).count();
+    let reflection = matches!(class, Class::SynAck | Class::Reflection(_));
+    if reflection {
+        ev.push(format!(
+            "~{} reflectors: real hosts answering requests forged with the target's address",
+            thousands(sources)
+        ));
+    }
+    let mut spoofed = false;
+    if !reflection && sources >= 1000 && per_packet >= 0.3 {
+        spoofed = true;
+        ev.push(format!(
+            "~{} distinct sources for {} packets: nearly every packet from a new address",
+            thousands(sources),
+            thousands(c.packets)
+        ));
+    }
+    if bogon_share >= 0.01 {
+        spoofed |= !reflection && bogon_share >= 0.05;
+        ev.push(format!(
+            "{} of packets from private, reserved or unallocated addresses",
+            pct(bogon_share)
+        ));
+    }
+    if distinct_ttls >= 128 {
+        spoofed |= !reflection;
+        ev.push(format!(
+            "{distinct_ttls} distinct TTL values: set at random, as crafted packets are"
+        ));
+    } else if !reflection && sources >= 1000 {
+        if let Some((lo, hi)) = central_range(&c.ttl, 0.9) {
+            if hi - lo <= 8 {
+                spoofed = true;
+                ev.push(format!(
+                    "90% of packets have TTL {lo}..{hi} although they claim ~{} sources: \
+                     few real origins behind many addresses",
+                    thousands(sources)
+                ));
+            }
+        }
+    }
+    // ID 0 is what Linux writes in every don't-fragment packet: not a tell.
+    if let Some((id, n)) = c.ip_ids.top(2).into_iter().find(|(id, _)| *id != 0) {
+        if n as f64 >= 0.5 * c.packets as f64 && c.packets >= 100 {
+            ev.push(format!(
+                "IP ID {id} in {} of packets: written by a packet generator",
+                pct(n as f64 / c.packets as f64)
+            ));
+        }
+    }
+    (spoofed, ev)
+}
+
+/// Sources probing many new ports (port scan) or addresses (host scan) with few completed
+/// handshakes.
+fn scans(an: &Analyzer) -> Vec<Finding> {
+    let cfg = an.config();
+    let mut out = Vec::new();
+    let completions = |src: u128| {
+        an.source_completions
+            .top(256)
+            .into_iter()
+            .find(|(s, _)| *s == src)
+            .map_or(0, |(_, n)| n)
+    };
+    for (vector, table) in [
+        ("port-scan", &an.port_probes),
+        ("host-scan", &an.host_probes),
+    ] {
+        for (src, probes) in table.top(16) {
+            if probes < cfg.min_scan_probes {
+                break;
+            }
+            let done = completions(src);
+            if done as f64 > 0.2 * probes as f64 {
+                continue;
+            }
+            let hosts = an
+                .host_probes
+                .top(256)
+                .into_iter()
+                .find(|(s, _)| *s == src)
+                .map_or(1, |(_, n)| n.max(1));
+            let ports = an
+                .port_probes
+                .top(256)
+                .into_iter()
+                .find(|(s, _)| *s == src)
+                .map_or(0, |(_, n)| n);
+            // A port scan walks ports of few hosts; a host scan walks hosts on few ports.
+            let is_port_scan = ports >= 4 * hosts;
+            if (vector == "port-scan") != is_port_scan {
+                continue;
+            }
+            let ip = addr_from_bits(src);
+            let evidence = vec![format!(
+                "{ip} probed {} new (address, port) pairs on {} addresses; {} handshakes completed",
+                thousands(ports),
+                thousands(hosts),
+                thousands(done)
+            )];
+            let expr = levee_rules::parse_plain(&format!("ip.src == {ip}"))
+                .expect("an address comparison parses");
+            out.push(Finding {
+                vector: vector.into(),
+                carpet_of: None,
+                // Everything the scanner sends belongs to the scan.
+                classes: Vec::new(),
+                window: (an.start, an.end),
+                targets: TargetSpec::FromSource(src),
+                evidence,
+                spoofed_likely: false,
+                source_evidence: Vec::new(),
+                candidates: vec![expr],
+                class: Class::Syn,
+            });
+        }
+    }
+    out
+}
+
+/// Size summary of a class from its length histogram.
+pub(crate) fn sizes(c: &ClassStats) -> crate::report::SizeSummary {
+    let total: u64 = c.lengths.iter().sum();
+    let (lo, hi) = central_range(&c.lengths, 1.0).unwrap_or((0, 0));
+    let mut acc = 0;
+    let mut median = 0;
+    for (i, &n) in c.lengths.iter().enumerate() {
+        acc += n;
+        if acc * 2 >= total && n > 0 {
+            median = bin_low(i);
+            break;
+        }
+    }
+    let mut top: Vec<(u32, u64)> = c
+        .lengths
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(i, &n)| (bin_low(i), n))
+        .collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.truncate(5);
+    crate::report::SizeSummary {
+        min: bin_low(lo),
+        max: bin_high(hi),
+        median,
+        top,
+    }
+}

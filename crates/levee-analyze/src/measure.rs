@@ -1,0 +1,394 @@
+//! `levee analyze`, second pass: every attack's packets are counted exactly (packets, bytes,
+//! start, end, peak rates), and every signature candidate is evaluated on every packet, so
+//! coverage (share of the attack it matches) and collateral (share of everything else it
+//! matches) are measured on the capture, not estimated.
+
+use levee_decode::Packet;
+
+use crate::analyze::Analyzer;
+use crate::detect::{
+    addr_from_bits, bits_rate, bucket_rates, detect, rate, sizes, Dismissal, Finding, TargetSpec,
+};
+use crate::report::{
+    Analysis, Attack, CaptureInfo, Dismissed, MeasuredExpression, PortCount, Settings, Signature,
+    SourceCount, Sources, Target, TtlSummary,
+};
+use crate::stats::ClassStats;
+use crate::summary::{format_ts, FileInfo};
+use crate::vector::{addr_bits, Classifier};
+
+/// Coverage a signature should reach.
+pub const TARGET_COVERAGE: f64 = 0.95;
+
+struct AttackCount {
+    packets: u64,
+    bytes: u64,
+    first: i64,
+    last: i64,
+    series: Vec<(u64, u64)>,
+    /// Per candidate: (matched attack packets, matched other packets).
+    matched: Vec<(u64, u64)>,
+}
+
+/// The plan between the passes: what was found, and the counters the second pass fills.
+pub struct Plan {
+    analyzer: Analyzer,
+    findings: Vec<Finding>,
+    dismissed: Vec<Dismissal>,
+    classifier: Classifier,
+    counts: Vec<AttackCount>,
+    total_packets: u64,
+}
+
+impl Analyzer {
+    /// Ends the first pass: decides which classes hold attacks and prepares the second pass.
+    pub fn detect(self) -> Plan {
+        let (findings, dismissed) = detect(&self);
+        let counts = findings
+            .iter()
+            .map(|f| AttackCount {
+                packets: 0,
+                bytes: 0,
+                first: i64::MAX,
+                last: i64::MIN,
+                series: Vec::new(),
+                matched: vec![(0, 0); f.candidates.len()],
+            })
+            .collect();
+        Plan {
+            analyzer: self,
+            findings,
+            dismissed,
+            classifier: Analyzer::second_pass_classifier(),
+            counts,
+            total_packets: 0,
+        }
+    }
+}
+
+impl Plan {
+    /// Whether a second pass is needed (there is something to measure).
+    pub fn needs_second_pass(&self) -> bool {
+        !self.findings.is_empty()
+    }
+
+    /// Counts one packet of the second pass (the same packets, in the same order, as the first).
+    pub fn add(&mut self, ts: i64, p: &Packet<'_>) {
+        self.total_packets += 1;
+        let class = self.classifier.classify(p);
+        let (src, dst) = match p.ip.as_ref() {
+            Some(ip) => (addr_bits(ip.src), addr_bits(ip.dst)),
+            None => (0, 0),
+        };
+        let w = self.analyzer.bucket_ns;
+        let base = self.analyzer.base_bucket.unwrap_or(0);
+        for (f, count) in self.findings.iter().zip(self.counts.iter_mut()) {
+            let member = (f.classes.is_empty() || f.classes.contains(&class))
+                && ts >= f.window.0
+                && ts <= f.window.1
+                && p.ip.is_some()
+                && f.targets.matches(src, dst);
+            if member {
+                count.packets += 1;
+                count.bytes += u64::from(p.wire_len);
+                count.first = count.first.min(ts);
+                count.last = count.last.max(ts);
+                let idx = (ts.div_euclid(w) - base).max(0) as usize;
+                if idx < 1 << 16 {
+                    if idx >= count.series.len() {
+                        count.series.resize(idx + 1, (0, 0));
+                    }
+                    count.series[idx].0 += 1;
+                    count.series[idx].1 += u64::from(p.wire_len);
+                }
+            }
+            for (e, m) in f.candidates.iter().zip(count.matched.iter_mut()) {
+                if e.matches(p) {
+                    if member {
+                        m.0 += 1;
+                    } else {
+                        m.1 += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the analysis document.
+    pub fn finish(self, files: Vec<FileInfo>, damaged_records: u64) -> Analysis {
+        let an = &self.analyzer;
+        let cfg = an.config().clone();
+        let total = an.packets;
+        let mut attacks = Vec::new();
+        let mut notes = Vec::new();
+        if an.filter_saturation() > 0.05 {
+            notes.push(format!(
+                "the flow filters are {:.0}% likely to mistake a new flow for a known one at \
+                 this size: unsolicited/unanswered shares are underestimated",
+                an.filter_saturation() * 100.0
+            ));
+        }
+        for (f, count) in self.findings.iter().zip(&self.counts) {
+            if count.packets == 0 {
+                continue;
+            }
+            let others = self.total_packets.saturating_sub(count.packets);
+            let mut measured: Vec<MeasuredExpression> = f
+                .candidates
+                .iter()
+                .zip(&count.matched)
+                .map(|(e, &(a, o))| MeasuredExpression {
+                    expression: e.to_string(),
+                    coverage: a as f64 / count.packets as f64,
+                    collateral: if others == 0 {
+                        0.0
+                    } else {
+                        o as f64 / others as f64
+                    },
+                })
+                .collect();
+            // Best: coverage reached, least collateral, most specific (earliest) on ties.
+            let best = measured
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.coverage >= TARGET_COVERAGE)
+                .min_by(|(i, a), (j, b)| a.collateral.total_cmp(&b.collateral).then(i.cmp(j)))
+                .or_else(|| {
+                    measured
+                        .iter()
+                        .enumerate()
+                        .max_by(|(i, a), (j, b)| a.coverage.total_cmp(&b.coverage).then(j.cmp(i)))
+                })
+                .map_or(0, |(i, _)| i);
+            let chosen = measured.remove(best);
+            let (ma, mo) = count.matched[best];
+            let signature = Signature {
+                expression: chosen.expression,
+                coverage: chosen.coverage,
+                collateral: chosen.collateral,
+                attack_packets: count.packets,
+                matched_attack_packets: ma,
+                other_packets: others,
+                matched_other_packets: mo,
+                alternatives: measured,
+            };
+            let c = an.class(f.class);
+            let rates = bucket_rates(an, count.series.iter().map(|s| s.0));
+            let brates = bucket_rates(an, count.series.iter().map(|s| s.1 * 8));
+            let peak_pps = rates.iter().cloned().fold(0.0, f64::max);
+            let peak_bps = brates.iter().cloned().fold(0.0, f64::max);
+            let span = ((count.last - count.first) as f64 / 1e9).max(0.0);
+            let (mean_pps, mean_bps) = if span > 0.0 {
+                (count.packets as f64 / span, count.bytes as f64 * 8.0 / span)
+            } else {
+                (peak_pps, peak_bps)
+            };
+            let mut evidence = f.evidence.clone();
+            evidence.push(format!(
+                "peak {} / {} in {} s buckets",
+                rate(peak_pps),
+                bits_rate(peak_bps),
+                an.bucket_ns as f64 / 1e9
+            ));
+            attacks.push(Attack {
+                id: 0,
+                vector: f.vector.clone(),
+                carpet_of: f.carpet_of.clone(),
+                start: format_ts(count.first),
+                end: format_ts(count.last),
+                start_epoch: count.first as f64 / 1e9,
+                end_epoch: count.last as f64 / 1e9,
+                duration_s: span,
+                packets: count.packets,
+                bytes: count.bytes,
+                peak_pps,
+                peak_bps,
+                mean_pps,
+                mean_bps,
+                share_of_capture: count.packets as f64 / total.max(1) as f64,
+                targets: c.map(|c| targets(f, c, cfg.top_n)).unwrap_or_default(),
+                sources: sources(f, c, cfg.top_n, an),
+                packet_sizes: c.map(sizes).unwrap_or(crate::report::SizeSummary {
+                    min: 0,
+                    max: 0,
+                    median: 0,
+                    top: Vec::new(),
+                }),
+                signature,
+                evidence,
+            });
+        }
+        attacks.sort_by(|a, b| {
+            a.start_epoch
+                .total_cmp(&b.start_epoch)
+                .then(b.packets.cmp(&a.packets))
+        });
+        for (i, a) in attacks.iter_mut().enumerate() {
+            a.id = i + 1;
+        }
+        let not_attacks = self
+            .dismissed
+            .iter()
+            .map(|d| Dismissed {
+                vector: d.class.vector().into(),
+                packets: d.packets,
+                peak_pps: d.peak_pps,
+                distinct_sources: d.sources,
+                reason: d.reason.clone(),
+            })
+            .collect();
+        let has = an.packets > 0;
+        Analysis {
+            capture: CaptureInfo {
+                files,
+                packets: an.packets,
+                bytes: an.bytes,
+                start: has.then(|| format_ts(an.start)),
+                end: has.then(|| format_ts(an.end)),
+                start_epoch: has.then(|| an.start as f64 / 1e9),
+                end_epoch: has.then(|| an.end as f64 / 1e9),
+                duration_s: if has {
+                    (an.end - an.start) as f64 / 1e9
+                } else {
+                    0.0
+                },
+                damaged_records,
+            },
+            settings: Settings {
+                bucket_s: an.bucket_ns as f64 / 1e9,
+                min_pps: cfg.min_pps,
+                min_packets: cfg.min_packets,
+                min_flood_sources: cfg.min_flood_sources,
+                min_reflectors: cfg.min_reflectors,
+                min_evidence: cfg.min_evidence,
+                baseline_factor: cfg.baseline_factor,
+            },
+            attacks,
+            not_attacks,
+            notes,
+        }
+    }
+}
+
+fn top_ports(c: &ClassStats, n: usize) -> (Vec<PortCount>, u64) {
+    let mut v: Vec<PortCount> = c
+        .dst_ports
+        .iter()
+        .enumerate()
+        .filter(|(_, &k)| k > 0)
+        .map(|(port, &packets)| PortCount {
+            port: port as u16,
+            packets,
+        })
+        .collect();
+    let distinct = v.len() as u64;
+    v.sort_by(|a, b| b.packets.cmp(&a.packets).then(a.port.cmp(&b.port)));
+    v.truncate(n);
+    (v, distinct)
+}
+
+fn targets(f: &Finding, c: &ClassStats, n: usize) -> Vec<Target> {
+    let (ports, distinct_ports) = top_ports(c, n.min(5));
+    match &f.targets {
+        TargetSpec::Hosts(h) => h
+            .iter()
+            .map(|&a| Target {
+                ip: Some(addr_from_bits(a).to_string()),
+                prefix: None,
+                packets: c
+                    .destinations
+                    .top(64)
+                    .into_iter()
+                    .find(|(d, _)| *d == a)
+                    .map_or(0, |(_, k)| k),
+                ports: ports.clone(),
+                distinct_ports,
+            })
+            .collect(),
+        TargetSpec::Prefixes(ps) => ps
+            .iter()
+            .map(|&(net, len)| Target {
+                ip: None,
+                prefix: Some(format!("{}/{len}", addr_from_bits(net))),
+                packets: c
+                    .destination_prefixes
+                    .top(64)
+                    .into_iter()
+                    .find(|(d, _)| *d == net)
+                    .map_or(0, |(_, k)| k),
+                ports: ports.clone(),
+                distinct_ports,
+            })
+            .collect(),
+        TargetSpec::FromSource(_) => c
+            .destinations
+            .top(n.min(5))
+            .into_iter()
+            .map(|(a, k)| Target {
+                ip: Some(addr_from_bits(a).to_string()),
+                prefix: None,
+                packets: k,
+                ports: ports.clone(),
+                distinct_ports,
+            })
+            .collect(),
+    }
+}
+
+fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sources {
+    let Some(c) = c else {
+        return Sources {
+            distinct_estimate: 0,
+            top: Vec::new(),
+            spoofed_likely: false,
+            evidence: Vec::new(),
+            bogon_share: 0.0,
+            ttl: TtlSummary {
+                min: 0,
+                max: 0,
+                distinct: 0,
+                top: Vec::new(),
+            },
+        };
+    };
+    let top = match f.targets {
+        TargetSpec::FromSource(s) => vec![SourceCount {
+            ip: addr_from_bits(s).to_string(),
+            packets: an
+                .port_probes
+                .top(256)
+                .into_iter()
+                .find(|(x, _)| *x == s)
+                .map_or(0, |(_, k)| k),
+        }],
+        _ => c
+            .sources
+            .top(n)
+            .into_iter()
+            .map(|(a, k)| SourceCount {
+                ip: addr_from_bits(a).to_string(),
+                packets: k,
+            })
+            .collect(),
+    };
+    let present: Vec<u8> = (0..=255u8).filter(|&t| c.ttl[t as usize] > 0).collect();
+    let mut ttl_top: Vec<(u8, u64)> = present.iter().map(|&t| (t, c.ttl[t as usize])).collect();
+    ttl_top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ttl_top.truncate(5);
+    Sources {
+        distinct_estimate: match f.targets {
+            TargetSpec::FromSource(_) => 1,
+            _ => c.distinct_sources.estimate(),
+        },
+        top,
+        spoofed_likely: f.spoofed_likely,
+        evidence: f.source_evidence.clone(),
+        bogon_share: c.bogon_sources as f64 / c.packets.max(1) as f64,
+        ttl: TtlSummary {
+            min: present.first().copied().unwrap_or(0),
+            max: present.last().copied().unwrap_or(0),
+            distinct: present.len() as u16,
+            top: ttl_top,
+        },
+    }
+}

@@ -1,0 +1,319 @@
+//! Per-class statistics gathered in the first pass: counts, a time series, sketches of sources
+//! and destinations, and exact histograms of the header fields signatures are built from.
+//! Everything here has a fixed size, whatever the number of packets or addresses.
+
+use crate::sketch::{DistinctCount, TopK};
+
+/// Bins of the IP length histogram: exact up to 2047 bytes, then 64-byte bins up to 64 KiB.
+pub const LEN_BINS: usize = 2048 + (65536 - 2048) / 64;
+
+#[inline]
+pub fn len_bin(len: u32) -> usize {
+    if len < 2048 {
+        len as usize
+    } else {
+        (2048 + (len as usize - 2048) / 64).min(LEN_BINS - 1)
+    }
+}
+
+/// The smallest length a bin holds.
+pub fn bin_low(bin: usize) -> u32 {
+    if bin < 2048 {
+        bin as u32
+    } else {
+        2048 + (bin as u32 - 2048) * 64
+    }
+}
+
+/// The largest length a bin holds.
+pub fn bin_high(bin: usize) -> u32 {
+    if bin < 2048 {
+        bin as u32
+    } else {
+        (bin_low(bin) + 63).min(65535)
+    }
+}
+
+/// One time bucket of a class: packets, wire bytes, and packets carrying the class's evidence
+/// (unsolicited, unanswered, not part of a known connection).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Bucket {
+    pub packets: u64,
+    pub bytes: u64,
+    pub flagged: u64,
+}
+
+impl Bucket {
+    fn add(&mut self, o: &Bucket) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.flagged += o.flagged;
+    }
+}
+
+/// Top-k capacity of the per-class sketches.
+const CLASS_TOPK: usize = 512;
+
+pub struct ClassStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub flagged: u64,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// Buckets from the analyzer's base bucket on, all of the analyzer's width.
+    pub series: Vec<Bucket>,
+    pub distinct_sources: DistinctCount,
+    pub distinct_destinations: DistinctCount,
+    pub sources: TopK<u128>,
+    pub destinations: TopK<u128>,
+    /// Destinations cut to /24 (IPv4) or /48 (IPv6), to see carpet bombing of a prefix.
+    pub destination_prefixes: TopK<u128>,
+    pub dst_ports: Box<[u64]>,
+    pub src_ports: Box<[u64]>,
+    pub ttl: [u64; 256],
+    pub lengths: Box<[u64]>,
+    pub tcp_flags: [u64; 256],
+    pub windows: TopK<u16>,
+    pub ip_ids: TopK<u32>,
+    pub icmp_types: [u64; 256],
+    pub protocols: [u64; 256],
+    pub bogon_sources: u64,
+    /// Later fragments counted in this class (joined to their first fragment).
+    pub later_fragments: u64,
+    /// SYN class: handshakes seen completing (first ACK of a flow whose SYN was seen).
+    pub completed: u64,
+    pub ipv6: u64,
+    pub dns: Option<Box<DnsStats>>,
+}
+
+/// DNS questions seen in a class (queries to port 53, or responses from it).
+pub struct DnsStats {
+    pub parsed: u64,
+    pub names: TopK<String>,
+    /// Zones: the last two labels of each name (`example.com`).
+    pub zones: TopK<String>,
+    pub distinct_names: DistinctCount,
+    pub qtypes: TopK<u16>,
+}
+
+impl DnsStats {
+    fn new() -> DnsStats {
+        DnsStats {
+            parsed: 0,
+            names: TopK::new(256),
+            zones: TopK::new(256),
+            distinct_names: DistinctCount::default(),
+            qtypes: TopK::new(64),
+        }
+    }
+
+    pub fn add(&mut self, name: &str, qtype: Option<u16>) {
+        self.parsed += 1;
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.distinct_names.add(&name);
+        let labels: Vec<&str> = name.rsplitn(3, '.').collect();
+        let zone = if labels.len() >= 2 {
+            format!("{}.{}", labels[1], labels[0])
+        } else {
+            name.clone()
+        };
+        self.zones.add(zone, 1);
+        self.names.add(name, 1);
+        if let Some(t) = qtype {
+            self.qtypes.add(t, 1);
+        }
+    }
+}
+
+impl ClassStats {
+    pub fn new(with_dns: bool) -> ClassStats {
+        ClassStats {
+            packets: 0,
+            bytes: 0,
+            flagged: 0,
+            first_ts: i64::MAX,
+            last_ts: i64::MIN,
+            series: Vec::new(),
+            distinct_sources: DistinctCount::default(),
+            distinct_destinations: DistinctCount::default(),
+            sources: TopK::new(CLASS_TOPK),
+            destinations: TopK::new(CLASS_TOPK),
+            destination_prefixes: TopK::new(CLASS_TOPK),
+            dst_ports: vec![0; 65536].into_boxed_slice(),
+            src_ports: vec![0; 65536].into_boxed_slice(),
+            ttl: [0; 256],
+            lengths: vec![0; LEN_BINS].into_boxed_slice(),
+            tcp_flags: [0; 256],
+            windows: TopK::new(64),
+            ip_ids: TopK::new(64),
+            icmp_types: [0; 256],
+            protocols: [0; 256],
+            bogon_sources: 0,
+            later_fragments: 0,
+            completed: 0,
+            ipv6: 0,
+            dns: with_dns.then(|| Box::new(DnsStats::new())),
+        }
+    }
+
+    #[inline]
+    pub fn bucket(&mut self, index: usize) -> &mut Bucket {
+        if index >= self.series.len() {
+            self.series.resize(index + 1, Bucket::default());
+        }
+        &mut self.series[index]
+    }
+
+    /// Halves the time resolution: bucket `2i` and `2i+1` become bucket `i`.
+    pub fn coarsen(&mut self) {
+        let n = self.series.len().div_ceil(2);
+        for i in 0..n {
+            let mut b = self.series[2 * i];
+            if let Some(next) = self.series.get(2 * i + 1) {
+                b.add(next);
+            }
+            self.series[i] = b;
+        }
+        self.series.truncate(n);
+    }
+
+    /// Merges another class's statistics (same bucket layout) into this one.
+    pub fn merge(&mut self, o: &ClassStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.flagged += o.flagged;
+        self.first_ts = self.first_ts.min(o.first_ts);
+        self.last_ts = self.last_ts.max(o.last_ts);
+        if o.series.len() > self.series.len() {
+            self.series.resize(o.series.len(), Bucket::default());
+        }
+        for (a, b) in self.series.iter_mut().zip(&o.series) {
+            a.add(b);
+        }
+        self.distinct_sources.merge(&o.distinct_sources);
+        self.distinct_destinations.merge(&o.distinct_destinations);
+        self.sources.merge(&o.sources);
+        self.destinations.merge(&o.destinations);
+        self.destination_prefixes.merge(&o.destination_prefixes);
+        for (a, b) in self.dst_ports.iter_mut().zip(o.dst_ports.iter()) {
+            *a += b;
+        }
+        for (a, b) in self.src_ports.iter_mut().zip(o.src_ports.iter()) {
+            *a += b;
+        }
+        for (a, b) in self.lengths.iter_mut().zip(o.lengths.iter()) {
+            *a += b;
+        }
+        for i in 0..256 {
+            self.ttl[i] += o.ttl[i];
+            self.tcp_flags[i] += o.tcp_flags[i];
+            self.icmp_types[i] += o.icmp_types[i];
+            self.protocols[i] += o.protocols[i];
+        }
+        self.windows.merge(&o.windows);
+        self.ip_ids.merge(&o.ip_ids);
+        self.bogon_sources += o.bogon_sources;
+        self.later_fragments += o.later_fragments;
+        self.completed += o.completed;
+        self.ipv6 += o.ipv6;
+    }
+}
+
+/// The smallest range `[lo, hi]` of a histogram holding at least `share` of its weight,
+/// trimming equal weight from both ends. `None` for an empty histogram.
+pub fn central_range(hist: &[u64], share: f64) -> Option<(usize, usize)> {
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let trim = ((1.0 - share) / 2.0 * total as f64).floor() as u64;
+    let mut acc = 0;
+    let mut lo = 0;
+    for (i, &c) in hist.iter().enumerate() {
+        if c > 0 && acc + c > trim {
+            lo = i;
+            break;
+        }
+        acc += c;
+    }
+    acc = 0;
+    let mut hi = hist.len() - 1;
+    for (i, &c) in hist.iter().enumerate().rev() {
+        if c > 0 && acc + c > trim {
+            hi = i;
+            break;
+        }
+        acc += c;
+    }
+    Some((lo, hi.max(lo)))
+}
+
+/// Whether an IPv4 or IPv6 source can never be a real sender on the Internet (RFC 6890 special
+/// purpose and unallocated space), kept as a short list of prefixes.
+#[inline]
+pub fn is_bogon(addr: u128) -> bool {
+    const V4_MAPPED: u128 = 0xffff_0000_0000;
+    if addr >> 32 == V4_MAPPED >> 32 {
+        let a = addr as u32;
+        let in_net = |net: u32, len: u32| (a ^ net) >> (32 - len) == 0;
+        return in_net(0x0000_0000, 8)
+            || in_net(0x0a00_0000, 8)
+            || in_net(0x6440_0000, 10)
+            || in_net(0x7f00_0000, 8)
+            || in_net(0xa9fe_0000, 16)
+            || in_net(0xac10_0000, 12)
+            || in_net(0xc000_0000, 24)
+            || in_net(0xc000_0200, 24)
+            || in_net(0xc0a8_0000, 16)
+            || in_net(0xc612_0000, 15)
+            || in_net(0xc633_6400, 24)
+            || in_net(0xcb00_7100, 24)
+            || in_net(0xe000_0000, 3);
+    }
+    // IPv6: only global unicast 2000::/3 is routable; documentation 2001:db8::/32 is not.
+    let top = (addr >> 125) as u8;
+    top != 1 || (addr >> 96) == 0x2001_0db8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(a: [u8; 4]) -> u128 {
+        u128::from(std::net::Ipv4Addr::from(a).to_ipv6_mapped())
+    }
+
+    #[test]
+    fn bogons() {
+        assert!(is_bogon(v4([10, 1, 2, 3])));
+        assert!(is_bogon(v4([192, 168, 0, 1])));
+        assert!(is_bogon(v4([240, 0, 0, 1])));
+        assert!(is_bogon(v4([0, 1, 2, 3])));
+        assert!(!is_bogon(v4([8, 8, 8, 8])));
+        assert!(!is_bogon(v4([172, 32, 0, 1])));
+        assert!(!is_bogon(u128::from(
+            "2a00:1450::1".parse::<std::net::Ipv6Addr>().unwrap()
+        )));
+        assert!(is_bogon(u128::from(
+            "fe80::1".parse::<std::net::Ipv6Addr>().unwrap()
+        )));
+        assert!(is_bogon(u128::from(
+            "2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap()
+        )));
+    }
+
+    #[test]
+    fn central_range_trims_tails() {
+        let mut h = vec![0u64; 100];
+        h[40] = 990;
+        h[3] = 5;
+        h[90] = 5;
+        assert_eq!(central_range(&h, 0.99), Some((40, 40)));
+        assert_eq!(central_range(&h, 1.0), Some((3, 90)));
+        assert_eq!(central_range(&[0, 0], 0.99), None);
+        for len in [0u32, 60, 1500, 2047, 2048, 2111, 2112, 9000, 65535] {
+            let b = len_bin(len);
+            assert!(bin_low(b) <= len && len <= bin_high(b), "{len}");
+        }
+    }
+}

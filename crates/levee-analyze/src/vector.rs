@@ -1,0 +1,498 @@
+//! Attack vectors and the per-packet classification behind them.
+//!
+//! Every packet falls in exactly one [`Class`]: the vector it would belong to if it were part
+//! of an attack (a SYN without ACK is a `syn-flood` candidate, a UDP packet from source port 123
+//! an `ntp-reflection` candidate). Whether a class holds an attack is decided later, from its
+//! volume and evidence ([`crate::analyze`]). The classification is cheap (ports and flags only)
+//! and has no state except the table that gives later IP fragments the class of their first
+//! fragment, so a fragmented DNS response stays one `dns-reflection` attack.
+
+use levee_decode::{Packet, TcpFlags, Transport};
+
+/// A UDP service abused for reflection or amplification, by its well-known port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    /// Vector name without the `-reflection` suffix.
+    pub name: &'static str,
+    pub port: u16,
+    /// What the attacker asks the service for, to explain the vector.
+    pub abuse: &'static str,
+}
+
+/// Reflection services, by source port of the responses the victim receives.
+pub const SERVICES: &[Service] = &[
+    Service {
+        name: "dns",
+        port: 53,
+        abuse: "DNS responses (ANY, DNSSEC, TXT) to spoofed queries",
+    },
+    Service {
+        name: "ntp",
+        port: 123,
+        abuse: "NTP mode 7 MON_GETLIST responses",
+    },
+    Service {
+        name: "memcached",
+        port: 11211,
+        abuse: "memcached UDP `stats`/`get` responses",
+    },
+    Service {
+        name: "ssdp",
+        port: 1900,
+        abuse: "SSDP M-SEARCH responses from UPnP devices",
+    },
+    Service {
+        name: "cldap",
+        port: 389,
+        abuse: "CLDAP searchResEntry responses from domain controllers",
+    },
+    Service {
+        name: "snmp",
+        port: 161,
+        abuse: "SNMP GetBulk responses",
+    },
+    Service {
+        name: "chargen",
+        port: 19,
+        abuse: "chargen character streams",
+    },
+    Service {
+        name: "qotd",
+        port: 17,
+        abuse: "quote-of-the-day responses",
+    },
+    Service {
+        name: "ws-discovery",
+        port: 3702,
+        abuse: "WS-Discovery probe matches",
+    },
+    Service {
+        name: "isakmp",
+        port: 500,
+        abuse: "IKE/ISAKMP responses",
+    },
+    Service {
+        name: "isakmp",
+        port: 4500,
+        abuse: "IPsec NAT-T (IKE) responses",
+    },
+    Service {
+        name: "netbios",
+        port: 137,
+        abuse: "NetBIOS name service responses",
+    },
+    Service {
+        name: "mdns",
+        port: 5353,
+        abuse: "multicast DNS responses",
+    },
+    Service {
+        name: "portmap",
+        port: 111,
+        abuse: "portmapper (rpcbind) dumps",
+    },
+    Service {
+        name: "ubiquiti",
+        port: 10001,
+        abuse: "Ubiquiti discovery responses",
+    },
+    Service {
+        name: "dvr",
+        port: 37810,
+        abuse: "DVR/IP-camera discovery responses (Dahua)",
+    },
+    Service {
+        name: "bacnet",
+        port: 47808,
+        abuse: "BACnet building-automation responses",
+    },
+    Service {
+        name: "openvpn",
+        port: 1194,
+        abuse: "OpenVPN responses",
+    },
+    Service {
+        name: "coap",
+        port: 5683,
+        abuse: "CoAP responses from IoT devices",
+    },
+    Service {
+        name: "mssql",
+        port: 1434,
+        abuse: "SQL Server browser responses",
+    },
+    Service {
+        name: "ard",
+        port: 3283,
+        abuse: "Apple Remote Desktop responses",
+    },
+    Service {
+        name: "stun",
+        port: 3478,
+        abuse: "STUN binding responses",
+    },
+    Service {
+        name: "tftp",
+        port: 69,
+        abuse: "TFTP responses",
+    },
+    Service {
+        name: "rip",
+        port: 520,
+        abuse: "RIPv1 responses",
+    },
+    Service {
+        name: "sip",
+        port: 5060,
+        abuse: "SIP responses",
+    },
+    Service {
+        name: "lantronix",
+        port: 30718,
+        abuse: "Lantronix discovery responses",
+    },
+];
+
+/// Index into [`SERVICES`] of the service on `port`, if any.
+pub fn service_for_port(port: u16) -> Option<u8> {
+    // A direct table: one array read per UDP packet.
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| {
+        let mut t = vec![u8::MAX; 65536];
+        for (i, s) in SERVICES.iter().enumerate() {
+            t[s.port as usize] = i as u8;
+        }
+        t
+    });
+    match t[port as usize] {
+        u8::MAX => None,
+        i => Some(i),
+    }
+}
+
+/// What a packet would be part of, if it were part of an attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    /// SYN without ACK, RST or FIN.
+    Syn,
+    /// SYN+ACK.
+    SynAck,
+    /// ACK (with or without PSH and data), no SYN, FIN or RST.
+    Ack,
+    /// RST (without SYN).
+    Rst,
+    /// FIN (without SYN or RST).
+    Fin,
+    /// Flag combinations no TCP stack sends: none, SYN+FIN, SYN+RST, FIN+PSH+URG without ACK,
+    /// SYN with only one of ECE/CWR.
+    TcpAnomaly,
+    /// UDP from a reflection service's port to another port.
+    Reflection(u8),
+    /// UDP to port 443.
+    Quic,
+    /// UDP to port 53 (queries).
+    DnsQuery,
+    /// Other UDP.
+    Udp,
+    Icmp,
+    /// A later IP fragment whose first fragment was not seen.
+    Fragment,
+    /// GRE that was not decapsulated (no IP inside).
+    Gre,
+    /// Another IP protocol.
+    OtherProto,
+    /// No IP layer, or an IP packet whose transport header could not be read (too short):
+    /// never reported as an attack.
+    Undecoded,
+}
+
+impl Class {
+    /// Stable small index, for arrays of per-class state.
+    pub fn index(self) -> usize {
+        match self {
+            Class::Syn => 0,
+            Class::SynAck => 1,
+            Class::Ack => 2,
+            Class::Rst => 3,
+            Class::Fin => 4,
+            Class::TcpAnomaly => 5,
+            Class::Quic => 6,
+            Class::DnsQuery => 7,
+            Class::Udp => 8,
+            Class::Icmp => 9,
+            Class::Fragment => 10,
+            Class::Gre => 11,
+            Class::OtherProto => 12,
+            Class::Undecoded => 13,
+            Class::Reflection(i) => 14 + i as usize,
+        }
+    }
+
+    pub const COUNT: usize = 14 + 26;
+
+    pub fn all() -> impl Iterator<Item = Class> {
+        [
+            Class::Syn,
+            Class::SynAck,
+            Class::Ack,
+            Class::Rst,
+            Class::Fin,
+            Class::TcpAnomaly,
+            Class::Quic,
+            Class::DnsQuery,
+            Class::Udp,
+            Class::Icmp,
+            Class::Fragment,
+            Class::Gre,
+            Class::OtherProto,
+            Class::Undecoded,
+        ]
+        .into_iter()
+        .chain((0..SERVICES.len() as u8).map(Class::Reflection))
+    }
+
+    pub fn from_index(i: usize) -> Class {
+        Class::all().nth(i).unwrap_or(Class::Undecoded)
+    }
+
+    /// The vector name an attack of this class is reported under.
+    pub fn vector(self) -> &'static str {
+        match self {
+            Class::Syn => "syn-flood",
+            Class::SynAck => "synack-reflection",
+            Class::Ack => "ack-flood",
+            Class::Rst => "rst-flood",
+            Class::Fin => "fin-flood",
+            Class::TcpAnomaly => "tcp-anomaly",
+            Class::Quic => "quic-flood",
+            Class::DnsQuery => "dns-water-torture",
+            Class::Udp => "udp-flood",
+            Class::Icmp => "icmp-flood",
+            Class::Fragment => "ip-fragment-flood",
+            Class::Gre => "gre-flood",
+            Class::OtherProto => "ip-proto-flood",
+            Class::Undecoded => "undecoded",
+            Class::Reflection(i) => REFLECTION_NAMES[i as usize],
+        }
+    }
+
+    pub fn service(self) -> Option<&'static Service> {
+        match self {
+            Class::Reflection(i) => SERVICES.get(i as usize),
+            _ => None,
+        }
+    }
+
+    pub fn is_tcp(self) -> bool {
+        matches!(
+            self,
+            Class::Syn | Class::SynAck | Class::Ack | Class::Rst | Class::Fin | Class::TcpAnomaly
+        )
+    }
+
+    pub fn is_udp(self) -> bool {
+        matches!(
+            self,
+            Class::Reflection(_) | Class::Quic | Class::DnsQuery | Class::Udp
+        )
+    }
+}
+
+const REFLECTION_NAMES: [&str; 26] = [
+    "dns-reflection",
+    "ntp-reflection",
+    "memcached-reflection",
+    "ssdp-reflection",
+    "cldap-reflection",
+    "snmp-reflection",
+    "chargen-reflection",
+    "qotd-reflection",
+    "ws-discovery-reflection",
+    "isakmp-reflection",
+    "isakmp-reflection",
+    "netbios-reflection",
+    "mdns-reflection",
+    "portmap-reflection",
+    "ubiquiti-reflection",
+    "dvr-reflection",
+    "bacnet-reflection",
+    "openvpn-reflection",
+    "coap-reflection",
+    "mssql-reflection",
+    "ard-reflection",
+    "stun-reflection",
+    "tftp-reflection",
+    "rip-reflection",
+    "sip-reflection",
+    "lantronix-reflection",
+];
+
+/// Classifies TCP flags.
+pub fn tcp_class(flags: TcpFlags) -> Class {
+    let has = |b| flags.has(b);
+    let (syn, ack, fin, rst) = (
+        has(TcpFlags::SYN),
+        has(TcpFlags::ACK),
+        has(TcpFlags::FIN),
+        has(TcpFlags::RST),
+    );
+    let low = flags.0 & 0x3f;
+    if low == 0 || (syn && (fin || rst)) {
+        return Class::TcpAnomaly;
+    }
+    // Xmas: FIN+PSH+URG without ACK.
+    if fin && has(TcpFlags::PSH) && has(TcpFlags::URG) && !ack {
+        return Class::TcpAnomaly;
+    }
+    if syn {
+        // RFC 3168: a SYN negotiating ECN sets both ECE and CWR; one alone is a crafted packet.
+        if !ack && has(TcpFlags::ECE) != has(TcpFlags::CWR) {
+            return Class::TcpAnomaly;
+        }
+        return if ack { Class::SynAck } else { Class::Syn };
+    }
+    if rst {
+        return Class::Rst;
+    }
+    if fin {
+        return Class::Fin;
+    }
+    if ack {
+        return Class::Ack;
+    }
+    // PSH or URG alone.
+    Class::TcpAnomaly
+}
+
+/// Slots in the first-fragment table (a power of two).
+const FRAGMENT_SLOTS: usize = 1 << 14;
+
+/// Classifies packets; remembers the class of first fragments so later fragments join them.
+pub struct Classifier {
+    /// Direct-mapped: slot = hash of (src, dst, id, proto); holds (tag, class index + 1).
+    fragments: Vec<(u32, u8)>,
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier {
+            fragments: vec![(0, 0); FRAGMENT_SLOTS],
+        }
+    }
+}
+
+fn fragment_key(p: &Packet<'_>) -> Option<u64> {
+    let ip = p.ip.as_ref()?;
+    let a = crate::sketch::mix_u128(addr_bits(ip.src));
+    let b = crate::sketch::mix_u128(addr_bits(ip.dst));
+    Some(crate::sketch::fmix64(
+        a ^ b.rotate_left(17) ^ (u64::from(ip.id) << 8) ^ u64::from(ip.proto),
+    ))
+}
+
+/// An address as 128 bits (IPv4 mapped into IPv6), the form every sketch keys on.
+#[inline]
+pub fn addr_bits(ip: std::net::IpAddr) -> u128 {
+    match ip {
+        std::net::IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+        std::net::IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+impl Classifier {
+    #[inline]
+    pub fn classify(&mut self, p: &Packet<'_>) -> Class {
+        let Some(ip) = p.ip.as_ref() else {
+            return Class::Undecoded;
+        };
+        if ip.is_later_fragment() {
+            if let Some(k) = fragment_key(p) {
+                let (tag, c) = self.fragments[k as usize & (FRAGMENT_SLOTS - 1)];
+                if c != 0 && tag == (k >> 32) as u32 {
+                    return Class::from_index(c as usize - 1);
+                }
+            }
+            return Class::Fragment;
+        }
+        let class = match &p.transport {
+            Transport::Tcp(t) => tcp_class(t.flags),
+            Transport::Udp(u) => udp_class(u.src_port, u.dst_port),
+            Transport::Icmp(_) => Class::Icmp,
+            _ => match ip.proto {
+                47 => Class::Gre,
+                // A first fragment or a short packet too small to hold its transport header.
+                6 | 17 | 1 | 58 => Class::Undecoded,
+                _ => Class::OtherProto,
+            },
+        };
+        if ip.is_fragment {
+            if let Some(k) = fragment_key(p) {
+                self.fragments[k as usize & (FRAGMENT_SLOTS - 1)] =
+                    ((k >> 32) as u32, class.index() as u8 + 1);
+            }
+        }
+        class
+    }
+}
+
+#[inline]
+pub fn udp_class(src_port: u16, dst_port: u16) -> Class {
+    if src_port != dst_port {
+        if let Some(i) = service_for_port(src_port) {
+            return Class::Reflection(i);
+        }
+    }
+    match dst_port {
+        53 => Class::DnsQuery,
+        443 => Class::Quic,
+        _ => Class::Udp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_round_trip_and_names_are_unique_per_port() {
+        for (i, c) in Class::all().enumerate() {
+            assert_eq!(c.index(), i);
+            assert_eq!(Class::from_index(i), c);
+        }
+        assert_eq!(Class::all().count(), Class::COUNT);
+        assert_eq!(REFLECTION_NAMES.len(), SERVICES.len());
+        for (s, name) in SERVICES.iter().zip(REFLECTION_NAMES) {
+            assert_eq!(format!("{}-reflection", s.name), name);
+        }
+    }
+
+    #[test]
+    fn flags_classify_like_an_engineer_would() {
+        let f = |bits: u16| tcp_class(TcpFlags(bits));
+        assert_eq!(f(0x02), Class::Syn);
+        assert_eq!(f(0x02 | 0x40 | 0x80), Class::Syn, "ECN setup SYN");
+        assert_eq!(f(0x02 | 0x40), Class::TcpAnomaly, "SYN+ECE alone");
+        assert_eq!(f(0x12), Class::SynAck);
+        assert_eq!(f(0x10), Class::Ack);
+        assert_eq!(f(0x18), Class::Ack);
+        assert_eq!(f(0x04), Class::Rst);
+        assert_eq!(f(0x14), Class::Rst);
+        assert_eq!(f(0x11), Class::Fin);
+        assert_eq!(f(0x01), Class::Fin);
+        assert_eq!(f(0x00), Class::TcpAnomaly, "null scan");
+        assert_eq!(f(0x29), Class::TcpAnomaly, "xmas");
+        assert_eq!(f(0x03), Class::TcpAnomaly, "SYN+FIN");
+        assert_eq!(f(0x06), Class::TcpAnomaly, "SYN+RST");
+    }
+
+    #[test]
+    fn udp_ports_name_the_service() {
+        assert_eq!(udp_class(53, 40000).vector(), "dns-reflection");
+        assert_eq!(udp_class(4500, 1234).vector(), "isakmp-reflection");
+        assert_eq!(udp_class(37810, 30120).vector(), "dvr-reflection");
+        assert_eq!(udp_class(47808, 30120).vector(), "bacnet-reflection");
+        assert_eq!(udp_class(53, 53), Class::DnsQuery, "server to server");
+        assert_eq!(udp_class(40000, 443), Class::Quic);
+        assert_eq!(udp_class(40000, 9999), Class::Udp);
+    }
+}
