@@ -65,6 +65,36 @@ impl Default for AnalyzeConfig {
     }
 }
 
+/// Packets held back before their evidence is judged: long enough for an answer or a
+/// handshake's last ACK to arrive at a million packets per second with a quarter-second
+/// round trip.
+const DELAY: usize = 1 << 18;
+
+/// What the delay line keeps of a packet: the fields class profiles are built from.
+#[derive(Clone, Copy, Default)]
+struct Pending {
+    src: u128,
+    dst: u128,
+    key: u64,
+    reverse: u64,
+    ts: i64,
+    ip_len: u32,
+    ip_id: u32,
+    window: u16,
+    sport: u16,
+    dport: u16,
+    class: u8,
+    ttl: u8,
+    proto: u8,
+    tcp_flags: u8,
+    icmp_type: u8,
+    /// 1: IPv6, 2: later fragment, 4: has ports.
+    bits: u8,
+}
+
+/// Distinguishes "this flow sent a SYN" from "this flow sent a SYN or SYN-ACK" in one filter.
+const SYN_MARK: u64 = 0x5359_4e00_0000_0001;
+
 /// The most buckets a series keeps before halving its resolution.
 const MAX_BUCKETS: usize = 1 << 14;
 
@@ -93,6 +123,8 @@ pub struct Analyzer {
     pub(crate) base_bucket: Option<i64>,
     pub(crate) bucket_ns: i64,
     pub(crate) total_series: Vec<Bucket>,
+    delay: Vec<Pending>,
+    delay_head: usize,
 }
 
 #[inline]
@@ -125,6 +157,8 @@ impl Analyzer {
             end: i64::MIN,
             base_bucket: None,
             total_series: Vec::new(),
+            delay: Vec::new(),
+            delay_head: 0,
             config,
         }
     }
@@ -193,36 +227,28 @@ impl Analyzer {
         let (sport, dport) = p.ports().unwrap_or((0, 0));
         let key = flow_hash(src, dst, sport, dport, ip.proto);
         let reverse = flow_hash(dst, src, dport, sport, ip.proto);
-        let answered = self.flows.contains(reverse);
         self.flows.insert(key);
-
-        // The evidence bit of this packet, by class.
-        let flagged = match class {
+        match class {
             Class::Syn => {
                 self.handshakes.insert(key);
+                // Marked apart, so only the client's ACK counts as completing the handshake.
+                self.handshakes.insert(key ^ SYN_MARK);
                 self.note_probe(src, dst, dport, ip.proto);
-                true
             }
             Class::SynAck => {
                 self.handshakes.insert(key);
-                !answered
             }
-            Class::Ack | Class::Rst | Class::Fin => {
-                let known = self.handshakes.contains(key);
-                if known && class == Class::Ack && !self.completed.insert(key) {
-                    self.class_mut(Class::Syn).completed += 1;
-                    self.source_completions.add_hashed(src, mix_u128(src), 1);
-                }
-                !known && !answered
+            Class::Ack
+                if self.handshakes.contains(key ^ SYN_MARK) && !self.completed.insert(key) =>
+            {
+                self.class_mut(Class::Syn).completed += 1;
+                self.source_completions.add_hashed(src, mix_u128(src), 1);
             }
-            Class::Udp | Class::Quic | Class::Icmp => {
-                if !answered {
-                    self.note_probe(src, dst, dport, ip.proto);
-                }
-                !answered
+            Class::Udp | Class::Quic | Class::Icmp if !self.flows.contains(reverse) => {
+                self.note_probe(src, dst, dport, ip.proto);
             }
-            _ => !answered,
-        };
+            _ => {}
+        }
 
         let c = self.class_mut(class);
         c.packets += 1;
@@ -232,45 +258,8 @@ impl Analyzer {
         let b = c.bucket(idx);
         b.packets += 1;
         b.bytes += wire;
-        b.flagged += u64::from(flagged);
-        c.flagged += u64::from(flagged);
-        let hs = mix_u128(src);
-        let hd = mix_u128(dst);
-        c.distinct_sources.add_hash(hs);
-        c.distinct_destinations.add_hash(hd);
-        c.sources.add_hashed(src, hs, 1);
-        c.destinations.add_hashed(dst, hd, 1);
-        let prefix = if ip.version == 4 {
-            dst & !0xff
-        } else {
-            dst & !((1u128 << 80) - 1)
-        };
-        c.destination_prefixes
-            .add_hashed(prefix, mix_u128(prefix), 1);
-        c.ttl[ip.ttl as usize] += 1;
-        c.protocols[ip.proto as usize] += 1;
-        c.ipv6 += u64::from(ip.version == 6);
-        c.bogon_sources += u64::from(is_bogon(src));
-        if ip.is_later_fragment() {
-            c.later_fragments += 1;
-            return;
-        }
-        c.lengths[len_bin(ip.len)] += 1;
-        c.ip_ids.add(ip.id, 1);
-        match &p.transport {
-            Transport::Tcp(t) => {
-                c.dst_ports[t.dst_port as usize] += 1;
-                c.src_ports[t.src_port as usize] += 1;
-                c.tcp_flags[(t.flags.0 & 0xff) as usize] += 1;
-                c.windows.add(t.window, 1);
-            }
-            Transport::Udp(u) => {
-                c.dst_ports[u.dst_port as usize] += 1;
-                c.src_ports[u.src_port as usize] += 1;
-            }
-            Transport::Icmp(i) => c.icmp_types[i.icmp_type as usize] += 1,
-            _ => {}
-        }
+        c.distinct_sources.add_hash(mix_u128(src));
+        c.distinct_destinations.add_hash(mix_u128(dst));
         if let Some(dns) = c.dns.as_deref_mut() {
             if let App::Dns(d) = p.app() {
                 if let Some(name) = d.qname.as_deref() {
@@ -278,6 +267,136 @@ impl Analyzer {
                 }
             }
         }
+        let (tcp_flags, window, icmp_type) = match &p.transport {
+            Transport::Tcp(t) => (t.flags.0 as u8, t.window, 0),
+            Transport::Icmp(i) => (0, 0, i.icmp_type),
+            _ => (0, 0, 0),
+        };
+        let entry = Pending {
+            src,
+            dst,
+            key,
+            reverse,
+            ts: ts_nanos,
+            ip_len: ip.len,
+            ip_id: ip.id,
+            window,
+            sport,
+            dport,
+            class: class.index() as u8,
+            ttl: ip.ttl,
+            proto: ip.proto,
+            tcp_flags,
+            icmp_type,
+            bits: u8::from(ip.version == 6)
+                | u8::from(ip.is_later_fragment()) << 1
+                | u8::from(p.ports().is_some()) << 2,
+        };
+        if self.delay.len() == DELAY {
+            let old = self.delay[self.delay_head];
+            self.delay[self.delay_head] = entry;
+            self.profile(&old);
+        } else {
+            self.delay.push(entry);
+        }
+        self.delay_head = (self.delay_head + 1) % DELAY;
+    }
+
+    /// Whether a packet carries its class's evidence, judged with what the filters know now.
+    fn evidence(&self, class: Class, key: u64, reverse: u64) -> bool {
+        match class {
+            // A SYN whose flow never completed its handshake.
+            Class::Syn => !self.completed.contains(key),
+            // A response to a request nobody sent.
+            Class::SynAck | Class::Reflection(_) => !self.flows.contains(reverse),
+            // Outside any connection seen opening, and the other side never spoke.
+            Class::Ack | Class::Rst | Class::Fin => {
+                !self.handshakes.contains(key) && !self.flows.contains(reverse)
+            }
+            // Water torture is judged on the names, not on answers.
+            Class::DnsQuery => true,
+            Class::Undecoded => false,
+            // Never answered.
+            _ => !self.flows.contains(reverse),
+        }
+    }
+
+    /// Adds a packet leaving the delay line to its class's profile, if it carries the
+    /// evidence. The delay gives answers and handshake completions time to arrive first.
+    fn profile(&mut self, e: &Pending) {
+        let class = Class::from_index(e.class as usize);
+        if !self.evidence(class, e.key, e.reverse) {
+            return;
+        }
+        let Some(c) = self.classes[e.class as usize].as_deref_mut() else {
+            return;
+        };
+        c.flagged += 1;
+        // The series may have been coarsened since the packet arrived: place it anew.
+        let idx = (e.ts.div_euclid(self.bucket_ns) - self.base_bucket.unwrap_or(0)).max(0);
+        if let Some(b) = c.series.get_mut(idx as usize) {
+            b.flagged += 1;
+        }
+        c.profiled += 1;
+        let hs = mix_u128(e.src);
+        let hd = mix_u128(e.dst);
+        c.sources.add_hashed(e.src, hs, 1);
+        c.destinations.add_hashed(e.dst, hd, 1);
+        let ipv6 = e.bits & 1 != 0;
+        let prefix = if ipv6 {
+            e.dst & !((1u128 << 80) - 1)
+        } else {
+            e.dst & !0xff
+        };
+        c.destination_prefixes
+            .add_hashed(prefix, mix_u128(prefix), 1);
+        c.ttl[e.ttl as usize] += 1;
+        c.protocols[e.proto as usize] += 1;
+        c.ipv6 += u64::from(ipv6);
+        c.bogon_sources += u64::from(is_bogon(e.src));
+        if e.bits & 2 != 0 {
+            c.later_fragments += 1;
+            return;
+        }
+        c.lengths[len_bin(e.ip_len)] += 1;
+        c.ip_ids.add(e.ip_id, 1);
+        if e.bits & 4 != 0 {
+            c.dst_ports[e.dport as usize] += 1;
+            c.src_ports[e.sport as usize] += 1;
+        }
+        if e.proto == 6 && e.bits & 4 != 0 {
+            c.tcp_flags[e.tcp_flags as usize] += 1;
+            c.windows.add(e.window, 1);
+        }
+        if matches!(e.proto, 1 | 58) {
+            c.icmp_types[e.icmp_type as usize] += 1;
+        }
+    }
+
+    /// Ends the first pass: profiles the packets still in the delay line.
+    pub(crate) fn drain(&mut self) {
+        let n = self.delay.len();
+        let start = if n == DELAY { self.delay_head } else { 0 };
+        let entries: Vec<Pending> = (0..n).map(|i| self.delay[(start + i) % n.max(1)]).collect();
+        for e in &entries {
+            self.profile(e);
+        }
+        self.delay.clear();
+        self.delay_head = 0;
+    }
+
+    /// Whether a packet of the second pass belongs to its class's attack, judged with
+    /// everything the first pass learnt.
+    pub(crate) fn is_evidence(&self, class: Class, p: &Packet<'_>) -> bool {
+        let Some(ip) = p.ip.as_ref() else {
+            return false;
+        };
+        let src = addr_bits(ip.src);
+        let dst = addr_bits(ip.dst);
+        let (sport, dport) = p.ports().unwrap_or((0, 0));
+        let key = flow_hash(src, dst, sport, dport, ip.proto);
+        let reverse = flow_hash(dst, src, dport, sport, ip.proto);
+        self.evidence(class, key, reverse)
     }
 
     /// Counts a probe: a source reaching a (destination, port) it had not tried before (a

@@ -394,7 +394,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
 /// The destinations an attack class is aimed at: the heavy ones, or the prefixes they share
 /// when the attack is spread thin over many addresses (carpet bombing).
 fn targets(c: &ClassStats) -> (TargetSpec, bool) {
-    let total = c.packets.max(1);
+    let total = c.profiled.max(1);
     let top = c.destinations.top(64);
     let heavy: Vec<u128> = top
         .iter()
@@ -430,7 +430,7 @@ fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
     let mut ev = Vec::new();
     let sources = c.distinct_sources.estimate();
     let per_packet = sources as f64 / c.packets.max(1) as f64;
-    let bogon_share = c.bogon_sources as f64 / c.packets.max(1) as f64;
+    let bogon_share = c.bogon_sources as f64 / c.profiled.max(1) as f64;
     let distinct_ttls = c.ttl.iter().filter(|&&n| n > 0).count();
     let reflection = matches!(class, Class::SynAck | Class::Reflection(_));
     if reflection {
@@ -474,10 +474,10 @@ fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
     }
     // ID 0 is what Linux writes in every don't-fragment packet: not a tell.
     if let Some((id, n)) = c.ip_ids.top(2).into_iter().find(|(id, _)| *id != 0) {
-        if n as f64 >= 0.5 * c.packets as f64 && c.packets >= 100 {
+        if n as f64 >= 0.5 * c.profiled as f64 && c.profiled >= 100 {
             ev.push(format!(
                 "IP ID {id} in {} of packets: written by a packet generator",
-                pct(n as f64 / c.packets as f64)
+                pct(n as f64 / c.profiled as f64)
             ));
         }
     }

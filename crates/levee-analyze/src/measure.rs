@@ -42,7 +42,8 @@ pub struct Plan {
 
 impl Analyzer {
     /// Ends the first pass: decides which classes hold attacks and prepares the second pass.
-    pub fn detect(self) -> Plan {
+    pub fn detect(mut self) -> Plan {
+        self.drain();
         let (findings, dismissed) = detect(&self);
         let counts = findings
             .iter()
@@ -84,6 +85,7 @@ impl Plan {
         let base = self.analyzer.base_bucket.unwrap_or(0);
         for (f, count) in self.findings.iter().zip(self.counts.iter_mut()) {
             let member = (f.classes.is_empty() || f.classes.contains(&class))
+                && (f.classes.is_empty() || self.analyzer.is_evidence(class, p))
                 && ts >= f.window.0
                 && ts <= f.window.1
                 && p.ip.is_some()
@@ -383,7 +385,7 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
         top,
         spoofed_likely: f.spoofed_likely,
         evidence: f.source_evidence.clone(),
-        bogon_share: c.bogon_sources as f64 / c.packets.max(1) as f64,
+        bogon_share: c.bogon_sources as f64 / c.profiled.max(1) as f64,
         ttl: TtlSummary {
             min: present.first().copied().unwrap_or(0),
             max: present.last().copied().unwrap_or(0),

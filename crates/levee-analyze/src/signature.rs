@@ -122,8 +122,8 @@ fn class_expr(class: Class, c: &ClassStats) -> String {
         Class::DnsQuery => "udp.dstport == 53".into(),
         Class::Udp => "ip.proto == udp".into(),
         Class::Icmp => {
-            let v6 = c.ipv6 as f64 >= 0.99 * c.packets as f64;
-            let v4 = c.ipv6 as f64 <= 0.01 * c.packets as f64;
+            let v6 = c.ipv6 as f64 >= 0.99 * c.profiled as f64;
+            let v4 = c.ipv6 as f64 <= 0.01 * c.profiled as f64;
             let proto = match (v4, v6) {
                 (true, _) => "ip.proto == icmp",
                 (_, true) => "ip.proto == icmpv6",
@@ -212,7 +212,8 @@ pub(crate) fn candidates(class: Class, c: &ClassStats, targets: &TargetSpec) -> 
     let optional = field_conditions(class, c);
     // Later fragments carry no transport header: a reflection that fragments needs its own
     // branch for them.
-    let fragments = class != Class::Fragment && c.later_fragments as f64 >= 0.01 * c.packets as f64;
+    let fragments =
+        class != Class::Fragment && c.later_fragments as f64 >= 0.01 * c.profiled as f64;
     let build = |opts: &[Expr]| {
         let mut core = vec![base.clone()];
         core.extend(opts.iter().cloned());

@@ -54,10 +54,16 @@ impl Bucket {
 /// Top-k capacity of the per-class sketches.
 const CLASS_TOPK: usize = 512;
 
+/// Counts, the series and distinct estimates cover every packet of the class; the profile
+/// (top lists and histograms, from `profiled` on) covers only the packets that carried the
+/// class's evidence, so a signature is built from attack packets, not from the legitimate
+/// packets of the same kind.
 pub struct ClassStats {
     pub packets: u64,
     pub bytes: u64,
     pub flagged: u64,
+    /// Packets in the profile.
+    pub profiled: u64,
     pub first_ts: i64,
     pub last_ts: i64,
     /// Buckets from the analyzer's base bucket on, all of the analyzer's width.
@@ -131,6 +137,7 @@ impl ClassStats {
             packets: 0,
             bytes: 0,
             flagged: 0,
+            profiled: 0,
             first_ts: i64::MAX,
             last_ts: i64::MIN,
             series: Vec::new(),
@@ -182,6 +189,7 @@ impl ClassStats {
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.flagged += o.flagged;
+        self.profiled += o.profiled;
         self.first_ts = self.first_ts.min(o.first_ts);
         self.last_ts = self.last_ts.max(o.last_ts);
         if o.series.len() > self.series.len() {

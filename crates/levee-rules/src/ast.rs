@@ -345,7 +345,9 @@ impl fmt::Display for Expr {
                     if i > 0 {
                         f.write_str(" or ")?;
                     }
-                    child(f, e, 2)?;
+                    // `a and b or c` is unambiguous, but parentheses spare the reader the
+                    // precedence table.
+                    child(f, e, if matches!(e, Expr::And(_)) { 4 } else { 2 })?;
                 }
                 Ok(())
             }

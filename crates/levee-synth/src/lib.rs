@@ -8,12 +8,14 @@
 //!
 //! The same seed gives the same bytes on every platform (ChaCha8 generator).
 
+mod attacks;
 mod packets;
 
 pub use packets::{client_hello_record, sni_extension};
 mod scenario;
 
-pub use scenario::{generate, Scenario, SynthConfig, SynthError, SynthStats};
+pub use attacks::{AttackVector, REFLECTIONS};
+pub use scenario::{generate, Background, Scenario, SynthConfig, SynthError, SynthStats};
 
 /// Victim address of every scenario (the same the real attack captures were rewritten to).
 pub const VICTIM: [u8; 4] = [10, 10, 10, 10];

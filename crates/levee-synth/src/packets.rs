@@ -39,6 +39,7 @@ pub(crate) struct Flags {
     pub fin: bool,
     pub rst: bool,
     pub psh: bool,
+    pub urg: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -72,6 +73,9 @@ pub(crate) fn tcp(
     }
     if flags.psh {
         b = b.psh();
+    }
+    if flags.urg {
+        b = b.urg(0);
     }
     if !options.is_empty() {
         b = b
@@ -195,4 +199,101 @@ pub(crate) fn client_hello(sni: &str, grease: u16) -> Vec<u8> {
         grease, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8,
     ];
     client_hello_record(&ciphers, &exts)
+}
+
+/// An Ethernet + IPv4 frame around `payload` (already holding its transport header), with
+/// the fragment fields given: `frag_units` is the offset in 8-byte units.
+pub(crate) fn ipv4_frame(
+    out: &mut Vec<u8>,
+    h: V4,
+    proto: u8,
+    payload: &[u8],
+    frag_units: u16,
+    mf: bool,
+) {
+    use etherparse::{EtherType, Ethernet2Header, IpFragOffset, IpNumber};
+    out.clear();
+    let (s, d) = macs(&h);
+    Ethernet2Header {
+        source: s,
+        destination: d,
+        ether_type: EtherType::IPV4,
+    }
+    .write(out)
+    .expect("writing to a Vec cannot fail");
+    let mut hdr = Ipv4Header::new(payload.len() as u16, h.ttl, IpNumber(proto), h.src, h.dst)
+        .expect("scenario payloads fit an IPv4 packet");
+    hdr.identification = h.id;
+    hdr.dont_fragment = h.df && !mf && frag_units == 0;
+    hdr.more_fragments = mf;
+    hdr.fragment_offset = IpFragOffset::try_new(frag_units).expect("offset below 8192 units");
+    hdr.header_checksum = hdr.calc_header_checksum();
+    hdr.write(out).expect("writing to a Vec cannot fail");
+    out.extend_from_slice(payload);
+}
+
+/// A UDP datagram, split into IPv4 fragments when it exceeds a 1500-byte MTU, as a server
+/// without path-MTU discovery sends a large response. One frame per fragment.
+pub(crate) fn udp_fragmented(h: V4, sport: u16, dport: u16, payload: &[u8]) -> Vec<Vec<u8>> {
+    use etherparse::UdpHeader;
+    let ip = Ipv4Header::new(
+        (8 + payload.len()) as u16,
+        h.ttl,
+        etherparse::IpNumber::UDP,
+        h.src,
+        h.dst,
+    )
+    .expect("scenario payloads fit an IPv4 packet");
+    let udp = UdpHeader::with_ipv4_checksum(sport, dport, &ip, payload)
+        .expect("scenario payloads fit a UDP datagram");
+    let mut datagram = udp.to_bytes().to_vec();
+    datagram.extend_from_slice(payload);
+    // 1480 bytes of IP payload per fragment: a multiple of 8.
+    const CHUNK: usize = 1480;
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < datagram.len() {
+        let end = (at + CHUNK).min(datagram.len());
+        let mut f = Vec::with_capacity(14 + 20 + end - at);
+        let more = end < datagram.len();
+        let h = V4 { df: false, ..h };
+        ipv4_frame(&mut f, h, 17, &datagram[at..end], (at / 8) as u16, more);
+        frames.push(f);
+        at = end;
+    }
+    frames
+}
+
+/// An ICMP echo request with `len` bytes of data.
+pub(crate) fn icmp_echo(out: &mut Vec<u8>, h: V4, id: u16, seq: u16, len: usize) {
+    out.clear();
+    let (s, d) = macs(&h);
+    PacketBuilder::ethernet2(s, d)
+        .ip(ip(h, 1))
+        .icmpv4_echo_request(id, seq)
+        .write(out, &vec![0x61; len])
+        .expect("writing to a Vec cannot fail");
+}
+
+/// A DNS response to [`dns_query`] padded with `rrsig_bytes` of RRSIG-like answer data, as an
+/// ANY query on a DNSSEC-signed zone returns (the amplification DNS reflection abuses).
+pub(crate) fn dns_big_response(query: &[u8], rrsig_bytes: usize) -> Vec<u8> {
+    let mut m = query.to_vec();
+    m[2] = 0x84;
+    m[3] = 0x00;
+    let opt = m.split_off(m.len() - 11);
+    let mut answers = 0u16;
+    let mut left = rrsig_bytes;
+    while left > 0 {
+        let rdlen = left.min(280);
+        // name pointer, type RRSIG (46), class IN, TTL, rdlength
+        m.extend([0xc0, 12, 0, 46, 0, 1, 0, 0, 0x0e, 0x10]);
+        m.extend((rdlen as u16).to_be_bytes());
+        m.extend((0..rdlen).map(|i| (i * 7 + answers as usize) as u8));
+        answers += 1;
+        left -= rdlen;
+    }
+    m[6..8].copy_from_slice(&answers.to_be_bytes());
+    m.extend(opt);
+    m
 }

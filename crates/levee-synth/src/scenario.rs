@@ -1,11 +1,13 @@
 //! Scenarios: benign sessions and attack packets interleaved in time order.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use levee_capture::PcapWriter;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::attacks::{attack_event, AttackState, AttackVector};
 use crate::packets::{self, Flags, V4};
 use crate::{RESOLVER, VICTIM};
 
@@ -19,30 +21,97 @@ pub enum SynthError {
     Config(String),
 }
 
-/// What traffic to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
-    /// Benign only: web (HTTP and HTTPS) sessions and DNS lookups.
-    Benign,
-    /// A spoofed SYN flood (random sources, no TCP options) over benign traffic.
-    SynFlood,
+/// The attacks of a capture: none (benign traffic only) or one or more vectors at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    pub attacks: Vec<AttackVector>,
 }
 
 impl Scenario {
-    pub fn parse(s: &str) -> Option<Scenario> {
-        match s {
-            "benign" | "web" => Some(Scenario::Benign),
-            "syn-flood" => Some(Scenario::SynFlood),
-            _ => None,
+    pub const BENIGN: Scenario = Scenario {
+        attacks: Vec::new(),
+    };
+
+    pub fn syn_flood() -> Scenario {
+        Scenario {
+            attacks: vec![AttackVector::SynFlood],
         }
     }
 
-    pub const NAMES: &'static [&'static str] = &["benign", "syn-flood"];
+    /// `benign`, one vector name (`syn-flood`), several joined by `+` or `,`
+    /// (`dns-reflection+ntp-reflection+syn-flood`), or `multi` for that DNS + NTP + SYN mix.
+    pub fn parse(s: &str) -> Option<Scenario> {
+        match s {
+            "benign" | "web" | "none" => return Some(Scenario::BENIGN),
+            "multi" => return Scenario::parse("dns-reflection+ntp-reflection+syn-flood"),
+            _ => {}
+        }
+        let attacks = s
+            .split(['+', ','])
+            .map(|name| AttackVector::parse(name.trim()))
+            .collect::<Option<Vec<_>>>()?;
+        (!attacks.is_empty()).then_some(Scenario { attacks })
+    }
+
+    /// Every accepted name, for help text.
+    pub fn names() -> Vec<&'static str> {
+        let mut v = vec!["benign", "multi"];
+        v.extend(AttackVector::all().into_iter().map(AttackVector::name));
+        v
+    }
+
+    pub fn is_benign(&self) -> bool {
+        self.attacks.is_empty()
+    }
+}
+
+/// The legitimate traffic under the attacks. Each is heavy in its own way, and none is an
+/// attack: `levee analyze` is tested to stay quiet on every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Background {
+    /// Many clients browsing the victim's web site (HTTP and HTTPS), with DNS lookups.
+    Web,
+    /// One client downloading one large file at full speed.
+    Download,
+    /// A speed test: one client, eight parallel TCP streams down and up, and a UDP stream.
+    SpeedTest,
+    /// A backup: one host uploading over sixteen parallel TCP connections.
+    Backup,
+    /// The victim's busy DNS resolver: many clients' queries and the resolver's own queries
+    /// to authoritative servers, all answered.
+    Resolver,
+}
+
+impl Background {
+    pub fn parse(s: &str) -> Option<Background> {
+        Some(match s {
+            "web" | "browsing" => Background::Web,
+            "download" => Background::Download,
+            "speedtest" | "speed-test" => Background::SpeedTest,
+            "backup" => Background::Backup,
+            "resolver" => Background::Resolver,
+            _ => return None,
+        })
+    }
+
+    pub const NAMES: &'static [&'static str] =
+        &["web", "download", "speedtest", "backup", "resolver"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Background::Web => "web",
+            Background::Download => "download",
+            Background::SpeedTest => "speedtest",
+            Background::Backup => "backup",
+            Background::Resolver => "resolver",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct SynthConfig {
     pub scenario: Scenario,
+    pub background: Background,
     /// Total packets to write.
     pub packets: u64,
     pub seed: u64,
@@ -52,14 +121,15 @@ pub struct SynthConfig {
     pub benign_pps: f64,
     /// Share of all packets that are attack packets (attack scenarios only).
     pub attack_share: f64,
-    /// Destination port of the flood.
+    /// Destination port of the floods that have one.
     pub target_port: u16,
 }
 
 impl Default for SynthConfig {
     fn default() -> Self {
         SynthConfig {
-            scenario: Scenario::SynFlood,
+            scenario: Scenario::syn_flood(),
+            background: Background::Web,
             packets: 20_000,
             seed: 1,
             // 2026-01-15T12:00:00Z
@@ -90,18 +160,49 @@ enum Step {
     SynAck,
     Ack,
     Request,
+    /// Server to client data.
     Data(u16),
+    /// Client to server data.
+    Upload(u16),
     ClientAck,
+    ServerAck,
     ClientFin,
     ServerFin,
     LastAck,
+    /// A long transfer: data in the session's bulk direction, acknowledged every second
+    /// segment, until `bulk_left` runs out.
+    Bulk,
+    /// A one-way UDP datagram (a speed test's UDP stream).
+    UdpDatagram,
     DnsQuery,
     DnsResponse,
 }
 
+/// What a session is, so a finished one is replaced by one of the same kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SessionKind {
+    Web,
+    /// Bulk TCP transfer from `client` to the victim on `dport`; `up` = client uploads.
+    Bulk {
+        client: [u8; 4],
+        dport: u16,
+        up: bool,
+    },
+    UdpStream {
+        client: [u8; 4],
+    },
+    /// A client's query to the victim's resolver.
+    ResolverClient,
+    /// The resolver's own query to an authoritative server.
+    ResolverUpstream,
+}
+
 struct Session {
+    kind: SessionKind,
     client: [u8; 4],
     client_ttl: u8,
+    /// The victim-side address of the session.
+    server: [u8; 4],
     sport: u16,
     dport: u16,
     steps: Vec<Step>,
@@ -111,6 +212,9 @@ struct Session {
     ip_id: u16,
     dns_id: u16,
     name_idx: usize,
+    bulk_left: u64,
+    bulk_up: bool,
+    bulk_sent: u64,
 }
 
 const SITE_NAMES: [&str; 6] = [
@@ -122,45 +226,106 @@ const SITE_NAMES: [&str; 6] = [
     "static.example.com",
 ];
 
+/// Labels and zones a busy resolver is asked about.
+const NAME_LABELS: [&str; 12] = [
+    "www", "mail", "api", "cdn", "static", "img", "login", "m", "news", "shop", "docs", "video",
+];
+
 struct Generator {
     rng: ChaCha8Rng,
     cfg: SynthConfig,
     sessions: Vec<Session>,
+    /// Sessions at the front of `sessions` that carry the background's heavy traffic, and the
+    /// share of benign packets they get.
+    heavy: usize,
+    heavy_share: f64,
+    /// Authoritative servers the resolver asks.
+    authorities: crate::attacks::HostPool,
     buf: Vec<u8>,
 }
 
+fn client_ttl(rng: &mut ChaCha8Rng) -> u8 {
+    // Windows clients start at 128, others at 64; a dozen hops away.
+    (if rng.random_bool(0.4) { 128 } else { 64 }) - rng.random_range(8..16)
+}
+
 impl Generator {
-    fn new_session(&mut self) -> Session {
+    fn new_session(&mut self, kind: SessionKind) -> Session {
         let rng = &mut self.rng;
         let net = CLIENT_NETS[rng.random_range(0..CLIENT_NETS.len())];
-        let client = [net[0], net[1], net[2], rng.random_range(2..250)];
-        // Windows clients start at 128, others at 64; a dozen hops away.
-        let client_ttl = if rng.random_bool(0.4) { 128 } else { 64 } - rng.random_range(8..16);
+        let mut client = [net[0], net[1], net[2], rng.random_range(2..250)];
+        let ttl = client_ttl(rng);
         let sport = rng.random_range(32768..61000);
-        let kind = rng.random_range(0..10);
-        let (dport, steps) = if kind < 3 {
-            (53, vec![Step::DnsQuery, Step::DnsResponse])
-        } else {
-            let dport = if kind < 7 { 443 } else { 80 };
-            let mut steps = vec![Step::Syn, Step::SynAck, Step::Ack, Step::Request];
-            let segments = rng.random_range(1..12);
-            for i in 0..segments {
-                let len = if i + 1 == segments {
-                    rng.random_range(100..1448)
+        let mut server = VICTIM;
+        let mut bulk_up = false;
+        let (dport, steps) = match kind {
+            SessionKind::Web => {
+                let k = rng.random_range(0..10);
+                if k < 3 {
+                    server = RESOLVER;
+                    (53, vec![Step::DnsQuery, Step::DnsResponse])
                 } else {
-                    1448
-                };
-                steps.push(Step::Data(len));
-                if i % 2 == 1 || i + 1 == segments {
-                    steps.push(Step::ClientAck);
+                    let dport = if k < 7 { 443 } else { 80 };
+                    let mut steps = vec![Step::Syn, Step::SynAck, Step::Ack, Step::Request];
+                    let segments = rng.random_range(1..12);
+                    for i in 0..segments {
+                        let len = if i + 1 == segments {
+                            rng.random_range(100..1448)
+                        } else {
+                            1448
+                        };
+                        steps.push(Step::Data(len));
+                        if i % 2 == 1 || i + 1 == segments {
+                            steps.push(Step::ClientAck);
+                        }
+                    }
+                    steps.extend([Step::ClientFin, Step::ServerFin, Step::LastAck]);
+                    (dport, steps)
                 }
             }
-            steps.extend([Step::ClientFin, Step::ServerFin, Step::LastAck]);
-            (dport, steps)
+            SessionKind::Bulk {
+                client: c,
+                dport,
+                up,
+            } => {
+                client = c;
+                bulk_up = up;
+                let first = if up { Step::Upload(300) } else { Step::Request };
+                (
+                    dport,
+                    vec![
+                        Step::Syn,
+                        Step::SynAck,
+                        Step::Ack,
+                        first,
+                        Step::Bulk,
+                        Step::ClientFin,
+                        Step::ServerFin,
+                        Step::LastAck,
+                    ],
+                )
+            }
+            SessionKind::UdpStream { client: c } => {
+                client = c;
+                (5201, vec![Step::UdpDatagram])
+            }
+            SessionKind::ResolverClient => {
+                server = RESOLVER;
+                (53, vec![Step::DnsQuery, Step::DnsResponse])
+            }
+            SessionKind::ResolverUpstream => {
+                // The resolver is the client here; the authority answers from port 53.
+                let (auth, _) = self.authorities.pick(rng);
+                server = auth;
+                client = RESOLVER;
+                (53, vec![Step::DnsQuery, Step::DnsResponse])
+            }
         };
         Session {
+            kind,
             client,
-            client_ttl,
+            client_ttl: if client == RESOLVER { 64 } else { ttl },
+            server,
             sport,
             dport,
             steps,
@@ -169,18 +334,119 @@ impl Generator {
             server_seq: rng.random(),
             ip_id: rng.random(),
             dns_id: rng.random(),
-            name_idx: rng.random_range(0..SITE_NAMES.len()),
+            name_idx: rng.random_range(0..4000),
+            bulk_left: if matches!(
+                kind,
+                SessionKind::Bulk { .. } | SessionKind::UdpStream { .. }
+            ) {
+                u64::MAX
+            } else {
+                0
+            },
+            bulk_up,
+            bulk_sent: 0,
         }
     }
 
-    /// Writes the next packet of a random live session into `self.buf`.
+    /// The sessions a background starts with: the heavy ones first.
+    fn start_sessions(&mut self) {
+        let bg = self.cfg.background;
+        let mut heavy = Vec::new();
+        match bg {
+            Background::Web => {}
+            Background::Download => heavy.push(SessionKind::Bulk {
+                client: [81, 2, 69, 160],
+                dport: 443,
+                up: false,
+            }),
+            Background::SpeedTest => {
+                for i in 0..8 {
+                    heavy.push(SessionKind::Bulk {
+                        client: [89, 160, 20, 112],
+                        dport: 8080,
+                        up: i % 2 == 1,
+                    });
+                }
+                heavy.push(SessionKind::UdpStream {
+                    client: [89, 160, 20, 112],
+                });
+            }
+            Background::Backup => {
+                for _ in 0..16 {
+                    heavy.push(SessionKind::Bulk {
+                        client: [175, 16, 199, 10],
+                        dport: 873,
+                        up: true,
+                    });
+                }
+            }
+            Background::Resolver => {
+                for i in 0..64 {
+                    heavy.push(if i % 3 == 0 {
+                        SessionKind::ResolverUpstream
+                    } else {
+                        SessionKind::ResolverClient
+                    });
+                }
+            }
+        }
+        self.heavy = heavy.len();
+        self.heavy_share = if heavy.is_empty() { 0.0 } else { 0.9 };
+        for kind in heavy {
+            let s = self.new_session(kind);
+            self.sessions.push(s);
+        }
+        let web = if bg == Background::Web { 64 } else { 8 };
+        for _ in 0..web {
+            let s = self.new_session(SessionKind::Web);
+            self.sessions.push(s);
+        }
+    }
+
+    fn dns_name(&self, idx: usize) -> String {
+        if self.cfg.background == Background::Resolver {
+            // 4000 names over 400 zones, as a resolver serving a town sees.
+            let zone = idx % 400;
+            let tld = ["com", "net", "org", "de", "io"][zone % 5];
+            format!(
+                "{}.site{zone}.{tld}",
+                NAME_LABELS[idx / 400 % NAME_LABELS.len()]
+            )
+        } else {
+            SITE_NAMES[idx % SITE_NAMES.len()].to_string()
+        }
+    }
+
+    /// Writes the next packet of a live session into `self.buf`.
     fn benign_packet(&mut self) {
-        let i = self.rng.random_range(0..self.sessions.len());
-        let step = self.sessions[i].steps[self.sessions[i].next];
+        let i = if self.heavy > 0 && self.rng.random_bool(self.heavy_share) {
+            self.rng.random_range(0..self.heavy)
+        } else {
+            self.rng.random_range(self.heavy..self.sessions.len())
+        };
+        let mut step = self.sessions[i].steps[self.sessions[i].next];
+        let name = self.dns_name(self.sessions[i].name_idx);
         let s = &mut self.sessions[i];
-        s.next += 1;
+        if let Step::Bulk = step {
+            s.bulk_sent += 1;
+            s.bulk_left = s.bulk_left.saturating_sub(1);
+            let ack_turn = s.bulk_sent % 3 == 0;
+            step = match (s.bulk_up, ack_turn) {
+                (false, false) => Step::Data(1448),
+                (false, true) => Step::ClientAck,
+                (true, false) => Step::Upload(1448),
+                (true, true) => Step::ServerAck,
+            };
+            if s.bulk_left == 0 {
+                s.next += 1;
+            }
+        } else if let Step::UdpDatagram = step {
+            // Never advances: the stream lasts the whole capture.
+        } else {
+            s.next += 1;
+        }
         s.ip_id = s.ip_id.wrapping_add(1);
-        let server = if s.dport == 53 { RESOLVER } else { VICTIM };
+        let server = s.server;
         let up = V4 {
             src: s.client,
             dst: server,
@@ -222,8 +488,9 @@ impl Generator {
                 vec![],
             ),
             Step::Ack | Step::ClientAck | Step::LastAck => (true, ack(ss), vec![], vec![]),
+            Step::ServerAck => (false, ack(cs), vec![], vec![]),
             Step::Request => {
-                let name = SITE_NAMES[s.name_idx];
+                let name = SITE_NAMES[s.name_idx % SITE_NAMES.len()];
                 let payload = if s.dport == 443 {
                     packets::client_hello(name, 0x0a0a + 0x1010 * (s.ip_id % 15))
                 } else {
@@ -251,6 +518,15 @@ impl Generator {
                 vec![],
                 vec![0x17u8; len as usize],
             ),
+            Step::Upload(len) => (
+                true,
+                Flags {
+                    psh: len < 1448,
+                    ..ack(ss)
+                },
+                vec![],
+                vec![0x42u8; len as usize],
+            ),
             Step::ClientFin => (
                 true,
                 Flags {
@@ -269,17 +545,21 @@ impl Generator {
                 vec![],
                 vec![],
             ),
+            Step::Bulk => unreachable!("replaced above"),
+            Step::UdpDatagram => {
+                let payload = vec![0x33u8; 1400];
+                packets::udp(buf, up, s.sport, s.dport, &payload);
+                return;
+            }
             Step::DnsQuery | Step::DnsResponse => {
-                let q = packets::dns_query(s.dns_id, SITE_NAMES[s.name_idx], 1);
+                let q = packets::dns_query(s.dns_id, &name, 1);
                 if matches!(step, Step::DnsQuery) {
                     packets::udp(buf, up, s.sport, 53, &q);
                 } else {
                     let r = packets::dns_response(&q, 2, [93, 184, 216, 34]);
                     packets::udp(buf, down, 53, s.sport, &r);
                 }
-                if self.sessions[i].next == self.sessions[i].steps.len() {
-                    self.sessions[i] = self.new_session();
-                }
+                self.finish_step(i);
                 return;
             }
         };
@@ -303,61 +583,31 @@ impl Generator {
             );
             s.server_seq = ss.wrapping_add(advance);
         }
-        if self.sessions[i].next == self.sessions[i].steps.len() {
-            self.sessions[i] = self.new_session();
-        }
+        self.finish_step(i);
     }
 
-    /// A spoofed SYN from a flood tool: random public source, random source port, no TCP
-    /// options, small fixed window, TTL of one origin a few hops away.
-    fn syn_flood_packet(&mut self) {
-        let rng = &mut self.rng;
-        let src = loop {
-            let a: [u8; 4] = rng.random::<u32>().to_be_bytes();
-            if !matches!(a[0], 0 | 10 | 127 | 224..=255) {
-                break a;
-            }
-        };
-        let h = V4 {
-            src,
-            dst: VICTIM,
-            ttl: rng.random_range(48..56),
-            id: rng.random(),
-            df: false,
-        };
-        let sport = rng.random_range(1024..=65535);
-        let seq = rng.random();
-        let port = self.cfg.target_port;
-        packets::tcp(
-            &mut self.buf,
-            h,
-            sport,
-            port,
-            seq,
-            1024,
-            Flags {
-                syn: true,
-                ..Default::default()
-            },
-            &[],
-            &[],
-        );
+    /// Replaces a finished session by a new one of the same kind.
+    fn finish_step(&mut self, i: usize) {
+        if self.sessions[i].next == self.sessions[i].steps.len() {
+            let kind = self.sessions[i].kind;
+            self.sessions[i] = self.new_session(kind);
+        }
     }
 }
 
 /// Writes run-length labels: one line per run of packets with the same label.
 struct LabelWriter<W: Write> {
     out: W,
-    run: Option<(u64, u64, &'static str)>,
+    run: Option<(u64, u64, String)>,
 }
 
 impl<W: Write> LabelWriter<W> {
-    fn push(&mut self, index: u64, label: &'static str) -> io::Result<()> {
+    fn push(&mut self, index: u64, label: &str) -> io::Result<()> {
         match &mut self.run {
-            Some((_, last, l)) if *l == label && *last + 1 == index => *last = index,
+            Some((_, last, l)) if l == label && *last + 1 == index => *last = index,
             _ => {
                 self.flush_run()?;
-                self.run = Some((index, index, label));
+                self.run = Some((index, index, label.to_string()));
             }
         }
         Ok(())
@@ -380,7 +630,7 @@ pub fn generate<P: Write, L: Write>(
     if !(0.0..1.0).contains(&cfg.attack_share) {
         return Err(SynthError::Config("attack share must be in [0, 1)".into()));
     }
-    if cfg.benign_pps <= 0.0 {
+    if !(cfg.benign_pps > 0.0 && cfg.benign_pps.is_finite()) {
         return Err(SynthError::Config("benign rate must be positive".into()));
     }
     let mut w = PcapWriter::new(pcap, 1, 65535).map_err(SynthError::Capture)?;
@@ -393,46 +643,97 @@ pub fn generate<P: Write, L: Write>(
         "# first_packet,last_packet,label (packet indexes from 0)"
     )
     .map_err(SynthError::Labels)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let authorities = crate::attacks::HostPool::new(&mut rng, 200);
+    let mut attack_state = AttackState::new(&mut rng);
     let mut g = Generator {
-        rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+        rng,
         cfg: cfg.clone(),
         sessions: Vec::new(),
+        heavy: 0,
+        heavy_share: 0.0,
+        authorities,
         buf: Vec::with_capacity(2048),
     };
-    for _ in 0..64 {
-        let s = g.new_session();
-        g.sessions.push(s);
-    }
-    let share = match cfg.scenario {
-        Scenario::Benign => 0.0,
-        Scenario::SynFlood => cfg.attack_share,
+    g.start_sessions();
+    let share = if cfg.scenario.is_benign() {
+        0.0
+    } else {
+        cfg.attack_share
     };
     let attack_total = (cfg.packets as f64 * share).round() as u64;
     let benign_total = cfg.packets - attack_total;
-    // Benign traffic spans the capture; the attack runs from 20 % to 80 % of it.
+    // Benign traffic spans the capture; the attacks run together from 20 % to 80 % of it.
     let duration_ns = (benign_total.max(1) as f64 / cfg.benign_pps * 1e9) as i64;
-    let attack_start = duration_ns / 5;
-    let attack_len = (duration_ns * 3 / 5).max(1);
+    let attack_start = (duration_ns / 5) as f64;
+    let attack_len = (duration_ns * 3 / 5).max(1) as f64;
+    let vectors = &cfg.scenario.attacks;
+    let mut streams: Vec<AttackStream> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            // Equal shares; the first vector takes the rounding remainder.
+            let n = attack_total / vectors.len() as u64
+                + u64::from(i == 0) * (attack_total % vectors.len() as u64);
+            AttackStream {
+                vector: v,
+                label: format!("attack:{}", v.name()),
+                budget: n,
+                written: 0,
+                t: attack_start,
+                gap: attack_len / n.max(1) as f64,
+                event_gap: 0.0,
+                pending: VecDeque::new(),
+            }
+        })
+        .collect();
     let benign_gap = 1e9 / cfg.benign_pps;
-    let attack_gap = attack_len as f64 / attack_total.max(1) as f64;
-    let (mut t_benign, mut t_attack) = (0.0f64, attack_start as f64);
-    let (mut benign, mut attack) = (0u64, 0u64);
+    let mut t_benign = 0.0f64;
+    let mut benign = 0u64;
     let mut stats = SynthStats::default();
     for index in 0..cfg.packets {
-        let attack_next = attack < attack_total && (benign >= benign_total || t_attack < t_benign);
-        let (t, label) = if attack_next {
-            g.syn_flood_packet();
-            let t = t_attack;
-            // Exponential gaps: arrivals of a Poisson process.
-            t_attack += -attack_gap * (1.0 - g.rng.random::<f64>()).ln();
-            attack += 1;
-            (t, "attack:syn-flood")
-        } else {
-            g.benign_packet();
-            let t = t_benign;
-            t_benign += -benign_gap * (1.0 - g.rng.random::<f64>()).ln();
-            benign += 1;
-            (t, "benign")
+        // The stream whose next packet is earliest; benign when nothing else is due.
+        let next_attack = streams
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.written < s.budget)
+            .min_by(|a, b| a.1.t.total_cmp(&b.1.t))
+            .map(|(i, _)| i);
+        let attack_due = next_attack.filter(|&i| benign >= benign_total || streams[i].t < t_benign);
+        let (t, label): (f64, &str) = match attack_due {
+            Some(i) => {
+                let s = &mut streams[i];
+                if s.pending.is_empty() {
+                    attack_event(
+                        &mut g.rng,
+                        &mut attack_state,
+                        s.vector,
+                        cfg.target_port,
+                        &mut s.pending,
+                    );
+                    // An event of several frames takes the time of as many packets.
+                    s.event_gap = s.gap * s.pending.len() as f64;
+                }
+                let frame = s.pending.pop_front().expect("an event writes a frame");
+                g.buf = frame;
+                let t = s.t;
+                s.written += 1;
+                if s.pending.is_empty() {
+                    // Exponential gaps: arrivals of a Poisson process.
+                    s.t += -s.event_gap * (1.0 - g.rng.random::<f64>()).ln();
+                } else {
+                    // Fragments of one datagram leave back to back.
+                    s.t += 2_000.0;
+                }
+                (t, streams[i].label.as_str())
+            }
+            None => {
+                g.benign_packet();
+                let t = t_benign;
+                t_benign += -benign_gap * (1.0 - g.rng.random::<f64>()).ln();
+                benign += 1;
+                (t, "benign")
+            }
         };
         w.write(cfg.start_ns + t as i64, &g.buf)
             .map_err(SynthError::Capture)?;
@@ -444,8 +745,22 @@ pub fn generate<P: Write, L: Write>(
     w.finish().map_err(SynthError::Capture)?;
     stats.packets = cfg.packets;
     stats.benign = benign;
-    stats.attack = attack;
+    stats.attack = cfg.packets - benign;
     Ok(stats)
+}
+
+/// One attack vector's packets, spread over the attack window.
+struct AttackStream {
+    vector: AttackVector,
+    label: String,
+    budget: u64,
+    written: u64,
+    t: f64,
+    /// Mean time per packet, and per event (packets × gap) of the current event.
+    gap: f64,
+    event_gap: f64,
+    /// Frames of the current event not written yet (fragments).
+    pending: VecDeque<Vec<u8>>,
 }
 
 #[cfg(test)]

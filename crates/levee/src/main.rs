@@ -49,7 +49,7 @@ enum Command {
     Fields(FieldsArgs),
     /// Write a deterministic, labelled synthetic capture.
     Synth(SynthArgs),
-    /// Run levee on a built-in example: synthesise an attack capture and summarise it.
+    /// Run levee on a built-in example: synthesise a multi-vector attack capture and analyse it.
     Demo(DemoArgs),
 }
 
@@ -131,9 +131,17 @@ struct FieldsArgs {
 
 #[derive(Args)]
 struct SynthArgs {
-    /// Scenario: benign or syn-flood.
+    /// Attacks: `benign` (none), a vector name (`syn-flood`, `dns-reflection`, `port-scan`...;
+    /// `levee synth --list` names them all), several joined with `+`, or `multi` (DNS + NTP
+    /// reflection + SYN flood at once).
     #[arg(long, default_value = "syn-flood")]
     scenario: String,
+    /// Legitimate traffic under the attacks: web, download, speedtest, backup or resolver.
+    #[arg(long, default_value = "web")]
+    background: String,
+    /// List the scenario and background names and exit.
+    #[arg(long)]
+    list: bool,
     /// Number of packets.
     #[arg(long, default_value_t = 20_000)]
     packets: u64,
@@ -150,8 +158,8 @@ struct SynthArgs {
     #[arg(long, default_value_t = 80)]
     port: u16,
     /// Output pcap file.
-    #[arg(long, short)]
-    out: PathBuf,
+    #[arg(long, short, required_unless_present = "list")]
+    out: Option<PathBuf>,
     /// Label file (default: the output name with `.labels.csv`).
     #[arg(long)]
     labels: Option<PathBuf>,
@@ -165,7 +173,7 @@ struct DemoArgs {
     /// Where to write the example capture (default: a new temporary directory).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Print the summary as JSON.
+    /// Print the analysis as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -330,16 +338,32 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
 }
 
 fn synth(a: SynthArgs) -> anyhow::Result<u8> {
+    if a.list {
+        emit(&format!(
+            "scenarios:   {}\nbackgrounds: {}\n",
+            levee_synth::Scenario::names().join(" "),
+            levee_synth::Background::NAMES.join(" ")
+        ))?;
+        return Ok(0);
+    }
     let scenario = levee_synth::Scenario::parse(&a.scenario).ok_or_else(|| {
         anyhow::anyhow!(
-            "unknown scenario `{}` (one of: {})",
-            a.scenario,
-            levee_synth::Scenario::NAMES.join(", ")
+            "unknown scenario `{}` (see `levee synth --list`)",
+            a.scenario
         )
     })?;
-    let labels = a.labels.clone().unwrap_or_else(|| labels_path(&a.out));
+    let background = levee_synth::Background::parse(&a.background).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown background `{}` (one of: {})",
+            a.background,
+            levee_synth::Background::NAMES.join(", ")
+        )
+    })?;
+    let out = a.out.clone().expect("clap requires --out without --list");
+    let labels = a.labels.clone().unwrap_or_else(|| labels_path(&out));
     let cfg = levee_synth::SynthConfig {
         scenario,
+        background,
         packets: a.packets,
         seed: a.seed,
         attack_share: a.attack_share,
@@ -347,14 +371,14 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
         target_port: a.port,
         ..Default::default()
     };
-    let stats = write_synth(&cfg, &a.out, &labels, a.force)?;
+    let stats = write_synth(&cfg, &out, &labels, a.force)?;
     eprintln!(
         "levee: wrote {} packets ({} attack, {} benign, {} bytes) to {} and labels to {}",
         stats.packets,
         stats.attack,
         stats.benign,
         stats.bytes,
-        a.out.display(),
+        out.display(),
         labels.display()
     );
     Ok(0)
@@ -409,35 +433,43 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
             d
         }
     };
-    let capture = dir.join("demo-syn-flood.pcap");
+    let capture = dir.join("demo-attack.pcap");
     let labels = labels_path(&capture);
     let cfg = levee_synth::SynthConfig {
-        packets: 50_000,
+        packets: 60_000,
+        scenario: levee_synth::Scenario::parse("multi").expect("built-in scenario"),
         ..Default::default()
     };
     let stats = write_synth(&cfg, &capture, &labels, true)?;
     eprintln!(
-        "levee demo: synthesised {} packets ({} of a spoofed SYN flood on {}:{}, {} benign) in {}",
+        "levee demo: synthesised {} packets in {}: DNS and NTP reflection and a spoofed SYN \
+         flood on {} ({} attack packets) over {} packets of web and DNS traffic",
         stats.packets,
-        stats.attack,
+        capture.display(),
         std::net::Ipv4Addr::from(levee_synth::VICTIM),
-        cfg.target_port,
+        stats.attack,
         stats.benign,
-        capture.display()
     );
     eprintln!(
-        "levee demo: running `levee summary {}`\n",
+        "levee demo: running `levee analyze {}`\n",
         capture.display()
     );
-    let mut builder = SummaryBuilder::default();
     let input = InputArgs {
         captures: vec![capture.clone()],
         no_progress: true,
         max_errors: 20,
         quiet: false,
     };
-    let outcome = input::for_each_packet(&input, &mut builder, |b, ts, p| b.add(ts, p))?;
-    let summary = builder.finish(outcome.files.clone(), 10);
-    emit_summary(&summary, a.json)?;
-    Ok(outcome.exit_code())
+    let (analysis, code) = run_analysis(&input, levee_analyze::AnalyzeConfig::default())?;
+    if a.json {
+        emit(&(serde_json::to_string_pretty(&analysis)? + "\n"))?;
+    } else {
+        emit(&render::analysis_text(&analysis))?;
+        eprintln!(
+            "levee demo: the truth is in {}; try `levee summary {}` too",
+            labels.display(),
+            capture.display()
+        );
+    }
+    Ok(code)
 }

@@ -1,0 +1,539 @@
+//! Attack traffic, vector by vector, shaped like the real thing: spoofed floods from random
+//! sources with one origin's TTL, reflections from a fixed pool of reflectors each at its own
+//! distance, amplified responses of the sizes the abused services really send (DNS ANY/RRSIG
+//! answers fragmented past the MTU, NTP monlist, memcached, CLDAP...), scans walking ports or
+//! addresses.
+
+use std::collections::VecDeque;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::packets::{self, Flags, V4};
+use crate::VICTIM;
+
+/// One attack vector levee synth can produce. Names are `levee analyze`'s vector names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttackVector {
+    SynFlood,
+    AckFlood,
+    RstFlood,
+    FinFlood,
+    /// Xmas-tree packets (FIN+PSH+URG).
+    TcpAnomaly,
+    SynAckReflection,
+    UdpFlood,
+    QuicFlood,
+    IcmpFlood,
+    IpFragmentFlood,
+    GreFlood,
+    IpProtoFlood,
+    /// Reflection from a known service, by index into [`REFLECTIONS`].
+    Reflection(usize),
+    /// Reflection from a service port levee has no name for.
+    UdpReflection,
+    DnsWaterTorture,
+    /// DNS reflection spread over every address of the victim's /24.
+    CarpetBombing,
+    PortScan,
+    HostScan,
+}
+
+/// A reflection service: vector name, source port, and the size range of its responses
+/// (UDP payload bytes).
+pub struct Reflection {
+    pub vector: &'static str,
+    pub port: u16,
+    pub sizes: (usize, usize),
+}
+
+/// Services with the response sizes seen in real amplification attacks.
+pub const REFLECTIONS: &[Reflection] = &[
+    Reflection {
+        vector: "dns-reflection",
+        port: 53,
+        sizes: (3000, 4096),
+    },
+    Reflection {
+        vector: "ntp-reflection",
+        port: 123,
+        sizes: (440, 440),
+    },
+    Reflection {
+        vector: "memcached-reflection",
+        port: 11211,
+        sizes: (1400, 1400),
+    },
+    Reflection {
+        vector: "ssdp-reflection",
+        port: 1900,
+        sizes: (280, 340),
+    },
+    Reflection {
+        vector: "cldap-reflection",
+        port: 389,
+        sizes: (2800, 3200),
+    },
+    Reflection {
+        vector: "snmp-reflection",
+        port: 161,
+        sizes: (1100, 1400),
+    },
+    Reflection {
+        vector: "chargen-reflection",
+        port: 19,
+        sizes: (74, 1024),
+    },
+    Reflection {
+        vector: "ws-discovery-reflection",
+        port: 3702,
+        sizes: (600, 1200),
+    },
+    Reflection {
+        vector: "isakmp-reflection",
+        port: 500,
+        sizes: (180, 260),
+    },
+    Reflection {
+        vector: "netbios-reflection",
+        port: 137,
+        sizes: (229, 229),
+    },
+    Reflection {
+        vector: "mdns-reflection",
+        port: 5353,
+        sizes: (300, 500),
+    },
+    Reflection {
+        vector: "portmap-reflection",
+        port: 111,
+        sizes: (480, 1100),
+    },
+    Reflection {
+        vector: "ubiquiti-reflection",
+        port: 10001,
+        sizes: (130, 200),
+    },
+    Reflection {
+        vector: "dvr-reflection",
+        port: 37810,
+        sizes: (600, 850),
+    },
+    Reflection {
+        vector: "bacnet-reflection",
+        port: 47808,
+        sizes: (90, 200),
+    },
+    Reflection {
+        vector: "openvpn-reflection",
+        port: 1194,
+        sizes: (100, 140),
+    },
+    Reflection {
+        vector: "coap-reflection",
+        port: 5683,
+        sizes: (200, 600),
+    },
+];
+
+impl AttackVector {
+    pub fn name(self) -> &'static str {
+        match self {
+            AttackVector::SynFlood => "syn-flood",
+            AttackVector::AckFlood => "ack-flood",
+            AttackVector::RstFlood => "rst-flood",
+            AttackVector::FinFlood => "fin-flood",
+            AttackVector::TcpAnomaly => "tcp-anomaly",
+            AttackVector::SynAckReflection => "synack-reflection",
+            AttackVector::UdpFlood => "udp-flood",
+            AttackVector::QuicFlood => "quic-flood",
+            AttackVector::IcmpFlood => "icmp-flood",
+            AttackVector::IpFragmentFlood => "ip-fragment-flood",
+            AttackVector::GreFlood => "gre-flood",
+            AttackVector::IpProtoFlood => "ip-proto-flood",
+            AttackVector::Reflection(i) => REFLECTIONS[i].vector,
+            AttackVector::UdpReflection => "udp-reflection",
+            AttackVector::DnsWaterTorture => "dns-water-torture",
+            AttackVector::CarpetBombing => "carpet-bombing",
+            AttackVector::PortScan => "port-scan",
+            AttackVector::HostScan => "host-scan",
+        }
+    }
+
+    /// Every vector, in a fixed order.
+    pub fn all() -> Vec<AttackVector> {
+        let mut v = vec![
+            AttackVector::SynFlood,
+            AttackVector::AckFlood,
+            AttackVector::RstFlood,
+            AttackVector::FinFlood,
+            AttackVector::TcpAnomaly,
+            AttackVector::SynAckReflection,
+            AttackVector::UdpFlood,
+            AttackVector::QuicFlood,
+            AttackVector::IcmpFlood,
+            AttackVector::IpFragmentFlood,
+            AttackVector::GreFlood,
+            AttackVector::IpProtoFlood,
+        ];
+        v.extend((0..REFLECTIONS.len()).map(AttackVector::Reflection));
+        v.extend([
+            AttackVector::UdpReflection,
+            AttackVector::DnsWaterTorture,
+            AttackVector::CarpetBombing,
+            AttackVector::PortScan,
+            AttackVector::HostScan,
+        ]);
+        v
+    }
+
+    pub fn parse(name: &str) -> Option<AttackVector> {
+        AttackVector::all().into_iter().find(|v| v.name() == name)
+    }
+
+    /// Whether the vector comes from a handful of sources at a scan's pace rather than a
+    /// flood's (it gets a fixed share of the attack budget, not an equal one).
+    pub fn is_scan(self) -> bool {
+        matches!(self, AttackVector::PortScan | AttackVector::HostScan)
+    }
+}
+
+/// A pool of real-looking hosts (reflectors, bots, open resolvers), each with its own TTL.
+pub(crate) struct HostPool {
+    hosts: Vec<([u8; 4], u8)>,
+}
+
+pub(crate) fn public_addr(rng: &mut ChaCha8Rng) -> [u8; 4] {
+    loop {
+        let a: [u8; 4] = rng.random::<u32>().to_be_bytes();
+        let bogon = matches!(
+            a[0],
+            0 | 10 | 100 | 127 | 169 | 172 | 192 | 198 | 203 | 224..=255
+        );
+        if !bogon {
+            return a;
+        }
+    }
+}
+
+impl HostPool {
+    pub(crate) fn new(rng: &mut ChaCha8Rng, n: usize) -> HostPool {
+        let hosts = (0..n)
+            .map(|_| {
+                let initial: u8 = match rng.random_range(0..10) {
+                    0..=5 => 64,
+                    6..=8 => 128,
+                    _ => 255,
+                };
+                (public_addr(rng), initial - rng.random_range(4..24))
+            })
+            .collect();
+        HostPool { hosts }
+    }
+
+    pub(crate) fn pick(&self, rng: &mut ChaCha8Rng) -> ([u8; 4], u8) {
+        self.hosts[rng.random_range(0..self.hosts.len())]
+    }
+}
+
+/// State shared by the attack streams of one capture.
+pub(crate) struct AttackState {
+    reflectors: HostPool,
+    resolvers: HostPool,
+    /// The scanner's position in its walk.
+    scan_step: u32,
+    scanner: [u8; 4],
+    icmp_seq: u16,
+}
+
+impl AttackState {
+    pub(crate) fn new(rng: &mut ChaCha8Rng) -> AttackState {
+        AttackState {
+            reflectors: HostPool::new(rng, 3000),
+            resolvers: HostPool::new(rng, 300),
+            scan_step: 0,
+            scanner: public_addr(rng),
+            icmp_seq: 0,
+        }
+    }
+}
+
+/// A spoofed source with the TTL of the one machine really sending.
+fn spoofed(rng: &mut ChaCha8Rng, dst: [u8; 4]) -> V4 {
+    V4 {
+        src: public_addr(rng),
+        dst,
+        ttl: rng.random_range(48..56),
+        id: rng.random(),
+        df: false,
+    }
+}
+
+fn random_bytes(rng: &mut ChaCha8Rng, n: usize) -> Vec<u8> {
+    (0..n).map(|_| rng.random()).collect()
+}
+
+/// The UDP payload a reflection service answers with.
+fn reflection_payload(rng: &mut ChaCha8Rng, r: &Reflection, victim_port: u16) -> Vec<u8> {
+    let size = rng.random_range(r.sizes.0..=r.sizes.1);
+    match r.port {
+        53 => {
+            let q = packets::dns_query(rng.random(), "example.gov", 255);
+            packets::dns_big_response(&q, size.saturating_sub(q.len() + 12))
+        }
+        123 => {
+            // NTP mode 7 response, implementation XNTPD, request MON_GETLIST_1, 6 items of 72.
+            let mut m = vec![0xd7, 0x00, 0x03, 0x2a, 0x00, 0x06, 0x00, 0x48];
+            m.extend(random_bytes(rng, 432));
+            m
+        }
+        11211 => {
+            // memcached UDP frame header, then a `VALUE` line and data.
+            let mut m = vec![0, 1, 0, 0, 0, 1, 0, 0];
+            m.extend(b"VALUE a 0 1024000\r\n");
+            m.resize(size, b'A');
+            m
+        }
+        1900 => {
+            let mut m = format!(
+                "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\nLOCATION: \
+                 http://192.168.1.1:{victim_port}/rootDesc.xml\r\nSERVER: Linux/3.14 UPnP/1.0 \
+                 IpBridge/1.26.0\r\nST: upnp:rootdevice\r\nUSN: uuid:2f402f80-da50-11e1-9b23-\
+                 001788255acb::upnp:rootdevice\r\n\r\n"
+            )
+            .into_bytes();
+            m.resize(size, b' ');
+            m
+        }
+        389 => {
+            // LDAP message, searchResEntry (application 4), long form lengths.
+            let mut m = vec![0x30, 0x84];
+            m.extend(((size - 6) as u32).to_be_bytes());
+            m.extend([0x02, 0x01, 0x01, 0x64, 0x84]);
+            m.extend(((size - 13) as u32).to_be_bytes());
+            m.resize(size, 0x04);
+            m
+        }
+        161 => {
+            // SNMPv2c GetResponse.
+            let mut m = vec![0x30, 0x82];
+            m.extend(((size - 4) as u16).to_be_bytes());
+            m.extend([0x02, 0x01, 0x01, 0x04, 0x06]);
+            m.extend(b"public");
+            m.extend([0xa2, 0x82]);
+            m.extend(((size - 17) as u16).to_be_bytes());
+            m.resize(size, 0x05);
+            m
+        }
+        19 => (0..size).map(|i| b' ' + (i % 95) as u8).collect(),
+        _ => random_bytes(rng, size),
+    }
+}
+
+/// Writes the frames of one attack event (one packet, or the fragments of one datagram).
+pub(crate) fn attack_event(
+    rng: &mut ChaCha8Rng,
+    st: &mut AttackState,
+    v: AttackVector,
+    target_port: u16,
+    out: &mut VecDeque<Vec<u8>>,
+) {
+    let mut buf = Vec::with_capacity(1600);
+    let victim = VICTIM;
+    let no_flags = Flags::default();
+    match v {
+        AttackVector::SynFlood
+        | AttackVector::AckFlood
+        | AttackVector::RstFlood
+        | AttackVector::FinFlood
+        | AttackVector::TcpAnomaly => {
+            let h = spoofed(rng, victim);
+            let flags = match v {
+                AttackVector::SynFlood => Flags {
+                    syn: true,
+                    ..no_flags
+                },
+                AttackVector::AckFlood => Flags {
+                    ack: Some(rng.random()),
+                    ..no_flags
+                },
+                AttackVector::RstFlood => Flags {
+                    rst: true,
+                    ..no_flags
+                },
+                AttackVector::FinFlood => Flags {
+                    fin: true,
+                    ack: Some(rng.random()),
+                    ..no_flags
+                },
+                _ => Flags {
+                    fin: true,
+                    psh: true,
+                    urg: true,
+                    ..no_flags
+                },
+            };
+            packets::tcp(
+                &mut buf,
+                h,
+                rng.random_range(1024..=65535),
+                target_port,
+                rng.random(),
+                1024,
+                flags,
+                &[],
+                &[],
+            );
+            out.push_back(buf);
+        }
+        AttackVector::SynAckReflection => {
+            let (src, ttl) = st.reflectors.pick(rng);
+            let h = V4 {
+                src,
+                dst: victim,
+                ttl,
+                id: 0,
+                df: true,
+            };
+            let sport = if rng.random_bool(0.8) { 80 } else { 443 };
+            packets::tcp(
+                &mut buf,
+                h,
+                sport,
+                rng.random_range(1024..=65535),
+                rng.random(),
+                65535,
+                Flags {
+                    syn: true,
+                    ack: Some(rng.random()),
+                    ..no_flags
+                },
+                &[2, 4, 0x05, 0xb4],
+                &[],
+            );
+            out.push_back(buf);
+        }
+        AttackVector::UdpFlood | AttackVector::QuicFlood => {
+            let h = spoofed(rng, victim);
+            let (dport, payload) = if v == AttackVector::QuicFlood {
+                // A QUIC Initial: long header, version 1, padded to 1200 bytes.
+                let mut p = vec![0xc3, 0, 0, 0, 1, 8];
+                p.extend(random_bytes(rng, 8));
+                p.resize(1200, 0);
+                (443, p)
+            } else {
+                (target_port, random_bytes(rng, 512))
+            };
+            packets::udp(&mut buf, h, rng.random_range(1024..=65535), dport, &payload);
+            out.push_back(buf);
+        }
+        AttackVector::IcmpFlood => {
+            let h = spoofed(rng, victim);
+            st.icmp_seq = st.icmp_seq.wrapping_add(1);
+            packets::icmp_echo(&mut buf, h, rng.random(), st.icmp_seq, 1000);
+            out.push_back(buf);
+        }
+        AttackVector::IpFragmentFlood => {
+            // Later fragments of datagrams that never had a first fragment.
+            let h = spoofed(rng, victim);
+            let payload = random_bytes(rng, 1480);
+            packets::ipv4_frame(&mut buf, h, 17, &payload, rng.random_range(185..1000), true);
+            out.push_back(buf);
+        }
+        AttackVector::GreFlood => {
+            // GRE carrying a protocol levee does not decapsulate, with random content.
+            let h = spoofed(rng, victim);
+            let mut payload = vec![0, 0, 0x88, 0x0b];
+            payload.extend(random_bytes(rng, 540));
+            packets::ipv4_frame(&mut buf, h, 47, &payload, 0, false);
+            out.push_back(buf);
+        }
+        AttackVector::IpProtoFlood => {
+            let h = spoofed(rng, victim);
+            let proto = [0u8, 77, 143, 253, 254, 255][rng.random_range(0..6)];
+            packets::ipv4_frame(&mut buf, h, proto, &random_bytes(rng, 256), 0, false);
+            out.push_back(buf);
+        }
+        AttackVector::Reflection(_) | AttackVector::UdpReflection | AttackVector::CarpetBombing => {
+            let (r, dst) = match v {
+                AttackVector::Reflection(i) => (&REFLECTIONS[i], victim),
+                AttackVector::CarpetBombing => (
+                    &REFLECTIONS[0],
+                    [victim[0], victim[1], victim[2], rng.random()],
+                ),
+                _ => (
+                    &Reflection {
+                        vector: "udp-reflection",
+                        port: 27960,
+                        sizes: (900, 1100),
+                    },
+                    victim,
+                ),
+            };
+            let (src, ttl) = st.reflectors.pick(rng);
+            let h = V4 {
+                src,
+                dst,
+                ttl,
+                id: rng.random(),
+                df: false,
+            };
+            let dport = rng.random_range(1024..=65535);
+            let payload = reflection_payload(rng, r, dport);
+            for frame in packets::udp_fragmented(h, r.port, dport, &payload) {
+                out.push_back(frame);
+            }
+        }
+        AttackVector::DnsWaterTorture => {
+            // Open resolvers relaying random-subdomain queries to the victim's name server.
+            let (src, ttl) = st.resolvers.pick(rng);
+            let h = V4 {
+                src,
+                dst: crate::RESOLVER,
+                ttl,
+                id: rng.random(),
+                df: false,
+            };
+            let label: String = (0..12)
+                .map(|_| {
+                    char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])
+                })
+                .collect();
+            let q = packets::dns_query(rng.random(), &format!("{label}.victim-shop.com"), 1);
+            packets::udp(&mut buf, h, rng.random_range(1024..=65535), 53, &q);
+            out.push_back(buf);
+        }
+        AttackVector::PortScan | AttackVector::HostScan => {
+            st.scan_step += 1;
+            let (dst, dport) = if v == AttackVector::PortScan {
+                (victim, (st.scan_step % 65535) as u16 + 1)
+            } else {
+                let n = st.scan_step % 65536;
+                ([victim[0], victim[1], (n >> 8) as u8, n as u8], 22)
+            };
+            // masscan's fingerprint: window 1024, no options, a fixed IP ID.
+            let h = V4 {
+                src: st.scanner,
+                dst,
+                ttl: 241,
+                id: 54321,
+                df: false,
+            };
+            packets::tcp(
+                &mut buf,
+                h,
+                61000,
+                dport,
+                rng.random(),
+                1024,
+                Flags {
+                    syn: true,
+                    ..no_flags
+                },
+                &[],
+                &[],
+            );
+            out.push_back(buf);
+        }
+    }
+}
