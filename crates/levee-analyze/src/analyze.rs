@@ -340,6 +340,7 @@ impl Analyzer {
         c.profiled += 1;
         let hs = mix_u128(e.src);
         let hd = mix_u128(e.dst);
+        c.profile_sources.add_hash(hs);
         c.sources.add_hashed(e.src, hs, 1);
         c.destinations.add_hashed(e.dst, hd, 1);
         let ipv6 = e.bits & 1 != 0;

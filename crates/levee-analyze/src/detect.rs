@@ -71,6 +71,8 @@ pub struct Finding {
     pub candidates: Vec<Expr>,
     /// The class whose first-pass statistics describe the attack.
     pub class: Class,
+    /// Water torture: the zone whose random subdomains are queried.
+    pub zone: Option<String>,
 }
 
 /// A class that had the volume of an attack but not the evidence.
@@ -183,13 +185,12 @@ struct Window {
     mean_pps: f64,
 }
 
-/// The attack window of a class: it starts at the first bucket reaching a tenth of the peak
-/// rate, and ends at the last bucket still above twice the rate the class had before the
-/// window (any traffic at all, when there was none or no earlier stretch to judge by). A
-/// flood that trails off therefore stays one attack, while a return to normal traffic is not
-/// counted in it.
+/// The attack window of a class, measured on its evidence-carrying packets: it starts at the
+/// first bucket reaching a tenth of their peak rate, and ends at the last bucket still above
+/// twice the rate they had before the window (any at all, when there was no earlier stretch to
+/// judge by). A flood that trails off stays one attack; a return to normal is not counted in it.
 fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
-    let rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
+    let rates = bucket_rates(an, c.series.iter().map(|b| b.flagged));
     let peak = rates.iter().cloned().fold(0.0, f64::max);
     if peak <= 0.0 {
         return None;
@@ -224,7 +225,7 @@ fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
         flagged,
         peak_pps: peak,
         baseline_pps,
-        mean_pps: packets as f64 / span,
+        mean_pps: flagged as f64 / span,
     })
 }
 
@@ -239,85 +240,54 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             continue;
         }
         let Some(w) = window(an, c) else { continue };
-        let sources = c.distinct_sources.estimate();
+        // Sources of the evidence-carrying packets: legitimate clients of the same kind of
+        // traffic do not make a scanner or a single heavy sender look like a crowd.
+        let sources = c.profile_sources.estimate();
+        let all_sources = c.distinct_sources.estimate();
         // Volume first: below it nothing is an attack, and nothing needs explaining.
-        if w.packets < cfg.min_packets || w.peak_pps < cfg.min_pps {
+        let whole_rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
+        let whole_peak = whole_rates.iter().cloned().fold(0.0, f64::max);
+        let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
+        if class_total < cfg.min_packets || whole_peak < cfg.min_pps {
             continue;
         }
         let evidence_share = w.flagged as f64 / w.packets.max(1) as f64;
         let rise = w.baseline_pps.map(|b| w.mean_pps / b.max(1.0));
         let rose = rise.is_some_and(|r| r >= cfg.baseline_factor);
         let many_sources = sources >= cfg.min_flood_sources;
+        let enough = w.flagged >= cfg.min_packets && w.peak_pps >= cfg.min_pps;
         let mut evidence = Vec::new();
+        let mut zone = None;
+        let mut vector = class.vector().to_string();
         let dismiss = |reason: String| Dismissal {
             class,
             packets: c.packets,
-            peak_pps: w.peak_pps,
-            sources,
+            peak_pps: whole_peak,
+            sources: all_sources,
             reason,
         };
-        let verdict: Result<(), String> = match class {
-            Class::Syn => {
-                let completion = c.completed as f64 / c.packets.max(1) as f64;
-                if completion >= 0.2 {
-                    Err(format!(
-                        "{} of SYNs were followed by the handshake's ACK: connections being opened",
-                        pct(completion)
-                    ))
-                } else if !(many_sources || rose && sources >= 5) {
-                    Err(format!(
-                        "only ~{sources} sources and no rise over earlier traffic: \
-                         see port-scan/host-scan"
-                    ))
-                } else {
-                    evidence.push(format!(
-                        "{} SYNs, {} handshakes completed ({})",
-                        thousands(c.packets),
-                        thousands(c.completed),
-                        pct(completion.min(1.0))
-                    ));
-                    Ok(())
-                }
-            }
-            Class::SynAck | Class::Reflection(_) => {
-                if evidence_share < cfg.min_evidence {
-                    Err(format!(
-                        "{} of responses answer a request seen in the capture",
-                        pct(1.0 - evidence_share)
-                    ))
-                } else if sources < cfg.min_reflectors {
-                    Err(format!("only ~{sources} reflectors"))
-                } else {
-                    let what = match class.service() {
-                        Some(s) => format!(
-                            "UDP packets from source port {} ({}: {})",
-                            s.port, s.name, s.abuse
-                        ),
-                        None => "SYN-ACKs".to_string(),
-                    };
-                    evidence.push(format!(
-                        "{} {what}; {} of them answer no request seen in the capture",
-                        thousands(w.packets),
-                        pct(evidence_share)
-                    ));
-                    evidence.push(format!("~{} distinct reflectors", thousands(sources)));
-                    Ok(())
-                }
-            }
-            Class::DnsQuery => match c.dns.as_deref() {
+        let what = match class {
+            Class::Syn => "never followed by the handshake's ACK",
+            Class::SynAck | Class::Reflection(_) => "answering no request seen in the capture",
+            Class::Ack | Class::Rst | Class::Fin => "outside any connection seen opening",
+            _ => "never answered",
+        };
+        let verdict: Result<(), String> = if class == Class::DnsQuery {
+            match c.dns.as_deref() {
                 Some(d) if d.parsed >= cfg.min_packets => {
-                    let (zone, zone_n) = d.zones.top(1).pop().unwrap_or_default();
+                    let (z, zone_n) = d.zones.top(1).pop().unwrap_or_default();
                     let distinct = d.distinct_names.estimate();
                     let uniq = distinct as f64 / d.parsed as f64;
                     let zone_share = zone_n as f64 / d.parsed as f64;
                     if zone_share >= 0.5 && uniq >= 0.5 {
                         evidence.push(format!(
-                            "{} queries, {} of them under {zone}, ~{} distinct names: \
+                            "{} queries, {} of them under {z}, ~{} distinct names: \
                              random subdomains that no cache can answer",
                             thousands(d.parsed),
                             pct(zone_share),
                             thousands(distinct)
                         ));
+                        zone = Some(z);
                         Ok(())
                     } else {
                         Err(format!(
@@ -329,26 +299,86 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                     }
                 }
                 _ => Err("no DNS questions could be read".into()),
-            },
-            _ => {
-                let what = match class {
-                    Class::Ack | Class::Rst | Class::Fin => "outside any connection seen opening",
-                    _ => "never answered",
-                };
-                if evidence_share < cfg.min_evidence {
-                    Err(format!(
-                        "only {} of packets {what}: two-way traffic",
-                        pct(evidence_share)
-                    ))
-                } else if !(many_sources || rose && sources >= 5) {
-                    Err(format!(
-                        "~{sources} sources and no rise over earlier traffic: a few heavy \
-                         senders, not a flood"
-                    ))
+            }
+        } else if !enough {
+            Err(format!(
+                "only {} packets {what} (peak {}): {}",
+                thousands(w.flagged),
+                rate(w.peak_pps),
+                if w.flagged == 0 {
+                    "two-way traffic"
                 } else {
+                    "below the volume of an attack"
+                }
+            ))
+        } else {
+            match class {
+                Class::SynAck | Class::Reflection(_) => {
+                    if sources < cfg.min_reflectors {
+                        Err(format!("only ~{sources} reflectors"))
+                    } else {
+                        let what = match class.service() {
+                            Some(s) => format!(
+                                "UDP packets from source port {} ({}: {})",
+                                s.port, s.name, s.abuse
+                            ),
+                            None => "SYN-ACKs".to_string(),
+                        };
+                        evidence.push(format!(
+                            "{} {what} answer no request seen in the capture ({} of the \
+                             class in the attack window)",
+                            thousands(w.flagged),
+                            pct(evidence_share)
+                        ));
+                        evidence.push(format!("~{} distinct reflectors", thousands(sources)));
+                        Ok(())
+                    }
+                }
+                _ if !(many_sources || rose && sources >= 5) => Err(format!(
+                    "~{sources} sources and no rise over earlier traffic: a few heavy senders, \
+                     not a flood (see port-scan/host-scan)"
+                )),
+                _ if evidence_share < 0.5 && !rose => Err(format!(
+                    "only {} of packets {what}, with no rise over earlier traffic",
+                    pct(evidence_share)
+                )),
+                Class::Syn => {
+                    let completion = c.completed as f64 / c.packets.max(1) as f64;
                     evidence.push(format!(
-                        "{} packets, {} of them {what}",
-                        thousands(w.packets),
+                        "{} SYNs never followed by the handshake's ACK; {} handshakes \
+                         completed in all ({} of SYNs)",
+                        thousands(w.flagged),
+                        thousands(c.completed),
+                        pct(completion.min(1.0))
+                    ));
+                    Ok(())
+                }
+                Class::Udp => {
+                    // One fixed source port from real, repeating hosts: a reflection of a
+                    // service levee has no name for.
+                    let top_port = concentrated_port(&c.src_ports, c.profiled);
+                    let spoofed_like = sources >= 1000 && sources as f64 >= 0.5 * c.profiled as f64;
+                    if let (Some(port), false) = (top_port, spoofed_like) {
+                        vector = "udp-reflection".into();
+                        evidence.push(format!(
+                            "{} UDP packets from source port {port}, answering no request seen \
+                             in the capture, from ~{} hosts: reflection of an unnamed service",
+                            thousands(w.flagged),
+                            thousands(sources)
+                        ));
+                    } else {
+                        evidence.push(format!(
+                            "{} packets {what} ({} of the class in the attack window)",
+                            thousands(w.flagged),
+                            pct(evidence_share)
+                        ));
+                    }
+                    Ok(())
+                }
+                _ => {
+                    evidence.push(format!(
+                        "{} packets {what} ({} of the class in the attack window)",
+                        thousands(w.flagged),
                         pct(evidence_share)
                     ));
                     Ok(())
@@ -369,14 +399,14 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         }
         let (targets, carpet) = targets(c);
         let (spoofed_likely, source_evidence) = spoofing(class, c);
-        let candidates = crate::signature::candidates(class, c, &targets);
+        let candidates = crate::signature::candidates(class, c, &targets, zone.as_deref());
         findings.push(Finding {
             vector: if carpet {
                 "carpet-bombing".into()
             } else {
-                class.vector().into()
+                vector.clone()
             },
-            carpet_of: carpet.then(|| class.vector().to_string()),
+            carpet_of: carpet.then(|| vector.clone()),
             classes: vec![class],
             window: (w.start, w.end),
             targets,
@@ -385,10 +415,17 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             source_evidence,
             candidates,
             class,
+            zone,
         });
     }
     findings.extend(scans(an));
     (findings, dismissed)
+}
+
+/// The source port holding 90 % of a profile, when one does.
+fn concentrated_port(ports: &[u64], total: u64) -> Option<u16> {
+    let (port, &n) = ports.iter().enumerate().max_by_key(|(_, &n)| n)?;
+    (total > 0 && n as f64 >= 0.9 * total as f64).then_some(port as u16)
 }
 
 /// The destinations an attack class is aimed at: the heavy ones, or the prefixes they share
@@ -428,8 +465,8 @@ fn targets(c: &ClassStats) -> (TargetSpec, bool) {
 /// Whether the sources look forged, with the reasons.
 fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
     let mut ev = Vec::new();
-    let sources = c.distinct_sources.estimate();
-    let per_packet = sources as f64 / c.packets.max(1) as f64;
+    let sources = c.profile_sources.estimate();
+    let per_packet = sources as f64 / c.profiled.max(1) as f64;
     let bogon_share = c.bogon_sources as f64 / c.profiled.max(1) as f64;
     let distinct_ttls = c.ttl.iter().filter(|&&n| n > 0).count();
     let reflection = matches!(class, Class::SynAck | Class::Reflection(_));
@@ -445,7 +482,7 @@ fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
         ev.push(format!(
             "~{} distinct sources for {} packets: nearly every packet from a new address",
             thousands(sources),
-            thousands(c.packets)
+            thousands(c.profiled)
         ));
     }
     if bogon_share >= 0.01 {
@@ -546,6 +583,7 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 source_evidence: Vec::new(),
                 candidates: vec![expr],
                 class: Class::Syn,
+                zone: None,
             });
         }
     }

@@ -86,6 +86,7 @@ impl Plan {
         for (f, count) in self.findings.iter().zip(self.counts.iter_mut()) {
             let member = (f.classes.is_empty() || f.classes.contains(&class))
                 && (f.classes.is_empty() || self.analyzer.is_evidence(class, p))
+                && f.zone.as_deref().is_none_or(|z| in_zone(p, z))
                 && ts >= f.window.0
                 && ts <= f.window.1
                 && p.ip.is_some()
@@ -380,7 +381,7 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
     Sources {
         distinct_estimate: match f.targets {
             TargetSpec::FromSource(_) => 1,
-            _ => c.distinct_sources.estimate(),
+            _ => c.profile_sources.estimate(),
         },
         top,
         spoofed_likely: f.spoofed_likely,
@@ -392,5 +393,16 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
             distinct: present.len() as u16,
             top: ttl_top,
         },
+    }
+}
+
+/// Whether a DNS packet's question is the zone or under it.
+fn in_zone(p: &Packet<'_>, zone: &str) -> bool {
+    match p.app() {
+        levee_decode::App::Dns(d) => d.qname.as_deref().is_some_and(|n| {
+            let n = n.trim_end_matches('.').to_ascii_lowercase();
+            n == zone || n.ends_with(&format!(".{zone}"))
+        }),
+        _ => false,
     }
 }

@@ -206,9 +206,25 @@ fn field_conditions(class: Class, c: &ClassStats) -> Vec<Expr> {
 }
 
 /// Candidate signatures, most specific first.
-pub(crate) fn candidates(class: Class, c: &ClassStats, targets: &TargetSpec) -> Vec<Expr> {
+pub(crate) fn candidates(
+    class: Class,
+    c: &ClassStats,
+    targets: &TargetSpec,
+    zone: Option<&str>,
+) -> Vec<Expr> {
     let target = target_expr(targets);
-    let base = p(&class_expr(class, c));
+    let mut base = p(&class_expr(class, c));
+    if let Some(z) = zone {
+        // Names ending in the zone. The zone comes from the traffic: escaped twice, for the
+        // regex and for the string literal, so no name can break the expression.
+        let regex = format!("(^|\\.){}$", levee_rules::escape_regex(z));
+        if let Ok(e) = parse_plain(&format!(
+            "dns.qry.name matches {}",
+            levee_rules::quote(&regex)
+        )) {
+            base = Expr::and(vec![base, e]);
+        }
+    }
     let optional = field_conditions(class, c);
     // Later fragments carry no transport header: a reflection that fragments needs its own
     // branch for them.

@@ -70,6 +70,8 @@ pub struct ClassStats {
     pub series: Vec<Bucket>,
     pub distinct_sources: DistinctCount,
     pub distinct_destinations: DistinctCount,
+    /// Distinct sources of the profiled packets.
+    pub profile_sources: DistinctCount,
     pub sources: TopK<u128>,
     pub destinations: TopK<u128>,
     /// Destinations cut to /24 (IPv4) or /48 (IPv6), to see carpet bombing of a prefix.
@@ -143,6 +145,7 @@ impl ClassStats {
             series: Vec::new(),
             distinct_sources: DistinctCount::default(),
             distinct_destinations: DistinctCount::default(),
+            profile_sources: DistinctCount::default(),
             sources: TopK::new(CLASS_TOPK),
             destinations: TopK::new(CLASS_TOPK),
             destination_prefixes: TopK::new(CLASS_TOPK),
@@ -200,6 +203,7 @@ impl ClassStats {
         }
         self.distinct_sources.merge(&o.distinct_sources);
         self.distinct_destinations.merge(&o.distinct_destinations);
+        self.profile_sources.merge(&o.profile_sources);
         self.sources.merge(&o.sources);
         self.destinations.merge(&o.destinations);
         self.destination_prefixes.merge(&o.destination_prefixes);

@@ -254,11 +254,14 @@ pub(crate) fn quote(s: &str) -> String {
 }
 
 fn write_int(f: &mut fmt::Formatter<'_>, field: &Field, v: u64) -> fmt::Result {
-    // Flag bits read better in hex, as in tcpdump and Wireshark filters.
-    if field.name() == "tcp.flags" {
-        write!(f, "{v:#04x}")
-    } else {
-        write!(f, "{v}")
+    // Flag bits read better in hex, as in tcpdump and Wireshark filters; protocols by name.
+    match field.name() {
+        "tcp.flags" => write!(f, "{v:#04x}"),
+        "ip.proto" => match crate::field::ip_proto_name(v) {
+            Some(name) => f.write_str(name),
+            None => write!(f, "{v}"),
+        },
+        _ => write!(f, "{v}"),
     }
 }
 

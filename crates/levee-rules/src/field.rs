@@ -291,6 +291,20 @@ fn direct_int(d: Direct, p: &Packet<'_>) -> Option<u64> {
     Some(v)
 }
 
+/// The name printed for an IP protocol number, for the common ones.
+pub(crate) fn ip_proto_name(n: u64) -> Option<&'static str> {
+    Some(match n {
+        1 => "icmp",
+        6 => "tcp",
+        17 => "udp",
+        47 => "gre",
+        50 => "esp",
+        58 => "icmpv6",
+        132 => "sctp",
+        _ => return None,
+    })
+}
+
 /// IP protocol names accepted where `ip.proto` expects a number.
 pub(crate) fn ip_proto_number(name: &str) -> Option<u64> {
     Some(match name.to_ascii_lowercase().as_str() {

@@ -18,6 +18,17 @@ mod lists;
 mod parse;
 
 pub use ast::{CmpOp, Expr, Literal, Set, SetItem};
+
+/// A string literal for an expression: quoted, with quotes, backslashes and control
+/// characters escaped, so any text (a DNS name seen in traffic) can be embedded safely.
+pub fn quote(s: &str) -> String {
+    ast::quote(s)
+}
+
+/// Escapes regular-expression metacharacters, for `matches` on literal text.
+pub fn escape_regex(s: &str) -> String {
+    regex::escape(s)
+}
 pub use field::{Field, FieldType, Value};
 pub use lists::Lists;
 pub use parse::{MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_REGEX_SIZE};
