@@ -102,7 +102,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -239,7 +239,6 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         if class == Class::Undecoded {
             continue;
         }
-        let Some(w) = window(an, c) else { continue };
         // Sources of the evidence-carrying packets: legitimate clients of the same kind of
         // traffic do not make a scanner or a single heavy sender look like a crowd.
         let sources = c.profile_sources.estimate();
@@ -251,6 +250,18 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         if class_total < cfg.min_packets || whole_peak < cfg.min_pps {
             continue;
         }
+        let Some(w) = window(an, c) else {
+            dismissed.push(Dismissal {
+                class,
+                packets: c.packets,
+                peak_pps: whole_peak,
+                sources: all_sources,
+                reason: "every packet belongs to two-way traffic (answered, solicited or part \
+                         of a connection seen opening)"
+                    .into(),
+            });
+            continue;
+        };
         let evidence_share = w.flagged as f64 / w.packets.max(1) as f64;
         let rise = w.baseline_pps.map(|b| w.mean_pps / b.max(1.0));
         let rose = rise.is_some_and(|r| r >= cfg.baseline_factor);

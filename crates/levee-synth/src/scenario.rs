@@ -430,7 +430,7 @@ impl Generator {
         if let Step::Bulk = step {
             s.bulk_sent += 1;
             s.bulk_left = s.bulk_left.saturating_sub(1);
-            let ack_turn = s.bulk_sent % 3 == 0;
+            let ack_turn = s.bulk_sent.is_multiple_of(3);
             step = match (s.bulk_up, ack_turn) {
                 (false, false) => Step::Data(1448),
                 (false, true) => Step::ClientAck,

@@ -154,9 +154,13 @@ struct SynthArgs {
     /// Benign packets per second.
     #[arg(long, default_value_t = 2000.0)]
     benign_pps: f64,
-    /// Destination port of the attack.
+    /// Destination port of the floods that have one.
     #[arg(long, default_value_t = 80)]
     port: u16,
+    /// Capture start time, in seconds since 1970 (default 2026-01-15T12:00:00Z). Set it to a
+    /// real capture's start to mix the two with `levee analyze real.pcap synth.pcap`.
+    #[arg(long)]
+    start: Option<f64>,
     /// Output pcap file.
     #[arg(long, short, required_unless_present = "list")]
     out: Option<PathBuf>,
@@ -369,7 +373,11 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
         attack_share: a.attack_share,
         benign_pps: a.benign_pps,
         target_port: a.port,
-        ..Default::default()
+        start_ns: match a.start {
+            Some(s) if (0.0..4e9).contains(&s) => (s * 1e9) as i64,
+            Some(_) => anyhow::bail!("--start must be seconds since 1970, before 2096"),
+            None => levee_synth::SynthConfig::default().start_ns,
+        },
     };
     let stats = write_synth(&cfg, &out, &labels, a.force)?;
     eprintln!(

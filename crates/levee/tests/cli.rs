@@ -25,15 +25,22 @@ fn summary_json(args: &[&std::ffi::OsStr]) -> (serde_json::Value, std::process::
 }
 
 #[test]
-fn demo_runs_with_no_files_and_shows_the_flood() {
+fn demo_runs_with_no_files_and_shows_the_attacks_with_signatures() {
     let dir = scratch("demo");
     let o = run(levee().arg("demo").arg("--dir").arg(&dir));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.contains("Protocol hierarchy"), "{text}");
-    assert!(text.contains("10.10.10.10"), "{text}");
-    assert!(text.contains("tcp/80"), "{text}");
-    assert!(dir.join("demo-syn-flood.pcap").exists());
+    for want in [
+        "Attack 1: syn-flood",
+        "dns-reflection",
+        "ntp-reflection",
+        "signature  ip.dst == 10.10.10.10 and tcp.flags == 0x02 and tcp.dstport == 80",
+        "signature  ip.dst == 10.10.10.10 and udp.srcport == 123",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+    assert!(dir.join("demo-attack.pcap").exists());
+    assert!(dir.join("demo-attack.pcap.labels.csv").exists());
 }
 
 #[test]

@@ -1,0 +1,466 @@
+//! `levee analyze` end to end: the real attack captures, every synthesised vector checked
+//! against its labels, heavy benign traffic and real benign captures that must not raise an
+//! alarm, and the JSON document's shape.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use levee_capture::{CaptureReader, Item};
+use serde_json::Value;
+
+fn analyze_json(args: &[&str], files: &[&Path]) -> Value {
+    let mut cmd = levee();
+    cmd.arg("analyze").arg("--json").args(args).args(files);
+    let o = run(&mut cmd);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(4)),
+        "analyze {files:?} failed: {}",
+        stderr(&o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", stdout(&o)))
+}
+
+fn vectors(a: &Value) -> BTreeSet<String> {
+    a["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["vector"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn attack<'a>(a: &'a Value, vector: &str) -> &'a Value {
+    a["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["vector"] == vector)
+        .unwrap_or_else(|| panic!("no {vector} in {}", a["attacks"]))
+}
+
+fn real(name: &str) -> Option<PathBuf> {
+    require_shared(name).map(|d| d.join("attacks").join(name))
+}
+
+#[test]
+fn real_spoofed_syn_flood_on_25565() {
+    let Some(f) = real("pkt.TCP.synflood.spoofed.pcap") else {
+        return;
+    };
+    let a = analyze_json(&[], &[&f]);
+    assert_eq!(vectors(&a), BTreeSet::from(["syn-flood".to_string()]));
+    let s = attack(&a, "syn-flood");
+    assert_eq!(s["targets"][0]["ip"], "10.10.10.10");
+    assert_eq!(s["targets"][0]["ports"][0]["port"], 25565);
+    assert_eq!(s["sources"]["spoofed_likely"], true);
+    let ev = s["sources"]["evidence"].to_string();
+    assert!(ev.contains("distinct sources"), "{ev}");
+    assert!(s["sources"]["distinct_estimate"].as_u64().unwrap() > 30_000);
+    assert!(s["signature"]["coverage"].as_f64().unwrap() >= 0.95);
+    let expr = s["signature"]["expression"].as_str().unwrap();
+    assert!(expr.contains("tcp.dstport == 25565"), "{expr}");
+    assert!(s["peak_pps"].as_f64().unwrap() > 10_000.0);
+    assert_eq!(a["capture"]["packets"], 37_841);
+}
+
+#[test]
+fn real_reflections_are_named_by_their_service() {
+    for (file, want) in [
+        ("amp.UDP.isakmp.pcap", vec!["isakmp-reflection"]),
+        ("amp.TCP.reflection.SYNACK.pcap", vec!["synack-reflection"]),
+        (
+            "amp.UDP.bacnet.IOT.37810.pcapng",
+            vec!["bacnet-reflection", "dvr-reflection"],
+        ),
+    ] {
+        let Some(f) = real(file) else { return };
+        let a = analyze_json(&[], &[&f]);
+        let found = vectors(&a);
+        for v in &want {
+            assert!(found.contains(*v), "{file}: {found:?}");
+            let at = attack(&a, v);
+            let cov = at["signature"]["coverage"].as_f64().unwrap();
+            assert!(cov >= 0.95, "{file} {v}: coverage {cov}");
+            assert_eq!(
+                at["sources"]["spoofed_likely"], false,
+                "reflectors are real hosts"
+            );
+            assert!(at["sources"]["distinct_estimate"].as_u64().unwrap() >= 1000);
+        }
+    }
+}
+
+#[test]
+fn real_masscan_is_a_port_scan_from_one_source() {
+    let Some(d) = require_shared("masscan") else {
+        return;
+    };
+    let a = analyze_json(&[], &[&d.join("scans/masscan-tcp-0-1000.pcap")]);
+    assert_eq!(vectors(&a), BTreeSet::from(["port-scan".to_string()]));
+    let s = attack(&a, "port-scan");
+    assert_eq!(s["sources"]["top"][0]["ip"], "172.31.15.102");
+    assert_eq!(s["sources"]["distinct_estimate"], 1);
+    assert_eq!(s["targets"][0]["ip"], "198.124.152.15");
+    assert!(s["targets"][0]["distinct_ports"].as_u64().unwrap() >= 1000);
+}
+
+/// Run-length labels of a synthesised capture.
+fn labels(path: &Path) -> Vec<(u64, u64, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(3, ',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Share of the packets labelled `label` that `expr` matches, and share of the benign ones.
+fn score(capture: &Path, expr: &str, label: &str) -> (f64, f64, u64) {
+    let runs = labels(&PathBuf::from(format!("{}.labels.csv", capture.display())));
+    let e =
+        levee_rules::parse_plain(expr).unwrap_or_else(|err| panic!("{}", err.render("sig", expr)));
+    let mut r = CaptureReader::open(capture).unwrap();
+    let (mut att, mut att_hit, mut ben, mut ben_hit) = (0u64, 0u64, 0u64, 0u64);
+    let mut run = 0;
+    while let Some(item) = r.next_item() {
+        let Item::Frame(f) = item else {
+            panic!("synth wrote a damaged record")
+        };
+        while runs[run].1 < f.index {
+            run += 1;
+        }
+        let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+        let hit = e.matches(&p);
+        if runs[run].2 == label {
+            att += 1;
+            att_hit += u64::from(hit);
+        } else if runs[run].2 == "benign" {
+            ben += 1;
+            ben_hit += u64::from(hit);
+        }
+    }
+    (
+        att_hit as f64 / att as f64,
+        ben_hit as f64 / ben as f64,
+        ben_hit,
+    )
+}
+
+fn synth(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let out = dir.join(format!("{name}.pcap"));
+    let o = run(levee()
+        .args(["synth", "--force", "--out"])
+        .arg(&out)
+        .args(args));
+    assert!(o.status.success(), "synth {args:?}: {}", stderr(&o));
+    out
+}
+
+#[test]
+fn every_synthesised_vector_is_found_and_its_signature_holds_on_the_labels() {
+    let dir = scratch("analyze-vectors");
+    let names = stdout(&run(levee().args(["synth", "--list"])));
+    let list: Vec<&str> = names
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("scenarios:")
+        .split_whitespace()
+        .filter(|n| !matches!(*n, "benign" | "multi"))
+        .collect();
+    assert!(list.len() >= 34, "{list:?}");
+    let mut failures = Vec::new();
+    for v in list {
+        let cap = synth(
+            &dir,
+            v,
+            &[
+                "--scenario",
+                v,
+                "--packets",
+                "30000",
+                "--attack-share",
+                "0.5",
+            ],
+        );
+        let a = analyze_json(&[], &[&cap]);
+        let found = vectors(&a);
+        if found != BTreeSet::from([v.to_string()]) {
+            failures.push(format!("{v}: found {found:?}"));
+            continue;
+        }
+        let expr = attack(&a, v)["signature"]["expression"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (coverage, collateral, benign_hits) = score(&cap, &expr, &format!("attack:{v}"));
+        if coverage < 0.95 || collateral > 0.001 {
+            failures.push(format!(
+                "{v}: `{expr}` covers {coverage:.4} of the labelled attack and {collateral:.5} \
+                 ({benign_hits} packets) of benign traffic"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_multi_vector_attack_comes_out_as_separate_attacks() {
+    let dir = scratch("analyze-multi");
+    let cap = synth(
+        &dir,
+        "multi",
+        &["--scenario", "multi", "--packets", "60000"],
+    );
+    let a = analyze_json(&[], &[&cap]);
+    assert_eq!(
+        vectors(&a),
+        BTreeSet::from(["dns-reflection", "ntp-reflection", "syn-flood"].map(String::from))
+    );
+    for v in ["dns-reflection", "ntp-reflection", "syn-flood"] {
+        let expr = attack(&a, v)["signature"]["expression"].as_str().unwrap();
+        let (coverage, collateral, _) = score(&cap, expr, &format!("attack:{v}"));
+        assert!(
+            coverage >= 0.95 && collateral <= 0.001,
+            "{v}: {expr} {coverage} {collateral}"
+        );
+    }
+    // Large DNS responses arrive fragmented: the later fragments belong to the attack.
+    let dns = attack(&a, "dns-reflection")["signature"]["expression"]
+        .as_str()
+        .unwrap();
+    assert!(dns.contains("ip.frag_offset > 0"), "{dns}");
+}
+
+#[test]
+fn heavy_benign_traffic_is_not_an_attack() {
+    let dir = scratch("analyze-benign");
+    for bg in ["web", "download", "speedtest", "backup", "resolver"] {
+        let cap = synth(
+            &dir,
+            bg,
+            &[
+                "--scenario",
+                "benign",
+                "--background",
+                bg,
+                "--packets",
+                "200000",
+                "--benign-pps",
+                "40000",
+            ],
+        );
+        let a = analyze_json(&[], &[&cap]);
+        assert_eq!(
+            a["attacks"].as_array().unwrap().len(),
+            0,
+            "{bg}: {}",
+            a["attacks"]
+        );
+        // And it was heavy enough to be looked at.
+        assert!(
+            !a["not_attacks"].as_array().unwrap().is_empty(),
+            "{bg}: nothing reached the volume of an attack"
+        );
+    }
+}
+
+#[test]
+fn real_benign_captures_raise_no_alarm_even_with_low_thresholds() {
+    let Some(d) = require_shared("tcpdump-tests benign") else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(d.join("tcpdump-tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 700);
+    let mut alarms = Vec::new();
+    for f in &files {
+        let o = run(levee()
+            .args([
+                "analyze",
+                "--json",
+                "--min-pps",
+                "50",
+                "--min-packets",
+                "100",
+            ])
+            .args(["--min-sources", "20", "--min-reflectors", "10"])
+            .arg(f));
+        if !matches!(o.status.code(), Some(0) | Some(3) | Some(4)) {
+            alarms.push(format!(
+                "{}: exit {:?} {}",
+                f.display(),
+                o.status,
+                stderr(&o)
+            ));
+            continue;
+        }
+        if o.stdout.is_empty() {
+            continue; // unreadable input: nothing analysed
+        }
+        let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+        if !a["attacks"].as_array().unwrap().is_empty() {
+            alarms.push(format!("{}: {:?}", f.display(), vectors(&a)));
+        }
+    }
+    assert!(alarms.is_empty(), "{}", alarms.join("\n"));
+}
+
+#[test]
+fn a_real_attack_mixed_with_benign_traffic_keeps_its_signature_and_shows_collateral() {
+    let Some(f) = real("amp.UDP.isakmp.pcap") else {
+        return;
+    };
+    let dir = scratch("analyze-mixed");
+    // Benign web traffic to the same victim over the same second.
+    let benign = synth(
+        &dir,
+        "benign",
+        &[
+            "--scenario",
+            "benign",
+            "--packets",
+            "8000",
+            "--benign-pps",
+            "20000",
+            "--start",
+            "1623699901.0",
+        ],
+    );
+    let a = analyze_json(&[], &[&f, &benign]);
+    assert_eq!(
+        vectors(&a),
+        BTreeSet::from(["isakmp-reflection".to_string()])
+    );
+    let s = &attack(&a, "isakmp-reflection")["signature"];
+    assert_eq!(s["attack_packets"], 3984);
+    assert_eq!(s["other_packets"], 8000);
+    assert!(s["coverage"].as_f64().unwrap() >= 0.95);
+    assert!(s["collateral"].as_f64().unwrap() <= 0.001);
+    assert_eq!(a["capture"]["files"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn json_document_has_the_documented_fields() {
+    let dir = scratch("analyze-schema");
+    let cap = synth(&dir, "syn", &["--packets", "20000"]);
+    let a = analyze_json(&[], &[&cap]);
+    for k in ["packets", "bytes", "start", "end"] {
+        assert!(!a["capture"][k].is_null(), "capture.{k}");
+    }
+    let at = &a["attacks"][0];
+    for k in [
+        "vector",
+        "start",
+        "end",
+        "packets",
+        "bytes",
+        "peak_pps",
+        "peak_bps",
+        "targets",
+        "sources",
+        "signature",
+        "evidence",
+    ] {
+        assert!(!at[k].is_null(), "attacks[0].{k}");
+    }
+    assert!(at["targets"][0]["ip"].is_string());
+    assert!(at["targets"][0]["ports"].is_array());
+    for k in ["distinct_estimate", "top", "spoofed_likely", "evidence"] {
+        assert!(!at["sources"][k].is_null(), "sources.{k}");
+    }
+    for k in ["expression", "coverage", "collateral"] {
+        assert!(!at["signature"][k].is_null(), "signature.{k}");
+    }
+    // Every documented top-level and attack field appears in docs/analyze-json.md.
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/analyze-json.md"),
+    )
+    .unwrap();
+    for k in at
+        .as_object()
+        .unwrap()
+        .keys()
+        .chain(a.as_object().unwrap().keys())
+    {
+        assert!(
+            doc.contains(&format!("`{k}`")) || doc.contains(&format!("`{k}[]`")),
+            "docs/analyze-json.md lacks `{k}`"
+        );
+    }
+}
+
+#[test]
+fn standard_input_is_analysed_like_a_file() {
+    let dir = scratch("analyze-stdin");
+    let cap = synth(&dir, "syn", &["--packets", "20000"]);
+    let from_file = analyze_json(&[], &[&cap]);
+    let o = run(levee()
+        .args(["analyze", "--json", "-"])
+        .stdin(std::fs::File::open(&cap).unwrap()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let from_stdin: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(from_stdin["attacks"], from_file["attacks"]);
+    assert_eq!(from_stdin["capture"]["files"][0]["name"], "-");
+}
+
+#[test]
+fn text_output_names_the_attack_and_its_rule() {
+    let dir = scratch("analyze-text");
+    let cap = synth(&dir, "syn", &["--packets", "20000"]);
+    let o = run(levee().arg("analyze").arg(&cap));
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(text.contains("Attack 1: syn-flood"), "{text}");
+    assert!(
+        text.contains("signature  ip.dst == 10.10.10.10 and tcp.flags == 0x02"),
+        "{text}"
+    );
+    assert!(text.contains("spoofed: likely"), "{text}");
+}
+
+#[test]
+fn analyze_json_matches_the_golden_file() {
+    let dir = scratch("analyze-golden");
+    synth(&dir, "small", &["--scenario", "multi", "--packets", "6000"]);
+    let o = run(levee()
+        .current_dir(&dir)
+        .args(["analyze", "--json", "--top", "3", "small.pcap"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = stdout(&o);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/analyze-small.json");
+    if std::env::var("LEVEE_UPDATE_GOLDEN").is_ok() {
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want =
+        std::fs::read_to_string(&golden).expect("golden file (LEVEE_UPDATE_GOLDEN=1 writes it)");
+    if got != want {
+        let diff: Vec<String> = got
+            .lines()
+            .zip(want.lines())
+            .enumerate()
+            .filter(|(_, (g, w))| g != w)
+            .take(10)
+            .map(|(i, (g, w))| format!("line {}: got  {g}\n         want {w}", i + 1))
+            .collect();
+        panic!(
+            "analyze JSON differs from {} (LEVEE_UPDATE_GOLDEN=1 to accept):\n{}",
+            golden.display(),
+            diff.join("\n")
+        );
+    }
+}
