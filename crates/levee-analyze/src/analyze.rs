@@ -92,6 +92,9 @@ struct Pending {
     bits: u8,
 }
 
+/// Packets whose filter lookups are prefetched together.
+const BATCH: usize = 32;
+
 /// Distinguishes "this flow sent a SYN" from "this flow sent a SYN or SYN-ACK" in one filter.
 const SYN_MARK: u64 = 0x5359_4e00_0000_0001;
 
@@ -125,6 +128,8 @@ pub struct Analyzer {
     pub(crate) total_series: Vec<Bucket>,
     delay: Vec<Pending>,
     delay_head: usize,
+    /// Packets whose flow-filter work is pending (see `flush_batch`).
+    batch: Vec<Pending>,
 }
 
 #[inline]
@@ -159,6 +164,7 @@ impl Analyzer {
             total_series: Vec::new(),
             delay: Vec::new(),
             delay_head: 0,
+            batch: Vec::with_capacity(BATCH),
             config,
         }
     }
@@ -227,29 +233,6 @@ impl Analyzer {
         let (sport, dport) = p.ports().unwrap_or((0, 0));
         let key = flow_hash(src, dst, sport, dport, ip.proto);
         let reverse = flow_hash(dst, src, dport, sport, ip.proto);
-        self.flows.insert(key);
-        match class {
-            Class::Syn => {
-                self.handshakes.insert(key);
-                // Marked apart, so only the client's ACK counts as completing the handshake.
-                self.handshakes.insert(key ^ SYN_MARK);
-                self.note_probe(src, dst, dport, ip.proto);
-            }
-            Class::SynAck => {
-                self.handshakes.insert(key);
-            }
-            Class::Ack
-                if self.handshakes.contains(key ^ SYN_MARK) && !self.completed.insert(key) =>
-            {
-                self.class_mut(Class::Syn).completed += 1;
-                self.source_completions.add_hashed(src, mix_u128(src), 1);
-            }
-            Class::Udp | Class::Quic | Class::Icmp if !self.flows.contains(reverse) => {
-                self.note_probe(src, dst, dport, ip.proto);
-            }
-            _ => {}
-        }
-
         let c = self.class_mut(class);
         c.packets += 1;
         c.bytes += wire;
@@ -292,14 +275,79 @@ impl Analyzer {
                 | u8::from(ip.is_later_fragment()) << 1
                 | u8::from(p.ports().is_some()) << 2,
         };
-        if self.delay.len() == DELAY {
-            let old = self.delay[self.delay_head];
-            self.delay[self.delay_head] = entry;
-            self.profile(&old);
-        } else {
-            self.delay.push(entry);
+        self.batch.push(entry);
+        if self.batch.len() == BATCH {
+            self.flush_batch();
         }
-        self.delay_head = (self.delay_head + 1) % DELAY;
+    }
+
+    /// The flow-filter work of a batch of packets, in arrival order. The filter blocks every
+    /// packet of the batch will touch, and those of the packets leaving the delay line, are
+    /// prefetched first, so their memory latencies overlap instead of adding up.
+    fn flush_batch(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        let full = self.delay.len() == DELAY;
+        for (i, e) in batch.iter().enumerate() {
+            self.flows.prefetch(e.key);
+            self.flows.prefetch(e.reverse);
+            self.handshakes.prefetch(e.key);
+            match Class::from_index(e.class as usize) {
+                Class::Syn => {
+                    self.handshakes.prefetch(e.key ^ SYN_MARK);
+                    self.probes.prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
+                }
+                Class::Ack => self.completed.prefetch(e.key),
+                _ => {}
+            }
+            if full {
+                let old = &self.delay[(self.delay_head + i) % DELAY];
+                self.completed.prefetch(old.key);
+                self.flows.prefetch(old.reverse);
+                self.handshakes.prefetch(old.key);
+            }
+        }
+        for e in &batch {
+            self.arrive(e);
+            if self.delay.len() == DELAY {
+                let old = self.delay[self.delay_head];
+                self.delay[self.delay_head] = *e;
+                self.profile(&old);
+            } else {
+                self.delay.push(*e);
+            }
+            self.delay_head = (self.delay_head + 1) % DELAY;
+        }
+        self.batch = batch;
+        self.batch.clear();
+    }
+
+    /// What a packet teaches the flow filters: the flow exists, a handshake began or
+    /// completed, a probe reached a new port or host.
+    fn arrive(&mut self, e: &Pending) {
+        let (key, src, dst, dport, proto) = (e.key, e.src, e.dst, e.dport, e.proto);
+        let answered = self.flows.contains(e.reverse);
+        self.flows.insert(key);
+        match Class::from_index(e.class as usize) {
+            Class::Syn => {
+                self.handshakes.insert(key);
+                // Marked apart, so only the client's ACK counts as completing the handshake.
+                self.handshakes.insert(key ^ SYN_MARK);
+                self.note_probe(src, dst, dport, proto);
+            }
+            Class::SynAck => {
+                self.handshakes.insert(key);
+            }
+            Class::Ack
+                if self.handshakes.contains(key ^ SYN_MARK) && !self.completed.insert(key) =>
+            {
+                self.class_mut(Class::Syn).completed += 1;
+                self.source_completions.add_hashed(src, mix_u128(src), 1);
+            }
+            Class::Udp | Class::Quic | Class::Icmp if !answered => {
+                self.note_probe(src, dst, dport, proto);
+            }
+            _ => {}
+        }
     }
 
     /// Whether a packet carries its class's evidence, judged with what the filters know now.
@@ -376,6 +424,7 @@ impl Analyzer {
 
     /// Ends the first pass: profiles the packets still in the delay line.
     pub(crate) fn drain(&mut self) {
+        self.flush_batch();
         let n = self.delay.len();
         let start = if n == DELAY { self.delay_head } else { 0 };
         let entries: Vec<Pending> = (0..n).map(|i| self.delay[(start + i) % n.max(1)]).collect();
@@ -406,8 +455,7 @@ impl Analyzer {
     fn note_probe(&mut self, src: u128, dst: u128, dport: u16, proto: u8) {
         let hs = mix_u128(src);
         let hd = mix_u128(dst).rotate_left(7);
-        let port_key = fmix64(hs ^ hd ^ (u64::from(dport) << 8 | u64::from(proto)) ^ 0x5ca9);
-        if self.probes.insert(port_key) {
+        if self.probes.insert(probe_key(src, dst, dport, proto)) {
             return;
         }
         self.port_probes.add_hashed(src, hs, 1);
@@ -439,6 +487,14 @@ impl Analyzer {
     pub fn second_pass_classifier() -> Classifier {
         Classifier::default()
     }
+}
+
+/// The filter key of "this source probed this (destination, port)".
+#[inline]
+fn probe_key(src: u128, dst: u128, dport: u16, proto: u8) -> u64 {
+    let hs = mix_u128(src);
+    let hd = mix_u128(dst).rotate_left(7);
+    fmix64(hs ^ hd ^ (u64::from(dport) << 8 | u64::from(proto)) ^ 0x5ca9)
 }
 
 fn coarsen_total(series: &mut Vec<Bucket>) {

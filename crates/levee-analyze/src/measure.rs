@@ -38,6 +38,12 @@ pub struct Plan {
     classifier: Classifier,
     counts: Vec<AttackCount>,
     total_packets: u64,
+    /// Every candidate of every finding, evaluated together; `owners[i]` is the (finding,
+    /// candidate) of the set's expression `i`.
+    rules: levee_rules::RuleSet,
+    owners: Vec<(usize, usize)>,
+    memo: levee_rules::Memo,
+    members: Vec<bool>,
 }
 
 impl Analyzer {
@@ -56,6 +62,17 @@ impl Analyzer {
                 matched: vec![(0, 0); f.candidates.len()],
             })
             .collect();
+        let mut exprs = Vec::new();
+        let mut owners = Vec::new();
+        for (fi, f) in findings.iter().enumerate() {
+            for (ci, e) in f.candidates.iter().enumerate() {
+                exprs.push(e.clone());
+                owners.push((fi, ci));
+            }
+        }
+        let rules = levee_rules::RuleSet::new(&exprs);
+        let memo = rules.memo();
+        let members = vec![false; findings.len()];
         Plan {
             analyzer: self,
             findings,
@@ -63,6 +80,10 @@ impl Analyzer {
             classifier: Analyzer::second_pass_classifier(),
             counts,
             total_packets: 0,
+            rules,
+            owners,
+            memo,
+            members,
         }
     }
 }
@@ -83,15 +104,24 @@ impl Plan {
         };
         let w = self.analyzer.bucket_ns;
         let base = self.analyzer.base_bucket.unwrap_or(0);
-        for (f, count) in self.findings.iter().zip(self.counts.iter_mut()) {
-            let member = (f.classes.is_empty() || f.classes.contains(&class))
-                && (f.classes.is_empty() || self.analyzer.is_evidence(class, p))
-                && f.zone.as_deref().is_none_or(|z| in_zone(p, z))
+        let mut evidence: Option<bool> = None;
+        for ((f, count), member) in self
+            .findings
+            .iter()
+            .zip(self.counts.iter_mut())
+            .zip(self.members.iter_mut())
+        {
+            // The cheap tests first; the evidence (a filter lookup) last, and once.
+            let any_class = f.classes.is_empty();
+            *member = (any_class || f.classes.contains(&class))
                 && ts >= f.window.0
                 && ts <= f.window.1
                 && p.ip.is_some()
-                && f.targets.matches(src, dst);
-            if member {
+                && f.targets.matches(src, dst)
+                && (any_class
+                    || *evidence.get_or_insert_with(|| self.analyzer.is_evidence(class, p)))
+                && f.zone.as_deref().is_none_or(|z| in_zone(p, z));
+            if *member {
                 count.packets += 1;
                 count.bytes += u64::from(p.wire_len);
                 count.first = count.first.min(ts);
@@ -105,16 +135,17 @@ impl Plan {
                     count.series[idx].1 += u64::from(p.wire_len);
                 }
             }
-            for (e, m) in f.candidates.iter().zip(count.matched.iter_mut()) {
-                if e.matches(p) {
-                    if member {
-                        m.0 += 1;
-                    } else {
-                        m.1 += 1;
-                    }
-                }
-            }
         }
+        let (owners, counts, members) = (&self.owners, &mut self.counts, &self.members);
+        self.rules.for_each_match(p, &mut self.memo, |i| {
+            let (fi, ci) = owners[i];
+            let m = &mut counts[fi].matched[ci];
+            if members[fi] {
+                m.0 += 1;
+            } else {
+                m.1 += 1;
+            }
+        });
     }
 
     /// Writes the analysis document.

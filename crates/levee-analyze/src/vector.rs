@@ -251,8 +251,25 @@ impl Class {
         .chain((0..SERVICES.len() as u8).map(Class::Reflection))
     }
 
+    #[inline]
     pub fn from_index(i: usize) -> Class {
-        Class::all().nth(i).unwrap_or(Class::Undecoded)
+        match i {
+            0 => Class::Syn,
+            1 => Class::SynAck,
+            2 => Class::Ack,
+            3 => Class::Rst,
+            4 => Class::Fin,
+            5 => Class::TcpAnomaly,
+            6 => Class::Quic,
+            7 => Class::DnsQuery,
+            8 => Class::Udp,
+            9 => Class::Icmp,
+            10 => Class::Fragment,
+            11 => Class::Gre,
+            12 => Class::OtherProto,
+            i if (14..14 + SERVICES.len()).contains(&i) => Class::Reflection((i - 14) as u8),
+            _ => Class::Undecoded,
+        }
     }
 
     /// The vector name an attack of this class is reported under.

@@ -16,6 +16,7 @@ mod eval;
 pub mod field;
 mod lists;
 mod parse;
+mod set;
 
 pub use ast::{CmpOp, Expr, Literal, Set, SetItem};
 
@@ -31,6 +32,7 @@ pub fn escape_regex(s: &str) -> String {
 }
 pub use field::{Field, FieldType, Value};
 pub use lists::Lists;
+pub use set::{Memo, RuleSet};
 pub use parse::{MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_REGEX_SIZE};
 
 /// A syntax or type error, with the byte span it is about.
