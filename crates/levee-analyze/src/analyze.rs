@@ -295,6 +295,7 @@ impl Analyzer {
                 Class::Syn => {
                     self.handshakes.prefetch(e.key ^ SYN_MARK);
                     self.probes.prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
+                    self.probes.prefetch(host_key(e.src, e.dst));
                 }
                 Class::Ack => self.completed.prefetch(e.key),
                 _ => {}
@@ -454,12 +455,11 @@ impl Analyzer {
     /// the destination itself is new for that source.
     fn note_probe(&mut self, src: u128, dst: u128, dport: u16, proto: u8) {
         let hs = mix_u128(src);
-        let hd = mix_u128(dst).rotate_left(7);
         if self.probes.insert(probe_key(src, dst, dport, proto)) {
             return;
         }
         self.port_probes.add_hashed(src, hs, 1);
-        if !self.probes.insert(fmix64(hs ^ hd ^ 0x4057_0000_0000)) {
+        if !self.probes.insert(host_key(src, dst)) {
             self.host_probes.add_hashed(src, hs, 1);
         }
     }
@@ -487,6 +487,12 @@ impl Analyzer {
     pub fn second_pass_classifier() -> Classifier {
         Classifier::default()
     }
+}
+
+/// The filter key of "this source reached this destination".
+#[inline]
+fn host_key(src: u128, dst: u128) -> u64 {
+    fmix64(mix_u128(src) ^ mix_u128(dst).rotate_left(7) ^ 0x4057_0000_0000)
 }
 
 /// The filter key of "this source probed this (destination, port)".
