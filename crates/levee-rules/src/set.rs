@@ -14,6 +14,12 @@ use crate::ast::Expr;
 #[derive(Debug, Clone)]
 enum Formula {
     Atom(usize),
+    /// A conjunction of conditions (the common shape of signatures and rules), as bit masks
+    /// of header conditions and of application conditions.
+    Conj {
+        header: u64,
+        app: u64,
+    },
     Not(Box<Formula>),
     And(Vec<Formula>),
     Or(Vec<Formula>),
@@ -24,17 +30,40 @@ enum Formula {
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     atoms: Vec<Expr>,
+    /// Conditions on header fields: cheap, read eagerly into a bit mask (when there are at
+    /// most 64 conditions in all).
+    header_atoms: Vec<usize>,
+    /// Whether atom `i` reads an application-layer field (decoded only when needed).
+    app: Vec<bool>,
     formulas: Vec<Formula>,
+    masked: bool,
 }
 
-/// Per-packet memo: 0 = not evaluated, 1 = false, 2 = true.
-pub struct Memo(Vec<u8>);
+/// Per-packet state: the header conditions' truth as bits, and a memo of application
+/// conditions (0 = not evaluated, 1 = false, 2 = true).
+pub struct Memo {
+    truth: u64,
+    lazy: Vec<u8>,
+}
 
 impl RuleSet {
     pub fn new(exprs: &[Expr]) -> RuleSet {
         let mut atoms = Vec::new();
-        let formulas = exprs.iter().map(|e| lower(e, &mut atoms)).collect();
-        RuleSet { atoms, formulas }
+        let formulas: Vec<Formula> = exprs.iter().map(|e| lower(e, &mut atoms)).collect();
+        let app: Vec<bool> = atoms.iter().map(is_application).collect();
+        let masked = atoms.len() <= 64;
+        let formulas = if masked {
+            formulas.into_iter().map(|f| to_masks(f, &app)).collect()
+        } else {
+            formulas
+        };
+        RuleSet {
+            header_atoms: (0..atoms.len()).filter(|&i| masked && !app[i]).collect(),
+            atoms,
+            app,
+            formulas,
+            masked,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -52,42 +81,105 @@ impl RuleSet {
 
     /// A memo sized for this set, to reuse across packets.
     pub fn memo(&self) -> Memo {
-        Memo(vec![0; self.atoms.len()])
+        Memo {
+            truth: 0,
+            lazy: vec![0; self.atoms.len()],
+        }
     }
 
     /// Calls `hit(i)` for every expression `i` that matches the packet.
     #[inline]
     pub fn for_each_match(&self, p: &Packet<'_>, memo: &mut Memo, mut hit: impl FnMut(usize)) {
-        memo.0.fill(0);
+        memo.lazy.fill(0);
+        let mut truth = 0u64;
+        for &i in &self.header_atoms {
+            truth |= u64::from(self.atoms[i].matches(p)) << i;
+        }
+        memo.truth = truth;
         for (i, f) in self.formulas.iter().enumerate() {
-            if self.eval(f, p, &mut memo.0) {
+            if self.eval(f, p, memo) {
                 hit(i);
             }
         }
     }
 
-    /// Whether expression `i` matches (with a fresh memo).
+    /// Whether expression `i` matches.
     pub fn matches(&self, i: usize, p: &Packet<'_>) -> bool {
-        let mut memo = vec![0; self.atoms.len()];
-        self.eval(&self.formulas[i], p, &mut memo)
+        let mut memo = self.memo();
+        let mut found = false;
+        self.for_each_match(p, &mut memo, |j| found |= i == j);
+        found
     }
 
-    fn eval(&self, f: &Formula, p: &Packet<'_>, memo: &mut [u8]) -> bool {
+    #[inline]
+    fn atom(&self, i: usize, p: &Packet<'_>, memo: &mut Memo) -> bool {
+        if self.masked && !self.app[i] {
+            return memo.truth >> i & 1 == 1;
+        }
+        match memo.lazy[i] {
+            1 => false,
+            2 => true,
+            _ => {
+                let v = self.atoms[i].matches(p);
+                memo.lazy[i] = 1 + u8::from(v);
+                v
+            }
+        }
+    }
+
+    fn eval(&self, f: &Formula, p: &Packet<'_>, memo: &mut Memo) -> bool {
         match f {
-            Formula::Atom(i) => match memo[*i] {
-                1 => false,
-                2 => true,
-                _ => {
-                    let v = self.atoms[*i].matches(p);
-                    memo[*i] = 1 + u8::from(v);
-                    v
+            Formula::Atom(i) => self.atom(*i, p, memo),
+            Formula::Conj { header, app } => {
+                if memo.truth & header != *header {
+                    return false;
                 }
-            },
+                let mut rest = *app;
+                while rest != 0 {
+                    let i = rest.trailing_zeros() as usize;
+                    if !self.atom(i, p, memo) {
+                        return false;
+                    }
+                    rest &= rest - 1;
+                }
+                true
+            }
             Formula::Not(x) => !self.eval(x, p, memo),
             Formula::And(v) => v.iter().all(|x| self.eval(x, p, memo)),
             Formula::Or(v) => v.iter().any(|x| self.eval(x, p, memo)),
             Formula::Xor(a, b) => self.eval(a, p, memo) != self.eval(b, p, memo),
         }
+    }
+}
+
+fn is_application(e: &Expr) -> bool {
+    e.fields().iter().any(|f| f.is_application())
+}
+
+/// Turns conjunctions of plain conditions into bit masks (recursively).
+fn to_masks(f: Formula, app: &[bool]) -> Formula {
+    match f {
+        Formula::And(v) if v.iter().all(|x| matches!(x, Formula::Atom(_))) => {
+            let (mut header, mut app_mask) = (0u64, 0u64);
+            for x in &v {
+                if let Formula::Atom(i) = x {
+                    if app[*i] {
+                        app_mask |= 1 << i;
+                    } else {
+                        header |= 1 << i;
+                    }
+                }
+            }
+            Formula::Conj {
+                header,
+                app: app_mask,
+            }
+        }
+        Formula::And(v) => Formula::And(v.into_iter().map(|x| to_masks(x, app)).collect()),
+        Formula::Or(v) => Formula::Or(v.into_iter().map(|x| to_masks(x, app)).collect()),
+        Formula::Not(x) => Formula::Not(Box::new(to_masks(*x, app))),
+        Formula::Xor(a, b) => Formula::Xor(Box::new(to_masks(*a, app)), Box::new(to_masks(*b, app))),
+        atom => atom,
     }
 }
 
@@ -158,5 +250,30 @@ mod tests {
                 assert_eq!(set.matches(i, &p), exprs[i].matches(&p));
             }
         }
+    }
+
+    #[test]
+    fn more_conditions_than_a_mask_holds_and_application_fields_still_agree() {
+        let mut srcs: Vec<String> = (0..70).map(|t| format!("ip.ttl == {t}")).collect();
+        srcs.push("tcp.flags.str == \"S\" and ip.ttl == 57".into());
+        let exprs: Vec<Expr> = srcs.iter().map(|s| parse_plain(s).unwrap()).collect();
+        let set = RuleSet::new(&exprs);
+        assert!(set.conditions() > 64);
+        let small = RuleSet::new(&exprs[69..]);
+        let mut f = vec![0u8; 14 + 20 + 20];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&40u16.to_be_bytes());
+        f[22] = 57;
+        f[23] = 6;
+        f[46] = 5 << 4;
+        f[47] = 0x02;
+        let p = decode(linktype::ETHERNET, &f, f.len() as u32);
+        let mut hits = Vec::new();
+        set.for_each_match(&p, &mut set.memo(), |i| hits.push(i));
+        assert_eq!(hits, vec![57, 70]);
+        let mut hits = Vec::new();
+        small.for_each_match(&p, &mut small.memo(), |i| hits.push(i));
+        assert_eq!(hits, vec![1]);
     }
 }
