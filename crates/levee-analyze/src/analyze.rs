@@ -130,6 +130,8 @@ pub struct Analyzer {
     delay_head: usize,
     /// Packets whose flow-filter work is pending (see `flush_batch`).
     batch: Vec<Pending>,
+    /// The fullest filter of the analyzers merged into this one.
+    merged_saturation: f64,
 }
 
 #[inline]
@@ -165,8 +167,78 @@ impl Analyzer {
             delay: Vec::new(),
             delay_head: 0,
             batch: Vec::with_capacity(BATCH),
+            merged_saturation: 0.0,
             config,
         }
+    }
+
+    /// Fixes the time origin of the series (the first packet's time). Threads of a parallel
+    /// run all get the same origin, so their series line up when merged.
+    pub fn set_origin(&mut self, ts_nanos: i64) {
+        if self.base_bucket.is_none() {
+            self.base_bucket = Some(ts_nanos.div_euclid(self.bucket_ns));
+        }
+    }
+
+    /// Adds another thread's first-pass statistics to this one's (the flow filters stay each
+    /// thread's own: each saw its own flows, and judges them in the second pass).
+    pub fn merge_stats(&mut self, o: &Analyzer) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.start = self.start.min(o.start);
+        self.end = self.end.max(o.end);
+        let Some(o_base) = o.base_bucket else {
+            return; // the other thread saw no packet
+        };
+        if self.base_bucket.is_none() {
+            self.base_bucket = Some(o_base);
+            self.bucket_ns = o.bucket_ns;
+        }
+        // Coarsen this side until it is at least as coarse as the other.
+        while self.bucket_ns < o.bucket_ns {
+            self.coarsen_once();
+        }
+        self.merge_stats_aligned(o, o_base);
+    }
+
+    fn merge_stats_aligned(&mut self, o: &Analyzer, o_base: i64) {
+        let base = self.base_bucket.unwrap_or(0);
+        let (w, ow) = (self.bucket_ns, o.bucket_ns);
+        // Where bucket `i` of the other lands here (same or coarser width).
+        let place = |i: usize| -> usize {
+            let t = (o_base + i as i64).saturating_mul(ow);
+            (t.div_euclid(w) - base).max(0) as usize
+        };
+        for (i, b) in o.total_series.iter().enumerate() {
+            let j = place(i);
+            if j >= self.total_series.len() {
+                self.total_series.resize(j + 1, Bucket::default());
+            }
+            self.total_series[j].packets += b.packets;
+            self.total_series[j].bytes += b.bytes;
+            self.total_series[j].flagged += b.flagged;
+        }
+        for (k, oc) in o.classes.iter().enumerate() {
+            let Some(oc) = oc.as_deref() else { continue };
+            let class = Class::from_index(k);
+            let mut placed = oc.series.clone();
+            placed.clear();
+            for (i, b) in oc.series.iter().enumerate() {
+                let j = place(i);
+                if j >= placed.len() {
+                    placed.resize(j + 1, Bucket::default());
+                }
+                placed[j].packets += b.packets;
+                placed[j].bytes += b.bytes;
+                placed[j].flagged += b.flagged;
+            }
+            let mine = self.class_mut(class);
+            mine.merge_with_series(oc, &placed);
+        }
+        self.port_probes.merge(&o.port_probes);
+        self.host_probes.merge(&o.host_probes);
+        self.source_completions.merge(&o.source_completions);
+        self.merged_saturation = self.merged_saturation.max(o.filter_saturation());
     }
 
     pub fn config(&self) -> &AnalyzeConfig {
@@ -184,20 +256,25 @@ impl Analyzer {
         let base = *self.base_bucket.get_or_insert(b);
         let idx = (b - base).max(0) as u64;
         if idx >= MAX_BUCKETS as u64 {
-            self.bucket_ns = self.bucket_ns.saturating_mul(2);
-            let new_base = base.div_euclid(2);
-            // Keep pairs aligned: an odd base shifts everything by one before halving.
-            if base.rem_euclid(2) == 1 {
-                self.shift_series_by_one();
-            }
-            self.base_bucket = Some(new_base);
-            for c in self.classes.iter_mut().flatten() {
-                c.coarsen();
-            }
-            coarsen_total(&mut self.total_series);
+            self.coarsen_once();
             return self.bucket_index(ts);
         }
         idx as usize
+    }
+
+    /// Doubles the bucket width of every series.
+    fn coarsen_once(&mut self) {
+        let base = self.base_bucket.unwrap_or(0);
+        self.bucket_ns = self.bucket_ns.saturating_mul(2);
+        // Keep pairs aligned: an odd base shifts everything by one before halving.
+        if base.rem_euclid(2) == 1 {
+            self.shift_series_by_one();
+        }
+        self.base_bucket = Some(base.div_euclid(2));
+        for c in self.classes.iter_mut().flatten() {
+            c.coarsen();
+        }
+        coarsen_total(&mut self.total_series);
     }
 
     fn shift_series_by_one(&mut self) {
@@ -423,8 +500,9 @@ impl Analyzer {
         }
     }
 
-    /// Ends the first pass: profiles the packets still in the delay line.
-    pub(crate) fn drain(&mut self) {
+    /// Ends the first pass: profiles the packets still in the delay line. Called by
+    /// [`Analyzer::detect`]; a parallel run calls it on every thread's analyzer.
+    pub fn finish_pass(&mut self) {
         self.flush_batch();
         let n = self.delay.len();
         let start = if n == DELAY { self.delay_head } else { 0 };
@@ -480,6 +558,7 @@ impl Analyzer {
         self.flows
             .false_positive_rate()
             .max(self.handshakes.false_positive_rate())
+            .max(self.merged_saturation)
     }
 
     /// The classifier to use in the second pass: a fresh one, so later fragments are joined to

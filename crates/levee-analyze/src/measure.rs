@@ -3,6 +3,8 @@
 //! coverage (share of the attack it matches) and collateral (share of everything else it
 //! matches) are measured on the capture, not estimated.
 
+use std::sync::Arc;
+
 use levee_decode::Packet;
 
 use crate::analyze::Analyzer;
@@ -33,24 +35,67 @@ struct AttackCount {
 /// The plan between the passes: what was found, and the counters the second pass fills.
 pub struct Plan {
     analyzer: Analyzer,
-    findings: Vec<Finding>,
+    findings: Arc<Vec<Finding>>,
     dismissed: Vec<Dismissal>,
+    meter: Meter,
+}
+
+/// Second-pass counters. One per thread in a parallel run, each judging evidence with the
+/// first-pass filters of the same thread (which saw the same flows), summed at the end.
+pub struct Meter {
+    findings: Arc<Vec<Finding>>,
     classifier: Classifier,
     counts: Vec<AttackCount>,
     total_packets: u64,
     /// Every candidate of every finding, evaluated together; `owners[i]` is the (finding,
     /// candidate) of the set's expression `i`.
-    rules: levee_rules::RuleSet,
-    owners: Vec<(usize, usize)>,
+    rules: Arc<levee_rules::RuleSet>,
+    owners: Arc<Vec<(usize, usize)>>,
     memo: levee_rules::Memo,
     members: Vec<bool>,
+    bucket_ns: i64,
+    base: i64,
 }
 
 impl Analyzer {
     /// Ends the first pass: decides which classes hold attacks and prepares the second pass.
     pub fn detect(mut self) -> Plan {
-        self.drain();
+        self.finish_pass();
         let (findings, dismissed) = detect(&self);
+        let mut exprs = Vec::new();
+        let mut owners = Vec::new();
+        for (fi, f) in findings.iter().enumerate() {
+            for (ci, e) in f.candidates.iter().enumerate() {
+                exprs.push(e.clone());
+                owners.push((fi, ci));
+            }
+        }
+        let findings = Arc::new(findings);
+        let rules = Arc::new(levee_rules::RuleSet::new(&exprs));
+        let meter = Meter::new(
+            findings.clone(),
+            rules,
+            Arc::new(owners),
+            self.bucket_ns,
+            self.base_bucket.unwrap_or(0),
+        );
+        Plan {
+            analyzer: self,
+            findings,
+            dismissed,
+            meter,
+        }
+    }
+}
+
+impl Meter {
+    fn new(
+        findings: Arc<Vec<Finding>>,
+        rules: Arc<levee_rules::RuleSet>,
+        owners: Arc<Vec<(usize, usize)>>,
+        bucket_ns: i64,
+        base: i64,
+    ) -> Meter {
         let counts = findings
             .iter()
             .map(|f| AttackCount {
@@ -62,48 +107,30 @@ impl Analyzer {
                 matched: vec![(0, 0); f.candidates.len()],
             })
             .collect();
-        let mut exprs = Vec::new();
-        let mut owners = Vec::new();
-        for (fi, f) in findings.iter().enumerate() {
-            for (ci, e) in f.candidates.iter().enumerate() {
-                exprs.push(e.clone());
-                owners.push((fi, ci));
-            }
-        }
-        let rules = levee_rules::RuleSet::new(&exprs);
-        let memo = rules.memo();
-        let members = vec![false; findings.len()];
-        Plan {
-            analyzer: self,
+        Meter {
+            members: vec![false; findings.len()],
+            memo: rules.memo(),
             findings,
-            dismissed,
             classifier: Analyzer::second_pass_classifier(),
             counts,
             total_packets: 0,
             rules,
             owners,
-            memo,
-            members,
+            bucket_ns,
+            base,
         }
     }
-}
 
-impl Plan {
-    /// Whether a second pass is needed (there is something to measure).
-    pub fn needs_second_pass(&self) -> bool {
-        !self.findings.is_empty()
-    }
-
-    /// Counts one packet of the second pass (the same packets, in the same order, as the first).
-    pub fn add(&mut self, ts: i64, p: &Packet<'_>) {
+    /// Counts one packet of the second pass; `first_pass` is the analyzer that saw the same
+    /// packets in the first pass, whose filters judge the evidence.
+    pub fn add(&mut self, ts: i64, p: &Packet<'_>, first_pass: &Analyzer) {
         self.total_packets += 1;
         let class = self.classifier.classify(p);
         let (src, dst) = match p.ip.as_ref() {
             Some(ip) => (addr_bits(ip.src), addr_bits(ip.dst)),
             None => (0, 0),
         };
-        let w = self.analyzer.bucket_ns;
-        let base = self.analyzer.base_bucket.unwrap_or(0);
+        let (w, base) = (self.bucket_ns, self.base);
         let mut evidence: Option<bool> = None;
         for ((f, count), member) in self
             .findings
@@ -118,8 +145,7 @@ impl Plan {
                 && ts <= f.window.1
                 && p.ip.is_some()
                 && f.targets.matches(src, dst)
-                && (any_class
-                    || *evidence.get_or_insert_with(|| self.analyzer.is_evidence(class, p)))
+                && (any_class || *evidence.get_or_insert_with(|| first_pass.is_evidence(class, p)))
                 && f.zone.as_deref().is_none_or(|z| in_zone(p, z));
             if *member {
                 count.packets += 1;
@@ -148,6 +174,62 @@ impl Plan {
         });
     }
 
+    /// Adds another thread's counts.
+    fn absorb(&mut self, o: Meter) {
+        self.total_packets += o.total_packets;
+        for (a, b) in self.counts.iter_mut().zip(o.counts) {
+            a.packets += b.packets;
+            a.bytes += b.bytes;
+            a.first = a.first.min(b.first);
+            a.last = a.last.max(b.last);
+            if b.series.len() > a.series.len() {
+                a.series.resize(b.series.len(), (0, 0));
+            }
+            for (x, y) in a.series.iter_mut().zip(b.series) {
+                x.0 += y.0;
+                x.1 += y.1;
+            }
+            for (x, y) in a.matched.iter_mut().zip(b.matched) {
+                x.0 += y.0;
+                x.1 += y.1;
+            }
+        }
+    }
+}
+
+impl Plan {
+    /// Whether a second pass is needed (there is something to measure).
+    pub fn needs_second_pass(&self) -> bool {
+        !self.findings.is_empty()
+    }
+
+    /// Counts one packet of the second pass (the same packets, in the same order, as the first).
+    pub fn add(&mut self, ts: i64, p: &Packet<'_>) {
+        self.meter.add(ts, p, &self.analyzer);
+    }
+
+    /// The first-pass analyzer (merged statistics; the flow filters of the thread that
+    /// produced it).
+    pub fn first_pass(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// A fresh set of second-pass counters for one thread of a parallel run.
+    pub fn meter(&self) -> Meter {
+        Meter::new(
+            self.findings.clone(),
+            self.meter.rules.clone(),
+            self.meter.owners.clone(),
+            self.meter.bucket_ns,
+            self.meter.base,
+        )
+    }
+
+    /// Adds the counts of a thread's meter.
+    pub fn absorb(&mut self, m: Meter) {
+        self.meter.absorb(m);
+    }
+
     /// Writes the analysis document.
     pub fn finish(self, files: Vec<FileInfo>, damaged_records: u64) -> Analysis {
         let an = &self.analyzer;
@@ -162,11 +244,11 @@ impl Plan {
                 an.filter_saturation() * 100.0
             ));
         }
-        for (f, count) in self.findings.iter().zip(&self.counts) {
+        for (f, count) in self.findings.iter().zip(&self.meter.counts) {
             if count.packets == 0 {
                 continue;
             }
-            let others = self.total_packets.saturating_sub(count.packets);
+            let others = self.meter.total_packets.saturating_sub(count.packets);
             let mut measured: Vec<MeasuredExpression> = f
                 .candidates
                 .iter()

@@ -115,6 +115,14 @@ impl DnsStats {
         }
     }
 
+    pub fn merge(&mut self, o: &DnsStats) {
+        self.parsed += o.parsed;
+        self.names.merge(&o.names);
+        self.zones.merge(&o.zones);
+        self.distinct_names.merge(&o.distinct_names);
+        self.qtypes.merge(&o.qtypes);
+    }
+
     pub fn add(&mut self, name: &str, qtype: Option<u16>) {
         self.parsed += 1;
         let name = name.trim_end_matches('.').to_ascii_lowercase();
@@ -187,18 +195,38 @@ impl ClassStats {
         self.series.truncate(n);
     }
 
+    /// Merges another class's statistics into this one, its series already placed on this
+    /// one's buckets.
+    pub fn merge_with_series(&mut self, o: &ClassStats, placed: &[Bucket]) {
+        self.merge_counts(o, placed);
+        if let (Some(a), Some(b)) = (self.dns.as_deref_mut(), o.dns.as_deref()) {
+            a.merge(b);
+        } else if self.dns.is_none() {
+            if let Some(b) = o.dns.as_deref() {
+                let mut d = DnsStats::new();
+                d.merge(b);
+                self.dns = Some(Box::new(d));
+            }
+        }
+    }
+
     /// Merges another class's statistics (same bucket layout) into this one.
     pub fn merge(&mut self, o: &ClassStats) {
+        let placed = o.series.clone();
+        self.merge_counts(o, &placed);
+    }
+
+    fn merge_counts(&mut self, o: &ClassStats, placed: &[Bucket]) {
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.flagged += o.flagged;
         self.profiled += o.profiled;
         self.first_ts = self.first_ts.min(o.first_ts);
         self.last_ts = self.last_ts.max(o.last_ts);
-        if o.series.len() > self.series.len() {
-            self.series.resize(o.series.len(), Bucket::default());
+        if placed.len() > self.series.len() {
+            self.series.resize(placed.len(), Bucket::default());
         }
-        for (a, b) in self.series.iter_mut().zip(&o.series) {
+        for (a, b) in self.series.iter_mut().zip(placed) {
             a.add(b);
         }
         self.distinct_sources.merge(&o.distinct_sources);

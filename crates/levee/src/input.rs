@@ -80,6 +80,26 @@ pub fn for_each_packet<S: DamageSink>(
     state: &mut S,
     mut each: impl FnMut(&mut S, i64, &Packet<'_>),
 ) -> anyhow::Result<Outcome> {
+    let mut sink = (state, &mut each);
+    for_each_frame_with(args, &mut sink, |(state, each), f| {
+        let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+        each(state, f.ts_nanos, &p);
+    })
+}
+
+impl<S: DamageSink, F> DamageSink for (&mut S, &mut F) {
+    fn damaged(&mut self, e: &levee_capture::RecordError) {
+        self.0.damaged(e);
+    }
+}
+
+/// Hands every frame of the inputs, in time order, to `each`, undecoded (for callers that
+/// decode elsewhere, such as worker threads).
+pub fn for_each_frame_with<S: DamageSink>(
+    args: &InputArgs,
+    state: &mut S,
+    mut each: impl FnMut(&mut S, &levee_capture::Frame<'_>),
+) -> anyhow::Result<Outcome> {
     let mut readers = Vec::new();
     let mut unreadable = 0;
     let mut total_size = 0u64;
@@ -117,9 +137,8 @@ pub fn for_each_packet<S: DamageSink>(
     while let Some(item) = merged.next_item() {
         match item {
             Item::Frame(f) => {
-                let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
                 counts[f.file] += 1;
-                each(state, f.ts_nanos, &p);
+                each(state, &f);
             }
             Item::Damaged(e) => {
                 damaged += 1;

@@ -12,6 +12,7 @@
 //!   error and counted in the results.
 
 mod input;
+mod parallel;
 mod render;
 
 use std::path::PathBuf;
@@ -96,6 +97,9 @@ struct AnalyzeArgs {
     /// How many entries in each top list.
     #[arg(long, default_value_t = 10)]
     top: usize,
+    /// Worker threads (0: one per core). The result is the same as with one thread.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Args)]
@@ -224,7 +228,11 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         top_n: a.top,
         ..Default::default()
     };
-    let analysis = run_analysis(&a.input, config)?;
+    let threads = match a.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n.min(64),
+    };
+    let analysis = run_analysis(&a.input, config, threads)?;
     let (analysis, code) = analysis;
     if a.json {
         emit(&(serde_json::to_string_pretty(&analysis)? + "\n"))?;
@@ -239,8 +247,20 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
 fn run_analysis(
     input: &InputArgs,
     config: levee_analyze::AnalyzeConfig,
+    threads: usize,
 ) -> anyhow::Result<(levee_analyze::Analysis, u8)> {
     let (input, spool) = input::spool_stdin(input)?;
+    if threads > 1 {
+        let (mut analysis, outcome) = parallel::run(&input, config, threads)?;
+        if let Some(spool) = &spool {
+            for f in analysis.capture.files.iter_mut() {
+                if std::path::Path::new(&f.name) == spool.to_path_buf() {
+                    f.name = "-".into();
+                }
+            }
+        }
+        return Ok((analysis, outcome.exit_code()));
+    }
     let mut analyzer = levee_analyze::Analyzer::new(config);
     let mut outcome = input::for_each_packet(&input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
     if let Some(spool) = &spool {
@@ -468,7 +488,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         max_errors: 20,
         quiet: false,
     };
-    let (analysis, code) = run_analysis(&input, levee_analyze::AnalyzeConfig::default())?;
+    let (analysis, code) = run_analysis(&input, levee_analyze::AnalyzeConfig::default(), 1)?;
     if a.json {
         emit(&(serde_json::to_string_pretty(&analysis)? + "\n"))?;
     } else {
