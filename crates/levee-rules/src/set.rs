@@ -8,7 +8,10 @@
 
 use levee_decode::Packet;
 
-use crate::ast::Expr;
+use std::net::IpAddr;
+
+use crate::ast::{CmpOp, Expr, Literal};
+use crate::field::{Field, FieldType};
 
 /// An expression over the set's conditions.
 #[derive(Debug, Clone)]
@@ -26,13 +29,66 @@ enum Formula {
     Xor(Box<Formula>, Box<Formula>),
 }
 
+/// A header condition in the shape it is checked fastest.
+#[derive(Debug, Clone)]
+enum Fast {
+    IntCmp(Field, CmpOp, u64),
+    /// Integer in a few sorted ranges (scanned linearly).
+    IntIn(Field, Vec<(u64, u64)>),
+    /// IPv4 address equal to (or, with `true`, different from) a value.
+    Ip4Cmp(Field, u32, bool),
+    Flag(Field),
+    /// Anything else, through the general evaluator.
+    General(Expr),
+}
+
+impl Fast {
+    fn new(e: &Expr) -> Fast {
+        match e {
+            Expr::Cmp {
+                field,
+                op,
+                value: Literal::Int(v),
+            } if field.ty() == FieldType::Int => Fast::IntCmp(*field, *op, *v),
+            Expr::In { field, set } if field.ty() == FieldType::Int && set.int_ranges.len() <= 8 => {
+                Fast::IntIn(*field, set.int_ranges.clone())
+            }
+            Expr::Cmp {
+                field,
+                op: op @ (CmpOp::Eq | CmpOp::Ne),
+                value: Literal::Ip(IpAddr::V4(a)),
+            } => Fast::Ip4Cmp(*field, u32::from(*a), *op == CmpOp::Ne),
+            Expr::Flag(field) => Fast::Flag(*field),
+            other => Fast::General(other.clone()),
+        }
+    }
+
+    #[inline]
+    fn matches(&self, p: &Packet<'_>) -> bool {
+        match self {
+            Fast::IntCmp(f, op, v) => f.int(p).is_some_and(|x| op.holds(x, *v)),
+            Fast::IntIn(f, ranges) => f
+                .int(p)
+                .is_some_and(|x| ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi)),
+            Fast::Ip4Cmp(f, v, ne) => match f.ip(p) {
+                Some(IpAddr::V4(a)) => (u32::from(a) == *v) != *ne,
+                // An IPv6 address is never equal to an IPv4 one.
+                Some(IpAddr::V6(_)) => *ne,
+                None => false,
+            },
+            Fast::Flag(f) => f.bool(p).unwrap_or(false),
+            Fast::General(e) => e.matches(p),
+        }
+    }
+}
+
 /// Several expressions evaluated together.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     atoms: Vec<Expr>,
-    /// Conditions on header fields: cheap, read eagerly into a bit mask (when there are at
-    /// most 64 conditions in all).
-    header_atoms: Vec<usize>,
+    /// Conditions on header fields, in checking shape, with their atom index: cheap, read
+    /// eagerly into a bit mask (when there are at most 64 conditions in all).
+    fast: Vec<(usize, Fast)>,
     /// Whether atom `i` reads an application-layer field (decoded only when needed).
     app: Vec<bool>,
     formulas: Vec<Formula>,
@@ -57,8 +113,9 @@ impl RuleSet {
         } else {
             formulas
         };
+        let header_atoms: Vec<usize> = (0..atoms.len()).filter(|&i| masked && !app[i]).collect();
         RuleSet {
-            header_atoms: (0..atoms.len()).filter(|&i| masked && !app[i]).collect(),
+            fast: header_atoms.iter().map(|&i| (i, Fast::new(&atoms[i]))).collect(),
             atoms,
             app,
             formulas,
@@ -92,8 +149,8 @@ impl RuleSet {
     pub fn for_each_match(&self, p: &Packet<'_>, memo: &mut Memo, mut hit: impl FnMut(usize)) {
         memo.lazy.fill(0);
         let mut truth = 0u64;
-        for &i in &self.header_atoms {
-            truth |= u64::from(self.atoms[i].matches(p)) << i;
+        for (i, f) in &self.fast {
+            truth |= u64::from(f.matches(p)) << i;
         }
         memo.truth = truth;
         for (i, f) in self.formulas.iter().enumerate() {
