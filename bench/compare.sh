@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Times `levee summary` against tcpdump and tshark on the same synthetic capture and prints the
-# ratios and peak memory. Usage: bench/compare.sh [PACKETS]   (default 5000000)
+# Times `levee summary` and `levee analyze` (one and two threads) against tcpdump and tshark on
+# the same synthetic capture and prints the ratios and peak memory.
+# Usage: bench/compare.sh [PACKETS]   (default 5000000)
 #
 # The capture is a spoofed SYN flood (90 % SYNs from random sources, 10 % benign web and DNS
 # traffic) made by `levee synth`, kept in bench/out/ between runs.
@@ -23,8 +24,9 @@ levee=target/release/levee
 cat "$cap" > /dev/null
 
 # run REPEATS NAME COMMAND...: best wall time of REPEATS runs, and peak RSS of the last.
+# The third argument names the result file.
 run() {
-  local repeats=$1 name=$2; shift 2
+  local repeats=$1 name=$2 key=$3; shift 3
   local best="" rss=""
   for _ in $(seq "$repeats"); do
     /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" > /dev/null 2>&1
@@ -34,21 +36,23 @@ run() {
   done
   printf '%-44s %8.2f s %10.0f pps %8.1f MiB\n' "$name" "$best" \
     "$(awk "BEGIN{print $packets / ($best > 0 ? $best : 0.001)}")" "$(awk "BEGIN{print $rss/1024}")"
-  echo "$best" > "$out/$(echo "$name" | tr -c 'a-zA-Z0-9' '_').t"
+  echo "$best" > "$out/$key.t"
 }
 
 echo "capture: $cap ($(du -h "$cap" | cut -f1), $packets packets)"
 printf '%-44s %10s %14s %12s\n' tool time rate "peak RSS"
-run 3 "levee summary" "$levee" summary "$cap"
-run 3 "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'" tcpdump -n -r "$cap" -w /dev/null 'tcp[tcpflags] == tcp-syn'
+run 3 "levee summary" summary "$levee" summary "$cap"
+run 3 "levee analyze (2 passes, 1 thread)" analyze1 "$levee" analyze "$cap"
+run 3 "levee analyze --threads 2" analyze2 "$levee" analyze --threads 2 "$cap"
+run 3 "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'" tcpdump tcpdump -n -r "$cap" -w /dev/null 'tcp[tcpflags] == tcp-syn'
 # tshark takes minutes on 5 million packets: once is enough.
-run 1 "tshark -q -z endpoints,ip" tshark -n -q -r "$cap" -z endpoints,ip
+run 1 "tshark -q -z endpoints,ip" tshark tshark -n -q -r "$cap" -z endpoints,ip
 
-lv=$(cat "$out"/levee_summary*.t)
-td=$(cat "$out"/tcpdump*.t)
-ts=$(cat "$out"/tshark*.t)
+t() { cat "$out/$1.t"; }
 echo
-awk -v l="$lv" -v d="$td" -v s="$ts" 'BEGIN {
-  printf "speed of levee relative to tcpdump: %.2fx (above 1: levee is faster)\n", d / l;
-  printf "speed of levee relative to tshark:  %.2fx\n", s / l;
+awk -v l="$(t summary)" -v a1="$(t analyze1)" -v a2="$(t analyze2)" -v d="$(t tcpdump)" -v s="$(t tshark)" 'BEGIN {
+  printf "speed of levee summary relative to tcpdump: %.2fx (above 1: levee is faster)\n", d / l;
+  printf "speed of levee summary relative to tshark:  %.2fx\n", s / l;
+  printf "speed of levee analyze relative to tcpdump: %.2fx; to tshark: %.2fx\n", d / a1, s / a1;
+  printf "levee analyze speed-up on 2 threads:        %.2fx\n", a1 / a2;
 }'

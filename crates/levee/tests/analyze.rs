@@ -464,3 +464,38 @@ fn analyze_json_matches_the_golden_file() {
         );
     }
 }
+
+#[test]
+fn two_threads_find_the_same_attacks_with_the_same_counts() {
+    let dir = scratch("analyze-threads");
+    let cap = synth(&dir, "multi", &["--scenario", "multi", "--packets", "60000"]);
+    let mut inputs: Vec<PathBuf> = vec![cap];
+    if let Some(d) = require_shared("threads") {
+        inputs.push(d.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng"));
+        inputs.push(d.join("attacks/pkt.TCP.synflood.spoofed.pcap"));
+    }
+    for f in &inputs {
+        let one = analyze_json(&[], &[f]);
+        let two = analyze_json(&["--threads", "2"], &[f]);
+        assert_eq!(vectors(&one), vectors(&two), "{}", f.display());
+        assert_eq!(one["capture"], two["capture"]);
+        for (a, b) in one["attacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(two["attacks"].as_array().unwrap())
+        {
+            // Each thread's flow filters hold fewer flows, so a handful of false positives
+            // may differ; everything else is counted exactly.
+            let (pa, pb) = (a["packets"].as_i64().unwrap(), b["packets"].as_i64().unwrap());
+            assert!((pa - pb).abs() <= 3, "{}: {pa} vs {pb}", f.display());
+            assert_eq!(a["signature"]["expression"], b["signature"]["expression"]);
+            let (ca, cb) = (
+                a["signature"]["coverage"].as_f64().unwrap(),
+                b["signature"]["coverage"].as_f64().unwrap(),
+            );
+            assert!((ca - cb).abs() < 0.001, "{ca} vs {cb}");
+            assert_eq!(a["start"], b["start"]);
+        }
+    }
+}
