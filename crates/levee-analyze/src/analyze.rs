@@ -371,7 +371,8 @@ impl Analyzer {
             match Class::from_index(e.class as usize) {
                 Class::Syn => {
                     self.handshakes.prefetch(e.key ^ SYN_MARK);
-                    self.probes.prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
+                    self.probes
+                        .prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
                     self.probes.prefetch(host_key(e.src, e.dst));
                 }
                 Class::Ack => self.completed.prefetch(e.key),

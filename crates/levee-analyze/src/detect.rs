@@ -26,6 +26,9 @@ use crate::analyze::Analyzer;
 use crate::stats::{bin_high, bin_low, central_range, ClassStats};
 use crate::vector::Class;
 
+/// How many of an attack's busiest sources have their TTLs followed in the second pass.
+pub const WATCHED_SOURCES: usize = 64;
+
 /// Who an attack is aimed at.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TargetSpec {
@@ -73,6 +76,8 @@ pub struct Finding {
     pub class: Class,
     /// Water torture: the zone whose random subdomains are queried.
     pub zone: Option<String>,
+    /// The busiest sources, whose TTLs the second pass follows packet by packet.
+    pub watched_sources: Vec<u128>,
 }
 
 /// A class that had the volume of an attack but not the evidence.
@@ -427,6 +432,12 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             candidates,
             class,
             zone,
+            watched_sources: c
+                .sources
+                .top(WATCHED_SOURCES)
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect(),
         });
     }
     findings.extend(scans(an));
@@ -595,6 +606,7 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 candidates: vec![expr],
                 class: Class::Syn,
                 zone: None,
+                watched_sources: Vec::new(),
             });
         }
     }

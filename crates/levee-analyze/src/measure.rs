@@ -23,6 +23,8 @@ use crate::vector::{addr_bits, Classifier};
 pub const TARGET_COVERAGE: f64 = 0.95;
 
 struct AttackCount {
+    /// The watched sources (sorted) and, for each, its packets and the set of TTLs it used.
+    ttl_watch: Vec<(u128, u64, [u64; 4])>,
     packets: u64,
     bytes: u64,
     first: i64,
@@ -99,6 +101,12 @@ impl Meter {
         let counts = findings
             .iter()
             .map(|f| AttackCount {
+                ttl_watch: {
+                    let mut w: Vec<(u128, u64, [u64; 4])> =
+                        f.watched_sources.iter().map(|&a| (a, 0, [0; 4])).collect();
+                    w.sort_unstable_by_key(|e| e.0);
+                    w
+                },
                 packets: 0,
                 bytes: 0,
                 first: i64::MAX,
@@ -148,6 +156,14 @@ impl Meter {
                 && (any_class || *evidence.get_or_insert_with(|| first_pass.is_evidence(class, p)))
                 && f.zone.as_deref().is_none_or(|z| in_zone(p, z));
             if *member {
+                if !count.ttl_watch.is_empty() {
+                    if let Ok(i) = count.ttl_watch.binary_search_by_key(&src, |e| e.0) {
+                        let ttl = p.ip.as_ref().map_or(0, |ip| ip.ttl);
+                        let e = &mut count.ttl_watch[i];
+                        e.1 += 1;
+                        e.2[usize::from(ttl / 64)] |= 1 << (ttl % 64);
+                    }
+                }
                 count.packets += 1;
                 count.bytes += u64::from(p.wire_len);
                 count.first = count.first.min(ts);
@@ -192,6 +208,12 @@ impl Meter {
             for (x, y) in a.matched.iter_mut().zip(b.matched) {
                 x.0 += y.0;
                 x.1 += y.1;
+            }
+            for (x, y) in a.ttl_watch.iter_mut().zip(b.ttl_watch) {
+                x.1 += y.1;
+                for k in 0..4 {
+                    x.2[k] |= y.2[k];
+                }
             }
         }
     }
@@ -323,7 +345,11 @@ impl Plan {
                 mean_bps,
                 share_of_capture: count.packets as f64 / total.max(1) as f64,
                 targets: c.map(|c| targets(f, c, cfg.top_n)).unwrap_or_default(),
-                sources: sources(f, c, cfg.top_n, an),
+                sources: {
+                    let mut s = sources(f, c, cfg.top_n, an);
+                    ttl_per_source(&count.ttl_watch, f, &mut s);
+                    s
+                },
                 packet_sizes: c.map(sizes).unwrap_or(crate::report::SizeSummary {
                     min: 0,
                     max: 0,
@@ -458,6 +484,7 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
             top: Vec::new(),
             spoofed_likely: false,
             evidence: Vec::new(),
+            ttl_steady_share: None,
             bogon_share: 0.0,
             ttl: TtlSummary {
                 min: 0,
@@ -499,6 +526,7 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
         top,
         spoofed_likely: f.spoofed_likely,
         evidence: f.source_evidence.clone(),
+        ttl_steady_share: None,
         bogon_share: c.bogon_sources as f64 / c.profiled.max(1) as f64,
         ttl: TtlSummary {
             min: present.first().copied().unwrap_or(0),
@@ -517,5 +545,50 @@ fn in_zone(p: &Packet<'_>, zone: &str) -> bool {
             n == zone || n.ends_with(&format!(".{zone}"))
         }),
         _ => false,
+    }
+}
+
+/// What the TTLs of the busiest sources say: a real host keeps one TTL (its distance does not
+/// change from packet to packet); a forged address used by several senders, or by a tool
+/// drawing TTLs at random, does not.
+fn ttl_per_source(watch: &[(u128, u64, [u64; 4])], f: &Finding, s: &mut Sources) {
+    let repeated: Vec<&(u128, u64, [u64; 4])> = watch.iter().filter(|e| e.1 >= 2).collect();
+    if repeated.len() < 5 {
+        return;
+    }
+    let steady = repeated
+        .iter()
+        .filter(|e| {
+            let bits: Vec<u32> = (0..256u32)
+                .filter(|&t| e.2[(t / 64) as usize] >> (t % 64) & 1 == 1)
+                .collect();
+            // One TTL, or neighbours (a route change during the capture).
+            bits.last()
+                .zip(bits.first())
+                .is_some_and(|(hi, lo)| hi - lo <= 2)
+        })
+        .count();
+    let share = steady as f64 / repeated.len() as f64;
+    s.ttl_steady_share = Some(share);
+    let reflection = f.vector.ends_with("-reflection")
+        || f.carpet_of
+            .as_deref()
+            .is_some_and(|v| v.ends_with("-reflection"));
+    if share >= 0.8 {
+        s.evidence.push(format!(
+            "{steady} of the {} busiest sources seen more than once kept one TTL: real hosts at \
+             fixed distances",
+            repeated.len()
+        ));
+    } else if share <= 0.5 {
+        s.evidence.push(format!(
+            "{} of the {} busiest sources seen more than once changed TTL between packets: \
+             their addresses are forged",
+            repeated.len() - steady,
+            repeated.len()
+        ));
+        if !reflection {
+            s.spoofed_likely = true;
+        }
     }
 }

@@ -99,6 +99,9 @@ pub struct Sources {
     /// address was forged in their requests), so this is false for reflection vectors.
     pub spoofed_likely: bool,
     pub evidence: Vec<String>,
+    /// Of the busiest sources seen more than once, the share that kept one TTL (±2); null
+    /// when fewer than five were seen more than once.
+    pub ttl_steady_share: Option<f64>,
     pub bogon_share: f64,
     pub ttl: TtlSummary,
 }

@@ -335,15 +335,22 @@ pub fn address_pair_hash(linktype: u32, data: &[u8]) -> u64 {
     let ip_at = |off: usize| -> Option<u64> {
         let v = data.get(off)? >> 4;
         match v {
-            4 => Some(pair(data.get(off + 12..off + 16)?, data.get(off + 16..off + 20)?)),
-            6 => Some(pair(data.get(off + 8..off + 24)?, data.get(off + 24..off + 40)?)),
+            4 => Some(pair(
+                data.get(off + 12..off + 16)?,
+                data.get(off + 16..off + 20)?,
+            )),
+            6 => Some(pair(
+                data.get(off + 8..off + 24)?,
+                data.get(off + 24..off + 40)?,
+            )),
             _ => None,
         }
     };
     let fast = match linktype {
         linktype::ETHERNET => {
             let mut off = 12;
-            let mut et = u16::from_be_bytes([*data.get(12).unwrap_or(&0), *data.get(13).unwrap_or(&0)]);
+            let mut et =
+                u16::from_be_bytes([*data.get(12).unwrap_or(&0), *data.get(13).unwrap_or(&0)]);
             for _ in 0..2 {
                 if et == 0x8100 || et == 0x88a8 {
                     off += 4;
@@ -401,9 +408,18 @@ mod partition_tests {
         let a = [192, 0, 2, 1];
         let b = [198, 51, 100, 2];
         let ab = address_pair_hash(linktype::ETHERNET, &frame(a, b, false));
-        assert_eq!(ab, address_pair_hash(linktype::ETHERNET, &frame(b, a, false)));
-        assert_eq!(ab, address_pair_hash(linktype::ETHERNET, &frame(a, b, true)));
-        assert_ne!(ab, address_pair_hash(linktype::ETHERNET, &frame(a, a, false)));
+        assert_eq!(
+            ab,
+            address_pair_hash(linktype::ETHERNET, &frame(b, a, false))
+        );
+        assert_eq!(
+            ab,
+            address_pair_hash(linktype::ETHERNET, &frame(a, b, true))
+        );
+        assert_ne!(
+            ab,
+            address_pair_hash(linktype::ETHERNET, &frame(a, a, false))
+        );
         // Raw IP, and a link type only the full decoder knows (BSD loopback), agree.
         let raw = frame(a, b, false)[14..].to_vec();
         assert_eq!(ab, address_pair_hash(linktype::RAW, &raw));

@@ -32,8 +32,8 @@ pub fn escape_regex(s: &str) -> String {
 }
 pub use field::{Field, FieldType, Value};
 pub use lists::Lists;
-pub use set::{Memo, RuleSet};
 pub use parse::{MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_REGEX_SIZE};
+pub use set::{Memo, RuleSet};
 
 /// A syntax or type error, with the byte span it is about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -50,7 +50,9 @@ impl Fast {
                 op,
                 value: Literal::Int(v),
             } if field.ty() == FieldType::Int => Fast::IntCmp(*field, *op, *v),
-            Expr::In { field, set } if field.ty() == FieldType::Int && set.int_ranges.len() <= 8 => {
+            Expr::In { field, set }
+                if field.ty() == FieldType::Int && set.int_ranges.len() <= 8 =>
+            {
                 Fast::IntIn(*field, set.int_ranges.clone())
             }
             Expr::Cmp {
@@ -115,7 +117,10 @@ impl RuleSet {
         };
         let header_atoms: Vec<usize> = (0..atoms.len()).filter(|&i| masked && !app[i]).collect();
         RuleSet {
-            fast: header_atoms.iter().map(|&i| (i, Fast::new(&atoms[i]))).collect(),
+            fast: header_atoms
+                .iter()
+                .map(|&i| (i, Fast::new(&atoms[i])))
+                .collect(),
             atoms,
             app,
             formulas,
@@ -235,7 +240,9 @@ fn to_masks(f: Formula, app: &[bool]) -> Formula {
         Formula::And(v) => Formula::And(v.into_iter().map(|x| to_masks(x, app)).collect()),
         Formula::Or(v) => Formula::Or(v.into_iter().map(|x| to_masks(x, app)).collect()),
         Formula::Not(x) => Formula::Not(Box::new(to_masks(*x, app))),
-        Formula::Xor(a, b) => Formula::Xor(Box::new(to_masks(*a, app)), Box::new(to_masks(*b, app))),
+        Formula::Xor(a, b) => {
+            Formula::Xor(Box::new(to_masks(*a, app)), Box::new(to_masks(*b, app)))
+        }
         atom => atom,
     }
 }

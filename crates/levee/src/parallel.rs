@@ -12,7 +12,7 @@
 
 use std::sync::mpsc::{sync_channel, SyncSender};
 
-use levee_analyze::{AnalyzeConfig, Analysis, Analyzer};
+use levee_analyze::{Analysis, AnalyzeConfig, Analyzer};
 
 use crate::input::{self, DamageSink, Outcome};
 use crate::InputArgs;

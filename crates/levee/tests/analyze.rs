@@ -468,7 +468,11 @@ fn analyze_json_matches_the_golden_file() {
 #[test]
 fn two_threads_find_the_same_attacks_with_the_same_counts() {
     let dir = scratch("analyze-threads");
-    let cap = synth(&dir, "multi", &["--scenario", "multi", "--packets", "60000"]);
+    let cap = synth(
+        &dir,
+        "multi",
+        &["--scenario", "multi", "--packets", "60000"],
+    );
     let mut inputs: Vec<PathBuf> = vec![cap];
     if let Some(d) = require_shared("threads") {
         inputs.push(d.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng"));
@@ -487,7 +491,10 @@ fn two_threads_find_the_same_attacks_with_the_same_counts() {
         {
             // Each thread's flow filters hold fewer flows, so a handful of false positives
             // may differ; everything else is counted exactly.
-            let (pa, pb) = (a["packets"].as_i64().unwrap(), b["packets"].as_i64().unwrap());
+            let (pa, pb) = (
+                a["packets"].as_i64().unwrap(),
+                b["packets"].as_i64().unwrap(),
+            );
             assert!((pa - pb).abs() <= 3, "{}: {pa} vs {pb}", f.display());
             assert_eq!(a["signature"]["expression"], b["signature"]["expression"]);
             let (ca, cb) = (
