@@ -14,6 +14,7 @@
 mod ast;
 mod eval;
 pub mod field;
+pub mod file;
 mod lists;
 mod parse;
 mod set;
@@ -34,6 +35,7 @@ pub use field::{Field, FieldType, Value};
 pub use lists::Lists;
 pub use parse::{MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_REGEX_SIZE};
 pub use set::{Memo, RuleSet};
+pub use file::{Action, RateKey, Rule, RulesError, RulesFile};
 
 /// A syntax or type error, with the byte span it is about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,9 +51,18 @@ impl ParseError {
     /// under the fault. `origin` names where the text came from (a file, `--expr`).
     pub fn render(&self, origin: &str, src: &str) -> String {
         let start = self.start.min(src.len());
+        let line_no = src[..start].matches('\n').count() + 1;
+        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let col = src[line_start..start].chars().count() + 1;
+        self.render_at(&format!("{origin}:{line_no}:{col}"), src)
+    }
+
+    /// [`Self::render`] with the place (`file:line:column`) given by the caller, for
+    /// expressions embedded in a larger file.
+    pub fn render_at(&self, place: &str, src: &str) -> String {
+        let start = self.start.min(src.len());
         let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
-        let line_no = src[..start].matches('\n').count() + 1;
         let col = src[line_start..start].chars().count() + 1;
         let line = &src[line_start..line_end];
         let width = src[start..self.end.min(line_end).max(start)]
@@ -59,7 +70,7 @@ impl ParseError {
             .count()
             .max(1);
         format!(
-            "error: {}\n --> {origin}:{line_no}:{col}\n  |\n  | {line}\n  | {}{}\n",
+            "error: {}\n --> {place}\n  |\n  | {line}\n  | {}{}\n",
             self.message,
             " ".repeat(col - 1),
             "^".repeat(width)
