@@ -53,7 +53,7 @@ impl Default for AnalyzeConfig {
         AnalyzeConfig {
             bucket_ns: 1_000_000_000,
             min_pps: 1000.0,
-            min_packets: 500,
+            min_packets: 100,
             min_flood_sources: 50,
             min_reflectors: 20,
             min_evidence: 0.8,

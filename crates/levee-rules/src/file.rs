@@ -46,7 +46,11 @@ pub enum Action {
     /// Count and go on to the next rule.
     Log,
     /// Pass up to `rate` packets per second (with a burst of `burst`) per key; block the rest.
-    RateLimit { rate: f64, burst: u64, key: RateKey },
+    RateLimit {
+        rate: f64,
+        burst: u64,
+        key: RateKey,
+    },
 }
 
 impl Action {
@@ -288,7 +292,11 @@ impl RulesFile {
             let _ = writeln!(o, "expression = {}", toml_string(&r.expression.to_string()));
             let _ = writeln!(o, "action = \"{}\"", r.action.name());
             if let Action::RateLimit { rate, burst, key } = &r.action {
-                let _ = writeln!(o, "rate = {rate}\nburst = {burst}\nkey = \"{}\"", key.name());
+                let _ = writeln!(
+                    o,
+                    "rate = {rate}\nburst = {burst}\nkey = \"{}\"",
+                    key.name()
+                );
             }
         }
         o
@@ -400,7 +408,8 @@ action = "rate_limit"
         let syntax = "[[rule]\nid = 1";
         let e = RulesFile::parse("s.toml", syntax, None).unwrap_err();
         assert!(e.to_string().contains("s.toml:1:"), "{e}");
-        let unknown = "[[rule]]\nid = \"x\"\nexpression = \"ip.ttl == 1\"\naction = \"block\"\ncolour = 3\n";
+        let unknown =
+            "[[rule]]\nid = \"x\"\nexpression = \"ip.ttl == 1\"\naction = \"block\"\ncolour = 3\n";
         assert!(RulesFile::parse("u.toml", unknown, None).is_err());
     }
 }

@@ -12,6 +12,7 @@
 //! those of [`levee_decode::FIELD_NAMES`], typed in [`field`]. Errors say where, with a caret.
 
 mod ast;
+pub mod compile;
 mod eval;
 pub mod field;
 pub mod file;
@@ -32,10 +33,10 @@ pub fn escape_regex(s: &str) -> String {
     regex::escape(s)
 }
 pub use field::{Field, FieldType, Value};
+pub use file::{Action, RateKey, Rule, RulesError, RulesFile};
 pub use lists::Lists;
 pub use parse::{MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_REGEX_SIZE};
 pub use set::{Memo, RuleSet};
-pub use file::{Action, RateKey, Rule, RulesError, RulesFile};
 
 /// A syntax or type error, with the byte span it is about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -310,8 +310,8 @@ mod tests {
             set.for_each_match(&p, &mut memo, |i| hits.push(i));
             let want: Vec<usize> = (0..exprs.len()).filter(|&i| exprs[i].matches(&p)).collect();
             assert_eq!(hits, want);
-            for i in 0..exprs.len() {
-                assert_eq!(set.matches(i, &p), exprs[i].matches(&p));
+            for (i, e) in exprs.iter().enumerate() {
+                assert_eq!(set.matches(i, &p), e.matches(&p));
             }
         }
     }

@@ -14,6 +14,7 @@
 mod input;
 mod parallel;
 mod render;
+mod rules_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ enum Command {
     /// Detect and characterise attacks: vectors, targets, sources, spoofing evidence, and a
     /// signature for each attack with its measured coverage and collateral.
     Analyze(AnalyzeArgs),
+    /// Check or compile a rules file.
+    Rules(RulesArgs),
+    /// Run a rules file over captures: what each rule matches, decides and drops.
+    Simulate(SimulateArgs),
     /// Summarise captures: totals, protocol hierarchy, top talkers and ports, pps/bps series,
     /// damaged and undecodable packets.
     Summary(SummaryArgs),
@@ -85,7 +90,7 @@ struct AnalyzeArgs {
     #[arg(long, default_value_t = 1000.0)]
     min_pps: f64,
     /// An attack must hold at least this many packets.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 100)]
     min_packets: u64,
     /// A flood must come from at least this many distinct sources (unless its rate rose over
     /// earlier traffic).
@@ -100,6 +105,43 @@ struct AnalyzeArgs {
     /// Worker threads (0: one per core). The result is the same as with one thread.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Write a rules file blocking each attack by its signature (see `levee rules`).
+    #[arg(long)]
+    rules_out: Option<PathBuf>,
+    /// Replace the rules file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct RulesArgs {
+    #[command(subcommand)]
+    command: RulesCommand,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Parse and type-check a rules file; every problem is printed with its line and column.
+    Check { file: PathBuf },
+    /// Write a rules file for an engine: bpf (tcpdump filters) or cloudflare.
+    Compile {
+        file: PathBuf,
+        /// bpf or cloudflare.
+        #[arg(long)]
+        target: String,
+    },
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// The rules file.
+    #[arg(long)]
+    rules: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -190,6 +232,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(a) => analyze(a),
+        Command::Rules(a) => rules(a),
+        Command::Simulate(a) => simulate(a),
         Command::Summary(a) => summary(a),
         Command::Fields(a) => fields(a),
         Command::Synth(a) => synth(a),
@@ -234,10 +278,56 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     };
     let analysis = run_analysis(&a.input, config, threads)?;
     let (analysis, code) = analysis;
+    if let Some(path) = &a.rules_out {
+        rules_cmd::write_rules(&analysis, path, a.force)?;
+        eprintln!(
+            "levee: wrote {} rule(s) to {}",
+            analysis.attacks.len(),
+            path.display()
+        );
+    }
     if a.json {
         emit(&(serde_json::to_string_pretty(&analysis)? + "\n"))?;
     } else {
         emit(&render::analysis_text(&analysis))?;
+    }
+    Ok(code)
+}
+
+fn rules(a: RulesArgs) -> anyhow::Result<u8> {
+    match a.command {
+        RulesCommand::Check { file } => {
+            let f = rules_cmd::load(&file)?;
+            emit(&format!(
+                "{}: {} rule(s), {} list(s): ok\n",
+                file.display(),
+                f.rules.len(),
+                f.list_files.len()
+            ))?;
+            Ok(0)
+        }
+        RulesCommand::Compile { file, target } => {
+            let t = levee_rules::compile::Target::parse(&target).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown target `{target}` (one of: {})",
+                    levee_rules::compile::Target::NAMES.join(", ")
+                )
+            })?;
+            let f = rules_cmd::load(&file)?;
+            let text = levee_rules::compile::render(&f, t, &file.display().to_string())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            emit(&text)?;
+            Ok(0)
+        }
+    }
+}
+
+fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
+    let (sim, code) = rules_cmd::simulate(&a.rules, &a.input)?;
+    if a.json {
+        emit(&(serde_json::to_string_pretty(&sim)? + "\n"))?;
+    } else {
+        emit(&rules_cmd::simulation_text(&sim))?;
     }
     Ok(code)
 }
@@ -420,7 +510,7 @@ fn labels_path(out: &std::path::Path) -> PathBuf {
 
 /// Creates a file, refusing to replace an existing one unless `force`: nothing the user has is
 /// overwritten by accident.
-fn create_file(path: &std::path::Path, force: bool) -> anyhow::Result<std::fs::File> {
+pub(crate) fn create_file(path: &std::path::Path, force: bool) -> anyhow::Result<std::fs::File> {
     use anyhow::Context;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true);

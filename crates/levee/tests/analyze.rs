@@ -296,7 +296,7 @@ fn real_benign_captures_raise_no_alarm_even_with_low_thresholds() {
                 "--min-pps",
                 "50",
                 "--min-packets",
-                "100",
+                "20",
             ])
             .args(["--min-sources", "20", "--min-reflectors", "10"])
             .arg(f));

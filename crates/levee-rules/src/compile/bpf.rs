@@ -1,0 +1,378 @@
+//! Expressions as libpcap filters (what `tcpdump -r`, `xt_bpf` and capture tools accept).
+//!
+//! Each condition becomes an IPv4 test and an IPv6 test, each guarded by the layer the field
+//! lives in, so a condition on a missing field is false exactly as in levee (`tcp.dstport != 80`
+//! does not match UDP). Transport fields of IPv4 are read only from unfragmented packets or
+//! first fragments, as levee decodes them. Limits, stated where a rule is compiled:
+//!
+//! * IPv6 fields after the fixed header are read at fixed offsets, as if no extension header
+//!   came first (levee walks extension headers; libpcap's `tcp[]` does not exist for IPv6);
+//! * tunnels: libpcap sees the outer header, levee the inner one;
+//! * VLAN: the filter is written `E or (vlan and E)`, covering untagged and single-tagged frames.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::ast::{CmpOp, Expr, Literal, Set, SetItem};
+use crate::field::{Field, FieldType};
+use crate::Lists;
+
+/// How a field reads in BPF, per IP version: the guard that says the field exists, and the
+/// expression that reads it.
+struct Access {
+    v4: Option<(&'static str, &'static str)>,
+    v6: Option<(&'static str, &'static str)>,
+    /// The value levee gives the field on IPv6 packets where BPF cannot read it (IP ID of an
+    /// unfragmented IPv6 packet, fragment offset 0).
+    v6_constant: Option<u64>,
+}
+
+const TCP4: &str = "ip proto 6 and ip[6:2] & 0x1fff == 0";
+const TCP6: &str = "ip6 proto 6";
+const UDP4: &str = "ip proto 17 and ip[6:2] & 0x1fff == 0";
+const UDP6: &str = "ip6 proto 17";
+const ICMP4: &str = "ip proto 1 and ip[6:2] & 0x1fff == 0";
+const ICMP6: &str = "ip6 proto 58";
+
+fn access(field: &Field) -> Option<Access> {
+    let both = |g4, a4, g6, a6| Access {
+        v4: Some((g4, a4)),
+        v6: Some((g6, a6)),
+        v6_constant: None,
+    };
+    Some(match field.name() {
+        "frame.len" => both("", "len", "", "len"),
+        "ip.version" => both("ip", "4", "ip6", "6"),
+        "ip.ttl" => both("ip", "ip[8]", "ip6", "ip6[7]"),
+        "ip.len" => both("ip", "ip[2:2]", "ip6", "(ip6[4:2] + 40)"),
+        "ip.proto" => both("ip", "ip[9]", "ip6", "ip6[6]"),
+        "ip.dsfield" => both("ip", "ip[1]", "ip6", "((ip6[0:2] >> 4) & 0xff)"),
+        "ip.id" => Access {
+            v4: Some(("ip", "ip[4:2]")),
+            v6: Some(("ip6 proto 44", "ip6[44:4]")),
+            v6_constant: Some(0),
+        },
+        "ip.frag_offset" => Access {
+            v4: Some(("ip", "(ip[6:2] & 0x1fff)")),
+            v6: Some(("ip6 proto 44", "(ip6[42:2] >> 3)")),
+            v6_constant: Some(0),
+        },
+        "ip.frag" => Access {
+            v4: Some(("ip", "(ip[6:2] & 0x3fff != 0)")),
+            v6: Some(("ip6 proto 44", "1")),
+            v6_constant: Some(0),
+        },
+        "ip.flags.df" => Access {
+            v4: Some(("ip", "(ip[6] & 0x40 != 0)")),
+            v6: None,
+            v6_constant: Some(0),
+        },
+        "ip.flags.mf" => Access {
+            v4: Some(("ip", "(ip[6] & 0x20 != 0)")),
+            v6: Some(("ip6 proto 44", "(ip6[43] & 1)")),
+            v6_constant: Some(0),
+        },
+        "tcp.srcport" => both(TCP4, "tcp[0:2]", TCP6, "ip6[40:2]"),
+        "tcp.dstport" => both(TCP4, "tcp[2:2]", TCP6, "ip6[42:2]"),
+        "tcp.seq" => both(TCP4, "tcp[4:4]", TCP6, "ip6[44:4]"),
+        "tcp.ack" => both(TCP4, "tcp[8:4]", TCP6, "ip6[48:4]"),
+        "tcp.flags" => both(
+            TCP4,
+            "((tcp[12] & 1) << 8 | tcp[13])",
+            TCP6,
+            "((ip6[52] & 1) << 8 | ip6[53])",
+        ),
+        "tcp.window" => both(TCP4, "tcp[14:2]", TCP6, "ip6[54:2]"),
+        "tcp.hdr_len" => both(TCP4, "((tcp[12] >> 4) * 4)", TCP6, "((ip6[52] >> 4) * 4)"),
+        "udp.srcport" => both(UDP4, "udp[0:2]", UDP6, "ip6[40:2]"),
+        "udp.dstport" => both(UDP4, "udp[2:2]", UDP6, "ip6[42:2]"),
+        "udp.len" => both(UDP4, "udp[4:2]", UDP6, "ip6[44:2]"),
+        "icmp.type" => both(ICMP4, "icmp[0]", ICMP6, "ip6[40]"),
+        "icmp.code" => both(ICMP4, "icmp[1]", ICMP6, "ip6[41]"),
+        _ => return None,
+    })
+}
+
+/// The bit of a `tcp.flags.*` field.
+fn flag_bit(field: &Field) -> Option<u16> {
+    Some(match field.name() {
+        "tcp.flags.fin" => 0x01,
+        "tcp.flags.syn" => 0x02,
+        "tcp.flags.reset" => 0x04,
+        "tcp.flags.push" => 0x08,
+        "tcp.flags.ack" => 0x10,
+        "tcp.flags.urg" => 0x20,
+        "tcp.flags.ecn" => 0x40,
+        "tcp.flags.cwr" => 0x80,
+        _ => return None,
+    })
+}
+
+fn and(guard: &str, test: String) -> String {
+    if guard.is_empty() {
+        format!("({test})")
+    } else {
+        format!("({guard} and {test})")
+    }
+}
+
+fn any(parts: Vec<String>) -> String {
+    match parts.len() {
+        0 => "(len < 0)".into(), // never true: nothing to match
+        1 => parts.into_iter().next().expect("one part"),
+        _ => format!("({})", parts.join(" or ")),
+    }
+}
+
+/// A test on an integer field, with `test` applied to each version's accessor.
+fn int_test(
+    field: &Field,
+    test: impl Fn(&str) -> String,
+    constant_holds: impl Fn(u64) -> bool,
+) -> Result<String, String> {
+    let a = access(field)
+        .ok_or_else(|| format!("`{}` cannot be read by a libpcap filter", field.name()))?;
+    let mut parts = Vec::new();
+    if let Some((g, acc)) = a.v4 {
+        parts.push(and(g, test(acc)));
+    }
+    if let Some((g, acc)) = a.v6 {
+        parts.push(and(g, test(acc)));
+    }
+    if let Some(c) = a.v6_constant {
+        if constant_holds(c) {
+            let reach = match a.v6 {
+                Some((g, _)) if g.starts_with("ip6 proto") => format!("(ip6 and not {g})"),
+                _ => "ip6".to_string(),
+            };
+            parts.push(reach);
+        }
+    }
+    Ok(any(parts))
+}
+
+fn cmp_sym(op: CmpOp) -> &'static str {
+    op.symbol()
+}
+
+/// IPv4 and IPv6 prefixes covering an inclusive address range.
+fn range_to_nets(a: IpAddr, b: IpAddr) -> Vec<IpNet> {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => ipnet::Ipv4Subnets::new(a, b, 0).map(IpNet::V4).collect(),
+        (IpAddr::V6(a), IpAddr::V6(b)) => ipnet::Ipv6Subnets::new(a, b, 0).map(IpNet::V6).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn addr_test(dir: &str, net: &IpNet) -> String {
+    let (proto, full) = match net {
+        IpNet::V4(n) => ("ip", n.prefix_len() == 32),
+        IpNet::V6(n) => ("ip6", n.prefix_len() == 128),
+    };
+    if full {
+        format!("{proto} {dir} host {}", net.addr())
+    } else {
+        format!("{proto} {dir} net {net}")
+    }
+}
+
+fn set_nets(set: &Set, lists: &Lists) -> Vec<IpNet> {
+    let mut nets = Vec::new();
+    for item in &set.items {
+        match item {
+            SetItem::Ip(ip) => nets.push(IpNet::from(*ip)),
+            SetItem::Net(n) => nets.push(*n),
+            SetItem::IpRange(a, b) => nets.extend(range_to_nets(*a, *b)),
+            SetItem::List(name) => nets.extend(lists.get(name).unwrap_or(&[]).iter().copied()),
+            _ => {}
+        }
+    }
+    nets
+}
+
+fn leaf(e: &Expr, lists: &Lists) -> Result<String, String> {
+    match e {
+        Expr::Flag(f) => {
+            if let Some(bit) = flag_bit(f) {
+                let tf = Field::lookup("tcp.flags").expect("tcp.flags exists");
+                int_test(&tf, |acc| format!("{acc} & {bit:#04x} != 0"), |_| false)
+            } else {
+                int_test(f, |acc| format!("{acc} != 0"), |c| c != 0)
+            }
+        }
+        Expr::Cmp { field, op, value } => match (field.ty(), value) {
+            (FieldType::Ip, Literal::Ip(ip)) => {
+                let dir = match field.name() {
+                    "ip.src" => "src",
+                    "ip.dst" => "dst",
+                    other => return Err(format!("`{other}` cannot be read by a libpcap filter")),
+                };
+                let t = addr_test(dir, &IpNet::from(*ip));
+                match op {
+                    CmpOp::Eq => Ok(format!("({t})")),
+                    CmpOp::Ne => {
+                        let (same, other) = if ip.is_ipv4() {
+                            ("ip", "ip6")
+                        } else {
+                            ("ip6", "ip")
+                        };
+                        Ok(format!("(({same} and not {t}) or {other})"))
+                    }
+                    _ => Err(
+                        "addresses can only be compared with == and != in a libpcap filter".into(),
+                    ),
+                }
+            }
+            (FieldType::Int, Literal::Int(v)) => {
+                let v = *v;
+                int_test(
+                    field,
+                    |acc| format!("{acc} {} {v}", cmp_sym(*op)),
+                    |c| op.holds(c, v),
+                )
+            }
+            (FieldType::Bool, Literal::Bool(b)) => {
+                let inner = leaf(&Expr::Flag(*field), lists)?;
+                let want = (*op == CmpOp::Eq) == *b;
+                if want {
+                    Ok(inner)
+                } else {
+                    // The field must exist and be false.
+                    let exists = int_test(
+                        &if flag_bit(field).is_some() {
+                            Field::lookup("tcp.flags").expect("tcp.flags exists")
+                        } else {
+                            *field
+                        },
+                        |_| "1 == 1".to_string(),
+                        |_| true,
+                    )?;
+                    Ok(format!("({exists} and not {inner})"))
+                }
+            }
+            _ => Err(format!(
+                "`{}` ({}) cannot be read by a libpcap filter",
+                field.name(),
+                field.ty().plural()
+            )),
+        },
+        Expr::In { field, set } => match field.ty() {
+            FieldType::Ip => {
+                let dir = match field.name() {
+                    "ip.src" => "src",
+                    "ip.dst" => "dst",
+                    other => return Err(format!("`{other}` cannot be read by a libpcap filter")),
+                };
+                let nets = set_nets(set, lists);
+                if nets.is_empty() {
+                    return Ok("(len < 0)".into());
+                }
+                Ok(any(nets
+                    .iter()
+                    .map(|n| format!("({})", addr_test(dir, n)))
+                    .collect()))
+            }
+            FieldType::Int => {
+                let ranges = set.int_ranges.clone();
+                let test = |acc: &str| {
+                    let parts: Vec<String> = ranges
+                        .iter()
+                        .map(|&(lo, hi)| {
+                            if lo == hi {
+                                format!("{acc} == {lo}")
+                            } else {
+                                format!("({acc} >= {lo} and {acc} <= {hi})")
+                            }
+                        })
+                        .collect();
+                    if parts.len() == 1 {
+                        parts.into_iter().next().expect("one")
+                    } else {
+                        format!("({})", parts.join(" or "))
+                    }
+                };
+                int_test(field, test, |c| set.contains_int(c))
+            }
+            _ => Err(format!(
+                "`{}` cannot be read by a libpcap filter",
+                field.name()
+            )),
+        },
+        Expr::Contains { field, .. } | Expr::Matches { field, .. } => Err(format!(
+            "`{}`: libpcap filters cannot match text in a decoded field",
+            field.name()
+        )),
+        _ => unreachable!("compound expressions are handled by the caller"),
+    }
+}
+
+fn walk(e: &Expr, lists: &Lists) -> Result<String, String> {
+    Ok(match e {
+        Expr::And(v) => format!(
+            "({})",
+            v.iter()
+                .map(|x| walk(x, lists))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(" and ")
+        ),
+        Expr::Or(v) => format!(
+            "({})",
+            v.iter()
+                .map(|x| walk(x, lists))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(" or ")
+        ),
+        Expr::Not(x) => format!("(not {})", walk(x, lists)?),
+        Expr::Xor(a, b) => {
+            let (a, b) = (walk(a, lists)?, walk(b, lists)?);
+            format!("(({a} and not {b}) or (not {a} and {b}))")
+        }
+        leaf_expr => leaf(leaf_expr, lists)?,
+    })
+}
+
+/// The libpcap filter for an expression, or why it cannot be written as one.
+pub fn compile(e: &Expr, lists: &Lists) -> Result<String, String> {
+    let body = walk(e, lists)?;
+    Ok(format!("{body} or (vlan and {body})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_plain;
+
+    #[test]
+    fn conditions_become_guarded_byte_tests() {
+        let c = |s: &str| compile(&parse_plain(s).unwrap(), &Lists::new()).unwrap();
+        let f = c("ip.dst == 10.10.10.10 and udp.srcport == 4500");
+        assert!(f.contains("ip dst host 10.10.10.10"), "{f}");
+        assert!(
+            f.contains("ip proto 17 and ip[6:2] & 0x1fff == 0 and udp[0:2] == 4500"),
+            "{f}"
+        );
+        assert!(f.contains("or (vlan and "), "{f}");
+        let f = c("ip.src in {192.0.2.0/24 198.51.100.1..198.51.100.6}");
+        assert!(f.contains("ip src net 192.0.2.0/24"), "{f}");
+        assert!(f.contains("ip src net 198.51.100.2/31"), "{f}");
+        assert!(f.contains("ip src host 198.51.100.1"), "{f}");
+        let f = c("tcp.flags == 0x02 and tcp.flags.syn");
+        assert!(f.contains("((tcp[12] & 1) << 8 | tcp[13]) == 2"), "{f}");
+        let f = c("ip.id == 0");
+        assert!(
+            f.contains("(ip6 and not ip6 proto 44)"),
+            "IPv6 without fragment header has ID 0: {f}"
+        );
+        assert!(compile(
+            &parse_plain("dns.qry.name == \"a\"").unwrap(),
+            &Lists::new()
+        )
+        .is_err());
+        assert!(compile(
+            &parse_plain("http.host contains \"a\"").unwrap(),
+            &Lists::new()
+        )
+        .is_err());
+    }
+}

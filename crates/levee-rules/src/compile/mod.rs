@@ -1,0 +1,135 @@
+//! Compiling rules files for the engines users run. Each target writes text the user can apply
+//! as is, with a header saying what it does and how to undo it. A rule a target cannot express
+//! exactly is refused with the reason; a condition is never dropped silently.
+
+pub mod bpf;
+pub mod cloudflare;
+
+use std::fmt::Write as _;
+
+use crate::file::{Action, RulesFile};
+
+/// An engine levee writes rules for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// libpcap filter expressions (tcpdump, xt_bpf, capture tools).
+    Bpf,
+    /// Cloudflare Network Firewall (Magic Firewall) / WAF custom rule expressions.
+    Cloudflare,
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Option<Target> {
+        Some(match s {
+            "bpf" | "tcpdump" | "pcap" => Target::Bpf,
+            "cloudflare" => Target::Cloudflare,
+            _ => return None,
+        })
+    }
+
+    pub const NAMES: &'static [&'static str] = &["bpf", "cloudflare"];
+}
+
+/// Rules a target could not express, each with the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{} rule(s) cannot be compiled; nothing was written\n{}", problems.len(), problems.join("\n"))]
+pub struct CompileError {
+    pub problems: Vec<String>,
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub id: String,
+    pub text: String,
+}
+
+/// The compiled form of every rule the target applies (for BPF: the blocking ones), or every
+/// rule that could not be compiled.
+pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, CompileError> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for r in &file.rules {
+        if target == Target::Bpf && !matches!(r.action, Action::Block | Action::RateLimit { .. }) {
+            continue;
+        }
+        let compiled = match target {
+            Target::Bpf => bpf::compile(&r.expression, &file.lists),
+            Target::Cloudflare => cloudflare::compile(&r.expression),
+        };
+        match compiled {
+            Ok(text) => out.push(Compiled {
+                id: r.id.clone(),
+                text,
+            }),
+            Err(why) => problems.push(format!("rule `{}`: {why}", r.id)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(CompileError { problems })
+    }
+}
+
+/// The whole output file for a target: header, then the rules.
+pub fn render(file: &RulesFile, target: Target, origin: &str) -> Result<String, CompileError> {
+    let compiled = compile_rules(file, target)?;
+    let mut o = String::new();
+    match target {
+        Target::Bpf => {
+            let _ = writeln!(
+                o,
+                "# libpcap filters compiled by levee from {origin}: one line per blocking rule,\n\
+                 # each matching exactly what the rule matches (IPv4, and IPv6 without extension\n\
+                 # headers; untagged or single-VLAN frames). Use one with\n\
+                 #   tcpdump -r capture.pcap \"$(sed -n 'Np' this-file)\"\n\
+                 # or in iptables: -m bpf --bytecode \"$(nfbpf_compile RAW 'FILTER')\".\n\
+                 # Nothing is installed: there is nothing to remove."
+            );
+            for (c, r) in compiled.iter().zip(
+                file.rules
+                    .iter()
+                    .filter(|r| matches!(r.action, Action::Block | Action::RateLimit { .. })),
+            ) {
+                let _ = writeln!(
+                    o,
+                    "# {} ({}){}",
+                    c.id,
+                    r.action.name(),
+                    r.description
+                        .as_deref()
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default()
+                );
+                let _ = writeln!(o, "{}", c.text);
+            }
+        }
+        Target::Cloudflare => {
+            let _ = writeln!(
+                o,
+                "# Cloudflare Network Firewall / WAF custom rules compiled by levee from {origin}.\n\
+                 # One rule per block: paste `expression` into a rule with the given action (or\n\
+                 # send this file's rules to the rulesets API). Remove them in the dashboard or\n\
+                 # with the API to undo."
+            );
+            for (c, r) in compiled.iter().zip(&file.rules) {
+                let action = match &r.action {
+                    Action::Block => "block".to_string(),
+                    Action::Allow => "skip".to_string(),
+                    Action::Log => "log".to_string(),
+                    Action::RateLimit { rate, burst, key } => format!(
+                        "rate limit: {rate} packets/s, burst {burst}, counted by {}",
+                        key.name()
+                    ),
+                };
+                let _ = writeln!(o, "\n# rule {}\naction: {action}", c.id);
+                if let Some(d) = &r.description {
+                    let _ = writeln!(o, "description: {d}");
+                }
+                let _ = writeln!(o, "expression: {}", c.text);
+            }
+        }
+    }
+    Ok(o)
+}

@@ -1,0 +1,250 @@
+//! Rules end to end: `analyze --rules-out`, `rules check|compile`, `simulate`, and the
+//! compiled BPF filters proven against tcpdump on the real captures.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+
+fn real_captures() -> Option<Vec<PathBuf>> {
+    let d = require_shared("rules on real captures")?;
+    let mut v: Vec<PathBuf> = ["attacks", "scans"]
+        .iter()
+        .flat_map(|sub| {
+            std::fs::read_dir(d.join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+        })
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+fn rules_for(cap: &Path, dir: &Path) -> PathBuf {
+    let name = cap.file_name().unwrap().to_string_lossy().to_string();
+    let out = dir.join(format!("{name}.rules.toml"));
+    let o = run(levee()
+        .arg("analyze")
+        .arg("--rules-out")
+        .arg(&out)
+        .arg("--force")
+        .arg(cap));
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+fn simulate(rules: &Path, caps: &[&Path]) -> Value {
+    let o = run(levee()
+        .arg("simulate")
+        .arg("--json")
+        .arg("--rules")
+        .arg(rules)
+        .args(caps));
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn tcpdump_count(cap: &Path, filter: &str) -> usize {
+    let o = run(std::process::Command::new("tcpdump")
+        .arg("-n")
+        .arg("-r")
+        .arg(cap)
+        .arg(filter));
+    assert!(
+        o.status.success(),
+        "tcpdump refused `{filter}`: {}",
+        stderr(&o)
+    );
+    stdout(&o).lines().count()
+}
+
+#[test]
+fn compiled_bpf_filters_match_exactly_what_levee_matches() {
+    if !require_tool("bpf vs tcpdump", "tcpdump") {
+        return;
+    }
+    let Some(caps) = real_captures() else { return };
+    let dir = scratch("rules-bpf");
+    let mut checked = 0;
+    for cap in &caps {
+        let rules = rules_for(cap, &dir);
+        let sim = simulate(&rules, &[cap]);
+        let o = run(levee()
+            .args(["rules", "compile", "--target", "bpf"])
+            .arg(&rules));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        let filters: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        let results = sim["rules"].as_array().unwrap();
+        assert_eq!(filters.len(), results.len(), "{}", cap.display());
+        for (f, r) in filters.iter().zip(results) {
+            let want = r["matched"]["packets"].as_u64().unwrap() as usize;
+            assert_eq!(
+                tcpdump_count(cap, f),
+                want,
+                "{}: rule {} `{}`",
+                cap.display(),
+                r["id"],
+                r["expression"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} rules checked");
+}
+
+#[test]
+fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
+    let Some(caps) = real_captures() else { return };
+    let dir = scratch("rules-block");
+    // Benign web traffic to the same victim address (10.10.10.10).
+    let benign = dir.join("benign.pcap");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--scenario",
+            "benign",
+            "--packets",
+            "20000",
+            "--force",
+            "--out",
+        ])
+        .arg(&benign));
+    assert!(o.status.success(), "{}", stderr(&o));
+    for cap in &caps {
+        let rules = rules_for(cap, &dir);
+        let sim = simulate(&rules, &[cap]);
+        let share =
+            sim["blocked"]["packets"].as_f64().unwrap() / sim["total"]["packets"].as_f64().unwrap();
+        let need = if cap.ends_with("amp.TCP.reflection.SYNACK.pcap") {
+            0.95
+        } else {
+            0.98
+        };
+        assert!(share >= need, "{}: blocks {share:.4}", cap.display());
+        let on_benign = simulate(&rules, &[&benign]);
+        assert_eq!(on_benign["total"]["packets"], 20000);
+        assert_eq!(
+            on_benign["blocked"]["packets"],
+            0,
+            "{}: its rules block benign traffic: {}",
+            cap.display(),
+            on_benign["rules"]
+        );
+    }
+}
+
+#[test]
+fn a_bad_rules_file_is_refused_whole_with_places() {
+    let dir = scratch("rules-bad");
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[rule]]\nid = \"a\"\nexpression = \"ip.dst == 10.0.0.1 and tcp.dstport == 70000x\"\n\
+         action = \"block\"\n\n[[rule]]\nid = \"b\"\nexpression = \"ip.ttl >\"\naction = \"drop\"\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["rules", "check"],
+        vec!["rules", "compile", "--target", "bpf"],
+    ] {
+        let o = run(levee().args(&args).arg(&bad));
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains("bad.toml:3:"), "{err}");
+        assert!(err.contains("action `drop`"), "{err}");
+        assert!(err.contains("nothing was compiled or applied"), "{err}");
+        assert!(
+            stdout(&o).is_empty(),
+            "nothing may be written: {}",
+            stdout(&o)
+        );
+    }
+    let o = run(levee().args(["simulate", "--rules"]).arg(&bad).arg(&bad));
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn compile_refuses_what_a_target_cannot_express_and_never_overwrites() {
+    let dir = scratch("rules-compile");
+    let f = dir.join("r.toml");
+    std::fs::write(
+        &f,
+        "[[rule]]\nid = \"w\"\nexpression = 'ip.dst == 10.10.10.10 and tcp.window == 1024'\n\
+         action = \"block\"\n\n[[rule]]\nid = \"n\"\nexpression = 'dns.qry.name matches \"x$\"'\n\
+         action = \"rate_limit\"\nrate = 10\n",
+    )
+    .unwrap();
+    let o = run(levee()
+        .args(["rules", "compile", "--target", "cloudflare"])
+        .arg(&f));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("rule `w`: `tcp.window` is not a field"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(levee()
+        .args(["rules", "compile", "--target", "bpf"])
+        .arg(&f));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("rule `n`"), "{}", stderr(&o));
+    let o = run(levee().args(["rules", "compile", "--target", "pf"]).arg(&f));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown target"), "{}", stderr(&o));
+    // analyze --rules-out keeps an existing file unless --force.
+    let keep = dir.join("keep.toml");
+    std::fs::write(&keep, "precious").unwrap();
+    let cap = dir.join("s.pcap");
+    assert!(run(levee()
+        .args(["synth", "--packets", "3000", "--out"])
+        .arg(&cap))
+    .status
+    .success());
+    let o = run(levee()
+        .arg("analyze")
+        .arg("--rules-out")
+        .arg(&keep)
+        .arg(&cap));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "precious");
+}
+
+#[test]
+fn rate_limits_pass_the_allowed_rate_in_capture_time() {
+    let dir = scratch("rules-rate");
+    let cap = dir.join("syn.pcap");
+    assert!(run(levee()
+        .args(["synth", "--packets", "20000", "--out"])
+        .arg(&cap))
+    .status
+    .success());
+    let f = dir.join("r.toml");
+    std::fs::write(
+        &f,
+        "[[rule]]\nid = \"web\"\nexpression = 'tcp.dstport == 443'\naction = \"allow\"\n\n\
+         [[rule]]\nid = \"syn-limit\"\nexpression = 'tcp.flags == 0x02'\naction = \"rate_limit\"\n\
+         rate = 100\nburst = 100\nkey = \"none\"\n",
+    )
+    .unwrap();
+    let sim = simulate(&f, &[&cap]);
+    let r = &sim["rules"][1];
+    let decided = r["decided"]["packets"].as_u64().unwrap();
+    let dropped = r["dropped"]["packets"].as_u64().unwrap();
+    let secs = {
+        let o = run(levee().args(["summary", "--json"]).arg(&cap));
+        let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+        s["duration_s"].as_f64().unwrap()
+    };
+    // At most the burst plus 100 per second of capture pass.
+    let passed = decided - dropped;
+    let most = 100 + (100.0 * secs).ceil() as u64;
+    assert!(decided > 10_000, "{r}");
+    assert!(
+        passed >= 100 && passed <= most,
+        "{passed} passed (at most {most}): {r}"
+    );
+    assert_eq!(sim["blocked"]["packets"].as_u64().unwrap(), dropped);
+}
