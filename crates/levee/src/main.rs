@@ -579,15 +579,44 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         quiet: false,
     };
     let (analysis, code) = run_analysis(&input, levee_analyze::AnalyzeConfig::default(), 1)?;
+    let rules = dir.join("demo-rules.toml");
+    rules_cmd::write_rules(&analysis, &rules, true)?;
     if a.json {
         emit(&(serde_json::to_string_pretty(&analysis)? + "\n"))?;
-    } else {
-        emit(&render::analysis_text(&analysis))?;
-        eprintln!(
-            "levee demo: the truth is in {}; try `levee summary {}` too",
-            labels.display(),
-            capture.display()
-        );
+        return Ok(code);
     }
+    emit(&render::analysis_text(&analysis))?;
+    let input = InputArgs {
+        captures: vec![capture.clone()],
+        no_progress: true,
+        max_errors: 20,
+        quiet: true,
+    };
+    let (sim, _) = rules_cmd::simulate(&rules, &input)?;
+    emit(&format!(
+        "Rules ready to apply: {}\n\
+         \x20 blocking them drops {} of {} packets ({:.1}%); per rule:\n",
+        rules.display(),
+        sim.blocked.packets,
+        sim.total.packets,
+        sim.blocked.packets as f64 * 100.0 / sim.total.packets.max(1) as f64
+    ))?;
+    for r in &sim.rules {
+        emit(&format!(
+            "  {:<22} drops {:>7} packets  {}\n",
+            r.id, r.dropped.packets, r.expression
+        ))?;
+    }
+    emit(&format!(
+        "  as tcpdump filters or Cloudflare expressions: `levee rules compile {} --target bpf`\n\
+         \x20 (or `--target cloudflare`); measured on any capture: `levee simulate --rules {} CAPTURE`\n",
+        rules.display(),
+        rules.display()
+    ))?;
+    eprintln!(
+        "levee demo: the truth is in {}; try `levee summary {}` too",
+        labels.display(),
+        capture.display()
+    );
     Ok(code)
 }

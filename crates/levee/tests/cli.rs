@@ -39,6 +39,11 @@ fn demo_runs_with_no_files_and_shows_the_attacks_with_signatures() {
     ] {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
+    assert!(
+        text.contains("blocking them drops 54000 of 60000 packets"),
+        "{text}"
+    );
+    assert!(dir.join("demo-rules.toml").exists());
     assert!(dir.join("demo-attack.pcap").exists());
     assert!(dir.join("demo-attack.pcap.labels.csv").exists());
 }
