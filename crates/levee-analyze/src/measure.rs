@@ -285,19 +285,42 @@ impl Plan {
                     },
                 })
                 .collect();
-            // Best: coverage reached, least collateral, most specific (earliest) on ties.
-            let best = measured
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.coverage >= TARGET_COVERAGE)
-                .min_by(|(i, a), (j, b)| a.collateral.total_cmp(&b.collateral).then(i.cmp(j)))
-                .or_else(|| {
-                    measured
-                        .iter()
-                        .enumerate()
-                        .max_by(|(i, a), (j, b)| a.coverage.total_cmp(&b.coverage).then(j.cmp(i)))
-                })
-                .map_or(0, |(i, _)| i);
+            // Best: coverage reached and the least collateral (within one packet in ten
+            // thousand); then the most specific (earliest) within a point of the best coverage.
+            let reached: Vec<usize> = (0..measured.len())
+                .filter(|&i| measured[i].coverage >= TARGET_COVERAGE)
+                .collect();
+            let best = if reached.is_empty() {
+                (0..measured.len())
+                    .max_by(|&i, &j| {
+                        measured[i]
+                            .coverage
+                            .total_cmp(&measured[j].coverage)
+                            .then(j.cmp(&i))
+                    })
+                    .unwrap_or(0)
+            } else {
+                let least = reached
+                    .iter()
+                    .map(|&i| measured[i].collateral)
+                    .fold(f64::INFINITY, f64::min);
+                let cleanest: Vec<usize> = reached
+                    .iter()
+                    .copied()
+                    .filter(|&i| measured[i].collateral <= least + 1e-4)
+                    .collect();
+                let most = cleanest
+                    .iter()
+                    .map(|&i| measured[i].coverage)
+                    .fold(0.0, f64::max);
+                // A broader rule is only worth it for a real gain in coverage: a capture of
+                // attack traffic alone shows no collateral for any candidate.
+                cleanest
+                    .iter()
+                    .copied()
+                    .find(|&i| measured[i].coverage >= most - 0.01)
+                    .unwrap_or(reached[0])
+            };
             let chosen = measured.remove(best);
             let (ma, mo) = count.matched[best];
             let signature = Signature {

@@ -17,6 +17,8 @@ use crate::vector::Class;
 
 /// Share of a class a field's value (or range) must hold to enter a signature.
 const FIELD_SHARE: f64 = 0.99;
+/// Share for the extra, looser conditions of the most specific candidate.
+const LOOSE_SHARE: f64 = 0.95;
 
 fn p(s: &str) -> Expr {
     parse_plain(s).unwrap_or_else(|e| panic!("internal signature `{s}` does not parse: {e}"))
@@ -145,7 +147,7 @@ fn class_expr(class: Class, c: &ClassStats) -> String {
 }
 
 /// Optional conditions, each holding for at least 99 % of the class.
-fn field_conditions(class: Class, c: &ClassStats) -> Vec<Expr> {
+fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static str, Expr)> {
     let mut out = Vec::new();
     let port_field = if class.is_tcp() {
         Some("tcp")
@@ -155,30 +157,44 @@ fn field_conditions(class: Class, c: &ClassStats) -> Vec<Expr> {
         None
     };
     if let Some(proto) = port_field {
-        if let Some(ports) = concentrated(&c.dst_ports, FIELD_SHARE, 8) {
-            out.push(p(&int_set(&format!("{proto}.dstport"), &ports, false)));
-        } else if let Some(ports) = concentrated(&c.src_ports, FIELD_SHARE, 4) {
-            // A flood from fixed source ports (a reflection of an unknown service).
-            out.push(p(&int_set(&format!("{proto}.srcport"), &ports, false)));
+        // Fixed source ports mark a reflection (of a service levee has no name for, over UDP);
+        // both directions' ports go in when both are concentrated.
+        if let Some(ports) = concentrated(&c.src_ports, share, 4) {
+            out.push((
+                "srcport",
+                p(&int_set(&format!("{proto}.srcport"), &ports, false)),
+            ));
+        }
+        if let Some(ports) = concentrated(&c.dst_ports, share, 8) {
+            out.push((
+                "dstport",
+                p(&int_set(&format!("{proto}.dstport"), &ports, false)),
+            ));
         }
     }
-    if let Some((lo, hi)) = central_range(&c.lengths, FIELD_SHARE) {
+    if let Some((lo, hi)) = central_range(&c.lengths, share) {
         let (lo, hi) = (bin_low(lo), bin_high(hi));
         if hi - lo < 1000 {
-            out.push(p(&if lo == hi {
-                format!("ip.len == {lo}")
-            } else {
-                format!("ip.len in {{{lo}..{hi}}}")
-            }));
+            out.push((
+                "ip.len",
+                p(&if lo == hi {
+                    format!("ip.len == {lo}")
+                } else {
+                    format!("ip.len in {{{lo}..{hi}}}")
+                }),
+            ));
         }
     }
-    if let Some((lo, hi)) = central_range(&c.ttl, FIELD_SHARE) {
+    if let Some((lo, hi)) = central_range(&c.ttl, share) {
         if hi - lo <= 40 {
-            out.push(p(&if lo == hi {
-                format!("ip.ttl == {lo}")
-            } else {
-                format!("ip.ttl in {{{lo}..{hi}}}")
-            }));
+            out.push((
+                "ip.ttl",
+                p(&if lo == hi {
+                    format!("ip.ttl == {lo}")
+                } else {
+                    format!("ip.ttl in {{{lo}..{hi}}}")
+                }),
+            ));
         }
     }
     if class.is_tcp() {
@@ -189,16 +205,16 @@ fn field_conditions(class: Class, c: &ClassStats) -> Vec<Expr> {
         for (w, n) in top {
             acc += n;
             values.push(w as usize);
-            if acc as f64 >= FIELD_SHARE * total as f64 {
+            if acc as f64 >= share * total as f64 {
                 values.sort_unstable();
-                out.push(p(&int_set("tcp.window", &values, false)));
+                out.push(("tcp.window", p(&int_set("tcp.window", &values, false))));
                 break;
             }
         }
     }
     if let Some((id, n)) = c.ip_ids.top(1).pop() {
-        if n as f64 >= FIELD_SHARE * c.ip_ids.total().max(1) as f64 {
-            out.push(p(&format!("ip.id == {id}")));
+        if n as f64 >= share * c.ip_ids.total().max(1) as f64 {
+            out.push(("ip.id", p(&format!("ip.id == {id}"))));
         }
     }
     out.truncate(5);
@@ -225,7 +241,15 @@ pub(crate) fn candidates(
             base = Expr::and(vec![base, e]);
         }
     }
-    let optional = field_conditions(class, c);
+    let chosen = field_conditions(class, c, FIELD_SHARE);
+    // Fields concentrated at 95 % but not at 99 %: tried on top of the others, for attacks
+    // whose only distinctive field has a few stray values (the measured coverage decides).
+    let looser: Vec<Expr> = field_conditions(class, c, LOOSE_SHARE)
+        .into_iter()
+        .filter(|(name, _)| !chosen.iter().any(|(n, _)| n == name))
+        .map(|(_, e)| e)
+        .collect();
+    let optional: Vec<Expr> = chosen.into_iter().map(|(_, e)| e).collect();
     // Later fragments carry no transport header: a reflection that fragments needs its own
     // branch for them.
     let fragments =
@@ -244,7 +268,13 @@ pub(crate) fn candidates(
             None => body,
         }
     };
-    let mut out = vec![build(&optional)];
+    let mut out = Vec::new();
+    if !looser.is_empty() {
+        let mut all = optional.clone();
+        all.extend(looser);
+        out.push(build(&all));
+    }
+    out.push(build(&optional));
     for skip in 0..optional.len() {
         let fewer: Vec<Expr> = optional
             .iter()

@@ -123,12 +123,16 @@ struct RulesArgs {
 enum RulesCommand {
     /// Parse and type-check a rules file; every problem is printed with its line and column.
     Check { file: PathBuf },
-    /// Write a rules file for an engine: bpf (tcpdump filters) or cloudflare.
+    /// Write a rules file for an engine: bpf (tcpdump filters), cloudflare, nftables (netdev
+    /// ingress of --device) or nftables-inet.
     Compile {
         file: PathBuf,
-        /// bpf or cloudflare.
+        /// bpf, cloudflare, nftables or nftables-inet.
         #[arg(long)]
         target: String,
+        /// The interface of the nftables netdev ingress hook.
+        #[arg(long, default_value = "eth0")]
+        device: String,
     },
 }
 
@@ -306,7 +310,11 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
             ))?;
             Ok(0)
         }
-        RulesCommand::Compile { file, target } => {
+        RulesCommand::Compile {
+            file,
+            target,
+            device,
+        } => {
             let t = levee_rules::compile::Target::parse(&target).ok_or_else(|| {
                 anyhow::anyhow!(
                     "unknown target `{target}` (one of: {})",
@@ -314,7 +322,7 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
                 )
             })?;
             let f = rules_cmd::load(&file)?;
-            let text = levee_rules::compile::render(&f, t, &file.display().to_string())
+            let text = levee_rules::compile::render(&f, t, &file.display().to_string(), &device)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&text)?;
             Ok(0)

@@ -4,6 +4,7 @@
 
 pub mod bpf;
 pub mod cloudflare;
+pub mod nftables;
 
 use std::fmt::Write as _;
 
@@ -16,6 +17,10 @@ pub enum Target {
     Bpf,
     /// Cloudflare Network Firewall (Magic Firewall) / WAF custom rule expressions.
     Cloudflare,
+    /// An nftables table on the `netdev` ingress hook of a device (before conntrack).
+    Nftables,
+    /// An nftables table in the `inet` family, input hook.
+    NftablesInet,
 }
 
 impl Target {
@@ -23,11 +28,13 @@ impl Target {
         Some(match s {
             "bpf" | "tcpdump" | "pcap" => Target::Bpf,
             "cloudflare" => Target::Cloudflare,
+            "nftables" | "nft" => Target::Nftables,
+            "nftables-inet" => Target::NftablesInet,
             _ => return None,
         })
     }
 
-    pub const NAMES: &'static [&'static str] = &["bpf", "cloudflare"];
+    pub const NAMES: &'static [&'static str] = &["bpf", "cloudflare", "nftables", "nftables-inet"];
 }
 
 /// Rules a target could not express, each with the reason.
@@ -56,6 +63,8 @@ pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, 
         let compiled = match target {
             Target::Bpf => bpf::compile(&r.expression, &file.lists),
             Target::Cloudflare => cloudflare::compile(&r.expression),
+            // Whole-file targets are rendered by their own module.
+            Target::Nftables | Target::NftablesInet => Ok(String::new()),
         };
         match compiled {
             Ok(text) => out.push(Compiled {
@@ -72,11 +81,29 @@ pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, 
     }
 }
 
-/// The whole output file for a target: header, then the rules.
-pub fn render(file: &RulesFile, target: Target, origin: &str) -> Result<String, CompileError> {
+/// The whole output file for a target: header, then the rules. `device` is the interface of
+/// the nftables netdev hook.
+pub fn render(
+    file: &RulesFile,
+    target: Target,
+    origin: &str,
+    device: &str,
+) -> Result<String, CompileError> {
+    match target {
+        Target::Nftables => {
+            return nftables::render(file, Some(device), origin)
+                .map_err(|problems| CompileError { problems })
+        }
+        Target::NftablesInet => {
+            return nftables::render(file, None, origin)
+                .map_err(|problems| CompileError { problems })
+        }
+        _ => {}
+    }
     let compiled = compile_rules(file, target)?;
     let mut o = String::new();
     match target {
+        Target::Nftables | Target::NftablesInet => unreachable!("rendered above"),
         Target::Bpf => {
             let _ = writeln!(
                 o,
