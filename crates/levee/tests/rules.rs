@@ -248,3 +248,117 @@ fn rate_limits_pass_the_allowed_rate_in_capture_time() {
     );
     assert_eq!(sim["blocked"]["packets"].as_u64().unwrap(), dropped);
 }
+
+/// A network namespace with a veth pair into it, removed when dropped.
+struct Netns {
+    name: String,
+    host: String,
+    peer: String,
+}
+
+impl Netns {
+    fn create() -> Option<Netns> {
+        let id = std::process::id() % 100_000;
+        let n = Netns {
+            name: format!("levee-test-{id}"),
+            host: format!("lvh{id}"),
+            peer: format!("lvp{id}"),
+        };
+        let sh = |cmd: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let ok = sh(&format!("ip netns add {}", n.name))
+            && sh(&format!("ip link add {} type veth peer name {}", n.host, n.peer))
+            && sh(&format!("ip link set {} netns {}", n.peer, n.name))
+            && sh(&format!("ip link set {} up", n.host))
+            && sh(&format!("ip netns exec {} ip link set {} up", n.name, n.peer));
+        // No IPv6 neighbour discovery from the interfaces themselves into the counters.
+        let _ = sh(&format!("sysctl -qw net.ipv6.conf.{}.disable_ipv6=1", n.host));
+        let _ = sh(&format!(
+            "ip netns exec {} sysctl -qw net.ipv6.conf.{}.disable_ipv6=1",
+            n.name, n.peer
+        ));
+        ok.then_some(n)
+    }
+
+    fn exec(&self, args: &[&str]) -> std::process::Output {
+        run(std::process::Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.host])
+            .output();
+    }
+}
+
+#[test]
+fn nftables_rules_count_in_the_kernel_what_levee_counts() {
+    for tool in ["nft", "tcpreplay", "ip"] {
+        if !require_tool("nftables in a namespace", tool) {
+            return;
+        }
+    }
+    let Some(caps) = real_captures() else { return };
+    let Some(ns) = Netns::create() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("cannot create a network namespace on CI (needs root)");
+        }
+        eprintln!("SKIPPED nftables in a namespace: cannot create a network namespace (needs root)");
+        return;
+    };
+    let dir = scratch("rules-nft");
+    for cap in &caps {
+        let rules = rules_for(cap, &dir);
+        let sim = simulate(&rules, &[cap]);
+        let o = run(levee()
+            .args(["rules", "compile", "--target", "nftables", "--device", &ns.peer])
+            .arg(&rules));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let nft_file = dir.join("ruleset.nft");
+        std::fs::write(&nft_file, &o.stdout).unwrap();
+        let load = ns.exec(&["nft", "-f", nft_file.to_str().unwrap()]);
+        assert!(load.status.success(), "nft refused:\n{}\n{}", stderr(&load), stdout(&o));
+        // Every frame of these captures is Ethernet, so the kernel sees every packet.
+        let replay = run(std::process::Command::new("tcpreplay")
+            .args(["-q", "--topspeed", "-i", &ns.host])
+            .arg(cap));
+        assert!(replay.status.success(), "{}", stderr(&replay));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let list = ns.exec(&["nft", "-j", "list", "table", "netdev", "levee"]);
+        assert!(list.status.success(), "{}", stderr(&list));
+        let k: Value = serde_json::from_slice(&list.stdout).unwrap();
+        let mut counters = std::collections::BTreeMap::new();
+        for obj in k["nftables"].as_array().unwrap() {
+            let Some(rule) = obj.get("rule") else { continue };
+            let chain = rule["chain"].as_str().unwrap();
+            let Some(i) = chain.strip_prefix("act_") else { continue };
+            for e in rule["expr"].as_array().unwrap() {
+                if let Some(c) = e.get("counter") {
+                    counters.insert(i.parse::<usize>().unwrap(), c["packets"].as_u64().unwrap());
+                }
+            }
+        }
+        for (i, r) in sim["rules"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(
+                counters.get(&i).copied(),
+                r["decided"]["packets"].as_u64(),
+                "{}: rule {} `{}`",
+                cap.display(),
+                r["id"],
+                r["expression"]
+            );
+        }
+    }
+}
