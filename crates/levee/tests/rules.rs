@@ -272,12 +272,21 @@ impl Netns {
                 .is_ok_and(|o| o.status.success())
         };
         let ok = sh(&format!("ip netns add {}", n.name))
-            && sh(&format!("ip link add {} type veth peer name {}", n.host, n.peer))
+            && sh(&format!(
+                "ip link add {} type veth peer name {}",
+                n.host, n.peer
+            ))
             && sh(&format!("ip link set {} netns {}", n.peer, n.name))
             && sh(&format!("ip link set {} up", n.host))
-            && sh(&format!("ip netns exec {} ip link set {} up", n.name, n.peer));
+            && sh(&format!(
+                "ip netns exec {} ip link set {} up",
+                n.name, n.peer
+            ));
         // No IPv6 neighbour discovery from the interfaces themselves into the counters.
-        let _ = sh(&format!("sysctl -qw net.ipv6.conf.{}.disable_ipv6=1", n.host));
+        let _ = sh(&format!(
+            "sysctl -qw net.ipv6.conf.{}.disable_ipv6=1",
+            n.host
+        ));
         let _ = sh(&format!(
             "ip netns exec {} sysctl -qw net.ipv6.conf.{}.disable_ipv6=1",
             n.name, n.peer
@@ -315,7 +324,9 @@ fn nftables_rules_count_in_the_kernel_what_levee_counts() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("cannot create a network namespace on CI (needs root)");
         }
-        eprintln!("SKIPPED nftables in a namespace: cannot create a network namespace (needs root)");
+        eprintln!(
+            "SKIPPED nftables in a namespace: cannot create a network namespace (needs root)"
+        );
         return;
     };
     let dir = scratch("rules-nft");
@@ -323,13 +334,20 @@ fn nftables_rules_count_in_the_kernel_what_levee_counts() {
         let rules = rules_for(cap, &dir);
         let sim = simulate(&rules, &[cap]);
         let o = run(levee()
-            .args(["rules", "compile", "--target", "nftables", "--device", &ns.peer])
+            .args([
+                "rules", "compile", "--target", "nftables", "--device", &ns.peer,
+            ])
             .arg(&rules));
         assert!(o.status.success(), "{}", stderr(&o));
         let nft_file = dir.join("ruleset.nft");
         std::fs::write(&nft_file, &o.stdout).unwrap();
         let load = ns.exec(&["nft", "-f", nft_file.to_str().unwrap()]);
-        assert!(load.status.success(), "nft refused:\n{}\n{}", stderr(&load), stdout(&o));
+        assert!(
+            load.status.success(),
+            "nft refused:\n{}\n{}",
+            stderr(&load),
+            stdout(&o)
+        );
         // Every frame of these captures is Ethernet, so the kernel sees every packet.
         let replay = run(std::process::Command::new("tcpreplay")
             .args(["-q", "--topspeed", "-i", &ns.host])
@@ -341,9 +359,13 @@ fn nftables_rules_count_in_the_kernel_what_levee_counts() {
         let k: Value = serde_json::from_slice(&list.stdout).unwrap();
         let mut counters = std::collections::BTreeMap::new();
         for obj in k["nftables"].as_array().unwrap() {
-            let Some(rule) = obj.get("rule") else { continue };
+            let Some(rule) = obj.get("rule") else {
+                continue;
+            };
             let chain = rule["chain"].as_str().unwrap();
-            let Some(i) = chain.strip_prefix("act_") else { continue };
+            let Some(i) = chain.strip_prefix("act_") else {
+                continue;
+            };
             for e in rule["expr"].as_array().unwrap() {
                 if let Some(c) = e.get("counter") {
                     counters.insert(i.parse::<usize>().unwrap(), c["packets"].as_u64().unwrap());
@@ -358,6 +380,78 @@ fn nftables_rules_count_in_the_kernel_what_levee_counts() {
                 cap.display(),
                 r["id"],
                 r["expression"]
+            );
+        }
+    }
+}
+
+#[test]
+fn iptables_output_passes_iptables_restore_and_ipset_restore() {
+    for tool in ["iptables-restore", "ipset", "ip"] {
+        if !require_tool("iptables in a namespace", tool) {
+            return;
+        }
+    }
+    let Some(caps) = real_captures() else { return };
+    let name = format!("levee-ipt-{}", std::process::id() % 100_000);
+    let made = run(std::process::Command::new("ip").args(["netns", "add", &name]));
+    if !made.status.success() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("cannot create a network namespace on CI: {}", stderr(&made));
+        }
+        eprintln!("SKIPPED iptables in a namespace: {}", stderr(&made));
+        return;
+    }
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .output();
+        }
+    }
+    let _gone = Gone(name.clone());
+    let dir = scratch("rules-iptables");
+    // A rule with an address set, negations, ranges and a rate limit, beside the real ones.
+    let extra = dir.join("extra.toml");
+    std::fs::write(
+        &extra,
+        "[[rule]]\nid = \"set\"\nexpression = 'ip.src in {192.0.2.0/24 198.51.100.1..198.51.100.9} and not tcp.dstport in {22 8000..8080}'\naction = \"block\"\n\n\
+         [[rule]]\nid = \"limit\"\nexpression = 'udp.dstport == 53 and ip.len > 512'\naction = \"rate_limit\"\nrate = 50\nkey = \"ip.src\"\n",
+    )
+    .unwrap();
+    let mut files: Vec<PathBuf> = caps.iter().map(|c| rules_for(c, &dir)).collect();
+    files.push(extra);
+    for rules in &files {
+        let compile = |target: &str| {
+            let o = run(levee()
+                .args(["rules", "compile", "--target", target])
+                .arg(rules));
+            assert!(o.status.success(), "{}: {}", rules.display(), stderr(&o));
+            o.stdout
+        };
+        for (cmd, input) in [
+            (vec!["ipset", "restore", "-exist"], compile("ipset")),
+            (vec!["iptables-restore", "--test"], compile("iptables")),
+        ] {
+            use std::io::Write;
+            let mut child = std::process::Command::new("ip")
+                .args(["netns", "exec", &name])
+                .args(&cmd)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(&input).unwrap();
+            let o = child.wait_with_output().unwrap();
+            assert!(
+                o.status.success(),
+                "{} refused the output for {}: {}\n{}",
+                cmd[0],
+                rules.display(),
+                stderr(&o),
+                String::from_utf8_lossy(&input)
             );
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod bpf;
 pub mod cloudflare;
+pub mod iptables;
 pub mod nftables;
 
 use std::fmt::Write as _;
@@ -21,6 +22,10 @@ pub enum Target {
     Nftables,
     /// An nftables table in the `inet` family, input hook.
     NftablesInet,
+    /// `iptables-restore` input (IPv4, raw table).
+    Iptables,
+    /// `ipset restore` input: the address sets the iptables rules use.
+    Ipset,
 }
 
 impl Target {
@@ -30,11 +35,20 @@ impl Target {
             "cloudflare" => Target::Cloudflare,
             "nftables" | "nft" => Target::Nftables,
             "nftables-inet" => Target::NftablesInet,
+            "iptables" => Target::Iptables,
+            "ipset" => Target::Ipset,
             _ => return None,
         })
     }
 
-    pub const NAMES: &'static [&'static str] = &["bpf", "cloudflare", "nftables", "nftables-inet"];
+    pub const NAMES: &'static [&'static str] = &[
+        "bpf",
+        "cloudflare",
+        "nftables",
+        "nftables-inet",
+        "iptables",
+        "ipset",
+    ];
 }
 
 /// Rules a target could not express, each with the reason.
@@ -64,7 +78,9 @@ pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, 
             Target::Bpf => bpf::compile(&r.expression, &file.lists),
             Target::Cloudflare => cloudflare::compile(&r.expression),
             // Whole-file targets are rendered by their own module.
-            Target::Nftables | Target::NftablesInet => Ok(String::new()),
+            Target::Nftables | Target::NftablesInet | Target::Iptables | Target::Ipset => {
+                Ok(String::new())
+            }
         };
         match compiled {
             Ok(text) => out.push(Compiled {
@@ -98,12 +114,18 @@ pub fn render(
             return nftables::render(file, None, origin)
                 .map_err(|problems| CompileError { problems })
         }
-        _ => {}
+        Target::Iptables | Target::Ipset => {
+            let (ipt, ips) =
+                iptables::render(file, origin).map_err(|problems| CompileError { problems })?;
+            return Ok(if target == Target::Iptables { ipt } else { ips });
+        }
+        Target::Bpf | Target::Cloudflare => {}
     }
     let compiled = compile_rules(file, target)?;
     let mut o = String::new();
     match target {
-        Target::Nftables | Target::NftablesInet => unreachable!("rendered above"),
+        // The whole-file targets returned above.
+        Target::Nftables | Target::NftablesInet | Target::Iptables | Target::Ipset => {}
         Target::Bpf => {
             let _ = writeln!(
                 o,

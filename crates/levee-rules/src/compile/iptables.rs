@@ -1,0 +1,522 @@
+//! Rules for iptables (IPv4): `iptables-restore` input for the `raw` table (before conntrack)
+//! and `ipset restore` input for address lists.
+//!
+//! As for nftables, each expression becomes a disjunction of conjunctions: one line per
+//! conjunction in the rule's chain `levee-rN`, going (`-g`) to the action chain `levee-aN`,
+//! whose counters count what the rule decided; the chain `levee` calls the rule chains in
+//! order. Address sets of more than one entry become `hash:net` ipsets; header fields iptables
+//! has no match for (the nine TCP flag bits, the window, the IP ID, the UDP length) are read
+//! with the `u32` match from the transport header of first fragments.
+//!
+//! Known difference, seen in the kernel tests: with the nf_tables backend of iptables, the
+//! `length` match of a minimum-size Ethernet frame counts the frame's padding, so `ip.len ==
+//! 40` misses padded 40-byte SYNs there. The nftables target reads the IP header instead.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use ipnet::{IpNet, Ipv4Net};
+
+use crate::ast::{CmpOp, Expr, Literal, SetItem};
+use crate::field::FieldType;
+use crate::file::{Action, RateKey, RulesFile};
+
+const MAX_LINES: usize = 64;
+
+/// A piece of an iptables line. Protocol and fragment tests are gathered per line, since
+/// iptables takes each of `-p` and `-f` once.
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Proto(u8),
+    NotProto(u8),
+    FirstFragment,
+    Match(String),
+}
+
+type Conj = Vec<Part>;
+
+fn m(s: impl Into<String>) -> Part {
+    Part::Match(s.into())
+}
+
+/// Protocols by name where iptables loads their match (`--dport` needs `-p tcp`).
+fn proto_name(p: u8) -> String {
+    match p {
+        1 => "icmp".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The line for a conjunction, or `None` when it can never hold.
+fn line(conj: &Conj) -> Option<String> {
+    let mut proto: Option<u8> = None;
+    let mut not_protos = Vec::new();
+    let mut first = false;
+    let mut rest = Vec::new();
+    for p in conj {
+        match p {
+            Part::Proto(x) => match proto {
+                Some(y) if y != *x => return None,
+                _ => proto = Some(*x),
+            },
+            Part::NotProto(x) => not_protos.push(*x),
+            Part::FirstFragment => first = true,
+            Part::Match(s) => rest.push(s.clone()),
+        }
+    }
+    let mut out = Vec::new();
+    match proto {
+        Some(p) if not_protos.contains(&p) => return None,
+        Some(p) => out.push(format!("-p {}", proto_name(p))),
+        None if not_protos.len() == 1 => out.push(format!("! -p {}", proto_name(not_protos[0]))),
+        None if !not_protos.is_empty() => {
+            let mut ranges: Vec<(u64, u64)> =
+                not_protos.iter().map(|&x| (x as u64, x as u64)).collect();
+            ranges.sort_unstable();
+            let allowed: Vec<String> = complement(&ranges, 255)
+                .iter()
+                .map(|&(a, b)| range_text(a, b))
+                .collect();
+            out.push(format!("-m u32 --u32 \"6&0xFF={}\"", allowed.join(",")));
+        }
+        None => {}
+    }
+    if first {
+        out.push("! -f".into());
+    }
+    out.extend(rest);
+    Some(out.join(" "))
+}
+
+/// The u32 test of an unfragmented (or first-fragment) transport header word.
+fn u32_transport(proto: u8, offset: u32, shift: u32, mask: u32, range: &str) -> String {
+    format!(
+        "-m u32 --u32 \"6&0xFF={proto}&&4&0x1FFF=0&&0>>22&0x3C@{offset}>>{shift}&{mask:#x}={range}\""
+    )
+}
+
+fn range_text(lo: u64, hi: u64) -> String {
+    if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}:{hi}")
+    }
+}
+
+/// The complement of sorted, merged ranges within `0..=max`.
+fn complement(ranges: &[(u64, u64)], max: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut next = 0u64;
+    for &(a, b) in ranges {
+        if a > next {
+            out.push((next, a - 1));
+        }
+        next = b.saturating_add(1);
+    }
+    if next <= max {
+        out.push((next, max));
+    }
+    out
+}
+
+/// The ranges an integer comparison holds on, within `0..=max`.
+fn op_ranges(op: CmpOp, v: u64, max: u64) -> Vec<(u64, u64)> {
+    let v = v.min(max + 1);
+    match op {
+        CmpOp::Eq if v <= max => vec![(v, v)],
+        CmpOp::Eq => vec![],
+        CmpOp::Ne => complement(&[(v, v)], max),
+        CmpOp::Lt if v == 0 => vec![],
+        CmpOp::Lt => vec![(0, v - 1)],
+        CmpOp::Le => vec![(0, v.min(max))],
+        CmpOp::Gt if v >= max => vec![],
+        CmpOp::Gt => vec![(v + 1, max)],
+        CmpOp::Ge if v > max => vec![],
+        CmpOp::Ge => vec![(v, max)],
+    }
+}
+
+struct Ctx<'a> {
+    lists: &'a crate::Lists,
+    rule: usize,
+    sets: &'a mut Vec<(String, Vec<Ipv4Net>)>,
+}
+
+/// Conjunctions (as iptables matches) for "field in ranges", or for its negation with the
+/// field's absence.
+fn int_leaf(
+    name: &str,
+    ranges_for: impl Fn(u64) -> Vec<(u64, u64)>,
+    negate: bool,
+) -> Result<Vec<Conj>, String> {
+    let (max, layer): (u64, Option<u8>) = match name {
+        "tcp.srcport" | "tcp.dstport" | "tcp.window" => (65535, Some(6)),
+        "tcp.flags" => (0x1ff, Some(6)),
+        "udp.srcport" | "udp.dstport" | "udp.len" => (65535, Some(17)),
+        "icmp.type" | "icmp.code" => (255, Some(1)),
+        "ip.ttl" | "ip.proto" => (255, None),
+        "ip.len" | "ip.id" => (65535, None),
+        "ip.frag_offset" => (8191, None),
+        other => return Err(format!("`{other}` has no iptables match levee writes")),
+    };
+    let ranges = ranges_for(max);
+    let ranges = if negate {
+        complement(&ranges, max)
+    } else {
+        ranges
+    };
+    let mut out: Vec<Conj> = Vec::new();
+    for (lo, hi) in &ranges {
+        let (lo, hi) = (*lo, *hi);
+        let r = range_text(lo, hi);
+        let conj = match name {
+            // Transport fields read only from first fragments: a later fragment has none.
+            "tcp.srcport" => vec![
+                Part::Proto(6),
+                Part::FirstFragment,
+                m(format!("--sport {r}")),
+            ],
+            "tcp.dstport" => vec![
+                Part::Proto(6),
+                Part::FirstFragment,
+                m(format!("--dport {r}")),
+            ],
+            "udp.srcport" => vec![
+                Part::Proto(17),
+                Part::FirstFragment,
+                m(format!("--sport {r}")),
+            ],
+            "udp.dstport" => vec![
+                Part::Proto(17),
+                Part::FirstFragment,
+                m(format!("--dport {r}")),
+            ],
+            "tcp.window" => vec![Part::Proto(6), m(u32_transport(6, 12, 0, 0xffff, &r))],
+            "tcp.flags" => vec![Part::Proto(6), m(u32_transport(6, 12, 16, 0x1ff, &r))],
+            "udp.len" => vec![Part::Proto(17), m(u32_transport(17, 4, 16, 0xffff, &r))],
+            "icmp.type" => vec![Part::Proto(1), m(u32_transport(1, 0, 24, 0xff, &r))],
+            "icmp.code" => vec![Part::Proto(1), m(u32_transport(1, 0, 16, 0xff, &r))],
+            "ip.ttl" if lo == hi => vec![m(format!("-m ttl --ttl-eq {lo}"))],
+            "ip.ttl" => {
+                let mut c = Vec::new();
+                if lo > 0 {
+                    c.push(m(format!("-m ttl --ttl-gt {}", lo - 1)));
+                }
+                if hi < 255 {
+                    c.push(m(format!("-m ttl --ttl-lt {}", hi + 1)));
+                }
+                c
+            }
+            "ip.len" => vec![m(format!("-m length --length {r}"))],
+            "ip.proto" => {
+                // One protocol per line.
+                for p in lo..=hi {
+                    out.push(vec![Part::Proto(p as u8)]);
+                }
+                continue;
+            }
+            "ip.id" => vec![m(format!("-m u32 --u32 \"4>>16={r}\""))],
+            "ip.frag_offset" => vec![m(format!("-m u32 --u32 \"4&0x1FFF={r}\""))],
+            _ => unreachable!("checked above"),
+        };
+        out.push(conj);
+    }
+    if negate {
+        if let Some(p) = layer {
+            out.push(vec![Part::NotProto(p)]);
+        }
+    }
+    if out.len() > MAX_LINES {
+        return Err(format!(
+            "the condition on `{name}` expands to more than {MAX_LINES} iptables lines"
+        ));
+    }
+    Ok(out)
+}
+
+fn nets_of(items: &[SetItem], lists: &crate::Lists) -> Vec<IpNet> {
+    let mut nets = Vec::new();
+    for item in items {
+        match item {
+            SetItem::Ip(ip) => nets.push(IpNet::from(*ip)),
+            SetItem::Net(n) => nets.push(*n),
+            SetItem::IpRange(IpAddr::V4(a), IpAddr::V4(b)) => {
+                nets.extend(ipnet::Ipv4Subnets::new(*a, *b, 0).map(IpNet::V4))
+            }
+            SetItem::IpRange(a, b) => {
+                if let (IpAddr::V6(a), IpAddr::V6(b)) = (a, b) {
+                    nets.extend(ipnet::Ipv6Subnets::new(*a, *b, 0).map(IpNet::V6))
+                }
+            }
+            SetItem::List(name) => nets.extend(lists.get(name).unwrap_or(&[]).iter().copied()),
+            _ => {}
+        }
+    }
+    nets
+}
+
+fn addr_leaf(
+    name: &str,
+    nets: Vec<IpNet>,
+    negate: bool,
+    cx: &mut Ctx<'_>,
+) -> Result<Vec<Conj>, String> {
+    let (flag, dir) = match name {
+        "ip.src" => ("-s", "src"),
+        "ip.dst" => ("-d", "dst"),
+        other => return Err(format!("`{other}` has no iptables match levee writes")),
+    };
+    // This table is IPv4: IPv6 entries cannot match here (ip6tables holds them).
+    let v4: Vec<Ipv4Net> = nets
+        .into_iter()
+        .filter_map(|n| match n {
+            IpNet::V4(n) => Some(n),
+            IpNet::V6(_) => None,
+        })
+        .collect();
+    let neg = if negate { "! " } else { "" };
+    Ok(match v4.len() {
+        0 if negate => vec![Vec::new()],
+        0 => Vec::new(),
+        1 => vec![vec![m(format!("{neg}{flag} {}", v4[0]))]],
+        _ => {
+            let set = format!("levee-r{}-{}{}", cx.rule, dir, cx.sets.len());
+            cx.sets.push((set.clone(), v4));
+            vec![vec![m(format!("-m set {neg}--match-set {set} {dir}"))]]
+        }
+    })
+}
+
+fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
+    match e {
+        Expr::Flag(f) => {
+            let bit = match f.name() {
+                "tcp.flags.fin" => 0x01u64,
+                "tcp.flags.syn" => 0x02,
+                "tcp.flags.reset" => 0x04,
+                "tcp.flags.push" => 0x08,
+                "tcp.flags.ack" => 0x10,
+                "tcp.flags.urg" => 0x20,
+                "tcp.flags.ecn" => 0x40,
+                "tcp.flags.cwr" => 0x80,
+                other => return Err(format!("`{other}` has no iptables match levee writes")),
+            };
+            let want = if negate { 0 } else { bit };
+            let mut out = vec![vec![
+                Part::Proto(6),
+                m(format!(
+                    "-m u32 --u32 \"6&0xFF=6&&4&0x1FFF=0&&0>>22&0x3C@12>>16&{bit:#x}={want}\""
+                )),
+            ]];
+            if negate {
+                out.push(vec![Part::NotProto(6)]);
+            }
+            Ok(out)
+        }
+        Expr::Cmp { field, op, value } => match (field.ty(), value) {
+            (FieldType::Ip, Literal::Ip(ip)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => addr_leaf(
+                field.name(),
+                vec![IpNet::from(*ip)],
+                negate != (*op == CmpOp::Ne),
+                cx,
+            ),
+            (FieldType::Int, Literal::Int(v)) => {
+                let (op, v) = (*op, *v);
+                int_leaf(field.name(), |max| op_ranges(op, v, max), negate)
+            }
+            (FieldType::Bool, Literal::Bool(b)) => leaf(
+                &Expr::Flag(*field),
+                negate != (*b != (*op == CmpOp::Eq)),
+                cx,
+            ),
+            _ => Err(format!(
+                "`{}` {} cannot be written for iptables",
+                field.name(),
+                op.symbol()
+            )),
+        },
+        Expr::In { field, set } => match field.ty() {
+            FieldType::Ip => addr_leaf(field.name(), nets_of(&set.items, cx.lists), negate, cx),
+            FieldType::Int => {
+                let ranges = set.int_ranges.clone();
+                int_leaf(
+                    field.name(),
+                    |max| {
+                        ranges
+                            .iter()
+                            .filter(|r| r.0 <= max)
+                            .map(|&(a, b)| (a, b.min(max)))
+                            .collect()
+                    },
+                    negate,
+                )
+            }
+            _ => Err(format!("`{}` cannot be written for iptables", field.name())),
+        },
+        Expr::Contains { field, .. } | Expr::Matches { field, .. } => Err(format!(
+            "`{}`: iptables cannot match text in a decoded field",
+            field.name()
+        )),
+        _ => unreachable!("compound expressions are expanded by the caller"),
+    }
+}
+
+fn product(a: Vec<Conj>, b: Vec<Conj>) -> Result<Vec<Conj>, String> {
+    let mut out = Vec::new();
+    for x in &a {
+        for y in &b {
+            let mut c = x.clone();
+            c.extend(y.iter().cloned());
+            out.push(c);
+            if out.len() > MAX_LINES {
+                return Err(format!(
+                    "the expression expands to more than {MAX_LINES} iptables lines; split it"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn dnf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
+    match (e, negate) {
+        (Expr::Not(x), n) => dnf(x, !n, cx),
+        (Expr::And(v), false) | (Expr::Or(v), true) => {
+            let mut acc = vec![Vec::new()];
+            for x in v {
+                acc = product(acc, dnf(x, negate, cx)?)?;
+            }
+            Ok(acc)
+        }
+        (Expr::Or(v), false) | (Expr::And(v), true) => {
+            let mut acc = Vec::new();
+            for x in v {
+                acc.extend(dnf(x, negate, cx)?);
+            }
+            Ok(acc)
+        }
+        (Expr::Xor(a, b), n) => {
+            let ab = Expr::Or(vec![
+                Expr::And(vec![(**a).clone(), Expr::Not(b.clone())]),
+                Expr::And(vec![Expr::Not(a.clone()), (**b).clone()]),
+            ]);
+            dnf(&ab, n, cx)
+        }
+        (l, n) => leaf(l, n, cx),
+    }
+}
+
+/// `iptables-restore` input and `ipset restore` input for the rules.
+pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<String>> {
+    let mut problems = Vec::new();
+    let mut sets = Vec::new();
+    let mut bodies = Vec::new();
+    for (i, r) in file.rules.iter().enumerate() {
+        let mut cx = Ctx {
+            lists: &file.lists,
+            rule: i,
+            sets: &mut sets,
+        };
+        match dnf(&r.expression, false, &mut cx) {
+            Ok(lines) if lines.len() <= MAX_LINES => bodies.push(lines),
+            Ok(_) => problems.push(format!(
+                "rule `{}`: more than {MAX_LINES} iptables lines; split it",
+                r.id
+            )),
+            Err(e) => problems.push(format!("rule `{}`: {e}", r.id)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut ipt = String::new();
+    let _ = writeln!(
+        ipt,
+        "# iptables-restore input compiled by levee from {origin} (IPv4, table raw: before\n\
+         # conntrack). Apply, sets first:\n\
+         #   ipset restore -exist < levee.ipset && iptables-restore --noflush < this-file\n\
+         #   iptables -t raw -C PREROUTING -j levee || iptables -t raw -I PREROUTING -j levee\n\
+         # Remove: iptables -t raw -D PREROUTING -j levee; then flush and delete the levee*\n\
+         # chains (iptables -t raw -F levee ... -X levee ...) and ipset destroy the levee-* sets.\n\
+         # Counters: iptables -t raw -L -v -x (chain levee-aN counts what rule N decided)."
+    );
+    let _ = writeln!(ipt, "*raw\n:levee - [0:0]");
+    for i in 0..file.rules.len() {
+        let _ = writeln!(ipt, ":levee-r{i} - [0:0]\n:levee-a{i} - [0:0]");
+    }
+    for i in 0..file.rules.len() {
+        let _ = writeln!(ipt, "-A levee -j levee-r{i}");
+    }
+    for (i, (r, lines)) in file.rules.iter().zip(&bodies).enumerate() {
+        let _ = writeln!(ipt, "# {}: {}", r.id, r.expression);
+        for conj in lines {
+            let Some(m) = line(conj) else { continue };
+            let sep = if m.is_empty() { "" } else { " " };
+            let _ = writeln!(ipt, "-A levee-r{i} {m}{sep}-g levee-a{i}");
+        }
+        match &r.action {
+            Action::Block => {
+                let _ = writeln!(ipt, "-A levee-a{i} -j DROP");
+            }
+            Action::Allow => {
+                let _ = writeln!(ipt, "-A levee-a{i} -j ACCEPT");
+            }
+            Action::Log => {
+                let prefix: String =
+                    r.id.chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .take(20)
+                        .collect();
+                let _ = writeln!(
+                    ipt,
+                    "-A levee-a{i} -j LOG --log-prefix \"levee {prefix}: \""
+                );
+            }
+            Action::RateLimit { rate, burst, key } => {
+                let mode = match key {
+                    RateKey::Source => "--hashlimit-mode srcip ",
+                    RateKey::Destination => "--hashlimit-mode dstip ",
+                    RateKey::Global => "",
+                };
+                let _ = writeln!(
+                    ipt,
+                    "-A levee-a{i} -m hashlimit --hashlimit-above {}/second --hashlimit-burst {burst} {mode}--hashlimit-name levee-{i} -j DROP\n-A levee-a{i} -j ACCEPT",
+                    rate.ceil() as u64
+                );
+            }
+        }
+    }
+    let _ = writeln!(ipt, "COMMIT");
+    let mut ips = String::new();
+    let _ = writeln!(ips, "# ipset restore input compiled by levee from {origin}");
+    for (name, nets) in &sets {
+        let _ = writeln!(
+            ips,
+            "create {name} hash:net family inet -exist\nflush {name}"
+        );
+        for n in nets {
+            let _ = writeln!(ips, "add {name} {n}");
+        }
+    }
+    Ok((ipt, ips))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_become_lines_sets_and_u32_tests() {
+        let text = "[[rule]]\nid = \"a\"\nexpression = 'ip.dst == 10.10.10.10 and tcp.flags == 0x02 and tcp.dstport == 80 and ip.ttl in {48..55} and ip.src in {192.0.2.0/24 198.51.100.0/24}'\naction = \"block\"\n";
+        let f = RulesFile::parse("t", text, None).unwrap();
+        let (ipt, ips) = render(&f, "t").unwrap();
+        assert!(
+            ipt.contains("-A levee-r0 -p tcp ! -f -d 10.10.10.10/32 -m u32 --u32 \"6&0xFF=6&&4&0x1FFF=0&&0>>22&0x3C@12>>16&0x1ff=2\" --dport 80 -m ttl --ttl-gt 47 -m ttl --ttl-lt 56 -m set --match-set levee-r0-src0 src -g levee-a0"),
+            "{ipt}"
+        );
+        assert!(ipt.contains("-A levee-a0 -j DROP"));
+        assert!(ips.contains("add levee-r0-src0 198.51.100.0/24"), "{ips}");
+    }
+}
