@@ -230,6 +230,12 @@ impl Plan {
         self.meter.add(ts, p, &self.analyzer);
     }
 
+    /// For the packet last given to [`Plan::add`], whether it belongs to each finding (in
+    /// finding order; see [`crate::report::Attack::finding`]).
+    pub fn members(&self) -> &[bool] {
+        &self.meter.members
+    }
+
     /// The first-pass analyzer (merged statistics; the flow filters of the thread that
     /// produced it).
     pub fn first_pass(&self) -> &Analyzer {
@@ -266,7 +272,7 @@ impl Plan {
                 an.filter_saturation() * 100.0
             ));
         }
-        for (f, count) in self.findings.iter().zip(&self.meter.counts) {
+        for (fi, (f, count)) in self.findings.iter().zip(&self.meter.counts).enumerate() {
             if count.packets == 0 {
                 continue;
             }
@@ -353,6 +359,7 @@ impl Plan {
             ));
             attacks.push(Attack {
                 id: 0,
+                finding: fi,
                 vector: f.vector.clone(),
                 carpet_of: f.carpet_of.clone(),
                 start: format_ts(count.first),

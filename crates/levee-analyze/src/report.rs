@@ -44,6 +44,9 @@ pub struct Settings {
 pub struct Attack {
     /// 1-based, in order of start time.
     pub id: usize,
+    /// Index of the finding the attack was measured as (links second-pass membership to it).
+    #[serde(skip)]
+    pub finding: usize,
     pub vector: String,
     /// For `carpet-bombing`: the vector spread over the prefix.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -13,6 +13,7 @@
 
 mod ast;
 pub mod compile;
+pub mod engine;
 mod eval;
 pub mod field;
 pub mod file;
@@ -32,6 +33,7 @@ pub fn quote(s: &str) -> String {
 pub fn escape_regex(s: &str) -> String {
     regex::escape(s)
 }
+pub use engine::{Engine, Verdict};
 pub use field::{Field, FieldType, Value};
 pub use file::{Action, RateKey, Rule, RulesError, RulesFile};
 pub use lists::Lists;

@@ -603,17 +603,25 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
     let (sim, _) = rules_cmd::simulate(&rules, &input)?;
     emit(&format!(
         "Rules ready to apply: {}\n\
-         \x20 blocking them drops {} of {} packets ({:.1}%); per rule:\n",
+         \x20 together they drop {} of {} packets ({:.1}%): \
+         {} of the traffic that belongs to no attack ({:.3}%)\n",
         rules.display(),
         sim.blocked.packets,
         sim.total.packets,
-        sim.blocked.packets as f64 * 100.0 / sim.total.packets.max(1) as f64
+        sim.blocked.packets as f64 * 100.0 / sim.total.packets.max(1) as f64,
+        sim.other.dropped_packets,
+        sim.other.share * 100.0
     ))?;
-    for r in &sim.rules {
+    for a in &sim.attacks {
         emit(&format!(
-            "  {:<22} drops {:>7} packets  {}\n",
-            r.id, r.dropped.packets, r.expression
+            "  attack {} ({}): {:.2}% stopped\n",
+            a.attack,
+            a.vector,
+            a.stopped.share * 100.0
         ))?;
+    }
+    for r in &sim.rules {
+        emit(&format!("  {:<22} {}\n", r.id, r.expression))?;
     }
     emit(&format!(
         "  as tcpdump filters or Cloudflare expressions: `levee rules compile {} --target bpf`\n\

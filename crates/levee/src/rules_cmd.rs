@@ -1,12 +1,11 @@
 //! `levee rules check|compile`, `levee simulate`, and the rules `levee analyze --rules-out`
 //! writes.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Context;
 use levee_analyze::Analysis;
-use levee_rules::{Action, RateKey, Rule, RuleSet, RulesFile};
+use levee_rules::{Action, Rule, RulesFile};
 use serde::Serialize;
 
 use crate::input::{self, DamageSink};
@@ -76,6 +75,10 @@ pub struct RuleResult {
     /// Of `decided`, the packets and bytes it dropped (all for block, over the limit for
     /// rate_limit, none for allow and log).
     pub dropped: Counts,
+    /// What it dropped of each attack `levee analyze` finds in the same captures.
+    pub attacks: Vec<AttackShare>,
+    /// What it dropped of the packets that belong to no attack.
+    pub other: Share,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -91,6 +94,36 @@ impl Counts {
     }
 }
 
+/// Packets dropped of a whole, and the share they are of it.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Share {
+    pub dropped_packets: u64,
+    pub of_packets: u64,
+    pub share: f64,
+}
+
+impl Share {
+    fn new(dropped: u64, of: u64) -> Share {
+        Share {
+            dropped_packets: dropped,
+            of_packets: of,
+            share: if of == 0 {
+                0.0
+            } else {
+                dropped as f64 / of as f64
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttackShare {
+    pub attack: usize,
+    pub vector: String,
+    #[serde(flatten)]
+    pub stopped: Share,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Simulation {
     pub rules_file: String,
@@ -98,94 +131,43 @@ pub struct Simulation {
     pub total: Counts,
     pub blocked: Counts,
     pub passed: Counts,
+    /// Each attack found in the captures, and how much of it all the rules together stop.
+    pub attacks: Vec<AttackShare>,
+    /// How much of the traffic that belongs to no attack the rules stop.
+    pub other: Share,
     pub rules: Vec<RuleResult>,
     pub notes: Vec<String>,
 }
 
-/// Token buckets of rate-limit rules, in capture time. Keys share a fixed table of buckets
-/// (hashed), so memory stays bounded under millions of spoofed sources; two keys landing in
-/// one bucket share its tokens.
-struct Buckets {
-    rate: f64,
-    burst: f64,
-    key: RateKey,
-    /// (tokens, last time in ns) per slot.
-    slots: Vec<(f64, i64)>,
-}
-
-const BUCKET_SLOTS: usize = 1 << 20;
-
-impl Buckets {
-    fn take(&mut self, ts: i64, p: &levee_decode::Packet<'_>) -> bool {
-        let key = match (self.key, p.ip.as_ref()) {
-            (RateKey::Global, _) | (_, None) => 0u64,
-            (RateKey::Source, Some(ip)) => hash_ip(ip.src),
-            (RateKey::Destination, Some(ip)) => hash_ip(ip.dst),
-        };
-        let slot = &mut self.slots[(key as usize) & (BUCKET_SLOTS - 1)];
-        if slot.1 == i64::MIN {
-            *slot = (self.burst, ts);
-        }
-        let elapsed = (ts - slot.1).max(0) as f64 / 1e9;
-        slot.0 = (slot.0 + elapsed * self.rate).min(self.burst);
-        slot.1 = slot.1.max(ts);
-        if slot.0 >= 1.0 {
-            slot.0 -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// A fixed hash of an address, so a simulation gives the same result on every run.
-fn hash_ip(ip: std::net::IpAddr) -> u64 {
-    let bits = match ip {
-        std::net::IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
-        std::net::IpAddr::V6(a) => u128::from(a),
-    };
-    levee_analyze::sketch::mix_u128(bits)
-}
-
 struct SimState {
-    set: RuleSet,
-    memo: levee_rules::Memo,
+    plan: levee_analyze::Plan,
+    engine: levee_rules::Engine,
     results: Vec<RuleResult>,
-    actions: Vec<Action>,
-    buckets: HashMap<usize, Buckets>,
     total: Counts,
     blocked: Counts,
-    hits: Vec<bool>,
+    /// Per rule and finding: packets dropped; per finding: dropped by any rule.
+    dropped_by_rule: Vec<Vec<u64>>,
+    dropped_any: Vec<u64>,
+    other_total: u64,
+    other_dropped_by_rule: Vec<u64>,
+    other_dropped: u64,
 }
 
 impl DamageSink for SimState {}
 
-/// Runs the rules over the captures.
+/// Runs the rules over the captures, in capture order, beside an analysis of the same
+/// packets so each rule's effect on each attack, and on everything else, is measured.
 pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulation, u8)> {
     let file = load(rules_path)?;
-    let exprs: Vec<_> = file.rules.iter().map(|r| r.expression.clone()).collect();
-    let set = RuleSet::new(&exprs);
-    let buckets = file
-        .rules
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| match r.action {
-            Action::RateLimit { rate, burst, key } => Some((
-                i,
-                Buckets {
-                    rate,
-                    burst: burst as f64,
-                    key,
-                    slots: vec![(0.0, i64::MIN); BUCKET_SLOTS],
-                },
-            )),
-            _ => None,
-        })
-        .collect();
+    let (input, _spool) = input::spool_stdin(input)?;
+    let mut analyzer = levee_analyze::Analyzer::new(levee_analyze::AnalyzeConfig::default());
+    let outcome = input::for_each_packet(&input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
+    let plan = analyzer.detect();
+    let n = file.rules.len();
+    let findings = plan.members().len();
     let mut st = SimState {
-        memo: set.memo(),
-        hits: vec![false; file.rules.len()],
-        set,
+        plan,
+        engine: levee_rules::Engine::new(&file),
         results: file
             .rules
             .iter()
@@ -196,69 +178,112 @@ pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulat
                 matched: Counts::default(),
                 decided: Counts::default(),
                 dropped: Counts::default(),
+                attacks: Vec::new(),
+                other: Share::default(),
             })
             .collect(),
-        actions: file.rules.iter().map(|r| r.action.clone()).collect(),
-        buckets,
         total: Counts::default(),
         blocked: Counts::default(),
+        dropped_by_rule: vec![vec![0; findings]; n],
+        dropped_any: vec![0; findings],
+        other_total: 0,
+        other_dropped_by_rule: vec![0; n],
+        other_dropped: 0,
     };
-    let outcome = input::for_each_packet(input, &mut st, |st, ts, p| {
+    let again = InputArgs {
+        quiet: true,
+        ..input.clone()
+    };
+    input::for_each_packet(&again, &mut st, |st, ts, p| {
         let bytes = u64::from(p.wire_len);
         st.total.add(bytes);
-        st.hits.fill(false);
-        let hits = &mut st.hits;
-        st.set.for_each_match(p, &mut st.memo, |i| hits[i] = true);
-        let mut decided = false;
-        for i in 0..st.hits.len() {
-            if !st.hits[i] {
-                continue;
+        st.plan.add(ts, p);
+        let v = st.engine.apply(ts, p);
+        for (i, hit) in st.engine.matched().iter().enumerate() {
+            if *hit {
+                st.results[i].matched.add(bytes);
             }
-            st.results[i].matched.add(bytes);
-            if decided {
-                continue;
-            }
-            match &st.actions[i] {
-                Action::Log => st.results[i].decided.add(bytes),
-                Action::Allow => {
-                    st.results[i].decided.add(bytes);
-                    decided = true;
-                }
-                Action::Block => {
-                    st.results[i].decided.add(bytes);
-                    st.results[i].dropped.add(bytes);
-                    st.blocked.add(bytes);
-                    decided = true;
-                }
-                Action::RateLimit { .. } => {
-                    st.results[i].decided.add(bytes);
-                    let pass = st.buckets.get_mut(&i).is_some_and(|b| b.take(ts, p));
-                    if !pass {
-                        st.results[i].dropped.add(bytes);
-                        st.blocked.add(bytes);
+        }
+        for &i in st.engine.logged() {
+            st.results[i].decided.add(bytes);
+        }
+        let members = st.plan.members();
+        let in_attack = members.iter().any(|&m| m);
+        if !in_attack {
+            st.other_total += 1;
+        }
+        if let Some(i) = v.decided {
+            st.results[i].decided.add(bytes);
+            if v.dropped {
+                st.results[i].dropped.add(bytes);
+                st.blocked.add(bytes);
+                for (f, &m) in members.iter().enumerate() {
+                    if m {
+                        st.dropped_by_rule[i][f] += 1;
+                        st.dropped_any[f] += 1;
                     }
-                    decided = true;
+                }
+                if !in_attack {
+                    st.other_dropped_by_rule[i] += 1;
+                    st.other_dropped += 1;
                 }
             }
         }
     })?;
+    let SimState {
+        plan,
+        mut results,
+        total,
+        blocked,
+        dropped_by_rule,
+        dropped_any,
+        other_total,
+        other_dropped_by_rule,
+        other_dropped,
+        ..
+    } = st;
+    let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
+    let share_of = |a: &levee_analyze::report::Attack, dropped: u64| AttackShare {
+        attack: a.id,
+        vector: a.vector.clone(),
+        stopped: Share::new(dropped, a.packets),
+    };
+    for (i, r) in results.iter_mut().enumerate() {
+        r.attacks = analysis
+            .attacks
+            .iter()
+            .map(|a| share_of(a, dropped_by_rule[i][a.finding]))
+            .collect();
+        r.other = Share::new(other_dropped_by_rule[i], other_total);
+    }
     let mut notes = Vec::new();
-    if !st.buckets.is_empty() {
+    if file
+        .rules
+        .iter()
+        .any(|r| matches!(r.action, levee_rules::Action::RateLimit { .. }))
+    {
         notes.push(format!(
-            "rate limits are token buckets in capture time, {BUCKET_SLOTS} per rule, shared by \
-             keys whose hashes collide"
+            "rate limits are token buckets in capture time, {} per rule, shared by keys whose \
+             hashes collide",
+            levee_rules::engine::BUCKET_SLOTS
         ));
     }
     let sim = Simulation {
         rules_file: rules_path.display().to_string(),
         files: outcome.files.clone(),
         passed: Counts {
-            packets: st.total.packets - st.blocked.packets,
-            bytes: st.total.bytes - st.blocked.bytes,
+            packets: total.packets - blocked.packets,
+            bytes: total.bytes - blocked.bytes,
         },
-        total: st.total,
-        blocked: st.blocked,
-        rules: st.results,
+        total,
+        blocked,
+        attacks: analysis
+            .attacks
+            .iter()
+            .map(|a| share_of(a, dropped_any[a.finding]))
+            .collect(),
+        other: Share::new(other_dropped, other_total),
+        rules: results,
         notes,
     };
     Ok((sim, outcome.exit_code()))
@@ -267,32 +292,49 @@ pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulat
 pub fn simulation_text(s: &Simulation) -> String {
     use std::fmt::Write;
     let mut o = String::new();
-    let share = |c: &Counts| {
-        if s.total.packets == 0 {
-            0.0
-        } else {
-            c.packets as f64 * 100.0 / s.total.packets as f64
-        }
-    };
+    let pct = |x: f64| x * 100.0;
     let _ = writeln!(
         o,
         "Rules {} over {} packets: {} blocked ({:.2}%), {} passed",
         s.rules_file,
         s.total.packets,
         s.blocked.packets,
-        share(&s.blocked),
+        pct(s.blocked.packets as f64 / s.total.packets.max(1) as f64),
         s.passed.packets
+    );
+    for a in &s.attacks {
+        let _ = writeln!(
+            o,
+            "  attack {} {:<24} {:>9} of {:>9} packets stopped ({:.2}%)",
+            a.attack,
+            a.vector,
+            a.stopped.dropped_packets,
+            a.stopped.of_packets,
+            pct(a.stopped.share)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  not in any attack            {:>9} of {:>9} packets stopped ({:.3}%)",
+        s.other.dropped_packets,
+        s.other.of_packets,
+        pct(s.other.share)
     );
     let _ = writeln!(
         o,
-        "{:<28} {:<10} {:>12} {:>12} {:>12}",
-        "rule", "action", "matched", "decided", "dropped"
+        "\n{:<28} {:<10} {:>10} {:>10} {:>10} {:>14}",
+        "rule", "action", "matched", "decided", "dropped", "of non-attack"
     );
     for r in &s.rules {
         let _ = writeln!(
             o,
-            "{:<28} {:<10} {:>12} {:>12} {:>12}",
-            r.id, r.action, r.matched.packets, r.decided.packets, r.dropped.packets
+            "{:<28} {:<10} {:>10} {:>10} {:>10} {:>13.3}%",
+            r.id,
+            r.action,
+            r.matched.packets,
+            r.decided.packets,
+            r.dropped.packets,
+            pct(r.other.share)
         );
     }
     for n in &s.notes {

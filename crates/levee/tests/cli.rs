@@ -40,7 +40,14 @@ fn demo_runs_with_no_files_and_shows_the_attacks_with_signatures() {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
     assert!(
-        text.contains("blocking them drops 54000 of 60000 packets"),
+        text.contains(
+            "together they drop 54000 of 60000 packets (90.0%): 0 of the traffic that belongs \
+             to no attack"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("attack 2 (dns-reflection): 100.00% stopped"),
         "{text}"
     );
     assert!(dir.join("demo-rules.toml").exists());

@@ -124,6 +124,13 @@ fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
             0.98
         };
         assert!(share >= need, "{}: blocks {share:.4}", cap.display());
+        for a in sim["attacks"].as_array().unwrap() {
+            assert!(
+                a["share"].as_f64().unwrap() >= 0.95,
+                "{}: attack stopped too little: {a}",
+                cap.display()
+            );
+        }
         let on_benign = simulate(&rules, &[&benign]);
         assert_eq!(on_benign["total"]["packets"], 20000);
         assert_eq!(
@@ -455,4 +462,50 @@ fn iptables_output_passes_iptables_restore_and_ipset_restore() {
             );
         }
     }
+}
+
+#[test]
+fn simulate_separates_what_rules_stop_of_each_attack_from_the_rest() {
+    let Some(d) = require_shared("simulate with benign traffic") else {
+        return;
+    };
+    let cap = d.join("attacks/amp.UDP.isakmp.pcap");
+    let dir = scratch("rules-mixed");
+    let rules = rules_for(&cap, &dir);
+    // Benign web traffic to the same victim in the same second as the attack.
+    let benign = dir.join("benign.pcap");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--scenario",
+            "benign",
+            "--packets",
+            "8000",
+            "--benign-pps",
+            "20000",
+        ])
+        .args(["--start", "1623699901.0", "--force", "--out"])
+        .arg(&benign));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sim = simulate(&rules, &[&cap, &benign]);
+    assert_eq!(sim["total"]["packets"], 3984 + 8000);
+    let a = &sim["attacks"][0];
+    assert_eq!(a["vector"], "isakmp-reflection");
+    assert_eq!(a["dropped_packets"], 3984);
+    assert_eq!(a["share"], 1.0);
+    assert_eq!(sim["other"]["of_packets"], 8000);
+    assert_eq!(sim["other"]["dropped_packets"], 0);
+    let r = &sim["rules"][0];
+    assert_eq!(r["attacks"][0]["dropped_packets"], 3984);
+    assert_eq!(r["other"]["dropped_packets"], 0);
+    let text = stdout(&run(levee()
+        .arg("simulate")
+        .arg("--rules")
+        .arg(&rules)
+        .arg(&cap)
+        .arg(&benign)));
+    assert!(
+        text.contains("attack 1 isakmp-reflection") && text.contains("(100.00%)"),
+        "{text}"
+    );
 }
