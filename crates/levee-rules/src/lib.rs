@@ -11,6 +11,7 @@
 //! packet; printing an [`Expr`] gives canonical text that parses back to the same tree. Fields are
 //! those of [`levee_decode::FIELD_NAMES`], typed in [`field`]. Errors say where, with a caret.
 
+pub mod aggregate;
 mod ast;
 pub mod compile;
 pub mod engine;

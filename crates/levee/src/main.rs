@@ -123,6 +123,21 @@ struct RulesArgs {
 enum RulesCommand {
     /// Parse and type-check a rules file; every problem is printed with its line and column.
     Check { file: PathBuf },
+    /// Aggregate a list of addresses (one per line) into the fewest prefixes, never covering
+    /// an address of the allow list; prints a list file usable as `$name` in rules.
+    Aggregate {
+        /// Addresses or prefixes, one per line (`#` comments).
+        file: PathBuf,
+        /// Addresses and prefixes that must never be covered.
+        #[arg(long)]
+        allow: Option<PathBuf>,
+        /// Widest IPv4 prefix allowed (24: nothing wider than a /24).
+        #[arg(long, default_value_t = 24)]
+        max_prefix: u8,
+        /// Widest IPv6 prefix allowed.
+        #[arg(long, default_value_t = 64)]
+        max_prefix_v6: u8,
+    },
     /// Write a rules file for an engine: bpf (tcpdump filters), cloudflare, nftables (netdev
     /// ingress of --device) or nftables-inet.
     Compile {
@@ -308,6 +323,47 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
                 f.rules.len(),
                 f.list_files.len()
             ))?;
+            Ok(0)
+        }
+        RulesCommand::Aggregate {
+            file,
+            allow,
+            max_prefix,
+            max_prefix_v6,
+        } => {
+            let read = |p: &std::path::Path| -> anyhow::Result<Vec<levee_rules::aggregate::Net>> {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                levee_rules::Lists::parse_text(&p.display().to_string(), &text)
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            };
+            let nets = read(&file)?;
+            let allow = match &allow {
+                Some(p) => read(p)?,
+                None => Vec::new(),
+            };
+            // Prefixes in the input stand for their addresses: aggregate their first address
+            // when they are single hosts, keep them whole otherwise.
+            let (hosts, whole): (Vec<_>, Vec<_>) = nets
+                .into_iter()
+                .partition(|n| n.prefix_len() == n.max_prefix_len());
+            let addrs: Vec<std::net::IpAddr> = hosts.iter().map(|n| n.addr()).collect();
+            let a = levee_rules::aggregate::aggregate(&addrs, &allow, max_prefix, max_prefix_v6);
+            let mut out = format!(
+                "# {} address(es) of {} aggregated into {} prefix(es) (IPv4 at most /{max_prefix}, \
+                 IPv6 at most /{max_prefix_v6}), covering {} address(es) not in the input\n",
+                addrs.len(),
+                file.display(),
+                a.prefixes.len(),
+                a.unseen_covered
+            );
+            for x in &a.allowed_inputs {
+                out.push_str(&format!("# left out, allow-listed: {x}\n"));
+            }
+            for p in a.prefixes.iter().chain(whole.iter()) {
+                out.push_str(&format!("{p}\n"));
+            }
+            emit(&out)?;
             Ok(0)
         }
         RulesCommand::Compile {

@@ -509,3 +509,48 @@ fn simulate_separates_what_rules_stop_of_each_attack_from_the_rest() {
         "{text}"
     );
 }
+
+#[test]
+fn aggregate_covers_the_addresses_and_never_the_allow_list() {
+    let dir = scratch("rules-aggregate");
+    let addrs = dir.join("a.txt");
+    std::fs::write(
+        &addrs,
+        "# sources of a flood\n192.0.2.1\n192.0.2.2\n192.0.2.130\n198.51.100.7\n",
+    )
+    .unwrap();
+    let allow = dir.join("allow.txt");
+    std::fs::write(&allow, "192.0.2.128/30 # our monitoring\n").unwrap();
+    let o = run(levee()
+        .args(["rules", "aggregate"])
+        .arg(&addrs)
+        .arg("--allow")
+        .arg(&allow));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let prefixes: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(prefixes, vec!["192.0.2.0/25", "198.51.100.0/24"], "{text}");
+    assert!(
+        text.contains("covering 381 address(es) not in the input"),
+        "{text}"
+    );
+    assert!(
+        text.contains("left out, allow-listed: 192.0.2.130"),
+        "{text}"
+    );
+    // The output is a list file: a rule can use it.
+    let list = dir.join("agg.txt");
+    std::fs::write(&list, &o.stdout).unwrap();
+    let rules = dir.join("r.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "[lists]\nflood = '{}'\n\n[[rule]]\nid = \"f\"\nexpression = 'ip.src in $flood'\naction = \"block\"\n",
+            list.display()
+        ),
+    )
+    .unwrap();
+    assert!(run(levee().args(["rules", "check"]).arg(&rules))
+        .status
+        .success());
+}
