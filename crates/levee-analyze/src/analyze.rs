@@ -15,7 +15,7 @@
 //! whatever the number of spoofed addresses. [`Analyzer::detect`] then decides, class by class,
 //! which hold attacks ([`crate::detect`]).
 
-use levee_decode::{App, Packet, TcpFlags, Transport};
+use levee_decode::{App, Packet, Transport};
 
 use crate::bloom::BlockedBloom;
 use crate::sketch::{fmix64, mix_u128, TopK};
@@ -36,7 +36,8 @@ pub struct AnalyzeConfig {
     pub min_flood_sources: u64,
     /// A reflection must come from at least this many distinct reflectors.
     pub min_reflectors: u64,
-    /// Share of a class's packets in the attack window that must carry its evidence.
+    /// Share of a flood class's packets in the attack window that must carry its evidence
+    /// (unless the rate rose over the class's earlier traffic).
     pub min_evidence: f64,
     /// Rise over the class's own earlier traffic that counts as a change.
     pub baseline_factor: f64,
@@ -56,7 +57,7 @@ impl Default for AnalyzeConfig {
             min_packets: 100,
             min_flood_sources: 50,
             min_reflectors: 20,
-            min_evidence: 0.8,
+            min_evidence: 0.5,
             baseline_factor: 10.0,
             min_scan_probes: 100,
             top_n: 10,
@@ -595,9 +596,4 @@ fn coarsen_total(series: &mut Vec<Bucket>) {
         series[i] = b;
     }
     series.truncate(n);
-}
-
-/// Whether TCP flags are a pure SYN (for callers building signatures).
-pub fn is_pure_syn(flags: TcpFlags) -> bool {
-    flags.0 & 0x3f == TcpFlags::SYN
 }

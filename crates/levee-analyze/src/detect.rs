@@ -354,7 +354,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                     "~{sources} sources and no rise over earlier traffic: a few heavy senders, \
                      not a flood (see port-scan/host-scan)"
                 )),
-                _ if evidence_share < 0.5 && !rose => Err(format!(
+                _ if evidence_share < cfg.min_evidence && !rose => Err(format!(
                     "only {} of packets {what}, with no rise over earlier traffic",
                     pct(evidence_share)
                 )),

@@ -12,7 +12,7 @@ pub struct Analysis {
     pub attacks: Vec<Attack>,
     /// Classes of traffic with enough volume to look at that were not called attacks, and why.
     pub not_attacks: Vec<Dismissed>,
-    /// Scanners seen (also listed as `port-scan`/`host-scan` attacks when above the thresholds).
+    /// Caveats about the analysis itself (for example flow filters too full to trust).
     pub notes: Vec<String>,
 }
 
