@@ -10,7 +10,6 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::packets::{self, Flags, V4};
-use crate::VICTIM;
 
 /// One attack vector levee synth can produce. Names are `levee analyze`'s vector names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,10 +335,10 @@ pub(crate) fn attack_event(
     st: &mut AttackState,
     v: AttackVector,
     target_port: u16,
+    victim: [u8; 4],
     out: &mut VecDeque<Vec<u8>>,
 ) {
     let mut buf = Vec::with_capacity(1600);
-    let victim = VICTIM;
     let no_flags = Flags::default();
     match v {
         AttackVector::SynFlood
@@ -489,7 +488,7 @@ pub(crate) fn attack_event(
             let (src, ttl) = st.resolvers.pick(rng);
             let h = V4 {
                 src,
-                dst: crate::RESOLVER,
+                dst: crate::resolver_of(victim),
                 ttl,
                 id: rng.random(),
                 df: false,

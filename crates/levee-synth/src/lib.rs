@@ -21,3 +21,8 @@ pub use scenario::{generate, Background, Scenario, SynthConfig, SynthError, Synt
 pub const VICTIM: [u8; 4] = [10, 10, 10, 10];
 /// The victim's DNS resolver.
 pub const RESOLVER: [u8; 4] = [10, 10, 10, 53];
+
+/// The resolver of a victim network: `.53` of the victim's /24.
+pub fn resolver_of(victim: [u8; 4]) -> [u8; 4] {
+    [victim[0], victim[1], victim[2], 53]
+}

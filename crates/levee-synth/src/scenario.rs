@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::attacks::{attack_event, AttackState, AttackVector};
 use crate::packets::{self, Flags, V4};
-use crate::{RESOLVER, VICTIM};
+use crate::{resolver_of, VICTIM};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
@@ -123,6 +123,8 @@ pub struct SynthConfig {
     pub attack_share: f64,
     /// Destination port of the floods that have one.
     pub target_port: u16,
+    /// The victim's address (its resolver is `.53` of the same /24).
+    pub victim: [u8; 4],
 }
 
 impl Default for SynthConfig {
@@ -137,6 +139,7 @@ impl Default for SynthConfig {
             benign_pps: 2_000.0,
             attack_share: 0.9,
             target_port: 80,
+            victim: VICTIM,
         }
     }
 }
@@ -256,13 +259,15 @@ impl Generator {
         let mut client = [net[0], net[1], net[2], rng.random_range(2..250)];
         let ttl = client_ttl(rng);
         let sport = rng.random_range(32768..61000);
-        let mut server = VICTIM;
+        let victim = self.cfg.victim;
+        let resolver = resolver_of(victim);
+        let mut server = victim;
         let mut bulk_up = false;
         let (dport, steps) = match kind {
             SessionKind::Web => {
                 let k = rng.random_range(0..10);
                 if k < 3 {
-                    server = RESOLVER;
+                    server = resolver;
                     (53, vec![Step::DnsQuery, Step::DnsResponse])
                 } else {
                     let dport = if k < 7 { 443 } else { 80 };
@@ -310,21 +315,21 @@ impl Generator {
                 (5201, vec![Step::UdpDatagram])
             }
             SessionKind::ResolverClient => {
-                server = RESOLVER;
+                server = resolver;
                 (53, vec![Step::DnsQuery, Step::DnsResponse])
             }
             SessionKind::ResolverUpstream => {
                 // The resolver is the client here; the authority answers from port 53.
                 let (auth, _) = self.authorities.pick(rng);
                 server = auth;
-                client = RESOLVER;
+                client = resolver;
                 (53, vec![Step::DnsQuery, Step::DnsResponse])
             }
         };
         Session {
             kind,
             client,
-            client_ttl: if client == RESOLVER { 64 } else { ttl },
+            client_ttl: if client == resolver { 64 } else { ttl },
             server,
             sport,
             dport,
@@ -709,6 +714,7 @@ pub fn generate<P: Write, L: Write>(
                         &mut attack_state,
                         s.vector,
                         cfg.target_port,
+                        cfg.victim,
                         &mut s.pending,
                     );
                     // An event of several frames takes the time of as many packets.

@@ -222,6 +222,9 @@ struct SynthArgs {
     /// Destination port of the floods that have one.
     #[arg(long, default_value_t = 80)]
     port: u16,
+    /// The victim's IPv4 address (its resolver is `.53` of the same /24).
+    #[arg(long, default_value = "10.10.10.10")]
+    victim: std::net::Ipv4Addr,
     /// Capture start time, in seconds since 1970 (default 2026-01-15T12:00:00Z). Set it to a
     /// real capture's start to mix the two with `levee analyze real.pcap synth.pcap`.
     #[arg(long)]
@@ -547,6 +550,7 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
         attack_share: a.attack_share,
         benign_pps: a.benign_pps,
         target_port: a.port,
+        victim: a.victim.octets(),
         start_ns: match a.start {
             Some(s) if (0.0..4e9).contains(&s) => (s * 1e9) as i64,
             Some(_) => anyhow::bail!("--start must be seconds since 1970, before 2096"),

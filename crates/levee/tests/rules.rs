@@ -99,21 +99,19 @@ fn compiled_bpf_filters_match_exactly_what_levee_matches() {
 fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
     let Some(caps) = real_captures() else { return };
     let dir = scratch("rules-block");
-    // Benign web traffic to the same victim address (10.10.10.10).
-    let benign = dir.join("benign.pcap");
-    let o = run(levee()
-        .args([
-            "synth",
-            "--scenario",
-            "benign",
-            "--packets",
-            "20000",
-            "--force",
-            "--out",
-        ])
-        .arg(&benign));
-    assert!(o.status.success(), "{}", stderr(&o));
     for cap in &caps {
+        // Benign web traffic to the same victim address as the attack's.
+        let victim = if cap.ends_with("amp.UDP.bacnet.IOT.37810.pcapng") {
+            "10.10.10.1"
+        } else {
+            "10.10.10.10"
+        };
+        let benign = dir.join(format!("benign-{victim}.pcap"));
+        let o = run(levee()
+            .args(["synth", "--scenario", "benign", "--packets", "20000"])
+            .args(["--victim", victim, "--force", "--out"])
+            .arg(&benign));
+        assert!(o.status.success(), "{}", stderr(&o));
         let rules = rules_for(cap, &dir);
         let sim = simulate(&rules, &[cap]);
         let share =
