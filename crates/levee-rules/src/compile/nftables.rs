@@ -51,25 +51,19 @@ struct Access {
     v6: Option<&'static str>,
     /// Added to the value on IPv6 (`ip6 length` excludes the 40-byte header levee counts).
     v6_offset: i64,
-    /// The match for "this packet has the field" (for negations).
-    present: &'static [(&'static str, Family)],
+    /// The matches for "this packet lacks the field" (a negation also holds there).
     absent: &'static [(&'static str, Family)],
 }
 
 fn access(name: &str) -> Option<Access> {
-    const IP: &[(&str, Family)] = &[("meta protocol { ip, ip6 }", Family::Any)];
     const NOT_IP: &[(&str, Family)] = &[("meta protocol != { ip, ip6 }", Family::Any)];
-    const TCP: &[(&str, Family)] = &[("meta l4proto tcp", Family::Any)];
     const NOT_TCP: &[(&str, Family)] = &[("meta l4proto != tcp", Family::Any)];
-    const UDP: &[(&str, Family)] = &[("meta l4proto udp", Family::Any)];
-    const ICMP: &[(&str, Family)] = &[("meta l4proto { icmp, ipv6-icmp }", Family::Any)];
     const NOT_ICMP: &[(&str, Family)] = &[("meta l4proto != { icmp, ipv6-icmp }", Family::Any)];
     const NOT_UDP: &[(&str, Family)] = &[("meta l4proto != udp", Family::Any)];
     let ip = |v4, v6, off| Access {
         v4: Some(v4),
         v6: Some(v6),
         v6_offset: off,
-        present: IP,
         absent: NOT_IP,
     };
     Some(match name {
@@ -80,28 +74,24 @@ fn access(name: &str) -> Option<Access> {
             v4: Some("ip id"),
             v6: None,
             v6_offset: 0,
-            present: IP,
             absent: NOT_IP,
         },
         "tcp.srcport" => Access {
             v4: Some("tcp sport"),
             v6: None,
             v6_offset: 0,
-            present: TCP,
             absent: NOT_TCP,
         },
         "tcp.dstport" => Access {
             v4: Some("tcp dport"),
             v6: None,
             v6_offset: 0,
-            present: TCP,
             absent: NOT_TCP,
         },
         "tcp.window" => Access {
             v4: Some("tcp window"),
             v6: None,
             v6_offset: 0,
-            present: TCP,
             absent: NOT_TCP,
         },
         // Nine flag bits (NS to FIN), as levee counts them.
@@ -109,49 +99,42 @@ fn access(name: &str) -> Option<Access> {
             v4: Some("@th,96,16 & 0x1ff"),
             v6: None,
             v6_offset: 0,
-            present: TCP,
             absent: NOT_TCP,
         },
         "udp.srcport" => Access {
             v4: Some("udp sport"),
             v6: None,
             v6_offset: 0,
-            present: UDP,
             absent: NOT_UDP,
         },
         "udp.dstport" => Access {
             v4: Some("udp dport"),
             v6: None,
             v6_offset: 0,
-            present: UDP,
             absent: NOT_UDP,
         },
         "ip.frag_offset" => Access {
             v4: Some("ip frag-off & 0x1fff"),
             v6: Some("frag frag-off"),
             v6_offset: 0,
-            present: IP,
             absent: NOT_IP,
         },
         "icmp.type" => Access {
             v4: Some("icmp type"),
             v6: Some("icmpv6 type"),
             v6_offset: 0,
-            present: ICMP,
             absent: NOT_ICMP,
         },
         "icmp.code" => Access {
             v4: Some("icmp code"),
             v6: Some("icmpv6 code"),
             v6_offset: 0,
-            present: ICMP,
             absent: NOT_ICMP,
         },
         "udp.len" => Access {
             v4: Some("udp length"),
             v6: None,
             v6_offset: 0,
-            present: UDP,
             absent: NOT_UDP,
         },
         _ => return None,
@@ -212,7 +195,6 @@ fn int_leaf(
             out.push(vec![atom(*t, *f)]);
         }
     }
-    let _ = a.present;
     Ok(out)
 }
 
