@@ -291,6 +291,21 @@ fn direct_int(d: Direct, p: &Packet<'_>) -> Option<u64> {
     Some(v)
 }
 
+/// The bit of a `tcp.flags.*` field within `tcp.flags`.
+pub fn tcp_flag_bit(name: &str) -> Option<u16> {
+    Some(match name {
+        "tcp.flags.fin" => TcpFlags::FIN,
+        "tcp.flags.syn" => TcpFlags::SYN,
+        "tcp.flags.reset" => TcpFlags::RST,
+        "tcp.flags.push" => TcpFlags::PSH,
+        "tcp.flags.ack" => TcpFlags::ACK,
+        "tcp.flags.urg" => TcpFlags::URG,
+        "tcp.flags.ecn" => TcpFlags::ECE,
+        "tcp.flags.cwr" => TcpFlags::CWR,
+        _ => return None,
+    })
+}
+
 /// The name printed for an IP protocol number, for the common ones.
 pub(crate) fn ip_proto_name(n: u64) -> Option<&'static str> {
     Some(match n {

@@ -94,19 +94,8 @@ fn access(field: &Field) -> Option<Access> {
     })
 }
 
-/// The bit of a `tcp.flags.*` field.
 fn flag_bit(field: &Field) -> Option<u16> {
-    Some(match field.name() {
-        "tcp.flags.fin" => 0x01,
-        "tcp.flags.syn" => 0x02,
-        "tcp.flags.reset" => 0x04,
-        "tcp.flags.push" => 0x08,
-        "tcp.flags.ack" => 0x10,
-        "tcp.flags.urg" => 0x20,
-        "tcp.flags.ecn" => 0x40,
-        "tcp.flags.cwr" => 0x80,
-        _ => return None,
-    })
+    crate::field::tcp_flag_bit(field.name())
 }
 
 fn and(guard: &str, test: String) -> String {

@@ -21,7 +21,7 @@ use crate::ast::{CmpOp, Expr, Literal, SetItem};
 use crate::field::FieldType;
 use crate::file::{Action, RateKey, RulesFile};
 
-const MAX_LINES: usize = 64;
+use super::MAX_LINES;
 
 /// A piece of an iptables line. Protocol and fragment tests are gathered per line, since
 /// iptables takes each of `-p` and `-f` once.
@@ -292,17 +292,8 @@ fn addr_leaf(
 fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
     match e {
         Expr::Flag(f) => {
-            let bit = match f.name() {
-                "tcp.flags.fin" => 0x01u64,
-                "tcp.flags.syn" => 0x02,
-                "tcp.flags.reset" => 0x04,
-                "tcp.flags.push" => 0x08,
-                "tcp.flags.ack" => 0x10,
-                "tcp.flags.urg" => 0x20,
-                "tcp.flags.ecn" => 0x40,
-                "tcp.flags.cwr" => 0x80,
-                other => return Err(format!("`{other}` has no iptables match levee writes")),
-            };
+            let bit = crate::field::tcp_flag_bit(f.name())
+                .ok_or_else(|| format!("`{}` has no iptables match levee writes", f.name()))?;
             let want = if negate { 0 } else { bit };
             let mut out = vec![vec![
                 Part::Proto(6),
@@ -363,49 +354,8 @@ fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
     }
 }
 
-fn product(a: Vec<Conj>, b: Vec<Conj>) -> Result<Vec<Conj>, String> {
-    let mut out = Vec::new();
-    for x in &a {
-        for y in &b {
-            let mut c = x.clone();
-            c.extend(y.iter().cloned());
-            out.push(c);
-            if out.len() > MAX_LINES {
-                return Err(format!(
-                    "the expression expands to more than {MAX_LINES} iptables lines; split it"
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn dnf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
-    match (e, negate) {
-        (Expr::Not(x), n) => dnf(x, !n, cx),
-        (Expr::And(v), false) | (Expr::Or(v), true) => {
-            let mut acc = vec![Vec::new()];
-            for x in v {
-                acc = product(acc, dnf(x, negate, cx)?)?;
-            }
-            Ok(acc)
-        }
-        (Expr::Or(v), false) | (Expr::And(v), true) => {
-            let mut acc = Vec::new();
-            for x in v {
-                acc.extend(dnf(x, negate, cx)?);
-            }
-            Ok(acc)
-        }
-        (Expr::Xor(a, b), n) => {
-            let ab = Expr::Or(vec![
-                Expr::And(vec![(**a).clone(), Expr::Not(b.clone())]),
-                Expr::And(vec![Expr::Not(a.clone()), (**b).clone()]),
-            ]);
-            dnf(&ab, n, cx)
-        }
-        (l, n) => leaf(l, n, cx),
-    }
+    super::dnf(e, negate, &mut |l, n| leaf(l, n, cx), &|_| true, "iptables")
 }
 
 /// `iptables-restore` input and `ipset restore` input for the rules.

@@ -9,7 +9,73 @@ pub mod nftables;
 
 use std::fmt::Write as _;
 
+use crate::ast::Expr;
 use crate::file::{Action, RulesFile};
+
+/// Most lines (conjunctions) one expression may expand to in a target without disjunction.
+pub const MAX_LINES: usize = 64;
+
+/// A disjunction of conjunctions of a target's matches.
+pub(crate) type Lines<T> = Vec<Vec<T>>;
+
+/// What turns a leaf condition (or its negation) into a target's lines.
+pub(crate) type LeafFn<'a, T> = dyn FnMut(&Expr, bool) -> Result<Lines<T>, String> + 'a;
+
+/// The disjunctive normal form of `e` (or of `not e` when `negate`), for targets whose rules
+/// are conjunctions (nftables, iptables). `leaf` gives the conjunctions of a leaf condition or
+/// of its negation, in the target's own terms; `keep` drops conjunctions that can never hold.
+pub(crate) fn dnf<T: Clone>(
+    e: &Expr,
+    negate: bool,
+    leaf: &mut LeafFn<'_, T>,
+    keep: &dyn Fn(&[T]) -> bool,
+    target: &str,
+) -> Result<Lines<T>, String> {
+    let too_many =
+        || format!("the expression expands to more than {MAX_LINES} {target} lines; split it");
+    match (e, negate) {
+        (Expr::Not(x), n) => dnf(x, !n, leaf, keep, target),
+        (Expr::And(v), false) | (Expr::Or(v), true) => {
+            let mut acc: Lines<T> = vec![Vec::new()];
+            for x in v {
+                let part = dnf(x, negate, leaf, keep, target)?;
+                let mut next = Vec::new();
+                for a in &acc {
+                    for b in &part {
+                        let mut c = a.clone();
+                        c.extend(b.iter().cloned());
+                        if keep(&c) {
+                            next.push(c);
+                        }
+                        if next.len() > MAX_LINES {
+                            return Err(too_many());
+                        }
+                    }
+                }
+                acc = next;
+            }
+            Ok(acc)
+        }
+        (Expr::Or(v), false) | (Expr::And(v), true) => {
+            let mut acc = Vec::new();
+            for x in v {
+                acc.extend(dnf(x, negate, leaf, keep, target)?);
+            }
+            if acc.len() > MAX_LINES {
+                return Err(too_many());
+            }
+            Ok(acc)
+        }
+        (Expr::Xor(a, b), n) => {
+            let ab = Expr::Or(vec![
+                Expr::And(vec![(**a).clone(), Expr::Not(b.clone())]),
+                Expr::And(vec![Expr::Not(a.clone()), (**b).clone()]),
+            ]);
+            dnf(&ab, n, leaf, keep, target)
+        }
+        (l, n) => leaf(l, n),
+    }
+}
 
 /// An engine levee writes rules for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,9 +19,6 @@ use crate::ast::{CmpOp, Expr, Literal, SetItem};
 use crate::field::FieldType;
 use crate::file::{Action, RateKey, RulesFile};
 
-/// Most conjunctions one expression may expand to.
-const MAX_LINES: usize = 64;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
     Any,
@@ -262,25 +259,11 @@ fn nets_of(items: &[SetItem], lists: &crate::Lists) -> Vec<IpNet> {
     nets
 }
 
-fn flag_bit(name: &str) -> Option<u16> {
-    Some(match name {
-        "tcp.flags.fin" => 0x01,
-        "tcp.flags.syn" => 0x02,
-        "tcp.flags.reset" => 0x04,
-        "tcp.flags.push" => 0x08,
-        "tcp.flags.ack" => 0x10,
-        "tcp.flags.urg" => 0x20,
-        "tcp.flags.ecn" => 0x40,
-        "tcp.flags.cwr" => 0x80,
-        _ => return None,
-    })
-}
-
 /// The disjunctive normal form of a leaf, or of its negation.
 fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, String> {
     match e {
         Expr::Flag(f) => {
-            let bit = flag_bit(f.name())
+            let bit = crate::field::tcp_flag_bit(f.name())
                 .ok_or_else(|| format!("`{}` has no nftables match levee writes", f.name()))?;
             let t = if negate { "==" } else { "!=" };
             int_leaf(
@@ -363,60 +346,20 @@ fn complement(op: CmpOp) -> CmpOp {
     }
 }
 
-fn product(a: Vec<Conj>, b: Vec<Conj>) -> Result<Vec<Conj>, String> {
-    let mut out = Vec::new();
-    for x in &a {
-        for y in &b {
-            let mut c = x.clone();
-            c.extend(y.iter().cloned());
-            // IPv4 and IPv6 matches together can never hold: drop the line.
-            let v4 = c.iter().any(|t| t.family == Family::V4);
-            let v6 = c.iter().any(|t| t.family == Family::V6);
-            if !(v4 && v6) {
-                out.push(c);
-            }
-            if out.len() > MAX_LINES {
-                return Err(format!(
-                    "the expression expands to more than {MAX_LINES} nftables lines; split it"
-                ));
-            }
-        }
-    }
-    Ok(out)
+/// IPv4 and IPv6 matches together can never hold.
+fn one_family(c: &[Atom]) -> bool {
+    !(c.iter().any(|t| t.family == Family::V4) && c.iter().any(|t| t.family == Family::V6))
 }
 
 /// Disjunctive normal form of `e` (or of `not e`).
 fn dnf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, String> {
-    match (e, negate) {
-        (Expr::Not(x), n) => dnf(x, !n, lists),
-        (Expr::And(v), false) | (Expr::Or(v), true) => {
-            let mut acc = vec![Vec::new()];
-            for x in v {
-                acc = product(acc, dnf(x, negate, lists)?)?;
-            }
-            Ok(acc)
-        }
-        (Expr::Or(v), false) | (Expr::And(v), true) => {
-            let mut acc = Vec::new();
-            for x in v {
-                acc.extend(dnf(x, negate, lists)?);
-            }
-            if acc.len() > MAX_LINES {
-                return Err(format!(
-                    "the expression expands to more than {MAX_LINES} nftables lines; split it"
-                ));
-            }
-            Ok(acc)
-        }
-        (Expr::Xor(a, b), n) => {
-            let ab = Expr::Or(vec![
-                Expr::And(vec![(**a).clone(), Expr::Not(b.clone())]),
-                Expr::And(vec![Expr::Not(a.clone()), (**b).clone()]),
-            ]);
-            dnf(&ab, n, lists)
-        }
-        (l, n) => leaf(l, n, lists),
-    }
+    super::dnf(
+        e,
+        negate,
+        &mut |l, n| leaf(l, n, lists),
+        &one_family,
+        "nftables",
+    )
 }
 
 fn chain_name(i: usize) -> String {
