@@ -106,27 +106,7 @@ fn summary_json_matches_the_golden_file() {
     assert!(o.status.success(), "{}", stderr(&o));
     let _ = cap;
     let got = stdout(&o);
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summary-small.json");
-    if std::env::var("LEVEE_UPDATE_GOLDEN").is_ok() {
-        std::fs::write(&golden, &got).unwrap();
-    }
-    let want =
-        std::fs::read_to_string(&golden).expect("golden file (LEVEE_UPDATE_GOLDEN=1 writes it)");
-    if got != want {
-        let diff: Vec<String> = got
-            .lines()
-            .zip(want.lines())
-            .enumerate()
-            .filter(|(_, (g, w))| g != w)
-            .take(10)
-            .map(|(i, (g, w))| format!("line {}: got  {g}\n         want {w}", i + 1))
-            .collect();
-        panic!(
-            "summary JSON differs from {} (LEVEE_UPDATE_GOLDEN=1 to accept):\n{}",
-            golden.display(),
-            diff.join("\n")
-        );
-    }
+    assert_golden("summary-small.json", &got);
 }
 
 #[test]

@@ -66,3 +66,33 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Compares `got` with the golden file `tests/golden/NAME`, showing the first differing lines.
+/// `LEVEE_UPDATE_GOLDEN=1` rewrites the file instead.
+pub fn assert_golden(name: &str, got: &str) {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var("LEVEE_UPDATE_GOLDEN").is_ok() {
+        std::fs::write(&golden, got).unwrap();
+    }
+    let want =
+        std::fs::read_to_string(&golden).expect("golden file (LEVEE_UPDATE_GOLDEN=1 writes it)");
+    if got != want {
+        let diff: Vec<String> = got
+            .lines()
+            .zip(want.lines())
+            .enumerate()
+            .filter(|(_, (g, w))| g != w)
+            .take(10)
+            .map(|(i, (g, w))| format!("line {}: got  {g}\n         want {w}", i + 1))
+            .collect();
+        panic!(
+            "output differs from {} (LEVEE_UPDATE_GOLDEN=1 to accept; {} lines here, {} there):\n{}",
+            golden.display(),
+            got.lines().count(),
+            want.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
