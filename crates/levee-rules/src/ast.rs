@@ -87,6 +87,29 @@ impl PartialEq for Set {
     }
 }
 
+impl Set {
+    /// The address prefixes of an address set (ranges cut into prefixes, named lists
+    /// expanded), for engines that match on prefixes.
+    pub fn nets(&self, lists: &crate::Lists) -> Vec<IpNet> {
+        let mut nets = Vec::new();
+        for item in &self.items {
+            match item {
+                SetItem::Ip(ip) => nets.push(IpNet::from(*ip)),
+                SetItem::Net(n) => nets.push(*n),
+                SetItem::IpRange(IpAddr::V4(a), IpAddr::V4(b)) => {
+                    nets.extend(ipnet::Ipv4Subnets::new(*a, *b, 0).map(IpNet::V4))
+                }
+                SetItem::IpRange(IpAddr::V6(a), IpAddr::V6(b)) => {
+                    nets.extend(ipnet::Ipv6Subnets::new(*a, *b, 0).map(IpNet::V6))
+                }
+                SetItem::List(name) => nets.extend(lists.get(name).unwrap_or(&[]).iter().copied()),
+                _ => {}
+            }
+        }
+        nets
+    }
+}
+
 /// A checked expression.
 #[derive(Debug, Clone)]
 pub enum Expr {

@@ -10,11 +10,9 @@
 //! * tunnels: libpcap sees the outer header, levee the inner one;
 //! * VLAN: the filter is written `E or (vlan and E)`, covering untagged and single-tagged frames.
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
-use crate::ast::{CmpOp, Expr, Literal, Set, SetItem};
+use crate::ast::{CmpOp, Expr, Literal};
 use crate::field::{Field, FieldType};
 use crate::Lists;
 
@@ -145,15 +143,6 @@ fn cmp_sym(op: CmpOp) -> &'static str {
     op.symbol()
 }
 
-/// IPv4 and IPv6 prefixes covering an inclusive address range.
-fn range_to_nets(a: IpAddr, b: IpAddr) -> Vec<IpNet> {
-    match (a, b) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => ipnet::Ipv4Subnets::new(a, b, 0).map(IpNet::V4).collect(),
-        (IpAddr::V6(a), IpAddr::V6(b)) => ipnet::Ipv6Subnets::new(a, b, 0).map(IpNet::V6).collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn addr_test(dir: &str, net: &IpNet) -> String {
     let (proto, full) = match net {
         IpNet::V4(n) => ("ip", n.prefix_len() == 32),
@@ -164,20 +153,6 @@ fn addr_test(dir: &str, net: &IpNet) -> String {
     } else {
         format!("{proto} {dir} net {net}")
     }
-}
-
-fn set_nets(set: &Set, lists: &Lists) -> Vec<IpNet> {
-    let mut nets = Vec::new();
-    for item in &set.items {
-        match item {
-            SetItem::Ip(ip) => nets.push(IpNet::from(*ip)),
-            SetItem::Net(n) => nets.push(*n),
-            SetItem::IpRange(a, b) => nets.extend(range_to_nets(*a, *b)),
-            SetItem::List(name) => nets.extend(lists.get(name).unwrap_or(&[]).iter().copied()),
-            _ => {}
-        }
-    }
-    nets
 }
 
 fn leaf(e: &Expr, lists: &Lists) -> Result<String, String> {
@@ -253,7 +228,7 @@ fn leaf(e: &Expr, lists: &Lists) -> Result<String, String> {
                     "ip.dst" => "dst",
                     other => return Err(format!("`{other}` cannot be read by a libpcap filter")),
                 };
-                let nets = set_nets(set, lists);
+                let nets = set.nets(lists);
                 if nets.is_empty() {
                     return Ok("(len < 0)".into());
                 }

@@ -13,11 +13,10 @@
 //! 40` misses padded 40-byte SYNs there. The nftables target reads the IP header instead.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net};
 
-use crate::ast::{CmpOp, Expr, Literal, SetItem};
+use crate::ast::{CmpOp, Expr, Literal};
 use crate::field::FieldType;
 use crate::file::{Action, RateKey, RulesFile};
 
@@ -236,27 +235,6 @@ fn int_leaf(
     Ok(out)
 }
 
-fn nets_of(items: &[SetItem], lists: &crate::Lists) -> Vec<IpNet> {
-    let mut nets = Vec::new();
-    for item in items {
-        match item {
-            SetItem::Ip(ip) => nets.push(IpNet::from(*ip)),
-            SetItem::Net(n) => nets.push(*n),
-            SetItem::IpRange(IpAddr::V4(a), IpAddr::V4(b)) => {
-                nets.extend(ipnet::Ipv4Subnets::new(*a, *b, 0).map(IpNet::V4))
-            }
-            SetItem::IpRange(a, b) => {
-                if let (IpAddr::V6(a), IpAddr::V6(b)) = (a, b) {
-                    nets.extend(ipnet::Ipv6Subnets::new(*a, *b, 0).map(IpNet::V6))
-                }
-            }
-            SetItem::List(name) => nets.extend(lists.get(name).unwrap_or(&[]).iter().copied()),
-            _ => {}
-        }
-    }
-    nets
-}
-
 fn addr_leaf(
     name: &str,
     nets: Vec<IpNet>,
@@ -329,7 +307,7 @@ fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
             )),
         },
         Expr::In { field, set } => match field.ty() {
-            FieldType::Ip => addr_leaf(field.name(), nets_of(&set.items, cx.lists), negate, cx),
+            FieldType::Ip => addr_leaf(field.name(), set.nets(cx.lists), negate, cx),
             FieldType::Int => {
                 let ranges = set.int_ranges.clone();
                 int_leaf(

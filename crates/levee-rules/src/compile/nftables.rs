@@ -11,11 +11,10 @@
 //! header nftables locates (first fragments only, through IPv6 extension headers).
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::ast::{CmpOp, Expr, Literal, SetItem};
+use crate::ast::{CmpOp, Expr, Literal};
 use crate::field::FieldType;
 use crate::file::{Action, RateKey, RulesFile};
 
@@ -237,28 +236,6 @@ fn addr_leaf(name: &str, nets: &[IpNet], negate: bool) -> Result<Vec<Conj>, Stri
     Ok(out)
 }
 
-fn nets_of(items: &[SetItem], lists: &crate::Lists) -> Vec<IpNet> {
-    let mut nets = Vec::new();
-    for item in items {
-        match item {
-            SetItem::Ip(ip) => nets.push(IpNet::from(*ip)),
-            SetItem::Net(n) => nets.push(*n),
-            SetItem::IpRange(a, b) => match (a, b) {
-                (IpAddr::V4(a), IpAddr::V4(b)) => {
-                    nets.extend(ipnet::Ipv4Subnets::new(*a, *b, 0).map(IpNet::V4))
-                }
-                (IpAddr::V6(a), IpAddr::V6(b)) => {
-                    nets.extend(ipnet::Ipv6Subnets::new(*a, *b, 0).map(IpNet::V6))
-                }
-                _ => {}
-            },
-            SetItem::List(name) => nets.extend(lists.get(name).unwrap_or(&[]).iter().copied()),
-            _ => {}
-        }
-    }
-    nets
-}
-
 /// The disjunctive normal form of a leaf, or of its negation.
 fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, String> {
     match e {
@@ -304,7 +281,7 @@ fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, Strin
             )),
         },
         Expr::In { field, set } => match field.ty() {
-            FieldType::Ip => addr_leaf(field.name(), &nets_of(&set.items, lists), negate),
+            FieldType::Ip => addr_leaf(field.name(), &set.nets(lists), negate),
             FieldType::Int => {
                 let ranges = set.int_ranges.clone();
                 int_leaf(
