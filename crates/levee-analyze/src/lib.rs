@@ -11,14 +11,19 @@
 //!   to; [`analyze`] gathers per-class statistics and evidence in a first pass; [`detect`]
 //!   decides which classes hold attacks; [`signature`] builds rule candidates from the header
 //!   histograms; [`measure`] counts each attack and each candidate exactly in a second pass
-//!   and writes the [`report::Analysis`] document.
+//!   and writes the [`report::Analysis`] document; on request, [`detail`] gathers in the same
+//!   pass what `levee report` shows beyond it (timeline, histograms, sample packets).
+//! * [`simulate`]: rules applied to the same packets, with what they stop of each attack and
+//!   of everything else (`levee simulate`, and the mitigation figures of `levee report`).
 
 pub mod analyze;
 pub mod bloom;
+pub mod detail;
 pub mod detect;
 pub mod measure;
 pub mod report;
 pub mod signature;
+pub mod simulate;
 pub mod sketch;
 pub mod stats;
 pub mod summary;

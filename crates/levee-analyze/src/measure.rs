@@ -57,6 +57,8 @@ pub struct Meter {
     members: Vec<bool>,
     bucket_ns: i64,
     base: i64,
+    /// What a report shows beyond the counts, when asked for.
+    details: Option<crate::detail::Collector>,
 }
 
 impl Analyzer {
@@ -126,26 +128,20 @@ impl Meter {
             owners,
             bucket_ns,
             base,
+            details: None,
         }
     }
 
-    /// Counts one packet of the second pass; `first_pass` is the analyzer that saw the same
-    /// packets in the first pass, whose filters judge the evidence.
-    pub fn add(&mut self, ts: i64, p: &Packet<'_>, first_pass: &Analyzer) {
-        self.total_packets += 1;
+    /// Decides which findings the packet belongs to (see [`Plan::members`]) without counting
+    /// it: for a later pass that only needs membership, such as a rules simulation.
+    pub fn judge(&mut self, ts: i64, p: &Packet<'_>, first_pass: &Analyzer) {
         let class = self.classifier.classify(p);
         let (src, dst) = match p.ip.as_ref() {
             Some(ip) => (addr_bits(ip.src), addr_bits(ip.dst)),
             None => (0, 0),
         };
-        let (w, base) = (self.bucket_ns, self.base);
         let mut evidence: Option<bool> = None;
-        for ((f, count), member) in self
-            .findings
-            .iter()
-            .zip(self.counts.iter_mut())
-            .zip(self.members.iter_mut())
-        {
+        for (f, member) in self.findings.iter().zip(self.members.iter_mut()) {
             // The cheap tests first; the evidence (a filter lookup) last, and once.
             let any_class = f.classes.is_empty();
             *member = (any_class || f.classes.contains(&class))
@@ -155,27 +151,41 @@ impl Meter {
                 && f.targets.matches(src, dst)
                 && (any_class || *evidence.get_or_insert_with(|| first_pass.is_evidence(class, p)))
                 && f.zone.as_deref().is_none_or(|z| in_zone(p, z));
-            if *member {
-                if !count.ttl_watch.is_empty() {
-                    if let Ok(i) = count.ttl_watch.binary_search_by_key(&src, |e| e.0) {
-                        let ttl = p.ip.as_ref().map_or(0, |ip| ip.ttl);
-                        let e = &mut count.ttl_watch[i];
-                        e.1 += 1;
-                        e.2[usize::from(ttl / 64)] |= 1 << (ttl % 64);
-                    }
+        }
+    }
+
+    /// Counts one packet of the second pass; `first_pass` is the analyzer that saw the same
+    /// packets in the first pass, whose filters judge the evidence.
+    pub fn add(&mut self, ts: i64, p: &Packet<'_>, first_pass: &Analyzer) {
+        self.total_packets += 1;
+        self.judge(ts, p, first_pass);
+        let src = p.ip.as_ref().map_or(0, |ip| addr_bits(ip.src));
+        let (w, base) = (self.bucket_ns, self.base);
+        for (count, _) in self
+            .counts
+            .iter_mut()
+            .zip(&self.members)
+            .filter(|(_, &m)| m)
+        {
+            if !count.ttl_watch.is_empty() {
+                if let Ok(i) = count.ttl_watch.binary_search_by_key(&src, |e| e.0) {
+                    let ttl = p.ip.as_ref().map_or(0, |ip| ip.ttl);
+                    let e = &mut count.ttl_watch[i];
+                    e.1 += 1;
+                    e.2[usize::from(ttl / 64)] |= 1 << (ttl % 64);
                 }
-                count.packets += 1;
-                count.bytes += u64::from(p.wire_len);
-                count.first = count.first.min(ts);
-                count.last = count.last.max(ts);
-                let idx = (ts.div_euclid(w) - base).max(0) as usize;
-                if idx < 1 << 16 {
-                    if idx >= count.series.len() {
-                        count.series.resize(idx + 1, (0, 0));
-                    }
-                    count.series[idx].0 += 1;
-                    count.series[idx].1 += u64::from(p.wire_len);
+            }
+            count.packets += 1;
+            count.bytes += u64::from(p.wire_len);
+            count.first = count.first.min(ts);
+            count.last = count.last.max(ts);
+            let idx = (ts.div_euclid(w) - base).max(0) as usize;
+            if idx < 1 << 16 {
+                if idx >= count.series.len() {
+                    count.series.resize(idx + 1, (0, 0));
                 }
+                count.series[idx].0 += 1;
+                count.series[idx].1 += u64::from(p.wire_len);
             }
         }
         let (owners, counts, members) = (&self.owners, &mut self.counts, &self.members);
@@ -188,6 +198,9 @@ impl Meter {
                 m.1 += 1;
             }
         });
+        if let Some(d) = self.details.as_mut() {
+            d.add(ts, p, &self.members);
+        }
     }
 
     /// Adds another thread's counts.
@@ -216,6 +229,9 @@ impl Meter {
                 }
             }
         }
+        if let (Some(mine), Some(theirs)) = (self.details.as_mut(), o.details) {
+            mine.merge(theirs);
+        }
     }
 }
 
@@ -242,15 +258,41 @@ impl Plan {
         &self.analyzer
     }
 
+    /// Whether the packet last given to [`Plan::judge`] or [`Plan::add`] belongs to each
+    /// finding, decided without counting it (for a pass after the second).
+    pub fn judge(&mut self, ts: i64, p: &Packet<'_>) {
+        self.meter.judge(ts, p, &self.analyzer);
+    }
+
+    /// Makes the second pass also gather what a report shows ([`Plan::details`]): call before
+    /// the second pass, and before [`Plan::meter`] in a parallel run.
+    pub fn collect_details(&mut self) {
+        let an = &self.analyzer;
+        self.meter.details = Some(crate::detail::Collector::new(
+            self.findings.len(),
+            an.start,
+            an.end,
+            an.bucket_ns,
+        ));
+    }
+
+    /// The timeline and per-finding details of the second pass; `None` unless
+    /// [`Plan::collect_details`] was called before it.
+    pub fn details(&self) -> Option<crate::detail::Details> {
+        self.meter.details.as_ref().map(|d| d.finish())
+    }
+
     /// A fresh set of second-pass counters for one thread of a parallel run.
     pub fn meter(&self) -> Meter {
-        Meter::new(
+        let mut m = Meter::new(
             self.findings.clone(),
             self.meter.rules.clone(),
             self.meter.owners.clone(),
             self.meter.bucket_ns,
             self.meter.base,
-        )
+        );
+        m.details = self.meter.details.as_ref().map(|d| d.fresh());
+        m
     }
 
     /// Adds the counts of a thread's meter.
@@ -259,7 +301,7 @@ impl Plan {
     }
 
     /// Writes the analysis document.
-    pub fn finish(self, files: Vec<FileInfo>, damaged_records: u64) -> Analysis {
+    pub fn finish(&self, files: Vec<FileInfo>, damaged_records: u64) -> Analysis {
         let an = &self.analyzer;
         let cfg = an.config().clone();
         let total = an.packets;

@@ -74,6 +74,17 @@ pub fn spool_stdin(args: &InputArgs) -> anyhow::Result<(InputArgs, Option<tempfi
     Ok((spooled, Some(path)))
 }
 
+/// Names the spooled copy of standard input `-` again in the files of an outcome.
+pub fn name_spool(files: &mut [FileInfo], spool: Option<&std::path::Path>) {
+    if let Some(spool) = spool {
+        for f in files.iter_mut() {
+            if std::path::Path::new(&f.name) == spool {
+                f.name = "-".into();
+            }
+        }
+    }
+}
+
 /// Decodes every packet of the inputs, in time order, and hands it to `each`.
 pub fn for_each_packet<S: DamageSink>(
     args: &InputArgs,

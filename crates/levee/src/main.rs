@@ -407,36 +407,39 @@ fn run_analysis(
     threads: usize,
 ) -> anyhow::Result<(levee_analyze::Analysis, u8)> {
     let (input, spool) = input::spool_stdin(input)?;
+    let (plan, mut outcome) = run_passes(&input, config, threads, false)?;
+    input::name_spool(&mut outcome.files, spool.as_deref());
+    let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
+    Ok((analysis, outcome.exit_code()))
+}
+
+/// Both passes of an analysis over inputs that can be read twice (see
+/// [`input::spool_stdin`]), on `threads` threads; with `details`, the second pass also gathers
+/// what a report shows. Returns the plan, to be finished into the analysis (and to judge the
+/// packets of a later pass), and the outcome of the first reading.
+pub(crate) fn run_passes(
+    input: &InputArgs,
+    config: levee_analyze::AnalyzeConfig,
+    threads: usize,
+    details: bool,
+) -> anyhow::Result<(levee_analyze::Plan, input::Outcome)> {
     if threads > 1 {
-        let (mut analysis, outcome) = parallel::run(&input, config, threads)?;
-        if let Some(spool) = &spool {
-            for f in analysis.capture.files.iter_mut() {
-                if std::path::Path::new(&f.name) == spool.to_path_buf() {
-                    f.name = "-".into();
-                }
-            }
-        }
-        return Ok((analysis, outcome.exit_code()));
+        return parallel::run(input, config, threads, details);
     }
     let mut analyzer = levee_analyze::Analyzer::new(config);
-    let mut outcome = input::for_each_packet(&input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
-    if let Some(spool) = &spool {
-        for f in outcome.files.iter_mut() {
-            if std::path::Path::new(&f.name) == spool.to_path_buf() {
-                f.name = "-".into();
-            }
-        }
-    }
+    let outcome = input::for_each_packet(input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
     let mut plan = analyzer.detect();
-    if plan.needs_second_pass() {
+    if details {
+        plan.collect_details();
+    }
+    if plan.needs_second_pass() || details {
         let again = InputArgs {
             quiet: true,
             ..input.clone()
         };
         input::for_each_packet(&again, &mut plan, |pl, ts, p| pl.add(ts, p))?;
     }
-    let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
-    Ok((analysis, outcome.exit_code()))
+    Ok((plan, outcome))
 }
 
 /// Writes to standard output. A reader that went away (`levee ... | head`) ends the output

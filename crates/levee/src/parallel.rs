@@ -12,7 +12,7 @@
 
 use std::sync::mpsc::{sync_channel, SyncSender};
 
-use levee_analyze::{Analysis, AnalyzeConfig, Analyzer};
+use levee_analyze::{AnalyzeConfig, Analyzer, Plan};
 
 use crate::input::{self, DamageSink, Outcome};
 use crate::InputArgs;
@@ -186,7 +186,8 @@ pub fn run(
     input: &InputArgs,
     config: AnalyzeConfig,
     threads: usize,
-) -> anyhow::Result<(Analysis, Outcome)> {
+    details: bool,
+) -> anyhow::Result<(Plan, Outcome)> {
     let (outcome, mut parts) = deal(
         input,
         threads,
@@ -201,7 +202,10 @@ pub fn run(
         primary.merge_stats(other);
     }
     let mut plan = primary.detect();
-    if plan.needs_second_pass() {
+    if details {
+        plan.collect_details();
+    }
+    if plan.needs_second_pass() || details {
         let again = InputArgs {
             quiet: true,
             ..input.clone()
@@ -232,6 +236,5 @@ pub fn run(
             plan.absorb(m);
         }
     }
-    let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
-    Ok((analysis, outcome))
+    Ok((plan, outcome))
 }

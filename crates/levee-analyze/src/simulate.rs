@@ -1,0 +1,280 @@
+//! Rules applied to the packets of an analysis: what each rule matches, decides and drops, and
+//! how much of each attack, and of the traffic that belongs to no attack, the rules together
+//! stop (`levee simulate`, and the mitigation figures of `levee report`).
+//!
+//! The [`Simulator`] is fed every packet together with its membership in each finding
+//! ([`crate::Plan::members`]): in the second pass of an analysis, or in a later pass that only
+//! judges membership ([`crate::Plan::judge`]), when the rules come from the analysis itself.
+
+use levee_decode::Packet;
+use levee_rules::{Action, Rule, RulesFile};
+use serde::Serialize;
+
+use crate::report::{Analysis, Attack};
+use crate::summary::FileInfo;
+
+/// The rules file for the attacks of an analysis: one `block` rule per attack, its signature.
+pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
+    let names: Vec<&str> = analysis
+        .capture
+        .files
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    let rules = analysis
+        .attacks
+        .iter()
+        .map(|a| {
+            let targets: Vec<&str> = a
+                .targets
+                .iter()
+                .filter_map(|t| t.ip.as_deref().or(t.prefix.as_deref()))
+                .collect();
+            let s = &a.signature;
+            Rule {
+                id: format!("{}-{}", a.vector, a.id),
+                description: Some(format!(
+                    "{} on {} from {}: matched {:.2}% of the attack and {:.4}% of other traffic \
+                     ({} of {} packets) in {}",
+                    a.vector,
+                    targets.join(" "),
+                    a.start,
+                    s.coverage * 100.0,
+                    s.collateral * 100.0,
+                    s.matched_other_packets,
+                    s.other_packets,
+                    names.join(", ")
+                )),
+                text: s.expression.clone(),
+                expression: levee_rules::parse_plain(&s.expression)
+                    .expect("analyze prints expressions that parse"),
+                action: Action::Block,
+            }
+        })
+        .collect();
+    RulesFile {
+        rules,
+        lists: levee_rules::Lists::new(),
+        list_files: Default::default(),
+    }
+}
+
+/// Per-rule results of a simulation.
+#[derive(Debug, Serialize)]
+pub struct RuleResult {
+    pub id: String,
+    pub action: String,
+    pub expression: String,
+    /// Packets and bytes the expression matches, on its own (as a filter would).
+    pub matched: Counts,
+    /// Packets and bytes this rule decided, rules applied in order, first match wins.
+    pub decided: Counts,
+    /// Of `decided`, the packets and bytes it dropped (all for block, over the limit for
+    /// rate_limit, none for allow and log).
+    pub dropped: Counts,
+    /// What it dropped of each attack `levee analyze` finds in the same captures.
+    pub attacks: Vec<AttackShare>,
+    /// What it dropped of the packets that belong to no attack.
+    pub other: Share,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Counts {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, bytes: u64) {
+        self.packets += 1;
+        self.bytes += bytes;
+    }
+}
+
+/// Packets dropped of a whole, and the share they are of it.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Share {
+    pub dropped_packets: u64,
+    pub of_packets: u64,
+    pub share: f64,
+}
+
+impl Share {
+    pub fn new(dropped: u64, of: u64) -> Share {
+        Share {
+            dropped_packets: dropped,
+            of_packets: of,
+            share: if of == 0 {
+                0.0
+            } else {
+                dropped as f64 / of as f64
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttackShare {
+    pub attack: usize,
+    pub vector: String,
+    #[serde(flatten)]
+    pub stopped: Share,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Simulation {
+    pub rules_file: String,
+    pub files: Vec<FileInfo>,
+    pub total: Counts,
+    pub blocked: Counts,
+    pub passed: Counts,
+    /// Each attack found in the captures, and how much of it all the rules together stop.
+    pub attacks: Vec<AttackShare>,
+    /// How much of the traffic that belongs to no attack the rules stop.
+    pub other: Share,
+    pub rules: Vec<RuleResult>,
+    pub notes: Vec<String>,
+}
+
+/// Rules applied in order to packets in capture order, first match wins, with the counts a
+/// [`Simulation`] reports.
+pub struct Simulator {
+    engine: levee_rules::Engine,
+    results: Vec<RuleResult>,
+    total: Counts,
+    blocked: Counts,
+    /// Per rule and finding: packets dropped; per finding: dropped by any rule.
+    dropped_by_rule: Vec<Vec<u64>>,
+    dropped_any: Vec<u64>,
+    other_total: u64,
+    other_dropped_by_rule: Vec<u64>,
+    other_dropped: u64,
+    rate_limited: bool,
+}
+
+impl Simulator {
+    /// A simulator of `file` over packets that may belong to `findings` findings.
+    pub fn new(file: &RulesFile, findings: usize) -> Simulator {
+        let n = file.rules.len();
+        Simulator {
+            engine: levee_rules::Engine::new(file),
+            results: file
+                .rules
+                .iter()
+                .map(|r| RuleResult {
+                    id: r.id.clone(),
+                    action: r.action.name().into(),
+                    expression: r.expression.to_string(),
+                    matched: Counts::default(),
+                    decided: Counts::default(),
+                    dropped: Counts::default(),
+                    attacks: Vec::new(),
+                    other: Share::default(),
+                })
+                .collect(),
+            total: Counts::default(),
+            blocked: Counts::default(),
+            dropped_by_rule: vec![vec![0; findings]; n],
+            dropped_any: vec![0; findings],
+            other_total: 0,
+            other_dropped_by_rule: vec![0; n],
+            other_dropped: 0,
+            rate_limited: file
+                .rules
+                .iter()
+                .any(|r| matches!(r.action, Action::RateLimit { .. })),
+        }
+    }
+
+    /// Applies the rules to one packet; `members[i]` says whether it belongs to finding `i`.
+    pub fn add(&mut self, ts: i64, p: &Packet<'_>, members: &[bool]) {
+        let bytes = u64::from(p.wire_len);
+        self.total.add(bytes);
+        let v = self.engine.apply(ts, p);
+        for (i, hit) in self.engine.matched().iter().enumerate() {
+            if *hit {
+                self.results[i].matched.add(bytes);
+            }
+        }
+        for &i in self.engine.logged() {
+            self.results[i].decided.add(bytes);
+        }
+        let in_attack = members.iter().any(|&m| m);
+        if !in_attack {
+            self.other_total += 1;
+        }
+        if let Some(i) = v.decided {
+            self.results[i].decided.add(bytes);
+            if v.dropped {
+                self.results[i].dropped.add(bytes);
+                self.blocked.add(bytes);
+                for (f, &m) in members.iter().enumerate() {
+                    if m {
+                        self.dropped_by_rule[i][f] += 1;
+                        self.dropped_any[f] += 1;
+                    }
+                }
+                if !in_attack {
+                    self.other_dropped_by_rule[i] += 1;
+                    self.other_dropped += 1;
+                }
+            }
+        }
+    }
+
+    /// The simulation's figures; `analysis` is the analysis of the same packets (its attacks
+    /// are the findings the memberships referred to).
+    pub fn finish(self, rules_file: String, analysis: &Analysis) -> Simulation {
+        let Simulator {
+            mut results,
+            total,
+            blocked,
+            dropped_by_rule,
+            dropped_any,
+            other_total,
+            other_dropped_by_rule,
+            other_dropped,
+            rate_limited,
+            ..
+        } = self;
+        let share_of = |a: &Attack, dropped: u64| AttackShare {
+            attack: a.id,
+            vector: a.vector.clone(),
+            stopped: Share::new(dropped, a.packets),
+        };
+        for (i, r) in results.iter_mut().enumerate() {
+            r.attacks = analysis
+                .attacks
+                .iter()
+                .map(|a| share_of(a, dropped_by_rule[i][a.finding]))
+                .collect();
+            r.other = Share::new(other_dropped_by_rule[i], other_total);
+        }
+        let mut notes = Vec::new();
+        if rate_limited {
+            notes.push(format!(
+                "rate limits are token buckets in capture time, {} per rule, shared by keys whose \
+                 hashes collide",
+                levee_rules::engine::BUCKET_SLOTS
+            ));
+        }
+        Simulation {
+            rules_file,
+            files: analysis.capture.files.clone(),
+            passed: Counts {
+                packets: total.packets - blocked.packets,
+                bytes: total.bytes - blocked.bytes,
+            },
+            total,
+            blocked,
+            attacks: analysis
+                .attacks
+                .iter()
+                .map(|a| share_of(a, dropped_any[a.finding]))
+                .collect(),
+            other: Share::new(other_dropped, other_total),
+            rules: results,
+            notes,
+        }
+    }
+}
