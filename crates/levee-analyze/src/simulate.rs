@@ -60,7 +60,7 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
 }
 
 /// Per-rule results of a simulation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RuleResult {
     pub id: String,
     pub action: String,
@@ -113,7 +113,7 @@ impl Share {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AttackShare {
     pub attack: usize,
     pub vector: String,
@@ -121,7 +121,7 @@ pub struct AttackShare {
     pub stopped: Share,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Simulation {
     pub rules_file: String,
     pub files: Vec<FileInfo>,

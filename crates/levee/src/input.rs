@@ -135,10 +135,11 @@ pub fn for_each_frame_with<S: DamageSink>(
         let bar = ProgressBar::new(total_size);
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} {bytes}/{total_bytes} {bar:40} {percent}% {binary_bytes_per_sec} eta {eta}",
+                "{prefix}{spinner} {bytes}/{total_bytes} {bar:40} {percent}% {binary_bytes_per_sec} eta {eta}",
             )
             .expect("static template is valid"),
         );
+        bar.set_prefix(args.stage);
         bar
     });
     let mut merged = MergedCapture::new(readers);

@@ -14,6 +14,7 @@
 mod input;
 mod parallel;
 mod render;
+mod report_cmd;
 mod rules_cmd;
 
 use std::path::PathBuf;
@@ -55,7 +56,11 @@ enum Command {
     Fields(FieldsArgs),
     /// Write a deterministic, labelled synthetic capture.
     Synth(SynthArgs),
-    /// Run levee on a built-in example: synthesise a multi-vector attack capture and analyse it.
+    /// Write the attack report (HTML, Markdown, JSON) of captures: summary, timeline, each
+    /// attack with its sources and signature, and the rules with what they stop.
+    Report(report_cmd::ReportArgs),
+    /// Run levee on a built-in example: synthesise a multi-vector attack capture, analyse it
+    /// and write its report.
     Demo(DemoArgs),
 }
 
@@ -74,15 +79,31 @@ pub struct InputArgs {
     /// Set on a second pass over the same inputs: damage was reported by the first.
     #[arg(skip)]
     pub quiet: bool,
+    /// Shown before the progress bar, for commands that read their inputs several times.
+    #[arg(skip)]
+    pub stage: &'static str,
 }
 
 #[derive(Args)]
 struct AnalyzeArgs {
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    detect: DetectArgs,
     /// Print JSON (schema in docs/analyze-json.md) instead of text.
     #[arg(long)]
     json: bool,
+    /// Write a rules file blocking each attack by its signature (see `levee rules`).
+    #[arg(long)]
+    rules_out: Option<PathBuf>,
+    /// Replace the rules file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+/// How attacks are detected, shared by `analyze` and `report`.
+#[derive(Args, Clone)]
+pub struct DetectArgs {
     /// Width of the time buckets rates are measured in, in seconds.
     #[arg(long, default_value_t = 1.0)]
     bucket: f64,
@@ -105,12 +126,29 @@ struct AnalyzeArgs {
     /// Worker threads (0: one per core). The result is the same as with one thread.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Write a rules file blocking each attack by its signature (see `levee rules`).
-    #[arg(long)]
-    rules_out: Option<PathBuf>,
-    /// Replace the rules file if it exists.
-    #[arg(long)]
-    force: bool,
+}
+
+impl DetectArgs {
+    /// The analysis settings and the number of threads.
+    pub fn config(&self) -> anyhow::Result<(levee_analyze::AnalyzeConfig, usize)> {
+        if !(self.bucket > 0.0 && self.bucket.is_finite()) {
+            anyhow::bail!("--bucket must be a positive number of seconds");
+        }
+        let config = levee_analyze::AnalyzeConfig {
+            bucket_ns: ((self.bucket * 1e9) as i64).max(1),
+            min_pps: self.min_pps,
+            min_packets: self.min_packets,
+            min_flood_sources: self.min_sources,
+            min_reflectors: self.min_reflectors,
+            top_n: self.top,
+            ..Default::default()
+        };
+        let threads = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n.min(64),
+        };
+        Ok((config, threads))
+    }
 }
 
 #[derive(Args)]
@@ -259,6 +297,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => summary(a),
         Command::Fields(a) => fields(a),
         Command::Synth(a) => synth(a),
+        Command::Report(a) => report_cmd::report(a),
         Command::Demo(a) => demo(a),
     };
     match result {
@@ -282,24 +321,8 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
 }
 
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
-    if !(a.bucket > 0.0 && a.bucket.is_finite()) {
-        anyhow::bail!("--bucket must be a positive number of seconds");
-    }
-    let config = levee_analyze::AnalyzeConfig {
-        bucket_ns: ((a.bucket * 1e9) as i64).max(1),
-        min_pps: a.min_pps,
-        min_packets: a.min_packets,
-        min_flood_sources: a.min_sources,
-        min_reflectors: a.min_reflectors,
-        top_n: a.top,
-        ..Default::default()
-    };
-    let threads = match a.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n.min(64),
-    };
-    let analysis = run_analysis(&a.input, config, threads)?;
-    let (analysis, code) = analysis;
+    let (config, threads) = a.detect.config()?;
+    let (analysis, code) = run_analysis(&a.input, config, threads)?;
     if let Some(path) = &a.rules_out {
         rules_cmd::write_rules(&analysis, path, a.force)?;
         eprintln!(
@@ -407,7 +430,7 @@ fn run_analysis(
     threads: usize,
 ) -> anyhow::Result<(levee_analyze::Analysis, u8)> {
     let (input, spool) = input::spool_stdin(input)?;
-    let (plan, mut outcome) = run_passes(&input, config, threads, false)?;
+    let (plan, mut outcome) = run_passes(&input, config, threads, false, 2)?;
     input::name_spool(&mut outcome.files, spool.as_deref());
     let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
     Ok((analysis, outcome.exit_code()))
@@ -416,15 +439,26 @@ fn run_analysis(
 /// Both passes of an analysis over inputs that can be read twice (see
 /// [`input::spool_stdin`]), on `threads` threads; with `details`, the second pass also gathers
 /// what a report shows. Returns the plan, to be finished into the analysis (and to judge the
-/// packets of a later pass), and the outcome of the first reading.
+/// packets of a later pass), and the outcome of the first reading. `passes` is the number of
+/// passes the command makes in all, for the progress bar.
 pub(crate) fn run_passes(
     input: &InputArgs,
     config: levee_analyze::AnalyzeConfig,
     threads: usize,
     details: bool,
+    passes: u8,
 ) -> anyhow::Result<(levee_analyze::Plan, input::Outcome)> {
+    let (first, second) = if passes >= 3 {
+        ("pass 1/3 ", "pass 2/3 ")
+    } else {
+        ("pass 1/2 ", "pass 2/2 ")
+    };
+    let input = &InputArgs {
+        stage: first,
+        ..input.clone()
+    };
     if threads > 1 {
-        return parallel::run(input, config, threads, details);
+        return parallel::run(input, config, threads, details, second);
     }
     let mut analyzer = levee_analyze::Analyzer::new(config);
     let outcome = input::for_each_packet(input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
@@ -435,6 +469,7 @@ pub(crate) fn run_passes(
     if plan.needs_second_pass() || details {
         let again = InputArgs {
             quiet: true,
+            stage: second,
             ..input.clone()
         };
         input::for_each_packet(&again, &mut plan, |pl, ts, p| pl.add(ts, p))?;
@@ -444,7 +479,7 @@ pub(crate) fn run_passes(
 
 /// Writes to standard output. A reader that went away (`levee ... | head`) ends the output
 /// quietly instead of being an error.
-fn emit(text: &str) -> anyhow::Result<()> {
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -485,6 +520,7 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
         no_progress: true,
         max_errors: a.max_errors,
         quiet: false,
+        stage: "",
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -640,30 +676,36 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         stats.benign,
     );
     eprintln!(
-        "levee demo: running `levee analyze {}`\n",
-        capture.display()
+        "levee demo: running `levee report {} --out {}`\n",
+        capture.display(),
+        dir.join("report").display()
     );
     let input = InputArgs {
         captures: vec![capture.clone()],
         no_progress: true,
         max_errors: 20,
         quiet: false,
+        stage: "",
     };
-    let (analysis, code) = run_analysis(&input, levee_analyze::AnalyzeConfig::default(), 1)?;
+    let (report, code) = report_cmd::make_report(
+        &input,
+        levee_analyze::AnalyzeConfig::default(),
+        1,
+        None,
+        &levee_report::Enricher::default(),
+        "eth0",
+    )?;
+    let analysis = &report.analysis;
     let rules = dir.join("demo-rules.toml");
-    rules_cmd::write_rules(&analysis, &rules, true)?;
+    rules_cmd::write_rules(analysis, &rules, true)?;
+    let paths = levee_report::write(&dir.join("report"), &report, true)?;
     if a.json {
-        emit(&(serde_json::to_string_pretty(&analysis)? + "\n"))?;
+        emit(&(serde_json::to_string_pretty(analysis)? + "\n"))?;
+        eprintln!("levee demo: the report is in {}", paths[0].display());
         return Ok(code);
     }
-    emit(&render::analysis_text(&analysis))?;
-    let input = InputArgs {
-        captures: vec![capture.clone()],
-        no_progress: true,
-        max_errors: 20,
-        quiet: true,
-    };
-    let (sim, _) = rules_cmd::simulate(&rules, &input)?;
+    emit(&render::analysis_text(analysis))?;
+    let sim = &report.mitigation.simulation;
     emit(&format!(
         "Rules ready to apply: {}\n\
          \x20 together they drop {} of {} packets ({:.1}%): \
@@ -691,6 +733,12 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
          \x20 (or `--target cloudflare`); measured on any capture: `levee simulate --rules {} CAPTURE`\n",
         rules.display(),
         rules.display()
+    ))?;
+    emit(&format!(
+        "\nReport for the customer: {}\n  (also {} and {})\n",
+        paths[0].display(),
+        paths[1].display(),
+        paths[2].display()
     ))?;
     eprintln!(
         "levee demo: the truth is in {}; try `levee summary {}` too",

@@ -187,6 +187,7 @@ pub fn run(
     config: AnalyzeConfig,
     threads: usize,
     details: bool,
+    second_stage: &'static str,
 ) -> anyhow::Result<(Plan, Outcome)> {
     let (outcome, mut parts) = deal(
         input,
@@ -208,6 +209,7 @@ pub fn run(
     if plan.needs_second_pass() || details {
         let again = InputArgs {
             quiet: true,
+            stage: second_stage,
             ..input.clone()
         };
         let meters: Vec<levee_analyze::measure::Meter> = {

@@ -107,6 +107,18 @@ impl Target {
         })
     }
 
+    /// The name `--target` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Bpf => "bpf",
+            Target::Cloudflare => "cloudflare",
+            Target::Nftables => "nftables",
+            Target::NftablesInet => "nftables-inet",
+            Target::Iptables => "iptables",
+            Target::Ipset => "ipset",
+        }
+    }
+
     pub const NAMES: &'static [&'static str] = &[
         "bpf",
         "cloudflare",

@@ -1,0 +1,609 @@
+//! `report.html`: one self-contained page. Inline CSS and SVG only; a Content-Security-Policy
+//! forbids the page to load anything, so it reads the same offline, in a ticket attachment
+//! and printed to PDF.
+//!
+//! Key figures carry `data-figure` (a name) and `data-value` (the exact number of
+//! `report.json`) beside the rounded text a person reads, so tests can check that the page
+//! and the JSON agree.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use levee_analyze::detect::{bits_rate, rate, thousands};
+use levee_analyze::report::Attack;
+
+use crate::model::*;
+use crate::svg;
+
+const CSS: &str = r#"
+:root { --ink:#1d2330; --muted:#5b6577; --line:#d9dee7; --bg:#f6f7f9; --accent:#d1495b; --ok:#2a7d4f; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); margin: 0; background: #fff; }
+main { max-width: 1040px; margin: 0 auto; padding: 24px 28px 48px; }
+header.top { border-bottom: 3px solid var(--accent); padding-bottom: 10px; margin-bottom: 18px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 30px 0 10px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+p.meta, .muted { color: var(--muted); }
+p.meta { margin: 0; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px; }
+.figure { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
+.figure .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
+.figure .value { display: block; font-size: 21px; font-weight: 600; margin: 2px 0; }
+.figure .sub { font-size: 12px; color: var(--muted); }
+.figure.alert .value { color: var(--accent); }
+.figure.good .value { color: var(--ok); }
+p.lead { font-size: 15px; }
+table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 13px; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { background: var(--bg); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, pre { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+code { background: var(--bg); padding: 1px 4px; border-radius: 3px; word-break: break-all; }
+pre { background: var(--bg); border: 1px solid var(--line); border-radius: 4px; padding: 8px 10px; white-space: pre-wrap; word-break: break-all; margin: 4px 0 10px; }
+svg.chart { width: 100%; height: auto; display: block; background: #fff; }
+svg .grid { stroke: #e7eaf0; stroke-width: 1; }
+svg .axis { fill: var(--muted); font-size: 11px; }
+svg .axis-line, svg .tick { stroke: #8a93a3; stroke-width: 1; }
+svg .window { fill: #d1495b; fill-opacity: .07; stroke: #d1495b; stroke-opacity: .5; stroke-dasharray: 3 2; }
+svg .window-label { fill: #b03040; font-size: 11px; font-weight: 600; }
+.legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 4px 0 14px; font-size: 12px; }
+.legend span.swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
+.charts2 { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
+.badge { display: inline-block; padding: 1px 7px; border-radius: 10px; font-size: 12px; font-weight: 600; }
+.badge.bad { background: #fbe3e6; color: #a3263a; }
+.badge.fine { background: #e2f3e9; color: #23693f; }
+section.attack { page-break-before: always; break-before: page; }
+.note { background: #fff8e1; border: 1px solid #f0dc9a; border-radius: 4px; padding: 6px 10px; }
+dl.method dt { font-weight: 600; margin-top: 8px; }
+dl.method dd { margin: 2px 0 0 0; color: var(--muted); }
+footer { margin-top: 36px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
+@media print { main { max-width: none; padding: 0; } h2 { break-after: avoid; } table, pre, svg { break-inside: avoid; } .figures { grid-template-columns: repeat(3, 1fr); } }
+"#;
+
+/// A percentage for a share in [0, 1], with precision where it matters (small collateral).
+pub fn pct(x: f64) -> String {
+    if x == 0.0 {
+        "0%".into()
+    } else if x < 0.0001 {
+        "<0.01%".into()
+    } else if x < 0.01 {
+        format!("{:.3}%", x * 100.0)
+    } else if x > 0.9999 && x < 1.0 {
+        ">99.99%".into()
+    } else {
+        format!("{:.2}%", x * 100.0)
+    }
+}
+
+/// A duration in words: 42.1 s, 3 min 12 s, 2 h 05 min.
+pub fn duration(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!("{} h {:02} min", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+    }
+}
+
+/// A key figure: the rounded text, with the exact value for machines.
+fn figure(name: &str, value: f64, text: String) -> Markup {
+    html! { span.value data-figure=(name) data-value=(value) { (text) } }
+}
+
+fn tally_table(rows: &[Tally], what: &str) -> Markup {
+    html! {
+        table {
+            tr { th { (what) } th.num { "packets" } th.num { "share of attack" } }
+            @for t in rows {
+                tr {
+                    td { (t.name) @if let Some(l) = &t.label { " " span.muted { (l) } } }
+                    td.num { (thousands(t.packets)) }
+                    td.num { (pct(t.share)) }
+                }
+            }
+        }
+    }
+}
+
+fn summary(r: &Report) -> Markup {
+    let s = &r.summary;
+    let c = &r.analysis.capture;
+    let unavailable = "unavailable (no database)";
+    html! {
+        section #summary {
+            h2 { "Executive summary" }
+            p.lead { (narrative(r)) }
+            div.figures {
+                div.figure.alert {
+                    span.label { "Attacks" }
+                    (figure("attacks", s.attacks as f64, s.attacks.to_string()))
+                    span.sub { (if s.vectors.is_empty() { "none found".to_string() } else { s.vectors.join(", ") }) }
+                }
+                div.figure {
+                    span.label { "Largest attack, packets" }
+                    @if let Some(p) = &s.largest_pps {
+                        (figure("largest_pps", p.value, rate(p.value)))
+                        span.sub { "#" (p.attack) " " (p.vector) }
+                    } @else { span.value { "–" } }
+                }
+                div.figure {
+                    span.label { "Largest attack, bits" }
+                    @if let Some(p) = &s.largest_bps {
+                        (figure("largest_bps", p.value, bits_rate(p.value)))
+                        span.sub { "#" (p.attack) " " (p.vector) }
+                    } @else { span.value { "–" } }
+                }
+                div.figure {
+                    span.label { "Time under attack" }
+                    (figure("attack_duration_s", s.attack_duration_s, duration(s.attack_duration_s)))
+                    span.sub { "of " (duration(c.duration_s)) " captured" }
+                }
+                div.figure {
+                    span.label { "Main target" }
+                    @if let Some(t) = &s.main_target {
+                        span.value data-figure="main_target" data-value=(t.name) { (t.name) }
+                        span.sub { (thousands(t.packets)) " attack packets" }
+                    } @else { span.value { "–" } }
+                }
+                div.figure {
+                    span.label { "Top source network" }
+                    @if let Some(t) = &s.top_source_network {
+                        span.value data-figure="top_source_network" data-value=(t.name) { (t.name) }
+                        span.sub { (pct(t.share)) " of attack packets" }
+                    } @else { span.value { "–" } }
+                }
+                div.figure {
+                    span.label { "Top source AS" }
+                    @if let Some(t) = &s.top_source_asn {
+                        span.value data-figure="top_source_asn" data-value=(t.name) { (t.name) }
+                        span.sub { (t.label.as_deref().unwrap_or("")) " · " (pct(t.share)) }
+                    } @else if r.enrichment.asn.is_some() { span.value { "–" } span.sub { "no source in the database" } }
+                    @else { span.value.muted { "–" } span.sub { (unavailable) } }
+                }
+                div.figure {
+                    span.label { "Top source country" }
+                    @if let Some(t) = &s.top_source_country {
+                        span.value data-figure="top_source_country" data-value=(t.name) { (t.name) }
+                        span.sub { (t.label.as_deref().unwrap_or("")) " · " (pct(t.share)) }
+                    } @else if r.enrichment.geoip.is_some() { span.value { "–" } span.sub { "no source in the database" } }
+                    @else { span.value.muted { "–" } span.sub { (unavailable) } }
+                }
+                div.figure.good {
+                    span.label { "Attack the rules stop" }
+                    (figure("rules_stop_attack_share", s.rules_stop_attack_share, pct(s.rules_stop_attack_share)))
+                    span.sub { (thousands(s.attack_packets_stopped)) " of " (thousands(s.attack_packets)) " packets" }
+                }
+                div.figure {
+                    span.label { "Good traffic they also stop" }
+                    (figure("rules_stop_good_share", s.rules_stop_good_share, pct(s.rules_stop_good_share)))
+                    span.sub { (thousands(s.good_packets_stopped)) " of " (thousands(s.good_packets)) " packets" }
+                }
+            }
+            @if let Some(n) = &r.enrichment.note { p.note { (n) } }
+        }
+    }
+}
+
+/// The summary in one or two sentences.
+fn narrative(r: &Report) -> String {
+    let a = &r.analysis;
+    let c = &a.capture;
+    let period = match (&c.start, &c.end) {
+        (Some(s), Some(e)) => format!("from {s} to {e}"),
+        _ => "(empty)".into(),
+    };
+    if a.attacks.is_empty() {
+        return format!(
+            "The captures hold {} packets {period}. levee found no attack in them.",
+            thousands(c.packets)
+        );
+    }
+    let s = &r.summary;
+    let target = s
+        .main_target
+        .as_ref()
+        .map_or(String::new(), |t| format!(" on {}", t.name));
+    let mut out = format!(
+        "The captures hold {} packets {period}. levee found {} attack{}{target} ({}), under way for {} in all.",
+        thousands(c.packets),
+        a.attacks.len(),
+        if a.attacks.len() == 1 { "" } else { "s" },
+        s.vectors.join(", "),
+        duration(s.attack_duration_s)
+    );
+    if let Some(p) = &s.largest_pps {
+        out.push_str(&format!(
+            " The largest peaked at {} (#{} {}).",
+            rate(p.value),
+            p.attack,
+            p.vector
+        ));
+    }
+    out.push_str(&format!(
+        " The {} rules stop {} of the attack packets and {} of the other traffic.",
+        r.mitigation.source,
+        pct(s.rules_stop_attack_share),
+        pct(s.rules_stop_good_share)
+    ));
+    out
+}
+
+fn timeline(r: &Report) -> Markup {
+    let t = &r.timeline;
+    html! {
+        section #timeline {
+            h2 { "Timeline" }
+            p.muted { "Traffic per " (t.bucket_s) " s, stacked by vector; dashed boxes mark the attacks. Peak of all traffic: "
+                (rate(t.peak_pps)) ", " (bits_rate(t.peak_bps)) "." }
+            div.legend {
+                @for (i, s) in t.series.iter().enumerate() {
+                    span { span.swatch style=(format!("background:{}", svg::color(i, &s.name))) {} (s.name) }
+                }
+            }
+            h3 { "Packets per second" }
+            (svg::timeline(t, false, "timeline-pps"))
+            h3 { "Bits per second" }
+            (svg::timeline(t, true, "timeline-bps"))
+        }
+    }
+}
+
+fn overview(r: &Report) -> Markup {
+    html! {
+        section #attacks {
+            h2 { "Attacks" }
+            @if r.analysis.attacks.is_empty() {
+                p { "No attack was found." }
+            } @else {
+                table {
+                    tr {
+                        th { "#" } th { "vector" } th { "start (UTC)" } th.num { "duration" } th.num { "packets" }
+                        th.num { "peak" } th.num { "peak bits" } th { "target" } th { "spoofed" } th.num { "stopped" }
+                    }
+                    @for (a, s) in r.analysis.attacks.iter().zip(&r.attacks) {
+                        tr {
+                            td { a href=(format!("#attack-{}", a.id)) { (a.id) } }
+                            td { (a.vector) }
+                            td { (a.start) }
+                            td.num { (duration(a.duration_s)) }
+                            td.num { (thousands(a.packets)) }
+                            td.num { (rate(a.peak_pps)) }
+                            td.num { (bits_rate(a.peak_bps)) }
+                            td { (targets_text(a)) }
+                            td { (spoof_badge(a)) }
+                            td.num { (pct(s.stopped_share)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn targets_text(a: &Attack) -> String {
+    let mut v: Vec<&str> = a
+        .targets
+        .iter()
+        .filter_map(|t| t.ip.as_deref().or(t.prefix.as_deref()))
+        .take(3)
+        .collect();
+    if a.targets.len() > 3 {
+        v.push("…");
+    }
+    v.join(" ")
+}
+
+fn spoof_badge(a: &Attack) -> Markup {
+    html! {
+        @if a.sources.spoofed_likely { span.badge.bad { "likely" } }
+        @else { span.badge.fine { "unlikely" } }
+    }
+}
+
+fn ports_table(h: &levee_analyze::detail::PortHistogram, what: &str) -> Markup {
+    html! {
+        @if h.packets == 0 {
+            p.muted { "No " (what) " (no TCP or UDP)." }
+        } @else {
+            table {
+                tr { th { (what) } th.num { "packets" } th.num { "share" } }
+                @for (p, n) in &h.top {
+                    tr { td { (p) } td.num { (thousands(*n)) } td.num { (pct(*n as f64 / h.packets as f64)) } }
+                }
+            }
+            p.muted { (thousands(h.distinct)) " distinct " (what) "s." }
+        }
+    }
+}
+
+/// TTL bars over the range seen (grouped by 4 when the range is wide).
+fn ttl_bars(hist: &[(u8, u64)]) -> Vec<(String, u64)> {
+    let (Some(lo), Some(hi)) = (hist.first().map(|x| x.0), hist.last().map(|x| x.0)) else {
+        return Vec::new();
+    };
+    let group = if u32::from(hi - lo) < 64 { 1u32 } else { 4 };
+    let lo = u32::from(lo) / group * group;
+    let n = (u32::from(hi) - lo) / group + 1;
+    let mut bars: Vec<(String, u64)> = (0..n)
+        .map(|i| {
+            let a = lo + i * group;
+            let label = if group == 1 {
+                a.to_string()
+            } else {
+                format!("{a}-{}", a + group - 1)
+            };
+            (label, 0)
+        })
+        .collect();
+    for &(t, c) in hist {
+        bars[((u32::from(t) - lo) / group) as usize].1 += c;
+    }
+    bars
+}
+
+fn attack(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
+    let src = &a.sources;
+    let sig = &a.signature;
+    html! {
+        section.attack id=(format!("attack-{}", a.id)) {
+            h2 { "#" (a.id) " " (a.vector) }
+            p { (s.explanation) }
+            table {
+                tr { th { "start (UTC)" } td { (a.start) } th { "end (UTC)" } td { (a.end) } }
+                tr { th { "duration" } td { (duration(a.duration_s)) } th { "share of capture" } td { (pct(a.share_of_capture)) } }
+                tr {
+                    th { "packets" } td { (figure(&format!("attack-{}-packets", a.id), a.packets as f64, thousands(a.packets))) }
+                    th { "bytes" } td { (thousands(a.bytes)) }
+                }
+                tr {
+                    th { "peak" } td { (figure(&format!("attack-{}-peak_pps", a.id), a.peak_pps, rate(a.peak_pps))) " · " (bits_rate(a.peak_bps)) }
+                    th { "mean" } td { (rate(a.mean_pps)) " · " (bits_rate(a.mean_bps)) }
+                }
+            }
+            h3 { "Why levee calls it an attack" }
+            ul { @for e in &a.evidence { li { (e) } } }
+            h3 { "Targets" }
+            table {
+                tr { th { "target" } th.num { "packets (estimate)" } th { "destination ports" } }
+                @for t in &a.targets {
+                    tr {
+                        td { (t.ip.as_deref().or(t.prefix.as_deref()).unwrap_or("?")) }
+                        td.num { (thousands(t.packets)) }
+                        td { (t.ports.iter().map(|p| p.port.to_string()).collect::<Vec<_>>().join(", "))
+                            @if t.distinct_ports > t.ports.len() as u64 { " … (" (t.distinct_ports) " distinct)" } }
+                    }
+                }
+            }
+            h3 { "Sources" }
+            p {
+                "About " strong { (thousands(src.distinct_estimate)) } " distinct sources. Spoofed: " (spoof_badge(a))
+                @if let Some(st) = src.ttl_steady_share { " · " (pct(st)) " of the busiest sources kept one TTL" }
+                " · bogon sources " (pct(src.bogon_share)) "."
+            }
+            @if !src.evidence.is_empty() { ul { @for e in &src.evidence { li { (e) } } } }
+            @if src.spoofed_likely {
+                p.note { "The sources are probably forged: their networks, countries and ASes below say where the forged addresses point, not where the traffic came from." }
+            }
+            div.charts2 {
+                div {
+                    h3 { "Top sources" }
+                    table {
+                        tr { th { "source" } th.num { "packets" } }
+                        @for t in src.top.iter().take(crate::TOP_ROWS) { tr { td { (t.ip) } td.num { (thousands(t.packets)) } } }
+                    }
+                }
+                div {
+                    h3 { "Source networks" }
+                    (tally_table(&s.source_networks, "network"))
+                }
+            }
+            div.charts2 {
+                div {
+                    h3 { "Source countries" }
+                    @match &s.countries {
+                        Some(v) => (tally_table(v, "country")),
+                        None => p.muted { "Unavailable: no country database was given (--geoip)." },
+                    }
+                }
+                div {
+                    h3 { "Source ASes" }
+                    @match &s.asns {
+                        Some(v) => (tally_table(v, "AS")),
+                        None => p.muted { "Unavailable: no AS database was given (--asn)." },
+                    }
+                }
+            }
+            div.charts2 {
+                div {
+                    h3 { "TTL" }
+                    (svg::bars(&ttl_bars(&s.ttl_histogram), &format!("ttl-{}", a.id), "packets per IP TTL", svg::PALETTE[2]))
+                }
+                div {
+                    h3 { "Packet size" }
+                    (svg::bars(
+                        &s.length_histogram.iter().map(|b| (if b.low == b.high { b.low.to_string() } else { format!("{}-{}", b.low, b.high) }, b.packets)).collect::<Vec<_>>(),
+                        &format!("length-{}", a.id), "packets per IP length (bytes)", svg::PALETTE[3]))
+                }
+            }
+            div.charts2 {
+                div { h3 { "Source ports" } (ports_table(&s.source_ports, "source port")) }
+                div { h3 { "Destination ports" } (ports_table(&s.destination_ports, "destination port")) }
+            }
+            h3 { "Signature" }
+            pre { (sig.expression) }
+            p {
+                "Matches " (figure(&format!("attack-{}-coverage", a.id), sig.coverage, pct(sig.coverage)))
+                " of the attack (" (thousands(sig.matched_attack_packets)) " of " (thousands(sig.attack_packets)) " packets) and "
+                (figure(&format!("attack-{}-collateral", a.id), sig.collateral, pct(sig.collateral)))
+                " of the other traffic (" (thousands(sig.matched_other_packets)) " of " (thousands(sig.other_packets)) " packets)."
+            }
+            @if !sig.alternatives.is_empty() {
+                table {
+                    tr { th { "other candidates measured" } th.num { "coverage" } th.num { "collateral" } }
+                    @for m in &sig.alternatives { tr { td { code { (m.expression) } } td.num { (pct(m.coverage)) } td.num { (pct(m.collateral)) } } }
+                }
+            }
+            h3 { "The rule for each engine" }
+            p.muted { "Each is the signature above, compiled exactly: it stops " (pct(sig.coverage)) " of this attack and " (pct(sig.collateral))
+                " of the other traffic in these captures. The " (r.mitigation.source) " rules together stop " (pct(s.stopped_share)) " of it." }
+            @for e in &s.rules {
+                h3 { (e.target) }
+                @if let Some(t) = &e.text { pre { (t) } }
+                @if let Some(why) = &e.refused { p.note { "Not expressible: " (why) } }
+            }
+            h3 { "Sample packets" }
+            @for smp in &s.samples {
+                p { code { (crate::sample_line(smp)) } " " span.muted { (smp.time) } }
+                table {
+                    @for pair in smp.fields.chunks(3) {
+                        tr { @for (k, v) in pair { th { (k) } td { (v) } } }
+                    }
+                }
+                @if smp.payload_len > 0 {
+                    pre { "payload, " (smp.payload_len) " bytes: " (smp.payload_hex) @if smp.payload_len * 2 > smp.payload_hex.len() { "…" } }
+                }
+            }
+        }
+    }
+}
+
+fn mitigation(r: &Report) -> Markup {
+    let m = &r.mitigation;
+    let sim = &m.simulation;
+    html! {
+        section #mitigation {
+            h2 { "Mitigation" }
+            p {
+                @if m.source == "given" { "The rules of " code { (sim.rules_file) } } @else { "The recommended rules (one per attack)" }
+                ", applied in order, first match wins, to every packet of the captures: they drop "
+                (thousands(sim.blocked.packets)) " of " (thousands(sim.total.packets)) " packets."
+            }
+            table {
+                tr { th { "rule" } th { "action" } th.num { "matched" } th.num { "dropped" } th.num { "of other traffic" } }
+                @for x in &sim.rules {
+                    tr { td { (x.id) br; code { (x.expression) } } td { (x.action) } td.num { (thousands(x.matched.packets)) }
+                         td.num { (thousands(x.dropped.packets)) } td.num { (pct(x.other.share)) } }
+                }
+            }
+            table {
+                tr { th { "traffic" } th.num { "packets" } th.num { "stopped" } th.num { "share stopped" } }
+                @for (a, s) in sim.attacks.iter().zip(&r.analysis.attacks) {
+                    tr { td { "#" (a.attack) " " (a.vector) } td.num { (thousands(s.packets)) } td.num { (thousands(a.stopped.dropped_packets)) } td.num { (pct(a.stopped.share)) } }
+                }
+                tr { td { "no attack (good traffic)" } td.num { (thousands(sim.other.of_packets)) } td.num { (thousands(sim.other.dropped_packets)) } td.num { (pct(sim.other.share)) } }
+            }
+            @for n in &sim.notes { p.note { (n) } }
+            h3 { "Rules file" }
+            pre { (m.rules_toml) }
+            @for e in &m.compiled {
+                h3 { "All rules: " (e.target) }
+                @if let Some(t) = &e.text { pre { (t) } }
+                @if let Some(why) = &e.refused { p.note { (why) } }
+            }
+        }
+    }
+}
+
+fn rest(r: &Report) -> Markup {
+    let a = &r.analysis;
+    html! {
+        @if !a.not_attacks.is_empty() || !a.notes.is_empty() {
+            section #not-attacks {
+                h2 { "Traffic looked at and not called an attack" }
+                @if !a.not_attacks.is_empty() {
+                    table {
+                        tr { th { "class" } th.num { "packets" } th.num { "peak" } th.num { "sources" } th { "why not" } }
+                        @for d in &a.not_attacks {
+                            tr { td { (d.vector) } td.num { (thousands(d.packets)) } td.num { (rate(d.peak_pps)) } td.num { (thousands(d.distinct_sources)) } td { (d.reason) } }
+                        }
+                    }
+                }
+                @for n in &a.notes { p.note { (n) } }
+            }
+        }
+        section #appendix {
+            h2 { "Appendix: how each figure was computed" }
+            dl.method {
+                @for m in &r.method { dt { (m.figure) } dd { (m.method) } }
+            }
+            h3 { "Captures" }
+            table {
+                tr { th { "file" } th { "format" } th { "compression" } th.num { "packets" } }
+                @for f in &a.capture.files { tr { td { (f.name) } td { (f.format) } td { (f.compression) } td.num { (thousands(f.packets)) } } }
+            }
+            p.muted { "Analysis settings: " (serde_json::to_string(&a.settings).unwrap_or_default()) }
+        }
+    }
+}
+
+/// The whole page.
+pub fn render(r: &Report) -> String {
+    let c = &r.analysis.capture;
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="generator" content=(r.generator);
+                title { (r.title) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                main {
+                    header.top {
+                        h1 { "Attack report" }
+                        p.meta { (c.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                        p.meta {
+                            (c.start.as_deref().unwrap_or("–")) " to " (c.end.as_deref().unwrap_or("–")) " (UTC) · "
+                            (figure("capture_packets", c.packets as f64, thousands(c.packets))) " packets · "
+                            (thousands(c.bytes)) " bytes"
+                        }
+                    }
+                    (summary(r))
+                    (timeline(r))
+                    (overview(r))
+                    @for (a, s) in r.analysis.attacks.iter().zip(&r.attacks) { (attack(a, s, r)) }
+                    (mitigation(r))
+                    (rest(r))
+                    footer { "Written by " (r.generator) ", report schema " (r.report_version) ". The figures come from the captures alone; see the appendix." }
+                }
+            }
+        }
+    };
+    page.into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_keep_small_shares_visible() {
+        assert_eq!(pct(0.0), "0%");
+        assert_eq!(pct(0.00005), "<0.01%");
+        assert_eq!(pct(0.0012), "0.120%");
+        assert_eq!(pct(0.5), "50.00%");
+        assert_eq!(pct(0.99995), ">99.99%");
+        assert_eq!(pct(1.0), "100.00%");
+    }
+
+    #[test]
+    fn durations_read_as_words() {
+        assert_eq!(duration(4.25), "4.2 s");
+        assert_eq!(duration(192.0), "3 min 12 s");
+        assert_eq!(duration(7500.0), "2 h 05 min");
+    }
+
+    #[test]
+    fn ttl_bars_cover_the_range_seen() {
+        let b = ttl_bars(&[(50, 1), (52, 3)]);
+        assert_eq!(b, vec![("50".into(), 1), ("51".into(), 0), ("52".into(), 3)]);
+        let wide = ttl_bars(&[(1, 1), (255, 2)]);
+        assert_eq!(wide.first().unwrap().0, "0-3");
+        assert_eq!(wide.last().unwrap(), &("252-255".to_string(), 2));
+        assert!(ttl_bars(&[]).is_empty());
+    }
+}

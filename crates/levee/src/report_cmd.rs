@@ -1,0 +1,148 @@
+//! `levee report`: three passes over the captures. The first two are the analysis (the second
+//! also gathers the timeline, histograms and samples the report shows); the third applies the
+//! rules (the recommended ones, or `--rules`) beside the analysis's attack membership, so the
+//! report says how much of each attack, and of the good traffic, the rules stop.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use levee_analyze::simulate::{recommended_rules, Simulator};
+use levee_report::{Enricher, Inputs};
+use levee_rules::RulesFile;
+
+use crate::input::{self, DamageSink};
+use crate::{DetectArgs, InputArgs};
+
+#[derive(Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    detect: DetectArgs,
+    /// Directory for report.html, report.md and report.json (created when missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Measure these rules instead of the recommended ones (one per attack).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// MaxMind country or city database (GeoLite2-Country.mmdb) for source countries.
+    #[arg(long)]
+    geoip: Option<PathBuf>,
+    /// MaxMind ASN database (GeoLite2-ASN.mmdb) for source ASes.
+    #[arg(long)]
+    asn: Option<PathBuf>,
+    /// The interface named in the nftables (netdev ingress) rules.
+    #[arg(long, default_value = "eth0")]
+    device: String,
+    /// Replace report files already in the directory.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
+    let (config, threads) = a.detect.config()?;
+    // Everything that can be refused is refused before the captures are read.
+    let enricher = Enricher::open(a.geoip.as_deref(), a.asn.as_deref())?;
+    let given = match &a.rules {
+        Some(p) => Some((crate::rules_cmd::load(p)?, p.clone())),
+        None => None,
+    };
+    refuse_existing(&a.out, a.force)?;
+    let (report, code) = make_report(&a.input, config, threads, given, &enricher, &a.device)?;
+    let paths = levee_report::write(&a.out, &report, a.force)?;
+    print_written(&report, &paths)?;
+    Ok(code)
+}
+
+/// Tells where the report is, with its headline.
+pub fn print_written(
+    report: &levee_report::model::Report,
+    paths: &[PathBuf; 3],
+) -> anyhow::Result<()> {
+    let s = &report.summary;
+    crate::emit(&format!(
+        "Report written: {}\n  also {} and {}\n  {} attack(s){}; the {} rules stop {:.2}% of the attack packets and {:.3}% of the other traffic\n",
+        paths[0].display(),
+        paths[1].display(),
+        paths[2].display(),
+        s.attacks,
+        if s.vectors.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", s.vectors.join(", "))
+        },
+        report.mitigation.source,
+        s.rules_stop_attack_share * 100.0,
+        s.rules_stop_good_share * 100.0,
+    ))
+}
+
+fn refuse_existing(dir: &Path, force: bool) -> anyhow::Result<()> {
+    if force {
+        return Ok(());
+    }
+    for name in ["report.html", "report.md", "report.json"] {
+        let p = dir.join(name);
+        if p.exists() {
+            anyhow::bail!(
+                "{} exists; levee never replaces a file it did not just write (use --force)",
+                p.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The third pass: attack membership judged again, rules applied.
+struct RulesPass {
+    plan: levee_analyze::Plan,
+    sim: Simulator,
+}
+
+impl DamageSink for RulesPass {}
+
+/// Analyses the captures and measures the rules (`given`, else the recommended ones) on them.
+pub fn make_report(
+    input: &InputArgs,
+    config: levee_analyze::AnalyzeConfig,
+    threads: usize,
+    given: Option<(RulesFile, PathBuf)>,
+    enricher: &Enricher,
+    device: &str,
+) -> anyhow::Result<(levee_report::model::Report, u8)> {
+    let (input, spool) = input::spool_stdin(input)?;
+    let (plan, mut outcome) = crate::run_passes(&input, config, threads, true, 3)?;
+    input::name_spool(&mut outcome.files, spool.as_deref());
+    let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
+    let details = plan
+        .details()
+        .expect("the second pass was asked to gather details");
+    let recommended = recommended_rules(&analysis);
+    let (applied, applied_name, applied_given) = match given {
+        Some((f, p)) => (f, p.display().to_string(), true),
+        None => (recommended.clone(), "recommended rules".to_string(), false),
+    };
+    let sim = Simulator::new(&applied, plan.members().len());
+    let again = InputArgs {
+        quiet: true,
+        stage: "pass 3/3 ",
+        ..input.clone()
+    };
+    let mut pass = RulesPass { plan, sim };
+    input::for_each_packet(&again, &mut pass, |st, ts, p| {
+        st.plan.judge(ts, p);
+        st.sim.add(ts, p, st.plan.members());
+    })?;
+    let simulation = pass.sim.finish(applied_name, &analysis);
+    let report = levee_report::build(Inputs {
+        analysis,
+        details,
+        recommended: &recommended,
+        applied: &applied,
+        applied_given,
+        simulation,
+        enricher,
+        device,
+    });
+    Ok((report, outcome.exit_code()))
+}
