@@ -40,21 +40,18 @@ const SAMPLE_SKIP: &[&str] = &[
     "tls.ja3_string",
 ];
 
-/// The width of a timeline bucket for a capture spanning `span_ns`: the analysis bucket, or a
-/// round multiple of it so the timeline stays within [`TIMELINE_POINTS`].
-pub fn timeline_bucket(analysis_bucket_ns: i64, span_ns: i64) -> i64 {
-    let w = analysis_bucket_ns.max(1);
-    let needed = span_ns.max(0) / TIMELINE_POINTS + 1;
-    if needed <= w {
-        return w;
-    }
-    // 1, 2, 5 × 10^k multiples of the analysis bucket.
+/// The width of a timeline bucket for a capture spanning `span_ns`: a round (1, 2 or 5 ×
+/// 10^k) duration giving about [`TIMELINE_POINTS`] points, never finer than a millisecond. It
+/// is independent of the analysis bucket: a three-second capture still gets a readable chart,
+/// and a day-long one stays small.
+pub fn timeline_bucket(span_ns: i64) -> i64 {
+    let needed = (span_ns.max(0) / TIMELINE_POINTS).max(1_000_000);
     let mut step = 1i64;
     loop {
         for m in [1, 2, 5] {
             let c = step.saturating_mul(m);
-            if c.saturating_mul(w) >= needed {
-                return c.saturating_mul(w);
+            if c >= needed {
+                return c;
             }
         }
         step = step.saturating_mul(10);
@@ -182,8 +179,8 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub(crate) fn new(findings: usize, start_ns: i64, end_ns: i64, bucket_ns: i64) -> Collector {
-        let bucket_ns = timeline_bucket(bucket_ns, end_ns - start_ns);
+    pub(crate) fn new(findings: usize, start_ns: i64, end_ns: i64) -> Collector {
+        let bucket_ns = timeline_bucket(end_ns - start_ns);
         let base = start_ns.div_euclid(bucket_ns);
         let max_buckets = ((end_ns.div_euclid(bucket_ns) - base).max(0) as usize + 1)
             .min(4 * TIMELINE_POINTS as usize);
@@ -396,23 +393,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timeline_bucket_keeps_short_captures_at_analysis_resolution() {
+    fn timeline_bucket_is_a_round_duration_giving_about_600_points() {
         let s = 1_000_000_000;
-        assert_eq!(timeline_bucket(s, 10 * s), s);
-        assert_eq!(timeline_bucket(s, 599 * s), s);
-    }
-
-    #[test]
-    fn timeline_bucket_rounds_long_captures_to_1_2_5() {
-        let s = 1_000_000_000;
-        // One hour: 3600 / 600 = 6 s per point → 10 s.
-        assert_eq!(timeline_bucket(s, 3600 * s), 10 * s);
+        // Three seconds: 5 ms.
+        assert_eq!(timeline_bucket(3 * s), 5_000_000);
+        // Ten minutes: 1 s.
+        assert_eq!(timeline_bucket(600 * s), s);
+        // One hour: 6 s → 10 s.
+        assert_eq!(timeline_bucket(3600 * s), 10 * s);
         // One day: 144 s → 200 s.
-        assert_eq!(timeline_bucket(s, 86_400 * s), 200 * s);
-        // A tenth of a second bucket over 100 s: 0.167 s → 0.2 s.
-        assert_eq!(timeline_bucket(s / 10, 100 * s), s / 5);
+        assert_eq!(timeline_bucket(86_400 * s), 200 * s);
+        // Never finer than a millisecond.
+        assert_eq!(timeline_bucket(0), 1_000_000);
         for span in [0, 1, 12345, 10 * s, 1_000_000 * s] {
-            let b = timeline_bucket(s, span);
+            let b = timeline_bucket(span);
             assert!(span / b <= TIMELINE_POINTS, "{span} → {b}");
         }
     }
@@ -420,7 +414,7 @@ mod tests {
     #[test]
     fn collector_counts_members_only_and_bounds_the_series() {
         let s = 1_000_000_000i64;
-        let mut c = Collector::new(2, 100 * s, 110 * s, s);
+        let mut c = Collector::new(2, 100 * s, 106 * s);
         let frame = levee_synth_free_udp_frame();
         let p = levee_decode::decode(1, &frame, frame.len() as u32);
         c.add(100 * s, &p, &[true, false]);
@@ -429,8 +423,11 @@ mod tests {
         c.add(100_000 * s, &p, &[true, false]);
         let d = c.finish();
         assert_eq!(d.timeline.packets.iter().sum::<u64>(), 2);
-        assert_eq!(d.timeline.attack_packets[0], vec![1, 0, 0, 0, 0, 1]);
-        assert_eq!(d.timeline.attack_packets[1], vec![0, 0, 0, 0, 0, 1]);
+        assert_eq!(d.timeline.bucket_s, 0.01);
+        assert_eq!(d.timeline.attack_packets[0].iter().sum::<u64>(), 2);
+        assert_eq!(d.timeline.attack_packets[0][500], 1);
+        assert_eq!(d.timeline.attack_packets[1][500], 1);
+        assert_eq!(d.timeline.attack_packets[1].iter().sum::<u64>(), 1);
         assert_eq!(d.attacks[0].ttl, vec![(64, 3)]);
         assert_eq!(d.attacks[0].source_ports.top, vec![(53, 3)]);
         assert_eq!(d.attacks[0].destination_ports.top, vec![(4444, 3)]);

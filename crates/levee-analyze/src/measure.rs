@@ -272,7 +272,6 @@ impl Plan {
             self.findings.len(),
             an.start,
             an.end,
-            an.bucket_ns,
         ));
     }
 

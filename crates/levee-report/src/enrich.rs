@@ -34,7 +34,11 @@ pub struct Enricher {
 
 /// A database's type names the records it holds; a country lookup in an ASN database finds
 /// nothing, so a mix-up is refused up front instead of showing an empty table.
-fn open(path: &Path, kinds: &[&str], wanted: &'static str) -> Result<maxminddb::Reader<Vec<u8>>, EnrichError> {
+fn open(
+    path: &Path,
+    kinds: &[&str],
+    wanted: &'static str,
+) -> Result<maxminddb::Reader<Vec<u8>>, EnrichError> {
     let r = maxminddb::Reader::open_readfile(path).map_err(|source| EnrichError::Open {
         path: path.to_path_buf(),
         source,
@@ -55,7 +59,10 @@ impl Enricher {
     pub fn open(geoip: Option<&Path>, asn: Option<&Path>) -> Result<Enricher, EnrichError> {
         Ok(Enricher {
             country: geoip
-                .map(|p| open(p, &["Country", "City", "Enterprise"], "country or city").map(|r| (p.to_path_buf(), r)))
+                .map(|p| {
+                    open(p, &["Country", "City", "Enterprise"], "country or city")
+                        .map(|r| (p.to_path_buf(), r))
+                })
                 .transpose()?,
             asn: asn
                 .map(|p| open(p, &["ASN", "ISP"], "ASN").map(|r| (p.to_path_buf(), r)))
@@ -107,8 +114,7 @@ impl Enricher {
     pub fn countries(&self, sources: &[(IpAddr, u64)], of: u64) -> Option<Vec<Tally>> {
         self.country.as_ref()?;
         Some(tally(sources, of, |ip| {
-            self.country(ip)
-                .map(|(code, name)| (code, name))
+            self.country(ip).map(|(code, name)| (code, name))
         }))
     }
 
@@ -166,8 +172,10 @@ mod tests {
 
     #[test]
     fn looks_up_countries_and_ases_of_maxmind_test_databases() {
-        let (Some(c), Some(a)) = (mmdb("GeoLite2-Country-Test.mmdb"), mmdb("GeoLite2-ASN-Test.mmdb"))
-        else {
+        let (Some(c), Some(a)) = (
+            mmdb("GeoLite2-Country-Test.mmdb"),
+            mmdb("GeoLite2-ASN-Test.mmdb"),
+        ) else {
             return;
         };
         let e = Enricher::open(Some(&c), Some(&a)).unwrap();
@@ -201,8 +209,10 @@ mod tests {
 
     #[test]
     fn refuses_a_database_of_the_wrong_kind_and_a_file_that_is_none() {
-        let (Some(c), Some(a)) = (mmdb("GeoLite2-Country-Test.mmdb"), mmdb("GeoLite2-ASN-Test.mmdb"))
-        else {
+        let (Some(c), Some(a)) = (
+            mmdb("GeoLite2-Country-Test.mmdb"),
+            mmdb("GeoLite2-ASN-Test.mmdb"),
+        ) else {
             return;
         };
         let e = Enricher::open(Some(&a), None).err().unwrap().to_string();

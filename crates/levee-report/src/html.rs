@@ -82,7 +82,11 @@ pub fn duration(s: f64) -> String {
     } else if s < 3600.0 {
         format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{} h {:02} min", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+        format!(
+            "{} h {:02} min",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
     }
 }
 
@@ -389,8 +393,20 @@ fn attack(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
                 div {
                     h3 { "Top sources" }
                     table {
-                        tr { th { "source" } th.num { "packets" } }
-                        @for t in src.top.iter().take(crate::TOP_ROWS) { tr { td { (t.ip) } td.num { (thousands(t.packets)) } } }
+                        tr {
+                            th { "source" } th.num { "packets" }
+                            @if r.enrichment.geoip.is_some() { th { "country" } }
+                            @if r.enrichment.asn.is_some() { th { "AS" } }
+                        }
+                        @for t in &s.top_sources {
+                            tr {
+                                td { (t.ip) } td.num { (thousands(t.packets)) }
+                                @if r.enrichment.geoip.is_some() { td { (t.country.as_deref().unwrap_or("–")) } }
+                                @if r.enrichment.asn.is_some() {
+                                    td { (t.asn.as_deref().unwrap_or("–")) @if let Some(o) = &t.as_org { " " span.muted { (o) } } }
+                                }
+                            }
+                        }
                     }
                 }
                 div {
@@ -600,7 +616,10 @@ mod tests {
     #[test]
     fn ttl_bars_cover_the_range_seen() {
         let b = ttl_bars(&[(50, 1), (52, 3)]);
-        assert_eq!(b, vec![("50".into(), 1), ("51".into(), 0), ("52".into(), 3)]);
+        assert_eq!(
+            b,
+            vec![("50".into(), 1), ("51".into(), 0), ("52".into(), 3)]
+        );
         let wide = ttl_bars(&[(1, 1), (255, 2)]);
         assert_eq!(wide.first().unwrap().0, "0-3");
         assert_eq!(wide.last().unwrap(), &("252-255".to_string(), 2));

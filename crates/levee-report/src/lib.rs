@@ -110,16 +110,28 @@ pub fn build(inp: Inputs<'_>) -> Report {
                 length_histogram: coarse_lengths(&d.lengths, LENGTH_BARS),
                 source_ports: d.source_ports.clone(),
                 destination_ports: d.destination_ports.clone(),
+                top_sources: d
+                    .sources
+                    .iter()
+                    .take(TOP_ROWS)
+                    .map(|&(ip, packets)| {
+                        let asn = inp.enricher.asn(ip);
+                        SourceRow {
+                            ip: ip.to_string(),
+                            packets,
+                            country: inp.enricher.country(ip).map(|c| c.0),
+                            asn: asn.as_ref().map(|a| format!("AS{}", a.0)),
+                            as_org: asn.and_then(|a| a.1),
+                        }
+                    })
+                    .collect(),
                 source_networks: networks(&d.sources, at.packets, TOP_ROWS),
                 sources_counted: d.sources_total,
                 sources_error: d.sources_error,
-                countries: inp
-                    .enricher
-                    .countries(&d.sources, at.packets)
-                    .map(|mut v| {
-                        v.truncate(TOP_ROWS);
-                        v
-                    }),
+                countries: inp.enricher.countries(&d.sources, at.packets).map(|mut v| {
+                    v.truncate(TOP_ROWS);
+                    v
+                }),
                 asns: inp.enricher.asns(&d.sources, at.packets).map(|mut v| {
                     v.truncate(TOP_ROWS);
                     v
@@ -167,8 +179,7 @@ pub fn build(inp: Inputs<'_>) -> Report {
                     .into(),
             ),
             (false, true) => Some(
-                "Source countries are unavailable: no country database was given (--geoip)."
-                    .into(),
+                "Source countries are unavailable: no country database was given (--geoip).".into(),
             ),
             (true, false) => {
                 Some("Source ASes are unavailable: no AS database was given (--asn).".into())
@@ -277,7 +288,11 @@ fn coarse_lengths(bins: &[LengthBin], bars: usize) -> Vec<LengthBin> {
     let span = u64::from(hi - lo) + 1;
     let width = span.div_ceil(bars as u64).max(1);
     // Round widths above 8 bytes to a multiple of 8 so the edges read well.
-    let width = if width > 8 { width.div_ceil(8) * 8 } else { width } as u32;
+    let width = if width > 8 {
+        width.div_ceil(8) * 8
+    } else {
+        width
+    } as u32;
     let n = (span as u32).div_ceil(width) as usize;
     let mut out: Vec<LengthBin> = (0..n)
         .map(|i| {
@@ -447,9 +462,7 @@ fn summarise(a: &Analysis, d: &Details, sim: &Simulation, enricher: &Enricher) -
         .iter()
         .flat_map(|at| d.attacks[at.finding].sources.iter().copied())
         .collect();
-    let first = |v: Option<Vec<Tally>>| {
-        v.and_then(|v| v.into_iter().find(|t| t.name != "unknown"))
-    };
+    let first = |v: Option<Vec<Tally>>| v.and_then(|v| v.into_iter().find(|t| t.name != "unknown"));
     let stopped: u64 = sim.attacks.iter().map(|s| s.stopped.dropped_packets).sum();
     ExecutiveSummary {
         attacks: a.attacks.len(),
@@ -522,7 +535,10 @@ pub fn sample_line(s: &Sample) -> String {
     } else if get("udp.srcport").is_some() {
         line.push_str(" UDP");
     } else if let Some(t) = get("icmp.type") {
-        line.push_str(&format!(" ICMP type {t} code {}", get("icmp.code").unwrap_or("?")));
+        line.push_str(&format!(
+            " ICMP type {t} code {}",
+            get("icmp.code").unwrap_or("?")
+        ));
     } else if let Some(p) = get("ip.proto") {
         line.push_str(&format!(" proto {p}"));
     }
@@ -627,7 +643,12 @@ mod tests {
 
     #[test]
     fn every_vector_has_an_explanation() {
-        for v in ["syn-flood", "dns-reflection", "carpet-bombing", "udp-reflection"] {
+        for v in [
+            "syn-flood",
+            "dns-reflection",
+            "carpet-bombing",
+            "udp-reflection",
+        ] {
             let e = explain(v, Some("syn-flood"));
             assert!(e.len() > 30 && !e.contains("kind"), "{v}: {e}");
         }

@@ -168,7 +168,10 @@ pub fn render(r: &Report) -> String {
         for e in &at.evidence {
             let _ = writeln!(o, "- {e}");
         }
-        let _ = writeln!(o, "\n### Targets\n\n| target | packets (estimate) | destination ports |\n|---|---:|---|");
+        let _ = writeln!(
+            o,
+            "\n### Targets\n\n| target | packets (estimate) | destination ports |\n|---|---:|---|"
+        );
         for t in &at.targets {
             let _ = writeln!(
                 o,
@@ -208,9 +211,24 @@ pub fn render(r: &Report) -> String {
         if src.spoofed_likely {
             let _ = writeln!(o, "> The sources are probably forged: their networks, countries and ASes say where the forged addresses point, not where the traffic came from.\n");
         }
-        let _ = writeln!(o, "| top source | packets |\n|---|---:|");
-        for t in src.top.iter().take(crate::TOP_ROWS) {
-            let _ = writeln!(o, "| {} | {} |", t.ip, thousands(t.packets));
+        let _ = writeln!(
+            o,
+            "| top source | packets | country | AS |\n|---|---:|---|---|"
+        );
+        for t in &sec.top_sources {
+            let asn = match (&t.asn, &t.as_org) {
+                (Some(a), Some(org)) => format!("{a} ({org})"),
+                (Some(a), None) => a.clone(),
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                t.ip,
+                thousands(t.packets),
+                t.country.as_deref().unwrap_or("–"),
+                cell(&asn)
+            );
         }
         o.push('\n');
         tally_rows(&mut o, &sec.source_networks, "source network");
@@ -279,7 +297,10 @@ pub fn render(r: &Report) -> String {
             thousands(sig.other_packets)
         );
         if !sig.alternatives.is_empty() {
-            let _ = writeln!(o, "| other candidates measured | coverage | collateral |\n|---|---:|---:|");
+            let _ = writeln!(
+                o,
+                "| other candidates measured | coverage | collateral |\n|---|---:|---:|"
+            );
             for m in &sig.alternatives {
                 let _ = writeln!(
                     o,
@@ -338,7 +359,10 @@ pub fn render(r: &Report) -> String {
         thousands(sim.blocked.packets),
         thousands(sim.total.packets)
     );
-    let _ = writeln!(o, "| traffic | packets | stopped | share stopped |\n|---|---:|---:|---:|");
+    let _ = writeln!(
+        o,
+        "| traffic | packets | stopped | share stopped |\n|---|---:|---:|---:|"
+    );
     for (x, at) in sim.attacks.iter().zip(&a.attacks) {
         let _ = writeln!(
             o,
@@ -357,7 +381,10 @@ pub fn render(r: &Report) -> String {
         thousands(sim.other.dropped_packets),
         pct(sim.other.share)
     );
-    let _ = writeln!(o, "| rule | action | matched | dropped | of other traffic |\n|---|---|---:|---:|---:|");
+    let _ = writeln!(
+        o,
+        "| rule | action | matched | dropped | of other traffic |\n|---|---|---:|---:|---:|"
+    );
     for x in &sim.rules {
         let _ = writeln!(
             o,
@@ -388,7 +415,10 @@ pub fn render(r: &Report) -> String {
     if !a.not_attacks.is_empty() || !a.notes.is_empty() {
         let _ = writeln!(o, "## Traffic looked at and not called an attack\n");
         if !a.not_attacks.is_empty() {
-            let _ = writeln!(o, "| class | packets | peak | sources | why not |\n|---|---:|---:|---:|---|");
+            let _ = writeln!(
+                o,
+                "| class | packets | peak | sources | why not |\n|---|---:|---:|---:|---|"
+            );
             for d in &a.not_attacks {
                 let _ = writeln!(
                     o,

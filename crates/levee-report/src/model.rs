@@ -119,6 +119,8 @@ pub struct AttackSection {
     pub length_histogram: Vec<LengthBin>,
     pub source_ports: PortHistogram,
     pub destination_ports: PortHistogram,
+    /// The heaviest sources, with their country and AS when databases are given.
+    pub top_sources: Vec<SourceRow>,
     /// Source networks (/24, /48) of the heaviest sources.
     pub source_networks: Vec<Tally>,
     /// Packets the source sketch counted per source, and its bound.
@@ -133,6 +135,20 @@ pub struct AttackSection {
     pub stopped_packets: u64,
     pub stopped_share: f64,
     pub samples: Vec<Sample>,
+}
+
+/// One of the heaviest sources of an attack.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRow {
+    pub ip: String,
+    /// Packets counted (a lower bound, see `sources_error`).
+    pub packets: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_org: Option<String>,
 }
 
 /// A rule in one engine's language, or why that engine cannot express it.

@@ -171,11 +171,14 @@ pub fn timeline(view: &TimelineView, bits: bool, id: &str) -> Markup {
                 text class="axis" x=(LEFT - 6.0) y=(format!("{:.1}", y(*v) + 4.0)) text-anchor="end" { (si(*v)) }
             }
             text class="axis unit" x="4" y=(TOP - 6.0) { (unit) }
-            @for w in &view.windows {
+            @for (k, w) in view.windows.iter().enumerate() {
                 @let (x0, x1) = (x(w.start_epoch), x(w.end_epoch.max(w.start_epoch)));
                 rect class="window" x=(format!("{x0:.1}")) y=(TOP) width=(format!("{:.1}", (x1 - x0).max(2.0)))
                     height=(H - TOP - BOTTOM) {}
-                text class="window-label" x=(format!("{:.1}", x0 + 2.0)) y=(TOP + 10.0) { "#" (w.attack) }
+                // Labels of windows that start together are stacked, not overprinted.
+                text class="window-label" x=(format!("{:.1}", x0 + 3.0)) y=(TOP + 11.0 + 12.0 * (k % 8) as f64) {
+                    "#" (w.attack) " " (w.vector)
+                }
             }
             @for (name, fill, d, total) in &areas {
                 path class="area" d=(d) fill=(*fill) data-series=(name) data-total=(total) {
@@ -278,7 +281,7 @@ mod tests {
         assert_eq!(svg.matches("<path class=\"area\"").count(), 2);
         assert!(svg.contains(r##"fill="#b8c0cc" data-series="other""##));
         assert!(svg.contains("class=\"window\""));
-        assert!(svg.contains(">#1<"));
+        assert!(svg.contains(">#1 syn-flood<"));
         // The y axis reaches a round value above the peak: 110 → 150 with steps of 50.
         assert!(svg.contains(">150<"), "{svg}");
         let bits = timeline(&view, true, "b").into_string();

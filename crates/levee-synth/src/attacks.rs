@@ -215,8 +215,31 @@ pub(crate) fn public_addr(rng: &mut ChaCha8Rng) -> [u8; 4] {
     }
 }
 
+/// A random address of one of `nets` (address, prefix length).
+fn addr_in(rng: &mut ChaCha8Rng, nets: &[([u8; 4], u8)]) -> [u8; 4] {
+    let (base, len) = nets[rng.random_range(0..nets.len())];
+    let len = u32::from(len.min(32));
+    let host_bits = 32 - len;
+    let mask = if host_bits == 32 {
+        0
+    } else {
+        u32::MAX << host_bits
+    };
+    let host = if host_bits == 0 {
+        0
+    } else {
+        rng.random::<u32>() & !mask
+    };
+    ((u32::from_be_bytes(base) & mask) | host).to_be_bytes()
+}
+
 impl HostPool {
     pub(crate) fn new(rng: &mut ChaCha8Rng, n: usize) -> HostPool {
+        HostPool::within(rng, n, &[])
+    }
+
+    /// `n` hosts from `nets`, or random public addresses when `nets` is empty.
+    pub(crate) fn within(rng: &mut ChaCha8Rng, n: usize, nets: &[([u8; 4], u8)]) -> HostPool {
         let hosts = (0..n)
             .map(|_| {
                 let initial: u8 = match rng.random_range(0..10) {
@@ -224,7 +247,12 @@ impl HostPool {
                     6..=8 => 128,
                     _ => 255,
                 };
-                (public_addr(rng), initial - rng.random_range(4..24))
+                let addr = if nets.is_empty() {
+                    public_addr(rng)
+                } else {
+                    addr_in(rng, nets)
+                };
+                (addr, initial - rng.random_range(4..24))
             })
             .collect();
         HostPool { hosts }
@@ -246,9 +274,10 @@ pub(crate) struct AttackState {
 }
 
 impl AttackState {
-    pub(crate) fn new(rng: &mut ChaCha8Rng) -> AttackState {
+    /// `reflector_nets`: where reflectors come from (random public addresses when empty).
+    pub(crate) fn new(rng: &mut ChaCha8Rng, reflector_nets: &[([u8; 4], u8)]) -> AttackState {
         AttackState {
-            reflectors: HostPool::new(rng, 3000),
+            reflectors: HostPool::within(rng, 3000, reflector_nets),
             resolvers: HostPool::new(rng, 300),
             scan_step: 0,
             scanner: public_addr(rng),
@@ -534,5 +563,37 @@ pub(crate) fn attack_event(
             );
             out.push_back(buf);
         }
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn hosts_within_nets_stay_inside_them() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let nets = [
+            ([89, 160, 20, 128], 25),
+            ([1, 128, 0, 0], 11),
+            ([10, 0, 0, 9], 32),
+        ];
+        let pool = HostPool::within(&mut rng, 500, &nets);
+        let mut seen = [0; 3];
+        for (a, ttl) in &pool.hosts {
+            let v = u32::from_be_bytes(*a);
+            let i = if v >> 7 == u32::from_be_bytes([89, 160, 20, 128]) >> 7 {
+                0
+            } else if v >> 21 == u32::from_be_bytes([1, 128, 0, 0]) >> 21 {
+                1
+            } else {
+                assert_eq!(*a, [10, 0, 0, 9]);
+                2
+            };
+            seen[i] += 1;
+            assert!(*ttl > 30);
+        }
+        assert!(seen.iter().all(|&n| n > 100), "{seen:?}");
     }
 }

@@ -125,6 +125,9 @@ pub struct SynthConfig {
     pub target_port: u16,
     /// The victim's address (its resolver is `.53` of the same /24).
     pub victim: [u8; 4],
+    /// IPv4 prefixes (address, length) the reflectors and bots are drawn from; empty: random
+    /// public addresses.
+    pub reflector_nets: Vec<([u8; 4], u8)>,
 }
 
 impl Default for SynthConfig {
@@ -140,6 +143,7 @@ impl Default for SynthConfig {
             attack_share: 0.9,
             target_port: 80,
             victim: VICTIM,
+            reflector_nets: Vec::new(),
         }
     }
 }
@@ -650,7 +654,7 @@ pub fn generate<P: Write, L: Write>(
     .map_err(SynthError::Labels)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let authorities = crate::attacks::HostPool::new(&mut rng, 200);
-    let mut attack_state = AttackState::new(&mut rng);
+    let mut attack_state = AttackState::new(&mut rng, &cfg.reflector_nets);
     let mut g = Generator {
         rng,
         cfg: cfg.clone(),

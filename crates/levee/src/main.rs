@@ -263,6 +263,10 @@ struct SynthArgs {
     /// The victim's IPv4 address (its resolver is `.53` of the same /24).
     #[arg(long, default_value = "10.10.10.10")]
     victim: std::net::Ipv4Addr,
+    /// Draw the reflectors from these IPv4 prefixes (comma-separated, e.g.
+    /// `89.160.20.128/25,67.43.156.0/24`) instead of random public addresses.
+    #[arg(long, value_delimiter = ',')]
+    reflectors: Vec<ipnet::Ipv4Net>,
     /// Capture start time, in seconds since 1970 (default 2026-01-15T12:00:00Z). Set it to a
     /// real capture's start to mix the two with `levee analyze real.pcap synth.pcap`.
     #[arg(long)]
@@ -590,6 +594,11 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
         benign_pps: a.benign_pps,
         target_port: a.port,
         victim: a.victim.octets(),
+        reflector_nets: a
+            .reflectors
+            .iter()
+            .map(|n| (n.network().octets(), n.prefix_len()))
+            .collect(),
         start_ns: match a.start {
             Some(s) if (0.0..4e9).contains(&s) => (s * 1e9) as i64,
             Some(_) => anyhow::bail!("--start must be seconds since 1970, before 2096"),
