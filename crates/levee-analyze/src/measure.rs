@@ -386,8 +386,14 @@ impl Plan {
             let peak_pps = rates.iter().cloned().fold(0.0, f64::max);
             let peak_bps = brates.iter().cloned().fold(0.0, f64::max);
             let span = ((count.last - count.first) as f64 / 1e9).max(0.0);
-            let (mean_pps, mean_bps) = if span > 0.0 {
-                (count.packets as f64 / span, count.bytes as f64 * 8.0 / span)
+            // The mean is taken over at least the time the peak was measured over (a bucket,
+            // clipped to the capture), so an attack shorter than a bucket does not show a mean
+            // above its peak.
+            let capture_s = (an.end - an.start) as f64 / 1e9;
+            let floor = (an.bucket_ns as f64 / 1e9).min(capture_s);
+            let over = span.max(floor);
+            let (mean_pps, mean_bps) = if over > 0.0 {
+                (count.packets as f64 / over, count.bytes as f64 * 8.0 / over)
             } else {
                 (peak_pps, peak_bps)
             };

@@ -51,6 +51,14 @@ fn demo_runs_with_no_files_and_shows_the_attacks_with_signatures() {
         "{text}"
     );
     assert!(dir.join("demo-rules.toml").exists());
+    let html = dir.join("report").join("report.html");
+    assert!(
+        text.contains(&format!("Report for the customer: {}", html.display())),
+        "{text}"
+    );
+    for name in ["report.html", "report.md", "report.json"] {
+        assert!(dir.join("report").join(name).exists(), "{name}");
+    }
     assert!(dir.join("demo-attack.pcap").exists());
     assert!(dir.join("demo-attack.pcap.labels.csv").exists());
 }
