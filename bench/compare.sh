@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times `levee summary` and `levee analyze` (one and two threads) against tcpdump and tshark on
+# Times `levee summary`, `levee analyze` (one and two threads) and `levee report` against tcpdump and tshark on
 # the same synthetic capture and prints the ratios and peak memory.
 # Usage: bench/compare.sh [PACKETS]   (default 5000000)
 #
@@ -44,6 +44,7 @@ printf '%-44s %10s %14s %12s\n' tool time rate "peak RSS"
 run 3 "levee summary" summary "$levee" summary "$cap"
 run 3 "levee analyze (2 passes, 1 thread)" analyze1 "$levee" analyze "$cap"
 run 3 "levee analyze --threads 2" analyze2 "$levee" analyze --threads 2 "$cap"
+run 3 "levee report (3 passes, 1 thread)" report "$levee" report "$cap" --out "$out/report" --force
 run 3 "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'" tcpdump tcpdump -n -r "$cap" -w /dev/null 'tcp[tcpflags] == tcp-syn'
 # tshark takes minutes on 5 million packets: once is enough.
 run 1 "tshark -q -z endpoints,ip" tshark tshark -n -q -r "$cap" -z endpoints,ip

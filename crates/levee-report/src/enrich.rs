@@ -113,9 +113,7 @@ impl Enricher {
     /// packets; addresses the database does not know are counted as `unknown`.
     pub fn countries(&self, sources: &[(IpAddr, u64)], of: u64) -> Option<Vec<Tally>> {
         self.country.as_ref()?;
-        Some(tally(sources, of, |ip| {
-            self.country(ip).map(|(code, name)| (code, name))
-        }))
+        Some(tally(sources, of, |ip| self.country(ip)))
     }
 
     /// ASes of `sources`, heaviest first, as [`Enricher::countries`].

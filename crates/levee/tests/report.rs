@@ -57,7 +57,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -300,10 +300,6 @@ fn mmdb_json(path: &Path, pick: impl Fn(&Value) -> Option<String>) -> Vec<(ipnet
 
 /// Longest-prefix match.
 fn lookup(table: &[(ipnet::IpNet, String)], ip: IpAddr) -> Option<String> {
-    let ip = match ip {
-        IpAddr::V4(a) => IpAddr::V4(a),
-        v6 => v6,
-    };
     table
         .iter()
         .filter(|(n, _)| n.contains(&ip))
@@ -514,17 +510,13 @@ fn the_page_renders_offline_in_chromium_with_charts_and_the_figures_of_the_json(
     let dom = stdout(&o);
     assert!(dom.contains("</html>"), "no DOM: {}", stderr(&o));
     assert_eq!(page_requests(&log), Vec::<String>::new());
+    let max_re = regex::Regex::new(r#"data-max="([0-9.]+)""#).unwrap();
+    let areas = regex::Regex::new(r#"<path class="area" d="([^"]+)""#).unwrap();
     for id in ["timeline-pps", "timeline-bps"] {
         let start = dom.find(&format!("id=\"{id}\"")).expect(id);
         let svg = &dom[start..start + dom[start..].find("</svg>").unwrap()];
-        let max: f64 = regex::Regex::new(r#"data-max="([0-9.]+)""#)
-            .unwrap()
-            .captures(svg)
-            .unwrap()[1]
-            .parse()
-            .unwrap();
+        let max: f64 = max_re.captures(svg).unwrap()[1].parse().unwrap();
         assert!(max > 0.0, "{id}: empty chart");
-        let areas = regex::Regex::new(r#"<path class="area" d="([^"]+)""#).unwrap();
         let drawn: Vec<usize> = areas
             .captures_iter(svg)
             .map(|c| c[1].matches('L').count())
