@@ -653,3 +653,36 @@ fn the_page_renders_offline_in_chromium_with_charts_and_the_figures_of_the_json(
     assert!(bytes.len() > 50_000, "PDF of {} bytes", bytes.len());
     assert_eq!(page_requests(&log), Vec::<String>::new());
 }
+
+#[test]
+fn report_on_two_threads_equals_one_thread() {
+    let Some(d) = require_shared("report on two threads") else {
+        return;
+    };
+    let dir = scratch("report-threads");
+    let cap = d.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng");
+    let one = report(&[], &[&cap], &dir.join("one"));
+    let two = report(&["--threads", "2"], &[&cap], &dir.join("two"));
+    assert_eq!(one["summary"]["attacks"], two["summary"]["attacks"]);
+    assert_eq!(one["timeline"], two["timeline"]);
+    assert_eq!(one["mitigation"]["simulation"], two["mitigation"]["simulation"]);
+    for (x, y) in one["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(two["attacks"].as_array().unwrap())
+    {
+        // Exact counts and the earliest packets are the same whatever the threads.
+        for field in [
+            "ttl_histogram",
+            "length_histogram",
+            "source_ports",
+            "destination_ports",
+            "samples",
+            "stopped_packets",
+            "rules",
+        ] {
+            assert_eq!(x[field], y[field], "{field}");
+        }
+    }
+}
