@@ -37,6 +37,8 @@ enum Fast {
     IntIn(Field, Vec<(u64, u64)>),
     /// IPv4 address equal to (or, with `true`, different from) a value.
     Ip4Cmp(Field, u32, bool),
+    /// Address in a set of sorted, merged ranges (binary search).
+    IpIn(Field, Vec<(u32, u32)>, Vec<(u128, u128)>),
     Flag(Field),
     /// Anything else, through the general evaluator.
     General(Expr),
@@ -60,6 +62,9 @@ impl Fast {
                 op: op @ (CmpOp::Eq | CmpOp::Ne),
                 value: Literal::Ip(IpAddr::V4(a)),
             } => Fast::Ip4Cmp(*field, u32::from(*a), *op == CmpOp::Ne),
+            Expr::In { field, set } if field.ty() == FieldType::Ip => {
+                Fast::IpIn(*field, set.v4_ranges.clone(), set.v6_ranges.clone())
+            }
             Expr::Flag(field) => Fast::Flag(*field),
             other => Fast::General(other.clone()),
         }
@@ -78,19 +83,34 @@ impl Fast {
                 Some(IpAddr::V6(_)) => *ne,
                 None => false,
             },
+            Fast::IpIn(f, v4, v6) => match f.ip(p) {
+                Some(IpAddr::V4(a)) => in_sorted(v4, u32::from(a)),
+                Some(IpAddr::V6(a)) => in_sorted(v6, u128::from(a)),
+                None => false,
+            },
             Fast::Flag(f) => f.bool(p).unwrap_or(false),
             Fast::General(e) => e.matches(p),
         }
     }
 }
 
+/// Whether `x` lies in one of the sorted, disjoint ranges.
+#[inline]
+fn in_sorted<T: Ord + Copy>(ranges: &[(T, T)], x: T) -> bool {
+    let i = ranges.partition_point(|r| r.1 < x);
+    i < ranges.len() && ranges[i].0 <= x
+}
+
 /// Several expressions evaluated together.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     atoms: Vec<Expr>,
-    /// Conditions on header fields, in checking shape, with their atom index: cheap, read
-    /// eagerly into a bit mask (when there are at most 64 conditions in all).
-    fast: Vec<(usize, Fast)>,
+    /// Every condition in its fastest checking shape (application conditions through the
+    /// general evaluator).
+    fast: Vec<Fast>,
+    /// Conditions on header fields: cheap, read eagerly into a bit mask when there are at
+    /// most 64 conditions in all (otherwise every condition is read lazily, once).
+    eager: Vec<usize>,
     /// Whether atom `i` reads an application-layer field (decoded only when needed).
     app: Vec<bool>,
     formulas: Vec<Formula>,
@@ -115,12 +135,20 @@ impl RuleSet {
         } else {
             formulas
         };
-        let header_atoms: Vec<usize> = (0..atoms.len()).filter(|&i| masked && !app[i]).collect();
+        let eager: Vec<usize> = (0..atoms.len()).filter(|&i| masked && !app[i]).collect();
         RuleSet {
-            fast: header_atoms
+            fast: atoms
                 .iter()
-                .map(|&i| (i, Fast::new(&atoms[i])))
+                .zip(&app)
+                .map(|(a, &is_app)| {
+                    if is_app {
+                        Fast::General(a.clone())
+                    } else {
+                        Fast::new(a)
+                    }
+                })
                 .collect(),
+            eager,
             atoms,
             app,
             formulas,
@@ -154,8 +182,8 @@ impl RuleSet {
     pub fn for_each_match(&self, p: &Packet<'_>, memo: &mut Memo, mut hit: impl FnMut(usize)) {
         memo.lazy.fill(0);
         let mut truth = 0u64;
-        for (i, f) in &self.fast {
-            truth |= u64::from(f.matches(p)) << i;
+        for &i in &self.eager {
+            truth |= u64::from(self.fast[i].matches(p)) << i;
         }
         memo.truth = truth;
         for (i, f) in self.formulas.iter().enumerate() {
@@ -182,7 +210,7 @@ impl RuleSet {
             1 => false,
             2 => true,
             _ => {
-                let v = self.atoms[i].matches(p);
+                let v = self.fast[i].matches(p);
                 memo.lazy[i] = 1 + u8::from(v);
                 v
             }
@@ -339,5 +367,46 @@ mod tests {
         let mut hits = Vec::new();
         small.for_each_match(&p, &mut small.memo(), |i| hits.push(i));
         assert_eq!(hits, vec![1]);
+    }
+
+    #[test]
+    fn address_sets_agree_with_the_general_evaluator_with_and_without_a_mask() {
+        let srcs = [
+            "ip.src in { 10.0.0.0/8 192.0.2.7 }",
+            "ip.src in { 198.51.100.0/24 }",
+            "ip.dst in { 203.0.113.0/25 2001:db8::/32 }",
+            "not ip.dst in { 203.0.113.128/25 }",
+        ];
+        let exprs: Vec<Expr> = srcs.iter().map(|s| parse_plain(s).unwrap()).collect();
+        // The same expressions behind 70 filler conditions: no mask, every condition lazy.
+        let mut big: Vec<Expr> = (0..70)
+            .map(|t| parse_plain(&format!("ip.ttl == {}", 100 + t)).unwrap())
+            .collect();
+        big.extend(exprs.iter().cloned());
+        let (small, big) = (RuleSet::new(&exprs), RuleSet::new(&big));
+        assert!(big.conditions() > 64);
+        for (src, dst) in [
+            ([10, 1, 2, 3], [203, 0, 113, 5]),
+            ([192, 0, 2, 7], [203, 0, 113, 200]),
+            ([192, 0, 2, 8], [198, 51, 100, 1]),
+            ([198, 51, 100, 255], [203, 0, 113, 127]),
+        ] {
+            let mut f = vec![0u8; 14 + 20];
+            f[12] = 0x08;
+            f[14] = 0x45;
+            f[16..18].copy_from_slice(&20u16.to_be_bytes());
+            f[22] = 64;
+            f[23] = 17;
+            f[26..30].copy_from_slice(&src);
+            f[30..34].copy_from_slice(&dst);
+            let p = decode(linktype::ETHERNET, &f, f.len() as u32);
+            let want: Vec<usize> = (0..exprs.len()).filter(|&i| exprs[i].matches(&p)).collect();
+            let mut got = Vec::new();
+            small.for_each_match(&p, &mut small.memo(), |i| got.push(i));
+            assert_eq!(got, want, "{src:?} -> {dst:?}");
+            let mut got = Vec::new();
+            big.for_each_match(&p, &mut big.memo(), |i| got.push(i - 70));
+            assert_eq!(got, want, "{src:?} -> {dst:?} without a mask");
+        }
     }
 }

@@ -665,7 +665,10 @@ fn report_on_two_threads_equals_one_thread() {
     let two = report(&["--threads", "2"], &[&cap], &dir.join("two"));
     assert_eq!(one["summary"]["attacks"], two["summary"]["attacks"]);
     assert_eq!(one["timeline"], two["timeline"]);
-    assert_eq!(one["mitigation"]["simulation"], two["mitigation"]["simulation"]);
+    assert_eq!(
+        one["mitigation"]["simulation"],
+        two["mitigation"]["simulation"]
+    );
     for (x, y) in one["attacks"]
         .as_array()
         .unwrap()

@@ -1,0 +1,77 @@
+//! The rules engine with 100 rules on a synthetic spoofed SYN flood (memory-mapped, in the
+//! page cache): reading + decoding alone, then reading + decoding + applying the rules, first
+//! match wins. Most rules match nothing, so every packet is checked against all of them (the
+//! worst case for first-match). Throughput is in packets. Run with
+//! `cargo bench -p levee-rules`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use levee_capture::{CaptureReader, Item};
+
+const PACKETS: u64 = 200_000;
+
+/// 100 rules of the shapes analyze and people write: address sets, port and flag
+/// combinations, TTL and length ranges, protocols, ICMP types.
+fn rules_file() -> levee_rules::RulesFile {
+    let mut text = String::from("version = 1\n");
+    for i in 0..100u32 {
+        let (a, b) = (i % 200 + 20, (i * 7) % 250 + 1);
+        let expr = match i % 5 {
+            0 => format!("ip.src in {{ {a}.{b}.0.0/16 {b}.{a}.3.0/24 }}"),
+            1 => format!(
+                "tcp.dstport == {} and tcp.flags == 0x02 and ip.ttl in {{{}..{}}}",
+                1000 + i,
+                a % 60,
+                a % 60 + 5
+            ),
+            2 => format!("udp.srcport == {} and ip.len > {}", 100 + i, 200 + b),
+            3 => format!("ip.dst == 10.{a}.{b}.1 and ip.proto == 17"),
+            _ => format!("icmp.type == 8 and ip.len > {}", 500 + b),
+        };
+        text.push_str(&format!(
+            "[[rule]]\nid = 'r{i}'\nexpression = '{expr}'\naction = 'block'\n"
+        ));
+    }
+    levee_rules::RulesFile::parse("bench.toml", &text, None).expect("valid rules")
+}
+
+fn engine(c: &mut Criterion) {
+    let cfg = levee_synth::SynthConfig {
+        packets: PACKETS,
+        ..Default::default()
+    };
+    let path = std::env::temp_dir().join(format!("levee-rules-bench-{}.pcap", std::process::id()));
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("temp file"));
+    levee_synth::generate(&cfg, file, std::io::sink()).expect("synth");
+    let rules = rules_file();
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(PACKETS));
+    g.sample_size(20);
+    g.bench_function("read+decode", |b| {
+        b.iter(|| {
+            let mut r = CaptureReader::open(&path).unwrap();
+            let mut n = 0u64;
+            while let Some(Item::Frame(f)) = r.next_item() {
+                let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+                n += u64::from(p.ip.as_ref().map_or(0, |ip| ip.ttl));
+            }
+            n
+        })
+    });
+    g.bench_function("read+decode+100 rules", |b| {
+        b.iter(|| {
+            let mut engine = levee_rules::Engine::new(&rules);
+            let mut r = CaptureReader::open(&path).unwrap();
+            let mut dropped = 0u64;
+            while let Some(Item::Frame(f)) = r.next_item() {
+                let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+                dropped += u64::from(engine.apply(f.ts_nanos, &p).dropped);
+            }
+            dropped
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_file(&path);
+}
+
+criterion_group!(benches, engine);
+criterion_main!(benches);
