@@ -461,10 +461,15 @@ fn attack(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
                 }
             }
             h3 { "The rule for each engine" }
-            p.muted { "Each is the signature above, compiled exactly: it stops " (pct(sig.coverage)) " of this attack and " (pct(sig.collateral))
-                " of the other traffic in these captures. The " (r.mitigation.source) " rules together stop " (pct(s.stopped_share)) " of it." }
+            p.muted { "Each is the signature above compiled exactly, or, where an engine cannot express it, the most specific measured alternative it can. The "
+                (r.mitigation.source) " rules together stop " (pct(s.stopped_share)) " of this attack." }
             @for e in &s.rules {
-                h3 { (e.target) }
+                h3 { (e.target)
+                    @if let (Some(c), Some(k)) = (e.coverage, e.collateral) {
+                        " " span.muted { "· stops " (pct(c)) " of the attack, " (pct(k)) " of other traffic" }
+                    }
+                }
+                @if let Some(n) = &e.note { p.note { (n) ": " code { (e.expression.as_deref().unwrap_or("")) } } }
                 @if let Some(t) = &e.text { pre { (t) } }
                 @if let Some(why) = &e.refused { p.note { "Not expressible: " (why) } }
             }

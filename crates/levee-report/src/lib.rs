@@ -92,14 +92,7 @@ pub fn build(inp: Inputs<'_>) -> Report {
                 .map(|s| s.stopped)
                 .unwrap_or_default();
             let rules = match inp.recommended.rules.get(i) {
-                Some(r) => {
-                    let one = RulesFile {
-                        rules: vec![r.clone()],
-                        lists: inp.recommended.lists.clone(),
-                        list_files: inp.recommended.list_files.clone(),
-                    };
-                    compile_all(&one, &format!("attack {} of the report", at.id), inp.device)
-                }
+                Some(r) => attack_rules(at, r, inp.recommended, inp.device),
                 None => Vec::new(),
             };
             AttackSection {
@@ -225,12 +218,97 @@ fn compile_all(file: &RulesFile, origin: &str, device: &str) -> Vec<EngineRule> 
                     target: t.name().to_string(),
                     text: Some(text),
                     refused: None,
+                    expression: None,
+                    coverage: None,
+                    collateral: None,
+                    note: None,
                 },
                 Err(e) => EngineRule {
                     target: t.name().to_string(),
                     text: None,
                     refused: Some(e.to_string()),
+                    expression: None,
+                    coverage: None,
+                    collateral: None,
+                    note: None,
                 },
+            })
+        })
+        .collect()
+}
+
+/// The attack's rule for each engine: its signature, or, where an engine cannot express the
+/// signature, the most specific measured alternative it can, with that alternative's own
+/// coverage and collateral.
+fn attack_rules(
+    at: &levee_analyze::report::Attack,
+    rule: &levee_rules::Rule,
+    file: &RulesFile,
+    device: &str,
+) -> Vec<EngineRule> {
+    let sig = &at.signature;
+    let candidates = std::iter::once((sig.expression.as_str(), sig.coverage, sig.collateral))
+        .chain(
+            sig.alternatives
+                .iter()
+                .map(|m| (m.expression.as_str(), m.coverage, m.collateral)),
+        );
+    let candidates: Vec<(levee_rules::Expr, &str, f64, f64)> = candidates
+        .filter_map(|(e, cov, col)| levee_rules::parse_plain(e).ok().map(|x| (x, e, cov, col)))
+        .collect();
+    let origin = format!("attack {} of the report", at.id);
+    ENGINES
+        .iter()
+        .filter_map(|&t| {
+            let mut first_error = None;
+            for (k, (expr, text, coverage, collateral)) in candidates.iter().enumerate() {
+                let one = RulesFile {
+                    rules: vec![levee_rules::Rule {
+                        expression: expr.clone(),
+                        text: text.to_string(),
+                        ..rule.clone()
+                    }],
+                    lists: file.lists.clone(),
+                    list_files: file.list_files.clone(),
+                };
+                match levee_rules::compile::render(&one, t, &origin, device) {
+                    Ok(out) => {
+                        if t == Target::Ipset && !out.contains("\ncreate ") {
+                            return None;
+                        }
+                        return Some(EngineRule {
+                            target: t.name().to_string(),
+                            text: Some(out),
+                            refused: None,
+                            expression: Some(text.to_string()),
+                            coverage: Some(*coverage),
+                            collateral: Some(*collateral),
+                            note: (k > 0).then(|| {
+                                format!(
+                                    "{} cannot express the signature ({}); this is the most \
+                                     specific measured alternative it can",
+                                    t.name(),
+                                    first_error.as_deref().unwrap_or("refused")
+                                )
+                            }),
+                        });
+                    }
+                    Err(e) => {
+                        if first_error.is_none() {
+                            first_error =
+                                Some(e.problems.first().cloned().unwrap_or_else(|| e.to_string()));
+                        }
+                    }
+                }
+            }
+            Some(EngineRule {
+                target: t.name().to_string(),
+                text: None,
+                refused: Some(first_error.unwrap_or_else(|| "no expression".into())),
+                expression: None,
+                coverage: None,
+                collateral: None,
+                note: None,
             })
         })
         .collect()

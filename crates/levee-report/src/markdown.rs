@@ -314,14 +314,28 @@ pub fn render(r: &Report) -> String {
         }
         let _ = writeln!(
             o,
-            "### The rule for each engine\n\nEach is the signature compiled exactly (coverage {}, collateral {}). The {} rules together stop {} of this attack.\n",
-            pct(sig.coverage),
-            pct(sig.collateral),
+            "### The rule for each engine\n\nEach is the signature compiled exactly, or, where an engine cannot express it, the most specific measured alternative it can. The {} rules together stop {} of this attack.\n",
             r.mitigation.source,
             pct(sec.stopped_share)
         );
         for e in &sec.rules {
-            let _ = writeln!(o, "**{}**\n", e.target);
+            match (e.coverage, e.collateral) {
+                (Some(c), Some(k)) => {
+                    let _ = writeln!(
+                        o,
+                        "**{}** (stops {} of the attack, {} of other traffic)\n",
+                        e.target,
+                        pct(c),
+                        pct(k)
+                    );
+                }
+                _ => {
+                    let _ = writeln!(o, "**{}**\n", e.target);
+                }
+            }
+            if let Some(n) = &e.note {
+                let _ = writeln!(o, "{n}: {}\n", code(e.expression.as_deref().unwrap_or("")));
+            }
             if let Some(t) = &e.text {
                 block(&mut o, "", t);
             }

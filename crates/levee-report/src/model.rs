@@ -159,6 +159,17 @@ pub struct EngineRule {
     pub text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// For an attack's rule: the expression compiled (the signature or an alternative) and
+    /// its measured coverage and collateral.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collateral: Option<f64>,
+    /// Why an alternative was compiled instead of the signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The rules applied and what they do, measured on the captures.

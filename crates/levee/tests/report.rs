@@ -137,6 +137,23 @@ fn reports_of_the_real_attack_captures_agree_with_analyze() {
             let stopped = sec["stopped_share"].as_f64().unwrap();
             let coverage = at["signature"]["coverage"].as_f64().unwrap();
             assert!(stopped >= coverage - 1e-9, "{name}: {stopped} < {coverage}");
+            for e in sec["rules"].as_array().unwrap() {
+                if e["text"].is_string() {
+                    // Every compiled rule says what it was compiled from and what that stops.
+                    let cov = e["coverage"].as_f64().expect("coverage");
+                    assert!(e["collateral"].is_f64() && e["expression"].is_string());
+                    if e["target"] == "bpf" || e["target"] == "nftables" {
+                        // These engines express every field: the signature itself.
+                        assert_eq!(e["expression"], at["signature"]["expression"], "{name}");
+                        assert_eq!(cov, coverage);
+                    } else if e["note"].is_string() {
+                        // An alternative, named and measured, when the signature cannot be.
+                        assert_ne!(e["expression"], at["signature"]["expression"]);
+                    }
+                } else {
+                    assert!(e["refused"].is_string(), "{name}: {e}");
+                }
+            }
             let engines: Vec<&str> = sec["rules"]
                 .as_array()
                 .unwrap()
