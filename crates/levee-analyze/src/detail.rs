@@ -26,19 +26,11 @@ const SOURCE_TOPK: usize = 1024;
 /// Payload bytes shown with a sample packet.
 const SAMPLE_PAYLOAD: usize = 64;
 
-/// Fields a sample packet leaves out: each flag on its own (the flag string says them all),
-/// and long strings the fingerprints already stand for.
-const SAMPLE_SKIP: &[&str] = &[
-    "tcp.flags.fin",
-    "tcp.flags.syn",
-    "tcp.flags.reset",
-    "tcp.flags.push",
-    "tcp.flags.ack",
-    "tcp.flags.urg",
-    "tcp.flags.ecn",
-    "tcp.flags.cwr",
-    "tls.ja3_string",
-];
+/// Whether a sample packet leaves a field out: each TCP flag on its own (`tcp.flags.str` says
+/// them all), and the JA3 string the JA3 hash stands for.
+fn left_out_of_samples(name: &str) -> bool {
+    levee_rules::field::tcp_flag_bit(name).is_some() || name == "tls.ja3_string"
+}
 
 /// The width of a timeline bucket for a capture spanning `span_ns`: a round (1, 2 or 5 ×
 /// 10^k) duration giving about [`TIMELINE_POINTS`] points, never finer than a millisecond. It
@@ -77,7 +69,7 @@ impl Sample {
         let names: Vec<&str> = levee_decode::FIELD_NAMES
             .iter()
             .map(|(n, _)| *n)
-            .filter(|n| !SAMPLE_SKIP.contains(n))
+            .filter(|n| !left_out_of_samples(n))
             .collect();
         let fields = names
             .iter()

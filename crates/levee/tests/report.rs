@@ -390,46 +390,28 @@ fn countries_and_ases_come_from_the_databases_given() {
         );
     }
     // Each of the five networks holds about a fifth of the reflectors, so of the packets.
-    let tally: HashMap<String, f64> = sec["countries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_string(),
-                t["share"].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    for (country, want) in [
-        ("SE", 0.2),
-        ("BT", 0.2),
-        ("US", 0.2),
-        ("GB", 0.2),
-        ("unknown", 0.2),
+    let shares = |tallies: &Value| -> HashMap<String, f64> {
+        tallies
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().into(),
+                    t["share"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (countries, ases) = (shares(&sec["countries"]), shares(&sec["asns"]));
+    for (tally, names) in [
+        (&countries, &["SE", "BT", "US", "GB", "unknown"][..]),
+        (&ases, &["AS29518", "AS35908", "AS209", "AS1221"][..]),
     ] {
-        let got = tally.get(country).copied().unwrap_or(0.0);
-        assert!((got - want).abs() < 0.07, "{country}: {got} in {tally:?}");
-    }
-    let ases: HashMap<String, f64> = sec["asns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_string(),
-                t["share"].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    for (asn, want) in [
-        ("AS29518", 0.2),
-        ("AS35908", 0.2),
-        ("AS209", 0.2),
-        ("AS1221", 0.2),
-    ] {
-        let got = ases.get(asn).copied().unwrap_or(0.0);
-        assert!((got - want).abs() < 0.07, "{asn}: {got} in {ases:?}");
+        for name in names {
+            let got = tally.get(*name).copied().unwrap_or(0.0);
+            assert!((got - 0.2).abs() < 0.07, "{name}: {got} in {tally:?}");
+        }
     }
     let top_country = r["summary"]["top_source_country"]["name"].as_str().unwrap();
     assert!(
