@@ -203,6 +203,11 @@ fn file_names(a: &Analysis) -> String {
         .join(", ")
 }
 
+/// Whether compiled ipset input creates any set (the iptables rules need it only then).
+fn ipset_needed(compiled: &str) -> bool {
+    compiled.contains("\ncreate ")
+}
+
 /// Every engine's version of `file`, or why the engine cannot take it. The ipset sets are
 /// only listed when the iptables rules need them.
 fn compile_all(file: &RulesFile, origin: &str, device: &str) -> Vec<EngineRule> {
@@ -210,7 +215,7 @@ fn compile_all(file: &RulesFile, origin: &str, device: &str) -> Vec<EngineRule> 
         .iter()
         .filter_map(|&t| {
             let r = levee_rules::compile::render(file, t, origin, device);
-            if t == Target::Ipset && r.as_ref().is_ok_and(|s| !s.contains("\ncreate ")) {
+            if t == Target::Ipset && r.as_ref().is_ok_and(|s| !ipset_needed(s)) {
                 return None;
             }
             Some(match r {
@@ -273,7 +278,7 @@ fn attack_rules(
                 };
                 match levee_rules::compile::render(&one, t, &origin, device) {
                     Ok(out) => {
-                        if t == Target::Ipset && !out.contains("\ncreate ") {
+                        if t == Target::Ipset && !ipset_needed(&out) {
                             return None;
                         }
                         return Some(EngineRule {
@@ -638,6 +643,21 @@ pub fn sample_line(s: &Sample) -> String {
     line
 }
 
+/// The files a report writes into its directory.
+pub const FILES: [&str; 3] = ["report.html", "report.md", "report.json"];
+
+/// Refuses when a report file already stands in `dir` (unless `force`): levee never replaces a
+/// file it did not just write. Called before the captures are read, and again when writing.
+pub fn check_free(dir: &Path, force: bool) -> Result<(), ReportError> {
+    if force {
+        return Ok(());
+    }
+    match FILES.iter().map(|n| dir.join(n)).find(|p| p.exists()) {
+        Some(p) => Err(ReportError::Exists(p)),
+        None => Ok(()),
+    }
+}
+
 /// Writes `report.html`, `report.md` and `report.json` into `dir` (created when missing).
 /// No file is replaced unless `force`; each is written beside its final name and renamed, so
 /// a reader never sees half a report.
@@ -647,13 +667,8 @@ pub fn write(dir: &Path, report: &Report, force: bool) -> Result<[PathBuf; 3], R
         move |source| ReportError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let names = ["report.html", "report.md", "report.json"];
-    let paths = names.map(|n| dir.join(n));
-    if !force {
-        if let Some(p) = paths.iter().find(|p| p.exists()) {
-            return Err(ReportError::Exists(p.clone()));
-        }
-    }
+    check_free(dir, force)?;
+    let paths = FILES.map(|n| dir.join(n));
     let texts = [
         html::render(report),
         markdown::render(report),

@@ -3,7 +3,7 @@
 //! rules (the recommended ones, or `--rules`) beside the analysis's attack membership, so the
 //! report says how much of each attack, and of the good traffic, the rules stop.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use levee_analyze::simulate::{recommended_rules, Simulator};
@@ -47,7 +47,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         Some(p) => Some((crate::rules_cmd::load(p)?, p.clone())),
         None => None,
     };
-    refuse_existing(&a.out, a.force)?;
+    levee_report::check_free(&a.out, a.force)?;
     let (report, code) = make_report(&a.input, config, threads, given, &enricher, &a.device)?;
     let paths = levee_report::write(&a.out, &report, a.force)?;
     print_written(&report, &paths)?;
@@ -75,22 +75,6 @@ pub fn print_written(
         s.rules_stop_attack_share * 100.0,
         s.rules_stop_good_share * 100.0,
     ))
-}
-
-fn refuse_existing(dir: &Path, force: bool) -> anyhow::Result<()> {
-    if force {
-        return Ok(());
-    }
-    for name in ["report.html", "report.md", "report.json"] {
-        let p = dir.join(name);
-        if p.exists() {
-            anyhow::bail!(
-                "{} exists; levee never replaces a file it did not just write (use --force)",
-                p.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The third pass: attack membership judged again, rules applied.
