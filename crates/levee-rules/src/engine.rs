@@ -74,13 +74,15 @@ pub struct Engine {
     actions: Vec<Action>,
     buckets: Vec<Option<Buckets>>,
     hits: Vec<bool>,
+    /// The rules whose expressions matched the last packet, in rule order.
+    hit_list: Vec<usize>,
     logged: Vec<usize>,
 }
 
 impl Engine {
     pub fn new(file: &RulesFile) -> Engine {
         let exprs: Vec<_> = file.rules.iter().map(|r| r.expression.clone()).collect();
-        let set = RuleSet::new(&exprs);
+        let set = RuleSet::indexed(&exprs);
         Engine {
             memo: set.memo(),
             set,
@@ -99,6 +101,7 @@ impl Engine {
                 })
                 .collect(),
             hits: vec![false; file.rules.len()],
+            hit_list: Vec::new(),
             logged: Vec::new(),
         }
     }
@@ -113,15 +116,19 @@ impl Engine {
 
     /// Applies the rules to a packet captured at `ts` (nanoseconds; packets in capture order).
     pub fn apply(&mut self, ts: i64, p: &Packet<'_>) -> Verdict {
-        self.hits.fill(false);
+        // Clear only what the last packet set: most packets match no rule.
+        for &i in &self.hit_list {
+            self.hits[i] = false;
+        }
+        self.hit_list.clear();
         self.logged.clear();
-        let hits = &mut self.hits;
-        self.set
-            .for_each_match(p, &mut self.memo, |i| hits[i] = true);
-        for i in 0..self.hits.len() {
-            if !self.hits[i] {
-                continue;
-            }
+        let (hits, hit_list) = (&mut self.hits, &mut self.hit_list);
+        self.set.for_each_match(p, &mut self.memo, |i| {
+            hits[i] = true;
+            hit_list.push(i);
+        });
+        // Matches come in rule order: the first deciding one wins.
+        for &i in &self.hit_list {
             match &self.actions[i] {
                 Action::Log => self.logged.push(i),
                 Action::Allow => {

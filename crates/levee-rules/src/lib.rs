@@ -18,6 +18,7 @@ pub mod engine;
 mod eval;
 pub mod field;
 pub mod file;
+mod index;
 mod lists;
 mod parse;
 mod set;

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use crate::ast::{CmpOp, Expr, Literal};
 use crate::field::{Field, FieldType};
+use crate::index::Index;
 
 /// An expression over the set's conditions.
 #[derive(Debug, Clone)]
@@ -115,6 +116,8 @@ pub struct RuleSet {
     app: Vec<bool>,
     formulas: Vec<Formula>,
     masked: bool,
+    /// For large sets: which expressions a packet can match at all.
+    index: Option<Index>,
 }
 
 /// Per-packet state: the header conditions' truth as bits, and a memo of application
@@ -122,14 +125,41 @@ pub struct RuleSet {
 pub struct Memo {
     truth: u64,
     lazy: Vec<u8>,
+    /// The index's candidate expressions, as a bit set.
+    candidates: Vec<u64>,
 }
 
 impl RuleSet {
+    /// A set for expressions that share most of their conditions (the candidate signatures
+    /// of one attack): with at most 64 distinct conditions, every header condition is read
+    /// once per packet into a bit mask, and each expression is a mask test.
     pub fn new(exprs: &[Expr]) -> RuleSet {
+        RuleSet::build(exprs, false)
+    }
+
+    /// A set for expressions that mostly differ (a rules file): each is filed in an
+    /// index under a condition it needs, and only the expressions a packet's
+    /// field values can satisfy are evaluated.
+    pub fn indexed(exprs: &[Expr]) -> RuleSet {
+        RuleSet::build(exprs, true)
+    }
+
+    fn build(exprs: &[Expr], indexed: bool) -> RuleSet {
         let mut atoms = Vec::new();
         let formulas: Vec<Formula> = exprs.iter().map(|e| lower(e, &mut atoms)).collect();
         let app: Vec<bool> = atoms.iter().map(is_application).collect();
-        let masked = atoms.len() <= 64;
+        let index = indexed.then(|| {
+            let necessary: Vec<Vec<usize>> = formulas
+                .iter()
+                .map(|f| {
+                    let mut v = Vec::new();
+                    necessary_atoms(f, &mut v);
+                    v
+                })
+                .collect();
+            Index::new(&atoms, &necessary)
+        });
+        let masked = !indexed && atoms.len() <= 64;
         let formulas = if masked {
             formulas.into_iter().map(|f| to_masks(f, &app)).collect()
         } else {
@@ -153,7 +183,13 @@ impl RuleSet {
             app,
             formulas,
             masked,
+            index,
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn index(&self) -> Option<&Index> {
+        self.index.as_ref()
     }
 
     pub fn len(&self) -> usize {
@@ -174,12 +210,35 @@ impl RuleSet {
         Memo {
             truth: 0,
             lazy: vec![0; self.atoms.len()],
+            candidates: Vec::new(),
         }
     }
 
     /// Calls `hit(i)` for every expression `i` that matches the packet.
     #[inline]
     pub fn for_each_match(&self, p: &Packet<'_>, memo: &mut Memo, mut hit: impl FnMut(usize)) {
+        if let Some(index) = &self.index {
+            let mut candidates = std::mem::take(&mut memo.candidates);
+            index.candidates(p, &mut candidates);
+            let mut fresh = true;
+            for (w, &word) in candidates.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let i = w * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if fresh {
+                        // Most packets have no candidate: clear the memo only when needed.
+                        memo.lazy.fill(0);
+                        fresh = false;
+                    }
+                    if self.eval(&self.formulas[i], p, memo) {
+                        hit(i);
+                    }
+                }
+            }
+            memo.candidates = candidates;
+            return;
+        }
         memo.lazy.fill(0);
         let mut truth = 0u64;
         for &i in &self.eager {
@@ -239,6 +298,16 @@ impl RuleSet {
             Formula::Or(v) => v.iter().any(|x| self.eval(x, p, memo)),
             Formula::Xor(a, b) => self.eval(a, p, memo) != self.eval(b, p, memo),
         }
+    }
+}
+
+/// Conditions an expression cannot match without: its atom, or the atoms at the top of a
+/// conjunction (nested conjunctions included).
+fn necessary_atoms(f: &Formula, out: &mut Vec<usize>) {
+    match f {
+        Formula::Atom(i) => out.push(*i),
+        Formula::And(v) => v.iter().for_each(|x| necessary_atoms(x, out)),
+        _ => {}
     }
 }
 
@@ -408,5 +477,124 @@ mod tests {
             big.for_each_match(&p, &mut big.memo(), |i| got.push(i - 70));
             assert_eq!(got, want, "{src:?} -> {dst:?} without a mask");
         }
+    }
+
+    /// The IPv4 network of `bits` bits holding `ip` (IPv6 addresses: of `bits` × 4 bits).
+    fn network(ip: IpAddr, bits: u32) -> String {
+        match ip {
+            IpAddr::V4(a) => {
+                let n = std::net::Ipv4Addr::from(u32::from(a) & (u32::MAX << (32 - bits)));
+                format!("{n}/{bits}")
+            }
+            IpAddr::V6(a) => {
+                let bits = bits * 4;
+                let n = std::net::Ipv6Addr::from(u128::from(a) & (u128::MAX << (128 - bits)));
+                format!("{n}/{bits}")
+            }
+        }
+    }
+
+    /// Packets of the real captures in `shared/data` (attacks and scans).
+    fn real_frames() -> Vec<(u32, Vec<u8>, u32)> {
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        let mut frames = Vec::new();
+        for dir in ["attacks", "scans"] {
+            let mut paths: Vec<_> = std::fs::read_dir(data.join(dir))
+                .unwrap_or_else(|e| panic!("{}: {e}", data.join(dir).display()))
+                .map(|e| e.unwrap().path())
+                .collect();
+            paths.sort();
+            for path in paths {
+                let mut r = levee_capture::CaptureReader::open(&path).unwrap();
+                // Every 5th packet keeps the test quick and still varied.
+                let mut n = 0u64;
+                while let Some(item) = r.next_item() {
+                    if let levee_capture::Item::Frame(f) = item {
+                        n += 1;
+                        if n.is_multiple_of(5) {
+                            frames.push((f.linktype, f.data.to_vec(), f.orig_len));
+                        }
+                    }
+                }
+            }
+        }
+        frames
+    }
+
+    #[test]
+    fn an_indexed_set_of_varied_rules_agrees_with_evaluating_each_rule_on_real_captures() {
+        let frames = real_frames();
+        assert!(frames.len() > 10_000, "{} frames", frames.len());
+        // Values taken from the packets themselves, so that many rules do match.
+        let mut step = 0x9e37_79b9_7f4a_7c15u64;
+        let mut pick = |n: usize| {
+            step ^= step << 13;
+            step ^= step >> 7;
+            step ^= step << 17;
+            (step % n as u64) as usize
+        };
+        let mut conditions = Vec::new();
+        for k in 0..400 {
+            let (lt, data, len) = &frames[pick(frames.len())];
+            let p = decode(*lt, data, *len);
+            let Some(ip) = p.ip.as_ref() else { continue };
+            let c = match k % 10 {
+                0 => format!("ip.src == {}", ip.src),
+                1 => format!("ip.dst in {{ {} 192.0.2.0/24 }}", network(ip.dst, 24)),
+                2 => format!("ip.ttl in {{{}..{}}}", ip.ttl, ip.ttl.saturating_add(3)),
+                3 => format!("ip.len > {}", ip.len),
+                4 => format!("ip.proto == {}", ip.proto),
+                5 => match p.tcp() {
+                    Some(t) => format!(
+                        "tcp.dstport == {} and tcp.flags == {}",
+                        t.dst_port, t.flags.0
+                    ),
+                    None => continue,
+                },
+                6 => match p.udp() {
+                    Some(u) => format!("udp.srcport in {{{} 53 123}}", u.src_port),
+                    None => continue,
+                },
+                7 => format!("not ip.src == {}", ip.src),
+                8 => format!("ip.ttl < {}", ip.ttl),
+                _ => format!("ip.src in {{ {} }} or ip.len <= 60", network(ip.src, 16)),
+            };
+            conditions.push(c);
+        }
+        let srcs: Vec<String> = (0..300)
+            .map(|_| match pick(3) {
+                0 => conditions[pick(conditions.len())].clone(),
+                1 => format!(
+                    "{} and {}",
+                    conditions[pick(conditions.len())],
+                    conditions[pick(conditions.len())]
+                ),
+                _ => format!(
+                    "({}) and ({} or {})",
+                    conditions[pick(conditions.len())],
+                    conditions[pick(conditions.len())],
+                    conditions[pick(conditions.len())]
+                ),
+            })
+            .collect();
+        let exprs: Vec<Expr> = srcs.iter().map(|s| parse_plain(s).unwrap()).collect();
+        let set = RuleSet::indexed(&exprs);
+        assert!(set.index().unwrap().keyed(exprs.len()) > 150);
+        let mut memo = set.memo();
+        let (mut checked, mut matched) = (0u64, 0u64);
+        for (lt, data, len) in &frames {
+            let p = decode(*lt, data, *len);
+            let mut got = Vec::new();
+            set.for_each_match(&p, &mut memo, |i| got.push(i));
+            let want: Vec<usize> = (0..exprs.len()).filter(|&i| exprs[i].matches(&p)).collect();
+            assert_eq!(got, want);
+            checked += 1;
+            matched += want.len() as u64;
+        }
+        // The rules are not vacuous: they match many packets.
+        assert!(
+            matched > checked,
+            "{matched} matches over {checked} packets"
+        );
     }
 }
