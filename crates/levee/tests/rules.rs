@@ -263,7 +263,10 @@ struct Netns {
 
 impl Netns {
     fn create() -> Option<Netns> {
-        let id = std::process::id() % 100_000;
+        // Tests run side by side in one process: each namespace gets its own number.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}{n}", std::process::id() % 100_000);
         let n = Netns {
             name: format!("levee-test-{id}"),
             host: format!("lvh{id}"),
@@ -317,69 +320,113 @@ impl Drop for Netns {
     }
 }
 
-#[test]
-fn nftables_rules_count_in_the_kernel_what_levee_counts() {
+/// A namespace for the nftables tests, or `None` (with a loud message; a failure on CI).
+fn netns_for(test: &str) -> Option<Netns> {
     for tool in ["nft", "tcpreplay", "ip"] {
-        if !require_tool("nftables in a namespace", tool) {
-            return;
+        if !require_tool(test, tool) {
+            return None;
         }
     }
-    let Some(caps) = real_captures() else { return };
-    let Some(ns) = Netns::create() else {
+    let ns = Netns::create();
+    if ns.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("cannot create a network namespace on CI (needs root)");
         }
-        eprintln!(
-            "SKIPPED nftables in a namespace: cannot create a network namespace (needs root)"
-        );
-        return;
-    };
-    let dir = scratch("rules-nft");
-    for cap in &caps {
-        let rules = rules_for(cap, &dir);
-        let sim = simulate(&rules, &[cap]);
+        eprintln!("SKIPPED {test}: cannot create a network namespace (needs root)");
+    }
+    ns
+}
+
+/// What the kernel counted for each rule: packets decided, and packets a rate limit dropped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct KernelCount {
+    decided: u64,
+    dropped: u64,
+}
+
+impl Netns {
+    /// Compiles `rules` for the namespace's interface, loads them (which also zeroes the
+    /// counters), replays `cap` into the interface (at full speed, or at the capture's own
+    /// timing) and reads the counters of each rule's action chain.
+    fn replay(
+        &self,
+        rules: &Path,
+        cap: &Path,
+        topspeed: bool,
+    ) -> std::collections::BTreeMap<usize, KernelCount> {
         let o = run(levee()
             .args([
-                "rules", "compile", "--target", "nftables", "--device", &ns.peer,
+                "rules", "compile", "--target", "nftables", "--device", &self.peer,
             ])
-            .arg(&rules));
+            .arg(rules));
         assert!(o.status.success(), "{}", stderr(&o));
-        let nft_file = dir.join("ruleset.nft");
+        let nft_file = rules.with_extension(format!("{}.nft", self.peer));
         std::fs::write(&nft_file, &o.stdout).unwrap();
-        let load = ns.exec(&["nft", "-f", nft_file.to_str().unwrap()]);
+        let load = self.exec(&["nft", "-f", nft_file.to_str().unwrap()]);
         assert!(
             load.status.success(),
             "nft refused:\n{}\n{}",
             stderr(&load),
             stdout(&o)
         );
-        // Every frame of these captures is Ethernet, so the kernel sees every packet.
-        let replay = run(std::process::Command::new("tcpreplay")
-            .args(["-q", "--topspeed", "-i", &ns.host])
-            .arg(cap));
+        let mut replay = std::process::Command::new("tcpreplay");
+        replay.args(["-q", "-i", &self.host]);
+        if topspeed {
+            replay.arg("--topspeed");
+        }
+        let replay = run(replay.arg(cap));
         assert!(replay.status.success(), "{}", stderr(&replay));
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let list = ns.exec(&["nft", "-j", "list", "table", "netdev", "levee"]);
+        let list = self.exec(&["nft", "-j", "list", "table", "netdev", "levee"]);
         assert!(list.status.success(), "{}", stderr(&list));
         let k: Value = serde_json::from_slice(&list.stdout).unwrap();
-        let mut counters = std::collections::BTreeMap::new();
+        // Every counter of each action chain, in order.
+        let mut counters = std::collections::BTreeMap::<usize, Vec<u64>>::new();
         for obj in k["nftables"].as_array().unwrap() {
             let Some(rule) = obj.get("rule") else {
                 continue;
             };
-            let chain = rule["chain"].as_str().unwrap();
-            let Some(i) = chain.strip_prefix("act_") else {
+            let Some(i) = rule["chain"].as_str().unwrap().strip_prefix("act_") else {
                 continue;
             };
+            let found = counters.entry(i.parse().unwrap()).or_default();
             for e in rule["expr"].as_array().unwrap() {
                 if let Some(c) = e.get("counter") {
-                    counters.insert(i.parse::<usize>().unwrap(), c["packets"].as_u64().unwrap());
+                    found.push(c["packets"].as_u64().unwrap());
                 }
             }
         }
+        // The first counter counts what the rule decided; in a rate limit, the counters
+        // after the limit count what it dropped.
+        let counts = counters
+            .into_iter()
+            .map(|(i, v)| {
+                let c = KernelCount {
+                    decided: v[0],
+                    dropped: v[1..].iter().sum(),
+                };
+                (i, c)
+            })
+            .collect();
+        counts
+    }
+}
+
+#[test]
+fn nftables_rules_count_in_the_kernel_what_levee_counts() {
+    let Some(ns) = netns_for("nftables in a namespace") else {
+        return;
+    };
+    let Some(caps) = real_captures() else { return };
+    let dir = scratch("rules-nft");
+    for cap in &caps {
+        let rules = rules_for(cap, &dir);
+        let sim = simulate(&rules, &[cap]);
+        // Every frame of these captures is Ethernet, so the kernel sees every packet.
+        let counts = ns.replay(&rules, cap, true);
         for (i, r) in sim["rules"].as_array().unwrap().iter().enumerate() {
             assert_eq!(
-                counters.get(&i).copied(),
+                counts.get(&i).map(|c| c.decided),
                 r["decided"]["packets"].as_u64(),
                 "{}: rule {} `{}`",
                 cap.display(),
@@ -387,6 +434,74 @@ fn nftables_rules_count_in_the_kernel_what_levee_counts() {
                 r["expression"]
             );
         }
+        // Benign traffic to the same victim: the kernel drops none of it either.
+        let victim = if cap.ends_with("amp.UDP.bacnet.IOT.37810.pcapng") {
+            "10.10.10.1"
+        } else {
+            "10.10.10.10"
+        };
+        let benign = dir.join(format!("benign-{victim}.pcap"));
+        let o = run(levee()
+            .args(["synth", "--scenario", "benign", "--packets", "5000"])
+            .args(["--victim", victim, "--force", "--out"])
+            .arg(&benign));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let counts = ns.replay(&rules, &benign, true);
+        assert!(
+            counts.values().all(|c| c.decided == 0),
+            "{}: its rules stop benign traffic in the kernel: {counts:?}",
+            cap.display()
+        );
+    }
+}
+
+#[test]
+fn nftables_rate_limits_in_the_kernel_drop_what_levee_predicts_at_capture_timing() {
+    let Some(ns) = netns_for("nftables rate limits in a namespace") else {
+        return;
+    };
+    let dir = scratch("rules-nft-rate");
+    // 4800 SYNs to port 80 and 1200 benign packets over 1.2 seconds.
+    let cap = dir.join("syn.pcap");
+    let o = run(levee()
+        .args(["synth", "--packets", "6000", "--benign-pps", "1000"])
+        .args(["--attack-share", "0.8", "--force", "--out"])
+        .arg(&cap));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rules = dir.join("limits.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"syn-limit\"\nexpression = 'tcp.flags == 0x02 and tcp.dstport == 80'\n\
+         action = \"rate_limit\"\nrate = 200\nburst = 50\nkey = \"none\"\n\n\
+         [[rule]]\nid = \"https-per-server\"\nexpression = 'tcp.dstport == 443'\n\
+         action = \"rate_limit\"\nrate = 50\nburst = 10\nkey = \"ip.dst\"\n",
+    )
+    .unwrap();
+    let sim = simulate(&rules, &[&cap]);
+    // Replayed at the capture's own timing, the kernel's token buckets see the packets
+    // about when levee's did, give or take the replay's jitter. Allowed: 2 packets, plus 10 %
+    // of what the limit lets through, plus 50 ms of the limit's rate.
+    let counts = ns.replay(&rules, &cap, false);
+    for (i, (r, rate)) in sim["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([200.0, 50.0])
+        .enumerate()
+    {
+        let decided = r["decided"]["packets"].as_u64().unwrap();
+        let dropped = r["dropped"]["packets"].as_u64().unwrap();
+        assert!(dropped > 0 && dropped < decided, "{r}");
+        let k = counts[&i];
+        assert_eq!(k.decided, decided, "{r}");
+        let passed = (decided - dropped) as f64;
+        let tolerance = 2.0 + 0.1 * passed + rate * 0.05;
+        assert!(
+            (k.dropped as f64 - dropped as f64).abs() <= tolerance,
+            "rule {}: the kernel dropped {} where levee predicts {dropped} (tolerance {tolerance:.0})",
+            r["id"],
+            k.dropped
+        );
     }
 }
 

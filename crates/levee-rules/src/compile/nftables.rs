@@ -385,7 +385,8 @@ pub fn render(file: &RulesFile, device: Option<&str>, origin: &str) -> Result<St
         "# nftables ruleset compiled by levee from {origin}.\n\
          # Apply:  nft -f this-file   (replaces only table {family} levee, atomically)\n\
          # Remove: nft delete table {family} levee\n\
-         # Counters: nft list table {family} levee   (each act_N chain counts what rule N decided)\n\
+         # Counters: nft list table {family} levee   (each act_N chain counts what rule N decided;\n\
+         #           a rate limit's later counters count what it dropped)\n\
          table {family} levee\n\
          delete table {family} levee\n\
          table {family} levee {{"
@@ -422,7 +423,9 @@ pub fn render(file: &RulesFile, device: Option<&str>, origin: &str) -> Result<St
             Action::RateLimit { rate, burst, key } => {
                 let per = format!("{} / second burst {burst} packets", rate.ceil() as u64);
                 match key {
-                    RateKey::Global => format!("counter limit rate over {per} drop\n    accept"),
+                    RateKey::Global => {
+                        format!("counter limit rate over {per} counter drop\n    accept")
+                    }
                     RateKey::Source | RateKey::Destination => {
                         let dir = if *key == RateKey::Source {
                             "saddr"
@@ -430,8 +433,8 @@ pub fn render(file: &RulesFile, device: Option<&str>, origin: &str) -> Result<St
                             "daddr"
                         };
                         format!(
-                            "counter update @meter_{i}_v4 {{ ip {dir} limit rate over {per} }} drop\n    \
-                             update @meter_{i}_v6 {{ ip6 {dir} limit rate over {per} }} drop\n    accept"
+                            "counter update @meter_{i}_v4 {{ ip {dir} limit rate over {per} }} counter drop\n    \
+                             update @meter_{i}_v6 {{ ip6 {dir} limit rate over {per} }} counter drop\n    accept"
                         )
                     }
                 }
