@@ -128,6 +128,9 @@ pub struct Simulation {
     pub total: Counts,
     pub blocked: Counts,
     pub passed: Counts,
+    /// Whether the captures were analysed for attacks (not with `--rules-only`): without,
+    /// `attacks` is empty and `other` is all the traffic.
+    pub attacks_analyzed: bool,
     /// Each attack found in the captures, and how much of it all the rules together stop.
     pub attacks: Vec<AttackShare>,
     /// How much of the traffic that belongs to no attack the rules stop.
@@ -191,10 +194,8 @@ impl Simulator {
         let bytes = u64::from(p.wire_len);
         self.total.add(bytes);
         let v = self.engine.apply(ts, p);
-        for (i, hit) in self.engine.matched().iter().enumerate() {
-            if *hit {
-                self.results[i].matched.add(bytes);
-            }
+        for &i in self.engine.hits() {
+            self.results[i].matched.add(bytes);
         }
         for &i in self.engine.logged() {
             self.results[i].decided.add(bytes);
@@ -225,6 +226,25 @@ impl Simulator {
     /// The simulation's figures; `analysis` is the analysis of the same packets (its attacks
     /// are the findings the memberships referred to).
     pub fn finish(self, rules_file: String, analysis: &Analysis) -> Simulation {
+        self.finish_with(
+            rules_file,
+            analysis.capture.files.clone(),
+            Some(&analysis.attacks),
+        )
+    }
+
+    /// The simulation's figures without an analysis: every packet counts as belonging to no
+    /// attack (the simulator was given no memberships).
+    pub fn finish_rules_only(self, rules_file: String, files: Vec<FileInfo>) -> Simulation {
+        self.finish_with(rules_file, files, None)
+    }
+
+    fn finish_with(
+        self,
+        rules_file: String,
+        files: Vec<FileInfo>,
+        attacks: Option<&[Attack]>,
+    ) -> Simulation {
         let Simulator {
             mut results,
             total,
@@ -243,8 +263,8 @@ impl Simulator {
             stopped: Share::new(dropped, a.packets),
         };
         for (i, r) in results.iter_mut().enumerate() {
-            r.attacks = analysis
-                .attacks
+            r.attacks = attacks
+                .unwrap_or_default()
                 .iter()
                 .map(|a| share_of(a, dropped_by_rule[i][a.finding]))
                 .collect();
@@ -260,15 +280,16 @@ impl Simulator {
         }
         Simulation {
             rules_file,
-            files: analysis.capture.files.clone(),
+            files,
             passed: Counts {
                 packets: total.packets - blocked.packets,
                 bytes: total.bytes - blocked.bytes,
             },
             total,
             blocked,
-            attacks: analysis
-                .attacks
+            attacks_analyzed: attacks.is_some(),
+            attacks: attacks
+                .unwrap_or_default()
                 .iter()
                 .map(|a| share_of(a, dropped_any[a.finding]))
                 .collect(),

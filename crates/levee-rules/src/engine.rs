@@ -160,6 +160,11 @@ impl Engine {
         &self.hits
     }
 
+    /// The rules whose expressions matched the last packet (each on its own), in order.
+    pub fn hits(&self) -> &[usize] {
+        &self.hit_list
+    }
+
     /// The `log` rules the last packet passed through before a decision.
     pub fn logged(&self) -> &[usize] {
         &self.logged

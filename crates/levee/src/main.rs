@@ -199,6 +199,10 @@ struct SimulateArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Only apply the rules, in one pass, without looking for attacks: per-rule counts and
+    /// totals, no share per attack. For a quick look at a large capture.
+    #[arg(long)]
+    rules_only: bool,
 }
 
 #[derive(Args)]
@@ -417,7 +421,11 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
 }
 
 fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
-    let (sim, code) = rules_cmd::simulate(&a.rules, &a.input)?;
+    let (sim, code) = if a.rules_only {
+        rules_cmd::simulate_rules_only(&a.rules, &a.input)?
+    } else {
+        rules_cmd::simulate(&a.rules, &a.input)?
+    };
     if a.json {
         emit(&(serde_json::to_string_pretty(&sim)? + "\n"))?;
     } else {

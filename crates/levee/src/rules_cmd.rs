@@ -39,6 +39,25 @@ pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulat
     Ok((sim, outcome.exit_code()))
 }
 
+/// Applies the rules in one pass, without an analysis: per-rule counts and totals only.
+pub fn simulate_rules_only(
+    rules_path: &Path,
+    input: &InputArgs,
+) -> anyhow::Result<(Simulation, u8)> {
+    let file = load(rules_path)?;
+    let mut sim = RulesOnly(Simulator::new(&file, 0));
+    let outcome = input::for_each_packet(input, &mut sim, |sim, ts, p| sim.0.add(ts, p, &[]))?;
+    let files = outcome.files.clone();
+    let sim = sim
+        .0
+        .finish_rules_only(rules_path.display().to_string(), files);
+    Ok((sim, outcome.exit_code()))
+}
+
+struct RulesOnly(Simulator);
+
+impl DamageSink for RulesOnly {}
+
 /// The second pass of a simulation: the analysis's counts and the rules side by side.
 struct SimPass {
     plan: levee_analyze::Plan,
@@ -60,6 +79,9 @@ pub fn simulation_text(s: &Simulation) -> String {
         pct(s.blocked.packets as f64 / s.total.packets.max(1) as f64),
         s.passed.packets
     );
+    if !s.attacks_analyzed {
+        let _ = writeln!(o, "  (attacks not looked for: --rules-only)");
+    }
     for a in &s.attacks {
         let _ = writeln!(
             o,
@@ -71,9 +93,14 @@ pub fn simulation_text(s: &Simulation) -> String {
             pct(a.stopped.share)
         );
     }
+    let rest = if s.attacks_analyzed {
+        "not in any attack"
+    } else {
+        "all traffic"
+    };
     let _ = writeln!(
         o,
-        "  not in any attack            {:>9} of {:>9} packets stopped ({:.3}%)",
+        "  {rest:<28} {:>9} of {:>9} packets stopped ({:.3}%)",
         s.other.dropped_packets,
         s.other.of_packets,
         pct(s.other.share)
@@ -81,7 +108,16 @@ pub fn simulation_text(s: &Simulation) -> String {
     let _ = writeln!(
         o,
         "\n{:<28} {:<10} {:>10} {:>10} {:>10} {:>14}",
-        "rule", "action", "matched", "decided", "dropped", "of non-attack"
+        "rule",
+        "action",
+        "matched",
+        "decided",
+        "dropped",
+        if s.attacks_analyzed {
+            "of non-attack"
+        } else {
+            "of traffic"
+        }
     );
     for r in &s.rules {
         let _ = writeln!(

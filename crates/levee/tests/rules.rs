@@ -667,3 +667,43 @@ fn aggregate_covers_the_addresses_and_never_the_allow_list() {
         .status
         .success());
 }
+
+#[test]
+fn rules_only_counts_what_the_full_simulation_counts_in_one_pass() {
+    let Some(caps) = real_captures() else { return };
+    let dir = scratch("rules-only");
+    for cap in &caps {
+        let rules = rules_for(cap, &dir);
+        let full = simulate(&rules, &[cap]);
+        let o = run(levee()
+            .args(["simulate", "--rules-only", "--json", "--rules"])
+            .arg(&rules)
+            .arg(cap));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let only: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(only["attacks_analyzed"], false);
+        assert_eq!(full["attacks_analyzed"], true);
+        assert!(only["attacks"].as_array().unwrap().is_empty());
+        for key in ["total", "blocked", "passed"] {
+            assert_eq!(only[key], full[key], "{}: {key}", cap.display());
+        }
+        // Everything counts as "other" without an analysis.
+        assert_eq!(only["other"]["of_packets"], full["total"]["packets"]);
+        assert_eq!(only["other"]["dropped_packets"], full["blocked"]["packets"]);
+        let (a, b) = (
+            only["rules"].as_array().unwrap(),
+            full["rules"].as_array().unwrap(),
+        );
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            for key in ["matched", "decided", "dropped"] {
+                assert_eq!(x[key], y[key], "{}: rule {} {key}", cap.display(), x["id"]);
+            }
+        }
+        let text = run(levee()
+            .args(["simulate", "--rules-only", "--rules"])
+            .arg(&rules)
+            .arg(cap));
+        assert!(stdout(&text).contains("attacks not looked for"));
+    }
+}
