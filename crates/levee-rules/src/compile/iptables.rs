@@ -141,6 +141,8 @@ struct Ctx<'a> {
     lists: &'a crate::Lists,
     rule: usize,
     sets: &'a mut Vec<(String, Vec<Ipv4Net>)>,
+    /// Whether the rule names IPv6 addresses, which this IPv4 table never sees.
+    names_ipv6: bool,
 }
 
 /// Conjunctions (as iptables matches) for "field in ranges", or for its negation with the
@@ -246,7 +248,9 @@ fn addr_leaf(
         "ip.dst" => ("-d", "dst"),
         other => return Err(format!("`{other}` has no iptables match levee writes")),
     };
-    // This table is IPv4: IPv6 entries cannot match here (ip6tables holds them).
+    // This table is IPv4: IPv6 entries cannot match here (ip6tables holds them). The rule
+    // says so in a comment, so nobody takes the IPv6 part as covered.
+    cx.names_ipv6 |= nets.iter().any(|n| matches!(n, IpNet::V6(_)));
     let v4: Vec<Ipv4Net> = nets
         .into_iter()
         .filter_map(|n| match n {
@@ -346,9 +350,12 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<St
             lists: &file.lists,
             rule: i,
             sets: &mut sets,
+            names_ipv6: false,
         };
-        match dnf(&r.expression, false, &mut cx) {
-            Ok(lines) if lines.len() <= MAX_LINES => bodies.push(lines),
+        let result = dnf(&r.expression, false, &mut cx);
+        let names_ipv6 = cx.names_ipv6;
+        match result {
+            Ok(lines) if lines.len() <= MAX_LINES => bodies.push((lines, names_ipv6)),
             Ok(_) => problems.push(format!(
                 "rule `{}`: more than {MAX_LINES} iptables lines; split it",
                 r.id
@@ -377,8 +384,16 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<St
     for i in 0..file.rules.len() {
         let _ = writeln!(ipt, "-A levee -j levee-r{i}");
     }
-    for (i, (r, lines)) in file.rules.iter().zip(&bodies).enumerate() {
+    for (i, (r, (lines, names_ipv6))) in file.rules.iter().zip(&bodies).enumerate() {
         let _ = writeln!(ipt, "# {}: {}", r.id, r.expression);
+        if *names_ipv6 {
+            let _ = writeln!(
+                ipt,
+                "# note: the IPv6 addresses of `{}` concern IPv6 packets, which this IPv4 table never
+                 # sees; here the rule stands for IPv4 only (the nftables target covers both).",
+                r.id
+            );
+        }
         for conj in lines {
             let Some(m) = line(conj) else { continue };
             let sep = if m.is_empty() { "" } else { " " };
@@ -434,6 +449,21 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_naming_ipv6_addresses_say_that_iptables_covers_only_ipv4() {
+        let text = "[[rule]]\nid = \"v6\"\nexpression = 'ip.src in { 2001:db8::/32 }'\naction = \"block\"\n\n\
+                    [[rule]]\nid = \"both\"\nexpression = 'ip.src in { 2001:db8::/32 192.0.2.0/24 }'\naction = \"block\"\n\n\
+                    [[rule]]\nid = \"v4\"\nexpression = 'ip.src == 192.0.2.1'\naction = \"block\"\n";
+        let f = RulesFile::parse("t.toml", text, None).unwrap();
+        let (ipt, _) = render(&f, "t.toml").unwrap();
+        assert!(ipt.contains("of `v6` concern IPv6 packets"), "{ipt}");
+        assert!(ipt.contains("of `both` concern IPv6 packets"), "{ipt}");
+        assert!(!ipt.contains("of `v4` concern"), "{ipt}");
+        // The IPv6-only rule has no line that could match; the mixed one keeps its IPv4 part.
+        assert!(!ipt.contains("-g levee-a0"), "{ipt}");
+        assert!(ipt.contains("-s 192.0.2.0/24 -g levee-a1"), "{ipt}");
+    }
 
     #[test]
     fn signatures_become_lines_sets_and_u32_tests() {
