@@ -12,6 +12,7 @@
 //!   error and counted in the results.
 
 mod input;
+mod logs_cmd;
 mod parallel;
 mod render;
 mod report_cmd;
@@ -62,6 +63,10 @@ enum Command {
     /// Run levee on a built-in example: synthesise a multi-vector attack capture, analyse it
     /// and write its report.
     Demo(DemoArgs),
+    /// Read access logs (Apache/nginx common or combined, custom formats, JSON lines such as
+    /// Cloudflare's): the format found, malformed lines by number, time span, methods,
+    /// statuses and busiest clients.
+    Logs(logs_cmd::LogsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -307,6 +312,7 @@ fn main() -> ExitCode {
         Command::Synth(a) => synth(a),
         Command::Report(a) => report_cmd::report(a),
         Command::Demo(a) => demo(a),
+        Command::Logs(a) => logs_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,48 @@
+//! Access logs read as HTTP request records: the input stage of levee's layer-7 analysis.
+//!
+//! A [`LogReader`] reads one log (a file, gzip- or zstd-compressed or not, or standard input)
+//! line by line in bounded memory and yields a [`Request`] per line, borrowing the line where
+//! it can. The format is detected from the first lines or given by the user:
+//!
+//! - the common and combined formats of Apache and nginx ([`clf`]);
+//! - JSON lines, with the field names of nginx JSON logging and of Cloudflare's HTTP request
+//!   logs ([`json`]);
+//! - a custom nginx `log_format` or Apache `LogFormat` string ([`template`]).
+//!
+//! A line that does not parse is never fatal: it comes out as [`Entry::Malformed`] with its
+//! line number and what is wrong, and the reader counts it.
+
+pub mod clf;
+pub mod json;
+mod reader;
+pub mod request;
+pub mod template;
+pub mod time;
+
+pub use reader::{Entry, FormatSpec, LogReader, ReadStats};
+pub use request::Request;
+
+/// What is wrong with one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineError(pub &'static str);
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Errors that stop reading a log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: none of the first {lines} lines is in a known log format (common, combined, JSON lines); give the format with --log-format")]
+    UnknownFormat { file: String, lines: u64 },
+    #[error("log format: {0}")]
+    Template(String),
+}

@@ -1,0 +1,413 @@
+//! Reading a log line by line, whatever its compression, and parsing each line.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::clf::{self, Shape};
+use crate::request::Request;
+use crate::template::Template;
+use crate::time::TimeCache;
+use crate::{json, LineError, LogError};
+
+/// Lines longer than this are reported as malformed and skipped, so one runaway line cannot
+/// take the memory.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// With the format detected, this many lines may fail before the log is declared to be in
+/// no known format.
+const DETECT_LINES: u64 = 100;
+
+/// How the lines are laid out.
+#[derive(Debug, Clone)]
+pub enum FormatSpec {
+    /// Detected from the first lines.
+    Auto,
+    /// Apache/nginx common or combined.
+    Combined,
+    Json,
+    /// An nginx `log_format` string.
+    Nginx(String),
+    /// An Apache `LogFormat` string.
+    Apache(String),
+}
+
+impl FormatSpec {
+    /// Parses the `--log-format` argument: `auto`, `combined`, `common`, `json`,
+    /// `nginx:FORMAT` or `apache:FORMAT`.
+    pub fn parse(s: &str) -> Result<FormatSpec, LogError> {
+        Ok(match s {
+            "auto" => FormatSpec::Auto,
+            "combined" | "common" | "clf" => FormatSpec::Combined,
+            "json" => FormatSpec::Json,
+            _ => {
+                if let Some(f) = s.strip_prefix("nginx:") {
+                    Template::nginx(f)?;
+                    FormatSpec::Nginx(f.to_string())
+                } else if let Some(f) = s.strip_prefix("apache:") {
+                    Template::apache(f)?;
+                    FormatSpec::Apache(f.to_string())
+                } else {
+                    return Err(LogError::Template(format!(
+                        "`{s}`: one of auto, combined, common, json, nginx:'<log_format>', apache:'<LogFormat>'"
+                    )));
+                }
+            }
+        })
+    }
+}
+
+enum Parser {
+    Clf,
+    Json,
+    Template(Template),
+}
+
+/// One line's outcome.
+// A request per line stays on the stack: boxing it would allocate for every line.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Entry<'a> {
+    Request(Request<'a>),
+    /// A line that is not a request in the log's format (1-based line number).
+    Malformed {
+        line: u64,
+        error: LineError,
+    },
+}
+
+/// Counts of what a reader has read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadStats {
+    pub lines: u64,
+    pub requests: u64,
+    pub malformed: u64,
+    /// Empty lines and `#` comment lines (headers of some formats).
+    pub skipped: u64,
+}
+
+/// A log being read.
+pub struct LogReader {
+    name: String,
+    input: Box<dyn BufRead>,
+    compression: &'static str,
+    parser: Option<Parser>,
+    format_name: &'static str,
+    buf: Vec<u8>,
+    lossy: String,
+    times: TimeCache,
+    stats: ReadStats,
+}
+
+impl LogReader {
+    /// Opens a log file, or standard input for `-`.
+    pub fn open(path: &Path, spec: FormatSpec) -> Result<LogReader, LogError> {
+        let name = path.display().to_string();
+        if path.as_os_str() == "-" {
+            return LogReader::from_reader(
+                "standard input".into(),
+                Box::new(std::io::stdin()),
+                spec,
+            );
+        }
+        let f = File::open(path).map_err(|source| LogError::Io {
+            file: name.clone(),
+            source,
+        })?;
+        LogReader::from_reader(name, Box::new(f), spec)
+    }
+
+    /// Reads a log from any byte stream, decompressing gzip and zstd.
+    pub fn from_reader(
+        name: String,
+        raw: Box<dyn Read>,
+        spec: FormatSpec,
+    ) -> Result<LogReader, LogError> {
+        let io = |source| LogError::Io {
+            file: name.clone(),
+            source,
+        };
+        let mut raw = BufReader::with_capacity(1 << 16, raw);
+        let magic = raw.fill_buf().map_err(io)?;
+        let (input, compression): (Box<dyn BufRead>, &'static str) =
+            if magic.starts_with(&[0x1f, 0x8b]) {
+                (
+                    Box::new(BufReader::with_capacity(
+                        1 << 16,
+                        flate2::bufread::MultiGzDecoder::new(raw),
+                    )),
+                    "gzip",
+                )
+            } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+                let z = zstd::stream::read::Decoder::with_buffer(raw).map_err(io)?;
+                (Box::new(BufReader::with_capacity(1 << 16, z)), "zstd")
+            } else {
+                (Box::new(raw), "none")
+            };
+        let (parser, format_name) = match spec {
+            FormatSpec::Auto => (None, "auto"),
+            FormatSpec::Combined => (Some(Parser::Clf), "combined"),
+            FormatSpec::Json => (Some(Parser::Json), "json"),
+            FormatSpec::Nginx(f) => (
+                Some(Parser::Template(Template::nginx(&f)?)),
+                "nginx log_format",
+            ),
+            FormatSpec::Apache(f) => (
+                Some(Parser::Template(Template::apache(&f)?)),
+                "apache LogFormat",
+            ),
+        };
+        Ok(LogReader {
+            name,
+            input,
+            compression,
+            parser,
+            format_name,
+            buf: Vec::with_capacity(1024),
+            lossy: String::new(),
+            times: TimeCache::default(),
+            stats: ReadStats::default(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The format in use: `combined`, `common`, `json`, ... (`auto` until detected).
+    pub fn format_name(&self) -> &'static str {
+        self.format_name
+    }
+
+    /// `gzip`, `zstd` or `none`.
+    pub fn compression(&self) -> &'static str {
+        self.compression
+    }
+
+    pub fn stats(&self) -> ReadStats {
+        self.stats
+    }
+
+    /// The next line's outcome; `None` at the end; an error when the log cannot be read on
+    /// (an I/O error, or no known format in its first lines).
+    pub fn next_entry(&mut self) -> Option<Result<Entry<'_>, LogError>> {
+        // Skip blank and comment lines, without holding the line borrowed across lines.
+        let line_no = loop {
+            match self.read_line() {
+                Err(e) => return Some(Err(e)),
+                Ok(false) => return None,
+                Ok(true) => {}
+            }
+            self.stats.lines += 1;
+            let content = self.buf.trim_ascii();
+            if content.is_empty() || content[0] == b'#' {
+                self.stats.skipped += 1;
+                continue;
+            }
+            break self.stats.lines;
+        };
+        if self.buf.len() > MAX_LINE {
+            self.stats.malformed += 1;
+            return Some(Ok(Entry::Malformed {
+                line: line_no,
+                error: LineError("line longer than 1 MiB"),
+            }));
+        }
+        if std::str::from_utf8(&self.buf).is_err() {
+            // Bytes that are not UTF-8 (seen from exploit attempts) become U+FFFD.
+            self.lossy = String::from_utf8_lossy(&self.buf).into_owned();
+        } else {
+            self.lossy.clear();
+        }
+        let text: &str = if self.lossy.is_empty() {
+            std::str::from_utf8(&self.buf).expect("checked above")
+        } else {
+            &self.lossy
+        };
+        let text = text.trim_end_matches(['\n', '\r']);
+        let times = &mut self.times;
+        let parsed = match &self.parser {
+            Some(Parser::Clf) => clf::parse(text, times).map(|(r, shape)| {
+                if shape == Shape::Common && self.format_name == "combined" {
+                    self.format_name = "common";
+                }
+                r
+            }),
+            Some(Parser::Json) => json::parse(text, times),
+            Some(Parser::Template(t)) => t.parse(text, times),
+            None => {
+                // Detection: the first line that parses in a known format decides.
+                let (found, parser, name) = if json::looks_like(text) {
+                    (json::parse(text, times), Parser::Json, "json")
+                } else {
+                    match clf::parse(text, times) {
+                        Ok((r, Shape::Combined)) => (Ok(r), Parser::Clf, "combined"),
+                        Ok((r, Shape::Common)) => (Ok(r), Parser::Clf, "common"),
+                        Err(e) => (Err(e), Parser::Clf, "auto"),
+                    }
+                };
+                if found.is_ok() {
+                    self.parser = Some(parser);
+                    self.format_name = name;
+                } else if line_no >= DETECT_LINES {
+                    return Some(Err(LogError::UnknownFormat {
+                        file: self.name.clone(),
+                        lines: line_no,
+                    }));
+                }
+                found
+            }
+        };
+        Some(Ok(match parsed {
+            Ok(r) => {
+                self.stats.requests += 1;
+                Entry::Request(r)
+            }
+            Err(error) => {
+                self.stats.malformed += 1;
+                Entry::Malformed {
+                    line: line_no,
+                    error,
+                }
+            }
+        }))
+    }
+
+    /// Reads the next line into `buf` (at most [`MAX_LINE`] + 1 bytes kept; the rest of a
+    /// longer line is skipped). `false` at the end of the input.
+    fn read_line(&mut self) -> Result<bool, LogError> {
+        self.buf.clear();
+        let mut any = false;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(LogError::Io {
+                        file: self.name.clone(),
+                        source,
+                    })
+                }
+            };
+            if chunk.is_empty() {
+                return Ok(any);
+            }
+            any = true;
+            let (take, done) = match memchr::memchr(b'\n', chunk) {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            let room = (MAX_LINE + 1).saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&chunk[..take.min(room)]);
+            self.input.consume(take);
+            if done {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(text: &[u8], spec: FormatSpec) -> LogReader {
+        LogReader::from_reader(
+            "test".into(),
+            Box::new(std::io::Cursor::new(text.to_vec())),
+            spec,
+        )
+        .unwrap()
+    }
+
+    fn drain(r: &mut LogReader) -> (Vec<String>, Vec<(u64, &'static str)>) {
+        let (mut targets, mut bad) = (Vec::new(), Vec::new());
+        while let Some(e) = r.next_entry() {
+            match e.unwrap() {
+                Entry::Request(q) => targets.push(q.target.into_owned()),
+                Entry::Malformed { line, error } => bad.push((line, error.0)),
+            }
+        }
+        (targets, bad)
+    }
+
+    const LOG: &str = "# a comment\n\
+        10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /a HTTP/1.1\" 200 5 \"-\" \"ua\"\n\
+        garbage\n\
+        \n\
+        10.0.0.2 - - [10/Oct/2000:13:55:37 -0700] \"GET /b HTTP/1.1\" 404 0 \"-\" \"ua\"\r\n\
+        10.0.0.3 - - [10/Oct/2000:13:55:38 -0700] \"GET /c HTTP/1.1\" 200 1 \"-\" \"ua\"";
+
+    #[test]
+    fn detects_the_format_and_reports_bad_lines_by_number() {
+        let mut r = reader(LOG.as_bytes(), FormatSpec::Auto);
+        let (targets, bad) = drain(&mut r);
+        assert_eq!(targets, ["/a", "/b", "/c"]);
+        assert_eq!(bad, [(3, "no ident field")]);
+        assert_eq!(r.format_name(), "combined");
+        assert_eq!(
+            r.stats(),
+            ReadStats {
+                lines: 6,
+                requests: 3,
+                malformed: 1,
+                skipped: 2
+            }
+        );
+    }
+
+    #[test]
+    fn gzip_and_zstd_give_the_same_requests() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(LOG.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(LOG.as_bytes(), 1).unwrap();
+        let plain = drain(&mut reader(LOG.as_bytes(), FormatSpec::Auto));
+        for (data, kind) in [(gz, "gzip"), (zst, "zstd")] {
+            let mut r = reader(&data, FormatSpec::Auto);
+            assert_eq!(r.compression(), kind);
+            assert_eq!(drain(&mut r), plain);
+        }
+    }
+
+    #[test]
+    fn long_lines_bad_bytes_and_unknown_formats_are_reported_not_fatal() {
+        let mut data =
+            b"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /\xff HTTP/1.1\" 200 5\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        data.extend_from_slice(
+            b"\n10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /z HTTP/1.1\" 200 5\n",
+        );
+        let mut r = reader(&data, FormatSpec::Combined);
+        let (targets, bad) = drain(&mut r);
+        assert_eq!(targets, ["/\u{fffd}", "/z"]);
+        assert_eq!(bad, [(2, "line longer than 1 MiB")]);
+        assert_eq!(r.format_name(), "common");
+
+        let noise = "not a log line\n".repeat(200);
+        let mut r = reader(noise.as_bytes(), FormatSpec::Auto);
+        let mut err = None;
+        while let Some(e) = r.next_entry() {
+            if let Err(e) = e {
+                err = Some(e.to_string());
+                break;
+            }
+        }
+        assert_eq!(err.unwrap(), "test: none of the first 100 lines is in a known log format (common, combined, JSON lines); give the format with --log-format");
+    }
+
+    #[test]
+    fn format_arguments() {
+        assert!(matches!(
+            FormatSpec::parse("json").unwrap(),
+            FormatSpec::Json
+        ));
+        assert!(matches!(
+            FormatSpec::parse("nginx:$remote_addr [$time_local]").unwrap(),
+            FormatSpec::Nginx(_)
+        ));
+        assert!(FormatSpec::parse("nginx:$status").is_err());
+        assert!(FormatSpec::parse("w3c").is_err());
+    }
+}

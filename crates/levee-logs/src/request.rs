@@ -1,0 +1,173 @@
+//! One HTTP request as an access log records it.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+/// A request read from one log line. Text fields borrow the line where they need no
+/// unescaping; absent fields (a format without them, or logged as `-`) are `None`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request<'a> {
+    /// Time the request was received (or logged), nanoseconds since 1970 UTC.
+    pub ts: Option<i64>,
+    /// The client as logged: an address, or a host name when the server resolved it.
+    pub client: Cow<'a, str>,
+    /// The client address, when `client` is one.
+    pub ip: Option<IpAddr>,
+    /// `GET`, `POST`, ... (empty when the request line was not a request, such as `-`).
+    pub method: Cow<'a, str>,
+    /// The request target as sent: a path with its query, an absolute URI (proxy requests),
+    /// `*`, or for a request line that is not HTTP, the whole line.
+    pub target: Cow<'a, str>,
+    /// `HTTP/1.1`, ...; `None` for HTTP/0.9-style lines without one.
+    pub protocol: Option<Cow<'a, str>>,
+    pub status: Option<u16>,
+    /// Bytes of the response (body, or whole, as the server logs it).
+    pub bytes: Option<u64>,
+    pub referer: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+    /// The `Host` header (or the virtual host the server logged).
+    pub host: Option<Cow<'a, str>>,
+    pub cookie: Option<Cow<'a, str>>,
+    pub ja3: Option<Cow<'a, str>>,
+    pub ja4: Option<Cow<'a, str>>,
+    /// The request's header names in the order sent, comma-separated (from captures, or
+    /// from logs that record them).
+    pub header_names: Option<Cow<'a, str>>,
+}
+
+impl Request<'_> {
+    /// Whether the target is an absolute URI (`http://host/...`): what a client asking the
+    /// server to act as a proxy sends.
+    pub fn is_absolute(&self) -> bool {
+        scheme_end(&self.target).is_some()
+    }
+
+    /// The path of the target, without scheme and authority (absolute URIs) or query.
+    pub fn path(&self) -> &str {
+        let t = &*self.target;
+        let t = match scheme_end(t) {
+            Some(after) => {
+                let rest = &t[after..];
+                rest.find('/').map_or("/", |i| &rest[i..])
+            }
+            None => t,
+        };
+        t.split(['?', '#']).next().unwrap_or(t)
+    }
+
+    /// The query of the target (after `?`), if any.
+    pub fn query(&self) -> Option<&str> {
+        let t = &*self.target;
+        let q = &t[t.find('?')? + 1..];
+        Some(q.split('#').next().unwrap_or(q))
+    }
+
+    /// An owned copy, independent of the line it was read from.
+    pub fn into_owned(self) -> Request<'static> {
+        fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(c.into_owned())
+        }
+        Request {
+            ts: self.ts,
+            client: own(self.client),
+            ip: self.ip,
+            method: own(self.method),
+            target: own(self.target),
+            protocol: self.protocol.map(own),
+            status: self.status,
+            bytes: self.bytes,
+            referer: self.referer.map(own),
+            user_agent: self.user_agent.map(own),
+            host: self.host.map(own),
+            cookie: self.cookie.map(own),
+            ja3: self.ja3.map(own),
+            ja4: self.ja4.map(own),
+            header_names: self.header_names.map(own),
+        }
+    }
+}
+
+/// Where the authority starts in `http://...` or `https://...` (any scheme of letters).
+fn scheme_end(t: &str) -> Option<usize> {
+    let colon = t.find("://")?;
+    let scheme = &t[..colon];
+    (!scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic())).then_some(colon + 3)
+}
+
+/// Splits a request line (`GET /path HTTP/1.1`) into method, target and protocol. Targets
+/// with spaces (seen from broken scanners) stay whole; a line of one word or `-` is no
+/// request: its method is empty and its target the line.
+pub fn split_request_line(line: &str) -> (&str, &str, Option<&str>) {
+    let line = line.trim();
+    let Some((method, rest)) = line.split_once(' ') else {
+        return ("", line, None);
+    };
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+        return ("", line, None);
+    }
+    let rest = rest.trim_start();
+    match rest.rsplit_once(' ') {
+        Some((target, proto)) if proto.starts_with("HTTP/") => {
+            (method, target.trim_end(), Some(proto))
+        }
+        _ => (method, rest, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(target: &str) -> Request<'_> {
+        Request {
+            target: Cow::Borrowed(target),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn paths_and_queries_of_origin_and_absolute_targets() {
+        let r = req("/scripts/root.exe?/c+dir");
+        assert_eq!(
+            (r.path(), r.query(), r.is_absolute()),
+            ("/scripts/root.exe", Some("/c+dir"), false)
+        );
+        let r = req("http://www.yahoo.com/");
+        assert_eq!((r.path(), r.query(), r.is_absolute()), ("/", None, true));
+        let r = req("http://oursns.net/get.asp?get=7144");
+        assert_eq!((r.path(), r.query()), ("/get.asp", Some("get=7144")));
+        let r = req("http://example.com");
+        assert_eq!(r.path(), "/");
+        let r = req("*");
+        assert_eq!((r.path(), r.query()), ("*", None));
+    }
+
+    #[test]
+    fn request_lines_of_every_shape_seen_in_real_logs() {
+        assert_eq!(
+            split_request_line("GET / HTTP/1.1"),
+            ("GET", "/", Some("HTTP/1.1"))
+        );
+        assert_eq!(
+            split_request_line("GET /NULL.printer"),
+            ("GET", "/NULL.printer", None)
+        );
+        assert_eq!(
+            split_request_line("GET //cgi-bin/ cgi-bin/awstats.pl?x=| id | HTTP/1.1"),
+            (
+                "GET",
+                "//cgi-bin/ cgi-bin/awstats.pl?x=| id |",
+                Some("HTTP/1.1")
+            )
+        );
+        assert_eq!(split_request_line("-"), ("", "-", None));
+        assert_eq!(
+            split_request_line("\\x16\\x03\\x01"),
+            ("", "\\x16\\x03\\x01", None)
+        );
+        assert_eq!(
+            split_request_line("CONNECT 1.2.3.4:25 HTTP/1.0"),
+            ("CONNECT", "1.2.3.4:25", Some("HTTP/1.0"))
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! `levee logs` end to end: the real honeynet logs, compressed standard input with damaged
+//! lines, a custom nginx format, and a file in no known format.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn the_honeynet_logs_are_read_whole_with_their_busiest_clients() {
+    let Some(data) = require_shared("levee logs on sotm34") else {
+        return;
+    };
+    let dir = data.join("logs/sotm34");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let o = run(levee().args(["logs", "--json", "--top", "5"]).args(&files));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["requests"], 3554);
+    assert_eq!(s["malformed"], 0);
+    assert!(s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["format"] == "combined"));
+    // The busiest clients, counted here from the first word of each line.
+    let mut by_client: HashMap<String, u64> = HashMap::new();
+    for f in &files {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            *by_client
+                .entry(line.split(' ').next().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    let mut want: Vec<(String, u64)> = by_client.into_iter().collect();
+    want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let got: Vec<(String, u64)> = s["top_clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want[..5]);
+    assert_eq!(s["start"], "2005-01-30T09:34:59.000000Z");
+    assert_eq!(s["end"], "2005-03-17T16:38:27.000000Z");
+}
+
+#[test]
+fn gzip_on_standard_input_with_damaged_lines_reports_them_and_goes_on() {
+    let log = "10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /a HTTP/1.1\" 200 5 \"-\" \"ua\"\n\
+               10.0.0.2 - - [10/Oct/2000:13:55:37 -0700] \"GET /b HTTP/1.1\" OK 5 \"-\" \"ua\"\n\
+               10.0.0.3 - - [10/Oct/2000:13:55:38 -0700] \"GET /c HTTP/1.1\" 404 5 \"-\" \"ua\"\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(log.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut child = levee()
+        .args(["logs", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&gz).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("levee: standard input: line 2: status is not a number"),
+        "{}",
+        stderr(&o)
+    );
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &s["files"][0];
+    assert_eq!(
+        (
+            f["compression"].as_str(),
+            f["requests"].as_u64(),
+            f["malformed"].as_u64()
+        ),
+        (Some("gzip"), Some(2), Some(1))
+    );
+    assert_eq!(f["first_malformed"][0]["line"], 2);
+}
+
+#[test]
+fn a_custom_nginx_format_and_a_file_in_no_known_format() {
+    let dir = scratch("logs-formats");
+    let custom = dir.join("custom.log");
+    std::fs::write(
+        &custom,
+        "shop.example 203.0.113.9 [10/Oct/2000:13:55:36 -0700] \"POST /login HTTP/1.1\" 401 rt=0.004\n\
+         shop.example 203.0.113.9 [10/Oct/2000:13:55:37 -0700] \"POST /login HTTP/1.1\" 401 rt=0.003\n",
+    )
+    .unwrap();
+    let o = run(levee()
+        .args(["logs", "--json", "--log-format"])
+        .arg("nginx:$host $remote_addr [$time_local] \"$request\" $status rt=$request_time")
+        .arg(&custom));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["requests"], 2);
+    assert_eq!(s["methods"][0]["name"], "POST");
+    assert_eq!(s["top_clients"][0]["name"], "203.0.113.9");
+    assert_eq!(s["statuses"][0]["name"], "4xx");
+
+    // The same file in auto mode: not a known format.
+    let o = run(levee().args(["logs"]).arg(&custom));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let noise = dir.join("noise.log");
+    std::fs::write(&noise, "hello\n".repeat(150)).unwrap();
+    let o = run(levee().args(["logs"]).arg(&noise).arg(&custom));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("none of the first 100 lines is in a known log format"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(levee()
+        .args(["logs", "--log-format", "nginx:$status"])
+        .arg(&custom));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no client address field"),
+        "{}",
+        stderr(&o)
+    );
+}
