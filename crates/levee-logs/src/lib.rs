@@ -19,7 +19,7 @@ pub mod request;
 pub mod template;
 pub mod time;
 
-pub use reader::{Entry, FormatSpec, LogReader, ReadStats};
+pub use reader::{decompressed, Entry, FormatSpec, LogReader, ReadStats};
 pub use request::Request;
 
 /// What is wrong with one line.

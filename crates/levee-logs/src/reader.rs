@@ -57,6 +57,22 @@ impl FormatSpec {
     }
 }
 
+/// A byte stream decompressed by what its first bytes say (gzip, zstd or none), and the
+/// name of the compression.
+pub fn decompressed(raw: Box<dyn Read>) -> std::io::Result<(Box<dyn BufRead>, &'static str)> {
+    let mut raw = BufReader::with_capacity(1 << 16, raw);
+    let magic = raw.fill_buf()?;
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::bufread::MultiGzDecoder::new(raw);
+        (Box::new(BufReader::with_capacity(1 << 16, gz)), "gzip")
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let z = zstd::stream::read::Decoder::with_buffer(raw)?;
+        (Box::new(BufReader::with_capacity(1 << 16, z)), "zstd")
+    } else {
+        (Box::new(raw), "none")
+    })
+}
+
 enum Parser {
     Clf,
     Json,
@@ -123,27 +139,10 @@ impl LogReader {
         raw: Box<dyn Read>,
         spec: FormatSpec,
     ) -> Result<LogReader, LogError> {
-        let io = |source| LogError::Io {
+        let (input, compression) = decompressed(raw).map_err(|source| LogError::Io {
             file: name.clone(),
             source,
-        };
-        let mut raw = BufReader::with_capacity(1 << 16, raw);
-        let magic = raw.fill_buf().map_err(io)?;
-        let (input, compression): (Box<dyn BufRead>, &'static str) =
-            if magic.starts_with(&[0x1f, 0x8b]) {
-                (
-                    Box::new(BufReader::with_capacity(
-                        1 << 16,
-                        flate2::bufread::MultiGzDecoder::new(raw),
-                    )),
-                    "gzip",
-                )
-            } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-                let z = zstd::stream::read::Decoder::with_buffer(raw).map_err(io)?;
-                (Box::new(BufReader::with_capacity(1 << 16, z)), "zstd")
-            } else {
-                (Box::new(raw), "none")
-            };
+        })?;
         let (parser, format_name) = match spec {
             FormatSpec::Auto => (None, "auto"),
             FormatSpec::Combined => (Some(Parser::Clf), "combined"),

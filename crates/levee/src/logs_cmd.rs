@@ -52,13 +52,13 @@ struct LogsSummary {
 }
 
 #[derive(Serialize)]
-struct LogFile {
+pub struct LogFile {
     name: String,
     format: String,
     compression: String,
     lines: u64,
     requests: u64,
-    malformed: u64,
+    pub malformed: u64,
     skipped: u64,
     /// The first malformed lines: number and what is wrong.
     first_malformed: Vec<Malformed>,
@@ -67,7 +67,7 @@ struct LogFile {
 }
 
 #[derive(Serialize)]
-struct Malformed {
+pub struct Malformed {
     line: u64,
     error: String,
 }
@@ -78,20 +78,44 @@ struct Count {
     requests: u64,
 }
 
-pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
-    let spec = FormatSpec::parse(&a.log_format).map_err(|e| anyhow::anyhow!("{e}"))?;
+/// What reading a set of logs gave: each file's counts, and whether any could not be read
+/// or had malformed lines.
+pub struct ReadOutcome {
+    pub files: Vec<LogFile>,
+    pub unreadable: bool,
+    pub damaged: bool,
+}
+
+impl ReadOutcome {
+    pub fn exit_code(&self) -> u8 {
+        if self.unreadable {
+            EXIT_UNREADABLE_INPUT
+        } else if self.damaged {
+            EXIT_DAMAGED_RECORDS
+        } else {
+            0
+        }
+    }
+}
+
+/// Reads every request of the logs in order, reporting malformed lines (the first
+/// `show_malformed` of each file) and unreadable files on standard error unless `quiet`.
+pub fn for_each_request(
+    logs: &[PathBuf],
+    spec: &FormatSpec,
+    show_malformed: usize,
+    quiet: bool,
+    mut f: impl FnMut(&levee_logs::Request<'_>),
+) -> ReadOutcome {
     let mut files = Vec::new();
-    let (mut start, mut end) = (i64::MAX, i64::MIN);
-    let mut methods: BTreeMap<String, u64> = BTreeMap::new();
-    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-    let mut clients: TopK<IpAddr> = TopK::new(1024);
-    let mut named_clients = 0u64;
     let (mut unreadable, mut damaged) = (false, false);
-    for path in &a.logs {
+    for path in logs {
         let mut reader = match LogReader::open(path, spec.clone()) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("levee: {e}");
+                if !quiet {
+                    eprintln!("levee: {e}");
+                }
                 unreadable = true;
                 files.push(LogFile {
                     name: path.display().to_string(),
@@ -112,60 +136,37 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
         while let Some(entry) = reader.next_entry() {
             match entry {
                 Err(e) => {
-                    eprintln!("levee: {e}");
+                    if !quiet {
+                        eprintln!("levee: {e}");
+                    }
                     error = Some(e.to_string());
                     unreadable = true;
                     break;
                 }
                 Ok(Entry::Malformed { line, error }) => {
                     damaged = true;
-                    if first_malformed.len() < a.show_malformed {
+                    if first_malformed.len() < show_malformed {
                         first_malformed.push(Malformed {
                             line,
                             error: error.to_string(),
                         });
                     }
                 }
-                Ok(Entry::Request(q)) => {
-                    if let Some(ts) = q.ts {
-                        start = start.min(ts);
-                        end = end.max(ts);
-                    }
-                    let method = if q.method.is_empty() {
-                        "(no request)"
-                    } else {
-                        &q.method
-                    };
-                    if let Some(n) = methods.get_mut(method) {
-                        *n += 1;
-                    } else if methods.len() < MAX_METHODS {
-                        methods.insert(method.to_string(), 1);
-                    } else {
-                        *methods.entry("(other)".into()).or_default() += 1;
-                    }
-                    let class = match q.status {
-                        Some(s @ 100..=599) => format!("{}xx", s / 100),
-                        Some(_) => "other".into(),
-                        None => "none".into(),
-                    };
-                    *statuses.entry(class).or_default() += 1;
-                    match q.ip {
-                        Some(ip) => clients.add(ip, 1),
-                        None => named_clients += 1,
-                    }
-                }
+                Ok(Entry::Request(q)) => f(&q),
             }
         }
         let s = reader.stats();
-        for m in &first_malformed {
-            eprintln!("levee: {}: line {}: {}", reader.name(), m.line, m.error);
-        }
-        if s.malformed > first_malformed.len() as u64 {
-            eprintln!(
-                "levee: {}: {} more malformed lines not shown",
-                reader.name(),
-                s.malformed - first_malformed.len() as u64
-            );
+        if !quiet {
+            for m in &first_malformed {
+                eprintln!("levee: {}: line {}: {}", reader.name(), m.line, m.error);
+            }
+            if s.malformed > first_malformed.len() as u64 {
+                eprintln!(
+                    "levee: {}: {} more malformed lines not shown",
+                    reader.name(),
+                    s.malformed - first_malformed.len() as u64
+                );
+            }
         }
         files.push(LogFile {
             name: reader.name().to_string(),
@@ -179,6 +180,48 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
             error,
         });
     }
+    ReadOutcome {
+        files,
+        unreadable,
+        damaged,
+    }
+}
+
+pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
+    let spec = FormatSpec::parse(&a.log_format).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut start, mut end) = (i64::MAX, i64::MIN);
+    let mut methods: BTreeMap<String, u64> = BTreeMap::new();
+    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
+    let mut clients: TopK<IpAddr> = TopK::new(1024);
+    let mut named_clients = 0u64;
+    let outcome = for_each_request(&a.logs, &spec, a.show_malformed, false, |q| {
+        if let Some(ts) = q.ts {
+            start = start.min(ts);
+            end = end.max(ts);
+        }
+        let method = if q.method.is_empty() {
+            "(no request)"
+        } else {
+            &q.method
+        };
+        if let Some(n) = methods.get_mut(method) {
+            *n += 1;
+        } else if methods.len() < MAX_METHODS {
+            methods.insert(method.to_string(), 1);
+        } else {
+            *methods.entry("(other)".into()).or_default() += 1;
+        }
+        let class = match q.status {
+            Some(s @ 100..=599) => format!("{}xx", s / 100),
+            Some(_) => "other".into(),
+            None => "none".into(),
+        };
+        *statuses.entry(class).or_default() += 1;
+        match q.ip {
+            Some(ip) => clients.add(ip, 1),
+            None => named_clients += 1,
+        }
+    });
     let counts = |m: BTreeMap<String, u64>| {
         let mut v: Vec<Count> = m
             .into_iter()
@@ -188,6 +231,8 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
         v
     };
     let has_time = start <= end;
+    let code = outcome.exit_code();
+    let files = outcome.files;
     let summary = LogsSummary {
         requests: files.iter().map(|f| f.requests).sum(),
         malformed: files.iter().map(|f| f.malformed).sum(),
@@ -211,13 +256,7 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
     } else {
         crate::emit(&text(&summary))?;
     }
-    Ok(if unreadable {
-        EXIT_UNREADABLE_INPUT
-    } else if damaged {
-        EXIT_DAMAGED_RECORDS
-    } else {
-        0
-    })
+    Ok(code)
 }
 
 fn text(s: &LogsSummary) -> String {

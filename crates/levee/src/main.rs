@@ -12,6 +12,7 @@
 //!   error and counted in the results.
 
 mod input;
+mod l7_cmd;
 mod logs_cmd;
 mod parallel;
 mod render;
@@ -104,6 +105,10 @@ struct AnalyzeArgs {
     /// Replace the rules file if it exists.
     #[arg(long)]
     force: bool,
+    /// For access logs: their format (auto, combined, common, json, nginx:'<log_format>',
+    /// apache:'<LogFormat>'). Logs are told from captures by their first bytes.
+    #[arg(long, default_value = "auto")]
+    log_format: String,
 }
 
 /// How attacks are detected, shared by `analyze` and `report`.
@@ -335,6 +340,28 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
 }
 
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
+    let (input, _spool) = input::spool_stdin(&a.input)?;
+    let logs = input
+        .captures
+        .iter()
+        .filter(|p| !l7_cmd::is_capture(p))
+        .count();
+    if logs > 0 || a.log_format != "auto" {
+        if logs < input.captures.len() {
+            anyhow::bail!("give captures and access logs to separate `levee analyze` runs");
+        }
+        if a.rules_out.is_some() {
+            anyhow::bail!("--rules-out is for captures; rules for logs are not written yet");
+        }
+        let spec =
+            levee_logs::FormatSpec::parse(&a.log_format).map_err(|e| anyhow::anyhow!("{e}"))?;
+        return l7_cmd::analyze_logs(
+            &input.captures,
+            &spec,
+            levee_l7::L7Config::default(),
+            a.json,
+        );
+    }
     let (config, threads) = a.detect.config()?;
     let (analysis, code) = run_analysis(&a.input, config, threads)?;
     if let Some(path) = &a.rules_out {

@@ -1,0 +1,615 @@
+//! Layer-7 analysis: which HTTP clients are good and which are not, why, and the attacks the
+//! bad ones make.
+//!
+//! Two passes over the same requests (an access log read twice, or requests reassembled from
+//! a capture):
+//!
+//! 1. [`Analyzer::add`] keeps a fixed-size [`profile::Profile`] per client in a bounded
+//!    [`profile::ProfileTable`]: volume and peak rates, statuses, methods, path and query
+//!    diversity, the assets its pages need (its JavaScript footprint), user agents, login
+//!    attempts, and hostile requests found by [`patterns`].
+//! 2. [`Analyzer::judge`] gives every profiled client a verdict — `good`, `suspicious` or
+//!    `malicious` — with the reasons in plain words, and the attack vector a malicious client
+//!    belongs to. [`Judged::add`] then counts each attack's requests exactly (start, end,
+//!    peak requests per second, targets), and [`Judged::finish`] writes the analysis.
+//!
+//! Memory is bounded whatever the number of clients: the profile table has a fixed capacity,
+//! distinct counts are sketches, and top lists are bounded top-k tables.
+
+pub mod crawlers;
+pub mod patterns;
+pub mod profile;
+
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use levee_analyze::sketch::{DistinctCount, TopK};
+use levee_analyze::summary::format_ts;
+use levee_logs::Request;
+use serde::Serialize;
+
+use patterns::{Category, Patterns};
+use profile::{ClientKey, Profile, ProfileTable};
+
+/// Thresholds of the verdicts (each documented in `docs/l7.md`).
+#[derive(Debug, Clone)]
+pub struct L7Config {
+    /// Clients profiled at most (about 300 bytes each).
+    pub max_clients: usize,
+    /// A client at this many requests in one minute floods.
+    pub flood_per_minute: u32,
+    /// Login POSTs from one client that make login abuse.
+    pub login_posts: u32,
+    /// Requests of a client with one path and ever-changing queries that make cache busting.
+    pub cache_busting_requests: u32,
+    /// Good clients listed in the output (the busiest).
+    pub good_sample: usize,
+}
+
+impl Default for L7Config {
+    fn default() -> Self {
+        L7Config {
+            max_clients: 262_144,
+            flood_per_minute: 600,
+            login_posts: 20,
+            cache_busting_requests: 50,
+            good_sample: 20,
+        }
+    }
+}
+
+/// Attack vectors of layer 7, in the order a client with several is attributed.
+pub const VECTORS: [&str; 6] = [
+    "http-flood",
+    "login-abuse",
+    "cache-busting",
+    "http-proxy-abuse",
+    "http-scanner",
+    "bad-bot",
+];
+
+/// The first pass.
+pub struct Analyzer {
+    config: L7Config,
+    patterns: Patterns,
+    hasher: foldhash::fast::FixedState,
+    table: ProfileTable,
+    clients: DistinctCount,
+    requests: u64,
+    start: i64,
+    end: i64,
+}
+
+impl Analyzer {
+    pub fn new(config: L7Config) -> Analyzer {
+        Analyzer {
+            table: ProfileTable::new(config.max_clients),
+            config,
+            patterns: Patterns::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x4c37),
+            clients: DistinctCount::default(),
+            requests: 0,
+            start: i64::MAX,
+            end: i64::MIN,
+        }
+    }
+
+    fn key(&self, r: &Request<'_>) -> ClientKey {
+        match r.ip {
+            Some(ip) => ClientKey::Ip(ip),
+            None => ClientKey::Name(self.hasher.hash_one(&*r.client)),
+        }
+    }
+
+    pub fn add(&mut self, r: &Request<'_>) {
+        self.requests += 1;
+        if let Some(ts) = r.ts {
+            self.start = self.start.min(ts);
+            self.end = self.end.max(ts);
+        }
+        let key = self.key(r);
+        self.clients.add(&key);
+        let hostile = self
+            .patterns
+            .scan(&r.target, r.user_agent.as_deref(), r.referer.as_deref());
+        let p = self.table.get(key);
+        if p.requests == 0 && r.ip.is_none() {
+            p.name = Some(r.client.clone().into_owned().into());
+        }
+        p.add(r, hostile, &self.hasher);
+    }
+
+    /// Verdicts for every profiled client.
+    pub fn judge(self) -> Judged {
+        let mut verdicts = Vec::with_capacity(self.table.len());
+        for (key, p) in self.table.iter() {
+            verdicts.push((*key, judge_one(key, p, &self.config)));
+        }
+        let attacks = VECTORS.iter().map(|v| AttackCount::new(v)).collect();
+        let lookup = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, v))| v.vector.is_some())
+            .map(|(i, (k, _))| (*k, i as u32))
+            .collect();
+        Judged {
+            first: self,
+            verdicts,
+            lookup,
+            attacks,
+        }
+    }
+}
+
+/// A client's verdict.
+#[derive(Debug, Clone)]
+struct Verdict {
+    level: Level,
+    vector: Option<usize>,
+    reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Good,
+    Suspicious,
+    Malicious,
+}
+
+const TOOL_AGENTS: &[&str] = &[
+    "curl/",
+    "wget/",
+    "python-requests",
+    "python-urllib",
+    "go-http-client",
+    "libwww-perl",
+    "java/",
+    "okhttp",
+    "scrapy",
+    "httpclient",
+    "aiohttp",
+    "node-fetch",
+    "axios/",
+];
+
+fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
+    let mut vectors = [false; VECTORS.len()];
+    let mut malicious = Vec::new();
+    let mut suspicious = Vec::new();
+    let n = p.requests;
+    let ip = match key {
+        ClientKey::Ip(ip) => Some(*ip),
+        ClientKey::Name(_) => None,
+    };
+    // Rates.
+    if p.peak_minute >= c.flood_per_minute {
+        vectors[0] = true;
+        malicious.push(format!(
+            "{} requests in one minute (peak {} in one second): far above a person's pace",
+            p.peak_minute, p.peak_second
+        ));
+    }
+    // Logins.
+    if p.login_posts >= c.login_posts {
+        vectors[1] = true;
+        malicious.push(format!(
+            "{} login attempts (POST to a login path), {} refused",
+            p.login_posts, p.login_failures
+        ));
+    }
+    // Cache busting: one or few paths, a new query string nearly every time.
+    let queries = p.distinct_queries();
+    if n >= c.cache_busting_requests
+        && p.with_query * 10 >= n * 9
+        && p.distinct_paths() <= 3
+        && queries * 10 >= p.with_query.min(1_000) * 8
+    {
+        vectors[2] = true;
+        malicious.push(format!(
+            "{n} requests to {} path(s) with ~{queries} different query strings: defeats the cache",
+            p.distinct_paths()
+        ));
+    }
+    // Proxy abuse.
+    if p.absolute > 0 || p.connect > 0 {
+        vectors[3] = true;
+        let mut what = Vec::new();
+        if p.absolute > 0 {
+            what.push(format!(
+                "{} requests for absolute URIs of other sites",
+                p.absolute
+            ));
+        }
+        if p.connect > 0 {
+            what.push(format!("{} CONNECT requests", p.connect));
+        }
+        malicious.push(format!(
+            "uses the server as an open proxy: {}",
+            what.join(", ")
+        ));
+    }
+    // Exploits, probes and scanning.
+    let exploit = p.hostile & !Category::ScannerAgent.bit();
+    if exploit != 0 {
+        vectors[4] = true;
+        let names: Vec<&str> = Category::of_mask(exploit).map(Category::name).collect();
+        malicious.push(format!(
+            "{} hostile request(s): {}{}",
+            p.hostile_requests,
+            names.join(", "),
+            p.example
+                .as_deref()
+                .map(|e| format!(" (e.g. `{e}`)"))
+                .unwrap_or_default()
+        ));
+    }
+    if p.hostile & Category::ScannerAgent.bit() != 0 {
+        vectors[4] = true;
+        malicious.push(format!(
+            "user agent of a scanning tool: `{}`",
+            p.agent.as_deref().unwrap_or("")
+        ));
+    }
+    let paths = p.distinct_paths();
+    if n >= 20 && p.client_error_share() >= 0.5 && paths >= 15 {
+        vectors[4] = true;
+        malicious.push(format!(
+            "walks ~{paths} different paths, {:.0}% of them not found or refused: scanning",
+            100.0 * p.client_error_share()
+        ));
+    }
+    if p.options >= 3 && p.options * 2 >= n {
+        vectors[4] = true;
+        malicious.push(format!(
+            "{} OPTIONS requests out of {n}: probing the server's methods",
+            p.options
+        ));
+    } else if p.options > 0 && p.options * 2 >= n {
+        suspicious.push(format!("{} OPTIONS request(s) and little else", p.options));
+    }
+    // Bots.
+    let agent = p.agent.as_deref().unwrap_or("");
+    let claim = crawlers::claim(agent, ip);
+    let mut verified_crawler = None;
+    match claim {
+        Some(cl) if !cl.verified => {
+            vectors[5] = true;
+            malicious.push(format!(
+                "claims to be {} but its address is not in {}'s published networks",
+                cl.name, cl.name
+            ));
+        }
+        Some(cl) => verified_crawler = Some(cl.name),
+        None => {}
+    }
+    let lower = agent.to_ascii_lowercase();
+    if n >= 100 && TOOL_AGENTS.iter().any(|t| lower.starts_with(t)) {
+        suspicious.push(format!("{n} requests from a scripting tool (`{agent}`)"));
+    }
+    if n >= 10 && p.no_agent * 2 >= n {
+        suspicious.push(format!(
+            "{} of {n} requests without a user agent",
+            p.no_agent
+        ));
+    }
+    let agents = p.distinct_agents();
+    if agents >= 5 && agents * 4 >= n.min(1_000) {
+        suspicious.push(format!("~{agents} different user agents from one address"));
+    }
+    if verified_crawler.is_none() && p.pages >= 20 && p.assets == 0 && lower.contains("mozilla") {
+        suspicious.push(format!(
+            "a browser by its user agent, but {} pages and not one script, style or image: no JavaScript footprint",
+            p.pages
+        ));
+    }
+    let vector = vectors.iter().position(|&v| v);
+    let (level, mut reasons) = if vector.is_some() {
+        (Level::Malicious, malicious)
+    } else if !suspicious.is_empty() {
+        (Level::Suspicious, suspicious)
+    } else {
+        let mut why = vec![format!(
+            "{n} requests, at most {} per minute; {:.0}% answered 4xx",
+            p.peak_minute,
+            100.0 * p.client_error_share()
+        )];
+        if p.pages > 0 {
+            why.push(format!("{} pages with {} assets", p.pages, p.assets));
+        }
+        (Level::Good, why)
+    };
+    if let Some(name) = verified_crawler {
+        reasons.push(format!(
+            "a verified {name} crawler (address in its published networks)"
+        ));
+    }
+    Verdict {
+        level,
+        vector,
+        reasons,
+    }
+}
+
+/// Per attack vector, the exact counts of the second pass.
+struct AttackCount {
+    vector: &'static str,
+    requests: u64,
+    bytes: u64,
+    first: i64,
+    last: i64,
+    second: i64,
+    second_count: u64,
+    peak_rps: u64,
+    clients: TopK<ClientKey>,
+    targets: TopK<String>,
+    statuses: [u64; 6],
+}
+
+impl AttackCount {
+    fn new(vector: &'static str) -> AttackCount {
+        AttackCount {
+            vector,
+            requests: 0,
+            bytes: 0,
+            first: i64::MAX,
+            last: i64::MIN,
+            second: i64::MIN,
+            second_count: 0,
+            peak_rps: 0,
+            clients: TopK::new(256),
+            targets: TopK::new(256),
+            statuses: [0; 6],
+        }
+    }
+}
+
+/// After the verdicts: the second pass.
+pub struct Judged {
+    first: Analyzer,
+    verdicts: Vec<(ClientKey, Verdict)>,
+    lookup: std::collections::HashMap<ClientKey, u32>,
+    attacks: Vec<AttackCount>,
+}
+
+impl Judged {
+    /// Counts a request (the same requests, in the same order, as the first pass).
+    pub fn add(&mut self, r: &Request<'_>) {
+        let key = self.first.key(r);
+        let Some(&i) = self.lookup.get(&key) else {
+            return;
+        };
+        let Some(v) = self.verdicts[i as usize].1.vector else {
+            return;
+        };
+        let a = &mut self.attacks[v];
+        a.requests += 1;
+        a.bytes += r.bytes.unwrap_or(0);
+        if let Some(ts) = r.ts {
+            a.first = a.first.min(ts);
+            a.last = a.last.max(ts);
+            let s = ts.div_euclid(1_000_000_000);
+            if s != a.second {
+                a.second = s;
+                a.second_count = 0;
+            }
+            a.second_count += 1;
+            a.peak_rps = a.peak_rps.max(a.second_count);
+        }
+        a.clients.add(key, 1);
+        a.targets.add(r.path().chars().take(200).collect(), 1);
+        let class = match r.status {
+            Some(c @ 100..=599) => usize::from(c / 100),
+            _ => 0,
+        };
+        a.statuses[class] += 1;
+    }
+
+    /// Whether a client was judged part of an attack (for simulations and reports).
+    pub fn vector_of(&self, r: &Request<'_>) -> Option<&'static str> {
+        let i = *self.lookup.get(&self.first.key(r))?;
+        self.verdicts[i as usize].1.vector.map(|v| VECTORS[v])
+    }
+
+    pub fn finish(self) -> L7Analysis {
+        let Judged {
+            first,
+            verdicts,
+            attacks,
+            ..
+        } = self;
+        let name_of = |key: &ClientKey| -> String {
+            match key {
+                ClientKey::Ip(ip) => ip.to_string(),
+                ClientKey::Name(_) => first
+                    .table
+                    .lookup(key)
+                    .and_then(|p| p.name.as_deref())
+                    .unwrap_or("?")
+                    .to_string(),
+            }
+        };
+        let mut counts = VerdictCounts::default();
+        let mut listed = Vec::new();
+        let mut good = Vec::new();
+        for (key, v) in &verdicts {
+            let p = first
+                .table
+                .lookup(key)
+                .expect("judged clients are profiled");
+            match v.level {
+                Level::Good => counts.good += 1,
+                Level::Suspicious => counts.suspicious += 1,
+                Level::Malicious => counts.malicious += 1,
+            }
+            let c = ClientReport {
+                ip: name_of(key),
+                verdict: v.level,
+                vector: v.vector.map(|i| VECTORS[i].to_string()),
+                reasons: v.reasons.clone(),
+                requests: p.requests,
+                first: format_ts(p.first),
+                last: format_ts(p.last),
+                peak_per_second: p.peak_second,
+                peak_per_minute: p.peak_minute,
+                client_error_share: p.client_error_share(),
+                distinct_paths: p.distinct_paths(),
+                pages: p.pages,
+                assets: p.assets,
+                user_agent: p.agent.as_deref().map(str::to_string),
+                example: p.example.as_deref().map(str::to_string),
+            };
+            if v.level == Level::Good {
+                good.push(c);
+            } else {
+                listed.push(c);
+            }
+        }
+        // Malicious first, then suspicious; busiest first within each.
+        listed.sort_by(|a, b| {
+            b.verdict
+                .cmp(&a.verdict)
+                .then(b.requests.cmp(&a.requests))
+                .then(a.ip.cmp(&b.ip))
+        });
+        good.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.ip.cmp(&b.ip)));
+        good.truncate(first.config.good_sample);
+        let good_listed = good.len();
+        listed.extend(good);
+        let mut attack_reports = Vec::new();
+        for a in attacks.into_iter().filter(|a| a.requests > 0) {
+            let members: Vec<&(ClientKey, Verdict)> = verdicts
+                .iter()
+                .filter(|(_, v)| v.vector.map(|i| VECTORS[i]) == Some(a.vector))
+                .collect();
+            let mut evidence: Vec<String> = Vec::new();
+            for (_, v) in members.iter().take(3) {
+                if let Some(r) = v.reasons.first() {
+                    if !evidence.contains(r) {
+                        evidence.push(r.clone());
+                    }
+                }
+            }
+            attack_reports.push(L7Attack {
+                id: 0,
+                vector: a.vector.to_string(),
+                start: format_ts(a.first),
+                end: format_ts(a.last),
+                requests: a.requests,
+                bytes: a.bytes,
+                peak_rps: a.peak_rps,
+                clients: members.len() as u64,
+                top_clients: a
+                    .clients
+                    .top(10)
+                    .into_iter()
+                    .map(|(k, n)| Named {
+                        name: name_of(&k),
+                        requests: n,
+                    })
+                    .collect(),
+                targets: a
+                    .targets
+                    .top(10)
+                    .into_iter()
+                    .map(|(t, n)| Named {
+                        name: t,
+                        requests: n,
+                    })
+                    .collect(),
+                client_error_share: a.statuses[4] as f64 / a.requests as f64,
+                evidence,
+            });
+        }
+        attack_reports.sort_by(|a, b| a.start.cmp(&b.start).then(a.vector.cmp(&b.vector)));
+        for (i, a) in attack_reports.iter_mut().enumerate() {
+            a.id = i + 1;
+        }
+        let has_time = first.start <= first.end;
+        L7Analysis {
+            requests: first.requests,
+            start: has_time.then(|| format_ts(first.start)),
+            end: has_time.then(|| format_ts(first.end)),
+            clients_distinct_estimate: first.clients.estimate(),
+            clients_profiled: first.table.len() as u64,
+            clients_not_profiled: first.table.evicted_clients,
+            verdicts: counts,
+            good_clients_listed: good_listed,
+            attacks: attack_reports,
+            clients: listed,
+        }
+    }
+}
+
+/// The layer-7 analysis (schema in `docs/l7.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct L7Analysis {
+    pub requests: u64,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub clients_distinct_estimate: u64,
+    pub clients_profiled: u64,
+    /// Clients whose profile gave way to others when the table was full (low volume, no
+    /// hostile evidence).
+    pub clients_not_profiled: u64,
+    pub verdicts: VerdictCounts,
+    /// How many of `clients` are good ones (a sample: the busiest).
+    pub good_clients_listed: usize,
+    pub attacks: Vec<L7Attack>,
+    /// Every client judged malicious or suspicious, then a sample of good ones.
+    pub clients: Vec<ClientReport>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct VerdictCounts {
+    pub good: u64,
+    pub suspicious: u64,
+    pub malicious: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct L7Attack {
+    pub id: usize,
+    pub vector: String,
+    pub start: String,
+    pub end: String,
+    pub requests: u64,
+    pub bytes: u64,
+    pub peak_rps: u64,
+    pub clients: u64,
+    pub top_clients: Vec<Named>,
+    /// The paths most requested by the attack.
+    pub targets: Vec<Named>,
+    pub client_error_share: f64,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Named {
+    pub name: String,
+    pub requests: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientReport {
+    pub ip: String,
+    pub verdict: Level,
+    pub vector: Option<String>,
+    pub reasons: Vec<String>,
+    pub requests: u32,
+    pub first: String,
+    pub last: String,
+    pub peak_per_second: u32,
+    pub peak_per_minute: u32,
+    pub client_error_share: f64,
+    pub distinct_paths: u32,
+    pub pages: u32,
+    pub assets: u32,
+    pub user_agent: Option<String>,
+    pub example: Option<String>,
+}
+
+/// The address of a client report, when it is one.
+pub fn client_ip(c: &ClientReport) -> Option<IpAddr> {
+    c.ip.parse().ok()
+}

