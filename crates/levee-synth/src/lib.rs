@@ -9,6 +9,7 @@
 //! The same seed gives the same bytes on every platform (ChaCha8 generator).
 
 mod attacks;
+pub mod http;
 mod packets;
 
 pub use packets::{client_hello_record, sni_extension};

@@ -250,9 +250,21 @@ struct FieldsArgs {
 struct SynthArgs {
     /// Attacks: `benign` (none), a vector name (`syn-flood`, `dns-reflection`, `port-scan`...;
     /// `levee synth --list` names them all), several joined with `+`, or `multi` (DNS + NTP
-    /// reflection + SYN flood at once).
-    #[arg(long, default_value = "syn-flood")]
-    scenario: String,
+    /// reflection + SYN flood at once). Default `syn-flood`; with `--http`: `http-flood`,
+    /// `login-abuse`, `cache-busting`, `http-scanner` joined with `+`, `benign`, or `http-mix`
+    /// (all four, the default).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Write an access log (Apache combined) of people browsing a web shop and crawlers,
+    /// with the `--scenario`'s layer-7 attacks in its middle third, instead of a capture.
+    #[arg(long)]
+    http: bool,
+    /// With `--http`: the log's length in seconds.
+    #[arg(long, default_value_t = 1800.0)]
+    duration: f64,
+    /// With `--http`: new browsing sessions per second.
+    #[arg(long, default_value_t = 1.0)]
+    sessions_per_second: f64,
     /// Legitimate traffic under the attacks: web, download, speedtest, backup or resolver.
     #[arg(long, default_value = "web")]
     background: String,
@@ -285,7 +297,7 @@ struct SynthArgs {
     /// real capture's start to mix the two with `levee analyze real.pcap synth.pcap`.
     #[arg(long)]
     start: Option<f64>,
-    /// Output pcap file.
+    /// Output file (pcap, or with `--http` an access log).
     #[arg(long, short, required_unless_present = "list")]
     out: Option<PathBuf>,
     /// Label file (default: the output name with `.labels.csv`).
@@ -611,12 +623,12 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
         ))?;
         return Ok(0);
     }
-    let scenario = levee_synth::Scenario::parse(&a.scenario).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown scenario `{}` (see `levee synth --list`)",
-            a.scenario
-        )
-    })?;
+    if a.http {
+        return synth_http(&a);
+    }
+    let name = a.scenario.as_deref().unwrap_or("syn-flood");
+    let scenario = levee_synth::Scenario::parse(name)
+        .ok_or_else(|| anyhow::anyhow!("unknown scenario `{name}` (see `levee synth --list`)"))?;
     let background = levee_synth::Background::parse(&a.background).ok_or_else(|| {
         anyhow::anyhow!(
             "unknown background `{}` (one of: {})",
@@ -653,6 +665,52 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
         stats.attack,
         stats.benign,
         stats.bytes,
+        out.display(),
+        labels.display()
+    );
+    Ok(0)
+}
+
+/// `levee synth --http`: an access log with its labels.
+fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
+    let attacks: Vec<String> = match a.scenario.as_deref().unwrap_or("http-mix") {
+        "benign" => Vec::new(),
+        "http-mix" => levee_synth::http::HTTP_ATTACKS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        list => list.split('+').map(str::to_string).collect(),
+    };
+    if !(a.duration > 0.0 && a.duration <= 30.0 * 86_400.0) {
+        anyhow::bail!("--duration must be between 0 and 30 days, in seconds");
+    }
+    if !(a.sessions_per_second > 0.0 && a.sessions_per_second <= 100_000.0) {
+        anyhow::bail!("--sessions-per-second must be above 0 and at most 100000");
+    }
+    let cfg = levee_synth::http::HttpConfig {
+        attacks,
+        seed: a.seed,
+        duration_s: a.duration,
+        sessions_per_s: a.sessions_per_second,
+        start_ns: match a.start {
+            Some(s) if (0.0..4e9).contains(&s) => (s * 1e9) as i64,
+            Some(_) => anyhow::bail!("--start must be seconds since 1970, before 2096"),
+            None => levee_synth::http::HttpConfig::default().start_ns,
+        },
+        ..Default::default()
+    };
+    let out = a.out.clone().expect("clap requires --out without --list");
+    let labels = a.labels.clone().unwrap_or_else(|| labels_path(&out));
+    let log = std::io::BufWriter::with_capacity(1 << 20, create_file(&out, a.force)?);
+    let lab = std::io::BufWriter::new(create_file(&labels, a.force)?);
+    let s = levee_synth::http::generate_http(&cfg, log, lab)?;
+    eprintln!(
+        "levee: wrote {} requests ({} from {} browsing sessions, {} from crawlers, {} attack) to {} and labels to {}",
+        s.lines,
+        s.benign,
+        s.sessions,
+        s.crawler,
+        s.attack,
         out.display(),
         labels.display()
     );

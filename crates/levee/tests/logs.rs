@@ -211,7 +211,10 @@ fn analyze_finds_each_kind_of_hostile_client_of_the_honeynet_and_attributes_it()
             let reasons = c["reasons"].to_string();
             // The reasons name everything the client did; a client that did several things is
             // attributed to the first vector of the documented order.
-            assert!(reasons.contains(reason), "{ip} ({needle}) reasons lack `{reason}`: {c}");
+            assert!(
+                reasons.contains(reason),
+                "{ip} ({needle}) reasons lack `{reason}`: {c}"
+            );
             assert!(
                 c["vector"] == vector || c["vector"] == "http-proxy-abuse",
                 "{ip} ({needle}): {c}"
@@ -301,4 +304,125 @@ fn analyze_refuses_mixed_inputs_and_reads_logs_from_standard_input() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let a: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(a["requests"], 292);
+}
+
+/// Per client of a synthetic log, its label (from the label file).
+fn client_labels(labels: &std::path::Path) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for line in std::fs::read_to_string(labels).unwrap().lines().skip(1) {
+        let mut f = line.split(',');
+        let (_, label, client) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        out.insert(client.to_string(), label.to_string());
+    }
+    out
+}
+
+#[test]
+fn synthetic_shop_logs_attacks_are_found_and_good_clients_are_not_called_malicious() {
+    let dir = scratch("logs-synth");
+    for seed in ["1", "2"] {
+        let log = dir.join(format!("shop-{seed}.log"));
+        let o = run(levee()
+            .args([
+                "synth",
+                "--http",
+                "--duration",
+                "900",
+                "--sessions-per-second",
+                "3",
+            ])
+            .args(["--seed", seed, "--force", "--out"])
+            .arg(&log));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let truth = client_labels(&dir.join(format!("shop-{seed}.log.labels.csv")));
+        let o = run(levee().args(["analyze", "--json"]).arg(&log));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let judged: HashMap<&str, &Value> = a["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["ip"].as_str().unwrap(), c))
+            .collect();
+        let good_total = truth
+            .values()
+            .filter(|l| *l == "benign" || *l == "crawler")
+            .count();
+        assert!(good_total > 2000, "{good_total}");
+        let mut good_called_malicious = 0;
+        for (client, label) in &truth {
+            let verdict = judged.get(client.as_str()).map(|c| &c["verdict"]);
+            match label.as_str() {
+                "benign" | "crawler" => {
+                    if verdict.is_some_and(|v| v == "malicious") {
+                        good_called_malicious += 1;
+                    }
+                }
+                vector => {
+                    let c = judged.get(client.as_str()).unwrap_or_else(|| {
+                        panic!("seed {seed}: {vector} client {client} not listed")
+                    });
+                    assert_eq!(c["verdict"], "malicious", "seed {seed}: {c}");
+                    assert_eq!(c["vector"], vector.to_string(), "seed {seed}: {c}");
+                }
+            }
+        }
+        // Under 0.5 % of good clients judged malicious.
+        assert!(
+            good_called_malicious * 200 < good_total,
+            "seed {seed}: {good_called_malicious} of {good_total} good clients called malicious"
+        );
+        // Crawlers from their networks are verified, not bad bots.
+        let crawlers: Vec<&&Value> = judged
+            .values()
+            .filter(|c| c["reasons"].to_string().contains("verified"))
+            .collect();
+        assert!(crawlers.iter().all(|c| c["verdict"] == "good"));
+        // Each attack: all four vectors, holding the attack lines of the labels.
+        let mut attack_lines: HashMap<String, u64> = HashMap::new();
+        for line in std::fs::read_to_string(dir.join(format!("shop-{seed}.log.labels.csv")))
+            .unwrap()
+            .lines()
+            .skip(1)
+        {
+            let label = line.split(',').nth(1).unwrap();
+            if label != "benign" && label != "crawler" {
+                *attack_lines.entry(label.to_string()).or_default() += 1;
+            }
+        }
+        let attacks = a["attacks"].as_array().unwrap();
+        assert_eq!(attacks.len(), 4, "seed {seed}: {attacks:?}");
+        for at in attacks {
+            let vector = at["vector"].as_str().unwrap();
+            assert_eq!(
+                at["requests"].as_u64(),
+                attack_lines.get(vector).copied(),
+                "seed {seed}: {vector}"
+            );
+        }
+    }
+    // Browsing and crawling alone: no attack, no malicious client.
+    let log = dir.join("benign.log");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--http",
+            "--scenario",
+            "benign",
+            "--duration",
+            "600",
+            "--force",
+            "--out",
+        ])
+        .arg(&log));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(levee().args(["analyze", "--json"]).arg(&log));
+    let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        a["attacks"].as_array().unwrap().len(),
+        0,
+        "{}",
+        a["attacks"]
+    );
+    assert_eq!(a["verdicts"]["malicious"], 0);
 }
