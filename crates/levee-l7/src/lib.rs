@@ -109,10 +109,16 @@ impl Analyzer {
         }
         let key = self.key(r);
         self.clients.add(&key);
-        let hostile = self
-            .patterns
-            .scan(&r.target, r.user_agent.as_deref(), r.referer.as_deref());
+        let mut hostile = self.patterns.scan_target(&r.target)
+            | r.referer
+                .as_deref()
+                .map_or(0, |t| self.patterns.scan_referer(t));
+        let agent_hash = r.user_agent.as_deref().map(|a| self.hasher.hash_one(a));
         let p = self.table.get(key);
+        // A client mostly keeps its user agent: scan it once per change.
+        if let (Some(agent), Some(h)) = (r.user_agent.as_deref(), agent_hash) {
+            hostile |= p.agent_categories(h, || self.patterns.scan_header(agent));
+        }
         if p.requests == 0 && r.ip.is_none() {
             p.name = Some(r.client.clone().into_owned().into());
         }

@@ -210,16 +210,37 @@ impl Patterns {
 
     /// The categories a request's target, user agent and referer fall into.
     pub fn scan(&self, target: &str, agent: Option<&str>, referer: Option<&str>) -> u32 {
+        self.scan_target(target)
+            | agent.map_or(0, |a| self.scan_header(a))
+            | referer.map_or(0, |r| self.scan_header(r))
+    }
+
+    /// The categories of a request target.
+    pub fn scan_target(&self, target: &str) -> u32 {
         let mut mask = 0;
         for m in self.target.find_overlapping_iter(target) {
             mask |= TARGET_TOKENS[m.pattern().as_usize()].1.bit();
         }
-        for text in [agent, referer].into_iter().flatten() {
-            for m in self.agent.find_overlapping_iter(text) {
-                mask |= AGENT_TOKENS[m.pattern().as_usize()].1.bit();
-            }
+        mask
+    }
+
+    /// The categories of a user agent or referer.
+    pub fn scan_header(&self, text: &str) -> u32 {
+        let mut mask = 0;
+        for m in self.agent.find_overlapping_iter(text) {
+            mask |= AGENT_TOKENS[m.pattern().as_usize()].1.bit();
         }
         mask
+    }
+
+    /// The categories of a referer: only the header exploits apply there (Shellshock and
+    /// Log4Shell), and both need a `{`, so most referers cost one byte search.
+    pub fn scan_referer(&self, text: &str) -> u32 {
+        if text.as_bytes().contains(&b'{') {
+            self.scan_header(text) & (Category::Shellshock.bit() | Category::Log4Shell.bit())
+        } else {
+            0
+        }
     }
 }
 
@@ -237,7 +258,7 @@ mod tests {
         for (target, want) in [
             (
                 "/scripts/..%255c%255c../winnt/system32/cmd.exe?/c+dir",
-                vec!["iis-worm-probe"],
+                vec!["iis-worm-probe", "path-traversal"],
             ),
             ("/default.ida?XXXX%u9090%u6858=a", vec!["iis-worm-probe"]),
             ("/_vti_bin/_vti_aut/fp30reg.dll", vec!["frontpage-exploit"]),

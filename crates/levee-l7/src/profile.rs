@@ -22,7 +22,8 @@ pub struct Bits256([u64; 4]);
 impl Bits256 {
     #[inline]
     pub fn insert(&mut self, h: u64) {
-        let b = (h >> 56) as usize;
+        // Multiplied first: the top bits of a fast hash of a short key are not uniform.
+        let b = (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
         self.0[b >> 6] |= 1 << (b & 63);
     }
 
@@ -79,6 +80,8 @@ pub struct Profile {
     pub agent: Option<Box<str>>,
     /// The client's name when it was logged as one.
     pub name: Option<Box<str>>,
+    /// The hash of the last user agent scanned, and its hostile categories.
+    agent_scanned: Option<(u64, u32)>,
 }
 
 /// Longest text kept per client (examples, user agents).
@@ -102,14 +105,16 @@ const LOGIN_WORDS: &[&str] = &[
 
 /// Whether a path is an asset a page loads (script, style, image, font), a page, or neither.
 pub fn path_kind(path: &str) -> (bool, bool) {
-    let last = path.rsplit('/').next().unwrap_or("");
-    match last.rsplit_once('.') {
-        Some((_, ext)) => {
-            let ext = ext.to_ascii_lowercase();
-            (
-                ASSET_EXTENSIONS.contains(&ext.as_str()),
-                PAGE_EXTENSIONS.contains(&ext.as_str()),
-            )
+    let b = path.as_bytes();
+    let last = match memchr::memrchr(b'/', b) {
+        Some(i) => &b[i + 1..],
+        None => b,
+    };
+    match memchr::memrchr(b'.', last) {
+        Some(i) => {
+            let ext = &last[i + 1..];
+            let is = |list: &[&str]| list.iter().any(|e| e.as_bytes().eq_ignore_ascii_case(ext));
+            (is(ASSET_EXTENSIONS), is(PAGE_EXTENSIONS))
         }
         // `/`, `/products/12`: pages.
         None => (false, true),
@@ -199,6 +204,19 @@ impl Profile {
             self.hostile_requests += u32::from(hostile != 0);
             if self.example.is_none() {
                 self.example = Some(keep(&format!("{method} {}", r.target)));
+            }
+        }
+    }
+
+    /// The hostile categories of a user agent of hash `h`, from `scan` unless it is the one
+    /// scanned last.
+    pub fn agent_categories(&mut self, h: u64, scan: impl FnOnce() -> u32) -> u32 {
+        match self.agent_scanned {
+            Some((last, mask)) if last == h => mask,
+            _ => {
+                let mask = scan();
+                self.agent_scanned = Some((h, mask));
+                mask
             }
         }
     }

@@ -15,18 +15,29 @@ pub enum Shape {
     Combined,
 }
 
+/// Where ` [` starts (a search for `[` is quicker than one for the pair).
+fn space_bracket(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'[', &b[from..]) {
+        let at = from + i;
+        if at > 0 && b[at - 1] == b' ' {
+            return Some(at - 1);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// Parses one line.
 pub fn parse<'a>(line: &'a str, times: &mut TimeCache) -> Result<(Request<'a>, Shape), LineError> {
     let mut s = Scanner { rest: line };
     let client = s.word().ok_or(LineError("no client address"))?;
     s.word().ok_or(LineError("no ident field"))?;
     // The user may contain spaces in broken logs; it ends before " [".
-    let open = s.rest.find(" [").ok_or(LineError("no [time]"))?;
+    let open = space_bracket(s.rest.as_bytes()).ok_or(LineError("no [time]"))?;
     s.rest = &s.rest[open + 2..];
-    let close = s
-        .rest
-        .find(']')
-        .ok_or(LineError("no closing ] after the time"))?;
+    let close =
+        memchr::memchr(b']', s.rest.as_bytes()).ok_or(LineError("no closing ] after the time"))?;
     let time_text = &s.rest[..close];
     s.rest = s.rest[close + 1..].trim_start();
     let ts = Some(
@@ -110,7 +121,7 @@ impl<'a> Scanner<'a> {
         if r.is_empty() {
             return None;
         }
-        let end = r.find(' ').unwrap_or(r.len());
+        let end = memchr::memchr(b' ', r.as_bytes()).unwrap_or(r.len());
         self.rest = &r[end..];
         Some(&r[..end])
     }

@@ -89,6 +89,10 @@ impl Request<'_> {
 
 /// Where the authority starts in `http://...` or `https://...` (any scheme of letters).
 fn scheme_end(t: &str) -> Option<usize> {
+    // Origin-form targets, nearly all of them, start with `/`.
+    if t.starts_with('/') {
+        return None;
+    }
     let colon = t.find("://")?;
     let scheme = &t[..colon];
     (!scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic())).then_some(colon + 3)
@@ -99,14 +103,15 @@ fn scheme_end(t: &str) -> Option<usize> {
 /// request: its method is empty and its target the line.
 pub fn split_request_line(line: &str) -> (&str, &str, Option<&str>) {
     let line = line.trim();
-    let Some((method, rest)) = line.split_once(' ') else {
+    let Some(sp) = memchr::memchr(b' ', line.as_bytes()) else {
         return ("", line, None);
     };
+    let (method, rest) = (&line[..sp], &line[sp + 1..]);
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
         return ("", line, None);
     }
     let rest = rest.trim_start();
-    match rest.rsplit_once(' ') {
+    match memchr::memrchr(b' ', rest.as_bytes()).map(|i| (&rest[..i], &rest[i + 1..])) {
         Some((target, proto)) if proto.starts_with("HTTP/") => {
             (method, target.trim_end(), Some(proto))
         }
