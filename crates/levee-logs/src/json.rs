@@ -102,7 +102,7 @@ pub fn parse<'a>(line: &'a str, times: &mut TimeCache) -> Result<Request<'a>, Li
     };
     let mut r = Request {
         ts,
-        ip: client.parse().ok(),
+        ip: crate::request::parse_client(&client),
         client,
         status: number(STATUS).map(|s| s as u16),
         bytes: number(BYTES).map(|b| b as u64),

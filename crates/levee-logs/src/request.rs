@@ -87,6 +87,46 @@ impl Request<'_> {
     }
 }
 
+/// The address a client field holds, if it is one. Dotted IPv4 addresses, nearly every line
+/// of most logs, are read by a loop over the bytes, several times quicker than the standard
+/// parser (which a profile showed at 5 % of reading a log); anything else goes to the
+/// standard parser.
+pub fn parse_client(s: &str) -> Option<IpAddr> {
+    let b = s.as_bytes();
+    if b.len() <= 15 && b.first().is_some_and(u8::is_ascii_digit) {
+        let mut octets = [0u8; 4];
+        let (mut i, mut value, mut digits) = (0usize, 0u32, 0u32);
+        let mut ok = true;
+        for &c in b {
+            match c {
+                b'0'..=b'9' if digits < 3 => {
+                    // A leading zero is not a dotted-decimal address (`010.1.1.1`).
+                    if digits == 1 && value == 0 {
+                        ok = false;
+                        break;
+                    }
+                    value = value * 10 + u32::from(c - b'0');
+                    digits += 1;
+                }
+                b'.' if digits > 0 && i < 3 && value <= 255 => {
+                    octets[i] = value as u8;
+                    i += 1;
+                    (value, digits) = (0, 0);
+                }
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok && i == 3 && digits > 0 && value <= 255 {
+            octets[3] = value as u8;
+            return Some(IpAddr::from(octets));
+        }
+    }
+    s.parse().ok()
+}
+
 /// Where the authority starts in `http://...` or `https://...` (any scheme of letters).
 fn scheme_end(t: &str) -> Option<usize> {
     // Origin-form targets, nearly all of them, start with `/`.
@@ -145,6 +185,32 @@ mod tests {
         assert_eq!(r.path(), "/");
         let r = req("*");
         assert_eq!((r.path(), r.query()), ("*", None));
+    }
+
+    #[test]
+    fn client_addresses_read_as_the_standard_parser_reads_them() {
+        for s in [
+            "1.2.3.4",
+            "255.255.255.255",
+            "0.0.0.0",
+            "10.0.0.1",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..2.3",
+            "1.2.3.",
+            ".1.2.3",
+            "1.2.3.4 ",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+            "host.example",
+            "",
+            "1234.1.1.1",
+            "1.2.3.0400",
+        ] {
+            assert_eq!(parse_client(s), s.parse::<IpAddr>().ok(), "{s:?}");
+        }
     }
 
     #[test]

@@ -287,7 +287,7 @@ fn fill<'a>(
 ) -> Result<(), LineError> {
     match slot {
         Slot::Client => {
-            r.ip = v.parse().ok();
+            r.ip = crate::request::parse_client(&v);
             r.client = v;
         }
         Slot::TimeClf => {
