@@ -152,7 +152,10 @@ impl Analyzer {
 struct Verdict {
     level: Level,
     vector: Option<usize>,
+    /// Empty for good clients (written when listed).
     reasons: Vec<String>,
+    /// The crawler it was verified as.
+    crawler: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -310,31 +313,39 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
         ));
     }
     let vector = vectors.iter().position(|&v| v);
-    let (level, mut reasons) = if vector.is_some() {
+    // Good clients' reasons are written only for those listed (see `good_reasons`).
+    let (level, reasons) = if vector.is_some() {
         (Level::Malicious, malicious)
     } else if !suspicious.is_empty() {
         (Level::Suspicious, suspicious)
     } else {
-        let mut why = vec![format!(
-            "{n} requests, at most {} per minute; {:.0}% answered 4xx",
-            p.peak_minute,
-            100.0 * p.client_error_share()
-        )];
-        if p.pages > 0 {
-            why.push(format!("{} pages with {} assets", p.pages, p.assets));
-        }
-        (Level::Good, why)
+        (Level::Good, Vec::new())
     };
-    if let Some(name) = verified_crawler {
-        reasons.push(format!(
-            "a verified {name} crawler (address in its published networks)"
-        ));
-    }
     Verdict {
         level,
         vector,
         reasons,
+        crawler: verified_crawler,
     }
+}
+
+/// Why a client is good, in words.
+fn good_reasons(p: &Profile, crawler: Option<&str>) -> Vec<String> {
+    let mut why = vec![format!(
+        "{} requests, at most {} per minute; {:.0}% answered 4xx",
+        p.requests,
+        p.peak_minute,
+        100.0 * p.client_error_share()
+    )];
+    if p.pages > 0 {
+        why.push(format!("{} pages with {} assets", p.pages, p.assets));
+    }
+    if let Some(name) = crawler {
+        why.push(format!(
+            "a verified {name} crawler (address in its published networks)"
+        ));
+    }
+    why
 }
 
 /// Per attack vector, the exact counts of the second pass.
@@ -438,21 +449,16 @@ impl Judged {
         let mut counts = VerdictCounts::default();
         let mut listed = Vec::new();
         let mut good = Vec::new();
-        for (key, v) in &verdicts {
+        let report = |key: &ClientKey, v: &Verdict, reasons: Vec<String>| {
             let p = first
                 .table
                 .lookup(key)
                 .expect("judged clients are profiled");
-            match v.level {
-                Level::Good => counts.good += 1,
-                Level::Suspicious => counts.suspicious += 1,
-                Level::Malicious => counts.malicious += 1,
-            }
-            let c = ClientReport {
+            ClientReport {
                 ip: name_of(key),
                 verdict: v.level,
                 vector: v.vector.map(|i| VECTORS[i].to_string()),
-                reasons: v.reasons.clone(),
+                reasons,
                 requests: p.requests,
                 first: format_ts(p.first),
                 last: format_ts(p.last),
@@ -464,12 +470,36 @@ impl Judged {
                 assets: p.assets,
                 user_agent: p.agent.as_deref().map(str::to_string),
                 example: p.example.as_deref().map(str::to_string),
-            };
-            if v.level == Level::Good {
-                good.push(c);
-            } else {
-                listed.push(c);
             }
+        };
+        // Good clients are many: only the busiest are written out.
+        let mut good_busiest: Vec<(u32, usize)> = Vec::new();
+        for (i, (key, v)) in verdicts.iter().enumerate() {
+            match v.level {
+                Level::Good => {
+                    counts.good += 1;
+                    let requests = first.table.lookup(key).map_or(0, |p| p.requests);
+                    good_busiest.push((requests, i));
+                }
+                Level::Suspicious => counts.suspicious += 1,
+                Level::Malicious => counts.malicious += 1,
+            }
+            if v.level != Level::Good {
+                listed.push(report(key, v, v.reasons.clone()));
+            }
+        }
+        let keep = first.config.good_sample.min(good_busiest.len());
+        if keep > 0 && keep < good_busiest.len() {
+            good_busiest.select_nth_unstable_by(keep - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        }
+        good_busiest.truncate(keep);
+        for &(_, i) in &good_busiest {
+            let (key, v) = &verdicts[i];
+            let p = first
+                .table
+                .lookup(key)
+                .expect("judged clients are profiled");
+            good.push(report(key, v, good_reasons(p, v.crawler)));
         }
         // Malicious first, then suspicious; busiest first within each.
         listed.sort_by(|a, b| {
@@ -479,7 +509,6 @@ impl Judged {
                 .then(a.ip.cmp(&b.ip))
         });
         good.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.ip.cmp(&b.ip)));
-        good.truncate(first.config.good_sample);
         let good_listed = good.len();
         listed.extend(good);
         let mut attack_reports = Vec::new();
