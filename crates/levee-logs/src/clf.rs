@@ -70,7 +70,7 @@ pub fn parse<'a>(line: &'a str, times: &mut TimeCache) -> Result<(Request<'a>, S
     Ok((
         Request {
             ts,
-            ip: crate::request::parse_client(&client),
+            ip: crate::request::parse_client(client),
             client: Cow::Borrowed(client),
             method,
             target,
