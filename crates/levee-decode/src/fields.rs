@@ -147,8 +147,17 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
     ("tls.ja4", "JA4 fingerprint"),
     ("http.request.method", "HTTP method"),
     ("http.request.uri", "HTTP request target"),
+    ("http.request.uri.path", "path of the HTTP request target"),
+    (
+        "http.request.uri.query",
+        "query of the HTTP request target (after `?`)",
+    ),
+    ("http.request.version", "HTTP version (`HTTP/1.1`)"),
     ("http.host", "Host header"),
     ("http.user_agent", "User-Agent header"),
+    ("http.referer", "Referer header"),
+    ("http.cookie", "Cookie header"),
+    ("http.response.code", "response status (access logs)"),
     (
         "http.request.headers.names",
         "header names in order, comma-separated",
@@ -326,8 +335,16 @@ fn app_field(app: &App<'_>, name: &str) -> Option<FieldValue> {
         App::HttpRequest(r) => match name {
             "http.request.method" => text(r.method),
             "http.request.uri" => text(r.target),
+            "http.request.uri.path" => text(r.target.split(['?', '#']).next().unwrap_or("")),
+            "http.request.uri.query" => r
+                .target
+                .split_once('?')
+                .map(|(_, q)| FieldValue::Str(q.split('#').next().unwrap_or(q).to_string())),
+            "http.request.version" => r.version.map(|v| FieldValue::Str(format!("HTTP/1.{v}"))),
             "http.host" => r.host.map(|h| FieldValue::Str(h.to_string())),
             "http.user_agent" => r.user_agent.map(|h| FieldValue::Str(h.to_string())),
+            "http.referer" => r.referer.map(|h| FieldValue::Str(h.to_string())),
+            "http.cookie" => r.cookie.map(|h| FieldValue::Str(h.to_string())),
             "http.request.headers.names" => text(r.header_names.join(",")),
             _ => None,
         },

@@ -3,7 +3,8 @@
 
 use std::net::IpAddr;
 
-use levee_decode::Packet;
+use crate::field::Field;
+use crate::record::Record;
 
 use crate::file::{Action, RateKey, RulesFile};
 use crate::{Memo, RuleSet};
@@ -36,12 +37,13 @@ fn addr_hash(ip: IpAddr) -> u64 {
 
 impl Buckets {
     /// Whether the packet fits the limit (and takes a token).
-    fn take(&mut self, ts: i64, p: &Packet<'_>) -> bool {
-        let key = match (self.key, p.ip.as_ref()) {
-            (RateKey::Global, _) | (_, None) => 0,
-            (RateKey::Source, Some(ip)) => addr_hash(ip.src),
-            (RateKey::Destination, Some(ip)) => addr_hash(ip.dst),
+    fn take<R: Record + ?Sized>(&mut self, ts: i64, p: &R, keys: &KeyFields) -> bool {
+        let addr = match self.key {
+            RateKey::Global => None,
+            RateKey::Source => p.ip(&keys.src),
+            RateKey::Destination => p.ip(&keys.dst),
         };
+        let key = addr.map_or(0, addr_hash);
         let slot = &mut self.slots[(key as usize) & (BUCKET_SLOTS - 1)];
         if slot.1 == i64::MIN {
             *slot = (self.burst, ts);
@@ -77,6 +79,13 @@ pub struct Engine {
     /// The rules whose expressions matched the last packet, in rule order.
     hit_list: Vec<usize>,
     logged: Vec<usize>,
+    keys: KeyFields,
+}
+
+/// The fields rate limits count by.
+struct KeyFields {
+    src: Field,
+    dst: Field,
 }
 
 impl Engine {
@@ -102,6 +111,10 @@ impl Engine {
                 .collect(),
             hits: vec![false; file.rules.len()],
             hit_list: Vec::new(),
+            keys: KeyFields {
+                src: Field::lookup("ip.src").expect("a known field"),
+                dst: Field::lookup("ip.dst").expect("a known field"),
+            },
             logged: Vec::new(),
         }
     }
@@ -115,7 +128,7 @@ impl Engine {
     }
 
     /// Applies the rules to a packet captured at `ts` (nanoseconds; packets in capture order).
-    pub fn apply(&mut self, ts: i64, p: &Packet<'_>) -> Verdict {
+    pub fn apply<R: Record + ?Sized>(&mut self, ts: i64, p: &R) -> Verdict {
         // Clear only what the last packet set: most packets match no rule.
         for &i in &self.hit_list {
             self.hits[i] = false;
@@ -144,7 +157,10 @@ impl Engine {
                     }
                 }
                 Action::RateLimit { .. } => {
-                    let pass = self.buckets[i].as_mut().is_some_and(|b| b.take(ts, p));
+                    let keys = &self.keys;
+                    let pass = self.buckets[i]
+                        .as_mut()
+                        .is_some_and(|b| b.take(ts, p, keys));
                     return Verdict {
                         decided: Some(i),
                         dropped: !pass,

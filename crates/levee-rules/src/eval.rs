@@ -6,10 +6,9 @@
 
 use std::net::IpAddr;
 
-use levee_decode::Packet;
-
 use crate::ast::{Expr, Literal, Set};
 use crate::field::FieldType;
+use crate::record::Record;
 
 #[inline]
 fn in_ranges<T: Ord + Copy>(ranges: &[(T, T)], v: T) -> bool {
@@ -38,33 +37,33 @@ impl Set {
 }
 
 impl Expr {
-    /// Whether the packet matches.
-    pub fn matches(&self, p: &Packet<'_>) -> bool {
+    /// Whether the record (a packet, a log line) matches.
+    pub fn matches<R: Record + ?Sized>(&self, p: &R) -> bool {
         match self {
-            Expr::Flag(f) => f.bool(p).unwrap_or(false),
+            Expr::Flag(f) => p.bool(f).unwrap_or(false),
             Expr::Cmp { field, op, value } => match (field.ty(), value) {
-                (FieldType::Int, Literal::Int(v)) => field.int(p).is_some_and(|x| op.holds(x, *v)),
+                (FieldType::Int, Literal::Int(v)) => p.int(field).is_some_and(|x| op.holds(x, *v)),
                 (FieldType::Bool, Literal::Bool(v)) => {
-                    field.bool(p).is_some_and(|x| op.holds(x, *v))
+                    p.bool(field).is_some_and(|x| op.holds(x, *v))
                 }
-                (FieldType::Ip, Literal::Ip(v)) => field.ip(p).is_some_and(|x| op.holds(x, *v)),
-                (FieldType::Str, Literal::Str(v)) => field
-                    .str(p)
-                    .is_some_and(|x| op.holds(x.as_str(), v.as_str())),
+                (FieldType::Ip, Literal::Ip(v)) => p.ip(field).is_some_and(|x| op.holds(x, *v)),
+                (FieldType::Str, Literal::Str(v)) => p
+                    .str(field)
+                    .is_some_and(|x| op.holds(x.as_ref(), v.as_str())),
                 // The parser only builds the pairs above.
                 _ => false,
             },
             Expr::In { field, set } => match field.ty() {
-                FieldType::Int => field.int(p).is_some_and(|v| set.contains_int(v)),
-                FieldType::Ip => field.ip(p).is_some_and(|v| set.contains_ip(v)),
-                FieldType::Str => field.str(p).is_some_and(|v| set.contains_str(&v)),
+                FieldType::Int => p.int(field).is_some_and(|v| set.contains_int(v)),
+                FieldType::Ip => p.ip(field).is_some_and(|v| set.contains_ip(v)),
+                FieldType::Str => p.str(field).is_some_and(|v| set.contains_str(&v)),
                 FieldType::Bool => false,
             },
             Expr::Contains { field, needle } => {
-                field.str(p).is_some_and(|v| v.contains(needle.as_str()))
+                p.str(field).is_some_and(|v| v.contains(needle.as_str()))
             }
             Expr::Matches { field, regex, .. } => {
-                field.str(p).is_some_and(|v| regex.is_match(v.as_bytes()))
+                p.str(field).is_some_and(|v| regex.is_match(v.as_bytes()))
             }
             Expr::Not(e) => !e.matches(p),
             Expr::And(v) => v.iter().all(|e| e.matches(p)),

@@ -101,8 +101,13 @@ const STRING_FIELDS: &[&str] = &[
     "tls.ja4",
     "http.request.method",
     "http.request.uri",
+    "http.request.uri.path",
+    "http.request.uri.query",
+    "http.request.version",
     "http.host",
     "http.user_agent",
+    "http.referer",
+    "http.cookie",
     "http.request.headers.names",
 ];
 

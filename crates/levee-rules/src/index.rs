@@ -16,10 +16,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use levee_decode::Packet;
-
 use crate::ast::{CmpOp, Expr, Literal};
 use crate::field::{Field, FieldType};
+use crate::record::Record;
 
 /// A key is used only when its condition accepts at most this share of its field's values:
 /// a wider one (`ip.len > 100`) would list its expression for most packets anyway.
@@ -344,17 +343,17 @@ impl Index {
 
     /// Writes the packet's candidates into `out` as a bit set (one bit per expression).
     #[inline]
-    pub(crate) fn candidates(&self, p: &Packet<'_>, out: &mut Vec<u64>) {
+    pub(crate) fn candidates<R: Record + ?Sized>(&self, p: &R, out: &mut Vec<u64>) {
         out.clear();
         out.extend_from_slice(&self.always);
         for fi in &self.fields {
             let list = match fi.field.ty() {
-                FieldType::Ip => match fi.field.ip(p) {
+                FieldType::Ip => match p.ip(&fi.field) {
                     Some(IpAddr::V4(a)) => fi.table.list(&fi.narrow, u64::from(u32::from(a))),
                     Some(IpAddr::V6(a)) => fi.v6.list(u128::from(a)),
                     None => continue,
                 },
-                _ => match fi.field.int(p) {
+                _ => match p.int(&fi.field) {
                     Some(v) => fi.table.list(&fi.narrow, v),
                     None => continue,
                 },

@@ -21,6 +21,7 @@ pub mod file;
 mod index;
 mod lists;
 mod parse;
+pub mod record;
 mod set;
 
 pub use ast::{CmpOp, Expr, Literal, Set, SetItem};

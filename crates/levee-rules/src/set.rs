@@ -6,7 +6,7 @@
 //! those conditions: a condition is read from the packet only when some expression needs it,
 //! and never twice.
 
-use levee_decode::Packet;
+use crate::record::Record;
 
 use std::net::IpAddr;
 
@@ -72,24 +72,24 @@ impl Fast {
     }
 
     #[inline]
-    fn matches(&self, p: &Packet<'_>) -> bool {
+    fn matches<R: Record + ?Sized>(&self, p: &R) -> bool {
         match self {
-            Fast::IntCmp(f, op, v) => f.int(p).is_some_and(|x| op.holds(x, *v)),
-            Fast::IntIn(f, ranges) => f
-                .int(p)
+            Fast::IntCmp(f, op, v) => p.int(f).is_some_and(|x| op.holds(x, *v)),
+            Fast::IntIn(f, ranges) => p
+                .int(f)
                 .is_some_and(|x| ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi)),
-            Fast::Ip4Cmp(f, v, ne) => match f.ip(p) {
+            Fast::Ip4Cmp(f, v, ne) => match p.ip(f) {
                 Some(IpAddr::V4(a)) => (u32::from(a) == *v) != *ne,
                 // An IPv6 address is never equal to an IPv4 one.
                 Some(IpAddr::V6(_)) => *ne,
                 None => false,
             },
-            Fast::IpIn(f, v4, v6) => match f.ip(p) {
+            Fast::IpIn(f, v4, v6) => match p.ip(f) {
                 Some(IpAddr::V4(a)) => in_sorted(v4, u32::from(a)),
                 Some(IpAddr::V6(a)) => in_sorted(v6, u128::from(a)),
                 None => false,
             },
-            Fast::Flag(f) => f.bool(p).unwrap_or(false),
+            Fast::Flag(f) => p.bool(f).unwrap_or(false),
             Fast::General(e) => e.matches(p),
         }
     }
@@ -216,7 +216,12 @@ impl RuleSet {
 
     /// Calls `hit(i)` for every expression `i` that matches the packet.
     #[inline]
-    pub fn for_each_match(&self, p: &Packet<'_>, memo: &mut Memo, mut hit: impl FnMut(usize)) {
+    pub fn for_each_match<R: Record + ?Sized>(
+        &self,
+        p: &R,
+        memo: &mut Memo,
+        mut hit: impl FnMut(usize),
+    ) {
         if let Some(index) = &self.index {
             let mut candidates = std::mem::take(&mut memo.candidates);
             index.candidates(p, &mut candidates);
@@ -253,7 +258,7 @@ impl RuleSet {
     }
 
     /// Whether expression `i` matches.
-    pub fn matches(&self, i: usize, p: &Packet<'_>) -> bool {
+    pub fn matches<R: Record + ?Sized>(&self, i: usize, p: &R) -> bool {
         let mut memo = self.memo();
         let mut found = false;
         self.for_each_match(p, &mut memo, |j| found |= i == j);
@@ -261,7 +266,7 @@ impl RuleSet {
     }
 
     #[inline]
-    fn atom(&self, i: usize, p: &Packet<'_>, memo: &mut Memo) -> bool {
+    fn atom<R: Record + ?Sized>(&self, i: usize, p: &R, memo: &mut Memo) -> bool {
         if self.masked && !self.app[i] {
             return memo.truth >> i & 1 == 1;
         }
@@ -276,7 +281,7 @@ impl RuleSet {
         }
     }
 
-    fn eval(&self, f: &Formula, p: &Packet<'_>, memo: &mut Memo) -> bool {
+    fn eval<R: Record + ?Sized>(&self, f: &Formula, p: &R, memo: &mut Memo) -> bool {
         match f {
             Formula::Atom(i) => self.atom(*i, p, memo),
             Formula::Conj { header, app } => {

@@ -14,6 +14,8 @@ pub struct HttpRequest<'a> {
     pub version: Option<u8>,
     pub host: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub referer: Option<&'a str>,
+    pub cookie: Option<&'a str>,
     /// Header names in the order sent.
     pub header_names: Vec<&'a str>,
     /// The header block ended inside this packet.
@@ -55,6 +57,8 @@ pub fn parse_request(b: &[u8]) -> Option<HttpRequest<'_>> {
         version: req.version,
         host: None,
         user_agent: None,
+        referer: None,
+        cookie: None,
         header_names: Vec::new(),
         complete,
     };
@@ -66,6 +70,10 @@ pub fn parse_request(b: &[u8]) -> Option<HttpRequest<'_>> {
                 out.host = value;
             } else if h.name.eq_ignore_ascii_case("user-agent") {
                 out.user_agent = value;
+            } else if h.name.eq_ignore_ascii_case("referer") {
+                out.referer = value;
+            } else if h.name.eq_ignore_ascii_case("cookie") {
+                out.cookie = value;
             }
         }
     }
@@ -87,6 +95,8 @@ fn request_line_only(b: &[u8]) -> Option<HttpRequest<'_>> {
         version: None,
         host: None,
         user_agent: None,
+        referer: None,
+        cookie: None,
         header_names: Vec::new(),
         complete: false,
     })
