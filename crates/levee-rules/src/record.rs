@@ -84,7 +84,6 @@ impl Record for Request<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::parse_plain;
 
     #[test]
