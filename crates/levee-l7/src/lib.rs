@@ -19,6 +19,7 @@
 pub mod crawlers;
 pub mod patterns;
 pub mod profile;
+pub mod simulate;
 
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -135,7 +136,6 @@ impl Analyzer {
         let lookup = verdicts
             .iter()
             .enumerate()
-            .filter(|(_, (_, v))| v.vector.is_some())
             .map(|(i, (k, _))| (*k, i as u32))
             .collect();
         Judged {
@@ -424,8 +424,28 @@ impl Judged {
 
     /// Whether a client was judged part of an attack (for simulations and reports).
     pub fn vector_of(&self, r: &Request<'_>) -> Option<&'static str> {
-        let i = *self.lookup.get(&self.first.key(r))?;
-        self.verdicts[i as usize].1.vector.map(|v| VECTORS[v])
+        self.judgement(r).2.map(|v| VECTORS[v])
+    }
+
+    /// The client of a request, its verdict and its vector (an index of [`VECTORS`]).
+    /// Clients that were not profiled (low volume, no hostile evidence) are `None`.
+    pub fn judgement(&self, r: &Request<'_>) -> (Option<ClientKey>, Option<Level>, Option<usize>) {
+        let key = self.first.key(r);
+        match self.lookup.get(&key) {
+            Some(&i) => {
+                let v = &self.verdicts[i as usize].1;
+                (Some(key), Some(v.level), v.vector)
+            }
+            None => (None, None, None),
+        }
+    }
+
+    /// Clients judged good.
+    pub fn good_clients(&self) -> u64 {
+        self.verdicts
+            .iter()
+            .filter(|(_, v)| v.level == Level::Good)
+            .count() as u64
     }
 
     pub fn finish(self) -> L7Analysis {

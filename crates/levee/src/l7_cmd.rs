@@ -77,6 +77,88 @@ pub fn analyze_logs(
     Ok(code)
 }
 
+#[derive(Serialize)]
+struct LogSimulationDoc {
+    input: &'static str,
+    files: Vec<LogFile>,
+    #[serde(flatten)]
+    simulation: levee_l7::simulate::LogSimulation,
+}
+
+/// Applies a rules file to logs, beside the verdicts of their clients; returns the exit code.
+pub fn simulate_logs(
+    rules: &Path,
+    logs: &[PathBuf],
+    spec: &FormatSpec,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let file = crate::rules_cmd::load(rules)?;
+    let mut first = levee_l7::Analyzer::new(L7Config::default());
+    let outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
+    let judged = first.judge();
+    let mut sim = levee_l7::simulate::LogSimulator::new(&file);
+    for_each_request(logs, spec, 0, true, |r| sim.add(r, &judged));
+    let simulation = sim.finish(rules.display().to_string(), &judged);
+    let code = outcome.exit_code();
+    if json {
+        let doc = LogSimulationDoc {
+            input: "log",
+            files: outcome.files,
+            simulation,
+        };
+        crate::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
+    } else {
+        crate::emit(&simulation_text(&simulation))?;
+    }
+    Ok(code)
+}
+
+fn simulation_text(s: &levee_l7::simulate::LogSimulation) -> String {
+    use std::fmt::Write;
+    let pct = |x: f64| 100.0 * x;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Rules {} over {} requests: {} blocked ({:.2}%), {} passed",
+        s.rules_file,
+        s.requests,
+        s.blocked,
+        pct(s.blocked as f64 / s.requests.max(1) as f64),
+        s.passed
+    );
+    for a in &s.attacks {
+        let _ = writeln!(
+            o,
+            "  {:<20} {:>9} of {:>9} requests stopped ({:.2}%)",
+            a.vector,
+            a.stopped,
+            a.requests,
+            pct(a.share)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  good clients         {:>9} of {:>9} limited or blocked ({:.3}%), {} of their requests dropped",
+        s.good_clients.limited_or_blocked,
+        s.good_clients.total,
+        pct(s.good_clients.share),
+        s.good_requests_dropped
+    );
+    let _ = writeln!(
+        o,
+        "\n{:<28} {:<10} {:>10} {:>10} {:>10} {:>12}",
+        "rule", "action", "matched", "decided", "dropped", "good clients"
+    );
+    for r in &s.rules {
+        let _ = writeln!(
+            o,
+            "{:<28} {:<10} {:>10} {:>10} {:>10} {:>12}",
+            r.id, r.action, r.matched, r.decided, r.dropped, r.good_clients_hit
+        );
+    }
+    o
+}
+
 fn text(d: &LogAnalysis) -> String {
     use std::fmt::Write;
     let a = &d.analysis;

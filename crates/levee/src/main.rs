@@ -213,6 +213,9 @@ struct SimulateArgs {
     /// totals, no share per attack. For a quick look at a large capture.
     #[arg(long)]
     rules_only: bool,
+    /// For access logs: their format (as for `levee analyze`).
+    #[arg(long, default_value = "auto")]
+    log_format: String,
 }
 
 #[derive(Args)]
@@ -466,6 +469,23 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
 }
 
 fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
+    let (input, _spool) = input::spool_stdin(&a.input)?;
+    let logs = input
+        .captures
+        .iter()
+        .filter(|p| !l7_cmd::is_capture(p))
+        .count();
+    if logs > 0 || a.log_format != "auto" {
+        if logs < input.captures.len() {
+            anyhow::bail!("give captures and access logs to separate `levee simulate` runs");
+        }
+        if a.rules_only {
+            anyhow::bail!("--rules-only is for captures");
+        }
+        let spec =
+            levee_logs::FormatSpec::parse(&a.log_format).map_err(|e| anyhow::anyhow!("{e}"))?;
+        return l7_cmd::simulate_logs(&a.rules, &input.captures, &spec, a.json);
+    }
     let (sim, code) = if a.rules_only {
         rules_cmd::simulate_rules_only(&a.rules, &a.input)?
     } else {

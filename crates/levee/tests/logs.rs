@@ -426,3 +426,102 @@ fn synthetic_shop_logs_attacks_are_found_and_good_clients_are_not_called_malicio
     );
     assert_eq!(a["verdicts"]["malicious"], 0);
 }
+
+#[test]
+fn simulate_on_logs_measures_attacks_stopped_and_good_clients_hit() {
+    let dir = scratch("logs-simulate");
+    let log = dir.join("shop.log");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--http",
+            "--duration",
+            "600",
+            "--sessions-per-second",
+            "3",
+            "--force",
+            "--out",
+        ])
+        .arg(&log));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rules = dir.join("rules.toml");
+    std::fs::write(
+        &rules,
+        r#"[[rule]]
+id = "scanners"
+expression = 'http.user_agent contains "zgrab"'
+action = "block"
+
+[[rule]]
+id = "login-limit"
+expression = 'http.request.method == "POST" and http.request.uri.path == "/login"'
+action = "rate_limit"
+rate = 0.1
+burst = 5
+key = "ip.src"
+
+[[rule]]
+id = "everyone-home"
+expression = 'http.request.uri.path == "/"'
+action = "block"
+"#,
+    )
+    .unwrap();
+    let o = run(levee()
+        .args(["simulate", "--json", "--rules"])
+        .arg(&rules)
+        .arg(&log));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["input"], "log");
+    let rules_out = s["rules"].as_array().unwrap();
+    let dropped: u64 = rules_out
+        .iter()
+        .map(|r| r["dropped"].as_u64().unwrap())
+        .sum();
+    assert_eq!(s["blocked"].as_u64().unwrap(), dropped);
+    let stopped = |v: &str| {
+        s["attacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["vector"] == v)
+            .map(|a| a["share"].as_f64().unwrap())
+            .unwrap()
+    };
+    assert_eq!(stopped("http-scanner"), 1.0);
+    assert!(stopped("login-abuse") > 0.7, "{}", s["attacks"]);
+    // The scanner and login rules touch no good client; blocking the home page hits many.
+    assert_eq!(rules_out[0]["good_clients_hit"], 0);
+    assert_eq!(rules_out[1]["good_clients_hit"], 0);
+    let home = rules_out[2]["good_clients_hit"].as_u64().unwrap();
+    let good = s["good_clients"]["total"].as_u64().unwrap();
+    assert!(home * 10 > good, "{home} of {good}");
+    assert_eq!(
+        s["good_clients"]["limited_or_blocked"].as_u64().unwrap(),
+        home
+    );
+
+    // The honeynet's FrontPage exploit POSTs, stopped exactly.
+    let Some(data) = require_shared("levee simulate on sotm34") else {
+        return;
+    };
+    let (files, _) = sotm34_lines(&data);
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"frontpage\"\nexpression = 'http.request.uri.path == \"/_vti_bin/_vti_aut/fp30reg.dll\" and http.request.method == \"POST\"'\naction = \"block\"\n",
+    )
+    .unwrap();
+    let o = run(levee()
+        .args(["simulate", "--json", "--rules"])
+        .arg(&rules)
+        .args(&files));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["blocked"], 587);
+    assert_eq!(s["good_clients"]["limited_or_blocked"], 0);
+    let text = stdout(&run(levee()
+        .args(["simulate", "--rules"])
+        .arg(&rules)
+        .args(&files)));
+    assert!(text.contains("587 blocked"), "{text}");
+}
