@@ -378,7 +378,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         );
     }
     let (config, threads) = a.detect.config()?;
-    let (analysis, code) = run_analysis(&a.input, config, threads)?;
+    let (analysis, code) = run_analysis(&input, _spool.as_deref(), config, threads)?;
     if let Some(path) = &a.rules_out {
         rules_cmd::write_rules(&analysis, path, a.force)?;
         eprintln!(
@@ -487,9 +487,9 @@ fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
         return l7_cmd::simulate_logs(&a.rules, &input.captures, &spec, a.json);
     }
     let (sim, code) = if a.rules_only {
-        rules_cmd::simulate_rules_only(&a.rules, &a.input)?
+        rules_cmd::simulate_rules_only(&a.rules, &input)?
     } else {
-        rules_cmd::simulate(&a.rules, &a.input)?
+        rules_cmd::simulate(&a.rules, &input)?
     };
     if a.json {
         emit(&(serde_json::to_string_pretty(&sim)? + "\n"))?;
@@ -499,16 +499,16 @@ fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// Both passes of an analysis. Standard input is spooled to a temporary file first, since the
-/// second pass reads the packets again.
+/// Both passes of an analysis, over inputs whose standard input was spooled to `spool` (see
+/// [`input::spool_stdin`]), since the second pass reads the packets again.
 fn run_analysis(
     input: &InputArgs,
+    spool: Option<&std::path::Path>,
     config: levee_analyze::AnalyzeConfig,
     threads: usize,
 ) -> anyhow::Result<(levee_analyze::Analysis, u8)> {
-    let (input, spool) = input::spool_stdin(input)?;
-    let (plan, mut outcome) = run_passes(&input, config, threads, false, 2)?;
-    input::name_spool(&mut outcome.files, spool.as_deref());
+    let (plan, mut outcome) = run_passes(input, config, threads, false, 2)?;
+    input::name_spool(&mut outcome.files, spool);
     let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
     Ok((analysis, outcome.exit_code()))
 }
