@@ -19,6 +19,7 @@
 pub mod crawlers;
 pub mod patterns;
 pub mod profile;
+pub mod rules;
 pub mod simulate;
 
 use std::hash::BuildHasher;
@@ -508,6 +509,13 @@ impl Judged {
                 listed.push(report(key, v, v.reasons.clone()));
             }
         }
+        let good_rates = {
+            let goods: Vec<&Profile> = good_busiest
+                .iter()
+                .filter_map(|&(_, i)| first.table.lookup(&verdicts[i].0))
+                .collect();
+            GoodRates::of(&goods)
+        };
         let keep = first.config.good_sample.min(good_busiest.len());
         if keep > 0 && keep < good_busiest.len() {
             good_busiest.select_nth_unstable_by(keep - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -588,6 +596,7 @@ impl Judged {
             clients_distinct_estimate: first.clients.estimate(),
             clients_profiled: first.table.len() as u64,
             clients_not_profiled: first.table.evicted_clients,
+            good_rates,
             verdicts: counts,
             good_clients_listed: good_listed,
             attacks: attack_reports,
@@ -610,9 +619,48 @@ pub struct L7Analysis {
     pub verdicts: VerdictCounts,
     /// How many of `clients` are good ones (a sample: the busiest).
     pub good_clients_listed: usize,
+    /// How fast the good clients went: the basis of rate-limit thresholds.
+    pub good_rates: GoodRates,
     pub attacks: Vec<L7Attack>,
     /// Every client judged malicious or suspicious, then a sample of good ones.
     pub clients: Vec<ClientReport>,
+}
+
+/// Rates of the clients judged good.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct GoodRates {
+    pub clients: u64,
+    /// 99.9th percentile and maximum of the clients' peak requests in one second.
+    pub peak_per_second_p999: u32,
+    pub peak_per_second_max: u32,
+    /// The same per minute.
+    pub peak_per_minute_p999: u32,
+    pub peak_per_minute_max: u32,
+    /// Most login POSTs of one good client.
+    pub login_posts_max: u32,
+}
+
+impl GoodRates {
+    fn of(goods: &[&Profile]) -> GoodRates {
+        let quantile = |mut v: Vec<u32>| -> (u32, u32) {
+            if v.is_empty() {
+                return (0, 0);
+            }
+            v.sort_unstable();
+            let i = ((v.len() as f64 * 0.999).ceil() as usize).clamp(1, v.len()) - 1;
+            (v[i], v[v.len() - 1])
+        };
+        let (s999, smax) = quantile(goods.iter().map(|p| p.peak_second).collect());
+        let (m999, mmax) = quantile(goods.iter().map(|p| p.peak_minute).collect());
+        GoodRates {
+            clients: goods.len() as u64,
+            peak_per_second_p999: s999,
+            peak_per_second_max: smax,
+            peak_per_minute_p999: m999,
+            peak_per_minute_max: mmax,
+            login_posts_max: goods.iter().map(|p| p.login_posts).max().unwrap_or(0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]

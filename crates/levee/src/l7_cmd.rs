@@ -56,12 +56,37 @@ pub fn analyze_logs(
     spec: &FormatSpec,
     config: L7Config,
     json: bool,
+    rules_out: Option<(&Path, bool)>,
 ) -> anyhow::Result<u8> {
     let mut first = levee_l7::Analyzer::new(config);
     let outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
     let mut judged = first.judge();
     for_each_request(logs, spec, 0, true, |r| judged.add(r));
     let analysis = judged.finish();
+    if let Some((path, force)) = rules_out {
+        use anyhow::Context;
+        use std::io::Write;
+        let file = levee_l7::rules::recommended_rules(&analysis);
+        let header = format!(
+            "Rules written by `levee analyze` for the layer-7 attacks it found in {}.\n\
+             Per attack: a block of the clients judged part of it, and where the attack is one\n\
+             of rate, a per-client rate limit above what every good client did. Measure them\n\
+             with `levee simulate --rules FILE LOG`.",
+            logs.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut f = crate::create_file(path, force)?;
+        f.write_all(file.to_toml(&header).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!(
+            "levee: wrote {} rule(s) for {} attack(s) to {}",
+            file.rules.len(),
+            analysis.attacks.len(),
+            path.display()
+        );
+    }
     let code = outcome.exit_code();
     let doc = LogAnalysis {
         input: "log",

@@ -365,9 +365,6 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         if logs < input.captures.len() {
             anyhow::bail!("give captures and access logs to separate `levee analyze` runs");
         }
-        if a.rules_out.is_some() {
-            anyhow::bail!("--rules-out is for captures; rules for logs are not written yet");
-        }
         let spec =
             levee_logs::FormatSpec::parse(&a.log_format).map_err(|e| anyhow::anyhow!("{e}"))?;
         return l7_cmd::analyze_logs(
@@ -375,6 +372,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
             &spec,
             levee_l7::L7Config::default(),
             a.json,
+            a.rules_out.as_deref().map(|p| (p, a.force)),
         );
     }
     let (config, threads) = a.detect.config()?;
