@@ -555,6 +555,24 @@ fn rules_written_for_log_attacks_stop_them_and_spare_good_clients() {
     assert!(run(levee().args(["rules", "check"]).arg(&rules))
         .status
         .success());
+    // They compile for Cloudflare's WAF; packet engines refuse the HTTP fields by name.
+    let o = run(levee()
+        .args(["rules", "compile", "--target", "cloudflare-waf"])
+        .arg(&rules));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let waf = stdout(&o);
+    assert!(waf.contains("expression: ip.src in {"), "{waf}");
+    assert!(waf.contains("rate limiting rule: more than"), "{waf}");
+    assert!(waf.contains("http.request.uri.path in {"), "{waf}");
+    let o = run(levee()
+        .args(["rules", "compile", "--target", "nftables"])
+        .arg(&rules));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`http.request.uri.path` cannot be written for nftables"),
+        "{}",
+        stderr(&o)
+    );
     let simulate = |log: &std::path::Path| -> Value {
         let o = run(levee()
             .args(["simulate", "--json", "--rules"])

@@ -1,8 +1,10 @@
-//! Expressions for Cloudflare Network Firewall (Magic Firewall) and WAF custom rules.
+//! Expressions for Cloudflare: Network Firewall (Magic Firewall) for packets, and WAF custom
+//! rules and rate limiting rules for HTTP requests.
 //!
-//! levee's language is Cloudflare's, so most expressions pass through as printed. Two things
-//! differ: Cloudflare's `ip.proto` holds protocol names (`"tcp"`), and only the fields its
-//! packet-filtering schema has can be used; a rule with any other field is refused.
+//! levee's language is Cloudflare's, so most expressions pass through as printed. What
+//! differs: Cloudflare's `ip.proto` holds protocol names (`"tcp"`); each product has its own
+//! fields (a rule with any other field is refused); and the WAF names TLS fingerprints
+//! `cf.bot_management.ja3_hash` and `cf.bot_management.ja4`.
 
 use crate::ast::{Expr, Literal, SetItem};
 
@@ -53,14 +55,50 @@ fn proto_name(n: u64) -> Result<&'static str, String> {
     })
 }
 
-fn check(e: &Expr) -> Result<(), String> {
+/// Fields of the WAF's request phase that levee also has, with Cloudflare's name.
+const WAF_FIELDS: &[(&str, &str)] = &[
+    ("ip.src", "ip.src"),
+    ("http.request.method", "http.request.method"),
+    ("http.request.uri", "http.request.uri"),
+    ("http.request.uri.path", "http.request.uri.path"),
+    ("http.request.uri.query", "http.request.uri.query"),
+    ("http.request.version", "http.request.version"),
+    ("http.host", "http.host"),
+    ("http.user_agent", "http.user_agent"),
+    ("http.referer", "http.referer"),
+    ("http.cookie", "http.cookie"),
+    ("tls.ja3", "cf.bot_management.ja3_hash"),
+    ("tls.ja4", "cf.bot_management.ja4"),
+];
+
+/// Which Cloudflare product the expression is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Network Firewall: packet fields.
+    Network,
+    /// WAF custom rules and rate limiting rules: request fields.
+    Waf,
+}
+
+fn check(e: &Expr, flavor: Flavor) -> Result<(), String> {
     for f in e.fields() {
-        if !FIELDS.contains(&f.name()) {
-            return Err(format!(
-                "`{}` is not a field of Cloudflare's packet filtering; drop it (see the \
-                 signature's alternatives) or use another target",
-                f.name()
-            ));
+        let known = match flavor {
+            Flavor::Network => FIELDS.contains(&f.name()),
+            Flavor::Waf => WAF_FIELDS.iter().any(|(n, _)| *n == f.name()),
+        };
+        if !known {
+            return Err(match flavor {
+                Flavor::Network => format!(
+                    "`{}` is not a field of Cloudflare's packet filtering; drop it (see the \
+                     signature's alternatives) or use another target",
+                    f.name()
+                ),
+                Flavor::Waf => format!(
+                    "`{}` is not a field of Cloudflare's WAF request phase (for packet fields use \
+                     the `cloudflare` target)",
+                    f.name()
+                ),
+            });
         }
     }
     Ok(())
@@ -97,7 +135,17 @@ fn rewrite(e: &Expr) -> Result<String, String> {
             .join(" or "),
         Expr::Xor(a, b) => format!("{} xor {}", child(a)?, child(b)?),
         Expr::Not(x) => format!("not {}", child(x)?),
-        leaf => leaf.to_string(),
+        leaf => {
+            let text = leaf.to_string();
+            // A leaf is printed field first: rename the field where the WAF calls it otherwise.
+            match WAF_FIELDS
+                .iter()
+                .find(|(n, cf)| n != cf && text.starts_with(&format!("{n} ")))
+            {
+                Some((n, cf)) => format!("{cf}{}", &text[n.len()..]),
+                None => text,
+            }
+        }
     })
 }
 
@@ -112,8 +160,8 @@ fn child(e: &Expr) -> Result<String, String> {
 }
 
 /// The Cloudflare expression for `e`, or why there is none.
-pub fn compile(e: &Expr) -> Result<String, String> {
-    check(e)?;
+pub fn compile(e: &Expr, flavor: Flavor) -> Result<String, String> {
+    check(e, flavor)?;
     rewrite(e)
 }
 
@@ -124,7 +172,7 @@ mod tests {
 
     #[test]
     fn protocols_become_names_and_foreign_fields_are_refused() {
-        let c = |s: &str| compile(&parse_plain(s).unwrap());
+        let c = |s: &str| compile(&parse_plain(s).unwrap(), Flavor::Network);
         assert_eq!(
             c("ip.dst == 10.10.10.10 and ip.proto == udp and udp.srcport == 4500").unwrap(),
             "ip.dst == 10.10.10.10 and ip.proto == \"udp\" and udp.srcport == 4500"
@@ -135,5 +183,29 @@ mod tests {
         );
         assert!(c("tcp.window == 1024").unwrap_err().contains("tcp.window"));
         assert!(c("dns.qry.name == \"x\"").is_err());
+        assert!(c("http.request.uri.path == \"/login\"").is_err());
+    }
+
+    #[test]
+    fn waf_expressions_use_request_fields_and_cloudflare_names() {
+        let c = |s: &str| compile(&parse_plain(s).unwrap(), Flavor::Waf);
+        assert_eq!(
+            c(r#"http.request.method == "POST" and http.request.uri.path in {"/login" "/signin"}"#)
+                .unwrap(),
+            r#"http.request.method == "POST" and http.request.uri.path in {"/login" "/signin"}"#
+        );
+        assert_eq!(
+            c(r#"ip.src in {192.0.2.0/24} or tls.ja4 == "t13d1516h2_8daaf6152771_02713d6af862""#)
+                .unwrap(),
+            r#"ip.src in {192.0.2.0/24} or cf.bot_management.ja4 == "t13d1516h2_8daaf6152771_02713d6af862""#
+        );
+        assert_eq!(
+            c(r#"not http.user_agent contains "zgrab""#).unwrap(),
+            r#"not http.user_agent contains "zgrab""#
+        );
+        assert!(c("tcp.dstport == 80")
+            .unwrap_err()
+            .contains("request phase"));
+        assert!(c("http.response.code == 401").is_err());
     }
 }

@@ -10,7 +10,7 @@ pub mod nftables;
 use std::fmt::Write as _;
 
 use crate::ast::Expr;
-use crate::file::{Action, RulesFile};
+use crate::file::{Action, RateKey, RulesFile};
 
 /// Most lines (conjunctions) one expression may expand to in a target without disjunction.
 pub const MAX_LINES: usize = 64;
@@ -82,8 +82,10 @@ pub(crate) fn dnf<T: Clone>(
 pub enum Target {
     /// libpcap filter expressions (tcpdump, xt_bpf, capture tools).
     Bpf,
-    /// Cloudflare Network Firewall (Magic Firewall) / WAF custom rule expressions.
+    /// Cloudflare Network Firewall (Magic Firewall) expressions, for packets.
     Cloudflare,
+    /// Cloudflare WAF custom rules and rate limiting rules, for HTTP requests.
+    CloudflareWaf,
     /// An nftables table on the `netdev` ingress hook of a device (before conntrack).
     Nftables,
     /// An nftables table in the `inet` family, input hook.
@@ -99,6 +101,7 @@ impl Target {
         Some(match s {
             "bpf" | "tcpdump" | "pcap" => Target::Bpf,
             "cloudflare" => Target::Cloudflare,
+            "cloudflare-waf" => Target::CloudflareWaf,
             "nftables" | "nft" => Target::Nftables,
             "nftables-inet" => Target::NftablesInet,
             "iptables" => Target::Iptables,
@@ -112,6 +115,7 @@ impl Target {
         match self {
             Target::Bpf => "bpf",
             Target::Cloudflare => "cloudflare",
+            Target::CloudflareWaf => "cloudflare-waf",
             Target::Nftables => "nftables",
             Target::NftablesInet => "nftables-inet",
             Target::Iptables => "iptables",
@@ -122,6 +126,7 @@ impl Target {
     pub const NAMES: &'static [&'static str] = &[
         "bpf",
         "cloudflare",
+        "cloudflare-waf",
         "nftables",
         "nftables-inet",
         "iptables",
@@ -154,7 +159,8 @@ pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, 
         }
         let compiled = match target {
             Target::Bpf => bpf::compile(&r.expression, &file.lists),
-            Target::Cloudflare => cloudflare::compile(&r.expression),
+            Target::Cloudflare => cloudflare::compile(&r.expression, cloudflare::Flavor::Network),
+            Target::CloudflareWaf => cloudflare::compile(&r.expression, cloudflare::Flavor::Waf),
             // Whole-file targets are rendered by their own module.
             Target::Nftables | Target::NftablesInet | Target::Iptables | Target::Ipset => {
                 Ok(String::new())
@@ -197,7 +203,7 @@ pub fn render(
                 iptables::render(file, origin).map_err(|problems| CompileError { problems })?;
             return Ok(if target == Target::Iptables { ipt } else { ips });
         }
-        Target::Bpf | Target::Cloudflare => {}
+        Target::Bpf | Target::Cloudflare | Target::CloudflareWaf => {}
     }
     let compiled = compile_rules(file, target)?;
     let mut o = String::new();
@@ -249,6 +255,43 @@ pub fn render(
                         "rate limit: {rate} packets/s, burst {burst}, counted by {}",
                         key.name()
                     ),
+                };
+                let _ = writeln!(o, "\n# rule {}\naction: {action}", c.id);
+                if let Some(d) = &r.description {
+                    let _ = writeln!(o, "description: {d}");
+                }
+                let _ = writeln!(o, "expression: {}", c.text);
+            }
+        }
+        Target::CloudflareWaf => {
+            let _ = writeln!(
+                o,
+                "# Cloudflare WAF custom rules and rate limiting rules compiled by levee from\n\
+                 # {origin}. One rule per block: create it in Security > WAF with `expression` and\n\
+                 # the action given (or through the rulesets API: phase http_request_firewall_custom\n\
+                 # for custom rules, http_ratelimit for rate limiting rules). Remove them there to\n\
+                 # undo. Cloudflare counts rate limits per period without a burst: levee allows the\n\
+                 # larger of the burst and the rate over the period."
+            );
+            for (c, r) in compiled.iter().zip(&file.rules) {
+                let action = match &r.action {
+                    Action::Block => "custom rule, action block".to_string(),
+                    Action::Allow => {
+                        "custom rule, action skip (the remaining custom rules)".to_string()
+                    }
+                    Action::Log => "custom rule, action log".to_string(),
+                    Action::RateLimit { rate, burst, key } => {
+                        let period = 60u64;
+                        let requests = ((rate * period as f64).ceil() as u64).max(*burst).max(1);
+                        let by = match key {
+                            RateKey::Global => "cf.colo.id",
+                            RateKey::Source => "ip.src, cf.colo.id",
+                            RateKey::Destination => "http.host, cf.colo.id",
+                        };
+                        format!(
+                            "rate limiting rule: more than {requests} requests per {period} s, counted by {by}, action block for {period} s"
+                        )
+                    }
                 };
                 let _ = writeln!(o, "\n# rule {}\naction: {action}", c.id);
                 if let Some(d) = &r.description {
