@@ -519,22 +519,15 @@ fn step(actor: &mut Actor, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
     }
 }
 
-/// One line of the combined format, times in UTC.
+/// One line of the combined format, times in UTC (formatted by `jiff`).
 fn write_line(out: &mut impl Write, a: &Actor, at: i64, l: &Line) -> std::io::Result<()> {
-    let secs = at.div_euclid(1_000_000_000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil(days);
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    let when = jiff::Timestamp::from_nanosecond(i128::from(at))
+        .map_err(std::io::Error::other)?
+        .strftime("%d/%b/%Y:%H:%M:%S +0000");
     writeln!(
         out,
-        "{} - - [{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000] \"{} {} HTTP/1.1\" {} {} \"{}\" \"{}\"",
+        "{} - - [{when}] \"{} {} HTTP/1.1\" {} {} \"{}\" \"{}\"",
         a.ip,
-        MONTHS[(m - 1) as usize],
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60,
         l.method,
         l.target,
         l.status,
@@ -542,19 +535,6 @@ fn write_line(out: &mut impl Write, a: &Actor, at: i64, l: &Line) -> std::io::Re
         l.referer.as_deref().unwrap_or("-"),
         a.agent
     )
-}
-
-/// Civil date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

@@ -29,6 +29,26 @@ pub fn is_capture(path: &Path) -> bool {
         )
 }
 
+/// The format to read the inputs with when they are access logs, `None` when they are
+/// captures; an error when both kinds are mixed (`command` names the command in the message)
+/// or the format argument is wrong. A `--log-format` other than `auto` means logs.
+pub fn log_inputs(
+    inputs: &[PathBuf],
+    log_format: &str,
+    command: &str,
+) -> anyhow::Result<Option<FormatSpec>> {
+    let logs = inputs.iter().filter(|p| !is_capture(p)).count();
+    if logs == 0 && log_format == "auto" {
+        return Ok(None);
+    }
+    if logs < inputs.len() {
+        anyhow::bail!("give captures and access logs to separate `levee {command}` runs");
+    }
+    Ok(Some(
+        FormatSpec::parse(log_format).map_err(|e| anyhow::anyhow!("{e}"))?,
+    ))
+}
+
 fn peek(r: &mut impl Read, buf: &mut [u8; 4]) -> usize {
     let mut n = 0;
     while n < 4 {

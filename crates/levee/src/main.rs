@@ -356,17 +356,7 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
 
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     let (input, _spool) = input::spool_stdin(&a.input)?;
-    let logs = input
-        .captures
-        .iter()
-        .filter(|p| !l7_cmd::is_capture(p))
-        .count();
-    if logs > 0 || a.log_format != "auto" {
-        if logs < input.captures.len() {
-            anyhow::bail!("give captures and access logs to separate `levee analyze` runs");
-        }
-        let spec =
-            levee_logs::FormatSpec::parse(&a.log_format).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(spec) = l7_cmd::log_inputs(&input.captures, &a.log_format, "analyze")? {
         return l7_cmd::analyze_logs(
             &input.captures,
             &spec,
@@ -468,20 +458,10 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
 
 fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
     let (input, _spool) = input::spool_stdin(&a.input)?;
-    let logs = input
-        .captures
-        .iter()
-        .filter(|p| !l7_cmd::is_capture(p))
-        .count();
-    if logs > 0 || a.log_format != "auto" {
-        if logs < input.captures.len() {
-            anyhow::bail!("give captures and access logs to separate `levee simulate` runs");
-        }
+    if let Some(spec) = l7_cmd::log_inputs(&input.captures, &a.log_format, "simulate")? {
         if a.rules_only {
             anyhow::bail!("--rules-only is for captures");
         }
-        let spec =
-            levee_logs::FormatSpec::parse(&a.log_format).map_err(|e| anyhow::anyhow!("{e}"))?;
         return l7_cmd::simulate_logs(&a.rules, &input.captures, &spec, a.json);
     }
     let (sim, code) = if a.rules_only {
