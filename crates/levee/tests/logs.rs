@@ -306,6 +306,22 @@ fn analyze_refuses_mixed_inputs_and_reads_logs_from_standard_input() {
     assert_eq!(a["requests"], 292);
 }
 
+/// A synthetic shop log (`synth --http`) of `duration` seconds, 3 sessions a second.
+fn synth_shop(log: &std::path::Path, seed: &str, duration: u32) {
+    let o = run(levee()
+        .args(["synth", "--http", "--sessions-per-second", "3"])
+        .args([
+            "--duration",
+            &duration.to_string(),
+            "--seed",
+            seed,
+            "--force",
+            "--out",
+        ])
+        .arg(log));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// Per client of a synthetic log, its label (from the label file).
 fn client_labels(labels: &std::path::Path) -> HashMap<String, String> {
     let mut out = HashMap::new();
@@ -322,18 +338,7 @@ fn synthetic_shop_logs_attacks_are_found_and_good_clients_are_not_called_malicio
     let dir = scratch("logs-synth");
     for seed in ["1", "2"] {
         let log = dir.join(format!("shop-{seed}.log"));
-        let o = run(levee()
-            .args([
-                "synth",
-                "--http",
-                "--duration",
-                "900",
-                "--sessions-per-second",
-                "3",
-            ])
-            .args(["--seed", seed, "--force", "--out"])
-            .arg(&log));
-        assert!(o.status.success(), "{}", stderr(&o));
+        synth_shop(&log, seed, 900);
         let truth = client_labels(&dir.join(format!("shop-{seed}.log.labels.csv")));
         let o = run(levee().args(["analyze", "--json"]).arg(&log));
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -431,19 +436,7 @@ fn synthetic_shop_logs_attacks_are_found_and_good_clients_are_not_called_malicio
 fn simulate_on_logs_measures_attacks_stopped_and_good_clients_hit() {
     let dir = scratch("logs-simulate");
     let log = dir.join("shop.log");
-    let o = run(levee()
-        .args([
-            "synth",
-            "--http",
-            "--duration",
-            "600",
-            "--sessions-per-second",
-            "3",
-            "--force",
-            "--out",
-        ])
-        .arg(&log));
-    assert!(o.status.success(), "{}", stderr(&o));
+    synth_shop(&log, "1", 600);
     let rules = dir.join("rules.toml");
     std::fs::write(
         &rules,
@@ -532,18 +525,7 @@ fn rules_written_for_log_attacks_stop_them_and_spare_good_clients() {
     let mut logs = Vec::new();
     for seed in ["1", "2"] {
         let log = dir.join(format!("shop-{seed}.log"));
-        let o = run(levee()
-            .args([
-                "synth",
-                "--http",
-                "--duration",
-                "600",
-                "--sessions-per-second",
-                "3",
-            ])
-            .args(["--seed", seed, "--force", "--out"])
-            .arg(&log));
-        assert!(o.status.success(), "{}", stderr(&o));
+        synth_shop(&log, seed, 600);
         logs.push(log);
     }
     let rules = dir.join("rules.toml");

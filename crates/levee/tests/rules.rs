@@ -35,6 +35,28 @@ fn rules_for(cap: &Path, dir: &Path) -> PathBuf {
     out
 }
 
+/// Benign web traffic (`packets` packets) to the victim address of a real attack capture.
+fn benign_to_victim_of(cap: &Path, dir: &Path, packets: u32) -> PathBuf {
+    let victim = if cap.ends_with("amp.UDP.bacnet.IOT.37810.pcapng") {
+        "10.10.10.1"
+    } else {
+        "10.10.10.10"
+    };
+    let benign = dir.join(format!("benign-{victim}-{packets}.pcap"));
+    let o = run(levee()
+        .args([
+            "synth",
+            "--scenario",
+            "benign",
+            "--packets",
+            &packets.to_string(),
+        ])
+        .args(["--victim", victim, "--force", "--out"])
+        .arg(&benign));
+    assert!(o.status.success(), "{}", stderr(&o));
+    benign
+}
+
 fn simulate(rules: &Path, caps: &[&Path]) -> Value {
     let o = run(levee()
         .arg("simulate")
@@ -101,17 +123,7 @@ fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
     let dir = scratch("rules-block");
     for cap in &caps {
         // Benign web traffic to the same victim address as the attack's.
-        let victim = if cap.ends_with("amp.UDP.bacnet.IOT.37810.pcapng") {
-            "10.10.10.1"
-        } else {
-            "10.10.10.10"
-        };
-        let benign = dir.join(format!("benign-{victim}.pcap"));
-        let o = run(levee()
-            .args(["synth", "--scenario", "benign", "--packets", "20000"])
-            .args(["--victim", victim, "--force", "--out"])
-            .arg(&benign));
-        assert!(o.status.success(), "{}", stderr(&o));
+        let benign = benign_to_victim_of(cap, &dir, 20000);
         let rules = rules_for(cap, &dir);
         let sim = simulate(&rules, &[cap]);
         let share =
@@ -435,17 +447,7 @@ fn nftables_rules_count_in_the_kernel_what_levee_counts() {
             );
         }
         // Benign traffic to the same victim: the kernel drops none of it either.
-        let victim = if cap.ends_with("amp.UDP.bacnet.IOT.37810.pcapng") {
-            "10.10.10.1"
-        } else {
-            "10.10.10.10"
-        };
-        let benign = dir.join(format!("benign-{victim}.pcap"));
-        let o = run(levee()
-            .args(["synth", "--scenario", "benign", "--packets", "5000"])
-            .args(["--victim", victim, "--force", "--out"])
-            .arg(&benign));
-        assert!(o.status.success(), "{}", stderr(&o));
+        let benign = benign_to_victim_of(cap, &dir, 5000);
         let counts = ns.replay(&rules, &benign, true);
         assert!(
             counts.values().all(|c| c.decided == 0),
