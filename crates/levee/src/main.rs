@@ -186,11 +186,11 @@ enum RulesCommand {
         #[arg(long, default_value_t = 64)]
         max_prefix_v6: u8,
     },
-    /// Write a rules file for an engine: bpf (tcpdump filters), cloudflare, nftables (netdev
-    /// ingress of --device) or nftables-inet.
+    /// Write a rules file for an engine: bpf (tcpdump filters), cloudflare, cloudflare-waf,
+    /// nftables (netdev ingress of --device), nftables-inet, iptables, ipset or nginx.
     Compile {
         file: PathBuf,
-        /// bpf, cloudflare, nftables or nftables-inet.
+        /// bpf, cloudflare, cloudflare-waf, nftables, nftables-inet, iptables, ipset or nginx.
         #[arg(long)]
         target: String,
         /// The interface of the nftables netdev ingress hook.

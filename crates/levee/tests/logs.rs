@@ -306,22 +306,6 @@ fn analyze_refuses_mixed_inputs_and_reads_logs_from_standard_input() {
     assert_eq!(a["requests"], 292);
 }
 
-/// A synthetic shop log (`synth --http`) of `duration` seconds, 3 sessions a second.
-fn synth_shop(log: &std::path::Path, seed: &str, duration: u32) {
-    let o = run(levee()
-        .args(["synth", "--http", "--sessions-per-second", "3"])
-        .args([
-            "--duration",
-            &duration.to_string(),
-            "--seed",
-            seed,
-            "--force",
-            "--out",
-        ])
-        .arg(log));
-    assert!(o.status.success(), "{}", stderr(&o));
-}
-
 /// Per client of a synthetic log, its label (from the label file).
 fn client_labels(labels: &std::path::Path) -> HashMap<String, String> {
     let mut out = HashMap::new();

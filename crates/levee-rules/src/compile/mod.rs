@@ -6,6 +6,7 @@ pub mod bpf;
 pub mod cloudflare;
 pub mod iptables;
 pub mod nftables;
+pub mod nginx;
 
 use std::fmt::Write as _;
 
@@ -94,6 +95,8 @@ pub enum Target {
     Iptables,
     /// `ipset restore` input: the address sets the iptables rules use.
     Ipset,
+    /// nginx `geo`/`map` blocks, a 403 for blocks and `limit_req` zones, for HTTP requests.
+    Nginx,
 }
 
 impl Target {
@@ -106,6 +109,7 @@ impl Target {
             "nftables-inet" => Target::NftablesInet,
             "iptables" => Target::Iptables,
             "ipset" => Target::Ipset,
+            "nginx" => Target::Nginx,
             _ => return None,
         })
     }
@@ -120,6 +124,7 @@ impl Target {
             Target::NftablesInet => "nftables-inet",
             Target::Iptables => "iptables",
             Target::Ipset => "ipset",
+            Target::Nginx => "nginx",
         }
     }
 
@@ -131,6 +136,7 @@ impl Target {
         "nftables-inet",
         "iptables",
         "ipset",
+        "nginx",
     ];
 }
 
@@ -162,9 +168,11 @@ pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, 
             Target::Cloudflare => cloudflare::compile(&r.expression, cloudflare::Flavor::Network),
             Target::CloudflareWaf => cloudflare::compile(&r.expression, cloudflare::Flavor::Waf),
             // Whole-file targets are rendered by their own module.
-            Target::Nftables | Target::NftablesInet | Target::Iptables | Target::Ipset => {
-                Ok(String::new())
-            }
+            Target::Nftables
+            | Target::NftablesInet
+            | Target::Iptables
+            | Target::Ipset
+            | Target::Nginx => Ok(String::new()),
         };
         match compiled {
             Ok(text) => out.push(Compiled {
@@ -203,13 +211,20 @@ pub fn render(
                 iptables::render(file, origin).map_err(|problems| CompileError { problems })?;
             return Ok(if target == Target::Iptables { ipt } else { ips });
         }
+        Target::Nginx => {
+            return nginx::render(file, origin).map_err(|problems| CompileError { problems })
+        }
         Target::Bpf | Target::Cloudflare | Target::CloudflareWaf => {}
     }
     let compiled = compile_rules(file, target)?;
     let mut o = String::new();
     match target {
         // The whole-file targets returned above.
-        Target::Nftables | Target::NftablesInet | Target::Iptables | Target::Ipset => {}
+        Target::Nftables
+        | Target::NftablesInet
+        | Target::Iptables
+        | Target::Ipset
+        | Target::Nginx => {}
         Target::Bpf => {
             let _ = writeln!(
                 o,

@@ -96,3 +96,19 @@ pub fn assert_golden(name: &str, got: &str) {
         );
     }
 }
+
+/// A synthetic shop log (`synth --http`) of `duration` seconds, 3 sessions a second.
+pub fn synth_shop(log: &std::path::Path, seed: &str, duration: u32) {
+    let o = run(levee()
+        .args(["synth", "--http", "--sessions-per-second", "3"])
+        .args([
+            "--duration",
+            &duration.to_string(),
+            "--seed",
+            seed,
+            "--force",
+            "--out",
+        ])
+        .arg(log));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
