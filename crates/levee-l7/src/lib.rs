@@ -450,6 +450,17 @@ impl Judged {
     }
 
     pub fn finish(self) -> L7Analysis {
+        self.analysis()
+    }
+
+    /// The first and last request times (nanoseconds), when the requests had times.
+    pub fn time_span(&self) -> Option<(i64, i64)> {
+        (self.first.start <= self.first.end).then_some((self.first.start, self.first.end))
+    }
+
+    /// The analysis as it stands (after the second pass), leaving the verdicts in place for a
+    /// simulation that follows.
+    pub fn analysis(&self) -> L7Analysis {
         let Judged {
             first,
             verdicts,
@@ -540,7 +551,7 @@ impl Judged {
         let good_listed = good.len();
         listed.extend(good);
         let mut attack_reports = Vec::new();
-        for a in attacks.into_iter().filter(|a| a.requests > 0) {
+        for a in attacks.iter().filter(|a| a.requests > 0) {
             let members: Vec<&(ClientKey, Verdict)> = verdicts
                 .iter()
                 .filter(|(_, v)| v.vector.map(|i| VECTORS[i]) == Some(a.vector))
@@ -606,7 +617,7 @@ impl Judged {
 }
 
 /// The layer-7 analysis (schema in `docs/l7.md`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct L7Analysis {
     pub requests: u64,
     pub start: Option<String>,

@@ -49,6 +49,9 @@ pub struct Profile {
     pub peak_second: u32,
     minute: i64,
     minute_count: u32,
+    /// Requests of the minute before `minute` (0 when that minute had none).
+    previous_minute_count: u32,
+    /// Most requests in any 60 seconds, estimated from whole minutes (see `add`).
     pub peak_minute: u32,
     /// Responses by class: index 1..=5 for 1xx..5xx, 0 for none or other.
     pub status: [u32; 6],
@@ -148,11 +151,24 @@ impl Profile {
         self.second_count += 1;
         self.peak_second = self.peak_second.max(self.second_count);
         if m != self.minute {
+            self.previous_minute_count = if m == self.minute.wrapping_add(1) {
+                self.minute_count
+            } else {
+                0
+            };
             self.minute = m;
             self.minute_count = 0;
         }
         self.minute_count += 1;
-        self.peak_minute = self.peak_minute.max(self.minute_count);
+        // The last 60 seconds, not the calendar minute: a burst across a minute boundary
+        // would otherwise count as two half-bursts. The previous minute's requests are taken
+        // as spread evenly over it (the estimate of sliding-window rate limiters); 64 bits of
+        // state instead of a count per second.
+        let into = ts.rem_euclid(60_000_000_000) as u64;
+        let carried =
+            u64::from(self.previous_minute_count) * (60_000_000_000 - into) / 60_000_000_000;
+        let window = u64::from(self.minute_count) + carried;
+        self.peak_minute = self.peak_minute.max(window.min(u64::from(u32::MAX)) as u32);
         let class = match r.status {
             Some(c @ 100..=599) => usize::from(c / 100),
             _ => 0,
@@ -356,6 +372,31 @@ mod tests {
         assert!(t.lookup(&hostile).is_some());
         assert_eq!(t.lookup(&busy).map(|p| p.requests), Some(10_000));
         assert_eq!(t.evicted_clients, 100_000 + 2 - 100);
+    }
+
+    #[test]
+    fn a_burst_across_a_minute_boundary_counts_whole() {
+        let h = foldhash::fast::FixedState::with_seed(1);
+        let mut times = levee_logs::time::TimeCache::default();
+        let line = r#"192.0.2.9 - - [15/Jan/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x""#;
+        let (mut r, _) = levee_logs::clf::parse(line, &mut times).unwrap();
+        let base = r.ts.unwrap();
+        let mut p = Profile::default();
+        // 15 a second from second 50 of one minute to second 30 of the next: 600 requests
+        // in 40 seconds, 150 and 450 per calendar minute.
+        for i in 0..600i64 {
+            r.ts = Some(base + 50_000_000_000 + i * 1_000_000_000 / 15);
+            p.add(&r, 0, &h);
+        }
+        assert!(p.peak_minute >= 500, "{}", p.peak_minute);
+        assert!(p.peak_minute <= 600, "{}", p.peak_minute);
+        // Requests an hour apart do not add up.
+        let mut q = Profile::default();
+        for i in 0..10i64 {
+            r.ts = Some(base + i * 3_600_000_000_000);
+            q.add(&r, 0, &h);
+        }
+        assert_eq!(q.peak_minute, 1);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use levee_analyze::report::Attack;
 use crate::model::*;
 use crate::svg;
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { --ink:#1d2330; --muted:#5b6577; --line:#d9dee7; --bg:#f6f7f9; --accent:#d1495b; --ok:#2a7d4f; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); margin: 0; background: #fff; }
@@ -91,7 +91,7 @@ pub fn duration(s: f64) -> String {
 }
 
 /// A key figure: the rounded text, with the exact value for machines.
-fn figure(name: &str, value: f64, text: String) -> Markup {
+pub(crate) fn figure(name: &str, value: f64, text: String) -> Markup {
     html! { span.value data-figure=(name) data-value=(value) { (text) } }
 }
 

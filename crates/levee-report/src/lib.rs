@@ -13,6 +13,8 @@
 
 pub mod enrich;
 pub mod html;
+pub mod logs;
+pub mod logs_page;
 pub mod markdown;
 pub mod model;
 pub mod svg;
@@ -662,6 +664,29 @@ pub fn check_free(dir: &Path, force: bool) -> Result<(), ReportError> {
 /// No file is replaced unless `force`; each is written beside its final name and renamed, so
 /// a reader never sees half a report.
 pub fn write(dir: &Path, report: &Report, force: bool) -> Result<[PathBuf; 3], ReportError> {
+    let texts = [
+        html::render(report),
+        markdown::render(report),
+        serde_json::to_string_pretty(report)? + "\n",
+    ];
+    write_texts(dir, texts, force)
+}
+
+/// Writes the report of access logs, as [`write`] does for captures.
+pub fn write_logs(
+    dir: &Path,
+    report: &logs::LogReport,
+    force: bool,
+) -> Result<[PathBuf; 3], ReportError> {
+    let texts = [
+        logs_page::html(report),
+        logs_page::markdown(report),
+        serde_json::to_string_pretty(report)? + "\n",
+    ];
+    write_texts(dir, texts, force)
+}
+
+fn write_texts(dir: &Path, texts: [String; 3], force: bool) -> Result<[PathBuf; 3], ReportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
@@ -669,11 +694,6 @@ pub fn write(dir: &Path, report: &Report, force: bool) -> Result<[PathBuf; 3], R
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     check_free(dir, force)?;
     let paths = FILES.map(|n| dir.join(n));
-    let texts = [
-        html::render(report),
-        markdown::render(report),
-        serde_json::to_string_pretty(report)? + "\n",
-    ];
     for (path, text) in paths.iter().zip(texts) {
         let tmp = path.with_extension("partial");
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;

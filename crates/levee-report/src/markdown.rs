@@ -9,12 +9,12 @@ use crate::html::{duration, pct};
 use crate::model::*;
 
 /// Text for a table cell: pipes escaped, lines joined.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
 /// Inline code that survives backticks in the text.
-fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     if s.contains('`') {
         format!("`` {} ``", cell(s))
     } else {
@@ -23,7 +23,7 @@ fn code(s: &str) -> String {
 }
 
 /// A fenced block that survives fences in the text.
-fn block(o: &mut String, lang: &str, text: &str) {
+pub(crate) fn block(o: &mut String, lang: &str, text: &str) {
     let fence = if text.contains("```") { "~~~~" } else { "```" };
     let _ = writeln!(o, "{fence}{lang}\n{}\n{fence}\n", text.trim_end());
 }

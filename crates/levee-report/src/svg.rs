@@ -93,6 +93,11 @@ pub fn si(v: f64) -> String {
 
 /// The stacked area chart of the timeline, in packets (or bits, with `bits`) per second.
 pub fn timeline(view: &TimelineView, bits: bool, id: &str) -> Markup {
+    timeline_of(view, bits, "packets", id)
+}
+
+/// The same chart with the series counting `counted` (`packets`, `requests`).
+pub fn timeline_of(view: &TimelineView, bits: bool, counted: &str, id: &str) -> Markup {
     let n = view.series.first().map_or(0, |s| s.packets.len());
     let per_s = 1.0 / view.bucket_s.max(1e-9);
     let value = |s: &crate::model::Series, i: usize| -> f64 {
@@ -160,7 +165,11 @@ pub fn timeline(view: &TimelineView, bits: bool, id: &str) -> Markup {
         .map(|i| i as f64 * ystep)
         .take_while(|&v| v <= ymax + 1e-9)
         .collect();
-    let unit = if bits { "bits/s" } else { "packets/s" };
+    let unit = if bits {
+        "bits/s".to_string()
+    } else {
+        format!("{counted}/s")
+    };
     html! {
         svg class="chart timeline" id=(id) xmlns="http://www.w3.org/2000/svg"
             viewBox=(format!("0 0 {W} {H}")) role="img"
@@ -170,7 +179,7 @@ pub fn timeline(view: &TimelineView, bits: bool, id: &str) -> Markup {
                 line class="grid" x1=(LEFT) x2=(W - RIGHT) y1=(format!("{:.1}", y(*v))) y2=(format!("{:.1}", y(*v))) {}
                 text class="axis" x=(LEFT - 6.0) y=(format!("{:.1}", y(*v) + 4.0)) text-anchor="end" { (si(*v)) }
             }
-            text class="axis unit" x="4" y=(TOP - 6.0) { (unit) }
+            text class="axis unit" x="4" y=(TOP - 6.0) { (&unit) }
             @for (k, w) in view.windows.iter().enumerate() {
                 @let (x0, x1) = (x(w.start_epoch), x(w.end_epoch.max(w.start_epoch)));
                 rect class="window" x=(format!("{x0:.1}")) y=(TOP) width=(format!("{:.1}", (x1 - x0).max(2.0)))

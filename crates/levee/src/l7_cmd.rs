@@ -73,13 +73,15 @@ struct LogAnalysis {
 /// Analyses logs; returns the exit code.
 pub fn analyze_logs(
     logs: &[PathBuf],
+    spool: Option<&Path>,
     spec: &FormatSpec,
     config: L7Config,
     json: bool,
     rules_out: Option<(&Path, bool)>,
 ) -> anyhow::Result<u8> {
     let mut first = levee_l7::Analyzer::new(config);
-    let outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
+    let mut outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
+    outcome.name_spool(spool);
     let mut judged = first.judge();
     for_each_request(logs, spec, 0, true, |r| judged.add(r));
     let analysis = judged.finish();
@@ -134,12 +136,14 @@ struct LogSimulationDoc {
 pub fn simulate_logs(
     rules: &Path,
     logs: &[PathBuf],
+    spool: Option<&Path>,
     spec: &FormatSpec,
     json: bool,
 ) -> anyhow::Result<u8> {
     let file = crate::rules_cmd::load(rules)?;
     let mut first = levee_l7::Analyzer::new(L7Config::default());
-    let outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
+    let mut outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
+    outcome.name_spool(spool);
     let judged = first.judge();
     let mut sim = levee_l7::simulate::LogSimulator::new(&file);
     for_each_request(logs, spec, 0, true, |r| sim.add(r, &judged));
@@ -286,4 +290,47 @@ fn text(d: &LogAnalysis) -> String {
         let _ = writeln!(o, "  ... and {} more (see --json)", shown.len() - 25);
     }
     o
+}
+
+/// The report of access logs: three passes (profiles; verdicts, attack counts and the
+/// timeline; the rules beside the verdicts). `given` replaces the recommended rules.
+pub fn report_logs(
+    logs: &[PathBuf],
+    spool: Option<&Path>,
+    spec: &FormatSpec,
+    given: Option<(levee_rules::RulesFile, PathBuf)>,
+) -> anyhow::Result<(levee_report::logs::LogReport, u8)> {
+    let mut first = levee_l7::Analyzer::new(L7Config::default());
+    let mut outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
+    outcome.name_spool(spool);
+    let mut judged = first.judge();
+    let (start, end) = judged.time_span().unwrap_or((0, 0));
+    let mut timeline = levee_report::logs::LogTimeline::new(start, end);
+    for_each_request(logs, spec, 0, true, |r| {
+        judged.add(r);
+        if let Some(ts) = r.ts {
+            timeline.add(ts, r.bytes.unwrap_or(0), judged.judgement(r).2);
+        }
+    });
+    let analysis = judged.analysis();
+    let (applied, name, applied_given) = match given {
+        Some((f, p)) => (f, p.display().to_string(), true),
+        None => (
+            levee_l7::rules::recommended_rules(&analysis),
+            "recommended rules".to_string(),
+            false,
+        ),
+    };
+    let mut sim = levee_l7::simulate::LogSimulator::new(&applied);
+    for_each_request(logs, spec, 0, true, |r| sim.add(r, &judged));
+    let simulation = sim.finish(name, &judged);
+    let report = levee_report::logs::build(levee_report::logs::LogInputs {
+        files: outcome.files.iter().map(LogFile::source).collect(),
+        timeline: timeline.view(&analysis),
+        analysis,
+        applied: &applied,
+        applied_given,
+        simulation,
+    });
+    Ok((report, outcome.exit_code()))
 }

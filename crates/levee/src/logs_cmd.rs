@@ -66,6 +66,18 @@ pub struct LogFile {
     error: Option<String>,
 }
 
+impl LogFile {
+    /// The file as the report lists it.
+    pub fn source(&self) -> levee_report::logs::LogSource {
+        levee_report::logs::LogSource {
+            name: self.name.clone(),
+            format: self.format.clone(),
+            requests: self.requests,
+            malformed: self.malformed,
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct Malformed {
     line: u64,
@@ -87,6 +99,17 @@ pub struct ReadOutcome {
 }
 
 impl ReadOutcome {
+    /// Names the spooled copy of standard input `-` again.
+    pub fn name_spool(&mut self, spool: Option<&std::path::Path>) {
+        if let Some(spool) = spool {
+            for f in &mut self.files {
+                if std::path::Path::new(&f.name) == spool {
+                    f.name = "-".into();
+                }
+            }
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         if self.unreadable {
             EXIT_UNREADABLE_INPUT

@@ -355,10 +355,11 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
 }
 
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
-    let (input, _spool) = input::spool_stdin(&a.input)?;
+    let (input, spool) = input::spool_stdin(&a.input)?;
     if let Some(spec) = l7_cmd::log_inputs(&input.captures, &a.log_format, "analyze")? {
         return l7_cmd::analyze_logs(
             &input.captures,
+            spool.as_deref(),
             &spec,
             levee_l7::L7Config::default(),
             a.json,
@@ -366,7 +367,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         );
     }
     let (config, threads) = a.detect.config()?;
-    let (analysis, code) = run_analysis(&input, _spool.as_deref(), config, threads)?;
+    let (analysis, code) = run_analysis(&input, spool.as_deref(), config, threads)?;
     if let Some(path) = &a.rules_out {
         rules_cmd::write_rules(&analysis, path, a.force)?;
         eprintln!(
@@ -457,12 +458,12 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
 }
 
 fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
-    let (input, _spool) = input::spool_stdin(&a.input)?;
+    let (input, spool) = input::spool_stdin(&a.input)?;
     if let Some(spec) = l7_cmd::log_inputs(&input.captures, &a.log_format, "simulate")? {
         if a.rules_only {
             anyhow::bail!("--rules-only is for captures");
         }
-        return l7_cmd::simulate_logs(&a.rules, &input.captures, &spec, a.json);
+        return l7_cmd::simulate_logs(&a.rules, &input.captures, spool.as_deref(), &spec, a.json);
     }
     let (sim, code) = if a.rules_only {
         rules_cmd::simulate_rules_only(&a.rules, &input)?
@@ -795,6 +796,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
     };
     let (report, code) = report_cmd::make_report(
         &input,
+        None,
         levee_analyze::AnalyzeConfig::default(),
         1,
         None,

@@ -37,6 +37,10 @@ pub struct ReportArgs {
     /// Replace report files already in the directory.
     #[arg(long)]
     force: bool,
+    /// For access logs: their format (auto, combined, common, json, nginx:'<log_format>',
+    /// apache:'<LogFormat>'). Logs are told from captures by their first bytes.
+    #[arg(long, default_value = "auto")]
+    log_format: String,
 }
 
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
@@ -48,7 +52,39 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         None => None,
     };
     levee_report::check_free(&a.out, a.force)?;
-    let (report, code) = make_report(&a.input, config, threads, given, &enricher, &a.device)?;
+    let (input, spool) = input::spool_stdin(&a.input)?;
+    if let Some(spec) = crate::l7_cmd::log_inputs(&input.captures, &a.log_format, "report")? {
+        let (report, code) =
+            crate::l7_cmd::report_logs(&input.captures, spool.as_deref(), &spec, given)?;
+        let paths = levee_report::write_logs(&a.out, &report, a.force)?;
+        let s = &report.summary;
+        crate::emit(&format!(
+            "Report written: {}\n  also {} and {}\n  {} attack(s){}; the {} rules stop {:.2}% of the attack requests and limit or block {} of {} good clients\n",
+            paths[0].display(),
+            paths[1].display(),
+            paths[2].display(),
+            s.attacks,
+            if s.vectors.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", s.vectors.join(", "))
+            },
+            report.mitigation.source,
+            s.rules_stop_attack_share * 100.0,
+            s.good_clients_limited_or_blocked,
+            s.clients_good,
+        ))?;
+        return Ok(code);
+    }
+    let (report, code) = make_report(
+        &input,
+        spool.as_deref(),
+        config,
+        threads,
+        given,
+        &enricher,
+        &a.device,
+    )?;
     let paths = levee_report::write(&a.out, &report, a.force)?;
     print_written(&report, &paths)?;
     Ok(code)
@@ -86,17 +122,18 @@ struct RulesPass {
 impl DamageSink for RulesPass {}
 
 /// Analyses the captures and measures the rules (`given`, else the recommended ones) on them.
+/// `spool` is where standard input was copied, if it was (named `-` in the report).
 pub fn make_report(
     input: &InputArgs,
+    spool: Option<&std::path::Path>,
     config: levee_analyze::AnalyzeConfig,
     threads: usize,
     given: Option<(RulesFile, PathBuf)>,
     enricher: &Enricher,
     device: &str,
 ) -> anyhow::Result<(levee_report::model::Report, u8)> {
-    let (input, spool) = input::spool_stdin(input)?;
-    let (plan, mut outcome) = crate::run_passes(&input, config, threads, true, 3)?;
-    input::name_spool(&mut outcome.files, spool.as_deref());
+    let (plan, mut outcome) = crate::run_passes(input, config, threads, true, 3)?;
+    input::name_spool(&mut outcome.files, spool);
     let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
     let details = plan
         .details()

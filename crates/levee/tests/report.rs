@@ -688,3 +688,112 @@ fn report_on_two_threads_equals_one_thread() {
         }
     }
 }
+
+#[test]
+fn reports_of_access_logs_agree_with_analyze_and_simulate() {
+    let dir = scratch("report-logs");
+    let log = dir.join("shop.log");
+    synth_shop(&log, "3", 600);
+    let r = report(&[], &[&log], &dir.join("shop"));
+    assert_eq!(r["input"], "log");
+    let a = analyze_json(&[&log]);
+    // The analysis inside the report is analyze's, unchanged.
+    assert_eq!(r["analysis"]["attacks"], a["attacks"]);
+    assert_eq!(r["analysis"]["verdicts"], a["verdicts"]);
+    let vectors: Vec<&str> = r["summary"]["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for v in ["http-flood", "login-abuse", "cache-busting", "http-scanner"] {
+        assert!(vectors.contains(&v), "{v} missing from {vectors:?}");
+    }
+    // The recommended rules, measured: what `levee simulate` says of the same rules.
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, r["mitigation"]["rules_toml"].as_str().unwrap()).unwrap();
+    let o = run(levee()
+        .args(["simulate", "--json", "--rules"])
+        .arg(&rules)
+        .arg(&log));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let sim: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mine = &r["mitigation"]["simulation"];
+    assert_eq!(mine["attacks"], sim["attacks"]);
+    assert_eq!(mine["good_clients"], sim["good_clients"]);
+    assert_eq!(mine["rules"], sim["rules"]);
+    let s = &r["summary"];
+    assert!(
+        s["rules_stop_attack_share"].as_f64().unwrap() >= 0.95,
+        "{s}"
+    );
+    assert_eq!(
+        s["good_clients_limited_or_blocked"],
+        sim["good_clients"]["limited_or_blocked"]
+    );
+    // The timeline adds up to the log, each attack's series to its requests.
+    let series = r["timeline"]["series"].as_array().unwrap();
+    let total: u64 = series
+        .iter()
+        .flat_map(|x| x["packets"].as_array().unwrap())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, a["requests"].as_u64().unwrap());
+    for at in a["attacks"].as_array().unwrap() {
+        let x = series.iter().find(|x| x["name"] == at["vector"]).unwrap();
+        let n: u64 = x["packets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(n, at["requests"].as_u64().unwrap(), "{}", at["vector"]);
+    }
+    // Both HTTP engines, compiled; the page and the Markdown carry the same figures.
+    let compiled = r["mitigation"]["compiled"].as_array().unwrap();
+    for t in ["cloudflare-waf", "nginx"] {
+        let e = compiled.iter().find(|e| e["target"] == t).unwrap();
+        assert!(e["text"].as_str().is_some_and(|x| x.len() > 100), "{e}");
+    }
+    let page = std::fs::read_to_string(dir.join("shop/report.html")).unwrap();
+    let f = figures(&page);
+    assert_eq!(f["requests"], a["requests"].to_string());
+    assert_eq!(
+        f["attacks"],
+        a["attacks"].as_array().unwrap().len().to_string()
+    );
+    assert_eq!(
+        f["rules_stop_attack_share"].parse::<f64>().unwrap(),
+        s["rules_stop_attack_share"].as_f64().unwrap()
+    );
+    assert!(page.contains("limit_req_zone") && page.contains("cf.colo.id"));
+    assert!(page.contains("requests/s") && !page.contains("packets/s"));
+    let md = std::fs::read_to_string(dir.join("shop/report.md")).unwrap();
+    assert!(md.contains("### Attack #1: "), "{md}");
+    assert!(md.contains(&format!(
+        "Requests: {}",
+        thousands(a["requests"].as_u64().unwrap())
+    )));
+
+    // The honeynet's logs, read from standard input with a rules file of the user's.
+    let Some(data) = require_shared("levee report on sotm34") else {
+        return;
+    };
+    let honeynet = data.join("logs/sotm34/access_log");
+    let out = dir.join("honeynet");
+    let o = run(levee()
+        .args(["report", "-", "--rules"])
+        .arg(&rules)
+        .arg("--out")
+        .arg(&out)
+        .stdin(std::fs::File::open(&honeynet).unwrap()));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["mitigation"]["source"], "given");
+    assert_eq!(r["files"][0]["name"], "-");
+    assert!(r["summary"]["vectors"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("http-scanner")));
+}
