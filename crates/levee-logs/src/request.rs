@@ -33,6 +33,9 @@ pub struct Request<'a> {
     /// The request's header names in the order sent, comma-separated (from captures, or
     /// from logs that record them).
     pub header_names: Option<Cow<'a, str>>,
+    /// From captures: the request's header block was never completed, and the connection
+    /// held it open this long (nanoseconds): the mark of slowloris.
+    pub header_incomplete_ns: Option<i64>,
 }
 
 impl Request<'_> {
@@ -83,6 +86,7 @@ impl Request<'_> {
             ja3: self.ja3.map(own),
             ja4: self.ja4.map(own),
             header_names: self.header_names.map(own),
+            header_incomplete_ns: self.header_incomplete_ns,
         }
     }
 }

@@ -26,7 +26,8 @@ pub struct LogReport {
     pub report_version: u32,
     pub generator: String,
     pub title: String,
-    /// `log`: the report of access logs (a capture's report has no such field).
+    /// `log`: the report of access logs; `capture`: of the HTTP requests reassembled from
+    /// captures (`--http`). The packet report of captures has no such field.
     pub input: &'static str,
     pub files: Vec<LogSource>,
     pub summary: LogSummary,
@@ -221,6 +222,8 @@ pub fn explain(vector: &str) -> String {
 
 /// Everything a log report is made from.
 pub struct LogInputs<'a> {
+    /// `log` or `capture`.
+    pub input: &'static str,
     pub files: Vec<LogSource>,
     pub analysis: L7Analysis,
     pub timeline: TimelineView,
@@ -331,7 +334,7 @@ pub fn build(inp: LogInputs<'_>) -> LogReport {
         report_version: REPORT_VERSION,
         generator: format!("levee {}", env!("CARGO_PKG_VERSION")),
         title: format!("Attack report: {}", names.join(", ")),
-        input: "log",
+        input: inp.input,
         summary,
         timeline: inp.timeline,
         attacks,

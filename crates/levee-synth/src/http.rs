@@ -98,13 +98,13 @@ const SCANNER_PATHS: &[&str] = &[
     "/HNAP1/",
 ];
 
-/// One line, before formatting.
-struct Line {
-    method: &'static str,
-    target: String,
-    status: u16,
-    bytes: u64,
-    referer: Option<String>,
+/// One request, before it is written as a log line or as packets.
+pub struct Line {
+    pub method: &'static str,
+    pub target: String,
+    pub status: u16,
+    pub bytes: u64,
+    pub referer: Option<String>,
 }
 
 enum Kind {
@@ -145,6 +145,28 @@ pub fn generate_http(
     cfg: &HttpConfig,
     mut out: impl Write,
     mut labels: impl Write,
+) -> Result<HttpStats, SynthError> {
+    let stats = generate_requests(cfg, &mut labels, &mut |at, who, l| {
+        write_line(&mut out, who, at, l).map_err(SynthError::Capture)
+    })?;
+    out.flush().map_err(SynthError::Capture)?;
+    labels.flush().map_err(SynthError::Labels)?;
+    Ok(stats)
+}
+
+/// Who made a request.
+pub struct Client<'a> {
+    pub ip: IpAddr,
+    pub agent: &'a str,
+    pub label: &'a str,
+}
+
+/// The requests of the shop, in time order, each handed to `sink` with its time and client;
+/// the label of each is written to `labels`.
+pub(crate) fn generate_requests(
+    cfg: &HttpConfig,
+    labels: &mut dyn Write,
+    sink: &mut dyn FnMut(i64, &Client<'_>, &Line) -> Result<(), SynthError>,
 ) -> Result<HttpStats, SynthError> {
     for a in &cfg.attacks {
         if !HTTP_ATTACKS.contains(&a.as_str()) {
@@ -242,7 +264,12 @@ pub fn generate_http(
         let actor = actors[i].as_mut().expect("scheduled actors exist");
         let (line, next) = step(actor, &mut rng, at);
         if let Some(l) = line {
-            write_line(&mut out, actor, at, &l).map_err(SynthError::Capture)?;
+            let who = Client {
+                ip: actor.ip,
+                agent: actor.agent,
+                label: actor.label,
+            };
+            sink(at, &who, &l)?;
             stats.lines += 1;
             match actor.label {
                 "benign" => stats.benign += 1,
@@ -260,8 +287,6 @@ pub fn generate_http(
             }
         }
     }
-    out.flush().map_err(SynthError::Capture)?;
-    labels.flush().map_err(SynthError::Labels)?;
     Ok(stats)
 }
 
@@ -520,7 +545,7 @@ fn step(actor: &mut Actor, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
 }
 
 /// One line of the combined format, times in UTC (formatted by `jiff`).
-fn write_line(out: &mut impl Write, a: &Actor, at: i64, l: &Line) -> std::io::Result<()> {
+fn write_line(out: &mut impl Write, a: &Client<'_>, at: i64, l: &Line) -> std::io::Result<()> {
     let when = jiff::Timestamp::from_nanosecond(i128::from(at))
         .map_err(std::io::Error::other)?
         .strftime("%d/%b/%Y:%H:%M:%S +0000");

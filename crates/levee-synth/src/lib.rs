@@ -10,6 +10,7 @@
 
 mod attacks;
 pub mod http;
+pub mod http_capture;
 mod packets;
 
 pub use packets::{client_hello_record, sni_extension};

@@ -54,10 +54,78 @@ pub(crate) fn tcp(
     options: &[u8],
     payload: &[u8],
 ) {
+    tcp_over(
+        out,
+        ip(h, 6),
+        macs(&h),
+        sport,
+        dport,
+        seq,
+        window,
+        flags,
+        options,
+        payload,
+    );
+}
+
+/// A TCP segment over IPv6 (hop limit `hop`), from or to the server side by `to_server`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn tcp6(
+    out: &mut Vec<u8>,
+    src: [u8; 16],
+    dst: [u8; 16],
+    hop: u8,
+    to_server: bool,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    flags: Flags,
+    payload: &[u8],
+) {
+    let hdr = etherparse::Ipv6Header {
+        traffic_class: 0,
+        flow_label: Default::default(),
+        payload_length: 0,
+        next_header: etherparse::IpNumber::TCP,
+        hop_limit: hop,
+        source: src,
+        destination: dst,
+    };
+    let m = if to_server {
+        (MAC_CLIENT_SIDE, MAC_SERVER)
+    } else {
+        (MAC_SERVER, MAC_CLIENT_SIDE)
+    };
+    tcp_over(
+        out,
+        IpHeaders::Ipv6(hdr, Default::default()),
+        m,
+        sport,
+        dport,
+        seq,
+        64240,
+        flags,
+        &[],
+        payload,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tcp_over(
+    out: &mut Vec<u8>,
+    ip: IpHeaders,
+    (s, d): ([u8; 6], [u8; 6]),
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    window: u16,
+    flags: Flags,
+    options: &[u8],
+    payload: &[u8],
+) {
     out.clear();
-    let (s, d) = macs(&h);
     let mut b = PacketBuilder::ethernet2(s, d)
-        .ip(ip(h, 6))
+        .ip(ip)
         .tcp(sport, dport, seq, window);
     if flags.syn {
         b = b.syn();

@@ -8,7 +8,118 @@ use levee_l7::{L7Analysis, L7Config, Level};
 use levee_logs::FormatSpec;
 use serde::Serialize;
 
-use crate::logs_cmd::{for_each_request, LogFile};
+use crate::input::{self, DamageSink};
+use crate::logs_cmd::{for_each_request, LogFile, ReadOutcome};
+use crate::InputArgs;
+
+/// Where the requests of a layer-7 analysis come from: access logs, or the HTTP requests
+/// reassembled from captures (`--http`).
+pub enum Requests {
+    Logs {
+        files: Vec<PathBuf>,
+        spool: Option<PathBuf>,
+        spec: FormatSpec,
+    },
+    Captures(InputArgs),
+}
+
+struct Reassembly<'f, F> {
+    extractor: levee_stream::HttpExtractor,
+    each: &'f mut F,
+    requests: u64,
+}
+
+impl<F> DamageSink for Reassembly<'_, F> {}
+
+impl Requests {
+    /// The layer-7 source of a command's inputs: logs (told by their bytes, or by a
+    /// `--log-format` other than `auto`), the captures' HTTP requests with `http`, or `None`
+    /// for the packet analysis. `spool` is where standard input was copied.
+    pub fn of(
+        input: &InputArgs,
+        spool: Option<&Path>,
+        log_format: &str,
+        http: bool,
+        command: &str,
+    ) -> anyhow::Result<Option<Requests>> {
+        if let Some(spec) = log_inputs(&input.captures, log_format, command)? {
+            if http {
+                anyhow::bail!(
+                    "--http reads HTTP requests from captures; these inputs are access logs"
+                );
+            }
+            return Ok(Some(Requests::Logs {
+                files: input.captures.clone(),
+                spool: spool.map(Path::to_path_buf),
+                spec,
+            }));
+        }
+        Ok(http.then(|| Requests::Captures(input.clone())))
+    }
+
+    /// `log` or `capture`, as the documents name their input.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Requests::Logs { .. } => "log",
+            Requests::Captures(_) => "capture",
+        }
+    }
+
+    /// Hands every request to `f`, in order. Only the `first` pass reports problems.
+    pub fn each(
+        &self,
+        first: bool,
+        mut f: impl FnMut(&levee_logs::Request<'_>),
+    ) -> anyhow::Result<ReadOutcome> {
+        match self {
+            Requests::Logs { files, spool, spec } => {
+                let mut outcome =
+                    for_each_request(files, spec, if first { 10 } else { 0 }, !first, f);
+                outcome.name_spool(spool.as_deref());
+                Ok(outcome)
+            }
+            Requests::Captures(args) => {
+                let args = InputArgs {
+                    quiet: !first,
+                    ..args.clone()
+                };
+                let mut r = Reassembly {
+                    extractor: levee_stream::HttpExtractor::new(Default::default()),
+                    each: &mut f,
+                    requests: 0,
+                };
+                let outcome = input::for_each_packet(&args, &mut r, |r, ts, p| {
+                    r.extractor.add(ts, p);
+                    for q in r.extractor.drain() {
+                        r.requests += 1;
+                        (r.each)(&q);
+                    }
+                })?;
+                r.extractor.finish();
+                let Reassembly {
+                    mut extractor,
+                    each,
+                    mut requests,
+                } = r;
+                for q in extractor.drain() {
+                    requests += 1;
+                    each(&q);
+                }
+                let st = extractor.stats();
+                let names: Vec<&str> = outcome.files.iter().map(|f| f.name.as_str()).collect();
+                let format = format!(
+                    "capture: HTTP/1.x from {} TCP connections ({} answered, {} TLS ClientHellos, {} header blocks never finished, {} gaps)",
+                    st.connections, st.answered, st.tls_hellos, st.incomplete_headers, st.gaps
+                );
+                Ok(ReadOutcome {
+                    files: vec![LogFile::capture(names.join(", "), format, requests, None)],
+                    unreadable: outcome.unreadable > 0,
+                    damaged: outcome.damaged > 0,
+                })
+            }
+        }
+    }
+}
 
 /// Whether a file is a packet capture (pcap or pcapng, possibly compressed) rather than a
 /// log: told by its first bytes, after decompression.
@@ -62,7 +173,8 @@ fn peek(r: &mut impl Read, buf: &mut [u8; 4]) -> usize {
 
 #[derive(Serialize)]
 struct LogAnalysis {
-    /// `log`: the input was access logs (captures give the document of docs/analyze-json.md).
+    /// `log`: the input was access logs; `capture`: HTTP requests reassembled from captures
+    /// (`--http`; without it captures give the document of docs/analyze-json.md).
     input: &'static str,
     files: Vec<LogFile>,
     malformed: u64,
@@ -72,18 +184,15 @@ struct LogAnalysis {
 
 /// Analyses logs; returns the exit code.
 pub fn analyze_logs(
-    logs: &[PathBuf],
-    spool: Option<&Path>,
-    spec: &FormatSpec,
+    source: &Requests,
     config: L7Config,
     json: bool,
     rules_out: Option<(&Path, bool)>,
 ) -> anyhow::Result<u8> {
     let mut first = levee_l7::Analyzer::new(config);
-    let mut outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
-    outcome.name_spool(spool);
+    let outcome = source.each(true, |r| first.add(r))?;
     let mut judged = first.judge();
-    for_each_request(logs, spec, 0, true, |r| judged.add(r));
+    source.each(false, |r| judged.add(r))?;
     let analysis = judged.finish();
     if let Some((path, force)) = rules_out {
         use anyhow::Context;
@@ -94,8 +203,10 @@ pub fn analyze_logs(
              Per attack: a block of the clients judged part of it, and where the attack is one\n\
              of rate, a per-client rate limit above what every good client did. Measure them\n\
              with `levee simulate --rules FILE LOG`.",
-            logs.iter()
-                .map(|p| p.display().to_string())
+            outcome
+                .files
+                .iter()
+                .map(|f| f.source().name)
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -111,7 +222,7 @@ pub fn analyze_logs(
     }
     let code = outcome.exit_code();
     let doc = LogAnalysis {
-        input: "log",
+        input: source.kind(),
         malformed: outcome.files.iter().map(|f| f.malformed).sum(),
         files: outcome.files,
         analysis,
@@ -133,25 +244,18 @@ struct LogSimulationDoc {
 }
 
 /// Applies a rules file to logs, beside the verdicts of their clients; returns the exit code.
-pub fn simulate_logs(
-    rules: &Path,
-    logs: &[PathBuf],
-    spool: Option<&Path>,
-    spec: &FormatSpec,
-    json: bool,
-) -> anyhow::Result<u8> {
+pub fn simulate_logs(rules: &Path, source: &Requests, json: bool) -> anyhow::Result<u8> {
     let file = crate::rules_cmd::load(rules)?;
     let mut first = levee_l7::Analyzer::new(L7Config::default());
-    let mut outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
-    outcome.name_spool(spool);
+    let outcome = source.each(true, |r| first.add(r))?;
     let judged = first.judge();
     let mut sim = levee_l7::simulate::LogSimulator::new(&file);
-    for_each_request(logs, spec, 0, true, |r| sim.add(r, &judged));
+    source.each(false, |r| sim.add(r, &judged))?;
     let simulation = sim.finish(rules.display().to_string(), &judged);
     let code = outcome.exit_code();
     if json {
         let doc = LogSimulationDoc {
-            input: "log",
+            input: source.kind(),
             files: outcome.files,
             simulation,
         };
@@ -212,15 +316,29 @@ fn text(d: &LogAnalysis) -> String {
     use std::fmt::Write;
     let a = &d.analysis;
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "Log: {} requests ({} malformed lines) from {} to {}; ~{} clients",
-        a.requests,
-        d.malformed,
-        a.start.as_deref().unwrap_or("?"),
-        a.end.as_deref().unwrap_or("?"),
-        a.clients_distinct_estimate
-    );
+    if d.input == "capture" {
+        for f in &d.files {
+            let _ = writeln!(o, "{}: {}", f.source().name, f.source().format);
+        }
+        let _ = writeln!(
+            o,
+            "Requests: {} from {} to {}; ~{} clients",
+            a.requests,
+            a.start.as_deref().unwrap_or("?"),
+            a.end.as_deref().unwrap_or("?"),
+            a.clients_distinct_estimate
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "Log: {} requests ({} malformed lines) from {} to {}; ~{} clients",
+            a.requests,
+            d.malformed,
+            a.start.as_deref().unwrap_or("?"),
+            a.end.as_deref().unwrap_or("?"),
+            a.clients_distinct_estimate
+        );
+    }
     let _ = writeln!(
         o,
         "Verdicts: {} malicious, {} suspicious, {} good{}",
@@ -295,23 +413,20 @@ fn text(d: &LogAnalysis) -> String {
 /// The report of access logs: three passes (profiles; verdicts, attack counts and the
 /// timeline; the rules beside the verdicts). `given` replaces the recommended rules.
 pub fn report_logs(
-    logs: &[PathBuf],
-    spool: Option<&Path>,
-    spec: &FormatSpec,
+    source: &Requests,
     given: Option<(levee_rules::RulesFile, PathBuf)>,
 ) -> anyhow::Result<(levee_report::logs::LogReport, u8)> {
     let mut first = levee_l7::Analyzer::new(L7Config::default());
-    let mut outcome = for_each_request(logs, spec, 10, false, |r| first.add(r));
-    outcome.name_spool(spool);
+    let outcome = source.each(true, |r| first.add(r))?;
     let mut judged = first.judge();
     let (start, end) = judged.time_span().unwrap_or((0, 0));
     let mut timeline = levee_report::logs::LogTimeline::new(start, end);
-    for_each_request(logs, spec, 0, true, |r| {
+    source.each(false, |r| {
         judged.add(r);
         if let Some(ts) = r.ts {
             timeline.add(ts, r.bytes.unwrap_or(0), judged.judgement(r).2);
         }
-    });
+    })?;
     let analysis = judged.analysis();
     let (applied, name, applied_given) = match given {
         Some((f, p)) => (f, p.display().to_string(), true),
@@ -322,9 +437,10 @@ pub fn report_logs(
         ),
     };
     let mut sim = levee_l7::simulate::LogSimulator::new(&applied);
-    for_each_request(logs, spec, 0, true, |r| sim.add(r, &judged));
+    source.each(false, |r| sim.add(r, &judged))?;
     let simulation = sim.finish(name, &judged);
     let report = levee_report::logs::build(levee_report::logs::LogInputs {
+        input: source.kind(),
         files: outcome.files.iter().map(LogFile::source).collect(),
         timeline: timeline.view(&analysis),
         analysis,

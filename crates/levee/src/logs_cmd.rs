@@ -67,6 +67,21 @@ pub struct LogFile {
 }
 
 impl LogFile {
+    /// A capture whose HTTP requests were reassembled, listed like a log.
+    pub fn capture(name: String, format: String, requests: u64, error: Option<String>) -> LogFile {
+        LogFile {
+            name,
+            format,
+            compression: String::new(),
+            lines: 0,
+            requests,
+            malformed: 0,
+            skipped: 0,
+            first_malformed: Vec::new(),
+            error,
+        }
+    }
+
     /// The file as the report lists it.
     pub fn source(&self) -> levee_report::logs::LogSource {
         levee_report::logs::LogSource {

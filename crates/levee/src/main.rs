@@ -109,6 +109,10 @@ struct AnalyzeArgs {
     /// apache:'<LogFormat>'). Logs are told from captures by their first bytes.
     #[arg(long, default_value = "auto")]
     log_format: String,
+    /// Judge the HTTP clients of the captures (requests reassembled from TCP, as for access
+    /// logs) instead of analysing their packets.
+    #[arg(long)]
+    http: bool,
 }
 
 /// How attacks are detected, shared by `analyze` and `report`.
@@ -216,6 +220,10 @@ struct SimulateArgs {
     /// For access logs: their format (as for `levee analyze`).
     #[arg(long, default_value = "auto")]
     log_format: String,
+    /// Apply HTTP rules to the requests reassembled from the captures (as for access logs)
+    /// instead of to their packets.
+    #[arg(long)]
+    http: bool,
 }
 
 #[derive(Args)]
@@ -262,6 +270,11 @@ struct SynthArgs {
     /// with the `--scenario`'s layer-7 attacks in its middle third, instead of a capture.
     #[arg(long)]
     http: bool,
+    /// With `--http`: write the shop as a packet capture (every request over TCP, answered;
+    /// requests split, reordered, retransmitted and pipelined) instead of a log. Its scenario
+    /// may add `slowloris`.
+    #[arg(long)]
+    capture: bool,
     /// With `--http`: the log's length in seconds.
     #[arg(long, default_value_t = 1800.0)]
     duration: f64,
@@ -356,11 +369,11 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
 
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     let (input, spool) = input::spool_stdin(&a.input)?;
-    if let Some(spec) = l7_cmd::log_inputs(&input.captures, &a.log_format, "analyze")? {
+    if let Some(source) =
+        l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "analyze")?
+    {
         return l7_cmd::analyze_logs(
-            &input.captures,
-            spool.as_deref(),
-            &spec,
+            &source,
             levee_l7::L7Config::default(),
             a.json,
             a.rules_out.as_deref().map(|p| (p, a.force)),
@@ -459,11 +472,13 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
 
 fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
     let (input, spool) = input::spool_stdin(&a.input)?;
-    if let Some(spec) = l7_cmd::log_inputs(&input.captures, &a.log_format, "simulate")? {
+    if let Some(source) =
+        l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "simulate")?
+    {
         if a.rules_only {
-            anyhow::bail!("--rules-only is for captures");
+            anyhow::bail!("--rules-only is for the packets of captures");
         }
-        return l7_cmd::simulate_logs(&a.rules, &input.captures, spool.as_deref(), &spec, a.json);
+        return l7_cmd::simulate_logs(&a.rules, &source, a.json);
     }
     let (sim, code) = if a.rules_only {
         rules_cmd::simulate_rules_only(&a.rules, &input)?
@@ -672,14 +687,25 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
 
 /// `levee synth --http`: an access log with its labels.
 fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
-    let attacks: Vec<String> = match a.scenario.as_deref().unwrap_or("http-mix") {
-        "benign" => Vec::new(),
-        "http-mix" => levee_synth::http::HTTP_ATTACKS
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        list => list.split('+').map(str::to_string).collect(),
-    };
+    let mut attacks: Vec<String> = Vec::new();
+    for name in a.scenario.as_deref().unwrap_or("http-mix").split('+') {
+        match name {
+            "benign" => {}
+            "http-mix" => attacks.extend(levee_synth::http::HTTP_ATTACKS.map(str::to_string)),
+            "slowloris" => attacks.push(name.into()),
+            x if levee_synth::http::HTTP_ATTACKS.contains(&x) => attacks.push(name.into()),
+            x => anyhow::bail!(
+                "unknown HTTP scenario `{x}` (benign, http-mix, slowloris, {})",
+                levee_synth::http::HTTP_ATTACKS.join(", ")
+            ),
+        }
+    }
+    // Slowloris holds connections open: it exists only in a capture.
+    let slowloris = attacks.iter().any(|x| x == "slowloris");
+    attacks.retain(|x| x != "slowloris");
+    if slowloris && !a.capture {
+        anyhow::bail!("slowloris lives in TCP connections: add --capture to write a capture");
+    }
     if !(a.duration > 0.0 && a.duration <= 30.0 * 86_400.0) {
         anyhow::bail!("--duration must be between 0 and 30 days, in seconds");
     }
@@ -702,7 +728,11 @@ fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
     let labels = a.labels.clone().unwrap_or_else(|| labels_path(&out));
     let log = std::io::BufWriter::with_capacity(1 << 20, create_file(&out, a.force)?);
     let lab = std::io::BufWriter::new(create_file(&labels, a.force)?);
-    let s = levee_synth::http::generate_http(&cfg, log, lab)?;
+    let s = if a.capture {
+        levee_synth::http_capture::generate_http_capture(&cfg, slowloris, log, lab)?
+    } else {
+        levee_synth::http::generate_http(&cfg, log, lab)?
+    };
     eprintln!(
         "levee: wrote {} requests ({} from {} browsing sessions, {} from crawlers, {} attack) to {} and labels to {}",
         s.lines,

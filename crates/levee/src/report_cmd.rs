@@ -41,6 +41,10 @@ pub struct ReportArgs {
     /// apache:'<LogFormat>'). Logs are told from captures by their first bytes.
     #[arg(long, default_value = "auto")]
     log_format: String,
+    /// Report on the HTTP clients of the captures (requests reassembled from TCP, as for
+    /// access logs) instead of their packets.
+    #[arg(long)]
+    http: bool,
 }
 
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
@@ -53,9 +57,10 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     };
     levee_report::check_free(&a.out, a.force)?;
     let (input, spool) = input::spool_stdin(&a.input)?;
-    if let Some(spec) = crate::l7_cmd::log_inputs(&input.captures, &a.log_format, "report")? {
-        let (report, code) =
-            crate::l7_cmd::report_logs(&input.captures, spool.as_deref(), &spec, given)?;
+    if let Some(source) =
+        crate::l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "report")?
+    {
+        let (report, code) = crate::l7_cmd::report_logs(&source, given)?;
         let paths = levee_report::write_logs(&a.out, &report, a.force)?;
         let s = &report.summary;
         crate::emit(&format!(

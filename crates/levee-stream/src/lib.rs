@@ -1,0 +1,506 @@
+//! HTTP requests from packet captures, as the same records access logs give
+//! ([`levee_logs::Request`]), so the layer-7 analysis judges a capture's clients as it judges a
+//! log's.
+//!
+//! * [`tcp`] puts each direction of a connection back in order (retransmissions, overlaps,
+//!   segments out of order; lost bytes declared as gaps).
+//! * [`http`] finds the HTTP/1.x messages in those bytes: requests split over segments,
+//!   pipelined requests, bodies skipped by length or chunks, and responses likewise.
+//! * [`HttpExtractor`] keeps the connections in a table of bounded size, pairs each request
+//!   with its response (in order, as HTTP/1.1 requires) for the status, attaches the JA3 and
+//!   JA4 of the client's last TLS ClientHello, and reports connections held open on a header
+//!   block that never ends (slowloris) with how long they were held.
+//!
+//! Connections are taken up on their first segment that starts an HTTP request, so a SYN
+//! flood costs one look at each packet and no memory. Encrypted requests cannot be read; the
+//! TLS ClientHello of a client is what is known of it, and it is joined to the client's
+//! cleartext requests.
+
+pub mod http;
+pub mod tcp;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+use levee_decode::{App, Packet};
+use levee_logs::Request;
+
+use crate::http::{RequestHead, RequestStream, ResponseStream};
+use crate::tcp::{Chunk, Half};
+
+/// Limits of the extractor.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// Connections followed at once; the least recently active give way beyond.
+    pub max_connections: usize,
+    /// A connection idle this long (capture time, ns) is closed.
+    pub idle_ns: i64,
+    /// A request waits this long for its response before it is given without a status.
+    pub response_wait_ns: i64,
+    /// Requests waiting for responses per connection at most (pipelining depth).
+    pub max_waiting: usize,
+    /// Clients whose TLS fingerprints are remembered.
+    pub max_fingerprints: usize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> StreamConfig {
+        StreamConfig {
+            max_connections: 65_536,
+            idle_ns: 120_000_000_000,
+            response_wait_ns: 5_000_000_000,
+            max_waiting: 64,
+            max_fingerprints: 65_536,
+        }
+    }
+}
+
+/// What the extractor saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub connections: u64,
+    pub requests: u64,
+    /// Requests given with the status of their response.
+    pub answered: u64,
+    /// Times bytes of a direction were never captured.
+    pub gaps: u64,
+    /// Header blocks that were not HTTP.
+    pub malformed: u64,
+    /// Connections that gave way to others in a full table.
+    pub evicted: u64,
+    /// Connections that ended inside a request's header block.
+    pub incomplete_headers: u64,
+    pub tls_hellos: u64,
+}
+
+/// An endpoint: address and port.
+type End = (IpAddr, u16);
+
+struct Connection {
+    client: End,
+    up: Half,
+    down: Half,
+    requests: RequestStream,
+    responses: ResponseStream,
+    /// Requests waiting for their response, oldest first.
+    waiting: VecDeque<Request<'static>>,
+    last_ts: i64,
+    /// FIN seen from the client (bit 0) and from the server (bit 1).
+    fins: u8,
+}
+
+/// Turns packets into HTTP request records.
+pub struct HttpExtractor {
+    config: StreamConfig,
+    /// (client, server) to connection.
+    connections: HashMap<(End, End), Connection, foldhash::fast::FixedState>,
+    /// Client address to the (JA3 hash, JA4) of its last ClientHello.
+    fingerprints: HashMap<IpAddr, (String, String), foldhash::fast::FixedState>,
+    ready: Vec<Request<'static>>,
+    stats: StreamStats,
+    last_sweep: i64,
+    /// Segments of connections not yet taken up that may be the rest of a request whose
+    /// first segment arrives later: (client, server) to (sequence number, bytes).
+    early: HashMap<(End, End), (u32, Vec<u8>), foldhash::fast::FixedState>,
+}
+
+/// Early segments held at most (the table is emptied when full), and their size.
+const MAX_EARLY_SEGMENTS: usize = 4_096;
+const MAX_EARLY_BYTES: usize = 4_096;
+
+fn record(head: RequestHead, client: IpAddr, ts: i64) -> Request<'static> {
+    Request {
+        ts: Some(ts),
+        client: client.to_string().into(),
+        ip: Some(client),
+        method: head.method.into(),
+        target: head.target.into(),
+        protocol: Some(head.protocol.into()),
+        referer: head.referer.map(Into::into),
+        user_agent: head.user_agent.map(Into::into),
+        host: head.host.map(Into::into),
+        cookie: head.cookie.map(Into::into),
+        header_names: (!head.header_names.is_empty()).then(|| head.header_names.into()),
+        ..Default::default()
+    }
+}
+
+impl HttpExtractor {
+    pub fn new(config: StreamConfig) -> HttpExtractor {
+        let seed = foldhash::fast::FixedState::with_seed(0x1e7ee);
+        HttpExtractor {
+            config,
+            connections: HashMap::with_hasher(seed.clone()),
+            fingerprints: HashMap::with_hasher(seed.clone()),
+            early: HashMap::with_hasher(seed),
+            ready: Vec::new(),
+            stats: StreamStats::default(),
+            last_sweep: i64::MIN,
+        }
+    }
+
+    pub fn stats(&self) -> &StreamStats {
+        &self.stats
+    }
+
+    /// Takes a packet captured at `ts` (ns, capture order); requests completed by it (or by
+    /// the passing of time) are returned by [`HttpExtractor::drain`].
+    pub fn add(&mut self, ts: i64, p: &Packet<'_>) {
+        if ts.saturating_sub(self.last_sweep) >= 1_000_000_000 {
+            self.sweep(ts);
+        }
+        let (Some(ip), Some(t)) = (p.ip.as_ref(), p.tcp()) else {
+            return;
+        };
+        if ip.is_later_fragment() {
+            return;
+        }
+        let src = (ip.src, t.src_port);
+        let dst = (ip.dst, t.dst_port);
+        let flags = t.flags;
+        let syn = flags.has(levee_decode::TcpFlags::SYN);
+        let (fin, rst) = (
+            flags.has(levee_decode::TcpFlags::FIN),
+            flags.has(levee_decode::TcpFlags::RST),
+        );
+        let up = self.connections.contains_key(&(src, dst));
+        let down = !up && self.connections.contains_key(&(dst, src));
+        if !up && !down {
+            if p.payload.is_empty() {
+                return;
+            }
+            if let App::TlsClientHello(h) = p.app() {
+                self.stats.tls_hellos += 1;
+                if self.fingerprints.len() >= self.config.max_fingerprints
+                    && !self.fingerprints.contains_key(&ip.src)
+                {
+                    // Forget everything rather than grow: the newest hellos matter most.
+                    self.fingerprints.clear();
+                }
+                self.fingerprints
+                    .insert(ip.src, (h.ja3_hash.clone(), h.ja4.clone()));
+                return;
+            }
+            if !http::may_start_request(p.payload) {
+                // Maybe the rest of a request whose start is still to come (reordered).
+                if http::looks_like_header_text(p.payload) && p.payload.len() <= MAX_EARLY_BYTES {
+                    if self.early.len() >= MAX_EARLY_SEGMENTS {
+                        self.early.clear();
+                    }
+                    self.early.insert((src, dst), (t.seq, p.payload.to_vec()));
+                }
+                return;
+            }
+            if self.connections.len() >= self.config.max_connections {
+                self.evict_oldest();
+            }
+            self.stats.connections += 1;
+            self.connections.insert(
+                (src, dst),
+                Connection {
+                    client: src,
+                    up: Half::default(),
+                    down: Half::default(),
+                    requests: RequestStream::default(),
+                    responses: ResponseStream::default(),
+                    waiting: VecDeque::new(),
+                    last_ts: ts,
+                    fins: 0,
+                },
+            );
+        }
+        let key = if down { (dst, src) } else { (src, dst) };
+        let early = if !up && !down {
+            self.early.remove(&key)
+        } else {
+            None
+        };
+        let c = self.connections.get_mut(&key).expect("found or inserted");
+        c.last_ts = ts;
+        let fingerprint = self.fingerprints.get(&c.client.0).cloned();
+        let (stats, ready, config) = (&mut self.stats, &mut self.ready, &self.config);
+        if down {
+            deliver_down(c, t.seq, syn, p.payload, stats, ready);
+        } else {
+            deliver_up(
+                c,
+                ts,
+                t.seq,
+                syn,
+                p.payload,
+                fingerprint.as_ref(),
+                stats,
+                ready,
+                config,
+            );
+            if let Some((seq, bytes)) = early {
+                // Only a segment that follows the request's start is of this stream; one
+                // from before it (an older request's part) is dropped by the reassembly.
+                deliver_up(
+                    c,
+                    ts,
+                    seq,
+                    false,
+                    &bytes,
+                    fingerprint.as_ref(),
+                    stats,
+                    ready,
+                    config,
+                );
+            }
+        }
+        // Ended by a reset, or by a FIN from each side (a half-closed connection still
+        // carries the responses).
+        let c = self.connections.get_mut(&key).expect("present");
+        if fin {
+            c.fins |= if down { 2 } else { 1 };
+        }
+        if rst || c.fins == 3 {
+            let c = self.connections.remove(&key).expect("present");
+            self.close(c, ts);
+        }
+    }
+
+    /// Requests ready, in the order they completed.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Request<'static>> {
+        self.ready.drain(..)
+    }
+
+    /// The capture ended: every connection is closed at its last activity.
+    pub fn finish(&mut self) {
+        let all: Vec<_> = self.connections.drain().map(|(_, c)| c).collect();
+        for c in all {
+            let at = c.last_ts;
+            self.close(c, at);
+        }
+    }
+
+    /// Closes idle connections and gives up waiting for late responses.
+    fn sweep(&mut self, now: i64) {
+        self.last_sweep = now;
+        let idle: Vec<_> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| now - c.last_ts > self.config.idle_ns)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in idle {
+            let c = self.connections.remove(&k).expect("present");
+            let at = c.last_ts;
+            self.close(c, at);
+        }
+        for c in self.connections.values_mut() {
+            while c
+                .waiting
+                .front()
+                .is_some_and(|r| now - r.ts.unwrap_or(now) > self.config.response_wait_ns)
+            {
+                let r = c.waiting.pop_front().expect("front exists");
+                self.stats.requests += 1;
+                self.ready.push(r);
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        // A sample, not a scan of the whole table: the oldest of 16 connections gives way.
+        let victim = self
+            .connections
+            .iter()
+            .take(16)
+            .min_by_key(|(_, c)| c.last_ts)
+            .map(|(k, _)| *k);
+        if let Some(k) = victim {
+            let c = self.connections.remove(&k).expect("present");
+            self.stats.evicted += 1;
+            let at = c.last_ts;
+            self.close(c, at);
+        }
+    }
+
+    /// A connection ended at `at`: held bytes are delivered, waiting requests are given as
+    /// they are, and an unfinished header block is reported with how long it was held.
+    fn close(&mut self, mut c: Connection, at: i64) {
+        let (stats, ready) = (&mut self.stats, &mut self.ready);
+        let mut chunks = Vec::new();
+        c.down.close(&mut |ch| chunks.push(own(ch)));
+        for ch in chunks.drain(..) {
+            feed_down(&mut c, ch.as_ref(), stats, ready);
+        }
+        c.up.close(&mut |ch| chunks.push(own(ch)));
+        let fingerprint = self.fingerprints.get(&c.client.0).cloned();
+        for ch in chunks {
+            feed_up(
+                &mut c,
+                at,
+                ch.as_ref(),
+                fingerprint.as_ref(),
+                stats,
+                ready,
+                &self.config,
+            );
+        }
+        stats.gaps += c.up.gaps + c.down.gaps;
+        stats.malformed += c.requests.malformed + c.responses.malformed;
+        for r in c.waiting.drain(..) {
+            stats.requests += 1;
+            ready.push(r);
+        }
+        if let Some((line, started)) = c.requests.incomplete() {
+            let text = String::from_utf8_lossy(line);
+            let mut parts = text.trim_end().splitn(3, ' ');
+            let head = RequestHead {
+                method: parts.next().unwrap_or("").to_string(),
+                target: parts.next().unwrap_or("").to_string(),
+                protocol: parts.next().unwrap_or("").to_string(),
+                ..Default::default()
+            };
+            let mut r = record(head, c.client.0, started);
+            if r.protocol.as_deref() == Some("") {
+                r.protocol = None;
+            }
+            r.header_incomplete_ns = Some((at - started).max(0));
+            attach(&mut r, fingerprint_of(&self.fingerprints, c.client.0));
+            stats.incomplete_headers += 1;
+            stats.requests += 1;
+            ready.push(r);
+        }
+    }
+}
+
+fn fingerprint_of(
+    f: &HashMap<IpAddr, (String, String), foldhash::fast::FixedState>,
+    ip: IpAddr,
+) -> Option<&(String, String)> {
+    f.get(&ip)
+}
+
+fn attach(r: &mut Request<'static>, fingerprint: Option<&(String, String)>) {
+    if let Some((ja3, ja4)) = fingerprint {
+        r.ja3 = Some(ja3.clone().into());
+        r.ja4 = Some(ja4.clone().into());
+    }
+}
+
+/// A chunk that outlives the closure it was delivered to.
+enum Owned {
+    Data(Vec<u8>),
+    Gap,
+}
+
+impl Owned {
+    fn as_ref(&self) -> Chunk<'_> {
+        match self {
+            Owned::Data(d) => Chunk::Data(d),
+            Owned::Gap => Chunk::Gap,
+        }
+    }
+}
+
+fn own(c: Chunk<'_>) -> Owned {
+    match c {
+        Chunk::Data(d) => Owned::Data(d.to_vec()),
+        Chunk::Gap => Owned::Gap,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deliver_up(
+    c: &mut Connection,
+    ts: i64,
+    seq: u32,
+    syn: bool,
+    payload: &[u8],
+    fingerprint: Option<&(String, String)>,
+    stats: &mut StreamStats,
+    ready: &mut Vec<Request<'static>>,
+    config: &StreamConfig,
+) {
+    let mut chunks = Vec::new();
+    c.up.segment(seq, syn, payload, &mut |ch| chunks.push(own(ch)));
+    for ch in chunks {
+        feed_up(c, ts, ch.as_ref(), fingerprint, stats, ready, config);
+    }
+}
+
+fn feed_up(
+    c: &mut Connection,
+    ts: i64,
+    ch: Chunk<'_>,
+    fingerprint: Option<&(String, String)>,
+    stats: &mut StreamStats,
+    ready: &mut Vec<Request<'static>>,
+    config: &StreamConfig,
+) {
+    match ch {
+        Chunk::Gap => c.requests.gap(),
+        Chunk::Data(d) => {
+            let client = c.client.0;
+            let waiting = &mut c.waiting;
+            c.requests.feed(ts, d, &mut |head, started| {
+                let mut r = record(head, client, started);
+                attach(&mut r, fingerprint);
+                if waiting.len() >= config.max_waiting {
+                    let old = waiting.pop_front().expect("not empty");
+                    stats.requests += 1;
+                    ready.push(old);
+                }
+                waiting.push_back(r);
+            });
+        }
+    }
+}
+
+fn deliver_down(
+    c: &mut Connection,
+    seq: u32,
+    syn: bool,
+    payload: &[u8],
+    stats: &mut StreamStats,
+    ready: &mut Vec<Request<'static>>,
+) {
+    let mut chunks = Vec::new();
+    c.down
+        .segment(seq, syn, payload, &mut |ch| chunks.push(own(ch)));
+    for ch in chunks {
+        feed_down(c, ch.as_ref(), stats, ready);
+    }
+}
+
+fn feed_down(
+    c: &mut Connection,
+    ch: Chunk<'_>,
+    stats: &mut StreamStats,
+    ready: &mut Vec<Request<'static>>,
+) {
+    match ch {
+        Chunk::Gap => c.responses.gap(),
+        Chunk::Data(d) => {
+            let waiting = &mut c.waiting;
+            let mut heads = Vec::new();
+            // Whether the response about to be read answers a HEAD request: the requests
+            // still waiting, in order, after those answered in this same call.
+            let methods: Vec<bool> = waiting.iter().map(|r| r.method == "HEAD").collect();
+            let mut next = 0usize;
+            c.responses.feed(
+                d,
+                &mut || {
+                    let head = methods.get(next).copied().unwrap_or(false);
+                    next += 1;
+                    head
+                },
+                &mut |h| heads.push(h),
+            );
+            for h in heads {
+                // A response with no request waiting answers one the capture missed.
+                if let Some(mut r) = waiting.pop_front() {
+                    r.status = Some(h.status);
+                    r.bytes = h.content_length;
+                    stats.requests += 1;
+                    stats.answered += 1;
+                    ready.push(r);
+                }
+            }
+        }
+    }
+}

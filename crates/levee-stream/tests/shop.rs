@@ -1,0 +1,143 @@
+//! The synthetic shop written as a log and as a capture from the same seed: every request of
+//! the log comes out of the capture's reassembly, with its client, method, target, user agent,
+//! referer and status, although the capture splits requests over segments, reorders and
+//! retransmits them, pipelines them and chunks responses.
+
+use std::collections::BTreeMap;
+
+use levee_capture::{CaptureReader, Item};
+use levee_stream::{HttpExtractor, StreamConfig};
+use levee_synth::http::{generate_http, HttpConfig, HTTP_ATTACKS};
+
+type Key = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<u16>,
+);
+
+fn config(seed: u64) -> HttpConfig {
+    HttpConfig {
+        attacks: HTTP_ATTACKS.iter().map(|s| s.to_string()).collect(),
+        seed,
+        duration_s: 300.0,
+        ..Default::default()
+    }
+}
+
+fn from_log(cfg: &HttpConfig) -> BTreeMap<Key, u32> {
+    let mut log = Vec::new();
+    generate_http(cfg, &mut log, std::io::sink()).unwrap();
+    let mut times = levee_logs::time::TimeCache::default();
+    let mut out = BTreeMap::new();
+    for line in std::str::from_utf8(&log).unwrap().lines() {
+        let (r, _) = levee_logs::clf::parse(line, &mut times).unwrap();
+        *out.entry(key(&r)).or_insert(0) += 1;
+    }
+    out
+}
+
+fn key(r: &levee_logs::Request<'_>) -> Key {
+    (
+        r.client.to_string(),
+        r.method.to_string(),
+        r.target.to_string(),
+        r.user_agent.as_deref().map(str::to_string),
+        r.referer.as_deref().map(str::to_string),
+        r.status,
+    )
+}
+
+/// Requests reassembled from the capture, and the extractor's counters.
+fn from_capture(
+    cfg: &HttpConfig,
+    slowloris: bool,
+) -> (Vec<levee_logs::Request<'static>>, levee_stream::StreamStats) {
+    let mut pcap = Vec::new();
+    levee_synth::http_capture::generate_http_capture(cfg, slowloris, &mut pcap, std::io::sink())
+        .unwrap();
+    let mut reader = CaptureReader::from_bytes("shop.pcap", pcap).unwrap();
+    let mut x = HttpExtractor::new(StreamConfig::default());
+    let mut out = Vec::new();
+    let mut last = i64::MIN;
+    while let Some(item) = reader.next_item() {
+        let Item::Frame(f) = item else {
+            panic!("damaged record")
+        };
+        assert!(f.ts_nanos >= last, "the capture is in time order");
+        last = f.ts_nanos;
+        let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+        x.add(f.ts_nanos, &p);
+        out.extend(x.drain());
+    }
+    x.finish();
+    out.extend(x.drain());
+    (out, x.stats().clone())
+}
+
+#[test]
+fn every_request_of_the_log_comes_out_of_the_capture() {
+    for seed in [3, 11] {
+        let cfg = config(seed);
+        let want = from_log(&cfg);
+        let (got, stats) = from_capture(&cfg, false);
+        let mut have: BTreeMap<Key, u32> = BTreeMap::new();
+        for r in &got {
+            *have.entry(key(r)).or_insert(0) += 1;
+        }
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|(k, n)| have.get(*k) != Some(n))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = have
+            .iter()
+            .filter(|(k, n)| want.get(*k) != Some(n))
+            .take(5)
+            .collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "seed {seed}: missing {missing:?}\nextra {extra:?}\n{stats:?}"
+        );
+        assert_eq!(stats.requests, got.len() as u64);
+        assert_eq!(
+            stats.answered,
+            got.len() as u64,
+            "every request is answered"
+        );
+        assert_eq!(stats.gaps, 0);
+        assert_eq!(stats.malformed, 0);
+        assert_eq!(stats.incomplete_headers, 0);
+        // Requests come with the header names in the order sent.
+        assert!(got.iter().all(|r| r
+            .header_names
+            .as_deref()
+            .is_some_and(|h| h.starts_with("Host,User-Agent"))));
+    }
+}
+
+#[test]
+fn slowloris_connections_come_out_as_unfinished_header_blocks() {
+    let cfg = config(5);
+    let (got, stats) = from_capture(&cfg, true);
+    let slow: Vec<_> = got
+        .iter()
+        .filter(|r| r.header_incomplete_ns.is_some())
+        .collect();
+    let expected = (levee_synth::http_capture::SLOWLORIS_CLIENTS
+        * levee_synth::http_capture::SLOWLORIS_CONNECTIONS) as usize;
+    assert_eq!(slow.len(), expected, "{stats:?}");
+    assert_eq!(stats.incomplete_headers, expected as u64);
+    // Held from inside the attack's first 20 seconds to its end, a third of the capture.
+    for r in &slow {
+        let held = r.header_incomplete_ns.unwrap();
+        assert!(
+            (70_000_000_000..=100_000_000_000).contains(&held),
+            "held {held} ns"
+        );
+        assert_eq!((&*r.method, &*r.target), ("GET", "/"));
+        assert!(r.status.is_none());
+    }
+}
