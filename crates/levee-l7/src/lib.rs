@@ -16,7 +16,9 @@
 //! Memory is bounded whatever the number of clients: the profile table has a fixed capacity,
 //! distinct counts are sketches, and top lists are bounded top-k tables.
 
+pub mod browser;
 pub mod crawlers;
+pub mod groups;
 pub mod patterns;
 pub mod profile;
 pub mod rules;
@@ -46,6 +48,12 @@ pub struct L7Config {
     pub cache_busting_requests: u32,
     /// Good clients listed in the output (the busiest).
     pub good_sample: usize,
+    /// Connections held open on an unfinished header block, each at least `slowloris_held_ns`,
+    /// that make slowloris.
+    pub slowloris_connections: u32,
+    pub slowloris_held_ns: i64,
+    /// Distinct addresses sending one cookie value that make it a shared (copied) session.
+    pub shared_cookie_clients: u32,
 }
 
 impl Default for L7Config {
@@ -56,19 +64,60 @@ impl Default for L7Config {
             login_posts: 20,
             cache_busting_requests: 50,
             good_sample: 20,
+            slowloris_connections: 3,
+            slowloris_held_ns: 10_000_000_000,
+            shared_cookie_clients: 5,
         }
     }
 }
 
 /// Attack vectors of layer 7, in the order a client with several is attributed.
-pub const VECTORS: [&str; 6] = [
+pub const VECTORS: [&str; 7] = [
     "http-flood",
+    "slowloris",
     "login-abuse",
     "cache-busting",
     "http-proxy-abuse",
     "http-scanner",
     "bad-bot",
 ];
+
+/// The index of a vector in [`VECTORS`].
+fn vector_index(name: &str) -> usize {
+    VECTORS
+        .iter()
+        .position(|v| *v == name)
+        .expect("a vector levee names")
+}
+
+/// Cookie values and the addresses that sent each (distinct-count sketches), for cookies
+/// copied across clients. Bounded: past `MAX_COOKIES` values, new ones are not followed.
+struct CookieTable {
+    by_value: std::collections::HashMap<u64, profile::Bits256, foldhash::fast::FixedState>,
+    untracked: u64,
+}
+
+const MAX_COOKIES: usize = 65_536;
+
+impl CookieTable {
+    fn add(&mut self, cookie: u64, client: u64) {
+        let len = self.by_value.len();
+        match self.by_value.get_mut(&cookie) {
+            Some(ips) => ips.insert(client),
+            None if len < MAX_COOKIES => {
+                let mut ips = profile::Bits256::default();
+                ips.insert(client);
+                self.by_value.insert(cookie, ips);
+            }
+            None => self.untracked += 1,
+        }
+    }
+
+    /// Distinct clients that sent a cookie value.
+    fn clients(&self, cookie: u64) -> u32 {
+        self.by_value.get(&cookie).map_or(0, |b| b.estimate())
+    }
+}
 
 /// The first pass.
 pub struct Analyzer {
@@ -77,6 +126,7 @@ pub struct Analyzer {
     hasher: foldhash::fast::FixedState,
     table: ProfileTable,
     clients: DistinctCount,
+    cookies: CookieTable,
     requests: u64,
     start: i64,
     end: i64,
@@ -90,6 +140,10 @@ impl Analyzer {
             patterns: Patterns::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x4c37),
             clients: DistinctCount::default(),
+            cookies: CookieTable {
+                by_value: Default::default(),
+                untracked: 0,
+            },
             requests: 0,
             start: i64::MAX,
             end: i64::MIN,
@@ -125,13 +179,18 @@ impl Analyzer {
             p.name = Some(r.client.clone().into_owned().into());
         }
         p.add(r, hostile, &self.hasher);
+        p.add_stack(r, &self.hasher);
+        if let Some(c) = p.cookie_hash.filter(|_| r.cookie.is_some()) {
+            self.cookies.add(c, self.hasher.hash_one(key));
+        }
     }
 
     /// Verdicts for every profiled client.
     pub fn judge(self) -> Judged {
         let mut verdicts = Vec::with_capacity(self.table.len());
         for (key, p) in self.table.iter() {
-            verdicts.push((*key, judge_one(key, p, &self.config)));
+            let shared = p.cookie_hash.map_or(0, |c| self.cookies.clients(c));
+            verdicts.push((*key, judge_one(key, p, shared, &self.config)));
         }
         let attacks = VECTORS.iter().map(|v| AttackCount::new(v)).collect();
         let lookup = verdicts
@@ -144,6 +203,7 @@ impl Analyzer {
             verdicts,
             lookup,
             attacks,
+            groups: Default::default(),
         }
     }
 }
@@ -183,7 +243,8 @@ const TOOL_AGENTS: &[&str] = &[
     "axios/",
 ];
 
-fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
+/// `cookie_clients`: how many clients sent the client's (last) cookie value.
+fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) -> Verdict {
     let mut vectors = [false; VECTORS.len()];
     let mut malicious = Vec::new();
     let mut suspicious = Vec::new();
@@ -194,15 +255,29 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
     };
     // Rates.
     if p.peak_minute >= c.flood_per_minute {
-        vectors[0] = true;
+        vectors[vector_index("http-flood")] = true;
         malicious.push(format!(
             "{} requests in one minute (peak {} in one second): far above a person's pace",
             p.peak_minute, p.peak_second
         ));
     }
+    // Connections held open on header blocks that never end.
+    let held_s = p.held_max_ns as f64 / 1e9;
+    if p.incomplete_headers >= c.slowloris_connections && p.held_max_ns >= c.slowloris_held_ns {
+        vectors[vector_index("slowloris")] = true;
+        malicious.push(format!(
+            "{} connections held open on a request header block that never ended (the longest {held_s:.0} s): slowloris, tying up the server's connections",
+            p.incomplete_headers
+        ));
+    } else if p.incomplete_headers > 0 && p.held_max_ns >= c.slowloris_held_ns {
+        suspicious.push(format!(
+            "{} request header block(s) left unfinished, one held open {held_s:.0} s",
+            p.incomplete_headers
+        ));
+    }
     // Logins.
     if p.login_posts >= c.login_posts {
-        vectors[1] = true;
+        vectors[vector_index("login-abuse")] = true;
         malicious.push(format!(
             "{} login attempts (POST to a login path), {} refused",
             p.login_posts, p.login_failures
@@ -215,7 +290,7 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
         && p.distinct_paths() <= 3
         && queries * 10 >= p.with_query.min(1_000) * 8
     {
-        vectors[2] = true;
+        vectors[vector_index("cache-busting")] = true;
         malicious.push(format!(
             "{n} requests to {} path(s) with ~{queries} different query strings: defeats the cache",
             p.distinct_paths()
@@ -223,7 +298,7 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
     }
     // Proxy abuse.
     if p.absolute > 0 || p.connect > 0 {
-        vectors[3] = true;
+        vectors[vector_index("http-proxy-abuse")] = true;
         let mut what = Vec::new();
         if p.absolute > 0 {
             what.push(format!(
@@ -242,7 +317,7 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
     // Exploits, probes and scanning.
     let exploit = p.hostile & !Category::ScannerAgent.bit();
     if exploit != 0 {
-        vectors[4] = true;
+        vectors[vector_index("http-scanner")] = true;
         let names: Vec<&str> = Category::of_mask(exploit).map(Category::name).collect();
         malicious.push(format!(
             "{} hostile request(s): {}{}",
@@ -255,7 +330,7 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
         ));
     }
     if p.hostile & Category::ScannerAgent.bit() != 0 {
-        vectors[4] = true;
+        vectors[vector_index("http-scanner")] = true;
         malicious.push(format!(
             "user agent of a scanning tool: `{}`",
             p.agent.as_deref().unwrap_or("")
@@ -263,14 +338,14 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
     }
     let paths = p.distinct_paths();
     if n >= 20 && p.client_error_share() >= 0.5 && paths >= 15 {
-        vectors[4] = true;
+        vectors[vector_index("http-scanner")] = true;
         malicious.push(format!(
             "walks ~{paths} different paths, {:.0}% of them not found or refused: scanning",
             100.0 * p.client_error_share()
         ));
     }
     if p.options >= 3 && p.options * 2 >= n {
-        vectors[4] = true;
+        vectors[vector_index("http-scanner")] = true;
         malicious.push(format!(
             "{} OPTIONS requests out of {n}: probing the server's methods",
             p.options
@@ -284,7 +359,7 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
     let mut verified_crawler = None;
     match claim {
         Some(cl) if !cl.verified => {
-            vectors[5] = true;
+            vectors[vector_index("bad-bot")] = true;
             malicious.push(format!(
                 "claims to be {} but its address is not in {}'s published networks",
                 cl.name, cl.name
@@ -312,6 +387,57 @@ fn judge_one(key: &ClientKey, p: &Profile, c: &L7Config) -> Verdict {
             "a browser by its user agent, but {} pages and not one script, style or image: no JavaScript footprint",
             p.pages
         ));
+    }
+    // Does it behave like the browser it claims to be? Its HTTP and TLS stack, its cookies.
+    let mut contradiction = None;
+    if p.with_header_names >= 3 && p.header_mismatches * 10 >= p.with_header_names * 9 {
+        contradiction = Some(format!(
+            "claims to be a browser but sends the headers of a script in {} of {} requests ({})",
+            p.header_mismatches,
+            p.with_header_names,
+            p.mismatch_example.as_deref().unwrap_or("")
+        ));
+    } else if p.with_ja4 >= 3 && p.ja4_mismatches * 10 >= p.with_ja4 * 9 {
+        contradiction = Some(format!(
+            "claims to be a browser but its TLS hello is not a browser's ({})",
+            p.mismatch_example.as_deref().unwrap_or("")
+        ));
+    }
+    let mut corroboration = Vec::new();
+    if cookie_clients >= c.shared_cookie_clients {
+        corroboration.push(format!(
+            "its cookie is sent by ~{cookie_clients} different addresses: a copied session"
+        ));
+    }
+    let distinct_cookies = p.distinct_cookies();
+    if p.with_cookie >= 10 && distinct_cookies * 2 >= p.with_cookie {
+        corroboration.push(format!(
+            "~{distinct_cookies} different cookie values in {} requests: cookies made up, not kept",
+            p.with_cookie
+        ));
+    }
+    if p.cookies_given >= 3 && p.with_cookie == 0 && p.browser_claims > 0 {
+        corroboration.push(format!(
+            "was given a cookie {} times and never sent one back: no browser keeping state",
+            p.cookies_given
+        ));
+    }
+    let no_footprint = p.pages >= 10 && p.assets == 0;
+    if no_footprint && (contradiction.is_some() || !corroboration.is_empty()) {
+        corroboration.push(format!(
+            "{} pages and not one script, style or image",
+            p.pages
+        ));
+    }
+    if verified_crawler.is_none() {
+        match contradiction {
+            Some(why) if !corroboration.is_empty() || n >= 100 => {
+                vectors[vector_index("bad-bot")] = true;
+                malicious.push(format!("{why}; {}", corroboration.join("; ")));
+            }
+            Some(why) => suspicious.push(why),
+            None => suspicious.extend(corroboration),
+        }
     }
     let vector = vectors.iter().position(|&v| v);
     // Good clients' reasons are written only for those listed (see `good_reasons`).
@@ -388,13 +514,17 @@ pub struct Judged {
     verdicts: Vec<(ClientKey, Verdict)>,
     lookup: std::collections::HashMap<ClientKey, u32>,
     attacks: Vec<AttackCount>,
+    groups: groups::Groups,
 }
 
 impl Judged {
     /// Counts a request (the same requests, in the same order, as the first pass).
     pub fn add(&mut self, r: &Request<'_>) {
         let key = self.first.key(r);
-        let Some(&i) = self.lookup.get(&key) else {
+        let found = self.lookup.get(&key).copied();
+        let level = found.map(|i| self.verdicts[i as usize].1.level);
+        self.groups.add(r, self.first.hasher.hash_one(key), level);
+        let Some(i) = found else {
             return;
         };
         let Some(v) = self.verdicts[i as usize].1.vector else {
@@ -405,7 +535,10 @@ impl Judged {
         a.bytes += r.bytes.unwrap_or(0);
         if let Some(ts) = r.ts {
             a.first = a.first.min(ts);
-            a.last = a.last.max(ts);
+            // A header block held open lasts until the connection ended.
+            a.last = a
+                .last
+                .max(ts.saturating_add(r.header_incomplete_ns.unwrap_or(0)));
             let s = ts.div_euclid(1_000_000_000);
             if s != a.second {
                 a.second = s;
@@ -610,6 +743,7 @@ impl Judged {
             good_rates,
             verdicts: counts,
             good_clients_listed: good_listed,
+            groups: self.groups.report(10),
             attacks: attack_reports,
             clients: listed,
         }
@@ -632,6 +766,9 @@ pub struct L7Analysis {
     pub good_clients_listed: usize,
     /// How fast the good clients went: the basis of rate-limit thresholds.
     pub good_rates: GoodRates,
+    /// The busiest networks (/24, /64), user agents and JA4s, with the share of their requests
+    /// from clients judged malicious.
+    pub groups: groups::GroupReport,
     pub attacks: Vec<L7Attack>,
     /// Every client judged malicious or suspicious, then a sample of good ones.
     pub clients: Vec<ClientReport>,

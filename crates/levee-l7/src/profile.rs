@@ -85,6 +85,27 @@ pub struct Profile {
     pub name: Option<Box<str>>,
     /// The hash of the last user agent scanned, and its hostile categories.
     agent_scanned: Option<(u64, u32)>,
+    /// Requests whose header block never ended (captures), and the longest time one was
+    /// held open (ns): slowloris.
+    pub incomplete_headers: u32,
+    pub held_max_ns: i64,
+    /// Requests whose user agent claims a browser; of those, with header names known and
+    /// with a JA4 known, and how many of each contradict the claim (see [`crate::browser`]).
+    pub browser_claims: u32,
+    pub with_header_names: u32,
+    pub header_mismatches: u32,
+    pub with_ja4: u32,
+    pub ja4_mismatches: u32,
+    /// The first contradiction seen, in words, with the evidence.
+    pub mismatch_example: Option<Box<str>>,
+    /// The first JA4 of the client.
+    pub ja4: Option<Box<str>>,
+    /// Requests with a cookie, distinct cookie values, and the hash of the last value.
+    pub with_cookie: u32,
+    cookies: Bits256,
+    pub cookie_hash: Option<u64>,
+    /// Responses that set a cookie (captures).
+    pub cookies_given: u32,
 }
 
 /// Longest text kept per client (examples, user agents).
@@ -237,6 +258,53 @@ impl Profile {
         }
     }
 
+    /// Records what a request shows of its client's HTTP and TLS stack and cookies.
+    pub fn add_stack(&mut self, r: &Request<'_>, hasher: &foldhash::fast::FixedState) {
+        if let Some(held) = r.header_incomplete_ns {
+            self.incomplete_headers += 1;
+            self.held_max_ns = self.held_max_ns.max(held);
+        }
+        if let Some(c) = r.cookie.as_deref() {
+            let h = hasher.hash_one(c);
+            self.with_cookie += 1;
+            self.cookies.insert(h);
+            self.cookie_hash = Some(h);
+        }
+        self.cookies_given += u32::from(r.sets_cookie == Some(true));
+        if self.ja4.is_none() {
+            if let Some(j) = r.ja4.as_deref() {
+                self.ja4 = Some(keep(j));
+            }
+        }
+        let Some(browser) = r.user_agent.as_deref().and_then(crate::browser::claimed) else {
+            return;
+        };
+        self.browser_claims += 1;
+        // A header block never finished has no complete list of names.
+        if let (Some(names), None) = (r.header_names.as_deref(), r.header_incomplete_ns) {
+            self.with_header_names += 1;
+            if let Some(why) = crate::browser::header_mismatch(browser, names) {
+                self.header_mismatches += 1;
+                if self.mismatch_example.is_none() {
+                    self.mismatch_example = Some(keep(&format!("{why}: `{names}`")));
+                }
+            }
+        }
+        if let Some(j) = r.ja4.as_deref() {
+            self.with_ja4 += 1;
+            if let Some(why) = crate::browser::ja4_mismatch(j) {
+                self.ja4_mismatches += 1;
+                if self.mismatch_example.is_none() {
+                    self.mismatch_example = Some(keep(&format!("{why}: JA4 `{j}`")));
+                }
+            }
+        }
+    }
+
+    pub fn distinct_cookies(&self) -> u32 {
+        self.cookies.estimate().min(self.with_cookie)
+    }
+
     pub fn distinct_paths(&self) -> u32 {
         self.paths.estimate().min(self.requests)
     }
@@ -258,7 +326,10 @@ impl Profile {
     /// then volume.
     fn worth(&self) -> u64 {
         u64::from(self.requests)
-            + 1_000_000 * u64::from(self.hostile_requests + self.connect + self.absolute)
+            + 1_000_000
+                * u64::from(
+                    self.hostile_requests + self.connect + self.absolute + self.incomplete_headers,
+                )
     }
 }
 

@@ -47,9 +47,12 @@ pub fn parse<'a>(line: &'a str, times: &mut TimeCache) -> Result<(Request<'a>, S
     );
     let request = s.quoted().ok_or(LineError("no quoted request line"))?;
     let status = s.word().ok_or(LineError("no status"))?;
-    let status: u16 = status
-        .parse()
-        .map_err(|_| LineError("status is not a number"))?;
+    // `-`: no response was sent (Apache's `%>s` of an aborted request; `levee requests` for a
+    // request the capture holds no response to).
+    let status: Option<u16> = match status {
+        "-" => None,
+        s => Some(s.parse().map_err(|_| LineError("status is not a number"))?),
+    };
     let bytes = match s.word().ok_or(LineError("no response size"))? {
         "-" => None,
         b => Some(
@@ -75,7 +78,7 @@ pub fn parse<'a>(line: &'a str, times: &mut TimeCache) -> Result<(Request<'a>, S
             method,
             target,
             protocol,
-            status: Some(status),
+            status,
             bytes,
             referer,
             user_agent,
@@ -227,6 +230,14 @@ mod tests {
         assert_eq!(&*r.target, r#"/q?x="1""#);
         assert_eq!(r.user_agent.as_deref(), Some(r#"Mozilla "quoted" \ ok"#));
         assert_eq!(r.referer.as_deref(), Some("http://r/"));
+    }
+
+    #[test]
+    fn a_request_without_response_has_no_status() {
+        let mut t = TimeCache::default();
+        let line = r#"192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" - - "-" "x""#;
+        let (r, _) = parse(line, &mut t).unwrap();
+        assert_eq!((r.status, r.bytes), (None, None));
     }
 
     #[test]

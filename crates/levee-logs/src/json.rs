@@ -55,6 +55,9 @@ const HOST: &[&str] = &["ClientRequestHost", "host", "http_host", "server_name"]
 const COOKIE: &[&str] = &["http_cookie", "cookie"];
 const JA3: &[&str] = &["JA3Hash", "ja3", "ssl_ja3_hash"];
 const JA4: &[&str] = &["JA4", "ja4"];
+/// Written by `levee requests --json`: what a capture tells of a request and a log does not.
+const HEADER_NAMES: &[&str] = &["header_names"];
+const HEADER_INCOMPLETE_MS: &[&str] = &["header_incomplete_ms"];
 
 /// Whether a line looks like a JSON object.
 pub fn looks_like(line: &str) -> bool {
@@ -112,6 +115,8 @@ pub fn parse<'a>(line: &'a str, times: &mut TimeCache) -> Result<Request<'a>, Li
         cookie: text(COOKIE),
         ja3: text(JA3),
         ja4: text(JA4),
+        header_names: text(HEADER_NAMES),
+        header_incomplete_ns: number(HEADER_INCOMPLETE_MS).map(|ms| (ms * 1e6) as i64),
         protocol: text(PROTOCOL),
         ..Default::default()
     };

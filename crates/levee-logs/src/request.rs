@@ -36,6 +36,8 @@ pub struct Request<'a> {
     /// From captures: the request's header block was never completed, and the connection
     /// held it open this long (nanoseconds): the mark of slowloris.
     pub header_incomplete_ns: Option<i64>,
+    /// From captures: whether the response set a cookie (`Set-Cookie`); `None` when unknown.
+    pub sets_cookie: Option<bool>,
 }
 
 impl Request<'_> {
@@ -87,6 +89,7 @@ impl Request<'_> {
             ja4: self.ja4.map(own),
             header_names: self.header_names.map(own),
             header_incomplete_ns: self.header_incomplete_ns,
+            sets_cookie: self.sets_cookie,
         }
     }
 }

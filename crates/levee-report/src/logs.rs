@@ -214,7 +214,8 @@ pub fn explain(vector: &str) -> String {
         "cache-busting" => "Cache busting: clients requesting the same pages with ever-changing query strings, so that each request misses the cache and reaches the origin.",
         "http-proxy-abuse" => "Open-proxy probing: requests for other sites (absolute URIs) or CONNECT tunnels, sent to find a server that relays traffic for the attacker.",
         "http-scanner" => "Vulnerability scanning: requests for known exploit paths, worm probes and sensitive files, looking for a weakness to break in.",
-        "bad-bot" => "Bad bots: automated clients that do not behave as browsers or well-behaved crawlers (no assets, no cookies kept, a scripted user agent) at a volume no person reaches.",
+        "slowloris" => "Slowloris: clients opening connections and sending a request's headers a line at a time without ever finishing them, so that each connection stays taken and the server runs out of them.",
+        "bad-bot" => "Bad bots: automated clients posing as browsers or crawlers. Their user agent names a browser, but their header order, TLS handshake or cookies are a script's (or they claim a search-engine crawler from outside its networks).",
         other => return format!("{other}: clients judged malicious for the reasons listed below."),
     }
     .to_string()

@@ -43,15 +43,14 @@ pub fn may_start_request(b: &[u8]) -> bool {
                 .any(|m| m.len() > b.len() && m.starts_with(b)))
 }
 
-/// Whether a payload looks like the middle of an HTTP header block (printable text with a
-/// line end): the part of a request that may arrive before its start.
-pub fn looks_like_header_text(b: &[u8]) -> bool {
+/// Whether a payload may be the rest of a request (its header lines, or a form body): it
+/// starts with printable text. Encrypted and binary protocols do not.
+pub fn looks_like_text(b: &[u8]) -> bool {
     let head = &b[..b.len().min(32)];
     !b.is_empty()
         && head
             .iter()
             .all(|&c| c == b'\r' || c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c))
-        && memchr::memmem::find(&b[..b.len().min(2048)], b"\r\n").is_some()
 }
 
 /// A request's head, as sent.
@@ -74,6 +73,8 @@ pub struct RequestHead {
 pub struct ResponseHead {
     pub status: u16,
     pub content_length: Option<u64>,
+    /// The response sets a cookie.
+    pub sets_cookie: bool,
 }
 
 /// Where the parser is in the body of the current message.
@@ -395,6 +396,9 @@ impl ResponseStream {
                         found(ResponseHead {
                             status,
                             content_length: length,
+                            sets_cookie: h
+                                .iter()
+                                .any(|x| x.name.eq_ignore_ascii_case("set-cookie")),
                         });
                         self.framing.body = if no_body {
                             Body::None

@@ -183,7 +183,7 @@ impl HttpExtractor {
             }
             if !http::may_start_request(p.payload) {
                 // Maybe the rest of a request whose start is still to come (reordered).
-                if http::looks_like_header_text(p.payload) && p.payload.len() <= MAX_EARLY_BYTES {
+                if http::looks_like_text(p.payload) && p.payload.len() <= MAX_EARLY_BYTES {
                     if self.early.len() >= MAX_EARLY_SEGMENTS {
                         self.early.clear();
                     }
@@ -281,7 +281,7 @@ impl HttpExtractor {
         let idle: Vec<_> = self
             .connections
             .iter()
-            .filter(|(_, c)| now - c.last_ts > self.config.idle_ns)
+            .filter(|(_, c)| now.saturating_sub(c.last_ts) > self.config.idle_ns)
             .map(|(k, _)| *k)
             .collect();
         for k in idle {
@@ -290,11 +290,9 @@ impl HttpExtractor {
             self.close(c, at);
         }
         for c in self.connections.values_mut() {
-            while c
-                .waiting
-                .front()
-                .is_some_and(|r| now - r.ts.unwrap_or(now) > self.config.response_wait_ns)
-            {
+            while c.waiting.front().is_some_and(|r| {
+                now.saturating_sub(r.ts.unwrap_or(now)) > self.config.response_wait_ns
+            }) {
                 let r = c.waiting.pop_front().expect("front exists");
                 self.stats.requests += 1;
                 self.ready.push(r);
@@ -359,7 +357,7 @@ impl HttpExtractor {
             if r.protocol.as_deref() == Some("") {
                 r.protocol = None;
             }
-            r.header_incomplete_ns = Some((at - started).max(0));
+            r.header_incomplete_ns = Some(at.saturating_sub(started).max(0));
             attach(&mut r, fingerprint_of(&self.fingerprints, c.client.0));
             stats.incomplete_headers += 1;
             stats.requests += 1;
@@ -496,6 +494,7 @@ fn feed_down(
                 if let Some(mut r) = waiting.pop_front() {
                     r.status = Some(h.status);
                     r.bytes = h.content_length;
+                    r.sets_cookie = Some(h.sets_cookie);
                     stats.requests += 1;
                     stats.answered += 1;
                     ready.push(r);

@@ -22,6 +22,16 @@ use crate::SynthError;
 /// Layer-7 attacks the generator can add.
 pub const HTTP_ATTACKS: [&str; 4] = ["http-flood", "login-abuse", "cache-busting", "http-scanner"];
 
+/// Attacks made on request, not part of `http-mix`: `bad-bot`, a pool of scrapers posing as
+/// Chrome, each below every rate threshold, fetching product pages without their assets. In a
+/// log only their missing JavaScript footprint shows; in a capture their header order, their
+/// cookie (one session's, copied to every address) and their refusal of new cookies give them
+/// away.
+pub const HTTP_EXTRA_ATTACKS: [&str; 1] = ["bad-bot"];
+
+/// Addresses of the `bad-bot` scraper pool.
+pub const SCRAPERS: u32 = 25;
+
 /// What to write.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -128,6 +138,10 @@ enum Kind {
     Scanner {
         next: usize,
     },
+    /// A scraper posing as a browser: product pages only, at a pace below any flood threshold.
+    Scraper {
+        next_product: u32,
+    },
 }
 
 struct Actor {
@@ -169,10 +183,11 @@ pub(crate) fn generate_requests(
     sink: &mut dyn FnMut(i64, &Client<'_>, &Line) -> Result<(), SynthError>,
 ) -> Result<HttpStats, SynthError> {
     for a in &cfg.attacks {
-        if !HTTP_ATTACKS.contains(&a.as_str()) {
+        if !HTTP_ATTACKS.contains(&a.as_str()) && !HTTP_EXTRA_ATTACKS.contains(&a.as_str()) {
             return Err(SynthError::Config(format!(
-                "unknown HTTP attack `{a}` (one of: {})",
-                HTTP_ATTACKS.join(", ")
+                "unknown HTTP attack `{a}` (one of: {}, {})",
+                HTTP_ATTACKS.join(", "),
+                HTTP_EXTRA_ATTACKS.join(", ")
             )));
         }
     }
@@ -217,6 +232,7 @@ pub(crate) fn generate_requests(
             "http-flood" => (40, 1.0 / 15.0, "http-flood"),
             "login-abuse" => (20, 2.0, "login-abuse"),
             "cache-busting" => (10, 1.0 / 3.0, "cache-busting"),
+            "bad-bot" => (SCRAPERS, 3.0, "bad-bot"),
             _ => (3, 0.5, "http-scanner"),
         };
         for _ in 0..count {
@@ -226,11 +242,15 @@ pub(crate) fn generate_requests(
                 "cache-busting" => Kind::Buster {
                     path: ["/products", "/", "/search"][rng.random_range(0..3)],
                 },
+                "bad-bot" => Kind::Scraper {
+                    next_product: rng.random_range(1..5000),
+                },
                 _ => Kind::Scanner { next: 0 },
             };
             let agent = match label {
                 "http-scanner" => "Mozilla/5.0 zgrab/0.x",
                 "login-abuse" => "python-requests/2.31.0",
+                "bad-bot" => BROWSERS[0],
                 _ => BROWSERS[rng.random_range(0..BROWSERS.len())],
             };
             let a = Actor {
@@ -488,6 +508,17 @@ fn step(actor: &mut Actor, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
                 target,
                 status,
                 bytes: rng.random_range(4_000..60_000),
+                referer: None,
+            };
+            (Some(line), Some(at + ns(exp(rng, actor.interval))))
+        }
+        Kind::Scraper { next_product } => {
+            *next_product = *next_product % 5000 + 1;
+            let line = Line {
+                method: "GET",
+                target: format!("/products/{next_product}"),
+                status: 200,
+                bytes: rng.random_range(20_000..60_000),
                 referer: None,
             };
             (Some(line), Some(at + ns(exp(rng, actor.interval))))

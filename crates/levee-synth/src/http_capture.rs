@@ -33,6 +33,26 @@ const MSS: usize = 1400;
 pub const SLOWLORIS_CLIENTS: u32 = 6;
 pub const SLOWLORIS_CONNECTIONS: u32 = 30;
 
+/// The session cookie the `bad-bot` scrapers copied from one browser and all send.
+const SCRAPER_COOKIE: &str = "sid=5ca1ab1e0ddba11c";
+
+/// Which browser's header order a user agent gets.
+enum Family {
+    Chromium,
+    Firefox,
+    Safari,
+}
+
+fn family(agent: &str) -> Family {
+    if agent.contains("Firefox/") {
+        Family::Firefox
+    } else if agent.contains("Version/") && agent.contains("Safari/") {
+        Family::Safari
+    } else {
+        Family::Chromium
+    }
+}
+
 /// A packet waiting for its time: packets are written in time order.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Pending {
@@ -61,6 +81,8 @@ struct Writer {
     order: u64,
     conns: HashMap<IpAddr, Conn>,
     held: HashMap<IpAddr, Held>,
+    /// The cookie each browsing client was given.
+    jar: HashMap<IpAddr, String>,
     next_port: u16,
     buf: Vec<u8>,
     /// Packets up to this time are written: later packets never go before it.
@@ -152,7 +174,7 @@ impl Writer {
     /// Once a second of capture time: idle connections are closed, held requests that
     /// waited a second go alone.
     fn sweep(&mut self, now: i64) {
-        if now - self.last_sweep < 1_000_000_000 {
+        if now.saturating_sub(self.last_sweep) < 1_000_000_000 {
             return;
         }
         self.last_sweep = now;
@@ -308,31 +330,122 @@ impl Writer {
         }
     }
 
+    /// The request as the client's HTTP stack writes it: browsers in their own header order
+    /// with the cookie the shop gave them, crawlers and attack tools in theirs. The `bad-bot`
+    /// scrapers claim Chrome but write headers as Python's `requests` does and all send one
+    /// session's cookie.
     fn request_bytes(&mut self, who: &Client<'_>, l: &Line) -> Vec<u8> {
-        let mut r = format!(
-            "{} {} HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: {}\r\nAccept: */*\r\n",
-            l.method, l.target, who.agent
-        );
-        if let Some(referer) = &l.referer {
-            r.push_str(&format!("Referer: {referer}\r\n"));
+        let mut h: Vec<(&str, String)> = Vec::new();
+        let cookie = match who.label {
+            "benign" => self.jar.get(&who.ip).cloned(),
+            "bad-bot" => Some(SCRAPER_COOKIE.to_string()),
+            _ => None,
+        };
+        let referer = l.referer.clone();
+        let agent = who.agent.to_string();
+        let page = !l.target.contains('.');
+        let post = l.method == "POST";
+        match (who.label, family(who.agent)) {
+            ("benign", Family::Firefox) => {
+                h.push(("Host", "shop.example".into()));
+                h.push(("User-Agent", agent));
+                h.push(("Accept", "text/html,application/xhtml+xml,*/*;q=0.8".into()));
+                h.push(("Accept-Language", "en-US,en;q=0.5".into()));
+                h.push(("Accept-Encoding", "gzip, deflate".into()));
+                h.push(("Connection", "keep-alive".into()));
+                if let Some(r) = referer {
+                    h.push(("Referer", r));
+                }
+                if let Some(c) = cookie {
+                    h.push(("Cookie", c));
+                }
+                if page && !post {
+                    h.push(("Upgrade-Insecure-Requests", "1".into()));
+                }
+            }
+            ("benign", Family::Safari) => {
+                h.push(("Host", "shop.example".into()));
+                h.push(("Accept", "text/html,application/xhtml+xml,*/*;q=0.8".into()));
+                h.push(("User-Agent", agent));
+                h.push(("Accept-Language", "en-GB,en;q=0.9".into()));
+                if let Some(r) = referer {
+                    h.push(("Referer", r));
+                }
+                h.push(("Accept-Encoding", "gzip, deflate".into()));
+                h.push(("Connection", "keep-alive".into()));
+                if let Some(c) = cookie {
+                    h.push(("Cookie", c));
+                }
+            }
+            ("benign", Family::Chromium) => {
+                h.push(("Host", "shop.example".into()));
+                h.push(("Connection", "keep-alive".into()));
+                if page && !post {
+                    h.push(("Upgrade-Insecure-Requests", "1".into()));
+                }
+                h.push(("User-Agent", agent));
+                h.push(("Accept", "text/html,application/xhtml+xml,*/*;q=0.8".into()));
+                if let Some(r) = referer {
+                    h.push(("Referer", r));
+                }
+                h.push(("Accept-Encoding", "gzip, deflate".into()));
+                h.push(("Accept-Language", "en-US,en;q=0.9".into()));
+                if let Some(c) = cookie {
+                    h.push(("Cookie", c));
+                }
+            }
+            ("crawler", _) => {
+                h.push(("Host", "shop.example".into()));
+                h.push(("Connection", "keep-alive".into()));
+                h.push(("Accept", "text/html,*/*".into()));
+                h.push(("From", "crawler@search.example".into()));
+                h.push(("User-Agent", agent));
+                h.push(("Accept-Encoding", "gzip, deflate".into()));
+            }
+            _ => {
+                // Python `requests` and tools like it.
+                h.push(("Host", "shop.example".into()));
+                h.push(("User-Agent", agent));
+                h.push(("Accept-Encoding", "gzip, deflate".into()));
+                h.push(("Accept", "*/*".into()));
+                h.push(("Connection", "keep-alive".into()));
+                if let Some(r) = referer {
+                    h.push(("Referer", r));
+                }
+                if let Some(c) = cookie {
+                    h.push(("Cookie", c));
+                }
+            }
         }
-        if l.method == "POST" {
-            let body = "user=someone%40example.com&password=hunter2";
-            r.push_str(&format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ));
-        } else {
-            r.push_str("\r\n");
+        let body = "user=someone%40example.com&password=hunter2";
+        if post {
+            h.push(("Content-Type", "application/x-www-form-urlencoded".into()));
+            h.push(("Content-Length", body.len().to_string()));
+        }
+        let mut r = format!("{} {} HTTP/1.1\r\n", l.method, l.target);
+        for (name, value) in h {
+            r.push_str(&format!("{name}: {value}\r\n"));
+        }
+        r.push_str("\r\n");
+        if post {
+            r.push_str(body);
         }
         r.into_bytes()
     }
 
-    fn response_bytes(&mut self, l: &Line) -> Vec<u8> {
+    /// The response; a request without the shop's cookie is given one, which browsers keep.
+    fn response_bytes(&mut self, who: &Client<'_>, l: &Line, had_cookie: bool) -> Vec<u8> {
         // Bodies are cut short: the capture stays small, and no analysis reads them.
         let len = l.bytes.min(400) as usize;
         let body = vec![b'x'; len];
         let mut r = format!("HTTP/1.1 {} X\r\nContent-Type: text/html\r\n", l.status);
+        if !had_cookie {
+            let sid = format!("sid={:016x}", self.rng.random::<u64>());
+            r.push_str(&format!("Set-Cookie: {sid}; Path=/; HttpOnly\r\n"));
+            if who.label == "benign" {
+                self.jar.insert(who.ip, sid);
+            }
+        }
         if self.rng.random_ratio(1, 4) && len > 0 {
             r.push_str("Transfer-Encoding: chunked\r\n\r\n");
             let mut out = r.into_bytes();
@@ -352,8 +465,13 @@ impl Writer {
 
     fn request(&mut self, at: i64, who: &Client<'_>, l: &Line) {
         let client = who.ip;
+        let had_cookie = match who.label {
+            "benign" => self.jar.contains_key(&who.ip),
+            "bad-bot" => true,
+            _ => false,
+        };
         let mut req = self.request_bytes(who, l);
-        let mut resp = self.response_bytes(l);
+        let mut resp = self.response_bytes(who, l, had_cookie);
         let mut at = at;
         if let Some(h) = self.held.remove(&who.ip) {
             if at - h.at < 1_000_000_000 {
@@ -408,6 +526,7 @@ pub fn generate_http_capture(
         order: 0,
         conns: HashMap::new(),
         held: HashMap::new(),
+        jar: HashMap::new(),
         next_port: 10_000,
         buf: Vec::new(),
         flushed_to: i64::MIN,

@@ -383,6 +383,29 @@ fn text(d: &LogAnalysis) -> String {
             let _ = writeln!(o, "  - {e}");
         }
     }
+    for (title, groups) in [
+        ("Busiest networks", &a.groups.networks),
+        ("Busiest user agents", &a.groups.user_agents),
+        ("Busiest JA4 fingerprints", &a.groups.ja4),
+    ] {
+        if groups.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "\n{title} (requests, clients, share from malicious clients):"
+        );
+        for g in groups.iter().take(5) {
+            let key: String = g.key.chars().take(70).collect();
+            let _ = writeln!(
+                o,
+                "  {key:<72} {:>8} {:>6} {:>5.0}%",
+                g.requests,
+                g.clients,
+                100.0 * g.malicious_share
+            );
+        }
+    }
     let shown: Vec<_> = a
         .clients
         .iter()

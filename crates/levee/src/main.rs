@@ -17,6 +17,7 @@ mod logs_cmd;
 mod parallel;
 mod render;
 mod report_cmd;
+mod requests_cmd;
 mod rules_cmd;
 
 use std::path::PathBuf;
@@ -68,6 +69,10 @@ enum Command {
     /// Cloudflare's): the format found, malformed lines by number, time span, methods,
     /// statuses and busiest clients.
     Logs(logs_cmd::LogsArgs),
+    /// Write the HTTP/1.x requests of captures (reassembled from TCP, paired with their
+    /// responses) as an access log: combined format, or JSON lines with header order, JA3/JA4
+    /// and unfinished header blocks.
+    Requests(requests_cmd::RequestsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -346,6 +351,7 @@ fn main() -> ExitCode {
         Command::Report(a) => report_cmd::report(a),
         Command::Demo(a) => demo(a),
         Command::Logs(a) => logs_cmd::run(a),
+        Command::Requests(a) => requests_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -693,10 +699,15 @@ fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
             "benign" => {}
             "http-mix" => attacks.extend(levee_synth::http::HTTP_ATTACKS.map(str::to_string)),
             "slowloris" => attacks.push(name.into()),
-            x if levee_synth::http::HTTP_ATTACKS.contains(&x) => attacks.push(name.into()),
+            x if levee_synth::http::HTTP_ATTACKS.contains(&x)
+                || levee_synth::http::HTTP_EXTRA_ATTACKS.contains(&x) =>
+            {
+                attacks.push(name.into())
+            }
             x => anyhow::bail!(
-                "unknown HTTP scenario `{x}` (benign, http-mix, slowloris, {})",
-                levee_synth::http::HTTP_ATTACKS.join(", ")
+                "unknown HTTP scenario `{x}` (benign, http-mix, slowloris, {}, {})",
+                levee_synth::http::HTTP_ATTACKS.join(", "),
+                levee_synth::http::HTTP_EXTRA_ATTACKS.join(", ")
             ),
         }
     }

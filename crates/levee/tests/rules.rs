@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 use common::*;
 use serde_json::Value;
 
+/// The kernel rate-limit test replays packets at the capture's own timing: it runs alone,
+/// the others of this file beside each other (a busy core delays the replay and the kernel's
+/// buckets refill more than the capture's times say).
+static TIMING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn beside_others() -> std::sync::RwLockReadGuard<'static, ()> {
+    TIMING.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn real_captures() -> Option<Vec<PathBuf>> {
     let d = require_shared("rules on real captures")?;
     let mut v: Vec<PathBuf> = ["attacks", "scans"]
@@ -84,6 +93,7 @@ fn tcpdump_count(cap: &Path, filter: &str) -> usize {
 
 #[test]
 fn compiled_bpf_filters_match_exactly_what_levee_matches() {
+    let _shared = beside_others();
     if !require_tool("bpf vs tcpdump", "tcpdump") {
         return;
     }
@@ -119,6 +129,7 @@ fn compiled_bpf_filters_match_exactly_what_levee_matches() {
 
 #[test]
 fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
+    let _shared = beside_others();
     let Some(caps) = real_captures() else { return };
     let dir = scratch("rules-block");
     for cap in &caps {
@@ -155,6 +166,7 @@ fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
 
 #[test]
 fn a_bad_rules_file_is_refused_whole_with_places() {
+    let _shared = beside_others();
     let dir = scratch("rules-bad");
     let bad = dir.join("bad.toml");
     std::fs::write(
@@ -185,6 +197,7 @@ fn a_bad_rules_file_is_refused_whole_with_places() {
 
 #[test]
 fn compile_refuses_what_a_target_cannot_express_and_never_overwrites() {
+    let _shared = beside_others();
     let dir = scratch("rules-compile");
     let f = dir.join("r.toml");
     std::fs::write(
@@ -231,6 +244,7 @@ fn compile_refuses_what_a_target_cannot_express_and_never_overwrites() {
 
 #[test]
 fn rate_limits_pass_the_allowed_rate_in_capture_time() {
+    let _shared = beside_others();
     let dir = scratch("rules-rate");
     let cap = dir.join("syn.pcap");
     assert!(run(levee()
@@ -426,6 +440,7 @@ impl Netns {
 
 #[test]
 fn nftables_rules_count_in_the_kernel_what_levee_counts() {
+    let _shared = beside_others();
     let Some(ns) = netns_for("nftables in a namespace") else {
         return;
     };
@@ -459,6 +474,7 @@ fn nftables_rules_count_in_the_kernel_what_levee_counts() {
 
 #[test]
 fn nftables_rate_limits_in_the_kernel_drop_what_levee_predicts_at_capture_timing() {
+    let _alone = TIMING.write().unwrap_or_else(|e| e.into_inner());
     let Some(ns) = netns_for("nftables rate limits in a namespace") else {
         return;
     };
@@ -509,6 +525,7 @@ fn nftables_rate_limits_in_the_kernel_drop_what_levee_predicts_at_capture_timing
 
 #[test]
 fn iptables_output_passes_iptables_restore_and_ipset_restore() {
+    let _shared = beside_others();
     for tool in ["iptables-restore", "ipset", "ip"] {
         if !require_tool("iptables in a namespace", tool) {
             return;
@@ -581,6 +598,7 @@ fn iptables_output_passes_iptables_restore_and_ipset_restore() {
 
 #[test]
 fn simulate_separates_what_rules_stop_of_each_attack_from_the_rest() {
+    let _shared = beside_others();
     let Some(d) = require_shared("simulate with benign traffic") else {
         return;
     };
@@ -627,6 +645,7 @@ fn simulate_separates_what_rules_stop_of_each_attack_from_the_rest() {
 
 #[test]
 fn aggregate_covers_the_addresses_and_never_the_allow_list() {
+    let _shared = beside_others();
     let dir = scratch("rules-aggregate");
     let addrs = dir.join("a.txt");
     std::fs::write(
@@ -672,6 +691,7 @@ fn aggregate_covers_the_addresses_and_never_the_allow_list() {
 
 #[test]
 fn rules_only_counts_what_the_full_simulation_counts_in_one_pass() {
+    let _shared = beside_others();
     let Some(caps) = real_captures() else { return };
     let dir = scratch("rules-only");
     for cap in &caps {

@@ -1,0 +1,237 @@
+//! Clients grouped by what they share: their network (/24 for IPv4, /64 for IPv6), their user
+//! agent, their JA4. A botnet spread over one hosting network, a tool that every attacker runs
+//! under one user agent, one TLS stack behind many addresses: each shows as a group whose
+//! requests are nearly all from clients judged malicious, and a group that is all good says
+//! what must not be blocked.
+//!
+//! Counted on the second pass, when every client's verdict is known. Each dimension keeps at
+//! most [`MAX_GROUPS`] groups; when full, a new group takes the place of the smallest of 8
+//! drawn at random, so the busiest groups stay however many there are.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::profile::Bits256;
+use crate::Level;
+
+/// Groups kept per dimension.
+pub const MAX_GROUPS: usize = 4_096;
+
+/// The network a client address belongs to, as levee groups them.
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Stats {
+    requests: u64,
+    malicious_requests: u64,
+    suspicious_requests: u64,
+    clients: Bits256,
+    malicious_clients: Bits256,
+}
+
+/// One dimension's groups.
+#[derive(Debug)]
+pub struct GroupTable {
+    index: HashMap<Box<str>, usize, foldhash::fast::FixedState>,
+    slots: Vec<(Box<str>, Stats)>,
+    draw: u64,
+    /// Requests of groups that gave way to busier ones.
+    pub evicted_requests: u64,
+}
+
+impl Default for GroupTable {
+    fn default() -> GroupTable {
+        GroupTable {
+            index: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x6709)),
+            slots: Vec::new(),
+            draw: 0x2545_f491_4f6c_dd1d,
+            evicted_requests: 0,
+        }
+    }
+}
+
+impl GroupTable {
+    /// Counts a request of client `client` (a hash) with verdict `level` in group `key`.
+    pub fn add(&mut self, key: &str, client: u64, level: Option<Level>) {
+        let i = match self.index.get(key) {
+            Some(&i) => i,
+            None => self.insert(key),
+        };
+        let s = &mut self.slots[i].1;
+        s.requests += 1;
+        s.clients.insert(client);
+        match level {
+            Some(Level::Malicious) => {
+                s.malicious_requests += 1;
+                s.malicious_clients.insert(client);
+            }
+            Some(Level::Suspicious) => s.suspicious_requests += 1,
+            _ => {}
+        }
+    }
+
+    fn insert(&mut self, key: &str) -> usize {
+        let i = if self.slots.len() < MAX_GROUPS {
+            self.slots.push((key.into(), Stats::default()));
+            self.slots.len() - 1
+        } else {
+            let mut victim = self.next_draw();
+            for _ in 0..7 {
+                let j = self.next_draw();
+                if self.slots[j].1.requests < self.slots[victim].1.requests {
+                    victim = j;
+                }
+            }
+            let (old, s) =
+                std::mem::replace(&mut self.slots[victim], (key.into(), Stats::default()));
+            self.index.remove(&old);
+            self.evicted_requests += s.requests;
+            victim
+        };
+        self.index.insert(key.into(), i);
+        i
+    }
+
+    fn next_draw(&mut self) -> usize {
+        self.draw ^= self.draw << 13;
+        self.draw ^= self.draw >> 7;
+        self.draw ^= self.draw << 17;
+        (self.draw % self.slots.len() as u64) as usize
+    }
+
+    /// The `n` busiest groups.
+    pub fn top(&self, n: usize) -> Vec<Group> {
+        let mut v: Vec<&(Box<str>, Stats)> = self.slots.iter().collect();
+        v.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(&b.0)));
+        v.into_iter()
+            .take(n)
+            .map(|(k, s)| Group {
+                key: k.to_string(),
+                requests: s.requests,
+                clients: u64::from(s.clients.estimate()),
+                malicious_clients: u64::from(s.malicious_clients.estimate()),
+                malicious_share: s.malicious_requests as f64 / s.requests.max(1) as f64,
+                suspicious_share: s.suspicious_requests as f64 / s.requests.max(1) as f64,
+            })
+            .collect()
+    }
+}
+
+/// A group as the analysis reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub key: String,
+    pub requests: u64,
+    /// Distinct clients (estimate), and of them judged malicious.
+    pub clients: u64,
+    pub malicious_clients: u64,
+    /// Shares of the group's requests from clients judged malicious and suspicious.
+    pub malicious_share: f64,
+    pub suspicious_share: f64,
+}
+
+/// The three dimensions.
+#[derive(Debug, Default)]
+pub struct Groups {
+    pub networks: GroupTable,
+    pub user_agents: GroupTable,
+    pub ja4: GroupTable,
+}
+
+impl Groups {
+    /// Counts a request of the client whose hash is `client`.
+    pub fn add(&mut self, r: &levee_logs::Request<'_>, client: u64, level: Option<Level>) {
+        if let Some(ip) = r.ip {
+            self.networks.add(&network_of(ip), client, level);
+        }
+        if let Some(ua) = r.user_agent.as_deref() {
+            let ua = match ua.char_indices().nth(160) {
+                Some((i, _)) => &ua[..i],
+                None => ua,
+            };
+            self.user_agents.add(ua, client, level);
+        }
+        if let Some(j) = r.ja4.as_deref() {
+            self.ja4.add(j, client, level);
+        }
+    }
+
+    pub fn report(&self, n: usize) -> GroupReport {
+        GroupReport {
+            networks: self.networks.top(n),
+            user_agents: self.user_agents.top(n),
+            ja4: self.ja4.top(n),
+        }
+    }
+}
+
+/// The busiest groups of each dimension.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupReport {
+    pub networks: Vec<Group>,
+    pub user_agents: Vec<Group>,
+    pub ja4: Vec<Group>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_slash_24_and_slash_64() {
+        assert_eq!(network_of("192.0.2.77".parse().unwrap()), "192.0.2.0/24");
+        assert_eq!(
+            network_of("2001:db8:1:2:3:4:5:6".parse().unwrap()),
+            "2001:db8:1:2::/64"
+        );
+    }
+
+    #[test]
+    fn a_full_table_keeps_the_busiest_groups_and_counts_verdicts() {
+        let mut t = GroupTable::default();
+        for i in 0..1_000u64 {
+            t.add("botnet", i, Some(Level::Malicious));
+        }
+        for i in 0..500u64 {
+            t.add(
+                "people",
+                10_000 + i,
+                if i % 10 == 0 {
+                    Some(Level::Suspicious)
+                } else {
+                    Some(Level::Good)
+                },
+            );
+        }
+        for i in 0..100_000u64 {
+            t.add(&format!("one-off-{i}"), 1_000_000 + i, None);
+        }
+        let top = t.top(2);
+        assert_eq!(top[0].key, "botnet");
+        assert_eq!(top[0].requests, 1_000);
+        assert_eq!(top[0].malicious_share, 1.0);
+        assert!(
+            top[0].clients > 900 && top[0].malicious_clients > 900,
+            "{:?}",
+            top[0]
+        );
+        assert_eq!(top[1].key, "people");
+        assert_eq!(top[1].malicious_share, 0.0);
+        assert!((top[1].suspicious_share - 0.1).abs() < 1e-9);
+        assert!(t.slots.len() <= MAX_GROUPS);
+        assert!(t.evicted_requests > 90_000);
+    }
+}
