@@ -9,6 +9,7 @@
 //! drawn at random, so the busiest groups stay however many there are.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -42,18 +43,18 @@ struct Stats {
     malicious_clients: Bits256,
 }
 
-/// One dimension's groups.
+/// One dimension's groups, keyed by `K` (a prefix, a hash), each with its label.
 #[derive(Debug)]
-pub struct GroupTable {
-    index: HashMap<Box<str>, usize, foldhash::fast::FixedState>,
-    slots: Vec<(Box<str>, Stats)>,
+pub struct GroupTable<K> {
+    index: HashMap<K, usize, foldhash::fast::FixedState>,
+    slots: Vec<(K, Box<str>, Stats)>,
     draw: u64,
     /// Requests of groups that gave way to busier ones.
     pub evicted_requests: u64,
 }
 
-impl Default for GroupTable {
-    fn default() -> GroupTable {
+impl<K> Default for GroupTable<K> {
+    fn default() -> GroupTable<K> {
         GroupTable {
             index: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x6709)),
             slots: Vec::new(),
@@ -63,14 +64,21 @@ impl Default for GroupTable {
     }
 }
 
-impl GroupTable {
-    /// Counts a request of client `client` (a hash) with verdict `level` in group `key`.
-    pub fn add(&mut self, key: &str, client: u64, level: Option<Level>) {
-        let i = match self.index.get(key) {
+impl<K: Hash + Eq + Copy> GroupTable<K> {
+    /// Counts a request of client `client` (a hash) with verdict `level` in group `key`,
+    /// labelled by `label` when the group is new.
+    pub fn add(
+        &mut self,
+        key: K,
+        label: impl FnOnce() -> String,
+        client: u64,
+        level: Option<Level>,
+    ) {
+        let i = match self.index.get(&key) {
             Some(&i) => i,
-            None => self.insert(key),
+            None => self.insert(key, label().into()),
         };
-        let s = &mut self.slots[i].1;
+        let s = &mut self.slots[i].2;
         s.requests += 1;
         s.clients.insert(client);
         match level {
@@ -83,25 +91,25 @@ impl GroupTable {
         }
     }
 
-    fn insert(&mut self, key: &str) -> usize {
+    fn insert(&mut self, key: K, label: Box<str>) -> usize {
         let i = if self.slots.len() < MAX_GROUPS {
-            self.slots.push((key.into(), Stats::default()));
+            self.slots.push((key, label, Stats::default()));
             self.slots.len() - 1
         } else {
             let mut victim = self.next_draw();
             for _ in 0..7 {
                 let j = self.next_draw();
-                if self.slots[j].1.requests < self.slots[victim].1.requests {
+                if self.slots[j].2.requests < self.slots[victim].2.requests {
                     victim = j;
                 }
             }
-            let (old, s) =
-                std::mem::replace(&mut self.slots[victim], (key.into(), Stats::default()));
+            let (old, _, s) =
+                std::mem::replace(&mut self.slots[victim], (key, label, Stats::default()));
             self.index.remove(&old);
             self.evicted_requests += s.requests;
             victim
         };
-        self.index.insert(key.into(), i);
+        self.index.insert(key, i);
         i
     }
 
@@ -114,11 +122,11 @@ impl GroupTable {
 
     /// The `n` busiest groups.
     pub fn top(&self, n: usize) -> Vec<Group> {
-        let mut v: Vec<&(Box<str>, Stats)> = self.slots.iter().collect();
-        v.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(&b.0)));
+        let mut v: Vec<&(K, Box<str>, Stats)> = self.slots.iter().collect();
+        v.sort_by(|a, b| b.2.requests.cmp(&a.2.requests).then(a.1.cmp(&b.1)));
         v.into_iter()
             .take(n)
-            .map(|(k, s)| Group {
+            .map(|(_, k, s)| Group {
                 key: k.to_string(),
                 requests: s.requests,
                 clients: u64::from(s.clients.estimate()),
@@ -143,29 +151,51 @@ pub struct Group {
     pub suspicious_share: f64,
 }
 
-/// The three dimensions.
-#[derive(Debug, Default)]
+/// The three dimensions: networks by their prefix, user agents and JA4s by a hash of their
+/// text (no text is copied for a request whose group exists).
+#[derive(Debug)]
 pub struct Groups {
-    pub networks: GroupTable,
-    pub user_agents: GroupTable,
-    pub ja4: GroupTable,
+    pub networks: GroupTable<(bool, u128)>,
+    pub user_agents: GroupTable<u64>,
+    pub ja4: GroupTable<u64>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Default for Groups {
+    fn default() -> Groups {
+        Groups {
+            networks: GroupTable::default(),
+            user_agents: GroupTable::default(),
+            ja4: GroupTable::default(),
+            hasher: foldhash::fast::FixedState::with_seed(0x6a34),
+        }
+    }
 }
 
 impl Groups {
     /// Counts a request of the client whose hash is `client`.
     pub fn add(&mut self, r: &levee_logs::Request<'_>, client: u64, level: Option<Level>) {
         if let Some(ip) = r.ip {
-            self.networks.add(&network_of(ip), client, level);
+            let key = match ip {
+                IpAddr::V4(a) => (false, u128::from(u32::from(a) & 0xffff_ff00)),
+                IpAddr::V6(a) => (true, u128::from(a) & !((1u128 << 64) - 1)),
+            };
+            self.networks.add(key, || network_of(ip), client, level);
         }
         if let Some(ua) = r.user_agent.as_deref() {
-            let ua = match ua.char_indices().nth(160) {
-                Some((i, _)) => &ua[..i],
-                None => ua,
-            };
-            self.user_agents.add(ua, client, level);
+            // At most 160 bytes, cut on a character boundary (a byte test, not a walk over
+            // the characters of every request's user agent).
+            let mut cut = ua.len().min(160);
+            while !ua.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let ua = &ua[..cut];
+            let h = self.hasher.hash_one(ua);
+            self.user_agents.add(h, || ua.to_string(), client, level);
         }
         if let Some(j) = r.ja4.as_deref() {
-            self.ja4.add(j, client, level);
+            let h = self.hasher.hash_one(j);
+            self.ja4.add(h, || j.to_string(), client, level);
         }
     }
 
@@ -201,23 +231,20 @@ mod tests {
 
     #[test]
     fn a_full_table_keeps_the_busiest_groups_and_counts_verdicts() {
-        let mut t = GroupTable::default();
+        let mut t: GroupTable<u64> = GroupTable::default();
         for i in 0..1_000u64 {
-            t.add("botnet", i, Some(Level::Malicious));
+            t.add(1, || "botnet".into(), i, Some(Level::Malicious));
         }
         for i in 0..500u64 {
-            t.add(
-                "people",
-                10_000 + i,
-                if i % 10 == 0 {
-                    Some(Level::Suspicious)
-                } else {
-                    Some(Level::Good)
-                },
-            );
+            let level = if i % 10 == 0 {
+                Level::Suspicious
+            } else {
+                Level::Good
+            };
+            t.add(2, || "people".into(), 10_000 + i, Some(level));
         }
         for i in 0..100_000u64 {
-            t.add(&format!("one-off-{i}"), 1_000_000 + i, None);
+            t.add(100 + i, || format!("one-off-{i}"), 1_000_000 + i, None);
         }
         let top = t.top(2);
         assert_eq!(top[0].key, "botnet");

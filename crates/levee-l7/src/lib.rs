@@ -173,14 +173,14 @@ impl Analyzer {
         let p = self.table.get(key);
         // A client mostly keeps its user agent: scan it once per change.
         if let (Some(agent), Some(h)) = (r.user_agent.as_deref(), agent_hash) {
-            hostile |= p.agent_categories(h, || self.patterns.scan_header(agent));
+            hostile |= p.agent_categories(h, agent, || self.patterns.scan_header(agent));
         }
         if p.requests == 0 && r.ip.is_none() {
             p.name = Some(r.client.clone().into_owned().into());
         }
         p.add(r, hostile, &self.hasher);
         p.add_stack(r, &self.hasher);
-        if let Some(c) = p.cookie_hash.filter(|_| r.cookie.is_some()) {
+        if let Some(c) = p.stack().cookie_hash.filter(|_| r.cookie.is_some()) {
             self.cookies.add(c, self.hasher.hash_one(key));
         }
     }
@@ -189,7 +189,7 @@ impl Analyzer {
     pub fn judge(self) -> Judged {
         let mut verdicts = Vec::with_capacity(self.table.len());
         for (key, p) in self.table.iter() {
-            let shared = p.cookie_hash.map_or(0, |c| self.cookies.clients(c));
+            let shared = p.stack().cookie_hash.map_or(0, |c| self.cookies.clients(c));
             verdicts.push((*key, judge_one(key, p, shared, &self.config)));
         }
         let attacks = VECTORS.iter().map(|v| AttackCount::new(v)).collect();
@@ -261,18 +261,19 @@ fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) ->
             p.peak_minute, p.peak_second
         ));
     }
+    let st = p.stack();
     // Connections held open on header blocks that never end.
-    let held_s = p.held_max_ns as f64 / 1e9;
-    if p.incomplete_headers >= c.slowloris_connections && p.held_max_ns >= c.slowloris_held_ns {
+    let held_s = st.held_max_ns as f64 / 1e9;
+    if st.incomplete_headers >= c.slowloris_connections && st.held_max_ns >= c.slowloris_held_ns {
         vectors[vector_index("slowloris")] = true;
         malicious.push(format!(
             "{} connections held open on a request header block that never ended (the longest {held_s:.0} s): slowloris, tying up the server's connections",
-            p.incomplete_headers
+            st.incomplete_headers
         ));
-    } else if p.incomplete_headers > 0 && p.held_max_ns >= c.slowloris_held_ns {
+    } else if st.incomplete_headers > 0 && st.held_max_ns >= c.slowloris_held_ns {
         suspicious.push(format!(
             "{} request header block(s) left unfinished, one held open {held_s:.0} s",
-            p.incomplete_headers
+            st.incomplete_headers
         ));
     }
     // Logins.
@@ -390,17 +391,17 @@ fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) ->
     }
     // Does it behave like the browser it claims to be? Its HTTP and TLS stack, its cookies.
     let mut contradiction = None;
-    if p.with_header_names >= 3 && p.header_mismatches * 10 >= p.with_header_names * 9 {
+    if st.with_header_names >= 3 && st.header_mismatches * 10 >= st.with_header_names * 9 {
         contradiction = Some(format!(
             "claims to be a browser but sends the headers of a script in {} of {} requests ({})",
-            p.header_mismatches,
-            p.with_header_names,
-            p.mismatch_example.as_deref().unwrap_or("")
+            st.header_mismatches,
+            st.with_header_names,
+            st.mismatch_example.as_deref().unwrap_or("")
         ));
-    } else if p.with_ja4 >= 3 && p.ja4_mismatches * 10 >= p.with_ja4 * 9 {
+    } else if st.with_ja4 >= 3 && st.ja4_mismatches * 10 >= st.with_ja4 * 9 {
         contradiction = Some(format!(
             "claims to be a browser but its TLS hello is not a browser's ({})",
-            p.mismatch_example.as_deref().unwrap_or("")
+            st.mismatch_example.as_deref().unwrap_or("")
         ));
     }
     let mut corroboration = Vec::new();
@@ -409,17 +410,17 @@ fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) ->
             "its cookie is sent by ~{cookie_clients} different addresses: a copied session"
         ));
     }
-    let distinct_cookies = p.distinct_cookies();
-    if p.with_cookie >= 10 && distinct_cookies * 2 >= p.with_cookie {
+    let distinct_cookies = st.distinct_cookies();
+    if st.with_cookie >= 10 && distinct_cookies * 2 >= st.with_cookie {
         corroboration.push(format!(
             "~{distinct_cookies} different cookie values in {} requests: cookies made up, not kept",
-            p.with_cookie
+            st.with_cookie
         ));
     }
-    if p.cookies_given >= 3 && p.with_cookie == 0 && p.browser_claims > 0 {
+    if st.cookies_given >= 3 && st.with_cookie == 0 && st.browser_claims > 0 {
         corroboration.push(format!(
             "was given a cookie {} times and never sent one back: no browser keeping state",
-            p.cookies_given
+            st.cookies_given
         ));
     }
     let no_footprint = p.pages >= 10 && p.assets == 0;
@@ -512,7 +513,7 @@ impl AttackCount {
 pub struct Judged {
     first: Analyzer,
     verdicts: Vec<(ClientKey, Verdict)>,
-    lookup: std::collections::HashMap<ClientKey, u32>,
+    lookup: std::collections::HashMap<ClientKey, u32, foldhash::fast::FixedState>,
     attacks: Vec<AttackCount>,
     groups: groups::Groups,
 }

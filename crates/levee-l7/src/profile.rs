@@ -38,6 +38,55 @@ impl Bits256 {
     }
 }
 
+/// What a client's requests show beyond the request line: header names, TLS fingerprints,
+/// cookies, unfinished header blocks.
+#[derive(Debug, Clone, Default)]
+pub struct Stack {
+    /// Requests whose header block never ended (captures), and the longest time one was
+    /// held open (ns): slowloris.
+    pub incomplete_headers: u32,
+    pub held_max_ns: i64,
+    /// Requests whose user agent claims a browser; of those, with header names known and
+    /// with a JA4 known, and how many of each contradict the claim (see [`crate::browser`]).
+    pub browser_claims: u32,
+    pub with_header_names: u32,
+    pub header_mismatches: u32,
+    pub with_ja4: u32,
+    pub ja4_mismatches: u32,
+    /// The first contradiction seen, in words, with the evidence.
+    pub mismatch_example: Option<Box<str>>,
+    /// The first JA4 of the client.
+    pub ja4: Option<Box<str>>,
+    /// Requests with a cookie, distinct cookie values, and the hash of the last value.
+    pub with_cookie: u32,
+    pub cookies: Bits256,
+    pub cookie_hash: Option<u64>,
+    /// Responses that set a cookie (captures).
+    pub cookies_given: u32,
+}
+
+impl Stack {
+    pub fn distinct_cookies(&self) -> u32 {
+        self.cookies.estimate().min(self.with_cookie)
+    }
+}
+
+static NO_STACK: Stack = Stack {
+    incomplete_headers: 0,
+    held_max_ns: 0,
+    browser_claims: 0,
+    with_header_names: 0,
+    header_mismatches: 0,
+    with_ja4: 0,
+    ja4_mismatches: 0,
+    mismatch_example: None,
+    ja4: None,
+    with_cookie: 0,
+    cookies: Bits256([0; 4]),
+    cookie_hash: None,
+    cookies_given: 0,
+};
+
 /// The profile of one client.
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
@@ -83,29 +132,13 @@ pub struct Profile {
     pub agent: Option<Box<str>>,
     /// The client's name when it was logged as one.
     pub name: Option<Box<str>>,
-    /// The hash of the last user agent scanned, and its hostile categories.
-    agent_scanned: Option<(u64, u32)>,
-    /// Requests whose header block never ended (captures), and the longest time one was
-    /// held open (ns): slowloris.
-    pub incomplete_headers: u32,
-    pub held_max_ns: i64,
-    /// Requests whose user agent claims a browser; of those, with header names known and
-    /// with a JA4 known, and how many of each contradict the claim (see [`crate::browser`]).
-    pub browser_claims: u32,
-    pub with_header_names: u32,
-    pub header_mismatches: u32,
-    pub with_ja4: u32,
-    pub ja4_mismatches: u32,
-    /// The first contradiction seen, in words, with the evidence.
-    pub mismatch_example: Option<Box<str>>,
-    /// The first JA4 of the client.
-    pub ja4: Option<Box<str>>,
-    /// Requests with a cookie, distinct cookie values, and the hash of the last value.
-    pub with_cookie: u32,
-    cookies: Bits256,
-    pub cookie_hash: Option<u64>,
-    /// Responses that set a cookie (captures).
-    pub cookies_given: u32,
+    /// The hash of the last user agent scanned, its hostile categories and the browser it
+    /// claims.
+    agent_scanned: Option<(u64, u32, Option<crate::browser::Browser>)>,
+    /// What the client's requests showed of its HTTP and TLS stack and its cookies; made only
+    /// for clients whose requests carry any of it (captures, richer logs), so a plain access
+    /// log's profiles stay small.
+    pub stack: Option<Box<Stack>>,
 }
 
 /// Longest text kept per client (examples, user agents).
@@ -247,12 +280,12 @@ impl Profile {
 
     /// The hostile categories of a user agent of hash `h`, from `scan` unless it is the one
     /// scanned last.
-    pub fn agent_categories(&mut self, h: u64, scan: impl FnOnce() -> u32) -> u32 {
+    pub fn agent_categories(&mut self, h: u64, agent: &str, scan: impl FnOnce() -> u32) -> u32 {
         match self.agent_scanned {
-            Some((last, mask)) if last == h => mask,
+            Some((last, mask, _)) if last == h => mask,
             _ => {
                 let mask = scan();
-                self.agent_scanned = Some((h, mask));
+                self.agent_scanned = Some((h, mask, crate::browser::claimed(agent)));
                 mask
             }
         }
@@ -260,49 +293,64 @@ impl Profile {
 
     /// Records what a request shows of its client's HTTP and TLS stack and cookies.
     pub fn add_stack(&mut self, r: &Request<'_>, hasher: &foldhash::fast::FixedState) {
+        if r.header_incomplete_ns.is_none()
+            && r.cookie.is_none()
+            && r.sets_cookie.is_none()
+            && r.ja4.is_none()
+            && r.header_names.is_none()
+        {
+            return;
+        }
+        // The claim of the user agent scanned for this request (see `agent_categories`).
+        let claim = match (r.user_agent.as_deref(), self.agent_scanned) {
+            (Some(_), Some((_, _, claim))) => claim,
+            _ => None,
+        };
+        let s = self.stack.get_or_insert_with(Default::default);
         if let Some(held) = r.header_incomplete_ns {
-            self.incomplete_headers += 1;
-            self.held_max_ns = self.held_max_ns.max(held);
+            s.incomplete_headers += 1;
+            s.held_max_ns = s.held_max_ns.max(held);
         }
         if let Some(c) = r.cookie.as_deref() {
             let h = hasher.hash_one(c);
-            self.with_cookie += 1;
-            self.cookies.insert(h);
-            self.cookie_hash = Some(h);
+            s.with_cookie += 1;
+            s.cookies.insert(h);
+            s.cookie_hash = Some(h);
         }
-        self.cookies_given += u32::from(r.sets_cookie == Some(true));
-        if self.ja4.is_none() {
+        s.cookies_given += u32::from(r.sets_cookie == Some(true));
+        if s.ja4.is_none() {
             if let Some(j) = r.ja4.as_deref() {
-                self.ja4 = Some(keep(j));
+                s.ja4 = Some(keep(j));
             }
         }
-        let Some(browser) = r.user_agent.as_deref().and_then(crate::browser::claimed) else {
+        let Some(browser) = claim else {
             return;
         };
-        self.browser_claims += 1;
+        s.browser_claims += 1;
         // A header block never finished has no complete list of names.
         if let (Some(names), None) = (r.header_names.as_deref(), r.header_incomplete_ns) {
-            self.with_header_names += 1;
+            s.with_header_names += 1;
             if let Some(why) = crate::browser::header_mismatch(browser, names) {
-                self.header_mismatches += 1;
-                if self.mismatch_example.is_none() {
-                    self.mismatch_example = Some(keep(&format!("{why}: `{names}`")));
+                s.header_mismatches += 1;
+                if s.mismatch_example.is_none() {
+                    s.mismatch_example = Some(keep(&format!("{why}: `{names}`")));
                 }
             }
         }
         if let Some(j) = r.ja4.as_deref() {
-            self.with_ja4 += 1;
+            s.with_ja4 += 1;
             if let Some(why) = crate::browser::ja4_mismatch(j) {
-                self.ja4_mismatches += 1;
-                if self.mismatch_example.is_none() {
-                    self.mismatch_example = Some(keep(&format!("{why}: JA4 `{j}`")));
+                s.ja4_mismatches += 1;
+                if s.mismatch_example.is_none() {
+                    s.mismatch_example = Some(keep(&format!("{why}: JA4 `{j}`")));
                 }
             }
         }
     }
 
-    pub fn distinct_cookies(&self) -> u32 {
-        self.cookies.estimate().min(self.with_cookie)
+    /// The client's stack, empty when its requests showed nothing of it.
+    pub fn stack(&self) -> &Stack {
+        self.stack.as_deref().unwrap_or(&NO_STACK)
     }
 
     pub fn distinct_paths(&self) -> u32 {
@@ -328,7 +376,10 @@ impl Profile {
         u64::from(self.requests)
             + 1_000_000
                 * u64::from(
-                    self.hostile_requests + self.connect + self.absolute + self.incomplete_headers,
+                    self.hostile_requests
+                        + self.connect
+                        + self.absolute
+                        + self.stack().incomplete_headers,
                 )
     }
 }

@@ -110,6 +110,10 @@ fn every_request_of_the_log_comes_out_of_the_capture() {
         assert_eq!(stats.gaps, 0);
         assert_eq!(stats.malformed, 0);
         assert_eq!(stats.incomplete_headers, 0);
+        // Every client sent a TLS hello first, joined to each of its requests.
+        let clients: std::collections::BTreeSet<&str> = want.keys().map(|k| k.0.as_str()).collect();
+        assert_eq!(stats.tls_hellos, clients.len() as u64, "{stats:?}");
+        assert!(got.iter().all(|r| r.ja4.is_some() && r.ja3.is_some()));
         // Requests come with the header names in the order sent: browsers' with Accept-Language,
         // the tools' without.
         assert!(got.iter().all(|r| r

@@ -46,6 +46,9 @@ pub struct HttpConfig {
     pub crawlers: u32,
     /// Time of the first line, nanoseconds since 1970.
     pub start_ns: i64,
+    /// Write Cloudflare HTTP request log JSON lines (with each client's JA3 and JA4) instead
+    /// of the combined format.
+    pub cloudflare: bool,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +60,7 @@ impl Default for HttpConfig {
             sessions_per_s: 1.0,
             crawlers: 4,
             start_ns: 1_768_478_400_000_000_000,
+            cloudflare: false,
         }
     }
 }
@@ -161,7 +165,12 @@ pub fn generate_http(
     mut labels: impl Write,
 ) -> Result<HttpStats, SynthError> {
     let stats = generate_requests(cfg, &mut labels, &mut |at, who, l| {
-        write_line(&mut out, who, at, l).map_err(SynthError::Capture)
+        if cfg.cloudflare {
+            write_cloudflare(&mut out, who, at, l)
+        } else {
+            write_line(&mut out, who, at, l)
+        }
+        .map_err(SynthError::Capture)
     })?;
     out.flush().map_err(SynthError::Capture)?;
     labels.flush().map_err(SynthError::Labels)?;
@@ -591,6 +600,56 @@ fn write_line(out: &mut impl Write, a: &Client<'_>, at: i64, l: &Line) -> std::i
         l.referer.as_deref().unwrap_or("-"),
         a.agent
     )
+}
+
+/// The TLS fingerprints (JA3 hash, JA4) of a client's stack: browsers' by family (HTTP/2 in
+/// ALPN, 15 to 20 ciphers, 14 to 17 extensions), crawlers' a Chromium stack's, and every
+/// attack tool's one of a scripted client (HTTP/1.1 only, 9 extensions), whatever user agent
+/// it claims.
+pub fn tls_fingerprints(label: &str, agent: &str) -> (&'static str, &'static str) {
+    match label {
+        "benign" if agent.contains("Firefox/") => (
+            "b5001237acdf006056b409cc433726b0",
+            "t13d1715h2_5b57614c22b0_3d5424432f57",
+        ),
+        "benign" if agent.contains("Version/") && agent.contains("Safari/") => (
+            "773906b0efdefa24a7f2b8eb6985bf37",
+            "t13d2014h2_a09f3c656075_14788d8d241b",
+        ),
+        "benign" | "crawler" => (
+            "cd08e31494f9531f560d64c695473da9",
+            "t13d1516h2_8daaf6152771_02713d6af862",
+        ),
+        _ => (
+            "3b5074b1b5d032e5620f69f9f700ff0e",
+            "t13d3109h1_e8f1e7e78f70_1f3b2ff4b1d1",
+        ),
+    }
+}
+
+/// One line of a Cloudflare HTTP request log (Logpush JSON fields).
+fn write_cloudflare(
+    out: &mut impl Write,
+    a: &Client<'_>,
+    at: i64,
+    l: &Line,
+) -> std::io::Result<()> {
+    let (ja3, ja4) = tls_fingerprints(a.label, a.agent);
+    let line = serde_json::json!({
+        "ClientIP": a.ip.to_string(),
+        "ClientRequestHost": "shop.example",
+        "ClientRequestMethod": l.method,
+        "ClientRequestURI": l.target,
+        "ClientRequestProtocol": "HTTP/2",
+        "ClientRequestReferer": l.referer.as_deref().unwrap_or(""),
+        "ClientRequestUserAgent": a.agent,
+        "EdgeResponseStatus": l.status,
+        "EdgeResponseBytes": l.bytes,
+        "EdgeStartTimestamp": at,
+        "JA3Hash": ja3,
+        "JA4": ja4,
+    });
+    writeln!(out, "{line}")
 }
 
 #[cfg(test)]

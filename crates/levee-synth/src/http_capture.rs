@@ -62,6 +62,8 @@ struct Pending {
 
 struct Conn {
     sport: u16,
+    /// The server's port: 80, or 443 for the TLS hello a client sends first.
+    port: u16,
     /// Next sequence numbers of the client and of the server.
     cseq: u32,
     sseq: u32,
@@ -83,6 +85,8 @@ struct Writer {
     held: HashMap<IpAddr, Held>,
     /// The cookie each browsing client was given.
     jar: HashMap<IpAddr, String>,
+    /// Clients that sent their TLS hello.
+    hellos: std::collections::HashSet<IpAddr>,
     next_port: u16,
     buf: Vec<u8>,
     /// Packets up to this time are written: later packets never go before it.
@@ -102,9 +106,9 @@ impl Writer {
             IpAddr::V4(a) => a.octets(),
             IpAddr::V6(a) => {
                 let (src, dst, sport, dport, seq, hop) = if up {
-                    (a.octets(), SERVER6, c.sport, 80, c.cseq, 52)
+                    (a.octets(), SERVER6, c.sport, c.port, c.cseq, 52)
                 } else {
-                    (SERVER6, a.octets(), 80, c.sport, c.sseq, 64)
+                    (SERVER6, a.octets(), c.port, c.sport, c.sseq, 64)
                 };
                 packets::tcp6(
                     &mut self.buf,
@@ -136,7 +140,7 @@ impl Writer {
                     df: true,
                 },
                 c.sport,
-                80,
+                c.port,
                 c.cseq,
             )
         } else {
@@ -148,7 +152,7 @@ impl Writer {
                     id: self.rng.random(),
                     df: true,
                 },
-                80,
+                c.port,
                 c.sport,
                 c.sseq,
             )
@@ -221,6 +225,7 @@ impl Writer {
         self.next_port = self.next_port.wrapping_add(1).max(10_000);
         let mut c = Conn {
             sport: self.next_port,
+            port: 80,
             cseq: self.rng.random(),
             sseq: self.rng.random(),
             last: at,
@@ -465,6 +470,7 @@ impl Writer {
 
     fn request(&mut self, at: i64, who: &Client<'_>, l: &Line) {
         let client = who.ip;
+        self.tls_hello(at.saturating_sub(1_000_000), who.ip, who.label);
         let had_cookie = match who.label {
             "benign" => self.jar.contains_key(&who.ip),
             "bad-bot" => true,
@@ -501,6 +507,56 @@ impl Writer {
         self.exchange(at, who.ip, client, &req, &resp);
     }
 
+    /// Before its first request a client opens a TLS connection to the shop's port 443 (the
+    /// pages it loads over HTTPS): the ClientHello is its stack's, a browser's for people and
+    /// crawlers, an HTTP library's for the attack tools, whatever their user agent says. The
+    /// server's answer is left out; the client resets the connection.
+    fn tls_hello(&mut self, at: i64, ip: IpAddr, label: &str) {
+        if label == "slowloris" || !self.hellos.insert(ip) {
+            return;
+        }
+        self.next_port = self.next_port.wrapping_add(1).max(10_000);
+        let mut c = Conn {
+            sport: self.next_port,
+            port: 443,
+            cseq: self.rng.random(),
+            sseq: self.rng.random(),
+            last: at,
+        };
+        let hello = if matches!(label, "benign" | "crawler") {
+            let grease = 0x0a0a + 0x1010 * self.rng.random_range(0..16u16);
+            packets::client_hello("shop.example", grease)
+        } else {
+            packets::scripted_client_hello("shop.example")
+        };
+        let syn = Flags {
+            syn: true,
+            ..Default::default()
+        };
+        self.push(at, true, ip, &c, syn, &[]);
+        c.cseq = c.cseq.wrapping_add(1);
+        let synack = Flags {
+            syn: true,
+            ack: Some(c.cseq),
+            ..Default::default()
+        };
+        self.push(at + 100_000, false, ip, &c, synack, &[]);
+        c.sseq = c.sseq.wrapping_add(1);
+        let data = Flags {
+            psh: true,
+            ack: Some(c.sseq),
+            ..Default::default()
+        };
+        self.push(at + 200_000, true, ip, &c, data, &hello);
+        c.cseq = c.cseq.wrapping_add(hello.len() as u32);
+        let rst = Flags {
+            rst: true,
+            ack: Some(c.sseq),
+            ..Default::default()
+        };
+        self.push(at + 300_000, true, ip, &c, rst, &[]);
+    }
+
     fn exchange(&mut self, at: i64, ip: IpAddr, client: IpAddr, req: &[u8], resp: &[u8]) {
         let mut c = self.connection(ip, at);
         let t = at + 1_000_000;
@@ -527,6 +583,7 @@ pub fn generate_http_capture(
         conns: HashMap::new(),
         held: HashMap::new(),
         jar: HashMap::new(),
+        hellos: Default::default(),
         next_port: 10_000,
         buf: Vec::new(),
         flushed_to: i64::MIN,

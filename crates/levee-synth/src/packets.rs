@@ -269,6 +269,32 @@ pub(crate) fn client_hello(sni: &str, grease: u16) -> Vec<u8> {
     client_hello_record(&ciphers, &exts)
 }
 
+/// A TLS 1.3 ClientHello as an HTTP library sends it: no GREASE, ALPN `http/1.1` only, a
+/// long cipher list and few extensions (the shape of Python's `ssl` defaults).
+pub(crate) fn scripted_client_hello(sni: &str) -> Vec<u8> {
+    let exts: Vec<(u16, Vec<u8>)> = vec![
+        (0x0000, sni_extension(sni)),
+        (0x000b, vec![3, 0, 1, 2]),
+        (0x000a, vec![0, 4, 0x00, 0x1d, 0x00, 0x17]),
+        (0x0023, vec![]),
+        (
+            0x0010,
+            vec![0, 9, 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1'],
+        ),
+        (0x0016, vec![]),
+        (0x0017, vec![]),
+        (0x000d, vec![0, 6, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]),
+        (0x002b, vec![4, 0x03, 0x04, 0x03, 0x03]),
+    ];
+    let ciphers: Vec<u16> = [
+        0x1302, 0x1303, 0x1301, 0xc02c, 0xc030, 0x009f, 0xcca9, 0xcca8, 0xccaa, 0xc02b, 0xc02f,
+        0x009e, 0xc024, 0xc028, 0x006b, 0xc023, 0xc027, 0x0067, 0xc00a, 0xc014, 0x0039, 0xc009,
+        0xc013, 0x0033, 0x009d, 0x009c, 0x003d, 0x003c, 0x0035, 0x002f, 0x00ff,
+    ]
+    .to_vec();
+    client_hello_record(&ciphers, &exts)
+}
+
 /// An Ethernet + IPv4 frame around `payload` (already holding its transport header), with
 /// the fragment fields given: `frag_units` is the offset in 8-byte units.
 pub(crate) fn ipv4_frame(

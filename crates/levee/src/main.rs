@@ -280,6 +280,11 @@ struct SynthArgs {
     /// may add `slowloris`.
     #[arg(long)]
     capture: bool,
+    /// With `--http`: write the log as Cloudflare HTTP request log JSON lines (ClientIP,
+    /// ClientRequest*, EdgeResponseStatus, EdgeStartTimestamp, JA3Hash, JA4) instead of the
+    /// combined format.
+    #[arg(long, conflicts_with = "capture")]
+    cloudflare: bool,
     /// With `--http`: the log's length in seconds.
     #[arg(long, default_value_t = 1800.0)]
     duration: f64,
@@ -733,6 +738,7 @@ fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
             Some(_) => anyhow::bail!("--start must be seconds since 1970, before 2096"),
             None => levee_synth::http::HttpConfig::default().start_ns,
         },
+        cloudflare: a.cloudflare,
         ..Default::default()
     };
     let out = a.out.clone().expect("clap requires --out without --list");

@@ -263,6 +263,16 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
         scraper["peak_per_minute"].as_u64().unwrap() < 60,
         "{scraper}"
     );
+    // Each client's TLS hello (to port 443) is joined to its cleartext requests: the attack
+    // tools' JA4 is a group of its own, all malicious, the browsers' all good.
+    let ja4 = a["groups"]["ja4"].as_array().unwrap();
+    let share = |prefix: &str| {
+        ja4.iter()
+            .find(|g| g["key"].as_str().unwrap().starts_with(prefix))
+            .map(|g| g["malicious_share"].as_f64().unwrap())
+    };
+    assert_eq!(share("t13d3109h1_"), Some(1.0), "{ja4:?}");
+    assert_eq!(share("t13d0910h2_"), Some(0.0), "{ja4:?}");
     // Slowloris: each attacker's connections, held about 200 s.
     let slow: Vec<&Value> = judged
         .values()

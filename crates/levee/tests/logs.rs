@@ -596,3 +596,115 @@ fn rules_written_for_log_attacks_stop_them_and_spare_good_clients() {
     }
     assert_eq!(s["good_clients"]["limited_or_blocked"], 0);
 }
+
+#[test]
+fn cloudflare_logs_with_ja4_unmask_scrapers_posing_as_browsers() {
+    // The shop as Cloudflare HTTP request logs: each client's JA3 and JA4 beside its user
+    // agent. The scrapers claim Chrome; their TLS hello is a script's.
+    let dir = scratch("logs-cloudflare");
+    let log = dir.join("shop.json");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--http",
+            "--cloudflare",
+            "--sessions-per-second",
+            "3",
+        ])
+        .args([
+            "--scenario",
+            "http-mix+bad-bot",
+            "--seed",
+            "6",
+            "--duration",
+            "600",
+        ])
+        .args(["--force", "--out"])
+        .arg(&log));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let truth = client_labels(&dir.join("shop.json.labels.csv"));
+    let o = run(levee().args(["analyze", "--json"]).arg(&log));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        a["files"][0]["format"]
+            .as_str()
+            .unwrap()
+            .starts_with("json"),
+        "{}",
+        a["files"]
+    );
+    let judged: HashMap<&str, &Value> = a["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["ip"].as_str().unwrap(), c))
+        .collect();
+    let (mut scrapers, mut good, mut good_malicious) = (0, 0, 0);
+    for (client, label) in &truth {
+        let c = judged.get(client.as_str());
+        match label.as_str() {
+            "bad-bot" => {
+                let c = c.unwrap();
+                assert_eq!(c["vector"], "bad-bot", "{c}");
+                let why = c["reasons"].to_string();
+                assert!(why.contains("its TLS hello is not a browser's"), "{why}");
+                assert!(why.contains("not one script, style or image"), "{why}");
+                scrapers += 1;
+            }
+            "benign" | "crawler" => {
+                good += 1;
+                good_malicious += usize::from(c.is_some_and(|c| c["verdict"] == "malicious"));
+            }
+            vector => assert_eq!(c.unwrap()["vector"], vector, "{client}"),
+        }
+    }
+    assert_eq!(scrapers, 25);
+    assert!(
+        good > 1000 && good_malicious * 200 < good,
+        "{good_malicious} of {good}"
+    );
+    // The scrapers' JA4 is a group of its own, all malicious; the browsers' are not.
+    let ja4 = a["groups"]["ja4"].as_array().unwrap();
+    let scripted = ja4
+        .iter()
+        .find(|g| g["key"].as_str().unwrap().starts_with("t13d3109h1_"))
+        .unwrap();
+    assert!(
+        scripted["malicious_share"].as_f64().unwrap() > 0.99,
+        "{scripted}"
+    );
+    let chrome = ja4
+        .iter()
+        .find(|g| g["key"].as_str().unwrap().starts_with("t13d1516h2_"))
+        .unwrap();
+    assert_eq!(chrome["malicious_share"], 0.0, "{chrome}");
+    // A rule on the fingerprint stops the scrapers without touching a good client.
+    let rules = dir.join("ja4.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "version = 1\n\n[[rule]]\nid = \"scripted-tls-posing-as-chrome\"\naction = \"block\"\nexpression = '''tls.ja4 == \"{}\" and http.user_agent contains \"Chrome/\"'''\n",
+            scripted["key"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let o = run(levee()
+        .args(["simulate", "--json", "--rules"])
+        .arg(&rules)
+        .arg(&log));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bad_bot = s["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["vector"] == "bad-bot")
+        .unwrap();
+    assert_eq!(bad_bot["share"], 1.0, "{bad_bot}");
+    assert_eq!(
+        s["good_clients"]["limited_or_blocked"], 0,
+        "{}",
+        s["good_clients"]
+    );
+}
