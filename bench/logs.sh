@@ -41,7 +41,7 @@ run() {
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
     rss=$m
   done
-  printf '%-46s %8.2f s %10.0f lines/s %8.1f MiB\n' "$name" "$best" \
+  printf "%-46s %8.2f s %10.0f ${unit:-lines}/s %8.1f MiB\n" "$name" "$best" \
     "$(awk "BEGIN{print $lines / ($best > 0 ? $best : 0.001)}")" "$(awk "BEGIN{print $rss/1024}")"
   echo "$best" > "$out/$key.t"
 }
@@ -56,3 +56,19 @@ awk -v l="$l" -v g="$g" 'BEGIN { printf "speed of levee analyze relative to GoAc
 echo
 echo "10 million distinct client addresses: $distinct"
 /usr/bin/time -f "%e s, peak %M KB" "$levee" analyze "$distinct" 2>&1 >/dev/null | tail -1
+
+# HTTP from a capture: the same shop over TCP (requests split, reordered, pipelined; every
+# client's TLS hello), reassembled by levee and by tshark's HTTP dissector.
+pcap="$out/shop-capture-600.pcap"
+[ -f "$pcap" ] || "$levee" synth --http --capture --scenario http-mix+bad-bot+slowloris --duration 600 --sessions-per-second 5 --out "$pcap" --force
+command -v tshark >/dev/null || apt-get install -y tshark >/dev/null
+lines=$("$levee" requests "$pcap" 2>/dev/null | wc -l)
+unit=requests
+echo
+echo "capture: $pcap ($(du -h "$pcap" | cut -f1), $lines requests)"
+run req "levee requests (reassembly to a log)" "$levee" requests "$pcap"
+run http "levee analyze --http (2 passes)" "$levee" analyze --http "$pcap"
+run tshark "tshark -Y http.request -T fields" tshark -r "$pcap" -o tcp.reassemble_out_of_order:TRUE -Y http.request -T fields -e http.request.uri
+r=$(cat "$out/req.t")
+t=$(cat "$out/tshark.t")
+awk -v r="$r" -v t="$t" 'BEGIN { printf "speed of levee requests relative to tshark: %.1fx\n", t / r }'

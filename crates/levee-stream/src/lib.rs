@@ -16,6 +16,7 @@
 //! TLS ClientHello of a client is what is known of it, and it is joined to the client's
 //! cleartext requests.
 
+pub mod fuzzing;
 pub mod http;
 pub mod tcp;
 

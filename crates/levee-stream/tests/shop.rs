@@ -158,3 +158,54 @@ fn slowloris_connections_come_out_as_unfinished_header_blocks() {
         assert!(r.status.is_none());
     }
 }
+
+/// Random segments, half of them pieces of real requests and responses, never make the
+/// reassembly panic, and what it holds stays within its bounds.
+#[test]
+fn random_segments_never_break_the_reassembly() {
+    let pieces: [&[u8]; 6] = [
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /login HTTP/1.1\r\nContent-Length: 5\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+        b"0\r\n\r\nHTTP/1.1 304 N\r\n\r\n",
+        b"\r\nX-a: b\r\n",
+        b"HEAD / HTTP/1.0\r\n\r\nGE",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut found = 0u64;
+    for _ in 0..2_000 {
+        let mut data = Vec::new();
+        for _ in 0..(next() % 60) {
+            let r = next();
+            let piece: Vec<u8> = if r % 2 == 0 {
+                pieces[(r >> 8) as usize % pieces.len()].to_vec()
+            } else {
+                (0..(r >> 8) % 40)
+                    .map(|i| (next() >> (i % 8)) as u8)
+                    .collect()
+            };
+            data.extend([(r >> 16) as u8, (r >> 24) as u8, piece.len() as u8]);
+            data.extend(piece);
+        }
+        let mut x = HttpExtractor::new(StreamConfig::default());
+        let mut requests = 0u64;
+        for (i, f) in levee_stream::fuzzing::segments(&data).enumerate() {
+            let p = levee_decode::decode(1, &f, f.len() as u32);
+            x.add(i as i64 * 1_000_000, &p);
+            requests += x.drain().count() as u64;
+        }
+        x.finish();
+        requests += x.drain().count() as u64;
+        assert_eq!(x.stats().requests, requests);
+        assert!(x.stats().connections <= 2 * 60);
+        found += requests;
+    }
+    // The pieces of real messages do make requests now and then.
+    assert!(found > 1_000, "{found}");
+}

@@ -107,12 +107,16 @@ impl Requests {
                 }
                 let st = extractor.stats();
                 let names: Vec<&str> = outcome.files.iter().map(|f| f.name.as_str()).collect();
+                let names = match names.len() {
+                    0..=3 => names.join(", "),
+                    n => format!("{n} captures ({}, {}, ...)", names[0], names[1]),
+                };
                 let format = format!(
                     "capture: HTTP/1.x from {} TCP connections ({} answered, {} TLS ClientHellos, {} header blocks never finished, {} gaps)",
                     st.connections, st.answered, st.tls_hellos, st.incomplete_headers, st.gaps
                 );
                 Ok(ReadOutcome {
-                    files: vec![LogFile::capture(names.join(", "), format, requests, None)],
+                    files: vec![LogFile::capture(names, format, requests, None)],
                     unreadable: outcome.unreadable > 0,
                     damaged: outcome.damaged > 0,
                 })

@@ -386,3 +386,36 @@ fn rules_written_from_a_capture_stop_its_attacks_and_spare_good_clients() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("slowloris") && html.contains("bad-bot"));
 }
+
+#[test]
+fn every_tcpdump_test_capture_goes_through_the_reassembly() {
+    // The whole corpus (fuzzer-found crashers among them) in one run: damaged records are
+    // reported and skipped, and whatever TCP they hold goes through the reassembly.
+    let Some(data) = require_shared("levee requests on the tcpdump corpus") else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("tcpdump-tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() > 800);
+    let o = run(levee()
+        .args(["requests", "--json", "--max-errors", "0"])
+        .args(&files));
+    assert!(
+        matches!(o.status.code(), Some(0 | 3 | 4)),
+        "exit {:?}: {}",
+        o.status,
+        stderr(&o)
+    );
+    let lines = stdout(&o).lines().count();
+    assert!(lines >= 3, "{lines} requests");
+    for line in stdout(&o).lines() {
+        let _: Value = serde_json::from_str(line).unwrap();
+    }
+}
