@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use levee_analyze::detect::thousands;
+use levee_l7::groups::Group;
 use levee_l7::ClientReport;
 
 use crate::html::{duration, figure, pct, CSS};
@@ -90,6 +91,66 @@ fn clients_table(rows: &[ClientReport]) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// The dimensions clients are grouped by, with their titles.
+fn group_dimensions(r: &LogReport) -> [(&'static str, &[Group]); 3] {
+    let g = &r.analysis.groups;
+    [
+        ("Networks (/24, /64)", &g.networks),
+        ("User agents", &g.user_agents),
+        ("TLS fingerprints (JA4)", &g.ja4),
+    ]
+}
+
+fn groups_tables(r: &LogReport) -> Markup {
+    html! {
+        @for (title, groups) in group_dimensions(r) {
+            @if !groups.is_empty() {
+                h3 { (title) }
+                table {
+                    tr { th { "group" } th.num { "requests" } th.num { "clients" } th.num { "malicious clients" } th.num { "from malicious clients" } th.num { "from suspicious clients" } }
+                    @for g in groups {
+                        tr {
+                            td { code { (g.key) } }
+                            td.num { (thousands(g.requests)) }
+                            td.num { (thousands(g.clients)) }
+                            td.num { (thousands(g.malicious_clients)) }
+                            td.num { span class=(if g.malicious_share >= 0.5 { "badge bad" } else { "" }) { (pct(g.malicious_share)) } }
+                            td.num { (pct(g.suspicious_share)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn md_groups(o: &mut String, r: &LogReport) {
+    for (title, groups) in group_dimensions(r) {
+        if groups.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "### {title}
+
+| group | requests | clients | malicious clients | from malicious clients | from suspicious clients |\n|---|---:|---:|---:|---:|---:|"
+        );
+        for g in groups {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                code(&g.key),
+                thousands(g.requests),
+                thousands(g.clients),
+                thousands(g.malicious_clients),
+                pct(g.malicious_share),
+                pct(g.suspicious_share)
+            );
+        }
+        o.push('\n');
     }
 }
 
@@ -216,6 +277,11 @@ pub fn html(r: &LogReport) -> String {
                         }
                     }
                     @for x in &r.attacks { (attack(r, x)) }
+                    section #groups {
+                        h2 { "Who sends the traffic" }
+                        p { "The busiest networks, user agents and TLS fingerprints, and how much of each came from clients judged malicious: a group all malicious can be blocked whole; one all good is what a rule must spare." }
+                        (groups_tables(r))
+                    }
                     section #clients {
                         h2 { "Clients judged suspicious" }
                         @let suspicious: Vec<ClientReport> = r.analysis.clients.iter().filter(|c| c.verdict == levee_l7::Level::Suspicious).take(25).cloned().collect();
@@ -346,6 +412,8 @@ pub fn markdown(r: &LogReport) -> String {
         o.push('\n');
         md_clients(&mut o, &x.clients);
     }
+    let _ = writeln!(o, "## Who sends the traffic\n");
+    md_groups(&mut o, r);
     let _ = writeln!(
         o,
         "## Mitigation\n\nThe {} rules, applied in order (first match wins) to every request, drop {} of {} requests and limit or block {} of {} good clients.\n",

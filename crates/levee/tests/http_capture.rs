@@ -385,6 +385,21 @@ fn rules_written_from_a_capture_stop_its_attacks_and_spare_good_clients() {
     assert_eq!(r["input"], "capture");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("slowloris") && html.contains("bad-bot"));
+    // Who sends the traffic: the attack tools' TLS fingerprint, all malicious, beside the
+    // browsers' (every figure from report.json's analysis).
+    assert!(html.contains("Who sends the traffic"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let ja4 = r["analysis"]["groups"]["ja4"].as_array().unwrap();
+    assert!(ja4.len() >= 2, "{ja4:?}");
+    for g in ja4 {
+        let key = g["key"].as_str().unwrap();
+        assert!(html.contains(key) && md.contains(key), "{key}");
+    }
+    assert!(md.contains("### TLS fingerprints (JA4)"));
+    assert!(
+        md.contains("| `t13d3109h1_e8f1e7e78f70_1e39ade74021` | "),
+        "{md}"
+    );
 }
 
 #[test]
