@@ -361,6 +361,12 @@ fn text(d: &LogAnalysis) -> String {
     if a.attacks.is_empty() {
         let _ = writeln!(o, "\nNo attack found.");
     }
+    if d.input == "capture" && a.requests == 0 {
+        let _ = writeln!(
+            o,
+            "These captures hold no HTTP/1.x request in cleartext; `levee analyze` without --http analyses their packets."
+        );
+    }
     for at in &a.attacks {
         let _ = writeln!(
             o,

@@ -156,7 +156,10 @@ pub fn run(a: RequestsArgs) -> anyhow::Result<u8> {
     }
     for f in &outcome.files {
         let s = f.source();
-        eprintln!("levee: {}: {} requests; {}", s.name, s.requests, s.format);
+        // Nothing to say of inputs none of which could be read (already reported).
+        if !s.name.is_empty() {
+            eprintln!("levee: {}: {} requests; {}", s.name, s.requests, s.format);
+        }
     }
     Ok(outcome.exit_code())
 }
