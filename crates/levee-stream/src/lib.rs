@@ -216,10 +216,12 @@ impl HttpExtractor {
         } else {
             None
         };
-        let c = self.connections.get_mut(&key).expect("found or inserted");
-        c.last_ts = ts;
-        let fingerprint = self.fingerprints.get(&c.client.0).cloned();
+        // Disjoint fields: the client's fingerprint is borrowed, not copied for each packet.
+        let (connections, fingerprints) = (&mut self.connections, &self.fingerprints);
         let (stats, ready, config) = (&mut self.stats, &mut self.ready, &self.config);
+        let c = connections.get_mut(&key).expect("found or inserted");
+        c.last_ts = ts;
+        let fingerprint = fingerprints.get(&c.client.0);
         if down {
             deliver_down(c, t.seq, syn, p.payload, stats, ready);
         } else {
@@ -229,7 +231,7 @@ impl HttpExtractor {
                 t.seq,
                 syn,
                 p.payload,
-                fingerprint.as_ref(),
+                fingerprint,
                 stats,
                 ready,
                 config,
@@ -237,17 +239,7 @@ impl HttpExtractor {
             if let Some((seq, bytes)) = early {
                 // Only a segment that follows the request's start is of this stream; one
                 // from before it (an older request's part) is dropped by the reassembly.
-                deliver_up(
-                    c,
-                    ts,
-                    seq,
-                    false,
-                    &bytes,
-                    fingerprint.as_ref(),
-                    stats,
-                    ready,
-                    config,
-                );
+                deliver_up(c, ts, seq, false, &bytes, fingerprint, stats, ready, config);
             }
         }
         // Ended by a reset, or by a FIN from each side (a half-closed connection still
@@ -327,13 +319,13 @@ impl HttpExtractor {
             feed_down(&mut c, ch.as_ref(), stats, ready);
         }
         c.up.close(&mut |ch| chunks.push(own(ch)));
-        let fingerprint = self.fingerprints.get(&c.client.0).cloned();
+        let fingerprint = self.fingerprints.get(&c.client.0);
         for ch in chunks {
             feed_up(
                 &mut c,
                 at,
                 ch.as_ref(),
-                fingerprint.as_ref(),
+                fingerprint,
                 stats,
                 ready,
                 &self.config,
@@ -359,19 +351,12 @@ impl HttpExtractor {
                 r.protocol = None;
             }
             r.header_incomplete_ns = Some(at.saturating_sub(started).max(0));
-            attach(&mut r, fingerprint_of(&self.fingerprints, c.client.0));
+            attach(&mut r, fingerprint);
             stats.incomplete_headers += 1;
             stats.requests += 1;
             ready.push(r);
         }
     }
-}
-
-fn fingerprint_of(
-    f: &HashMap<IpAddr, (String, String), foldhash::fast::FixedState>,
-    ip: IpAddr,
-) -> Option<&(String, String)> {
-    f.get(&ip)
 }
 
 fn attach(r: &mut Request<'static>, fingerprint: Option<&(String, String)>) {
