@@ -42,6 +42,10 @@ pub struct L7Config {
     pub max_clients: usize,
     /// A client at this many requests in one minute floods.
     pub flood_per_minute: u32,
+    /// Searches from one client that, at `search_per_minute` in a minute, hammer the search
+    /// (an endpoint that costs the server far more than a page).
+    pub search_requests: u32,
+    pub search_per_minute: u32,
     /// Login POSTs from one client that make login abuse.
     pub login_posts: u32,
     /// Requests of a client with one path and ever-changing queries that make cache busting.
@@ -61,6 +65,8 @@ impl Default for L7Config {
         L7Config {
             max_clients: 262_144,
             flood_per_minute: 600,
+            search_requests: 100,
+            search_per_minute: 60,
             login_posts: 20,
             cache_busting_requests: 50,
             good_sample: 20,
@@ -295,6 +301,19 @@ fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) ->
         malicious.push(format!(
             "{n} requests to {} path(s) with ~{queries} different query strings: defeats the cache",
             p.distinct_paths()
+        ));
+    }
+    // The search hammered: below the flood rate, but each request is an expensive query.
+    // (Searches that never repeat are cache busting, judged as such.)
+    if !vectors[vector_index("cache-busting")]
+        && p.searches >= c.search_requests
+        && p.searches * 10 >= n * 8
+        && p.peak_minute >= c.search_per_minute
+    {
+        vectors[vector_index("http-flood")] = true;
+        malicious.push(format!(
+            "{} searches, up to {} in one minute: hammering the search, an expensive endpoint, faster than a person types",
+            p.searches, p.peak_minute
         ));
     }
     // Proxy abuse.

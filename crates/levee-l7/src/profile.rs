@@ -122,6 +122,8 @@ pub struct Profile {
     pub no_agent: u32,
     pub login_posts: u32,
     pub login_failures: u32,
+    /// Requests to a search endpoint (see [`is_search`]).
+    pub searches: u32,
     /// Hostile categories seen (a [`crate::patterns::Category`] bit set) and the requests
     /// that showed any.
     pub hostile: u32,
@@ -176,6 +178,16 @@ pub fn path_kind(path: &str) -> (bool, bool) {
         // `/`, `/products/12`: pages.
         None => (false, true),
     }
+}
+
+/// Whether a path is a search endpoint (`/search`, `/api/Search/...`): found by the first
+/// letter's two cases, then a case-blind comparison, without copying the path.
+pub fn is_search(path: &str) -> bool {
+    let b = path.as_bytes();
+    memchr::memchr2_iter(b's', b'S', b).any(|i| {
+        b.get(i..i + 6)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"search"))
+    })
 }
 
 fn is_login(path: &str) -> bool {
@@ -263,6 +275,7 @@ impl Profile {
             }
             None => self.no_agent += 1,
         }
+        self.searches += u32::from(is_search(path));
         if method == "POST" && is_login(path) {
             self.login_posts += 1;
             if matches!(r.status, Some(401 | 403 | 429)) {
@@ -528,5 +541,9 @@ mod tests {
         assert_eq!(path_kind("/index.php"), (false, true));
         assert_eq!(path_kind("/files/report.pdf"), (false, false));
         assert!(is_login("/wp-login.php") && is_login("/api/v1/Auth/token") && !is_login("/blog"));
+        assert!(
+            is_search("/search") && is_search("/api/v2/SEARCH/items") && is_search("/s/Search")
+        );
+        assert!(!is_search("/products/12") && !is_search("/sea") && !is_search("/researc"));
     }
 }

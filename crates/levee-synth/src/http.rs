@@ -26,8 +26,12 @@ pub const HTTP_ATTACKS: [&str; 4] = ["http-flood", "login-abuse", "cache-busting
 /// Chrome, each below every rate threshold, fetching product pages without their assets. In a
 /// log only their missing JavaScript footprint shows; in a capture their header order, their
 /// cookie (one session's, copied to every address) and their refusal of new cookies give them
-/// away.
-pub const HTTP_EXTRA_ATTACKS: [&str; 1] = ["bad-bot"];
+/// away. `search-flood`: bots running searches at about 100 a minute each, far below the
+/// flood rate of a page, labelled `http-flood`.
+pub const HTTP_EXTRA_ATTACKS: [&str; 2] = ["bad-bot", "search-flood"];
+
+/// Bots of the `search-flood` (labelled `http-flood`: a flood on an expensive endpoint).
+pub const SEARCHERS: u32 = 10;
 
 /// Addresses of the `bad-bot` scraper pool.
 pub const SCRAPERS: u32 = 25;
@@ -146,6 +150,9 @@ enum Kind {
     Scraper {
         next_product: u32,
     },
+    /// A bot running searches, each new, at about 100 a minute: far below the flood rate, but
+    /// every one an expensive query.
+    Searcher,
 }
 
 struct Actor {
@@ -242,10 +249,12 @@ pub(crate) fn generate_requests(
             "login-abuse" => (20, 2.0, "login-abuse"),
             "cache-busting" => (10, 1.0 / 3.0, "cache-busting"),
             "bad-bot" => (SCRAPERS, 3.0, "bad-bot"),
+            "search-flood" => (SEARCHERS, 0.6, "http-flood"),
             _ => (3, 0.5, "http-scanner"),
         };
         for _ in 0..count {
-            let kind = match label {
+            let kind = match attack.as_str() {
+                "search-flood" => Kind::Searcher,
                 "http-flood" => Kind::Flood,
                 "login-abuse" => Kind::Stuffer,
                 "cache-busting" => Kind::Buster {
@@ -528,6 +537,22 @@ fn step(actor: &mut Actor, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
                 target: format!("/products/{next_product}"),
                 status: 200,
                 bytes: rng.random_range(20_000..60_000),
+                referer: None,
+            };
+            (Some(line), Some(at + ns(exp(rng, actor.interval))))
+        }
+        Kind::Searcher => {
+            // Popular terms again and again: the queries repeat (a cache would serve them).
+            let q = format!(
+                "/search?q={}&page={}",
+                WORDS[rng.random_range(0..WORDS.len())],
+                rng.random_range(1..6)
+            );
+            let line = Line {
+                method: "GET",
+                target: q,
+                status: 200,
+                bytes: rng.random_range(8_000..30_000),
                 referer: None,
             };
             (Some(line), Some(at + ns(exp(rng, actor.interval))))

@@ -708,3 +708,74 @@ fn cloudflare_logs_with_ja4_unmask_scrapers_posing_as_browsers() {
         s["good_clients"]
     );
 }
+
+#[test]
+fn a_search_hammered_below_the_flood_rate_is_an_http_flood() {
+    // Ten bots at about 100 searches a minute each: a sixth of the flood rate of a page, but
+    // each an expensive query. People search now and then and are not touched.
+    let dir = scratch("logs-search-flood");
+    let log = dir.join("shop.log");
+    let o = run(levee()
+        .args(["synth", "--http", "--sessions-per-second", "3"])
+        .args([
+            "--scenario",
+            "http-mix+search-flood",
+            "--seed",
+            "8",
+            "--duration",
+            "900",
+        ])
+        .args(["--force", "--out"])
+        .arg(&log));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let truth = client_labels(&dir.join("shop.log.labels.csv"));
+    let rules = dir.join("rules.toml");
+    let o = run(levee()
+        .args(["analyze", "--json", "--force", "--rules-out"])
+        .arg(&rules)
+        .arg(&log));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let judged: HashMap<&str, &Value> = a["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["ip"].as_str().unwrap(), c))
+        .collect();
+    let (mut searchers, mut good, mut good_malicious) = (0, 0, 0);
+    for (client, label) in &truth {
+        let c = judged.get(client.as_str());
+        match label.as_str() {
+            "benign" | "crawler" => {
+                good += 1;
+                good_malicious += usize::from(c.is_some_and(|c| c["verdict"] == "malicious"));
+            }
+            vector => {
+                let c = c.unwrap();
+                assert_eq!(c["vector"], vector, "{c}");
+                if c["reasons"].to_string().contains("hammering the search") {
+                    assert!(c["peak_per_minute"].as_u64().unwrap() < 600, "{c}");
+                    searchers += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(searchers, 10);
+    assert!(
+        good > 2000 && good_malicious * 200 < good,
+        "{good_malicious} of {good}"
+    );
+    let o = run(levee()
+        .args(["simulate", "--json", "--rules"])
+        .arg(&rules)
+        .arg(&log));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for at in s["attacks"].as_array().unwrap() {
+        assert!(at["share"].as_f64().unwrap() >= 0.95, "{at}");
+    }
+    let g = &s["good_clients"];
+    assert!(
+        g["limited_or_blocked"].as_u64().unwrap() * 200 < g["total"].as_u64().unwrap(),
+        "{g}"
+    );
+}
