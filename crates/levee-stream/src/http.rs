@@ -15,21 +15,9 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Headers read per message at most.
 const MAX_HEADERS: usize = 96;
 
-const METHODS: [&[u8]; 9] = [
-    b"GET ",
-    b"POST ",
-    b"HEAD ",
-    b"PUT ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"CONNECT ",
-    b"PATCH ",
-    b"TRACE ",
-];
-
-/// Whether bytes begin an HTTP/1.x request.
+/// Whether bytes begin an HTTP/1.x request (a method and a space, as the decoder tells them).
 pub fn starts_request(b: &[u8]) -> bool {
-    METHODS.iter().any(|m| b.starts_with(m))
+    levee_decode::app::http::looks_like_request(b)
 }
 
 /// Whether a segment's payload may open an HTTP/1.x request: it starts with a method, or it
@@ -38,7 +26,7 @@ pub fn starts_request(b: &[u8]) -> bool {
 pub fn may_start_request(b: &[u8]) -> bool {
     starts_request(b)
         || (!b.is_empty()
-            && METHODS
+            && levee_decode::app::http::METHODS
                 .iter()
                 .any(|m| m.len() > b.len() && m.starts_with(b)))
 }

@@ -182,17 +182,6 @@ fn requests_reassembled_from_captures_equal_tsharks() {
     assert_eq!(real, 3);
 }
 
-/// Per client, its label.
-fn client_labels(labels: &Path) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for line in std::fs::read_to_string(labels).unwrap().lines().skip(1) {
-        let mut f = line.split(',');
-        let (_, label, client) = (f.next(), f.next().unwrap(), f.next().unwrap());
-        out.insert(client.to_string(), label.to_string());
-    }
-    out
-}
-
 fn analyze_json(args: &[&str], input: &Path) -> Value {
     let o = run(levee().arg("analyze").args(args).arg("--json").arg(input));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

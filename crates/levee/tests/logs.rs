@@ -306,17 +306,6 @@ fn analyze_refuses_mixed_inputs_and_reads_logs_from_standard_input() {
     assert_eq!(a["requests"], 292);
 }
 
-/// Per client of a synthetic log, its label (from the label file).
-fn client_labels(labels: &std::path::Path) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for line in std::fs::read_to_string(labels).unwrap().lines().skip(1) {
-        let mut f = line.split(',');
-        let (_, label, client) = (f.next(), f.next().unwrap(), f.next().unwrap());
-        out.insert(client.to_string(), label.to_string());
-    }
-    out
-}
-
 #[test]
 fn synthetic_shop_logs_attacks_are_found_and_good_clients_are_not_called_malicious() {
     let dir = scratch("logs-synth");

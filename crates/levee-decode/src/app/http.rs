@@ -22,7 +22,9 @@ pub struct HttpRequest<'a> {
     pub complete: bool,
 }
 
-const METHODS: [&[u8]; 9] = [
+/// The request methods levee recognises, each with the space that follows it on the request
+/// line.
+pub const METHODS: [&[u8]; 9] = [
     b"GET ",
     b"POST ",
     b"HEAD ",

@@ -112,3 +112,14 @@ pub fn synth_shop(log: &std::path::Path, seed: &str, duration: u32) {
         .arg(log));
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Per client of a synthetic log or capture, its label (from the `line,label,client` file).
+pub fn client_labels(labels: &std::path::Path) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for line in std::fs::read_to_string(labels).unwrap().lines().skip(1) {
+        let mut f = line.split(',');
+        let (_, label, client) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        out.insert(client.to_string(), label.to_string());
+    }
+    out
+}
