@@ -7,7 +7,7 @@ use levee_capture::{RecordError, Recovery};
 use levee_decode::{linktype, AppProtocol, IssueKind, Layer, Packet, Transport, TunnelKind};
 use serde::Serialize;
 
-use crate::sketch::{fmix64, mix_u128, DistinctCount, TopK};
+use crate::sketch::{fmix64, mix_u128, DistinctCount, PortCounts, TopK};
 
 /// Heavy-hitter table sizes: big enough that any talker above ~0.1 % of packets is exact within
 /// the reported error bound.
@@ -115,10 +115,11 @@ pub struct SummaryBuilder {
     packets: u64,
     wire_bytes: u64,
     captured_bytes: u64,
-    first_ts: Option<i64>,
-    last_ts: Option<i64>,
-    min_ts: Option<i64>,
-    max_ts: Option<i64>,
+    /// Times of the first packet and the earliest and latest ones (meaningless while
+    /// `packets` is 0).
+    first_ts: i64,
+    min_ts: i64,
+    max_ts: i64,
     /// Index of each distinct stack in `stack_list`.
     stacks: HashMap<Stack, usize, foldhash::fast::FixedState>,
     last_stack: Option<(Stack, usize)>,
@@ -130,11 +131,11 @@ pub struct SummaryBuilder {
     conversations: TopK<(u128, u128)>,
     distinct_sources: DistinctCount,
     distinct_destinations: DistinctCount,
-    // Exact per-port counts: 4 × 64 Ki counters (2 MiB) are cheaper than any sketch.
-    tcp_dst_ports: Vec<u64>,
-    udp_dst_ports: Vec<u64>,
-    tcp_src_ports: Vec<u64>,
-    udp_src_ports: Vec<u64>,
+    // Exact per-port counts: 4 × 64 Ki counters are cheaper than any sketch.
+    tcp_dst_ports: PortCounts,
+    udp_dst_ports: PortCounts,
+    tcp_src_ports: PortCounts,
+    udp_src_ports: PortCounts,
     bucket_ns: i64,
     series: BTreeMap<i64, (u64, u64)>,
     cur_bucket: Option<(i64, u64, u64)>,
@@ -162,10 +163,9 @@ impl SummaryBuilder {
             packets: 0,
             wire_bytes: 0,
             captured_bytes: 0,
-            first_ts: None,
-            last_ts: None,
-            min_ts: None,
-            max_ts: None,
+            first_ts: 0,
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
             stacks: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(1)),
             last_stack: None,
             stack_list: Vec::new(),
@@ -174,10 +174,10 @@ impl SummaryBuilder {
             conversations: TopK::new(TOPK_CAPACITY),
             distinct_sources: DistinctCount::default(),
             distinct_destinations: DistinctCount::default(),
-            tcp_dst_ports: vec![0; 65536],
-            udp_dst_ports: vec![0; 65536],
-            tcp_src_ports: vec![0; 65536],
-            udp_src_ports: vec![0; 65536],
+            tcp_dst_ports: PortCounts::default(),
+            udp_dst_ports: PortCounts::default(),
+            tcp_src_ports: PortCounts::default(),
+            udp_src_ports: PortCounts::default(),
             bucket_ns: bucket_ns.max(1),
             series: BTreeMap::new(),
             cur_bucket: None,
@@ -195,14 +195,15 @@ impl SummaryBuilder {
     /// Counts one decoded packet captured at `ts_nanos`.
     #[inline]
     pub fn add(&mut self, ts_nanos: i64, p: &Packet<'_>) {
+        if self.packets == 0 {
+            self.first_ts = ts_nanos;
+        }
         self.packets += 1;
         let wire = p.wire_len as u64;
         self.wire_bytes += wire;
         self.captured_bytes += p.cap_len as u64;
-        self.first_ts.get_or_insert(ts_nanos);
-        self.last_ts = Some(ts_nanos);
-        self.min_ts = Some(self.min_ts.map_or(ts_nanos, |m| m.min(ts_nanos)));
-        self.max_ts = Some(self.max_ts.map_or(ts_nanos, |m| m.max(ts_nanos)));
+        self.min_ts = self.min_ts.min(ts_nanos);
+        self.max_ts = self.max_ts.max(ts_nanos);
         if p.cap_len < p.wire_len {
             self.truncated_by_snaplen += 1;
         }
@@ -229,12 +230,12 @@ impl SummaryBuilder {
         }
         match p.transport {
             Transport::Tcp(t) => {
-                self.tcp_dst_ports[t.dst_port as usize] += 1;
-                self.tcp_src_ports[t.src_port as usize] += 1;
+                self.tcp_dst_ports.add(t.dst_port);
+                self.tcp_src_ports.add(t.src_port);
             }
             Transport::Udp(u) => {
-                self.udp_dst_ports[u.dst_port as usize] += 1;
-                self.udp_src_ports[u.src_port as usize] += 1;
+                self.udp_dst_ports.add(u.dst_port);
+                self.udp_src_ports.add(u.src_port);
             }
             _ => {}
         }
@@ -399,7 +400,7 @@ impl SummaryBuilder {
                 packets,
             })
             .collect();
-        let top_ports = |tcp: &[u64], udp: &[u64]| -> Vec<PortCount> {
+        let top_ports = |tcp: &PortCounts, udp: &PortCounts| -> Vec<PortCount> {
             // Keep only the `top_n` best while scanning: a spoofed flood has tens of thousands
             // of source ports, and sorting them all is wasted work.
             let order = |a: &PortCount, b: &PortCount| {
@@ -413,13 +414,13 @@ impl SummaryBuilder {
                 return best;
             }
             for (proto, table) in [("tcp", tcp), ("udp", udp)] {
-                for (port, &packets) in table.iter().enumerate() {
-                    if packets == 0 || (best.len() == top_n && packets <= best[top_n - 1].packets) {
+                for (port, packets) in table.nonzero() {
+                    if best.len() == top_n && packets <= best[top_n - 1].packets {
                         continue;
                     }
                     let entry = PortCount {
                         proto,
-                        port: port as u16,
+                        port,
                         packets,
                     };
                     let at = best.partition_point(|b| order(b, &entry).is_lt());
@@ -444,7 +445,12 @@ impl SummaryBuilder {
             })
             .collect::<Vec<_>>();
         let peak_pps = points.iter().map(|p| p.pps).fold(0.0, f64::max);
-        let span_s = match (self.min_ts, self.max_ts) {
+        let (start, end) = if self.packets > 0 {
+            (Some(self.min_ts), Some(self.max_ts))
+        } else {
+            (None, None)
+        };
+        let span_s = match (start, end) {
             (Some(s), Some(e)) if e > s => (e - s) as f64 / 1e9,
             _ => 0.0,
         };
@@ -458,7 +464,6 @@ impl SummaryBuilder {
             (0.0, 0.0)
         };
         let peak_bps = points.iter().map(|p| p.bps).fold(0.0, f64::max);
-        let (start, end) = (self.min_ts, self.max_ts);
         let duration_s = match (start, end) {
             (Some(s), Some(e)) => (e - s) as f64 / 1e9,
             _ => 0.0,
@@ -482,7 +487,7 @@ impl SummaryBuilder {
             start_epoch: start.map(|s| s as f64 / 1e9),
             end_epoch: end.map(|e| e as f64 / 1e9),
             duration_s,
-            out_of_order: self.first_ts != start,
+            out_of_order: self.packets > 0 && self.first_ts != self.min_ts,
             link_types,
             protocols,
             top_sources,

@@ -125,9 +125,12 @@ pub struct CaptureReader {
 }
 
 /// Either a frame or a damaged record; the reader goes on after either.
+///
+/// The error is boxed: damage is rare, and a small item is cheaper to hand back for each of
+/// millions of frames.
 pub enum Item<'a> {
     Frame(Frame<'a>),
-    Damaged(RecordError),
+    Damaged(Box<RecordError>),
 }
 
 impl CaptureReader {
@@ -304,6 +307,56 @@ impl CaptureReader {
         }
     }
 
+    /// The fast path for the usual case, a sound record of a memory-mapped classic pcap file:
+    /// reads it and moves past it, returning whether it did. Everything else (damage to report,
+    /// streams, pcapng, records needing a warning) goes through [`Self::advance`].
+    #[inline(always)]
+    fn fast_pcap_record(&mut self) -> bool {
+        if self.finished || !self.damage.is_empty() {
+            return false;
+        }
+        let FormatState::Pcap(p) = &mut self.format else {
+            return false;
+        };
+        let Some((bytes, pos)) = self.window.as_mapped() else {
+            return false;
+        };
+        let Some(rec) = p.peek_mapped(&bytes[pos..]) else {
+            return false;
+        };
+        self.window.consume((rec.header_len + rec.caplen) as usize);
+        self.current = Some(RawFrame {
+            ts_nanos: rec.ts_nanos,
+            linktype: rec.linktype,
+            orig_len: rec.orig_len,
+            data_offset: pos as u64 + u64::from(rec.header_len),
+            data_len: rec.caplen,
+            interface: 0,
+            record_offset: pos as u64,
+        });
+        self.packets += 1;
+        self.records += 1;
+        true
+    }
+
+    /// The frame [`Self::fast_pcap_record`] just read.
+    #[inline(always)]
+    fn last_fast_frame(&self, file: usize) -> Option<Frame<'_>> {
+        let raw = self.current?;
+        let (bytes, _) = self.window.as_mapped()?;
+        let start = raw.data_offset as usize;
+        Some(Frame {
+            ts_nanos: raw.ts_nanos,
+            linktype: raw.linktype,
+            orig_len: raw.orig_len,
+            data: &bytes[start..start + raw.data_len as usize],
+            interface: 0,
+            index: self.packets - 1,
+            offset: raw.record_offset,
+            file,
+        })
+    }
+
     fn pop_damage(&mut self) -> Option<RecordError> {
         if self.damage.is_empty() {
             return None;
@@ -353,13 +406,16 @@ impl CaptureReader {
     /// [`Self::next_item`] with frames marked as coming from input number `file`.
     #[inline]
     fn next_item_of_file(&mut self, file: usize) -> Option<Item<'_>> {
+        if self.fast_pcap_record() {
+            return self.last_fast_frame(file).map(Item::Frame);
+        }
         match self.advance()? {
             Ok(()) => {
                 self.packets += 1;
                 self.records += 1;
                 Some(Item::Frame(self.current_frame(file)?))
             }
-            Err(e) => Some(Item::Damaged(e)),
+            Err(e) => Some(Item::Damaged(Box::new(e))),
         }
     }
 }
@@ -436,7 +492,7 @@ impl MergedCapture {
                     self.needs_advance[i] = false;
                 }
                 // Ask the same reader again on the next call.
-                Some(Err(e)) => return Some(Item::Damaged(e)),
+                Some(Err(e)) => return Some(Item::Damaged(Box::new(e))),
                 None => self.needs_advance[i] = false,
             }
         }

@@ -7,9 +7,9 @@
 //! record length first (so a damaged length cannot make the reader wait for gigabytes) and, when a
 //! record header is impossible, searches forward for the next plausible one.
 
-use pcap_parser::pcap::{
-    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header, PcapHeader,
-};
+#[cfg(debug_assertions)]
+use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
+use pcap_parser::pcap::{parse_pcap_header, PcapHeader};
 
 use crate::error::{RecordProblem, Recovery};
 use crate::window::Window;
@@ -28,6 +28,16 @@ pub(crate) struct PcapFormat {
     last_ts_sec: Option<u32>,
     /// The largest captured length the fast path accepts without a warning.
     caplen_limit: u32,
+}
+
+/// A record found by [`PcapFormat::peek_mapped`], not yet consumed.
+#[derive(Clone, Copy)]
+pub(crate) struct PeekedRecord {
+    pub(crate) ts_nanos: i64,
+    pub(crate) header_len: u32,
+    pub(crate) caplen: u32,
+    pub(crate) orig_len: u32,
+    pub(crate) linktype: u32,
 }
 
 pub(crate) fn magic_is_pcap(m: [u8; 4]) -> bool {
@@ -190,6 +200,41 @@ impl PcapFormat {
         }
     }
 
+    /// The record at the start of `b` (the rest of a memory-mapped file) when it is sound and
+    /// whole: the fast path of [`crate::CaptureReader`], which then moves past it. Anything
+    /// unusual is left to [`Self::next`].
+    #[inline(always)]
+    pub(crate) fn peek_mapped(&mut self, b: &[u8]) -> Option<PeekedRecord> {
+        let hl = self.header_len();
+        let h = b.get(..16)?;
+        let r = |at: usize| {
+            let v = [h[at], h[at + 1], h[at + 2], h[at + 3]];
+            if self.big_endian {
+                u32::from_be_bytes(v)
+            } else {
+                u32::from_le_bytes(v)
+            }
+        };
+        let (ts_sec, frac, caplen, origlen) = (r(0), r(4), r(8), r(12));
+        let total = hl + caplen as usize;
+        if caplen > self.caplen_limit || b.len() < total {
+            return None;
+        }
+        self.last_ts_sec = Some(ts_sec);
+        let nanos = if self.nanos {
+            frac as i64
+        } else {
+            frac as i64 * 1000
+        };
+        Some(PeekedRecord {
+            ts_nanos: ts_sec as i64 * 1_000_000_000 + nanos,
+            header_len: hl as u32,
+            caplen,
+            orig_len: origlen.max(caplen),
+            linktype: self.linktype,
+        })
+    }
+
     /// The fast path: a sound record that is already whole in the window (always the case for a
     /// memory-mapped file). Anything unusual (a short window, a length beyond the snapshot
     /// length) is left to the careful path in [`Self::next`].
@@ -215,14 +260,17 @@ impl PcapFormat {
         let hl = self.header_len();
         let offset = w.offset();
         let b = &w.bytes()[..total];
-        let parsed = if self.modified {
-            parse_pcap_frame_modified(b)
-        } else if self.big_endian {
-            parse_pcap_frame_be(b)
-        } else {
-            parse_pcap_frame(b)
-        };
-        debug_assert!(parsed.is_ok(), "a record of checked length always parses");
+        #[cfg(debug_assertions)]
+        {
+            let parsed = if self.modified {
+                parse_pcap_frame_modified(b)
+            } else if self.big_endian {
+                parse_pcap_frame_be(b)
+            } else {
+                parse_pcap_frame(b)
+            };
+            debug_assert!(parsed.is_ok(), "a record of checked length always parses");
+        }
         // pcap-parser reads the modified format as little-endian only: take the header fields
         // in the file's own byte order.
         let (ts_sec, frac, caplen, origlen) = if self.big_endian {

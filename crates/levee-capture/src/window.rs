@@ -18,6 +18,13 @@ const STREAM_BUFFER: usize = 1 << 20;
 /// Handing mapped pages back to the kernel costs a system call; do it every few MiB.
 const RELEASE_EVERY: usize = 8 << 20;
 
+/// How far ahead of the parser mapped bytes are prefetched. Each record's position depends on
+/// the previous record's length, so the parser reads one record header after another and,
+/// left alone, waits a full memory round trip at every new cache line (the hardware
+/// prefetcher stops at page boundaries). Measured on a 5-million-packet capture: 267 ms for a
+/// bare walk over the record headers without it, 105 ms with it.
+const PREFETCH_AHEAD: usize = 4096;
+
 pub(crate) enum Window {
     Mapped {
         map: memmap2::Mmap,
@@ -80,6 +87,16 @@ impl Window {
             Window::Stream {
                 buf, start, end, ..
             } => &buf[*start - back..*end],
+        }
+    }
+
+    /// The whole mapping and the current position, when the window is a memory-mapped file
+    /// (the fast path of the pcap reader).
+    #[inline]
+    pub(crate) fn as_mapped(&self) -> Option<(&[u8], usize)> {
+        match self {
+            Window::Mapped { map, pos, .. } => Some((map, *pos)),
+            Window::Stream { .. } => None,
         }
     }
 
@@ -159,6 +176,7 @@ impl Window {
         match self {
             Window::Mapped { map, pos, released } => {
                 *pos += n;
+                prefetch(map, *pos + PREFETCH_AHEAD);
                 if *pos - *released >= 2 * RELEASE_EVERY {
                     // Keep the last few MiB mapped: the record just consumed is still being read.
                     let upto = (*pos - RELEASE_EVERY) & !0xfff;
@@ -175,6 +193,22 @@ impl Window {
     pub(crate) fn at_end(&mut self) -> io::Result<bool> {
         Ok(!self.ensure(1)?)
     }
+}
+
+/// Asks the CPU to start loading the cache line at `at`, if the mapping has it.
+#[inline(always)]
+fn prefetch(map: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(b) = map.get(at) {
+        // SAFETY: a prefetch is only a hint and cannot fault; the address is inside the mapping.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                b as *const u8 as *const i8,
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (map, at);
 }
 
 /// Tells the kernel the pages in `from..to` of the mapping will not be read again, so a long run

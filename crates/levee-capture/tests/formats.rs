@@ -31,8 +31,28 @@ fn read_all(mut r: CaptureReader) -> Read {
     out
 }
 
+/// Reads a capture both as a stream and as a memory-mapped file (the reader's fast path), and
+/// checks that both readings agree before returning one.
 fn read_bytes(b: Vec<u8>) -> Read {
-    read_all(CaptureReader::from_bytes("test.cap", b).unwrap())
+    let dir = std::env::temp_dir().join(format!(
+        "levee-formats-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("test.cap");
+    std::fs::write(&path, &b).unwrap();
+    let streamed = read_all(CaptureReader::from_bytes("test.cap", b).unwrap());
+    let mapped = CaptureReader::open(&path).map(read_all);
+    std::fs::remove_dir_all(&dir).unwrap();
+    if let Ok(mapped) = mapped {
+        assert_eq!(
+            format!("{mapped:?}"),
+            format!("{streamed:?}"),
+            "mapped and streamed readings differ"
+        );
+    }
+    streamed
 }
 
 fn packet(i: u8, len: usize) -> Vec<u8> {

@@ -302,6 +302,7 @@ impl<'a> Packet<'a> {
 
 /// Decodes one frame of the given link type. `wire_len` is the length on the wire (for
 /// statistics); `data` the captured bytes.
+#[inline]
 pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Packet<'_> {
     let mut p = Packet::empty(linktype, data.len() as u32, wire_len);
     link::decode_link(&mut p, linktype, data);
