@@ -11,13 +11,14 @@
 //! * **scans**: per source, how many new (destination, port) pairs and new destinations it
 //!   probed.
 //!
-//! Flows are remembered in blocked Bloom filters and sources in sketches, so memory stays fixed
-//! whatever the number of spoofed addresses. [`Analyzer::detect`] then decides, class by class,
+//! Flows are remembered in a blocked Bloom filter that keeps both directions of a flow in one
+//! cache line ([`FlowFilter`]) and sources in sketches, so memory stays fixed whatever the
+//! number of spoofed addresses. [`Analyzer::detect`] then decides, class by class,
 //! which hold attacks ([`crate::detect`]).
 
 use levee_decode::{App, Packet, Transport};
 
-use crate::bloom::BlockedBloom;
+use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
 use crate::sketch::{fmix64, mix_u128, TopK};
 use crate::stats::{is_bogon, len_bin, Bucket, ClassStats};
 use crate::vector::{addr_bits, Class, Classifier};
@@ -76,8 +77,7 @@ const DELAY: usize = 1 << 18;
 struct Pending {
     src: u128,
     dst: u128,
-    key: u64,
-    reverse: u64,
+    flow: FlowSlot,
     ts: i64,
     ip_len: u32,
     ip_id: u32,
@@ -96,9 +96,6 @@ struct Pending {
 /// Packets whose filter lookups are prefetched together.
 const BATCH: usize = 32;
 
-/// Distinguishes "this flow sent a SYN" from "this flow sent a SYN or SYN-ACK" in one filter.
-const SYN_MARK: u64 = 0x5359_4e00_0000_0001;
-
 /// The most buckets a series keeps before halving its resolution.
 const MAX_BUCKETS: usize = 1 << 14;
 
@@ -107,12 +104,16 @@ pub struct Analyzer {
     pub(crate) config: AnalyzeConfig,
     classifier: Classifier,
     pub(crate) classes: Vec<Option<Box<ClassStats>>>,
-    /// Every directional flow seen (5-tuple hash).
-    flows: BlockedBloom,
-    /// Directional flows that sent a SYN or a SYN-ACK.
-    handshakes: BlockedBloom,
-    /// Flows whose handshake completion was already counted.
+    /// Every flow seen, each direction with what it sent: any packet, a SYN, a SYN-ACK.
+    flows: FlowFilter,
+    /// Flows whose handshake completion was already counted. Apart from `flows` and small:
+    /// every SYN asks it when it leaves the delay line and again in the second pass, and real
+    /// handshakes are few next to a flood's SYNs, so it stays in cache.
     completed: BlockedBloom,
+    /// Sources that completed a handshake: a tiny filter asked before `completed`, so the SYNs
+    /// of a spoofed flood (whose sources never complete one) are judged without leaving the
+    /// CPU's cache.
+    completing_sources: BlockedBloom,
     /// (source, destination, port) and (source, destination) probes, for scans.
     probes: BlockedBloom,
     pub(crate) port_probes: TopK<u128>,
@@ -135,14 +136,30 @@ pub struct Analyzer {
     merged_saturation: f64,
 }
 
+/// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
+/// `hs` and `hd` are [`mix_u128`] of the source and destination.
 #[inline]
-fn flow_hash(src: u128, dst: u128, sport: u16, dport: u16, proto: u8) -> u64 {
-    fmix64(
-        mix_u128(src)
-            ^ mix_u128(dst).rotate_left(23)
-            ^ (u64::from(sport) << 16 | u64::from(dport)) << 8
-            ^ u64::from(proto),
-    )
+fn flow_slot(
+    src: u128,
+    dst: u128,
+    hs: u64,
+    hd: u64,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+) -> FlowSlot {
+    let forward = (src, sport) <= (dst, dport);
+    let (a, b, pa, pb) = if forward {
+        (hs, hd, sport, dport)
+    } else {
+        (hd, hs, dport, sport)
+    };
+    FlowSlot {
+        hash: fmix64(
+            a ^ b.rotate_left(23) ^ (u64::from(pa) << 16 | u64::from(pb)) << 8 ^ u64::from(proto),
+        ),
+        dir: u8::from(!forward),
+    }
 }
 
 impl Analyzer {
@@ -152,9 +169,10 @@ impl Analyzer {
             bucket_ns: config.bucket_ns.max(1),
             classes: (0..Class::COUNT).map(|_| None).collect(),
             classifier: Classifier::default(),
-            flows: BlockedBloom::new(bits),
-            handshakes: BlockedBloom::new(bits),
+            // Both directions of every flow with their marks: twice the room of one plain filter.
+            flows: FlowFilter::new(bits + 1),
             completed: BlockedBloom::new(bits - 2),
+            completing_sources: BlockedBloom::new(16),
             probes: BlockedBloom::new(bits),
             port_probes: TopK::new(256),
             host_probes: TopK::new(256),
@@ -309,8 +327,8 @@ impl Analyzer {
         let src = addr_bits(ip.src);
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
-        let key = flow_hash(src, dst, sport, dport, ip.proto);
-        let reverse = flow_hash(dst, src, dport, sport, ip.proto);
+        let (hs, hd) = (mix_u128(src), mix_u128(dst));
+        let flow = flow_slot(src, dst, hs, hd, sport, dport, ip.proto);
         let c = self.class_mut(class);
         c.packets += 1;
         c.bytes += wire;
@@ -319,8 +337,8 @@ impl Analyzer {
         let b = c.bucket(idx);
         b.packets += 1;
         b.bytes += wire;
-        c.distinct_sources.add_hash(mix_u128(src));
-        c.distinct_destinations.add_hash(mix_u128(dst));
+        c.distinct_sources.add_hash(hs);
+        c.distinct_destinations.add_hash(hd);
         if let Some(dns) = c.dns.as_deref_mut() {
             if let App::Dns(d) = p.app() {
                 if let Some(name) = d.qname.as_deref() {
@@ -336,8 +354,7 @@ impl Analyzer {
         let entry = Pending {
             src,
             dst,
-            key,
-            reverse,
+            flow,
             ts: ts_nanos,
             ip_len: ip.len,
             ip_id: ip.id,
@@ -366,24 +383,24 @@ impl Analyzer {
         let batch = std::mem::take(&mut self.batch);
         let full = self.delay.len() == DELAY;
         for (i, e) in batch.iter().enumerate() {
-            self.flows.prefetch(e.key);
-            self.flows.prefetch(e.reverse);
-            self.handshakes.prefetch(e.key);
-            match Class::from_index(e.class as usize) {
-                Class::Syn => {
-                    self.handshakes.prefetch(e.key ^ SYN_MARK);
-                    self.probes
-                        .prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
-                    self.probes.prefetch(host_key(e.src, e.dst));
-                }
-                Class::Ack => self.completed.prefetch(e.key),
-                _ => {}
+            self.flows.prefetch(e.flow);
+            if Class::from_index(e.class as usize) == Class::Ack {
+                self.completed.prefetch(e.flow.directed());
+            }
+            if Class::from_index(e.class as usize) == Class::Syn {
+                self.probes
+                    .prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
+                self.probes.prefetch(host_key(e.src, e.dst));
             }
             if full {
                 let old = &self.delay[(self.delay_head + i) % DELAY];
-                self.completed.prefetch(old.key);
-                self.flows.prefetch(old.reverse);
-                self.handshakes.prefetch(old.key);
+                if Class::from_index(old.class as usize) == Class::Syn {
+                    if self.completing_sources.contains(mix_u128(old.src)) {
+                        self.completed.prefetch(old.flow.directed());
+                    }
+                } else {
+                    self.flows.prefetch(old.flow);
+                }
             }
         }
         for e in &batch {
@@ -404,24 +421,26 @@ impl Analyzer {
     /// What a packet teaches the flow filters: the flow exists, a handshake began or
     /// completed, a probe reached a new port or host.
     fn arrive(&mut self, e: &Pending) {
-        let (key, src, dst, dport, proto) = (e.key, e.src, e.dst, e.dport, e.proto);
-        let answered = self.flows.contains(e.reverse);
-        self.flows.insert(key);
+        let (flow, src, dst, dport, proto) = (e.flow, e.src, e.dst, e.dport, e.proto);
+        let answered = self.flows.has(flow.reversed(), FlowMark::Seen);
+        self.flows.mark(flow, FlowMark::Seen);
         match Class::from_index(e.class as usize) {
             Class::Syn => {
-                self.handshakes.insert(key);
-                // Marked apart, so only the client's ACK counts as completing the handshake.
-                self.handshakes.insert(key ^ SYN_MARK);
+                // Marked apart from SYN-ACKs, so only the client's ACK completes a handshake.
+                self.flows.mark(flow, FlowMark::Syn);
                 self.note_probe(src, dst, dport, proto);
             }
             Class::SynAck => {
-                self.handshakes.insert(key);
+                self.flows.mark(flow, FlowMark::SynAck);
             }
             Class::Ack
-                if self.handshakes.contains(key ^ SYN_MARK) && !self.completed.insert(key) =>
+                if self.flows.has(flow, FlowMark::Syn)
+                    && !self.completed.insert(flow.directed()) =>
             {
                 self.class_mut(Class::Syn).completed += 1;
-                self.source_completions.add_hashed(src, mix_u128(src), 1);
+                let hs = mix_u128(src);
+                self.completing_sources.insert(hs);
+                self.source_completions.add_hashed(src, hs, 1);
             }
             Class::Udp | Class::Quic | Class::Icmp if !answered => {
                 self.note_probe(src, dst, dport, proto);
@@ -431,21 +450,27 @@ impl Analyzer {
     }
 
     /// Whether a packet carries its class's evidence, judged with what the filters know now.
-    fn evidence(&self, class: Class, key: u64, reverse: u64) -> bool {
+    fn evidence(&self, class: Class, src: u128, flow: FlowSlot) -> bool {
+        let answered = || self.flows.has(flow.reversed(), FlowMark::Seen);
         match class {
             // A SYN whose flow never completed its handshake.
-            Class::Syn => !self.completed.contains(key),
+            Class::Syn => {
+                !self.completing_sources.contains(mix_u128(src))
+                    || !self.completed.contains(flow.directed())
+            }
             // A response to a request nobody sent.
-            Class::SynAck | Class::Reflection(_) => !self.flows.contains(reverse),
+            Class::SynAck | Class::Reflection(_) => !answered(),
             // Outside any connection seen opening, and the other side never spoke.
             Class::Ack | Class::Rst | Class::Fin => {
-                !self.handshakes.contains(key) && !self.flows.contains(reverse)
+                !self.flows.has(flow, FlowMark::Syn)
+                    && !self.flows.has(flow, FlowMark::SynAck)
+                    && !answered()
             }
             // Water torture is judged on the names, not on answers.
             Class::DnsQuery => true,
             Class::Undecoded => false,
             // Never answered.
-            _ => !self.flows.contains(reverse),
+            _ => !answered(),
         }
     }
 
@@ -453,7 +478,7 @@ impl Analyzer {
     /// evidence. The delay gives answers and handshake completions time to arrive first.
     fn profile(&mut self, e: &Pending) {
         let class = Class::from_index(e.class as usize);
-        if !self.evidence(class, e.key, e.reverse) {
+        if !self.evidence(class, e.src, e.flow) {
             return;
         }
         let Some(c) = self.classes[e.class as usize].as_deref_mut() else {
@@ -490,8 +515,8 @@ impl Analyzer {
         c.lengths[len_bin(e.ip_len)] += 1;
         c.ip_ids.add(e.ip_id, 1);
         if e.bits & 4 != 0 {
-            c.dst_ports[e.dport as usize] += 1;
-            c.src_ports[e.sport as usize] += 1;
+            c.dst_ports.add(e.dport);
+            c.src_ports.add(e.sport);
         }
         if e.proto == 6 && e.bits & 4 != 0 {
             c.tcp_flags[e.tcp_flags as usize] += 1;
@@ -525,9 +550,16 @@ impl Analyzer {
         let src = addr_bits(ip.src);
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
-        let key = flow_hash(src, dst, sport, dport, ip.proto);
-        let reverse = flow_hash(dst, src, dport, sport, ip.proto);
-        self.evidence(class, key, reverse)
+        let flow = flow_slot(
+            src,
+            dst,
+            mix_u128(src),
+            mix_u128(dst),
+            sport,
+            dport,
+            ip.proto,
+        );
+        self.evidence(class, src, flow)
     }
 
     /// Counts a probe: a source reaching a (destination, port) it had not tried before (a
@@ -557,10 +589,7 @@ impl Analyzer {
 
     /// Whether any flow filter is so full that its answers are unreliable.
     pub(crate) fn filter_saturation(&self) -> f64 {
-        self.flows
-            .false_positive_rate()
-            .max(self.handshakes.false_positive_rate())
-            .max(self.merged_saturation)
+        self.flows.false_positive_rate().max(self.merged_saturation)
     }
 
     /// The classifier to use in the second pass: a fresh one, so later fragments are joined to

@@ -372,7 +372,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                 Class::Udp => {
                     // One fixed source port from real, repeating hosts: a reflection of a
                     // service levee has no name for.
-                    let top_port = concentrated_port(&c.src_ports, c.profiled);
+                    let top_port = concentrated_port(&c.src_ports.to_vec(), c.profiled);
                     let spoofed_like = sources >= 1000 && sources as f64 >= 0.5 * c.profiled as f64;
                     if let (Some(port), false) = (top_port, spoofed_like) {
                         vector = "udp-reflection".into();

@@ -492,13 +492,8 @@ impl Plan {
 fn top_ports(c: &ClassStats, n: usize) -> (Vec<PortCount>, u64) {
     let mut v: Vec<PortCount> = c
         .dst_ports
-        .iter()
-        .enumerate()
-        .filter(|(_, &k)| k > 0)
-        .map(|(port, &packets)| PortCount {
-            port: port as u16,
-            packets,
-        })
+        .nonzero()
+        .map(|(port, packets)| PortCount { port, packets })
         .collect();
     let distinct = v.len() as u64;
     v.sort_by(|a, b| b.packets.cmp(&a.packets).then(a.port.cmp(&b.port)));

@@ -159,13 +159,13 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
     if let Some(proto) = port_field {
         // Fixed source ports mark a reflection (of a service levee has no name for, over UDP);
         // both directions' ports go in when both are concentrated.
-        if let Some(ports) = concentrated(&c.src_ports, share, 4) {
+        if let Some(ports) = concentrated(&c.src_ports.to_vec(), share, 4) {
             out.push((
                 "srcport",
                 p(&int_set(&format!("{proto}.srcport"), &ports, false)),
             ));
         }
-        if let Some(ports) = concentrated(&c.dst_ports, share, 8) {
+        if let Some(ports) = concentrated(&c.dst_ports.to_vec(), share, 8) {
             out.push((
                 "dstport",
                 p(&int_set(&format!("{proto}.dstport"), &ports, false)),

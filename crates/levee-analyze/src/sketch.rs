@@ -278,6 +278,11 @@ impl PortCounts {
         high << 16 | u64::from(self.low[usize::from(port)])
     }
 
+    /// The count of every port, indexed by port.
+    pub fn to_vec(&self) -> Vec<u64> {
+        (0..=u16::MAX).map(|p| self.get(p)).collect()
+    }
+
     /// Every port with a non-zero count, in port order.
     pub fn nonzero(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
         (0..=u16::MAX)

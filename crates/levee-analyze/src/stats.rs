@@ -2,7 +2,7 @@
 //! and destinations, and exact histograms of the header fields signatures are built from.
 //! Everything here has a fixed size, whatever the number of packets or addresses.
 
-use crate::sketch::{DistinctCount, TopK};
+use crate::sketch::{DistinctCount, PortCounts, TopK};
 
 /// Bins of the IP length histogram: exact up to 2047 bytes, then 64-byte bins up to 64 KiB.
 pub const LEN_BINS: usize = 2048 + (65536 - 2048) / 64;
@@ -76,8 +76,8 @@ pub struct ClassStats {
     pub destinations: TopK<u128>,
     /// Destinations cut to /24 (IPv4) or /48 (IPv6), to see carpet bombing of a prefix.
     pub destination_prefixes: TopK<u128>,
-    pub dst_ports: Box<[u64]>,
-    pub src_ports: Box<[u64]>,
+    pub dst_ports: PortCounts,
+    pub src_ports: PortCounts,
     pub ttl: [u64; 256],
     pub lengths: Box<[u64]>,
     pub tcp_flags: [u64; 256],
@@ -157,8 +157,8 @@ impl ClassStats {
             sources: TopK::new(CLASS_TOPK),
             destinations: TopK::new(CLASS_TOPK),
             destination_prefixes: TopK::new(CLASS_TOPK),
-            dst_ports: vec![0; 65536].into_boxed_slice(),
-            src_ports: vec![0; 65536].into_boxed_slice(),
+            dst_ports: PortCounts::default(),
+            src_ports: PortCounts::default(),
             ttl: [0; 256],
             lengths: vec![0; LEN_BINS].into_boxed_slice(),
             tcp_flags: [0; 256],
@@ -235,12 +235,8 @@ impl ClassStats {
         self.sources.merge(&o.sources);
         self.destinations.merge(&o.destinations);
         self.destination_prefixes.merge(&o.destination_prefixes);
-        for (a, b) in self.dst_ports.iter_mut().zip(o.dst_ports.iter()) {
-            *a += b;
-        }
-        for (a, b) in self.src_ports.iter_mut().zip(o.src_ports.iter()) {
-            *a += b;
-        }
+        self.dst_ports.merge(&o.dst_ports);
+        self.src_ports.merge(&o.src_ports);
         for (a, b) in self.lengths.iter_mut().zip(o.lengths.iter()) {
             *a += b;
         }

@@ -238,6 +238,12 @@ impl CaptureReader {
         })
     }
 
+    /// Whether the capture is read from a memory mapping of the file (an uncompressed regular
+    /// file), rather than streamed.
+    pub fn is_memory_mapped(&self) -> bool {
+        self.window.as_mapped().is_some()
+    }
+
     /// The file name as given.
     pub fn name(&self) -> &str {
         &self.name

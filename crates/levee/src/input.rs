@@ -85,6 +85,14 @@ pub fn name_spool(files: &mut [FileInfo], spool: Option<&std::path::Path>) {
     }
 }
 
+/// Whether every input opens as a memory-mapped file (so several threads can each walk it
+/// cheaply). An input that cannot be opened counts as mapped: every walk reports it alike.
+pub fn all_memory_mapped(args: &InputArgs) -> bool {
+    args.captures.iter().all(|path| {
+        path.as_os_str() != "-" && CaptureReader::open(path).map_or(true, |r| r.is_memory_mapped())
+    })
+}
+
 /// Decodes every packet of the inputs, in time order, and hands it to `each`.
 pub fn for_each_packet<S: DamageSink>(
     args: &InputArgs,

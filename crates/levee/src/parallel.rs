@@ -1,12 +1,18 @@
 //! `levee analyze --threads N`: both passes spread over N worker threads.
 //!
-//! The calling thread reads the inputs (in time order, as always), keeps a share of the frames
-//! to analyse itself and deals the rest to the other threads, each frame by a hash of its
-//! address pair ([`levee_decode::address_pair_hash`]), the same
-//! in both directions. Every packet of a flow, both ways, and every fragment of a datagram thus
-//! reach the same worker, in capture order, so each worker's flow filters see exactly what a
-//! single thread would have seen of those flows: answered or not, solicited or not, handshake
-//! completed or not. The workers' statistics are merged for detection; in the second pass each
+//! Frames are shared out by a hash of their address pair ([`levee_decode::address_pair_hash`]),
+//! the same in both directions. Every packet of a flow, both ways, and every fragment of a
+//! datagram thus reach the same worker, in capture order, so each worker's flow filters see
+//! exactly what a single thread would have seen of those flows: answered or not, solicited or
+//! not, handshake completed or not.
+//!
+//! * **Memory-mapped inputs** (uncompressed files, and standard input once spooled): every
+//!   worker walks the whole mapping itself and keeps the frames of its share. Walking records
+//!   and hashing two addresses at fixed offsets costs a few nanoseconds a frame; nothing is
+//!   copied or sent between threads, so the analysis work divides by the number of threads.
+//! * **Streams** (gzip, zstd): decompressing twice would cost more than it saves, so the
+//!   calling thread reads, keeps a share of the frames to analyse itself and deals the rest to
+//!   the other threads in batches. The workers' statistics are merged for detection; in the second pass each
 //! worker judges evidence with its own first-pass filters, and the counts are summed, so the
 //! result equals a single-threaded run's up to sketch error in the top lists.
 
@@ -142,6 +148,9 @@ fn deal<S: Worker, F>(
 where
     F: Fn(&mut S, i64, &levee_decode::Packet<'_>) + Sync,
 {
+    if input::all_memory_mapped(input) {
+        return scan(input, threads, make, feed);
+    }
     let helpers = threads.max(2) - 1;
     // The reading thread's share: 80 % of an equal share.
     let own_share = 0.8 / threads.max(2) as f64;
@@ -180,6 +189,66 @@ where
         Ok((outcome?, states))
     })
 }
+
+/// Every thread walks the whole (memory-mapped) input and analyses the frames of its share of
+/// address-pair hashes; the first thread reports damage and progress, the others are quiet.
+/// Returns the first thread's reading outcome and every thread's state, in thread order.
+fn scan<S: Worker, F>(
+    input: &InputArgs,
+    threads: usize,
+    make: impl Fn(usize) -> S + Sync,
+    feed: F,
+) -> anyhow::Result<(Outcome, Vec<S>)>
+where
+    F: Fn(&mut S, i64, &levee_decode::Packet<'_>) + Sync,
+{
+    let threads = threads.max(2) as u64;
+    // Thread i takes the hashes in [i, i + 1) * (2^64 / threads).
+    let share = u64::MAX / threads + 1;
+    let walk = |i: u64, state: &mut S, args: &InputArgs| -> anyhow::Result<Outcome> {
+        let mut origin_set = false;
+        input::for_each_frame_with(args, &mut Quiet(&mut *state), |Quiet(state), f| {
+            if !origin_set {
+                // Every thread sees the same first frame: the series all start there.
+                state.set_origin(f.ts_nanos);
+                origin_set = true;
+            }
+            if levee_decode::address_pair_hash(f.linktype, f.data) / share == i {
+                let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+                feed(state, f.ts_nanos, &p);
+            }
+        })
+    };
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads)
+            .map(|i| {
+                let (make, walk) = (&make, &walk);
+                scope.spawn(move || -> anyhow::Result<S> {
+                    let mut state = make(i as usize);
+                    let quiet = InputArgs {
+                        quiet: true,
+                        no_progress: true,
+                        ..input.clone()
+                    };
+                    walk(i, &mut state, &quiet)?;
+                    Ok(state)
+                })
+            })
+            .collect();
+        let mut own = make(0);
+        let outcome = walk(0, &mut own, input);
+        let mut states = vec![own];
+        for h in helpers {
+            states.push(h.join().expect("analysis worker panicked")?);
+        }
+        Ok((outcome?, states))
+    })
+}
+
+/// A worker's state, seen by the frame walk: damage is the first thread's to report.
+struct Quiet<'a, S>(&'a mut S);
+
+impl<S> DamageSink for Quiet<'_, S> {}
 
 /// Both passes of an analysis on `threads` threads.
 pub fn run(
