@@ -12,9 +12,11 @@
 //!   copied or sent between threads, so the analysis work divides by the number of threads.
 //! * **Streams** (gzip, zstd): decompressing twice would cost more than it saves, so the
 //!   calling thread reads, keeps a share of the frames to analyse itself and deals the rest to
-//!   the other threads in batches. The workers' statistics are merged for detection; in the second pass each
-//! worker judges evidence with its own first-pass filters, and the counts are summed, so the
-//! result equals a single-threaded run's up to sketch error in the top lists.
+//!   the other threads in batches.
+//!
+//! The workers' statistics are merged for detection; in the second pass each worker judges
+//! evidence with its own first-pass filters, and the counts are summed, so the result equals a
+//! single-threaded run's up to sketch error in the top lists and flow-filter false positives.
 
 use std::sync::mpsc::{sync_channel, SyncSender};
 
