@@ -1,5 +1,5 @@
 //! The per-packet pipeline in stages, on a synthetic spoofed SYN flood in a temporary file
-//! (memory-mapped, as `levee summary` reads it, and in the page cache):
+//! (read as `levee summary` reads it, from the page cache):
 //! reading frames, reading + decoding, reading + decoding + summarising. Throughput is in
 //! packets. Run with `cargo bench -p levee-analyze`.
 

@@ -5,8 +5,9 @@
 //!   pcapng (several sections and interfaces with different link types; enhanced, simple and
 //!   obsolete packet blocks; other blocks skipped). Parsing of headers and blocks is done by
 //!   `pcap-parser`.
-//! * Sources: uncompressed files are memory-mapped; gzip and zstd files (detected by their
-//!   magic, not their name) and standard input (`-`) stream through a bounded buffer.
+//! * Sources: files (plain, or gzip and zstd detected by their magic, not their name) and
+//!   standard input (`-`) stream through one bounded buffer (see `window` for why files are
+//!   not memory-mapped).
 //! * Several files: [`MergedCapture`] interleaves them in timestamp order.
 //! * Damage: a damaged record never stops the run silently. Each is reported as a
 //!   [`RecordError`] naming the file, the record index and byte offset; the reader skips it,
@@ -122,6 +123,8 @@ pub struct CaptureReader {
     records: u64,
     damage: Vec<Damage>,
     finished: bool,
+    /// An uncompressed regular file: reading it again costs only the copy from the page cache.
+    plain_file: bool,
 }
 
 /// Either a frame or a damaged record; the reader goes on after either.
@@ -146,21 +149,10 @@ impl CaptureReader {
             source,
         };
         let file = File::open(path).map_err(io_err)?;
-        let meta = file.metadata().map_err(io_err)?;
-        if meta.is_file() {
-            let mut head = [0u8; 4];
-            let n = read_up_to(&mut &file, &mut head).map_err(io_err)?;
-            if compression_of(&head[..n]) == Compression::None && meta.len() > 0 {
-                // SAFETY: the file is mapped read-only and privately. A capture that another
-                // process truncates while we read it would fault; that is the usual trade-off of
-                // memory-mapped readers (ripgrep makes the same one) and is worth the speed.
-                let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
-                return Self::from_window(name, Window::mapped(map), Compression::None);
-            }
-            let file = File::open(path).map_err(io_err)?;
-            return Self::from_read(name, Box::new(file));
-        }
-        Self::from_read(name, Box::new(file))
+        let regular = file.metadata().map_err(io_err)?.is_file();
+        let mut reader = Self::from_read(name, Box::new(file))?;
+        reader.plain_file = regular && reader.compression == Compression::None;
+        Ok(reader)
     }
 
     /// Reads a capture from any byte stream, decompressing gzip or zstd when its magic says so.
@@ -235,13 +227,14 @@ impl CaptureReader {
             records: 0,
             damage: Vec::new(),
             finished: false,
+            plain_file: false,
         })
     }
 
-    /// Whether the capture is read from a memory mapping of the file (an uncompressed regular
-    /// file), rather than streamed.
-    pub fn is_memory_mapped(&self) -> bool {
-        self.window.as_mapped().is_some()
+    /// Whether the capture is an uncompressed regular file, which several threads can each
+    /// read cheaply (standard input and compressed files cannot be).
+    pub fn is_plain_file(&self) -> bool {
+        self.plain_file
     }
 
     /// The file name as given.
@@ -313,9 +306,10 @@ impl CaptureReader {
         }
     }
 
-    /// The fast path for the usual case, a sound record of a memory-mapped classic pcap file:
-    /// reads it and moves past it, returning whether it did. Everything else (damage to report,
-    /// streams, pcapng, records needing a warning) goes through [`Self::advance`].
+    /// The fast path for the usual case, a sound classic pcap record already whole in the
+    /// window: reads it and moves past it, returning whether it
+    /// did. Everything else (damage to report, a window to refill, pcapng, records needing a
+    /// warning) goes through [`Self::advance`].
     #[inline(always)]
     fn fast_pcap_record(&mut self) -> bool {
         if self.finished || !self.damage.is_empty() {
@@ -324,43 +318,23 @@ impl CaptureReader {
         let FormatState::Pcap(p) = &mut self.format else {
             return false;
         };
-        let Some((bytes, pos)) = self.window.as_mapped() else {
+        let Some(rec) = p.peek_whole(self.window.bytes()) else {
             return false;
         };
-        let Some(rec) = p.peek_mapped(&bytes[pos..]) else {
-            return false;
-        };
+        let offset = self.window.offset();
         self.window.consume((rec.header_len + rec.caplen) as usize);
         self.current = Some(RawFrame {
             ts_nanos: rec.ts_nanos,
             linktype: rec.linktype,
             orig_len: rec.orig_len,
-            data_offset: pos as u64 + u64::from(rec.header_len),
+            data_offset: offset + u64::from(rec.header_len),
             data_len: rec.caplen,
             interface: 0,
-            record_offset: pos as u64,
+            record_offset: offset,
         });
         self.packets += 1;
         self.records += 1;
         true
-    }
-
-    /// The frame [`Self::fast_pcap_record`] just read.
-    #[inline(always)]
-    fn last_fast_frame(&self, file: usize) -> Option<Frame<'_>> {
-        let raw = self.current?;
-        let (bytes, _) = self.window.as_mapped()?;
-        let start = raw.data_offset as usize;
-        Some(Frame {
-            ts_nanos: raw.ts_nanos,
-            linktype: raw.linktype,
-            orig_len: raw.orig_len,
-            data: &bytes[start..start + raw.data_len as usize],
-            interface: 0,
-            index: self.packets - 1,
-            offset: raw.record_offset,
-            file,
-        })
     }
 
     fn pop_damage(&mut self) -> Option<RecordError> {
@@ -386,6 +360,7 @@ impl CaptureReader {
         Some(err)
     }
 
+    #[inline(always)]
     fn current_frame(&self, file: usize) -> Option<Frame<'_>> {
         let raw = self.current?;
         let base = self.window.offset();
@@ -413,7 +388,7 @@ impl CaptureReader {
     #[inline]
     fn next_item_of_file(&mut self, file: usize) -> Option<Item<'_>> {
         if self.fast_pcap_record() {
-            return self.last_fast_frame(file).map(Item::Frame);
+            return self.current_frame(file).map(Item::Frame);
         }
         match self.advance()? {
             Ok(()) => {
@@ -424,19 +399,6 @@ impl CaptureReader {
             Err(e) => Some(Item::Damaged(Box::new(e))),
         }
     }
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 fn compression_of(head: &[u8]) -> Compression {

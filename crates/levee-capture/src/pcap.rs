@@ -30,7 +30,7 @@ pub(crate) struct PcapFormat {
     caplen_limit: u32,
 }
 
-/// A record found by [`PcapFormat::peek_mapped`], not yet consumed.
+/// A record found by [`PcapFormat::peek_whole`], not yet consumed.
 #[derive(Clone, Copy)]
 pub(crate) struct PeekedRecord {
     pub(crate) ts_nanos: i64,
@@ -200,11 +200,11 @@ impl PcapFormat {
         }
     }
 
-    /// The record at the start of `b` (the rest of a memory-mapped file) when it is sound and
-    /// whole: the fast path of [`crate::CaptureReader`], which then moves past it. Anything
-    /// unusual is left to [`Self::next`].
+    /// The record at the start of `b` (the window's bytes) when it is sound and whole: the fast
+    /// path of [`crate::CaptureReader`], which then moves past it. Anything unusual is left to
+    /// [`Self::next`].
     #[inline(always)]
-    pub(crate) fn peek_mapped(&mut self, b: &[u8]) -> Option<PeekedRecord> {
+    pub(crate) fn peek_whole(&mut self, b: &[u8]) -> Option<PeekedRecord> {
         let hl = self.header_len();
         let h = b.get(..16)?;
         let r = |at: usize| {
@@ -235,8 +235,7 @@ impl PcapFormat {
         })
     }
 
-    /// The fast path: a sound record that is already whole in the window (always the case for a
-    /// memory-mapped file). Anything unusual (a short window, a length beyond the snapshot
+    /// The fast path: a sound record that is already whole in the window. Anything unusual (a short window, a length beyond the snapshot
     /// length) is left to the careful path in [`Self::next`].
     #[inline]
     fn complete_record(&mut self, w: &mut Window) -> Option<RawFrame> {

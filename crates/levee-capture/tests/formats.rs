@@ -31,8 +31,8 @@ fn read_all(mut r: CaptureReader) -> Read {
     out
 }
 
-/// Reads a capture both as a stream and as a memory-mapped file (the reader's fast path), and
-/// checks that both readings agree before returning one.
+/// Reads a capture both from memory and from a file on disk (as `levee` opens it), and checks
+/// that both readings agree before returning one.
 fn read_bytes(b: Vec<u8>) -> Read {
     let dir = std::env::temp_dir().join(format!(
         "levee-formats-{}-{:?}",
@@ -49,7 +49,7 @@ fn read_bytes(b: Vec<u8>) -> Read {
         assert_eq!(
             format!("{mapped:?}"),
             format!("{streamed:?}"),
-            "mapped and streamed readings differ"
+            "file and in-memory readings differ"
         );
     }
     streamed

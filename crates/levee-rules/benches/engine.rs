@@ -1,4 +1,4 @@
-//! The rules engine with 100 rules on a synthetic spoofed SYN flood (memory-mapped, in the
+//! The rules engine with 100 rules on a synthetic spoofed SYN flood (read from a file in the
 //! page cache): reading + decoding alone, then reading + decoding + applying the rules, first
 //! match wins. Most rules match nothing, so every packet is checked against all of them (the
 //! worst case for first-match). Last, the rules alone on packets decoded beforehand.

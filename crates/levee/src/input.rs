@@ -85,11 +85,11 @@ pub fn name_spool(files: &mut [FileInfo], spool: Option<&std::path::Path>) {
     }
 }
 
-/// Whether every input opens as a memory-mapped file (so several threads can each walk it
-/// cheaply). An input that cannot be opened counts as mapped: every walk reports it alike.
-pub fn all_memory_mapped(args: &InputArgs) -> bool {
+/// Whether every input is an uncompressed regular file, so several threads can each read it
+/// cheaply. An input that cannot be opened counts as one: every reading reports it alike.
+pub fn all_plain_files(args: &InputArgs) -> bool {
     args.captures.iter().all(|path| {
-        path.as_os_str() != "-" && CaptureReader::open(path).map_or(true, |r| r.is_memory_mapped())
+        path.as_os_str() != "-" && CaptureReader::open(path).map_or(true, |r| r.is_plain_file())
     })
 }
 

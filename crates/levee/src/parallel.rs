@@ -6,10 +6,10 @@
 //! exactly what a single thread would have seen of those flows: answered or not, solicited or
 //! not, handshake completed or not.
 //!
-//! * **Memory-mapped inputs** (uncompressed files, and standard input once spooled): every
-//!   worker walks the whole mapping itself and keeps the frames of its share. Walking records
+//! * **Plain files** (uncompressed, and standard input once spooled): every worker reads the
+//!   whole file itself (from the page cache) and keeps the frames of its share. Reading records
 //!   and hashing two addresses at fixed offsets costs a few nanoseconds a frame; nothing is
-//!   copied or sent between threads, so the analysis work divides by the number of threads.
+//!   sent between threads, so the analysis work divides by the number of threads.
 //! * **Streams** (gzip, zstd): decompressing twice would cost more than it saves, so the
 //!   calling thread reads, keeps a share of the frames to analyse itself and deals the rest to
 //!   the other threads in batches.
@@ -150,7 +150,7 @@ fn deal<S: Worker, F>(
 where
     F: Fn(&mut S, i64, &levee_decode::Packet<'_>) + Sync,
 {
-    if input::all_memory_mapped(input) {
+    if input::all_plain_files(input) {
         return scan(input, threads, make, feed);
     }
     let helpers = threads.max(2) - 1;
@@ -192,7 +192,7 @@ where
     })
 }
 
-/// Every thread walks the whole (memory-mapped) input and analyses the frames of its share of
+/// Every thread reads the whole input (plain files) and analyses the frames of its share of
 /// address-pair hashes; the first thread reports damage and progress, the others are quiet.
 /// Returns the first thread's reading outcome and every thread's state, in thread order.
 fn scan<S: Worker, F>(
