@@ -131,6 +131,8 @@ pub struct SummaryBuilder {
     conversations: TopK<(u128, u128)>,
     distinct_sources: DistinctCount,
     distinct_destinations: DistinctCount,
+    /// The hashes of the last packet's source and destination.
+    last_hashes: (u64, u64),
     // Exact per-port counts: 4 × 64 Ki counters are cheaper than any sketch.
     tcp_dst_ports: PortCounts,
     udp_dst_ports: PortCounts,
@@ -174,6 +176,7 @@ impl SummaryBuilder {
             conversations: TopK::new(TOPK_CAPACITY),
             distinct_sources: DistinctCount::default(),
             distinct_destinations: DistinctCount::default(),
+            last_hashes: (0, 0),
             tcp_dst_ports: PortCounts::default(),
             udp_dst_ports: PortCounts::default(),
             tcp_src_ports: PortCounts::default(),
@@ -218,8 +221,14 @@ impl SummaryBuilder {
             let (hs, hd) = (mix_u128(src), mix_u128(dst));
             self.sources.add_hashed(src, hs, 1);
             self.destinations.add_hashed(dst, hd, 1);
-            self.distinct_sources.add_hash(hs);
-            self.distinct_destinations.add_hash(hd);
+            // Adding a hash twice changes nothing: skip the register for a repeated address.
+            if hs != self.last_hashes.0 {
+                self.distinct_sources.add_hash(hs);
+            }
+            if hd != self.last_hashes.1 {
+                self.distinct_destinations.add_hash(hd);
+            }
+            self.last_hashes = (hs, hd);
             let (a, b, ha, hb) = if src <= dst {
                 (src, dst, hs, hd)
             } else {
