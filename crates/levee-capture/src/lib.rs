@@ -307,34 +307,37 @@ impl CaptureReader {
     }
 
     /// The fast path for the usual case, a sound classic pcap record already whole in the
-    /// window: reads it and moves past it, returning whether it
-    /// did. Everything else (damage to report, a window to refill, pcapng, records needing a
-    /// warning) goes through [`Self::advance`].
+    /// window: the record, if the fast path can take it. Everything else (damage to report, a
+    /// window to refill, pcapng, records needing a warning) goes through [`Self::advance`].
     #[inline(always)]
-    fn fast_pcap_record(&mut self) -> bool {
+    fn fast_pcap_record(&mut self) -> Option<pcap::PeekedRecord> {
         if self.finished || !self.damage.is_empty() {
-            return false;
+            return None;
         }
         let FormatState::Pcap(p) = &mut self.format else {
-            return false;
+            return None;
         };
-        let Some(rec) = p.peek_whole(self.window.bytes()) else {
-            return false;
-        };
+        p.peek_whole(self.window.bytes())
+    }
+
+    /// Moves past the record [`Self::fast_pcap_record`] found and returns its frame.
+    #[inline(always)]
+    fn take_fast_record(&mut self, rec: pcap::PeekedRecord, file: usize) -> Frame<'_> {
         let offset = self.window.offset();
-        self.window.consume((rec.header_len + rec.caplen) as usize);
-        self.current = Some(RawFrame {
+        let caplen = rec.caplen as usize;
+        self.window.consume(rec.header_len as usize + caplen);
+        self.packets += 1;
+        self.records += 1;
+        Frame {
             ts_nanos: rec.ts_nanos,
             linktype: rec.linktype,
             orig_len: rec.orig_len,
-            data_offset: offset + u64::from(rec.header_len),
-            data_len: rec.caplen,
+            data: &self.window.behind(caplen)[..caplen],
             interface: 0,
-            record_offset: offset,
-        });
-        self.packets += 1;
-        self.records += 1;
-        true
+            index: self.packets - 1,
+            offset,
+            file,
+        }
     }
 
     fn pop_damage(&mut self) -> Option<RecordError> {
@@ -387,8 +390,8 @@ impl CaptureReader {
     /// [`Self::next_item`] with frames marked as coming from input number `file`.
     #[inline]
     fn next_item_of_file(&mut self, file: usize) -> Option<Item<'_>> {
-        if self.fast_pcap_record() {
-            return self.current_frame(file).map(Item::Frame);
+        if let Some(rec) = self.fast_pcap_record() {
+            return Some(Item::Frame(self.take_fast_record(rec, file)));
         }
         match self.advance()? {
             Ok(()) => {

@@ -206,16 +206,13 @@ impl PcapFormat {
     #[inline(always)]
     pub(crate) fn peek_whole(&mut self, b: &[u8]) -> Option<PeekedRecord> {
         let hl = self.header_len();
-        let h = b.get(..16)?;
-        let r = |at: usize| {
-            let v = [h[at], h[at + 1], h[at + 2], h[at + 3]];
-            if self.big_endian {
-                u32::from_be_bytes(v)
-            } else {
-                u32::from_le_bytes(v)
-            }
-        };
-        let (ts_sec, frac, caplen, origlen) = (r(0), r(4), r(8), r(12));
+        let h: &[u8; 16] = b.get(..16)?.try_into().ok()?;
+        let word = |at: usize| u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+        let mut fields = [word(0), word(4), word(8), word(12)];
+        if self.big_endian {
+            fields = fields.map(u32::swap_bytes);
+        }
+        let [ts_sec, frac, caplen, origlen] = fields;
         let total = hl + caplen as usize;
         if caplen > self.caplen_limit || b.len() < total {
             return None;
@@ -235,8 +232,9 @@ impl PcapFormat {
         })
     }
 
-    /// The fast path: a sound record that is already whole in the window. Anything unusual (a short window, a length beyond the snapshot
-    /// length) is left to the careful path in [`Self::next`].
+    /// The fast path: a sound record that is already whole in the window. Anything unusual (a
+    /// short window, a length beyond the snapshot length) is left to the careful path in
+    /// [`Self::next`].
     #[inline]
     fn complete_record(&mut self, w: &mut Window) -> Option<RawFrame> {
         let hl = self.header_len();
