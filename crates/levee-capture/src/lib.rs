@@ -123,8 +123,6 @@ pub struct CaptureReader {
     records: u64,
     damage: Vec<Damage>,
     finished: bool,
-    /// An uncompressed regular file: reading it again costs only the copy from the page cache.
-    plain_file: bool,
 }
 
 /// Either a frame or a damaged record; the reader goes on after either.
@@ -149,10 +147,7 @@ impl CaptureReader {
             source,
         };
         let file = File::open(path).map_err(io_err)?;
-        let regular = file.metadata().map_err(io_err)?.is_file();
-        let mut reader = Self::from_read(name, Box::new(file))?;
-        reader.plain_file = regular && reader.compression == Compression::None;
-        Ok(reader)
+        Self::from_read(name, Box::new(file))
     }
 
     /// Reads a capture from any byte stream, decompressing gzip or zstd when its magic says so.
@@ -227,14 +222,7 @@ impl CaptureReader {
             records: 0,
             damage: Vec::new(),
             finished: false,
-            plain_file: false,
         })
-    }
-
-    /// Whether the capture is an uncompressed regular file, which several threads can each
-    /// read cheaply (standard input and compressed files cannot be).
-    pub fn is_plain_file(&self) -> bool {
-        self.plain_file
     }
 
     /// The file name as given.

@@ -85,14 +85,6 @@ pub fn name_spool(files: &mut [FileInfo], spool: Option<&std::path::Path>) {
     }
 }
 
-/// Whether every input is an uncompressed regular file, so several threads can each read it
-/// cheaply. An input that cannot be opened counts as one: every reading reports it alike.
-pub fn all_plain_files(args: &InputArgs) -> bool {
-    args.captures.iter().all(|path| {
-        path.as_os_str() != "-" && CaptureReader::open(path).map_or(true, |r| r.is_plain_file())
-    })
-}
-
 /// Decodes every packet of the inputs, in time order, and hands it to `each`.
 pub fn for_each_packet<S: DamageSink>(
     args: &InputArgs,
