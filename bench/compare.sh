@@ -42,38 +42,66 @@ rules="$out/rules-100.toml"
 # Warm the page cache so every tool reads from memory.
 cat "$cap" > /dev/null
 
-# run REPEATS NAME COMMAND...: best wall time of REPEATS runs, and peak RSS of the last.
-# The third argument names the result file.
-run() {
-  local repeats=$1 name=$2 key=$3; shift 3
-  local best="" rss=""
-  for _ in $(seq "$repeats"); do
-    /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" > /dev/null 2>&1
-    read -r t m < "$out/time.txt"
-    if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
-    rss=$m
-  done
-  printf '%-44s %8.2f s %10.0f pps %8.1f MiB\n' "$name" "$best" \
+# This 2-core machine is shared and its speed drifts by tens of percent within minutes, so the
+# levee commands and tcpdump are timed in interleaved rounds (each round runs every command
+# once) and each keeps its best time: a slow minute then slows every command alike instead of
+# whichever happened to run in it.
+rounds=${ROUNDS:-5}
+names=(summary analyze1 analyze2 report rules100 tcpdump)
+labels=("levee summary" "levee analyze (2 passes, 1 thread)" "levee analyze --threads 2"
+  "levee report (3 passes, 1 thread)" "levee simulate --rules-only (100 rules)"
+  "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'")
+command_of() {
+  case $1 in
+    summary) echo "$levee summary $cap" ;;
+    analyze1) echo "$levee analyze $cap" ;;
+    analyze2) echo "$levee analyze --threads 2 $cap" ;;
+    report) echo "$levee report $cap --out $out/report --force" ;;
+    rules100) echo "$levee simulate --rules-only --rules $rules $cap" ;;
+    tcpdump) echo "tcpdump -n -r $cap -w /dev/null tcp[tcpflags]==tcp-syn" ;;
+  esac
+}
+# time_once KEY: one run; keeps the best wall time in $out/KEY.t and the peak RSS in $out/KEY.m.
+time_once() {
+  local key=$1
+  # Word splitting of the command is wanted; globbing (the brackets of the filter) is not.
+  set -f
+  # shellcheck disable=SC2046
+  /usr/bin/time -f "%e %M" -o "$out/time.txt" $(command_of "$key") > /dev/null 2>&1
+  set +f
+  read -r t m < "$out/time.txt"
+  if [ ! -f "$out/$key.t" ] || awk "BEGIN{exit !($t < $(cat "$out/$key.t"))}"; then
+    echo "$t" > "$out/$key.t"
+  fi
+  echo "$m" > "$out/$key.m"
+}
+print_row() {
+  local label=$1 key=$2 best rss
+  best=$(cat "$out/$key.t"); rss=$(cat "$out/$key.m")
+  printf '%-44s %8.2f s %10.0f pps %8.1f MiB\n' "$label" "$best" \
     "$(awk "BEGIN{print $packets / ($best > 0 ? $best : 0.001)}")" "$(awk "BEGIN{print $rss/1024}")"
-  echo "$best" > "$out/$key.t"
 }
 
-echo "capture: $cap ($(du -h "$cap" | cut -f1), $packets packets)"
+echo "capture: $cap ($(du -h "$cap" | cut -f1), $packets packets), best of $rounds interleaved rounds"
 printf '%-44s %10s %14s %12s\n' tool time rate "peak RSS"
-run 3 "levee summary" summary "$levee" summary "$cap"
-run 3 "levee analyze (2 passes, 1 thread)" analyze1 "$levee" analyze "$cap"
-run 3 "levee analyze --threads 2" analyze2 "$levee" analyze --threads 2 "$cap"
-run 3 "levee report (3 passes, 1 thread)" report "$levee" report "$cap" --out "$out/report" --force
-run 3 "levee simulate --rules-only (100 rules)" rules100 "$levee" simulate --rules-only --rules "$rules" "$cap"
-run 3 "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'" tcpdump tcpdump -n -r "$cap" -w /dev/null 'tcp[tcpflags] == tcp-syn'
+for key in "${names[@]}"; do rm -f "$out/$key.t"; done
+for _ in $(seq "$rounds"); do
+  for key in "${names[@]}"; do time_once "$key"; done
+done
+for i in "${!names[@]}"; do print_row "${labels[$i]}" "${names[$i]}"; done
 # tshark takes minutes on 5 million packets: once is enough.
-run 1 "tshark -q -z endpoints,ip" tshark tshark -n -q -r "$cap" -z endpoints,ip
+rm -f "$out/tshark.t"
+/usr/bin/time -f "%e %M" -o "$out/time.txt" tshark -n -q -r "$cap" -z endpoints,ip > /dev/null 2>&1
+read -r t m < "$out/time.txt"; echo "$t" > "$out/tshark.t"; echo "$m" > "$out/tshark.m"
+print_row "tshark -q -z endpoints,ip" tshark
 
 t() { cat "$out/$1.t"; }
 echo
 awk -v l="$(t summary)" -v a1="$(t analyze1)" -v a2="$(t analyze2)" -v d="$(t tcpdump)" -v s="$(t tshark)" -v r="$(t rules100)" 'BEGIN {
+  printf "levee summary: %.1f million packets per second\n", '"$packets"' / l / 1e6;
   printf "speed of levee summary relative to tcpdump: %.2fx (above 1: levee is faster)\n", d / l;
   printf "speed of levee summary relative to tshark:  %.2fx\n", s / l;
+  printf "levee analyze: %.1f million packets per second on one thread\n", '"$packets"' / a1 / 1e6;
   printf "speed of levee analyze relative to tcpdump: %.2fx; to tshark: %.2fx\n", d / a1, s / a1;
   printf "levee analyze speed-up on 2 threads:        %.2fx\n", a1 / a2;
   printf "speed of 100 rules (simulate --rules-only) relative to tcpdump with one filter: %.2fx\n", d / r;

@@ -43,11 +43,10 @@ const FILTER_WORDS: usize = FILTER_BITS / 64;
 /// `error_bound()` is in the table, and each reported count is within `error_bound()` of the
 /// truth.
 ///
-/// Until the table first overflows, every key is counted exactly. From then on, the admission
-/// filter keeps one-off keys (the sources of a spoofed flood) out of the table: a key that is
+/// Until the table first fills, every key is counted exactly. Then the keys seen once move to
+/// the admission filter, which from then on keeps one-off keys (the sources of a spoofed flood) out of the table: a key that is
 /// not in the table is only remembered in a 64 Ki-cell bitmap on its first sighting
-/// and admitted on its second (that sighting is not counted: the bit may have been set by another
-/// key, and counts stay lower bounds). The bitmap is cleared when an
+/// and admitted, with that sighting counted, on its second. The bitmap is cleared when an
 /// eighth of it is set, so a one-off key is wrongly admitted (by a collision) about once in 16
 /// and a key seen only once per clearing period (about 8 700 new keys) may go uncounted: that
 /// is included in the error bound. Under random sources this cuts table inserts and prunes
@@ -69,6 +68,8 @@ pub struct TopK<K> {
     total: u64,
     /// The key of the latest additions, its hash and their summed weight, not yet in `counts`.
     run: Option<(K, u64, u64)>,
+    /// Whether new keys go through the admission filter (from the table's first overflow on).
+    filtering: bool,
 }
 
 impl<K: Hash + Eq + Clone + Ord> TopK<K> {
@@ -84,6 +85,7 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
             decremented: 0,
             total: 0,
             run: None,
+            filtering: false,
         }
     }
 
@@ -124,16 +126,32 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
             e.1 += weight;
             return;
         }
-        if weight > 1 || (self.decremented == 0 && self.counts.len() < self.capacity) {
-            // A repeated key needs no admission, and until the table first overflows every
-            // key is counted exactly.
+        if weight > 1 || !self.filtering {
+            // A repeated key needs no admission, and until the table first fills every key is
+            // counted exactly.
             if self.counts.len() >= self.capacity {
-                self.prune();
+                self.make_room();
             }
             self.counts
                 .insert_unique(hash, (key, weight, hash), |e| e.2);
             return;
         }
+        if !self.held_back(hash) {
+            return;
+        }
+        if self.counts.len() >= self.capacity {
+            self.make_room();
+        }
+        // Count the first sighting the filter held back as well: with the filter this sparse,
+        // the bit was set by another key only about once in 16.
+        self.counts
+            .insert_unique(hash, (key, weight + 1, hash), |e| e.2);
+    }
+
+    /// Whether the admission filter already held back a sighting of the key; if not, it
+    /// remembers this one.
+    #[inline]
+    fn held_back(&mut self, hash: u64) -> bool {
         // Use hash bits the table does not use for its own buckets.
         let bit = (hash >> 40) as usize & (FILTER_BITS - 1);
         let (word, mask) = (bit / 64, 1u64 << (bit % 64));
@@ -145,17 +163,34 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
                 self.filter_set = 0;
                 self.filter_clears += 1;
             }
-            return;
+            return false;
         }
         self.filter[word] &= !mask;
         self.filter_set -= 1;
+        true
+    }
+
+    /// Frees room in a full table. The first time, the keys seen once move to the admission
+    /// filter, which holds them from then on (as if it had been in front of the table from
+    /// the start, so counts stay exact); the table is pruned when that is not enough.
+    #[cold]
+    fn make_room(&mut self) {
+        if !self.filtering {
+            self.filtering = true;
+            let mut once = Vec::new();
+            self.counts.retain(|e| {
+                if e.1 == 1 {
+                    once.push(e.2);
+                }
+                e.1 > 1
+            });
+            for hash in once {
+                self.held_back(hash);
+            }
+        }
         if self.counts.len() >= self.capacity {
             self.prune();
         }
-        // The first sighting the filter held back is not counted: the bit may have been set by
-        // another key, and counts stay lower bounds.
-        self.counts
-            .insert_unique(hash, (key, weight, hash), |e| e.2);
     }
 
     #[cold]
@@ -181,7 +216,7 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
         self.total
     }
 
-    /// The `n` heaviest keys with their lower-bound counts, heaviest first (ties by key, so the
+    /// The `n` heaviest keys with their counts, heaviest first (ties by key, so the
     /// output is deterministic).
     pub fn top(&self, n: usize) -> Vec<(K, u64)> {
         let mut v: Vec<(K, u64)> = self.counts.iter().map(|e| (e.0.clone(), e.1)).collect();
@@ -212,6 +247,7 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
             }
         }
         while self.counts.len() > self.capacity {
+            self.filtering = true;
             self.prune();
         }
     }
