@@ -382,6 +382,14 @@ impl Analyzer {
     fn flush_batch(&mut self) {
         let batch = std::mem::take(&mut self.batch);
         let full = self.delay.len() == DELAY;
+        if full {
+            // The entries the next batch will push out of the delay line were written a
+            // quarter of a million packets ago and are long out of the cache: start loading
+            // them now, so the next batch finds them (and their filter blocks) at once.
+            for i in (0..BATCH).step_by(64 / std::mem::size_of::<Pending>().min(64)) {
+                prefetch_entry(&self.delay[(self.delay_head + BATCH + i) % DELAY]);
+            }
+        }
         for (i, e) in batch.iter().enumerate() {
             self.flows.prefetch(e.flow);
             if Class::from_index(e.class as usize) == Class::Ack {
@@ -597,6 +605,25 @@ impl Analyzer {
     pub fn second_pass_classifier() -> Classifier {
         Classifier::default()
     }
+}
+
+/// Asks the CPU to start loading the cache lines of a delay-line entry.
+#[inline]
+fn prefetch_entry(e: &Pending) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let start = e as *const Pending as *const i8;
+        for offset in (0..std::mem::size_of::<Pending>()).step_by(64) {
+            // SAFETY: a prefetch is only a hint; the address lies within `e`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    start.add(offset),
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = e;
 }
 
 /// The filter key of "this source reached this destination".
