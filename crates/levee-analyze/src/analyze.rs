@@ -183,7 +183,9 @@ impl Analyzer {
             end: i64::MIN,
             base_bucket: None,
             total_series: Vec::new(),
-            delay: Vec::new(),
+            // Reserved whole at once (the pages are only touched as it fills), so growing it
+            // never copies megabytes of entries.
+            delay: Vec::with_capacity(DELAY),
             delay_head: 0,
             batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
