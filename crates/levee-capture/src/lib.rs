@@ -313,7 +313,7 @@ impl CaptureReader {
     fn take_fast_record(&mut self, rec: pcap::PeekedRecord, file: usize) -> Frame<'_> {
         let offset = self.window.offset();
         let caplen = rec.caplen as usize;
-        self.window.consume(rec.header_len as usize + caplen);
+        self.window.consume(rec.total());
         self.packets += 1;
         self.records += 1;
         Frame {

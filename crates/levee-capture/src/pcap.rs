@@ -33,11 +33,19 @@ pub(crate) struct PcapFormat {
 /// A record found by [`PcapFormat::peek_whole`], not yet consumed.
 #[derive(Clone, Copy)]
 pub(crate) struct PeekedRecord {
+    ts_sec: u32,
     pub(crate) ts_nanos: i64,
     pub(crate) header_len: u32,
     pub(crate) caplen: u32,
     pub(crate) orig_len: u32,
     pub(crate) linktype: u32,
+}
+
+impl PeekedRecord {
+    /// The record's length with its header.
+    pub(crate) fn total(&self) -> usize {
+        self.header_len as usize + self.caplen as usize
+    }
 }
 
 pub(crate) fn magic_is_pcap(m: [u8; 4]) -> bool {
@@ -137,8 +145,8 @@ impl PcapFormat {
         w: &mut Window,
         damage: &mut Vec<Damage>,
     ) -> std::io::Result<Option<RawFrame>> {
-        if let Some(frame) = self.complete_record(w) {
-            return Ok(Some(frame));
+        if let Some(rec) = self.peek_whole(w.bytes()) {
+            return Ok(Some(self.take_record(w, rec)));
         }
         let hl = self.header_len();
         loop {
@@ -196,69 +204,59 @@ impl PcapFormat {
                     Recovery::Delivered,
                 ));
             }
-            return Ok(Some(self.take_record(w, total)));
+            let h = w.bytes()[..16].try_into().expect("a whole record header");
+            let rec = self.header(h);
+            return Ok(Some(self.take_record(w, rec)));
         }
     }
 
-    /// The record at the start of `b` (the window's bytes) when it is sound and whole: the fast
-    /// path of [`crate::CaptureReader`], which then moves past it. Anything unusual is left to
-    /// [`Self::next`].
+    /// The fields of the record header at the start of `h`, in the file's own byte order
+    /// (the modified format's longer header starts with the same four fields).
     #[inline(always)]
-    pub(crate) fn peek_whole(&mut self, b: &[u8]) -> Option<PeekedRecord> {
-        let hl = self.header_len();
-        let h: &[u8; 16] = b.get(..16)?.try_into().ok()?;
+    fn header(&self, h: &[u8; 16]) -> PeekedRecord {
         let word = |at: usize| u32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
         let mut fields = [word(0), word(4), word(8), word(12)];
         if self.big_endian {
             fields = fields.map(u32::swap_bytes);
         }
         let [ts_sec, frac, caplen, origlen] = fields;
-        let total = hl + caplen as usize;
-        if caplen > self.caplen_limit || b.len() < total {
-            return None;
-        }
-        self.last_ts_sec = Some(ts_sec);
         let nanos = if self.nanos {
             frac as i64
         } else {
             frac as i64 * 1000
         };
-        Some(PeekedRecord {
+        PeekedRecord {
+            ts_sec,
             ts_nanos: ts_sec as i64 * 1_000_000_000 + nanos,
-            header_len: hl as u32,
+            header_len: self.header_len() as u32,
             caplen,
             orig_len: origlen.max(caplen),
             linktype: self.linktype,
-        })
+        }
     }
 
-    /// The fast path: a sound record that is already whole in the window. Anything unusual (a
-    /// short window, a length beyond the snapshot length) is left to the careful path in
-    /// [`Self::next`].
-    #[inline]
-    fn complete_record(&mut self, w: &mut Window) -> Option<RawFrame> {
-        let hl = self.header_len();
-        let b = w.bytes();
-        if b.len() < hl {
+    /// The record at the start of `b` (the window's bytes) when it is sound and whole: the fast
+    /// path of [`crate::CaptureReader`] and of [`Self::next`], which then move past it. Anything
+    /// unusual (a short window, a length beyond the snapshot length) is left to the careful
+    /// path in [`Self::next`].
+    #[inline(always)]
+    pub(crate) fn peek_whole(&mut self, b: &[u8]) -> Option<PeekedRecord> {
+        let rec = self.header(b.get(..16)?.try_into().ok()?);
+        if rec.caplen > self.caplen_limit || b.len() < rec.total() {
             return None;
         }
-        let caplen = self.u32_at(b, 8);
-        let total = hl + caplen as usize;
-        if caplen > self.caplen_limit || b.len() < total {
-            return None;
-        }
-        Some(self.take_record(w, total))
+        self.last_ts_sec = Some(rec.ts_sec);
+        Some(rec)
     }
 
-    /// Reads the record of `total` bytes at the window's position, whose captured length was
-    /// checked and whose bytes are all in the window, and moves past it.
+    /// Moves past a record whose captured length was checked and whose bytes are all in the
+    /// window.
     #[inline]
-    fn take_record(&mut self, w: &mut Window, total: usize) -> RawFrame {
-        let hl = self.header_len();
+    fn take_record(&mut self, w: &mut Window, rec: PeekedRecord) -> RawFrame {
         let offset = w.offset();
-        let b = &w.bytes()[..total];
         #[cfg(debug_assertions)]
         {
+            let b = &w.bytes()[..rec.total()];
             let parsed = if self.modified {
                 parse_pcap_frame_modified(b)
             } else if self.big_endian {
@@ -268,28 +266,14 @@ impl PcapFormat {
             };
             debug_assert!(parsed.is_ok(), "a record of checked length always parses");
         }
-        // pcap-parser reads the modified format as little-endian only: take the header fields
-        // in the file's own byte order.
-        let (ts_sec, frac, caplen, origlen) = if self.big_endian {
-            let r = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-            (r(0), r(4), r(8), r(12))
-        } else {
-            let r = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-            (r(0), r(4), r(8), r(12))
-        };
-        self.last_ts_sec = Some(ts_sec);
-        let nanos = if self.nanos {
-            frac as i64
-        } else {
-            frac as i64 * 1000
-        };
-        w.consume(total);
+        self.last_ts_sec = Some(rec.ts_sec);
+        w.consume(rec.total());
         RawFrame {
-            ts_nanos: ts_sec as i64 * 1_000_000_000 + nanos,
-            linktype: self.linktype,
-            orig_len: origlen.max(caplen),
-            data_offset: offset + hl as u64,
-            data_len: caplen,
+            ts_nanos: rec.ts_nanos,
+            linktype: rec.linktype,
+            orig_len: rec.orig_len,
+            data_offset: offset + u64::from(rec.header_len),
+            data_len: rec.caplen,
             interface: 0,
             record_offset: offset,
         }

@@ -280,12 +280,7 @@ fn real_benign_captures_raise_no_alarm_even_with_low_thresholds() {
     let Some(d) = require_shared("tcpdump-tests benign") else {
         return;
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(d.join("tcpdump-tests"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    files.sort();
+    let files = tcpdump_corpus(&d, &["pcap", "pcapng"]);
     assert!(files.len() > 700);
     let mut alarms = Vec::new();
     for f in &files {

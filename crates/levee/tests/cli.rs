@@ -411,15 +411,7 @@ fn every_tcpdump_test_capture_is_summarised_without_panic_or_hang() {
     let Some(shared) = require_shared("every_tcpdump_test_capture") else {
         return;
     };
-    let mut files: Vec<_> = std::fs::read_dir(shared.join("tcpdump-tests"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
-        })
-        .collect();
-    files.sort();
+    let files = tcpdump_corpus(&shared, &["pcap", "pcapng", "cap"]);
     assert!(files.len() > 800, "{} captures found", files.len());
     let mut by_code = std::collections::BTreeMap::new();
     for f in &files {

@@ -188,15 +188,6 @@ fn analyze_json(args: &[&str], input: &Path) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn by_ip(a: &Value) -> HashMap<String, Value> {
-    a["clients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["ip"].as_str().unwrap().to_string(), c.clone()))
-        .collect()
-}
-
 #[test]
 fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
     let dir = scratch("http-capture-analyze");
@@ -211,7 +202,7 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
     let truth = client_labels(&dir.join("shop.pcap.labels.csv"));
     let a = analyze_json(&["--http"], &pcap);
     assert_eq!(a["input"], "capture");
-    let judged = by_ip(&a);
+    let judged = clients_by_ip(&a);
     let good_total = truth
         .values()
         .filter(|l| *l == "benign" || *l == "crawler")
@@ -265,6 +256,7 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
     // Slowloris: each attacker's connections, held about 200 s.
     let slow: Vec<&Value> = judged
         .values()
+        .copied()
         .filter(|c| c["vector"] == "slowloris")
         .collect();
     assert_eq!(slow.len(), 6);
@@ -305,11 +297,12 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
         .args(["--seed", "4", "--duration", "600", "--force", "--out"])
         .arg(&log));
     assert!(o.status.success(), "{}", stderr(&o));
-    let l = by_ip(&analyze_json(&[], &log));
+    let from_log = analyze_json(&[], &log);
+    let l = clients_by_ip(&from_log);
     for (client, label) in &truth {
         match label.as_str() {
             "bad-bot" => {
-                let c = &l[client];
+                let c = l[client.as_str()];
                 assert_eq!(c["verdict"], "suspicious", "{c}");
                 assert!(
                     c["reasons"].to_string().contains("no JavaScript footprint"),
@@ -317,7 +310,11 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
                 );
             }
             "http-flood" | "login-abuse" | "cache-busting" | "http-scanner" => {
-                assert_eq!(l[client]["vector"], judged[client]["vector"], "{client}");
+                assert_eq!(
+                    l[client.as_str()]["vector"],
+                    judged[client.as_str()]["vector"],
+                    "{client}"
+                );
             }
             _ => {}
         }
@@ -398,15 +395,7 @@ fn every_tcpdump_test_capture_goes_through_the_reassembly() {
     let Some(data) = require_shared("levee requests on the tcpdump corpus") else {
         return;
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("tcpdump-tests"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
-        })
-        .collect();
-    files.sort();
+    let files = tcpdump_corpus(&data, &["pcap", "pcapng", "cap"]);
     assert!(files.len() > 800);
     let o = run(levee()
         .args(["requests", "--json", "--max-errors", "0"])

@@ -316,12 +316,7 @@ fn synthetic_shop_logs_attacks_are_found_and_good_clients_are_not_called_malicio
         let o = run(levee().args(["analyze", "--json"]).arg(&log));
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let a: Value = serde_json::from_slice(&o.stdout).unwrap();
-        let judged: HashMap<&str, &Value> = a["clients"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| (c["ip"].as_str().unwrap(), c))
-            .collect();
+        let judged = clients_by_ip(&a);
         let good_total = truth
             .values()
             .filter(|l| *l == "benign" || *l == "crawler")
@@ -623,12 +618,7 @@ fn cloudflare_logs_with_ja4_unmask_scrapers_posing_as_browsers() {
         "{}",
         a["files"]
     );
-    let judged: HashMap<&str, &Value> = a["clients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["ip"].as_str().unwrap(), c))
-        .collect();
+    let judged = clients_by_ip(&a);
     let (mut scrapers, mut good, mut good_malicious) = (0, 0, 0);
     for (client, label) in &truth {
         let c = judged.get(client.as_str());
@@ -725,12 +715,7 @@ fn a_search_hammered_below_the_flood_rate_is_an_http_flood() {
         .arg(&log));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let a: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let judged: HashMap<&str, &Value> = a["clients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["ip"].as_str().unwrap(), c))
-        .collect();
+    let judged = clients_by_ip(&a);
     let (mut searchers, mut good, mut good_malicious) = (0, 0, 0);
     for (client, label) in &truth {
         let c = judged.get(client.as_str());

@@ -123,3 +123,30 @@ pub fn client_labels(labels: &std::path::Path) -> std::collections::HashMap<Stri
     }
     out
 }
+
+/// The clients of an `analyze --json` document on requests (logs or `--http`), by address.
+pub fn clients_by_ip(
+    analysis: &serde_json::Value,
+) -> std::collections::HashMap<&str, &serde_json::Value> {
+    analysis["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["ip"].as_str().unwrap(), c))
+        .collect()
+}
+
+/// The captures of the tcpdump test corpus (`data` is the shared data folder) whose names end
+/// in one of `extensions`, sorted.
+pub fn tcpdump_corpus(data: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("tcpdump-tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| extensions.iter().any(|x| e == *x))
+        })
+        .collect();
+    files.sort();
+    files
+}
