@@ -19,6 +19,7 @@
 use levee_decode::{App, Packet, Transport};
 
 use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
+use crate::sample::SampleStore;
 use crate::sketch::{fmix64, mix_u128, TopK};
 use crate::stats::{is_bogon, len_bin, Bucket, ClassStats};
 use crate::vector::{addr_bits, Class, Classifier};
@@ -48,6 +49,11 @@ pub struct AnalyzeConfig {
     pub top_n: usize,
     /// log2 of the size in bytes of each flow filter.
     pub bloom_log2_bytes: u32,
+    /// `Some(bytes)`: profile and measure a uniform sample of the packets whose frames fit in
+    /// about this many bytes, kept in memory for the second pass ([`crate::sample`]); every
+    /// packet is still counted, classified and followed in the flow filters. `None`: profile
+    /// every packet, and measure every packet in a second reading of the inputs.
+    pub sample_budget: Option<usize>,
 }
 
 impl Default for AnalyzeConfig {
@@ -63,6 +69,7 @@ impl Default for AnalyzeConfig {
             min_scan_probes: 100,
             top_n: 10,
             bloom_log2_bytes: 23,
+            sample_budget: None,
         }
     }
 }
@@ -91,6 +98,9 @@ struct Pending {
     icmp_type: u8,
     /// 1: IPv6, 2: later fragment, 4: has ports.
     bits: u8,
+    /// The packets this one stands for in the profiles: the sampling rate's denominator when
+    /// it was sampled, 0 when it only teaches the flow filters.
+    weight: u32,
 }
 
 /// Packets whose filter lookups are prefetched together.
@@ -134,6 +144,10 @@ pub struct Analyzer {
     batch: Vec<Pending>,
     /// The fullest filter of the analyzers merged into this one.
     merged_saturation: f64,
+    /// The sampled frames, when the analysis samples (see [`AnalyzeConfig::sample_budget`]).
+    pub(crate) sample: Option<SampleStore>,
+    /// The sparsest sampling rate of the analyzers merged into this one.
+    merged_one_in: u64,
 }
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
@@ -189,6 +203,8 @@ impl Analyzer {
             delay_head: 0,
             batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
+            sample: config.sample_budget.map(SampleStore::new),
+            merged_one_in: 1,
             config,
         }
     }
@@ -260,6 +276,7 @@ impl Analyzer {
         self.host_probes.merge(&o.host_probes);
         self.source_completions.merge(&o.source_completions);
         self.merged_saturation = self.merged_saturation.max(o.filter_saturation());
+        self.merged_one_in = self.merged_one_in.max(o.sample_one_in());
     }
 
     pub fn config(&self) -> &AnalyzeConfig {
@@ -305,8 +322,32 @@ impl Analyzer {
         self.total_series.insert(0, Bucket::default());
     }
 
-    /// Counts one packet captured at `ts_nanos`.
+    /// Counts and profiles one packet captured at `ts_nanos` (every packet is profiled: for
+    /// an analysis without a sample budget).
     pub fn add(&mut self, ts_nanos: i64, p: &Packet<'_>) {
+        self.add_weighted(ts_nanos, p, 1);
+    }
+
+    /// Decodes and counts one frame; profiles it and keeps it for the second pass if it is
+    /// sampled. Without a sample budget, the same as [`Analyzer::add`].
+    pub fn add_frame(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
+        let p = levee_decode::decode(linktype, data, orig_len);
+        let Some(sample) = self.sample.as_mut() else {
+            self.add_weighted(ts_nanos, &p, 1);
+            return;
+        };
+        let (weight, key) = sample.offer();
+        let class = self.add_weighted(ts_nanos, &p, weight.min(u64::from(u32::MAX)) as u32);
+        if weight > 0 {
+            if let Some(sample) = self.sample.as_mut() {
+                sample.keep(key, ts_nanos, linktype, data, orig_len, class.index() as u8);
+            }
+        }
+    }
+
+    /// Counts one packet; profiles it with `weight` (0: only counted and followed in the flow
+    /// filters). Returns its class.
+    fn add_weighted(&mut self, ts_nanos: i64, p: &Packet<'_>, weight: u32) -> Class {
         self.packets += 1;
         let wire = u64::from(p.wire_len);
         self.bytes += wire;
@@ -324,13 +365,19 @@ impl Analyzer {
             let c = self.class_mut(class);
             c.packets += 1;
             c.bytes += wire;
-            return;
+            return class;
         };
         let src = addr_bits(ip.src);
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
         let (hs, hd) = (mix_u128(src), mix_u128(dst));
         let flow = flow_slot(src, dst, hs, hd, sport, dport, ip.proto);
+        // Start loading the flow's filter block now: the batch is worked on once full, by
+        // which time it has arrived.
+        self.flows.prefetch(flow);
+        if class == Class::Ack {
+            self.completed.prefetch(flow.directed());
+        }
         let c = self.class_mut(class);
         c.packets += 1;
         c.bytes += wire;
@@ -371,39 +418,42 @@ impl Analyzer {
             bits: u8::from(ip.version == 6)
                 | u8::from(ip.is_later_fragment()) << 1
                 | u8::from(p.ports().is_some()) << 2,
+            weight,
         };
         self.batch.push(entry);
         if self.batch.len() == BATCH {
             self.flush_batch();
         }
+        class
     }
 
     /// The flow-filter work of a batch of packets, in arrival order. The filter blocks every
-    /// packet of the batch will touch, and those of the packets leaving the delay line, are
-    /// prefetched first, so their memory latencies overlap instead of adding up.
+    /// packet of the batch will touch (flows: as each packet arrived; scan probes and the
+    /// blocks of the packets leaving the delay line: here) are prefetched first, so their
+    /// memory latencies overlap instead of adding up. Only sampled packets enter the delay
+    /// line, to be profiled.
     fn flush_batch(&mut self) {
         let batch = std::mem::take(&mut self.batch);
         let full = self.delay.len() == DELAY;
+        let sampled = batch.iter().filter(|e| e.weight > 0).count();
         if full {
-            // The entries the next batch will push out of the delay line were written a
-            // quarter of a million packets ago and are long out of the cache: start loading
-            // them now, so the next batch finds them (and their filter blocks) at once.
-            for i in (0..BATCH).step_by(64 / std::mem::size_of::<Pending>().min(64)) {
-                prefetch_entry(&self.delay[(self.delay_head + BATCH + i) % DELAY]);
+            // The entries the next batch will push out of the delay line were written long
+            // ago and are out of the cache: start loading them now, so the next batch finds
+            // them (and their filter blocks) at once.
+            for i in 0..sampled {
+                prefetch_entry(&self.delay[(self.delay_head + sampled + i) % DELAY]);
             }
         }
-        for (i, e) in batch.iter().enumerate() {
-            self.flows.prefetch(e.flow);
-            if Class::from_index(e.class as usize) == Class::Ack {
-                self.completed.prefetch(e.flow.directed());
-            }
+        let mut leaving = 0;
+        for e in batch.iter().filter(|e| e.weight > 0) {
             if Class::from_index(e.class as usize) == Class::Syn {
                 self.probes
                     .prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
                 self.probes.prefetch(host_key(e.src, e.dst));
             }
             if full {
-                let old = &self.delay[(self.delay_head + i) % DELAY];
+                let old = &self.delay[(self.delay_head + leaving) % DELAY];
+                leaving += 1;
                 if Class::from_index(old.class as usize) == Class::Syn {
                     if self.completing_sources.contains(mix_u128(old.src)) {
                         self.completed.prefetch(old.flow.directed());
@@ -415,6 +465,9 @@ impl Analyzer {
         }
         for e in &batch {
             self.arrive(e);
+            if e.weight == 0 {
+                continue;
+            }
             if self.delay.len() == DELAY {
                 let old = self.delay[self.delay_head];
                 self.delay[self.delay_head] = *e;
@@ -432,30 +485,39 @@ impl Analyzer {
     /// completed, a probe reached a new port or host.
     fn arrive(&mut self, e: &Pending) {
         let (flow, src, dst, dport, proto) = (e.flow, e.src, e.dst, e.dport, e.proto);
-        let answered = self.flows.has(flow.reversed(), FlowMark::Seen);
-        self.flows.mark(flow, FlowMark::Seen);
         match Class::from_index(e.class as usize) {
             Class::Syn => {
+                self.flows.mark(flow, FlowMark::Seen);
                 // Marked apart from SYN-ACKs, so only the client's ACK completes a handshake.
                 self.flows.mark(flow, FlowMark::Syn);
-                self.note_probe(src, dst, dport, proto);
+                if e.weight > 0 {
+                    self.note_probe(src, dst, dport, proto, e.weight);
+                }
             }
             Class::SynAck => {
+                self.flows.mark(flow, FlowMark::Seen);
                 self.flows.mark(flow, FlowMark::SynAck);
             }
-            Class::Ack
-                if self.flows.has(flow, FlowMark::Syn)
-                    && !self.completed.insert(flow.directed()) =>
-            {
-                self.class_mut(Class::Syn).completed += 1;
-                let hs = mix_u128(src);
-                self.completing_sources.insert(hs);
-                self.source_completions.add_hashed(src, hs, 1);
+            Class::Ack => {
+                self.flows.mark(flow, FlowMark::Seen);
+                if self.flows.has(flow, FlowMark::Syn) && !self.completed.insert(flow.directed()) {
+                    self.class_mut(Class::Syn).completed += 1;
+                    let hs = mix_u128(src);
+                    self.completing_sources.insert(hs);
+                    self.source_completions.add_hashed(src, hs, 1);
+                }
             }
-            Class::Udp | Class::Quic | Class::Icmp if !answered => {
-                self.note_probe(src, dst, dport, proto);
+            Class::Udp | Class::Quic | Class::Icmp => {
+                // Asked before this packet marks its own direction.
+                let answered = self.flows.has(flow.reversed(), FlowMark::Seen);
+                self.flows.mark(flow, FlowMark::Seen);
+                if !answered && e.weight > 0 {
+                    self.note_probe(src, dst, dport, proto, e.weight);
+                }
             }
-            _ => {}
+            _ => {
+                self.flows.mark(flow, FlowMark::Seen);
+            }
         }
     }
 
@@ -494,18 +556,20 @@ impl Analyzer {
         let Some(c) = self.classes[e.class as usize].as_deref_mut() else {
             return;
         };
-        c.flagged += 1;
+        let w = u64::from(e.weight);
+        c.flagged += w;
         // The series may have been coarsened since the packet arrived: place it anew.
         let idx = (e.ts.div_euclid(self.bucket_ns) - self.base_bucket.unwrap_or(0)).max(0);
         if let Some(b) = c.series.get_mut(idx as usize) {
-            b.flagged += 1;
+            b.flagged += w;
         }
-        c.profiled += 1;
+        c.profiled += w;
+        c.profiled_samples += 1;
         let hs = mix_u128(e.src);
         let hd = mix_u128(e.dst);
         c.profile_sources.add_hash(hs);
-        c.sources.add_hashed(e.src, hs, 1);
-        c.destinations.add_hashed(e.dst, hd, 1);
+        c.sources.add_hashed(e.src, hs, w);
+        c.destinations.add_hashed(e.dst, hd, w);
         let ipv6 = e.bits & 1 != 0;
         let prefix = if ipv6 {
             e.dst & !((1u128 << 80) - 1)
@@ -513,27 +577,32 @@ impl Analyzer {
             e.dst & !0xff
         };
         c.destination_prefixes
-            .add_hashed(prefix, mix_u128(prefix), 1);
-        c.ttl[e.ttl as usize] += 1;
-        c.protocols[e.proto as usize] += 1;
-        c.ipv6 += u64::from(ipv6);
-        c.bogon_sources += u64::from(is_bogon(e.src));
+            .add_hashed(prefix, mix_u128(prefix), w);
+        c.ttl[e.ttl as usize] += w;
+        c.protocols[e.proto as usize] += w;
+        c.ipv6 += w * u64::from(ipv6);
+        c.bogon_sources += w * u64::from(is_bogon(e.src));
         if e.bits & 2 != 0 {
-            c.later_fragments += 1;
+            c.later_fragments += w;
             return;
         }
-        c.lengths[len_bin(e.ip_len)] += 1;
-        c.ip_ids.add(e.ip_id, 1);
+        c.lengths[len_bin(e.ip_len)] += w;
+        c.ip_ids.add(e.ip_id, w);
         if e.bits & 4 != 0 {
-            c.dst_ports.add(e.dport);
-            c.src_ports.add(e.sport);
+            if w == 1 {
+                c.dst_ports.add(e.dport);
+                c.src_ports.add(e.sport);
+            } else {
+                c.dst_ports.add_n(e.dport, w);
+                c.src_ports.add_n(e.sport, w);
+            }
         }
         if e.proto == 6 && e.bits & 4 != 0 {
-            c.tcp_flags[e.tcp_flags as usize] += 1;
-            c.windows.add(e.window, 1);
+            c.tcp_flags[e.tcp_flags as usize] += w;
+            c.windows.add(e.window, w);
         }
         if matches!(e.proto, 1 | 58) {
-            c.icmp_types[e.icmp_type as usize] += 1;
+            c.icmp_types[e.icmp_type as usize] += w;
         }
     }
 
@@ -575,14 +644,16 @@ impl Analyzer {
     /// Counts a probe: a source reaching a (destination, port) it had not tried before (a
     /// retransmission or a second connection to the same port is not a new probe), and whether
     /// the destination itself is new for that source.
-    fn note_probe(&mut self, src: u128, dst: u128, dport: u16, proto: u8) {
+    /// A sampled probe counts for the `weight` packets it stands for.
+    fn note_probe(&mut self, src: u128, dst: u128, dport: u16, proto: u8, weight: u32) {
         let hs = mix_u128(src);
         if self.probes.insert(probe_key(src, dst, dport, proto)) {
             return;
         }
-        self.port_probes.add_hashed(src, hs, 1);
+        let w = u64::from(weight);
+        self.port_probes.add_hashed(src, hs, w);
         if !self.probes.insert(host_key(src, dst)) {
-            self.host_probes.add_hashed(src, hs, 1);
+            self.host_probes.add_hashed(src, hs, w);
         }
     }
 
@@ -595,6 +666,14 @@ impl Analyzer {
 
     pub(crate) fn class(&self, class: Class) -> Option<&ClassStats> {
         self.classes[class.index()].as_deref()
+    }
+
+    /// One packet in how many was profiled, here and in the analyzers merged into this one.
+    pub fn sample_one_in(&self) -> u64 {
+        self.sample
+            .as_ref()
+            .map_or(1, SampleStore::one_in)
+            .max(self.merged_one_in)
     }
 
     /// Whether any flow filter is so full that its answers are unreliable.

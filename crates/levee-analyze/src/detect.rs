@@ -137,6 +137,15 @@ pub fn bits_rate(bps: f64) -> String {
     }
 }
 
+/// A count, marked `~` when it was estimated from a sample.
+fn approx(an: &Analyzer, n: u64) -> String {
+    if an.sample_one_in() > 1 {
+        format!("~{}", thousands(n))
+    } else {
+        thousands(n)
+    }
+}
+
 fn pct(x: f64) -> String {
     if x > 0.0 && x < 0.001 {
         "<0.1%".into()
@@ -246,7 +255,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         }
         // Sources of the evidence-carrying packets: legitimate clients of the same kind of
         // traffic do not make a scanner or a single heavy sender look like a crowd.
-        let sources = c.profile_sources.estimate();
+        let sources = c.evidence_sources();
         let all_sources = c.distinct_sources.estimate();
         // Volume first: below it nothing is an attack, and nothing needs explaining.
         let whole_rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
@@ -319,7 +328,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         } else if !enough {
             Err(format!(
                 "only {} packets {what} (peak {}): {}",
-                thousands(w.flagged),
+                c.approx(w.flagged),
                 rate(w.peak_pps),
                 if w.flagged == 0 {
                     "two-way traffic"
@@ -343,7 +352,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                         evidence.push(format!(
                             "{} {what} answer no request seen in the capture ({} of the \
                              class in the attack window)",
-                            thousands(w.flagged),
+                            c.approx(w.flagged),
                             pct(evidence_share)
                         ));
                         evidence.push(format!("~{} distinct reflectors", thousands(sources)));
@@ -363,7 +372,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                     evidence.push(format!(
                         "{} SYNs never followed by the handshake's ACK; {} handshakes \
                          completed in all ({} of SYNs)",
-                        thousands(w.flagged),
+                        c.approx(w.flagged),
                         thousands(c.completed),
                         pct(completion.min(1.0))
                     ));
@@ -379,13 +388,13 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                         evidence.push(format!(
                             "{} UDP packets from source port {port}, answering no request seen \
                              in the capture, from ~{} hosts: reflection of an unnamed service",
-                            thousands(w.flagged),
+                            c.approx(w.flagged),
                             thousands(sources)
                         ));
                     } else {
                         evidence.push(format!(
                             "{} packets {what} ({} of the class in the attack window)",
-                            thousands(w.flagged),
+                            c.approx(w.flagged),
                             pct(evidence_share)
                         ));
                     }
@@ -394,7 +403,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                 _ => {
                     evidence.push(format!(
                         "{} packets {what} ({} of the class in the attack window)",
-                        thousands(w.flagged),
+                        c.approx(w.flagged),
                         pct(evidence_share)
                     ));
                     Ok(())
@@ -487,7 +496,7 @@ fn targets(c: &ClassStats) -> (TargetSpec, bool) {
 /// Whether the sources look forged, with the reasons.
 fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
     let mut ev = Vec::new();
-    let sources = c.profile_sources.estimate();
+    let sources = c.evidence_sources();
     let per_packet = sources as f64 / c.profiled.max(1) as f64;
     let bogon_share = c.bogon_sources as f64 / c.profiled.max(1) as f64;
     let distinct_ttls = c.ttl.iter().filter(|&&n| n > 0).count();
@@ -504,7 +513,7 @@ fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
         ev.push(format!(
             "~{} distinct sources for {} packets: nearly every packet from a new address",
             thousands(sources),
-            thousands(c.profiled)
+            c.approx(c.profiled)
         ));
     }
     if bogon_share >= 0.01 {
@@ -587,8 +596,8 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
             let ip = addr_from_bits(src);
             let evidence = vec![format!(
                 "{ip} probed {} new (address, port) pairs on {} addresses; {} handshakes completed",
-                thousands(ports),
-                thousands(hosts),
+                approx(an, ports),
+                approx(an, hosts),
                 thousands(done)
             )];
             let expr = levee_rules::parse_plain(&format!("ip.src == {ip}"))

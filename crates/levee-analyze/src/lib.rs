@@ -22,6 +22,7 @@ pub mod detail;
 pub mod detect;
 pub mod measure;
 pub mod report;
+pub mod sample;
 pub mod signature;
 pub mod simulate;
 pub mod sketch;

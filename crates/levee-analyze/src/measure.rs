@@ -17,13 +17,14 @@ use crate::report::{
 };
 use crate::stats::ClassStats;
 use crate::summary::{format_ts, FileInfo};
-use crate::vector::{addr_bits, Classifier};
+use crate::vector::{addr_bits, Class, Classifier};
 
 /// Coverage a signature should reach.
 pub const TARGET_COVERAGE: f64 = 0.95;
 
 struct AttackCount {
-    /// The watched sources (sorted) and, for each, its packets and the set of TTLs it used.
+    /// The watched sources (sorted) and, for each, its packets measured (not weighted) and the
+    /// set of TTLs it used.
     ttl_watch: Vec<(u128, u64, [u64; 4])>,
     packets: u64,
     bytes: u64,
@@ -55,6 +56,10 @@ pub struct Meter {
     owners: Arc<Vec<(usize, usize)>>,
     memo: levee_rules::Memo,
     members: Vec<bool>,
+    /// Packets measured, each counted once (with `total_packets` the packets they stand for).
+    measured: u64,
+    /// The sparsest sampling rate of the packets measured (1: every packet).
+    one_in: u64,
     bucket_ns: i64,
     base: i64,
     /// What a report shows beyond the counts, when asked for.
@@ -124,6 +129,8 @@ impl Meter {
             classifier: Analyzer::second_pass_classifier(),
             counts,
             total_packets: 0,
+            measured: 0,
+            one_in: 1,
             rules,
             owners,
             bucket_ns,
@@ -136,6 +143,11 @@ impl Meter {
     /// it: for a later pass that only needs membership, such as a rules simulation.
     pub fn judge(&mut self, ts: i64, p: &Packet<'_>, first_pass: &Analyzer) {
         let class = self.classifier.classify(p);
+        self.judge_as(ts, p, class, first_pass);
+    }
+
+    /// [`Meter::judge`] for a packet whose class is known.
+    fn judge_as(&mut self, ts: i64, p: &Packet<'_>, class: Class, first_pass: &Analyzer) {
         let (src, dst) = match p.ip.as_ref() {
             Some(ip) => (addr_bits(ip.src), addr_bits(ip.dst)),
             None => (0, 0),
@@ -157,8 +169,29 @@ impl Meter {
     /// Counts one packet of the second pass; `first_pass` is the analyzer that saw the same
     /// packets in the first pass, whose filters judge the evidence.
     pub fn add(&mut self, ts: i64, p: &Packet<'_>, first_pass: &Analyzer) {
-        self.total_packets += 1;
-        self.judge(ts, p, first_pass);
+        let class = self.classifier.classify(p);
+        self.count(ts, p, class, first_pass, 1);
+    }
+
+    /// Measures the frames `first_pass` sampled, each for the packets it stands for.
+    fn replay(&mut self, first_pass: &Analyzer) {
+        let Some(sample) = first_pass.sample.as_ref() else {
+            return;
+        };
+        let weight = sample.one_in();
+        self.one_in = self.one_in.max(weight);
+        sample.for_each(|f| {
+            let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+            let class = Class::from_index(usize::from(f.class));
+            self.count(f.ts, &p, class, first_pass, weight);
+        });
+    }
+
+    /// Counts one packet standing for `weight` packets.
+    fn count(&mut self, ts: i64, p: &Packet<'_>, class: Class, first_pass: &Analyzer, weight: u64) {
+        self.total_packets += weight;
+        self.measured += 1;
+        self.judge_as(ts, p, class, first_pass);
         let src = p.ip.as_ref().map_or(0, |ip| addr_bits(ip.src));
         let (w, base) = (self.bucket_ns, self.base);
         for (count, _) in self
@@ -171,12 +204,13 @@ impl Meter {
                 if let Ok(i) = count.ttl_watch.binary_search_by_key(&src, |e| e.0) {
                     let ttl = p.ip.as_ref().map_or(0, |ip| ip.ttl);
                     let e = &mut count.ttl_watch[i];
+                    // Packets seen, not stood for: "seen more than once" must be true.
                     e.1 += 1;
                     e.2[usize::from(ttl / 64)] |= 1 << (ttl % 64);
                 }
             }
-            count.packets += 1;
-            count.bytes += u64::from(p.wire_len);
+            count.packets += weight;
+            count.bytes += weight * u64::from(p.wire_len);
             count.first = count.first.min(ts);
             count.last = count.last.max(ts);
             let idx = (ts.div_euclid(w) - base).max(0) as usize;
@@ -184,8 +218,8 @@ impl Meter {
                 if idx >= count.series.len() {
                     count.series.resize(idx + 1, (0, 0));
                 }
-                count.series[idx].0 += 1;
-                count.series[idx].1 += u64::from(p.wire_len);
+                count.series[idx].0 += weight;
+                count.series[idx].1 += weight * u64::from(p.wire_len);
             }
         }
         let (owners, counts, members) = (&self.owners, &mut self.counts, &self.members);
@@ -193,9 +227,9 @@ impl Meter {
             let (fi, ci) = owners[i];
             let m = &mut counts[fi].matched[ci];
             if members[fi] {
-                m.0 += 1;
+                m.0 += weight;
             } else {
-                m.1 += 1;
+                m.1 += weight;
             }
         });
         if let Some(d) = self.details.as_mut() {
@@ -206,6 +240,8 @@ impl Meter {
     /// Adds another thread's counts.
     fn absorb(&mut self, o: Meter) {
         self.total_packets += o.total_packets;
+        self.measured += o.measured;
+        self.one_in = self.one_in.max(o.one_in);
         for (a, b) in self.counts.iter_mut().zip(o.counts) {
             a.packets += b.packets;
             a.bytes += b.bytes;
@@ -244,6 +280,25 @@ impl Plan {
     /// Counts one packet of the second pass (the same packets, in the same order, as the first).
     pub fn add(&mut self, ts: i64, p: &Packet<'_>) {
         self.meter.add(ts, p, &self.analyzer);
+    }
+
+    /// Whether the first pass sampled its packets and kept them ([`crate::sample`]): then the
+    /// second pass is [`Plan::replay`], not a second reading of the inputs.
+    pub fn sampled(&self) -> bool {
+        self.analyzer.sample.is_some()
+    }
+
+    /// The second pass of a sampling analysis: measures the frames the first pass kept.
+    pub fn replay(&mut self) {
+        self.meter.replay(&self.analyzer);
+    }
+
+    /// The second pass over the frames another thread's analyzer kept; its counts are to be
+    /// given to [`Plan::absorb`].
+    pub fn replay_part(&self, part: &Analyzer) -> Meter {
+        let mut m = self.meter();
+        m.replay(part);
+        m
     }
 
     /// For the packet last given to [`Plan::add`], whether it belongs to each finding (in
@@ -311,6 +366,16 @@ impl Plan {
                 "the flow filters are {:.0}% likely to mistake a new flow for a known one at \
                  this size: unsolicited/unanswered shares are underestimated",
                 an.filter_saturation() * 100.0
+            ));
+        }
+        let one_in = an.sample_one_in().max(self.meter.one_in);
+        if one_in > 1 {
+            notes.push(format!(
+                "large capture: every packet was counted and followed, but one in {one_in} \
+                 was profiled and measured ({} packets): attack packets, bytes, rates, \
+                 coverage and collateral are estimates from that sample (--exact measures \
+                 every packet, more slowly)",
+                crate::detect::thousands(self.meter.measured)
             ));
         }
         for (fi, (f, count)) in self.findings.iter().zip(&self.meter.counts).enumerate() {
@@ -482,6 +547,10 @@ impl Plan {
                 min_evidence: cfg.min_evidence,
                 baseline_factor: cfg.baseline_factor,
             },
+            sampling: crate::report::Sampling {
+                one_in,
+                measured_packets: self.meter.measured,
+            },
             attacks,
             not_attacks,
             notes,
@@ -576,10 +645,13 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
                 .find(|(x, _)| *x == s)
                 .map_or(0, |(_, k)| k),
         }],
+        // From a sample, a source seen once counts for the sampling rate's packets: such
+        // entries say nothing about which sources are busiest, and are left out.
         _ => c
             .sources
             .top(n)
             .into_iter()
+            .filter(|&(_, k)| an.sample_one_in() == 1 || k > an.sample_one_in())
             .map(|(a, k)| SourceCount {
                 ip: addr_from_bits(a).to_string(),
                 packets: k,
@@ -593,7 +665,7 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
     Sources {
         distinct_estimate: match f.targets {
             TargetSpec::FromSource(_) => 1,
-            _ => c.profile_sources.estimate(),
+            _ => c.evidence_sources(),
         },
         top,
         spoofed_likely: f.spoofed_likely,

@@ -9,11 +9,24 @@ use crate::summary::FileInfo;
 pub struct Analysis {
     pub capture: CaptureInfo,
     pub settings: Settings,
+    /// How many of the packets were profiled and measured (see [`crate::sample`]).
+    pub sampling: Sampling,
     pub attacks: Vec<Attack>,
     /// Classes of traffic with enough volume to look at that were not called attacks, and why.
     pub not_attacks: Vec<Dismissed>,
     /// Caveats about the analysis itself (for example flow filters too full to trust).
     pub notes: Vec<String>,
+}
+
+/// The sample the attack figures were measured on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sampling {
+    /// One packet in `one_in` was profiled and measured, and counts for `one_in` packets:
+    /// attack packets, bytes, rates, coverage and collateral are estimates when above 1.
+    /// Capture totals and the evidence of each measured packet are exact either way.
+    pub one_in: u64,
+    /// Packets measured in the second pass.
+    pub measured_packets: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

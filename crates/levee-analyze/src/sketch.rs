@@ -66,8 +66,9 @@ pub struct TopK<K> {
     /// Sum of all decrements applied to every key so far.
     decremented: u64,
     total: u64,
-    /// The key of the latest additions, its hash and their summed weight, not yet in `counts`.
-    run: Option<(K, u64, u64)>,
+    /// The key of the latest additions, its hash, their summed weight and whether there were
+    /// several, not yet in `counts`.
+    run: Option<(K, u64, u64, bool)>,
     /// Whether new keys go through the admission filter (from the table's first overflow on).
     filtering: bool,
 }
@@ -103,30 +104,33 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
         if let Some(run) = &mut self.run {
             if run.1 == hash && run.0 == key {
                 run.2 += weight;
+                run.3 = true;
                 return;
             }
         }
-        if let Some((key, hash, weight)) = self.run.replace((key, hash, weight)) {
-            self.count(key, hash, weight);
+        if let Some((key, hash, weight, repeated)) = self.run.replace((key, hash, weight, false)) {
+            self.count(key, hash, weight, repeated);
         }
     }
 
     /// Puts the run of additions into the table.
     #[cold]
     fn flush(&mut self) {
-        if let Some((key, hash, weight)) = self.run.take() {
-            self.count(key, hash, weight);
+        if let Some((key, hash, weight, repeated)) = self.run.take() {
+            self.count(key, hash, weight, repeated);
         }
     }
 
-    /// Counts `weight` for `key` in the table, behind the admission filter.
+    /// Counts `weight` for `key` in the table, behind the admission filter. One sighting may
+    /// weigh more than 1 (a sampled packet standing for several): the filter holds back
+    /// sightings, whatever their weight; `repeated` (a run of several) needs no admission.
     #[inline]
-    fn count(&mut self, key: K, hash: u64, weight: u64) {
+    fn count(&mut self, key: K, hash: u64, weight: u64, repeated: bool) {
         if let Some(e) = self.counts.find_mut(hash, |e| e.2 == hash && e.0 == key) {
             e.1 += weight;
             return;
         }
-        if weight > 1 || !self.filtering {
+        if repeated || !self.filtering {
             // A repeated key needs no admission, and until the table first fills every key is
             // counted exactly.
             if self.counts.len() >= self.capacity {
@@ -142,10 +146,10 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
         if self.counts.len() >= self.capacity {
             self.make_room();
         }
-        // Count the first sighting the filter held back as well: with the filter this sparse,
-        // the bit was set by another key only about once in 16.
+        // Count the first sighting the filter held back as well (taken to weigh as this one):
+        // with the filter this sparse, the bit was set by another key only about once in 16.
         self.counts
-            .insert_unique(hash, (key, weight + 1, hash), |e| e.2);
+            .insert_unique(hash, (key, 2 * weight, hash), |e| e.2);
     }
 
     /// Whether the admission filter already held back a sighting of the key; if not, it
@@ -220,7 +224,7 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
     /// output is deterministic).
     pub fn top(&self, n: usize) -> Vec<(K, u64)> {
         let mut v: Vec<(K, u64)> = self.counts.iter().map(|e| (e.0.clone(), e.1)).collect();
-        if let Some((key, _, weight)) = &self.run {
+        if let Some((key, _, weight, _)) = &self.run {
             match v.iter_mut().find(|e| e.0 == *key) {
                 Some(e) => e.1 += weight,
                 None => v.push((key.clone(), *weight)),
@@ -236,7 +240,7 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
         self.flush();
         self.decremented += other.decremented;
         self.total += other.total;
-        let run = other.run.iter().map(|(k, h, c)| (k, c, h));
+        let run = other.run.iter().map(|(k, h, c, _)| (k, c, h));
         for (k, c, hash) in other.counts.iter().map(|(k, c, h)| (k, c, h)).chain(run) {
             match self.counts.find_mut(*hash, |e| e.2 == *hash && e.0 == *k) {
                 Some(e) => e.1 += c,

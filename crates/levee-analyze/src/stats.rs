@@ -62,8 +62,10 @@ pub struct ClassStats {
     pub packets: u64,
     pub bytes: u64,
     pub flagged: u64,
-    /// Packets in the profile.
+    /// Packets in the profile (sampled packets count for the packets they stand for).
     pub profiled: u64,
+    /// Packets actually profiled: `profiled` without the sampling weights.
+    pub profiled_samples: u64,
     pub first_ts: i64,
     pub last_ts: i64,
     /// Buckets from the analyzer's base bucket on, all of the analyzer's width.
@@ -148,6 +150,7 @@ impl ClassStats {
             bytes: 0,
             flagged: 0,
             profiled: 0,
+            profiled_samples: 0,
             first_ts: i64::MAX,
             last_ts: i64::MIN,
             series: Vec::new(),
@@ -171,6 +174,32 @@ impl ClassStats {
             completed: 0,
             ipv6: 0,
             dns: with_dns.then(|| Box::new(DnsStats::new())),
+        }
+    }
+
+    /// Distinct sources of the evidence-carrying packets. Exact up to the HyperLogLog's error
+    /// when every packet was profiled; from a sample, the sources seen are scaled up as far as
+    /// the sample says sources are new with (nearly) every packet (a spoofed flood: every
+    /// source unseen by the sample is another one), and not at all where the sample's sources
+    /// repeat (a botnet's few hundred sources are all in the sample). Never above the class's
+    /// distinct sources, which are counted on every packet.
+    pub fn evidence_sources(&self) -> u64 {
+        let seen = self.profile_sources.estimate();
+        if self.profiled_samples == 0 || self.profiled <= self.profiled_samples {
+            return seen;
+        }
+        let weight = self.profiled as f64 / self.profiled_samples as f64;
+        let new_per_packet = (seen as f64 / self.profiled_samples as f64).min(1.0);
+        let scaled = seen as f64 * (1.0 + (weight - 1.0) * new_per_packet);
+        (scaled as u64).min(self.distinct_sources.estimate().max(seen))
+    }
+
+    /// A count of the profile, marked `~` when the profile was built from a sample.
+    pub fn approx(&self, n: u64) -> String {
+        if self.profiled > self.profiled_samples {
+            format!("~{}", crate::detect::thousands(n))
+        } else {
+            crate::detect::thousands(n)
         }
     }
 
@@ -221,6 +250,7 @@ impl ClassStats {
         self.bytes += o.bytes;
         self.flagged += o.flagged;
         self.profiled += o.profiled;
+        self.profiled_samples += o.profiled_samples;
         self.first_ts = self.first_ts.min(o.first_ts);
         self.last_ts = self.last_ts.max(o.last_ts);
         if placed.len() > self.series.len() {

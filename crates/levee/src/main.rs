@@ -118,6 +118,14 @@ struct AnalyzeArgs {
     /// logs) instead of analysing their packets.
     #[arg(long)]
     http: bool,
+    /// Profile and measure every packet, reading the captures twice. Without it, captures
+    /// whose frames outgrow 96 MiB are profiled and measured on a uniform sample kept in
+    /// memory (every packet is still counted and followed in the flow filters).
+    #[arg(long)]
+    exact: bool,
+    /// Memory for the sample, in MiB: more measures more packets of a large capture.
+    #[arg(long, default_value_t = 96, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    sample_mib: u64,
 }
 
 /// How attacks are detected, shared by `analyze` and `report`.
@@ -390,7 +398,10 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
             a.rules_out.as_deref().map(|p| (p, a.force)),
         );
     }
-    let (config, threads) = a.detect.config()?;
+    let (mut config, threads) = a.detect.config()?;
+    if !a.exact {
+        config.sample_budget = Some((a.sample_mib as usize) << 20);
+    }
     let (analysis, code) = run_analysis(&input, spool.as_deref(), config, threads)?;
     if let Some(path) = &a.rules_out {
         rules_cmd::write_rules(&analysis, path, a.force)?;
@@ -539,8 +550,26 @@ pub(crate) fn run_passes(
         stage: first,
         ..input.clone()
     };
+    let mut config = config;
+    if details {
+        // What a report shows beyond the analysis (timeline, histograms, sample packets)
+        // counts every packet.
+        config.sample_budget = None;
+    }
     if threads > 1 {
         return parallel::run(input, config, threads, details, second);
+    }
+    if config.sample_budget.is_some() {
+        // Sampling: one reading; the second pass measures the frames kept in memory.
+        let mut analyzer = levee_analyze::Analyzer::new(config);
+        let outcome = input::for_each_frame_with(input, &mut analyzer, |an, f| {
+            an.add_frame(f.ts_nanos, f.linktype, f.data, f.orig_len)
+        })?;
+        let mut plan = analyzer.detect();
+        if plan.needs_second_pass() {
+            plan.replay();
+        }
+        return Ok((plan, outcome));
     }
     let mut analyzer = levee_analyze::Analyzer::new(config);
     let outcome = input::for_each_packet(input, &mut analyzer, |an, ts, p| an.add(ts, p))?;

@@ -50,12 +50,30 @@ impl Batch {
         }
     }
 
-    /// Calls `each` with every decoded packet of the batch.
-    fn for_each(&self, mut each: impl FnMut(i64, &levee_decode::Packet<'_>)) {
+    /// Calls `each` with every frame of the batch.
+    fn for_each(&self, mut each: impl FnMut(&Raw<'_>)) {
         for f in &self.frames {
-            let p = levee_decode::decode(f.linktype, &self.data[f.start..f.end], f.orig_len);
-            each(f.ts, &p);
+            each(&Raw {
+                ts: f.ts,
+                linktype: f.linktype,
+                data: &self.data[f.start..f.end],
+                orig_len: f.orig_len,
+            });
         }
+    }
+}
+
+/// A frame as read, undecoded.
+struct Raw<'a> {
+    ts: i64,
+    linktype: u32,
+    data: &'a [u8],
+    orig_len: u32,
+}
+
+impl Raw<'_> {
+    fn decode(&self) -> levee_decode::Packet<'_> {
+        levee_decode::decode(self.linktype, self.data, self.orig_len)
     }
 }
 
@@ -77,7 +95,7 @@ struct Dealer<'a, S, F> {
 
 impl<S, F> DamageSink for Dealer<'_, S, F> {}
 
-impl<S: Worker, F: Fn(&mut S, i64, &levee_decode::Packet<'_>)> Dealer<'_, S, F> {
+impl<S: Worker, F: Fn(&mut S, &Raw<'_>)> Dealer<'_, S, F> {
     fn deal(&mut self, f: &levee_capture::Frame<'_>) {
         let origin = match self.origin {
             Some(o) => o,
@@ -92,8 +110,13 @@ impl<S: Worker, F: Fn(&mut S, i64, &levee_decode::Packet<'_>)> Dealer<'_, S, F> 
         };
         let h = levee_decode::address_pair_hash(f.linktype, f.data);
         if h < self.own_below {
-            let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
-            (self.feed)(self.own, f.ts_nanos, &p);
+            let raw = Raw {
+                ts: f.ts_nanos,
+                linktype: f.linktype,
+                data: f.data,
+                orig_len: f.orig_len,
+            };
+            (self.feed)(self.own, &raw);
             return;
         }
         let w = ((h - self.own_below) % self.senders.len() as u64) as usize;
@@ -162,7 +185,7 @@ fn deal<S: Worker, F>(
     feed: F,
 ) -> anyhow::Result<(Outcome, Vec<S>)>
 where
-    F: Fn(&mut S, i64, &levee_decode::Packet<'_>) + Sync,
+    F: Fn(&mut S, &Raw<'_>) + Sync,
 {
     let helpers = threads.max(2) - 1;
     // The reading thread's share: 80 % of an equal share.
@@ -183,7 +206,7 @@ where
                 let mut state = make(i + 1);
                 for mut batch in rx {
                     state.set_origin(batch.origin);
-                    batch.for_each(|ts, p| feed(&mut state, ts, p));
+                    batch.for_each(|raw| feed(&mut state, raw));
                     batch.data.clear();
                     batch.frames.clear();
                     // The dealer may have finished reading: then the batch is simply dropped.
@@ -222,17 +245,43 @@ pub fn run(
     details: bool,
     second_stage: &'static str,
 ) -> anyhow::Result<(Plan, Outcome)> {
+    let mut config = config;
+    // Each thread keeps its share of the sample.
+    config.sample_budget = config.sample_budget.map(|b| b / threads.max(1));
     let (outcome, mut parts) = deal(
         input,
         threads,
         |_| Analyzer::new(config.clone()),
-        |an: &mut Analyzer, ts, p| an.add(ts, p),
+        |an: &mut Analyzer, f| an.add_frame(f.ts, f.linktype, f.data, f.orig_len),
     )?;
     let mut primary = parts.remove(0);
     for other in &parts {
         primary.merge_stats(other);
     }
     let mut plan = primary.detect();
+    if plan.sampled() {
+        // The second pass: every thread measures the frames it kept, with its own filters.
+        if plan.needs_second_pass() {
+            let plan_ref = &plan;
+            let (own, others) = std::thread::scope(|scope| {
+                let handles: Vec<_> = parts
+                    .iter()
+                    .map(|part| scope.spawn(move || plan_ref.replay_part(part)))
+                    .collect();
+                let own = plan_ref.replay_part(plan_ref.first_pass());
+                let others: Vec<_> = handles
+                    .into_iter()
+                    .map(|h| h.join().expect("analysis worker panicked"))
+                    .collect();
+                (own, others)
+            });
+            plan.absorb(own);
+            for m in others {
+                plan.absorb(m);
+            }
+        }
+        return Ok((plan, outcome));
+    }
     if details {
         plan.collect_details();
     }
@@ -257,7 +306,7 @@ pub fn run(
                     };
                     (plan_ref.meter(), first_pass)
                 },
-                |(meter, first_pass), ts, p| meter.add(ts, p, first_pass),
+                |(meter, first_pass), f| meter.add(f.ts, &f.decode(), first_pass),
             )?
             .1
             .into_iter()

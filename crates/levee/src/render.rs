@@ -166,6 +166,8 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
     if a.attacks.is_empty() {
         let _ = writeln!(o, "No attack found.");
     }
+    // Figures measured on a sample are estimates, and marked so.
+    let est = if a.sampling.one_in > 1 { "~" } else { "" };
     for at in &a.attacks {
         let of = at
             .carpet_of
@@ -180,7 +182,7 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
         );
         let _ = writeln!(
             o,
-            "  size       {} packets, {} bytes ({:.1}% of the capture); peak {} / {}, mean {} / {}",
+            "  size       {est}{} packets, {est}{} bytes ({:.1}% of the capture); peak {} / {}, mean {} / {}",
             count(at.packets),
             count(at.bytes),
             at.share_of_capture * 100.0,
@@ -194,7 +196,7 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
             let ports: Vec<String> = t
                 .ports
                 .iter()
-                .map(|p| format!("{} ({})", p.port, count(p.packets)))
+                .map(|p| format!("{} ({est}{})", p.port, count(p.packets)))
                 .collect();
             let ports = if ports.is_empty() {
                 String::new()
@@ -212,18 +214,22 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
             .top
             .iter()
             .take(5)
-            .map(|x| format!("{} ({})", x.ip, count(x.packets)))
+            .map(|x| format!("{} ({est}{})", x.ip, count(x.packets)))
             .collect();
+        let top = if top.is_empty() {
+            String::new()
+        } else {
+            format!("; top {}", top.join(", "))
+        };
         let _ = writeln!(
             o,
-            "  sources    ~{} distinct, spoofed: {}; top {}",
+            "  sources    ~{} distinct, spoofed: {}{top}",
             count(s.distinct_estimate),
             if s.spoofed_likely {
                 "likely"
             } else {
                 "not indicated"
             },
-            top.join(", ")
         );
         for e in &s.evidence {
             let _ = writeln!(o, "             - {e}");
@@ -232,7 +238,7 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
             .ttl
             .top
             .iter()
-            .map(|(t, n)| format!("{t} ({})", count(*n)))
+            .map(|(t, n)| format!("{t} ({est}{})", count(*n)))
             .collect();
         let _ = writeln!(
             o,
@@ -252,7 +258,7 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
         let _ = writeln!(o, "  signature  {}", sig.expression);
         let _ = writeln!(
             o,
-            "             matches {:.2}% of the attack ({} of {} packets) and {:.3}% of other traffic ({} of {})",
+            "             matches {:.2}% of the attack ({est}{} of {est}{} packets) and {:.3}% of other traffic ({est}{} of {est}{})",
             sig.coverage * 100.0,
             count(sig.matched_attack_packets),
             count(sig.attack_packets),
