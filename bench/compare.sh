@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Times `levee summary`, `levee analyze` (one and two threads), `levee report` and `levee simulate`
+# Times `levee summary`, `levee analyze` (sampled and --exact, one and two threads), `levee report`
+# and `levee simulate`
 # with 100 rules against tcpdump and tshark on
 # the same synthetic capture and prints the ratios and peak memory.
 # Usage: bench/compare.sh [PACKETS]   (default 5000000)
@@ -47,8 +48,9 @@ cat "$cap" > /dev/null
 # once) and each keeps its best time: a slow minute then slows every command alike instead of
 # whichever happened to run in it.
 rounds=${ROUNDS:-5}
-names=(summary analyze1 analyze2 report rules100 tcpdump)
-labels=("levee summary" "levee analyze (2 passes, 1 thread)" "levee analyze --threads 2"
+names=(summary analyze1 analyze2 exact1 exact2 report rules100 tcpdump)
+labels=("levee summary" "levee analyze (1 thread)" "levee analyze --threads 2"
+  "levee analyze --exact (2 readings)" "levee analyze --exact --threads 2"
   "levee report (3 passes, 1 thread)" "levee simulate --rules-only (100 rules)"
   "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'")
 command_of() {
@@ -56,6 +58,8 @@ command_of() {
     summary) echo "$levee summary $cap" ;;
     analyze1) echo "$levee analyze $cap" ;;
     analyze2) echo "$levee analyze --threads 2 $cap" ;;
+    exact1) echo "$levee analyze --exact $cap" ;;
+    exact2) echo "$levee analyze --exact --threads 2 $cap" ;;
     report) echo "$levee report $cap --out $out/report --force" ;;
     rules100) echo "$levee simulate --rules-only --rules $rules $cap" ;;
     tcpdump) echo "tcpdump -n -r $cap -w /dev/null tcp[tcpflags]==tcp-syn" ;;
@@ -97,12 +101,13 @@ print_row "tshark -q -z endpoints,ip" tshark
 
 t() { cat "$out/$1.t"; }
 echo
-awk -v l="$(t summary)" -v a1="$(t analyze1)" -v a2="$(t analyze2)" -v d="$(t tcpdump)" -v s="$(t tshark)" -v r="$(t rules100)" 'BEGIN {
+awk -v l="$(t summary)" -v a1="$(t analyze1)" -v a2="$(t analyze2)" -v x1="$(t exact1)" -v x2="$(t exact2)" -v d="$(t tcpdump)" -v s="$(t tshark)" -v r="$(t rules100)" 'BEGIN {
   printf "levee summary: %.1f million packets per second\n", '"$packets"' / l / 1e6;
   printf "speed of levee summary relative to tcpdump: %.2fx (above 1: levee is faster)\n", d / l;
   printf "speed of levee summary relative to tshark:  %.2fx\n", s / l;
   printf "levee analyze: %.1f million packets per second on one thread\n", '"$packets"' / a1 / 1e6;
   printf "speed of levee analyze relative to tcpdump: %.2fx; to tshark: %.2fx\n", d / a1, s / a1;
   printf "levee analyze speed-up on 2 threads:        %.2fx\n", a1 / a2;
+  printf "levee analyze --exact: %.1f million packets per second on one thread, %.2fx on 2 threads\n", '"$packets"' / x1 / 1e6, x1 / x2;
   printf "speed of 100 rules (simulate --rules-only) relative to tcpdump with one filter: %.2fx\n", d / r;
 }'

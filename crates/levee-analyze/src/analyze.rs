@@ -76,8 +76,10 @@ impl Default for AnalyzeConfig {
 
 /// Packets held back before their evidence is judged: long enough for an answer or a
 /// handshake's last ACK to arrive at a million packets per second with a quarter-second
-/// round trip.
+/// round trip. A sample of one packet in `n` holds back `DELAY / n` sampled packets (at
+/// least [`MIN_DELAY`]), the same stretch of the capture.
 const DELAY: usize = 1 << 18;
+const MIN_DELAY: usize = 1 << 12;
 
 /// What the delay line keeps of a packet: the fields class profiles are built from.
 #[derive(Clone, Copy, Default)]
@@ -139,6 +141,8 @@ pub struct Analyzer {
     pub(crate) bucket_ns: i64,
     pub(crate) total_series: Vec<Bucket>,
     delay: Vec<Pending>,
+    /// The delay line's length (see [`DELAY`]).
+    delay_len: usize,
     delay_head: usize,
     /// Packets whose flow-filter work is pending (see `flush_batch`).
     batch: Vec<Pending>,
@@ -148,6 +152,8 @@ pub struct Analyzer {
     pub(crate) sample: Option<SampleStore>,
     /// The sparsest sampling rate of the analyzers merged into this one.
     merged_one_in: u64,
+    /// `[start, end)` and series index of the bucket of the latest packet.
+    last_bucket: (i64, i64, usize),
 }
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
@@ -197,15 +203,26 @@ impl Analyzer {
             end: i64::MIN,
             base_bucket: None,
             total_series: Vec::new(),
-            // Reserved whole at once (the pages are only touched as it fills), so growing it
-            // never copies megabytes of entries.
-            delay: Vec::with_capacity(DELAY),
+            delay: Vec::new(),
+            delay_len: DELAY,
             delay_head: 0,
             batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
             sample: config.sample_budget.map(SampleStore::new),
             merged_one_in: 1,
+            last_bucket: (0, 0, 0),
             config,
+        }
+    }
+
+    /// Tells a sampling analysis how many bytes of uncompressed capture files it will read
+    /// (see [`SampleStore::expect_input_bytes`]); nothing otherwise.
+    pub fn expect_input_bytes(&mut self, bytes: u64) {
+        if let Some(sample) = self.sample.as_mut() {
+            sample.expect_input_bytes(bytes);
+            if self.delay.is_empty() {
+                self.delay_len = (DELAY / sample.one_in() as usize).max(MIN_DELAY);
+            }
         }
     }
 
@@ -230,6 +247,7 @@ impl Analyzer {
         if self.base_bucket.is_none() {
             self.base_bucket = Some(o_base);
             self.bucket_ns = o.bucket_ns;
+            self.last_bucket = (0, 0, 0);
         }
         // Coarsen this side until it is at least as coarse as the other.
         while self.bucket_ns < o.bucket_ns {
@@ -290,18 +308,35 @@ impl Analyzer {
     /// The series index of a timestamp, halving every series' resolution when it would not
     /// fit. Timestamps before the first bucket (out of order) count in the first bucket.
     fn bucket_index(&mut self, ts: i64) -> usize {
+        // Most packets fall in the bucket of the one before: a range check, no division.
+        let (start, end, idx) = self.last_bucket;
+        if ts >= start && ts < end {
+            return idx;
+        }
+        let idx = self.bucket_index_slow(ts);
+        let start = (self.base_bucket.unwrap_or(0) + idx as i64).saturating_mul(self.bucket_ns);
+        // Only a timestamp inside bucket `idx` may take the shortcut (not one before the
+        // first bucket, which is counted in it too).
+        if ts >= start {
+            self.last_bucket = (start, start.saturating_add(self.bucket_ns), idx);
+        }
+        idx
+    }
+
+    fn bucket_index_slow(&mut self, ts: i64) -> usize {
         let b = ts.div_euclid(self.bucket_ns);
         let base = *self.base_bucket.get_or_insert(b);
         let idx = (b - base).max(0) as u64;
         if idx >= MAX_BUCKETS as u64 {
             self.coarsen_once();
-            return self.bucket_index(ts);
+            return self.bucket_index_slow(ts);
         }
         idx as usize
     }
 
     /// Doubles the bucket width of every series.
     fn coarsen_once(&mut self) {
+        self.last_bucket = (0, 0, 0);
         let base = self.base_bucket.unwrap_or(0);
         self.bucket_ns = self.bucket_ns.saturating_mul(2);
         // Keep pairs aligned: an odd base shifts everything by one before halving.
@@ -434,14 +469,19 @@ impl Analyzer {
     /// line, to be profiled.
     fn flush_batch(&mut self) {
         let batch = std::mem::take(&mut self.batch);
-        let full = self.delay.len() == DELAY;
+        if self.delay.capacity() == 0 {
+            // Reserved whole at once, at the first packet (when the sampling rate is known):
+            // the pages are only touched as it fills, and growing it would copy megabytes.
+            self.delay.reserve_exact(self.delay_len);
+        }
+        let (len, full) = (self.delay_len, self.delay.len() == self.delay_len);
         let sampled = batch.iter().filter(|e| e.weight > 0).count();
         if full {
             // The entries the next batch will push out of the delay line were written long
             // ago and are out of the cache: start loading them now, so the next batch finds
             // them (and their filter blocks) at once.
             for i in 0..sampled {
-                prefetch_entry(&self.delay[(self.delay_head + sampled + i) % DELAY]);
+                prefetch_entry(&self.delay[(self.delay_head + sampled + i) % len]);
             }
         }
         let mut leaving = 0;
@@ -452,7 +492,7 @@ impl Analyzer {
                 self.probes.prefetch(host_key(e.src, e.dst));
             }
             if full {
-                let old = &self.delay[(self.delay_head + leaving) % DELAY];
+                let old = &self.delay[(self.delay_head + leaving) % len];
                 leaving += 1;
                 if Class::from_index(old.class as usize) == Class::Syn {
                     if self.completing_sources.contains(mix_u128(old.src)) {
@@ -468,14 +508,14 @@ impl Analyzer {
             if e.weight == 0 {
                 continue;
             }
-            if self.delay.len() == DELAY {
+            if self.delay.len() == len {
                 let old = self.delay[self.delay_head];
                 self.delay[self.delay_head] = *e;
                 self.profile(&old);
             } else {
                 self.delay.push(*e);
             }
-            self.delay_head = (self.delay_head + 1) % DELAY;
+            self.delay_head = (self.delay_head + 1) % len;
         }
         self.batch = batch;
         self.batch.clear();
@@ -611,7 +651,11 @@ impl Analyzer {
     pub fn finish_pass(&mut self) {
         self.flush_batch();
         let n = self.delay.len();
-        let start = if n == DELAY { self.delay_head } else { 0 };
+        let start = if n == self.delay_len {
+            self.delay_head
+        } else {
+            0
+        };
         let entries: Vec<Pending> = (0..n).map(|i| self.delay[(start + i) % n.max(1)]).collect();
         for e in &entries {
             self.profile(e);

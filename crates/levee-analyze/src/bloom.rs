@@ -2,66 +2,17 @@
 //! one cache miss whatever the number of probes. Used to remember which flows, requests and
 //! handshakes were seen without a map keyed by every flow of a spoofed flood.
 
+use crate::pages::{block_word, set_block_word, Pages};
+
 /// Bits per block: one cache line.
 const BLOCK_BITS: u64 = 512;
 
 pub struct BlockedBloom {
-    /// Blocks of 8 words; the block count is a power of two.
-    words: Words,
+    /// Blocks of 8 words; the block count is a power of two. Huge pages, so random lookups
+    /// over megabytes do not also miss the TLB on every packet.
+    words: Pages,
     block_mask: u64,
     inserted: u64,
-}
-
-/// The filter's memory: anonymous pages asking the kernel for 2 MiB huge pages, so random
-/// lookups over megabytes do not also miss the TLB on every packet (a 4 KiB page per lookup
-/// costs a page walk). A plain vector when the mapping fails.
-enum Words {
-    Mapped(memmap2::MmapMut),
-    Heap(Vec<u8>),
-}
-
-impl Words {
-    fn new(bytes: usize) -> Words {
-        match memmap2::MmapMut::map_anon(bytes) {
-            Ok(m) => {
-                #[cfg(target_os = "linux")]
-                let _ = m.advise(memmap2::Advice::HugePage);
-                Words::Mapped(m)
-            }
-            Err(_) => Words::Heap(vec![0; bytes]),
-        }
-    }
-
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Words::Mapped(m) => m,
-            Words::Heap(v) => v,
-        }
-    }
-
-    #[inline]
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        match self {
-            Words::Mapped(m) => m,
-            Words::Heap(v) => v,
-        }
-    }
-
-    #[inline]
-    fn get(&self, w: usize) -> u64 {
-        let b = &self.bytes()[w * 8..w * 8 + 8];
-        u64::from_ne_bytes(b.try_into().expect("8 bytes"))
-    }
-
-    #[inline]
-    fn set(&mut self, w: usize, v: u64) {
-        self.bytes_mut()[w * 8..w * 8 + 8].copy_from_slice(&v.to_ne_bytes());
-    }
-
-    fn len(&self) -> usize {
-        self.bytes().len() / 8
-    }
 }
 
 impl BlockedBloom {
@@ -70,22 +21,22 @@ impl BlockedBloom {
         let bytes = 1u64 << log2_bytes.clamp(6, 34);
         let blocks = bytes / 64;
         BlockedBloom {
-            words: Words::new((blocks * 64) as usize),
+            words: Pages::new((blocks * 64) as usize),
             block_mask: blocks - 1,
             inserted: 0,
         }
     }
 
-    /// The three bits of `bits_hash` in the block of `block_hash`: keys that share a block hash
-    /// share a cache line (see [`FlowFilter`]).
+    /// The block of `block_hash` and the three bits of `bits_hash` in it (word within the
+    /// block, mask): keys that share a block hash share a cache line (see [`FlowFilter`]).
     #[inline]
-    fn probes_in(&self, block_hash: u64, bits_hash: u64) -> [(usize, u64); 3] {
-        let block = ((block_hash >> 27) & self.block_mask) as usize * 8;
+    fn probes_in(&self, block_hash: u64, bits_hash: u64) -> (usize, [(usize, u64); 3]) {
+        let block = ((block_hash >> 27) & self.block_mask) as usize;
         let bit = |shift: u32| {
             let b = (bits_hash >> shift) & (BLOCK_BITS - 1);
-            (block + (b / 64) as usize, 1u64 << (b % 64))
+            ((b / 64) as usize, 1u64 << (b % 64))
         };
-        [bit(0), bit(9), bit(18)]
+        (block, [bit(0), bit(9), bit(18)])
     }
 
     /// Inserts a key; returns whether it was (probably) present already.
@@ -98,11 +49,14 @@ impl BlockedBloom {
     /// (probably) present already.
     #[inline]
     pub fn insert_in(&mut self, block_hash: u64, bits_hash: u64) -> bool {
+        let (block, probes) = self.probes_in(block_hash, bits_hash);
+        // One lookup of the block; the words within it need no further bounds checks.
+        let words = self.words.block_mut(block);
         let mut present = true;
-        for (w, m) in self.probes_in(block_hash, bits_hash) {
-            let v = self.words.get(w);
+        for (w, m) in probes {
+            let v = block_word(words, w);
             present &= v & m != 0;
-            self.words.set(w, v | m);
+            set_block_word(words, w, v | m);
         }
         self.inserted += u64::from(!present);
         present
@@ -132,9 +86,9 @@ impl BlockedBloom {
     /// Whether the key `bits_hash` is (probably) in the block of `block_hash`.
     #[inline]
     pub fn contains_in(&self, block_hash: u64, bits_hash: u64) -> bool {
-        self.probes_in(block_hash, bits_hash)
-            .iter()
-            .all(|&(w, m)| self.words.get(w) & m != 0)
+        let (block, probes) = self.probes_in(block_hash, bits_hash);
+        let words = self.words.block(block);
+        probes.iter().all(|&(w, m)| block_word(words, w) & m != 0)
     }
 
     /// Keys inserted that were not present before.

@@ -134,7 +134,7 @@ impl AttackCollector {
         }
         self.sources.merge(&o.sources);
         self.samples.extend(o.samples);
-        self.samples.sort_by_key(|s| s.ts_nanos);
+        sort_samples(&mut self.samples);
         self.samples.truncate(SAMPLES_PER_ATTACK);
     }
 }
@@ -317,8 +317,20 @@ fn attack_details(a: &AttackCollector) -> AttackDetails {
             .collect(),
         sources_total: a.sources.total(),
         sources_error: a.sources.error_bound(),
-        samples: a.samples.clone(),
+        samples: {
+            let mut samples = a.samples.clone();
+            sort_samples(&mut samples);
+            samples
+        },
     }
+}
+
+/// Samples in time order, packets of the same time by their contents: the same order however
+/// many threads gathered them (a thread's packets reach the merge after another's).
+fn sort_samples(samples: &mut [Sample]) {
+    samples.sort_by(|a, b| {
+        (a.ts_nanos, &a.fields, &a.payload_hex).cmp(&(b.ts_nanos, &b.fields, &b.payload_hex))
+    });
 }
 
 /// Ports listed per histogram.

@@ -564,12 +564,15 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
             .find(|(s, _)| *s == src)
             .map_or(0, |(_, n)| n)
     };
+    // From a sample of one packet in n, a probe seen counts for n: a scanner must show at
+    // least four, or one spoofed SYN admitted to the top list would pass for a scan.
+    let min_probes = cfg.min_scan_probes.max(4 * an.sample_one_in());
     for (vector, table) in [
         ("port-scan", &an.port_probes),
         ("host-scan", &an.host_probes),
     ] {
         for (src, probes) in table.top(16) {
-            if probes < cfg.min_scan_probes {
+            if probes < min_probes {
                 break;
             }
             let done = completions(src);

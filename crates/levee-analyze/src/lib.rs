@@ -21,6 +21,7 @@ pub mod bloom;
 pub mod detail;
 pub mod detect;
 pub mod measure;
+mod pages;
 pub mod report;
 pub mod sample;
 pub mod signature;

@@ -22,6 +22,9 @@ use crate::vector::{addr_bits, Class, Classifier};
 /// Coverage a signature should reach.
 pub const TARGET_COVERAGE: f64 = 0.95;
 
+/// Collateral a signature reaching [`TARGET_COVERAGE`] should stay within.
+pub const MAX_COLLATERAL: f64 = 0.001;
+
 struct AttackCount {
     /// The watched sources (sorted) and, for each, its packets measured (not weighted) and the
     /// set of TTLs it used.
@@ -398,24 +401,24 @@ impl Plan {
                 })
                 .collect();
             // Best: coverage reached and the least collateral (within one packet in ten
-            // thousand); then the most specific (earliest) within a point of the best coverage.
+            // thousand, and at most MAX_COLLATERAL); then the most specific (earliest) within
+            // a point of the best coverage.
             let reached: Vec<usize> = (0..measured.len())
                 .filter(|&i| measured[i].coverage >= TARGET_COVERAGE)
                 .collect();
-            let best = if reached.is_empty() {
+            let least = reached
+                .iter()
+                .map(|&i| measured[i].collateral)
+                .fold(f64::INFINITY, f64::min);
+            let best = if least > MAX_COLLATERAL {
+                // No candidate both covers the attack and spares the rest: the best trade,
+                // a point of collateral weighing ten of coverage (a rule blocking much good
+                // traffic is worse than one letting a little attack through).
+                let score = |i: usize| measured[i].coverage - 10.0 * measured[i].collateral;
                 (0..measured.len())
-                    .max_by(|&i, &j| {
-                        measured[i]
-                            .coverage
-                            .total_cmp(&measured[j].coverage)
-                            .then(j.cmp(&i))
-                    })
+                    .max_by(|&i, &j| score(i).total_cmp(&score(j)).then(j.cmp(&i)))
                     .unwrap_or(0)
             } else {
-                let least = reached
-                    .iter()
-                    .map(|&i| measured[i].collateral)
-                    .fold(f64::INFINITY, f64::min);
                 let cleanest: Vec<usize> = reached
                     .iter()
                     .copied()

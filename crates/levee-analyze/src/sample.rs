@@ -18,35 +18,30 @@
 //! and the figures are exact. A judged packet's flow evidence is always exact: the flow filters
 //! see every packet, sampled or not.
 
+use crate::pages::Pages;
 use crate::sketch::fmix64;
 
-/// What a stored frame costs beyond its bytes (its [`Stored`] entry), for the budget.
-const ENTRY_COST: usize = std::mem::size_of::<Stored>();
+/// Bytes before each frame in the store: time, sampling key, link type, lengths, class.
+const HEADER: usize = 32;
 
-/// A sampled frame: where its bytes are, and what the first pass learnt of it.
-#[derive(Clone, Copy)]
-struct Stored {
-    ts: i64,
-    /// The sampling hash of the packet's index, to thin the sample when the rate halves.
-    key: u64,
-    start: u64,
-    linktype: u32,
-    orig_len: u32,
-    len: u32,
-    /// The packet's class in the first pass, which saw every packet (the class of a later
-    /// fragment depends on its first fragment, which the sample may not hold).
-    class: u8,
-}
+/// The most a record can take: a frame of the largest length the capture readers hand out.
+const MAX_RECORD: usize = HEADER + levee_capture::MAX_CAPLEN as usize + 8;
 
-/// The sampled frames of one thread, and the rate they were sampled at.
+/// The sampled frames of one thread, and the rate they were sampled at. Each frame is a
+/// record in one buffer of huge pages (header, bytes, padding to 8), so filling it costs one
+/// page fault per 2 MiB and thinning it moves records down in place.
 pub struct SampleStore {
-    data: Vec<u8>,
-    frames: Vec<Stored>,
+    buffer: Pages,
+    /// Bytes of records in `buffer`.
+    used: usize,
+    records: usize,
     budget: usize,
     /// log2 of the sampling rate's denominator.
     rate_log2: u32,
     /// Packets offered so far (sampled or not): the index the next packet's hash is made of.
     offered: u64,
+    /// Sampled frames too long to keep (none from a capture reader).
+    skipped: u64,
 }
 
 /// A frame handed back by [`SampleStore::for_each`].
@@ -55,7 +50,50 @@ pub struct SampledFrame<'a> {
     pub linktype: u32,
     pub orig_len: u32,
     pub data: &'a [u8],
+    /// The packet's class in the first pass, which saw every packet (the class of a later
+    /// fragment depends on its first fragment, which the sample may not hold).
     pub class: u8,
+}
+
+/// A record's header.
+#[derive(Clone, Copy)]
+struct Header {
+    ts: i64,
+    /// The sampling hash of the packet's index, to thin the sample when the rate halves.
+    key: u64,
+    linktype: u32,
+    orig_len: u32,
+    len: u32,
+    class: u8,
+}
+
+impl Header {
+    fn write(&self, to: &mut [u8]) {
+        to[0..8].copy_from_slice(&self.ts.to_ne_bytes());
+        to[8..16].copy_from_slice(&self.key.to_ne_bytes());
+        to[16..20].copy_from_slice(&self.linktype.to_ne_bytes());
+        to[20..24].copy_from_slice(&self.orig_len.to_ne_bytes());
+        to[24..28].copy_from_slice(&self.len.to_ne_bytes());
+        to[28] = self.class;
+    }
+
+    fn read(from: &[u8]) -> Header {
+        let u32_at = |i: usize| u32::from_ne_bytes(from[i..i + 4].try_into().expect("4 bytes"));
+        let u64_at = |i: usize| u64::from_ne_bytes(from[i..i + 8].try_into().expect("8 bytes"));
+        Header {
+            ts: u64_at(0) as i64,
+            key: u64_at(8),
+            linktype: u32_at(16),
+            orig_len: u32_at(20),
+            len: u32_at(24),
+            class: from[28],
+        }
+    }
+
+    /// Bytes the record takes, header and padding included.
+    fn record_len(len: usize) -> usize {
+        HEADER + len.div_ceil(8) * 8
+    }
 }
 
 impl SampleStore {
@@ -63,13 +101,28 @@ impl SampleStore {
     pub fn new(budget: usize) -> SampleStore {
         let budget = budget.max(1 << 16);
         SampleStore {
-            // Reserved whole: only the pages written are ever touched, and growing would copy
-            // tens of megabytes again and again.
-            data: Vec::with_capacity(budget),
-            frames: Vec::with_capacity(budget / (ENTRY_COST + 64)),
+            // Mapped whole: only the pages written are ever touched.
+            buffer: Pages::new(budget + MAX_RECORD),
+            used: 0,
+            records: 0,
             budget,
             rate_log2: 0,
             offered: 0,
+            skipped: 0,
+        }
+    }
+
+    /// Starts at the rate the budget will come to anyway when about `bytes` of capture files
+    /// are to be read, so the first millions of packets of a large capture are not profiled
+    /// at rates soon given up. A frame costs the store more than the file (its entry is
+    /// larger than a record header), so this never starts sparser than the budget needs.
+    pub fn expect_input_bytes(&mut self, bytes: u64) {
+        let mut rate_log2 = 0;
+        while rate_log2 < 62 && bytes >> (rate_log2 + 1) >= self.budget as u64 {
+            rate_log2 += 1;
+        }
+        while self.rate_log2 < rate_log2 {
+            self.halve();
         }
     }
 
@@ -80,11 +133,16 @@ impl SampleStore {
 
     /// Frames kept.
     pub fn len(&self) -> usize {
-        self.frames.len()
+        self.records
     }
 
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.records == 0
+    }
+
+    /// Sampled frames that were too long to keep.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Decides for the next packet: the weight it carries if sampled (the packets it stands
@@ -112,61 +170,72 @@ impl SampleStore {
         orig_len: u32,
         class: u8,
     ) {
-        let start = self.data.len() as u64;
-        self.data.extend_from_slice(data);
-        self.frames.push(Stored {
+        let need = Header::record_len(data.len());
+        if need > MAX_RECORD {
+            self.skipped += 1;
+            return;
+        }
+        // `used` is within the budget, so the record fits in the slack beyond it.
+        let at = self.used;
+        let buf = self.buffer.bytes_mut();
+        Header {
             ts,
             key,
-            start,
             linktype,
             orig_len,
             len: data.len() as u32,
             class,
-        });
-        while self.used() > self.budget && self.rate_log2 < 63 {
+        }
+        .write(&mut buf[at..at + HEADER]);
+        buf[at + HEADER..at + HEADER + data.len()].copy_from_slice(data);
+        self.used += need;
+        self.records += 1;
+        while self.used > self.budget && self.rate_log2 < 63 {
             self.halve();
         }
     }
 
+    #[cfg(test)]
     fn used(&self) -> usize {
-        self.data.len() + self.frames.len() * ENTRY_COST
+        self.used
     }
 
-    /// Halves the sampling rate: keeps the frames whose key has one more zero bit.
+    /// Halves the sampling rate: keeps the records whose key has one more zero bit, moved
+    /// down over the dropped ones.
     fn halve(&mut self) {
         let bit = 1u64 << self.rate_log2;
         self.rate_log2 += 1;
-        let mut write = 0usize;
-        let mut kept = 0usize;
-        for i in 0..self.frames.len() {
-            let f = self.frames[i];
-            if f.key & bit != 0 {
-                continue;
+        let buf = self.buffer.bytes_mut();
+        let (mut read, mut write, mut kept) = (0, 0, 0);
+        while read < self.used {
+            let h = Header::read(&buf[read..read + HEADER]);
+            let len = Header::record_len(h.len as usize);
+            if h.key & bit == 0 {
+                buf.copy_within(read..read + len, write);
+                write += len;
+                kept += 1;
             }
-            let (from, len) = (f.start as usize, f.len as usize);
-            self.data.copy_within(from..from + len, write);
-            self.frames[kept] = Stored {
-                start: write as u64,
-                ..f
-            };
-            write += len;
-            kept += 1;
+            read += len;
         }
-        self.frames.truncate(kept);
-        self.data.truncate(write);
+        self.used = write;
+        self.records = kept;
     }
 
     /// Every kept frame, in the order it was read.
     pub fn for_each(&self, mut each: impl FnMut(SampledFrame<'_>)) {
-        for f in &self.frames {
-            let start = f.start as usize;
+        let buf = self.buffer.bytes();
+        let mut at = 0;
+        while at < self.used {
+            let h = Header::read(&buf[at..at + HEADER]);
+            let start = at + HEADER;
             each(SampledFrame {
-                ts: f.ts,
-                linktype: f.linktype,
-                orig_len: f.orig_len,
-                data: &self.data[start..start + f.len as usize],
-                class: f.class,
+                ts: h.ts,
+                linktype: h.linktype,
+                orig_len: h.orig_len,
+                data: &buf[start..start + h.len as usize],
+                class: h.class,
             });
+            at += Header::record_len(h.len as usize);
         }
     }
 }
@@ -174,6 +243,18 @@ impl SampleStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expected_input_sets_the_starting_rate() {
+        let mut s = SampleStore::new(1 << 20);
+        s.expect_input_bytes(1 << 19);
+        assert_eq!(s.one_in(), 1);
+        s.expect_input_bytes((1 << 20) * 5);
+        assert_eq!(s.one_in(), 4);
+        // Never back to a denser rate.
+        s.expect_input_bytes(1);
+        assert_eq!(s.one_in(), 4);
+    }
 
     #[test]
     fn keeps_everything_within_budget() {

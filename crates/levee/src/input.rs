@@ -85,6 +85,20 @@ pub fn name_spool(files: &mut [FileInfo], spool: Option<&std::path::Path>) {
     }
 }
 
+/// The bytes of the inputs when all are uncompressed capture files, for sizing a sample
+/// before reading; `None` for standard input, compressed or unreadable inputs.
+pub fn plain_size(args: &InputArgs) -> Option<u64> {
+    let mut total = 0;
+    for path in &args.captures {
+        let reader = CaptureReader::open(path).ok()?;
+        if reader.compression() != levee_capture::Compression::None {
+            return None;
+        }
+        total += std::fs::metadata(path).ok()?.len();
+    }
+    Some(total)
+}
+
 /// Decodes every packet of the inputs, in time order, and hands it to `each`.
 pub fn for_each_packet<S: DamageSink>(
     args: &InputArgs,

@@ -119,12 +119,12 @@ struct AnalyzeArgs {
     #[arg(long)]
     http: bool,
     /// Profile and measure every packet, reading the captures twice. Without it, captures
-    /// whose frames outgrow 96 MiB are profiled and measured on a uniform sample kept in
+    /// whose frames outgrow --sample-mib are profiled and measured on a uniform sample kept in
     /// memory (every packet is still counted and followed in the flow filters).
     #[arg(long)]
     exact: bool,
     /// Memory for the sample, in MiB: more measures more packets of a large capture.
-    #[arg(long, default_value_t = 96, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
     sample_mib: u64,
 }
 
@@ -562,6 +562,9 @@ pub(crate) fn run_passes(
     if config.sample_budget.is_some() {
         // Sampling: one reading; the second pass measures the frames kept in memory.
         let mut analyzer = levee_analyze::Analyzer::new(config);
+        if let Some(bytes) = input::plain_size(input) {
+            analyzer.expect_input_bytes(bytes);
+        }
         let outcome = input::for_each_frame_with(input, &mut analyzer, |an, f| {
             an.add_frame(f.ts_nanos, f.linktype, f.data, f.orig_len)
         })?;

@@ -454,8 +454,9 @@ fn two_threads_find_the_same_attacks_with_the_same_counts() {
         inputs.push(d.join("attacks/pkt.TCP.synflood.spoofed.pcap"));
     }
     for f in &inputs {
-        let one = analyze_json(&[], &[f]);
-        let two = analyze_json(&["--threads", "2"], &[f]);
+        let one = analyze_json(&["--exact"], &[f]);
+        let two = analyze_json(&["--exact", "--threads", "2"], &[f]);
+        assert_eq!(one["sampling"]["one_in"], 1);
         assert_eq!(vectors(&one), vectors(&two), "{}", f.display());
         assert_eq!(one["capture"], two["capture"]);
         for (a, b) in one["attacks"]
@@ -478,6 +479,83 @@ fn two_threads_find_the_same_attacks_with_the_same_counts() {
             );
             assert!((ca - cb).abs() < 0.001, "{ca} vs {cb}");
             assert_eq!(a["start"], b["start"]);
+        }
+    }
+}
+
+/// A large capture is profiled and measured on a sample: the same attacks come out, with
+/// counts within the sampling error of the exact ones, and signatures that still cover them.
+/// Run on real captures with a sample budget small enough to force sampling, on one thread and
+/// on two.
+#[test]
+fn sampled_analysis_agrees_with_the_exact_one() {
+    let dir = scratch("analyze-sampled");
+    let cap = synth(
+        &dir,
+        "multi",
+        &["--scenario", "multi", "--packets", "60000"],
+    );
+    let mut inputs: Vec<PathBuf> = vec![cap];
+    if let Some(d) = require_shared("sampled analysis") {
+        inputs.push(d.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng"));
+        inputs.push(d.join("attacks/pkt.TCP.synflood.spoofed.pcap"));
+        inputs.push(d.join("attacks/amp.UDP.isakmp.pcap"));
+    }
+    for f in &inputs {
+        let exact = analyze_json(&["--exact"], &[f]);
+        for threads in ["1", "2"] {
+            let sampled = analyze_json(&["--sample-mib", "1", "--threads", threads], &[f]);
+            let what = format!("{} on {threads} thread(s)", f.display());
+            let k = sampled["sampling"]["one_in"].as_u64().unwrap();
+            assert!(k > 1, "{what}: not sampled");
+            assert!(sampled["sampling"]["measured_packets"].as_u64().unwrap() > 0);
+            assert!(
+                sampled["notes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n.as_str().unwrap().contains(&format!("one in {k}"))),
+                "{what}: no note on sampling"
+            );
+            // Capture totals are counted on every packet.
+            assert_eq!(exact["capture"], sampled["capture"], "{what}");
+            assert_eq!(vectors(&exact), vectors(&sampled), "{what}");
+            for v in vectors(&exact) {
+                let (e, s) = (attack(&exact, &v), attack(&sampled, &v));
+                let (pe, ps) = (
+                    e["packets"].as_u64().unwrap() as f64,
+                    s["packets"].as_u64().unwrap() as f64,
+                );
+                // Four standard deviations of a count sampled at one in k.
+                let tolerance = 4.0 * (k as f64 * pe).sqrt() + k as f64;
+                assert!(
+                    (pe - ps).abs() <= tolerance,
+                    "{what}: {v}: {ps} packets, exactly {pe} (k = {k})"
+                );
+                // Signatures are built from the sample's histograms: judged where the sample
+                // holds enough of the attack for them to mean something (a class of a few
+                // dozen sampled packets can show a stray port as a tenth of its traffic).
+                if pe / (k as f64) < 500.0 {
+                    continue;
+                }
+                // A candidate just above 95 % may measure just below it in a sample.
+                let (cov_e, cov_s) = (
+                    e["signature"]["coverage"].as_f64().unwrap(),
+                    s["signature"]["coverage"].as_f64().unwrap(),
+                );
+                assert!(
+                    cov_s >= cov_e.min(0.95) - 0.05,
+                    "{what}: {v}: coverage {cov_s}, exactly {cov_e}"
+                );
+                let (ce, cs) = (
+                    e["signature"]["collateral"].as_f64().unwrap(),
+                    s["signature"]["collateral"].as_f64().unwrap(),
+                );
+                assert!(
+                    cs <= ce + 0.01,
+                    "{what}: {v}: collateral {cs}, exactly {ce}"
+                );
+            }
         }
     }
 }
