@@ -221,7 +221,17 @@ impl Analyzer {
         if let Some(sample) = self.sample.as_mut() {
             sample.expect_input_bytes(bytes);
             if self.delay.is_empty() {
-                self.delay_len = (DELAY / sample.one_in() as usize).max(MIN_DELAY);
+                let one_in = sample.one_in();
+                self.delay_len = (DELAY / one_in as usize).max(MIN_DELAY);
+                // Only sampled packets probe: a filter of the sample's size is as full as the
+                // whole one would be with every packet, and costs less memory to clear and
+                // to keep in cache.
+                let bits = self
+                    .config
+                    .bloom_log2_bytes
+                    .saturating_sub(one_in.ilog2())
+                    .max(16);
+                self.probes = BlockedBloom::new(bits);
             }
         }
     }

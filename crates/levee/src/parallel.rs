@@ -91,6 +91,8 @@ struct Dealer<'a, S, F> {
     feed: &'a F,
     /// Hashes below this go to the reading thread.
     own_below: u64,
+    /// The highest hash of each worker's slice of the rest.
+    worker_bounds: Vec<u64>,
 }
 
 impl<S, F> DamageSink for Dealer<'_, S, F> {}
@@ -119,7 +121,13 @@ impl<S: Worker, F: Fn(&mut S, &Raw<'_>)> Dealer<'_, S, F> {
             (self.feed)(self.own, &raw);
             return;
         }
-        let w = ((h - self.own_below) % self.senders.len() as u64) as usize;
+        // The worker whose slice of the hash range holds `h`: a comparison or two, not a
+        // division, a frame.
+        let w = self
+            .worker_bounds
+            .iter()
+            .position(|&b| h <= b)
+            .unwrap_or(self.senders.len() - 1);
         let b = &mut self.batches[w];
         let start = b.data.len();
         b.data.extend_from_slice(f.data);
@@ -239,6 +247,12 @@ where
             own: &mut own,
             feed: &feed,
             own_below,
+            worker_bounds: {
+                let step = (u64::MAX - own_below) / helpers as u64;
+                (1..=helpers as u64)
+                    .map(|i| own_below.saturating_add(step.saturating_mul(i)))
+                    .collect()
+            },
         };
         let outcome = input::for_each_frame_with(input, &mut dealer, |d, f| d.deal(f));
         dealer.finish();
