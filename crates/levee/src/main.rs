@@ -124,7 +124,7 @@ struct AnalyzeArgs {
     #[arg(long)]
     exact: bool,
     /// Memory for the sample, in MiB: more measures more packets of a large capture.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=65536))]
     sample_mib: u64,
 }
 
