@@ -449,8 +449,30 @@ impl Plan {
                 alternatives: measured,
             };
             let c = an.class(f.class);
-            let rates = bucket_rates(an, count.series.iter().map(|s| s.0));
-            let brates = bucket_rates(an, count.series.iter().map(|s| s.1 * 8));
+            // From a sample, a bucket's estimate can exceed the packets its classes held
+            // (counted on every packet), and the highest of many noisy buckets would overstate
+            // the peak: each bucket is capped by its classes' true count.
+            let series: Vec<(u64, u64)> = if one_in > 1 && !f.classes.is_empty() {
+                count
+                    .series
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(n, b))| {
+                        let (cn, cb) = f
+                            .classes
+                            .iter()
+                            .filter_map(|&k| an.class(k)?.series.get(i))
+                            .fold((0, 0), |(x, y), bucket| {
+                                (x + bucket.packets, y + bucket.bytes)
+                            });
+                        (n.min(cn), b.min(cb))
+                    })
+                    .collect()
+            } else {
+                count.series.clone()
+            };
+            let rates = bucket_rates(an, series.iter().map(|s| s.0));
+            let brates = bucket_rates(an, series.iter().map(|s| s.1 * 8));
             let peak_pps = rates.iter().cloned().fold(0.0, f64::max);
             let peak_bps = brates.iter().cloned().fold(0.0, f64::max);
             let span = ((count.last - count.first) as f64 / 1e9).max(0.0);
@@ -648,13 +670,14 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
                 .find(|(x, _)| *x == s)
                 .map_or(0, |(_, k)| k),
         }],
-        // From a sample, a source seen once counts for the sampling rate's packets: such
-        // entries say nothing about which sources are busiest, and are left out.
+        // From a sample, a source seen once counts for the sampling rate's packets (twice that
+        // when the top list's admission filter let it in): such entries say nothing about
+        // which sources are busiest, and are left out.
         _ => c
             .sources
             .top(n)
             .into_iter()
-            .filter(|&(_, k)| an.sample_one_in() == 1 || k > an.sample_one_in())
+            .filter(|&(_, k)| an.sample_one_in() == 1 || k > 2 * an.sample_one_in())
             .map(|(a, k)| SourceCount {
                 ip: addr_from_bits(a).to_string(),
                 packets: k,
