@@ -376,13 +376,14 @@ impl Analyzer {
     /// Decodes and counts one frame; profiles it and keeps it for the second pass if it is
     /// sampled. Without a sample budget, the same as [`Analyzer::add`].
     pub fn add_frame(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
-        let p = levee_decode::decode(linktype, data, orig_len);
-        let Some(sample) = self.sample.as_mut() else {
-            self.add_weighted(ts_nanos, &p, 1);
-            return;
+        let (weight, key) = match self.sample.as_mut() {
+            Some(sample) => sample.offer(),
+            None => (1, 0),
         };
-        let (weight, key) = sample.offer();
-        let class = self.add_weighted(ts_nanos, &p, weight.min(u64::from(u32::MAX)) as u32);
+        let weight32 = weight.min(u64::from(u32::MAX)) as u32;
+        let class = levee_decode::with_decoded(linktype, data, orig_len, |p| {
+            self.add_weighted(ts_nanos, p, weight32)
+        });
         if weight > 0 {
             if let Some(sample) = self.sample.as_mut() {
                 sample.keep(key, ts_nanos, linktype, data, orig_len, class.index() as u8);

@@ -309,6 +309,21 @@ pub fn decode(linktype: u32, data: &[u8], wire_len: u32) -> Packet<'_> {
     p
 }
 
+/// [`decode`], handing the packet to `each` where it was decoded: for the per-packet loops,
+/// where returning the 240-byte packet cost a copy of it (the compiler does not build it in
+/// the caller's place once the decoder has had its address).
+#[inline(always)]
+pub fn with_decoded<R>(
+    linktype: u32,
+    data: &[u8],
+    wire_len: u32,
+    each: impl FnOnce(&Packet<'_>) -> R,
+) -> R {
+    let mut p = Packet::empty(linktype, data.len() as u32, wire_len);
+    link::decode_link(&mut p, linktype, data);
+    each(&p)
+}
+
 /// A hash of a frame's (source, destination) address pair that is the same in both directions,
 /// for spreading packets over threads so that every packet of a flow, both ways, and every
 /// fragment of a datagram lands on the same thread. Common framings (Ethernet with up to two

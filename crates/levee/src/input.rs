@@ -107,8 +107,9 @@ pub fn for_each_packet<S: DamageSink>(
 ) -> anyhow::Result<Outcome> {
     let mut sink = (state, &mut each);
     for_each_frame_with(args, &mut sink, |(state, each), f| {
-        let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
-        each(state, f.ts_nanos, &p);
+        levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
+            each(state, f.ts_nanos, p)
+        });
     })
 }
 

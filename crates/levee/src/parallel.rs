@@ -71,12 +71,6 @@ struct Raw<'a> {
     orig_len: u32,
 }
 
-impl Raw<'_> {
-    fn decode(&self) -> levee_decode::Packet<'_> {
-        levee_decode::decode(self.linktype, self.data, self.orig_len)
-    }
-}
-
 /// The reading side: works on its own share of the frames itself and deals the others to the
 /// workers' channels. Reading costs time the workers do not spend, so the reading thread
 /// keeps a smaller share.
@@ -349,7 +343,11 @@ pub fn run(
                     };
                     (plan_ref.meter(), first_pass)
                 },
-                |(meter, first_pass), f| meter.add(f.ts, &f.decode(), first_pass),
+                |(meter, first_pass), f| {
+                    levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
+                        meter.add(f.ts, p, first_pass)
+                    })
+                },
             )?
             .1
             .into_iter()
