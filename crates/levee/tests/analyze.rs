@@ -440,19 +440,33 @@ fn analyze_json_matches_the_golden_file() {
     assert_golden("analyze-small.json", &got);
 }
 
-#[test]
-fn two_threads_find_the_same_attacks_with_the_same_counts() {
-    let dir = scratch("analyze-threads");
+/// A synthesised DNS + NTP + SYN mix of 60 000 packets, then (when `../shared` is there) the
+/// real BACnet/DVR reflection and spoofed SYN flood captures and the `more` real ones.
+fn multi_and_real_attacks(scratch_name: &str, more: &[&str]) -> Vec<PathBuf> {
+    let dir = scratch(scratch_name);
     let cap = synth(
         &dir,
         "multi",
         &["--scenario", "multi", "--packets", "60000"],
     );
     let mut inputs: Vec<PathBuf> = vec![cap];
-    if let Some(d) = require_shared("threads") {
-        inputs.push(d.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng"));
-        inputs.push(d.join("attacks/pkt.TCP.synflood.spoofed.pcap"));
+    if let Some(d) = require_shared(scratch_name) {
+        for name in [
+            "amp.UDP.bacnet.IOT.37810.pcapng",
+            "pkt.TCP.synflood.spoofed.pcap",
+        ]
+        .iter()
+        .chain(more)
+        {
+            inputs.push(d.join("attacks").join(name));
+        }
     }
+    inputs
+}
+
+#[test]
+fn two_threads_find_the_same_attacks_with_the_same_counts() {
+    let inputs = multi_and_real_attacks("analyze-threads", &[]);
     for f in &inputs {
         let one = analyze_json(&["--exact"], &[f]);
         let two = analyze_json(&["--exact", "--threads", "2"], &[f]);
@@ -489,18 +503,7 @@ fn two_threads_find_the_same_attacks_with_the_same_counts() {
 /// on two.
 #[test]
 fn sampled_analysis_agrees_with_the_exact_one() {
-    let dir = scratch("analyze-sampled");
-    let cap = synth(
-        &dir,
-        "multi",
-        &["--scenario", "multi", "--packets", "60000"],
-    );
-    let mut inputs: Vec<PathBuf> = vec![cap];
-    if let Some(d) = require_shared("sampled analysis") {
-        inputs.push(d.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng"));
-        inputs.push(d.join("attacks/pkt.TCP.synflood.spoofed.pcap"));
-        inputs.push(d.join("attacks/amp.UDP.isakmp.pcap"));
-    }
+    let inputs = multi_and_real_attacks("analyze-sampled", &["amp.UDP.isakmp.pcap"]);
     for f in &inputs {
         let exact = analyze_json(&["--exact"], &[f]);
         for threads in ["1", "2"] {
