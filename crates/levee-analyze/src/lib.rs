@@ -10,8 +10,9 @@
 //! * `levee analyze`: [`vector`] classifies each packet into the attack vector it could belong
 //!   to; [`analyze`] gathers per-class statistics and evidence in a first pass; [`detect`]
 //!   decides which classes hold attacks; [`signature`] builds rule candidates from the header
-//!   histograms; [`measure`] counts each attack and each candidate exactly in a second pass
-//!   and writes the [`report::Analysis`] document; on request, [`detail`] gathers in the same
+//!   histograms; [`measure`] counts each attack and each candidate in a second pass (over
+//!   every packet, or over the uniform [`sample`] a large capture is measured on) and writes
+//!   the [`report::Analysis`] document; on request, [`detail`] gathers in the same
 //!   pass what `levee report` shows beyond it (timeline, histograms, sample packets).
 //! * [`simulate`]: rules applied to the same packets, with what they stop of each attack and
 //!   of everything else (`levee simulate`, and the mitigation figures of `levee report`).

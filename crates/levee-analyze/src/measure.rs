@@ -1,7 +1,9 @@
-//! `levee analyze`, second pass: every attack's packets are counted exactly (packets, bytes,
-//! start, end, peak rates), and every signature candidate is evaluated on every packet, so
-//! coverage (share of the attack it matches) and collateral (share of everything else it
-//! matches) are measured on the capture, not estimated.
+//! `levee analyze`, second pass: every attack's packets are counted (packets, bytes, start,
+//! end, peak rates), and every signature candidate is evaluated on every packet, so coverage
+//! (share of the attack it matches) and collateral (share of everything else it matches) are
+//! measured on the capture itself. On a large capture the pass runs over the uniform sample the
+//! first pass kept in memory ([`crate::sample`]), each packet counting for the packets it
+//! stands for: the figures are then estimates, and the report says so.
 
 use std::sync::Arc;
 

@@ -150,7 +150,8 @@ pub struct DetectArgs {
     /// How many entries in each top list.
     #[arg(long, default_value_t = 10)]
     top: usize,
-    /// Worker threads (0: one per core). The result is the same as with one thread.
+    /// Worker threads (0: one per core). An exact analysis (every packet measured) gives the
+    /// same result as one thread; a sampled one agrees within its sampling error.
     #[arg(long, default_value_t = 1)]
     threads: usize,
 }

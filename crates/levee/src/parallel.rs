@@ -11,9 +11,12 @@
 //! (Every worker reading a plain file whole for itself and keeping its share was tried too:
 //! it measured no faster, reading twice what the dealer reads once.)
 //!
-//! The workers' statistics are merged for detection; in the second pass each worker judges
-//! evidence with its own first-pass filters, and the counts are summed, so the result equals a
-//! single-threaded run's up to sketch error in the top lists and flow-filter false positives.
+//! The workers' statistics are merged for detection. A sampling analysis then has each thread
+//! measure the frames it kept, in parallel, judging evidence with its own filters; an exact one
+//! reads the inputs a second time, dealt out the same way. The counts are summed, so an exact
+//! result equals a single-threaded run's up to sketch error in the top lists and flow-filter
+//! false positives, and a sampled one agrees within its sampling error (each thread samples its
+//! own packets).
 
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
