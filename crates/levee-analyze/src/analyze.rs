@@ -712,11 +712,10 @@ impl Analyzer {
         }
     }
 
+    // Inlined: every packet asks for its class's statistics, which exist but for the first.
+    #[inline]
     fn class_mut(&mut self, class: Class) -> &mut ClassStats {
-        self.classes[class.index()].get_or_insert_with(|| {
-            let dns = class == Class::DnsQuery || class.service().is_some_and(|s| s.port == 53);
-            Box::new(ClassStats::new(dns))
-        })
+        self.classes[class.index()].get_or_insert_with(|| new_class_stats(class))
     }
 
     pub(crate) fn class(&self, class: Class) -> Option<&ClassStats> {
@@ -741,6 +740,13 @@ impl Analyzer {
     pub fn second_pass_classifier() -> Classifier {
         Classifier::default()
     }
+}
+
+/// The statistics of a class seen for the first time (with DNS counters for DNS classes).
+#[cold]
+fn new_class_stats(class: Class) -> Box<ClassStats> {
+    let dns = class == Class::DnsQuery || class.service().is_some_and(|s| s.port == 53);
+    Box::new(ClassStats::new(dns))
 }
 
 /// Asks the CPU to start loading the cache lines of a delay-line entry.
