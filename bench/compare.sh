@@ -70,10 +70,15 @@ time_once() {
   local key=$1
   # Word splitting of the command is wanted; globbing (the brackets of the filter) is not.
   set -f
+  local start end
+  start=$(date +%s%N)
   # shellcheck disable=SC2046
-  /usr/bin/time -f "%e %M" -o "$out/time.txt" $(command_of "$key") > /dev/null 2>&1
+  /usr/bin/time -f "%M" -o "$out/time.txt" $(command_of "$key") > /dev/null 2>&1
+  end=$(date +%s%N)
   set +f
-  read -r t m < "$out/time.txt"
+  # Wall time in milliseconds from the clock (time's own has only centiseconds).
+  t=$(awk "BEGIN{printf \"%.3f\", ($end - $start) / 1e9}")
+  read -r m < "$out/time.txt"
   if [ ! -f "$out/$key.t" ] || awk "BEGIN{exit !($t < $(cat "$out/$key.t"))}"; then
     echo "$t" > "$out/$key.t"
   fi
@@ -82,7 +87,7 @@ time_once() {
 print_row() {
   local label=$1 key=$2 best rss
   best=$(cat "$out/$key.t"); rss=$(cat "$out/$key.m")
-  printf '%-44s %8.2f s %10.0f pps %8.1f MiB\n' "$label" "$best" \
+  printf '%-44s %8.3f s %10.0f pps %8.1f MiB\n' "$label" "$best" \
     "$(awk "BEGIN{print $packets / ($best > 0 ? $best : 0.001)}")" "$(awk "BEGIN{print $rss/1024}")"
 }
 
