@@ -63,8 +63,6 @@ pub struct Meter {
     members: Vec<bool>,
     /// Packets measured, each counted once (with `total_packets` the packets they stand for).
     measured: u64,
-    /// The sparsest sampling rate of the packets measured (1: every packet).
-    one_in: u64,
     bucket_ns: i64,
     base: i64,
     /// What a report shows beyond the counts, when asked for.
@@ -135,7 +133,6 @@ impl Meter {
             counts,
             total_packets: 0,
             measured: 0,
-            one_in: 1,
             rules,
             owners,
             bucket_ns,
@@ -184,11 +181,11 @@ impl Meter {
             return;
         };
         let weight = sample.one_in();
-        self.one_in = self.one_in.max(weight);
         sample.for_each(|f| {
-            let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
             let class = Class::from_index(usize::from(f.class));
-            self.count(f.ts, &p, class, first_pass, weight);
+            levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
+                self.count(f.ts, p, class, first_pass, weight)
+            });
         });
     }
 
@@ -246,7 +243,6 @@ impl Meter {
     fn absorb(&mut self, o: Meter) {
         self.total_packets += o.total_packets;
         self.measured += o.measured;
-        self.one_in = self.one_in.max(o.one_in);
         for (a, b) in self.counts.iter_mut().zip(o.counts) {
             a.packets += b.packets;
             a.bytes += b.bytes;
@@ -373,7 +369,9 @@ impl Plan {
                 an.filter_saturation() * 100.0
             ));
         }
-        let one_in = an.sample_one_in().max(self.meter.one_in);
+        // The rate of this thread's sample and of those merged into it (each thread's is final
+        // once the inputs are read, before the merge).
+        let one_in = an.sample_one_in();
         if one_in > 1 {
             notes.push(format!(
                 "large capture: every packet was counted and followed, but one in {one_in} \
