@@ -391,6 +391,50 @@ impl Analyzer {
         }
     }
 
+    /// Teaches the flow filters what a frame shows (the flow exists, a handshake began or
+    /// completed) without counting or profiling it: for the frames just around a part of a
+    /// file that another thread analyses, so that answers and handshakes crossing the border
+    /// are seen from both sides.
+    pub fn teach_frame(&mut self, linktype: u32, data: &[u8], orig_len: u32) {
+        if !self.batch.is_empty() {
+            // What was counted before is learnt first, in order.
+            self.flush_batch();
+        }
+        levee_decode::with_decoded(linktype, data, orig_len, |p| {
+            let class = self.classifier.classify(p);
+            let Some(ip) = p.ip.as_ref() else { return };
+            let (src, dst) = (addr_bits(ip.src), addr_bits(ip.dst));
+            let (sport, dport) = p.ports().unwrap_or((0, 0));
+            let hs = mix_u128(src);
+            let flow = flow_slot(src, dst, hs, mix_u128(dst), sport, dport, ip.proto);
+            self.flows.mark(flow, FlowMark::Seen);
+            match class {
+                Class::Syn => {
+                    self.flows.mark(flow, FlowMark::Syn);
+                }
+                Class::SynAck => {
+                    self.flows.mark(flow, FlowMark::SynAck);
+                }
+                // Remembered as completed, so that neither side counts it again; counted by
+                // the thread the frame belongs to.
+                Class::Ack if self.flows.has(flow, FlowMark::Syn) => {
+                    self.completed.insert(flow.directed());
+                    self.completing_sources.insert(hs);
+                }
+                _ => {}
+            }
+        });
+    }
+
+    /// Adds another thread's flow filters to this one's, so that the second pass judges every
+    /// packet with what the whole capture showed. Only for analyzers made with the same
+    /// settings, which read different stretches of the same capture.
+    pub fn merge_filters(&mut self, o: &Analyzer) {
+        self.flows.union(&o.flows);
+        self.completed.union(&o.completed);
+        self.completing_sources.union(&o.completing_sources);
+    }
+
     /// Counts one packet; profiles it with `weight` (0: only counted and followed in the flow
     /// filters). Returns its class.
     fn add_weighted(&mut self, ts_nanos: i64, p: &Packet<'_>, weight: u32) -> Class {

@@ -212,6 +212,11 @@ impl FlowFilter {
     pub fn false_positive_rate(&self) -> f64 {
         self.bloom.false_positive_rate()
     }
+
+    /// Adds every mark of another filter of the same size (see [`BlockedBloom::union`]).
+    pub fn union(&mut self, other: &FlowFilter) {
+        self.bloom.union(&other.bloom);
+    }
 }
 
 #[cfg(test)]

@@ -175,9 +175,10 @@ impl Meter {
         self.count(ts, p, class, first_pass, 1);
     }
 
-    /// Measures the frames `first_pass` sampled, each for the packets it stands for.
-    fn replay(&mut self, first_pass: &Analyzer) {
-        let Some(sample) = first_pass.sample.as_ref() else {
+    /// Measures the frames `sampled` kept, each for the packets it stands for, judged
+    /// with the filters of `first_pass`.
+    fn replay(&mut self, sampled: &Analyzer, first_pass: &Analyzer) {
+        let Some(sample) = sampled.sample.as_ref() else {
             return;
         };
         let weight = sample.one_in();
@@ -291,14 +292,23 @@ impl Plan {
 
     /// The second pass of a sampling analysis: measures the frames the first pass kept.
     pub fn replay(&mut self) {
-        self.meter.replay(&self.analyzer);
+        self.meter.replay(&self.analyzer, &self.analyzer);
     }
 
     /// The second pass over the frames another thread's analyzer kept; its counts are to be
     /// given to [`Plan::absorb`].
     pub fn replay_part(&self, part: &Analyzer) -> Meter {
         let mut m = self.meter();
-        m.replay(part);
+        m.replay(part, part);
+        m
+    }
+
+    /// The second pass over the frames another thread's analyzer kept, judged with this
+    /// plan's filters: for threads that read stretches of one capture, whose filters were
+    /// merged ([`Analyzer::merge_filters`]) into the plan's before detection.
+    pub fn replay_part_with_merged_filters(&self, part: &Analyzer) -> Meter {
+        let mut m = self.meter();
+        m.replay(part, &self.analyzer);
         m
     }
 

@@ -9,6 +9,8 @@
 //!   standard input (`-`) stream through one bounded buffer (see `window` for why files are
 //!   not memory-mapped).
 //! * Several files: [`MergedCapture`] interleaves them in timestamp order.
+//! * One large plain pcap file can be read in parts, by several threads at once
+//!   ([`SplitPcap`]).
 //! * Damage: a damaged record never stops the run silently. Each is reported as a
 //!   [`RecordError`] naming the file, the record index and byte offset; the reader skips it,
 //!   resynchronises on the next plausible record, or stops that file when nothing more can be
@@ -20,6 +22,7 @@
 mod error;
 mod pcap;
 mod pcapng;
+mod split;
 mod window;
 mod writer;
 
@@ -28,6 +31,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 pub use error::{OpenError, RecordError, RecordProblem, Recovery};
+pub use split::SplitPcap;
 pub use writer::PcapWriter;
 
 use window::Window;

@@ -18,6 +18,12 @@ use crate::{Damage, RawFrame, MAX_CAPLEN};
 /// How far forward the reader looks for the next plausible record after a damaged one.
 const RESYNC_LIMIT: usize = 1 << 20;
 
+/// How many records in a row must be plausible where a part of a split file starts. A false
+/// start needs sixteen headers of random bytes in a row to look right, each landing exactly
+/// where the one before ends.
+pub(crate) const SPLIT_CHAIN: usize = 16;
+
+#[derive(Clone)]
 pub(crate) struct PcapFormat {
     big_endian: bool,
     modified: bool,
@@ -93,6 +99,11 @@ impl PcapFormat {
             linktype: (hdr.network.0 as u32) & 0xffff,
             last_ts_sec: None,
         })
+    }
+
+    /// The largest captured length a record may have without a warning.
+    pub(crate) fn caplen_limit(&self) -> u32 {
+        self.caplen_limit
     }
 
     pub(crate) fn linktype(&self) -> u32 {
@@ -277,6 +288,45 @@ impl PcapFormat {
             interface: 0,
             record_offset: offset,
         }
+    }
+
+    /// The first position in `b` (bytes read from somewhere inside the file, `at_eof` when
+    /// they run to its end) where [`SPLIT_CHAIN`] plausible record headers follow each other,
+    /// each where the one before it ends (or fewer, ending exactly at the end of the file).
+    /// Their times must not be before `not_before` (seconds: the file's first record, less a
+    /// day), go back by more than an hour, or span more than a day.
+    ///
+    /// Used to start reading a file in the middle; the thread reading the part before checks
+    /// that its records really end there. The times matter: in captures of packets all of one
+    /// length, bytes at a fixed place in every packet (one holding the packet's own length,
+    /// say) form chains of records as regular as the true ones.
+    pub(crate) fn record_start_in(&self, b: &[u8], at_eof: bool, not_before: u32) -> Option<usize> {
+        let hl = self.header_len();
+        let chain_holds = |from: usize| -> bool {
+            let first_ts = self.u32_at(b, from);
+            let mut last_ts = first_ts;
+            let mut at = from;
+            for _ in 0..SPLIT_CHAIN {
+                if at == b.len() && at_eof {
+                    return true;
+                }
+                let Some(h) = b.get(at..at + hl) else {
+                    return false;
+                };
+                let ts = self.u32_at(h, 0);
+                if !self.plausible(h)
+                    || ts < not_before
+                    || ts.abs_diff(first_ts) > 86_400
+                    || ts.saturating_add(3_600) < last_ts
+                {
+                    return false;
+                }
+                last_ts = last_ts.max(ts);
+                at += hl + self.u32_at(h, 8) as usize;
+            }
+            true
+        };
+        (0..b.len().saturating_sub(hl)).find(|&skip| chain_holds(skip))
     }
 
     /// Searches forward from a damaged record header for a position where a plausible record

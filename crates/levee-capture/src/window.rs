@@ -34,6 +34,12 @@ pub(crate) struct Window {
 
 impl Window {
     pub(crate) fn stream(reader: Box<dyn Read + Send>) -> Window {
+        Self::stream_at(reader, 0)
+    }
+
+    /// A window over a stream whose first byte is at offset `base` of the file (a reader
+    /// started in the middle of it).
+    pub(crate) fn stream_at(reader: Box<dyn Read + Send>, base: u64) -> Window {
         Window {
             reader,
             // Start small (a tiny capture costs little) and grow to STREAM_BUFFER as reading
@@ -41,7 +47,7 @@ impl Window {
             buf: vec![0; 64 << 10],
             start: 0,
             end: 0,
-            base: 0,
+            base,
             eof: false,
         }
     }

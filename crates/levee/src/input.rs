@@ -119,6 +119,23 @@ impl<S: DamageSink, F> DamageSink for (&mut S, &mut F) {
     }
 }
 
+/// A progress bar for reading `total_size` bytes, when the inputs are large and standard error
+/// is a terminal.
+pub fn progress_bar(args: &InputArgs, total_size: u64) -> Option<ProgressBar> {
+    (!args.no_progress && total_size >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal())
+        .then(|| {
+            let bar = ProgressBar::new(total_size);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix}{spinner} {bytes}/{total_bytes} {bar:40} {percent}% {binary_bytes_per_sec} eta {eta}",
+                )
+                .expect("static template is valid"),
+            );
+            bar.set_prefix(args.stage);
+            bar
+        })
+}
+
 /// Hands every frame of the inputs, in time order, to `each`, undecoded (for callers that
 /// decode elsewhere, such as worker threads).
 pub fn for_each_frame_with<S: DamageSink>(
@@ -143,20 +160,7 @@ pub fn for_each_frame_with<S: DamageSink>(
             }
         }
     }
-    let progress = (!args.no_progress
-        && total_size >= PROGRESS_MIN_BYTES
-        && std::io::stderr().is_terminal())
-    .then(|| {
-        let bar = ProgressBar::new(total_size);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix}{spinner} {bytes}/{total_bytes} {bar:40} {percent}% {binary_bytes_per_sec} eta {eta}",
-            )
-            .expect("static template is valid"),
-        );
-        bar.set_prefix(args.stage);
-        bar
-    });
+    let progress = progress_bar(args, total_size);
     let mut merged = MergedCapture::new(readers);
     let mut damaged = 0u64;
     let mut counts: Vec<u64> = vec![0; args.captures.len()];

@@ -15,6 +15,7 @@ mod input;
 mod l7_cmd;
 mod logs_cmd;
 mod parallel;
+mod parts;
 mod render;
 mod report_cmd;
 mod requests_cmd;
@@ -151,7 +152,9 @@ pub struct DetectArgs {
     #[arg(long, default_value_t = 10)]
     top: usize,
     /// Worker threads (0: one per core). An exact analysis (every packet measured) gives the
-    /// same result as one thread; a sampled one agrees within its sampling error.
+    /// same result as one thread; a sampled one agrees within its sampling error. One plain
+    /// pcap file is read in parts, a thread each (fastest); other inputs are read by one
+    /// thread that deals packets out by flow.
     #[arg(long, default_value_t = 1)]
     threads: usize,
 }

@@ -1,5 +1,9 @@
 //! `levee analyze --threads N`: both passes spread over N worker threads.
 //!
+//! A sampling analysis of one plain pcap file is read in parts instead, a thread per part
+//! ([`crate::parts`]); this module serves everything else: exact analyses, reports, several
+//! files, pcapng, compressed files and standard input.
+//!
 //! The calling thread reads the inputs (in time order, as always), keeps a share of the frames
 //! to analyse itself and deals the rest to the other threads in batches, each frame by a hash
 //! of its address pair ([`levee_decode::address_pair_hash`]), the same in both directions.
@@ -270,6 +274,11 @@ pub fn run(
     details: bool,
     second_stage: &'static str,
 ) -> anyhow::Result<(Plan, Outcome)> {
+    if config.sample_budget.is_some() {
+        if let Some((file, parts)) = crate::parts::split(input, threads) {
+            return crate::parts::run(input, config, &file, &parts);
+        }
+    }
     let mut config = config;
     // Each thread sees its share of the flows: filters of that share of the size are as full
     // as one thread's whole filters, and together stay as small (and as cached).

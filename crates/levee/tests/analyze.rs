@@ -464,14 +464,27 @@ fn multi_and_real_attacks(scratch_name: &str, more: &[&str]) -> Vec<PathBuf> {
     inputs
 }
 
+/// Several threads find what one finds, with the same counts: dealing packets out by flow
+/// (`--exact`), and reading a plain pcap file in parts, one per thread (a sampling analysis;
+/// here with room for every packet, so nothing is estimated).
 #[test]
 fn two_threads_find_the_same_attacks_with_the_same_counts() {
-    let inputs = multi_and_real_attacks("analyze-threads", &[]);
-    for f in &inputs {
+    let inputs = multi_and_real_attacks("analyze-threads", &["amp.TCP.reflection.SYNACK.pcap"]);
+    let modes: [&[&str]; 3] = [
+        &["--exact", "--threads", "2"],
+        &["--sample-mib", "64", "--threads", "2"],
+        &["--sample-mib", "64", "--threads", "4"],
+    ];
+    for (f, mode) in inputs
+        .iter()
+        .flat_map(|f| modes.iter().map(move |m| (f, m)))
+    {
         let one = analyze_json(&["--exact"], &[f]);
-        let two = analyze_json(&["--exact", "--threads", "2"], &[f]);
+        let two = analyze_json(mode, &[f]);
         assert_eq!(one["sampling"]["one_in"], 1);
-        assert_eq!(vectors(&one), vectors(&two), "{}", f.display());
+        assert_eq!(two["sampling"]["one_in"], 1);
+        let what = format!("{} {mode:?}", f.display());
+        assert_eq!(vectors(&one), vectors(&two), "{what}");
         assert_eq!(one["capture"], two["capture"]);
         for (a, b) in one["attacks"]
             .as_array()
@@ -485,14 +498,17 @@ fn two_threads_find_the_same_attacks_with_the_same_counts() {
                 a["packets"].as_i64().unwrap(),
                 b["packets"].as_i64().unwrap(),
             );
-            assert!((pa - pb).abs() <= 3, "{}: {pa} vs {pb}", f.display());
-            assert_eq!(a["signature"]["expression"], b["signature"]["expression"]);
+            assert!((pa - pb).abs() <= 3, "{what}: {pa} vs {pb}");
+            assert_eq!(
+                a["signature"]["expression"], b["signature"]["expression"],
+                "{what}"
+            );
             let (ca, cb) = (
                 a["signature"]["coverage"].as_f64().unwrap(),
                 b["signature"]["coverage"].as_f64().unwrap(),
             );
-            assert!((ca - cb).abs() < 0.001, "{ca} vs {cb}");
-            assert_eq!(a["start"], b["start"]);
+            assert!((ca - cb).abs() < 0.001, "{what}: {ca} vs {cb}");
+            assert_eq!(a["start"], b["start"], "{what}");
         }
     }
 }
@@ -560,5 +576,44 @@ fn sampled_analysis_agrees_with_the_exact_one() {
                 );
             }
         }
+    }
+}
+
+/// Damage in any part of a file read in parts is reported as a reading of the whole file
+/// reports it (same record numbers and offsets), and the analysis goes on around it.
+#[test]
+fn damage_is_reported_alike_when_a_file_is_read_in_parts() {
+    let Some(f) = real("pkt.TCP.synflood.spoofed.pcap") else {
+        return;
+    };
+    let mut bytes = std::fs::read(&f).unwrap();
+    // Record offsets, by walking the little-endian record headers.
+    let mut offsets = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        offsets.push(at);
+        at += 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+    }
+    // An impossible captured length in the first quarter and in the last.
+    for k in [offsets.len() / 4, offsets.len() * 7 / 8] {
+        let at = offsets[k] + 8;
+        bytes[at..at + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    }
+    let dir = scratch("analyze-damaged-parts");
+    let damaged = dir.join("damaged.pcap");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let messages = |threads: &str| {
+        let mut cmd = levee();
+        cmd.args(["analyze", "--json", "--threads", threads])
+            .arg(&damaged);
+        let o = run(&mut cmd);
+        assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+        let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+        (stderr(&o), a["capture"]["packets"].clone(), vectors(&a))
+    };
+    let one = messages("1");
+    assert_eq!(one.0.lines().count(), 2, "{}", one.0);
+    for threads in ["2", "3"] {
+        assert_eq!(messages(threads), one, "{threads} threads");
     }
 }

@@ -1,0 +1,413 @@
+//! `levee analyze --threads N` on one plain pcap file: each thread reads and analyses its own
+//! stretch of the file.
+//!
+//! The file is cut into N parts of about equal size, each starting where a record starts
+//! ([`levee_capture::SplitPcap`]). No thread waits for another, nothing is copied between
+//! them, and the kernel's copying of the file is shared out too, so two threads come close to
+//! twice the speed of one; dealing packets out from one reading thread ([`crate::parallel`])
+//! spent a third more processor time than one thread did.
+//!
+//! What a thread cannot see is the traffic of the other parts. Two things make up for it:
+//! * Around its borders, each thread also reads a little of its neighbours' stretches (up to
+//!   4 MiB each way) only to teach its flow filters ([`Analyzer::teach_frame`]): a SYN at the
+//!   end of one part and the SYN-ACK that answers it at the start of the next are then seen
+//!   together, and the packets a thread profiles last are judged knowing what came right after.
+//! * Before the second pass, the threads' flow filters are merged
+//!   ([`Analyzer::merge_filters`]), so every sampled packet is judged with what the whole
+//!   capture showed, as on one thread.
+//!
+//! Only a sampling analysis reads in parts; an exact one keeps to the flow-consistent dealing,
+//! which gives exactly one thread's result.
+//!
+//! The reader of each part checks that its last record ends exactly where the next part
+//! starts. If ever it does not (the next part's start was a false one), it reads on to the end
+//! of the file itself and the later parts' results are dropped: slower, never wrong.
+
+use indicatif::ProgressBar;
+use levee_analyze::summary::FileInfo;
+use levee_analyze::{AnalyzeConfig, Analyzer, Plan};
+use levee_capture::{Frame, Item, RecordError, Recovery, SplitPcap};
+
+use crate::input::{self, Outcome};
+use crate::InputArgs;
+
+/// How far each thread reads into its neighbours' stretches, to teach its filters.
+const LOOK_AROUND_BYTES: u64 = 4 << 20;
+
+/// Parts smaller than this are not worth a thread.
+const MIN_PART_BYTES: u64 = 1 << 20;
+
+/// One thread's stretch of the file: `[start, end)` in bytes, both where records start.
+#[derive(Debug, Clone, Copy)]
+pub struct Part {
+    start: u64,
+    /// `None` for the last part, which runs to the end of the file.
+    end: Option<u64>,
+    /// How far to read around the part to teach the filters.
+    look: u64,
+}
+
+/// The file of `input` cut into up to `threads` parts, when it is one plain pcap file large
+/// enough to be worth it.
+/// Anything unusual (a file that cannot be opened, a read error) is left to the usual path,
+/// which reports it.
+pub fn split(input: &InputArgs, threads: usize) -> Option<(SplitPcap, Vec<Part>)> {
+    let [path] = input.captures.as_slice() else {
+        return None;
+    };
+    let file = SplitPcap::open(path).ok()??;
+    let first = file.first_record();
+    let body = file.len().saturating_sub(first);
+    let wanted = (body / MIN_PART_BYTES).min(threads as u64);
+    if wanted < 2 {
+        return None;
+    }
+    let mut starts = vec![first];
+    for i in 1..wanted {
+        let near = first + body * i / wanted;
+        if let Some(at) = file.record_start_near(near).ok()? {
+            if at > *starts.last().expect("never empty") {
+                starts.push(at);
+            }
+        }
+    }
+    if starts.len() < 2 {
+        return None;
+    }
+    let look = LOOK_AROUND_BYTES.min(body / wanted / 8);
+    let parts = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| Part {
+            start,
+            end: starts.get(i + 1).copied(),
+            look,
+        })
+        .collect();
+    Some((file, parts))
+}
+
+/// What one thread's reading of its part gave.
+struct PartRun {
+    analyzer: Analyzer,
+    packets: u64,
+    /// Records (frames and damaged records) of the part, to number the next part's damage.
+    records: u64,
+    damaged: u64,
+    /// The first damaged records, numbered from the start of the part.
+    damage: Vec<RecordError>,
+    /// The part's last record did not end where the next part starts, so this thread read on
+    /// to the end of the file: the later parts' results are to be dropped.
+    took_over: bool,
+}
+
+/// Reads one part: teaches the analyzer the stretch before it, counts the part, and teaches it
+/// the stretch after.
+fn read_part(
+    file: &SplitPcap,
+    part: Part,
+    mut analyzer: Analyzer,
+    max_errors: usize,
+    progress: Option<&ProgressBar>,
+) -> Result<PartRun, levee_capture::OpenError> {
+    let teach = |an: &mut Analyzer, f: &Frame<'_>| an.teach_frame(f.linktype, f.data, f.orig_len);
+    if part.start > file.first_record() {
+        let back = part.start.saturating_sub(part.look);
+        if let Some(from) = file
+            .record_start_near(back)
+            .map_err(|source| io_error(file, source))?
+        {
+            let mut before = file.reader_at(from)?;
+            while let Some(item) = before.next_item() {
+                match item {
+                    Item::Frame(f) if f.offset < part.start => teach(&mut analyzer, &f),
+                    Item::Frame(_) => break,
+                    // Damage before the part is its neighbour's to report.
+                    Item::Damaged(e) if e.offset < part.start => {}
+                    Item::Damaged(_) => break,
+                }
+            }
+        }
+    }
+    let mut run = PartRun {
+        analyzer,
+        packets: 0,
+        records: 0,
+        damaged: 0,
+        damage: Vec::new(),
+        took_over: false,
+    };
+    let mut reader = file.reader_at(part.start)?;
+    let mut beyond = false;
+    let mut reported = part.start;
+    while let Some(item) = reader.next_item() {
+        let offset = match &item {
+            Item::Frame(f) => f.offset,
+            Item::Damaged(e) => e.offset,
+        };
+        if let Some(end) = part.end.filter(|_| !run.took_over) {
+            if offset >= end {
+                if !beyond {
+                    // The first record past the part must be the next part's first.
+                    if matches!(item, Item::Frame(_)) && offset == end {
+                        beyond = true;
+                    } else {
+                        run.took_over = true;
+                    }
+                }
+                if beyond {
+                    if offset >= end + part.look {
+                        break;
+                    }
+                    if let Item::Frame(f) = &item {
+                        teach(&mut run.analyzer, f);
+                    }
+                    continue;
+                }
+            }
+        }
+        match item {
+            Item::Frame(f) => {
+                run.packets += 1;
+                run.records += 1;
+                run.analyzer
+                    .add_frame(f.ts_nanos, f.linktype, f.data, f.orig_len);
+                if run.packets & 0xffff == 0 {
+                    if let Some(bar) = progress {
+                        bar.inc(offset - reported);
+                        reported = offset;
+                    }
+                }
+            }
+            Item::Damaged(e) => {
+                if e.recovery != Recovery::Delivered {
+                    run.records += 1;
+                }
+                run.damaged += 1;
+                if run.damage.len() < max_errors {
+                    run.damage.push(*e);
+                }
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.inc(part.end.unwrap_or(file.len()).saturating_sub(reported));
+    }
+    // Each thread empties its own delay line.
+    run.analyzer.finish_pass();
+    Ok(run)
+}
+
+fn io_error(file: &SplitPcap, source: std::io::Error) -> levee_capture::OpenError {
+    levee_capture::OpenError::Io {
+        file: file.name().to_string(),
+        source,
+    }
+}
+
+/// Both passes of a sampling analysis of one file read in `parts`, a thread each.
+pub fn run(
+    input: &InputArgs,
+    config: AnalyzeConfig,
+    file: &SplitPcap,
+    parts: &[Part],
+) -> anyhow::Result<(Plan, Outcome)> {
+    let progress = input::progress_bar(input, file.len());
+    let origin = file.first_ts_nanos();
+    let make = |part: &Part| {
+        let bytes = part.end.unwrap_or(file.len()) - part.start;
+        let share = bytes as f64 / file.len().max(1) as f64;
+        let mut config = config.clone();
+        config.sample_budget = config.sample_budget.map(|b| (b as f64 * share) as usize);
+        let mut an = Analyzer::new(config);
+        an.expect_input_bytes(bytes);
+        an.set_origin(origin);
+        an
+    };
+    let max_errors = if input.quiet { 0 } else { input.max_errors };
+    let runs: Vec<Result<PartRun, _>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts[1..]
+            .iter()
+            .map(|part| {
+                let (make, bar) = (&make, progress.as_ref());
+                scope.spawn(move || read_part(file, *part, make(part), max_errors, bar))
+            })
+            .collect();
+        let mut runs = vec![read_part(
+            file,
+            parts[0],
+            make(&parts[0]),
+            max_errors,
+            progress.as_ref(),
+        )];
+        runs.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("analysis thread panicked")),
+        );
+        runs
+    });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let mut kept = Vec::new();
+    for run in runs {
+        let run = run?;
+        let took_over = run.took_over;
+        kept.push(run);
+        if took_over {
+            break;
+        }
+    }
+
+    // Damage, numbered as a reading of the whole file numbers it.
+    let mut first_record = 0;
+    let mut shown = 0usize;
+    let mut damaged = 0;
+    let mut packets = 0;
+    for run in &kept {
+        for e in &run.damage {
+            if shown < input.max_errors && !input.quiet {
+                let mut e = e.clone();
+                e.record += first_record;
+                eprintln!("levee: {e}");
+                shown += 1;
+            }
+        }
+        first_record += run.records;
+        damaged += run.damaged;
+        packets += run.packets;
+    }
+    if !input.quiet && damaged as usize > input.max_errors {
+        eprintln!(
+            "levee: {} more damaged records not shown (--max-errors)",
+            damaged as usize - input.max_errors
+        );
+    }
+
+    let mut runs = kept.into_iter().map(|r| r.analyzer);
+    let mut primary = runs.next().expect("the first part is always read");
+    let others: Vec<Analyzer> = runs.collect();
+    for o in &others {
+        primary.merge_stats(o);
+        primary.merge_filters(o);
+    }
+    let mut plan = primary.detect();
+    if plan.needs_second_pass() {
+        let plan_ref = &plan;
+        let (own, theirs) = std::thread::scope(|scope| {
+            let handles: Vec<_> = others
+                .iter()
+                .map(|part| scope.spawn(move || plan_ref.replay_part_with_merged_filters(part)))
+                .collect();
+            let own = plan_ref.replay_part(plan_ref.first_pass());
+            let theirs: Vec<_> = handles
+                .into_iter()
+                .map(|h| h.join().expect("analysis thread panicked"))
+                .collect();
+            (own, theirs)
+        });
+        plan.absorb(own);
+        for m in theirs {
+            plan.absorb(m);
+        }
+    }
+    let outcome = Outcome {
+        files: vec![FileInfo {
+            name: file.name().to_string(),
+            format: "pcap".into(),
+            compression: "none".into(),
+            packets,
+        }],
+        unreadable: 0,
+        damaged,
+    };
+    Ok((plan, outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn real_capture(name: &str) -> Option<PathBuf> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/attacks")
+            .join(name);
+        path.exists().then_some(path)
+    }
+
+    fn input(path: PathBuf) -> InputArgs {
+        InputArgs {
+            captures: vec![path],
+            no_progress: true,
+            max_errors: 20,
+            quiet: false,
+            stage: "",
+        }
+    }
+
+    fn sampling() -> AnalyzeConfig {
+        AnalyzeConfig {
+            sample_budget: Some(64 << 20),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_plain_pcap_is_cut_into_parts_of_at_least_a_mebibyte() {
+        let Some(path) = real_capture("pkt.TCP.synflood.spoofed.pcap") else {
+            return;
+        };
+        let len = std::fs::metadata(&path).unwrap().len();
+        let (file, parts) = split(&input(path.clone()), 8).expect("2.9 MB split");
+        assert_eq!(parts.len() as u64, len / MIN_PART_BYTES);
+        assert_eq!(parts[0].start, file.first_record());
+        for w in parts.windows(2) {
+            assert_eq!(w[0].end, Some(w[1].start));
+        }
+        assert_eq!(parts.last().unwrap().end, None);
+        assert!(split(&input(path.clone()), 1).is_none());
+        // Several files, or a pcapng file, go to the dealing path.
+        let two = InputArgs {
+            captures: vec![path.clone(), path],
+            ..input(PathBuf::new())
+        };
+        assert!(split(&two, 2).is_none());
+    }
+
+    /// When a part's start is not where a record starts, the part before reads on to the end
+    /// of the file and the result is what one thread gives.
+    #[test]
+    fn a_false_part_start_is_caught_and_read_by_the_part_before() {
+        let Some(path) = real_capture("pkt.TCP.synflood.spoofed.pcap") else {
+            return;
+        };
+        let (file, parts) = split(&input(path.clone()), 2).unwrap();
+        let wrong = parts[1].start + 3;
+        let bogus = [
+            Part {
+                end: Some(wrong),
+                ..parts[0]
+            },
+            Part {
+                start: wrong,
+                ..parts[1]
+            },
+        ];
+        let run0 = read_part(&file, bogus[0], Analyzer::new(sampling()), 20, None).unwrap();
+        assert!(run0.took_over);
+        let (plan, outcome) = run(&input(path.clone()), sampling(), &file, &bogus).unwrap();
+        let (good_plan, good) = run(&input(path), sampling(), &file, &parts).unwrap();
+        assert_eq!(outcome.damaged, 0);
+        assert_eq!(outcome.files[0].packets, good.files[0].packets);
+        assert_eq!(run0.packets, good.files[0].packets);
+        let (a, b) = (
+            plan.finish(outcome.files, 0),
+            good_plan.finish(good.files, 0),
+        );
+        assert_eq!(a.attacks.len(), b.attacks.len());
+        assert_eq!(a.attacks[0].packets, b.attacks[0].packets);
+    }
+}
