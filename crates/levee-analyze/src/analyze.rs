@@ -437,6 +437,7 @@ impl Analyzer {
 
     /// Counts one packet; profiles it with `weight` (0: only counted and followed in the flow
     /// filters). Returns its class.
+    #[inline(always)]
     fn add_weighted(&mut self, ts_nanos: i64, p: &Packet<'_>, weight: u32) -> Class {
         self.packets += 1;
         let wire = u64::from(p.wire_len);
@@ -477,7 +478,10 @@ impl Analyzer {
         b.packets += 1;
         b.bytes += wire;
         c.distinct_sources.add_hash(hs);
-        c.distinct_destinations.add_hash(hd);
+        if hd != c.last_destination_hash {
+            c.distinct_destinations.add_hash(hd);
+            c.last_destination_hash = hd;
+        }
         if let Some(dns) = c.dns.as_deref_mut() {
             if let App::Dns(d) = p.app() {
                 if let Some(name) = d.qname.as_deref() {

@@ -131,15 +131,8 @@ pub enum FlowMark {
     SynAck = 2,
 }
 
-/// Bit-pattern seeds of each (mark, direction): any fixed, well-spread constants.
-const MARK_SEEDS: [u64; 6] = [
-    0x243f_6a88_85a3_08d3,
-    0x1319_8a2e_0370_7344,
-    0xa409_3822_299f_31d0,
-    0x082e_fa98_ec4e_6c89,
-    0x4528_21e6_38d0_1377,
-    0xbe54_66cf_34e9_0c6c,
-];
+/// Bit-pattern seeds of each direction: any fixed, well-spread constants.
+const DIR_SEEDS: [u64; 2] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344];
 
 /// Where a flow lives in a [`FlowFilter`]: the hash of the flow with its two ends in a fixed
 /// order (the same for both directions), and which end sent the packet at hand.
@@ -184,9 +177,17 @@ impl FlowFilter {
         }
     }
 
+    /// The bits of a mark in the flow's block: `Seen` and `Syn` take 27 bits each of one
+    /// hash of the direction, so a SYN (which sets both, and is most of a flood) costs one
+    /// hash; `SynAck` takes a second.
     #[inline(always)]
     fn bits(slot: FlowSlot, mark: FlowMark) -> u64 {
-        crate::sketch::fmix64(slot.hash ^ MARK_SEEDS[(mark as usize) << 1 | usize::from(slot.dir)])
+        let h = crate::sketch::fmix64(slot.hash ^ DIR_SEEDS[usize::from(slot.dir)]);
+        match mark {
+            FlowMark::Seen => h,
+            FlowMark::Syn => h >> 27,
+            FlowMark::SynAck => crate::sketch::fmix64(h),
+        }
     }
 
     /// Marks a direction of a flow; returns whether it was (probably) marked already.

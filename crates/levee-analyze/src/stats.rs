@@ -72,6 +72,9 @@ pub struct ClassStats {
     pub series: Vec<Bucket>,
     pub distinct_sources: DistinctCount,
     pub distinct_destinations: DistinctCount,
+    /// The hash of the last destination added to `distinct_destinations`: a flood's victim
+    /// repeats, and adding a hash again changes nothing.
+    pub(crate) last_destination_hash: u64,
     /// Distinct sources of the profiled packets.
     pub profile_sources: DistinctCount,
     pub sources: TopK<u128>,
@@ -156,6 +159,7 @@ impl ClassStats {
             series: Vec::new(),
             distinct_sources: DistinctCount::default(),
             distinct_destinations: DistinctCount::default(),
+            last_destination_hash: 0,
             profile_sources: DistinctCount::default(),
             sources: TopK::new(CLASS_TOPK),
             destinations: TopK::new(CLASS_TOPK),

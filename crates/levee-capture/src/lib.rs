@@ -28,6 +28,7 @@ mod writer;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 pub use error::{OpenError, RecordError, RecordProblem, Recovery};
@@ -253,6 +254,11 @@ impl CaptureReader {
         }
     }
 
+    /// Packets read so far (damaged records not counted).
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
     /// Bytes consumed so far (of the decompressed stream), for progress reporting.
     pub fn position(&self) -> u64 {
         self.window.offset()
@@ -379,6 +385,39 @@ impl CaptureReader {
         self.next_item_of_file(0)
     }
 
+    /// Calls `each` with every packet and damaged record, in order, until the file ends or
+    /// `each` breaks: the items of [`Self::next_item`] in a loop. The per-packet loops use it:
+    /// handing each item back through an `Option<Item>` cost a third of the reading's
+    /// instructions.
+    #[inline]
+    pub fn for_each_item(&mut self, each: impl FnMut(Item<'_>) -> ControlFlow<()>) {
+        self.for_each_item_of_file(0, each)
+    }
+
+    #[inline(always)]
+    fn for_each_item_of_file(
+        &mut self,
+        file: usize,
+        mut each: impl FnMut(Item<'_>) -> ControlFlow<()>,
+    ) {
+        loop {
+            while let Some(rec) = self.fast_pcap_record() {
+                let frame = self.take_fast_record(rec, file);
+                if each(Item::Frame(frame)).is_break() {
+                    return;
+                }
+            }
+            match self.next_item_of_file(file) {
+                Some(item) => {
+                    if each(item).is_break() {
+                        return;
+                    }
+                }
+                None => return,
+            }
+        }
+    }
+
     /// [`Self::next_item`] with frames marked as coming from input number `file`.
     #[inline]
     fn next_item_of_file(&mut self, file: usize) -> Option<Item<'_>> {
@@ -434,6 +473,20 @@ impl MergedCapture {
     /// Bytes consumed so far over all files.
     pub fn position(&self) -> u64 {
         self.readers.iter().map(|r| r.position()).sum()
+    }
+
+    /// Calls `each` with every item over all files, in time order, until they end or `each`
+    /// breaks (see [`CaptureReader::for_each_item`]).
+    #[inline]
+    pub fn for_each_item(&mut self, mut each: impl FnMut(Item<'_>) -> ControlFlow<()>) {
+        if self.readers.len() == 1 {
+            return self.readers[0].for_each_item_of_file(0, each);
+        }
+        while let Some(item) = self.next_item() {
+            if each(item).is_break() {
+                return;
+            }
+        }
     }
 
     /// The next frame over all files in time order, or a damaged record of one of them.

@@ -70,7 +70,7 @@ pub(crate) fn decode_ipv4<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
         data.len()
     };
     let payload = &data[header_len..end];
-    after_ip(p, info, payload, depth);
+    after_ip(p, payload, depth);
 }
 
 pub(crate) fn decode_ipv6<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
@@ -146,17 +146,28 @@ pub(crate) fn decode_ipv6<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
     }
     info.proto = next;
     p.ip = Some(info);
-    after_ip(p, info, rest, depth);
+    after_ip(p, rest, depth);
 }
 
 /// Dispatches on the IP protocol: tunnels recurse, transports are decoded, later fragments stop.
-fn after_ip<'a>(p: &mut Packet<'a>, info: IpInfo, payload: &'a [u8], depth: u8) {
+/// The IP header is the one just decoded into `p.ip`; it is read there field by field (passing
+/// it along by value cost a copy of it a packet).
+fn after_ip<'a>(p: &mut Packet<'a>, payload: &'a [u8], depth: u8) {
+    let Some(ip) = p.ip.as_ref() else {
+        return;
+    };
+    let (proto, later_fragment, more_fragments, version) = (
+        ip.proto,
+        ip.is_later_fragment(),
+        ip.more_fragments,
+        ip.version,
+    );
     p.payload = payload;
-    if info.is_later_fragment() {
+    if later_fragment {
         p.transport = Transport::Other;
         return;
     }
-    match info.proto {
+    match proto {
         PROTO_TCP => tcp::decode_tcp(p, payload),
         PROTO_UDP => decode_udp(p, payload, depth),
         PROTO_ICMP | PROTO_ICMPV6 => {
@@ -164,30 +175,32 @@ fn after_ip<'a>(p: &mut Packet<'a>, info: IpInfo, payload: &'a [u8], depth: u8) 
                 return p.fail(Layer::Transport, IssueKind::Truncated);
             }
             p.transport = Transport::Icmp(IcmpInfo {
-                v6: info.proto == PROTO_ICMPV6,
+                v6: proto == PROTO_ICMPV6,
                 icmp_type: payload[0],
                 code: payload[1],
             });
             p.payload = &payload[payload.len().min(8)..];
         }
-        PROTO_IPIP | PROTO_IPV6 if !info.more_fragments => {
-            let kind = if info.version == 4 && info.proto == PROTO_IPV6 {
+        PROTO_IPIP | PROTO_IPV6 if !more_fragments => {
+            let kind = if version == 4 && proto == PROTO_IPV6 {
                 TunnelKind::SixInFour
             } else {
                 TunnelKind::IpInIp
             };
-            if !tunnel::enter(p, kind, info, None, None, depth) {
+            let Some(outer) = p.ip else { return };
+            if !tunnel::enter(p, kind, outer, None, None, depth) {
                 return;
             }
-            if info.proto == PROTO_IPIP {
+            if proto == PROTO_IPIP {
                 decode_ipv4(p, payload, depth + 1)
             } else {
                 decode_ipv6(p, payload, depth + 1)
             }
         }
-        PROTO_GRE if !info.more_fragments => {
+        PROTO_GRE if !more_fragments => {
             p.transport = Transport::Other;
-            tunnel::gre_in_ip(p, info, payload, depth)
+            let Some(outer) = p.ip else { return };
+            tunnel::gre_in_ip(p, outer, payload, depth)
         }
         _ => p.transport = Transport::Other,
     }

@@ -2,6 +2,7 @@
 //! bar and damaged-record reporting on standard error.
 
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use levee_capture::{CaptureReader, Item, MergedCapture};
@@ -163,13 +164,20 @@ pub fn for_each_frame_with<S: DamageSink>(
     let progress = progress_bar(args, total_size);
     let mut merged = MergedCapture::new(readers);
     let mut damaged = 0u64;
-    let mut counts: Vec<u64> = vec![0; args.captures.len()];
     let mut n = 0u64;
-    while let Some(item) = merged.next_item() {
+    // Where each file's reading had got to at the last progress update.
+    let mut offsets: Vec<u64> = vec![0; args.captures.len()];
+    merged.for_each_item(|item| {
         match item {
             Item::Frame(f) => {
-                counts[f.file] += 1;
                 each(state, &f);
+                n += 1;
+                if n & 0xffff == 0 {
+                    if let Some(bar) = &progress {
+                        offsets[f.file] = f.offset;
+                        bar.set_position(offsets.iter().sum());
+                    }
+                }
             }
             Item::Damaged(e) => {
                 damaged += 1;
@@ -179,13 +187,8 @@ pub fn for_each_frame_with<S: DamageSink>(
                 state.damaged(&e);
             }
         }
-        n += 1;
-        if n & 0xffff == 0 {
-            if let Some(bar) = &progress {
-                bar.set_position(merged.position());
-            }
-        }
-    }
+        ControlFlow::Continue(())
+    });
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -198,12 +201,11 @@ pub fn for_each_frame_with<S: DamageSink>(
     let files = merged
         .readers()
         .iter()
-        .enumerate()
-        .map(|(i, r)| FileInfo {
+        .map(|r| FileInfo {
             name: r.name().to_string(),
             format: format!("{:?}", r.format()).to_lowercase(),
             compression: format!("{:?}", r.compression()).to_lowercase(),
-            packets: counts[i],
+            packets: r.packets(),
         })
         .collect();
     Ok(Outcome {

@@ -23,6 +23,8 @@
 //! starts. If ever it does not (the next part's start was a false one), it reads on to the end
 //! of the file itself and the later parts' results are dropped: slower, never wrong.
 
+use std::ops::ControlFlow;
+
 use indicatif::ProgressBar;
 use levee_analyze::summary::FileInfo;
 use levee_analyze::{AnalyzeConfig, Analyzer, Plan};
@@ -118,15 +120,15 @@ fn read_part(
             .map_err(|source| io_error(file, source))?
         {
             let mut before = file.reader_at(from)?;
-            while let Some(item) = before.next_item() {
-                match item {
-                    Item::Frame(f) if f.offset < part.start => teach(&mut analyzer, &f),
-                    Item::Frame(_) => break,
-                    // Damage before the part is its neighbour's to report.
-                    Item::Damaged(e) if e.offset < part.start => {}
-                    Item::Damaged(_) => break,
+            before.for_each_item(|item| match item {
+                Item::Frame(f) if f.offset < part.start => {
+                    teach(&mut analyzer, &f);
+                    ControlFlow::Continue(())
                 }
-            }
+                // Damage before the part is its neighbour's to report.
+                Item::Damaged(e) if e.offset < part.start => ControlFlow::Continue(()),
+                _ => ControlFlow::Break(()),
+            });
         }
     }
     let mut run = PartRun {
@@ -138,32 +140,34 @@ fn read_part(
         took_over: false,
     };
     let mut reader = file.reader_at(part.start)?;
+    // Records from here on are past the part (none for the last part, or once this thread
+    // has taken over the rest of the file).
+    let mut limit = part.end.unwrap_or(u64::MAX);
     let mut beyond = false;
     let mut reported = part.start;
-    while let Some(item) = reader.next_item() {
+    reader.for_each_item(|item| {
         let offset = match &item {
             Item::Frame(f) => f.offset,
             Item::Damaged(e) => e.offset,
         };
-        if let Some(end) = part.end.filter(|_| !run.took_over) {
-            if offset >= end {
-                if !beyond {
-                    // The first record past the part must be the next part's first.
-                    if matches!(item, Item::Frame(_)) && offset == end {
-                        beyond = true;
-                    } else {
-                        run.took_over = true;
-                    }
+        if offset >= limit {
+            if !beyond {
+                // The first record past the part must be the next part's first.
+                if matches!(item, Item::Frame(_)) && offset == limit {
+                    beyond = true;
+                } else {
+                    run.took_over = true;
+                    limit = u64::MAX;
                 }
-                if beyond {
-                    if offset >= end + part.look {
-                        break;
-                    }
-                    if let Item::Frame(f) = &item {
-                        teach(&mut run.analyzer, f);
-                    }
-                    continue;
+            }
+            if beyond {
+                if offset >= limit + part.look {
+                    return ControlFlow::Break(());
                 }
+                if let Item::Frame(f) = &item {
+                    teach(&mut run.analyzer, f);
+                }
+                return ControlFlow::Continue(());
             }
         }
         match item {
@@ -189,7 +193,8 @@ fn read_part(
                 }
             }
         }
-    }
+        ControlFlow::Continue(())
+    });
     if let Some(bar) = progress {
         bar.inc(part.end.unwrap_or(file.len()).saturating_sub(reported));
     }
