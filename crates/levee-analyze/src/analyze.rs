@@ -105,6 +105,20 @@ struct Pending {
     weight: u32,
 }
 
+/// What the flow filters learn from a packet: kept for every packet of a batch, where the
+/// sampled ones also keep a [`Pending`]. Half the size of a `Pending`, and only this is built
+/// for the packets that are not sampled (most of a large capture's).
+#[derive(Clone, Copy)]
+struct Arrival {
+    flow: FlowSlot,
+    /// The source address, as two words (a `u128` would double the alignment), and its hash:
+    /// for the sources that complete handshakes.
+    src: [u64; 2],
+    hs: u64,
+    class: u8,
+    sampled: bool,
+}
+
 /// Packets whose filter lookups are prefetched together.
 const BATCH: usize = 32;
 
@@ -145,7 +159,9 @@ pub struct Analyzer {
     delay_len: usize,
     delay_head: usize,
     /// Packets whose flow-filter work is pending (see `flush_batch`).
-    batch: Vec<Pending>,
+    batch: Vec<Arrival>,
+    /// The sampled packets of `batch`, in order, with what their profiles need.
+    sampled_batch: Vec<Pending>,
     /// The fullest filter of the analyzers merged into this one.
     merged_saturation: f64,
     /// The sampled frames, when the analysis samples (see [`AnalyzeConfig::sample_budget`]).
@@ -207,6 +223,7 @@ impl Analyzer {
             delay_len: DELAY,
             delay_head: 0,
             batch: Vec::with_capacity(BATCH),
+            sampled_batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
             sample: config.sample_budget.map(SampleStore::new),
             merged_one_in: 1,
@@ -489,32 +506,40 @@ impl Analyzer {
                 }
             }
         }
-        let (tcp_flags, window, icmp_type) = match &p.transport {
-            Transport::Tcp(t) => (t.flags.0 as u8, t.window, 0),
-            Transport::Icmp(i) => (0, 0, i.icmp_type),
-            _ => (0, 0, 0),
-        };
-        let entry = Pending {
-            src,
-            dst,
+        if weight > 0 {
+            let (tcp_flags, window, icmp_type) = match &p.transport {
+                Transport::Tcp(t) => (t.flags.0 as u8, t.window, 0),
+                Transport::Icmp(i) => (0, 0, i.icmp_type),
+                _ => (0, 0, 0),
+            };
+            self.sampled_batch.push(Pending {
+                src,
+                dst,
+                flow,
+                ts: ts_nanos,
+                ip_len: ip.len,
+                ip_id: ip.id,
+                window,
+                sport,
+                dport,
+                class: class.index() as u8,
+                ttl: ip.ttl,
+                proto: ip.proto,
+                tcp_flags,
+                icmp_type,
+                bits: u8::from(ip.version == 6)
+                    | u8::from(ip.is_later_fragment()) << 1
+                    | u8::from(p.ports().is_some()) << 2,
+                weight,
+            });
+        }
+        self.batch.push(Arrival {
             flow,
-            ts: ts_nanos,
-            ip_len: ip.len,
-            ip_id: ip.id,
-            window,
-            sport,
-            dport,
+            src: [src as u64, (src >> 64) as u64],
+            hs,
             class: class.index() as u8,
-            ttl: ip.ttl,
-            proto: ip.proto,
-            tcp_flags,
-            icmp_type,
-            bits: u8::from(ip.version == 6)
-                | u8::from(ip.is_later_fragment()) << 1
-                | u8::from(p.ports().is_some()) << 2,
-            weight,
-        };
-        self.batch.push(entry);
+            sampled: weight > 0,
+        });
         if self.batch.len() == BATCH {
             self.flush_batch();
         }
@@ -528,13 +553,14 @@ impl Analyzer {
     /// line, to be profiled.
     fn flush_batch(&mut self) {
         let batch = std::mem::take(&mut self.batch);
+        let sampled_batch = std::mem::take(&mut self.sampled_batch);
         if self.delay.capacity() == 0 {
             // Reserved whole at once, at the first packet (when the sampling rate is known):
             // the pages are only touched as it fills, and growing it would copy megabytes.
             self.delay.reserve_exact(self.delay_len);
         }
         let (len, full) = (self.delay_len, self.delay.len() == self.delay_len);
-        let sampled = batch.iter().filter(|e| e.weight > 0).count();
+        let sampled = sampled_batch.len();
         if full {
             // The entries the next batch will push out of the delay line were written long
             // ago and are out of the cache: start loading them now, so the next batch finds
@@ -543,8 +569,7 @@ impl Analyzer {
                 prefetch_entry(&self.delay[(self.delay_head + sampled + i) % len]);
             }
         }
-        let mut leaving = 0;
-        for e in batch.iter().filter(|e| e.weight > 0) {
+        for (leaving, e) in sampled_batch.iter().enumerate() {
             if Class::from_index(e.class as usize) == Class::Syn {
                 self.probes
                     .prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
@@ -552,7 +577,6 @@ impl Analyzer {
             }
             if full {
                 let old = &self.delay[(self.delay_head + leaving) % len];
-                leaving += 1;
                 if Class::from_index(old.class as usize) == Class::Syn {
                     if self.completing_sources.contains(mix_u128(old.src)) {
                         self.completed.prefetch(old.flow.directed());
@@ -562,11 +586,16 @@ impl Analyzer {
                 }
             }
         }
-        for e in &batch {
-            self.arrive(e);
-            if e.weight == 0 {
+        let mut sampled_entries = sampled_batch.iter();
+        for a in &batch {
+            if !a.sampled {
+                self.arrive(a, None);
                 continue;
             }
+            let Some(e) = sampled_entries.next() else {
+                continue;
+            };
+            self.arrive(a, Some(e));
             if self.delay.len() == len {
                 let old = self.delay[self.delay_head];
                 self.delay[self.delay_head] = *e;
@@ -578,19 +607,23 @@ impl Analyzer {
         }
         self.batch = batch;
         self.batch.clear();
+        self.sampled_batch = sampled_batch;
+        self.sampled_batch.clear();
     }
 
     /// What a packet teaches the flow filters: the flow exists, a handshake began or
-    /// completed, a probe reached a new port or host.
-    fn arrive(&mut self, e: &Pending) {
-        let (flow, src, dst, dport, proto) = (e.flow, e.src, e.dst, e.dport, e.proto);
-        match Class::from_index(e.class as usize) {
+    /// completed, a probe reached a new port or host (`sampled`: the packet's profile entry
+    /// when it was sampled; only sampled packets probe).
+    #[inline(always)]
+    fn arrive(&mut self, a: &Arrival, sampled: Option<&Pending>) {
+        let flow = a.flow;
+        match Class::from_index(a.class as usize) {
             Class::Syn => {
                 self.flows.mark(flow, FlowMark::Seen);
                 // Marked apart from SYN-ACKs, so only the client's ACK completes a handshake.
                 self.flows.mark(flow, FlowMark::Syn);
-                if e.weight > 0 {
-                    self.note_probe(src, dst, dport, proto, e.weight);
+                if let Some(e) = sampled {
+                    self.note_probe(e.src, e.dst, e.dport, e.proto, e.weight);
                 }
             }
             Class::SynAck => {
@@ -601,17 +634,17 @@ impl Analyzer {
                 self.flows.mark(flow, FlowMark::Seen);
                 if self.flows.has(flow, FlowMark::Syn) && !self.completed.insert(flow.directed()) {
                     self.class_mut(Class::Syn).completed += 1;
-                    let hs = mix_u128(src);
-                    self.completing_sources.insert(hs);
-                    self.source_completions.add_hashed(src, hs, 1);
+                    self.completing_sources.insert(a.hs);
+                    let src = u128::from(a.src[0]) | u128::from(a.src[1]) << 64;
+                    self.source_completions.add_hashed(src, a.hs, 1);
                 }
             }
             Class::Udp | Class::Quic | Class::Icmp => {
                 // Asked before this packet marks its own direction.
                 let answered = self.flows.has(flow.reversed(), FlowMark::Seen);
                 self.flows.mark(flow, FlowMark::Seen);
-                if !answered && e.weight > 0 {
-                    self.note_probe(src, dst, dport, proto, e.weight);
+                if let Some(e) = sampled.filter(|_| !answered) {
+                    self.note_probe(e.src, e.dst, e.dport, e.proto, e.weight);
                 }
             }
             _ => {
