@@ -79,6 +79,7 @@ time_once() {
   # Wall time in milliseconds from the clock (time's own has only centiseconds).
   t=$(awk "BEGIN{printf \"%.3f\", ($end - $start) / 1e9}")
   read -r m < "$out/time.txt"
+  echo "$t" >> "$out/$key.all"
   if [ ! -f "$out/$key.t" ] || awk "BEGIN{exit !($t < $(cat "$out/$key.t"))}"; then
     echo "$t" > "$out/$key.t"
   fi
@@ -93,7 +94,7 @@ print_row() {
 
 echo "capture: $cap ($(du -h "$cap" | cut -f1), $packets packets), best of $rounds interleaved rounds"
 printf '%-44s %10s %14s %12s\n' tool time rate "peak RSS"
-for key in "${names[@]}"; do rm -f "$out/$key.t"; done
+for key in "${names[@]}"; do rm -f "$out/$key.t" "$out/$key.all"; done
 for _ in $(seq "$rounds"); do
   for key in "${names[@]}"; do time_once "$key"; done
 done
@@ -116,3 +117,7 @@ awk -v l="$(t summary)" -v a1="$(t analyze1)" -v a2="$(t analyze2)" -v x1="$(t e
   printf "levee analyze --exact: %.1f million packets per second on one thread, %.2fx on 2 threads\n", '"$packets"' / x1 / 1e6, x1 / x2;
   printf "speed of 100 rules (simulate --rules-only) relative to tcpdump with one filter: %.2fx\n", d / r;
 }'
+# The two-thread speed-up within each round (both runs minutes apart at most): how steady it is.
+paste -d' ' "$out/analyze1.all" "$out/analyze2.all" | awk '{ r = $1 / $2; s = s sprintf(" %.2f", r);
+  if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r }
+  END { printf "levee analyze speed-up on 2 threads, round by round:%s (lowest %.2fx, highest %.2fx)\n", s, lo, hi }'

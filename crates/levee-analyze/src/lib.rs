@@ -14,6 +14,10 @@
 //!   every packet, or over the uniform [`sample`] a large capture is measured on) and writes
 //!   the [`report::Analysis`] document; on request, [`detail`] gathers in the same
 //!   pass what `levee report` shows beyond it (timeline, histograms, sample packets).
+//! * Parallel runs: each thread has its own [`Analyzer`]; their statistics are merged
+//!   ([`Analyzer::merge_stats`]) before detection. Threads that read different stretches of
+//!   one capture also learn their neighbours' border traffic ([`Analyzer::teach_frame`]) and
+//!   merge their flow filters ([`Analyzer::merge_filters`]) before the second pass.
 //! * [`simulate`]: rules applied to the same packets, with what they stop of each attack and
 //!   of everything else (`levee simulate`, and the mitigation figures of `levee report`).
 

@@ -152,6 +152,7 @@ pub(crate) fn decode_ipv6<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
 /// Dispatches on the IP protocol: tunnels recurse, transports are decoded, later fragments stop.
 /// The IP header is the one just decoded into `p.ip`; it is read there field by field (passing
 /// it along by value cost a copy of it a packet).
+#[inline(always)]
 fn after_ip<'a>(p: &mut Packet<'a>, payload: &'a [u8], depth: u8) {
     let Some(ip) = p.ip.as_ref() else {
         return;

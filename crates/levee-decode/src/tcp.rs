@@ -146,6 +146,7 @@ impl TcpOptions {
     }
 }
 
+#[inline]
 pub(crate) fn decode_tcp<'a>(p: &mut Packet<'a>, data: &'a [u8]) {
     match TcpHeaderSlice::from_slice(data) {
         Ok(h) => {
