@@ -9,8 +9,8 @@
 //!   standard input (`-`) stream through one bounded buffer (see `window` for why files are
 //!   not memory-mapped).
 //! * Several files: [`MergedCapture`] interleaves them in timestamp order.
-//! * One large plain pcap file can be read in parts, by several threads at once
-//!   ([`SplitPcap`]).
+//! * One large plain capture file can be read in parts, by several threads at once
+//!   ([`SplitCapture`]).
 //! * Damage: a damaged record never stops the run silently. Each is reported as a
 //!   [`RecordError`] naming the file, the record index and byte offset; the reader skips it,
 //!   resynchronises on the next plausible record, or stops that file when nothing more can be
@@ -32,8 +32,8 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 pub use error::{OpenError, RecordError, RecordProblem, Recovery};
-pub use split::SplitPcap;
-pub use writer::PcapWriter;
+pub use split::SplitCapture;
+pub use writer::{PcapWriter, PcapngWriter};
 
 use window::Window;
 
@@ -112,6 +112,7 @@ impl Damage {
     }
 }
 
+#[derive(Clone)]
 enum FormatState {
     Pcap(pcap::PcapFormat),
     Pcapng(pcapng::PcapngFormat),
@@ -251,6 +252,17 @@ impl CaptureReader {
         match &self.format {
             FormatState::Pcap(p) => Some(p.linktype()),
             FormatState::Pcapng(p) => p.linktype(),
+        }
+    }
+
+    /// Section headers and interface descriptions read so far (pcapng; always 0 for pcap). A
+    /// reader of one part of a file ([`SplitCapture`]) knows only the interfaces described
+    /// before the first packet: the parts after one whose reader met a description cannot be
+    /// trusted.
+    pub fn descriptions(&self) -> u64 {
+        match &self.format {
+            FormatState::Pcap(_) => 0,
+            FormatState::Pcapng(p) => p.descriptions(),
         }
     }
 

@@ -18,6 +18,10 @@ const NRB: u32 = 4;
 const ISB: u32 = 5;
 const EPB: u32 = 6;
 const BOM: u32 = 0x1A2B_3C4D;
+/// Decryption secrets, and custom blocks (copyable or not): skipped, but known.
+const DSB: u32 = 0x0A;
+const CUSTOM: u32 = 0xBAD;
+const CUSTOM_COPIED: u32 = 0x4000_0BAD;
 const RESYNC_LIMIT: usize = 1 << 20;
 
 #[derive(Clone, Copy)]
@@ -29,11 +33,15 @@ struct Interface {
     offset_sec: i64,
 }
 
+#[derive(Clone)]
 pub(crate) struct PcapngFormat {
     big_endian: bool,
     interfaces: Vec<Interface>,
     /// Interfaces described before any packet: only for reporting link types early.
     first_linktype: Option<u32>,
+    /// Section headers and interface descriptions read: a reader started in the middle of the
+    /// file knows only those before the first packet (see `crate::split`).
+    descriptions: u64,
 }
 
 pub(crate) fn magic_is_pcapng(m: [u8; 4]) -> bool {
@@ -64,11 +72,68 @@ impl PcapngFormat {
             big_endian,
             interfaces: Vec::new(),
             first_linktype: None,
+            descriptions: 0,
         })
     }
 
     pub(crate) fn linktype(&self) -> Option<u32> {
         self.first_linktype
+    }
+
+    /// Section headers and interface descriptions read so far.
+    pub(crate) fn descriptions(&self) -> u64 {
+        self.descriptions
+    }
+
+    /// The first position in `b` (bytes read from a 4-byte aligned offset inside the file,
+    /// `at_eof` when they run to its end) where `chain` blocks follow each other, each of a
+    /// known type, with a plausible length repeated at its end, and packets only on interfaces
+    /// described so far (or fewer blocks, ending exactly at the end of the file). Used to start
+    /// reading a file in the middle (see `crate::split`).
+    pub(crate) fn block_start_in(&self, b: &[u8], at_eof: bool, chain: usize) -> Option<usize> {
+        let be = self.big_endian;
+        let chain_holds = |from: usize| -> bool {
+            let mut at = from;
+            for held in 0..chain {
+                if at == b.len() && at_eof {
+                    return true;
+                }
+                let Some(head) = b.get(at..at + 12) else {
+                    return false;
+                };
+                let kind = read_u32(head, 0, be);
+                let Some(len) = self.block_len(head, be) else {
+                    return false;
+                };
+                let known = matches!(
+                    kind,
+                    IDB | OBSOLETE_PACKET
+                        | SPB
+                        | NRB
+                        | ISB
+                        | EPB
+                        | SHB
+                        | DSB
+                        | CUSTOM
+                        | CUSTOM_COPIED
+                );
+                let Some(block) = b.get(at..at + len) else {
+                    // The chain runs past what was read (large blocks): enough of it held.
+                    return known && held >= 4;
+                };
+                if !known
+                    || read_u32(block, len - 4, be) as usize != len
+                    || (kind == EPB && read_u32(block, 8, be) as usize >= self.interfaces.len())
+                {
+                    return false;
+                }
+                at += len;
+            }
+            true
+        };
+        (0..b.len().saturating_sub(12))
+            .step_by(4)
+            .find(|&skip| chain_holds(skip))
     }
 
     /// Checks a block header at the start of `b`; returns the block length when plausible.
@@ -186,10 +251,12 @@ impl PcapngFormat {
         };
         match block {
             Block::SectionHeader(_) => {
+                self.descriptions += 1;
                 self.interfaces.clear();
                 Ok(None)
             }
             Block::InterfaceDescription(idb) => {
+                self.descriptions += 1;
                 let linktype = (idb.linktype.0 as u32) & 0xffff;
                 self.first_linktype.get_or_insert(linktype);
                 // An unusable resolution (beyond 10^19 units per second) falls back to the

@@ -1,26 +1,30 @@
 //! Reading one large capture in parts, a thread for each part.
 //!
-//! Only a plain (uncompressed) classic pcap file can be entered in the middle: its records
-//! carry no reference to anything before them, and the file can be read from any offset. Where
-//! a part starts is found by looking for a chain of plausible record headers near the wanted
-//! offset ([`SplitPcap::record_start_near`]). A chain of sixteen is practically never a false
-//! start, but the reader of the part before checks it anyway: its own records, read from the
-//! beginning, must end exactly where the next part starts ([`Frame::offset`](crate::Frame)).
+//! Only a plain (uncompressed) file can be entered in the middle. A classic pcap record carries
+//! no reference to anything before it. A pcapng packet refers to interfaces described earlier:
+//! every part starts knowing those described before the first packet, and the caller must not
+//! trust a part after one whose reader met another section header or interface description
+//! ([`CaptureReader::descriptions`]). Where a part starts is found by looking for a chain of
+//! sixteen plausible record headers or blocks near the wanted offset
+//! ([`SplitCapture::record_start_near`]). That is practically never a false start, but the
+//! reader of the part before checks it anyway: its own records, read from the beginning, must
+//! end exactly where the next part starts ([`Frame::offset`](crate::Frame)).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::pcap::{PcapFormat, SPLIT_CHAIN};
+use crate::pcap::SPLIT_CHAIN;
 use crate::window::Window;
 use crate::{CaptureReader, Compression, FormatState, OpenError, MAX_CAPLEN};
 
 /// How far past a wanted offset a part's first record is looked for.
 const SEARCH_BYTES: usize = 256 << 10;
 
-/// A plain classic pcap file that several readers can read, each from its own offset.
+/// A plain capture file (pcap or pcapng) that several readers can read, each from its own
+/// offset.
 #[derive(Clone)]
-pub struct SplitPcap {
+pub struct SplitCapture {
     path: PathBuf,
     name: String,
     len: u64,
@@ -29,28 +33,27 @@ pub struct SplitPcap {
     first_ts_nanos: i64,
     /// Seconds: no record found by a search may be older (a day before the first record).
     not_before: u32,
-    format: PcapFormat,
+    /// The format's state at the first packet (byte order, interfaces...).
+    format: FormatState,
 }
 
-impl SplitPcap {
-    /// Opens `path` for reading in parts; `Ok(None)` when it cannot be (pcapng, compressed,
-    /// standard input, not a regular file).
-    pub fn open(path: &Path) -> Result<Option<SplitPcap>, OpenError> {
+impl SplitCapture {
+    /// Opens `path` for reading in parts; `Ok(None)` when it cannot be (compressed, standard
+    /// input, not a regular file, no packet).
+    pub fn open(path: &Path) -> Result<Option<SplitCapture>, OpenError> {
         if path.as_os_str() == "-" {
             return Ok(None);
         }
         let mut reader = CaptureReader::open(path)?;
-        let FormatState::Pcap(format) = &reader.format else {
-            return Ok(None);
-        };
         if reader.compression != Compression::None {
             return Ok(None);
         }
-        let (format, first_record) = (format.clone(), reader.position());
-        let first_ts_nanos = match reader.next_item() {
-            Some(crate::Item::Frame(f)) => f.ts_nanos,
+        let (first_record, first_ts_nanos) = match reader.next_item() {
+            Some(crate::Item::Frame(f)) => (f.offset, f.ts_nanos),
             _ => return Ok(None),
         };
+        // The state after the first packet: what was described before it.
+        let format = reader.format.clone();
         let first_ts = first_ts_nanos.div_euclid(1_000_000_000);
         let meta = std::fs::metadata(path).map_err(|source| OpenError::Io {
             file: reader.name.clone(),
@@ -59,7 +62,7 @@ impl SplitPcap {
         if !meta.is_file() {
             return Ok(None);
         }
-        Ok(Some(SplitPcap {
+        Ok(Some(SplitCapture {
             path: path.to_path_buf(),
             name: reader.name.clone(),
             len: meta.len(),
@@ -82,7 +85,7 @@ impl SplitPcap {
         self.len <= self.first_record
     }
 
-    /// The offset of the first record (the length of the file header).
+    /// The offset of the first packet's record.
     pub fn first_record(&self) -> u64 {
         self.first_record
     }
@@ -90,6 +93,14 @@ impl SplitPcap {
     /// The time of the first record, in nanoseconds since 1970.
     pub fn first_ts_nanos(&self) -> i64 {
         self.first_ts_nanos
+    }
+
+    /// The file's format.
+    pub fn format(&self) -> crate::Format {
+        match self.format {
+            FormatState::Pcap(_) => crate::Format::Pcap,
+            FormatState::Pcapng(_) => crate::Format::Pcapng,
+        }
     }
 
     /// The file as the user named it.
@@ -112,18 +123,29 @@ impl SplitPcap {
         let mut buf = Vec::with_capacity(want.min((self.len - offset) as usize));
         file.take(want as u64).read_to_end(&mut buf)?;
         let at_eof = offset + buf.len() as u64 >= self.len;
-        let found = self.format.record_start_in(&buf, at_eof, self.not_before);
+        let found = match &self.format {
+            FormatState::Pcap(p) => p.record_start_in(&buf, at_eof, self.not_before),
+            FormatState::Pcapng(p) => {
+                // Blocks start on 4-byte boundaries of the file.
+                let misaligned = ((4 - offset % 4) % 4) as usize;
+                p.block_start_in(buf.get(misaligned..).unwrap_or(&[]), at_eof, SPLIT_CHAIN)
+                    .map(|at| at + misaligned)
+            }
+        };
         Ok(found
             .filter(|&at| at < SEARCH_BYTES)
             .map(|at| offset + at as u64))
     }
 
     fn caplen_limit(&self) -> u32 {
-        self.format.caplen_limit().min(MAX_CAPLEN)
+        match &self.format {
+            FormatState::Pcap(p) => p.caplen_limit().min(MAX_CAPLEN),
+            FormatState::Pcapng(_) => MAX_CAPLEN,
+        }
     }
 
     /// A reader of the file from `offset`, which must be where a record starts (the file's
-    /// first record, or one found by [`SplitPcap::record_start_near`]). Its frames carry their
+    /// first record, or one found by [`SplitCapture::record_start_near`]). Its frames carry their
     /// true offsets; their indices, and the record numbers of damage it reports, count from
     /// `offset`.
     pub fn reader_at(&self, offset: u64) -> Result<CaptureReader, OpenError> {
@@ -136,7 +158,7 @@ impl SplitPcap {
         Ok(CaptureReader {
             name: self.name.clone(),
             window: Window::stream_at(Box::new(file), offset),
-            format: FormatState::Pcap(self.format.clone()),
+            format: self.format.clone(),
             compression: Compression::None,
             current: None,
             packets: 0,

@@ -153,8 +153,8 @@ pub struct DetectArgs {
     top: usize,
     /// Worker threads (0: one per core). An exact analysis (every packet measured) gives the
     /// same result as one thread; a sampled one agrees within its sampling error. One plain
-    /// pcap file is read in parts, a thread each (fastest); other inputs are read by one
-    /// thread that deals packets out by flow.
+    /// pcap or pcapng file is read in parts, a thread each (fastest); other inputs are read by
+    /// one thread that deals packets out by flow.
     #[arg(long, default_value_t = 1)]
     threads: usize,
 }

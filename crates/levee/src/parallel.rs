@@ -1,8 +1,8 @@
 //! `levee analyze --threads N`: both passes spread over N worker threads.
 //!
-//! A sampling analysis of one plain pcap file is read in parts instead, a thread per part
+//! A sampling analysis of one plain capture file is read in parts instead, a thread per part
 //! ([`crate::parts`]); this module serves everything else: exact analyses, reports, several
-//! files, pcapng, compressed files and standard input.
+//! files, compressed files and standard input.
 //!
 //! The calling thread reads the inputs (in time order, as always), keeps a share of the frames
 //! to analyse itself and deals the rest to the other threads in batches, each frame by a hash
@@ -276,7 +276,9 @@ pub fn run(
 ) -> anyhow::Result<(Plan, Outcome)> {
     if config.sample_budget.is_some() {
         if let Some((file, parts)) = crate::parts::split(input, threads) {
-            return crate::parts::run(input, config, &file, &parts);
+            if let Some(done) = crate::parts::run(input, config.clone(), &file, &parts)? {
+                return Ok(done);
+            }
         }
     }
     let mut config = config;

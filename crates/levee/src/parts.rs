@@ -1,8 +1,8 @@
-//! `levee analyze --threads N` on one plain pcap file: each thread reads and analyses its own
-//! stretch of the file.
+//! `levee analyze --threads N` on one plain (uncompressed) pcap or pcapng file: each thread
+//! reads and analyses its own stretch of the file.
 //!
 //! The file is cut into N parts of about equal size, each starting where a record starts
-//! ([`levee_capture::SplitPcap`]). No thread waits for another, nothing is copied between
+//! ([`levee_capture::SplitCapture`]). No thread waits for another, nothing is copied between
 //! them, and the kernel's copying of the file is shared out too, so two threads come close to
 //! twice the speed of one; dealing packets out from one reading thread ([`crate::parallel`])
 //! spent a third more processor time than one thread did.
@@ -21,14 +21,16 @@
 //!
 //! The reader of each part checks that its last record ends exactly where the next part
 //! starts. If ever it does not (the next part's start was a false one), it reads on to the end
-//! of the file itself and the later parts' results are dropped: slower, never wrong.
+//! of the file itself and the later parts' results are dropped: slower, never wrong. A pcapng
+//! file that describes interfaces after its first packet (rare: capture tools describe them
+//! all first) is read again the usual way, since the later parts did not know them.
 
 use std::ops::ControlFlow;
 
 use indicatif::ProgressBar;
 use levee_analyze::summary::FileInfo;
 use levee_analyze::{AnalyzeConfig, Analyzer, Plan};
-use levee_capture::{Frame, Item, RecordError, Recovery, SplitPcap};
+use levee_capture::{Frame, Item, RecordError, Recovery, SplitCapture};
 
 use crate::input::{self, Outcome};
 use crate::InputArgs;
@@ -49,15 +51,15 @@ pub struct Part {
     look: u64,
 }
 
-/// The file of `input` cut into up to `threads` parts, when it is one plain pcap file large
+/// The file of `input` cut into up to `threads` parts, when it is one plain capture file large
 /// enough to be worth it.
 /// Anything unusual (a file that cannot be opened, a read error) is left to the usual path,
 /// which reports it.
-pub fn split(input: &InputArgs, threads: usize) -> Option<(SplitPcap, Vec<Part>)> {
+pub fn split(input: &InputArgs, threads: usize) -> Option<(SplitCapture, Vec<Part>)> {
     let [path] = input.captures.as_slice() else {
         return None;
     };
-    let file = SplitPcap::open(path).ok()??;
+    let file = SplitCapture::open(path).ok()??;
     let first = file.first_record();
     let body = file.len().saturating_sub(first);
     let wanted = (body / MIN_PART_BYTES).min(threads as u64);
@@ -101,12 +103,16 @@ struct PartRun {
     /// The part's last record did not end where the next part starts, so this thread read on
     /// to the end of the file: the later parts' results are to be dropped.
     took_over: bool,
+    /// The reader met a pcapng section header or interface description in the part or just
+    /// after it: the next parts' readers, which know only the interfaces described before the
+    /// first packet, cannot be trusted.
+    described: bool,
 }
 
 /// Reads one part: teaches the analyzer the stretch before it, counts the part, and teaches it
 /// the stretch after.
 fn read_part(
-    file: &SplitPcap,
+    file: &SplitCapture,
     part: Part,
     mut analyzer: Analyzer,
     max_errors: usize,
@@ -138,8 +144,10 @@ fn read_part(
         damaged: 0,
         damage: Vec::new(),
         took_over: false,
+        described: false,
     };
     let mut reader = file.reader_at(part.start)?;
+    let descriptions = reader.descriptions();
     // Records from here on are past the part (none for the last part, or once this thread
     // has taken over the rest of the file).
     let mut limit = part.end.unwrap_or(u64::MAX);
@@ -195,6 +203,7 @@ fn read_part(
         }
         ControlFlow::Continue(())
     });
+    run.described = reader.descriptions() != descriptions;
     if let Some(bar) = progress {
         bar.inc(part.end.unwrap_or(file.len()).saturating_sub(reported));
     }
@@ -203,20 +212,22 @@ fn read_part(
     Ok(run)
 }
 
-fn io_error(file: &SplitPcap, source: std::io::Error) -> levee_capture::OpenError {
+fn io_error(file: &SplitCapture, source: std::io::Error) -> levee_capture::OpenError {
     levee_capture::OpenError::Io {
         file: file.name().to_string(),
         source,
     }
 }
 
-/// Both passes of a sampling analysis of one file read in `parts`, a thread each.
+/// Both passes of a sampling analysis of one file read in `parts`, a thread each; `None` when
+/// the parts cannot be trusted (a pcapng file that describes interfaces after its first
+/// packet, before the last part): the file is then to be read the usual way.
 pub fn run(
     input: &InputArgs,
     config: AnalyzeConfig,
-    file: &SplitPcap,
+    file: &SplitCapture,
     parts: &[Part],
-) -> anyhow::Result<(Plan, Outcome)> {
+) -> anyhow::Result<Option<(Plan, Outcome)>> {
     let progress = input::progress_bar(input, file.len());
     let origin = file.first_ts_nanos();
     let make = |part: &Part| {
@@ -256,9 +267,13 @@ pub fn run(
         bar.finish_and_clear();
     }
     let mut kept = Vec::new();
-    for run in runs {
+    let last = runs.len() - 1;
+    for (i, run) in runs.into_iter().enumerate() {
         let run = run?;
         let took_over = run.took_over;
+        if run.described && !took_over && i < last {
+            return Ok(None);
+        }
         kept.push(run);
         if took_over {
             break;
@@ -320,14 +335,14 @@ pub fn run(
     let outcome = Outcome {
         files: vec![FileInfo {
             name: file.name().to_string(),
-            format: "pcap".into(),
+            format: format!("{:?}", file.format()).to_lowercase(),
             compression: "none".into(),
             packets,
         }],
         unreadable: 0,
         damaged,
     };
-    Ok((plan, outcome))
+    Ok(Some((plan, outcome)))
 }
 
 #[cfg(test)]
@@ -374,7 +389,7 @@ mod tests {
         }
         assert_eq!(parts.last().unwrap().end, None);
         assert!(split(&input(path.clone()), 1).is_none());
-        // Several files, or a pcapng file, go to the dealing path.
+        // Several files go to the dealing path.
         let two = InputArgs {
             captures: vec![path.clone(), path],
             ..input(PathBuf::new())
@@ -403,8 +418,12 @@ mod tests {
         ];
         let run0 = read_part(&file, bogus[0], Analyzer::new(sampling()), 20, None).unwrap();
         assert!(run0.took_over);
-        let (plan, outcome) = run(&input(path.clone()), sampling(), &file, &bogus).unwrap();
-        let (good_plan, good) = run(&input(path), sampling(), &file, &parts).unwrap();
+        let (plan, outcome) = run(&input(path.clone()), sampling(), &file, &bogus)
+            .unwrap()
+            .expect("a pcap file is never read again");
+        let (good_plan, good) = run(&input(path), sampling(), &file, &parts)
+            .unwrap()
+            .unwrap();
         assert_eq!(outcome.damaged, 0);
         assert_eq!(outcome.files[0].packets, good.files[0].packets);
         assert_eq!(run0.packets, good.files[0].packets);

@@ -617,3 +617,63 @@ fn damage_is_reported_alike_when_a_file_is_read_in_parts() {
         assert_eq!(messages(threads), one, "{threads} threads");
     }
 }
+
+/// A pcapng file is read in parts on several threads like a pcap file, with the same result as
+/// one thread; one that describes an interface after its first packets (which later parts
+/// would not know) is read again the usual way, with the same result again.
+#[test]
+fn pcapng_on_two_threads_agrees_with_one_thread() {
+    let dir = scratch("analyze-pcapng-threads");
+    let cap = synth(
+        &dir,
+        "multi",
+        &["--scenario", "multi", "--packets", "20000"],
+    );
+    let mut frames = Vec::new();
+    let mut r = CaptureReader::open(&cap).unwrap();
+    while let Some(item) = r.next_item() {
+        if let Item::Frame(f) = item {
+            frames.push((f.ts_nanos, f.data.to_vec()));
+        }
+    }
+    let from_pcap = analyze_json(&["--sample-mib", "64"], &[&cap]);
+    for late_interface in [false, true] {
+        let ng = dir.join(format!("multi-late-{late_interface}.pcapng"));
+        let mut w = levee_capture::PcapngWriter::new(Vec::new()).unwrap();
+        w.add_interface(1, 65_535).unwrap();
+        // Described a quarter of the way in, then used for one packet in fifty: the middle
+        // of the file still looks like a place to start a part.
+        let quarter = frames.len() / 4;
+        for (i, (ts, data)) in frames.iter().enumerate() {
+            if late_interface && i == quarter {
+                w.add_interface(1, 65_535).unwrap();
+            }
+            let iface = u32::from(late_interface && i >= quarter && i % 50 == 0);
+            w.write(iface, *ts, data).unwrap();
+        }
+        std::fs::write(&ng, w.finish().unwrap()).unwrap();
+        let one = analyze_json(&["--sample-mib", "64"], &[&ng]);
+        let what = format!("late interface: {late_interface}");
+        assert_eq!(
+            one["capture"]["packets"], from_pcap["capture"]["packets"],
+            "{what}"
+        );
+        assert_eq!(vectors(&one), vectors(&from_pcap), "{what}");
+        let two = analyze_json(&["--sample-mib", "64", "--threads", "2"], &[&ng]);
+        assert_eq!(one["capture"], two["capture"], "{what}");
+        assert_eq!(two["capture"]["damaged_records"], 0, "{what}");
+        assert_eq!(vectors(&one), vectors(&two), "{what}");
+        for v in vectors(&one) {
+            let (a, b) = (attack(&one, &v), attack(&two, &v));
+            let (pa, pb) = (
+                a["packets"].as_i64().unwrap(),
+                b["packets"].as_i64().unwrap(),
+            );
+            assert!((pa - pb).abs() <= 3, "{what}: {v}: {pa} vs {pb}");
+            assert_eq!(
+                a["signature"]["expression"], b["signature"]["expression"],
+                "{what}: {v}"
+            );
+        }
+    }
+}
