@@ -295,21 +295,37 @@ impl Plan {
         self.meter.replay(&self.analyzer, &self.analyzer);
     }
 
-    /// The second pass over the frames another thread's analyzer kept; its counts are to be
-    /// given to [`Plan::absorb`].
-    pub fn replay_part(&self, part: &Analyzer) -> Meter {
-        let mut m = self.meter();
-        m.replay(part, part);
-        m
-    }
-
-    /// The second pass over the frames another thread's analyzer kept, judged with this
-    /// plan's filters: for threads that read stretches of one capture, whose filters were
-    /// merged ([`Analyzer::merge_filters`]) into the plan's before detection.
-    pub fn replay_part_with_merged_filters(&self, part: &Analyzer) -> Meter {
-        let mut m = self.meter();
-        m.replay(part, &self.analyzer);
-        m
+    /// The second pass of a sampling analysis run on several threads: the frames this plan's
+    /// analyzer kept and those each of `parts` kept are measured at once, a thread each, and
+    /// the counts added. With `merged_filters` every frame is judged with this plan's flow
+    /// filters (the parts read stretches of one capture, and their filters were merged into
+    /// the plan's with [`Analyzer::merge_filters`]); without, each part's frames with its own
+    /// filters (the parts saw different flows of the whole capture).
+    pub fn replay_parts(&mut self, parts: &[Analyzer], merged_filters: bool) {
+        let plan = &*self;
+        let (own, theirs) = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut m = plan.meter();
+                        m.replay(part, if merged_filters { &plan.analyzer } else { part });
+                        m
+                    })
+                })
+                .collect();
+            let mut own = plan.meter();
+            own.replay(&plan.analyzer, &plan.analyzer);
+            let theirs: Vec<Meter> = handles
+                .into_iter()
+                .map(|h| h.join().expect("a second-pass thread panicked"))
+                .collect();
+            (own, theirs)
+        });
+        self.absorb(own);
+        for m in theirs {
+            self.absorb(m);
+        }
     }
 
     /// For the packet last given to [`Plan::add`], whether it belongs to each finding (in

@@ -313,23 +313,7 @@ pub fn run(
     if plan.sampled() {
         // The second pass: every thread measures the frames it kept, with its own filters.
         if plan.needs_second_pass() {
-            let plan_ref = &plan;
-            let (own, others) = std::thread::scope(|scope| {
-                let handles: Vec<_> = parts
-                    .iter()
-                    .map(|part| scope.spawn(move || plan_ref.replay_part(part)))
-                    .collect();
-                let own = plan_ref.replay_part(plan_ref.first_pass());
-                let others: Vec<_> = handles
-                    .into_iter()
-                    .map(|h| h.join().expect("analysis worker panicked"))
-                    .collect();
-                (own, others)
-            });
-            plan.absorb(own);
-            for m in others {
-                plan.absorb(m);
-            }
+            plan.replay_parts(&parts, false);
         }
         return Ok((plan, outcome));
     }

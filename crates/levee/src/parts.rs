@@ -314,23 +314,7 @@ pub fn run(
     }
     let mut plan = primary.detect();
     if plan.needs_second_pass() {
-        let plan_ref = &plan;
-        let (own, theirs) = std::thread::scope(|scope| {
-            let handles: Vec<_> = others
-                .iter()
-                .map(|part| scope.spawn(move || plan_ref.replay_part_with_merged_filters(part)))
-                .collect();
-            let own = plan_ref.replay_part(plan_ref.first_pass());
-            let theirs: Vec<_> = handles
-                .into_iter()
-                .map(|h| h.join().expect("analysis thread panicked"))
-                .collect();
-            (own, theirs)
-        });
-        plan.absorb(own);
-        for m in theirs {
-            plan.absorb(m);
-        }
+        plan.replay_parts(&others, true);
     }
     let outcome = Outcome {
         files: vec![FileInfo {
