@@ -334,12 +334,19 @@ impl Analyzer {
 
     /// The series index of a timestamp, halving every series' resolution when it would not
     /// fit. Timestamps before the first bucket (out of order) count in the first bucket.
+    #[inline(always)]
     fn bucket_index(&mut self, ts: i64) -> usize {
         // Most packets fall in the bucket of the one before: a range check, no division.
         let (start, end, idx) = self.last_bucket;
         if ts >= start && ts < end {
             return idx;
         }
+        self.bucket_index_new(ts)
+    }
+
+    /// [`Self::bucket_index`] for a packet outside the last packet's bucket.
+    #[cold]
+    fn bucket_index_new(&mut self, ts: i64) -> usize {
         let idx = self.bucket_index_slow(ts);
         let start = (self.base_bucket.unwrap_or(0) + idx as i64).saturating_mul(self.bucket_ns);
         // Only a timestamp inside bucket `idx` may take the shortcut (not one before the

@@ -417,7 +417,7 @@ pub fn addr_bits(ip: std::net::IpAddr) -> u128 {
 }
 
 impl Classifier {
-    #[inline]
+    #[inline(always)]
     pub fn classify(&mut self, p: &Packet<'_>) -> Class {
         let Some(ip) = p.ip.as_ref() else {
             return Class::Undecoded;
