@@ -430,23 +430,16 @@ impl Analyzer {
             let (src, dst) = (addr_bits(ip.src), addr_bits(ip.dst));
             let (sport, dport) = p.ports().unwrap_or((0, 0));
             let hs = mix_u128(src);
-            let flow = flow_slot(src, dst, hs, mix_u128(dst), sport, dport, ip.proto);
-            self.flows.mark(flow, FlowMark::Seen);
-            match class {
-                Class::Syn => {
-                    self.flows.mark(flow, FlowMark::Syn);
-                }
-                Class::SynAck => {
-                    self.flows.mark(flow, FlowMark::SynAck);
-                }
-                // Remembered as completed, so that neither side counts it again; counted by
-                // the thread the frame belongs to.
-                Class::Ack if self.flows.has(flow, FlowMark::Syn) => {
-                    self.completed.insert(flow.directed());
-                    self.completing_sources.insert(hs);
-                }
-                _ => {}
-            }
+            let arrival = Arrival {
+                flow: flow_slot(src, dst, hs, mix_u128(dst), sport, dport, ip.proto),
+                src: [src as u64, (src >> 64) as u64],
+                hs,
+                class: class.index() as u8,
+                sampled: false,
+            };
+            // A completed handshake is remembered, so that neither side counts it again, and
+            // counted by the thread the frame belongs to.
+            self.arrive(&arrival, None, false);
         });
     }
 
@@ -596,13 +589,13 @@ impl Analyzer {
         let mut sampled_entries = sampled_batch.iter();
         for a in &batch {
             if !a.sampled {
-                self.arrive(a, None);
+                self.arrive(a, None, true);
                 continue;
             }
             let Some(e) = sampled_entries.next() else {
                 continue;
             };
-            self.arrive(a, Some(e));
+            self.arrive(a, Some(e), true);
             if self.delay.len() == len {
                 let old = self.delay[self.delay_head];
                 self.delay[self.delay_head] = *e;
@@ -620,9 +613,10 @@ impl Analyzer {
 
     /// What a packet teaches the flow filters: the flow exists, a handshake began or
     /// completed, a probe reached a new port or host (`sampled`: the packet's profile entry
-    /// when it was sampled; only sampled packets probe).
+    /// when it was sampled; only sampled packets probe). Without `counted` (a frame another
+    /// thread counts, see [`Analyzer::teach_frame`]) a completed handshake is only remembered.
     #[inline(always)]
-    fn arrive(&mut self, a: &Arrival, sampled: Option<&Pending>) {
+    fn arrive(&mut self, a: &Arrival, sampled: Option<&Pending>, counted: bool) {
         let flow = a.flow;
         match Class::from_index(a.class as usize) {
             Class::Syn => {
@@ -640,10 +634,12 @@ impl Analyzer {
             Class::Ack => {
                 self.flows.mark(flow, FlowMark::Seen);
                 if self.flows.has(flow, FlowMark::Syn) && !self.completed.insert(flow.directed()) {
-                    self.class_mut(Class::Syn).completed += 1;
                     self.completing_sources.insert(a.hs);
-                    let src = u128::from(a.src[0]) | u128::from(a.src[1]) << 64;
-                    self.source_completions.add_hashed(src, a.hs, 1);
+                    if counted {
+                        self.class_mut(Class::Syn).completed += 1;
+                        let src = u128::from(a.src[0]) | u128::from(a.src[1]) << 64;
+                        self.source_completions.add_hashed(src, a.hs, 1);
+                    }
                 }
             }
             Class::Udp | Class::Quic | Class::Icmp => {

@@ -271,11 +271,6 @@ impl CaptureReader {
         self.packets
     }
 
-    /// Bytes consumed so far (of the decompressed stream), for progress reporting.
-    pub fn position(&self) -> u64 {
-        self.window.offset()
-    }
-
     /// Moves to the next record. Returns `None` at the end of the file; a damaged record comes
     /// back as `Some(Err(..))` and the following call goes on after it.
     #[inline]
@@ -480,11 +475,6 @@ impl MergedCapture {
 
     pub fn readers(&self) -> &[CaptureReader] {
         &self.readers
-    }
-
-    /// Bytes consumed so far over all files.
-    pub fn position(&self) -> u64 {
-        self.readers.iter().map(|r| r.position()).sum()
     }
 
     /// Calls `each` with every item over all files, in time order, until they end or `each`
