@@ -1,13 +1,15 @@
 //! IPv4 and IPv6 (with extension headers and fragments), and the transport header after them.
 //! Header fields are read through `etherparse` slices.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use etherparse::{Ipv4HeaderSlice, Ipv6FragmentHeaderSlice, Ipv6HeaderSlice, UdpHeaderSlice};
 
-use crate::link::be16;
+use crate::link::{be16, ETH_IPV4};
+use crate::tcp::{TcpFlags, TcpOptions};
 use crate::{
-    tcp, tunnel, IcmpInfo, IpInfo, IssueKind, Layer, Packet, Transport, TunnelKind, UdpInfo,
+    tcp, tunnel, IcmpInfo, IpInfo, IssueKind, Layer, Packet, TcpInfo, Transport, TunnelKind,
+    UdpInfo,
 };
 
 pub(crate) const PROTO_ICMP: u8 = 1;
@@ -21,6 +23,116 @@ pub(crate) const PROTO_ICMPV6: u8 = 58;
 /// More nested tunnels than this are taken as malformed (or hostile).
 pub(crate) const MAX_TUNNEL_DEPTH: u8 = 4;
 const MAX_IPV6_EXTENSIONS: usize = 16;
+
+/// Untagged Ethernet carrying an IPv4 header without options, not a later fragment, with a
+/// whole TCP or UDP header: most frames of any flood and of most captures. They are read here
+/// at fixed offsets in one straight run, which costs about half the general walk (its calls,
+/// its dispatch on every layer and the header slices' checks, done again for fields already
+/// known to fit). Returns false, having written nothing, for anything else or anything it is
+/// unsure of, and the general walk then decodes the frame. Both give the same packet: a test
+/// decodes every frame of the shared corpus both ways.
+#[inline(always)]
+pub(crate) fn ethernet_ipv4_straight<'a>(p: &mut Packet<'a>, data: &'a [u8]) -> bool {
+    /// Where the IP header starts, and the transport header after it.
+    const IP: usize = 14;
+    const L4: usize = IP + 20;
+    // The shortest frame taken: Ethernet, IPv4 and a UDP header. Fields are read out of
+    // fixed-size arrays so that no read needs a bounds check of its own.
+    let Some(head) = data.first_chunk::<{ L4 + 8 }>() else {
+        return false;
+    };
+    if head[12] != 0x08 || head[13] != 0x00 || head[IP] != 0x45 {
+        return false;
+    }
+    let word = |at: usize| u16::from_be_bytes([head[at], head[at + 1]]);
+    let total_len = usize::from(word(IP + 2));
+    let flags = word(IP + 6);
+    // A zero or too small total length (offloaded or damaged) and later fragments take the
+    // general walk, which says what it makes of them.
+    if total_len < 20 || flags & 0x1fff != 0 {
+        return false;
+    }
+    let ip_end = (IP + total_len).min(data.len());
+    let l4 = data.get(L4..ip_end).unwrap_or_default();
+    let proto = head[IP + 9];
+    match proto {
+        PROTO_TCP => {
+            let Some(t) = l4.first_chunk::<20>() else {
+                return false;
+            };
+            let header_len = usize::from(t[12] >> 4) * 4;
+            if header_len < 20 || l4.len() < header_len {
+                return false;
+            }
+            let half = |at: usize| u16::from_be_bytes([t[at], t[at + 1]]);
+            let long = |at: usize| u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]);
+            p.payload = &l4[header_len..];
+            p.transport = Transport::Tcp(TcpInfo {
+                src_port: half(0),
+                dst_port: half(2),
+                seq: long(4),
+                ack: long(8),
+                flags: TcpFlags(half(12) & 0x01ff),
+                window: half(14),
+                header_len: header_len as u8,
+                options: if header_len > 20 {
+                    TcpOptions::parse(&l4[20..header_len])
+                } else {
+                    TcpOptions::default()
+                },
+            });
+        }
+        PROTO_UDP => {
+            let Some(u) = l4.first_chunk::<8>() else {
+                return false;
+            };
+            let half = |at: usize| u16::from_be_bytes([u[at], u[at + 1]]);
+            let udp = UdpInfo {
+                src_port: half(0),
+                dst_port: half(2),
+                len: half(4),
+            };
+            if udp.dst_port == tunnel::VXLAN_PORT {
+                return false;
+            }
+            let end = if udp.len >= 8 {
+                usize::from(udp.len).min(l4.len())
+            } else {
+                l4.len()
+            };
+            p.payload = &l4[8..end];
+            p.transport = Transport::Udp(udp);
+        }
+        _ => return false,
+    }
+    let address = |at: usize| {
+        IpAddr::V4(Ipv4Addr::new(
+            head[at],
+            head[at + 1],
+            head[at + 2],
+            head[at + 3],
+        ))
+    };
+    let more_fragments = flags & 0x2000 != 0;
+    p.ethertype = ETH_IPV4;
+    p.ip = Some(IpInfo {
+        version: 4,
+        src: address(IP + 12),
+        dst: address(IP + 16),
+        proto,
+        ttl: head[IP + 8],
+        len: total_len as u32,
+        id: u32::from(word(IP + 4)),
+        dont_fragment: flags & 0x4000 != 0,
+        more_fragments,
+        frag_offset: 0,
+        is_fragment: more_fragments,
+        header_len: 20,
+        tos: head[IP + 1],
+        has_options: false,
+    });
+    true
+}
 
 pub(crate) fn decode_ipv4<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
     let h = match Ipv4HeaderSlice::from_slice(data) {

@@ -468,3 +468,211 @@ mod partition_tests {
         assert_eq!(address_pair_hash(linktype::ETHERNET, &[0u8; 10]), 0);
     }
 }
+
+#[cfg(test)]
+mod straight_path_tests {
+    use super::*;
+    use std::ops::ControlFlow;
+    use std::path::Path;
+
+    /// The packet the general walk gives, with the straight path kept out.
+    fn walked(linktype: u32, data: &[u8]) -> Packet<'_> {
+        let mut p = Packet::empty(linktype, data.len() as u32, data.len() as u32);
+        link::decode_link_walk(&mut p, linktype, data);
+        p
+    }
+
+    /// Decodes `data` both ways and says whether the straight path took it.
+    fn check(linktype: u32, data: &[u8], context: &dyn Fn() -> String) -> bool {
+        let mut straight = Packet::empty(linktype, data.len() as u32, data.len() as u32);
+        let took =
+            linktype == linktype::ETHERNET && ip::ethernet_ipv4_straight(&mut straight, data);
+        let general = walked(linktype, data);
+        let decoded = decode(linktype, data, data.len() as u32);
+        // Packet holds no PartialEq (it borrows); its Debug form shows every field and the
+        // payload's bytes.
+        let general = format!("{general:?}");
+        assert_eq!(format!("{decoded:?}"), general, "{}", context());
+        if took {
+            assert_eq!(format!("{straight:?}"), general, "{}", context());
+        }
+        took
+    }
+
+    fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files_under(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Every frame of every capture in the shared corpus (real traffic from many networks,
+    /// and tcpdump's own test captures of odd and damaged packets): the straight path gives
+    /// exactly the packet of the general walk wherever it takes a frame.
+    #[test]
+    fn the_straight_path_agrees_with_the_general_walk_on_the_shared_corpus() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        let mut paths = Vec::new();
+        files_under(&dir, &mut paths);
+        paths.sort();
+        if paths.is_empty() {
+            eprintln!("skipped: no {}", dir.display());
+            return;
+        }
+        let (mut files, mut frames, mut straight) = (0, 0usize, 0usize);
+        for path in &paths {
+            let Ok(mut reader) = levee_capture::CaptureReader::open(path) else {
+                continue;
+            };
+            files += 1;
+            let mut record = 0usize;
+            reader.for_each_item(|item| {
+                record += 1;
+                if let levee_capture::Item::Frame(f) = item {
+                    frames += 1;
+                    let context = || format!("{} record {record}", path.display());
+                    if check(f.linktype, f.data, &context) {
+                        straight += 1;
+                    }
+                }
+                ControlFlow::Continue(())
+            });
+        }
+        assert!(
+            files >= 500 && frames >= 50_000 && straight >= 40_000,
+            "{files} files, {frames} frames, {straight} on the straight path"
+        );
+    }
+
+    /// Frames built to sit on each edge of what the straight path takes.
+    #[test]
+    fn the_straight_path_agrees_on_the_edges_of_what_it_takes() {
+        fn frame(
+            ip_first: u8,
+            total_len: u16,
+            flags: u16,
+            proto: u8,
+            l4: &[u8],
+            pad: usize,
+        ) -> Vec<u8> {
+            let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+            f.push(ip_first);
+            f.push(0xb8);
+            f.extend(total_len.to_be_bytes());
+            f.extend(0x1234u16.to_be_bytes());
+            f.extend(flags.to_be_bytes());
+            f.extend([57, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 7]);
+            if ip_first & 0x0f > 5 {
+                f.extend(vec![1u8; usize::from((ip_first & 0x0f) - 5) * 4]);
+            }
+            f.extend(l4);
+            f.extend(vec![0u8; pad]);
+            f
+        }
+        let syn_opts: Vec<u8> = {
+            let mut t = vec![
+                0x30, 0x39, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x70, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+            ];
+            t.extend([2, 4, 5, 0xb4, 1, 1, 4, 2]);
+            t
+        };
+        let mut bare_syn = syn_opts[..20].to_vec();
+        bare_syn[12] = 0x50;
+        let bare_syn = &bare_syn[..];
+        let mut no_offset = bare_syn.to_vec();
+        no_offset[12] = 0x40;
+        let udp = |dst: u16, len: u16| {
+            let mut u = vec![0x00, 0x35];
+            u.extend(dst.to_be_bytes());
+            u.extend(len.to_be_bytes());
+            u.extend([0, 0, 1, 2, 3, 4, 5, 6]);
+            u
+        };
+        let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+            ("syn", frame(0x45, 40, 0x4000, 6, bare_syn, 0), true),
+            (
+                "syn with options",
+                frame(0x45, 48, 0, 6, &syn_opts, 0),
+                true,
+            ),
+            (
+                "syn with Ethernet padding",
+                frame(0x45, 40, 0, 6, bare_syn, 6),
+                true,
+            ),
+            (
+                "first fragment",
+                frame(0x45, 40, 0x2000, 6, bare_syn, 0),
+                true,
+            ),
+            (
+                "later fragment",
+                frame(0x45, 40, 0x0001, 6, bare_syn, 0),
+                false,
+            ),
+            ("IP options", frame(0x46, 44, 0, 6, bare_syn, 0), false),
+            (
+                "zero total length",
+                frame(0x45, 0, 0, 6, bare_syn, 0),
+                false,
+            ),
+            (
+                "total length below the header",
+                frame(0x45, 12, 0, 6, bare_syn, 0),
+                false,
+            ),
+            (
+                "total length past the capture",
+                frame(0x45, 1500, 0, 6, bare_syn, 0),
+                true,
+            ),
+            (
+                "IP cut inside TCP",
+                frame(0x45, 30, 0, 6, bare_syn, 0),
+                false,
+            ),
+            (
+                "options cut by the capture",
+                frame(0x45, 48, 0, 6, &syn_opts[..24], 0),
+                false,
+            ),
+            (
+                "data offset below 5",
+                frame(0x45, 40, 0, 6, &no_offset, 0),
+                false,
+            ),
+            ("udp", frame(0x45, 36, 0, 17, &udp(53, 16), 0), true),
+            (
+                "udp length below 8",
+                frame(0x45, 36, 0, 17, &udp(53, 3), 0),
+                true,
+            ),
+            (
+                "udp length past the packet",
+                frame(0x45, 36, 0, 17, &udp(53, 900), 0),
+                true,
+            ),
+            ("vxlan", frame(0x45, 36, 0, 17, &udp(4789, 16), 0), false),
+            ("icmp", frame(0x45, 36, 0, 1, &udp(53, 16), 0), false),
+            (
+                "IPv6 version nibble",
+                frame(0x65, 40, 0, 6, bare_syn, 0),
+                false,
+            ),
+        ];
+        for (name, data, takes) in cases {
+            assert_eq!(
+                check(linktype::ETHERNET, &data, &|| name.to_string()),
+                takes,
+                "{name}"
+            );
+        }
+    }
+}

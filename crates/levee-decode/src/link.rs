@@ -24,7 +24,18 @@ pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
+/// Decodes a frame of `linktype` into `p`: the straight path for the common case first, then
+/// the general walk.
+#[inline(always)]
 pub(crate) fn decode_link<'a>(p: &mut Packet<'a>, linktype: u32, data: &'a [u8]) {
+    if linktype == lt::ETHERNET && ip::ethernet_ipv4_straight(p, data) {
+        return;
+    }
+    decode_link_walk(p, linktype, data)
+}
+
+/// The general walk over every link layer, tag, label and tunnel levee knows.
+pub(crate) fn decode_link_walk<'a>(p: &mut Packet<'a>, linktype: u32, data: &'a [u8]) {
     match linktype {
         lt::ETHERNET => ethernet(p, data, 0),
         lt::RAW | lt::RAW_12 | lt::RAW_14 => raw_ip(p, data, 0),

@@ -100,7 +100,7 @@ impl TcpOptions {
         self.count == 0
     }
 
-    fn parse(mut b: &[u8]) -> TcpOptions {
+    pub(crate) fn parse(mut b: &[u8]) -> TcpOptions {
         let mut o = TcpOptions::default();
         while let Some(&kind) = b.first() {
             if (o.count as usize) < MAX_SIG {
