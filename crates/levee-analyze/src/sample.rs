@@ -6,9 +6,12 @@
 //! on a uniform sample, as Cloudflare's and most flow-based detectors do, and the figures they
 //! give are scaled by the sampling rate:
 //!
-//! * packet `i` of a thread is sampled when the low `log2(one_in)` bits of a hash of `i` are
-//!   zero, so the sample is random (no aliasing with periodic traffic) and each halving of the
-//!   rate keeps a subset of the packets kept before;
+//! * each packet is sampled with probability `1/one_in`, independently of the others, so the
+//!   sample is random (no aliasing with periodic traffic). The gaps between sampled packets
+//!   are drawn from the geometric distribution that gives (one decrement a packet instead of a
+//!   hash), and each sampled packet gets a random key whose low `log2(one_in)` bits are zero:
+//!   a halving of the rate keeps the records whose key has one more zero bit, a random half,
+//!   so the packets kept at a rate are a subset of those kept before it;
 //! * the sampled frames are kept here, so the second pass reads memory instead of the file
 //!   again; when they outgrow the byte budget, the rate halves and the frames no longer
 //!   sampled are dropped. Every frame left was thus sampled at the final rate, and each
@@ -38,8 +41,10 @@ pub struct SampleStore {
     budget: usize,
     /// log2 of the sampling rate's denominator.
     rate_log2: u32,
-    /// Packets offered so far (sampled or not): the index the next packet's hash is made of.
-    offered: u64,
+    /// Packets to pass over before the next one sampled.
+    skip: u64,
+    /// Random numbers drawn so far: the counter the next one is made of.
+    draws: u64,
     /// Sampled frames too long to keep (none from a capture reader).
     skipped: u64,
 }
@@ -107,7 +112,8 @@ impl SampleStore {
             records: 0,
             budget,
             rate_log2: 0,
-            offered: 0,
+            skip: 0,
+            draws: 0,
             skipped: 0,
         }
     }
@@ -149,14 +155,34 @@ impl SampleStore {
     /// for), or 0, with the key to store it under.
     #[inline]
     pub fn offer(&mut self) -> (u64, u64) {
-        let key = fmix64(self.offered ^ 0x5a3d_1e00_7f4b_9c21);
-        self.offered += 1;
-        let mask = (1u64 << self.rate_log2) - 1;
-        if key & mask == 0 {
-            (1 << self.rate_log2, key)
-        } else {
-            (0, key)
+        if self.skip > 0 {
+            self.skip -= 1;
+            return (0, 0);
         }
+        let key = self.draw() << self.rate_log2;
+        self.draw_skip();
+        (1 << self.rate_log2, key)
+    }
+
+    /// A random number: the same sequence on every run, so an analysis can be repeated.
+    fn draw(&mut self) -> u64 {
+        self.draws += 1;
+        fmix64(self.draws.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5a3d_1e00_7f4b_9c21)
+    }
+
+    /// Draws the number of packets before the next sampled one: geometric with success
+    /// probability `1/one_in`. (Memoryless, so it may be drawn again whenever the rate
+    /// changes.)
+    fn draw_skip(&mut self) {
+        self.skip = if self.rate_log2 == 0 {
+            0
+        } else {
+            // Uniform in (0, 1]: 53 random bits, never zero.
+            let u = ((self.draw() >> 11) + 1) as f64 / (1u64 << 53) as f64;
+            let p = 1.0 / (1u64 << self.rate_log2) as f64;
+            // ln(u) <= 0 and ln(1 - p) < 0; the cast saturates.
+            (u.ln() / (-p).ln_1p()).floor() as u64
+        };
     }
 
     /// Keeps a sampled frame (after [`SampleStore::offer`] gave it a weight); halves the rate
@@ -219,6 +245,7 @@ impl SampleStore {
         }
         self.used = write;
         self.records = kept;
+        self.draw_skip();
     }
 
     /// Every kept frame, in the order it was read.
@@ -268,6 +295,35 @@ mod tests {
         let mut seen = Vec::new();
         s.for_each(|f| seen.push(u32::from_be_bytes(f.data.try_into().unwrap())));
         assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn samples_one_packet_in_one_in_with_independent_gaps() {
+        let mut s = SampleStore::new(1 << 20);
+        // The rate halves to 1 in 16 before any packet.
+        s.expect_input_bytes((1 << 20) * 16);
+        assert_eq!(s.one_in(), 16);
+        let n = 1_600_000u64;
+        let (mut sampled, mut last, mut gaps_of_zero) = (0u64, None, 0u64);
+        let mut low_bits_zero = true;
+        for i in 0..n {
+            let (w, key) = s.offer();
+            if w > 0 {
+                assert_eq!(w, 16);
+                low_bits_zero &= key & 15 == 0;
+                sampled += 1;
+                if last == Some(i - 1) {
+                    gaps_of_zero += 1;
+                }
+                last = Some(i);
+            }
+        }
+        assert!(low_bits_zero);
+        // 100 000 expected; the standard deviation is about 300.
+        assert!(sampled.abs_diff(n / 16) < 2_000, "{sampled}");
+        // Independent choices: a sampled packet follows a sampled one 1 time in 16.
+        let share = gaps_of_zero as f64 / sampled as f64;
+        assert!((share - 1.0 / 16.0).abs() < 0.01, "{share}");
     }
 
     #[test]

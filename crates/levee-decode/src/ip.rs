@@ -75,12 +75,15 @@ pub(crate) fn ethernet_ipv4_straight<'a>(p: &mut Packet<'a>, data: &'a [u8]) -> 
                 flags: TcpFlags(half(12) & 0x01ff),
                 window: half(14),
                 header_len: header_len as u8,
-                options: if header_len > 20 {
-                    TcpOptions::parse(&l4[20..header_len])
-                } else {
-                    TcpOptions::default()
-                },
+                options: TcpOptions::default(),
             });
+            // Parsed into place: choosing between a parsed and a default value first cost a
+            // copy of the options for every packet.
+            if header_len > 20 {
+                if let Transport::Tcp(t) = &mut p.transport {
+                    t.options = TcpOptions::parse(&l4[20..header_len]);
+                }
+            }
         }
         PROTO_UDP => {
             let Some(u) = l4.first_chunk::<8>() else {
