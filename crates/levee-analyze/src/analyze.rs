@@ -620,16 +620,14 @@ impl Analyzer {
         let flow = a.flow;
         match Class::from_index(a.class as usize) {
             Class::Syn => {
-                self.flows.mark(flow, FlowMark::Seen);
                 // Marked apart from SYN-ACKs, so only the client's ACK completes a handshake.
-                self.flows.mark(flow, FlowMark::Syn);
+                self.flows.mark_pair(flow, FlowMark::Seen, FlowMark::Syn);
                 if let Some(e) = sampled {
                     self.note_probe(e.src, e.dst, e.dport, e.proto, e.weight);
                 }
             }
             Class::SynAck => {
-                self.flows.mark(flow, FlowMark::Seen);
-                self.flows.mark(flow, FlowMark::SynAck);
+                self.flows.mark_pair(flow, FlowMark::Seen, FlowMark::SynAck);
             }
             Class::Ack => {
                 self.flows.mark(flow, FlowMark::Seen);

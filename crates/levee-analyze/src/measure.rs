@@ -616,8 +616,16 @@ fn top_ports(c: &ClassStats, n: usize) -> (Vec<PortCount>, u64) {
         .map(|(port, packets)| PortCount { port, packets })
         .collect();
     let distinct = v.len() as u64;
-    v.sort_by(|a, b| b.packets.cmp(&a.packets).then(a.port.cmp(&b.port)));
-    v.truncate(n);
+    let busiest_first =
+        |a: &PortCount, b: &PortCount| b.packets.cmp(&a.packets).then(a.port.cmp(&b.port));
+    // Pick the `n` busiest out before sorting: the ports of a flood's class may be thousands.
+    if v.len() > n {
+        if n > 0 {
+            v.select_nth_unstable_by(n - 1, busiest_first);
+        }
+        v.truncate(n);
+    }
+    v.sort_by(busiest_first);
     (v, distinct)
 }
 

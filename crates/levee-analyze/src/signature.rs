@@ -32,7 +32,17 @@ fn concentrated(hist: &[u64], share: f64, max: usize) -> Option<Vec<usize>> {
         return None;
     }
     let mut idx: Vec<usize> = (0..hist.len()).filter(|&i| hist[i] > 0).collect();
-    idx.sort_by(|&a, &b| hist[b].cmp(&hist[a]).then(a.cmp(&b)));
+    let heaviest_first = |a: &usize, b: &usize| hist[*b].cmp(&hist[*a]).then(a.cmp(b));
+    // Only the `max` heaviest can be taken: pick them out before sorting (a port histogram
+    // of a spoofed flood holds tens of thousands of values).
+    if max == 0 {
+        return None;
+    }
+    if idx.len() > max {
+        idx.select_nth_unstable_by(max - 1, heaviest_first);
+        idx.truncate(max);
+    }
+    idx.sort_by(heaviest_first);
     let mut acc = 0;
     let mut out = Vec::new();
     for i in idx {

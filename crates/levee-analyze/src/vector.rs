@@ -344,26 +344,45 @@ const REFLECTION_NAMES: [&str; 26] = [
     "lantronix-reflection",
 ];
 
-/// Classifies TCP flags.
+/// Classifies TCP flags: a look-up in a table of every combination of the 9 flag bits.
+#[inline(always)]
 pub fn tcp_class(flags: TcpFlags) -> Class {
-    let has = |b| flags.has(b);
+    TCP_CLASSES[usize::from(flags.0 & 0x1ff)]
+}
+
+/// The class of each combination of TCP flags, worked out when the program is built.
+static TCP_CLASSES: [Class; 512] = {
+    let mut table = [Class::TcpAnomaly; 512];
+    let mut flags = 0;
+    while flags < 512 {
+        table[flags] = tcp_class_of(flags as u16);
+        flags += 1;
+    }
+    table
+};
+
+/// How an engineer reads a combination of TCP flags.
+const fn tcp_class_of(flags: u16) -> Class {
+    const fn has_bit(flags: u16, bit: u16) -> bool {
+        flags & bit != 0
+    }
     let (syn, ack, fin, rst) = (
-        has(TcpFlags::SYN),
-        has(TcpFlags::ACK),
-        has(TcpFlags::FIN),
-        has(TcpFlags::RST),
+        has_bit(flags, TcpFlags::SYN),
+        has_bit(flags, TcpFlags::ACK),
+        has_bit(flags, TcpFlags::FIN),
+        has_bit(flags, TcpFlags::RST),
     );
-    let low = flags.0 & 0x3f;
+    let low = flags & 0x3f;
     if low == 0 || (syn && (fin || rst)) {
         return Class::TcpAnomaly;
     }
     // Xmas: FIN+PSH+URG without ACK.
-    if fin && has(TcpFlags::PSH) && has(TcpFlags::URG) && !ack {
+    if fin && has_bit(flags, TcpFlags::PSH) && has_bit(flags, TcpFlags::URG) && !ack {
         return Class::TcpAnomaly;
     }
     if syn {
         // RFC 3168: a SYN negotiating ECN sets both ECE and CWR; one alone is a crafted packet.
-        if !ack && has(TcpFlags::ECE) != has(TcpFlags::CWR) {
+        if !ack && has_bit(flags, TcpFlags::ECE) != has_bit(flags, TcpFlags::CWR) {
             return Class::TcpAnomaly;
         }
         return if ack { Class::SynAck } else { Class::Syn };
