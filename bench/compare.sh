@@ -124,3 +124,12 @@ paste -d' ' "$out/analyze1.all" "$out/analyze2.all" | awk '{ print $1 / $2 }' | 
   { r[NR] = $1; s = s sprintf(" %.2f", $1) }
   END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2;
         printf "levee analyze speed-up on 2 threads, round by round (sorted):%s; median %.2fx\n", s, m }'
+# One thread, round by round: the median rate and the median ratio to tcpdump run in the same
+# round, steadier figures than a best time when the machine's speed drifts.
+paste -d' ' "$out/analyze1.all" "$out/tcpdump.all" | awk -v n="$packets" '
+  { a[NR] = $1; r[NR] = $2 / $1 }
+  function median(x, k,   i, j, t) {
+    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+    return (k % 2) ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2
+  }
+  END { printf "levee analyze on one thread, median of the rounds: %.1f million packets per second, %.2fx tcpdump'"'"'s speed\n", n / median(a, NR) / 1e6, median(r, NR) }'

@@ -173,18 +173,13 @@ pub struct Analyzer {
 }
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
-/// `hs` and `hd` are [`mix_u128`] of the source and destination.
+/// `hs` and `hd` are [`mix_u128`] of the source and destination. The ends are put in order by
+/// their hashes, which costs less than comparing 128-bit addresses and orders them as well:
+/// only two different addresses with equal 64-bit hashes and equal ports would see both
+/// directions as one.
 #[inline]
-fn flow_slot(
-    src: u128,
-    dst: u128,
-    hs: u64,
-    hd: u64,
-    sport: u16,
-    dport: u16,
-    proto: u8,
-) -> FlowSlot {
-    let forward = (src, sport) <= (dst, dport);
+fn flow_slot(hs: u64, hd: u64, sport: u16, dport: u16, proto: u8) -> FlowSlot {
+    let forward = (hs, sport) <= (hd, dport);
     let (a, b, pa, pb) = if forward {
         (hs, hd, sport, dport)
     } else {
@@ -431,7 +426,7 @@ impl Analyzer {
             let (sport, dport) = p.ports().unwrap_or((0, 0));
             let hs = mix_u128(src);
             let arrival = Arrival {
-                flow: flow_slot(src, dst, hs, mix_u128(dst), sport, dport, ip.proto),
+                flow: flow_slot(hs, mix_u128(dst), sport, dport, ip.proto),
                 src: [src as u64, (src >> 64) as u64],
                 hs,
                 class: class.index() as u8,
@@ -479,7 +474,7 @@ impl Analyzer {
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
         let (hs, hd) = (mix_u128(src), mix_u128(dst));
-        let flow = flow_slot(src, dst, hs, hd, sport, dport, ip.proto);
+        let flow = flow_slot(hs, hd, sport, dport, ip.proto);
         // Start loading the flow's filter block now: the batch is worked on once full, by
         // which time it has arrived.
         self.flows.prefetch(flow);
@@ -766,15 +761,7 @@ impl Analyzer {
         let src = addr_bits(ip.src);
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
-        let flow = flow_slot(
-            src,
-            dst,
-            mix_u128(src),
-            mix_u128(dst),
-            sport,
-            dport,
-            ip.proto,
-        );
+        let flow = flow_slot(mix_u128(src), mix_u128(dst), sport, dport, ip.proto);
         self.evidence(class, src, flow)
     }
 
