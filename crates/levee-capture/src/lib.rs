@@ -125,6 +125,9 @@ pub struct CaptureReader {
     format: FormatState,
     compression: Compression,
     current: Option<RawFrame>,
+    /// `current` is a record found after skipping damage, held back while that damage is
+    /// reported, to be handed out next.
+    held: bool,
     packets: u64,
     records: u64,
     damage: Vec<Damage>,
@@ -224,6 +227,7 @@ impl CaptureReader {
             format,
             compression,
             current: None,
+            held: false,
             packets: 0,
             records: 0,
             damage: Vec::new(),
@@ -275,6 +279,13 @@ impl CaptureReader {
     /// back as `Some(Err(..))` and the following call goes on after it.
     #[inline]
     fn advance(&mut self) -> Option<Result<(), RecordError>> {
+        if self.held {
+            if self.skipped_damage_waits() {
+                return self.pop_damage().map(Err);
+            }
+            self.held = false;
+            return Some(Ok(()));
+        }
         self.current = None;
         if !self.damage.is_empty() {
             return self.pop_damage().map(Err);
@@ -289,7 +300,13 @@ impl CaptureReader {
         match result {
             Ok(Some(raw)) => {
                 self.current = Some(raw);
-                // Warnings about a delivered packet come after the packet itself.
+                // Damage skipped on the way to this record is told first, in file order, and
+                // the record handed out after it; warnings about a delivered packet come
+                // after the packet itself.
+                if self.skipped_damage_waits() {
+                    self.held = true;
+                    return self.pop_damage().map(Err);
+                }
                 Some(Ok(()))
             }
             Ok(None) => {
@@ -311,18 +328,72 @@ impl CaptureReader {
         }
     }
 
+    /// Whether the next damage to report was skipped before the current record (rather than
+    /// being a warning about the record itself).
+    fn skipped_damage_waits(&self) -> bool {
+        self.damage
+            .first()
+            .is_some_and(|d| d.recovery != Recovery::Delivered)
+    }
+
     /// The fast path for the usual case, a sound classic pcap record already whole in the
     /// window: the record, if the fast path can take it. Everything else (damage to report, a
     /// window to refill, pcapng, records needing a warning) goes through [`Self::advance`].
     #[inline(always)]
     fn fast_pcap_record(&mut self) -> Option<pcap::PeekedRecord> {
-        if self.finished || !self.damage.is_empty() {
+        if self.finished || self.held || !self.damage.is_empty() {
             return None;
         }
         let FormatState::Pcap(p) = &mut self.format else {
             return None;
         };
         p.peek_whole(self.window.bytes())
+    }
+
+    /// The fast path of [`Self::for_each_item`] on a plain pcap file: hands `each` every sound
+    /// record wholly in the window, one after another, keeping the position and the counts in
+    /// locals and storing them once the run ends (at the end of the window, at a record the
+    /// careful path must see, or when `each` breaks).
+    #[inline(always)]
+    fn pcap_run(
+        &mut self,
+        file: usize,
+        each: &mut impl FnMut(Item<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if self.finished || self.held || !self.damage.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let FormatState::Pcap(format) = &mut self.format else {
+            return ControlFlow::Continue(());
+        };
+        let (bytes, first) = self.window.bytes_from_start();
+        let mut at = 0;
+        let mut packets = self.packets;
+        let mut flow = ControlFlow::Continue(());
+        while let Some(rec) = format.peek_whole(&bytes[at..]) {
+            let data_at = at + rec.header_len as usize;
+            let caplen = rec.caplen as usize;
+            let frame = Frame {
+                ts_nanos: rec.ts_nanos,
+                linktype: rec.linktype,
+                orig_len: rec.orig_len,
+                data: &bytes[data_at..data_at + caplen],
+                interface: 0,
+                index: packets,
+                offset: first + at as u64,
+                file,
+            };
+            at = data_at + caplen;
+            packets += 1;
+            flow = each(Item::Frame(frame));
+            if flow.is_break() {
+                break;
+            }
+        }
+        self.records += packets - self.packets;
+        self.packets = packets;
+        self.window.consume(at);
+        flow
     }
 
     /// Moves past the record [`Self::fast_pcap_record`] found and returns its frame.
@@ -408,11 +479,8 @@ impl CaptureReader {
         mut each: impl FnMut(Item<'_>) -> ControlFlow<()>,
     ) {
         loop {
-            while let Some(rec) = self.fast_pcap_record() {
-                let frame = self.take_fast_record(rec, file);
-                if each(Item::Frame(frame)).is_break() {
-                    return;
-                }
+            if self.pcap_run(file, &mut each).is_break() {
+                return;
             }
             match self.next_item_of_file(file) {
                 Some(item) => {

@@ -161,6 +161,7 @@ impl SplitCapture {
             format: self.format.clone(),
             compression: Compression::None,
             current: None,
+            held: false,
             packets: 0,
             records: 0,
             damage: Vec::new(),

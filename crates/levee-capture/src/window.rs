@@ -66,6 +66,15 @@ impl Window {
         &self.buf[self.start - back..self.end]
     }
 
+    /// The bytes from the current position, with the absolute offset of the first.
+    #[inline]
+    pub(crate) fn bytes_from_start(&self) -> (&[u8], u64) {
+        (
+            &self.buf[self.start..self.end],
+            self.base + self.start as u64,
+        )
+    }
+
     /// Absolute offset of the current position.
     #[inline]
     pub(crate) fn offset(&self) -> u64 {

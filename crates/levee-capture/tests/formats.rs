@@ -31,9 +31,45 @@ fn read_all(mut r: CaptureReader) -> Read {
     out
 }
 
+/// Every item with where it came from: frames as (index, offset, timestamp, bytes), damage
+/// as its message.
+fn items_with_positions(
+    mut next: impl FnMut(&mut dyn FnMut(Item<'_>) -> std::ops::ControlFlow<()>),
+) -> Vec<String> {
+    let mut out = Vec::new();
+    next(&mut |item| {
+        out.push(match item {
+            Item::Frame(f) => format!("{} {} {} {:?}", f.index, f.offset, f.ts_nanos, f.data),
+            Item::Damaged(e) => e.to_string(),
+        });
+        std::ops::ControlFlow::Continue(())
+    });
+    out
+}
+
+/// The closure loop (`for_each_item`, which has its own fast path for pcap) hands out what
+/// `next_item` does, with the same record numbers and offsets.
+fn check_both_loops_agree(b: &[u8]) {
+    let looped = items_with_positions(|each| {
+        CaptureReader::from_bytes("test.cap", b.to_vec())
+            .unwrap()
+            .for_each_item(each)
+    });
+    let stepped = items_with_positions(|each| {
+        let mut r = CaptureReader::from_bytes("test.cap", b.to_vec()).unwrap();
+        while let Some(item) = r.next_item() {
+            let _ = each(item);
+        }
+    });
+    assert_eq!(looped, stepped, "for_each_item and next_item differ");
+}
+
 /// Reads a capture both from memory and from a file on disk (as `levee` opens it), and checks
-/// that both readings agree before returning one.
+/// that both readings agree before returning one; checks too that both reading loops agree.
 fn read_bytes(b: Vec<u8>) -> Read {
+    if CaptureReader::from_bytes("test.cap", b.clone()).is_ok() {
+        check_both_loops_agree(&b);
+    }
     let dir = std::env::temp_dir().join(format!(
         "levee-formats-{}-{:?}",
         std::process::id(),
@@ -212,8 +248,45 @@ fn absurd_record_length_resynchronises_on_the_next_record() {
         r.damage[0].1,
         Recovery::Resynchronised { skipped_bytes: 76 }
     );
+    assert_eq!(
+        r.damage[0].2, 1,
+        "the damaged record's number, told before the next"
+    );
+    assert_eq!(r.damage[0].3, 24 + 76, "and its offset");
     let kept: Vec<u8> = r.frames.iter().map(|f| f.2[0]).collect();
     assert_eq!(kept, vec![0, 2, 3]);
+}
+
+/// A capture much larger than the reader's buffer, with damage in the middle: the closure
+/// loop's fast path ends its runs at every buffer's end and at the damage, and numbers the
+/// records and their offsets as the step-by-step reading does.
+#[test]
+fn a_long_capture_with_damage_reads_alike_in_both_loops() {
+    let mut b = vec![];
+    b.extend(0xa1b2c3d4u32.to_le_bytes());
+    b.extend(2u16.to_le_bytes());
+    b.extend(4u16.to_le_bytes());
+    b.extend([0; 8]);
+    b.extend(65535u32.to_le_bytes());
+    b.extend(1u32.to_le_bytes());
+    let mut damaged_at = 0;
+    for i in 0..20_000u32 {
+        // Lengths that do not divide the buffer's size, so records straddle its end.
+        let p = packet(i as u8, 40 + (i as usize * 7) % 1400);
+        if i == 9_000 {
+            damaged_at = b.len();
+        }
+        b.extend((1_000 + i).to_le_bytes());
+        b.extend(0u32.to_le_bytes());
+        b.extend((p.len() as u32).to_le_bytes());
+        b.extend((p.len() as u32).to_le_bytes());
+        b.extend(&p);
+    }
+    b[damaged_at + 8..damaged_at + 12].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    let r = read_bytes(b);
+    assert_eq!(r.frames.len(), 19_999);
+    assert_eq!(r.damage.len(), 1);
+    assert_eq!(r.damage[0].2, 9_000, "record number of the damage");
 }
 
 #[test]
