@@ -280,7 +280,7 @@ impl Default for DistinctCount {
 
 impl DistinctCount {
     #[inline]
-    pub fn add<T: Hash>(&mut self, item: &T) {
+    pub fn add<T: Hash + ?Sized>(&mut self, item: &T) {
         self.add_hash(self.hasher.hash_one(item));
     }
 

@@ -128,18 +128,28 @@ impl DnsStats {
         self.qtypes.merge(&o.qtypes);
     }
 
+    /// Counts one question. Runs for every DNS query of a capture (a water-torture flood is
+    /// millions of them), so it makes no more strings than the two sketches keep.
     pub fn add(&mut self, name: &str, qtype: Option<u16>) {
         self.parsed += 1;
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        self.distinct_names.add(&name);
-        let labels: Vec<&str> = name.rsplitn(3, '.').collect();
-        let zone = if labels.len() >= 2 {
-            format!("{}.{}", labels[1], labels[0])
+        let name = name.trim_end_matches('.');
+        // The decoder lower-cases names already; other callers may not.
+        let name: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            name.to_ascii_lowercase().into()
         } else {
-            name.clone()
+            name.into()
         };
-        self.zones.add(zone, 1);
-        self.names.add(name, 1);
+        self.distinct_names.add(&*name);
+        // The zone: the last two labels (`example.com`), or the whole name if it has fewer.
+        let zone_start = name
+            .bytes()
+            .enumerate()
+            .rev()
+            .filter(|&(_, b)| b == b'.')
+            .nth(1)
+            .map_or(0, |(dot, _)| dot + 1);
+        self.zones.add(name[zone_start..].to_string(), 1);
+        self.names.add(name.into_owned(), 1);
         if let Some(t) = qtype {
             self.qtypes.add(t, 1);
         }
@@ -347,6 +357,31 @@ pub fn is_bogon(addr: u128) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dns_questions_are_counted_by_name_and_by_zone() {
+        let mut d = DnsStats::new();
+        for name in [
+            "A1.Victim.example.",
+            "b2.victim.example",
+            "victim.example",
+            "localhost",
+        ] {
+            d.add(name, Some(1));
+        }
+        d.add("x.y.other.net", None);
+        let zones = d.zones.top(10);
+        assert_eq!(zones[0], ("victim.example".to_string(), 3));
+        assert!(zones.contains(&("localhost".to_string(), 1)));
+        assert!(zones.contains(&("other.net".to_string(), 1)));
+        let names = d.names.top(10);
+        assert!(
+            names.contains(&("a1.victim.example".to_string(), 1)),
+            "{names:?}"
+        );
+        assert_eq!(d.parsed, 5);
+        assert_eq!(d.qtypes.top(1), vec![(1, 4)]);
+    }
+
     use super::*;
 
     fn v4(a: [u8; 4]) -> u128 {

@@ -93,7 +93,10 @@ pub fn parse(msg: &[u8]) -> Option<Dns> {
 
 /// Reads a possibly compressed name starting at `pos`; returns it and the position after it.
 fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
-    let mut name = String::new();
+    use std::io::Write;
+    // Bytes first (all ASCII, made a string at the end): most names are short, so one
+    // allocation, seldom grown.
+    let mut name: Vec<u8> = Vec::with_capacity(64);
     let mut end_after = None;
     let mut jumps = 0;
     for _ in 0..MAX_LABELS {
@@ -101,21 +104,33 @@ fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
         match len & 0xc0 {
             0x00 => {
                 if len == 0 {
+                    let name = String::from_utf8(name).ok()?;
                     return Some((name, end_after.unwrap_or(pos + 1)));
                 }
                 let label = msg.get(pos + 1..pos + 1 + len)?;
                 if !name.is_empty() {
-                    name.push('.');
+                    name.push(b'.');
+                }
+                let plain = |c: &u8| matches!(c, 0x21..=0x7e) && *c != b'.' && *c != b'\\';
+                if label.iter().all(plain) {
+                    // The usual label: copied whole, then lower-cased where it lies.
+                    let at = name.len();
+                    name.extend_from_slice(label);
+                    name[at..].make_ascii_lowercase();
+                    pos += 1 + len;
+                    continue;
                 }
                 for &c in label {
                     // Keep names printable and unambiguous, as dig does.
                     match c {
                         b'.' | b'\\' => {
-                            name.push('\\');
-                            name.push(c as char);
+                            name.push(b'\\');
+                            name.push(c);
                         }
-                        0x21..=0x7e => name.push(c.to_ascii_lowercase() as char),
-                        _ => name.push_str(&format!("\\{c:03}")),
+                        0x21..=0x7e => name.push(c.to_ascii_lowercase()),
+                        _ => {
+                            let _ = write!(name, "\\{c:03}");
+                        }
                     }
                 }
                 pos += 1 + len;
@@ -206,6 +221,22 @@ mod tests {
         assert_eq!(d.ancount, 5);
         assert_eq!(d.qname.as_deref(), Some("example.com"));
         assert_eq!(d.edns_udp_size, None);
+    }
+
+    #[test]
+    fn odd_bytes_in_labels_are_escaped_as_dig_does() {
+        let mut m = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend(b"\x05A.B\\c\x03x\x00Y\x02Co\x00");
+        m.extend([0, 1, 0, 1]);
+        let d = parse(&m).unwrap();
+        assert_eq!(d.qname.as_deref(), Some("a\\.b\\\\c.x\\000y.co"));
+        // A compressed name: its labels read at the pointer, lower-cased alike.
+        let mut m = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0];
+        m.extend(b"\x03WWW\x07Example\x03COM\x00");
+        m.extend([0, 1, 0, 1]);
+        m.extend(b"\x04mail\xc0\x10");
+        assert_eq!(read_name(&m, 12).unwrap().0, "www.example.com");
+        assert_eq!(read_name(&m, 33).unwrap().0, "mail.example.com");
     }
 
     #[test]
