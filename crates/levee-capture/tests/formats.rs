@@ -95,15 +95,22 @@ fn packet(i: u8, len: usize) -> Vec<u8> {
     (0..len).map(|k| i.wrapping_add(k as u8)).collect()
 }
 
-/// A little-endian microsecond pcap of `n` packets written by hand.
-fn pcap_le(n: u8) -> Vec<u8> {
+/// A little-endian pcap global header with `magic` (microsecond, nanosecond or modified),
+/// snapshot length 65535, Ethernet.
+fn pcap_le_header(magic: u32) -> Vec<u8> {
     let mut b = vec![];
-    b.extend(0xa1b2c3d4u32.to_le_bytes());
+    b.extend(magic.to_le_bytes());
     b.extend(2u16.to_le_bytes());
     b.extend(4u16.to_le_bytes());
     b.extend([0; 8]);
     b.extend(65535u32.to_le_bytes());
     b.extend(1u32.to_le_bytes());
+    b
+}
+
+/// A little-endian microsecond pcap of `n` packets written by hand.
+fn pcap_le(n: u8) -> Vec<u8> {
+    let mut b = pcap_le_header(0xa1b2c3d4);
     for i in 0..n {
         let p = packet(i, 60);
         b.extend((1_000 + i as u32).to_le_bytes());
@@ -185,13 +192,7 @@ fn not_a_capture_is_refused_with_its_name() {
 #[test]
 fn modified_pcap_little_endian_is_read_and_big_endian_refused_clearly() {
     // The modified format adds 8 bytes (ifindex, protocol, type, pad) to each record header.
-    let mut b = vec![];
-    b.extend(0xa1b2cd34u32.to_le_bytes());
-    b.extend(2u16.to_le_bytes());
-    b.extend(4u16.to_le_bytes());
-    b.extend([0; 8]);
-    b.extend(65535u32.to_le_bytes());
-    b.extend(1u32.to_le_bytes());
+    let mut b = pcap_le_header(0xa1b2cd34);
     let p = packet(9, 42);
     b.extend(7u32.to_le_bytes());
     b.extend(0u32.to_le_bytes());
@@ -262,13 +263,7 @@ fn absurd_record_length_resynchronises_on_the_next_record() {
 /// records and their offsets as the step-by-step reading does.
 #[test]
 fn a_long_capture_with_damage_reads_alike_in_both_loops() {
-    let mut b = vec![];
-    b.extend(0xa1b2c3d4u32.to_le_bytes());
-    b.extend(2u16.to_le_bytes());
-    b.extend(4u16.to_le_bytes());
-    b.extend([0; 8]);
-    b.extend(65535u32.to_le_bytes());
-    b.extend(1u32.to_le_bytes());
+    let mut b = pcap_le_header(0xa1b2c3d4);
     let mut damaged_at = 0;
     for i in 0..20_000u32 {
         // Lengths that do not divide the buffer's size, so records straddle its end.
