@@ -336,12 +336,19 @@ impl CaptureReader {
             .is_some_and(|d| d.recovery != Recovery::Delivered)
     }
 
+    /// Whether the fast paths may read on: nothing waits to be told (damage, a held record)
+    /// and the input has not ended.
+    #[inline(always)]
+    fn fast_path_open(&self) -> bool {
+        !self.finished && !self.held && self.damage.is_empty()
+    }
+
     /// The fast path for the usual case, a sound classic pcap record already whole in the
     /// window: the record, if the fast path can take it. Everything else (damage to report, a
     /// window to refill, pcapng, records needing a warning) goes through [`Self::advance`].
     #[inline(always)]
     fn fast_pcap_record(&mut self) -> Option<pcap::PeekedRecord> {
-        if self.finished || self.held || !self.damage.is_empty() {
+        if !self.fast_path_open() {
             return None;
         }
         let FormatState::Pcap(p) = &mut self.format else {
@@ -360,7 +367,7 @@ impl CaptureReader {
         file: usize,
         each: &mut impl FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        if self.finished || self.held || !self.damage.is_empty() {
+        if !self.fast_path_open() {
             return ControlFlow::Continue(());
         }
         let FormatState::Pcap(format) = &mut self.format else {

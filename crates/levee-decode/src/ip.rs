@@ -1,5 +1,6 @@
 //! IPv4 and IPv6 (with extension headers and fragments), and the transport header after them.
-//! Header fields are read through `etherparse` slices.
+//! Header fields are read through `etherparse` slices, except on the straight path for plain
+//! Ethernet/IPv4/TCP|UDP frames ([`ethernet_ipv4_straight`]), which reads them at fixed offsets.
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -4,6 +4,9 @@
 //! fragments) → tunnels (GRE with ERSPAN II/III, IP-in-IP, 6in4, VXLAN), keeping the outermost
 //! tunnel header → TCP/UDP/ICMP. IP, TCP and UDP headers are read through `etherparse` slices;
 //! the link layers, tunnels and TCP option signature are ours because no crate covers them.
+//! Untagged Ethernet frames of option-less IPv4 with a whole TCP or UDP header (most of any
+//! flood) first try a straight path that reads them at fixed offsets; it gives the packet the
+//! general walk would, which a test checks on every frame of the shared corpus.
 //!
 //! Layer 7 is decoded on demand ([`Packet::app`]) so the per-packet hot path stays small:
 //! a spoofed SYN flood costs no application parsing at all. [`Packet::app_protocol`] is the cheap
