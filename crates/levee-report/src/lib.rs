@@ -20,9 +20,7 @@ pub mod model;
 pub mod svg;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 
 use levee_analyze::detail::{Details, LengthBin, Sample};
 use levee_analyze::simulate::Simulation;
@@ -48,16 +46,10 @@ pub const ENGINES: &[Target] = &[
     Target::Cloudflare,
 ];
 
+/// What can go wrong rendering a report (writing it is the caller's: see `levee report`).
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{0} exists; levee never replaces a file it did not just write (use --force)")]
-    Exists(PathBuf),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot write the JSON report: {0}")]
+    #[error("cannot render the JSON report: {0}")]
     Json(#[from] serde_json::Error),
 }
 
@@ -648,60 +640,22 @@ pub fn sample_line(s: &Sample) -> String {
 /// The files a report writes into its directory.
 pub const FILES: [&str; 3] = ["report.html", "report.md", "report.json"];
 
-/// Refuses when a report file already stands in `dir` (unless `force`): levee never replaces a
-/// file it did not just write. Called before the captures are read, and again when writing.
-pub fn check_free(dir: &Path, force: bool) -> Result<(), ReportError> {
-    if force {
-        return Ok(());
-    }
-    match FILES.iter().map(|n| dir.join(n)).find(|p| p.exists()) {
-        Some(p) => Err(ReportError::Exists(p)),
-        None => Ok(()),
-    }
-}
-
-/// Writes `report.html`, `report.md` and `report.json` into `dir` (created when missing).
-/// No file is replaced unless `force`; each is written beside its final name and renamed, so
-/// a reader never sees half a report.
-pub fn write(dir: &Path, report: &Report, force: bool) -> Result<[PathBuf; 3], ReportError> {
-    let texts = [
+/// The texts of `report.html`, `report.md` and `report.json` (in the order of [`FILES`]).
+pub fn render(report: &Report) -> Result<[String; 3], ReportError> {
+    Ok([
         html::render(report),
         markdown::render(report),
         serde_json::to_string_pretty(report)? + "\n",
-    ];
-    write_texts(dir, texts, force)
+    ])
 }
 
-/// Writes the report of access logs, as [`write`] does for captures.
-pub fn write_logs(
-    dir: &Path,
-    report: &logs::LogReport,
-    force: bool,
-) -> Result<[PathBuf; 3], ReportError> {
-    let texts = [
+/// The texts of the report of access logs, as [`render`] gives them for captures.
+pub fn render_logs(report: &logs::LogReport) -> Result<[String; 3], ReportError> {
+    Ok([
         logs_page::html(report),
         logs_page::markdown(report),
         serde_json::to_string_pretty(report)? + "\n",
-    ];
-    write_texts(dir, texts, force)
-}
-
-fn write_texts(dir: &Path, texts: [String; 3], force: bool) -> Result<[PathBuf; 3], ReportError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ReportError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    check_free(dir, force)?;
-    let paths = FILES.map(|n| dir.join(n));
-    for (path, text) in paths.iter().zip(texts) {
-        let tmp = path.with_extension("partial");
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(text.as_bytes()).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io(path))?;
-    }
-    Ok(paths)
+    ])
 }
 
 #[cfg(test)]

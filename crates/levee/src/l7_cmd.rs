@@ -191,14 +191,14 @@ pub fn analyze_logs(
     source: &Requests,
     config: L7Config,
     json: bool,
-    rules_out: Option<(&Path, bool)>,
+    rules_out: Option<crate::output::PendingFile>,
 ) -> anyhow::Result<u8> {
     let mut first = levee_l7::Analyzer::new(config);
     let outcome = source.each(true, |r| first.add(r))?;
     let mut judged = first.judge();
     source.each(false, |r| judged.add(r))?;
     let analysis = judged.finish();
-    if let Some((path, force)) = rules_out {
+    if let Some(out) = rules_out {
         use anyhow::Context;
         use std::io::Write;
         let file = levee_l7::rules::recommended_rules(&analysis);
@@ -214,9 +214,10 @@ pub fn analyze_logs(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let mut f = crate::create_file(path, force)?;
-        f.write_all(file.to_toml(&header).as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        out.file()
+            .write_all(file.to_toml(&header).as_bytes())
+            .with_context(|| format!("cannot write {}", out.path().display()))?;
+        let path = out.commit()?;
         eprintln!(
             "levee: wrote {} rule(s) for {} attack(s) to {}",
             file.rules.len(),

@@ -14,6 +14,7 @@
 mod input;
 mod l7_cmd;
 mod logs_cmd;
+mod output;
 mod parallel;
 mod parts;
 mod render;
@@ -348,9 +349,13 @@ struct SynthArgs {
 
 #[derive(Args)]
 struct DemoArgs {
-    /// Where to write the example capture (default: a new temporary directory).
+    /// Where to write the example capture, its rules and report (default: a new temporary
+    /// directory). Existing files there are never replaced without `--force`.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Replace the demo's files in `--dir` if they exist.
+    #[arg(long)]
+    force: bool,
     /// Print the analysis as JSON.
     #[arg(long)]
     json: bool,
@@ -391,24 +396,28 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
 }
 
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
+    let (mut config, threads) = a.detect.config()?;
+    // The rules file is checked (and its temporary file made) before any input is read.
+    let rules_out = match &a.rules_out {
+        Some(p) => Some(output::PendingFile::create(p, &a.input.captures, a.force)?),
+        None => None,
+    };
     let (input, spool) = input::spool_stdin(&a.input)?;
     if let Some(source) =
         l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "analyze")?
     {
-        return l7_cmd::analyze_logs(
-            &source,
-            levee_l7::L7Config::default(),
-            a.json,
-            a.rules_out.as_deref().map(|p| (p, a.force)),
-        );
+        return l7_cmd::analyze_logs(&source, levee_l7::L7Config::default(), a.json, rules_out);
     }
-    let (mut config, threads) = a.detect.config()?;
     if !a.exact {
         config.sample_budget = Some((a.sample_mib as usize) << 20);
     }
     let (analysis, code) = run_analysis(&input, spool.as_deref(), config, threads)?;
-    if let Some(path) = &a.rules_out {
-        rules_cmd::write_rules(&analysis, path, a.force)?;
+    if let Some(out) = rules_out {
+        use std::io::Write;
+        out.file()
+            .write_all(rules_cmd::rules_text(&analysis).as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.path().display()))?;
+        let path = out.commit()?;
         eprintln!(
             "levee: wrote {} rule(s) to {}",
             analysis.attacks.len(),
@@ -719,7 +728,8 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
             None => levee_synth::SynthConfig::default().start_ns,
         },
     };
-    let stats = write_synth(&cfg, &out, &labels, a.force)?;
+    let files = output::PendingFiles::create(&[out.clone(), labels.clone()], &[], a.force)?;
+    let stats = write_synth(&cfg, files)?;
     eprintln!(
         "levee: wrote {} packets ({} attack, {} benign, {} bytes) to {} and labels to {}",
         stats.packets,
@@ -779,13 +789,15 @@ fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
     };
     let out = a.out.clone().expect("clap requires --out without --list");
     let labels = a.labels.clone().unwrap_or_else(|| labels_path(&out));
-    let log = std::io::BufWriter::with_capacity(1 << 20, create_file(&out, a.force)?);
-    let lab = std::io::BufWriter::new(create_file(&labels, a.force)?);
+    let files = output::PendingFiles::create(&[out.clone(), labels.clone()], &[], a.force)?;
+    let log = std::io::BufWriter::with_capacity(1 << 20, files.get(0).file());
+    let lab = std::io::BufWriter::new(files.get(1).file());
     let s = if a.capture {
         levee_synth::http_capture::generate_http_capture(&cfg, slowloris, log, lab)?
     } else {
         levee_synth::http::generate_http(&cfg, log, lab)?
     };
+    files.commit()?;
     eprintln!(
         "levee: wrote {} requests ({} from {} browsing sessions, {} from crawlers, {} attack) to {} and labels to {}",
         s.lines,
@@ -805,57 +817,49 @@ fn labels_path(out: &std::path::Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Creates a file, refusing to replace an existing one unless `force`: nothing the user has is
-/// overwritten by accident.
-pub(crate) fn create_file(path: &std::path::Path, force: bool) -> anyhow::Result<std::fs::File> {
-    use anyhow::Context;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    opts.open(path).with_context(|| {
-        if path.exists() && !force {
-            format!("{} exists; pass --force to replace it", path.display())
-        } else {
-            format!("cannot create {}", path.display())
-        }
-    })
-}
-
+/// Writes a synthetic capture and its labels into files made by [`output::PendingFiles`]
+/// (the capture first, then the labels), and renames them into place.
 fn write_synth(
     cfg: &levee_synth::SynthConfig,
-    out: &std::path::Path,
-    labels: &std::path::Path,
-    force: bool,
+    files: output::PendingFiles,
 ) -> anyhow::Result<levee_synth::SynthStats> {
-    let pcap = std::io::BufWriter::with_capacity(1 << 20, create_file(out, force)?);
-    let lab = std::io::BufWriter::new(create_file(labels, force)?);
-    Ok(levee_synth::generate(cfg, pcap, lab)?)
+    let pcap = std::io::BufWriter::with_capacity(1 << 20, files.get(0).file());
+    let lab = std::io::BufWriter::new(files.get(1).file());
+    let stats = levee_synth::generate(cfg, pcap, lab)?;
+    files.commit()?;
+    Ok(stats)
 }
 
 fn demo(a: DemoArgs) -> anyhow::Result<u8> {
     let dir = match a.dir {
         Some(d) => {
-            std::fs::create_dir_all(&d)?;
+            std::fs::create_dir_all(&d)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", d.display()))?;
             d
         }
-        None => {
-            let d = std::env::temp_dir().join(format!("levee-demo-{}", std::process::id()));
-            std::fs::create_dir_all(&d)?;
-            d
-        }
+        None => tempfile::Builder::new()
+            .prefix("levee-demo-")
+            .tempdir()
+            .map_err(|e| anyhow::anyhow!("cannot create a temporary directory: {e}"))?
+            .keep(),
     };
     let capture = dir.join("demo-attack.pcap");
     let labels = labels_path(&capture);
+    let rules = dir.join("demo-rules.toml");
+    let report_dir = dir.join("report");
+    std::fs::create_dir_all(&report_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", report_dir.display()))?;
+    // Every file the demo writes is checked before the first is written.
+    let synth_files = output::PendingFiles::create(&[capture.clone(), labels.clone()], &[], a.force)?;
+    let mut later = vec![rules.clone()];
+    later.extend(levee_report::FILES.map(|n| report_dir.join(n)));
+    let result_files = output::PendingFiles::create(&later, &[], a.force)?;
     let cfg = levee_synth::SynthConfig {
         packets: 60_000,
         scenario: levee_synth::Scenario::parse("multi").expect("built-in scenario"),
         ..Default::default()
     };
-    let stats = write_synth(&cfg, &capture, &labels, true)?;
+    let stats = write_synth(&cfg, synth_files)?;
     eprintln!(
         "levee demo: synthesised {} packets in {}: DNS and NTP reflection and a spoofed SYN \
          flood on {} ({} attack packets) over {} packets of web and DNS traffic",
@@ -868,7 +872,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
     eprintln!(
         "levee demo: running `levee report {} --out {}`\n",
         capture.display(),
-        dir.join("report").display()
+        report_dir.display()
     );
     let input = InputArgs {
         captures: vec![capture.clone()],
@@ -887,9 +891,10 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         "eth0",
     )?;
     let analysis = &report.analysis;
-    let rules = dir.join("demo-rules.toml");
-    rules_cmd::write_rules(analysis, &rules, true)?;
-    let paths = levee_report::write(&dir.join("report"), &report, true)?;
+    let mut texts = vec![rules_cmd::rules_text(analysis)];
+    texts.extend(levee_report::render(&report)?);
+    let paths = result_files.write_all(&texts)?;
+    let paths = &paths[1..];
     if a.json {
         emit(&(serde_json::to_string_pretty(analysis)? + "\n"))?;
         eprintln!("levee demo: the report is in {}", paths[0].display());

@@ -55,13 +55,13 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         Some(p) => Some((crate::rules_cmd::load(p)?, p.clone())),
         None => None,
     };
-    levee_report::check_free(&a.out, a.force)?;
+    let outputs = report_files(&a.out, &a.input.captures, a.force)?;
     let (input, spool) = input::spool_stdin(&a.input)?;
     if let Some(source) =
         crate::l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "report")?
     {
         let (report, code) = crate::l7_cmd::report_logs(&source, given)?;
-        let paths = levee_report::write_logs(&a.out, &report, a.force)?;
+        let paths = outputs.write_all(&levee_report::render_logs(&report)?)?;
         let s = &report.summary;
         crate::emit(&format!(
             "Report written: {}\n  also {} and {}\n  {} attack(s){}; the {} rules stop {:.2}% of the attack requests and limit or block {} of {} good clients\n",
@@ -90,15 +90,31 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         &enricher,
         &a.device,
     )?;
-    let paths = levee_report::write(&a.out, &report, a.force)?;
+    let paths = outputs.write_all(&levee_report::render(&report)?)?;
     print_written(&report, &paths)?;
     Ok(code)
+}
+
+/// The report's three files in `dir` (created when missing), checked and begun before any
+/// input is read.
+fn report_files(
+    dir: &std::path::Path,
+    inputs: &[PathBuf],
+    force: bool,
+) -> anyhow::Result<crate::output::PendingFiles> {
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!("--out {} is a file; it names the report's directory", dir.display());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let paths = levee_report::FILES.map(|n| dir.join(n));
+    crate::output::PendingFiles::create(&paths, inputs, force)
 }
 
 /// Tells where the report is, with its headline.
 pub fn print_written(
     report: &levee_report::model::Report,
-    paths: &[PathBuf; 3],
+    paths: &[PathBuf],
 ) -> anyhow::Result<()> {
     let s = &report.summary;
     crate::emit(&format!(

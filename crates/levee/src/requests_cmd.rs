@@ -103,11 +103,15 @@ fn combined(o: &mut Vec<u8>, r: &Request<'_>) {
 }
 
 pub fn run(a: RequestsArgs) -> anyhow::Result<u8> {
+    let file = match &a.out {
+        Some(p) => Some(crate::output::PendingFile::create(p, &a.input.captures, a.force)?),
+        None => None,
+    };
     let (input, spool) = crate::input::spool_stdin(&a.input)?;
     let source = Requests::Captures(input);
     let _keep = spool;
-    let mut out: Box<dyn Write> = match &a.out {
-        Some(p) => Box::new(std::io::BufWriter::new(crate::create_file(p, a.force)?)),
+    let mut out: Box<dyn Write + '_> = match &file {
+        Some(f) => Box::new(std::io::BufWriter::new(f.file())),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut buf = Vec::with_capacity(512);
@@ -149,10 +153,14 @@ pub fn run(a: RequestsArgs) -> anyhow::Result<u8> {
         }
     })?;
     let flushed = out.flush();
+    drop(out);
     match failed.map_or(flushed, Err) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && file.is_none() => {}
         Err(e) => return Err(anyhow::Error::new(e).context("writing the requests")),
         Ok(()) => {}
+    }
+    if let Some(f) = file {
+        f.commit()?;
     }
     for f in &outcome.files {
         let s = f.source();

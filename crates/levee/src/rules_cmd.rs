@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use levee_analyze::simulate::{Simulation, Simulator};
 use levee_analyze::Analysis;
 use levee_rules::RulesFile;
@@ -137,9 +136,8 @@ pub fn simulation_text(s: &Simulation) -> String {
     o
 }
 
-/// Writes the rules of an analysis to `path` (refusing to replace a file unless `force`).
-pub fn write_rules(analysis: &Analysis, path: &Path, force: bool) -> anyhow::Result<()> {
-    use std::io::Write;
+/// The rules file `analyze --rules-out` writes: one rule per attack, blocking its signature.
+pub fn rules_text(analysis: &Analysis) -> String {
     let file = levee_analyze::simulate::recommended_rules(analysis);
     let header = format!(
         "Rules written by `levee analyze` for the attacks it found in {}.\n\
@@ -154,8 +152,5 @@ pub fn write_rules(analysis: &Analysis, path: &Path, force: bool) -> anyhow::Res
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let mut f = crate::create_file(path, force)?;
-    f.write_all(file.to_toml(&header).as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    file.to_toml(&header)
 }
