@@ -588,6 +588,7 @@ impl Plan {
                     0.0
                 },
                 damaged_records,
+                undecoded_packets: an.class(Class::Undecoded).map_or(0, |c| c.packets),
             },
             settings: Settings {
                 bucket_s: an.bucket_ns as f64 / 1e9,

@@ -40,6 +40,9 @@ pub struct CaptureInfo {
     pub end_epoch: Option<f64>,
     pub duration_s: f64,
     pub damaged_records: u64,
+    /// Packets without a decodable IP packet and transport header (not Ethernet/IP at all,
+    /// or cut short): they are counted but can belong to no attack.
+    pub undecoded_packets: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -55,6 +55,13 @@ pub enum RecordProblem {
     UnknownInterface { interface: u32 },
     /// An I/O error while reading (for example a corrupt gzip stream).
     Io { what: String },
+    /// A run of record headers that are all zero bytes (a file preallocated, or zero-filled
+    /// after a crash): not packets. `records` headers of zeros, `bytes` in all, are skipped.
+    ZeroFilled { records: u64, bytes: u64 },
+    /// The record's time is before 1990 or more than a day after the reading: a capturing
+    /// clock that was not set, or damage. The packet is kept; later records of the same run
+    /// of such times are not reported again.
+    ImplausibleTime { ts_nanos: i64 },
 }
 
 impl fmt::Display for RecordProblem {
@@ -85,6 +92,24 @@ impl fmt::Display for RecordProblem {
                 )
             }
             RecordProblem::Io { what } => write!(f, "read error: {what}"),
+            RecordProblem::ZeroFilled { records, bytes } => write!(
+                f,
+                "{bytes} bytes of zeros ({records} record headers of zeros): not packets"
+            ),
+            RecordProblem::ImplausibleTime { ts_nanos } => {
+                let secs = ts_nanos.div_euclid(1_000_000_000);
+                write!(
+                    f,
+                    "timestamp {secs} s since 1970 is {} (the capturing clock was not set, or \
+                     the record is damaged; later records in this run of such times are not \
+                     reported)",
+                    if secs < PLAUSIBLE_SINCE_S {
+                        "before 1990"
+                    } else {
+                        "more than a day after the time of reading"
+                    }
+                )
+            }
         }
     }
 }
@@ -100,9 +125,14 @@ impl RecordProblem {
             RecordProblem::MalformedBlock { .. } => "malformed_block",
             RecordProblem::UnknownInterface { .. } => "unknown_interface",
             RecordProblem::Io { .. } => "io_error",
+            RecordProblem::ZeroFilled { .. } => "zero_filled",
+            RecordProblem::ImplausibleTime { .. } => "implausible_time",
         }
     }
 }
+
+/// Records timed before this (1990-01-01, in seconds since 1970) are reported as damage.
+pub const PLAUSIBLE_SINCE_S: i64 = 631_152_000;
 
 /// What the reader did after a damaged record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

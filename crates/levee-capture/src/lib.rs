@@ -31,7 +31,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::Path;
 
-pub use error::{OpenError, RecordError, RecordProblem, Recovery};
+pub use error::{OpenError, RecordError, RecordProblem, Recovery, PLAUSIBLE_SINCE_S};
 pub use split::SplitCapture;
 pub use writer::{PcapWriter, PcapngWriter};
 
@@ -132,6 +132,19 @@ pub struct CaptureReader {
     records: u64,
     damage: Vec<Damage>,
     finished: bool,
+    /// The packet number of the last record with an implausible time: the first of a run of
+    /// such records is reported, the rest of the run is not.
+    last_implausible: Option<u64>,
+    /// Records after this (nanoseconds since 1970) have implausible times.
+    ts_max_nanos: i64,
+}
+
+/// A day after now, in seconds since 1970: records later than this are implausible.
+pub(crate) fn latest_plausible_s() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    now + 86_400
 }
 
 /// Either a frame or a damaged record; the reader goes on after either.
@@ -232,6 +245,8 @@ impl CaptureReader {
             records: 0,
             damage: Vec::new(),
             finished: false,
+            last_implausible: None,
+            ts_max_nanos: latest_plausible_s() * 1_000_000_000,
         })
     }
 
@@ -300,6 +315,7 @@ impl CaptureReader {
         match result {
             Ok(Some(raw)) => {
                 self.current = Some(raw);
+                self.judge_time(&raw);
                 // Damage skipped on the way to this record is told first, in file order, and
                 // the record handed out after it; warnings about a delivered packet come
                 // after the packet itself.
@@ -326,6 +342,29 @@ impl CaptureReader {
                 self.pop_damage().map(Err)
             }
         }
+    }
+
+    /// Reports the first record of each run of records with implausible times (see
+    /// [`RecordProblem::ImplausibleTime`]); the packets themselves are kept. Only records of the
+    /// careful path are judged: the pcap fast path takes only plausible times.
+    fn judge_time(&mut self, raw: &RawFrame) {
+        let plausible = raw.ts_nanos >= error::PLAUSIBLE_SINCE_S * 1_000_000_000
+            && raw.ts_nanos <= self.ts_max_nanos;
+        if plausible {
+            return;
+        }
+        // `packets` does not count this record yet.
+        let index = self.packets;
+        if self.last_implausible.is_none_or(|last| last + 1 != index) {
+            self.damage.push(Damage::new(
+                raw.record_offset,
+                RecordProblem::ImplausibleTime {
+                    ts_nanos: raw.ts_nanos,
+                },
+                Recovery::Delivered,
+            ));
+        }
+        self.last_implausible = Some(index);
     }
 
     /// Whether the next damage to report was skipped before the current record (rather than

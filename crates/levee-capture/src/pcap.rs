@@ -11,7 +11,7 @@
 use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
 use pcap_parser::pcap::{parse_pcap_header, PcapHeader};
 
-use crate::error::{RecordProblem, Recovery};
+use crate::error::{RecordProblem, Recovery, PLAUSIBLE_SINCE_S};
 use crate::window::Window;
 use crate::{Damage, RawFrame, MAX_CAPLEN};
 
@@ -34,6 +34,9 @@ pub(crate) struct PcapFormat {
     last_ts_sec: Option<u32>,
     /// The largest captured length the fast path accepts without a warning.
     caplen_limit: u32,
+    /// Records timed in `[PLAUSIBLE_SINCE_S, ts_max_sec]` may take the fast path; others go
+    /// the careful way, where the reader reports them.
+    ts_max_sec: u32,
 }
 
 /// A record found by [`PcapFormat::peek_whole`], not yet consumed.
@@ -51,6 +54,23 @@ impl PeekedRecord {
     /// The record's length with its header.
     pub(crate) fn total(&self) -> usize {
         self.header_len as usize + self.caplen as usize
+    }
+}
+
+/// Moves past record headers of zeros (`hl` bytes each) and a shorter tail of zeros at the
+/// end of the file: how many headers, and how many bytes in all.
+fn skip_zero_headers(w: &mut Window, hl: usize) -> std::io::Result<(u64, u64)> {
+    let (mut records, mut bytes) = (0u64, 0u64);
+    loop {
+        w.ensure(hl)?;
+        let b = w.bytes();
+        let take = b.len().min(hl);
+        if take == 0 || b[..take].iter().any(|&x| x != 0) {
+            return Ok((records, bytes));
+        }
+        records += u64::from(take == hl);
+        bytes += take as u64;
+        w.consume(take);
     }
 }
 
@@ -98,6 +118,7 @@ impl PcapFormat {
             // The upper 16 bits of the link-type field hold FCS flags in some writers.
             linktype: (hdr.network.0 as u32) & 0xffff,
             last_ts_sec: None,
+            ts_max_sec: crate::latest_plausible_s().min(u32::MAX as i64) as u32,
         })
     }
 
@@ -178,6 +199,15 @@ impl PcapFormat {
                 return Ok(None);
             }
             let b = w.bytes();
+            if b[..hl].iter().all(|&x| x == 0) {
+                let (records, bytes) = skip_zero_headers(w, hl)?;
+                damage.push(Damage::new(
+                    offset,
+                    RecordProblem::ZeroFilled { records, bytes },
+                    Recovery::Skipped,
+                ));
+                continue;
+            }
             let caplen = self.u32_at(b, 8);
             if caplen > MAX_CAPLEN {
                 let problem = RecordProblem::CapturedLengthTooLarge {
@@ -253,7 +283,12 @@ impl PcapFormat {
     #[inline(always)]
     pub(crate) fn peek_whole(&mut self, b: &[u8]) -> Option<PeekedRecord> {
         let rec = self.header(b.get(..16)?.try_into().ok()?);
-        if rec.caplen > self.caplen_limit || b.len() < rec.total() {
+        if rec.caplen > self.caplen_limit
+            || b.len() < rec.total()
+            || rec.caplen == 0
+            || rec.ts_sec.wrapping_sub(PLAUSIBLE_SINCE_S as u32)
+                > self.ts_max_sec - PLAUSIBLE_SINCE_S as u32
+        {
             return None;
         }
         self.last_ts_sec = Some(rec.ts_sec);

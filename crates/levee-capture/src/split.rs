@@ -166,6 +166,8 @@ impl SplitCapture {
             records: 0,
             damage: Vec::new(),
             finished: false,
+            last_implausible: None,
+            ts_max_nanos: crate::latest_plausible_s() * 1_000_000_000,
         })
     }
 }

@@ -24,6 +24,31 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The input rule: a file that gave no packet is an unreadable input (said on standard
+    /// error unless `quiet`), and inputs that together gave none are an error, not an empty
+    /// result.
+    pub fn require_packets(&mut self, args: &InputArgs) -> anyhow::Result<()> {
+        for f in &self.files {
+            if f.packets == 0 {
+                if !args.quiet {
+                    eprintln!(
+                        "levee: {}: no packet in the file",
+                        shown_name(args, &f.name)
+                    );
+                }
+                self.unreadable += 1;
+            }
+        }
+        if self.files.iter().all(|f| f.packets == 0) {
+            return Err(crate::NoInput(format!(
+                "no packet could be read from {}",
+                inputs_named(args)
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
     pub fn exit_code(&self) -> u8 {
         if self.unreadable > 0 {
             EXIT_UNREADABLE_INPUT
@@ -53,7 +78,8 @@ impl DamageSink for levee_analyze::Analyzer {}
 impl DamageSink for levee_analyze::Plan {}
 
 /// Copies standard input (`-`) to a temporary file, for commands that read their inputs twice.
-/// Returns the inputs with `-` replaced, and the file (deleted when dropped).
+/// Returns the inputs with `-` replaced, and the file (deleted when dropped). Empty standard
+/// input is an input error.
 pub fn spool_stdin(args: &InputArgs) -> anyhow::Result<(InputArgs, Option<tempfile::TempPath>)> {
     use anyhow::Context;
     if !args.captures.iter().any(|p| p.as_os_str() == "-") {
@@ -63,8 +89,11 @@ pub fn spool_stdin(args: &InputArgs) -> anyhow::Result<(InputArgs, Option<tempfi
         .prefix("levee-stdin-")
         .tempfile()
         .context("cannot create a temporary file to hold standard input")?;
-    std::io::copy(&mut std::io::stdin().lock(), &mut file)
-        .context("cannot copy standard input to a temporary file")?;
+    let copied = std::io::copy(&mut std::io::stdin().lock(), &mut file)
+        .context("cannot read standard input")?;
+    if copied == 0 {
+        return Err(crate::NoInput("standard input (-) is empty".into()).into());
+    }
     let path = file.into_temp_path();
     let mut spooled = args.clone();
     for p in spooled.captures.iter_mut() {
@@ -72,7 +101,38 @@ pub fn spool_stdin(args: &InputArgs) -> anyhow::Result<(InputArgs, Option<tempfi
             *p = path.to_path_buf();
         }
     }
+    spooled.spool = Some(path.to_path_buf());
     Ok((spooled, Some(path)))
+}
+
+/// A file's name as the user gave it: the spooled copy of standard input is `-`.
+pub fn shown_name(args: &InputArgs, name: &str) -> String {
+    match &args.spool {
+        Some(s) if std::path::Path::new(name) == s => "standard input (-)".into(),
+        _ => name.to_string(),
+    }
+}
+
+/// A message naming the spooled copy of standard input as the user knows it.
+pub fn shown_message(args: &InputArgs, message: &str) -> String {
+    match &args.spool {
+        Some(s) => message.replace(&*s.to_string_lossy(), "standard input (-)"),
+        None => message.to_string(),
+    }
+}
+
+/// The inputs, named for a message: `a.pcap`, `a.pcap and b.pcap`, `3 inputs`.
+fn inputs_named(args: &InputArgs) -> String {
+    let names: Vec<String> = args
+        .captures
+        .iter()
+        .map(|p| shown_name(args, &p.display().to_string()))
+        .collect();
+    match names.len() {
+        1 => names[0].clone(),
+        2 => format!("{} and {}", names[0], names[1]),
+        n => format!("any of the {n} inputs"),
+    }
 }
 
 /// Names the spooled copy of standard input `-` again in the files of an outcome.
@@ -155,7 +215,7 @@ pub fn for_each_frame_with<S: DamageSink>(
             }
             Err(e) => {
                 if !args.quiet {
-                    eprintln!("levee: {e}");
+                    eprintln!("levee: {}", shown_message(args, &e.to_string()));
                 }
                 unreadable += 1;
             }
@@ -182,7 +242,7 @@ pub fn for_each_frame_with<S: DamageSink>(
             Item::Damaged(e) => {
                 damaged += 1;
                 if !args.quiet && damaged as usize <= args.max_errors {
-                    eprintln!("levee: {e}");
+                    eprintln!("levee: {}", shown_message(args, &e.to_string()));
                 }
                 state.damaged(&e);
             }
@@ -208,9 +268,13 @@ pub fn for_each_frame_with<S: DamageSink>(
             packets: r.packets(),
         })
         .collect();
-    Ok(Outcome {
+    let mut outcome = Outcome {
         files,
         unreadable,
         damaged,
-    })
+    };
+    if !args.quiet {
+        outcome.require_packets(args)?;
+    }
+    Ok(outcome)
 }

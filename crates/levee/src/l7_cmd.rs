@@ -42,12 +42,7 @@ impl Requests {
         http: bool,
         command: &str,
     ) -> anyhow::Result<Option<Requests>> {
-        if let Some(spec) = log_inputs(&input.captures, log_format, command)? {
-            if http {
-                anyhow::bail!(
-                    "--http reads HTTP requests from captures; these inputs are access logs"
-                );
-            }
+        if let Some(spec) = log_inputs(&input.captures, log_format, http, command)? {
             return Ok(Some(Requests::Logs {
                 files: input.captures.clone(),
                 spool: spool.map(Path::to_path_buf),
@@ -76,6 +71,9 @@ impl Requests {
                 let mut outcome =
                     for_each_request(files, spec, if first { 10 } else { 0 }, !first, f);
                 outcome.name_spool(spool.as_deref());
+                if first {
+                    outcome.require_requests(false, "requests")?;
+                }
                 Ok(outcome)
             }
             Requests::Captures(args) => {
@@ -115,53 +113,98 @@ impl Requests {
                     "capture: HTTP/1.x from {} TCP connections ({} answered, {} TLS ClientHellos, {} header blocks never finished, {} gaps)",
                     st.connections, st.answered, st.tls_hellos, st.incomplete_headers, st.gaps
                 );
-                Ok(ReadOutcome {
+                let mut read = ReadOutcome {
                     files: vec![LogFile::capture(names, format, requests, None)],
                     unreadable: outcome.unreadable > 0,
                     damaged: outcome.damaged > 0,
-                })
+                };
+                if first {
+                    read.require_requests(true, "HTTP/1.x request in cleartext")?;
+                }
+                Ok(read)
             }
         }
     }
 }
 
-/// Whether a file is a packet capture (pcap or pcapng, possibly compressed) rather than a
-/// log: told by its first bytes, after decompression.
-pub fn is_capture(path: &Path) -> bool {
+/// What an input is, told by its first bytes after decompression.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InputKind {
+    /// pcap or pcapng.
+    Capture,
+    /// Anything else with content: read as an access log.
+    Text,
+    /// Nothing in it (after decompression).
+    Empty,
+    /// Cannot be opened or decompressed: the reader of either kind says why.
+    Unreadable,
+}
+
+pub fn input_kind(path: &Path) -> InputKind {
     let Ok(f) = std::fs::File::open(path) else {
-        // Unreadable: the capture reader reports it as usual.
-        return true;
+        return InputKind::Unreadable;
     };
     let Ok((mut stream, _)) = levee_logs::decompressed(Box::new(f)) else {
-        return true;
+        return InputKind::Unreadable;
     };
     let mut head = [0u8; 4];
-    let got = peek(&mut stream, &mut head);
-    got == 4
-        && matches!(
+    match peek(&mut stream, &mut head) {
+        0 => InputKind::Empty,
+        4 if matches!(
             u32::from_le_bytes(head),
             0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-        )
+        ) =>
+        {
+            InputKind::Capture
+        }
+        _ => InputKind::Text,
+    }
 }
 
 /// The format to read the inputs with when they are access logs, `None` when they are
-/// captures; an error when both kinds are mixed (`command` names the command in the message)
-/// or the format argument is wrong. A `--log-format` other than `auto` means logs.
+/// captures; an error when both kinds are mixed (`command` names the command in the message),
+/// when `http` (which reads captures) is given logs, or when the format argument is wrong. A
+/// `--log-format` other than `auto` means logs. Empty and unreadable inputs count as neither:
+/// their reader reports them.
 pub fn log_inputs(
     inputs: &[PathBuf],
     log_format: &str,
+    http: bool,
     command: &str,
 ) -> anyhow::Result<Option<FormatSpec>> {
-    let logs = inputs.iter().filter(|p| !is_capture(p)).count();
-    if logs == 0 && log_format == "auto" {
+    let kinds: Vec<InputKind> = inputs.iter().map(|p| input_kind(p)).collect();
+    let named = |k: InputKind| {
+        inputs
+            .iter()
+            .zip(&kinds)
+            .find(|(_, &x)| x == k)
+            .map(|(p, _)| p.display().to_string())
+    };
+    let captures = named(InputKind::Capture);
+    let text = named(InputKind::Text);
+    if http {
+        if let Some(t) = text {
+            anyhow::bail!(
+                "--http reads HTTP requests from packet captures; {t} is not a pcap or pcapng capture (for an access log, leave out --http)"
+            );
+        }
         return Ok(None);
     }
-    if logs < inputs.len() {
-        anyhow::bail!("give captures and access logs to separate `levee {command}` runs");
+    match (captures, text) {
+        (Some(c), Some(t)) => anyhow::bail!(
+            "{c} is a capture and {t} is not (an access log?): give captures and access logs to separate `levee {command}` runs"
+        ),
+        (Some(c), None) if log_format != "auto" => anyhow::bail!(
+            "--log-format is for access logs; {c} is a packet capture"
+        ),
+        (Some(_), None) => Ok(None),
+        // Only empty or unreadable inputs: the capture reader says what is wrong with them,
+        // unless a log format was named.
+        (None, None) if log_format == "auto" => Ok(None),
+        (None, _) => Ok(Some(
+            FormatSpec::parse(log_format).map_err(|e| anyhow::anyhow!("{e}"))?,
+        )),
     }
-    Ok(Some(
-        FormatSpec::parse(log_format).map_err(|e| anyhow::anyhow!("{e}"))?,
-    ))
 }
 
 fn peek(r: &mut impl Read, buf: &mut [u8; 4]) -> usize {
@@ -360,7 +403,7 @@ fn text(d: &LogAnalysis) -> String {
         }
     );
     if a.attacks.is_empty() {
-        let _ = writeln!(o, "\nNo attack found.");
+        let _ = writeln!(o, "\nNo attack found in {} requests.", a.requests);
     }
     if d.input == "capture" && a.requests == 0 {
         let _ = writeln!(

@@ -114,6 +114,46 @@ pub struct ReadOutcome {
 }
 
 impl ReadOutcome {
+    /// The input rule for requests: a file that gave none is an unreadable input (said on
+    /// standard error unless `quiet`), and inputs that together gave none are an error.
+    /// `what` names the requests (`requests`, `HTTP/1.x requests`).
+    pub fn require_requests(&mut self, quiet: bool, what: &str) -> anyhow::Result<()> {
+        for f in &mut self.files {
+            if f.requests == 0 && f.error.is_none() {
+                let why = if f.lines == 0 {
+                    "the file is empty".to_string()
+                } else if f.malformed > 0 && f.format == "auto" {
+                    format!(
+                        "none of its {} lines is an access-log line in a format levee knows, \
+                         and it is not a pcap or pcapng capture either",
+                        f.lines
+                    )
+                } else if f.malformed > 0 {
+                    format!(
+                        "none of its {} lines is a request in the {} format",
+                        f.lines, f.format
+                    )
+                } else {
+                    format!("no {what} in it")
+                };
+                if !quiet {
+                    eprintln!("levee: {}: {why}", f.name);
+                }
+                f.error = Some(why);
+                self.unreadable = true;
+            }
+        }
+        if self.files.iter().all(|f| f.requests == 0) {
+            let names: Vec<&str> = self.files.iter().map(|f| f.name.as_str()).collect();
+            return Err(crate::NoInput(format!(
+                "no {what} could be read from {}",
+                names.join(", ")
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
     /// Names the spooled copy of standard input `-` again.
     pub fn name_spool(&mut self, spool: Option<&std::path::Path>) {
         if let Some(spool) = spool {
@@ -260,6 +300,8 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
             None => named_clients += 1,
         }
     });
+    let mut outcome = outcome;
+    outcome.require_requests(false, "requests")?;
     let counts = |m: BTreeMap<String, u64>| {
         let mut v: Vec<Count> = m
             .into_iter()

@@ -95,7 +95,24 @@ pub struct InputArgs {
     /// Shown before the progress bar, for commands that read their inputs several times.
     #[arg(skip)]
     pub stage: &'static str,
+    /// Where standard input was copied (see [`input::spool_stdin`]), to name it `-` in
+    /// messages.
+    #[arg(skip)]
+    pub spool: Option<PathBuf>,
 }
+
+/// An input problem that ends a command with exit code 3: nothing could be read, or what was
+/// read holds nothing to analyse.
+#[derive(Debug)]
+pub struct NoInput(pub String);
+
+impl std::fmt::Display for NoInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoInput {}
 
 #[derive(Args)]
 struct AnalyzeArgs {
@@ -379,7 +396,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("levee: error: {e:#}");
-            ExitCode::from(EXIT_FAILURE)
+            if e.downcast_ref::<NoInput>().is_some() {
+                ExitCode::from(EXIT_UNREADABLE_INPUT)
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
         }
     }
 }
@@ -539,7 +560,23 @@ fn run_analysis(
     let (plan, mut outcome) = run_passes(input, config, threads, false, 2)?;
     input::name_spool(&mut outcome.files, spool);
     let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
+    require_decoded(&analysis.capture)?;
     Ok((analysis, outcome.exit_code()))
+}
+
+/// The input rule for analyses: packets none of which decode (not IP, or cut before their
+/// transport header) are an input error, not "no attack".
+pub(crate) fn require_decoded(c: &levee_analyze::report::CaptureInfo) -> anyhow::Result<()> {
+    if c.packets > 0 && c.undecoded_packets == c.packets {
+        let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();
+        return Err(NoInput(format!(
+            "none of the {} packets of {} holds an IP packet with a whole transport header that levee decodes (see `levee summary` for their link types and what stopped decoding)",
+            c.packets,
+            names.join(", ")
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Both passes of an analysis over inputs that can be read twice (see
@@ -648,6 +685,7 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
         max_errors: a.max_errors,
         quiet: false,
         stage: "",
+        spool: None,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -850,7 +888,8 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
     std::fs::create_dir_all(&report_dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", report_dir.display()))?;
     // Every file the demo writes is checked before the first is written.
-    let synth_files = output::PendingFiles::create(&[capture.clone(), labels.clone()], &[], a.force)?;
+    let synth_files =
+        output::PendingFiles::create(&[capture.clone(), labels.clone()], &[], a.force)?;
     let mut later = vec![rules.clone()];
     later.extend(levee_report::FILES.map(|n| report_dir.join(n)));
     let result_files = output::PendingFiles::create(&later, &[], a.force)?;
@@ -880,6 +919,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         max_errors: 20,
         quiet: false,
         stage: "",
+        spool: None,
     };
     let (report, code) = report_cmd::make_report(
         &input,

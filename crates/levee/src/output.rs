@@ -213,7 +213,11 @@ mod tests {
         assert!(e.to_string().contains("--force"), "{e}");
         let f = PendingFile::create(&out, &[], true).unwrap();
         f.file().write_all(b"new").unwrap();
-        assert_eq!(std::fs::read(&out).unwrap(), b"old", "replaced before commit");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            b"old",
+            "replaced before commit"
+        );
         f.commit().unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), b"new");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
@@ -252,7 +256,9 @@ mod tests {
         assert!(!a.exists());
         assert!(PendingFiles::create(&[a.clone(), a.clone()], &[], true).is_err());
         let missing_dir = dir.path().join("nowhere/x");
-        let e = PendingFiles::create(&[missing_dir], &[], true).err().unwrap();
+        let e = PendingFiles::create(&[missing_dir], &[], true)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("not a directory"), "{e}");
     }
 }

@@ -296,7 +296,7 @@ pub fn run(
             if shown < input.max_errors && !input.quiet {
                 let mut e = e.clone();
                 e.record += first_record;
-                eprintln!("levee: {e}");
+                eprintln!("levee: {}", input::shown_message(input, &e.to_string()));
                 shown += 1;
             }
         }
@@ -322,7 +322,7 @@ pub fn run(
     if plan.needs_second_pass() {
         plan.replay_parts(&others, true);
     }
-    let outcome = Outcome {
+    let mut outcome = Outcome {
         files: vec![FileInfo {
             name: file.name().to_string(),
             format: format!("{:?}", file.format()).to_lowercase(),
@@ -332,6 +332,7 @@ pub fn run(
         unreadable: 0,
         damaged,
     };
+    outcome.require_packets(input)?;
     Ok(Some((plan, outcome)))
 }
 

@@ -164,7 +164,16 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
     }
     let _ = writeln!(o);
     if a.attacks.is_empty() {
-        let _ = writeln!(o, "No attack found.");
+        let _ = writeln!(
+            o,
+            "No attack found in {} packets{}.",
+            c.packets,
+            if c.undecoded_packets > 0 {
+                format!(" ({} of them not decodable as IP)", c.undecoded_packets)
+            } else {
+                String::new()
+            }
+        );
     }
     // Figures measured on a sample are estimates, and marked so.
     let est = if a.sampling.one_in > 1 { "~" } else { "" };

@@ -103,7 +103,10 @@ fn report_files(
     force: bool,
 ) -> anyhow::Result<crate::output::PendingFiles> {
     if dir.exists() && !dir.is_dir() {
-        anyhow::bail!("--out {} is a file; it names the report's directory", dir.display());
+        anyhow::bail!(
+            "--out {} is a file; it names the report's directory",
+            dir.display()
+        );
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -156,6 +159,7 @@ pub fn make_report(
     let (plan, mut outcome) = crate::run_passes(input, config, threads, true, 3)?;
     input::name_spool(&mut outcome.files, spool);
     let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
+    crate::require_decoded(&analysis.capture)?;
     let details = plan
         .details()
         .expect("the second pass was asked to gather details");

@@ -104,7 +104,11 @@ fn combined(o: &mut Vec<u8>, r: &Request<'_>) {
 
 pub fn run(a: RequestsArgs) -> anyhow::Result<u8> {
     let file = match &a.out {
-        Some(p) => Some(crate::output::PendingFile::create(p, &a.input.captures, a.force)?),
+        Some(p) => Some(crate::output::PendingFile::create(
+            p,
+            &a.input.captures,
+            a.force,
+        )?),
         None => None,
     };
     let (input, spool) = crate::input::spool_stdin(&a.input)?;

@@ -34,6 +34,7 @@ pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulat
         st.sim.add(ts, p, st.plan.members());
     })?;
     let analysis = st.plan.finish(outcome.files.clone(), outcome.damaged);
+    crate::require_decoded(&analysis.capture)?;
     let sim = st.sim.finish(rules_path.display().to_string(), &analysis);
     Ok((sim, outcome.exit_code()))
 }
