@@ -184,17 +184,17 @@ pub fn log_inputs(
     let text = named(InputKind::Text);
     if http {
         if let Some(t) = text {
-            anyhow::bail!(
+            crate::bail_usage!(
                 "--http reads HTTP requests from packet captures; {t} is not a pcap or pcapng capture (for an access log, leave out --http)"
             );
         }
         return Ok(None);
     }
     match (captures, text) {
-        (Some(c), Some(t)) => anyhow::bail!(
+        (Some(c), Some(t)) => crate::bail_usage!(
             "{c} is a capture and {t} is not (an access log?): give captures and access logs to separate `levee {command}` runs"
         ),
-        (Some(c), None) if log_format != "auto" => anyhow::bail!(
+        (Some(c), None) if log_format != "auto" => crate::bail_usage!(
             "--log-format is for access logs; {c} is a packet capture"
         ),
         (Some(_), None) => Ok(None),
@@ -202,7 +202,7 @@ pub fn log_inputs(
         // unless a log format was named.
         (None, None) if log_format == "auto" => Ok(None),
         (None, _) => Ok(Some(
-            FormatSpec::parse(log_format).map_err(|e| anyhow::anyhow!("{e}"))?,
+            FormatSpec::parse(log_format).map_err(|e| crate::usage!("--log-format: {e}"))?,
         )),
     }
 }

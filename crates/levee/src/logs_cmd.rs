@@ -266,7 +266,7 @@ pub fn for_each_request(
 }
 
 pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
-    let spec = FormatSpec::parse(&a.log_format).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spec = FormatSpec::parse(&a.log_format).map_err(|e| crate::usage!("--log-format: {e}"))?;
     let (mut start, mut end) = (i64::MAX, i64::MIN);
     let mut methods: BTreeMap<String, u64> = BTreeMap::new();
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();

@@ -2,14 +2,8 @@
 //! (`levee-capture`), decoding (`levee-decode`), analysis (`levee-analyze`) and the traffic
 //! generator (`levee-synth`).
 //!
-//! Exit codes (also in the README):
-//! * 0: success.
-//! * 1: the command failed (for example an output file could not be written).
-//! * 2: bad command-line arguments.
-//! * 3: at least one input could not be read at all (missing, not a capture); the others were
-//!   processed and the results cover them.
-//! * 4: every input was read, but some records were damaged; they were reported on standard
-//!   error and counted in the results.
+//! Exit codes: [`EXIT_CODES`] is the one table, printed by `levee --help`, every subcommand's
+//! help and the README.
 
 mod input;
 mod l7_cmd;
@@ -30,15 +24,29 @@ use clap::{Args, Parser, Subcommand};
 use levee_analyze::SummaryBuilder;
 
 pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREADABLE_INPUT: u8 = 3;
 pub const EXIT_DAMAGED_RECORDS: u8 = 4;
+
+/// The exit codes of every command, as `--help` shows them.
+pub const EXIT_CODES: &str = "\
+Exit codes (the same for every command):
+  0  success
+  1  the command failed: an output exists (without --force) or is an input, a rules file
+     was refused, a file could not be written
+  2  bad command line: unknown option, bad value, options that do not go together
+  3  an input could not be read, is empty, or holds nothing to analyse (no packet, no
+     decodable packet, no request); any other inputs were processed
+  4  every input was read, but damaged records were skipped or flagged (reported on
+     standard error and counted)";
 
 #[derive(Parser)]
 #[command(
     name = "levee",
     version,
+    propagate_version = true,
     about = "Attack forensics and mitigation workbench: what is attacking, which traffic is good, which rule stops it",
-    after_help = "Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 an input could not be read, 4 damaged records were skipped."
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -99,6 +107,35 @@ pub struct InputArgs {
     /// messages.
     #[arg(skip)]
     pub spool: Option<PathBuf>,
+}
+
+/// A command line that cannot be carried out (a bad value, a wrong combination): exit code 2,
+/// as for the errors clap finds.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A [`UsageError`] as an `anyhow::Error`, from a format string.
+#[macro_export]
+macro_rules! usage {
+    ($($t:tt)*) => {
+        anyhow::Error::new($crate::UsageError(format!($($t)*)))
+    };
+}
+
+/// Returns a [`UsageError`] (exit code 2) from the current function.
+#[macro_export]
+macro_rules! bail_usage {
+    ($($t:tt)*) => {
+        return Err($crate::usage!($($t)*))
+    };
 }
 
 /// An input problem that ends a command with exit code 3: nothing could be read, or what was
@@ -181,7 +218,7 @@ impl DetectArgs {
     /// The analysis settings and the number of threads.
     pub fn config(&self) -> anyhow::Result<(levee_analyze::AnalyzeConfig, usize)> {
         if !(self.bucket > 0.0 && self.bucket.is_finite()) {
-            anyhow::bail!("--bucket must be a positive number of seconds");
+            bail_usage!("--bucket must be a positive number of seconds");
         }
         let config = levee_analyze::AnalyzeConfig {
             bucket_ns: ((self.bucket * 1e9) as i64).max(1),
@@ -378,8 +415,31 @@ struct DemoArgs {
     json: bool,
 }
 
+/// The command line, with the exit-code table in every subcommand's help; clap's own errors
+/// exit with [`EXIT_USAGE`], help and version with 0.
+fn parse_command_line() -> Result<Cli, ExitCode> {
+    use clap::{CommandFactory, FromArgMatches};
+    fn with_table(c: clap::Command) -> clap::Command {
+        c.after_help(EXIT_CODES).mut_subcommands(with_table)
+    }
+    let parsed = with_table(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    parsed.map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Rules(a) => rules(a),
@@ -398,6 +458,8 @@ fn main() -> ExitCode {
             eprintln!("levee: error: {e:#}");
             if e.downcast_ref::<NoInput>().is_some() {
                 ExitCode::from(EXIT_UNREADABLE_INPUT)
+            } else if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
             } else {
                 ExitCode::from(EXIT_FAILURE)
             }
@@ -407,7 +469,7 @@ fn main() -> ExitCode {
 
 fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
     if !(a.bucket > 0.0 && a.bucket.is_finite()) {
-        anyhow::bail!("--bucket must be a positive number of seconds");
+        bail_usage!("--bucket must be a positive number of seconds");
     }
     let mut builder = SummaryBuilder::new((a.bucket * 1e9) as i64);
     let outcome = input::for_each_packet(&a.input, &mut builder, |b, ts, p| b.add(ts, p))?;
@@ -512,7 +574,7 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
             device,
         } => {
             let t = levee_rules::compile::Target::parse(&target).ok_or_else(|| {
-                anyhow::anyhow!(
+                usage!(
                     "unknown target `{target}` (one of: {})",
                     levee_rules::compile::Target::NAMES.join(", ")
                 )
@@ -532,7 +594,7 @@ fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
         l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "simulate")?
     {
         if a.rules_only {
-            anyhow::bail!("--rules-only is for the packets of captures");
+            bail_usage!("--rules-only is for the packets of captures");
         }
         return l7_cmd::simulate_logs(&a.rules, &source, a.json);
     }
@@ -671,11 +733,11 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     if a.fields.is_empty() {
-        anyhow::bail!("name at least one field with -e (see `levee fields --list`)");
+        bail_usage!("name at least one field with -e (see `levee fields --list`)");
     }
     for f in &a.fields {
         if !levee_decode::FIELD_NAMES.iter().any(|(n, _)| n == f) {
-            anyhow::bail!("unknown field `{f}` (see `levee fields --list`)");
+            bail_usage!("unknown field `{f}` (see `levee fields --list`)");
         }
     }
     let names: Vec<&str> = a.fields.iter().map(String::as_str).collect();
@@ -736,9 +798,9 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
     }
     let name = a.scenario.as_deref().unwrap_or("syn-flood");
     let scenario = levee_synth::Scenario::parse(name)
-        .ok_or_else(|| anyhow::anyhow!("unknown scenario `{name}` (see `levee synth --list`)"))?;
+        .ok_or_else(|| usage!("unknown scenario `{name}` (see `levee synth --list`)"))?;
     let background = levee_synth::Background::parse(&a.background).ok_or_else(|| {
-        anyhow::anyhow!(
+        usage!(
             "unknown background `{}` (one of: {})",
             a.background,
             levee_synth::Background::NAMES.join(", ")
@@ -762,7 +824,7 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
             .collect(),
         start_ns: match a.start {
             Some(s) if (0.0..4e9).contains(&s) => (s * 1e9) as i64,
-            Some(_) => anyhow::bail!("--start must be seconds since 1970, before 2096"),
+            Some(_) => bail_usage!("--start must be seconds since 1970, before 2096"),
             None => levee_synth::SynthConfig::default().start_ns,
         },
     };
@@ -793,7 +855,7 @@ fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
             {
                 attacks.push(name.into())
             }
-            x => anyhow::bail!(
+            x => bail_usage!(
                 "unknown HTTP scenario `{x}` (benign, http-mix, slowloris, {}, {})",
                 levee_synth::http::HTTP_ATTACKS.join(", "),
                 levee_synth::http::HTTP_EXTRA_ATTACKS.join(", ")
@@ -804,13 +866,13 @@ fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
     let slowloris = attacks.iter().any(|x| x == "slowloris");
     attacks.retain(|x| x != "slowloris");
     if slowloris && !a.capture {
-        anyhow::bail!("slowloris lives in TCP connections: add --capture to write a capture");
+        bail_usage!("slowloris lives in TCP connections: add --capture to write a capture");
     }
     if !(a.duration > 0.0 && a.duration <= 30.0 * 86_400.0) {
-        anyhow::bail!("--duration must be between 0 and 30 days, in seconds");
+        bail_usage!("--duration must be between 0 and 30 days, in seconds");
     }
     if !(a.sessions_per_second > 0.0 && a.sessions_per_second <= 100_000.0) {
-        anyhow::bail!("--sessions-per-second must be above 0 and at most 100000");
+        bail_usage!("--sessions-per-second must be above 0 and at most 100000");
     }
     let cfg = levee_synth::http::HttpConfig {
         attacks,
@@ -819,7 +881,7 @@ fn synth_http(a: &SynthArgs) -> anyhow::Result<u8> {
         sessions_per_s: a.sessions_per_second,
         start_ns: match a.start {
             Some(s) if (0.0..4e9).contains(&s) => (s * 1e9) as i64,
-            Some(_) => anyhow::bail!("--start must be seconds since 1970, before 2096"),
+            Some(_) => bail_usage!("--start must be seconds since 1970, before 2096"),
             None => levee_synth::http::HttpConfig::default().start_ns,
         },
         cloudflare: a.cloudflare,
