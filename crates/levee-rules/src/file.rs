@@ -132,11 +132,42 @@ struct RawRule {
 }
 
 /// Line and column (1-based) of a byte offset.
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let at = at.min(text.len());
-    let line = text[..at].matches('\n').count() + 1;
-    let col = text[..at].rfind('\n').map_or(at, |i| at - i - 1) + 1;
-    (line, col)
+/// Line and column (1-based, columns in bytes) of byte offsets in a text, found by a binary
+/// search of the line starts: a file of 100 000 rules asks for a place per rule, and counting
+/// lines from the start each time made loading quadratic (20 000 rules took 5.6 s).
+struct LineIndex<'t> {
+    text: &'t str,
+    /// Byte offset of every `\n`.
+    newlines: Vec<usize>,
+}
+
+impl<'t> LineIndex<'t> {
+    fn new(text: &'t str) -> Self {
+        LineIndex {
+            text,
+            newlines: positions_of(b'\n', text.as_bytes()),
+        }
+    }
+
+    fn line_col(&self, at: usize) -> (usize, usize) {
+        let at = at.min(self.text.len());
+        // Newlines before `at`.
+        let line = self.newlines.partition_point(|&n| n < at);
+        let start = if line == 0 {
+            0
+        } else {
+            self.newlines[line - 1] + 1
+        };
+        (line + 1, at - start + 1)
+    }
+}
+
+fn positions_of(needle: u8, hay: &[u8]) -> Vec<usize> {
+    hay.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == needle)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 impl RulesFile {
@@ -151,7 +182,7 @@ impl RulesFile {
             let place = e
                 .span()
                 .map(|s| {
-                    let (l, c) = line_col(text, s.start);
+                    let (l, c) = LineIndex::new(text).line_col(s.start);
                     format!("{origin}:{l}:{c}: ")
                 })
                 .unwrap_or_default();
@@ -172,8 +203,9 @@ impl RulesFile {
         }
         let mut rules = Vec::new();
         let mut ids = std::collections::HashSet::new();
+        let lines = LineIndex::new(text);
         for spanned in &raw.rule {
-            let (rl, _) = line_col(text, spanned.span().start);
+            let (rl, _) = lines.line_col(spanned.span().start);
             let r = spanned.get_ref();
             let at = format!("{origin}:{rl}: rule `{}`", r.id);
             if r.id.trim().is_empty() {
@@ -208,7 +240,20 @@ impl RulesFile {
                             let burst = burst.unwrap_or(rate.ceil() as u64).max(1);
                             key.map(|key| Action::RateLimit { rate, burst, key })
                         }
-                        _ => {
+                        Some(rate) if rate.is_finite() && rate > 1e9 => {
+                            problems.push(format!(
+                                "{at}: rate {rate:e} is too large: at most 1e9 packets per second"
+                            ));
+                            None
+                        }
+                        Some(rate) => {
+                            problems.push(format!(
+                                "{at}: rate {rate} is not a rate: packets per second, above 0 \
+                                 and at most 1e9"
+                            ));
+                            None
+                        }
+                        None => {
                             problems.push(format!(
                                 "{at}: rate_limit needs `rate`, packets per second, above 0"
                             ));
@@ -231,7 +276,7 @@ impl RulesFile {
                     let span = r.expression.span();
                     let raw_text = &text[span.start..span.end.min(text.len())];
                     let rendered = if raw_text.len() == src.len() + 2 {
-                        let (l, c) = line_col(text, span.start + 1 + e.start);
+                        let (l, c) = lines.line_col(span.start + 1 + e.start);
                         e.render_at(&format!("{origin}:{l}:{c} (rule `{}`)", r.id), src)
                     } else {
                         e.render(&format!("{at}, expression"), src)

@@ -56,7 +56,7 @@ impl ParseError {
     /// The error as a compiler would print it: the message, `line:column`, the line, and carets
     /// under the fault. `origin` names where the text came from (a file, `--expr`).
     pub fn render(&self, origin: &str, src: &str) -> String {
-        let start = self.start.min(src.len());
+        let start = char_floor(src, self.start);
         let line_no = src[..start].matches('\n').count() + 1;
         let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
         let col = src[line_start..start].chars().count() + 1;
@@ -66,15 +66,13 @@ impl ParseError {
     /// [`Self::render`] with the place (`file:line:column`) given by the caller, for
     /// expressions embedded in a larger file.
     pub fn render_at(&self, place: &str, src: &str) -> String {
-        let start = self.start.min(src.len());
+        let start = char_floor(src, self.start);
         let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
         let col = src[line_start..start].chars().count() + 1;
         let line = &src[line_start..line_end];
-        let width = src[start..self.end.min(line_end).max(start)]
-            .chars()
-            .count()
-            .max(1);
+        let end = char_floor(src, self.end.min(line_end).max(start));
+        let width = src[start..end].chars().count().max(1);
         format!(
             "error: {}\n --> {place}\n  |\n  | {line}\n  | {}{}\n",
             self.message,
@@ -82,6 +80,16 @@ impl ParseError {
             "^".repeat(width)
         )
     }
+}
+
+/// `i` moved back to the start of the character it falls in, and to the end of `src` at
+/// most: spans of errors never slice inside a character, whatever made them.
+fn char_floor(src: &str, i: usize) -> usize {
+    let mut i = i.min(src.len());
+    while !src.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// A list file that could not be read.

@@ -189,12 +189,15 @@ fn lex_string(src: &str, start: usize) -> Result<(String, usize), ParseError> {
                 Some((_, 't')) => out.push('\t'),
                 Some((_, 'x')) => {
                     let hex: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
+                    // The span covers the escape as written, whatever its characters' widths.
+                    let end = at + 2 + hex.len();
                     let v = u8::from_str_radix(&hex, 16)
-                        .map_err(|_| err(at, at + 4, "`\\x` needs two hex digits"))?;
+                        .map_err(|_| err(at, end, "`\\x` needs two hex digits"))?;
                     out.push(char::from(v));
                 }
                 Some((_, other)) => {
-                    return Err(err(at, at + 2, format!("unknown escape `\\{other}`")));
+                    let end = at + 1 + other.len_utf8();
+                    return Err(err(at, end, format!("unknown escape `\\{other}`")));
                 }
                 None => break,
             },

@@ -7,6 +7,7 @@
 //! and never twice.
 
 use crate::record::Record;
+use std::collections::HashMap;
 
 use std::net::IpAddr;
 
@@ -146,7 +147,11 @@ impl RuleSet {
 
     fn build(exprs: &[Expr], indexed: bool) -> RuleSet {
         let mut atoms = Vec::new();
-        let formulas: Vec<Formula> = exprs.iter().map(|e| lower(e, &mut atoms)).collect();
+        let mut atoms_by_text = std::collections::HashMap::new();
+        let formulas: Vec<Formula> = exprs
+            .iter()
+            .map(|e| lower(e, &mut atoms, &mut atoms_by_text))
+            .collect();
         let app: Vec<bool> = atoms.iter().map(is_application).collect();
         let index = indexed.then(|| {
             let necessary: Vec<Vec<usize>> = formulas
@@ -349,17 +354,26 @@ fn to_masks(f: Formula, app: &[bool]) -> Formula {
     }
 }
 
-fn lower(e: &Expr, atoms: &mut Vec<Expr>) -> Formula {
+/// The expression as a formula over atoms (conditions), each stored once in `atoms`. Equal
+/// atoms are found through their text (`by_text`: text to the indices of atoms printed so),
+/// then compared whole: looking through every atom for each one made 10 000 rules take
+/// seconds to load.
+fn lower(e: &Expr, atoms: &mut Vec<Expr>, by_text: &mut HashMap<String, Vec<usize>>) -> Formula {
     match e {
-        Expr::Not(x) => Formula::Not(Box::new(lower(x, atoms))),
-        Expr::And(v) => Formula::And(v.iter().map(|x| lower(x, atoms)).collect()),
-        Expr::Or(v) => Formula::Or(v.iter().map(|x| lower(x, atoms)).collect()),
-        Expr::Xor(a, b) => Formula::Xor(Box::new(lower(a, atoms)), Box::new(lower(b, atoms))),
+        Expr::Not(x) => Formula::Not(Box::new(lower(x, atoms, by_text))),
+        Expr::And(v) => Formula::And(v.iter().map(|x| lower(x, atoms, by_text)).collect()),
+        Expr::Or(v) => Formula::Or(v.iter().map(|x| lower(x, atoms, by_text)).collect()),
+        Expr::Xor(a, b) => Formula::Xor(
+            Box::new(lower(a, atoms, by_text)),
+            Box::new(lower(b, atoms, by_text)),
+        ),
         leaf => {
-            let i = match atoms.iter().position(|a| a == leaf) {
-                Some(i) => i,
+            let same_text = by_text.entry(leaf.to_string()).or_default();
+            let i = match same_text.iter().find(|&&i| atoms[i] == *leaf) {
+                Some(&i) => i,
                 None => {
                     atoms.push(leaf.clone());
+                    same_text.push(atoms.len() - 1);
                     atoms.len() - 1
                 }
             };
