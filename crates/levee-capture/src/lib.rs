@@ -87,6 +87,9 @@ impl Frame<'_> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawFrame {
     ts_nanos: i64,
+    /// The record carries no time (a pcapng simple packet block): its `ts_nanos` of 0 is not
+    /// a clock's reading and is not judged.
+    untimed: bool,
     linktype: u32,
     orig_len: u32,
     data_offset: u64,
@@ -348,8 +351,9 @@ impl CaptureReader {
     /// [`RecordProblem::ImplausibleTime`]); the packets themselves are kept. Only records of the
     /// careful path are judged: the pcap fast path takes only plausible times.
     fn judge_time(&mut self, raw: &RawFrame) {
-        let plausible = raw.ts_nanos >= error::PLAUSIBLE_SINCE_S * 1_000_000_000
-            && raw.ts_nanos <= self.ts_max_nanos;
+        let plausible = raw.untimed
+            || (raw.ts_nanos >= error::PLAUSIBLE_SINCE_S * 1_000_000_000
+                && raw.ts_nanos <= self.ts_max_nanos);
         if plausible {
             return;
         }

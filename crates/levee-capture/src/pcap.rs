@@ -316,6 +316,7 @@ impl PcapFormat {
         w.consume(rec.total());
         RawFrame {
             ts_nanos: rec.ts_nanos,
+            untimed: false,
             linktype: rec.linktype,
             orig_len: rec.orig_len,
             data_offset: offset + u64::from(rec.header_len),

@@ -121,6 +121,7 @@ fn parts_start_on_true_records_despite_misleading_payloads() {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn parts_of_real_captures_start_on_true_records() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     for name in [

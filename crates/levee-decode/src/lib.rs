@@ -516,19 +516,13 @@ mod straight_path_tests {
         }
     }
 
-    /// Every frame of every capture in the shared corpus (real traffic from many networks,
-    /// and tcpdump's own test captures of odd and damaged packets): the straight path gives
-    /// exactly the packet of the general walk wherever it takes a frame.
-    #[test]
-    fn the_straight_path_agrees_with_the_general_walk_on_the_shared_corpus() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    /// Compares the straight path with the general walk on every frame of every capture under
+    /// `dir`: (files, frames, frames on the straight path).
+    fn straight_path_on_corpus(dir: &Path) -> (usize, usize, usize) {
         let mut paths = Vec::new();
-        files_under(&dir, &mut paths);
+        files_under(dir, &mut paths);
         paths.sort();
-        if paths.is_empty() {
-            eprintln!("skipped: no {}", dir.display());
-            return;
-        }
+        assert!(!paths.is_empty(), "no file under {}", dir.display());
         let (mut files, mut frames, mut straight) = (0, 0usize, 0usize);
         for path in &paths {
             let Ok(mut reader) = levee_capture::CaptureReader::open(path) else {
@@ -548,6 +542,28 @@ mod straight_path_tests {
                 ControlFlow::Continue(())
             });
         }
+        (files, frames, straight)
+    }
+
+    /// The corpus checked into the repository (`testdata/captures`: every format variant over
+    /// frames on both sides of what the straight path takes), so this proof always runs.
+    #[test]
+    fn the_straight_path_agrees_with_the_general_walk_on_the_checked_in_corpus() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/captures");
+        let (files, frames, straight) = straight_path_on_corpus(&dir);
+        assert!(
+            files >= 9 && frames >= 100 && straight >= 40 && straight < frames,
+            "{files} files, {frames} frames, {straight} on the straight path"
+        );
+    }
+
+    /// Every frame of every capture in the shared corpus (real traffic from many networks,
+    /// and tcpdump's own test captures of odd and damaged packets).
+    #[test]
+    #[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+    fn the_straight_path_agrees_with_the_general_walk_on_the_shared_corpus() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        let (files, frames, straight) = straight_path_on_corpus(&dir);
         assert!(
             files >= 500 && frames >= 50_000 && straight >= 40_000,
             "{files} files, {frames} frames, {straight} on the straight path"

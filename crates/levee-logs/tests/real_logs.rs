@@ -21,6 +21,7 @@ fn sotm34() -> Vec<PathBuf> {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn every_line_of_the_honeynet_logs_reads_as_its_quotes_say() {
     let (mut lines, mut requests) = (0, 0);
     let mut methods = std::collections::BTreeMap::new();

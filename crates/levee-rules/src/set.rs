@@ -541,6 +541,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
     fn an_indexed_set_of_varied_rules_agrees_with_evaluating_each_rule_on_real_captures() {
         let frames = real_frames();
         assert!(frames.len() > 10_000, "{} frames", frames.len());

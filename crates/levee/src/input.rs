@@ -108,6 +108,7 @@ pub fn spool_stdin(args: &InputArgs) -> anyhow::Result<(InputArgs, Option<tempfi
 /// A file's name as the user gave it: the spooled copy of standard input is `-`.
 pub fn shown_name(args: &InputArgs, name: &str) -> String {
     match &args.spool {
+        _ if name == "-" => "standard input (-)".into(),
         Some(s) if std::path::Path::new(name) == s => "standard input (-)".into(),
         _ => name.to_string(),
     }
@@ -115,6 +116,9 @@ pub fn shown_name(args: &InputArgs, name: &str) -> String {
 
 /// A message naming the spooled copy of standard input as the user knows it.
 pub fn shown_message(args: &InputArgs, message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("-: ") {
+        return format!("standard input (-): {rest}");
+    }
     match &args.spool {
         Some(s) => message.replace(&*s.to_string_lossy(), "standard input (-)"),
         None => message.to_string(),

@@ -356,6 +356,7 @@ mod tests {
             max_errors: 20,
             quiet: false,
             stage: "",
+            spool: None,
         }
     }
 

@@ -46,6 +46,7 @@ fn real(name: &str) -> Option<PathBuf> {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn real_spoofed_syn_flood_on_25565() {
     let Some(f) = real("pkt.TCP.synflood.spoofed.pcap") else {
         return;
@@ -67,6 +68,7 @@ fn real_spoofed_syn_flood_on_25565() {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn real_reflections_are_named_by_their_service() {
     for (file, want) in [
         ("amp.UDP.isakmp.pcap", vec!["isakmp-reflection"]),
@@ -94,6 +96,7 @@ fn real_reflections_are_named_by_their_service() {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn real_masscan_is_a_port_scan_from_one_source() {
     let Some(d) = require_shared("masscan") else {
         return;
@@ -276,6 +279,7 @@ fn heavy_benign_traffic_is_not_an_attack() {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn real_benign_captures_raise_no_alarm_even_with_low_thresholds() {
     let Some(d) = require_shared("tcpdump-tests benign") else {
         return;
@@ -316,6 +320,7 @@ fn real_benign_captures_raise_no_alarm_even_with_low_thresholds() {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn a_real_attack_mixed_with_benign_traffic_keeps_its_signature_and_shows_collateral() {
     let Some(f) = real("amp.UDP.isakmp.pcap") else {
         return;
@@ -450,7 +455,7 @@ fn multi_and_real_attacks(scratch_name: &str, more: &[&str]) -> Vec<PathBuf> {
         &["--scenario", "multi", "--packets", "60000"],
     );
     let mut inputs: Vec<PathBuf> = vec![cap];
-    if let Some(d) = require_shared(scratch_name) {
+    if let Some(d) = shared_data() {
         for name in [
             "amp.UDP.bacnet.IOT.37810.pcapng",
             "pkt.TCP.synflood.spoofed.pcap",
@@ -582,6 +587,7 @@ fn sampled_analysis_agrees_with_the_exact_one() {
 /// Damage in any part of a file read in parts is reported as a reading of the whole file
 /// reports it (same record numbers and offsets), and the analysis goes on around it.
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn damage_is_reported_alike_when_a_file_is_read_in_parts() {
     let Some(f) = real("pkt.TCP.synflood.spoofed.pcap") else {
         return;

@@ -265,6 +265,7 @@ fn a_million_spoofed_sources_fit_in_bounded_memory() {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn real_attack_captures_summarise_to_their_known_shape() {
     let Some(shared) = require_shared("real_attack_captures_summarise") else {
         return;
@@ -407,6 +408,7 @@ fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> std::process::Exi
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn every_tcpdump_test_capture_is_summarised_without_panic_or_hang() {
     let Some(shared) = require_shared("every_tcpdump_test_capture") else {
         return;

@@ -146,6 +146,10 @@ fn differences(a: &Counts, b: &Counts) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tshark)),
+    ignore = "needs ../shared/data, tshark"
+)]
 fn requests_reassembled_from_captures_equal_tsharks() {
     if !require_tool("levee requests against tshark", "tshark") {
         return;
@@ -389,6 +393,7 @@ fn rules_written_from_a_capture_stop_its_attacks_and_spare_good_clients() {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn every_tcpdump_test_capture_goes_through_the_reassembly() {
     // The whole corpus (fuzzer-found crashers among them) in one run: damaged records are
     // reported and skipped, and whatever TCP they hold goes through the reassembly.

@@ -10,6 +10,7 @@ use common::*;
 use serde_json::Value;
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn the_honeynet_logs_are_read_whole_with_their_busiest_clients() {
     let Some(data) = require_shared("levee logs on sotm34") else {
         return;
@@ -158,6 +159,7 @@ fn sotm34_lines(data: &std::path::Path) -> (Vec<std::path::PathBuf>, Vec<String>
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn analyze_finds_each_kind_of_hostile_client_of_the_honeynet_and_attributes_it() {
     let Some(data) = require_shared("levee analyze on sotm34") else {
         return;
@@ -278,6 +280,7 @@ fn analyze_finds_each_kind_of_hostile_client_of_the_honeynet_and_attributes_it()
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn analyze_refuses_mixed_inputs_and_reads_logs_from_standard_input() {
     let Some(data) = require_shared("levee analyze log inputs") else {
         return;
@@ -401,6 +404,7 @@ fn synthetic_shop_logs_attacks_are_found_and_good_clients_are_not_called_malicio
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn simulate_on_logs_measures_attacks_stopped_and_good_clients_hit() {
     let dir = scratch("logs-simulate");
     let log = dir.join("shop.log");
@@ -488,6 +492,7 @@ action = "block"
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn rules_written_for_log_attacks_stop_them_and_spare_good_clients() {
     let dir = scratch("logs-rules-out");
     let mut logs = Vec::new();

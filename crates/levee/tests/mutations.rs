@@ -48,6 +48,7 @@ fn exercise(bytes: Vec<u8>) -> (usize, usize) {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn mutated_real_captures_never_panic() {
     let Some(shared) = common::require_shared("mutated_real_captures_never_panic") else {
         return;

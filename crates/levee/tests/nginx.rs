@@ -249,6 +249,7 @@ fn replay(port: u16, rules_path: &Path, logs: &[PathBuf]) -> Replay {
 }
 
 #[test]
+#[cfg_attr(not(levee_has_nginx), ignore = "needs nginx")]
 fn rules_compiled_for_nginx_decide_in_nginx_what_levee_decides() {
     if !require_tool("nginx target in nginx", "nginx") {
         return;
@@ -322,6 +323,10 @@ fn rules_compiled_for_nginx_decide_in_nginx_what_levee_decides() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_nginx)),
+    ignore = "needs ../shared/data, nginx"
+)]
 fn honeynet_rules_in_nginx_block_the_probes_levee_blocks() {
     if !require_tool("nginx target on sotm34", "nginx") {
         return;

@@ -66,6 +66,7 @@ fn thousands(n: u64) -> String {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn reports_of_the_real_attack_captures_agree_with_analyze() {
     let Some(d) = require_shared("reports of the real captures") else {
         return;
@@ -325,6 +326,7 @@ fn lookup(table: &[(ipnet::IpNet, String)], ip: IpAddr) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn countries_and_ases_come_from_the_databases_given() {
     let Some(d) = require_shared("report enrichment") else {
         return;
@@ -478,6 +480,7 @@ fn figures(dom: &str) -> HashMap<String, String> {
 }
 
 #[test]
+#[cfg_attr(not(levee_has_chromium), ignore = "needs chromium")]
 fn the_page_renders_offline_in_chromium_with_charts_and_the_figures_of_the_json() {
     if !require_tool("report in chromium", "chromium") {
         return;
@@ -654,6 +657,7 @@ fn the_page_renders_offline_in_chromium_with_charts_and_the_figures_of_the_json(
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn report_on_two_threads_equals_one_thread() {
     let Some(d) = require_shared("report on two threads") else {
         return;
@@ -690,6 +694,7 @@ fn report_on_two_threads_equals_one_thread() {
 }
 
 #[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn reports_of_access_logs_agree_with_analyze_and_simulate() {
     let dir = scratch("report-logs");
     let log = dir.join("shop.log");

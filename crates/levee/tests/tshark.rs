@@ -365,6 +365,10 @@ fn corpus(shared: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tshark)),
+    ignore = "needs ../shared/data, tshark"
+)]
 fn decode_agrees_with_tshark_field_by_field() {
     let Some(shared) = require_shared("decode_agrees_with_tshark_field_by_field") else {
         return;
@@ -402,6 +406,10 @@ fn decode_agrees_with_tshark_field_by_field() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tcpdump)),
+    ignore = "needs ../shared/data, tcpdump"
+)]
 fn packet_counts_equal_tcpdump() {
     let Some(shared) = require_shared("packet_counts_equal_tcpdump") else {
         return;
@@ -429,6 +437,7 @@ fn packet_counts_equal_tcpdump() {
 /// tshark's own `tls.handshake.ja3_full` and `ja3`. The corpus holds no ClientHello, so this
 /// uses levee's browser-like hellos (with GREASE), which tshark decodes independently.
 #[test]
+#[cfg_attr(not(levee_has_tshark), ignore = "needs tshark")]
 fn ja3_and_sni_agree_with_tshark() {
     if !require_tool("ja3_and_sni_agree_with_tshark", "tshark") {
         return;
