@@ -7,11 +7,14 @@ use levee_capture::{
     CaptureReader, Item, MergedCapture, OpenError, PcapWriter, RecordProblem, Recovery,
 };
 
-/// Frames as (timestamp, linktype, data) and damage as messages, from a reader.
+/// Frames as (timestamp, linktype, data) and damage as messages, from a reader. The captures
+/// here are timed in 1970 (small numbers are easy to check); the warning that such times are
+/// implausible is kept apart from the damage, and tested on its own.
 #[derive(Debug, Default)]
 struct Read {
     frames: Vec<(i64, u32, Vec<u8>, u32)>,
     damage: Vec<(RecordProblem, Recovery, u64, u64)>,
+    implausible_times: Vec<(u64, u64)>,
 }
 
 fn read_all(mut r: CaptureReader) -> Read {
@@ -24,11 +27,68 @@ fn read_all(mut r: CaptureReader) -> Read {
             }
             Item::Damaged(e) => {
                 assert!(e.to_string().contains("test.cap"), "{e}");
-                out.damage.push((e.problem, e.recovery, e.record, e.offset))
+                if let RecordProblem::ImplausibleTime { .. } = e.problem {
+                    out.implausible_times.push((e.record, e.offset));
+                } else {
+                    out.damage.push((e.problem, e.recovery, e.record, e.offset))
+                }
             }
         }
     }
     out
+}
+
+#[test]
+fn implausible_times_are_told_once_per_run_and_the_packets_kept() {
+    // Packets 0-2 in 1970, 3 in 2026, 4-5 in 1970 again, 6 in 2026, 7 in 2100.
+    let times: [u32; 8] = [
+        1_000,
+        1_001,
+        1_002,
+        1_768_478_400,
+        5,
+        6,
+        1_768_478_401,
+        4_102_444_800,
+    ];
+    let mut b = pcap_le_header(0xa1b2c3d4);
+    for (i, t) in times.iter().enumerate() {
+        let p = packet(i as u8, 60);
+        b.extend(t.to_le_bytes());
+        b.extend(0u32.to_le_bytes());
+        b.extend((p.len() as u32).to_le_bytes());
+        b.extend((p.len() as u32).to_le_bytes());
+        b.extend(&p);
+    }
+    let r = read_bytes(b);
+    assert_eq!(r.frames.len(), 8);
+    assert!(r.damage.is_empty(), "{:?}", r.damage);
+    let records: Vec<u64> = r.implausible_times.iter().map(|&(rec, _)| rec).collect();
+    assert_eq!(records, [0, 4, 7]);
+    assert_eq!(r.implausible_times[0].1, 24);
+}
+
+#[test]
+fn a_zero_filled_run_is_one_damage_and_reading_goes_on_after_it() {
+    let mut b = pcap_le(2);
+    let zeros_at = b.len() as u64;
+    b.extend(vec![0u8; 16 * 1000]);
+    let mut rest = pcap_le(3);
+    b.extend(rest.split_off(24));
+    let r = read_bytes(b);
+    assert_eq!(r.frames.len(), 5);
+    assert_eq!(
+        r.damage,
+        [(
+            RecordProblem::ZeroFilled {
+                records: 1000,
+                bytes: 16_000
+            },
+            Recovery::Skipped,
+            2,
+            zeros_at
+        )]
+    );
 }
 
 /// Every item with where it came from: frames as (index, offset, timestamp, bytes), damage
@@ -449,6 +509,8 @@ fn files_on_disk_are_mapped_and_merged_in_time_order() {
     while let Some(item) = m.next_item() {
         match item {
             Item::Frame(f) => seen.push((f.data[0], f.file, f.index)),
+            // The hand-built captures are timed in 1970.
+            Item::Damaged(e) if matches!(e.problem, RecordProblem::ImplausibleTime { .. }) => {}
             Item::Damaged(e) => panic!("{e}"),
         }
     }

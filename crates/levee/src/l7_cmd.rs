@@ -68,8 +68,14 @@ impl Requests {
     ) -> anyhow::Result<ReadOutcome> {
         match self {
             Requests::Logs { files, spool, spec } => {
-                let mut outcome =
-                    for_each_request(files, spec, if first { 10 } else { 0 }, !first, f);
+                let mut outcome = for_each_request(
+                    files,
+                    spool.as_deref(),
+                    spec,
+                    if first { 10 } else { 0 },
+                    !first,
+                    f,
+                );
                 outcome.name_spool(spool.as_deref());
                 if first {
                     outcome.require_requests(false, "requests")?;

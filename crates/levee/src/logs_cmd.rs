@@ -180,11 +180,20 @@ impl ReadOutcome {
 /// `show_malformed` of each file) and unreadable files on standard error unless `quiet`.
 pub fn for_each_request(
     logs: &[PathBuf],
+    spool: Option<&std::path::Path>,
     spec: &FormatSpec,
     show_malformed: usize,
     quiet: bool,
     mut f: impl FnMut(&levee_logs::Request<'_>),
 ) -> ReadOutcome {
+    // Standard input, or its spooled copy, is named as the user knows it.
+    let shown = |name: &str| -> String {
+        if name == "-" || spool.is_some_and(|s| std::path::Path::new(name) == s) {
+            "standard input (-)".into()
+        } else {
+            name.to_string()
+        }
+    };
     let mut files = Vec::new();
     let (mut unreadable, mut damaged) = (false, false);
     for path in logs {
@@ -236,12 +245,17 @@ pub fn for_each_request(
         let s = reader.stats();
         if !quiet {
             for m in &first_malformed {
-                eprintln!("levee: {}: line {}: {}", reader.name(), m.line, m.error);
+                eprintln!(
+                    "levee: {}: line {}: {}",
+                    shown(reader.name()),
+                    m.line,
+                    m.error
+                );
             }
             if s.malformed > first_malformed.len() as u64 {
                 eprintln!(
                     "levee: {}: {} more malformed lines not shown",
-                    reader.name(),
+                    shown(reader.name()),
                     s.malformed - first_malformed.len() as u64
                 );
             }
@@ -272,7 +286,7 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
     let mut clients: TopK<IpAddr> = TopK::new(1024);
     let mut named_clients = 0u64;
-    let outcome = for_each_request(&a.logs, &spec, a.show_malformed, false, |q| {
+    let outcome = for_each_request(&a.logs, None, &spec, a.show_malformed, false, |q| {
         if let Some(ts) = q.ts {
             start = start.min(ts);
             end = end.max(ts);

@@ -455,7 +455,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("levee: error: {e:#}");
+            eprintln!("levee: error: {}", error_text(&e));
             if e.downcast_ref::<NoInput>().is_some() {
                 ExitCode::from(EXIT_UNREADABLE_INPUT)
             } else if e.downcast_ref::<UsageError>().is_some() {
@@ -465,6 +465,22 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// An error and its causes on one line, each cause said once: many errors already name their
+/// cause in their own text, and printing the chain whole repeated it (an OS error three times).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let t = cause.to_string();
+        if !text.contains(&t) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&t);
+        }
+    }
+    text
 }
 
 fn summary(a: SummaryArgs) -> anyhow::Result<u8> {

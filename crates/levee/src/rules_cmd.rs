@@ -12,6 +12,10 @@ use crate::InputArgs;
 
 /// Loads a rules file, printing every problem when it is refused.
 pub fn load(path: &Path) -> anyhow::Result<RulesFile> {
+    // A rules file that cannot be read is an unreadable input (exit 3), not a refused one.
+    if let Err(e) = std::fs::File::open(path) {
+        return Err(crate::NoInput(format!("{}: {e}", path.display())).into());
+    }
     RulesFile::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 

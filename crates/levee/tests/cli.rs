@@ -243,7 +243,7 @@ fn fields_prints_tab_separated_values_and_refuses_unknown_names() {
     );
     assert!(out.lines().any(|l| l.ends_with("example.com")), "{out}");
     let o = run(levee().arg("fields").arg(&cap).args(["-e", "ip.bogus"]));
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown field `ip.bogus`"));
 }
 

@@ -115,9 +115,10 @@ fn a_custom_nginx_format_and_a_file_in_no_known_format() {
     assert_eq!(s["top_clients"][0]["name"], "203.0.113.9");
     assert_eq!(s["statuses"][0]["name"], "4xx");
 
-    // The same file in auto mode: not a known format.
+    // The same file in auto mode: not a known format, so no request: an input error.
     let o = run(levee().args(["logs"]).arg(&custom));
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("format levee knows"), "{}", stderr(&o));
     let noise = dir.join("noise.log");
     std::fs::write(&noise, "hello\n".repeat(150)).unwrap();
     let o = run(levee().args(["logs"]).arg(&noise).arg(&custom));
@@ -130,7 +131,7 @@ fn a_custom_nginx_format_and_a_file_in_no_known_format() {
     let o = run(levee()
         .args(["logs", "--log-format", "nginx:$status"])
         .arg(&custom));
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("no client address field"),
         "{}",
@@ -288,7 +289,7 @@ fn analyze_refuses_mixed_inputs_and_reads_logs_from_standard_input() {
     let log = data.join("logs/sotm34/access_log");
     let cap = data.join("attacks/amp.UDP.isakmp.pcap");
     let o = run(levee().arg("analyze").arg(&log).arg(&cap));
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("separate"), "{}", stderr(&o));
     let mut child = levee()
         .args(["analyze", "--json", "-"])

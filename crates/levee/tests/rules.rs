@@ -227,7 +227,7 @@ fn compile_refuses_what_a_target_cannot_express_and_never_overwrites() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("rule `n`"), "{}", stderr(&o));
     let o = run(levee().args(["rules", "compile", "--target", "pf"]).arg(&f));
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown target"), "{}", stderr(&o));
     // analyze --rules-out keeps an existing file unless --force.
     let keep = dir.join("keep.toml");
