@@ -40,11 +40,10 @@ impl Outcome {
             }
         }
         if self.files.iter().all(|f| f.packets == 0) {
-            return Err(crate::NoInput(format!(
+            return Err(crate::Exit::no_input(format!(
                 "no packet could be read from {}",
                 inputs_named(args)
-            ))
-            .into());
+            )));
         }
         Ok(())
     }
@@ -92,7 +91,7 @@ pub fn spool_stdin(args: &InputArgs) -> anyhow::Result<(InputArgs, Option<tempfi
     let copied = std::io::copy(&mut std::io::stdin().lock(), &mut file)
         .context("cannot read standard input")?;
     if copied == 0 {
-        return Err(crate::NoInput("standard input (-) is empty".into()).into());
+        return Err(crate::Exit::no_input("standard input (-) is empty".into()));
     }
     let path = file.into_temp_path();
     let mut spooled = args.clone();

@@ -145,11 +145,10 @@ impl ReadOutcome {
         }
         if self.files.iter().all(|f| f.requests == 0) {
             let names: Vec<&str> = self.files.iter().map(|f| f.name.as_str()).collect();
-            return Err(crate::NoInput(format!(
+            return Err(crate::Exit::no_input(format!(
                 "no {what} could be read from {}",
                 names.join(", ")
-            ))
-            .into());
+            )));
         }
         Ok(())
     }

@@ -109,47 +109,58 @@ pub struct InputArgs {
     pub spool: Option<PathBuf>,
 }
 
-/// A command line that cannot be carried out (a bad value, a wrong combination): exit code 2,
-/// as for the errors clap finds.
+/// An error that ends a command with an exit code of its own from the table ([`EXIT_USAGE`]
+/// for a command line that cannot be carried out, [`EXIT_UNREADABLE_INPUT`] for inputs that
+/// hold nothing to analyse); every other error exits with [`EXIT_FAILURE`].
 #[derive(Debug)]
-pub struct UsageError(pub String);
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
 
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl Exit {
+    /// A bad value or a wrong combination of options: exit code 2, as for clap's errors.
+    pub fn usage(message: String) -> anyhow::Error {
+        Exit {
+            code: EXIT_USAGE,
+            message,
+        }
+        .into()
+    }
+
+    /// Nothing could be read, or what was read holds nothing to analyse: exit code 3.
+    pub fn no_input(message: String) -> anyhow::Error {
+        Exit {
+            code: EXIT_UNREADABLE_INPUT,
+            message,
+        }
+        .into()
     }
 }
 
-impl std::error::Error for UsageError {}
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
-/// A [`UsageError`] as an `anyhow::Error`, from a format string.
+impl std::error::Error for Exit {}
+
+/// A usage error (exit code 2) as an `anyhow::Error`, from a format string.
 #[macro_export]
 macro_rules! usage {
     ($($t:tt)*) => {
-        anyhow::Error::new($crate::UsageError(format!($($t)*)))
+        $crate::Exit::usage(format!($($t)*))
     };
 }
 
-/// Returns a [`UsageError`] (exit code 2) from the current function.
+/// Returns a usage error (exit code 2) from the current function.
 #[macro_export]
 macro_rules! bail_usage {
     ($($t:tt)*) => {
         return Err($crate::usage!($($t)*))
     };
 }
-
-/// An input problem that ends a command with exit code 3: nothing could be read, or what was
-/// read holds nothing to analyse.
-#[derive(Debug)]
-pub struct NoInput(pub String);
-
-impl std::fmt::Display for NoInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NoInput {}
 
 #[derive(Args)]
 struct AnalyzeArgs {
@@ -456,13 +467,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("levee: error: {}", error_text(&e));
-            if e.downcast_ref::<NoInput>().is_some() {
-                ExitCode::from(EXIT_UNREADABLE_INPUT)
-            } else if e.downcast_ref::<UsageError>().is_some() {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::from(EXIT_FAILURE)
-            }
+            ExitCode::from(e.downcast_ref::<Exit>().map_or(EXIT_FAILURE, |x| x.code))
         }
     }
 }
@@ -647,12 +652,11 @@ fn run_analysis(
 pub(crate) fn require_decoded(c: &levee_analyze::report::CaptureInfo) -> anyhow::Result<()> {
     if c.packets > 0 && c.undecoded_packets == c.packets {
         let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();
-        return Err(NoInput(format!(
+        return Err(crate::Exit::no_input(format!(
             "none of the {} packets of {} holds an IP packet with a whole transport header that levee decodes (see `levee summary` for their link types and what stopped decoding)",
             c.packets,
             names.join(", ")
-        ))
-        .into());
+        )));
     }
     Ok(())
 }

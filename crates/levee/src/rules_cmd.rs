@@ -14,7 +14,7 @@ use crate::InputArgs;
 pub fn load(path: &Path) -> anyhow::Result<RulesFile> {
     // A rules file that cannot be read is an unreadable input (exit 3), not a refused one.
     if let Err(e) = std::fs::File::open(path) {
-        return Err(crate::NoInput(format!("{}: {e}", path.display())).into());
+        return Err(crate::Exit::no_input(format!("{}: {e}", path.display())));
     }
     RulesFile::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -463,6 +463,32 @@ fn messages_name_the_real_cause() {
         "{}",
         stderr(&o)
     );
+    // An OS error is said once, not once per layer that passed it on.
+    let o = run(levee()
+        .arg("report")
+        .arg(&cap)
+        .arg("--out")
+        .arg(dir.join("r"))
+        .arg("--geoip")
+        .arg(dir.join("missing.mmdb")));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("No such file").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    // A rules file that is not there is an input that cannot be read.
+    let o = run(levee()
+        .args(["rules", "check"])
+        .arg(dir.join("missing.toml")));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("No such file").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
     // A damaged record read from standard input names standard input, not the spool file.
     let mut bytes = std::fs::read(&cap).unwrap();
     bytes.truncate(bytes.len() - 10);
