@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^levee-fuzz$')
-cargo +nightly fuzz build --release $targets 2>&1 | tail -n 3
+cargo +nightly fuzz build --release 2>&1 | tail -n 3
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for t in $targets; do
