@@ -18,7 +18,7 @@ for t in $targets; do
   echo "fuzz: $t for ${seconds} s"
   # -rss_limit_mb: a damaged length must never make levee allocate what it claims.
   set +e
-  cargo +nightly fuzz run --release "$t" "$scratch/$t" "fuzz/corpus/$t" -- \
+  cargo +nightly fuzz run --release "$t" "$scratch/$t" "$PWD/fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     >"$scratch/$t.log" 2>&1
   status=$?
