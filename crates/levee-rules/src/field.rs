@@ -194,6 +194,41 @@ impl Field {
         self.ty
     }
 
+    /// The largest value an integer field can hold on the wire; `None` for fields that are
+    /// not integers. A value above it can never match, and no engine would take it: `rules
+    /// check` refuses it.
+    pub fn max_value(&self) -> Option<u64> {
+        if self.ty != FieldType::Int {
+            return None;
+        }
+        const U8: u64 = 0xff;
+        const U16: u64 = 0xffff;
+        const U32: u64 = 0xffff_ffff;
+        Some(match self.name {
+            "vlan.id" => 4095,
+            "ip.version" => 15,
+            // IPv6 counts its 40-byte header on top of a 16-bit payload length.
+            "ip.len" => U16 + 40,
+            "ip.frag_offset" => 8191,
+            "tcp.flags" => 0x1ff,
+            "tcp.hdr_len" => 60,
+            "tcp.options.wscale" => U8,
+            "ntp.mode" => 7,
+            "dns.flags.rcode" => 15,
+            "ip.proto" | "ip.ttl" | "ip.dsfield" | "icmp.type" | "icmp.code"
+            | "ntp.request_code" | "snmp.version" => U8,
+            "eth.type" | "pppoe.session_id" | "tcp.srcport" | "tcp.dstport" | "tcp.window"
+            | "tcp.len" | "tcp.options.mss" | "udp.srcport" | "udp.dstport" | "udp.len"
+            | "dns.id" | "dns.qry.type" | "dns.count.answers" | "dns.edns.udp_size"
+            | "dns.size" | "tls.version" => U16,
+            // The IPv6 fragment identification is 32 bits.
+            "ip.id" | "tunnel.key" | "tcp.seq" | "tcp.ack" | "frame.len" | "frame.cap_len" => U32,
+            "http.response.code" => 999,
+            // Counts and lengths levee computes (tags, labels, tunnel layers, header bytes).
+            _ => u64::MAX,
+        })
+    }
+
     /// Whether reading this field may decode layer 7 (slow): used to order conditions.
     pub fn is_application(&self) -> bool {
         self.direct.is_none()
@@ -365,6 +400,23 @@ mod tests {
         );
         assert_eq!(Field::lookup("dns.qry.name").unwrap().ty(), FieldType::Str);
         assert_eq!(Field::lookup("udp.dstport").unwrap().ty(), FieldType::Int);
+    }
+
+    #[test]
+    fn integer_fields_have_their_wire_ranges() {
+        let max = |n: &str| Field::lookup(n).unwrap().max_value();
+        assert_eq!(max("tcp.dstport"), Some(65535));
+        assert_eq!(max("ip.ttl"), Some(255));
+        assert_eq!(max("ip.len"), Some(65575));
+        assert_eq!(max("ip.frag_offset"), Some(8191));
+        assert_eq!(max("tcp.flags"), Some(0x1ff));
+        assert_eq!(max("ip.src"), None);
+        assert_eq!(max("tcp.flags.syn"), None);
+        // Every integer field has a range, even if unbounded.
+        for (name, _) in FIELD_NAMES {
+            let f = Field::lookup(name).unwrap();
+            assert_eq!(f.max_value().is_some(), f.ty() == FieldType::Int, "{name}");
+        }
     }
 
     #[test]

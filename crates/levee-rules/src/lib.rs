@@ -249,12 +249,38 @@ mod tests {
             ("ip.ttl == 99999999999999999999999", "too large"),
             ("ip.ttl @ 3", "unexpected character"),
             ("http.host < \"a\"", "cannot be used with `<`"),
+            ("tcp.dstport == 65536", "`tcp.dstport` holds 0 to 65535"),
+            ("ip.ttl == 256", "`ip.ttl` holds 0 to 255"),
+            ("ip.ttl in {1..256}", "256 is out of range"),
+            ("icmp.type in {3 300}", "300 is out of range"),
+            ("tcp.flags > 0x200", "holds 0 to 511"),
+            ("ip.frag_offset == 8192", "holds 0 to 8191"),
         ];
         for (src, want) in cases {
             let e = parse_plain(src).expect_err(src);
             assert!(e.message.contains(want), "{src}: {}", e.message);
             // Rendering never panics, even for spans at the end.
             let _ = e.render("x", src);
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_pointed_at() {
+        let src = "tcp.dstport == 80 or\n  ip.ttl in {64..300}";
+        let e = parse_plain(src).unwrap_err();
+        let shown = e.render("rules.toml", src);
+        assert!(shown.contains("rules.toml:2:18"), "{shown}");
+        assert!(
+            shown.contains(&format!("  | {}^^^\n", " ".repeat(17))),
+            "{shown}"
+        );
+        // The largest values still parse.
+        for ok in [
+            "tcp.dstport == 65535",
+            "ip.ttl in {0..255}",
+            "ip.len == 65575",
+        ] {
+            parse_plain(ok).expect(ok);
         }
     }
 

@@ -82,6 +82,19 @@ struct Spanned {
     end: usize,
 }
 
+/// Refuses an integer above what the field can hold on the wire (`tcp.dstport == 65536`):
+/// it would never match, and engines refuse it when the rules are loaded.
+fn in_range(field: &Field, v: u64, t: &Spanned) -> Result<(), ParseError> {
+    match field.max_value() {
+        Some(max) if v > max => Err(err(
+            t.start,
+            t.end,
+            format!("{v} is out of range: `{}` holds 0 to {max}", field.name()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn err(start: usize, end: usize, message: impl Into<String>) -> ParseError {
     ParseError {
         start,
@@ -536,7 +549,10 @@ impl<'a> Parser<'a> {
         };
         let ordered = !matches!(op, CmpOp::Eq | CmpOp::Ne);
         match (field.ty(), &t.tok) {
-            (FieldType::Int, Tok::Int(v)) => Ok(Literal::Int(*v)),
+            (FieldType::Int, Tok::Int(v)) => {
+                in_range(field, *v, &t)?;
+                Ok(Literal::Int(*v))
+            }
             (FieldType::Int, Tok::Ident(name)) if field.name() == "ip.proto" => {
                 ip_proto_number(name).map(Literal::Int).ok_or_else(|| {
                     err(t.start, t.end, format!("unknown IP protocol name `{name}`"))
@@ -603,12 +619,18 @@ impl<'a> Parser<'a> {
             let item = match (field.ty(), &t.tok) {
                 (_, Tok::RBrace) => break,
                 (FieldType::Int, Tok::Int(a)) => {
+                    in_range(field, *a, &t)?;
                     if self.peek() == Some(&Tok::DotDot) {
                         self.pos += 1;
                         match self.next() {
-                            Some(Spanned {
-                                tok: Tok::Int(b), ..
-                            }) if b >= *a => SetItem::IntRange(*a, b),
+                            Some(
+                                u @ Spanned {
+                                    tok: Tok::Int(b), ..
+                                },
+                            ) if b >= *a => {
+                                in_range(field, b, &u)?;
+                                SetItem::IntRange(*a, b)
+                            }
                             Some(u) => {
                                 return Err(err(
                                     u.start,

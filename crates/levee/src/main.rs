@@ -259,19 +259,27 @@ enum RulesCommand {
     /// Parse and type-check a rules file; every problem is printed with its line and column.
     Check { file: PathBuf },
     /// Aggregate a list of addresses (one per line) into the fewest prefixes, never covering
-    /// an address of the allow list; prints a list file usable as `$name` in rules.
+    /// an address of the allow list; prints a list file usable as `$name` in rules. By default
+    /// a prefix is used only where every address under it was given: the list blocks exactly
+    /// the input. `--max-prefix N` lets prefixes up to /N cover addresses that were not given,
+    /// and each such prefix says how many.
     Aggregate {
         /// Addresses or prefixes, one per line (`#` comments).
         file: PathBuf,
         /// Addresses and prefixes that must never be covered.
         #[arg(long)]
         allow: Option<PathBuf>,
-        /// Widest IPv4 prefix allowed (24: nothing wider than a /24).
-        #[arg(long, default_value_t = 24)]
-        max_prefix: u8,
-        /// Widest IPv6 prefix allowed.
-        #[arg(long, default_value_t = 64)]
-        max_prefix_v6: u8,
+        /// Let IPv4 prefixes up to /N cover addresses that were not given (shorter than /8
+        /// needs --force).
+        #[arg(long, value_name = "N")]
+        max_prefix: Option<u8>,
+        /// Let IPv6 prefixes up to /N cover addresses that were not given (shorter than /32
+        /// needs --force).
+        #[arg(long, value_name = "N")]
+        max_prefix_v6: Option<u8>,
+        /// Accept --max-prefix shorter than /8 (IPv6: /32).
+        #[arg(long)]
+        force: bool,
     },
     /// Write a rules file for an engine: bpf (tcpdump filters), cloudflare, cloudflare-waf,
     /// nftables (netdev ingress of --device), nftables-inet, iptables, ipset or nginx.
@@ -553,7 +561,28 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
             allow,
             max_prefix,
             max_prefix_v6,
+            force,
         } => {
+            // Prefixes this wide block whole networks; a typo (`--max-prefix 0`) must not.
+            for (flag, n, max, widest) in [
+                ("--max-prefix", max_prefix, 32u8, 8u8),
+                ("--max-prefix-v6", max_prefix_v6, 128, 32),
+            ] {
+                let Some(n) = n else { continue };
+                if n > max {
+                    bail_usage!("{flag} {n}: prefix lengths go from 0 to {max}");
+                }
+                if n < widest && !force {
+                    bail_usage!(
+                        "{flag} {n} would let one prefix cover more than a /{widest}; \
+                         add --force if that is really meant"
+                    );
+                }
+            }
+            let widen = levee_rules::aggregate::Widening {
+                max_v4: max_prefix,
+                max_v6: max_prefix_v6,
+            };
             let read = |p: &std::path::Path| -> anyhow::Result<Vec<levee_rules::aggregate::Net>> {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
@@ -571,20 +600,33 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
                 .into_iter()
                 .partition(|n| n.prefix_len() == n.max_prefix_len());
             let addrs: Vec<std::net::IpAddr> = hosts.iter().map(|n| n.addr()).collect();
-            let a = levee_rules::aggregate::aggregate(&addrs, &allow, max_prefix, max_prefix_v6);
+            let a = levee_rules::aggregate::aggregate(&addrs, &allow, widen);
+            let limit = |m: Option<u8>| m.map_or("exact".to_string(), |m| format!("up to /{m}"));
             let mut out = format!(
-                "# {} address(es) of {} aggregated into {} prefix(es) (IPv4 at most /{max_prefix}, \
-                 IPv6 at most /{max_prefix_v6}), covering {} address(es) not in the input\n",
+                "# {} address(es) of {} aggregated into {} prefix(es) (IPv4 {}, IPv6 {}), \
+                 covering {} address(es) not in the input\n",
                 addrs.len(),
                 file.display(),
-                a.prefixes.len(),
+                a.prefixes.len() + whole.len(),
+                limit(max_prefix),
+                limit(max_prefix_v6),
                 a.unseen_covered
             );
             for x in &a.allowed_inputs {
                 out.push_str(&format!("# left out, allow-listed: {x}\n"));
             }
-            for p in a.prefixes.iter().chain(whole.iter()) {
-                out.push_str(&format!("{p}\n"));
+            for p in &a.prefixes {
+                if p.unseen > 0 {
+                    out.push_str(&format!(
+                        "{}  # {} given, {} not given\n",
+                        p.net, p.given, p.unseen
+                    ));
+                } else {
+                    out.push_str(&format!("{}\n", p.net));
+                }
+            }
+            for p in &whole {
+                out.push_str(&format!("{p}  # given as a prefix\n"));
             }
             emit(&out)?;
             Ok(0)

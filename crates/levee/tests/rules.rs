@@ -685,11 +685,57 @@ fn aggregate_covers_the_addresses_and_never_the_allow_list() {
         .arg(&allow));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
+    // By default exactly the addresses given: nothing else is covered.
     let prefixes: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-    assert_eq!(prefixes, vec!["192.0.2.0/25", "198.51.100.0/24"], "{text}");
+    assert_eq!(
+        prefixes,
+        vec!["192.0.2.1/32", "192.0.2.2/32", "198.51.100.7/32"],
+        "{text}"
+    );
+    assert!(
+        text.contains("covering 0 address(es) not in the input"),
+        "{text}"
+    );
+    // Widening is asked for, and each prefix says what it adds.
+    let o = run(levee()
+        .args(["rules", "aggregate", "--max-prefix", "24"])
+        .arg(&addrs)
+        .arg("--allow")
+        .arg(&allow));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let prefixes: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        prefixes,
+        vec![
+            "192.0.2.0/25  # 2 given, 126 not given",
+            "198.51.100.0/24  # 1 given, 255 not given"
+        ],
+        "{text}"
+    );
     assert!(
         text.contains("covering 381 address(es) not in the input"),
         "{text}"
+    );
+    // A prefix wider than /8 (/32 for IPv6) is refused without --force.
+    for args in [
+        &["--max-prefix", "0"][..],
+        &["--max-prefix", "7"],
+        &["--max-prefix-v6", "16"],
+        &["--max-prefix", "33"],
+    ] {
+        let o = run(levee().args(["rules", "aggregate"]).args(args).arg(&addrs));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    let o = run(levee()
+        .args(["rules", "aggregate", "--max-prefix", "0", "--force"])
+        .arg(&addrs));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("0.0.0.0/0  # 4 given, 4294967292 not given"),
+        "{}",
+        stdout(&o)
     );
     assert!(
         text.contains("left out, allow-listed: 192.0.2.130"),

@@ -352,6 +352,11 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<St
             sets: &mut sets,
             names_ipv6: false,
         };
+        if let Action::RateLimit { rate, .. } = r.action {
+            if let Err(e) = super::exact_rate(rate) {
+                problems.push(format!("rule `{}`: {e}", r.id));
+            }
+        }
         let result = dnf(&r.expression, false, &mut cx);
         let names_ipv6 = cx.names_ipv6;
         match result {
@@ -389,7 +394,7 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<St
         if *names_ipv6 {
             let _ = writeln!(
                 ipt,
-                "# note: the IPv6 addresses of `{}` concern IPv6 packets, which this IPv4 table never
+                "# note: the IPv6 addresses of `{}` concern IPv6 packets, which this IPv4 table never\n\
                  # sees; here the rule stands for IPv4 only (the nftables target covers both).",
                 r.id
             );
@@ -423,10 +428,11 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<St
                     RateKey::Destination => "--hashlimit-mode dstip ",
                     RateKey::Global => "",
                 };
+                let (count, unit) = super::exact_rate(*rate).expect("checked above");
                 let _ = writeln!(
                     ipt,
-                    "-A levee-a{i} -m hashlimit --hashlimit-above {}/second --hashlimit-burst {burst} {mode}--hashlimit-name levee-{i} -j DROP\n-A levee-a{i} -j ACCEPT",
-                    rate.ceil() as u64
+                    "-A levee-a{i} -m hashlimit --hashlimit-above {count}/{} --hashlimit-burst {burst} {mode}--hashlimit-name levee-{i} -j DROP\n-A levee-a{i} -j ACCEPT",
+                    &unit.name()[..3]
                 );
             }
         }
@@ -463,6 +469,13 @@ mod tests {
         // The IPv6-only rule has no line that could match; the mixed one keeps its IPv4 part.
         assert!(!ipt.contains("-g levee-a0"), "{ipt}");
         assert!(ipt.contains("-s 192.0.2.0/24 -g levee-a1"), "{ipt}");
+        // iptables-restore takes a comment only at the start of a line.
+        for l in ipt.lines() {
+            assert!(
+                !l.trim_start().starts_with('#') || l.starts_with('#'),
+                "{l:?}"
+            );
+        }
     }
 
     #[test]

@@ -78,6 +78,69 @@ pub(crate) fn dnf<T: Clone>(
     }
 }
 
+/// A time unit kernel rate limits count in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RateUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl RateUnit {
+    const ALL: [RateUnit; 4] = [
+        RateUnit::Second,
+        RateUnit::Minute,
+        RateUnit::Hour,
+        RateUnit::Day,
+    ];
+
+    pub(crate) fn seconds(self) -> f64 {
+        match self {
+            RateUnit::Second => 1.0,
+            RateUnit::Minute => 60.0,
+            RateUnit::Hour => 3600.0,
+            RateUnit::Day => 86400.0,
+        }
+    }
+
+    /// The unit as nftables names it (`second`); iptables takes the first three letters.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RateUnit::Second => "second",
+            RateUnit::Minute => "minute",
+            RateUnit::Hour => "hour",
+            RateUnit::Day => "day",
+        }
+    }
+}
+
+/// A rate in packets per second written as a whole number of packets per second, minute, hour
+/// or day, exactly; refused otherwise with the nearest rates that can be written. A limit
+/// rounded up would let an attack through faster than the rule says; rounded down, it would
+/// drop traffic the rule means to pass.
+pub(crate) fn exact_rate(rate: f64) -> Result<(u64, RateUnit), String> {
+    for unit in RateUnit::ALL {
+        let count = rate * unit.seconds();
+        let whole = count.round();
+        if whole >= 1.0 && (count - whole).abs() <= 1e-9 * whole {
+            return Ok((whole as u64, unit));
+        }
+    }
+    let per_day = rate * RateUnit::Day.seconds();
+    let (below, above) = (per_day.floor(), per_day.ceil());
+    let option = |n: f64| format!("{n}/day (rate = {})", n / RateUnit::Day.seconds());
+    let nearest = if below >= 1.0 {
+        format!("{} or {}", option(below), option(above))
+    } else {
+        option(above)
+    };
+    Err(format!(
+        "rate {rate}/s is not a whole number of packets per second, minute, hour or day \
+         ({per_day:.3} a day), which is all kernel limits count; the nearest are {nearest}"
+    ))
+}
+
 /// An engine levee writes rules for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -317,4 +380,64 @@ pub fn render(
         }
     }
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_written_exactly_or_refused() {
+        assert_eq!(exact_rate(200.0), Ok((200, RateUnit::Second)));
+        assert_eq!(exact_rate(0.5), Ok((30, RateUnit::Minute)));
+        assert_eq!(exact_rate(2.5), Ok((150, RateUnit::Minute)));
+        assert_eq!(exact_rate(1.0 / 3600.0), Ok((1, RateUnit::Hour)));
+        assert_eq!(exact_rate(86.0 / 86400.0), Ok((86, RateUnit::Day)));
+        let e = exact_rate(0.001).unwrap_err();
+        assert!(e.contains("86.400 a day"), "{e}");
+        assert!(e.contains("86/day") && e.contains("87/day"), "{e}");
+        // What the message proposes is taken.
+        assert_eq!(exact_rate(87.0 / 86400.0), Ok((87, RateUnit::Day)));
+        let e = exact_rate(1e-6).unwrap_err();
+        assert!(e.contains("the nearest are 1/day"), "{e}");
+        assert!(exact_rate(1.0 / 7.0).is_err());
+    }
+
+    fn limit(rate: &str) -> RulesFile {
+        let text = format!(
+            "[[rule]]\nid = \"r\"\nexpression = 'ip.src in {{192.0.2.0/24}}'\naction = \"rate_limit\"\n\
+             rate = {rate}\nburst = 5\nkey = \"ip.src\"\n"
+        );
+        RulesFile::parse("t.toml", &text, None).unwrap()
+    }
+
+    #[test]
+    fn every_target_writes_sub_second_rates_exactly_or_refuses_them() {
+        let f = limit("0.5");
+        let nft = render(&f, Target::Nftables, "t", "eth0").unwrap();
+        assert!(
+            nft.contains("limit rate over 30/minute burst 5 packets"),
+            "{nft}"
+        );
+        let ipt = render(&f, Target::Iptables, "t", "eth0").unwrap();
+        assert!(ipt.contains("--hashlimit-above 30/min "), "{ipt}");
+        let ngx = render(&f, Target::Nginx, "t", "eth0").unwrap();
+        assert!(ngx.contains("rate=30r/m;"), "{ngx}");
+        let f = limit("0.0002777777777777778");
+        let nft = render(&f, Target::Nftables, "t", "eth0").unwrap();
+        assert!(
+            nft.contains("limit rate over 1/hour burst 5 packets"),
+            "{nft}"
+        );
+        assert!(render(&f, Target::Nginx, "t", "eth0").is_err());
+        // One packet per 1000 s is no whole number a day: refused, never rounded to 1/s.
+        let f = limit("0.001");
+        for t in [Target::Nftables, Target::Iptables, Target::Nginx] {
+            let e = render(&f, t, "t", "eth0").unwrap_err().to_string();
+            assert!(
+                e.contains("rule `r`: rate 0.001/s is not a whole number"),
+                "{e}"
+            );
+        }
+    }
 }

@@ -91,8 +91,9 @@ fn access(name: &str) -> Option<Access> {
             absent: NOT_TCP,
         },
         // Nine flag bits (NS to FIN), as levee counts them.
+        // A raw read of the transport header: nft adds no protocol dependency of its own.
         "tcp.flags" => Access {
-            v4: Some("@th,96,16 & 0x1ff"),
+            v4: Some("meta l4proto tcp @th,96,16 & 0x1ff"),
             v6: None,
             v6_offset: 0,
             absent: NOT_TCP,
@@ -358,6 +359,11 @@ pub fn render(file: &RulesFile, device: Option<&str>, origin: &str) -> Result<St
     }
     let mut bodies = Vec::new();
     for r in &file.rules {
+        if let Action::RateLimit { rate, .. } = r.action {
+            if let Err(e) = super::exact_rate(rate) {
+                problems.push(format!("rule `{}`: {e}", r.id));
+            }
+        }
         match dnf(&r.expression, false, &file.lists) {
             Ok(lines) => bodies.push(lines),
             Err(e) => {
@@ -421,7 +427,8 @@ pub fn render(file: &RulesFile, device: Option<&str>, origin: &str) -> Result<St
             Action::Allow => "counter accept".to_string(),
             Action::Log => format!("counter log prefix \"levee {}: \"", r.id.replace('"', "")),
             Action::RateLimit { rate, burst, key } => {
-                let per = format!("{} / second burst {burst} packets", rate.ceil() as u64);
+                let (count, unit) = super::exact_rate(*rate).expect("checked above");
+                let per = format!("{count}/{} burst {burst} packets", unit.name());
                 match key {
                     RateKey::Global => {
                         format!("counter limit rate over {per} counter drop\n    accept")
@@ -471,11 +478,23 @@ mod tests {
         assert!(r.contains("meta l4proto != tcp goto act_0"), "{r}");
         let r = one("tcp.flags == 0x02 and ip.ttl in {48..55}");
         assert!(
-            r.contains("@th,96,16 & 0x1ff == 2 ip ttl { 48-55 } goto act_0"),
+            r.contains("meta l4proto tcp @th,96,16 & 0x1ff == 2 ip ttl { 48-55 } goto act_0"),
             "{r}"
         );
         assert!(r.contains("ip6 hoplimit { 48-55 }"), "{r}");
         assert!(r.contains("counter drop"));
         assert!(r.starts_with("# nftables ruleset"));
+    }
+
+    #[test]
+    fn raw_transport_reads_are_guarded_by_the_protocol() {
+        // `@th` reads any transport header: without the guard a UDP or ICMP packet whose bytes
+        // 12-13 look like a SYN would be dropped.
+        for e in ["tcp.flags.syn", "tcp.flags == 0x02", "tcp.flags in {2 18}"] {
+            let r = one(e);
+            for l in r.lines().filter(|l| l.contains("@th")) {
+                assert!(l.contains("meta l4proto tcp @th"), "{e}: {l}");
+            }
+        }
     }
 }

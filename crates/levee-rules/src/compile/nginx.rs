@@ -247,13 +247,22 @@ map $request_uri $levee_query {
 }
 ";
 
-/// nginx's `rate=`: whole requests per second when the rate is one, else per minute, rounded
-/// up (a limit never stricter than the rule).
-fn nginx_rate(rate: f64) -> String {
-    if rate >= 1.0 && (rate - rate.round()).abs() < 1e-9 {
-        format!("{}r/s", rate.round() as u64)
-    } else {
-        format!("{}r/m", (rate * 60.0 - 1e-9).ceil().max(1.0) as u64)
+/// nginx's `rate=`: whole requests per second or per minute, exactly (nginx counts in no other
+/// unit); `None` for a rate it cannot hold.
+fn nginx_rate(rate: f64) -> Result<String, String> {
+    match super::exact_rate(rate) {
+        Ok((n, super::RateUnit::Second)) => Ok(format!("{n}r/s")),
+        Ok((n, super::RateUnit::Minute)) => Ok(format!("{n}r/m")),
+        _ => Err(format!(
+            "rate {rate}/s is not a whole number of requests per second or per minute ({:.3} a \
+             minute), which is all nginx counts; the nearest are {}r/m (rate = {}) and {}r/m \
+             (rate = {})",
+            rate * 60.0,
+            (rate * 60.0).floor(),
+            (rate * 60.0).floor() / 60.0,
+            (rate * 60.0).ceil(),
+            (rate * 60.0).ceil() / 60.0
+        )),
     }
 }
 
@@ -267,6 +276,11 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<String, Vec<String>> {
     let mut problems = Vec::new();
     let mut rule_vars = Vec::new();
     for r in &file.rules {
+        if let Action::RateLimit { rate, .. } = r.action {
+            if let Err(why) = nginx_rate(rate) {
+                problems.push(format!("rule `{}`: {why}", r.id));
+            }
+        }
         match circuit.var(&r.expression) {
             Ok(v) => rule_vars.push(v),
             Err(why) => problems.push(format!("rule `{}`: {why}", r.id)),
@@ -392,7 +406,7 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<String, Vec<String>> {
         let _ = writeln!(
             o,
             "limit_req_zone ${zone}_key zone={zone}:16m rate={};",
-            nginx_rate(rate)
+            nginx_rate(rate).expect("checked above")
         );
         let _ = writeln!(
             o,
@@ -434,7 +448,7 @@ action = "log"
 id = "login"
 expression = 'http.request.method == "POST" and http.request.uri.path in { "/login" "/sign.in" }'
 action = "rate_limit"
-rate = 0.016
+rate = 0.05
 burst = 6
 key = "ip.src"
 "#,
@@ -457,7 +471,7 @@ key = "ip.src"
         ), "{o}");
         assert!(o.contains("map $levee_rule $levee_block {\n    \"~^proxy$\" 1;\n    default 0;"));
         assert!(o.contains("map $levee_c5 $levee_log_3 {\n    1 \"seen \";"));
-        assert!(o.contains("limit_req_zone $levee_4_key zone=levee_4:16m rate=1r/m;"));
+        assert!(o.contains("limit_req_zone $levee_4_key zone=levee_4:16m rate=3r/m;"));
         assert!(o.contains("limit_req zone=levee_4 burst=5 nodelay;"));
     }
 
@@ -498,11 +512,19 @@ action = "block"
     }
 
     #[test]
-    fn rates_are_never_stricter_than_the_rule() {
-        assert_eq!(nginx_rate(5.0), "5r/s");
-        assert_eq!(nginx_rate(2.5), "150r/m");
-        assert_eq!(nginx_rate(74.0 / 60.0), "74r/m");
-        assert_eq!(nginx_rate(1.0 / 60.0), "1r/m");
-        assert_eq!(nginx_rate(0.5), "30r/m");
+    fn rates_are_written_exactly_or_refused() {
+        let ok = |r: f64| nginx_rate(r).unwrap();
+        assert_eq!(ok(5.0), "5r/s");
+        assert_eq!(ok(2.5), "150r/m");
+        assert_eq!(ok(74.0 / 60.0), "74r/m");
+        assert_eq!(ok(1.0 / 60.0), "1r/m");
+        assert_eq!(ok(0.5), "30r/m");
+        // Neither looser nor stricter than the rule: refused, with what can be written.
+        let e = nginx_rate(0.016).unwrap_err();
+        assert!(
+            e.contains("0r/m") && e.contains("1r/m (rate = 0.016666666666666666)"),
+            "{e}"
+        );
+        assert!(nginx_rate(1.0 / 3600.0).is_err());
     }
 }
