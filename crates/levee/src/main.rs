@@ -291,6 +291,10 @@ enum RulesCommand {
         /// The interface of the nftables netdev ingress hook.
         #[arg(long, default_value = "eth0")]
         device: String,
+        /// nftables and iptables: `log` rules send packets to NFLOG group N (read them with
+        /// ulogd2 or `tcpdump -i nflog:N`) instead of the kernel log.
+        #[arg(long, value_name = "N")]
+        log_group: Option<u16>,
     },
 }
 
@@ -635,6 +639,7 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
             file,
             target,
             device,
+            log_group,
         } => {
             let t = levee_rules::compile::Target::parse(&target).ok_or_else(|| {
                 usage!(
@@ -643,8 +648,13 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
                 )
             })?;
             let f = rules_cmd::load(&file)?;
-            let text = levee_rules::compile::render(&f, t, &file.display().to_string(), &device)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let options = levee_rules::compile::Options {
+                device: &device,
+                log_group,
+            };
+            let text =
+                levee_rules::compile::render_with(&f, t, &file.display().to_string(), &options)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&text)?;
             Ok(0)
         }

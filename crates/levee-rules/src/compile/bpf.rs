@@ -8,7 +8,8 @@
 //! * IPv6 fields after the fixed header are read at fixed offsets, as if no extension header
 //!   came first (levee walks extension headers; libpcap's `tcp[]` does not exist for IPv6);
 //! * tunnels: libpcap sees the outer header, levee the inner one;
-//! * VLAN: the filter is written `E or (vlan and E)`, covering untagged and single-tagged frames.
+//! * VLAN: the filter is written for untagged, single-tagged and double-tagged frames, each
+//!   copy guarded by raw tests of the tags so that negations hold only where they should.
 
 use ipnet::IpNet;
 
@@ -57,17 +58,17 @@ fn access(field: &Field) -> Option<Access> {
             v6_constant: Some(0),
         },
         "ip.frag" => Access {
-            v4: Some(("ip", "(ip[6:2] & 0x3fff != 0)")),
+            v4: Some(("ip", "(ip[6:2] & 0x3fff)")),
             v6: Some(("ip6 proto 44", "1")),
             v6_constant: Some(0),
         },
         "ip.flags.df" => Access {
-            v4: Some(("ip", "(ip[6] & 0x40 != 0)")),
+            v4: Some(("ip", "(ip[6] & 0x40)")),
             v6: None,
             v6_constant: Some(0),
         },
         "ip.flags.mf" => Access {
-            v4: Some(("ip", "(ip[6] & 0x20 != 0)")),
+            v4: Some(("ip", "(ip[6] & 0x20)")),
             v6: Some(("ip6 proto 44", "(ip6[43] & 1)")),
             v6_constant: Some(0),
         },
@@ -296,10 +297,26 @@ fn walk(e: &Expr, lists: &Lists) -> Result<String, String> {
     })
 }
 
+/// A VLAN tag protocol identifier at byte `at` of the frame, read raw: `ether[]` offsets are
+/// not moved by the `vlan` keyword.
+fn tagged_at(at: u32) -> String {
+    format!("(ether[{at}:2] == 0x8100 or ether[{at}:2] == 0x88a8 or ether[{at}:2] == 0x9100)")
+}
+
 /// The libpcap filter for an expression, or why it cannot be written as one.
+///
+/// The body is written once per tagging: untagged, one VLAN tag, two (QinQ), as levee decodes
+/// through up to two tags. Each copy is guarded by raw tests of the tag identifiers, so a
+/// negation in the untagged copy never holds for a tagged frame. libpcap's `vlan` moves the
+/// offsets of everything after it in the filter, so the QinQ copy needs one more `vlan`
+/// only.
 pub fn compile(e: &Expr, lists: &Lists) -> Result<String, String> {
     let body = walk(e, lists)?;
-    Ok(format!("{body} or (vlan and {body})"))
+    let (one, two) = (tagged_at(12), tagged_at(16));
+    Ok(format!(
+        "(not {one} and {body}) or ({one} and not {two} and vlan and {body}) or \
+         ({one} and {two} and vlan and {body})"
+    ))
 }
 
 #[cfg(test)]
@@ -316,13 +333,17 @@ mod tests {
             f.contains("ip proto 17 and ip[6:2] & 0x1fff == 0 and udp[0:2] == 4500"),
             "{f}"
         );
-        assert!(f.contains("or (vlan and "), "{f}");
+        assert!(f.contains("and vlan and "), "{f}");
         let f = c("ip.src in {192.0.2.0/24 198.51.100.1..198.51.100.6}");
         assert!(f.contains("ip src net 192.0.2.0/24"), "{f}");
         assert!(f.contains("ip src net 198.51.100.2/31"), "{f}");
         assert!(f.contains("ip src host 198.51.100.1"), "{f}");
         let f = c("tcp.flags == 0x02 and tcp.flags.syn");
         assert!(f.contains("((tcp[12] & 1) << 8 | tcp[13]) == 2"), "{f}");
+        // Flags are values to test, never relations inside a relation (tcpdump refuses those).
+        let f = c("ip.flags.mf or not ip.flags.df or ip.frag");
+        assert!(f.contains("(ip[6] & 0x20) != 0"), "{f}");
+        assert!(!f.contains("!= 0) != 0"), "{f}");
         let f = c("ip.id == 0");
         assert!(
             f.contains("(ip6 and not ip6 proto 44)"),

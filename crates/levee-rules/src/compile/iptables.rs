@@ -29,6 +29,15 @@ enum Part {
     Proto(u8),
     NotProto(u8),
     FirstFragment,
+    /// `-f`: second and later fragments, which carry no transport header.
+    LaterFragment,
+    /// `--sport` (`dst` false) or `--dport` in a range: the protocol's match takes each once,
+    /// so the ranges of one line are intersected.
+    Port {
+        dst: bool,
+        lo: u64,
+        hi: u64,
+    },
     Match(String),
 }
 
@@ -53,15 +62,26 @@ fn line(conj: &Conj) -> Option<String> {
     let mut proto: Option<u8> = None;
     let mut not_protos = Vec::new();
     let mut first = false;
+    let mut later = false;
     let mut rest = Vec::new();
+    let mut ports: [Option<(u64, u64)>; 2] = [None, None];
     for p in conj {
         match p {
+            Part::Port { dst, lo, hi } => {
+                let slot = &mut ports[usize::from(*dst)];
+                let (a, b) = slot.map_or((*lo, *hi), |(a, b)| (a.max(*lo), b.min(*hi)));
+                if a > b {
+                    return None;
+                }
+                *slot = Some((a, b));
+            }
             Part::Proto(x) => match proto {
                 Some(y) if y != *x => return None,
                 _ => proto = Some(*x),
             },
             Part::NotProto(x) => not_protos.push(*x),
             Part::FirstFragment => first = true,
+            Part::LaterFragment => later = true,
             Part::Match(s) => rest.push(s.clone()),
         }
     }
@@ -69,7 +89,9 @@ fn line(conj: &Conj) -> Option<String> {
     match proto {
         Some(p) if not_protos.contains(&p) => return None,
         Some(p) => out.push(format!("-p {}", proto_name(p))),
-        None if not_protos.len() == 1 => out.push(format!("! -p {}", proto_name(not_protos[0]))),
+        None if not_protos.len() == 1 && not_protos[0] != 0 => {
+            out.push(format!("! -p {}", proto_name(not_protos[0])))
+        }
         None if !not_protos.is_empty() => {
             let mut ranges: Vec<(u64, u64)> =
                 not_protos.iter().map(|&x| (x as u64, x as u64)).collect();
@@ -82,8 +104,48 @@ fn line(conj: &Conj) -> Option<String> {
         }
         None => {}
     }
-    if first {
-        out.push("! -f".into());
+    match (first, later) {
+        (true, true) => return None,
+        (true, false) => out.push("! -f".into()),
+        (false, true) => out.push("-f".into()),
+        (false, false) => {}
+    }
+    // iptables takes `-s` and `-d` once a line: further address tests go through iprange.
+    let mut seen = [false, false];
+    let rest: Vec<String> = rest
+        .into_iter()
+        .map(|r| {
+            let (neg, body) = match r.strip_prefix("! ") {
+                Some(b) => ("! ", b),
+                None => ("", r.as_str()),
+            };
+            let (dir, net) = match (body.strip_prefix("-s "), body.strip_prefix("-d ")) {
+                (Some(n), _) => (0, n),
+                (_, Some(n)) => (1, n),
+                _ => return r,
+            };
+            if !seen[dir] {
+                seen[dir] = true;
+                return r;
+            }
+            let net: Ipv4Net = net.parse().expect("levee writes -s and -d with a prefix");
+            let flag = if dir == 0 {
+                "--src-range"
+            } else {
+                "--dst-range"
+            };
+            format!(
+                "-m iprange {neg}{flag} {}-{}",
+                net.network(),
+                net.broadcast()
+            )
+        })
+        .collect();
+    for (dst, r) in ports.iter().enumerate() {
+        if let Some((lo, hi)) = r {
+            let flag = if dst == 1 { "--dport" } else { "--sport" };
+            out.push(format!("{flag} {}", range_text(*lo, *hi)));
+        }
     }
     out.extend(rest);
     Some(out.join(" "))
@@ -177,22 +239,22 @@ fn int_leaf(
             "tcp.srcport" => vec![
                 Part::Proto(6),
                 Part::FirstFragment,
-                m(format!("--sport {r}")),
+                Part::Port { dst: false, lo, hi },
             ],
             "tcp.dstport" => vec![
                 Part::Proto(6),
                 Part::FirstFragment,
-                m(format!("--dport {r}")),
+                Part::Port { dst: true, lo, hi },
             ],
             "udp.srcport" => vec![
                 Part::Proto(17),
                 Part::FirstFragment,
-                m(format!("--sport {r}")),
+                Part::Port { dst: false, lo, hi },
             ],
             "udp.dstport" => vec![
                 Part::Proto(17),
                 Part::FirstFragment,
-                m(format!("--dport {r}")),
+                Part::Port { dst: true, lo, hi },
             ],
             "tcp.window" => vec![Part::Proto(6), m(u32_transport(6, 12, 0, 0xffff, &r))],
             "tcp.flags" => vec![Part::Proto(6), m(u32_transport(6, 12, 16, 0x1ff, &r))],
@@ -211,13 +273,10 @@ fn int_leaf(
                 c
             }
             "ip.len" => vec![m(format!("-m length --length {r}"))],
-            "ip.proto" => {
-                // One protocol per line.
-                for p in lo..=hi {
-                    out.push(vec![Part::Proto(p as u8)]);
-                }
-                continue;
-            }
+            // A single protocol through `-p` (the transport matches need it); 0 and ranges
+            // through u32, since `-p 0` means every protocol to iptables.
+            "ip.proto" if lo == hi && lo != 0 => vec![Part::Proto(lo as u8)],
+            "ip.proto" => vec![m(format!("-m u32 --u32 \"6&0xFF={r}\""))],
             "ip.id" => vec![m(format!("-m u32 --u32 \"4>>16={r}\""))],
             "ip.frag_offset" => vec![m(format!("-m u32 --u32 \"4&0x1FFF={r}\""))],
             _ => unreachable!("checked above"),
@@ -226,7 +285,9 @@ fn int_leaf(
     }
     if negate {
         if let Some(p) = layer {
+            // The transport field is absent from other protocols and from later fragments.
             out.push(vec![Part::NotProto(p)]);
+            out.push(vec![Part::LaterFragment]);
         }
     }
     if out.len() > MAX_LINES {
@@ -285,6 +346,7 @@ fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
             ]];
             if negate {
                 out.push(vec![Part::NotProto(6)]);
+                out.push(vec![Part::LaterFragment]);
             }
             Ok(out)
         }
@@ -341,7 +403,11 @@ fn dnf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
 }
 
 /// `iptables-restore` input and `ipset restore` input for the rules.
-pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<String>> {
+pub fn render(
+    file: &RulesFile,
+    origin: &str,
+    log_group: Option<u16>,
+) -> Result<(String, String), Vec<String>> {
     let mut problems = Vec::new();
     let mut sets = Vec::new();
     let mut bodies = Vec::new();
@@ -417,10 +483,16 @@ pub fn render(file: &RulesFile, origin: &str) -> Result<(String, String), Vec<St
                         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
                         .take(20)
                         .collect();
-                let _ = writeln!(
-                    ipt,
-                    "-A levee-a{i} -j LOG --log-prefix \"levee {prefix}: \""
-                );
+                let _ = match log_group {
+                    Some(g) => writeln!(
+                        ipt,
+                        "-A levee-a{i} -j NFLOG --nflog-group {g} --nflog-prefix \"levee {prefix}: \""
+                    ),
+                    None => writeln!(
+                        ipt,
+                        "-A levee-a{i} -j LOG --log-prefix \"levee {prefix}: \""
+                    ),
+                };
             }
             Action::RateLimit { rate, burst, key } => {
                 let mode = match key {
@@ -462,13 +534,38 @@ mod tests {
                     [[rule]]\nid = \"both\"\nexpression = 'ip.src in { 2001:db8::/32 192.0.2.0/24 }'\naction = \"block\"\n\n\
                     [[rule]]\nid = \"v4\"\nexpression = 'ip.src == 192.0.2.1'\naction = \"block\"\n";
         let f = RulesFile::parse("t.toml", text, None).unwrap();
-        let (ipt, _) = render(&f, "t.toml").unwrap();
+        let (ipt, _) = render(&f, "t.toml", None).unwrap();
         assert!(ipt.contains("of `v6` concern IPv6 packets"), "{ipt}");
         assert!(ipt.contains("of `both` concern IPv6 packets"), "{ipt}");
         assert!(!ipt.contains("of `v4` concern"), "{ipt}");
         // The IPv6-only rule has no line that could match; the mixed one keeps its IPv4 part.
         assert!(!ipt.contains("-g levee-a0"), "{ipt}");
         assert!(ipt.contains("-s 192.0.2.0/24 -g levee-a1"), "{ipt}");
+        // Two port conditions of one line are one range (iptables takes `--dport` once).
+        let text = "[[rule]]\nid = \"p\"\nexpression = 'tcp.dstport >= 80 and tcp.dstport in {1..100 443}'\naction = \"block\"\n";
+        let f = RulesFile::parse("t", text, None).unwrap();
+        let (p, _) = render(&f, "t", None).unwrap();
+        assert!(p.contains("-p tcp ! -f --dport 80:100 -g levee-a0"), "{p}");
+        assert!(p.contains("-p tcp ! -f --dport 443 -g levee-a0"), "{p}");
+        // `-p 0` would be every protocol: protocol 0 and ranges go through u32.
+        for (e, want) in [
+            ("ip.proto < 1", "-m u32 --u32 \"6&0xFF=0\" -g"),
+            ("ip.proto < 17", "-m u32 --u32 \"6&0xFF=0:16\" -g"),
+            ("ip.proto == 17", "-p udp -g"),
+        ] {
+            let text = format!("[[rule]]\nid = \"p\"\nexpression = '{e}'\naction = \"block\"\n");
+            let (p, _) = render(&RulesFile::parse("t", &text, None).unwrap(), "t", None).unwrap();
+            assert!(p.contains(want), "{e}: {p}");
+            assert!(!p.contains("-p 0"), "{e}: {p}");
+        }
+        // One `-s` a line; the next goes through iprange.
+        let text = "[[rule]]\nid = \"s\"\nexpression = 'ip.src in {10.0.0.0/8} and ip.src != 10.1.2.3'\naction = \"block\"\n";
+        let f = RulesFile::parse("t", text, None).unwrap();
+        let (p, _) = render(&f, "t", None).unwrap();
+        assert!(
+            p.contains("-s 10.0.0.0/8 -m iprange ! --src-range 10.1.2.3-10.1.2.3 -g levee-a0"),
+            "{p}"
+        );
         // iptables-restore takes a comment only at the start of a line.
         for l in ipt.lines() {
             assert!(
@@ -482,9 +579,9 @@ mod tests {
     fn signatures_become_lines_sets_and_u32_tests() {
         let text = "[[rule]]\nid = \"a\"\nexpression = 'ip.dst == 10.10.10.10 and tcp.flags == 0x02 and tcp.dstport == 80 and ip.ttl in {48..55} and ip.src in {192.0.2.0/24 198.51.100.0/24}'\naction = \"block\"\n";
         let f = RulesFile::parse("t", text, None).unwrap();
-        let (ipt, ips) = render(&f, "t").unwrap();
+        let (ipt, ips) = render(&f, "t", None).unwrap();
         assert!(
-            ipt.contains("-A levee-r0 -p tcp ! -f -d 10.10.10.10/32 -m u32 --u32 \"6&0xFF=6&&4&0x1FFF=0&&0>>22&0x3C@12>>16&0x1ff=2\" --dport 80 -m ttl --ttl-gt 47 -m ttl --ttl-lt 56 -m set --match-set levee-r0-src0 src -g levee-a0"),
+            ipt.contains("-A levee-r0 -p tcp ! -f --dport 80 -d 10.10.10.10/32 -m u32 --u32 \"6&0xFF=6&&4&0x1FFF=0&&0>>22&0x3C@12>>16&0x1ff=2\" -m ttl --ttl-gt 47 -m ttl --ttl-lt 56 -m set --match-set levee-r0-src0 src -g levee-a0"),
             "{ipt}"
         );
         assert!(ipt.contains("-A levee-a0 -j DROP"));

@@ -252,6 +252,16 @@ pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, 
     }
 }
 
+/// How rules are written beyond their own text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// The interface of the nftables netdev ingress hook.
+    pub device: &'a str,
+    /// For nftables and iptables: `log` rules send packets to this NFLOG group (for ulogd2, or
+    /// `tcpdump -i nflog:N`) instead of the kernel log.
+    pub log_group: Option<u16>,
+}
+
 /// The whole output file for a target: header, then the rules. `device` is the interface of
 /// the nftables netdev hook.
 pub fn render(
@@ -260,18 +270,37 @@ pub fn render(
     origin: &str,
     device: &str,
 ) -> Result<String, CompileError> {
+    render_with(
+        file,
+        target,
+        origin,
+        &Options {
+            device,
+            log_group: None,
+        },
+    )
+}
+
+/// [`render`] with every option.
+pub fn render_with(
+    file: &RulesFile,
+    target: Target,
+    origin: &str,
+    options: &Options<'_>,
+) -> Result<String, CompileError> {
+    let device = options.device;
     match target {
         Target::Nftables => {
-            return nftables::render(file, Some(device), origin)
+            return nftables::render(file, Some(device), origin, options.log_group)
                 .map_err(|problems| CompileError { problems })
         }
         Target::NftablesInet => {
-            return nftables::render(file, None, origin)
+            return nftables::render(file, None, origin, options.log_group)
                 .map_err(|problems| CompileError { problems })
         }
         Target::Iptables | Target::Ipset => {
-            let (ipt, ips) =
-                iptables::render(file, origin).map_err(|problems| CompileError { problems })?;
+            let (ipt, ips) = iptables::render(file, origin, options.log_group)
+                .map_err(|problems| CompileError { problems })?;
             return Ok(if target == Target::Iptables { ipt } else { ips });
         }
         Target::Nginx => {

@@ -23,13 +23,22 @@ enum Family {
     Any,
     V4,
     V6,
+    /// Only packets that are not IP (`meta protocol != { ip, ip6 }`).
+    NotIp,
 }
 
-/// One nft match, with the IP version it implies.
+/// One nft match, with the IP version and the transport protocol it implies.
 #[derive(Debug, Clone)]
 struct Atom {
     text: String,
     family: Family,
+    /// The protocol nft infers from a transport match (`tcp dport` needs TCP): two in one
+    /// line can never hold, and nft refuses such a line.
+    l4: Option<&'static str>,
+    /// A test of `meta l4proto` from `ip.proto`: written last in its line, since nft takes a
+    /// set of protocols before a transport match as that match's protocol context and then
+    /// refuses it ("conflicting protocols").
+    late: bool,
 }
 
 type Conj = Vec<Atom>;
@@ -38,6 +47,19 @@ fn atom(text: impl Into<String>, family: Family) -> Atom {
     Atom {
         text: text.into(),
         family,
+        l4: None,
+        late: false,
+    }
+}
+
+/// The transport protocol a field's match implies.
+fn l4_of(name: &str, family: Family) -> Option<&'static str> {
+    match name.split('.').next() {
+        Some("tcp") => Some("tcp"),
+        Some("udp") => Some("udp"),
+        Some("icmp") if family == Family::V6 => Some("icmpv6"),
+        Some("icmp") => Some("icmp"),
+        _ => None,
     }
 }
 
@@ -49,18 +71,32 @@ struct Access {
     v6_offset: i64,
     /// The matches for "this packet lacks the field" (a negation also holds there).
     absent: &'static [(&'static str, Family)],
+    /// The value levee gives the field on IPv6 packets without a fragment header, where nft
+    /// has nothing to read (IP ID and fragment offset: 0).
+    v6_constant: Option<u64>,
 }
 
 fn access(name: &str) -> Option<Access> {
-    const NOT_IP: &[(&str, Family)] = &[("meta protocol != { ip, ip6 }", Family::Any)];
-    const NOT_TCP: &[(&str, Family)] = &[("meta l4proto != tcp", Family::Any)];
-    const NOT_ICMP: &[(&str, Family)] = &[("meta l4proto != { icmp, ipv6-icmp }", Family::Any)];
-    const NOT_UDP: &[(&str, Family)] = &[("meta l4proto != udp", Family::Any)];
+    const NOT_IP: &[(&str, Family)] = &[("meta protocol != { ip, ip6 }", Family::NotIp)];
+    // `meta l4proto` reads nothing on a packet that is not IP: those lack the field too.
+    const NOT_TCP: &[(&str, Family)] = &[
+        ("meta l4proto != tcp", Family::Any),
+        ("meta protocol != { ip, ip6 }", Family::NotIp),
+    ];
+    const NOT_ICMP: &[(&str, Family)] = &[
+        ("meta l4proto != { icmp, ipv6-icmp }", Family::Any),
+        ("meta protocol != { ip, ip6 }", Family::NotIp),
+    ];
+    const NOT_UDP: &[(&str, Family)] = &[
+        ("meta l4proto != udp", Family::Any),
+        ("meta protocol != { ip, ip6 }", Family::NotIp),
+    ];
     let ip = |v4, v6, off| Access {
         v4: Some(v4),
         v6: Some(v6),
         v6_offset: off,
         absent: NOT_IP,
+        v6_constant: None,
     };
     Some(match name {
         "ip.ttl" => ip("ip ttl", "ip6 hoplimit", 0),
@@ -68,71 +104,82 @@ fn access(name: &str) -> Option<Access> {
         "ip.proto" => ip("meta l4proto", "meta l4proto", 0),
         "ip.id" => Access {
             v4: Some("ip id"),
-            v6: None,
+            v6: Some("frag id"),
             v6_offset: 0,
             absent: NOT_IP,
+            v6_constant: Some(0),
         },
         "tcp.srcport" => Access {
             v4: Some("tcp sport"),
             v6: None,
             v6_offset: 0,
             absent: NOT_TCP,
+            v6_constant: None,
         },
         "tcp.dstport" => Access {
             v4: Some("tcp dport"),
             v6: None,
             v6_offset: 0,
             absent: NOT_TCP,
+            v6_constant: None,
         },
         "tcp.window" => Access {
             v4: Some("tcp window"),
             v6: None,
             v6_offset: 0,
             absent: NOT_TCP,
+            v6_constant: None,
         },
         // Nine flag bits (NS to FIN), as levee counts them.
         // A raw read of the transport header: nft adds no protocol dependency of its own.
         "tcp.flags" => Access {
-            v4: Some("meta l4proto tcp @th,96,16 & 0x1ff"),
+            v4: Some("@th,96,16 & 0x1ff"),
             v6: None,
             v6_offset: 0,
             absent: NOT_TCP,
+            v6_constant: None,
         },
         "udp.srcport" => Access {
             v4: Some("udp sport"),
             v6: None,
             v6_offset: 0,
             absent: NOT_UDP,
+            v6_constant: None,
         },
         "udp.dstport" => Access {
             v4: Some("udp dport"),
             v6: None,
             v6_offset: 0,
             absent: NOT_UDP,
+            v6_constant: None,
         },
         "ip.frag_offset" => Access {
             v4: Some("ip frag-off & 0x1fff"),
             v6: Some("frag frag-off"),
             v6_offset: 0,
             absent: NOT_IP,
+            v6_constant: Some(0),
         },
         "icmp.type" => Access {
             v4: Some("icmp type"),
             v6: Some("icmpv6 type"),
             v6_offset: 0,
             absent: NOT_ICMP,
+            v6_constant: None,
         },
         "icmp.code" => Access {
             v4: Some("icmp code"),
             v6: Some("icmpv6 code"),
             v6_offset: 0,
             absent: NOT_ICMP,
+            v6_constant: None,
         },
         "udp.len" => Access {
             v4: Some("udp length"),
             v6: None,
             v6_offset: 0,
             absent: NOT_UDP,
+            v6_constant: None,
         },
         _ => return None,
     })
@@ -169,33 +216,90 @@ fn int_set_text(ranges: &[(i64, i64)]) -> String {
 }
 
 /// Conjunctions for an integer condition, `negate` giving its complement (with absence).
+/// `holds` says whether the condition (negated already when `negate`) holds on a value: for
+/// the value levee gives where nft has nothing to read.
 fn int_leaf(
     name: &str,
     test: &dyn Fn(&str, i64) -> Option<String>,
+    holds: &dyn Fn(u64) -> bool,
     negate: bool,
 ) -> Result<Vec<Conj>, String> {
     let a = access(name).ok_or_else(|| format!("`{name}` has no nftables match levee writes"))?;
     let mut out = Vec::new();
-    let versions: Vec<(Option<&str>, Family, i64)> = if version_free(name) {
-        vec![(a.v4, Family::Any, 0)]
+    let transport = l4_of(name, Family::Any).is_some();
+    // Each way the field is read: the accessor, the family, the offset of the value, and the
+    // matches that must come with it.
+    let mut versions: Vec<(Option<&str>, Family, i64, &[&str])> = Vec::new();
+    if transport {
+        // On the netdev hook the kernel reads a "transport header" from later fragments too
+        // (their data, taken for a header; seen in the differential test). levee reads none
+        // there, so transport reads are kept to unfragmented packets and first fragments.
+        let v6 = a.v6.or(if version_free(name) { a.v4 } else { None });
+        versions.push((
+            a.v4,
+            Family::V4,
+            0,
+            &["meta protocol ip", "ip frag-off & 0x1fff == 0"],
+        ));
+        versions.push((
+            v6,
+            Family::V6,
+            0,
+            &["meta protocol ip6", "exthdr frag missing"],
+        ));
+        versions.push((v6, Family::V6, 0, &["meta protocol ip6", "frag frag-off 0"]));
+    } else if version_free(name) {
+        versions.push((a.v4, Family::Any, 0, &[]));
     } else {
-        vec![(a.v4, Family::V4, 0), (a.v6, Family::V6, a.v6_offset)]
-    };
-    for (acc, fam, off) in versions {
+        versions.push((a.v4, Family::V4, 0, &[]));
+        versions.push((a.v6, Family::V6, a.v6_offset, &[]));
+    }
+    for (acc, fam, off, with) in versions {
         let Some(acc) = acc else { continue };
         if let Some(t) = test(acc, off) {
-            out.push(vec![atom(t, fam)]);
+            let mut line: Conj = with.iter().map(|w| atom(*w, fam)).collect();
+            let l4 = l4_of(name, fam);
+            if let Some(p) = l4 {
+                // Written out, not left to nft: nft skips the protocol it would add to
+                // `udp dport` when the line already tests `meta l4proto` (a set of protocols
+                // from `ip.proto in {...}`), and then reads TCP ports as UDP ones.
+                let name = if p == "icmpv6" { "ipv6-icmp" } else { p };
+                let mut guard = atom(format!("meta l4proto {name}"), fam);
+                guard.l4 = Some(p);
+                line.push(guard);
+            }
+            let mut a = atom(t, fam);
+            a.l4 = l4;
+            a.late = name == "ip.proto";
+            line.push(a);
+            out.push(line);
         }
+    }
+    if a.v6_constant.is_some_and(holds) {
+        out.push(vec![
+            atom("meta protocol ip6", Family::V6),
+            atom("exthdr frag missing", Family::V6),
+        ]);
     }
     if negate {
         for (t, f) in a.absent {
             out.push(vec![atom(*t, *f)]);
         }
+        if transport {
+            // Later fragments carry no transport header: the field is absent there.
+            out.push(vec![atom("ip frag-off & 0x1fff != 0", Family::V4)]);
+            out.push(vec![
+                atom("meta protocol ip6", Family::V6),
+                atom("frag frag-off != 0", Family::V6),
+            ]);
+        }
     }
     Ok(out)
 }
 
-fn addr_leaf(name: &str, nets: &[IpNet], negate: bool) -> Result<Vec<Conj>, String> {
+/// Lines for "the address is (`negate`: is not) in `nets`"; `absent` adds the packets that
+/// have no IP header (a negated condition holds there; `!=` does not).
+fn addr_leaf(name: &str, nets: &[IpNet], negate: bool, absent: bool) -> Result<Vec<Conj>, String> {
     let dir = match name {
         "ip.src" => "saddr",
         "ip.dst" => "daddr",
@@ -231,8 +335,8 @@ fn addr_leaf(name: &str, nets: &[IpNet], negate: bool) -> Result<Vec<Conj>, Stri
             )]),
         }
     }
-    if negate {
-        out.push(vec![atom("meta protocol != { ip, ip6 }", Family::Any)]);
+    if absent {
+        out.push(vec![atom("meta protocol != { ip, ip6 }", Family::NotIp)]);
     }
     Ok(out)
 }
@@ -247,15 +351,37 @@ fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, Strin
             int_leaf(
                 "tcp.flags",
                 &|acc, _| Some(format!("{acc} & {bit:#x} {t} 0")),
+                &|_| false,
                 negate,
             )
         }
         Expr::Cmp { field, op, value } => match (field.ty(), value) {
+            // `!=` holds on packets that have an address (another one); `not ==` also on
+            // packets that have none.
             (FieldType::Ip, Literal::Ip(ip)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => addr_leaf(
                 field.name(),
                 &[IpNet::from(*ip)],
                 negate != (*op == CmpOp::Ne),
+                negate,
             ),
+            (FieldType::Int, Literal::Int(v))
+                if field.name() == "ip.proto"
+                    && matches!((op, negate), (CmpOp::Eq, false) | (CmpOp::Ne, true)) =>
+            {
+                // `meta l4proto == 17` is a protocol nft weighs against the transport matches
+                // of the same line.
+                let l4 = match v {
+                    1 => Some("icmp"),
+                    6 => Some("tcp"),
+                    17 => Some("udp"),
+                    58 => Some("icmpv6"),
+                    _ => None,
+                };
+                let mut a = atom(format!("meta l4proto == {v}"), Family::Any);
+                a.l4 = l4;
+                a.late = true;
+                Ok(vec![vec![a]])
+            }
             (FieldType::Int, Literal::Int(v)) => {
                 let v = *v as i64;
                 let op = if negate { complement(*op) } else { *op };
@@ -264,9 +390,16 @@ fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, Strin
                     name,
                     &|acc, off| {
                         let w = v + off;
-                        // A comparison no value can pass is left out.
-                        (w >= 0).then(|| format!("{acc} {}{w}", op_text(op)))
+                        if w >= 0 {
+                            return Some(format!("{acc} {}{w}", op_text(op)));
+                        }
+                        // Below every value once shifted (`ip.len >= 28` read as IPv6's
+                        // payload length): `>`, `>=` and `!=` hold on every value, the
+                        // others on none.
+                        matches!(op, CmpOp::Gt | CmpOp::Ge | CmpOp::Ne)
+                            .then(|| format!("{acc} >= 0"))
                     },
+                    &|c| op.holds(c, v as u64),
                     negate,
                 )
             }
@@ -282,7 +415,7 @@ fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, Strin
             )),
         },
         Expr::In { field, set } => match field.ty() {
-            FieldType::Ip => addr_leaf(field.name(), &set.nets(lists), negate),
+            FieldType::Ip => addr_leaf(field.name(), &set.nets(lists), negate, negate),
             FieldType::Int => {
                 let ranges = set.int_ranges.clone();
                 int_leaf(
@@ -300,6 +433,7 @@ fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, Strin
                         let neg = if negate { "!= " } else { "" };
                         Some(format!("{acc} {neg}{}", int_set_text(&shifted)))
                     },
+                    &|c| set.contains_int(c) != negate,
                     negate,
                 )
             }
@@ -324,9 +458,15 @@ fn complement(op: CmpOp) -> CmpOp {
     }
 }
 
-/// IPv4 and IPv6 matches together can never hold.
+/// IPv4 and IPv6 matches together can never hold, nor either with a match of packets that
+/// are not IP, nor matches of two transport protocols.
 fn one_family(c: &[Atom]) -> bool {
-    !(c.iter().any(|t| t.family == Family::V4) && c.iter().any(|t| t.family == Family::V6))
+    let has = |f: Family| c.iter().any(|t| t.family == f);
+    let (v4, v6, not_ip) = (has(Family::V4), has(Family::V6), has(Family::NotIp));
+    let mut l4 = c.iter().filter_map(|t| t.l4);
+    let first = l4.next();
+    let families = usize::from(v4) + usize::from(v6) + usize::from(not_ip) <= 1;
+    families && !(not_ip && first.is_some()) && l4.all(|p| Some(p) == first)
 }
 
 /// Disjunctive normal form of `e` (or of `not e`).
@@ -346,7 +486,12 @@ fn chain_name(i: usize) -> String {
 
 /// The ruleset for the `netdev` ingress hook of `device`, or for the `inet` family's input
 /// hook when `device` is `None`.
-pub fn render(file: &RulesFile, device: Option<&str>, origin: &str) -> Result<String, Vec<String>> {
+pub fn render(
+    file: &RulesFile,
+    device: Option<&str>,
+    origin: &str,
+    log_group: Option<u16>,
+) -> Result<String, Vec<String>> {
     let mut problems = Vec::new();
     if let Some(d) = device {
         let ok = !d.is_empty()
@@ -418,14 +563,30 @@ pub fn render(file: &RulesFile, device: Option<&str>, origin: &str) -> Result<St
         let _ = writeln!(o, "  # {}: {}", r.id, r.expression);
         let _ = writeln!(o, "  chain {} {{", chain_name(i));
         for conj in lines {
-            let matches: Vec<&str> = conj.iter().map(|a| a.text.as_str()).collect();
+            // A match a line already has (two conditions guarded alike) is written once.
+            let mut matches: Vec<&str> = Vec::new();
+            let ordered = conj
+                .iter()
+                .filter(|a| !a.late)
+                .chain(conj.iter().filter(|a| a.late));
+            for a in ordered {
+                if !matches.contains(&a.text.as_str()) {
+                    matches.push(&a.text);
+                }
+            }
             let _ = writeln!(o, "    {} goto act_{i}", matches.join(" "));
         }
         let _ = writeln!(o, "  }}");
         let verdict = match &r.action {
             Action::Block => "counter drop".to_string(),
             Action::Allow => "counter accept".to_string(),
-            Action::Log => format!("counter log prefix \"levee {}: \"", r.id.replace('"', "")),
+            Action::Log => {
+                let group = log_group.map_or(String::new(), |g| format!("group {g} "));
+                format!(
+                    "counter log {group}prefix \"levee {}: \"",
+                    r.id.replace('"', "")
+                )
+            }
             Action::RateLimit { rate, burst, key } => {
                 let (count, unit) = super::exact_rate(*rate).expect("checked above");
                 let per = format!("{count}/{} burst {burst} packets", unit.name());
@@ -460,28 +621,57 @@ mod tests {
     fn one(expr: &str) -> String {
         let text = format!("[[rule]]\nid = \"r\"\nexpression = '{expr}'\naction = \"block\"\n");
         let f = RulesFile::parse("t", &text, None).unwrap();
-        render(&f, Some("eth0"), "t").unwrap()
+        render(&f, Some("eth0"), "t", None).unwrap()
     }
 
     #[test]
     fn conjunctions_become_lines_and_negations_keep_absence() {
         let r = one("ip.dst == 10.10.10.10 and udp.srcport == 4500 and ip.len == 232");
         assert!(
-            r.contains("ip daddr 10.10.10.10 udp sport == 4500 ip length == 232 goto act_0"),
+            r.contains("ip daddr 10.10.10.10 meta protocol ip ip frag-off & 0x1fff == 0 meta l4proto udp udp sport == 4500 ip length == 232 goto act_0"),
             "{r}"
         );
         assert!(!r.contains("ip6 length"), "v4 and v6 in one line: {r}");
         let r = one("ip.dst == 10.10.10.10 and ((udp.srcport == 53 and ip.len == 1500) or ip.frag_offset > 0)");
         assert!(r.matches("goto act_0").count() >= 1, "{r}");
         let r = one("not tcp.dstport == 80");
-        assert!(r.contains("tcp dport != 80 goto act_0"), "{r}");
-        assert!(r.contains("meta l4proto != tcp goto act_0"), "{r}");
-        let r = one("tcp.flags == 0x02 and ip.ttl in {48..55}");
         assert!(
-            r.contains("meta l4proto tcp @th,96,16 & 0x1ff == 2 ip ttl { 48-55 } goto act_0"),
+            r.contains("meta l4proto tcp tcp dport != 80 goto act_0"),
             "{r}"
         );
-        assert!(r.contains("ip6 hoplimit { 48-55 }"), "{r}");
+        assert!(r.contains("meta l4proto != tcp goto act_0"), "{r}");
+        // The protocol is written even where another test of `meta l4proto` comes first.
+        let p = one("udp.dstport != 5 and ip.proto in {1..6 17}");
+        assert!(p.contains("meta l4proto udp udp dport != 5"), "{p}");
+        // ... and tests of `ip.proto` come last in their line.
+        assert!(
+            p.contains("udp dport != 5 meta l4proto { 1-6, 17 } goto act_0"),
+            "{p}"
+        );
+        // `ip.len >= 28` holds on every IPv6 packet (IPv6 counts 40 bytes of header).
+        let p = one("ip.len >= 28");
+        assert!(p.contains("ip6 length >= 0 goto act_0"), "{p}");
+        // Later fragments and packets that are not IP lack the port too.
+        assert!(r.contains("meta protocol != { ip, ip6 } goto act_0"), "{r}");
+        assert!(r.contains("ip frag-off & 0x1fff != 0 goto act_0"), "{r}");
+        assert!(
+            r.contains("meta protocol ip6 frag frag-off != 0 goto act_0"),
+            "{r}"
+        );
+        let r = one("tcp.flags == 0x02 and ip.ttl in {48..55}");
+        assert!(
+            r.contains("meta protocol ip ip frag-off & 0x1fff == 0 meta l4proto tcp @th,96,16 & 0x1ff == 2 ip ttl { 48-55 } goto act_0"),
+            "{r}"
+        );
+        assert!(r.contains("meta protocol ip6 exthdr frag missing meta l4proto tcp @th,96,16 & 0x1ff == 2 ip6 hoplimit { 48-55 }"), "{r}");
+        // `!=` needs the field; `not ==` holds without it.
+        let r = one("ip.src != 192.0.2.1");
+        assert!(!r.contains("meta protocol != { ip, ip6 }"), "{r}");
+        let r = one("not ip.src == 192.0.2.1");
+        assert!(r.contains("meta protocol != { ip, ip6 }"), "{r}");
+        // Transport matches of two protocols in one line can never hold: left out.
+        let r = one("tcp.dstport == 80 and icmp.type == 3");
+        assert!(!r.contains("goto act_0"), "{r}");
         assert!(r.contains("counter drop"));
         assert!(r.starts_with("# nftables ruleset"));
     }

@@ -146,3 +146,84 @@ pub fn tcpdump_corpus(data: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// A network namespace with a veth pair into it, removed when dropped.
+pub struct Netns {
+    pub name: String,
+    pub host: String,
+    pub peer: String,
+}
+
+impl Netns {
+    pub fn create() -> Option<Netns> {
+        // Tests run side by side in one process: each namespace gets its own number.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}{n}", std::process::id() % 100_000);
+        let n = Netns {
+            name: format!("levee-test-{id}"),
+            host: format!("lvh{id}"),
+            peer: format!("lvp{id}"),
+        };
+        let sh = |cmd: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let ok = sh(&format!("ip netns add {}", n.name))
+            && sh(&format!(
+                "ip link add {} type veth peer name {}",
+                n.host, n.peer
+            ))
+            && sh(&format!("ip link set {} netns {}", n.peer, n.name))
+            && sh(&format!("ip link set {} up", n.host))
+            && sh(&format!(
+                "ip netns exec {} ip link set {} up",
+                n.name, n.peer
+            ));
+        // No IPv6 neighbour discovery from the interfaces themselves into the counters.
+        let _ = sh(&format!(
+            "sysctl -qw net.ipv6.conf.{}.disable_ipv6=1",
+            n.host
+        ));
+        let _ = sh(&format!(
+            "ip netns exec {} sysctl -qw net.ipv6.conf.{}.disable_ipv6=1",
+            n.name, n.peer
+        ));
+        ok.then_some(n)
+    }
+
+    pub fn exec(&self, args: &[&str]) -> std::process::Output {
+        run(std::process::Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args))
+    }
+}
+
+impl Netns {
+    /// The MAC address of the interface inside the namespace: frames replayed from the host
+    /// side must be sent to it, or the kernel takes them for another host's and drops them
+    /// before the IP layer (and iptables) sees them.
+    pub fn peer_mac(&self) -> [u8; 6] {
+        let o = self.exec(&["cat", &format!("/sys/class/net/{}/address", self.peer)]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        let mut mac = [0u8; 6];
+        for (i, b) in text.trim().split(':').enumerate().take(6) {
+            mac[i] = u8::from_str_radix(b, 16).expect("a MAC address");
+        }
+        mac
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.host])
+            .output();
+    }
+}

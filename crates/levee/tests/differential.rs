@@ -1,0 +1,1011 @@
+//! One truth across engines: rules drawn at random over the fields and operators the kernel
+//! targets take, applied to a crafted capture of every kind of packet a network carries, must
+//! decide every packet as `levee simulate` does, on each real engine:
+//!
+//! * libpcap: each rule's compiled BPF filter, run by `tcpdump -r` (packets named by time);
+//! * nftables: the netdev ingress ruleset loaded in a network namespace, the capture replayed
+//!   into it, every rule a `log` rule sending what it matched to an NFLOG group that tcpdump
+//!   records (packets named by their bytes);
+//! * iptables and ipset: the same through the raw table.
+//!
+//! A rule a target cannot express is refused by its compiler with the reason (counted and
+//! printed); a packet outside a target's documented reach (tunnels for every engine, which
+//! read the outer header; IPv6 extension headers and QinQ for BPF; everything but plain IPv4
+//! for iptables, which sees IPv4 only, after the VLAN device) is counted apart and printed.
+//! Any other difference fails, with the seed to replay it: `LEVEE_DIFF_SEED=N` runs seed N
+//! alone (by default seeds 1, 2 and 3, so CI is deterministic; other seeds explore).
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read as _;
+use std::path::Path;
+
+use common::*;
+use levee_rules::compile::{Options, Target};
+use levee_rules::RulesFile;
+
+/// Packets in the crafted capture and rules drawn.
+const PACKETS: usize = 1500;
+const RULES: usize = 160;
+/// Capture timestamps: packet `i` at `BASE_S` + `i` ms, so tcpdump's times name packets.
+const BASE_S: i64 = 1_700_000_000;
+
+/// A small deterministic generator (xorshift64*): a failure replays from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// What kind of packet a frame is, for the engines' documented reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Ipv4,
+    Ipv4Options,
+    Ipv4Fragment,
+    /// A first fragment too short for its TCP header (RFC 1858): levee decodes no TCP,
+    /// libpcap and nftables read what bytes there are, iptables drops it as an "evil
+    /// tinygram" in its tcp match, whatever the rule.
+    TinyFragment,
+    Ipv6,
+    Ipv6ExtensionHeaders,
+    Ipv6Fragment,
+    Vlan,
+    QinQ,
+    Tunnel,
+    NotIp,
+}
+
+mod craft {
+    //! Frames built byte by byte: Ethernet, VLAN tags, IPv4 (with checksum, options,
+    //! fragments), IPv6 (with hop-by-hop and fragment headers), TCP, UDP, ICMP, ICMPv6, GRE
+    //! and IP-in-IP tunnels, ARP.
+
+    use super::{Kind, Rng};
+
+    pub const VICTIMS4: [[u8; 4]; 2] = [[10, 10, 10, 10], [10, 10, 10, 11]];
+    pub const SOURCES4: [[u8; 4]; 6] = [
+        [192, 0, 2, 1],
+        [192, 0, 2, 77],
+        [198, 51, 100, 7],
+        [198, 51, 100, 200],
+        [203, 0, 113, 9],
+        [10, 10, 10, 10],
+    ];
+    pub const VICTIM6: [u8; 16] = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    pub fn source6(r: &mut Rng) -> [u8; 16] {
+        let mut a = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        a[15] = *r.pick(&[1u8, 2, 0x50, 0xfe]);
+        a[5] = *r.pick(&[1u8, 2]);
+        a
+    }
+
+    fn csum(data: &[u8]) -> u16 {
+        let mut sum: u32 = 0;
+        for c in data.chunks(2) {
+            let w = if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from(c[0]) << 8
+            };
+            sum += u32::from(w);
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    pub struct L4 {
+        pub proto: u8,
+        pub bytes: Vec<u8>,
+    }
+
+    fn ports(r: &mut Rng) -> u16 {
+        if r.chance(60) {
+            *r.pick(&[22u16, 53, 80, 123, 443, 1900, 11211, 3389, 0, 65535])
+        } else {
+            1024 + r.below(64512) as u16
+        }
+    }
+
+    pub fn tcp(r: &mut Rng) -> L4 {
+        let flags: u16 = *r.pick(&[
+            0x002, 0x012, 0x010, 0x004, 0x014, 0x011, 0x018, 0x0c2, 0x110, 0x000, 0x029, 0x1ff,
+        ]);
+        let mut b = Vec::new();
+        b.extend(ports(r).to_be_bytes());
+        b.extend(ports(r).to_be_bytes());
+        b.extend((r.next() as u32).to_be_bytes());
+        b.extend((r.next() as u32).to_be_bytes());
+        let words: u16 = if r.chance(30) { 8 } else { 5 };
+        b.extend(((words << 12) | flags).to_be_bytes());
+        let window = *r.pick(&[0u16, 1024, 5840, 29200, 64240, 65535]);
+        b.extend(window.to_be_bytes());
+        b.extend([0, 0, 0, 0]);
+        if words == 8 {
+            b.extend([2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 0, 0]);
+        }
+        let payload = *r.pick(&[0usize, 0, 6, 100, 1000]);
+        b.extend((0..payload).map(|i| i as u8));
+        L4 { proto: 6, bytes: b }
+    }
+
+    pub fn udp(r: &mut Rng) -> L4 {
+        let payload = *r.pick(&[0usize, 8, 48, 100, 468, 1200]);
+        let mut b = Vec::new();
+        b.extend(ports(r).to_be_bytes());
+        b.extend(ports(r).to_be_bytes());
+        b.extend(((8 + payload) as u16).to_be_bytes());
+        b.extend([0, 0]);
+        b.extend((0..payload).map(|i| (i * 7) as u8));
+        L4 {
+            proto: 17,
+            bytes: b,
+        }
+    }
+
+    /// ICMP (or ICMPv6 when `v6`); errors quote an IP header and 8 bytes.
+    pub fn icmp(r: &mut Rng, v6: bool) -> L4 {
+        let (t, c) = if v6 {
+            *r.pick(&[(1u8, 4u8), (2, 0), (3, 0), (128, 0), (129, 0), (135, 0)])
+        } else {
+            *r.pick(&[(0u8, 0u8), (8, 0), (3, 3), (3, 4), (11, 0), (5, 1)])
+        };
+        let mut b = vec![t, c, 0, 0, 0, 0, 0x05, 0xdc];
+        let quoted = *r.pick(&[0usize, 28, 56, 500]);
+        b.extend((0..quoted).map(|i| (i * 3) as u8));
+        L4 {
+            proto: if v6 { 58 } else { 1 },
+            bytes: b,
+        }
+    }
+
+    pub fn transport(r: &mut Rng, v6: bool) -> L4 {
+        match r.below(10) {
+            0..=3 => tcp(r),
+            4..=7 => udp(r),
+            _ => icmp(r, v6),
+        }
+    }
+
+    pub struct V4 {
+        pub src: [u8; 4],
+        pub dst: [u8; 4],
+        pub ttl: u8,
+        pub id: u16,
+        pub df: bool,
+        pub mf: bool,
+        pub offset: u16,
+        pub options: bool,
+    }
+
+    pub fn v4_header(r: &mut Rng, id: u16) -> V4 {
+        V4 {
+            src: *r.pick(&SOURCES4),
+            dst: *r.pick(&VICTIMS4),
+            ttl: *r.pick(&[1u8, 32, 53, 54, 64, 117, 128, 255]),
+            id,
+            df: r.chance(40),
+            mf: false,
+            offset: 0,
+            options: false,
+        }
+    }
+
+    pub fn ipv4(h: &V4, proto: u8, payload: &[u8]) -> Vec<u8> {
+        let hl = if h.options { 24 } else { 20 };
+        let mut b = vec![0x40 | (hl / 4) as u8, 0];
+        b.extend(((hl + payload.len()) as u16).to_be_bytes());
+        b.extend(h.id.to_be_bytes());
+        let frag = (u16::from(h.df) << 14) | (u16::from(h.mf) << 13) | h.offset;
+        b.extend(frag.to_be_bytes());
+        b.extend([h.ttl, proto, 0, 0]);
+        b.extend(h.src);
+        b.extend(h.dst);
+        if h.options {
+            // Router alert.
+            b.extend([0x94, 4, 0, 0]);
+        }
+        let c = csum(&b);
+        b[10..12].copy_from_slice(&c.to_be_bytes());
+        b.extend(payload);
+        b
+    }
+
+    /// An IPv6 packet; `ext` are (next header, header bytes) pairs after the fixed header.
+    pub fn ipv6(
+        src: [u8; 16],
+        dst: [u8; 16],
+        hop: u8,
+        flow: u32,
+        ext: &[(u8, Vec<u8>)],
+        proto: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let ext_len: usize = ext.iter().map(|e| e.1.len()).sum();
+        let mut b = Vec::new();
+        b.extend((0x6000_0000u32 | (flow & 0xf_ffff)).to_be_bytes());
+        b.extend(((ext_len + payload.len()) as u16).to_be_bytes());
+        b.push(ext.first().map_or(proto, |e| e.0));
+        b.push(hop);
+        b.extend(src);
+        b.extend(dst);
+        for (i, (_, bytes)) in ext.iter().enumerate() {
+            let mut h = bytes.clone();
+            h[0] = ext.get(i + 1).map_or(proto, |e| e.0);
+            b.extend(h);
+        }
+        b.extend(payload);
+        b
+    }
+
+    pub fn hop_by_hop() -> (u8, Vec<u8>) {
+        // PadN filling 8 bytes.
+        (0, vec![0, 0, 1, 4, 0, 0, 0, 0])
+    }
+
+    pub fn fragment_header(offset: u16, more: bool, id: u32) -> (u8, Vec<u8>) {
+        let mut h = vec![0, 0];
+        h.extend(((offset << 3) | u16::from(more)).to_be_bytes());
+        h.extend(id.to_be_bytes());
+        (44, h)
+    }
+
+    pub fn ethernet(dst: [u8; 6], tags: &[u16], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+        let mut b = dst.to_vec();
+        b.extend([0x02, 0, 0, 0, 0, 0x01]);
+        for (i, t) in tags.iter().enumerate() {
+            b.extend(
+                if i == 0 && tags.len() > 1 {
+                    0x88a8u16
+                } else {
+                    0x8100u16
+                }
+                .to_be_bytes(),
+            );
+            b.extend(t.to_be_bytes());
+        }
+        b.extend(ethertype.to_be_bytes());
+        b.extend(payload);
+        b
+    }
+
+    pub fn arp() -> Vec<u8> {
+        let mut b = vec![0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 1, 10, 10, 10, 1];
+        b.extend([0; 6]);
+        b.extend([10, 10, 10, 10]);
+        b
+    }
+
+    /// One frame of a kind drawn at random, sent to `mac`; `n` makes its bytes unique.
+    pub fn frame(r: &mut Rng, mac: [u8; 6], n: u16) -> (Kind, Vec<u8>) {
+        let kind = *r.pick(&[
+            Kind::Ipv4,
+            Kind::Ipv4,
+            Kind::Ipv4,
+            Kind::Ipv4,
+            Kind::Ipv4,
+            Kind::Ipv4Options,
+            Kind::Ipv4Fragment,
+            Kind::Ipv4Fragment,
+            Kind::TinyFragment,
+            Kind::Ipv6,
+            Kind::Ipv6,
+            Kind::Ipv6,
+            Kind::Ipv6ExtensionHeaders,
+            Kind::Ipv6Fragment,
+            Kind::Vlan,
+            Kind::QinQ,
+            Kind::Tunnel,
+            Kind::NotIp,
+        ]);
+        let v4 = |r: &mut Rng| {
+            let l4 = transport(r, false);
+            ipv4(&v4_header(r, n), l4.proto, &l4.bytes)
+        };
+        let v6 = |r: &mut Rng, ext: Vec<(u8, Vec<u8>)>, l4: L4| {
+            let src = source6(r);
+            let hop = *r.pick(&[1u8, 53, 64, 255]);
+            ipv6(src, VICTIM6, hop, u32::from(n), &ext, l4.proto, &l4.bytes)
+        };
+        let bytes = match kind {
+            Kind::Ipv4 => ethernet(mac, &[], 0x0800, &v4(r)),
+            Kind::Ipv4Options => {
+                let l4 = transport(r, false);
+                let mut h = v4_header(r, n);
+                h.options = true;
+                ethernet(mac, &[], 0x0800, &ipv4(&h, l4.proto, &l4.bytes))
+            }
+            Kind::Ipv4Fragment => {
+                let l4 = transport(r, false);
+                let mut h = v4_header(r, n);
+                h.df = false;
+                if r.chance(50) {
+                    // A first fragment: the whole transport header and part of the data.
+                    h.mf = true;
+                    let header = match l4.proto {
+                        6 => usize::from(l4.bytes[12] >> 4) * 4,
+                        _ => 8,
+                    };
+                    let cut = ((l4.bytes.len() / 2).max(header) + 7) & !7;
+                    let cut = cut.min(l4.bytes.len());
+                    ethernet(mac, &[], 0x0800, &ipv4(&h, l4.proto, &l4.bytes[..cut]))
+                } else {
+                    // A later fragment: data only, whatever it looks like.
+                    h.mf = r.chance(50);
+                    h.offset = *r.pick(&[1u16, 2, 3, 185, 8191]);
+                    ethernet(mac, &[], 0x0800, &ipv4(&h, l4.proto, &l4.bytes))
+                }
+            }
+            Kind::TinyFragment => {
+                let l4 = tcp(r);
+                let mut h = v4_header(r, n);
+                h.df = false;
+                h.mf = true;
+                ethernet(mac, &[], 0x0800, &ipv4(&h, 6, &l4.bytes[..8]))
+            }
+            Kind::Ipv6 => {
+                let l4 = transport(r, true);
+                ethernet(mac, &[], 0x86dd, &v6(r, Vec::new(), l4))
+            }
+            Kind::Ipv6ExtensionHeaders => {
+                let l4 = transport(r, true);
+                ethernet(mac, &[], 0x86dd, &v6(r, vec![hop_by_hop()], l4))
+            }
+            Kind::Ipv6Fragment => {
+                let l4 = transport(r, true);
+                let first = r.chance(50);
+                let offset = if first { 0 } else { *r.pick(&[1u16, 8, 185]) };
+                let frag = fragment_header(offset, first || r.chance(50), 0x1000 + u32::from(n));
+                ethernet(mac, &[], 0x86dd, &v6(r, vec![frag], l4))
+            }
+            Kind::Vlan => ethernet(mac, &[100], 0x0800, &v4(r)),
+            Kind::QinQ => ethernet(mac, &[100, 200], 0x0800, &v4(r)),
+            Kind::Tunnel => {
+                let inner = v4(r);
+                let mut outer = v4_header(r, n);
+                outer.src = [172, 16, 0, 1];
+                outer.dst = [172, 16, 0, 2];
+                if r.chance(50) {
+                    let mut gre = vec![0, 0, 0x08, 0x00];
+                    gre.extend(&inner);
+                    ethernet(mac, &[], 0x0800, &ipv4(&outer, 47, &gre))
+                } else {
+                    ethernet(mac, &[], 0x0800, &ipv4(&outer, 4, &inner))
+                }
+            }
+            Kind::NotIp => {
+                let mut a = arp();
+                a.extend(n.to_be_bytes());
+                ethernet(mac, &[], 0x0806, &a)
+            }
+        };
+        (kind, bytes)
+    }
+}
+
+/// The crafted capture: frames and their kinds, written as pcap.
+struct Capture {
+    frames: Vec<Vec<u8>>,
+    kinds: Vec<Kind>,
+}
+
+fn craft_capture(seed: u64, mac: [u8; 6], path: &Path) -> Capture {
+    let mut r = Rng(seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut frames = Vec::new();
+    let mut kinds = Vec::new();
+    for n in 0..PACKETS {
+        let (k, f) = craft::frame(&mut r, mac, n as u16);
+        kinds.push(k);
+        frames.push(f);
+    }
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = levee_capture::PcapWriter::new(file, 1, 65535).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        w.write((BASE_S * 1_000_000_000) + i as i64 * 1_000_000, f)
+            .unwrap();
+    }
+    w.finish().unwrap();
+    Capture { frames, kinds }
+}
+
+/// The fields the packet targets take, by type.
+const INT_FIELDS: &[&str] = &[
+    "ip.proto",
+    "ip.len",
+    "ip.ttl",
+    "ip.id",
+    "ip.frag_offset",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.flags",
+    "tcp.window",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.len",
+    "icmp.type",
+    "icmp.code",
+];
+const FLAG_FIELDS: &[&str] = &[
+    "tcp.flags.syn",
+    "tcp.flags.ack",
+    "tcp.flags.reset",
+    "tcp.flags.fin",
+    "tcp.flags.push",
+    "tcp.flags.urg",
+    "tcp.flags.ecn",
+    "tcp.flags.cwr",
+    "ip.flags.df",
+    "ip.flags.mf",
+    "ip.frag",
+];
+const ADDR_FIELDS: &[&str] = &["ip.src", "ip.dst"];
+
+/// A value of `field` seen on a packet of the capture (so rules match something), or any.
+fn sample_int(r: &mut Rng, field: &str, packets: &[levee_decode::Packet<'_>]) -> u64 {
+    let f = levee_rules::Field::lookup(field).unwrap();
+    for _ in 0..20 {
+        let p = r.pick(packets);
+        if let Some(levee_rules::Value::Int(v)) = f.value(p) {
+            return v;
+        }
+    }
+    r.below(f.max_value().unwrap().min(70000) + 1)
+}
+
+fn sample_addr(r: &mut Rng, field: &str, packets: &[levee_decode::Packet<'_>]) -> String {
+    let f = levee_rules::Field::lookup(field).unwrap();
+    for _ in 0..20 {
+        if let Some(levee_rules::Value::Ip(ip)) = f.value(r.pick(packets)) {
+            return ip.to_string();
+        }
+    }
+    "192.0.2.1".to_string()
+}
+
+fn leaf(r: &mut Rng, packets: &[levee_decode::Packet<'_>]) -> String {
+    match r.below(10) {
+        0..=5 => {
+            let field = *r.pick(INT_FIELDS);
+            let v = sample_int(r, field, packets);
+            match r.below(8) {
+                0 => format!("{field} != {v}"),
+                1 => format!("{field} < {v}"),
+                2 => format!("{field} <= {v}"),
+                3 => format!("{field} > {v}"),
+                4 => format!("{field} >= {v}"),
+                5 | 6 => {
+                    let w = sample_int(r, field, packets);
+                    let (a, b) = (v.min(w), v.max(w));
+                    let x = sample_int(r, field, packets);
+                    format!("{field} in {{{a}..{b} {x}}}")
+                }
+                _ => format!("{field} == {v}"),
+            }
+        }
+        6..=7 => {
+            let field = *r.pick(FLAG_FIELDS);
+            if r.chance(50) {
+                field.to_string()
+            } else {
+                format!("not {field}")
+            }
+        }
+        _ => {
+            let field = *r.pick(ADDR_FIELDS);
+            let a: std::net::IpAddr = sample_addr(r, field, packets).parse().unwrap();
+            match r.below(3) {
+                0 => format!("{field} == {a}"),
+                1 => format!("{field} != {a}"),
+                _ => {
+                    let len = match a {
+                        std::net::IpAddr::V4(_) => *r.pick(&[8u8, 16, 24, 30, 32]),
+                        std::net::IpAddr::V6(_) => *r.pick(&[32u8, 48, 64, 120, 128]),
+                    };
+                    let net = ipnet::IpNet::new(a, len).unwrap().trunc();
+                    let other = sample_addr(r, field, packets);
+                    format!("{field} in {{{net} {other}}}")
+                }
+            }
+        }
+    }
+}
+
+fn expression(r: &mut Rng, packets: &[levee_decode::Packet<'_>], depth: u32) -> String {
+    if depth == 0 || r.chance(35) {
+        return leaf(r, packets);
+    }
+    let n = 2 + r.below(2) as usize;
+    let parts: Vec<String> = (0..n).map(|_| expression(r, packets, depth - 1)).collect();
+    match r.below(10) {
+        0..=4 => format!("({})", parts.join(" and ")),
+        5..=7 => format!("({})", parts.join(" or ")),
+        8 => format!("not ({})", parts.join(" and ")),
+        _ => format!("({} xor {})", parts[0], parts[1]),
+    }
+}
+
+/// A rules file of the expressions, each rule with `action`: `log` for the kernel engines
+/// (a log rule decides nothing, so every rule sees every packet), `block` for BPF (which
+/// writes blocking rules only).
+fn rules_text(exprs: &[(usize, String)], action: &str) -> String {
+    let mut t = String::new();
+    for (i, e) in exprs {
+        t.push_str(&format!(
+            "[[rule]]\nid = \"r{i}\"\nexpression = '{e}'\naction = \"{action}\"\n\n"
+        ));
+    }
+    t
+}
+
+/// Per rule (by its index), the packets it matched.
+type Decisions = BTreeMap<usize, Vec<bool>>;
+
+/// What levee decides: each rule alone on each packet, through the engine `simulate` runs.
+fn levee_decisions(
+    file: &RulesFile,
+    ids: &[usize],
+    packets: &[levee_decode::Packet<'_>],
+) -> Decisions {
+    let mut engine = levee_rules::Engine::new(file);
+    let mut out: Decisions = ids
+        .iter()
+        .map(|&i| (i, vec![false; packets.len()]))
+        .collect();
+    for (n, p) in packets.iter().enumerate() {
+        engine.apply(n as i64, p);
+        for (k, &hit) in engine.matched().iter().enumerate() {
+            out.get_mut(&ids[k]).unwrap()[n] = hit;
+        }
+    }
+    out
+}
+
+/// What libpcap decides: each rule's compiled filter run by tcpdump over the capture.
+fn bpf_decisions(file: &Path, ids: &[usize], cap: &Path, packets: usize) -> Decisions {
+    let o = run(levee()
+        .args(["rules", "compile", "--target", "bpf"])
+        .arg(file));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let filters: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(filters.len(), ids.len(), "{text}");
+    let mut out = Decisions::new();
+    for (&i, filter) in ids.iter().zip(filters) {
+        let o = run(std::process::Command::new("tcpdump")
+            .args(["-r"])
+            .arg(cap)
+            .args(["-n", "-tt", "-q"])
+            .arg(filter));
+        let mut hits = vec![false; packets];
+        // libpcap's optimiser refuses a filter it proves can match nothing: that is the
+        // filter's decision, "no" for every packet.
+        if !o.status.success() && stderr(&o).contains("expression rejects all packets") {
+            out.insert(i, hits);
+            continue;
+        }
+        assert!(
+            o.status.success(),
+            "tcpdump refused `{filter}`: {}",
+            stderr(&o)
+        );
+        for line in stdout(&o).lines() {
+            let t = line.split_whitespace().next().unwrap();
+            let (s, us) = t.split_once('.').unwrap();
+            let ms =
+                (s.parse::<i64>().unwrap() - BASE_S) * 1000 + us.parse::<i64>().unwrap() / 1000;
+            hits[ms as usize] = true;
+        }
+        out.insert(i, hits);
+    }
+    out
+}
+
+/// Packets logged to an NFLOG group, read from tcpdump's `nflog:N` capture: per rule id
+/// (from the log prefix `levee rN: `), the network-layer bytes of each packet.
+fn read_nflog(path: &Path) -> Vec<(usize, Vec<u8>)> {
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_end(&mut data)
+        .unwrap();
+    assert!(data.len() >= 24, "no pcap header in {}", path.display());
+    let linktype = u32::from_le_bytes(data[20..24].try_into().unwrap());
+    assert_eq!(linktype, 239, "NFLOG captures have link type 239");
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= data.len() {
+        let caplen = u32::from_le_bytes(data[at + 8..at + 12].try_into().unwrap()) as usize;
+        let rec = &data[at + 16..at + 16 + caplen];
+        at += 16 + caplen;
+        // NFLOG: family, version, resource id; then TLVs (length and type in host order).
+        let mut t = 4;
+        let (mut prefix, mut payload) = (None, None);
+        while t + 4 <= rec.len() {
+            let len = u16::from_le_bytes([rec[t], rec[t + 1]]) as usize;
+            let ty = u16::from_le_bytes([rec[t + 2], rec[t + 3]]);
+            if len < 4 || t + len > rec.len() {
+                break;
+            }
+            let value = &rec[t + 4..t + len];
+            match ty {
+                9 => payload = Some(value.to_vec()),
+                10 => {
+                    let s = String::from_utf8_lossy(value);
+                    prefix = Some(s.trim_end_matches('\0').to_string());
+                }
+                _ => {}
+            }
+            t += (len + 3) & !3;
+        }
+        let (Some(prefix), Some(payload)) = (prefix, payload) else {
+            continue;
+        };
+        let id = prefix
+            .strip_prefix("levee r")
+            .and_then(|s| s.strip_suffix(": "))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected NFLOG prefix {prefix:?}"));
+        out.push((id, payload));
+    }
+    out
+}
+
+/// Every way the kernel may hand a frame's network layer to NFLOG (after the Ethernet header,
+/// after one VLAN tag it took off), mapped to the frame's index.
+fn frame_index(cap: &Capture) -> HashMap<Vec<u8>, usize> {
+    let mut m = HashMap::new();
+    for (i, f) in cap.frames.iter().enumerate() {
+        let tagged = matches!(u16::from_be_bytes([f[12], f[13]]), 0x8100 | 0x88a8);
+        for cut in [14, 18] {
+            if f.len() > cut && (cut == 14 || tagged) {
+                let prev = m.insert(f[cut..].to_vec(), i);
+                assert!(
+                    prev.is_none() || prev == Some(i),
+                    "frames {prev:?} and {i} ({:?}, {:?}) share bytes",
+                    prev.map(|p| cap.kinds[p]),
+                    cap.kinds[i]
+                );
+            }
+        }
+    }
+    m
+}
+
+/// Runs `tcpdump -i nflog:7` in the namespace around `replay`, and returns what each rule
+/// logged as per-packet decisions.
+fn kernel_decisions(
+    ns: &Netns,
+    cap_path: &Path,
+    cap: &Capture,
+    ids: &[usize],
+    out_dir: &Path,
+    engine: &str,
+) -> Decisions {
+    let log = out_dir.join(format!("{engine}.nflog.pcap"));
+    let mut td = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &ns.name, "tcpdump", "-i", "nflog:7", "-B", "65536", "-U", "-w",
+        ])
+        .arg(&log)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // tcpdump says when it listens; give up after 10 s.
+    let mut err = td.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("listening on") {
+        assert!(start.elapsed().as_secs() < 10, "tcpdump never listened");
+        let n = err.read(&mut buf).unwrap();
+        assert!(n > 0, "tcpdump ended: {}", String::from_utf8_lossy(&seen));
+        seen.extend(&buf[..n]);
+    }
+    // A bounded rate: every packet may be logged by many rules, and the NFLOG queue must
+    // not overflow.
+    let replay = run(std::process::Command::new("tcpreplay")
+        .args(["-q", "--pps", "1500", "-i", &ns.host])
+        .arg(cap_path));
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    // The kernel sends NFLOG messages in batches flushed at least every second.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &td.id().to_string()])
+        .status();
+    let _ = td.wait();
+    let mut rest = String::new();
+    let _ = err.read_to_string(&mut rest);
+    let all = format!("{}{rest}", String::from_utf8_lossy(&seen));
+    assert!(
+        all.lines()
+            .any(|l| l.trim() == "0 packets dropped by kernel"),
+        "{engine}: the NFLOG queue overflowed, decisions were lost:\n{all}"
+    );
+    let index = frame_index(cap);
+    let mut out: Decisions = ids
+        .iter()
+        .map(|&i| (i, vec![false; cap.frames.len()]))
+        .collect();
+    for (id, payload) in read_nflog(&log) {
+        let n = *index
+            .get(&payload)
+            .unwrap_or_else(|| panic!("{engine}: logged bytes of no frame: {payload:02x?}"));
+        out.get_mut(&id)
+            .unwrap_or_else(|| panic!("{engine}: a log of unknown rule r{id}"))[n] = true;
+    }
+    out
+}
+
+/// The rules a target compiles, each alone; the others with the compiler's reason.
+fn accepted(
+    target: Target,
+    exprs: &[(usize, String)],
+) -> (Vec<(usize, String)>, BTreeMap<String, usize>) {
+    let mut ok = Vec::new();
+    let mut refused = BTreeMap::new();
+    for (i, e) in exprs {
+        let f = RulesFile::parse("r.toml", &rules_text(&[(*i, e.clone())], "log"), None).unwrap();
+        let options = Options {
+            device: "eth0",
+            log_group: Some(7),
+        };
+        match levee_rules::compile::render_with(&f, target, "r.toml", &options) {
+            Ok(_) => ok.push((*i, e.clone())),
+            Err(err) => {
+                // The reason without the rule's name and values: one count per kind.
+                let why = err.problems[0]
+                    .split(": ")
+                    .skip(1)
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                let why: String = why.chars().filter(|c| !c.is_ascii_digit()).collect();
+                *refused.entry(why).or_insert(0) += 1;
+            }
+        }
+    }
+    (ok, refused)
+}
+
+/// What an engine decided, with what it ran and what it is documented not to reach.
+struct EngineRun<'a> {
+    name: &'a str,
+    compiled: &'a str,
+    decisions: &'a Decisions,
+    out_of_reach: fn(Kind) -> bool,
+}
+
+/// Compares an engine's decisions with levee's, packet by packet: a difference on a packet
+/// the engine is documented not to reach is counted, any other fails.
+fn compare(
+    seed: u64,
+    cap: &Capture,
+    exprs: &[(usize, String)],
+    levee: &Decisions,
+    run: &EngineRun<'_>,
+) -> (usize, usize) {
+    let (engine, compiled, theirs, out_of_reach) =
+        (run.name, run.compiled, run.decisions, run.out_of_reach);
+    let (mut compared, mut apart, mut differ) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for (i, e) in exprs {
+        let (ours, other) = (&levee[i], &theirs[i]);
+        for n in 0..cap.frames.len() {
+            if out_of_reach(cap.kinds[n]) {
+                apart += usize::from(ours[n] != other[n]);
+                continue;
+            }
+            compared += 1;
+            if ours[n] != other[n] {
+                differ += 1;
+                if failures.len() < 4 {
+                    let f = &cap.frames[n];
+                    failures.push(format!(
+                        "rule r{i} `{e}` on packet {n} ({:?}): levee {}, {engine} {}\n  frame {:02x?}",
+                        cap.kinds[n],
+                        ours[n],
+                        other[n],
+                        &f[..f.len().min(70)]
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{engine} decides {differ} of {compared} otherwise than levee (seed {seed}; LEVEE_DIFF_SEED={seed} replays):\n{}\n\ncompiled:\n{}",
+        failures.join("\n"),
+        compiled.lines().take(80).collect::<Vec<_>>().join("\n")
+    );
+    (compared, apart)
+}
+
+#[test]
+#[cfg_attr(
+    not(all(
+        levee_has_tcpdump,
+        levee_has_nft,
+        levee_has_iptables_restore,
+        levee_has_ipset,
+        levee_has_tcpreplay,
+        levee_has_ip,
+        levee_root
+    )),
+    ignore = "needs tcpdump, nft, iptables, ipset, tcpreplay, ip, root for a network namespace"
+)]
+fn every_engine_decides_every_packet_as_levee_does() {
+    for tool in [
+        "tcpdump",
+        "nft",
+        "iptables-restore",
+        "ipset",
+        "tcpreplay",
+        "ip",
+    ] {
+        require_tool("differential", tool);
+    }
+    // Three fixed seeds, so CI is deterministic; LEVEE_DIFF_SEED=N runs seed N alone.
+    let seeds: Vec<u64> = match std::env::var("LEVEE_DIFF_SEED") {
+        Ok(s) => vec![s.parse().expect("LEVEE_DIFF_SEED is a number")],
+        Err(_) => vec![1, 2, 3],
+    };
+    for seed in seeds {
+        one_seed(seed);
+    }
+}
+
+/// One run of the differential test: a capture and a rule set drawn from `seed`, in a
+/// namespace of its own (nothing of another run's rules is left there).
+fn one_seed(seed: u64) {
+    eprintln!("differential: seed {seed} (LEVEE_DIFF_SEED={seed} replays it)");
+    let ns = &Netns::create().expect("a network namespace");
+    let dir = scratch("differential");
+    let cap_path = dir.join("crafted.pcap");
+    let cap = craft_capture(seed, ns.peer_mac(), &cap_path);
+    let packets: Vec<levee_decode::Packet<'_>> = cap
+        .frames
+        .iter()
+        .map(|f| levee_decode::decode(1, f, f.len() as u32))
+        .collect();
+
+    // Rules drawn over the capture's own values; the parser refuses none of them.
+    let mut r = Rng(seed);
+    let exprs: Vec<(usize, String)> = (0..RULES)
+        .map(|i| (i, expression(&mut r, &packets, 3)))
+        .collect();
+    for (i, e) in &exprs {
+        if let Err(err) = levee_rules::parse_plain(e) {
+            panic!(
+                "rule r{i} does not parse (seed {seed}): {}",
+                err.render("r", e)
+            );
+        }
+    }
+
+    let mut summary = Vec::new();
+    for target in [Target::Bpf, Target::Nftables, Target::Iptables] {
+        let (ok, refused) = accepted(target, &exprs);
+        // Most rules must be compiled, or the test proves little.
+        assert!(
+            ok.len() * 2 >= exprs.len(),
+            "{}: only {} of {} rules compile: {refused:#?}",
+            target.name(),
+            ok.len(),
+            exprs.len()
+        );
+        let action = if target == Target::Bpf {
+            "block"
+        } else {
+            "log"
+        };
+        let file_text = rules_text(&ok, action);
+        let file_path = dir.join(format!("{}.toml", target.name()));
+        std::fs::write(&file_path, &file_text).unwrap();
+        let file = RulesFile::parse("r.toml", &file_text, None).unwrap();
+        let ids: Vec<usize> = ok.iter().map(|(i, _)| *i).collect();
+        let ours = levee_decisions(&file, &ids, &packets);
+        let (theirs, compiled, reach): (Decisions, String, fn(Kind) -> bool) = match target {
+            Target::Bpf => (
+                bpf_decisions(&file_path, &ids, &cap_path, cap.frames.len()),
+                String::new(),
+                |k| {
+                    matches!(
+                        k,
+                        Kind::Tunnel
+                            | Kind::TinyFragment
+                            | Kind::Ipv6ExtensionHeaders
+                            | Kind::Ipv6Fragment
+                    )
+                },
+            ),
+            Target::Nftables => {
+                let o = run(levee()
+                    .args([
+                        "rules",
+                        "compile",
+                        "--target",
+                        "nftables",
+                        "--log-group",
+                        "7",
+                    ])
+                    .args(["--device", &ns.peer])
+                    .arg(&file_path));
+                assert!(o.status.success(), "{}", stderr(&o));
+                let nft = dir.join("rules.nft");
+                std::fs::write(&nft, &o.stdout).unwrap();
+                let load = ns.exec(&["nft", "-f", nft.to_str().unwrap()]);
+                assert!(load.status.success(), "nft refused: {}", stderr(&load));
+                let d = kernel_decisions(ns, &cap_path, &cap, &ids, &dir, "nftables");
+                let _ = ns.exec(&["nft", "delete", "table", "netdev", "levee"]);
+                (d, stdout(&o), |k| {
+                    matches!(k, Kind::Tunnel | Kind::TinyFragment | Kind::QinQ)
+                })
+            }
+            Target::Iptables => {
+                let compile = |t: &str| {
+                    let o = run(levee()
+                        .args(["rules", "compile", "--target", t, "--log-group", "7"])
+                        .arg(&file_path));
+                    assert!(o.status.success(), "{}", stderr(&o));
+                    let p = dir.join(format!("rules.{t}"));
+                    std::fs::write(&p, &o.stdout).unwrap();
+                    (p, stdout(&o))
+                };
+                let (ipset, _) = compile("ipset");
+                let (ipt, text) = compile("iptables");
+                let sh = |cmd: String| {
+                    let o = ns.exec(&["sh", "-c", &cmd]);
+                    assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+                };
+                sh(format!("ipset restore -exist < {}", ipset.display()));
+                sh(format!("iptables-restore --noflush < {}", ipt.display()));
+                sh("iptables -t raw -I PREROUTING -j levee".to_string());
+                let d = kernel_decisions(ns, &cap_path, &cap, &ids, &dir, "iptables");
+                (d, text, |k| {
+                    !matches!(k, Kind::Ipv4 | Kind::Ipv4Options | Kind::Ipv4Fragment)
+                })
+            }
+            _ => unreachable!(),
+        };
+        let run = EngineRun {
+            name: target.name(),
+            compiled: &compiled,
+            decisions: &theirs,
+            out_of_reach: reach,
+        };
+        let (compared, apart) = compare(seed, &cap, &ok, &ours, &run);
+        assert!(
+            compared >= 50_000,
+            "{}: only {compared} decisions",
+            target.name()
+        );
+        summary.push(format!(
+            "{}: {} rules compiled, {} refused {:?}; {compared} decisions equal; {apart} \
+             differences on packets out of its documented reach",
+            target.name(),
+            ok.len(),
+            exprs.len() - ok.len(),
+            refused
+        ));
+    }
+    eprintln!("differential (seed {seed}):\n{}", summary.join("\n"));
+}
