@@ -117,6 +117,18 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
     ("icmp.type", "ICMP or ICMPv6 type"),
     ("icmp.code", "ICMP or ICMPv6 code"),
     (
+        "icmp.quoted.proto",
+        "protocol of the packet an ICMP error quotes (IPv4 quotes without options)",
+    ),
+    (
+        "icmp.quoted.srcport",
+        "TCP or UDP source port of the packet an ICMP error quotes",
+    ),
+    (
+        "icmp.quoted.dstport",
+        "TCP or UDP destination port of the packet an ICMP error quotes",
+    ),
+    (
         "app.protocol",
         "application protocol guessed from ports and payload",
     ),
@@ -271,6 +283,9 @@ impl Packet<'_> {
             "udp.len" => self.udp().and_then(|u| int(u.len)),
             "icmp.type" => self.icmp().and_then(|i| int(i.icmp_type)),
             "icmp.code" => self.icmp().and_then(|i| int(i.code)),
+            "icmp.quoted.proto" => self.icmp_quote().and_then(|q| int(q.proto)),
+            "icmp.quoted.srcport" => self.icmp_quote().and_then(|q| q.src_port).and_then(int),
+            "icmp.quoted.dstport" => self.icmp_quote().and_then(|q| q.dst_port).and_then(int),
             _ => None,
         }
     }

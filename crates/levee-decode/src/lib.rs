@@ -166,6 +166,16 @@ pub struct IcmpInfo {
     pub code: u8,
 }
 
+/// The packet an ICMP error is about, as it quotes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpQuote {
+    /// The quoted IP header's protocol.
+    pub proto: u8,
+    /// The quoted TCP or UDP ports, where the quote holds them.
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+}
+
 /// The transport layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -281,6 +291,40 @@ impl<'a> Packet<'a> {
             Transport::Icmp(i) => Some(i),
             _ => None,
         }
+    }
+
+    /// What an ICMP or ICMPv6 error quotes of the packet it is about; `None` for other
+    /// packets, for ICMP messages that are not errors, and for quotes that hold no IP header
+    /// levee reads (an IPv4 header with options, or too short).
+    pub fn icmp_quote(&self) -> Option<IcmpQuote> {
+        let icmp = self.icmp()?;
+        let q = self.payload;
+        let (proto, ports_at) = if icmp.v6 {
+            // Destination unreachable, packet too big, time exceeded, parameter problem;
+            // the quoted IPv6 header's next header, no extension header walked.
+            if !(1..=4).contains(&icmp.icmp_type) || q.len() < 7 || q[0] >> 4 != 6 {
+                return None;
+            }
+            (q[6], 40)
+        } else {
+            // Destination unreachable, source quench, redirect, time exceeded, parameter
+            // problem; an IPv4 header without options (20 bytes), as engines read it.
+            if !matches!(icmp.icmp_type, 3 | 4 | 5 | 11 | 12) || q.len() < 10 || q[0] != 0x45 {
+                return None;
+            }
+            // A quoted later fragment carries no ports.
+            let later = u16::from_be_bytes([q[6], q[7]]) & 0x1fff != 0;
+            (q[9], if later { usize::MAX } else { 20 })
+        };
+        let port = |at: usize| {
+            let b = q.get(at..at.checked_add(2)?)?;
+            matches!(proto, 6 | 17).then(|| u16::from_be_bytes([b[0], b[1]]))
+        };
+        Some(IcmpQuote {
+            proto,
+            src_port: port(ports_at),
+            dst_port: port(ports_at.saturating_add(2)),
+        })
     }
 
     /// Source and destination port of TCP or UDP.
@@ -693,5 +737,63 @@ mod straight_path_tests {
                 "{name}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod icmp_quote_tests {
+    use super::*;
+
+    /// An Ethernet frame: IPv4 ICMP of `icmp_type`/`code` quoting `quote`.
+    fn icmp4(icmp_type: u8, code: u8, quote: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend([0x08, 0x00]);
+        let len = (20 + 8 + quote.len()) as u16;
+        f.extend([0x45, 0]);
+        f.extend(len.to_be_bytes());
+        f.extend([0, 1, 0, 0, 64, 1, 0, 0, 192, 0, 2, 1, 10, 10, 10, 10]);
+        f.extend([icmp_type, code, 0, 0, 0, 0, 0x05, 0xdc]);
+        f.extend(quote);
+        f
+    }
+
+    /// The first 24 bytes of an IPv4 UDP packet from port 30120 to 37810.
+    fn quoted_udp(frag: u16, first: u8) -> Vec<u8> {
+        let mut q = vec![first, 0, 0, 60, 0, 9];
+        q.extend(frag.to_be_bytes());
+        q.extend([64, 17, 0, 0, 10, 10, 10, 10, 198, 51, 100, 7]);
+        q.extend(30120u16.to_be_bytes());
+        q.extend(37810u16.to_be_bytes());
+        q
+    }
+
+    fn quote(f: &[u8]) -> Option<IcmpQuote> {
+        decode(linktype::ETHERNET, f, f.len() as u32).icmp_quote()
+    }
+
+    #[test]
+    fn errors_give_the_quoted_protocol_and_ports() {
+        let q = quote(&icmp4(3, 3, &quoted_udp(0, 0x45))).unwrap();
+        assert_eq!(q.proto, 17);
+        assert_eq!((q.src_port, q.dst_port), (Some(30120), Some(37810)));
+        // Fragmentation needed and time exceeded are errors too.
+        assert!(quote(&icmp4(3, 4, &quoted_udp(0, 0x45))).is_some());
+        assert!(quote(&icmp4(11, 0, &quoted_udp(0, 0x45))).is_some());
+        // Echo is no error; a quote with IP options or cut short is not read.
+        assert_eq!(quote(&icmp4(8, 0, &quoted_udp(0, 0x45))), None);
+        assert_eq!(quote(&icmp4(3, 3, &quoted_udp(0, 0x46))), None);
+        assert_eq!(quote(&icmp4(3, 3, &quoted_udp(0, 0x45)[..9])), None);
+        // The protocol without the ports, when the quote stops early or quotes a later
+        // fragment.
+        let q = quote(&icmp4(3, 3, &quoted_udp(0, 0x45)[..22])).unwrap();
+        assert_eq!((q.proto, q.src_port, q.dst_port), (17, Some(30120), None));
+        let q = quote(&icmp4(3, 3, &quoted_udp(0x0010, 0x45))).unwrap();
+        assert_eq!((q.src_port, q.dst_port), (None, None));
+        let p = {
+            let f = icmp4(3, 3, &quoted_udp(0, 0x45));
+            let p = decode(linktype::ETHERNET, &f, f.len() as u32);
+            (p.field("icmp.quoted.proto"), p.field("icmp.quoted.dstport"))
+        };
+        assert_eq!(p, (Some(FieldValue::Int(17)), Some(FieldValue::Int(37810))));
     }
 }

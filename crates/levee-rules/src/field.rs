@@ -216,11 +216,25 @@ impl Field {
             "ntp.mode" => 7,
             "dns.flags.rcode" => 15,
             "ip.proto" | "ip.ttl" | "ip.dsfield" | "icmp.type" | "icmp.code"
-            | "ntp.request_code" | "snmp.version" => U8,
-            "eth.type" | "pppoe.session_id" | "tcp.srcport" | "tcp.dstport" | "tcp.window"
-            | "tcp.len" | "tcp.options.mss" | "udp.srcport" | "udp.dstport" | "udp.len"
-            | "dns.id" | "dns.qry.type" | "dns.count.answers" | "dns.edns.udp_size"
-            | "dns.size" | "tls.version" => U16,
+            | "icmp.quoted.proto" | "ntp.request_code" | "snmp.version" => U8,
+            "eth.type"
+            | "pppoe.session_id"
+            | "tcp.srcport"
+            | "tcp.dstport"
+            | "tcp.window"
+            | "tcp.len"
+            | "tcp.options.mss"
+            | "udp.srcport"
+            | "udp.dstport"
+            | "udp.len"
+            | "dns.id"
+            | "dns.qry.type"
+            | "dns.count.answers"
+            | "dns.edns.udp_size"
+            | "dns.size"
+            | "tls.version"
+            | "icmp.quoted.srcport"
+            | "icmp.quoted.dstport" => U16,
             // The IPv6 fragment identification is 32 bits.
             "ip.id" | "tunnel.key" | "tcp.seq" | "tcp.ack" | "frame.len" | "frame.cap_len" => U32,
             "http.response.code" => 999,

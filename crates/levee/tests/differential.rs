@@ -170,8 +170,41 @@ mod craft {
             *r.pick(&[(0u8, 0u8), (8, 0), (3, 3), (3, 4), (11, 0), (5, 1)])
         };
         let mut b = vec![t, c, 0, 0, 0, 0, 0x05, 0xdc];
-        let quoted = *r.pick(&[0usize, 28, 56, 500]);
-        b.extend((0..quoted).map(|i| (i * 3) as u8));
+        let error = if v6 {
+            t <= 4
+        } else {
+            matches!(t, 3 | 4 | 5 | 11 | 12)
+        };
+        if error && r.chance(75) {
+            // The packet the error is about: its IP header and first bytes, as routers
+            // quote them, sometimes cut short, with options, or a later fragment.
+            let l4 = if r.chance(50) { udp(r) } else { tcp(r) };
+            let mut quote = if v6 {
+                ipv6(source6(r), VICTIM6, 64, 0, &[], l4.proto, &l4.bytes)
+            } else {
+                let id = r.next() as u16;
+                let mut h = v4_header(r, id);
+                h.options = r.chance(10);
+                if r.chance(10) {
+                    h.offset = 3;
+                }
+                ipv4(&h, l4.proto, &l4.bytes)
+            };
+            let header = if v6 { 40 } else { 20 };
+            let keep = *r.pick(&[
+                header + 8,
+                header + 8,
+                header + 200,
+                9,
+                header + 2,
+                header + 3,
+            ]);
+            quote.truncate(keep);
+            b.extend(quote);
+        } else {
+            let quoted = *r.pick(&[0usize, 28, 56, 500]);
+            b.extend((0..quoted).map(|i| (i * 3) as u8));
+        }
         L4 {
             proto: if v6 { 58 } else { 1 },
             bytes: b,
@@ -443,6 +476,9 @@ const INT_FIELDS: &[&str] = &[
     "udp.len",
     "icmp.type",
     "icmp.code",
+    "icmp.quoted.proto",
+    "icmp.quoted.srcport",
+    "icmp.quoted.dstport",
 ];
 const FLAG_FIELDS: &[&str] = &[
     "tcp.flags.syn",

@@ -33,6 +33,27 @@ const UDP4: &str = "ip proto 17 and ip[6:2] & 0x1fff == 0";
 const UDP6: &str = "ip6 proto 17";
 const ICMP4: &str = "ip proto 1 and ip[6:2] & 0x1fff == 0";
 const ICMP6: &str = "ip6 proto 58";
+// What an ICMP error quotes, guarded exactly as levee reads it: an error type, a quoted
+// IPv4 header without options (IPv6: a quoted IPv6 header), and lengths checked before any
+// byte is loaded (a load past the packet would end the whole filter, negations included).
+const QUOTE4: &str =
+    "ip proto 1 and ip[6:2] & 0x1fff == 0 and ip[2:2] - ((ip[0] & 0xf) << 2) >= 18 \
+     and (icmp[0] == 3 or icmp[0] == 4 or icmp[0] == 5 or icmp[0] == 11 or icmp[0] == 12) \
+     and icmp[8] == 0x45";
+const QUOTE6: &str = "ip6 proto 58 and ip6[4:2] >= 15 and ip6[40] >= 1 and ip6[40] <= 4 \
+     and ip6[48] & 0xf0 == 0x60";
+const QUOTE4_SPORT: &str = "ip proto 1 and ip[6:2] & 0x1fff == 0 \
+     and ip[2:2] - ((ip[0] & 0xf) << 2) >= 30 \
+     and (icmp[0] == 3 or icmp[0] == 4 or icmp[0] == 5 or icmp[0] == 11 or icmp[0] == 12) \
+     and icmp[8] == 0x45 and (icmp[17] == 6 or icmp[17] == 17) and icmp[14:2] & 0x1fff == 0";
+const QUOTE4_DPORT: &str = "ip proto 1 and ip[6:2] & 0x1fff == 0 \
+     and ip[2:2] - ((ip[0] & 0xf) << 2) >= 32 \
+     and (icmp[0] == 3 or icmp[0] == 4 or icmp[0] == 5 or icmp[0] == 11 or icmp[0] == 12) \
+     and icmp[8] == 0x45 and (icmp[17] == 6 or icmp[17] == 17) and icmp[14:2] & 0x1fff == 0";
+const QUOTE6_SPORT: &str = "ip6 proto 58 and ip6[4:2] >= 50 and ip6[40] >= 1 and ip6[40] <= 4 \
+     and ip6[48] & 0xf0 == 0x60 and (ip6[54] == 6 or ip6[54] == 17)";
+const QUOTE6_DPORT: &str = "ip6 proto 58 and ip6[4:2] >= 52 and ip6[40] >= 1 and ip6[40] <= 4 \
+     and ip6[48] & 0xf0 == 0x60 and (ip6[54] == 6 or ip6[54] == 17)";
 
 fn access(field: &Field) -> Option<Access> {
     let both = |g4, a4, g6, a6| Access {
@@ -89,6 +110,9 @@ fn access(field: &Field) -> Option<Access> {
         "udp.len" => both(UDP4, "udp[4:2]", UDP6, "ip6[44:2]"),
         "icmp.type" => both(ICMP4, "icmp[0]", ICMP6, "ip6[40]"),
         "icmp.code" => both(ICMP4, "icmp[1]", ICMP6, "ip6[41]"),
+        "icmp.quoted.proto" => both(QUOTE4, "icmp[17]", QUOTE6, "ip6[54]"),
+        "icmp.quoted.srcport" => both(QUOTE4_SPORT, "icmp[28:2]", QUOTE6_SPORT, "ip6[88:2]"),
+        "icmp.quoted.dstport" => both(QUOTE4_DPORT, "icmp[30:2]", QUOTE6_DPORT, "ip6[90:2]"),
         _ => return None,
     })
 }

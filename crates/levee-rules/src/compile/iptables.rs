@@ -218,12 +218,19 @@ fn int_leaf(
         "tcp.srcport" | "tcp.dstport" | "tcp.window" => (65535, Some(6)),
         "tcp.flags" => (0x1ff, Some(6)),
         "udp.srcport" | "udp.dstport" | "udp.len" => (65535, Some(17)),
-        "icmp.type" | "icmp.code" => (255, Some(1)),
+        "icmp.type" | "icmp.code" | "icmp.quoted.proto" => (255, Some(1)),
+        "icmp.quoted.srcport" | "icmp.quoted.dstport" => (65535, Some(1)),
         "ip.ttl" | "ip.proto" => (255, None),
         "ip.len" | "ip.id" => (65535, None),
         "ip.frag_offset" => (8191, None),
         other => return Err(format!("`{other}` has no iptables match levee writes")),
     };
+    if negate && name.starts_with("icmp.quoted.") {
+        return Err(format!(
+            "a negated condition on `{name}` cannot be written for iptables (a packet lacks \
+             it in too many ways); write the condition that holds"
+        ));
+    }
     let ranges = ranges_for(max);
     let ranges = if negate {
         complement(&ranges, max)
@@ -261,6 +268,21 @@ fn int_leaf(
             "udp.len" => vec![Part::Proto(17), m(u32_transport(17, 4, 16, 0xffff, &r))],
             "icmp.type" => vec![Part::Proto(1), m(u32_transport(1, 0, 24, 0xff, &r))],
             "icmp.code" => vec![Part::Proto(1), m(u32_transport(1, 0, 16, 0xff, &r))],
+            // An error type quoting an IPv4 header without options; every word u32 reads
+            // must lie in the packet, as the bytes levee reads must.
+            "icmp.quoted.proto" | "icmp.quoted.srcport" | "icmp.quoted.dstport" => {
+                let th = "0>>22&0x3C";
+                let mut t = format!("6&0xFF=1&&4&0x1FFF=0&&{th}@0>>24=3:5,11:12&&{th}@8>>24=0x45");
+                match name {
+                    "icmp.quoted.proto" => t.push_str(&format!("&&{th}@14&0xFF={r}")),
+                    port => {
+                        t.push_str(&format!("&&{th}@14&0xFF=6,17&&{th}@14>>16&0x1FFF=0"));
+                        let at = if port.ends_with("srcport") { 26 } else { 28 };
+                        t.push_str(&format!("&&{th}@{at}&0xFFFF={r}"));
+                    }
+                }
+                vec![Part::Proto(1), m(format!("-m u32 --u32 \"{t}\""))]
+            }
             "ip.ttl" if lo == hi => vec![m(format!("-m ttl --ttl-eq {lo}"))],
             "ip.ttl" => {
                 let mut c = Vec::new();
@@ -334,6 +356,23 @@ fn addr_leaf(
 
 fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
     match e {
+        Expr::Flag(f) if crate::field::tcp_flag_bit(f.name()).is_none() => {
+            // The IPv4 header's flags, read from its sixth and seventh bytes.
+            let mask = match f.name() {
+                "ip.flags.df" => 0x4000,
+                "ip.flags.mf" => 0x2000,
+                "ip.frag" => 0x3fff,
+                other => return Err(format!("`{other}` has no iptables match levee writes")),
+            };
+            let want = if negate {
+                "0".to_string()
+            } else {
+                format!("1:{mask:#x}")
+            };
+            Ok(vec![vec![m(format!(
+                "-m u32 --u32 \"4&{mask:#x}={want}\""
+            ))]])
+        }
         Expr::Flag(f) => {
             let bit = crate::field::tcp_flag_bit(f.name())
                 .ok_or_else(|| format!("`{}` has no iptables match levee writes", f.name()))?;

@@ -174,6 +174,36 @@ fn access(name: &str) -> Option<Access> {
             absent: NOT_ICMP,
             v6_constant: None,
         },
+        // What an ICMP error quotes: an error type, a quoted IPv4 header without options
+        // (IPv6: an IPv6 header), then the byte or ports read raw. Written for conditions
+        // that hold (a negation would need every way of lacking the field: refused).
+        "icmp.quoted.proto" => Access {
+            v4: Some("icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8"),
+            v6: Some("icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8"),
+            v6_offset: 0,
+            absent: NOT_ICMP,
+            v6_constant: None,
+        },
+        "icmp.quoted.srcport" => Access {
+            v4: Some(
+                "icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8 { 6, 17 } \
+                 @th,112,16 & 0x1fff == 0 @th,224,16",
+            ),
+            v6: Some("icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8 { 6, 17 } @th,384,16"),
+            v6_offset: 0,
+            absent: NOT_ICMP,
+            v6_constant: None,
+        },
+        "icmp.quoted.dstport" => Access {
+            v4: Some(
+                "icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8 { 6, 17 } \
+                 @th,112,16 & 0x1fff == 0 @th,240,16",
+            ),
+            v6: Some("icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8 { 6, 17 } @th,400,16"),
+            v6_offset: 0,
+            absent: NOT_ICMP,
+            v6_constant: None,
+        },
         "udp.len" => Access {
             v4: Some("udp length"),
             v6: None,
@@ -225,6 +255,12 @@ fn int_leaf(
     negate: bool,
 ) -> Result<Vec<Conj>, String> {
     let a = access(name).ok_or_else(|| format!("`{name}` has no nftables match levee writes"))?;
+    if negate && name.starts_with("icmp.quoted.") {
+        return Err(format!(
+            "a negated condition on `{name}` cannot be written for nftables (a packet lacks \
+             it in too many ways); write the condition that holds"
+        ));
+    }
     let mut out = Vec::new();
     let transport = l4_of(name, Family::Any).is_some();
     // Each way the field is read: the accessor, the family, the offset of the value, and the
@@ -344,6 +380,9 @@ fn addr_leaf(name: &str, nets: &[IpNet], negate: bool, absent: bool) -> Result<V
 /// The disjunctive normal form of a leaf, or of its negation.
 fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, String> {
     match e {
+        Expr::Flag(f) if crate::field::tcp_flag_bit(f.name()).is_none() => {
+            ip_flag(f.name(), negate)
+        }
         Expr::Flag(f) => {
             let bit = crate::field::tcp_flag_bit(f.name())
                 .ok_or_else(|| format!("`{}` has no nftables match levee writes", f.name()))?;
@@ -445,6 +484,42 @@ fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, Strin
         )),
         _ => unreachable!("compound expressions are expanded by the caller"),
     }
+}
+
+/// The IP header's flags: IPv4 reads them from `frag-off`; on IPv6, "don't fragment" is
+/// false, and the fragment header gives "more fragments" and "is a fragment".
+fn ip_flag(name: &str, negate: bool) -> Result<Vec<Conj>, String> {
+    let v6 = |texts: &[&str]| -> Conj {
+        let mut c = vec![atom("meta protocol ip6", Family::V6)];
+        c.extend(texts.iter().map(|t| atom(*t, Family::V6)));
+        c
+    };
+    let (mask, v6_holds, v6_lacks): (u16, Vec<Conj>, Vec<Conj>) = match name {
+        "ip.flags.df" => (0x4000, vec![], vec![v6(&[])]),
+        "ip.flags.mf" => (
+            0x2000,
+            vec![v6(&["frag more-fragments 1"])],
+            vec![v6(&["exthdr frag missing"]), v6(&["frag more-fragments 0"])],
+        ),
+        "ip.frag" => (
+            0x3fff,
+            vec![v6(&["exthdr frag exists"])],
+            vec![v6(&["exthdr frag missing"])],
+        ),
+        other => return Err(format!("`{other}` has no nftables match levee writes")),
+    };
+    let test = if negate { "==" } else { "!=" };
+    let mut out = vec![vec![atom(
+        format!("ip frag-off & {mask:#06x} {test} 0"),
+        Family::V4,
+    )]];
+    if negate {
+        out.extend(v6_lacks);
+        out.push(vec![atom("meta protocol != { ip, ip6 }", Family::NotIp)]);
+    } else {
+        out.extend(v6_holds);
+    }
+    Ok(out)
 }
 
 fn complement(op: CmpOp) -> CmpOp {
