@@ -21,6 +21,7 @@ const TOOLS: &[&str] = &[
     "tshark",
     "nft",
     "tcpreplay",
+    "tcprewrite",
     "ip",
     "iptables-restore",
     "ipset",

@@ -507,6 +507,15 @@ impl Analyzer {
                 Transport::Icmp(i) => (0, 0, i.icmp_type),
                 _ => (0, 0, 0),
             };
+            // An ICMP error's profile keeps the ports of the packet it quotes: the service a
+            // reflection's errors are about, which scopes their signature.
+            let quoted = p
+                .icmp_quote()
+                .and_then(|q| Some((q.src_port?, q.dst_port?)));
+            let (sport, dport, has_ports) = match quoted {
+                Some((qs, qd)) => (qs, qd, true),
+                None => (sport, dport, p.ports().is_some()),
+            };
             self.sampled_batch.push(Pending {
                 src,
                 dst,
@@ -524,7 +533,7 @@ impl Analyzer {
                 icmp_type,
                 bits: u8::from(ip.version == 6)
                     | u8::from(ip.is_later_fragment()) << 1
-                    | u8::from(p.ports().is_some()) << 2,
+                    | u8::from(has_ports) << 2,
                 weight,
             });
         }

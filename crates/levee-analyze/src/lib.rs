@@ -12,7 +12,8 @@
 //!   decides which classes hold attacks; [`signature`] builds rule candidates from the header
 //!   histograms; [`measure`] counts each attack and each candidate in a second pass (over
 //!   every packet, or over the uniform [`sample`] a large capture is measured on) and writes
-//!   the [`report::Analysis`] document; on request, [`detail`] gathers in the same
+//!   the [`report::Analysis`] document, each signature also measured on a built-in
+//!   [`reference`] of benign traffic every network needs; on request, [`detail`] gathers in the same
 //!   pass what `levee report` shows beyond it (timeline, histograms, sample packets).
 //! * Parallel runs: each thread has its own [`Analyzer`]; their statistics are merged
 //!   ([`Analyzer::merge_stats`]) before detection. Threads that read different stretches of
@@ -27,6 +28,7 @@ pub mod detail;
 pub mod detect;
 pub mod measure;
 mod pages;
+pub mod reference;
 pub mod report;
 pub mod sample;
 pub mod signature;

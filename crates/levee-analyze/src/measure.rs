@@ -38,7 +38,13 @@ struct AttackCount {
     series: Vec<(u64, u64)>,
     /// Per candidate: (matched attack packets, matched other packets).
     matched: Vec<(u64, u64)>,
+    /// Every source of the attack's packets, while there are at most [`MAX_SCOPE_SOURCES`]
+    /// (`None` past that: a spoofed flood's sources are never kept).
+    sources: Option<hashbrown::HashSet<u128>>,
 }
+
+/// Most sources an attack may have for its rule to be scoped to them.
+const MAX_SCOPE_SOURCES: usize = 20_000;
 
 /// The plan between the passes: what was found, and the counters the second pass fills.
 pub struct Plan {
@@ -123,6 +129,7 @@ impl Meter {
                 last: i64::MIN,
                 series: Vec::new(),
                 matched: vec![(0, 0); f.candidates.len()],
+                sources: Some(hashbrown::HashSet::new()),
             })
             .collect();
         Meter {
@@ -212,6 +219,12 @@ impl Meter {
                     e.2[usize::from(ttl / 64)] |= 1 << (ttl % 64);
                 }
             }
+            if let Some(set) = count.sources.as_mut() {
+                set.insert(src);
+                if set.len() > MAX_SCOPE_SOURCES {
+                    count.sources = None;
+                }
+            }
             count.packets += weight;
             count.bytes += weight * u64::from(p.wire_len);
             count.first = count.first.min(ts);
@@ -260,6 +273,13 @@ impl Meter {
                 x.0 += y.0;
                 x.1 += y.1;
             }
+            a.sources = match (a.sources.take(), b.sources) {
+                (Some(mut x), Some(y)) => {
+                    x.extend(y);
+                    (x.len() <= MAX_SCOPE_SOURCES).then_some(x)
+                }
+                _ => None,
+            };
             for (x, y) in a.ttl_watch.iter_mut().zip(b.ttl_watch) {
                 x.1 += y.1;
                 for k in 0..4 {
@@ -412,11 +432,15 @@ impl Plan {
                 continue;
             }
             let others = self.meter.total_packets.saturating_sub(count.packets);
+            let reference = crate::reference::Reference::for_targets(&f.targets);
+            let on_reference: Vec<crate::reference::ReferenceMatch> =
+                f.candidates.iter().map(|e| reference.measure(e)).collect();
             let mut measured: Vec<MeasuredExpression> = f
                 .candidates
                 .iter()
                 .zip(&count.matched)
-                .map(|(e, &(a, o))| MeasuredExpression {
+                .zip(&on_reference)
+                .map(|((e, &(a, o)), r)| MeasuredExpression {
                     expression: e.to_string(),
                     coverage: a as f64 / count.packets as f64,
                     collateral: if others == 0 {
@@ -424,14 +448,19 @@ impl Plan {
                     } else {
                         o as f64 / others as f64
                     },
+                    reference_collateral: r.share(),
                 })
                 .collect();
-            // Best: coverage reached and the least collateral (within one packet in ten
+            // Best: coverage reached and, where any such candidate spares all of the benign
+            // reference, one that does; then the least collateral (within one packet in ten
             // thousand, and at most MAX_COLLATERAL); then the most specific (earliest) within
             // a point of the best coverage.
-            let reached: Vec<usize> = (0..measured.len())
+            let mut reached: Vec<usize> = (0..measured.len())
                 .filter(|&i| measured[i].coverage >= TARGET_COVERAGE)
                 .collect();
+            if reached.iter().any(|&i| on_reference[i].matched == 0) {
+                reached.retain(|&i| on_reference[i].matched == 0);
+            }
             let least = reached
                 .iter()
                 .map(|&i| measured[i].collateral)
@@ -462,8 +491,34 @@ impl Plan {
                     .find(|&i| measured[i].coverage >= most - 0.01)
                     .unwrap_or(reached[0])
             };
-            let chosen = measured.remove(best);
+            let mut chosen = measured.remove(best);
             let (ma, mo) = count.matched[best];
+            let mut on_ref = on_reference[best].clone();
+            let mut scoped_note = None;
+            // A header signature that also matches traffic networks need (the resets of the
+            // victim's own connections look like a reset flood's) is scoped to the hosts that
+            // sent the attack, when they are real hosts and every one of them is known: every
+            // attack packet still matches, the reference no longer does.
+            if on_ref.matched > 0 && !f.spoofed_likely && one_in == 1 {
+                if let Some(sources) = count.sources.as_ref().filter(|s| !s.is_empty()) {
+                    if let Some((expr, n)) = scoped(&f.candidates[best], sources) {
+                        let m = reference.measure(&expr);
+                        if m.matched == 0 {
+                            measured.insert(0, chosen.clone());
+                            chosen.expression = expr.to_string();
+                            chosen.reference_collateral = 0.0;
+                            on_ref = m;
+                            scoped_note = Some(format!(
+                                "signature scoped to the attack's {} source address(es) (as {n} \
+                                 prefix(es) holding no other address): without them it also \
+                                 matches traffic networks need, in levee's benign reference",
+                                sources.len()
+                            ));
+                        }
+                    }
+                }
+            }
+            let on_ref = &on_ref;
             let signature = Signature {
                 expression: chosen.expression,
                 coverage: chosen.coverage,
@@ -472,6 +527,17 @@ impl Plan {
                 matched_attack_packets: ma,
                 other_packets: others,
                 matched_other_packets: mo,
+                reference_collateral: on_ref.share(),
+                reference_packets: on_ref.total,
+                matched_reference_packets: on_ref.matched,
+                reference_classes: on_ref
+                    .classes
+                    .iter()
+                    .map(|&(class, packets)| crate::report::ReferenceClass {
+                        class: class.to_string(),
+                        packets,
+                    })
+                    .collect(),
                 alternatives: measured,
             };
             let c = an.class(f.class);
@@ -514,6 +580,7 @@ impl Plan {
                 (peak_pps, peak_bps)
             };
             let mut evidence = f.evidence.clone();
+            evidence.extend(scoped_note);
             evidence.push(format!(
                 "peak {} / {} in {} s buckets",
                 rate(peak_pps),
@@ -796,4 +863,31 @@ fn ttl_per_source(watch: &[(u128, u64, [u64; 4])], f: &Finding, s: &mut Sources)
             s.spoofed_likely = true;
         }
     }
+}
+
+/// `e` restricted to `sources`, aggregated exactly (no address that was not a source), and
+/// the number of prefixes; `None` when the expression would not parse.
+fn scoped(
+    e: &levee_rules::Expr,
+    sources: &hashbrown::HashSet<u128>,
+) -> Option<(levee_rules::Expr, usize)> {
+    let addrs: Vec<std::net::IpAddr> = sources
+        .iter()
+        .map(|&a| crate::detect::addr_from_bits(a))
+        .collect();
+    let agg =
+        levee_rules::aggregate::aggregate(&addrs, &[], levee_rules::aggregate::Widening::EXACT);
+    let items: Vec<String> = agg
+        .prefixes
+        .iter()
+        .map(|p| {
+            if p.net.prefix_len() == p.net.max_prefix_len() {
+                p.net.addr().to_string()
+            } else {
+                p.net.to_string()
+            }
+        })
+        .collect();
+    let set = levee_rules::parse_plain(&format!("ip.src in {{{}}}", items.join(" "))).ok()?;
+    Some((levee_rules::Expr::and(vec![e.clone(), set]), items.len()))
 }

@@ -161,9 +161,22 @@ pub struct Signature {
     pub matched_attack_packets: u64,
     pub other_packets: u64,
     pub matched_other_packets: u64,
+    /// Share of levee's benign reference (traffic every network needs, addressed to the
+    /// attack's targets) the expression matches.
+    pub reference_collateral: f64,
+    pub reference_packets: u64,
+    pub matched_reference_packets: u64,
+    /// The reference's classes the expression matches, with the packets matched in each.
+    pub reference_classes: Vec<ReferenceClass>,
     /// Other expressions that were measured, most specific first, for the engineer who wants
     /// a broader or narrower rule.
     pub alternatives: Vec<MeasuredExpression>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceClass {
+    pub class: String,
+    pub packets: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,6 +184,7 @@ pub struct MeasuredExpression {
     pub expression: String,
     pub coverage: f64,
     pub collateral: f64,
+    pub reference_collateral: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

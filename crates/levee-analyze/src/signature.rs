@@ -141,10 +141,21 @@ fn class_expr(class: Class, c: &ClassStats) -> String {
                 (_, true) => "ip.proto == icmpv6",
                 _ => "ip.proto in {icmp icmpv6}",
             };
-            match concentrated(&c.icmp_types, FIELD_SHARE, 2) {
-                Some(t) => format!("{proto} and {}", int_set("icmp.type", &t, false)),
-                None => proto.into(),
+            let types = concentrated(&c.icmp_types, FIELD_SHARE, 2);
+            let has = |t: usize| types.as_ref().is_none_or(|ts| ts.contains(&t));
+            let mut e = match &types {
+                Some(t) => format!("{proto} and {}", int_set("icmp.type", t, false)),
+                None => proto.to_string(),
+            };
+            // Networks need these whatever the attack: "fragmentation needed" (ICMP 3/4)
+            // and "packet too big" (ICMPv6 2) carry path-MTU discovery.
+            if !v6 && has(3) {
+                e.push_str(" and not (icmp.type == 3 and icmp.code == 4)");
             }
+            if !v4 && has(2) {
+                e.push_str(" and not (ip.proto == icmpv6 and icmp.type == 2)");
+            }
+            e
         }
         Class::Fragment => "ip.frag_offset > 0".into(),
         Class::Gre => "ip.proto == gre".into(),
@@ -163,6 +174,11 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
         Some("tcp")
     } else if matches!(class, Class::Udp) {
         Some("udp")
+    } else if matches!(class, Class::Icmp) {
+        // ICMP errors are profiled by the ports of the packet they quote: those of a
+        // reflection quote the reflected service, those about the victim's own traffic
+        // (traceroute, path MTU) quote its own connections.
+        Some("icmp.quoted")
     } else {
         None
     };

@@ -31,24 +31,34 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
                 .filter_map(|t| t.ip.as_deref().or(t.prefix.as_deref()))
                 .collect();
             let s = &a.signature;
+            let mut description = format!(
+                "{} on {} from {}: matched {:.2}% of the attack and {:.4}% of other traffic \
+                 ({} of {} packets) in {}; {} of the {} packets of levee's benign reference",
+                a.vector,
+                targets.join(" "),
+                a.start,
+                s.coverage * 100.0,
+                s.collateral * 100.0,
+                s.matched_other_packets,
+                s.other_packets,
+                names.join(", "),
+                s.matched_reference_packets,
+                s.reference_packets
+            );
+            let action = match block_refusal(s) {
+                Some(why) => {
+                    description.push_str(&format!(". Logged, not blocked: {why}"));
+                    Action::Log
+                }
+                None => Action::Block,
+            };
             Rule {
                 id: format!("{}-{}", a.vector, a.id),
-                description: Some(format!(
-                    "{} on {} from {}: matched {:.2}% of the attack and {:.4}% of other traffic \
-                     ({} of {} packets) in {}",
-                    a.vector,
-                    targets.join(" "),
-                    a.start,
-                    s.coverage * 100.0,
-                    s.collateral * 100.0,
-                    s.matched_other_packets,
-                    s.other_packets,
-                    names.join(", ")
-                )),
+                description: Some(description),
                 text: s.expression.clone(),
                 expression: levee_rules::parse_plain(&s.expression)
                     .expect("analyze prints expressions that parse"),
-                action: Action::Block,
+                action,
             }
         })
         .collect();
@@ -57,6 +67,41 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
         lists: levee_rules::Lists::new(),
         list_files: Default::default(),
     }
+}
+
+/// Most collateral, on the capture or on the benign reference, a generated rule may have and
+/// still block: beyond it the rule is written to log, with the reason.
+pub const BLOCK_COLLATERAL: f64 = 0.001;
+
+/// Why a signature must not block, or `None` when it may.
+pub fn block_refusal(s: &crate::report::Signature) -> Option<String> {
+    let mut why = Vec::new();
+    if s.reference_collateral > BLOCK_COLLATERAL {
+        let classes: Vec<String> = s
+            .reference_classes
+            .iter()
+            .map(|c| format!("{} ({})", c.class, c.packets))
+            .collect();
+        why.push(format!(
+            "it also matches {} of the {} packets of traffic networks need ({})",
+            s.matched_reference_packets,
+            s.reference_packets,
+            classes.join(", ")
+        ));
+    }
+    if s.collateral > BLOCK_COLLATERAL {
+        why.push(format!(
+            "it also matches {:.2}% of the capture's other traffic",
+            s.collateral * 100.0
+        ));
+    }
+    (!why.is_empty()).then(|| {
+        format!(
+            "{}, more than the {}% a generated blocking rule may",
+            why.join(", and "),
+            BLOCK_COLLATERAL * 100.0
+        )
+    })
 }
 
 /// Per-rule results of a simulation.
@@ -297,5 +342,54 @@ impl Simulator {
             rules: results,
             notes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ReferenceClass, Signature};
+
+    fn signature(collateral: f64, reference: u64) -> Signature {
+        Signature {
+            expression: "ip.dst == 10.10.10.10 and tcp.flags.reset".into(),
+            coverage: 1.0,
+            collateral,
+            attack_packets: 1000,
+            matched_attack_packets: 1000,
+            other_packets: 1000,
+            matched_other_packets: (collateral * 1000.0) as u64,
+            reference_collateral: reference as f64 / 87.0,
+            reference_packets: 87,
+            matched_reference_packets: reference,
+            reference_classes: (reference > 0)
+                .then(|| ReferenceClass {
+                    class: "outbound-web".into(),
+                    packets: reference,
+                })
+                .into_iter()
+                .collect(),
+            alternatives: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_rule_that_touches_needed_traffic_logs_and_says_why() {
+        assert_eq!(block_refusal(&signature(0.0, 0)), None);
+        assert_eq!(block_refusal(&signature(0.0009, 0)), None);
+        let why = block_refusal(&signature(0.0, 6)).unwrap();
+        assert!(
+            why.contains("6 of the 87 packets of traffic networks need (outbound-web (6))"),
+            "{why}"
+        );
+        let why = block_refusal(&signature(0.02, 0)).unwrap();
+        assert!(
+            why.contains("2.00% of the capture's other traffic"),
+            "{why}"
+        );
+        assert!(
+            why.ends_with("more than the 0.1% a generated blocking rule may"),
+            "{why}"
+        );
     }
 }

@@ -454,6 +454,17 @@ fn attack(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
                 (figure(&format!("attack-{}-collateral", a.id), sig.collateral, pct(sig.collateral)))
                 " of the other traffic (" (thousands(sig.matched_other_packets)) " of " (thousands(sig.other_packets)) " packets)."
             }
+            p {
+                "On levee's benign reference (traffic every network needs, sent to the same target) it matches "
+                (thousands(sig.matched_reference_packets)) " of " (thousands(sig.reference_packets)) " packets"
+                @for (i, c) in sig.reference_classes.iter().enumerate() {
+                    (if i == 0 { ": " } else { ", " }) (c.class) " " (c.packets)
+                }
+                "."
+            }
+            @if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
+                p { strong { "The rules file logs this signature, it does not block it: " } (why) "." }
+            }
             @if !sig.alternatives.is_empty() {
                 table {
                     tr { th { "other candidates measured" } th.num { "coverage" } th.num { "collateral" } }

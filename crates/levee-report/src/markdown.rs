@@ -296,6 +296,30 @@ pub fn render(r: &Report) -> String {
             thousands(sig.matched_other_packets),
             thousands(sig.other_packets)
         );
+        let _ = writeln!(
+            o,
+            "On levee's benign reference (traffic every network needs, sent to the same target) it matches {} of {} packets{}.\n",
+            thousands(sig.matched_reference_packets),
+            thousands(sig.reference_packets),
+            if sig.reference_classes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    sig.reference_classes
+                        .iter()
+                        .map(|c| format!("{} {}", c.class, c.packets))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+        if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
+            let _ = writeln!(
+                o,
+                "**The rules file logs this signature, it does not block it**: {why}.\n"
+            );
+        }
         if !sig.alternatives.is_empty() {
             let _ = writeln!(
                 o,

@@ -12,6 +12,7 @@ mod attacks;
 pub mod http;
 pub mod http_capture;
 mod packets;
+pub mod reference;
 
 pub use packets::{client_hello_record, sni_extension};
 mod scenario;

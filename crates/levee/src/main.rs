@@ -365,6 +365,11 @@ struct SynthArgs {
     /// with the `--scenario`'s layer-7 attacks in its middle third, instead of a capture.
     #[arg(long)]
     http: bool,
+    /// Write the benign reference levee measures every generated rule's collateral against
+    /// (handshakes, the victim's own connections, QUIC, DNS, NTP, path-MTU discovery,
+    /// traceroute, ping; see docs/rules.md) for `--victim`, instead of a scenario.
+    #[arg(long, conflicts_with_all = ["http", "scenario"])]
+    reference: bool,
     /// With `--http`: write the shop as a packet capture (every request over TCP, answered;
     /// requests split, reordered, retransmitted and pipelined) instead of a log. Its scenario
     /// may add `slowloris`.
@@ -867,6 +872,31 @@ fn synth(a: SynthArgs) -> anyhow::Result<u8> {
     }
     if a.http {
         return synth_http(&a);
+    }
+    if a.reference {
+        let out = a.out.clone().expect("clap requires --out without --list");
+        let labels = a.labels.clone().unwrap_or_else(|| labels_path(&out));
+        let start_ns = match a.start {
+            Some(s) if (0.0..4e9).contains(&s) => (s * 1e9) as i64,
+            Some(_) => bail_usage!("--start must be seconds since 1970, before 2096"),
+            None => levee_synth::SynthConfig::default().start_ns,
+        };
+        let files = output::PendingFiles::create(&[out.clone(), labels.clone()], &[], a.force)?;
+        let n = levee_synth::reference::write(
+            std::net::IpAddr::V4(a.victim),
+            start_ns,
+            std::io::BufWriter::new(files.get(0).file()),
+            std::io::BufWriter::new(files.get(1).file()),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+        files.commit()?;
+        eprintln!(
+            "levee: wrote the benign reference for {} ({n} packets) to {} and labels to {}",
+            a.victim,
+            out.display(),
+            labels.display()
+        );
+        return Ok(0);
     }
     let name = a.scenario.as_deref().unwrap_or("syn-flood");
     let scenario = levee_synth::Scenario::parse(name)

@@ -264,7 +264,7 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
             let _ = writeln!(o, "             - {e}");
         }
         let sig = &at.signature;
-        let _ = writeln!(o, "  signature  {}", sig.expression);
+        let _ = writeln!(o, "  signature  {}", short_sets(&sig.expression, 8));
         let _ = writeln!(
             o,
             "             matches {:.2}% of the attack ({est}{} of {est}{} packets) and {:.3}% of other traffic ({est}{} of {est}{})",
@@ -275,6 +275,28 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
             count(sig.matched_other_packets),
             count(sig.other_packets)
         );
+        let classes: Vec<String> = sig
+            .reference_classes
+            .iter()
+            .map(|c| format!("{} {}", c.class, c.packets))
+            .collect();
+        let _ = writeln!(
+            o,
+            "             and {} of the {} packets of levee's benign reference{}",
+            sig.matched_reference_packets,
+            sig.reference_packets,
+            if classes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", classes.join(", "))
+            }
+        );
+        if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
+            let _ = writeln!(
+                o,
+                "             --rules-out writes it to log, not block: {why}"
+            );
+        }
         let _ = writeln!(o);
     }
     if !a.not_attacks.is_empty() {
@@ -296,4 +318,28 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
         let _ = writeln!(o, "Note: {n}");
     }
     o
+}
+
+/// `expr` with every set of more than `keep` items cut to its first `keep` and a count of the
+/// rest, for reading (a rule scoped to an attack's sources holds thousands).
+fn short_sets(expr: &str, keep: usize) -> String {
+    let mut out = String::new();
+    let mut rest = expr;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..=open]);
+        let items: Vec<&str> = rest[open + 1..open + close].split_whitespace().collect();
+        if items.len() > keep {
+            out.push_str(&items[..keep].join(" "));
+            out.push_str(&format!(" ... {} more", items.len() - keep));
+        } else {
+            out.push_str(&rest[open + 1..open + close]);
+        }
+        out.push('}');
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
 }

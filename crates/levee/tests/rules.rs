@@ -66,6 +66,48 @@ fn benign_to_victim_of(cap: &Path, dir: &Path, packets: u32) -> PathBuf {
     benign
 }
 
+/// Real benign captures of the tcpdump test corpus (DNS over UDP and TCP, DNSSEC, NTP, HTTP), every packet's destination rewritten to `victim` by
+/// tcprewrite; and levee's own benign reference for `victim` (handshakes, the victim's own
+/// connections, QUIC, DNS, NTP, path-MTU discovery, traceroute, ping).
+fn benign_captures_to(victim: &str, dir: &Path) -> Vec<PathBuf> {
+    let data = require_shared("benign captures").unwrap();
+    let mut out = Vec::new();
+    for name in [
+        "dns_udp",
+        "dns_udp_2",
+        "dns_tcp",
+        "dnssec",
+        "dns-uri",
+        "ntp",
+        "ntp-time",
+        "ipv4_tcp_http_xml",
+    ] {
+        let rewritten = dir.join(format!("{name}-to-{victim}.pcap"));
+        let o = run(std::process::Command::new("tcprewrite")
+            .arg(format!("--dstipmap=0.0.0.0/0:{victim}/32"))
+            .arg("-i")
+            .arg(data.join("tcpdump-tests").join(format!("{name}.pcap")))
+            .arg("-o")
+            .arg(&rewritten));
+        assert!(o.status.success(), "tcprewrite {name}: {}", stderr(&o));
+        out.push(rewritten);
+    }
+    let reference = dir.join(format!("reference-{victim}.pcap"));
+    let o = run(levee()
+        .args([
+            "synth",
+            "--reference",
+            "--victim",
+            victim,
+            "--force",
+            "--out",
+        ])
+        .arg(&reference));
+    assert!(o.status.success(), "{}", stderr(&o));
+    out.push(reference);
+    out
+}
+
 fn simulate(rules: &Path, caps: &[&Path]) -> Value {
     let o = run(levee()
         .arg("simulate")
@@ -132,7 +174,10 @@ fn compiled_bpf_filters_match_exactly_what_levee_matches() {
 }
 
 #[test]
-#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tcprewrite)),
+    ignore = "needs ../shared/data, tcprewrite"
+)]
 fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
     let _shared = beside_others();
     let Some(caps) = real_captures() else { return };
@@ -166,7 +211,40 @@ fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
             cap.display(),
             on_benign["rules"]
         );
+        // Real benign traffic and what every network needs (path-MTU discovery, traceroute,
+        // answers to the victim's own queries and connections), at the same victim: none of
+        // it is blocked.
+        let victim = if cap.ends_with("amp.UDP.bacnet.IOT.37810.pcapng") {
+            "10.10.10.1"
+        } else {
+            "10.10.10.10"
+        };
+        for b in benign_captures_to(victim, &dir) {
+            let on = simulate_rules_only(&rules, &b);
+            assert!(
+                on["total"]["packets"].as_u64().unwrap() > 0,
+                "{}",
+                b.display()
+            );
+            assert_eq!(
+                on["blocked"]["packets"],
+                0,
+                "{}: its rules block {}: {}",
+                cap.display(),
+                b.display(),
+                on["rules"]
+            );
+        }
     }
+}
+
+fn simulate_rules_only(rules: &Path, cap: &Path) -> Value {
+    let o = run(levee()
+        .args(["simulate", "--rules-only", "--json", "--rules"])
+        .arg(rules)
+        .arg(cap));
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 #[test]

@@ -441,6 +441,15 @@ fn dnf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
     super::dnf(e, negate, &mut |l, n| leaf(l, n, cx), &|_| true, "iptables")
 }
 
+/// `text` cut to at most `max` characters, with `...` where it was cut.
+fn comment_text(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}...")
+}
+
 /// `iptables-restore` input and `ipset restore` input for the rules.
 pub fn render(
     file: &RulesFile,
@@ -495,7 +504,14 @@ pub fn render(
         let _ = writeln!(ipt, "-A levee -j levee-r{i}");
     }
     for (i, (r, (lines, names_ipv6))) in file.rules.iter().zip(&bodies).enumerate() {
-        let _ = writeln!(ipt, "# {}: {}", r.id, r.expression);
+        // iptables-restore reads a line in pieces of a few kilobytes and takes the rest of a
+        // long comment for arguments: the expression is cut for the comment.
+        let _ = writeln!(
+            ipt,
+            "# {}: {}",
+            r.id,
+            comment_text(&r.expression.to_string(), 400)
+        );
         if *names_ipv6 {
             let _ = writeln!(
                 ipt,
@@ -597,6 +613,16 @@ mod tests {
             assert!(p.contains(want), "{e}: {p}");
             assert!(!p.contains("-p 0"), "{e}: {p}");
         }
+        // A rule of thousands of addresses: its comment is cut, iptables-restore takes it.
+        let many: Vec<String> = (0..2000)
+            .map(|i| format!("10.{}.{}.1", i / 250, i % 250))
+            .collect();
+        let text = format!(
+            "[[rule]]\nid = \"big\"\nexpression = 'ip.src in {{{}}}'\naction = \"block\"\n",
+            many.join(" ")
+        );
+        let (p, _) = render(&RulesFile::parse("t", &text, None).unwrap(), "t", None).unwrap();
+        assert!(p.lines().all(|l| l.len() < 1000), "a long line");
         // One `-s` a line; the next goes through iprange.
         let text = "[[rule]]\nid = \"s\"\nexpression = 'ip.src in {10.0.0.0/8} and ip.src != 10.1.2.3'\naction = \"block\"\n";
         let f = RulesFile::parse("t", text, None).unwrap();
