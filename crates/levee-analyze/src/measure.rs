@@ -491,6 +491,14 @@ impl Plan {
                     .find(|&i| measured[i].coverage >= most - 0.01)
                     .unwrap_or(reached[0])
             };
+            let mut best = best;
+            let volatile = volatile_choice(f, best, &measured, &on_reference);
+            if let Some((choice, robust)) = &volatile {
+                if choice.recommended == "robust" {
+                    best = *robust;
+                }
+            }
+            let volatile = volatile.map(|(choice, _)| choice);
             let mut chosen = measured.remove(best);
             let (ma, mo) = count.matched[best];
             let mut on_ref = on_reference[best].clone();
@@ -538,6 +546,7 @@ impl Plan {
                         packets,
                     })
                     .collect(),
+                volatile,
                 alternatives: measured,
             };
             let c = an.class(f.class);
@@ -890,4 +899,70 @@ fn scoped(
         .collect();
     let set = levee_rules::parse_plain(&format!("ip.src in {{{}}}", items.join(" "))).ok()?;
     Some((levee_rules::Expr::and(vec![e.clone(), set]), items.len()))
+}
+
+/// The signature `best` without its volatile fields, when it pins any and that variant was
+/// measured: both, and which is the better rule (with the robust variant's index).
+fn volatile_choice(
+    f: &Finding,
+    best: usize,
+    measured: &[MeasuredExpression],
+    on_reference: &[crate::reference::ReferenceMatch],
+) -> Option<(crate::report::VolatileChoice, usize)> {
+    use crate::signature::{without_volatile, VOLATILE_FIELDS};
+    let chosen = &f.candidates[best];
+    let stripped = without_volatile(chosen)?;
+    let i = f.candidates.iter().position(|c| *c == stripped)?;
+    let fields: Vec<String> = chosen
+        .fields()
+        .iter()
+        .map(|x| x.name())
+        .filter(|n| VOLATILE_FIELDS.contains(n))
+        .map(str::to_string)
+        .collect();
+    let (pinned, robust) = (&measured[best], &measured[i]);
+    let names = fields.join(", ");
+    let (recommended, why) = if robust.coverage < TARGET_COVERAGE {
+        (
+            "pinned",
+            format!(
+                "without {names} it matches only {:.2}% of the attack",
+                robust.coverage * 100.0
+            ),
+        )
+    } else if robust.collateral > MAX_COLLATERAL || robust.collateral > pinned.collateral + 1e-4 {
+        (
+            "pinned",
+            format!(
+                "without {names} it also matches {:.3}% of the capture's other traffic",
+                robust.collateral * 100.0
+            ),
+        )
+    } else if on_reference[i].matched > on_reference[best].matched {
+        (
+            "pinned",
+            format!(
+                "without {names} it also matches {} packets of levee's benign reference",
+                on_reference[i].matched
+            ),
+        )
+    } else {
+        (
+            "robust",
+            format!(
+                "it stops as much of the attack and nothing more, and keeps stopping it when \
+                 the attacker changes {names}, which cost nothing to vary"
+            ),
+        )
+    };
+    Some((
+        crate::report::VolatileChoice {
+            fields,
+            pinned: pinned.clone(),
+            robust: robust.clone(),
+            recommended: recommended.to_string(),
+            why,
+        },
+        i,
+    ))
 }

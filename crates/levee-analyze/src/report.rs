@@ -168,9 +168,26 @@ pub struct Signature {
     pub matched_reference_packets: u64,
     /// The reference's classes the expression matches, with the packets matched in each.
     pub reference_classes: Vec<ReferenceClass>,
+    /// When the best signature pins a field an attacker changes for free (TTL, TCP window,
+    /// IP ID): that signature and the same without those fields, both measured, and which
+    /// one levee recommends (the one above) and why.
+    pub volatile: Option<VolatileChoice>,
     /// Other expressions that were measured, most specific first, for the engineer who wants
     /// a broader or narrower rule.
     pub alternatives: Vec<MeasuredExpression>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VolatileChoice {
+    /// The volatile fields the pinned signature uses.
+    pub fields: Vec<String>,
+    /// The signature with them.
+    pub pinned: MeasuredExpression,
+    /// The signature without them.
+    pub robust: MeasuredExpression,
+    /// `robust` or `pinned`: the one written as the rule.
+    pub recommended: String,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

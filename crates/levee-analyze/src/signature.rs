@@ -15,6 +15,33 @@ use crate::detect::{addr_from_bits, TargetSpec};
 use crate::stats::{bin_high, bin_low, central_range, ClassStats};
 use crate::vector::Class;
 
+/// Fields an attacker changes at no cost (TTL, TCP window, IP ID): a signature that pins one
+/// stops matching when the attacker moves it.
+pub const VOLATILE_FIELDS: &[&str] = &["ip.ttl", "tcp.window", "ip.id"];
+
+/// `e` without the conditions on volatile fields, where they are conditions of an `and`
+/// (`None` when nothing is left to drop).
+pub fn without_volatile(e: &Expr) -> Option<Expr> {
+    fn strip(e: &Expr) -> Expr {
+        match e {
+            Expr::And(parts) => Expr::and(
+                parts
+                    .iter()
+                    .filter(|p| {
+                        let f = p.fields();
+                        !(f.len() == 1 && VOLATILE_FIELDS.contains(&f[0].name()))
+                    })
+                    .map(strip)
+                    .collect(),
+            ),
+            Expr::Or(parts) => Expr::or(parts.iter().map(strip).collect()),
+            other => other.clone(),
+        }
+    }
+    let stripped = strip(e);
+    (stripped != *e).then_some(stripped)
+}
+
 /// Share of a class a field's value (or range) must hold to enter a signature.
 const FIELD_SHARE: f64 = 0.99;
 /// Share for the extra, looser conditions of the most specific candidate.
@@ -149,7 +176,9 @@ fn class_expr(class: Class, c: &ClassStats) -> String {
             };
             // Networks need these whatever the attack: "fragmentation needed" (ICMP 3/4)
             // and "packet too big" (ICMPv6 2) carry path-MTU discovery.
-            if !v6 && has(3) {
+            if !v6 && types.as_deref() == Some(&[3][..]) {
+                e.push_str(" and icmp.code != 4");
+            } else if !v6 && has(3) {
                 e.push_str(" and not (icmp.type == 3 and icmp.code == 4)");
             }
             if !v4 && has(2) {
@@ -312,6 +341,22 @@ pub(crate) fn candidates(
     }
     if !optional.is_empty() {
         out.push(build(&[]));
+    }
+    // The most specific signature without the fields an attacker moves for free, measured
+    // too so `analyze` can offer it beside a signature that pins one.
+    let stable: Vec<Expr> = optional
+        .iter()
+        .filter(|e| {
+            let f = e.fields();
+            !(f.len() == 1 && VOLATILE_FIELDS.contains(&f[0].name()))
+        })
+        .cloned()
+        .collect();
+    if stable.len() < optional.len() {
+        let robust = build(&stable);
+        if !out.contains(&robust) {
+            out.push(robust);
+        }
     }
     out.dedup();
     out

@@ -45,6 +45,22 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
                 s.matched_reference_packets,
                 s.reference_packets
             );
+            if let Some(v) = &s.volatile {
+                let (other, kind) = if v.recommended == "robust" {
+                    (&v.pinned, "pinned to")
+                } else {
+                    (&v.robust, "without")
+                };
+                description.push_str(&format!(
+                    ". The variant {kind} {} (`{}`) matched {:.2}% of the attack and {:.4}% of \
+                     other traffic; this one is recommended: {}",
+                    v.fields.join(", "),
+                    other.expression,
+                    other.coverage * 100.0,
+                    other.collateral * 100.0,
+                    v.why
+                ));
+            }
             let action = match block_refusal(s) {
                 Some(why) => {
                     description.push_str(&format!(". Logged, not blocked: {why}"));
@@ -362,6 +378,7 @@ mod tests {
             reference_collateral: reference as f64 / 87.0,
             reference_packets: 87,
             matched_reference_packets: reference,
+            volatile: None,
             reference_classes: (reference > 0)
                 .then(|| ReferenceClass {
                     class: "outbound-web".into(),

@@ -462,6 +462,14 @@ fn attack(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
                 }
                 "."
             }
+            @if let Some(v) = &sig.volatile {
+                p {
+                    "Fields an attacker varies for free: " (v.fields.join(", ")) ". Pinned: " code { (v.pinned.expression) }
+                    " matches " (pct(v.pinned.coverage)) " of the attack; without them: " code { (v.robust.expression) }
+                    " matches " (pct(v.robust.coverage)) " of the attack and " (pct(v.robust.collateral)) " of the other traffic. Recommended: the "
+                    (v.recommended) " one, because " (v.why) "."
+                }
+            }
             @if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
                 p { strong { "The rules file logs this signature, it does not block it: " } (why) "." }
             }

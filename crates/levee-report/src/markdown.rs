@@ -314,6 +314,20 @@ pub fn render(r: &Report) -> String {
                 )
             }
         );
+        if let Some(v) = &sig.volatile {
+            let _ = writeln!(
+                o,
+                "Fields an attacker varies for free: {}. Pinned: {} matches {} of the attack; without them: {} matches {} of the attack and {} of the other traffic. Recommended: the {} one, because {}.\n",
+                v.fields.join(", "),
+                code(&v.pinned.expression),
+                pct(v.pinned.coverage),
+                code(&v.robust.expression),
+                pct(v.robust.coverage),
+                pct(v.robust.collateral),
+                v.recommended,
+                v.why
+            );
+        }
         if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
             let _ = writeln!(
                 o,

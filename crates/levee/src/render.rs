@@ -291,6 +291,31 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
                 format!(" ({})", classes.join(", "))
             }
         );
+        if let Some(v) = &sig.volatile {
+            let other = if v.recommended == "robust" {
+                &v.pinned
+            } else {
+                &v.robust
+            };
+            let _ =
+                writeln!(
+                o,
+                "             {} {}: the {} variant {} matches {:.2}% of the attack and {:.3}% of \
+                 other traffic; levee recommends the {} one: {}",
+                if v.recommended == "robust" {
+                    "chosen without the fields an attacker varies for free,"
+                } else {
+                    "pins fields an attacker varies for free,"
+                },
+                v.fields.join(", "),
+                if v.recommended == "robust" { "pinned" } else { "robust" },
+                short_sets(&other.expression, 8),
+                other.coverage * 100.0,
+                other.collateral * 100.0,
+                v.recommended,
+                v.why
+            );
+        }
         if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
             let _ = writeln!(
                 o,
