@@ -238,6 +238,69 @@ fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
     }
 }
 
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn rules_from_analyze_still_stop_the_attacks_when_the_attacker_moves_the_ttl() {
+    let _shared = beside_others();
+    let Some(caps) = real_captures() else { return };
+    let dir = scratch("rules-ttl");
+    for cap in caps
+        .iter()
+        .filter(|c| c.parent().is_some_and(|p| p.ends_with("attacks")))
+    {
+        let rules = rules_for(cap, &dir);
+        let before = simulate_rules_only(&rules, cap);
+        // The same attack, every TTL 10 higher: what a signature pinned to the TTL misses.
+        let name = cap.file_name().unwrap().to_string_lossy().to_string();
+        let moved = dir.join(format!("ttl+10-{name}.pcap"));
+        ttl_moved(cap, &moved, 10);
+        let after = simulate_rules_only(&rules, &moved);
+        let share = |v: &Value| {
+            v["blocked"]["packets"].as_f64().unwrap() / v["total"]["packets"].as_f64().unwrap()
+        };
+        assert!(
+            share(&after) >= share(&before) - 0.01,
+            "{}: blocks {:.4} of the attack, {:.4} once its TTL moves by 10: {}",
+            cap.display(),
+            share(&before),
+            share(&after),
+            after["rules"]
+        );
+    }
+}
+
+/// `cap` written to `out` with the TTL of every IPv4 packet (on Ethernet, untagged) raised by
+/// `by` and its header checksum fixed; nothing else changes (tcprewrite would take Ethernet
+/// padding for data).
+fn ttl_moved(cap: &Path, out: &Path, by: u8) {
+    let mut reader = levee_capture::CaptureReader::open(cap).unwrap();
+    let mut w =
+        levee_capture::PcapWriter::new(std::fs::File::create(out).unwrap(), 1, 65535).unwrap();
+    reader.for_each_item(|item| {
+        if let levee_capture::Item::Frame(f) = item {
+            assert_eq!(f.linktype, 1, "{}: Ethernet expected", cap.display());
+            let mut d = f.data.to_vec();
+            if d.len() >= 34 && d[12..14] == [0x08, 0x00] {
+                let ihl = usize::from(d[14] & 0xf) * 4;
+                d[22] = d[22].saturating_add(by);
+                d[24] = 0;
+                d[25] = 0;
+                let mut sum: u32 = 0;
+                for c in d[14..14 + ihl].chunks(2) {
+                    sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+                }
+                while sum > 0xffff {
+                    sum = (sum & 0xffff) + (sum >> 16);
+                }
+                d[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+            }
+            w.write(f.ts_nanos, &d).unwrap();
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    w.finish().unwrap();
+}
+
 fn simulate_rules_only(rules: &Path, cap: &Path) -> Value {
     let o = run(levee()
         .args(["simulate", "--rules-only", "--json", "--rules"])
