@@ -54,6 +54,9 @@ pub struct AnalyzeConfig {
     /// packet is still counted, classified and followed in the flow filters. `None`: profile
     /// every packet, and measure every packet in a second reading of the inputs.
     pub sample_budget: Option<usize>,
+    /// Most collateral, on the capture or on the benign reference, a generated rule may have
+    /// and still block; beyond it the rule is written to log.
+    pub block_collateral: f64,
 }
 
 impl Default for AnalyzeConfig {
@@ -70,6 +73,7 @@ impl Default for AnalyzeConfig {
             top_n: 10,
             bloom_log2_bytes: 23,
             sample_budget: None,
+            block_collateral: crate::simulate::BLOCK_COLLATERAL,
         }
     }
 }

@@ -674,6 +674,7 @@ impl Plan {
                 min_reflectors: cfg.min_reflectors,
                 min_evidence: cfg.min_evidence,
                 baseline_factor: cfg.baseline_factor,
+                block_collateral: cfg.block_collateral,
             },
             sampling: crate::report::Sampling {
                 one_in,

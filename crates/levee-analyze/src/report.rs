@@ -54,6 +54,8 @@ pub struct Settings {
     pub min_reflectors: u64,
     pub min_evidence: f64,
     pub baseline_factor: f64,
+    /// Most collateral a generated rule may have and still block (`--block-collateral`).
+    pub block_collateral: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

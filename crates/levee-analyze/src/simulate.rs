@@ -61,7 +61,7 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
                     v.why
                 ));
             }
-            let action = match block_refusal(s) {
+            let action = match block_refusal(s, analysis.settings.block_collateral) {
                 Some(why) => {
                     description.push_str(&format!(". Logged, not blocked: {why}"));
                     Action::Log
@@ -86,13 +86,14 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
 }
 
 /// Most collateral, on the capture or on the benign reference, a generated rule may have and
-/// still block: beyond it the rule is written to log, with the reason.
+/// still block by default: beyond it the rule is written to log, with the reason.
 pub const BLOCK_COLLATERAL: f64 = 0.001;
 
-/// Why a signature must not block, or `None` when it may.
-pub fn block_refusal(s: &crate::report::Signature) -> Option<String> {
+/// Why a signature must not block when a blocking rule may have at most `limit` collateral
+/// (a share), or `None` when it may.
+pub fn block_refusal(s: &crate::report::Signature, limit: f64) -> Option<String> {
     let mut why = Vec::new();
-    if s.reference_collateral > BLOCK_COLLATERAL {
+    if s.reference_collateral > limit {
         let classes: Vec<String> = s
             .reference_classes
             .iter()
@@ -105,7 +106,7 @@ pub fn block_refusal(s: &crate::report::Signature) -> Option<String> {
             classes.join(", ")
         ));
     }
-    if s.collateral > BLOCK_COLLATERAL {
+    if s.collateral > limit {
         why.push(format!(
             "it also matches {:.2}% of the capture's other traffic",
             s.collateral * 100.0
@@ -115,7 +116,7 @@ pub fn block_refusal(s: &crate::report::Signature) -> Option<String> {
         format!(
             "{}, more than the {}% a generated blocking rule may",
             why.join(", and "),
-            BLOCK_COLLATERAL * 100.0
+            limit * 100.0
         )
     })
 }
@@ -392,14 +393,17 @@ mod tests {
 
     #[test]
     fn a_rule_that_touches_needed_traffic_logs_and_says_why() {
-        assert_eq!(block_refusal(&signature(0.0, 0)), None);
-        assert_eq!(block_refusal(&signature(0.0009, 0)), None);
-        let why = block_refusal(&signature(0.0, 6)).unwrap();
+        let limit = BLOCK_COLLATERAL;
+        assert_eq!(block_refusal(&signature(0.0, 0), limit), None);
+        assert_eq!(block_refusal(&signature(0.0009, 0), limit), None);
+        let why = block_refusal(&signature(0.0, 6), limit).unwrap();
         assert!(
             why.contains("6 of the 87 packets of traffic networks need (outbound-web (6))"),
             "{why}"
         );
-        let why = block_refusal(&signature(0.02, 0)).unwrap();
+        // A looser limit lets it block.
+        assert_eq!(block_refusal(&signature(0.0, 6), 0.1), None);
+        let why = block_refusal(&signature(0.02, 0), limit).unwrap();
         assert!(
             why.contains("2.00% of the capture's other traffic"),
             "{why}"

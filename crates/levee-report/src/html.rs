@@ -470,7 +470,7 @@ fn attack(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
                     (v.recommended) " one, because " (v.why) "."
                 }
             }
-            @if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
+            @if let Some(why) = levee_analyze::simulate::block_refusal(sig, r.analysis.settings.block_collateral) {
                 p { strong { "The rules file logs this signature, it does not block it: " } (why) "." }
             }
             @if !sig.alternatives.is_empty() {

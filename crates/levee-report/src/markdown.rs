@@ -328,7 +328,8 @@ pub fn render(r: &Report) -> String {
                 v.why
             );
         }
-        if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
+        if let Some(why) = levee_analyze::simulate::block_refusal(sig, a.settings.block_collateral)
+        {
             let _ = writeln!(
                 o,
                 "**The rules file logs this signature, it does not block it**: {why}.\n"

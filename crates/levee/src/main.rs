@@ -214,6 +214,11 @@ pub struct DetectArgs {
     /// A reflection attack must come from at least this many reflectors.
     #[arg(long, default_value_t = 20)]
     min_reflectors: u64,
+    /// Most collateral, in percent of the capture's other traffic or of levee's benign
+    /// reference, a rule `--rules-out` writes may have and still block; beyond it the rule
+    /// is written to log, with the reason.
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.1)]
+    block_collateral: f64,
     /// How many entries in each top list.
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -231,7 +236,11 @@ impl DetectArgs {
         if !(self.bucket > 0.0 && self.bucket.is_finite()) {
             bail_usage!("--bucket must be a positive number of seconds");
         }
+        if !(0.0..=100.0).contains(&self.block_collateral) {
+            bail_usage!("--block-collateral is a percentage, from 0 to 100");
+        }
         let config = levee_analyze::AnalyzeConfig {
+            block_collateral: self.block_collateral / 100.0,
             bucket_ns: ((self.bucket * 1e9) as i64).max(1),
             min_pps: self.min_pps,
             min_packets: self.min_packets,

@@ -316,7 +316,8 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
                 v.why
             );
         }
-        if let Some(why) = levee_analyze::simulate::block_refusal(sig) {
+        if let Some(why) = levee_analyze::simulate::block_refusal(sig, a.settings.block_collateral)
+        {
             let _ = writeln!(
                 o,
                 "             --rules-out writes it to log, not block: {why}"

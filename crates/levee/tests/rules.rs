@@ -301,6 +301,59 @@ fn ttl_moved(cap: &Path, out: &Path, by: u8) {
     w.finish().unwrap();
 }
 
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
+    let Some(data) = require_shared("collateral limit") else {
+        return;
+    };
+    let cap = data.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng");
+    let dir = scratch("rules-limit");
+    let write = |limit: &str| {
+        let out = dir.join(format!("limit-{limit}.toml"));
+        let o = run(levee()
+            .args([
+                "analyze",
+                "--force",
+                "--block-collateral",
+                limit,
+                "--rules-out",
+            ])
+            .arg(&out)
+            .arg(&cap));
+        assert!(o.status.success(), "{}", stderr(&o));
+        (std::fs::read_to_string(&out).unwrap(), stdout(&o))
+    };
+    // The BACnet reflection's signature also matches 2 of the capture's 2,882 other packets
+    // (0.07%): under the default 0.1% it blocks, under 0.05% it only logs, and says why.
+    let (rules, _) = write("0.1");
+    let bacnet = rules
+        .split("[[rule]]")
+        .find(|r| r.contains("bacnet-reflection"))
+        .unwrap();
+    assert!(bacnet.contains("action = \"block\""), "{bacnet}");
+    let (rules, text) = write("0.05");
+    let bacnet = rules
+        .split("[[rule]]")
+        .find(|r| r.contains("bacnet-reflection"))
+        .unwrap();
+    assert!(bacnet.contains("action = \"log\""), "{bacnet}");
+    assert!(
+        bacnet.contains("Logged, not blocked: it also matches 0.07% of the capture's other traffic, more than the 0.05% a generated blocking rule may"),
+        "{bacnet}"
+    );
+    assert!(
+        text.contains("--rules-out writes it to log, not block"),
+        "{text}"
+    );
+    // The others still block; a limit outside 0..100 is a usage error.
+    assert_eq!(rules.matches("action = \"block\"").count(), 3, "{rules}");
+    let o = run(levee()
+        .args(["analyze", "--block-collateral", "150"])
+        .arg(&cap));
+    assert_eq!(o.status.code(), Some(2));
+}
+
 fn simulate_rules_only(rules: &Path, cap: &Path) -> Value {
     let o = run(levee()
         .args(["simulate", "--rules-only", "--json", "--rules"])
