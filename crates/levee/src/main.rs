@@ -1135,7 +1135,11 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         ))?;
     }
     for r in &sim.rules {
-        emit(&format!("  {:<22} {}\n", r.id, r.expression))?;
+        emit(&format!(
+            "  {:<22} {}\n",
+            r.id,
+            render::short_sets(&r.expression.to_string(), 8)
+        ))?;
     }
     emit(&format!(
         "  as tcpdump filters or Cloudflare expressions: `levee rules compile {} --target bpf`\n\

@@ -348,7 +348,7 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
 
 /// `expr` with every set of more than `keep` items cut to its first `keep` and a count of the
 /// rest, for reading (a rule scoped to an attack's sources holds thousands).
-fn short_sets(expr: &str, keep: usize) -> String {
+pub fn short_sets(expr: &str, keep: usize) -> String {
     let mut out = String::new();
     let mut rest = expr;
     while let Some(open) = rest.find('{') {
