@@ -16,8 +16,6 @@ const FIELDS: &[&str] = &[
     "ip.len",
     "ip.ttl",
     "ip.hdr_len",
-    "ip.flags.df",
-    "ip.flags.mf",
     "tcp.srcport",
     "tcp.dstport",
     "tcp.flags",
@@ -159,10 +157,21 @@ fn child(e: &Expr) -> Result<String, String> {
     })
 }
 
+/// Longest expression Cloudflare's WAF rules take, in characters.
+pub const WAF_MAX_EXPRESSION: usize = 4096;
+
 /// The Cloudflare expression for `e`, or why there is none.
 pub fn compile(e: &Expr, flavor: Flavor) -> Result<String, String> {
     check(e, flavor)?;
-    rewrite(e)
+    let text = rewrite(e)?;
+    let chars = text.chars().count();
+    if flavor == Flavor::Waf && chars > WAF_MAX_EXPRESSION {
+        return Err(format!(
+            "the expression is {chars} characters long; Cloudflare's rules take {WAF_MAX_EXPRESSION} \
+             at most (put long address sets in a list, or split the rule)"
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -182,6 +191,9 @@ mod tests {
             "ip.proto in {\"tcp\" \"udp\"} or (tcp.flags == 0x02 and ip.ttl < 5)"
         );
         assert!(c("tcp.window == 1024").unwrap_err().contains("tcp.window"));
+        // Cloudflare's packet fields have no IP flags.
+        assert!(c("ip.flags.df").unwrap_err().contains("ip.flags.df"));
+        assert!(c("not ip.flags.mf").unwrap_err().contains("ip.flags.mf"));
         assert!(c("dns.qry.name == \"x\"").is_err());
         assert!(c("http.request.uri.path == \"/login\"").is_err());
     }
@@ -207,5 +219,11 @@ mod tests {
             .unwrap_err()
             .contains("request phase"));
         assert!(c("http.response.code == 401").is_err());
+        // Past 4,096 characters Cloudflare refuses the rule: so does levee.
+        let many: Vec<String> = (0..600).map(|i| format!("\"/p{i:04}\"")).collect();
+        let long = format!("http.request.uri.path in {{{}}}", many.join(" "));
+        assert!(c(&long)
+            .unwrap_err()
+            .contains("Cloudflare's rules take 4096 at most"));
     }
 }

@@ -228,6 +228,12 @@ pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, 
         }
         let compiled = match target {
             Target::Bpf => bpf::compile(&r.expression, &file.lists),
+            // Network Firewall rules block or skip; they count nothing per source.
+            Target::Cloudflare if matches!(r.action, Action::RateLimit { .. }) => Err(
+                "Cloudflare Network Firewall rules block or skip packets; they have no rate \
+                 limit levee can write (use the nftables or iptables target)"
+                    .to_string(),
+            ),
             Target::Cloudflare => cloudflare::compile(&r.expression, cloudflare::Flavor::Network),
             Target::CloudflareWaf => cloudflare::compile(&r.expression, cloudflare::Flavor::Waf),
             // Whole-file targets are rendered by their own module.
@@ -358,10 +364,9 @@ pub fn render_with(
                     Action::Block => "block".to_string(),
                     Action::Allow => "skip".to_string(),
                     Action::Log => "log".to_string(),
-                    Action::RateLimit { rate, burst, key } => format!(
-                        "rate limit: {rate} packets/s, burst {burst}, counted by {}",
-                        key.name()
-                    ),
+                    Action::RateLimit { .. } => {
+                        unreachable!("compile_rules refuses rate limits for this target")
+                    }
                 };
                 let _ = writeln!(o, "\n# rule {}\naction: {action}", c.id);
                 if let Some(d) = &r.description {
@@ -459,6 +464,11 @@ mod tests {
             "{nft}"
         );
         assert!(render(&f, Target::Nginx, "t", "eth0").is_err());
+        // Cloudflare's Network Firewall has no rate limit levee can write: refused.
+        let e = render(&limit("5"), Target::Cloudflare, "t", "eth0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Network Firewall rules block or skip"), "{e}");
         // One packet per 1000 s is no whole number a day: refused, never rounded to 1/s.
         let f = limit("0.001");
         for t in [Target::Nftables, Target::Iptables, Target::Nginx] {
