@@ -102,7 +102,37 @@ fn check(e: &Expr, flavor: Flavor) -> Result<(), String> {
     Ok(())
 }
 
+/// A list named in an expression must be one Cloudflare can hold: its list names are lowercase
+/// letters, digits and underscores, at most 50 characters.
+fn check_list_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 50
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "list `${name}`: Cloudflare list names are lowercase letters, digits and `_`, at \
+             most 50 characters (rename it, e.g. `${}`)",
+            name.to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .take(50)
+                .collect::<String>()
+        ))
+    }
+}
+
 fn rewrite(e: &Expr) -> Result<String, String> {
+    if let Expr::In { set, .. } = e {
+        for item in &set.items {
+            if let SetItem::List(name) = item {
+                check_list_name(name)?;
+            }
+        }
+    }
     Ok(match e {
         Expr::Cmp {
             field,
@@ -191,6 +221,18 @@ mod tests {
             "ip.proto in {\"tcp\" \"udp\"} or (tcp.flags == 0x02 and ip.ttl < 5)"
         );
         assert!(c("tcp.window == 1024").unwrap_err().contains("tcp.window"));
+        // List names Cloudflare cannot hold are refused, with a name it can.
+        let mut lists = crate::Lists::new();
+        lists.insert("bad-hosts", vec!["192.0.2.0/24".parse().unwrap()]);
+        lists.insert("bad_hosts", vec!["192.0.2.0/24".parse().unwrap()]);
+        let e = crate::parse("ip.src in $bad-hosts", &lists).unwrap();
+        let err = compile(&e, Flavor::Network).unwrap_err();
+        assert!(err.contains("rename it, e.g. `$bad_hosts`"), "{err}");
+        let e = crate::parse("ip.src in $bad_hosts", &lists).unwrap();
+        assert_eq!(
+            compile(&e, Flavor::Network).unwrap(),
+            "ip.src in $bad_hosts"
+        );
         // Cloudflare's packet fields have no IP flags.
         assert!(c("ip.flags.df").unwrap_err().contains("ip.flags.df"));
         assert!(c("not ip.flags.mf").unwrap_err().contains("ip.flags.mf"));
