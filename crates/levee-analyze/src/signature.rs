@@ -19,6 +19,12 @@ use crate::vector::Class;
 /// stops matching when the attacker moves it.
 pub const VOLATILE_FIELDS: &[&str] = &["ip.ttl", "tcp.window", "ip.id"];
 
+/// Whether `e` is a condition on one volatile field alone.
+fn pins_volatile(e: &Expr) -> bool {
+    let f = e.fields();
+    f.len() == 1 && VOLATILE_FIELDS.contains(&f[0].name())
+}
+
 /// `e` without the conditions on volatile fields, where they are conditions of an `and`
 /// (`None` when nothing is left to drop).
 pub fn without_volatile(e: &Expr) -> Option<Expr> {
@@ -27,10 +33,7 @@ pub fn without_volatile(e: &Expr) -> Option<Expr> {
             Expr::And(parts) => Expr::and(
                 parts
                     .iter()
-                    .filter(|p| {
-                        let f = p.fields();
-                        !(f.len() == 1 && VOLATILE_FIELDS.contains(&f[0].name()))
-                    })
+                    .filter(|p| !pins_volatile(p))
                     .map(strip)
                     .collect(),
             ),
@@ -346,10 +349,7 @@ pub(crate) fn candidates(
     // too so `analyze` can offer it beside a signature that pins one.
     let stable: Vec<Expr> = optional
         .iter()
-        .filter(|e| {
-            let f = e.fields();
-            !(f.len() == 1 && VOLATILE_FIELDS.contains(&f[0].name()))
-        })
+        .filter(|e| !pins_volatile(e))
         .cloned()
         .collect();
     if stable.len() < optional.len() {

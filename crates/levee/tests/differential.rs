@@ -31,27 +31,6 @@ const RULES: usize = 160;
 /// Capture timestamps: packet `i` at `BASE_S` + `i` ms, so tcpdump's times name packets.
 const BASE_S: i64 = 1_700_000_000;
 
-/// A small deterministic generator (xorshift64*): a failure replays from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
 /// What kind of packet a frame is, for the engines' documented reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
@@ -76,7 +55,8 @@ mod craft {
     //! fragments), IPv6 (with hop-by-hop and fragment headers), TCP, UDP, ICMP, ICMPv6, GRE
     //! and IP-in-IP tunnels, ARP.
 
-    use super::{Kind, Rng};
+    use super::Kind;
+    use crate::common::Rng;
 
     pub const VICTIMS4: [[u8; 4]; 2] = [[10, 10, 10, 10], [10, 10, 10, 11]];
     pub const SOURCES4: [[u8; 4]; 6] = [
@@ -504,7 +484,7 @@ fn sample_int(r: &mut Rng, field: &str, packets: &[levee_decode::Packet<'_>]) ->
             return v;
         }
     }
-    r.below(f.max_value().unwrap().min(70000) + 1)
+    r.below((f.max_value().unwrap().min(70000) + 1) as usize) as u64
 }
 
 fn sample_addr(r: &mut Rng, field: &str, packets: &[levee_decode::Packet<'_>]) -> String {
@@ -569,7 +549,7 @@ fn expression(r: &mut Rng, packets: &[levee_decode::Packet<'_>], depth: u32) -> 
     if depth == 0 || r.chance(35) {
         return leaf(r, packets);
     }
-    let n = 2 + r.below(2) as usize;
+    let n = 2 + r.below(2);
     let parts: Vec<String> = (0..n).map(|_| expression(r, packets, depth - 1)).collect();
     match r.below(10) {
         0..=4 => format!("({})", parts.join(" and ")),

@@ -5,22 +5,8 @@
 
 mod common;
 
+use common::Rng;
 use levee_capture::{CaptureReader, Item};
-
-/// A small deterministic generator (xorshift64*): the same mutations on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn exercise(bytes: Vec<u8>) -> (usize, usize) {
     let len = bytes.len();

@@ -98,6 +98,14 @@ fn access(name: &str) -> Option<Access> {
         absent: NOT_IP,
         v6_constant: None,
     };
+    // ICMP fields: `icmp ...` on IPv4, `icmpv6 ...` on IPv6.
+    let icmp = |v4, v6| Access {
+        v4: Some(v4),
+        v6: Some(v6),
+        v6_offset: 0,
+        absent: NOT_ICMP,
+        v6_constant: None,
+    };
     Some(match name {
         "ip.ttl" => ip("ip ttl", "ip6 hoplimit", 0),
         "ip.len" => ip("ip length", "ip6 length", -40),
@@ -160,50 +168,25 @@ fn access(name: &str) -> Option<Access> {
             absent: NOT_IP,
             v6_constant: Some(0),
         },
-        "icmp.type" => Access {
-            v4: Some("icmp type"),
-            v6: Some("icmpv6 type"),
-            v6_offset: 0,
-            absent: NOT_ICMP,
-            v6_constant: None,
-        },
-        "icmp.code" => Access {
-            v4: Some("icmp code"),
-            v6: Some("icmpv6 code"),
-            v6_offset: 0,
-            absent: NOT_ICMP,
-            v6_constant: None,
-        },
+        "icmp.type" => icmp("icmp type", "icmpv6 type"),
+        "icmp.code" => icmp("icmp code", "icmpv6 code"),
         // What an ICMP error quotes: an error type, a quoted IPv4 header without options
         // (IPv6: an IPv6 header), then the byte or ports read raw. Written for conditions
         // that hold (a negation would need every way of lacking the field: refused).
-        "icmp.quoted.proto" => Access {
-            v4: Some("icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8"),
-            v6: Some("icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8"),
-            v6_offset: 0,
-            absent: NOT_ICMP,
-            v6_constant: None,
-        },
-        "icmp.quoted.srcport" => Access {
-            v4: Some(
-                "icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8 { 6, 17 } \
-                 @th,112,16 & 0x1fff == 0 @th,224,16",
-            ),
-            v6: Some("icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8 { 6, 17 } @th,384,16"),
-            v6_offset: 0,
-            absent: NOT_ICMP,
-            v6_constant: None,
-        },
-        "icmp.quoted.dstport" => Access {
-            v4: Some(
-                "icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8 { 6, 17 } \
-                 @th,112,16 & 0x1fff == 0 @th,240,16",
-            ),
-            v6: Some("icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8 { 6, 17 } @th,400,16"),
-            v6_offset: 0,
-            absent: NOT_ICMP,
-            v6_constant: None,
-        },
+        "icmp.quoted.proto" => icmp(
+            "icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8",
+            "icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8",
+        ),
+        "icmp.quoted.srcport" => icmp(
+            "icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8 { 6, 17 } \
+             @th,112,16 & 0x1fff == 0 @th,224,16",
+            "icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8 { 6, 17 } @th,384,16",
+        ),
+        "icmp.quoted.dstport" => icmp(
+            "icmp type { 3, 4, 5, 11, 12 } @th,64,8 0x45 @th,136,8 { 6, 17 } \
+             @th,112,16 & 0x1fff == 0 @th,240,16",
+            "icmpv6 type { 1, 2, 3, 4 } @th,64,4 6 @th,112,8 { 6, 17 } @th,400,16",
+        ),
         "udp.len" => Access {
             v4: Some("udp length"),
             v6: None,
