@@ -13,7 +13,11 @@ use serde::Serialize;
 use crate::model::{EngineRule, MethodNote, Peak, Series, TimelineView, Window, REPORT_VERSION};
 
 /// The engines HTTP rules are written for, in the order the report shows them.
-pub const HTTP_ENGINES: &[Target] = &[Target::CloudflareWaf, Target::Nginx];
+pub const HTTP_ENGINES: &[Target] = &[
+    Target::CloudflareWaf,
+    Target::CloudflareRatelimit,
+    Target::Nginx,
+];
 
 /// Clients listed per attack.
 pub const CLIENT_ROWS: usize = 10;

@@ -290,11 +290,14 @@ enum RulesCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Write a rules file for an engine: bpf (tcpdump filters), cloudflare, cloudflare-waf,
-    /// nftables (netdev ingress of --device), nftables-inet, iptables, ipset or nginx.
+    /// Write a rules file for an engine: bpf (tcpdump filters), cloudflare (Network Firewall
+    /// ruleset), cloudflare-waf (custom rules), cloudflare-ratelimit, cloudflare-list (an IP
+    /// list's items; Cloudflare outputs are API bodies for curl), nftables (netdev ingress of
+    /// --device), nftables-inet, iptables, ipset or nginx.
     Compile {
         file: PathBuf,
-        /// bpf, cloudflare, cloudflare-waf, nftables, nftables-inet, iptables, ipset or nginx.
+        /// bpf, cloudflare, cloudflare-waf, cloudflare-ratelimit, cloudflare-list, nftables,
+        /// nftables-inet, iptables, ipset or nginx.
         #[arg(long)]
         target: String,
         /// The interface of the nftables netdev ingress hook.
@@ -304,6 +307,9 @@ enum RulesCommand {
         /// ulogd2 or `tcpdump -i nflog:N`) instead of the kernel log.
         #[arg(long, value_name = "N")]
         log_group: Option<u16>,
+        /// cloudflare-list: the list whose items to write (when the file has several).
+        #[arg(long, value_name = "NAME")]
+        list: Option<String>,
     },
 }
 
@@ -654,6 +660,7 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
             target,
             device,
             log_group,
+            list,
         } => {
             let t = levee_rules::compile::Target::parse(&target).ok_or_else(|| {
                 usage!(
@@ -665,11 +672,16 @@ fn rules(a: RulesArgs) -> anyhow::Result<u8> {
             let options = levee_rules::compile::Options {
                 device: &device,
                 log_group,
+                list: list.as_deref(),
             };
             let text =
                 levee_rules::compile::render_with(&f, t, &file.display().to_string(), &options)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&text)?;
+            // Cloudflare's outputs are bare API bodies: how to send them goes to the terminal.
+            if let Some(hint) = levee_rules::compile::cloudflare_hint(t, &f) {
+                eprintln!("{hint}");
+            }
             Ok(0)
         }
     }

@@ -784,6 +784,7 @@ fn accepted(
         let options = Options {
             device: "eth0",
             log_group: Some(7),
+            list: None,
         };
         match levee_rules::compile::render_with(&f, target, "r.toml", &options) {
             Ok(_) => ok.push((*i, e.clone())),

@@ -516,10 +516,34 @@ fn rules_written_for_log_attacks_stop_them_and_spare_good_clients() {
         .args(["rules", "compile", "--target", "cloudflare-waf"])
         .arg(&rules));
     assert!(o.status.success(), "{}", stderr(&o));
-    let waf = stdout(&o);
-    assert!(waf.contains("expression: ip.src in {"), "{waf}");
-    assert!(waf.contains("rate limiting rule: more than"), "{waf}");
-    assert!(waf.contains("http.request.uri.path in {"), "{waf}");
+    let waf: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(waf["phase"], "http_request_firewall_custom");
+    let custom = waf["rules"].as_array().unwrap();
+    assert!(custom
+        .iter()
+        .any(|r| r["expression"].as_str().unwrap().starts_with("ip.src in {")));
+    // The rate limits are their own ruleset, each counted per source over a period.
+    assert!(
+        stderr(&o).contains("--target cloudflare-ratelimit"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(levee()
+        .args(["rules", "compile", "--target", "cloudflare-ratelimit"])
+        .arg(&rules));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let limits: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(limits["phase"], "http_ratelimit");
+    let limits = limits["rules"].as_array().unwrap();
+    assert!(!limits.is_empty());
+    assert!(limits.iter().all(|r| r["ratelimit"]["characteristics"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("cf.colo.id"))));
+    assert!(limits.iter().chain(custom).any(|r| r["expression"]
+        .as_str()
+        .unwrap()
+        .contains("http.request.uri.path in {")));
     let o = run(levee()
         .args(["rules", "compile", "--target", "nftables"])
         .arg(&rules));

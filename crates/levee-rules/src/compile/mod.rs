@@ -11,7 +11,7 @@ pub mod nginx;
 use std::fmt::Write as _;
 
 use crate::ast::Expr;
-use crate::file::{Action, RateKey, RulesFile};
+use crate::file::{Action, RulesFile};
 
 /// Most lines (conjunctions) one expression may expand to in a target without disjunction.
 pub const MAX_LINES: usize = 64;
@@ -146,10 +146,14 @@ pub(crate) fn exact_rate(rate: f64) -> Result<(u64, RateUnit), String> {
 pub enum Target {
     /// libpcap filter expressions (tcpdump, xt_bpf, capture tools).
     Bpf,
-    /// Cloudflare Network Firewall (Magic Firewall) expressions, for packets.
+    /// A Cloudflare Network Firewall ruleset (Rulesets API body), for packets.
     Cloudflare,
-    /// Cloudflare WAF custom rules and rate limiting rules, for HTTP requests.
+    /// Cloudflare WAF custom rules (Rulesets API body), for HTTP requests.
     CloudflareWaf,
+    /// Cloudflare WAF rate limiting rules (Rulesets API body), for HTTP requests.
+    CloudflareRatelimit,
+    /// The items of one IP list the rules name (Lists API body).
+    CloudflareList,
     /// An nftables table on the `netdev` ingress hook of a device (before conntrack).
     Nftables,
     /// An nftables table in the `inet` family, input hook.
@@ -168,6 +172,8 @@ impl Target {
             "bpf" | "tcpdump" | "pcap" => Target::Bpf,
             "cloudflare" => Target::Cloudflare,
             "cloudflare-waf" => Target::CloudflareWaf,
+            "cloudflare-ratelimit" => Target::CloudflareRatelimit,
+            "cloudflare-list" => Target::CloudflareList,
             "nftables" | "nft" => Target::Nftables,
             "nftables-inet" => Target::NftablesInet,
             "iptables" => Target::Iptables,
@@ -183,6 +189,8 @@ impl Target {
             Target::Bpf => "bpf",
             Target::Cloudflare => "cloudflare",
             Target::CloudflareWaf => "cloudflare-waf",
+            Target::CloudflareRatelimit => "cloudflare-ratelimit",
+            Target::CloudflareList => "cloudflare-list",
             Target::Nftables => "nftables",
             Target::NftablesInet => "nftables-inet",
             Target::Iptables => "iptables",
@@ -195,6 +203,8 @@ impl Target {
         "bpf",
         "cloudflare",
         "cloudflare-waf",
+        "cloudflare-ratelimit",
+        "cloudflare-list",
         "nftables",
         "nftables-inet",
         "iptables",
@@ -217,33 +227,16 @@ pub struct Compiled {
     pub text: String,
 }
 
-/// The compiled form of every rule the target applies (for BPF: the blocking ones), or every
-/// rule that could not be compiled.
-pub fn compile_rules(file: &RulesFile, target: Target) -> Result<Vec<Compiled>, CompileError> {
+/// The libpcap filter of every blocking rule (and rate limit: a filter can only select what
+/// it limits), or every rule that could not be compiled.
+pub fn compile_bpf(file: &RulesFile) -> Result<Vec<Compiled>, CompileError> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for r in &file.rules {
-        if target == Target::Bpf && !matches!(r.action, Action::Block | Action::RateLimit { .. }) {
+        if !matches!(r.action, Action::Block | Action::RateLimit { .. }) {
             continue;
         }
-        let compiled = match target {
-            Target::Bpf => bpf::compile(&r.expression, &file.lists),
-            // Network Firewall rules block or skip; they count nothing per source.
-            Target::Cloudflare if matches!(r.action, Action::RateLimit { .. }) => Err(
-                "Cloudflare Network Firewall rules block or skip packets; they have no rate \
-                 limit levee can write (use the nftables or iptables target)"
-                    .to_string(),
-            ),
-            Target::Cloudflare => cloudflare::compile(&r.expression, cloudflare::Flavor::Network),
-            Target::CloudflareWaf => cloudflare::compile(&r.expression, cloudflare::Flavor::Waf),
-            // Whole-file targets are rendered by their own module.
-            Target::Nftables
-            | Target::NftablesInet
-            | Target::Iptables
-            | Target::Ipset
-            | Target::Nginx => Ok(String::new()),
-        };
-        match compiled {
+        match bpf::compile(&r.expression, &file.lists) {
             Ok(text) => out.push(Compiled {
                 id: r.id.clone(),
                 text,
@@ -266,6 +259,8 @@ pub struct Options<'a> {
     /// For nftables and iptables: `log` rules send packets to this NFLOG group (for ulogd2, or
     /// `tcpdump -i nflog:N`) instead of the kernel log.
     pub log_group: Option<u16>,
+    /// For `cloudflare-list`: which list (needed when the file has more than one).
+    pub list: Option<&'a str>,
 }
 
 /// The whole output file for a target: header, then the rules. `device` is the interface of
@@ -283,6 +278,7 @@ pub fn render(
         &Options {
             device,
             log_group: None,
+            list: None,
         },
     )
 }
@@ -312,108 +308,92 @@ pub fn render_with(
         Target::Nginx => {
             return nginx::render(file, origin).map_err(|problems| CompileError { problems })
         }
-        Target::Bpf | Target::Cloudflare | Target::CloudflareWaf => {}
-    }
-    let compiled = compile_rules(file, target)?;
-    let mut o = String::new();
-    match target {
-        // The whole-file targets returned above.
-        Target::Nftables
-        | Target::NftablesInet
-        | Target::Iptables
-        | Target::Ipset
-        | Target::Nginx => {}
-        Target::Bpf => {
-            let _ = writeln!(
-                o,
-                "# libpcap filters compiled by levee from {origin}: one line per blocking rule,\n\
-                 # each matching exactly what the rule matches (IPv4, and IPv6 without extension\n\
-                 # headers; untagged or single-VLAN frames). Use one with\n\
-                 #   tcpdump -r capture.pcap \"$(sed -n 'Np' this-file)\"\n\
-                 # or in iptables: -m bpf --bytecode \"$(nfbpf_compile RAW 'FILTER')\".\n\
-                 # Nothing is installed: there is nothing to remove."
-            );
-            for (c, r) in compiled.iter().zip(
-                file.rules
-                    .iter()
-                    .filter(|r| matches!(r.action, Action::Block | Action::RateLimit { .. })),
-            ) {
-                let _ = writeln!(
-                    o,
-                    "# {} ({}){}",
-                    c.id,
-                    r.action.name(),
-                    r.description
-                        .as_deref()
-                        .map(|d| format!(": {d}"))
-                        .unwrap_or_default()
-                );
-                let _ = writeln!(o, "{}", c.text);
-            }
-        }
         Target::Cloudflare => {
-            let _ = writeln!(
-                o,
-                "# Cloudflare Network Firewall / WAF custom rules compiled by levee from {origin}.\n\
-                 # One rule per block: paste `expression` into a rule with the given action (or\n\
-                 # send this file's rules to the rulesets API). Remove them in the dashboard or\n\
-                 # with the API to undo."
-            );
-            for (c, r) in compiled.iter().zip(&file.rules) {
-                let action = match &r.action {
-                    Action::Block => "block".to_string(),
-                    Action::Allow => "skip".to_string(),
-                    Action::Log => "log".to_string(),
-                    Action::RateLimit { .. } => {
-                        unreachable!("compile_rules refuses rate limits for this target")
-                    }
-                };
-                let _ = writeln!(o, "\n# rule {}\naction: {action}", c.id);
-                if let Some(d) = &r.description {
-                    let _ = writeln!(o, "description: {d}");
-                }
-                let _ = writeln!(o, "expression: {}", c.text);
-            }
+            return cloudflare::render_network(file, origin)
+                .map_err(|problems| CompileError { problems })
         }
         Target::CloudflareWaf => {
-            let _ = writeln!(
-                o,
-                "# Cloudflare WAF custom rules and rate limiting rules compiled by levee from\n\
-                 # {origin}. One rule per block: create it in Security > WAF with `expression` and\n\
-                 # the action given (or through the rulesets API: phase http_request_firewall_custom\n\
-                 # for custom rules, http_ratelimit for rate limiting rules). Remove them there to\n\
-                 # undo. Cloudflare counts rate limits per period without a burst: levee allows the\n\
-                 # larger of the burst and the rate over the period."
-            );
-            for (c, r) in compiled.iter().zip(&file.rules) {
-                let action = match &r.action {
-                    Action::Block => "custom rule, action block".to_string(),
-                    Action::Allow => {
-                        "custom rule, action skip (the remaining custom rules)".to_string()
-                    }
-                    Action::Log => "custom rule, action log".to_string(),
-                    Action::RateLimit { rate, burst, key } => {
-                        let period = 60u64;
-                        let requests = ((rate * period as f64).ceil() as u64).max(*burst).max(1);
-                        let by = match key {
-                            RateKey::Global => "cf.colo.id",
-                            RateKey::Source => "ip.src, cf.colo.id",
-                            RateKey::Destination => "http.host, cf.colo.id",
-                        };
-                        format!(
-                            "rate limiting rule: more than {requests} requests per {period} s, counted by {by}, action block for {period} s"
-                        )
-                    }
-                };
-                let _ = writeln!(o, "\n# rule {}\naction: {action}", c.id);
-                if let Some(d) = &r.description {
-                    let _ = writeln!(o, "description: {d}");
-                }
-                let _ = writeln!(o, "expression: {}", c.text);
-            }
+            return cloudflare::render_waf(file, origin)
+                .map_err(|problems| CompileError { problems })
         }
+        Target::CloudflareRatelimit => {
+            return cloudflare::render_ratelimit(file, origin)
+                .map_err(|problems| CompileError { problems })
+        }
+        Target::CloudflareList => {
+            return cloudflare::render_list(file, options.list)
+                .map_err(|problems| CompileError { problems })
+        }
+        Target::Bpf => {}
+    }
+    let compiled = compile_bpf(file)?;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# libpcap filters compiled by levee from {origin}: one line per blocking rule,\n\
+         # each matching exactly what the rule matches (IPv4, and IPv6 without extension\n\
+         # headers; untagged or single-VLAN frames). Use one with\n\
+         #   tcpdump -r capture.pcap \"$(sed -n 'Np' this-file)\"\n\
+         # or in iptables: -m bpf --bytecode \"$(nfbpf_compile RAW 'FILTER')\".\n\
+         # Nothing is installed: there is nothing to remove."
+    );
+    for (c, r) in compiled.iter().zip(
+        file.rules
+            .iter()
+            .filter(|r| matches!(r.action, Action::Block | Action::RateLimit { .. })),
+    ) {
+        let _ = writeln!(
+            o,
+            "# {} ({}){}",
+            c.id,
+            r.action.name(),
+            r.description
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(o, "{}", c.text);
     }
     Ok(o)
+}
+
+/// How to send what a Cloudflare target wrote, for the user's terminal (the output itself is
+/// the JSON body and nothing else).
+pub fn cloudflare_hint(target: Target, file: &RulesFile) -> Option<String> {
+    let api = "https://api.cloudflare.com/client/v4";
+    let auth =
+        "-H \"Authorization: Bearer $CLOUDFLARE_API_TOKEN\" -H \"Content-Type: application/json\"";
+    let lists: Vec<&str> = file.lists.names().collect();
+    let lists_note = if lists.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nThe rules name IP lists ({}): create each (kind \"ip\") and fill it first, with the body of\n  levee rules compile FILE --target cloudflare-list --list NAME > NAME.json\n  curl -X PUT {api}/accounts/$ACCOUNT_ID/rules/lists/$LIST_ID/items {auth} --data @NAME.json",
+            lists.join(", ")
+        )
+    };
+    let limits = file
+        .rules
+        .iter()
+        .filter(|r| matches!(r.action, Action::RateLimit { .. }))
+        .count();
+    Some(match target {
+        Target::Cloudflare => format!(
+            "Create the ruleset with:\n  curl -X POST {api}/accounts/$ACCOUNT_ID/rulesets {auth} --data @ruleset.json\nDelete it (DELETE .../rulesets/$RULESET_ID) to undo.{lists_note}"
+        ),
+        Target::CloudflareWaf => format!(
+            "Create the custom rules with:\n  curl -X POST {api}/zones/$ZONE_ID/rulesets {auth} --data @custom.json\nDelete the ruleset to undo.{}{lists_note}",
+            if limits > 0 {
+                format!("\n{limits} rate limit(s) are not in it: write them with --target cloudflare-ratelimit.")
+            } else {
+                String::new()
+            }
+        ),
+        Target::CloudflareRatelimit => format!(
+            "Create the rate limiting rules with:\n  curl -X POST {api}/zones/$ZONE_ID/rulesets {auth} --data @ratelimit.json\nBlocking over the rate without a fixed duration (mitigation_timeout 0) needs an Enterprise plan.{lists_note}"
+        ),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -457,6 +437,11 @@ mod tests {
         assert!(ipt.contains("--hashlimit-above 30/min "), "{ipt}");
         let ngx = render(&f, Target::Nginx, "t", "eth0").unwrap();
         assert!(ngx.contains("rate=30r/m;"), "{ngx}");
+        let cf = render(&f, Target::CloudflareRatelimit, "t", "eth0").unwrap();
+        assert!(
+            cf.contains("\"period\": 10") && cf.contains("\"requests_per_period\": 5"),
+            "{cf}"
+        );
         let f = limit("0.0002777777777777778");
         let nft = render(&f, Target::Nftables, "t", "eth0").unwrap();
         assert!(
@@ -471,6 +456,10 @@ mod tests {
         assert!(e.contains("Network Firewall rules block or skip"), "{e}");
         // One packet per 1000 s is no whole number a day: refused, never rounded to 1/s.
         let f = limit("0.001");
+        let e = render(&f, Target::CloudflareRatelimit, "t", "eth0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rates it can count"), "{e}");
         for t in [Target::Nftables, Target::Iptables, Target::Nginx] {
             let e = render(&f, t, "t", "eth0").unwrap_err().to_string();
             assert!(
