@@ -495,6 +495,17 @@ fn every_network_firewall_expression_parses_in_wirefilter_and_decides_as_levee()
             frames.push(r.frame);
         }
     }
+    // The list the hand-written rules name, as the Lists API takes its items.
+    let items: serde_json::Value =
+        serde_json::from_str(&compile(&dir.join("hand.toml"), "cloudflare-list")).unwrap();
+    let items: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, ["192.168.0.0/16", "10.0.0.0/8", "172.16.0.1"]);
+
     let mut schema = Schema::new(NETWORK_FIELDS);
     let mut compiled = Vec::new();
     for f in &files {
