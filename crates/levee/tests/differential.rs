@@ -1,5 +1,5 @@
 //! One truth across engines: rules drawn at random over the fields and operators the kernel
-//! targets take, applied to a crafted capture of every kind of packet a network carries, must
+//! targets take (named address lists among them), applied to a crafted capture of every kind of packet a network carries, must
 //! decide every packet as `levee simulate` does, on each real engine:
 //!
 //! * libpcap: each rule's compiled BPF filter, run by `tcpdump -r` (packets named by time);
@@ -475,6 +475,45 @@ const FLAG_FIELDS: &[&str] = &[
 ];
 const ADDR_FIELDS: &[&str] = &["ip.src", "ip.dst"];
 
+/// Named address lists rules draw from (`ip.src in $l4`): IPv4 only, IPv6 only, and both.
+const LISTS: &[&str] = &["l4", "l6", "lmix"];
+
+/// Writes the lists beside the rules files, from addresses the capture holds (some widened to
+/// a prefix), and returns them as levee loads them.
+fn write_lists(
+    r: &mut Rng,
+    packets: &[levee_decode::Packet<'_>],
+    dir: &Path,
+) -> levee_rules::Lists {
+    let mut lists = levee_rules::Lists::new();
+    for name in LISTS {
+        let mut nets = Vec::new();
+        while nets.len() < 6 {
+            let field = *r.pick(ADDR_FIELDS);
+            let a: std::net::IpAddr = sample_addr(r, field, packets).parse().unwrap();
+            let wanted = match *name {
+                "l4" => a.is_ipv4(),
+                "l6" => a.is_ipv6(),
+                _ => true,
+            };
+            if !wanted {
+                continue;
+            }
+            let len = match (a, r.chance(30)) {
+                (std::net::IpAddr::V4(_), true) => 24,
+                (std::net::IpAddr::V4(_), false) => 32,
+                (std::net::IpAddr::V6(_), true) => 64,
+                (std::net::IpAddr::V6(_), false) => 128,
+            };
+            nets.push(ipnet::IpNet::new(a, len).unwrap().trunc());
+        }
+        let text: String = nets.iter().map(|n| format!("{n}\n")).collect();
+        std::fs::write(dir.join(format!("{name}.txt")), text).unwrap();
+        lists.insert(*name, nets);
+    }
+    lists
+}
+
 /// A value of `field` seen on a packet of the capture (so rules match something), or any.
 fn sample_int(r: &mut Rng, field: &str, packets: &[levee_decode::Packet<'_>]) -> u64 {
     let f = levee_rules::Field::lookup(field).unwrap();
@@ -528,9 +567,10 @@ fn leaf(r: &mut Rng, packets: &[levee_decode::Packet<'_>]) -> String {
         _ => {
             let field = *r.pick(ADDR_FIELDS);
             let a: std::net::IpAddr = sample_addr(r, field, packets).parse().unwrap();
-            match r.below(3) {
+            match r.below(4) {
                 0 => format!("{field} == {a}"),
                 1 => format!("{field} != {a}"),
+                2 => format!("{field} in ${}", r.pick(LISTS)),
                 _ => {
                     let len = match a {
                         std::net::IpAddr::V4(_) => *r.pick(&[8u8, 16, 24, 30, 32]),
@@ -563,7 +603,11 @@ fn expression(r: &mut Rng, packets: &[levee_decode::Packet<'_>], depth: u32) -> 
 /// (a log rule decides nothing, so every rule sees every packet), `block` for BPF (which
 /// writes blocking rules only).
 fn rules_text(exprs: &[(usize, String)], action: &str) -> String {
-    let mut t = String::new();
+    let mut t = String::from("[lists]\n");
+    for name in LISTS {
+        t.push_str(&format!("{name} = \"{name}.txt\"\n"));
+    }
+    t.push('\n');
     for (i, e) in exprs {
         t.push_str(&format!(
             "[[rule]]\nid = \"r{i}\"\nexpression = '{e}'\naction = \"{action}\"\n\n"
@@ -776,11 +820,13 @@ fn kernel_decisions(
 fn accepted(
     target: Target,
     exprs: &[(usize, String)],
+    dir: &Path,
 ) -> (Vec<(usize, String)>, BTreeMap<String, usize>) {
     let mut ok = Vec::new();
     let mut refused = BTreeMap::new();
     for (i, e) in exprs {
-        let f = RulesFile::parse("r.toml", &rules_text(&[(*i, e.clone())], "log"), None).unwrap();
+        let text = rules_text(&[(*i, e.clone())], "log");
+        let f = RulesFile::parse("r.toml", &text, Some(dir)).unwrap();
         let options = Options {
             device: "eth0",
             log_group: Some(7),
@@ -906,11 +952,12 @@ fn one_seed(seed: u64) {
 
     // Rules drawn over the capture's own values; the parser refuses none of them.
     let mut r = Rng(seed);
+    let lists = write_lists(&mut r, &packets, &dir);
     let exprs: Vec<(usize, String)> = (0..RULES)
         .map(|i| (i, expression(&mut r, &packets, 3)))
         .collect();
     for (i, e) in &exprs {
-        if let Err(err) = levee_rules::parse_plain(e) {
+        if let Err(err) = levee_rules::parse(e, &lists) {
             panic!(
                 "rule r{i} does not parse (seed {seed}): {}",
                 err.render("r", e)
@@ -920,7 +967,7 @@ fn one_seed(seed: u64) {
 
     let mut summary = Vec::new();
     for target in [Target::Bpf, Target::Nftables, Target::Iptables] {
-        let (ok, refused) = accepted(target, &exprs);
+        let (ok, refused) = accepted(target, &exprs, &dir);
         // Most rules must be compiled, or the test proves little.
         assert!(
             ok.len() * 2 >= exprs.len(),
@@ -937,7 +984,7 @@ fn one_seed(seed: u64) {
         let file_text = rules_text(&ok, action);
         let file_path = dir.join(format!("{}.toml", target.name()));
         std::fs::write(&file_path, &file_text).unwrap();
-        let file = RulesFile::parse("r.toml", &file_text, None).unwrap();
+        let file = RulesFile::parse("r.toml", &file_text, Some(&dir)).unwrap();
         let ids: Vec<usize> = ok.iter().map(|(i, _)| *i).collect();
         let ours = levee_decisions(&file, &ids, &packets);
         let (theirs, compiled, reach): (Decisions, String, fn(Kind) -> bool) = match target {

@@ -188,6 +188,45 @@ struct Context {
     /// A conjunct around it holds only on IPv4 packets, so its value matters only there.
     v4: bool,
     polarity: Polarity,
+    /// The transport guard of TCP, UDP, ICMP (see [`Writer::guard`]) is a conjunct around it.
+    guarded: [bool; 3],
+    /// A conjunct around it is `ip.proto == N`.
+    proto: Option<u64>,
+}
+
+/// The transports whose fields levee reads only on their own packets: TCP, UDP, ICMP.
+const TRANSPORTS: [u64; 3] = [6, 17, 1];
+
+/// The transport a field belongs to (its index in [`TRANSPORTS`]).
+fn transport_of(field: &str) -> Option<usize> {
+    let head = field.split('.').next()?;
+    TRANSPORTS
+        .iter()
+        .position(|&p| proto_name(p).is_ok_and(|n| n == head))
+}
+
+/// A conjunct `ip.proto == N` (or `in {N}`) pins the protocol.
+fn pinned_proto(e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Cmp {
+            field,
+            op: CmpOp::Eq,
+            value: Literal::Int(n),
+        } if field.name() == "ip.proto" => Some(*n),
+        Expr::In { field, set } if field.name() == "ip.proto" => match set.items.as_slice() {
+            [SetItem::Int(n)] => Some(*n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The transport of a leaf condition, when it has one.
+fn leaf_transport(e: &Expr) -> Option<usize> {
+    match e {
+        Expr::And(_) | Expr::Or(_) | Expr::Xor(..) | Expr::Not(_) => None,
+        leaf => leaf.fields().first().and_then(|f| transport_of(f.name())),
+    }
 }
 
 struct Writer<'a> {
@@ -276,14 +315,34 @@ impl Writer<'_> {
     fn expr(&self, e: &Expr, cx: Context) -> Result<String, String> {
         Ok(match e {
             Expr::And(v) => {
-                let inner = Context {
+                let mut inner = Context {
                     v4: cx.v4 || v.iter().any(|x| pins_v4(x, self.lists)),
+                    proto: cx.proto.or_else(|| v.iter().find_map(pinned_proto)),
                     ..cx
                 };
-                v.iter()
-                    .map(|x| self.child(x, inner))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .join(" and ")
+                // A transport's guard is written once, before the first of this conjunction's
+                // conditions on it, and holds for everything inside the conjunction.
+                let mut parts = Vec::new();
+                let mut first_guard = [None; 3];
+                if self.flavor == Flavor::Network {
+                    for (i, x) in v.iter().enumerate() {
+                        if let Some(t) = leaf_transport(x) {
+                            if !cx.guarded[t] && first_guard[t].is_none() {
+                                first_guard[t] = Some(i);
+                                inner.guarded[t] = true;
+                            }
+                        }
+                    }
+                }
+                for (i, x) in v.iter().enumerate() {
+                    for (t, at) in first_guard.iter().enumerate() {
+                        if *at == Some(i) {
+                            parts.push(self.guard(t, inner));
+                        }
+                    }
+                    parts.push(self.child(x, inner)?);
+                }
+                parts.join(" and ")
             }
             Expr::Or(v) => v
                 .iter()
@@ -305,10 +364,39 @@ impl Writer<'_> {
                 format!("not {}", self.child(x, flipped)?)
             }
             leaf => match self.flavor {
-                Flavor::Network => self.network_leaf(leaf, cx)?,
+                Flavor::Network => {
+                    let text = self.network_leaf(leaf, cx)?;
+                    match leaf_transport(leaf) {
+                        Some(t) if !cx.guarded[t] => format!("({} and {text})", self.guard(t, cx)),
+                        _ => text,
+                    }
+                }
                 Flavor::Waf => self.waf_leaf(leaf)?,
             },
         })
+    }
+
+    /// What makes a transport's fields mean in Cloudflare what they mean in levee: a packet of
+    /// that protocol that is not a later IPv4 fragment. levee reads no transport field
+    /// elsewhere (a comparison with a field a packet lacks is false, `!=` included), while
+    /// Cloudflare's `!=` matches packets without the field, and its reference does not say
+    /// what it reads in a later fragment or what `bit_slice` gives past a field. Written with
+    /// the condition, the guard makes both engines agree whatever Cloudflare does there.
+    fn guard(&self, t: usize, cx: Context) -> String {
+        let p = TRANSPORTS[t];
+        let mut parts = Vec::new();
+        if cx.proto != Some(p) {
+            parts.push(format!(
+                "ip.proto == \"{}\"",
+                proto_name(p).expect("a named protocol")
+            ));
+        }
+        parts.push(if cx.v4 {
+            "bit_slice(\"ip\", 51, 64) == 0".to_string()
+        } else {
+            "(bit_slice(\"ip\", 0, 4) == 6 or bit_slice(\"ip\", 51, 64) == 0)".to_string()
+        });
+        parts.join(" and ")
     }
 
     /// A sub-expression, in parentheses when it is itself compound (or became so).
@@ -540,6 +628,8 @@ pub fn compile(e: &Expr, flavor: Flavor, lists: &Lists) -> Result<String, String
         Context {
             v4: false,
             polarity: Polarity::Plain,
+            guarded: [false; 3],
+            proto: None,
         },
     )?;
     check_length(&text, flavor)?;
@@ -861,11 +951,22 @@ mod tests {
     fn protocols_become_names_and_foreign_fields_are_refused() {
         assert_eq!(
             net("ip.dst == 10.10.10.10 and ip.proto == udp and udp.srcport == 4500").unwrap(),
-            "ip.dst == 10.10.10.10 and ip.proto == \"udp\" and udp.srcport == 4500"
+            "ip.dst == 10.10.10.10 and ip.proto == \"udp\" and bit_slice(\"ip\", 51, 64) == 0 \
+             and udp.srcport == 4500"
         );
         assert_eq!(
             net("ip.proto in {tcp udp} or (tcp.flags.syn and ip.ttl < 5)").unwrap(),
-            "ip.proto in {\"tcp\" \"udp\"} or (tcp.flags.syn and ip.ttl < 5)"
+            "ip.proto in {\"tcp\" \"udp\"} or (ip.proto == \"tcp\" and \
+             (bit_slice(\"ip\", 0, 4) == 6 or bit_slice(\"ip\", 51, 64) == 0) and \
+             tcp.flags.syn and ip.ttl < 5)"
+        );
+        // Cloudflare's `!=` matches packets without the field, levee's does not: every
+        // condition on a transport field carries its protocol and first-fragment guard.
+        assert_eq!(
+            net("ip.dst == 10.0.0.1 and (tcp.dstport != 80 or not udp.srcport == 53)").unwrap(),
+            "ip.dst == 10.0.0.1 and ((ip.proto == \"tcp\" and bit_slice(\"ip\", 51, 64) == 0 \
+             and tcp.dstport != 80) or not (ip.proto == \"udp\" and \
+             bit_slice(\"ip\", 51, 64) == 0 and udp.srcport == 53))"
         );
         // List names Cloudflare cannot hold are refused, with a name it can.
         let mut lists = Lists::new();
@@ -904,8 +1005,8 @@ mod tests {
     fn raw_fields_are_sliced_as_cloudflare_documents() {
         assert_eq!(
             net("ip.dst == 10.0.0.1 and tcp.flags == 0x02 and tcp.window == 1024").unwrap(),
-            "ip.dst == 10.0.0.1 and bit_slice(\"tcp\", 103, 112) == 2 and \
-             bit_slice(\"tcp\", 112, 128) == 1024"
+            "ip.dst == 10.0.0.1 and ip.proto == \"tcp\" and bit_slice(\"ip\", 51, 64) == 0 and \
+             bit_slice(\"tcp\", 103, 112) == 2 and bit_slice(\"tcp\", 112, 128) == 1024"
         );
         assert_eq!(
             net("ip.dst in {10.0.0.0/24} and ip.frag_offset > 0 and not ip.flags.df").unwrap(),
@@ -915,7 +1016,8 @@ mod tests {
         // Header lengths count 32-bit words on the wire.
         assert_eq!(
             net("ip.dst == 10.0.0.1 and tcp.hdr_len in {20 40..60}").unwrap(),
-            "ip.dst == 10.0.0.1 and bit_slice(\"tcp\", 96, 100) in {5 10..15}"
+            "ip.dst == 10.0.0.1 and ip.proto == \"tcp\" and bit_slice(\"ip\", 51, 64) == 0 and \
+             bit_slice(\"tcp\", 96, 100) in {5 10..15}"
         );
         assert!(net("tcp.hdr_len == 22")
             .unwrap_err()
@@ -932,7 +1034,9 @@ mod tests {
         assert!(net("not (ip.src == 192.0.2.1 and ip.id == 7)").is_ok());
         assert_eq!(
             net("ip.version == 6 and tcp.window < 512").unwrap(),
-            "bit_slice(\"ip\", 0, 4) == 6 and bit_slice(\"tcp\", 112, 128) < 512"
+            "bit_slice(\"ip\", 0, 4) == 6 and ip.proto == \"tcp\" and \
+             (bit_slice(\"ip\", 0, 4) == 6 or bit_slice(\"ip\", 51, 64) == 0) and \
+             bit_slice(\"tcp\", 112, 128) < 512"
         );
     }
 
@@ -941,7 +1045,8 @@ mod tests {
         let x = net("ip.dst == 10.0.0.1 and icmp.quoted.dstport in {53 123}").unwrap();
         assert_eq!(
             x,
-            "ip.dst == 10.0.0.1 and (icmp.type in {3 4 5 11 12} and \
+            "ip.dst == 10.0.0.1 and ip.proto == \"icmp\" and bit_slice(\"ip\", 51, 64) == 0 and \
+             (icmp.type in {3 4 5 11 12} and \
              bit_slice(\"icmp\", 64, 72) == 69 and bit_slice(\"icmp\", 136, 144) in {6 17} and \
              bit_slice(\"icmp\", 115, 128) == 0 and bit_slice(\"icmp\", 240, 256) in {53 123})"
         );
