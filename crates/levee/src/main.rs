@@ -1154,7 +1154,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         ))?;
     }
     emit(&format!(
-        "  as tcpdump filters or Cloudflare expressions: `levee rules compile {} --target bpf`\n\
+        "  as tcpdump filters or a Cloudflare ruleset: `levee rules compile {} --target bpf`\n\
          \x20 (or `--target cloudflare`); measured on any capture: `levee simulate --rules {} CAPTURE`\n",
         rules.display(),
         rules.display()

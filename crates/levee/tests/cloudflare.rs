@@ -455,6 +455,8 @@ const HAND_WRITTEN: &[&str] = &[
     "not ip.proto == icmp and udp.dstport in {53 123}",
     "ip.src in {192.168.0.0/16 10.0.0.0/8} and (tcp.flags.ack or tcp.flags.reset)",
     "ip.dst in {0.0.0.0/0} and ip.dsfield != 0",
+    "ip.dst in {0.0.0.0/0} and (ip.proto in {0 4 47} or ip.proto > 17)",
+    "ip.proto != udp and not ip.proto in {icmp tcp}",
 ];
 
 #[test]

@@ -1,4 +1,4 @@
-//! Expressions as libpcap filters (what `tcpdump -r`, `xt_bpf` and capture tools accept).
+//! Expressions as libpcap filters (what `tcpdump -O -r` and capture tools accept).
 //!
 //! Each condition becomes an IPv4 test and an IPv6 test, each guarded by the layer the field
 //! lives in, so a condition on a missing field is false exactly as in levee (`tcp.dstport != 80`

@@ -144,6 +144,7 @@ fn quoted(field: &str) -> Option<(Slice, bool)> {
     })
 }
 
+/// Cloudflare's name of an IP protocol, for the protocols its examples and levee's guards use.
 fn proto_name(n: u64) -> Result<&'static str, String> {
     Ok(match n {
         1 => "icmp",
@@ -493,25 +494,39 @@ impl Writer<'_> {
         let v4_bits = "is read from IPv4 header bits in Cloudflare, where levee also reads \
                        IPv6 headers";
         match (name, leaf) {
-            ("ip.proto", Expr::Cmp { op, value, .. }) => {
-                let Literal::Int(v) = value else {
-                    return Err("ip.proto compares with a protocol".into());
+            ("ip.proto", _) => {
+                // Cloudflare's ip.proto is a name: equality and sets of named protocols are
+                // written by name; anything else (an unnamed protocol, an order) reads the
+                // IPv4 header's protocol byte.
+                let named = match leaf {
+                    Expr::Cmp {
+                        op: op @ (CmpOp::Eq | CmpOp::Ne),
+                        value: Literal::Int(v),
+                        ..
+                    } => proto_name(*v)
+                        .ok()
+                        .map(|n| format!("ip.proto {} \"{n}\"", op.symbol())),
+                    Expr::In { set, .. } => set
+                        .items
+                        .iter()
+                        .map(|item| match item {
+                            SetItem::Int(v) => proto_name(*v).ok().map(|n| format!("\"{n}\"")),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<_>>>()
+                        .map(|names| format!("ip.proto in {{{}}}", names.join(" "))),
+                    _ => None,
                 };
-                Ok(format!("ip.proto {} \"{}\"", op.symbol(), proto_name(*v)?))
-            }
-            ("ip.proto", Expr::In { set, .. }) => {
-                let mut names = Vec::new();
-                for item in &set.items {
-                    match item {
-                        SetItem::Int(v) => names.push(format!("\"{}\"", proto_name(*v)?)),
-                        _ => {
-                            return Err(
-                                "protocol ranges have no names in Cloudflare's schema".into()
-                            )
-                        }
+                match named {
+                    Some(text) => Ok(text),
+                    None => {
+                        needs_v4(
+                            "names no protocol Cloudflare's schema has a name for (or compares \
+                             by order), so it is read from IPv4 header bits",
+                        )?;
+                        int_condition("bit_slice(\"ip\", 72, 80)", leaf, 1)
                     }
                 }
-                Ok(format!("ip.proto in {{{}}}", names.join(" ")))
             }
             ("ip.flags.df", Expr::Flag(_)) => {
                 needs_v4(v4_bits)?;
@@ -999,6 +1014,16 @@ mod tests {
         assert!(net("dns.qry.name == \"x\"").is_err());
         assert!(net("http.request.uri.path == \"/login\"").is_err());
         assert!(net("tcp.len > 0").unwrap_err().contains("bit_slice"));
+        // Protocols without a name, and orders, read the IPv4 header's protocol byte.
+        assert_eq!(
+            net("ip.dst == 10.0.0.1 and ip.proto in {0 6}").unwrap(),
+            "ip.dst == 10.0.0.1 and bit_slice(\"ip\", 72, 80) in {0 6}"
+        );
+        assert_eq!(
+            net("ip.dst == 10.0.0.1 and ip.proto > 17").unwrap(),
+            "ip.dst == 10.0.0.1 and bit_slice(\"ip\", 72, 80) > 17"
+        );
+        assert!(net("ip.proto == 0").unwrap_err().contains("IPv4"));
     }
 
     #[test]

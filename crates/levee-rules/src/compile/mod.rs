@@ -144,7 +144,7 @@ pub(crate) fn exact_rate(rate: f64) -> Result<(u64, RateUnit), String> {
 /// An engine levee writes rules for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// libpcap filter expressions (tcpdump, xt_bpf, capture tools).
+    /// libpcap filter expressions (tcpdump, capture tools).
     Bpf,
     /// A Cloudflare Network Firewall ruleset (Rulesets API body), for packets.
     Cloudflare,
@@ -332,10 +332,10 @@ pub fn render_with(
         o,
         "# libpcap filters compiled by levee from {origin}: one line per blocking rule,\n\
          # each matching exactly what the rule matches (IPv4, and IPv6 without extension\n\
-         # headers; untagged or single-VLAN frames). Use one with\n\
-         #   tcpdump -r capture.pcap \"$(sed -n 'Np' this-file)\"\n\
-         # or in iptables: -m bpf --bytecode \"$(nfbpf_compile RAW 'FILTER')\".\n\
-         # Nothing is installed: there is nothing to remove."
+         # headers; untagged or single-VLAN frames). Use one with libpcap's optimizer off\n\
+         # (-O: it still miscompiles some filters, libpcap issues #1699 and #1726):\n\
+         #   tcpdump -O -r capture.pcap \"$(sed -n 'Np' this-file)\"\n\
+         # (or -i on an Ethernet interface). Nothing is installed: there is nothing to remove."
     );
     for (c, r) in compiled.iter().zip(
         file.rules
