@@ -566,6 +566,127 @@ impl Netns {
             .collect();
         counts
     }
+
+    /// As [`Netns::replay`], through the iptables and ipset outputs in the raw table: each
+    /// rule's action chain `levee-aN` counts what the rule decided (all its lines) and what
+    /// its limit dropped (the DROP line).
+    fn replay_iptables(
+        &self,
+        rules: &Path,
+        cap: &Path,
+    ) -> std::collections::BTreeMap<usize, KernelCount> {
+        let compile = |target: &str| {
+            let o = run(levee()
+                .args(["rules", "compile", "--target", target])
+                .arg(rules));
+            assert!(o.status.success(), "{}", stderr(&o));
+            let p = rules.with_extension(format!("{}.{target}", self.peer));
+            std::fs::write(&p, &o.stdout).unwrap();
+            p
+        };
+        let (ipset, ipt) = (compile("ipset"), compile("iptables"));
+        for cmd in [
+            format!("ipset restore -exist < {}", ipset.display()),
+            format!("iptables-restore --noflush < {}", ipt.display()),
+            "iptables -t raw -I PREROUTING -j levee".to_string(),
+        ] {
+            let o = self.exec(&["sh", "-c", &cmd]);
+            assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+        }
+        // iptables sees only frames addressed to the interface (the kernel drops the others
+        // before PREROUTING), so the capture is sent to the peer's MAC address.
+        let m = self.peer_mac();
+        let mac = format!(
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        );
+        let to_peer = rules.with_extension("to-peer.pcap");
+        let rewrite = run(std::process::Command::new("tcprewrite")
+            .arg(format!("--enet-dmac={mac}"))
+            .arg("-i")
+            .arg(cap)
+            .arg("-o")
+            .arg(&to_peer));
+        assert!(rewrite.status.success(), "{}", stderr(&rewrite));
+        let replay = run(std::process::Command::new("tcpreplay")
+            .args(["-q", "-i", &self.host])
+            .arg(&to_peer));
+        assert!(replay.status.success(), "{}", stderr(&replay));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut counts = std::collections::BTreeMap::new();
+        for i in 0.. {
+            let chain = format!("levee-a{i}");
+            let list = self.exec(&["iptables", "-t", "raw", "-L", &chain, "-v", "-x", "-n"]);
+            if !list.status.success() {
+                break;
+            }
+            let mut c = KernelCount::default();
+            for line in stdout(&list).lines().skip(2) {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                let packets: u64 = cols[0].parse().unwrap();
+                c.decided += packets;
+                if cols[2] == "DROP" {
+                    c.dropped += packets;
+                }
+            }
+            counts.insert(i, c);
+        }
+        counts
+    }
+}
+
+/// A capture of 4800 SYNs to port 80 and 1200 benign packets over 1.2 seconds, and two rate
+/// limits for it: one bucket for the SYNs, one per server for HTTPS.
+fn rate_limit_case(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let cap = dir.join("syn.pcap");
+    let o = run(levee()
+        .args(["synth", "--packets", "6000", "--benign-pps", "1000"])
+        .args(["--attack-share", "0.8", "--force", "--out"])
+        .arg(&cap));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rules = dir.join("limits.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"syn-limit\"\nexpression = 'tcp.flags == 0x02 and tcp.dstport == 80'\n\
+         action = \"rate_limit\"\nrate = 200\nburst = 50\nkey = \"none\"\n\n\
+         [[rule]]\nid = \"https-per-server\"\nexpression = 'tcp.dstport == 443'\n\
+         action = \"rate_limit\"\nrate = 50\nburst = 10\nkey = \"ip.dst\"\n",
+    )
+    .unwrap();
+    (cap, rules)
+}
+
+/// The rate limits of `rules`, replayed into a kernel at the capture's own timing, drop what
+/// levee's simulation `sim` predicts, give or take the replay's jitter: 2 packets, plus 10 %
+/// of what the limit lets through, plus 50 ms of the limit's rate.
+fn kernel_limits_as_predicted(
+    engine: &str,
+    sim: &Value,
+    rates: &[f64],
+    counts: &std::collections::BTreeMap<usize, KernelCount>,
+) {
+    for (i, (r, rate)) in sim["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(rates)
+        .enumerate()
+    {
+        let decided = r["decided"]["packets"].as_u64().unwrap();
+        let dropped = r["dropped"]["packets"].as_u64().unwrap();
+        assert!(dropped > 0 && dropped < decided, "{r}");
+        let k = counts[&i];
+        assert_eq!(k.decided, decided, "{engine}: {r}");
+        let passed = (decided - dropped) as f64;
+        let tolerance = 2.0 + 0.1 * passed + rate * 0.05;
+        assert!(
+            (k.dropped as f64 - dropped as f64).abs() <= tolerance,
+            "{engine}, rule {}: the kernel dropped {} where levee predicts {dropped} (tolerance {tolerance:.0})",
+            r["id"],
+            k.dropped
+        );
+    }
 }
 
 #[test]
@@ -622,49 +743,38 @@ fn nftables_rate_limits_in_the_kernel_drop_what_levee_predicts_at_capture_timing
     let Some(ns) = netns_for("nftables rate limits in a namespace") else {
         return;
     };
-    let dir = scratch("rules-nft-rate");
-    // 4800 SYNs to port 80 and 1200 benign packets over 1.2 seconds.
-    let cap = dir.join("syn.pcap");
-    let o = run(levee()
-        .args(["synth", "--packets", "6000", "--benign-pps", "1000"])
-        .args(["--attack-share", "0.8", "--force", "--out"])
-        .arg(&cap));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let rules = dir.join("limits.toml");
-    std::fs::write(
-        &rules,
-        "[[rule]]\nid = \"syn-limit\"\nexpression = 'tcp.flags == 0x02 and tcp.dstport == 80'\n\
-         action = \"rate_limit\"\nrate = 200\nburst = 50\nkey = \"none\"\n\n\
-         [[rule]]\nid = \"https-per-server\"\nexpression = 'tcp.dstport == 443'\n\
-         action = \"rate_limit\"\nrate = 50\nburst = 10\nkey = \"ip.dst\"\n",
-    )
-    .unwrap();
+    let (cap, rules) = rate_limit_case("rules-nft-rate");
     let sim = simulate(&rules, &[&cap]);
-    // Replayed at the capture's own timing, the kernel's token buckets see the packets
-    // about when levee's did, give or take the replay's jitter. Allowed: 2 packets, plus 10 %
-    // of what the limit lets through, plus 50 ms of the limit's rate.
     let counts = ns.replay(&rules, &cap, false);
-    for (i, (r, rate)) in sim["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip([200.0, 50.0])
-        .enumerate()
-    {
-        let decided = r["decided"]["packets"].as_u64().unwrap();
-        let dropped = r["dropped"]["packets"].as_u64().unwrap();
-        assert!(dropped > 0 && dropped < decided, "{r}");
-        let k = counts[&i];
-        assert_eq!(k.decided, decided, "{r}");
-        let passed = (decided - dropped) as f64;
-        let tolerance = 2.0 + 0.1 * passed + rate * 0.05;
-        assert!(
-            (k.dropped as f64 - dropped as f64).abs() <= tolerance,
-            "rule {}: the kernel dropped {} where levee predicts {dropped} (tolerance {tolerance:.0})",
-            r["id"],
-            k.dropped
-        );
+    kernel_limits_as_predicted("nftables", &sim, &[200.0, 50.0], &counts);
+}
+
+#[test]
+#[cfg_attr(
+    not(all(
+        levee_has_iptables_restore,
+        levee_has_ipset,
+        levee_has_tcpreplay,
+        levee_has_tcprewrite,
+        levee_has_ip,
+        levee_root
+    )),
+    ignore = "needs iptables-restore, ipset, tcpreplay, tcprewrite, ip, root for a network namespace"
+)]
+fn iptables_rate_limits_in_the_kernel_drop_what_levee_predicts_at_capture_timing() {
+    let _alone = TIMING.write().unwrap_or_else(|e| e.into_inner());
+    for tool in ["iptables-restore", "ipset", "tcprewrite"] {
+        if !require_tool("iptables rate limits", tool) {
+            return;
+        }
     }
+    let Some(ns) = netns_for("iptables rate limits in a namespace") else {
+        return;
+    };
+    let (cap, rules) = rate_limit_case("rules-ipt-rate");
+    let sim = simulate(&rules, &[&cap]);
+    let counts = ns.replay_iptables(&rules, &cap);
+    kernel_limits_as_predicted("iptables", &sim, &[200.0, 50.0], &counts);
 }
 
 #[test]
