@@ -295,9 +295,7 @@ impl Analyzer {
             if j >= self.total_series.len() {
                 self.total_series.resize(j + 1, Bucket::default());
             }
-            self.total_series[j].packets += b.packets;
-            self.total_series[j].bytes += b.bytes;
-            self.total_series[j].flagged += b.flagged;
+            self.total_series[j].add(b);
         }
         for (k, oc) in o.classes.iter().enumerate() {
             let Some(oc) = oc.as_deref() else { continue };
@@ -309,9 +307,7 @@ impl Analyzer {
                 if j >= placed.len() {
                     placed.resize(j + 1, Bucket::default());
                 }
-                placed[j].packets += b.packets;
-                placed[j].bytes += b.bytes;
-                placed[j].flagged += b.flagged;
+                placed[j].add(b);
             }
             let mine = self.class_mut(class);
             mine.merge_with_series(oc, &placed);
@@ -702,8 +698,9 @@ impl Analyzer {
         // The series may have been coarsened since the packet arrived: place it anew.
         let idx = (e.ts.div_euclid(self.bucket_ns) - self.base_bucket.unwrap_or(0)).max(0);
         if let Some(b) = c.series.get_mut(idx as usize) {
-            b.flagged += w;
+            b.note_flagged(e.ts, w);
         }
+        c.second_peak.note(e.ts, w);
         c.profiled += w;
         c.profiled_samples += 1;
         let hs = mix_u128(e.src);
@@ -869,9 +866,7 @@ fn coarsen_total(series: &mut Vec<Bucket>) {
     for i in 0..n {
         let mut b = series[2 * i];
         if let Some(next) = series.get(2 * i + 1) {
-            b.packets += next.packets;
-            b.bytes += next.bytes;
-            b.flagged += next.flagged;
+            b.add(next);
         }
         series[i] = b;
     }

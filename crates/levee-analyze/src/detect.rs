@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use levee_rules::Expr;
 
 use crate::analyze::Analyzer;
-use crate::stats::{bin_high, bin_low, central_range, ClassStats};
+use crate::stats::{bin_high, bin_low, central_range, Bucket, ClassStats};
 use crate::vector::Class;
 
 /// How many of an attack's busiest sources have their TTLs followed in the second pass.
@@ -226,21 +226,77 @@ fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
         .max(peak_at);
     let w = an.bucket_ns;
     let base = an.base_bucket.unwrap_or(0);
-    let start = ((base + first as i64) * w).max(c.first_ts);
-    let end = ((base + last as i64 + 1) * w - 1).min(c.last_ts);
+    let (first, last, start, end, peak) = if w > SECOND_NS {
+        // A long capture's buckets grew wider than a second: the attack is the stretch of
+        // evidence around the peak bucket with no silence of `QUIET_GAP` in it (hours of
+        // nothing are a gap, not a slow attack), bounded by its first and last packets, and
+        // its peak is its busiest second, counted exactly.
+        let (lo, hi) = quiet_bounded(&c.series, peak_at, first, last);
+        let peak = peak.max(c.second_peak.peak() as f64);
+        (
+            lo,
+            hi,
+            c.series[lo].first_flagged,
+            c.series[hi].last_flagged,
+            peak,
+        )
+    } else {
+        let start = ((base + first as i64) * w).max(c.first_ts);
+        let end = ((base + last as i64 + 1) * w - 1).min(c.last_ts);
+        (first, last, start, end, peak)
+    };
     let (packets, flagged) = c.series[first..=last]
         .iter()
         .fold((0, 0), |(p, f), b| (p + b.packets, f + b.flagged));
     let span = ((end - start).max(0) as f64 / 1e9).max(0.001);
+    let mean_pps = flagged as f64 / span;
     Some(Window {
         start,
         end,
         packets,
         flagged,
-        peak_pps: peak,
+        // A mean above the peak would contradict it: over a stretch shorter than a bucket the
+        // mean is the rate.
+        peak_pps: peak.max(mean_pps),
         baseline_pps,
-        mean_pps: flagged as f64 / span,
+        mean_pps,
     })
+}
+
+const SECOND_NS: i64 = 1_000_000_000;
+
+/// Silence that ends an attack window on a long capture.
+const QUIET_GAP: i64 = 300 * SECOND_NS;
+
+/// The buckets around `peak_at`, within `[first, last]`, whose evidence-carrying packets follow
+/// one another with no silence of [`QUIET_GAP`]: the first and last such bucket (each holding
+/// evidence).
+fn quiet_bounded(series: &[Bucket], peak_at: usize, first: usize, last: usize) -> (usize, usize) {
+    let mut lo = peak_at;
+    let mut i = peak_at;
+    while i > first {
+        i -= 1;
+        if series[i].flagged == 0 {
+            continue;
+        }
+        if series[lo].first_flagged - series[i].last_flagged >= QUIET_GAP {
+            break;
+        }
+        lo = i;
+    }
+    let mut hi = peak_at;
+    let mut i = peak_at;
+    while i < last {
+        i += 1;
+        if series[i].flagged == 0 {
+            continue;
+        }
+        if series[i].first_flagged - series[hi].last_flagged >= QUIET_GAP {
+            break;
+        }
+        hi = i;
+    }
+    (lo, hi)
 }
 
 /// Detects attacks class by class.
@@ -259,7 +315,12 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         let all_sources = c.distinct_sources.estimate();
         // Volume first: below it nothing is an attack, and nothing needs explaining.
         let whole_rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
-        let whole_peak = whole_rates.iter().cloned().fold(0.0, f64::max);
+        let mut whole_peak = whole_rates.iter().cloned().fold(0.0, f64::max);
+        if an.bucket_ns > SECOND_NS {
+            // Buckets wider than a second average a short attack down; its busiest second of
+            // evidence (part of the class's packets) is a floor.
+            whole_peak = whole_peak.max(c.second_peak.peak() as f64);
+        }
         let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
         if class_total < cfg.min_packets || whole_peak < cfg.min_pps {
             continue;

@@ -11,13 +11,14 @@ use levee_decode::Packet;
 
 use crate::analyze::Analyzer;
 use crate::detect::{
-    addr_from_bits, bits_rate, bucket_rates, detect, rate, sizes, Dismissal, Finding, TargetSpec,
+    addr_from_bits, bits_rate, bucket_rates, detect, rate, sizes, thousands, Dismissal, Finding,
+    TargetSpec,
 };
 use crate::report::{
     Analysis, Attack, CaptureInfo, Dismissed, MeasuredExpression, PortCount, Settings, Signature,
     SourceCount, Sources, Target, TtlSummary,
 };
-use crate::stats::ClassStats;
+use crate::stats::{ClassStats, SecondPeak};
 use crate::summary::{format_ts, FileInfo};
 use crate::vector::{addr_bits, Class, Classifier};
 
@@ -36,6 +37,9 @@ struct AttackCount {
     first: i64,
     last: i64,
     series: Vec<(u64, u64)>,
+    /// The busiest second's packets and bytes, whatever width the buckets grew to.
+    second_packets: SecondPeak,
+    second_bytes: SecondPeak,
     /// Per candidate: (matched attack packets, matched other packets).
     matched: Vec<(u64, u64)>,
     /// Every source of the attack's packets, while there are at most [`MAX_SCOPE_SOURCES`]
@@ -128,6 +132,8 @@ impl Meter {
                 first: i64::MAX,
                 last: i64::MIN,
                 series: Vec::new(),
+                second_packets: SecondPeak::default(),
+                second_bytes: SecondPeak::default(),
                 matched: vec![(0, 0); f.candidates.len()],
                 sources: Some(hashbrown::HashSet::new()),
             })
@@ -229,6 +235,8 @@ impl Meter {
             count.bytes += weight * u64::from(p.wire_len);
             count.first = count.first.min(ts);
             count.last = count.last.max(ts);
+            count.second_packets.note(ts, weight);
+            count.second_bytes.note(ts, weight * u64::from(p.wire_len));
             let idx = (ts.div_euclid(w) - base).max(0) as usize;
             if idx < 1 << 16 {
                 if idx >= count.series.len() {
@@ -262,6 +270,8 @@ impl Meter {
             a.bytes += b.bytes;
             a.first = a.first.min(b.first);
             a.last = a.last.max(b.last);
+            a.second_packets.merge(&b.second_packets);
+            a.second_bytes.merge(&b.second_bytes);
             if b.series.len() > a.series.len() {
                 a.series.resize(b.series.len(), (0, 0));
             }
@@ -574,28 +584,53 @@ impl Plan {
             };
             let rates = bucket_rates(an, series.iter().map(|s| s.0));
             let brates = bucket_rates(an, series.iter().map(|s| s.1 * 8));
-            let peak_pps = rates.iter().cloned().fold(0.0, f64::max);
-            let peak_bps = brates.iter().cloned().fold(0.0, f64::max);
+            let mut peak_pps = rates.iter().cloned().fold(0.0, f64::max);
+            let mut peak_bps = brates.iter().cloned().fold(0.0, f64::max);
             let span = ((count.last - count.first) as f64 / 1e9).max(0.0);
-            // The mean is taken over at least the time the peak was measured over (a bucket,
-            // clipped to the capture), so an attack shorter than a bucket does not show a mean
-            // above its peak.
-            let capture_s = (an.end - an.start) as f64 / 1e9;
-            let floor = (an.bucket_ns as f64 / 1e9).min(capture_s);
+            // Buckets wider than a second (a long capture's) would average a short attack
+            // down: its peak is then its busiest second, counted exactly, and its mean is over
+            // its own span.
+            let coarse = an.bucket_ns > 1_000_000_000;
+            let floor = if coarse {
+                0.001
+            } else {
+                // The mean is taken over at least the time the peak was measured over (a
+                // bucket, clipped to the capture).
+                let capture_s = (an.end - an.start) as f64 / 1e9;
+                (an.bucket_ns as f64 / 1e9).min(capture_s)
+            };
+            if coarse {
+                peak_pps = peak_pps.max(count.second_packets.peak() as f64);
+                peak_bps = peak_bps.max(count.second_bytes.peak() as f64 * 8.0);
+            }
             let over = span.max(floor);
             let (mean_pps, mean_bps) = if over > 0.0 {
                 (count.packets as f64 / over, count.bytes as f64 * 8.0 / over)
             } else {
                 (peak_pps, peak_bps)
             };
+            // Over a stretch shorter than the peak's bucket the mean is the rate: a peak below
+            // the mean would contradict it.
+            let (peak_pps, peak_bps) = (peak_pps.max(mean_pps), peak_bps.max(mean_bps));
             let mut evidence = f.evidence.clone();
             evidence.extend(scoped_note);
-            evidence.push(format!(
-                "peak {} / {} in {} s buckets",
-                rate(peak_pps),
-                bits_rate(peak_bps),
-                an.bucket_ns as f64 / 1e9
-            ));
+            evidence.push(if coarse {
+                format!(
+                    "peak {} / {} in its busiest second (the capture's {} s span is charted in \
+                     {} s buckets)",
+                    rate(peak_pps),
+                    bits_rate(peak_bps),
+                    thousands(((an.end - an.start) / 1_000_000_000).max(0) as u64),
+                    an.bucket_ns as f64 / 1e9
+                )
+            } else {
+                format!(
+                    "peak {} / {} in {} s buckets",
+                    rate(peak_pps),
+                    bits_rate(peak_bps),
+                    an.bucket_ns as f64 / 1e9
+                )
+            });
             attacks.push(Attack {
                 id: 0,
                 finding: fi,

@@ -41,13 +41,109 @@ pub struct Bucket {
     pub packets: u64,
     pub bytes: u64,
     pub flagged: u64,
+    /// The first and last evidence-carrying packet's time (when `flagged` > 0): where an
+    /// attack begins and ends inside a bucket, however wide the buckets grew on a long capture.
+    pub first_flagged: i64,
+    pub last_flagged: i64,
 }
 
 impl Bucket {
-    fn add(&mut self, o: &Bucket) {
+    pub(crate) fn add(&mut self, o: &Bucket) {
+        if o.flagged > 0 {
+            if self.flagged == 0 {
+                self.first_flagged = o.first_flagged;
+                self.last_flagged = o.last_flagged;
+            } else {
+                self.first_flagged = self.first_flagged.min(o.first_flagged);
+                self.last_flagged = self.last_flagged.max(o.last_flagged);
+            }
+        }
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.flagged += o.flagged;
+    }
+
+    /// Counts `weight` evidence-carrying packets seen at `ts`.
+    pub(crate) fn note_flagged(&mut self, ts: i64, weight: u64) {
+        if weight == 0 {
+            return;
+        }
+        if self.flagged == 0 {
+            self.first_flagged = ts;
+            self.last_flagged = ts;
+        } else {
+            self.first_flagged = self.first_flagged.min(ts);
+            self.last_flagged = self.last_flagged.max(ts);
+        }
+        self.flagged += weight;
+    }
+}
+
+/// The busiest second of a class's evidence-carrying packets, counted exactly whatever width
+/// the series' buckets grew to: a long capture's buckets average a short attack down, this
+/// does not. Packets come in time order (out of the delay line); one that goes back to an
+/// earlier second is left out of the count (the peak is then a lower bound).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecondPeak {
+    /// The first second seen and its count, and the current one: kept apart so that two
+    /// threads' halves of one second add up when their statistics merge.
+    first: (i64, u64),
+    current: (i64, u64),
+    /// The busiest second closed so far.
+    closed: u64,
+}
+
+const SECOND_NS: i64 = 1_000_000_000;
+
+impl SecondPeak {
+    pub(crate) fn note(&mut self, ts: i64, weight: u64) {
+        let s = ts.div_euclid(SECOND_NS);
+        if self.current.1 == 0 && self.first.1 == 0 {
+            self.first = (s, weight);
+            self.current = (s, weight);
+            return;
+        }
+        if s == self.current.0 {
+            self.current.1 += weight;
+            if s == self.first.0 {
+                self.first.1 = self.current.1;
+            }
+        } else if s > self.current.0 {
+            self.closed = self.closed.max(self.current.1);
+            self.current = (s, weight);
+        }
+    }
+
+    /// Packets in the busiest second.
+    pub fn peak(&self) -> u64 {
+        self.closed.max(self.current.1).max(self.first.1)
+    }
+
+    /// Adds the busiest second of another part of the capture (a thread's).
+    pub(crate) fn merge(&mut self, o: &SecondPeak) {
+        if o.peak() == 0 {
+            return;
+        }
+        if self.peak() == 0 {
+            *self = *o;
+            return;
+        }
+        let (early, late) = if self.first.0 <= o.first.0 {
+            (*self, *o)
+        } else {
+            (*o, *self)
+        };
+        // A second split between the two parts counts whole.
+        let joined = if early.current.0 == late.first.0 {
+            early.current.1 + late.first.1
+        } else {
+            0
+        };
+        *self = SecondPeak {
+            first: early.first,
+            current: late.current,
+            closed: early.peak().max(late.peak()).max(joined),
+        };
     }
 }
 
@@ -70,6 +166,8 @@ pub struct ClassStats {
     pub last_ts: i64,
     /// Buckets from the analyzer's base bucket on, all of the analyzer's width.
     pub series: Vec<Bucket>,
+    /// The busiest second of the evidence-carrying packets.
+    pub second_peak: SecondPeak,
     pub distinct_sources: DistinctCount,
     pub distinct_destinations: DistinctCount,
     /// The hash of the last destination added to `distinct_destinations`: a flood's victim
@@ -166,6 +264,7 @@ impl ClassStats {
             profiled_samples: 0,
             first_ts: i64::MAX,
             last_ts: i64::MIN,
+            second_peak: SecondPeak::default(),
             series: Vec::new(),
             distinct_sources: DistinctCount::default(),
             distinct_destinations: DistinctCount::default(),
@@ -267,6 +366,7 @@ impl ClassStats {
         self.profiled_samples += o.profiled_samples;
         self.first_ts = self.first_ts.min(o.first_ts);
         self.last_ts = self.last_ts.max(o.last_ts);
+        self.second_peak.merge(&o.second_peak);
         if placed.len() > self.series.len() {
             self.series.resize(placed.len(), Bucket::default());
         }
@@ -420,5 +520,39 @@ mod tests {
             let b = len_bin(len);
             assert!(bin_low(b) <= len && len <= bin_high(b), "{len}");
         }
+    }
+}
+
+#[cfg(test)]
+mod second_peak_tests {
+    use super::*;
+
+    const S: i64 = SECOND_NS;
+
+    #[test]
+    fn the_busiest_second_is_counted_exactly_and_split_seconds_add_up() {
+        let mut one = SecondPeak::default();
+        for (ts, w) in [
+            (S, 3),
+            (S + 10, 2),
+            (2 * S, 4),
+            (3 * S + 5, 1),
+            (2 * S + 1, 9),
+        ] {
+            one.note(ts, w);
+        }
+        // The packet back in second 2 arrived after second 3 began: left out.
+        assert_eq!(one.peak(), 5);
+        // Two threads' halves of second 7 (4 + 3) make the busiest second.
+        let (mut a, mut b) = (SecondPeak::default(), SecondPeak::default());
+        a.note(5 * S, 5);
+        a.note(7 * S, 4);
+        b.note(7 * S + 500, 3);
+        b.note(8 * S, 1);
+        let mut ab = b;
+        ab.merge(&a);
+        assert_eq!(ab.peak(), 7);
+        a.merge(&b);
+        assert_eq!(a.peak(), 7);
     }
 }

@@ -683,3 +683,106 @@ fn pcapng_on_two_threads_agrees_with_one_thread() {
         }
     }
 }
+
+/// The frames of each part (a capture, a shift in seconds, at most that many frames) written
+/// one part after the other to `out`, a pcap (Ethernet).
+fn shifted_pcap(out: &Path, parts: &[(&Path, i64, Option<usize>)]) {
+    let mut w =
+        levee_capture::PcapWriter::new(std::fs::File::create(out).unwrap(), 1, 65535).unwrap();
+    for &(cap, shift, limit) in parts {
+        let mut reader = CaptureReader::open(cap).unwrap();
+        let mut n = 0;
+        reader.for_each_item(|item| {
+            if let Item::Frame(f) = item {
+                if limit.is_some_and(|l| n >= l) {
+                    return std::ops::ControlFlow::Break(());
+                }
+                assert_eq!(f.linktype, 1, "{}: Ethernet expected", cap.display());
+                w.write(f.ts_nanos + shift * 1_000_000_000, f.data).unwrap();
+                n += 1;
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+    }
+    w.finish().unwrap();
+}
+
+/// Attacks of at least `min` packets, by vector, with their packet counts.
+fn big_attacks(a: &Value, min: u64) -> Vec<(String, u64)> {
+    a["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["packets"].as_u64().unwrap() >= min)
+        .map(|x| {
+            (
+                x["vector"].as_str().unwrap().to_string(),
+                x["packets"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Gaps of hours are gaps: a real attack followed by one of its packets a day later, or
+/// preceded by a benign capture a year older, is found as it is alone, with the same vector,
+/// packets, times and peak, although the capture spans a day or a year (its chart then has
+/// buckets wider than a second, but an attack's window and peak are still read to the
+/// second). Attacks of fewer than 1,000 packets are left out of the comparison: a bucket no
+/// longer shorter than the capture does not stretch them to a per-second rate any more.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn a_day_or_a_year_of_silence_hides_no_attack() {
+    let Some(data) = require_shared("long spans") else {
+        return;
+    };
+    let dir = scratch("analyze-long-spans");
+    let benign = data.join("tcpdump-tests/ipv4_tcp_http_xml.pcap");
+    for name in [
+        "amp.UDP.isakmp.pcap",
+        "pkt.TCP.synflood.spoofed.pcap",
+        "amp.TCP.reflection.SYNACK.pcap",
+        "amp.UDP.bacnet.IOT.37810.pcapng",
+    ] {
+        let cap = data.join("attacks").join(name);
+        let alone = analyze_json(&[], &[&cap]);
+        let expected = big_attacks(&alone, 1000);
+        assert!(!expected.is_empty(), "{name}: {}", alone["attacks"]);
+        let day = dir.join(format!("{name}.day.pcap"));
+        shifted_pcap(&day, &[(&cap, 0, None), (&cap, 86_400, Some(1))]);
+        let year = dir.join(format!("{name}.year.pcap"));
+        shifted_pcap(&year, &[(&benign, -365 * 86_400, None), (&cap, 0, None)]);
+        for (what, long) in [
+            ("a packet a day later", &day),
+            ("a year-old capture first", &year),
+        ] {
+            let got = analyze_json(&[], &[long]);
+            assert!(
+                got["capture"]["duration_s"].as_f64().unwrap() >= 86_400.0,
+                "{name} with {what}: {}",
+                got["capture"]
+            );
+            assert_eq!(big_attacks(&got, 1000), expected, "{name} with {what}");
+            for (a, b) in alone["attacks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["packets"].as_u64().unwrap() >= 1000)
+                .zip(got["attacks"].as_array().unwrap())
+            {
+                assert_eq!(a["start"], b["start"], "{name} with {what}");
+                assert_eq!(a["end"], b["end"], "{name} with {what}");
+                // The peak is the busiest second either way (alone, a bucket at the capture's
+                // edge may be read over less than a second): within 15 %, never below the mean.
+                let (pa, pb) = (
+                    a["peak_pps"].as_f64().unwrap(),
+                    b["peak_pps"].as_f64().unwrap(),
+                );
+                assert!(
+                    (pa - pb).abs() <= 0.15 * pa,
+                    "{name} with {what}: {pa} vs {pb}"
+                );
+                assert!(pb >= b["mean_pps"].as_f64().unwrap(), "{name} with {what}");
+            }
+        }
+    }
+}
