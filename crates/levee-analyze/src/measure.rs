@@ -591,12 +591,12 @@ impl Plan {
             // down: its peak is then its busiest second, counted exactly, and its mean is over
             // its own span.
             let coarse = an.bucket_ns > 1_000_000_000;
+            let capture_s = (an.end - an.start) as f64 / 1e9;
             let floor = if coarse {
                 0.001
             } else {
                 // The mean is taken over at least the time the peak was measured over (a
                 // bucket, clipped to the capture).
-                let capture_s = (an.end - an.start) as f64 / 1e9;
                 (an.bucket_ns as f64 / 1e9).min(capture_s)
             };
             if coarse {
@@ -614,13 +614,32 @@ impl Plan {
             let (peak_pps, peak_bps) = (peak_pps.max(mean_pps), peak_bps.max(mean_bps));
             let mut evidence = f.evidence.clone();
             evidence.extend(scoped_note);
-            evidence.push(if coarse {
+            evidence.push(if coarse && span < 1.0 {
+                format!(
+                    "peak {} / {} over the attack's {}, less than a second: a rate scaled up \
+                     from a short stretch, not a sustained one",
+                    rate(peak_pps),
+                    bits_rate(peak_bps),
+                    short_span(span.max(0.001))
+                )
+            } else if coarse {
                 format!(
                     "peak {} / {} in its busiest second (the capture's {} s span is charted in \
                      {} s buckets)",
                     rate(peak_pps),
                     bits_rate(peak_bps),
                     thousands(((an.end - an.start) / 1_000_000_000).max(0) as u64),
+                    an.bucket_ns as f64 / 1e9
+                )
+            } else if capture_s < an.bucket_ns as f64 / 1e9 {
+                // A capture shorter than a bucket gives rates of that stretch, scaled to a
+                // second: say so, for a 20 ms extract is no measure of a sustained rate.
+                format!(
+                    "peak {} / {} over the capture's {}, less than one {} s bucket: a rate \
+                     scaled up from a short stretch, not a sustained one",
+                    rate(peak_pps),
+                    bits_rate(peak_bps),
+                    short_span(capture_s),
                     an.bucket_ns as f64 / 1e9
                 )
             } else {
@@ -1001,4 +1020,13 @@ fn volatile_choice(
         },
         i,
     ))
+}
+
+/// A span under a second, in the unit that shows it: 63 ms, 0.42 ms.
+fn short_span(s: f64) -> String {
+    if s < 0.01 {
+        format!("{:.2} ms", s * 1000.0)
+    } else {
+        format!("{:.0} ms", s * 1000.0)
+    }
 }

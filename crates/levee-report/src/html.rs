@@ -75,10 +75,21 @@ pub fn pct(x: f64) -> String {
     }
 }
 
-/// A duration in words: 42.1 s, 3 min 12 s, 2 h 05 min.
+/// A duration in words, with the precision it needs: 23 ms, 4.2 s, 3 min 12 s, 2 h 05 min,
+/// 3 d 04 h.
 pub fn duration(s: f64) -> String {
-    if s < 60.0 {
+    if s < 0.01 {
+        format!("{:.2} ms", s * 1000.0)
+    } else if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else if s < 60.0 {
         format!("{s:.1} s")
+    } else if s >= 86_400.0 {
+        format!(
+            "{} d {:02} h",
+            (s / 86_400.0) as u64,
+            ((s % 86_400.0) / 3600.0) as u64
+        )
     } else if s < 3600.0 {
         format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
@@ -633,6 +644,10 @@ mod tests {
     #[test]
     fn durations_read_as_words() {
         assert_eq!(duration(4.25), "4.2 s");
+        // A 23 ms capture is not "0.0 s"; a day and more reads in days.
+        assert_eq!(duration(0.023), "23 ms");
+        assert_eq!(duration(0.00042), "0.42 ms");
+        assert_eq!(duration(2.0 * 86_400.0 + 3.0 * 3600.0), "2 d 03 h");
         assert_eq!(duration(192.0), "3 min 12 s");
         assert_eq!(duration(7500.0), "2 h 05 min");
     }
