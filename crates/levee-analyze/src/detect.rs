@@ -658,12 +658,28 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 continue;
             }
             let ip = addr_from_bits(src);
-            let evidence = vec![format!(
-                "{ip} probed {} new (address, port) pairs on {} addresses; {} handshakes completed",
-                approx(an, ports),
-                approx(an, hosts),
-                thousands(done)
-            )];
+            let class = scanner_class(an, src);
+            let addresses = if hosts == 1 { "address" } else { "addresses" };
+            let evidence = vec![if class.is_tcp() {
+                format!(
+                    "{ip} probed {} new (address, port) pairs on {} {addresses}; {} handshakes \
+                     completed",
+                    approx(an, ports),
+                    approx(an, hosts),
+                    thousands(done)
+                )
+            } else {
+                let over = match class {
+                    c if c.is_udp() => "UDP",
+                    Class::Icmp => "ICMP",
+                    _ => "IP",
+                };
+                format!(
+                    "{ip} probed {} new (address, port) pairs on {} {addresses} over {over}",
+                    approx(an, ports),
+                    approx(an, hosts),
+                )
+            }];
             let expr = levee_rules::parse_plain(&format!("ip.src == {ip}"))
                 .expect("an address comparison parses");
             out.push(Finding {
@@ -677,13 +693,26 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 spoofed_likely: false,
                 source_evidence: Vec::new(),
                 candidates: vec![expr],
-                class: Class::Syn,
+                class,
                 zone: None,
                 watched_sources: Vec::new(),
             });
         }
     }
     out
+}
+
+/// The class that holds most of a scanner's packets (its profile: TTLs, sizes, targets):
+/// SYNs for a TCP scan, but a UDP or ICMP scan's are elsewhere.
+fn scanner_class(an: &Analyzer, src: u128) -> Class {
+    Class::all()
+        .filter_map(|class| {
+            let c = an.class(class)?;
+            let (_, n) = c.sources.top(64).into_iter().find(|(s, _)| *s == src)?;
+            Some((n, class))
+        })
+        .max_by_key(|&(n, _)| n)
+        .map_or(Class::Syn, |(_, class)| class)
 }
 
 /// Size summary of a class from its length histogram.

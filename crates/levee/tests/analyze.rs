@@ -786,3 +786,37 @@ fn a_day_or_a_year_of_silence_hides_no_attack() {
         }
     }
 }
+
+/// A UDP port scan is profiled from its own packets, as a TCP one is: its source, target,
+/// TTL and sizes, and evidence that speaks of UDP, not of handshakes.
+#[test]
+fn a_udp_port_scan_has_a_complete_profile() {
+    let dir = scratch("analyze-udp-scan");
+    let cap = dir.join("udp-scan.pcap");
+    let mut w =
+        levee_capture::PcapWriter::new(std::fs::File::create(&cap).unwrap(), 1, 65535).unwrap();
+    for i in 0..2000u16 {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        // IPv4 (TTL 64, UDP) from 198.51.100.7 to 10.10.10.10, then UDP 40000 -> port i+1.
+        f.extend_from_slice(&[0x45, 0, 0, 28]);
+        f.extend_from_slice(&i.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 64, 17, 0, 0, 198, 51, 100, 7, 10, 10, 10, 10]);
+        f.extend_from_slice(&40000u16.to_be_bytes());
+        f.extend_from_slice(&(i + 1).to_be_bytes());
+        f.extend_from_slice(&[0, 8, 0, 0]);
+        w.write(1_700_000_000_000_000_000 + i64::from(i) * 2_000_000, &f)
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let a = analyze_json(&[], &[&cap]);
+    let scan = attack(&a, "port-scan");
+    assert_eq!(scan["targets"][0]["ip"], "10.10.10.10", "{scan}");
+    assert_eq!(scan["sources"]["top"][0]["ip"], "198.51.100.7", "{scan}");
+    assert_eq!(scan["sources"]["distinct_estimate"], 1, "{scan}");
+    assert_eq!(scan["sources"]["ttl"]["min"], 64, "{scan}");
+    assert_eq!(scan["sources"]["ttl"]["max"], 64, "{scan}");
+    assert_eq!(scan["packet_sizes"]["median"], 28, "{scan}");
+    let evidence = scan["evidence"].to_string();
+    assert!(evidence.contains("on 1 address over UDP"), "{evidence}");
+    assert!(!evidence.contains("handshake"), "{evidence}");
+}
