@@ -352,7 +352,11 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             sources: all_sources,
             reason,
         };
+        let syn_only = syn_only_capture(an);
         let what = match class {
+            Class::Syn if syn_only => {
+                "whose handshakes cannot be followed (the capture holds no TCP packet but SYNs)"
+            }
             Class::Syn => "never followed by the handshake's ACK",
             Class::SynAck | Class::Reflection(_) => "answering no request seen in the capture",
             Class::Ack | Class::Rst | Class::Fin => "outside any connection seen opening",
@@ -428,6 +432,15 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                     "only {} of packets {what}, with no rise over earlier traffic",
                     pct(evidence_share)
                 )),
+                Class::Syn if syn_only => {
+                    evidence.push(format!(
+                        "{} SYNs from ~{} sources; the capture holds no other TCP packet, so \
+                         whether their handshakes completed cannot be seen",
+                        c.approx(w.flagged),
+                        thousands(sources)
+                    ));
+                    Ok(())
+                }
                 Class::Syn => {
                     let completion = c.completed as f64 / c.packets.max(1) as f64;
                     evidence.push(format!(
@@ -700,6 +713,23 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Whether the capture holds TCP SYNs and no other TCP packet: filtered to SYNs (`tcp[13] ==
+/// 2`), or one direction of the traffic. Such a capture cannot show whether a handshake
+/// completed, so "never completed" is no evidence there.
+pub(crate) fn syn_only_capture(an: &Analyzer) -> bool {
+    let packets = |class| an.class(class).map_or(0, |c| c.packets);
+    packets(Class::Syn) > 0
+        && [
+            Class::SynAck,
+            Class::Ack,
+            Class::Rst,
+            Class::Fin,
+            Class::TcpAnomaly,
+        ]
+        .into_iter()
+        .all(|c| packets(c) == 0)
 }
 
 /// The class that holds most of a scanner's packets (its profile: TTLs, sizes, targets):

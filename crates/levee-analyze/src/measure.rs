@@ -425,6 +425,14 @@ impl Plan {
                 an.filter_saturation() * 100.0
             ));
         }
+        if crate::detect::syn_only_capture(an) {
+            notes.push(
+                "the capture holds TCP SYNs and no other TCP packet (a capture filter, or one \
+                 direction of the traffic): it cannot show whether a handshake completed, so a \
+                 SYN flood found here rests on its volume and its sources alone"
+                    .to_string(),
+            );
+        }
         // The rate of this thread's sample and of those merged into it (each thread's is final
         // once the inputs are read, before the merge).
         let one_in = an.sample_one_in();

@@ -65,6 +65,19 @@ fn real_spoofed_syn_flood_on_25565() {
     assert!(expr.contains("tcp.dstport == 25565"), "{expr}");
     assert!(s["peak_pps"].as_f64().unwrap() > 10_000.0);
     assert_eq!(a["capture"]["packets"], 37_841);
+    // The capture holds nothing but SYNs: it cannot show a handshake, and says so instead of
+    // counting every SYN as "never completed".
+    let evidence = s["evidence"].to_string();
+    assert!(
+        evidence.contains("whether their handshakes completed cannot be seen"),
+        "{evidence}"
+    );
+    assert!(!evidence.contains("never followed"), "{evidence}");
+    let notes = a["notes"].to_string();
+    assert!(
+        notes.contains("holds TCP SYNs and no other TCP packet"),
+        "{notes}"
+    );
 }
 
 #[test]
