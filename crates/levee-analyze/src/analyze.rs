@@ -57,6 +57,10 @@ pub struct AnalyzeConfig {
     /// Most collateral, on the capture or on the benign reference, a generated rule may have
     /// and still block; beyond it the rule is written to log.
     pub block_collateral: f64,
+    /// The capture was sampled one packet in this many before it was saved (`--sampling-rate`):
+    /// an attack's packets, bytes and rates are scaled by it to the wire, and compared with the
+    /// thresholds so scaled. Distinct counts are those seen. 1: not sampled.
+    pub wire_one_in: u64,
 }
 
 impl Default for AnalyzeConfig {
@@ -74,6 +78,7 @@ impl Default for AnalyzeConfig {
             bloom_log2_bytes: 23,
             sample_budget: None,
             block_collateral: crate::simulate::BLOCK_COLLATERAL,
+            wire_one_in: 1,
         }
     }
 }

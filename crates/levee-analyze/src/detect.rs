@@ -322,7 +322,9 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             whole_peak = whole_peak.max(c.second_peak.peak() as f64);
         }
         let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
-        if class_total < cfg.min_packets || whole_peak < cfg.min_pps {
+        // A capture sampled before it was saved stands for `wire` times its packets.
+        let wire = cfg.wire_one_in.max(1);
+        if class_total * wire < cfg.min_packets || whole_peak * (wire as f64) < cfg.min_pps {
             continue;
         }
         let Some(w) = window(an, c) else {
@@ -341,7 +343,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         let rise = w.baseline_pps.map(|b| w.mean_pps / b.max(1.0));
         let rose = rise.is_some_and(|r| r >= cfg.baseline_factor);
         let many_sources = sources >= cfg.min_flood_sources;
-        let enough = w.flagged >= cfg.min_packets && w.peak_pps >= cfg.min_pps;
+        let enough = w.flagged * wire >= cfg.min_packets && w.peak_pps * wire as f64 >= cfg.min_pps;
         let mut evidence = Vec::new();
         let mut zone = None;
         let mut vector = class.vector().to_string();

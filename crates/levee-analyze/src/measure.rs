@@ -425,6 +425,15 @@ impl Plan {
                 an.filter_saturation() * 100.0
             ));
         }
+        if cfg.wire_one_in > 1 {
+            notes.push(format!(
+                "the capture was sampled one packet in {} before it was saved (--sampling-rate): \
+                 attack packets, bytes and rates are scaled to the wire and compared with the \
+                 thresholds as such; distinct sources and targets are those the sample shows, \
+                 and the capture's own totals are its packets",
+                crate::detect::thousands(cfg.wire_one_in)
+            ));
+        }
         if crate::detect::syn_only_capture(an) {
             notes.push(
                 "the capture holds TCP SYNs and no other TCP packet (a capture filter, or one \
@@ -620,6 +629,14 @@ impl Plan {
             // Over a stretch shorter than the peak's bucket the mean is the rate: a peak below
             // the mean would contradict it.
             let (peak_pps, peak_bps) = (peak_pps.max(mean_pps), peak_bps.max(mean_bps));
+            // A capture sampled before it was saved: its attack figures scaled to the wire.
+            let wire = cfg.wire_one_in.max(1);
+            let (peak_pps, peak_bps, mean_pps, mean_bps) = (
+                peak_pps * wire as f64,
+                peak_bps * wire as f64,
+                mean_pps * wire as f64,
+                mean_bps * wire as f64,
+            );
             let mut evidence = f.evidence.clone();
             evidence.extend(scoped_note);
             evidence.push(if coarse && span < 1.0 {
@@ -668,8 +685,8 @@ impl Plan {
                 start_epoch: count.first as f64 / 1e9,
                 end_epoch: count.last as f64 / 1e9,
                 duration_s: span,
-                packets: count.packets,
-                bytes: count.bytes,
+                packets: count.packets * wire,
+                bytes: count.bytes * wire,
                 peak_pps,
                 peak_bps,
                 mean_pps,
@@ -737,6 +754,7 @@ impl Plan {
                 min_evidence: cfg.min_evidence,
                 baseline_factor: cfg.baseline_factor,
                 block_collateral: cfg.block_collateral,
+                sampling_rate: cfg.wire_one_in.max(1),
             },
             sampling: crate::report::Sampling {
                 one_in,

@@ -56,6 +56,9 @@ pub struct Settings {
     pub baseline_factor: f64,
     /// Most collateral a generated rule may have and still block (`--block-collateral`).
     pub block_collateral: f64,
+    /// The capture was sampled one packet in this many before it was saved
+    /// (`--sampling-rate`; 1: not sampled).
+    pub sampling_rate: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

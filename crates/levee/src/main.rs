@@ -219,6 +219,11 @@ pub struct DetectArgs {
     /// is written to log, with the reason.
     #[arg(long, value_name = "PERCENT", default_value_t = 0.1)]
     block_collateral: f64,
+    /// The capture was sampled one packet in N before it was saved (by the router, the tap or
+    /// the tool that cut it): attack packets, bytes and rates are scaled to the wire, and
+    /// compared with the thresholds so scaled.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    sampling_rate: u64,
     /// How many entries in each top list.
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -236,6 +241,9 @@ impl DetectArgs {
         if !(self.bucket > 0.0 && self.bucket.is_finite()) {
             bail_usage!("--bucket must be a positive number of seconds");
         }
+        if self.sampling_rate == 0 {
+            bail_usage!("--sampling-rate is N in \"one packet in N\": at least 1");
+        }
         if !(0.0..=100.0).contains(&self.block_collateral) {
             bail_usage!("--block-collateral is a percentage, from 0 to 100");
         }
@@ -247,6 +255,7 @@ impl DetectArgs {
             min_flood_sources: self.min_sources,
             min_reflectors: self.min_reflectors,
             top_n: self.top,
+            wire_one_in: self.sampling_rate,
             ..Default::default()
         };
         let threads = match self.threads {
@@ -343,6 +352,11 @@ struct SummaryArgs {
     /// Print JSON (schema in docs/summary-json.md) instead of text.
     #[arg(long)]
     json: bool,
+    /// The capture was sampled one packet in N before it was saved (by the router, the tap or
+    /// the tool that cut it): attack packets, bytes and rates are scaled to the wire, and
+    /// compared with the thresholds so scaled.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    sampling_rate: u64,
     /// How many entries in each top list.
     #[arg(long, default_value_t = 10)]
     top: usize,

@@ -833,3 +833,62 @@ fn a_udp_port_scan_has_a_complete_profile() {
     assert!(evidence.contains("on 1 address over UDP"), "{evidence}");
     assert!(!evidence.contains("handshake"), "{evidence}");
 }
+
+/// Every `n`th frame of `cap` (from the first) written to `out`, as a router or a tap that
+/// samples one packet in `n` would have saved it.
+fn sampled_pcap(cap: &Path, out: &Path, n: usize) {
+    let mut w =
+        levee_capture::PcapWriter::new(std::fs::File::create(out).unwrap(), 1, 65535).unwrap();
+    let mut reader = CaptureReader::open(cap).unwrap();
+    let mut i = 0;
+    reader.for_each_item(|item| {
+        if let Item::Frame(f) = item {
+            if i % n == 0 {
+                w.write(f.ts_nanos, f.data).unwrap();
+            }
+            i += 1;
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    w.finish().unwrap();
+}
+
+/// A capture sampled before it was saved, analysed with `--sampling-rate N`: the attack the
+/// full capture holds is found with the same vector, and its packets and peak are scaled back
+/// to the wire (within the sampling error); the settings and a note say so.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn a_sampled_capture_is_scaled_back_to_the_wire() {
+    let Some(data) = require_shared("sampled captures") else {
+        return;
+    };
+    let dir = scratch("analyze-sampled-before");
+    for (name, vector, n) in [
+        ("amp.TCP.reflection.SYNACK.pcap", "synack-reflection", 100),
+        ("amp.UDP.isakmp.pcap", "isakmp-reflection", 20),
+        ("pkt.TCP.synflood.spoofed.pcap", "syn-flood", 10),
+    ] {
+        let cap = data.join("attacks").join(name);
+        let full = analyze_json(&[], &[&cap]);
+        let whole = attack(&full, vector);
+        let sampled = dir.join(format!("{name}.1in{n}.pcap"));
+        sampled_pcap(&cap, &sampled, n);
+        let a = analyze_json(&["--sampling-rate", &n.to_string()], &[&sampled]);
+        assert_eq!(a["settings"]["sampling_rate"], n, "{name}");
+        assert!(
+            a["notes"]
+                .to_string()
+                .contains(&format!("sampled one packet in {n}")),
+            "{name}: {}",
+            a["notes"]
+        );
+        let got = attack(&a, vector);
+        for field in ["packets", "peak_pps"] {
+            let (want, have) = (whole[field].as_f64().unwrap(), got[field].as_f64().unwrap());
+            assert!(
+                (want - have).abs() <= 0.15 * want,
+                "{name} 1 in {n}: {field} {have} on the wire, {want} in the full capture"
+            );
+        }
+    }
+}
