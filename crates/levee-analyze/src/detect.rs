@@ -299,6 +299,50 @@ fn quiet_bounded(series: &[Bucket], peak_at: usize, first: usize, last: usize) -
     (lo, hi)
 }
 
+/// Unsolicited answers from many reflectors below the volume of an attack: what a capture
+/// sampled before it was saved shows of a reflection attack. Not reported as attacks (the
+/// thresholds stand), but named, with the way to scale the capture to the wire.
+pub(crate) fn low_rate_hints(an: &Analyzer) -> Vec<String> {
+    let cfg = an.config();
+    if cfg.wire_one_in > 1 {
+        return Vec::new();
+    }
+    let mut hints = Vec::new();
+    for class in Class::all() {
+        if !matches!(class, Class::SynAck | Class::Reflection(_)) {
+            continue;
+        }
+        let Some(c) = an.class(class) else { continue };
+        let peak = bucket_rates(an, c.series.iter().map(|b| b.packets))
+            .into_iter()
+            .fold(0.0, f64::max);
+        let total: u64 = c.series.iter().map(|b| b.packets).sum();
+        if total >= cfg.min_packets && peak >= cfg.min_pps {
+            continue; // judged by detection itself
+        }
+        let reflectors = c.evidence_sources();
+        if c.flagged < 20 || (c.flagged as f64) < 0.9 * c.packets as f64 {
+            continue;
+        }
+        if reflectors < cfg.min_reflectors {
+            continue;
+        }
+        hints.push(format!(
+            "{} {} packets from ~{} reflectors answer no request seen in the capture, at a \
+             peak of {}: below --min-pps {} or --min-packets {}, so not reported as an attack. \
+             A capture sampled before it was saved? Give --sampling-rate N (one packet in N) \
+             to scale it to the wire",
+            thousands(c.flagged),
+            class.vector(),
+            thousands(reflectors),
+            rate(peak),
+            cfg.min_pps,
+            cfg.min_packets
+        ));
+    }
+    hints
+}
+
 /// Detects attacks class by class.
 pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
     let cfg = an.config();

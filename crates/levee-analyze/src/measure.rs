@@ -434,6 +434,7 @@ impl Plan {
                 crate::detect::thousands(cfg.wire_one_in)
             ));
         }
+        notes.extend(crate::detect::low_rate_hints(an));
         if crate::detect::syn_only_capture(an) {
             notes.push(
                 "the capture holds TCP SYNs and no other TCP packet (a capture filter, or one \

@@ -328,6 +328,11 @@ fn real_benign_captures_raise_no_alarm_even_with_low_thresholds() {
         if !a["attacks"].as_array().unwrap().is_empty() {
             alarms.push(format!("{}: {:?}", f.display(), vectors(&a)));
         }
+        // Nor a hint of a reflection attack under the thresholds.
+        let notes = a["notes"].to_string();
+        if notes.contains("--sampling-rate N") {
+            alarms.push(format!("{}: {notes}", f.display()));
+        }
     }
     assert!(alarms.is_empty(), "{}", alarms.join("\n"));
 }
@@ -873,6 +878,17 @@ fn a_sampled_capture_is_scaled_back_to_the_wire() {
         let whole = attack(&full, vector);
         let sampled = dir.join(format!("{name}.1in{n}.pcap"));
         sampled_pcap(&cap, &sampled, n);
+        // Without the rate, a reflection is too slow to be an attack, but it is named, with
+        // the way to scale it.
+        let bare = analyze_json(&[], &[&sampled]);
+        if vector.ends_with("-reflection") {
+            assert!(bare["attacks"].as_array().unwrap().is_empty(), "{name}");
+            let notes = bare["notes"].to_string();
+            assert!(
+                notes.contains(vector) && notes.contains("--sampling-rate N"),
+                "{name}: {notes}"
+            );
+        }
         let a = analyze_json(&["--sampling-rate", &n.to_string()], &[&sampled]);
         assert_eq!(a["settings"]["sampling_rate"], n, "{name}");
         assert!(
