@@ -79,19 +79,22 @@ impl Bucket {
     }
 }
 
-/// The busiest second of a class's evidence-carrying packets, counted exactly whatever width
-/// the series' buckets grew to: a long capture's buckets average a short attack down, this
-/// does not. Packets come in time order (out of the delay line); one that goes back to an
-/// earlier second is left out of the count (the peak is then a lower bound).
+/// The busiest second of a class's evidence-carrying packets (or of an attack's packets),
+/// counted exactly whatever width the series' buckets grew to: a long capture's buckets
+/// average a short attack down, this does not. It keeps the first second, the current one and
+/// the [`BUSIEST`] busiest: enough to add up the counts two threads hold of the same second,
+/// whether they read consecutive parts of a file (a second split at the border) or packets
+/// dealt out by flow (every second split). A packet back in a second neither current nor
+/// among the busiest is left out (the peak is then a lower bound).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SecondPeak {
-    /// The first second seen and its count, and the current one: kept apart so that two
-    /// threads' halves of one second add up when their statistics merge.
     first: (i64, u64),
     current: (i64, u64),
-    /// The busiest second closed so far.
-    closed: u64,
+    busiest: [(i64, u64); BUSIEST],
 }
+
+/// Seconds a [`SecondPeak`] keeps besides the first and the current.
+const BUSIEST: usize = 16;
 
 const SECOND_NS: i64 = 1_000_000_000;
 
@@ -109,41 +112,79 @@ impl SecondPeak {
                 self.first.1 = self.current.1;
             }
         } else if s > self.current.0 {
-            self.closed = self.closed.max(self.current.1);
+            self.keep(self.current);
             self.current = (s, weight);
+        } else if let Some(e) = self.busiest.iter_mut().find(|e| e.1 > 0 && e.0 == s) {
+            e.1 += weight;
+        }
+    }
+
+    /// Keeps a closed second if it is among the busiest.
+    fn keep(&mut self, second: (i64, u64)) {
+        if second.1 == 0 {
+            return;
+        }
+        let least = self
+            .busiest
+            .iter_mut()
+            .min_by_key(|e| e.1)
+            .expect("a non-empty array");
+        if second.1 > least.1 {
+            *least = second;
         }
     }
 
     /// Packets in the busiest second.
     pub fn peak(&self) -> u64 {
-        self.closed.max(self.current.1).max(self.first.1)
+        self.busiest
+            .iter()
+            .map(|e| e.1)
+            .max()
+            .unwrap_or(0)
+            .max(self.current.1)
+            .max(self.first.1)
     }
 
-    /// Adds the busiest second of another part of the capture (a thread's).
+    /// Adds the seconds another thread counted: each second's counts add up.
     pub(crate) fn merge(&mut self, o: &SecondPeak) {
-        if o.peak() == 0 {
-            return;
+        let mut seconds: Vec<(i64, u64)> = Vec::with_capacity(2 * BUSIEST + 4);
+        for side in [&*self, o] {
+            // The first second may also be the current one or among the busiest: once each.
+            let mut own: Vec<(i64, u64)> =
+                side.busiest.iter().copied().filter(|e| e.1 > 0).collect();
+            for extra in [side.first, side.current] {
+                if extra.1 > 0 {
+                    match own.iter_mut().find(|e| e.0 == extra.0) {
+                        Some(e) => e.1 = e.1.max(extra.1),
+                        None => own.push(extra),
+                    }
+                }
+            }
+            for (sec, n) in own {
+                match seconds.iter_mut().find(|e| e.0 == sec) {
+                    Some(e) => e.1 += n,
+                    None => seconds.push((sec, n)),
+                }
+            }
         }
-        if self.peak() == 0 {
-            *self = *o;
-            return;
+        let first = match (self.first.1, o.first.1) {
+            (0, _) => o.first,
+            (_, 0) => self.first,
+            _ => {
+                let s = self.first.0.min(o.first.0);
+                (s, seconds.iter().find(|e| e.0 == s).map_or(0, |e| e.1))
+            }
+        };
+        seconds.sort_by_key(|e| std::cmp::Reverse(e.1));
+        let mut merged = SecondPeak {
+            first,
+            current: (i64::MIN, 0),
+            busiest: [(0, 0); BUSIEST],
+        };
+        for (slot, e) in merged.busiest.iter_mut().zip(seconds) {
+            *slot = e;
         }
-        let (early, late) = if self.first.0 <= o.first.0 {
-            (*self, *o)
-        } else {
-            (*o, *self)
-        };
-        // A second split between the two parts counts whole.
-        let joined = if early.current.0 == late.first.0 {
-            early.current.1 + late.first.1
-        } else {
-            0
-        };
-        *self = SecondPeak {
-            first: early.first,
-            current: late.current,
-            closed: early.peak().max(late.peak()).max(joined),
-        };
+        *self = merged;
     }
 }
 
@@ -541,8 +582,8 @@ mod second_peak_tests {
         ] {
             one.note(ts, w);
         }
-        // The packet back in second 2 arrived after second 3 began: left out.
-        assert_eq!(one.peak(), 5);
+        // The packet back in second 2 arrived after second 3 began: it still counts there.
+        assert_eq!(one.peak(), 13);
         // Two threads' halves of second 7 (4 + 3) make the busiest second.
         let (mut a, mut b) = (SecondPeak::default(), SecondPeak::default());
         a.note(5 * S, 5);
@@ -554,5 +595,20 @@ mod second_peak_tests {
         assert_eq!(ab.peak(), 7);
         a.merge(&b);
         assert_eq!(a.peak(), 7);
+        // Packets dealt out by flow: both threads hold part of every second.
+        let (mut x, mut y) = (SecondPeak::default(), SecondPeak::default());
+        for sec in 0..40 {
+            let n = if sec == 20 { 100 } else { 10 };
+            x.note(sec * S, n);
+            y.note(sec * S + 1, n / 2);
+        }
+        x.merge(&y);
+        assert_eq!(x.peak(), 150);
+        // An out-of-order packet back in a busy second still counts there.
+        let mut z = SecondPeak::default();
+        z.note(S, 50);
+        z.note(2 * S, 1);
+        z.note(S + 3, 5);
+        assert_eq!(z.peak(), 55);
     }
 }
