@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use levee_rules::Expr;
 
 use crate::analyze::Analyzer;
-use crate::stats::{bin_high, bin_low, central_range, Bucket, ClassStats};
+use crate::stats::{bin_high, bin_low, central_range, Bucket, ClassStats, SECOND_NS};
 use crate::vector::Class;
 
 /// How many of an attack's busiest sources have their TTLs followed in the second pass.
@@ -262,8 +262,6 @@ fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
         mean_pps,
     })
 }
-
-const SECOND_NS: i64 = 1_000_000_000;
 
 /// Silence that ends an attack window on a long capture.
 const QUIET_GAP: i64 = 300 * SECOND_NS;

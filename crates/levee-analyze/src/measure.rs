@@ -18,7 +18,7 @@ use crate::report::{
     Analysis, Attack, CaptureInfo, Dismissed, MeasuredExpression, PortCount, Settings, Signature,
     SourceCount, Sources, Target, TtlSummary,
 };
-use crate::stats::{ClassStats, SecondPeak};
+use crate::stats::{ClassStats, SecondPeak, SECOND_NS};
 use crate::summary::{format_ts, FileInfo};
 use crate::vector::{addr_bits, Class, Classifier};
 
@@ -608,7 +608,7 @@ impl Plan {
             // Buckets wider than a second (a long capture's) would average a short attack
             // down: its peak is then its busiest second, counted exactly, and its mean is over
             // its own span.
-            let coarse = an.bucket_ns > 1_000_000_000;
+            let coarse = an.bucket_ns > SECOND_NS;
             let capture_s = (an.end - an.start) as f64 / 1e9;
             let floor = if coarse {
                 0.001
@@ -654,7 +654,7 @@ impl Plan {
                      {} s buckets)",
                     rate(peak_pps),
                     bits_rate(peak_bps),
-                    thousands(((an.end - an.start) / 1_000_000_000).max(0) as u64),
+                    thousands(((an.end - an.start) / SECOND_NS).max(0) as u64),
                     an.bucket_ns as f64 / 1e9
                 )
             } else if capture_s < an.bucket_ns as f64 / 1e9 {

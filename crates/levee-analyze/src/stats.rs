@@ -96,7 +96,8 @@ pub struct SecondPeak {
 /// Seconds a [`SecondPeak`] keeps besides the first and the current.
 const BUSIEST: usize = 16;
 
-const SECOND_NS: i64 = 1_000_000_000;
+/// A second, in the nanoseconds timestamps count.
+pub(crate) const SECOND_NS: i64 = 1_000_000_000;
 
 impl SecondPeak {
     pub(crate) fn note(&mut self, ts: i64, weight: u64) {

@@ -253,6 +253,22 @@ fn for_wirefilter(
     Ok((out.into_owned(), slices))
 }
 
+/// Each list's entries as text, by name: what a `$name` stands for.
+fn list_items(lists: &levee_rules::Lists) -> BTreeMap<String, Vec<String>> {
+    lists
+        .names()
+        .map(|n| {
+            let items = lists
+                .get(n)
+                .unwrap_or(&[])
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
+            (n.to_string(), items)
+        })
+        .collect()
+}
+
 /// A compiled ruleset's expressions, its rules' ids beside them.
 fn expressions(body: &str) -> Vec<(String, String, bool)> {
     let v: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
@@ -621,20 +637,7 @@ fn every_network_firewall_expression_parses_in_wirefilter_and_decides_as_levee()
     let mut compiled = Vec::new();
     for f in &files {
         let rules = levee_rules::RulesFile::load(f).unwrap();
-        let lists: BTreeMap<String, Vec<String>> = rules
-            .lists
-            .names()
-            .map(|n| {
-                let items = rules
-                    .lists
-                    .get(n)
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.to_string())
-                    .collect();
-                (n.to_string(), items)
-            })
-            .collect();
+        let lists = list_items(&rules.lists);
         let body = compile(f, "cloudflare");
         let exprs = expressions(&body);
         assert_eq!(exprs.len(), rules.rules.len(), "{}", f.display());
@@ -704,25 +707,10 @@ fn random_rules_decide_in_wirefilter_as_in_levee() {
             })
             .map(|(f, _)| f.clone())
             .collect();
-        let packets: Vec<levee_decode::Packet<'_>> = cap
-            .frames
-            .iter()
-            .map(|f| levee_decode::decode(1, f, f.len() as u32))
-            .collect();
+        let packets = cap.packets();
         let mut r = Rng(seed);
         let lists = corpus::write_lists(&mut r, &packets, &dir);
-        let list_items: BTreeMap<String, Vec<String>> = lists
-            .names()
-            .map(|n| {
-                let items = lists
-                    .get(n)
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.to_string())
-                    .collect();
-                (n.to_string(), items)
-            })
-            .collect();
+        let items = list_items(&lists);
         let mut schema = Schema::new(NETWORK_FIELDS);
         let mut compiled = Vec::new();
         for i in 0..160 {
@@ -739,7 +727,7 @@ fn random_rules_decide_in_wirefilter_as_in_levee() {
             match levee_rules::compile::cloudflare::render_network(&file, "r.toml") {
                 Ok(body) => {
                     let (_, expr, _) = expressions(&body).remove(0);
-                    let read = schema.parses(&expr, &list_items);
+                    let read = schema.parses(&expr, &items);
                     compiled.push((format!("r{i}"), file.rules[0].expression.clone(), read));
                 }
                 Err(problems) => {

@@ -371,11 +371,7 @@ fn one_seed(seed: u64) {
     let dir = scratch("differential");
     let cap_path = dir.join("crafted.pcap");
     let cap = craft_capture(seed, ns.peer_mac(), &cap_path);
-    let packets: Vec<levee_decode::Packet<'_>> = cap
-        .frames
-        .iter()
-        .map(|f| levee_decode::decode(1, f, f.len() as u32))
-        .collect();
+    let packets = cap.packets();
 
     // Rules drawn over the capture's own values; the parser refuses none of them.
     let mut r = Rng(seed);

@@ -402,6 +402,16 @@ pub struct Capture {
     pub kinds: Vec<Kind>,
 }
 
+impl Capture {
+    /// Every frame decoded as levee decodes it (Ethernet).
+    pub fn packets(&self) -> Vec<levee_decode::Packet<'_>> {
+        self.frames
+            .iter()
+            .map(|f| levee_decode::decode(1, f, f.len() as u32))
+            .collect()
+    }
+}
+
 pub fn craft_capture(seed: u64, mac: [u8; 6], path: &Path) -> Capture {
     let mut r = Rng(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut frames = Vec::new();
