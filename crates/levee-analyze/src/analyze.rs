@@ -16,7 +16,7 @@
 //! number of spoofed addresses. [`Analyzer::detect`] then decides, class by class,
 //! which hold attacks ([`crate::detect`]).
 
-use levee_decode::{App, Packet, Transport};
+use levee_decode::{App, IcmpQuote, Packet, Transport};
 
 use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
 use crate::sample::SampleStore;
@@ -126,6 +126,8 @@ struct Arrival {
     hs: u64,
     class: u8,
     sampled: bool,
+    /// An ICMP error, judged by the packet it quotes (see [`judged_flow`]).
+    error: bool,
 }
 
 /// Packets whose filter lookups are prefetched together.
@@ -199,6 +201,36 @@ fn flow_slot(hs: u64, hd: u64, sport: u16, dport: u16, proto: u8) -> FlowSlot {
             a ^ b.rotate_left(23) ^ (u64::from(pa) << 16 | u64::from(pb)) << 8 ^ u64::from(proto),
         ),
         dir: u8::from(!forward),
+    }
+}
+
+/// The flow a packet is judged by, and whether it is an ICMP error. A packet is judged by its
+/// own flow; an ICMP error by the answer direction of the packet it quotes, for an error
+/// answers that packet: it is "answered" (an answer, not a flood) when the capture holds the
+/// packet it quotes, and evidence when it does not (errors about packets nobody here sent:
+/// forged quotes, or a reflection's requests bouncing off closed ports).
+#[inline]
+fn judged_flow(p: &Packet<'_>, own: FlowSlot) -> (FlowSlot, bool) {
+    if !matches!(p.transport, Transport::Icmp(_)) {
+        return (own, false);
+    }
+    match p.icmp_quote() {
+        Some(IcmpQuote {
+            proto,
+            src_port,
+            dst_port,
+            addrs: Some((qs, qd)),
+        }) => {
+            let quoted = flow_slot(
+                mix_u128(addr_bits(qs)),
+                mix_u128(addr_bits(qd)),
+                src_port.unwrap_or(0),
+                dst_port.unwrap_or(0),
+                proto,
+            );
+            (quoted.reversed(), true)
+        }
+        _ => (own, false),
     }
 }
 
@@ -430,12 +462,15 @@ impl Analyzer {
             let (src, dst) = (addr_bits(ip.src), addr_bits(ip.dst));
             let (sport, dport) = p.ports().unwrap_or((0, 0));
             let hs = mix_u128(src);
+            let (flow, error) =
+                judged_flow(p, flow_slot(hs, mix_u128(dst), sport, dport, ip.proto));
             let arrival = Arrival {
-                flow: flow_slot(hs, mix_u128(dst), sport, dport, ip.proto),
+                flow,
                 src: [src as u64, (src >> 64) as u64],
                 hs,
                 class: class.index() as u8,
                 sampled: false,
+                error,
             };
             // A completed handshake is remembered, so that neither side counts it again, and
             // counted by the thread the frame belongs to.
@@ -479,7 +514,7 @@ impl Analyzer {
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
         let (hs, hd) = (mix_u128(src), mix_u128(dst));
-        let flow = flow_slot(hs, hd, sport, dport, ip.proto);
+        let (flow, error) = judged_flow(p, flow_slot(hs, hd, sport, dport, ip.proto));
         // Start loading the flow's filter block now: the batch is worked on once full, by
         // which time it has arrived.
         self.flows.prefetch(flow);
@@ -489,6 +524,7 @@ impl Analyzer {
         let c = self.class_mut(class);
         c.packets += 1;
         c.bytes += wire;
+        c.packets_second.note(ts_nanos, 1);
         c.first_ts = c.first_ts.min(ts_nanos);
         c.last_ts = c.last_ts.max(ts_nanos);
         let b = c.bucket(idx);
@@ -548,6 +584,7 @@ impl Analyzer {
             hs,
             class: class.index() as u8,
             sampled: weight > 0,
+            error,
         });
         if self.batch.len() == BATCH {
             self.flush_batch();
@@ -649,6 +686,9 @@ impl Analyzer {
                     }
                 }
             }
+            // An error only asks whether the packet it quotes was seen: it neither opens a
+            // flow nor probes.
+            Class::Icmp if a.error => {}
             Class::Udp | Class::Quic | Class::Icmp => {
                 // Asked before this packet marks its own direction.
                 let answered = self.flows.has(flow.reversed(), FlowMark::Seen);
@@ -672,8 +712,10 @@ impl Analyzer {
                 !self.completing_sources.contains(mix_u128(src))
                     || !self.completed.contains(flow.directed())
             }
-            // A response to a request nobody sent.
-            Class::SynAck | Class::Reflection(_) => !answered(),
+            // A response to a request nobody sent. A SYN-ACK answers a SYN: the target's
+            // resets of unsolicited SYN-ACKs are no request.
+            Class::SynAck => !self.flows.has(flow.reversed(), FlowMark::Syn),
+            Class::Reflection(_) => !answered(),
             // Outside any connection seen opening, and the other side never spoke.
             Class::Ack | Class::Rst | Class::Fin => {
                 !self.flows.has(flow, FlowMark::Syn)
@@ -776,7 +818,10 @@ impl Analyzer {
         let src = addr_bits(ip.src);
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
-        let flow = flow_slot(mix_u128(src), mix_u128(dst), sport, dport, ip.proto);
+        let (flow, _) = judged_flow(
+            p,
+            flow_slot(mix_u128(src), mix_u128(dst), sport, dport, ip.proto),
+        );
         self.evidence(class, src, flow)
     }
 

@@ -78,6 +78,12 @@ pub struct Finding {
     pub zone: Option<String>,
     /// The busiest sources, whose TTLs the second pass follows packet by packet.
     pub watched_sources: Vec<u128>,
+    /// Found below the volume thresholds, on its evidence alone: why it is reported, and why
+    /// its rule logs rather than blocks.
+    pub low_rate: Option<String>,
+    /// The finding (an index) whose backscatter this one is: measured, and reported as part
+    /// of that attack rather than as an attack of its own (see [`fold_backscatter`]).
+    pub backscatter_of: Option<usize>,
 }
 
 /// A class that had the volume of an attack but not the evidence.
@@ -189,6 +195,9 @@ pub(crate) fn effective_span(b0: i64, w: i64, start: i64, end: i64) -> f64 {
 }
 
 struct Window {
+    /// Series indexes of the window's first and last bucket.
+    first: usize,
+    last: usize,
     start: i64,
     end: i64,
     packets: u64,
@@ -231,8 +240,10 @@ fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
         // evidence around the peak bucket with no silence of `QUIET_GAP` in it (hours of
         // nothing are a gap, not a slow attack), bounded by its first and last packets, and
         // its peak is its busiest second, counted exactly.
-        let (lo, hi) = quiet_bounded(&c.series, peak_at, first, last);
-        let peak = peak.max(c.second_peak.peak() as f64);
+        // From a sample of one packet in n, evidence arrives n times as far apart.
+        let quiet = QUIET_GAP.saturating_mul(an.sample_one_in() as i64);
+        let (lo, hi) = quiet_bounded(&c.series, peak_at, first, last, quiet);
+        let peak = peak.max(c.busiest_evidence_second() as f64);
         (
             lo,
             hi,
@@ -251,6 +262,8 @@ fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
     let span = ((end - start).max(0) as f64 / 1e9).max(0.001);
     let mean_pps = flagged as f64 / span;
     Some(Window {
+        first,
+        last,
         start,
         end,
         packets,
@@ -267,9 +280,15 @@ fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
 const QUIET_GAP: i64 = 300 * SECOND_NS;
 
 /// The buckets around `peak_at`, within `[first, last]`, whose evidence-carrying packets follow
-/// one another with no silence of [`QUIET_GAP`]: the first and last such bucket (each holding
-/// evidence).
-fn quiet_bounded(series: &[Bucket], peak_at: usize, first: usize, last: usize) -> (usize, usize) {
+/// one another with no silence of `quiet` (see [`QUIET_GAP`]): the first and last such bucket
+/// (each holding evidence).
+fn quiet_bounded(
+    series: &[Bucket],
+    peak_at: usize,
+    first: usize,
+    last: usize,
+    quiet: i64,
+) -> (usize, usize) {
     let mut lo = peak_at;
     let mut i = peak_at;
     while i > first {
@@ -277,7 +296,7 @@ fn quiet_bounded(series: &[Bucket], peak_at: usize, first: usize, last: usize) -
         if series[i].flagged == 0 {
             continue;
         }
-        if series[lo].first_flagged - series[i].last_flagged >= QUIET_GAP {
+        if series[lo].first_flagged - series[i].last_flagged >= quiet {
             break;
         }
         lo = i;
@@ -289,7 +308,7 @@ fn quiet_bounded(series: &[Bucket], peak_at: usize, first: usize, last: usize) -
         if series[i].flagged == 0 {
             continue;
         }
-        if series[i].first_flagged - series[hi].last_flagged >= QUIET_GAP {
+        if series[i].first_flagged - series[hi].last_flagged >= quiet {
             break;
         }
         hi = i;
@@ -297,10 +316,191 @@ fn quiet_bounded(series: &[Bucket], peak_at: usize, first: usize, last: usize) -
     (lo, hi)
 }
 
+/// Claimed sources from which "a new address for nearly every packet" and "few TTLs behind
+/// many addresses" show a flood's sources forged.
+const SPOOFED_MIN_SOURCES: u64 = 1000;
+
+/// The least evidence-carrying packets an attack found below the volume thresholds holds.
+const LOW_RATE_MIN_EVIDENCE: u64 = 20;
+/// The least share of its class, in its window, such an attack's evidence makes up.
+const LOW_RATE_MIN_SHARE: f64 = 0.9;
+/// The least share of every packet of the capture, in the attack window, such an attack's
+/// kind of evidence makes up: the capture is about it.
+const LOW_RATE_MIN_DOMINANCE: f64 = 0.5;
+/// The least rate, in new reflectors a second over its window, at which a reflection below
+/// the volume thresholds arrives. Backscatter, a trickle of answers from the victims of
+/// floods elsewhere, comes from a few new hosts an hour; a reflection attack's reflectors all
+/// answer at once.
+const LOW_RATE_MIN_REFLECTORS_PER_S: f64 = 0.5;
+/// The largest share of such an attack one source may send: beyond it the "reflection" or
+/// "flood" is one host's answers to packets the capture does not hold (a capture of one
+/// direction, or filtered).
+const LOW_RATE_MAX_SOURCE_SHARE: f64 = 0.5;
+
+/// The kinds of attack whose evidence can stand without their volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LowRateFamily {
+    /// Answers nobody asked for, from many reflectors.
+    Reflection,
+    /// Packets nobody answered or no connection explains, from many forged sources.
+    Flood,
+}
+
+impl LowRateFamily {
+    fn of(class: Class) -> Option<LowRateFamily> {
+        match class {
+            Class::SynAck | Class::Reflection(_) => Some(LowRateFamily::Reflection),
+            Class::Syn
+            | Class::Ack
+            | Class::Rst
+            | Class::Fin
+            | Class::TcpAnomaly
+            | Class::Quic
+            | Class::Udp
+            | Class::Icmp
+            | Class::Fragment
+            | Class::Gre
+            | Class::OtherProto => Some(LowRateFamily::Flood),
+            // Water torture needs its names counted, scans have their own test, and what
+            // cannot be decoded is never an attack.
+            Class::DnsQuery | Class::Undecoded => None,
+        }
+    }
+}
+
+/// Evidence-led detection below the volume thresholds: what a capture sampled before it was
+/// saved, or a slow attack, shows. A class is an attack at any rate when, in its window,
+///
+/// * at least [`LOW_RATE_MIN_EVIDENCE`] packets carry its evidence, and they are at least
+///   [`LOW_RATE_MIN_SHARE`] of the class;
+/// * its kind of evidence (every unsolicited answer, for a reflection; the class's own, for
+///   a flood) is at least [`LOW_RATE_MIN_DOMINANCE`] of every packet of the capture then:
+///   ordinary traffic, where answers and connections abound, never is;
+/// * a reflection comes from `--min-reflectors` reflectors, arriving at
+///   [`LOW_RATE_MIN_REFLECTORS_PER_S`] or more; a flood from `--min-sources`
+///   sources that are shown forged (a new address for nearly every packet, with few TTLs
+///   or random ones, or bogons): the internet's background of scanners and backscatter
+///   comes from real hosts, whose TTLs spread with their distance and system;
+/// * no source sends more than [`LOW_RATE_MAX_SOURCE_SHARE`] of it.
+///
+/// Returns the evidence and why the attack is reported although slow.
+fn overwhelming(
+    an: &Analyzer,
+    class: Class,
+    c: &ClassStats,
+    w: &Window,
+    sources: u64,
+) -> Option<(Vec<String>, String)> {
+    let cfg = an.config();
+    let family = LowRateFamily::of(class)?;
+    if w.flagged < LOW_RATE_MIN_EVIDENCE
+        || (w.flagged as f64) < LOW_RATE_MIN_SHARE * w.packets as f64
+    {
+        return None;
+    }
+    let flagged_in_window = |s: &[Bucket]| -> u64 {
+        s.iter()
+            .skip(w.first)
+            .take(w.last + 1 - w.first)
+            .map(|b| b.flagged)
+            .sum()
+    };
+    let kind_flagged: u64 = Class::all()
+        .filter(|&k| match family {
+            LowRateFamily::Reflection => LowRateFamily::of(k) == Some(family),
+            LowRateFamily::Flood => k == class,
+        })
+        .filter_map(|k| an.class(k))
+        .map(|k| flagged_in_window(&k.series))
+        .sum();
+    let all: u64 = an
+        .total_series
+        .iter()
+        .skip(w.first)
+        .take(w.last + 1 - w.first)
+        .map(|b| b.packets)
+        .sum();
+    let dominance = kind_flagged as f64 / all.max(1) as f64;
+    if dominance < LOW_RATE_MIN_DOMINANCE {
+        return None;
+    }
+    let busiest = c.sources.top(1).first().map_or(0, |&(_, n)| n);
+    if busiest as f64 > LOW_RATE_MAX_SOURCE_SHARE * c.profiled as f64 {
+        return None;
+    }
+    let mut evidence = Vec::new();
+    match family {
+        LowRateFamily::Reflection => {
+            if sources < cfg.min_reflectors {
+                return None;
+            }
+            let span_s = ((w.end - w.start) as f64 / 1e9).max(1.0);
+            if (sources as f64) < LOW_RATE_MIN_REFLECTORS_PER_S * span_s {
+                return None;
+            }
+            let what = match class.service() {
+                Some(s) => format!(
+                    "UDP packets from source port {} ({}: {})",
+                    s.port, s.name, s.abuse
+                ),
+                None => "SYN-ACKs".to_string(),
+            };
+            evidence.push(format!(
+                "{} {what} answer no request seen in the capture ({} of the class in the attack \
+                 window; unsolicited answers are {} of every packet then)",
+                c.approx(w.flagged),
+                pct(w.flagged as f64 / w.packets.max(1) as f64),
+                pct(dominance.min(1.0))
+            ));
+            evidence.push(format!("~{} distinct reflectors", thousands(sources)));
+        }
+        LowRateFamily::Flood => {
+            if sources < cfg.min_flood_sources {
+                return None;
+            }
+            // A crowd of real hosts each sending a little (scanners) also shows a new
+            // address for nearly every packet: the headers must show the forgery.
+            if !spoofing(class, c, cfg.min_flood_sources).shown {
+                return None;
+            }
+            let what = match class {
+                Class::Syn if syn_only_capture(an) => {
+                    "SYNs (the capture holds no other TCP packet: whether their handshakes \
+                     completed cannot be seen)"
+                }
+                Class::Syn => "SYNs never followed by the handshake's ACK",
+                Class::Ack | Class::Rst | Class::Fin => {
+                    "packets outside any connection seen opening"
+                }
+                _ => "packets never answered",
+            };
+            evidence.push(format!(
+                "{} {what} from ~{} sources shown forged (see the sources' evidence): {} of the \
+                 class in the attack window, {} of every packet then",
+                c.approx(w.flagged),
+                thousands(sources),
+                pct(w.flagged as f64 / w.packets.max(1) as f64),
+                pct(dominance.min(1.0))
+            ));
+        }
+    }
+    let why = format!(
+        "found below the volume thresholds (peak {}, {} packets; --min-pps {}, --min-packets \
+         {}) on its evidence alone. A capture sampled before it was saved? Give \
+         --sampling-rate N (one packet in N) to scale it to the wire. Until its rate is known, \
+         its rule logs rather than blocks",
+        rate(w.peak_pps * cfg.wire_one_in.max(1) as f64),
+        c.approx(w.flagged * cfg.wire_one_in.max(1)),
+        cfg.min_pps,
+        cfg.min_packets
+    );
+    Some((evidence, why))
+}
+
 /// Unsolicited answers from many reflectors below the volume of an attack: what a capture
 /// sampled before it was saved shows of a reflection attack. Not reported as attacks (the
 /// thresholds stand), but named, with the way to scale the capture to the wire.
-pub(crate) fn low_rate_hints(an: &Analyzer) -> Vec<String> {
+pub(crate) fn low_rate_hints(an: &Analyzer, found: &[Finding]) -> Vec<String> {
     let cfg = an.config();
     if cfg.wire_one_in > 1 {
         return Vec::new();
@@ -309,6 +509,9 @@ pub(crate) fn low_rate_hints(an: &Analyzer) -> Vec<String> {
     for class in Class::all() {
         if !matches!(class, Class::SynAck | Class::Reflection(_)) {
             continue;
+        }
+        if found.iter().any(|f| f.class == class) {
+            continue; // reported as an attack, slow or not
         }
         let Some(c) = an.class(class) else { continue };
         let peak = bucket_rates(an, c.series.iter().map(|b| b.packets))
@@ -361,15 +564,22 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         if an.bucket_ns > SECOND_NS {
             // Buckets wider than a second average a short attack down; its busiest second of
             // evidence (part of the class's packets) is a floor.
-            whole_peak = whole_peak.max(c.second_peak.peak() as f64);
+            whole_peak = whole_peak.max(c.busiest_evidence_second() as f64);
         }
         let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
         // A capture sampled before it was saved stands for `wire` times its packets.
         let wire = cfg.wire_one_in.max(1);
-        if class_total * wire < cfg.min_packets || whole_peak * (wire as f64) < cfg.min_pps {
+        // Below the volume of an attack, only overwhelming evidence makes one (see
+        // `overwhelming`), and a class without it needs no explaining.
+        let below_volume =
+            class_total * wire < cfg.min_packets || whole_peak * (wire as f64) < cfg.min_pps;
+        if below_volume && LowRateFamily::of(class).is_none() {
             continue;
         }
         let Some(w) = window(an, c) else {
+            if below_volume {
+                continue;
+            }
             dismissed.push(Dismissal {
                 class,
                 packets: c.packets,
@@ -406,7 +616,19 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             Class::Ack | Class::Rst | Class::Fin => "outside any connection seen opening",
             _ => "never answered",
         };
-        let verdict: Result<(), String> = if class == Class::DnsQuery {
+        let mut low_rate = None;
+        if below_volume {
+            match overwhelming(an, class, c, &w, sources) {
+                Some((found, why)) => {
+                    evidence = found;
+                    low_rate = Some(why);
+                }
+                None => continue,
+            }
+        }
+        let verdict: Result<(), String> = if low_rate.is_some() {
+            Ok(())
+        } else if class == Class::DnsQuery {
             match c.dns.as_deref() {
                 Some(d) if d.parsed >= cfg.min_packets => {
                     let (z, zone_n) = d.zones.top(1).pop().unwrap_or_default();
@@ -499,7 +721,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                 Class::Udp => {
                     // One fixed source port from real, repeating hosts: a reflection of a
                     // service levee has no name for.
-                    let top_port = concentrated_port(&c.src_ports.to_vec(), c.profiled);
+                    let top_port = concentrated_port(&c.src_ports.to_vec(), c.profiled, 0.9);
                     let spoofed_like = sources >= 1000 && sources as f64 >= 0.5 * c.profiled as f64;
                     if let (Some(port), false) = (top_port, spoofed_like) {
                         vector = "udp-reflection".into();
@@ -541,7 +763,17 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             ));
         }
         let (targets, carpet) = targets(c);
-        let (spoofed_likely, source_evidence) = spoofing(class, c);
+        // Below the volume of an attack, fewer claimed sources suffice to show them forged.
+        let claimed = if low_rate.is_some() {
+            cfg.min_flood_sources
+        } else {
+            SPOOFED_MIN_SOURCES
+        };
+        let Spoofing {
+            likely: spoofed_likely,
+            evidence: source_evidence,
+            ..
+        } = spoofing(class, c, claimed);
         let candidates = crate::signature::candidates(class, c, &targets, zone.as_deref());
         findings.push(Finding {
             vector: if carpet {
@@ -565,16 +797,94 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                 .into_iter()
                 .map(|(a, _)| a)
                 .collect(),
+            low_rate,
+            backscatter_of: None,
         });
     }
+    fold_backscatter(an, &mut findings);
     findings.extend(scans(an));
     (findings, dismissed)
 }
 
-/// The source port holding 90 % of a profile, when one does.
-fn concentrated_port(ports: &[u64], total: u64) -> Option<u16> {
+/// The ports of a profile that each hold at least `share` of its `total` packets, busiest
+/// first, with their packets.
+fn ports_holding(ports: &crate::sketch::PortCounts, total: u64, share: f64) -> Vec<(u16, u64)> {
+    let mut v: Vec<(u16, u64)> = ports
+        .nonzero()
+        .filter(|&(_, n)| total > 0 && n as f64 >= share * total as f64)
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// Marks the findings that are a reflection's backscatter: the requests the attacker forged
+/// with the target's address also reach hosts that do not serve them, and these answer the
+/// target with resets (from the service's port) or ICMP errors (quoting a request to the
+/// service's port). Such packets reach the same targets, unsolicited, from the reflectors'
+/// ports: by every test of their own a `rst-flood` or `icmp-flood`, but one attack in truth.
+/// They get no rule: one against resets from a web port or ICMP errors to the target would
+/// also stop the answers to the target's own connections. A finding is
+/// folded when 90 % of its packets come from (resets) or are about (errors) the source ports
+/// of reflections aimed at the same targets, into the one whose ports cover most of them.
+fn fold_backscatter(an: &Analyzer, findings: &mut [Finding]) {
+    for b in 0..findings.len() {
+        let class = findings[b].class;
+        let Some(c) = an.class(class) else { continue };
+        let ports = match class {
+            Class::Rst => ports_holding(&c.src_ports, c.profiled, 0.0),
+            Class::Icmp => {
+                // Errors (unreachable, time exceeded), whose profile keeps the quoted ports.
+                let errors = c.icmp_types[3] + c.icmp_types[11];
+                if (errors as f64) < 0.9 * c.profiled as f64 {
+                    continue;
+                }
+                ports_holding(&c.dst_ports, c.profiled, 0.0)
+            }
+            _ => continue,
+        };
+        let TargetSpec::Hosts(hit) = &findings[b].targets else {
+            continue;
+        };
+        if hit.is_empty() {
+            continue;
+        }
+        // Each reflection on the same targets, with the packets of `b` its ports explain.
+        let explained: Vec<(usize, u64)> = (0..findings.len())
+            .filter(|&p| p != b && findings[p].backscatter_of.is_none())
+            .filter(|&p| {
+                matches!(findings[p].class, Class::SynAck | Class::Reflection(_))
+                    || findings[p].vector == "udp-reflection"
+            })
+            .filter(|&p| match &findings[p].targets {
+                TargetSpec::Hosts(theirs) => hit.iter().all(|t| theirs.contains(t)),
+                _ => false,
+            })
+            .filter_map(|p| {
+                let theirs = an.class(findings[p].class)?;
+                let reflected = ports_holding(&theirs.src_ports, theirs.profiled, 0.01);
+                let n: u64 = ports
+                    .iter()
+                    .filter(|(port, _)| reflected.iter().any(|(r, _)| r == port))
+                    .map(|&(_, n)| n)
+                    .sum();
+                Some((p, n))
+            })
+            .collect();
+        let total: u64 = explained.iter().map(|&(_, n)| n).sum();
+        if (total as f64) < 0.9 * c.profiled as f64 {
+            continue;
+        }
+        findings[b].backscatter_of = explained
+            .iter()
+            .max_by_key(|&&(p, n)| (n, std::cmp::Reverse(p)))
+            .map(|&(p, _)| p);
+    }
+}
+
+/// The port holding `share` of a profile's `total` packets, when one does.
+fn concentrated_port(ports: &[u64], total: u64, share: f64) -> Option<u16> {
     let (port, &n) = ports.iter().enumerate().max_by_key(|(_, &n)| n)?;
-    (total > 0 && n as f64 >= 0.9 * total as f64).then_some(port as u16)
+    (total > 0 && n as f64 >= share * total as f64).then_some(port as u16)
 }
 
 /// The destinations an attack class is aimed at: the heavy ones, or the prefixes they share
@@ -612,7 +922,16 @@ fn targets(c: &ClassStats) -> (TargetSpec, bool) {
 }
 
 /// Whether the sources look forged, with the reasons.
-fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
+/// Whether a class's sources look forged: `likely` counts a new address for nearly every
+/// packet, which a crowd of real hosts each sending little also shows; `shown` needs what
+/// real hosts never show (bogons, random TTLs, few TTLs behind many addresses).
+struct Spoofing {
+    likely: bool,
+    shown: bool,
+    evidence: Vec<String>,
+}
+
+fn spoofing(class: Class, c: &ClassStats, claimed: u64) -> Spoofing {
     let mut ev = Vec::new();
     let sources = c.evidence_sources();
     let per_packet = sources as f64 / c.profiled.max(1) as f64;
@@ -626,7 +945,8 @@ fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
         ));
     }
     let mut spoofed = false;
-    if !reflection && sources >= 1000 && per_packet >= 0.3 {
+    let mut shown = false;
+    if !reflection && sources >= claimed && per_packet >= 0.3 {
         spoofed = true;
         ev.push(format!(
             "~{} distinct sources for {} packets: nearly every packet from a new address",
@@ -635,21 +955,21 @@ fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
         ));
     }
     if bogon_share >= 0.01 {
-        spoofed |= !reflection && bogon_share >= 0.05;
+        shown |= !reflection && bogon_share >= 0.05;
         ev.push(format!(
             "{} of packets from private, reserved or unallocated addresses",
             pct(bogon_share)
         ));
     }
     if distinct_ttls >= 128 {
-        spoofed |= !reflection;
+        shown |= !reflection;
         ev.push(format!(
             "{distinct_ttls} distinct TTL values: set at random, as crafted packets are"
         ));
-    } else if !reflection && sources >= 1000 {
+    } else if !reflection && sources >= claimed {
         if let Some((lo, hi)) = central_range(&c.ttl, 0.9) {
             if hi - lo <= 8 {
-                spoofed = true;
+                shown = true;
                 ev.push(format!(
                     "90% of packets have TTL {lo}..{hi} although they claim ~{} sources: \
                      few real origins behind many addresses",
@@ -667,7 +987,11 @@ fn spoofing(class: Class, c: &ClassStats) -> (bool, Vec<String>) {
             ));
         }
     }
-    (spoofed, ev)
+    Spoofing {
+        likely: spoofed || shown,
+        shown,
+        evidence: ev,
+    }
 }
 
 /// Sources probing many new ports (port scan) or addresses (host scan) with few completed
@@ -753,6 +1077,8 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 class,
                 zone: None,
                 watched_sources: Vec::new(),
+                low_rate: None,
+                backscatter_of: None,
             });
         }
     }

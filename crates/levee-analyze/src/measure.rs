@@ -434,7 +434,7 @@ impl Plan {
                 crate::detect::thousands(cfg.wire_one_in)
             ));
         }
-        notes.extend(crate::detect::low_rate_hints(an));
+        notes.extend(crate::detect::low_rate_hints(an, &self.findings));
         if crate::detect::syn_only_capture(an) {
             notes.push(
                 "the capture holds TCP SYNs and no other TCP packet (a capture filter, or one \
@@ -455,8 +455,16 @@ impl Plan {
                 crate::detect::thousands(self.meter.measured)
             ));
         }
+        let mut backscatter: Vec<(usize, crate::report::Backscatter)> = Vec::new();
         for (fi, (f, count)) in self.findings.iter().zip(&self.meter.counts).enumerate() {
             if count.packets == 0 {
+                continue;
+            }
+            if let Some(parent) = f
+                .backscatter_of
+                .filter(|&p| self.meter.counts[p].packets > 0)
+            {
+                backscatter.push((parent, self.backscatter(f, count, parent)));
                 continue;
             }
             let others = self.meter.total_packets.saturating_sub(count.packets);
@@ -618,8 +626,22 @@ impl Plan {
                 (an.bucket_ns as f64 / 1e9).min(capture_s)
             };
             if coarse {
-                peak_pps = peak_pps.max(count.second_packets.peak() as f64);
-                peak_bps = peak_bps.max(count.second_bytes.peak() as f64 * 8.0);
+                let (mut packets, mut bytes) =
+                    (count.second_packets.peak(), count.second_bytes.peak());
+                // From a sample, a second holds a multiple of the sampling rate: no more than
+                // the busiest second of the attack's classes, counted on every packet.
+                let every: u64 = f
+                    .classes
+                    .iter()
+                    .filter_map(|&k| an.class(k))
+                    .map(|c| c.packets_second.peak())
+                    .sum();
+                if one_in > 1 && !f.classes.is_empty() && every < packets {
+                    bytes = bytes * every / packets.max(1);
+                    packets = every;
+                }
+                peak_pps = peak_pps.max(packets as f64);
+                peak_bps = peak_bps.max(bytes as f64 * 8.0);
             }
             let over = span.max(floor);
             let (mean_pps, mean_bps) = if over > 0.0 {
@@ -707,7 +729,14 @@ impl Plan {
                 }),
                 signature,
                 evidence,
+                low_rate: f.low_rate.clone(),
+                backscatter: Vec::new(),
             });
+        }
+        for (parent, b) in backscatter {
+            if let Some(a) = attacks.iter_mut().find(|a| a.finding == parent) {
+                a.backscatter.push(b);
+            }
         }
         attacks.sort_by(|a, b| {
             a.start_epoch
@@ -764,6 +793,57 @@ impl Plan {
             attacks,
             not_attacks,
             notes,
+        }
+    }
+}
+
+impl Plan {
+    /// A finding measured as the backscatter of finding `parent` (see
+    /// [`crate::detect::Finding::backscatter_of`]).
+    fn backscatter(
+        &self,
+        f: &Finding,
+        count: &AttackCount,
+        parent: usize,
+    ) -> crate::report::Backscatter {
+        let an = &self.analyzer;
+        let wire = an.config().wire_one_in.max(1);
+        let parent = &self.findings[parent];
+        let port = match parent.class.service() {
+            Some(s) => format!("{} ({})", s.port, s.name),
+            None => "the reflectors' source port".to_string(),
+        };
+        let (kind, why) = match f.class {
+            Class::Icmp => (
+                "icmp-errors",
+                format!(
+                    "ICMP errors to the {vector}'s targets about requests from them to port \
+                     {port}: hosts that do not serve it, refusing the requests the attacker \
+                     forged with the targets' address. No rule: one would also stop the errors \
+                     about the targets' own traffic (path-MTU discovery among them)",
+                    vector = parent.vector
+                ),
+            ),
+            _ => (
+                "resets",
+                format!(
+                    "resets to the {vector}'s targets from port {port}: hosts that do not \
+                     serve it, refusing the requests the attacker forged with the targets' \
+                     address. No rule: one would also stop the resets that end the targets' \
+                     own connections to that port",
+                    vector = parent.vector
+                ),
+            ),
+        };
+        crate::report::Backscatter {
+            kind: kind.to_string(),
+            looks_like: f.vector.clone(),
+            packets: count.packets * wire,
+            bytes: count.bytes * wire,
+            distinct_sources: an.class(f.class).map_or(0, |c| c.evidence_sources()),
+            start: format_ts(count.first),
+            end: format_ts(count.last),
+            why,
         }
     }
 }

@@ -91,6 +91,30 @@ pub struct Attack {
     pub packet_sizes: SizeSummary,
     pub signature: Signature,
     pub evidence: Vec<String>,
+    /// Set when the attack was found below the volume thresholds, on its evidence alone: why
+    /// it is reported, and that its rule logs rather than blocks until its rate is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low_rate: Option<String>,
+    /// What the attack's forged requests made other hosts send the target (resets, ICMP
+    /// errors): part of this attack, counted apart, never an attack of its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backscatter: Vec<Backscatter>,
+}
+
+/// Packets an attack causes rather than sends: see [`Attack::backscatter`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Backscatter {
+    /// `resets` or `icmp-errors`.
+    pub kind: String,
+    /// The vector these packets would be taken for on their own (`rst-flood`, `icmp-flood`).
+    pub looks_like: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub distinct_sources: u64,
+    pub start: String,
+    pub end: String,
+    /// Why they belong to the attack.
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -61,7 +61,7 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
                     v.why
                 ));
             }
-            let action = match block_refusal(s, analysis.settings.block_collateral) {
+            let action = match attack_block_refusal(a, analysis.settings.block_collateral) {
                 Some(why) => {
                     description.push_str(&format!(". Logged, not blocked: {why}"));
                     Action::Log
@@ -88,6 +88,21 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
 /// Most collateral, on the capture or on the benign reference, a generated rule may have and
 /// still block by default: beyond it the rule is written to log, with the reason.
 pub const BLOCK_COLLATERAL: f64 = 0.001;
+
+/// Why an attack's signature must not block: it was found below the volume thresholds (see
+/// [`Attack::low_rate`]), or its collateral is above `limit` (see [`block_refusal`]).
+pub fn attack_block_refusal(a: &Attack, limit: f64) -> Option<String> {
+    let mut why = Vec::new();
+    if a.low_rate.is_some() {
+        why.push(
+            "the attack was found below the volume thresholds, on its evidence alone: give \
+             --sampling-rate if the capture was sampled"
+                .to_string(),
+        );
+    }
+    why.extend(block_refusal(&a.signature, limit));
+    (!why.is_empty()).then(|| why.join("; and "))
+}
 
 /// Why a signature must not block when a blocking rule may have at most `limit` collateral
 /// (a share), or `None` when it may.

@@ -210,6 +210,9 @@ pub struct ClassStats {
     pub series: Vec<Bucket>,
     /// The busiest second of the evidence-carrying packets.
     pub second_peak: SecondPeak,
+    /// The busiest second of all the class's packets, counted on every packet even when only
+    /// a sample is profiled: it caps a sample's estimate of an attack's busiest second.
+    pub packets_second: SecondPeak,
     pub distinct_sources: DistinctCount,
     pub distinct_destinations: DistinctCount,
     /// The hash of the last destination added to `distinct_destinations`: a flood's victim
@@ -307,6 +310,7 @@ impl ClassStats {
             first_ts: i64::MAX,
             last_ts: i64::MIN,
             second_peak: SecondPeak::default(),
+            packets_second: SecondPeak::default(),
             series: Vec::new(),
             distinct_sources: DistinctCount::default(),
             distinct_destinations: DistinctCount::default(),
@@ -338,6 +342,13 @@ impl ClassStats {
     /// source unseen by the sample is another one), and not at all where the sample's sources
     /// repeat (a botnet's few hundred sources are all in the sample). Never above the class's
     /// distinct sources, which are counted on every packet.
+    /// Evidence-carrying packets in their busiest second. From a sample each counts for the
+    /// packets it stands for, so the count is capped by the class's busiest second, counted
+    /// on every packet.
+    pub fn busiest_evidence_second(&self) -> u64 {
+        self.second_peak.peak().min(self.packets_second.peak())
+    }
+
     pub fn evidence_sources(&self) -> u64 {
         let seen = self.profile_sources.estimate();
         if self.profiled_samples == 0 || self.profiled <= self.profiled_samples {
@@ -409,6 +420,7 @@ impl ClassStats {
         self.first_ts = self.first_ts.min(o.first_ts);
         self.last_ts = self.last_ts.max(o.last_ts);
         self.second_peak.merge(&o.second_peak);
+        self.packets_second.merge(&o.packets_second);
         if placed.len() > self.series.len() {
             self.series.resize(placed.len(), Bucket::default());
         }

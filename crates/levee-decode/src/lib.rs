@@ -174,6 +174,8 @@ pub struct IcmpQuote {
     /// The quoted TCP or UDP ports, where the quote holds them.
     pub src_port: Option<u16>,
     pub dst_port: Option<u16>,
+    /// The quoted source and destination addresses, where the quote holds them whole.
+    pub addrs: Option<(IpAddr, IpAddr)>,
 }
 
 /// The transport layer.
@@ -320,10 +322,24 @@ impl<'a> Packet<'a> {
             let b = q.get(at..at.checked_add(2)?)?;
             matches!(proto, 6 | 17).then(|| u16::from_be_bytes([b[0], b[1]]))
         };
+        let addrs = if icmp.v6 {
+            q.get(8..40).map(|a| {
+                let (s, d) = a.split_at(16);
+                let v6 = |b: &[u8]| IpAddr::from(<[u8; 16]>::try_from(b).expect("16 bytes"));
+                (v6(s), v6(d))
+            })
+        } else {
+            q.get(12..20).map(|a| {
+                let (s, d) = a.split_at(4);
+                let v4 = |b: &[u8]| IpAddr::from(<[u8; 4]>::try_from(b).expect("4 bytes"));
+                (v4(s), v4(d))
+            })
+        };
         Some(IcmpQuote {
             proto,
             src_port: port(ports_at),
             dst_port: port(ports_at.saturating_add(2)),
+            addrs,
         })
     }
 
@@ -776,6 +792,13 @@ mod icmp_quote_tests {
         let q = quote(&icmp4(3, 3, &quoted_udp(0, 0x45))).unwrap();
         assert_eq!(q.proto, 17);
         assert_eq!((q.src_port, q.dst_port), (Some(30120), Some(37810)));
+        assert_eq!(
+            q.addrs,
+            Some((
+                IpAddr::from([10, 10, 10, 10]),
+                IpAddr::from([198, 51, 100, 7])
+            ))
+        );
         // Fragmentation needed and time exceeded are errors too.
         assert!(quote(&icmp4(3, 4, &quoted_udp(0, 0x45))).is_some());
         assert!(quote(&icmp4(11, 0, &quoted_udp(0, 0x45))).is_some());

@@ -80,6 +80,12 @@ pub enum Background {
     /// The victim's busy DNS resolver: many clients' queries and the resolver's own queries
     /// to authoritative servers, all answered.
     Resolver,
+    /// What any address on the internet receives unasked, at a low rate: scanners probing
+    /// popular ports from thousands of real hosts (answered with a reset, or a handshake the
+    /// scanner resets), UDP probes, backscatter (SYN-ACKs and resets from the victims of
+    /// floods elsewhere whose forged sources include this address, answered with a reset or
+    /// not at all), and crawlers fetching the web site.
+    Internet,
 }
 
 impl Background {
@@ -90,12 +96,19 @@ impl Background {
             "speedtest" | "speed-test" => Background::SpeedTest,
             "backup" => Background::Backup,
             "resolver" => Background::Resolver,
+            "internet" | "background-radiation" => Background::Internet,
             _ => return None,
         })
     }
 
-    pub const NAMES: &'static [&'static str] =
-        &["web", "download", "speedtest", "backup", "resolver"];
+    pub const NAMES: &'static [&'static str] = &[
+        "web",
+        "download",
+        "speedtest",
+        "backup",
+        "resolver",
+        "internet",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -104,6 +117,7 @@ impl Background {
             Background::SpeedTest => "speedtest",
             Background::Backup => "backup",
             Background::Resolver => "resolver",
+            Background::Internet => "internet",
         }
     }
 }
@@ -181,6 +195,13 @@ enum Step {
     Bulk,
     /// A one-way UDP datagram (a speed test's UDP stream).
     UdpDatagram,
+    /// A scanner's UDP probe of this size, never answered.
+    UdpProbe(u16),
+    /// A reset from the server side (a closed port; a flood victim's backscatter).
+    ServerRst,
+    /// A reset from the client side (a scanner ending a handshake; a host refusing a SYN-ACK
+    /// it did not ask for).
+    ClientRst,
     DnsQuery,
     DnsResponse,
 }
@@ -202,6 +223,12 @@ enum SessionKind {
     ResolverClient,
     /// The resolver's own query to an authoritative server.
     ResolverUpstream,
+    /// A scanner's TCP probe of the victim.
+    Probe,
+    /// A scanner's UDP probe of the victim.
+    UdpProbe,
+    /// Backscatter: a flood victim elsewhere answering a packet forged with this address.
+    Backscatter,
 }
 
 struct Session {
@@ -210,6 +237,7 @@ struct Session {
     client_ttl: u8,
     /// The victim-side address of the session.
     server: [u8; 4],
+    server_ttl: u8,
     sport: u16,
     dport: u16,
     steps: Vec<Step>,
@@ -248,6 +276,9 @@ struct Generator {
     heavy_share: f64,
     /// Authoritative servers the resolver asks.
     authorities: crate::attacks::HostPool,
+    /// The internet background's scanners and flood victims (empty for other backgrounds).
+    scanners: Option<crate::attacks::HostPool>,
+    flood_victims: Option<crate::attacks::HostPool>,
     buf: Vec<u8>,
 }
 
@@ -266,6 +297,8 @@ impl Generator {
         let victim = self.cfg.victim;
         let resolver = resolver_of(victim);
         let mut server = victim;
+        let mut server_ttl = 64;
+        let mut client_ttl = None;
         let mut bulk_up = false;
         let (dport, steps) = match kind {
             SessionKind::Web => {
@@ -329,12 +362,71 @@ impl Generator {
                 client = resolver;
                 (53, vec![Step::DnsQuery, Step::DnsResponse])
             }
+            SessionKind::Probe => {
+                let (scanner, ttl) = self
+                    .scanners
+                    .as_ref()
+                    .expect("internet background")
+                    .pick(rng);
+                client = scanner;
+                client_ttl = Some(ttl);
+                // Ports scanners favour; a fifth are anywhere.
+                const POPULAR: [u16; 12] =
+                    [23, 22, 80, 443, 445, 3389, 8080, 2323, 5555, 6379, 81, 8443];
+                let dport = if rng.random_bool(0.8) {
+                    POPULAR[rng.random_range(0..POPULAR.len())]
+                } else {
+                    rng.random_range(1..65535)
+                };
+                let steps = match dport {
+                    // The web site answers; the scanner resets the handshake.
+                    80 | 443 => vec![Step::Syn, Step::SynAck, Step::ClientRst],
+                    // Closed ports answer with a reset, filtered ones not at all.
+                    _ if rng.random_bool(0.7) => vec![Step::Syn, Step::ServerRst],
+                    _ => vec![Step::Syn],
+                };
+                (dport, steps)
+            }
+            SessionKind::UdpProbe => {
+                let (scanner, ttl) = self
+                    .scanners
+                    .as_ref()
+                    .expect("internet background")
+                    .pick(rng);
+                client = scanner;
+                client_ttl = Some(ttl);
+                const PROBED: [(u16, u16); 5] =
+                    [(53, 30), (123, 48), (161, 40), (1900, 90), (5060, 400)];
+                let (dport, len) = PROBED[rng.random_range(0..PROBED.len())];
+                (dport, vec![Step::UdpProbe(len)])
+            }
+            SessionKind::Backscatter => {
+                // The victim is the client: its address was forged in the flood.
+                let (other, ttl) = self
+                    .flood_victims
+                    .as_ref()
+                    .expect("internet background")
+                    .pick(rng);
+                client = victim;
+                client_ttl = Some(64);
+                server = other;
+                server_ttl = ttl;
+                const FLOODED: [u16; 5] = [80, 443, 25565, 22, 3074];
+                let dport = FLOODED[rng.random_range(0..FLOODED.len())];
+                let steps = match rng.random_range(0..4) {
+                    0 => vec![Step::SynAck, Step::ClientRst],
+                    1 => vec![Step::SynAck, Step::SynAck, Step::SynAck],
+                    _ => vec![Step::ServerRst],
+                };
+                (dport, steps)
+            }
         };
         Session {
             kind,
             client,
-            client_ttl: if client == resolver { 64 } else { ttl },
+            client_ttl: client_ttl.unwrap_or(if client == resolver { 64 } else { ttl }),
             server,
+            server_ttl,
             sport,
             dport,
             steps,
@@ -398,6 +490,21 @@ impl Generator {
                     });
                 }
             }
+            Background::Internet => {
+                // Interleaved sessions of each kind, in the proportions a quiet address sees:
+                // mostly TCP probes, some UDP probes and backscatter, a few crawlers.
+                let kinds = [
+                    (SessionKind::Probe, 24),
+                    (SessionKind::UdpProbe, 4),
+                    (SessionKind::Backscatter, 4),
+                ];
+                for (kind, n) in kinds {
+                    for _ in 0..n {
+                        let s = self.new_session(kind);
+                        self.sessions.push(s);
+                    }
+                }
+            }
         }
         self.heavy = heavy.len();
         self.heavy_share = if heavy.is_empty() { 0.0 } else { 0.9 };
@@ -405,7 +512,11 @@ impl Generator {
             let s = self.new_session(kind);
             self.sessions.push(s);
         }
-        let web = if bg == Background::Web { 64 } else { 8 };
+        let web = match bg {
+            Background::Web => 64,
+            Background::Internet => 4,
+            _ => 8,
+        };
         for _ in 0..web {
             let s = self.new_session(SessionKind::Web);
             self.sessions.push(s);
@@ -466,7 +577,7 @@ impl Generator {
         let down = V4 {
             src: server,
             dst: s.client,
-            ttl: 64,
+            ttl: s.server_ttl,
             id: s.ip_id ^ 0x5a5a,
             df: true,
         };
@@ -497,6 +608,24 @@ impl Generator {
                 vec![],
             ),
             Step::Ack | Step::ClientAck | Step::LastAck => (true, ack(ss), vec![], vec![]),
+            Step::ServerRst => (
+                false,
+                Flags {
+                    rst: true,
+                    ..ack(cs)
+                },
+                vec![],
+                vec![],
+            ),
+            Step::ClientRst => (
+                true,
+                Flags {
+                    rst: true,
+                    ..Default::default()
+                },
+                vec![],
+                vec![],
+            ),
             Step::ServerAck => (false, ack(cs), vec![], vec![]),
             Step::Request => {
                 let name = SITE_NAMES[s.name_idx % SITE_NAMES.len()];
@@ -558,6 +687,12 @@ impl Generator {
             Step::UdpDatagram => {
                 let payload = vec![0x33u8; 1400];
                 packets::udp(buf, up, s.sport, s.dport, &payload);
+                return;
+            }
+            Step::UdpProbe(len) => {
+                let payload = vec![0u8; usize::from(len)];
+                packets::udp(buf, up, s.sport, s.dport, &payload);
+                self.finish_step(i);
                 return;
             }
             Step::DnsQuery | Step::DnsResponse => {
@@ -662,8 +797,16 @@ pub fn generate<P: Write, L: Write>(
         heavy: 0,
         heavy_share: 0.0,
         authorities,
+        scanners: None,
+        flood_victims: None,
         buf: Vec::with_capacity(2048),
     };
+    if cfg.background == Background::Internet {
+        // Their own generator, so the other backgrounds' captures stay as they were.
+        let mut pools = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x1b4c_0ffe);
+        g.scanners = Some(crate::attacks::HostPool::new(&mut pools, 4000));
+        g.flood_victims = Some(crate::attacks::HostPool::new(&mut pools, 40));
+    }
     g.start_sessions();
     let share = if cfg.scenario.is_benign() {
         0.0

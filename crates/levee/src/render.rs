@@ -184,6 +184,9 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
             .map(|v| format!(" (of {v})"))
             .unwrap_or_default();
         let _ = writeln!(o, "Attack {}: {}{of}", at.id, at.vector);
+        if let Some(why) = &at.low_rate {
+            let _ = writeln!(o, "  low rate   {why}");
+        }
         let _ = writeln!(
             o,
             "  when       {} .. {} ({:.3} s)",
@@ -263,6 +266,18 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
         for e in &at.evidence {
             let _ = writeln!(o, "             - {e}");
         }
+        for b in &at.backscatter {
+            let _ = writeln!(
+                o,
+                "  backscatter {est}{} {} ({est}{} bytes) from ~{} sources, not a {} of its own: {}",
+                count(b.packets),
+                b.kind,
+                count(b.bytes),
+                count(b.distinct_sources),
+                b.looks_like,
+                b.why
+            );
+        }
         let sig = &at.signature;
         let _ = writeln!(o, "  signature  {}", short_sets(&sig.expression, 8));
         let _ = writeln!(
@@ -316,7 +331,8 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
                 v.why
             );
         }
-        if let Some(why) = levee_analyze::simulate::block_refusal(sig, a.settings.block_collateral)
+        if let Some(why) =
+            levee_analyze::simulate::attack_block_refusal(at, a.settings.block_collateral)
         {
             let _ = writeln!(
                 o,

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::*;
 use levee_capture::{CaptureReader, Item};
@@ -846,14 +847,22 @@ fn a_udp_port_scan_has_a_complete_profile() {
 /// Every `n`th frame of `cap` (from the first) written to `out`, as a router or a tap that
 /// samples one packet in `n` would have saved it.
 fn sampled_pcap(cap: &Path, out: &Path, n: usize) {
+    sampled_slower_pcap(cap, out, n, 1);
+}
+
+/// [`sampled_pcap`] of the same attack `slower` times slower: the time since the first frame
+/// is stretched `slower` times.
+fn sampled_slower_pcap(cap: &Path, out: &Path, n: usize, slower: i64) {
     let mut w =
         levee_capture::PcapWriter::new(std::fs::File::create(out).unwrap(), 1, 65535).unwrap();
     let mut reader = CaptureReader::open(cap).unwrap();
     let mut i = 0;
+    let mut first = None;
     reader.for_each_item(|item| {
         if let Item::Frame(f) = item {
+            let t0 = *first.get_or_insert(f.ts_nanos);
             if i % n == 0 {
-                w.write(f.ts_nanos, f.data).unwrap();
+                w.write(t0 + (f.ts_nanos - t0) * slower, f.data).unwrap();
             }
             i += 1;
         }
@@ -882,15 +891,16 @@ fn a_sampled_capture_is_scaled_back_to_the_wire() {
         let whole = attack(&full, vector);
         let sampled = dir.join(format!("{name}.1in{n}.pcap"));
         sampled_pcap(&cap, &sampled, n);
-        // Without the rate, a reflection is too slow to be an attack, but it is named, with
-        // the way to scale it.
+        // Without the rate, a reflection is below the volume of an attack: it is found on
+        // its evidence, and says how to scale it.
         let bare = analyze_json(&[], &[&sampled]);
         if vector.ends_with("-reflection") {
-            assert!(bare["attacks"].as_array().unwrap().is_empty(), "{name}");
-            let notes = bare["notes"].to_string();
+            let slow = attack(&bare, vector);
             assert!(
-                notes.contains(vector) && notes.contains("--sampling-rate N"),
-                "{name}: {notes}"
+                slow["low_rate"]
+                    .as_str()
+                    .is_some_and(|w| w.contains("--sampling-rate N")),
+                "{name}: {slow}"
             );
         }
         let a = analyze_json(&["--sampling-rate", &n.to_string()], &[&sampled]);
@@ -910,5 +920,287 @@ fn a_sampled_capture_is_scaled_back_to_the_wire() {
                 "{name} 1 in {n}: {field} {have} on the wire, {want} in the full capture"
             );
         }
+    }
+}
+
+/// Sampled and slowed extracts of the real attack captures, from 3 to a few hundred packets a
+/// second, are named with the vector of the full capture at default settings: found below the
+/// volume thresholds on their evidence, said so, and their rules written to log, not block.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn sampled_slow_extracts_of_real_attacks_are_named_at_default_settings() {
+    let Some(data) = require_shared("sampled slow extracts") else {
+        return;
+    };
+    let dir = scratch("analyze-low-rate");
+    for (name, vectors, n, slower) in [
+        (
+            "amp.TCP.reflection.SYNACK.pcap",
+            &["synack-reflection"][..],
+            100,
+            100,
+        ),
+        (
+            "amp.TCP.reflection.SYNACK.pcap",
+            &["synack-reflection"],
+            20,
+            50,
+        ),
+        ("amp.UDP.isakmp.pcap", &["isakmp-reflection"], 10, 10),
+        ("amp.UDP.isakmp.pcap", &["isakmp-reflection"], 20, 50),
+        (
+            "amp.UDP.bacnet.IOT.37810.pcapng",
+            &["bacnet-reflection", "dvr-reflection"],
+            100,
+            100,
+        ),
+        ("pkt.TCP.synflood.spoofed.pcap", &["syn-flood"], 100, 1),
+        ("pkt.TCP.synflood.spoofed.pcap", &["syn-flood"], 10, 10),
+    ] {
+        let cap = data.join("attacks").join(name);
+        let out = dir.join(format!("{name}.1in{n}.x{slower}.pcap"));
+        sampled_slower_pcap(&cap, &out, n, slower);
+        let rules = dir.join(format!("{name}.1in{n}.x{slower}.rules"));
+        let a = analyze_json(
+            &["--rules-out", rules.to_str().unwrap(), "--force"],
+            &[&out],
+        );
+        let found = self::vectors(&a);
+        let want: BTreeSet<String> = vectors.iter().map(|v| v.to_string()).collect();
+        assert_eq!(found, want, "{name} 1 in {n}, {slower}x slower");
+        for v in vectors {
+            let x = attack(&a, v);
+            let peak = x["peak_pps"].as_f64().unwrap();
+            assert!(peak < 1000.0, "{name}: {v} at {peak} pps is not slow");
+            assert!(
+                x["low_rate"]
+                    .as_str()
+                    .is_some_and(|w| w.contains("below the volume thresholds")),
+                "{name}: {x}"
+            );
+        }
+        // Its rule logs: the attack's rate on the wire is not known.
+        let text = std::fs::read_to_string(&rules).unwrap();
+        assert!(
+            text.contains("action = \"log\"") && !text.contains("action = \"block\""),
+            "{text}"
+        );
+        assert!(text.contains("below the volume thresholds"), "{text}");
+    }
+}
+
+/// What any address receives unasked at a low rate (scanners, UDP probes, backscatter,
+/// crawlers), whole and filtered the ways a capture gets filtered (only SYNs, only SYN-ACKs,
+/// only resets, only UDP, one direction), is no attack at any rate from 3 to 200 packets a
+/// second; nor are the real benign and non-flood captures of ../shared.
+#[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tcpdump)),
+    ignore = "needs ../shared/data and tcpdump"
+)]
+fn low_rate_benign_captures_raise_no_alarm() {
+    let Some(data) = require_shared("low-rate benign set") else {
+        return;
+    };
+    require_tool("low-rate benign set", "tcpdump");
+    let dir = scratch("analyze-low-rate-benign");
+    let mut set: Vec<PathBuf> = Vec::new();
+    for pps in ["3", "20", "200"] {
+        let bg = synth(
+            &dir,
+            &format!("internet-{pps}"),
+            &[
+                "--scenario",
+                "benign",
+                "--background",
+                "internet",
+                "--benign-pps",
+                pps,
+                "--packets",
+                "20000",
+            ],
+        );
+        for (i, filter) in [
+            "tcp[13] & 2 != 0",
+            "tcp[13] == 18",
+            "tcp[13] == 18 and dst host 10.10.10.10",
+            "tcp[13] & 4 != 0",
+            "udp",
+            "dst host 10.10.10.10",
+            "src host 10.10.10.10",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let out = dir.join(format!("internet-{pps}.filter{i}.pcap"));
+            let o = run(Command::new("tcpdump")
+                .args(["-r"])
+                .arg(&bg)
+                .arg("-w")
+                .arg(&out)
+                .arg(filter));
+            assert!(o.status.success(), "tcpdump {filter}: {}", stderr(&o));
+            set.push(out);
+        }
+        set.push(bg);
+    }
+    for sub in ["ir", "web-attacks", "scans"] {
+        for e in std::fs::read_dir(data.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "pcap") {
+                set.push(p);
+            }
+        }
+    }
+    let mut alarms = Vec::new();
+    for f in &set {
+        let a = analyze_json(&[], &[f]);
+        let floods: Vec<String> = self::vectors(&a)
+            .into_iter()
+            .filter(|v| !v.ends_with("-scan"))
+            .collect();
+        if !floods.is_empty() {
+            alarms.push(format!("{}: {floods:?}", f.display()));
+        }
+    }
+    assert!(set.len() >= 25, "{set:?}");
+    assert!(alarms.is_empty(), "{}", alarms.join("\n"));
+}
+
+/// `cap` with the target's own answers after each attack packet, as a capture of both
+/// directions holds them: an ICMP port unreachable quoting each UDP packet, a reset for each
+/// SYN-ACK (the target asked for none).
+fn with_targets_answers(cap: &Path, out: &Path) {
+    fn ipv4(src: &[u8], dst: &[u8], proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut h = vec![0x45, 0];
+        h.extend((20 + payload.len() as u16).to_be_bytes());
+        h.extend([0x12, 0x34, 0, 0, 64, proto, 0, 0]);
+        h.extend(src);
+        h.extend(dst);
+        let mut sum: u32 = h
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        h.extend(payload);
+        h
+    }
+    let mut w =
+        levee_capture::PcapWriter::new(std::fs::File::create(out).unwrap(), 1, 65535).unwrap();
+    let mut reader = CaptureReader::open(cap).unwrap();
+    reader.for_each_item(|item| {
+        let Item::Frame(f) = item else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        assert_eq!(f.linktype, 1, "{}: Ethernet expected", cap.display());
+        w.write(f.ts_nanos, f.data).unwrap();
+        let d = f.data;
+        if d.len() < 14 + 20 || d[12..14] != [8, 0] || d[14] >> 4 != 4 {
+            return std::ops::ControlFlow::Continue(());
+        }
+        let ip = &d[14..];
+        let ihl = usize::from(ip[0] & 15) * 4;
+        let (src, dst, proto) = (&ip[12..16], &ip[16..20], ip[9]);
+        let answer = match proto {
+            17 if ip.len() >= ihl + 8 => {
+                let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+                icmp.extend(&ip[..ihl + 8]);
+                Some(ipv4(dst, src, 1, &icmp))
+            }
+            6 if ip.len() >= ihl + 14 && ip[ihl + 13] & 0x12 == 0x12 => {
+                let t = &ip[ihl..];
+                let mut rst = Vec::new();
+                rst.extend(&t[2..4]);
+                rst.extend(&t[0..2]);
+                rst.extend(&t[8..12]);
+                rst.extend([0, 0, 0, 0, 0x50, 0x04, 0, 0, 0, 0, 0, 0]);
+                Some(ipv4(dst, src, 6, &rst))
+            }
+            _ => None,
+        };
+        if let Some(packet) = answer {
+            let mut frame = Vec::new();
+            frame.extend(&d[6..12]);
+            frame.extend(&d[0..6]);
+            frame.extend([8, 0]);
+            frame.extend(packet);
+            w.write(f.ts_nanos + 50_000, &frame).unwrap();
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    w.finish().unwrap();
+}
+
+/// One attack, one story: the resets and ICMP errors that a reflection's forged requests
+/// draw from hosts that do not serve them are the reflection's backscatter, counted apart,
+/// not an `rst-flood` or `icmp-flood` with rules of their own; and the target's own answers
+/// to the reflection (resets, port unreachables) change nothing of what is found.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn a_reflections_backscatter_is_part_of_it() {
+    let Some(data) = require_shared("backscatter") else {
+        return;
+    };
+    let dir = scratch("analyze-backscatter");
+    let synack = data.join("attacks/amp.TCP.reflection.SYNACK.pcap");
+    let rules = dir.join("synack.rules");
+    let a = analyze_json(
+        &["--rules-out", rules.to_str().unwrap(), "--force"],
+        &[&synack],
+    );
+    assert_eq!(
+        self::vectors(&a),
+        BTreeSet::from(["synack-reflection".to_string()])
+    );
+    let r = attack(&a, "synack-reflection");
+    let kinds: Vec<(String, String, u64)> = r["backscatter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["kind"].as_str().unwrap().to_string(),
+                b["looks_like"].as_str().unwrap().to_string(),
+                b["packets"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // tcpdump counts 1,018 resets and 153 ICMP errors to the target in this capture.
+    assert_eq!(
+        kinds,
+        vec![
+            ("resets".to_string(), "rst-flood".to_string(), 1018),
+            ("icmp-errors".to_string(), "icmp-flood".to_string(), 153)
+        ],
+        "{r}"
+    );
+    let text = std::fs::read_to_string(&rules).unwrap();
+    assert_eq!(text.matches("[[rule]]").count(), 1, "{text}");
+    // The text report shows it under the attack.
+    let o = run(levee().args(["analyze", "--no-progress"]).arg(&synack));
+    assert!(
+        stdout(&o).contains("backscatter 1,018 resets"),
+        "{}",
+        stdout(&o)
+    );
+
+    for name in [
+        "amp.TCP.reflection.SYNACK.pcap",
+        "amp.UDP.isakmp.pcap",
+        "amp.UDP.bacnet.IOT.37810.pcapng",
+    ] {
+        let cap = data.join("attacks").join(name);
+        let answered = dir.join(format!("{name}.answered.pcap"));
+        with_targets_answers(&cap, &answered);
+        let alone = analyze_json(&[], &[&cap]);
+        let both = analyze_json(&[], &[&answered]);
+        assert_eq!(
+            big_attacks(&both, 0),
+            big_attacks(&alone, 0),
+            "{name}: the target's answers changed what was found"
+        );
     }
 }

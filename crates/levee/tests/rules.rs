@@ -191,8 +191,14 @@ fn rules_from_analyze_block_the_real_attacks_and_no_benign_traffic() {
         let sim = simulate(&rules, &[cap]);
         let share =
             sim["blocked"]["packets"].as_f64().unwrap() / sim["total"]["packets"].as_f64().unwrap();
+        // A reflection's backscatter is not blocked: a rule against resets from port 80 or
+        // ICMP errors to the target would also stop the answers to its own connections. It
+        // is 1,018 resets and 153 ICMP errors (15%) of the SYN-ACK capture, 155 ICMP errors
+        // (1.6%) of the BACnet one.
         let need = if cap.ends_with("amp.TCP.reflection.SYNACK.pcap") {
-            0.95
+            0.83
+        } else if cap.ends_with("amp.UDP.bacnet.IOT.37810.pcapng") {
+            0.97
         } else {
             0.98
         };
@@ -348,8 +354,9 @@ fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
         text.contains("--rules-out writes it to log, not block"),
         "{text}"
     );
-    // The others still block; a limit outside 0..100 is a usage error.
-    assert_eq!(rules.matches("action = \"block\"").count(), 3, "{rules}");
+    // The others (the DVR and unnamed reflections; the ICMP errors are the DVR reflection's
+    // backscatter, with no rule) still block; a limit outside 0..100 is a usage error.
+    assert_eq!(rules.matches("action = \"block\"").count(), 2, "{rules}");
     let o = run(levee()
         .args(["analyze", "--block-collateral", "150"])
         .arg(&cap));
