@@ -209,7 +209,7 @@ fn flow_slot(hs: u64, hd: u64, sport: u16, dport: u16, proto: u8) -> FlowSlot {
 /// answers that packet: it is "answered" (an answer, not a flood) when the capture holds the
 /// packet it quotes, and evidence when it does not (errors about packets nobody here sent:
 /// forged quotes, or a reflection's requests bouncing off closed ports).
-#[inline]
+#[inline(never)]
 fn judged_flow(p: &Packet<'_>, own: FlowSlot) -> (FlowSlot, bool) {
     if !matches!(p.transport, Transport::Icmp(_)) {
         return (own, false);
@@ -514,7 +514,12 @@ impl Analyzer {
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
         let (hs, hd) = (mix_u128(src), mix_u128(dst));
-        let (flow, error) = judged_flow(p, flow_slot(hs, hd, sport, dport, ip.proto));
+        let own = flow_slot(hs, hd, sport, dport, ip.proto);
+        let (flow, error) = if class == Class::Icmp {
+            judged_flow(p, own)
+        } else {
+            (own, false)
+        };
         // Start loading the flow's filter block now: the batch is worked on once full, by
         // which time it has arrived.
         self.flows.prefetch(flow);

@@ -100,7 +100,24 @@ const BUSIEST: usize = 16;
 pub(crate) const SECOND_NS: i64 = 1_000_000_000;
 
 impl SecondPeak {
+    #[inline(always)]
     pub(crate) fn note(&mut self, ts: i64, weight: u64) {
+        // Most packets fall in the current second: tell so without a division.
+        let start = self.current.0.wrapping_mul(SECOND_NS);
+        if self.current.1 > 0 && (ts.wrapping_sub(start) as u64) < SECOND_NS as u64 {
+            self.current.1 += weight;
+            if self.current.0 == self.first.0 {
+                self.first.1 = self.current.1;
+            }
+            return;
+        }
+        self.note_elsewhere(ts, weight);
+    }
+
+    /// [`SecondPeak::note`] of a packet outside the current second.
+    #[cold]
+    #[inline(never)]
+    fn note_elsewhere(&mut self, ts: i64, weight: u64) {
         let s = ts.div_euclid(SECOND_NS);
         if self.current.1 == 0 && self.first.1 == 0 {
             self.first = (s, weight);
