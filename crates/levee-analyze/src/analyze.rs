@@ -300,6 +300,7 @@ impl Analyzer {
     /// Adds another thread's first-pass statistics to this one's (the flow filters stay each
     /// thread's own: each saw its own flows, and judges them in the second pass).
     pub fn merge_stats(&mut self, o: &Analyzer) {
+        self.classifier.merge_late(&o.classifier);
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.start = self.start.min(o.start);
@@ -850,6 +851,11 @@ impl Analyzer {
     #[inline]
     fn class_mut(&mut self, class: Class) -> &mut ClassStats {
         self.classes[class.index()].get_or_insert_with(|| new_class_stats(class))
+    }
+
+    /// The first pass's classifier: what it learnt of fragments that came out of order.
+    pub(crate) fn classifier(&self) -> &Classifier {
+        &self.classifier
     }
 
     pub(crate) fn class(&self, class: Class) -> Option<&ClassStats> {

@@ -108,6 +108,18 @@ pub fn addr_from_bits(a: u128) -> IpAddr {
     }
 }
 
+/// A span of nanoseconds in the unit that reads best: seconds, hours or days.
+pub fn span_words(ns: i64) -> String {
+    let s = ns as f64 / 1e9;
+    if s >= 2.0 * 86400.0 {
+        format!("{:.1} days", s / 86400.0)
+    } else if s >= 2.0 * 3600.0 {
+        format!("{:.1} hours", s / 3600.0)
+    } else {
+        format!("{s:.0} s")
+    }
+}
+
 /// Thousands separators for evidence text.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -552,6 +564,23 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
     for class in Class::all() {
         let Some(c) = an.class(class) else { continue };
         if class == Class::Undecoded {
+            continue;
+        }
+        // Later fragments that came before their first fragment are this class's until it
+        // comes; most of them having found it, they are the datagrams' other classes'.
+        let resolved = an.classifier().resolved_orphans();
+        if class == Class::Fragment && resolved > 0 && 2 * resolved >= c.packets {
+            dismissed.push(Dismissal {
+                class,
+                packets: c.packets,
+                peak_pps: 0.0,
+                sources: c.distinct_sources.estimate(),
+                reason: format!(
+                    "{} of these later fragments arrived before their first fragment (out of \
+                     order) and belong to its datagram, measured with it",
+                    thousands(resolved)
+                ),
+            });
             continue;
         }
         // Sources of the evidence-carrying packets: legitimate clients of the same kind of

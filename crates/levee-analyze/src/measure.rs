@@ -45,6 +45,8 @@ struct AttackCount {
     /// Every source of the attack's packets, while there are at most [`MAX_SCOPE_SOURCES`]
     /// (`None` past that: a spoofed flood's sources are never kept).
     sources: Option<hashbrown::HashSet<u128>>,
+    /// Packets the attack's targets sent (to anyone): none in a capture of one direction.
+    from_targets: u64,
 }
 
 /// Most sources an attack may have for its rule to be scoped to them.
@@ -110,6 +112,16 @@ impl Analyzer {
     }
 }
 
+/// A packet's class, with what the whole first pass learnt: a later fragment that came
+/// before its first fragment belongs to its datagram's class.
+#[inline]
+fn settled(class: Class, p: &Packet<'_>, first_pass: &Analyzer) -> Class {
+    match class {
+        Class::Fragment => first_pass.classifier().late_class(p).unwrap_or(class),
+        _ => class,
+    }
+}
+
 impl Meter {
     fn new(
         findings: Arc<Vec<Finding>>,
@@ -136,6 +148,7 @@ impl Meter {
                 second_bytes: SecondPeak::default(),
                 matched: vec![(0, 0); f.candidates.len()],
                 sources: Some(hashbrown::HashSet::new()),
+                from_targets: 0,
             })
             .collect();
         Meter {
@@ -157,7 +170,7 @@ impl Meter {
     /// Decides which findings the packet belongs to (see [`Plan::members`]) without counting
     /// it: for a later pass that only needs membership, such as a rules simulation.
     pub fn judge(&mut self, ts: i64, p: &Packet<'_>, first_pass: &Analyzer) {
-        let class = self.classifier.classify(p);
+        let class = settled(self.classifier.classify(p), p, first_pass);
         self.judge_as(ts, p, class, first_pass);
     }
 
@@ -205,10 +218,19 @@ impl Meter {
 
     /// Counts one packet standing for `weight` packets.
     fn count(&mut self, ts: i64, p: &Packet<'_>, class: Class, first_pass: &Analyzer, weight: u64) {
+        let class = settled(class, p, first_pass);
         self.total_packets += weight;
         self.measured += 1;
         self.judge_as(ts, p, class, first_pass);
         let src = p.ip.as_ref().map_or(0, |ip| addr_bits(ip.src));
+        if p.ip.is_some() {
+            for (f, count) in self.findings.iter().zip(self.counts.iter_mut()) {
+                // A target as the source: `matches` tests its second address.
+                if !matches!(f.targets, TargetSpec::FromSource(_)) && f.targets.matches(0, src) {
+                    count.from_targets += weight;
+                }
+            }
+        }
         let (w, base) = (self.bucket_ns, self.base);
         for (count, _) in self
             .counts
@@ -283,6 +305,7 @@ impl Meter {
                 x.0 += y.0;
                 x.1 += y.1;
             }
+            a.from_targets += b.from_targets;
             a.sources = match (a.sources.take(), b.sources) {
                 (Some(mut x), Some(y)) => {
                     x.extend(y);
@@ -435,6 +458,17 @@ impl Plan {
             ));
         }
         notes.extend(crate::detect::low_rate_hints(an, &self.findings));
+        if an.bucket_ns > cfg.bucket_ns.max(1) {
+            notes.push(format!(
+                "the capture spans {}: its rates are charted in {} s buckets (a series keeps at \
+                 most 16,384), not the {} s asked. Detection does not rest on them: an attack's \
+                 window is bounded by its first and last packets, with no 5-minute silence in \
+                 it, and its peak is its busiest second, counted exactly",
+                crate::detect::span_words(an.end - an.start),
+                an.bucket_ns as f64 / 1e9,
+                cfg.bucket_ns as f64 / 1e9
+            ));
+        }
         if crate::detect::syn_only_capture(an) {
             notes.push(
                 "the capture holds TCP SYNs and no other TCP packet (a capture filter, or one \
@@ -661,6 +695,20 @@ impl Plan {
                 mean_bps * wire as f64,
             );
             let mut evidence = f.evidence.clone();
+            // Evidence that rests on answers never seen means little in a capture that holds
+            // no packet from the targets: say so, when every packet was measured (a sample
+            // may miss a target's few packets).
+            let answers_matter = !matches!(f.targets, TargetSpec::FromSource(_))
+                && !(f.class == Class::Syn && crate::detect::syn_only_capture(an))
+                && f.class != Class::DnsQuery;
+            if answers_matter && one_in == 1 && count.from_targets == 0 {
+                evidence.push(
+                    "the capture holds no packet from the targets: one direction of the \
+                     traffic (a tap on one side, or a filter), so whether they answered cannot \
+                     be seen, and this rests on the volume, the sources and their headers"
+                        .to_string(),
+                );
+            }
             evidence.extend(scoped_note);
             evidence.push(if coarse && span < 1.0 {
                 format!(

@@ -400,19 +400,40 @@ const fn tcp_class_of(flags: u16) -> Class {
     Class::TcpAnomaly
 }
 
-/// Slots in the first-fragment table (a power of two).
+/// Slots in the first-fragment and orphan tables (a power of two).
 const FRAGMENT_SLOTS: usize = 1 << 14;
+/// Slots in the table of first fragments that came late (a power of two).
+const LATE_SLOTS: usize = 1 << 18;
 
 /// Classifies packets; remembers the class of first fragments so later fragments join them.
+///
+/// A later fragment that arrives before its first fragment (out of order: 217 of 726 in one
+/// real DNS reflection) is a [`Class::Fragment`] when it arrives. The classifier remembers
+/// such orphans, and when their first fragment comes, the class it gives them
+/// ([`Classifier::late_class`]): the second pass, which measures every attack, asks for it, so
+/// a reordered fragment counts in its datagram's attack. The reorder window is the orphan
+/// table: a first fragment that comes before [`FRAGMENT_SLOTS`] other orphans have taken its
+/// slot. What is learnt is kept for the whole capture in [`LATE_SLOTS`] slots (2 MiB, made at
+/// the first out-of-order datagram), so that two reordered datagrams rarely share one.
 pub struct Classifier {
     /// Direct-mapped: slot = hash of (src, dst, id, proto); holds (tag, class index + 1).
     fragments: Vec<(u32, u8)>,
+    /// Later fragments seen before their first fragment: (tag, packets), same slots.
+    orphans: Vec<(u32, u32)>,
+    /// The class of first fragments that came after some of their later fragments: (tag,
+    /// class index + 1), same slots.
+    late: Vec<(u32, u8)>,
+    /// Orphans whose first fragment came later.
+    resolved: u64,
 }
 
 impl Default for Classifier {
     fn default() -> Self {
         Classifier {
             fragments: vec![(0, 0); FRAGMENT_SLOTS],
+            orphans: Vec::new(),
+            late: Vec::new(),
+            resolved: 0,
         }
     }
 }
@@ -447,6 +468,7 @@ impl Classifier {
                 if c != 0 && tag == (k >> 32) as u32 {
                     return Class::from_index(c as usize - 1);
                 }
+                self.note_orphan(k);
             }
             return Class::Fragment;
         }
@@ -463,11 +485,67 @@ impl Classifier {
         };
         if ip.is_fragment {
             if let Some(k) = fragment_key(p) {
-                self.fragments[k as usize & (FRAGMENT_SLOTS - 1)] =
-                    ((k >> 32) as u32, class.index() as u8 + 1);
+                let slot = k as usize & (FRAGMENT_SLOTS - 1);
+                let tag = (k >> 32) as u32;
+                self.fragments[slot] = (tag, class.index() as u8 + 1);
+                if let Some(&(orphan_tag, n)) = self.orphans.get(slot) {
+                    if n > 0 && orphan_tag == tag {
+                        self.note_late(k, class);
+                        self.resolved += u64::from(n);
+                        self.orphans[slot] = (0, 0);
+                    }
+                }
             }
         }
         class
+    }
+
+    #[cold]
+    fn note_late(&mut self, k: u64, class: Class) {
+        if self.late.is_empty() {
+            self.late = vec![(0, 0); LATE_SLOTS];
+        }
+        self.late[k as usize & (LATE_SLOTS - 1)] = ((k >> 32) as u32, class.index() as u8 + 1);
+    }
+
+    #[cold]
+    fn note_orphan(&mut self, k: u64) {
+        if self.orphans.is_empty() {
+            self.orphans = vec![(0, 0); FRAGMENT_SLOTS];
+        }
+        let slot = k as usize & (FRAGMENT_SLOTS - 1);
+        let tag = (k >> 32) as u32;
+        let (t, n) = self.orphans[slot];
+        self.orphans[slot] = (tag, if t == tag { n.saturating_add(1) } else { 1 });
+    }
+
+    /// The class of a later fragment that arrived before its first fragment, once the first
+    /// has come; `None` for any other packet.
+    pub fn late_class(&self, p: &Packet<'_>) -> Option<Class> {
+        if !p.ip.as_ref()?.is_later_fragment() {
+            return None;
+        }
+        let k = fragment_key(p)?;
+        let &(tag, c) = self.late.get(k as usize & (LATE_SLOTS - 1))?;
+        (c != 0 && tag == (k >> 32) as u32).then(|| Class::from_index(c as usize - 1))
+    }
+
+    /// Later fragments that arrived before their first fragment, whose first fragment came.
+    pub fn resolved_orphans(&self) -> u64 {
+        self.resolved
+    }
+
+    /// Adds what another thread's classifier learnt of late first fragments.
+    pub fn merge_late(&mut self, o: &Classifier) {
+        if self.late.is_empty() && !o.late.is_empty() {
+            self.late = vec![(0, 0); LATE_SLOTS];
+        }
+        for (mine, theirs) in self.late.iter_mut().zip(&o.late) {
+            if mine.1 == 0 {
+                *mine = *theirs;
+            }
+        }
+        self.resolved += o.resolved;
     }
 }
 

@@ -40,6 +40,12 @@ fn a_month_long_capture_is_analysed_in_bounded_memory() {
         let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let span = a["capture"]["duration_s"].as_f64().unwrap();
         assert!(span >= 29.0 * 86400.0, "the capture spans {span} s");
+        // Only the chart is coarser than a second, and the notes say so.
+        let notes = a["notes"].to_string();
+        assert!(
+            notes.contains("charted in 256 s buckets") && notes.contains("not the 1 s asked"),
+            "{notes}"
+        );
         let flood = a["attacks"]
             .as_array()
             .unwrap()
