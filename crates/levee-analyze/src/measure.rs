@@ -698,9 +698,9 @@ impl Plan {
             // Evidence that rests on answers never seen means little in a capture that holds
             // no packet from the targets: say so, when every packet was measured (a sample
             // may miss a target's few packets).
-            let answers_matter = !matches!(f.targets, TargetSpec::FromSource(_))
-                && !(f.class == Class::Syn && crate::detect::syn_only_capture(an))
-                && f.class != Class::DnsQuery;
+            let scan = matches!(f.targets, TargetSpec::FromSource(_));
+            let syn_only = f.class == Class::Syn && crate::detect::syn_only_capture(an);
+            let answers_matter = !scan && !syn_only && f.class != Class::DnsQuery;
             if answers_matter && one_in == 1 && count.from_targets == 0 {
                 evidence.push(
                     "the capture holds no packet from the targets: one direction of the \
