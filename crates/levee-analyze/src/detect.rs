@@ -17,6 +17,12 @@
 //! "Many sources" (`min_flood_sources`) is what keeps one heavy transfer, a speed test or a
 //! backup from ever being called a flood; "unsolicited"/"unanswered" is what keeps a busy
 //! resolver or a popular site from being called a reflection or a flood.
+//!
+//! A window ends at a silence of [`QUIET_GAP`] in the evidence, and a class is searched again
+//! after it: the same attack days later is another attack. Below the volume thresholds, a
+//! class is still an attack when its evidence is overwhelming ([`overwhelming`]: what a
+//! sampled or slow capture shows). A reflection's resets and ICMP errors from hosts refusing
+//! its forged requests are folded into it as its backscatter ([`fold_backscatter`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -224,13 +230,33 @@ struct Window {
 /// first bucket reaching a tenth of their peak rate, and ends at the last bucket still above
 /// twice the rate they had before the window (any at all, when there was no earlier stretch to
 /// judge by). A flood that trails off stays one attack; a return to normal is not counted in it.
-fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
-    let rates = bucket_rates(an, c.series.iter().map(|b| b.flagged));
+fn window(an: &Analyzer, c: &ClassStats, taken: &[Window]) -> Option<Window> {
+    let mut rates = bucket_rates(an, c.series.iter().map(|b| b.flagged));
+    // The windows already found are not looked at again.
+    for t in taken {
+        for r in rates.iter_mut().take(t.last + 1).skip(t.first) {
+            *r = 0.0;
+        }
+    }
     let peak = rates.iter().cloned().fold(0.0, f64::max);
     if peak <= 0.0 {
         return None;
     }
-    let first = rates.iter().position(|&r| r >= peak / 10.0)?;
+    let peak_at = rates.iter().position(|&r| r >= peak)?;
+    // Between the windows already found around the peak.
+    let floor = taken
+        .iter()
+        .filter(|t| t.last < peak_at)
+        .map(|t| t.last + 1)
+        .max()
+        .unwrap_or(0);
+    let ceiling = taken
+        .iter()
+        .filter(|t| t.first > peak_at)
+        .map(|t| t.first - 1)
+        .min()
+        .unwrap_or(rates.len() - 1);
+    let first = (floor..=peak_at).find(|&i| rates[i] >= peak / 10.0)?;
     let baseline_pps = if first >= 5 {
         let mut before = rates[..first].to_vec();
         before.sort_by(f64::total_cmp);
@@ -239,34 +265,31 @@ fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
         None
     };
     let tail = baseline_pps.map_or(0.0, |b| 2.0 * b);
-    let peak_at = rates.iter().position(|&r| r >= peak)?;
-    let last = rates
-        .iter()
-        .rposition(|&r| r > tail && r > 0.0)
-        .unwrap_or(peak_at)
-        .max(peak_at);
+    let last = (peak_at..=ceiling)
+        .rev()
+        .find(|&i| rates[i] > tail && rates[i] > 0.0)
+        .unwrap_or(peak_at);
+    // The stretch of evidence around the peak with no silence of `QUIET_GAP` in it: hours of
+    // nothing are a gap, not a slow attack, and what follows it is another attack. From a
+    // sample of one packet in n, evidence arrives n times as far apart.
+    let quiet = QUIET_GAP.saturating_mul(an.sample_one_in() as i64);
+    let (first, last) = quiet_bounded(&c.series, peak_at, first, last, quiet);
     let w = an.bucket_ns;
     let base = an.base_bucket.unwrap_or(0);
-    let (first, last, start, end, peak) = if w > SECOND_NS {
-        // A long capture's buckets grew wider than a second: the attack is the stretch of
-        // evidence around the peak bucket with no silence of `QUIET_GAP` in it (hours of
-        // nothing are a gap, not a slow attack), bounded by its first and last packets, and
-        // its peak is its busiest second, counted exactly.
-        // From a sample of one packet in n, evidence arrives n times as far apart.
-        let quiet = QUIET_GAP.saturating_mul(an.sample_one_in() as i64);
-        let (lo, hi) = quiet_bounded(&c.series, peak_at, first, last, quiet);
-        let peak = peak.max(c.busiest_evidence_second() as f64);
-        (
-            lo,
-            hi,
-            c.series[lo].first_flagged,
-            c.series[hi].last_flagged,
-            peak,
-        )
+    let (start, end, peak) = if w > SECOND_NS {
+        // A long capture's buckets grew wider than a second: the attack is bounded by its
+        // first and last packets, and its peak is its busiest second, counted exactly.
+        let (start, end) = (c.series[first].first_flagged, c.series[last].last_flagged);
+        let busiest = if taken.is_empty() {
+            c.busiest_evidence_second()
+        } else {
+            c.second_peak.peak_between(start, end)
+        };
+        (start, end, peak.max(busiest as f64))
     } else {
         let start = ((base + first as i64) * w).max(c.first_ts);
         let end = ((base + last as i64 + 1) * w - 1).min(c.last_ts);
-        (first, last, start, end, peak)
+        (start, end, peak)
     };
     let (packets, flagged) = c.series[first..=last]
         .iter()
@@ -286,6 +309,17 @@ fn window(an: &Analyzer, c: &ClassStats) -> Option<Window> {
         baseline_pps,
         mean_pps,
     })
+}
+
+/// Most attack windows one class is searched for: the same kind of attack again, after a
+/// silence of [`QUIET_GAP`], is another attack.
+const MAX_WINDOWS: usize = 8;
+
+/// Whether a window is apart from every window already found by a silence of `quiet`.
+fn apart(w: &Window, taken: &[Window], quiet: i64) -> bool {
+    taken
+        .iter()
+        .all(|t| w.start - t.end >= quiet || t.start - w.end >= quiet)
 }
 
 /// Silence that ends an attack window on a long capture.
@@ -605,230 +639,247 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         if below_volume && LowRateFamily::of(class).is_none() {
             continue;
         }
-        let Some(w) = window(an, c) else {
-            if below_volume {
-                continue;
+        let mut taken: Vec<Window> = Vec::new();
+        for round in 0..MAX_WINDOWS {
+            let Some(w) = window(an, c, &taken) else {
+                if below_volume || round > 0 {
+                    break;
+                }
+                dismissed.push(Dismissal {
+                    class,
+                    packets: c.packets,
+                    peak_pps: whole_peak,
+                    sources: all_sources,
+                    reason: "every packet belongs to two-way traffic (answered, solicited or part \
+                             of a connection seen opening)"
+                        .into(),
+                });
+                break;
+            };
+            // Another window of the class must be another episode, not the ramp or the tail of
+            // the one found.
+            if !apart(
+                &w,
+                &taken,
+                QUIET_GAP.saturating_mul(an.sample_one_in() as i64),
+            ) {
+                break;
             }
-            dismissed.push(Dismissal {
+            let evidence_share = w.flagged as f64 / w.packets.max(1) as f64;
+            let rise = w.baseline_pps.map(|b| w.mean_pps / b.max(1.0));
+            let rose = rise.is_some_and(|r| r >= cfg.baseline_factor);
+            let many_sources = sources >= cfg.min_flood_sources;
+            let enough =
+                w.flagged * wire >= cfg.min_packets && w.peak_pps * wire as f64 >= cfg.min_pps;
+            let mut evidence = Vec::new();
+            let mut zone = None;
+            let mut vector = class.vector().to_string();
+            let dismiss = |reason: String| Dismissal {
                 class,
                 packets: c.packets,
                 peak_pps: whole_peak,
                 sources: all_sources,
-                reason: "every packet belongs to two-way traffic (answered, solicited or part \
-                         of a connection seen opening)"
-                    .into(),
-            });
-            continue;
-        };
-        let evidence_share = w.flagged as f64 / w.packets.max(1) as f64;
-        let rise = w.baseline_pps.map(|b| w.mean_pps / b.max(1.0));
-        let rose = rise.is_some_and(|r| r >= cfg.baseline_factor);
-        let many_sources = sources >= cfg.min_flood_sources;
-        let enough = w.flagged * wire >= cfg.min_packets && w.peak_pps * wire as f64 >= cfg.min_pps;
-        let mut evidence = Vec::new();
-        let mut zone = None;
-        let mut vector = class.vector().to_string();
-        let dismiss = |reason: String| Dismissal {
-            class,
-            packets: c.packets,
-            peak_pps: whole_peak,
-            sources: all_sources,
-            reason,
-        };
-        let syn_only = syn_only_capture(an);
-        let what = match class {
-            Class::Syn if syn_only => {
-                "whose handshakes cannot be followed (the capture holds no TCP packet but SYNs)"
-            }
-            Class::Syn => "never followed by the handshake's ACK",
-            Class::SynAck | Class::Reflection(_) => "answering no request seen in the capture",
-            Class::Ack | Class::Rst | Class::Fin => "outside any connection seen opening",
-            _ => "never answered",
-        };
-        let mut low_rate = None;
-        if below_volume {
-            match overwhelming(an, class, c, &w, sources) {
-                Some((found, why)) => {
-                    evidence = found;
-                    low_rate = Some(why);
-                }
-                None => continue,
-            }
-        }
-        let verdict: Result<(), String> = if low_rate.is_some() {
-            Ok(())
-        } else if class == Class::DnsQuery {
-            match c.dns.as_deref() {
-                Some(d) if d.parsed >= cfg.min_packets => {
-                    let (z, zone_n) = d.zones.top(1).pop().unwrap_or_default();
-                    let distinct = d.distinct_names.estimate();
-                    let uniq = distinct as f64 / d.parsed as f64;
-                    let zone_share = zone_n as f64 / d.parsed as f64;
-                    if zone_share >= 0.5 && uniq >= 0.5 {
-                        evidence.push(format!(
-                            "{} queries, {} of them under {z}, ~{} distinct names: \
-                             random subdomains that no cache can answer",
-                            thousands(d.parsed),
-                            pct(zone_share),
-                            thousands(distinct)
-                        ));
-                        zone = Some(z);
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "queries spread over many names and zones (top zone {} of queries, \
-                             {} distinct names per query): ordinary resolver traffic",
-                            pct(zone_share),
-                            pct(uniq.min(1.0))
-                        ))
-                    }
-                }
-                _ => Err("no DNS questions could be read".into()),
-            }
-        } else if !enough {
-            Err(format!(
-                "only {} packets {what} (peak {}): {}",
-                c.approx(w.flagged),
-                rate(w.peak_pps),
-                if w.flagged == 0 {
-                    "two-way traffic"
-                } else {
-                    "below the volume of an attack"
-                }
-            ))
-        } else {
-            match class {
-                Class::SynAck | Class::Reflection(_) => {
-                    if sources < cfg.min_reflectors {
-                        Err(format!("only ~{sources} reflectors"))
-                    } else {
-                        let what = match class.service() {
-                            Some(s) => format!(
-                                "UDP packets from source port {} ({}: {})",
-                                s.port, s.name, s.abuse
-                            ),
-                            None => "SYN-ACKs".to_string(),
-                        };
-                        evidence.push(format!(
-                            "{} {what} answer no request seen in the capture ({} of the \
-                             class in the attack window)",
-                            c.approx(w.flagged),
-                            pct(evidence_share)
-                        ));
-                        evidence.push(format!("~{} distinct reflectors", thousands(sources)));
-                        Ok(())
-                    }
-                }
-                _ if !(many_sources || rose && sources >= 5) => Err(format!(
-                    "~{sources} sources and no rise over earlier traffic: a few heavy senders, \
-                     not a flood (see port-scan/host-scan)"
-                )),
-                _ if evidence_share < cfg.min_evidence && !rose => Err(format!(
-                    "only {} of packets {what}, with no rise over earlier traffic",
-                    pct(evidence_share)
-                )),
+                reason,
+            };
+            let syn_only = syn_only_capture(an);
+            let what = match class {
                 Class::Syn if syn_only => {
-                    evidence.push(format!(
-                        "{} SYNs from ~{} sources; the capture holds no other TCP packet, so \
-                         whether their handshakes completed cannot be seen",
-                        c.approx(w.flagged),
-                        thousands(sources)
-                    ));
-                    Ok(())
+                    "whose handshakes cannot be followed (the capture holds no TCP packet but SYNs)"
                 }
-                Class::Syn => {
-                    let completion = c.completed as f64 / c.packets.max(1) as f64;
-                    evidence.push(format!(
-                        "{} SYNs never followed by the handshake's ACK; {} handshakes \
-                         completed in all ({} of SYNs)",
-                        c.approx(w.flagged),
-                        thousands(c.completed),
-                        pct(completion.min(1.0))
-                    ));
-                    Ok(())
+                Class::Syn => "never followed by the handshake's ACK",
+                Class::SynAck | Class::Reflection(_) => "answering no request seen in the capture",
+                Class::Ack | Class::Rst | Class::Fin => "outside any connection seen opening",
+                _ => "never answered",
+            };
+            let mut low_rate = None;
+            if below_volume {
+                match overwhelming(an, class, c, &w, sources) {
+                    Some((found, why)) => {
+                        evidence = found;
+                        low_rate = Some(why);
+                    }
+                    None => continue,
                 }
-                Class::Udp => {
-                    // One fixed source port from real, repeating hosts: a reflection of a
-                    // service levee has no name for.
-                    let top_port = concentrated_port(&c.src_ports.to_vec(), c.profiled, 0.9);
-                    let spoofed_like = sources >= 1000 && sources as f64 >= 0.5 * c.profiled as f64;
-                    if let (Some(port), false) = (top_port, spoofed_like) {
-                        vector = "udp-reflection".into();
+            }
+            let verdict: Result<(), String> = if low_rate.is_some() {
+                Ok(())
+            } else if class == Class::DnsQuery {
+                match c.dns.as_deref() {
+                    Some(d) if d.parsed >= cfg.min_packets => {
+                        let (z, zone_n) = d.zones.top(1).pop().unwrap_or_default();
+                        let distinct = d.distinct_names.estimate();
+                        let uniq = distinct as f64 / d.parsed as f64;
+                        let zone_share = zone_n as f64 / d.parsed as f64;
+                        if zone_share >= 0.5 && uniq >= 0.5 {
+                            evidence.push(format!(
+                                "{} queries, {} of them under {z}, ~{} distinct names: \
+                                 random subdomains that no cache can answer",
+                                thousands(d.parsed),
+                                pct(zone_share),
+                                thousands(distinct)
+                            ));
+                            zone = Some(z);
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "queries spread over many names and zones (top zone {} of queries, \
+                                 {} distinct names per query): ordinary resolver traffic",
+                                pct(zone_share),
+                                pct(uniq.min(1.0))
+                            ))
+                        }
+                    }
+                    _ => Err("no DNS questions could be read".into()),
+                }
+            } else if !enough {
+                Err(format!(
+                    "only {} packets {what} (peak {}): {}",
+                    c.approx(w.flagged),
+                    rate(w.peak_pps),
+                    if w.flagged == 0 {
+                        "two-way traffic"
+                    } else {
+                        "below the volume of an attack"
+                    }
+                ))
+            } else {
+                match class {
+                    Class::SynAck | Class::Reflection(_) => {
+                        if sources < cfg.min_reflectors {
+                            Err(format!("only ~{sources} reflectors"))
+                        } else {
+                            let what = match class.service() {
+                                Some(s) => format!(
+                                    "UDP packets from source port {} ({}: {})",
+                                    s.port, s.name, s.abuse
+                                ),
+                                None => "SYN-ACKs".to_string(),
+                            };
+                            evidence.push(format!(
+                                "{} {what} answer no request seen in the capture ({} of the \
+                                 class in the attack window)",
+                                c.approx(w.flagged),
+                                pct(evidence_share)
+                            ));
+                            evidence.push(format!("~{} distinct reflectors", thousands(sources)));
+                            Ok(())
+                        }
+                    }
+                    _ if !(many_sources || rose && sources >= 5) => Err(format!(
+                        "~{sources} sources and no rise over earlier traffic: a few heavy senders, \
+                         not a flood (see port-scan/host-scan)"
+                    )),
+                    _ if evidence_share < cfg.min_evidence && !rose => Err(format!(
+                        "only {} of packets {what}, with no rise over earlier traffic",
+                        pct(evidence_share)
+                    )),
+                    Class::Syn if syn_only => {
                         evidence.push(format!(
-                            "{} UDP packets from source port {port}, answering no request seen \
-                             in the capture, from ~{} hosts: reflection of an unnamed service",
+                            "{} SYNs from ~{} sources; the capture holds no other TCP packet, so \
+                             whether their handshakes completed cannot be seen",
                             c.approx(w.flagged),
                             thousands(sources)
                         ));
-                    } else {
+                        Ok(())
+                    }
+                    Class::Syn => {
+                        let completion = c.completed as f64 / c.packets.max(1) as f64;
+                        evidence.push(format!(
+                            "{} SYNs never followed by the handshake's ACK; {} handshakes \
+                             completed in all ({} of SYNs)",
+                            c.approx(w.flagged),
+                            thousands(c.completed),
+                            pct(completion.min(1.0))
+                        ));
+                        Ok(())
+                    }
+                    Class::Udp => {
+                        // One fixed source port from real, repeating hosts: a reflection of a
+                        // service levee has no name for.
+                        let top_port = concentrated_port(&c.src_ports.to_vec(), c.profiled, 0.9);
+                        let spoofed_like =
+                            sources >= 1000 && sources as f64 >= 0.5 * c.profiled as f64;
+                        if let (Some(port), false) = (top_port, spoofed_like) {
+                            vector = "udp-reflection".into();
+                            evidence.push(format!(
+                                "{} UDP packets from source port {port}, answering no request seen \
+                                 in the capture, from ~{} hosts: reflection of an unnamed service",
+                                c.approx(w.flagged),
+                                thousands(sources)
+                            ));
+                        } else {
+                            evidence.push(format!(
+                                "{} packets {what} ({} of the class in the attack window)",
+                                c.approx(w.flagged),
+                                pct(evidence_share)
+                            ));
+                        }
+                        Ok(())
+                    }
+                    _ => {
                         evidence.push(format!(
                             "{} packets {what} ({} of the class in the attack window)",
                             c.approx(w.flagged),
                             pct(evidence_share)
                         ));
+                        Ok(())
                     }
-                    Ok(())
                 }
-                _ => {
-                    evidence.push(format!(
-                        "{} packets {what} ({} of the class in the attack window)",
-                        c.approx(w.flagged),
-                        pct(evidence_share)
-                    ));
-                    Ok(())
+            };
+            if let Err(reason) = verdict {
+                if round == 0 {
+                    dismissed.push(dismiss(reason));
                 }
+                break;
             }
-        };
-        if let Err(reason) = verdict {
-            dismissed.push(dismiss(reason));
-            continue;
-        }
-        if let (Some(b), Some(r)) = (w.baseline_pps, rise) {
-            evidence.push(format!(
-                "rate rose from {} before the attack to {} ({:.0}x)",
-                rate(b),
-                rate(w.mean_pps),
-                r
-            ));
-        }
-        let (targets, carpet) = targets(c);
-        // Below the volume of an attack, fewer claimed sources suffice to show them forged.
-        let claimed = if low_rate.is_some() {
-            cfg.min_flood_sources
-        } else {
-            SPOOFED_MIN_SOURCES
-        };
-        let Spoofing {
-            likely: spoofed_likely,
-            evidence: source_evidence,
-            ..
-        } = spoofing(class, c, claimed);
-        let candidates = crate::signature::candidates(class, c, &targets, zone.as_deref());
-        findings.push(Finding {
-            vector: if carpet {
-                "carpet-bombing".into()
+            if let (Some(b), Some(r)) = (w.baseline_pps, rise) {
+                evidence.push(format!(
+                    "rate rose from {} before the attack to {} ({:.0}x)",
+                    rate(b),
+                    rate(w.mean_pps),
+                    r
+                ));
+            }
+            let (targets, carpet) = targets(c);
+            // Below the volume of an attack, fewer claimed sources suffice to show them forged.
+            let claimed = if low_rate.is_some() {
+                cfg.min_flood_sources
             } else {
-                vector.clone()
-            },
-            carpet_of: carpet.then(|| vector.clone()),
-            classes: vec![class],
-            window: (w.start, w.end),
-            targets,
-            evidence,
-            spoofed_likely,
-            source_evidence,
-            candidates,
-            class,
-            zone,
-            watched_sources: c
-                .sources
-                .top(WATCHED_SOURCES)
-                .into_iter()
-                .map(|(a, _)| a)
-                .collect(),
-            low_rate,
-            backscatter_of: None,
-        });
+                SPOOFED_MIN_SOURCES
+            };
+            let Spoofing {
+                likely: spoofed_likely,
+                evidence: source_evidence,
+                ..
+            } = spoofing(class, c, claimed);
+            let candidates = crate::signature::candidates(class, c, &targets, zone.as_deref());
+            findings.push(Finding {
+                vector: if carpet {
+                    "carpet-bombing".into()
+                } else {
+                    vector.clone()
+                },
+                carpet_of: carpet.then(|| vector.clone()),
+                classes: vec![class],
+                window: (w.start, w.end),
+                targets,
+                evidence,
+                spoofed_likely,
+                source_evidence,
+                candidates,
+                class,
+                zone,
+                watched_sources: c
+                    .sources
+                    .top(WATCHED_SOURCES)
+                    .into_iter()
+                    .map(|(a, _)| a)
+                    .collect(),
+                low_rate,
+                backscatter_of: None,
+            });
+            taken.push(w);
+        }
     }
     fold_backscatter(an, &mut findings);
     findings.extend(scans(an));

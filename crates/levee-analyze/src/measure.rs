@@ -67,6 +67,9 @@ pub struct Meter {
     classifier: Classifier,
     counts: Vec<AttackCount>,
     total_packets: u64,
+    /// Packets of no finding: the traffic a signature's collateral is measured on (packets of
+    /// another attack, the same kind of attack days later among them, are no collateral).
+    unclaimed_packets: u64,
     /// Every candidate of every finding, evaluated together; `owners[i]` is the (finding,
     /// candidate) of the set's expression `i`.
     rules: Arc<levee_rules::RuleSet>,
@@ -158,6 +161,7 @@ impl Meter {
             classifier: Analyzer::second_pass_classifier(),
             counts,
             total_packets: 0,
+            unclaimed_packets: 0,
             measured: 0,
             rules,
             owners,
@@ -222,6 +226,10 @@ impl Meter {
         self.total_packets += weight;
         self.measured += 1;
         self.judge_as(ts, p, class, first_pass);
+        let claimed = self.members.contains(&true);
+        if !claimed {
+            self.unclaimed_packets += weight;
+        }
         let src = p.ip.as_ref().map_or(0, |ip| addr_bits(ip.src));
         if p.ip.is_some() {
             for (f, count) in self.findings.iter().zip(self.counts.iter_mut()) {
@@ -274,7 +282,7 @@ impl Meter {
             let m = &mut counts[fi].matched[ci];
             if members[fi] {
                 m.0 += weight;
-            } else {
+            } else if !claimed {
                 m.1 += weight;
             }
         });
@@ -286,6 +294,7 @@ impl Meter {
     /// Adds another thread's counts.
     fn absorb(&mut self, o: Meter) {
         self.total_packets += o.total_packets;
+        self.unclaimed_packets += o.unclaimed_packets;
         self.measured += o.measured;
         for (a, b) in self.counts.iter_mut().zip(o.counts) {
             a.packets += b.packets;
@@ -501,7 +510,7 @@ impl Plan {
                 backscatter.push((parent, self.backscatter(f, count, parent)));
                 continue;
             }
-            let others = self.meter.total_packets.saturating_sub(count.packets);
+            let others = self.meter.unclaimed_packets;
             let reference = crate::reference::Reference::for_targets(&f.targets);
             let on_reference: Vec<crate::reference::ReferenceMatch> =
                 f.candidates.iter().map(|e| reference.measure(e)).collect();

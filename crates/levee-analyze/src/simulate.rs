@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::report::{Analysis, Attack};
 use crate::summary::FileInfo;
 
-/// The rules file for the attacks of an analysis: one `block` rule per attack, its signature.
+/// The rules file for the attacks of an analysis: one `block` rule per attack, its signature
+/// (one rule for attacks with the same signature: the same attack again, days later).
 pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
     let names: Vec<&str> = analysis
         .capture
@@ -21,10 +22,26 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
         .iter()
         .map(|f| f.name.as_str())
         .collect();
-    let rules = analysis
-        .attacks
-        .iter()
-        .map(|a| {
+    let mut rules: Vec<Rule> = Vec::new();
+    for a in &analysis.attacks {
+        if let Some(same) = rules.iter_mut().find(|r| r.text == a.signature.expression) {
+            let mut also = format!(
+                ". The same signature stops {} {} from {}: {:.2}% of it",
+                a.vector,
+                a.id,
+                a.start,
+                a.signature.coverage * 100.0
+            );
+            if let Some(why) = attack_block_refusal(a, analysis.settings.block_collateral) {
+                also.push_str(&format!("; logged, not blocked: {why}"));
+                same.action = Action::Log;
+            }
+            if let Some(d) = same.description.as_mut() {
+                d.push_str(&also);
+            }
+            continue;
+        }
+        rules.push({
             let targets: Vec<&str> = a
                 .targets
                 .iter()
@@ -76,8 +93,8 @@ pub fn recommended_rules(analysis: &Analysis) -> RulesFile {
                     .expect("analyze prints expressions that parse"),
                 action,
             }
-        })
-        .collect();
+        });
+    }
     RulesFile {
         rules,
         lists: levee_rules::Lists::new(),

@@ -152,6 +152,19 @@ impl SecondPeak {
         }
     }
 
+    /// Packets in the busiest second kept between `start` and `end` (nanoseconds): a lower
+    /// bound, for a busier stretch elsewhere may have pushed this one's seconds out.
+    pub fn peak_between(&self, start: i64, end: i64) -> u64 {
+        let (lo, hi) = (start.div_euclid(SECOND_NS), end.div_euclid(SECOND_NS));
+        self.busiest
+            .iter()
+            .chain([&self.first, &self.current])
+            .filter(|e| e.1 > 0 && (lo..=hi).contains(&e.0))
+            .map(|e| e.1)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Packets in the busiest second.
     pub fn peak(&self) -> u64 {
         self.busiest

@@ -810,6 +810,65 @@ fn a_day_or_a_year_of_silence_hides_no_attack() {
     }
 }
 
+/// The same attack twice, an hour apart (1 s buckets) or three days apart (buckets wider than
+/// a second), is two attacks, each with the packets, start and end of its copy; the copies
+/// a minute apart, with no silence of 5 minutes between them, are one.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn the_same_attack_again_after_a_silence_is_another_attack() {
+    let Some(data) = require_shared("repeated attacks") else {
+        return;
+    };
+    let dir = scratch("analyze-repeated");
+    for name in ["amp.UDP.isakmp.pcap", "pkt.TCP.synflood.spoofed.pcap"] {
+        let cap = data.join("attacks").join(name);
+        let alone = analyze_json(&["--exact"], &[&cap]);
+        let once = big_attacks(&alone, 1000);
+        assert_eq!(once.len(), 1, "{name}: {once:?}");
+        for (apart, copies) in [(3_600, 2), (3 * 86_400, 2), (60, 1)] {
+            let twice = dir.join(format!("{name}.{apart}.pcap"));
+            shifted_pcap(&twice, &[(&cap, 0, None), (&cap, apart, None)]);
+            let rules = dir.join(format!("{name}.{apart}.rules"));
+            let got = analyze_json(
+                &["--exact", "--rules-out", rules.to_str().unwrap(), "--force"],
+                &[&twice],
+            );
+            let found = big_attacks(&got, 1000);
+            // One rule, which blocks: the other copy is no collateral of the first.
+            let text = std::fs::read_to_string(&rules).unwrap();
+            assert_eq!(text.matches("[[rule]]").count(), 1, "{text}");
+            assert!(text.contains("action = \"block\""), "{text}");
+            if copies == 2 {
+                assert!(text.contains("The same signature stops"), "{text}");
+                assert_eq!(
+                    found,
+                    [once.clone(), once.clone()].concat(),
+                    "{name} {apart} s apart"
+                );
+                let attacks = got["attacks"].as_array().unwrap();
+                let starts: Vec<f64> = attacks
+                    .iter()
+                    .map(|a| a["start_epoch"].as_f64().unwrap())
+                    .collect();
+                assert!(
+                    (starts[1] - starts[0] - apart as f64).abs() < 1.0,
+                    "{name} {apart} s apart: starts {starts:?}"
+                );
+                for a in attacks {
+                    assert!(
+                        a["duration_s"].as_f64().unwrap()
+                            <= alone["attacks"][0]["duration_s"].as_f64().unwrap() + 1.0,
+                        "{name} {apart} s apart: {a}"
+                    );
+                }
+            } else {
+                assert_eq!(found.len(), 1, "{name} {apart} s apart: {found:?}");
+                assert_eq!(found[0].1, 2 * once[0].1, "{name} {apart} s apart");
+            }
+        }
+    }
+}
+
 /// A UDP port scan is profiled from its own packets, as a TCP one is: its source, target,
 /// TTL and sizes, and evidence that speaks of UDP, not of handshakes.
 #[test]
@@ -1069,7 +1128,8 @@ fn low_rate_benign_captures_raise_no_alarm() {
 
 /// `cap` with the target's own answers after each attack packet, as a capture of both
 /// directions holds them: an ICMP port unreachable quoting each UDP packet, a reset for each
-/// SYN-ACK (the target asked for none).
+/// SYN-ACK (the target asked for none), a SYN-ACK for each SYN followed by the reset of the
+/// host whose address the SYN forged (it asked for nothing either).
 fn with_targets_answers(cap: &Path, out: &Path) {
     fn ipv4(src: &[u8], dst: &[u8], proto: u8, payload: &[u8]) -> Vec<u8> {
         let mut h = vec![0x45, 0];
@@ -1104,6 +1164,36 @@ fn with_targets_answers(cap: &Path, out: &Path) {
         let ip = &d[14..];
         let ihl = usize::from(ip[0] & 15) * 4;
         let (src, dst, proto) = (&ip[12..16], &ip[16..20], ip[9]);
+        let mut frame_of = |packet: Vec<u8>, from_target: bool, after: i64| {
+            let mut frame = Vec::new();
+            let (a, b) = if from_target {
+                (&d[6..12], &d[0..6])
+            } else {
+                (&d[0..6], &d[6..12])
+            };
+            frame.extend(a);
+            frame.extend(b);
+            frame.extend([8, 0]);
+            frame.extend(packet);
+            w.write(f.ts_nanos + after, &frame).unwrap();
+        };
+        if proto == 6 && ip.len() >= ihl + 14 && ip[ihl + 13] & 0x12 == 0x02 {
+            let t = &ip[ihl..];
+            let seq = u32::from_be_bytes(t[4..8].try_into().unwrap());
+            let mut synack = Vec::new();
+            synack.extend(&t[2..4]);
+            synack.extend(&t[0..2]);
+            synack.extend([0, 0, 3, 9]);
+            synack.extend(seq.wrapping_add(1).to_be_bytes());
+            synack.extend([0x50, 0x12, 0xff, 0xff, 0, 0, 0, 0]);
+            frame_of(ipv4(dst, src, 6, &synack), true, 20_000);
+            let mut rst = Vec::new();
+            rst.extend(&t[0..4]);
+            rst.extend(seq.wrapping_add(1).to_be_bytes());
+            rst.extend([0, 0, 0, 0, 0x50, 0x04, 0, 0, 0, 0, 0, 0]);
+            frame_of(ipv4(src, dst, 6, &rst), false, 40_000);
+            return std::ops::ControlFlow::Continue(());
+        }
         let answer = match proto {
             17 if ip.len() >= ihl + 8 => {
                 let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
@@ -1122,12 +1212,7 @@ fn with_targets_answers(cap: &Path, out: &Path) {
             _ => None,
         };
         if let Some(packet) = answer {
-            let mut frame = Vec::new();
-            frame.extend(&d[6..12]);
-            frame.extend(&d[0..6]);
-            frame.extend([8, 0]);
-            frame.extend(packet);
-            w.write(f.ts_nanos + 50_000, &frame).unwrap();
+            frame_of(packet, true, 50_000);
         }
         std::ops::ControlFlow::Continue(())
     });
@@ -1137,7 +1222,8 @@ fn with_targets_answers(cap: &Path, out: &Path) {
 /// One attack, one story: the resets and ICMP errors that a reflection's forged requests
 /// draw from hosts that do not serve them are the reflection's backscatter, counted apart,
 /// not an `rst-flood` or `icmp-flood` with rules of their own; and the target's own answers
-/// to the reflection (resets, port unreachables) change nothing of what is found.
+/// to an attack (resets, port unreachables, SYN-ACKs to a SYN flood's forged sources, and
+/// those sources' resets) change nothing of what is found.
 #[test]
 #[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
 fn a_reflections_backscatter_is_part_of_it() {
@@ -1191,6 +1277,7 @@ fn a_reflections_backscatter_is_part_of_it() {
         "amp.TCP.reflection.SYNACK.pcap",
         "amp.UDP.isakmp.pcap",
         "amp.UDP.bacnet.IOT.37810.pcapng",
+        "pkt.TCP.synflood.spoofed.pcap",
     ] {
         let cap = data.join("attacks").join(name);
         let answered = dir.join(format!("{name}.answered.pcap"));

@@ -315,8 +315,48 @@ fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
     let Some(data) = require_shared("collateral limit") else {
         return;
     };
-    let cap = data.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng");
+    let attack = data.join("attacks/amp.UDP.bacnet.IOT.37810.pcapng");
     let dir = scratch("rules-limit");
+    // Every packet of the real capture belongs to an attack: beside it, the victim's own
+    // traffic over the same second, 2,880 packets of web browsing and two BACnet exchanges of
+    // its own (a request from 10.10.10.1, answered from port 47808 at a length the attack
+    // also has).
+    let benign = dir.join("benign.pcap");
+    let o = run(levee()
+        .args(["synth", "--scenario", "benign", "--packets", "2878"])
+        .args(["--benign-pps", "200000", "--start", "1626105669.29"])
+        .args(["--victim", "10.10.10.1", "--force", "--out"])
+        .arg(&benign));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let own = dir.join("own-bacnet.pcap");
+    {
+        let mut w =
+            levee_capture::PcapWriter::new(std::fs::File::create(&own).unwrap(), 1, 65535).unwrap();
+        let udp = |src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, len: usize| {
+            let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+            let ip_len = (28 + len) as u16;
+            f.extend([0x45, 0]);
+            f.extend(ip_len.to_be_bytes());
+            f.extend([0, 1, 0x40, 0, 64, 17, 0, 0]);
+            f.extend(src);
+            f.extend(dst);
+            f.extend(sport.to_be_bytes());
+            f.extend(dport.to_be_bytes());
+            f.extend(((8 + len) as u16).to_be_bytes());
+            f.extend([0, 0]);
+            f.extend(vec![0x81; len]);
+            f
+        };
+        let t0 = 1_626_105_669_300_000_000i64;
+        for (i, port) in [50001u16, 50002].into_iter().enumerate() {
+            let t = t0 + i as i64 * 5_000_000;
+            let (victim, peer) = ([10, 10, 10, 1], [192, 0, 2, 7]);
+            w.write(t, &udp(victim, peer, port, 47808, 12)).unwrap();
+            w.write(t + 1_000_000, &udp(peer, victim, 47808, port, 150))
+                .unwrap();
+        }
+        w.finish().unwrap();
+    }
     let write = |limit: &str| {
         let out = dir.join(format!("limit-{limit}.toml"));
         let o = run(levee()
@@ -328,12 +368,13 @@ fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
                 "--rules-out",
             ])
             .arg(&out)
-            .arg(&cap));
+            .args([&attack, &benign, &own]));
         assert!(o.status.success(), "{}", stderr(&o));
         (std::fs::read_to_string(&out).unwrap(), stdout(&o))
     };
-    // The BACnet reflection's signature also matches 2 of the capture's 2,882 other packets
-    // (0.07%): under the default 0.1% it blocks, under 0.05% it only logs, and says why.
+    // The BACnet reflection's signature also matches the 2 answers of the victim's own 2,882
+    // packets (0.07%): under the default 0.1% it blocks, under 0.05% it only logs, and says
+    // why.
     let (rules, _) = write("0.1");
     let bacnet = rules
         .split("[[rule]]")
@@ -359,7 +400,7 @@ fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
     assert_eq!(rules.matches("action = \"block\"").count(), 2, "{rules}");
     let o = run(levee()
         .args(["analyze", "--block-collateral", "150"])
-        .arg(&cap));
+        .arg(&attack));
     assert_eq!(o.status.code(), Some(2));
 }
 
