@@ -272,7 +272,7 @@ fn window(an: &Analyzer, c: &ClassStats, taken: &[Window]) -> Option<Window> {
     // The stretch of evidence around the peak with no silence of `QUIET_GAP` in it: hours of
     // nothing are a gap, not a slow attack, and what follows it is another attack. From a
     // sample of one packet in n, evidence arrives n times as far apart.
-    let quiet = QUIET_GAP.saturating_mul(an.sample_one_in() as i64);
+    let quiet = quiet_gap(an);
     let (first, last) = quiet_bounded(&c.series, peak_at, first, last, quiet);
     let w = an.bucket_ns;
     let base = an.base_bucket.unwrap_or(0);
@@ -324,6 +324,16 @@ fn apart(w: &Window, taken: &[Window], quiet: i64) -> bool {
 
 /// Silence that ends an attack window on a long capture.
 const QUIET_GAP: i64 = 300 * SECOND_NS;
+
+/// [`QUIET_GAP`] as the capture shows it: a sample of one packet in n, whether levee took it
+/// (large captures) or the router did (`--sampling-rate`), shows evidence n times as far
+/// apart.
+fn quiet_gap(an: &Analyzer) -> i64 {
+    let one_in = an
+        .sample_one_in()
+        .saturating_mul(an.config().wire_one_in.max(1));
+    QUIET_GAP.saturating_mul(one_in.min(1 << 20) as i64)
+}
 
 /// The buckets around `peak_at`, within `[first, last]`, whose evidence-carrying packets follow
 /// one another with no silence of `quiet` (see [`QUIET_GAP`]): the first and last such bucket
@@ -658,11 +668,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             };
             // Another window of the class must be another episode, not the ramp or the tail of
             // the one found.
-            if !apart(
-                &w,
-                &taken,
-                QUIET_GAP.saturating_mul(an.sample_one_in() as i64),
-            ) {
+            if !apart(&w, &taken, quiet_gap(an)) {
                 break;
             }
             let evidence_share = w.flagged as f64 / w.packets.max(1) as f64;
