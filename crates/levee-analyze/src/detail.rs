@@ -10,9 +10,9 @@ use std::net::IpAddr;
 use levee_decode::{Packet, Transport};
 use serde::Serialize;
 
-use crate::detect::addr_from_bits;
 use crate::sketch::TopK;
 use crate::stats::{bin_high, bin_low, len_bin, LEN_BINS};
+use crate::vector::addr_from_bits;
 
 /// Sample packets kept per attack.
 pub const SAMPLES_PER_ATTACK: usize = 3;

@@ -24,13 +24,12 @@
 //! sampled or slow capture shows). A reflection's resets and ICMP errors from hosts refusing
 //! its forged requests are folded into it as its backscatter ([`fold_backscatter`]).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
 use levee_rules::Expr;
 
 use crate::analyze::Analyzer;
 use crate::stats::{bin_high, bin_low, central_range, Bucket, ClassStats, SECOND_NS};
-use crate::vector::Class;
+use crate::units::{percent as pct, rate, thousands};
+use crate::vector::{addr_from_bits, is_v4, Class};
 
 /// How many of an attack's busiest sources have their TTLs followed in the second pass.
 pub const WATCHED_SOURCES: usize = 64;
@@ -102,79 +101,12 @@ pub struct Dismissal {
     pub reason: String,
 }
 
-pub(crate) fn is_v4(a: u128) -> bool {
-    a >> 32 == 0xffff
-}
-
-pub fn addr_from_bits(a: u128) -> IpAddr {
-    if is_v4(a) {
-        IpAddr::V4(Ipv4Addr::from(a as u32))
-    } else {
-        IpAddr::V6(Ipv6Addr::from(a))
-    }
-}
-
-/// A span of nanoseconds in the unit that reads best: seconds, hours or days.
-pub fn span_words(ns: i64) -> String {
-    let s = ns as f64 / 1e9;
-    if s >= 2.0 * 86400.0 {
-        format!("{:.1} days", s / 86400.0)
-    } else if s >= 2.0 * 3600.0 {
-        format!("{:.1} hours", s / 3600.0)
-    } else {
-        format!("{s:.0} s")
-    }
-}
-
-/// Thousands separators for evidence text.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-pub fn rate(pps: f64) -> String {
-    if pps >= 1e6 {
-        format!("{:.2} Mpps", pps / 1e6)
-    } else if pps >= 1e3 {
-        format!("{:.1} kpps", pps / 1e3)
-    } else {
-        format!("{pps:.0} pps")
-    }
-}
-
-pub fn bits_rate(bps: f64) -> String {
-    if bps >= 1e9 {
-        format!("{:.2} Gbps", bps / 1e9)
-    } else if bps >= 1e6 {
-        format!("{:.1} Mbps", bps / 1e6)
-    } else if bps >= 1e3 {
-        format!("{:.1} kbps", bps / 1e3)
-    } else {
-        format!("{bps:.0} bps")
-    }
-}
-
 /// A count, marked `~` when it was estimated from a sample.
 fn approx(an: &Analyzer, n: u64) -> String {
     if an.sample_one_in() > 1 {
         format!("~{}", thousands(n))
     } else {
         thousands(n)
-    }
-}
-
-fn pct(x: f64) -> String {
-    if x > 0.0 && x < 0.001 {
-        "<0.1%".into()
-    } else {
-        format!("{:.1}%", x * 100.0)
     }
 }
 

@@ -36,6 +36,7 @@ pub mod simulate;
 pub mod sketch;
 pub mod stats;
 pub mod summary;
+pub mod units;
 pub mod vector;
 
 pub use analyze::{AnalyzeConfig, Analyzer};

@@ -10,17 +10,15 @@ use std::sync::Arc;
 use levee_decode::Packet;
 
 use crate::analyze::Analyzer;
-use crate::detect::{
-    addr_from_bits, bits_rate, bucket_rates, detect, rate, sizes, thousands, Dismissal, Finding,
-    TargetSpec,
-};
+use crate::detect::{bucket_rates, detect, sizes, Dismissal, Finding, TargetSpec};
 use crate::report::{
     Analysis, Attack, CaptureInfo, Dismissed, MeasuredExpression, PortCount, Settings, Signature,
     SourceCount, Sources, Target, TtlSummary,
 };
 use crate::stats::{ClassStats, SecondPeak, SECOND_NS};
 use crate::summary::{format_ts, FileInfo};
-use crate::vector::{addr_bits, Class, Classifier};
+use crate::units::{bits_rate, rate, short_span, span_words, thousands};
+use crate::vector::{addr_bits, addr_from_bits, Class, Classifier};
 
 /// Coverage a signature should reach.
 pub const TARGET_COVERAGE: f64 = 0.95;
@@ -463,7 +461,7 @@ impl Plan {
                  attack packets, bytes and rates are scaled to the wire and compared with the \
                  thresholds as such; distinct sources and targets are those the sample shows, \
                  and the capture's own totals are its packets",
-                crate::detect::thousands(cfg.wire_one_in)
+                thousands(cfg.wire_one_in)
             ));
         }
         notes.extend(crate::detect::low_rate_hints(an, &self.findings));
@@ -473,7 +471,7 @@ impl Plan {
                  most 16,384), not the {} s asked. Detection does not rest on them: an attack's \
                  window is bounded by its first and last packets, with no 5-minute silence in \
                  it, and its peak is its busiest second, counted exactly",
-                crate::detect::span_words(an.end - an.start),
+                span_words(an.end - an.start),
                 an.bucket_ns as f64 / 1e9,
                 cfg.bucket_ns as f64 / 1e9
             ));
@@ -495,7 +493,7 @@ impl Plan {
                  was profiled and measured ({} packets): attack packets, bytes, rates, \
                  coverage and collateral are estimates from that sample (--exact measures \
                  every packet, more slowly)",
-                crate::detect::thousands(self.meter.measured)
+                thousands(self.meter.measured)
             ));
         }
         let mut backscatter: Vec<(usize, crate::report::Backscatter)> = Vec::new();
@@ -1099,10 +1097,7 @@ fn scoped(
     e: &levee_rules::Expr,
     sources: &hashbrown::HashSet<u128>,
 ) -> Option<(levee_rules::Expr, usize)> {
-    let addrs: Vec<std::net::IpAddr> = sources
-        .iter()
-        .map(|&a| crate::detect::addr_from_bits(a))
-        .collect();
+    let addrs: Vec<std::net::IpAddr> = sources.iter().map(|&a| addr_from_bits(a)).collect();
     let agg =
         levee_rules::aggregate::aggregate(&addrs, &[], levee_rules::aggregate::Widening::EXACT);
     let items: Vec<String> = agg
@@ -1184,13 +1179,4 @@ fn volatile_choice(
         },
         i,
     ))
-}
-
-/// A span under a second, in the unit that shows it: 63 ms, 0.42 ms.
-fn short_span(s: f64) -> String {
-    if s < 0.01 {
-        format!("{:.2} ms", s * 1000.0)
-    } else {
-        format!("{:.0} ms", s * 1000.0)
-    }
 }

@@ -8,7 +8,8 @@ use std::net::IpAddr;
 
 use levee_rules::Expr;
 
-use crate::detect::{addr_from_bits, TargetSpec};
+use crate::detect::TargetSpec;
+use crate::vector::addr_from_bits;
 
 /// Most target addresses the reference is built for (an attack on a whole prefix is
 /// measured on its first addresses).

@@ -11,8 +11,9 @@
 
 use levee_rules::{parse_plain, Expr};
 
-use crate::detect::{addr_from_bits, TargetSpec};
+use crate::detect::TargetSpec;
 use crate::stats::{bin_high, bin_low, central_range, ClassStats};
+use crate::vector::addr_from_bits;
 use crate::vector::Class;
 
 /// Fields an attacker changes at no cost (TTL, TCP window, IP ID): a signature that pins one

@@ -393,9 +393,9 @@ impl ClassStats {
     /// A count of the profile, marked `~` when the profile was built from a sample.
     pub fn approx(&self, n: u64) -> String {
         if self.profiled > self.profiled_samples {
-            format!("~{}", crate::detect::thousands(n))
+            format!("~{}", crate::units::thousands(n))
         } else {
-            crate::detect::thousands(n)
+            crate::units::thousands(n)
         }
     }
 

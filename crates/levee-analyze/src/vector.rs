@@ -447,6 +447,20 @@ fn fragment_key(p: &Packet<'_>) -> Option<u64> {
     ))
 }
 
+/// Whether an address in 128-bit form is an IPv4 address (mapped into IPv6).
+pub fn is_v4(a: u128) -> bool {
+    a >> 32 == 0xffff
+}
+
+/// The address an [`addr_bits`] value stands for.
+pub fn addr_from_bits(a: u128) -> std::net::IpAddr {
+    if is_v4(a) {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::from(a as u32))
+    } else {
+        std::net::IpAddr::V6(std::net::Ipv6Addr::from(a))
+    }
+}
+
 /// An address as 128 bits (IPv4 mapped into IPv6), the form every sketch keys on.
 #[inline]
 pub fn addr_bits(ip: std::net::IpAddr) -> u128 {

@@ -8,8 +8,8 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use levee_analyze::detect::{bits_rate, rate, thousands};
 use levee_analyze::report::Attack;
+use levee_analyze::units::{bits_rate, rate, thousands};
 
 use crate::model::*;
 use crate::svg;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use levee_analyze::detect::thousands;
+use levee_analyze::units::thousands;
 use levee_l7::groups::Group;
 use levee_l7::ClientReport;
 

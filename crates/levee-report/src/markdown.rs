@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use levee_analyze::detect::{bits_rate, rate, thousands};
+use levee_analyze::units::{bits_rate, rate, thousands};
 
 use crate::html::{duration, pct};
 use crate::model::*;

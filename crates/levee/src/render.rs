@@ -140,12 +140,12 @@ pub fn summary_text(s: &Summary) -> String {
 }
 
 fn count(n: u64) -> String {
-    levee_analyze::detect::thousands(n)
+    levee_analyze::units::thousands(n)
 }
 
 /// The analysis as text: one block per attack, then what was looked at and dismissed.
 pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
-    use levee_analyze::detect::{bits_rate, rate};
+    use levee_analyze::units::{bits_rate, rate};
     let mut o = String::new();
     let c = &a.capture;
     let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();

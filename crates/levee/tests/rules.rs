@@ -713,7 +713,7 @@ fn kernel_limits_as_predicted(
     sim: &Value,
     rates: &[f64],
     counts: &std::collections::BTreeMap<usize, KernelCount>,
-) {
+) -> Result<(), String> {
     for (i, (r, rate)) in sim["rules"]
         .as_array()
         .unwrap()
@@ -728,13 +728,30 @@ fn kernel_limits_as_predicted(
         assert_eq!(k.decided, decided, "{engine}: {r}");
         let passed = (decided - dropped) as f64;
         let tolerance = 2.0 + 0.1 * passed + rate * 0.05;
-        assert!(
-            (k.dropped as f64 - dropped as f64).abs() <= tolerance,
-            "{engine}, rule {}: the kernel dropped {} where levee predicts {dropped} (tolerance {tolerance:.0})",
-            r["id"],
-            k.dropped
-        );
+        if (k.dropped as f64 - dropped as f64).abs() > tolerance {
+            return Err(format!(
+                "{engine}, rule {}: the kernel dropped {} where levee predicts {dropped} \
+                 (tolerance {tolerance:.0})",
+                r["id"], k.dropped
+            ));
+        }
     }
+    Ok(())
+}
+
+/// Replays in a fresh namespace until the kernel's drops agree with levee's prediction, three
+/// times at most. The replay keeps the capture's timing only as well as the machine lets it:
+/// on a busy machine tcpreplay sends late, the kernel's buckets refill meanwhile and it drops
+/// fewer. A disagreement that is levee's, not the machine's, fails all three.
+fn agrees_within_three_replays(attempt: impl Fn() -> Result<(), String>) {
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        match attempt() {
+            Ok(()) => return,
+            Err(e) => failures.push(e),
+        }
+    }
+    panic!("{}", failures.join("\n"));
 }
 
 #[test]
@@ -791,10 +808,14 @@ fn nftables_rate_limits_in_the_kernel_drop_what_levee_predicts_at_capture_timing
     let Some(ns) = netns_for("nftables rate limits in a namespace") else {
         return;
     };
+    drop(ns);
     let (cap, rules) = rate_limit_case("rules-nft-rate");
     let sim = simulate(&rules, &[&cap]);
-    let counts = ns.replay(&rules, &cap, false);
-    kernel_limits_as_predicted("nftables", &sim, &[200.0, 50.0], &counts);
+    agrees_within_three_replays(|| {
+        let ns = netns_for("nftables rate limits in a namespace").expect("a namespace");
+        let counts = ns.replay(&rules, &cap, false);
+        kernel_limits_as_predicted("nftables", &sim, &[200.0, 50.0], &counts)
+    });
 }
 
 #[test]
@@ -819,10 +840,14 @@ fn iptables_rate_limits_in_the_kernel_drop_what_levee_predicts_at_capture_timing
     let Some(ns) = netns_for("iptables rate limits in a namespace") else {
         return;
     };
+    drop(ns);
     let (cap, rules) = rate_limit_case("rules-ipt-rate");
     let sim = simulate(&rules, &[&cap]);
-    let counts = ns.replay_iptables(&rules, &cap);
-    kernel_limits_as_predicted("iptables", &sim, &[200.0, 50.0], &counts);
+    agrees_within_three_replays(|| {
+        let ns = netns_for("iptables rate limits in a namespace").expect("a namespace");
+        let counts = ns.replay_iptables(&rules, &cap);
+        kernel_limits_as_predicted("iptables", &sim, &[200.0, 50.0], &counts)
+    });
 }
 
 #[test]
