@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -433,4 +434,48 @@ fn every_tcpdump_test_capture_is_summarised_without_panic_or_hang() {
         *by_code.entry(code.unwrap()).or_insert(0) += 1;
     }
     eprintln!("{} captures by exit code: {by_code:?}", files.len());
+}
+
+/// ARCHITECTURE.md lists the crates in dependency order: each crate's `[dependencies]` name
+/// only crates above it, so the list (and the README's sentence saying so) stays true.
+#[test]
+fn each_crate_depends_only_on_the_crates_above_it() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let order: Vec<String> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("## Crates, in dependency order"))
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect();
+    let crates: Vec<String> = std::fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        order.iter().collect::<BTreeSet<_>>(),
+        crates.iter().collect::<BTreeSet<_>>(),
+        "ARCHITECTURE.md lists {order:?}"
+    );
+    for (i, name) in order.iter().enumerate() {
+        let manifest =
+            std::fs::read_to_string(root.join("crates").join(name).join("Cargo.toml")).unwrap();
+        let deps: Vec<&str> = manifest
+            .lines()
+            .skip_while(|l| l.trim() != "[dependencies]")
+            .skip(1)
+            .take_while(|l| !l.starts_with('['))
+            .filter_map(|l| l.split('=').next())
+            .map(str::trim)
+            .filter(|d| d.starts_with("levee"))
+            .collect();
+        for d in deps {
+            let at = order.iter().position(|o| o == d);
+            assert!(
+                at.is_some_and(|at| at < i),
+                "{name} depends on {d}, which ARCHITECTURE.md does not list above it"
+            );
+        }
+    }
 }
