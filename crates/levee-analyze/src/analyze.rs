@@ -891,6 +891,7 @@ fn new_class_stats(class: Class) -> Box<ClassStats> {
 
 /// Asks the CPU to start loading the cache lines of a delay-line entry.
 #[inline]
+#[allow(unsafe_code)] // a prefetch hint: the one unsafe call, see the SAFETY note
 fn prefetch_entry(e: &Pending) {
     #[cfg(target_arch = "x86_64")]
     {

@@ -87,6 +87,7 @@ impl BlockedBloom {
     /// `contains` finds it in cache. Issued for a batch of packets before working on them, it
     /// overlaps the memory latency of many lookups.
     #[inline]
+    #[allow(unsafe_code)] // a prefetch hint: the one unsafe call, see the SAFETY note
     pub fn prefetch(&self, hash: u64) {
         let block = ((hash >> 27) & self.block_mask) as usize * 8;
         #[cfg(target_arch = "x86_64")]

@@ -18,11 +18,11 @@
 //! backup from ever being called a flood; "unsolicited"/"unanswered" is what keeps a busy
 //! resolver or a popular site from being called a reflection or a flood.
 //!
-//! A window ends at a silence of [`QUIET_GAP`] in the evidence, and a class is searched again
+//! A window ends at a silence of 5 minutes (`QUIET_GAP`) in the evidence, and a class is searched again
 //! after it: the same attack days later is another attack. Below the volume thresholds, a
-//! class is still an attack when its evidence is overwhelming ([`overwhelming`]: what a
+//! class is still an attack when its evidence is overwhelming (`overwhelming`: what a
 //! sampled or slow capture shows). A reflection's resets and ICMP errors from hosts refusing
-//! its forged requests are folded into it as its backscatter ([`fold_backscatter`]).
+//! its forged requests are folded into it as its backscatter (`fold_backscatter`).
 
 use levee_rules::Expr;
 
@@ -87,7 +87,7 @@ pub struct Finding {
     /// its rule logs rather than blocks.
     pub low_rate: Option<String>,
     /// The finding (an index) whose backscatter this one is: measured, and reported as part
-    /// of that attack rather than as an attack of its own (see [`fold_backscatter`]).
+    /// of that attack rather than as an attack of its own (see `fold_backscatter`).
     pub backscatter_of: Option<usize>,
 }
 

@@ -13,7 +13,7 @@
 //!   histograms; [`measure`] counts each attack and each candidate in a second pass (over
 //!   every packet, or over the uniform [`sample`] a large capture is measured on) and writes
 //!   the [`report::Analysis`] document, each signature also measured on a built-in
-//!   [`reference`] of benign traffic every network needs; on request, [`detail`] gathers in the same
+//!   [`reference`](mod@reference) of benign traffic every network needs; on request, [`detail`] gathers in the same
 //!   pass what `levee report` shows beyond it (timeline, histograms, sample packets).
 //! * Parallel runs: each thread has its own [`Analyzer`]; their statistics are merged
 //!   ([`Analyzer::merge_stats`]) before detection. Threads that read different stretches of

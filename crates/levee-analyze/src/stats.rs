@@ -82,7 +82,7 @@ impl Bucket {
 /// The busiest second of a class's evidence-carrying packets (or of an attack's packets),
 /// counted exactly whatever width the series' buckets grew to: a long capture's buckets
 /// average a short attack down, this does not. It keeps the first second, the current one and
-/// the [`BUSIEST`] busiest: enough to add up the counts two threads hold of the same second,
+/// the 16 busiest (`BUSIEST`): enough to add up the counts two threads hold of the same second,
 /// whether they read consecutive parts of a file (a second split at the border) or packets
 /// dealt out by flow (every second split). A packet back in a second neither current nor
 /// among the busiest is left out (the peak is then a lower bound).

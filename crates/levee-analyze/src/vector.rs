@@ -412,8 +412,8 @@ const LATE_SLOTS: usize = 1 << 18;
 /// such orphans, and when their first fragment comes, the class it gives them
 /// ([`Classifier::late_class`]): the second pass, which measures every attack, asks for it, so
 /// a reordered fragment counts in its datagram's attack. The reorder window is the orphan
-/// table: a first fragment that comes before [`FRAGMENT_SLOTS`] other orphans have taken its
-/// slot. What is learnt is kept for the whole capture in [`LATE_SLOTS`] slots (2 MiB, made at
+/// table: a first fragment that comes before 16,384 other orphans have taken its
+/// slot. What is learnt is kept for the whole capture in 2^18 slots (2 MiB, made at
 /// the first out-of-order datagram), so that two reordered datagrams rarely share one.
 pub struct Classifier {
     /// Direct-mapped: slot = hash of (src, dst, id, proto); holds (tag, class index + 1).

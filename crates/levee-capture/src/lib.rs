@@ -3,8 +3,12 @@
 //!
 //! * Formats: classic pcap (micro/nanosecond, both byte orders, the "modified" variant) and
 //!   pcapng (several sections and interfaces with different link types; enhanced, simple and
-//!   obsolete packet blocks; other blocks skipped). Parsing of headers and blocks is done by
-//!   `pcap-parser`.
+//!   obsolete packet blocks; other blocks skipped). File headers and unusual records and
+//!   blocks are parsed by `pcap-parser`; a sound record (plausible time, length within the
+//!   snapshot length, whole in the buffer) or enhanced packet block is read directly on a fast
+//!   path: debug builds also parse each such pcap record with `pcap-parser`, and a test checks
+//!   that the pcapng fast path gives what `pcap-parser` gives on every block of the shared
+//!   corpus.
 //! * Sources: files (plain, or gzip and zstd detected by their magic, not their name) and
 //!   standard input (`-`) stream through one bounded buffer (see `window` for why files are
 //!   not memory-mapped).
@@ -16,8 +20,8 @@
 //!   resynchronises on the next plausible record, or stops that file when nothing more can be
 //!   read.
 //!
-//! The reader is a lending iterator: [`CaptureReader::next_frame`] returns a [`Frame`] that
-//! borrows the reader's buffer, so no packet is ever copied.
+//! The reader is a lending iterator: [`CaptureReader::next_item`] returns an [`Item`], a
+//! [`Frame`] that borrows the reader's buffer (no packet is ever copied) or a damaged record.
 
 mod error;
 mod pcap;

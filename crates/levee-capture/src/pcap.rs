@@ -3,9 +3,11 @@
 //! modified variant is refused with a clear message: `pcap-parser` does not read it, and no
 //! capture of it was found to test against.
 //!
-//! The global header and each record are parsed by `pcap-parser`; this module validates the
-//! record length first (so a damaged length cannot make the reader wait for gigabytes) and, when a
-//! record header is impossible, searches forward for the next plausible one.
+//! The global header is parsed by `pcap-parser`. A sound record (plausible time, length within
+//! the snapshot length, whole in the buffer) is read directly (`PcapFormat::peek_whole`); any
+//! other goes to the careful path, which validates the record length first (so a damaged
+//! length cannot make the reader wait for gigabytes), parses it with `pcap-parser`, and when a
+//! record header is impossible searches forward for the next plausible one.
 
 #[cfg(debug_assertions)]
 use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};

@@ -5,6 +5,9 @@
 //! Exit codes: [`EXIT_CODES`] is the one table, printed by `levee --help`, every subcommand's
 //! help and the README.
 
+// Doc comments here are clap's help text (`apache:'<LogFormat>'`), not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod input;
 mod l7_cmd;
 mod logs_cmd;

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 
 /// The largest resident set, in KiB, of the children waited for so far.
+#[allow(unsafe_code)] // getrusage, a C call with no safe wrapper in std
 fn children_max_rss_kib() -> u64 {
     // SAFETY: getrusage only writes the struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

@@ -246,6 +246,46 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// Runs `f` while tcpdump, inside the namespace, records into `out` every frame that
+    /// reaches its interface, stamped as it arrives: the timing the kernel's rules saw, which
+    /// a busy machine's replay may have stretched.
+    pub fn recording<T>(&self, out: &Path, f: impl FnOnce() -> T) -> T {
+        use std::io::{BufRead, BufReader};
+        let mut tcpdump = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "tcpdump",
+                "-n",
+                "-U",
+                "--immediate-mode",
+            ])
+            .args(["-i", &self.peer, "-w"])
+            .arg(out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tcpdump starts");
+        // tcpdump says when it listens; what is sent before would be missed.
+        let mut err = BufReader::new(tcpdump.stderr.take().expect("piped"));
+        let mut line = String::new();
+        while err.read_line(&mut line).is_ok_and(|n| n > 0) && !line.contains("listening on") {
+            line.clear();
+        }
+        assert!(line.contains("listening on"), "tcpdump did not start");
+        let result = f();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // `ip netns exec` runs tcpdump in its own process: SIGINT makes it flush and stop.
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &tcpdump.id().to_string()])
+            .status();
+        let _ = tcpdump.wait();
+        result
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = std::process::Command::new("ip")
