@@ -33,11 +33,13 @@ pub mod report;
 pub mod sample;
 pub mod signature;
 pub mod simulate;
-pub mod sketch;
 pub mod stats;
 pub mod summary;
 pub mod units;
 pub mod vector;
+
+/// The bounded-memory counters, from their own crate.
+pub use levee_sketch as sketch;
 
 pub use analyze::{AnalyzeConfig, Analyzer};
 pub use measure::Plan;

@@ -27,9 +27,9 @@ pub mod simulate;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
-use levee_analyze::sketch::{DistinctCount, TopK};
-use levee_analyze::summary::format_ts;
+use levee_logs::format_ts;
 use levee_logs::Request;
+use levee_sketch::{DistinctCount, TopK};
 use serde::Serialize;
 
 use patterns::{Category, Patterns};

@@ -21,6 +21,7 @@ pub mod time;
 
 pub use reader::{decompressed, Entry, FormatSpec, LogReader, ReadStats};
 pub use request::Request;
+pub use time::format_ts;
 
 /// What is wrong with one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

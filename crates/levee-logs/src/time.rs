@@ -1,5 +1,6 @@
 //! Log timestamps: the common log format's `[10/Oct/2000:13:55:36 -0700]`, RFC 3339, and
-//! numbers of seconds, milliseconds or nanoseconds since 1970 (JSON logs).
+//! numbers of seconds, milliseconds or nanoseconds since 1970 (JSON logs); and the one form
+//! levee prints every time in ([`format_ts`]).
 
 use jiff::Timestamp;
 
@@ -82,6 +83,30 @@ pub fn epoch_integer(v: i64) -> Option<i64> {
         100_000_000_000_000..100_000_000_000_000_000 => v.checked_mul(1_000),
         _ => Some(v),
     }
+}
+
+/// ISO 8601 UTC with microseconds, from nanoseconds since 1970.
+pub fn format_ts(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let micros = ns.rem_euclid(1_000_000_000) / 1000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
-//! Bounded-memory counters.
+//! Bounded-memory counters for levee: a Misra-Gries top-k ([`TopK`]), a HyperLogLog distinct
+//! count ([`DistinctCount`]), exact per-port counts ([`PortCounts`]) and the hash mixers they
+//! key on. Their own crate, so that the packet analysis and the layer-7 analysis share them
+//! without one depending on the other.
 //!
 //! Written here rather than taken from a crate because they sit on the per-packet hot path:
 //! a top-k update is one hash-table probe (foldhash), and the table is pruned in batches so a
