@@ -304,6 +304,17 @@ fn quiet_bounded(
     (lo, hi)
 }
 
+/// What a reflection class's packets are, for evidence: its service's answers, or SYN-ACKs.
+fn reflected(class: Class) -> String {
+    match class.service() {
+        Some(s) => format!(
+            "UDP packets from source port {} ({}: {})",
+            s.port, s.name, s.abuse
+        ),
+        None => "SYN-ACKs".to_string(),
+    }
+}
+
 /// Claimed sources from which "a new address for nearly every packet" and "few TTLs behind
 /// many addresses" show a flood's sources forged.
 const SPOOFED_MIN_SOURCES: u64 = 1000;
@@ -426,13 +437,7 @@ fn overwhelming(
             if (sources as f64) < LOW_RATE_MIN_REFLECTORS_PER_S * span_s {
                 return None;
             }
-            let what = match class.service() {
-                Some(s) => format!(
-                    "UDP packets from source port {} ({}: {})",
-                    s.port, s.name, s.abuse
-                ),
-                None => "SYN-ACKs".to_string(),
-            };
+            let what = reflected(class);
             evidence.push(format!(
                 "{} {what} answer no request seen in the capture ({} of the class in the attack \
                  window; unsolicited answers are {} of every packet then)",
@@ -686,13 +691,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                         if sources < cfg.min_reflectors {
                             Err(format!("only ~{sources} reflectors"))
                         } else {
-                            let what = match class.service() {
-                                Some(s) => format!(
-                                    "UDP packets from source port {} ({}: {})",
-                                    s.port, s.name, s.abuse
-                                ),
-                                None => "SYN-ACKs".to_string(),
-                            };
+                            let what = reflected(class);
                             evidence.push(format!(
                                 "{} {what} answer no request seen in the capture ({} of the \
                                  class in the attack window)",

@@ -287,6 +287,13 @@ fn client_ttl(rng: &mut ChaCha8Rng) -> u8 {
     (if rng.random_bool(0.4) { 128 } else { 64 }) - rng.random_range(8..16)
 }
 
+/// A host of one of the internet background's pools (made only for that background).
+fn internet_host(pool: &Option<crate::attacks::HostPool>, rng: &mut ChaCha8Rng) -> ([u8; 4], u8) {
+    pool.as_ref()
+        .expect("the internet background's pools exist")
+        .pick(rng)
+}
+
 impl Generator {
     fn new_session(&mut self, kind: SessionKind) -> Session {
         let rng = &mut self.rng;
@@ -363,11 +370,7 @@ impl Generator {
                 (53, vec![Step::DnsQuery, Step::DnsResponse])
             }
             SessionKind::Probe => {
-                let (scanner, ttl) = self
-                    .scanners
-                    .as_ref()
-                    .expect("internet background")
-                    .pick(rng);
+                let (scanner, ttl) = internet_host(&self.scanners, rng);
                 client = scanner;
                 client_ttl = Some(ttl);
                 // Ports scanners favour; a fifth are anywhere.
@@ -388,11 +391,7 @@ impl Generator {
                 (dport, steps)
             }
             SessionKind::UdpProbe => {
-                let (scanner, ttl) = self
-                    .scanners
-                    .as_ref()
-                    .expect("internet background")
-                    .pick(rng);
+                let (scanner, ttl) = internet_host(&self.scanners, rng);
                 client = scanner;
                 client_ttl = Some(ttl);
                 const PROBED: [(u16, u16); 5] =
@@ -402,11 +401,7 @@ impl Generator {
             }
             SessionKind::Backscatter => {
                 // The victim is the client: its address was forged in the flood.
-                let (other, ttl) = self
-                    .flood_victims
-                    .as_ref()
-                    .expect("internet background")
-                    .pick(rng);
+                let (other, ttl) = internet_host(&self.flood_victims, rng);
                 client = victim;
                 client_ttl = Some(64);
                 server = other;

@@ -1132,21 +1132,17 @@ fn low_rate_benign_captures_raise_no_alarm() {
 /// host whose address the SYN forged (it asked for nothing either).
 fn with_targets_answers(cap: &Path, out: &Path) {
     fn ipv4(src: &[u8], dst: &[u8], proto: u8, payload: &[u8]) -> Vec<u8> {
-        let mut h = vec![0x45, 0];
-        h.extend((20 + payload.len() as u16).to_be_bytes());
-        h.extend([0x12, 0x34, 0, 0, 64, proto, 0, 0]);
-        h.extend(src);
-        h.extend(dst);
-        let mut sum: u32 = h
-            .chunks(2)
-            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-            .sum();
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        h.extend(payload);
-        h
+        let header = corpus::craft::V4 {
+            src: src.try_into().unwrap(),
+            dst: dst.try_into().unwrap(),
+            ttl: 64,
+            id: 0x1234,
+            df: false,
+            mf: false,
+            offset: 0,
+            options: false,
+        };
+        corpus::craft::ipv4(&header, proto, payload)
     }
     let mut w =
         levee_capture::PcapWriter::new(std::fs::File::create(out).unwrap(), 1, 65535).unwrap();

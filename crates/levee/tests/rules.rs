@@ -332,20 +332,26 @@ fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
     {
         let mut w =
             levee_capture::PcapWriter::new(std::fs::File::create(&own).unwrap(), 1, 65535).unwrap();
+        use corpus::craft;
         let udp = |src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, len: usize| {
-            let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
-            let ip_len = (28 + len) as u16;
-            f.extend([0x45, 0]);
-            f.extend(ip_len.to_be_bytes());
-            f.extend([0, 1, 0x40, 0, 64, 17, 0, 0]);
-            f.extend(src);
-            f.extend(dst);
-            f.extend(sport.to_be_bytes());
-            f.extend(dport.to_be_bytes());
-            f.extend(((8 + len) as u16).to_be_bytes());
-            f.extend([0, 0]);
-            f.extend(vec![0x81; len]);
-            f
+            let mut datagram = Vec::new();
+            datagram.extend(sport.to_be_bytes());
+            datagram.extend(dport.to_be_bytes());
+            datagram.extend(((8 + len) as u16).to_be_bytes());
+            datagram.extend([0, 0]);
+            datagram.extend(vec![0x81; len]);
+            let header = craft::V4 {
+                src,
+                dst,
+                ttl: 64,
+                id: 1,
+                df: true,
+                mf: false,
+                offset: 0,
+                options: false,
+            };
+            let packet = craft::ipv4(&header, 17, &datagram);
+            craft::ethernet([2, 0, 0, 0, 0, 2], &[], 0x0800, &packet)
         };
         let t0 = 1_626_105_669_300_000_000i64;
         for (i, port) in [50001u16, 50002].into_iter().enumerate() {
