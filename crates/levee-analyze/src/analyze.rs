@@ -797,18 +797,49 @@ impl Analyzer {
         }
     }
 
-    /// Ends the first pass: profiles the packets still in the delay line. Called by
-    /// [`Analyzer::detect`]; a parallel run calls it on every thread's analyzer.
-    pub fn finish_pass(&mut self) {
-        self.flush_batch();
+    /// Ends the first pass: decides which classes hold attacks and prepares the second pass.
+    pub fn detect(self) -> crate::measure::Plan {
+        crate::measure::Plan::from_first_pass(self)
+    }
+
+    /// What detection finds in the packets added so far, without ending the first pass: the
+    /// attacks and the dismissed classes of a stream at this moment.
+    ///
+    /// The packets still in the delay line, waiting for answers that may yet come, are judged
+    /// with what is known now, on a copy of the class statistics that is then dropped: the
+    /// first pass goes on exactly as if this had not been asked (the packets are judged again,
+    /// knowing more, when they leave the delay line).
+    pub fn findings_so_far(
+        &mut self,
+    ) -> (Vec<crate::detect::Finding>, Vec<crate::detect::Dismissal>) {
+        if self.delay.is_empty() {
+            return crate::detect::detect(self);
+        }
+        let saved = self.classes.clone();
+        for e in self.delayed() {
+            self.profile(&e);
+        }
+        let found = crate::detect::detect(self);
+        self.classes = saved;
+        found
+    }
+
+    /// The packets in the delay line, oldest first.
+    fn delayed(&self) -> Vec<Pending> {
         let n = self.delay.len();
         let start = if n == self.delay_len {
             self.delay_head
         } else {
             0
         };
-        let entries: Vec<Pending> = (0..n).map(|i| self.delay[(start + i) % n.max(1)]).collect();
-        for e in &entries {
+        (0..n).map(|i| self.delay[(start + i) % n.max(1)]).collect()
+    }
+
+    /// Ends the first pass: profiles the packets still in the delay line. Called by
+    /// [`Analyzer::detect`]; a parallel run calls it on every thread's analyzer.
+    pub fn finish_pass(&mut self) {
+        self.flush_batch();
+        for e in &self.delayed() {
             self.profile(e);
         }
         self.delay.clear();

@@ -63,6 +63,27 @@ impl TargetSpec {
     }
 }
 
+/// The targets as a person reads them: `192.0.2.1`, `192.0.2.1, 192.0.2.2 and 3 more`,
+/// `198.51.100.0/24`, `from 203.0.113.9` (a scan, named by its source).
+impl std::fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let named: Vec<String> = match self {
+            TargetSpec::Hosts(h) => h.iter().map(|&a| addr_from_bits(a).to_string()).collect(),
+            TargetSpec::Prefixes(p) => p
+                .iter()
+                .map(|&(net, len)| format!("{}/{len}", addr_from_bits(net)))
+                .collect(),
+            TargetSpec::FromSource(s) => return write!(f, "from {}", addr_from_bits(*s)),
+        };
+        const SHOWN: usize = 3;
+        match named.len() {
+            0 => f.write_str("no target"),
+            n if n <= SHOWN => f.write_str(&named.join(", ")),
+            n => write!(f, "{} and {} more", named[..SHOWN].join(", "), n - SHOWN),
+        }
+    }
+}
+
 /// An attack found in the first pass, to be measured in the second.
 #[derive(Debug, Clone)]
 pub struct Finding {
@@ -71,6 +92,9 @@ pub struct Finding {
     /// The classes of packets that belong to the attack (empty: every class).
     pub classes: Vec<Class>,
     pub window: (i64, i64),
+    /// The peak rate of the attack's evidence in the first pass, in packets a second on the
+    /// wire (a sampled capture's rate scaled up); 0 for a scan, which has no rate of its own.
+    pub peak_pps: f64,
     pub targets: TargetSpec,
     pub evidence: Vec<String>,
     pub spoofed_likely: bool,
@@ -161,7 +185,9 @@ struct Window {
 /// The attack window of a class, measured on its evidence-carrying packets: it starts at the
 /// first bucket reaching a tenth of their peak rate, and ends at the last bucket still above
 /// twice the rate they had before the window (any at all, when there was no earlier stretch to
-/// judge by). A flood that trails off stays one attack; a return to normal is not counted in it.
+/// judge by), reached without a break or, over a break, in a sustained stretch or one holding
+/// a hundredth of the peak. A flood that trails off or pulses stays one attack; a return to
+/// normal is not counted in it, nor are stray packets long after it.
 fn window(an: &Analyzer, c: &ClassStats, taken: &[Window]) -> Option<Window> {
     let mut rates = bucket_rates(an, c.series.iter().map(|b| b.flagged));
     // The windows already found are not looked at again.
@@ -197,10 +223,29 @@ fn window(an: &Analyzer, c: &ClassStats, taken: &[Window]) -> Option<Window> {
         None
     };
     let tail = baseline_pps.map_or(0.0, |b| 2.0 * b);
-    let last = (peak_at..=ceiling)
-        .rev()
-        .find(|&i| rates[i] > tail && rates[i] > 0.0)
-        .unwrap_or(peak_at);
+    // The window runs on through every bucket above the tail that follows it without a break
+    // (a flood trailing off) and, over a break, to a stretch above the tail that is sustained
+    // (a slow tail: the real SYN flood's last 800 packets trickle on for ten seconds) or holds
+    // a hundredth of the peak (a pulse). A bucket or two of stray packets after a break, such
+    // as the last SYNs of a capture, which ends before their answers, do not stretch it.
+    let above = |i: usize| rates[i] > tail && rates[i] > 0.0;
+    let mut last = peak_at;
+    let mut i = peak_at + 1;
+    while i <= ceiling {
+        if !above(i) {
+            i += 1;
+            continue;
+        }
+        let (from, mut to, mut top) = (i, i, rates[i]);
+        while to < ceiling && above(to + 1) {
+            to += 1;
+            top = top.max(rates[to]);
+        }
+        if from == last + 1 || to + 1 - from >= SUSTAINED_BUCKETS || top >= peak / 100.0 {
+            last = to;
+        }
+        i = to + 1;
+    }
     // The stretch of evidence around the peak with no silence of `QUIET_GAP` in it: hours of
     // nothing are a gap, not a slow attack, and what follows it is another attack. From a
     // sample of one packet in n, evidence arrives n times as far apart.
@@ -242,6 +287,9 @@ fn window(an: &Analyzer, c: &ClassStats, taken: &[Window]) -> Option<Window> {
         mean_pps,
     })
 }
+
+/// Buckets of evidence in a row that carry an attack's window on over a break.
+const SUSTAINED_BUCKETS: usize = 3;
 
 /// Most attack windows one class is searched for: the same kind of attack again, after a
 /// silence of [`QUIET_GAP`], is another attack.
@@ -799,6 +847,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                 carpet_of: carpet.then(|| vector.clone()),
                 classes: vec![class],
                 window: (w.start, w.end),
+                peak_pps: w.peak_pps * wire as f64,
                 targets,
                 evidence,
                 spoofed_likely,
@@ -1086,6 +1135,7 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 // Everything the scanner sends belongs to the scan.
                 classes: Vec::new(),
                 window: (an.start, an.end),
+                peak_pps: 0.0,
                 targets: TargetSpec::FromSource(src),
                 evidence,
                 spoofed_likely: false,

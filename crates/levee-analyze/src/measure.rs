@@ -82,11 +82,12 @@ pub struct Meter {
     details: Option<crate::detail::Collector>,
 }
 
-impl Analyzer {
-    /// Ends the first pass: decides which classes hold attacks and prepares the second pass.
-    pub fn detect(mut self) -> Plan {
-        self.finish_pass();
-        let (findings, dismissed) = detect(&self);
+impl Plan {
+    /// Ends the first pass of `analyzer`: decides which classes hold attacks and prepares the
+    /// second pass (see [`Analyzer::detect`]).
+    pub fn from_first_pass(mut analyzer: Analyzer) -> Plan {
+        analyzer.finish_pass();
+        let (findings, dismissed) = detect(&analyzer);
         let mut exprs = Vec::new();
         let mut owners = Vec::new();
         for (fi, f) in findings.iter().enumerate() {
@@ -101,11 +102,11 @@ impl Analyzer {
             findings.clone(),
             rules,
             Arc::new(owners),
-            self.bucket_ns,
-            self.base_bucket.unwrap_or(0),
+            analyzer.bucket_ns,
+            analyzer.base_bucket.unwrap_or(0),
         );
         Plan {
-            analyzer: self,
+            analyzer,
             findings,
             dismissed,
             meter,

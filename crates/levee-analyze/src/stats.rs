@@ -226,6 +226,7 @@ const CLASS_TOPK: usize = 512;
 /// (top lists and histograms, from `profiled` on) covers only the packets that carried the
 /// class's evidence, so a signature is built from attack packets, not from the legitimate
 /// packets of the same kind.
+#[derive(Clone)]
 pub struct ClassStats {
     pub packets: u64,
     pub bytes: u64,
@@ -273,6 +274,7 @@ pub struct ClassStats {
 }
 
 /// DNS questions seen in a class (queries to port 53, or responses from it).
+#[derive(Clone)]
 pub struct DnsStats {
     pub parsed: u64,
     pub names: TopK<String>,

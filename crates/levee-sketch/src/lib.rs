@@ -57,6 +57,7 @@ const FILTER_WORDS: usize = FILTER_BITS / 64;
 ///
 /// Consecutive additions of one key (a flood's victim, a download's two ends) are summed
 /// before they reach the table: one comparison instead of a table probe per packet.
+#[derive(Clone)]
 pub struct TopK<K> {
     /// Keys with their counts and hashes (kept so the table can grow without rehashing keys,
     /// whichever hash the caller supplied).

@@ -1,80 +1,125 @@
-//! Opening the user's captures and feeding every decoded packet to a consumer, with a progress
-//! bar and damaged-record reporting on standard error.
+//! The user's captures as the engine reads them ([`levee_engine::read`]), with what the
+//! reading tells printed on standard error ([`Terminal`]): a progress bar, inputs that cannot
+//! be read, damaged records. Standard input is spooled to a file for commands that read twice.
 
 use std::io::IsTerminal;
-use std::ops::ControlFlow;
+use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use levee_capture::{CaptureReader, Item, MergedCapture};
 use levee_decode::Packet;
 
 use levee_analyze::summary::FileInfo;
-use levee_analyze::SummaryBuilder;
 
 use crate::{InputArgs, EXIT_DAMAGED_RECORDS, EXIT_UNREADABLE_INPUT};
 
 /// Inputs larger than this get a progress bar (when standard error is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
-/// What happened to the inputs.
-pub struct Outcome {
-    pub files: Vec<FileInfo>,
-    pub unreadable: usize,
-    pub damaged: u64,
+/// What the reading of the inputs gave (from the engine).
+pub use levee_engine::{DamageSink, Reading};
+
+/// The exit code a reading leaves: unreadable inputs before damaged records before success.
+pub fn exit_code(reading: &Reading) -> u8 {
+    if reading.unreadable > 0 {
+        EXIT_UNREADABLE_INPUT
+    } else if reading.damaged > 0 {
+        EXIT_DAMAGED_RECORDS
+    } else {
+        0
+    }
 }
 
-impl Outcome {
-    /// The input rule: a file that gave no packet is an unreadable input (said on standard
-    /// error unless `quiet`), and inputs that together gave none are an error, not an empty
-    /// result.
-    pub fn require_packets(&mut self, args: &InputArgs) -> anyhow::Result<()> {
-        for f in &self.files {
-            if f.packets == 0 {
-                if !args.quiet {
-                    eprintln!(
-                        "levee: {}: no packet in the file",
-                        shown_name(args, &f.name)
-                    );
-                }
-                self.unreadable += 1;
+/// The engine's inputs for the command line's.
+pub fn inputs(args: &InputArgs) -> levee_engine::Inputs {
+    levee_engine::Inputs::new(args.captures.clone())
+}
+
+/// What the reading tells, on standard error: inputs that cannot be opened or are empty,
+/// the first `--max-errors` damaged records and how many more there were, and a progress bar
+/// for large inputs when standard error is a terminal, named for its pass when the command
+/// reads its inputs more than once.
+pub struct Terminal<'a> {
+    args: &'a InputArgs,
+    passes: u8,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl<'a> Terminal<'a> {
+    /// For a command that reads its inputs `passes` times.
+    pub fn new(args: &'a InputArgs, passes: u8) -> Terminal<'a> {
+        Terminal {
+            args,
+            passes,
+            bar: Mutex::new(None),
+        }
+    }
+
+    /// A reading error as the command line reports it: no packet at all is an unreadable
+    /// input (exit 3).
+    pub fn error(&self, e: levee_engine::ReadError) -> anyhow::Error {
+        match e {
+            levee_engine::ReadError::NoPackets { inputs } => {
+                let names: Vec<String> =
+                    inputs.iter().map(|n| shown_name(self.args, n)).collect();
+                crate::Exit::no_input(format!(
+                    "no packet could be read from {}",
+                    levee_engine::read::named(&names)
+                ))
             }
+            e => anyhow::anyhow!(shown_message(self.args, &e.to_string())),
         }
-        if self.files.iter().all(|f| f.packets == 0) {
-            return Err(crate::Exit::no_input(format!(
-                "no packet could be read from {}",
-                inputs_named(args)
-            )));
-        }
-        Ok(())
     }
 
-    pub fn exit_code(&self) -> u8 {
-        if self.unreadable > 0 {
-            EXIT_UNREADABLE_INPUT
-        } else if self.damaged > 0 {
-            EXIT_DAMAGED_RECORDS
+    fn bar(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        self.bar.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl levee_engine::Observer for Terminal<'_> {
+    fn cannot_open(&self, error: &levee_capture::OpenError) {
+        eprintln!("levee: {}", shown_message(self.args, &error.to_string()));
+    }
+
+    fn empty(&self, name: &str) {
+        eprintln!(
+            "levee: {}: no packet in the file",
+            shown_name(self.args, name)
+        );
+    }
+
+    fn damage_shown(&self) -> usize {
+        self.args.max_errors
+    }
+
+    fn damaged(&self, error: &levee_capture::RecordError) {
+        eprintln!("levee: {}", shown_message(self.args, &error.to_string()));
+    }
+
+    fn more_damaged(&self, count: u64) {
+        eprintln!("levee: {count} more damaged records not shown (--max-errors)");
+    }
+
+    fn reading(&self, pass: u8, total_bytes: u64) {
+        let stage = if self.passes > 1 {
+            format!("pass {pass}/{} ", self.passes)
         } else {
-            0
+            String::new()
+        };
+        *self.bar() = progress_bar(self.args, total_bytes, stage);
+    }
+
+    fn advanced(&self, bytes: u64) {
+        if let Some(bar) = self.bar().as_ref() {
+            bar.inc(bytes);
+        }
+    }
+
+    fn done_reading(&self) {
+        if let Some(bar) = self.bar().take() {
+            bar.finish_and_clear();
         }
     }
 }
-
-/// Something that also wants to count damaged records.
-pub trait DamageSink {
-    fn damaged(&mut self, _e: &levee_capture::RecordError) {}
-}
-
-impl DamageSink for SummaryBuilder {
-    fn damaged(&mut self, e: &levee_capture::RecordError) {
-        self.add_damage(e);
-    }
-}
-
-impl<W: std::io::Write> DamageSink for std::io::BufWriter<W> {}
-
-impl DamageSink for levee_analyze::Analyzer {}
-
-impl DamageSink for levee_analyze::Plan {}
 
 /// Copies standard input (`-`) to a temporary file, for commands that read their inputs twice.
 /// Returns the inputs with `-` replaced, and the file (deleted when dropped). Empty standard
@@ -124,20 +169,6 @@ pub fn shown_message(args: &InputArgs, message: &str) -> String {
     }
 }
 
-/// The inputs, named for a message: `a.pcap`, `a.pcap and b.pcap`, `3 inputs`.
-fn inputs_named(args: &InputArgs) -> String {
-    let names: Vec<String> = args
-        .captures
-        .iter()
-        .map(|p| shown_name(args, &p.display().to_string()))
-        .collect();
-    match names.len() {
-        1 => names[0].clone(),
-        2 => format!("{} and {}", names[0], names[1]),
-        n => format!("any of the {n} inputs"),
-    }
-}
-
 /// Names the spooled copy of standard input `-` again in the files of an outcome.
 pub fn name_spool(files: &mut [FileInfo], spool: Option<&std::path::Path>) {
     if let Some(spool) = spool {
@@ -149,43 +180,42 @@ pub fn name_spool(files: &mut [FileInfo], spool: Option<&std::path::Path>) {
     }
 }
 
-/// The bytes of the inputs when all are uncompressed capture files, for sizing a sample
-/// before reading; `None` for standard input, compressed or unreadable inputs.
-pub fn plain_size(args: &InputArgs) -> Option<u64> {
-    let mut total = 0;
-    for path in &args.captures {
-        let reader = CaptureReader::open(path).ok()?;
-        if reader.compression() != levee_capture::Compression::None {
-            return None;
-        }
-        total += std::fs::metadata(path).ok()?.len();
-    }
-    Some(total)
-}
-
-/// Decodes every packet of the inputs, in time order, and hands it to `each`.
+/// Decodes every packet of the inputs, in time order, and hands it to `each`: the reading of
+/// a command that reads its inputs once.
 pub fn for_each_packet<S: DamageSink>(
     args: &InputArgs,
     state: &mut S,
-    mut each: impl FnMut(&mut S, i64, &Packet<'_>),
-) -> anyhow::Result<Outcome> {
-    let mut sink = (state, &mut each);
-    for_each_frame_with(args, &mut sink, |(state, each), f| {
-        levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
-            each(state, f.ts_nanos, p)
-        });
-    })
+    each: impl FnMut(&mut S, i64, &Packet<'_>),
+) -> anyhow::Result<Reading> {
+    packets(args, 1, 1, state, each)
 }
 
-impl<S: DamageSink, F> DamageSink for (&mut S, &mut F) {
-    fn damaged(&mut self, e: &levee_capture::RecordError) {
-        self.0.damaged(e);
+/// Pass `pass` of `passes` over every packet of the inputs: the first reports what is wrong
+/// with them and requires packets, a later one only shows progress.
+pub fn packets<S: DamageSink>(
+    args: &InputArgs,
+    pass: u8,
+    passes: u8,
+    state: &mut S,
+    each: impl FnMut(&mut S, i64, &Packet<'_>),
+) -> anyhow::Result<Reading> {
+    let terminal = Terminal::new(args, passes);
+    if pass > 1 {
+        return Ok(levee_engine::read::again(
+            &inputs(args),
+            &terminal,
+            pass,
+            state,
+            each,
+        ));
     }
+    levee_engine::read::for_each_packet(&inputs(args), &terminal, state, each)
+        .map_err(|e| terminal.error(e))
 }
 
 /// A progress bar for reading `total_size` bytes, when the inputs are large and standard error
 /// is a terminal.
-pub fn progress_bar(args: &InputArgs, total_size: u64) -> Option<ProgressBar> {
+fn progress_bar(args: &InputArgs, total_size: u64, stage: String) -> Option<ProgressBar> {
     (!args.no_progress && total_size >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal())
         .then(|| {
             let bar = ProgressBar::new(total_size);
@@ -195,89 +225,7 @@ pub fn progress_bar(args: &InputArgs, total_size: u64) -> Option<ProgressBar> {
                 )
                 .expect("static template is valid"),
             );
-            bar.set_prefix(args.stage);
+            bar.set_prefix(stage);
             bar
         })
-}
-
-/// Hands every frame of the inputs, in time order, to `each`, undecoded (for callers that
-/// decode elsewhere, such as worker threads).
-pub fn for_each_frame_with<S: DamageSink>(
-    args: &InputArgs,
-    state: &mut S,
-    mut each: impl FnMut(&mut S, &levee_capture::Frame<'_>),
-) -> anyhow::Result<Outcome> {
-    let mut readers = Vec::new();
-    let mut unreadable = 0;
-    let mut total_size = 0u64;
-    for path in &args.captures {
-        match CaptureReader::open(path) {
-            Ok(r) => {
-                total_size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                readers.push(r);
-            }
-            Err(e) => {
-                if !args.quiet {
-                    eprintln!("levee: {}", shown_message(args, &e.to_string()));
-                }
-                unreadable += 1;
-            }
-        }
-    }
-    let progress = progress_bar(args, total_size);
-    let mut merged = MergedCapture::new(readers);
-    let mut damaged = 0u64;
-    let mut n = 0u64;
-    // Where each file's reading had got to at the last progress update.
-    let mut offsets: Vec<u64> = vec![0; args.captures.len()];
-    merged.for_each_item(|item| {
-        match item {
-            Item::Frame(f) => {
-                each(state, &f);
-                n += 1;
-                if n & 0xffff == 0 {
-                    if let Some(bar) = &progress {
-                        offsets[f.file] = f.offset;
-                        bar.set_position(offsets.iter().sum());
-                    }
-                }
-            }
-            Item::Damaged(e) => {
-                damaged += 1;
-                if !args.quiet && damaged as usize <= args.max_errors {
-                    eprintln!("levee: {}", shown_message(args, &e.to_string()));
-                }
-                state.damaged(&e);
-            }
-        }
-        ControlFlow::Continue(())
-    });
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    if !args.quiet && damaged as usize > args.max_errors {
-        eprintln!(
-            "levee: {} more damaged records not shown (--max-errors)",
-            damaged as usize - args.max_errors
-        );
-    }
-    let files = merged
-        .readers()
-        .iter()
-        .map(|r| FileInfo {
-            name: r.name().to_string(),
-            format: format!("{:?}", r.format()).to_lowercase(),
-            compression: format!("{:?}", r.compression()).to_lowercase(),
-            packets: r.packets(),
-        })
-        .collect();
-    let mut outcome = Outcome {
-        files,
-        unreadable,
-        damaged,
-    };
-    if !args.quiet {
-        outcome.require_packets(args)?;
-    }
-    Ok(outcome)
 }

@@ -83,16 +83,13 @@ impl Requests {
                 Ok(outcome)
             }
             Requests::Captures(args) => {
-                let args = InputArgs {
-                    quiet: !first,
-                    ..args.clone()
-                };
                 let mut r = Reassembly {
                     extractor: levee_stream::HttpExtractor::new(Default::default()),
                     each: &mut f,
                     requests: 0,
                 };
-                let outcome = input::for_each_packet(&args, &mut r, |r, ts, p| {
+                let (pass, passes) = if first { (1, 1) } else { (2, 2) };
+                let outcome = input::packets(args, pass, passes, &mut r, |r, ts, p| {
                     r.extractor.add(ts, p);
                     for q in r.extractor.drain() {
                         r.requests += 1;

@@ -12,8 +12,6 @@ mod input;
 mod l7_cmd;
 mod logs_cmd;
 mod output;
-mod parallel;
-mod parts;
 mod render;
 mod report_cmd;
 mod requests_cmd;
@@ -100,12 +98,6 @@ pub struct InputArgs {
     /// Print at most this many damaged-record messages (the rest are counted).
     #[arg(long, default_value_t = 20)]
     pub max_errors: usize,
-    /// Set on a second pass over the same inputs: damage was reported by the first.
-    #[arg(skip)]
-    pub quiet: bool,
-    /// Shown before the progress bar, for commands that read their inputs several times.
-    #[arg(skip)]
-    pub stage: &'static str,
     /// Where standard input was copied (see [`input::spool_stdin`]), to name it `-` in
     /// messages.
     #[arg(skip)]
@@ -545,7 +537,7 @@ fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
     let outcome = input::for_each_packet(&a.input, &mut builder, |b, ts, p| b.add(ts, p))?;
     let summary = builder.finish(outcome.files.clone(), a.top);
     emit_summary(&summary, a.json)?;
-    Ok(outcome.exit_code())
+    Ok(input::exit_code(&outcome))
 }
 
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
@@ -735,11 +727,11 @@ fn run_analysis(
     config: levee_analyze::AnalyzeConfig,
     threads: usize,
 ) -> anyhow::Result<(levee_analyze::Analysis, u8)> {
-    let (plan, mut outcome) = run_passes(input, config, threads, false, 2)?;
-    input::name_spool(&mut outcome.files, spool);
-    let analysis = plan.finish(outcome.files.clone(), outcome.damaged);
+    let (plan, mut reading) = run_passes(input, config, threads, false, 2)?;
+    input::name_spool(&mut reading.files, spool);
+    let analysis = plan.finish(reading.files.clone(), reading.damaged);
     require_decoded(&analysis.capture)?;
-    Ok((analysis, outcome.exit_code()))
+    Ok((analysis, input::exit_code(&reading)))
 }
 
 /// The input rule for analyses: packets none of which decode (not IP, or cut before their
@@ -756,66 +748,23 @@ pub(crate) fn require_decoded(c: &levee_analyze::report::CaptureInfo) -> anyhow:
     Ok(())
 }
 
-/// Both passes of an analysis over inputs that can be read twice (see
-/// [`input::spool_stdin`]), on `threads` threads; with `details`, the second pass also gathers
-/// what a report shows. Returns the plan, to be finished into the analysis (and to judge the
-/// packets of a later pass), and the outcome of the first reading. `passes` is the number of
-/// passes the command makes in all, for the progress bar.
+/// Both passes of an analysis by the engine ([`levee_engine::analyze`]), over inputs that can
+/// be read twice, progress and damage shown as pass 1 and 2 of `passes`.
 pub(crate) fn run_passes(
     input: &InputArgs,
     config: levee_analyze::AnalyzeConfig,
     threads: usize,
     details: bool,
     passes: u8,
-) -> anyhow::Result<(levee_analyze::Plan, input::Outcome)> {
-    let (first, second) = if passes >= 3 {
-        ("pass 1/3 ", "pass 2/3 ")
-    } else {
-        ("pass 1/2 ", "pass 2/2 ")
-    };
-    let input = &InputArgs {
-        stage: first,
-        ..input.clone()
-    };
-    let mut config = config;
-    if details {
-        // What a report shows beyond the analysis (timeline, histograms, sample packets)
-        // counts every packet.
-        config.sample_budget = None;
-    }
-    if threads > 1 {
-        return parallel::run(input, config, threads, details, second);
-    }
-    if config.sample_budget.is_some() {
-        // Sampling: one reading; the second pass measures the frames kept in memory.
-        let mut analyzer = levee_analyze::Analyzer::new(config);
-        if let Some(bytes) = input::plain_size(input) {
-            analyzer.expect_input_bytes(bytes);
-        }
-        let outcome = input::for_each_frame_with(input, &mut analyzer, |an, f| {
-            an.add_frame(f.ts_nanos, f.linktype, f.data, f.orig_len)
-        })?;
-        let mut plan = analyzer.detect();
-        if plan.needs_second_pass() {
-            plan.replay();
-        }
-        return Ok((plan, outcome));
-    }
-    let mut analyzer = levee_analyze::Analyzer::new(config);
-    let outcome = input::for_each_packet(input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
-    let mut plan = analyzer.detect();
-    if details {
-        plan.collect_details();
-    }
-    if plan.needs_second_pass() || details {
-        let again = InputArgs {
-            quiet: true,
-            stage: second,
-            ..input.clone()
-        };
-        input::for_each_packet(&again, &mut plan, |pl, ts, p| pl.add(ts, p))?;
-    }
-    Ok((plan, outcome))
+) -> anyhow::Result<(levee_analyze::Plan, input::Reading)> {
+    let terminal = input::Terminal::new(input, passes);
+    levee_engine::analyze(
+        &input::inputs(input),
+        config,
+        levee_engine::Passes { threads, details },
+        &terminal,
+    )
+    .map_err(|e| terminal.error(e))
 }
 
 /// Writes to standard output. A reader that went away (`levee ... | head`) ends the output
@@ -860,8 +809,6 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
         captures: a.captures.clone(),
         no_progress: true,
         max_errors: a.max_errors,
-        quiet: false,
-        stage: "",
         spool: None,
     };
     let stdout = std::io::stdout();
@@ -896,7 +843,7 @@ fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
         _ => {}
     }
-    Ok(outcome.exit_code())
+    Ok(input::exit_code(&outcome))
 }
 
 fn synth(a: SynthArgs) -> anyhow::Result<u8> {
@@ -1119,8 +1066,6 @@ fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         captures: vec![capture.clone()],
         no_progress: true,
         max_errors: 20,
-        quiet: false,
-        stage: "",
         spool: None,
     };
     let (report, code) = report_cmd::make_report(

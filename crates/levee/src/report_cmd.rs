@@ -169,13 +169,8 @@ pub fn make_report(
         None => (recommended.clone(), "recommended rules".to_string(), false),
     };
     let sim = Simulator::new(&applied, plan.members().len());
-    let again = InputArgs {
-        quiet: true,
-        stage: "pass 3/3 ",
-        ..input.clone()
-    };
     let mut pass = RulesPass { plan, sim };
-    input::for_each_packet(&again, &mut pass, |st, ts, p| {
+    input::packets(input, 3, 3, &mut pass, |st, ts, p| {
         st.plan.judge(ts, p);
         st.sim.add(ts, p, st.plan.members());
     })?;
@@ -190,5 +185,5 @@ pub fn make_report(
         enricher,
         device,
     });
-    Ok((report, outcome.exit_code()))
+    Ok((report, crate::input::exit_code(&outcome)))
 }

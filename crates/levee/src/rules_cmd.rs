@@ -28,19 +28,15 @@ pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulat
     let outcome = input::for_each_packet(&input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
     let plan = analyzer.detect();
     let sim = Simulator::new(&file, plan.members().len());
-    let again = InputArgs {
-        quiet: true,
-        ..input.clone()
-    };
     let mut st = SimPass { plan, sim };
-    input::for_each_packet(&again, &mut st, |st, ts, p| {
+    input::packets(&input, 2, 1, &mut st, |st, ts, p| {
         st.plan.add(ts, p);
         st.sim.add(ts, p, st.plan.members());
     })?;
     let analysis = st.plan.finish(outcome.files.clone(), outcome.damaged);
     crate::require_decoded(&analysis.capture)?;
     let sim = st.sim.finish(rules_path.display().to_string(), &analysis);
-    Ok((sim, outcome.exit_code()))
+    Ok((sim, crate::input::exit_code(&outcome)))
 }
 
 /// Applies the rules in one pass, without an analysis: per-rule counts and totals only.
@@ -55,7 +51,7 @@ pub fn simulate_rules_only(
     let sim = sim
         .0
         .finish_rules_only(rules_path.display().to_string(), files);
-    Ok((sim, outcome.exit_code()))
+    Ok((sim, crate::input::exit_code(&outcome)))
 }
 
 struct RulesOnly(Simulator);

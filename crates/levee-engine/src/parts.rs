@@ -1,5 +1,5 @@
-//! `levee analyze --threads N` on one plain (uncompressed) pcap or pcapng file: each thread
-//! reads and analyses its own stretch of the file.
+//! A sampling analysis on N threads of one plain (uncompressed) pcap or pcapng file: each
+//! thread reads and analyses its own stretch of the file.
 //!
 //! The file is cut into N parts of about equal size, each starting where a record starts
 //! ([`levee_capture::SplitCapture`]). No thread waits for another, nothing is copied between
@@ -27,13 +27,11 @@
 
 use std::ops::ControlFlow;
 
-use indicatif::ProgressBar;
 use levee_analyze::summary::FileInfo;
 use levee_analyze::{AnalyzeConfig, Analyzer, Plan};
 use levee_capture::{Frame, Item, RecordError, Recovery, SplitCapture};
 
-use crate::input::{self, Outcome};
-use crate::InputArgs;
+use crate::read::{Inputs, Observer, ReadError, Reading};
 
 /// How far each thread reads into its neighbours' stretches, to teach its filters.
 const LOOK_AROUND_BYTES: u64 = 4 << 20;
@@ -48,7 +46,7 @@ const MAX_PARTS: u64 = 8;
 
 /// One thread's stretch of the file: `[start, end)` in bytes, both where records start.
 #[derive(Debug, Clone, Copy)]
-pub struct Part {
+pub(crate) struct Part {
     start: u64,
     /// `None` for the last part, which runs to the end of the file.
     end: Option<u64>,
@@ -61,8 +59,8 @@ pub struct Part {
 ///
 /// Anything unusual (a file that cannot be opened, a read error) is left to the usual path,
 /// which reports it.
-pub fn split(input: &InputArgs, threads: usize) -> Option<(SplitCapture, Vec<Part>)> {
-    let [path] = input.captures.as_slice() else {
+pub(crate) fn split(inputs: &Inputs, threads: usize) -> Option<(SplitCapture, Vec<Part>)> {
+    let [path] = inputs.paths.as_slice() else {
         return None;
     };
     let file = SplitCapture::open(path).ok()??;
@@ -122,7 +120,7 @@ fn read_part(
     part: Part,
     mut analyzer: Analyzer,
     max_errors: usize,
-    progress: Option<&ProgressBar>,
+    progress: &dyn Observer,
 ) -> Result<PartRun, levee_capture::OpenError> {
     let teach = |an: &mut Analyzer, f: &Frame<'_>| an.teach_frame(f.linktype, f.data, f.orig_len);
     if part.start > file.first_record() {
@@ -191,10 +189,8 @@ fn read_part(
                 run.analyzer
                     .add_frame(f.ts_nanos, f.linktype, f.data, f.orig_len);
                 if run.packets & 0xffff == 0 {
-                    if let Some(bar) = progress {
-                        bar.inc(offset - reported);
-                        reported = offset;
-                    }
+                    progress.advanced(offset - reported);
+                    reported = offset;
                 }
             }
             Item::Damaged(e) => {
@@ -210,9 +206,7 @@ fn read_part(
         ControlFlow::Continue(())
     });
     run.described = reader.descriptions() != descriptions;
-    if let Some(bar) = progress {
-        bar.inc(part.end.unwrap_or(file.len()).saturating_sub(reported));
-    }
+    progress.advanced(part.end.unwrap_or(file.len()).saturating_sub(reported));
     // Each thread empties its own delay line.
     run.analyzer.finish_pass();
     Ok(run)
@@ -228,13 +222,14 @@ fn io_error(file: &SplitCapture, source: std::io::Error) -> levee_capture::OpenE
 /// Both passes of a sampling analysis of one file read in `parts`, a thread each; `None` when
 /// the parts cannot be trusted (a pcapng file that describes interfaces after its first
 /// packet, before the last part): the file is then to be read the usual way.
-pub fn run(
-    input: &InputArgs,
+pub(crate) fn run(
+    inputs: &Inputs,
+    observer: &dyn Observer,
     config: AnalyzeConfig,
     file: &SplitCapture,
     parts: &[Part],
-) -> anyhow::Result<Option<(Plan, Outcome)>> {
-    let progress = input::progress_bar(input, file.len());
+) -> Result<Option<(Plan, Reading)>, ReadError> {
+    observer.reading(1, file.len());
     let origin = file.first_ts_nanos();
     let make = |part: &Part| {
         let bytes = part.end.unwrap_or(file.len()) - part.start;
@@ -246,13 +241,13 @@ pub fn run(
         an.set_origin(origin);
         an
     };
-    let max_errors = if input.quiet { 0 } else { input.max_errors };
+    let max_errors = observer.damage_shown();
     let runs: Vec<Result<PartRun, _>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts[1..]
             .iter()
             .map(|part| {
-                let (make, bar) = (&make, progress.as_ref());
-                scope.spawn(move || read_part(file, *part, make(part), max_errors, bar))
+                let make = &make;
+                scope.spawn(move || read_part(file, *part, make(part), max_errors, observer))
             })
             .collect();
         let mut runs = vec![read_part(
@@ -260,7 +255,7 @@ pub fn run(
             parts[0],
             make(&parts[0]),
             max_errors,
-            progress.as_ref(),
+            observer,
         )];
         runs.extend(
             handles
@@ -269,9 +264,7 @@ pub fn run(
         );
         runs
     });
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    observer.done_reading();
     let mut kept = Vec::new();
     let last = runs.len() - 1;
     for (i, run) in runs.into_iter().enumerate() {
@@ -293,10 +286,10 @@ pub fn run(
     let mut packets = 0;
     for run in &kept {
         for e in &run.damage {
-            if shown < input.max_errors && !input.quiet {
+            if shown < max_errors {
                 let mut e = e.clone();
                 e.record += first_record;
-                eprintln!("levee: {}", input::shown_message(input, &e.to_string()));
+                observer.damaged(&e);
                 shown += 1;
             }
         }
@@ -304,11 +297,8 @@ pub fn run(
         damaged += run.damaged;
         packets += run.packets;
     }
-    if !input.quiet && damaged as usize > input.max_errors {
-        eprintln!(
-            "levee: {} more damaged records not shown (--max-errors)",
-            damaged as usize - input.max_errors
-        );
+    if damaged > max_errors as u64 {
+        observer.more_damaged(damaged - max_errors as u64);
     }
 
     let mut runs = kept.into_iter().map(|r| r.analyzer);
@@ -322,7 +312,7 @@ pub fn run(
     if plan.needs_second_pass() {
         plan.replay_parts(&others, true);
     }
-    let mut outcome = Outcome {
+    let mut reading = Reading {
         files: vec![FileInfo {
             name: file.name().to_string(),
             format: format!("{:?}", file.format()).to_lowercase(),
@@ -332,8 +322,8 @@ pub fn run(
         unreadable: 0,
         damaged,
     };
-    outcome.require_packets(input)?;
-    Ok(Some((plan, outcome)))
+    reading.require_packets(inputs, observer)?;
+    Ok(Some((plan, reading)))
 }
 
 #[cfg(test)]
@@ -342,22 +332,16 @@ mod tests {
 
     use super::*;
 
-    fn real_capture(name: &str) -> Option<PathBuf> {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    use crate::read::Silent;
+
+    fn real_capture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/data/attacks")
-            .join(name);
-        path.exists().then_some(path)
+            .join(name)
     }
 
-    fn input(path: PathBuf) -> InputArgs {
-        InputArgs {
-            captures: vec![path],
-            no_progress: true,
-            max_errors: 20,
-            quiet: false,
-            stage: "",
-            spool: None,
-        }
+    fn input(path: PathBuf) -> Inputs {
+        Inputs::new(vec![path])
     }
 
     fn sampling() -> AnalyzeConfig {
@@ -368,10 +352,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
     fn a_plain_pcap_is_cut_into_parts_of_at_least_a_mebibyte() {
-        let Some(path) = real_capture("pkt.TCP.synflood.spoofed.pcap") else {
-            return;
-        };
+        let path = real_capture("pkt.TCP.synflood.spoofed.pcap");
         let len = std::fs::metadata(&path).unwrap().len();
         let (file, parts) = split(&input(path.clone()), 8).expect("2.9 MB split");
         assert_eq!(parts.len() as u64, len / MIN_PART_BYTES);
@@ -382,10 +365,7 @@ mod tests {
         assert_eq!(parts.last().unwrap().end, None);
         assert!(split(&input(path.clone()), 1).is_none());
         // Several files go to the dealing path.
-        let two = InputArgs {
-            captures: vec![path.clone(), path],
-            ..input(PathBuf::new())
-        };
+        let two = Inputs::new(vec![path.clone(), path]);
         assert!(split(&two, 2).is_none());
     }
 
@@ -415,10 +395,9 @@ mod tests {
     /// When a part's start is not where a record starts, the part before reads on to the end
     /// of the file and the result is what one thread gives.
     #[test]
+    #[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
     fn a_false_part_start_is_caught_and_read_by_the_part_before() {
-        let Some(path) = real_capture("pkt.TCP.synflood.spoofed.pcap") else {
-            return;
-        };
+        let path = real_capture("pkt.TCP.synflood.spoofed.pcap");
         let (file, parts) = split(&input(path.clone()), 2).unwrap();
         let wrong = parts[1].start + 3;
         let bogus = [
@@ -431,12 +410,12 @@ mod tests {
                 ..parts[1]
             },
         ];
-        let run0 = read_part(&file, bogus[0], Analyzer::new(sampling()), 20, None).unwrap();
+        let run0 = read_part(&file, bogus[0], Analyzer::new(sampling()), 20, &Silent).unwrap();
         assert!(run0.took_over);
-        let (plan, outcome) = run(&input(path.clone()), sampling(), &file, &bogus)
+        let (plan, outcome) = run(&input(path.clone()), &Silent, sampling(), &file, &bogus)
             .unwrap()
             .expect("a pcap file is never read again");
-        let (good_plan, good) = run(&input(path), sampling(), &file, &parts)
+        let (good_plan, good) = run(&input(path), &Silent, sampling(), &file, &parts)
             .unwrap()
             .unwrap();
         assert_eq!(outcome.damaged, 0);

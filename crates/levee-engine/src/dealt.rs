@@ -1,4 +1,4 @@
-//! `levee analyze --threads N`: both passes spread over N worker threads.
+//! Both passes spread over N worker threads, packets dealt out by flow.
 //!
 //! A sampling analysis of one plain capture file is read in parts instead, a thread per part
 //! ([`crate::parts`]); this module serves everything else: exact analyses, reports, several
@@ -26,8 +26,8 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
 use levee_analyze::{AnalyzeConfig, Analyzer, Plan};
 
-use crate::input::{self, DamageSink, Outcome};
-use crate::InputArgs;
+use crate::passes::Passes;
+use crate::read::{self, DamageSink, Inputs, Observer, ReadError, Reading};
 
 /// Frames handed to a worker at once.
 const BATCH_FRAMES: usize = 1024;
@@ -198,15 +198,17 @@ fn share_of(i: usize, threads: usize) -> f64 {
     }
 }
 
-/// Reads the inputs once, the reading thread working on its share and `threads - 1` workers
-/// on theirs; returns the reading outcome and every thread's state, the reading thread's
-/// first.
+/// Reads the inputs once (as pass `pass`: the first reading reports damage and requires
+/// packets), the reading thread working on its share and `threads - 1` workers on theirs;
+/// returns the reading and every thread's state, the reading thread's first.
 fn deal<S: Worker, F>(
-    input: &InputArgs,
+    inputs: &Inputs,
+    observer: &dyn Observer,
+    pass: u8,
     threads: usize,
     make: impl Fn(usize) -> S + Sync,
     feed: F,
-) -> anyhow::Result<(Outcome, Vec<S>)>
+) -> Result<(Reading, Vec<S>), ReadError>
 where
     F: Fn(&mut S, &Raw<'_>) + Sync,
 {
@@ -255,28 +257,35 @@ where
                     .collect()
             },
         };
-        let outcome = input::for_each_frame_with(input, &mut dealer, |d, f| d.deal(f));
+        let reading = if pass == 1 {
+            read::for_each_frame(inputs, observer, &mut dealer, |d, f| d.deal(f))
+        } else {
+            let again = read::Again { observer, pass };
+            Ok(read::read_frames(inputs, &again, pass, &mut dealer, |d, f| {
+                d.deal(f)
+            }))
+        };
         dealer.finish();
         own.end_of_input();
         let mut states = vec![own];
         for h in handles {
             states.push(h.join().expect("analysis worker panicked"));
         }
-        Ok((outcome?, states))
+        Ok((reading?, states))
     })
 }
 
-/// Both passes of an analysis on `threads` threads.
-pub fn run(
-    input: &InputArgs,
+/// Both passes of an analysis on `passes.threads` threads.
+pub(crate) fn run(
+    inputs: &Inputs,
     config: AnalyzeConfig,
-    threads: usize,
-    details: bool,
-    second_stage: &'static str,
-) -> anyhow::Result<(Plan, Outcome)> {
+    passes: Passes,
+    observer: &dyn Observer,
+) -> Result<(Plan, Reading), ReadError> {
+    let Passes { threads, details } = passes;
     if config.sample_budget.is_some() {
-        if let Some((file, parts)) = crate::parts::split(input, threads) {
-            if let Some(done) = crate::parts::run(input, config.clone(), &file, &parts)? {
+        if let Some((file, parts)) = crate::parts::split(inputs, threads) {
+            if let Some(done) = crate::parts::run(inputs, observer, config.clone(), &file, &parts)? {
                 return Ok(done);
             }
         }
@@ -289,9 +298,11 @@ pub fn run(
 
     // Each thread keeps the share of the sample, and reads about the share of the input, of
     // the packets it analyses: the sampling rates come out as one thread's would.
-    let input_bytes = input::plain_size(input);
-    let (outcome, mut parts) = deal(
-        input,
+    let input_bytes = inputs.plain_size();
+    let (reading, mut parts) = deal(
+        inputs,
+        observer,
+        1,
         threads,
         |i| {
             let share = share_of(i, threads);
@@ -315,22 +326,19 @@ pub fn run(
         if plan.needs_second_pass() {
             plan.replay_parts(&parts, false);
         }
-        return Ok((plan, outcome));
+        return Ok((plan, reading));
     }
     if details {
         plan.collect_details();
     }
     if plan.needs_second_pass() || details {
-        let again = InputArgs {
-            quiet: true,
-            stage: second_stage,
-            ..input.clone()
-        };
         let meters: Vec<levee_analyze::measure::Meter> = {
             let plan_ref = &plan;
             let parts_ref = &parts;
             deal(
-                &again,
+                inputs,
+                observer,
+                2,
                 threads,
                 // Thread 0's first-pass filters live in the plan; the others' beside it.
                 |i| {
@@ -356,5 +364,5 @@ pub fn run(
             plan.absorb(m);
         }
     }
-    Ok((plan, outcome))
+    Ok((plan, reading))
 }

@@ -1,0 +1,292 @@
+//! Inputs to frames: every capture file opened, merged in time order and handed on frame by
+//! frame, with what went wrong told to an [`Observer`] as it happens.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use levee_analyze::summary::FileInfo;
+use levee_capture::{CaptureReader, Item, MergedCapture, OpenError, RecordError};
+use levee_decode::Packet;
+
+/// The capture files of a run, merged in time order when there are several.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub paths: Vec<PathBuf>,
+}
+
+impl Inputs {
+    pub fn new(paths: Vec<PathBuf>) -> Inputs {
+        Inputs { paths }
+    }
+
+    /// The bytes of the inputs when all are uncompressed capture files, for sizing a sample
+    /// before reading; `None` for standard input, compressed or unreadable inputs.
+    pub fn plain_size(&self) -> Option<u64> {
+        let mut total = 0;
+        for path in &self.paths {
+            let reader = CaptureReader::open(path).ok()?;
+            if reader.compression() != levee_capture::Compression::None {
+                return None;
+            }
+            total += std::fs::metadata(path).ok()?.len();
+        }
+        Some(total)
+    }
+}
+
+/// What the reading tells whoever runs it, as it happens: inputs that cannot be opened or are
+/// empty, damaged records, and progress. The command line prints them; a library user may
+/// count them or ignore them all ([`Silent`]). Called from reading threads, hence `Sync`.
+pub trait Observer: Sync {
+    /// An input that cannot be opened; the others are read.
+    fn cannot_open(&self, _error: &OpenError) {}
+    /// An input that held no packet.
+    fn empty(&self, _name: &str) {}
+    /// How many damaged records to be told of one by one ([`Observer::damaged`]); those
+    /// beyond are only counted ([`Observer::more_damaged`]).
+    fn damage_shown(&self) -> usize {
+        0
+    }
+    /// A damaged record, in reading order, numbered as a reading of its whole file numbers it.
+    fn damaged(&self, _error: &RecordError) {}
+    /// Damaged records beyond [`Observer::damage_shown`].
+    fn more_damaged(&self, _count: u64) {}
+    /// Pass `pass` (from 1) begins reading `total_bytes` bytes of files.
+    fn reading(&self, _pass: u8, _total_bytes: u64) {}
+    /// `bytes` more of the files were read.
+    fn advanced(&self, _bytes: u64) {}
+    /// The pass's reading ended.
+    fn done_reading(&self) {}
+}
+
+/// An observer that wants to know nothing.
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// A second reading of the same inputs: progress is shown, damage was reported by the first.
+pub(crate) struct Again<'a> {
+    pub observer: &'a dyn Observer,
+    pub pass: u8,
+}
+
+impl Observer for Again<'_> {
+    fn reading(&self, _pass: u8, total_bytes: u64) {
+        self.observer.reading(self.pass, total_bytes);
+    }
+    fn advanced(&self, bytes: u64) {
+        self.observer.advanced(bytes);
+    }
+    fn done_reading(&self) {
+        self.observer.done_reading();
+    }
+}
+
+/// What the reading of the inputs gave.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// Every input opened, with its packets.
+    pub files: Vec<FileInfo>,
+    /// Inputs that could not be opened or held no packet.
+    pub unreadable: usize,
+    /// Damaged records skipped or flagged.
+    pub damaged: u64,
+}
+
+/// Why a reading gave nothing to analyse.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// No input gave a packet (each that could not be opened was told to the observer).
+    #[error("no packet could be read from {}", named(.inputs))]
+    NoPackets { inputs: Vec<String> },
+    /// A file read in parts failed after it was opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}
+
+/// The inputs, named for a message: `a.pcap`, `a.pcap and b.pcap`, `any of the 3 inputs`.
+pub fn named(inputs: &[String]) -> String {
+    match inputs {
+        [one] => one.clone(),
+        [a, b] => format!("{a} and {b}"),
+        _ => format!("any of the {} inputs", inputs.len()),
+    }
+}
+
+/// Something that also wants to count damaged records as they are read.
+pub trait DamageSink {
+    fn damaged(&mut self, _e: &RecordError) {}
+}
+
+impl DamageSink for levee_analyze::SummaryBuilder {
+    fn damaged(&mut self, e: &RecordError) {
+        self.add_damage(e);
+    }
+}
+
+impl DamageSink for levee_analyze::Analyzer {}
+
+impl DamageSink for levee_analyze::Plan {}
+
+impl DamageSink for () {}
+
+impl<W: std::io::Write> DamageSink for std::io::BufWriter<W> {}
+
+impl<S: DamageSink, F> DamageSink for (&mut S, &mut F) {
+    fn damaged(&mut self, e: &RecordError) {
+        self.0.damaged(e);
+    }
+}
+
+/// Decodes every packet of the inputs, in time order, and hands it to `each`. The inputs must
+/// give a packet (see [`for_each_frame`]).
+pub fn for_each_packet<S: DamageSink>(
+    inputs: &Inputs,
+    observer: &dyn Observer,
+    state: &mut S,
+    mut each: impl FnMut(&mut S, i64, &Packet<'_>),
+) -> Result<Reading, ReadError> {
+    let mut sink = (state, &mut each);
+    for_each_frame(inputs, observer, &mut sink, |(state, each), f| {
+        levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
+            each(state, f.ts_nanos, p)
+        });
+    })
+}
+
+/// Hands every frame of the inputs, in time order, to `each`, undecoded (for callers that
+/// decode elsewhere, such as worker threads). An input that gave no packet is told to the
+/// observer and counted unreadable; inputs that together gave none are an error, not an empty
+/// result.
+pub fn for_each_frame<S: DamageSink>(
+    inputs: &Inputs,
+    observer: &dyn Observer,
+    state: &mut S,
+    each: impl FnMut(&mut S, &levee_capture::Frame<'_>),
+) -> Result<Reading, ReadError> {
+    let mut reading = read_frames(inputs, observer, 1, state, each);
+    reading.require_packets(inputs, observer)?;
+    Ok(reading)
+}
+
+/// Every frame of the inputs again, for a later pass: progress goes to `observer` as pass
+/// `pass`; damage and empty inputs were told by the first reading.
+pub fn again<S: DamageSink>(
+    inputs: &Inputs,
+    observer: &dyn Observer,
+    pass: u8,
+    state: &mut S,
+    mut each: impl FnMut(&mut S, i64, &Packet<'_>),
+) -> Reading {
+    let mut sink = (state, &mut each);
+    read_frames(
+        inputs,
+        &Again { observer, pass },
+        pass,
+        &mut sink,
+        |(state, each), f| {
+            levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
+                each(state, f.ts_nanos, p)
+            });
+        },
+    )
+}
+
+impl Reading {
+    /// The input rule: a file that gave no packet is unreadable, and inputs that together gave
+    /// none are an error.
+    pub(crate) fn require_packets(
+        &mut self,
+        inputs: &Inputs,
+        observer: &dyn Observer,
+    ) -> Result<(), ReadError> {
+        for f in &self.files {
+            if f.packets == 0 {
+                observer.empty(&f.name);
+                self.unreadable += 1;
+            }
+        }
+        if self.files.iter().all(|f| f.packets == 0) {
+            return Err(ReadError::NoPackets {
+                inputs: inputs
+                    .paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Reads every frame of the inputs, in time order.
+pub(crate) fn read_frames<S: DamageSink>(
+    inputs: &Inputs,
+    observer: &dyn Observer,
+    pass: u8,
+    state: &mut S,
+    mut each: impl FnMut(&mut S, &levee_capture::Frame<'_>),
+) -> Reading {
+    let mut readers = Vec::new();
+    let mut unreadable = 0;
+    let mut total_size = 0u64;
+    for path in &inputs.paths {
+        match CaptureReader::open(path) {
+            Ok(r) => {
+                total_size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                readers.push(r);
+            }
+            Err(e) => {
+                observer.cannot_open(&e);
+                unreadable += 1;
+            }
+        }
+    }
+    observer.reading(pass, total_size);
+    let shown = observer.damage_shown() as u64;
+    let mut merged = MergedCapture::new(readers);
+    let mut damaged = 0u64;
+    let mut n = 0u64;
+    // Where each file's reading had got to at the last progress report.
+    let mut offsets: Vec<u64> = vec![0; merged.readers().len()];
+    merged.for_each_item(|item| {
+        match item {
+            Item::Frame(f) => {
+                each(state, &f);
+                n += 1;
+                if n & 0xffff == 0 {
+                    let at = &mut offsets[f.file];
+                    observer.advanced(f.offset.saturating_sub(*at));
+                    *at = (*at).max(f.offset);
+                }
+            }
+            Item::Damaged(e) => {
+                damaged += 1;
+                if damaged <= shown {
+                    observer.damaged(&e);
+                }
+                state.damaged(&e);
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    observer.done_reading();
+    if damaged > shown {
+        observer.more_damaged(damaged - shown);
+    }
+    let files = merged
+        .readers()
+        .iter()
+        .map(|r| FileInfo {
+            name: r.name().to_string(),
+            format: format!("{:?}", r.format()).to_lowercase(),
+            compression: format!("{:?}", r.compression()).to_lowercase(),
+            packets: r.packets(),
+        })
+        .collect();
+    Reading {
+        files,
+        unreadable,
+        damaged,
+    }
+}

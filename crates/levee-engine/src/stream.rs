@@ -1,0 +1,359 @@
+//! The analysis fed packet by packet, for traffic that never ends.
+//!
+//! A [`Stream`] takes frames in time order ([`Stream::feed`]) and queues [`Event`]s: a
+//! [`WindowSummary`] at the end of every window of stream time, and, at the same moments,
+//! what detection finds in everything fed so far, as attacks that start, update (a higher
+//! peak, other targets, a sharper signature) and end once their evidence has been quiet for
+//! [`StreamConfig::quiet_ns`]. Time is the packets' own: a capture replayed as fast as it can
+//! be read gives the same events as the same traffic live, and a live caller with no packet
+//! coming moves time on itself ([`Stream::advance_to`]).
+//!
+//! A stream cannot be read twice, so it always samples: the first pass keeps a uniform
+//! sample of the frames in its memory budget and measures the attacks on it at the end, as
+//! `levee analyze` does by default. At the end ([`Stream::finish`]) it gives the analysis an
+//! offline run of the same packets gives, byte for byte: the offline analysis on one thread
+//! *is* a stream without events.
+//!
+//! Detection at a window's end judges everything but the last quarter-second or so of
+//! traffic, which waits in the first pass's delay line for answers that may still come.
+
+use std::collections::VecDeque;
+
+use levee_analyze::detect::Finding;
+use levee_analyze::summary::FileInfo;
+use levee_analyze::vector::Class;
+use levee_analyze::{AnalyzeConfig, Analysis, Analyzer, Plan};
+use serde::Serialize;
+
+/// The sample a stream keeps when its analysis settings give none: `levee analyze`'s default.
+pub const DEFAULT_SAMPLE_BUDGET: usize = 16 << 20;
+
+/// A rise of the peak rate by this factor is an update worth telling.
+const PEAK_RISE: f64 = 1.1;
+
+/// How a stream analyses and when it tells.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// The analysis's settings; without a sample budget, [`DEFAULT_SAMPLE_BUDGET`].
+    pub analysis: AnalyzeConfig,
+    /// Width of the windows summarised, in nanoseconds of stream time.
+    pub window_ns: i64,
+    /// Run detection at the end of every window and queue attack events. Off, the stream only
+    /// analyses (the offline analysis).
+    pub events: bool,
+    /// An attack ends when its evidence has been quiet this long.
+    pub quiet_ns: i64,
+}
+
+impl StreamConfig {
+    /// One-second windows, events on, attacks ending after 30 quiet seconds.
+    pub fn new(analysis: AnalyzeConfig) -> StreamConfig {
+        StreamConfig {
+            analysis,
+            window_ns: 1_000_000_000,
+            events: true,
+            quiet_ns: 30_000_000_000,
+        }
+    }
+}
+
+/// What one window of stream time held.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowSummary {
+    /// `[start_ns, end_ns)`, nanoseconds since the Unix epoch.
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub packets: u64,
+    /// Bytes on the wire (original lengths).
+    pub bytes: u64,
+}
+
+impl WindowSummary {
+    /// Packets a second over the window.
+    pub fn pps(&self) -> f64 {
+        self.packets as f64 * 1e9 / (self.end_ns - self.start_ns).max(1) as f64
+    }
+
+    /// Bits a second over the window.
+    pub fn bps(&self) -> f64 {
+        self.bytes as f64 * 8e9 / (self.end_ns - self.start_ns).max(1) as f64
+    }
+}
+
+/// An attack as a stream knows it at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttackEvent {
+    /// The stream's number for the attack, the same in all its events.
+    pub id: u64,
+    /// Stream time at which this was decided (a window's end).
+    pub at_ns: i64,
+    pub vector: String,
+    /// Its targets as a person reads them (see `TargetSpec`'s `Display`).
+    pub targets: String,
+    /// First and last moment of its evidence so far.
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// Peak rate of its evidence so far, packets a second on the wire.
+    pub peak_pps: f64,
+    /// The most specific rule expression that matches it so far (measured only at the end).
+    pub signature: Option<String>,
+    pub evidence: Vec<String>,
+    /// Found below the volume thresholds, on its evidence alone: why.
+    pub low_rate: Option<String>,
+}
+
+/// What a stream tells, in the order it happens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Window(WindowSummary),
+    AttackStarted(AttackEvent),
+    AttackUpdated(AttackEvent),
+    AttackEnded(AttackEvent),
+}
+
+/// An attack the stream has told of.
+#[derive(Debug)]
+struct Known {
+    class: Class,
+    /// For a scan: its source, which tells one scanner from another.
+    scanner: Option<String>,
+    last: AttackEvent,
+    ended: bool,
+}
+
+impl Known {
+    /// Whether `f` is this attack: the same class, over the same stretch of time (or within
+    /// the quiet period of it).
+    fn is(&self, f: &Finding, class_scanner: &Option<String>, quiet_ns: i64) -> bool {
+        self.class == f.class
+            && self.scanner == *class_scanner
+            && f.window.0 <= self.last.end_ns.saturating_add(quiet_ns)
+            && f.window.1 >= self.last.start_ns.saturating_sub(quiet_ns)
+    }
+}
+
+/// The window being counted.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    start_ns: i64,
+    packets: u64,
+    bytes: u64,
+}
+
+/// The analysis fed packet by packet (see the module's overview).
+pub struct Stream {
+    config: StreamConfig,
+    analyzer: Analyzer,
+    window: Option<Open>,
+    events: VecDeque<Event>,
+    known: Vec<Known>,
+    next_id: u64,
+    /// The latest stream time seen.
+    now: i64,
+    /// The end of the last window closed: when its events were decided.
+    decided: i64,
+}
+
+impl Stream {
+    pub fn new(config: StreamConfig) -> Stream {
+        let mut config = config;
+        config.window_ns = config.window_ns.max(1);
+        config
+            .analysis
+            .sample_budget
+            .get_or_insert(DEFAULT_SAMPLE_BUDGET);
+        Stream {
+            analyzer: Analyzer::new(config.analysis.clone()),
+            config,
+            window: None,
+            events: VecDeque::new(),
+            known: Vec::new(),
+            next_id: 1,
+            now: i64::MIN,
+            decided: i64::MIN,
+        }
+    }
+
+    /// Tells the stream how many bytes of uncompressed capture files it will be fed, so it
+    /// samples at the rate that fills its budget (see `Analyzer::expect_input_bytes`).
+    pub fn expect_input_bytes(&mut self, bytes: u64) {
+        self.analyzer.expect_input_bytes(bytes);
+    }
+
+    /// Adds one frame, as read from a capture or an interface. Frames are expected in time
+    /// order; one a little earlier than the last counts in the current window.
+    #[inline]
+    pub fn feed(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
+        let open = match self.window {
+            Some(w) if ts_nanos < w.start_ns.saturating_add(self.config.window_ns) => w,
+            _ => self.roll_to(ts_nanos),
+        };
+        self.window = Some(Open {
+            packets: open.packets + 1,
+            bytes: open.bytes + u64::from(orig_len),
+            ..open
+        });
+        self.now = self.now.max(ts_nanos);
+        self.analyzer.add_frame(ts_nanos, linktype, data, orig_len);
+    }
+
+    /// Moves stream time on to `now_ns` with no packet: the windows that ended by then are
+    /// closed (and detection runs), as when a live link goes quiet.
+    pub fn advance_to(&mut self, now_ns: i64) {
+        if let Some(w) = self.window {
+            if now_ns >= w.start_ns.saturating_add(self.config.window_ns) {
+                self.close(w);
+                self.window = None;
+            }
+        }
+        self.now = self.now.max(now_ns);
+    }
+
+    /// The next event, oldest first.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Every event queued so far, oldest first.
+    pub fn drain_events(&mut self) -> impl Iterator<Item = Event> + '_ {
+        self.events.drain(..)
+    }
+
+    /// Packets fed so far.
+    pub fn packets(&self) -> u64 {
+        self.analyzer.packets()
+    }
+
+    /// The input ended: the last window is closed, detection runs on everything, and every
+    /// attack still going ends. Returns the events this queued and the analysis (the same an
+    /// offline run of the same packets gives), named after `files` with `damaged_records`.
+    pub fn finish(mut self, files: Vec<FileInfo>, damaged_records: u64) -> (Analysis, Vec<Event>) {
+        if let Some(w) = self.window.take() {
+            self.close(w);
+        }
+        if self.config.events {
+            let at = self.now.max(self.decided);
+            for k in self.known.iter_mut().filter(|k| !k.ended) {
+                k.ended = true;
+                k.last.at_ns = at;
+                self.events.push_back(Event::AttackEnded(k.last.clone()));
+            }
+        }
+        let events = self.events.drain(..).collect();
+        let analysis = self.into_plan().finish(files, damaged_records);
+        (analysis, events)
+    }
+
+    /// The first pass ended and the sample measured: the plan an offline analysis finishes
+    /// (and a report judges its later pass by). Queued events are dropped.
+    pub fn into_plan(self) -> Plan {
+        let mut plan = self.analyzer.detect();
+        if plan.needs_second_pass() {
+            plan.replay();
+        }
+        plan
+    }
+
+    /// Closes the open window for a frame at `ts`, and opens the window `ts` falls in. A
+    /// stretch with no packet at all opens no window: a quiet hour is one gap, not 3,600
+    /// empty summaries.
+    #[cold]
+    fn roll_to(&mut self, ts: i64) -> Open {
+        if let Some(w) = self.window.take() {
+            self.close(w);
+        }
+        Open {
+            start_ns: ts.div_euclid(self.config.window_ns) * self.config.window_ns,
+            packets: 0,
+            bytes: 0,
+        }
+    }
+
+    fn close(&mut self, w: Open) {
+        let end_ns = w.start_ns.saturating_add(self.config.window_ns);
+        self.decided = end_ns;
+        self.events.push_back(Event::Window(WindowSummary {
+            start_ns: w.start_ns,
+            end_ns,
+            packets: w.packets,
+            bytes: w.bytes,
+        }));
+        if self.config.events {
+            self.detect_at(end_ns);
+        }
+    }
+
+    /// Detection on everything fed so far, as attack events at stream time `at`.
+    fn detect_at(&mut self, at: i64) {
+        let (findings, _) = self.analyzer.findings_so_far();
+        let quiet = self.config.quiet_ns;
+        for f in findings.iter().filter(|f| f.backscatter_of.is_none()) {
+            let scanner = matches!(f.targets, levee_analyze::detect::TargetSpec::FromSource(_))
+                .then(|| f.targets.to_string());
+            let now = AttackEvent {
+                id: 0,
+                at_ns: at,
+                vector: f.vector.clone(),
+                targets: f.targets.to_string(),
+                start_ns: f.window.0,
+                end_ns: f.window.1,
+                peak_pps: f.peak_pps,
+                signature: f.candidates.first().map(|e| e.to_string()),
+                evidence: f.evidence.clone(),
+                low_rate: f.low_rate.clone(),
+            };
+            match self.known.iter_mut().find(|k| k.is(f, &scanner, quiet)) {
+                Some(k) if k.ended => {
+                    // The attack told as ended: still found as it was (detection judges the
+                    // whole stream), or back after its quiet period, as a new attack.
+                    if f.window.1 > k.last.end_ns.saturating_add(quiet) {
+                        let id = self.next_id;
+                        self.next_id += 1;
+                        k.ended = false;
+                        k.last = AttackEvent { id, ..now };
+                        self.events
+                            .push_back(Event::AttackStarted(k.last.clone()));
+                    }
+                }
+                Some(k) => {
+                    let changed = now.peak_pps > k.last.peak_pps * PEAK_RISE
+                        || now.vector != k.last.vector
+                        || now.targets != k.last.targets
+                        || now.signature != k.last.signature;
+                    let grown = AttackEvent {
+                        id: k.last.id,
+                        start_ns: now.start_ns.min(k.last.start_ns),
+                        end_ns: now.end_ns.max(k.last.end_ns),
+                        peak_pps: now.peak_pps.max(k.last.peak_pps),
+                        ..now
+                    };
+                    k.last = grown;
+                    if changed {
+                        self.events
+                            .push_back(Event::AttackUpdated(k.last.clone()));
+                    }
+                }
+                None => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    let k = Known {
+                        class: f.class,
+                        scanner,
+                        last: AttackEvent { id, ..now },
+                        ended: false,
+                    };
+                    self.events.push_back(Event::AttackStarted(k.last.clone()));
+                    self.known.push(k);
+                }
+            }
+        }
+        for k in self.known.iter_mut().filter(|k| !k.ended) {
+            if at.saturating_sub(k.last.end_ns) > quiet {
+                k.ended = true;
+                k.last.at_ns = at;
+                self.events.push_back(Event::AttackEnded(k.last.clone()));
+            }
+        }
+    }
+}

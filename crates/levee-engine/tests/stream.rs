@@ -1,0 +1,262 @@
+//! The streaming interface against the offline analysis: a capture fed to a [`Stream`] in
+//! small chunks, as live traffic arrives, gives the attacks the offline analysis of the same
+//! file gives, and told them as they happened.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use levee_analyze::summary::FileInfo;
+use levee_analyze::{AnalyzeConfig, Analysis};
+use levee_capture::{CaptureReader, Item};
+use levee_engine::{Event, Inputs, Passes, Silent, Stream, StreamConfig};
+
+/// A reader that hands out at most `chunk` bytes a call: a capture arriving in pieces.
+struct Chunked<R> {
+    inner: R,
+    chunk: usize,
+}
+
+impl<R: Read> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.chunk);
+        self.inner.read(&mut buf[..n])
+    }
+}
+
+fn sampling() -> AnalyzeConfig {
+    AnalyzeConfig {
+        sample_budget: Some(16 << 20),
+        ..AnalyzeConfig::default()
+    }
+}
+
+fn offline(path: &Path) -> Analysis {
+    let (plan, reading) = levee_engine::analyze(
+        &Inputs::new(vec![path.to_path_buf()]),
+        sampling(),
+        Passes::default(),
+        &Silent,
+    )
+    .expect("the capture reads");
+    plan.finish(reading.files, reading.damaged)
+}
+
+/// The capture fed to a stream `chunk` bytes at a time, events drained after every chunk.
+fn streamed(path: &Path, chunk: usize) -> (Analysis, Vec<Event>) {
+    let file = std::fs::File::open(path).unwrap();
+    let size = file.metadata().unwrap().len();
+    let name = path.display().to_string();
+    let mut reader =
+        CaptureReader::from_read(name.clone(), Box::new(Chunked { inner: file, chunk })).unwrap();
+    let mut stream = Stream::new(StreamConfig::new(sampling()));
+    // As the offline run does for a plain file: the sample is sized by the bytes to come.
+    stream.expect_input_bytes(size);
+    let mut events = Vec::new();
+    let mut damaged = 0;
+    while let Some(item) = reader.next_item() {
+        match item {
+            Item::Frame(f) => stream.feed(f.ts_nanos, f.linktype, f.data, f.orig_len),
+            Item::Damaged(_) => damaged += 1,
+        }
+        events.extend(stream.drain_events());
+    }
+    let files = vec![FileInfo {
+        name,
+        format: format!("{:?}", reader.format()).to_lowercase(),
+        compression: format!("{:?}", reader.compression()).to_lowercase(),
+        packets: reader.packets(),
+    }];
+    let (analysis, last) = stream.finish(files, damaged);
+    events.extend(last);
+    (analysis, events)
+}
+
+fn attacks_json(a: &Analysis) -> serde_json::Value {
+    serde_json::to_value(&a.attacks).unwrap()
+}
+
+/// The started events, and checks every attack told of was ended once, after it started.
+fn started(events: &[Event]) -> Vec<&levee_engine::AttackEvent> {
+    let starts: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::AttackStarted(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    for s in &starts {
+        let ends: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::AttackEnded(a) if a.id == s.id => Some(a),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ends.len(), 1, "attack {} ends once: {events:#?}", s.id);
+        assert!(ends[0].at_ns >= s.at_ns);
+    }
+    starts
+}
+
+/// Each attack of the analysis was told as started, with its vector, while the stream ran.
+fn each_attack_was_started(analysis: &Analysis, events: &[Event]) {
+    let starts = started(events);
+    for a in &analysis.attacks {
+        assert!(
+            starts.iter().any(|s| s.vector == a.vector),
+            "{} was never told as started: {starts:#?}",
+            a.vector
+        );
+    }
+}
+
+fn shared_attack(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/attacks")
+        .join(name)
+}
+
+/// The real attack captures, fed 1,500 bytes at a time: the same attacks, byte for byte in
+/// the JSON, as the offline analysis, each told as started.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn real_captures_fed_in_chunks_give_the_offline_attacks() {
+    for name in [
+        "amp.TCP.reflection.SYNACK.pcap",
+        "amp.UDP.bacnet.IOT.37810.pcapng",
+        "amp.UDP.isakmp.pcap",
+        "pkt.TCP.synflood.spoofed.pcap",
+    ] {
+        let path = shared_attack(name);
+        let expected = offline(&path);
+        let (got, events) = streamed(&path, 1_500);
+        assert!(!expected.attacks.is_empty(), "{name}: an attack is found");
+        assert_eq!(attacks_json(&got), attacks_json(&expected), "{name}");
+        assert_eq!(got.capture.packets, expected.capture.packets, "{name}");
+        each_attack_was_started(&got, &events);
+        let windows = events
+            .iter()
+            .filter(|e| matches!(e, Event::Window(_)))
+            .count();
+        assert!(windows >= 1, "{name}: windows are summarised");
+    }
+}
+
+/// One synthetic segment of traffic: `scenario` from `start_s` seconds on, `packets` long.
+fn segment(scenario: &str, start_ns: i64, packets: u64, seed: u64) -> Vec<u8> {
+    let cfg = levee_synth::SynthConfig {
+        scenario: levee_synth::Scenario::parse(scenario).unwrap(),
+        packets,
+        seed,
+        start_ns,
+        ..Default::default()
+    };
+    let mut pcap = Vec::new();
+    levee_synth::generate(&cfg, &mut pcap, std::io::sink()).unwrap();
+    pcap
+}
+
+/// Ten seconds of web traffic, a SYN flood over it, then twenty seconds of web traffic again,
+/// as three files: the stream tells the flood as started within two seconds of its first
+/// packet and as ended within its quiet period of its last, while traffic still flows, and
+/// nothing during the calm before; and at the end gives what the offline analysis of the
+/// three files gives.
+#[test]
+fn an_attack_is_told_as_it_starts_and_as_it_ends() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let dir = tempfile::tempdir().unwrap();
+    let parts = [
+        ("benign", t0, 20_000, 1),
+        ("syn-flood", t0 + 10 * S, 100_000, 2),
+        ("benign", t0 + 16 * S, 40_000, 3),
+    ];
+    let mut paths = Vec::new();
+    let mut bytes = 0;
+    for (i, &(scenario, start, packets, seed)) in parts.iter().enumerate() {
+        let pcap = segment(scenario, start, packets, seed);
+        bytes += pcap.len() as u64;
+        let path = dir.path().join(format!("{i}-{scenario}.pcap"));
+        std::fs::write(&path, pcap).unwrap();
+        paths.push(path);
+    }
+
+    let (plan, reading) = levee_engine::analyze(
+        &Inputs::new(paths.clone()),
+        sampling(),
+        Passes::default(),
+        &Silent,
+    )
+    .unwrap();
+    let expected = plan.finish(reading.files.clone(), 0);
+    let flood = expected
+        .attacks
+        .iter()
+        .find(|a| a.vector == "syn-flood")
+        .expect("the offline analysis finds the flood");
+
+    let quiet = 5 * S;
+    let mut stream = Stream::new(StreamConfig {
+        quiet_ns: quiet,
+        ..StreamConfig::new(sampling())
+    });
+    stream.expect_input_bytes(bytes);
+    let mut events = Vec::new();
+    let mut last_ts = 0;
+    for path in &paths {
+        let file = std::fs::File::open(path).unwrap();
+        let mut reader = CaptureReader::from_read(
+            path.display().to_string(),
+            Box::new(Chunked {
+                inner: file,
+                chunk: 4_096,
+            }),
+        )
+        .unwrap();
+        while let Some(item) = reader.next_item() {
+            if let Item::Frame(f) = item {
+                stream.feed(f.ts_nanos, f.linktype, f.data, f.orig_len);
+                last_ts = f.ts_nanos;
+            }
+            events.extend(stream.drain_events());
+        }
+    }
+    let (got, last) = stream.finish(reading.files, 0);
+    events.extend(last);
+    assert_eq!(attacks_json(&got), attacks_json(&expected));
+    each_attack_was_started(&got, &events);
+
+    let flood_start = (flood.start_epoch * 1e9) as i64;
+    let flood_end = (flood.end_epoch * 1e9) as i64;
+    let starts = started(&events);
+    assert!(
+        starts.iter().all(|s| s.at_ns >= t0 + 10 * S),
+        "nothing is told during the calm: {starts:#?}"
+    );
+    let told = starts
+        .iter()
+        .find(|s| s.vector == "syn-flood")
+        .expect("the flood is told");
+    assert!(
+        told.at_ns >= flood_start && told.at_ns <= flood_start + 2 * S,
+        "the flood (from {flood_start}) is told within 2 s of its start, at {}",
+        told.at_ns
+    );
+    let ended = events
+        .iter()
+        .find_map(|e| match e {
+            Event::AttackEnded(a) if a.id == told.id => Some(a),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        ended.at_ns > flood_end && ended.at_ns <= flood_end + quiet + 2 * S,
+        "the flood (to {flood_end}) is told as ended within its quiet period, at {}",
+        ended.at_ns
+    );
+    assert!(
+        ended.at_ns < last_ts,
+        "told while traffic still flows (to {last_ts}): {events:#?}"
+    );
+    assert!(told.signature.is_some(), "a signature comes with the start");
+}
