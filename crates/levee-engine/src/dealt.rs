@@ -261,9 +261,13 @@ where
             read::for_each_frame(inputs, observer, &mut dealer, |d, f| d.deal(f))
         } else {
             let again = read::Again { observer, pass };
-            Ok(read::read_frames(inputs, &again, pass, &mut dealer, |d, f| {
-                d.deal(f)
-            }))
+            Ok(read::read_frames(
+                inputs,
+                &again,
+                pass,
+                &mut dealer,
+                |d, f| d.deal(f),
+            ))
         };
         dealer.finish();
         own.end_of_input();
@@ -285,7 +289,8 @@ pub(crate) fn run(
     let Passes { threads, details } = passes;
     if config.sample_budget.is_some() {
         if let Some((file, parts)) = crate::parts::split(inputs, threads) {
-            if let Some(done) = crate::parts::run(inputs, observer, config.clone(), &file, &parts)? {
+            if let Some(done) = crate::parts::run(inputs, observer, config.clone(), &file, &parts)?
+            {
                 return Ok(done);
             }
         }

@@ -58,9 +58,8 @@ pub fn analyze(
         return Ok((stream.into_plan(), reading));
     }
     let mut analyzer = Analyzer::new(config);
-    let reading = read::for_each_packet(inputs, observer, &mut analyzer, |an, ts, p| {
-        an.add(ts, p)
-    })?;
+    let reading =
+        read::for_each_packet(inputs, observer, &mut analyzer, |an, ts, p| an.add(ts, p))?;
     let mut plan = analyzer.detect();
     if passes.details {
         plan.collect_details();

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use levee_analyze::detect::Finding;
 use levee_analyze::summary::FileInfo;
 use levee_analyze::vector::Class;
-use levee_analyze::{AnalyzeConfig, Analysis, Analyzer, Plan};
+use levee_analyze::{Analysis, AnalyzeConfig, Analyzer, Plan};
 use serde::Serialize;
 
 /// The sample a stream keeps when its analysis settings give none: `levee analyze`'s default.
@@ -312,8 +312,7 @@ impl Stream {
                         self.next_id += 1;
                         k.ended = false;
                         k.last = AttackEvent { id, ..now };
-                        self.events
-                            .push_back(Event::AttackStarted(k.last.clone()));
+                        self.events.push_back(Event::AttackStarted(k.last.clone()));
                     }
                 }
                 Some(k) => {
@@ -330,8 +329,7 @@ impl Stream {
                     };
                     k.last = grown;
                     if changed {
-                        self.events
-                            .push_back(Event::AttackUpdated(k.last.clone()));
+                        self.events.push_back(Event::AttackUpdated(k.last.clone()));
                     }
                 }
                 None => {

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use levee_analyze::summary::FileInfo;
-use levee_analyze::{AnalyzeConfig, Analysis};
+use levee_analyze::{Analysis, AnalyzeConfig};
 use levee_capture::{CaptureReader, Item};
 use levee_engine::{Event, Inputs, Passes, Silent, Stream, StreamConfig};
 

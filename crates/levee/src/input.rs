@@ -59,8 +59,7 @@ impl<'a> Terminal<'a> {
     pub fn error(&self, e: levee_engine::ReadError) -> anyhow::Error {
         match e {
             levee_engine::ReadError::NoPackets { inputs } => {
-                let names: Vec<String> =
-                    inputs.iter().map(|n| shown_name(self.args, n)).collect();
+                let names: Vec<String> = inputs.iter().map(|n| shown_name(self.args, n)).collect();
                 crate::Exit::no_input(format!(
                     "no packet could be read from {}",
                     levee_engine::read::named(&names)

@@ -10,8 +10,9 @@ use levee_analyze::simulate::{recommended_rules, Simulator};
 use levee_report::{Enricher, Inputs};
 use levee_rules::RulesFile;
 
+use crate::cli::DetectArgs;
 use crate::input::{self, DamageSink};
-use crate::{DetectArgs, InputArgs};
+use crate::InputArgs;
 
 #[derive(Args)]
 pub struct ReportArgs {

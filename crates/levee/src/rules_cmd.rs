@@ -1,6 +1,8 @@
 //! `levee rules check|compile`, `levee simulate`, and the rules `levee analyze --rules-out`
 //! writes.
 
+use crate::cli::{RulesArgs, RulesCommand};
+use crate::{bail_usage, emit, usage};
 use std::path::Path;
 
 use levee_analyze::simulate::{Simulation, Simulator};
@@ -154,4 +156,124 @@ pub fn rules_text(analysis: &Analysis) -> String {
             .join(", ")
     );
     file.to_toml(&header)
+}
+
+/// `levee rules`: check, aggregate or compile a rules file.
+pub fn run(a: RulesArgs) -> anyhow::Result<u8> {
+    match a.command {
+        RulesCommand::Check { file } => {
+            let f = load(&file)?;
+            emit(&format!(
+                "{}: {} rule(s), {} list(s): ok\n",
+                file.display(),
+                f.rules.len(),
+                f.list_files.len()
+            ))?;
+            Ok(0)
+        }
+        RulesCommand::Aggregate {
+            file,
+            allow,
+            max_prefix,
+            max_prefix_v6,
+            force,
+        } => {
+            // Prefixes this wide block whole networks; a typo (`--max-prefix 0`) must not.
+            for (flag, n, max, widest) in [
+                ("--max-prefix", max_prefix, 32u8, 8u8),
+                ("--max-prefix-v6", max_prefix_v6, 128, 32),
+            ] {
+                let Some(n) = n else { continue };
+                if n > max {
+                    bail_usage!("{flag} {n}: prefix lengths go from 0 to {max}");
+                }
+                if n < widest && !force {
+                    bail_usage!(
+                        "{flag} {n} would let one prefix cover more than a /{widest}; \
+                         add --force if that is really meant"
+                    );
+                }
+            }
+            let widen = levee_rules::aggregate::Widening {
+                max_v4: max_prefix,
+                max_v6: max_prefix_v6,
+            };
+            let read = |p: &std::path::Path| -> anyhow::Result<Vec<levee_rules::aggregate::Net>> {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+                levee_rules::Lists::parse_text(&p.display().to_string(), &text)
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            };
+            let nets = read(&file)?;
+            let allow = match &allow {
+                Some(p) => read(p)?,
+                None => Vec::new(),
+            };
+            // Prefixes in the input stand for their addresses: aggregate their first address
+            // when they are single hosts, keep them whole otherwise.
+            let (hosts, whole): (Vec<_>, Vec<_>) = nets
+                .into_iter()
+                .partition(|n| n.prefix_len() == n.max_prefix_len());
+            let addrs: Vec<std::net::IpAddr> = hosts.iter().map(|n| n.addr()).collect();
+            let a = levee_rules::aggregate::aggregate(&addrs, &allow, widen);
+            let limit = |m: Option<u8>| m.map_or("exact".to_string(), |m| format!("up to /{m}"));
+            let mut out = format!(
+                "# {} address(es) of {} aggregated into {} prefix(es) (IPv4 {}, IPv6 {}), \
+                 covering {} address(es) not in the input\n",
+                addrs.len(),
+                file.display(),
+                a.prefixes.len() + whole.len(),
+                limit(max_prefix),
+                limit(max_prefix_v6),
+                a.unseen_covered
+            );
+            for x in &a.allowed_inputs {
+                out.push_str(&format!("# left out, allow-listed: {x}\n"));
+            }
+            for p in &a.prefixes {
+                if p.unseen > 0 {
+                    out.push_str(&format!(
+                        "{}  # {} given, {} not given\n",
+                        p.net, p.given, p.unseen
+                    ));
+                } else {
+                    out.push_str(&format!("{}\n", p.net));
+                }
+            }
+            for p in &whole {
+                out.push_str(&format!("{p}  # given as a prefix\n"));
+            }
+            emit(&out)?;
+            Ok(0)
+        }
+        RulesCommand::Compile {
+            file,
+            target,
+            device,
+            log_group,
+            list,
+        } => {
+            let t = levee_rules::compile::Target::parse(&target).ok_or_else(|| {
+                usage!(
+                    "unknown target `{target}` (one of: {})",
+                    levee_rules::compile::Target::NAMES.join(", ")
+                )
+            })?;
+            let f = load(&file)?;
+            let options = levee_rules::compile::Options {
+                device: &device,
+                log_group,
+                list: list.as_deref(),
+            };
+            let text =
+                levee_rules::compile::render_with(&f, t, &file.display().to_string(), &options)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            emit(&text)?;
+            // Cloudflare's outputs are bare API bodies: how to send them goes to the terminal.
+            if let Some(hint) = levee_rules::compile::cloudflare_hint(t, &f) {
+                eprintln!("{hint}");
+            }
+            Ok(0)
+        }
+    }
 }

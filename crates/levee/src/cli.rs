@@ -1,0 +1,404 @@
+//! The command line's arguments (clap), parsed with the exit-code table in every help.
+
+// Doc comments here are clap's help text (`apache:'<LogFormat>'`), not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{bail_usage, logs_cmd, report_cmd, requests_cmd, EXIT_CODES, EXIT_USAGE};
+
+#[derive(Parser)]
+#[command(
+    name = "levee",
+    version,
+    propagate_version = true,
+    about = "Attack forensics and mitigation workbench: what is attacking, which traffic is good, which rule stops it",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Detect and characterise attacks: vectors, targets, sources, spoofing evidence, and a
+    /// signature for each attack with its measured coverage and collateral.
+    Analyze(AnalyzeArgs),
+    /// Check or compile a rules file.
+    Rules(RulesArgs),
+    /// Run a rules file over captures: what each rule matches, decides and drops.
+    Simulate(SimulateArgs),
+    /// Summarise captures: totals, protocol hierarchy, top talkers and ports, pps/bps series,
+    /// damaged and undecodable packets.
+    Summary(SummaryArgs),
+    /// Print chosen fields of every packet, tab-separated (like `tshark -T fields`).
+    Fields(FieldsArgs),
+    /// Write a deterministic, labelled synthetic capture.
+    Synth(SynthArgs),
+    /// Write the attack report (HTML, Markdown, JSON) of captures: summary, timeline, each
+    /// attack with its sources and signature, and the rules with what they stop.
+    Report(report_cmd::ReportArgs),
+    /// Run levee on a built-in example: synthesise a multi-vector attack capture, analyse it
+    /// and write its report.
+    Demo(DemoArgs),
+    /// Read access logs (Apache/nginx common or combined, custom formats, JSON lines such as
+    /// Cloudflare's): the format found, malformed lines by number, time span, methods,
+    /// statuses and busiest clients.
+    Logs(logs_cmd::LogsArgs),
+    /// Write the HTTP/1.x requests of captures (reassembled from TCP, paired with their
+    /// responses) as an access log: combined format, or JSON lines with header order, JA3/JA4
+    /// and unfinished header blocks.
+    Requests(requests_cmd::RequestsArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct InputArgs {
+    /// Capture files (pcap or pcapng, optionally gzip or zstd compressed); `-` reads standard
+    /// input. Several files are merged in time order.
+    #[arg(required = true)]
+    pub captures: Vec<PathBuf>,
+    /// Do not show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print at most this many damaged-record messages (the rest are counted).
+    #[arg(long, default_value_t = 20)]
+    pub max_errors: usize,
+    /// Where standard input was copied (see [`input::spool_stdin`]), to name it `-` in
+    /// messages.
+    #[arg(skip)]
+    pub spool: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub detect: DetectArgs,
+    /// Print JSON (schema in docs/analyze-json.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a rules file blocking each attack by its signature (see `levee rules`).
+    #[arg(long)]
+    pub rules_out: Option<PathBuf>,
+    /// Replace the rules file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// For access logs: their format (auto, combined, common, json, nginx:'<log_format>',
+    /// apache:'<LogFormat>'). Logs are told from captures by their first bytes.
+    #[arg(long, default_value = "auto")]
+    pub log_format: String,
+    /// Judge the HTTP clients of the captures (requests reassembled from TCP, as for access
+    /// logs) instead of analysing their packets.
+    #[arg(long)]
+    pub http: bool,
+    /// Profile and measure every packet, reading the captures twice. Without it, captures
+    /// whose frames outgrow --sample-mib are profiled and measured on a uniform sample kept in
+    /// memory (every packet is still counted and followed in the flow filters).
+    #[arg(long)]
+    pub exact: bool,
+    /// Memory for the sample, in MiB: more measures more packets of a large capture.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub sample_mib: u64,
+}
+
+/// How attacks are detected, shared by `analyze` and `report`.
+#[derive(Args, Clone)]
+pub struct DetectArgs {
+    /// Width of the time buckets rates are measured in, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub bucket: f64,
+    /// An attack must reach this many packets per second in some bucket.
+    #[arg(long, default_value_t = 1000.0)]
+    pub min_pps: f64,
+    /// An attack must hold at least this many packets.
+    #[arg(long, default_value_t = 100)]
+    pub min_packets: u64,
+    /// A flood must come from at least this many distinct sources (unless its rate rose over
+    /// earlier traffic).
+    #[arg(long, default_value_t = 50)]
+    pub min_sources: u64,
+    /// A reflection attack must come from at least this many reflectors.
+    #[arg(long, default_value_t = 20)]
+    pub min_reflectors: u64,
+    /// Most collateral, in percent of the capture's other traffic or of levee's benign
+    /// reference, a rule `--rules-out` writes may have and still block; beyond it the rule
+    /// is written to log, with the reason.
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.1)]
+    pub block_collateral: f64,
+    /// The capture was sampled one packet in N before it was saved (by the router, the tap or
+    /// the tool that cut it): attack packets, bytes and rates are scaled to the wire, and
+    /// compared with the thresholds so scaled.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub sampling_rate: u64,
+    /// How many entries in each top list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Worker threads (0: one per core). An exact analysis (every packet measured) gives the
+    /// same result as one thread; a sampled one agrees within its sampling error. One plain
+    /// pcap or pcapng file is read in parts, a thread each (fastest); other inputs are read by
+    /// one thread that deals packets out by flow.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+impl DetectArgs {
+    /// The analysis settings and the number of threads.
+    pub fn config(&self) -> anyhow::Result<(levee_analyze::AnalyzeConfig, usize)> {
+        if !(self.bucket > 0.0 && self.bucket.is_finite()) {
+            bail_usage!("--bucket must be a positive number of seconds");
+        }
+        if self.sampling_rate == 0 {
+            bail_usage!("--sampling-rate is N in \"one packet in N\": at least 1");
+        }
+        if !(0.0..=100.0).contains(&self.block_collateral) {
+            bail_usage!("--block-collateral is a percentage, from 0 to 100");
+        }
+        let config = levee_analyze::AnalyzeConfig {
+            block_collateral: self.block_collateral / 100.0,
+            bucket_ns: ((self.bucket * 1e9) as i64).max(1),
+            min_pps: self.min_pps,
+            min_packets: self.min_packets,
+            min_flood_sources: self.min_sources,
+            min_reflectors: self.min_reflectors,
+            top_n: self.top,
+            wire_one_in: self.sampling_rate,
+            ..Default::default()
+        };
+        let threads = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n.min(64),
+        };
+        Ok((config, threads))
+    }
+}
+
+#[derive(Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// Parse and type-check a rules file; every problem is printed with its line and column.
+    Check { file: PathBuf },
+    /// Aggregate a list of addresses (one per line) into the fewest prefixes, never covering
+    /// an address of the allow list; prints a list file usable as `$name` in rules. By default
+    /// a prefix is used only where every address under it was given: the list blocks exactly
+    /// the input. `--max-prefix N` lets prefixes up to /N cover addresses that were not given,
+    /// and each such prefix says how many.
+    Aggregate {
+        /// Addresses or prefixes, one per line (`#` comments).
+        file: PathBuf,
+        /// Addresses and prefixes that must never be covered.
+        #[arg(long)]
+        allow: Option<PathBuf>,
+        /// Let IPv4 prefixes up to /N cover addresses that were not given (shorter than /8
+        /// needs --force).
+        #[arg(long, value_name = "N")]
+        max_prefix: Option<u8>,
+        /// Let IPv6 prefixes up to /N cover addresses that were not given (shorter than /32
+        /// needs --force).
+        #[arg(long, value_name = "N")]
+        max_prefix_v6: Option<u8>,
+        /// Accept --max-prefix shorter than /8 (IPv6: /32).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a rules file for an engine: bpf (tcpdump filters), cloudflare (Network Firewall
+    /// ruleset), cloudflare-waf (custom rules), cloudflare-ratelimit, cloudflare-list (an IP
+    /// list's items; Cloudflare outputs are API bodies for curl), nftables (netdev ingress of
+    /// --device), nftables-inet, iptables, ipset or nginx.
+    Compile {
+        file: PathBuf,
+        /// bpf, cloudflare, cloudflare-waf, cloudflare-ratelimit, cloudflare-list, nftables,
+        /// nftables-inet, iptables, ipset or nginx.
+        #[arg(long)]
+        target: String,
+        /// The interface of the nftables netdev ingress hook.
+        #[arg(long, default_value = "eth0")]
+        device: String,
+        /// nftables and iptables: `log` rules send packets to NFLOG group N (read them with
+        /// ulogd2 or `tcpdump -i nflog:N`) instead of the kernel log.
+        #[arg(long, value_name = "N")]
+        log_group: Option<u16>,
+        /// cloudflare-list: the list whose items to write (when the file has several).
+        #[arg(long, value_name = "NAME")]
+        list: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// The rules file.
+    #[arg(long)]
+    pub rules: PathBuf,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Only apply the rules, in one pass, without looking for attacks: per-rule counts and
+    /// totals, no share per attack. For a quick look at a large capture.
+    #[arg(long)]
+    pub rules_only: bool,
+    /// For access logs: their format (as for `levee analyze`).
+    #[arg(long, default_value = "auto")]
+    pub log_format: String,
+    /// Apply HTTP rules to the requests reassembled from the captures (as for access logs)
+    /// instead of to their packets.
+    #[arg(long)]
+    pub http: bool,
+}
+
+#[derive(Args)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print JSON (schema in docs/summary-json.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The capture was sampled one packet in N before it was saved (by the router, the tap or
+    /// the tool that cut it): attack packets, bytes and rates are scaled to the wire, and
+    /// compared with the thresholds so scaled.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub sampling_rate: u64,
+    /// How many entries in each top list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Width of the time-series buckets, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub bucket: f64,
+}
+
+#[derive(Args)]
+pub struct FieldsArgs {
+    /// Capture files, as for `summary`.
+    #[arg(required_unless_present = "list")]
+    pub captures: Vec<PathBuf>,
+    /// Print at most this many damaged-record messages (the rest are counted).
+    #[arg(long, default_value_t = 20)]
+    pub max_errors: usize,
+    /// A field to print (repeatable), e.g. `-e ip.src -e tcp.dstport`.
+    #[arg(short = 'e', long = "field")]
+    pub fields: Vec<String>,
+    /// List the field names and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Attacks: `benign` (none), a vector name (`syn-flood`, `dns-reflection`, `port-scan`...;
+    /// `levee synth --list` names them all), several joined with `+`, or `multi` (DNS + NTP
+    /// reflection + SYN flood at once). Default `syn-flood`; with `--http`: `http-flood`,
+    /// `login-abuse`, `cache-busting`, `http-scanner` joined with `+`, `benign`, or `http-mix`
+    /// (all four, the default).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Write an access log (Apache combined) of people browsing a web shop and crawlers,
+    /// with the `--scenario`'s layer-7 attacks in its middle third, instead of a capture.
+    #[arg(long)]
+    pub http: bool,
+    /// Write the benign reference levee measures every generated rule's collateral against
+    /// (handshakes, the victim's own connections, QUIC, DNS, NTP, path-MTU discovery,
+    /// traceroute, ping; see docs/rules.md) for `--victim`, instead of a scenario.
+    #[arg(long, conflicts_with_all = ["http", "scenario"])]
+    pub reference: bool,
+    /// With `--http`: write the shop as a packet capture (every request over TCP, answered;
+    /// requests split, reordered, retransmitted and pipelined) instead of a log. Its scenario
+    /// may add `slowloris`.
+    #[arg(long)]
+    pub capture: bool,
+    /// With `--http`: write the log as Cloudflare HTTP request log JSON lines (ClientIP,
+    /// ClientRequest*, EdgeResponseStatus, EdgeStartTimestamp, JA3Hash, JA4) instead of the
+    /// combined format.
+    #[arg(long, conflicts_with = "capture")]
+    pub cloudflare: bool,
+    /// With `--http`: the log's length in seconds.
+    #[arg(long, default_value_t = 1800.0)]
+    pub duration: f64,
+    /// With `--http`: new browsing sessions per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub sessions_per_second: f64,
+    /// Legitimate traffic under the attacks: web, download, speedtest, backup or resolver.
+    #[arg(long, default_value = "web")]
+    pub background: String,
+    /// List the scenario and background names and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Number of packets.
+    #[arg(long, default_value_t = 20_000)]
+    pub packets: u64,
+    /// Random seed: the same seed gives the same capture.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of attack packets, in [0, 1).
+    #[arg(long, default_value_t = 0.9)]
+    pub attack_share: f64,
+    /// Benign packets per second.
+    #[arg(long, default_value_t = 2000.0)]
+    pub benign_pps: f64,
+    /// Destination port of the floods that have one.
+    #[arg(long, default_value_t = 80)]
+    pub port: u16,
+    /// The victim's IPv4 address (its resolver is `.53` of the same /24).
+    #[arg(long, default_value = "10.10.10.10")]
+    pub victim: std::net::Ipv4Addr,
+    /// Draw the reflectors from these IPv4 prefixes (comma-separated, e.g.
+    /// `89.160.20.128/25,67.43.156.0/24`) instead of random public addresses.
+    #[arg(long, value_delimiter = ',')]
+    pub reflectors: Vec<ipnet::Ipv4Net>,
+    /// Capture start time, in seconds since 1970 (default 2026-01-15T12:00:00Z). Set it to a
+    /// real capture's start to mix the two with `levee analyze real.pcap synth.pcap`.
+    #[arg(long)]
+    pub start: Option<f64>,
+    /// Output file (pcap, or with `--http` an access log).
+    #[arg(long, short, required_unless_present = "list")]
+    pub out: Option<PathBuf>,
+    /// Label file (default: the output name with `.labels.csv`).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Replace the output files if they exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Where to write the example capture, its rules and report (default: a new temporary
+    /// directory). Existing files there are never replaced without `--force`.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Replace the demo's files in `--dir` if they exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the analysis as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The command line, with the exit-code table in every subcommand's help; clap's own errors
+/// exit with [`EXIT_USAGE`], help and version with 0.
+pub fn parse_command_line() -> Result<Cli, ExitCode> {
+    use clap::{CommandFactory, FromArgMatches};
+    fn with_table(c: clap::Command) -> clap::Command {
+        c.after_help(EXIT_CODES).mut_subcommands(with_table)
+    }
+    let parsed = with_table(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    parsed.map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(EXIT_USAGE)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
