@@ -133,10 +133,10 @@ impl Known {
     }
 }
 
-/// The window being counted.
+/// The window being counted: `[end_ns - window_ns, end_ns)`.
 #[derive(Debug, Clone, Copy)]
 struct Open {
-    start_ns: i64,
+    end_ns: i64,
     packets: u64,
     bytes: u64,
 }
@@ -145,11 +145,14 @@ struct Open {
 pub struct Stream {
     config: StreamConfig,
     analyzer: Analyzer,
-    window: Option<Open>,
+    /// The window being counted; before the first packet, an empty one ending at `i64::MIN`,
+    /// which every packet is past.
+    window: Open,
     events: VecDeque<Event>,
     known: Vec<Known>,
     next_id: u64,
-    /// The latest stream time seen.
+    /// The latest stream time known: the end of the last window closed, or later when a live
+    /// caller moved time on.
     now: i64,
     /// The end of the last window closed: when its events were decided.
     decided: i64,
@@ -166,7 +169,11 @@ impl Stream {
         Stream {
             analyzer: Analyzer::new(config.analysis.clone()),
             config,
-            window: None,
+            window: Open {
+                end_ns: i64::MIN,
+                packets: 0,
+                bytes: 0,
+            },
             events: VecDeque::new(),
             known: Vec::new(),
             next_id: 1,
@@ -182,30 +189,23 @@ impl Stream {
     }
 
     /// Adds one frame, as read from a capture or an interface. Frames are expected in time
-    /// order; one a little earlier than the last counts in the current window.
+    /// order; one a little earlier than the last counts in the current window, and one older
+    /// than a window already closed counts in the analysis but in no window's summary.
     #[inline]
     pub fn feed(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
-        let open = match self.window {
-            Some(w) if ts_nanos < w.start_ns.saturating_add(self.config.window_ns) => w,
-            _ => self.roll_to(ts_nanos),
-        };
-        self.window = Some(Open {
-            packets: open.packets + 1,
-            bytes: open.bytes + u64::from(orig_len),
-            ..open
-        });
-        self.now = self.now.max(ts_nanos);
+        if ts_nanos >= self.window.end_ns {
+            self.roll_to(ts_nanos);
+        }
+        self.window.packets += 1;
+        self.window.bytes += u64::from(orig_len);
         self.analyzer.add_frame(ts_nanos, linktype, data, orig_len);
     }
 
     /// Moves stream time on to `now_ns` with no packet: the windows that ended by then are
     /// closed (and detection runs), as when a live link goes quiet.
     pub fn advance_to(&mut self, now_ns: i64) {
-        if let Some(w) = self.window {
-            if now_ns >= w.start_ns.saturating_add(self.config.window_ns) {
-                self.close(w);
-                self.window = None;
-            }
+        if now_ns >= self.window.end_ns && self.window.end_ns != i64::MIN {
+            self.close();
         }
         self.now = self.now.max(now_ns);
     }
@@ -229,8 +229,8 @@ impl Stream {
     /// attack still going ends. Returns the events this queued and the analysis (the same an
     /// offline run of the same packets gives), named after `files` with `damaged_records`.
     pub fn finish(mut self, files: Vec<FileInfo>, damaged_records: u64) -> (Analysis, Vec<Event>) {
-        if let Some(w) = self.window.take() {
-            self.close(w);
+        if self.window.end_ns != i64::MIN {
+            self.close();
         }
         if self.config.events {
             let at = self.now.max(self.decided);
@@ -259,25 +259,36 @@ impl Stream {
     /// stretch with no packet at all opens no window: a quiet hour is one gap, not 3,600
     /// empty summaries.
     #[cold]
-    fn roll_to(&mut self, ts: i64) -> Open {
-        if let Some(w) = self.window.take() {
-            self.close(w);
+    fn roll_to(&mut self, ts: i64) {
+        if self.window.end_ns != i64::MIN {
+            self.close();
         }
-        Open {
-            start_ns: ts.div_euclid(self.config.window_ns) * self.config.window_ns,
+        let w = self.config.window_ns;
+        self.window = Open {
+            end_ns: ts.div_euclid(w).saturating_add(1).saturating_mul(w),
             packets: 0,
             bytes: 0,
-        }
+        };
     }
 
-    fn close(&mut self, w: Open) {
-        let end_ns = w.start_ns.saturating_add(self.config.window_ns);
-        self.decided = end_ns;
-        self.events.push_back(Event::Window(WindowSummary {
-            start_ns: w.start_ns,
+    /// Closes the open window (the stream has moved past it or ended): its summary, and at
+    /// its end detection. The window counted stays as it was until another opens.
+    fn close(&mut self) {
+        let Open {
             end_ns,
-            packets: w.packets,
-            bytes: w.bytes,
+            packets,
+            bytes,
+        } = self.window;
+        if end_ns <= self.decided {
+            return;
+        }
+        self.decided = end_ns;
+        self.now = self.now.max(end_ns);
+        self.events.push_back(Event::Window(WindowSummary {
+            start_ns: end_ns - self.config.window_ns,
+            end_ns,
+            packets,
+            bytes,
         }));
         if self.config.events {
             self.detect_at(end_ns);
