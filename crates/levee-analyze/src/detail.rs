@@ -66,9 +66,9 @@ pub struct Sample {
 
 impl Sample {
     fn of(ts: i64, p: &Packet<'_>) -> Sample {
-        let names: Vec<&str> = levee_decode::FIELD_NAMES
+        let names: Vec<&str> = levee_decode::FIELDS
             .iter()
-            .map(|(n, _)| *n)
+            .map(|f| f.name)
             .filter(|n| !left_out_of_samples(n))
             .collect();
         let fields = names

@@ -1,6 +1,10 @@
 //! Named fields of a decoded packet, in the Cloudflare Rules / Wireshark display-filter style.
-//! [`Packet::field`] is what the command line, the JSON output and (later) the rule engine read;
-//! [`FIELD_NAMES`] lists every name with a one-line meaning.
+//!
+//! [`FIELDS`] declares each field once: its name, the kind of its values, its layer, its
+//! largest value and its meaning. [`Packet::field`] gives its value on a packet; the rule
+//! language takes its type and bounds from the declaration, the compilers are asked about
+//! it by name, and `levee fields --list` prints it. A test decodes the shared captures and
+//! checks every value against its declaration, and that every declared field is given.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -27,154 +31,468 @@ impl fmt::Display for FieldValue {
     }
 }
 
-/// Every field name with its meaning.
-pub const FIELD_NAMES: &[(&str, &str)] = &[
-    ("frame.len", "length on the wire"),
-    ("frame.cap_len", "captured length"),
-    ("eth.type", "EtherType of the innermost link header"),
-    ("vlan.id", "outermost VLAN id"),
-    ("vlan.count", "number of VLAN tags"),
-    ("mpls.count", "number of MPLS labels"),
-    ("pppoe.session_id", "PPPoE session id"),
-    (
+/// What a field's values are: the type the rule language checks, and the kind of
+/// [`FieldValue`] the decoder gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldKind {
+    Int,
+    Bool,
+    Ip,
+    Str,
+}
+
+/// The layer a field's value is read from, outermost first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldLayer {
+    /// The capture record itself, and how decoding went.
+    Frame,
+    /// Ethernet, VLAN, MPLS, PPPoE.
+    Link,
+    /// The outermost tunnel removed (GRE, ERSPAN, IP-in-IP, VXLAN).
+    Tunnel,
+    /// The innermost IP header (v4 or v6, after extension headers).
+    Ip,
+    Tcp,
+    Udp,
+    /// ICMP and ICMPv6, with the packet an error quotes.
+    Icmp,
+    /// The application protocol guessed from ports and the payload's first bytes, without
+    /// decoding it.
+    Service,
+    /// The application layer, decoded on demand (DNS, NTP, memcached, SSDP, CLDAP, SNMP, TLS
+    /// ClientHello, HTTP request): slower to read than the headers.
+    App,
+}
+
+/// One field, declared once: what the decoder gives ([`Packet::field`]), what the rule
+/// language type-checks (`levee-rules`), what the compilers are asked to express, and what
+/// `levee fields --list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub layer: FieldLayer,
+    /// The largest value an integer field can hold on the wire (`u64::MAX` for counts levee
+    /// computes); 1 for booleans, 0 for addresses and strings.
+    pub max: u64,
+    /// One line saying what it is.
+    pub meaning: &'static str,
+}
+
+const fn field(
+    name: &'static str,
+    kind: FieldKind,
+    layer: FieldLayer,
+    max: u64,
+    meaning: &'static str,
+) -> FieldDef {
+    FieldDef {
+        name,
+        kind,
+        layer,
+        max,
+        meaning,
+    }
+}
+
+use FieldKind::{Bool, Int, Ip, Str};
+use FieldLayer::{Frame, Icmp, Link, Service, Tcp, Tunnel, Udp};
+
+/// Every field levee knows, in the order `levee fields --list` prints them.
+pub const FIELDS: &[FieldDef] = &[
+    field("frame.len", Int, Frame, 0xffff_ffff, "length on the wire"),
+    field("frame.cap_len", Int, Frame, 0xffff_ffff, "captured length"),
+    field(
+        "eth.type",
+        Int,
+        Link,
+        0xffff,
+        "EtherType of the innermost link header",
+    ),
+    field("vlan.id", Int, Link, 4095, "outermost VLAN id"),
+    field("vlan.count", Int, Link, u64::MAX, "number of VLAN tags"),
+    field("mpls.count", Int, Link, u64::MAX, "number of MPLS labels"),
+    field("pppoe.session_id", Int, Link, 0xffff, "PPPoE session id"),
+    field(
         "tunnel.type",
+        Str,
+        Tunnel,
+        0,
         "outermost tunnel removed: gre, erspan2, erspan3, ipip, 6in4, vxlan",
     ),
-    (
+    field(
         "tunnel.outer.src",
+        Ip,
+        Tunnel,
+        0,
         "source address of the outermost IP header",
     ),
-    (
+    field(
         "tunnel.outer.dst",
+        Ip,
+        Tunnel,
+        0,
         "destination address of the outermost IP header",
     ),
-    ("tunnel.key", "GRE key, VXLAN VNI or ERSPAN session id"),
-    (
+    field(
+        "tunnel.key",
+        Int,
+        Tunnel,
+        0xffff_ffff,
+        "GRE key, VXLAN VNI or ERSPAN session id",
+    ),
+    field(
         "tunnel.depth",
+        Int,
+        Tunnel,
+        u64::MAX,
         "number of tunnel layers removed (0 when not tunnelled)",
     ),
-    (
+    field(
         "decode.issue",
+        Str,
+        Frame,
+        0,
         "where decoding stopped early and why, e.g. transport:truncated",
     ),
-    ("ip.version", "4 or 6"),
-    ("ip.src", "source address (innermost IP header)"),
-    ("ip.dst", "destination address (innermost IP header)"),
-    (
+    field("ip.version", Int, FieldLayer::Ip, 15, "4 or 6"),
+    field(
+        "ip.src",
+        Ip,
+        FieldLayer::Ip,
+        0,
+        "source address (innermost IP header)",
+    ),
+    field(
+        "ip.dst",
+        Ip,
+        FieldLayer::Ip,
+        0,
+        "destination address (innermost IP header)",
+    ),
+    field(
         "ip.proto",
+        Int,
+        FieldLayer::Ip,
+        0xff,
         "IP protocol number (after IPv6 extension headers)",
     ),
-    ("ip.len", "IPv4 total length or IPv6 payload length + 40"),
-    ("ip.ttl", "TTL or hop limit"),
-    (
+    field(
+        "ip.len",
+        Int,
+        FieldLayer::Ip,
+        0xffff + 40,
+        "IPv4 total length or IPv6 payload length + 40",
+    ),
+    field("ip.ttl", Int, FieldLayer::Ip, 0xff, "TTL or hop limit"),
+    field(
         "ip.id",
+        Int,
+        FieldLayer::Ip,
+        0xffff_ffff,
         "IPv4 identification or IPv6 fragment identification",
     ),
-    (
+    field(
         "ip.hdr_len",
+        Int,
+        FieldLayer::Ip,
+        u64::MAX,
         "IP header length including IPv6 extension headers",
     ),
-    ("ip.dsfield", "TOS / traffic class byte"),
-    ("ip.flags.df", "don't fragment"),
-    ("ip.flags.mf", "more fragments"),
-    (
+    field(
+        "ip.dsfield",
+        Int,
+        FieldLayer::Ip,
+        0xff,
+        "TOS / traffic class byte",
+    ),
+    field("ip.flags.df", Bool, FieldLayer::Ip, 1, "don't fragment"),
+    field("ip.flags.mf", Bool, FieldLayer::Ip, 1, "more fragments"),
+    field(
         "ip.frag_offset",
+        Int,
+        FieldLayer::Ip,
+        8191,
         "fragment offset in 8-byte units (as in Wireshark)",
     ),
-    ("ip.frag", "packet is a fragment (first or later)"),
-    ("ip.opt", "IPv4 options present"),
-    ("tcp.srcport", "TCP source port"),
-    ("tcp.dstport", "TCP destination port"),
-    ("tcp.seq", "raw sequence number"),
-    ("tcp.ack", "raw acknowledgment number"),
-    ("tcp.flags", "flag bits (NS..FIN) as a number"),
-    (
+    field(
+        "ip.frag",
+        Bool,
+        FieldLayer::Ip,
+        1,
+        "packet is a fragment (first or later)",
+    ),
+    field("ip.opt", Bool, FieldLayer::Ip, 1, "IPv4 options present"),
+    field("tcp.srcport", Int, Tcp, 0xffff, "TCP source port"),
+    field("tcp.dstport", Int, Tcp, 0xffff, "TCP destination port"),
+    field("tcp.seq", Int, Tcp, 0xffff_ffff, "raw sequence number"),
+    field(
+        "tcp.ack",
+        Int,
+        Tcp,
+        0xffff_ffff,
+        "raw acknowledgment number",
+    ),
+    field(
+        "tcp.flags",
+        Int,
+        Tcp,
+        0x1ff,
+        "flag bits (NS..FIN) as a number",
+    ),
+    field(
         "tcp.flags.str",
+        Str,
+        Tcp,
+        0,
         "flags in tcpdump notation (S, S., R, P., ...)",
     ),
-    ("tcp.flags.fin", "FIN"),
-    ("tcp.flags.syn", "SYN"),
-    ("tcp.flags.reset", "RST"),
-    ("tcp.flags.push", "PSH"),
-    ("tcp.flags.ack", "ACK"),
-    ("tcp.flags.urg", "URG"),
-    ("tcp.flags.ecn", "ECE"),
-    ("tcp.flags.cwr", "CWR"),
-    ("tcp.window", "raw window"),
-    ("tcp.hdr_len", "header length in bytes"),
-    ("tcp.len", "payload length"),
-    ("tcp.options.mss", "MSS option"),
-    ("tcp.options.wscale", "window scale option"),
-    ("tcp.options.sack_perm", "SACK-permitted option"),
-    ("tcp.options.ts", "timestamp option present"),
-    (
+    field("tcp.flags.fin", Bool, Tcp, 1, "FIN"),
+    field("tcp.flags.syn", Bool, Tcp, 1, "SYN"),
+    field("tcp.flags.reset", Bool, Tcp, 1, "RST"),
+    field("tcp.flags.push", Bool, Tcp, 1, "PSH"),
+    field("tcp.flags.ack", Bool, Tcp, 1, "ACK"),
+    field("tcp.flags.urg", Bool, Tcp, 1, "URG"),
+    field("tcp.flags.ecn", Bool, Tcp, 1, "ECE"),
+    field("tcp.flags.cwr", Bool, Tcp, 1, "CWR"),
+    field("tcp.window", Int, Tcp, 0xffff, "raw window"),
+    field("tcp.hdr_len", Int, Tcp, 60, "header length in bytes"),
+    field("tcp.len", Int, Tcp, 0xffff, "payload length"),
+    field("tcp.options.mss", Int, Tcp, 0xffff, "MSS option"),
+    field("tcp.options.wscale", Int, Tcp, 0xff, "window scale option"),
+    field(
+        "tcp.options.sack_perm",
+        Bool,
+        Tcp,
+        1,
+        "SACK-permitted option",
+    ),
+    field("tcp.options.ts", Bool, Tcp, 1, "timestamp option present"),
+    field(
         "tcp.options.sig",
+        Str,
+        Tcp,
+        0,
         "p0f-style option order, e.g. mss,sok,ts,nop,ws",
     ),
-    ("udp.srcport", "UDP source port"),
-    ("udp.dstport", "UDP destination port"),
-    ("udp.len", "UDP length field"),
-    ("icmp.type", "ICMP or ICMPv6 type"),
-    ("icmp.code", "ICMP or ICMPv6 code"),
-    (
+    field("udp.srcport", Int, Udp, 0xffff, "UDP source port"),
+    field("udp.dstport", Int, Udp, 0xffff, "UDP destination port"),
+    field("udp.len", Int, Udp, 0xffff, "UDP length field"),
+    field("icmp.type", Int, Icmp, 0xff, "ICMP or ICMPv6 type"),
+    field("icmp.code", Int, Icmp, 0xff, "ICMP or ICMPv6 code"),
+    field(
         "icmp.quoted.proto",
+        Int,
+        Icmp,
+        0xff,
         "protocol of the packet an ICMP error quotes (IPv4 quotes without options)",
     ),
-    (
+    field(
         "icmp.quoted.srcport",
+        Int,
+        Icmp,
+        0xffff,
         "TCP or UDP source port of the packet an ICMP error quotes",
     ),
-    (
+    field(
         "icmp.quoted.dstport",
+        Int,
+        Icmp,
+        0xffff,
         "TCP or UDP destination port of the packet an ICMP error quotes",
     ),
-    (
+    field(
         "app.protocol",
+        Str,
+        Service,
+        0,
         "application protocol guessed from ports and payload",
     ),
-    ("dns.id", "DNS transaction id"),
-    ("dns.flags.response", "DNS message is a response"),
-    ("dns.flags.rcode", "DNS response code"),
-    ("dns.qry.name", "first question name"),
-    ("dns.qry.type", "first question type"),
-    ("dns.count.answers", "answer count"),
-    ("dns.edns.udp_size", "EDNS0 UDP payload size"),
-    ("dns.size", "DNS message size as captured"),
-    ("ntp.mode", "NTP mode"),
-    (
+    field("dns.id", Int, FieldLayer::App, 0xffff, "DNS transaction id"),
+    field(
+        "dns.flags.response",
+        Bool,
+        FieldLayer::App,
+        1,
+        "DNS message is a response",
+    ),
+    field(
+        "dns.flags.rcode",
+        Int,
+        FieldLayer::App,
+        15,
+        "DNS response code",
+    ),
+    field(
+        "dns.qry.name",
+        Str,
+        FieldLayer::App,
+        0,
+        "first question name",
+    ),
+    field(
+        "dns.qry.type",
+        Int,
+        FieldLayer::App,
+        0xffff,
+        "first question type",
+    ),
+    field(
+        "dns.count.answers",
+        Int,
+        FieldLayer::App,
+        0xffff,
+        "answer count",
+    ),
+    field(
+        "dns.edns.udp_size",
+        Int,
+        FieldLayer::App,
+        0xffff,
+        "EDNS0 UDP payload size",
+    ),
+    field(
+        "dns.size",
+        Int,
+        FieldLayer::App,
+        0xffff,
+        "DNS message size as captured",
+    ),
+    field("ntp.mode", Int, FieldLayer::App, 7, "NTP mode"),
+    field(
         "ntp.request_code",
+        Int,
+        FieldLayer::App,
+        0xff,
         "NTP mode 7 request code (42 = MON_GETLIST_1)",
     ),
-    ("memcached.command", "memcached command or response word"),
-    ("ssdp.kind", "m-search, notify or response"),
-    ("ssdp.st", "SSDP search or notification target"),
-    ("cldap.op", "LDAP operation"),
-    ("snmp.version", "SNMP version (0 = v1, 1 = v2c, 3 = v3)"),
-    ("snmp.pdu", "SNMP PDU type"),
-    ("tls.sni", "server name of a ClientHello"),
-    ("tls.alpn", "ALPN protocols of a ClientHello"),
-    ("tls.version", "highest TLS version offered"),
-    ("tls.ja3", "JA3 fingerprint (MD5)"),
-    ("tls.ja3_string", "JA3 fingerprint before hashing"),
-    ("tls.ja4", "JA4 fingerprint"),
-    ("http.request.method", "HTTP method"),
-    ("http.request.uri", "HTTP request target"),
-    ("http.request.uri.path", "path of the HTTP request target"),
-    (
+    field(
+        "memcached.command",
+        Str,
+        FieldLayer::App,
+        0,
+        "memcached command or response word",
+    ),
+    field(
+        "ssdp.kind",
+        Str,
+        FieldLayer::App,
+        0,
+        "m-search, notify or response",
+    ),
+    field(
+        "ssdp.st",
+        Str,
+        FieldLayer::App,
+        0,
+        "SSDP search or notification target",
+    ),
+    field("cldap.op", Str, FieldLayer::App, 0, "LDAP operation"),
+    field(
+        "snmp.version",
+        Int,
+        FieldLayer::App,
+        0xff,
+        "SNMP version (0 = v1, 1 = v2c, 3 = v3)",
+    ),
+    field("snmp.pdu", Str, FieldLayer::App, 0, "SNMP PDU type"),
+    field(
+        "tls.sni",
+        Str,
+        FieldLayer::App,
+        0,
+        "server name of a ClientHello",
+    ),
+    field(
+        "tls.alpn",
+        Str,
+        FieldLayer::App,
+        0,
+        "ALPN protocols of a ClientHello",
+    ),
+    field(
+        "tls.version",
+        Int,
+        FieldLayer::App,
+        0xffff,
+        "highest TLS version offered",
+    ),
+    field("tls.ja3", Str, FieldLayer::App, 0, "JA3 fingerprint (MD5)"),
+    field(
+        "tls.ja3_string",
+        Str,
+        FieldLayer::App,
+        0,
+        "JA3 fingerprint before hashing",
+    ),
+    field("tls.ja4", Str, FieldLayer::App, 0, "JA4 fingerprint"),
+    field(
+        "http.request.method",
+        Str,
+        FieldLayer::App,
+        0,
+        "HTTP method",
+    ),
+    field(
+        "http.request.uri",
+        Str,
+        FieldLayer::App,
+        0,
+        "HTTP request target",
+    ),
+    field(
+        "http.request.uri.path",
+        Str,
+        FieldLayer::App,
+        0,
+        "path of the HTTP request target",
+    ),
+    field(
         "http.request.uri.query",
+        Str,
+        FieldLayer::App,
+        0,
         "query of the HTTP request target (after `?`)",
     ),
-    ("http.request.version", "HTTP version (`HTTP/1.1`)"),
-    ("http.host", "Host header"),
-    ("http.user_agent", "User-Agent header"),
-    ("http.referer", "Referer header"),
-    ("http.cookie", "Cookie header"),
-    ("http.response.code", "response status (access logs)"),
-    (
+    field(
+        "http.request.version",
+        Str,
+        FieldLayer::App,
+        0,
+        "HTTP version (`HTTP/1.1`)",
+    ),
+    field("http.host", Str, FieldLayer::App, 0, "Host header"),
+    field(
+        "http.user_agent",
+        Str,
+        FieldLayer::App,
+        0,
+        "User-Agent header",
+    ),
+    field("http.referer", Str, FieldLayer::App, 0, "Referer header"),
+    field("http.cookie", Str, FieldLayer::App, 0, "Cookie header"),
+    field(
+        "http.response.code",
+        Int,
+        FieldLayer::App,
+        999,
+        "response status (access logs)",
+    ),
+    field(
         "http.request.headers.names",
+        Str,
+        FieldLayer::App,
+        0,
         "header names in order, comma-separated",
     ),
 ];
+
+/// The declaration of a field, by name.
+pub fn field_def(name: &str) -> Option<&'static FieldDef> {
+    FIELDS.iter().find(|f| f.name == name)
+}
 
 fn int(v: impl Into<u64>) -> Option<FieldValue> {
     Some(FieldValue::Int(v.into()))
@@ -206,11 +524,7 @@ impl Packet<'_> {
                 if *name == "app.protocol" {
                     return text(self.app_protocol().name());
                 }
-                let family = name.split('.').next()?;
-                if matches!(
-                    family,
-                    "dns" | "ntp" | "memcached" | "ssdp" | "cldap" | "snmp" | "tls" | "http"
-                ) {
+                if field_def(name)?.layer == FieldLayer::App {
                     return app_field(app.get_or_insert_with(|| self.app()), name);
                 }
                 None

@@ -28,7 +28,7 @@ mod tunnel;
 use std::net::IpAddr;
 
 pub use app::{App, AppProtocol};
-pub use fields::{FieldValue, FIELD_NAMES};
+pub use fields::{field_def, FieldDef, FieldKind, FieldLayer, FieldValue, FIELDS};
 pub use tcp::{TcpFlags, TcpOptions};
 
 /// LINKTYPE_ values levee decodes.

@@ -1,12 +1,13 @@
 //! The fields an expression can name, their types, and how each is read from a packet.
 //!
-//! Every name in [`levee_decode::FIELD_NAMES`] is usable. The header fields that rules test on
+//! Every field declared in [`levee_decode::FIELDS`] is usable, with the type and bounds
+//! declared there. The header fields that rules test on
 //! every packet of a flood (addresses, ports, flags, lengths) are read straight from the decoded
 //! structs; the rest go through [`Packet::field`], which decodes layer 7 when needed.
 
 use std::net::IpAddr;
 
-use levee_decode::{FieldValue, Packet, TcpFlags, Transport, FIELD_NAMES};
+use levee_decode::{FieldDef, FieldKind, FieldLayer, FieldValue, Packet, TcpFlags, Transport};
 
 /// The type of a field's value, which decides the operators and literals it accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,55 +83,6 @@ pub enum Value {
     Str(String),
 }
 
-const STRING_FIELDS: &[&str] = &[
-    "decode.issue",
-    "tunnel.type",
-    "tcp.flags.str",
-    "tcp.options.sig",
-    "app.protocol",
-    "dns.qry.name",
-    "memcached.command",
-    "ssdp.kind",
-    "ssdp.st",
-    "cldap.op",
-    "snmp.pdu",
-    "tls.sni",
-    "tls.alpn",
-    "tls.ja3",
-    "tls.ja3_string",
-    "tls.ja4",
-    "http.request.method",
-    "http.request.uri",
-    "http.request.uri.path",
-    "http.request.uri.query",
-    "http.request.version",
-    "http.host",
-    "http.user_agent",
-    "http.referer",
-    "http.cookie",
-    "http.request.headers.names",
-];
-
-const BOOL_FIELDS: &[&str] = &[
-    "ip.flags.df",
-    "ip.flags.mf",
-    "ip.frag",
-    "ip.opt",
-    "tcp.flags.fin",
-    "tcp.flags.syn",
-    "tcp.flags.reset",
-    "tcp.flags.push",
-    "tcp.flags.ack",
-    "tcp.flags.urg",
-    "tcp.flags.ecn",
-    "tcp.flags.cwr",
-    "tcp.options.sack_perm",
-    "tcp.options.ts",
-    "dns.flags.response",
-];
-
-const IP_FIELDS: &[&str] = &["ip.src", "ip.dst", "tunnel.outer.src", "tunnel.outer.dst"];
-
 fn direct_for(name: &str) -> Option<Direct> {
     Some(match name {
         "frame.len" => Direct::FrameLen,
@@ -169,20 +121,17 @@ fn direct_for(name: &str) -> Option<Direct> {
 impl Field {
     /// Resolves a field name; `None` when levee has no such field.
     pub fn lookup(name: &str) -> Option<Field> {
-        let (name, _) = FIELD_NAMES.iter().find(|(n, _)| *n == name)?;
-        let ty = if STRING_FIELDS.contains(name) {
-            FieldType::Str
-        } else if BOOL_FIELDS.contains(name) {
-            FieldType::Bool
-        } else if IP_FIELDS.contains(name) {
-            FieldType::Ip
-        } else {
-            FieldType::Int
+        let def = levee_decode::field_def(name)?;
+        let ty = match def.kind {
+            FieldKind::Str => FieldType::Str,
+            FieldKind::Bool => FieldType::Bool,
+            FieldKind::Ip => FieldType::Ip,
+            FieldKind::Int => FieldType::Int,
         };
         Some(Field {
-            name,
+            name: def.name,
             ty,
-            direct: direct_for(name),
+            direct: direct_for(def.name),
         })
     }
 
@@ -198,58 +147,17 @@ impl Field {
     /// not integers. A value above it can never match, and no engine would take it: `rules
     /// check` refuses it.
     pub fn max_value(&self) -> Option<u64> {
-        if self.ty != FieldType::Int {
-            return None;
-        }
-        const U8: u64 = 0xff;
-        const U16: u64 = 0xffff;
-        const U32: u64 = 0xffff_ffff;
-        Some(match self.name {
-            "vlan.id" => 4095,
-            "ip.version" => 15,
-            // IPv6 counts its 40-byte header on top of a 16-bit payload length.
-            "ip.len" => U16 + 40,
-            "ip.frag_offset" => 8191,
-            "tcp.flags" => 0x1ff,
-            "tcp.hdr_len" => 60,
-            "tcp.options.wscale" => U8,
-            "ntp.mode" => 7,
-            "dns.flags.rcode" => 15,
-            "ip.proto" | "ip.ttl" | "ip.dsfield" | "icmp.type" | "icmp.code"
-            | "icmp.quoted.proto" | "ntp.request_code" | "snmp.version" => U8,
-            "eth.type"
-            | "pppoe.session_id"
-            | "tcp.srcport"
-            | "tcp.dstport"
-            | "tcp.window"
-            | "tcp.len"
-            | "tcp.options.mss"
-            | "udp.srcport"
-            | "udp.dstport"
-            | "udp.len"
-            | "dns.id"
-            | "dns.qry.type"
-            | "dns.count.answers"
-            | "dns.edns.udp_size"
-            | "dns.size"
-            | "tls.version"
-            | "icmp.quoted.srcport"
-            | "icmp.quoted.dstport" => U16,
-            // The IPv6 fragment identification is 32 bits.
-            "ip.id" | "tunnel.key" | "tcp.seq" | "tcp.ack" | "frame.len" | "frame.cap_len" => U32,
-            "http.response.code" => 999,
-            // Counts and lengths levee computes (tags, labels, tunnel layers, header bytes).
-            _ => u64::MAX,
-        })
+        (self.ty == FieldType::Int).then(|| self.def().max)
     }
 
     /// Whether reading this field may decode layer 7 (slow): used to order conditions.
     pub fn is_application(&self) -> bool {
-        self.direct.is_none()
-            && matches!(
-                self.name.split('.').next(),
-                Some("dns" | "ntp" | "memcached" | "ssdp" | "cldap" | "snmp" | "tls" | "http")
-            )
+        self.direct.is_none() && self.def().layer == FieldLayer::App
+    }
+
+    /// The field's declaration.
+    fn def(&self) -> &'static FieldDef {
+        levee_decode::field_def(self.name).expect("a field is resolved from its declaration")
     }
 
     /// Reads an integer field without allocating; `None` when the packet lacks the layer.
@@ -402,9 +310,9 @@ mod tests {
 
     #[test]
     fn every_decoder_field_resolves_with_a_type() {
-        for (name, _) in FIELD_NAMES {
-            let f = Field::lookup(name).expect(name);
-            assert_eq!(f.name(), *name);
+        for def in levee_decode::FIELDS {
+            let f = Field::lookup(def.name).expect(def.name);
+            assert_eq!(f.name(), def.name);
         }
         assert!(Field::lookup("ip.nonsense").is_none());
         assert_eq!(Field::lookup("ip.src").unwrap().ty(), FieldType::Ip);
@@ -427,19 +335,36 @@ mod tests {
         assert_eq!(max("ip.src"), None);
         assert_eq!(max("tcp.flags.syn"), None);
         // Every integer field has a range, even if unbounded.
-        for (name, _) in FIELD_NAMES {
-            let f = Field::lookup(name).unwrap();
-            assert_eq!(f.max_value().is_some(), f.ty() == FieldType::Int, "{name}");
+        for def in levee_decode::FIELDS {
+            let f = Field::lookup(def.name).unwrap();
+            assert_eq!(
+                f.max_value().is_some(),
+                f.ty() == FieldType::Int,
+                "{}",
+                def.name
+            );
         }
     }
 
+    /// The fields read straight from the decoded headers are declared with the type their
+    /// reader gives.
     #[test]
-    fn typed_tables_name_only_real_fields() {
-        for name in STRING_FIELDS.iter().chain(BOOL_FIELDS).chain(IP_FIELDS) {
-            assert!(
-                FIELD_NAMES.iter().any(|(n, _)| n == name),
-                "{name} is not a decoder field"
-            );
+    fn fast_readers_are_declared_with_their_types() {
+        let mut direct = 0;
+        for def in levee_decode::FIELDS {
+            if direct_for(def.name).is_some() {
+                direct += 1;
+                assert!(
+                    matches!(def.kind, FieldKind::Int | FieldKind::Bool | FieldKind::Ip),
+                    "{} is read as a number, a flag or an address",
+                    def.name
+                );
+                assert_ne!(def.layer, FieldLayer::App, "{}", def.name);
+            }
         }
+        assert!(
+            direct >= 28,
+            "the header fields rules test on floods: {direct}"
+        );
     }
 }

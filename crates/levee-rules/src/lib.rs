@@ -9,7 +9,7 @@
 //!
 //! [`parse`] turns text into a type-checked [`Expr`]; [`Expr::matches`] evaluates it on a decoded
 //! packet; printing an [`Expr`] gives canonical text that parses back to the same tree. Fields are
-//! those of [`levee_decode::FIELD_NAMES`], typed in [`field`]. Errors say where, with a caret.
+//! those declared in [`levee_decode::FIELDS`], typed in [`field`]. Errors say where, with a caret.
 
 pub mod aggregate;
 mod ast;

@@ -27,18 +27,14 @@ pub fn emit_summary(summary: &levee_analyze::Summary, json: bool) -> anyhow::Res
 pub fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
     use std::io::Write;
     if a.list {
-        let list: String = levee_decode::FIELD_NAMES
-            .iter()
-            .map(|(name, meaning)| format!("{name:<28} {meaning}\n"))
-            .collect();
-        emit(&list)?;
+        emit(&field_list())?;
         return Ok(0);
     }
     if a.fields.is_empty() {
         bail_usage!("name at least one field with -e (see `levee fields --list`)");
     }
     for f in &a.fields {
-        if !levee_decode::FIELD_NAMES.iter().any(|(n, _)| n == f) {
+        if levee_decode::field_def(f).is_none() {
             bail_usage!("unknown field `{f}` (see `levee fields --list`)");
         }
     }
@@ -82,4 +78,41 @@ pub fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
         _ => {}
     }
     Ok(input::exit_code(&outcome))
+}
+
+/// Every field, declared once in `levee_decode::FIELDS`: its name, type, layer, meaning and
+/// the rule targets whose compilers express it.
+fn field_list() -> String {
+    let mut out = format!(
+        "{:<28} {:<5} {:<7} {:<52} {}\n",
+        "field", "type", "layer", "rule targets", "meaning"
+    );
+    for f in levee_decode::FIELDS {
+        let targets: Vec<&str> = levee_rules::compile::expressible(f.name)
+            .into_iter()
+            .map(levee_rules::compile::Target::name)
+            .collect();
+        let targets = if targets.is_empty() {
+            "-".to_string()
+        } else {
+            targets.join(",")
+        };
+        out.push_str(&format!(
+            "{:<28} {:<5} {:<7} {:<52} {}\n",
+            f.name,
+            serde_plain(&f.kind),
+            serde_plain(&f.layer),
+            targets,
+            f.meaning
+        ));
+    }
+    out
+}
+
+/// A unit enum's serde name (`int`, `tcp`).
+fn serde_plain(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v)
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string()
 }

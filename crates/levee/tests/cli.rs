@@ -583,3 +583,26 @@ fn functions_stay_short_and_main_stays_thin() {
         main.lines().count()
     );
 }
+
+/// `levee fields --list` prints every declared field once, with its type, its layer and the
+/// targets whose compilers express it.
+#[test]
+fn fields_list_prints_each_declared_field_with_its_targets() {
+    let out = stdout(&run(levee().args(["fields", "--list"])));
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), levee_decode::FIELDS.len());
+    for (row, def) in rows.iter().zip(levee_decode::FIELDS) {
+        assert_eq!(row[0], def.name);
+    }
+    let row = |name: &str| rows.iter().find(|r| r[0] == name).unwrap().clone();
+    assert_eq!(row("ip.src")[1], "ip");
+    assert!(row("ip.dst")[3].split(',').any(|t| t == "nftables"));
+    assert!(row("tcp.flags.syn")[3].contains("iptables"));
+    assert_eq!(row("http.host")[3], "cloudflare-waf,nginx");
+    // No engine levee compiles for reads DNS question names.
+    assert_eq!(row("dns.qry.name")[3], "-");
+}

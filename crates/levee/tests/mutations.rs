@@ -18,8 +18,8 @@ fn exercise(bytes: Vec<u8>) -> (usize, usize) {
         match item {
             Item::Frame(f) => {
                 let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
-                for (name, _) in levee_decode::FIELD_NAMES {
-                    let _ = p.field(name);
+                for def in levee_decode::FIELDS {
+                    let _ = p.field(def.name);
                 }
                 frames += 1;
             }

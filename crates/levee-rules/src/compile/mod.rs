@@ -167,6 +167,17 @@ pub enum Target {
 }
 
 impl Target {
+    /// The targets a rule is written for, one per engine (not the companion outputs: the
+    /// inet nftables table, ipset's sets, Cloudflare's lists and rate limits).
+    pub const EXPRESSING: &'static [Target] = &[
+        Target::Bpf,
+        Target::Nftables,
+        Target::Iptables,
+        Target::Cloudflare,
+        Target::CloudflareWaf,
+        Target::Nginx,
+    ];
+
     pub fn parse(s: &str) -> Option<Target> {
         Some(match s {
             "bpf" | "tcpdump" | "pcap" => Target::Bpf,
@@ -394,6 +405,32 @@ pub fn cloudflare_hint(target: Target, file: &RulesFile) -> Option<String> {
         ),
         _ => return None,
     })
+}
+
+/// The targets a field can be written for, in [`Target::EXPRESSING`] order: those whose
+/// compiler takes a rule testing it (equality with a value of its type, or the flag itself
+/// for a boolean). Asked of the compilers themselves, so it never disagrees with them.
+pub fn expressible(field: &str) -> Vec<Target> {
+    let Some(def) = levee_decode::field_def(field) else {
+        return Vec::new();
+    };
+    let condition = match def.kind {
+        levee_decode::FieldKind::Bool => field.to_string(),
+        levee_decode::FieldKind::Int => format!("{field} == 1"),
+        levee_decode::FieldKind::Ip => format!("{field} == 192.0.2.1"),
+        levee_decode::FieldKind::Str => format!("{field} == \"x\""),
+    };
+    let text = format!(
+        "version = 1\n[[rule]]\nid = \"probe\"\nexpression = '{condition}'\naction = \"block\"\n"
+    );
+    let Ok(file) = RulesFile::parse("field probe", &text, None) else {
+        return Vec::new();
+    };
+    Target::EXPRESSING
+        .iter()
+        .copied()
+        .filter(|&t| render(&file, t, "field probe", "eth0").is_ok())
+        .collect()
 }
 
 #[cfg(test)]
