@@ -16,6 +16,8 @@
 //! Everything here is built on `levee-analyze` (what the passes compute) and `levee-capture`
 //! (reading); this crate owns only the plumbing between them.
 
+#![warn(missing_docs)]
+
 mod dealt;
 mod parts;
 pub mod passes;

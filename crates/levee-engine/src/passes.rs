@@ -1,5 +1,5 @@
 //! Both passes of an analysis over inputs that can be read twice: on one thread, or on many
-//! ([`crate::parts`] for a sampling analysis of one plain file, [`crate::dealt`] for the rest).
+//! (`parts` for a sampling analysis of one plain file, `dealt` for the rest).
 
 use levee_analyze::{AnalyzeConfig, Analyzer, Plan};
 

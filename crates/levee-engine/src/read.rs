@@ -11,10 +11,12 @@ use levee_decode::Packet;
 /// The capture files of a run, merged in time order when there are several.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
+    /// The capture files, in the order given.
     pub paths: Vec<PathBuf>,
 }
 
 impl Inputs {
+    /// The inputs `paths`.
     pub fn new(paths: Vec<PathBuf>) -> Inputs {
         Inputs { paths }
     }
@@ -98,7 +100,11 @@ pub struct Reading {
 pub enum ReadError {
     /// No input gave a packet (each that could not be opened was told to the observer).
     #[error("no packet could be read from {}", named(.inputs))]
-    NoPackets { inputs: Vec<String> },
+    /// No input gave a packet.
+    NoPackets {
+        /// The inputs, as named to the reader.
+        inputs: Vec<String>,
+    },
     /// A file read in parts failed after it was opened.
     #[error(transparent)]
     Open(#[from] OpenError),
@@ -115,6 +121,7 @@ pub fn named(inputs: &[String]) -> String {
 
 /// Something that also wants to count damaged records as they are read.
 pub trait DamageSink {
+    /// A damaged record was read (and skipped or flagged).
     fn damaged(&mut self, _e: &RecordError) {}
 }
 

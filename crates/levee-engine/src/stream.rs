@@ -62,7 +62,9 @@ impl StreamConfig {
 pub struct WindowSummary {
     /// `[start_ns, end_ns)`, nanoseconds since the Unix epoch.
     pub start_ns: i64,
+    /// The window's end (excluded).
     pub end_ns: i64,
+    /// Packets in the window.
     pub packets: u64,
     /// Bytes on the wire (original lengths).
     pub bytes: u64,
@@ -87,16 +89,19 @@ pub struct AttackEvent {
     pub id: u64,
     /// Stream time at which this was decided (a window's end).
     pub at_ns: i64,
+    /// The attack vector (`syn-flood`, `dns-reflection`...).
     pub vector: String,
     /// Its targets as a person reads them (see `TargetSpec`'s `Display`).
     pub targets: String,
     /// First and last moment of its evidence so far.
     pub start_ns: i64,
+    /// Last moment of its evidence so far.
     pub end_ns: i64,
     /// Peak rate of its evidence so far, packets a second on the wire.
     pub peak_pps: f64,
     /// The most specific rule expression that matches it so far (measured only at the end).
     pub signature: Option<String>,
+    /// Why it is an attack, one line each.
     pub evidence: Vec<String>,
     /// Found below the volume thresholds, on its evidence alone: why.
     pub low_rate: Option<String>,
@@ -106,9 +111,13 @@ pub struct AttackEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// A window of stream time ended.
     Window(WindowSummary),
+    /// An attack was found that the stream had not told of.
     AttackStarted(AttackEvent),
+    /// An attack grew: a higher peak, other targets, a sharper signature.
     AttackUpdated(AttackEvent),
+    /// An attack's evidence has been quiet for the quiet period, or the stream ended.
     AttackEnded(AttackEvent),
 }
 
@@ -159,6 +168,7 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// A stream with nothing fed yet.
     pub fn new(config: StreamConfig) -> Stream {
         let mut config = config;
         config.window_ns = config.window_ns.max(1);

@@ -11,7 +11,9 @@ use crate::LineError;
 /// Whether a line had the referer and user agent of the combined format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
+    /// `host ident user [time] "request" status bytes`.
     Common,
+    /// The common format, then `"referer" "user-agent"`.
     Combined,
 }
 

@@ -12,6 +12,8 @@
 //! A line that does not parse is never fatal: it comes out as [`Entry::Malformed`] with its
 //! line number and what is wrong, and the reader counts it.
 
+#![warn(missing_docs)]
+
 pub mod clf;
 pub mod json;
 mod reader;
@@ -36,14 +38,24 @@ impl std::fmt::Display for LineError {
 /// Errors that stop reading a log.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
+    /// The log cannot be opened or read.
     #[error("{file}: {source}")]
     Io {
+        /// The log, as named.
         file: String,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// No line of the log's start is in a format levee knows.
     #[error("{file}: none of the first {lines} lines is in a known log format (common, combined, JSON lines); give the format with --log-format")]
-    UnknownFormat { file: String, lines: u64 },
+    UnknownFormat {
+        /// The log, as named.
+        file: String,
+        /// The lines looked at.
+        lines: u64,
+    },
+    /// A `--log-format` template levee cannot use, and why.
     #[error("log format: {0}")]
     Template(String),
 }

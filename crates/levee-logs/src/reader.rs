@@ -25,6 +25,7 @@ pub enum FormatSpec {
     Auto,
     /// Apache/nginx common or combined.
     Combined,
+    /// One JSON object a line (Cloudflare's HTTP request logs and the like).
     Json,
     /// An nginx `log_format` string.
     Nginx(String),
@@ -84,10 +85,13 @@ enum Parser {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Entry<'a> {
+    /// A request read from a line.
     Request(Request<'a>),
     /// A line that is not a request in the log's format (1-based line number).
     Malformed {
+        /// The line's number, from 1.
         line: u64,
+        /// What is wrong with it.
         error: LineError,
     },
 }
@@ -95,8 +99,11 @@ pub enum Entry<'a> {
 /// Counts of what a reader has read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReadStats {
+    /// Lines read.
     pub lines: u64,
+    /// Lines read as requests.
     pub requests: u64,
+    /// Lines that were not requests (each reported).
     pub malformed: u64,
     /// Empty lines and `#` comment lines (headers of some formats).
     pub skipped: u64,
@@ -172,6 +179,7 @@ impl LogReader {
         })
     }
 
+    /// The log's name, as given.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -186,6 +194,7 @@ impl LogReader {
         self.compression
     }
 
+    /// What has been read so far.
     pub fn stats(&self) -> ReadStats {
         self.stats
     }

@@ -20,15 +20,21 @@ pub struct Request<'a> {
     pub target: Cow<'a, str>,
     /// `HTTP/1.1`, ...; `None` for HTTP/0.9-style lines without one.
     pub protocol: Option<Cow<'a, str>>,
+    /// The response status, when the log has it.
     pub status: Option<u16>,
     /// Bytes of the response (body, or whole, as the server logs it).
     pub bytes: Option<u64>,
+    /// The Referer header.
     pub referer: Option<Cow<'a, str>>,
+    /// The User-Agent header.
     pub user_agent: Option<Cow<'a, str>>,
     /// The `Host` header (or the virtual host the server logged).
     pub host: Option<Cow<'a, str>>,
+    /// The Cookie header.
     pub cookie: Option<Cow<'a, str>>,
+    /// The client's JA3 TLS fingerprint, when the log has it.
     pub ja3: Option<Cow<'a, str>>,
+    /// The client's JA4 TLS fingerprint, when the log has it.
     pub ja4: Option<Cow<'a, str>>,
     /// The request's header names in the order sent, comma-separated (from captures, or
     /// from logs that record them).

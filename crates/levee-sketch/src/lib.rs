@@ -7,6 +7,8 @@
 //! a top-k update is one hash-table probe (foldhash), and the table is pruned in batches so a
 //! spoofed flood where every packet brings a new key costs amortised O(1).
 
+#![warn(missing_docs)]
+
 use std::hash::{BuildHasher, Hash};
 
 use hashbrown::HashTable;
@@ -78,6 +80,7 @@ pub struct TopK<K> {
 }
 
 impl<K: Hash + Eq + Clone + Ord> TopK<K> {
+    /// A table keeping about `capacity` of the heaviest keys.
     pub fn new(capacity: usize) -> TopK<K> {
         let capacity = capacity.max(8);
         TopK {
@@ -95,6 +98,7 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
     }
 
     #[inline]
+    /// Adds `weight` to `key`.
     pub fn add(&mut self, key: K, weight: u64) {
         let hash = self.hasher.hash_one(&key);
         self.add_hashed(key, hash, weight);
@@ -284,6 +288,7 @@ impl Default for DistinctCount {
 
 impl DistinctCount {
     #[inline]
+    /// Adds an item (counted once however often it is added).
     pub fn add<T: Hash + ?Sized>(&mut self, item: &T) {
         self.add_hash(self.hasher.hash_one(item));
     }
@@ -300,6 +305,7 @@ impl DistinctCount {
         }
     }
 
+    /// The estimated number of distinct items added.
     pub fn estimate(&self) -> u64 {
         let m = HLL_M as f64;
         let mut sum = 0.0;
@@ -320,6 +326,7 @@ impl DistinctCount {
         est.round() as u64
     }
 
+    /// Adds the items of `other`, as if they had been added here.
     pub fn merge(&mut self, other: &DistinctCount) {
         for (a, b) in self.registers.iter_mut().zip(other.registers.iter()) {
             *a = (*a).max(*b);
@@ -350,6 +357,7 @@ impl Default for PortCounts {
 
 impl PortCounts {
     #[inline]
+    /// Counts one packet on `port`.
     pub fn add(&mut self, port: u16) {
         let c = &mut self.low[usize::from(port)];
         *c = c.wrapping_add(1);
@@ -375,6 +383,7 @@ impl PortCounts {
         }
     }
 
+    /// The packets counted on `port`.
     pub fn get(&self, port: u16) -> u64 {
         let high = self.high.as_ref().map_or(0, |h| h[usize::from(port)]);
         high << 16 | u64::from(self.low[usize::from(port)])
@@ -392,6 +401,7 @@ impl PortCounts {
             .filter(|&(_, n)| n > 0)
     }
 
+    /// Adds the counts of `o`.
     pub fn merge(&mut self, o: &PortCounts) {
         for (p, n) in o.nonzero() {
             self.add_n(p, n);

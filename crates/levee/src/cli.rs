@@ -67,7 +67,7 @@ pub struct InputArgs {
     /// Print at most this many damaged-record messages (the rest are counted).
     #[arg(long, default_value_t = 20)]
     pub max_errors: usize,
-    /// Where standard input was copied (see [`input::spool_stdin`]), to name it `-` in
+    /// Where standard input was copied (see [`crate::input::spool_stdin`]), to name it `-` in
     /// messages.
     #[arg(skip)]
     pub spool: Option<PathBuf>,
