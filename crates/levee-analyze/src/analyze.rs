@@ -13,7 +13,7 @@
 //!
 //! Flows are remembered in a blocked Bloom filter that keeps both directions of a flow in one
 //! cache line ([`FlowFilter`]) and sources in sketches, so memory stays fixed whatever the
-//! number of spoofed addresses. [`Analyzer::detect`] then decides, class by class,
+//! number of spoofed addresses. [`crate::measure::Plan::from_first_pass`] then decides, class by class,
 //! which hold attacks ([`crate::detect`]).
 
 use levee_decode::{App, IcmpQuote, Packet, Transport};
@@ -797,29 +797,20 @@ impl Analyzer {
         }
     }
 
-    /// Ends the first pass: decides which classes hold attacks and prepares the second pass.
-    pub fn detect(self) -> crate::measure::Plan {
-        crate::measure::Plan::from_first_pass(self)
-    }
-
-    /// What detection finds in the packets added so far, without ending the first pass: the
-    /// attacks and the dismissed classes of a stream at this moment.
-    ///
-    /// The packets still in the delay line, waiting for answers that may yet come, are judged
-    /// with what is known now, on a copy of the class statistics that is then dropped: the
-    /// first pass goes on exactly as if this had not been asked (the packets are judged again,
-    /// knowing more, when they leave the delay line).
-    pub fn findings_so_far(
-        &mut self,
-    ) -> (Vec<crate::detect::Finding>, Vec<crate::detect::Dismissal>) {
+    /// `judge` on the statistics as they are with the packets still in the delay line (waiting
+    /// for answers that may yet come) judged with what is known now: what detection finds in
+    /// a stream at this moment. The judging is done on a copy of the class statistics that is
+    /// then dropped, so the first pass goes on exactly as if this had not been asked (the
+    /// packets are judged again, knowing more, when they leave the delay line).
+    pub fn with_delay_judged<R>(&mut self, judge: impl FnOnce(&Analyzer) -> R) -> R {
         if self.delay.is_empty() {
-            return crate::detect::detect(self);
+            return judge(self);
         }
         let saved = self.classes.clone();
         for e in self.delayed() {
             self.profile(&e);
         }
-        let found = crate::detect::detect(self);
+        let found = judge(self);
         self.classes = saved;
         found
     }
@@ -836,7 +827,7 @@ impl Analyzer {
     }
 
     /// Ends the first pass: profiles the packets still in the delay line. Called by
-    /// [`Analyzer::detect`]; a parallel run calls it on every thread's analyzer.
+    /// [`crate::measure::Plan::from_first_pass`]; a parallel run calls it on every thread's analyzer.
     pub fn finish_pass(&mut self) {
         self.flush_batch();
         for e in &self.delayed() {

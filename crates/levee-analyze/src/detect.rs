@@ -28,61 +28,12 @@ use levee_rules::Expr;
 
 use crate::analyze::Analyzer;
 use crate::stats::{bin_high, bin_low, central_range, Bucket, ClassStats, SECOND_NS};
+use crate::target::TargetSpec;
 use crate::units::{percent as pct, rate, thousands};
 use crate::vector::{addr_from_bits, is_v4, Class};
 
 /// How many of an attack's busiest sources have their TTLs followed in the second pass.
 pub const WATCHED_SOURCES: usize = 64;
-
-/// Who an attack is aimed at.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TargetSpec {
-    /// Destination addresses (128-bit form).
-    Hosts(Vec<u128>),
-    /// Destination prefixes (network in 128-bit form, prefix length in IPv4 or IPv6 terms).
-    Prefixes(Vec<(u128, u8)>),
-    /// Scans: the attack is defined by its source.
-    FromSource(u128),
-}
-
-impl TargetSpec {
-    #[inline]
-    pub fn matches(&self, src: u128, dst: u128) -> bool {
-        match self {
-            TargetSpec::Hosts(h) => h.contains(&dst),
-            TargetSpec::Prefixes(p) => p.iter().any(|&(net, len)| {
-                let bits = if is_v4(net) {
-                    96 + u32::from(len)
-                } else {
-                    u32::from(len)
-                };
-                bits == 0 || (dst ^ net) >> (128 - bits) == 0
-            }),
-            TargetSpec::FromSource(s) => *s == src,
-        }
-    }
-}
-
-/// The targets as a person reads them: `192.0.2.1`, `192.0.2.1, 192.0.2.2 and 3 more`,
-/// `198.51.100.0/24`, `from 203.0.113.9` (a scan, named by its source).
-impl std::fmt::Display for TargetSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let named: Vec<String> = match self {
-            TargetSpec::Hosts(h) => h.iter().map(|&a| addr_from_bits(a).to_string()).collect(),
-            TargetSpec::Prefixes(p) => p
-                .iter()
-                .map(|&(net, len)| format!("{}/{len}", addr_from_bits(net)))
-                .collect(),
-            TargetSpec::FromSource(s) => return write!(f, "from {}", addr_from_bits(*s)),
-        };
-        const SHOWN: usize = 3;
-        match named.len() {
-            0 => f.write_str("no target"),
-            n if n <= SHOWN => f.write_str(&named.join(", ")),
-            n => write!(f, "{} and {} more", named[..SHOWN].join(", "), n - SHOWN),
-        }
-    }
-}
 
 /// An attack found in the first pass, to be measured in the second.
 #[derive(Debug, Clone)]
@@ -870,6 +821,13 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
     fold_backscatter(an, &mut findings);
     findings.extend(scans(an));
     (findings, dismissed)
+}
+
+/// What detection finds in the packets added to `an` so far, without ending its first pass:
+/// the attacks and dismissed classes of a stream at this moment (see
+/// [`Analyzer::with_delay_judged`]).
+pub fn findings_so_far(an: &mut Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
+    an.with_delay_judged(detect)
 }
 
 /// The ports of a profile that each hold at least `share` of its `total` packets, busiest

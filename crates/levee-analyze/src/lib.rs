@@ -35,6 +35,7 @@ pub mod signature;
 pub mod simulate;
 pub mod stats;
 pub mod summary;
+pub mod target;
 pub mod units;
 pub mod vector;
 

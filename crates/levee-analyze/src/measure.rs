@@ -10,13 +10,14 @@ use std::sync::Arc;
 use levee_decode::Packet;
 
 use crate::analyze::Analyzer;
-use crate::detect::{bucket_rates, detect, sizes, Dismissal, Finding, TargetSpec};
+use crate::detect::{bucket_rates, detect, sizes, Dismissal, Finding};
 use crate::report::{
     Analysis, Attack, CaptureInfo, Dismissed, MeasuredExpression, PortCount, Settings, Signature,
     SourceCount, Sources, Target, TtlSummary,
 };
 use crate::stats::{ClassStats, SecondPeak, SECOND_NS};
 use crate::summary::{format_ts, FileInfo};
+use crate::target::TargetSpec;
 use crate::units::{bits_rate, rate, short_span, span_words, thousands};
 use crate::vector::{addr_bits, addr_from_bits, Class, Classifier};
 
@@ -84,7 +85,7 @@ pub struct Meter {
 
 impl Plan {
     /// Ends the first pass of `analyzer`: decides which classes hold attacks and prepares the
-    /// second pass (see [`Analyzer::detect`]).
+    /// second pass; the delay line is emptied first ([`Analyzer::finish_pass`]).
     pub fn from_first_pass(mut analyzer: Analyzer) -> Plan {
         analyzer.finish_pass();
         let (findings, dismissed) = detect(&analyzer);

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use levee_rules::Expr;
 
-use crate::detect::TargetSpec;
+use crate::target::TargetSpec;
 use crate::vector::addr_from_bits;
 
 /// Most target addresses the reference is built for (an attack on a whole prefix is

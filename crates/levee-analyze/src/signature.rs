@@ -11,8 +11,8 @@
 
 use levee_rules::{parse_plain, Expr};
 
-use crate::detect::TargetSpec;
 use crate::stats::{bin_high, bin_low, central_range, ClassStats};
+use crate::target::TargetSpec;
 use crate::vector::addr_from_bits;
 use crate::vector::Class;
 

@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use etherparse::{Ipv4HeaderSlice, Ipv6FragmentHeaderSlice, Ipv6HeaderSlice, UdpHeaderSlice};
 
-use crate::link::{be16, ETH_IPV4};
+use crate::bytes::be16;
+use crate::link::ETH_IPV4;
 use crate::tcp::{TcpFlags, TcpOptions};
 use crate::{
     tcp, tunnel, IcmpInfo, IpInfo, IssueKind, Layer, Packet, TcpInfo, Transport, TunnelKind,

@@ -19,6 +19,7 @@
 //! `tcp.flags.syn`, `udp.srcport`, `dns.qry.name`...); see [`fields`].
 
 pub mod app;
+mod bytes;
 pub mod fields;
 mod ip;
 mod link;

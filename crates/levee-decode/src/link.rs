@@ -2,6 +2,7 @@
 //! BSD null/loopback, raw IP, PPP, Cisco HDLC; 802.1Q/802.1ad VLAN tags, MPLS label stacks and
 //! PPPoE sessions.
 
+use crate::bytes::be16;
 use crate::{ip, linktype as lt, IssueKind, Layer, Packet};
 
 pub(crate) const ETH_IPV4: u16 = 0x0800;
@@ -18,11 +19,6 @@ pub(crate) const ETH_CISCO_METADATA: u16 = 0x8909;
 /// Tags and labels beyond these are taken as malformed: real networks stack a few.
 const MAX_VLAN_TAGS: u8 = 8;
 const MAX_MPLS_LABELS: u8 = 16;
-
-#[inline]
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
 
 /// Decodes a frame of `linktype` into `p`: the straight path for the common case first, then
 /// the general walk.

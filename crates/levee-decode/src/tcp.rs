@@ -5,7 +5,7 @@
 
 use etherparse::TcpHeaderSlice;
 
-use crate::link::be16;
+use crate::bytes::be16;
 use crate::{IssueKind, Layer, Packet, TcpInfo, Transport};
 
 /// TCP flag bits as on the wire (NS is bit 8).

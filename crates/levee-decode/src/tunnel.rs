@@ -4,8 +4,9 @@
 //! mitigation decisions concern the inner traffic (Magic-Transit-style delivery wraps every
 //! packet in GRE).
 
+use crate::bytes::be16;
 use crate::ip::{decode_ipv4, decode_ipv6, MAX_TUNNEL_DEPTH};
-use crate::link::{be16, ethernet, ethertype, ETH_CISCO_METADATA, ETH_IPV4, ETH_IPV6};
+use crate::link::{ethernet, ethertype, ETH_CISCO_METADATA, ETH_IPV4, ETH_IPV6};
 use crate::{IpInfo, IssueKind, Layer, Packet, Tunnel, TunnelKind};
 
 pub(crate) const VXLAN_PORT: u16 = 4789;

@@ -26,7 +26,6 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
 use levee_analyze::{AnalyzeConfig, Analyzer, Plan};
 
-use crate::passes::Passes;
 use crate::read::{self, DamageSink, Inputs, Observer, ReadError, Reading};
 
 /// Frames handed to a worker at once.
@@ -279,14 +278,15 @@ where
     })
 }
 
-/// Both passes of an analysis on `passes.threads` threads.
+/// Both passes of an analysis on `threads` threads; with `details`, the second pass also
+/// gathers what a report shows.
 pub(crate) fn run(
     inputs: &Inputs,
     config: AnalyzeConfig,
-    passes: Passes,
+    threads: usize,
+    details: bool,
     observer: &dyn Observer,
 ) -> Result<(Plan, Reading), ReadError> {
-    let Passes { threads, details } = passes;
     if config.sample_budget.is_some() {
         if let Some((file, parts)) = crate::parts::split(inputs, threads) {
             if let Some(done) = crate::parts::run(inputs, observer, config.clone(), &file, &parts)?
@@ -325,7 +325,7 @@ pub(crate) fn run(
     for other in &parts {
         primary.merge_stats(other);
     }
-    let mut plan = primary.detect();
+    let mut plan = Plan::from_first_pass(primary);
     if plan.sampled() {
         // The second pass: every thread measures the frames it kept, with its own filters.
         if plan.needs_second_pass() {

@@ -308,7 +308,7 @@ pub(crate) fn run(
         primary.merge_stats(o);
         primary.merge_filters(o);
     }
-    let mut plan = primary.detect();
+    let mut plan = Plan::from_first_pass(primary);
     if plan.needs_second_pass() {
         plan.replay_parts(&others, true);
     }

@@ -40,7 +40,7 @@ pub fn analyze(
         config.sample_budget = None;
     }
     if passes.threads > 1 {
-        return crate::dealt::run(inputs, config, passes, observer);
+        return crate::dealt::run(inputs, config, passes.threads, passes.details, observer);
     }
     if config.sample_budget.is_some() {
         // Sampling: one reading, a stream without events; the second pass measures the frames
@@ -60,7 +60,7 @@ pub fn analyze(
     let mut analyzer = Analyzer::new(config);
     let reading =
         read::for_each_packet(inputs, observer, &mut analyzer, |an, ts, p| an.add(ts, p))?;
-    let mut plan = analyzer.detect();
+    let mut plan = Plan::from_first_pass(analyzer);
     if passes.details {
         plan.collect_details();
     }

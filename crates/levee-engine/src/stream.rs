@@ -258,7 +258,7 @@ impl Stream {
     /// The first pass ended and the sample measured: the plan an offline analysis finishes
     /// (and a report judges its later pass by). Queued events are dropped.
     pub fn into_plan(self) -> Plan {
-        let mut plan = self.analyzer.detect();
+        let mut plan = Plan::from_first_pass(self.analyzer);
         if plan.needs_second_pass() {
             plan.replay();
         }
@@ -307,10 +307,10 @@ impl Stream {
 
     /// Detection on everything fed so far, as attack events at stream time `at`.
     fn detect_at(&mut self, at: i64) {
-        let (findings, _) = self.analyzer.findings_so_far();
+        let (findings, _) = levee_analyze::detect::findings_so_far(&mut self.analyzer);
         let quiet = self.config.quiet_ns;
         for f in findings.iter().filter(|f| f.backscatter_of.is_none()) {
-            let scanner = matches!(f.targets, levee_analyze::detect::TargetSpec::FromSource(_))
+            let scanner = matches!(f.targets, levee_analyze::target::TargetSpec::FromSource(_))
                 .then(|| f.targets.to_string());
             let now = AttackEvent {
                 id: 0,

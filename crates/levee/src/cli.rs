@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{bail_usage, logs_cmd, report_cmd, requests_cmd, EXIT_CODES, EXIT_USAGE};
+use crate::{bail_usage, EXIT_CODES, EXIT_USAGE};
 
 #[derive(Parser)]
 #[command(
@@ -41,18 +41,18 @@ pub enum Command {
     Synth(SynthArgs),
     /// Write the attack report (HTML, Markdown, JSON) of captures: summary, timeline, each
     /// attack with its sources and signature, and the rules with what they stop.
-    Report(report_cmd::ReportArgs),
+    Report(ReportArgs),
     /// Run levee on a built-in example: synthesise a multi-vector attack capture, analyse it
     /// and write its report.
     Demo(DemoArgs),
     /// Read access logs (Apache/nginx common or combined, custom formats, JSON lines such as
     /// Cloudflare's): the format found, malformed lines by number, time span, methods,
     /// statuses and busiest clients.
-    Logs(logs_cmd::LogsArgs),
+    Logs(LogsArgs),
     /// Write the HTTP/1.x requests of captures (reassembled from TCP, paired with their
     /// responses) as an access log: combined format, or JSON lines with header order, JA3/JA4
     /// and unfinished header blocks.
-    Requests(requests_cmd::RequestsArgs),
+    Requests(RequestsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -401,4 +401,73 @@ pub fn parse_command_line() -> Result<Cli, ExitCode> {
             ExitCode::SUCCESS
         }
     })
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub detect: DetectArgs,
+    /// Directory for report.html, report.md and report.json (created when missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Measure these rules instead of the recommended ones (one per attack).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// MaxMind country or city database (GeoLite2-Country.mmdb) for source countries.
+    #[arg(long)]
+    pub geoip: Option<PathBuf>,
+    /// MaxMind ASN database (GeoLite2-ASN.mmdb) for source ASes.
+    #[arg(long)]
+    pub asn: Option<PathBuf>,
+    /// The interface named in the nftables (netdev ingress) rules.
+    #[arg(long, default_value = "eth0")]
+    pub device: String,
+    /// Replace report files already in the directory.
+    #[arg(long)]
+    pub force: bool,
+    /// For access logs: their format (auto, combined, common, json, nginx:'<log_format>',
+    /// apache:'<LogFormat>'). Logs are told from captures by their first bytes.
+    #[arg(long, default_value = "auto")]
+    pub log_format: String,
+    /// Report on the HTTP clients of the captures (requests reassembled from TCP, as for
+    /// access logs) instead of their packets.
+    #[arg(long)]
+    pub http: bool,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    /// Access logs (plain, gzip or zstd); `-` reads standard input.
+    #[arg(required = true)]
+    pub logs: Vec<PathBuf>,
+    /// The log format: auto, combined, common, json, nginx:'<log_format>' or
+    /// apache:'<LogFormat>'.
+    #[arg(long, default_value = "auto")]
+    pub log_format: String,
+    /// How many entries in the top list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// How many malformed lines to list per file (all are counted).
+    #[arg(long, default_value_t = 10)]
+    pub show_malformed: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RequestsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write JSON lines (every field, header names in order, JA3/JA4) instead of the
+    /// combined log format.
+    #[arg(long)]
+    pub json: bool,
+    /// Write to this file instead of standard output (never replaced without `--force`).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub force: bool,
 }

@@ -3,36 +3,16 @@
 //! wrong), the time span, methods, status classes and the busiest clients. The first thing to
 //! run on a log someone hands over, before analysing it.
 
+use crate::cli::LogsArgs;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::Args;
 use levee_analyze::sketch::TopK;
 use levee_logs::{Entry, FormatSpec, LogReader};
 use serde::Serialize;
 
 use crate::{EXIT_DAMAGED_RECORDS, EXIT_UNREADABLE_INPUT};
-
-#[derive(Args)]
-pub struct LogsArgs {
-    /// Access logs (plain, gzip or zstd); `-` reads standard input.
-    #[arg(required = true)]
-    logs: Vec<PathBuf>,
-    /// The log format: auto, combined, common, json, nginx:'<log_format>' or
-    /// apache:'<LogFormat>'.
-    #[arg(long, default_value = "auto")]
-    log_format: String,
-    /// How many entries in the top list.
-    #[arg(long, default_value_t = 10)]
-    top: usize,
-    /// How many malformed lines to list per file (all are counted).
-    #[arg(long, default_value_t = 10)]
-    show_malformed: usize,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
-}
 
 /// Distinct methods kept by name; past that (garbage sent by scanners), `(other)`.
 const MAX_METHODS: usize = 32;

@@ -3,50 +3,15 @@
 //! rules (the recommended ones, or `--rules`) beside the analysis's attack membership, so the
 //! report says how much of each attack, and of the good traffic, the rules stop.
 
+use crate::cli::ReportArgs;
 use std::path::PathBuf;
 
-use clap::Args;
 use levee_analyze::simulate::{recommended_rules, Simulator};
 use levee_report::{Enricher, Inputs};
 use levee_rules::RulesFile;
 
-use crate::cli::DetectArgs;
 use crate::input::{self, DamageSink};
 use crate::InputArgs;
-
-#[derive(Args)]
-pub struct ReportArgs {
-    #[command(flatten)]
-    input: InputArgs,
-    #[command(flatten)]
-    detect: DetectArgs,
-    /// Directory for report.html, report.md and report.json (created when missing).
-    #[arg(long)]
-    out: PathBuf,
-    /// Measure these rules instead of the recommended ones (one per attack).
-    #[arg(long)]
-    rules: Option<PathBuf>,
-    /// MaxMind country or city database (GeoLite2-Country.mmdb) for source countries.
-    #[arg(long)]
-    geoip: Option<PathBuf>,
-    /// MaxMind ASN database (GeoLite2-ASN.mmdb) for source ASes.
-    #[arg(long)]
-    asn: Option<PathBuf>,
-    /// The interface named in the nftables (netdev ingress) rules.
-    #[arg(long, default_value = "eth0")]
-    device: String,
-    /// Replace report files already in the directory.
-    #[arg(long)]
-    force: bool,
-    /// For access logs: their format (auto, combined, common, json, nginx:'<log_format>',
-    /// apache:'<LogFormat>'). Logs are told from captures by their first bytes.
-    #[arg(long, default_value = "auto")]
-    log_format: String,
-    /// Report on the HTTP clients of the captures (requests reassembled from TCP, as for
-    /// access logs) instead of their packets.
-    #[arg(long)]
-    http: bool,
-}
 
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     let (config, threads) = a.detect.config()?;

@@ -3,30 +3,13 @@
 //! and a log usually does not (header order, TLS fingerprints, unfinished header blocks).
 //! Both read back into `levee analyze` as logs.
 
+use crate::cli::RequestsArgs;
 use std::io::Write;
-use std::path::PathBuf;
 
-use clap::Args;
 use levee_logs::Request;
 use serde::Serialize;
 
 use crate::l7_cmd::Requests;
-use crate::InputArgs;
-
-#[derive(Args)]
-pub struct RequestsArgs {
-    #[command(flatten)]
-    input: InputArgs,
-    /// Write JSON lines (every field, header names in order, JA3/JA4) instead of the
-    /// combined log format.
-    #[arg(long)]
-    json: bool,
-    /// Write to this file instead of standard output (never replaced without `--force`).
-    #[arg(long, short)]
-    out: Option<PathBuf>,
-    #[arg(long)]
-    force: bool,
-}
 
 /// One request as a JSON line, under field names `levee analyze` reads back (nginx's names
 /// where they exist).

@@ -28,7 +28,7 @@ pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulat
     let (input, _spool) = input::spool_stdin(input)?;
     let mut analyzer = levee_analyze::Analyzer::new(levee_analyze::AnalyzeConfig::default());
     let outcome = input::for_each_packet(&input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
-    let plan = analyzer.detect();
+    let plan = levee_analyze::Plan::from_first_pass(analyzer);
     let sim = Simulator::new(&file, plan.members().len());
     let mut st = SimPass { plan, sim };
     input::packets(&input, 2, 1, &mut st, |st, ts, p| {

@@ -606,3 +606,127 @@ fn fields_list_prints_each_declared_field_with_its_targets() {
     // No engine levee compiles for reads DNS question names.
     assert_eq!(row("dns.qry.name")[3], "-");
 }
+
+/// The modules of each crate that one module names (`crate::name`), outside comments and
+/// tests: (crate, module) -> the modules it names.
+fn module_references() -> Vec<(String, String, BTreeSet<String>)> {
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut found: Vec<(String, String, BTreeSet<String>)> = Vec::new();
+    for krate in std::fs::read_dir(&crates).unwrap() {
+        let krate = krate.unwrap().path();
+        let src = krate.join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let name = krate.file_name().unwrap().to_string_lossy().to_string();
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        for file in files {
+            let rel = file.strip_prefix(&src).unwrap();
+            let first = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy();
+            let module = first.trim_end_matches(".rs").to_string();
+            if module == "lib" || module == "main" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            let mut names = BTreeSet::new();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for (at, _) in line.match_indices("crate::") {
+                    let rest = &line[at + "crate::".len()..];
+                    let group = rest.strip_prefix('{').map(|g| g.split('}').next().unwrap());
+                    let heads: Vec<&str> = match group {
+                        Some(g) => g.split(',').collect(),
+                        None => vec![rest],
+                    };
+                    for head in heads {
+                        let head: String = head
+                            .trim()
+                            .chars()
+                            .take_while(|c| {
+                                c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'
+                            })
+                            .collect();
+                        if !head.is_empty() && head != module {
+                            names.insert(head);
+                        }
+                    }
+                }
+            }
+            match found
+                .iter_mut()
+                .find(|(c, m, _)| *c == name && *m == module)
+            {
+                Some((_, _, n)) => n.extend(names),
+                None => found.push((name.clone(), module, names)),
+            }
+        }
+    }
+    found
+}
+
+/// No two modules of a crate need each other, but for the real nesting of protocols in
+/// levee-decode (a link layer carries IP, IP carries tunnels, a tunnel carries a link layer or
+/// IP again).
+#[test]
+fn no_module_cycle_but_the_nesting_of_link_tunnel_and_ip() {
+    let refs = module_references();
+    assert!(
+        refs.len() > 60,
+        "the scan finds the modules: {}",
+        refs.len()
+    );
+    let named = |krate: &str, module: &str| -> BTreeSet<String> {
+        refs.iter()
+            .find(|(c, m, _)| c == krate && m == module)
+            .map(|(_, _, n)| n.clone())
+            .unwrap_or_default()
+    };
+    let reaches = |krate: &str, from: &str, to: &str| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(m) = todo.pop() {
+            for n in named(krate, &m) {
+                if n == to {
+                    return true;
+                }
+                if seen.insert(n.clone()) {
+                    todo.push(n);
+                }
+            }
+        }
+        false
+    };
+    let nesting = ["ip", "link", "tunnel"];
+    let mut cycles = Vec::new();
+    for (krate, module, names) in &refs {
+        for n in names {
+            let allowed = krate == "levee-decode"
+                && nesting.contains(&module.as_str())
+                && nesting.contains(&n.as_str());
+            if !allowed && reaches(krate, n, module) {
+                cycles.push(format!("{krate}: {module} <-> {n}"));
+            }
+        }
+    }
+    assert!(cycles.is_empty(), "module cycles: {cycles:?}");
+    assert!(
+        reaches("levee-decode", "link", "ip") && reaches("levee-decode", "ip", "link"),
+        "the scan sees the one cycle that is allowed"
+    );
+}
