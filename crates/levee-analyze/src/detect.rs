@@ -73,7 +73,115 @@ pub struct Dismissal {
     pub packets: u64,
     pub peak_pps: f64,
     pub sources: u64,
-    pub reason: String,
+    pub reason: DismissReason,
+}
+
+/// Why a class with the volume of an attack is not one. Tests match these values; the report
+/// says them in words ([`std::fmt::Display`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DismissReason {
+    /// Later fragments that came before their first fragment, measured with their datagrams.
+    OutOfOrderFragments {
+        /// Fragments whose first fragment came later.
+        resolved: u64,
+    },
+    /// Every packet answered, solicited or in a connection seen opening.
+    TwoWayTraffic,
+    /// DNS queries spread like a resolver's, not concentrated on one zone's random names.
+    OrdinaryResolverTraffic {
+        /// Share of the queries under the busiest zone.
+        top_zone_share: f64,
+        /// Distinct names per query.
+        names_per_query: f64,
+    },
+    /// No DNS question could be read from the queries.
+    NoDnsQuestions,
+    /// Too few packets carry the evidence, or too slowly.
+    BelowVolume {
+        /// Packets carrying the evidence.
+        flagged: u64,
+        /// Whether `flagged` was estimated from a sample.
+        estimated: bool,
+        /// What the evidence is (`never followed by the handshake's ACK`).
+        evidence: &'static str,
+        /// Their peak rate, packets a second.
+        peak_pps: f64,
+    },
+    /// Answers from too few reflectors to be a reflection.
+    FewReflectors {
+        /// Distinct reflectors seen.
+        reflectors: u64,
+    },
+    /// A few heavy senders with no rise over earlier traffic.
+    FewSources {
+        /// Distinct sources of the evidence.
+        sources: u64,
+    },
+    /// Too small a share of the class carries the evidence, with no rise.
+    LittleEvidence {
+        /// Share of the class's packets in the window that carry it.
+        share: f64,
+        /// What the evidence is.
+        evidence: &'static str,
+    },
+}
+
+impl std::fmt::Display for DismissReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DismissReason::OutOfOrderFragments { resolved } => write!(
+                f,
+                "{} of these later fragments arrived before their first fragment (out of \
+                 order) and belong to its datagram, measured with it",
+                thousands(*resolved)
+            ),
+            DismissReason::TwoWayTraffic => f.write_str(
+                "every packet belongs to two-way traffic (answered, solicited or part of a \
+                 connection seen opening)",
+            ),
+            DismissReason::OrdinaryResolverTraffic {
+                top_zone_share,
+                names_per_query,
+            } => write!(
+                f,
+                "queries spread over many names and zones (top zone {} of queries, {} distinct \
+                 names per query): ordinary resolver traffic",
+                pct(*top_zone_share),
+                pct(names_per_query.min(1.0))
+            ),
+            DismissReason::NoDnsQuestions => f.write_str("no DNS questions could be read"),
+            DismissReason::BelowVolume {
+                flagged,
+                estimated,
+                evidence,
+                peak_pps,
+            } => write!(
+                f,
+                "only {}{} packets {evidence} (peak {}): {}",
+                if *estimated { "~" } else { "" },
+                thousands(*flagged),
+                rate(*peak_pps),
+                if *flagged == 0 {
+                    "two-way traffic"
+                } else {
+                    "below the volume of an attack"
+                }
+            ),
+            DismissReason::FewReflectors { reflectors } => {
+                write!(f, "only ~{reflectors} reflectors")
+            }
+            DismissReason::FewSources { sources } => write!(
+                f,
+                "~{sources} sources and no rise over earlier traffic: a few heavy senders, not a \
+                 flood (see port-scan/host-scan)"
+            ),
+            DismissReason::LittleEvidence { share, evidence } => write!(
+                f,
+                "only {} of packets {evidence}, with no rise over earlier traffic",
+                pct(*share)
+            ),
+        }
+    }
 }
 
 /// A count, marked `~` when it was estimated from a sample.
@@ -555,11 +663,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                 packets: c.packets,
                 peak_pps: 0.0,
                 sources: c.distinct_sources.estimate(),
-                reason: format!(
-                    "{} of these later fragments arrived before their first fragment (out of \
-                     order) and belong to its datagram, measured with it",
-                    thousands(resolved)
-                ),
+                reason: DismissReason::OutOfOrderFragments { resolved },
             });
             continue;
         }
@@ -596,9 +700,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                     packets: c.packets,
                     peak_pps: whole_peak,
                     sources: all_sources,
-                    reason: "every packet belongs to two-way traffic (answered, solicited or part \
-                             of a connection seen opening)"
-                        .into(),
+                    reason: DismissReason::TwoWayTraffic,
                 });
                 break;
             };
@@ -616,7 +718,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
             let mut evidence = Vec::new();
             let mut zone = None;
             let mut vector = class.vector().to_string();
-            let dismiss = |reason: String| Dismissal {
+            let dismiss = |reason: DismissReason| Dismissal {
                 class,
                 packets: c.packets,
                 peak_pps: whole_peak,
@@ -643,7 +745,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                     None => continue,
                 }
             }
-            let verdict: Result<(), String> = if low_rate.is_some() {
+            let verdict: Result<(), DismissReason> = if low_rate.is_some() {
                 Ok(())
             } else if class == Class::DnsQuery {
                 match c.dns.as_deref() {
@@ -663,32 +765,28 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                             zone = Some(z);
                             Ok(())
                         } else {
-                            Err(format!(
-                                "queries spread over many names and zones (top zone {} of queries, \
-                                 {} distinct names per query): ordinary resolver traffic",
-                                pct(zone_share),
-                                pct(uniq.min(1.0))
-                            ))
+                            Err(DismissReason::OrdinaryResolverTraffic {
+                                top_zone_share: zone_share,
+                                names_per_query: uniq,
+                            })
                         }
                     }
-                    _ => Err("no DNS questions could be read".into()),
+                    _ => Err(DismissReason::NoDnsQuestions),
                 }
             } else if !enough {
-                Err(format!(
-                    "only {} packets {what} (peak {}): {}",
-                    c.approx(w.flagged),
-                    rate(w.peak_pps),
-                    if w.flagged == 0 {
-                        "two-way traffic"
-                    } else {
-                        "below the volume of an attack"
-                    }
-                ))
+                Err(DismissReason::BelowVolume {
+                    flagged: w.flagged,
+                    estimated: c.profiled > c.profiled_samples,
+                    evidence: what,
+                    peak_pps: w.peak_pps,
+                })
             } else {
                 match class {
                     Class::SynAck | Class::Reflection(_) => {
                         if sources < cfg.min_reflectors {
-                            Err(format!("only ~{sources} reflectors"))
+                            Err(DismissReason::FewReflectors {
+                                reflectors: sources,
+                            })
                         } else {
                             let what = reflected(class);
                             evidence.push(format!(
@@ -701,14 +799,15 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
                             Ok(())
                         }
                     }
-                    _ if !(many_sources || rose && sources >= 5) => Err(format!(
-                        "~{sources} sources and no rise over earlier traffic: a few heavy senders, \
-                         not a flood (see port-scan/host-scan)"
-                    )),
-                    _ if evidence_share < cfg.min_evidence && !rose => Err(format!(
-                        "only {} of packets {what}, with no rise over earlier traffic",
-                        pct(evidence_share)
-                    )),
+                    _ if !(many_sources || rose && sources >= 5) => {
+                        Err(DismissReason::FewSources { sources })
+                    }
+                    _ if evidence_share < cfg.min_evidence && !rose => {
+                        Err(DismissReason::LittleEvidence {
+                            share: evidence_share,
+                            evidence: what,
+                        })
+                    }
                     Class::Syn if syn_only => {
                         evidence.push(format!(
                             "{} SYNs from ~{} sources; the capture holds no other TCP packet, so \

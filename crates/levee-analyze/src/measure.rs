@@ -811,7 +811,7 @@ impl Plan {
                 packets: d.packets,
                 peak_pps: d.peak_pps,
                 distinct_sources: d.sources,
-                reason: d.reason.clone(),
+                reason: d.reason.to_string(),
             })
             .collect();
         let has = an.packets > 0;

@@ -1,0 +1,88 @@
+//! Why a class with the volume of an attack is not called one: the verdicts as values.
+
+use levee_analyze::detect::{findings_so_far, DismissReason, Dismissal, Finding};
+use levee_analyze::vector::Class;
+use levee_analyze::{AnalyzeConfig, Analyzer};
+use levee_capture::{CaptureReader, Item};
+
+fn judged(scenario: &str, packets: u64, config: AnalyzeConfig) -> (Vec<Finding>, Vec<Dismissal>) {
+    let cfg = levee_synth::SynthConfig {
+        scenario: levee_synth::Scenario::parse(scenario).unwrap(),
+        packets,
+        benign_pps: 20_000.0,
+        ..Default::default()
+    };
+    let mut pcap = Vec::new();
+    levee_synth::generate(&cfg, &mut pcap, std::io::sink()).unwrap();
+    let mut reader = CaptureReader::from_bytes(scenario, pcap).unwrap();
+    let mut an = Analyzer::new(config);
+    while let Some(Item::Frame(f)) = reader.next_item() {
+        levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| an.add(f.ts_nanos, p));
+    }
+    an.finish_pass();
+    findings_so_far(&mut an)
+}
+
+fn reason_of(dismissed: &[Dismissal], class: Class) -> &DismissReason {
+    &dismissed
+        .iter()
+        .find(|d| d.class == class)
+        .unwrap_or_else(|| panic!("{class:?} is dismissed: {dismissed:#?}"))
+        .reason
+}
+
+/// Busy web traffic: its SYNs have a flood's rate, but all are answered but the few at the
+/// capture's end, far below an attack's volume.
+#[test]
+fn answered_syns_are_below_the_volume_of_an_attack() {
+    let config = AnalyzeConfig {
+        min_pps: 100.0,
+        min_packets: 50,
+        ..AnalyzeConfig::default()
+    };
+    let (found, dismissed) = judged("benign", 100_000, config);
+    assert!(found.is_empty(), "{found:#?}");
+    let reason = reason_of(&dismissed, Class::Syn);
+    let DismissReason::BelowVolume {
+        flagged, evidence, ..
+    } = reason
+    else {
+        panic!("{reason:?}")
+    };
+    assert!(*flagged < 50, "{reason:?}");
+    assert_eq!(*evidence, "never followed by the handshake's ACK");
+    assert!(reason
+        .to_string()
+        .ends_with("below the volume of an attack"));
+}
+
+/// A reflection from fewer reflectors than asked for is no reflection.
+#[test]
+fn too_few_reflectors_is_said_with_their_number() {
+    let config = AnalyzeConfig {
+        min_reflectors: 1_000_000,
+        ..AnalyzeConfig::default()
+    };
+    let (found, dismissed) = judged("ntp-reflection", 50_000, config);
+    assert!(found.iter().all(|f| f.vector != "ntp-reflection"));
+    let ntp = Class::Reflection(levee_analyze::vector::service_for_port(123).unwrap());
+    let DismissReason::FewReflectors { reflectors } = reason_of(&dismissed, ntp) else {
+        panic!("{dismissed:#?}")
+    };
+    assert!(*reflectors > 10 && *reflectors < 1_000_000, "{reflectors}");
+}
+
+/// A SYN flood from fewer sources than asked for, with nothing earlier to rise over, is a few
+/// heavy senders; the words say so.
+#[test]
+fn too_few_sources_is_said_with_their_number() {
+    let config = AnalyzeConfig {
+        min_flood_sources: u64::MAX,
+        ..AnalyzeConfig::default()
+    };
+    let (found, dismissed) = judged("syn-flood", 50_000, config);
+    assert!(found.iter().all(|f| f.vector != "syn-flood"), "{found:#?}");
+    let reason = reason_of(&dismissed, Class::Syn);
+    assert!(matches!(reason, DismissReason::FewSources { sources } if *sources > 1000));
+    assert!(reason.to_string().contains("a few heavy senders"));
+}
