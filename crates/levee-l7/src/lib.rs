@@ -615,10 +615,7 @@ impl Judged {
     /// simulation that follows.
     pub fn analysis(&self) -> L7Analysis {
         let Judged {
-            first,
-            verdicts,
-            attacks,
-            ..
+            first, verdicts, ..
         } = self;
         let name_of = |key: &ClientKey| -> String {
             match key {
@@ -703,6 +700,30 @@ impl Judged {
         good.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.ip.cmp(&b.ip)));
         let good_listed = good.len();
         listed.extend(good);
+        let attack_reports = self.attack_reports(&name_of);
+        let has_time = first.start <= first.end;
+        L7Analysis {
+            requests: first.requests,
+            start: has_time.then(|| format_ts(first.start)),
+            end: has_time.then(|| format_ts(first.end)),
+            clients_distinct_estimate: first.clients.estimate(),
+            clients_profiled: first.table.len() as u64,
+            clients_not_profiled: first.table.evicted_clients,
+            good_rates,
+            verdicts: counts,
+            good_clients_listed: good_listed,
+            groups: self.groups.report(10),
+            attacks: attack_reports,
+            clients: listed,
+        }
+    }
+
+    /// The layer-7 attacks, in order of start, each with its busiest clients and targets and
+    /// the reasons of its first clients' verdicts as evidence.
+    fn attack_reports(&self, name_of: &dyn Fn(&ClientKey) -> String) -> Vec<L7Attack> {
+        let Judged {
+            verdicts, attacks, ..
+        } = self;
         let mut attack_reports = Vec::new();
         for a in attacks.iter().filter(|a| a.requests > 0) {
             let members: Vec<&(ClientKey, Verdict)> = verdicts
@@ -752,21 +773,7 @@ impl Judged {
         for (i, a) in attack_reports.iter_mut().enumerate() {
             a.id = i + 1;
         }
-        let has_time = first.start <= first.end;
-        L7Analysis {
-            requests: first.requests,
-            start: has_time.then(|| format_ts(first.start)),
-            end: has_time.then(|| format_ts(first.end)),
-            clients_distinct_estimate: first.clients.estimate(),
-            clients_profiled: first.table.len() as u64,
-            clients_not_profiled: first.table.evicted_clients,
-            good_rates,
-            verdicts: counts,
-            good_clients_listed: good_listed,
-            groups: self.groups.report(10),
-            attacks: attack_reports,
-            clients: listed,
-        }
+        attack_reports
     }
 }
 

@@ -359,7 +359,6 @@ fn ttl_bars(hist: &[(u8, u64)]) -> Vec<(String, u64)> {
 
 fn attack(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
     let src = &a.sources;
-    let sig = &a.signature;
     html! {
         section.attack id=(format!("attack-{}", a.id)) {
             h2 { "#" (a.id) " " (a.vector) }
@@ -457,65 +456,80 @@ fn attack(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
                 div { h3 { "Source ports" } (ports_table(&s.source_ports, "source port")) }
                 div { h3 { "Destination ports" } (ports_table(&s.destination_ports, "destination port")) }
             }
-            h3 { "Signature" }
-            pre { (sig.expression) }
-            p {
-                "Matches " (figure(&format!("attack-{}-coverage", a.id), sig.coverage, pct(sig.coverage)))
-                " of the attack (" (thousands(sig.matched_attack_packets)) " of " (thousands(sig.attack_packets)) " packets) and "
-                (figure(&format!("attack-{}-collateral", a.id), sig.collateral, pct(sig.collateral)))
-                " of the other traffic (" (thousands(sig.matched_other_packets)) " of " (thousands(sig.other_packets)) " packets)."
-            }
-            p {
-                "On levee's benign reference (traffic every network needs, sent to the same target) it matches "
-                (thousands(sig.matched_reference_packets)) " of " (thousands(sig.reference_packets)) " packets"
-                @for (i, c) in sig.reference_classes.iter().enumerate() {
-                    (if i == 0 { ": " } else { ", " }) (c.class) " " (c.packets)
-                }
-                "."
-            }
-            @if let Some(v) = &sig.volatile {
-                p {
-                    "Fields an attacker varies for free: " (v.fields.join(", ")) ". Pinned: " code { (v.pinned.expression) }
-                    " matches " (pct(v.pinned.coverage)) " of the attack; without them: " code { (v.robust.expression) }
-                    " matches " (pct(v.robust.coverage)) " of the attack and " (pct(v.robust.collateral)) " of the other traffic. Recommended: the "
-                    (v.recommended) " one, because " (v.why) "."
-                }
-            }
-            @if let Some(why) = levee_analyze::simulate::block_refusal(sig, r.analysis.settings.block_collateral) {
-                p { strong { "The rules file logs this signature, it does not block it: " } (why) "." }
-            }
-            @if !sig.alternatives.is_empty() {
-                table {
-                    tr { th { "other candidates measured" } th.num { "coverage" } th.num { "collateral" } }
-                    @for m in &sig.alternatives { tr { td { code { (m.expression) } } td.num { (pct(m.coverage)) } td.num { (pct(m.collateral)) } } }
-                }
-            }
-            h3 { "The rule for each engine" }
-            p.muted { "Each is the signature above compiled exactly, or, where an engine cannot express it, the most specific measured alternative it can. The "
-                (r.mitigation.source) " rules together stop " (pct(s.stopped_share)) " of this attack." }
-            @for e in &s.rules {
-                h3 { (e.target)
-                    @if let (Some(c), Some(k)) = (e.coverage, e.collateral) {
-                        " " span.muted { "· stops " (pct(c)) " of the attack, " (pct(k)) " of other traffic" }
-                    }
-                }
-                @if let Some(n) = &e.note { p.note { (n) ": " code { (e.expression.as_deref().unwrap_or("")) } } }
-                @if let Some(t) = &e.text { pre { (t) } }
-                @if let Some(why) = &e.refused { p.note { "Not expressible: " (why) } }
-            }
-            h3 { "Sample packets" }
-            @for smp in &s.samples {
-                p { code { (crate::sample_line(smp)) } " " span.muted { (smp.time) } }
-                table {
-                    @for pair in smp.fields.chunks(3) {
-                        tr { @for (k, v) in pair { th { (k) } td { (v) } } }
-                    }
-                }
-                @if smp.payload_len > 0 {
-                    pre { "payload, " (smp.payload_len) " bytes: " (smp.payload_hex) @if smp.payload_len * 2 > smp.payload_hex.len() { "…" } }
-                }
+            (attack_signature(a, s, r))
+            (attack_samples(s))
+        }
+    }
+}
+
+/// An attack's signature, what it matches, and the rule for each engine.
+fn attack_signature(a: &Attack, s: &AttackSection, r: &Report) -> Markup {
+    let sig = &a.signature;
+    html! {
+    h3 { "Signature" }
+    pre { (sig.expression) }
+    p {
+        "Matches " (figure(&format!("attack-{}-coverage", a.id), sig.coverage, pct(sig.coverage)))
+        " of the attack (" (thousands(sig.matched_attack_packets)) " of " (thousands(sig.attack_packets)) " packets) and "
+        (figure(&format!("attack-{}-collateral", a.id), sig.collateral, pct(sig.collateral)))
+        " of the other traffic (" (thousands(sig.matched_other_packets)) " of " (thousands(sig.other_packets)) " packets)."
+    }
+    p {
+        "On levee's benign reference (traffic every network needs, sent to the same target) it matches "
+        (thousands(sig.matched_reference_packets)) " of " (thousands(sig.reference_packets)) " packets"
+        @for (i, c) in sig.reference_classes.iter().enumerate() {
+            (if i == 0 { ": " } else { ", " }) (c.class) " " (c.packets)
+        }
+        "."
+    }
+    @if let Some(v) = &sig.volatile {
+        p {
+            "Fields an attacker varies for free: " (v.fields.join(", ")) ". Pinned: " code { (v.pinned.expression) }
+            " matches " (pct(v.pinned.coverage)) " of the attack; without them: " code { (v.robust.expression) }
+            " matches " (pct(v.robust.coverage)) " of the attack and " (pct(v.robust.collateral)) " of the other traffic. Recommended: the "
+            (v.recommended) " one, because " (v.why) "."
+        }
+    }
+    @if let Some(why) = levee_analyze::simulate::block_refusal(sig, r.analysis.settings.block_collateral) {
+        p { strong { "The rules file logs this signature, it does not block it: " } (why) "." }
+    }
+    @if !sig.alternatives.is_empty() {
+        table {
+            tr { th { "other candidates measured" } th.num { "coverage" } th.num { "collateral" } }
+            @for m in &sig.alternatives { tr { td { code { (m.expression) } } td.num { (pct(m.coverage)) } td.num { (pct(m.collateral)) } } }
+        }
+    }
+    h3 { "The rule for each engine" }
+    p.muted { "Each is the signature above compiled exactly, or, where an engine cannot express it, the most specific measured alternative it can. The "
+        (r.mitigation.source) " rules together stop " (pct(s.stopped_share)) " of this attack." }
+    @for e in &s.rules {
+        h3 { (e.target)
+            @if let (Some(c), Some(k)) = (e.coverage, e.collateral) {
+                " " span.muted { "· stops " (pct(c)) " of the attack, " (pct(k)) " of other traffic" }
             }
         }
+        @if let Some(n) = &e.note { p.note { (n) ": " code { (e.expression.as_deref().unwrap_or("")) } } }
+        @if let Some(t) = &e.text { pre { (t) } }
+        @if let Some(why) = &e.refused { p.note { "Not expressible: " (why) } }
+    }
+    }
+}
+
+/// Sample packets of an attack, field by field.
+fn attack_samples(s: &AttackSection) -> Markup {
+    html! {
+    h3 { "Sample packets" }
+    @for smp in &s.samples {
+        p { code { (crate::sample_line(smp)) } " " span.muted { (smp.time) } }
+        table {
+            @for pair in smp.fields.chunks(3) {
+                tr { @for (k, v) in pair { th { (k) } td { (v) } } }
+            }
+        }
+        @if smp.payload_len > 0 {
+            pre { "payload, " (smp.payload_len) " bytes: " (smp.payload_hex) @if smp.payload_len * 2 > smp.payload_hex.len() { "…" } }
+        }
+    }
     }
 }
 

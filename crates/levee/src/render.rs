@@ -145,7 +145,7 @@ fn count(n: u64) -> String {
 
 /// The analysis as text: one block per attack, then what was looked at and dismissed.
 pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
-    use levee_analyze::units::{bits_rate, rate};
+    use levee_analyze::units::rate;
     let mut o = String::new();
     let c = &a.capture;
     let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();
@@ -178,167 +178,8 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
     // Figures measured on a sample are estimates, and marked so.
     let est = if a.sampling.one_in > 1 { "~" } else { "" };
     for at in &a.attacks {
-        let of = at
-            .carpet_of
-            .as_deref()
-            .map(|v| format!(" (of {v})"))
-            .unwrap_or_default();
-        let _ = writeln!(o, "Attack {}: {}{of}", at.id, at.vector);
-        if let Some(why) = &at.low_rate {
-            let _ = writeln!(o, "  low rate   {why}");
-        }
-        let _ = writeln!(
-            o,
-            "  when       {} .. {} ({:.3} s)",
-            at.start, at.end, at.duration_s
-        );
-        let _ = writeln!(
-            o,
-            "  size       {est}{} packets, {est}{} bytes ({:.1}% of the capture); peak {} / {}, mean {} / {}",
-            count(at.packets),
-            count(at.bytes),
-            at.share_of_capture * 100.0,
-            rate(at.peak_pps),
-            bits_rate(at.peak_bps),
-            rate(at.mean_pps),
-            bits_rate(at.mean_bps)
-        );
-        for t in &at.targets {
-            let who = t.ip.as_deref().or(t.prefix.as_deref()).unwrap_or("?");
-            let ports: Vec<String> = t
-                .ports
-                .iter()
-                .map(|p| format!("{} ({est}{})", p.port, count(p.packets)))
-                .collect();
-            let ports = if ports.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; ports {} of {} distinct",
-                    ports.join(", "),
-                    count(t.distinct_ports)
-                )
-            };
-            let _ = writeln!(o, "  target     {who}{ports}");
-        }
-        let s = &at.sources;
-        let top: Vec<String> = s
-            .top
-            .iter()
-            .take(5)
-            .map(|x| format!("{} ({est}{})", x.ip, count(x.packets)))
-            .collect();
-        let top = if top.is_empty() {
-            String::new()
-        } else {
-            format!("; top {}", top.join(", "))
-        };
-        let _ = writeln!(
-            o,
-            "  sources    ~{} distinct, spoofed: {}{top}",
-            count(s.distinct_estimate),
-            if s.spoofed_likely {
-                "likely"
-            } else {
-                "not indicated"
-            },
-        );
-        for e in &s.evidence {
-            let _ = writeln!(o, "             - {e}");
-        }
-        let ttls: Vec<String> = s
-            .ttl
-            .top
-            .iter()
-            .map(|(t, n)| format!("{t} ({est}{})", count(*n)))
-            .collect();
-        let _ = writeln!(
-            o,
-            "  ttl        {}..{}, {} distinct; top {}",
-            s.ttl.min,
-            s.ttl.max,
-            s.ttl.distinct,
-            ttls.join(", ")
-        );
-        let z = &at.packet_sizes;
-        let _ = writeln!(o, "  ip.len     {}..{}, median {}", z.min, z.max, z.median);
-        let _ = writeln!(o, "  evidence");
-        for e in &at.evidence {
-            let _ = writeln!(o, "             - {e}");
-        }
-        for b in &at.backscatter {
-            let _ = writeln!(
-                o,
-                "  backscatter {est}{} {} ({est}{} bytes) from ~{} sources, not a {} of its own: {}",
-                count(b.packets),
-                b.kind,
-                count(b.bytes),
-                count(b.distinct_sources),
-                b.looks_like,
-                b.why
-            );
-        }
-        let sig = &at.signature;
-        let _ = writeln!(o, "  signature  {}", short_sets(&sig.expression, 8));
-        let _ = writeln!(
-            o,
-            "             matches {:.2}% of the attack ({est}{} of {est}{} packets) and {:.3}% of other traffic ({est}{} of {est}{})",
-            sig.coverage * 100.0,
-            count(sig.matched_attack_packets),
-            count(sig.attack_packets),
-            sig.collateral * 100.0,
-            count(sig.matched_other_packets),
-            count(sig.other_packets)
-        );
-        let classes: Vec<String> = sig
-            .reference_classes
-            .iter()
-            .map(|c| format!("{} {}", c.class, c.packets))
-            .collect();
-        let _ = writeln!(
-            o,
-            "             and {} of the {} packets of levee's benign reference{}",
-            sig.matched_reference_packets,
-            sig.reference_packets,
-            if classes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", classes.join(", "))
-            }
-        );
-        if let Some(v) = &sig.volatile {
-            let other = if v.recommended == "robust" {
-                &v.pinned
-            } else {
-                &v.robust
-            };
-            let _ =
-                writeln!(
-                o,
-                "             {} {}: the {} variant {} matches {:.2}% of the attack and {:.3}% of \
-                 other traffic; levee recommends the {} one: {}",
-                if v.recommended == "robust" {
-                    "chosen without the fields an attacker varies for free,"
-                } else {
-                    "pins fields an attacker varies for free,"
-                },
-                v.fields.join(", "),
-                if v.recommended == "robust" { "pinned" } else { "robust" },
-                short_sets(&other.expression, 8),
-                other.coverage * 100.0,
-                other.collateral * 100.0,
-                v.recommended,
-                v.why
-            );
-        }
-        if let Some(why) =
-            levee_analyze::simulate::attack_block_refusal(at, a.settings.block_collateral)
-        {
-            let _ = writeln!(
-                o,
-                "             --rules-out writes it to log, not block: {why}"
-            );
-        }
+        attack_text(&mut o, at, est);
+        signature_text(&mut o, at, est, a.settings.block_collateral);
         let _ = writeln!(o);
     }
     if !a.not_attacks.is_empty() {
@@ -360,6 +201,184 @@ pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
         let _ = writeln!(o, "Note: {n}");
     }
     o
+}
+
+/// An attack's when, size, targets, sources, sizes, evidence and backscatter; `est` marks
+/// figures measured on a sample.
+fn attack_text(o: &mut String, at: &levee_analyze::report::Attack, est: &str) {
+    use levee_analyze::units::{bits_rate, rate};
+    let of = at
+        .carpet_of
+        .as_deref()
+        .map(|v| format!(" (of {v})"))
+        .unwrap_or_default();
+    let _ = writeln!(o, "Attack {}: {}{of}", at.id, at.vector);
+    if let Some(why) = &at.low_rate {
+        let _ = writeln!(o, "  low rate   {why}");
+    }
+    let _ = writeln!(
+        o,
+        "  when       {} .. {} ({:.3} s)",
+        at.start, at.end, at.duration_s
+    );
+    let _ = writeln!(
+        o,
+        "  size       {est}{} packets, {est}{} bytes ({:.1}% of the capture); peak {} / {}, mean {} / {}",
+        count(at.packets),
+        count(at.bytes),
+        at.share_of_capture * 100.0,
+        rate(at.peak_pps),
+        bits_rate(at.peak_bps),
+        rate(at.mean_pps),
+        bits_rate(at.mean_bps)
+    );
+    for t in &at.targets {
+        let who = t.ip.as_deref().or(t.prefix.as_deref()).unwrap_or("?");
+        let ports: Vec<String> = t
+            .ports
+            .iter()
+            .map(|p| format!("{} ({est}{})", p.port, count(p.packets)))
+            .collect();
+        let ports = if ports.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; ports {} of {} distinct",
+                ports.join(", "),
+                count(t.distinct_ports)
+            )
+        };
+        let _ = writeln!(o, "  target     {who}{ports}");
+    }
+    let s = &at.sources;
+    let top: Vec<String> = s
+        .top
+        .iter()
+        .take(5)
+        .map(|x| format!("{} ({est}{})", x.ip, count(x.packets)))
+        .collect();
+    let top = if top.is_empty() {
+        String::new()
+    } else {
+        format!("; top {}", top.join(", "))
+    };
+    let _ = writeln!(
+        o,
+        "  sources    ~{} distinct, spoofed: {}{top}",
+        count(s.distinct_estimate),
+        if s.spoofed_likely {
+            "likely"
+        } else {
+            "not indicated"
+        },
+    );
+    for e in &s.evidence {
+        let _ = writeln!(o, "             - {e}");
+    }
+    let ttls: Vec<String> = s
+        .ttl
+        .top
+        .iter()
+        .map(|(t, n)| format!("{t} ({est}{})", count(*n)))
+        .collect();
+    let _ = writeln!(
+        o,
+        "  ttl        {}..{}, {} distinct; top {}",
+        s.ttl.min,
+        s.ttl.max,
+        s.ttl.distinct,
+        ttls.join(", ")
+    );
+    let z = &at.packet_sizes;
+    let _ = writeln!(o, "  ip.len     {}..{}, median {}", z.min, z.max, z.median);
+    let _ = writeln!(o, "  evidence");
+    for e in &at.evidence {
+        let _ = writeln!(o, "             - {e}");
+    }
+    for b in &at.backscatter {
+        let _ = writeln!(
+            o,
+            "  backscatter {est}{} {} ({est}{} bytes) from ~{} sources, not a {} of its own: {}",
+            count(b.packets),
+            b.kind,
+            count(b.bytes),
+            count(b.distinct_sources),
+            b.looks_like,
+            b.why
+        );
+    }
+}
+
+/// An attack's signature with what it matches, its volatile fields, and whether a generated
+/// rule would block or log.
+fn signature_text(
+    o: &mut String,
+    at: &levee_analyze::report::Attack,
+    est: &str,
+    block_collateral: f64,
+) {
+    let sig = &at.signature;
+    let _ = writeln!(o, "  signature  {}", short_sets(&sig.expression, 8));
+    let _ = writeln!(
+        o,
+        "             matches {:.2}% of the attack ({est}{} of {est}{} packets) and {:.3}% of other traffic ({est}{} of {est}{})",
+        sig.coverage * 100.0,
+        count(sig.matched_attack_packets),
+        count(sig.attack_packets),
+        sig.collateral * 100.0,
+        count(sig.matched_other_packets),
+        count(sig.other_packets)
+    );
+    let classes: Vec<String> = sig
+        .reference_classes
+        .iter()
+        .map(|c| format!("{} {}", c.class, c.packets))
+        .collect();
+    let _ = writeln!(
+        o,
+        "             and {} of the {} packets of levee's benign reference{}",
+        sig.matched_reference_packets,
+        sig.reference_packets,
+        if classes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", classes.join(", "))
+        }
+    );
+    if let Some(v) = &sig.volatile {
+        let other = if v.recommended == "robust" {
+            &v.pinned
+        } else {
+            &v.robust
+        };
+        let _ = writeln!(
+            o,
+            "             {} {}: the {} variant {} matches {:.2}% of the attack and {:.3}% of \
+             other traffic; levee recommends the {} one: {}",
+            if v.recommended == "robust" {
+                "chosen without the fields an attacker varies for free,"
+            } else {
+                "pins fields an attacker varies for free,"
+            },
+            v.fields.join(", "),
+            if v.recommended == "robust" {
+                "pinned"
+            } else {
+                "robust"
+            },
+            short_sets(&other.expression, 8),
+            other.coverage * 100.0,
+            other.collateral * 100.0,
+            v.recommended,
+            v.why
+        );
+    }
+    if let Some(why) = levee_analyze::simulate::attack_block_refusal(at, block_collateral) {
+        let _ = writeln!(
+            o,
+            "             --rules-out writes it to log, not block: {why}"
+        );
+    }
 }
 
 /// `expr` with every set of more than `keep` items cut to its first `keep` and a count of the

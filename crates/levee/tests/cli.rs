@@ -491,13 +491,10 @@ const TOO_LONG_YET: &[(&str, &str)] = &[
     ("levee-analyze/src/detect.rs", "detect"),
     ("levee-synth/src/reference.rs", "frames"),
     ("levee-l7/src/lib.rs", "judge_one"),
-    ("levee/src/render.rs", "analysis_text"),
     ("levee-synth/src/attacks.rs", "attack_event"),
     ("levee-analyze/src/summary.rs", "finish"),
     ("levee-synth/src/scenario.rs", "benign_packet"),
     ("levee-synth/src/http.rs", "step"),
-    ("levee-report/src/html.rs", "attack"),
-    ("levee-l7/src/lib.rs", "analysis"),
 ];
 
 /// Every function of the library and binary sources (outside `mod tests`), as (file under
