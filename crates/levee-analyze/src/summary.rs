@@ -343,9 +343,9 @@ impl SummaryBuilder {
     pub fn packets(&self) -> u64 {
         self.packets
     }
-
-    pub fn finish(mut self, files: Vec<FileInfo>, top_n: usize) -> Summary {
-        self.flush_bucket();
+    /// The link types and the protocol hierarchy (each stack counted under every prefix of
+    /// its path), with their packets and bytes.
+    fn hierarchy(&self) -> (Vec<LinkTypeCount>, Vec<ProtocolCount>) {
         let mut link_counts: BTreeMap<u32, u64> = BTreeMap::new();
         for (s, pk, _) in &self.stack_list {
             *link_counts.entry(s.linktype).or_insert(0) += pk;
@@ -368,13 +368,6 @@ impl SummaryBuilder {
                 e.1 += by;
             }
         }
-        let share = |x: u64, total: u64| {
-            if total == 0 {
-                0.0
-            } else {
-                (x as f64 / total as f64 * 10_000.0).round() / 10_000.0
-            }
-        };
         let protocols = tree
             .into_iter()
             .map(|(path, (packets, bytes))| ProtocolCount {
@@ -387,6 +380,12 @@ impl SummaryBuilder {
                 byte_share: share(bytes, self.wire_bytes),
             })
             .collect();
+        (link_types, protocols)
+    }
+
+    pub fn finish(mut self, files: Vec<FileInfo>, top_n: usize) -> Summary {
+        self.flush_bucket();
+        let (link_types, protocols) = self.hierarchy();
         let talkers = |t: &TopK<u128>| -> Vec<Talker> {
             t.top(top_n)
                 .into_iter()
@@ -409,38 +408,8 @@ impl SummaryBuilder {
                 packets,
             })
             .collect();
-        let top_ports = |tcp: &PortCounts, udp: &PortCounts| -> Vec<PortCount> {
-            // Keep only the `top_n` best while scanning: a spoofed flood has tens of thousands
-            // of source ports, and sorting them all is wasted work.
-            let order = |a: &PortCount, b: &PortCount| {
-                b.packets
-                    .cmp(&a.packets)
-                    .then(a.proto.cmp(b.proto))
-                    .then(a.port.cmp(&b.port))
-            };
-            let mut best: Vec<PortCount> = Vec::with_capacity(top_n + 1);
-            if top_n == 0 {
-                return best;
-            }
-            for (proto, table) in [("tcp", tcp), ("udp", udp)] {
-                for (port, packets) in table.nonzero() {
-                    if best.len() == top_n && packets <= best[top_n - 1].packets {
-                        continue;
-                    }
-                    let entry = PortCount {
-                        proto,
-                        port,
-                        packets,
-                    };
-                    let at = best.partition_point(|b| order(b, &entry).is_lt());
-                    best.insert(at, entry);
-                    best.truncate(top_n);
-                }
-            }
-            best
-        };
-        let ports = top_ports(&self.tcp_dst_ports, &self.udp_dst_ports);
-        let source_ports = top_ports(&self.tcp_src_ports, &self.udp_src_ports);
+        let ports = top_ports(&self.tcp_dst_ports, &self.udp_dst_ports, top_n);
+        let source_ports = top_ports(&self.tcp_src_ports, &self.udp_src_ports, top_n);
         let bucket_s = self.bucket_ns as f64 / 1e9;
         let points = self
             .series
@@ -536,6 +505,47 @@ impl SummaryBuilder {
             },
         }
     }
+}
+
+/// `x` as a share of `total`, rounded to four decimals (0 when there is no total).
+fn share(x: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        (x as f64 / total as f64 * 10_000.0).round() / 10_000.0
+    }
+}
+
+/// The `top_n` busiest TCP and UDP ports of two tables, busiest first.
+fn top_ports(tcp: &PortCounts, udp: &PortCounts, top_n: usize) -> Vec<PortCount> {
+    // Keep only the `top_n` best while scanning: a spoofed flood has tens of thousands
+    // of source ports, and sorting them all is wasted work.
+    let order = |a: &PortCount, b: &PortCount| {
+        b.packets
+            .cmp(&a.packets)
+            .then(a.proto.cmp(b.proto))
+            .then(a.port.cmp(&b.port))
+    };
+    let mut best: Vec<PortCount> = Vec::with_capacity(top_n + 1);
+    if top_n == 0 {
+        return best;
+    }
+    for (proto, table) in [("tcp", tcp), ("udp", udp)] {
+        for (port, packets) in table.nonzero() {
+            if best.len() == top_n && packets <= best[top_n - 1].packets {
+                continue;
+            }
+            let entry = PortCount {
+                proto,
+                port,
+                packets,
+            };
+            let at = best.partition_point(|b| order(b, &entry).is_lt());
+            best.insert(at, entry);
+            best.truncate(top_n);
+        }
+    }
+    best
 }
 
 /// An address as one integer: IPv6 as is, IPv4 as IPv4-mapped IPv6.

@@ -492,7 +492,6 @@ const TOO_LONG_YET: &[(&str, &str)] = &[
     ("levee-synth/src/reference.rs", "frames"),
     ("levee-l7/src/lib.rs", "judge_one"),
     ("levee-synth/src/attacks.rs", "attack_event"),
-    ("levee-analyze/src/summary.rs", "finish"),
     ("levee-synth/src/scenario.rs", "benign_packet"),
     ("levee-synth/src/http.rs", "step"),
 ];
