@@ -10,18 +10,37 @@ use std::io;
 /// A capture file could not be opened or is not a capture at all.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The file cannot be opened or read.
     #[error("{file}: cannot read: {source}")]
     Io {
+        /// The file, as named.
         file: String,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
+    /// The first bytes are no capture format levee reads.
     #[error("{file}: not a pcap or pcapng capture (first bytes {magic:08x})")]
-    UnknownFormat { file: String, magic: u32 },
+    UnknownFormat {
+        /// The file, as named.
+        file: String,
+        /// Its first four bytes, big-endian.
+        magic: u32,
+    },
+    /// The file holds nothing.
     #[error("{file}: file is empty")]
-    Empty { file: String },
+    Empty {
+        /// The file, as named.
+        file: String,
+    },
+    /// The file header is a capture's, but damaged.
     #[error("{file}: capture header is damaged: {what}")]
-    BadHeader { file: String, what: String },
+    BadHeader {
+        /// The file, as named.
+        file: String,
+        /// What is wrong with it.
+        what: String,
+    },
 }
 
 impl OpenError {
@@ -40,28 +59,65 @@ impl OpenError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordProblem {
     /// The file ends inside the record: `needed` bytes were announced, `available` were there.
-    TruncatedRecord { needed: u64, available: u64 },
+    TruncatedRecord {
+        /// Bytes the record announced.
+        needed: u64,
+        /// Bytes the file still held.
+        available: u64,
+    },
     /// The record claims more captured bytes than any capture may hold (256 KiB).
-    CapturedLengthTooLarge { caplen: u32, limit: u32 },
+    CapturedLengthTooLarge {
+        /// The captured length claimed.
+        caplen: u32,
+        /// The most any capture may hold.
+        limit: u32,
+    },
     /// The record claims more captured bytes than the file's snapshot length. The packet is
     /// still read (libpcap does the same), this is a warning.
-    CapturedLengthBeyondSnaplen { caplen: u32, snaplen: u32 },
+    CapturedLengthBeyondSnaplen {
+        /// The captured length claimed.
+        caplen: u32,
+        /// The file's snapshot length.
+        snaplen: u32,
+    },
     /// The pcapng block length is impossible (too small, not a multiple of 4, too large, or the
     /// trailing copy differs).
-    BadBlockLength { length: u32 },
+    BadBlockLength {
+        /// The length the block states.
+        length: u32,
+    },
     /// A pcapng block that could not be parsed.
-    MalformedBlock { block_type: u32, what: String },
+    MalformedBlock {
+        /// The pcapng block type.
+        block_type: u32,
+        /// What could not be parsed.
+        what: String,
+    },
     /// A packet block names an interface that no interface description block declared.
-    UnknownInterface { interface: u32 },
+    UnknownInterface {
+        /// The interface number the block names.
+        interface: u32,
+    },
     /// An I/O error while reading (for example a corrupt gzip stream).
-    Io { what: String },
+    Io {
+        /// What the reader or decompressor said.
+        what: String,
+    },
     /// A run of record headers that are all zero bytes (a file preallocated, or zero-filled
     /// after a crash): not packets. `records` headers of zeros, `bytes` in all, are skipped.
-    ZeroFilled { records: u64, bytes: u64 },
+    ZeroFilled {
+        /// Headers of zeros in the run.
+        records: u64,
+        /// Bytes of the run.
+        bytes: u64,
+    },
     /// The record's time is before 1990 or more than a day after the reading: a capturing
     /// clock that was not set, or damage. The packet is kept; later records of the same run
     /// of such times are not reported again.
-    ImplausibleTime { ts_nanos: i64 },
+    ImplausibleTime {
+        /// The record's time, nanoseconds since the Unix epoch.
+        ts_nanos: i64,
+    },
 }
 
 impl fmt::Display for RecordProblem {
@@ -135,6 +191,7 @@ impl RecordProblem {
 pub const PLAUSIBLE_SINCE_S: i64 = 631_152_000;
 
 /// What the reader did after a damaged record.
+/// What the reader did about a damaged record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recovery {
     /// Only a warning: the packet itself was delivered.
@@ -142,7 +199,10 @@ pub enum Recovery {
     /// The record was skipped; reading goes on with the next one.
     Skipped,
     /// The reader searched forward and found the next plausible record `skipped_bytes` later.
-    Resynchronised { skipped_bytes: u64 },
+    Resynchronised {
+        /// Bytes skipped to reach it.
+        skipped_bytes: u64,
+    },
     /// Nothing after this point of the file can be read.
     Stopped,
 }
@@ -151,12 +211,15 @@ pub enum Recovery {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}: record {record} at byte offset {offset}: {problem}{}", recovery_text(.recovery))]
 pub struct RecordError {
+    /// The file, as named.
     pub file: String,
     /// Zero-based index of the record (pcap) or block (pcapng) in the file.
     pub record: u64,
     /// Byte offset of the record in the (decompressed) file.
     pub offset: u64,
+    /// What is wrong with it.
     pub problem: RecordProblem,
+    /// What the reader did about it.
     pub recovery: Recovery,
 }
 

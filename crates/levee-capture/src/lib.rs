@@ -23,6 +23,8 @@
 //! The reader is a lending iterator: [`CaptureReader::next_item`] returns an [`Item`], a
 //! [`Frame`] that borrows the reader's buffer (no packet is ever copied) or a damaged record.
 
+#![warn(missing_docs)]
+
 mod error;
 mod pcap;
 mod pcapng;
@@ -47,15 +49,20 @@ pub const MAX_CAPLEN: u32 = 262_144;
 /// Capture file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Classic libpcap format (any byte order, micro- or nanosecond times).
     Pcap,
+    /// pcapng (sections, interfaces, packet blocks).
     Pcapng,
 }
 
 /// Compression wrapped around the capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
+    /// Not compressed.
     None,
+    /// gzip.
     Gzip,
+    /// Zstandard.
     Zstd,
 }
 
@@ -159,7 +166,9 @@ pub(crate) fn latest_plausible_s() -> i64 {
 /// The error is boxed: damage is rare, and a small item is cheaper to hand back for each of
 /// millions of frames.
 pub enum Item<'a> {
+    /// A frame, borrowed from the reader's buffer.
     Frame(Frame<'a>),
+    /// A damaged record, skipped, flagged or ending the file.
     Damaged(Box<RecordError>),
 }
 
@@ -262,6 +271,7 @@ impl CaptureReader {
         &self.name
     }
 
+    /// The file's format.
     pub fn format(&self) -> Format {
         match self.format {
             FormatState::Pcap(_) => Format::Pcap,
@@ -269,6 +279,7 @@ impl CaptureReader {
         }
     }
 
+    /// The compression around the capture.
     pub fn compression(&self) -> Compression {
         self.compression
     }
@@ -586,6 +597,7 @@ pub struct MergedCapture {
 }
 
 impl MergedCapture {
+    /// Merges `readers`, each already in time order, into one time-ordered reading.
     pub fn new(readers: Vec<CaptureReader>) -> MergedCapture {
         let n = readers.len();
         MergedCapture {
@@ -595,6 +607,7 @@ impl MergedCapture {
         }
     }
 
+    /// The readers, in the order given (their names and counts).
     pub fn readers(&self) -> &[CaptureReader] {
         &self.readers
     }

@@ -36,6 +36,7 @@ impl<W: Write> PcapWriter<W> {
         self.out.write_all(&packet[..caplen])
     }
 
+    /// Flushes the file and gives back the writer it was written to.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
@@ -88,6 +89,7 @@ impl<W: Write> PcapngWriter<W> {
         write_block(&mut self.out, 6, &body)
     }
 
+    /// Flushes the file and gives back the writer it was written to.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
