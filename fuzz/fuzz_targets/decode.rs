@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     const LINKTYPES: [u32; 13] = [0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 228, 229, 276];
     let linktype = LINKTYPES[lt as usize % LINKTYPES.len()];
     let p = levee_decode::decode(linktype, frame, frame.len() as u32);
-    for (name, _) in levee_decode::FIELD_NAMES {
-        let _ = p.field(name);
+    for def in levee_decode::FIELDS {
+        let _ = p.field(def.name);
     }
 });
