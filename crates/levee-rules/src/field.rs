@@ -69,7 +69,8 @@ enum Direct {
 /// A field resolved from its name: cheap to copy and to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
-    name: &'static str,
+    /// Its declaration: name, layer, bound.
+    def: &'static FieldDef,
     ty: FieldType,
     direct: Option<Direct>,
 }
@@ -129,14 +130,14 @@ impl Field {
             FieldKind::Int => FieldType::Int,
         };
         Some(Field {
-            name: def.name,
+            def,
             ty,
             direct: direct_for(def.name),
         })
     }
 
     pub fn name(&self) -> &'static str {
-        self.name
+        self.def.name
     }
 
     pub fn ty(&self) -> FieldType {
@@ -147,17 +148,12 @@ impl Field {
     /// not integers. A value above it can never match, and no engine would take it: `rules
     /// check` refuses it.
     pub fn max_value(&self) -> Option<u64> {
-        (self.ty == FieldType::Int).then(|| self.def().max)
+        (self.ty == FieldType::Int).then_some(self.def.max)
     }
 
     /// Whether reading this field may decode layer 7 (slow): used to order conditions.
     pub fn is_application(&self) -> bool {
-        self.direct.is_none() && self.def().layer == FieldLayer::App
-    }
-
-    /// The field's declaration.
-    fn def(&self) -> &'static FieldDef {
-        levee_decode::field_def(self.name).expect("a field is resolved from its declaration")
+        self.direct.is_none() && self.def.layer == FieldLayer::App
     }
 
     /// Reads an integer field without allocating; `None` when the packet lacks the layer.
@@ -166,7 +162,7 @@ impl Field {
         if let Some(d) = self.direct {
             return direct_int(d, p);
         }
-        match p.field(self.name)? {
+        match p.field(self.def.name)? {
             FieldValue::Int(v) => Some(v),
             FieldValue::Bool(b) => Some(u64::from(b)),
             _ => None,
@@ -178,7 +174,7 @@ impl Field {
         match self.direct {
             Some(Direct::IpSrc) => p.ip.map(|i| i.src),
             Some(Direct::IpDst) => p.ip.map(|i| i.dst),
-            _ => match p.field(self.name)? {
+            _ => match p.field(self.def.name)? {
                 FieldValue::Ip(ip) => Some(ip),
                 _ => None,
             },
@@ -190,7 +186,7 @@ impl Field {
         if let Some(d) = self.direct {
             return direct_int(d, p).map(|v| v != 0);
         }
-        match p.field(self.name)? {
+        match p.field(self.def.name)? {
             FieldValue::Bool(b) => Some(b),
             FieldValue::Int(v) => Some(v != 0),
             _ => None,
@@ -198,7 +194,7 @@ impl Field {
     }
 
     pub fn str(&self, p: &Packet<'_>) -> Option<String> {
-        match p.field(self.name)? {
+        match p.field(self.def.name)? {
             FieldValue::Str(s) => Some(s),
             other => Some(other.to_string()),
         }

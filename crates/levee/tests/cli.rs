@@ -496,28 +496,40 @@ const TOO_LONG_YET: &[(&str, &str)] = &[
     ("levee-synth/src/http.rs", "step"),
 ];
 
-/// Every function of the library and binary sources (outside `mod tests`), as (file under
-/// `crates/`, name, lines from its signature to its closing brace).
-fn function_lengths() -> Vec<(String, String, usize)> {
-    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+/// Every crate's `src` directory with its Rust files: (crate name, `src`, files).
+fn library_sources() -> Vec<(String, std::path::PathBuf, Vec<std::path::PathBuf>)> {
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
-                walk(&p, out);
+                rust_files(&p, out);
             } else if p.extension().is_some_and(|x| x == "rs") {
                 out.push(p);
             }
         }
     }
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut found = Vec::new();
+    let mut sources = Vec::new();
     for krate in std::fs::read_dir(&crates).unwrap() {
-        let src = krate.unwrap().path().join("src");
+        let krate = krate.unwrap().path();
+        let src = krate.join("src");
         if !src.is_dir() {
             continue;
         }
+        let name = krate.file_name().unwrap().to_string_lossy().to_string();
         let mut files = Vec::new();
-        walk(&src, &mut files);
+        rust_files(&src, &mut files);
+        sources.push((name, src, files));
+    }
+    sources
+}
+
+/// Every function of the library and binary sources (outside `mod tests`), as (file under
+/// `crates/`, name, lines from its signature to its closing brace).
+fn function_lengths() -> Vec<(String, String, usize)> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut found = Vec::new();
+    for (_, _, files) in library_sources() {
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
             let lines: Vec<&str> = text.lines().collect();
@@ -606,27 +618,8 @@ fn fields_list_prints_each_declared_field_with_its_targets() {
 /// The modules of each crate that one module names (`crate::name`), outside comments and
 /// tests: (crate, module) -> the modules it names.
 fn module_references() -> Vec<(String, String, BTreeSet<String>)> {
-    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                rust_files(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut found: Vec<(String, String, BTreeSet<String>)> = Vec::new();
-    for krate in std::fs::read_dir(&crates).unwrap() {
-        let krate = krate.unwrap().path();
-        let src = krate.join("src");
-        if !src.is_dir() {
-            continue;
-        }
-        let name = krate.file_name().unwrap().to_string_lossy().to_string();
-        let mut files = Vec::new();
-        rust_files(&src, &mut files);
+    for (name, src, files) in library_sources() {
         for file in files {
             let rel = file.strip_prefix(&src).unwrap();
             let first = rel
