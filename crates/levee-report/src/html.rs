@@ -6,105 +6,14 @@
 //! `report.json`) beside the rounded text a person reads, so tests can check that the page
 //! and the JSON agree.
 
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup};
 
 use levee_analyze::report::Attack;
 use levee_analyze::units::{bits_rate, rate, thousands};
 
 use crate::model::*;
+use crate::page::{self, duration, figure, pct, Figure, Shown};
 use crate::svg;
-
-pub(crate) const CSS: &str = r#"
-:root { --ink:#1d2330; --muted:#5b6577; --line:#d9dee7; --bg:#f6f7f9; --accent:#d1495b; --ok:#2a7d4f; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); margin: 0; background: #fff; }
-main { max-width: 1040px; margin: 0 auto; padding: 24px 28px 48px; }
-header.top { border-bottom: 3px solid var(--accent); padding-bottom: 10px; margin-bottom: 18px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 30px 0 10px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 18px 0 6px; }
-p.meta, .muted { color: var(--muted); }
-p.meta { margin: 0; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px; }
-.figure { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
-.figure .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
-.figure .value { display: block; font-size: 21px; font-weight: 600; margin: 2px 0; }
-.figure .sub { font-size: 12px; color: var(--muted); }
-.figure.alert .value { color: var(--accent); }
-.figure.good .value { color: var(--ok); }
-p.lead { font-size: 15px; }
-table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 13px; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { background: var(--bg); font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-code, pre { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-code { background: var(--bg); padding: 1px 4px; border-radius: 3px; word-break: break-all; }
-pre { background: var(--bg); border: 1px solid var(--line); border-radius: 4px; padding: 8px 10px; white-space: pre-wrap; word-break: break-all; margin: 4px 0 10px; }
-svg.chart { width: 100%; height: auto; display: block; background: #fff; }
-svg .grid { stroke: #e7eaf0; stroke-width: 1; }
-svg .axis { fill: var(--muted); font-size: 11px; }
-svg .axis-line, svg .tick { stroke: #8a93a3; stroke-width: 1; }
-svg .window { fill: #d1495b; fill-opacity: .07; stroke: #d1495b; stroke-opacity: .5; stroke-dasharray: 3 2; }
-svg .window-label { fill: #b03040; font-size: 11px; font-weight: 600; }
-.legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 4px 0 14px; font-size: 12px; }
-.legend span.swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
-.charts2 { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
-.badge { display: inline-block; padding: 1px 7px; border-radius: 10px; font-size: 12px; font-weight: 600; }
-.badge.bad { background: #fbe3e6; color: #a3263a; }
-.badge.fine { background: #e2f3e9; color: #23693f; }
-section.attack { page-break-before: always; break-before: page; }
-.note { background: #fff8e1; border: 1px solid #f0dc9a; border-radius: 4px; padding: 6px 10px; }
-dl.method dt { font-weight: 600; margin-top: 8px; }
-dl.method dd { margin: 2px 0 0 0; color: var(--muted); }
-footer { margin-top: 36px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
-@media print { main { max-width: none; padding: 0; } h2 { break-after: avoid; } table, pre, svg { break-inside: avoid; } .figures { grid-template-columns: repeat(3, 1fr); } }
-"#;
-
-/// A percentage for a share in [0, 1], with precision where it matters (small collateral).
-pub fn pct(x: f64) -> String {
-    if x == 0.0 {
-        "0%".into()
-    } else if x < 0.0001 {
-        "<0.01%".into()
-    } else if x < 0.01 {
-        format!("{:.3}%", x * 100.0)
-    } else if x > 0.9999 && x < 1.0 {
-        ">99.99%".into()
-    } else {
-        format!("{:.2}%", x * 100.0)
-    }
-}
-
-/// A duration in words, with the precision it needs: 23 ms, 4.2 s, 3 min 12 s, 2 h 05 min,
-/// 3 d 04 h.
-pub fn duration(s: f64) -> String {
-    if s < 0.01 {
-        format!("{:.2} ms", s * 1000.0)
-    } else if s < 1.0 {
-        format!("{:.0} ms", s * 1000.0)
-    } else if s < 60.0 {
-        format!("{s:.1} s")
-    } else if s >= 86_400.0 {
-        format!(
-            "{} d {:02} h",
-            (s / 86_400.0) as u64,
-            ((s % 86_400.0) / 3600.0) as u64
-        )
-    } else if s < 3600.0 {
-        format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64)
-    } else {
-        format!(
-            "{} h {:02} min",
-            (s / 3600.0) as u64,
-            ((s % 3600.0) / 60.0) as u64
-        )
-    }
-}
-
-/// A key figure: the rounded text, with the exact value for machines.
-pub(crate) fn figure(name: &str, value: f64, text: String) -> Markup {
-    html! { span.value data-figure=(name) data-value=(value) { (text) } }
-}
 
 fn tally_table(rows: &[Tally], what: &str) -> Markup {
     html! {
@@ -122,82 +31,117 @@ fn tally_table(rows: &[Tally], what: &str) -> Markup {
 }
 
 fn summary(r: &Report) -> Markup {
-    let s = &r.summary;
-    let c = &r.analysis.capture;
-    let unavailable = "unavailable (no database)";
     html! {
         section #summary {
             h2 { "Executive summary" }
             p.lead { (narrative(r)) }
-            div.figures {
-                div.figure.alert {
-                    span.label { "Attacks" }
-                    (figure("attacks", s.attacks as f64, s.attacks.to_string()))
-                    span.sub { (if s.vectors.is_empty() { "none found".to_string() } else { s.vectors.join(", ") }) }
-                }
-                div.figure {
-                    span.label { "Largest attack, packets" }
-                    @if let Some(p) = &s.largest_pps {
-                        (figure("largest_pps", p.value, rate(p.value)))
-                        span.sub { "#" (p.attack) " " (p.vector) }
-                    } @else { span.value { "–" } }
-                }
-                div.figure {
-                    span.label { "Largest attack, bits" }
-                    @if let Some(p) = &s.largest_bps {
-                        (figure("largest_bps", p.value, bits_rate(p.value)))
-                        span.sub { "#" (p.attack) " " (p.vector) }
-                    } @else { span.value { "–" } }
-                }
-                div.figure {
-                    span.label { "Time under attack" }
-                    (figure("attack_duration_s", s.attack_duration_s, duration(s.attack_duration_s)))
-                    span.sub { "of " (duration(c.duration_s)) " captured" }
-                }
-                div.figure {
-                    span.label { "Main target" }
-                    @if let Some(t) = &s.main_target {
-                        span.value data-figure="main_target" data-value=(t.name) { (t.name) }
-                        span.sub { (thousands(t.packets)) " attack packets" }
-                    } @else { span.value { "–" } }
-                }
-                div.figure {
-                    span.label { "Top source network" }
-                    @if let Some(t) = &s.top_source_network {
-                        span.value data-figure="top_source_network" data-value=(t.name) { (t.name) }
-                        span.sub { (pct(t.share)) " of attack packets" }
-                    } @else { span.value { "–" } }
-                }
-                div.figure {
-                    span.label { "Top source AS" }
-                    @if let Some(t) = &s.top_source_asn {
-                        span.value data-figure="top_source_asn" data-value=(t.name) { (t.name) }
-                        span.sub { (t.label.as_deref().unwrap_or("")) " · " (pct(t.share)) }
-                    } @else if r.enrichment.asn.is_some() { span.value { "–" } span.sub { "no source in the database" } }
-                    @else { span.value.muted { "–" } span.sub { (unavailable) } }
-                }
-                div.figure {
-                    span.label { "Top source country" }
-                    @if let Some(t) = &s.top_source_country {
-                        span.value data-figure="top_source_country" data-value=(t.name) { (t.name) }
-                        span.sub { (t.label.as_deref().unwrap_or("")) " · " (pct(t.share)) }
-                    } @else if r.enrichment.geoip.is_some() { span.value { "–" } span.sub { "no source in the database" } }
-                    @else { span.value.muted { "–" } span.sub { (unavailable) } }
-                }
-                div.figure.good {
-                    span.label { "Attack the rules stop" }
-                    (figure("rules_stop_attack_share", s.rules_stop_attack_share, pct(s.rules_stop_attack_share)))
-                    span.sub { (thousands(s.attack_packets_stopped)) " of " (thousands(s.attack_packets)) " packets" }
-                }
-                div.figure {
-                    span.label { "Good traffic they also stop" }
-                    (figure("rules_stop_good_share", s.rules_stop_good_share, pct(s.rules_stop_good_share)))
-                    span.sub { (thousands(s.good_packets_stopped)) " of " (thousands(s.good_packets)) " packets" }
-                }
-            }
+            (page::figures(&summary_figures(r)))
             @if let Some(n) = &r.enrichment.note { p.note { (n) } }
         }
     }
+}
+
+/// A figure naming the top source AS or country: from its database, or unavailable without one.
+fn source_figure(
+    label: &'static str,
+    key: &'static str,
+    top: &Option<Tally>,
+    database: bool,
+) -> Figure {
+    let (shown, sub) = match top {
+        Some(t) => (
+            Shown::Name {
+                key,
+                text: t.name.clone(),
+            },
+            format!("{} · {}", t.label.as_deref().unwrap_or(""), pct(t.share)),
+        ),
+        None if database => (Shown::Missing, "no source in the database".to_string()),
+        None => (Shown::Unavailable, "unavailable (no database)".to_string()),
+    };
+    Figure {
+        tone: None,
+        label,
+        shown,
+        sub: Some(sub),
+    }
+}
+
+/// The executive summary's headline figures.
+fn summary_figures(r: &Report) -> Vec<Figure> {
+    let s = &r.summary;
+    let c = &r.analysis.capture;
+    let name = |t: &Tally| t.name.clone();
+    vec![
+        Figure::attacks(s.attacks, &s.vectors),
+        Figure::peak(
+            "Largest attack, packets",
+            "largest_pps",
+            &s.largest_pps,
+            rate,
+        ),
+        Figure::peak(
+            "Largest attack, bits",
+            "largest_bps",
+            &s.largest_bps,
+            bits_rate,
+        ),
+        Figure::number(
+            None,
+            "Time under attack",
+            "attack_duration_s",
+            (s.attack_duration_s, duration(s.attack_duration_s)),
+            Some(format!("of {} captured", duration(c.duration_s))),
+        ),
+        Figure::named(
+            "Main target",
+            "main_target",
+            s.main_target.as_ref(),
+            name,
+            |t| format!("{} attack packets", thousands(t.packets)),
+        ),
+        Figure::named(
+            "Top source network",
+            "top_source_network",
+            s.top_source_network.as_ref(),
+            name,
+            |t| format!("{} of attack packets", pct(t.share)),
+        ),
+        source_figure(
+            "Top source AS",
+            "top_source_asn",
+            &s.top_source_asn,
+            r.enrichment.asn.is_some(),
+        ),
+        source_figure(
+            "Top source country",
+            "top_source_country",
+            &s.top_source_country,
+            r.enrichment.geoip.is_some(),
+        ),
+        Figure::number(
+            Some("good"),
+            "Attack the rules stop",
+            "rules_stop_attack_share",
+            (s.rules_stop_attack_share, pct(s.rules_stop_attack_share)),
+            Some(format!(
+                "{} of {} packets",
+                thousands(s.attack_packets_stopped),
+                thousands(s.attack_packets)
+            )),
+        ),
+        Figure::number(
+            None,
+            "Good traffic they also stop",
+            "rules_stop_good_share",
+            (s.rules_stop_good_share, pct(s.rules_stop_good_share)),
+            Some(format!(
+                "{} of {} packets",
+                thousands(s.good_packets_stopped),
+                thousands(s.good_packets)
+            )),
+        ),
+    ]
 }
 
 /// The summary in one or two sentences.
@@ -251,11 +195,7 @@ fn timeline(r: &Report) -> Markup {
             h2 { "Timeline" }
             p.muted { "Traffic per " (t.bucket_s) " s, stacked by vector; dashed boxes mark the attacks. Peak of all traffic: "
                 (rate(t.peak_pps)) ", " (bits_rate(t.peak_bps)) "." }
-            div.legend {
-                @for (i, s) in t.series.iter().enumerate() {
-                    span { span.swatch style=(format!("background:{}", svg::color(i, &s.name))) {} (s.name) }
-                }
-            }
+            (page::legend(t))
             h3 { "Packets per second" }
             (svg::timeline(t, false, "timeline-pps"))
             h3 { "Bits per second" }
@@ -559,13 +499,7 @@ fn mitigation(r: &Report) -> Markup {
                 tr { td { "no attack (good traffic)" } td.num { (thousands(sim.other.of_packets)) } td.num { (thousands(sim.other.dropped_packets)) } td.num { (pct(sim.other.share)) } }
             }
             @for n in &sim.notes { p.note { (n) } }
-            h3 { "Rules file" }
-            pre { (m.rules_toml) }
-            @for e in &m.compiled {
-                h3 { "All rules: " (e.target) }
-                @if let Some(t) = &e.text { pre { (t) } }
-                @if let Some(why) = &e.refused { p.note { (why) } }
-            }
+            (page::rules_files(&m.rules_toml, &m.compiled))
         }
     }
 }
@@ -588,10 +522,7 @@ fn rest(r: &Report) -> Markup {
             }
         }
         section #appendix {
-            h2 { "Appendix: how each figure was computed" }
-            dl.method {
-                @for m in &r.method { dt { (m.figure) } dd { (m.method) } }
-            }
+            (page::methods(&r.method))
             h3 { "Captures" }
             table {
                 tr { th { "file" } th { "format" } th { "compression" } th.num { "packets" } }
@@ -605,40 +536,30 @@ fn rest(r: &Report) -> Markup {
 /// The whole page.
 pub fn render(r: &Report) -> String {
     let c = &r.analysis.capture;
-    let page = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="generator" content=(r.generator);
-                title { (r.title) }
-                style { (PreEscaped(CSS)) }
-            }
-            body {
-                main {
-                    header.top {
-                        h1 { "Attack report" }
-                        p.meta { (c.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")) }
-                        p.meta {
-                            (c.start.as_deref().unwrap_or("–")) " to " (c.end.as_deref().unwrap_or("–")) " (UTC) · "
-                            (figure("capture_packets", c.packets as f64, thousands(c.packets))) " packets · "
-                            (thousands(c.bytes)) " bytes"
-                        }
-                    }
-                    (summary(r))
-                    (timeline(r))
-                    (overview(r))
-                    @for (a, s) in r.analysis.attacks.iter().zip(&r.attacks) { (attack(a, s, r)) }
-                    (mitigation(r))
-                    (rest(r))
-                    footer { "Written by " (r.generator) ", report schema " (r.report_version) ". The figures come from the captures alone; see the appendix." }
-                }
-            }
+    let shell = page::Shell {
+        title: &r.title,
+        heading: "Attack report",
+        generator: &r.generator,
+        report_version: r.report_version,
+        inputs: "captures",
+    };
+    let meta = html! {
+        p.meta { (c.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")) }
+        p.meta {
+            (c.start.as_deref().unwrap_or("–")) " to " (c.end.as_deref().unwrap_or("–")) " (UTC) · "
+            (figure("capture_packets", c.packets as f64, thousands(c.packets))) " packets · "
+            (thousands(c.bytes)) " bytes"
         }
     };
-    page.into_string()
+    let body = html! {
+        (summary(r))
+        (timeline(r))
+        (overview(r))
+        @for (a, s) in r.analysis.attacks.iter().zip(&r.attacks) { (attack(a, s, r)) }
+        (mitigation(r))
+        (rest(r))
+    };
+    page::document(&shell, meta, body)
 }
 
 #[cfg(test)]

@@ -1,23 +1,36 @@
-//! `levee report`: the attack report an engineer hands to the customer and attaches to the
-//! incident ticket, written from one analysis as three files:
+//! Everything levee shows a person: the text a command prints on a terminal, and the attack
+//! report an engineer hands to the customer and attaches to the incident ticket.
+//!
+//! **Terminal text**: [`text`] for captures (`levee summary`, `analyze`, `simulate`),
+//! [`logs_text`] for access logs and the HTTP requests of captures.
+//!
+//! **Reports**: the capture report ([`model::Report`], made by [`build`]) and the access-log
+//! report ([`logs::LogReport`], made by [`logs::build`]) are both a [`Document`] and go
+//! through one pipeline, [`render`], into three files:
 //!
 //! * `report.html`: one self-contained page (inline CSS and SVG, no script, nothing fetched;
-//!   a Content-Security-Policy forbids it) that reads offline and prints to PDF ([`html`]);
-//! * `report.md`: the same content as Markdown, without the charts ([`markdown`]);
-//! * `report.json`: the [`model::Report`] document, the analysis plus everything the report
-//!   shows (schema in `docs/report-json.md`).
+//!   a Content-Security-Policy forbids it) that reads offline and prints to PDF ([`html`],
+//!   [`logs_page::html`]);
+//! * `report.md`: the same content as Markdown, without the charts ([`markdown`],
+//!   [`logs_page::markdown`]);
+//! * `report.json`: the document itself (schema in `docs/report-json.md`).
 //!
-//! [`build`] assembles the document from the analysis, the second pass's details
-//! ([`levee_analyze::detail`]), the rules and their simulation on the same packets, and the
-//! optional country and AS databases ([`enrich`]). [`svg`] draws the charts.
+//! The parts both reports share (page shell, headline figures, timeline legend, rules files,
+//! appendix of methods, and how shares, durations and code are written) are in [`page`];
+//! [`svg`] draws the charts. The capture report is assembled from the analysis, the second
+//! pass's details ([`levee_analyze::detail`]), the rules and their simulation on the same
+//! packets, and the optional country and AS databases ([`enrich`]).
 
 pub mod enrich;
 pub mod html;
 pub mod logs;
 pub mod logs_page;
+pub mod logs_text;
 pub mod markdown;
 pub mod model;
+pub mod page;
 pub mod svg;
+pub mod text;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -152,7 +165,7 @@ pub fn build(inp: Inputs<'_>) -> Report {
             },
             file_names(a)
         )),
-        compiled: compile_all(inp.applied, &applied_origin, inp.device),
+        compiled: compile_all(inp.applied, ENGINES, &applied_origin, inp.device),
         simulation: inp.simulation.clone(),
     };
     let enrichment = EnrichmentInfo {
@@ -204,34 +217,20 @@ fn ipset_needed(compiled: &str) -> bool {
 
 /// Every engine's version of `file`, or why the engine cannot take it. The ipset sets are
 /// only listed when the iptables rules need them.
-fn compile_all(file: &RulesFile, origin: &str, device: &str) -> Vec<EngineRule> {
-    ENGINES
+fn compile_all(
+    file: &RulesFile,
+    engines: &[Target],
+    origin: &str,
+    device: &str,
+) -> Vec<EngineRule> {
+    engines
         .iter()
         .filter_map(|&t| {
             let r = levee_rules::compile::render(file, t, origin, device);
             if t == Target::Ipset && r.as_ref().is_ok_and(|s| !ipset_needed(s)) {
                 return None;
             }
-            Some(match r {
-                Ok(text) => EngineRule {
-                    target: t.name().to_string(),
-                    text: Some(text),
-                    refused: None,
-                    expression: None,
-                    coverage: None,
-                    collateral: None,
-                    note: None,
-                },
-                Err(e) => EngineRule {
-                    target: t.name().to_string(),
-                    text: None,
-                    refused: Some(e.to_string()),
-                    expression: None,
-                    coverage: None,
-                    collateral: None,
-                    note: None,
-                },
-            })
+            Some(EngineRule::compiled(t.name(), r))
         })
         .collect()
 }
@@ -300,15 +299,10 @@ fn attack_rules(
                     }
                 }
             }
-            Some(EngineRule {
-                target: t.name().to_string(),
-                text: None,
-                refused: Some(first_error.unwrap_or_else(|| "no expression".into())),
-                expression: None,
-                coverage: None,
-                collateral: None,
-                note: None,
-            })
+            Some(EngineRule::compiled(
+                t.name(),
+                Err(first_error.unwrap_or_else(|| "no expression".into())),
+            ))
         })
         .collect()
 }
@@ -640,20 +634,77 @@ pub fn sample_line(s: &Sample) -> String {
 /// The files a report writes into its directory.
 pub const FILES: [&str; 3] = ["report.html", "report.md", "report.json"];
 
-/// The texts of `report.html`, `report.md` and `report.json` (in the order of [`FILES`]).
-pub fn render(report: &Report) -> Result<[String; 3], ReportError> {
-    Ok([
-        html::render(report),
-        markdown::render(report),
-        serde_json::to_string_pretty(report)? + "\n",
-    ])
+/// A report levee writes: the capture report ([`Report`]) or the access-log report
+/// ([`logs::LogReport`]). Both go through one pipeline: [`render`] makes the three files'
+/// texts, and the command writes them and tells where with the [`Document::headline`].
+pub trait Document: serde::Serialize {
+    /// `report.html`.
+    fn html(&self) -> String;
+    /// `report.md`.
+    fn markdown(&self) -> String;
+    /// What the report found and what its rules do, in one line, for the terminal.
+    fn headline(&self) -> String;
 }
 
-/// The texts of the report of access logs, as [`render`] gives them for captures.
-pub fn render_logs(report: &logs::LogReport) -> Result<[String; 3], ReportError> {
+/// `s.vectors` after a colon, or nothing when no attack was found.
+fn vectors_after_colon(vectors: &[String]) -> String {
+    if vectors.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", vectors.join(", "))
+    }
+}
+
+impl Document for Report {
+    fn html(&self) -> String {
+        html::render(self)
+    }
+
+    fn markdown(&self) -> String {
+        markdown::render(self)
+    }
+
+    fn headline(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "{} attack(s){}; the {} rules stop {:.2}% of the attack packets and {:.3}% of the other traffic",
+            s.attacks,
+            vectors_after_colon(&s.vectors),
+            self.mitigation.source,
+            s.rules_stop_attack_share * 100.0,
+            s.rules_stop_good_share * 100.0,
+        )
+    }
+}
+
+impl Document for logs::LogReport {
+    fn html(&self) -> String {
+        logs_page::html(self)
+    }
+
+    fn markdown(&self) -> String {
+        logs_page::markdown(self)
+    }
+
+    fn headline(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "{} attack(s){}; the {} rules stop {:.2}% of the attack requests and limit or block {} of {} good clients",
+            s.attacks,
+            vectors_after_colon(&s.vectors),
+            self.mitigation.source,
+            s.rules_stop_attack_share * 100.0,
+            s.good_clients_limited_or_blocked,
+            s.clients_good,
+        )
+    }
+}
+
+/// The texts of `report.html`, `report.md` and `report.json` (in the order of [`FILES`]).
+pub fn render(report: &impl Document) -> Result<[String; 3], ReportError> {
     Ok([
-        logs_page::html(report),
-        logs_page::markdown(report),
+        report.html(),
+        report.markdown(),
         serde_json::to_string_pretty(report)? + "\n",
     ])
 }

@@ -308,31 +308,7 @@ pub fn build(inp: LogInputs<'_>) -> LogReport {
     } else {
         "the recommended rules".to_string()
     };
-    let compiled = HTTP_ENGINES
-        .iter()
-        .map(
-            |&t| match levee_rules::compile::render(inp.applied, t, &origin, "") {
-                Ok(text) => EngineRule {
-                    target: t.name().to_string(),
-                    text: Some(text),
-                    refused: None,
-                    expression: None,
-                    coverage: None,
-                    collateral: None,
-                    note: None,
-                },
-                Err(e) => EngineRule {
-                    target: t.name().to_string(),
-                    text: None,
-                    refused: Some(e.to_string()),
-                    expression: None,
-                    coverage: None,
-                    collateral: None,
-                    note: None,
-                },
-            },
-        )
-        .collect();
+    let compiled = crate::compile_all(inp.applied, HTTP_ENGINES, &origin, "");
     let names: Vec<&str> = inp.files.iter().map(|f| f.name.as_str()).collect();
     let method = method_notes(&inp.timeline);
     LogReport {
@@ -421,7 +397,7 @@ fn method_notes(t: &TimelineView) -> Vec<MethodNote> {
             format!(
                 "Requests per {} bucket, stacked: one series per attack vector (the requests of \
                  the clients judged part of it) and `other` for everything else.",
-                crate::html::duration(t.bucket_s)
+                crate::page::duration(t.bucket_s)
             ),
         ),
         note(

@@ -4,15 +4,14 @@
 
 use std::fmt::Write as _;
 
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup};
 
 use levee_analyze::units::thousands;
 use levee_l7::groups::Group;
 use levee_l7::ClientReport;
 
-use crate::html::{duration, figure, pct, CSS};
 use crate::logs::{level_name, LogAttackSection, LogReport};
-use crate::markdown::{block, cell, code};
+use crate::page::{self, cell, code, duration, figure, pct, Figure};
 use crate::svg;
 
 /// A request rate in words.
@@ -182,152 +181,153 @@ fn attack(r: &LogReport, s: &LogAttackSection) -> Markup {
     }
 }
 
-/// The whole page.
-pub fn html(r: &LogReport) -> String {
+/// The executive summary's headline figures.
+fn summary_figures(r: &LogReport) -> Vec<Figure> {
     let s = &r.summary;
+    vec![
+        Figure::attacks(s.attacks, &s.vectors),
+        Figure::peak("Fastest attack", "largest_rps", &s.largest_rps, rps),
+        Figure::number(
+            None,
+            "Time under attack",
+            "attack_duration_s",
+            (s.attack_duration_s, duration(s.attack_duration_s)),
+            None,
+        ),
+        Figure::named(
+            "Most attacked path",
+            "main_target",
+            s.main_target.as_ref(),
+            |p| p.name.clone(),
+            |p| format!("{} attack requests", thousands(p.requests)),
+        ),
+        Figure::number(
+            None,
+            "Clients",
+            "clients_malicious",
+            (
+                s.clients_malicious as f64,
+                format!("{} malicious", thousands(s.clients_malicious)),
+            ),
+            Some(format!(
+                "{} suspicious, {} good",
+                thousands(s.clients_suspicious),
+                thousands(s.clients_good)
+            )),
+        ),
+        Figure::number(
+            Some("good"),
+            "Attack the rules stop",
+            "rules_stop_attack_share",
+            (s.rules_stop_attack_share, pct(s.rules_stop_attack_share)),
+            Some(format!(
+                "{} of {} requests",
+                thousands(s.attack_requests_stopped),
+                thousands(s.attack_requests)
+            )),
+        ),
+        Figure::number(
+            None,
+            "Good clients they touch",
+            "good_clients_limited_share",
+            (
+                s.good_clients_limited_share,
+                pct(s.good_clients_limited_share),
+            ),
+            Some(format!(
+                "{} of {} limited or blocked",
+                thousands(s.good_clients_limited_or_blocked),
+                thousands(s.clients_good)
+            )),
+        ),
+    ]
+}
+
+/// `report.html`.
+pub fn html(r: &LogReport) -> String {
     let t = &r.timeline;
     let m = &r.mitigation;
     let sim = &m.simulation;
-    let page = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="generator" content=(r.generator);
-                title { (r.title) }
-                style { (PreEscaped(CSS)) }
-            }
-            body {
-                main {
-                    header.top {
-                        h1 { "Attack report (access logs)" }
-                        p.meta { (r.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")) }
-                        p.meta {
-                            (period(r)) " (UTC) · "
-                            (figure("requests", r.analysis.requests as f64, thousands(r.analysis.requests))) " requests"
-                        }
+    let shell = page::Shell {
+        title: &r.title,
+        heading: "Attack report (access logs)",
+        generator: &r.generator,
+        report_version: r.report_version,
+        inputs: "logs",
+    };
+    let meta = html! {
+        p.meta { (r.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")) }
+        p.meta {
+            (period(r)) " (UTC) · "
+            (figure("requests", r.analysis.requests as f64, thousands(r.analysis.requests))) " requests"
+        }
+    };
+    let body = html! {
+        section #summary {
+            h2 { "Executive summary" }
+            p.lead { (narrative(r)) }
+            (page::figures(&summary_figures(r)))
+        }
+        section #timeline {
+            h2 { "Timeline" }
+            p.muted { "Requests per " (duration(t.bucket_s)) ", stacked by attack; dashed boxes mark the attacks. Peak of all requests: " (rps(t.peak_pps)) "." }
+            (page::legend(t))
+            (svg::timeline_of(t, false, "requests", "timeline-rps"))
+        }
+        section #attacks {
+            h2 { "Attacks" }
+            @if r.attacks.is_empty() { p { "No attack found." } }
+            @else {
+                table {
+                    tr { th { "#" } th { "vector" } th { "from" } th { "to" } th.num { "requests" } th.num { "clients" } th.num { "peak" } th.num { "stopped" } }
+                    @for (a, x) in r.analysis.attacks.iter().zip(&r.attacks) {
+                        tr { td { (a.id) } td { a href=(format!("#attack-{}", a.id)) { (a.vector) } } td { (a.start) } td { (a.end) }
+                             td.num { (thousands(a.requests)) } td.num { (thousands(a.clients)) } td.num { (rps(a.peak_rps as f64)) } td.num { (pct(x.stopped_share)) } }
                     }
-                    section #summary {
-                        h2 { "Executive summary" }
-                        p.lead { (narrative(r)) }
-                        div.figures {
-                            div.figure.alert {
-                                span.label { "Attacks" }
-                                (figure("attacks", s.attacks as f64, s.attacks.to_string()))
-                                span.sub { (if s.vectors.is_empty() { "none found".to_string() } else { s.vectors.join(", ") }) }
-                            }
-                            div.figure {
-                                span.label { "Fastest attack" }
-                                @if let Some(p) = &s.largest_rps {
-                                    (figure("largest_rps", p.value, rps(p.value)))
-                                    span.sub { "#" (p.attack) " " (p.vector) }
-                                } @else { span.value { "–" } }
-                            }
-                            div.figure {
-                                span.label { "Time under attack" }
-                                (figure("attack_duration_s", s.attack_duration_s, duration(s.attack_duration_s)))
-                            }
-                            div.figure {
-                                span.label { "Most attacked path" }
-                                @if let Some(p) = &s.main_target {
-                                    span.value data-figure="main_target" data-value=(p.name) { (p.name) }
-                                    span.sub { (thousands(p.requests)) " attack requests" }
-                                } @else { span.value { "–" } }
-                            }
-                            div.figure {
-                                span.label { "Clients" }
-                                (figure("clients_malicious", s.clients_malicious as f64, format!("{} malicious", thousands(s.clients_malicious))))
-                                span.sub { (thousands(s.clients_suspicious)) " suspicious, " (thousands(s.clients_good)) " good" }
-                            }
-                            div.figure.good {
-                                span.label { "Attack the rules stop" }
-                                (figure("rules_stop_attack_share", s.rules_stop_attack_share, pct(s.rules_stop_attack_share)))
-                                span.sub { (thousands(s.attack_requests_stopped)) " of " (thousands(s.attack_requests)) " requests" }
-                            }
-                            div.figure {
-                                span.label { "Good clients they touch" }
-                                (figure("good_clients_limited_share", s.good_clients_limited_share, pct(s.good_clients_limited_share)))
-                                span.sub { (thousands(s.good_clients_limited_or_blocked)) " of " (thousands(s.clients_good)) " limited or blocked" }
-                            }
-                        }
-                    }
-                    section #timeline {
-                        h2 { "Timeline" }
-                        p.muted { "Requests per " (duration(t.bucket_s)) ", stacked by attack; dashed boxes mark the attacks. Peak of all requests: " (rps(t.peak_pps)) "." }
-                        div.legend {
-                            @for (i, x) in t.series.iter().enumerate() {
-                                span { span.swatch style=(format!("background:{}", svg::color(i, &x.name))) {} (x.name) }
-                            }
-                        }
-                        (svg::timeline_of(t, false, "requests", "timeline-rps"))
-                    }
-                    section #attacks {
-                        h2 { "Attacks" }
-                        @if r.attacks.is_empty() { p { "No attack found." } }
-                        @else {
-                            table {
-                                tr { th { "#" } th { "vector" } th { "from" } th { "to" } th.num { "requests" } th.num { "clients" } th.num { "peak" } th.num { "stopped" } }
-                                @for (a, x) in r.analysis.attacks.iter().zip(&r.attacks) {
-                                    tr { td { (a.id) } td { a href=(format!("#attack-{}", a.id)) { (a.vector) } } td { (a.start) } td { (a.end) }
-                                         td.num { (thousands(a.requests)) } td.num { (thousands(a.clients)) } td.num { (rps(a.peak_rps as f64)) } td.num { (pct(x.stopped_share)) } }
-                                }
-                            }
-                        }
-                    }
-                    @for x in &r.attacks { (attack(r, x)) }
-                    section #groups {
-                        h2 { "Who sends the traffic" }
-                        p { "The busiest networks, user agents and TLS fingerprints, and how much of each came from clients judged malicious: a group all malicious can be blocked whole; one all good is what a rule must spare." }
-                        (groups_tables(r))
-                    }
-                    section #clients {
-                        h2 { "Clients judged suspicious" }
-                        @let suspicious: Vec<ClientReport> = r.analysis.clients.iter().filter(|c| c.verdict == levee_l7::Level::Suspicious).take(25).cloned().collect();
-                        @if suspicious.is_empty() { p { "None." } } @else { (clients_table(&suspicious)) }
-                        h2 { "A sample of the good clients" }
-                        @let good: Vec<ClientReport> = r.analysis.clients.iter().filter(|c| c.verdict == levee_l7::Level::Good).take(10).cloned().collect();
-                        @if good.is_empty() { p { "None." } } @else { (clients_table(&good)) }
-                    }
-                    section #mitigation {
-                        h2 { "Mitigation" }
-                        p {
-                            @if m.source == "given" { "The rules of " code { (sim.rules_file) } } @else { "The recommended rules" }
-                            ", applied in order, first match wins, to every request of the logs: they drop "
-                            (thousands(sim.blocked)) " of " (thousands(sim.requests)) " requests and limit or block "
-                            (thousands(sim.good_clients.limited_or_blocked)) " of " (thousands(sim.good_clients.total)) " good clients."
-                        }
-                        table {
-                            tr { th { "rule" } th { "action" } th.num { "matched" } th.num { "decided" } th.num { "dropped" } th.num { "good clients hit" } }
-                            @for x in &sim.rules {
-                                tr { td { (x.id) br; code { (x.expression) } } td { (x.action) } td.num { (thousands(x.matched)) }
-                                     td.num { (thousands(x.decided)) } td.num { (thousands(x.dropped)) } td.num { (thousands(x.good_clients_hit)) } }
-                            }
-                        }
-                        h3 { "Rules file" }
-                        pre { (m.rules_toml) }
-                        @for e in &m.compiled {
-                            h3 { "All rules: " (e.target) }
-                            @if let Some(t) = &e.text { pre { (t) } }
-                            @if let Some(why) = &e.refused { p.note { (why) } }
-                        }
-                    }
-                    section #appendix {
-                        h2 { "Appendix: how each figure was computed" }
-                        dl.method { @for n in &r.method { dt { (n.figure) } dd { (n.method) } } }
-                        h3 { "Logs" }
-                        table {
-                            tr { th { "file" } th { "format" } th.num { "requests" } th.num { "malformed lines" } }
-                            @for f in &r.files { tr { td { (f.name) } td { (f.format) } td.num { (thousands(f.requests)) } td.num { (thousands(f.malformed)) } } }
-                        }
-                    }
-                    footer { "Written by " (r.generator) ", report schema " (r.report_version) ". The figures come from the logs alone; see the appendix." }
                 }
             }
         }
+        @for x in &r.attacks { (attack(r, x)) }
+        section #groups {
+            h2 { "Who sends the traffic" }
+            p { "The busiest networks, user agents and TLS fingerprints, and how much of each came from clients judged malicious: a group all malicious can be blocked whole; one all good is what a rule must spare." }
+            (groups_tables(r))
+        }
+        section #clients {
+            h2 { "Clients judged suspicious" }
+            @let suspicious: Vec<ClientReport> = r.analysis.clients.iter().filter(|c| c.verdict == levee_l7::Level::Suspicious).take(25).cloned().collect();
+            @if suspicious.is_empty() { p { "None." } } @else { (clients_table(&suspicious)) }
+            h2 { "A sample of the good clients" }
+            @let good: Vec<ClientReport> = r.analysis.clients.iter().filter(|c| c.verdict == levee_l7::Level::Good).take(10).cloned().collect();
+            @if good.is_empty() { p { "None." } } @else { (clients_table(&good)) }
+        }
+        section #mitigation {
+            h2 { "Mitigation" }
+            p {
+                @if m.source == "given" { "The rules of " code { (sim.rules_file) } } @else { "The recommended rules" }
+                ", applied in order, first match wins, to every request of the logs: they drop "
+                (thousands(sim.blocked)) " of " (thousands(sim.requests)) " requests and limit or block "
+                (thousands(sim.good_clients.limited_or_blocked)) " of " (thousands(sim.good_clients.total)) " good clients."
+            }
+            table {
+                tr { th { "rule" } th { "action" } th.num { "matched" } th.num { "decided" } th.num { "dropped" } th.num { "good clients hit" } }
+                @for x in &sim.rules {
+                    tr { td { (x.id) br; code { (x.expression) } } td { (x.action) } td.num { (thousands(x.matched)) }
+                         td.num { (thousands(x.decided)) } td.num { (thousands(x.dropped)) } td.num { (thousands(x.good_clients_hit)) } }
+                }
+            }
+            (page::rules_files(&m.rules_toml, &m.compiled))
+        }
+        section #appendix {
+            (page::methods(&r.method))
+            h3 { "Logs" }
+            table {
+                tr { th { "file" } th { "format" } th.num { "requests" } th.num { "malformed lines" } }
+                @for f in &r.files { tr { td { (f.name) } td { (f.format) } td.num { (thousands(f.requests)) } td.num { (thousands(f.malformed)) } } }
+            }
+        }
     };
-    page.into_string()
+    page::document(&shell, meta, body)
 }
 
 fn md_clients(o: &mut String, rows: &[ClientReport]) {
@@ -368,20 +368,49 @@ pub fn markdown(r: &LogReport) -> String {
         thousands(r.analysis.requests)
     );
     let _ = writeln!(o, "## Executive summary\n\n{}\n", narrative(r));
-    let _ = writeln!(
-        o,
-        "| figure | value |\n|---|---|\n| attacks | {} ({}) |\n| clients | {} malicious, {} suspicious, {} good |\n| attack the rules stop | {} ({} of {} requests) |\n| good clients they touch | {} ({} of {}) |\n",
-        s.attacks,
-        if s.vectors.is_empty() { "none".to_string() } else { s.vectors.join(", ") },
-        thousands(s.clients_malicious),
-        thousands(s.clients_suspicious),
-        thousands(s.clients_good),
-        pct(s.rules_stop_attack_share),
-        thousands(s.attack_requests_stopped),
-        thousands(s.attack_requests),
-        pct(s.good_clients_limited_share),
-        thousands(s.good_clients_limited_or_blocked),
-        thousands(s.clients_good),
+    page::figures_md(
+        &mut o,
+        &[
+            (
+                "attacks",
+                format!(
+                    "{} ({})",
+                    s.attacks,
+                    if s.vectors.is_empty() {
+                        "none".to_string()
+                    } else {
+                        s.vectors.join(", ")
+                    }
+                ),
+            ),
+            (
+                "clients",
+                format!(
+                    "{} malicious, {} suspicious, {} good",
+                    thousands(s.clients_malicious),
+                    thousands(s.clients_suspicious),
+                    thousands(s.clients_good)
+                ),
+            ),
+            (
+                "attack the rules stop",
+                format!(
+                    "{} ({} of {} requests)",
+                    pct(s.rules_stop_attack_share),
+                    thousands(s.attack_requests_stopped),
+                    thousands(s.attack_requests)
+                ),
+            ),
+            (
+                "good clients they touch",
+                format!(
+                    "{} ({} of {})",
+                    pct(s.good_clients_limited_share),
+                    thousands(s.good_clients_limited_or_blocked),
+                    thousands(s.clients_good)
+                ),
+            ),
+        ],
     );
     let _ = writeln!(o, "## Attacks\n");
     if r.attacks.is_empty() {
@@ -441,20 +470,7 @@ pub fn markdown(r: &LogReport) -> String {
         );
     }
     o.push('\n');
-    let _ = writeln!(o, "### Rules file\n");
-    block(&mut o, "toml", &m.rules_toml);
-    for e in &m.compiled {
-        let _ = writeln!(o, "### All rules: {}\n", e.target);
-        if let Some(t) = &e.text {
-            block(&mut o, "", t);
-        }
-        if let Some(why) = &e.refused {
-            let _ = writeln!(o, "> {}\n", cell(why));
-        }
-    }
-    let _ = writeln!(o, "## Appendix: how each figure was computed\n");
-    for n in &r.method {
-        let _ = writeln!(o, "- **{}**: {}", n.figure, n.method);
-    }
+    page::rules_files_md(&mut o, &m.rules_toml, &m.compiled);
+    page::methods_md(&mut o, &r.method);
     o
 }

@@ -5,28 +5,9 @@ use std::fmt::Write;
 
 use levee_analyze::units::{bits_rate, rate, thousands};
 
-use crate::html::{duration, pct};
 use crate::model::*;
-
-/// Text for a table cell: pipes escaped, lines joined.
-pub(crate) fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// Inline code that survives backticks in the text.
-pub(crate) fn code(s: &str) -> String {
-    if s.contains('`') {
-        format!("`` {} ``", cell(s))
-    } else {
-        format!("`{}`", cell(s))
-    }
-}
-
-/// A fenced block that survives fences in the text.
-pub(crate) fn block(o: &mut String, lang: &str, text: &str) {
-    let fence = if text.contains("```") { "~~~~" } else { "```" };
-    let _ = writeln!(o, "{fence}{lang}\n{}\n{fence}\n", text.trim_end());
-}
+use crate::page::{self, block, cell, code, duration, pct};
+use levee_analyze::report::Attack;
 
 fn tally_rows(o: &mut String, rows: &[Tally], what: &str) {
     let _ = writeln!(o, "| {what} | packets | share of attack |\n|---|---:|---:|");
@@ -46,11 +27,30 @@ fn tally_rows(o: &mut String, rows: &[Tally], what: &str) {
     o.push('\n');
 }
 
+/// `report.md`: the header, the executive summary, the attacks (a table, then a section each),
+/// the mitigation, what was not called an attack, and how each figure was computed.
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
-    let a = &r.analysis;
-    let c = &a.capture;
-    let s = &r.summary;
+    header(&mut o, r);
+    summary(&mut o, r);
+    overview(&mut o, r);
+    for (at, sec) in r.analysis.attacks.iter().zip(&r.attacks) {
+        attack(&mut o, r, at, sec);
+    }
+    mitigation(&mut o, r);
+    rest(&mut o, r);
+    page::methods_md(&mut o, &r.method);
+    let _ = writeln!(
+        o,
+        "\n---\nWritten by {}, report schema {}.",
+        r.generator, r.report_version
+    );
+    o
+}
+
+/// The title, the captures and the period.
+fn header(o: &mut String, r: &Report) {
+    let c = &r.analysis.capture;
     let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();
     let _ = writeln!(o, "# Attack report\n");
     let _ = writeln!(
@@ -63,6 +63,11 @@ pub fn render(r: &Report) -> String {
         thousands(c.packets),
         thousands(c.bytes)
     );
+}
+
+/// The executive summary: the headline figures as a table.
+fn summary(o: &mut String, r: &Report) {
+    let s = &r.summary;
     let _ = writeln!(o, "## Executive summary\n");
     let opt = |t: &Option<Tally>, unavailable: bool| match t {
         Some(t) => match &t.label {
@@ -119,6 +124,11 @@ pub fn render(r: &Report) -> String {
     if let Some(n) = &r.enrichment.note {
         let _ = writeln!(o, "> {n}\n");
     }
+}
+
+/// The table of attacks.
+fn overview(o: &mut String, r: &Report) {
+    let a = &r.analysis;
     let _ = writeln!(o, "## Attacks\n");
     if a.attacks.is_empty() {
         let _ = writeln!(o, "No attack was found.\n");
@@ -148,256 +158,297 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
-    for (at, sec) in a.attacks.iter().zip(&r.attacks) {
-        let _ = writeln!(o, "## #{} {}\n\n{}\n", at.id, at.vector, sec.explanation);
+}
+
+/// One attack's section: its window and volume, why it is one, its targets and sources, its
+/// header fields, its signature, the rule for each engine and sample packets.
+fn attack(o: &mut String, r: &Report, at: &Attack, sec: &AttackSection) {
+    let _ = writeln!(o, "## #{} {}\n\n{}\n", at.id, at.vector, sec.explanation);
+    let _ = writeln!(
+        o,
+        "- Window: {} to {} ({})\n- Packets: {} ({} of the capture), bytes: {}\n- Peak: {}, {}; mean: {}, {}\n",
+        at.start,
+        at.end,
+        duration(at.duration_s),
+        thousands(at.packets),
+        pct(at.share_of_capture),
+        thousands(at.bytes),
+        rate(at.peak_pps),
+        bits_rate(at.peak_bps),
+        rate(at.mean_pps),
+        bits_rate(at.mean_bps)
+    );
+    let _ = writeln!(o, "### Why levee calls it an attack\n");
+    for e in &at.evidence {
+        let _ = writeln!(o, "- {e}");
+    }
+    targets(o, at);
+    sources(o, at, sec);
+    header_fields(o, at, sec);
+    signature(o, r, at);
+    engine_rules(o, r, sec);
+    samples(o, sec);
+}
+
+/// The attack's targets: addresses or prefixes, with their ports.
+fn targets(o: &mut String, at: &Attack) {
+    let _ = writeln!(
+        o,
+        "\n### Targets\n\n| target | packets (estimate) | destination ports |\n|---|---:|---|"
+    );
+    for t in &at.targets {
         let _ = writeln!(
             o,
-            "- Window: {} to {} ({})\n- Packets: {} ({} of the capture), bytes: {}\n- Peak: {}, {}; mean: {}, {}\n",
-            at.start,
-            at.end,
-            duration(at.duration_s),
-            thousands(at.packets),
-            pct(at.share_of_capture),
-            thousands(at.bytes),
-            rate(at.peak_pps),
-            bits_rate(at.peak_bps),
-            rate(at.mean_pps),
-            bits_rate(at.mean_bps)
-        );
-        let _ = writeln!(o, "### Why levee calls it an attack\n");
-        for e in &at.evidence {
-            let _ = writeln!(o, "- {e}");
-        }
-        let _ = writeln!(
-            o,
-            "\n### Targets\n\n| target | packets (estimate) | destination ports |\n|---|---:|---|"
-        );
-        for t in &at.targets {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {}{} |",
-                t.ip.as_deref().or(t.prefix.as_deref()).unwrap_or("?"),
-                thousands(t.packets),
-                t.ports
-                    .iter()
-                    .map(|p| p.port.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if t.distinct_ports > t.ports.len() as u64 {
-                    format!(" … ({} distinct)", t.distinct_ports)
-                } else {
-                    String::new()
-                }
-            );
-        }
-        let src = &at.sources;
-        let _ = writeln!(
-            o,
-            "\n### Sources\n\nAbout {} distinct sources; spoofed: {}; bogon sources {}.\n",
-            thousands(src.distinct_estimate),
-            if src.spoofed_likely {
-                "likely"
+            "| {} | {} | {}{} |",
+            t.ip.as_deref().or(t.prefix.as_deref()).unwrap_or("?"),
+            thousands(t.packets),
+            t.ports
+                .iter()
+                .map(|p| p.port.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if t.distinct_ports > t.ports.len() as u64 {
+                format!(" … ({} distinct)", t.distinct_ports)
             } else {
-                "unlikely"
-            },
-            pct(src.bogon_share)
+                String::new()
+            }
         );
-        for e in &src.evidence {
-            let _ = writeln!(o, "- {e}");
-        }
-        if !src.evidence.is_empty() {
-            o.push('\n');
-        }
+    }
+}
+
+/// The attack's sources: how many, whether forged, the top ones and their networks,
+/// countries and ASes.
+fn sources(o: &mut String, at: &Attack, sec: &AttackSection) {
+    let src = &at.sources;
+    let _ = writeln!(
+        o,
+        "\n### Sources\n\nAbout {} distinct sources; spoofed: {}; bogon sources {}.\n",
+        thousands(src.distinct_estimate),
         if src.spoofed_likely {
-            let _ = writeln!(o, "> The sources are probably forged: their networks, countries and ASes say where the forged addresses point, not where the traffic came from.\n");
-        }
-        let _ = writeln!(
-            o,
-            "| top source | packets | country | AS |\n|---|---:|---|---|"
-        );
-        for t in &sec.top_sources {
-            let asn = match (&t.asn, &t.as_org) {
-                (Some(a), Some(org)) => format!("{a} ({org})"),
-                (Some(a), None) => a.clone(),
-                _ => "–".into(),
-            };
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} |",
-                t.ip,
-                thousands(t.packets),
-                t.country.as_deref().unwrap_or("–"),
-                cell(&asn)
-            );
-        }
+            "likely"
+        } else {
+            "unlikely"
+        },
+        pct(src.bogon_share)
+    );
+    for e in &src.evidence {
+        let _ = writeln!(o, "- {e}");
+    }
+    if !src.evidence.is_empty() {
         o.push('\n');
-        tally_rows(&mut o, &sec.source_networks, "source network");
-        match &sec.countries {
-            Some(v) => tally_rows(&mut o, v, "country"),
-            None => {
-                let _ = writeln!(o, "Source countries: unavailable (no --geoip database).\n");
-            }
-        }
-        match &sec.asns {
-            Some(v) => tally_rows(&mut o, v, "AS"),
-            None => {
-                let _ = writeln!(o, "Source ASes: unavailable (no --asn database).\n");
-            }
-        }
-        let _ = writeln!(o, "### Header fields\n");
-        let ttl: Vec<String> = {
-            let mut v = sec.ttl_histogram.clone();
-            v.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
-            v.iter()
-                .take(8)
-                .map(|(t, n)| format!("{t} ({})", thousands(*n)))
-                .collect()
+    }
+    if src.spoofed_likely {
+        let _ = writeln!(o, "> The sources are probably forged: their networks, countries and ASes say where the forged addresses point, not where the traffic came from.\n");
+    }
+    let _ = writeln!(
+        o,
+        "| top source | packets | country | AS |\n|---|---:|---|---|"
+    );
+    for t in &sec.top_sources {
+        let asn = match (&t.asn, &t.as_org) {
+            (Some(a), Some(org)) => format!("{a} ({org})"),
+            (Some(a), None) => a.clone(),
+            _ => "–".into(),
         };
         let _ = writeln!(
             o,
-            "- TTLs ({} distinct, most common first): {}",
-            sec.ttl_histogram.len(),
-            ttl.join(", ")
+            "| {} | {} | {} | {} |",
+            t.ip,
+            thousands(t.packets),
+            t.country.as_deref().unwrap_or("–"),
+            cell(&asn)
         );
-        let _ = writeln!(
-            o,
-            "- IP lengths: {} to {} bytes, median {}",
-            at.packet_sizes.min, at.packet_sizes.max, at.packet_sizes.median
-        );
-        for (h, what) in [
-            (&sec.source_ports, "Source ports"),
-            (&sec.destination_ports, "Destination ports"),
-        ] {
-            if h.packets > 0 {
-                let top: Vec<String> = h
-                    .top
-                    .iter()
-                    .take(8)
-                    .map(|(p, n)| format!("{p} ({})", pct(*n as f64 / h.packets as f64)))
-                    .collect();
-                let _ = writeln!(
-                    o,
-                    "- {what} ({} distinct): {}",
-                    thousands(h.distinct),
-                    top.join(", ")
-                );
-            }
-        }
-        let sig = &at.signature;
-        let _ = writeln!(o, "\n### Signature\n");
-        block(&mut o, "", &sig.expression);
-        let _ = writeln!(
-            o,
-            "Matches {} of the attack ({} of {} packets) and {} of the other traffic ({} of {} packets).\n",
-            pct(sig.coverage),
-            thousands(sig.matched_attack_packets),
-            thousands(sig.attack_packets),
-            pct(sig.collateral),
-            thousands(sig.matched_other_packets),
-            thousands(sig.other_packets)
-        );
-        let _ = writeln!(
-            o,
-            "On levee's benign reference (traffic every network needs, sent to the same target) it matches {} of {} packets{}.\n",
-            thousands(sig.matched_reference_packets),
-            thousands(sig.reference_packets),
-            if sig.reference_classes.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ": {}",
-                    sig.reference_classes
-                        .iter()
-                        .map(|c| format!("{} {}", c.class, c.packets))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
-        if let Some(v) = &sig.volatile {
-            let _ = writeln!(
-                o,
-                "Fields an attacker varies for free: {}. Pinned: {} matches {} of the attack; without them: {} matches {} of the attack and {} of the other traffic. Recommended: the {} one, because {}.\n",
-                v.fields.join(", "),
-                code(&v.pinned.expression),
-                pct(v.pinned.coverage),
-                code(&v.robust.expression),
-                pct(v.robust.coverage),
-                pct(v.robust.collateral),
-                v.recommended,
-                v.why
-            );
-        }
-        if let Some(why) = levee_analyze::simulate::block_refusal(sig, a.settings.block_collateral)
-        {
-            let _ = writeln!(
-                o,
-                "**The rules file logs this signature, it does not block it**: {why}.\n"
-            );
-        }
-        if !sig.alternatives.is_empty() {
-            let _ = writeln!(
-                o,
-                "| other candidates measured | coverage | collateral |\n|---|---:|---:|"
-            );
-            for m in &sig.alternatives {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} |",
-                    code(&m.expression),
-                    pct(m.coverage),
-                    pct(m.collateral)
-                );
-            }
-            o.push('\n');
-        }
-        let _ = writeln!(
-            o,
-            "### The rule for each engine\n\nEach is the signature compiled exactly, or, where an engine cannot express it, the most specific measured alternative it can. The {} rules together stop {} of this attack.\n",
-            r.mitigation.source,
-            pct(sec.stopped_share)
-        );
-        for e in &sec.rules {
-            match (e.coverage, e.collateral) {
-                (Some(c), Some(k)) => {
-                    let _ = writeln!(
-                        o,
-                        "**{}** (stops {} of the attack, {} of other traffic)\n",
-                        e.target,
-                        pct(c),
-                        pct(k)
-                    );
-                }
-                _ => {
-                    let _ = writeln!(o, "**{}**\n", e.target);
-                }
-            }
-            if let Some(n) = &e.note {
-                let _ = writeln!(o, "{n}: {}\n", code(e.expression.as_deref().unwrap_or("")));
-            }
-            if let Some(t) = &e.text {
-                block(&mut o, "", t);
-            }
-            if let Some(why) = &e.refused {
-                let _ = writeln!(o, "Not expressible: {why}\n");
-            }
-        }
-        let _ = writeln!(o, "### Sample packets\n");
-        for smp in &sec.samples {
-            let mut text = format!("{}  {}\n", crate::sample_line(smp), smp.time);
-            for (k, v) in &smp.fields {
-                let _ = writeln!(text, "  {k} = {v}");
-            }
-            if smp.payload_len > 0 {
-                let _ = writeln!(
-                    text,
-                    "  payload ({} bytes): {}",
-                    smp.payload_len, smp.payload_hex
-                );
-            }
-            block(&mut o, "", &text);
+    }
+    o.push('\n');
+    tally_rows(o, &sec.source_networks, "source network");
+    match &sec.countries {
+        Some(v) => tally_rows(o, v, "country"),
+        None => {
+            let _ = writeln!(o, "Source countries: unavailable (no --geoip database).\n");
         }
     }
+    match &sec.asns {
+        Some(v) => tally_rows(o, v, "AS"),
+        None => {
+            let _ = writeln!(o, "Source ASes: unavailable (no --asn database).\n");
+        }
+    }
+}
+
+/// The attack's TTLs, lengths and ports.
+fn header_fields(o: &mut String, at: &Attack, sec: &AttackSection) {
+    let _ = writeln!(o, "### Header fields\n");
+    let ttl: Vec<String> = {
+        let mut v = sec.ttl_histogram.clone();
+        v.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        v.iter()
+            .take(8)
+            .map(|(t, n)| format!("{t} ({})", thousands(*n)))
+            .collect()
+    };
+    let _ = writeln!(
+        o,
+        "- TTLs ({} distinct, most common first): {}",
+        sec.ttl_histogram.len(),
+        ttl.join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "- IP lengths: {} to {} bytes, median {}",
+        at.packet_sizes.min, at.packet_sizes.max, at.packet_sizes.median
+    );
+    for (h, what) in [
+        (&sec.source_ports, "Source ports"),
+        (&sec.destination_ports, "Destination ports"),
+    ] {
+        if h.packets > 0 {
+            let top: Vec<String> = h
+                .top
+                .iter()
+                .take(8)
+                .map(|(p, n)| format!("{p} ({})", pct(*n as f64 / h.packets as f64)))
+                .collect();
+            let _ = writeln!(
+                o,
+                "- {what} ({} distinct): {}",
+                thousands(h.distinct),
+                top.join(", ")
+            );
+        }
+    }
+}
+
+/// The attack's signature: what it matches of the attack, of the rest and of the benign
+/// reference, its volatile fields, and the candidates measured beside it.
+fn signature(o: &mut String, r: &Report, at: &Attack) {
+    let a = &r.analysis;
+    let sig = &at.signature;
+    let _ = writeln!(o, "\n### Signature\n");
+    block(o, "", &sig.expression);
+    let _ = writeln!(
+        o,
+        "Matches {} of the attack ({} of {} packets) and {} of the other traffic ({} of {} packets).\n",
+        pct(sig.coverage),
+        thousands(sig.matched_attack_packets),
+        thousands(sig.attack_packets),
+        pct(sig.collateral),
+        thousands(sig.matched_other_packets),
+        thousands(sig.other_packets)
+    );
+    let _ = writeln!(
+        o,
+        "On levee's benign reference (traffic every network needs, sent to the same target) it matches {} of {} packets{}.\n",
+        thousands(sig.matched_reference_packets),
+        thousands(sig.reference_packets),
+        if sig.reference_classes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                sig.reference_classes
+                    .iter()
+                    .map(|c| format!("{} {}", c.class, c.packets))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    if let Some(v) = &sig.volatile {
+        let _ = writeln!(
+            o,
+            "Fields an attacker varies for free: {}. Pinned: {} matches {} of the attack; without them: {} matches {} of the attack and {} of the other traffic. Recommended: the {} one, because {}.\n",
+            v.fields.join(", "),
+            code(&v.pinned.expression),
+            pct(v.pinned.coverage),
+            code(&v.robust.expression),
+            pct(v.robust.coverage),
+            pct(v.robust.collateral),
+            v.recommended,
+            v.why
+        );
+    }
+    if let Some(why) = levee_analyze::simulate::block_refusal(sig, a.settings.block_collateral) {
+        let _ = writeln!(
+            o,
+            "**The rules file logs this signature, it does not block it**: {why}.\n"
+        );
+    }
+    if !sig.alternatives.is_empty() {
+        let _ = writeln!(
+            o,
+            "| other candidates measured | coverage | collateral |\n|---|---:|---:|"
+        );
+        for m in &sig.alternatives {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} |",
+                code(&m.expression),
+                pct(m.coverage),
+                pct(m.collateral)
+            );
+        }
+        o.push('\n');
+    }
+}
+
+/// The attack's rule compiled for each engine, with what it stops.
+fn engine_rules(o: &mut String, r: &Report, sec: &AttackSection) {
+    let _ = writeln!(
+        o,
+        "### The rule for each engine\n\nEach is the signature compiled exactly, or, where an engine cannot express it, the most specific measured alternative it can. The {} rules together stop {} of this attack.\n",
+        r.mitigation.source,
+        pct(sec.stopped_share)
+    );
+    for e in &sec.rules {
+        match (e.coverage, e.collateral) {
+            (Some(c), Some(k)) => {
+                let _ = writeln!(
+                    o,
+                    "**{}** (stops {} of the attack, {} of other traffic)\n",
+                    e.target,
+                    pct(c),
+                    pct(k)
+                );
+            }
+            _ => {
+                let _ = writeln!(o, "**{}**\n", e.target);
+            }
+        }
+        if let Some(n) = &e.note {
+            let _ = writeln!(o, "{n}: {}\n", code(e.expression.as_deref().unwrap_or("")));
+        }
+        if let Some(t) = &e.text {
+            block(o, "", t);
+        }
+        if let Some(why) = &e.refused {
+            let _ = writeln!(o, "Not expressible: {why}\n");
+        }
+    }
+}
+
+/// The attack's sample packets, decoded.
+fn samples(o: &mut String, sec: &AttackSection) {
+    let _ = writeln!(o, "### Sample packets\n");
+    for smp in &sec.samples {
+        let mut text = format!("{}  {}\n", crate::sample_line(smp), smp.time);
+        for (k, v) in &smp.fields {
+            let _ = writeln!(text, "  {k} = {v}");
+        }
+        if smp.payload_len > 0 {
+            let _ = writeln!(
+                text,
+                "  payload ({} bytes): {}",
+                smp.payload_len, smp.payload_hex
+            );
+        }
+        block(o, "", &text);
+    }
+}
+
+/// What the rules stop of each attack and of the good traffic, each rule's counts, and the
+/// rules files.
+fn mitigation(o: &mut String, r: &Report) {
+    let a = &r.analysis;
     let m = &r.mitigation;
     let sim = &m.simulation;
     let _ = writeln!(o, "## Mitigation\n");
@@ -454,17 +505,12 @@ pub fn render(r: &Report) -> String {
     for n in &sim.notes {
         let _ = writeln!(o, "> {n}\n");
     }
-    let _ = writeln!(o, "### Rules file\n");
-    block(&mut o, "toml", &m.rules_toml);
-    for e in &m.compiled {
-        let _ = writeln!(o, "### All rules: {}\n", e.target);
-        if let Some(t) = &e.text {
-            block(&mut o, "", t);
-        }
-        if let Some(why) = &e.refused {
-            let _ = writeln!(o, "{}\n", why);
-        }
-    }
+    page::rules_files_md(o, &m.rules_toml, &m.compiled);
+}
+
+/// The classes looked at and not called attacks, with why, and the analysis's notes.
+fn rest(o: &mut String, r: &Report) {
+    let a = &r.analysis;
     if !a.not_attacks.is_empty() || !a.notes.is_empty() {
         let _ = writeln!(o, "## Traffic looked at and not called an attack\n");
         if !a.not_attacks.is_empty() {
@@ -488,30 +534,5 @@ pub fn render(r: &Report) -> String {
         for n in &a.notes {
             let _ = writeln!(o, "> {n}\n");
         }
-    }
-    let _ = writeln!(o, "## Appendix: how each figure was computed\n");
-    for m in &r.method {
-        let _ = writeln!(o, "- **{}**: {}", m.figure, m.method);
-    }
-    let _ = writeln!(
-        o,
-        "\n---\nWritten by {}, report schema {}.",
-        r.generator, r.report_version
-    );
-    o
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_and_code_survive_markdown_syntax() {
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
-        assert_eq!(code("x == 1"), "`x == 1`");
-        assert_eq!(code("a`b"), "`` a`b ``");
-        let mut o = String::new();
-        block(&mut o, "", "```\nx");
-        assert!(o.starts_with("~~~~\n```\nx\n~~~~"));
     }
 }

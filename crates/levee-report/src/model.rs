@@ -172,6 +172,25 @@ pub struct EngineRule {
     pub note: Option<String>,
 }
 
+impl EngineRule {
+    /// A whole rules file compiled for `target`, or why `target` refused it.
+    pub fn compiled<E: std::fmt::Display>(target: &str, result: Result<String, E>) -> EngineRule {
+        let (text, refused) = match result {
+            Ok(text) => (Some(text), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        EngineRule {
+            target: target.to_string(),
+            text,
+            refused,
+            expression: None,
+            coverage: None,
+            collateral: None,
+            note: None,
+        }
+    }
+}
+
 /// The rules applied and what they do, measured on the captures.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mitigation {

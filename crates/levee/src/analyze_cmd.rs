@@ -2,7 +2,7 @@
 //! the output.
 
 use crate::cli::{AnalyzeArgs, SimulateArgs};
-use crate::{bail_usage, emit, input, l7_cmd, output, render, rules_cmd, InputArgs};
+use crate::{bail_usage, emit, input, l7_cmd, output, rules_cmd, InputArgs};
 
 pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     let (mut config, threads) = a.detect.config()?;
@@ -36,7 +36,7 @@ pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     if a.json {
         emit(&(serde_json::to_string_pretty(&analysis)? + "\n"))?;
     } else {
-        emit(&render::analysis_text(&analysis))?;
+        emit(&levee_report::text::analysis(&analysis))?;
     }
     Ok(code)
 }
@@ -59,7 +59,7 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
     if a.json {
         emit(&(serde_json::to_string_pretty(&sim)? + "\n"))?;
     } else {
-        emit(&rules_cmd::simulation_text(&sim))?;
+        emit(&levee_report::text::simulation(&sim))?;
     }
     Ok(code)
 }

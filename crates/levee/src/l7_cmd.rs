@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use levee_l7::{L7Analysis, L7Config, Level};
+use levee_l7::{L7Analysis, L7Config};
 use levee_logs::FormatSpec;
 use serde::Serialize;
 
@@ -281,7 +281,12 @@ pub fn analyze_logs(
     if json {
         crate::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
     } else {
-        crate::emit(&text(&doc))?;
+        crate::emit(&levee_report::logs_text::analysis(
+            doc.input,
+            &doc.files.iter().map(LogFile::source).collect::<Vec<_>>(),
+            doc.malformed,
+            &doc.analysis,
+        ))?;
     }
     Ok(code)
 }
@@ -312,182 +317,9 @@ pub fn simulate_logs(rules: &Path, source: &Requests, json: bool) -> anyhow::Res
         };
         crate::emit(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
     } else {
-        crate::emit(&simulation_text(&simulation))?;
+        crate::emit(&levee_report::logs_text::simulation(&simulation))?;
     }
     Ok(code)
-}
-
-fn simulation_text(s: &levee_l7::simulate::LogSimulation) -> String {
-    use std::fmt::Write;
-    let pct = |x: f64| 100.0 * x;
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "Rules {} over {} requests: {} blocked ({:.2}%), {} passed",
-        s.rules_file,
-        s.requests,
-        s.blocked,
-        pct(s.blocked as f64 / s.requests.max(1) as f64),
-        s.passed
-    );
-    for a in &s.attacks {
-        let _ = writeln!(
-            o,
-            "  {:<20} {:>9} of {:>9} requests stopped ({:.2}%)",
-            a.vector,
-            a.stopped,
-            a.requests,
-            pct(a.share)
-        );
-    }
-    let _ = writeln!(
-        o,
-        "  good clients         {:>9} of {:>9} limited or blocked ({:.3}%), {} of their requests dropped",
-        s.good_clients.limited_or_blocked,
-        s.good_clients.total,
-        pct(s.good_clients.share),
-        s.good_requests_dropped
-    );
-    let _ = writeln!(
-        o,
-        "\n{:<28} {:<10} {:>10} {:>10} {:>10} {:>12}",
-        "rule", "action", "matched", "decided", "dropped", "good clients"
-    );
-    for r in &s.rules {
-        let _ = writeln!(
-            o,
-            "{:<28} {:<10} {:>10} {:>10} {:>10} {:>12}",
-            r.id, r.action, r.matched, r.decided, r.dropped, r.good_clients_hit
-        );
-    }
-    o
-}
-
-fn text(d: &LogAnalysis) -> String {
-    use std::fmt::Write;
-    let a = &d.analysis;
-    let mut o = String::new();
-    if d.input == "capture" {
-        for f in &d.files {
-            let _ = writeln!(o, "{}: {}", f.source().name, f.source().format);
-        }
-        let _ = writeln!(
-            o,
-            "Requests: {} from {} to {}; ~{} clients",
-            a.requests,
-            a.start.as_deref().unwrap_or("?"),
-            a.end.as_deref().unwrap_or("?"),
-            a.clients_distinct_estimate
-        );
-    } else {
-        let _ = writeln!(
-            o,
-            "Log: {} requests ({} malformed lines) from {} to {}; ~{} clients",
-            a.requests,
-            d.malformed,
-            a.start.as_deref().unwrap_or("?"),
-            a.end.as_deref().unwrap_or("?"),
-            a.clients_distinct_estimate
-        );
-    }
-    let _ = writeln!(
-        o,
-        "Verdicts: {} malicious, {} suspicious, {} good{}",
-        a.verdicts.malicious,
-        a.verdicts.suspicious,
-        a.verdicts.good,
-        if a.clients_not_profiled > 0 {
-            format!(
-                " ({} low-volume clients without hostile evidence not profiled)",
-                a.clients_not_profiled
-            )
-        } else {
-            String::new()
-        }
-    );
-    if a.attacks.is_empty() {
-        let _ = writeln!(o, "\nNo attack found in {} requests.", a.requests);
-    }
-    if d.input == "capture" && a.requests == 0 {
-        let _ = writeln!(
-            o,
-            "These captures hold no HTTP/1.x request in cleartext; `levee analyze` without --http analyses their packets."
-        );
-    }
-    for at in &a.attacks {
-        let _ = writeln!(
-            o,
-            "\nAttack {}: {}  {} .. {}\n  {} requests from {} client(s), peak {} requests/s, {:.0}% answered 4xx",
-            at.id,
-            at.vector,
-            at.start,
-            at.end,
-            at.requests,
-            at.clients,
-            at.peak_rps,
-            100.0 * at.client_error_share
-        );
-        let list = |v: &[levee_l7::Named]| {
-            v.iter()
-                .take(5)
-                .map(|n| format!("{} ({})", n.name, n.requests))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let _ = writeln!(o, "  clients   {}", list(&at.top_clients));
-        let _ = writeln!(o, "  targets   {}", list(&at.targets));
-        for e in &at.evidence {
-            let _ = writeln!(o, "  - {e}");
-        }
-    }
-    for (title, groups) in [
-        ("Busiest networks", &a.groups.networks),
-        ("Busiest user agents", &a.groups.user_agents),
-        ("Busiest JA4 fingerprints", &a.groups.ja4),
-    ] {
-        if groups.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            o,
-            "\n{title} (requests, clients, share from malicious clients):"
-        );
-        for g in groups.iter().take(5) {
-            let key: String = g.key.chars().take(70).collect();
-            let _ = writeln!(
-                o,
-                "  {key:<72} {:>8} {:>6} {:>5.0}%",
-                g.requests,
-                g.clients,
-                100.0 * g.malicious_share
-            );
-        }
-    }
-    let shown: Vec<_> = a
-        .clients
-        .iter()
-        .filter(|c| c.verdict != Level::Good)
-        .collect();
-    if !shown.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nClients judged malicious or suspicious (busiest first):"
-        );
-    }
-    for c in shown.iter().take(25) {
-        let _ = writeln!(
-            o,
-            "  {:<39} {:<10} {:>7} requests  {}",
-            c.ip,
-            format!("{:?}", c.verdict).to_lowercase(),
-            c.requests,
-            c.reasons.first().map(String::as_str).unwrap_or("")
-        );
-    }
-    if shown.len() > 25 {
-        let _ = writeln!(o, "  ... and {} more (see --json)", shown.len() - 25);
-    }
-    o
 }
 
 /// The report of access logs: three passes (profiles; verdicts, attack counts and the

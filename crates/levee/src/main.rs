@@ -15,7 +15,6 @@ mod input;
 mod l7_cmd;
 mod logs_cmd;
 mod output;
-mod render;
 mod report_cmd;
 mod requests_cmd;
 mod rules_cmd;

@@ -27,24 +27,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         crate::l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "report")?
     {
         let (report, code) = crate::l7_cmd::report_logs(&source, given)?;
-        let paths = outputs.write_all(&levee_report::render_logs(&report)?)?;
-        let s = &report.summary;
-        crate::emit(&format!(
-            "Report written: {}\n  also {} and {}\n  {} attack(s){}; the {} rules stop {:.2}% of the attack requests and limit or block {} of {} good clients\n",
-            paths[0].display(),
-            paths[1].display(),
-            paths[2].display(),
-            s.attacks,
-            if s.vectors.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", s.vectors.join(", "))
-            },
-            report.mitigation.source,
-            s.rules_stop_attack_share * 100.0,
-            s.good_clients_limited_or_blocked,
-            s.clients_good,
-        ))?;
+        write(outputs, &report)?;
         return Ok(code);
     }
     let (report, code) = make_report(
@@ -56,8 +39,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         &enricher,
         &a.device,
     )?;
-    let paths = outputs.write_all(&levee_report::render(&report)?)?;
-    print_written(&report, &paths)?;
+    write(outputs, &report)?;
     Ok(code)
 }
 
@@ -80,26 +62,18 @@ fn report_files(
     crate::output::PendingFiles::create(&paths, inputs, force)
 }
 
-/// Tells where the report is, with its headline.
-pub fn print_written(
-    report: &levee_report::model::Report,
-    paths: &[PathBuf],
+/// Writes the report's three files and tells where they are, with its headline.
+fn write(
+    outputs: crate::output::PendingFiles,
+    report: &impl levee_report::Document,
 ) -> anyhow::Result<()> {
-    let s = &report.summary;
+    let paths = outputs.write_all(&levee_report::render(report)?)?;
     crate::emit(&format!(
-        "Report written: {}\n  also {} and {}\n  {} attack(s){}; the {} rules stop {:.2}% of the attack packets and {:.3}% of the other traffic\n",
+        "Report written: {}\n  also {} and {}\n  {}\n",
         paths[0].display(),
         paths[1].display(),
         paths[2].display(),
-        s.attacks,
-        if s.vectors.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", s.vectors.join(", "))
-        },
-        report.mitigation.source,
-        s.rules_stop_attack_share * 100.0,
-        s.rules_stop_good_share * 100.0,
+        report.headline()
     ))
 }
 

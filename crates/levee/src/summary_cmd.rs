@@ -3,7 +3,7 @@
 use levee_analyze::SummaryBuilder;
 
 use crate::cli::{FieldsArgs, SummaryArgs};
-use crate::{bail_usage, emit, input, render, InputArgs};
+use crate::{bail_usage, emit, input, InputArgs};
 
 pub fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
     if !(a.bucket > 0.0 && a.bucket.is_finite()) {
@@ -20,7 +20,7 @@ pub fn emit_summary(summary: &levee_analyze::Summary, json: bool) -> anyhow::Res
     if json {
         emit(&(serde_json::to_string_pretty(summary)? + "\n"))
     } else {
-        emit(&render::summary_text(summary))
+        emit(&levee_report::text::summary(summary))
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::cli::{DemoArgs, SynthArgs};
-use crate::{bail_usage, emit, output, render, report_cmd, rules_cmd, usage, InputArgs};
+use crate::{bail_usage, emit, output, report_cmd, rules_cmd, usage, InputArgs};
 
 pub fn synth(a: SynthArgs) -> anyhow::Result<u8> {
     if a.list {
@@ -247,7 +247,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         eprintln!("levee demo: the report is in {}", paths[0].display());
         return Ok(code);
     }
-    emit(&render::analysis_text(analysis))?;
+    emit(&levee_report::text::analysis(analysis))?;
     let sim = &report.mitigation.simulation;
     emit(&format!(
         "Rules ready to apply: {}\n\
@@ -272,7 +272,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         emit(&format!(
             "  {:<22} {}\n",
             r.id,
-            render::short_sets(&r.expression.to_string(), 8)
+            levee_report::text::short_sets(&r.expression.to_string(), 8)
         ))?;
     }
     emit(&format!(

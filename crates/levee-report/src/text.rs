@@ -1,4 +1,5 @@
-//! Human-readable text for the terminal.
+//! What the capture commands print on a terminal: `levee summary`, `levee analyze` and
+//! `levee simulate` without `--json` (the access-log commands' text is in [`crate::logs_text`]).
 
 use std::fmt::Write;
 
@@ -21,7 +22,8 @@ fn pct(x: f64) -> String {
     format!("{:5.1}%", x * 100.0)
 }
 
-pub fn summary_text(s: &Summary) -> String {
+/// `levee summary`: totals, protocol hierarchy, top talkers and ports, rates.
+pub fn summary(s: &Summary) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Capture");
     for f in &s.files {
@@ -144,7 +146,7 @@ fn count(n: u64) -> String {
 }
 
 /// The analysis as text: one block per attack, then what was looked at and dismissed.
-pub fn analysis_text(a: &levee_analyze::Analysis) -> String {
+pub fn analysis(a: &levee_analyze::Analysis) -> String {
     use levee_analyze::units::rate;
     let mut o = String::new();
     let c = &a.capture;
@@ -379,6 +381,78 @@ fn signature_text(
             "             --rules-out writes it to log, not block: {why}"
         );
     }
+}
+
+/// `levee simulate` on captures: what the rules stop of each attack and of the rest, then
+/// each rule's counts.
+pub fn simulation(s: &levee_analyze::simulate::Simulation) -> String {
+    let mut o = String::new();
+    let pct = |x: f64| x * 100.0;
+    let _ = writeln!(
+        o,
+        "Rules {} over {} packets: {} blocked ({:.2}%), {} passed",
+        s.rules_file,
+        s.total.packets,
+        s.blocked.packets,
+        pct(s.blocked.packets as f64 / s.total.packets.max(1) as f64),
+        s.passed.packets
+    );
+    if !s.attacks_analyzed {
+        let _ = writeln!(o, "  (attacks not looked for: --rules-only)");
+    }
+    for a in &s.attacks {
+        let _ = writeln!(
+            o,
+            "  attack {} {:<24} {:>9} of {:>9} packets stopped ({:.2}%)",
+            a.attack,
+            a.vector,
+            a.stopped.dropped_packets,
+            a.stopped.of_packets,
+            pct(a.stopped.share)
+        );
+    }
+    let rest = if s.attacks_analyzed {
+        "not in any attack"
+    } else {
+        "all traffic"
+    };
+    let _ = writeln!(
+        o,
+        "  {rest:<28} {:>9} of {:>9} packets stopped ({:.3}%)",
+        s.other.dropped_packets,
+        s.other.of_packets,
+        pct(s.other.share)
+    );
+    let _ = writeln!(
+        o,
+        "\n{:<28} {:<10} {:>10} {:>10} {:>10} {:>14}",
+        "rule",
+        "action",
+        "matched",
+        "decided",
+        "dropped",
+        if s.attacks_analyzed {
+            "of non-attack"
+        } else {
+            "of traffic"
+        }
+    );
+    for r in &s.rules {
+        let _ = writeln!(
+            o,
+            "{:<28} {:<10} {:>10} {:>10} {:>10} {:>13.3}%",
+            r.id,
+            r.action,
+            r.matched.packets,
+            r.decided.packets,
+            r.dropped.packets,
+            pct(r.other.share)
+        );
+    }
+    for n in &s.notes {
+        let _ = writeln!(o, "Note: {n}");
+    }
+    o
 }
 
 /// `expr` with every set of more than `keep` items cut to its first `keep` and a count of the

@@ -1,0 +1,184 @@
+//! What the access-log commands print on a terminal: `levee analyze` and `levee simulate` on
+//! logs (or on the HTTP requests of captures, `--http`) without `--json`.
+
+use std::fmt::Write;
+
+use levee_l7::simulate::LogSimulation;
+use levee_l7::{L7Analysis, Level, Named};
+
+use crate::logs::LogSource;
+
+/// `levee simulate` on access logs: what the rules stop of each attack, which good clients
+/// they limit or block, then each rule's counts.
+pub fn simulation(s: &LogSimulation) -> String {
+    let pct = |x: f64| 100.0 * x;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Rules {} over {} requests: {} blocked ({:.2}%), {} passed",
+        s.rules_file,
+        s.requests,
+        s.blocked,
+        pct(s.blocked as f64 / s.requests.max(1) as f64),
+        s.passed
+    );
+    for a in &s.attacks {
+        let _ = writeln!(
+            o,
+            "  {:<20} {:>9} of {:>9} requests stopped ({:.2}%)",
+            a.vector,
+            a.stopped,
+            a.requests,
+            pct(a.share)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  good clients         {:>9} of {:>9} limited or blocked ({:.3}%), {} of their requests dropped",
+        s.good_clients.limited_or_blocked,
+        s.good_clients.total,
+        pct(s.good_clients.share),
+        s.good_requests_dropped
+    );
+    let _ = writeln!(
+        o,
+        "\n{:<28} {:<10} {:>10} {:>10} {:>10} {:>12}",
+        "rule", "action", "matched", "decided", "dropped", "good clients"
+    );
+    for r in &s.rules {
+        let _ = writeln!(
+            o,
+            "{:<28} {:<10} {:>10} {:>10} {:>10} {:>12}",
+            r.id, r.action, r.matched, r.decided, r.dropped, r.good_clients_hit
+        );
+    }
+    o
+}
+
+/// `levee analyze` on access logs (`input` is `log`), or on the HTTP requests of captures
+/// (`capture`, with `--http`): the verdicts, each attack, the busiest groups and the clients
+/// judged malicious or suspicious. `malformed` counts the logs' malformed lines.
+pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis) -> String {
+    let mut o = String::new();
+    if input == "capture" {
+        for f in files {
+            let _ = writeln!(o, "{}: {}", f.name, f.format);
+        }
+        let _ = writeln!(
+            o,
+            "Requests: {} from {} to {}; ~{} clients",
+            a.requests,
+            a.start.as_deref().unwrap_or("?"),
+            a.end.as_deref().unwrap_or("?"),
+            a.clients_distinct_estimate
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "Log: {} requests ({} malformed lines) from {} to {}; ~{} clients",
+            a.requests,
+            malformed,
+            a.start.as_deref().unwrap_or("?"),
+            a.end.as_deref().unwrap_or("?"),
+            a.clients_distinct_estimate
+        );
+    }
+    let _ = writeln!(
+        o,
+        "Verdicts: {} malicious, {} suspicious, {} good{}",
+        a.verdicts.malicious,
+        a.verdicts.suspicious,
+        a.verdicts.good,
+        if a.clients_not_profiled > 0 {
+            format!(
+                " ({} low-volume clients without hostile evidence not profiled)",
+                a.clients_not_profiled
+            )
+        } else {
+            String::new()
+        }
+    );
+    if a.attacks.is_empty() {
+        let _ = writeln!(o, "\nNo attack found in {} requests.", a.requests);
+    }
+    if input == "capture" && a.requests == 0 {
+        let _ = writeln!(
+            o,
+            "These captures hold no HTTP/1.x request in cleartext; `levee analyze` without --http analyses their packets."
+        );
+    }
+    for at in &a.attacks {
+        let _ = writeln!(
+            o,
+            "\nAttack {}: {}  {} .. {}\n  {} requests from {} client(s), peak {} requests/s, {:.0}% answered 4xx",
+            at.id,
+            at.vector,
+            at.start,
+            at.end,
+            at.requests,
+            at.clients,
+            at.peak_rps,
+            100.0 * at.client_error_share
+        );
+        let list = |v: &[Named]| {
+            v.iter()
+                .take(5)
+                .map(|n| format!("{} ({})", n.name, n.requests))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(o, "  clients   {}", list(&at.top_clients));
+        let _ = writeln!(o, "  targets   {}", list(&at.targets));
+        for e in &at.evidence {
+            let _ = writeln!(o, "  - {e}");
+        }
+    }
+    for (title, groups) in [
+        ("Busiest networks", &a.groups.networks),
+        ("Busiest user agents", &a.groups.user_agents),
+        ("Busiest JA4 fingerprints", &a.groups.ja4),
+    ] {
+        if groups.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "\n{title} (requests, clients, share from malicious clients):"
+        );
+        for g in groups.iter().take(5) {
+            let key: String = g.key.chars().take(70).collect();
+            let _ = writeln!(
+                o,
+                "  {key:<72} {:>8} {:>6} {:>5.0}%",
+                g.requests,
+                g.clients,
+                100.0 * g.malicious_share
+            );
+        }
+    }
+    let shown: Vec<_> = a
+        .clients
+        .iter()
+        .filter(|c| c.verdict != Level::Good)
+        .collect();
+    if !shown.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nClients judged malicious or suspicious (busiest first):"
+        );
+    }
+    for c in shown.iter().take(25) {
+        let _ = writeln!(
+            o,
+            "  {:<39} {:<10} {:>7} requests  {}",
+            c.ip,
+            format!("{:?}", c.verdict).to_lowercase(),
+            c.requests,
+            c.reasons.first().map(String::as_str).unwrap_or("")
+        );
+    }
+    if shown.len() > 25 {
+        let _ = writeln!(o, "  ... and {} more (see --json)", shown.len() - 25);
+    }
+    o
+}
