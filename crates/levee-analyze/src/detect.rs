@@ -27,6 +27,7 @@
 use levee_rules::Expr;
 
 use crate::analyze::Analyzer;
+use crate::evidence::{Count, Evidence, LowRate, ProbesOver, SourceEvidence, Unsolicited};
 use crate::stats::{bin_high, bin_low, central_range, Bucket, ClassStats, SECOND_NS};
 use crate::target::TargetSpec;
 use crate::units::{percent as pct, rate, thousands};
@@ -47,9 +48,11 @@ pub struct Finding {
     /// wire (a sampled capture's rate scaled up); 0 for a scan, which has no rate of its own.
     pub peak_pps: f64,
     pub targets: TargetSpec,
-    pub evidence: Vec<String>,
+    /// Why it is an attack.
+    pub evidence: Vec<Evidence>,
     pub spoofed_likely: bool,
-    pub source_evidence: Vec<String>,
+    /// Why its sources look forged (or are reflectors).
+    pub source_evidence: Vec<SourceEvidence>,
     /// Signature candidates, most specific first; the second pass measures each.
     pub candidates: Vec<Expr>,
     /// The class whose first-pass statistics describe the attack.
@@ -60,7 +63,7 @@ pub struct Finding {
     pub watched_sources: Vec<u128>,
     /// Found below the volume thresholds, on its evidence alone: why it is reported, and why
     /// its rule logs rather than blocks.
-    pub low_rate: Option<String>,
+    pub low_rate: Option<LowRate>,
     /// The finding (an index) whose backscatter this one is: measured, and reported as part
     /// of that attack rather than as an attack of its own (see `fold_backscatter`).
     pub backscatter_of: Option<usize>,
@@ -185,11 +188,10 @@ impl std::fmt::Display for DismissReason {
 }
 
 /// A count, marked `~` when it was estimated from a sample.
-fn approx(an: &Analyzer, n: u64) -> String {
-    if an.sample_one_in() > 1 {
-        format!("~{}", thousands(n))
-    } else {
-        thousands(n)
+fn approx(an: &Analyzer, n: u64) -> Count {
+    Count {
+        n,
+        estimated: an.sample_one_in() > 1,
     }
 }
 
@@ -411,17 +413,6 @@ fn quiet_bounded(
     (lo, hi)
 }
 
-/// What a reflection class's packets are, for evidence: its service's answers, or SYN-ACKs.
-fn reflected(class: Class) -> String {
-    match class.service() {
-        Some(s) => format!(
-            "UDP packets from source port {} ({}: {})",
-            s.port, s.name, s.abuse
-        ),
-        None => "SYN-ACKs".to_string(),
-    }
-}
-
 /// Claimed sources from which "a new address for nearly every packet" and "few TTLs behind
 /// many addresses" show a flood's sources forged.
 const SPOOFED_MIN_SOURCES: u64 = 1000;
@@ -496,7 +487,7 @@ fn overwhelming(
     c: &ClassStats,
     w: &Window,
     sources: u64,
-) -> Option<(Vec<String>, String)> {
+) -> Option<(Vec<Evidence>, LowRate)> {
     let cfg = an.config();
     let family = LowRateFamily::of(class)?;
     if w.flagged < LOW_RATE_MIN_EVIDENCE
@@ -534,8 +525,8 @@ fn overwhelming(
     if busiest as f64 > LOW_RATE_MAX_SOURCE_SHARE * c.profiled as f64 {
         return None;
     }
-    let mut evidence = Vec::new();
-    match family {
+    let share = w.flagged as f64 / w.packets.max(1) as f64;
+    let evidence = match family {
         LowRateFamily::Reflection => {
             if sources < cfg.min_reflectors {
                 return None;
@@ -544,15 +535,15 @@ fn overwhelming(
             if (sources as f64) < LOW_RATE_MIN_REFLECTORS_PER_S * span_s {
                 return None;
             }
-            let what = reflected(class);
-            evidence.push(format!(
-                "{} {what} answer no request seen in the capture ({} of the class in the attack \
-                 window; unsolicited answers are {} of every packet then)",
-                c.approx(w.flagged),
-                pct(w.flagged as f64 / w.packets.max(1) as f64),
-                pct(dominance.min(1.0))
-            ));
-            evidence.push(format!("~{} distinct reflectors", thousands(sources)));
+            vec![
+                Evidence::UnsolicitedAnswers {
+                    class,
+                    answers: c.count(w.flagged),
+                    share,
+                    of_all: Some(dominance.min(1.0)),
+                },
+                Evidence::Reflectors { distinct: sources },
+            ]
         }
         LowRateFamily::Flood => {
             if sources < cfg.min_flood_sources {
@@ -563,38 +554,34 @@ fn overwhelming(
             if !spoofing(class, c, cfg.min_flood_sources).shown {
                 return None;
             }
-            let what = match class {
-                Class::Syn if syn_only_capture(an) => {
-                    "SYNs (the capture holds no other TCP packet: whether their handshakes \
-                     completed cannot be seen)"
-                }
-                Class::Syn => "SYNs never followed by the handshake's ACK",
-                Class::Ack | Class::Rst | Class::Fin => {
-                    "packets outside any connection seen opening"
-                }
-                _ => "packets never answered",
-            };
-            evidence.push(format!(
-                "{} {what} from ~{} sources shown forged (see the sources' evidence): {} of the \
-                 class in the attack window, {} of every packet then",
-                c.approx(w.flagged),
-                thousands(sources),
-                pct(w.flagged as f64 / w.packets.max(1) as f64),
-                pct(dominance.min(1.0))
-            ));
+            vec![Evidence::ForgedFlood {
+                kind: unsolicited(class, syn_only_capture(an)),
+                packets: c.count(w.flagged),
+                sources,
+                share,
+                of_all: dominance.min(1.0),
+            }]
         }
-    }
-    let why = format!(
-        "found below the volume thresholds (peak {}, {} packets; --min-pps {}, --min-packets \
-         {}) on its evidence alone. A capture sampled before it was saved? Give \
-         --sampling-rate N (one packet in N) to scale it to the wire. Until its rate is known, \
-         its rule logs rather than blocks",
-        rate(w.peak_pps * cfg.wire_one_in.max(1) as f64),
-        c.approx(w.flagged * cfg.wire_one_in.max(1)),
-        cfg.min_pps,
-        cfg.min_packets
-    );
+    };
+    let wire = cfg.wire_one_in.max(1);
+    let why = LowRate {
+        peak_pps: w.peak_pps * wire as f64,
+        packets: c.count(w.flagged * wire),
+        min_pps: cfg.min_pps,
+        min_packets: cfg.min_packets,
+    };
     Some((evidence, why))
+}
+
+/// What the evidence-carrying packets of `class` are.
+fn unsolicited(class: Class, syn_only: bool) -> Unsolicited {
+    match class {
+        Class::Syn if syn_only => Unsolicited::SynsOnly,
+        Class::Syn => Unsolicited::HalfOpen,
+        Class::SynAck | Class::Reflection(_) => Unsolicited::Answers,
+        Class::Ack | Class::Rst | Class::Fin => Unsolicited::OutsideConnections,
+        _ => Unsolicited::Unanswered,
+    }
 }
 
 /// Unsolicited answers from many reflectors below the volume of an attack: what a capture
@@ -646,7 +633,6 @@ pub(crate) fn low_rate_hints(an: &Analyzer, found: &[Finding]) -> Vec<String> {
 
 /// Detects attacks class by class.
 pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
-    let cfg = an.config();
     let mut findings = Vec::new();
     let mut dismissed = Vec::new();
     for class in Class::all() {
@@ -654,272 +640,317 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         if class == Class::Undecoded {
             continue;
         }
-        // Later fragments that came before their first fragment are this class's until it
-        // comes; most of them having found it, they are the datagrams' other classes'.
-        let resolved = an.classifier().resolved_orphans();
-        if class == Class::Fragment && resolved > 0 && 2 * resolved >= c.packets {
-            dismissed.push(Dismissal {
-                class,
-                packets: c.packets,
-                peak_pps: 0.0,
-                sources: c.distinct_sources.estimate(),
-                reason: DismissReason::OutOfOrderFragments { resolved },
-            });
+        if let Some(d) = out_of_order_fragments(an, class, c) {
+            dismissed.push(d);
             continue;
         }
-        // Sources of the evidence-carrying packets: legitimate clients of the same kind of
-        // traffic do not make a scanner or a single heavy sender look like a crowd.
-        let sources = c.evidence_sources();
-        let all_sources = c.distinct_sources.estimate();
-        // Volume first: below it nothing is an attack, and nothing needs explaining.
-        let whole_rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
-        let mut whole_peak = whole_rates.iter().cloned().fold(0.0, f64::max);
-        if an.bucket_ns > SECOND_NS {
-            // Buckets wider than a second average a short attack down; its busiest second of
-            // evidence (part of the class's packets) is a floor.
-            whole_peak = whole_peak.max(c.busiest_evidence_second() as f64);
-        }
-        let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
-        // A capture sampled before it was saved stands for `wire` times its packets.
-        let wire = cfg.wire_one_in.max(1);
-        // Below the volume of an attack, only overwhelming evidence makes one (see
-        // `overwhelming`), and a class without it needs no explaining.
-        let below_volume =
-            class_total * wire < cfg.min_packets || whole_peak * (wire as f64) < cfg.min_pps;
-        if below_volume && LowRateFamily::of(class).is_none() {
-            continue;
-        }
-        let mut taken: Vec<Window> = Vec::new();
-        for round in 0..MAX_WINDOWS {
-            let Some(w) = window(an, c, &taken) else {
-                if below_volume || round > 0 {
-                    break;
-                }
-                dismissed.push(Dismissal {
-                    class,
-                    packets: c.packets,
-                    peak_pps: whole_peak,
-                    sources: all_sources,
-                    reason: DismissReason::TwoWayTraffic,
-                });
-                break;
-            };
-            // Another window of the class must be another episode, not the ramp or the tail of
-            // the one found.
-            if !apart(&w, &taken, quiet_gap(an)) {
-                break;
-            }
-            let evidence_share = w.flagged as f64 / w.packets.max(1) as f64;
-            let rise = w.baseline_pps.map(|b| w.mean_pps / b.max(1.0));
-            let rose = rise.is_some_and(|r| r >= cfg.baseline_factor);
-            let many_sources = sources >= cfg.min_flood_sources;
-            let enough =
-                w.flagged * wire >= cfg.min_packets && w.peak_pps * wire as f64 >= cfg.min_pps;
-            let mut evidence = Vec::new();
-            let mut zone = None;
-            let mut vector = class.vector().to_string();
-            let dismiss = |reason: DismissReason| Dismissal {
-                class,
-                packets: c.packets,
-                peak_pps: whole_peak,
-                sources: all_sources,
-                reason,
-            };
-            let syn_only = syn_only_capture(an);
-            let what = match class {
-                Class::Syn if syn_only => {
-                    "whose handshakes cannot be followed (the capture holds no TCP packet but SYNs)"
-                }
-                Class::Syn => "never followed by the handshake's ACK",
-                Class::SynAck | Class::Reflection(_) => "answering no request seen in the capture",
-                Class::Ack | Class::Rst | Class::Fin => "outside any connection seen opening",
-                _ => "never answered",
-            };
-            let mut low_rate = None;
-            if below_volume {
-                match overwhelming(an, class, c, &w, sources) {
-                    Some((found, why)) => {
-                        evidence = found;
-                        low_rate = Some(why);
-                    }
-                    None => continue,
-                }
-            }
-            let verdict: Result<(), DismissReason> = if low_rate.is_some() {
-                Ok(())
-            } else if class == Class::DnsQuery {
-                match c.dns.as_deref() {
-                    Some(d) if d.parsed >= cfg.min_packets => {
-                        let (z, zone_n) = d.zones.top(1).pop().unwrap_or_default();
-                        let distinct = d.distinct_names.estimate();
-                        let uniq = distinct as f64 / d.parsed as f64;
-                        let zone_share = zone_n as f64 / d.parsed as f64;
-                        if zone_share >= 0.5 && uniq >= 0.5 {
-                            evidence.push(format!(
-                                "{} queries, {} of them under {z}, ~{} distinct names: \
-                                 random subdomains that no cache can answer",
-                                thousands(d.parsed),
-                                pct(zone_share),
-                                thousands(distinct)
-                            ));
-                            zone = Some(z);
-                            Ok(())
-                        } else {
-                            Err(DismissReason::OrdinaryResolverTraffic {
-                                top_zone_share: zone_share,
-                                names_per_query: uniq,
-                            })
-                        }
-                    }
-                    _ => Err(DismissReason::NoDnsQuestions),
-                }
-            } else if !enough {
-                Err(DismissReason::BelowVolume {
-                    flagged: w.flagged,
-                    estimated: c.profiled > c.profiled_samples,
-                    evidence: what,
-                    peak_pps: w.peak_pps,
-                })
-            } else {
-                match class {
-                    Class::SynAck | Class::Reflection(_) => {
-                        if sources < cfg.min_reflectors {
-                            Err(DismissReason::FewReflectors {
-                                reflectors: sources,
-                            })
-                        } else {
-                            let what = reflected(class);
-                            evidence.push(format!(
-                                "{} {what} answer no request seen in the capture ({} of the \
-                                 class in the attack window)",
-                                c.approx(w.flagged),
-                                pct(evidence_share)
-                            ));
-                            evidence.push(format!("~{} distinct reflectors", thousands(sources)));
-                            Ok(())
-                        }
-                    }
-                    _ if !(many_sources || rose && sources >= 5) => {
-                        Err(DismissReason::FewSources { sources })
-                    }
-                    _ if evidence_share < cfg.min_evidence && !rose => {
-                        Err(DismissReason::LittleEvidence {
-                            share: evidence_share,
-                            evidence: what,
-                        })
-                    }
-                    Class::Syn if syn_only => {
-                        evidence.push(format!(
-                            "{} SYNs from ~{} sources; the capture holds no other TCP packet, so \
-                             whether their handshakes completed cannot be seen",
-                            c.approx(w.flagged),
-                            thousands(sources)
-                        ));
-                        Ok(())
-                    }
-                    Class::Syn => {
-                        let completion = c.completed as f64 / c.packets.max(1) as f64;
-                        evidence.push(format!(
-                            "{} SYNs never followed by the handshake's ACK; {} handshakes \
-                             completed in all ({} of SYNs)",
-                            c.approx(w.flagged),
-                            thousands(c.completed),
-                            pct(completion.min(1.0))
-                        ));
-                        Ok(())
-                    }
-                    Class::Udp => {
-                        // One fixed source port from real, repeating hosts: a reflection of a
-                        // service levee has no name for.
-                        let top_port = concentrated_port(&c.src_ports.to_vec(), c.profiled, 0.9);
-                        let spoofed_like =
-                            sources >= 1000 && sources as f64 >= 0.5 * c.profiled as f64;
-                        if let (Some(port), false) = (top_port, spoofed_like) {
-                            vector = "udp-reflection".into();
-                            evidence.push(format!(
-                                "{} UDP packets from source port {port}, answering no request seen \
-                                 in the capture, from ~{} hosts: reflection of an unnamed service",
-                                c.approx(w.flagged),
-                                thousands(sources)
-                            ));
-                        } else {
-                            evidence.push(format!(
-                                "{} packets {what} ({} of the class in the attack window)",
-                                c.approx(w.flagged),
-                                pct(evidence_share)
-                            ));
-                        }
-                        Ok(())
-                    }
-                    _ => {
-                        evidence.push(format!(
-                            "{} packets {what} ({} of the class in the attack window)",
-                            c.approx(w.flagged),
-                            pct(evidence_share)
-                        ));
-                        Ok(())
-                    }
-                }
-            };
-            if let Err(reason) = verdict {
-                if round == 0 {
-                    dismissed.push(dismiss(reason));
-                }
-                break;
-            }
-            if let (Some(b), Some(r)) = (w.baseline_pps, rise) {
-                evidence.push(format!(
-                    "rate rose from {} before the attack to {} ({:.0}x)",
-                    rate(b),
-                    rate(w.mean_pps),
-                    r
-                ));
-            }
-            let (targets, carpet) = targets(c);
-            // Below the volume of an attack, fewer claimed sources suffice to show them forged.
-            let claimed = if low_rate.is_some() {
-                cfg.min_flood_sources
-            } else {
-                SPOOFED_MIN_SOURCES
-            };
-            let Spoofing {
-                likely: spoofed_likely,
-                evidence: source_evidence,
-                ..
-            } = spoofing(class, c, claimed);
-            let candidates = crate::signature::candidates(class, c, &targets, zone.as_deref());
-            findings.push(Finding {
-                vector: if carpet {
-                    "carpet-bombing".into()
-                } else {
-                    vector.clone()
-                },
-                carpet_of: carpet.then(|| vector.clone()),
-                classes: vec![class],
-                window: (w.start, w.end),
-                peak_pps: w.peak_pps * wire as f64,
-                targets,
-                evidence,
-                spoofed_likely,
-                source_evidence,
-                candidates,
-                class,
-                zone,
-                watched_sources: c
-                    .sources
-                    .top(WATCHED_SOURCES)
-                    .into_iter()
-                    .map(|(a, _)| a)
-                    .collect(),
-                low_rate,
-                backscatter_of: None,
-            });
-            taken.push(w);
-        }
+        class_findings(an, class, c, &mut findings, &mut dismissed);
     }
     fold_backscatter(an, &mut findings);
     findings.extend(scans(an));
     (findings, dismissed)
+}
+
+/// Later fragments that came before their first fragment are the fragment class's until it
+/// comes; when most of them found it, they are the datagrams' other classes', and the class is
+/// dismissed.
+fn out_of_order_fragments(an: &Analyzer, class: Class, c: &ClassStats) -> Option<Dismissal> {
+    let resolved = an.classifier().resolved_orphans();
+    (class == Class::Fragment && resolved > 0 && 2 * resolved >= c.packets).then(|| Dismissal {
+        class,
+        packets: c.packets,
+        peak_pps: 0.0,
+        sources: c.distinct_sources.estimate(),
+        reason: DismissReason::OutOfOrderFragments { resolved },
+    })
+}
+
+/// One class as detection sees it, the same for each of its windows.
+struct ClassView<'a> {
+    an: &'a Analyzer,
+    class: Class,
+    c: &'a ClassStats,
+    /// Sources of the evidence-carrying packets: legitimate clients of the same kind of
+    /// traffic do not make a scanner or a single heavy sender look like a crowd.
+    sources: u64,
+    /// The class's peak rate over the whole capture.
+    whole_peak: f64,
+    /// Below the volume of an attack over the whole capture.
+    below_volume: bool,
+    /// The capture holds no TCP packet but SYNs.
+    syn_only: bool,
+}
+
+impl ClassView<'_> {
+    fn dismissal(&self, reason: DismissReason) -> Dismissal {
+        Dismissal {
+            class: self.class,
+            packets: self.c.packets,
+            peak_pps: self.whole_peak,
+            sources: self.c.distinct_sources.estimate(),
+            reason,
+        }
+    }
+}
+
+/// The attacks of one class, window after window; its dismissal when its busiest window is
+/// not one.
+fn class_findings(
+    an: &Analyzer,
+    class: Class,
+    c: &ClassStats,
+    findings: &mut Vec<Finding>,
+    dismissed: &mut Vec<Dismissal>,
+) {
+    let cfg = an.config();
+    // Volume first: below it nothing is an attack, and nothing needs explaining.
+    let whole_rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
+    let mut whole_peak = whole_rates.iter().cloned().fold(0.0, f64::max);
+    if an.bucket_ns > SECOND_NS {
+        // Buckets wider than a second average a short attack down; its busiest second of
+        // evidence (part of the class's packets) is a floor.
+        whole_peak = whole_peak.max(c.busiest_evidence_second() as f64);
+    }
+    let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
+    // A capture sampled before it was saved stands for `wire` times its packets.
+    let wire = cfg.wire_one_in.max(1);
+    // Below the volume of an attack, only overwhelming evidence makes one (see
+    // `overwhelming`), and a class without it needs no explaining.
+    let below_volume =
+        class_total * wire < cfg.min_packets || whole_peak * (wire as f64) < cfg.min_pps;
+    if below_volume && LowRateFamily::of(class).is_none() {
+        return;
+    }
+    let view = ClassView {
+        an,
+        class,
+        c,
+        sources: c.evidence_sources(),
+        whole_peak,
+        below_volume,
+        syn_only: syn_only_capture(an),
+    };
+    let mut taken: Vec<Window> = Vec::new();
+    for round in 0..MAX_WINDOWS {
+        let Some(w) = window(an, c, &taken) else {
+            if !below_volume && round == 0 {
+                dismissed.push(view.dismissal(DismissReason::TwoWayTraffic));
+            }
+            break;
+        };
+        // Another window of the class must be another episode, not the ramp or the tail of
+        // the one found.
+        if !apart(&w, &taken, quiet_gap(an)) {
+            break;
+        }
+        let judged = match judge(&view, &w) {
+            None => continue,
+            Some(Ok(judged)) => judged,
+            Some(Err(reason)) => {
+                if round == 0 {
+                    dismissed.push(view.dismissal(reason));
+                }
+                break;
+            }
+        };
+        findings.push(finding(&view, &w, judged));
+        taken.push(w);
+    }
+}
+
+/// A window judged an attack: why, and what it is.
+struct Judged {
+    evidence: Vec<Evidence>,
+    vector: String,
+    /// Water torture: the zone.
+    zone: Option<String>,
+    /// Found below the volume thresholds: why it is reported.
+    low_rate: Option<LowRate>,
+}
+
+/// Judges one window of a class: an attack with its evidence, or why not; `None` for a
+/// window below the volume thresholds without overwhelming evidence, which needs no
+/// explaining.
+fn judge(v: &ClassView<'_>, w: &Window) -> Option<Result<Judged, DismissReason>> {
+    let cfg = v.an.config();
+    let c = v.c;
+    let mut judged = Judged {
+        evidence: Vec::new(),
+        vector: v.class.vector().to_string(),
+        zone: None,
+        low_rate: None,
+    };
+    if v.below_volume {
+        let (evidence, why) = overwhelming(v.an, v.class, c, w, v.sources)?;
+        judged.evidence = evidence;
+        judged.low_rate = Some(why);
+    } else if v.class == Class::DnsQuery {
+        match c.dns.as_deref() {
+            Some(d) if d.parsed >= cfg.min_packets => {
+                let (z, zone_n) = d.zones.top(1).pop().unwrap_or_default();
+                let distinct = d.distinct_names.estimate();
+                let uniq = distinct as f64 / d.parsed as f64;
+                let zone_share = zone_n as f64 / d.parsed as f64;
+                if zone_share < 0.5 || uniq < 0.5 {
+                    return Some(Err(DismissReason::OrdinaryResolverTraffic {
+                        top_zone_share: zone_share,
+                        names_per_query: uniq,
+                    }));
+                }
+                judged.evidence.push(Evidence::RandomSubdomains {
+                    queries: d.parsed,
+                    zone: z.clone(),
+                    zone_share,
+                    distinct_names: distinct,
+                });
+                judged.zone = Some(z);
+            }
+            _ => return Some(Err(DismissReason::NoDnsQuestions)),
+        }
+    } else if let Err(reason) = evidence_at_volume(v, w, &mut judged) {
+        return Some(Err(reason));
+    }
+    let rise = w.baseline_pps.map(|b| w.mean_pps / b.max(1.0));
+    if let (Some(b), Some(r)) = (w.baseline_pps, rise) {
+        judged.evidence.push(Evidence::RateRose {
+            before_pps: b,
+            during_pps: w.mean_pps,
+            factor: r,
+        });
+    }
+    Some(Ok(judged))
+}
+
+/// The evidence of a flood or reflection window at the volume of an attack, or why it is not
+/// one.
+fn evidence_at_volume(
+    v: &ClassView<'_>,
+    w: &Window,
+    judged: &mut Judged,
+) -> Result<(), DismissReason> {
+    let cfg = v.an.config();
+    let (c, sources) = (v.c, v.sources);
+    let wire = cfg.wire_one_in.max(1);
+    let share = w.flagged as f64 / w.packets.max(1) as f64;
+    let rose = w
+        .baseline_pps
+        .is_some_and(|b| w.mean_pps / b.max(1.0) >= cfg.baseline_factor);
+    let kind = unsolicited(v.class, v.syn_only);
+    if w.flagged * wire < cfg.min_packets || w.peak_pps * (wire as f64) < cfg.min_pps {
+        return Err(DismissReason::BelowVolume {
+            flagged: w.flagged,
+            estimated: c.profiled > c.profiled_samples,
+            evidence: kind.phrase(),
+            peak_pps: w.peak_pps,
+        });
+    }
+    let packets = c.count(w.flagged);
+    let flagged = Evidence::Flagged {
+        kind,
+        packets,
+        share,
+    };
+    let evidence = &mut judged.evidence;
+    match v.class {
+        Class::SynAck | Class::Reflection(_) => {
+            if sources < cfg.min_reflectors {
+                return Err(DismissReason::FewReflectors {
+                    reflectors: sources,
+                });
+            }
+            evidence.push(Evidence::UnsolicitedAnswers {
+                class: v.class,
+                answers: packets,
+                share,
+                of_all: None,
+            });
+            evidence.push(Evidence::Reflectors { distinct: sources });
+        }
+        _ if !(sources >= cfg.min_flood_sources || rose && sources >= 5) => {
+            return Err(DismissReason::FewSources { sources });
+        }
+        _ if share < cfg.min_evidence && !rose => {
+            return Err(DismissReason::LittleEvidence {
+                share,
+                evidence: kind.phrase(),
+            });
+        }
+        Class::Syn if v.syn_only => evidence.push(Evidence::SynsOnly {
+            syns: packets,
+            sources,
+        }),
+        Class::Syn => evidence.push(Evidence::HalfOpen {
+            syns: packets,
+            completed: c.completed,
+            completion: (c.completed as f64 / c.packets.max(1) as f64).min(1.0),
+        }),
+        Class::Udp => {
+            // One fixed source port from real, repeating hosts: a reflection of a service
+            // levee has no name for.
+            let top_port = concentrated_port(&c.src_ports.to_vec(), c.profiled, 0.9);
+            let spoofed_like = sources >= 1000 && sources as f64 >= 0.5 * c.profiled as f64;
+            match (top_port, spoofed_like) {
+                (Some(port), false) => {
+                    judged.vector = "udp-reflection".into();
+                    evidence.push(Evidence::UnnamedReflection {
+                        packets,
+                        port,
+                        hosts: sources,
+                    });
+                }
+                _ => evidence.push(flagged),
+            }
+        }
+        _ => evidence.push(flagged),
+    }
+    Ok(())
+}
+
+/// The attack a judged window makes: its targets, its sources' evidence, its signature
+/// candidates.
+fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
+    let cfg = v.an.config();
+    let (targets, carpet) = targets(v.c);
+    // Below the volume of an attack, fewer claimed sources suffice to show them forged.
+    let claimed = if judged.low_rate.is_some() {
+        cfg.min_flood_sources
+    } else {
+        SPOOFED_MIN_SOURCES
+    };
+    let Spoofing {
+        likely: spoofed_likely,
+        evidence: source_evidence,
+        ..
+    } = spoofing(v.class, v.c, claimed);
+    let candidates = crate::signature::candidates(v.class, v.c, &targets, judged.zone.as_deref());
+    let vector = judged.vector;
+    Finding {
+        vector: if carpet {
+            "carpet-bombing".into()
+        } else {
+            vector.clone()
+        },
+        carpet_of: carpet.then(|| vector.clone()),
+        classes: vec![v.class],
+        window: (w.start, w.end),
+        peak_pps: w.peak_pps * cfg.wire_one_in.max(1) as f64,
+        targets,
+        evidence: judged.evidence,
+        spoofed_likely,
+        source_evidence,
+        candidates,
+        class: v.class,
+        zone: judged.zone,
+        watched_sources: v
+            .c
+            .sources
+            .top(WATCHED_SOURCES)
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect(),
+        low_rate: judged.low_rate,
+        backscatter_of: None,
+    }
 }
 
 /// What detection finds in the packets added to `an` so far, without ending its first pass:
@@ -1051,7 +1082,7 @@ fn targets(c: &ClassStats) -> (TargetSpec, bool) {
 struct Spoofing {
     likely: bool,
     shown: bool,
-    evidence: Vec<String>,
+    evidence: Vec<SourceEvidence>,
 }
 
 fn spoofing(class: Class, c: &ClassStats, claimed: u64) -> Spoofing {
@@ -1062,52 +1093,46 @@ fn spoofing(class: Class, c: &ClassStats, claimed: u64) -> Spoofing {
     let distinct_ttls = c.ttl.iter().filter(|&&n| n > 0).count();
     let reflection = matches!(class, Class::SynAck | Class::Reflection(_));
     if reflection {
-        ev.push(format!(
-            "~{} reflectors: real hosts answering requests forged with the target's address",
-            thousands(sources)
-        ));
+        ev.push(SourceEvidence::Reflectors { distinct: sources });
     }
     let mut spoofed = false;
     let mut shown = false;
     if !reflection && sources >= claimed && per_packet >= 0.3 {
         spoofed = true;
-        ev.push(format!(
-            "~{} distinct sources for {} packets: nearly every packet from a new address",
-            thousands(sources),
-            c.approx(c.profiled)
-        ));
+        ev.push(SourceEvidence::NewAddressPerPacket {
+            sources,
+            packets: c.count(c.profiled),
+        });
     }
     if bogon_share >= 0.01 {
         shown |= !reflection && bogon_share >= 0.05;
-        ev.push(format!(
-            "{} of packets from private, reserved or unallocated addresses",
-            pct(bogon_share)
-        ));
+        ev.push(SourceEvidence::Bogons { share: bogon_share });
     }
     if distinct_ttls >= 128 {
         shown |= !reflection;
-        ev.push(format!(
-            "{distinct_ttls} distinct TTL values: set at random, as crafted packets are"
-        ));
+        ev.push(SourceEvidence::RandomTtls {
+            distinct: distinct_ttls,
+        });
     } else if !reflection && sources >= claimed {
         if let Some((lo, hi)) = central_range(&c.ttl, 0.9) {
             if hi - lo <= 8 {
                 shown = true;
-                ev.push(format!(
-                    "90% of packets have TTL {lo}..{hi} although they claim ~{} sources: \
-                     few real origins behind many addresses",
-                    thousands(sources)
-                ));
+                ev.push(SourceEvidence::FewTtls {
+                    // Indexes of the 256 TTL counters.
+                    low: lo as u8,
+                    high: hi as u8,
+                    sources,
+                });
             }
         }
     }
     // ID 0 is what Linux writes in every don't-fragment packet: not a tell.
     if let Some((id, n)) = c.ip_ids.top(2).into_iter().find(|(id, _)| *id != 0) {
         if n as f64 >= 0.5 * c.profiled as f64 && c.profiled >= 100 {
-            ev.push(format!(
-                "IP ID {id} in {} of packets: written by a packet generator",
-                pct(n as f64 / c.profiled as f64)
-            ));
+            ev.push(SourceEvidence::FixedIpId {
+                id,
+                share: n as f64 / c.profiled as f64,
+            });
         }
     }
     Spoofing {
@@ -1163,26 +1188,17 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
             }
             let ip = addr_from_bits(src);
             let class = scanner_class(an, src);
-            let addresses = if hosts == 1 { "address" } else { "addresses" };
-            let evidence = vec![if class.is_tcp() {
-                format!(
-                    "{ip} probed {} new (address, port) pairs on {} {addresses}; {} handshakes \
-                     completed",
-                    approx(an, ports),
-                    approx(an, hosts),
-                    thousands(done)
-                )
-            } else {
-                let over = match class {
-                    c if c.is_udp() => "UDP",
-                    Class::Icmp => "ICMP",
-                    _ => "IP",
-                };
-                format!(
-                    "{ip} probed {} new (address, port) pairs on {} {addresses} over {over}",
-                    approx(an, ports),
-                    approx(an, hosts),
-                )
+            let over = match class {
+                c if c.is_tcp() => ProbesOver::Tcp { completed: done },
+                c if c.is_udp() => ProbesOver::Udp,
+                Class::Icmp => ProbesOver::Icmp,
+                _ => ProbesOver::Ip,
+            };
+            let evidence = vec![Evidence::Probes {
+                ip,
+                pairs: approx(an, ports),
+                hosts: approx(an, hosts),
+                over,
             }];
             let expr = levee_rules::parse_plain(&format!("ip.src == {ip}"))
                 .expect("an address comparison parses");

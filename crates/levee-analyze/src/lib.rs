@@ -26,6 +26,7 @@ pub mod analyze;
 pub mod bloom;
 pub mod detail;
 pub mod detect;
+pub mod evidence;
 pub mod measure;
 mod pages;
 pub mod reference;

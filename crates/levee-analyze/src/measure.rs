@@ -703,7 +703,7 @@ impl Plan {
                 mean_pps * wire as f64,
                 mean_bps * wire as f64,
             );
-            let mut evidence = f.evidence.clone();
+            let mut evidence: Vec<String> = f.evidence.iter().map(ToString::to_string).collect();
             // Evidence that rests on answers never seen means little in a capture that holds
             // no packet from the targets: say so, when every packet was measured (a sample
             // may miss a target's few packets).
@@ -786,7 +786,7 @@ impl Plan {
                 }),
                 signature,
                 evidence,
-                low_rate: f.low_rate.clone(),
+                low_rate: f.low_rate.as_ref().map(ToString::to_string),
                 backscatter: Vec::new(),
             });
         }
@@ -1025,7 +1025,7 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
         },
         top,
         spoofed_likely: f.spoofed_likely,
-        evidence: f.source_evidence.clone(),
+        evidence: f.source_evidence.iter().map(ToString::to_string).collect(),
         ttl_steady_share: None,
         bogon_share: c.bogon_sources as f64 / c.profiled.max(1) as f64,
         ttl: TtlSummary {

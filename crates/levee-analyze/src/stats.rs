@@ -392,12 +392,11 @@ impl ClassStats {
         (scaled as u64).min(self.distinct_sources.estimate().max(seen))
     }
 
-    /// A count of the profile, marked `~` when the profile was built from a sample.
-    pub fn approx(&self, n: u64) -> String {
-        if self.profiled > self.profiled_samples {
-            format!("~{}", crate::units::thousands(n))
-        } else {
-            crate::units::thousands(n)
+    /// `n` as a count of this class: estimated when the class was profiled from a sample.
+    pub fn count(&self, n: u64) -> crate::evidence::Count {
+        crate::evidence::Count {
+            n,
+            estimated: self.profiled > self.profiled_samples,
         }
     }
 

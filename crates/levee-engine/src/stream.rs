@@ -102,9 +102,9 @@ pub struct AttackEvent {
     /// The most specific rule expression that matches it so far (measured only at the end).
     pub signature: Option<String>,
     /// Why it is an attack, one line each.
-    pub evidence: Vec<String>,
+    pub evidence: Vec<levee_analyze::evidence::Evidence>,
     /// Found below the volume thresholds, on its evidence alone: why.
-    pub low_rate: Option<String>,
+    pub low_rate: Option<levee_analyze::evidence::LowRate>,
 }
 
 /// What a stream tells, in the order it happens.

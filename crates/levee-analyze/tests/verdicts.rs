@@ -1,6 +1,8 @@
-//! Why a class with the volume of an attack is not called one: the verdicts as values.
+//! Why a class is called an attack ([`Evidence`], [`SourceEvidence`]) or, with the volume of
+//! one, is not ([`DismissReason`]): the verdicts as values, not sentences.
 
 use levee_analyze::detect::{findings_so_far, DismissReason, Dismissal, Finding};
+use levee_analyze::evidence::{Evidence, ProbesOver, SourceEvidence};
 use levee_analyze::vector::Class;
 use levee_analyze::{AnalyzeConfig, Analyzer};
 use levee_capture::{CaptureReader, Item};
@@ -85,4 +87,77 @@ fn too_few_sources_is_said_with_their_number() {
     let reason = reason_of(&dismissed, Class::Syn);
     assert!(matches!(reason, DismissReason::FewSources { sources } if *sources > 1000));
     assert!(reason.to_string().contains("a few heavy senders"));
+}
+
+fn attack<'a>(found: &'a [Finding], vector: &str) -> &'a Finding {
+    found
+        .iter()
+        .find(|f| f.vector == vector)
+        .unwrap_or_else(|| panic!("a {vector} is found: {found:#?}"))
+}
+
+/// A SYN flood is told by its half-open handshakes, and its forged sources by their number.
+#[test]
+fn a_syn_flood_rests_on_half_open_handshakes_from_forged_sources() {
+    let (found, _) = judged("syn-flood", 200_000, AnalyzeConfig::default());
+    let f = attack(&found, "syn-flood");
+    assert!(
+        f.evidence.iter().any(|e| matches!(e,
+            Evidence::HalfOpen { syns, completion, .. } if syns.n > 10_000 && *completion < 0.2)),
+        "{:#?}",
+        f.evidence
+    );
+    assert!(f.spoofed_likely);
+    assert!(
+        f.source_evidence.iter().any(|e| matches!(e,
+            SourceEvidence::NewAddressPerPacket { sources, .. } if *sources >= 1000)),
+        "{:#?}",
+        f.source_evidence
+    );
+    assert!(f.low_rate.is_none());
+}
+
+/// A reflection is told by answers nobody asked for, from many reflectors, which are real
+/// hosts and not forged.
+#[test]
+fn a_reflection_rests_on_unsolicited_answers_from_many_reflectors() {
+    let config = AnalyzeConfig::default();
+    let (found, _) = judged("dns-reflection", 200_000, config.clone());
+    let f = attack(&found, "dns-reflection");
+    assert!(
+        f.evidence.iter().any(|e| matches!(e,
+            Evidence::UnsolicitedAnswers { class: Class::Reflection(_), share, of_all: None, .. }
+                if *share > 0.9)),
+        "{:#?}",
+        f.evidence
+    );
+    assert!(
+        f.evidence.iter().any(|e| matches!(e,
+            Evidence::Reflectors { distinct } if *distinct >= config.min_reflectors)),
+        "{:#?}",
+        f.evidence
+    );
+    assert!(
+        matches!(
+            f.source_evidence.first(),
+            Some(SourceEvidence::Reflectors { .. })
+        ),
+        "{:#?}",
+        f.source_evidence
+    );
+}
+
+/// A port scan is told by one source probing many new ports and completing no handshake.
+#[test]
+fn a_port_scan_rests_on_probes_without_handshakes() {
+    let (found, _) = judged("port-scan", 100_000, AnalyzeConfig::default());
+    let f = attack(&found, "port-scan");
+    let [Evidence::Probes { pairs, over, .. }] = f.evidence.as_slice() else {
+        panic!("{:#?}", f.evidence)
+    };
+    assert!(pairs.n >= 100, "{pairs:?}");
+    assert!(
+        matches!(over, ProbesOver::Tcp { completed } if *completed * 5 <= pairs.n),
+        "{over:?}"
+    );
 }
