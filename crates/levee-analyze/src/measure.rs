@@ -446,58 +446,8 @@ impl Plan {
     /// Writes the analysis document.
     pub fn finish(&self, files: Vec<FileInfo>, damaged_records: u64) -> Analysis {
         let an = &self.analyzer;
-        let cfg = an.config().clone();
-        let total = an.packets;
+        let cfg = an.config();
         let mut attacks = Vec::new();
-        let mut notes = Vec::new();
-        if an.filter_saturation() > 0.05 {
-            notes.push(format!(
-                "the flow filters are {:.0}% likely to mistake a new flow for a known one at \
-                 this size: unsolicited/unanswered shares are underestimated",
-                an.filter_saturation() * 100.0
-            ));
-        }
-        if cfg.wire_one_in > 1 {
-            notes.push(format!(
-                "the capture was sampled one packet in {} before it was saved (--sampling-rate): \
-                 attack packets, bytes and rates are scaled to the wire and compared with the \
-                 thresholds as such; distinct sources and targets are those the sample shows, \
-                 and the capture's own totals are its packets",
-                thousands(cfg.wire_one_in)
-            ));
-        }
-        notes.extend(crate::detect::low_rate_hints(an, &self.findings));
-        if an.bucket_ns > cfg.bucket_ns.max(1) {
-            notes.push(format!(
-                "the capture spans {}: its rates are charted in {} s buckets (a series keeps at \
-                 most 16,384), not the {} s asked. Detection does not rest on them: an attack's \
-                 window is bounded by its first and last packets, with no 5-minute silence in \
-                 it, and its peak is its busiest second, counted exactly",
-                span_words(an.end - an.start),
-                an.bucket_ns as f64 / 1e9,
-                cfg.bucket_ns as f64 / 1e9
-            ));
-        }
-        if crate::detect::syn_only_capture(an) {
-            notes.push(
-                "the capture holds TCP SYNs and no other TCP packet (a capture filter, or one \
-                 direction of the traffic): it cannot show whether a handshake completed, so a \
-                 SYN flood found here rests on its volume and its sources alone"
-                    .to_string(),
-            );
-        }
-        // The rate of this thread's sample and of those merged into it (each thread's is final
-        // once the inputs are read, before the merge).
-        let one_in = an.sample_one_in();
-        if one_in > 1 {
-            notes.push(format!(
-                "large capture: every packet was counted and followed, but one in {one_in} \
-                 was profiled and measured ({} packets): attack packets, bytes, rates, \
-                 coverage and collateral are estimates from that sample (--exact measures \
-                 every packet, more slowly)",
-                thousands(self.meter.measured)
-            ));
-        }
         let mut backscatter: Vec<(usize, crate::report::Backscatter)> = Vec::new();
         for (fi, (f, count)) in self.findings.iter().zip(&self.meter.counts).enumerate() {
             if count.packets == 0 {
@@ -510,285 +460,7 @@ impl Plan {
                 backscatter.push((parent, self.backscatter(f, count, parent)));
                 continue;
             }
-            let others = self.meter.unclaimed_packets;
-            let reference = crate::reference::Reference::for_targets(&f.targets);
-            let on_reference: Vec<crate::reference::ReferenceMatch> =
-                f.candidates.iter().map(|e| reference.measure(e)).collect();
-            let mut measured: Vec<MeasuredExpression> = f
-                .candidates
-                .iter()
-                .zip(&count.matched)
-                .zip(&on_reference)
-                .map(|((e, &(a, o)), r)| MeasuredExpression {
-                    expression: e.to_string(),
-                    coverage: a as f64 / count.packets as f64,
-                    collateral: if others == 0 {
-                        0.0
-                    } else {
-                        o as f64 / others as f64
-                    },
-                    reference_collateral: r.share(),
-                })
-                .collect();
-            // Best: coverage reached and, where any such candidate spares all of the benign
-            // reference, one that does; then the least collateral (within one packet in ten
-            // thousand, and at most MAX_COLLATERAL); then the most specific (earliest) within
-            // a point of the best coverage.
-            let mut reached: Vec<usize> = (0..measured.len())
-                .filter(|&i| measured[i].coverage >= TARGET_COVERAGE)
-                .collect();
-            if reached.iter().any(|&i| on_reference[i].matched == 0) {
-                reached.retain(|&i| on_reference[i].matched == 0);
-            }
-            let least = reached
-                .iter()
-                .map(|&i| measured[i].collateral)
-                .fold(f64::INFINITY, f64::min);
-            let best = if least > MAX_COLLATERAL {
-                // No candidate both covers the attack and spares the rest: the best trade,
-                // a point of collateral weighing ten of coverage (a rule blocking much good
-                // traffic is worse than one letting a little attack through).
-                let score = |i: usize| measured[i].coverage - 10.0 * measured[i].collateral;
-                (0..measured.len())
-                    .max_by(|&i, &j| score(i).total_cmp(&score(j)).then(j.cmp(&i)))
-                    .unwrap_or(0)
-            } else {
-                let cleanest: Vec<usize> = reached
-                    .iter()
-                    .copied()
-                    .filter(|&i| measured[i].collateral <= least + 1e-4)
-                    .collect();
-                let most = cleanest
-                    .iter()
-                    .map(|&i| measured[i].coverage)
-                    .fold(0.0, f64::max);
-                // A broader rule is only worth it for a real gain in coverage: a capture of
-                // attack traffic alone shows no collateral for any candidate.
-                cleanest
-                    .iter()
-                    .copied()
-                    .find(|&i| measured[i].coverage >= most - 0.01)
-                    .unwrap_or(reached[0])
-            };
-            let mut best = best;
-            let volatile = volatile_choice(f, best, &measured, &on_reference);
-            if let Some((choice, robust)) = &volatile {
-                if choice.recommended == "robust" {
-                    best = *robust;
-                }
-            }
-            let volatile = volatile.map(|(choice, _)| choice);
-            let mut chosen = measured.remove(best);
-            let (ma, mo) = count.matched[best];
-            let mut on_ref = on_reference[best].clone();
-            let mut scoped_note = None;
-            // A header signature that also matches traffic networks need (the resets of the
-            // victim's own connections look like a reset flood's) is scoped to the hosts that
-            // sent the attack, when they are real hosts and every one of them is known: every
-            // attack packet still matches, the reference no longer does.
-            if on_ref.matched > 0 && !f.spoofed_likely && one_in == 1 {
-                if let Some(sources) = count.sources.as_ref().filter(|s| !s.is_empty()) {
-                    if let Some((expr, n)) = scoped(&f.candidates[best], sources) {
-                        let m = reference.measure(&expr);
-                        if m.matched == 0 {
-                            measured.insert(0, chosen.clone());
-                            chosen.expression = expr.to_string();
-                            chosen.reference_collateral = 0.0;
-                            on_ref = m;
-                            scoped_note = Some(format!(
-                                "signature scoped to the attack's {} source address(es) (as {n} \
-                                 prefix(es) holding no other address): without them it also \
-                                 matches traffic networks need, in levee's benign reference",
-                                sources.len()
-                            ));
-                        }
-                    }
-                }
-            }
-            let on_ref = &on_ref;
-            let signature = Signature {
-                expression: chosen.expression,
-                coverage: chosen.coverage,
-                collateral: chosen.collateral,
-                attack_packets: count.packets,
-                matched_attack_packets: ma,
-                other_packets: others,
-                matched_other_packets: mo,
-                reference_collateral: on_ref.share(),
-                reference_packets: on_ref.total,
-                matched_reference_packets: on_ref.matched,
-                reference_classes: on_ref
-                    .classes
-                    .iter()
-                    .map(|&(class, packets)| crate::report::ReferenceClass {
-                        class: class.to_string(),
-                        packets,
-                    })
-                    .collect(),
-                volatile,
-                alternatives: measured,
-            };
-            let c = an.class(f.class);
-            // From a sample, a bucket's estimate can exceed the packets its classes held
-            // (counted on every packet), and the highest of many noisy buckets would overstate
-            // the peak: each bucket is capped by its classes' true count.
-            let series: Vec<(u64, u64)> = if one_in > 1 && !f.classes.is_empty() {
-                count
-                    .series
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &(n, b))| {
-                        let (cn, cb) = f
-                            .classes
-                            .iter()
-                            .filter_map(|&k| an.class(k)?.series.get(i))
-                            .fold((0, 0), |(x, y), bucket| {
-                                (x + bucket.packets, y + bucket.bytes)
-                            });
-                        (n.min(cn), b.min(cb))
-                    })
-                    .collect()
-            } else {
-                count.series.clone()
-            };
-            let rates = bucket_rates(an, series.iter().map(|s| s.0));
-            let brates = bucket_rates(an, series.iter().map(|s| s.1 * 8));
-            let mut peak_pps = rates.iter().cloned().fold(0.0, f64::max);
-            let mut peak_bps = brates.iter().cloned().fold(0.0, f64::max);
-            let span = ((count.last - count.first) as f64 / 1e9).max(0.0);
-            // Buckets wider than a second (a long capture's) would average a short attack
-            // down: its peak is then its busiest second, counted exactly, and its mean is over
-            // its own span.
-            let coarse = an.bucket_ns > SECOND_NS;
-            let capture_s = (an.end - an.start) as f64 / 1e9;
-            let floor = if coarse {
-                0.001
-            } else {
-                // The mean is taken over at least the time the peak was measured over (a
-                // bucket, clipped to the capture).
-                (an.bucket_ns as f64 / 1e9).min(capture_s)
-            };
-            if coarse {
-                let (mut packets, mut bytes) =
-                    (count.second_packets.peak(), count.second_bytes.peak());
-                // From a sample, a second holds a multiple of the sampling rate: no more than
-                // the busiest second of the attack's classes, counted on every packet.
-                let every: u64 = f
-                    .classes
-                    .iter()
-                    .filter_map(|&k| an.class(k))
-                    .map(|c| c.packets_second.peak())
-                    .sum();
-                if one_in > 1 && !f.classes.is_empty() && every < packets {
-                    bytes = bytes * every / packets.max(1);
-                    packets = every;
-                }
-                peak_pps = peak_pps.max(packets as f64);
-                peak_bps = peak_bps.max(bytes as f64 * 8.0);
-            }
-            let over = span.max(floor);
-            let (mean_pps, mean_bps) = if over > 0.0 {
-                (count.packets as f64 / over, count.bytes as f64 * 8.0 / over)
-            } else {
-                (peak_pps, peak_bps)
-            };
-            // Over a stretch shorter than the peak's bucket the mean is the rate: a peak below
-            // the mean would contradict it.
-            let (peak_pps, peak_bps) = (peak_pps.max(mean_pps), peak_bps.max(mean_bps));
-            // A capture sampled before it was saved: its attack figures scaled to the wire.
-            let wire = cfg.wire_one_in.max(1);
-            let (peak_pps, peak_bps, mean_pps, mean_bps) = (
-                peak_pps * wire as f64,
-                peak_bps * wire as f64,
-                mean_pps * wire as f64,
-                mean_bps * wire as f64,
-            );
-            let mut evidence: Vec<String> = f.evidence.iter().map(ToString::to_string).collect();
-            // Evidence that rests on answers never seen means little in a capture that holds
-            // no packet from the targets: say so, when every packet was measured (a sample
-            // may miss a target's few packets).
-            let scan = matches!(f.targets, TargetSpec::FromSource(_));
-            let syn_only = f.class == Class::Syn && crate::detect::syn_only_capture(an);
-            let answers_matter = !scan && !syn_only && f.class != Class::DnsQuery;
-            if answers_matter && one_in == 1 && count.from_targets == 0 {
-                evidence.push(
-                    "the capture holds no packet from the targets: one direction of the \
-                     traffic (a tap on one side, or a filter), so whether they answered cannot \
-                     be seen, and this rests on the volume, the sources and their headers"
-                        .to_string(),
-                );
-            }
-            evidence.extend(scoped_note);
-            evidence.push(if coarse && span < 1.0 {
-                format!(
-                    "peak {} / {} over the attack's {}, less than a second: a rate scaled up \
-                     from a short stretch, not a sustained one",
-                    rate(peak_pps),
-                    bits_rate(peak_bps),
-                    short_span(span.max(0.001))
-                )
-            } else if coarse {
-                format!(
-                    "peak {} / {} in its busiest second (the capture's {} s span is charted in \
-                     {} s buckets)",
-                    rate(peak_pps),
-                    bits_rate(peak_bps),
-                    thousands(((an.end - an.start) / SECOND_NS).max(0) as u64),
-                    an.bucket_ns as f64 / 1e9
-                )
-            } else if capture_s < an.bucket_ns as f64 / 1e9 {
-                // A capture shorter than a bucket gives rates of that stretch, scaled to a
-                // second: say so, for a 20 ms extract is no measure of a sustained rate.
-                format!(
-                    "peak {} / {} over the capture's {}, less than one {} s bucket: a rate \
-                     scaled up from a short stretch, not a sustained one",
-                    rate(peak_pps),
-                    bits_rate(peak_bps),
-                    short_span(capture_s),
-                    an.bucket_ns as f64 / 1e9
-                )
-            } else {
-                format!(
-                    "peak {} / {} in {} s buckets",
-                    rate(peak_pps),
-                    bits_rate(peak_bps),
-                    an.bucket_ns as f64 / 1e9
-                )
-            });
-            attacks.push(Attack {
-                id: 0,
-                finding: fi,
-                vector: f.vector.clone(),
-                carpet_of: f.carpet_of.clone(),
-                start: format_ts(count.first),
-                end: format_ts(count.last),
-                start_epoch: count.first as f64 / 1e9,
-                end_epoch: count.last as f64 / 1e9,
-                duration_s: span,
-                packets: count.packets * wire,
-                bytes: count.bytes * wire,
-                peak_pps,
-                peak_bps,
-                mean_pps,
-                mean_bps,
-                share_of_capture: count.packets as f64 / total.max(1) as f64,
-                targets: c.map(|c| targets(f, c, cfg.top_n)).unwrap_or_default(),
-                sources: {
-                    let mut s = sources(f, c, cfg.top_n, an);
-                    ttl_per_source(&count.ttl_watch, f, &mut s);
-                    s
-                },
-                packet_sizes: c.map(sizes).unwrap_or(crate::report::SizeSummary {
-                    min: 0,
-                    max: 0,
-                    median: 0,
-                    top: Vec::new(),
-                }),
-                signature,
-                evidence,
-                low_rate: f.low_rate.as_ref().map(ToString::to_string),
-                backscatter: Vec::new(),
-            });
+            attacks.push(self.attack(fi, f, count));
         }
         for (parent, b) in backscatter {
             if let Some(a) = attacks.iter_mut().find(|a| a.finding == parent) {
@@ -844,13 +516,407 @@ impl Plan {
                 sampling_rate: cfg.wire_one_in.max(1),
             },
             sampling: crate::report::Sampling {
-                one_in,
+                one_in: an.sample_one_in(),
                 measured_packets: self.meter.measured,
             },
             attacks,
             not_attacks,
-            notes,
+            notes: self.notes(),
         }
+    }
+
+    /// The notes of the analysis: what limits what it says (saturated filters, sampling,
+    /// coarse buckets, a capture of SYNs alone), and reflections too slow to be attacks.
+    fn notes(&self) -> Vec<String> {
+        let an = &self.analyzer;
+        let cfg = an.config();
+        let mut notes = Vec::new();
+        if an.filter_saturation() > 0.05 {
+            notes.push(format!(
+                "the flow filters are {:.0}% likely to mistake a new flow for a known one at \
+                 this size: unsolicited/unanswered shares are underestimated",
+                an.filter_saturation() * 100.0
+            ));
+        }
+        if cfg.wire_one_in > 1 {
+            notes.push(format!(
+                "the capture was sampled one packet in {} before it was saved (--sampling-rate): \
+                 attack packets, bytes and rates are scaled to the wire and compared with the \
+                 thresholds as such; distinct sources and targets are those the sample shows, \
+                 and the capture's own totals are its packets",
+                thousands(cfg.wire_one_in)
+            ));
+        }
+        notes.extend(crate::detect::low_rate_hints(an, &self.findings));
+        if an.bucket_ns > cfg.bucket_ns.max(1) {
+            notes.push(format!(
+                "the capture spans {}: its rates are charted in {} s buckets (a series keeps at \
+                 most 16,384), not the {} s asked. Detection does not rest on them: an attack's \
+                 window is bounded by its first and last packets, with no 5-minute silence in \
+                 it, and its peak is its busiest second, counted exactly",
+                span_words(an.end - an.start),
+                an.bucket_ns as f64 / 1e9,
+                cfg.bucket_ns as f64 / 1e9
+            ));
+        }
+        if crate::detect::syn_only_capture(an) {
+            notes.push(
+                "the capture holds TCP SYNs and no other TCP packet (a capture filter, or one \
+                 direction of the traffic): it cannot show whether a handshake completed, so a \
+                 SYN flood found here rests on its volume and its sources alone"
+                    .to_string(),
+            );
+        }
+        // The rate of this thread's sample and of those merged into it (each thread's is final
+        // once the inputs are read, before the merge).
+        let one_in = an.sample_one_in();
+        if one_in > 1 {
+            notes.push(format!(
+                "large capture: every packet was counted and followed, but one in {one_in} \
+                 was profiled and measured ({} packets): attack packets, bytes, rates, \
+                 coverage and collateral are estimates from that sample (--exact measures \
+                 every packet, more slowly)",
+                thousands(self.meter.measured)
+            ));
+        }
+        notes
+    }
+
+    /// One finding measured: its window, volume, rates, targets, sources, signature and
+    /// evidence.
+    fn attack(&self, fi: usize, f: &Finding, count: &AttackCount) -> Attack {
+        let an = &self.analyzer;
+        let cfg = an.config();
+        let (signature, scoped_note) = self.signature(f, count);
+        let c = an.class(f.class);
+        let rates = self.rates(f, count);
+        let mut evidence: Vec<String> = f.evidence.iter().map(ToString::to_string).collect();
+        // Evidence that rests on answers never seen means little in a capture that holds
+        // no packet from the targets: say so, when every packet was measured (a sample
+        // may miss a target's few packets).
+        let scan = matches!(f.targets, TargetSpec::FromSource(_));
+        let syn_only = f.class == Class::Syn && crate::detect::syn_only_capture(an);
+        let answers_matter = !scan && !syn_only && f.class != Class::DnsQuery;
+        if answers_matter && an.sample_one_in() == 1 && count.from_targets == 0 {
+            evidence.push(
+                "the capture holds no packet from the targets: one direction of the \
+                 traffic (a tap on one side, or a filter), so whether they answered cannot \
+                 be seen, and this rests on the volume, the sources and their headers"
+                    .to_string(),
+            );
+        }
+        evidence.extend(scoped_note);
+        evidence.push(self.peak_evidence(&rates));
+        let wire = cfg.wire_one_in.max(1);
+        Attack {
+            id: 0,
+            finding: fi,
+            vector: f.vector.clone(),
+            carpet_of: f.carpet_of.clone(),
+            start: format_ts(count.first),
+            end: format_ts(count.last),
+            start_epoch: count.first as f64 / 1e9,
+            end_epoch: count.last as f64 / 1e9,
+            duration_s: rates.span,
+            packets: count.packets * wire,
+            bytes: count.bytes * wire,
+            peak_pps: rates.peak_pps,
+            peak_bps: rates.peak_bps,
+            mean_pps: rates.mean_pps,
+            mean_bps: rates.mean_bps,
+            share_of_capture: count.packets as f64 / an.packets.max(1) as f64,
+            targets: c.map(|c| targets(f, c, cfg.top_n)).unwrap_or_default(),
+            sources: {
+                let mut s = sources(f, c, cfg.top_n, an);
+                ttl_per_source(&count.ttl_watch, f, &mut s);
+                s
+            },
+            packet_sizes: c.map(sizes).unwrap_or(crate::report::SizeSummary {
+                min: 0,
+                max: 0,
+                median: 0,
+                top: Vec::new(),
+            }),
+            signature,
+            evidence,
+            low_rate: f.low_rate.as_ref().map(ToString::to_string),
+            backscatter: Vec::new(),
+        }
+    }
+
+    /// The finding's signature: the best of its candidates measured on the attack, the other
+    /// traffic and the benign reference, and why it was scoped to the attack's sources, if
+    /// it was.
+    fn signature(&self, f: &Finding, count: &AttackCount) -> (Signature, Option<String>) {
+        let others = self.meter.unclaimed_packets;
+        let reference = crate::reference::Reference::for_targets(&f.targets);
+        let on_reference: Vec<crate::reference::ReferenceMatch> =
+            f.candidates.iter().map(|e| reference.measure(e)).collect();
+        let mut measured: Vec<MeasuredExpression> = f
+            .candidates
+            .iter()
+            .zip(&count.matched)
+            .zip(&on_reference)
+            .map(|((e, &(a, o)), r)| MeasuredExpression {
+                expression: e.to_string(),
+                coverage: a as f64 / count.packets as f64,
+                collateral: if others == 0 {
+                    0.0
+                } else {
+                    o as f64 / others as f64
+                },
+                reference_collateral: r.share(),
+            })
+            .collect();
+        let mut best = best_candidate(&measured, &on_reference);
+        let volatile = volatile_choice(f, best, &measured, &on_reference);
+        if let Some((choice, robust)) = &volatile {
+            if choice.recommended == "robust" {
+                best = *robust;
+            }
+        }
+        let volatile = volatile.map(|(choice, _)| choice);
+        let mut chosen = measured.remove(best);
+        let (ma, mo) = count.matched[best];
+        let mut on_ref = on_reference[best].clone();
+        let mut scoped_note = None;
+        // A header signature that also matches traffic networks need (the resets of the
+        // victim's own connections look like a reset flood's) is scoped to the hosts that
+        // sent the attack, when they are real hosts and every one of them is known: every
+        // attack packet still matches, the reference no longer does.
+        if on_ref.matched > 0 && !f.spoofed_likely && self.analyzer.sample_one_in() == 1 {
+            if let Some(sources) = count.sources.as_ref().filter(|s| !s.is_empty()) {
+                if let Some((expr, n)) = scoped(&f.candidates[best], sources) {
+                    let m = reference.measure(&expr);
+                    if m.matched == 0 {
+                        measured.insert(0, chosen.clone());
+                        chosen.expression = expr.to_string();
+                        chosen.reference_collateral = 0.0;
+                        on_ref = m;
+                        scoped_note = Some(format!(
+                            "signature scoped to the attack's {} source address(es) (as {n} \
+                             prefix(es) holding no other address): without them it also \
+                             matches traffic networks need, in levee's benign reference",
+                            sources.len()
+                        ));
+                    }
+                }
+            }
+        }
+        let signature = Signature {
+            expression: chosen.expression,
+            coverage: chosen.coverage,
+            collateral: chosen.collateral,
+            attack_packets: count.packets,
+            matched_attack_packets: ma,
+            other_packets: others,
+            matched_other_packets: mo,
+            reference_collateral: on_ref.share(),
+            reference_packets: on_ref.total,
+            matched_reference_packets: on_ref.matched,
+            reference_classes: on_ref
+                .classes
+                .iter()
+                .map(|&(class, packets)| crate::report::ReferenceClass {
+                    class: class.to_string(),
+                    packets,
+                })
+                .collect(),
+            volatile,
+            alternatives: measured,
+        };
+        (signature, scoped_note)
+    }
+
+    /// The attack's peak and mean rates, on the wire, and its span in seconds.
+    fn rates(&self, f: &Finding, count: &AttackCount) -> Rates {
+        let an = &self.analyzer;
+        let one_in = an.sample_one_in();
+        // From a sample, a bucket's estimate can exceed the packets its classes held
+        // (counted on every packet), and the highest of many noisy buckets would overstate
+        // the peak: each bucket is capped by its classes' true count.
+        let series: Vec<(u64, u64)> = if one_in > 1 && !f.classes.is_empty() {
+            count
+                .series
+                .iter()
+                .enumerate()
+                .map(|(i, &(n, b))| {
+                    let (cn, cb) = f
+                        .classes
+                        .iter()
+                        .filter_map(|&k| an.class(k)?.series.get(i))
+                        .fold((0, 0), |(x, y), bucket| {
+                            (x + bucket.packets, y + bucket.bytes)
+                        });
+                    (n.min(cn), b.min(cb))
+                })
+                .collect()
+        } else {
+            count.series.clone()
+        };
+        let rates = bucket_rates(an, series.iter().map(|s| s.0));
+        let brates = bucket_rates(an, series.iter().map(|s| s.1 * 8));
+        let mut peak_pps = rates.iter().cloned().fold(0.0, f64::max);
+        let mut peak_bps = brates.iter().cloned().fold(0.0, f64::max);
+        let span = ((count.last - count.first) as f64 / 1e9).max(0.0);
+        // Buckets wider than a second (a long capture's) would average a short attack
+        // down: its peak is then its busiest second, counted exactly, and its mean is over
+        // its own span.
+        let coarse = an.bucket_ns > SECOND_NS;
+        let capture_s = (an.end - an.start) as f64 / 1e9;
+        let floor = if coarse {
+            0.001
+        } else {
+            // The mean is taken over at least the time the peak was measured over (a
+            // bucket, clipped to the capture).
+            (an.bucket_ns as f64 / 1e9).min(capture_s)
+        };
+        if coarse {
+            let (mut packets, mut bytes) = (count.second_packets.peak(), count.second_bytes.peak());
+            // From a sample, a second holds a multiple of the sampling rate: no more than
+            // the busiest second of the attack's classes, counted on every packet.
+            let every: u64 = f
+                .classes
+                .iter()
+                .filter_map(|&k| an.class(k))
+                .map(|c| c.packets_second.peak())
+                .sum();
+            if one_in > 1 && !f.classes.is_empty() && every < packets {
+                bytes = bytes * every / packets.max(1);
+                packets = every;
+            }
+            peak_pps = peak_pps.max(packets as f64);
+            peak_bps = peak_bps.max(bytes as f64 * 8.0);
+        }
+        let over = span.max(floor);
+        let (mean_pps, mean_bps) = if over > 0.0 {
+            (count.packets as f64 / over, count.bytes as f64 * 8.0 / over)
+        } else {
+            (peak_pps, peak_bps)
+        };
+        // Over a stretch shorter than the peak's bucket the mean is the rate: a peak below
+        // the mean would contradict it.
+        let (peak_pps, peak_bps) = (peak_pps.max(mean_pps), peak_bps.max(mean_bps));
+        // A capture sampled before it was saved: its attack figures scaled to the wire.
+        let wire = an.config().wire_one_in.max(1);
+        let (peak_pps, peak_bps, mean_pps, mean_bps) = (
+            peak_pps * wire as f64,
+            peak_bps * wire as f64,
+            mean_pps * wire as f64,
+            mean_bps * wire as f64,
+        );
+        Rates {
+            peak_pps,
+            peak_bps,
+            mean_pps,
+            mean_bps,
+            span,
+            coarse,
+            capture_s,
+        }
+    }
+
+    /// How the attack's peak was measured, and what it is worth: a capture or an attack
+    /// shorter than a bucket gives the rate of a short stretch, scaled to a second.
+    fn peak_evidence(&self, r: &Rates) -> String {
+        let an = &self.analyzer;
+        let (peak_pps, peak_bps) = (r.peak_pps, r.peak_bps);
+        if r.coarse && r.span < 1.0 {
+            format!(
+                "peak {} / {} over the attack's {}, less than a second: a rate scaled up \
+                 from a short stretch, not a sustained one",
+                rate(peak_pps),
+                bits_rate(peak_bps),
+                short_span(r.span.max(0.001))
+            )
+        } else if r.coarse {
+            format!(
+                "peak {} / {} in its busiest second (the capture's {} s span is charted in \
+                 {} s buckets)",
+                rate(peak_pps),
+                bits_rate(peak_bps),
+                thousands(((an.end - an.start) / SECOND_NS).max(0) as u64),
+                an.bucket_ns as f64 / 1e9
+            )
+        } else if r.capture_s < an.bucket_ns as f64 / 1e9 {
+            // A capture shorter than a bucket gives rates of that stretch, scaled to a
+            // second: say so, for a 20 ms extract is no measure of a sustained rate.
+            format!(
+                "peak {} / {} over the capture's {}, less than one {} s bucket: a rate \
+                 scaled up from a short stretch, not a sustained one",
+                rate(peak_pps),
+                bits_rate(peak_bps),
+                short_span(r.capture_s),
+                an.bucket_ns as f64 / 1e9
+            )
+        } else {
+            format!(
+                "peak {} / {} in {} s buckets",
+                rate(peak_pps),
+                bits_rate(peak_bps),
+                an.bucket_ns as f64 / 1e9
+            )
+        }
+    }
+}
+
+/// An attack's rates on the wire, and how they were measured.
+struct Rates {
+    peak_pps: f64,
+    peak_bps: f64,
+    mean_pps: f64,
+    mean_bps: f64,
+    /// From its first packet to its last, in seconds.
+    span: f64,
+    /// Buckets wider than a second: the peak is the busiest second.
+    coarse: bool,
+    /// The capture's span, in seconds.
+    capture_s: f64,
+}
+
+/// The best of a finding's measured candidates: coverage reached and, where any such
+/// candidate spares all of the benign reference, one that does; then the least collateral
+/// (within one packet in ten thousand, and at most [`MAX_COLLATERAL`]); then the most
+/// specific (earliest) within a point of the best coverage.
+fn best_candidate(
+    measured: &[MeasuredExpression],
+    on_reference: &[crate::reference::ReferenceMatch],
+) -> usize {
+    let mut reached: Vec<usize> = (0..measured.len())
+        .filter(|&i| measured[i].coverage >= TARGET_COVERAGE)
+        .collect();
+    if reached.iter().any(|&i| on_reference[i].matched == 0) {
+        reached.retain(|&i| on_reference[i].matched == 0);
+    }
+    let least = reached
+        .iter()
+        .map(|&i| measured[i].collateral)
+        .fold(f64::INFINITY, f64::min);
+    if least > MAX_COLLATERAL {
+        // No candidate both covers the attack and spares the rest: the best trade,
+        // a point of collateral weighing ten of coverage (a rule blocking much good
+        // traffic is worse than one letting a little attack through).
+        let score = |i: usize| measured[i].coverage - 10.0 * measured[i].collateral;
+        (0..measured.len())
+            .max_by(|&i, &j| score(i).total_cmp(&score(j)).then(j.cmp(&i)))
+            .unwrap_or(0)
+    } else {
+        let cleanest: Vec<usize> = reached
+            .iter()
+            .copied()
+            .filter(|&i| measured[i].collateral <= least + 1e-4)
+            .collect();
+        let most = cleanest
+            .iter()
+            .map(|&i| measured[i].coverage)
+            .fold(0.0, f64::max);
+        // A broader rule is only worth it for a real gain in coverage: a capture of
+        // attack traffic alone shows no collateral for any candidate.
+        cleanest
+            .iter()
+            .copied()
+            .find(|&i| measured[i].coverage >= most - 0.01)
+            .unwrap_or(reached[0])
     }
 }
 
