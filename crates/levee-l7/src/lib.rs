@@ -21,6 +21,7 @@ pub mod crawlers;
 pub mod groups;
 pub mod patterns;
 pub mod profile;
+pub mod reason;
 pub mod rules;
 pub mod simulate;
 
@@ -34,6 +35,7 @@ use serde::Serialize;
 
 use patterns::{Category, Patterns};
 use profile::{ClientKey, Profile, ProfileTable};
+pub use reason::Reason;
 
 /// Thresholds of the verdicts (each documented in `docs/l7.md`).
 #[derive(Debug, Clone)]
@@ -220,7 +222,7 @@ struct Verdict {
     level: Level,
     vector: Option<usize>,
     /// Empty for good clients (written when listed).
-    reasons: Vec<String>,
+    reasons: Vec<Reason>,
     /// The crawler it was verified as.
     crawler: Option<&'static str>,
 }
@@ -251,44 +253,91 @@ const TOOL_AGENTS: &[&str] = &[
 
 /// `cookie_clients`: how many clients sent the client's (last) cookie value.
 fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) -> Verdict {
-    let mut vectors = [false; VECTORS.len()];
-    let mut malicious = Vec::new();
-    let mut suspicious = Vec::new();
-    let n = p.requests;
+    let mut found = Found::default();
+    rates_and_abuse(p, c, &mut found);
+    probing(p, &mut found);
     let ip = match key {
         ClientKey::Ip(ip) => Some(*ip),
         ClientKey::Name(_) => None,
     };
-    // Rates.
+    let crawler = agent(p, ip, &mut found);
+    if crawler.is_none() {
+        impersonation(p, cookie_clients, c, &mut found);
+    }
+    let vector = found.vectors.iter().position(|&v| v);
+    // Good clients' reasons are written only for those listed (see `good_reasons`).
+    let (level, reasons) = if vector.is_some() {
+        (Level::Malicious, found.malicious)
+    } else if !found.suspicious.is_empty() {
+        (Level::Suspicious, found.suspicious)
+    } else {
+        (Level::Good, Vec::new())
+    };
+    Verdict {
+        level,
+        vector,
+        reasons,
+        crawler,
+    }
+}
+
+/// A client's reasons as they are found: the malicious ones with the vectors they make, and
+/// the suspicious ones.
+#[derive(Default)]
+struct Found {
+    vectors: [bool; VECTORS.len()],
+    malicious: Vec<Reason>,
+    suspicious: Vec<Reason>,
+}
+
+impl Found {
+    fn malicious(&mut self, vector: &str, why: Reason) {
+        self.vectors[vector_index(vector)] = true;
+        self.malicious.push(why);
+    }
+
+    fn made(&self, vector: &str) -> bool {
+        self.vectors[vector_index(vector)]
+    }
+}
+
+/// Floods, slowloris, login abuse, cache busting, the search hammered, proxy abuse.
+fn rates_and_abuse(p: &Profile, c: &L7Config, found: &mut Found) {
+    let n = p.requests;
     if p.peak_minute >= c.flood_per_minute {
-        vectors[vector_index("http-flood")] = true;
-        malicious.push(format!(
-            "{} requests in one minute (peak {} in one second): far above a person's pace",
-            p.peak_minute, p.peak_second
-        ));
+        found.malicious(
+            "http-flood",
+            Reason::FloodRate {
+                per_minute: p.peak_minute,
+                per_second: p.peak_second,
+            },
+        );
     }
     let st = p.stack();
     // Connections held open on header blocks that never end.
     let held_s = st.held_max_ns as f64 / 1e9;
     if st.incomplete_headers >= c.slowloris_connections && st.held_max_ns >= c.slowloris_held_ns {
-        vectors[vector_index("slowloris")] = true;
-        malicious.push(format!(
-            "{} connections held open on a request header block that never ended (the longest {held_s:.0} s): slowloris, tying up the server's connections",
-            st.incomplete_headers
-        ));
+        found.malicious(
+            "slowloris",
+            Reason::Slowloris {
+                connections: st.incomplete_headers,
+                held_s,
+            },
+        );
     } else if st.incomplete_headers > 0 && st.held_max_ns >= c.slowloris_held_ns {
-        suspicious.push(format!(
-            "{} request header block(s) left unfinished, one held open {held_s:.0} s",
-            st.incomplete_headers
-        ));
+        found.suspicious.push(Reason::UnfinishedHeaders {
+            blocks: st.incomplete_headers,
+            held_s,
+        });
     }
-    // Logins.
     if p.login_posts >= c.login_posts {
-        vectors[vector_index("login-abuse")] = true;
-        malicious.push(format!(
-            "{} login attempts (POST to a login path), {} refused",
-            p.login_posts, p.login_failures
-        ));
+        found.malicious(
+            "login-abuse",
+            Reason::LoginAttempts {
+                attempts: p.login_posts,
+                refused: p.login_failures,
+            },
+        );
     }
     // Cache busting: one or few paths, a new query string nearly every time.
     let queries = p.distinct_queries();
@@ -297,200 +346,196 @@ fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) ->
         && p.distinct_paths() <= 3
         && queries * 10 >= p.with_query.min(1_000) * 8
     {
-        vectors[vector_index("cache-busting")] = true;
-        malicious.push(format!(
-            "{n} requests to {} path(s) with ~{queries} different query strings: defeats the cache",
-            p.distinct_paths()
-        ));
+        found.malicious(
+            "cache-busting",
+            Reason::CacheBusting {
+                requests: n,
+                paths: p.distinct_paths(),
+                queries,
+            },
+        );
     }
     // The search hammered: below the flood rate, but each request is an expensive query.
     // (Searches that never repeat are cache busting, judged as such.)
-    if !vectors[vector_index("cache-busting")]
+    if !found.made("cache-busting")
         && p.searches >= c.search_requests
         && p.searches * 10 >= n * 8
         && p.peak_minute >= c.search_per_minute
     {
-        vectors[vector_index("http-flood")] = true;
-        malicious.push(format!(
-            "{} searches, up to {} in one minute: hammering the search, an expensive endpoint, faster than a person types",
-            p.searches, p.peak_minute
-        ));
+        found.malicious(
+            "http-flood",
+            Reason::SearchHammered {
+                searches: p.searches,
+                per_minute: p.peak_minute,
+            },
+        );
     }
-    // Proxy abuse.
     if p.absolute > 0 || p.connect > 0 {
-        vectors[vector_index("http-proxy-abuse")] = true;
-        let mut what = Vec::new();
-        if p.absolute > 0 {
-            what.push(format!(
-                "{} requests for absolute URIs of other sites",
-                p.absolute
-            ));
-        }
-        if p.connect > 0 {
-            what.push(format!("{} CONNECT requests", p.connect));
-        }
-        malicious.push(format!(
-            "uses the server as an open proxy: {}",
-            what.join(", ")
-        ));
+        found.malicious(
+            "http-proxy-abuse",
+            Reason::OpenProxy {
+                absolute_uris: p.absolute,
+                connects: p.connect,
+            },
+        );
     }
-    // Exploits, probes and scanning.
+}
+
+/// Exploits, probes and scanning.
+fn probing(p: &Profile, found: &mut Found) {
+    let n = p.requests;
     let exploit = p.hostile & !Category::ScannerAgent.bit();
     if exploit != 0 {
-        vectors[vector_index("http-scanner")] = true;
-        let names: Vec<&str> = Category::of_mask(exploit).map(Category::name).collect();
-        malicious.push(format!(
-            "{} hostile request(s): {}{}",
-            p.hostile_requests,
-            names.join(", "),
-            p.example
-                .as_deref()
-                .map(|e| format!(" (e.g. `{e}`)"))
-                .unwrap_or_default()
-        ));
+        found.malicious(
+            "http-scanner",
+            Reason::Hostile {
+                requests: p.hostile_requests,
+                categories: Category::of_mask(exploit).map(Category::name).collect(),
+                example: p.example.as_deref().map(str::to_string),
+            },
+        );
     }
     if p.hostile & Category::ScannerAgent.bit() != 0 {
-        vectors[vector_index("http-scanner")] = true;
-        malicious.push(format!(
-            "user agent of a scanning tool: `{}`",
-            p.agent.as_deref().unwrap_or("")
-        ));
+        found.malicious(
+            "http-scanner",
+            Reason::ScannerAgent {
+                agent: p.agent.as_deref().unwrap_or("").to_string(),
+            },
+        );
     }
     let paths = p.distinct_paths();
     if n >= 20 && p.client_error_share() >= 0.5 && paths >= 15 {
-        vectors[vector_index("http-scanner")] = true;
-        malicious.push(format!(
-            "walks ~{paths} different paths, {:.0}% of them not found or refused: scanning",
-            100.0 * p.client_error_share()
-        ));
+        found.malicious(
+            "http-scanner",
+            Reason::WalksPaths {
+                paths,
+                error_share: p.client_error_share(),
+            },
+        );
     }
     if p.options >= 3 && p.options * 2 >= n {
-        vectors[vector_index("http-scanner")] = true;
-        malicious.push(format!(
-            "{} OPTIONS requests out of {n}: probing the server's methods",
-            p.options
-        ));
+        found.malicious(
+            "http-scanner",
+            Reason::OptionsProbing {
+                options: p.options,
+                requests: n,
+            },
+        );
     } else if p.options > 0 && p.options * 2 >= n {
-        suspicious.push(format!("{} OPTIONS request(s) and little else", p.options));
+        found
+            .suspicious
+            .push(Reason::OptionsOnly { options: p.options });
     }
-    // Bots.
+}
+
+/// What the user agent says, and whether the client lives up to it: a crawler from outside
+/// its networks, scripting tools, no agent, many agents, a browser with no JavaScript
+/// footprint. Returns the crawler the client was verified as.
+fn agent(p: &Profile, ip: Option<std::net::IpAddr>, found: &mut Found) -> Option<&'static str> {
+    let n = p.requests;
     let agent = p.agent.as_deref().unwrap_or("");
-    let claim = crawlers::claim(agent, ip);
     let mut verified_crawler = None;
-    match claim {
+    match crawlers::claim(agent, ip) {
         Some(cl) if !cl.verified => {
-            vectors[vector_index("bad-bot")] = true;
-            malicious.push(format!(
-                "claims to be {} but its address is not in {}'s published networks",
-                cl.name, cl.name
-            ));
+            found.malicious("bad-bot", Reason::FalseCrawler { name: cl.name });
         }
         Some(cl) => verified_crawler = Some(cl.name),
         None => {}
     }
     let lower = agent.to_ascii_lowercase();
     if n >= 100 && TOOL_AGENTS.iter().any(|t| lower.starts_with(t)) {
-        suspicious.push(format!("{n} requests from a scripting tool (`{agent}`)"));
+        found.suspicious.push(Reason::ScriptingTool {
+            requests: n,
+            agent: agent.to_string(),
+        });
     }
     if n >= 10 && p.no_agent * 2 >= n {
-        suspicious.push(format!(
-            "{} of {n} requests without a user agent",
-            p.no_agent
-        ));
+        found.suspicious.push(Reason::NoAgent {
+            without: p.no_agent,
+            requests: n,
+        });
     }
     let agents = p.distinct_agents();
     if agents >= 5 && agents * 4 >= n.min(1_000) {
-        suspicious.push(format!("~{agents} different user agents from one address"));
+        found.suspicious.push(Reason::ManyAgents { agents });
     }
     if verified_crawler.is_none() && p.pages >= 20 && p.assets == 0 && lower.contains("mozilla") {
-        suspicious.push(format!(
-            "a browser by its user agent, but {} pages and not one script, style or image: no JavaScript footprint",
-            p.pages
-        ));
+        found
+            .suspicious
+            .push(Reason::NoJavaScriptFootprint { pages: p.pages });
     }
-    // Does it behave like the browser it claims to be? Its HTTP and TLS stack, its cookies.
-    let mut contradiction = None;
-    if st.with_header_names >= 3 && st.header_mismatches * 10 >= st.with_header_names * 9 {
-        contradiction = Some(format!(
-            "claims to be a browser but sends the headers of a script in {} of {} requests ({})",
-            st.header_mismatches,
-            st.with_header_names,
-            st.mismatch_example.as_deref().unwrap_or("")
-        ));
-    } else if st.with_ja4 >= 3 && st.ja4_mismatches * 10 >= st.with_ja4 * 9 {
-        contradiction = Some(format!(
-            "claims to be a browser but its TLS hello is not a browser's ({})",
-            st.mismatch_example.as_deref().unwrap_or("")
-        ));
-    }
+    verified_crawler
+}
+
+/// Does it behave like the browser it claims to be? Its HTTP and TLS stack contradict the
+/// claim; its cookies and a footprint without assets corroborate the contradiction. A
+/// contradiction corroborated, or from a busy client, is malicious (`bad-bot`); alone it is
+/// suspicious, and so is what would corroborate one.
+fn impersonation(p: &Profile, cookie_clients: u32, c: &L7Config, found: &mut Found) {
+    let st = p.stack();
+    let example = || st.mismatch_example.as_deref().unwrap_or("").to_string();
+    let contradiction =
+        if st.with_header_names >= 3 && st.header_mismatches * 10 >= st.with_header_names * 9 {
+            Some(Reason::ScriptHeaders {
+                mismatches: st.header_mismatches,
+                of: st.with_header_names,
+                example: example(),
+            })
+        } else if st.with_ja4 >= 3 && st.ja4_mismatches * 10 >= st.with_ja4 * 9 {
+            Some(Reason::NonBrowserTls { example: example() })
+        } else {
+            None
+        };
     let mut corroboration = Vec::new();
     if cookie_clients >= c.shared_cookie_clients {
-        corroboration.push(format!(
-            "its cookie is sent by ~{cookie_clients} different addresses: a copied session"
-        ));
+        corroboration.push(Reason::SharedCookie {
+            addresses: cookie_clients,
+        });
     }
     let distinct_cookies = st.distinct_cookies();
     if st.with_cookie >= 10 && distinct_cookies * 2 >= st.with_cookie {
-        corroboration.push(format!(
-            "~{distinct_cookies} different cookie values in {} requests: cookies made up, not kept",
-            st.with_cookie
-        ));
+        corroboration.push(Reason::MadeUpCookies {
+            distinct: distinct_cookies,
+            requests: st.with_cookie,
+        });
     }
     if st.cookies_given >= 3 && st.with_cookie == 0 && st.browser_claims > 0 {
-        corroboration.push(format!(
-            "was given a cookie {} times and never sent one back: no browser keeping state",
-            st.cookies_given
-        ));
+        corroboration.push(Reason::CookieNeverReturned {
+            given: st.cookies_given,
+        });
     }
     let no_footprint = p.pages >= 10 && p.assets == 0;
     if no_footprint && (contradiction.is_some() || !corroboration.is_empty()) {
-        corroboration.push(format!(
-            "{} pages and not one script, style or image",
-            p.pages
-        ));
+        corroboration.push(Reason::NoAssets { pages: p.pages });
     }
-    if verified_crawler.is_none() {
-        match contradiction {
-            Some(why) if !corroboration.is_empty() || n >= 100 => {
-                vectors[vector_index("bad-bot")] = true;
-                malicious.push(format!("{why}; {}", corroboration.join("; ")));
-            }
-            Some(why) => suspicious.push(why),
-            None => suspicious.extend(corroboration),
-        }
-    }
-    let vector = vectors.iter().position(|&v| v);
-    // Good clients' reasons are written only for those listed (see `good_reasons`).
-    let (level, reasons) = if vector.is_some() {
-        (Level::Malicious, malicious)
-    } else if !suspicious.is_empty() {
-        (Level::Suspicious, suspicious)
-    } else {
-        (Level::Good, Vec::new())
-    };
-    Verdict {
-        level,
-        vector,
-        reasons,
-        crawler: verified_crawler,
+    match contradiction {
+        Some(why) if !corroboration.is_empty() || p.requests >= 100 => found.malicious(
+            "bad-bot",
+            Reason::Impersonation {
+                contradiction: Box::new(why),
+                corroboration,
+            },
+        ),
+        Some(why) => found.suspicious.push(why),
+        None => found.suspicious.extend(corroboration),
     }
 }
 
 /// Why a client is good, in words.
-fn good_reasons(p: &Profile, crawler: Option<&str>) -> Vec<String> {
-    let mut why = vec![format!(
-        "{} requests, at most {} per minute; {:.0}% answered 4xx",
-        p.requests,
-        p.peak_minute,
-        100.0 * p.client_error_share()
-    )];
+fn good_reasons(p: &Profile, crawler: Option<&'static str>) -> Vec<Reason> {
+    let mut why = vec![Reason::Pace {
+        requests: p.requests,
+        per_minute: p.peak_minute,
+        error_share: p.client_error_share(),
+    }];
     if p.pages > 0 {
-        why.push(format!("{} pages with {} assets", p.pages, p.assets));
+        why.push(Reason::Browsing {
+            pages: p.pages,
+            assets: p.assets,
+        });
     }
     if let Some(name) = crawler {
-        why.push(format!(
-            "a verified {name} crawler (address in its published networks)"
-        ));
+        why.push(Reason::VerifiedCrawler { name });
     }
     why
 }
@@ -631,7 +676,7 @@ impl Judged {
         let mut counts = VerdictCounts::default();
         let mut listed = Vec::new();
         let mut good = Vec::new();
-        let report = |key: &ClientKey, v: &Verdict, reasons: Vec<String>| {
+        let report = |key: &ClientKey, v: &Verdict, reasons: Vec<Reason>| {
             let p = first
                 .table
                 .lookup(key)
@@ -730,7 +775,7 @@ impl Judged {
                 .iter()
                 .filter(|(_, v)| v.vector.map(|i| VECTORS[i]) == Some(a.vector))
                 .collect();
-            let mut evidence: Vec<String> = Vec::new();
+            let mut evidence: Vec<Reason> = Vec::new();
             for (_, v) in members.iter().take(3) {
                 if let Some(r) = v.reasons.first() {
                     if !evidence.contains(r) {
@@ -859,7 +904,8 @@ pub struct L7Attack {
     /// The paths most requested by the attack.
     pub targets: Vec<Named>,
     pub client_error_share: f64,
-    pub evidence: Vec<String>,
+    /// The reasons of its first clients' verdicts.
+    pub evidence: Vec<Reason>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -873,7 +919,8 @@ pub struct ClientReport {
     pub ip: String,
     pub verdict: Level,
     pub vector: Option<String>,
-    pub reasons: Vec<String>,
+    /// Why it was judged so.
+    pub reasons: Vec<Reason>,
     pub requests: u32,
     pub first: String,
     pub last: String,

@@ -343,7 +343,13 @@ fn md_clients(o: &mut String, rows: &[ClientReport]) {
             level_name(c.verdict),
             thousands(u64::from(c.requests)),
             c.peak_per_minute,
-            cell(&c.reasons.join("; "))
+            cell(
+                &c.reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
         );
     }
     o.push('\n');
@@ -432,7 +438,7 @@ pub fn markdown(r: &LogReport) -> String {
             pct(x.stopped_share)
         );
         for e in &a.evidence {
-            let _ = writeln!(o, "- {}", cell(e));
+            let _ = writeln!(o, "- {}", cell(&e.to_string()));
         }
         let _ = writeln!(o, "\n| path | requests |\n|---|---:|");
         for t in &a.targets {

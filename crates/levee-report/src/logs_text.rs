@@ -174,7 +174,10 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
             c.ip,
             format!("{:?}", c.verdict).to_lowercase(),
             c.requests,
-            c.reasons.first().map(String::as_str).unwrap_or("")
+            c.reasons
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         );
     }
     if shown.len() > 25 {
