@@ -368,79 +368,13 @@ pub(crate) fn attack_event(
     out: &mut VecDeque<Vec<u8>>,
 ) {
     let mut buf = Vec::with_capacity(1600);
-    let no_flags = Flags::default();
     match v {
         AttackVector::SynFlood
         | AttackVector::AckFlood
         | AttackVector::RstFlood
         | AttackVector::FinFlood
-        | AttackVector::TcpAnomaly => {
-            let h = spoofed(rng, victim);
-            let flags = match v {
-                AttackVector::SynFlood => Flags {
-                    syn: true,
-                    ..no_flags
-                },
-                AttackVector::AckFlood => Flags {
-                    ack: Some(rng.random()),
-                    ..no_flags
-                },
-                AttackVector::RstFlood => Flags {
-                    rst: true,
-                    ..no_flags
-                },
-                AttackVector::FinFlood => Flags {
-                    fin: true,
-                    ack: Some(rng.random()),
-                    ..no_flags
-                },
-                _ => Flags {
-                    fin: true,
-                    psh: true,
-                    urg: true,
-                    ..no_flags
-                },
-            };
-            packets::tcp(
-                &mut buf,
-                h,
-                rng.random_range(1024..=65535),
-                target_port,
-                rng.random(),
-                1024,
-                flags,
-                &[],
-                &[],
-            );
-            out.push_back(buf);
-        }
-        AttackVector::SynAckReflection => {
-            let (src, ttl) = st.reflectors.pick(rng);
-            let h = V4 {
-                src,
-                dst: victim,
-                ttl,
-                id: 0,
-                df: true,
-            };
-            let sport = if rng.random_bool(0.8) { 80 } else { 443 };
-            packets::tcp(
-                &mut buf,
-                h,
-                sport,
-                rng.random_range(1024..=65535),
-                rng.random(),
-                65535,
-                Flags {
-                    syn: true,
-                    ack: Some(rng.random()),
-                    ..no_flags
-                },
-                &[2, 4, 0x05, 0xb4],
-                &[],
-            );
-            out.push_back(buf);
-        }
+        | AttackVector::TcpAnomaly => out.push_back(spoofed_tcp(rng, v, target_port, victim)),
+        AttackVector::SynAckReflection => out.push_back(synack_reflection(rng, st, victim)),
         AttackVector::UdpFlood | AttackVector::QuicFlood => {
             let h = spoofed(rng, victim);
             let (dport, payload) = if v == AttackVector::QuicFlood {
@@ -483,87 +417,192 @@ pub(crate) fn attack_event(
             out.push_back(buf);
         }
         AttackVector::Reflection(_) | AttackVector::UdpReflection | AttackVector::CarpetBombing => {
-            let (r, dst) = match v {
-                AttackVector::Reflection(i) => (&REFLECTIONS[i], victim),
-                AttackVector::CarpetBombing => (
-                    &REFLECTIONS[0],
-                    [victim[0], victim[1], victim[2], rng.random()],
-                ),
-                _ => (
-                    &Reflection {
-                        vector: "udp-reflection",
-                        port: 27960,
-                        sizes: (900, 1100),
-                    },
-                    victim,
-                ),
-            };
-            let (src, ttl) = st.reflectors.pick(rng);
-            let h = V4 {
-                src,
-                dst,
-                ttl,
-                id: rng.random(),
-                df: false,
-            };
-            let dport = rng.random_range(1024..=65535);
-            let payload = reflection_payload(rng, r, dport);
-            for frame in packets::udp_fragmented(h, r.port, dport, &payload) {
-                out.push_back(frame);
-            }
+            reflection(rng, st, v, victim, out)
         }
-        AttackVector::DnsWaterTorture => {
-            // Open resolvers relaying random-subdomain queries to the victim's name server.
-            let (src, ttl) = st.resolvers.pick(rng);
-            let h = V4 {
-                src,
-                dst: crate::resolver_of(victim),
-                ttl,
-                id: rng.random(),
-                df: false,
-            };
-            let label: String = (0..12)
-                .map(|_| {
-                    char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])
-                })
-                .collect();
-            let q = packets::dns_query(rng.random(), &format!("{label}.victim-shop.com"), 1);
-            packets::udp(&mut buf, h, rng.random_range(1024..=65535), 53, &q);
-            out.push_back(buf);
-        }
+        AttackVector::DnsWaterTorture => out.push_back(water_torture(rng, st, victim)),
         AttackVector::PortScan | AttackVector::HostScan => {
-            st.scan_step += 1;
-            let (dst, dport) = if v == AttackVector::PortScan {
-                (victim, (st.scan_step % 65535) as u16 + 1)
-            } else {
-                let n = st.scan_step % 65536;
-                ([victim[0], victim[1], (n >> 8) as u8, n as u8], 22)
-            };
-            // masscan's fingerprint: window 1024, no options, a fixed IP ID.
-            let h = V4 {
-                src: st.scanner,
-                dst,
-                ttl: 241,
-                id: 54321,
-                df: false,
-            };
-            packets::tcp(
-                &mut buf,
-                h,
-                61000,
-                dport,
-                rng.random(),
-                1024,
-                Flags {
-                    syn: true,
-                    ..no_flags
-                },
-                &[],
-                &[],
-            );
-            out.push_back(buf);
+            out.push_back(scan_probe(rng, st, v, victim))
         }
     }
+}
+
+/// A TCP packet of a flood from a forged source: SYN, ACK, RST, FIN, or nonsense flags.
+fn spoofed_tcp(
+    rng: &mut ChaCha8Rng,
+    v: AttackVector,
+    target_port: u16,
+    victim: [u8; 4],
+) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1600);
+    let no_flags = Flags::default();
+    let h = spoofed(rng, victim);
+    let flags = match v {
+        AttackVector::SynFlood => Flags {
+            syn: true,
+            ..no_flags
+        },
+        AttackVector::AckFlood => Flags {
+            ack: Some(rng.random()),
+            ..no_flags
+        },
+        AttackVector::RstFlood => Flags {
+            rst: true,
+            ..no_flags
+        },
+        AttackVector::FinFlood => Flags {
+            fin: true,
+            ack: Some(rng.random()),
+            ..no_flags
+        },
+        _ => Flags {
+            fin: true,
+            psh: true,
+            urg: true,
+            ..no_flags
+        },
+    };
+    packets::tcp(
+        &mut buf,
+        h,
+        rng.random_range(1024..=65535),
+        target_port,
+        rng.random(),
+        1024,
+        flags,
+        &[],
+        &[],
+    );
+    buf
+}
+
+/// A SYN-ACK from a web server answering a SYN forged with the victim's address.
+fn synack_reflection(rng: &mut ChaCha8Rng, st: &mut AttackState, victim: [u8; 4]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1600);
+    let no_flags = Flags::default();
+    let (src, ttl) = st.reflectors.pick(rng);
+    let h = V4 {
+        src,
+        dst: victim,
+        ttl,
+        id: 0,
+        df: true,
+    };
+    let sport = if rng.random_bool(0.8) { 80 } else { 443 };
+    packets::tcp(
+        &mut buf,
+        h,
+        sport,
+        rng.random_range(1024..=65535),
+        rng.random(),
+        65535,
+        Flags {
+            syn: true,
+            ack: Some(rng.random()),
+            ..no_flags
+        },
+        &[2, 4, 0x05, 0xb4],
+        &[],
+    );
+    buf
+}
+
+/// A UDP service's answer (fragmented when large) to a request forged with the victim's address, or with an address of its /24 (carpet bombing).
+fn reflection(
+    rng: &mut ChaCha8Rng,
+    st: &mut AttackState,
+    v: AttackVector,
+    victim: [u8; 4],
+    out: &mut VecDeque<Vec<u8>>,
+) {
+    let (r, dst) = match v {
+        AttackVector::Reflection(i) => (&REFLECTIONS[i], victim),
+        AttackVector::CarpetBombing => (
+            &REFLECTIONS[0],
+            [victim[0], victim[1], victim[2], rng.random()],
+        ),
+        _ => (
+            &Reflection {
+                vector: "udp-reflection",
+                port: 27960,
+                sizes: (900, 1100),
+            },
+            victim,
+        ),
+    };
+    let (src, ttl) = st.reflectors.pick(rng);
+    let h = V4 {
+        src,
+        dst,
+        ttl,
+        id: rng.random(),
+        df: false,
+    };
+    let dport = rng.random_range(1024..=65535);
+    let payload = reflection_payload(rng, r, dport);
+    for frame in packets::udp_fragmented(h, r.port, dport, &payload) {
+        out.push_back(frame);
+    }
+}
+
+/// Open resolvers relaying random-subdomain queries to the victim's name server.
+fn water_torture(rng: &mut ChaCha8Rng, st: &mut AttackState, victim: [u8; 4]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1600);
+    // Open resolvers relaying random-subdomain queries to the victim's name server.
+    let (src, ttl) = st.resolvers.pick(rng);
+    let h = V4 {
+        src,
+        dst: crate::resolver_of(victim),
+        ttl,
+        id: rng.random(),
+        df: false,
+    };
+    let label: String = (0..12)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect();
+    let q = packets::dns_query(rng.random(), &format!("{label}.victim-shop.com"), 1);
+    packets::udp(&mut buf, h, rng.random_range(1024..=65535), 53, &q);
+    buf
+}
+
+/// A masscan probe: the next port of the victim, or port 22 of the next host of its /16.
+fn scan_probe(
+    rng: &mut ChaCha8Rng,
+    st: &mut AttackState,
+    v: AttackVector,
+    victim: [u8; 4],
+) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1600);
+    let no_flags = Flags::default();
+    st.scan_step += 1;
+    let (dst, dport) = if v == AttackVector::PortScan {
+        (victim, (st.scan_step % 65535) as u16 + 1)
+    } else {
+        let n = st.scan_step % 65536;
+        ([victim[0], victim[1], (n >> 8) as u8, n as u8], 22)
+    };
+    // masscan's fingerprint: window 1024, no options, a fixed IP ID.
+    let h = V4 {
+        src: st.scanner,
+        dst,
+        ttl: 241,
+        id: 54321,
+        df: false,
+    };
+    packets::tcp(
+        &mut buf,
+        h,
+        61000,
+        dport,
+        rng.random(),
+        1024,
+        Flags {
+            syn: true,
+            ..no_flags
+        },
+        &[],
+        &[],
+    );
+    buf
 }
 
 #[cfg(test)]

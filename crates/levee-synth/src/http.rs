@@ -420,6 +420,103 @@ fn product(rng: &mut ChaCha8Rng) -> String {
     format!("/products/{}", rng.random_range(1..5000))
 }
 
+/// A browsing session's state, borrowed from its actor.
+struct Browsing<'a> {
+    pages_left: &'a mut u32,
+    page: &'a mut String,
+    assets: &'a mut Vec<String>,
+    cached: &'a mut bool,
+    login: &'a mut u8,
+}
+
+/// A person's next request: the assets the last page still needs, else the next page (a
+/// login, a search, a product or the home page); `None` when the session is over.
+fn browse(s: Browsing<'_>, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Option<i64>) {
+    let ns = |s: f64| (s * 1e9) as i64;
+    let Browsing {
+        pages_left,
+        page,
+        assets,
+        cached,
+        login,
+    } = s;
+    if let Some(asset) = assets.pop() {
+        let revalidate = *cached && rng.random_bool(0.3);
+        let line = Line {
+            method: "GET",
+            target: asset,
+            status: if revalidate { 304 } else { 200 },
+            bytes: if revalidate {
+                0
+            } else {
+                rng.random_range(800..90_000)
+            },
+            referer: Some(format!("{SITE}{page}")),
+        };
+        let next = if assets.is_empty() {
+            at + ns(1.0 + exp(rng, 20.0))
+        } else {
+            at + ns(rng.random_range(0.005..0.12))
+        };
+        return (Some(line), Some(next));
+    }
+    if *pages_left == 0 {
+        return (None, None);
+    }
+    *pages_left -= 1;
+    // The page: a login, a search, a product or the home page.
+    let previous = page.clone();
+    let (method, target, status) = if *login > 0 && rng.random_bool(0.5) {
+        *login -= 1;
+        let status = if *login > 0 { 401 } else { 302 };
+        ("POST", "/login".to_string(), status)
+    } else if rng.random_bool(0.2) {
+        let q = WORDS[rng.random_range(0..WORDS.len())];
+        (
+            "GET",
+            format!("/search?q={q}&page={}", rng.random_range(1..4)),
+            200,
+        )
+    } else if rng.random_bool(0.8) {
+        let p = product(rng);
+        ("GET", p, if rng.random_bool(0.01) { 404 } else { 200 })
+    } else {
+        ("GET", "/".to_string(), 200)
+    };
+    *page = target.clone();
+    if method == "GET" {
+        // What the page needs: the first page fetches everything, later pages new
+        // images only; the browser keeps the rest in its cache.
+        let images = rng.random_range(2..7);
+        for _ in 0..images {
+            assets.push(format!("/img/{}.jpg", rng.random_range(1..20_000)));
+        }
+        if !*cached {
+            assets.extend([
+                "/static/app.4f1c2e.js".to_string(),
+                "/static/site.9b7d.css".into(),
+                "/favicon.ico".into(),
+            ]);
+            *cached = true;
+        } else if rng.random_bool(0.2) {
+            assets.push("/static/app.4f1c2e.js".to_string());
+        }
+    }
+    let line = Line {
+        method,
+        target,
+        status,
+        bytes: rng.random_range(4_000..60_000),
+        referer: Some(format!("{SITE}{previous}")),
+    };
+    let next = if assets.is_empty() {
+        at + ns(1.0 + exp(rng, 20.0))
+    } else {
+        at + ns(rng.random_range(0.05..0.3))
+    };
+    (Some(line), Some(next))
+}
+
 /// The actor's request at `at` (if it sends one now) and when it acts next.
 fn step(actor: &mut Actor, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Option<i64>) {
     let ns = |s: f64| (s * 1e9) as i64;
@@ -430,83 +527,17 @@ fn step(actor: &mut Actor, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
             assets,
             cached,
             login,
-        } => {
-            if let Some(asset) = assets.pop() {
-                let revalidate = *cached && rng.random_bool(0.3);
-                let line = Line {
-                    method: "GET",
-                    target: asset,
-                    status: if revalidate { 304 } else { 200 },
-                    bytes: if revalidate {
-                        0
-                    } else {
-                        rng.random_range(800..90_000)
-                    },
-                    referer: Some(format!("{SITE}{page}")),
-                };
-                let next = if assets.is_empty() {
-                    at + ns(1.0 + exp(rng, 20.0))
-                } else {
-                    at + ns(rng.random_range(0.005..0.12))
-                };
-                return (Some(line), Some(next));
-            }
-            if *pages_left == 0 {
-                return (None, None);
-            }
-            *pages_left -= 1;
-            // The page: a login, a search, a product or the home page.
-            let previous = page.clone();
-            let (method, target, status) = if *login > 0 && rng.random_bool(0.5) {
-                *login -= 1;
-                let status = if *login > 0 { 401 } else { 302 };
-                ("POST", "/login".to_string(), status)
-            } else if rng.random_bool(0.2) {
-                let q = WORDS[rng.random_range(0..WORDS.len())];
-                (
-                    "GET",
-                    format!("/search?q={q}&page={}", rng.random_range(1..4)),
-                    200,
-                )
-            } else if rng.random_bool(0.8) {
-                let p = product(rng);
-                ("GET", p, if rng.random_bool(0.01) { 404 } else { 200 })
-            } else {
-                ("GET", "/".to_string(), 200)
-            };
-            *page = target.clone();
-            if method == "GET" {
-                // What the page needs: the first page fetches everything, later pages new
-                // images only; the browser keeps the rest in its cache.
-                let images = rng.random_range(2..7);
-                for _ in 0..images {
-                    assets.push(format!("/img/{}.jpg", rng.random_range(1..20_000)));
-                }
-                if !*cached {
-                    assets.extend([
-                        "/static/app.4f1c2e.js".to_string(),
-                        "/static/site.9b7d.css".into(),
-                        "/favicon.ico".into(),
-                    ]);
-                    *cached = true;
-                } else if rng.random_bool(0.2) {
-                    assets.push("/static/app.4f1c2e.js".to_string());
-                }
-            }
-            let line = Line {
-                method,
-                target,
-                status,
-                bytes: rng.random_range(4_000..60_000),
-                referer: Some(format!("{SITE}{previous}")),
-            };
-            let next = if assets.is_empty() {
-                at + ns(1.0 + exp(rng, 20.0))
-            } else {
-                at + ns(rng.random_range(0.05..0.3))
-            };
-            (Some(line), Some(next))
-        }
+        } => browse(
+            Browsing {
+                pages_left,
+                page,
+                assets,
+                cached,
+                login,
+            },
+            rng,
+            at,
+        ),
         Kind::Crawler {
             next_product,
             robots,

@@ -11,7 +11,7 @@
 //! connections each and trickle a header line every ten seconds without ever ending the
 //! header block.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::io::Write;
 use std::net::IpAddr;
 
@@ -81,8 +81,10 @@ struct Writer {
     rng: ChaCha8Rng,
     queue: BinaryHeap<Pending>,
     order: u64,
-    conns: HashMap<IpAddr, Conn>,
-    held: HashMap<IpAddr, Held>,
+    // Ordered maps: the sweep and the final close walk them, and the order they are walked
+    // in draws sequence numbers, so it must not change from run to run.
+    conns: BTreeMap<IpAddr, Conn>,
+    held: BTreeMap<IpAddr, Held>,
     /// The cookie each browsing client was given.
     jar: HashMap<IpAddr, String>,
     /// Clients that sent their TLS hello.
@@ -189,8 +191,9 @@ impl Writer {
             .map(|(ip, _)| *ip)
             .collect();
         for ip in idle {
-            let c = self.conns.remove(&ip).expect("listed");
-            self.close(ip, c);
+            if let Some(c) = self.conns.remove(&ip) {
+                self.close(ip, c);
+            }
         }
         let late: Vec<IpAddr> = self
             .held
@@ -199,8 +202,9 @@ impl Writer {
             .map(|(ip, _)| *ip)
             .collect();
         for ip in late {
-            let h = self.held.remove(&ip).expect("listed");
-            self.exchange(h.at + 1_000_000_000, ip, ip, &h.request, &h.response);
+            if let Some(h) = self.held.remove(&ip) {
+                self.exchange(h.at + 1_000_000_000, ip, ip, &h.request, &h.response);
+            }
         }
     }
 
@@ -580,8 +584,8 @@ pub fn generate_http_capture(
         rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_cafe),
         queue: BinaryHeap::new(),
         order: 0,
-        conns: HashMap::new(),
-        held: HashMap::new(),
+        conns: BTreeMap::new(),
+        held: BTreeMap::new(),
         jar: HashMap::new(),
         hellos: Default::default(),
         next_port: 10_000,
@@ -635,11 +639,11 @@ pub fn generate_http_capture(
         Ok(())
     })?;
     // Requests still held go alone; then every connection is closed.
-    let held: Vec<(IpAddr, Held)> = g.held.drain().collect();
+    let held = std::mem::take(&mut g.held);
     for (ip, h) in held {
         g.exchange(h.at, ip, ip, &h.request, &h.response);
     }
-    let open: Vec<(IpAddr, Conn)> = g.conns.drain().collect();
+    let open = std::mem::take(&mut g.conns);
     for (ip, c) in open {
         g.close(ip, c);
     }
@@ -651,4 +655,30 @@ pub fn generate_http_capture(
     w.finish().map_err(SynthError::Capture)?;
     labels.flush().map_err(SynthError::Labels)?;
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same configuration writes the same bytes: connections are swept and closed in the
+    /// order of their addresses, not of a hash map's random seed.
+    #[test]
+    fn the_shop_as_a_capture_is_the_same_every_time() {
+        let cfg = crate::http::HttpConfig {
+            attacks: vec!["http-flood".into()],
+            duration_s: 90.0,
+            ..Default::default()
+        };
+        let write = || {
+            let (mut pcap, mut labels) = (Vec::new(), Vec::new());
+            generate_http_capture(&cfg, true, &mut pcap, &mut labels).expect("synth");
+            (pcap, labels)
+        };
+        let first = write();
+        assert!(first.0.len() > 100_000, "{} bytes", first.0.len());
+        for _ in 0..3 {
+            assert!(write() == first, "a second run wrote other bytes");
+        }
+    }
 }

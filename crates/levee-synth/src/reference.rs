@@ -276,15 +276,34 @@ pub fn frames(victim: IpAddr) -> Vec<ReferenceFrame> {
         frames: Vec::new(),
         victim,
     };
-    let v = victim;
-    let v4 = victim.is_ipv4();
-    let seg = |flags, options, window, payload| Seg {
+    for part in [
+        handshakes,
+        outbound_web,
+        quic,
+        dns,
+        ntp,
+        pmtud,
+        traceroutes,
+        ping,
+    ] {
+        part(&mut o);
+    }
+    o.frames
+}
+
+/// A TCP segment with its flags, options, window and payload length.
+fn seg<'a>(flags: &'a str, options: &'a [u8], window: u16, payload: usize) -> Seg<'a> {
+    Seg {
         flags,
         options,
         window,
         payload,
-    };
+    }
+}
 
+/// The victim's HTTPS service answering a client of each system: handshake, request, answer, and the close (a FIN, or Windows' RST).
+fn handshakes(o: &mut Out) {
+    let v = o.victim;
     // Clients of the victim's HTTPS service, one per system.
     for (class, client, ttl, window, options, closes_with_rst) in [
         (
@@ -341,7 +360,11 @@ pub fn frames(victim: IpAddr) -> Vec<ReferenceFrame> {
             o.tcp(class, client, v, ttl, p, seg("A", &[], 501, 0));
         }
     }
+}
 
+/// The victim's own connections to web servers (HTTPS and HTTP), answered and closed, and aborted by the other side.
+fn outbound_web(o: &mut Out) {
+    let v = o.victim;
     // The victim's own connections to web servers (HTTPS and HTTP).
     for (server, ttl, options, port) in [
         (peer(v, 3), 56, LINUX_OPTIONS, 443),
@@ -367,7 +390,11 @@ pub fn frames(victim: IpAddr) -> Vec<ReferenceFrame> {
         o.tcp(c, server, v, ttl, back, seg("R", &[], 0, 0));
         o.tcp(c, server, v, ttl, back, seg("RA", &[], 0, 0));
     }
+}
 
+/// QUIC, the victim as client and as server.
+fn quic(o: &mut Out) {
+    let v = o.victim;
     // QUIC, the victim as client and as server.
     let quic_server = peer(v, 6);
     o.udp("quic", v, quic_server, 64, (50123, 443), 1250);
@@ -376,7 +403,12 @@ pub fn frames(victim: IpAddr) -> Vec<ReferenceFrame> {
     o.udp("quic", quic_server, v, 54, (443, 50123), 60);
     o.udp("quic", peer(v, 7), v, 50, (61234, 443), 1200);
     o.udp("quic", peer(v, 7), v, 50, (61234, 443), 1228);
+}
 
+/// DNS: queries and answers, a signed answer in two fragments, a dead resolver's port unreachable.
+fn dns(o: &mut Out) {
+    let v = o.victim;
+    let v4 = v.is_ipv4();
     // DNS: queries, answers, a large answer in two fragments, a dead resolver.
     let res = resolver(v);
     for (name, qtype, answers, id) in [
@@ -438,19 +470,28 @@ pub fn frames(victim: IpAddr) -> Vec<ReferenceFrame> {
     let q = o.sent_by_victim(dead, 17, (40004, 53), 64, if v4 { 28 } else { 48 });
     let (t, c) = if v4 { (3, 3) } else { (1, 4) };
     o.icmp("dns-client", dead, v, 60, t, c, [0; 4], &q);
+}
 
+/// NTP, the victim as client.
+fn ntp(o: &mut Out) {
+    let v = o.victim;
     // NTP.
     let ntp = peer(v, 9);
     o.udp("ntp-client", v, ntp, 64, (123, 123), 48);
     o.udp("ntp-client", ntp, v, 57, (123, 123), 48);
+}
 
+/// Path-MTU discovery: routers quoting the victim's too-large packets, 28 bytes and as much as 576 bytes allow.
+fn pmtud(o: &mut Out) {
+    let v = o.victim;
+    let v4 = v.is_ipv4();
     // Path-MTU discovery: routers quoting the victim's too-large packets, 28 bytes and as
     // much as 576 bytes allow.
     let router = peer(v, 10);
     for (to, proto, ports) in [
         (peer(v, 3), 6, (40112, 443)),
         (peer(v, 0), 6, (443, 51514)),
-        (quic_server, 17, (50123, 443)),
+        (peer(v, 6), 17, (50123, 443)),
     ] {
         for quote in [28usize, 548] {
             let quote = if v4 { quote } else { quote + 20 };
@@ -462,7 +503,12 @@ pub fn frames(victim: IpAddr) -> Vec<ReferenceFrame> {
             }
         }
     }
+}
 
+/// Traceroutes from the victim: UDP probes to 33434 and up (Linux, macOS), ICMP echo (Windows); time exceeded from each hop, and the destination's answer.
+fn traceroutes(o: &mut Out) {
+    let v = o.victim;
+    let v4 = v.is_ipv4();
     // Traceroutes from the victim: UDP probes to 33434 and up (Linux, macOS), ICMP echo
     // (Windows); time exceeded from each hop, and the destination's answer.
     let dest = peer(v, 11);
@@ -517,7 +563,12 @@ pub fn frames(victim: IpAddr) -> Vec<ReferenceFrame> {
             &quoted,
         );
     }
+}
 
+/// Ping: requests to the victim, replies to its own.
+fn ping(o: &mut Out) {
+    let v = o.victim;
+    let v4 = v.is_ipv4();
     // Ping: requests to the victim, replies to its own.
     let (request, reply) = if v4 { (8, 0) } else { (128, 129) };
     o.icmp(
@@ -530,8 +581,17 @@ pub fn frames(victim: IpAddr) -> Vec<ReferenceFrame> {
         [0, 7, 0, 1],
         &[0x61; 32],
     );
-    o.icmp("ping", dest, v, 57, reply, 0, [0, 9, 0, 1], &[0x61; 56]);
-    o.frames
+    // The traceroutes' destination answers the victim's own ping.
+    o.icmp(
+        "ping",
+        peer(v, 11),
+        v,
+        57,
+        reply,
+        0,
+        [0, 9, 0, 1],
+        &[0x61; 56],
+    );
 }
 
 /// Writes the reference for `victim` as a pcap (a frame a millisecond from `start_ns`) and its

@@ -577,108 +577,7 @@ impl Generator {
             df: true,
         };
         let buf = &mut self.buf;
-        let (cs, ss) = (s.client_seq, s.server_seq);
-        let ack = |a: u32| Flags {
-            ack: Some(a),
-            ..Default::default()
-        };
-        // Each TCP step: direction (true = client to server), flags, options, payload.
-        let (upward, flags, options, payload): (bool, Flags, Vec<u8>, Vec<u8>) = match step {
-            Step::Syn => (
-                true,
-                Flags {
-                    syn: true,
-                    ..Default::default()
-                },
-                packets::linux_syn_options(cs).to_vec(),
-                vec![],
-            ),
-            Step::SynAck => (
-                false,
-                Flags {
-                    syn: true,
-                    ..ack(cs)
-                },
-                packets::linux_syn_options(ss).to_vec(),
-                vec![],
-            ),
-            Step::Ack | Step::ClientAck | Step::LastAck => (true, ack(ss), vec![], vec![]),
-            Step::ServerRst => (
-                false,
-                Flags {
-                    rst: true,
-                    ..ack(cs)
-                },
-                vec![],
-                vec![],
-            ),
-            Step::ClientRst => (
-                true,
-                Flags {
-                    rst: true,
-                    ..Default::default()
-                },
-                vec![],
-                vec![],
-            ),
-            Step::ServerAck => (false, ack(cs), vec![], vec![]),
-            Step::Request => {
-                let name = SITE_NAMES[s.name_idx % SITE_NAMES.len()];
-                let payload = if s.dport == 443 {
-                    packets::client_hello(name, 0x0a0a + 0x1010 * (s.ip_id % 15))
-                } else {
-                    format!(
-                        "GET /index.html HTTP/1.1\r\nHost: {name}\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\nAccept: text/html,application/xhtml+xml\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n\r\n"
-                    )
-                    .into_bytes()
-                };
-                (
-                    true,
-                    Flags {
-                        psh: true,
-                        ..ack(ss)
-                    },
-                    vec![],
-                    payload,
-                )
-            }
-            Step::Data(len) => (
-                false,
-                Flags {
-                    psh: len < 1448,
-                    ..ack(cs)
-                },
-                vec![],
-                vec![0x17u8; len as usize],
-            ),
-            Step::Upload(len) => (
-                true,
-                Flags {
-                    psh: len < 1448,
-                    ..ack(ss)
-                },
-                vec![],
-                vec![0x42u8; len as usize],
-            ),
-            Step::ClientFin => (
-                true,
-                Flags {
-                    fin: true,
-                    ..ack(ss)
-                },
-                vec![],
-                vec![],
-            ),
-            Step::ServerFin => (
-                false,
-                Flags {
-                    fin: true,
-                    ..ack(cs)
-                },
-                vec![],
-                vec![],
-            ),
-            Step::Bulk => unreachable!("replaced above"),
+        match step {
             Step::UdpDatagram => {
                 let payload = vec![0x33u8; 1400];
                 packets::udp(buf, up, s.sport, s.dport, &payload);
@@ -701,7 +600,13 @@ impl Generator {
                 self.finish_step(i);
                 return;
             }
+            _ => {}
+        }
+        // Bulk steps were replaced above by the data or acknowledgement they stand for.
+        let Some((upward, flags, options, payload)) = tcp_segment(step, s) else {
+            return;
         };
+        let (cs, ss) = (s.client_seq, s.server_seq);
         // SYN and FIN take one sequence number, like a byte of data.
         let advance = payload.len() as u32 + u32::from(flags.syn) + u32::from(flags.fin);
         // Linux's initial windows on the handshake, scaled windows after it.
@@ -732,6 +637,115 @@ impl Generator {
             self.sessions[i] = self.new_session(kind);
         }
     }
+}
+
+/// The TCP segment a step of a session sends: its direction (true: client to server), flags,
+/// options and payload; `None` for a step that is not TCP.
+fn tcp_segment(step: Step, s: &Session) -> Option<(bool, Flags, Vec<u8>, Vec<u8>)> {
+    let (cs, ss) = (s.client_seq, s.server_seq);
+    let ack = |a: u32| Flags {
+        ack: Some(a),
+        ..Default::default()
+    };
+    Some(match step {
+        Step::Syn => (
+            true,
+            Flags {
+                syn: true,
+                ..Default::default()
+            },
+            packets::linux_syn_options(cs).to_vec(),
+            vec![],
+        ),
+        Step::SynAck => (
+            false,
+            Flags {
+                syn: true,
+                ..ack(cs)
+            },
+            packets::linux_syn_options(ss).to_vec(),
+            vec![],
+        ),
+        Step::Ack | Step::ClientAck | Step::LastAck => (true, ack(ss), vec![], vec![]),
+        Step::ServerRst => (
+            false,
+            Flags {
+                rst: true,
+                ..ack(cs)
+            },
+            vec![],
+            vec![],
+        ),
+        Step::ClientRst => (
+            true,
+            Flags {
+                rst: true,
+                ..Default::default()
+            },
+            vec![],
+            vec![],
+        ),
+        Step::ServerAck => (false, ack(cs), vec![], vec![]),
+        Step::Request => {
+            let name = SITE_NAMES[s.name_idx % SITE_NAMES.len()];
+            let payload = if s.dport == 443 {
+                packets::client_hello(name, 0x0a0a + 0x1010 * (s.ip_id % 15))
+            } else {
+                format!(
+                    "GET /index.html HTTP/1.1\r\nHost: {name}\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\nAccept: text/html,application/xhtml+xml\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n\r\n"
+                )
+                .into_bytes()
+            };
+            (
+                true,
+                Flags {
+                    psh: true,
+                    ..ack(ss)
+                },
+                vec![],
+                payload,
+            )
+        }
+        Step::Data(len) => (
+            false,
+            Flags {
+                psh: len < 1448,
+                ..ack(cs)
+            },
+            vec![],
+            vec![0x17u8; len as usize],
+        ),
+        Step::Upload(len) => (
+            true,
+            Flags {
+                psh: len < 1448,
+                ..ack(ss)
+            },
+            vec![],
+            vec![0x42u8; len as usize],
+        ),
+        Step::ClientFin => (
+            true,
+            Flags {
+                fin: true,
+                ..ack(ss)
+            },
+            vec![],
+            vec![],
+        ),
+        Step::ServerFin => (
+            false,
+            Flags {
+                fin: true,
+                ..ack(cs)
+            },
+            vec![],
+            vec![],
+        ),
+        Step::Bulk | Step::UdpDatagram | Step::UdpProbe(_) | Step::DnsQuery | Step::DnsResponse => {
+            return None
+        }
+    })
 }
 
 /// Writes run-length labels: one line per run of packets with the same label.

@@ -483,15 +483,6 @@ fn each_crate_depends_only_on_the_crates_above_it() {
 /// Functions longer than this are split (generated tables and tests aside).
 const LONGEST_FUNCTION: usize = 150;
 
-/// The functions still longer than [`LONGEST_FUNCTION`] lines, each to be split: the list may
-/// only shrink. A function splits off its parts, and leaves this list in the same change.
-const TOO_LONG_YET: &[(&str, &str)] = &[
-    ("levee-synth/src/reference.rs", "frames"),
-    ("levee-synth/src/attacks.rs", "attack_event"),
-    ("levee-synth/src/scenario.rs", "benign_packet"),
-    ("levee-synth/src/http.rs", "step"),
-];
-
 /// Every crate's `src` directory with its Rust files: (crate name, `src`, files).
 fn library_sources() -> Vec<(String, std::path::PathBuf, Vec<std::path::PathBuf>)> {
     fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -557,26 +548,16 @@ fn function_lengths() -> Vec<(String, String, usize)> {
     found
 }
 
-/// No function is longer than [`LONGEST_FUNCTION`] lines but those of [`TOO_LONG_YET`], and
-/// each of those still is (a split one leaves the list); `main.rs` is argument handling and
-/// dispatch, under 300 lines.
+/// No function of the crates' sources is longer than [`LONGEST_FUNCTION`] lines; `main.rs` is
+/// argument handling and dispatch, under 300 lines.
 #[test]
 fn functions_stay_short_and_main_stays_thin() {
     let lengths = function_lengths();
     assert!(lengths.len() > 500, "the scan finds the functions");
     for (file, name, n) in &lengths {
-        let listed = TOO_LONG_YET.contains(&(file.as_str(), name.as_str()));
         assert!(
-            *n <= LONGEST_FUNCTION || listed,
+            *n <= LONGEST_FUNCTION,
             "{file}: fn {name} is {n} lines, longer than {LONGEST_FUNCTION}: split it"
-        );
-    }
-    for (file, name) in TOO_LONG_YET {
-        assert!(
-            lengths
-                .iter()
-                .any(|(f, n, len)| f == file && n == name && *len > LONGEST_FUNCTION),
-            "{file}: fn {name} is no longer too long: take it off TOO_LONG_YET"
         );
     }
     let main =
