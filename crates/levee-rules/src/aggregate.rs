@@ -22,6 +22,7 @@ pub type Net = IpNet;
 /// One prefix of an aggregation, with what it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prefix {
+    /// The prefix.
     pub net: IpNet,
     /// Addresses of the input under this prefix.
     pub given: u128,
@@ -50,6 +51,7 @@ impl Widening {
 /// The result of an aggregation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregation {
+    /// The fewest prefixes covering the input and no allowed address, in address order.
     pub prefixes: Vec<Prefix>,
     /// Addresses the prefixes cover that were not in the input, in all.
     pub unseen_covered: u128,

@@ -12,17 +12,25 @@ use regex::bytes::Regex;
 
 use crate::field::Field;
 
+/// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
 impl CmpOp {
+    /// The operator as the rule language writes it.
     pub fn symbol(self) -> &'static str {
         match self {
             CmpOp::Eq => "==",
@@ -50,20 +58,30 @@ impl CmpOp {
 /// A literal on the right of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Literal {
+    /// An integer.
     Int(u64),
+    /// An IPv4 or IPv6 address.
     Ip(IpAddr),
+    /// A quoted string.
     Str(String),
+    /// `true` or `false`.
     Bool(bool),
 }
 
 /// One element of an `in { ... }` set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetItem {
+    /// An integer.
     Int(u64),
+    /// An inclusive range of integers: `1024..65535`.
     IntRange(u64, u64),
+    /// An address.
     Ip(IpAddr),
+    /// A prefix: `192.0.2.0/24`.
     Net(IpNet),
+    /// An inclusive range of addresses: `192.0.2.10-192.0.2.20`.
     IpRange(IpAddr, IpAddr),
+    /// A quoted string.
     Str(String),
     /// A named list (`$name`), resolved when the expression was parsed.
     List(String),
@@ -72,6 +90,7 @@ pub enum SetItem {
 /// A set, kept as written (for printing) and as sorted ranges (for matching).
 #[derive(Debug, Clone)]
 pub struct Set {
+    /// The items, as written.
     pub items: Vec<SetItem>,
     /// Integer ranges and IPv4/IPv6 ranges (IPv4 mapped into the low 2^32 of u128, IPv6 marked by
     /// `v6`), sorted and merged.
@@ -115,27 +134,45 @@ impl Set {
 pub enum Expr {
     /// A boolean field on its own: `tcp.flags.syn`.
     Flag(Field),
+    /// A field compared with a value: `ip.ttl < 64`.
     Cmp {
+        /// The field.
         field: Field,
+        /// The operator.
         op: CmpOp,
+        /// The value, of the field's type.
         value: Literal,
     },
+    /// A field in a set: `tcp.dstport in {80 443}`, `ip.src in $list`.
     In {
+        /// The field.
         field: Field,
+        /// The set.
         set: Set,
     },
+    /// A string field containing a string: `http.user_agent contains "curl"`.
     Contains {
+        /// The field.
         field: Field,
+        /// The string looked for.
         needle: String,
     },
+    /// A string field matching a regular expression: `http.uri matches "^/wp-"`.
     Matches {
+        /// The field.
         field: Field,
+        /// The expression as written.
         pattern: String,
+        /// The expression compiled.
         regex: Regex,
     },
+    /// `not e`
     Not(Box<Expr>),
+    /// `a and b and ...`
     And(Vec<Expr>),
+    /// `a or b or ...`
     Or(Vec<Expr>),
+    /// `a xor b`
     Xor(Box<Expr>, Box<Expr>),
 }
 

@@ -89,6 +89,7 @@ struct KeyFields {
 }
 
 impl Engine {
+    /// An engine applying the rules of `file`, in order.
     pub fn new(file: &RulesFile) -> Engine {
         let exprs: Vec<_> = file.rules.iter().map(|r| r.expression.clone()).collect();
         let set = RuleSet::indexed(&exprs);
@@ -119,10 +120,12 @@ impl Engine {
         }
     }
 
+    /// How many rules it applies.
     pub fn len(&self) -> usize {
         self.actions.len()
     }
 
+    /// Whether it applies no rule.
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
     }

@@ -18,11 +18,13 @@ fn in_ranges<T: Ord + Copy>(ranges: &[(T, T)], v: T) -> bool {
 }
 
 impl Set {
+    /// Whether an integer is in the set.
     #[inline]
     pub fn contains_int(&self, v: u64) -> bool {
         in_ranges(&self.int_ranges, v)
     }
 
+    /// Whether an address is in the set (as an address, in a prefix, or in a range).
     #[inline]
     pub fn contains_ip(&self, ip: IpAddr) -> bool {
         match ip {
@@ -31,6 +33,7 @@ impl Set {
         }
     }
 
+    /// Whether a string is in the set.
     pub fn contains_str(&self, s: &str) -> bool {
         self.strings.binary_search_by(|x| x.as_str().cmp(s)).is_ok()
     }

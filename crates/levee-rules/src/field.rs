@@ -12,13 +12,18 @@ use levee_decode::{FieldDef, FieldKind, FieldLayer, FieldValue, Packet, TcpFlags
 /// The type of a field's value, which decides the operators and literals it accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
+    /// An unsigned integer (ports, lengths, flags, counts).
     Int,
+    /// True or false.
     Bool,
+    /// An IPv4 or IPv6 address.
     Ip,
+    /// A string (names, URIs, headers, fingerprints).
     Str,
 }
 
 impl FieldType {
+    /// The type's name, as error messages and `levee fields --list` give it.
     pub fn name(self) -> &'static str {
         match self {
             FieldType::Int => "integer",
@@ -78,9 +83,13 @@ pub struct Field {
 /// A field's value on one packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
+    /// An integer.
     Int(u64),
+    /// True or false.
     Bool(bool),
+    /// An address.
     Ip(IpAddr),
+    /// A string.
     Str(String),
 }
 
@@ -136,10 +145,12 @@ impl Field {
         })
     }
 
+    /// The field's name.
     pub fn name(&self) -> &'static str {
         self.def.name
     }
 
+    /// The field's type.
     pub fn ty(&self) -> FieldType {
         self.ty
     }
@@ -169,6 +180,7 @@ impl Field {
         }
     }
 
+    /// The field's address in a packet, if it has one.
     #[inline]
     pub fn ip(&self, p: &Packet<'_>) -> Option<IpAddr> {
         match self.direct {
@@ -181,6 +193,7 @@ impl Field {
         }
     }
 
+    /// The field's truth in a packet (an integer field is true when not 0), if it has one.
     #[inline]
     pub fn bool(&self, p: &Packet<'_>) -> Option<bool> {
         if let Some(d) = self.direct {
@@ -193,6 +206,7 @@ impl Field {
         }
     }
 
+    /// The field's value in a packet as a string (any type written out), if it has one.
     pub fn str(&self, p: &Packet<'_>) -> Option<String> {
         match p.field(self.def.name)? {
             FieldValue::Str(s) => Some(s),

@@ -41,19 +41,25 @@ use crate::{parse, Expr, Lists};
 /// What a rule does to the packets it matches.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// Drop the packet (or request).
     Block,
+    /// Pass it, and stop: later rules do not see it.
     Allow,
     /// Count and go on to the next rule.
     Log,
     /// Pass up to `rate` packets per second (with a burst of `burst`) per key; block the rest.
     RateLimit {
+        /// Packets (or requests) a second allowed per key.
         rate: f64,
+        /// How many may come at once above the rate.
         burst: u64,
+        /// What the rate is counted per.
         key: RateKey,
     },
 }
 
 impl Action {
+    /// The action's name in a rules file.
     pub fn name(&self) -> &'static str {
         match self {
             Action::Block => "block",
@@ -67,12 +73,16 @@ impl Action {
 /// What a rate limit counts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateKey {
+    /// Each source address.
     Source,
+    /// Each destination address.
     Destination,
+    /// All matching traffic together.
     Global,
 }
 
 impl RateKey {
+    /// The key's name in a rules file.
     pub fn name(self) -> &'static str {
         match self {
             RateKey::Source => "ip.src",
@@ -82,20 +92,27 @@ impl RateKey {
     }
 }
 
+/// One rule of a rules file.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// Its id: unique in the file, and what engines name it by.
     pub id: String,
+    /// Why it exists, as written (compilers carry it as a comment or description).
     pub description: Option<String>,
     /// The expression as written.
     pub text: String,
+    /// What it matches.
     pub expression: Expr,
+    /// What it does to what it matches.
     pub action: Action,
 }
 
 /// A checked rules file.
 #[derive(Debug, Clone)]
 pub struct RulesFile {
+    /// The rules, applied in order: the first that decides wins.
     pub rules: Vec<Rule>,
+    /// The address lists the rules name (`$name`).
     pub lists: Lists,
     /// List names and the files they came from, as written.
     pub list_files: BTreeMap<String, String>,
@@ -105,7 +122,9 @@ pub struct RulesFile {
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}: {} problem(s); nothing was compiled or applied\n{}", problems.len(), problems.join("\n"))]
 pub struct RulesError {
+    /// The file (or `-`).
     pub origin: String,
+    /// Each problem, with its line and column.
     pub problems: Vec<String>,
 }
 

@@ -11,6 +11,8 @@
 //! packet; printing an [`Expr`] gives canonical text that parses back to the same tree. Fields are
 //! those declared in [`levee_decode::FIELDS`], typed in [`field`]. Errors say where, with a caret.
 
+#![warn(missing_docs)]
+
 pub mod aggregate;
 mod ast;
 pub mod compile;
@@ -47,8 +49,11 @@ pub use set::{Memo, RuleSet};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (at byte {start})")]
 pub struct ParseError {
+    /// Byte offset where the problem starts.
     pub start: usize,
+    /// Byte offset where it ends.
     pub end: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -95,15 +100,22 @@ fn char_floor(src: &str, i: usize) -> usize {
 /// A list file that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
+    /// The list file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// A line is not an address or prefix.
     #[error("{origin}:{line}: `{entry}` is not an IP address or prefix")]
     BadEntry {
+        /// The file.
         origin: String,
+        /// The line number, from 1.
         line: usize,
+        /// The line.
         entry: String,
     },
 }

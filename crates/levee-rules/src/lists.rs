@@ -16,18 +16,22 @@ pub struct Lists {
 }
 
 impl Lists {
+    /// No list.
     pub fn new() -> Lists {
         Lists::default()
     }
 
+    /// The prefixes of a list, by name (without `$`).
     pub fn get(&self, name: &str) -> Option<&[IpNet]> {
         self.lists.get(name).map(Vec::as_slice)
     }
 
+    /// Adds (or replaces) a list.
     pub fn insert(&mut self, name: impl Into<String>, nets: Vec<IpNet>) {
         self.lists.insert(name.into(), nets);
     }
 
+    /// The lists' names, in name order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.lists.keys().map(String::as_str)
     }

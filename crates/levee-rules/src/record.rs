@@ -13,9 +13,13 @@ use crate::field::Field;
 
 /// A record rules can match.
 pub trait Record {
+    /// An integer field's value (a boolean one as 0 or 1), if the record has it.
     fn int(&self, f: &Field) -> Option<u64>;
+    /// An address field's value, if the record has it.
     fn ip(&self, f: &Field) -> Option<IpAddr>;
+    /// A boolean field's value, if the record has it.
     fn bool(&self, f: &Field) -> Option<bool>;
+    /// A string field's value, if the record has it.
     fn str(&self, f: &Field) -> Option<Cow<'_, str>>;
 }
 

@@ -197,10 +197,12 @@ impl RuleSet {
         self.index.as_ref()
     }
 
+    /// How many expressions the set holds.
     pub fn len(&self) -> usize {
         self.formulas.len()
     }
 
+    /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.formulas.is_empty()
     }

@@ -44,13 +44,20 @@ pub fn looks_like_text(b: &[u8]) -> bool {
 /// A request's head, as sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestHead {
+    /// The method (`GET`, `POST`...), as sent.
     pub method: String,
+    /// The request target: a path with its query, an absolute URI (proxy requests), or `host:port`
+    /// (CONNECT).
     pub target: String,
     /// `HTTP/1.0` or `HTTP/1.1`.
     pub protocol: String,
+    /// The `Host` header.
     pub host: Option<String>,
+    /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// The `Referer` header.
     pub referer: Option<String>,
+    /// The `Cookie` header.
     pub cookie: Option<String>,
     /// Header names in the order sent, comma-separated.
     pub header_names: String,
@@ -59,7 +66,9 @@ pub struct RequestHead {
 /// A response's status line and length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseHead {
+    /// The status code.
     pub status: u16,
+    /// The `Content-Length`, when given.
     pub content_length: Option<u64>,
     /// The response sets a cookie.
     pub sets_cookie: bool,
@@ -336,6 +345,7 @@ impl RequestStream {
 #[derive(Debug, Default)]
 pub struct ResponseStream {
     framing: Framing,
+    /// Response heads that were not HTTP.
     pub malformed: u64,
 }
 
@@ -410,6 +420,8 @@ impl ResponseStream {
         }
     }
 
+    /// Bytes of the direction were never captured: the responses are found again at the next status
+    /// line.
     pub fn gap(&mut self) {
         self.framing.gap();
     }

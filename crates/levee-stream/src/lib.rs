@@ -16,6 +16,8 @@
 //! TLS ClientHello of a client is what is known of it, and it is joined to the client's
 //! cleartext requests.
 
+#![warn(missing_docs)]
+
 pub mod fuzzing;
 pub mod http;
 pub mod tcp;
@@ -59,7 +61,9 @@ impl Default for StreamConfig {
 /// What the extractor saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamStats {
+    /// TCP connections followed.
     pub connections: u64,
+    /// Requests found.
     pub requests: u64,
     /// Requests given with the status of their response.
     pub answered: u64,
@@ -71,6 +75,8 @@ pub struct StreamStats {
     pub evicted: u64,
     /// Connections that ended inside a request's header block.
     pub incomplete_headers: u64,
+    /// Connections that opened with a TLS ClientHello (their requests cannot be read; their JA3/JA4
+    /// label the cleartext ones of the same client).
     pub tls_hellos: u64,
 }
 
@@ -127,6 +133,7 @@ fn record(head: RequestHead, client: IpAddr, ts: i64) -> Request<'static> {
 }
 
 impl HttpExtractor {
+    /// An extractor with no connection yet.
     pub fn new(config: StreamConfig) -> HttpExtractor {
         let seed = foldhash::fast::FixedState::with_seed(0x1e7ee);
         HttpExtractor {
@@ -140,6 +147,7 @@ impl HttpExtractor {
         }
     }
 
+    /// What it has seen so far.
     pub fn stats(&self) -> &StreamStats {
         &self.stats
     }

@@ -5,8 +5,9 @@
 //! wait (up to a bound), and when the bound is reached or the connection ends the missing
 //! bytes are declared lost with [`Chunk::Gap`] so the parser above can find its feet again.
 
-/// Out-of-order bytes held per direction at most, and segments.
+/// Out-of-order bytes held per direction at most.
 pub const MAX_HELD_BYTES: usize = 256 * 1024;
+/// Out-of-order segments held per direction at most.
 pub const MAX_HELD_SEGMENTS: usize = 64;
 
 /// What a direction delivers.

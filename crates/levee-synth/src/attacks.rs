@@ -14,27 +14,41 @@ use crate::packets::{self, Flags, V4};
 /// One attack vector levee synth can produce. Names are `levee analyze`'s vector names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttackVector {
+    /// SYNs from forged sources (random addresses and TTLs).
     SynFlood,
+    /// ACKs outside any connection, from forged sources.
     AckFlood,
+    /// Resets outside any connection, from forged sources.
     RstFlood,
+    /// FIN-ACKs outside any connection, from forged sources.
     FinFlood,
     /// Xmas-tree packets (FIN+PSH+URG).
     TcpAnomaly,
+    /// SYN-ACKs from web servers answering SYNs forged with the victim's address.
     SynAckReflection,
+    /// Random UDP payloads to the target port, from forged sources.
     UdpFlood,
+    /// QUIC Initial packets to port 443, from forged sources.
     QuicFlood,
+    /// ICMP echo requests, from forged sources.
     IcmpFlood,
+    /// Later fragments of datagrams that never had a first one.
     IpFragmentFlood,
+    /// GRE carrying a protocol levee does not decapsulate.
     GreFlood,
+    /// Packets of unassigned or rarely used IP protocols.
     IpProtoFlood,
     /// Reflection from a known service, by index into [`REFLECTIONS`].
     Reflection(usize),
     /// Reflection from a service port levee has no name for.
     UdpReflection,
+    /// Random subdomains of the victim's zone, relayed by open resolvers to its name server.
     DnsWaterTorture,
     /// DNS reflection spread over every address of the victim's /24.
     CarpetBombing,
+    /// One source SYN-probing every port of the victim (masscan's fingerprint).
     PortScan,
+    /// One source SYN-probing port 22 across the victim's /16.
     HostScan,
 }
 
@@ -136,6 +150,7 @@ pub const REFLECTIONS: &[Reflection] = &[
 ];
 
 impl AttackVector {
+    /// The vector's name, as `levee analyze` reports it.
     pub fn name(self) -> &'static str {
         match self {
             AttackVector::SynFlood => "syn-flood",
@@ -186,6 +201,7 @@ impl AttackVector {
         v
     }
 
+    /// The vector of a name (see [`AttackVector::name`]).
     pub fn parse(name: &str) -> Option<AttackVector> {
         AttackVector::all().into_iter().find(|v| v.name() == name)
     }

@@ -41,6 +41,7 @@ pub const SCRAPERS: u32 = 25;
 pub struct HttpConfig {
     /// Attacks among [`HTTP_ATTACKS`].
     pub attacks: Vec<String>,
+    /// Seed of the random draws: the same seed writes the same log.
     pub seed: u64,
     /// Length of the log in seconds.
     pub duration_s: f64,
@@ -72,10 +73,15 @@ impl Default for HttpConfig {
 /// Counts of what was written.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HttpStats {
+    /// Lines (requests) written.
     pub lines: u64,
+    /// Of them, requests of people browsing.
     pub benign: u64,
+    /// Of them, requests of crawlers.
     pub crawler: u64,
+    /// Of them, requests of attackers.
     pub attack: u64,
+    /// Browsing sessions started.
     pub sessions: u64,
 }
 
@@ -118,10 +124,15 @@ const SCANNER_PATHS: &[&str] = &[
 
 /// One request, before it is written as a log line or as packets.
 pub struct Line {
+    /// The method.
     pub method: &'static str,
+    /// The path with its query.
     pub target: String,
+    /// The response's status.
     pub status: u16,
+    /// The response's body length.
     pub bytes: u64,
+    /// The page it was linked from.
     pub referer: Option<String>,
 }
 
@@ -186,8 +197,11 @@ pub fn generate_http(
 
 /// Who made a request.
 pub struct Client<'a> {
+    /// Its address.
     pub ip: IpAddr,
+    /// Its user agent.
     pub agent: &'a str,
+    /// What it is, as the labels file says (`browser`, `crawler`, or the attack).
     pub label: &'a str,
 }
 

@@ -29,8 +29,9 @@ const IDLE_NS: i64 = 15_000_000_000;
 const RESPONSE_NS: i64 = 2_000_000;
 const MSS: usize = 1400;
 
-/// Slowloris attackers and the connections each holds.
+/// Slowloris attackers.
 pub const SLOWLORIS_CLIENTS: u32 = 6;
+/// Connections each slowloris attacker holds open.
 pub const SLOWLORIS_CONNECTIONS: u32 = 30;
 
 /// The session cookie the `bad-bot` scrapers copied from one browser and all send.

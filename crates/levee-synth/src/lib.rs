@@ -8,6 +8,8 @@
 //!
 //! The same seed gives the same bytes on every platform (ChaCha8 generator).
 
+#![warn(missing_docs)]
+
 mod attacks;
 pub mod http;
 pub mod http_capture;

@@ -28,7 +28,9 @@ use crate::packets::{MAC_CLIENT_SIDE, MAC_SERVER};
 /// One frame of the reference (Ethernet).
 #[derive(Debug, Clone)]
 pub struct ReferenceFrame {
+    /// The kind of traffic (`handshake-linux`, `pmtud`, `traceroute`...), as the labels file says.
     pub class: &'static str,
+    /// The Ethernet frame.
     pub frame: Vec<u8>,
 }
 

@@ -11,12 +11,16 @@ use crate::attacks::{attack_event, AttackState, AttackVector};
 use crate::packets::{self, Flags, V4};
 use crate::{resolver_of, VICTIM};
 
+/// What can go wrong writing synthetic traffic.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
+    /// The capture (or log) could not be written.
     #[error("cannot write the capture: {0}")]
     Capture(#[source] io::Error),
+    /// The labels could not be written.
     #[error("cannot write the labels: {0}")]
     Labels(#[source] io::Error),
+    /// The configuration cannot be written as traffic.
     #[error("invalid configuration: {0}")]
     Config(String),
 }
@@ -24,14 +28,17 @@ pub enum SynthError {
 /// The attacks of a capture: none (benign traffic only) or one or more vectors at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scenario {
+    /// The attack vectors, all at once (empty: benign traffic only).
     pub attacks: Vec<AttackVector>,
 }
 
 impl Scenario {
+    /// Benign traffic only.
     pub const BENIGN: Scenario = Scenario {
         attacks: Vec::new(),
     };
 
+    /// A SYN flood, the default.
     pub fn syn_flood() -> Scenario {
         Scenario {
             attacks: vec![AttackVector::SynFlood],
@@ -60,6 +67,7 @@ impl Scenario {
         v
     }
 
+    /// Whether there is no attack.
     pub fn is_benign(&self) -> bool {
         self.attacks.is_empty()
     }
@@ -89,6 +97,7 @@ pub enum Background {
 }
 
 impl Background {
+    /// The background of a name (or an alias: `browsing`, `speed-test`, `background-radiation`).
     pub fn parse(s: &str) -> Option<Background> {
         Some(match s {
             "web" | "browsing" => Background::Web,
@@ -101,6 +110,7 @@ impl Background {
         })
     }
 
+    /// Every background's name.
     pub const NAMES: &'static [&'static str] = &[
         "web",
         "download",
@@ -110,6 +120,7 @@ impl Background {
         "internet",
     ];
 
+    /// The background's name.
     pub fn name(self) -> &'static str {
         match self {
             Background::Web => "web",
@@ -122,12 +133,16 @@ impl Background {
     }
 }
 
+/// What to synthesise: the attacks, the benign background, how much, and where.
 #[derive(Debug, Clone)]
 pub struct SynthConfig {
+    /// The attacks.
     pub scenario: Scenario,
+    /// The benign traffic they are mixed into.
     pub background: Background,
     /// Total packets to write.
     pub packets: u64,
+    /// Seed of the random draws: the same configuration writes the same capture.
     pub seed: u64,
     /// Capture start, nanoseconds since 1970.
     pub start_ns: i64,
@@ -162,11 +177,16 @@ impl Default for SynthConfig {
     }
 }
 
+/// Counts of what was written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SynthStats {
+    /// Packets written.
     pub packets: u64,
+    /// Of them, benign packets.
     pub benign: u64,
+    /// Of them, attack packets.
     pub attack: u64,
+    /// Bytes of the frames written.
     pub bytes: u64,
 }
 

@@ -178,6 +178,7 @@ impl Target {
         Target::Nginx,
     ];
 
+    /// The target of a name (or an alias), as `levee rules compile --target` takes it.
     pub fn parse(s: &str) -> Option<Target> {
         Some(match s {
             "bpf" | "tcpdump" | "pcap" => Target::Bpf,
@@ -210,6 +211,7 @@ impl Target {
         }
     }
 
+    /// Every target's name.
     pub const NAMES: &'static [&'static str] = &[
         "bpf",
         "cloudflare",
@@ -228,13 +230,16 @@ impl Target {
 #[derive(Debug, thiserror::Error)]
 #[error("{} rule(s) cannot be compiled; nothing was written\n{}", problems.len(), problems.join("\n"))]
 pub struct CompileError {
+    /// Each rule refused, with its id and why.
     pub problems: Vec<String>,
 }
 
 /// One compiled rule.
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// The rule's id.
     pub id: String,
+    /// The rule in the target's language.
     pub text: String,
 }
 
