@@ -10,17 +10,25 @@ use std::path::{Path, PathBuf};
 
 use crate::model::Tally;
 
+/// A country or AS database that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
+    /// The file is not a readable MaxMind database.
     #[error("{path}: not a readable MaxMind database: {source}")]
     Open {
+        /// The file.
         path: PathBuf,
+        /// What the reader said.
         source: maxminddb::MaxMindDbError,
     },
+    /// The database is of another kind (a country database given as the AS one, say).
     #[error("{path}: a {found} database, where a {wanted} database was expected")]
     WrongKind {
+        /// The file.
         path: PathBuf,
+        /// The kind it is.
         found: String,
+        /// The kind wanted.
         wanted: &'static str,
     },
 }
@@ -70,18 +78,22 @@ impl Enricher {
         })
     }
 
+    /// Whether a country database was given.
     pub fn has_country(&self) -> bool {
         self.country.is_some()
     }
 
+    /// Whether an AS database was given.
     pub fn has_asn(&self) -> bool {
         self.asn.is_some()
     }
 
+    /// The country database's file.
     pub fn country_path(&self) -> Option<&Path> {
         self.country.as_ref().map(|(p, _)| p.as_path())
     }
 
+    /// The AS database's file.
     pub fn asn_path(&self) -> Option<&Path> {
         self.asn.as_ref().map(|(p, _)| p.as_path())
     }

@@ -21,6 +21,8 @@
 //! pass's details ([`levee_analyze::detail`]), the rules and their simulation on the same
 //! packets, and the optional country and AS databases ([`enrich`]).
 
+#![warn(missing_docs)]
+
 pub mod enrich;
 pub mod html;
 pub mod logs;
@@ -62,13 +64,16 @@ pub const ENGINES: &[Target] = &[
 /// What can go wrong rendering a report (writing it is the caller's: see `levee report`).
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The document could not be serialized.
     #[error("cannot render the JSON report: {0}")]
     Json(#[from] serde_json::Error),
 }
 
 /// Everything a report is made from.
 pub struct Inputs<'a> {
+    /// The analysis of the captures.
     pub analysis: Analysis,
+    /// What the second pass gathered for the report: timeline, histograms, samples.
     pub details: Details,
     /// The recommended rules of the analysis (one per attack, in attack order).
     pub recommended: &'a RulesFile,
@@ -76,7 +81,9 @@ pub struct Inputs<'a> {
     pub applied: &'a RulesFile,
     /// Whether `applied` is the user's own file (`--rules`).
     pub applied_given: bool,
+    /// The applied rules measured on the captures.
     pub simulation: Simulation,
+    /// The country and AS databases (possibly none).
     pub enricher: &'a Enricher,
     /// The interface named in the nftables netdev rules.
     pub device: &'a str,

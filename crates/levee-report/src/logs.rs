@@ -25,43 +25,61 @@ pub const CLIENT_ROWS: usize = 10;
 /// Most buckets on the timeline.
 pub const MAX_BUCKETS: u64 = 300;
 
+/// The report of access logs (or of the HTTP requests of captures): `report.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogReport {
+    /// Version of the schema ([`REPORT_VERSION`]).
     pub report_version: u32,
+    /// The program and version that wrote the report.
     pub generator: String,
+    /// The page's title.
     pub title: String,
     /// `log`: the report of access logs; `capture`: of the HTTP requests reassembled from
     /// captures (`--http`). The packet report of captures has no such field.
     pub input: &'static str,
+    /// The logs read.
     pub files: Vec<LogSource>,
+    /// The figures at the top.
     pub summary: LogSummary,
     /// The `levee analyze --json` document of the same logs (its layer-7 part).
     pub analysis: L7Analysis,
     /// Requests (in `packets`) and bytes per bucket, one series per attack vector and `other`.
     pub timeline: TimelineView,
+    /// One per attack of the analysis, in the same order.
     pub attacks: Vec<LogAttackSection>,
+    /// The rules applied and what they do.
     pub mitigation: LogMitigation,
+    /// How each figure was computed (the report's appendix).
     pub method: Vec<MethodNote>,
 }
 
 /// One log read.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogSource {
+    /// The file (`-` for standard input).
     pub name: String,
+    /// The format it was read in.
     pub format: String,
+    /// Requests read.
     pub requests: u64,
+    /// Lines that were not requests in that format.
     pub malformed: u64,
 }
 
 /// The figures at the top of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogSummary {
+    /// Attacks found.
     pub attacks: usize,
+    /// Distinct vectors, in order of first appearance.
     pub vectors: Vec<String>,
+    /// Requests in the logs.
     pub requests: u64,
     /// Requests of clients judged part of an attack, and how many of them the rules stop.
     pub attack_requests: u64,
+    /// Of them, requests the rules stop.
     pub attack_requests_stopped: u64,
+    /// `attack_requests_stopped / attack_requests`.
     pub rules_stop_attack_share: f64,
     /// The attack with the highest request rate, and that rate (requests per second).
     pub largest_rps: Option<Peak>,
@@ -69,23 +87,30 @@ pub struct LogSummary {
     pub attack_duration_s: f64,
     /// The path the attacks requested most.
     pub main_target: Option<Named>,
+    /// Clients judged malicious.
     pub clients_malicious: u64,
+    /// Clients judged suspicious.
     pub clients_suspicious: u64,
+    /// Clients judged good.
     pub clients_good: u64,
     /// Good clients the rules would limit or block, and their share of the good clients.
     pub good_clients_limited_or_blocked: u64,
+    /// `good_clients_limited_or_blocked / clients_good`.
     pub good_clients_limited_share: f64,
 }
 
 /// What the report shows of one attack beyond the analysis's own figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogAttackSection {
+    /// The attack's id in the analysis.
     pub id: usize,
+    /// Its vector.
     pub vector: String,
     /// A sentence saying what the attack is, for the customer.
     pub explanation: String,
     /// Requests of this vector the rules stop (attacks of one vector are counted together).
     pub stopped_requests: u64,
+    /// `stopped_requests` over the vector's requests.
     pub stopped_share: f64,
     /// The busiest clients of the attack, with their verdict's reasons.
     pub clients: Vec<ClientReport>,
@@ -98,6 +123,7 @@ pub struct LogMitigation {
     pub source: String,
     /// The rules file as TOML (`levee rules check` reads it).
     pub rules_toml: String,
+    /// The rules measured on every request, beside the clients' verdicts.
     pub simulation: LogSimulation,
     /// The whole rules file for each HTTP engine.
     pub compiled: Vec<EngineRule>,
@@ -229,12 +255,17 @@ pub fn explain(vector: &str) -> String {
 pub struct LogInputs<'a> {
     /// `log` or `capture`.
     pub input: &'static str,
+    /// The logs read.
     pub files: Vec<LogSource>,
+    /// The layer-7 analysis of the logs.
     pub analysis: L7Analysis,
+    /// Requests and bytes per bucket (see [`LogTimeline`]).
     pub timeline: TimelineView,
     /// The rules applied: the recommended ones, or the user's (`given`).
     pub applied: &'a RulesFile,
+    /// Whether `applied` is the user's own file (`--rules`).
     pub applied_given: bool,
+    /// The applied rules measured on the logs.
     pub simulation: LogSimulation,
 }
 

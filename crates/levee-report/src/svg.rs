@@ -11,6 +11,7 @@ pub const PALETTE: &[&str] = &[
     "#d1495b", "#edae49", "#00798c", "#30638e", "#8f2d56", "#6a994e", "#bc4749", "#4f5d75",
     "#f4845f", "#2a9d8f",
 ];
+/// The colour of the traffic that belongs to no attack.
 pub const OTHER_COLOR: &str = "#b8c0cc";
 
 /// The colour of series `i` named `name`.
