@@ -16,7 +16,9 @@
 pub enum Browser {
     /// Chrome, Edge, Opera, Brave and other Chromium browsers.
     Chromium,
+    /// Firefox and its forks.
     Firefox,
+    /// Safari (WebKit on Apple systems).
     Safari,
 }
 

@@ -63,6 +63,7 @@ const CRAWLERS: &[Crawler] = &[
 /// What a user agent's claim to be a crawler comes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CrawlerClaim {
+    /// The crawler claimed (`Googlebot`, `bingbot`...).
     pub name: &'static str,
     /// The address is in the crawler's published networks.
     pub verified: bool,

@@ -141,13 +141,17 @@ impl<K: Hash + Eq + Copy> GroupTable<K> {
 /// A group as the analysis reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
+    /// The group: a network prefix, a user agent or a JA4.
     pub key: String,
+    /// Its requests.
     pub requests: u64,
     /// Distinct clients (estimate), and of them judged malicious.
     pub clients: u64,
+    /// Of its clients, those judged malicious.
     pub malicious_clients: u64,
     /// Shares of the group's requests from clients judged malicious and suspicious.
     pub malicious_share: f64,
+    /// Share of its requests from clients judged suspicious.
     pub suspicious_share: f64,
 }
 
@@ -155,8 +159,11 @@ pub struct Group {
 /// text (no text is copied for a request whose group exists).
 #[derive(Debug)]
 pub struct Groups {
+    /// Networks: /24 for IPv4, /64 for IPv6.
     pub networks: GroupTable<(bool, u128)>,
+    /// User agents, by a hash of their text.
     pub user_agents: GroupTable<u64>,
+    /// JA4 fingerprints, by a hash of their text.
     pub ja4: GroupTable<u64>,
     hasher: foldhash::fast::FixedState,
 }
@@ -199,6 +206,7 @@ impl Groups {
         }
     }
 
+    /// The `n` busiest groups of each dimension.
     pub fn report(&self, n: usize) -> GroupReport {
         GroupReport {
             networks: self.networks.top(n),
@@ -211,8 +219,11 @@ impl Groups {
 /// The busiest groups of each dimension.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct GroupReport {
+    /// The busiest networks.
     pub networks: Vec<Group>,
+    /// The busiest user agents.
     pub user_agents: Vec<Group>,
+    /// The busiest JA4 fingerprints.
     pub ja4: Vec<Group>,
 }
 

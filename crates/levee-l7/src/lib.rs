@@ -16,6 +16,8 @@
 //! Memory is bounded whatever the number of clients: the profile table has a fixed capacity,
 //! distinct counts are sketches, and top lists are bounded top-k tables.
 
+#![warn(missing_docs)]
+
 pub mod browser;
 pub mod crawlers;
 pub mod groups;
@@ -47,6 +49,7 @@ pub struct L7Config {
     /// Searches from one client that, at `search_per_minute` in a minute, hammer the search
     /// (an endpoint that costs the server far more than a page).
     pub search_requests: u32,
+    /// Searches in one minute that, with `search_requests` in all, hammer the search.
     pub search_per_minute: u32,
     /// Login POSTs from one client that make login abuse.
     pub login_posts: u32,
@@ -57,6 +60,7 @@ pub struct L7Config {
     /// Connections held open on an unfinished header block, each at least `slowloris_held_ns`,
     /// that make slowloris.
     pub slowloris_connections: u32,
+    /// How long (ns) each of those connections is held.
     pub slowloris_held_ns: i64,
     /// Distinct addresses sending one cookie value that make it a shared (copied) session.
     pub shared_cookie_clients: u32,
@@ -141,6 +145,7 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
+    /// A first pass with no request yet.
     pub fn new(config: L7Config) -> Analyzer {
         Analyzer {
             table: ProfileTable::new(config.max_clients),
@@ -165,6 +170,7 @@ impl Analyzer {
         }
     }
 
+    /// Profiles a request's client.
     pub fn add(&mut self, r: &Request<'_>) {
         self.requests += 1;
         if let Some(ts) = r.ts {
@@ -227,11 +233,15 @@ struct Verdict {
     crawler: Option<&'static str>,
 }
 
+/// A client's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Nothing against it.
     Good,
+    /// Signs of a script or tool, not enough to block it.
     Suspicious,
+    /// Part of an attack.
     Malicious,
 }
 
@@ -647,6 +657,7 @@ impl Judged {
             .count() as u64
     }
 
+    /// The analysis, once every request was added to the second pass.
     pub fn finish(self) -> L7Analysis {
         self.analysis()
     }
@@ -825,14 +836,20 @@ impl Judged {
 /// The layer-7 analysis (schema in `docs/l7.md`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct L7Analysis {
+    /// Requests read.
     pub requests: u64,
+    /// The first request's time.
     pub start: Option<String>,
+    /// The last request's time.
     pub end: Option<String>,
+    /// Distinct clients (estimated).
     pub clients_distinct_estimate: u64,
+    /// Clients whose profile was kept to the end.
     pub clients_profiled: u64,
     /// Clients whose profile gave way to others when the table was full (low volume, no
     /// hostile evidence).
     pub clients_not_profiled: u64,
+    /// Clients by verdict.
     pub verdicts: VerdictCounts,
     /// How many of `clients` are good ones (a sample: the busiest).
     pub good_clients_listed: usize,
@@ -841,6 +858,7 @@ pub struct L7Analysis {
     /// The busiest networks (/24, /64), user agents and JA4s, with the share of their requests
     /// from clients judged malicious.
     pub groups: groups::GroupReport,
+    /// The attacks, in order of start.
     pub attacks: Vec<L7Attack>,
     /// Every client judged malicious or suspicious, then a sample of good ones.
     pub clients: Vec<ClientReport>,
@@ -849,12 +867,15 @@ pub struct L7Analysis {
 /// Rates of the clients judged good.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct GoodRates {
+    /// Clients judged good.
     pub clients: u64,
     /// 99.9th percentile and maximum of the clients' peak requests in one second.
     pub peak_per_second_p999: u32,
+    /// The most requests one good client made in one second.
     pub peak_per_second_max: u32,
     /// The same per minute.
     pub peak_per_minute_p999: u32,
+    /// The most requests one good client made in one minute.
     pub peak_per_minute_max: u32,
     /// Most login POSTs of one good client.
     pub login_posts_max: u32,
@@ -883,54 +904,87 @@ impl GoodRates {
     }
 }
 
+/// Clients by verdict.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct VerdictCounts {
+    /// Judged good.
     pub good: u64,
+    /// Judged suspicious.
     pub suspicious: u64,
+    /// Judged malicious.
     pub malicious: u64,
 }
 
+/// A layer-7 attack: the requests of the clients judged part of one vector.
 #[derive(Debug, Clone, Serialize)]
 pub struct L7Attack {
+    /// Its number, from 1, in order of start.
     pub id: usize,
+    /// The vector (`http-flood`, `login-abuse`...).
     pub vector: String,
+    /// Its first request's time.
     pub start: String,
+    /// Its last request's time.
     pub end: String,
+    /// Its requests.
     pub requests: u64,
+    /// Bytes of their responses.
     pub bytes: u64,
+    /// Its busiest second, in requests.
     pub peak_rps: u64,
+    /// Its clients.
     pub clients: u64,
+    /// Its busiest clients.
     pub top_clients: Vec<Named>,
     /// The paths most requested by the attack.
     pub targets: Vec<Named>,
+    /// Share of its requests answered 4xx.
     pub client_error_share: f64,
     /// The reasons of its first clients' verdicts.
     pub evidence: Vec<Reason>,
 }
 
+/// Something counted in requests: a client, a path.
 #[derive(Debug, Clone, Serialize)]
 pub struct Named {
+    /// What it is.
     pub name: String,
+    /// Its requests.
     pub requests: u64,
 }
 
+/// A client, its verdict and why, and what it did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientReport {
+    /// Its address (or logged name).
     pub ip: String,
+    /// Its verdict.
     pub verdict: Level,
+    /// The attack vector it is part of, when malicious.
     pub vector: Option<String>,
     /// Why it was judged so.
     pub reasons: Vec<Reason>,
+    /// Its requests.
     pub requests: u32,
+    /// Its first request's time.
     pub first: String,
+    /// Its last request's time.
     pub last: String,
+    /// Its busiest second, in requests.
     pub peak_per_second: u32,
+    /// Its busiest minute, in requests.
     pub peak_per_minute: u32,
+    /// Share of its requests answered 4xx.
     pub client_error_share: f64,
+    /// Distinct paths it requested (estimated).
     pub distinct_paths: u32,
+    /// Pages it fetched.
     pub pages: u32,
+    /// Scripts, styles and images it fetched.
     pub assets: u32,
+    /// Its (first) user agent.
     pub user_agent: Option<String>,
+    /// Its first hostile request, shortened.
     pub example: Option<String>,
 }
 

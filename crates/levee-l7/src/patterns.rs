@@ -23,6 +23,7 @@ pub enum Category {
     PathTraversal,
     /// Shell commands in the request (`| id |`, `;wget`, `/bin/sh`).
     CommandInjection,
+    /// SQL injection (`union select`, `' or 1=1`, `sleep(`).
     SqlInjection,
     /// Probes for vulnerable PHP applications and tools (awstats `configdir`, phpMyAdmin,
     /// phpBB, phpunit `eval-stdin.php`, `php://` wrappers).
@@ -38,6 +39,7 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in bit order.
     pub const ALL: [Category; 10] = [
         Category::IisWorm,
         Category::FrontPage,
@@ -51,6 +53,7 @@ impl Category {
         Category::ScannerAgent,
     ];
 
+    /// The category's bit in a set of categories (a `u32` mask).
     pub fn bit(self) -> u32 {
         1 << self as u8
     }
@@ -195,6 +198,7 @@ impl Default for Patterns {
 }
 
 impl Patterns {
+    /// The patterns, compiled once.
     pub fn new() -> Patterns {
         let build = |tokens: &[(&str, Category)]| {
             AhoCorasick::builder()

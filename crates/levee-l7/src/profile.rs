@@ -10,7 +10,9 @@ use levee_logs::Request;
 /// A client: its address, or for servers that log host names, the hash of the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ClientKey {
+    /// An address.
     Ip(IpAddr),
+    /// A host name's hash.
     Name(u64),
 }
 
@@ -20,6 +22,7 @@ pub enum ClientKey {
 pub struct Bits256([u64; 4]);
 
 impl Bits256 {
+    /// Counts a value's hash.
     #[inline]
     pub fn insert(&mut self, h: u64) {
         // Multiplied first: the top bits of a fast hash of a short key are not uniform.
@@ -27,6 +30,7 @@ impl Bits256 {
         self.0[b >> 6] |= 1 << (b & 63);
     }
 
+    /// The distinct values counted (estimated).
     pub fn estimate(&self) -> u32 {
         let set: u32 = self.0.iter().map(|w| w.count_ones()).sum();
         let zeros = 256 - set;
@@ -45,13 +49,18 @@ pub struct Stack {
     /// Requests whose header block never ended (captures), and the longest time one was
     /// held open (ns): slowloris.
     pub incomplete_headers: u32,
+    /// The longest time (ns) an unfinished header block was held open.
     pub held_max_ns: i64,
     /// Requests whose user agent claims a browser; of those, with header names known and
     /// with a JA4 known, and how many of each contradict the claim (see [`crate::browser`]).
     pub browser_claims: u32,
+    /// Of the browser claims, requests whose header names are known.
     pub with_header_names: u32,
+    /// Of those, requests whose header order is not the claimed browser's.
     pub header_mismatches: u32,
+    /// Of the browser claims, requests whose JA4 is known.
     pub with_ja4: u32,
+    /// Of those, requests whose TLS hello is not the claimed browser's.
     pub ja4_mismatches: u32,
     /// The first contradiction seen, in words, with the evidence.
     pub mismatch_example: Option<Box<str>>,
@@ -59,13 +68,16 @@ pub struct Stack {
     pub ja4: Option<Box<str>>,
     /// Requests with a cookie, distinct cookie values, and the hash of the last value.
     pub with_cookie: u32,
+    /// Distinct cookie values (estimated).
     pub cookies: Bits256,
+    /// The hash of the last cookie value.
     pub cookie_hash: Option<u64>,
     /// Responses that set a cookie (captures).
     pub cookies_given: u32,
 }
 
 impl Stack {
+    /// Distinct cookie values, at most the requests that sent one.
     pub fn distinct_cookies(&self) -> u32 {
         self.cookies.estimate().min(self.with_cookie)
     }
@@ -90,11 +102,15 @@ static NO_STACK: Stack = Stack {
 /// The profile of one client.
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
+    /// Requests.
     pub requests: u32,
+    /// The first request's time (ns since 1970).
     pub first: i64,
+    /// The last request's time (ns since 1970).
     pub last: i64,
     second: i64,
     second_count: u32,
+    /// Most requests in one second.
     pub peak_second: u32,
     minute: i64,
     minute_count: u32,
@@ -106,7 +122,9 @@ pub struct Profile {
     pub status: [u32; 6],
     /// GET, POST, HEAD, other.
     pub methods: [u32; 4],
+    /// OPTIONS requests.
     pub options: u32,
+    /// CONNECT requests.
     pub connect: u32,
     /// Requests with an absolute URI as target (proxy requests).
     pub absolute: u32,
@@ -115,18 +133,26 @@ pub struct Profile {
     paths: Bits256,
     queries: Bits256,
     agents: Bits256,
+    /// Requests with a query string.
     pub with_query: u32,
+    /// Requests of scripts, styles and images.
     pub assets: u32,
+    /// Requests of pages.
     pub pages: u32,
+    /// Requests with a `Referer`.
     pub with_referer: u32,
+    /// Requests without a user agent.
     pub no_agent: u32,
+    /// POSTs to a login path.
     pub login_posts: u32,
+    /// Of them, refused (401, 403 or 429).
     pub login_failures: u32,
     /// Requests to a search endpoint (see [`is_search`]).
     pub searches: u32,
     /// Hostile categories seen (a [`crate::patterns::Category`] bit set) and the requests
     /// that showed any.
     pub hostile: u32,
+    /// Requests that showed any hostile category.
     pub hostile_requests: u32,
     /// The first hostile request, shortened.
     pub example: Option<Box<str>>,
@@ -366,14 +392,17 @@ impl Profile {
         self.stack.as_deref().unwrap_or(&NO_STACK)
     }
 
+    /// Distinct paths (estimated), at most the requests.
     pub fn distinct_paths(&self) -> u32 {
         self.paths.estimate().min(self.requests)
     }
 
+    /// Distinct query strings (estimated), at most the requests with one.
     pub fn distinct_queries(&self) -> u32 {
         self.queries.estimate().min(self.with_query)
     }
 
+    /// Distinct user agents (estimated), at most the requests.
     pub fn distinct_agents(&self) -> u32 {
         self.agents.estimate().min(self.requests)
     }
@@ -408,10 +437,12 @@ pub struct ProfileTable {
     draw: u64,
     /// Clients and requests dropped from the table to make room.
     pub evicted_clients: u64,
+    /// Requests of the clients dropped.
     pub evicted_requests: u64,
 }
 
 impl ProfileTable {
+    /// A table holding at most `capacity` clients.
     pub fn new(capacity: usize) -> ProfileTable {
         ProfileTable {
             index: HashMap::with_capacity_and_hasher(capacity.min(1 << 16), Default::default()),
@@ -449,18 +480,22 @@ impl ProfileTable {
         &mut self.slots[i].1
     }
 
+    /// A client's profile, if it is held.
     pub fn lookup(&self, key: &ClientKey) -> Option<&Profile> {
         self.index.get(key).map(|&i| &self.slots[i as usize].1)
     }
 
+    /// Every client held, with its profile.
     pub fn iter(&self) -> impl Iterator<Item = &(ClientKey, Profile)> {
         self.slots.iter()
     }
 
+    /// Clients held.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
+    /// Whether no client is held.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }

@@ -15,8 +15,11 @@ use crate::{Judged, Level, VECTORS};
 /// Per-rule results.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleOnLog {
+    /// The rule's id.
     pub id: String,
+    /// Its action (`block`, `allow`, `log`, `rate_limit`).
     pub action: String,
+    /// Its expression, as the rules file reads once printed.
     pub expression: String,
     /// Requests the expression matches on its own.
     pub matched: u64,
@@ -31,31 +34,45 @@ pub struct RuleOnLog {
 /// What the rules stop of one attack vector.
 #[derive(Debug, Clone, Serialize)]
 pub struct VectorStopped {
+    /// The vector.
     pub vector: String,
+    /// Requests of its clients.
     pub requests: u64,
+    /// Of them, requests the rules dropped.
     pub stopped: u64,
+    /// `stopped / requests`.
     pub share: f64,
 }
 
 /// Good clients and how many the rules limited or blocked.
 #[derive(Debug, Clone, Serialize)]
 pub struct GoodClients {
+    /// Clients judged good.
     pub total: u64,
+    /// Of them, clients with at least one request dropped.
     pub limited_or_blocked: u64,
+    /// `limited_or_blocked / total`.
     pub share: f64,
 }
 
 /// The simulation of a rules file on logs (schema in `docs/l7.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct LogSimulation {
+    /// The rules file applied.
     pub rules_file: String,
+    /// Requests the rules were applied to.
     pub requests: u64,
+    /// Of them, requests dropped.
     pub blocked: u64,
+    /// Of them, requests passed.
     pub passed: u64,
+    /// What the rules stop of each attack vector.
     pub attacks: Vec<VectorStopped>,
+    /// Good clients, and how many the rules limited or blocked.
     pub good_clients: GoodClients,
     /// Requests of clients judged good that the rules dropped.
     pub good_requests_dropped: u64,
+    /// Each rule's counts, in the file's order.
     pub rules: Vec<RuleOnLog>,
 }
 
@@ -72,6 +89,7 @@ pub struct LogSimulator {
 }
 
 impl LogSimulator {
+    /// A simulation of `file` with no request yet.
     pub fn new(file: &RulesFile) -> LogSimulator {
         LogSimulator {
             engine: Engine::new(file),
@@ -128,6 +146,7 @@ impl LogSimulator {
         }
     }
 
+    /// The simulation, once every request was added; `rules_file` names the file.
     pub fn finish(mut self, rules_file: String, judged: &Judged) -> LogSimulation {
         for (r, hit) in self.rules.iter_mut().zip(&self.good_hit) {
             r.good_clients_hit = hit.len() as u64;
