@@ -12,11 +12,16 @@ use std::net::IpAddr;
 use crate::app::App;
 use crate::{Packet, Transport};
 
+/// A field's value in a packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldValue {
+    /// An integer.
     Int(u64),
+    /// True or false.
     Bool(bool),
+    /// An address.
     Ip(IpAddr),
+    /// A string.
     Str(String),
 }
 
@@ -36,9 +41,13 @@ impl fmt::Display for FieldValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldKind {
+    /// An unsigned integer.
     Int,
+    /// True or false.
     Bool,
+    /// An IPv4 or IPv6 address.
     Ip,
+    /// A string.
     Str,
 }
 
@@ -54,7 +63,9 @@ pub enum FieldLayer {
     Tunnel,
     /// The innermost IP header (v4 or v6, after extension headers).
     Ip,
+    /// The TCP header.
     Tcp,
+    /// The UDP header.
     Udp,
     /// ICMP and ICMPv6, with the packet an error quotes.
     Icmp,
@@ -71,8 +82,11 @@ pub enum FieldLayer {
 /// `levee fields --list` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldDef {
+    /// The name rules write (`tcp.dstport`).
     pub name: &'static str,
+    /// What its values are.
     pub kind: FieldKind,
+    /// Where in the packet it is.
     pub layer: FieldLayer,
     /// The largest value an integer field can hold on the wire (`u64::MAX` for counts levee
     /// computes); 1 for booleans, 0 for addresses and strings.

@@ -18,6 +18,8 @@
 //! Field names follow the Cloudflare Rules / Wireshark display-filter names (`ip.src`,
 //! `tcp.flags.syn`, `udp.srcport`, `dns.qry.name`...); see [`fields`].
 
+#![warn(missing_docs)]
+
 pub mod app;
 mod bytes;
 pub mod fields;
@@ -34,19 +36,31 @@ pub use tcp::{TcpFlags, TcpOptions};
 
 /// LINKTYPE_ values levee decodes.
 pub mod linktype {
+    /// BSD loopback: a 4-byte address family in host order.
     pub const NULL: u32 = 0;
+    /// Ethernet.
     pub const ETHERNET: u32 = 1;
+    /// PPP.
     pub const PPP: u32 = 9;
     /// DLT_RAW as some systems number it in pcap files.
     pub const RAW_12: u32 = 12;
+    /// DLT_RAW as other systems number it.
     pub const RAW_14: u32 = 14;
+    /// PPP in HDLC-like framing.
     pub const PPP_HDLC: u32 = 50;
+    /// Raw IP, version told by the first nibble.
     pub const RAW: u32 = 101;
+    /// Cisco HDLC.
     pub const C_HDLC: u32 = 104;
+    /// OpenBSD loopback: a 4-byte address family in network order.
     pub const LOOP: u32 = 108;
+    /// Linux cooked capture (`any` interface), version 1.
     pub const LINUX_SLL: u32 = 113;
+    /// Raw IPv4.
     pub const IPV4: u32 = 228;
+    /// Raw IPv6.
     pub const IPV6: u32 = 229;
+    /// Linux cooked capture, version 2.
     pub const LINUX_SLL2: u32 = 276;
 
     /// A short human name for summaries.
@@ -72,12 +86,19 @@ pub mod linktype {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
+    /// The link layer (Ethernet, SLL, PPP, loopback...).
     Link,
+    /// A VLAN tag.
     Vlan,
+    /// An MPLS label stack.
     Mpls,
+    /// A PPPoE header.
     Pppoe,
+    /// An IPv4 or IPv6 header (or its extension headers).
     Ip,
+    /// A tunnel (GRE, ERSPAN, IP-in-IP, VXLAN).
     Tunnel,
+    /// The TCP, UDP or ICMP header.
     Transport,
 }
 
@@ -93,9 +114,12 @@ pub enum IssueKind {
     Unsupported,
 }
 
+/// Where and why decoding stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Issue {
+    /// The layer.
     pub layer: Layer,
+    /// Why.
     pub kind: IssueKind,
 }
 
@@ -104,7 +128,9 @@ pub struct Issue {
 pub struct IpInfo {
     /// 4 or 6.
     pub version: u8,
+    /// The source address.
     pub src: IpAddr,
+    /// The destination address.
     pub dst: IpAddr,
     /// IP protocol of the payload (for IPv6: after the extension headers).
     pub proto: u8,
@@ -114,12 +140,15 @@ pub struct IpInfo {
     pub len: u32,
     /// IPv4 identification, or the IPv6 fragment header's identification.
     pub id: u32,
+    /// IPv4 don't-fragment bit.
     pub dont_fragment: bool,
+    /// More fragments follow (IPv4 flag, or the IPv6 fragment header's M bit).
     pub more_fragments: bool,
     /// Fragment offset in 8-byte units, as on the wire (and as Wireshark's `ip.frag_offset`).
     pub frag_offset: u16,
     /// Whether the packet is a fragment (first or later).
     pub is_fragment: bool,
+    /// Header length in bytes (IPv4 with options; IPv6's 40 plus extension headers).
     pub header_len: u16,
     /// DSCP and ECN bits (IPv4 TOS / IPv6 traffic class).
     pub tos: u8,
@@ -139,31 +168,46 @@ impl IpInfo {
     }
 }
 
+/// The TCP header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpInfo {
+    /// Source port.
     pub src_port: u16,
+    /// Destination port.
     pub dst_port: u16,
+    /// Sequence number.
     pub seq: u32,
+    /// Acknowledgement number (meaningful with the ACK flag).
     pub ack: u32,
+    /// The flags, NS to FIN.
     pub flags: TcpFlags,
+    /// The window field, unscaled.
     pub window: u16,
+    /// Header length in bytes.
     pub header_len: u8,
+    /// The options that matter for fingerprints.
     pub options: TcpOptions,
 }
 
+/// The UDP header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpInfo {
+    /// Source port.
     pub src_port: u16,
+    /// Destination port.
     pub dst_port: u16,
     /// The UDP length field.
     pub len: u16,
 }
 
+/// The ICMP or ICMPv6 header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IcmpInfo {
     /// True for ICMPv6.
     pub v6: bool,
+    /// The type.
     pub icmp_type: u8,
+    /// The code.
     pub code: u8,
 }
 
@@ -174,6 +218,7 @@ pub struct IcmpQuote {
     pub proto: u8,
     /// The quoted TCP or UDP ports, where the quote holds them.
     pub src_port: Option<u16>,
+    /// The quoted destination port, where the quote holds it.
     pub dst_port: Option<u16>,
     /// The quoted source and destination addresses, where the quote holds them whole.
     pub addrs: Option<(IpAddr, IpAddr)>,
@@ -182,9 +227,13 @@ pub struct IcmpQuote {
 /// The transport layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
+    /// No transport header (decoding stopped before it).
     None,
+    /// TCP.
     Tcp(TcpInfo),
+    /// UDP.
     Udp(UdpInfo),
+    /// ICMP or ICMPv6.
     Icmp(IcmpInfo),
     /// Another IP protocol, or a later fragment.
     Other,
@@ -194,15 +243,22 @@ pub enum Transport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TunnelKind {
+    /// GRE (with or without key and sequence number).
     Gre,
+    /// ERSPAN type II (over GRE).
     Erspan2,
+    /// ERSPAN type III (over GRE).
     Erspan3,
+    /// IPv4 or IPv6 in IPv4 or IPv6.
     IpInIp,
+    /// IPv6 in IPv4 (protocol 41).
     SixInFour,
+    /// VXLAN (UDP port 4789).
     Vxlan,
 }
 
 impl TunnelKind {
+    /// The tunnel's name, as `tunnel.kind` gives it.
     pub fn name(self) -> &'static str {
         match self {
             TunnelKind::Gre => "gre",
@@ -218,10 +274,13 @@ impl TunnelKind {
 /// The outermost tunnel and the header that carried it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tunnel {
+    /// What the tunnel is.
     pub kind: TunnelKind,
+    /// The IP header that carried it.
     pub outer: IpInfo,
     /// GRE key, VXLAN VNI or ERSPAN session id.
     pub key: Option<u32>,
+    /// The GRE sequence number, when present.
     pub gre_seq: Option<u32>,
     /// How many tunnel layers were removed in all.
     pub depth: u8,
@@ -230,6 +289,7 @@ pub struct Tunnel {
 /// A decoded packet: borrowed payload, copied header fields.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
+    /// The capture's link type (see [`linktype`]).
     pub linktype: u32,
     /// Captured length of the frame.
     pub cap_len: u32,
@@ -237,16 +297,24 @@ pub struct Packet<'a> {
     pub wire_len: u32,
     /// The EtherType of the innermost Ethernet or SLL header (0 when there is none).
     pub ethertype: u16,
+    /// The VLAN ids, outermost first.
     pub vlan_ids: [u16; 2],
+    /// How many VLAN tags (at most two are kept).
     pub vlan_count: u8,
+    /// How many MPLS labels were removed.
     pub mpls_labels: u8,
+    /// The PPPoE session id, behind PPPoE.
     pub pppoe_session: Option<u16>,
+    /// The outermost tunnel removed, if any.
     pub tunnel: Option<Tunnel>,
+    /// The network layer (the innermost, when tunnelled).
     pub ip: Option<IpInfo>,
+    /// The transport layer.
     pub transport: Transport,
     /// The bytes after the transport header (or after IP for other protocols), cut to the IP
     /// length so Ethernet padding is not taken for data.
     pub payload: &'a [u8],
+    /// Why decoding stopped early, when it did.
     pub issue: Option<Issue>,
 }
 
@@ -275,6 +343,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// The TCP header, if the packet has one.
     pub fn tcp(&self) -> Option<&TcpInfo> {
         match &self.transport {
             Transport::Tcp(t) => Some(t),
@@ -282,6 +351,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// The UDP header, if the packet has one.
     pub fn udp(&self) -> Option<&UdpInfo> {
         match &self.transport {
             Transport::Udp(u) => Some(u),
@@ -289,6 +359,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// The ICMP header, if the packet has one.
     pub fn icmp(&self) -> Option<&IcmpInfo> {
         match &self.transport {
             Transport::Icmp(i) => Some(i),

@@ -13,16 +13,26 @@ use crate::{IssueKind, Layer, Packet, TcpInfo, Transport};
 pub struct TcpFlags(pub u16);
 
 impl TcpFlags {
+    /// FIN: no more data from the sender.
     pub const FIN: u16 = 0x001;
+    /// SYN: synchronise sequence numbers (opens a connection).
     pub const SYN: u16 = 0x002;
+    /// RST: reset the connection.
     pub const RST: u16 = 0x004;
+    /// PSH: push the data to the application.
     pub const PSH: u16 = 0x008;
+    /// ACK: the acknowledgement number is valid.
     pub const ACK: u16 = 0x010;
+    /// URG: the urgent pointer is valid.
     pub const URG: u16 = 0x020;
+    /// ECE: ECN echo.
     pub const ECE: u16 = 0x040;
+    /// CWR: congestion window reduced.
     pub const CWR: u16 = 0x080;
+    /// NS: ECN nonce (RFC 3540, historic).
     pub const NS: u16 = 0x100;
 
+    /// Whether a flag (one of the constants above) is set.
     #[inline]
     pub fn has(self, bit: u16) -> bool {
         self.0 & bit != 0
@@ -57,11 +67,16 @@ impl TcpFlags {
 /// Option kinds kept for the signature; a header holds at most 40 option bytes.
 const MAX_SIG: usize = 20;
 
+/// The TCP options that matter for fingerprints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TcpOptions {
+    /// Maximum segment size (kind 2).
     pub mss: Option<u16>,
+    /// Window scale shift (kind 3).
     pub window_scale: Option<u8>,
+    /// SACK permitted (kind 4).
     pub sack_permitted: bool,
+    /// Timestamp value and echo reply (kind 8).
     pub timestamp: Option<(u32, u32)>,
     /// Option kinds in order, for the signature.
     kinds: [u8; MAX_SIG],
@@ -96,6 +111,7 @@ impl TcpOptions {
         self.count as usize
     }
 
+    /// Whether the header holds no option.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

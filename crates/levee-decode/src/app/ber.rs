@@ -3,8 +3,11 @@
 
 /// One TLV: its tag, its value bytes, and what follows it.
 pub struct Tlv<'a> {
+    /// The tag byte.
     pub tag: u8,
+    /// The value's bytes.
     pub value: &'a [u8],
+    /// The bytes after the value.
     pub rest: &'a [u8],
 }
 

@@ -5,22 +5,32 @@
 
 use serde::Serialize;
 
+/// A DNS message's header and first question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Dns {
+    /// The message id.
     pub id: u16,
     /// True for a response.
     pub response: bool,
+    /// The opcode (0 query, 4 notify, 5 update).
     pub opcode: u8,
+    /// The response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN...).
     pub rcode: u8,
     /// The 16-bit flags word (QR, opcode, AA, TC, RD, RA, Z, AD, CD, rcode).
     pub flags: u16,
+    /// Questions.
     pub qdcount: u16,
+    /// Answers.
     pub ancount: u16,
+    /// Authority records.
     pub nscount: u16,
+    /// Additional records.
     pub arcount: u16,
     /// First question name, lower-cased, without the trailing dot (`""` for the root).
     pub qname: Option<String>,
+    /// The first question's type (1 A, 28 AAAA, 255 ANY...).
     pub qtype: Option<u16>,
+    /// The first question's class.
     pub qclass: Option<u16>,
     /// UDP payload size announced in an EDNS0 OPT record.
     pub edns_udp_size: Option<u16>,
@@ -32,6 +42,8 @@ pub struct Dns {
 const MAX_LABELS: usize = 128;
 const MAX_JUMPS: usize = 32;
 
+/// A DNS message (over UDP, or TCP without its length prefix); `None` when its header or first
+/// question do not parse.
 pub fn parse(msg: &[u8]) -> Option<Dns> {
     if msg.len() < 12 {
         return None;

@@ -6,15 +6,22 @@ use serde::Serialize;
 
 const MAX_HEADERS: usize = 64;
 
+/// An HTTP/1.x request's head.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HttpRequest<'a> {
+    /// The method.
     pub method: &'a str,
+    /// The request target, as sent.
     pub target: &'a str,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version: Option<u8>,
+    /// The `Host` header.
     pub host: Option<&'a str>,
+    /// The `User-Agent` header.
     pub user_agent: Option<&'a str>,
+    /// The `Referer` header.
     pub referer: Option<&'a str>,
+    /// The `Cookie` header.
     pub cookie: Option<&'a str>,
     /// Header names in the order sent.
     pub header_names: Vec<&'a str>,
@@ -36,10 +43,12 @@ pub const METHODS: [&[u8]; 9] = [
     b"TRACE ",
 ];
 
+/// Whether the bytes start with an HTTP method and a space.
 pub fn looks_like_request(b: &[u8]) -> bool {
     METHODS.iter().any(|m| b.starts_with(m))
 }
 
+/// An HTTP/1.x request head (the whole head must be in `b`); `None` otherwise.
 pub fn parse_request(b: &[u8]) -> Option<HttpRequest<'_>> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);

@@ -16,22 +16,36 @@ use crate::{Packet, Transport};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AppProtocol {
+    /// No payload.
     None,
+    /// DNS (port 53).
     Dns,
+    /// Multicast DNS (port 5353).
     Mdns,
+    /// NTP (port 123).
     Ntp,
+    /// memcached over UDP (port 11211).
     Memcached,
+    /// SSDP (port 1900).
     Ssdp,
+    /// Connectionless LDAP (port 389).
     Cldap,
+    /// SNMP (ports 161, 162).
     Snmp,
+    /// chargen (port 19).
     Chargen,
+    /// Quote of the day (port 17).
     Qotd,
+    /// A TLS record (handshakes told by their first bytes).
     Tls,
+    /// An HTTP/1.x request (told by its method).
     Http,
+    /// Anything else.
     Other,
 }
 
 impl AppProtocol {
+    /// The protocol's name, as `app.protocol` gives it.
     pub fn name(self) -> &'static str {
         match self {
             AppProtocol::None => "none",
@@ -54,19 +68,30 @@ impl AppProtocol {
 /// A decoded application message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum App<'a> {
+    /// No payload, or none the decoder reads.
     None,
+    /// A DNS message.
     Dns(dns::Dns),
+    /// An NTP packet.
     Ntp(services::Ntp),
+    /// A memcached UDP frame.
     Memcached(services::Memcached),
+    /// An SSDP message.
     Ssdp(services::Ssdp),
+    /// A CLDAP message.
     Cldap(services::Cldap),
+    /// An SNMP message.
     Snmp(services::Snmp),
     /// chargen (19) or QOTD (17): recognised by port only, the payload is free text.
     CharStream {
+        /// Which of the two.
         protocol: AppProtocol,
+        /// Bytes of text.
         len: usize,
     },
+    /// A TLS ClientHello, with its fingerprints.
     TlsClientHello(Box<tls::ClientHello>),
+    /// An HTTP/1.x request head.
     HttpRequest(http::HttpRequest<'a>),
     /// A payload that did not parse as the protocol its port suggests.
     Unparsed(AppProtocol),

@@ -6,8 +6,10 @@ use serde::Serialize;
 
 use super::ber;
 
+/// An NTP packet's header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ntp {
+    /// The version (1..4).
     pub version: u8,
     /// 1..5 symmetric/client/server/broadcast, 6 control, 7 private.
     pub mode: u8,
@@ -17,6 +19,7 @@ pub struct Ntp {
     pub response: bool,
 }
 
+/// An NTP packet; `None` when it is empty or of no version 1 to 4.
 pub fn parse_ntp(b: &[u8]) -> Option<Ntp> {
     let first = *b.first()?;
     let version = (first >> 3) & 0x7;
@@ -38,14 +41,18 @@ pub fn parse_ntp(b: &[u8]) -> Option<Ntp> {
     })
 }
 
+/// A memcached UDP frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Memcached {
+    /// The frame header's request id.
     pub request_id: u16,
     /// The first word of the text after the 8-byte UDP frame header: `get`, `stats`, `VALUE`...
     pub command: String,
+    /// Whether the frame is an answer (`VALUE`, `STAT`, `END`...).
     pub response: bool,
 }
 
+/// A memcached UDP frame (8-byte header, then text); `None` otherwise.
 pub fn parse_memcached(b: &[u8]) -> Option<Memcached> {
     if b.len() < 9 || b[6] != 0 || b[7] != 0 {
         return None;
@@ -71,21 +78,28 @@ pub fn parse_memcached(b: &[u8]) -> Option<Memcached> {
     })
 }
 
+/// What an SSDP message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SsdpKind {
+    /// A search (`M-SEARCH *`): what reflection attacks send.
     MSearch,
+    /// An announcement (`NOTIFY *`).
     Notify,
+    /// An answer to a search (`HTTP/1.1 200 OK`): what reflection attacks receive.
     Response,
 }
 
+/// An SSDP message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ssdp {
+    /// What it is.
     pub kind: SsdpKind,
     /// The ST (search target) or NT header value.
     pub target: Option<String>,
 }
 
+/// An SSDP message; `None` when it is none of the three kinds.
 pub fn parse_ssdp(b: &[u8]) -> Option<Ssdp> {
     let kind = if b.starts_with(b"M-SEARCH ") {
         SsdpKind::MSearch
@@ -106,14 +120,17 @@ pub fn parse_ssdp(b: &[u8]) -> Option<Ssdp> {
     Some(Ssdp { kind, target })
 }
 
+/// A CLDAP message's header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cldap {
+    /// The LDAP message id.
     pub message_id: i64,
     /// LDAP protocolOp application tag: 3 searchRequest, 4 searchResEntry, 5 searchResDone.
     pub op: u8,
 }
 
 impl Cldap {
+    /// The operation's name (`searchRequest`, `searchResEntry`, `searchResDone`, `other`).
     pub fn op_name(&self) -> &'static str {
         match self.op {
             3 => "searchRequest",
@@ -124,6 +141,7 @@ impl Cldap {
     }
 }
 
+/// A CLDAP message (an LDAPMessage in BER); `None` otherwise.
 pub fn parse_cldap(b: &[u8]) -> Option<Cldap> {
     let msg = ber::read(b, true)?;
     if msg.tag != 0x30 {
@@ -144,10 +162,12 @@ pub fn parse_cldap(b: &[u8]) -> Option<Cldap> {
     })
 }
 
+/// An SNMP message's header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Snmp {
     /// 0 = v1, 1 = v2c, 3 = v3.
     pub version: i64,
+    /// The community string (v1, v2c).
     pub community: Option<String>,
     /// PDU tag: 0xa0 get, 0xa1 getnext, 0xa2 response, 0xa3 set, 0xa4 trap, 0xa5 getbulk,
     /// 0xa6 inform, 0xa7 trap v2, 0xa8 report (None for v3, whose PDU is encrypted or nested).
@@ -155,6 +175,7 @@ pub struct Snmp {
 }
 
 impl Snmp {
+    /// The PDU's name (`get`, `getbulk`, `response`...).
     pub fn pdu_name(&self) -> &'static str {
         match self.pdu {
             Some(0xa0) => "get-request",
@@ -171,6 +192,7 @@ impl Snmp {
     }
 }
 
+/// An SNMP message (a BER sequence of version, community and PDU); `None` otherwise.
 pub fn parse_snmp(b: &[u8]) -> Option<Snmp> {
     let msg = ber::read(b, true)?;
     if msg.tag != 0x30 {

@@ -13,23 +13,34 @@ use tls_parser::{
     parse_tls_extension, parse_tls_plaintext, TlsExtension, TlsMessage, TlsMessageHandshake,
 };
 
+/// A TLS ClientHello: what it offers, and its JA3 and JA4 fingerprints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientHello {
     /// The legacy version field of the ClientHello.
     pub version: u16,
     /// Highest version offered in supported_versions, else `version`.
     pub max_version: u16,
+    /// The server name asked for (SNI).
     pub sni: Option<String>,
+    /// The application protocols offered (ALPN), in order.
     pub alpn: Vec<String>,
+    /// The cipher suites offered, in order (GREASE included, as seen).
     pub ciphers: Vec<u16>,
     /// Extension types in wire order (GREASE included, as seen).
     pub extensions: Vec<u16>,
+    /// The supported groups (elliptic curves), in order.
     pub groups: Vec<u16>,
+    /// The EC point formats.
     pub point_formats: Vec<u8>,
+    /// The signature algorithms, in order.
     pub signature_algorithms: Vec<u16>,
+    /// The versions offered in supported_versions.
     pub supported_versions: Vec<u16>,
+    /// The JA3 string (version, ciphers, extensions, groups, point formats; GREASE left out).
     pub ja3: String,
+    /// The MD5 of the JA3 string, in hex.
     pub ja3_hash: String,
+    /// The JA4 fingerprint.
     pub ja4: String,
 }
 
@@ -43,6 +54,7 @@ pub fn looks_like_handshake(b: &[u8]) -> bool {
     b.len() >= 6 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 && b[5] == 0x01
 }
 
+/// The ClientHello of a TLS record that begins with one; `None` otherwise.
 pub fn parse_client_hello(payload: &[u8]) -> Option<ClientHello> {
     let (_, record) = parse_tls_plaintext(payload).ok()?;
     let ch = record.msg.iter().find_map(|m| match m {
