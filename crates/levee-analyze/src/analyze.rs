@@ -235,6 +235,7 @@ fn judged_flow(p: &Packet<'_>, own: FlowSlot) -> (FlowSlot, bool) {
 }
 
 impl Analyzer {
+    /// A first pass with no packet yet, under `config`.
     pub fn new(config: AnalyzeConfig) -> Analyzer {
         let bits = config.bloom_log2_bytes;
         Analyzer {
@@ -357,10 +358,12 @@ impl Analyzer {
         self.merged_one_in = self.merged_one_in.max(o.sample_one_in());
     }
 
+    /// The settings it runs with.
     pub fn config(&self) -> &AnalyzeConfig {
         &self.config
     }
 
+    /// Packets added.
     pub fn packets(&self) -> u64 {
         self.packets
     }

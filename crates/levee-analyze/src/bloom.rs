@@ -7,6 +7,7 @@ use crate::pages::{block_word, set_block_word, Pages};
 /// Bits per block: one cache line.
 const BLOCK_BITS: u64 = 512;
 
+/// A blocked Bloom filter: each key's bits in one cache-line block, so a lookup costs one miss.
 pub struct BlockedBloom {
     /// Blocks of 8 words; the block count is a power of two. Huge pages, so random lookups
     /// over megabytes do not also miss the TLB on every packet.
@@ -100,6 +101,7 @@ impl BlockedBloom {
         let _ = block;
     }
 
+    /// Whether a key (its hash) may have been inserted: never false for one that was.
     #[inline]
     pub fn contains(&self, hash: u64) -> bool {
         self.contains_in(hash, hash)
@@ -118,6 +120,7 @@ impl BlockedBloom {
         self.inserted
     }
 
+    /// Whether nothing was inserted.
     pub fn is_empty(&self) -> bool {
         self.inserted == 0
     }
@@ -160,6 +163,7 @@ const DIR_SEEDS: [u64; 2] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344];
 /// order (the same for both directions), and which end sent the packet at hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FlowSlot {
+    /// The flow's hash, its ends in a fixed order.
     pub hash: u64,
     /// 0 when the packet goes from the lower end to the higher, 1 the other way.
     pub dir: u8,

@@ -56,11 +56,13 @@ pub struct Sample {
     /// Capture time, nanoseconds since the epoch.
     #[serde(skip)]
     pub ts_nanos: i64,
+    /// Capture time (UTC, RFC 3339).
     pub time: String,
     /// Every field the packet has, by its rule-language name, in `levee fields --list` order.
     pub fields: Vec<(String, String)>,
     /// The first bytes after the transport header, in hex.
     pub payload_hex: String,
+    /// Bytes after the transport header.
     pub payload_len: usize,
 }
 
@@ -339,6 +341,7 @@ const PORTS_SHOWN: usize = 20;
 /// Everything [`crate::Plan::details`] returns: the timeline and, per finding, its details.
 #[derive(Debug, Clone)]
 pub struct Details {
+    /// Packets and bytes per bucket, in all and per finding.
     pub timeline: Timeline,
     /// Indexed by finding ([`crate::report::Attack::finding`]).
     pub attacks: Vec<AttackDetails>,
@@ -347,13 +350,17 @@ pub struct Details {
 /// Packets and bytes per bucket over the whole capture, in all and per finding.
 #[derive(Debug, Clone)]
 pub struct Timeline {
+    /// Width of a bucket, in seconds.
     pub bucket_s: f64,
     /// Start of the first bucket (seconds since the epoch).
     pub start_epoch: f64,
+    /// Packets per bucket.
     pub packets: Vec<u64>,
+    /// Bytes per bucket.
     pub bytes: Vec<u64>,
     /// Per finding, the same buckets.
     pub attack_packets: Vec<Vec<u64>>,
+    /// Per finding, bytes per bucket.
     pub attack_bytes: Vec<Vec<u64>>,
 }
 
@@ -364,7 +371,9 @@ pub struct AttackDetails {
     pub ttl: Vec<(u8, u64)>,
     /// IP total length bins (exact below 2048 bytes) holding packets.
     pub lengths: Vec<LengthBin>,
+    /// Source ports, exact.
     pub source_ports: PortHistogram,
+    /// Destination ports, exact.
     pub destination_ports: PortHistogram,
     /// The heaviest sources (lower-bound counts), heaviest first.
     pub sources: Vec<(IpAddr, u64)>,
@@ -372,16 +381,22 @@ pub struct AttackDetails {
     pub sources_total: u64,
     /// The most any source's count may be below its true count.
     pub sources_error: u64,
+    /// A few of the attack's packets, decoded.
     pub samples: Vec<Sample>,
 }
 
+/// A bar of the IP length histogram.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct LengthBin {
+    /// Its lowest length.
     pub low: u32,
+    /// Its highest length.
     pub high: u32,
+    /// Packets of a length in `low..=high`.
     pub packets: u64,
 }
 
+/// The ports of an attack's packets.
 #[derive(Debug, Clone, Serialize)]
 pub struct PortHistogram {
     /// Distinct ports seen.

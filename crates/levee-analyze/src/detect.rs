@@ -39,17 +39,22 @@ pub const WATCHED_SOURCES: usize = 64;
 /// An attack found in the first pass, to be measured in the second.
 #[derive(Debug, Clone)]
 pub struct Finding {
+    /// The vector (`syn-flood`, `dns-reflection`, `carpet-bombing`...).
     pub vector: String,
+    /// For `carpet-bombing`: the vector spread over the prefix.
     pub carpet_of: Option<String>,
     /// The classes of packets that belong to the attack (empty: every class).
     pub classes: Vec<Class>,
+    /// First and last evidence-carrying packet of its window (ns since 1970).
     pub window: (i64, i64),
     /// The peak rate of the attack's evidence in the first pass, in packets a second on the
     /// wire (a sampled capture's rate scaled up); 0 for a scan, which has no rate of its own.
     pub peak_pps: f64,
+    /// Whom it is aimed at.
     pub targets: TargetSpec,
     /// Why it is an attack.
     pub evidence: Vec<Evidence>,
+    /// Whether the sources look forged.
     pub spoofed_likely: bool,
     /// Why its sources look forged (or are reflectors).
     pub source_evidence: Vec<SourceEvidence>,
@@ -72,10 +77,15 @@ pub struct Finding {
 /// A class that had the volume of an attack but not the evidence.
 #[derive(Debug, Clone)]
 pub struct Dismissal {
+    /// The class.
     pub class: Class,
+    /// Its packets.
     pub packets: u64,
+    /// Its peak rate over the capture, packets a second.
     pub peak_pps: f64,
+    /// Its distinct sources (estimated).
     pub sources: u64,
+    /// Why it is not an attack.
     pub reason: DismissReason,
 }
 

@@ -22,6 +22,8 @@
 //! * [`simulate`]: rules applied to the same packets, with what they stop of each attack and
 //!   of everything else (`levee simulate`, and the mitigation figures of `levee report`).
 
+#![warn(missing_docs)]
+
 pub mod analyze;
 pub mod bloom;
 pub mod detail;

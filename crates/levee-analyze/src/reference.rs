@@ -23,13 +23,16 @@ pub struct Reference {
 /// What a signature matched of the reference.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReferenceMatch {
+    /// Packets of the reference the signature matches.
     pub matched: u64,
+    /// Packets of the reference.
     pub total: u64,
     /// Classes hit, with the packets matched in each, in the reference's order.
     pub classes: Vec<(&'static str, u64)>,
 }
 
 impl ReferenceMatch {
+    /// `matched / total`.
     pub fn share(&self) -> f64 {
         if self.total == 0 {
             0.0
@@ -40,6 +43,8 @@ impl ReferenceMatch {
 }
 
 impl Reference {
+    /// The reference addressed to an attack's targets (the first few, or addresses of its
+    /// prefixes).
     pub fn for_targets(targets: &TargetSpec) -> Reference {
         let mut victims: Vec<IpAddr> = match targets {
             TargetSpec::Hosts(h) => h.iter().map(|&a| addr_from_bits(a)).collect(),

@@ -51,9 +51,13 @@ pub struct SampleStore {
 
 /// A frame handed back by [`SampleStore::for_each`].
 pub struct SampledFrame<'a> {
+    /// Capture time, ns since 1970.
     pub ts: i64,
+    /// The capture's link type.
     pub linktype: u32,
+    /// Length on the wire.
     pub orig_len: u32,
+    /// The bytes kept.
     pub data: &'a [u8],
     /// The packet's class in the first pass, which saw every packet (the class of a later
     /// fragment depends on its first fragment, which the sample may not hold).
@@ -142,6 +146,7 @@ impl SampleStore {
         self.records
     }
 
+    /// Whether no frame is kept.
     pub fn is_empty(&self) -> bool {
         self.records == 0
     }

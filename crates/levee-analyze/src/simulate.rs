@@ -156,8 +156,11 @@ pub fn block_refusal(s: &crate::report::Signature, limit: f64) -> Option<String>
 /// Per-rule results of a simulation.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleResult {
+    /// The rule's id.
     pub id: String,
+    /// Its action (`block`, `allow`, `log`, `rate_limit`).
     pub action: String,
+    /// Its expression, as the rules file reads once printed.
     pub expression: String,
     /// Packets and bytes the expression matches, on its own (as a filter would).
     pub matched: Counts,
@@ -172,13 +175,17 @@ pub struct RuleResult {
     pub other: Share,
 }
 
+/// Packets and their bytes on the wire.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct Counts {
+    /// Packets.
     pub packets: u64,
+    /// Their bytes.
     pub bytes: u64,
 }
 
 impl Counts {
+    /// Counts one packet of `bytes`.
     pub fn add(&mut self, bytes: u64) {
         self.packets += 1;
         self.bytes += bytes;
@@ -188,12 +195,16 @@ impl Counts {
 /// Packets dropped of a whole, and the share they are of it.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct Share {
+    /// Packets dropped.
     pub dropped_packets: u64,
+    /// Packets of the whole.
     pub of_packets: u64,
+    /// `dropped_packets / of_packets`.
     pub share: f64,
 }
 
 impl Share {
+    /// `dropped` of `of`, with their share.
     pub fn new(dropped: u64, of: u64) -> Share {
         Share {
             dropped_packets: dropped,
@@ -207,20 +218,30 @@ impl Share {
     }
 }
 
+/// What was stopped of one attack.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttackShare {
+    /// The attack's id in the analysis.
     pub attack: usize,
+    /// Its vector.
     pub vector: String,
+    /// Its packets dropped, of all its packets.
     #[serde(flatten)]
     pub stopped: Share,
 }
 
+/// A rules file applied to captures, beside the attacks found in them (`levee simulate`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Simulation {
+    /// The rules file applied.
     pub rules_file: String,
+    /// The captures it was applied to.
     pub files: Vec<FileInfo>,
+    /// Every packet.
     pub total: Counts,
+    /// Packets dropped.
     pub blocked: Counts,
+    /// Packets passed.
     pub passed: Counts,
     /// Whether the captures were analysed for attacks (not with `--rules-only`): without,
     /// `attacks` is empty and `other` is all the traffic.
@@ -229,7 +250,9 @@ pub struct Simulation {
     pub attacks: Vec<AttackShare>,
     /// How much of the traffic that belongs to no attack the rules stop.
     pub other: Share,
+    /// Each rule's counts, in the file's order.
     pub rules: Vec<RuleResult>,
+    /// What limits the figures (rate limits measured on a sample, say).
     pub notes: Vec<String>,
 }
 

@@ -7,6 +7,7 @@ use crate::sketch::{DistinctCount, PortCounts, TopK};
 /// Bins of the IP length histogram: exact up to 2047 bytes, then 64-byte bins up to 64 KiB.
 pub const LEN_BINS: usize = 2048 + (65536 - 2048) / 64;
 
+/// The bin of an IP length (see [`LEN_BINS`]).
 #[inline]
 pub fn len_bin(len: u32) -> usize {
     if len < 2048 {
@@ -38,12 +39,16 @@ pub fn bin_high(bin: usize) -> u32 {
 /// (unsolicited, unanswered, not part of a known connection).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Bucket {
+    /// Packets in the bucket.
     pub packets: u64,
+    /// Their bytes on the wire.
     pub bytes: u64,
+    /// Of them, packets that carried the class's evidence.
     pub flagged: u64,
     /// The first and last evidence-carrying packet's time (when `flagged` > 0): where an
     /// attack begins and ends inside a bucket, however wide the buckets grew on a long capture.
     pub first_flagged: i64,
+    /// See `first_flagged`.
     pub last_flagged: i64,
 }
 
@@ -228,14 +233,19 @@ const CLASS_TOPK: usize = 512;
 /// packets of the same kind.
 #[derive(Clone)]
 pub struct ClassStats {
+    /// Packets of the class.
     pub packets: u64,
+    /// Their bytes on the wire.
     pub bytes: u64,
+    /// Of them, packets that carried the class's evidence.
     pub flagged: u64,
     /// Packets in the profile (sampled packets count for the packets they stand for).
     pub profiled: u64,
     /// Packets actually profiled: `profiled` without the sampling weights.
     pub profiled_samples: u64,
+    /// The first packet's time (ns since 1970).
     pub first_ts: i64,
+    /// The last packet's time (ns since 1970).
     pub last_ts: i64,
     /// Buckets from the analyzer's base bucket on, all of the analyzer's width.
     pub series: Vec<Bucket>,
@@ -244,43 +254,63 @@ pub struct ClassStats {
     /// The busiest second of all the class's packets, counted on every packet even when only
     /// a sample is profiled: it caps a sample's estimate of an attack's busiest second.
     pub packets_second: SecondPeak,
+    /// Distinct source addresses of every packet.
     pub distinct_sources: DistinctCount,
+    /// Distinct destination addresses of every packet.
     pub distinct_destinations: DistinctCount,
     /// The hash of the last destination added to `distinct_destinations`: a flood's victim
     /// repeats, and adding a hash again changes nothing.
     pub(crate) last_destination_hash: u64,
     /// Distinct sources of the profiled packets.
     pub profile_sources: DistinctCount,
+    /// The busiest sources of the profile.
     pub sources: TopK<u128>,
+    /// The busiest destinations of the profile.
     pub destinations: TopK<u128>,
     /// Destinations cut to /24 (IPv4) or /48 (IPv6), to see carpet bombing of a prefix.
     pub destination_prefixes: TopK<u128>,
+    /// Packets per destination port of the profile.
     pub dst_ports: PortCounts,
+    /// Packets per source port of the profile.
     pub src_ports: PortCounts,
+    /// Packets per TTL of the profile.
     pub ttl: [u64; 256],
+    /// Packets per IP length bin of the profile (see [`len_bin`]).
     pub lengths: Box<[u64]>,
+    /// Packets per TCP flags byte (CWR to FIN) of the profile.
     pub tcp_flags: [u64; 256],
+    /// The commonest TCP windows of the profile.
     pub windows: TopK<u16>,
+    /// The commonest IP IDs of the profile.
     pub ip_ids: TopK<u32>,
+    /// Packets per ICMP type of the profile.
     pub icmp_types: [u64; 256],
+    /// Packets per IP protocol of the profile.
     pub protocols: [u64; 256],
+    /// Packets of the profile from private, reserved or unallocated addresses.
     pub bogon_sources: u64,
     /// Later fragments counted in this class (joined to their first fragment).
     pub later_fragments: u64,
     /// SYN class: handshakes seen completing (first ACK of a flow whose SYN was seen).
     pub completed: u64,
+    /// Packets of the profile over IPv6.
     pub ipv6: u64,
+    /// The DNS questions, for the classes that carry DNS.
     pub dns: Option<Box<DnsStats>>,
 }
 
 /// DNS questions seen in a class (queries to port 53, or responses from it).
 #[derive(Clone)]
 pub struct DnsStats {
+    /// Messages whose question parsed.
     pub parsed: u64,
+    /// The commonest names asked.
     pub names: TopK<String>,
     /// Zones: the last two labels of each name (`example.com`).
     pub zones: TopK<String>,
+    /// Distinct names asked (estimated).
     pub distinct_names: DistinctCount,
+    /// The commonest question types.
     pub qtypes: TopK<u16>,
 }
 
@@ -295,6 +325,7 @@ impl DnsStats {
         }
     }
 
+    /// Adds another part's questions.
     pub fn merge(&mut self, o: &DnsStats) {
         self.parsed += o.parsed;
         self.names.merge(&o.names);
@@ -332,6 +363,7 @@ impl DnsStats {
 }
 
 impl ClassStats {
+    /// A class with no packet yet; `with_dns` for the classes that carry DNS.
     pub fn new(with_dns: bool) -> ClassStats {
         ClassStats {
             packets: 0,
@@ -381,6 +413,7 @@ impl ClassStats {
         self.second_peak.peak().min(self.packets_second.peak())
     }
 
+    /// Distinct sources of the evidence-carrying packets (estimated; scaled up from a sample).
     pub fn evidence_sources(&self) -> u64 {
         let seen = self.profile_sources.estimate();
         if self.profiled_samples == 0 || self.profiled <= self.profiled_samples {
@@ -400,6 +433,7 @@ impl ClassStats {
         }
     }
 
+    /// The bucket at `index`, added (empty) when the series is shorter.
     #[inline]
     pub fn bucket(&mut self, index: usize) -> &mut Bucket {
         if index >= self.series.len() {

@@ -383,6 +383,7 @@ impl SummaryBuilder {
         (link_types, protocols)
     }
 
+    /// The summary, once every packet was added; `top_n` rows in each top list.
     pub fn finish(mut self, files: Vec<FileInfo>, top_n: usize) -> Summary {
         self.flush_bucket();
         let (link_types, protocols) = self.hierarchy();
@@ -567,121 +568,197 @@ fn key_addr(k: u128) -> IpAddr {
 /// format, shared with the access logs).
 pub use levee_logs::time::format_ts;
 
+/// One capture file read.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileInfo {
+    /// Its path (`-` for standard input).
     pub name: String,
+    /// `pcap` or `pcapng` (with the pcap's time resolution).
     pub format: String,
+    /// `none`, `gzip`, `zstd`, `xz` or `bzip2`.
     pub compression: String,
+    /// Packets read from it.
     pub packets: u64,
 }
 
+/// Packets of one link type.
 #[derive(Debug, Serialize)]
 pub struct LinkTypeCount {
+    /// The LINKTYPE_ value.
     pub linktype: u32,
+    /// Its name.
     pub name: String,
+    /// Its packets.
     pub packets: u64,
 }
 
+/// One node of the protocol hierarchy (like `tshark -z io,phs`).
 #[derive(Debug, Serialize)]
 pub struct ProtocolCount {
+    /// The protocols from the link layer down, joined by `:` (`eth:ip:tcp:tls`).
     pub path: String,
+    /// The last of them.
     pub protocol: String,
+    /// How deep it is (0 for the link layer).
     pub depth: usize,
+    /// Packets that reached it.
     pub packets: u64,
+    /// Their bytes.
     pub bytes: u64,
+    /// Share of all packets.
     pub packet_share: f64,
+    /// Share of all bytes.
     pub byte_share: f64,
 }
 
+/// A busy address.
 #[derive(Debug, Serialize)]
 pub struct Talker {
+    /// The address.
     pub ip: String,
+    /// Its packets (sketch estimate).
     pub packets: u64,
+    /// Share of all packets.
     pub packet_share: f64,
 }
 
+/// A busy pair of addresses, either direction.
 #[derive(Debug, Serialize)]
 pub struct Conversation {
+    /// One address (the lower).
     pub a: String,
+    /// The other.
     pub b: String,
+    /// Their packets (sketch estimate).
     pub packets: u64,
 }
 
+/// A busy port.
 #[derive(Debug, Serialize)]
 pub struct PortCount {
+    /// `tcp` or `udp`.
     pub proto: &'static str,
+    /// The port.
     pub port: u16,
+    /// Its packets.
     pub packets: u64,
 }
 
+/// One bucket of the rate series.
 #[derive(Debug, Serialize)]
 pub struct SeriesPoint {
     /// Bucket start, seconds since 1970.
     pub t: f64,
+    /// Packets in the bucket.
     pub packets: u64,
+    /// Their bytes.
     pub bytes: u64,
+    /// Packets a second in the bucket.
     pub pps: f64,
+    /// Bits a second in the bucket.
     pub bps: f64,
 }
 
+/// Packets and bits a second over the capture.
 #[derive(Debug, Serialize)]
 pub struct Series {
+    /// Width of a bucket, in seconds.
     pub bucket_s: f64,
+    /// The highest packet rate of a bucket.
     pub peak_pps: f64,
+    /// The highest bit rate of a bucket.
     pub peak_bps: f64,
     /// Packets and bits per second over the whole capture (first to last packet).
     pub mean_pps: f64,
+    /// Bits per second over the whole capture.
     pub mean_bps: f64,
+    /// The buckets, in time order.
     pub points: Vec<SeriesPoint>,
 }
 
+/// Damaged records met while reading.
 #[derive(Debug, Serialize)]
 pub struct Damage {
+    /// Records flagged as damaged and still read.
     pub records_damaged: u64,
+    /// Records skipped.
     pub records_skipped: u64,
+    /// Files whose reading stopped before their end.
     pub files_stopped_early: u64,
+    /// Damaged records by kind of problem.
     pub by_kind: BTreeMap<String, u64>,
+    /// The first problems, word for word (the rest are counted).
     pub messages: Vec<String>,
 }
 
+/// Packets whose decoding stopped early at one layer, for one reason.
 #[derive(Debug, Serialize)]
 pub struct DecodeIssueCount {
+    /// The layer.
     pub layer: Layer,
+    /// The reason.
     pub kind: IssueKind,
+    /// The packets.
     pub packets: u64,
 }
 
+/// What decoding could not read.
 #[derive(Debug, Serialize)]
 pub struct DecodeStats {
+    /// Packets cut short by the capture's snapshot length.
     pub truncated_by_snaplen: u64,
+    /// Packets whose decoding stopped early, by layer and reason.
     pub undecodable: Vec<DecodeIssueCount>,
 }
 
 /// The result of `levee summary`; its JSON form is documented in `docs/summary-json.md`.
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// The captures read.
     pub files: Vec<FileInfo>,
+    /// Packets read.
     pub packets: u64,
+    /// Bytes on the wire.
     pub bytes: u64,
+    /// Bytes captured (at most the snapshot length of each packet).
     pub captured_bytes: u64,
+    /// The earliest packet's time (UTC, RFC 3339).
     pub start: Option<String>,
+    /// The latest packet's time (UTC, RFC 3339).
     pub end: Option<String>,
+    /// The earliest packet's time, seconds since 1970.
     pub start_epoch: Option<f64>,
+    /// The latest packet's time, seconds since 1970.
     pub end_epoch: Option<f64>,
+    /// From the earliest packet to the latest, in seconds.
     pub duration_s: f64,
+    /// Whether the first packet read is not the earliest (packets out of time order).
     pub out_of_order: bool,
+    /// Packets by link type.
     pub link_types: Vec<LinkTypeCount>,
+    /// The protocol hierarchy.
     pub protocols: Vec<ProtocolCount>,
+    /// The busiest sources.
     pub top_sources: Vec<Talker>,
+    /// The busiest destinations.
     pub top_destinations: Vec<Talker>,
+    /// The busiest destination ports.
     pub top_destination_ports: Vec<PortCount>,
+    /// The busiest source ports.
     pub top_source_ports: Vec<PortCount>,
+    /// The busiest conversations.
     pub top_conversations: Vec<Conversation>,
+    /// Distinct source addresses (estimated).
     pub distinct_sources_estimate: u64,
+    /// Distinct destination addresses (estimated).
     pub distinct_destinations_estimate: u64,
+    /// The most a count of a top list may differ from the truth.
     pub topk_error_bound: u64,
+    /// Packets and bits a second, bucket by bucket.
     pub series: Series,
+    /// Damaged records met while reading.
     pub damage: Damage,
+    /// What decoding could not read.
     pub decode: DecodeStats,
 }
 

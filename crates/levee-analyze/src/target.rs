@@ -14,6 +14,8 @@ pub enum TargetSpec {
 }
 
 impl TargetSpec {
+    /// Whether a packet from `src` to `dst` (address bits) goes to the targets (from the scanner,
+    /// for a scan).
     #[inline]
     pub fn matches(&self, src: u128, dst: u128) -> bool {
         match self {

@@ -14,6 +14,7 @@ use levee_decode::{Packet, TcpFlags, Transport};
 pub struct Service {
     /// Vector name without the `-reflection` suffix.
     pub name: &'static str,
+    /// Its well-known port.
     pub port: u16,
     /// What the attacker asks the service for, to explain the vector.
     pub abuse: &'static str,
@@ -194,6 +195,7 @@ pub enum Class {
     DnsQuery,
     /// Other UDP.
     Udp,
+    /// ICMP and ICMPv6.
     Icmp,
     /// A later IP fragment whose first fragment was not seen.
     Fragment,
@@ -228,8 +230,10 @@ impl Class {
         }
     }
 
+    /// How many classes there are.
     pub const COUNT: usize = 14 + 26;
 
+    /// Every class, in index order.
     pub fn all() -> impl Iterator<Item = Class> {
         [
             Class::Syn,
@@ -251,6 +255,7 @@ impl Class {
         .chain((0..SERVICES.len() as u8).map(Class::Reflection))
     }
 
+    /// The class of an index (see [`Class::all`]).
     #[inline]
     pub fn from_index(i: usize) -> Class {
         match i {
@@ -293,6 +298,7 @@ impl Class {
         }
     }
 
+    /// The reflected service, for a reflection class.
     pub fn service(self) -> Option<&'static Service> {
         match self {
             Class::Reflection(i) => SERVICES.get(i as usize),
@@ -300,6 +306,7 @@ impl Class {
         }
     }
 
+    /// Whether the class is of TCP packets.
     pub fn is_tcp(self) -> bool {
         matches!(
             self,
@@ -307,6 +314,7 @@ impl Class {
         )
     }
 
+    /// Whether the class is of UDP packets.
     pub fn is_udp(self) -> bool {
         matches!(
             self,
@@ -471,6 +479,7 @@ pub fn addr_bits(ip: std::net::IpAddr) -> u128 {
 }
 
 impl Classifier {
+    /// The class of a packet: its vector, judged on its headers and the flows seen before it.
     #[inline(always)]
     pub fn classify(&mut self, p: &Packet<'_>) -> Class {
         let Some(ip) = p.ip.as_ref() else {
@@ -563,6 +572,8 @@ impl Classifier {
     }
 }
 
+/// The class of a UDP packet by its ports: a reflected service's answers, QUIC, DNS queries, or
+/// other UDP.
 #[inline]
 pub fn udp_class(src_port: u16, dst_port: u16) -> Class {
     if src_port != dst_port {

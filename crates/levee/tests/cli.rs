@@ -646,6 +646,28 @@ fn module_references() -> Vec<(String, String, BTreeSet<String>)> {
     found
 }
 
+/// Every library documents what it makes public: each warns on a missing doc (and clippy,
+/// run before every commit, turns a warning into a failure), beside its `//!` overview.
+#[test]
+fn every_library_warns_on_missing_docs() {
+    let libraries: Vec<_> = library_sources()
+        .into_iter()
+        .filter(|(_, src, _)| src.join("lib.rs").is_file())
+        .collect();
+    assert!(libraries.len() >= 11, "the scan finds the libraries");
+    for (name, src, _) in libraries {
+        let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+        assert!(
+            lib.starts_with("//!"),
+            "{name}: lib.rs opens with its //! overview"
+        );
+        assert!(
+            lib.lines().any(|l| l.trim() == "#![warn(missing_docs)]"),
+            "{name}: lib.rs lacks #![warn(missing_docs)]"
+        );
+    }
+}
+
 /// No two modules of a crate need each other, but for the real nesting of protocols in
 /// levee-decode (a link layer carries IP, IP carries tunnels, a tunnel carries a link layer or
 /// IP again).
