@@ -13,12 +13,16 @@
 //!   summaries and attack start, update and end events as they happen, and at the end (or at
 //!   any time) the analysis an offline run of the same packets gives.
 //!
+//! * [`logs`]: access logs read request by request, what goes wrong told to a
+//!   [`logs::LogObserver`], and `levee logs`'s summary of them.
+//!
 //! Everything here is built on `levee-analyze` (what the passes compute) and `levee-capture`
 //! (reading); this crate owns only the plumbing between them.
 
 #![warn(missing_docs)]
 
 mod dealt;
+pub mod logs;
 mod parts;
 pub mod passes;
 pub mod read;

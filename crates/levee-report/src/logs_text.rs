@@ -1,5 +1,5 @@
-//! What the access-log commands print on a terminal: `levee analyze` and `levee simulate` on
-//! logs (or on the HTTP requests of captures, `--http`) without `--json`.
+//! What the access-log commands print on a terminal: `levee logs`, and `levee analyze` and
+//! `levee simulate` on logs (or on the HTTP requests of captures, `--http`) without `--json`.
 
 use std::fmt::Write;
 
@@ -7,6 +7,7 @@ use levee_l7::simulate::LogSimulation;
 use levee_l7::{L7Analysis, Level, Named};
 
 use crate::logs::LogSource;
+use levee_engine::logs::{Count, LogsSummary};
 
 /// `levee simulate` on access logs: what the rules stop of each attack, which good clients
 /// they limit or block, then each rule's counts.
@@ -182,6 +183,46 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
     }
     if shown.len() > 25 {
         let _ = writeln!(o, "  ... and {} more (see --json)", shown.len() - 25);
+    }
+    o
+}
+
+/// `levee logs`: each file's format and counts, the time span, methods, status classes and
+/// the busiest clients.
+pub fn summary(s: &LogsSummary) -> String {
+    let mut o = String::new();
+    for f in &s.files {
+        let _ = writeln!(
+            o,
+            "{}: {} format, compression {}: {} lines, {} requests, {} malformed, {} blank or comment",
+            f.name, f.format, f.compression, f.lines, f.requests, f.malformed, f.skipped
+        );
+        if let Some(e) = &f.error {
+            let _ = writeln!(o, "  not read to the end: {e}");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "{} requests from {} to {}",
+        s.requests,
+        s.start.as_deref().unwrap_or("?"),
+        s.end.as_deref().unwrap_or("?")
+    );
+    let list = |v: &[Count]| {
+        v.iter()
+            .map(|c| format!("{} {}", c.name, c.requests))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(o, "methods   {}", list(&s.methods));
+    let _ = writeln!(o, "statuses  {}", list(&s.statuses));
+    let _ = writeln!(o, "clients   {}", list(&s.top_clients));
+    if s.clients_not_addresses > 0 {
+        let _ = writeln!(
+            o,
+            "          ({} requests from clients logged by name)",
+            s.clients_not_addresses
+        );
     }
     o
 }

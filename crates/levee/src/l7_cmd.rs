@@ -9,8 +9,9 @@ use levee_logs::FormatSpec;
 use serde::Serialize;
 
 use crate::input::{self, DamageSink};
-use crate::logs_cmd::{for_each_request, LogFile, ReadOutcome};
+use crate::logs_cmd::{exit_code, no_requests, LogTerminal};
 use crate::InputArgs;
+use levee_engine::logs::{for_each_request, LogFile, LogsRead, Quiet};
 
 /// Where the requests of a layer-7 analysis come from: access logs, or the HTTP requests
 /// reassembled from captures (`--http`).
@@ -65,22 +66,21 @@ impl Requests {
         &self,
         first: bool,
         mut f: impl FnMut(&levee_logs::Request<'_>),
-    ) -> anyhow::Result<ReadOutcome> {
+    ) -> anyhow::Result<LogsRead> {
         match self {
             Requests::Logs { files, spool, spec } => {
-                let mut outcome = for_each_request(
-                    files,
-                    spool.as_deref(),
-                    spec,
-                    if first { 10 } else { 0 },
-                    !first,
-                    f,
-                );
-                outcome.name_spool(spool.as_deref());
+                let terminal = LogTerminal {
+                    spool: spool.clone(),
+                };
+                let (keep, observer): (usize, &dyn levee_engine::logs::LogObserver) =
+                    if first { (10, &terminal) } else { (0, &Quiet) };
+                let mut read = for_each_request(files, spec, keep, observer, f);
+                read.name_spool(spool.as_deref());
                 if first {
-                    outcome.require_requests(false, "requests")?;
+                    read.require_requests("requests", &terminal)
+                        .map_err(no_requests)?;
                 }
-                Ok(outcome)
+                Ok(read)
             }
             Requests::Captures(args) => {
                 let mut r = Reassembly {
@@ -116,13 +116,14 @@ impl Requests {
                     "capture: HTTP/1.x from {} TCP connections ({} answered, {} TLS ClientHellos, {} header blocks never finished, {} gaps)",
                     st.connections, st.answered, st.tls_hellos, st.incomplete_headers, st.gaps
                 );
-                let mut read = ReadOutcome {
-                    files: vec![LogFile::capture(names, format, requests, None)],
+                let mut read = LogsRead {
+                    files: vec![LogFile::capture(names, format, requests)],
                     unreadable: outcome.unreadable > 0,
                     damaged: outcome.damaged > 0,
                 };
                 if first {
-                    read.require_requests(true, "HTTP/1.x request in cleartext")?;
+                    read.require_requests("HTTP/1.x request in cleartext", &Quiet)
+                        .map_err(no_requests)?;
                 }
                 Ok(read)
             }
@@ -256,7 +257,7 @@ pub fn analyze_logs(
             outcome
                 .files
                 .iter()
-                .map(|f| f.source().name)
+                .map(|f| f.name.clone())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -271,7 +272,7 @@ pub fn analyze_logs(
             path.display()
         );
     }
-    let code = outcome.exit_code();
+    let code = exit_code(&outcome);
     let doc = LogAnalysis {
         input: source.kind(),
         malformed: outcome.files.iter().map(|f| f.malformed).sum(),
@@ -283,7 +284,7 @@ pub fn analyze_logs(
     } else {
         crate::emit(&levee_report::logs_text::analysis(
             doc.input,
-            &doc.files.iter().map(LogFile::source).collect::<Vec<_>>(),
+            &doc.files.iter().map(log_source).collect::<Vec<_>>(),
             doc.malformed,
             &doc.analysis,
         ))?;
@@ -308,7 +309,7 @@ pub fn simulate_logs(rules: &Path, source: &Requests, json: bool) -> anyhow::Res
     let mut sim = levee_l7::simulate::LogSimulator::new(&file);
     source.each(false, |r| sim.add(r, &judged))?;
     let simulation = sim.finish(rules.display().to_string(), &judged);
-    let code = outcome.exit_code();
+    let code = exit_code(&outcome);
     if json {
         let doc = LogSimulationDoc {
             input: source.kind(),
@@ -353,12 +354,22 @@ pub fn report_logs(
     let simulation = sim.finish(name, &judged);
     let report = levee_report::logs::build(levee_report::logs::LogInputs {
         input: source.kind(),
-        files: outcome.files.iter().map(LogFile::source).collect(),
+        files: outcome.files.iter().map(log_source).collect(),
         timeline: timeline.view(&analysis),
         analysis,
         applied: &applied,
         applied_given,
         simulation,
     });
-    Ok((report, outcome.exit_code()))
+    Ok((report, exit_code(&outcome)))
+}
+
+/// A log as the report lists it.
+pub fn log_source(f: &LogFile) -> levee_report::logs::LogSource {
+    levee_report::logs::LogSource {
+        name: f.name.clone(),
+        format: f.format.clone(),
+        requests: f.requests,
+        malformed: f.malformed,
+    }
 }

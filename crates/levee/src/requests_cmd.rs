@@ -150,13 +150,12 @@ pub fn run(a: RequestsArgs) -> anyhow::Result<u8> {
         f.commit()?;
     }
     for f in &outcome.files {
-        let s = f.source();
         // Nothing to say of inputs none of which could be read (already reported).
-        if !s.name.is_empty() {
-            eprintln!("levee: {}: {} requests; {}", s.name, s.requests, s.format);
+        if !f.name.is_empty() {
+            eprintln!("levee: {}: {} requests; {}", f.name, f.requests, f.format);
         }
     }
-    Ok(outcome.exit_code())
+    Ok(crate::logs_cmd::exit_code(&outcome))
 }
 
 #[cfg(test)]
