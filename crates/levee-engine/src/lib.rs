@@ -13,6 +13,8 @@
 //!   summaries and attack start, update and end events as they happen, and at the end (or at
 //!   any time) the analysis an offline run of the same packets gives.
 //!
+//! * [`simulate`]: rules run over inputs, beside an analysis of the same packets or alone,
+//!   and the report's pass that measures the rules it recommends.
 //! * [`logs`]: access logs read request by request, what goes wrong told to a
 //!   [`logs::LogObserver`], and `levee logs`'s summary of them.
 //!
@@ -26,6 +28,7 @@ pub mod logs;
 mod parts;
 pub mod passes;
 pub mod read;
+pub mod simulate;
 pub mod stream;
 
 pub use passes::{analyze, Passes};

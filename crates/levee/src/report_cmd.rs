@@ -6,11 +6,11 @@
 use crate::cli::ReportArgs;
 use std::path::PathBuf;
 
-use levee_analyze::simulate::{recommended_rules, Simulator};
+use levee_analyze::simulate::recommended_rules;
 use levee_report::{Enricher, Inputs};
 use levee_rules::RulesFile;
 
-use crate::input::{self, DamageSink};
+use crate::input;
 use crate::InputArgs;
 
 pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
@@ -77,14 +77,6 @@ fn write(
     ))
 }
 
-/// The third pass: attack membership judged again, rules applied.
-struct RulesPass {
-    plan: levee_analyze::Plan,
-    sim: Simulator,
-}
-
-impl DamageSink for RulesPass {}
-
 /// Analyses the captures and measures the rules (`given`, else the recommended ones) on them.
 /// `spool` is where standard input was copied, if it was (named `-` in the report).
 pub fn make_report(
@@ -108,13 +100,15 @@ pub fn make_report(
         Some((f, p)) => (f, p.display().to_string(), true),
         None => (recommended.clone(), "recommended rules".to_string(), false),
     };
-    let sim = Simulator::new(&applied, plan.members().len());
-    let mut pass = RulesPass { plan, sim };
-    input::packets(input, 3, 3, &mut pass, |st, ts, p| {
-        st.plan.judge(ts, p);
-        st.sim.add(ts, p, st.plan.members());
-    })?;
-    let simulation = pass.sim.finish(applied_name, &analysis);
+    let simulation = levee_engine::simulate::measure_rules(
+        plan,
+        &analysis,
+        &input::inputs(input),
+        &applied,
+        applied_name,
+        &input::Terminal::new(input, 3),
+        3,
+    );
     let report = levee_report::build(Inputs {
         analysis,
         details,

@@ -5,11 +5,11 @@ use crate::cli::{RulesArgs, RulesCommand};
 use crate::{bail_usage, emit, usage};
 use std::path::Path;
 
-use levee_analyze::simulate::{Simulation, Simulator};
+use levee_analyze::simulate::Simulation;
 use levee_analyze::Analysis;
 use levee_rules::RulesFile;
 
-use crate::input::{self, DamageSink};
+use crate::input;
 use crate::InputArgs;
 
 /// Loads a rules file, printing every problem when it is refused.
@@ -26,19 +26,17 @@ pub fn load(path: &Path) -> anyhow::Result<RulesFile> {
 pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulation, u8)> {
     let file = load(rules_path)?;
     let (input, _spool) = input::spool_stdin(input)?;
-    let mut analyzer = levee_analyze::Analyzer::new(levee_analyze::AnalyzeConfig::default());
-    let outcome = input::for_each_packet(&input, &mut analyzer, |an, ts, p| an.add(ts, p))?;
-    let plan = levee_analyze::Plan::from_first_pass(analyzer);
-    let sim = Simulator::new(&file, plan.members().len());
-    let mut st = SimPass { plan, sim };
-    input::packets(&input, 2, 1, &mut st, |st, ts, p| {
-        st.plan.add(ts, p);
-        st.sim.add(ts, p, st.plan.members());
-    })?;
-    let analysis = st.plan.finish(outcome.files.clone(), outcome.damaged);
+    let terminal = input::Terminal::new(&input, 1);
+    let (analysis, sim, reading) = levee_engine::simulate::simulate(
+        &input::inputs(&input),
+        &file,
+        rules_path.display().to_string(),
+        levee_analyze::AnalyzeConfig::default(),
+        &terminal,
+    )
+    .map_err(|e| terminal.error(e))?;
     crate::require_decoded(&analysis.capture)?;
-    let sim = st.sim.finish(rules_path.display().to_string(), &analysis);
-    Ok((sim, crate::input::exit_code(&outcome)))
+    Ok((sim, input::exit_code(&reading)))
 }
 
 /// Applies the rules in one pass, without an analysis: per-rule counts and totals only.
@@ -47,26 +45,16 @@ pub fn simulate_rules_only(
     input: &InputArgs,
 ) -> anyhow::Result<(Simulation, u8)> {
     let file = load(rules_path)?;
-    let mut sim = RulesOnly(Simulator::new(&file, 0));
-    let outcome = input::for_each_packet(input, &mut sim, |sim, ts, p| sim.0.add(ts, p, &[]))?;
-    let files = outcome.files.clone();
-    let sim = sim
-        .0
-        .finish_rules_only(rules_path.display().to_string(), files);
-    Ok((sim, crate::input::exit_code(&outcome)))
+    let terminal = input::Terminal::new(input, 1);
+    let (sim, reading) = levee_engine::simulate::simulate_rules_only(
+        &input::inputs(input),
+        &file,
+        rules_path.display().to_string(),
+        &terminal,
+    )
+    .map_err(|e| terminal.error(e))?;
+    Ok((sim, input::exit_code(&reading)))
 }
-
-struct RulesOnly(Simulator);
-
-impl DamageSink for RulesOnly {}
-
-/// The second pass of a simulation: the analysis's counts and the rules side by side.
-struct SimPass {
-    plan: levee_analyze::Plan,
-    sim: Simulator,
-}
-
-impl DamageSink for SimPass {}
 
 /// The rules file `analyze --rules-out` writes: one rule per attack, blocking its signature.
 pub fn rules_text(analysis: &Analysis) -> String {
