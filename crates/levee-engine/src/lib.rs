@@ -15,6 +15,8 @@
 //!
 //! * [`simulate`]: rules run over inputs, beside an analysis of the same packets or alone,
 //!   and the report's pass that measures the rules it recommends.
+//! * [`requests`]: the requests of a layer-7 analysis, from access logs or reassembled from
+//!   the TCP of captures, read once per pass.
 //! * [`logs`]: access logs read request by request, what goes wrong told to a
 //!   [`logs::LogObserver`], and `levee logs`'s summary of them.
 //!
@@ -28,6 +30,7 @@ pub mod logs;
 mod parts;
 pub mod passes;
 pub mod read;
+pub mod requests;
 pub mod simulate;
 pub mod stream;
 

@@ -13,7 +13,7 @@ pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     };
     let (input, spool) = input::spool_stdin(&a.input)?;
     if let Some(source) =
-        l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "analyze")?
+        l7_cmd::Source::of(&input, spool.as_deref(), &a.log_format, a.http, "analyze")?
     {
         return l7_cmd::analyze_logs(&source, levee_l7::L7Config::default(), a.json, rules_out);
     }
@@ -44,7 +44,7 @@ pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
 pub fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
     let (input, spool) = input::spool_stdin(&a.input)?;
     if let Some(source) =
-        l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "simulate")?
+        l7_cmd::Source::of(&input, spool.as_deref(), &a.log_format, a.http, "simulate")?
     {
         if a.rules_only {
             bail_usage!("--rules-only is for the packets of captures");

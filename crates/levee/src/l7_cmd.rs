@@ -1,38 +1,26 @@
 //! `levee analyze` on access logs: two passes of [`levee_l7`] over the requests, the clients'
 //! verdicts and the attacks they make.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use levee_engine::logs::{LogFile, LogsRead};
+use levee_engine::requests::{input_kind, InputKind, Requests, RequestsError};
 use levee_l7::{L7Analysis, L7Config};
 use levee_logs::FormatSpec;
 use serde::Serialize;
 
-use crate::input::{self, DamageSink};
+use crate::input;
 use crate::logs_cmd::{exit_code, no_requests, LogTerminal};
 use crate::InputArgs;
-use levee_engine::logs::{for_each_request, LogFile, LogsRead, Quiet};
 
-/// Where the requests of a layer-7 analysis come from: access logs, or the HTTP requests
-/// reassembled from captures (`--http`).
-pub enum Requests {
-    Logs {
-        files: Vec<PathBuf>,
-        spool: Option<PathBuf>,
-        spec: FormatSpec,
-    },
-    Captures(InputArgs),
+/// A command's layer-7 source: the engine's [`Requests`], with the command line's inputs
+/// its messages name.
+pub struct Source {
+    requests: Requests,
+    args: InputArgs,
 }
 
-struct Reassembly<'f, F> {
-    extractor: levee_stream::HttpExtractor,
-    each: &'f mut F,
-    requests: u64,
-}
-
-impl<F> DamageSink for Reassembly<'_, F> {}
-
-impl Requests {
+impl Source {
     /// The layer-7 source of a command's inputs: logs (told by their bytes, or by a
     /// `--log-format` other than `auto`), the captures' HTTP requests with `http`, or `None`
     /// for the packet analysis. `spool` is where standard input was copied.
@@ -42,126 +30,55 @@ impl Requests {
         log_format: &str,
         http: bool,
         command: &str,
-    ) -> anyhow::Result<Option<Requests>> {
-        if let Some(spec) = log_inputs(&input.captures, log_format, http, command)? {
-            return Ok(Some(Requests::Logs {
+    ) -> anyhow::Result<Option<Source>> {
+        let requests = match log_inputs(&input.captures, log_format, http, command)? {
+            Some(spec) => Requests::Logs {
                 files: input.captures.clone(),
                 spool: spool.map(Path::to_path_buf),
                 spec,
-            }));
+            },
+            None if http => Requests::Captures(input::inputs(input)),
+            None => return Ok(None),
+        };
+        Ok(Some(Source {
+            requests,
+            args: input.clone(),
+        }))
+    }
+
+    /// The HTTP requests of captures.
+    pub fn captures(input: InputArgs) -> Source {
+        Source {
+            requests: Requests::Captures(input::inputs(&input)),
+            args: input,
         }
-        Ok(http.then(|| Requests::Captures(input.clone())))
     }
 
     /// `log` or `capture`, as the documents name their input.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Requests::Logs { .. } => "log",
-            Requests::Captures(_) => "capture",
-        }
+        self.requests.kind()
     }
 
     /// Hands every request to `f`, in order. Only the `first` pass reports problems.
     pub fn each(
         &self,
         first: bool,
-        mut f: impl FnMut(&levee_logs::Request<'_>),
+        f: impl FnMut(&levee_logs::Request<'_>),
     ) -> anyhow::Result<LogsRead> {
-        match self {
-            Requests::Logs { files, spool, spec } => {
-                let terminal = LogTerminal {
-                    spool: spool.clone(),
-                };
-                let (keep, observer): (usize, &dyn levee_engine::logs::LogObserver) =
-                    if first { (10, &terminal) } else { (0, &Quiet) };
-                let mut read = for_each_request(files, spec, keep, observer, f);
-                read.name_spool(spool.as_deref());
-                if first {
-                    read.require_requests("requests", &terminal)
-                        .map_err(no_requests)?;
-                }
-                Ok(read)
-            }
-            Requests::Captures(args) => {
-                let mut r = Reassembly {
-                    extractor: levee_stream::HttpExtractor::new(Default::default()),
-                    each: &mut f,
-                    requests: 0,
-                };
-                let (pass, passes) = if first { (1, 1) } else { (2, 2) };
-                let outcome = input::packets(args, pass, passes, &mut r, |r, ts, p| {
-                    r.extractor.add(ts, p);
-                    for q in r.extractor.drain() {
-                        r.requests += 1;
-                        (r.each)(&q);
-                    }
-                })?;
-                r.extractor.finish();
-                let Reassembly {
-                    mut extractor,
-                    each,
-                    mut requests,
-                } = r;
-                for q in extractor.drain() {
-                    requests += 1;
-                    each(&q);
-                }
-                let st = extractor.stats();
-                let names: Vec<&str> = outcome.files.iter().map(|f| f.name.as_str()).collect();
-                let names = match names.len() {
-                    0..=3 => names.join(", "),
-                    n => format!("{n} captures ({}, {}, ...)", names[0], names[1]),
-                };
-                let format = format!(
-                    "capture: HTTP/1.x from {} TCP connections ({} answered, {} TLS ClientHellos, {} header blocks never finished, {} gaps)",
-                    st.connections, st.answered, st.tls_hellos, st.incomplete_headers, st.gaps
-                );
-                let mut read = LogsRead {
-                    files: vec![LogFile::capture(names, format, requests)],
-                    unreadable: outcome.unreadable > 0,
-                    damaged: outcome.damaged > 0,
-                };
-                if first {
-                    read.require_requests("HTTP/1.x request in cleartext", &Quiet)
-                        .map_err(no_requests)?;
-                }
-                Ok(read)
-            }
-        }
-    }
-}
-
-/// What an input is, told by its first bytes after decompression.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum InputKind {
-    /// pcap or pcapng.
-    Capture,
-    /// Anything else with content: read as an access log.
-    Text,
-    /// Nothing in it (after decompression).
-    Empty,
-    /// Cannot be opened or decompressed: the reader of either kind says why.
-    Unreadable,
-}
-
-pub fn input_kind(path: &Path) -> InputKind {
-    let Ok(f) = std::fs::File::open(path) else {
-        return InputKind::Unreadable;
-    };
-    let Ok((mut stream, _)) = levee_logs::decompressed(Box::new(f)) else {
-        return InputKind::Unreadable;
-    };
-    let mut head = [0u8; 4];
-    match peek(&mut stream, &mut head) {
-        0 => InputKind::Empty,
-        4 if matches!(
-            u32::from_le_bytes(head),
-            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-        ) =>
-        {
-            InputKind::Capture
-        }
-        _ => InputKind::Text,
+        let pass = if first { 1 } else { 2 };
+        let terminal = input::Terminal::new(&self.args, pass);
+        let logs = LogTerminal {
+            spool: match &self.requests {
+                Requests::Logs { spool, .. } => spool.clone(),
+                Requests::Captures(_) => None,
+            },
+        };
+        self.requests
+            .each(pass, &logs, &terminal, f)
+            .map_err(|e| match e {
+                RequestsError::NoRequests(e) => no_requests(e),
+                RequestsError::Read(e) => terminal.error(e),
+            })
     }
 }
 
@@ -211,17 +128,6 @@ pub fn log_inputs(
     }
 }
 
-fn peek(r: &mut impl Read, buf: &mut [u8; 4]) -> usize {
-    let mut n = 0;
-    while n < 4 {
-        match r.read(&mut buf[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    n
-}
-
 #[derive(Serialize)]
 struct LogAnalysis {
     /// `log`: the input was access logs; `capture`: HTTP requests reassembled from captures
@@ -235,7 +141,7 @@ struct LogAnalysis {
 
 /// Analyses logs; returns the exit code.
 pub fn analyze_logs(
-    source: &Requests,
+    source: &Source,
     config: L7Config,
     json: bool,
     rules_out: Option<crate::output::PendingFile>,
@@ -301,7 +207,7 @@ struct LogSimulationDoc {
 }
 
 /// Applies a rules file to logs, beside the verdicts of their clients; returns the exit code.
-pub fn simulate_logs(rules: &Path, source: &Requests, json: bool) -> anyhow::Result<u8> {
+pub fn simulate_logs(rules: &Path, source: &Source, json: bool) -> anyhow::Result<u8> {
     let file = crate::rules_cmd::load(rules)?;
     let mut first = levee_l7::Analyzer::new(L7Config::default());
     let outcome = source.each(true, |r| first.add(r))?;
@@ -326,7 +232,7 @@ pub fn simulate_logs(rules: &Path, source: &Requests, json: bool) -> anyhow::Res
 /// The report of access logs: three passes (profiles; verdicts, attack counts and the
 /// timeline; the rules beside the verdicts). `given` replaces the recommended rules.
 pub fn report_logs(
-    source: &Requests,
+    source: &Source,
     given: Option<(levee_rules::RulesFile, PathBuf)>,
 ) -> anyhow::Result<(levee_report::logs::LogReport, u8)> {
     let mut first = levee_l7::Analyzer::new(L7Config::default());

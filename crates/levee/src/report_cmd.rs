@@ -24,7 +24,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     let outputs = report_files(&a.out, &a.input.captures, a.force)?;
     let (input, spool) = input::spool_stdin(&a.input)?;
     if let Some(source) =
-        crate::l7_cmd::Requests::of(&input, spool.as_deref(), &a.log_format, a.http, "report")?
+        crate::l7_cmd::Source::of(&input, spool.as_deref(), &a.log_format, a.http, "report")?
     {
         let (report, code) = crate::l7_cmd::report_logs(&source, given)?;
         write(outputs, &report)?;

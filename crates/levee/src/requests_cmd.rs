@@ -9,7 +9,7 @@ use std::io::Write;
 use levee_logs::Request;
 use serde::Serialize;
 
-use crate::l7_cmd::Requests;
+use crate::l7_cmd::Source;
 
 /// One request as a JSON line, under field names `levee analyze` reads back (nginx's names
 /// where they exist).
@@ -95,7 +95,7 @@ pub fn run(a: RequestsArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let (input, spool) = crate::input::spool_stdin(&a.input)?;
-    let source = Requests::Captures(input);
+    let source = Source::captures(input);
     let _keep = spool;
     let mut out: Box<dyn Write + '_> = match &file {
         Some(f) => Box::new(std::io::BufWriter::new(f.file())),
