@@ -294,6 +294,7 @@ impl Default for LogsSummaryBuilder {
 
 impl LogsSummaryBuilder {
     /// Counts a request.
+    #[inline]
     pub fn add(&mut self, q: &Request<'_>) {
         if let Some(ts) = q.ts {
             self.start = self.start.min(ts);
