@@ -1,0 +1,136 @@
+//! Flow exports decoded into [`FlowRecord`]s: what routers send a collector instead of packets.
+//!
+//! * NetFlow v5: fixed records, the sampling rate in the header.
+//! * NetFlow v9 and IPFIX (v10): records described by templates, kept per exporter and
+//!   observation domain ([`templates`]). Data that arrives before its template is held (a
+//!   bounded number of sets per exporter) and decoded when the template comes. Option data
+//!   that describes a sampler (its id and interval, or its size and population) sets the
+//!   sampling rate of the records that name that sampler, or of every record of the domain.
+//!   Enterprise fields and fields of unknown meaning are skipped by their length; variable
+//!   length fields (IPFIX) are read and skipped.
+//!
+//! A [`Decoder`] takes one export datagram at a time with the address it came from, and
+//! returns its records. A damaged datagram gives an error naming what is wrong and where; the
+//! decoder goes on with the next one. Times are nanoseconds since 1970: v5 and v9 records
+//! carry times in milliseconds of the exporter's uptime, turned into wall time with the
+//! header's clock.
+
+#![warn(missing_docs)]
+
+pub mod templates;
+mod v5;
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+pub use templates::Decoder;
+
+/// One flow as an exporter reports it: packets and bytes of one 5-tuple over a stretch of
+/// time, as counted by the exporter (sampled: 1 in [`FlowRecord::sampling`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowRecord {
+    /// The export's version: 5, 9 or 10 (IPFIX).
+    pub version: u16,
+    /// The address the export came from.
+    pub exporter: IpAddr,
+    /// The v9 source id or IPFIX observation domain.
+    pub domain: u32,
+    /// Source address.
+    pub src: Option<IpAddr>,
+    /// Destination address.
+    pub dst: Option<IpAddr>,
+    /// Source port (for ICMP, v9 and IPFIX exporters often put type and code here).
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// IP protocol.
+    pub protocol: u8,
+    /// TCP flags seen over the flow, ORed.
+    pub tcp_flags: u16,
+    /// Type of service (DSCP and ECN).
+    pub tos: u8,
+    /// Packets counted (on the exporter: not scaled by the sampling).
+    pub packets: u64,
+    /// Bytes counted (on the exporter: not scaled by the sampling).
+    pub bytes: u64,
+    /// The first packet's time, ns since 1970, when the export says.
+    pub start_ns: Option<i64>,
+    /// The last packet's time, ns since 1970, when the export says.
+    pub end_ns: Option<i64>,
+    /// The lowest TTL seen, when exported (IPFIX `minimumTTL`).
+    pub min_ttl: Option<u8>,
+    /// The highest TTL seen, when exported (IPFIX `maximumTTL`).
+    pub max_ttl: Option<u8>,
+    /// 1 in this many packets was counted: from the header (v5), from the record, or from the
+    /// exporter's option data; 1 when the export does not say.
+    pub sampling: u32,
+    /// Whether [`FlowRecord::sampling`] came from the export (not assumed).
+    pub sampling_known: bool,
+}
+
+impl FlowRecord {
+    /// A record of `version` from `exporter`, with nothing in it yet.
+    pub fn empty(version: u16, exporter: IpAddr, domain: u32) -> FlowRecord {
+        FlowRecord {
+            version,
+            exporter,
+            domain,
+            src: None,
+            dst: None,
+            src_port: 0,
+            dst_port: 0,
+            protocol: 0,
+            tcp_flags: 0,
+            tos: 0,
+            packets: 0,
+            bytes: 0,
+            start_ns: None,
+            end_ns: None,
+            min_ttl: None,
+            max_ttl: None,
+            sampling: 1,
+            sampling_known: false,
+        }
+    }
+}
+
+/// What is wrong with an export datagram.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlowError {
+    /// Shorter than its header or than a length it declares.
+    #[error("truncated at byte {offset}: {what}")]
+    Truncated {
+        /// Where the datagram ended too soon.
+        offset: usize,
+        /// What was being read.
+        what: &'static str,
+    },
+    /// Not a version this decoder reads.
+    #[error("version {0} is not NetFlow v5, v9 or IPFIX")]
+    Version(u16),
+    /// A length or count that cannot be.
+    #[error("at byte {offset}: {what}")]
+    Malformed {
+        /// Where.
+        offset: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+/// A big-endian unsigned integer of 1 to 8 bytes (exporters shorten counters: reduced-size
+/// encoding).
+pub(crate) fn uint(b: &[u8]) -> u64 {
+    b.iter().take(8).fold(0u64, |v, &x| (v << 8) | u64::from(x))
+}
+
+/// Two bytes, big-endian, at `at`.
+pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// Four bytes, big-endian, at `at`.
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
