@@ -24,7 +24,7 @@ fn ipfix(seq: u32) -> Vec<u8> {
         (153, 8),
     ];
     let mut sets = Vec::new();
-    if seq % 20 == 0 {
+    if seq.is_multiple_of(20) {
         let mut t = vec![0, 2, 0, 0, 1, 0, 0, fields.len() as u8];
         for (id, len) in fields {
             t.extend(id.to_be_bytes());
