@@ -27,6 +27,7 @@ const TOOLS: &[&str] = &[
     "ipset",
     "nginx",
     "chromium",
+    "pmacctd",
 ];
 
 fn on_path(tool: &str) -> Option<PathBuf> {
