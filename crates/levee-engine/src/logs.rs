@@ -42,22 +42,32 @@ impl LogFile {
     /// the reassembly saw.
     pub fn capture(name: String, format: String, requests: u64) -> LogFile {
         LogFile {
-            name,
             format,
+            requests,
+            ..LogFile::named(name)
+        }
+    }
+
+    /// A log that could not be opened, with why.
+    fn unopened(path: &Path, error: &LogError) -> LogFile {
+        LogFile {
+            error: Some(error.to_string()),
+            ..LogFile::named(path.display().to_string())
+        }
+    }
+
+    /// A file that gave nothing yet.
+    fn named(name: String) -> LogFile {
+        LogFile {
+            name,
+            format: String::new(),
             compression: String::new(),
             lines: 0,
-            requests,
+            requests: 0,
             malformed: 0,
             skipped: 0,
             first_malformed: Vec::new(),
             error: None,
-        }
-    }
-
-    fn unopened(path: &Path, error: &LogError) -> LogFile {
-        LogFile {
-            error: Some(error.to_string()),
-            ..LogFile::capture(path.display().to_string(), String::new(), 0)
         }
     }
 }

@@ -165,31 +165,22 @@ pub fn input_kind(path: &Path) -> InputKind {
     let Ok(f) = std::fs::File::open(path) else {
         return InputKind::Unreadable;
     };
-    let Ok((mut stream, _)) = levee_logs::decompressed(Box::new(f)) else {
+    let Ok((stream, _)) = levee_logs::decompressed(Box::new(f)) else {
         return InputKind::Unreadable;
     };
-    let mut head = [0u8; 4];
-    match peek(&mut stream, &mut head) {
-        0 => InputKind::Empty,
-        4 if matches!(
-            u32::from_le_bytes(head),
-            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-        ) =>
+    // The bytes read before an error count: the reader of either kind reports the error.
+    let mut head = Vec::with_capacity(4);
+    let _ = stream.take(4).read_to_end(&mut head);
+    match <[u8; 4]>::try_from(head.as_slice()) {
+        _ if head.is_empty() => InputKind::Empty,
+        Ok(magic)
+            if matches!(
+                u32::from_le_bytes(magic),
+                0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
+            ) =>
         {
             InputKind::Capture
         }
         _ => InputKind::Text,
     }
-}
-
-/// Reads up to 4 bytes.
-fn peek(r: &mut impl Read, buf: &mut [u8; 4]) -> usize {
-    let mut n = 0;
-    while n < 4 {
-        match r.read(&mut buf[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    n
 }
