@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::{u16_at, u32_at, uint, v5, FlowError, FlowRecord};
 
@@ -76,7 +77,8 @@ pub struct DecoderStats {
 /// sent.
 #[derive(Default)]
 pub struct Decoder {
-    templates: HashMap<Key, Template>,
+    /// Shared, so a data set borrows its template while the decoder learns from the records.
+    templates: HashMap<Key, Arc<Template>>,
     /// Sampling rate by (exporter, domain, sampler or selector id).
     samplers: HashMap<(IpAddr, u32, u64), u32>,
     /// Sampling rate of a whole domain (option data without a sampler id).
@@ -268,8 +270,10 @@ impl Decoder {
             if self.templates.len() < MAX_TEMPLATES
                 || self.templates.contains_key(&(c.exporter, c.domain, tid))
             {
-                self.templates
-                    .insert((c.exporter, c.domain, tid), Template { fields, options });
+                self.templates.insert(
+                    (c.exporter, c.domain, tid),
+                    Arc::new(Template { fields, options }),
+                );
                 self.stats.templates += 1;
                 found.push((c.exporter, c.domain, tid));
             }
