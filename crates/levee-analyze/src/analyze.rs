@@ -495,8 +495,10 @@ impl Analyzer {
     /// filters). Returns its class.
     #[inline(always)]
     fn add_weighted(&mut self, ts_nanos: i64, p: &Packet<'_>, weight: u32) -> Class {
-        self.packets += 1;
-        let wire = u64::from(p.wire_len);
+        // A flow record's part stands for `n` packets alike (see `Packet::count`).
+        let n = p.count;
+        self.packets += n;
+        let wire = u64::from(p.wire_len) * n;
         self.bytes += wire;
         self.start = self.start.min(ts_nanos);
         self.end = self.end.max(ts_nanos);
@@ -505,12 +507,12 @@ impl Analyzer {
         if idx >= self.total_series.len() {
             self.total_series.resize(idx + 1, Bucket::default());
         }
-        self.total_series[idx].packets += 1;
+        self.total_series[idx].packets += n;
         self.total_series[idx].bytes += wire;
 
         let Some(ip) = p.ip.as_ref() else {
             let c = self.class_mut(class);
-            c.packets += 1;
+            c.packets += n;
             c.bytes += wire;
             return class;
         };
@@ -531,13 +533,13 @@ impl Analyzer {
             self.completed.prefetch(flow.directed());
         }
         let c = self.class_mut(class);
-        c.packets += 1;
+        c.packets += n;
         c.bytes += wire;
-        c.packets_second.note(ts_nanos, 1);
+        c.packets_second.note(ts_nanos, n);
         c.first_ts = c.first_ts.min(ts_nanos);
         c.last_ts = c.last_ts.max(ts_nanos);
         let b = c.bucket(idx);
-        b.packets += 1;
+        b.packets += n;
         b.bytes += wire;
         c.distinct_sources.add_hash(hs);
         if hd != c.last_destination_hash {
@@ -584,7 +586,11 @@ impl Analyzer {
                 bits: u8::from(ip.version == 6)
                     | u8::from(ip.is_later_fragment()) << 1
                     | u8::from(has_ports) << 2,
-                weight,
+                weight: if n == 1 {
+                    weight
+                } else {
+                    weight.saturating_mul(n.min(u64::from(u32::MAX)) as u32)
+                },
             });
         }
         self.batch.push(Arrival {

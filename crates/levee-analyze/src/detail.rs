@@ -152,11 +152,11 @@ fn add_series(into: &mut Vec<(u64, u64)>, from: &[(u64, u64)]) {
 }
 
 #[inline]
-fn count_at(series: &mut Vec<(u64, u64)>, idx: usize, bytes: u64) {
+fn count_at(series: &mut Vec<(u64, u64)>, idx: usize, n: u64, bytes: u64) {
     if idx >= series.len() {
         series.resize(idx + 1, (0, 0));
     }
-    series[idx].0 += 1;
+    series[idx].0 += n;
     series[idx].1 += bytes;
 }
 
@@ -205,17 +205,19 @@ impl Collector {
     pub(crate) fn add(&mut self, ts: i64, p: &Packet<'_>, members: &[bool]) {
         let idx = (ts.div_euclid(self.bucket_ns) - self.base).max(0) as usize;
         let in_range = idx < self.max_buckets;
-        let bytes = u64::from(p.wire_len);
+        // A flow record's part stands for `n` packets alike (see `Packet::count`).
+        let n = p.count;
+        let bytes = u64::from(p.wire_len) * n;
         if in_range {
-            count_at(&mut self.total, idx, bytes);
+            count_at(&mut self.total, idx, n, bytes);
         }
         for (a, _) in self.attacks.iter_mut().zip(members).filter(|(_, &m)| m) {
             if in_range {
-                count_at(&mut a.series, idx, bytes);
+                count_at(&mut a.series, idx, n, bytes);
             }
             let Some(ip) = p.ip.as_ref() else { continue };
-            a.ttl[usize::from(ip.ttl)] += 1;
-            a.lengths[len_bin(ip.len)] += 1;
+            a.ttl[usize::from(ip.ttl)] += n;
+            a.lengths[len_bin(ip.len)] += n;
             let ports = match p.transport {
                 Transport::Tcp(t) => Some((t.src_port, t.dst_port)),
                 Transport::Udp(u) => Some((u.src_port, u.dst_port)),
@@ -226,10 +228,10 @@ impl Collector {
                     a.src_ports = vec![0; 65536];
                     a.dst_ports = vec![0; 65536];
                 }
-                a.src_ports[usize::from(sp)] += 1;
-                a.dst_ports[usize::from(dp)] += 1;
+                a.src_ports[usize::from(sp)] += n;
+                a.dst_ports[usize::from(dp)] += n;
             }
-            a.sources.add(crate::vector::addr_bits(ip.src), 1);
+            a.sources.add(crate::vector::addr_bits(ip.src), n);
             if a.samples.len() < SAMPLES_PER_ATTACK {
                 a.samples.push(Sample::of(ts, p));
             }

@@ -202,7 +202,7 @@ impl Meter {
     /// packets in the first pass, whose filters judge the evidence.
     pub fn add(&mut self, ts: i64, p: &Packet<'_>, first_pass: &Analyzer) {
         let class = self.classifier.classify(p);
-        self.count(ts, p, class, first_pass, 1);
+        self.count(ts, p, class, first_pass, p.count);
     }
 
     /// Measures the frames `sampled` kept, each for the packets it stands for, judged

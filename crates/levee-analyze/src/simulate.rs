@@ -185,9 +185,9 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Counts one packet of `bytes`.
-    pub fn add(&mut self, bytes: u64) {
-        self.packets += 1;
+    /// Counts `n` packets of `bytes` in all.
+    pub fn add(&mut self, n: u64, bytes: u64) {
+        self.packets += n;
         self.bytes += bytes;
     }
 }
@@ -308,33 +308,37 @@ impl Simulator {
 
     /// Applies the rules to one packet; `members[i]` says whether it belongs to finding `i`.
     pub fn add(&mut self, ts: i64, p: &Packet<'_>, members: &[bool]) {
-        let bytes = u64::from(p.wire_len);
-        self.total.add(bytes);
-        let v = self.engine.apply(ts, p);
+        // A flow record's part stands for `n` packets alike (see `Packet::count`).
+        let n = p.count;
+        let bytes = u64::from(p.wire_len) * n;
+        self.total.add(n, bytes);
+        let v = self.engine.apply_many(ts, p, n);
         for &i in self.engine.hits() {
-            self.results[i].matched.add(bytes);
+            self.results[i].matched.add(n, bytes);
         }
         for &i in self.engine.logged() {
-            self.results[i].decided.add(bytes);
+            self.results[i].decided.add(n, bytes);
         }
         let in_attack = members.iter().any(|&m| m);
         if !in_attack {
-            self.other_total += 1;
+            self.other_total += n;
         }
         if let Some(i) = v.decided {
-            self.results[i].decided.add(bytes);
-            if v.dropped {
-                self.results[i].dropped.add(bytes);
-                self.blocked.add(bytes);
+            self.results[i].decided.add(n, bytes);
+            let dropped = v.dropped_count;
+            if dropped > 0 {
+                let dropped_bytes = u64::from(p.wire_len) * dropped;
+                self.results[i].dropped.add(dropped, dropped_bytes);
+                self.blocked.add(dropped, dropped_bytes);
                 for (f, &m) in members.iter().enumerate() {
                     if m {
-                        self.dropped_by_rule[i][f] += 1;
-                        self.dropped_any[f] += 1;
+                        self.dropped_by_rule[i][f] += dropped;
+                        self.dropped_any[f] += dropped;
                     }
                 }
                 if !in_attack {
-                    self.other_dropped_by_rule[i] += 1;
-                    self.other_dropped += 1;
+                    self.other_dropped_by_rule[i] += dropped;
+                    self.other_dropped += dropped;
                 }
             }
         }

@@ -201,26 +201,28 @@ impl SummaryBuilder {
         if self.packets == 0 {
             self.first_ts = ts_nanos;
         }
-        self.packets += 1;
-        let wire = p.wire_len as u64;
+        // A flow record's part stands for `n` packets alike (see `Packet::count`).
+        let n = p.count;
+        self.packets += n;
+        let wire = u64::from(p.wire_len) * n;
         self.wire_bytes += wire;
-        self.captured_bytes += p.cap_len as u64;
+        self.captured_bytes += u64::from(p.cap_len) * n;
         self.min_ts = self.min_ts.min(ts_nanos);
         self.max_ts = self.max_ts.max(ts_nanos);
         if p.cap_len < p.wire_len {
-            self.truncated_by_snaplen += 1;
+            self.truncated_by_snaplen += n;
         }
         if let Some(issue) = p.issue {
-            *self.undecoded.entry((issue.layer, issue.kind)).or_insert(0) += 1;
+            *self.undecoded.entry((issue.layer, issue.kind)).or_insert(0) += n;
         }
-        self.count_stack(p, wire);
-        self.count_time(ts_nanos, wire);
+        self.count_stack(p, n, wire);
+        self.count_time(ts_nanos, n, wire);
         if let Some(ip) = &p.ip {
             let (src, dst) = (addr_key(ip.src), addr_key(ip.dst));
             // One hash per address serves the top-k tables and the distinct counters.
             let (hs, hd) = (mix_u128(src), mix_u128(dst));
-            self.sources.add_hashed(src, hs, 1);
-            self.destinations.add_hashed(dst, hd, 1);
+            self.sources.add_hashed(src, hs, n);
+            self.destinations.add_hashed(dst, hd, n);
             // Adding a hash twice changes nothing: skip the register for a repeated address.
             if hs != self.last_hashes.0 {
                 self.distinct_sources.add_hash(hs);
@@ -235,29 +237,29 @@ impl SummaryBuilder {
                 (dst, src, hd, hs)
             };
             self.conversations
-                .add_hashed((a, b), fmix64(ha.rotate_left(17) ^ hb), 1);
+                .add_hashed((a, b), fmix64(ha.rotate_left(17) ^ hb), n);
         }
         match p.transport {
             Transport::Tcp(t) => {
-                self.tcp_dst_ports.add(t.dst_port);
-                self.tcp_src_ports.add(t.src_port);
+                count_port(&mut self.tcp_dst_ports, t.dst_port, n);
+                count_port(&mut self.tcp_src_ports, t.src_port, n);
             }
             Transport::Udp(u) => {
-                self.udp_dst_ports.add(u.dst_port);
-                self.udp_src_ports.add(u.src_port);
+                count_port(&mut self.udp_dst_ports, u.dst_port, n);
+                count_port(&mut self.udp_src_ports, u.src_port, n);
             }
             _ => {}
         }
     }
 
     #[inline]
-    fn count_stack(&mut self, p: &Packet<'_>, wire: u64) {
+    fn count_stack(&mut self, p: &Packet<'_>, n: u64, wire: u64) {
         let stack = Stack::of(p);
         // Consecutive packets mostly share a stack: skip the hash lookup then.
         if let Some((last, idx)) = self.last_stack {
             if last == stack {
                 let e = &mut self.stack_list[idx];
-                e.1 += 1;
+                e.1 += n;
                 e.2 += wire;
                 return;
             }
@@ -272,24 +274,24 @@ impl SummaryBuilder {
             }
         };
         let e = &mut self.stack_list[idx];
-        e.1 += 1;
+        e.1 += n;
         e.2 += wire;
         self.last_stack = Some((stack, idx));
     }
 
     #[inline]
-    fn count_time(&mut self, ts: i64, wire: u64) {
+    fn count_time(&mut self, ts: i64, n: u64, wire: u64) {
         // Most packets fall in the current bucket: a range check, no division.
         if ts >= self.cur_range.0 && ts < self.cur_range.1 {
             if let Some((_, pk, by)) = &mut self.cur_bucket {
-                *pk += 1;
+                *pk += n;
                 *by += wire;
                 return;
             }
         }
         self.flush_bucket();
         let bucket = ts.div_euclid(self.bucket_ns);
-        self.cur_bucket = Some((bucket, 1, wire));
+        self.cur_bucket = Some((bucket, n, wire));
         let start = bucket.saturating_mul(self.bucket_ns);
         self.cur_range = (start, start.saturating_add(self.bucket_ns));
     }
@@ -793,5 +795,15 @@ mod tests {
             s.series.points.iter().map(|p| p.packets).sum::<u64>(),
             s.packets
         );
+    }
+}
+
+/// Counts `n` packets on `port` (one, but for a part of a flow record).
+#[inline(always)]
+fn count_port(counts: &mut PortCounts, port: u16, n: u64) {
+    if n == 1 {
+        counts.add(port);
+    } else {
+        counts.add_n(port, n);
     }
 }

@@ -316,6 +316,11 @@ pub struct Packet<'a> {
     pub payload: &'a [u8],
     /// Why decoding stopped early, when it did.
     pub issue: Option<Issue>,
+    /// How many packets on the wire this one stands for, all alike: 1 for a captured packet;
+    /// for a part of a flow record (a flow is packets with the same headers), the packets of
+    /// that part, scaled by the exporter's sampling rate. Every count weighs a packet by it,
+    /// its bytes by `wire_len` times it.
+    pub count: u64,
 }
 
 impl<'a> Packet<'a> {
@@ -334,6 +339,7 @@ impl<'a> Packet<'a> {
             transport: Transport::None,
             payload: &[],
             issue: None,
+            count: 1,
         }
     }
 

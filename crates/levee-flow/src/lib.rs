@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+mod sflow;
 pub mod templates;
 mod v5;
 
@@ -33,12 +34,51 @@ use serde::Serialize;
 
 pub use templates::Decoder;
 
+/// The export format a record came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Format {
+    /// NetFlow version 5.
+    #[serde(rename = "netflow-v5")]
+    NetflowV5,
+    /// NetFlow version 9.
+    #[serde(rename = "netflow-v9")]
+    NetflowV9,
+    /// IPFIX (NetFlow version 10).
+    #[serde(rename = "ipfix")]
+    Ipfix,
+    /// sFlow version 5.
+    #[serde(rename = "sflow-v5")]
+    SflowV5,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::NetflowV5 => "NetFlow v5",
+            Format::NetflowV9 => "NetFlow v9",
+            Format::Ipfix => "IPFIX",
+            Format::SflowV5 => "sFlow v5",
+        })
+    }
+}
+
+/// The first bytes of a sampled packet, as an sFlow agent sends them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampledHeader {
+    /// Their link type (Ethernet, raw IPv4 or raw IPv6), as [`levee_decode::linktype`].
+    pub linktype: u32,
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+    /// The header bytes (at most 256).
+    pub bytes: Vec<u8>,
+}
+
 /// One flow as an exporter reports it: packets and bytes of one 5-tuple over a stretch of
 /// time, as counted by the exporter (sampled: 1 in [`FlowRecord::sampling`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowRecord {
-    /// The export's version: 5, 9 or 10 (IPFIX).
-    pub version: u16,
+    /// The export format.
+    pub format: Format,
     /// The address the export came from.
     pub exporter: IpAddr,
     /// The v9 source id or IPFIX observation domain.
@@ -74,13 +114,17 @@ pub struct FlowRecord {
     pub sampling: u32,
     /// Whether [`FlowRecord::sampling`] came from the export (not assumed).
     pub sampling_known: bool,
+    /// The sampled packet's first bytes (sFlow raw packet header records): the packet itself,
+    /// where the other fields only describe it.
+    #[serde(skip)]
+    pub header: Option<SampledHeader>,
 }
 
 impl FlowRecord {
-    /// A record of `version` from `exporter`, with nothing in it yet.
-    pub fn empty(version: u16, exporter: IpAddr, domain: u32) -> FlowRecord {
+    /// A record of `format` from `exporter`, with nothing in it yet.
+    pub fn empty(format: Format, exporter: IpAddr, domain: u32) -> FlowRecord {
         FlowRecord {
-            version,
+            format,
             exporter,
             domain,
             src: None,
@@ -98,6 +142,7 @@ impl FlowRecord {
             max_ttl: None,
             sampling: 1,
             sampling_known: false,
+            header: None,
         }
     }
 }
@@ -114,7 +159,7 @@ pub enum FlowError {
         what: &'static str,
     },
     /// Not a version this decoder reads.
-    #[error("version {0} is not NetFlow v5, v9 or IPFIX")]
+    #[error("version {0} is not NetFlow v5, v9, IPFIX or sFlow v5")]
     Version(u16),
     /// A length or count that cannot be.
     #[error("at byte {offset}: {what}")]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use crate::{u16_at, u32_at, uint, v5, FlowError, FlowRecord};
+use crate::{sflow, u16_at, u32_at, uint, v5, FlowError, FlowRecord, Format};
 
 /// Templates kept at most, over all exporters: a flood of bogus templates cannot grow memory.
 const MAX_TEMPLATES: usize = 4096;
@@ -40,7 +40,7 @@ struct Template {
 /// What a datagram's header says that its records need.
 #[derive(Debug, Clone, Copy)]
 struct Context {
-    version: u16,
+    format: Format,
     exporter: IpAddr,
     domain: u32,
     /// The export's wall time, ns since 1970.
@@ -71,6 +71,11 @@ pub struct DecoderStats {
     pub held: u64,
     /// Data sets dropped: held too long (the bound was reached) or never explained.
     pub dropped_sets: u64,
+    /// sFlow counter samples (counted, not read).
+    pub counter_samples: u64,
+    /// sFlow flow samples without a record levee reads (a frame without IP, or only
+    /// records of other formats).
+    pub unread_samples: u64,
 }
 
 /// Decodes export datagrams of any version, keeping the templates and samplers each exporter
@@ -117,6 +122,14 @@ impl Decoder {
         };
         let before = out.len();
         let result = match version {
+            // sFlow's version is 32 bits: its first two bytes are zero.
+            0 if sflow::is_sflow(datagram) => {
+                let mut counts = sflow::SflowCounts::default();
+                let r = sflow::decode(datagram, exporter, out, &mut counts);
+                self.stats.counter_samples += counts.counter_samples;
+                self.stats.unread_samples += counts.unread_samples;
+                r
+            }
             5 => v5::decode(datagram, exporter).map(|r| out.extend(r)),
             9 => self.v9(datagram, exporter, out),
             10 => self.ipfix(datagram, exporter, out),
@@ -140,7 +153,7 @@ impl Decoder {
             });
         }
         let context = Context {
-            version: 9,
+            format: Format::NetflowV9,
             exporter,
             domain: u32_at(b, 16).unwrap_or(0),
             export_ns: i64::from(u32_at(b, 8).unwrap_or(0)) * 1_000_000_000,
@@ -169,7 +182,7 @@ impl Decoder {
             });
         }
         let context = Context {
-            version: 10,
+            format: Format::Ipfix,
             exporter,
             domain: u32_at(b, 12).unwrap_or(0),
             export_ns: i64::from(u32_at(b, 4).unwrap_or(0)) * 1_000_000_000,
@@ -196,7 +209,7 @@ impl Decoder {
                 });
             }
             let body = &b[at + 4..at + len];
-            let (templates, options) = if context.version == 9 { (0, 1) } else { (2, 3) };
+            let (templates, options) = if context.format == Format::NetflowV9 { (0, 1) } else { (2, 3) };
             if id == templates || id == options {
                 let found = self.templates(body, at + 4, context, id == options)?;
                 self.explain_held(&found, out);
@@ -221,8 +234,8 @@ impl Decoder {
         let malformed = |offset, what| FlowError::Malformed { offset, what };
         while at + 4 <= body.len() {
             let tid = u16_at(body, at).unwrap_or(0);
-            let (count, mut fat) = match (c.version, options) {
-                (9, true) => {
+            let (count, mut fat) = match (c.format, options) {
+                (Format::NetflowV9, true) => {
                     let scope = usize::from(u16_at(body, at + 2).unwrap_or(0));
                     let opts = usize::from(u16_at(body, at + 4).unwrap_or(0));
                     ((scope + opts) / 4, at + 6)
@@ -252,7 +265,7 @@ impl Decoder {
                     });
                 };
                 fat += 4;
-                let enterprise = c.version == 10 && id & 0x8000 != 0;
+                let enterprise = c.format == Format::Ipfix && id & 0x8000 != 0;
                 if enterprise {
                     fat += 4; // the enterprise number
                 }
@@ -361,7 +374,7 @@ impl Decoder {
 
     /// A data record as a flow.
     fn flow(&self, values: &[(u16, &[u8])], c: Context) -> FlowRecord {
-        let mut r = FlowRecord::empty(c.version, c.exporter, c.domain);
+        let mut r = FlowRecord::empty(c.format, c.exporter, c.domain);
         let (mut first_up, mut last_up) = (None, None);
         let mut sampler = None;
         for &(id, v) in values {
@@ -525,8 +538,8 @@ mod tests {
         assert_eq!(r.src, Some("10.0.0.1".parse().unwrap()));
         assert_eq!(r.dst, Some("10.0.0.2".parse().unwrap()));
         assert_eq!(
-            (r.protocol, r.packets, r.domain, r.version),
-            (17, 42, 7, 10)
+            (r.protocol, r.packets, r.domain, r.format),
+            (17, 42, 7, Format::Ipfix)
         );
         // Later data decodes at once; another domain's templates are its own.
         d.decode(EXPORTER, &ipfix(&[(256, data()), (256, data())]), &mut out)

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::{u16_at, u32_at, FlowError, FlowRecord};
+use crate::{u16_at, u32_at, FlowError, FlowRecord, Format};
 
 const HEADER: usize = 24;
 const RECORD: usize = 48;
@@ -41,7 +41,7 @@ pub(crate) fn decode(b: &[u8], exporter: IpAddr) -> Result<Vec<FlowRecord>, Flow
             return Err(truncated(b.len(), "a v5 record"));
         };
         let ip = |o: usize| IpAddr::V4(Ipv4Addr::new(r[o], r[o + 1], r[o + 2], r[o + 3]));
-        let mut rec = FlowRecord::empty(5, exporter, engine);
+        let mut rec = FlowRecord::empty(Format::NetflowV5, exporter, engine);
         rec.src = Some(ip(0));
         rec.dst = Some(ip(4));
         rec.packets = u64::from(u32_at(r, 16).unwrap_or(0));

@@ -140,7 +140,7 @@ fn the_sampling_rate_comes_from_the_exporters_option_data() {
     assert_eq!(records.len(), 3);
     for r in &records {
         assert_eq!((r.sampling, r.sampling_known), (256, true), "{r:?}");
-        assert_eq!(r.version, 10);
+        assert_eq!(r.format, levee_flow::Format::Ipfix);
     }
     // The v9 exporter says nothing of sampling: 1, and not known.
     let (records, _) = decoded(&dir.join("101-NFv9-CISCO-cust_primitives.pcap"));

@@ -36,8 +36,8 @@ fn addr_hash(ip: IpAddr) -> u64 {
 }
 
 impl Buckets {
-    /// Whether the packet fits the limit (and takes a token).
-    fn take<R: Record + ?Sized>(&mut self, ts: i64, p: &R, keys: &KeyFields) -> bool {
+    /// How many of `n` packets alike, arriving together, fit the limit (each takes a token).
+    fn take<R: Record + ?Sized>(&mut self, ts: i64, p: &R, keys: &KeyFields, n: u64) -> u64 {
         let addr = match self.key {
             RateKey::Global => None,
             RateKey::Source => p.ip(&keys.src),
@@ -51,12 +51,9 @@ impl Buckets {
         let elapsed = (ts - slot.1).max(0) as f64 / 1e9;
         slot.0 = (slot.0 + elapsed * self.rate).min(self.burst);
         slot.1 = slot.1.max(ts);
-        if slot.0 >= 1.0 {
-            slot.0 -= 1.0;
-            true
-        } else {
-            false
-        }
+        let passed = (slot.0.floor().max(0.0) as u64).min(n);
+        slot.0 -= passed as f64;
+        passed
     }
 }
 
@@ -65,8 +62,10 @@ impl Buckets {
 pub struct Verdict {
     /// The rule that decided (allow, block or rate_limit), if any.
     pub decided: Option<usize>,
-    /// Whether the packet was dropped.
+    /// Whether the packet was dropped (for packets standing for several, whether any was).
     pub dropped: bool,
+    /// How many of the packets it stands for were dropped (see [`Engine::apply_many`]).
+    pub dropped_count: u64,
 }
 
 /// A rules file ready to apply.
@@ -132,6 +131,12 @@ impl Engine {
 
     /// Applies the rules to a packet captured at `ts` (nanoseconds; packets in capture order).
     pub fn apply<R: Record + ?Sized>(&mut self, ts: i64, p: &R) -> Verdict {
+        self.apply_many(ts, p, 1)
+    }
+
+    /// Applies the rules to `n` packets alike arriving together at `ts` (a part of a flow
+    /// record): a block drops all, a rate limit those beyond its tokens.
+    pub fn apply_many<R: Record + ?Sized>(&mut self, ts: i64, p: &R, n: u64) -> Verdict {
         // Clear only what the last packet set: most packets match no rule.
         for &i in &self.hit_list {
             self.hits[i] = false;
@@ -151,22 +156,25 @@ impl Engine {
                     return Verdict {
                         decided: Some(i),
                         dropped: false,
+                        dropped_count: 0,
                     }
                 }
                 Action::Block => {
                     return Verdict {
                         decided: Some(i),
                         dropped: true,
+                        dropped_count: n,
                     }
                 }
                 Action::RateLimit { .. } => {
                     let keys = &self.keys;
-                    let pass = self.buckets[i]
+                    let passed = self.buckets[i]
                         .as_mut()
-                        .is_some_and(|b| b.take(ts, p, keys));
+                        .map_or(0, |b| b.take(ts, p, keys, n));
                     return Verdict {
                         decided: Some(i),
-                        dropped: !pass,
+                        dropped: passed < n,
+                        dropped_count: n - passed,
                     };
                 }
             }
