@@ -61,6 +61,9 @@ pub struct AnalyzeConfig {
     /// an attack's packets, bytes and rates are scaled by it to the wire, and compared with the
     /// thresholds so scaled. Distinct counts are those seen. 1: not sampled.
     pub wire_one_in: u64,
+    /// The packets are flow records' (see `levee-flow`): their TTL, TCP window and IP id are
+    /// not known, so they are not profiled, and no signature or evidence is built on them.
+    pub from_flows: bool,
 }
 
 impl Default for AnalyzeConfig {
@@ -79,6 +82,7 @@ impl Default for AnalyzeConfig {
             sample_budget: None,
             block_collateral: crate::simulate::BLOCK_COLLATERAL,
             wire_one_in: 1,
+            from_flows: false,
         }
     }
 }
@@ -778,7 +782,11 @@ impl Analyzer {
         };
         c.destination_prefixes
             .add_hashed(prefix, mix_u128(prefix), w);
-        c.ttl[e.ttl as usize] += w;
+        // Flow records leave TTL, window and IP id unknown: nothing is profiled of them.
+        let headers_known = !self.config.from_flows;
+        if headers_known {
+            c.ttl[e.ttl as usize] += w;
+        }
         c.protocols[e.proto as usize] += w;
         c.ipv6 += w * u64::from(ipv6);
         c.bogon_sources += w * u64::from(is_bogon(e.src));
@@ -787,7 +795,9 @@ impl Analyzer {
             return;
         }
         c.lengths[len_bin(e.ip_len)] += w;
-        c.ip_ids.add(e.ip_id, w);
+        if headers_known {
+            c.ip_ids.add(e.ip_id, w);
+        }
         if e.bits & 4 != 0 {
             if w == 1 {
                 c.dst_ports.add(e.dport);
@@ -799,7 +809,9 @@ impl Analyzer {
         }
         if e.proto == 6 && e.bits & 4 != 0 {
             c.tcp_flags[e.tcp_flags as usize] += w;
-            c.windows.add(e.window, w);
+            if headers_known {
+                c.windows.add(e.window, w);
+            }
         }
         if matches!(e.proto, 1 | 58) {
             c.icmp_types[e.icmp_type as usize] += w;
@@ -881,7 +893,8 @@ impl Analyzer {
     // Inlined: every packet asks for its class's statistics, which exist but for the first.
     #[inline]
     fn class_mut(&mut self, class: Class) -> &mut ClassStats {
-        self.classes[class.index()].get_or_insert_with(|| new_class_stats(class))
+        let flows = self.config.from_flows;
+        self.classes[class.index()].get_or_insert_with(|| new_class_stats(class, flows))
     }
 
     /// The first pass's classifier: what it learnt of fragments that came out of order.
@@ -915,9 +928,11 @@ impl Analyzer {
 
 /// The statistics of a class seen for the first time (with DNS counters for DNS classes).
 #[cold]
-fn new_class_stats(class: Class) -> Box<ClassStats> {
+fn new_class_stats(class: Class, flow_records: bool) -> Box<ClassStats> {
     let dns = class == Class::DnsQuery || class.service().is_some_and(|s| s.port == 53);
-    Box::new(ClassStats::new(dns))
+    let mut stats = Box::new(ClassStats::new(dns));
+    stats.flow_records = flow_records;
+    stats
 }
 
 /// Asks the CPU to start loading the cache lines of a delay-line entry.

@@ -170,6 +170,8 @@ pub(crate) struct Collector {
     max_buckets: usize,
     total: Vec<(u64, u64)>,
     attacks: Vec<AttackCollector>,
+    /// Whether packets carry their TTL (flow records do not).
+    pub(crate) ttl_known: bool,
 }
 
 impl Collector {
@@ -184,6 +186,7 @@ impl Collector {
             max_buckets,
             total: Vec::new(),
             attacks: (0..findings).map(|_| AttackCollector::new()).collect(),
+            ttl_known: true,
         }
     }
 
@@ -197,6 +200,7 @@ impl Collector {
             attacks: (0..self.attacks.len())
                 .map(|_| AttackCollector::new())
                 .collect(),
+            ttl_known: self.ttl_known,
         }
     }
 
@@ -216,7 +220,9 @@ impl Collector {
                 count_at(&mut a.series, idx, n, bytes);
             }
             let Some(ip) = p.ip.as_ref() else { continue };
-            a.ttl[usize::from(ip.ttl)] += n;
+            if self.ttl_known {
+                a.ttl[usize::from(ip.ttl)] += n;
+            }
             a.lengths[len_bin(ip.len)] += n;
             let ports = match p.transport {
                 Transport::Tcp(t) => Some((t.src_port, t.dst_port)),

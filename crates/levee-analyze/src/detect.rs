@@ -951,13 +951,16 @@ fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
         candidates,
         class: v.class,
         zone: judged.zone,
-        watched_sources: v
-            .c
-            .sources
-            .top(WATCHED_SOURCES)
-            .into_iter()
-            .map(|(a, _)| a)
-            .collect(),
+        // Flow records carry no TTL to follow.
+        watched_sources: if cfg.from_flows {
+            Vec::new()
+        } else {
+            v.c.sources
+                .top(WATCHED_SOURCES)
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect()
+        },
         low_rate: judged.low_rate,
         backscatter_of: None,
     }
@@ -1098,7 +1101,13 @@ struct Spoofing {
 fn spoofing(class: Class, c: &ClassStats, claimed: u64) -> Spoofing {
     let mut ev = Vec::new();
     let sources = c.evidence_sources();
-    let per_packet = sources as f64 / c.profiled.max(1) as f64;
+    // Flow records: a new address for nearly every record (of one packet, or a few).
+    let profiled = if c.flow_records {
+        c.profiled_samples
+    } else {
+        c.profiled
+    };
+    let per_packet = sources as f64 / profiled.max(1) as f64;
     let bogon_share = c.bogon_sources as f64 / c.profiled.max(1) as f64;
     let distinct_ttls = c.ttl.iter().filter(|&&n| n > 0).count();
     let reflection = matches!(class, Class::SynAck | Class::Reflection(_));

@@ -412,11 +412,9 @@ impl Plan {
     /// the second pass, and before [`Plan::meter`] in a parallel run.
     pub fn collect_details(&mut self) {
         let an = &self.analyzer;
-        self.meter.details = Some(crate::detail::Collector::new(
-            self.findings.len(),
-            an.start,
-            an.end,
-        ));
+        let mut details = crate::detail::Collector::new(self.findings.len(), an.start, an.end);
+        details.ttl_known = !an.config.from_flows;
+        self.meter.details = Some(details);
     }
 
     /// The timeline and per-finding details of the second pass; `None` unless

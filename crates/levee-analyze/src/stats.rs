@@ -297,6 +297,9 @@ pub struct ClassStats {
     pub ipv6: u64,
     /// The DNS questions, for the classes that carry DNS.
     pub dns: Option<Box<DnsStats>>,
+    /// What was profiled are flow records, each standing for its packets: sources are
+    /// counted by record, not scaled up as a sample's are.
+    pub flow_records: bool,
 }
 
 /// DNS questions seen in a class (queries to port 53, or responses from it).
@@ -397,6 +400,7 @@ impl ClassStats {
             completed: 0,
             ipv6: 0,
             dns: with_dns.then(|| Box::new(DnsStats::new())),
+            flow_records: false,
         }
     }
 
@@ -416,7 +420,8 @@ impl ClassStats {
     /// Distinct sources of the evidence-carrying packets (estimated; scaled up from a sample).
     pub fn evidence_sources(&self) -> u64 {
         let seen = self.profile_sources.estimate();
-        if self.profiled_samples == 0 || self.profiled <= self.profiled_samples {
+        // A flow record of many packets is not a sample of them: its source is one.
+        if self.flow_records || self.profiled_samples == 0 || self.profiled <= self.profiled_samples {
             return seen;
         }
         let weight = self.profiled as f64 / self.profiled_samples as f64;

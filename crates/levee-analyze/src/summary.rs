@@ -581,6 +581,105 @@ pub struct FileInfo {
     pub compression: String,
     /// Packets read from it.
     pub packets: u64,
+    /// What it held when it is a capture of flow exports (its packets are then the export
+    /// datagrams, and the traffic is what their records describe).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<FlowExports>,
+}
+
+/// What a capture of flow exports held: its records stand for the traffic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FlowExports {
+    /// Export datagrams read.
+    pub datagrams: u64,
+    /// Datagrams refused as damaged (each told as it was read).
+    pub damaged_datagrams: u64,
+    /// Packets of the capture that were not export datagrams.
+    pub other_packets: u64,
+    /// Flow records decoded (for sFlow, packet samples).
+    pub records: u64,
+    /// The export formats seen (`NetFlow v5`, `NetFlow v9`, `IPFIX`, `sFlow v5`).
+    pub formats: Vec<String>,
+    /// The exporters, by address (the first 64).
+    pub exporters: Vec<String>,
+    /// Packets and bytes the records counted, before scaling by their sampling rates.
+    pub counted_packets: u64,
+    /// See [`FlowExports::counted_packets`].
+    pub counted_bytes: u64,
+    /// The sampling rates, with the records at each; whether the export stated the rate or it
+    /// was assumed (`--sampling-rate`, else 1).
+    pub sampling: Vec<SamplingRate>,
+    /// Data sets dropped because their template never came.
+    pub unexplained_sets: u64,
+}
+
+/// Records sampled at one rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SamplingRate {
+    /// One packet in this many was counted.
+    pub rate: u64,
+    /// Whether the export said so (else it was assumed).
+    pub stated: bool,
+    /// Records at this rate.
+    pub records: u64,
+}
+
+impl FlowExports {
+    /// Whether any figure is scaled from samples (an estimate).
+    pub fn sampled(&self) -> bool {
+        self.sampling.iter().any(|s| s.rate > 1)
+    }
+
+    /// What flows leave out, said once wherever flows are analysed.
+    pub const LIMITS: &'static str = "flow records carry no payload, no per-packet TTL (unless \
+        exported), TCP window, IP id or options, and not the order of a handshake's packets; \
+        packet sizes are each record's mean; bytes are IP bytes, as exporters count them";
+}
+
+impl std::fmt::Display for FlowExports {
+    /// `1,262 NetFlow v9 datagrams from 127.0.0.1: 37,840 flow records; sampling 1 in 1000
+    /// (stated by the export): figures are estimates scaled to the wire`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::units::thousands;
+        let exporters = match self.exporters.as_slice() {
+            [one] => one.clone(),
+            many => format!("{} exporters", many.len()),
+        };
+        write!(
+            f,
+            "{} {} datagrams from {exporters}: {} flow records",
+            thousands(self.datagrams),
+            self.formats.join(" and "),
+            thousands(self.records)
+        )?;
+        if self.damaged_datagrams > 0 {
+            write!(f, " ({} damaged datagrams skipped)", thousands(self.damaged_datagrams))?;
+        }
+        if self.unexplained_sets > 0 {
+            write!(
+                f,
+                " ({} data sets whose template never came)",
+                thousands(self.unexplained_sets)
+            )?;
+        }
+        let rates: Vec<String> = self
+            .sampling
+            .iter()
+            .map(|s| {
+                let how = if s.stated {
+                    "stated by the export"
+                } else {
+                    "assumed: the export does not say; --sampling-rate N sets it"
+                };
+                format!("1 in {} ({how})", thousands(s.rate))
+            })
+            .collect();
+        write!(f, "; sampling {}", rates.join(", "))?;
+        if self.sampled() {
+            write!(f, ": figures are estimates, scaled to the wire")?;
+        }
+        Ok(())
+    }
 }
 
 /// Packets of one link type.

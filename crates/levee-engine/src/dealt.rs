@@ -265,7 +265,7 @@ where
                 &again,
                 pass,
                 &mut dealer,
-                |d, f| d.deal(f),
+                |d, f, _| d.deal(f),
             ))
         };
         dealer.finish();

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod dealt;
+pub mod flows;
 pub mod logs;
 mod parts;
 pub mod passes;

@@ -318,6 +318,7 @@ pub(crate) fn run(
             format: format!("{:?}", file.format()).to_lowercase(),
             compression: "none".into(),
             packets,
+            flows: None,
         }],
         unreadable: 0,
         damaged,

@@ -34,7 +34,13 @@ pub fn analyze(
     passes: Passes,
     observer: &dyn Observer,
 ) -> Result<(Plan, Reading), ReadError> {
-    let mut config = config;
+    let mut config = inputs.analysis_config(config);
+    let mut passes = passes;
+    if config.from_flows {
+        // Flow records are read from the start by one thread: their parts are ordered in
+        // time across the whole of the exports.
+        passes.threads = 1;
+    }
     if passes.details {
         // What a report shows beyond the analysis counts every packet.
         config.sample_budget = None;

@@ -5,20 +5,56 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use levee_analyze::summary::FileInfo;
+use levee_analyze::AnalyzeConfig;
 use levee_capture::{CaptureReader, Item, MergedCapture, OpenError, RecordError};
 use levee_decode::Packet;
 
-/// The capture files of a run, merged in time order when there are several.
-#[derive(Debug, Clone, Default)]
+use crate::flows::FlowFeed;
+
+/// The capture files of a run, merged in time order when there are several. A capture of
+/// flow exports is read as the traffic its records describe (see [`crate::flows`]).
+#[derive(Debug, Clone)]
 pub struct Inputs {
     /// The capture files, in the order given.
     pub paths: Vec<PathBuf>,
+    /// The sampling rate of flow records whose export does not state one (1: every packet
+    /// counted).
+    pub flow_sampling: u32,
+}
+
+impl Default for Inputs {
+    fn default() -> Inputs {
+        Inputs::new(Vec::new())
+    }
 }
 
 impl Inputs {
     /// The inputs `paths`.
     pub fn new(paths: Vec<PathBuf>) -> Inputs {
-        Inputs { paths }
+        Inputs {
+            paths,
+            flow_sampling: 1,
+        }
+    }
+
+    /// Whether any input is a capture of flow exports.
+    pub fn has_flow_exports(&self) -> bool {
+        self.paths.iter().any(|p| crate::flows::is_export_capture(p))
+    }
+
+    /// `config` for an analysis of these inputs. Flow records' packets come scaled by their
+    /// own sampling rates (those that state none by [`Inputs::flow_sampling`]), and leave
+    /// headers unknown ([`AnalyzeConfig::from_flows`]); they are all profiled, on one thread.
+    pub fn analysis_config(&self, config: AnalyzeConfig) -> AnalyzeConfig {
+        if !self.has_flow_exports() {
+            return config;
+        }
+        AnalyzeConfig {
+            wire_one_in: 1,
+            from_flows: true,
+            sample_budget: None,
+            ..config
+        }
     }
 
     /// The bytes of the inputs when all are uncompressed capture files, for sizing a sample
@@ -59,6 +95,8 @@ pub trait Observer: Sync {
     fn advanced(&self, _bytes: u64) {}
     /// The pass's reading ended.
     fn done_reading(&self) {}
+    /// A damaged flow export datagram in a capture of exports (the others are read).
+    fn bad_export(&self, _error: &crate::flows::BadExport) {}
 }
 
 /// An observer that wants to know nothing.
@@ -146,19 +184,47 @@ impl<S: DamageSink, F> DamageSink for (&mut S, &mut F) {
 }
 
 /// Decodes every packet of the inputs, in time order, and hands it to `each`. The inputs must
-/// give a packet (see [`for_each_frame`]).
+/// give a packet (see [`for_each_frame`]). A capture of flow exports gives the packets its
+/// records stand for (see [`crate::flows`]).
 pub fn for_each_packet<S: DamageSink>(
     inputs: &Inputs,
     observer: &dyn Observer,
     state: &mut S,
-    mut each: impl FnMut(&mut S, i64, &Packet<'_>),
+    each: impl FnMut(&mut S, i64, &Packet<'_>),
 ) -> Result<Reading, ReadError> {
+    let mut reading = read_packets(inputs, observer, 1, state, each);
+    reading.require_packets(inputs, observer)?;
+    Ok(reading)
+}
+
+/// Every packet of the inputs, decoded (or from flow records), in time order.
+fn read_packets<S: DamageSink>(
+    inputs: &Inputs,
+    observer: &dyn Observer,
+    pass: u8,
+    state: &mut S,
+    mut each: impl FnMut(&mut S, i64, &Packet<'_>),
+) -> Reading {
+    let mut flows = FlowFeed::new(inputs.flow_sampling);
     let mut sink = (state, &mut each);
-    for_each_frame(inputs, observer, &mut sink, |(state, each), f| {
-        levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
-            each(state, f.ts_nanos, p)
-        });
-    })
+    let mut reading = read_frames(inputs, observer, pass, &mut sink, |(state, each), f, source| {
+        match source {
+            Source::Packets => {
+                levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
+                    each(state, f.ts_nanos, p)
+                });
+            }
+            Source::FlowExports(name) => {
+                flows.frame(f, name, observer, &mut |ts, p| each(state, ts, p));
+            }
+        }
+    });
+    let (state, each) = sink;
+    flows.finish(&mut |ts, p| each(state, ts, p));
+    for (i, file) in reading.files.iter_mut().enumerate() {
+        file.flows = flows.exports(i);
+    }
+    reading
 }
 
 /// Hands every frame of the inputs, in time order, to `each`, undecoded (for callers that
@@ -169,34 +235,23 @@ pub fn for_each_frame<S: DamageSink>(
     inputs: &Inputs,
     observer: &dyn Observer,
     state: &mut S,
-    each: impl FnMut(&mut S, &levee_capture::Frame<'_>),
+    mut each: impl FnMut(&mut S, &levee_capture::Frame<'_>),
 ) -> Result<Reading, ReadError> {
-    let mut reading = read_frames(inputs, observer, 1, state, each);
+    let mut reading = read_frames(inputs, observer, 1, state, |s, f, _| each(s, f));
     reading.require_packets(inputs, observer)?;
     Ok(reading)
 }
 
-/// Every frame of the inputs again, for a later pass: progress goes to `observer` as pass
+/// Every packet of the inputs again, for a later pass: progress goes to `observer` as pass
 /// `pass`; damage and empty inputs were told by the first reading.
 pub fn again<S: DamageSink>(
     inputs: &Inputs,
     observer: &dyn Observer,
     pass: u8,
     state: &mut S,
-    mut each: impl FnMut(&mut S, i64, &Packet<'_>),
+    each: impl FnMut(&mut S, i64, &Packet<'_>),
 ) -> Reading {
-    let mut sink = (state, &mut each);
-    read_frames(
-        inputs,
-        &Again { observer, pass },
-        pass,
-        &mut sink,
-        |(state, each), f| {
-            levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
-                each(state, f.ts_nanos, p)
-            });
-        },
-    )
+    read_packets(inputs, &Again { observer, pass }, pass, state, each)
 }
 
 impl Reading {
@@ -226,21 +281,31 @@ impl Reading {
     }
 }
 
-/// Reads every frame of the inputs, in time order.
+/// What the frames of a file are.
+pub(crate) enum Source<'a> {
+    /// Packets.
+    Packets,
+    /// Flow export datagrams, of the file named so.
+    FlowExports(&'a str),
+}
+
+/// Reads every frame of the inputs, in time order, each with what its file holds.
 pub(crate) fn read_frames<S: DamageSink>(
     inputs: &Inputs,
     observer: &dyn Observer,
     pass: u8,
     state: &mut S,
-    mut each: impl FnMut(&mut S, &levee_capture::Frame<'_>),
+    mut each: impl FnMut(&mut S, &levee_capture::Frame<'_>, Source<'_>),
 ) -> Reading {
     let mut readers = Vec::new();
+    let mut exports = Vec::new();
     let mut unreadable = 0;
     let mut total_size = 0u64;
     for path in &inputs.paths {
         match CaptureReader::open(path) {
             Ok(r) => {
                 total_size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                exports.push(crate::flows::is_export_capture(path).then(|| r.name().to_string()));
                 readers.push(r);
             }
             Err(e) => {
@@ -259,7 +324,11 @@ pub(crate) fn read_frames<S: DamageSink>(
     merged.for_each_item(|item| {
         match item {
             Item::Frame(f) => {
-                each(state, &f);
+                let source = match &exports[f.file] {
+                    Some(name) => Source::FlowExports(name),
+                    None => Source::Packets,
+                };
+                each(state, &f, source);
                 n += 1;
                 if n & 0xffff == 0 {
                     let at = &mut offsets[f.file];
@@ -289,6 +358,7 @@ pub(crate) fn read_frames<S: DamageSink>(
             format: format!("{:?}", r.format()).to_lowercase(),
             compression: format!("{:?}", r.compression()).to_lowercase(),
             packets: r.packets(),
+            flows: None,
         })
         .collect();
     Reading {

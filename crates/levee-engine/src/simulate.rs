@@ -32,7 +32,7 @@ pub fn simulate(
     config: AnalyzeConfig,
     observer: &dyn Observer,
 ) -> Result<(Analysis, Simulation, Reading), ReadError> {
-    let mut analyzer = Analyzer::new(config);
+    let mut analyzer = Analyzer::new(inputs.analysis_config(config));
     let reading =
         read::for_each_packet(inputs, observer, &mut analyzer, |an, ts, p| an.add(ts, p))?;
     let plan = Plan::from_first_pass(analyzer);

@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod packets;
 mod sflow;
 pub mod templates;
 mod v5;
@@ -169,6 +170,19 @@ pub enum FlowError {
         /// What is wrong.
         what: &'static str,
     },
+}
+
+/// Whether a UDP payload starts like a flow export datagram: a NetFlow v5 header whose count
+/// matches its length, a v9 header, an IPFIX header whose length is the datagram's, or an
+/// sFlow v5 header. Tells a capture of exports from a capture of traffic by content.
+pub fn looks_like_export(b: &[u8]) -> bool {
+    match u16_at(b, 0) {
+        Some(5) => u16_at(b, 2).is_some_and(|n| (1..=30).contains(&n) && b.len() == 24 + 48 * usize::from(n)),
+        Some(9) => b.len() >= 24,
+        Some(10) => u16_at(b, 2).is_some_and(|n| usize::from(n) == b.len() && n >= 16),
+        Some(0) => sflow::is_sflow(b) && b.len() >= 28,
+        _ => false,
+    }
 }
 
 /// A big-endian unsigned integer of 1 to 8 bytes (exporters shorten counters: reduced-size

@@ -286,12 +286,16 @@ fn header_fields(o: &mut String, at: &Attack, sec: &AttackSection) {
             .map(|(t, n)| format!("{t} ({})", thousands(*n)))
             .collect()
     };
-    let _ = writeln!(
-        o,
-        "- TTLs ({} distinct, most common first): {}",
-        sec.ttl_histogram.len(),
-        ttl.join(", ")
-    );
+    if ttl.is_empty() {
+        let _ = writeln!(o, "- TTLs: not known (flow records do not carry them)");
+    } else {
+        let _ = writeln!(
+            o,
+            "- TTLs ({} distinct, most common first): {}",
+            sec.ttl_histogram.len(),
+            ttl.join(", ")
+        );
+    }
     let _ = writeln!(
         o,
         "- IP lengths: {} to {} bytes, median {}",

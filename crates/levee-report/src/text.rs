@@ -22,6 +22,17 @@ fn pct(x: f64) -> String {
     format!("{:5.1}%", x * 100.0)
 }
 
+/// What flows cannot show, once, when any input is a capture of flow exports.
+fn flow_limits(o: &mut String, files: &[levee_analyze::summary::FileInfo], indent: &str) {
+    if files.iter().any(|f| f.flows.is_some()) {
+        let _ = writeln!(
+            o,
+            "{indent}packets are those the flow records stand for: {}",
+            levee_analyze::summary::FlowExports::LIMITS
+        );
+    }
+}
+
 /// `levee summary`: totals, protocol hierarchy, top talkers and ports, rates.
 pub fn summary(s: &Summary) -> String {
     let mut o = String::new();
@@ -37,7 +48,11 @@ pub fn summary(s: &Summary) -> String {
             "  file        {} ({}{comp}, {} packets)",
             f.name, f.format, f.packets
         );
+        if let Some(flows) = &f.flows {
+            let _ = writeln!(o, "  flows       {flows}");
+        }
     }
+    flow_limits(&mut o, &s.files, "  ");
     let _ = writeln!(o, "  packets     {}", s.packets);
     let _ = writeln!(
         o,
@@ -152,6 +167,10 @@ pub fn analysis(a: &levee_analyze::Analysis) -> String {
     let c = &a.capture;
     let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();
     let _ = writeln!(o, "Capture   {}", names.join(", "));
+    for flows in c.files.iter().filter_map(|f| f.flows.as_ref()) {
+        let _ = writeln!(o, "          {flows}");
+    }
+    flow_limits(&mut o, &c.files, "          ");
     let _ = writeln!(
         o,
         "          {} packets, {} bytes, {} .. {} ({:.3} s)",
@@ -283,14 +302,18 @@ fn attack_text(o: &mut String, at: &levee_analyze::report::Attack, est: &str) {
         .iter()
         .map(|(t, n)| format!("{t} ({est}{})", count(*n)))
         .collect();
-    let _ = writeln!(
-        o,
-        "  ttl        {}..{}, {} distinct; top {}",
-        s.ttl.min,
-        s.ttl.max,
-        s.ttl.distinct,
-        ttls.join(", ")
-    );
+    if s.ttl.distinct == 0 {
+        let _ = writeln!(o, "  ttl        not known: flow records do not carry it");
+    } else {
+        let _ = writeln!(
+            o,
+            "  ttl        {}..{}, {} distinct; top {}",
+            s.ttl.min,
+            s.ttl.max,
+            s.ttl.distinct,
+            ttls.join(", ")
+        );
+    }
     let z = &at.packet_sizes;
     let _ = writeln!(o, "  ip.len     {}..{}, median {}", z.min, z.max, z.median);
     let _ = writeln!(o, "  evidence");

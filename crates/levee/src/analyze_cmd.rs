@@ -11,7 +11,8 @@ pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         Some(p) => Some(output::PendingFile::create(p, &a.input.captures, a.force)?),
         None => None,
     };
-    let (input, spool) = input::spool_stdin(&a.input)?;
+    let (mut input, spool) = input::spool_stdin(&a.input)?;
+    input.flow_sampling = config.wire_one_in;
     if let Some(source) =
         l7_cmd::Source::of(&input, spool.as_deref(), &a.log_format, a.http, "analyze")?
     {

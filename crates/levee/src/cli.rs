@@ -71,6 +71,10 @@ pub struct InputArgs {
     /// messages.
     #[arg(skip)]
     pub spool: Option<PathBuf>,
+    /// The sampling rate of flow records whose export does not state one (the command's
+    /// `--sampling-rate`; 0 or 1: every packet counted).
+    #[arg(skip)]
+    pub flow_sampling: u64,
 }
 
 #[derive(Args)]

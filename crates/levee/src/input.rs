@@ -31,7 +31,9 @@ pub fn exit_code(reading: &Reading) -> u8 {
 
 /// The engine's inputs for the command line's.
 pub fn inputs(args: &InputArgs) -> levee_engine::Inputs {
-    levee_engine::Inputs::new(args.captures.clone())
+    let mut inputs = levee_engine::Inputs::new(args.captures.clone());
+    inputs.flow_sampling = args.flow_sampling.clamp(1, u64::from(u32::MAX)) as u32;
+    inputs
 }
 
 /// What the reading tells, on standard error: inputs that cannot be opened or are empty,

@@ -22,7 +22,8 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let outputs = report_files(&a.out, &a.input.captures, a.force)?;
-    let (input, spool) = input::spool_stdin(&a.input)?;
+    let (mut input, spool) = input::spool_stdin(&a.input)?;
+    input.flow_sampling = config.wire_one_in;
     if let Some(source) =
         crate::l7_cmd::Source::of(&input, spool.as_deref(), &a.log_format, a.http, "report")?
     {

@@ -10,7 +10,9 @@ pub fn summary(a: SummaryArgs) -> anyhow::Result<u8> {
         bail_usage!("--bucket must be a positive number of seconds");
     }
     let mut builder = SummaryBuilder::new((a.bucket * 1e9) as i64);
-    let outcome = input::for_each_packet(&a.input, &mut builder, |b, ts, p| b.add(ts, p))?;
+    let mut input = a.input.clone();
+    input.flow_sampling = a.sampling_rate;
+    let outcome = input::for_each_packet(&input, &mut builder, |b, ts, p| b.add(ts, p))?;
     let summary = builder.finish(outcome.files.clone(), a.top);
     emit_summary(&summary, a.json)?;
     Ok(input::exit_code(&outcome))
@@ -44,6 +46,7 @@ pub fn fields(a: FieldsArgs) -> anyhow::Result<u8> {
         no_progress: true,
         max_errors: a.max_errors,
         spool: None,
+        flow_sampling: 1,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -227,6 +227,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<u8> {
         no_progress: true,
         max_errors: 20,
         spool: None,
+        flow_sampling: 1,
     };
     let (report, code) = report_cmd::make_report(
         &input,
