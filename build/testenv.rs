@@ -28,6 +28,7 @@ const TOOLS: &[&str] = &[
     "nginx",
     "chromium",
     "pmacctd",
+    "nfcapd",
 ];
 
 fn on_path(tool: &str) -> Option<PathBuf> {

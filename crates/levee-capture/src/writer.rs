@@ -36,6 +36,11 @@ impl<W: Write> PcapWriter<W> {
         self.out.write_all(&packet[..caplen])
     }
 
+    /// Flushes what was written so far to the sink, which a reader may then read whole.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Flushes the file and gives back the writer it was written to.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;

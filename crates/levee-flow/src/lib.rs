@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod collector;
 pub mod packets;
 mod sflow;
 pub mod templates;

@@ -53,6 +53,41 @@ pub enum Command {
     /// responses) as an access log: combined format, or JSON lines with header order, JA3/JA4
     /// and unfinished header blocks.
     Requests(RequestsArgs),
+    /// Collect flow exports (NetFlow v5 and v9, IPFIX, sFlow v5) on a UDP port: a line a
+    /// second of what arrived and the kernel's drops, and with --write a capture of every
+    /// datagram (a new file every --rotate seconds) that `levee analyze` and the other
+    /// commands read as the traffic the flows stand for.
+    Collect(CollectArgs),
+}
+
+#[derive(Args)]
+pub struct CollectArgs {
+    /// The address and UDP port to listen on (`0.0.0.0:2055`, `[::]:6343`; port 0: any free
+    /// port, named on standard error).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Write every datagram to captures in this directory (created when missing), named by
+    /// the time they begin; a file is never overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+    /// Begin a new capture every this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub rotate: u64,
+    /// Stop after this many seconds (else on SIGINT or SIGTERM).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Records whose export does not state a sampling rate were sampled one packet in N.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub sampling_rate: u64,
+    /// The socket's receive buffer, in MiB: what absorbs an exporter's bursts.
+    #[arg(long, value_name = "MIB", default_value_t = 32)]
+    pub receive_buffer_mib: usize,
+    /// Print no line a second (the closing totals only).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print at most this many damaged-datagram messages (the rest are counted).
+    #[arg(long, default_value_t = 20)]
+    pub max_errors: usize,
 }
 
 #[derive(Args, Clone)]

@@ -10,6 +10,7 @@
 
 mod analyze_cmd;
 mod cli;
+mod collect_cmd;
 mod exit;
 mod input;
 mod l7_cmd;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => synth_cmd::demo(a),
         Command::Logs(a) => logs_cmd::run(a),
         Command::Requests(a) => requests_cmd::run(a),
+        Command::Collect(a) => collect_cmd::collect(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
