@@ -421,7 +421,8 @@ impl ClassStats {
     pub fn evidence_sources(&self) -> u64 {
         let seen = self.profile_sources.estimate();
         // A flow record of many packets is not a sample of them: its source is one.
-        if self.flow_records || self.profiled_samples == 0 || self.profiled <= self.profiled_samples {
+        if self.flow_records || self.profiled_samples == 0 || self.profiled <= self.profiled_samples
+        {
             return seen;
         }
         let weight = self.profiled as f64 / self.profiled_samples as f64;

@@ -653,7 +653,11 @@ impl std::fmt::Display for FlowExports {
             thousands(self.records)
         )?;
         if self.damaged_datagrams > 0 {
-            write!(f, " ({} damaged datagrams skipped)", thousands(self.damaged_datagrams))?;
+            write!(
+                f,
+                " ({} damaged datagrams skipped)",
+                thousands(self.damaged_datagrams)
+            )?;
         }
         if self.unexplained_sets > 0 {
             write!(
@@ -863,6 +867,16 @@ pub struct Summary {
     pub decode: DecodeStats,
 }
 
+/// Counts `n` packets on `port` (one, but for a part of a flow record).
+#[inline(always)]
+fn count_port(counts: &mut PortCounts, port: u16, n: u64) {
+    if n == 1 {
+        counts.add(port);
+    } else {
+        counts.add_n(port, n);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -894,15 +908,5 @@ mod tests {
             s.series.points.iter().map(|p| p.packets).sum::<u64>(),
             s.packets
         );
-    }
-}
-
-/// Counts `n` packets on `port` (one, but for a part of a flow record).
-#[inline(always)]
-fn count_port(counts: &mut PortCounts, port: u16, n: u64) {
-    if n == 1 {
-        counts.add(port);
-    } else {
-        counts.add_n(port, n);
     }
 }

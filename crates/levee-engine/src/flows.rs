@@ -5,8 +5,8 @@
 //! whatever the ports, so `levee analyze flows.pcap` just works. Its datagrams go to
 //! `levee-flow`'s decoder with the address they came from; every record becomes the packets
 //! it stands for (`levee_flow::packets`), scaled by its sampling rate, and those go on in time
-//! order to whatever reads packets. A damaged datagram is told to the [`Observer`] with the
-//! file and record it came in, and the others are read.
+//! order to whatever reads packets. A damaged datagram is told to the reading's observer with
+//! the file and record it came in, and the others are read.
 //!
 //! What flows cannot show is said where it matters: payloads, per-packet TTL (unless
 //! exported), TCP windows, IP ids and options, and the order of a handshake's packets.
@@ -20,8 +20,6 @@ use levee_capture::{CaptureReader, Frame, Item};
 use levee_decode::{Packet, Transport};
 use levee_flow::packets::{self, Reorder, Scaling};
 use levee_flow::{Decoder, FlowError, FlowRecord};
-
-use crate::read::Observer;
 
 /// Packets looked at to tell a capture of exports.
 const SNIFFED: usize = 64;
@@ -56,14 +54,20 @@ fn export_datagram<'a>(p: &Packet<'a>) -> Option<(IpAddr, &'a [u8])> {
 }
 
 /// Whether the capture at `path` holds flow exports: at least 90 % of its first packets are
-/// UDP datagrams that start like an export.
+/// UDP datagrams that start like an export. Standard input (`-`) cannot be read twice: it is
+/// not looked at (the commands that read their inputs twice spool it to a file first).
 pub fn is_export_capture(path: &Path) -> bool {
+    if path == Path::new("-") {
+        return false;
+    }
     let Ok(mut reader) = CaptureReader::open(path) else {
         return false;
     };
     let (mut frames, mut exports) = (0usize, 0usize);
     while frames < SNIFFED {
-        let Some(item) = reader.next_item() else { break };
+        let Some(item) = reader.next_item() else {
+            break;
+        };
         let Item::Frame(f) = item else { continue };
         frames += 1;
         let export = levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
@@ -81,6 +85,8 @@ pub(crate) struct FlowFeed {
     scaling: Scaling,
     records: Vec<FlowRecord>,
     files: BTreeMap<usize, FileTally>,
+    /// Damaged datagrams, all files together (the first are told one by one).
+    damaged: u64,
 }
 
 /// What one export capture held, as it is read.
@@ -101,16 +107,18 @@ impl FlowFeed {
             scaling: Scaling { default_rate },
             records: Vec::new(),
             files: BTreeMap::new(),
+            damaged: 0,
         }
     }
 
     /// Reads one packet of an export capture (`name`: its file, as named), handing the
-    /// packets whose time has come to `each`.
+    /// packets whose time has come to `each`, and a damaged datagram to `damaged` (with how
+    /// many were damaged so far).
     pub(crate) fn frame(
         &mut self,
         f: &Frame<'_>,
         name: &str,
-        observer: &dyn Observer,
+        damaged: &mut dyn FnMut(BadExport, u64),
         each: &mut dyn FnMut(i64, &Packet<'_>),
     ) {
         let tally = self.files.entry(f.file).or_default();
@@ -128,13 +136,17 @@ impl FlowFeed {
         tally.exports.datagrams += 1;
         if let Err(error) = result {
             tally.exports.damaged_datagrams += 1;
-            observer.bad_export(&BadExport {
-                file: name.to_string(),
-                record: f.index,
-                offset: f.offset,
-                exporter,
-                error,
-            });
+            self.damaged += 1;
+            damaged(
+                BadExport {
+                    file: name.to_string(),
+                    record: f.index,
+                    offset: f.offset,
+                    exporter,
+                    error,
+                },
+                self.damaged,
+            );
         }
         if tally.exporters.len() < NAMED_EXPORTERS {
             tally.exporters.insert(exporter);
@@ -153,10 +165,11 @@ impl FlowFeed {
             .ready(|part| part.with_packet(|p| each(part.ts, p)));
     }
 
-    /// Hands on every part still held, in time order.
-    pub(crate) fn finish(&mut self, each: &mut dyn FnMut(i64, &Packet<'_>)) {
+    /// Hands on every part still held, in time order. Returns the damaged datagrams.
+    pub(crate) fn finish(&mut self, each: &mut dyn FnMut(i64, &Packet<'_>)) -> u64 {
         self.reorder
             .finish(|part| part.with_packet(|p| each(part.ts, p)));
+        self.damaged
     }
 
     /// What the export capture read as file `index` held, if it was one.

@@ -9,7 +9,7 @@ use levee_analyze::AnalyzeConfig;
 use levee_capture::{CaptureReader, Item, MergedCapture, OpenError, RecordError};
 use levee_decode::Packet;
 
-use crate::flows::FlowFeed;
+use crate::flows::{BadExport, FlowFeed};
 
 /// The capture files of a run, merged in time order when there are several. A capture of
 /// flow exports is read as the traffic its records describe (see [`crate::flows`]).
@@ -39,7 +39,9 @@ impl Inputs {
 
     /// Whether any input is a capture of flow exports.
     pub fn has_flow_exports(&self) -> bool {
-        self.paths.iter().any(|p| crate::flows::is_export_capture(p))
+        self.paths
+            .iter()
+            .any(|p| crate::flows::is_export_capture(p))
     }
 
     /// `config` for an analysis of these inputs. Flow records' packets come scaled by their
@@ -95,8 +97,9 @@ pub trait Observer: Sync {
     fn advanced(&self, _bytes: u64) {}
     /// The pass's reading ended.
     fn done_reading(&self) {}
-    /// A damaged flow export datagram in a capture of exports (the others are read).
-    fn bad_export(&self, _error: &crate::flows::BadExport) {}
+    /// A damaged flow export datagram in a capture of exports (the others are read), in
+    /// reading order, as many as [`Observer::damage_shown`].
+    fn bad_export(&self, _error: &BadExport) {}
 }
 
 /// An observer that wants to know nothing.
@@ -207,20 +210,36 @@ fn read_packets<S: DamageSink>(
 ) -> Reading {
     let mut flows = FlowFeed::new(inputs.flow_sampling);
     let mut sink = (state, &mut each);
-    let mut reading = read_frames(inputs, observer, pass, &mut sink, |(state, each), f, source| {
-        match source {
+    let mut reading = read_frames(
+        inputs,
+        observer,
+        pass,
+        &mut sink,
+        |(state, each), f, source| match source {
             Source::Packets => {
                 levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
                     each(state, f.ts_nanos, p)
                 });
             }
             Source::FlowExports(name) => {
-                flows.frame(f, name, observer, &mut |ts, p| each(state, ts, p));
+                let shown = observer.damage_shown() as u64;
+                let mut damaged = |e: BadExport, n: u64| {
+                    if n <= shown {
+                        observer.bad_export(&e);
+                    }
+                };
+                flows.frame(f, name, &mut damaged, &mut |ts, p| each(state, ts, p));
             }
-        }
-    });
+        },
+    );
     let (state, each) = sink;
-    flows.finish(&mut |ts, p| each(state, ts, p));
+    // Damaged datagrams are damaged records of their capture.
+    let damaged = flows.finish(&mut |ts, p| each(state, ts, p));
+    let shown = observer.damage_shown() as u64;
+    if damaged > shown {
+        observer.more_damaged(damaged - shown);
+    }
+    reading.damaged += damaged;
     for (i, file) in reading.files.iter_mut().enumerate() {
         file.flows = flows.exports(i);
     }

@@ -65,6 +65,7 @@ fn streamed(path: &Path, chunk: usize) -> (Analysis, Vec<Event>) {
         format: format!("{:?}", reader.format()).to_lowercase(),
         compression: format!("{:?}", reader.compression()).to_lowercase(),
         packets: reader.packets(),
+        flows: None,
     }];
     let (analysis, last) = stream.finish(files, damaged);
     events.extend(last);

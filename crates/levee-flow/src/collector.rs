@@ -67,7 +67,12 @@ impl ExportSocket {
             .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         match self.socket.recv_from(&mut self.datagram) {
             Ok((n, from)) => Ok(Some((unmapped(from), &self.datagram[..n]))),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 Ok(None)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
@@ -179,7 +184,9 @@ pub fn datagram_packet(from: SocketAddr, to: SocketAddr, payload: &[u8], out: &m
         IpAddr::V4(src) => {
             let dst = match to.ip() {
                 IpAddr::V4(d) => d,
-                IpAddr::V6(d) => d.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(d) => d
+                    .to_ipv4_mapped()
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
             };
             let total = (20 + usize::from(udp_len)).min(65535) as u16;
             let mut ip = [0u8; 20];

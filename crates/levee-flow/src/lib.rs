@@ -174,11 +174,14 @@ pub enum FlowError {
 }
 
 /// Whether a UDP payload starts like a flow export datagram: a NetFlow v5 header whose count
-/// matches its length, a v9 header, an IPFIX header whose length is the datagram's, or an
+/// holds its length, a v9 header, an IPFIX header whose length is the datagram's, or an
 /// sFlow v5 header. Tells a capture of exports from a capture of traffic by content.
 pub fn looks_like_export(b: &[u8]) -> bool {
     match u16_at(b, 0) {
-        Some(5) => u16_at(b, 2).is_some_and(|n| (1..=30).contains(&n) && b.len() == 24 + 48 * usize::from(n)),
+        // Its length is what its count says, or less: a damaged export is still one.
+        Some(5) => u16_at(b, 2).is_some_and(|n| {
+            (1..=30).contains(&n) && b.len() >= 24 && b.len() <= 24 + 48 * usize::from(n)
+        }),
         Some(9) => b.len() >= 24,
         Some(10) => u16_at(b, 2).is_some_and(|n| usize::from(n) == b.len() && n >= 16),
         Some(0) => sflow::is_sflow(b) && b.len() >= 28,
@@ -200,4 +203,33 @@ pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
 /// Four bytes, big-endian, at `at`.
 pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_are_told_from_other_datagrams_by_their_header() {
+        let mut v5 = vec![0, 5, 0, 2];
+        v5.resize(24 + 96, 0);
+        assert!(looks_like_export(&v5));
+        // Cut short, still an export (a damaged one); longer than it says, not one.
+        assert!(looks_like_export(&v5[..30]));
+        v5.push(0);
+        assert!(!looks_like_export(&v5));
+        let mut ipfix = vec![0, 10, 0, 20];
+        ipfix.resize(20, 0);
+        assert!(looks_like_export(&ipfix));
+        assert!(!looks_like_export(&ipfix[..19]));
+        let mut sflow = vec![0, 0, 0, 5, 0, 0, 0, 1];
+        sflow.resize(28, 0);
+        assert!(looks_like_export(&sflow));
+        // A DNS query (id 5, one question) is not an export.
+        let dns = [
+            0, 5, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        assert!(!looks_like_export(&dns));
+        assert!(!looks_like_export(&[]));
+    }
 }

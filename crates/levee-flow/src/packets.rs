@@ -14,8 +14,9 @@
 //! What a record does not say stays unsaid: its packets carry no payload, and TTL, TCP window,
 //! IP id and options are zero unless exported (see [`Unknown`]); the analysis is told so and
 //! builds no signature on them. TCP flags are ORed over a flow: a record of several packets
-//! with ACK is a connection's exchange, and its packets are given ACK (with PSH, URG, ECE and
-//! CWR as seen), not the SYN and FIN of its first and last packet alone. sFlow samples carry the
+//! with ACK is a connection's exchange: its first packet is given SYN when the flags hold one
+//! (the handshake the others belong to), the others ACK (with PSH, URG, ECE and CWR as seen),
+//! not SYN and FIN each. sFlow samples carry the
 //! packet's own headers, decoded as captured.
 //!
 //! Parts come out in the order of their records; [`Reorder`] puts them in time order within a
@@ -185,13 +186,17 @@ impl Default for Scaling {
     }
 }
 
-/// The flags a record's packets are given (see the module's overview).
-fn packet_flags(r: &FlowRecord) -> u16 {
+/// The flags a record's packets are given (see the module's overview): its opening SYN, if
+/// the record has one, and the flags of the rest.
+fn packet_flags(r: &FlowRecord) -> (Option<u16>, u16) {
     const ACK: u16 = TcpFlags::ACK;
     if r.packets > 1 && r.tcp_flags & ACK != 0 {
-        r.tcp_flags & (ACK | TcpFlags::PSH | TcpFlags::URG | TcpFlags::ECE | TcpFlags::CWR)
+        let rest =
+            r.tcp_flags & (ACK | TcpFlags::PSH | TcpFlags::URG | TcpFlags::ECE | TcpFlags::CWR);
+        let opening = (r.tcp_flags & TcpFlags::SYN != 0).then_some(TcpFlags::SYN);
+        (opening, rest)
     } else {
-        r.tcp_flags
+        (None, r.tcp_flags)
     }
 }
 
@@ -226,34 +231,67 @@ pub fn parts(r: &FlowRecord, received_ns: i64, scaling: Scaling, mut each: impl 
     if r.packets == 0 {
         return;
     }
-    let fields = Fields::Record {
+    let (opening, flags) = packet_flags(r);
+    let fields = |tcp_flags| Fields::Record {
         src,
         dst,
         protocol: r.protocol,
         src_port: r.src_port,
         dst_port: r.dst_port,
-        tcp_flags: packet_flags(r),
+        tcp_flags,
         tos: r.tos,
         ttl: r.min_ttl.unwrap_or(0),
     };
     let end = r.end_ns.or(r.start_ns).unwrap_or(received_ns);
     let start = r.start_ns.unwrap_or(end).min(end);
-    // One part a second over the span, no more parts than packets.
+    let (mut packets, mut bytes) = (r.packets, r.bytes);
+    if let Some(syn) = opening {
+        // A connection's record: its first packet opened it (a SYN, seen by the analysis as
+        // the handshake its other packets belong to), the rest are its exchange.
+        let first = bytes / packets;
+        each(Part {
+            ts: start,
+            count: rate,
+            wire_len: first.min(u64::from(u32::MAX)) as u32,
+            fields: fields(syn),
+        });
+        packets -= 1;
+        bytes -= first;
+    }
+    spread(
+        packets,
+        bytes,
+        (start, end),
+        rate,
+        &fields(flags),
+        &mut each,
+    );
+}
+
+/// `packets` of `bytes` over `[start, end]`: one part a second, no more parts than packets,
+/// each of packets of the mean length rounded down and up so that they add up to the bytes.
+fn spread(
+    packets: u64,
+    bytes: u64,
+    (start, end): (i64, i64),
+    rate: u64,
+    fields: &Fields,
+    each: &mut impl FnMut(Part),
+) {
     let seconds = ((end - start) as u64 / 1_000_000_000 + 1)
         .min(MAX_PARTS)
-        .min(r.packets);
+        .min(packets);
     let step = if seconds > 1 {
-        (end - start) / (seconds as i64 - 1).max(1)
+        (end - start) / (seconds as i64 - 1)
     } else {
         0
     };
     let first = end - step * (seconds as i64 - 1);
     for i in 0..seconds {
         // This part's packets and bytes: the record's shares, the remainders to the first.
-        let packets = share(r.packets, seconds, i);
-        let bytes = share(r.bytes, seconds, i);
+        let packets = share(packets, seconds, i);
+        let bytes = share(bytes, seconds, i);
         let ts = first + step * i as i64;
-        // Packets of the mean length, rounded down and up, add up to the bytes.
         let (low, high_count) = (bytes / packets.max(1), bytes % packets.max(1));
         let low_len = low.min(u64::from(u32::MAX)) as u32;
         if high_count > 0 {
@@ -374,11 +412,7 @@ mod tests {
     use crate::Format;
 
     fn record(packets: u64, bytes: u64, start_s: i64, end_s: i64) -> FlowRecord {
-        let mut r = FlowRecord::empty(
-            Format::NetflowV5,
-            "192.0.2.1".parse().unwrap(),
-            0,
-        );
+        let mut r = FlowRecord::empty(Format::NetflowV5, "192.0.2.1".parse().unwrap(), 0);
         r.src = Some("203.0.113.5".parse().unwrap());
         r.dst = Some("198.51.100.1".parse().unwrap());
         r.protocol = 6;
@@ -400,15 +434,24 @@ mod tests {
 
     #[test]
     fn parts_add_up_to_the_record_exactly() {
-        for (packets, bytes, start, end) in [(1, 40, 5, 5), (7, 1001, 0, 0), (10, 12345, 100, 160), (3, 5000, 0, 3600 * 5)] {
+        for (packets, bytes, start, end) in [
+            (1, 40, 5, 5),
+            (7, 1001, 0, 0),
+            (10, 12345, 100, 160),
+            (3, 5000, 0, 3600 * 5),
+        ] {
             let r = record(packets, bytes, start, end);
             let ps = all(&r, 1);
             assert_eq!(ps.iter().map(|p| p.count).sum::<u64>(), packets);
             assert_eq!(
-                ps.iter().map(|p| p.count * u64::from(p.wire_len)).sum::<u64>(),
+                ps.iter()
+                    .map(|p| p.count * u64::from(p.wire_len))
+                    .sum::<u64>(),
                 bytes
             );
-            assert!(ps.iter().all(|p| p.ts >= start * 1_000_000_000 && p.ts <= end * 1_000_000_000));
+            assert!(ps
+                .iter()
+                .all(|p| p.ts >= start * 1_000_000_000 && p.ts <= end * 1_000_000_000));
         }
     }
 
@@ -427,12 +470,15 @@ mod tests {
         let mut r = record(4, 400, 0, 0);
         let ps = all(&r, 100);
         assert_eq!(ps.iter().map(|p| p.count).sum::<u64>(), 400);
-        ps[0].with_packet(|p| {
-            let Transport::Tcp(t) = p.transport else { panic!() };
-            // SYN, FIN and PSH with ACK over four packets: ACK and PSH each.
-            assert_eq!(t.flags.0, 0x18);
-            assert_eq!((t.dst_port, p.count, p.ip.unwrap().len), (80, 400, 100));
-        });
+        let flags = |part: &Part| {
+            part.with_packet(|p| match p.transport {
+                Transport::Tcp(t) => (t.flags.0, p.count, p.ip.unwrap().len),
+                _ => panic!(),
+            })
+        };
+        // SYN, FIN and PSH with ACK over four packets: a SYN, then ACK and PSH.
+        assert_eq!(flags(&ps[0]), (0x02, 100, 100));
+        assert_eq!(flags(&ps[1]), (0x18, 300, 100));
         // The exporter's own rate wins over the default.
         r.sampling = 10;
         r.sampling_known = true;
@@ -441,7 +487,9 @@ mod tests {
         let mut syn = record(1, 60, 0, 0);
         syn.tcp_flags = 0x02;
         all(&syn, 1)[0].with_packet(|p| {
-            let Transport::Tcp(t) = p.transport else { panic!() };
+            let Transport::Tcp(t) = p.transport else {
+                panic!()
+            };
             assert_eq!(t.flags.0, 0x02);
         });
     }
@@ -452,7 +500,9 @@ mod tests {
         r.protocol = 1;
         r.dst_port = 3 << 8 | 4;
         all(&r, 1)[0].with_packet(|p| {
-            let Transport::Icmp(i) = p.transport else { panic!() };
+            let Transport::Icmp(i) = p.transport else {
+                panic!()
+            };
             assert_eq!((i.icmp_type, i.code), (3, 4));
         });
     }

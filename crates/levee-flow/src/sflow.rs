@@ -216,10 +216,12 @@ fn raw_header(b: &[u8], base: usize, r: &mut FlowRecord) -> Result<bool, FlowErr
     let frame_len = w.u32("a raw header's frame length")?;
     let stripped = w.u32("a raw header's stripped bytes")?;
     let header_len = w.u32("a raw header's length")? as usize;
-    let header = w.bytes(header_len, "a raw header").map_err(|_| FlowError::Truncated {
-        offset: base + b.len(),
-        what: "a raw header shorter than its length",
-    })?;
+    let header = w
+        .bytes(header_len, "a raw header")
+        .map_err(|_| FlowError::Truncated {
+            offset: base + b.len(),
+            what: "a raw header shorter than its length",
+        })?;
     let lt = match protocol {
         1 => linktype::ETHERNET,
         11 => linktype::IPV4,
@@ -420,6 +422,9 @@ mod tests {
         d[24..28].copy_from_slice(&u32::MAX.to_be_bytes());
         let (mut out, mut counts) = (Vec::new(), SflowCounts::default());
         let e = decode(&d, IpAddr::V4(Ipv4Addr::LOCALHOST), &mut out, &mut counts);
-        assert!(matches!(e, Err(FlowError::Malformed { offset: 24, .. })), "{e:?}");
+        assert!(
+            matches!(e, Err(FlowError::Malformed { offset: 24, .. })),
+            "{e:?}"
+        );
     }
 }

@@ -209,7 +209,11 @@ impl Decoder {
                 });
             }
             let body = &b[at + 4..at + len];
-            let (templates, options) = if context.format == Format::NetflowV9 { (0, 1) } else { (2, 3) };
+            let (templates, options) = if context.format == Format::NetflowV9 {
+                (0, 1)
+            } else {
+                (2, 3)
+            };
             if id == templates || id == options {
                 let found = self.templates(body, at + 4, context, id == options)?;
                 self.explain_held(&found, out);

@@ -91,7 +91,11 @@ fn exported(capture: &Path, plugin: &str, settings: &str) -> Vec<FlowRecord> {
     for (from, d) in &datagrams {
         decoder.decode(*from, d, &mut records).unwrap();
     }
-    eprintln!("{plugin}: {} datagrams, {} records", datagrams.len(), records.len());
+    eprintln!(
+        "{plugin}: {} datagrams, {} records",
+        datagrams.len(),
+        records.len()
+    );
     let stats = decoder.stats();
     assert_eq!(stats.datagrams, datagrams.len() as u64);
     assert_eq!(stats.dropped_sets, 0, "{plugin}: {stats:?}");
@@ -154,7 +158,11 @@ fn pmacct_sflow_samples_estimate_the_capture() {
         let samples = exported(&capture, "sfprobe", &settings);
         assert!(samples.iter().all(|r| r.format == Format::SflowV5));
         assert!(samples.iter().all(|r| r.packets == 1 && r.header.is_some()));
-        assert!(samples.iter().all(|r| u64::from(r.sampling) == rate), "{:?}", samples.first());
+        assert!(
+            samples.iter().all(|r| u64::from(r.sampling) == rate),
+            "{:?}",
+            samples.first()
+        );
         let estimate: u64 = samples.iter().map(|r| u64::from(r.sampling)).sum();
         let n = samples.len() as f64;
         // Sampled 1 in `rate`: the estimate is within four standard deviations (a binomial
@@ -167,7 +175,10 @@ fn pmacct_sflow_samples_estimate_the_capture() {
             "1 in {rate}: {estimate} estimated, {packets} in the capture"
         );
         // The sampled headers are the capture's own: a SYN flood to one target.
-        let syns = samples.iter().filter(|r| r.protocol == 6 && r.tcp_flags & 0x12 == 0x02).count();
+        let syns = samples
+            .iter()
+            .filter(|r| r.protocol == 6 && r.tcp_flags & 0x12 == 0x02)
+            .count();
         assert!(syns as f64 >= 0.9 * n, "{syns} SYNs of {n} samples");
     }
 }

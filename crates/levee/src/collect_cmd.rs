@@ -33,7 +33,10 @@ pub fn collect(a: CollectArgs) -> anyhow::Result<u8> {
     }
     if let Some(dir) = &a.write {
         if dir.exists() && !dir.is_dir() {
-            bail_usage!("--write {} is a file; it names the directory captures go to", dir.display());
+            bail_usage!(
+                "--write {} is a file; it names the directory captures go to",
+                dir.display()
+            );
         }
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;

@@ -16,7 +16,8 @@ Exit codes (the same for every command):
   3  an input could not be read, is empty, or holds nothing to analyse (no packet, no
      decodable packet, no request); any other inputs were processed
   4  every input was read, but damaged records were skipped or flagged (reported on
-     standard error and counted)";
+     standard error and counted); for `collect`, datagrams were damaged or the kernel
+     dropped some";
 
 /// An error that ends a command with an exit code of its own from the table ([`EXIT_USAGE`]
 /// for a command line that cannot be carried out, [`EXIT_UNREADABLE_INPUT`] for inputs that

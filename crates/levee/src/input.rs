@@ -96,6 +96,10 @@ impl levee_engine::Observer for Terminal<'_> {
         eprintln!("levee: {}", shown_message(self.args, &error.to_string()));
     }
 
+    fn bad_export(&self, error: &levee_engine::flows::BadExport) {
+        eprintln!("levee: {}", shown_message(self.args, &error.to_string()));
+    }
+
     fn more_damaged(&self, count: u64) {
         eprintln!("levee: {count} more damaged records not shown (--max-errors)");
     }

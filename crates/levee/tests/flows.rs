@@ -94,14 +94,22 @@ fn start_levee(dir: &Path) -> (Child, u16) {
 fn written(dir: &Path, out: &Output) -> Vec<PathBuf> {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("The kernel dropped no datagram."), "{stdout}");
+    assert!(
+        stdout.contains("The kernel dropped no datagram."),
+        "{stdout}"
+    );
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("levee"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
     assert!(!files.is_empty(), "{stdout}");
-    assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "pcap")), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "pcap")),
+        "{files:?}"
+    );
     files
 }
 
@@ -258,4 +266,147 @@ fn sflow_sampled_one_in_ten_estimates_the_attack() {
         (estimate - truth).abs() <= 4.0 * sd + 100.0,
         "{estimate} estimated, {truth} in the capture"
     );
+}
+
+/// A NetFlow v5 datagram of one record: 203.0.113.7:53 -> 10.10.10.10:1024 over UDP, 3 packets
+/// of 1,200 bytes in all.
+fn v5_datagram() -> Vec<u8> {
+    let mut d = vec![0, 5, 0, 1];
+    d.extend(1_000u32.to_be_bytes()); // uptime
+    d.extend(1_767_225_600u32.to_be_bytes()); // 2026-01-01T00:00:00Z
+    d.extend([0; 12]);
+    d.extend([203, 0, 113, 7, 10, 10, 10, 10]);
+    d.extend([0; 8]);
+    d.extend(3u32.to_be_bytes());
+    d.extend(1_200u32.to_be_bytes());
+    d.extend(900u32.to_be_bytes());
+    d.extend(1_000u32.to_be_bytes());
+    d.extend(53u16.to_be_bytes());
+    d.extend(1024u16.to_be_bytes());
+    d.extend([0, 0, 17, 0]);
+    d.extend([0; 8]);
+    d
+}
+
+#[test]
+fn collect_keeps_what_arrives_and_says_what_was_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (collector, port) = start_levee(dir.path());
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = format!("127.0.0.1:{port}");
+    sender.send_to(&v5_datagram(), &to).unwrap();
+    // A v5 header that claims two records and holds one.
+    let mut cut = v5_datagram();
+    cut[3] = 2;
+    sender.send_to(&cut, &to).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = stop(collector);
+    // A damaged datagram: exit 4, told on standard error, counted in the closing lines.
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stderr.contains("datagram from 127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("a v5 record"), "{stderr}");
+    assert!(
+        stdout.contains("Collected 2 datagrams (1 damaged) holding 1 flow records from 1 exporter"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The kernel dropped no datagram."),
+        "{stdout}"
+    );
+    // What it wrote is a capture of exports: the record read, the damage told again.
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("levee"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let out = levee()
+        .args(["summary", "--json"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["packets"].as_u64(), s["bytes"].as_u64()),
+        (Some(3), Some(1200))
+    );
+    let flows = &s["files"][0]["flows"];
+    assert_eq!(flows["records"], 1, "{flows}");
+    assert_eq!(flows["damaged_datagrams"], 1, "{flows}");
+    assert_eq!(flows["formats"][0], "NetFlow v5", "{flows}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("record 1 (offset") && stderr.contains("flow export from 127.0.0.1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn collect_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "keep me").unwrap();
+    for args in [
+        vec!["--rotate", "0"],
+        vec!["--sampling-rate", "0"],
+        vec!["--write", file.to_str().unwrap()],
+    ] {
+        let out = levee()
+            .args(["collect", "--listen", "127.0.0.1:0", "--duration", "1"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    // A port another socket holds: a failure, said.
+    let held = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out = levee()
+        .args(["collect", "--duration", "1", "--listen"])
+        .arg(held.local_addr().unwrap().to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
+}
+
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn the_shared_cisco_exports_are_read_as_flows_scaled_by_their_sampler() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/flows");
+    let sampled = dir.join("104-IPFIXv10-IPv6-CISCO-sampling_option.pcap");
+    let mut cmd = levee();
+    cmd.args(["summary", "--json"]).arg(&sampled);
+    let s = json(cmd);
+    let flows = &s["files"][0]["flows"];
+    assert_eq!(flows["formats"][0], "IPFIX", "{flows}");
+    assert_eq!(flows["sampling"][0]["rate"], 256, "{flows}");
+    assert_eq!(flows["sampling"][0]["stated"], true, "{flows}");
+    let counted = flows["counted_packets"].as_u64().unwrap();
+    assert!(counted > 0);
+    assert_eq!(s["packets"].as_u64(), Some(counted * 256));
+    // The unsampled ones: every packet the records counted, no more.
+    for name in [
+        "100-IPFIXv10-CISCO.pcap",
+        "101-NFv9-CISCO-cust_primitives.pcap",
+    ] {
+        let mut cmd = levee();
+        cmd.args(["summary", "--json"]).arg(dir.join(name));
+        let s = json(cmd);
+        let flows = &s["files"][0]["flows"];
+        assert_eq!(s["packets"], flows["counted_packets"], "{name}: {flows}");
+        assert_eq!(s["bytes"], flows["counted_bytes"], "{name}: {flows}");
+        assert_eq!(flows["damaged_datagrams"], 0, "{name}: {flows}");
+    }
+    // Text says what flows are and what they cannot show.
+    let out = levee().arg("analyze").arg(&sampled).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("sampling 1 in 256 (stated by the export)"),
+        "{text}"
+    );
+    assert!(text.contains("flow records carry no payload"), "{text}");
 }
