@@ -282,6 +282,24 @@ mod tests {
     }
 
     #[test]
+    fn what_the_kernel_drops_is_counted_and_adds_up_with_what_arrived() {
+        // A small buffer nobody reads while a burst comes: the kernel drops the rest.
+        let mut s = ExportSocket::bind("127.0.0.1:0".parse().unwrap(), 64 << 10).unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sent = 2000u64;
+        for _ in 0..sent {
+            sender.send_to(&[0u8; 1400], s.local_addr()).unwrap();
+        }
+        let drops = s.kernel_drops().expect("the drop counter");
+        assert!(drops > 0, "the kernel dropped nothing");
+        let mut received = 0;
+        while s.receive(Duration::from_millis(50)).unwrap().is_some() {
+            received += 1;
+        }
+        assert_eq!(received + drops, sent);
+    }
+
+    #[test]
     fn drops_are_read_from_the_line_of_the_socket() {
         let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
             1: 0100007F:0807 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17\n";
