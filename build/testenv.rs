@@ -29,6 +29,7 @@ const TOOLS: &[&str] = &[
     "chromium",
     "pmacctd",
     "nfcapd",
+    "softflowd",
 ];
 
 fn on_path(tool: &str) -> Option<PathBuf> {

@@ -200,6 +200,11 @@ fn class_expr(class: Class, c: &ClassStats) -> String {
     }
 }
 
+/// An Ethernet frame's smallest payload: shorter IP packets are padded to it.
+const ETHERNET_MIN_PAYLOAD: u32 = 46;
+/// The shortest IP header (IPv4 without options).
+const MIN_IP_HEADER: u32 = 20;
+
 /// Optional conditions, each holding for at least 99 % of the class.
 fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static str, Expr)> {
     let mut out = Vec::new();
@@ -232,7 +237,13 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
         }
     }
     if let Some((lo, hi)) = central_range(&c.lengths, share) {
-        let (lo, hi) = (bin_low(lo), bin_high(hi));
+        let (mut lo, hi) = (bin_low(lo), bin_high(hi));
+        if c.flow_records && lo <= ETHERNET_MIN_PAYLOAD {
+            // A flow's size is its bytes over its packets, and some exporters (softflowd)
+            // count a short packet's Ethernet padding: 40-byte SYNs are exported as 46.
+            // The rule must stop the packets themselves, so a short size stands for any.
+            lo = MIN_IP_HEADER;
+        }
         if hi - lo < 1000 {
             out.push((
                 "ip.len",
@@ -361,4 +372,33 @@ pub(crate) fn candidates(
     }
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::len_bin;
+
+    fn length_condition(c: &ClassStats) -> Option<String> {
+        field_conditions(Class::Syn, c, FIELD_SHARE)
+            .into_iter()
+            .find(|(name, _)| *name == "ip.len")
+            .map(|(_, e)| e.to_string())
+    }
+
+    #[test]
+    fn a_short_size_from_flows_stands_for_any_short_packet() {
+        let mut c = ClassStats::new(false);
+        c.lengths[len_bin(46)] = 1000;
+        assert_eq!(length_condition(&c).as_deref(), Some("ip.len == 46"));
+        // The same 46 from flow records may be 40-byte SYNs an exporter counted with their
+        // Ethernet padding.
+        c.flow_records = true;
+        assert_eq!(length_condition(&c).as_deref(), Some("ip.len in {20..46}"));
+        // Sizes above the padding are kept as the records give them.
+        let mut c = ClassStats::new(false);
+        c.flow_records = true;
+        c.lengths[len_bin(1400)] = 1000;
+        assert_eq!(length_condition(&c).as_deref(), Some("ip.len == 1400"));
+    }
 }

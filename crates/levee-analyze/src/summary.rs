@@ -645,17 +645,32 @@ impl std::fmt::Display for FlowExports {
             [one] => one.clone(),
             many => format!("{} exporters", many.len()),
         };
-        write!(
-            f,
-            "{} {} datagrams from {exporters}: {} flow records",
-            thousands(self.datagrams),
-            self.formats.join(" and "),
-            thousands(self.records)
-        )?;
-        if self.damaged_datagrams > 0 {
+        if self.datagrams > 0 {
             write!(
                 f,
-                " ({} damaged datagrams skipped)",
+                "{} {} datagrams from {exporters}: {} flow records",
+                thousands(self.datagrams),
+                self.formats.join(" and "),
+                thousands(self.records)
+            )?;
+        } else {
+            // Records another collector wrote (JSON): no datagram was read.
+            write!(
+                f,
+                "{} flow records ({}) from {exporters}",
+                thousands(self.records),
+                self.formats.join(" and ")
+            )?;
+        }
+        if self.damaged_datagrams > 0 {
+            let what = if self.datagrams > 0 {
+                "datagrams"
+            } else {
+                "records"
+            };
+            write!(
+                f,
+                " ({} damaged {what} skipped)",
                 thousands(self.damaged_datagrams)
             )?;
         }

@@ -15,9 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 
-use levee_analyze::summary::{FlowExports, SamplingRate};
+use levee_analyze::summary::{FileInfo, FlowExports, SamplingRate};
 use levee_capture::{CaptureReader, Frame, Item};
 use levee_decode::{Packet, Transport};
+use levee_flow::json::{JsonError, JsonFlavor};
 use levee_flow::packets::{self, Reorder, Scaling};
 use levee_flow::{Decoder, FlowError, FlowRecord};
 
@@ -31,20 +32,31 @@ const HELD_PARTS: usize = 1 << 20;
 /// Exporters named in [`FlowExports::exporters`].
 const NAMED_EXPORTERS: usize = 64;
 
-/// A damaged flow export datagram.
+/// A damaged flow export datagram, or a flow record of a JSON file that cannot be read.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{file}: record {record} (offset {offset}): flow export from {exporter}: {error}")]
-pub struct BadExport {
-    /// The capture file, as named.
-    pub file: String,
-    /// Zero-based index of the packet in the file.
-    pub record: u64,
-    /// Byte offset of the record in the (decompressed) file.
-    pub offset: u64,
-    /// Who sent it.
-    pub exporter: IpAddr,
-    /// What is wrong.
-    pub error: FlowError,
+pub enum BadExport {
+    /// A datagram of a capture of exports.
+    #[error("{file}: record {record} (offset {offset}): flow export from {exporter}: {error}")]
+    Datagram {
+        /// The capture file, as named.
+        file: String,
+        /// Zero-based index of the packet in the file.
+        record: u64,
+        /// Byte offset of the record in the (decompressed) file.
+        offset: u64,
+        /// Who sent it.
+        exporter: IpAddr,
+        /// What is wrong.
+        error: FlowError,
+    },
+    /// A record of a file of JSON flow records.
+    #[error("{file}: {error}")]
+    Json {
+        /// The file, as named.
+        file: String,
+        /// The record and what is wrong with it.
+        error: JsonError,
+    },
 }
 
 /// The UDP payload of a decoded packet and its source address.
@@ -76,6 +88,19 @@ pub fn is_export_capture(path: &Path) -> bool {
         exports += usize::from(export);
     }
     exports > 0 && exports * 10 >= frames * 9
+}
+
+/// Which collector's JSON flow records the file at `path` holds (plain, gzip or zstd), if it
+/// holds any. Standard input is not looked at (see [`is_export_capture`]).
+pub fn json_flavor(path: &Path) -> Option<JsonFlavor> {
+    if path == Path::new("-") {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let (stream, _) = levee_logs::decompressed(Box::new(file)).ok()?;
+    let mut head = Vec::with_capacity(64 << 10);
+    std::io::Read::read_to_end(&mut std::io::Read::take(stream, 64 << 10), &mut head).ok()?;
+    levee_flow::json::sniff(&head)
 }
 
 /// The reading of the export captures of a run: decoder, ordering, and what each file held.
@@ -138,7 +163,7 @@ impl FlowFeed {
             tally.exports.damaged_datagrams += 1;
             self.damaged += 1;
             damaged(
-                BadExport {
+                BadExport::Datagram {
                     file: name.to_string(),
                     record: f.index,
                     offset: f.offset,
@@ -151,18 +176,82 @@ impl FlowFeed {
         if tally.exporters.len() < NAMED_EXPORTERS {
             tally.exporters.insert(exporter);
         }
-        for r in records.iter() {
-            tally.exports.records += 1;
-            tally.exports.counted_packets += r.packets;
-            tally.exports.counted_bytes += r.bytes;
-            tally.formats.insert(r.format);
-            let rate = packets::rate_of(r, self.scaling);
-            *tally.rates.entry((rate, r.sampling_known)).or_insert(0) += 1;
-            packets::parts(r, f.ts_nanos, self.scaling, |part| self.reorder.push(part));
+        let records = std::mem::take(&mut self.records);
+        for r in &records {
+            self.record(f.file, r, f.ts_nanos);
         }
+        self.records = records;
         self.reorder.now(f.ts_nanos);
         self.reorder
             .ready(|part| part.with_packet(|p| each(part.ts, p)));
+    }
+
+    /// One record of export capture or JSON file `file`, received at `received_ns`.
+    fn record(&mut self, file: usize, r: &FlowRecord, received_ns: i64) {
+        let tally = self.files.entry(file).or_default();
+        tally.exports.records += 1;
+        tally.exports.counted_packets += r.packets;
+        tally.exports.counted_bytes += r.bytes;
+        tally.formats.insert(r.format);
+        if tally.exporters.len() < NAMED_EXPORTERS && !r.exporter.is_unspecified() {
+            tally.exporters.insert(r.exporter);
+        }
+        let rate = packets::rate_of(r, self.scaling);
+        *tally.rates.entry((rate, r.sampling_known)).or_insert(0) += 1;
+        packets::parts(r, received_ns, self.scaling, |part| self.reorder.push(part));
+    }
+
+    /// Reads a file of JSON flow records (`path`, named `name`), as file `file` of the run:
+    /// its packets to `each`, its damaged records to `damaged` (with how many so far). Returns
+    /// what it held, or why it could not be read.
+    pub(crate) fn json_file(
+        &mut self,
+        file: usize,
+        path: &Path,
+        name: &str,
+        flavor: JsonFlavor,
+        damaged: &mut dyn FnMut(BadExport, u64),
+        each: &mut dyn FnMut(i64, &Packet<'_>),
+    ) -> std::io::Result<FileInfo> {
+        let (mut stream, compression) =
+            levee_logs::decompressed(Box::new(std::fs::File::open(path)?))?;
+        self.files.entry(file).or_default();
+        let mut newest = i64::MIN;
+        levee_flow::json::read(&mut stream, flavor, &mut |r| match r {
+            Ok(r) => {
+                let at = r.end_ns.or(r.start_ns).unwrap_or(newest.max(0));
+                self.record(file, &r, at);
+                newest = newest.max(at);
+                self.reorder.now(newest);
+                self.reorder
+                    .ready(|part| part.with_packet(|p| each(part.ts, p)));
+            }
+            Err(error) => {
+                self.damaged += 1;
+                if let Some(t) = self.files.get_mut(&file) {
+                    t.exports.damaged_datagrams += 1;
+                }
+                damaged(
+                    BadExport::Json {
+                        file: name.to_string(),
+                        error,
+                    },
+                    self.damaged,
+                );
+            }
+        });
+        let records = self.files.get(&file).map_or(0, |t| t.exports.records);
+        Ok(FileInfo {
+            name: name.to_string(),
+            format: match flavor {
+                JsonFlavor::Nfdump => "nfdump-json",
+                JsonFlavor::Goflow2 => "goflow2-json",
+            }
+            .into(),
+            compression: compression.into(),
+            packets: records,
+            flows: None,
+        })
     }
 
     /// Hands on every part still held, in time order. Returns the damaged datagrams.

@@ -37,11 +37,31 @@ impl Inputs {
         }
     }
 
-    /// Whether any input is a capture of flow exports.
+    /// Whether any input is a capture of flow exports, or flow records as JSON.
     pub fn has_flow_exports(&self) -> bool {
         self.paths
             .iter()
-            .any(|p| crate::flows::is_export_capture(p))
+            .any(|p| crate::flows::is_export_capture(p) || crate::flows::json_flavor(p).is_some())
+    }
+
+    /// Files of JSON flow records are read whole after the captures, so a run holds one kind
+    /// or the other: their packets would otherwise come out of time order.
+    fn check_flow_records(&self) -> Result<(), ReadError> {
+        let json = self
+            .paths
+            .iter()
+            .find(|p| crate::flows::json_flavor(p).is_some());
+        let capture = self
+            .paths
+            .iter()
+            .find(|p| crate::flows::json_flavor(p).is_none());
+        match (json, capture) {
+            (Some(j), Some(c)) => Err(ReadError::Mixed {
+                json: j.display().to_string(),
+                capture: c.display().to_string(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// `config` for an analysis of these inputs. Flow records' packets come scaled by their
@@ -146,6 +166,16 @@ pub enum ReadError {
         /// The inputs, as named to the reader.
         inputs: Vec<String>,
     },
+    /// Flow records as JSON given with captures.
+    #[error(
+        "{json} holds flow records as JSON and {capture} is a capture: give them to separate runs"
+    )]
+    Mixed {
+        /// The JSON file.
+        json: String,
+        /// The capture.
+        capture: String,
+    },
     /// A file read in parts failed after it was opened.
     #[error(transparent)]
     Open(#[from] OpenError),
@@ -195,6 +225,7 @@ pub fn for_each_packet<S: DamageSink>(
     state: &mut S,
     each: impl FnMut(&mut S, i64, &Packet<'_>),
 ) -> Result<Reading, ReadError> {
+    inputs.check_flow_records()?;
     let mut reading = read_packets(inputs, observer, 1, state, each);
     reading.require_packets(inputs, observer)?;
     Ok(reading)
@@ -233,6 +264,32 @@ fn read_packets<S: DamageSink>(
         },
     );
     let (state, each) = sink;
+    // Files of JSON flow records, after the captures (a run does not mix them: see
+    // `for_each_packet`).
+    let shown = observer.damage_shown() as u64;
+    for path in &inputs.paths {
+        let Some(flavor) = crate::flows::json_flavor(path) else {
+            continue;
+        };
+        let name = path.display().to_string();
+        let mut damaged = |e: BadExport, n: u64| {
+            if n <= shown {
+                observer.bad_export(&e);
+            }
+        };
+        let index = reading.files.len();
+        match flows.json_file(index, path, &name, flavor, &mut damaged, &mut |ts, p| {
+            each(state, ts, p)
+        }) {
+            Ok(info) => reading.files.push(info),
+            Err(source) => {
+                if pass == 1 {
+                    observer.cannot_open(&OpenError::Io { file: name, source });
+                }
+                reading.unreadable += 1;
+            }
+        }
+    }
     // Damaged datagrams are damaged records of their capture.
     let damaged = flows.finish(&mut |ts, p| each(state, ts, p));
     let shown = observer.damage_shown() as u64;
@@ -321,6 +378,10 @@ pub(crate) fn read_frames<S: DamageSink>(
     let mut unreadable = 0;
     let mut total_size = 0u64;
     for path in &inputs.paths {
+        if crate::flows::json_flavor(path).is_some() {
+            // Flow records as JSON: read after the captures (see `read_packets`).
+            continue;
+        }
         match CaptureReader::open(path) {
             Ok(r) => {
                 total_size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);

@@ -150,7 +150,7 @@ fn reassembled(
 /// What an input is, told by its first bytes after decompression.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum InputKind {
-    /// pcap or pcapng.
+    /// pcap or pcapng, or flow records as JSON (nfdump's, goflow2's): read as packets.
     Capture,
     /// Anything else with content: read as an access log.
     Text,
@@ -181,6 +181,7 @@ pub fn input_kind(path: &Path) -> InputKind {
         {
             InputKind::Capture
         }
+        _ if crate::flows::json_flavor(path).is_some() => InputKind::Capture,
         _ => InputKind::Text,
     }
 }

@@ -3,7 +3,7 @@
 //! * `flow_exports write OUT.pcap RECORDS [RATE]`: a capture of NetFlow v5 datagrams from one
 //!   exporter, 30 records each: a spoofed SYN flood to 10.10.10.10:80, every record from a new
 //!   source (one packet of 40 bytes), RATE records a second of traffic time (default 500,000).
-//! * `flow_exports send CAPTURE ADDR:PORT RATE`: the export datagrams of a capture sent to a
+//! * `flow_exports send CAPTURE ADDR:PORT RATE`: the export datagrams of a capture (any format) sent to a
 //!   collector at RATE records a second (0: as fast as the socket takes them); prints what it
 //!   sent and how long it took.
 
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use levee_capture::{CaptureReader, Item, PcapWriter};
 use levee_flow::collector::datagram_packet;
+use levee_flow::Decoder;
 
 const RECORDS_PER_DATAGRAM: u64 = 30;
 
@@ -92,21 +93,26 @@ fn write(out: &str, records: u64, rate: u64) {
 
 fn send(capture: &str, to: SocketAddr, rate: u64) {
     let mut reader = CaptureReader::open(std::path::Path::new(capture)).expect("open CAPTURE");
-    let mut datagrams = Vec::new();
+    // Each datagram with the records levee's decoder finds in it (any format: pacing by
+    // records needs the templates of v9 and IPFIX).
+    let mut datagrams: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut decoder = Decoder::new();
+    let mut records = Vec::new();
     while let Some(item) = reader.next_item() {
         let Item::Frame(f) = item else { continue };
         levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
-            if p.udp().is_some() {
-                datagrams.push(p.payload.to_vec());
+            if let (Some(_), Some(ip)) = (p.udp(), p.ip.as_ref()) {
+                records.clear();
+                let _ = decoder.decode(ip.src, p.payload, &mut records);
+                datagrams.push((p.payload.to_vec(), records.len() as u64));
             }
         });
     }
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let records_of = |d: &[u8]| u64::from(u16::from_be_bytes([d[2], d[3]]));
-    let total: u64 = datagrams.iter().map(|d| records_of(d)).sum();
+    let total: u64 = datagrams.iter().map(|(_, n)| n).sum();
     let started = Instant::now();
     let mut sent = 0u64;
-    for d in &datagrams {
+    for (d, records) in &datagrams {
         if rate > 0 {
             // Paced: the records sent so far are due at this time.
             let due = Duration::from_secs_f64(sent as f64 / rate as f64);
@@ -117,7 +123,7 @@ fn send(capture: &str, to: SocketAddr, rate: u64) {
         while socket.send_to(d, to).is_err() {
             std::thread::yield_now();
         }
-        sent += records_of(d);
+        sent += records;
     }
     let s = started.elapsed().as_secs_f64();
     println!(

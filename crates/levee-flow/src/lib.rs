@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod collector;
+pub mod json;
 pub mod packets;
 mod sflow;
 pub mod templates;
@@ -51,6 +52,12 @@ pub enum Format {
     /// sFlow version 5.
     #[serde(rename = "sflow-v5")]
     SflowV5,
+    /// Records `nfdump -o json` wrote.
+    #[serde(rename = "nfdump-json")]
+    NfdumpJson,
+    /// Records goflow2 wrote as JSON lines.
+    #[serde(rename = "goflow2-json")]
+    Goflow2Json,
 }
 
 impl std::fmt::Display for Format {
@@ -60,6 +67,8 @@ impl std::fmt::Display for Format {
             Format::NetflowV9 => "NetFlow v9",
             Format::Ipfix => "IPFIX",
             Format::SflowV5 => "sFlow v5",
+            Format::NfdumpJson => "nfdump JSON",
+            Format::Goflow2Json => "goflow2 JSON",
         })
     }
 }

@@ -350,7 +350,10 @@ impl Reorder {
     /// Adds a part.
     pub fn push(&mut self, part: Part) {
         self.newest = self.newest.max(part.ts);
-        self.seconds.entry(second_of(part.ts)).or_default().push(part);
+        self.seconds
+            .entry(second_of(part.ts))
+            .or_default()
+            .push(part);
         self.held += 1;
     }
 
@@ -532,5 +535,4 @@ mod tests {
         }
         assert_eq!(out, [7]);
     }
-
 }

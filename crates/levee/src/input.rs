@@ -67,6 +67,9 @@ impl<'a> Terminal<'a> {
                     levee_engine::read::named(&names)
                 ))
             }
+            e @ levee_engine::ReadError::Mixed { .. } => {
+                crate::Exit::usage(shown_message(self.args, &e.to_string()))
+            }
             e => anyhow::anyhow!(shown_message(self.args, &e.to_string())),
         }
     }

@@ -1,6 +1,7 @@
-//! Flows end to end, with real exporters and a second collector: pmacct's `pmacctd` reads a
-//! shared attack capture and exports its flows (NetFlow v9, IPFIX; sFlow sampled 1 in 10) to
-//! nfdump's `nfcapd`, which stores them and repeats every datagram to `levee collect`. Then:
+//! Flows end to end, with real exporters and a second collector: pmacct's `pmacctd` and
+//! `softflowd` read a shared attack capture and export its flows (NetFlow v5, v9, IPFIX) to
+//! nfdump's `nfcapd`, which stores them and repeats every datagram to `levee collect`; pmacct
+//! also exports sampled NetFlow v9, IPFIX and sFlow. Then:
 //!
 //! * levee's flow, packet and byte totals of the capture it wrote equal nfdump's of the same
 //!   export;
@@ -162,22 +163,98 @@ fn attacks(analysis: &Value) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// A real exporter of a capture's flows.
+#[derive(Debug, Clone, Copy)]
+enum Exporter {
+    /// pmacct's `pmacctd` with its `nfprobe` plugin, exporting this NetFlow version.
+    Pmacct(u16),
+    /// `softflowd -r`, exporting this NetFlow version.
+    Softflowd(u16),
+}
+
+/// Runs `exporter` over `capture`, sending its flows to 127.0.0.1:`port`.
+fn export_flows(exporter: Exporter, capture: &Path, port: u16, dir: &Path) {
+    match exporter {
+        // One flow per packet's key at most in pmacct's cache: every flow is exported as the
+        // next one comes, none left in the cache at the end but the last.
+        Exporter::Pmacct(version) => export(
+            capture,
+            "nfprobe",
+            &format!(
+                "nfprobe_receiver: 127.0.0.1:{port}\nnfprobe_version: {version}\nnfprobe_maxflows: 1"
+            ),
+            dir,
+        ),
+        Exporter::Softflowd(version) => {
+            // -d: in the foreground, ending at the capture's end with every flow flushed;
+            // -a: flow times from the capture's, not from the clock. softflowd 1.1.0 never
+            // ends at a capture's end when the path of its control socket is 13 characters
+            // or longer (its default, /var/run/softflowd.ctl, too; found by trying lengths):
+            // it runs in the test's directory with a short relative path.
+            let out = Command::new("timeout")
+                .args(["60", "softflowd", "-d", "-a", "-r"])
+                .arg(capture)
+                .args(["-n", &format!("127.0.0.1:{port}"), "-v", &version.to_string()])
+                .args(["-p", "pid", "-c", "ctl"])
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+    }
+}
+
+/// The share of each attack (of those `simulate` finds in `capture`) that `rules` stop.
+fn stopped_by(rules: &Path, capture: &Path) -> Vec<f64> {
+    let mut cmd = levee();
+    cmd.args(["simulate", "--json", "--rules"])
+        .arg(rules)
+        .arg(capture);
+    let sim = json(cmd);
+    sim["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["share"].as_f64().unwrap())
+        .collect()
+}
+
 #[test]
-#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
-#[cfg_attr(not(levee_has_pmacctd), ignore = "needs pmacctd (pmacct)")]
-#[cfg_attr(not(levee_has_nfcapd), ignore = "needs nfcapd (nfdump)")]
+#[cfg_attr(
+    not(all(
+        levee_shared_data,
+        levee_has_pmacctd,
+        levee_has_softflowd,
+        levee_has_nfcapd
+    )),
+    ignore = "needs ../shared/data, pmacctd (pmacct), softflowd and nfcapd (nfdump)"
+)]
 fn netflow_and_ipfix_through_nfcapd_equal_nfdump_and_name_the_attacks_of_the_packets() {
-    for (name, version) in [
-        ("pkt.TCP.synflood.spoofed.pcap", 9),
-        ("amp.UDP.isakmp.pcap", 10),
+    for (name, exporter) in [
+        ("pkt.TCP.synflood.spoofed.pcap", Exporter::Pmacct(9)),
+        ("amp.UDP.isakmp.pcap", Exporter::Pmacct(10)),
+        ("pkt.TCP.synflood.spoofed.pcap", Exporter::Softflowd(5)),
+        ("pkt.TCP.synflood.spoofed.pcap", Exporter::Softflowd(9)),
+        ("amp.UDP.isakmp.pcap", Exporter::Softflowd(10)),
     ] {
+        let case = format!("{name} by {exporter:?}");
         let dir = tempfile::tempdir().unwrap();
         let (collector, levee_port) = start_levee(dir.path());
         let nfport = free_port();
         let nfdir = dir.path().join("nfcapd");
         std::fs::create_dir(&nfdir).unwrap();
+        // An 8 MiB receive buffer: softflowd sends a capture's flows in a burst.
         let nfcapd = Command::new("nfcapd")
-            .args(["-b", "127.0.0.1", "-p", &nfport.to_string(), "-w"])
+            .args([
+                "-b",
+                "127.0.0.1",
+                "-B",
+                "8388608",
+                "-p",
+                &nfport.to_string(),
+                "-w",
+            ])
             .arg(&nfdir)
             .args(["-R", &format!("127.0.0.1/{levee_port}")])
             .stdout(Stdio::piped())
@@ -186,16 +263,7 @@ fn netflow_and_ipfix_through_nfcapd_equal_nfdump_and_name_the_attacks_of_the_pac
             .unwrap();
         std::thread::sleep(Duration::from_millis(500));
         let capture = attack(name);
-        // One flow per packet's key at most in pmacct's cache: every flow is exported as the
-        // next one comes, none left in the cache at the end but the last.
-        export(
-            &capture,
-            "nfprobe",
-            &format!(
-                "nfprobe_receiver: 127.0.0.1:{nfport}\nnfprobe_version: {version}\nnfprobe_maxflows: 1"
-            ),
-            dir.path(),
-        );
+        export_flows(exporter, &capture, nfport, dir.path());
         let levee_out = stop(collector);
         let nf_out = stop(nfcapd);
         assert!(nf_out.status.success(), "{nf_out:?}");
@@ -203,69 +271,136 @@ fn netflow_and_ipfix_through_nfcapd_equal_nfdump_and_name_the_attacks_of_the_pac
 
         // The same export, counted by both collectors.
         let (flows, packets, bytes) = nfdump_totals(&nfdir);
-        assert!(flows > 1000, "{name}: nfdump saw {flows} flows");
+        assert!(flows > 1000, "{case}: nfdump saw {flows} flows");
         let mut summary = levee();
         summary.args(["summary", "--json"]).args(&files);
         let s = json(summary);
         let exports = &s["files"][0]["flows"];
-        assert_eq!(exports["records"], flows, "{name}: {exports}");
-        assert_eq!(exports["damaged_datagrams"], 0, "{name}: {exports}");
-        assert_eq!(s["packets"], packets, "{name}");
-        assert_eq!(s["bytes"], bytes, "{name}");
+        assert_eq!(exports["records"], flows, "{case}: {exports}");
+        assert_eq!(exports["damaged_datagrams"], 0, "{case}: {exports}");
+        assert_eq!(s["packets"], packets, "{case}");
+        assert_eq!(s["bytes"], bytes, "{case}");
+        // nfdump's own JSON of what it stored, read by levee: the same totals.
+        let json_out = Command::new("nfdump")
+            .arg("-R")
+            .arg(&nfdir)
+            .args(["-o", "json"])
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        assert!(json_out.status.success(), "{json_out:?}");
+        let nfjson = dir.path().join("nfdump.json");
+        std::fs::write(&nfjson, &json_out.stdout).unwrap();
+        let mut summary = levee();
+        summary.args(["summary", "--json"]).arg(&nfjson);
+        let sj = json(summary);
+        assert_eq!(sj["files"][0]["flows"]["records"], flows, "{case}");
+        assert_eq!(
+            sj["files"][0]["flows"]["formats"][0], "nfdump JSON",
+            "{case}"
+        );
+        assert_eq!(
+            (&sj["packets"], &sj["bytes"]),
+            (&s["packets"], &s["bytes"]),
+            "{case}"
+        );
 
         // The attacks of the flows are those of the packets.
         let mut on_packets = levee();
         on_packets.args(["analyze", "--json"]).arg(&capture);
+        let rules = dir.path().join("rules.toml");
         let mut on_flows = levee();
-        on_flows.args(["analyze", "--json"]).args(&files);
-        let (p, f) = (json(on_packets), json(on_flows));
-        assert!(!attacks(&p).is_empty(), "{name}: no attack in the packets");
-        assert_eq!(attacks(&f), attacks(&p), "{name}");
-        // The flows' signature stops what pmacct exported of the attack, as the packets' stops
-        // all of it.
+        on_flows
+            .args(["analyze", "--json", "--rules-out"])
+            .arg(&rules)
+            .args(&files);
+        let mut on_json = levee();
+        on_json.args(["analyze", "--json"]).arg(&nfjson);
+        let (p, f, j) = (json(on_packets), json(on_flows), json(on_json));
+        assert!(!attacks(&p).is_empty(), "{case}: no attack in the packets");
+        assert_eq!(attacks(&f), attacks(&p), "{case}");
+        assert_eq!(attacks(&j), attacks(&p), "{case}: nfdump's JSON");
+        // The flows' signature stops what the exporter exported of the attack, as the
+        // packets' stops all of it.
         for a in f["attacks"].as_array().unwrap() {
             let covered = a["signature"]["coverage"].as_f64().unwrap();
-            assert!(covered >= 0.99, "{name}: {}", a["signature"]);
+            assert!(covered >= 0.99, "{case}: {}", a["signature"]);
+        }
+        // And the rules written from the flows stop the packets themselves: a size read from
+        // flows (softflowd counts a SYN's Ethernet padding: 46 bytes for 40) must not let
+        // the attack through.
+        let stopped = stopped_by(&rules, &capture);
+        assert_eq!(stopped.len(), attacks(&p).len(), "{case}");
+        for share in stopped {
+            assert!(
+                share >= 0.99,
+                "{case}: the flows' rules stop {share} of the packets"
+            );
         }
     }
 }
 
 #[test]
-#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
-#[cfg_attr(not(levee_has_pmacctd), ignore = "needs pmacctd (pmacct)")]
-fn sflow_sampled_one_in_ten_estimates_the_attack() {
-    let dir = tempfile::tempdir().unwrap();
-    let (collector, port) = start_levee(dir.path());
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_pmacctd)),
+    ignore = "needs ../shared/data and pmacctd (pmacct)"
+)]
+fn sampled_exports_estimate_the_attack_within_the_sampling_error() {
     let capture = attack("pkt.TCP.synflood.spoofed.pcap");
-    export(
-        &capture,
-        "sfprobe",
-        &format!("sfprobe_receiver: 127.0.0.1:{port}\nsampling_rate: 10"),
-        dir.path(),
-    );
-    let files = written(dir.path(), &stop(collector));
     let mut on_packets = levee();
     on_packets.args(["analyze", "--json"]).arg(&capture);
-    let mut on_flows = levee();
-    on_flows.args(["analyze", "--json"]).args(&files);
-    let (p, f) = (json(on_packets), json(on_flows));
-    let exports = &f["capture"]["files"][0]["flows"];
-    assert_eq!(exports["formats"][0], "sFlow v5", "{exports}");
-    assert_eq!(exports["sampling"][0]["rate"], 10, "{exports}");
-    assert_eq!(exports["sampling"][0]["stated"], true, "{exports}");
-    // The same attack on the same target; its packets estimated within four standard
-    // deviations of a binomial sample at 1 in 10 (pmacct may keep the last unfilled datagram
-    // of ten samples: a hundred packets more).
-    let (pa, fa) = (&p["attacks"][0], &f["attacks"][0]);
-    assert_eq!(fa["vector"], pa["vector"]);
-    assert_eq!(fa["targets"][0]["ip"], pa["targets"][0]["ip"]);
+    let p = json(on_packets);
+    let pa = &p["attacks"][0];
     let truth = pa["packets"].as_f64().unwrap();
-    let estimate = fa["packets"].as_f64().unwrap();
-    let sd = (truth / 10.0 * 0.9).sqrt() * 10.0;
-    assert!(
-        (estimate - truth).abs() <= 4.0 * sd + 100.0,
-        "{estimate} estimated, {truth} in the capture"
-    );
+    // sFlow samples packets; pmacct's sampled NetFlow v9 and IPFIX state their rate in
+    // sampler option data, which levee must find to scale the records.
+    for (plugin, settings, rate, format) in [
+        ("sfprobe", "", 10, "sFlow v5"),
+        ("sfprobe", "", 100, "sFlow v5"),
+        (
+            "nfprobe",
+            "nfprobe_version: 9\nnfprobe_maxflows: 1",
+            100,
+            "NetFlow v9",
+        ),
+        (
+            "nfprobe",
+            "nfprobe_version: 10\nnfprobe_maxflows: 1",
+            100,
+            "IPFIX",
+        ),
+    ] {
+        let case = format!("{format} at 1 in {rate}");
+        let dir = tempfile::tempdir().unwrap();
+        let (collector, port) = start_levee(dir.path());
+        export(
+            &capture,
+            plugin,
+            &format!("{plugin}_receiver: 127.0.0.1:{port}\nsampling_rate: {rate}\n{settings}"),
+            dir.path(),
+        );
+        let files = written(dir.path(), &stop(collector));
+        let mut on_flows = levee();
+        on_flows.args(["analyze", "--json"]).args(&files);
+        let f = json(on_flows);
+        let exports = &f["capture"]["files"][0]["flows"];
+        assert_eq!(exports["formats"][0], format, "{case}: {exports}");
+        assert_eq!(exports["sampling"][0]["rate"], rate, "{case}: {exports}");
+        assert_eq!(exports["sampling"][0]["stated"], true, "{case}: {exports}");
+        // The same attack on the same target; its packets estimated within four standard
+        // deviations of a binomial sample (pmacct may keep its last unfilled datagram: ten
+        // samples more or less).
+        let fa = &f["attacks"][0];
+        assert_eq!(fa["vector"], pa["vector"], "{case}");
+        assert_eq!(fa["targets"][0]["ip"], pa["targets"][0]["ip"], "{case}");
+        let estimate = fa["packets"].as_f64().unwrap();
+        let one_in = f64::from(rate);
+        let sd = (truth / one_in * (1.0 - 1.0 / one_in)).sqrt() * one_in;
+        assert!(
+            (estimate - truth).abs() <= 4.0 * sd + 10.0 * one_in,
+            "{case}: {estimate} estimated, {truth} in the capture"
+        );
+    }
 }
 
 /// A NetFlow v5 datagram of one record: 203.0.113.7:53 -> 10.10.10.10:1024 over UDP, 3 packets
@@ -409,4 +544,47 @@ fn the_shared_cisco_exports_are_read_as_flows_scaled_by_their_sampler() {
         "{text}"
     );
     assert!(text.contains("flow records carry no payload"), "{text}");
+}
+
+#[test]
+fn goflow2_json_lines_are_flows_and_are_not_mixed_with_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("goflow2.json");
+    // A spoofed SYN flood as goflow2 writes it (sFlow, 1 in 100): 3,000 samples over 3 s,
+    // each from a new source.
+    let mut text = String::new();
+    for i in 0..3000u64 {
+        let t = 1_767_225_600_000_000_000u64 + i * 1_000_000;
+        let src = std::net::Ipv4Addr::from(0x0b00_0000u32 + (i as u32) * 7919);
+        text.push_str(&format!(
+            "{{\"type\":\"SFLOW_5\",\"time_received_ns\":{t},\"sequence_num\":{i},\"sampling_rate\":100,\"sampler_address\":\"192.0.2.9\",\"time_flow_start_ns\":{t},\"time_flow_end_ns\":{t},\"bytes\":40,\"packets\":1,\"src_addr\":\"{src}\",\"dst_addr\":\"10.10.10.10\",\"etype\":\"IPv4\",\"proto\":\"TCP\",\"src_port\":{},\"dst_port\":80,\"tcp_flags\":2,\"ip_ttl\":0}}\n",
+            1024 + i
+        ));
+    }
+    std::fs::write(&lines, &text).unwrap();
+    let mut cmd = levee();
+    cmd.args(["analyze", "--json"]).arg(&lines);
+    let a = json(cmd);
+    let flows = &a["capture"]["files"][0]["flows"];
+    assert_eq!(flows["formats"][0], "goflow2 JSON", "{flows}");
+    assert_eq!(flows["sampling"][0]["rate"], 100, "{flows}");
+    assert_eq!(a["capture"]["packets"], 300_000);
+    assert_eq!(a["attacks"][0]["vector"], "syn-flood", "{}", a["attacks"]);
+    assert_eq!(a["attacks"][0]["targets"][0]["ip"], "10.10.10.10");
+    // With a capture in the same run: refused (their times could not be merged).
+    let capture = dir.path().join("c.pcap");
+    let out = levee()
+        .args(["synth", "--packets", "1000", "--out"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = levee()
+        .arg("analyze")
+        .arg(&lines)
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("separate runs"));
 }
