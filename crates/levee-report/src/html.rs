@@ -9,6 +9,7 @@
 use maud::{html, Markup};
 
 use levee_analyze::report::Attack;
+use levee_analyze::summary::FlowExports;
 use levee_analyze::units::{bits_rate, rate, thousands};
 
 use crate::model::*;
@@ -549,6 +550,12 @@ pub fn render(r: &Report) -> String {
             (c.start.as_deref().unwrap_or("–")) " to " (c.end.as_deref().unwrap_or("–")) " (UTC) · "
             (figure("capture_packets", c.packets as f64, thousands(c.packets))) " packets · "
             (thousands(c.bytes)) " bytes"
+        }
+        @for (name, flows) in c.files.iter().filter_map(|f| Some((&f.name, f.flows.as_ref()?))) {
+            p.meta.flows { "Flow exports, " (name) ": " (flows.to_string()) }
+        }
+        @if c.files.iter().any(|f| f.flows.is_some()) {
+            p.meta.flows { "Traffic is what the flow records stand for: " (FlowExports::LIMITS) "." }
         }
     };
     let body = html! {

@@ -8,6 +8,7 @@ use levee_analyze::units::{bits_rate, rate, thousands};
 use crate::model::*;
 use crate::page::{self, block, cell, code, duration, pct};
 use levee_analyze::report::Attack;
+use levee_analyze::summary::FlowExports;
 
 fn tally_rows(o: &mut String, rows: &[Tally], what: &str) {
     let _ = writeln!(o, "| {what} | packets | share of attack |\n|---|---:|---:|");
@@ -63,6 +64,21 @@ fn header(o: &mut String, r: &Report) {
         thousands(c.packets),
         thousands(c.bytes)
     );
+    let flows: Vec<_> = c
+        .files
+        .iter()
+        .filter_map(|f| Some((&f.name, f.flows.as_ref()?)))
+        .collect();
+    for (name, exports) in &flows {
+        let _ = writeln!(o, "Flow exports, {}: {exports}  ", code(name));
+    }
+    if !flows.is_empty() {
+        let _ = writeln!(
+            o,
+            "Traffic is what the flow records stand for: {}.\n",
+            FlowExports::LIMITS
+        );
+    }
 }
 
 /// The executive summary: the headline figures as a table.

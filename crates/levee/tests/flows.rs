@@ -400,6 +400,25 @@ fn sampled_exports_estimate_the_attack_within_the_sampling_error() {
             (estimate - truth).abs() <= 4.0 * sd + 10.0 * one_in,
             "{case}: {estimate} estimated, {truth} in the capture"
         );
+        if format == "IPFIX" {
+            // The report says what its traffic is and what flows cannot show.
+            let out = dir.path().join("report");
+            let status = levee()
+                .args(["report", "--out"])
+                .arg(&out)
+                .args(&files)
+                .output()
+                .unwrap();
+            assert_eq!(status.status.code(), Some(0), "{status:?}");
+            let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+            assert!(md.contains("IPFIX datagrams from 127.0.0.1"), "{md}");
+            assert!(
+                md.contains("sampling 1 in 100 (stated by the export)"),
+                "{md}"
+            );
+            assert!(md.contains("flow records carry no payload"), "{md}");
+            assert!(md.contains("| 1 | syn-flood |"), "{md}");
+        }
     }
 }
 
