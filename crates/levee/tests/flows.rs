@@ -264,9 +264,13 @@ fn netflow_and_ipfix_through_nfcapd_equal_nfdump_and_name_the_attacks_of_the_pac
         std::thread::sleep(Duration::from_millis(500));
         let capture = attack(name);
         export_flows(exporter, &capture, nfport, dir.path());
-        let levee_out = stop(collector);
+        // nfcapd first: it repeats each datagram as it arrives, so once it has stopped,
+        // levee has been sent all it stored (an exporter's last datagram may come late on
+        // a busy machine: then both have it, or neither).
         let nf_out = stop(nfcapd);
         assert!(nf_out.status.success(), "{nf_out:?}");
+        std::thread::sleep(Duration::from_millis(300));
+        let levee_out = stop(collector);
         let files = written(dir.path(), &levee_out);
 
         // The same export, counted by both collectors.
