@@ -56,6 +56,8 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// Whether the sources look forged.
     pub spoofed_likely: bool,
+    /// Distinct sources of its evidence, estimated (1 for a scan: its scanner).
+    pub sources: u64,
     /// Why its sources look forged (or are reflectors).
     pub source_evidence: Vec<SourceEvidence>,
     /// Signature candidates, most specific first; the second pass measures each.
@@ -947,6 +949,7 @@ fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
         targets,
         evidence: judged.evidence,
         spoofed_likely,
+        sources: v.c.evidence_sources(),
         source_evidence,
         candidates,
         class: v.class,
@@ -1231,6 +1234,7 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 targets: TargetSpec::FromSource(src),
                 evidence,
                 spoofed_likely: false,
+                sources: 1,
                 source_evidence: Vec::new(),
                 candidates: vec![expr],
                 class,

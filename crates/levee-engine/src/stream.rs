@@ -99,6 +99,10 @@ pub struct AttackEvent {
     pub end_ns: i64,
     /// Peak rate of its evidence so far, packets a second on the wire.
     pub peak_pps: f64,
+    /// Distinct sources of its evidence so far, estimated.
+    pub sources: u64,
+    /// Whether its sources are likely spoofed.
+    pub spoofed_likely: bool,
     /// The most specific rule expression that matches it so far (measured only at the end).
     pub signature: Option<String>,
     /// Why it is an attack, one line each.
@@ -239,6 +243,16 @@ impl Stream {
     /// attack still going ends. Returns the events this queued and the analysis (the same an
     /// offline run of the same packets gives), named after `files` with `damaged_records`.
     pub fn finish(mut self, files: Vec<FileInfo>, damaged_records: u64) -> (Analysis, Vec<Event>) {
+        self.end_all();
+        let events = self.events.drain(..).collect();
+        let analysis = self.into_plan().finish(files, damaged_records);
+        (analysis, events)
+    }
+
+    /// The input ended, for a caller that wants no analysis of it (a monitor): the last
+    /// window is closed, detection runs, and every attack still going ends; the events are
+    /// queued. Packets fed after this start new windows and attacks.
+    pub fn end_all(&mut self) {
         if self.window.end_ns != i64::MIN {
             self.close();
         }
@@ -250,9 +264,6 @@ impl Stream {
                 self.events.push_back(Event::AttackEnded(k.last.clone()));
             }
         }
-        let events = self.events.drain(..).collect();
-        let analysis = self.into_plan().finish(files, damaged_records);
-        (analysis, events)
     }
 
     /// The first pass ended and the sample measured: the plan an offline analysis finishes
@@ -320,6 +331,8 @@ impl Stream {
                 start_ns: f.window.0,
                 end_ns: f.window.1,
                 peak_pps: f.peak_pps,
+                sources: f.sources,
+                spoofed_likely: f.spoofed_likely,
                 signature: f.candidates.first().map(|e| e.to_string()),
                 evidence: f.evidence.clone(),
                 low_rate: f.low_rate.clone(),
@@ -346,6 +359,7 @@ impl Stream {
                         start_ns: now.start_ns.min(k.last.start_ns),
                         end_ns: now.end_ns.max(k.last.end_ns),
                         peak_pps: now.peak_pps.max(k.last.peak_pps),
+                        sources: now.sources.max(k.last.sources),
                         ..now
                     };
                     k.last = grown;

@@ -58,6 +58,116 @@ pub enum Command {
     /// datagram (a new file every --rotate seconds) that `levee analyze` and the other
     /// commands read as the traffic the flows stand for.
     Collect(CollectArgs),
+    /// Watch traffic as it comes (a capture played as fast as it reads or at its own pace):
+    /// attacks detected every second as `analyze` detects them, kept as incidents in a SQLite
+    /// database with the rule for each engine, alerts on their start, escalation and end.
+    Monitor(MonitorArgs),
+    /// The incidents a monitor keeps: list, show, acknowledge, note, resolve, reopen.
+    Incidents(IncidentsArgs),
+}
+
+#[derive(Args)]
+pub struct MonitorArgs {
+    /// A capture to play into the monitor (pcap or pcapng, optionally compressed).
+    #[arg(long, value_name = "FILE")]
+    pub read: PathBuf,
+    /// Play the capture at its own pace (each packet when as much time has passed as in the
+    /// capture) instead of as fast as it reads.
+    #[arg(long)]
+    pub realtime: bool,
+    /// The incident database (SQLite; created when missing).
+    #[arg(long, value_name = "FILE")]
+    pub db: PathBuf,
+    /// Append alerts as JSON lines to this file (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Vec<PathBuf>,
+    /// An attack ends when its evidence has been quiet this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub quiet: f64,
+    /// The device the nftables rule of an incident hooks.
+    #[arg(long, default_value = "eth0")]
+    pub device: String,
+    /// An attack must reach this many packets per second in some second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub min_pps: f64,
+    /// An attack must hold at least this many packets.
+    #[arg(long, default_value_t = 100)]
+    pub min_packets: u64,
+    /// A flood must come from at least this many distinct sources (unless its rate rose over
+    /// earlier traffic).
+    #[arg(long, default_value_t = 50)]
+    pub min_sources: u64,
+    /// A reflection attack must come from at least this many reflectors.
+    #[arg(long, default_value_t = 20)]
+    pub min_reflectors: u64,
+    /// Print a line for every second of traffic, not only for alerts.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(Args)]
+pub struct IncidentsArgs {
+    /// The incident database.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub db: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: IncidentsCommand,
+}
+
+#[derive(Subcommand)]
+pub enum IncidentsCommand {
+    /// The incidents not resolved, newest first (or those of --status, or --all).
+    List {
+        /// Only incidents with this status: open, acknowledged, mitigated, resolved.
+        #[arg(long)]
+        status: Option<levee_incidents::Status>,
+        /// Every incident, resolved ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One incident in full: figures, evidence, signature, rules per engine, history.
+    Show {
+        id: i64,
+        /// Print the rule for this engine only (nftables, iptables, ipset, bpf, cloudflare,
+        /// levee), ready to apply.
+        #[arg(long)]
+        rule: Option<String>,
+    },
+    /// Take an incident: it is yours (status acknowledged).
+    Ack {
+        id: i64,
+        /// Who takes it (default: $USER).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Add a note.
+    Note {
+        id: i64,
+        text: String,
+        /// Who writes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Close an incident; if its attack comes back, that is a new incident.
+    Resolve {
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        why: Option<String>,
+        /// Who closes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Open a resolved incident again.
+    Reopen {
+        id: i64,
+        /// Who reopens it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 #[derive(Args)]

@@ -15,6 +15,7 @@ mod exit;
 mod input;
 mod l7_cmd;
 mod logs_cmd;
+mod monitor_cmd;
 mod output;
 mod report_cmd;
 mod requests_cmd;
@@ -47,6 +48,8 @@ fn main() -> ExitCode {
         Command::Logs(a) => logs_cmd::run(a),
         Command::Requests(a) => requests_cmd::run(a),
         Command::Collect(a) => collect_cmd::collect(a),
+        Command::Monitor(a) => monitor_cmd::monitor(a),
+        Command::Incidents(a) => monitor_cmd::incidents(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

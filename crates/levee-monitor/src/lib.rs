@@ -1,0 +1,361 @@
+//! `levee monitor`: traffic that does not end, watched as it comes.
+//!
+//! A [`Monitor`] feeds packets to the engine's streaming analysis ([`levee_engine::Stream`]:
+//! one-second windows, the same detection, vectors, evidence and signatures as `levee
+//! analyze`) and turns its attack events into incidents ([`levee_incidents::Store`]): one per
+//! vector and target while it lasts, with the rule for each engine
+//! ([`rules::for_engines`]). Each state change is committed to the database first, then
+//! given to every [`AlertSink`]: a sink that fails is counted and told to the [`Watcher`],
+//! and never stops detection.
+//!
+//! After a restart, the incidents the database holds as active are marked so in their
+//! history; the first attack the stream finds on the same vector and target continues one,
+//! and those not found again within the quiet period end ("not seen again").
+//!
+//! Inputs: a capture played as fast as it can be read or at its own pace ([`play`]), so
+//! every behaviour is testable without a network.
+
+#![warn(missing_docs)]
+
+pub mod alerts;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use levee_analyze::AnalyzeConfig;
+use levee_capture::{CaptureReader, Item};
+use levee_engine::stream::{AttackEvent, Event, Stream, StreamConfig, WindowSummary};
+use levee_incidents::{Alert, Observation, Store, StoreError};
+
+pub use alerts::{AlertSink, JsonLines};
+
+/// What stopped a monitor.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The incident database failed: no state change may be alerted that it did not keep.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The input could not be opened.
+    #[error(transparent)]
+    Open(#[from] levee_capture::OpenError),
+}
+
+/// How a monitor detects and where it keeps what it finds.
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    /// The analysis's settings (thresholds), as `levee analyze` takes them.
+    pub analysis: AnalyzeConfig,
+    /// An attack ends when its evidence has been quiet this long (ns).
+    pub quiet_ns: i64,
+    /// The device the nftables rule of an incident hooks.
+    pub device: String,
+}
+
+impl MonitorConfig {
+    /// `levee analyze`'s thresholds, attacks ending after 30 quiet seconds, rules for eth0.
+    pub fn new(analysis: AnalyzeConfig) -> MonitorConfig {
+        MonitorConfig {
+            analysis,
+            quiet_ns: 30_000_000_000,
+            device: "eth0".into(),
+        }
+    }
+}
+
+/// What a monitor tells as it runs, besides its alerts' sinks.
+pub trait Watcher {
+    /// An alert was committed (and is being sent to the sinks).
+    fn alert(&mut self, _alert: &Alert) {}
+    /// A window of traffic time ended.
+    fn window(&mut self, _window: &WindowSummary) {}
+    /// A sink could not take an alert.
+    fn alert_failed(&mut self, _sink: &str, _why: &str) {}
+    /// A record of the input was damaged and skipped.
+    fn damaged(&mut self, _what: &str) {}
+}
+
+/// A watcher that tells nothing.
+pub struct Quiet;
+impl Watcher for Quiet {}
+
+/// A monitor's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MonitorStats {
+    /// Packets fed.
+    pub packets: u64,
+    /// Bytes on the wire fed.
+    pub bytes: u64,
+    /// Windows closed.
+    pub windows: u64,
+    /// Damaged input records skipped.
+    pub damaged: u64,
+    /// Incidents opened.
+    pub incidents_opened: u64,
+    /// Alerts committed.
+    pub alerts: u64,
+    /// Alert deliveries a sink refused.
+    pub alert_failures: u64,
+    /// Active incidents found again after a restart.
+    pub resumed_after_restart: u64,
+}
+
+/// Traffic in, incidents and alerts out (see the crate's overview).
+pub struct Monitor<'w> {
+    config: MonitorConfig,
+    stream: Stream,
+    store: Store,
+    sinks: Vec<Box<dyn AlertSink>>,
+    watcher: &'w mut dyn Watcher,
+    /// The stream's attack ids and their incidents.
+    incidents: HashMap<u64, i64>,
+    /// Incidents active when the monitor started, not found again yet.
+    orphans: Vec<i64>,
+    /// Traffic time of the first packet.
+    first_ns: Option<i64>,
+    stats: MonitorStats,
+}
+
+impl<'w> Monitor<'w> {
+    /// A monitor keeping incidents in `store` and sending alerts to `sinks`.
+    pub fn new(
+        config: MonitorConfig,
+        mut store: Store,
+        sinks: Vec<Box<dyn AlertSink>>,
+        watcher: &'w mut dyn Watcher,
+    ) -> Result<Monitor<'w>, MonitorError> {
+        let orphans = store.monitor_restarted()?;
+        let mut stream_config = StreamConfig::new(config.analysis.clone());
+        stream_config.quiet_ns = config.quiet_ns;
+        Ok(Monitor {
+            stream: Stream::new(stream_config),
+            config,
+            store,
+            sinks,
+            watcher,
+            incidents: HashMap::new(),
+            orphans,
+            first_ns: None,
+            stats: MonitorStats::default(),
+        })
+    }
+
+    /// Feeds one frame (traffic time `ts_nanos`); tells what its window's end decided.
+    pub fn feed(
+        &mut self,
+        ts_nanos: i64,
+        linktype: u32,
+        data: &[u8],
+        orig_len: u32,
+    ) -> Result<(), MonitorError> {
+        self.first_ns.get_or_insert(ts_nanos);
+        self.stats.packets += 1;
+        self.stats.bytes += u64::from(orig_len);
+        self.stream.feed(ts_nanos, linktype, data, orig_len);
+        self.handle_events()
+    }
+
+    /// Moves traffic time on with no packet (a quiet link).
+    pub fn advance_to(&mut self, now_ns: i64) -> Result<(), MonitorError> {
+        self.stream.advance_to(now_ns);
+        self.handle_events()
+    }
+
+    /// A damaged input record was skipped.
+    pub fn damaged(&mut self, what: &str) {
+        self.stats.damaged += 1;
+        self.watcher.damaged(what);
+    }
+
+    /// The input ended: every attack still going ends ("the input ended").
+    pub fn finish(mut self) -> Result<MonitorStats, MonitorError> {
+        self.stream.end_all();
+        let quiet = self.config.quiet_ns;
+        while let Some(e) = self.stream.next_event() {
+            self.handle(e, "the input ended", quiet)?;
+        }
+        let orphans = std::mem::take(&mut self.orphans);
+        self.end_orphans(orphans, "the input ended")?;
+        Ok(self.stats)
+    }
+
+    /// The monitor is stopped (SIGTERM) with the traffic going on: attacks are not called
+    /// ended; each active incident's history says the monitor stopped, and a monitor started
+    /// again continues it.
+    pub fn stop(mut self, why: &str) -> Result<MonitorStats, MonitorError> {
+        self.store.monitor_stopped(why)?;
+        Ok(self.stats)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &MonitorStats {
+        &self.stats
+    }
+
+    fn handle_events(&mut self) -> Result<(), MonitorError> {
+        let quiet = self.config.quiet_ns;
+        while let Some(e) = self.stream.next_event() {
+            self.handle(e, "its evidence was quiet for the quiet period", quiet)?;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, e: Event, end_why: &str, quiet_ns: i64) -> Result<(), MonitorError> {
+        match e {
+            Event::Window(w) => {
+                self.stats.windows += 1;
+                self.watcher.window(&w);
+                // Incidents active before a restart that no attack continued within the
+                // quiet period have ended.
+                if !self.orphans.is_empty()
+                    && self
+                        .first_ns
+                        .is_some_and(|f| w.end_ns.saturating_sub(f) > quiet_ns)
+                {
+                    let orphans = std::mem::take(&mut self.orphans);
+                    self.end_orphans(orphans, "not seen again by the restarted monitor")?;
+                }
+            }
+            Event::AttackStarted(a) => {
+                let o = self.observation(&a);
+                let (id, alert) = self.store.started(&o)?;
+                if let Some(pos) = self.orphans.iter().position(|&i| i == id) {
+                    self.orphans.swap_remove(pos);
+                    self.stats.resumed_after_restart += 1;
+                } else if alert.as_ref().is_some_and(|al| !al.resumed) {
+                    self.stats.incidents_opened += 1;
+                }
+                self.incidents.insert(a.id, id);
+                self.send(alert);
+            }
+            Event::AttackUpdated(a) => {
+                if let Some(&id) = self.incidents.get(&a.id) {
+                    let o = self.observation(&a);
+                    let alert = self.store.updated(id, &o)?;
+                    self.send(alert);
+                }
+            }
+            Event::AttackEnded(a) => {
+                if let Some(id) = self.incidents.remove(&a.id) {
+                    let o = self.observation(&a);
+                    let alert = self.store.ended(id, &o, end_why)?;
+                    self.send(alert);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn end_orphans(&mut self, ids: Vec<i64>, why: &str) -> Result<(), MonitorError> {
+        for id in ids {
+            let inc = self.store.get(id)?;
+            let o = Observation {
+                vector: inc.vector.clone(),
+                target: inc.target.clone(),
+                start_ns: inc.start_ns,
+                end_ns: inc.end_ns,
+                at_ns: inc.end_ns,
+                peak_pps: inc.peak_pps,
+                sources: inc.sources,
+                spoofed_likely: inc.spoofed_likely,
+                signature: None,
+                rules: Default::default(),
+                evidence: Vec::new(),
+            };
+            let alert = self.store.ended(id, &o, why)?;
+            self.send(alert);
+        }
+        Ok(())
+    }
+
+    fn observation(&self, a: &AttackEvent) -> Observation {
+        let rules = a.signature.as_deref().map_or_else(Default::default, |s| {
+            rules::for_engines(
+                &format!("{}-{}", a.vector, a.id),
+                &format!("{} on {} (levee monitor)", a.vector, a.targets),
+                s,
+                &self.config.device,
+            )
+        });
+        Observation {
+            vector: a.vector.clone(),
+            target: a.targets.clone(),
+            start_ns: a.start_ns,
+            end_ns: a.end_ns,
+            at_ns: a.at_ns,
+            peak_pps: a.peak_pps,
+            sources: a.sources,
+            spoofed_likely: a.spoofed_likely,
+            signature: a.signature.clone(),
+            rules,
+            evidence: a.evidence.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    /// Gives a committed alert to the watcher and every sink.
+    fn send(&mut self, alert: Option<Alert>) {
+        let Some(alert) = alert else { return };
+        self.stats.alerts += 1;
+        self.watcher.alert(&alert);
+        for sink in &mut self.sinks {
+            if let Err(why) = sink.send(&alert) {
+                self.stats.alert_failures += 1;
+                self.watcher.alert_failed(sink.name(), &why);
+            }
+        }
+    }
+}
+
+/// How a capture is played.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// As fast as it can be read.
+    Fast,
+    /// At its own pace: each packet fed when as much wall time has passed since the first as
+    /// traffic time did (quiet stretches too: windows close as they would live).
+    Realtime,
+}
+
+/// Plays the capture at `path` into `monitor` at `pace`, until its end or until `stop` is set.
+/// Damaged records are skipped and told.
+pub fn play(
+    monitor: &mut Monitor<'_>,
+    path: &Path,
+    pace: Pace,
+    stop: &AtomicBool,
+) -> Result<(), MonitorError> {
+    let mut reader = CaptureReader::open(path)?;
+    let started = Instant::now();
+    let mut first: Option<i64> = None;
+    while let Some(item) = reader.next_item() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match item {
+            Item::Frame(f) => {
+                if pace == Pace::Realtime {
+                    let first = *first.get_or_insert(f.ts_nanos);
+                    let due = Duration::from_nanos(f.ts_nanos.saturating_sub(first).max(0) as u64);
+                    // Quiet stretches move traffic time on as the wall clock does, so an
+                    // attack's end and the windows are told when they would be live.
+                    while started.elapsed() < due {
+                        if stop.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        let wait = due
+                            .saturating_sub(started.elapsed())
+                            .min(Duration::from_millis(100));
+                        std::thread::sleep(wait);
+                        let now = first + started.elapsed().as_nanos().min(i64::MAX as u128) as i64;
+                        monitor.advance_to(now.min(f.ts_nanos))?;
+                    }
+                }
+                monitor.feed(f.ts_nanos, f.linktype, f.data, f.orig_len)?;
+            }
+            Item::Damaged(e) => monitor.damaged(&e.to_string()),
+        }
+    }
+    Ok(())
+}

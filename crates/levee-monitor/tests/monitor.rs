@@ -1,0 +1,259 @@
+//! The monitor on synthetic traffic: a SYN flood between two stretches of web traffic is one
+//! incident, alerted as it starts and as it ends, carrying each engine's rule; web traffic
+//! alone raises nothing; a monitor killed during the attack and started again continues the
+//! same incident and writes the gap in its history.
+
+use std::path::Path;
+
+use levee_analyze::AnalyzeConfig;
+use levee_capture::{CaptureReader, Item};
+use levee_incidents::{Status, Store};
+use levee_monitor::{JsonLines, Monitor, MonitorConfig, Quiet};
+use serde_json::Value;
+
+const S: i64 = 1_000_000_000;
+const T0: i64 = 1_768_478_400 * S;
+
+/// One synthetic segment of traffic as frames: (ts, linktype, bytes, wire length).
+fn segment(
+    scenario: &str,
+    start_ns: i64,
+    packets: u64,
+    seed: u64,
+) -> Vec<(i64, u32, Vec<u8>, u32)> {
+    let cfg = levee_synth::SynthConfig {
+        scenario: levee_synth::Scenario::parse(scenario).unwrap(),
+        packets,
+        seed,
+        start_ns,
+        ..Default::default()
+    };
+    let mut pcap = Vec::new();
+    levee_synth::generate(&cfg, &mut pcap, std::io::sink()).unwrap();
+    let mut reader = CaptureReader::from_bytes("synth", pcap).unwrap();
+    let mut out = Vec::new();
+    while let Some(item) = reader.next_item() {
+        if let Item::Frame(f) = item {
+            out.push((f.ts_nanos, f.linktype, f.data.to_vec(), f.orig_len));
+        }
+    }
+    out
+}
+
+/// Web traffic for ten seconds, a SYN flood, web traffic again.
+fn flood_between_calm() -> Vec<(i64, u32, Vec<u8>, u32)> {
+    let mut frames = segment("benign", T0, 20_000, 1);
+    frames.extend(segment("syn-flood", T0 + 10 * S, 100_000, 2));
+    frames.extend(segment("benign", T0 + 16 * S, 40_000, 3));
+    frames.sort_by_key(|f| f.0);
+    frames
+}
+
+fn monitor<'w>(db: &Path, alerts: &Path, quiet: &'w mut Quiet) -> Monitor<'w> {
+    let store = Store::open(db).unwrap();
+    let sinks: Vec<Box<dyn levee_monitor::AlertSink>> =
+        vec![Box::new(JsonLines::append(alerts).unwrap())];
+    Monitor::new(
+        MonitorConfig::new(AnalyzeConfig::default()),
+        store,
+        sinks,
+        quiet,
+    )
+    .unwrap()
+}
+
+fn alert_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_flood_is_one_incident_alerted_as_it_starts_and_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, alerts) = (
+        dir.path().join("incidents.db"),
+        dir.path().join("alerts.jsonl"),
+    );
+    let mut quiet = Quiet;
+    let mut m = monitor(&db, &alerts, &mut quiet);
+    for (ts, lt, data, len) in flood_between_calm() {
+        m.feed(ts, lt, &data, len).unwrap();
+    }
+    let stats = m.finish().unwrap();
+    assert_eq!(stats.incidents_opened, 1, "{stats:?}");
+    assert_eq!(stats.alert_failures, 0);
+
+    let lines = alert_lines(&alerts);
+    let kinds: Vec<&str> = lines.iter().map(|a| a["alert"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"start"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"end"), "{kinds:?}");
+    assert!(
+        kinds[1..kinds.len() - 1].iter().all(|k| *k == "escalation"),
+        "{kinds:?}"
+    );
+    let start = &lines[0];
+    assert_eq!(start["incident"]["vector"], "syn-flood");
+    assert_eq!(start["incident"]["target"], "10.10.10.10");
+    assert!(lines
+        .iter()
+        .all(|a| a["incident"]["id"] == start["incident"]["id"]));
+    // Told within two seconds of traffic time after the flood's first packet.
+    let told = lines[0]["traffic_time"].as_str().unwrap();
+    assert!(told.starts_with("2026-01-15T12:00:1"), "{told}");
+    let told_s: f64 = told["2026-01-15T12:00:".len()..told.len() - 1]
+        .parse()
+        .unwrap();
+    assert!((10.0..=12.0).contains(&told_s), "{told}");
+
+    let store = Store::open(&db).unwrap();
+    let all = store.list(None, true).unwrap();
+    assert_eq!(all.len(), 1);
+    let inc = &all[0];
+    assert_eq!((inc.status, inc.active), (Status::Open, false));
+    assert!(inc.spoofed_likely, "{inc:?}");
+    assert!(inc.peak_pps > 10_000.0, "{inc:?}");
+    let sig = inc.signature.as_deref().unwrap();
+    assert!(
+        sig.contains("ip.dst == 10.10.10.10") && sig.contains("tcp.flags"),
+        "{sig}"
+    );
+    for engine in ["levee", "nftables", "iptables", "bpf", "cloudflare"] {
+        assert!(
+            inc.rules.contains_key(engine),
+            "{engine}: {:?}",
+            inc.rules.keys()
+        );
+    }
+    assert!(inc.rules["nftables"].contains("ip daddr 10.10.10.10"));
+    let history: Vec<String> = store
+        .history(inc.id)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.change)
+        .collect();
+    assert_eq!(history.first().map(String::as_str), Some("started"));
+    assert_eq!(history.last().map(String::as_str), Some("ended"));
+}
+
+#[test]
+fn web_traffic_alone_raises_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, alerts) = (
+        dir.path().join("incidents.db"),
+        dir.path().join("alerts.jsonl"),
+    );
+    let mut quiet = Quiet;
+    let mut m = monitor(&db, &alerts, &mut quiet);
+    for (ts, lt, data, len) in segment("benign", T0, 60_000, 4) {
+        m.feed(ts, lt, &data, len).unwrap();
+    }
+    let stats = m.finish().unwrap();
+    assert_eq!((stats.alerts, stats.incidents_opened), (0, 0), "{stats:?}");
+    assert!(stats.windows > 10, "{stats:?}");
+    assert!(alert_lines(&alerts).is_empty());
+    assert!(Store::open(&db)
+        .unwrap()
+        .list(None, true)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_monitor_killed_during_the_flood_continues_its_incident_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, alerts) = (
+        dir.path().join("incidents.db"),
+        dir.path().join("alerts.jsonl"),
+    );
+    let frames = flood_between_calm();
+    let cut = T0 + 13 * S;
+    {
+        let mut quiet = Quiet;
+        let mut m = monitor(&db, &alerts, &mut quiet);
+        for (ts, lt, data, len) in frames.iter().filter(|f| f.0 < cut) {
+            m.feed(*ts, *lt, data, *len).unwrap();
+        }
+        // Dropped without `finish`: the process died with the attack going on.
+    }
+    let before = alert_lines(&alerts);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0]["alert"], "start");
+    let id = before[0]["incident"]["id"].clone();
+
+    let mut quiet = Quiet;
+    let mut m = monitor(&db, &alerts, &mut quiet);
+    for (ts, lt, data, len) in frames.iter().filter(|f| f.0 >= cut) {
+        m.feed(*ts, *lt, data, *len).unwrap();
+    }
+    let stats = m.finish().unwrap();
+    assert_eq!(
+        (stats.resumed_after_restart, stats.incidents_opened),
+        (1, 0),
+        "{stats:?}"
+    );
+    let after = alert_lines(&alerts);
+    // No second start: the same incident goes on, and ends.
+    assert!(
+        after[1..].iter().all(|a| a["alert"] != "start"),
+        "{after:?}"
+    );
+    assert_eq!(after.last().unwrap()["alert"], "end");
+    assert!(after.iter().all(|a| a["incident"]["id"] == id));
+
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.list(None, true).unwrap().len(), 1);
+    let inc = store.get(id.as_i64().unwrap()).unwrap();
+    assert_eq!(
+        inc.start_ns,
+        before[0]["incident"]["start_ns"].as_i64().unwrap(),
+        "the start the first monitor saw is kept"
+    );
+    let history = store.history(inc.id).unwrap();
+    let changes: Vec<&str> = history.iter().map(|h| h.change.as_str()).collect();
+    let restarted = changes.iter().position(|c| *c == "restarted").unwrap();
+    assert_eq!(changes.get(restarted + 1), Some(&"resumed"), "{changes:?}");
+    assert!(history[restarted + 1]
+        .detail
+        .contains("no traffic of it was seen from"));
+}
+
+#[test]
+fn an_incident_left_active_and_never_seen_again_ends_after_the_quiet_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, alerts) = (
+        dir.path().join("incidents.db"),
+        dir.path().join("alerts.jsonl"),
+    );
+    let frames = flood_between_calm();
+    {
+        let mut quiet = Quiet;
+        let mut m = monitor(&db, &alerts, &mut quiet);
+        for (ts, lt, data, len) in frames.iter().filter(|f| f.0 < T0 + 13 * S) {
+            m.feed(*ts, *lt, data, *len).unwrap();
+        }
+    }
+    // Restarted on calm traffic only: the incident ends once the quiet period has passed.
+    let mut quiet = Quiet;
+    let mut m = monitor(&db, &alerts, &mut quiet);
+    // 100,000 packets: fifty seconds, past the 30-second quiet period.
+    for (ts, lt, data, len) in segment("benign", T0 + 100 * S, 100_000, 5) {
+        m.feed(ts, lt, &data, len).unwrap();
+    }
+    let lines = alert_lines(&alerts);
+    let end = lines.last().unwrap();
+    assert_eq!(end["alert"], "end", "{lines:?}");
+    assert!(!end["incident"]["active"].as_bool().unwrap());
+    let store = Store::open(&db).unwrap();
+    let history = store
+        .history(end["incident"]["id"].as_i64().unwrap())
+        .unwrap();
+    assert!(history
+        .last()
+        .unwrap()
+        .detail
+        .starts_with("not seen again by the restarted monitor"));
+    m.finish().unwrap();
+}

@@ -1,0 +1,276 @@
+//! `levee monitor` and `levee incidents` as a user runs them: a synthetic SYN flood played
+//! into the monitor is one incident with start, escalation and end alerts on standard
+//! output; people acknowledge, note and resolve it; a monitor stopped by SIGTERM leaves the
+//! incident active, one killed by SIGKILL too, and a monitor started again continues it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn levee() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_levee"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+fn flood(dir: &Path) -> PathBuf {
+    let out = dir.join("flood.pcap");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--scenario",
+            "syn-flood",
+            "--packets",
+            "60000",
+            "--out",
+        ])
+        .arg(&out));
+    assert!(o.status.success(), "{o:?}");
+    out
+}
+
+fn incidents(db: &Path, args: &[&str]) -> Output {
+    run(levee().arg("incidents").args(args).arg("--db").arg(db))
+}
+
+fn json(o: &Output) -> Value {
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = flood(dir.path());
+    let db = dir.path().join("incidents.db");
+    let o = run(levee()
+        .args(["monitor", "--read"])
+        .arg(&capture)
+        .arg("--db")
+        .arg(&db)
+        .args(["--alerts", "-"]));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let alerts: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["start", "escalation", "end"], "{alerts:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("START      incident 1: syn-flood on 10.10.10.10"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 incidents opened, 3 alerts (0 not delivered)"),
+        "{stderr}"
+    );
+
+    let list = json(&incidents(&db, &["list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["vector"], "syn-flood");
+    assert_eq!(list[0]["status"], "open");
+    assert_eq!(list[0]["active"], false);
+
+    let o = incidents(&db, &["ack", "1", "--owner", "alice"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o = incidents(&db, &["note", "1", "customer informed", "--by", "alice"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // The nftables rule, ready for `nft -f`.
+    let o = incidents(&db, &["show", "1", "--rule", "nftables"]);
+    let rule = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        rule.contains("table netdev levee {") && rule.contains("ip daddr 10.10.10.10"),
+        "{rule}"
+    );
+    let o = incidents(&db, &["show", "1", "--rule", "junos"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let o = incidents(
+        &db,
+        &["resolve", "1", "--why", "upstream filtered", "--by", "bob"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // Resolving twice is refused.
+    assert_eq!(incidents(&db, &["resolve", "1"]).status.code(), Some(1));
+
+    let shown = json(&incidents(&db, &["show", "1", "--json"]));
+    assert_eq!(shown["status"], "resolved");
+    assert_eq!(shown["owner"], "alice");
+    let history: Vec<(String, String)> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["change"].as_str().unwrap().into(),
+                h["actor"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("started", "levee monitor"),
+        ("escalated", "levee monitor"),
+        ("ended", "levee monitor"),
+        ("acknowledged", "alice"),
+        ("note", "alice"),
+        ("resolved", "bob"),
+    ];
+    assert_eq!(
+        history,
+        expected.map(|(c, a)| (c.to_string(), a.to_string())),
+        "{shown}"
+    );
+    // Resolved incidents leave the default list.
+    assert_eq!(
+        json(&incidents(&db, &["list", "--json"])),
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        json(&incidents(&db, &["list", "--all", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn incidents_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("none.db");
+    // No database there: nothing is created.
+    assert_eq!(incidents(&db, &["list"]).status.code(), Some(3));
+    assert!(!db.exists());
+    assert_eq!(
+        run(levee().args(["incidents", "list"])).status.code(),
+        Some(2)
+    );
+    // A file that is not a database is refused and left alone.
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "my notes").unwrap();
+    assert_eq!(incidents(&junk, &["list"]).status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&junk).unwrap(), "my notes");
+    let o = run(levee()
+        .args(["monitor", "--read"])
+        .arg(&junk)
+        .arg("--db")
+        .arg(dir.path().join("m.db")));
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    let o = run(levee()
+        .args(["monitor", "--quiet", "0", "--read", "x", "--db"])
+        .arg(dir.path().join("m.db")));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    // Outputs are never written over the input.
+    let capture = dir.path().join("empty.pcap");
+    std::fs::write(&capture, "").unwrap();
+    for args in [
+        vec!["--db", capture.to_str().unwrap()],
+        vec![
+            "--db",
+            dir.path().join("m.db").to_str().unwrap(),
+            "--alerts",
+            capture.to_str().unwrap(),
+        ],
+    ] {
+        let o = run(levee()
+            .args(["monitor", "--read"])
+            .arg(&capture)
+            .args(&args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        assert_eq!(std::fs::read(&capture).unwrap(), b"");
+    }
+}
+
+/// Plays `capture` at its own pace into a monitor on `db`, signals it after `after`, and
+/// returns its output.
+fn signalled(capture: &Path, db: &Path, signal: &str, after: Duration) -> Output {
+    let child = levee()
+        .args(["monitor", "--realtime", "--read"])
+        .arg(capture)
+        .arg("--db")
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let _ = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_stopped_or_killed_monitor_leaves_its_incident_active_and_the_next_continues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = flood(dir.path());
+    let db = dir.path().join("incidents.db");
+    // The flood lasts three seconds; stopped in its third, the attack is not over.
+    let o = signalled(&capture, &db, "-TERM", Duration::from_millis(2500));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("active incidents stay active"));
+    let shown = json(&incidents(&db, &["show", "1", "--json"]));
+    assert_eq!(shown["active"], true, "{shown}");
+    assert_eq!(
+        shown["history"].as_array().unwrap().last().unwrap()["change"],
+        "stopped"
+    );
+
+    // Killed outright: no word written, the incident still active.
+    let o = signalled(&capture, &db, "-KILL", Duration::from_millis(2500));
+    assert_eq!(o.status.code(), None, "{o:?}");
+    let shown = json(&incidents(&db, &["show", "1", "--json"]));
+    assert_eq!(shown["active"], true, "{shown}");
+
+    // Started again on the whole flood: the same incident, continued and ended.
+    let o = run(levee()
+        .args(["monitor", "--read"])
+        .arg(&capture)
+        .arg("--db")
+        .arg(&db)
+        .args(["--alerts", "-"]));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("0 incidents opened"), "{stderr}");
+    assert!(
+        stderr.contains("1 incidents continued after a restart"),
+        "{stderr}"
+    );
+    let list = json(&incidents(&db, &["list", "--all", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let shown = json(&incidents(&db, &["show", "1", "--json"]));
+    assert_eq!(shown["active"], false, "{shown}");
+    let changes: Vec<&str> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["change"].as_str().unwrap())
+        .collect();
+    let stopped = changes.iter().position(|c| *c == "stopped").unwrap();
+    // Two restarts (after the stop, after the kill), each continuing the incident.
+    assert_eq!(
+        changes[stopped..]
+            .iter()
+            .filter(|c| **c == "restarted")
+            .count(),
+        2,
+        "{changes:?}"
+    );
+    assert!(
+        changes[stopped..]
+            .iter()
+            .filter(|c| **c == "resumed")
+            .count()
+            >= 2,
+        "{changes:?}"
+    );
+    assert_eq!(changes.last(), Some(&"ended"), "{changes:?}");
+}
