@@ -21,7 +21,6 @@ pub mod alerts;
 pub mod rules;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -30,7 +29,11 @@ use levee_capture::{CaptureReader, Item};
 use levee_engine::stream::{AttackEvent, Event, Stream, StreamConfig, WindowSummary};
 use levee_incidents::{Alert, Observation, Store, StoreError};
 
-pub use alerts::{AlertSink, JsonLines};
+pub use alerts::{AlertSink, JsonLines, Syslog, Webhook};
+
+/// How long a stopping monitor waits for its sinks to deliver queued alerts (a webhook's
+/// retries take up to 3.75 s an alert).
+const SINK_CLOSE: Duration = Duration::from_secs(15);
 
 /// What stopped a monitor.
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +41,6 @@ pub enum MonitorError {
     /// The incident database failed: no state change may be alerted that it did not keep.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The input could not be opened.
-    #[error(transparent)]
-    Open(#[from] levee_capture::OpenError),
 }
 
 /// How a monitor detects and where it keeps what it finds.
@@ -178,7 +178,25 @@ impl<'w> Monitor<'w> {
         }
         let orphans = std::mem::take(&mut self.orphans);
         self.end_orphans(orphans, "the input ended")?;
+        self.close_sinks();
         Ok(self.stats)
+    }
+
+    /// Gives the sinks time to deliver what they queued, and counts what they could not.
+    fn close_sinks(&mut self) {
+        for sink in &mut self.sinks {
+            sink.close(SINK_CLOSE);
+        }
+        self.poll_failures();
+    }
+
+    fn poll_failures(&mut self) {
+        for sink in &mut self.sinks {
+            for why in sink.failures() {
+                self.stats.alert_failures += 1;
+                self.watcher.alert_failed(sink.name(), &why);
+            }
+        }
     }
 
     /// The monitor is stopped (SIGTERM) with the traffic going on: attacks are not called
@@ -186,6 +204,7 @@ impl<'w> Monitor<'w> {
     /// again continues it.
     pub fn stop(mut self, why: &str) -> Result<MonitorStats, MonitorError> {
         self.store.monitor_stopped(why)?;
+        self.close_sinks();
         Ok(self.stats)
     }
 
@@ -305,6 +324,7 @@ impl<'w> Monitor<'w> {
                 self.watcher.alert_failed(sink.name(), &why);
             }
         }
+        self.poll_failures();
     }
 }
 
@@ -318,15 +338,14 @@ pub enum Pace {
     Realtime,
 }
 
-/// Plays the capture at `path` into `monitor` at `pace`, until its end or until `stop` is set.
-/// Damaged records are skipped and told.
+/// Plays the capture `reader` reads into `monitor` at `pace`, until its end or until `stop`
+/// is set. Damaged records are skipped and told.
 pub fn play(
     monitor: &mut Monitor<'_>,
-    path: &Path,
+    mut reader: CaptureReader,
     pace: Pace,
     stop: &AtomicBool,
 ) -> Result<(), MonitorError> {
-    let mut reader = CaptureReader::open(path)?;
     let started = Instant::now();
     let mut first: Option<i64> = None;
     while let Some(item) = reader.next_item() {

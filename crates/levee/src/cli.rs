@@ -81,6 +81,13 @@ pub struct MonitorArgs {
     /// Append alerts as JSON lines to this file (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     pub alerts: Vec<PathBuf>,
+    /// POST each alert's JSON to this URL (http:// or https://), retried with backoff from a
+    /// thread of its own.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Vec<String>,
+    /// Send each alert as an RFC 5424 syslog message to udp://HOST:PORT or tcp://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    pub syslog: Vec<String>,
     /// An attack ends when its evidence has been quiet this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub quiet: f64,

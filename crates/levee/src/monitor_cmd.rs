@@ -80,7 +80,6 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let store = Store::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
     let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
     for path in &a.alerts {
         if path.as_os_str() == "-" {
@@ -91,6 +90,20 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
             sinks.push(Box::new(sink));
         }
     }
+    for url in &a.webhook {
+        sinks.push(Box::new(
+            levee_monitor::Webhook::new(url).map_err(crate::Exit::usage)?,
+        ));
+    }
+    for url in &a.syslog {
+        sinks.push(Box::new(
+            levee_monitor::Syslog::new(url).map_err(crate::Exit::usage)?,
+        ));
+    }
+    // The capture first, then the database: a mistake creates no database.
+    let reader = levee_capture::CaptureReader::open(&a.read)
+        .map_err(|e| crate::Exit::no_input(e.to_string()))?;
+    let store = Store::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
     let analysis = levee_analyze::AnalyzeConfig {
         min_pps: a.min_pps,
         min_packets: a.min_packets,
@@ -123,13 +136,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     } else {
         Pace::Fast
     };
-    match levee_monitor::play(&mut m, &a.read, pace, &stop) {
-        Ok(()) => {}
-        Err(levee_monitor::MonitorError::Open(e)) => {
-            return Err(crate::Exit::no_input(e.to_string()))
-        }
-        Err(e) => return Err(e.into()),
-    }
+    levee_monitor::play(&mut m, reader, pace, &stop)?;
     let stopped = stop.load(Ordering::Relaxed);
     let stats = if stopped {
         m.stop("SIGINT or SIGTERM")?

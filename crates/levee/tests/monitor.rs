@@ -164,10 +164,25 @@ fn incidents_refuses_what_it_cannot_do() {
         .arg("--db")
         .arg(dir.path().join("m.db")));
     assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(
+        !dir.path().join("m.db").exists(),
+        "a capture that cannot be read creates no database"
+    );
     let o = run(levee()
         .args(["monitor", "--quiet", "0", "--read", "x", "--db"])
         .arg(dir.path().join("m.db")));
     assert_eq!(o.status.code(), Some(2), "{o:?}");
+    for bad in [["--webhook", "ftp://x"], ["--syslog", "udp:/x"]] {
+        let o = run(levee()
+            .args(["monitor", "--read", "x", "--db"])
+            .arg(dir.path().join("m.db"))
+            .args(bad));
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {o:?}");
+        assert!(
+            !dir.path().join("m.db").exists(),
+            "a mistake creates no database"
+        );
+    }
     // Outputs are never written over the input.
     let capture = dir.path().join("empty.pcap");
     std::fs::write(&capture, "").unwrap();
