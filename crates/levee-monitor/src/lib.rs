@@ -31,6 +31,9 @@ use levee_incidents::{Alert, Observation, Store, StoreError};
 
 pub use alerts::{AlertSink, JsonLines, Syslog, Webhook};
 
+/// How often detection runs, in traffic time.
+pub const DECIDE_EVERY_NS: i64 = 250_000_000;
+
 /// How long a stopping monitor waits for its sinks to deliver queued alerts (a webhook's
 /// retries take up to 3.75 s an alert).
 const SINK_CLOSE: Duration = Duration::from_secs(15);
@@ -52,6 +55,8 @@ pub struct MonitorConfig {
     pub quiet_ns: i64,
     /// The device the nftables rule of an incident hooks.
     pub device: String,
+    /// Detection runs at the end of every stretch of traffic time this long (ns).
+    pub decide_every_ns: i64,
 }
 
 impl MonitorConfig {
@@ -61,6 +66,7 @@ impl MonitorConfig {
             analysis,
             quiet_ns: 30_000_000_000,
             device: "eth0".into(),
+            decide_every_ns: DECIDE_EVERY_NS,
         }
     }
 }
@@ -129,6 +135,7 @@ impl<'w> Monitor<'w> {
         let orphans = store.monitor_restarted()?;
         let mut stream_config = StreamConfig::new(config.analysis.clone());
         stream_config.quiet_ns = config.quiet_ns;
+        stream_config.window_ns = config.decide_every_ns.max(1);
         Ok(Monitor {
             stream: Stream::new(stream_config),
             config,

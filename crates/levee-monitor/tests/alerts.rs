@@ -28,13 +28,10 @@ fn run_flood(sinks: Vec<Box<dyn AlertSink>>) -> levee_monitor::MonitorStats {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("incidents.db")).unwrap();
     let mut quiet = Quiet;
-    let mut m = Monitor::new(
-        MonitorConfig::new(AnalyzeConfig::default()),
-        store,
-        sinks,
-        &mut quiet,
-    )
-    .unwrap();
+    // One decision a second: the flood is a start, one escalation and an end.
+    let mut config = MonitorConfig::new(AnalyzeConfig::default());
+    config.decide_every_ns = 1_000_000_000;
+    let mut m = Monitor::new(config, store, sinks, &mut quiet).unwrap();
     let mut reader = CaptureReader::from_bytes("flood", pcap).unwrap();
     while let Some(item) = reader.next_item() {
         if let Item::Frame(f) = item {

@@ -63,14 +63,24 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
         .iter()
         .map(|a| a["alert"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["start", "escalation", "end"], "{alerts:?}");
+    // A start, escalations as the flood's peak doubles, an end.
+    assert_eq!(kinds.first(), Some(&"start"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"end"), "{kinds:?}");
+    assert!(kinds.len() >= 3, "{kinds:?}");
+    assert!(
+        kinds[1..kinds.len() - 1].iter().all(|k| *k == "escalation"),
+        "{kinds:?}"
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         stderr.contains("START      incident 1: syn-flood on 10.10.10.10"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("1 incidents opened, 3 alerts (0 not delivered)"),
+        stderr.contains(&format!(
+            "1 incidents opened, {} alerts (0 not delivered)",
+            kinds.len()
+        )),
         "{stderr}"
     );
 
@@ -115,19 +125,19 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
             )
         })
         .collect();
-    let expected = [
-        ("started", "levee monitor"),
-        ("escalated", "levee monitor"),
+    // The monitor's changes (an `updated` for each rise short of an escalation), then
+    // people's.
+    let people = [
         ("ended", "levee monitor"),
         ("acknowledged", "alice"),
         ("note", "alice"),
         ("resolved", "bob"),
-    ];
-    assert_eq!(
-        history,
-        expected.map(|(c, a)| (c.to_string(), a.to_string())),
-        "{shown}"
-    );
+    ]
+    .map(|(c, a)| (c.to_string(), a.to_string()));
+    assert_eq!(history[0].0, "started", "{shown}");
+    assert!(history.ends_with(&people), "{shown}");
+    let escalated = history.iter().filter(|(c, _)| c == "escalated").count();
+    assert_eq!(escalated, kinds.len() - 2, "{shown}");
     // Resolved incidents leave the default list.
     assert_eq!(
         json(&incidents(&db, &["list", "--json"])),
