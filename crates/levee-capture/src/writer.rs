@@ -25,15 +25,21 @@ impl<W: Write> PcapWriter<W> {
     /// Writes one packet captured at `ts_nanos` (nanoseconds since 1970), cut to the snapshot
     /// length.
     pub fn write(&mut self, ts_nanos: i64, packet: &[u8]) -> io::Result<()> {
-        let caplen = packet.len().min(self.snaplen as usize);
+        self.write_frame(ts_nanos, packet, packet.len() as u32)
+    }
+
+    /// Writes a frame that was `orig_len` bytes on the wire, of which `data` was kept (cut
+    /// again to the snapshot length).
+    pub fn write_frame(&mut self, ts_nanos: i64, data: &[u8], orig_len: u32) -> io::Result<()> {
+        let caplen = data.len().min(self.snaplen as usize);
         let ts = ts_nanos.max(0) as u64;
         let mut h = [0u8; 16];
         h[0..4].copy_from_slice(&((ts / 1_000_000_000) as u32).to_le_bytes());
         h[4..8].copy_from_slice(&((ts % 1_000_000_000) as u32).to_le_bytes());
         h[8..12].copy_from_slice(&(caplen as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&(packet.len() as u32).to_le_bytes());
+        h[12..16].copy_from_slice(&orig_len.max(caplen as u32).to_le_bytes());
         self.out.write_all(&h)?;
-        self.out.write_all(&packet[..caplen])
+        self.out.write_all(&data[..caplen])
     }
 
     /// Flushes what was written so far to the sink, which a reader may then read whole.

@@ -171,6 +171,9 @@ pub struct Incident {
     pub rules: BTreeMap<String, String>,
     /// Why it is an attack.
     pub evidence: Vec<String>,
+    /// Captures of its packets (the monitor's recent traffic when it started, then its
+    /// packets), one per start.
+    pub samples: Vec<String>,
     /// Who took it.
     pub owner: Option<String>,
     /// When it was opened (wall clock, RFC 3339).
@@ -192,7 +195,7 @@ pub struct HistoryEntry {
     /// `levee monitor`, or the person who made it.
     pub actor: String,
     /// `started`, `updated`, `escalated`, `ended`, `resumed`, `stopped`, `restarted`,
-    /// `acknowledged`, `mitigated`, `resolved`, `reopened`, `note`.
+    /// `sample`, `acknowledged`, `mitigated`, `resolved`, `reopened`, `note`.
     pub change: String,
     /// What changed, as a sentence.
     pub detail: String,
@@ -530,6 +533,42 @@ impl Store {
         Ok(ids)
     }
 
+    /// The monitor wrote a capture of incident `id`'s packets at `path` (`detail`: what it
+    /// holds): listed in its `samples`.
+    pub fn sample_written(&mut self, id: i64, path: &str, detail: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut inc = read_incident(&tx, id)?;
+        let now = wall_now();
+        inc.samples.push(path.to_string());
+        tx.execute(
+            "UPDATE incidents SET samples = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, json(&inc.samples), now],
+        )?;
+        add_history(
+            &tx,
+            id,
+            &now,
+            None,
+            MONITOR,
+            "sample",
+            &format!("{path}: {detail}"),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes a change the monitor made outside the attack's state (`change`: a word from
+    /// [`HistoryEntry::change`]) in incident `id`'s history.
+    pub fn monitor_history(
+        &mut self,
+        id: i64,
+        change: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        read_incident(&self.conn, id)?;
+        add_history(&self.conn, id, &wall_now(), None, MONITOR, change, detail)
+    }
+
     /// A person takes incident `id`.
     pub fn acknowledge(&mut self, id: i64, owner: &str) -> Result<Incident, StoreError> {
         self.person_change(id, owner, |inc| {
@@ -782,6 +821,7 @@ fn incident_from_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
         // Written by this crate as JSON; a hand-edited value that is not is shown as empty.
         rules: serde_json::from_str(&rules).unwrap_or_default(),
         evidence: serde_json::from_str(&evidence).unwrap_or_default(),
+        samples: serde_json::from_str(&r.get::<_, String>("samples")?).unwrap_or_default(),
         owner: r.get("owner")?,
         opened_at: r.get("opened_at")?,
         updated_at: r.get("updated_at")?,

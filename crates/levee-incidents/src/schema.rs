@@ -44,6 +44,8 @@ pub const MIGRATIONS: &[&str] = &[
         detail        TEXT NOT NULL
     );
     CREATE INDEX history_by_incident ON history (incident, id);",
+    // 2: the captures of each incident's packets (a JSON array of paths).
+    "ALTER TABLE incidents ADD COLUMN samples TEXT NOT NULL DEFAULT '[]';",
 ];
 
 /// The version the migrations here make.

@@ -299,3 +299,43 @@ fn alerts_serialise_with_the_incident() {
     assert_eq!(v["incident"]["rules"]["bpf"], "dst host 10.0.0.1");
     assert!(v["incident"].get("alerted_pps").is_none());
 }
+
+#[test]
+fn a_version_1_database_is_migrated_with_its_incidents_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("incidents.db");
+    {
+        // A database as the first levee with incidents wrote it.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch("PRAGMA user_version = 1").unwrap();
+        conn.execute(
+            "INSERT INTO incidents (vector, target, status, attack, start_ns, end_ns, peak_pps,
+                alerted_pps, sources, spoofed, signature, rules, evidence, owner, opened_at,
+                updated_at)
+             VALUES ('udp-flood', '10.0.0.9', 'acknowledged', 'ended', 1, 2, 3.0, 3.0, 4, 0,
+                NULL, '{}', '[]', 'carol', 'then', 'then')",
+            [],
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    let inc = s.get(1).unwrap();
+    assert_eq!(
+        (inc.vector.as_str(), inc.owner.as_deref()),
+        ("udp-flood", Some("carol"))
+    );
+    assert!(inc.samples.is_empty());
+    s.sample_written(
+        1,
+        "/var/lib/levee/incident-1.pcap",
+        "1,000 packets before its start",
+    )
+    .unwrap();
+    assert_eq!(
+        s.get(1).unwrap().samples,
+        ["/var/lib/levee/incident-1.pcap"]
+    );
+    assert_eq!(s.history(1).unwrap()[0].change, "sample");
+}

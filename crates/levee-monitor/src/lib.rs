@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
+pub mod evidence;
 pub mod rules;
 
 use std::collections::HashMap;
@@ -44,6 +45,14 @@ pub enum MonitorError {
     /// The incident database failed: no state change may be alerted that it did not keep.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The evidence directory cannot be made.
+    #[error("evidence directory {dir}: {source}")]
+    Evidence {
+        /// The directory.
+        dir: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
 }
 
 /// How a monitor detects and where it keeps what it finds.
@@ -57,6 +66,9 @@ pub struct MonitorConfig {
     pub device: String,
     /// Detection runs at the end of every stretch of traffic time this long (ns).
     pub decide_every_ns: i64,
+    /// Where each incident's packets are written as a capture (see [`evidence`]); none
+    /// kept when `None`.
+    pub evidence_dir: Option<std::path::PathBuf>,
 }
 
 impl MonitorConfig {
@@ -67,6 +79,7 @@ impl MonitorConfig {
             quiet_ns: 30_000_000_000,
             device: "eth0".into(),
             decide_every_ns: DECIDE_EVERY_NS,
+            evidence_dir: None,
         }
     }
 }
@@ -79,6 +92,8 @@ pub trait Watcher {
     fn window(&mut self, _window: &WindowSummary) {}
     /// A sink could not take an alert.
     fn alert_failed(&mut self, _sink: &str, _why: &str) {}
+    /// An incident's capture could not be written.
+    fn evidence_failed(&mut self, _incident: i64, _why: &str) {}
     /// A record of the input was damaged and skipped.
     fn damaged(&mut self, _what: &str) {}
 }
@@ -121,6 +136,8 @@ pub struct Monitor<'w> {
     orphans: Vec<i64>,
     /// Traffic time of the first packet.
     first_ns: Option<i64>,
+    /// The last packets, and the incidents' captures (with an evidence directory).
+    evidence: Option<(Box<evidence::Recent>, evidence::Samples)>,
     stats: MonitorStats,
 }
 
@@ -133,6 +150,16 @@ impl<'w> Monitor<'w> {
         watcher: &'w mut dyn Watcher,
     ) -> Result<Monitor<'w>, MonitorError> {
         let orphans = store.monitor_restarted()?;
+        let evidence = match &config.evidence_dir {
+            Some(dir) => Some((
+                Box::new(evidence::Recent::new()),
+                evidence::Samples::new(dir).map_err(|e| MonitorError::Evidence {
+                    dir: dir.display().to_string(),
+                    source: e,
+                })?,
+            )),
+            None => None,
+        };
         let mut stream_config = StreamConfig::new(config.analysis.clone());
         stream_config.quiet_ns = config.quiet_ns;
         stream_config.window_ns = config.decide_every_ns.max(1);
@@ -145,6 +172,7 @@ impl<'w> Monitor<'w> {
             incidents: HashMap::new(),
             orphans,
             first_ns: None,
+            evidence,
             stats: MonitorStats::default(),
         })
     }
@@ -161,6 +189,14 @@ impl<'w> Monitor<'w> {
         self.stats.packets += 1;
         self.stats.bytes += u64::from(orig_len);
         self.stream.feed(ts_nanos, linktype, data, orig_len);
+        if let Some((recent, samples)) = &mut self.evidence {
+            recent.push(ts_nanos, linktype, data, orig_len);
+            if samples.any_open() {
+                for (id, e) in samples.add(ts_nanos, linktype, data, orig_len) {
+                    self.watcher.evidence_failed(id, &e.to_string());
+                }
+            }
+        }
         self.handle_events()
     }
 
@@ -185,8 +221,62 @@ impl<'w> Monitor<'w> {
         }
         let orphans = std::mem::take(&mut self.orphans);
         self.end_orphans(orphans, "the input ended")?;
+        self.finish_samples()?;
         self.close_sinks();
         Ok(self.stats)
+    }
+
+    /// Begins incident `id`'s capture with the recent packets (unless one is open).
+    fn start_sample(&mut self, id: i64) -> Result<(), MonitorError> {
+        let Some((recent, samples)) = &mut self.evidence else {
+            return Ok(());
+        };
+        match samples.start(id, recent) {
+            Ok(Some((path, packets))) => self.store.monitor_history(
+                id,
+                "sample",
+                &format!(
+                    "capture {} begun with the {packets} packets before and as it started",
+                    path.display()
+                ),
+            )?,
+            Ok(None) => {}
+            Err(e) => self.watcher.evidence_failed(id, &e.to_string()),
+        }
+        Ok(())
+    }
+
+    /// Closes incident `id`'s capture and records it.
+    fn finish_sample(&mut self, id: i64) -> Result<(), MonitorError> {
+        let Some((_, samples)) = &mut self.evidence else {
+            return Ok(());
+        };
+        match samples.finish(id) {
+            Some(Ok((path, packets))) => {
+                let path = path.display().to_string();
+                self.store.sample_written(
+                    id,
+                    &path,
+                    &format!("{packets} packets (at most {})", evidence::SAMPLE_PACKETS),
+                )?;
+            }
+            Some(Err(e)) => self.watcher.evidence_failed(id, &e.to_string()),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Closes every open capture (the monitor stops).
+    fn finish_samples(&mut self) -> Result<(), MonitorError> {
+        let ids = self
+            .evidence
+            .as_ref()
+            .map(|(_, s)| s.open_ids())
+            .unwrap_or_default();
+        for id in ids {
+            self.finish_sample(id)?;
+        }
+        Ok(())
     }
 
     /// Gives the sinks time to deliver what they queued, and counts what they could not.
@@ -211,6 +301,7 @@ impl<'w> Monitor<'w> {
     /// again continues it.
     pub fn stop(mut self, why: &str) -> Result<MonitorStats, MonitorError> {
         self.store.monitor_stopped(why)?;
+        self.finish_samples()?;
         self.close_sinks();
         Ok(self.stats)
     }
@@ -255,6 +346,7 @@ impl<'w> Monitor<'w> {
                 }
                 self.incidents.insert(a.id, id);
                 self.send(alert);
+                self.start_sample(id)?;
             }
             Event::AttackUpdated(a) => {
                 if let Some(&id) = self.incidents.get(&a.id) {
@@ -268,6 +360,7 @@ impl<'w> Monitor<'w> {
                     let o = self.observation(&a);
                     let alert = self.store.ended(id, &o, end_why)?;
                     self.send(alert);
+                    self.finish_sample(id)?;
                 }
             }
         }

@@ -88,6 +88,11 @@ pub struct MonitorArgs {
     /// Send each alert as an RFC 5424 syslog message to udp://HOST:PORT or tcp://HOST:PORT.
     #[arg(long, value_name = "URL")]
     pub syslog: Vec<String>,
+    /// Write each incident's packets (the moments before and as its attack began, then its
+    /// packets, 50,000 at most, 256 bytes each) to a capture in this directory, named after
+    /// the incident and never written over.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
     /// An attack ends when its evidence has been quiet this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub quiet: f64,

@@ -56,6 +56,10 @@ impl Watcher for Terminal {
         eprintln!("levee: an alert could not be written to {sink}: {why}");
     }
 
+    fn evidence_failed(&mut self, incident: i64, why: &str) {
+        eprintln!("levee: incident {incident}'s capture could not be written: {why}");
+    }
+
     fn damaged(&mut self, what: &str) {
         eprintln!("levee: {what}");
     }
@@ -114,6 +118,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     let mut config = MonitorConfig::new(analysis);
     config.quiet_ns = (a.quiet * 1e9) as i64;
     config.device = a.device.clone();
+    config.evidence_dir = a.evidence.clone();
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -326,6 +331,9 @@ fn print_incident(i: &Incident, history: &[levee_incidents::HistoryEntry]) {
     if let Some(s) = &i.signature {
         println!("  signature  {s}");
         println!("             (the most specific candidate, not measured: check it with `levee analyze` on the traffic before applying)");
+    }
+    for sample in &i.samples {
+        println!("  packets    {sample}");
     }
     if !i.rules.is_empty() {
         println!(

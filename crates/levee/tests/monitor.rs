@@ -52,6 +52,8 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
         .arg(&capture)
         .arg("--db")
         .arg(&db)
+        .arg("--evidence")
+        .arg(dir.path().join("evidence"))
         .args(["--alerts", "-"]));
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let alerts: Vec<Value> = String::from_utf8(o.stdout)
@@ -89,6 +91,17 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
     assert_eq!(list[0]["vector"], "syn-flood");
     assert_eq!(list[0]["status"], "open");
     assert_eq!(list[0]["active"], false);
+
+    // The incident's packets, as a capture levee itself analyses to the same attack.
+    let sample = list[0]["samples"][0].as_str().unwrap().to_string();
+    assert_eq!(
+        Path::new(&sample),
+        dir.path().join("evidence").join("incident-1.pcap")
+    );
+    let analysis = json(&run(levee().args(["analyze", "--json"]).arg(&sample)));
+    assert_eq!(analysis["attacks"][0]["vector"], "syn-flood", "{analysis}");
+    let packets = analysis["capture"]["packets"].as_u64().unwrap();
+    assert!((10_000..=66_384).contains(&packets), "{packets}");
 
     let o = incidents(&db, &["ack", "1", "--owner", "alice"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
@@ -129,6 +142,7 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
     // people's.
     let people = [
         ("ended", "levee monitor"),
+        ("sample", "levee monitor"),
         ("acknowledged", "alice"),
         ("note", "alice"),
         ("resolved", "bob"),
@@ -136,6 +150,8 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
     .map(|(c, a)| (c.to_string(), a.to_string()));
     assert_eq!(history[0].0, "started", "{shown}");
     assert!(history.ends_with(&people), "{shown}");
+    let samples = history.iter().filter(|(c, _)| c == "sample").count();
+    assert_eq!(samples, 2, "begun, then written: {shown}");
     let escalated = history.iter().filter(|(c, _)| c == "escalated").count();
     assert_eq!(escalated, kinds.len() - 2, "{shown}");
     // Resolved incidents leave the default list.

@@ -1,0 +1,254 @@
+//! Each incident's packets, kept as a capture for whoever investigates it.
+//!
+//! The monitor copies the first [`SNAPLEN`] bytes of every packet into a ring of the last
+//! [`RING_PACKETS`] packets (fixed slots, allocated once: a copy of a few hundred bytes a
+//! packet, no allocation). When an attack starts, the ring is written to a new capture in the
+//! evidence directory (the traffic of the moments before and as it began), and the packets
+//! that follow go on being written to it until it holds [`SAMPLE_PACKETS`] packets or the
+//! attack ends. A capture is never written over: a later start of the same incident gets a
+//! file of its own.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+use levee_capture::PcapWriter;
+
+/// Bytes of each packet kept: headers to layer 4 and the start of a payload.
+pub const SNAPLEN: usize = 256;
+/// Packets the ring holds: the moments before an attack's start, at flood rates.
+pub const RING_PACKETS: usize = 16_384;
+/// Packets one incident's capture holds at most.
+pub const SAMPLE_PACKETS: u64 = 50_000;
+
+/// One packet in the ring.
+#[derive(Clone)]
+struct Slot {
+    ts_nanos: i64,
+    linktype: u32,
+    orig_len: u32,
+    len: u16,
+    data: [u8; SNAPLEN],
+}
+
+/// The last packets seen.
+pub struct Recent {
+    slots: Vec<Slot>,
+    /// Where the next packet goes.
+    head: usize,
+    /// Packets held (up to the ring's size).
+    held: usize,
+}
+
+impl Default for Recent {
+    fn default() -> Recent {
+        Recent::new()
+    }
+}
+
+impl Recent {
+    /// An empty ring of [`RING_PACKETS`] slots.
+    pub fn new() -> Recent {
+        Recent {
+            slots: vec![
+                Slot {
+                    ts_nanos: 0,
+                    linktype: 0,
+                    orig_len: 0,
+                    len: 0,
+                    data: [0; SNAPLEN],
+                };
+                RING_PACKETS
+            ],
+            head: 0,
+            held: 0,
+        }
+    }
+
+    /// Keeps `data`'s first bytes.
+    #[inline]
+    pub fn push(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
+        let slot = &mut self.slots[self.head];
+        let n = data.len().min(SNAPLEN);
+        slot.ts_nanos = ts_nanos;
+        slot.linktype = linktype;
+        slot.orig_len = orig_len;
+        slot.len = n as u16;
+        slot.data[..n].copy_from_slice(&data[..n]);
+        self.head = (self.head + 1) % RING_PACKETS;
+        self.held = (self.held + 1).min(RING_PACKETS);
+    }
+
+    /// The packets held, oldest first: (ts, linktype, bytes kept, length on the wire).
+    fn oldest_first(&self) -> impl Iterator<Item = (i64, u32, &[u8], u32)> {
+        let start = (self.head + RING_PACKETS - self.held) % RING_PACKETS;
+        (0..self.held).map(move |i| {
+            let s = &self.slots[(start + i) % RING_PACKETS];
+            (
+                s.ts_nanos,
+                s.linktype,
+                &s.data[..s.len as usize],
+                s.orig_len,
+            )
+        })
+    }
+}
+
+/// An incident's capture being written.
+struct Sample {
+    path: PathBuf,
+    writer: PcapWriter<BufWriter<File>>,
+    linktype: u32,
+    packets: u64,
+}
+
+/// The captures of the incidents whose attacks are going on.
+pub struct Samples {
+    dir: PathBuf,
+    open: HashMap<i64, Sample>,
+}
+
+impl Samples {
+    /// Captures written to `dir` (created when missing).
+    pub fn new(dir: &Path) -> io::Result<Samples> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Samples {
+            dir: dir.to_path_buf(),
+            open: HashMap::new(),
+        })
+    }
+
+    /// Starts incident `id`'s capture with the ring's packets; returns its path and how many
+    /// packets it took from the ring. Nothing when one is open for it already.
+    pub fn start(&mut self, id: i64, recent: &Recent) -> io::Result<Option<(PathBuf, u64)>> {
+        if self.open.contains_key(&id) {
+            return Ok(None);
+        }
+        let Some((_, linktype, _, _)) = recent.oldest_first().last() else {
+            return Ok(None);
+        };
+        // A new file, never one that exists.
+        let mut n = 1;
+        let (path, file) = loop {
+            let name = if n == 1 {
+                format!("incident-{id}.pcap")
+            } else {
+                format!("incident-{id}-{n}.pcap")
+            };
+            let path = self.dir.join(name);
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(f) => break (path, f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 10_000 => n += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let mut writer = PcapWriter::new(BufWriter::new(file), linktype, SNAPLEN as u32)?;
+        let mut packets = 0;
+        // One link type a pcap file: the ring's newest packet's (others are left out).
+        for (ts, lt, data, orig) in recent.oldest_first() {
+            if lt == linktype {
+                writer.write_frame(ts, data, orig)?;
+                packets += 1;
+            }
+        }
+        writer.flush()?;
+        self.open.insert(
+            id,
+            Sample {
+                path: path.clone(),
+                writer,
+                linktype,
+                packets,
+            },
+        );
+        Ok(Some((path, packets)))
+    }
+
+    /// Whether any capture is being written.
+    #[inline]
+    pub fn any_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// Adds a packet to every open capture not yet full. A capture that cannot be written is
+    /// closed, and its error given.
+    pub fn add(
+        &mut self,
+        ts_nanos: i64,
+        linktype: u32,
+        data: &[u8],
+        orig_len: u32,
+    ) -> Vec<(i64, io::Error)> {
+        let mut failed = Vec::new();
+        for (&id, s) in self.open.iter_mut() {
+            if s.packets < SAMPLE_PACKETS && s.linktype == linktype {
+                match s.writer.write_frame(ts_nanos, data, orig_len) {
+                    Ok(()) => s.packets += 1,
+                    Err(e) => failed.push((id, e)),
+                }
+            }
+        }
+        for (id, _) in &failed {
+            self.open.remove(id);
+        }
+        failed
+    }
+
+    /// Closes incident `id`'s capture: its path and packets.
+    pub fn finish(&mut self, id: i64) -> Option<io::Result<(PathBuf, u64)>> {
+        let s = self.open.remove(&id)?;
+        Some(s.writer.finish().map(|_| (s.path, s.packets)))
+    }
+
+    /// The incidents whose captures are open.
+    pub fn open_ids(&self) -> Vec<i64> {
+        self.open.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ring_keeps_the_last_packets_oldest_first_and_cut() {
+        let mut r = Recent::new();
+        for i in 0..(RING_PACKETS as i64 + 5) {
+            r.push(i, 1, &[i as u8; 300], 1500);
+        }
+        let kept: Vec<_> = r.oldest_first().collect();
+        assert_eq!(kept.len(), RING_PACKETS);
+        assert_eq!(kept[0].0, 5);
+        assert_eq!(kept.last().unwrap().0, RING_PACKETS as i64 + 4);
+        assert_eq!(kept[0].2.len(), SNAPLEN);
+        assert_eq!(kept[0].3, 1500);
+    }
+
+    #[test]
+    fn a_sample_starts_with_the_ring_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("incident-7.pcap"), "someone's file").unwrap();
+        let mut r = Recent::new();
+        for i in 0..10 {
+            r.push(1_000_000_000 + i, 1, &[0u8; 60], 60);
+        }
+        let mut s = Samples::new(dir.path()).unwrap();
+        let (path, from_ring) = s.start(7, &r).unwrap().unwrap();
+        assert_eq!(path, dir.path().join("incident-7-2.pcap"));
+        assert_eq!(from_ring, 10);
+        assert!(s.start(7, &r).unwrap().is_none(), "one capture at a time");
+        assert!(s.add(2_000_000_000, 1, &[1u8; 60], 60).is_empty());
+        assert_eq!(s.finish(7).unwrap().unwrap(), (path.clone(), 11));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("incident-7.pcap")).unwrap(),
+            "someone's file"
+        );
+        let mut reader = levee_capture::CaptureReader::open(&path).unwrap();
+        let mut n = 0;
+        while let Some(levee_capture::Item::Frame(_)) = reader.next_item() {
+            n += 1;
+        }
+        assert_eq!(n, 11);
+    }
+}
