@@ -69,6 +69,9 @@ pub struct MonitorConfig {
     /// Where each incident's packets are written as a capture (see [`evidence`]); none
     /// kept when `None`.
     pub evidence_dir: Option<std::path::PathBuf>,
+    /// A file the counters are written to in Prometheus's text format (for node_exporter's
+    /// textfile collector), replaced whole at most once a second and at the end.
+    pub metrics_file: Option<std::path::PathBuf>,
 }
 
 impl MonitorConfig {
@@ -80,6 +83,7 @@ impl MonitorConfig {
             device: "eth0".into(),
             decide_every_ns: DECIDE_EVERY_NS,
             evidence_dir: None,
+            metrics_file: None,
         }
     }
 }
@@ -94,6 +98,8 @@ pub trait Watcher {
     fn alert_failed(&mut self, _sink: &str, _why: &str) {}
     /// An incident's capture could not be written.
     fn evidence_failed(&mut self, _incident: i64, _why: &str) {}
+    /// The metrics file could not be written.
+    fn metrics_failed(&mut self, _path: &str, _why: &str) {}
     /// A record of the input was damaged and skipped.
     fn damaged(&mut self, _what: &str) {}
 }
@@ -138,6 +144,8 @@ pub struct Monitor<'w> {
     first_ns: Option<i64>,
     /// The last packets, and the incidents' captures (with an evidence directory).
     evidence: Option<(Box<evidence::Recent>, evidence::Samples)>,
+    /// When the metrics file was last written.
+    metrics_written: Option<Instant>,
     stats: MonitorStats,
 }
 
@@ -173,6 +181,7 @@ impl<'w> Monitor<'w> {
             orphans,
             first_ns: None,
             evidence,
+            metrics_written: None,
             stats: MonitorStats::default(),
         })
     }
@@ -279,12 +288,97 @@ impl<'w> Monitor<'w> {
         Ok(())
     }
 
-    /// Gives the sinks time to deliver what they queued, and counts what they could not.
+    /// Gives the sinks time to deliver what they queued, counts what they could not, and
+    /// writes the last metrics.
     fn close_sinks(&mut self) {
         for sink in &mut self.sinks {
             sink.close(SINK_CLOSE);
         }
         self.poll_failures();
+        self.write_metrics();
+    }
+
+    /// The counters in Prometheus's text exposition format.
+    pub fn metrics_text(&self) -> String {
+        let s = &self.stats;
+        let rows: [(&str, &str, &str, u64); 9] = [
+            (
+                "levee_packets_total",
+                "counter",
+                "Packets fed to the monitor.",
+                s.packets,
+            ),
+            (
+                "levee_bytes_total",
+                "counter",
+                "Bytes on the wire fed to the monitor.",
+                s.bytes,
+            ),
+            (
+                "levee_windows_total",
+                "counter",
+                "Decisions taken (windows of traffic time closed).",
+                s.windows,
+            ),
+            (
+                "levee_damaged_records_total",
+                "counter",
+                "Damaged input records skipped.",
+                s.damaged,
+            ),
+            (
+                "levee_incidents_opened_total",
+                "counter",
+                "Incidents opened.",
+                s.incidents_opened,
+            ),
+            (
+                "levee_incidents_active",
+                "gauge",
+                "Incidents whose attack goes on.",
+                self.incidents.len() as u64,
+            ),
+            (
+                "levee_alerts_total",
+                "counter",
+                "Alerts committed.",
+                s.alerts,
+            ),
+            (
+                "levee_alert_failures_total",
+                "counter",
+                "Alert deliveries that failed.",
+                s.alert_failures,
+            ),
+            (
+                "levee_incidents_resumed_after_restart_total",
+                "counter",
+                "Active incidents found again after a restart.",
+                s.resumed_after_restart,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in rows {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            ));
+        }
+        out
+    }
+
+    /// Replaces the metrics file whole (written beside it, then renamed over it).
+    fn write_metrics(&mut self) {
+        let Some(path) = &self.config.metrics_file else {
+            return;
+        };
+        self.metrics_written = Some(Instant::now());
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
+        let text = self.metrics_text();
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+            self.watcher
+                .alert_failed(&path.display().to_string(), &e.to_string());
+        }
     }
 
     fn poll_failures(&mut self) {
@@ -324,6 +418,12 @@ impl<'w> Monitor<'w> {
             Event::Window(w) => {
                 self.stats.windows += 1;
                 self.watcher.window(&w);
+                if self
+                    .metrics_written
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                {
+                    self.write_metrics();
+                }
                 // Incidents active before a restart that no attack continued within the
                 // quiet period have ended.
                 if !self.orphans.is_empty()

@@ -93,6 +93,10 @@ pub struct MonitorArgs {
     /// the incident and never written over.
     #[arg(long, value_name = "DIR")]
     pub evidence: Option<PathBuf>,
+    /// Write the monitor's counters to this file in Prometheus's text format (for
+    /// node_exporter's textfile collector), replaced whole at most once a second.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
     /// An attack ends when its evidence has been quiet this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub quiet: f64,

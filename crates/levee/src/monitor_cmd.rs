@@ -60,6 +60,10 @@ impl Watcher for Terminal {
         eprintln!("levee: incident {incident}'s capture could not be written: {why}");
     }
 
+    fn metrics_failed(&mut self, path: &str, why: &str) {
+        eprintln!("levee: metrics could not be written to {path}: {why}");
+    }
+
     fn damaged(&mut self, what: &str) {
         eprintln!("levee: {what}");
     }
@@ -75,6 +79,14 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     };
     if same(&a.db, &a.read) {
         bail_usage!("--db names the capture --read reads");
+    }
+    if let Some(m) = &a.metrics {
+        if same(m, &a.db) || same(m, &a.read) || a.alerts.iter().any(|p| same(m, p)) {
+            bail_usage!(
+                "--metrics {} is another input or output: give it a file of its own",
+                m.display()
+            );
+        }
     }
     for alerts in a.alerts.iter().filter(|p| p.as_os_str() != "-") {
         if same(alerts, &a.db) || same(alerts, &a.read) {
@@ -119,6 +131,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     config.quiet_ns = (a.quiet * 1e9) as i64;
     config.device = a.device.clone();
     config.evidence_dir = a.evidence.clone();
+    config.metrics_file = a.metrics.clone();
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

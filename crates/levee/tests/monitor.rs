@@ -54,6 +54,8 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
         .arg(&db)
         .arg("--evidence")
         .arg(dir.path().join("evidence"))
+        .arg("--metrics")
+        .arg(dir.path().join("levee.prom"))
         .args(["--alerts", "-"]));
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let alerts: Vec<Value> = String::from_utf8(o.stdout)
@@ -85,6 +87,20 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
         )),
         "{stderr}"
     );
+
+    // The counters, as node_exporter's textfile collector reads them.
+    let metrics = std::fs::read_to_string(dir.path().join("levee.prom")).unwrap();
+    for line in [
+        "# TYPE levee_packets_total counter".to_string(),
+        "levee_packets_total 60000".to_string(),
+        "levee_incidents_opened_total 1".to_string(),
+        "levee_incidents_active 0".to_string(),
+        format!("levee_alerts_total {}", kinds.len()),
+        "levee_alert_failures_total 0".to_string(),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}: {metrics}");
+    }
+    assert!(!dir.path().join("levee.prom.tmp").exists());
 
     let list = json(&incidents(&db, &["list", "--json"]));
     assert_eq!(list.as_array().unwrap().len(), 1);
