@@ -11,7 +11,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes (the same for every command):
   0  success
   1  the command failed: an output exists (without --force) or is an input, a rules file
-     was refused, a file could not be written
+     was refused, a file could not be written; for `monitor`, alerts could not be
+     delivered or the incident database failed
   2  bad command line: unknown option, bad value, options that do not go together
   3  an input could not be read, is empty, or holds nothing to analyse (no packet, no
      decodable packet, no request); any other inputs were processed
