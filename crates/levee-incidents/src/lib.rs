@@ -26,6 +26,9 @@ pub mod schema;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use levee_analyze::units::rate as pps;
+// Traffic times are printed as every levee output prints them.
+use levee_logs::format_ts as rfc3339;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
@@ -838,26 +841,8 @@ fn wall_now() -> String {
     format!("{:.3}", jiff::Timestamp::now())
 }
 
-/// Nanoseconds since the epoch as RFC 3339 (UTC).
-pub fn rfc3339(ns: i64) -> String {
-    match jiff::Timestamp::from_nanosecond(i128::from(ns)) {
-        Ok(t) => format!("{t:.6}"),
-        Err(_) => ns.to_string(),
-    }
-}
-
 fn seconds(ns: i64) -> String {
     format!("{:.1} s", ns as f64 / 1e9)
-}
-
-fn pps(v: f64) -> String {
-    if v >= 1e6 {
-        format!("{:.1} Mpps", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1} kpps", v / 1e3)
-    } else {
-        format!("{v:.0} pps")
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `levee rules compile` (and proven by the same tests against the real engines), so the
 //! text an incident carries can be applied as it is.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use levee_rules::compile::{render, Target};
 use levee_rules::{Action, Lists, Rule, RulesFile};
@@ -68,7 +68,6 @@ pub fn for_engines(
     .expect("a rules file of strings serialises");
     out.insert("levee".to_string(), toml);
     let origin = format!("incident rule {id}");
-    let mut seen = BTreeSet::new();
     for &(name, target) in ENGINES {
         let text = match render(&file, target, &origin, device) {
             Ok(t) => t,
@@ -78,9 +77,7 @@ pub fn for_engines(
         if name == "ipset" && !text.lines().any(|l| l.starts_with("create ")) {
             continue;
         }
-        if seen.insert(text.clone()) {
-            out.insert(name.to_string(), text);
-        }
+        out.insert(name.to_string(), text);
     }
     out
 }

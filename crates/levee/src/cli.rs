@@ -103,19 +103,8 @@ pub struct MonitorArgs {
     /// The device the nftables rule of an incident hooks.
     #[arg(long, default_value = "eth0")]
     pub device: String,
-    /// An attack must reach this many packets per second in some second.
-    #[arg(long, default_value_t = 1000.0)]
-    pub min_pps: f64,
-    /// An attack must hold at least this many packets.
-    #[arg(long, default_value_t = 100)]
-    pub min_packets: u64,
-    /// A flood must come from at least this many distinct sources (unless its rate rose over
-    /// earlier traffic).
-    #[arg(long, default_value_t = 50)]
-    pub min_sources: u64,
-    /// A reflection attack must come from at least this many reflectors.
-    #[arg(long, default_value_t = 20)]
-    pub min_reflectors: u64,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
     /// Print a line for every second of traffic, not only for alerts.
     #[arg(long)]
     pub verbose: bool,
@@ -271,12 +260,9 @@ pub struct AnalyzeArgs {
     pub sample_mib: u64,
 }
 
-/// How attacks are detected, shared by `analyze` and `report`.
+/// What an attack must reach to be called one, shared by `analyze`, `report` and `monitor`.
 #[derive(Args, Clone)]
-pub struct DetectArgs {
-    /// Width of the time buckets rates are measured in, in seconds.
-    #[arg(long, default_value_t = 1.0)]
-    pub bucket: f64,
+pub struct ThresholdArgs {
     /// An attack must reach this many packets per second in some bucket.
     #[arg(long, default_value_t = 1000.0)]
     pub min_pps: f64,
@@ -290,6 +276,29 @@ pub struct DetectArgs {
     /// A reflection attack must come from at least this many reflectors.
     #[arg(long, default_value_t = 20)]
     pub min_reflectors: u64,
+}
+
+impl ThresholdArgs {
+    /// The analysis settings with these thresholds, the others at their defaults.
+    pub fn config(&self) -> levee_analyze::AnalyzeConfig {
+        levee_analyze::AnalyzeConfig {
+            min_pps: self.min_pps,
+            min_packets: self.min_packets,
+            min_flood_sources: self.min_sources,
+            min_reflectors: self.min_reflectors,
+            ..Default::default()
+        }
+    }
+}
+
+/// How attacks are detected, shared by `analyze` and `report`.
+#[derive(Args, Clone)]
+pub struct DetectArgs {
+    /// Width of the time buckets rates are measured in, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub bucket: f64,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
     /// Most collateral, in percent of the capture's other traffic or of levee's benign
     /// reference, a rule `--rules-out` writes may have and still block; beyond it the rule
     /// is written to log, with the reason.
@@ -326,13 +335,9 @@ impl DetectArgs {
         let config = levee_analyze::AnalyzeConfig {
             block_collateral: self.block_collateral / 100.0,
             bucket_ns: ((self.bucket * 1e9) as i64).max(1),
-            min_pps: self.min_pps,
-            min_packets: self.min_packets,
-            min_flood_sources: self.min_sources,
-            min_reflectors: self.min_reflectors,
             top_n: self.top,
             wire_one_in: self.sampling_rate,
-            ..Default::default()
+            ..self.thresholds.config()
         };
         let threads = match self.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),

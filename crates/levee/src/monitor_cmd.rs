@@ -45,7 +45,7 @@ impl Watcher for Terminal {
         if self.verbose {
             eprintln!(
                 "{}  {} packets, {}",
-                levee_incidents::rfc3339(w.start_ns),
+                levee_logs::format_ts(w.start_ns),
                 levee_analyze::units::thousands(w.packets),
                 levee_analyze::units::bits_rate(w.bps())
             );
@@ -120,14 +120,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     let reader = levee_capture::CaptureReader::open(&a.read)
         .map_err(|e| crate::Exit::no_input(e.to_string()))?;
     let store = Store::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
-    let analysis = levee_analyze::AnalyzeConfig {
-        min_pps: a.min_pps,
-        min_packets: a.min_packets,
-        min_flood_sources: a.min_sources,
-        min_reflectors: a.min_reflectors,
-        ..Default::default()
-    };
-    let mut config = MonitorConfig::new(analysis);
+    let mut config = MonitorConfig::new(a.thresholds.config());
     config.quiet_ns = (a.quiet * 1e9) as i64;
     config.device = a.device.clone();
     config.evidence_dir = a.evidence.clone();
