@@ -19,7 +19,7 @@
 use levee_decode::{App, IcmpQuote, Packet, Transport};
 
 use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
-use crate::sample::SampleStore;
+use crate::sample::{SampleStore, Thinning};
 use crate::sketch::{fmix64, mix_u128, TopK};
 use crate::stats::{is_bogon, len_bin, Bucket, ClassStats};
 use crate::vector::{addr_bits, Class, Classifier};
@@ -169,10 +169,17 @@ pub struct Analyzer {
     pub(crate) base_bucket: Option<i64>,
     pub(crate) bucket_ns: i64,
     pub(crate) total_series: Vec<Bucket>,
+    /// The delay line: a ring of `delay_len` slots, `delay_count` of them held from
+    /// `delay_head` (the oldest) on. Filled by pushing until it first wraps, so its pages are
+    /// only touched as it fills.
     delay: Vec<Pending>,
     /// The delay line's length (see [`DELAY`]).
     delay_len: usize,
     delay_head: usize,
+    delay_count: usize,
+    /// When set, packets also leave the delay line once they are this much older than the
+    /// latest packet (see [`Analyzer::limit_delay`]).
+    delay_max_ns: Option<i64>,
     /// Packets whose flow-filter work is pending (see `flush_batch`).
     batch: Vec<Arrival>,
     /// The sampled packets of `batch`, in order, with what their profiles need.
@@ -181,6 +188,8 @@ pub struct Analyzer {
     merged_saturation: f64,
     /// The sampled frames, when the analysis samples (see [`AnalyzeConfig::sample_budget`]).
     pub(crate) sample: Option<SampleStore>,
+    /// Without a sample: profiling thinned to a packet rate (see [`Analyzer::thin_profiles`]).
+    thinning: Option<Thinning>,
     /// The sparsest sampling rate of the analyzers merged into this one.
     merged_one_in: u64,
     /// `[start, end)` and series index of the bucket of the latest packet.
@@ -263,10 +272,13 @@ impl Analyzer {
             delay: Vec::new(),
             delay_len: DELAY,
             delay_head: 0,
+            delay_count: 0,
+            delay_max_ns: None,
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
             sample: config.sample_budget.map(SampleStore::new),
+            thinning: None,
             merged_one_in: 1,
             last_bucket: (0, 0, 0),
             config,
@@ -440,9 +452,10 @@ impl Analyzer {
     /// Decodes and counts one frame; profiles it and keeps it for the second pass if it is
     /// sampled. Without a sample budget, the same as [`Analyzer::add`].
     pub fn add_frame(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
-        let (weight, key) = match self.sample.as_mut() {
-            Some(sample) => sample.offer(),
-            None => (1, 0),
+        let (weight, key) = match (self.sample.as_mut(), self.thinning.as_mut()) {
+            (Some(sample), _) => sample.offer(),
+            (None, Some(thinning)) => (thinning.offer(ts_nanos), 0),
+            (None, None) => (1, 0),
         };
         let weight32 = weight.min(u64::from(u32::MAX)) as u32;
         let class = levee_decode::with_decoded(linktype, data, orig_len, |p| {
@@ -624,7 +637,7 @@ impl Analyzer {
             // the pages are only touched as it fills, and growing it would copy megabytes.
             self.delay.reserve_exact(self.delay_len);
         }
-        let (len, full) = (self.delay_len, self.delay.len() == self.delay_len);
+        let (len, full) = (self.delay_len, self.delay_count == self.delay_len);
         let sampled = sampled_batch.len();
         if full {
             // The entries the next batch will push out of the delay line were written long
@@ -661,15 +674,22 @@ impl Analyzer {
                 continue;
             };
             self.arrive(a, Some(e), true);
-            if self.delay.len() == len {
+            if self.delay_count == len {
                 let old = self.delay[self.delay_head];
                 self.delay[self.delay_head] = *e;
+                self.delay_head = (self.delay_head + 1) % len;
                 self.profile(&old);
             } else {
-                self.delay.push(*e);
+                let slot = (self.delay_head + self.delay_count) % len;
+                if slot == self.delay.len() {
+                    self.delay.push(*e);
+                } else {
+                    self.delay[slot] = *e;
+                }
+                self.delay_count += 1;
             }
-            self.delay_head = (self.delay_head + 1) % len;
         }
+        self.release_aged();
         self.batch = batch;
         self.batch.clear();
         self.sampled_batch = sampled_batch;
@@ -824,38 +844,77 @@ impl Analyzer {
     /// then dropped, so the first pass goes on exactly as if this had not been asked (the
     /// packets are judged again, knowing more, when they leave the delay line).
     pub fn with_delay_judged<R>(&mut self, judge: impl FnOnce(&Analyzer) -> R) -> R {
-        if self.delay.is_empty() {
+        self.flush_batch();
+        if self.delay_count == 0 {
             return judge(self);
         }
-        let saved = self.classes.clone();
-        for e in self.delayed() {
+        // Only the classes the waiting packets belong to change: only those are copied.
+        let mut touched = vec![false; self.classes.len()];
+        for i in 0..self.delay_count {
+            touched[usize::from(self.delayed(i).class)] = true;
+        }
+        let saved: Vec<(usize, Option<Box<ClassStats>>)> = (0..touched.len())
+            .filter(|&c| touched[c])
+            .map(|c| (c, self.classes[c].clone()))
+            .collect();
+        for i in 0..self.delay_count {
+            let e = self.delayed(i);
             self.profile(&e);
         }
         let found = judge(self);
-        self.classes = saved;
+        for (c, stats) in saved {
+            self.classes[c] = stats;
+        }
         found
     }
 
-    /// The packets in the delay line, oldest first.
-    fn delayed(&self) -> Vec<Pending> {
-        let n = self.delay.len();
-        let start = if n == self.delay_len {
-            self.delay_head
-        } else {
-            0
-        };
-        (0..n).map(|i| self.delay[(start + i) % n.max(1)]).collect()
+    /// The `i`th packet in the delay line, from the oldest.
+    #[inline]
+    fn delayed(&self, i: usize) -> Pending {
+        self.delay[(self.delay_head + i) % self.delay_len]
+    }
+
+    /// Packets leave the delay line once they are `max_ns` older than the latest packet, as
+    /// well as when it is full: a live monitor judges traffic within a bounded time whatever
+    /// its rate, and judging what is still waiting stays cheap. An offline analysis keeps
+    /// them as long as the line has room, and judges them knowing more.
+    pub fn limit_delay(&mut self, max_ns: i64) {
+        self.delay_max_ns = Some(max_ns.max(0));
+    }
+
+    /// For an analysis without a sample budget, which keeps no frames: profiles every packet
+    /// while the traffic stays under `max_pps`, and a random share of them above, so
+    /// profiling costs the same at any rate (see [`Thinning`]). Counts, rates and the flow
+    /// filters still see every packet.
+    pub fn thin_profiles(&mut self, max_pps: u64) {
+        if self.sample.is_none() {
+            self.thinning = Some(Thinning::new(max_pps));
+        }
+    }
+
+    /// Profiles, oldest first, the packets the delay-line age limit lets go.
+    fn release_aged(&mut self) {
+        let Some(max) = self.delay_max_ns else { return };
+        let cutoff = self.end.saturating_sub(max);
+        while self.delay_count > 0 && self.delay[self.delay_head].ts < cutoff {
+            let old = self.delay[self.delay_head];
+            self.delay_head = (self.delay_head + 1) % self.delay_len;
+            self.delay_count -= 1;
+            self.profile(&old);
+        }
     }
 
     /// Ends the first pass: profiles the packets still in the delay line. Called by
     /// [`crate::measure::Plan::from_first_pass`]; a parallel run calls it on every thread's analyzer.
     pub fn finish_pass(&mut self) {
         self.flush_batch();
-        for e in &self.delayed() {
-            self.profile(e);
+        for i in 0..self.delay_count {
+            let e = self.delayed(i);
+            self.profile(&e);
         }
         self.delay.clear();
         self.delay_head = 0;
+        self.delay_count = 0;
     }
 
     /// Whether a packet of the second pass belongs to its class's attack, judged with
@@ -906,11 +965,13 @@ impl Analyzer {
         self.classes[class.index()].as_deref()
     }
 
-    /// One packet in how many was profiled, here and in the analyzers merged into this one.
+    /// One packet in how many was profiled, here and in the analyzers merged into this one;
+    /// for thinned profiles, at the sparsest so far.
     pub fn sample_one_in(&self) -> u64 {
+        let thinned = self.thinning.as_ref().map_or(1, Thinning::sparsest_one_in);
         self.sample
             .as_ref()
-            .map_or(1, SampleStore::one_in)
+            .map_or(thinned, SampleStore::one_in)
             .max(self.merged_one_in)
     }
 

@@ -899,7 +899,7 @@ fn evidence_at_volume(
         Class::Udp => {
             // One fixed source port from real, repeating hosts: a reflection of a service
             // levee has no name for.
-            let top_port = concentrated_port(&c.src_ports.to_vec(), c.profiled, 0.9);
+            let top_port = concentrated_port(&c.src_ports, c.profiled, 0.9);
             let spoofed_like = sources >= 1000 && sources as f64 >= 0.5 * c.profiled as f64;
             match (top_port, spoofed_like) {
                 (Some(port), false) => {
@@ -1052,9 +1052,12 @@ fn fold_backscatter(an: &Analyzer, findings: &mut [Finding]) {
 }
 
 /// The port holding `share` of a profile's `total` packets, when one does.
-fn concentrated_port(ports: &[u64], total: u64, share: f64) -> Option<u16> {
-    let (port, &n) = ports.iter().enumerate().max_by_key(|(_, &n)| n)?;
-    (total > 0 && n as f64 >= share * total as f64).then_some(port as u16)
+fn concentrated_port(ports: &crate::sketch::PortCounts, total: u64, share: f64) -> Option<u16> {
+    // The last of the busiest, as `max_by_key` picks.
+    let (port, n) = (0..=u16::MAX)
+        .map(|p| (p, ports.get(p)))
+        .max_by_key(|&(_, n)| n)?;
+    (total > 0 && n as f64 >= share * total as f64).then_some(port)
 }
 
 /// The destinations an attack class is aimed at: the heavy ones, or the prefixes they share

@@ -39,14 +39,132 @@ pub struct SampleStore {
     used: usize,
     records: usize,
     budget: usize,
-    /// log2 of the sampling rate's denominator.
+    draw: Bernoulli,
+    /// Sampled frames too long to keep (none from a capture reader).
+    skipped: u64,
+}
+
+/// Picks packets independently with probability `1/2^rate_log2`: the gaps between picked
+/// packets are drawn from the geometric distribution that gives, so deciding costs one
+/// decrement a packet. The random numbers are the same sequence on every run, so an analysis
+/// can be repeated.
+#[derive(Debug, Clone, Default)]
+struct Bernoulli {
+    /// log2 of the rate's denominator.
     rate_log2: u32,
-    /// Packets to pass over before the next one sampled.
+    /// Packets to pass over before the next one picked.
     skip: u64,
     /// Random numbers drawn so far: the counter the next one is made of.
     draws: u64,
-    /// Sampled frames too long to keep (none from a capture reader).
-    skipped: u64,
+}
+
+impl Bernoulli {
+    /// Decides for the next packet: the weight it carries if picked (the packets it stands
+    /// for), or 0, with a random key whose low `rate_log2` bits are zero.
+    #[inline]
+    fn offer(&mut self) -> (u64, u64) {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return (0, 0);
+        }
+        let key = self.draw() << self.rate_log2;
+        self.draw_skip();
+        (1 << self.rate_log2, key)
+    }
+
+    fn draw(&mut self) -> u64 {
+        self.draws += 1;
+        fmix64(self.draws.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5a3d_1e00_7f4b_9c21)
+    }
+
+    /// Changes the rate. (The gaps are memoryless, so the next is drawn again at the new one.)
+    fn set_rate_log2(&mut self, rate_log2: u32) {
+        if rate_log2 != self.rate_log2 {
+            self.rate_log2 = rate_log2.min(63);
+            self.draw_skip();
+        }
+    }
+
+    /// Draws the number of packets before the next picked one.
+    fn draw_skip(&mut self) {
+        self.skip = if self.rate_log2 == 0 {
+            0
+        } else {
+            // Uniform in (0, 1]: 53 random bits, never zero.
+            let u = ((self.draw() >> 11) + 1) as f64 / (1u64 << 53) as f64;
+            let p = 1.0 / (1u64 << self.rate_log2) as f64;
+            // ln(u) <= 0 and ln(1 - p) < 0; the cast saturates.
+            (u.ln() / (-p).ln_1p()).floor() as u64
+        };
+    }
+}
+
+/// Profiling thinned to a packet rate, for an analysis that keeps no sample (a monitor, whose
+/// traffic never ends): every packet is profiled while the traffic stays under `max_pps`, and
+/// above it one in the power of two that brings the profiled packets of the last second of
+/// traffic under it. The rate follows the traffic both ways, a second behind, so a long calm
+/// after a flood is profiled whole again.
+#[derive(Debug, Clone)]
+pub struct Thinning {
+    draw: Bernoulli,
+    max_pps: u64,
+    /// The end of the second being counted, and its packets so far.
+    second_end: i64,
+    seen: u64,
+    /// The sparsest rate used so far, as a power of two.
+    sparsest_log2: u32,
+}
+
+impl Thinning {
+    /// Profiles at most about `max_pps` packets a second.
+    pub fn new(max_pps: u64) -> Thinning {
+        Thinning {
+            draw: Bernoulli::default(),
+            max_pps: max_pps.max(1),
+            second_end: i64::MIN,
+            seen: 0,
+            sparsest_log2: 0,
+        }
+    }
+
+    /// Decides for a packet at `ts`: the weight it is profiled with, or 0.
+    #[inline]
+    pub fn offer(&mut self, ts: i64) -> u64 {
+        if ts >= self.second_end {
+            self.next_second(ts);
+        }
+        self.seen += 1;
+        self.draw.offer().0
+    }
+
+    /// One packet in how many is profiled now.
+    pub fn one_in(&self) -> u64 {
+        1 << self.draw.rate_log2
+    }
+
+    /// One packet in how many was profiled at the sparsest so far: what a figure built from
+    /// the profiles since the start may stand on.
+    pub fn sparsest_one_in(&self) -> u64 {
+        1 << self.sparsest_log2
+    }
+
+    #[cold]
+    fn next_second(&mut self, ts: i64) {
+        // A gap of more than a second: the last second counted says nothing of this one.
+        let seen = if ts >= self.second_end.saturating_add(1_000_000_000) {
+            0
+        } else {
+            self.seen
+        };
+        let mut rate_log2 = 0;
+        while rate_log2 < 40 && seen >> rate_log2 > self.max_pps {
+            rate_log2 += 1;
+        }
+        self.draw.set_rate_log2(rate_log2);
+        self.sparsest_log2 = self.sparsest_log2.max(rate_log2);
+        self.seen = 0;
+        self.second_end = ts.saturating_add(1_000_000_000);
+    }
 }
 
 /// A frame handed back by [`SampleStore::for_each`].
@@ -115,9 +233,7 @@ impl SampleStore {
             used: 0,
             records: 0,
             budget,
-            rate_log2: 0,
-            skip: 0,
-            draws: 0,
+            draw: Bernoulli::default(),
             skipped: 0,
         }
     }
@@ -131,14 +247,14 @@ impl SampleStore {
         while rate_log2 < 62 && bytes >> (rate_log2 + 1) >= self.budget as u64 {
             rate_log2 += 1;
         }
-        while self.rate_log2 < rate_log2 {
+        while self.draw.rate_log2 < rate_log2 {
             self.halve();
         }
     }
 
     /// One packet in how many is sampled now (and, at the end, in the kept frames).
     pub fn one_in(&self) -> u64 {
-        1 << self.rate_log2
+        1 << self.draw.rate_log2
     }
 
     /// Frames kept.
@@ -160,34 +276,7 @@ impl SampleStore {
     /// for), or 0, with the key to store it under.
     #[inline]
     pub fn offer(&mut self) -> (u64, u64) {
-        if self.skip > 0 {
-            self.skip -= 1;
-            return (0, 0);
-        }
-        let key = self.draw() << self.rate_log2;
-        self.draw_skip();
-        (1 << self.rate_log2, key)
-    }
-
-    /// A random number: the same sequence on every run, so an analysis can be repeated.
-    fn draw(&mut self) -> u64 {
-        self.draws += 1;
-        fmix64(self.draws.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5a3d_1e00_7f4b_9c21)
-    }
-
-    /// Draws the number of packets before the next sampled one: geometric with success
-    /// probability `1/one_in`. (Memoryless, so it may be drawn again whenever the rate
-    /// changes.)
-    fn draw_skip(&mut self) {
-        self.skip = if self.rate_log2 == 0 {
-            0
-        } else {
-            // Uniform in (0, 1]: 53 random bits, never zero.
-            let u = ((self.draw() >> 11) + 1) as f64 / (1u64 << 53) as f64;
-            let p = 1.0 / (1u64 << self.rate_log2) as f64;
-            // ln(u) <= 0 and ln(1 - p) < 0; the cast saturates.
-            (u.ln() / (-p).ln_1p()).floor() as u64
-        };
+        self.draw.offer()
     }
 
     /// Keeps a sampled frame (after [`SampleStore::offer`] gave it a weight); halves the rate
@@ -221,7 +310,7 @@ impl SampleStore {
         buf[at + HEADER..at + HEADER + data.len()].copy_from_slice(data);
         self.used += need;
         self.records += 1;
-        while self.used > self.budget && self.rate_log2 < 63 {
+        while self.used > self.budget && self.draw.rate_log2 < 63 {
             self.halve();
         }
     }
@@ -234,8 +323,7 @@ impl SampleStore {
     /// Halves the sampling rate: keeps the records whose key has one more zero bit, moved
     /// down over the dropped ones.
     fn halve(&mut self) {
-        let bit = 1u64 << self.rate_log2;
-        self.rate_log2 += 1;
+        let bit = 1u64 << self.draw.rate_log2;
         let buf = self.buffer.bytes_mut();
         let (mut read, mut write, mut kept) = (0, 0, 0);
         while read < self.used {
@@ -250,7 +338,7 @@ impl SampleStore {
         }
         self.used = write;
         self.records = kept;
-        self.draw_skip();
+        self.draw.set_rate_log2(self.draw.rate_log2 + 1);
     }
 
     /// Every kept frame, in the order it was read.
@@ -275,6 +363,44 @@ impl SampleStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const S: i64 = 1_000_000_000;
+
+    /// Packets profiled and their total weight over `seconds` of traffic at `pps`.
+    fn thin(t: &mut Thinning, from: i64, seconds: i64, pps: i64) -> (u64, u64) {
+        let (mut picked, mut weight) = (0, 0);
+        for i in 0..seconds * pps {
+            let w = t.offer(from + i * S / pps);
+            picked += u64::from(w > 0);
+            weight += w;
+        }
+        (picked, weight)
+    }
+
+    #[test]
+    fn thinning_profiles_everything_under_its_rate_and_follows_the_traffic_both_ways() {
+        let mut t = Thinning::new(1_000);
+        assert_eq!(thin(&mut t, 0, 3, 800), (2_400, 2_400));
+        assert_eq!(t.one_in(), 1);
+        // A flood of 64,000 pps: after its first second, one in 64 (1,000 a second).
+        let (picked, weight) = thin(&mut t, 3 * S, 10, 64_000);
+        assert_eq!(t.one_in(), 64);
+        let after_first = picked - 64_000;
+        assert!(
+            (8_000..10_000).contains(&after_first),
+            "about 9 seconds x 1,000 profiled: {after_first}"
+        );
+        // Weighted, the sample stands for the traffic.
+        let estimate = weight as f64 / 640_000.0;
+        assert!((0.95..1.05).contains(&estimate), "{estimate}");
+        // The flood ends: a second later everything is profiled again.
+        thin(&mut t, 13 * S, 2, 500);
+        assert_eq!((t.one_in(), t.sparsest_one_in()), (1, 64));
+        // And after a silence longer than a second, at once.
+        thin(&mut t, 20 * S, 1, 64_000);
+        let (picked, _) = thin(&mut t, 30 * S, 1, 10);
+        assert_eq!((picked, t.one_in()), (10, 1));
+    }
 
     #[test]
     fn expected_input_sets_the_starting_rate() {

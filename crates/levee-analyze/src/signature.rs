@@ -11,6 +11,7 @@
 
 use levee_rules::{parse_plain, Expr};
 
+use crate::sketch::PortCounts;
 use crate::stats::{bin_high, bin_low, central_range, ClassStats};
 use crate::target::TargetSpec;
 use crate::vector::addr_from_bits;
@@ -58,29 +59,69 @@ fn p(s: &str) -> Expr {
 /// Values of a histogram, heaviest first, until `share` of the total is covered; `None` when
 /// that takes more than `max` values.
 fn concentrated(hist: &[u64], share: f64, max: usize) -> Option<Vec<usize>> {
-    let total: u64 = hist.iter().sum();
-    if total == 0 {
+    concentrated_by(hist.len(), |i| hist[i], None, share, max)
+}
+
+/// [`concentrated`] for ports, which a monitor asks about at every decision: answered from
+/// the busiest port's count when even `max` ports that busy cannot hold `share` (a spoofed
+/// flood's random ports), and otherwise read without copying the 65,536 counters, stopping
+/// once the ports not yet read cannot change the answer.
+fn concentrated_ports(ports: &PortCounts, share: f64, max: usize) -> Option<Vec<usize>> {
+    let total = ports.total();
+    if total == 0 || (ports.peak() as f64) * (max as f64) < share * total as f64 {
         return None;
     }
-    let mut idx: Vec<usize> = (0..hist.len()).filter(|&i| hist[i] > 0).collect();
-    let heaviest_first = |a: &usize, b: &usize| hist[*b].cmp(&hist[*a]).then(a.cmp(b));
-    // Only the `max` heaviest can be taken: pick them out before sorting (a port histogram
-    // of a spoofed flood holds tens of thousands of values).
+    concentrated_by(65536, |p| ports.get(p as u16), Some(total), share, max)
+}
+
+/// [`concentrated`] over the `len` values `count` gives, without copying them. With their
+/// `total` known, the reading stops when what is left to read is less than the lightest value
+/// of the answer found so far: none of the rest can come before it.
+fn concentrated_by(
+    len: usize,
+    count: impl Fn(usize) -> u64,
+    total: Option<u64>,
+    share: f64,
+    max: usize,
+) -> Option<Vec<usize>> {
     if max == 0 {
         return None;
     }
-    if idx.len() > max {
-        idx.select_nth_unstable_by(max - 1, heaviest_first);
-        idx.truncate(max);
-    }
-    idx.sort_by(heaviest_first);
-    let mut acc = 0;
-    let mut out = Vec::new();
-    for i in idx {
-        if out.len() >= max {
-            return None;
+    let known_total = total;
+    // Only the `max` heaviest can be taken: kept in one pass, heaviest first and the lower
+    // value first among equals, in a list that most values (a spoofed flood's thousands of
+    // ports) pass with one comparison against its lightest.
+    let mut top: Vec<(u64, usize)> = Vec::with_capacity(max + 1);
+    let mut total = 0u64;
+    for i in 0..len {
+        let n = count(i);
+        total += n;
+        if n == 0 || (top.len() == max && n <= top[max - 1].0) {
+            continue;
         }
-        acc += hist[i];
+        let at = top.partition_point(|&(m, _)| m >= n);
+        top.insert(at, (n, i));
+        top.truncate(max);
+        if let Some(known) = known_total {
+            let need = share * known as f64;
+            let mut acc = 0;
+            let answer = top.iter().position(|&(m, _)| {
+                acc += m;
+                acc as f64 >= need
+            });
+            if answer.is_some_and(|k| known - total < top[k].0) {
+                total = known;
+                break;
+            }
+        }
+    }
+    if total == 0 {
+        return None;
+    }
+    let mut acc = 0;
+    let mut out = Vec::with_capacity(top.len());
+    for (n, i) in top {
+        acc += n;
         out.push(i);
         if acc as f64 >= share * total as f64 {
             out.sort_unstable();
@@ -223,13 +264,13 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
     if let Some(proto) = port_field {
         // Fixed source ports mark a reflection (of a service levee has no name for, over UDP);
         // both directions' ports go in when both are concentrated.
-        if let Some(ports) = concentrated(&c.src_ports.to_vec(), share, 4) {
+        if let Some(ports) = concentrated_ports(&c.src_ports, share, 4) {
             out.push((
                 "srcport",
                 p(&int_set(&format!("{proto}.srcport"), &ports, false)),
             ));
         }
-        if let Some(ports) = concentrated(&c.dst_ports.to_vec(), share, 8) {
+        if let Some(ports) = concentrated_ports(&c.dst_ports, share, 8) {
             out.push((
                 "dstport",
                 p(&int_set(&format!("{proto}.dstport"), &ports, false)),
@@ -377,6 +418,69 @@ pub(crate) fn candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `concentrated` as it was first written: every value sorted, heaviest first.
+    fn concentrated_by_sorting(hist: &[u64], share: f64, max: usize) -> Option<Vec<usize>> {
+        let total: u64 = hist.iter().sum();
+        let mut idx: Vec<usize> = (0..hist.len()).filter(|&i| hist[i] > 0).collect();
+        idx.sort_by(|a, b| hist[*b].cmp(&hist[*a]).then(a.cmp(b)));
+        let mut acc = 0;
+        let mut out = Vec::new();
+        for i in idx.into_iter().take(max) {
+            acc += hist[i];
+            out.push(i);
+            if total > 0 && acc as f64 >= share * total as f64 {
+                out.sort_unstable();
+                return Some(out);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn concentrated_in_one_pass_picks_what_sorting_picks_ties_included() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..2_000 {
+            let len = 1 + (next() % 300) as usize;
+            // Few distinct counts, so ties are common; some histograms held by a few values.
+            let heavy = next() % 4 == 0;
+            let hist: Vec<u64> = (0..len)
+                .map(|_| match next() % 8 {
+                    0..=3 => 0,
+                    v if heavy && v == 7 => 1_000 + next() % 3,
+                    v => v % 4,
+                })
+                .collect();
+            for max in [0, 1, 2, 3, 4, 8] {
+                for share in [0.5, 0.8, 0.9, 0.99] {
+                    assert_eq!(
+                        concentrated(&hist, share, max),
+                        concentrated_by_sorting(&hist, share, max),
+                        "case {case}: max {max}, share {share}, {hist:?}"
+                    );
+                    let mut ports = PortCounts::default();
+                    for (p, &n) in hist.iter().enumerate() {
+                        if n > 0 {
+                            ports.add_n(p as u16 * 200, n);
+                        }
+                    }
+                    let scaled = concentrated_by_sorting(&hist, share, max)
+                        .map(|v| v.into_iter().map(|p| p * 200).collect::<Vec<_>>());
+                    assert_eq!(
+                        concentrated_ports(&ports, share, max),
+                        scaled,
+                        "ports, case {case}: max {max}, share {share}, {hist:?}"
+                    );
+                }
+            }
+        }
+    }
     use crate::stats::len_bin;
 
     fn length_condition(c: &ClassStats) -> Option<String> {

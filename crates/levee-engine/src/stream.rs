@@ -43,6 +43,17 @@ pub struct StreamConfig {
     pub events: bool,
     /// An attack ends when its evidence has been quiet this long.
     pub quiet_ns: i64,
+    /// Judge each packet at most this long after it arrived, when answers to it have had that
+    /// long to come (see `Analyzer::limit_delay`). `None`, the offline analysis's choice:
+    /// as late as the delay line has room, which at a low rate can be many seconds and makes
+    /// every decision re-judge all of them. A live monitor bounds it.
+    pub judge_within_ns: Option<i64>,
+    /// Keep no sample, and profile at most about this many packets a second (see
+    /// `Analyzer::thin_profiles`): for a caller that never finishes the stream (a monitor),
+    /// whose sample would only grow sparser as the traffic goes on. [`Stream::finish`] then
+    /// gives attacks that are found but not measured, for nothing was kept to measure them on.
+    /// `None`: the sample of [`StreamConfig::analysis`] (or [`DEFAULT_SAMPLE_BUDGET`]).
+    pub profile_at_most_pps: Option<u64>,
 }
 
 impl StreamConfig {
@@ -53,6 +64,8 @@ impl StreamConfig {
             window_ns: 1_000_000_000,
             events: true,
             quiet_ns: 30_000_000_000,
+            judge_within_ns: None,
+            profile_at_most_pps: None,
         }
     }
 }
@@ -176,12 +189,23 @@ impl Stream {
     pub fn new(config: StreamConfig) -> Stream {
         let mut config = config;
         config.window_ns = config.window_ns.max(1);
-        config
-            .analysis
-            .sample_budget
-            .get_or_insert(DEFAULT_SAMPLE_BUDGET);
+        if config.profile_at_most_pps.is_some() {
+            config.analysis.sample_budget = None;
+        } else {
+            config
+                .analysis
+                .sample_budget
+                .get_or_insert(DEFAULT_SAMPLE_BUDGET);
+        }
+        let mut analyzer = Analyzer::new(config.analysis.clone());
+        if let Some(within) = config.judge_within_ns {
+            analyzer.limit_delay(within);
+        }
+        if let Some(max_pps) = config.profile_at_most_pps {
+            analyzer.thin_profiles(max_pps);
+        }
         Stream {
-            analyzer: Analyzer::new(config.analysis.clone()),
+            analyzer,
             config,
             window: Open {
                 end_ns: i64::MIN,

@@ -35,6 +35,17 @@ pub use alerts::{AlertSink, JsonLines, Syslog, Webhook};
 /// How often detection runs, in traffic time.
 pub const DECIDE_EVERY_NS: i64 = 250_000_000;
 
+/// How long a packet waits for its answer before it is judged for good: a round trip of a
+/// second is generous on any path a monitor watches, and what is still waiting is judged
+/// anew at every decision, so a bound keeps each decision's cost to a second of traffic.
+pub const JUDGE_WITHIN_NS: i64 = 1_000_000_000;
+
+/// Packets a second profiled at most: above, a random share of them, weighted (every packet
+/// is still counted, and followed in the flow filters). 2^17 a second fill about half the
+/// delay line in the second each waits, and keep the re-judging at each decision to a few
+/// milliseconds.
+pub const PROFILE_AT_MOST_PPS: u64 = 1 << 14;
+
 /// How long a stopping monitor waits for its sinks to deliver queued alerts (a webhook's
 /// retries take up to 3.75 s an alert).
 const SINK_CLOSE: Duration = Duration::from_secs(15);
@@ -171,6 +182,8 @@ impl<'w> Monitor<'w> {
         let mut stream_config = StreamConfig::new(config.analysis.clone());
         stream_config.quiet_ns = config.quiet_ns;
         stream_config.window_ns = config.decide_every_ns.max(1);
+        stream_config.judge_within_ns = Some(JUDGE_WITHIN_NS);
+        stream_config.profile_at_most_pps = Some(PROFILE_AT_MOST_PPS);
         Ok(Monitor {
             stream: Stream::new(stream_config),
             config,

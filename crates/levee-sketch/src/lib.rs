@@ -344,6 +344,11 @@ impl DistinctCount {
 pub struct PortCounts {
     low: Box<[u16]>,
     high: Option<Box<[u64]>>,
+    /// Packets counted on all ports.
+    total: u64,
+    /// The count of the busiest port: with `total`, whether a few ports can hold most packets
+    /// is known without reading 65,536 counters.
+    peak: u64,
 }
 
 impl Default for PortCounts {
@@ -351,6 +356,8 @@ impl Default for PortCounts {
         PortCounts {
             low: vec![0; 65536].into_boxed_slice(),
             high: None,
+            total: 0,
+            peak: 0,
         }
     }
 }
@@ -361,8 +368,15 @@ impl PortCounts {
     pub fn add(&mut self, port: u16) {
         let c = &mut self.low[usize::from(port)];
         *c = c.wrapping_add(1);
-        if *c == 0 {
-            self.carry(port, 1);
+        let low = u64::from(*c);
+        self.total += 1;
+        if low == 0 || self.high.is_some() {
+            if low == 0 {
+                self.carry(port, 1);
+            }
+            self.peak = self.peak.max(self.get(port));
+        } else if low > self.peak {
+            self.peak = low;
         }
     }
 
@@ -381,6 +395,18 @@ impl PortCounts {
         if total >> 16 > 0 {
             self.carry(port, total >> 16);
         }
+        self.total += n;
+        self.peak = self.peak.max(self.get(port));
+    }
+
+    /// Packets counted on all ports.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The count of the busiest port.
+    pub fn peak(&self) -> u64 {
+        self.peak
     }
 
     /// The packets counted on `port`.
@@ -447,6 +473,12 @@ mod tests {
             d.nonzero().collect::<Vec<_>>(),
             vec![(53, 200_001), (80, 135_536)]
         );
+        assert_eq!((c.total(), c.peak()), (335_536, 200_000));
+        assert_eq!((d.total(), d.peak()), (335_537, 200_001));
+        // The peak follows a port that overtakes the busiest past a carry.
+        c.add_n(80, 64_464);
+        c.add(80);
+        assert_eq!((c.get(80), c.peak()), (200_001, 200_001));
     }
 
     #[test]
