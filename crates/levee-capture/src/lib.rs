@@ -12,6 +12,8 @@
 //! * Sources: files (plain, or gzip and zstd detected by their magic, not their name) and
 //!   standard input (`-`) stream through one bounded buffer (see `window` for why files are
 //!   not memory-mapped).
+//! * Live traffic (Linux): [`live::LiveCapture`] reads an interface through a ring shared
+//!   with the kernel, with the kernel's drop counters.
 //! * Several files: [`MergedCapture`] interleaves them in timestamp order.
 //! * One large plain capture file can be read in parts, by several threads at once
 //!   ([`SplitCapture`]).
@@ -26,6 +28,8 @@
 #![warn(missing_docs)]
 
 mod error;
+#[cfg(target_os = "linux")]
+pub mod live;
 mod pcap;
 mod pcapng;
 mod split;

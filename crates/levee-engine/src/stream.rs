@@ -116,7 +116,10 @@ pub struct AttackEvent {
     pub sources: u64,
     /// Whether its sources are likely spoofed.
     pub spoofed_likely: bool,
-    /// The most specific rule expression that matches it so far (measured only at the end).
+    /// The rule expression that matches it so far: the most specific, without the fields an
+    /// attacker varies for free (TTL, TCP window) when that variant exists, which is what
+    /// `levee analyze` recommends unless its measurement shows the pinned one is needed.
+    /// Not measured: a stream has no second pass.
     pub signature: Option<String>,
     /// Why it is an attack, one line each.
     pub evidence: Vec<levee_analyze::evidence::Evidence>,
@@ -239,11 +242,27 @@ impl Stream {
         self.analyzer.add_frame(ts_nanos, linktype, data, orig_len);
     }
 
-    /// Moves stream time on to `now_ns` with no packet: the windows that ended by then are
-    /// closed (and detection runs), as when a live link goes quiet.
+    /// Moves stream time on to `now_ns` with no packet, as when a live link goes quiet: the
+    /// window counted is closed once `now_ns` is past its end, and then each later window
+    /// boundary passed is a decision of its own (an empty window's summary, and detection), so
+    /// attacks end on time on a silent link. A caller that jumps far ahead gets one decision
+    /// at the last boundary passed, not one per window skipped.
     pub fn advance_to(&mut self, now_ns: i64) {
-        if now_ns >= self.window.end_ns && self.window.end_ns != i64::MIN {
+        if self.window.end_ns == i64::MIN {
+            return; // nothing fed yet: no time to move on from
+        }
+        if now_ns >= self.window.end_ns {
             self.close();
+            let w = self.config.window_ns;
+            let boundary = now_ns.div_euclid(w).saturating_mul(w);
+            if boundary > self.decided {
+                self.window = Open {
+                    end_ns: boundary,
+                    packets: 0,
+                    bytes: 0,
+                };
+                self.close();
+            }
         }
         self.now = self.now.max(now_ns);
     }
@@ -357,7 +376,7 @@ impl Stream {
                 peak_pps: f.peak_pps,
                 sources: f.sources,
                 spoofed_likely: f.spoofed_likely,
-                signature: f.candidates.first().map(|e| e.to_string()),
+                signature: told_signature(f),
                 evidence: f.evidence.clone(),
                 low_rate: f.low_rate.clone(),
             };
@@ -413,4 +432,13 @@ impl Stream {
             }
         }
     }
+}
+
+/// The signature an event tells (see [`AttackEvent::signature`]).
+fn told_signature(f: &Finding) -> Option<String> {
+    let first = f.candidates.first()?;
+    let robust = levee_analyze::signature::without_volatile(first)
+        .filter(|r| f.candidates.contains(r))
+        .unwrap_or_else(|| first.clone());
+    Some(robust.to_string())
 }

@@ -261,3 +261,72 @@ fn an_attack_is_told_as_it_starts_and_as_it_ends() {
     );
     assert!(told.signature.is_some(), "a signature comes with the start");
 }
+
+/// A flood and then silence, as on a live link that goes quiet: moving time on with no packet
+/// still decides at every window boundary, so the flood is told as ended within its quiet
+/// period (not when the next packet happens to come), with one empty window's summary per
+/// boundary; a jump far ahead decides once.
+#[test]
+fn a_silent_link_still_ends_attacks_on_time() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let pcap = segment("syn-flood", t0, 50_000, 7);
+    let mut reader =
+        CaptureReader::from_read("flood".into(), Box::new(std::io::Cursor::new(pcap))).unwrap();
+    let quiet = 3 * S;
+    let mut stream = Stream::new(StreamConfig {
+        quiet_ns: quiet,
+        window_ns: S / 4,
+        judge_within_ns: Some(S),
+        profile_at_most_pps: Some(1 << 14),
+        ..StreamConfig::new(AnalyzeConfig::default())
+    });
+    let mut last = 0;
+    let mut events = Vec::new();
+    while let Some(item) = reader.next_item() {
+        if let Item::Frame(f) = item {
+            stream.feed(f.ts_nanos, f.linktype, f.data, f.orig_len);
+            last = f.ts_nanos;
+        }
+        events.extend(stream.drain_events());
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::AttackStarted(a) if a.vector == "syn-flood")),
+        "the flood is told: {events:#?}"
+    );
+    // Silence: time moves on in 100 ms steps, as a live monitor's idle reads do.
+    let mut ended_at = None;
+    let mut empty_windows = 0;
+    let mut now = last;
+    while now < last + 2 * quiet && ended_at.is_none() {
+        now += S / 10;
+        stream.advance_to(now);
+        for e in stream.drain_events() {
+            match e {
+                Event::AttackEnded(a) => ended_at = Some(a.at_ns),
+                Event::Window(w) if w.packets == 0 => empty_windows += 1,
+                _ => {}
+            }
+        }
+    }
+    let ended_at = ended_at.expect("the flood ends while the link is silent");
+    assert!(
+        ended_at > last + quiet && ended_at <= last + quiet + S,
+        "ended {} ms after the last packet, quiet period {} ms",
+        (ended_at - last) / 1_000_000,
+        quiet / 1_000_000
+    );
+    assert!(
+        empty_windows >= 11,
+        "a decision per boundary: {empty_windows}"
+    );
+    // An hour later at once: one decision, not 14,400.
+    stream.advance_to(now + 3600 * S);
+    let windows = stream
+        .drain_events()
+        .filter(|e| matches!(e, Event::Window(_)))
+        .count();
+    assert_eq!(windows, 1);
+}

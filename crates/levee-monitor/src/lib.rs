@@ -64,6 +64,10 @@ pub enum MonitorError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// The interface cannot be read.
+    #[cfg(target_os = "linux")]
+    #[error(transparent)]
+    Live(#[from] levee_capture::live::LiveError),
 }
 
 /// How a monitor detects and where it keeps what it finds.
@@ -113,6 +117,9 @@ pub trait Watcher {
     fn metrics_failed(&mut self, _path: &str, _why: &str) {}
     /// A record of the input was damaged and skipped.
     fn damaged(&mut self, _what: &str) {}
+    /// The kernel dropped `new` packets of a live input since it last told (`total` in all):
+    /// the figures of that stretch are low.
+    fn kernel_drops(&mut self, _new: u64, _total: u64) {}
 }
 
 /// A watcher that tells nothing.
@@ -138,6 +145,10 @@ pub struct MonitorStats {
     pub alert_failures: u64,
     /// Active incidents found again after a restart.
     pub resumed_after_restart: u64,
+    /// Of a live input: packets the kernel received for the monitor, dropped ones included.
+    pub kernel_packets: u64,
+    /// Of a live input: packets the kernel dropped because the monitor fell behind.
+    pub kernel_drops: u64,
 }
 
 /// Traffic in, incidents and alerts out (see the crate's overview).
@@ -228,6 +239,16 @@ impl<'w> Monitor<'w> {
         self.handle_events()
     }
 
+    /// The kernel's counters of a live input, as they stand (cumulative).
+    pub fn kernel_counters(&mut self, packets: u64, drops: u64) {
+        if drops > self.stats.kernel_drops {
+            self.watcher
+                .kernel_drops(drops - self.stats.kernel_drops, drops);
+        }
+        self.stats.kernel_packets = packets;
+        self.stats.kernel_drops = drops;
+    }
+
     /// A damaged input record was skipped.
     pub fn damaged(&mut self, what: &str) {
         self.stats.damaged += 1;
@@ -314,7 +335,7 @@ impl<'w> Monitor<'w> {
     /// The counters in Prometheus's text exposition format.
     pub fn metrics_text(&self) -> String {
         let s = &self.stats;
-        let rows: [(&str, &str, &str, u64); 9] = [
+        let rows: [(&str, &str, &str, u64); 11] = [
             (
                 "levee_packets_total",
                 "counter",
@@ -369,6 +390,18 @@ impl<'w> Monitor<'w> {
                 "Active incidents found again after a restart.",
                 s.resumed_after_restart,
             ),
+            (
+                "levee_kernel_packets_total",
+                "counter",
+                "Packets the kernel received for a live input, dropped ones included.",
+                s.kernel_packets,
+            ),
+            (
+                "levee_kernel_drops_total",
+                "counter",
+                "Packets of a live input the kernel dropped because the monitor fell behind.",
+                s.kernel_drops,
+            ),
         ];
         let mut out = String::new();
         for (name, kind, help, value) in rows {
@@ -390,7 +423,7 @@ impl<'w> Monitor<'w> {
         let text = self.metrics_text();
         if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
             self.watcher
-                .alert_failed(&path.display().to_string(), &e.to_string());
+                .metrics_failed(&path.display().to_string(), &e.to_string());
         }
     }
 
@@ -590,4 +623,45 @@ pub fn play(
         }
     }
     Ok(())
+}
+
+/// How far behind the wall clock a live monitor moves traffic time on when no packet comes:
+/// packets the kernel holds in a block it has not handed over yet (up to the block timeout)
+/// still fall in the window they belong to.
+#[cfg(target_os = "linux")]
+const LIVE_LAG: Duration = Duration::from_millis(50);
+
+/// Feeds what `live` receives into `monitor` until `stop` is set: traffic time moves on with
+/// the wall clock when the link is quiet, and the kernel's counters are read every second.
+#[cfg(target_os = "linux")]
+pub fn watch(
+    monitor: &mut Monitor<'_>,
+    live: &mut levee_capture::live::LiveCapture,
+    stop: &AtomicBool,
+) -> Result<(), MonitorError> {
+    let mut counted = Instant::now();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match live.next_frame(Duration::from_millis(100))? {
+            Some(f) => monitor.feed(f.ts_nanos, f.linktype, f.data, f.orig_len)?,
+            None => monitor.advance_to(wall_ns() - LIVE_LAG.as_nanos() as i64)?,
+        }
+        if counted.elapsed() >= Duration::from_secs(1) {
+            counted = Instant::now();
+            let k = live.stats()?;
+            monitor.kernel_counters(k.packets, k.drops);
+        }
+    }
+    let k = live.stats()?;
+    monitor.kernel_counters(k.packets, k.drops);
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn wall_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
 }

@@ -67,13 +67,18 @@ pub enum Command {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface"])))]
 pub struct MonitorArgs {
     /// A capture to play into the monitor (pcap or pcapng, optionally compressed).
     #[arg(long, value_name = "FILE")]
-    pub read: PathBuf,
+    pub read: Option<PathBuf>,
+    /// Watch this network interface (Linux: a packet socket with a ring shared with the
+    /// kernel; needs root or CAP_NET_RAW). The kernel's drops are read every second and told.
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
     /// Play the capture at its own pace (each packet when as much time has passed as in the
     /// capture) instead of as fast as it reads.
-    #[arg(long)]
+    #[arg(long, requires = "read")]
     pub realtime: bool,
     /// The incident database (SQLite; created when missing).
     #[arg(long, value_name = "FILE")]

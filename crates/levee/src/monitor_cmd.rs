@@ -67,6 +67,68 @@ impl Watcher for Terminal {
     fn damaged(&mut self, what: &str) {
         eprintln!("levee: {what}");
     }
+
+    fn kernel_drops(&mut self, new: u64, total: u64) {
+        eprintln!(
+            "levee: the kernel dropped {} packets the monitor could not take in time ({} in all): \
+             the rates and counts of this second are low",
+            levee_analyze::units::thousands(new),
+            levee_analyze::units::thousands(total)
+        );
+    }
+}
+
+/// What the monitor reads.
+enum Input {
+    File(levee_capture::CaptureReader),
+    #[cfg(target_os = "linux")]
+    Live(levee_capture::live::LiveCapture),
+}
+
+impl Input {
+    /// Opens the capture or the interface the arguments name.
+    fn open(a: &MonitorArgs) -> anyhow::Result<Input> {
+        if let Some(path) = &a.read {
+            return levee_capture::CaptureReader::open(path)
+                .map(Input::File)
+                .map_err(|e| crate::Exit::no_input(e.to_string()));
+        }
+        let interface = a.interface.as_deref().unwrap_or_default();
+        #[cfg(target_os = "linux")]
+        {
+            levee_capture::live::LiveCapture::open(
+                interface,
+                &levee_capture::live::LiveConfig::default(),
+            )
+            .map(Input::Live)
+            .map_err(|e| crate::Exit::no_input(e.to_string()))
+        }
+        #[cfg(not(target_os = "linux"))]
+        Err(crate::Exit::usage(format!(
+            "--interface {interface}: live capture is only built for Linux; \
+             record with tcpdump and use --read"
+        )))
+    }
+
+    /// What is monitored, as the first line tells it.
+    fn describe(&self, a: &MonitorArgs) -> String {
+        match self {
+            Input::File(_) => format!(
+                "{} ({})",
+                a.read
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("-"))
+                    .display(),
+                if a.realtime {
+                    "at its own pace"
+                } else {
+                    "as fast as it reads"
+                }
+            ),
+            #[cfg(target_os = "linux")]
+            Input::Live(live) => format!("interface {}", live.interface()),
+        }
+    }
 }
 
 pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
@@ -77,11 +139,12 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     let same = |x: &std::path::Path, y: &std::path::Path| {
         x == y || matches!((x.canonicalize(), y.canonicalize()), (Ok(p), Ok(q)) if p == q)
     };
-    if same(&a.db, &a.read) {
+    let read = a.read.clone().unwrap_or_default();
+    if a.read.is_some() && same(&a.db, &read) {
         bail_usage!("--db names the capture --read reads");
     }
     if let Some(m) = &a.metrics {
-        if same(m, &a.db) || same(m, &a.read) || a.alerts.iter().any(|p| same(m, p)) {
+        if same(m, &a.db) || same(m, &read) || a.alerts.iter().any(|p| same(m, p)) {
             bail_usage!(
                 "--metrics {} is another input or output: give it a file of its own",
                 m.display()
@@ -89,7 +152,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         }
     }
     for alerts in a.alerts.iter().filter(|p| p.as_os_str() != "-") {
-        if same(alerts, &a.db) || same(alerts, &a.read) {
+        if same(alerts, &a.db) || same(alerts, &read) {
             bail_usage!(
                 "--alerts {} is the database or the capture: alerts go to a file of their own",
                 alerts.display()
@@ -116,9 +179,8 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
             levee_monitor::Syslog::new(url).map_err(crate::Exit::usage)?,
         ));
     }
-    // The capture first, then the database: a mistake creates no database.
-    let reader = levee_capture::CaptureReader::open(&a.read)
-        .map_err(|e| crate::Exit::no_input(e.to_string()))?;
+    // The input first, then the database: a mistake creates no database.
+    let input = Input::open(&a)?;
     let store = Store::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
     let mut config = MonitorConfig::new(a.thresholds.config());
     config.quiet_ns = (a.quiet * 1e9) as i64;
@@ -133,13 +195,8 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     let mut terminal = Terminal { verbose: a.verbose };
     let mut m = Monitor::new(config, store, sinks, &mut terminal)?;
     eprintln!(
-        "levee: monitoring {} ({}), incidents in {}",
-        a.read.display(),
-        if a.realtime {
-            "at its own pace"
-        } else {
-            "as fast as it reads"
-        },
+        "levee: monitoring {}, incidents in {}",
+        input.describe(&a),
         a.db.display()
     );
     let pace = if a.realtime {
@@ -147,7 +204,12 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     } else {
         Pace::Fast
     };
-    levee_monitor::play(&mut m, reader, pace, &stop)?;
+    let live = !matches!(input, Input::File(_));
+    match input {
+        Input::File(reader) => levee_monitor::play(&mut m, reader, pace, &stop)?,
+        #[cfg(target_os = "linux")]
+        Input::Live(mut live) => levee_monitor::watch(&mut m, &mut live, &stop)?,
+    }
     let stopped = stop.load(Ordering::Relaxed);
     let stats = if stopped {
         m.stop("SIGINT or SIGTERM")?
@@ -155,9 +217,18 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         m.finish()?
     };
     eprintln!(
-        "{} packets in {} windows; {} incidents opened, {} alerts ({} not delivered){}{}",
+        "{} packets in {} windows{}; {} incidents opened, {} alerts ({} not delivered){}{}",
         levee_analyze::units::thousands(stats.packets),
         stats.windows,
+        if live {
+            format!(
+                " (the kernel received {} and dropped {})",
+                levee_analyze::units::thousands(stats.kernel_packets),
+                levee_analyze::units::thousands(stats.kernel_drops)
+            )
+        } else {
+            String::new()
+        },
         stats.incidents_opened,
         stats.alerts,
         stats.alert_failures,
@@ -178,7 +249,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     if stats.packets == 0 && !stopped {
         return Err(crate::Exit::no_input(format!(
             "{}: no packet to monitor",
-            a.read.display()
+            read.display()
         )));
     }
     if stats.damaged > 0 {
