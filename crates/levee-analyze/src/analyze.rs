@@ -379,6 +379,21 @@ impl Analyzer {
         &self.config
     }
 
+    /// Takes the thresholds detection judges by from `config` (rates, counts, evidence
+    /// shares, collateral), for a stream whose settings are changed while it runs; what shapes
+    /// the statistics already gathered (bucket width, filters, sampling) stays as it is.
+    pub fn retune(&mut self, config: &AnalyzeConfig) {
+        let c = &mut self.config;
+        c.min_pps = config.min_pps;
+        c.min_packets = config.min_packets;
+        c.min_flood_sources = config.min_flood_sources;
+        c.min_reflectors = config.min_reflectors;
+        c.min_evidence = config.min_evidence;
+        c.baseline_factor = config.baseline_factor;
+        c.min_scan_probes = config.min_scan_probes;
+        c.block_collateral = config.block_collateral;
+    }
+
     /// Packets added.
     pub fn packets(&self) -> u64 {
         self.packets

@@ -277,6 +277,13 @@ impl Stream {
         self.events.drain(..)
     }
 
+    /// Changes, from the next decision on, the thresholds detection judges by (see
+    /// `Analyzer::retune`) and the quiet period that ends an attack.
+    pub fn retune(&mut self, analysis: &levee_analyze::AnalyzeConfig, quiet_ns: i64) {
+        self.analyzer.retune(analysis);
+        self.config.quiet_ns = quiet_ns;
+    }
+
     /// Packets fed so far.
     pub fn packets(&self) -> u64 {
         self.analyzer.packets()

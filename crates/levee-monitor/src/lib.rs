@@ -446,6 +446,37 @@ impl<'w> Monitor<'w> {
         Ok(self.stats)
     }
 
+    /// Takes new settings while it runs (a reloaded configuration): the detection thresholds,
+    /// the quiet period, the device rules are written for and the metrics file from the next
+    /// decision on, and `sinks` in place of the alert sinks, which deliver what they hold
+    /// in the background. The evidence directory, the database and the input stay as they were (a restart
+    /// changes them); returns the settings that could not change and were given otherwise.
+    pub fn reconfigure(
+        &mut self,
+        config: MonitorConfig,
+        sinks: Vec<Box<dyn AlertSink>>,
+    ) -> Vec<&'static str> {
+        let mut kept = Vec::new();
+        if config.evidence_dir != self.config.evidence_dir {
+            kept.push("evidence");
+        }
+        if config.decide_every_ns != self.config.decide_every_ns {
+            kept.push("decide_every");
+        }
+        self.stream.retune(&config.analysis, config.quiet_ns);
+        self.config.analysis = config.analysis;
+        self.config.quiet_ns = config.quiet_ns;
+        self.config.device = config.device;
+        self.config.metrics_file = config.metrics_file;
+        self.poll_failures();
+        // Not waited for: a webhook's thread goes on delivering what it holds in the
+        // background, while the traffic keeps coming.
+        for mut old in std::mem::replace(&mut self.sinks, sinks) {
+            old.close(Duration::ZERO);
+        }
+        kept
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &MonitorStats {
         &self.stats
@@ -584,19 +615,45 @@ pub enum Pace {
     Realtime,
 }
 
-/// Plays the capture `reader` reads into `monitor` at `pace`, until its end or until `stop`
-/// is set. Damaged records are skipped and told.
+/// What a running monitor is told from outside while it reads: to stop (SIGTERM), or to take
+/// new settings (SIGHUP).
+pub trait Control {
+    /// Whether to stop now; asked before every packet.
+    fn stopped(&self) -> bool;
+    /// A moment to change the monitor's settings ([`Monitor::reconfigure`]): every few
+    /// thousand packets and whenever the input is idle.
+    fn between(&mut self, _monitor: &mut Monitor<'_>) {}
+}
+
+/// A stop flag alone (set by a signal handler).
+impl Control for AtomicBool {
+    fn stopped(&self) -> bool {
+        self.load(Ordering::Relaxed)
+    }
+}
+
+/// Packets between two calls of [`Control::between`].
+const BETWEEN_EVERY: u32 = 4096;
+
+/// Plays the capture `reader` reads into `monitor` at `pace`, until its end or until
+/// `control` says stop. Damaged records are skipped and told.
 pub fn play(
     monitor: &mut Monitor<'_>,
     mut reader: CaptureReader,
     pace: Pace,
-    stop: &AtomicBool,
+    control: &mut dyn Control,
 ) -> Result<(), MonitorError> {
     let started = Instant::now();
     let mut first: Option<i64> = None;
+    let mut since_between = 0u32;
     while let Some(item) = reader.next_item() {
-        if stop.load(Ordering::Relaxed) {
+        if control.stopped() {
             break;
+        }
+        since_between += 1;
+        if since_between == BETWEEN_EVERY {
+            since_between = 0;
+            control.between(monitor);
         }
         match item {
             Item::Frame(f) => {
@@ -606,9 +663,10 @@ pub fn play(
                     // Quiet stretches move traffic time on as the wall clock does, so an
                     // attack's end and the windows are told when they would be live.
                     while started.elapsed() < due {
-                        if stop.load(Ordering::Relaxed) {
+                        if control.stopped() {
                             return Ok(());
                         }
+                        control.between(monitor);
                         let wait = due
                             .saturating_sub(started.elapsed())
                             .min(Duration::from_millis(100));
@@ -631,22 +689,34 @@ pub fn play(
 #[cfg(target_os = "linux")]
 const LIVE_LAG: Duration = Duration::from_millis(50);
 
-/// Feeds what `live` receives into `monitor` until `stop` is set: traffic time moves on with
-/// the wall clock when the link is quiet, and the kernel's counters are read every second.
+/// Feeds what `live` receives into `monitor` until `control` says stop: traffic time moves
+/// on with the wall clock when the link is quiet, and the kernel's counters are read every
+/// second.
 #[cfg(target_os = "linux")]
 pub fn watch(
     monitor: &mut Monitor<'_>,
     live: &mut levee_capture::live::LiveCapture,
-    stop: &AtomicBool,
+    control: &mut dyn Control,
 ) -> Result<(), MonitorError> {
     let mut counted = Instant::now();
+    let mut since_between = 0u32;
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if control.stopped() {
             break;
         }
         match live.next_frame(Duration::from_millis(100))? {
-            Some(f) => monitor.feed(f.ts_nanos, f.linktype, f.data, f.orig_len)?,
-            None => monitor.advance_to(wall_ns() - LIVE_LAG.as_nanos() as i64)?,
+            Some(f) => {
+                monitor.feed(f.ts_nanos, f.linktype, f.data, f.orig_len)?;
+                since_between += 1;
+                if since_between == BETWEEN_EVERY {
+                    since_between = 0;
+                    control.between(monitor);
+                }
+            }
+            None => {
+                monitor.advance_to(wall_ns() - LIVE_LAG.as_nanos() as i64)?;
+                control.between(monitor);
+            }
         }
         if counted.elapsed() >= Duration::from_secs(1) {
             counted = Instant::now();

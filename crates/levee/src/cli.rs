@@ -66,9 +66,19 @@ pub enum Command {
     Incidents(IncidentsArgs),
 }
 
-#[derive(Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface"])))]
+#[derive(Args, Clone)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface", "config"])))]
 pub struct MonitorArgs {
+    /// Take every setting from this TOML file (the options below, by their long names:
+    /// `interface = "eth0"`, `db = "..."`, `alerts = ["..."]`, `min_pps = 1000`...), and take
+    /// it again on SIGHUP: thresholds, quiet period, device, alerts, webhooks, syslog and
+    /// metrics change at once; the input, database and evidence need a restart. No other
+    /// option goes with it but --verbose.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "realtime", "db", "alerts", "webhook", "syslog", "evidence", "metrics", "quiet",
+        "device", "min_pps", "min_packets", "min_sources", "min_reflectors",
+    ])]
+    pub config: Option<PathBuf>,
     /// A capture to play into the monitor (pcap or pcapng, optionally compressed).
     #[arg(long, value_name = "FILE")]
     pub read: Option<PathBuf>,
@@ -81,8 +91,8 @@ pub struct MonitorArgs {
     #[arg(long, requires = "read")]
     pub realtime: bool,
     /// The incident database (SQLite; created when missing).
-    #[arg(long, value_name = "FILE")]
-    pub db: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "config")]
+    pub db: Option<PathBuf>,
     /// Append alerts as JSON lines to this file (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     pub alerts: Vec<PathBuf>,
@@ -281,6 +291,18 @@ pub struct ThresholdArgs {
     /// A reflection attack must come from at least this many reflectors.
     #[arg(long, default_value_t = 20)]
     pub min_reflectors: u64,
+}
+
+impl Default for ThresholdArgs {
+    fn default() -> ThresholdArgs {
+        let d = levee_analyze::AnalyzeConfig::default();
+        ThresholdArgs {
+            min_pps: d.min_pps,
+            min_packets: d.min_packets,
+            min_sources: d.min_flood_sources,
+            min_reflectors: d.min_reflectors,
+        }
+    }
 }
 
 impl ThresholdArgs {

@@ -8,7 +8,9 @@ use anyhow::Context;
 use levee_incidents::{Alert, AlertKind, Incident, Store};
 use levee_monitor::{AlertSink, JsonLines, Monitor, MonitorConfig, Pace, Watcher};
 
-use crate::cli::{IncidentsArgs, IncidentsCommand, MonitorArgs};
+use std::path::{Path, PathBuf};
+
+use crate::cli::{IncidentsArgs, IncidentsCommand, MonitorArgs, ThresholdArgs};
 use crate::{bail_usage, EXIT_DAMAGED_RECORDS};
 
 /// Tells people on standard error what the monitor does.
@@ -131,20 +133,95 @@ impl Input {
     }
 }
 
-pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
+/// The settings a configuration file may hold: `levee monitor`'s options by their long names.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    read: Option<PathBuf>,
+    interface: Option<String>,
+    realtime: Option<bool>,
+    db: Option<PathBuf>,
+    #[serde(default)]
+    alerts: Vec<PathBuf>,
+    #[serde(default)]
+    webhook: Vec<String>,
+    #[serde(default)]
+    syslog: Vec<String>,
+    evidence: Option<PathBuf>,
+    metrics: Option<PathBuf>,
+    quiet: Option<f64>,
+    device: Option<String>,
+    min_pps: Option<f64>,
+    min_packets: Option<u64>,
+    min_sources: Option<u64>,
+    min_reflectors: Option<u64>,
+}
+
+/// The options a configuration file gives, the others at their defaults.
+fn from_file(path: &Path, verbose: bool) -> anyhow::Result<MonitorArgs> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| crate::Exit::no_input(format!("{}: {e}", path.display())))?;
+    let f: ConfigFile = toml::from_str(&text)
+        .map_err(|e| crate::Exit::usage(format!("{}: {e}", path.display())))?;
+    if f.read.is_some() == f.interface.is_some() {
+        bail_usage!(
+            "{}: give the input as exactly one of read = \"FILE\" or interface = \"IF\"",
+            path.display()
+        );
+    }
+    if f.realtime == Some(true) && f.interface.is_some() {
+        bail_usage!("{}: realtime = true is for a capture read", path.display());
+    }
+    let Some(db) = f.db else {
+        bail_usage!(
+            "{}: db = \"FILE\" names the incident database",
+            path.display()
+        );
+    };
+    let defaults = ThresholdArgs::default();
+    Ok(MonitorArgs {
+        config: Some(path.to_path_buf()),
+        read: f.read,
+        interface: f.interface,
+        realtime: f.realtime.unwrap_or(false),
+        db: Some(db),
+        alerts: f.alerts,
+        webhook: f.webhook,
+        syslog: f.syslog,
+        evidence: f.evidence,
+        metrics: f.metrics,
+        quiet: f.quiet.unwrap_or(30.0),
+        device: f.device.unwrap_or_else(|| "eth0".into()),
+        thresholds: ThresholdArgs {
+            min_pps: f.min_pps.unwrap_or(defaults.min_pps),
+            min_packets: f.min_packets.unwrap_or(defaults.min_packets),
+            min_sources: f.min_sources.unwrap_or(defaults.min_sources),
+            min_reflectors: f.min_reflectors.unwrap_or(defaults.min_reflectors),
+        },
+        verbose,
+    })
+}
+
+/// The monitor's settings and alert sinks the options ask for, checked: no output may be
+/// written over an input or another output.
+fn settings(a: &MonitorArgs) -> anyhow::Result<(MonitorConfig, Vec<Box<dyn AlertSink>>)> {
     if !(a.quiet > 0.0 && a.quiet.is_finite()) {
         bail_usage!("--quiet is a positive number of seconds");
     }
-    // No output may be written over an input or another output.
-    let same = |x: &std::path::Path, y: &std::path::Path| {
+    let same = |x: &Path, y: &Path| {
         x == y || matches!((x.canonicalize(), y.canonicalize()), (Ok(p), Ok(q)) if p == q)
     };
+    let db = a.db.clone().unwrap_or_default();
     let read = a.read.clone().unwrap_or_default();
-    if a.read.is_some() && same(&a.db, &read) {
+    if a.read.is_some() && same(&db, &read) {
         bail_usage!("--db names the capture --read reads");
     }
+    let inputs: Vec<&Path> = [Some(db.as_path()), a.read.as_deref(), a.config.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
     if let Some(m) = &a.metrics {
-        if same(m, &a.db) || same(m, &read) || a.alerts.iter().any(|p| same(m, p)) {
+        if inputs.iter().any(|p| same(m, p)) || a.alerts.iter().any(|p| same(m, p)) {
             bail_usage!(
                 "--metrics {} is another input or output: give it a file of its own",
                 m.display()
@@ -152,9 +229,10 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         }
     }
     for alerts in a.alerts.iter().filter(|p| p.as_os_str() != "-") {
-        if same(alerts, &a.db) || same(alerts, &read) {
+        if inputs.iter().any(|p| same(alerts, p)) {
             bail_usage!(
-                "--alerts {} is the database or the capture: alerts go to a file of their own",
+                "--alerts {} is the database, the configuration or the capture: alerts go to \
+                 a file of their own",
                 alerts.display()
             );
         }
@@ -179,25 +257,104 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
             levee_monitor::Syslog::new(url).map_err(crate::Exit::usage)?,
         ));
     }
-    // The input first, then the database: a mistake creates no database.
-    let input = Input::open(&a)?;
-    let store = Store::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
     let mut config = MonitorConfig::new(a.thresholds.config());
     config.quiet_ns = (a.quiet * 1e9) as i64;
     config.device = a.device.clone();
     config.evidence_dir = a.evidence.clone();
     config.metrics_file = a.metrics.clone();
+    Ok((config, sinks))
+}
+
+/// Stop on SIGINT and SIGTERM; on SIGHUP, take the configuration file again.
+struct Signals {
+    stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
+    running: MonitorArgs,
+}
+
+impl levee_monitor::Control for Signals {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn between(&mut self, monitor: &mut Monitor<'_>) {
+        if !self.reload.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let Some(path) = self.running.config.clone() else {
+            eprintln!("levee: SIGHUP: there is no --config file to take again");
+            return;
+        };
+        let taken = from_file(&path, self.running.verbose)
+            .and_then(|a| settings(&a).map(|(config, sinks)| (a, config, sinks)));
+        match taken {
+            Ok((a, config, sinks)) => {
+                let mut kept: Vec<&str> = monitor.reconfigure(config, sinks);
+                if a.read != self.running.read
+                    || a.interface != self.running.interface
+                    || a.realtime != self.running.realtime
+                {
+                    kept.push("the input");
+                }
+                if a.db != self.running.db {
+                    kept.push("db");
+                }
+                eprintln!(
+                    "levee: {} taken again: min_pps {}, quiet {} s, {} alert sinks{}",
+                    path.display(),
+                    a.thresholds.min_pps,
+                    a.quiet,
+                    a.alerts.len() + a.webhook.len() + a.syslog.len(),
+                    if kept.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {} changed but only a restart changes them: kept as they were",
+                            kept.join(", ")
+                        )
+                    }
+                );
+                self.running = MonitorArgs {
+                    read: self.running.read.clone(),
+                    interface: self.running.interface.clone(),
+                    realtime: self.running.realtime,
+                    db: self.running.db.clone(),
+                    evidence: self.running.evidence.clone(),
+                    ..a
+                };
+            }
+            Err(e) => eprintln!(
+                "levee: {} not taken again, the settings stay as they were: {e}",
+                path.display()
+            ),
+        }
+    }
+}
+
+pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
+    let a = match &a.config {
+        Some(path) => from_file(path, a.verbose)?,
+        None => a,
+    };
+    let (config, sinks) = settings(&a)?;
+    let db = a.db.clone().unwrap_or_default();
+    let read = a.read.clone().unwrap_or_default();
+    // The input first, then the database: a mistake creates no database.
+    let input = Input::open(&a)?;
+    let store = Store::open(&db).with_context(|| format!("{}", db.display()))?;
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
+    let reload = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))?;
     let mut terminal = Terminal { verbose: a.verbose };
     let mut m = Monitor::new(config, store, sinks, &mut terminal)?;
     eprintln!(
         "levee: monitoring {}, incidents in {}",
         input.describe(&a),
-        a.db.display()
+        db.display()
     );
     let pace = if a.realtime {
         Pace::Realtime
@@ -205,10 +362,15 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         Pace::Fast
     };
     let live = !matches!(input, Input::File(_));
+    let mut signals = Signals {
+        stop: Arc::clone(&stop),
+        reload,
+        running: a.clone(),
+    };
     match input {
-        Input::File(reader) => levee_monitor::play(&mut m, reader, pace, &stop)?,
+        Input::File(reader) => levee_monitor::play(&mut m, reader, pace, &mut signals)?,
         #[cfg(target_os = "linux")]
-        Input::Live(mut live) => levee_monitor::watch(&mut m, &mut live, &stop)?,
+        Input::Live(mut live) => levee_monitor::watch(&mut m, &mut live, &mut signals)?,
     }
     let stopped = stop.load(Ordering::Relaxed);
     let stats = if stopped {

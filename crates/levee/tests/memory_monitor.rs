@@ -81,7 +81,9 @@ fn a_flood_from_ten_million_sources_is_monitored_in_bounded_memory() {
     let dir = scratch("memory-monitor");
     let packets = 10_000_000;
     let mut child = levee()
-        .args(["monitor", "--read", "-", "--quiet", "5", "--alerts", "-", "--db"])
+        .args([
+            "monitor", "--read", "-", "--quiet", "5", "--alerts", "-", "--db",
+        ])
         .arg(dir.join("incidents.db"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

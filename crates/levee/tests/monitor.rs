@@ -331,3 +331,131 @@ fn a_stopped_or_killed_monitor_leaves_its_incident_active_and_the_next_continues
     );
     assert_eq!(changes.last(), Some(&"ended"), "{changes:?}");
 }
+
+/// Sends `signal` (`-HUP`...) to a process.
+fn signal(child: &std::process::Child, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// `--config FILE` gives every setting, and SIGHUP takes the file again while the traffic
+/// plays: a flood under a threshold too high to see it is found once the file lowers the
+/// threshold, and told to the alerts file the new configuration names (not the old one). A
+/// broken file on SIGHUP changes nothing and is said; other options do not go with --config.
+#[test]
+fn sighup_takes_the_configuration_file_again_while_the_monitor_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cap = d.join("cap.pcap");
+    // 5 s: web traffic, a SYN flood over its middle.
+    let o = run(levee()
+        .args(["synth", "--scenario", "syn-flood", "--packets", "20000"])
+        .args(["--attack-share", "0.5", "--out"])
+        .arg(&cap));
+    assert!(o.status.success(), "{o:?}");
+    let config = d.join("levee.toml");
+    let write = |min_pps: &str, alerts: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "read = {:?}\nrealtime = true\ndb = {:?}\nalerts = [{:?}]\nquiet = 2\n\
+                 min_pps = {min_pps}\n",
+                cap,
+                d.join("incidents.db"),
+                d.join(alerts)
+            ),
+        )
+        .unwrap();
+    };
+    write("1000000", "before.jsonl");
+    let child = levee()
+        .args(["monitor", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A broken file first: nothing changes.
+    std::fs::write(&config, "min_pps = \"many\"\n").unwrap();
+    signal(&child, "-HUP");
+    std::thread::sleep(Duration::from_millis(200));
+    write("1000", "after.jsonl");
+    signal(&child, "-HUP");
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("not taken again, the settings stay as they were"),
+        "{err}"
+    );
+    assert!(
+        err.contains("taken again: min_pps 1000, quiet 2 s, 1 alert sinks"),
+        "{err}"
+    );
+    let before = std::fs::read_to_string(d.join("before.jsonl")).unwrap();
+    assert_eq!(before, "", "nothing reached the threshold of 1 Mpps");
+    let after = std::fs::read_to_string(d.join("after.jsonl")).unwrap();
+    let alerts: Vec<Value> = after
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["alert"] == "start" && a["incident"]["vector"] == "syn-flood"),
+        "{after}"
+    );
+
+    // --config goes with no other setting, and the file must name one input and a database.
+    let o = run(levee()
+        .args(["monitor", "--config"])
+        .arg(&config)
+        .args(["--min-pps", "5"]));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    std::fs::write(&config, "db = \"x.db\"\n").unwrap();
+    let o = run(levee().args(["monitor", "--config"]).arg(&config));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exactly one of read"));
+    std::fs::write(&config, "read = \"c.pcap\"\ndb = \"x.db\"\nthreshold = 3\n").unwrap();
+    let o = run(levee().args(["monitor", "--config"]).arg(&config));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown field"),
+        "{o:?}"
+    );
+}
+
+/// The example configuration in `dist/` (the one the systemd unit reads) is taken as it is,
+/// with only its input and paths pointed at a capture and a scratch directory; the unit runs
+/// the monitor with it and reloads it with SIGHUP.
+#[test]
+fn the_shipped_configuration_and_unit_work_together() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let example = std::fs::read_to_string(root.join("dist/monitor.toml")).unwrap();
+    let unit = std::fs::read_to_string(root.join("dist/levee-monitor.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/levee monitor --config /etc/levee/monitor.toml")
+    );
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    assert!(unit.contains("KillSignal=SIGTERM"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cap = flood(d);
+    let config = example
+        .replace("interface = \"eth0\"", &format!("read = {cap:?}"))
+        .replace("/var/lib/levee", &d.display().to_string())
+        .replace("/var/log/levee", &d.display().to_string());
+    assert_ne!(config, example);
+    let path = d.join("monitor.toml");
+    std::fs::write(&path, config).unwrap();
+    let o = run(levee().args(["monitor", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let alerts = std::fs::read_to_string(d.join("alerts.jsonl")).unwrap();
+    assert!(alerts.contains("\"vector\":\"syn-flood\""), "{alerts}");
+    assert!(d.join("levee.prom").exists());
+    assert!(std::fs::read_dir(d.join("evidence")).unwrap().count() > 0);
+}
