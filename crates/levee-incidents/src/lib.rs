@@ -536,6 +536,25 @@ impl Store {
         Ok(ids)
     }
 
+    /// The report of incident `id`'s capture was written in `dir` (`headline`: what it
+    /// found): kept in its history.
+    pub fn report_written(&mut self, id: i64, dir: &str, headline: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        read_incident(&tx, id)?;
+        let now = wall_now();
+        add_history(
+            &tx,
+            id,
+            &now,
+            None,
+            MONITOR,
+            "report",
+            &format!("{dir}: {headline}"),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The monitor wrote a capture of incident `id`'s packets at `path` (`detail`: what it
     /// holds): listed in its `samples`.
     pub fn sample_written(&mut self, id: i64, path: &str, detail: &str) -> Result<(), StoreError> {

@@ -338,4 +338,14 @@ fn a_version_1_database_is_migrated_with_its_incidents_kept() {
         ["/var/lib/levee/incident-1.pcap"]
     );
     assert_eq!(s.history(1).unwrap()[0].change, "sample");
+    s.report_written(1, "/var/lib/levee/incident-1-report", "1 attack: udp-flood")
+        .unwrap();
+    let history = s.history(1).unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.change, "report");
+    assert_eq!(
+        last.detail,
+        "/var/lib/levee/incident-1-report: 1 attack: udp-flood"
+    );
+    assert!(s.report_written(99, "x", "y").is_err(), "no incident 99");
 }

@@ -117,6 +117,10 @@ pub trait Watcher {
     fn metrics_failed(&mut self, _path: &str, _why: &str) {}
     /// A record of the input was damaged and skipped.
     fn damaged(&mut self, _what: &str) {}
+    /// Incident `incident`'s attack ended and its capture (`--evidence`) is whole: the moment
+    /// to make its report. Called from the monitor's loop: a watcher that takes long (a
+    /// report) does it on a thread of its own.
+    fn sample_closed(&mut self, _incident: i64, _capture: &std::path::Path) {}
     /// The kernel dropped `new` packets of a live input since it last told (`total` in all):
     /// the figures of that stretch are low.
     fn kernel_drops(&mut self, _new: u64, _total: u64) {}
@@ -289,19 +293,22 @@ impl<'w> Monitor<'w> {
         Ok(())
     }
 
-    /// Closes incident `id`'s capture and records it.
-    fn finish_sample(&mut self, id: i64) -> Result<(), MonitorError> {
+    /// Closes incident `id`'s capture and records it; `ended`: because its attack ended (not
+    /// because the monitor stops), which the watcher is told.
+    fn finish_sample(&mut self, id: i64, ended: bool) -> Result<(), MonitorError> {
         let Some((_, samples)) = &mut self.evidence else {
             return Ok(());
         };
         match samples.finish(id) {
             Some(Ok((path, packets))) => {
-                let path = path.display().to_string();
                 self.store.sample_written(
                     id,
-                    &path,
+                    &path.display().to_string(),
                     &format!("{packets} packets (at most {})", evidence::SAMPLE_PACKETS),
                 )?;
+                if ended {
+                    self.watcher.sample_closed(id, &path);
+                }
             }
             Some(Err(e)) => self.watcher.evidence_failed(id, &e.to_string()),
             None => {}
@@ -317,7 +324,7 @@ impl<'w> Monitor<'w> {
             .map(|(_, s)| s.open_ids())
             .unwrap_or_default();
         for id in ids {
-            self.finish_sample(id)?;
+            self.finish_sample(id, false)?;
         }
         Ok(())
     }
@@ -537,7 +544,7 @@ impl<'w> Monitor<'w> {
                     let o = self.observation(&a);
                     let alert = self.store.ended(id, &o, end_why)?;
                     self.send(alert);
-                    self.finish_sample(id)?;
+                    self.finish_sample(id, true)?;
                 }
             }
         }

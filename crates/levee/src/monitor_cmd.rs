@@ -16,6 +16,64 @@ use crate::{bail_usage, EXIT_DAMAGED_RECORDS};
 /// Tells people on standard error what the monitor does.
 struct Terminal {
     verbose: bool,
+    /// With `--evidence`: how each ended incident's capture is reported.
+    reports: Option<Reports>,
+}
+
+/// Each ended incident's capture reported as `levee report` would (its three files in
+/// `incident-ID-report/` beside it), on a thread of its own so the traffic keeps flowing; the
+/// report is recorded in the incident's history.
+struct Reports {
+    db: PathBuf,
+    analysis: levee_analyze::AnalyzeConfig,
+    device: String,
+    running: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Reports {
+    fn start(&mut self, incident: i64, capture: &Path) {
+        let capture = capture.to_path_buf();
+        let dir = capture.with_file_name(format!("incident-{incident}-report"));
+        let (db, analysis, device) = (self.db.clone(), self.analysis.clone(), self.device.clone());
+        self.running.push(std::thread::spawn(move || {
+            let made = || -> anyhow::Result<String> {
+                let input = crate::InputArgs {
+                    captures: vec![capture.clone()],
+                    no_progress: true,
+                    max_errors: 0,
+                    spool: None,
+                    flow_sampling: 0,
+                };
+                let outputs = crate::report_cmd::report_files(&dir, &input.captures, false)?;
+                let enricher = levee_report::Enricher::open(None, None)?;
+                let (report, _) = crate::report_cmd::make_report(
+                    &input, None, analysis, 1, None, &enricher, &device,
+                )?;
+                outputs.write_all(&levee_report::render(&report)?)?;
+                let headline = levee_report::Document::headline(&report);
+                Store::open(&db)?.report_written(
+                    incident,
+                    &dir.display().to_string(),
+                    &headline,
+                )?;
+                Ok(headline)
+            };
+            match made() {
+                Ok(headline) => eprintln!(
+                    "levee: incident {incident}'s report: {}: {headline}",
+                    dir.join(levee_report::FILES[0]).display()
+                ),
+                Err(e) => eprintln!("levee: incident {incident}'s report could not be made: {e:#}"),
+            }
+        }));
+    }
+
+    /// Waits for the reports still being made.
+    fn finish(&mut self) {
+        for r in self.running.drain(..) {
+            let _ = r.join();
+        }
+    }
 }
 
 impl Watcher for Terminal {
@@ -68,6 +126,12 @@ impl Watcher for Terminal {
 
     fn damaged(&mut self, what: &str) {
         eprintln!("levee: {what}");
+    }
+
+    fn sample_closed(&mut self, incident: i64, capture: &Path) {
+        if let Some(reports) = &mut self.reports {
+            reports.start(incident, capture);
+        }
     }
 
     fn kernel_drops(&mut self, new: u64, total: u64) {
@@ -349,7 +413,15 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     }
     let reload = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))?;
-    let mut terminal = Terminal { verbose: a.verbose };
+    let mut terminal = Terminal {
+        verbose: a.verbose,
+        reports: a.evidence.is_some().then(|| Reports {
+            db: db.clone(),
+            analysis: a.thresholds.config(),
+            device: a.device.clone(),
+            running: Vec::new(),
+        }),
+    };
     let mut m = Monitor::new(config, store, sinks, &mut terminal)?;
     eprintln!(
         "levee: monitoring {}, incidents in {}",
@@ -378,6 +450,9 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     } else {
         m.finish()?
     };
+    if let Some(reports) = &mut terminal.reports {
+        reports.finish();
+    }
     eprintln!(
         "{} packets in {} windows{}; {} incidents opened, {} alerts ({} not delivered){}{}",
         levee_analyze::units::thousands(stats.packets),

@@ -46,7 +46,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
 
 /// The report's three files in `dir` (created when missing), checked and begun before any
 /// input is read.
-fn report_files(
+pub(crate) fn report_files(
     dir: &std::path::Path,
     inputs: &[PathBuf],
     force: bool,

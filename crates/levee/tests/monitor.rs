@@ -118,6 +118,12 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
     assert_eq!(analysis["attacks"][0]["vector"], "syn-flood", "{analysis}");
     let packets = analysis["capture"]["packets"].as_u64().unwrap();
     assert!((10_000..=66_384).contains(&packets), "{packets}");
+    // And its report, made when the attack ended, as `levee report` makes one.
+    let report = dir.path().join("evidence/incident-1-report");
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["analysis"]["attacks"][0]["vector"], "syn-flood", "{r}");
+    assert!(report.join("report.html").exists() && report.join("report.md").exists());
 
     let o = incidents(&db, &["ack", "1", "--owner", "alice"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
@@ -159,6 +165,7 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
     let people = [
         ("ended", "levee monitor"),
         ("sample", "levee monitor"),
+        ("report", "levee monitor"),
         ("acknowledged", "alice"),
         ("note", "alice"),
         ("resolved", "bob"),
