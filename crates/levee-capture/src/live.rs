@@ -345,7 +345,37 @@ impl LiveCapture {
                 source: e,
             });
         }
+        if n > 0 && poll.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            // The interface went down or away: the socket reports it, and will every time.
+            // Said, not retried, or the reader would spin on it.
+            return Err(LiveError {
+                interface: self.interface.clone(),
+                what: "read packets",
+                source: self.socket_error(),
+            });
+        }
         Ok(n > 0)
+    }
+
+    /// The error pending on the socket.
+    fn socket_error(&self) -> io::Error {
+        let mut code: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: SO_ERROR fills an int of the size given.
+        let got = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut code).cast(),
+                &mut len,
+            )
+        };
+        if got == 0 && code != 0 {
+            io::Error::from_raw_os_error(code)
+        } else {
+            io::Error::new(io::ErrorKind::NotConnected, "the interface is gone")
+        }
     }
 }
 

@@ -112,6 +112,14 @@ impl Watching {
     }
 }
 
+impl Drop for Watching {
+    /// A test that fails leaves no monitor running (`kill` does nothing to one that exited).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Replays `capture` into the namespace's host end; `multiplier` speeds it up.
 fn replay(ns: &Netns, capture: &Path, multiplier: Option<&str>) -> Instant {
     let mut cmd = Command::new("tcpreplay");
@@ -179,8 +187,8 @@ fn blocked_by_incident(db: &Path, id: u64, captures: &[&Path], dir: &Path) -> u6
     v["blocked"]["packets"].as_u64().unwrap()
 }
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("levee-monitor-live-{}", std::process::id()));
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("levee-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -196,7 +204,7 @@ fn replayed_attacks_are_alerted_within_a_second_and_benign_traffic_raises_nothin
     for tool in ["tcpreplay", "ip"] {
         assert!(require_tool("monitor live", tool), "{tool} is missing");
     }
-    let dir = scratch();
+    let dir = scratch("monitor-live");
     let ns = Netns::create().expect("a network namespace with a veth pair");
     let db = dir.join("incidents.db");
 
@@ -315,4 +323,35 @@ fn replayed_attacks_are_alerted_within_a_second_and_benign_traffic_raises_nothin
         .unwrap_or_else(|| panic!("no closing line: {stderr}"));
     eprintln!("  {summary}");
     assert!(summary.contains("dropped 0)"), "{summary}");
+}
+
+/// The watched interface goes away (its veth pair is deleted): the monitor says so, naming
+/// it, and exits with an error instead of waiting on a socket that will never read again.
+#[test]
+#[cfg_attr(
+    not(all(levee_has_ip, levee_root)),
+    ignore = "needs ip and root for a network namespace"
+)]
+fn a_monitor_whose_interface_goes_away_says_so_and_exits() {
+    let dir = scratch("monitor-gone");
+    let ns = Netns::create().expect("a network namespace with a veth pair");
+    let db = dir.join("gone.db");
+    let mut watching = Watching::start(&ns, &db);
+    let o = Command::new("ip")
+        .args(["link", "del", &ns.host])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = watching.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the monitor still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let err = watching.stderr.lock().unwrap().join("\n");
+    assert!(!status.success(), "{err}");
+    assert!(err.contains(&format!("interface {}", ns.peer)), "{err}");
 }
