@@ -442,7 +442,13 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     match input {
         Input::File(reader) => levee_monitor::play(&mut m, reader, pace, &mut signals)?,
         #[cfg(target_os = "linux")]
-        Input::Live(mut live) => levee_monitor::watch(&mut m, &mut live, &mut signals)?,
+        Input::Live(mut live) => match levee_monitor::watch(&mut m, &mut live, &mut signals) {
+            // The interface went down or away: an input that cannot be read (exit 3).
+            Err(levee_monitor::MonitorError::Live(e)) => {
+                return Err(crate::Exit::no_input(e.to_string()))
+            }
+            other => other?,
+        },
     }
     let stopped = stop.load(Ordering::Relaxed);
     let stats = if stopped {
