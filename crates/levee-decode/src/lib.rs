@@ -526,33 +526,7 @@ pub fn address_pair_hash(linktype: u32, data: &[u8]) -> u64 {
         let word = |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
         return pair_v4(word(26), word(30));
     }
-    let fast = match linktype {
-        linktype::ETHERNET => {
-            let mut off = 12;
-            let mut et =
-                u16::from_be_bytes([*data.get(12).unwrap_or(&0), *data.get(13).unwrap_or(&0)]);
-            for _ in 0..2 {
-                if et == 0x8100 || et == 0x88a8 {
-                    off += 4;
-                    et = data
-                        .get(off..off + 2)
-                        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
-                }
-            }
-            match et {
-                0x0800 | 0x86dd => ip_at(off + 2),
-                _ => None,
-            }
-        }
-        linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 | linktype::IPV6 => {
-            ip_at(0)
-        }
-        linktype::LINUX_SLL => match data.get(14..16) {
-            Some([0x08, 0x00]) | Some([0x86, 0xdd]) => ip_at(16),
-            _ => None,
-        },
-        _ => None,
-    };
+    let fast = ip_header_at(linktype, data).and_then(ip_at);
     if let Some(h) = fast {
         return h;
     }
@@ -567,6 +541,63 @@ pub fn address_pair_hash(linktype: u32, data: &[u8]) -> u64 {
         }
         None => 0,
     }
+}
+
+/// Where the IP header of a frame in a common framing (Ethernet with up to two VLAN tags,
+/// Linux cooked, raw IP) starts, read at fixed offsets without a full decode; `None` for
+/// other framings and for frames that carry no IP there.
+fn ip_header_at(lt: u32, data: &[u8]) -> Option<usize> {
+    let off = match lt {
+        linktype::ETHERNET => {
+            let mut off = 12;
+            let mut et =
+                u16::from_be_bytes([*data.get(12).unwrap_or(&0), *data.get(13).unwrap_or(&0)]);
+            for _ in 0..2 {
+                if et == 0x8100 || et == 0x88a8 {
+                    off += 4;
+                    et = data
+                        .get(off..off + 2)
+                        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                }
+            }
+            match et {
+                0x0800 | 0x86dd => off + 2,
+                _ => return None,
+            }
+        }
+        linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 | linktype::IPV6 => 0,
+        linktype::LINUX_SLL => match data.get(14..16) {
+            Some([0x08, 0x00]) | Some([0x86, 0xdd]) => 16,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    matches!(data.get(off)? >> 4, 4 | 6).then_some(off)
+}
+
+/// A frame's destination address and IP protocol (IPv6: the first next header), for
+/// counting traffic per destination at every packet: common framings are read at fixed
+/// offsets, anything else decoded. `None` for a frame without IP.
+#[inline]
+pub fn destination_and_protocol(lt: u32, data: &[u8]) -> Option<(IpAddr, u8)> {
+    let read = |off: usize| -> Option<(IpAddr, u8)> {
+        match data.get(off)? >> 4 {
+            4 => {
+                let d: [u8; 4] = data.get(off + 16..off + 20)?.try_into().ok()?;
+                Some((IpAddr::from(d), *data.get(off + 9)?))
+            }
+            6 => {
+                let d: [u8; 16] = data.get(off + 24..off + 40)?.try_into().ok()?;
+                Some((IpAddr::from(d), *data.get(off + 6)?))
+            }
+            _ => None,
+        }
+    };
+    if let Some(found) = ip_header_at(lt, data).and_then(read) {
+        return Some(found);
+    }
+    let p = decode(lt, data, data.len() as u32);
+    p.ip.map(|ip| (ip.dst, ip.proto))
 }
 
 #[cfg(test)]
@@ -607,6 +638,53 @@ mod partition_tests {
         null.extend(&raw);
         assert_eq!(ab, address_pair_hash(linktype::NULL, &null));
         assert_eq!(address_pair_hash(linktype::ETHERNET, &[0u8; 10]), 0);
+    }
+
+    #[test]
+    fn the_destination_read_at_fixed_offsets_is_the_decoders() {
+        let mut v4 = vec![0u8; 12];
+        v4.extend([0x81, 0x00, 0, 5, 0x08, 0x00]);
+        v4.extend([
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2,
+        ]);
+        v4.extend([0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0]);
+        let want = Some(("198.51.100.2".parse().unwrap(), 17));
+        assert_eq!(destination_and_protocol(linktype::ETHERNET, &v4), want);
+        let decoded = decode(linktype::ETHERNET, &v4, v4.len() as u32);
+        let ip = decoded.ip.unwrap();
+        assert_eq!(Some((ip.dst, ip.proto)), want);
+        // BSD loopback, known to the decoder only.
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend(&v4[18..]);
+        assert_eq!(destination_and_protocol(linktype::NULL, &null), want);
+        // IPv6, raw.
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 58, 64];
+        v6.extend(
+            [0x20, 0x01, 0x0d, 0xb8]
+                .iter()
+                .chain(&[0u8; 11])
+                .chain(&[1u8]),
+        );
+        v6.extend(
+            [0x20, 0x01, 0x0d, 0xb8]
+                .iter()
+                .chain(&[0u8; 11])
+                .chain(&[2u8]),
+        );
+        v6.extend([128, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            destination_and_protocol(linktype::RAW, &v6),
+            Some(("2001:db8::2".parse().unwrap(), 58))
+        );
+        // No IP, and a truncated header.
+        assert_eq!(
+            destination_and_protocol(linktype::ETHERNET, &[0u8; 10]),
+            None
+        );
+        assert_eq!(
+            destination_and_protocol(linktype::ETHERNET, &v4[..30]),
+            None
+        );
     }
 }
 

@@ -106,6 +106,10 @@ pub struct AttackEvent {
     pub vector: String,
     /// Its targets as a person reads them (see `TargetSpec`'s `Display`).
     pub targets: String,
+    /// Its targets as detection holds them: addresses to look up (in a list of protected
+    /// networks, say) without reading them back from [`AttackEvent::targets`].
+    #[serde(skip)]
+    pub target: levee_analyze::target::TargetSpec,
     /// First and last moment of its evidence so far.
     pub start_ns: i64,
     /// Last moment of its evidence so far.
@@ -378,6 +382,7 @@ impl Stream {
                 at_ns: at,
                 vector: f.vector.clone(),
                 targets: f.targets.to_string(),
+                target: f.targets.clone(),
                 start_ns: f.window.0,
                 end_ns: f.window.1,
                 peak_pps: f.peak_pps,

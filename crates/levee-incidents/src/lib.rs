@@ -121,6 +121,8 @@ pub struct Observation {
     pub vector: String,
     /// Its targets as a person reads them.
     pub target: String,
+    /// The protected network its targets are in, by name (`levee monitor --networks`).
+    pub network: Option<String>,
     /// First moment of its evidence, ns since the Unix epoch (traffic time).
     pub start_ns: i64,
     /// Last moment of its evidence so far.
@@ -150,6 +152,8 @@ pub struct Incident {
     pub vector: String,
     /// The targets.
     pub target: String,
+    /// The protected network the targets are in, by name (`levee monitor --networks`).
+    pub network: Option<String>,
     /// The ticket's status.
     pub status: Status,
     /// Whether the attack goes on (`true`) or has ended.
@@ -345,9 +349,9 @@ impl Store {
                 tx.execute(
                     "INSERT INTO incidents (vector, target, status, attack, start_ns, end_ns,
                         peak_pps, alerted_pps, sources, spoofed, signature, rules, evidence,
-                        owner, opened_at, updated_at)
+                        owner, opened_at, updated_at, network)
                      VALUES (?1, ?2, 'open', 'active', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10,
-                        NULL, ?11, ?11)",
+                        NULL, ?11, ?11, ?12)",
                     params![
                         o.vector,
                         o.target,
@@ -359,7 +363,8 @@ impl Store {
                         o.signature,
                         json(&o.rules),
                         json(&o.evidence),
-                        now
+                        now,
+                        o.network
                     ],
                 )?;
                 let id = tx.last_insert_rowid();
@@ -753,6 +758,9 @@ fn merge(inc: &mut Incident, o: &Observation) {
     if !o.evidence.is_empty() {
         inc.evidence.clone_from(&o.evidence);
     }
+    if o.network.is_some() {
+        inc.network.clone_from(&o.network);
+    }
 }
 
 fn alert(kind: AlertKind, resumed: bool, now: &str, traffic_ns: i64, incident: Incident) -> Alert {
@@ -780,7 +788,7 @@ fn write_incident(conn: &Connection, inc: &Incident) -> Result<(), StoreError> {
         "UPDATE incidents SET vector = ?2, target = ?3, status = ?4, attack = ?5,
             start_ns = ?6, end_ns = ?7, peak_pps = ?8, alerted_pps = ?9, sources = ?10,
             spoofed = ?11, signature = ?12, rules = ?13, evidence = ?14, owner = ?15,
-            updated_at = ?16
+            updated_at = ?16, network = ?17
          WHERE id = ?1",
         params![
             inc.id,
@@ -798,7 +806,8 @@ fn write_incident(conn: &Connection, inc: &Incident) -> Result<(), StoreError> {
             json(&inc.rules),
             json(&inc.evidence),
             inc.owner,
-            inc.updated_at
+            inc.updated_at,
+            inc.network
         ],
     )?;
     Ok(())
@@ -830,6 +839,7 @@ fn incident_from_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
         id: r.get("id")?,
         vector: r.get("vector")?,
         target: r.get("target")?,
+        network: r.get("network")?,
         status: Status::parse(&r.get::<_, String>("status")?),
         active: r.get::<_, String>("attack")? == "active",
         start: rfc3339(start_ns),

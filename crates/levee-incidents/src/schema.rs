@@ -46,6 +46,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX history_by_incident ON history (incident, id);",
     // 2: the captures of each incident's packets (a JSON array of paths).
     "ALTER TABLE incidents ADD COLUMN samples TEXT NOT NULL DEFAULT '[]';",
+    // 3: the protected network (`levee monitor --networks`) an incident's targets are in.
+    "ALTER TABLE incidents ADD COLUMN network TEXT;",
 ];
 
 /// The version the migrations here make.

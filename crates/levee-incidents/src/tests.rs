@@ -7,6 +7,7 @@ fn seen(vector: &str, target: &str, start: i64, end: i64, peak: f64) -> Observat
     Observation {
         vector: vector.into(),
         target: target.into(),
+        network: None,
         start_ns: start,
         end_ns: end,
         at_ns: end,
@@ -320,8 +321,9 @@ fn a_version_1_database_is_migrated_with_its_incidents_kept() {
         .unwrap();
     }
     let mut s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     let inc = s.get(1).unwrap();
+    assert_eq!(inc.network, None, "no network before version 3");
     assert_eq!(
         (inc.vector.as_str(), inc.owner.as_deref()),
         ("udp-flood", Some("carol"))
@@ -348,4 +350,19 @@ fn a_version_1_database_is_migrated_with_its_incidents_kept() {
         "/var/lib/levee/incident-1-report: 1 attack: udp-flood"
     );
     assert!(s.report_written(99, "x", "y").is_err(), "no incident 99");
+}
+
+#[test]
+fn an_incident_keeps_the_protected_network_its_targets_are_in() {
+    let (_d, mut s) = store();
+    let o = Observation {
+        network: Some("customer-a".into()),
+        ..seen("udp-flood", "192.0.2.7", T0, T0 + S, 5000.0)
+    };
+    let (id, a) = s.started(&o).unwrap();
+    assert_eq!(a.unwrap().incident.network.as_deref(), Some("customer-a"));
+    // An update that does not say keeps it.
+    s.updated(id, &seen("udp-flood", "192.0.2.7", T0, T0 + 2 * S, 5000.0))
+        .unwrap();
+    assert_eq!(s.get(id).unwrap().network.as_deref(), Some("customer-a"));
 }

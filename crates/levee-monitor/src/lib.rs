@@ -18,11 +18,14 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
+pub mod baseline;
 pub mod evidence;
+pub mod networks;
 pub mod rules;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use levee_analyze::AnalyzeConfig;
@@ -31,6 +34,10 @@ use levee_engine::stream::{AttackEvent, Event, Stream, StreamConfig, WindowSumma
 use levee_incidents::{Alert, Observation, Store, StoreError};
 
 pub use alerts::{AlertSink, JsonLines, Syslog, Webhook};
+pub use networks::{Network, Networks, NetworksError};
+
+use baseline::{Baselines, RiseEvent, PROTOCOLS};
+use levee_analyze::target::TargetSpec;
 
 /// How often detection runs, in traffic time.
 pub const DECIDE_EVERY_NS: i64 = 250_000_000;
@@ -87,6 +94,10 @@ pub struct MonitorConfig {
     /// A file the counters are written to in Prometheus's text format (for node_exporter's
     /// textfile collector), replaced whole at most once a second and at the end.
     pub metrics_file: Option<std::path::PathBuf>,
+    /// The protected networks: when given, only attacks on them become incidents, each
+    /// judged by its network's threshold, and traffic to each is learnt per protocol for
+    /// rises over its usual rate ([`baseline`]).
+    pub networks: Option<Arc<Networks>>,
 }
 
 impl MonitorConfig {
@@ -99,7 +110,36 @@ impl MonitorConfig {
             decide_every_ns: DECIDE_EVERY_NS,
             evidence_dir: None,
             metrics_file: None,
+            networks: None,
         }
+    }
+
+    /// The thresholds the stream detects by: the monitor's, down to the lowest a protected
+    /// network sets (each attack is then judged by its own network's).
+    fn detection(&self) -> AnalyzeConfig {
+        let mut analysis = self.analysis.clone();
+        if let Some(lowest) = self.networks.as_ref().and_then(|n| n.lowest_pps()) {
+            analysis.min_pps = analysis.min_pps.min(lowest);
+        }
+        analysis
+    }
+
+    /// Each protected network's threshold, for the baselines.
+    fn thresholds(&self, networks: &Networks) -> Vec<f64> {
+        networks
+            .list()
+            .iter()
+            .map(|n| n.min_pps.unwrap_or(self.analysis.min_pps))
+            .collect()
+    }
+
+    fn baselines(&self) -> Option<Baselines> {
+        let networks = self.networks.as_ref()?;
+        Some(Baselines::new(
+            self.thresholds(networks),
+            self.analysis.baseline_factor,
+            self.quiet_ns,
+        ))
     }
 }
 
@@ -149,10 +189,22 @@ pub struct MonitorStats {
     pub alert_failures: u64,
     /// Active incidents found again after a restart.
     pub resumed_after_restart: u64,
+    /// With protected networks: attacks found on other targets, or under their network's
+    /// threshold, that became no incident.
+    pub attacks_ignored: u64,
     /// Of a live input: packets the kernel received for the monitor, dropped ones included.
     pub kernel_packets: u64,
     /// Of a live input: packets the kernel dropped because the monitor fell behind.
     pub kernel_drops: u64,
+}
+
+/// An attack of the stream told as an incident.
+#[derive(Debug, Clone, Copy)]
+struct Active {
+    /// The incident.
+    id: i64,
+    /// The protected network it is on (an index in the list), if there is a list.
+    network: Option<usize>,
 }
 
 /// Traffic in, incidents and alerts out (see the crate's overview).
@@ -163,7 +215,14 @@ pub struct Monitor<'w> {
     sinks: Vec<Box<dyn AlertSink>>,
     watcher: &'w mut dyn Watcher,
     /// The stream's attack ids and their incidents.
-    incidents: HashMap<u64, i64>,
+    incidents: HashMap<u64, Active>,
+    /// The stream's attacks that are no incident (protected networks): not on one, or under
+    /// its threshold so far.
+    ignored: HashSet<u64>,
+    /// Traffic to each protected network by protocol, against its usual rate.
+    baselines: Option<Baselines>,
+    /// The rises told as incidents: (network, protocol) and the incident.
+    rises: HashMap<(usize, usize), i64>,
     /// Incidents active when the monitor started, not found again yet.
     orphans: Vec<i64>,
     /// Traffic time of the first packet.
@@ -194,18 +253,21 @@ impl<'w> Monitor<'w> {
             )),
             None => None,
         };
-        let mut stream_config = StreamConfig::new(config.analysis.clone());
+        let mut stream_config = StreamConfig::new(config.detection());
         stream_config.quiet_ns = config.quiet_ns;
         stream_config.window_ns = config.decide_every_ns.max(1);
         stream_config.judge_within_ns = Some(JUDGE_WITHIN_NS);
         stream_config.profile_at_most_pps = Some(PROFILE_AT_MOST_PPS);
         Ok(Monitor {
             stream: Stream::new(stream_config),
+            baselines: config.baselines(),
             config,
             store,
             sinks,
             watcher,
             incidents: HashMap::new(),
+            ignored: HashSet::new(),
+            rises: HashMap::new(),
             orphans,
             first_ns: None,
             evidence,
@@ -226,6 +288,13 @@ impl<'w> Monitor<'w> {
         self.stats.packets += 1;
         self.stats.bytes += u64::from(orig_len);
         self.stream.feed(ts_nanos, linktype, data, orig_len);
+        if let (Some(baselines), Some(networks)) = (&mut self.baselines, &self.config.networks) {
+            if let Some((dst, proto)) = levee_decode::destination_and_protocol(linktype, data) {
+                if let Some((i, _)) = networks.find(levee_analyze::vector::addr_bits(dst)) {
+                    baselines.count(ts_nanos, i, baseline::protocol_index(proto));
+                }
+            }
+        }
         if let Some((recent, samples)) = &mut self.evidence {
             recent.push(ts_nanos, linktype, data, orig_len);
             if samples.any_open() {
@@ -240,6 +309,9 @@ impl<'w> Monitor<'w> {
     /// Moves traffic time on with no packet (a quiet link).
     pub fn advance_to(&mut self, now_ns: i64) -> Result<(), MonitorError> {
         self.stream.advance_to(now_ns);
+        if let Some(b) = &mut self.baselines {
+            b.advance_to(now_ns);
+        }
         self.handle_events()
     }
 
@@ -266,8 +338,12 @@ impl<'w> Monitor<'w> {
         while let Some(e) = self.stream.next_event() {
             self.handle(e, "the input ended", quiet)?;
         }
+        if let Some(b) = &mut self.baselines {
+            b.end_all();
+        }
+        self.handle_rises("the input ended")?;
         let orphans = std::mem::take(&mut self.orphans);
-        self.end_orphans(orphans, "the input ended")?;
+        self.end_stored(&orphans, "the input ended")?;
         self.finish_samples()?;
         self.close_sinks();
         Ok(self.stats)
@@ -342,7 +418,7 @@ impl<'w> Monitor<'w> {
     /// The counters in Prometheus's text exposition format.
     pub fn metrics_text(&self) -> String {
         let s = &self.stats;
-        let rows: [(&str, &str, &str, u64); 11] = [
+        let rows: [(&str, &str, &str, u64); 12] = [
             (
                 "levee_packets_total",
                 "counter",
@@ -396,6 +472,12 @@ impl<'w> Monitor<'w> {
                 "counter",
                 "Active incidents found again after a restart.",
                 s.resumed_after_restart,
+            ),
+            (
+                "levee_attacks_ignored_total",
+                "counter",
+                "Attacks on unprotected targets, or under their network's threshold (--networks), that ended as no incident.",
+                s.attacks_ignored,
             ),
             (
                 "levee_kernel_packets_total",
@@ -470,11 +552,27 @@ impl<'w> Monitor<'w> {
         if config.decide_every_ns != self.config.decide_every_ns {
             kept.push("decide_every");
         }
-        self.stream.retune(&config.analysis, config.quiet_ns);
+        self.stream.retune(&config.detection(), config.quiet_ns);
+        let networks_changed = config.networks != self.config.networks;
         self.config.analysis = config.analysis;
         self.config.quiet_ns = config.quiet_ns;
         self.config.device = config.device;
         self.config.metrics_file = config.metrics_file;
+        self.config.networks = config.networks;
+        if networks_changed {
+            // Learnt again for the new list; the rises told of the old one end.
+            self.baselines = self.config.baselines();
+            let told: Vec<i64> = self.rises.drain().map(|(_, id)| id).collect();
+            if let Err(e) = self.end_stored(&told, "the protected networks changed") {
+                self.watcher.damaged(&format!("incident database: {e}"));
+            }
+        } else if let (Some(b), Some(n)) = (&mut self.baselines, &self.config.networks) {
+            b.retune(
+                self.config.thresholds(n),
+                self.config.analysis.baseline_factor,
+                self.config.quiet_ns,
+            );
+        }
         self.poll_failures();
         // Not waited for: a webhook's thread goes on delivering what it holds in the
         // background, while the traffic keeps coming.
@@ -494,7 +592,7 @@ impl<'w> Monitor<'w> {
         while let Some(e) = self.stream.next_event() {
             self.handle(e, "its evidence was quiet for the quiet period", quiet)?;
         }
-        Ok(())
+        self.handle_rises("its rate was back under the rise for the quiet period")
     }
 
     fn handle(&mut self, e: Event, end_why: &str, quiet_ns: i64) -> Result<(), MonitorError> {
@@ -516,47 +614,152 @@ impl<'w> Monitor<'w> {
                         .is_some_and(|f| w.end_ns.saturating_sub(f) > quiet_ns)
                 {
                     let orphans = std::mem::take(&mut self.orphans);
-                    self.end_orphans(orphans, "not seen again by the restarted monitor")?;
+                    self.end_stored(&orphans, "not seen again by the restarted monitor")?;
                 }
             }
-            Event::AttackStarted(a) => {
-                let o = self.observation(&a);
-                let (id, alert) = self.store.started(&o)?;
-                if let Some(pos) = self.orphans.iter().position(|&i| i == id) {
-                    self.orphans.swap_remove(pos);
-                    self.stats.resumed_after_restart += 1;
-                } else if alert.as_ref().is_some_and(|al| !al.resumed) {
-                    self.stats.incidents_opened += 1;
-                }
-                self.incidents.insert(a.id, id);
-                self.send(alert);
-                self.start_sample(id)?;
-            }
-            Event::AttackUpdated(a) => {
-                if let Some(&id) = self.incidents.get(&a.id) {
-                    let o = self.observation(&a);
+            Event::AttackStarted(a) => self.attack_found(&a)?,
+            Event::AttackUpdated(a) => match self.incidents.get(&a.id) {
+                Some(active) => {
+                    let (id, network) = (active.id, active.network);
+                    let o = self.observation(&a, network);
                     let alert = self.store.updated(id, &o)?;
                     self.send(alert);
                 }
-            }
+                // Not an incident yet: it may have reached its network's threshold.
+                None => self.attack_found(&a)?,
+            },
             Event::AttackEnded(a) => {
-                if let Some(id) = self.incidents.remove(&a.id) {
-                    let o = self.observation(&a);
-                    let alert = self.store.ended(id, &o, end_why)?;
+                if let Some(active) = self.incidents.remove(&a.id) {
+                    let o = self.observation(&a, active.network);
+                    let alert = self.store.ended(active.id, &o, end_why)?;
                     self.send(alert);
-                    self.finish_sample(id, true)?;
+                    self.finish_sample(active.id, true)?;
+                }
+                if self.ignored.remove(&a.id) {
+                    self.stats.attacks_ignored += 1;
                 }
             }
         }
         Ok(())
     }
 
-    fn end_orphans(&mut self, ids: Vec<i64>, why: &str) -> Result<(), MonitorError> {
-        for id in ids {
+    /// An attack the stream found (or grew) that is no incident yet: one if it is on a
+    /// protected network (when there are any) at its threshold.
+    fn attack_found(&mut self, a: &AttackEvent) -> Result<(), MonitorError> {
+        let Some(network) = self.admitted(a) else {
+            self.ignored.insert(a.id);
+            return Ok(());
+        };
+        self.ignored.remove(&a.id);
+        let o = self.observation(a, network);
+        let id = self.open(&o)?;
+        self.incidents.insert(a.id, Active { id, network });
+        if let Some(n) = network {
+            self.explain_rises(n, id, &a.vector)?;
+        }
+        Ok(())
+    }
+
+    /// Whether an attack is an incident, and on which protected network: without a list of
+    /// them, every attack is (on none). With one, an attack is on the network of its first
+    /// target that is in one, and must reach that network's threshold (or have been found
+    /// below every threshold on its evidence alone); a scan, named by its source, is one
+    /// when the source is outside them. The rate compared is the attack's, all its targets
+    /// together, as detection measured it.
+    fn admitted(&self, a: &AttackEvent) -> Option<Option<usize>> {
+        let Some(networks) = &self.config.networks else {
+            return Some(None);
+        };
+        let found = match &a.target {
+            TargetSpec::Hosts(hosts) => hosts.iter().find_map(|&h| networks.find(h)),
+            TargetSpec::Prefixes(prefixes) => {
+                prefixes.iter().find_map(|&(net, _)| networks.find(net))
+            }
+            TargetSpec::FromSource(source) => {
+                return networks.find(*source).is_none().then_some(None);
+            }
+        };
+        let (i, network) = found?;
+        let threshold = network.min_pps.unwrap_or(self.config.analysis.min_pps);
+        (a.peak_pps >= threshold || a.low_rate.is_some()).then_some(Some(i))
+    }
+
+    /// Opens an incident (or continues one, after a restart or a short quiet spell) for what
+    /// was observed, alerts, and begins its capture.
+    fn open(&mut self, o: &Observation) -> Result<i64, MonitorError> {
+        let (id, alert) = self.store.started(o)?;
+        if let Some(pos) = self.orphans.iter().position(|&i| i == id) {
+            self.orphans.swap_remove(pos);
+            self.stats.resumed_after_restart += 1;
+        } else if alert.as_ref().is_some_and(|al| !al.resumed) {
+            self.stats.incidents_opened += 1;
+        }
+        self.send(alert);
+        self.start_sample(id)?;
+        Ok(id)
+    }
+
+    /// What the baselines told: rises as incidents, unless an attack found by its evidence
+    /// already explains the network's traffic.
+    fn handle_rises(&mut self, end_why: &str) -> Result<(), MonitorError> {
+        while let Some(e) = self.baselines.as_mut().and_then(|b| b.next_event()) {
+            match e {
+                RiseEvent::Started(r) => {
+                    if self
+                        .incidents
+                        .values()
+                        .any(|a| a.network == Some(r.network))
+                    {
+                        continue;
+                    }
+                    let o = self.rise_observation(&r);
+                    let id = self.open(&o)?;
+                    self.rises.insert((r.network, r.protocol), id);
+                }
+                RiseEvent::Updated(r) => {
+                    if let Some(&id) = self.rises.get(&(r.network, r.protocol)) {
+                        let o = self.rise_observation(&r);
+                        let alert = self.store.updated(id, &o)?;
+                        self.send(alert);
+                    }
+                }
+                RiseEvent::Ended(r) => {
+                    if let Some(id) = self.rises.remove(&(r.network, r.protocol)) {
+                        let o = self.rise_observation(&r);
+                        let alert = self.store.ended(id, &o, end_why)?;
+                        self.send(alert);
+                        self.finish_sample(id, true)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An attack found by its evidence on network `network` (incident `by`) explains the
+    /// rises told on that network: they end, saying so.
+    fn explain_rises(&mut self, network: usize, by: i64, vector: &str) -> Result<(), MonitorError> {
+        let explained: Vec<i64> = self
+            .rises
+            .iter()
+            .filter(|((n, _), _)| *n == network)
+            .map(|(_, &id)| id)
+            .collect();
+        self.rises.retain(|(n, _), _| *n != network);
+        self.end_stored(
+            &explained,
+            &format!("explained by incident {by} ({vector}) on the same network"),
+        )
+    }
+
+    /// Ends incidents as the database holds them (their attack is no longer followed).
+    fn end_stored(&mut self, ids: &[i64], why: &str) -> Result<(), MonitorError> {
+        for &id in ids {
             let inc = self.store.get(id)?;
             let o = Observation {
                 vector: inc.vector.clone(),
                 target: inc.target.clone(),
+                network: None,
                 start_ns: inc.start_ns,
                 end_ns: inc.end_ns,
                 at_ns: inc.end_ns,
@@ -569,11 +772,48 @@ impl<'w> Monitor<'w> {
             };
             let alert = self.store.ended(id, &o, why)?;
             self.send(alert);
+            self.finish_sample(id, true)?;
         }
         Ok(())
     }
 
-    fn observation(&self, a: &AttackEvent) -> Observation {
+    /// A rise as an incident sees it: no signature and no rule (a rate says more traffic
+    /// came, not which packets are the attack's).
+    fn rise_observation(&self, r: &baseline::Rise) -> Observation {
+        let networks = self
+            .config
+            .networks
+            .as_ref()
+            .expect("rises are told only with protected networks");
+        let n = &networks.list()[r.network];
+        let protocol = PROTOCOLS[r.protocol];
+        Observation {
+            vector: format!("{protocol}-rise"),
+            target: n.prefix.to_string(),
+            network: Some(n.name.clone()),
+            start_ns: r.start_ns,
+            end_ns: r.end_ns,
+            at_ns: r.at_ns,
+            peak_pps: r.peak_pps,
+            sources: 0,
+            spoofed_likely: false,
+            signature: None,
+            rules: Default::default(),
+            evidence: vec![format!(
+                "{} traffic to {} ({}) rose to {}, {:.0} times its usual {} (learnt over the \
+                 last minutes), with no evidence of a known vector: no rule is written for a \
+                 rate; `levee analyze` the incident's capture for one",
+                protocol.to_uppercase(),
+                n.name,
+                n.prefix,
+                levee_analyze::units::rate(r.peak_pps),
+                r.peak_pps / r.usual_pps.max(1.0),
+                levee_analyze::units::rate(r.usual_pps),
+            )],
+        }
+    }
+
+    fn observation(&self, a: &AttackEvent, network: Option<usize>) -> Observation {
         let rules = a.signature.as_deref().map_or_else(Default::default, |s| {
             rules::for_engines(
                 &format!("{}-{}", a.vector, a.id),
@@ -585,6 +825,10 @@ impl<'w> Monitor<'w> {
         Observation {
             vector: a.vector.clone(),
             target: a.targets.clone(),
+            network: network.and_then(|i| {
+                let networks = self.config.networks.as_ref()?;
+                Some(networks.list().get(i)?.name.clone())
+            }),
             start_ns: a.start_ns,
             end_ns: a.end_ns,
             at_ns: a.at_ns,

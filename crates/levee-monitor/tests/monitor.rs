@@ -289,3 +289,176 @@ fn an_incident_left_active_and_never_seen_again_ends_after_the_quiet_period() {
         .starts_with("not seen again by the restarted monitor"));
     m.finish().unwrap();
 }
+
+fn monitor_with<'w>(
+    db: &Path,
+    alerts: &Path,
+    quiet: &'w mut Quiet,
+    config: MonitorConfig,
+) -> Monitor<'w> {
+    let sinks: Vec<Box<dyn levee_monitor::AlertSink>> =
+        vec![Box::new(JsonLines::append(alerts).unwrap())];
+    Monitor::new(config, Store::open(db).unwrap(), sinks, quiet).unwrap()
+}
+
+fn protecting(networks: &str) -> MonitorConfig {
+    let mut config = MonitorConfig::new(AnalyzeConfig::default());
+    config.networks = Some(std::sync::Arc::new(
+        levee_monitor::Networks::parse(networks, "networks.txt").unwrap(),
+    ));
+    config
+}
+
+/// Benign web traffic at `pps` for `seconds` from second `from` of the test's time.
+fn calm(from: i64, seconds: i64, pps: f64, seed: u64) -> Frames {
+    let cfg = levee_synth::SynthConfig {
+        scenario: levee_synth::Scenario::parse("benign").unwrap(),
+        packets: (pps * seconds as f64) as u64,
+        seed,
+        start_ns: T0 + from * S,
+        benign_pps: pps,
+        ..Default::default()
+    };
+    let mut pcap = Vec::new();
+    levee_synth::generate(&cfg, &mut pcap, &mut Vec::new()).unwrap();
+    let mut reader = CaptureReader::from_bytes("synth", pcap).unwrap();
+    let mut out = Vec::new();
+    while let Some(item) = reader.next_item() {
+        if let Item::Frame(f) = item {
+            out.push((f.ts_nanos, f.linktype, f.data.to_vec(), f.orig_len));
+        }
+    }
+    out
+}
+
+/// Runs `frames` through a monitor protecting `networks`; its stats and incidents.
+fn run_protecting(
+    networks: &str,
+    frames: &Frames,
+    quiet_s: i64,
+) -> (
+    levee_monitor::MonitorStats,
+    Vec<levee_incidents::Incident>,
+    Vec<Value>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, alerts) = (dir.path().join("i.db"), dir.path().join("a.jsonl"));
+    let mut quiet = Quiet;
+    let mut config = protecting(networks);
+    config.quiet_ns = quiet_s * S;
+    let mut m = monitor_with(&db, &alerts, &mut quiet, config);
+    for (ts, lt, data, len) in frames {
+        m.feed(*ts, *lt, data, *len).unwrap();
+    }
+    let stats = m.finish().unwrap();
+    let mut incidents = Store::open(&db).unwrap().list(None, true).unwrap();
+    incidents.reverse();
+    (stats, incidents, alert_lines(&alerts))
+}
+
+#[test]
+fn only_attacks_on_protected_networks_at_their_threshold_become_incidents() {
+    let frames = flood_between_calm();
+    // The flood's target is protected: an incident on its network, named in the alerts.
+    let (stats, incidents, alerts) = run_protecting("10.10.10.0/24 customer-a\n", &frames, 30);
+    assert_eq!(stats.incidents_opened, 1, "{stats:?}");
+    assert_eq!(stats.attacks_ignored, 0);
+    assert_eq!(incidents[0].vector, "syn-flood");
+    assert_eq!(incidents[0].network.as_deref(), Some("customer-a"));
+    assert_eq!(alerts[0]["incident"]["network"], "customer-a");
+    // Its network's threshold is above the flood's peak: no incident, counted as ignored.
+    let (stats, incidents, _) = run_protecting(
+        "10.10.10.0/24 customer-a pps=1000000\n192.0.2.0/24 b pps=500\n",
+        &frames,
+        30,
+    );
+    assert!(incidents.is_empty(), "{incidents:?}");
+    assert_eq!(stats.attacks_ignored, 1, "{stats:?}");
+    // Not a protected network at all.
+    let (stats, incidents, _) = run_protecting("192.0.2.0/24 other\n", &frames, 30);
+    assert!(incidents.is_empty(), "{incidents:?}");
+    assert_eq!(stats.attacks_ignored, 1, "{stats:?}");
+    // Two networks' thresholds: each attack is judged by its own network's.
+    let (stats, incidents, _) = run_protecting(
+        "10.10.10.0/24 customer-a pps=2000\n10.10.0.0/16 parent pps=1000000\n",
+        &frames,
+        30,
+    );
+    assert_eq!(stats.incidents_opened, 1, "{stats:?}");
+    assert_eq!(
+        incidents[0].network.as_deref(),
+        Some("customer-a"),
+        "the longest prefix"
+    );
+}
+
+#[test]
+fn a_rise_over_a_networks_usual_rate_is_an_incident_until_evidence_explains_it() {
+    // Web traffic at 200 packets a second for 90 s, twenty times that for 10 s, then calm.
+    let mut frames = calm(0, 90, 200.0, 11);
+    frames.extend(calm(90, 10, 4000.0, 12));
+    frames.extend(calm(100, 30, 200.0, 13));
+    frames.sort_by_key(|f| f.0);
+    let (stats, incidents, alerts) = run_protecting("10.10.10.0/24 customer-a\n", &frames, 5);
+    assert_eq!(stats.incidents_opened, 1, "{stats:?} {incidents:?}");
+    let rise = &incidents[0];
+    assert_eq!(rise.vector, "tcp-rise");
+    assert_eq!(rise.target, "10.10.10.0/24");
+    assert_eq!(rise.network.as_deref(), Some("customer-a"));
+    assert!(
+        rise.rules.is_empty() && rise.signature.is_none(),
+        "{rise:?}"
+    );
+    assert!(rise.evidence[0].contains("times its usual"), "{rise:?}");
+    assert_eq!(rise.start_ns, T0 + 90 * S, "{rise:?}");
+    let kinds: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (kinds[0], *kinds.last().unwrap()),
+        ("start", "end"),
+        "{kinds:?}"
+    );
+    assert!(!rise.active);
+    // Unprotected, the same traffic is nothing.
+    let (stats, incidents, _) = run_protecting("192.0.2.0/24 other\n", &frames, 5);
+    assert_eq!(stats.incidents_opened, 0, "{incidents:?}");
+
+    // A SYN flood on the same network during the rise explains it: the rise ends, saying
+    // so, and the flood is the incident that goes on.
+    let (flood, _) = labelled_segment("syn-flood", T0 + 95 * S, 50_000, 14);
+    frames.extend(flood);
+    frames.sort_by_key(|f| f.0);
+    let (_, incidents, _) = run_protecting("10.10.10.0/24 customer-a\n", &frames, 5);
+    let vectors: Vec<&str> = incidents.iter().map(|i| i.vector.as_str()).collect();
+    assert_eq!(vectors, ["tcp-rise", "syn-flood"], "{incidents:?}");
+    let explained = &alerts_of_rise(&frames)[..];
+    assert!(
+        explained
+            .iter()
+            .any(|h| h.starts_with("ended: explained by incident 2 (syn-flood)")),
+        "{explained:?}"
+    );
+}
+
+/// The history of the first incident a monitor protecting 10.10.10.0/24 finds in `frames`.
+fn alerts_of_rise(frames: &Frames) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, alerts) = (dir.path().join("i.db"), dir.path().join("a.jsonl"));
+    let mut quiet = Quiet;
+    let mut config = protecting("10.10.10.0/24 customer-a\n");
+    config.quiet_ns = 5 * S;
+    let mut m = monitor_with(&db, &alerts, &mut quiet, config);
+    for (ts, lt, data, len) in frames {
+        m.feed(*ts, *lt, data, *len).unwrap();
+    }
+    m.finish().unwrap();
+    Store::open(&db)
+        .unwrap()
+        .history(1)
+        .unwrap()
+        .into_iter()
+        .map(|h| format!("{}: {}", h.change, h.detail))
+        .collect()
+}

@@ -76,7 +76,7 @@ pub struct MonitorArgs {
     /// option goes with it but --verbose.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "realtime", "db", "alerts", "webhook", "syslog", "evidence", "metrics", "quiet",
-        "device", "min_pps", "min_packets", "min_sources", "min_reflectors",
+        "device", "min_pps", "min_packets", "min_sources", "min_reflectors", "networks",
     ])]
     pub config: Option<PathBuf>,
     /// A capture to play into the monitor (pcap or pcapng, optionally compressed).
@@ -118,6 +118,12 @@ pub struct MonitorArgs {
     /// The device the nftables rule of an incident hooks.
     #[arg(long, default_value = "eth0")]
     pub device: String,
+    /// The protected networks, a line each: `PREFIX [NAME] [pps=N]` (`#` comments). Only
+    /// attacks on them become incidents, each judged by its network's threshold (--min-pps
+    /// where it sets none), and each network's traffic is learnt per protocol: a rise to ten
+    /// times its usual rate (and to the threshold), held two seconds, is an incident too.
+    #[arg(long, value_name = "FILE")]
+    pub networks: Option<PathBuf>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
     /// Print a line for every second of traffic, not only for alerts.

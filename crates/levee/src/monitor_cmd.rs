@@ -86,17 +86,16 @@ impl Watcher for Terminal {
             (AlertKind::End, _) => "END",
         };
         eprintln!(
-            "{}  {what:<10} incident {}: {} on {}, peak {}, ~{} sources{}",
+            "{}  {what:<10} incident {}: {} on {}, peak {}{}",
             a.traffic_time,
             i.id,
             i.vector,
-            i.target,
+            target_of(i),
             levee_analyze::units::rate(i.peak_pps),
-            i.sources,
-            if i.spoofed_likely {
-                " (likely spoofed)"
-            } else {
-                ""
+            match (i.sources, i.spoofed_likely) {
+                (0, _) => String::new(),
+                (n, true) => format!(", ~{n} sources (likely spoofed)"),
+                (n, false) => format!(", ~{n} sources"),
             }
         );
     }
@@ -215,6 +214,7 @@ struct ConfigFile {
     metrics: Option<PathBuf>,
     quiet: Option<f64>,
     device: Option<String>,
+    networks: Option<PathBuf>,
     min_pps: Option<f64>,
     min_packets: Option<u64>,
     min_sources: Option<u64>,
@@ -256,6 +256,7 @@ fn from_file(path: &Path, verbose: bool) -> anyhow::Result<MonitorArgs> {
         metrics: f.metrics,
         quiet: f.quiet.unwrap_or(30.0),
         device: f.device.unwrap_or_else(|| "eth0".into()),
+        networks: f.networks,
         thresholds: ThresholdArgs {
             min_pps: f.min_pps.unwrap_or(defaults.min_pps),
             min_packets: f.min_packets.unwrap_or(defaults.min_packets),
@@ -280,10 +281,15 @@ fn settings(a: &MonitorArgs) -> anyhow::Result<(MonitorConfig, Vec<Box<dyn Alert
     if a.read.is_some() && same(&db, &read) {
         bail_usage!("--db names the capture --read reads");
     }
-    let inputs: Vec<&Path> = [Some(db.as_path()), a.read.as_deref(), a.config.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let inputs: Vec<&Path> = [
+        Some(db.as_path()),
+        a.read.as_deref(),
+        a.config.as_deref(),
+        a.networks.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if let Some(m) = &a.metrics {
         if inputs.iter().any(|p| same(m, p)) || a.alerts.iter().any(|p| same(m, p)) {
             bail_usage!(
@@ -295,8 +301,8 @@ fn settings(a: &MonitorArgs) -> anyhow::Result<(MonitorConfig, Vec<Box<dyn Alert
     for alerts in a.alerts.iter().filter(|p| p.as_os_str() != "-") {
         if inputs.iter().any(|p| same(alerts, p)) {
             bail_usage!(
-                "--alerts {} is the database, the configuration or the capture: alerts go to \
-                 a file of their own",
+                "--alerts {} is the database, the configuration, the networks or the capture: \
+                 alerts go to a file of their own",
                 alerts.display()
             );
         }
@@ -326,6 +332,13 @@ fn settings(a: &MonitorArgs) -> anyhow::Result<(MonitorConfig, Vec<Box<dyn Alert
     config.device = a.device.clone();
     config.evidence_dir = a.evidence.clone();
     config.metrics_file = a.metrics.clone();
+    if let Some(path) = &a.networks {
+        let networks = levee_monitor::Networks::read(path).map_err(|e| match e {
+            levee_monitor::NetworksError::Unreadable { .. } => crate::Exit::no_input(e.to_string()),
+            _ => crate::Exit::usage(e.to_string()),
+        })?;
+        config.networks = Some(Arc::new(networks));
+    }
     Ok((config, sinks))
 }
 
@@ -401,6 +414,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         None => a,
     };
     let (config, sinks) = settings(&a)?;
+    let networks = config.networks.clone();
     let db = a.db.clone().unwrap_or_default();
     let read = a.read.clone().unwrap_or_default();
     // The input first, then the database: a mistake creates no database.
@@ -424,9 +438,17 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     };
     let mut m = Monitor::new(config, store, sinks, &mut terminal)?;
     eprintln!(
-        "levee: monitoring {}, incidents in {}",
+        "levee: monitoring {}, incidents in {}{}",
         input.describe(&a),
-        db.display()
+        db.display(),
+        match (&a.networks, &networks) {
+            (Some(path), Some(n)) => format!(
+                "; protecting the {} networks of {}",
+                n.list().len(),
+                path.display()
+            ),
+            _ => String::new(),
+        }
     );
     let pace = if a.realtime {
         Pace::Realtime
@@ -608,7 +630,7 @@ fn print_list(list: &[Incident]) {
             i.status.as_str(),
             if i.active { "active" } else { "ended" },
             i.vector,
-            i.target,
+            target_of(i),
             i.start,
             levee_analyze::units::rate(i.peak_pps),
             i.owner.as_deref().unwrap_or("-")
@@ -616,8 +638,16 @@ fn print_list(list: &[Incident]) {
     }
 }
 
+/// An incident's targets, with the protected network they are in when it is known.
+fn target_of(i: &Incident) -> String {
+    match &i.network {
+        Some(n) => format!("{} [{n}]", i.target),
+        None => i.target.clone(),
+    }
+}
+
 fn print_incident(i: &Incident, history: &[levee_incidents::HistoryEntry]) {
-    println!("Incident {}: {} on {}", i.id, i.vector, i.target);
+    println!("Incident {}: {} on {}", i.id, i.vector, target_of(i));
     println!(
         "  status     {}{}",
         i.status,

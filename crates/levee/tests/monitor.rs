@@ -192,6 +192,66 @@ fn a_flood_played_into_the_monitor_is_an_incident_people_work_on() {
 }
 
 #[test]
+fn only_the_protected_networks_attacks_become_incidents_and_a_bad_list_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = flood(dir.path());
+    let monitor = |networks: &Path, db: &Path| {
+        run(levee()
+            .args(["monitor", "--read"])
+            .arg(&capture)
+            .arg("--db")
+            .arg(db)
+            .arg("--networks")
+            .arg(networks)
+            .arg("--metrics")
+            .arg(dir.path().join("levee.prom"))
+            .args(["--alerts", "-"]))
+    };
+    // The flood's target is in customer-a.
+    let nets = dir.path().join("networks.txt");
+    std::fs::write(
+        &nets,
+        "# our customers\n10.10.10.0/24 customer-a\n192.0.2.0/24 customer-b pps=50\n",
+    )
+    .unwrap();
+    let db = dir.path().join("a.db");
+    let o = monitor(&nets, &db);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("protecting the 2 networks of")
+            && stderr.contains("syn-flood on 10.10.10.10 [customer-a]"),
+        "{stderr}"
+    );
+    let list = json(&incidents(&db, &["list", "--all", "--json"]));
+    assert_eq!(list[0]["network"], "customer-a", "{list}");
+    // Not protected: nothing, and the metrics say an attack was left aside.
+    std::fs::write(&nets, "192.0.2.0/24 customer-b\n").unwrap();
+    let db = dir.path().join("b.db");
+    let o = monitor(&nets, &db);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(o.stdout.is_empty(), "no alert: {o:?}");
+    let metrics = std::fs::read_to_string(dir.path().join("levee.prom")).unwrap();
+    assert!(
+        metrics.contains("levee_attacks_ignored_total 1"),
+        "{metrics}"
+    );
+    // A bad line is named, and nothing is created.
+    std::fs::write(&nets, "10.10.10.0/24 customer-a\n10.10.10.0/33 oops\n").unwrap();
+    let db = dir.path().join("c.db");
+    let o = monitor(&nets, &db);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("networks.txt: line 2: `10.10.10.0/33` is not a prefix"),
+        "{stderr}"
+    );
+    assert!(!db.exists());
+    let o = monitor(&dir.path().join("missing.txt"), &db);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+}
+
+#[test]
 fn incidents_refuses_what_it_cannot_do() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("none.db");
@@ -465,4 +525,20 @@ fn the_shipped_configuration_and_unit_work_together() {
     assert!(alerts.contains("\"vector\":\"syn-flood\""), "{alerts}");
     assert!(d.join("levee.prom").exists());
     assert!(std::fs::read_dir(d.join("evidence")).unwrap().count() > 0);
+    // Its networks line, taken up as it stands.
+    let protected = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "# networks = \"/etc/levee/networks.txt\"",
+            &format!("networks = {:?}", d.join("networks.txt")),
+        )
+        .replace("incidents.db", "protected.db")
+        .replace("alerts.jsonl", "protected.jsonl");
+    assert!(protected.contains("\nnetworks = "), "{protected}");
+    std::fs::write(&path, protected).unwrap();
+    std::fs::write(d.join("networks.txt"), "10.10.10.0/24 customer-a\n").unwrap();
+    let o = run(levee().args(["monitor", "--config"]).arg(&path));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let alerts = std::fs::read_to_string(d.join("protected.jsonl")).unwrap();
+    assert!(alerts.contains("\"network\":\"customer-a\""), "{alerts}");
 }
