@@ -246,6 +246,20 @@ impl Stream {
         self.analyzer.add_frame(ts_nanos, linktype, data, orig_len);
     }
 
+    /// Adds one packet already decoded, or made from a flow record (which stands for
+    /// [`levee_decode::Packet::count`] packets): for a stream fed by a flow collector.
+    /// Every one is profiled (flow records are far fewer than the packets they stand for).
+    #[inline]
+    pub fn feed_packet(&mut self, ts_nanos: i64, p: &levee_decode::Packet<'_>) {
+        if ts_nanos >= self.window.end_ns {
+            self.roll_to(ts_nanos);
+        }
+        let n = p.count.max(1);
+        self.window.packets += n;
+        self.window.bytes += n.saturating_mul(u64::from(p.wire_len));
+        self.analyzer.add(ts_nanos, p);
+    }
+
     /// Moves stream time on to `now_ns` with no packet, as when a live link goes quiet: the
     /// window counted is closed once `now_ns` is past its end, and then each later window
     /// boundary passed is a decision of its own (an empty window's summary, and detection), so

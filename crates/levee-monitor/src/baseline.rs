@@ -127,16 +127,16 @@ impl Baselines {
         self.quiet_ns = quiet_ns;
     }
 
-    /// Counts a packet at `ts_nanos` to network `network` of protocol `protocol`
+    /// Counts `packets` at `ts_nanos` to network `network` of protocol `protocol`
     /// ([`protocol_index`]). One a little older than the second being counted counts in it.
     #[inline]
-    pub fn count(&mut self, ts_nanos: i64, network: usize, protocol: usize) {
+    pub fn count(&mut self, ts_nanos: i64, network: usize, protocol: usize, packets: u64) {
         let s = ts_nanos.div_euclid(SECOND);
         if s > self.second {
             self.roll_to(s);
         }
         if let Some(c) = self.counters.get_mut(network) {
-            c[protocol & 3].packets += 1;
+            c[protocol & 3].packets += packets;
         }
     }
 
@@ -274,6 +274,7 @@ mod tests {
                 b.count(
                     (T0 + s) * SECOND + (i * SECOND as u64 / pps.max(1)) as i64,
                     0,
+                    1,
                     1,
                 );
             }

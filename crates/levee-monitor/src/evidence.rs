@@ -2,7 +2,8 @@
 //!
 //! The monitor copies the first [`SNAPLEN`] bytes of every packet into a ring of the last
 //! [`RING_PACKETS`] packets (fixed slots, allocated once: a copy of a few hundred bytes a
-//! packet, no allocation). When an attack starts, the ring is written to a new capture in the
+//! packet, no allocation); a monitor fed by flow exports keeps each export datagram whole
+//! instead ([`Recent::for_exports`]: a record cut short is a damaged one). When an attack starts, the ring is written to a new capture in the
 //! evidence directory (the traffic of the moments before and as it began), and the packets
 //! that follow go on being written to it until it holds [`SAMPLE_PACKETS`] packets or the
 //! attack ends. A capture is never written over: a later start of the same incident gets a
@@ -22,19 +23,26 @@ pub const RING_PACKETS: usize = 16_384;
 /// Packets one incident's capture holds at most.
 pub const SAMPLE_PACKETS: u64 = 50_000;
 
-/// One packet in the ring.
-#[derive(Clone)]
+/// Bytes of each export datagram kept (as a raw IP packet): a jumbo frame's, so none is cut.
+pub const EXPORT_SNAPLEN: usize = 9216;
+/// Export datagrams the ring holds: seconds of a router's exports (19 MiB).
+pub const RING_EXPORTS: usize = 2048;
+
+/// One packet in the ring (its bytes are the slot's stretch of [`Recent::bytes`]).
+#[derive(Clone, Copy, Default)]
 struct Slot {
     ts_nanos: i64,
     linktype: u32,
     orig_len: u32,
     len: u16,
-    data: [u8; SNAPLEN],
 }
 
 /// The last packets seen.
 pub struct Recent {
     slots: Vec<Slot>,
+    /// `snaplen` bytes a slot.
+    bytes: Vec<u8>,
+    snaplen: usize,
     /// Where the next packet goes.
     head: usize,
     /// Packets held (up to the ring's size).
@@ -48,47 +56,61 @@ impl Default for Recent {
 }
 
 impl Recent {
-    /// An empty ring of [`RING_PACKETS`] slots.
+    /// An empty ring of [`RING_PACKETS`] slots of [`SNAPLEN`] bytes.
     pub fn new() -> Recent {
+        Recent::with_size(RING_PACKETS, SNAPLEN)
+    }
+
+    /// An empty ring of [`RING_EXPORTS`] export datagrams, whole.
+    pub fn for_exports() -> Recent {
+        Recent::with_size(RING_EXPORTS, EXPORT_SNAPLEN)
+    }
+
+    fn with_size(packets: usize, snaplen: usize) -> Recent {
+        let snaplen = snaplen.clamp(1, usize::from(u16::MAX));
         Recent {
-            slots: vec![
-                Slot {
-                    ts_nanos: 0,
-                    linktype: 0,
-                    orig_len: 0,
-                    len: 0,
-                    data: [0; SNAPLEN],
-                };
-                RING_PACKETS
-            ],
+            slots: vec![Slot::default(); packets.max(1)],
+            bytes: vec![0; packets.max(1) * snaplen],
+            snaplen,
             head: 0,
             held: 0,
         }
     }
 
+    /// Bytes kept of each packet.
+    pub fn snaplen(&self) -> usize {
+        self.snaplen
+    }
+
     /// Keeps `data`'s first bytes.
     #[inline]
     pub fn push(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
-        let slot = &mut self.slots[self.head];
-        let n = data.len().min(SNAPLEN);
-        slot.ts_nanos = ts_nanos;
-        slot.linktype = linktype;
-        slot.orig_len = orig_len;
-        slot.len = n as u16;
-        slot.data[..n].copy_from_slice(&data[..n]);
-        self.head = (self.head + 1) % RING_PACKETS;
-        self.held = (self.held + 1).min(RING_PACKETS);
+        let n = data.len().min(self.snaplen);
+        let at = self.head * self.snaplen;
+        self.bytes[at..at + n].copy_from_slice(&data[..n]);
+        self.slots[self.head] = Slot {
+            ts_nanos,
+            linktype,
+            orig_len,
+            len: n as u16,
+        };
+        let size = self.slots.len();
+        self.head = (self.head + 1) % size;
+        self.held = (self.held + 1).min(size);
     }
 
     /// The packets held, oldest first: (ts, linktype, bytes kept, length on the wire).
     fn oldest_first(&self) -> impl Iterator<Item = (i64, u32, &[u8], u32)> {
-        let start = (self.head + RING_PACKETS - self.held) % RING_PACKETS;
+        let size = self.slots.len();
+        let start = (self.head + size - self.held) % size;
         (0..self.held).map(move |i| {
-            let s = &self.slots[(start + i) % RING_PACKETS];
+            let k = (start + i) % size;
+            let s = &self.slots[k];
+            let at = k * self.snaplen;
             (
                 s.ts_nanos,
                 s.linktype,
-                &s.data[..s.len as usize],
+                &self.bytes[at..at + s.len as usize],
                 s.orig_len,
             )
         })
@@ -100,6 +122,8 @@ struct Sample {
     path: PathBuf,
     writer: PcapWriter<BufWriter<File>>,
     linktype: u32,
+    /// Bytes kept of each packet, as the ring keeps them (and the file's header says).
+    snaplen: usize,
     packets: u64,
 }
 
@@ -143,7 +167,8 @@ impl Samples {
                 Err(e) => return Err(e),
             }
         };
-        let mut writer = PcapWriter::new(BufWriter::new(file), linktype, SNAPLEN as u32)?;
+        let snaplen = recent.snaplen();
+        let mut writer = PcapWriter::new(BufWriter::new(file), linktype, snaplen as u32)?;
         let mut packets = 0;
         // One link type a pcap file: the ring's newest packet's (others are left out).
         for (ts, lt, data, orig) in recent.oldest_first() {
@@ -159,6 +184,7 @@ impl Samples {
                 path: path.clone(),
                 writer,
                 linktype,
+                snaplen,
                 packets,
             },
         );
@@ -183,7 +209,8 @@ impl Samples {
         let mut failed = Vec::new();
         for (&id, s) in self.open.iter_mut() {
             if s.packets < SAMPLE_PACKETS && s.linktype == linktype {
-                match s.writer.write_frame(ts_nanos, data, orig_len) {
+                let kept = &data[..data.len().min(s.snaplen)];
+                match s.writer.write_frame(ts_nanos, kept, orig_len) {
                     Ok(()) => s.packets += 1,
                     Err(e) => failed.push((id, e)),
                 }
@@ -223,6 +250,28 @@ mod tests {
         assert_eq!(kept.last().unwrap().0, RING_PACKETS as i64 + 4);
         assert_eq!(kept[0].2.len(), SNAPLEN);
         assert_eq!(kept[0].3, 1500);
+        // Export datagrams are kept whole.
+        let mut r = Recent::for_exports();
+        r.push(1, 101, &[7u8; 1428], 1428);
+        assert_eq!(r.oldest_first().next().unwrap().2, &[7u8; 1428][..]);
+    }
+
+    #[test]
+    fn packets_added_to_a_sample_are_cut_as_the_ring_cuts_them() {
+        const T: i64 = 1_768_478_400_000_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Recent::new();
+        r.push(T, 1, &[0xab; 60], 60);
+        let mut s = Samples::new(dir.path()).unwrap();
+        let (path, _) = s.start(1, &r).unwrap().unwrap();
+        assert!(s.add(T + 1, 1, &[0xcd; 1000], 1000).is_empty());
+        s.finish(1).unwrap().unwrap();
+        let mut reader = levee_capture::CaptureReader::open(&path).unwrap();
+        let mut lengths = Vec::new();
+        while let Some(levee_capture::Item::Frame(f)) = reader.next_item() {
+            lengths.push((f.data.len(), f.orig_len));
+        }
+        assert_eq!(lengths, [(60, 60), (SNAPLEN, 1000)]);
     }
 
     #[test]

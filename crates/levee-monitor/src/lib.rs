@@ -13,12 +13,14 @@
 //! and those not found again within the quiet period end ("not seen again").
 //!
 //! Inputs: a capture played as fast as it can be read or at its own pace ([`play`]), so
-//! every behaviour is testable without a network.
+//! every behaviour is testable without a network; an interface on Linux ([`watch`]); flow
+//! exports from routers ([`collect`]).
 
 #![warn(missing_docs)]
 
 pub mod alerts;
 pub mod baseline;
+pub mod collect;
 pub mod evidence;
 pub mod networks;
 pub mod rules;
@@ -68,6 +70,14 @@ pub enum MonitorError {
     Evidence {
         /// The directory.
         dir: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The flow collector's socket failed.
+    #[error("flow collector {addr}: {source}")]
+    Collect {
+        /// The address it listens on.
+        addr: String,
         /// What the system said.
         source: std::io::Error,
     },
@@ -245,7 +255,12 @@ impl<'w> Monitor<'w> {
         let orphans = store.monitor_restarted()?;
         let evidence = match &config.evidence_dir {
             Some(dir) => Some((
-                Box::new(evidence::Recent::new()),
+                // A monitor fed by flow exports keeps their datagrams whole.
+                Box::new(if config.analysis.from_flows {
+                    evidence::Recent::for_exports()
+                } else {
+                    evidence::Recent::new()
+                }),
                 evidence::Samples::new(dir).map_err(|e| MonitorError::Evidence {
                     dir: dir.display().to_string(),
                     source: e,
@@ -288,13 +303,49 @@ impl<'w> Monitor<'w> {
         self.stats.packets += 1;
         self.stats.bytes += u64::from(orig_len);
         self.stream.feed(ts_nanos, linktype, data, orig_len);
-        if let (Some(baselines), Some(networks)) = (&mut self.baselines, &self.config.networks) {
+        if self.baselines.is_some() {
             if let Some((dst, proto)) = levee_decode::destination_and_protocol(linktype, data) {
-                if let Some((i, _)) = networks.find(levee_analyze::vector::addr_bits(dst)) {
-                    baselines.count(ts_nanos, i, baseline::protocol_index(proto));
-                }
+                self.learn(ts_nanos, dst, proto, 1);
             }
         }
+        self.keep_evidence(ts_nanos, linktype, data, orig_len);
+        self.handle_events()
+    }
+
+    /// Feeds one packet a flow record stands for (`--collect`: see [`collect`]), counted,
+    /// detected on and learnt as [`Packet::count`](levee_decode::Packet::count) captured
+    /// ones. The analysis must have been told its packets come from flows
+    /// (`AnalyzeConfig::from_flows`).
+    pub fn feed_flow(
+        &mut self,
+        ts_nanos: i64,
+        p: &levee_decode::Packet<'_>,
+    ) -> Result<(), MonitorError> {
+        self.first_ns.get_or_insert(ts_nanos);
+        let n = p.count.max(1);
+        self.stats.packets += n;
+        self.stats.bytes += n.saturating_mul(u64::from(p.wire_len));
+        self.stream.feed_packet(ts_nanos, p);
+        if let (Some(ip), true) = (&p.ip, self.baselines.is_some()) {
+            self.learn(ts_nanos, ip.dst, ip.proto, n);
+        }
+        self.handle_events()
+    }
+
+    /// Counts `packets` to `dst` for its protected network's baseline, if it is in one.
+    #[inline]
+    fn learn(&mut self, ts_nanos: i64, dst: std::net::IpAddr, proto: u8, packets: u64) {
+        if let (Some(baselines), Some(networks)) = (&mut self.baselines, &self.config.networks) {
+            if let Some((i, _)) = networks.find(levee_analyze::vector::addr_bits(dst)) {
+                baselines.count(ts_nanos, i, baseline::protocol_index(proto), packets);
+            }
+        }
+    }
+
+    /// Keeps a frame in the evidence (`--evidence`) without counting it: each frame fed, and
+    /// for a flow-fed monitor each export datagram, so an incident's capture holds the
+    /// exports around it, which `levee report` reads as the traffic they stand for.
+    pub fn keep_evidence(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
         if let Some((recent, samples)) = &mut self.evidence {
             recent.push(ts_nanos, linktype, data, orig_len);
             if samples.any_open() {
@@ -303,7 +354,6 @@ impl<'w> Monitor<'w> {
                 }
             }
         }
-        self.handle_events()
     }
 
     /// Moves traffic time on with no packet (a quiet link).
@@ -884,7 +934,7 @@ impl Control for AtomicBool {
 }
 
 /// Packets between two calls of [`Control::between`].
-const BETWEEN_EVERY: u32 = 4096;
+pub(crate) const BETWEEN_EVERY: u32 = 4096;
 
 /// Plays the capture `reader` reads into `monitor` at `pace`, until its end or until
 /// `control` says stop. Damaged records are skipped and told.
@@ -980,8 +1030,8 @@ pub fn watch(
     Ok(())
 }
 
-#[cfg(target_os = "linux")]
-fn wall_ns() -> i64 {
+/// The wall clock, ns since the Unix epoch.
+pub(crate) fn wall_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)

@@ -67,7 +67,7 @@ pub enum Command {
 }
 
 #[derive(Args, Clone)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface", "config"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface", "collect", "config"])))]
 pub struct MonitorArgs {
     /// Take every setting from this TOML file (the options below, by their long names:
     /// `interface = "eth0"`, `db = "..."`, `alerts = ["..."]`, `min_pps = 1000`...), and take
@@ -77,6 +77,7 @@ pub struct MonitorArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "realtime", "db", "alerts", "webhook", "syslog", "evidence", "metrics", "quiet",
         "device", "min_pps", "min_packets", "min_sources", "min_reflectors", "networks",
+        "sampling_rate",
     ])]
     pub config: Option<PathBuf>,
     /// A capture to play into the monitor (pcap or pcapng, optionally compressed).
@@ -86,6 +87,14 @@ pub struct MonitorArgs {
     /// kernel; needs root or CAP_NET_RAW). The kernel's drops are read every second and told.
     #[arg(long, value_name = "IF")]
     pub interface: Option<String>,
+    /// Collect flow exports (NetFlow v5/v9, IPFIX, sFlow) sent to this UDP address, as
+    /// `levee collect` does, and watch the traffic their records stand for, scaled by their
+    /// sampling rates. Detection is as late as the exporters' timeouts make it.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub collect: Option<std::net::SocketAddr>,
+    /// With --collect: the sampling rate of records whose export states none (one packet in N).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "collect")]
+    pub sampling_rate: u64,
     /// Play the capture at its own pace (each packet when as much time has passed as in the
     /// capture) instead of as fast as it reads.
     #[arg(long, requires = "read")]

@@ -25,6 +25,8 @@ struct Terminal {
 /// report is recorded in the incident's history.
 struct Reports {
     db: PathBuf,
+    /// The sampling rate of flow records that state none (`--collect`'s captures of exports).
+    flow_sampling: u64,
     analysis: levee_analyze::AnalyzeConfig,
     device: String,
     running: Vec<std::thread::JoinHandle<()>>,
@@ -35,6 +37,7 @@ impl Reports {
         let capture = capture.to_path_buf();
         let dir = capture.with_file_name(format!("incident-{incident}-report"));
         let (db, analysis, device) = (self.db.clone(), self.analysis.clone(), self.device.clone());
+        let flow_sampling = self.flow_sampling;
         self.running.push(std::thread::spawn(move || {
             let made = || -> anyhow::Result<String> {
                 let input = crate::InputArgs {
@@ -42,7 +45,7 @@ impl Reports {
                     no_progress: true,
                     max_errors: 0,
                     spool: None,
-                    flow_sampling: 0,
+                    flow_sampling,
                 };
                 let outputs = crate::report_cmd::report_files(&dir, &input.captures, false)?;
                 let enricher = levee_report::Enricher::open(None, None)?;
@@ -146,6 +149,7 @@ impl Watcher for Terminal {
 /// What the monitor reads.
 enum Input {
     File(levee_capture::CaptureReader),
+    Flows(Box<levee_monitor::collect::FlowInput>),
     #[cfg(target_os = "linux")]
     Live(levee_capture::live::LiveCapture),
 }
@@ -157,6 +161,12 @@ impl Input {
             return levee_capture::CaptureReader::open(path)
                 .map(Input::File)
                 .map_err(|e| crate::Exit::no_input(e.to_string()));
+        }
+        if let Some(addr) = a.collect {
+            let rate = u32::try_from(a.sampling_rate).unwrap_or(u32::MAX);
+            return levee_monitor::collect::FlowInput::bind(addr, rate)
+                .map(|f| Input::Flows(Box::new(f)))
+                .map_err(|e| crate::Exit::no_input(format!("--collect {addr}: {e}")));
         }
         let interface = a.interface.as_deref().unwrap_or_default();
         #[cfg(target_os = "linux")]
@@ -190,6 +200,19 @@ impl Input {
                     "as fast as it reads"
                 }
             ),
+            Input::Flows(flows) => format!(
+                "flow exports to {} (receive buffer {} KiB{})",
+                flows.local_addr(),
+                flows.receive_buffer() >> 10,
+                if a.sampling_rate > 1 {
+                    format!(
+                        "; records that state no sampling rate: 1 in {}",
+                        a.sampling_rate
+                    )
+                } else {
+                    String::new()
+                }
+            ),
             #[cfg(target_os = "linux")]
             Input::Live(live) => format!("interface {}", live.interface()),
         }
@@ -202,6 +225,8 @@ impl Input {
 struct ConfigFile {
     read: Option<PathBuf>,
     interface: Option<String>,
+    collect: Option<std::net::SocketAddr>,
+    sampling_rate: Option<u64>,
     realtime: Option<bool>,
     db: Option<PathBuf>,
     #[serde(default)]
@@ -227,13 +252,22 @@ fn from_file(path: &Path, verbose: bool) -> anyhow::Result<MonitorArgs> {
         .map_err(|e| crate::Exit::no_input(format!("{}: {e}", path.display())))?;
     let f: ConfigFile = toml::from_str(&text)
         .map_err(|e| crate::Exit::usage(format!("{}: {e}", path.display())))?;
-    if f.read.is_some() == f.interface.is_some() {
+    if [f.read.is_some(), f.interface.is_some(), f.collect.is_some()]
+        .iter()
+        .filter(|&&given| given)
+        .count()
+        != 1
+    {
         bail_usage!(
-            "{}: give the input as exactly one of read = \"FILE\" or interface = \"IF\"",
+            "{}: give the input as exactly one of read = \"FILE\", interface = \"IF\" or \
+             collect = \"ADDR:PORT\"",
             path.display()
         );
     }
-    if f.realtime == Some(true) && f.interface.is_some() {
+    if f.sampling_rate.is_some() && f.collect.is_none() {
+        bail_usage!("{}: sampling_rate is for collect", path.display());
+    }
+    if f.realtime == Some(true) && f.read.is_none() {
         bail_usage!("{}: realtime = true is for a capture read", path.display());
     }
     let Some(db) = f.db else {
@@ -247,6 +281,8 @@ fn from_file(path: &Path, verbose: bool) -> anyhow::Result<MonitorArgs> {
         config: Some(path.to_path_buf()),
         read: f.read,
         interface: f.interface,
+        collect: f.collect,
+        sampling_rate: f.sampling_rate.unwrap_or(1),
         realtime: f.realtime.unwrap_or(false),
         db: Some(db),
         alerts: f.alerts,
@@ -272,6 +308,9 @@ fn from_file(path: &Path, verbose: bool) -> anyhow::Result<MonitorArgs> {
 fn settings(a: &MonitorArgs) -> anyhow::Result<(MonitorConfig, Vec<Box<dyn AlertSink>>)> {
     if !(a.quiet > 0.0 && a.quiet.is_finite()) {
         bail_usage!("--quiet is a positive number of seconds");
+    }
+    if a.sampling_rate == 0 {
+        bail_usage!("--sampling-rate is N in \"one packet in N\": at least 1");
     }
     let same = |x: &Path, y: &Path| {
         x == y || matches!((x.canonicalize(), y.canonicalize()), (Ok(p), Ok(q)) if p == q)
@@ -327,7 +366,14 @@ fn settings(a: &MonitorArgs) -> anyhow::Result<(MonitorConfig, Vec<Box<dyn Alert
             levee_monitor::Syslog::new(url).map_err(crate::Exit::usage)?,
         ));
     }
-    let mut config = MonitorConfig::new(a.thresholds.config());
+    let mut analysis = a.thresholds.config();
+    if a.collect.is_some() {
+        // Flow records' packets come scaled by their sampling rates, their headers partly
+        // unknown: as `analyze` reads a capture of exports.
+        analysis.from_flows = true;
+        analysis.wire_one_in = 1;
+    }
+    let mut config = MonitorConfig::new(analysis);
     config.quiet_ns = (a.quiet * 1e9) as i64;
     config.device = a.device.clone();
     config.evidence_dir = a.evidence.clone();
@@ -369,6 +415,8 @@ impl levee_monitor::Control for Signals {
                 let mut kept: Vec<&str> = monitor.reconfigure(config, sinks);
                 if a.read != self.running.read
                     || a.interface != self.running.interface
+                    || a.collect != self.running.collect
+                    || a.sampling_rate != self.running.sampling_rate
                     || a.realtime != self.running.realtime
                 {
                     kept.push("the input");
@@ -394,6 +442,8 @@ impl levee_monitor::Control for Signals {
                 self.running = MonitorArgs {
                     read: self.running.read.clone(),
                     interface: self.running.interface.clone(),
+                    collect: self.running.collect,
+                    sampling_rate: self.running.sampling_rate,
                     realtime: self.running.realtime,
                     db: self.running.db.clone(),
                     evidence: self.running.evidence.clone(),
@@ -431,6 +481,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         verbose: a.verbose,
         reports: a.evidence.is_some().then(|| Reports {
             db: db.clone(),
+            flow_sampling: a.sampling_rate,
             analysis: a.thresholds.config(),
             device: a.device.clone(),
             running: Vec::new(),
@@ -456,6 +507,11 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         Pace::Fast
     };
     let live = !matches!(input, Input::File(_));
+    let received = if matches!(input, Input::Flows(_)) {
+        "datagrams"
+    } else {
+        "packets"
+    };
     let mut signals = Signals {
         stop: Arc::clone(&stop),
         reload,
@@ -463,6 +519,9 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     };
     match input {
         Input::File(reader) => levee_monitor::play(&mut m, reader, pace, &mut signals)?,
+        Input::Flows(mut flows) => {
+            levee_monitor::collect::collect(&mut m, &mut flows, &mut signals)?
+        }
         #[cfg(target_os = "linux")]
         Input::Live(mut live) => match levee_monitor::watch(&mut m, &mut live, &mut signals) {
             // The interface went down or away: an input that cannot be read (exit 3).
@@ -487,7 +546,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         stats.windows,
         if live {
             format!(
-                " (the kernel received {} and dropped {})",
+                " (the kernel received {} {received} and dropped {})",
                 levee_analyze::units::thousands(stats.kernel_packets),
                 levee_analyze::units::thousands(stats.kernel_drops)
             )

@@ -611,3 +611,111 @@ fn goflow2_json_lines_are_flows_and_are_not_mixed_with_captures() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("separate runs"));
 }
+
+/// `levee monitor --collect`: softflowd exports a shared SYN flood's flows to the monitor,
+/// which raises the attack `analyze` finds in the packets (vector and target), keeps the
+/// exports around it as the incident's capture, and ends it once the flows stop.
+#[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_softflowd)),
+    ignore = "needs ../shared/data and softflowd"
+)]
+fn a_monitor_collecting_flows_raises_the_attack_of_the_packets_and_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let (db, alerts) = (d.join("incidents.db"), d.join("alerts.jsonl"));
+    let monitor = levee()
+        .args(["monitor", "--collect", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(&db)
+        .arg("--alerts")
+        .arg(&alerts)
+        .arg("--evidence")
+        .arg(d.join("evidence"))
+        .args(["--quiet", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // A datagram that is no export: told, counted, and the rest read.
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(b"\x00\x09not an export", ("127.0.0.1", port))
+        .unwrap();
+    let capture = attack("pkt.TCP.synflood.spoofed.pcap");
+    let exported = Instant::now();
+    export_flows(Exporter::Softflowd(9), &capture, port, d);
+    let lines = || -> Vec<Value> {
+        std::fs::read_to_string(&alerts)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    while !lines().iter().any(|a| a["alert"] == "end") {
+        if exported.elapsed() > Duration::from_secs(20) {
+            let out = stop(monitor);
+            panic!(
+                "no end alert 20 s after the export: {:?}\n{}",
+                lines(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ended_after = exported.elapsed();
+    let out = stop(monitor);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "a damaged datagram: {stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}: datagram 1 from 127.0.0.1:")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("flow exports to 127.0.0.1"), "{stderr}");
+    assert!(stderr.contains("and dropped 0)"), "{stderr}");
+
+    let mut on_packets = levee();
+    on_packets.args(["analyze", "--json"]).arg(&capture);
+    let found = attacks(&json(on_packets));
+    let alerts = lines();
+    let start = &alerts[0];
+    assert_eq!(start["alert"], "start", "{alerts:?}");
+    let incident = &start["incident"];
+    assert!(
+        found
+            .iter()
+            .any(|(vector, targets)| incident["vector"] == vector.as_str()
+                && targets
+                    .iter()
+                    .any(|t| t == incident["target"].as_str().unwrap())),
+        "the monitor's {incident} is not among the packets' {found:?}"
+    );
+    eprintln!(
+        "flows: {} on {} told, and ended {:.1} s after softflowd began exporting",
+        incident["vector"],
+        incident["target"],
+        ended_after.as_secs_f64()
+    );
+    // The incident's capture holds the exports, which `levee analyze` reads as the flows.
+    let mut incidents = levee();
+    incidents
+        .args(["incidents", "show", "1", "--json", "--db"])
+        .arg(&db);
+    let shown = json(incidents);
+    let sample = shown["samples"][0].as_str().unwrap().to_string();
+    let on_sample = levee()
+        .args(["analyze", "--json"])
+        .arg(&sample)
+        .output()
+        .unwrap();
+    // Exit 4: the datagram that was no export is in it too, as it came.
+    assert_eq!(on_sample.status.code(), Some(4), "{on_sample:?}");
+    let from_sample = attacks(&serde_json::from_slice(&on_sample.stdout).unwrap());
+    assert!(
+        from_sample
+            .iter()
+            .any(|(vector, _)| incident["vector"] == vector.as_str()),
+        "{from_sample:?}"
+    );
+}
