@@ -26,7 +26,6 @@ pub mod schema;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use levee_analyze::units::rate as pps;
 // Traffic times are printed as every levee output prints them.
 use levee_logs::format_ts as rfc3339;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -123,6 +122,8 @@ pub struct Observation {
     pub target: String,
     /// The protected network its targets are in, by name (`levee monitor --networks`).
     pub network: Option<String>,
+    /// What its rates count.
+    pub measure: Measure,
     /// First moment of its evidence, ns since the Unix epoch (traffic time).
     pub start_ns: i64,
     /// Last moment of its evidence so far.
@@ -143,6 +144,43 @@ pub struct Observation {
     pub evidence: Vec<String>,
 }
 
+/// What an incident's rates count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    /// Packets (captures, interfaces, flows).
+    #[default]
+    Packets,
+    /// HTTP requests (a web attack found in an access log).
+    Requests,
+}
+
+impl Measure {
+    /// Its name in the database and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Packets => "packets",
+            Measure::Requests => "requests",
+        }
+    }
+
+    fn parse(s: &str) -> Measure {
+        match s {
+            "requests" => Measure::Requests,
+            _ => Measure::Packets,
+        }
+    }
+
+    /// A rate of it in the unit that reads best: `45.3 kpps`, `645 rps`.
+    pub fn rate(self, per_second: f64) -> String {
+        match self {
+            Measure::Packets => levee_analyze::units::rate(per_second),
+            Measure::Requests if per_second >= 1e3 => format!("{:.1} krps", per_second / 1e3),
+            Measure::Requests => format!("{per_second:.0} rps"),
+        }
+    }
+}
+
 /// An incident as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Incident {
@@ -154,6 +192,8 @@ pub struct Incident {
     pub target: String,
     /// The protected network the targets are in, by name (`levee monitor --networks`).
     pub network: Option<String>,
+    /// What its rates (`peak_pps`) count: `packets`, or a web attack's `requests`.
+    pub measure: Measure,
     /// The ticket's status.
     pub status: Status,
     /// Whether the attack goes on (`true`) or has ended.
@@ -332,7 +372,7 @@ impl Store {
                         Some(o.at_ns),
                         MONITOR,
                         "escalated",
-                        &format!("peak {}", pps(inc.peak_pps)),
+                        &format!("peak {}", inc.measure.rate(inc.peak_pps)),
                     )?;
                     Some(AlertKind::Escalation)
                 } else {
@@ -349,9 +389,9 @@ impl Store {
                 tx.execute(
                     "INSERT INTO incidents (vector, target, status, attack, start_ns, end_ns,
                         peak_pps, alerted_pps, sources, spoofed, signature, rules, evidence,
-                        owner, opened_at, updated_at, network)
+                        owner, opened_at, updated_at, network, measure)
                      VALUES (?1, ?2, 'open', 'active', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10,
-                        NULL, ?11, ?11, ?12)",
+                        NULL, ?11, ?11, ?12, ?13)",
                     params![
                         o.vector,
                         o.target,
@@ -364,7 +404,8 @@ impl Store {
                         json(&o.rules),
                         json(&o.evidence),
                         now,
-                        o.network
+                        o.network,
+                        o.measure.as_str()
                     ],
                 )?;
                 let id = tx.last_insert_rowid();
@@ -380,7 +421,7 @@ impl Store {
                         o.vector,
                         o.target,
                         rfc3339(o.start_ns),
-                        pps(o.peak_pps)
+                        o.measure.rate(o.peak_pps)
                     ),
                 )?;
                 let inc = read_incident(&tx, id)?;
@@ -408,8 +449,8 @@ impl Store {
         if o.peak_pps > inc.peak_pps {
             changes.push(format!(
                 "peak {} (was {})",
-                pps(o.peak_pps),
-                pps(inc.peak_pps)
+                inc.measure.rate(o.peak_pps),
+                inc.measure.rate(inc.peak_pps)
             ));
         }
         if o.signature != inc.signature {
@@ -471,7 +512,7 @@ impl Store {
                 "{why}; {} to {}, peak {}",
                 rfc3339(inc.start_ns),
                 rfc3339(inc.end_ns),
-                pps(inc.peak_pps)
+                inc.measure.rate(inc.peak_pps)
             ),
         )?;
         tx.commit()?;
@@ -840,6 +881,7 @@ fn incident_from_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
         vector: r.get("vector")?,
         target: r.get("target")?,
         network: r.get("network")?,
+        measure: Measure::parse(&r.get::<_, String>("measure")?),
         status: Status::parse(&r.get::<_, String>("status")?),
         active: r.get::<_, String>("attack")? == "active",
         start: rfc3339(start_ns),

@@ -46,8 +46,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX history_by_incident ON history (incident, id);",
     // 2: the captures of each incident's packets (a JSON array of paths).
     "ALTER TABLE incidents ADD COLUMN samples TEXT NOT NULL DEFAULT '[]';",
-    // 3: the protected network (`levee monitor --networks`) an incident's targets are in.
-    "ALTER TABLE incidents ADD COLUMN network TEXT;",
+    // 3: the protected network (`levee monitor --networks`) an incident's targets are in,
+    // and what its rates count (packets, or a web attack's requests).
+    "ALTER TABLE incidents ADD COLUMN network TEXT;
+     ALTER TABLE incidents ADD COLUMN measure TEXT NOT NULL DEFAULT 'packets'
+         CHECK (measure IN ('packets', 'requests'));",
 ];
 
 /// The version the migrations here make.

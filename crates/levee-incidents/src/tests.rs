@@ -8,6 +8,7 @@ fn seen(vector: &str, target: &str, start: i64, end: i64, peak: f64) -> Observat
         vector: vector.into(),
         target: target.into(),
         network: None,
+        measure: Measure::Packets,
         start_ns: start,
         end_ns: end,
         at_ns: end,

@@ -26,6 +26,7 @@ pub mod profile;
 pub mod reason;
 pub mod rules;
 pub mod simulate;
+pub mod stream;
 
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -163,7 +164,7 @@ impl Analyzer {
         }
     }
 
-    fn key(&self, r: &Request<'_>) -> ClientKey {
+    pub(crate) fn key(&self, r: &Request<'_>) -> ClientKey {
         match r.ip {
             Some(ip) => ClientKey::Ip(ip),
             None => ClientKey::Name(self.hasher.hash_one(&*r.client)),
@@ -197,6 +198,23 @@ impl Analyzer {
         if let Some(c) = p.stack().cookie_hash.filter(|_| r.cookie.is_some()) {
             self.cookies.add(c, self.hasher.hash_one(key));
         }
+    }
+
+    /// One profiled client's verdict as its requests so far make it: its level, its vector
+    /// (an index of [`VECTORS`]) and why. `None` for a client not profiled.
+    pub(crate) fn verdict_so_far(
+        &self,
+        key: &ClientKey,
+    ) -> Option<(Level, Option<usize>, Vec<Reason>)> {
+        let p = self.table.lookup(key)?;
+        let shared = p.stack().cookie_hash.map_or(0, |c| self.cookies.clients(c));
+        let v = judge_one(key, p, shared, &self.config);
+        Some((v.level, v.vector, v.reasons))
+    }
+
+    /// A profiled client's profile.
+    pub(crate) fn profile(&self, key: &ClientKey) -> Option<&Profile> {
+        self.table.lookup(key)
     }
 
     /// Verdicts for every profiled client.

@@ -14,7 +14,8 @@
 //!
 //! Inputs: a capture played as fast as it can be read or at its own pace ([`play`]), so
 //! every behaviour is testable without a network; an interface on Linux ([`watch`]); flow
-//! exports from routers ([`collect`]).
+//! exports from routers ([`collect`]); an access log followed as it is written
+//! ([`logs::follow`]), its clients judged as `levee analyze` judges a log's.
 
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod alerts;
 pub mod baseline;
 pub mod collect;
 pub mod evidence;
+pub mod logs;
 pub mod networks;
 pub mod rules;
 
@@ -72,6 +74,14 @@ pub enum MonitorError {
         dir: String,
         /// What the system said.
         source: std::io::Error,
+    },
+    /// The access log cannot be read on.
+    #[error("{file}: {why}")]
+    Log {
+        /// The log, as named.
+        file: String,
+        /// What is wrong.
+        why: String,
     },
     /// The flow collector's socket failed.
     #[error("flow collector {addr}: {source}")]
@@ -185,6 +195,8 @@ impl Watcher for Quiet {}
 pub struct MonitorStats {
     /// Packets fed.
     pub packets: u64,
+    /// Requests fed (an access log).
+    pub requests: u64,
     /// Bytes on the wire fed.
     pub bytes: u64,
     /// Windows closed.
@@ -233,6 +245,10 @@ pub struct Monitor<'w> {
     baselines: Option<Baselines>,
     /// The rises told as incidents: (network, protocol) and the incident.
     rises: HashMap<(usize, usize), i64>,
+    /// An access log's requests, judged (`--log`), and the site they are named after.
+    web: Option<(levee_l7::stream::L7Stream, String)>,
+    /// The web attacks told as incidents.
+    web_incidents: HashMap<u64, i64>,
     /// Incidents active when the monitor started, not found again yet.
     orphans: Vec<i64>,
     /// Traffic time of the first packet.
@@ -283,6 +299,8 @@ impl<'w> Monitor<'w> {
             incidents: HashMap::new(),
             ignored: HashSet::new(),
             rises: HashMap::new(),
+            web: None,
+            web_incidents: HashMap::new(),
             orphans,
             first_ns: None,
             evidence,
@@ -332,6 +350,107 @@ impl<'w> Monitor<'w> {
         self.handle_events()
     }
 
+    /// Judges the requests of the access log `site` from now on ([`logs::follow`] calls it).
+    pub fn serve_log(&mut self, site: &str) {
+        let stream = levee_l7::stream::L7Stream::new(Default::default(), self.config.quiet_ns);
+        self.web = Some((stream, site.to_string()));
+    }
+
+    /// Feeds one request of the access log (see [`Monitor::serve_log`]).
+    pub fn feed_request(&mut self, r: &levee_logs::Request<'_>) -> Result<(), MonitorError> {
+        self.stats.requests += 1;
+        if let Some(ts) = r.ts {
+            self.first_ns.get_or_insert(ts);
+        }
+        let (web, _) = self.web.get_or_insert_with(|| {
+            (
+                levee_l7::stream::L7Stream::new(Default::default(), self.config.quiet_ns),
+                "the access log".into(),
+            )
+        });
+        web.feed(r);
+        self.handle_web("none of its clients sent a request for the quiet period")
+    }
+
+    /// What the access log's judgement told: web attacks as incidents, each with the rule
+    /// that blocks its clients.
+    fn handle_web(&mut self, end_why: &str) -> Result<(), MonitorError> {
+        loop {
+            let Some((web, site)) = &mut self.web else {
+                return Ok(());
+            };
+            let Some(e) = web.next_event() else {
+                return Ok(());
+            };
+            let site = site.clone();
+            match e {
+                levee_l7::stream::L7Event::Started(a) => {
+                    let o = self.web_observation(&a, &site);
+                    let id = self.open(&o)?;
+                    self.web_incidents.insert(a.id, id);
+                }
+                levee_l7::stream::L7Event::Updated(a) => {
+                    if let Some(&id) = self.web_incidents.get(&a.id) {
+                        let o = self.web_observation(&a, &site);
+                        let alert = self.store.updated(id, &o)?;
+                        self.send(alert);
+                    }
+                }
+                levee_l7::stream::L7Event::Ended(a) => {
+                    if let Some(id) = self.web_incidents.remove(&a.id) {
+                        let o = self.web_observation(&a, &site);
+                        let alert = self.store.ended(id, &o, end_why)?;
+                        self.send(alert);
+                        self.finish_sample(id, true)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A web attack as an incident sees it: its rate in requests a second, its clients for
+    /// sources, and the rule blocking them (nginx's too).
+    fn web_observation(&self, a: &levee_l7::stream::L7AttackEvent, site: &str) -> Observation {
+        let signature = (!a.addresses.is_empty()).then(|| {
+            let list: Vec<String> = a.addresses.iter().map(|ip| ip.to_string()).collect();
+            format!("ip.src in {{ {} }}", list.join(" "))
+        });
+        let rules = signature.as_deref().map_or_else(Default::default, |s| {
+            rules::for_web(
+                &format!("{}-{}", a.vector, a.id),
+                &format!(
+                    "the {} client(s) of {} on {} (levee monitor)",
+                    a.addresses.len(),
+                    a.vector,
+                    site
+                ),
+                s,
+                &self.config.device,
+            )
+        });
+        let mut evidence = a.evidence.clone();
+        evidence.push(format!(
+            "{} requests from {} clients so far, peak {} requests a second (the incident's \
+             rates are requests for a web attack)",
+            a.requests, a.clients, a.peak_rps
+        ));
+        Observation {
+            vector: a.vector.to_string(),
+            target: site.to_string(),
+            measure: levee_incidents::Measure::Requests,
+            network: None,
+            start_ns: a.start_ns,
+            end_ns: a.end_ns,
+            at_ns: a.at_ns,
+            peak_pps: a.peak_rps as f64,
+            sources: a.clients,
+            spoofed_likely: false,
+            signature,
+            rules,
+            evidence,
+        }
+    }
+
     /// Counts `packets` to `dst` for its protected network's baseline, if it is in one.
     #[inline]
     fn learn(&mut self, ts_nanos: i64, dst: std::net::IpAddr, proto: u8, packets: u64) {
@@ -362,7 +481,11 @@ impl<'w> Monitor<'w> {
         if let Some(b) = &mut self.baselines {
             b.advance_to(now_ns);
         }
-        self.handle_events()
+        if let Some((web, _)) = &mut self.web {
+            web.advance_to(now_ns);
+        }
+        self.handle_events()?;
+        self.handle_web("none of its clients sent a request for the quiet period")
     }
 
     /// The kernel's counters of a live input, as they stand (cumulative).
@@ -392,6 +515,10 @@ impl<'w> Monitor<'w> {
             b.end_all();
         }
         self.handle_rises("the input ended")?;
+        if let Some((web, _)) = &mut self.web {
+            web.end_all();
+        }
+        self.handle_web("the input ended")?;
         let orphans = std::mem::take(&mut self.orphans);
         self.end_stored(&orphans, "the input ended")?;
         self.finish_samples()?;
@@ -468,12 +595,18 @@ impl<'w> Monitor<'w> {
     /// The counters in Prometheus's text exposition format.
     pub fn metrics_text(&self) -> String {
         let s = &self.stats;
-        let rows: [(&str, &str, &str, u64); 12] = [
+        let rows: [(&str, &str, &str, u64); 13] = [
             (
                 "levee_packets_total",
                 "counter",
                 "Packets fed to the monitor.",
                 s.packets,
+            ),
+            (
+                "levee_requests_total",
+                "counter",
+                "Requests of an access log fed to the monitor.",
+                s.requests,
             ),
             (
                 "levee_bytes_total",
@@ -503,7 +636,7 @@ impl<'w> Monitor<'w> {
                 "levee_incidents_active",
                 "gauge",
                 "Incidents whose attack goes on.",
-                self.incidents.len() as u64,
+                (self.incidents.len() + self.rises.len() + self.web_incidents.len()) as u64,
             ),
             (
                 "levee_alerts_total",
@@ -603,6 +736,9 @@ impl<'w> Monitor<'w> {
             kept.push("decide_every");
         }
         self.stream.retune(&config.detection(), config.quiet_ns);
+        if let Some((web, _)) = &mut self.web {
+            web.set_quiet(config.quiet_ns);
+        }
         let networks_changed = config.networks != self.config.networks;
         self.config.analysis = config.analysis;
         self.config.quiet_ns = config.quiet_ns;
@@ -809,6 +945,7 @@ impl<'w> Monitor<'w> {
             let o = Observation {
                 vector: inc.vector.clone(),
                 target: inc.target.clone(),
+                measure: inc.measure,
                 network: None,
                 start_ns: inc.start_ns,
                 end_ns: inc.end_ns,
@@ -840,6 +977,7 @@ impl<'w> Monitor<'w> {
         Observation {
             vector: format!("{protocol}-rise"),
             target: n.prefix.to_string(),
+            measure: levee_incidents::Measure::Packets,
             network: Some(n.name.clone()),
             start_ns: r.start_ns,
             end_ns: r.end_ns,
@@ -875,6 +1013,7 @@ impl<'w> Monitor<'w> {
         Observation {
             vector: a.vector.clone(),
             target: a.targets.clone(),
+            measure: levee_incidents::Measure::Packets,
             network: network.and_then(|i| {
                 let networks = self.config.networks.as_ref()?;
                 Some(networks.list().get(i)?.name.clone())

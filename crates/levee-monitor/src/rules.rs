@@ -41,6 +41,29 @@ pub fn for_engines(
     signature: &str,
     device: &str,
 ) -> BTreeMap<String, String> {
+    compiled(id, description, signature, device, ENGINES)
+}
+
+/// The rule blocking a web attack's clients (`signature`: `ip.src in { ... }`), for the same
+/// engines as [`for_engines`] and nginx, which serves the site.
+pub fn for_web(
+    id: &str,
+    description: &str,
+    signature: &str,
+    device: &str,
+) -> BTreeMap<String, String> {
+    let mut engines = ENGINES.to_vec();
+    engines.push(("nginx", Target::Nginx));
+    compiled(id, description, signature, device, &engines)
+}
+
+fn compiled(
+    id: &str,
+    description: &str,
+    signature: &str,
+    device: &str,
+    engines: &[(&str, Target)],
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let Ok(expression) = levee_rules::parse_plain(signature) else {
         return out;
@@ -68,7 +91,7 @@ pub fn for_engines(
     .expect("a rules file of strings serialises");
     out.insert("levee".to_string(), toml);
     let origin = format!("incident rule {id}");
-    for &(name, target) in ENGINES {
+    for &(name, target) in engines {
         let text = match render(&file, target, &origin, device) {
             Ok(t) => t,
             Err(e) => format!("# not expressible: {}\n", e.problems.join("; ")),
@@ -116,5 +139,14 @@ mod tests {
         assert!(r.contains_key("cloudflare"));
         assert!(!r.contains_key("ipset"));
         assert!(for_engines("x", "y", "ip.dst ==", "eth0").is_empty());
+        // A web attack's clients, for nginx too.
+        let r = for_web(
+            "incident-2",
+            "http-flood",
+            "ip.src in { 203.0.113.9 198.51.100.7 }",
+            "eth0",
+        );
+        assert!(r["nginx"].contains("203.0.113.9"), "{}", r["nginx"]);
+        assert!(r["nftables"].contains("203.0.113.9"), "{}", r["nftables"]);
     }
 }

@@ -67,7 +67,7 @@ pub enum Command {
 }
 
 #[derive(Args, Clone)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface", "collect", "config"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface", "collect", "log", "config"])))]
 pub struct MonitorArgs {
     /// Take every setting from this TOML file (the options below, by their long names:
     /// `interface = "eth0"`, `db = "..."`, `alerts = ["..."]`, `min_pps = 1000`...), and take
@@ -77,7 +77,7 @@ pub struct MonitorArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "realtime", "db", "alerts", "webhook", "syslog", "evidence", "metrics", "quiet",
         "device", "min_pps", "min_packets", "min_sources", "min_reflectors", "networks",
-        "sampling_rate",
+        "sampling_rate", "log_format", "from_start",
     ])]
     pub config: Option<PathBuf>,
     /// A capture to play into the monitor (pcap or pcapng, optionally compressed).
@@ -95,6 +95,18 @@ pub struct MonitorArgs {
     /// With --collect: the sampling rate of records whose export states none (one packet in N).
     #[arg(long, value_name = "N", default_value_t = 1, requires = "collect")]
     pub sampling_rate: u64,
+    /// Follow this access log as the web server writes it (through logrotate's rotations),
+    /// judging its clients as `levee analyze` judges a log's: web attacks (http-flood,
+    /// login-abuse, bad-bot...) become incidents with the rule blocking their clients, for
+    /// nginx too.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// With --log: its format (auto, combined, common, json, nginx:'FORMAT', apache:'FORMAT').
+    #[arg(long, value_name = "FORMAT", default_value = "auto", requires = "log")]
+    pub log_format: String,
+    /// With --log: read it from its first line, not only the lines written from now on.
+    #[arg(long, requires = "log")]
+    pub from_start: bool,
     /// Play the capture at its own pace (each packet when as much time has passed as in the
     /// capture) instead of as fast as it reads.
     #[arg(long, requires = "read")]

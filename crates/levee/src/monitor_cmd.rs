@@ -94,7 +94,7 @@ impl Watcher for Terminal {
             i.id,
             i.vector,
             target_of(i),
-            levee_analyze::units::rate(i.peak_pps),
+            i.measure.rate(i.peak_pps),
             match (i.sources, i.spoofed_likely) {
                 (0, _) => String::new(),
                 (n, true) => format!(", ~{n} sources (likely spoofed)"),
@@ -150,6 +150,7 @@ impl Watcher for Terminal {
 enum Input {
     File(levee_capture::CaptureReader),
     Flows(Box<levee_monitor::collect::FlowInput>),
+    Log(Box<levee_monitor::logs::LogTail>),
     #[cfg(target_os = "linux")]
     Live(levee_capture::live::LiveCapture),
 }
@@ -161,6 +162,13 @@ impl Input {
             return levee_capture::CaptureReader::open(path)
                 .map(Input::File)
                 .map_err(|e| crate::Exit::no_input(e.to_string()));
+        }
+        if let Some(path) = &a.log {
+            let spec = levee_logs::FormatSpec::parse(&a.log_format)
+                .map_err(|e| crate::Exit::usage(format!("--log-format: {e}")))?;
+            return levee_monitor::logs::LogTail::open(path, spec, a.from_start)
+                .map(|t| Input::Log(Box::new(t)))
+                .map_err(|e| crate::Exit::no_input(format!("{}: {e}", path.display())));
         }
         if let Some(addr) = a.collect {
             let rate = u32::try_from(a.sampling_rate).unwrap_or(u32::MAX);
@@ -200,6 +208,15 @@ impl Input {
                     "as fast as it reads"
                 }
             ),
+            Input::Log(tail) => format!(
+                "the access log {} ({})",
+                tail.name(),
+                if a.from_start {
+                    "from its first line"
+                } else {
+                    "the lines written from now on"
+                }
+            ),
             Input::Flows(flows) => format!(
                 "flow exports to {} (receive buffer {} KiB{})",
                 flows.local_addr(),
@@ -227,6 +244,9 @@ struct ConfigFile {
     interface: Option<String>,
     collect: Option<std::net::SocketAddr>,
     sampling_rate: Option<u64>,
+    log: Option<PathBuf>,
+    log_format: Option<String>,
+    from_start: Option<bool>,
     realtime: Option<bool>,
     db: Option<PathBuf>,
     #[serde(default)]
@@ -252,20 +272,28 @@ fn from_file(path: &Path, verbose: bool) -> anyhow::Result<MonitorArgs> {
         .map_err(|e| crate::Exit::no_input(format!("{}: {e}", path.display())))?;
     let f: ConfigFile = toml::from_str(&text)
         .map_err(|e| crate::Exit::usage(format!("{}: {e}", path.display())))?;
-    if [f.read.is_some(), f.interface.is_some(), f.collect.is_some()]
-        .iter()
-        .filter(|&&given| given)
-        .count()
+    if [
+        f.read.is_some(),
+        f.interface.is_some(),
+        f.collect.is_some(),
+        f.log.is_some(),
+    ]
+    .iter()
+    .filter(|&&given| given)
+    .count()
         != 1
     {
         bail_usage!(
-            "{}: give the input as exactly one of read = \"FILE\", interface = \"IF\" or \
-             collect = \"ADDR:PORT\"",
+            "{}: give the input as exactly one of read = \"FILE\", interface = \"IF\", \
+             collect = \"ADDR:PORT\" or log = \"FILE\"",
             path.display()
         );
     }
     if f.sampling_rate.is_some() && f.collect.is_none() {
         bail_usage!("{}: sampling_rate is for collect", path.display());
+    }
+    if (f.log_format.is_some() || f.from_start.is_some()) && f.log.is_none() {
+        bail_usage!("{}: log_format and from_start are for log", path.display());
     }
     if f.realtime == Some(true) && f.read.is_none() {
         bail_usage!("{}: realtime = true is for a capture read", path.display());
@@ -283,6 +311,9 @@ fn from_file(path: &Path, verbose: bool) -> anyhow::Result<MonitorArgs> {
         interface: f.interface,
         collect: f.collect,
         sampling_rate: f.sampling_rate.unwrap_or(1),
+        log: f.log,
+        log_format: f.log_format.unwrap_or_else(|| "auto".into()),
+        from_start: f.from_start.unwrap_or(false),
         realtime: f.realtime.unwrap_or(false),
         db: Some(db),
         alerts: f.alerts,
@@ -417,6 +448,8 @@ impl levee_monitor::Control for Signals {
                     || a.interface != self.running.interface
                     || a.collect != self.running.collect
                     || a.sampling_rate != self.running.sampling_rate
+                    || a.log != self.running.log
+                    || a.log_format != self.running.log_format
                     || a.realtime != self.running.realtime
                 {
                     kept.push("the input");
@@ -444,6 +477,9 @@ impl levee_monitor::Control for Signals {
                     interface: self.running.interface.clone(),
                     collect: self.running.collect,
                     sampling_rate: self.running.sampling_rate,
+                    log: self.running.log.clone(),
+                    log_format: self.running.log_format.clone(),
+                    from_start: self.running.from_start,
                     realtime: self.running.realtime,
                     db: self.running.db.clone(),
                     evidence: self.running.evidence.clone(),
@@ -506,7 +542,9 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     } else {
         Pace::Fast
     };
-    let live = !matches!(input, Input::File(_));
+    // Inputs whose kernel counters are read.
+    let live = !matches!(input, Input::File(_) | Input::Log(_));
+    let from_log = matches!(input, Input::Log(_));
     let received = if matches!(input, Input::Flows(_)) {
         "datagrams"
     } else {
@@ -519,6 +557,15 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     };
     match input {
         Input::File(reader) => levee_monitor::play(&mut m, reader, pace, &mut signals)?,
+        Input::Log(mut tail) => {
+            match levee_monitor::logs::follow(&mut m, &mut tail, &mut signals) {
+                // The log's format cannot be found, or it cannot be read on (exit 3).
+                Err(levee_monitor::MonitorError::Log { file, why }) => {
+                    return Err(crate::Exit::no_input(format!("{file}: {why}")))
+                }
+                other => other?,
+            }
+        }
         Input::Flows(mut flows) => {
             levee_monitor::collect::collect(&mut m, &mut flows, &mut signals)?
         }
@@ -541,9 +588,19 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
         reports.finish();
     }
     eprintln!(
-        "{} packets in {} windows{}; {} incidents opened, {} alerts ({} not delivered){}{}",
-        levee_analyze::units::thousands(stats.packets),
-        stats.windows,
+        "{}{}; {} incidents opened, {} alerts ({} not delivered){}{}",
+        if from_log {
+            format!(
+                "{} requests",
+                levee_analyze::units::thousands(stats.requests)
+            )
+        } else {
+            format!(
+                "{} packets in {} windows",
+                levee_analyze::units::thousands(stats.packets),
+                stats.windows
+            )
+        },
         if live {
             format!(
                 " (the kernel received {} {received} and dropped {})",
@@ -691,7 +748,7 @@ fn print_list(list: &[Incident]) {
             i.vector,
             target_of(i),
             i.start,
-            levee_analyze::units::rate(i.peak_pps),
+            i.measure.rate(i.peak_pps),
             i.owner.as_deref().unwrap_or("-")
         );
     }
@@ -723,7 +780,7 @@ fn print_incident(i: &Incident, history: &[levee_incidents::HistoryEntry]) {
     );
     println!(
         "  size       peak {}, ~{} sources{}",
-        levee_analyze::units::rate(i.peak_pps),
+        i.measure.rate(i.peak_pps),
         i.sources,
         if i.spoofed_likely {
             ", likely spoofed"

@@ -542,3 +542,121 @@ fn the_shipped_configuration_and_unit_work_together() {
     let alerts = std::fs::read_to_string(d.join("protected.jsonl")).unwrap();
     assert!(alerts.contains("\"network\":\"customer-a\""), "{alerts}");
 }
+
+/// `levee monitor --log`: a web shop's access log, written while the monitor follows it and
+/// rotated halfway (logrotate's `create`), raises the web attacks `levee analyze` finds in
+/// the whole log: the same vectors with the same clients, each an incident counted in
+/// requests with the rule blocking its clients (nginx's too), ended once the log is quiet.
+#[test]
+fn a_followed_access_log_raises_the_web_attacks_of_analyze_through_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let shop = d.join("shop.log");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--http",
+            "--scenario",
+            "http-mix",
+            "--duration",
+            "300",
+            "--out",
+        ])
+        .arg(&shop));
+    assert!(o.status.success(), "{o:?}");
+    let analysis = json(&run(levee().args(["analyze", "--json"]).arg(&shop)));
+    let mut expected: Vec<(String, u64)> = analysis["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["vector"].as_str().unwrap().to_string(),
+                a["clients"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    expected.sort();
+    assert!(expected.len() >= 3, "{expected:?}");
+
+    let log = d.join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let (db, alerts) = (d.join("incidents.db"), d.join("alerts.jsonl"));
+    let monitor = levee()
+        .args(["monitor", "--log"])
+        .arg(&log)
+        .arg("--db")
+        .arg(&db)
+        .arg("--alerts")
+        .arg(&alerts)
+        .args(["--quiet", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // The server writes the first half, then the log is rotated and the rest goes to a new
+    // file under the same name.
+    let text = std::fs::read_to_string(&shop).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    for chunk in lines[..half].chunks(5000) {
+        use std::io::Write;
+        f.write_all((chunk.join("\n") + "\n").as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(f);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::rename(&log, d.join("access.log.1")).unwrap();
+    std::fs::write(&log, lines[half..].join("\n") + "\n").unwrap();
+    let ended = |vectors: usize| {
+        std::fs::read_to_string(&alerts)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"alert\":\"end\""))
+            .count()
+            >= vectors
+    };
+    let written = std::time::Instant::now();
+    while !ended(expected.len()) && written.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    signal(&monitor, "-TERM");
+    let out = monitor.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} requests;",
+            levee_analyze::units::thousands(lines.len() as u64)
+        )),
+        "every request read once: {stderr}"
+    );
+    let list = json(&incidents(&db, &["list", "--all", "--json"]));
+    let mut found: Vec<(String, u64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["vector"].as_str().unwrap().to_string(),
+                i["sources"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, expected, "{stderr}");
+    for i in list.as_array().unwrap() {
+        assert_eq!(i["measure"], "requests", "{i}");
+        assert_eq!(i["active"], false, "ended once the log was quiet: {i}");
+        assert_eq!(i["target"], log.display().to_string());
+        assert!(
+            i["rules"]["nginx"]
+                .as_str()
+                .is_some_and(|r| r.contains("403")),
+            "{i}"
+        );
+    }
+    assert!(stderr.contains(" rps"), "{stderr}");
+}
