@@ -141,7 +141,12 @@ pub fn collect(
                     control.between(monitor);
                 }
             }
-            None => control.between(monitor),
+            None => {
+                control.between(monitor);
+                if lead.is_none() {
+                    monitor.idle();
+                }
+            }
         }
         if let Some(lead) = lead {
             let now = wall.saturating_add(lead).max(newest);

@@ -22,6 +22,7 @@
 pub mod alerts;
 pub mod baseline;
 pub mod collect;
+pub mod endpoint;
 pub mod evidence;
 pub mod logs;
 pub mod networks;
@@ -91,6 +92,14 @@ pub enum MonitorError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// The metrics endpoint cannot listen.
+    #[error("metrics endpoint {addr}: {source}")]
+    Metrics {
+        /// The address asked for.
+        addr: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// The interface cannot be read.
     #[cfg(target_os = "linux")]
     #[error(transparent)]
@@ -114,6 +123,9 @@ pub struct MonitorConfig {
     /// A file the counters are written to in Prometheus's text format (for node_exporter's
     /// textfile collector), replaced whole at most once a second and at the end.
     pub metrics_file: Option<std::path::PathBuf>,
+    /// Where the counters are served over HTTP (`GET /metrics`), updated as often as the
+    /// metrics file.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// The protected networks: when given, only attacks on them become incidents, each
     /// judged by its network's threshold, and traffic to each is learnt per protocol for
     /// rises over its usual rate ([`baseline`]).
@@ -130,6 +142,7 @@ impl MonitorConfig {
             decide_every_ns: DECIDE_EVERY_NS,
             evidence_dir: None,
             metrics_file: None,
+            metrics_listen: None,
             networks: None,
         }
     }
@@ -255,8 +268,10 @@ pub struct Monitor<'w> {
     first_ns: Option<i64>,
     /// The last packets, and the incidents' captures (with an evidence directory).
     evidence: Option<(Box<evidence::Recent>, evidence::Samples)>,
-    /// When the metrics file was last written.
+    /// When the metrics were last written (file) and published (endpoint).
     metrics_written: Option<Instant>,
+    /// The HTTP endpoint serving them.
+    endpoint: Option<endpoint::MetricsEndpoint>,
     stats: MonitorStats,
 }
 
@@ -284,6 +299,15 @@ impl<'w> Monitor<'w> {
             )),
             None => None,
         };
+        let endpoint = match config.metrics_listen {
+            Some(addr) => Some(endpoint::MetricsEndpoint::serve(addr).map_err(|source| {
+                MonitorError::Metrics {
+                    addr: addr.to_string(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
         let mut stream_config = StreamConfig::new(config.detection());
         stream_config.quiet_ns = config.quiet_ns;
         stream_config.window_ns = config.decide_every_ns.max(1);
@@ -305,6 +329,7 @@ impl<'w> Monitor<'w> {
             first_ns: None,
             evidence,
             metrics_written: None,
+            endpoint,
             stats: MonitorStats::default(),
         })
     }
@@ -369,6 +394,9 @@ impl<'w> Monitor<'w> {
             )
         });
         web.feed(r);
+        if self.stats.requests.is_multiple_of(1024) {
+            self.tick_metrics();
+        }
         self.handle_web("none of its clients sent a request for the quiet period")
     }
 
@@ -484,6 +512,7 @@ impl<'w> Monitor<'w> {
         if let Some((web, _)) = &mut self.web {
             web.advance_to(now_ns);
         }
+        self.tick_metrics();
         self.handle_events()?;
         self.handle_web("none of its clients sent a request for the quiet period")
     }
@@ -685,14 +714,36 @@ impl<'w> Monitor<'w> {
     }
 
     /// Replaces the metrics file whole (written beside it, then renamed over it).
+    /// The input is idle and traffic time unknown (nothing read yet): the metrics are
+    /// written and published as every second.
+    pub fn idle(&mut self) {
+        self.tick_metrics();
+    }
+
+    /// Writes and publishes the metrics if a second has passed since they last were.
+    fn tick_metrics(&mut self) {
+        if self
+            .metrics_written
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            self.write_metrics();
+        }
+    }
+
     fn write_metrics(&mut self) {
+        if self.config.metrics_file.is_none() && self.endpoint.is_none() {
+            return;
+        }
+        self.metrics_written = Some(Instant::now());
+        let text = self.metrics_text();
+        if let Some(e) = &self.endpoint {
+            e.publish(text.clone());
+        }
         let Some(path) = &self.config.metrics_file else {
             return;
         };
-        self.metrics_written = Some(Instant::now());
         let mut tmp = path.clone().into_os_string();
         tmp.push(".tmp");
-        let text = self.metrics_text();
         if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
             self.watcher
                 .metrics_failed(&path.display().to_string(), &e.to_string());
@@ -735,6 +786,9 @@ impl<'w> Monitor<'w> {
         if config.decide_every_ns != self.config.decide_every_ns {
             kept.push("decide_every");
         }
+        if config.metrics_listen != self.config.metrics_listen {
+            kept.push("metrics_listen");
+        }
         self.stream.retune(&config.detection(), config.quiet_ns);
         if let Some((web, _)) = &mut self.web {
             web.set_quiet(config.quiet_ns);
@@ -768,6 +822,11 @@ impl<'w> Monitor<'w> {
         kept
     }
 
+    /// Where the metrics endpoint listens, if it does.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.endpoint.as_ref().map(|e| e.local_addr())
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &MonitorStats {
         &self.stats
@@ -786,12 +845,7 @@ impl<'w> Monitor<'w> {
             Event::Window(w) => {
                 self.stats.windows += 1;
                 self.watcher.window(&w);
-                if self
-                    .metrics_written
-                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
-                {
-                    self.write_metrics();
-                }
+                self.tick_metrics();
                 // Incidents active before a restart that no attack continued within the
                 // quiet period have ended.
                 if !self.orphans.is_empty()

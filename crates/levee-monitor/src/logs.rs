@@ -227,8 +227,9 @@ pub fn follow(
                 {
                     continue;
                 }
-                if let Some(lead) = lead {
-                    monitor.advance_to(wall_ns().saturating_add(lead))?;
+                match lead {
+                    Some(lead) => monitor.advance_to(wall_ns().saturating_add(lead))?,
+                    None => monitor.idle(),
                 }
                 control.between(monitor);
                 std::thread::sleep(POLL);

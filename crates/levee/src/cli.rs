@@ -77,7 +77,7 @@ pub struct MonitorArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "realtime", "db", "alerts", "webhook", "syslog", "evidence", "metrics", "quiet",
         "device", "min_pps", "min_packets", "min_sources", "min_reflectors", "networks",
-        "sampling_rate", "log_format", "from_start",
+        "sampling_rate", "log_format", "from_start", "metrics_listen",
     ])]
     pub config: Option<PathBuf>,
     /// A capture to play into the monitor (pcap or pcapng, optionally compressed).
@@ -133,6 +133,10 @@ pub struct MonitorArgs {
     /// node_exporter's textfile collector), replaced whole at most once a second.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+    /// Serve the same counters over HTTP at this address (`GET /metrics`), for Prometheus
+    /// to scrape.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// An attack ends when its evidence has been quiet this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub quiet: f64,

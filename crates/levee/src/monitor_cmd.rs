@@ -257,6 +257,7 @@ struct ConfigFile {
     syslog: Vec<String>,
     evidence: Option<PathBuf>,
     metrics: Option<PathBuf>,
+    metrics_listen: Option<std::net::SocketAddr>,
     quiet: Option<f64>,
     device: Option<String>,
     networks: Option<PathBuf>,
@@ -321,6 +322,7 @@ fn from_file(path: &Path, verbose: bool) -> anyhow::Result<MonitorArgs> {
         syslog: f.syslog,
         evidence: f.evidence,
         metrics: f.metrics,
+        metrics_listen: f.metrics_listen,
         quiet: f.quiet.unwrap_or(30.0),
         device: f.device.unwrap_or_else(|| "eth0".into()),
         networks: f.networks,
@@ -409,6 +411,7 @@ fn settings(a: &MonitorArgs) -> anyhow::Result<(MonitorConfig, Vec<Box<dyn Alert
     config.device = a.device.clone();
     config.evidence_dir = a.evidence.clone();
     config.metrics_file = a.metrics.clone();
+    config.metrics_listen = a.metrics_listen;
     if let Some(path) = &a.networks {
         let networks = levee_monitor::Networks::read(path).map_err(|e| match e {
             levee_monitor::NetworksError::Unreadable { .. } => crate::Exit::no_input(e.to_string()),
@@ -525,7 +528,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
     };
     let mut m = Monitor::new(config, store, sinks, &mut terminal)?;
     eprintln!(
-        "levee: monitoring {}, incidents in {}{}",
+        "levee: monitoring {}, incidents in {}{}{}",
         input.describe(&a),
         db.display(),
         match (&a.networks, &networks) {
@@ -535,7 +538,10 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<u8> {
                 path.display()
             ),
             _ => String::new(),
-        }
+        },
+        m.metrics_addr()
+            .map(|addr| format!("; metrics at http://{addr}/metrics"))
+            .unwrap_or_default()
     );
     let pace = if a.realtime {
         Pace::Realtime

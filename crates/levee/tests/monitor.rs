@@ -660,3 +660,59 @@ fn a_followed_access_log_raises_the_web_attacks_of_analyze_through_a_rotation() 
     }
     assert!(stderr.contains(" rps"), "{stderr}");
 }
+
+/// `--metrics-listen`: Prometheus scrapes the counters over HTTP while the monitor runs, and
+/// they move as the traffic does.
+#[test]
+fn the_metrics_are_served_over_http_while_the_monitor_runs() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let mut monitor = levee()
+        .args(["monitor", "--log"])
+        .arg(&log)
+        .arg("--db")
+        .arg(dir.path().join("incidents.db"))
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(monitor.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let addr = first
+        .split("metrics at http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    let scrape = || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !scrape().contains("levee_requests_total 0") {
+        assert!(std::time::Instant::now() < deadline, "{}", scrape());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::write(
+        &log,
+        "192.0.2.1 - - [15/Jan/2026:12:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"\n",
+    )
+    .unwrap();
+    while !scrape().contains("levee_requests_total 1") {
+        assert!(std::time::Instant::now() < deadline, "{}", scrape());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(scrape().contains("# TYPE levee_incidents_active gauge"));
+    signal(&monitor, "-TERM");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(monitor.wait().unwrap().code(), Some(0), "{rest}");
+}
