@@ -194,6 +194,9 @@ pub struct Analyzer {
     merged_one_in: u64,
     /// `[start, end)` and series index of the bucket of the latest packet.
     last_bucket: (i64, i64, usize),
+    /// Past [`MAX_BUCKETS`], drop the oldest half of every series instead of halving their
+    /// resolution (see [`Analyzer::keep_recent_series`]).
+    roll_series: bool,
 }
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
@@ -274,6 +277,7 @@ impl Analyzer {
             delay_head: 0,
             delay_count: 0,
             delay_max_ns: None,
+            roll_series: false,
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
@@ -429,10 +433,33 @@ impl Analyzer {
         let base = *self.base_bucket.get_or_insert(b);
         let idx = (b - base).max(0) as u64;
         if idx >= MAX_BUCKETS as u64 {
-            self.coarsen_once();
+            if self.roll_series {
+                self.drop_oldest_buckets(idx + 1 - MAX_BUCKETS as u64);
+            } else {
+                self.coarsen_once();
+            }
             return self.bucket_index_slow(ts);
         }
         idx as usize
+    }
+
+    /// Moves the series' origin on by at least half of [`MAX_BUCKETS`] (and at least
+    /// `needed`), dropping the buckets it passes.
+    fn drop_oldest_buckets(&mut self, needed: u64) {
+        self.last_bucket = (0, 0, 0);
+        let shift = needed.max(MAX_BUCKETS as u64 / 2);
+        let drop = |series: &mut Vec<Bucket>| {
+            let n = series
+                .len()
+                .min(usize::try_from(shift).unwrap_or(usize::MAX));
+            series.drain(..n);
+        };
+        for c in self.classes.iter_mut().flatten() {
+            drop(&mut c.series);
+        }
+        drop(&mut self.total_series);
+        let base = self.base_bucket.unwrap_or(0);
+        self.base_bucket = Some(base.saturating_add(i64::try_from(shift).unwrap_or(i64::MAX)));
     }
 
     /// Doubles the bucket width of every series.
@@ -887,6 +914,15 @@ impl Analyzer {
     #[inline]
     fn delayed(&self, i: usize) -> Pending {
         self.delay[(self.delay_head + i) % self.delay_len]
+    }
+
+    /// For a caller that never ends (a monitor): once the series hold [`MAX_BUCKETS`]
+    /// buckets (4.5 hours of one-second buckets), the oldest half is dropped instead of every
+    /// bucket being made twice as wide. Detection keeps its one-second resolution for ever,
+    /// and sees the last 2.3 to 4.5 hours of each class's rates (an attack's start before
+    /// that is the caller's to remember).
+    pub fn keep_recent_series(&mut self) {
+        self.roll_series = true;
     }
 
     /// Packets leave the delay line once they are `max_ns` older than the latest packet, as

@@ -28,6 +28,11 @@ use serde::Serialize;
 /// The sample a stream keeps when its analysis settings give none: `levee analyze`'s default.
 pub const DEFAULT_SAMPLE_BUDGET: usize = 16 << 20;
 
+/// A stream that never finishes forgets an ended attack this long after its end: by then the
+/// buckets its evidence was counted in are gone (a monitor's series keep 2.3 to 4.5 hours),
+/// so detection cannot find it again and call it new.
+const FORGET_ENDED_NS: i64 = 12 * 3600 * 1_000_000_000;
+
 /// A rise of the peak rate by this factor is an update worth telling.
 const PEAK_RISE: f64 = 1.1;
 
@@ -52,6 +57,8 @@ pub struct StreamConfig {
     /// `Analyzer::thin_profiles`): for a caller that never finishes the stream (a monitor),
     /// whose sample would only grow sparser as the traffic goes on. [`Stream::finish`] then
     /// gives attacks that are found but not measured, for nothing was kept to measure them on.
+    /// Its rates keep their one-second resolution however long it runs: the last hours are
+    /// kept (see `Analyzer::keep_recent_series`), not every hour at a coarser grain.
     /// `None`: the sample of [`StreamConfig::analysis`] (or [`DEFAULT_SAMPLE_BUDGET`]).
     pub profile_at_most_pps: Option<u64>,
 }
@@ -210,6 +217,8 @@ impl Stream {
         }
         if let Some(max_pps) = config.profile_at_most_pps {
             analyzer.thin_profiles(max_pps);
+            // A stream that never finishes keeps one-second rates for ever.
+            analyzer.keep_recent_series();
         }
         Stream {
             analyzer,
@@ -456,6 +465,10 @@ impl Stream {
                 k.last.at_ns = at;
                 self.events.push_back(Event::AttackEnded(k.last.clone()));
             }
+        }
+        if self.config.profile_at_most_pps.is_some() {
+            self.known
+                .retain(|k| !k.ended || at.saturating_sub(k.last.end_ns) <= FORGET_ENDED_NS);
         }
     }
 }

@@ -330,3 +330,66 @@ fn a_silent_link_still_ends_attacks_on_time() {
         .count();
     assert_eq!(windows, 1);
 }
+
+/// A stream that never finishes (a monitor's) keeps one-second rates however long it runs:
+/// a burst after six hours of traffic is measured at the peak it has on a fresh stream, not
+/// on the two-second buckets an offline analysis of six hours uses (which made the same
+/// burst's peak 30.0 kpps, against 11.3 kpps fresh, before the series rolled).
+#[test]
+fn a_monitor_stream_keeps_one_second_rates_after_hours() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let config = || StreamConfig {
+        window_ns: 60 * S,
+        judge_within_ns: Some(S),
+        profile_at_most_pps: Some(1 << 14),
+        ..StreamConfig::new(AnalyzeConfig::default())
+    };
+    let frames = |pcap: Vec<u8>| {
+        let mut reader =
+            CaptureReader::from_read("x".into(), Box::new(std::io::Cursor::new(pcap))).unwrap();
+        let mut out = Vec::new();
+        while let Some(item) = reader.next_item() {
+            if let Item::Frame(f) = item {
+                out.push((f.ts_nanos, f.linktype, f.data.to_vec(), f.orig_len));
+            }
+        }
+        out
+    };
+    let hours = 6 * 3600;
+    // A burst of 0.8 s, whose peak depends on the buckets' width.
+    let mut flood = frames(segment("syn-flood", t0 + hours * S, 50_000, 9));
+    let first = flood[0].0;
+    flood.retain(|f| f.0 < first + 8 * S / 10);
+    let peak_of = |stream: &mut Stream| -> f64 {
+        for (ts, lt, data, len) in &flood {
+            stream.feed(*ts, *lt, data, *len);
+        }
+        stream.end_all();
+        stream
+            .drain_events()
+            .filter_map(|e| match e {
+                Event::AttackEnded(a) if a.vector == "syn-flood" => Some(a.peak_pps),
+                _ => None,
+            })
+            .fold(0.0, f64::max)
+    };
+    let fresh = peak_of(&mut Stream::new(config()));
+    // Six hours of one packet a second first.
+    let calm = frames(segment("benign", t0, 2, 10));
+    let mut long = Stream::new(config());
+    for s in 0..hours {
+        let (_, lt, data, len) = &calm[(s % 2) as usize];
+        long.feed(t0 + s * S, *lt, data, *len);
+        if s % 3600 == 0 {
+            long.drain_events().for_each(drop);
+        }
+    }
+    long.drain_events().for_each(drop);
+    let after_hours = peak_of(&mut long);
+    assert!(fresh > 10_000.0, "{fresh}");
+    assert!(
+        (after_hours - fresh).abs() <= fresh * 0.05,
+        "peak {after_hours} after six hours, {fresh} fresh"
+    );
+}

@@ -12,8 +12,8 @@
 //! attack. An attack counts its clients' requests before their judgement as their profiles
 //! do (their number, their busiest second), and each one after it.
 //!
-//! Memory is the analyzer's (a bounded profile table), the clients found malicious (at most
-//! the table's capacity) and, per attack, the first [`RULE_CLIENTS`] addresses for its rule.
+//! Memory is the analyzer's (a bounded profile table), the clients of the attacks going on,
+//! and per attack the first [`RULE_CLIENTS`] addresses for its rule.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -177,23 +177,13 @@ impl L7Stream {
         self.analyzer.requests
     }
 
-    /// Counts a request of a client of attack `v`; one that comes back after its attack
-    /// ended starts it again.
+    /// Counts a request of a client of attack `v` (which goes on: the clients of an ended
+    /// attack are judged again when they come back).
     fn count(&mut self, v: usize, r: &Request<'_>) {
         let Some(ts) = r.ts else { return };
-        let Some(k) = self.attacks[v].as_mut() else {
+        let Some(k) = self.attacks[v].as_mut().filter(|k| !k.ended) else {
             return;
         };
-        if k.ended {
-            k.ended = false;
-            k.last.id = self.next_id;
-            self.next_id += 1;
-            k.last.start_ns = ts;
-            k.last.requests = 0;
-            k.last.peak_rps = 0;
-            k.told_rps = 0;
-            k.told_clients = 0;
-        }
         k.last.requests += 1;
         // A header block held open lasts until the connection ended.
         k.last.end_ns = k
@@ -246,10 +236,18 @@ impl L7Stream {
                 told_clients: 0,
             });
             if k.ended {
+                // A new attack (or the vector's again): it starts with this client's first
+                // request, or, for a client of the last one back, its latest.
+                let start = if k.last.id == 0 || first > k.last.end_ns {
+                    first
+                } else {
+                    last
+                };
                 k.ended = false;
                 k.last.id = self.next_id;
                 self.next_id += 1;
-                k.last.start_ns = first;
+                k.last.start_ns = start;
+                k.last.end_ns = last;
                 k.last.requests = 0;
                 k.last.peak_rps = 0;
                 k.last.clients = 0;
@@ -277,13 +275,20 @@ impl L7Stream {
             }
         }
         let quiet = self.quiet_ns;
-        for k in self.attacks.iter_mut().flatten().filter(|k| !k.ended) {
+        let malicious = &mut self.malicious;
+        for (v, k) in self.attacks.iter_mut().enumerate() {
+            let Some(k) = k.as_mut().filter(|k| !k.ended) else {
+                continue;
+            };
             k.last.at_ns = at;
             if at.saturating_sub(k.last.end_ns) > quiet {
                 k.ended = true;
                 if k.told_clients > 0 {
                     self.events.push_back(L7Event::Ended(k.last.clone()));
                 }
+                // Its clients are judged again if they come back (a new attack then): what
+                // is held is the attacks going on, not every client ever malicious.
+                malicious.retain(|_, vector| *vector != v);
             } else if k.told_clients == 0 {
                 (k.told_rps, k.told_clients) = (k.last.peak_rps, k.last.clients);
                 self.events.push_back(L7Event::Started(k.last.clone()));
