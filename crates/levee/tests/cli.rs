@@ -538,6 +538,11 @@ fn function_lengths() -> Vec<(String, String, usize)> {
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();
+                // A declaration, or a body on its signature's line (a trait's default `{}`).
+                if trimmed.ends_with(';') || trimmed.ends_with('}') {
+                    found.push((name.clone(), fn_name, 1));
+                    continue;
+                }
                 let closing = format!("{indent}}}");
                 if let Some(end) = lines[i..].iter().position(|l| *l == closing) {
                     found.push((name.clone(), fn_name, end + 1));
