@@ -916,7 +916,7 @@ impl Analyzer {
         self.delay[(self.delay_head + i) % self.delay_len]
     }
 
-    /// For a caller that never ends (a monitor): once the series hold [`MAX_BUCKETS`]
+    /// For a caller that never ends (a monitor): once the series hold 16,384
     /// buckets (4.5 hours of one-second buckets), the oldest half is dropped instead of every
     /// bucket being made twice as wide. Detection keeps its one-second resolution for ever,
     /// and sees the last 2.3 to 4.5 hours of each class's rates (an attack's start before
