@@ -582,18 +582,21 @@ fn a_followed_access_log_raises_the_web_attacks_of_analyze_through_a_rotation() 
     let log = d.join("access.log");
     std::fs::write(&log, "").unwrap();
     let (db, alerts) = (d.join("incidents.db"), d.join("alerts.jsonl"));
-    let monitor = levee()
-        .args(["monitor", "--log"])
-        .arg(&log)
-        .arg("--db")
-        .arg(&db)
-        .arg("--alerts")
-        .arg(&alerts)
-        .args(["--quiet", "5"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut monitor = Started(
+        levee()
+            .args(["monitor", "--log"])
+            .arg(&log)
+            .arg("--db")
+            .arg(&db)
+            .arg("--alerts")
+            .arg(&alerts)
+            .args(["--quiet", "5"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Some)
+            .unwrap(),
+    );
     std::thread::sleep(Duration::from_millis(500));
     // The server writes the first half, then the log is rotated and the rest goes to a new
     // file under the same name.
@@ -622,8 +625,7 @@ fn a_followed_access_log_raises_the_web_attacks_of_analyze_through_a_rotation() 
     while !ended(expected.len()) && written.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(200));
     }
-    signal(&monitor, "-TERM");
-    let out = monitor.wait_with_output().unwrap();
+    let out = monitor.stop();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
@@ -669,17 +671,21 @@ fn the_metrics_are_served_over_http_while_the_monitor_runs() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     std::fs::write(&log, "").unwrap();
-    let mut monitor = levee()
-        .args(["monitor", "--log"])
-        .arg(&log)
-        .arg("--db")
-        .arg(dir.path().join("incidents.db"))
-        .args(["--metrics-listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(monitor.stderr.take().unwrap());
+    let mut monitor = Started(
+        levee()
+            .args(["monitor", "--log"])
+            .arg(&log)
+            .arg("--db")
+            .arg(dir.path().join("incidents.db"))
+            .args(["--metrics-listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Some)
+            .unwrap(),
+    );
+    let child = monitor.0.as_mut().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
     let addr = first
@@ -711,8 +717,31 @@ fn the_metrics_are_served_over_http_while_the_monitor_runs() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(scrape().contains("# TYPE levee_incidents_active gauge"));
-    signal(&monitor, "-TERM");
+    let mut child = monitor.0.take().unwrap();
+    signal(&child, "-TERM");
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
-    assert_eq!(monitor.wait().unwrap().code(), Some(0), "{rest}");
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{rest}");
+}
+
+/// A monitor a test started: killed if the test fails before it stops it, so no monitor
+/// outlives a failed test.
+struct Started(Option<std::process::Child>);
+
+impl Started {
+    /// Stops it with SIGTERM and collects what it wrote.
+    fn stop(&mut self) -> Output {
+        let child = self.0.take().expect("started once, stopped once");
+        signal(&child, "-TERM");
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
