@@ -151,13 +151,9 @@ pub fn collect(
         if let Some(lead) = lead {
             let now = wall.saturating_add(lead).max(newest);
             input.reorder.now(now);
-            input.reorder.ready(|part| {
-                if failed.is_none() {
-                    if let Err(e) = part.with_packet(|p| monitor.feed_flow(part.ts, p)) {
-                        failed = Some(e);
-                    }
-                }
-            });
+            input
+                .reorder
+                .ready(|part| feed_part(monitor, &part, &mut failed));
             if let Some(e) = failed.take() {
                 return Err(e);
             }
@@ -172,13 +168,9 @@ pub fn collect(
             }
         }
     }
-    input.reorder.finish(|part| {
-        if failed.is_none() {
-            if let Err(e) = part.with_packet(|p| monitor.feed_flow(part.ts, p)) {
-                failed = Some(e);
-            }
-        }
-    });
+    input
+        .reorder
+        .finish(|part| feed_part(monitor, &part, &mut failed));
     if let Some(e) = failed {
         return Err(e);
     }
@@ -186,4 +178,13 @@ pub fn collect(
         monitor.kernel_counters(input.datagrams + drops, drops);
     }
     Ok(())
+}
+
+/// Feeds one part of a record, unless feeding failed before (the first failure is kept).
+fn feed_part(monitor: &mut Monitor<'_>, part: &packets::Part, failed: &mut Option<MonitorError>) {
+    if failed.is_none() {
+        if let Err(e) = part.with_packet(|p| monitor.feed_flow(part.ts, p)) {
+            *failed = Some(e);
+        }
+    }
 }

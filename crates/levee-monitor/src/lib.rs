@@ -387,13 +387,12 @@ impl<'w> Monitor<'w> {
         if let Some(ts) = r.ts {
             self.first_ns.get_or_insert(ts);
         }
-        let (web, _) = self.web.get_or_insert_with(|| {
-            (
-                levee_l7::stream::L7Stream::new(Default::default(), self.config.quiet_ns),
-                "the access log".into(),
-            )
-        });
-        web.feed(r);
+        if self.web.is_none() {
+            self.serve_log("the access log");
+        }
+        if let Some((web, _)) = &mut self.web {
+            web.feed(r);
+        }
         if self.stats.requests.is_multiple_of(1024) {
             self.tick_metrics();
         }
@@ -420,16 +419,13 @@ impl<'w> Monitor<'w> {
                 levee_l7::stream::L7Event::Updated(a) => {
                     if let Some(&id) = self.web_incidents.get(&a.id) {
                         let o = self.web_observation(&a, &site);
-                        let alert = self.store.updated(id, &o)?;
-                        self.send(alert);
+                        self.grew(id, &o)?;
                     }
                 }
                 levee_l7::stream::L7Event::Ended(a) => {
                     if let Some(id) = self.web_incidents.remove(&a.id) {
                         let o = self.web_observation(&a, &site);
-                        let alert = self.store.ended(id, &o, end_why)?;
-                        self.send(alert);
-                        self.finish_sample(id, true)?;
+                        self.close(id, &o, end_why)?;
                     }
                 }
             }
@@ -862,8 +858,7 @@ impl<'w> Monitor<'w> {
                 Some(active) => {
                     let (id, network) = (active.id, active.network);
                     let o = self.observation(&a, network);
-                    let alert = self.store.updated(id, &o)?;
-                    self.send(alert);
+                    self.grew(id, &o)?;
                 }
                 // Not an incident yet: it may have reached its network's threshold.
                 None => self.attack_found(&a)?,
@@ -871,9 +866,7 @@ impl<'w> Monitor<'w> {
             Event::AttackEnded(a) => {
                 if let Some(active) = self.incidents.remove(&a.id) {
                     let o = self.observation(&a, active.network);
-                    let alert = self.store.ended(active.id, &o, end_why)?;
-                    self.send(alert);
-                    self.finish_sample(active.id, true)?;
+                    self.close(active.id, &o, end_why)?;
                 }
                 if self.ignored.remove(&a.id) {
                     self.stats.attacks_ignored += 1;
@@ -924,6 +917,20 @@ impl<'w> Monitor<'w> {
         (a.peak_pps >= threshold || a.low_rate.is_some()).then_some(Some(i))
     }
 
+    /// Commits what an incident's attack grew to, and alerts if it escalated.
+    fn grew(&mut self, id: i64, o: &Observation) -> Result<(), MonitorError> {
+        let alert = self.store.updated(id, o)?;
+        self.send(alert);
+        Ok(())
+    }
+
+    /// Ends an incident's attack (`why`), alerts, and closes its capture.
+    fn close(&mut self, id: i64, o: &Observation, why: &str) -> Result<(), MonitorError> {
+        let alert = self.store.ended(id, o, why)?;
+        self.send(alert);
+        self.finish_sample(id, true)
+    }
+
     /// Opens an incident (or continues one, after a restart or a short quiet spell) for what
     /// was observed, alerts, and begins its capture.
     fn open(&mut self, o: &Observation) -> Result<i64, MonitorError> {
@@ -959,16 +966,13 @@ impl<'w> Monitor<'w> {
                 RiseEvent::Updated(r) => {
                     if let Some(&id) = self.rises.get(&(r.network, r.protocol)) {
                         let o = self.rise_observation(&r);
-                        let alert = self.store.updated(id, &o)?;
-                        self.send(alert);
+                        self.grew(id, &o)?;
                     }
                 }
                 RiseEvent::Ended(r) => {
                     if let Some(id) = self.rises.remove(&(r.network, r.protocol)) {
                         let o = self.rise_observation(&r);
-                        let alert = self.store.ended(id, &o, end_why)?;
-                        self.send(alert);
-                        self.finish_sample(id, true)?;
+                        self.close(id, &o, end_why)?;
                     }
                 }
             }
@@ -1011,9 +1015,7 @@ impl<'w> Monitor<'w> {
                 rules: Default::default(),
                 evidence: Vec::new(),
             };
-            let alert = self.store.ended(id, &o, why)?;
-            self.send(alert);
-            self.finish_sample(id, true)?;
+            self.close(id, &o, why)?;
         }
         Ok(())
     }

@@ -33,8 +33,9 @@ struct WholeLines {
     /// Bytes read and not handed out: `held[start..]`.
     held: Vec<u8>,
     start: usize,
-    /// Where the next read of the file starts.
-    position: u64,
+    /// Where the next read of the file starts, shared with the [`LogTail`] (the reader
+    /// owns this), which compares it with the file's length.
+    position: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl Read for WholeLines {
@@ -68,7 +69,7 @@ impl Read for WholeLines {
             if n == 0 {
                 return Ok(0); // nothing whole yet: the end, for now
             }
-            self.position += n as u64;
+            self.position.set(self.position.get() + n as u64);
             self.held.extend_from_slice(&chunk[..n]);
         }
     }
@@ -85,20 +86,6 @@ pub struct LogTail {
     position: std::rc::Rc<std::cell::Cell<u64>>,
     /// Times the file was found rotated or cut short.
     rotations: u64,
-}
-
-/// The bytes a [`WholeLines`] read so far, told through a shared cell (the reader owns it).
-struct Counted {
-    inner: WholeLines,
-    position: std::rc::Rc<std::cell::Cell<u64>>,
-}
-
-impl Read for Counted {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.position.set(self.inner.position);
-        Ok(n)
-    }
 }
 
 impl LogTail {
@@ -158,13 +145,10 @@ fn open_at(path: &Path, spec: &FormatSpec, at_end: bool) -> io::Result<Opened> {
         0
     };
     let shared = std::rc::Rc::new(std::cell::Cell::new(position));
-    let lines = Counted {
-        inner: WholeLines {
-            file,
-            held: Vec::new(),
-            start: 0,
-            position,
-        },
+    let lines = WholeLines {
+        file,
+        held: Vec::new(),
+        start: 0,
         position: shared.clone(),
     };
     let reader = LogReader::from_reader(path.display().to_string(), Box::new(lines), spec.clone())
