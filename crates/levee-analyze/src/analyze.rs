@@ -21,7 +21,7 @@ use levee_decode::{App, IcmpQuote, Packet, Transport};
 use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
 use crate::sample::{SampleStore, Thinning};
 use crate::sketch::{fmix64, mix_u128, TopK};
-use crate::stats::{is_bogon, len_bin, Bucket, ClassStats};
+use crate::stats::{is_bogon, len_bin, Bucket, ClassStats, ProfileSnapshot};
 use crate::vector::{addr_bits, Class, Classifier};
 
 /// Settings of an analysis; the defaults are what `levee analyze` uses.
@@ -137,6 +137,10 @@ struct Arrival {
 /// Packets whose filter lookups are prefetched together.
 const BATCH: usize = 32;
 
+/// Waiting packets of a class judged one by one at a provisional judgement; beyond, an even
+/// share of them (see [`Analyzer::with_delay_judged`]).
+pub const PROVISIONAL_PER_CLASS: usize = 1024;
+
 /// The most buckets a series keeps before halving its resolution.
 const MAX_BUCKETS: usize = 1 << 14;
 
@@ -197,6 +201,11 @@ pub struct Analyzer {
     /// Past [`MAX_BUCKETS`], drop the oldest half of every series instead of halving their
     /// resolution (see [`Analyzer::keep_recent_series`]).
     roll_series: bool,
+    /// The class statistics put aside while the delay line is judged provisionally (see
+    /// [`Analyzer::with_delay_judged`]), kept between decisions to be written over.
+    put_aside: Vec<Option<ProfileSnapshot>>,
+    /// The ports a provisional judgement counted, to be taken back (kept for their memory).
+    ports_on_trial: Vec<(u8, u16, u16, u64)>,
 }
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
@@ -278,6 +287,8 @@ impl Analyzer {
             delay_count: 0,
             delay_max_ns: None,
             roll_series: false,
+            put_aside: Vec::new(),
+            ports_on_trial: Vec::new(),
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
@@ -686,7 +697,7 @@ impl Analyzer {
             // ago and are out of the cache: start loading them now, so the next batch finds
             // them (and their filter blocks) at once.
             for i in 0..sampled {
-                prefetch_entry(&self.delay[(self.delay_head + sampled + i) % len]);
+                prefetch_entry(&self.delay[self.slot(sampled + i)]);
             }
         }
         for (leaving, e) in sampled_batch.iter().enumerate() {
@@ -696,7 +707,7 @@ impl Analyzer {
                 self.probes.prefetch(host_key(e.src, e.dst));
             }
             if full {
-                let old = &self.delay[(self.delay_head + leaving) % len];
+                let old = &self.delay[self.slot(leaving)];
                 if Class::from_index(old.class as usize) == Class::Syn {
                     if self.completing_sources.contains(mix_u128(old.src)) {
                         self.completed.prefetch(old.flow.directed());
@@ -719,10 +730,10 @@ impl Analyzer {
             if self.delay_count == len {
                 let old = self.delay[self.delay_head];
                 self.delay[self.delay_head] = *e;
-                self.delay_head = (self.delay_head + 1) % len;
+                self.delay_head = self.slot(1);
                 self.profile(&old);
             } else {
-                let slot = (self.delay_head + self.delay_count) % len;
+                let slot = self.slot(self.delay_count);
                 if slot == self.delay.len() {
                     self.delay.push(*e);
                 } else {
@@ -813,13 +824,14 @@ impl Analyzer {
 
     /// Adds a packet leaving the delay line to its class's profile, if it carries the
     /// evidence. The delay gives answers and handshake completions time to arrive first.
-    fn profile(&mut self, e: &Pending) {
+    /// Returns whether its ports were counted (with its weight).
+    fn profile(&mut self, e: &Pending) -> bool {
         let class = Class::from_index(e.class as usize);
         if !self.evidence(class, e.src, e.flow) {
-            return;
+            return false;
         }
         let Some(c) = self.classes[e.class as usize].as_deref_mut() else {
-            return;
+            return false;
         };
         let w = u64::from(e.weight);
         c.flagged += w;
@@ -854,7 +866,7 @@ impl Analyzer {
         c.bogon_sources += w * u64::from(is_bogon(e.src));
         if e.bits & 2 != 0 {
             c.later_fragments += w;
-            return;
+            return false;
         }
         c.lengths[len_bin(e.ip_len)] += w;
         if headers_known {
@@ -878,42 +890,110 @@ impl Analyzer {
         if matches!(e.proto, 1 | 58) {
             c.icmp_types[e.icmp_type as usize] += w;
         }
+        e.bits & 4 != 0
     }
 
     /// `judge` on the statistics as they are with the packets still in the delay line (waiting
     /// for answers that may yet come) judged with what is known now: what detection finds in
-    /// a stream at this moment. The judging is done on a copy of the class statistics that is
-    /// then dropped, so the first pass goes on exactly as if this had not been asked (the
-    /// packets are judged again, knowing more, when they leave the delay line).
+    /// a stream at this moment. What judging them changes is put aside first and put back
+    /// after (see [`ProfileSnapshot`]), so the first pass goes on exactly as if this had not
+    /// been asked (the packets are judged again, knowing more, when they leave the delay line).
+    ///
+    /// A class with more than [`PROVISIONAL_PER_CLASS`] packets waiting is judged on an even
+    /// share of them, each standing for the packets of its stretch of the line (their weights
+    /// summed, so the class's totals are the same): a live monitor decides every second, and
+    /// judging a second of a flood anew each time cost more than reading it. A class with
+    /// fewer waiting (a low-rate attack's packets) is judged packet by packet.
     pub fn with_delay_judged<R>(&mut self, judge: impl FnOnce(&Analyzer) -> R) -> R {
         self.flush_batch();
         if self.delay_count == 0 {
             return judge(self);
         }
-        // Only the classes the waiting packets belong to change: only those are copied.
-        let mut touched = vec![false; self.classes.len()];
-        for i in 0..self.delay_count {
-            touched[usize::from(self.delayed(i).class)] = true;
+        let classes = self.classes.len();
+        let mut waiting = vec![0usize; classes];
+        let mut earliest = i64::MAX;
+        for e in self.waiting() {
+            waiting[usize::from(e.class)] += 1;
+            earliest = earliest.min(e.ts);
         }
-        let saved: Vec<(usize, Option<Box<ClassStats>>)> = (0..touched.len())
-            .filter(|&c| touched[c])
-            .map(|c| (c, self.classes[c].clone()))
+        let from_bucket =
+            (earliest.div_euclid(self.bucket_ns) - self.base_bucket.unwrap_or(0)).max(0) as usize;
+        // Only the classes the waiting packets belong to change: only those are put aside.
+        let mut put_aside = std::mem::take(&mut self.put_aside);
+        put_aside.resize_with(classes, || None);
+        for (c, _) in waiting.iter().enumerate().filter(|(_, &n)| n > 0) {
+            if let Some(stats) = self.classes[c].as_deref() {
+                match &mut put_aside[c] {
+                    Some(snapshot) => snapshot.retake(stats, from_bucket),
+                    slot => *slot = Some(ProfileSnapshot::of(stats, from_bucket)),
+                }
+            }
+        }
+        let strides: Vec<usize> = waiting
+            .iter()
+            .map(|&n| n.div_ceil(PROVISIONAL_PER_CLASS).max(1))
             .collect();
+        // Per class: packets passed, and the weight of the stretch not yet judged.
+        let mut passed = vec![0usize; classes];
+        let mut stretch = vec![0u64; classes];
+        // The ports counted, to be taken back: (class, destination, source, packets).
+        let mut ports = std::mem::take(&mut self.ports_on_trial);
+        ports.clear();
         for i in 0..self.delay_count {
-            let e = self.delayed(i);
-            self.profile(&e);
+            let mut e = self.delay[self.slot(i)];
+            let c = usize::from(e.class);
+            passed[c] += 1;
+            if strides[c] > 1 {
+                stretch[c] += u64::from(e.weight);
+                if passed[c] % strides[c] != 0 && passed[c] != waiting[c] {
+                    continue;
+                }
+                e.weight = std::mem::take(&mut stretch[c]).min(u64::from(u32::MAX)) as u32;
+            }
+            if self.profile(&e) {
+                ports.push((e.class, e.dport, e.sport, u64::from(e.weight)));
+            }
         }
         let found = judge(self);
-        for (c, stats) in saved {
-            self.classes[c] = stats;
+        for (c, _) in waiting.iter().enumerate().filter(|(_, &n)| n > 0) {
+            let (Some(stats), Some(snapshot)) =
+                (self.classes[c].as_deref_mut(), put_aside[c].as_mut())
+            else {
+                continue;
+            };
+            snapshot.put_back(stats);
+            let mine = || ports.iter().filter(|p| usize::from(p.0) == c);
+            stats
+                .dst_ports
+                .take_back(snapshot.dst_ports, mine().map(|p| (p.1, p.3)));
+            stats
+                .src_ports
+                .take_back(snapshot.src_ports, mine().map(|p| (p.2, p.3)));
         }
+        self.put_aside = put_aside;
+        self.ports_on_trial = ports;
         found
     }
 
-    /// The `i`th packet in the delay line, from the oldest.
+    /// The slot of the `i`th packet in the delay line, from the oldest (`i` less than the
+    /// line's length): no division, which cost more than the rest of a provisional judgement.
     #[inline]
-    fn delayed(&self, i: usize) -> Pending {
-        self.delay[(self.delay_head + i) % self.delay_len]
+    fn slot(&self, i: usize) -> usize {
+        let j = self.delay_head + i;
+        if j >= self.delay_len {
+            j - self.delay_len
+        } else {
+            j
+        }
+    }
+
+    /// The packets in the delay line, oldest first.
+    fn waiting(&self) -> impl Iterator<Item = &Pending> {
+        // The line wraps only once it has its full length.
+        let first = &self.delay
+            [self.delay_head..(self.delay_head + self.delay_count).min(self.delay.len())];
+        let rest = &self.delay[..self.delay_count - first.len()];
+        first.iter().chain(rest)
     }
 
     /// For a caller that never ends (a monitor): once the series hold 16,384
@@ -949,7 +1029,7 @@ impl Analyzer {
         let cutoff = self.end.saturating_sub(max);
         while self.delay_count > 0 && self.delay[self.delay_head].ts < cutoff {
             let old = self.delay[self.delay_head];
-            self.delay_head = (self.delay_head + 1) % self.delay_len;
+            self.delay_head = self.slot(1);
             self.delay_count -= 1;
             self.profile(&old);
         }
@@ -960,7 +1040,7 @@ impl Analyzer {
     pub fn finish_pass(&mut self) {
         self.flush_batch();
         for i in 0..self.delay_count {
-            let e = self.delayed(i);
+            let e = self.delay[self.slot(i)];
             self.profile(&e);
         }
         self.delay.clear();

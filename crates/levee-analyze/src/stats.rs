@@ -2,7 +2,7 @@
 //! and destinations, and exact histograms of the header fields signatures are built from.
 //! Everything here has a fixed size, whatever the number of packets or addresses.
 
-use crate::sketch::{DistinctCount, PortCounts, TopK};
+use crate::sketch::{DistinctCount, PortCounts, PortMark, TopK};
 
 /// Bins of the IP length histogram: exact up to 2047 bytes, then 64-byte bins up to 64 KiB.
 pub const LEN_BINS: usize = 2048 + (65536 - 2048) / 64;
@@ -231,7 +231,6 @@ const CLASS_TOPK: usize = 512;
 /// (top lists and histograms, from `profiled` on) covers only the packets that carried the
 /// class's evidence, so a signature is built from attack packets, not from the legitimate
 /// packets of the same kind.
-#[derive(Clone)]
 pub struct ClassStats {
     /// Packets of the class.
     pub packets: u64,
@@ -303,7 +302,6 @@ pub struct ClassStats {
 }
 
 /// DNS questions seen in a class (queries to port 53, or responses from it).
-#[derive(Clone)]
 pub struct DnsStats {
     /// Messages whose question parsed.
     pub parsed: u64,
@@ -316,6 +314,206 @@ pub struct DnsStats {
     /// The commonest question types.
     pub qtypes: TopK<u16>,
 }
+
+levee_sketch::clone_reusing!(ClassStats {
+    packets,
+    bytes,
+    flagged,
+    profiled,
+    profiled_samples,
+    first_ts,
+    last_ts,
+    series,
+    second_peak,
+    packets_second,
+    distinct_sources,
+    distinct_destinations,
+    last_destination_hash,
+    profile_sources,
+    sources,
+    destinations,
+    destination_prefixes,
+    dst_ports,
+    src_ports,
+    ttl,
+    lengths,
+    tcp_flags,
+    windows,
+    ip_ids,
+    icmp_types,
+    protocols,
+    bogon_sources,
+    later_fragments,
+    completed,
+    ipv6,
+    dns,
+    flow_records,
+});
+
+/// What profiling changes in a class but its port counts, put aside so the class can be put
+/// back as it was: a provisional judgement (`Analyzer::with_delay_judged`) profiles the
+/// packets still waiting, judges, and puts the class back. Copied into memory kept from the
+/// last time (a class's profile is a sixth of a megabyte; a monitor does this every second),
+/// and put back by swapping. The port tables (256 KiB) are not copied: the caller takes back
+/// what it added to them ([`PortCounts::take_back`]) from the marks kept here.
+pub(crate) struct ProfileSnapshot {
+    /// The series from this bucket on: the waiting packets' buckets.
+    from_bucket: usize,
+    series: Vec<Bucket>,
+    flagged: u64,
+    profiled: u64,
+    profiled_samples: u64,
+    second_peak: SecondPeak,
+    profile_sources: DistinctCount,
+    sources: TopK<u128>,
+    destinations: TopK<u128>,
+    destination_prefixes: TopK<u128>,
+    pub(crate) dst_ports: PortMark,
+    pub(crate) src_ports: PortMark,
+    ttl: [u64; 256],
+    lengths: Box<[u64]>,
+    tcp_flags: [u64; 256],
+    windows: TopK<u16>,
+    ip_ids: TopK<u32>,
+    icmp_types: [u64; 256],
+    protocols: [u64; 256],
+    bogon_sources: u64,
+    later_fragments: u64,
+    ipv6: u64,
+}
+
+impl ProfileSnapshot {
+    /// What profiling may change in `c`, for packets in buckets `from_bucket` and later.
+    pub(crate) fn of(c: &ClassStats, from_bucket: usize) -> ProfileSnapshot {
+        ProfileSnapshot {
+            from_bucket,
+            series: c.series.get(from_bucket..).unwrap_or_default().to_vec(),
+            flagged: c.flagged,
+            profiled: c.profiled,
+            profiled_samples: c.profiled_samples,
+            second_peak: c.second_peak,
+            profile_sources: c.profile_sources.clone(),
+            sources: c.sources.clone(),
+            destinations: c.destinations.clone(),
+            destination_prefixes: c.destination_prefixes.clone(),
+            dst_ports: c.dst_ports.mark(),
+            src_ports: c.src_ports.mark(),
+            ttl: c.ttl,
+            lengths: c.lengths.clone(),
+            tcp_flags: c.tcp_flags,
+            windows: c.windows.clone(),
+            ip_ids: c.ip_ids.clone(),
+            icmp_types: c.icmp_types,
+            protocols: c.protocols,
+            bogon_sources: c.bogon_sources,
+            later_fragments: c.later_fragments,
+            ipv6: c.ipv6,
+        }
+    }
+
+    /// [`ProfileSnapshot::of`] into this one's memory.
+    pub(crate) fn retake(&mut self, c: &ClassStats, from_bucket: usize) {
+        // Every field of the class is named: one added later must be put aside here, or said
+        // to be left alone by profiling.
+        let ClassStats {
+            // Counted as packets arrive, not by profiling.
+            packets: _,
+            bytes: _,
+            first_ts: _,
+            last_ts: _,
+            packets_second: _,
+            distinct_sources: _,
+            distinct_destinations: _,
+            last_destination_hash: _,
+            completed: _,
+            dns: _,
+            flow_records: _,
+            // Profiled.
+            series,
+            flagged,
+            profiled,
+            profiled_samples,
+            second_peak,
+            profile_sources,
+            sources,
+            destinations,
+            destination_prefixes,
+            dst_ports,
+            src_ports,
+            ttl,
+            lengths,
+            tcp_flags,
+            windows,
+            ip_ids,
+            icmp_types,
+            protocols,
+            bogon_sources,
+            later_fragments,
+            ipv6,
+        } = c;
+        self.from_bucket = from_bucket;
+        self.series.clear();
+        self.series
+            .extend_from_slice(series.get(from_bucket..).unwrap_or_default());
+        self.flagged = *flagged;
+        self.profiled = *profiled;
+        self.profiled_samples = *profiled_samples;
+        self.second_peak = *second_peak;
+        self.profile_sources.clone_from(profile_sources);
+        self.sources.clone_from(sources);
+        self.destinations.clone_from(destinations);
+        self.destination_prefixes.clone_from(destination_prefixes);
+        self.dst_ports = dst_ports.mark();
+        self.src_ports = src_ports.mark();
+        self.ttl = *ttl;
+        self.lengths.clone_from(lengths);
+        self.tcp_flags = *tcp_flags;
+        self.windows.clone_from(windows);
+        self.ip_ids.clone_from(ip_ids);
+        self.icmp_types = *icmp_types;
+        self.protocols = *protocols;
+        self.bogon_sources = *bogon_sources;
+        self.later_fragments = *later_fragments;
+        self.ipv6 = *ipv6;
+    }
+
+    /// Puts `c` back as it was when this was taken (but for its port counts, which the
+    /// caller takes back). What `c` held goes here, to be written over by the next
+    /// [`ProfileSnapshot::retake`].
+    pub(crate) fn put_back(&mut self, c: &mut ClassStats) {
+        use std::mem::swap;
+        if let Some(tail) = c.series.get_mut(self.from_bucket..) {
+            // Profiling places packets in existing buckets only: the length is unchanged.
+            tail.copy_from_slice(&self.series);
+        }
+        c.flagged = self.flagged;
+        c.profiled = self.profiled;
+        c.profiled_samples = self.profiled_samples;
+        c.second_peak = self.second_peak;
+        swap(&mut c.profile_sources, &mut self.profile_sources);
+        swap(&mut c.sources, &mut self.sources);
+        swap(&mut c.destinations, &mut self.destinations);
+        swap(&mut c.destination_prefixes, &mut self.destination_prefixes);
+        c.ttl = self.ttl;
+        swap(&mut c.lengths, &mut self.lengths);
+        c.tcp_flags = self.tcp_flags;
+        swap(&mut c.windows, &mut self.windows);
+        swap(&mut c.ip_ids, &mut self.ip_ids);
+        c.icmp_types = self.icmp_types;
+        c.protocols = self.protocols;
+        c.bogon_sources = self.bogon_sources;
+        c.later_fragments = self.later_fragments;
+        c.ipv6 = self.ipv6;
+    }
+}
+
+levee_sketch::clone_reusing!(DnsStats {
+    parsed,
+    names,
+    zones,
+    distinct_names,
+    qtypes,
+});
 
 impl DnsStats {
     fn new() -> DnsStats {
