@@ -193,7 +193,7 @@ pub struct Analyzer {
     /// The sampled frames, when the analysis samples (see [`AnalyzeConfig::sample_budget`]).
     pub(crate) sample: Option<SampleStore>,
     /// Without a sample: profiling thinned to a packet rate (see [`Analyzer::thin_profiles`]).
-    thinning: Option<Thinning>,
+    thinning: Option<Box<[Thinning]>>,
     /// The sparsest sampling rate of the analyzers merged into this one.
     merged_one_in: u64,
     /// `[start, end)` and series index of the bucket of the latest packet.
@@ -206,6 +206,8 @@ pub struct Analyzer {
     put_aside: Vec<Option<ProfileSnapshot>>,
     /// The ports a provisional judgement counted, to be taken back (kept for their memory).
     ports_on_trial: Vec<(u8, u16, u16, u64)>,
+    /// The waiting packets a provisional judgement profiles (kept for their memory).
+    judged_on_trial: Vec<Pending>,
 }
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
@@ -289,6 +291,7 @@ impl Analyzer {
             roll_series: false,
             put_aside: Vec::new(),
             ports_on_trial: Vec::new(),
+            judged_on_trial: Vec::new(),
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
@@ -499,20 +502,23 @@ impl Analyzer {
     /// Counts and profiles one packet captured at `ts_nanos` (every packet is profiled: for
     /// an analysis without a sample budget).
     pub fn add(&mut self, ts_nanos: i64, p: &Packet<'_>) {
-        self.add_weighted(ts_nanos, p, 1);
+        self.add_weighted(ts_nanos, p, Some(1));
     }
 
     /// Decodes and counts one frame; profiles it and keeps it for the second pass if it is
     /// sampled. Without a sample budget, the same as [`Analyzer::add`].
     pub fn add_frame(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
-        let (weight, key) = match (self.sample.as_mut(), self.thinning.as_mut()) {
-            (Some(sample), _) => sample.offer(),
-            (None, Some(thinning)) => (thinning.offer(ts_nanos), 0),
-            (None, None) => (1, 0),
+        let Some(sample) = self.sample.as_mut() else {
+            // Every packet profiled, or a share of its class's (see `thin_profiles`).
+            levee_decode::with_decoded(linktype, data, orig_len, |p| {
+                self.add_weighted(ts_nanos, p, None)
+            });
+            return;
         };
+        let (weight, key) = sample.offer();
         let weight32 = weight.min(u64::from(u32::MAX)) as u32;
         let class = levee_decode::with_decoded(linktype, data, orig_len, |p| {
-            self.add_weighted(ts_nanos, p, weight32)
+            self.add_weighted(ts_nanos, p, Some(weight32))
         });
         if weight > 0 {
             if let Some(sample) = self.sample.as_mut() {
@@ -562,9 +568,9 @@ impl Analyzer {
     }
 
     /// Counts one packet; profiles it with `weight` (0: only counted and followed in the flow
-    /// filters). Returns its class.
+    /// filters; `None`: as its class's thinning decides, 1 without). Returns its class.
     #[inline(always)]
-    fn add_weighted(&mut self, ts_nanos: i64, p: &Packet<'_>, weight: u32) -> Class {
+    fn add_weighted(&mut self, ts_nanos: i64, p: &Packet<'_>, weight: Option<u32>) -> Class {
         // A flow record's part stands for `n` packets alike (see `Packet::count`).
         let n = p.count;
         self.packets += n;
@@ -573,6 +579,13 @@ impl Analyzer {
         self.start = self.start.min(ts_nanos);
         self.end = self.end.max(ts_nanos);
         let class = self.classifier.classify(p);
+        let weight = match (weight, self.thinning.as_mut()) {
+            (Some(w), _) => w,
+            (None, Some(thinning)) => thinning[class.index()]
+                .offer(ts_nanos)
+                .min(u64::from(u32::MAX)) as u32,
+            (None, None) => 1,
+        };
         let idx = self.bucket_index(ts_nanos);
         if idx >= self.total_series.len() {
             self.total_series.resize(idx + 1, Bucket::default());
@@ -707,14 +720,18 @@ impl Analyzer {
                 self.probes.prefetch(host_key(e.src, e.dst));
             }
             if full {
-                let old = &self.delay[self.slot(leaving)];
-                if Class::from_index(old.class as usize) == Class::Syn {
-                    if self.completing_sources.contains(mix_u128(old.src)) {
-                        self.completed.prefetch(old.flow.directed());
-                    }
-                } else {
-                    self.flows.prefetch(old.flow);
+                self.prefetch_evidence(&self.delay[self.slot(leaving)]);
+            }
+        }
+        if let (false, Some(max)) = (full, self.delay_max_ns) {
+            // The packets old enough to leave the line after this batch (`release_aged`).
+            let cutoff = self.end.saturating_sub(max);
+            for i in 0..self.delay_count.min(2 * BATCH) {
+                let e = &self.delay[self.slot(i)];
+                if e.ts >= cutoff {
+                    break;
                 }
+                self.prefetch_evidence(e);
             }
         }
         let mut sampled_entries = sampled_batch.iter();
@@ -792,6 +809,20 @@ impl Analyzer {
             _ => {
                 self.flows.mark(flow, FlowMark::Seen);
             }
+        }
+    }
+
+    /// Starts loading the filter blocks [`Analyzer::evidence`] will ask about `e`: a packet
+    /// leaves the delay line long after its blocks were last in the cache.
+    #[inline]
+    fn prefetch_evidence(&self, e: &Pending) {
+        if Class::from_index(e.class as usize) == Class::Syn {
+            if self.completing_sources.contains(mix_u128(e.src)) {
+                self.completed.prefetch(e.flow.directed());
+            }
+        } else {
+            self.flows.prefetch(e.flow);
+            self.flows.prefetch(e.flow.reversed());
         }
     }
 
@@ -939,6 +970,8 @@ impl Analyzer {
         // The ports counted, to be taken back: (class, destination, source, packets).
         let mut ports = std::mem::take(&mut self.ports_on_trial);
         ports.clear();
+        let mut judged = std::mem::take(&mut self.judged_on_trial);
+        judged.clear();
         for i in 0..self.delay_count {
             let mut e = self.delay[self.slot(i)];
             let c = usize::from(e.class);
@@ -950,10 +983,22 @@ impl Analyzer {
                 }
                 e.weight = std::mem::take(&mut stretch[c]).min(u64::from(u32::MAX)) as u32;
             }
-            if self.profile(&e) {
+            judged.push(e);
+        }
+        // Their filter blocks are loaded a few packets ahead, so the misses overlap.
+        const AHEAD: usize = 16;
+        for e in judged.iter().take(AHEAD) {
+            self.prefetch_evidence(e);
+        }
+        for (i, e) in judged.iter().enumerate() {
+            if let Some(next) = judged.get(i + AHEAD) {
+                self.prefetch_evidence(next);
+            }
+            if self.profile(e) {
                 ports.push((e.class, e.dport, e.sport, u64::from(e.weight)));
             }
         }
+        self.judged_on_trial = judged;
         let found = judge(self);
         for (c, _) in waiting.iter().enumerate().filter(|(_, &n)| n > 0) {
             let (Some(stats), Some(snapshot)) =
@@ -1014,12 +1059,13 @@ impl Analyzer {
     }
 
     /// For an analysis without a sample budget, which keeps no frames: profiles every packet
-    /// while the traffic stays under `max_pps`, and a random share of them above, so
-    /// profiling costs the same at any rate (see [`Thinning`]). Counts, rates and the flow
-    /// filters still see every packet.
+    /// of a class while its traffic stays under `max_pps`, and a random share of them above,
+    /// so profiling costs the same at any rate (see [`Thinning`]). Each class is thinned by its
+    /// own rate: a small attack beside a flood is profiled whole, not at the flood's rate.
+    /// Counts, rates and the flow filters still see every packet.
     pub fn thin_profiles(&mut self, max_pps: u64) {
         if self.sample.is_none() {
-            self.thinning = Some(Thinning::new(max_pps));
+            self.thinning = Some((0..Class::COUNT).map(|_| Thinning::new(max_pps)).collect());
         }
     }
 
@@ -1099,7 +1145,13 @@ impl Analyzer {
     /// One packet in how many was profiled, here and in the analyzers merged into this one;
     /// for thinned profiles, at the sparsest so far.
     pub fn sample_one_in(&self) -> u64 {
-        let thinned = self.thinning.as_ref().map_or(1, Thinning::sparsest_one_in);
+        let thinned = self.thinning.as_ref().map_or(1, |classes| {
+            classes
+                .iter()
+                .map(Thinning::sparsest_one_in)
+                .max()
+                .unwrap_or(1)
+        });
         self.sample
             .as_ref()
             .map_or(thinned, SampleStore::one_in)

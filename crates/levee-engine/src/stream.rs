@@ -53,8 +53,8 @@ pub struct StreamConfig {
     /// as late as the delay line has room, which at a low rate can be many seconds and makes
     /// every decision re-judge all of them. A live monitor bounds it.
     pub judge_within_ns: Option<i64>,
-    /// Keep no sample, and profile at most about this many packets a second (see
-    /// `Analyzer::thin_profiles`): for a caller that never finishes the stream (a monitor),
+    /// Keep no sample, and profile at most about this many packets a second of each class
+    /// (see `Analyzer::thin_profiles`): for a caller that never finishes the stream (a monitor),
     /// whose sample would only grow sparser as the traffic goes on. [`Stream::finish`] then
     /// gives attacks that are found but not measured, for nothing was kept to measure them on.
     /// Its rates keep their one-second resolution however long it runs: the last hours are
