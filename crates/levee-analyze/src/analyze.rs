@@ -208,6 +208,8 @@ pub struct Analyzer {
     ports_on_trial: Vec<(u8, u16, u16, u64)>,
     /// The waiting packets a provisional judgement profiles (kept for their memory).
     judged_on_trial: Vec<Pending>,
+    /// Packets in the delay line, per class.
+    waiting_by_class: Vec<u32>,
 }
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
@@ -292,6 +294,7 @@ impl Analyzer {
             put_aside: Vec::new(),
             ports_on_trial: Vec::new(),
             judged_on_trial: Vec::new(),
+            waiting_by_class: vec![0; Class::COUNT],
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
@@ -744,10 +747,12 @@ impl Analyzer {
                 continue;
             };
             self.arrive(a, Some(e), true);
+            self.waiting_by_class[usize::from(e.class)] += 1;
             if self.delay_count == len {
                 let old = self.delay[self.delay_head];
                 self.delay[self.delay_head] = *e;
                 self.delay_head = self.slot(1);
+                self.waiting_by_class[usize::from(old.class)] -= 1;
                 self.profile(&old);
             } else {
                 let slot = self.slot(self.delay_count);
@@ -941,15 +946,42 @@ impl Analyzer {
             return judge(self);
         }
         let classes = self.classes.len();
-        let mut waiting = vec![0usize; classes];
-        let mut earliest = i64::MAX;
-        for e in self.waiting() {
-            waiting[usize::from(e.class)] += 1;
-            earliest = earliest.min(e.ts);
+        let waiting: Vec<usize> = self.waiting_by_class.iter().map(|&n| n as usize).collect();
+        let strides: Vec<usize> = waiting
+            .iter()
+            .map(|&n| n.div_ceil(PROVISIONAL_PER_CLASS).max(1))
+            .collect();
+        // Per class: packets still to pass, packets to pass before the next judged one, and
+        // the weight of the stretch not yet judged.
+        let mut left = waiting.clone();
+        let mut until_next = strides.clone();
+        let mut stretch = vec![0u64; classes];
+        // The ports counted, to be taken back: (class, destination, source, packets).
+        let mut ports = std::mem::take(&mut self.ports_on_trial);
+        ports.clear();
+        let mut judged = std::mem::take(&mut self.judged_on_trial);
+        judged.clear();
+        for i in 0..self.delay_count {
+            let e = &self.delay[self.slot(i)];
+            let c = usize::from(e.class);
+            left[c] -= 1;
+            if strides[c] == 1 {
+                judged.push(*e);
+                continue;
+            }
+            stretch[c] += u64::from(e.weight);
+            until_next[c] -= 1;
+            if until_next[c] == 0 || left[c] == 0 {
+                until_next[c] = strides[c];
+                let weight = std::mem::take(&mut stretch[c]).min(u64::from(u32::MAX)) as u32;
+                judged.push(Pending { weight, ..*e });
+            }
         }
+        // Only the classes the waiting packets belong to change: only those are put aside,
+        // with the series from the earliest bucket a judged packet falls in.
+        let earliest = judged.iter().map(|e| e.ts).min().unwrap_or(i64::MAX);
         let from_bucket =
             (earliest.div_euclid(self.bucket_ns) - self.base_bucket.unwrap_or(0)).max(0) as usize;
-        // Only the classes the waiting packets belong to change: only those are put aside.
         let mut put_aside = std::mem::take(&mut self.put_aside);
         put_aside.resize_with(classes, || None);
         for (c, _) in waiting.iter().enumerate().filter(|(_, &n)| n > 0) {
@@ -959,31 +991,6 @@ impl Analyzer {
                     slot => *slot = Some(ProfileSnapshot::of(stats, from_bucket)),
                 }
             }
-        }
-        let strides: Vec<usize> = waiting
-            .iter()
-            .map(|&n| n.div_ceil(PROVISIONAL_PER_CLASS).max(1))
-            .collect();
-        // Per class: packets passed, and the weight of the stretch not yet judged.
-        let mut passed = vec![0usize; classes];
-        let mut stretch = vec![0u64; classes];
-        // The ports counted, to be taken back: (class, destination, source, packets).
-        let mut ports = std::mem::take(&mut self.ports_on_trial);
-        ports.clear();
-        let mut judged = std::mem::take(&mut self.judged_on_trial);
-        judged.clear();
-        for i in 0..self.delay_count {
-            let mut e = self.delay[self.slot(i)];
-            let c = usize::from(e.class);
-            passed[c] += 1;
-            if strides[c] > 1 {
-                stretch[c] += u64::from(e.weight);
-                if passed[c] % strides[c] != 0 && passed[c] != waiting[c] {
-                    continue;
-                }
-                e.weight = std::mem::take(&mut stretch[c]).min(u64::from(u32::MAX)) as u32;
-            }
-            judged.push(e);
         }
         // Their filter blocks are loaded a few packets ahead, so the misses overlap.
         const AHEAD: usize = 16;
@@ -1032,15 +1039,6 @@ impl Analyzer {
         }
     }
 
-    /// The packets in the delay line, oldest first.
-    fn waiting(&self) -> impl Iterator<Item = &Pending> {
-        // The line wraps only once it has its full length.
-        let first = &self.delay
-            [self.delay_head..(self.delay_head + self.delay_count).min(self.delay.len())];
-        let rest = &self.delay[..self.delay_count - first.len()];
-        first.iter().chain(rest)
-    }
-
     /// For a caller that never ends (a monitor): once the series hold 16,384
     /// buckets (4.5 hours of one-second buckets), the oldest half is dropped instead of every
     /// bucket being made twice as wide. Detection keeps its one-second resolution for ever,
@@ -1077,6 +1075,7 @@ impl Analyzer {
             let old = self.delay[self.delay_head];
             self.delay_head = self.slot(1);
             self.delay_count -= 1;
+            self.waiting_by_class[usize::from(old.class)] -= 1;
             self.profile(&old);
         }
     }
@@ -1092,6 +1091,7 @@ impl Analyzer {
         self.delay.clear();
         self.delay_head = 0;
         self.delay_count = 0;
+        self.waiting_by_class.fill(0);
     }
 
     /// Whether a packet of the second pass belongs to its class's attack, judged with
