@@ -947,6 +947,7 @@ impl Analyzer {
         }
         let classes = self.classes.len();
         let waiting: Vec<usize> = self.waiting_by_class.iter().map(|&n| n as usize).collect();
+        debug_assert_eq!(waiting.iter().sum::<usize>(), self.delay_count);
         let strides: Vec<usize> = waiting
             .iter()
             .map(|&n| n.div_ceil(PROVISIONAL_PER_CLASS).max(1))
