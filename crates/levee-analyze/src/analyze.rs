@@ -210,6 +210,8 @@ pub struct Analyzer {
     judged_on_trial: Vec<Pending>,
     /// Packets in the delay line, per class.
     waiting_by_class: Vec<u32>,
+    /// The filters age (see [`Analyzer::age_filters`]).
+    ageing: bool,
 }
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
@@ -295,6 +297,7 @@ impl Analyzer {
             ports_on_trial: Vec::new(),
             judged_on_trial: Vec::new(),
             waiting_by_class: vec![0; Class::COUNT],
+            ageing: false,
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
@@ -765,6 +768,13 @@ impl Analyzer {
             }
         }
         self.release_aged();
+        if self.ageing {
+            let now = self.end;
+            self.flows.age(now);
+            self.completed.age(now);
+            self.completing_sources.age(now);
+            self.probes.age(now);
+        }
         self.batch = batch;
         self.batch.clear();
         self.sampled_batch = sampled_batch;
@@ -1038,6 +1048,22 @@ impl Analyzer {
         } else {
             j
         }
+    }
+
+    /// For a caller that never ends (a monitor): the flow, handshake and probe filters age, so
+    /// they never fill (see [`crate::bloom::BlockedBloom::age_by_generations`]). A filter that
+    /// takes keys for ever ends up answering yes to every question: after hours of traffic,
+    /// or minutes of a spoofed flood, every UDP packet was "answered" and every SYN
+    /// "completed", and the floods that followed went unseen. What was learnt is known for at
+    /// least `remember_at_least_ns` (longer than a packet waits for its answer), then
+    /// forgotten once two generations have filled. Asked before the first packet.
+    pub fn age_filters(&mut self, remember_at_least_ns: i64) {
+        self.ageing = true;
+        self.flows.age_by_generations(remember_at_least_ns);
+        self.completed.age_by_generations(remember_at_least_ns);
+        self.completing_sources
+            .age_by_generations(remember_at_least_ns);
+        self.probes.age_by_generations(remember_at_least_ns);
     }
 
     /// For a caller that never ends (a monitor): once the series hold 16,384

@@ -1,6 +1,12 @@
 //! A blocked Bloom filter: every key sets and tests bits of one 64-byte block, so a lookup costs
 //! one cache miss whatever the number of probes. Used to remember which flows, requests and
 //! handshakes were seen without a map keyed by every flow of a spoofed flood.
+//!
+//! A filter that never stops taking keys (a monitor's) fills up until it answers yes to every
+//! question: every flood packet "answered", every SYN "completed". Such a filter ages instead
+//! ([`BlockedBloom::age_by_generations`]): each block holds two generations of its keys, half
+//! its bits each, and once the current one is full the older is forgotten. A lookup still costs
+//! one cache miss.
 
 use crate::pages::{block_word, set_block_word, Pages};
 
@@ -14,7 +20,31 @@ pub struct BlockedBloom {
     words: Pages,
     block_mask: u64,
     inserted: u64,
+    /// For a filter that ages: its two generations.
+    generations: Option<Generations>,
 }
+
+/// The two generations of an ageing filter: words 0-3 of every block hold one, words 4-7 the
+/// other. Keys go into the current one (a key already in the older is put in again, so what
+/// is still in use stays known); questions ask both.
+#[derive(Debug, Clone)]
+struct Generations {
+    /// The first word of the current generation in each block: 0 or 4.
+    current: usize,
+    /// Keys put into the current generation that were not in it, and into the older one.
+    inserted: u64,
+    older_inserted: u64,
+    /// The current generation is full at this many keys (see [`GENERATION_FULL`]).
+    full_at: u64,
+    /// When the current generation began, and how long one lasts at least: a key is known
+    /// for at least that long after it was last put in.
+    started: i64,
+    at_least_ns: i64,
+}
+
+/// Share of a generation's bits its keys may reach before it is full: with three bits a key,
+/// a question about a key never put in is then answered yes about once in a hundred.
+const GENERATION_FULL: f64 = 0.08;
 
 impl BlockedBloom {
     /// A filter of `2^log2_bytes` bytes (at least one block).
@@ -25,7 +55,104 @@ impl BlockedBloom {
             words: Pages::new((blocks * 64) as usize),
             block_mask: blocks - 1,
             inserted: 0,
+            generations: None,
         }
+    }
+
+    /// Makes the filter age (see the module's overview): from now on a key is known for at
+    /// least `at_least_ns` after it was last put in (as [`BlockedBloom::age`] is told the
+    /// time), and forgotten once two generations have filled since. Asked of an empty filter.
+    pub fn age_by_generations(&mut self, at_least_ns: i64) {
+        debug_assert!(self.is_empty(), "a filter starts ageing empty");
+        let generation_bits = (self.block_mask + 1) * BLOCK_BITS / 2;
+        self.generations = Some(Generations {
+            current: 0,
+            inserted: 0,
+            older_inserted: 0,
+            full_at: (generation_bits as f64 * GENERATION_FULL) as u64,
+            started: i64::MIN,
+            at_least_ns,
+        });
+    }
+
+    /// Tells an ageing filter the time: once its current generation is full and has lasted
+    /// long enough, the older generation is forgotten (its half of every block cleared) and
+    /// starts again as the current one. Nothing for a filter that does not age.
+    pub fn age(&mut self, now: i64) {
+        let Some(g) = self.generations.as_mut() else {
+            return;
+        };
+        if g.started == i64::MIN {
+            g.started = now;
+        }
+        if g.inserted < g.full_at || now.saturating_sub(g.started) < g.at_least_ns {
+            return;
+        }
+        let older = 4 - g.current;
+        for block in 0..=self.block_mask as usize {
+            let words = self.words.block_mut(block);
+            for w in older..older + 4 {
+                set_block_word(words, w, 0);
+            }
+        }
+        g.current = older;
+        g.older_inserted = g.inserted;
+        g.inserted = 0;
+        g.started = now;
+    }
+
+    /// The current generation's first word and the older one's, when the filter ages.
+    #[inline(always)]
+    fn halves(&self) -> Option<(usize, usize)> {
+        self.generations
+            .as_ref()
+            .map(|g| (g.current, 4 - g.current))
+    }
+
+    /// [`Self::probes_in`] in one generation's half of a block (its word within the half).
+    #[inline(always)]
+    fn half_probes_in(&self, block_hash: u64, bits_hash: u64) -> (usize, [(usize, u64); 3]) {
+        let block = ((block_hash >> 27) & self.block_mask) as usize;
+        let bit = |shift: u32| {
+            let b = (bits_hash >> shift) & (BLOCK_BITS / 2 - 1);
+            ((b / 64) as usize, 1u64 << (b % 64))
+        };
+        (block, [bit(0), bit(9), bit(18)])
+    }
+
+    /// [`Self::insert_in`] of an ageing filter whose halves are `(current, older)`.
+    #[inline(always)]
+    fn insert_aging(&mut self, block_hash: u64, bits_hash: u64, halves: (usize, usize)) -> bool {
+        let (current, older) = halves;
+        let (block, probes) = self.half_probes_in(block_hash, bits_hash);
+        let words = self.words.block_mut(block);
+        let (mut in_current, mut in_older) = (true, true);
+        for (w, m) in probes {
+            let v = block_word(words, current + w);
+            in_current &= v & m != 0;
+            set_block_word(words, current + w, v | m);
+            in_older &= block_word(words, older + w) & m != 0;
+        }
+        let new = u64::from(!in_current);
+        self.inserted += new;
+        if let Some(g) = self.generations.as_mut() {
+            g.inserted += new;
+        }
+        in_current || in_older
+    }
+
+    /// [`Self::contains_in`] of an ageing filter whose halves are `(current, older)`.
+    #[inline(always)]
+    fn contains_aging(&self, block_hash: u64, bits_hash: u64, halves: (usize, usize)) -> bool {
+        let (current, older) = halves;
+        let (block, probes) = self.half_probes_in(block_hash, bits_hash);
+        let words = self.words.block(block);
+        let all_in = |half: usize| {
+            probes
+                .iter()
+                .all(|&(w, m)| block_word(words, half + w) & m != 0)
+        };
+        all_in(current) || all_in(older)
     }
 
     /// The block of `block_hash` and the three bits of `bits_hash` in it (word within the
@@ -50,6 +177,9 @@ impl BlockedBloom {
     /// (probably) present already.
     #[inline(always)]
     pub fn insert_in(&mut self, block_hash: u64, bits_hash: u64) -> bool {
+        if let Some(halves) = self.halves() {
+            return self.insert_aging(block_hash, bits_hash, halves);
+        }
         let (block, probes) = self.probes_in(block_hash, bits_hash);
         // One lookup of the block; the words within it need no further bounds checks.
         let words = self.words.block_mut(block);
@@ -67,6 +197,11 @@ impl BlockedBloom {
     /// [`Self::insert_in`] calls would, finding the block once.
     #[inline(always)]
     pub fn insert_pair_in(&mut self, block_hash: u64, bits_a: u64, bits_b: u64) {
+        if let Some(halves) = self.halves() {
+            self.insert_aging(block_hash, bits_a, halves);
+            self.insert_aging(block_hash, bits_b, halves);
+            return;
+        }
         let (block, probes_a) = self.probes_in(block_hash, bits_a);
         let (_, probes_b) = self.probes_in(block_hash, bits_b);
         let words = self.words.block_mut(block);
@@ -110,6 +245,9 @@ impl BlockedBloom {
     /// Whether the key `bits_hash` is (probably) in the block of `block_hash`.
     #[inline(always)]
     pub fn contains_in(&self, block_hash: u64, bits_hash: u64) -> bool {
+        if let Some(halves) = self.halves() {
+            return self.contains_aging(block_hash, bits_hash, halves);
+        }
         let (block, probes) = self.probes_in(block_hash, bits_hash);
         let words = self.words.block(block);
         probes.iter().all(|&(w, m)| block_word(words, w) & m != 0)
@@ -128,12 +266,24 @@ impl BlockedBloom {
     /// Expected false-positive rate at the current fill, for reports on how far to trust it.
     pub fn false_positive_rate(&self) -> f64 {
         let bits = self.words.len() as f64 * 64.0;
-        let fill = 1.0 - (-3.0 * self.inserted as f64 / bits).exp();
-        fill.powi(3)
+        let rate = |keys: u64, bits: f64| (1.0 - (-3.0 * keys as f64 / bits).exp()).powi(3);
+        match &self.generations {
+            None => rate(self.inserted, bits),
+            // Either generation may answer yes.
+            Some(g) => {
+                let (current, older) = (
+                    rate(g.inserted, bits / 2.0),
+                    rate(g.older_inserted, bits / 2.0),
+                );
+                1.0 - (1.0 - current) * (1.0 - older)
+            }
+        }
     }
 
-    /// Bitwise OR of another filter of the same size (for parallel runs).
+    /// Bitwise OR of another filter of the same size (for parallel runs; not for ageing
+    /// filters, whose generations may not line up).
     pub fn union(&mut self, other: &BlockedBloom) {
+        debug_assert!(self.generations.is_none() && other.generations.is_none());
         if other.words.len() == self.words.len() {
             for w in 0..self.words.len() {
                 let v = self.words.get(w) | other.words.get(w);
@@ -248,6 +398,16 @@ impl FlowFilter {
         self.bloom.false_positive_rate()
     }
 
+    /// Makes the filter age (see [`BlockedBloom::age_by_generations`]).
+    pub fn age_by_generations(&mut self, at_least_ns: i64) {
+        self.bloom.age_by_generations(at_least_ns);
+    }
+
+    /// Tells an ageing filter the time (see [`BlockedBloom::age`]).
+    pub fn age(&mut self, now: i64) {
+        self.bloom.age(now);
+    }
+
     /// Adds every mark of another filter of the same size (see [`BlockedBloom::union`]).
     pub fn union(&mut self, other: &FlowFilter) {
         self.bloom.union(&other.bloom);
@@ -288,6 +448,66 @@ mod tests {
         // 50k keys in 8 Mi bits: the expected rate is well under 0.1 %.
         assert!(false_hits < 200, "{false_hits} false positives in 100k");
         assert!(b.false_positive_rate() < 0.002);
+    }
+
+    #[test]
+    fn an_ageing_filter_forgets_old_keys_and_never_fills() {
+        const S: i64 = 1_000_000_000;
+        // 64 KiB: 262,144 bits a generation, full at about 21,000 keys.
+        let (mut ageing, mut plain) = (BlockedBloom::new(16), BlockedBloom::new(16));
+        ageing.age_by_generations(2 * S);
+        let full_at = ageing.generations.as_ref().unwrap().full_at;
+        assert_eq!(full_at, 20_971);
+        // The first keys, and a key in use all along (put in again every second).
+        for i in 0..1_000u64 {
+            ageing.insert(fmix64(i));
+        }
+        let in_use = fmix64(u64::MAX);
+        let mut wrong = 0;
+        // 200 seconds of 10,000 new keys a second (a generation fills in two): a hundred
+        // times what a generation holds.
+        for second in 0..200i64 {
+            ageing.insert(in_use);
+            for i in 0..10_000u64 {
+                if i % 1_000 == 0 {
+                    // Told the time as a monitor tells it, every few packets.
+                    ageing.age(second * S + i as i64 * (S / 10_000));
+                }
+                let key = fmix64(1 << 40 | (second as u64) << 20 | i);
+                // A key never put in before, taken for a known one.
+                wrong += usize::from(ageing.insert(key));
+                plain.insert(key);
+            }
+            // What was put in during the last two seconds is known.
+            let recent = fmix64(1 << 40 | ((second.max(1) - 1) as u64) << 20 | 7);
+            assert!(ageing.contains(recent), "second {second}");
+            assert!(ageing.contains(in_use), "second {second}");
+        }
+        // The first keys were forgotten; false answers stayed rare where the plain filter of
+        // the same size answers yes to anything.
+        let first_known = (0..1_000u64)
+            .filter(|&i| ageing.contains(fmix64(i)))
+            .count();
+        assert!(
+            first_known < 50,
+            "{first_known} of the first keys still known"
+        );
+        assert!(
+            wrong < 2_000_000 * 3 / 100,
+            "{wrong} false answers in 2,000,000"
+        );
+        assert!(
+            ageing.false_positive_rate() < 0.03,
+            "{}",
+            ageing.false_positive_rate()
+        );
+        let plain_wrong = (0..10_000u64)
+            .filter(|&i| plain.contains(fmix64(3 << 50 | i)))
+            .count();
+        assert!(
+            plain_wrong > 9_000,
+            "the plain filter is full: {plain_wrong}"
+        );
     }
 
     #[test]

@@ -161,3 +161,62 @@ fn a_port_scan_rests_on_probes_without_handshakes() {
         "{over:?}"
     );
 }
+
+/// The frames of a synthetic scenario from `start_ns` on.
+fn frames(scenario: &str, packets: u64, start_ns: i64, seed: u64) -> Vec<(i64, u32, Vec<u8>, u32)> {
+    let cfg = levee_synth::SynthConfig {
+        scenario: levee_synth::Scenario::parse(scenario).unwrap(),
+        packets,
+        start_ns,
+        seed,
+        ..Default::default()
+    };
+    let mut pcap = Vec::new();
+    levee_synth::generate(&cfg, &mut pcap, std::io::sink()).unwrap();
+    let mut reader = CaptureReader::from_bytes(scenario, pcap).unwrap();
+    let mut out = Vec::new();
+    while let Some(Item::Frame(f)) = reader.next_item() {
+        out.push((f.ts_nanos, f.linktype, f.data.to_vec(), f.orig_len));
+    }
+    out
+}
+
+/// A monitor's flow filters age rather than fill: after a long spoofed SYN flood (far more
+/// flows than its filters hold), a UDP flood from spoofed sources is still unanswered, and
+/// found. The same analysis with filters that only fill takes every packet of it for
+/// answered, and finds nothing.
+#[test]
+fn ageing_filters_still_see_a_flood_after_a_long_one() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let mut traffic = frames("syn-flood", 400_000, t0, 3);
+    let flood_start = traffic.last().unwrap().0 + 5 * S;
+    traffic.extend(frames("udp-flood", 200_000, flood_start, 4));
+    let found = |ageing: bool| {
+        let config = AnalyzeConfig {
+            // Flow filters of 64 KiB: the SYN flood's 400,000 flows fill them many times over.
+            bloom_log2_bytes: 15,
+            ..AnalyzeConfig::default()
+        };
+        let mut an = Analyzer::new(config);
+        an.limit_delay(S);
+        an.thin_profiles(1 << 12);
+        if ageing {
+            an.age_filters(2 * S);
+        }
+        for (ts, linktype, data, orig_len) in &traffic {
+            an.add_frame(*ts, *linktype, data, *orig_len);
+        }
+        let (findings, _) = findings_so_far(&mut an);
+        findings
+            .iter()
+            .map(|f| f.vector.clone())
+            .collect::<Vec<_>>()
+    };
+    let ageing = found(true);
+    assert!(ageing.contains(&"syn-flood".to_string()), "{ageing:?}");
+    assert!(ageing.contains(&"udp-flood".to_string()), "{ageing:?}");
+    let filling = found(false);
+    assert!(filling.contains(&"syn-flood".to_string()), "{filling:?}");
+    assert!(!filling.contains(&"udp-flood".to_string()), "{filling:?}");
+}

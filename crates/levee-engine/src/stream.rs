@@ -58,7 +58,8 @@ pub struct StreamConfig {
     /// whose sample would only grow sparser as the traffic goes on. [`Stream::finish`] then
     /// gives attacks that are found but not measured, for nothing was kept to measure them on.
     /// Its rates keep their one-second resolution however long it runs: the last hours are
-    /// kept (see `Analyzer::keep_recent_series`), not every hour at a coarser grain.
+    /// kept (see `Analyzer::keep_recent_series`), not every hour at a coarser grain; and its
+    /// flow filters age rather than fill (see `Analyzer::age_filters`).
     /// `None`: the sample of [`StreamConfig::analysis`] (or [`DEFAULT_SAMPLE_BUDGET`]).
     pub profile_at_most_pps: Option<u64>,
 }
@@ -217,8 +218,11 @@ impl Stream {
         }
         if let Some(max_pps) = config.profile_at_most_pps {
             analyzer.thin_profiles(max_pps);
-            // A stream that never finishes keeps one-second rates for ever.
+            // A stream that never finishes keeps one-second rates for ever, and filters that
+            // never fill: what it learnt of a flow is known for twice as long as a packet
+            // waits for its answer.
             analyzer.keep_recent_series();
+            analyzer.age_filters(2 * config.judge_within_ns.unwrap_or(1_000_000_000));
         }
         Stream {
             analyzer,
