@@ -1066,6 +1066,15 @@ impl Analyzer {
         self.probes.age_by_generations(remember_at_least_ns);
     }
 
+    /// For a caller that never ends (a monitor), once an attack of `class` is over: forgets
+    /// the class's profile (see [`ClassStats::forget_profile`]), so its next attack is
+    /// described by its own packets.
+    pub fn forget_profile(&mut self, class: Class) {
+        if let Some(c) = self.classes[class.index()].as_deref_mut() {
+            c.forget_profile();
+        }
+    }
+
     /// For a caller that never ends (a monitor): once the series hold 16,384
     /// buckets (4.5 hours of one-second buckets), the oldest half is dropped instead of every
     /// bucket being made twice as wide. Detection keeps its one-second resolution for ever,

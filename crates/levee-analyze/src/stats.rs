@@ -564,6 +564,74 @@ impl DnsStats {
 }
 
 impl ClassStats {
+    /// Forgets what was profiled (the evidence-carrying packets' sources, destinations,
+    /// ports, sizes, TTLs...) and the questions asked, keeping the counts of every packet and
+    /// the series: for a stream that never ends, once the class's attack is over, so that the
+    /// next attack of the class is described by its own packets, not by a blend with the last
+    /// one's (a SYN flood on port 443 ten minutes after one on port 80 was given
+    /// `tcp.dstport in {80 443}`: a rule that would also drop the web's new connections).
+    pub fn forget_profile(&mut self) {
+        let fresh = ClassStats::new(self.dns.is_some());
+        // Every field is named: one added later must be said to be profiled or not.
+        let ClassStats {
+            // Counted on every packet: the class's traffic, not its attack's.
+            packets: _,
+            bytes: _,
+            first_ts: _,
+            last_ts: _,
+            series: _,
+            packets_second: _,
+            distinct_sources: _,
+            distinct_destinations: _,
+            last_destination_hash: _,
+            completed: _,
+            flow_records: _,
+            // The profile, and the questions of the class's traffic.
+            flagged,
+            profiled,
+            profiled_samples,
+            second_peak,
+            profile_sources,
+            sources,
+            destinations,
+            destination_prefixes,
+            dst_ports,
+            src_ports,
+            ttl,
+            lengths,
+            tcp_flags,
+            windows,
+            ip_ids,
+            icmp_types,
+            protocols,
+            bogon_sources,
+            later_fragments,
+            ipv6,
+            dns,
+        } = fresh;
+        self.flagged = flagged;
+        self.profiled = profiled;
+        self.profiled_samples = profiled_samples;
+        self.second_peak = second_peak;
+        self.profile_sources = profile_sources;
+        self.sources = sources;
+        self.destinations = destinations;
+        self.destination_prefixes = destination_prefixes;
+        self.dst_ports = dst_ports;
+        self.src_ports = src_ports;
+        self.ttl = ttl;
+        self.lengths = lengths;
+        self.tcp_flags = tcp_flags;
+        self.windows = windows;
+        self.ip_ids = ip_ids;
+        self.icmp_types = icmp_types;
+        self.protocols = protocols;
+        self.bogon_sources = bogon_sources;
+        self.later_fragments = later_fragments;
+        self.ipv6 = ipv6;
+        self.dns = dns;
+    }
+
     /// A class with no packet yet; `with_dns` for the classes that carry DNS.
     pub fn new(with_dns: bool) -> ClassStats {
         ClassStats {

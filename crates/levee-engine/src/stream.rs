@@ -463,14 +463,23 @@ impl Stream {
                 }
             }
         }
+        let mut ended = Vec::new();
         for k in self.known.iter_mut().filter(|k| !k.ended) {
             if at.saturating_sub(k.last.end_ns) > quiet {
                 k.ended = true;
                 k.last.at_ns = at;
                 self.events.push_back(Event::AttackEnded(k.last.clone()));
+                ended.push(k.class);
             }
         }
         if self.config.profile_at_most_pps.is_some() {
+            // A stream that never ends describes each attack by its own packets: a class
+            // whose attacks are all over forgets its profile.
+            for class in ended {
+                if !self.known.iter().any(|k| k.class == class && !k.ended) {
+                    self.analyzer.forget_profile(class);
+                }
+            }
             self.known
                 .retain(|k| !k.ended || at.saturating_sub(k.last.end_ns) <= FORGET_ENDED_NS);
         }

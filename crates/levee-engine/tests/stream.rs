@@ -400,3 +400,65 @@ fn a_monitor_stream_keeps_one_second_rates_after_hours() {
         "peak {after_hours} after six hours, {fresh} fresh"
     );
 }
+
+/// The frames of `pcap` with TCP port `from` changed to `to` on both ends (IPv4 over
+/// Ethernet; checksums are not looked at by the analysis).
+fn with_port(pcap: &[u8], from: u16, to: u16) -> Vec<(i64, u32, Vec<u8>, u32)> {
+    let mut reader = CaptureReader::from_bytes("segment", pcap.to_vec()).unwrap();
+    let mut out = Vec::new();
+    while let Some(Item::Frame(f)) = reader.next_item() {
+        let mut data = f.data.to_vec();
+        if data.len() >= 54 && data[12..14] == [8, 0] && data[23] == 6 {
+            let l4 = 14 + usize::from(data[14] & 0x0f) * 4;
+            for at in [l4, l4 + 2] {
+                if data.len() >= at + 2 && data[at..at + 2] == from.to_be_bytes() {
+                    data[at..at + 2].copy_from_slice(&to.to_be_bytes());
+                }
+            }
+        }
+        out.push((f.ts_nanos, f.linktype, data, f.orig_len));
+    }
+    out
+}
+
+/// A stream that never ends (a monitor's) describes each attack by its own packets: a SYN
+/// flood on port 443 ten minutes after one on port 80 is given a rule for port 443 alone (a
+/// blend of the two profiles gave `tcp.dstport in {80 443}`, which would also drop the web's
+/// new connections), and its own sources.
+#[test]
+fn a_second_flood_of_a_class_is_described_by_its_own_packets() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let first = with_port(&segment("syn-flood", t0, 200_000, 7), 80, 80);
+    let later = first.last().unwrap().0 + 600 * S;
+    let second = with_port(&segment("syn-flood", later, 60_000, 8), 80, 443);
+    let mut stream = Stream::new(StreamConfig {
+        window_ns: S / 4,
+        judge_within_ns: Some(S),
+        profile_at_most_pps: Some(1 << 12),
+        ..StreamConfig::new(AnalyzeConfig::default())
+    });
+    let mut told = Vec::new();
+    for (ts, linktype, data, orig_len) in first.iter().chain(&second) {
+        stream.feed(*ts, *linktype, data, *orig_len);
+        for e in stream.drain_events() {
+            if let Event::AttackStarted(a) | Event::AttackUpdated(a) = e {
+                told.push(a);
+            }
+        }
+    }
+    let last_of = |id: u64| told.iter().rev().find(|a| a.id == id).unwrap();
+    let (one, two) = (last_of(1), last_of(2));
+    assert!(told.iter().all(|a| a.id <= 2), "two attacks: {told:#?}");
+    let signature = |a: &levee_engine::AttackEvent| a.signature.clone().unwrap_or_default();
+    assert!(signature(one).contains("tcp.dstport == 80"), "{one:#?}");
+    assert!(signature(two).contains("tcp.dstport == 443"), "{two:#?}");
+    assert!(!signature(two).contains("80"), "{two:#?}");
+    // Its sources are its own: fewer than its packets, not the two floods' together.
+    assert!(
+        two.sources < 60_000 && two.sources < one.sources,
+        "{} {}",
+        two.sources,
+        one.sources
+    );
+}
