@@ -134,6 +134,9 @@ struct Arrival {
     error: bool,
 }
 
+/// Sources the scan tables keep.
+const SCAN_TOPK: usize = 256;
+
 /// Packets whose filter lookups are prefetched together.
 const BATCH: usize = 32;
 
@@ -161,10 +164,8 @@ pub struct Analyzer {
     completing_sources: BlockedBloom,
     /// (source, destination, port) and (source, destination) probes, for scans.
     probes: BlockedBloom,
-    pub(crate) port_probes: TopK<u128>,
-    pub(crate) host_probes: TopK<u128>,
-    /// Completed handshakes per source, to tell scanners from busy clients.
-    pub(crate) source_completions: TopK<u128>,
+    /// Probes and completed handshakes per source (see [`ScanTables`]).
+    scan: ScanTables,
     pub(crate) packets: u64,
     pub(crate) bytes: u64,
     pub(crate) start: i64,
@@ -212,7 +213,53 @@ pub struct Analyzer {
     waiting_by_class: Vec<u32>,
     /// The filters age (see [`Analyzer::age_filters`]).
     ageing: bool,
+    /// With ageing filters, the scan tables' older generation (see [`ScanGeneration`]).
+    scan_generations: Option<ScanGenerations>,
 }
+
+/// The scan tables of a stream that never ends: what sources probed (and completed) over the
+/// current stretch of [`SCAN_GENERATION_NS`] and the one before, so that a scanner is judged
+/// on what it did in the last one to two minutes, not since the monitor started: one that
+/// stops is no longer found, and its scan ends.
+struct ScanGenerations {
+    /// When the current generation (the analyzer's own tables) began.
+    started: i64,
+    older: Option<ScanTables>,
+}
+
+/// The probes and completed handshakes per source: what scans are found by.
+#[derive(Clone)]
+pub(crate) struct ScanTables {
+    /// New (destination, port) pairs each source probed.
+    pub(crate) port_probes: TopK<u128>,
+    /// New destinations each source probed.
+    pub(crate) host_probes: TopK<u128>,
+    /// Completed handshakes per source, to tell scanners from busy clients.
+    pub(crate) source_completions: TopK<u128>,
+    /// From when they count (`i64::MIN`: from the first packet).
+    pub(crate) since: i64,
+}
+
+impl ScanTables {
+    fn new() -> ScanTables {
+        ScanTables {
+            port_probes: TopK::new(SCAN_TOPK),
+            host_probes: TopK::new(SCAN_TOPK),
+            source_completions: TopK::new(SCAN_TOPK),
+            since: i64::MIN,
+        }
+    }
+
+    fn merge(&mut self, o: &ScanTables) {
+        self.port_probes.merge(&o.port_probes);
+        self.host_probes.merge(&o.host_probes);
+        self.source_completions.merge(&o.source_completions);
+        self.since = self.since.min(o.since);
+    }
+}
+
+/// How long a generation of a never-ending stream's scan tables lasts.
+pub const SCAN_GENERATION_NS: i64 = 60 * 1_000_000_000;
 
 /// A packet's flow in the flow filter: both directions hash alike, `dir` tells them apart.
 /// `hs` and `hd` are [`mix_u128`] of the source and destination. The ends are put in order by
@@ -278,9 +325,7 @@ impl Analyzer {
             completed: BlockedBloom::new(bits - 2),
             completing_sources: BlockedBloom::new(16),
             probes: BlockedBloom::new(bits),
-            port_probes: TopK::new(256),
-            host_probes: TopK::new(256),
-            source_completions: TopK::new(256),
+            scan: ScanTables::new(),
             packets: 0,
             bytes: 0,
             start: i64::MAX,
@@ -298,6 +343,7 @@ impl Analyzer {
             judged_on_trial: Vec::new(),
             waiting_by_class: vec![0; Class::COUNT],
             ageing: false,
+            scan_generations: None,
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
             merged_saturation: 0.0,
@@ -391,9 +437,7 @@ impl Analyzer {
             let mine = self.class_mut(class);
             mine.merge_with_series(oc, &placed);
         }
-        self.port_probes.merge(&o.port_probes);
-        self.host_probes.merge(&o.host_probes);
-        self.source_completions.merge(&o.source_completions);
+        self.scan.merge(&o.scan);
         self.merged_saturation = self.merged_saturation.max(o.filter_saturation());
         self.merged_one_in = self.merged_one_in.max(o.sample_one_in());
     }
@@ -774,6 +818,7 @@ impl Analyzer {
             self.completed.age(now);
             self.completing_sources.age(now);
             self.probes.age(now);
+            self.age_scan_tables(now);
         }
         self.batch = batch;
         self.batch.clear();
@@ -806,7 +851,7 @@ impl Analyzer {
                     if counted {
                         self.class_mut(Class::Syn).completed += 1;
                         let src = u128::from(a.src[0]) | u128::from(a.src[1]) << 64;
-                        self.source_completions.add_hashed(src, a.hs, 1);
+                        self.scan.source_completions.add_hashed(src, a.hs, 1);
                     }
                 }
             }
@@ -1057,13 +1102,74 @@ impl Analyzer {
     /// "completed", and the floods that followed went unseen. What was learnt is known for at
     /// least `remember_at_least_ns` (longer than a packet waits for its answer), then
     /// forgotten once two generations have filled. Asked before the first packet.
+    ///
+    /// The scan tables age too: a scanner is judged on what it probed over the last one to two
+    /// minutes ([`SCAN_GENERATION_NS`]), so a scan ends once its scanner stops.
     pub fn age_filters(&mut self, remember_at_least_ns: i64) {
         self.ageing = true;
+        self.scan_generations = Some(ScanGenerations {
+            started: i64::MIN,
+            older: None,
+        });
         self.flows.age_by_generations(remember_at_least_ns);
         self.completed.age_by_generations(remember_at_least_ns);
         self.completing_sources
             .age_by_generations(remember_at_least_ns);
         self.probes.age_by_generations(remember_at_least_ns);
+    }
+
+    /// Starts a new generation of the scan tables once the current one has lasted
+    /// [`SCAN_GENERATION_NS`]; the older one is forgotten.
+    fn age_scan_tables(&mut self, now: i64) {
+        let Some(g) = self.scan_generations.as_mut() else {
+            return;
+        };
+        if g.started == i64::MIN {
+            g.started = now;
+            return;
+        }
+        if now.saturating_sub(g.started) < SCAN_GENERATION_NS {
+            return;
+        }
+        let mut older = std::mem::replace(&mut self.scan, ScanTables::new());
+        older.since = g.started;
+        self.scan.since = now;
+        g.older = Some(older);
+        g.started = now;
+    }
+
+    /// Until when `src` probed, as far as the scan tables tell: the latest packet, or with
+    /// ageing filters, for a source only the older generation holds, that generation's end.
+    pub(crate) fn probed_until(&self, src: u128) -> i64 {
+        let in_older_only = self
+            .scan_generations
+            .as_ref()
+            .is_some_and(|g| g.older.is_some())
+            && ![&self.scan.port_probes, &self.scan.host_probes]
+                .iter()
+                .any(|t| t.top(SCAN_TOPK).iter().any(|(s, _)| *s == src));
+        if in_older_only {
+            self.scan.since
+        } else {
+            self.end
+        }
+    }
+
+    /// What scans are judged on: the whole stream's probes and completions, or with ageing
+    /// filters the last two generations' together.
+    pub(crate) fn scan_tables(&self) -> std::borrow::Cow<'_, ScanTables> {
+        match self
+            .scan_generations
+            .as_ref()
+            .and_then(|g| g.older.as_ref())
+        {
+            None => std::borrow::Cow::Borrowed(&self.scan),
+            Some(older) => {
+                let mut both = older.clone();
+                both.merge(&self.scan);
+                std::borrow::Cow::Owned(both)
+            }
+        }
     }
 
     /// For a caller that never ends (a monitor), once an attack of `class` is over: forgets
@@ -1156,9 +1262,9 @@ impl Analyzer {
             return;
         }
         let w = u64::from(weight);
-        self.port_probes.add_hashed(src, hs, w);
+        self.scan.port_probes.add_hashed(src, hs, w);
         if !self.probes.insert(host_key(src, dst)) {
-            self.host_probes.add_hashed(src, hs, w);
+            self.scan.host_probes.add_hashed(src, hs, w);
         }
     }
 

@@ -1172,8 +1172,10 @@ fn spoofing(class: Class, c: &ClassStats, claimed: u64) -> Spoofing {
 fn scans(an: &Analyzer) -> Vec<Finding> {
     let cfg = an.config();
     let mut out = Vec::new();
+    let tables = an.scan_tables();
     let completions = |src: u128| {
-        an.source_completions
+        tables
+            .source_completions
             .top(256)
             .into_iter()
             .find(|(s, _)| *s == src)
@@ -1183,8 +1185,8 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
     // least four, or one spoofed SYN admitted to the top list would pass for a scan.
     let min_probes = cfg.min_scan_probes.max(4 * an.sample_one_in());
     for (vector, table) in [
-        ("port-scan", &an.port_probes),
-        ("host-scan", &an.host_probes),
+        ("port-scan", &tables.port_probes),
+        ("host-scan", &tables.host_probes),
     ] {
         for (src, probes) in table.top(16) {
             if probes < min_probes {
@@ -1194,13 +1196,13 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
             if done as f64 > 0.2 * probes as f64 {
                 continue;
             }
-            let hosts = an
+            let hosts = tables
                 .host_probes
                 .top(256)
                 .into_iter()
                 .find(|(s, _)| *s == src)
                 .map_or(1, |(_, n)| n.max(1));
-            let ports = an
+            let ports = tables
                 .port_probes
                 .top(256)
                 .into_iter()
@@ -1232,7 +1234,7 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 carpet_of: None,
                 // Everything the scanner sends belongs to the scan.
                 classes: Vec::new(),
-                window: (an.start, an.end),
+                window: (tables.since.max(an.start), an.probed_until(src)),
                 peak_pps: 0.0,
                 targets: TargetSpec::FromSource(src),
                 evidence,

@@ -1058,6 +1058,7 @@ fn sources(f: &Finding, c: Option<&ClassStats>, n: usize, an: &Analyzer) -> Sour
         TargetSpec::FromSource(s) => vec![SourceCount {
             ip: addr_from_bits(s).to_string(),
             packets: an
+                .scan_tables()
                 .port_probes
                 .top(256)
                 .into_iter()

@@ -462,3 +462,55 @@ fn a_second_flood_of_a_class_is_described_by_its_own_packets() {
         one.sources
     );
 }
+
+/// A stream that never ends (a monitor's) judges scanners on what they probed over the last
+/// one to two minutes, not since it started: a port scan is told, and once its scanner is
+/// gone (calm web traffic goes on), told as ended. Its probes used to count for ever, and the
+/// scan never ended.
+#[test]
+fn a_scan_ends_once_its_scanner_is_gone() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let scan = with_port(&segment("port-scan", t0, 30_000, 7), 1, 1);
+    let scan_end = scan.last().unwrap().0;
+    let calm = with_port(&segment("benign", scan_end + 5 * S, 500_000, 8), 1, 1);
+    assert!(
+        calm.last().unwrap().0 - scan_end > 200 * S,
+        "minutes of calm"
+    );
+    let mut stream = Stream::new(StreamConfig {
+        window_ns: S / 4,
+        judge_within_ns: Some(S),
+        profile_at_most_pps: Some(1 << 12),
+        ..StreamConfig::new(AnalyzeConfig::default())
+    });
+    let mut told = Vec::new();
+    for (ts, linktype, data, orig_len) in scan.iter().chain(&calm) {
+        stream.feed(*ts, *linktype, data, *orig_len);
+        told.extend(
+            stream
+                .drain_events()
+                .filter(|e| !matches!(e, Event::Window(_))),
+        );
+    }
+    assert!(
+        told.iter().all(|e| match e {
+            Event::AttackStarted(a) | Event::AttackUpdated(a) | Event::AttackEnded(a) =>
+                a.id == 1 && a.vector == "port-scan",
+            Event::Window(_) => false,
+        }),
+        "the scan alone: {told:#?}"
+    );
+    let ended = told
+        .iter()
+        .find_map(|e| match e {
+            Event::AttackEnded(a) => Some(a),
+            _ => None,
+        })
+        .expect("the scan ends");
+    // Known to end within the generation of the scan tables (a minute) that held it last,
+    // and told a quiet period (30 s) after that.
+    let generation = levee_analyze::analyze::SCAN_GENERATION_NS;
+    assert!(ended.end_ns <= scan_end + generation, "{ended:#?}");
+    assert!(ended.at_ns <= scan_end + generation + 31 * S, "{ended:#?}");
+}
