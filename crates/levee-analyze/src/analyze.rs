@@ -987,7 +987,7 @@ impl Analyzer {
     /// `judge` on the statistics as they are with the packets still in the delay line (waiting
     /// for answers that may yet come) judged with what is known now: what detection finds in
     /// a stream at this moment. What judging them changes is put aside first and put back
-    /// after (see [`ProfileSnapshot`]), so the first pass goes on exactly as if this had not
+    /// after (see `ProfileSnapshot`), so the first pass goes on exactly as if this had not
     /// been asked (the packets are judged again, knowing more, when they leave the delay line).
     ///
     /// A class with more than [`PROVISIONAL_PER_CLASS`] packets waiting is judged on an even

@@ -151,7 +151,7 @@ impl Stratified {
 /// Profiling thinned to a packet rate, for an analysis that keeps no sample (a monitor, whose
 /// traffic never ends): every packet is profiled while the traffic stays under `max_pps`, and
 /// above it one in the power of two that brings the profiled packets of the last second of
-/// traffic under it (one at random in each run of that many, see [`Stratified`]). The rate
+/// traffic under it (one at random in each run of that many, see `Stratified`). The rate
 /// follows the traffic both ways, a second behind, so a long calm after a flood is profiled
 /// whole again.
 #[derive(Debug, Clone)]
