@@ -213,7 +213,7 @@ pub struct Analyzer {
     waiting_by_class: Vec<u32>,
     /// The filters age (see [`Analyzer::age_filters`]).
     ageing: bool,
-    /// With ageing filters, the scan tables' older generation (see [`ScanGeneration`]).
+    /// With ageing filters, the scan tables' older generation (see [`ScanGenerations`]).
     scan_generations: Option<ScanGenerations>,
 }
 
