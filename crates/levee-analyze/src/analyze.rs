@@ -211,9 +211,7 @@ pub struct Analyzer {
     judged_on_trial: Vec<Pending>,
     /// Packets in the delay line, per class.
     waiting_by_class: Vec<u32>,
-    /// The filters age (see [`Analyzer::age_filters`]).
-    ageing: bool,
-    /// With ageing filters, the scan tables' older generation (see [`ScanGenerations`]).
+    /// With ageing filters (see [`Analyzer::age_filters`]), the scan tables' generations.
     scan_generations: Option<ScanGenerations>,
 }
 
@@ -342,7 +340,6 @@ impl Analyzer {
             ports_on_trial: Vec::new(),
             judged_on_trial: Vec::new(),
             waiting_by_class: vec![0; Class::COUNT],
-            ageing: false,
             scan_generations: None,
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
@@ -812,7 +809,7 @@ impl Analyzer {
             }
         }
         self.release_aged();
-        if self.ageing {
+        if self.scan_generations.is_some() {
             let now = self.end;
             self.flows.age(now);
             self.completed.age(now);
@@ -881,8 +878,8 @@ impl Analyzer {
                 self.completed.prefetch(e.flow.directed());
             }
         } else {
+            // Both directions of a flow share its block.
             self.flows.prefetch(e.flow);
-            self.flows.prefetch(e.flow.reversed());
         }
     }
 
@@ -1106,7 +1103,6 @@ impl Analyzer {
     /// The scan tables age too: a scanner is judged on what it probed over the last one to two
     /// minutes ([`SCAN_GENERATION_NS`]), so a scan ends once its scanner stops.
     pub fn age_filters(&mut self, remember_at_least_ns: i64) {
-        self.ageing = true;
         self.scan_generations = Some(ScanGenerations {
             started: i64::MIN,
             older: None,

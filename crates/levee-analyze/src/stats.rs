@@ -571,65 +571,13 @@ impl ClassStats {
     /// one's (a SYN flood on port 443 ten minutes after one on port 80 was given
     /// `tcp.dstport in {80 443}`: a rule that would also drop the web's new connections).
     pub fn forget_profile(&mut self) {
-        let fresh = ClassStats::new(self.dns.is_some());
-        // Every field is named: one added later must be said to be profiled or not.
-        let ClassStats {
-            // Counted on every packet: the class's traffic, not its attack's.
-            packets: _,
-            bytes: _,
-            first_ts: _,
-            last_ts: _,
-            series: _,
-            packets_second: _,
-            distinct_sources: _,
-            distinct_destinations: _,
-            last_destination_hash: _,
-            completed: _,
-            flow_records: _,
-            // The profile, and the questions of the class's traffic.
-            flagged,
-            profiled,
-            profiled_samples,
-            second_peak,
-            profile_sources,
-            sources,
-            destinations,
-            destination_prefixes,
-            dst_ports,
-            src_ports,
-            ttl,
-            lengths,
-            tcp_flags,
-            windows,
-            ip_ids,
-            icmp_types,
-            protocols,
-            bogon_sources,
-            later_fragments,
-            ipv6,
-            dns,
-        } = fresh;
-        self.flagged = flagged;
-        self.profiled = profiled;
-        self.profiled_samples = profiled_samples;
-        self.second_peak = second_peak;
-        self.profile_sources = profile_sources;
-        self.sources = sources;
-        self.destinations = destinations;
-        self.destination_prefixes = destination_prefixes;
-        self.dst_ports = dst_ports;
-        self.src_ports = src_ports;
-        self.ttl = ttl;
-        self.lengths = lengths;
-        self.tcp_flags = tcp_flags;
-        self.windows = windows;
-        self.ip_ids = ip_ids;
-        self.icmp_types = icmp_types;
-        self.protocols = protocols;
-        self.bogon_sources = bogon_sources;
-        self.later_fragments = later_fragments;
-        self.ipv6 = ipv6;
-        self.dns = dns;
+        let mut fresh = ClassStats::new(self.dns.is_some());
+        // What profiling changes, as a fresh class has it (the series stay: their buckets are
+        // the class's rates), and the port tables and questions besides.
+        ProfileSnapshot::of(&fresh, usize::MAX).put_back(self);
+        self.dst_ports = std::mem::take(&mut fresh.dst_ports);
+        self.src_ports = std::mem::take(&mut fresh.src_ports);
+        self.dns = fresh.dns;
     }
 
     /// A class with no packet yet; `with_dns` for the classes that carry DNS.

@@ -401,13 +401,23 @@ fn a_monitor_stream_keeps_one_second_rates_after_hours() {
     );
 }
 
-/// The frames of `pcap` with TCP port `from` changed to `to` on both ends (IPv4 over
-/// Ethernet; checksums are not looked at by the analysis).
-fn with_port(pcap: &[u8], from: u16, to: u16) -> Vec<(i64, u32, Vec<u8>, u32)> {
+/// A frame as read: time, link type, bytes, length on the wire.
+type Frame = (i64, u32, Vec<u8>, u32);
+
+/// The frames of a capture.
+fn frames(pcap: &[u8]) -> Vec<Frame> {
     let mut reader = CaptureReader::from_bytes("segment", pcap.to_vec()).unwrap();
     let mut out = Vec::new();
     while let Some(Item::Frame(f)) = reader.next_item() {
-        let mut data = f.data.to_vec();
+        out.push((f.ts_nanos, f.linktype, f.data.to_vec(), f.orig_len));
+    }
+    out
+}
+
+/// `frames` with TCP port `from` changed to `to` on both ends (IPv4 over Ethernet; checksums
+/// are not looked at by the analysis).
+fn with_port(mut frames: Vec<Frame>, from: u16, to: u16) -> Vec<Frame> {
+    for (_, _, data, _) in &mut frames {
         if data.len() >= 54 && data[12..14] == [8, 0] && data[23] == 6 {
             let l4 = 14 + usize::from(data[14] & 0x0f) * 4;
             for at in [l4, l4 + 2] {
@@ -416,9 +426,19 @@ fn with_port(pcap: &[u8], from: u16, to: u16) -> Vec<(i64, u32, Vec<u8>, u32)> {
                 }
             }
         }
-        out.push((f.ts_nanos, f.linktype, data, f.orig_len));
     }
-    out
+    frames
+}
+
+/// A stream as a monitor runs one: decisions every quarter second, a packet judged within a
+/// second, profiles thinned, and so (never finished) ageing filters and profiles forgotten.
+fn monitor_stream() -> Stream {
+    Stream::new(StreamConfig {
+        window_ns: 250_000_000,
+        judge_within_ns: Some(1_000_000_000),
+        profile_at_most_pps: Some(1 << 12),
+        ..StreamConfig::new(AnalyzeConfig::default())
+    })
 }
 
 /// A stream that never ends (a monitor's) describes each attack by its own packets: a SYN
@@ -429,15 +449,10 @@ fn with_port(pcap: &[u8], from: u16, to: u16) -> Vec<(i64, u32, Vec<u8>, u32)> {
 fn a_second_flood_of_a_class_is_described_by_its_own_packets() {
     const S: i64 = 1_000_000_000;
     let t0 = 1_768_478_400 * S;
-    let first = with_port(&segment("syn-flood", t0, 200_000, 7), 80, 80);
+    let first = frames(&segment("syn-flood", t0, 200_000, 7));
     let later = first.last().unwrap().0 + 600 * S;
-    let second = with_port(&segment("syn-flood", later, 60_000, 8), 80, 443);
-    let mut stream = Stream::new(StreamConfig {
-        window_ns: S / 4,
-        judge_within_ns: Some(S),
-        profile_at_most_pps: Some(1 << 12),
-        ..StreamConfig::new(AnalyzeConfig::default())
-    });
+    let second = with_port(frames(&segment("syn-flood", later, 60_000, 8)), 80, 443);
+    let mut stream = monitor_stream();
     let mut told = Vec::new();
     for (ts, linktype, data, orig_len) in first.iter().chain(&second) {
         stream.feed(*ts, *linktype, data, *orig_len);
@@ -471,19 +486,14 @@ fn a_second_flood_of_a_class_is_described_by_its_own_packets() {
 fn a_scan_ends_once_its_scanner_is_gone() {
     const S: i64 = 1_000_000_000;
     let t0 = 1_768_478_400 * S;
-    let scan = with_port(&segment("port-scan", t0, 30_000, 7), 1, 1);
+    let scan = frames(&segment("port-scan", t0, 30_000, 7));
     let scan_end = scan.last().unwrap().0;
-    let calm = with_port(&segment("benign", scan_end + 5 * S, 500_000, 8), 1, 1);
+    let calm = frames(&segment("benign", scan_end + 5 * S, 500_000, 8));
     assert!(
         calm.last().unwrap().0 - scan_end > 200 * S,
         "minutes of calm"
     );
-    let mut stream = Stream::new(StreamConfig {
-        window_ns: S / 4,
-        judge_within_ns: Some(S),
-        profile_at_most_pps: Some(1 << 12),
-        ..StreamConfig::new(AnalyzeConfig::default())
-    });
+    let mut stream = monitor_stream();
     let mut told = Vec::new();
     for (ts, linktype, data, orig_len) in scan.iter().chain(&calm) {
         stream.feed(*ts, *linktype, data, *orig_len);
