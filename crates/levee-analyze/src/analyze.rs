@@ -174,11 +174,13 @@ pub struct Analyzer {
     pub(crate) base_bucket: Option<i64>,
     pub(crate) bucket_ns: i64,
     pub(crate) total_series: Vec<Bucket>,
-    /// The delay line: a ring of `delay_len` slots, `delay_count` of them held from
-    /// `delay_head` (the oldest) on. Filled by pushing until it first wraps, so its pages are
-    /// only touched as it fills.
+    /// The delay line: a ring, `delay_count` of its slots held from `delay_head` (the oldest)
+    /// on. It starts small and doubles when it fills, up to `delay_len` slots: a monitor's
+    /// line, which packets leave by age, stays as small as a second of sampled traffic and in
+    /// the CPU's cache (a ring of the full length, walked round, brought every write in
+    /// from memory); an analysis's grows to the full length, its pages touched as it fills.
     delay: Vec<Pending>,
-    /// The delay line's length (see [`DELAY`]).
+    /// The delay line's most slots (see [`DELAY`]).
     delay_len: usize,
     delay_head: usize,
     delay_count: usize,
@@ -745,11 +747,6 @@ impl Analyzer {
     fn flush_batch(&mut self) {
         let batch = std::mem::take(&mut self.batch);
         let sampled_batch = std::mem::take(&mut self.sampled_batch);
-        if self.delay.capacity() == 0 {
-            // Reserved whole at once, at the first packet (when the sampling rate is known):
-            // the pages are only touched as it fills, and growing it would copy megabytes.
-            self.delay.reserve_exact(self.delay_len);
-        }
         let (len, full) = (self.delay_len, self.delay_count == self.delay_len);
         let sampled = sampled_batch.len();
         if full {
@@ -767,7 +764,7 @@ impl Analyzer {
                 self.probes.prefetch(host_key(e.src, e.dst));
             }
             if full {
-                self.prefetch_evidence(&self.delay[self.slot(leaving)]);
+                self.prefetch_judging(&self.delay[self.slot(leaving)]);
             }
         }
         if let (false, Some(max)) = (full, self.delay_max_ns) {
@@ -778,7 +775,7 @@ impl Analyzer {
                 if e.ts >= cutoff {
                     break;
                 }
-                self.prefetch_evidence(e);
+                self.prefetch_judging(e);
             }
         }
         let mut sampled_entries = sampled_batch.iter();
@@ -799,12 +796,11 @@ impl Analyzer {
                 self.waiting_by_class[usize::from(old.class)] -= 1;
                 self.profile(&old);
             } else {
-                let slot = self.slot(self.delay_count);
-                if slot == self.delay.len() {
-                    self.delay.push(*e);
-                } else {
-                    self.delay[slot] = *e;
+                if self.delay_count == self.delay.len() {
+                    self.grow_delay();
                 }
+                let slot = self.slot(self.delay_count);
+                self.delay[slot] = *e;
                 self.delay_count += 1;
             }
         }
@@ -869,10 +865,11 @@ impl Analyzer {
         }
     }
 
-    /// Starts loading the filter blocks [`Analyzer::evidence`] will ask about `e`: a packet
-    /// leaves the delay line long after its blocks were last in the cache.
+    /// Starts loading what judging and profiling `e` will touch: the filter blocks
+    /// [`Analyzer::evidence`] will ask about, and its ports' counters. A packet leaves the
+    /// delay line long after these were last in the cache.
     #[inline]
-    fn prefetch_evidence(&self, e: &Pending) {
+    fn prefetch_judging(&self, e: &Pending) {
         if Class::from_index(e.class as usize) == Class::Syn {
             if self.completing_sources.contains(mix_u128(e.src)) {
                 self.completed.prefetch(e.flow.directed());
@@ -880,6 +877,12 @@ impl Analyzer {
         } else {
             // Both directions of a flow share its block.
             self.flows.prefetch(e.flow);
+        }
+        if e.bits & 4 != 0 {
+            if let Some(c) = self.classes[usize::from(e.class)].as_deref() {
+                c.dst_ports.prefetch(e.dport);
+                c.src_ports.prefetch(e.sport);
+            }
         }
     }
 
@@ -1048,11 +1051,11 @@ impl Analyzer {
         // Their filter blocks are loaded a few packets ahead, so the misses overlap.
         const AHEAD: usize = 16;
         for e in judged.iter().take(AHEAD) {
-            self.prefetch_evidence(e);
+            self.prefetch_judging(e);
         }
         for (i, e) in judged.iter().enumerate() {
             if let Some(next) = judged.get(i + AHEAD) {
-                self.prefetch_evidence(next);
+                self.prefetch_judging(next);
             }
             if self.profile(e) {
                 ports.push((e.class, e.dport, e.sport, u64::from(e.weight)));
@@ -1081,15 +1084,26 @@ impl Analyzer {
     }
 
     /// The slot of the `i`th packet in the delay line, from the oldest (`i` less than the
-    /// line's length): no division, which cost more than the rest of a provisional judgement.
+    /// ring's length): no division, which cost more than the rest of a provisional judgement.
     #[inline]
     fn slot(&self, i: usize) -> usize {
         let j = self.delay_head + i;
-        if j >= self.delay_len {
-            j - self.delay_len
+        if j >= self.delay.len() {
+            j - self.delay.len()
         } else {
             j
         }
+    }
+
+    /// Doubles the delay line's ring (up to `delay_len` slots), its packets laid out again
+    /// from the first slot, oldest first.
+    #[cold]
+    fn grow_delay(&mut self) {
+        const FIRST_SLOTS: usize = 1 << 10;
+        self.delay.rotate_left(self.delay_head);
+        self.delay_head = 0;
+        let slots = (2 * self.delay.len()).clamp(FIRST_SLOTS, self.delay_len.max(1));
+        self.delay.resize(slots, Pending::default());
     }
 
     /// For a caller that never ends (a monitor): the flow, handshake and probe filters age, so
@@ -1168,6 +1182,23 @@ impl Analyzer {
         }
     }
 
+    /// The most probes (of either kind) a source can hold in [`Analyzer::scan_tables`]: a
+    /// bound, not merging the generations, so that a stream with no source near a scan's
+    /// threshold (a spoofed flood's, each probing once) is judged without merging them.
+    pub(crate) fn most_probes_by_a_source(&self) -> u64 {
+        let most = |t: &ScanTables| {
+            t.port_probes
+                .heaviest_bound()
+                .max(t.host_probes.heaviest_bound())
+        };
+        let older = self
+            .scan_generations
+            .as_ref()
+            .and_then(|g| g.older.as_ref())
+            .map_or(0, most);
+        older + most(&self.scan)
+    }
+
     /// For a caller that never ends (a monitor), once an attack of `class` is over: forgets
     /// the class's profile (see [`ClassStats::forget_profile`]), so its next attack is
     /// described by its own packets.
@@ -1226,7 +1257,7 @@ impl Analyzer {
             let e = self.delay[self.slot(i)];
             self.profile(&e);
         }
-        self.delay.clear();
+        self.delay = Vec::new();
         self.delay_head = 0;
         self.delay_count = 0;
         self.waiting_by_class.fill(0);
@@ -1319,22 +1350,13 @@ fn new_class_stats(class: Class, flow_records: bool) -> Box<ClassStats> {
 
 /// Asks the CPU to start loading the cache lines of a delay-line entry.
 #[inline]
-#[allow(unsafe_code)] // a prefetch hint: the one unsafe call, see the SAFETY note
 fn prefetch_entry(e: &Pending) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let start = e as *const Pending as *const i8;
-        for offset in (0..std::mem::size_of::<Pending>()).step_by(64) {
-            // SAFETY: a prefetch is only a hint; the address lies within `e`.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    start.add(offset),
-                )
-            };
-        }
+    let start = (e as *const Pending).cast::<u8>();
+    // Every line the entry spans: from its first byte, a line apart, and its last.
+    for offset in (0..std::mem::size_of::<Pending>()).step_by(64) {
+        levee_sketch::prefetch_address(start.wrapping_add(offset));
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = e;
+    levee_sketch::prefetch_address(start.wrapping_add(std::mem::size_of::<Pending>() - 1));
 }
 
 /// The filter key of "this source reached this destination".

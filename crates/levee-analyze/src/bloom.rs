@@ -223,17 +223,9 @@ impl BlockedBloom {
     /// `contains` finds it in cache. Issued for a batch of packets before working on them, it
     /// overlaps the memory latency of many lookups.
     #[inline]
-    #[allow(unsafe_code)] // a prefetch hint: the one unsafe call, see the SAFETY note
     pub fn prefetch(&self, hash: u64) {
-        let block = ((hash >> 27) & self.block_mask) as usize * 8;
-        #[cfg(target_arch = "x86_64")]
-        {
-            let ptr = self.words.bytes()[block * 8..].as_ptr() as *const i8;
-            // SAFETY: a prefetch is only a hint; `ptr` points into `self.words`.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = block;
+        let block = ((hash >> 27) & self.block_mask) as usize;
+        levee_sketch::prefetch(&self.words.bytes()[block * 64]);
     }
 
     /// Whether a key (its hash) may have been inserted: never false for one that was.

@@ -1172,6 +1172,12 @@ fn spoofing(class: Class, c: &ClassStats, claimed: u64) -> Spoofing {
 fn scans(an: &Analyzer) -> Vec<Finding> {
     let cfg = an.config();
     let mut out = Vec::new();
+    // From a sample of one packet in n, a probe seen counts for n: a scanner must show at
+    // least four, or one spoofed SYN admitted to the top list would pass for a scan.
+    let min_probes = cfg.min_scan_probes.max(4 * an.sample_one_in());
+    if an.most_probes_by_a_source() < min_probes {
+        return out;
+    }
     let tables = an.scan_tables();
     let completions = |src: u128| {
         tables
@@ -1181,9 +1187,6 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
             .find(|(s, _)| *s == src)
             .map_or(0, |(_, n)| n)
     };
-    // From a sample of one packet in n, a probe seen counts for n: a scanner must show at
-    // least four, or one spoofed SYN admitted to the top list would pass for a scan.
-    let min_probes = cfg.min_scan_probes.max(4 * an.sample_one_in());
     for (vector, table) in [
         ("port-scan", &tables.port_probes),
         ("host-scan", &tables.host_probes),
