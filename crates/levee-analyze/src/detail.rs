@@ -27,9 +27,12 @@ const SOURCE_TOPK: usize = 1024;
 const SAMPLE_PAYLOAD: usize = 64;
 
 /// Whether a sample packet leaves a field out: each TCP flag on its own (`tcp.flags.str` says
-/// them all), and the JA3 string the JA3 hash stands for.
+/// them all), the JA3 string the JA3 hash stands for, and the payload fields (its first
+/// bytes are shown apart).
 fn left_out_of_samples(name: &str) -> bool {
-    levee_rules::field::tcp_flag_bit(name).is_some() || name == "tls.ja3_string"
+    levee_rules::field::tcp_flag_bit(name).is_some()
+        || name == "tls.ja3_string"
+        || levee_decode::field_def(name).is_some_and(|f| f.kind == levee_decode::FieldKind::Bytes)
 }
 
 /// The width of a timeline bucket for a capture spanning `span_ns`: a round (1, 2 or 5 ×

@@ -23,6 +23,8 @@ pub enum FieldValue {
     Ip(IpAddr),
     /// A string.
     Str(String),
+    /// Bytes (a payload).
+    Bytes(Vec<u8>),
 }
 
 impl fmt::Display for FieldValue {
@@ -32,6 +34,8 @@ impl fmt::Display for FieldValue {
             FieldValue::Bool(b) => write!(f, "{}", u8::from(*b)),
             FieldValue::Ip(ip) => write!(f, "{ip}"),
             FieldValue::Str(s) => f.write_str(s),
+            // As tshark prints a payload: lowercase hex, two digits a byte.
+            FieldValue::Bytes(b) => b.iter().try_for_each(|byte| write!(f, "{byte:02x}")),
         }
     }
 }
@@ -49,6 +53,9 @@ pub enum FieldKind {
     Ip,
     /// A string.
     Str,
+    /// Bytes: a payload, compared whole, sliced (`udp.payload[0:4]`), searched (`contains`)
+    /// or measured (`len(udp.payload)`).
+    Bytes,
 }
 
 /// The layer a field's value is read from, outermost first.
@@ -89,7 +96,7 @@ pub struct FieldDef {
     /// Where in the packet it is.
     pub layer: FieldLayer,
     /// The largest value an integer field can hold on the wire (`u64::MAX` for counts levee
-    /// computes); 1 for booleans, 0 for addresses and strings.
+    /// computes); 1 for booleans, 0 for addresses, strings and bytes.
     pub max: u64,
     /// One line saying what it is.
     pub meaning: &'static str,
@@ -111,7 +118,7 @@ const fn field(
     }
 }
 
-use FieldKind::{Bool, Int, Ip, Str};
+use FieldKind::{Bool, Bytes, Int, Ip, Str};
 use FieldLayer::{Frame, Icmp, Link, Service, Tcp, Tunnel, Udp};
 
 /// Every field levee knows, in the order `levee fields --list` prints them.
@@ -274,6 +281,13 @@ pub const FIELDS: &[FieldDef] = &[
     field("tcp.window", Int, Tcp, 0xffff, "raw window"),
     field("tcp.hdr_len", Int, Tcp, 60, "header length in bytes"),
     field("tcp.len", Int, Tcp, 0xffff, "payload length"),
+    field(
+        "tcp.payload",
+        Bytes,
+        Tcp,
+        0,
+        "the segment's data, after the header and its options",
+    ),
     field("tcp.options.mss", Int, Tcp, 0xffff, "MSS option"),
     field("tcp.options.wscale", Int, Tcp, 0xff, "window scale option"),
     field(
@@ -294,8 +308,22 @@ pub const FIELDS: &[FieldDef] = &[
     field("udp.srcport", Int, Udp, 0xffff, "UDP source port"),
     field("udp.dstport", Int, Udp, 0xffff, "UDP destination port"),
     field("udp.len", Int, Udp, 0xffff, "UDP length field"),
+    field(
+        "udp.payload",
+        Bytes,
+        Udp,
+        0,
+        "the datagram's data, after the 8-byte header, to its length",
+    ),
     field("icmp.type", Int, Icmp, 0xff, "ICMP or ICMPv6 type"),
     field("icmp.code", Int, Icmp, 0xff, "ICMP or ICMPv6 code"),
+    field(
+        "icmp.payload",
+        Bytes,
+        Icmp,
+        0,
+        "what follows the 8-byte ICMP header: an echo's data, the packet an error quotes",
+    ),
     field(
         "icmp.quoted.proto",
         Int,
@@ -601,6 +629,12 @@ impl Packet<'_> {
             "tcp.window" => tcp.and_then(|t| int(t.window)),
             "tcp.hdr_len" => tcp.and_then(|t| int(t.header_len)),
             "tcp.len" => tcp.and_then(|_| int(self.payload.len() as u64)),
+            // The whole payload: not known when the capture cut the frame.
+            "tcp.payload" | "udp.payload" | "icmp.payload" if !self.is_cut() => {
+                let layer = field_def(name)?.layer;
+                self.payload_of(layer)
+                    .map(|b| FieldValue::Bytes(b.to_vec()))
+            }
             "tcp.options.mss" => tcp.and_then(|t| t.options.mss).and_then(int),
             "tcp.options.wscale" => tcp.and_then(|t| t.options.window_scale).and_then(int),
             "tcp.options.sack_perm" => tcp.and_then(|t| flag(t.options.sack_permitted)),

@@ -365,6 +365,27 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// The payload of the transport `layer` (TCP, UDP or ICMP) when the packet has that
+    /// transport: the bytes after its header, as captured. `None` for another layer or
+    /// transport, and for a later fragment (whose bytes are not after a header).
+    pub fn payload_of(&self, layer: crate::FieldLayer) -> Option<&'a [u8]> {
+        let later_fragment = self.ip.as_ref().is_some_and(|ip| ip.is_later_fragment());
+        let right = matches!(
+            (&self.transport, layer),
+            (Transport::Tcp(_), crate::FieldLayer::Tcp)
+                | (Transport::Udp(_), crate::FieldLayer::Udp)
+                | (Transport::Icmp(_), crate::FieldLayer::Icmp)
+        );
+        (right && !later_fragment).then_some(self.payload)
+    }
+
+    /// Whether the capture kept less of the frame than was on the wire (a snapshot length):
+    /// its payload is then only a beginning, and what needs all of it (its length, its end,
+    /// a search through it) is not known.
+    pub fn is_cut(&self) -> bool {
+        self.cap_len < self.wire_len
+    }
+
     /// The ICMP header, if the packet has one.
     pub fn icmp(&self) -> Option<&IcmpInfo> {
         match &self.transport {

@@ -28,6 +28,7 @@ fn kind_of(v: &FieldValue) -> FieldKind {
         FieldValue::Bool(_) => FieldKind::Bool,
         FieldValue::Ip(_) => FieldKind::Ip,
         FieldValue::Str(_) => FieldKind::Str,
+        FieldValue::Bytes(_) => FieldKind::Bytes,
     }
 }
 

@@ -66,6 +66,20 @@ pub enum Literal {
     Str(String),
     /// `true` or `false`.
     Bool(bool),
+    /// Bytes, for a payload: written `0x48454c4c4f` or, when they are printable ASCII text,
+    /// `"HELLO"`.
+    Bytes(Vec<u8>),
+}
+
+impl Literal {
+    /// The bytes a `contains` needle looks for: a string's UTF-8 or the bytes themselves.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Literal::Str(s) => s.as_bytes(),
+            Literal::Bytes(b) => b,
+            _ => &[],
+        }
+    }
 }
 
 /// One element of an `in { ... }` set.
@@ -150,14 +164,19 @@ pub enum Expr {
         /// The set.
         set: Set,
     },
-    /// A string field containing a string: `http.user_agent contains "curl"`.
+    /// A string field containing a string (`http.user_agent contains "curl"`), or a bytes
+    /// field containing bytes (`udp.payload contains 0xdeadbeef`).
     Contains {
         /// The field.
         field: Field,
-        /// The string looked for.
-        needle: String,
+        /// What is looked for: a [`Literal::Str`] in a string field, a [`Literal::Bytes`] in
+        /// a bytes field.
+        needle: Literal,
+        /// The needle's searcher, built once (see [`Expr::contains`]): a search through a
+        /// payload for every packet must not set one up each time.
+        finder: memchr::memmem::Finder<'static>,
     },
-    /// A string field matching a regular expression: `http.uri matches "^/wp-"`.
+    /// A string or bytes field matching a regular expression: `http.uri matches "^/wp-"`.
     Matches {
         /// The field.
         field: Field,
@@ -198,10 +217,12 @@ impl PartialEq for Expr {
                 Contains {
                     field: f1,
                     needle: n1,
+                    ..
                 },
                 Contains {
                     field: f2,
                     needle: n2,
+                    ..
                 },
             ) => f1 == f2 && n1 == n2,
             (
@@ -225,6 +246,16 @@ impl PartialEq for Expr {
 }
 
 impl Expr {
+    /// `field contains needle`, its searcher built.
+    pub fn contains(field: Field, needle: Literal) -> Expr {
+        let finder = memchr::memmem::Finder::new(needle.as_bytes()).into_owned();
+        Expr::Contains {
+            field,
+            needle,
+            finder,
+        }
+    }
+
     /// `a and b and ...`, flattening nested conjunctions; an empty list is not allowed.
     pub fn and(parts: Vec<Expr>) -> Expr {
         let mut flat = Vec::with_capacity(parts.len());
@@ -332,6 +363,13 @@ impl fmt::Display for Literal {
             Literal::Ip(ip) => write!(f, "{ip}"),
             Literal::Str(s) => f.write_str(&quote(s)),
             Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Bytes(b) if !b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c)) => {
+                f.write_str(&quote(&String::from_utf8_lossy(b)))
+            }
+            Literal::Bytes(b) => {
+                f.write_str("0x")?;
+                b.iter().try_for_each(|c| write!(f, "{c:02x}"))
+            }
         }
     }
 }
@@ -372,23 +410,23 @@ impl fmt::Display for Expr {
             }
         };
         match self {
-            Expr::Flag(field) => f.write_str(field.name()),
+            Expr::Flag(field) => write!(f, "{field}"),
             Expr::Cmp { field, op, value } => {
-                write!(f, "{} {} ", field.name(), op.symbol())?;
+                write!(f, "{field} {} ", op.symbol())?;
                 match value {
                     Literal::Int(v) => write_int(f, field, *v),
                     other => write!(f, "{other}"),
                 }
             }
             Expr::In { field, set } => {
-                write!(f, "{} in ", field.name())?;
+                write!(f, "{field} in ")?;
                 write_set(f, field, set)
             }
-            Expr::Contains { field, needle } => {
-                write!(f, "{} contains {}", field.name(), quote(needle))
+            Expr::Contains { field, needle, .. } => {
+                write!(f, "{field} contains {needle}")
             }
             Expr::Matches { field, pattern, .. } => {
-                write!(f, "{} matches {}", field.name(), quote(pattern))
+                write!(f, "{field} matches {}", quote(pattern))
             }
             Expr::Not(e) => {
                 f.write_str("not ")?;

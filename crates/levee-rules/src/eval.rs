@@ -53,6 +53,10 @@ impl Expr {
                 (FieldType::Str, Literal::Str(v)) => p
                     .str(field)
                     .is_some_and(|x| op.holds(x.as_ref(), v.as_str())),
+                // `==` and `!=` only: the parser refuses an order on bytes.
+                (FieldType::Bytes, Literal::Bytes(v)) => {
+                    p.bytes(field).is_some_and(|x| op.holds(x, v.as_slice()))
+                }
                 // The parser only builds the pairs above.
                 _ => false,
             },
@@ -60,14 +64,19 @@ impl Expr {
                 FieldType::Int => p.int(field).is_some_and(|v| set.contains_int(v)),
                 FieldType::Ip => p.ip(field).is_some_and(|v| set.contains_ip(v)),
                 FieldType::Str => p.str(field).is_some_and(|v| set.contains_str(&v)),
-                FieldType::Bool => false,
+                // The parser builds no set of these.
+                FieldType::Bool | FieldType::Bytes => false,
             },
-            Expr::Contains { field, needle } => {
-                p.str(field).is_some_and(|v| v.contains(needle.as_str()))
-            }
-            Expr::Matches { field, regex, .. } => {
-                p.str(field).is_some_and(|v| regex.is_match(v.as_bytes()))
-            }
+            Expr::Contains { field, finder, .. } => match field.ty() {
+                FieldType::Bytes => p.bytes(field).is_some_and(|v| finder.find(v).is_some()),
+                _ => p
+                    .str(field)
+                    .is_some_and(|v| finder.find(v.as_bytes()).is_some()),
+            },
+            Expr::Matches { field, regex, .. } => match field.ty() {
+                FieldType::Bytes => p.bytes(field).is_some_and(|v| regex.is_match(v)),
+                _ => p.str(field).is_some_and(|v| regex.is_match(v.as_bytes())),
+            },
             Expr::Not(e) => !e.matches(p),
             Expr::And(v) => v.iter().all(|e| e.matches(p)),
             Expr::Or(v) => v.iter().any(|e| e.matches(p)),

@@ -20,6 +20,9 @@ pub enum FieldType {
     Ip,
     /// A string (names, URIs, headers, fingerprints).
     Str,
+    /// Bytes (payloads): compared with `==`/`!=`, searched with `contains` and `matches`,
+    /// sliced (`udp.payload[0:4]`) and measured (`len(udp.payload)`).
+    Bytes,
 }
 
 impl FieldType {
@@ -30,6 +33,7 @@ impl FieldType {
             FieldType::Bool => "boolean",
             FieldType::Ip => "IP address",
             FieldType::Str => "string",
+            FieldType::Bytes => "bytes",
         }
     }
 
@@ -40,6 +44,7 @@ impl FieldType {
             FieldType::Bool => "booleans",
             FieldType::Ip => "IP addresses",
             FieldType::Str => "strings",
+            FieldType::Bytes => "bytes",
         }
     }
 }
@@ -71,6 +76,27 @@ enum Direct {
     IcmpCode,
 }
 
+/// What a condition reads of a bytes field: all of it, a slice, or its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The field as declared.
+    Whole,
+    /// `len` bytes from byte `start` of the field, or from `-start` bytes before its end when
+    /// `start` is negative, as Wireshark slices: `udp.payload[0:4]`, `udp.payload[-4:4]`. A
+    /// field too short for the slice does not have it (its condition is false).
+    Slice {
+        /// The first byte, from the start (0 on) or from the end (-1 is the last byte).
+        start: i32,
+        /// How many bytes (at least 1).
+        len: u16,
+    },
+    /// The field's length in bytes: `len(udp.payload)`, an integer.
+    Len,
+}
+
+/// The longest slice an expression may take: any payload fits in it.
+pub const MAX_SLICE: u16 = 65_535;
+
 /// A field resolved from its name: cheap to copy and to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
@@ -78,6 +104,7 @@ pub struct Field {
     def: &'static FieldDef,
     ty: FieldType,
     direct: Option<Direct>,
+    view: View,
 }
 
 /// A field's value on one packet.
@@ -91,6 +118,8 @@ pub enum Value {
     Ip(IpAddr),
     /// A string.
     Str(String),
+    /// Bytes.
+    Bytes(Vec<u8>),
 }
 
 fn direct_for(name: &str) -> Option<Direct> {
@@ -137,17 +166,49 @@ impl Field {
             FieldKind::Bool => FieldType::Bool,
             FieldKind::Ip => FieldType::Ip,
             FieldKind::Int => FieldType::Int,
+            FieldKind::Bytes => FieldType::Bytes,
         };
         Some(Field {
             def,
             ty,
             direct: direct_for(def.name),
+            view: View::Whole,
         })
     }
 
-    /// The field's name.
+    /// `len` bytes of a bytes field from `start` (see [`View::Slice`]); `None` for a field
+    /// that does not hold bytes, a view already taken, or an empty slice.
+    pub fn slice(self, start: i32, len: u16) -> Option<Field> {
+        (self.ty == FieldType::Bytes && self.view == View::Whole && len > 0).then_some(Field {
+            view: View::Slice { start, len },
+            ..self
+        })
+    }
+
+    /// The length of a bytes field, an integer (see [`View::Len`]).
+    pub fn len_of(self) -> Option<Field> {
+        (self.ty == FieldType::Bytes && self.view == View::Whole).then_some(Field {
+            view: View::Len,
+            ty: FieldType::Int,
+            ..self
+        })
+    }
+
+    /// What the condition reads of the field.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// The field's declared name (`udp.payload`, also for a slice of it or its length: see
+    /// [`Field::view`]; its [`Display`](std::fmt::Display) writes it as an expression does).
     pub fn name(&self) -> &'static str {
         self.def.name
+    }
+
+    /// Whether the field reads a payload (all of it, a slice or its length): what engines
+    /// reach with raw offsets, not header matches.
+    pub fn is_payload(&self) -> bool {
+        self.def.kind == FieldKind::Bytes
     }
 
     /// The field's type.
@@ -159,7 +220,10 @@ impl Field {
     /// not integers. A value above it can never match, and no engine would take it: `rules
     /// check` refuses it.
     pub fn max_value(&self) -> Option<u64> {
-        (self.ty == FieldType::Int).then_some(self.def.max)
+        match self.view {
+            View::Len => Some(0xffff),
+            _ => (self.ty == FieldType::Int).then_some(self.def.max),
+        }
     }
 
     /// Whether reading this field may decode layer 7 (slow): used to order conditions.
@@ -172,6 +236,11 @@ impl Field {
     pub fn int(&self, p: &Packet<'_>) -> Option<u64> {
         if let Some(d) = self.direct {
             return direct_int(d, p);
+        }
+        if self.view == View::Len {
+            // The length of a payload the capture cut is not known.
+            let payload = p.payload_of(self.def.layer)?;
+            return (!p.is_cut()).then_some(payload.len() as u64);
         }
         match p.field(self.def.name)? {
             FieldValue::Int(v) => Some(v),
@@ -206,6 +275,31 @@ impl Field {
         }
     }
 
+    /// The bytes a bytes field (or its slice) holds in a packet, if it has them. Of a frame
+    /// the capture cut (see [`Packet::is_cut`]), only a slice from the start within what was
+    /// kept is known: the whole payload and slices from its end are not.
+    #[inline]
+    pub fn bytes<'p>(&self, p: &Packet<'p>) -> Option<&'p [u8]> {
+        if self.ty != FieldType::Bytes {
+            return None;
+        }
+        let payload = p.payload_of(self.def.layer)?;
+        match self.view {
+            View::Whole => (!p.is_cut()).then_some(payload),
+            View::Slice { start, len } => {
+                let from = if start >= 0 {
+                    start as usize
+                } else if p.is_cut() {
+                    return None;
+                } else {
+                    payload.len().checked_sub(start.unsigned_abs() as usize)?
+                };
+                payload.get(from..from + usize::from(len))
+            }
+            View::Len => None,
+        }
+    }
+
     /// The field's value in a packet as a string (any type written out), if it has one.
     pub fn str(&self, p: &Packet<'_>) -> Option<String> {
         match p.field(self.def.name)? {
@@ -221,6 +315,18 @@ impl Field {
             FieldType::Bool => self.bool(p).map(Value::Bool),
             FieldType::Ip => self.ip(p).map(Value::Ip),
             FieldType::Str => self.str(p).map(Value::Str),
+            FieldType::Bytes => self.bytes(p).map(|b| Value::Bytes(b.to_vec())),
+        }
+    }
+}
+
+/// The field as an expression writes it: `udp.payload[0:4]`, `len(udp.payload)`.
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.view {
+            View::Whole => f.write_str(self.def.name),
+            View::Slice { start, len } => write!(f, "{}[{start}:{len}]", self.def.name),
+            View::Len => write!(f, "len({})", self.def.name),
         }
     }
 }

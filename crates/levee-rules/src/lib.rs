@@ -248,7 +248,7 @@ mod tests {
             ("ip.src", "compare it"),
             ("ip.src == 10.0.0.0/8", "in {10.0.0.0/8}"),
             ("ip.src in {10.0.0.1/8}", "host bits"),
-            ("ip.ttl contains \"x\"", "string fields"),
+            ("ip.ttl contains \"x\"", "strings and bytes"),
             ("ip.ttl == 1 and", "found the end"),
             ("(ip.ttl == 1", "never closed"),
             ("ip.ttl == 1)", "expected `and`"),
@@ -306,6 +306,188 @@ mod tests {
         assert!(parse_plain(&huge_regex).is_err());
         let long = "ip.ttl == 1 or ".repeat(10_000) + "ip.ttl == 2";
         assert!(parse_plain(&long).unwrap_err().message.contains("longer"));
+    }
+
+    /// An Ethernet/IPv4/UDP datagram from 192.0.2.7:40000 to 10.10.10.10:27015 carrying
+    /// `payload`, with `pad` bytes of Ethernet padding after it.
+    fn udp_frame(payload: &[u8], pad: usize) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 8];
+        f[12] = 0x08;
+        let ip_len = (20 + 8 + payload.len()) as u16;
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+        ip[8] = 57;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[192, 0, 2, 7]);
+        ip[16..20].copy_from_slice(&[10, 10, 10, 10]);
+        let udp = &mut f[34..42];
+        udp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        udp[2..4].copy_from_slice(&27015u16.to_be_bytes());
+        udp[4..6].copy_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        f.extend_from_slice(payload);
+        f.extend(std::iter::repeat_n(0xee, pad));
+        f
+    }
+
+    #[test]
+    fn payload_conditions_print_as_written_and_parse_back() {
+        for (src, printed) in [
+            ("udp.payload[0:4] == 0x00010203", None),
+            ("udp.payload[-4:4] == \"TAIL\"", None),
+            (
+                "udp.payload[0:2] == 0x4142",
+                Some("udp.payload[0:2] == \"AB\""),
+            ),
+            ("udp.payload contains 0xdeadbeef", None),
+            ("tcp.payload contains \"GET /\"", None),
+            ("len(udp.payload) >= 100", None),
+            (
+                "len( udp.payload ) in {0 8..16}",
+                Some("len(udp.payload) in {0 8..16}"),
+            ),
+            ("icmp.payload matches \"^\\\\x00{4}\"", None),
+            (
+                "not udp.payload[ 2 : 1 ] != 0x00",
+                Some("not udp.payload[2:1] != 0x00"),
+            ),
+            (
+                "udp.payload == 0x000102030405060708090a0b0c0d0e0f1011",
+                None,
+            ),
+        ] {
+            let e = parse_plain(src).unwrap_or_else(|e| panic!("{}", e.render("t", src)));
+            let text = e.to_string();
+            assert_eq!(text, printed.unwrap_or(src), "{src}");
+            assert_eq!(parse_plain(&text).unwrap(), e, "{text}");
+        }
+        // An integer may still be written with leading zeros.
+        assert!(check("tcp.dstport == 0x000000000000000000063dd"));
+        // Leading zeros are bytes.
+        let Expr::Cmp { value, .. } = parse_plain("udp.payload[0:2] == 0x0000").unwrap() else {
+            panic!("a comparison")
+        };
+        assert_eq!(value, Literal::Bytes(vec![0, 0]));
+    }
+
+    #[test]
+    fn payload_conditions_read_the_transport_payload() {
+        let payload = b"\x00\x01\x02\x03HELLO world\xffTAIL";
+        let f = udp_frame(payload, 6);
+        let p = decode(linktype::ETHERNET, &f, f.len() as u32);
+        let holds = |expr: &str| {
+            parse_plain(expr)
+                .unwrap_or_else(|e| panic!("{}", e.render("t", expr)))
+                .matches(&p)
+        };
+        for (expr, want) in [
+            ("udp.payload[0:4] == 0x00010203", true),
+            ("udp.payload[0:4] != 0x00010203", false),
+            ("udp.payload[1:2] == 0x0102", true),
+            ("udp.payload[4:5] == \"HELLO\"", true),
+            ("udp.payload[-4:4] == \"TAIL\"", true),
+            ("udp.payload[-5:1] == 0xff", true),
+            // The Ethernet padding is not payload.
+            ("udp.payload[-1:1] == 0xee", false),
+            ("udp.payload[16:4] == \"TAIL\"", true),
+            // Past the end: the slice is not there, whatever the operator.
+            ("udp.payload[17:4] == \"TAIL\"", false),
+            ("udp.payload[17:4] != \"TAIL\"", false),
+            ("not udp.payload[17:4] == \"TAIL\"", true),
+            ("udp.payload[-21:1] == 0x00", false),
+            ("udp.payload[-20:1] == 0x00", true),
+            ("len(udp.payload) == 20", true),
+            ("len(udp.payload) in {21..30}", false),
+            ("udp.payload contains \"world\"", true),
+            ("udp.payload contains 0xff54", true),
+            ("udp.payload contains \"World\"", false),
+            (
+                "udp.payload == 0x0001020348454c4c4f20776f726c64ff5441494c",
+                true,
+            ),
+            ("udp.payload matches \"(?i)^.{4}hello\"", true),
+            ("udp.payload matches \"\\\\xffTAIL$\"", true),
+            ("udp.payload matches \"^HELLO\"", false),
+            // Another transport's payload is not there.
+            ("tcp.payload[0:1] == 0x00", false),
+            ("len(tcp.payload) == 20", false),
+            ("not tcp.payload contains 0x00", true),
+            ("icmp.payload contains 0x00", false),
+        ] {
+            assert_eq!(holds(expr), want, "{expr}");
+        }
+
+        // A frame the capture cut: a slice from the start within what was kept is known;
+        // the whole payload, its length and its end are not.
+        let cut = &f[..14 + 20 + 8 + 10];
+        let p = decode(linktype::ETHERNET, cut, f.len() as u32);
+        for (expr, want) in [
+            ("udp.payload[4:5] == \"HELLO\"", true),
+            ("udp.payload[8:4] == \"O wo\"", false),
+            ("udp.payload[-4:4] == \"TAIL\"", false),
+            ("len(udp.payload) >= 0", false),
+            ("udp.payload contains \"HELLO\"", false),
+        ] {
+            let e = parse_plain(expr).unwrap();
+            assert_eq!(e.matches(&p), want, "cut frame: {expr}");
+        }
+    }
+
+    #[test]
+    fn payload_conditions_are_type_checked() {
+        for (src, says) in [
+            ("udp.payload < 0x01", "compared with `==` and `!=` only"),
+            (
+                "udp.payload[0:1] >= 0x01",
+                "compared with `==` and `!=` only",
+            ),
+            ("ip.ttl[0:1] == 1", "only bytes (a payload) can be sliced"),
+            ("len(ip.ttl) == 1", "`len()` measures a bytes field"),
+            (
+                "len(udp.payload[0:4]) == 4",
+                "`len()` measures a bytes field",
+            ),
+            ("len udp.payload", "`len(udp.payload)`"),
+            ("len(udp.payload == 1", "expected `)`"),
+            ("udp.payload[0:0] == 0x00", "the length from 1"),
+            ("udp.payload[a:4] == 0x00", "a slice is `[start:length]`"),
+            ("udp.payload[0:4 == 0x00", "never closed"),
+            ("udp.payload[-2:4] == 0x00", "runs past the end"),
+            ("udp.payload[0:70000] == 0x00", "a slice is"),
+            ("udp.payload == 0x123", "two digits a byte"),
+            ("udp.payload == 12", "two digits a byte"),
+            ("udp.payload == \"\"", "non-empty ASCII"),
+            ("udp.payload == \"caf\u{e9}\"", "non-empty ASCII"),
+            (
+                "udp.payload contains 10.0.0.1",
+                "bytes (`0x...`) or a quoted string",
+            ),
+            ("udp.payload in {0x00}", "does not belong in a set"),
+            ("udp.payload", "holds bytes: compare it"),
+            ("len(udp.payload) == 70000", "70000"),
+            ("ip.ttl contains \"x\"", "works on strings and bytes"),
+            (
+                "tcp.dstport == 0x10000000000000000",
+                "long hexadecimal number",
+            ),
+            ("tcp.dstport == 0xfg", "not a hexadecimal number"),
+        ] {
+            let e = parse_plain(src).map(|e| e.to_string()).unwrap_err();
+            assert!(e.message.contains(says), "{src}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn engines_that_write_no_payload_refuse_it_by_name() {
+        let text = "version = 1\n[[rule]]\nid = \"magic\"\nexpression = 'udp.payload[0:4] == 0xdeadbeef'\naction = \"block\"\n";
+        let file = RulesFile::parse("t.toml", text, None).unwrap();
+        for target in compile::Target::EXPRESSING {
+            let e = compile::render(&file, *target, "t.toml", "eth0").unwrap_err();
+            let all = e.problems.join("\n");
+            assert!(all.contains("udp.payload"), "{target:?}: {all}");
+        }
+        let e = compile::bpf::compile(&file.rules[0].expression, &file.lists).unwrap_err();
+        assert!(e.contains("`udp.payload[0:4]`"), "{e}");
     }
 
     #[test]

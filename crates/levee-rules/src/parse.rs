@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use regex::bytes::RegexBuilder;
 
 use crate::ast::{CmpOp, Expr, Literal, Set, SetItem};
-use crate::field::{ip_proto_number, Field, FieldType};
+use crate::field::{ip_proto_number, Field, FieldType, MAX_SLICE};
 use crate::lists::Lists;
 use crate::ParseError;
 
@@ -26,6 +26,10 @@ pub const MAX_EXPRESSION_LEN: usize = 64 * 1024;
 enum Tok {
     Ident(String),
     Int(u64),
+    /// A hexadecimal number too long for 64 bits: only bytes can be written so.
+    LongHex,
+    /// `[start:len]` after a bytes field.
+    Slice(i32, u16),
     Ip(IpAddr),
     Net(IpNet),
     Str(String),
@@ -52,6 +56,8 @@ impl Tok {
         match self {
             Tok::Ident(s) => format!("`{s}`"),
             Tok::Int(v) => format!("number {v}"),
+            Tok::LongHex => "a long hexadecimal number".into(),
+            Tok::Slice(start, len) => format!("slice `[{start}:{len}]`"),
             Tok::Ip(ip) => format!("address {ip}"),
             Tok::Net(n) => format!("prefix {n}"),
             Tok::Str(_) => "a string".into(),
@@ -135,6 +141,12 @@ fn lex(src: &str) -> Result<Vec<Spanned>, ParseError> {
             (b'(', _) => (Tok::LParen, 1),
             (b')', _) => (Tok::RParen, 1),
             (b'{', _) => (Tok::LBrace, 1),
+            (b'[', _) => {
+                let (tok, end) = lex_slice(src, i)?;
+                out.push(Spanned { tok, start, end });
+                i = end;
+                continue;
+            }
             (b'}', _) => (Tok::RBrace, 1),
             (b'"', _) => {
                 let (s, end) = lex_string(src, i)?;
@@ -220,6 +232,57 @@ fn lex_string(src: &str, start: usize) -> Result<(String, usize), ParseError> {
     Err(err(start, src.len(), "string is not closed with `\"`"))
 }
 
+/// A slice after a field, Wireshark's `[start:len]`: `len` bytes from `start` (from the end
+/// when negative).
+fn lex_slice(src: &str, start: usize) -> Result<(Tok, usize), ParseError> {
+    let Some(close) = src[start..].find(']').map(|k| start + k) else {
+        return Err(err(start, start + 1, "this `[` is never closed"));
+    };
+    let inner = &src[start + 1..close];
+    let bad = || {
+        err(
+            start,
+            close + 1,
+            format!(
+                "a slice is `[start:length]`, the start from 0 (or from the end when negative) \
+                 and the length from 1 to {MAX_SLICE}: `[0:4]`, `[-4:4]`; found `[{inner}]`"
+            ),
+        )
+    };
+    let (from, len) = inner.split_once(':').ok_or_else(bad)?;
+    let from: i32 = from.trim().parse().map_err(|_| bad())?;
+    let len: u16 = len.trim().parse().map_err(|_| bad())?;
+    if len == 0 || from.unsigned_abs() > u32::from(MAX_SLICE) {
+        return Err(bad());
+    }
+    if from < 0 && from.unsigned_abs() < u32::from(len) {
+        return Err(err(
+            start,
+            close + 1,
+            format!(
+                "`[{inner}]` runs past the end: from {from}, at most {} bytes",
+                -from
+            ),
+        ));
+    }
+    Ok((Tok::Slice(from, len), close + 1))
+}
+
+/// The bytes a hexadecimal literal (`0x...`, an even number of digits) writes, each pair a
+/// byte: its leading zeros count.
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))?;
+    if digits.is_empty() || digits.len() % 2 != 0 {
+        return None;
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
+        .collect()
+}
+
 /// A word: a keyword, a field name, a number, an address or a prefix.
 fn lex_word(src: &str, start: usize) -> Result<(Tok, usize), ParseError> {
     let b = src.as_bytes();
@@ -272,9 +335,18 @@ fn lex_word(src: &str, start: usize) -> Result<(Tok, usize), ParseError> {
     }
     if let Some(hex) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
         if prefix.is_none() {
-            return u64::from_str_radix(hex, 16)
-                .map(|v| (Tok::Int(v), end))
-                .map_err(|_| err(start, end, format!("`{word}` is not a hexadecimal number")));
+            return match u64::from_str_radix(hex, 16) {
+                Ok(v) => Ok((Tok::Int(v), end)),
+                // Bytes may be many: the parser reads them from the source text.
+                Err(_) if !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit()) => {
+                    Ok((Tok::LongHex, end))
+                }
+                Err(_) => Err(err(
+                    start,
+                    end,
+                    format!("`{word}` is not a hexadecimal number"),
+                )),
+            };
         }
     }
     if prefix.is_none() && word.bytes().all(|c| c.is_ascii_digit()) {
@@ -447,11 +519,48 @@ impl<'a> Parser<'a> {
         r
     }
 
-    fn condition(&mut self) -> Result<Expr, ParseError> {
+    /// A field as a condition names it: `udp.payload`, `udp.payload[0:4]`, `len(udp.payload)`.
+    fn field(&mut self) -> Result<(Field, Spanned), ParseError> {
         let t = self.next().expect("caller peeked an identifier");
         let Tok::Ident(name) = &t.tok else {
             unreachable!("caller peeked an identifier")
         };
+        if name == "len" && self.peek() == Some(&Tok::LParen) {
+            self.pos += 1;
+            let inner = match self.peek() {
+                Some(Tok::Ident(_)) => self.field()?,
+                _ => return Err(self.expected("a bytes field, as in `len(udp.payload)`")),
+            };
+            let (field, at) = inner;
+            let len = field.len_of().ok_or_else(|| {
+                err(
+                    at.start,
+                    at.end,
+                    format!(
+                        "`len()` measures a bytes field (a payload); `{field}` holds {}",
+                        field.ty().plural()
+                    ),
+                )
+            })?;
+            return match self.next() {
+                Some(Spanned {
+                    tok: Tok::RParen,
+                    end,
+                    ..
+                }) => Ok((len, Spanned { end, ..t })),
+                _ => {
+                    self.pos -= 1;
+                    Err(self.expected("`)`"))
+                }
+            };
+        }
+        if name == "len" {
+            return Err(err(
+                t.start,
+                t.end,
+                "`len` measures a bytes field in parentheses: `len(udp.payload)`",
+            ));
+        }
         let field = Field::lookup(name).ok_or_else(|| {
             err(
                 t.start,
@@ -459,6 +568,31 @@ impl<'a> Parser<'a> {
                 format!("unknown field `{name}` (see `levee fields --list`)"),
             )
         })?;
+        if let Some(Tok::Slice(start, len)) = self.peek().cloned() {
+            let slice = self.next().expect("peeked");
+            let field = field.slice(start, len).ok_or_else(|| {
+                err(
+                    slice.start,
+                    slice.end,
+                    format!(
+                        "only bytes (a payload) can be sliced; `{field}` holds {}",
+                        field.ty().plural()
+                    ),
+                )
+            })?;
+            return Ok((
+                field,
+                Spanned {
+                    end: slice.end,
+                    ..t
+                },
+            ));
+        }
+        Ok((field, t))
+    }
+
+    fn condition(&mut self) -> Result<Expr, ParseError> {
+        let (field, t) = self.field()?;
         let op_tok = self.peek().cloned();
         match op_tok {
             Some(Tok::Op(op)) => {
@@ -473,17 +607,20 @@ impl<'a> Parser<'a> {
             }
             Some(Tok::Contains) | Some(Tok::Matches) => {
                 let op = self.next().expect("peeked");
-                if field.ty() != FieldType::Str {
+                if !matches!(field.ty(), FieldType::Str | FieldType::Bytes) {
                     return Err(err(
                         op.start,
                         op.end,
                         format!(
-                            "{} works on string fields; `{}` holds {}",
+                            "{} works on strings and bytes; `{field}` holds {}",
                             op.tok.describe(),
-                            field.name(),
                             field.ty().plural()
                         ),
                     ));
+                }
+                if op.tok == Tok::Contains && field.ty() == FieldType::Bytes {
+                    let needle = self.bytes_literal(&field)?;
+                    return Ok(Expr::contains(field, needle));
                 }
                 let s = self.next();
                 let Some(Spanned {
@@ -496,12 +633,11 @@ impl<'a> Parser<'a> {
                     return Err(self.expected("a quoted string"));
                 };
                 if op.tok == Tok::Contains {
-                    return Ok(Expr::Contains {
-                        field,
-                        needle: text,
-                    });
+                    return Ok(Expr::contains(field, Literal::Str(text)));
                 }
                 let regex = RegexBuilder::new(&text)
+                    // On bytes, `\xff` is the byte 0xff and `.` any byte, not a character.
+                    .unicode(field.ty() != FieldType::Bytes)
                     .size_limit(MAX_REGEX_SIZE)
                     .dfa_size_limit(MAX_REGEX_SIZE)
                     .build()
@@ -520,10 +656,8 @@ impl<'a> Parser<'a> {
                         t.start,
                         t.end,
                         format!(
-                            "`{}` holds {}: compare it (e.g. `{} == ...`) or test it with `in`",
-                            field.name(),
+                            "`{field}` holds {}: compare it (e.g. `{field} == ...`) or test it with `in`",
                             field.ty().plural(),
-                            field.name()
                         ),
                     ))
                 }
@@ -531,7 +665,56 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Bytes for a bytes field: a hexadecimal literal (`0x0102`, each pair of digits a
+    /// byte) or ASCII text in quotes.
+    fn bytes_literal(&mut self, field: &Field) -> Result<Literal, ParseError> {
+        let Some(t) = self.next() else {
+            return Err(self.expected("bytes (`0x...`) or a quoted string"));
+        };
+        match &t.tok {
+            Tok::Int(_) | Tok::LongHex => hex_bytes(&self.src[t.start..t.end])
+                .map(Literal::Bytes)
+                .ok_or_else(|| {
+                    err(
+                        t.start,
+                        t.end,
+                        format!(
+                            "`{field}` holds bytes: write them in hexadecimal, two digits a byte \
+                             (`0x0a0b`), or as quoted text"
+                        ),
+                    )
+                }),
+            Tok::Str(text) if !text.is_empty() && text.is_ascii() => {
+                Ok(Literal::Bytes(text.as_bytes().to_vec()))
+            }
+            Tok::Str(_) => Err(err(
+                t.start,
+                t.end,
+                "quoted bytes must be non-empty ASCII text; write other bytes in hexadecimal \
+                 (`0xc3a9`)",
+            )),
+            _ => {
+                self.pos -= 1;
+                Err(self.expected("bytes (`0x...`) or a quoted string"))
+            }
+        }
+    }
+
     fn literal(&mut self, field: &Field, op: CmpOp) -> Result<Literal, ParseError> {
+        if field.ty() == FieldType::Bytes {
+            if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                let (s, e) = self.here();
+                return Err(err(
+                    s,
+                    e,
+                    format!(
+                        "`{field}` holds bytes, which are compared with `==` and `!=` only \
+                         (slice it, or use `contains`)"
+                    ),
+                ));
+            }
+            return self.bytes_literal(field);
+        }
         let Some(t) = self.next() else {
             return Err(self.expected("a value"));
         };

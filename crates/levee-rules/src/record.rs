@@ -21,6 +21,8 @@ pub trait Record {
     fn bool(&self, f: &Field) -> Option<bool>;
     /// A string field's value, if the record has it.
     fn str(&self, f: &Field) -> Option<Cow<'_, str>>;
+    /// A bytes field's value (or its slice), if the record has it.
+    fn bytes(&self, f: &Field) -> Option<&[u8]>;
 }
 
 impl Record for Packet<'_> {
@@ -43,6 +45,11 @@ impl Record for Packet<'_> {
     fn str(&self, f: &Field) -> Option<Cow<'_, str>> {
         f.str(self).map(Cow::Owned)
     }
+
+    #[inline]
+    fn bytes(&self, f: &Field) -> Option<&[u8]> {
+        f.bytes(self)
+    }
 }
 
 /// A log line: the client is `ip.src`; the request's parts are the `http.*` and `tls.*`
@@ -63,6 +70,11 @@ impl Record for Request<'_> {
     }
 
     fn bool(&self, _: &Field) -> Option<bool> {
+        None
+    }
+
+    /// A log line holds no packet payload.
+    fn bytes(&self, _: &Field) -> Option<&[u8]> {
         None
     }
 

@@ -43,7 +43,7 @@ enum Fast {
     IpIn(Field, Vec<(u32, u32)>, Vec<(u128, u128)>),
     Flag(Field),
     /// Anything else, through the general evaluator.
-    General(Expr),
+    General(Box<Expr>),
 }
 
 impl Fast {
@@ -68,7 +68,7 @@ impl Fast {
                 Fast::IpIn(*field, set.v4_ranges.clone(), set.v6_ranges.clone())
             }
             Expr::Flag(field) => Fast::Flag(*field),
-            other => Fast::General(other.clone()),
+            other => Fast::General(Box::new(other.clone())),
         }
     }
 
@@ -177,7 +177,7 @@ impl RuleSet {
                 .zip(&app)
                 .map(|(a, &is_app)| {
                     if is_app {
-                        Fast::General(a.clone())
+                        Fast::General(Box::new(a.clone()))
                     } else {
                         Fast::new(a)
                     }
@@ -323,8 +323,13 @@ fn necessary_atoms(f: &Formula, out: &mut Vec<usize>) {
     }
 }
 
+/// Whether a condition is read only once the cheaper ones of its conjunction held: layer-7
+/// fields (decoded on demand) and payloads (searched, or sliced past headers), so that a
+/// packet failing a header test costs nothing more.
 fn is_application(e: &Expr) -> bool {
-    e.fields().iter().any(|f| f.is_application())
+    e.fields()
+        .iter()
+        .any(|f| f.is_application() || f.is_payload())
 }
 
 /// Turns conjunctions of plain conditions into bit masks (recursively).
@@ -556,11 +561,38 @@ mod tests {
             (step % n as u64) as usize
         };
         let mut conditions = Vec::new();
-        for k in 0..400 {
+        for k in 0..700 {
             let (lt, data, len) = &frames[pick(frames.len())];
             let p = decode(*lt, data, *len);
             let Some(ip) = p.ip.as_ref() else { continue };
-            let c = match k % 10 {
+            // The packet's payload, for conditions on payloads (read lazily by the set).
+            let payload = p
+                .udp()
+                .map(|_| ("udp", p.payload))
+                .or(p.tcp().map(|_| ("tcp", p.payload)))
+                .filter(|(_, b)| b.len() >= 4 && !p.is_cut());
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            let c = match k % 13 {
+                10 => match payload {
+                    Some((t, b)) if k % 2 == 0 => format!("{t}.payload[0:4] == 0x{}", hex(&b[..4])),
+                    Some((t, b)) => format!(
+                        "{t}.payload[-2:2] == 0x{} and ip.dst == {}",
+                        hex(&b[b.len() - 2..]),
+                        ip.dst
+                    ),
+                    None => continue,
+                },
+                11 => match payload {
+                    Some((t, b)) => format!("len({t}.payload) >= {}", b.len()),
+                    None => continue,
+                },
+                12 => match payload {
+                    Some((t, b)) => format!(
+                        "ip.proto in {{6 17}} and {t}.payload contains 0x{}",
+                        hex(&b[b.len() / 2..b.len() / 2 + 2])
+                    ),
+                    None => continue,
+                },
                 0 => format!("ip.src == {}", ip.src),
                 1 => format!("ip.dst in {{ {} 192.0.2.0/24 }}", network(ip.dst, 24)),
                 2 => format!("ip.ttl in {{{}..{}}}", ip.ttl, ip.ttl.saturating_add(3)),
@@ -583,6 +615,8 @@ mod tests {
             };
             conditions.push(c);
         }
+        let on_payloads = conditions.iter().filter(|c| c.contains("payload")).count();
+        assert!(on_payloads >= 25, "{on_payloads} conditions on payloads");
         let srcs: Vec<String> = (0..300)
             .map(|_| match pick(3) {
                 0 => conditions[pick(conditions.len())].clone(),

@@ -181,6 +181,7 @@ fn addr_test(dir: &str, net: &IpNet) -> String {
 }
 
 fn leaf(e: &Expr, lists: &Lists) -> Result<String, String> {
+    super::refuse_payload(e, "libpcap")?;
     match e {
         Expr::Flag(f) => {
             if let Some(bit) = flag_bit(f) {

@@ -466,6 +466,7 @@ impl Writer<'_> {
     }
 
     fn network_leaf(&self, leaf: &Expr, cx: Context) -> Result<String, String> {
+        super::refuse_payload(leaf, "Cloudflare")?;
         let fields = leaf.fields();
         let name = fields.first().map(|f| f.name()).unwrap_or_default();
         let needs_v4 = |what: &str| -> Result<(), String> {

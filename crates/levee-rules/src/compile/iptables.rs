@@ -355,6 +355,7 @@ fn addr_leaf(
 }
 
 fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
+    super::refuse_payload(e, "iptables")?;
     match e {
         Expr::Flag(f) if crate::field::tcp_flag_bit(f.name()).is_none() => {
             // The IPv4 header's flags, read from its sixth and seventh bytes.

@@ -78,6 +78,17 @@ pub(crate) fn dnf<T: Clone>(
     }
 }
 
+/// Refuses a leaf condition on a payload (`udp.payload[0:4]`, `len(tcp.payload)`) for a
+/// target levee does not write payload conditions for, naming the field.
+pub(crate) fn refuse_payload(leaf: &Expr, target: &str) -> Result<(), String> {
+    match leaf.fields().into_iter().find(|f| f.is_payload()) {
+        Some(f) => Err(format!(
+            "`{f}`: levee does not write payload conditions for {target} yet"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A time unit kernel rate limits count in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RateUnit {
@@ -424,6 +435,7 @@ pub fn expressible(field: &str) -> Vec<Target> {
         levee_decode::FieldKind::Int => format!("{field} == 1"),
         levee_decode::FieldKind::Ip => format!("{field} == 192.0.2.1"),
         levee_decode::FieldKind::Str => format!("{field} == \"x\""),
+        levee_decode::FieldKind::Bytes => format!("{field}[0:1] == 0x00"),
     };
     let text = format!(
         "version = 1\n[[rule]]\nid = \"probe\"\nexpression = '{condition}'\naction = \"block\"\n"

@@ -362,6 +362,7 @@ fn addr_leaf(name: &str, nets: &[IpNet], negate: bool, absent: bool) -> Result<V
 
 /// The disjunctive normal form of a leaf, or of its negation.
 fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, String> {
+    super::refuse_payload(e, "nftables")?;
     match e {
         Expr::Flag(f) if crate::field::tcp_flag_bit(f.name()).is_none() => {
             ip_flag(f.name(), negate)

@@ -210,8 +210,20 @@ impl Circuit<'_> {
                     false,
                 )
             }
-            Expr::Contains { field, needle } => {
-                self.field_map(field.name(), &literal_regex(needle), false)
+            Expr::Contains { field, .. }
+            | Expr::Matches { field, .. }
+            | Expr::Cmp { field, .. }
+                if field.is_payload() =>
+            {
+                Err(format!(
+                    "`{field}` is a packet's payload: nginx sees HTTP requests, not packets \
+                     (write it for nftables, iptables or libpcap)"
+                ))
+            }
+            Expr::Contains { field, needle, .. } => {
+                // A string field's needle is a string: its bytes are its UTF-8.
+                let text = String::from_utf8_lossy(needle.as_bytes());
+                self.field_map(field.name(), &literal_regex(&text), false)
             }
             Expr::Matches { field, pattern, .. } => {
                 if pattern.contains(['\n', '\r']) {
