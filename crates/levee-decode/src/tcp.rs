@@ -194,6 +194,8 @@ pub(crate) fn decode_tcp<'a>(p: &mut Packet<'a>, data: &'a [u8]) {
             if data.len() >= 20 {
                 p.transport = Transport::Tcp(fixed_header(data, TcpOptions::default()));
             }
+            // Where the data would start is not known: none is taken for it.
+            p.payload = &[];
             p.fail(Layer::Transport, IssueKind::Malformed)
         }
     }

@@ -478,16 +478,19 @@ mod tests {
     }
 
     #[test]
-    fn engines_that_write_no_payload_refuse_it_by_name() {
+    fn engines_that_write_no_payload_conditions_refuse_them_by_name() {
         let text = "version = 1\n[[rule]]\nid = \"magic\"\nexpression = 'udp.payload[0:4] == 0xdeadbeef'\naction = \"block\"\n";
         let file = RulesFile::parse("t.toml", text, None).unwrap();
         for target in compile::Target::EXPRESSING {
-            let e = compile::render(&file, *target, "t.toml", "eth0").unwrap_err();
-            let all = e.problems.join("\n");
+            let result = compile::render(&file, *target, "t.toml", "eth0");
+            if *target == compile::Target::Bpf {
+                // libpcap reads payload slices.
+                assert!(result.is_ok(), "{result:?}");
+                continue;
+            }
+            let all = result.unwrap_err().problems.join("\n");
             assert!(all.contains("udp.payload"), "{target:?}: {all}");
         }
-        let e = compile::bpf::compile(&file.rules[0].expression, &file.lists).unwrap_err();
-        assert!(e.contains("`udp.payload[0:4]`"), "{e}");
     }
 
     #[test]

@@ -30,6 +30,8 @@ use levee_rules::RulesFile;
 
 /// Rules drawn per seed.
 const RULES: usize = 160;
+/// Rules on payloads drawn per seed besides: alone, with another condition, negated.
+const PAYLOAD_RULES: usize = 60;
 
 /// Per rule (by its index), the packets it matched.
 type Decisions = BTreeMap<usize, Vec<bool>>;
@@ -376,9 +378,19 @@ fn one_seed(seed: u64) {
     // Rules drawn over the capture's own values; the parser refuses none of them.
     let mut r = Rng(seed);
     let lists = write_lists(&mut r, &packets, &dir);
-    let exprs: Vec<(usize, String)> = (0..RULES)
+    let mut exprs: Vec<(usize, String)> = (0..RULES)
         .map(|i| (i, expression(&mut r, &packets, 3)))
         .collect();
+    for i in RULES..RULES + PAYLOAD_RULES {
+        let on_payload = payload_leaf(&mut r, &packets);
+        let e = match r.below(5) {
+            0 | 1 => on_payload,
+            2 => format!("not {on_payload}"),
+            3 => format!("({on_payload} and {})", leaf(&mut r, &packets)),
+            _ => format!("not ({on_payload} or {})", leaf(&mut r, &packets)),
+        };
+        exprs.push((i, e));
+    }
     for (i, e) in &exprs {
         if let Err(err) = levee_rules::parse(e, &lists) {
             panic!(
@@ -391,6 +403,11 @@ fn one_seed(seed: u64) {
     let mut summary = Vec::new();
     for target in [Target::Bpf, Target::Nftables, Target::Iptables] {
         let (ok, refused) = accepted(target, &exprs, &dir);
+        if target == Target::Bpf {
+            // Slices and lengths of payloads: libpcap reads them all.
+            let payload_rules = ok.iter().filter(|(i, _)| *i >= RULES).count();
+            assert_eq!(payload_rules, PAYLOAD_RULES, "bpf: {refused:#?}");
+        }
         // Most rules must be compiled, or the test proves little.
         assert!(
             ok.len() * 2 >= exprs.len(),

@@ -8,13 +8,16 @@
 //! * IPv6 fields after the fixed header are read at fixed offsets, as if no extension header
 //!   came first (levee walks extension headers; libpcap's `tcp[]` does not exist for IPv6);
 //! * tunnels: libpcap sees the outer header, levee the inner one;
+//! * payloads: slices and lengths, each load behind a test of the payload's length as levee
+//!   finds it (a load past the packet would end the whole filter); an IP length that claims
+//!   more than the frame holds is taken at its word; no search (`contains`, `matches`);
 //! * VLAN: the filter is written for untagged, single-tagged and double-tagged frames, each
 //!   copy guarded by raw tests of the tags so that negations hold only where they should.
 
 use ipnet::IpNet;
 
 use crate::ast::{CmpOp, Expr, Literal};
-use crate::field::{Field, FieldType};
+use crate::field::{Field, FieldType, View};
 use crate::Lists;
 
 /// How a field reads in BPF, per IP version: the guard that says the field exists, and the
@@ -180,8 +183,238 @@ fn addr_test(dir: &str, net: &IpNet) -> String {
     }
 }
 
+/// How a payload reads in BPF, for one IP version and one way its length is found: the
+/// guard that says this way applies, the payload's length, and how a load at an offset into
+/// the payload is written.
+struct PayloadWay {
+    guard: String,
+    /// The payload's length, an expression (`0` when the packet has none).
+    len: String,
+    /// `load(offset, size)`: `size` bytes at `offset` into the payload.
+    load: fn(&str, u32) -> String,
+}
+
+/// The IPv4 payload's length, as levee bounds it (the total length less the header).
+const IP4_PAYLOAD: &str = "(ip[2:2] - ((ip[0] & 0xf) << 2))";
+/// The IPv6 payload's length (extension headers are not walked: see the module's limits).
+const IP6_PAYLOAD: &str = "ip6[4:2]";
+
+/// Every way of reading a transport's payload, per IP version, as levee decodes it: UDP's
+/// ends at its length field or at the IP payload's end, whichever is first (the IP payload's
+/// end when the length field is below 8); TCP's starts after the header's stated length; ICMP's
+/// after the 8-byte header.
+fn payload_ways(transport: &str) -> Option<Vec<PayloadWay>> {
+    let tcp4_hl = "((tcp[12] & 0xf0) >> 2)";
+    let tcp6_hl = "((ip6[52] & 0xf0) >> 2)";
+    Some(match transport {
+        "udp" => vec![
+            PayloadWay {
+                guard: format!("{UDP4} and udp[4:2] >= 8 and udp[4:2] <= {IP4_PAYLOAD}"),
+                len: "(udp[4:2] - 8)".into(),
+                load: |o, k| format!("udp[8 + {o}:{k}]"),
+            },
+            PayloadWay {
+                guard: format!(
+                    "{UDP4} and (udp[4:2] < 8 or udp[4:2] > {IP4_PAYLOAD}) and {IP4_PAYLOAD} >= 8"
+                ),
+                len: format!("({IP4_PAYLOAD} - 8)"),
+                load: |o, k| format!("udp[8 + {o}:{k}]"),
+            },
+            PayloadWay {
+                guard: format!("{UDP6} and ip6[44:2] >= 8 and ip6[44:2] <= {IP6_PAYLOAD}"),
+                len: "(ip6[44:2] - 8)".into(),
+                load: |o, k| format!("ip6[48 + {o}:{k}]"),
+            },
+            PayloadWay {
+                guard: format!(
+                    "{UDP6} and (ip6[44:2] < 8 or ip6[44:2] > {IP6_PAYLOAD}) and {IP6_PAYLOAD} >= 8"
+                ),
+                len: format!("({IP6_PAYLOAD} - 8)"),
+                load: |o, k| format!("ip6[48 + {o}:{k}]"),
+            },
+        ],
+        "tcp" => vec![
+            PayloadWay {
+                guard: format!("{TCP4} and {tcp4_hl} >= 20 and {IP4_PAYLOAD} >= {tcp4_hl}"),
+                len: format!("({IP4_PAYLOAD} - {tcp4_hl})"),
+                load: |o, k| format!("tcp[((tcp[12] & 0xf0) >> 2) + {o}:{k}]"),
+            },
+            PayloadWay {
+                // A header whose stated length is short of 20 bytes, or longer than the
+                // segment, leaves no payload (levee reads no options then either).
+                guard: format!(
+                    "{TCP4} and {IP4_PAYLOAD} >= 20 \
+                     and ({tcp4_hl} < 20 or {IP4_PAYLOAD} < {tcp4_hl})"
+                ),
+                len: "0".into(),
+                load: |o, k| format!("tcp[((tcp[12] & 0xf0) >> 2) + {o}:{k}]"),
+            },
+            PayloadWay {
+                guard: format!("{TCP6} and {tcp6_hl} >= 20 and {IP6_PAYLOAD} >= {tcp6_hl}"),
+                len: format!("({IP6_PAYLOAD} - {tcp6_hl})"),
+                load: |o, k| format!("ip6[40 + ((ip6[52] & 0xf0) >> 2) + {o}:{k}]"),
+            },
+            PayloadWay {
+                guard: format!(
+                    "{TCP6} and {IP6_PAYLOAD} >= 20 \
+                     and ({tcp6_hl} < 20 or {IP6_PAYLOAD} < {tcp6_hl})"
+                ),
+                len: "0".into(),
+                load: |o, k| format!("ip6[40 + ((ip6[52] & 0xf0) >> 2) + {o}:{k}]"),
+            },
+        ],
+        "icmp" => vec![
+            PayloadWay {
+                guard: format!("{ICMP4} and {IP4_PAYLOAD} >= 8"),
+                len: format!("({IP4_PAYLOAD} - 8)"),
+                load: |o, k| format!("icmp[8 + {o}:{k}]"),
+            },
+            PayloadWay {
+                guard: format!("{ICMP4} and {IP4_PAYLOAD} < 8 and {IP4_PAYLOAD} >= 2"),
+                len: "0".into(),
+                load: |o, k| format!("icmp[8 + {o}:{k}]"),
+            },
+            PayloadWay {
+                guard: format!("{ICMP6} and {IP6_PAYLOAD} >= 8"),
+                len: format!("({IP6_PAYLOAD} - 8)"),
+                load: |o, k| format!("ip6[48 + {o}:{k}]"),
+            },
+            PayloadWay {
+                guard: format!("{ICMP6} and {IP6_PAYLOAD} < 8 and {IP6_PAYLOAD} >= 2"),
+                len: "0".into(),
+                load: |o, k| format!("ip6[48 + {o}:{k}]"),
+            },
+        ],
+        _ => return None,
+    })
+}
+
+/// `bytes` compared (`equal` or not) with the payload from `from` (a byte offset), or from
+/// `back` bytes before its end, in loads of 4, 2 and 1 bytes: all equal, or one differing.
+fn bytes_test(way: &PayloadWay, from: Result<usize, u32>, bytes: &[u8], equal: bool) -> String {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let k = match bytes.len() - at {
+            n if n >= 4 => 4,
+            n if n >= 2 => 2,
+            _ => 1,
+        };
+        let value = bytes[at..at + k]
+            .iter()
+            .fold(0u32, |v, &b| (v << 8) | u32::from(b));
+        let o = match from {
+            Ok(start) => (start + at).to_string(),
+            Err(back) if at == 0 => format!("{} - {back}", way.len),
+            Err(back) => format!("{} - {back} + {at}", way.len),
+        };
+        let sym = if equal { "==" } else { "!=" };
+        parts.push(format!("{} {sym} {value:#x}", (way.load)(&o, k as u32)));
+        at += k;
+    }
+    let joined = parts.join(if equal { " and " } else { " or " });
+    format!("({joined})")
+}
+
+/// A condition on a payload (a slice compared with bytes, its length compared or in a set):
+/// the payload's length is tested before any byte is loaded, since a load past the packet
+/// would end the whole filter. `contains` and `matches` are refused: BPF cannot search.
+fn payload_leaf(e: &Expr, field: &Field) -> Result<String, String> {
+    let transport = field.name().split('.').next().unwrap_or_default();
+    let ways = payload_ways(transport)
+        .ok_or_else(|| format!("`{field}` cannot be read by a libpcap filter"))?;
+    let mut parts = Vec::new();
+    for way in &ways {
+        let len = &way.len;
+        // The test on this way, `None` when it can never hold (a slice of no payload).
+        let test: Option<String> = match e {
+            Expr::Cmp {
+                field,
+                op,
+                value: Literal::Bytes(bytes),
+            } => {
+                let equal = *op == CmpOp::Eq;
+                let n = bytes.len();
+                match field.view() {
+                    View::Slice { start, len: k } => {
+                        let k = usize::from(k);
+                        debug_assert_eq!(k, n, "the parser sizes a slice's bytes");
+                        if len == "0" {
+                            None
+                        } else if start >= 0 {
+                            let need = start as usize + k;
+                            Some(format!(
+                                "{len} >= {need} and {}",
+                                bytes_test(way, Ok(start as usize), bytes, equal)
+                            ))
+                        } else {
+                            let back = start.unsigned_abs();
+                            Some(format!(
+                                "{len} >= {back} and {}",
+                                bytes_test(way, Err(back), bytes, equal)
+                            ))
+                        }
+                    }
+                    View::Whole if len == "0" => (!equal).then(|| "len >= 0".to_string()),
+                    View::Whole if equal => Some(format!(
+                        "{len} == {n} and {}",
+                        bytes_test(way, Ok(0), bytes, true)
+                    )),
+                    View::Whole => Some(format!(
+                        "({len} != {n} or {})",
+                        bytes_test(way, Ok(0), bytes, false)
+                    )),
+                    View::Len => None,
+                }
+            }
+            Expr::Cmp {
+                field,
+                op,
+                value: Literal::Int(v),
+            } if field.view() == View::Len => {
+                if len == "0" {
+                    op.holds(0, *v).then(|| "len >= 0".to_string())
+                } else {
+                    Some(format!("{len} {} {v}", cmp_sym(*op)))
+                }
+            }
+            Expr::In { field, set } if field.view() == View::Len => {
+                if len == "0" {
+                    set.contains_int(0).then(|| "len >= 0".to_string())
+                } else {
+                    let ranges: Vec<String> = set
+                        .int_ranges
+                        .iter()
+                        .map(|&(lo, hi)| {
+                            if lo == hi {
+                                format!("{len} == {lo}")
+                            } else {
+                                format!("({len} >= {lo} and {len} <= {hi})")
+                            }
+                        })
+                        .collect();
+                    Some(format!("({})", ranges.join(" or ")))
+                }
+            }
+            Expr::Contains { .. } | Expr::Matches { .. } => {
+                return Err(format!(
+                    "`{field}`: a libpcap filter cannot search a payload; compare a slice \
+                     (`{field}[0:4] == 0x...`) instead"
+                ))
+            }
+            _ => return Err(format!("`{e}` cannot be read by a libpcap filter")),
+        };
+        if let Some(t) = test {
+            parts.push(format!("({} and {t})", way.guard));
+        }
+    }
+    Ok(any(parts))
+}
+
 fn leaf(e: &Expr, lists: &Lists) -> Result<String, String> {
-    super::refuse_payload(e, "libpcap")?;
+    if let Some(field) = e.fields().into_iter().find(|f| f.is_payload()) {
+        return payload_leaf(e, &field);
+    }
     match e {
         Expr::Flag(f) => {
             if let Some(bit) = flag_bit(f) {
@@ -235,7 +468,7 @@ fn leaf(e: &Expr, lists: &Lists) -> Result<String, String> {
                         } else {
                             *field
                         },
-                        |_| "1 == 1".to_string(),
+                        |_| "len >= 0".to_string(),
                         |_| true,
                     )?;
                     Ok(format!("({exists} and not {inner})"))
@@ -348,6 +581,39 @@ pub fn compile(e: &Expr, lists: &Lists) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::parse_plain;
+
+    #[test]
+    fn payload_slices_load_only_what_the_payload_holds() {
+        let c = |s: &str| compile(&parse_plain(s).unwrap(), &Lists::new());
+        // The length is tested before the load: a load past the packet would end the filter.
+        let f = c("udp.payload[2:6] == 0x0102030405ff").unwrap();
+        assert!(
+            f.contains(
+                "(udp[4:2] - 8) >= 8 and (udp[8 + 2:4] == 0x1020304 and udp[8 + 6:2] == 0x5ff)"
+            ),
+            "{f}"
+        );
+        assert!(f.contains("ip6[48 + 2:4] == 0x1020304"), "{f}");
+        // From the end; TCP after the header's stated length.
+        let f = c("tcp.payload[-3:1] != 0x41").unwrap();
+        assert!(
+            f.contains("tcp[((tcp[12] & 0xf0) >> 2) + ((ip[2:2] - ((ip[0] & 0xf) << 2)) - ((tcp[12] & 0xf0) >> 2)) - 3:1] != 0x41"),
+            "{f}"
+        );
+        // A length, including the packets that carry none.
+        let f = c("len(icmp.payload) == 0").unwrap();
+        assert!(
+            f.contains("(ip[2:2] - ((ip[0] & 0xf) << 2)) < 8 and"),
+            "{f}"
+        );
+        assert!(
+            f.contains("((ip[2:2] - ((ip[0] & 0xf) << 2)) - 8) == 0"),
+            "{f}"
+        );
+        // A search is refused with what to write instead.
+        let e = c("udp.payload contains \"x\"").unwrap_err();
+        assert!(e.contains("cannot search a payload"), "{e}");
+    }
 
     #[test]
     fn conditions_become_guarded_byte_tests() {

@@ -576,6 +576,56 @@ pub fn leaf(r: &mut Rng, packets: &[levee_decode::Packet<'_>]) -> String {
     }
 }
 
+/// A condition on a payload, its bytes or length taken from a packet of the capture: a slice
+/// from the start or the end compared with `==` or `!=`, or the length compared or in a set.
+pub fn payload_leaf(r: &mut Rng, packets: &[levee_decode::Packet<'_>]) -> String {
+    let transport = *r.pick(&["udp", "tcp", "icmp", "udp"]);
+    let layer = levee_decode::field_def(&format!("{transport}.payload"))
+        .unwrap()
+        .layer;
+    let mut payload = None;
+    for _ in 0..40 {
+        let p = r.pick(packets);
+        if let Some(b) = p.payload_of(layer).filter(|b| !b.is_empty() && !p.is_cut()) {
+            payload = Some(b);
+            break;
+        }
+    }
+    let Some(b) = payload else {
+        return format!("len({transport}.payload) > {}", r.below(60));
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let op = if r.chance(75) { "==" } else { "!=" };
+    match r.below(5) {
+        0 | 1 => {
+            let start = r.below(b.len().min(48));
+            let n = 1 + r.below((b.len() - start).min(9));
+            format!(
+                "{transport}.payload[{start}:{n}] {op} 0x{}",
+                hex(&b[start..start + n])
+            )
+        }
+        2 | 3 => {
+            let back = 1 + r.below(b.len().min(48));
+            let n = 1 + r.below(back.min(9));
+            let from = b.len() - back;
+            format!(
+                "{transport}.payload[-{back}:{n}] {op} 0x{}",
+                hex(&b[from..from + n])
+            )
+        }
+        _ => {
+            let n = b.len();
+            match r.below(4) {
+                0 => format!("len({transport}.payload) == {n}"),
+                1 => format!("len({transport}.payload) < {n}"),
+                2 => format!("len({transport}.payload) >= {n}"),
+                _ => format!("len({transport}.payload) in {{0 {}..{n}}}", n / 2),
+            }
+        }
+    }
+}
+
 pub fn expression(r: &mut Rng, packets: &[levee_decode::Packet<'_>], depth: u32) -> String {
     if depth == 0 || r.chance(35) {
         return leaf(r, packets);
