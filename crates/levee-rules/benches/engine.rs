@@ -87,12 +87,27 @@ fn payloads(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine");
     g.throughput(Throughput::Elements(packets.len() as u64));
     g.sample_size(20);
+    g.bench_function("read+decode+100 rules, 20 on payloads", |b| {
+        b.iter(|| {
+            let mut engine = levee_rules::Engine::new(&rules);
+            let mut r = CaptureReader::open(&path).unwrap();
+            let mut dropped = 0u64;
+            while let Some(Item::Frame(f)) = r.next_item() {
+                let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+                dropped += u64::from(engine.apply(f.ts_nanos, &p).dropped);
+            }
+            dropped
+        })
+    });
     for (name, rules) in [
         (
             "100 rules, none on payloads, on decoded packets",
             rules_file(0),
         ),
-        ("100 rules, 20 on payloads, on decoded packets", rules),
+        (
+            "100 rules, 20 on payloads, on decoded packets",
+            rules.clone(),
+        ),
     ] {
         let mut engine = levee_rules::Engine::new(&rules);
         g.bench_function(name, |b| {
