@@ -479,7 +479,7 @@ mod tests {
 
     #[test]
     fn engines_that_write_no_payload_conditions_refuse_them_by_name() {
-        let text = "version = 1\n[[rule]]\nid = \"magic\"\nexpression = 'udp.payload[0:4] == 0xdeadbeef'\naction = \"block\"\n";
+        let text = "version = 1\n[[rule]]\nid = \"magic\"\nexpression = 'tcp.payload[0:4] == 0xdeadbeef'\naction = \"block\"\n";
         let file = RulesFile::parse("t.toml", text, None).unwrap();
         for target in compile::Target::EXPRESSING {
             let result = compile::render(&file, *target, "t.toml", "eth0");
@@ -489,8 +489,29 @@ mod tests {
                 continue;
             }
             let all = result.unwrap_err().problems.join("\n");
-            assert!(all.contains("udp.payload"), "{target:?}: {all}");
+            assert!(all.contains("tcp.payload"), "{target:?}: {all}");
         }
+        // nftables writes a UDP payload's slices from its start, and refuses their negation
+        // with the reason.
+        let udp = |expr: &str| {
+            let text = format!(
+                "version = 1\n[[rule]]\nid = \"magic\"\nexpression = '{expr}'\naction = \"block\"\n"
+            );
+            let file = RulesFile::parse("t.toml", &text, None).unwrap();
+            compile::render(&file, compile::Target::Nftables, "t.toml", "eth0")
+        };
+        let nft = udp("udp.payload[2:4] == 0xdeadbeef").unwrap();
+        assert!(
+            nft.contains("udp length >= 14 @th,80,32 0xdeadbeef"),
+            "{nft}"
+        );
+        let e = udp("not udp.payload[2:4] == 0xdeadbeef").unwrap_err();
+        assert!(e.problems[0].contains("first fragment"), "{e:?}");
+        let e = udp("len(udp.payload) > 4").unwrap_err();
+        assert!(
+            e.problems[0].contains("slices from the payload's start only"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -361,8 +361,111 @@ fn addr_leaf(name: &str, nets: &[IpNet], negate: bool, absent: bool) -> Result<V
 }
 
 /// The disjunctive normal form of a leaf, or of its negation.
+/// The bytes `bytes` compared with the UDP payload from byte `start`: one raw match of the
+/// transport header per 32 bits (or fewer, at the end), `equal` or each differing.
+fn udp_payload_chunks(start: usize, bytes: &[u8], equal: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let k = (bytes.len() - at).min(4);
+        let value = bytes[at..at + k]
+            .iter()
+            .fold(0u32, |v, &b| (v << 8) | u32::from(b));
+        let bit = (8 + start + at) * 8;
+        let sym = if equal { "" } else { "!= " };
+        out.push(format!("@th,{bit},{} {sym}{value:#x}", k * 8));
+        at += k;
+    }
+    out
+}
+
+/// A condition on the UDP payload: a slice from its start compared with bytes, the only
+/// payload condition nft decides exactly as levee does.
+///
+/// The slice is there when the UDP length field says the datagram holds it and the load
+/// succeeds: on an unfragmented packet the length field ends the payload (the test keeps
+/// Ethernet padding after a short datagram from being read as payload); on a first fragment
+/// the field claims the whole datagram, while levee's payload ends with the fragment, and a
+/// load past the fragment fails, as levee's slice is absent there. Whatever needs where the
+/// payload ends (a negation, which holds where the slice is absent, a length, the whole
+/// payload, a slice from the end) cannot be written: nft cannot subtract header lengths.
+/// TCP's and ICMP's payloads start or end where only such arithmetic finds them.
+fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj>, String> {
+    use crate::field::View;
+    let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
+    if field.name() != "udp.payload" {
+        return refuse(
+            "nftables cannot find where a TCP or ICMP payload starts or ends (it cannot \
+             subtract header lengths)",
+        );
+    }
+    if negate {
+        return refuse(
+            "a negated payload condition holds where the payload lacks the bytes, which \
+             nftables cannot tell on a first fragment (its UDP length claims the whole \
+             datagram)",
+        );
+    }
+    let (start, len, bytes, op) = match (e, field.view()) {
+        (
+            Expr::Cmp {
+                op: op @ (CmpOp::Eq | CmpOp::Ne),
+                value: Literal::Bytes(bytes),
+                ..
+            },
+            View::Slice { start, len },
+        ) if start >= 0 => (start as usize, usize::from(len), bytes, *op),
+        (Expr::Contains { .. } | Expr::Matches { .. }, _) => {
+            return refuse("nftables cannot search a payload (`contains`, `matches`)")
+        }
+        _ => {
+            return refuse(
+                "nftables writes slices from the payload's start only: its length, its end \
+                 and the whole of it need where it ends, which a first fragment's UDP length \
+                 does not say",
+            )
+        }
+    };
+    // `==`: every chunk equal, one line; `!=`: one line per chunk that may differ.
+    let chunks = udp_payload_chunks(start, bytes, op == CmpOp::Eq);
+    let lines: Vec<Vec<String>> = if op == CmpOp::Eq {
+        vec![chunks]
+    } else {
+        chunks.into_iter().map(|c| vec![c]).collect()
+    };
+    let has = format!("udp length >= {}", 8 + start + len);
+    let mut out = Vec::new();
+    // As levee reads transport fields: unfragmented packets and first fragments, IPv4 and
+    // IPv6 (through its extension headers).
+    let versions: [(Family, &[&str]); 3] = [
+        (
+            Family::V4,
+            &["meta protocol ip", "ip frag-off & 0x1fff == 0"],
+        ),
+        (Family::V6, &["meta protocol ip6", "exthdr frag missing"]),
+        (Family::V6, &["meta protocol ip6", "frag frag-off 0"]),
+    ];
+    for (fam, with) in versions {
+        for line in &lines {
+            let mut conj: Conj = with.iter().map(|w| atom(*w, fam)).collect();
+            let mut guard = atom("meta l4proto udp", fam);
+            guard.l4 = Some("udp");
+            conj.push(guard);
+            for t in std::iter::once(&has).chain(line) {
+                let mut a = atom(t.clone(), fam);
+                a.l4 = Some("udp");
+                conj.push(a);
+            }
+            out.push(conj);
+        }
+    }
+    Ok(out)
+}
+
 fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, String> {
-    super::refuse_payload(e, "nftables")?;
+    if let Some(field) = e.fields().into_iter().find(|f| f.is_payload()) {
+        return payload_leaf(e, &field, negate);
+    }
     match e {
         Expr::Flag(f) if crate::field::tcp_flag_bit(f.name()).is_none() => {
             ip_flag(f.name(), negate)
