@@ -76,6 +76,27 @@ fn frames(path: &std::path::Path) -> Vec<(u32, i64, Vec<u8>, u32)> {
     frames
 }
 
+/// The packets dropped when the rules are applied to the capture as it is read and decoded.
+fn read_and_apply(path: &std::path::Path, rules: &levee_rules::RulesFile) -> u64 {
+    let mut engine = levee_rules::Engine::new(rules);
+    let mut r = CaptureReader::open(path).unwrap();
+    let mut dropped = 0u64;
+    while let Some(Item::Frame(f)) = r.next_item() {
+        let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+        dropped += u64::from(engine.apply(f.ts_nanos, &p).dropped);
+    }
+    dropped
+}
+
+/// The packets dropped when the rules are applied to packets decoded beforehand.
+fn apply(engine: &mut levee_rules::Engine, packets: &[(i64, levee_decode::Packet<'_>)]) -> u64 {
+    let mut dropped = 0u64;
+    for (ts, p) in packets {
+        dropped += u64::from(engine.apply(*ts, p).dropped);
+    }
+    dropped
+}
+
 fn payloads(c: &mut Criterion) {
     let path = capture("multi");
     let rules = rules_file(20);
@@ -88,16 +109,7 @@ fn payloads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(packets.len() as u64));
     g.sample_size(20);
     g.bench_function("read+decode+100 rules, 20 on payloads", |b| {
-        b.iter(|| {
-            let mut engine = levee_rules::Engine::new(&rules);
-            let mut r = CaptureReader::open(&path).unwrap();
-            let mut dropped = 0u64;
-            while let Some(Item::Frame(f)) = r.next_item() {
-                let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
-                dropped += u64::from(engine.apply(f.ts_nanos, &p).dropped);
-            }
-            dropped
-        })
+        b.iter(|| read_and_apply(&path, &rules))
     });
     for (name, rules) in [
         (
@@ -110,15 +122,7 @@ fn payloads(c: &mut Criterion) {
         ),
     ] {
         let mut engine = levee_rules::Engine::new(&rules);
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut dropped = 0u64;
-                for (ts, p) in &packets {
-                    dropped += u64::from(engine.apply(*ts, p).dropped);
-                }
-                dropped
-            })
-        });
+        g.bench_function(name, |b| b.iter(|| apply(&mut engine, &packets)));
     }
     g.finish();
     let _ = std::fs::remove_file(&path);
@@ -142,16 +146,7 @@ fn engine(c: &mut Criterion) {
         })
     });
     g.bench_function("read+decode+100 rules", |b| {
-        b.iter(|| {
-            let mut engine = levee_rules::Engine::new(&rules);
-            let mut r = CaptureReader::open(&path).unwrap();
-            let mut dropped = 0u64;
-            while let Some(Item::Frame(f)) = r.next_item() {
-                let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
-                dropped += u64::from(engine.apply(f.ts_nanos, &p).dropped);
-            }
-            dropped
-        })
+        b.iter(|| read_and_apply(&path, &rules))
     });
     // The rules alone: packets read and decoded beforehand.
     let frames = frames(&path);
@@ -161,13 +156,7 @@ fn engine(c: &mut Criterion) {
         .collect();
     let mut engine = levee_rules::Engine::new(&rules);
     g.bench_function("100 rules on decoded packets", |b| {
-        b.iter(|| {
-            let mut dropped = 0u64;
-            for (ts, p) in &packets {
-                dropped += u64::from(engine.apply(*ts, p).dropped);
-            }
-            dropped
-        })
+        b.iter(|| apply(&mut engine, &packets))
     });
     g.finish();
     let _ = std::fs::remove_file(&path);

@@ -135,25 +135,32 @@ mod tests {
     use super::*;
     use levee_decode::{decode, linktype};
 
-    /// An Ethernet/IPv4/TCP SYN from 192.0.2.7:40000 to 10.10.10.10:25565, TTL 57, 60 bytes.
-    fn syn_frame() -> Vec<u8> {
-        let mut f = vec![0u8; 14 + 20 + 20];
+    /// An Ethernet/IPv4 frame from 192.0.2.7 to 10.10.10.10, TTL 57, carrying `l4` (of IP
+    /// protocol `proto`), with IP id `id`.
+    fn ipv4_frame(proto: u8, id: u16, l4: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20];
         f[12] = 0x08;
         let ip = &mut f[14..34];
         ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&40u16.to_be_bytes());
-        ip[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+        ip[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+        ip[4..6].copy_from_slice(&id.to_be_bytes());
         ip[8] = 57;
-        ip[9] = 6;
+        ip[9] = proto;
         ip[12..16].copy_from_slice(&[192, 0, 2, 7]);
         ip[16..20].copy_from_slice(&[10, 10, 10, 10]);
-        let tcp = &mut f[34..54];
+        f.extend_from_slice(l4);
+        f
+    }
+
+    /// An Ethernet/IPv4/TCP SYN from 192.0.2.7:40000 to 10.10.10.10:25565, TTL 57, 60 bytes.
+    fn syn_frame() -> Vec<u8> {
+        let mut tcp = [0u8; 20];
         tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
         tcp[2..4].copy_from_slice(&25565u16.to_be_bytes());
         tcp[12] = 5 << 4;
         tcp[13] = 0x02;
         tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
-        f
+        ipv4_frame(6, 0x1234, &tcp)
     }
 
     fn check(expr: &str) -> bool {
@@ -311,21 +318,12 @@ mod tests {
     /// An Ethernet/IPv4/UDP datagram from 192.0.2.7:40000 to 10.10.10.10:27015 carrying
     /// `payload`, with `pad` bytes of Ethernet padding after it.
     fn udp_frame(payload: &[u8], pad: usize) -> Vec<u8> {
-        let mut f = vec![0u8; 14 + 20 + 8];
-        f[12] = 0x08;
-        let ip_len = (20 + 8 + payload.len()) as u16;
-        let ip = &mut f[14..34];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
-        ip[8] = 57;
-        ip[9] = 17;
-        ip[12..16].copy_from_slice(&[192, 0, 2, 7]);
-        ip[16..20].copy_from_slice(&[10, 10, 10, 10]);
-        let udp = &mut f[34..42];
+        let mut udp = vec![0u8; 8];
         udp[0..2].copy_from_slice(&40000u16.to_be_bytes());
         udp[2..4].copy_from_slice(&27015u16.to_be_bytes());
         udp[4..6].copy_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-        f.extend_from_slice(payload);
+        udp.extend_from_slice(payload);
+        let mut f = ipv4_frame(17, 0, &udp);
         f.extend(std::iter::repeat_n(0xee, pad));
         f
     }

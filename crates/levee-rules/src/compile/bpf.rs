@@ -184,109 +184,116 @@ fn addr_test(dir: &str, net: &IpNet) -> String {
 }
 
 /// How a payload reads in BPF, for one IP version and one way its length is found: the
-/// guard that says this way applies, the payload's length, and how a load at an offset into
-/// the payload is written.
+/// guard that says this way applies, the payload's length, and where its loads start.
 struct PayloadWay {
     guard: String,
     /// The payload's length, an expression (`0` when the packet has none).
     len: String,
-    /// `load(offset, size)`: `size` bytes at `offset` into the payload.
-    load: fn(&str, u32) -> String,
+    /// A load's text up to its offset into the payload: `udp[8` for `udp[8 + 2:4]`.
+    at: &'static str,
 }
 
-/// The IPv4 payload's length, as levee bounds it (the total length less the header).
-const IP4_PAYLOAD: &str = "(ip[2:2] - ((ip[0] & 0xf) << 2))";
-/// The IPv6 payload's length (extension headers are not walked: see the module's limits).
-const IP6_PAYLOAD: &str = "ip6[4:2]";
+impl PayloadWay {
+    /// `size` bytes at `offset` (an expression) into the payload.
+    fn load(&self, offset: &str, size: u32) -> String {
+        format!("{} + {offset}:{size}]", self.at)
+    }
+}
+
+/// What the payloads of one IP version are read with.
+struct PayloadReach {
+    /// The IP payload's length, as levee bounds it (IPv6: extension headers are not walked,
+    /// see the module's limits).
+    ip_payload: &'static str,
+    udp: &'static str,
+    udp_len: &'static str,
+    udp_at: &'static str,
+    tcp: &'static str,
+    tcp_header_len: &'static str,
+    tcp_at: &'static str,
+    icmp: &'static str,
+    icmp_at: &'static str,
+}
+
+const PAYLOADS: [PayloadReach; 2] = [
+    PayloadReach {
+        ip_payload: "(ip[2:2] - ((ip[0] & 0xf) << 2))",
+        udp: UDP4,
+        udp_len: "udp[4:2]",
+        udp_at: "udp[8",
+        tcp: TCP4,
+        tcp_header_len: "((tcp[12] & 0xf0) >> 2)",
+        tcp_at: "tcp[((tcp[12] & 0xf0) >> 2)",
+        icmp: ICMP4,
+        icmp_at: "icmp[8",
+    },
+    PayloadReach {
+        ip_payload: "ip6[4:2]",
+        udp: UDP6,
+        udp_len: "ip6[44:2]",
+        udp_at: "ip6[48",
+        tcp: TCP6,
+        tcp_header_len: "((ip6[52] & 0xf0) >> 2)",
+        tcp_at: "ip6[40 + ((ip6[52] & 0xf0) >> 2)",
+        icmp: ICMP6,
+        icmp_at: "ip6[48",
+    },
+];
 
 /// Every way of reading a transport's payload, per IP version, as levee decodes it: UDP's
 /// ends at its length field or at the IP payload's end, whichever is first (the IP payload's
-/// end when the length field is below 8); TCP's starts after the header's stated length; ICMP's
-/// after the 8-byte header.
+/// end when the length field is below 8); TCP's starts after the header's stated length, and
+/// there is none when that length is short of 20 bytes or past the segment; ICMP's follows
+/// the 8-byte header.
 fn payload_ways(transport: &str) -> Option<Vec<PayloadWay>> {
-    let tcp4_hl = "((tcp[12] & 0xf0) >> 2)";
-    let tcp6_hl = "((ip6[52] & 0xf0) >> 2)";
-    Some(match transport {
-        "udp" => vec![
-            PayloadWay {
-                guard: format!("{UDP4} and udp[4:2] >= 8 and udp[4:2] <= {IP4_PAYLOAD}"),
-                len: "(udp[4:2] - 8)".into(),
-                load: |o, k| format!("udp[8 + {o}:{k}]"),
-            },
-            PayloadWay {
-                guard: format!(
-                    "{UDP4} and (udp[4:2] < 8 or udp[4:2] > {IP4_PAYLOAD}) and {IP4_PAYLOAD} >= 8"
-                ),
-                len: format!("({IP4_PAYLOAD} - 8)"),
-                load: |o, k| format!("udp[8 + {o}:{k}]"),
-            },
-            PayloadWay {
-                guard: format!("{UDP6} and ip6[44:2] >= 8 and ip6[44:2] <= {IP6_PAYLOAD}"),
-                len: "(ip6[44:2] - 8)".into(),
-                load: |o, k| format!("ip6[48 + {o}:{k}]"),
-            },
-            PayloadWay {
-                guard: format!(
-                    "{UDP6} and (ip6[44:2] < 8 or ip6[44:2] > {IP6_PAYLOAD}) and {IP6_PAYLOAD} >= 8"
-                ),
-                len: format!("({IP6_PAYLOAD} - 8)"),
-                load: |o, k| format!("ip6[48 + {o}:{k}]"),
-            },
-        ],
-        "tcp" => vec![
-            PayloadWay {
-                guard: format!("{TCP4} and {tcp4_hl} >= 20 and {IP4_PAYLOAD} >= {tcp4_hl}"),
-                len: format!("({IP4_PAYLOAD} - {tcp4_hl})"),
-                load: |o, k| format!("tcp[((tcp[12] & 0xf0) >> 2) + {o}:{k}]"),
-            },
-            PayloadWay {
-                // A header whose stated length is short of 20 bytes, or longer than the
-                // segment, leaves no payload (levee reads no options then either).
-                guard: format!(
-                    "{TCP4} and {IP4_PAYLOAD} >= 20 \
-                     and ({tcp4_hl} < 20 or {IP4_PAYLOAD} < {tcp4_hl})"
-                ),
-                len: "0".into(),
-                load: |o, k| format!("tcp[((tcp[12] & 0xf0) >> 2) + {o}:{k}]"),
-            },
-            PayloadWay {
-                guard: format!("{TCP6} and {tcp6_hl} >= 20 and {IP6_PAYLOAD} >= {tcp6_hl}"),
-                len: format!("({IP6_PAYLOAD} - {tcp6_hl})"),
-                load: |o, k| format!("ip6[40 + ((ip6[52] & 0xf0) >> 2) + {o}:{k}]"),
-            },
-            PayloadWay {
-                guard: format!(
-                    "{TCP6} and {IP6_PAYLOAD} >= 20 \
-                     and ({tcp6_hl} < 20 or {IP6_PAYLOAD} < {tcp6_hl})"
-                ),
-                len: "0".into(),
-                load: |o, k| format!("ip6[40 + ((ip6[52] & 0xf0) >> 2) + {o}:{k}]"),
-            },
-        ],
-        "icmp" => vec![
-            PayloadWay {
-                guard: format!("{ICMP4} and {IP4_PAYLOAD} >= 8"),
-                len: format!("({IP4_PAYLOAD} - 8)"),
-                load: |o, k| format!("icmp[8 + {o}:{k}]"),
-            },
-            PayloadWay {
-                guard: format!("{ICMP4} and {IP4_PAYLOAD} < 8 and {IP4_PAYLOAD} >= 2"),
-                len: "0".into(),
-                load: |o, k| format!("icmp[8 + {o}:{k}]"),
-            },
-            PayloadWay {
-                guard: format!("{ICMP6} and {IP6_PAYLOAD} >= 8"),
-                len: format!("({IP6_PAYLOAD} - 8)"),
-                load: |o, k| format!("ip6[48 + {o}:{k}]"),
-            },
-            PayloadWay {
-                guard: format!("{ICMP6} and {IP6_PAYLOAD} < 8 and {IP6_PAYLOAD} >= 2"),
-                len: "0".into(),
-                load: |o, k| format!("ip6[48 + {o}:{k}]"),
-            },
-        ],
-        _ => return None,
-    })
+    let mut ways = Vec::new();
+    for r in &PAYLOADS {
+        let ip = r.ip_payload;
+        let way = |guard, len, at| PayloadWay { guard, len, at };
+        match transport {
+            "udp" => {
+                let (g, l) = (r.udp, r.udp_len);
+                ways.push(way(
+                    format!("{g} and {l} >= 8 and {l} <= {ip}"),
+                    format!("({l} - 8)"),
+                    r.udp_at,
+                ));
+                ways.push(way(
+                    format!("{g} and ({l} < 8 or {l} > {ip}) and {ip} >= 8"),
+                    format!("({ip} - 8)"),
+                    r.udp_at,
+                ));
+            }
+            "tcp" => {
+                let (g, h) = (r.tcp, r.tcp_header_len);
+                ways.push(way(
+                    format!("{g} and {h} >= 20 and {ip} >= {h}"),
+                    format!("({ip} - {h})"),
+                    r.tcp_at,
+                ));
+                ways.push(way(
+                    format!("{g} and {ip} >= 20 and ({h} < 20 or {ip} < {h})"),
+                    "0".into(),
+                    r.tcp_at,
+                ));
+            }
+            "icmp" => {
+                let g = r.icmp;
+                ways.push(way(
+                    format!("{g} and {ip} >= 8"),
+                    format!("({ip} - 8)"),
+                    r.icmp_at,
+                ));
+                ways.push(way(
+                    format!("{g} and {ip} < 8 and {ip} >= 2"),
+                    "0".into(),
+                    r.icmp_at,
+                ));
+            }
+            _ => return None,
+        }
+    }
+    Some(ways)
 }
 
 /// `bytes` compared (`equal` or not) with the payload from `from` (a byte offset), or from
@@ -309,7 +316,7 @@ fn bytes_test(way: &PayloadWay, from: Result<usize, u32>, bytes: &[u8], equal: b
             Err(back) => format!("{} - {back} + {at}", way.len),
         };
         let sym = if equal { "==" } else { "!=" };
-        parts.push(format!("{} {sym} {value:#x}", (way.load)(&o, k as u32)));
+        parts.push(format!("{} {sym} {value:#x}", way.load(&o, k as u32)));
         at += k;
     }
     let joined = parts.join(if equal { " and " } else { " or " });

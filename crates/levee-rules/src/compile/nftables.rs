@@ -198,6 +198,19 @@ fn access(name: &str) -> Option<Access> {
     })
 }
 
+/// Where levee reads a transport header, and the matches that say so: unfragmented packets
+/// and first fragments, IPv4 and IPv6 (through its extension headers). On the netdev hook
+/// the kernel reads a "transport header" from later fragments too (their data, taken for a
+/// header; seen in the differential test), where levee reads none.
+const TRANSPORT_READ: [(Family, &[&str]); 3] = [
+    (
+        Family::V4,
+        &["meta protocol ip", "ip frag-off & 0x1fff == 0"],
+    ),
+    (Family::V6, &["meta protocol ip6", "exthdr frag missing"]),
+    (Family::V6, &["meta protocol ip6", "frag frag-off 0"]),
+];
+
 /// Transport fields read the same for both IP versions: one accessor, no family.
 fn version_free(name: &str) -> bool {
     name.starts_with("tcp.") || name.starts_with("udp.") || name == "ip.proto"
@@ -250,23 +263,12 @@ fn int_leaf(
     // matches that must come with it.
     let mut versions: Vec<(Option<&str>, Family, i64, &[&str])> = Vec::new();
     if transport {
-        // On the netdev hook the kernel reads a "transport header" from later fragments too
-        // (their data, taken for a header; seen in the differential test). levee reads none
-        // there, so transport reads are kept to unfragmented packets and first fragments.
+        // Transport reads are kept to where levee reads them (see `TRANSPORT_READ`).
         let v6 = a.v6.or(if version_free(name) { a.v4 } else { None });
-        versions.push((
-            a.v4,
-            Family::V4,
-            0,
-            &["meta protocol ip", "ip frag-off & 0x1fff == 0"],
-        ));
-        versions.push((
-            v6,
-            Family::V6,
-            0,
-            &["meta protocol ip6", "exthdr frag missing"],
-        ));
-        versions.push((v6, Family::V6, 0, &["meta protocol ip6", "frag frag-off 0"]));
+        for (fam, with) in TRANSPORT_READ {
+            let acc = if fam == Family::V4 { a.v4 } else { v6 };
+            versions.push((acc, fam, 0, with));
+        }
     } else if version_free(name) {
         versions.push((a.v4, Family::Any, 0, &[]));
     } else {
@@ -435,17 +437,7 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
     };
     let has = format!("udp length >= {}", 8 + start + len);
     let mut out = Vec::new();
-    // As levee reads transport fields: unfragmented packets and first fragments, IPv4 and
-    // IPv6 (through its extension headers).
-    let versions: [(Family, &[&str]); 3] = [
-        (
-            Family::V4,
-            &["meta protocol ip", "ip frag-off & 0x1fff == 0"],
-        ),
-        (Family::V6, &["meta protocol ip6", "exthdr frag missing"]),
-        (Family::V6, &["meta protocol ip6", "frag frag-off 0"]),
-    ];
-    for (fam, with) in versions {
+    for (fam, with) in TRANSPORT_READ {
         for line in &lines {
             let mut conj: Conj = with.iter().map(|w| atom(*w, fam)).collect();
             let mut guard = atom("meta l4proto udp", fam);
