@@ -22,6 +22,7 @@ use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
 use crate::sample::{SampleStore, Thinning};
 use crate::sketch::{fmix64, mix_u128, TopK};
 use crate::stats::{is_bogon, len_bin, Bucket, ClassStats, ProfileSnapshot};
+use crate::target::TargetSpec;
 use crate::vector::{addr_bits, Class, Classifier};
 
 /// Settings of an analysis; the defaults are what `levee analyze` uses.
@@ -134,6 +135,54 @@ struct Arrival {
     error: bool,
 }
 
+/// Picks the waiting packets a provisional judgement profiles (see
+/// [`Analyzer::with_delay_judged`]): each packet of a class with at most
+/// [`PROVISIONAL_PER_CLASS`] offered, else one in each stretch of an even share, carrying the
+/// stretch's weight.
+struct ProvisionalPicker {
+    /// Per class: packets one in how many is picked, still to be offered, and to be offered
+    /// before the next pick; the weight of the stretch not yet picked.
+    stride: Vec<usize>,
+    left: Vec<usize>,
+    until_next: Vec<usize>,
+    stretch: Vec<u64>,
+}
+
+impl ProvisionalPicker {
+    /// For `waiting[c]` packets of each class `c` to be offered.
+    fn new(waiting: impl Iterator<Item = usize>) -> ProvisionalPicker {
+        let left: Vec<usize> = waiting.collect();
+        let stride: Vec<usize> = left
+            .iter()
+            .map(|&n| n.div_ceil(PROVISIONAL_PER_CLASS).max(1))
+            .collect();
+        ProvisionalPicker {
+            until_next: stride.clone(),
+            stretch: vec![0; left.len()],
+            stride,
+            left,
+        }
+    }
+
+    /// Offers the next waiting packet of its class, in line order; picked, it goes to `judged`.
+    #[inline]
+    fn offer(&mut self, e: &Pending, judged: &mut Vec<Pending>) {
+        let c = usize::from(e.class);
+        self.left[c] -= 1;
+        if self.stride[c] == 1 {
+            judged.push(*e);
+            return;
+        }
+        self.stretch[c] += u64::from(e.weight);
+        self.until_next[c] -= 1;
+        if self.until_next[c] == 0 || self.left[c] == 0 {
+            self.until_next[c] = self.stride[c];
+            let weight = std::mem::take(&mut self.stretch[c]).min(u64::from(u32::MAX)) as u32;
+            judged.push(Pending { weight, ..*e });
+        }
+    }
+}
+
 /// Sources the scan tables keep.
 const SCAN_TOPK: usize = 256;
 
@@ -211,6 +260,9 @@ pub struct Analyzer {
     ports_on_trial: Vec<(u8, u16, u16, u64)>,
     /// The waiting packets a provisional judgement profiles (kept for their memory).
     judged_on_trial: Vec<Pending>,
+    /// The waiting packets of classes with settled targets that a provisional judgement
+    /// picks from (kept for their memory).
+    held_on_trial: Vec<Pending>,
     /// Packets in the delay line, per class.
     waiting_by_class: Vec<u32>,
     /// With ageing filters (see [`Analyzer::age_filters`]), the scan tables' generations.
@@ -341,6 +393,7 @@ impl Analyzer {
             put_aside: Vec::new(),
             ports_on_trial: Vec::new(),
             judged_on_trial: Vec::new(),
+            held_on_trial: Vec::new(),
             waiting_by_class: vec![0; Class::COUNT],
             scan_generations: None,
             batch: Vec::with_capacity(BATCH),
@@ -686,6 +739,11 @@ impl Analyzer {
             }
         }
         if weight > 0 {
+            if class == Class::Syn {
+                // The probes it will note when the batch is worked on (see `arrive`).
+                self.probes.prefetch(probe_key(src, dst, dport, ip.proto));
+                self.probes.prefetch(host_key(src, dst));
+            }
             let (tcp_flags, window, icmp_type) = match &p.transport {
                 Transport::Tcp(t) => (t.flags.0 as u8, t.window, 0),
                 Transport::Icmp(i) => (0, 0, i.icmp_type),
@@ -757,13 +815,8 @@ impl Analyzer {
                 prefetch_entry(&self.delay[self.slot(sampled + i)]);
             }
         }
-        for (leaving, e) in sampled_batch.iter().enumerate() {
-            if Class::from_index(e.class as usize) == Class::Syn {
-                self.probes
-                    .prefetch(probe_key(e.src, e.dst, e.dport, e.proto));
-                self.probes.prefetch(host_key(e.src, e.dst));
-            }
-            if full {
+        if full {
+            for leaving in 0..sampled {
                 self.prefetch_judging(&self.delay[self.slot(leaving)]);
             }
         }
@@ -995,52 +1048,74 @@ impl Analyzer {
     /// summed, so the class's totals are the same): a live monitor decides every second, and
     /// judging a second of a flood anew each time cost more than reading it. A class with
     /// fewer waiting (a low-rate attack's packets) is judged packet by packet.
-    pub fn with_delay_judged<R>(&mut self, judge: impl FnOnce(&Analyzer) -> R) -> R {
+    ///
+    /// The waiting packets of a class to targets in `settled` are left out: attacks a caller
+    /// already follows, whose profiles hold their earlier packets, so judging their last
+    /// stretch again at every decision would only move their figures up by the delay (see
+    /// `Stream`'s use). The other packets of the class are judged as ever, so a new target
+    /// of the same kind is found as soon.
+    pub fn with_delay_judged<R>(
+        &mut self,
+        settled: &[(Class, &TargetSpec)],
+        judge: impl FnOnce(&Analyzer) -> R,
+    ) -> R {
         self.flush_batch();
         if self.delay_count == 0 {
             return judge(self);
         }
         let classes = self.classes.len();
-        let waiting: Vec<usize> = self.waiting_by_class.iter().map(|&n| n as usize).collect();
-        debug_assert_eq!(waiting.iter().sum::<usize>(), self.delay_count);
-        let strides: Vec<usize> = waiting
-            .iter()
-            .map(|&n| n.div_ceil(PROVISIONAL_PER_CLASS).max(1))
+        let settled_class: Vec<bool> = (0..classes)
+            .map(|c| settled.iter().any(|(s, _)| s.index() == c))
             .collect();
-        // Per class: packets still to pass, packets to pass before the next judged one, and
-        // the weight of the stretch not yet judged.
-        let mut left = waiting.clone();
-        let mut until_next = strides.clone();
-        let mut stretch = vec![0u64; classes];
-        // The ports counted, to be taken back: (class, destination, source, packets).
+        // Classes with settled targets are counted as the line is walked: their waiting
+        // packets are kept aside, and picked from once their number is known.
+        let mut picker =
+            ProvisionalPicker::new(self.waiting_by_class.iter().enumerate().map(|(c, &n)| {
+                if settled_class[c] {
+                    0
+                } else {
+                    n as usize
+                }
+            }));
         let mut ports = std::mem::take(&mut self.ports_on_trial);
         ports.clear();
         let mut judged = std::mem::take(&mut self.judged_on_trial);
         judged.clear();
+        let mut held = std::mem::take(&mut self.held_on_trial);
+        held.clear();
+        let mut unsettled = vec![0usize; classes];
         for i in 0..self.delay_count {
             let e = &self.delay[self.slot(i)];
             let c = usize::from(e.class);
-            left[c] -= 1;
-            if strides[c] == 1 {
-                judged.push(*e);
+            if !settled_class[c] {
+                picker.offer(e, &mut judged);
                 continue;
             }
-            stretch[c] += u64::from(e.weight);
-            until_next[c] -= 1;
-            if until_next[c] == 0 || left[c] == 0 {
-                until_next[c] = strides[c];
-                let weight = std::mem::take(&mut stretch[c]).min(u64::from(u32::MAX)) as u32;
-                judged.push(Pending { weight, ..*e });
+            let targeted = settled
+                .iter()
+                .any(|(s, t)| s.index() == c && t.matches(e.src, e.dst));
+            if !targeted {
+                unsettled[c] += 1;
+                held.push(*e);
             }
         }
-        // Only the classes the waiting packets belong to change: only those are put aside,
-        // with the series from the earliest bucket a judged packet falls in.
+        let mut picker = ProvisionalPicker::new(unsettled.into_iter());
+        for e in &held {
+            picker.offer(e, &mut judged);
+        }
+        self.held_on_trial = held;
+        // Only the classes of the packets judged change: only those are put aside, with the
+        // series from the earliest bucket a judged packet falls in.
+        let mut touched = vec![false; classes];
+        for e in &judged {
+            touched[usize::from(e.class)] = true;
+        }
         let earliest = judged.iter().map(|e| e.ts).min().unwrap_or(i64::MAX);
         let from_bucket =
             (earliest.div_euclid(self.bucket_ns) - self.base_bucket.unwrap_or(0)).max(0) as usize;
         let mut put_aside = std::mem::take(&mut self.put_aside);
         put_aside.resize_with(classes, || None);
-        for (c, _) in waiting.iter().enumerate().filter(|(_, &n)| n > 0) {
+        for c in (0..classes).filter(|&c| touched[c]) {
             if let Some(stats) = self.classes[c].as_deref() {
                 match &mut put_aside[c] {
                     Some(snapshot) => snapshot.retake(stats, from_bucket),
@@ -1063,7 +1138,7 @@ impl Analyzer {
         }
         self.judged_on_trial = judged;
         let found = judge(self);
-        for (c, _) in waiting.iter().enumerate().filter(|(_, &n)| n > 0) {
+        for c in (0..classes).filter(|&c| touched[c]) {
             let (Some(stats), Some(snapshot)) =
                 (self.classes[c].as_deref_mut(), put_aside[c].as_mut())
             else {
@@ -1238,8 +1313,23 @@ impl Analyzer {
 
     /// Profiles, oldest first, the packets the delay-line age limit lets go.
     fn release_aged(&mut self) {
+        self.release_waited_by(self.end);
+    }
+
+    /// With a bounded delay (see [`Analyzer::limit_delay`]): stream time is `now` though no
+    /// packet came (a quiet link), so the packets that have waited their time for answers
+    /// leave the delay line and are judged for good, as the next packet would have made them.
+    pub fn judge_waited(&mut self, now: i64) {
+        if self.delay_max_ns.is_some() && now > self.end {
+            self.flush_batch();
+            self.release_waited_by(now);
+        }
+    }
+
+    /// Profiles the packets of the line that have waited their time by `now`.
+    fn release_waited_by(&mut self, now: i64) {
         let Some(max) = self.delay_max_ns else { return };
-        let cutoff = self.end.saturating_sub(max);
+        let cutoff = now.saturating_sub(max);
         while self.delay_count > 0 && self.delay[self.delay_head].ts < cutoff {
             let old = self.delay[self.delay_head];
             self.delay_head = self.slot(1);

@@ -971,9 +971,13 @@ fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
 
 /// What detection finds in the packets added to `an` so far, without ending its first pass:
 /// the attacks and dismissed classes of a stream at this moment (see
-/// [`Analyzer::with_delay_judged`]).
-pub fn findings_so_far(an: &mut Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
-    an.with_delay_judged(detect)
+/// [`Analyzer::with_delay_judged`], which leaves out the waiting packets of the `settled`
+/// attacks).
+pub fn findings_so_far(
+    an: &mut Analyzer,
+    settled: &[(Class, &TargetSpec)],
+) -> (Vec<Finding>, Vec<Dismissal>) {
+    an.with_delay_judged(settled, detect)
 }
 
 /// The ports of a profile that each hold at least `share` of its `total` packets, busiest

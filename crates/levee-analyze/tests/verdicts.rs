@@ -22,7 +22,7 @@ fn judged(scenario: &str, packets: u64, config: AnalyzeConfig) -> (Vec<Finding>,
         levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| an.add(f.ts_nanos, p));
     }
     an.finish_pass();
-    findings_so_far(&mut an)
+    findings_so_far(&mut an, &[])
 }
 
 fn reason_of(dismissed: &[Dismissal], class: Class) -> &DismissReason {
@@ -207,7 +207,7 @@ fn ageing_filters_still_see_a_flood_after_a_long_one() {
         for (ts, linktype, data, orig_len) in &traffic {
             an.add_frame(*ts, *linktype, data, *orig_len);
         }
-        let (findings, _) = findings_so_far(&mut an);
+        let (findings, _) = findings_so_far(&mut an, &[]);
         findings
             .iter()
             .map(|f| f.vector.clone())
@@ -219,4 +219,56 @@ fn ageing_filters_still_see_a_flood_after_a_long_one() {
     let filling = found(false);
     assert!(filling.contains(&"syn-flood".to_string()), "{filling:?}");
     assert!(!filling.contains(&"udp-flood".to_string()), "{filling:?}");
+}
+
+/// A provisional judgement leaves out the waiting packets of the attacks a caller says it
+/// already follows, and only those: with a SYN flood on 10.10.10.10 settled, the flood's
+/// finding holds only the packets that left the delay line (its evidence ends a delay
+/// before the traffic), while a settled attack on another host leaves the judgement exactly
+/// as it was.
+#[test]
+fn settled_attacks_leave_their_waiting_packets_out() {
+    use levee_analyze::target::TargetSpec;
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let traffic = frames("syn-flood", 150_000, t0, 5);
+    let last = traffic.last().unwrap().0;
+    let mut an = Analyzer::new(AnalyzeConfig::default());
+    an.limit_delay(S);
+    an.thin_profiles(1 << 12);
+    for (ts, linktype, data, orig_len) in &traffic {
+        an.add_frame(*ts, *linktype, data, *orig_len);
+    }
+    let victim = TargetSpec::Hosts(vec![levee_analyze::vector::addr_bits(
+        "10.10.10.10".parse().unwrap(),
+    )]);
+    let elsewhere = TargetSpec::Hosts(vec![levee_analyze::vector::addr_bits(
+        "10.10.10.99".parse().unwrap(),
+    )]);
+    let flood = |settled: &[(Class, &TargetSpec)], an: &mut Analyzer| {
+        let (findings, _) = findings_so_far(an, settled);
+        let f = findings
+            .into_iter()
+            .find(|f| f.vector == "syn-flood")
+            .expect("the flood is found");
+        assert_eq!(f.targets, victim, "{f:#?}");
+        (f.window, f.peak_pps, f.sources)
+    };
+    let whole = flood(&[], &mut an);
+    let settled = flood(&[(Class::Syn, &victim)], &mut an);
+    let other_host = flood(&[(Class::Syn, &elsewhere)], &mut an);
+    let other_class = flood(&[(Class::Udp, &victim)], &mut an);
+    // Judged whole, the flood's evidence runs to its last packets.
+    assert!(last - whole.0 .1 < S / 10, "{whole:?}");
+    // Settled, it ends where the delay line begins: its last second is left out.
+    assert!(
+        settled.0 .1 < whole.0 .1 - S / 2 && settled.0 .1 >= last - 2 * S,
+        "{settled:?} {whole:?}"
+    );
+    assert_eq!(settled.0 .0, whole.0 .0);
+    // Another host or another class settled: nothing of this flood is left out, and the
+    // judgement is repeated exactly (what it changed was put back).
+    assert_eq!(other_host, whole);
+    assert_eq!(other_class, whole);
+    assert_eq!(flood(&[], &mut an), whole);
 }

@@ -33,6 +33,12 @@ pub const DEFAULT_SAMPLE_BUDGET: usize = 16 << 20;
 /// so detection cannot find it again and call it new.
 const FORGET_ENDED_NS: i64 = 12 * 3600 * 1_000_000_000;
 
+/// An attack's waiting packets are left out of provisional judgements (see
+/// `Stream::settled`) once it has gone on for this many delays, and only when the quiet
+/// period is at least `SETTLED_QUIET_DELAYS` delays.
+const SETTLED_AFTER_DELAYS: i64 = 2;
+const SETTLED_QUIET_DELAYS: i64 = 3;
+
 /// A rise of the peak rate by this factor is an update worth telling.
 const PEAK_RISE: f64 = 1.1;
 
@@ -161,6 +167,11 @@ struct Known {
     scanner: Option<String>,
     last: AttackEvent,
     ended: bool,
+    /// The targets it was first told with: those whose waiting packets a decision may leave
+    /// out once the attack has gone on long enough (see [`Stream::settled`]). Targets added
+    /// later are judged as ever: settling a target as soon as it is named would leave its
+    /// first second out, and its share, and so its naming, would come and go.
+    first_targets: levee_analyze::target::TargetSpec,
 }
 
 impl Known {
@@ -282,6 +293,7 @@ impl Stream {
         if self.window.end_ns == i64::MIN {
             return; // nothing fed yet: no time to move on from
         }
+        self.analyzer.judge_waited(now_ns);
         if now_ns >= self.window.end_ns {
             self.close();
             let w = self.config.window_ns;
@@ -397,9 +409,31 @@ impl Stream {
         }
     }
 
+    /// Whether detection at `at` may leave the packets of attack `k` still waiting in the delay
+    /// line out of its provisional judgement (see `Analyzer::with_delay_judged`): an attack
+    /// going on for twice the delay already has a delay's worth of its packets profiled for
+    /// good, and leaving its last stretch out only holds its figures a delay behind. A
+    /// decision's cost is then the traffic it has not settled, not a whole second of a flood
+    /// judged again four times a second. Only with a bounded delay well inside the quiet
+    /// period, so the lag cannot make a flood look quiet.
+    fn settled(&self, k: &Known, at: i64) -> bool {
+        let Some(delay) = self.config.judge_within_ns else {
+            return false;
+        };
+        !k.ended
+            && self.config.quiet_ns >= SETTLED_QUIET_DELAYS * delay
+            && at.saturating_sub(k.last.start_ns) >= SETTLED_AFTER_DELAYS * delay
+    }
+
     /// Detection on everything fed so far, as attack events at stream time `at`.
     fn detect_at(&mut self, at: i64) {
-        let (findings, _) = levee_analyze::detect::findings_so_far(&mut self.analyzer);
+        let settled: Vec<(Class, &levee_analyze::target::TargetSpec)> = self
+            .known
+            .iter()
+            .filter(|k| self.settled(k, at))
+            .map(|k| (k.class, &k.first_targets))
+            .collect();
+        let (findings, _) = levee_analyze::detect::findings_so_far(&mut self.analyzer, &settled);
         let quiet = self.config.quiet_ns;
         for f in findings.iter().filter(|f| f.backscatter_of.is_none()) {
             let scanner = matches!(f.targets, levee_analyze::target::TargetSpec::FromSource(_))
@@ -427,6 +461,7 @@ impl Stream {
                         let id = self.next_id;
                         self.next_id += 1;
                         k.ended = false;
+                        k.first_targets = now.target.clone();
                         k.last = AttackEvent { id, ..now };
                         self.events.push_back(Event::AttackStarted(k.last.clone()));
                     }
@@ -455,6 +490,7 @@ impl Stream {
                     let k = Known {
                         class: f.class,
                         scanner,
+                        first_targets: now.target.clone(),
                         last: AttackEvent { id, ..now },
                         ended: false,
                     };

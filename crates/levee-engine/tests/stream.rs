@@ -524,3 +524,89 @@ fn a_scan_ends_once_its_scanner_is_gone() {
     assert!(ended.end_ns <= scan_end + generation, "{ended:#?}");
     assert!(ended.at_ns <= scan_end + generation + 31 * S, "{ended:#?}");
 }
+
+/// `frames` with IPv4 destination `from` changed to `to` (Ethernet; checksums are not
+/// looked at by the analysis).
+fn with_destination(mut frames: Vec<Frame>, from: [u8; 4], to: [u8; 4]) -> Vec<Frame> {
+    for (_, _, data, _) in &mut frames {
+        if data.len() >= 34 && data[12..14] == [8, 0] && data[30..34] == from {
+            data[30..34].copy_from_slice(&to);
+        }
+    }
+    frames
+}
+
+/// A monitor's stream stops judging again, at every decision, the waiting packets of an
+/// attack it already follows (see `Stream::settled`), and loses nothing by it: a second SYN
+/// flood on another host, starting while the first goes on, is told no later than by a
+/// stream that judges everything (one whose quiet period is too short to settle): its host
+/// is named once its share of the class's profile counts (1.25 s after its first packet,
+/// either way); and the first flood neither ends nor flaps while it lasts.
+#[test]
+fn a_followed_attack_is_not_judged_again_and_a_new_target_is_told_as_soon() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let first = frames(&segment("syn-flood", t0, 300_000, 7));
+    let second = with_destination(
+        frames(&segment("syn-flood", t0 + 5 * S, 100_000, 8)),
+        [10, 10, 10, 10],
+        [10, 10, 10, 20],
+    );
+    let second_starts = second
+        .iter()
+        .find(|f| f.2[30..34] == [10, 10, 10, 20])
+        .expect("the second flood is aimed at 10.10.10.20")
+        .0;
+    let first_ends = first.last().unwrap().0;
+    assert!(first_ends > second_starts + 2 * S, "the floods overlap");
+    let mut traffic: Vec<&Frame> = first.iter().chain(&second).collect();
+    traffic.sort_by_key(|f| f.0);
+    let run = |quiet_ns: i64| {
+        let mut stream = Stream::new(StreamConfig {
+            window_ns: S / 4,
+            judge_within_ns: Some(S),
+            profile_at_most_pps: Some(1 << 12),
+            quiet_ns,
+            ..StreamConfig::new(AnalyzeConfig::default())
+        });
+        let mut told = Vec::new();
+        for (ts, linktype, data, orig_len) in &traffic {
+            stream.feed(*ts, *linktype, data, *orig_len);
+            told.extend(stream.drain_events().filter_map(|e| match e {
+                Event::AttackStarted(a) | Event::AttackUpdated(a) => Some((false, a)),
+                Event::AttackEnded(a) => Some((true, a)),
+                Event::Window(_) => None,
+            }));
+        }
+        let second_told = told
+            .iter()
+            .find(|(_, a)| a.targets.contains("10.10.10.20"))
+            .map(|(_, a)| a.at_ns)
+            .unwrap_or_else(|| panic!("the second flood is told: {told:#?}"));
+        (second_told, told)
+    };
+    let (settling, told) = run(30 * S);
+    let (judging_all, _) = run(2 * S);
+    assert!(
+        settling <= judging_all,
+        "told at {} ms, {} ms judging everything",
+        (settling - second_starts) / 1_000_000,
+        (judging_all - second_starts) / 1_000_000
+    );
+    assert!(
+        settling - second_starts < 2 * S,
+        "told {} ms after its first packet",
+        (settling - second_starts) / 1_000_000
+    );
+    let first_told: Vec<_> = told.iter().filter(|(_, a)| a.id == 1).collect();
+    assert!(
+        first_told
+            .iter()
+            .all(|(ended, a)| !ended || a.at_ns > first_ends),
+        "the first flood ends only after its last packet: {first_told:#?}"
+    );
+    assert!(
+        first_told.len() <= 6,
+        "the first flood is told a few times, not at every decision: {first_told:#?}"
+    );
+}
