@@ -21,7 +21,7 @@ use levee_decode::{App, IcmpQuote, Packet, Transport};
 use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
 use crate::sample::{SampleStore, Thinning};
 use crate::sketch::{fmix64, mix_u128, TopK};
-use crate::stats::{is_bogon, len_bin, Bucket, ClassStats, ProfileSnapshot};
+use crate::stats::{is_bogon, len_bin, Bucket, ClassStats, ProfileSnapshot, HEAD_BYTES};
 use crate::target::TargetSpec;
 use crate::vector::{addr_bits, Class, Classifier};
 
@@ -114,6 +114,12 @@ struct Pending {
     icmp_type: u8,
     /// 1: IPv6, 2: later fragment, 4: has ports.
     bits: u8,
+    /// A UDP datagram's first payload bytes (`head_len` of them), for its class's
+    /// [`PayloadHead`]; `head_len` 0 and never counted for other packets.
+    head: [u8; HEAD_BYTES],
+    head_len: u8,
+    /// Whether it is a UDP datagram with a payload head (see `head`).
+    udp: bool,
     /// The packets this one stands for in the profiles: the sampling rate's denominator when
     /// it was sampled, 0 when it only teaches the flow filters.
     weight: u32,
@@ -758,6 +764,13 @@ impl Analyzer {
                 Some((qs, qd)) => (qs, qd, true),
                 None => (sport, dport, p.ports().is_some()),
             };
+            let udp_payload = p.payload_of(levee_decode::FieldLayer::Udp);
+            let mut head = [0; HEAD_BYTES];
+            let head_len = udp_payload.map_or(0, |b| {
+                let n = b.len().min(HEAD_BYTES);
+                head[..n].copy_from_slice(&b[..n]);
+                n
+            });
             self.sampled_batch.push(Pending {
                 src,
                 dst,
@@ -776,6 +789,9 @@ impl Analyzer {
                 bits: u8::from(ip.version == 6)
                     | u8::from(ip.is_later_fragment()) << 1
                     | u8::from(has_ports) << 2,
+                head,
+                head_len: head_len as u8,
+                udp: udp_payload.is_some(),
                 weight: if n == 1 {
                     weight
                 } else {
@@ -1033,6 +1049,9 @@ impl Analyzer {
         }
         if matches!(e.proto, 1 | 58) {
             c.icmp_types[e.icmp_type as usize] += w;
+        }
+        if e.udp {
+            c.payload_head.add(&e.head[..usize::from(e.head_len)], w);
         }
         e.bits & 4 != 0
     }

@@ -915,6 +915,9 @@ fn evidence_at_volume(
         }
         _ => evidence.push(flagged),
     }
+    if let Some((offset, bytes)) = crate::signature::payload_fingerprint(c) {
+        evidence.push(Evidence::SamePayload { offset, bytes });
+    }
     Ok(())
 }
 

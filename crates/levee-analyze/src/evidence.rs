@@ -176,6 +176,14 @@ pub enum Evidence {
         /// Distinct hosts (estimated).
         hosts: u64,
     },
+    /// Bytes at least 99 % of the attack's datagrams carry at the same payload offsets: what
+    /// a tool sends hard-coded (see `signature::payload_fingerprint`).
+    SamePayload {
+        /// Where they begin in the UDP payload.
+        offset: usize,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
     /// Packets that carry the class's evidence.
     Flagged {
         /// What they are.
@@ -289,6 +297,13 @@ impl fmt::Display for Evidence {
                 "{packets} UDP packets from source port {port}, answering no request seen in the \
                  capture, from ~{} hosts: reflection of an unnamed service",
                 thousands(*hosts)
+            ),
+            Evidence::SamePayload { offset, bytes } => write!(
+                f,
+                "99% or more of its datagrams carry the same {} bytes at payload offset \
+                 {offset}: {}",
+                bytes.len(),
+                levee_rules::Literal::Bytes(bytes.clone())
             ),
             Evidence::Flagged {
                 kind,

@@ -883,7 +883,8 @@ fn best_candidate(
     let mut reached: Vec<usize> = (0..measured.len())
         .filter(|&i| measured[i].coverage >= TARGET_COVERAGE)
         .collect();
-    if reached.iter().any(|&i| on_reference[i].matched == 0) {
+    let spares_reference = reached.iter().any(|&i| on_reference[i].matched == 0);
+    if spares_reference {
         reached.retain(|&i| on_reference[i].matched == 0);
     }
     let least = reached
@@ -893,9 +894,15 @@ fn best_candidate(
     if least > MAX_COLLATERAL {
         // No candidate both covers the attack and spares the rest: the best trade,
         // a point of collateral weighing ten of coverage (a rule blocking much good
-        // traffic is worse than one letting a little attack through).
+        // traffic is worse than one letting a little attack through), among the candidates
+        // that cover it and spare what networks need when there are such.
         let score = |i: usize| measured[i].coverage - 10.0 * measured[i].collateral;
-        (0..measured.len())
+        let pool: Vec<usize> = if spares_reference {
+            reached
+        } else {
+            (0..measured.len()).collect()
+        };
+        pool.into_iter()
             .max_by(|&i, &j| score(i).total_cmp(&score(j)).then(j.cmp(&i)))
             .unwrap_or(0)
     } else {

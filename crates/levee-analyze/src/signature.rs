@@ -8,6 +8,10 @@
 //! five such fields the union bound keeps coverage at 95 % or more. Looser candidates drop one
 //! field at a time, down to target and class alone. The second pass measures every candidate
 //! on the capture itself ([`crate::measure`]); the best is reported.
+//!
+//! For UDP, the bytes nearly every datagram carries at the same payload offsets (a tool's
+//! hard-coded payload) give candidates of their own, after the header ones: measured like
+//! the others, one is chosen only where every header candidate also stops other traffic.
 
 use levee_rules::{parse_plain, Expr};
 
@@ -332,6 +336,46 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
     out
 }
 
+/// Fewest payload bytes a fingerprint holds: fewer fixed bytes are as often a protocol's
+/// version or type field as a tool's fingerprint.
+const MIN_FINGERPRINT: usize = 4;
+/// Most payload bytes a fingerprint condition reads.
+const MAX_FINGERPRINT: usize = 8;
+
+/// The bytes that at least 99 % of a class's UDP datagrams carry at the same offsets (see
+/// [`PayloadHead`](crate::stats::PayloadHead)): the longest run of such offsets, as
+/// `(offset, bytes)`, when it holds at least [`MIN_FINGERPRINT`] bytes and the class is
+/// (nearly) all UDP. What a tool sends hard-coded, where real protocols vary (ids, keys,
+/// counters).
+pub fn payload_fingerprint(c: &ClassStats) -> Option<(usize, Vec<u8>)> {
+    let head = &c.payload_head;
+    if (head.datagrams as f64) < FIELD_SHARE * c.profiled as f64 {
+        return None;
+    }
+    let fixed = head.fixed(FIELD_SHARE);
+    let mut best: Option<(usize, Vec<u8>)> = None;
+    let mut at = 0;
+    while at < fixed.len() {
+        let run: Vec<u8> = fixed[at..].iter().map_while(|b| *b).collect();
+        if run.is_empty() {
+            at += 1;
+            continue;
+        }
+        let len = run.len();
+        if len >= MIN_FINGERPRINT && best.as_ref().is_none_or(|(_, b)| len > b.len()) {
+            best = Some((at, run));
+        }
+        at += len;
+    }
+    best
+}
+
+/// `udp.payload[offset:n] == bytes` for the first `n` bytes of a fingerprint.
+fn payload_condition(offset: usize, bytes: &[u8]) -> Expr {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    p(&format!("udp.payload[{offset}:{}] == 0x{hex}", bytes.len()))
+}
+
 /// Candidate signatures, most specific first.
 pub(crate) fn candidates(
     class: Class,
@@ -409,6 +453,19 @@ pub(crate) fn candidates(
         let robust = build(&stable);
         if !out.contains(&robust) {
             out.push(robust);
+        }
+    }
+    // Payload fingerprints last: chosen only where the headers alone also stop other traffic
+    // (the measure prefers the earliest of equally clean candidates), the shorter first.
+    if let Some((offset, bytes)) = payload_fingerprint(c) {
+        let short = payload_condition(offset, &bytes[..MIN_FINGERPRINT]);
+        let long = payload_condition(offset, &bytes[..bytes.len().min(MAX_FINGERPRINT)]);
+        let mut specific = optional.clone();
+        specific.push(short.clone());
+        for e in [build(&[short]), build(&[long]), build(&specific)] {
+            if !out.contains(&e) {
+                out.push(e);
+            }
         }
     }
     out.dedup();
@@ -504,5 +561,55 @@ mod tests {
         c.flow_records = true;
         c.lengths[len_bin(1400)] = 1000;
         assert_eq!(length_condition(&c).as_deref(), Some("ip.len == 1400"));
+    }
+
+    /// A class whose datagrams were profiled with these payloads, each standing for one.
+    fn profiled_with(payloads: &[Vec<u8>]) -> ClassStats {
+        let mut c = ClassStats::new(false);
+        for pl in payloads {
+            c.profiled += 1;
+            c.payload_head
+                .add(&pl[..pl.len().min(crate::stats::HEAD_BYTES)], 1);
+        }
+        c
+    }
+
+    #[test]
+    fn a_payload_fingerprint_is_the_longest_run_of_shared_bytes() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut noise = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        // Bytes 0..2 random (an id), 2..5 fixed, 5 random, 6..12 fixed: the longer run wins.
+        let tool = |noise: &mut dyn FnMut() -> u8| {
+            let mut p = vec![noise(), noise(), 0xde, 0xad, 0xbe, noise()];
+            p.extend(b"ATTACK");
+            p.extend((0..20).map(|_| noise()));
+            p
+        };
+        let payloads: Vec<Vec<u8>> = (0..1000).map(|_| tool(&mut noise)).collect();
+        let c = profiled_with(&payloads);
+        assert_eq!(payload_fingerprint(&c), Some((6, b"ATTACK".to_vec())));
+        let e = payload_condition(6, b"ATTA");
+        assert_eq!(e.to_string(), "udp.payload[6:4] == \"ATTA\"");
+        // 2 % of other datagrams: under the 99 % a byte must hold.
+        let mut mixed = payloads.clone();
+        mixed.extend((0..20).map(|_| (0..30).map(|_| noise()).collect::<Vec<u8>>()));
+        assert_eq!(payload_fingerprint(&profiled_with(&mixed)), None);
+        // Short payloads count against the bytes they lack.
+        let mut short = payloads.clone();
+        short.extend((0..20).map(|_| vec![0u8; 3]));
+        assert_eq!(payload_fingerprint(&profiled_with(&short)), None);
+        // Three shared bytes are no fingerprint; nor is a class that is not (nearly) all UDP.
+        let three: Vec<Vec<u8>> = (0..1000)
+            .map(|_| vec![noise(), 1, 2, 3, noise(), noise()])
+            .collect();
+        assert_eq!(payload_fingerprint(&profiled_with(&three)), None);
+        let mut tcp_too = profiled_with(&payloads);
+        tcp_too.profiled += 100;
+        assert_eq!(payload_fingerprint(&tcp_too), None);
     }
 }

@@ -294,11 +294,71 @@ pub struct ClassStats {
     pub completed: u64,
     /// Packets of the profile over IPv6.
     pub ipv6: u64,
+    /// The first bytes of the profiled UDP datagrams, for payload fingerprints.
+    pub payload_head: PayloadHead,
     /// The DNS questions, for the classes that carry DNS.
     pub dns: Option<Box<DnsStats>>,
     /// What was profiled are flow records, each standing for its packets: sources are
     /// counted by record, not scaled up as a sample's are.
     pub flow_records: bool,
+}
+
+/// Bytes of each profiled UDP payload read for fingerprints (see [`PayloadHead`]).
+pub const HEAD_BYTES: usize = 16;
+
+/// The first [`HEAD_BYTES`] bytes of the profiled UDP datagrams: at each offset, the packets
+/// per byte value, so that bytes every datagram of a flood carries stand out from the noise
+/// of real protocols (see `signature`). Empty (no memory) until a datagram is added.
+#[derive(Clone, Default)]
+pub struct PayloadHead {
+    /// The datagrams added (with their weights), however short their payloads.
+    pub datagrams: u64,
+    /// Per offset, packets per byte value.
+    counts: Vec<[u64; 256]>,
+}
+
+impl PayloadHead {
+    /// Adds a datagram whose payload begins with `head` (the whole payload when shorter
+    /// than [`HEAD_BYTES`]), standing for `weight` packets.
+    #[inline]
+    pub fn add(&mut self, head: &[u8], weight: u64) {
+        if self.counts.is_empty() {
+            self.counts = vec![[0; 256]; HEAD_BYTES];
+        }
+        self.datagrams += weight;
+        for (at, &b) in self.counts.iter_mut().zip(head) {
+            at[usize::from(b)] += weight;
+        }
+    }
+
+    /// Adds another's datagrams.
+    pub fn merge(&mut self, o: &PayloadHead) {
+        if o.counts.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![[0; 256]; HEAD_BYTES];
+        }
+        self.datagrams += o.datagrams;
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+
+    /// Per offset, the commonest byte when it holds at least `share` of the datagrams added
+    /// (shorter payloads count against it).
+    pub fn fixed(&self, share: f64) -> Vec<Option<u8>> {
+        let need = share * self.datagrams as f64;
+        self.counts
+            .iter()
+            .map(|at| {
+                let (b, &n) = at.iter().enumerate().max_by_key(|&(_, n)| *n)?;
+                (self.datagrams > 0 && n as f64 >= need).then_some(b as u8)
+            })
+            .collect()
+    }
 }
 
 /// DNS questions seen in a class (queries to port 53, or responses from it).
@@ -346,6 +406,7 @@ levee_sketch::clone_reusing!(ClassStats {
     later_fragments,
     completed,
     ipv6,
+    payload_head,
     dns,
     flow_records,
 });
@@ -380,6 +441,7 @@ pub(crate) struct ProfileSnapshot {
     bogon_sources: u64,
     later_fragments: u64,
     ipv6: u64,
+    payload_head: PayloadHead,
 }
 
 impl ProfileSnapshot {
@@ -408,6 +470,7 @@ impl ProfileSnapshot {
             bogon_sources: c.bogon_sources,
             later_fragments: c.later_fragments,
             ipv6: c.ipv6,
+            payload_head: c.payload_head.clone(),
         }
     }
 
@@ -450,6 +513,7 @@ impl ProfileSnapshot {
             bogon_sources,
             later_fragments,
             ipv6,
+            payload_head,
         } = c;
         self.from_bucket = from_bucket;
         self.series.clear();
@@ -475,6 +539,7 @@ impl ProfileSnapshot {
         self.bogon_sources = *bogon_sources;
         self.later_fragments = *later_fragments;
         self.ipv6 = *ipv6;
+        self.payload_head.clone_from(payload_head);
     }
 
     /// Puts `c` back as it was when this was taken (but for its port counts, which the
@@ -504,6 +569,7 @@ impl ProfileSnapshot {
         c.bogon_sources = self.bogon_sources;
         c.later_fragments = self.later_fragments;
         c.ipv6 = self.ipv6;
+        swap(&mut c.payload_head, &mut self.payload_head);
     }
 }
 
@@ -613,6 +679,7 @@ impl ClassStats {
             later_fragments: 0,
             completed: 0,
             ipv6: 0,
+            payload_head: PayloadHead::default(),
             dns: with_dns.then(|| Box::new(DnsStats::new())),
             flow_records: false,
         }
@@ -735,6 +802,7 @@ impl ClassStats {
         self.later_fragments += o.later_fragments;
         self.completed += o.completed;
         self.ipv6 += o.ipv6;
+        self.payload_head.merge(&o.payload_head);
     }
 }
 

@@ -30,6 +30,10 @@ pub enum AttackVector {
     UdpFlood,
     /// QUIC Initial packets to port 443, from forged sources.
     QuicFlood,
+    /// The same datagram every time (a tool's hard-coded 1,200 bytes: the size of a QUIC
+    /// Initial, so its length alone also matches real QUIC) to random ports, from forged
+    /// sources: only its payload tells it from real traffic. Reported as a `udp-flood`.
+    UdpPayloadFlood,
     /// ICMP echo requests, from forged sources.
     IcmpFlood,
     /// Later fragments of datagrams that never had a first one.
@@ -161,6 +165,7 @@ impl AttackVector {
             AttackVector::SynAckReflection => "synack-reflection",
             AttackVector::UdpFlood => "udp-flood",
             AttackVector::QuicFlood => "quic-flood",
+            AttackVector::UdpPayloadFlood => "udp-payload-flood",
             AttackVector::IcmpFlood => "icmp-flood",
             AttackVector::IpFragmentFlood => "ip-fragment-flood",
             AttackVector::GreFlood => "gre-flood",
@@ -185,6 +190,7 @@ impl AttackVector {
             AttackVector::SynAckReflection,
             AttackVector::UdpFlood,
             AttackVector::QuicFlood,
+            AttackVector::UdpPayloadFlood,
             AttackVector::IcmpFlood,
             AttackVector::IpFragmentFlood,
             AttackVector::GreFlood,
@@ -199,6 +205,15 @@ impl AttackVector {
             AttackVector::HostScan,
         ]);
         v
+    }
+
+    /// The vector `levee analyze` reports the attack as: its name, but for the floods it
+    /// tells apart by their signatures alone.
+    pub fn reported_as(self) -> &'static str {
+        match self {
+            AttackVector::UdpPayloadFlood => "udp-flood",
+            v => v.name(),
+        }
     }
 
     /// The vector of a name (see [`AttackVector::name`]).
@@ -313,6 +328,16 @@ fn spoofed(rng: &mut ChaCha8Rng, dst: [u8; 4]) -> V4 {
     }
 }
 
+/// The datagram of a [`AttackVector::UdpPayloadFlood`]: 1,200 bytes drawn once from a fixed
+/// seed, the same in every capture.
+fn tool_payload() -> &'static [u8] {
+    static PAYLOAD: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    PAYLOAD.get_or_init(|| {
+        use rand::SeedableRng;
+        random_bytes(&mut ChaCha8Rng::seed_from_u64(0x1e7e_e5ee_d000), 1200)
+    })
+}
+
 fn random_bytes(rng: &mut ChaCha8Rng, n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.random()).collect()
 }
@@ -403,6 +428,12 @@ pub(crate) fn attack_event(
                 (target_port, random_bytes(rng, 512))
             };
             packets::udp(&mut buf, h, rng.random_range(1024..=65535), dport, &payload);
+            out.push_back(buf);
+        }
+        AttackVector::UdpPayloadFlood => {
+            let h = spoofed(rng, victim);
+            let (sport, dport) = (rng.random_range(1024..=65535), rng.random_range(1..=65535));
+            packets::udp(&mut buf, h, sport, dport, tool_payload());
             out.push_back(buf);
         }
         AttackVector::IcmpFlood => {

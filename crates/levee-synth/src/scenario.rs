@@ -858,7 +858,7 @@ pub fn generate<P: Write, L: Write>(
                 + u64::from(i == 0) * (attack_total % vectors.len() as u64);
             AttackStream {
                 vector: v,
-                label: format!("attack:{}", v.name()),
+                label: format!("attack:{}", v.reported_as()),
                 budget: n,
                 written: 0,
                 t: attack_start,

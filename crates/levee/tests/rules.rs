@@ -320,7 +320,7 @@ fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
     // Every packet of the real capture belongs to an attack: beside it, the victim's own
     // traffic over the same second, 2,880 packets of web browsing and two BACnet exchanges of
     // its own (a request from 10.10.10.1, answered from port 47808 at a length the attack
-    // also has).
+    // also has, with the bytes its answers begin with).
     let benign = dir.join("benign.pcap");
     let o = run(levee()
         .args(["synth", "--scenario", "benign", "--packets", "2878"])
@@ -339,7 +339,15 @@ fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
             datagram.extend(dport.to_be_bytes());
             datagram.extend(((8 + len) as u16).to_be_bytes());
             datagram.extend([0, 0]);
-            datagram.extend(vec![0x81; len]);
+            // A BACnet/IP answer (BVLC, NPDU, a ReadProperty Complex-ACK with invoke id 1)
+            // beginning as the attack's answers do, so neither headers nor payload tell it
+            // apart.
+            let mut payload = vec![0x81, 0x0a];
+            payload.extend((len as u16).to_be_bytes());
+            payload.extend([0x01, 0x00, 0x30, 0x01, 0x0e, 0x0c, 0x02, 0x00, 0x00, 0x00]);
+            payload.extend([0x1e, 0x29, 0x0c, 0x5e, 0x91, 0x01]);
+            payload.resize(len, 0x1f);
+            datagram.extend(&payload[..len]);
             let header = craft::V4 {
                 src,
                 dst,
