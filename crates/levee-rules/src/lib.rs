@@ -469,6 +469,10 @@ mod tests {
                 "long hexadecimal number",
             ),
             ("tcp.dstport == 0xfg", "not a hexadecimal number"),
+            (
+                "udp.payload[0:2] == 0x010203",
+                "`udp.payload[0:2]` is 2 byte(s): compare it with as many (found 3)",
+            ),
         ] {
             let e = parse_plain(src).map(|e| e.to_string()).unwrap_err();
             assert!(e.message.contains(says), "{src}: {}", e.message);
@@ -481,8 +485,8 @@ mod tests {
         let file = RulesFile::parse("t.toml", text, None).unwrap();
         for target in compile::Target::EXPRESSING {
             let result = compile::render(&file, *target, "t.toml", "eth0");
-            if *target == compile::Target::Bpf {
-                // libpcap reads payload slices.
+            if matches!(*target, compile::Target::Bpf | compile::Target::Iptables) {
+                // libpcap and iptables' u32 read TCP payload slices from the start.
                 assert!(result.is_ok(), "{result:?}");
                 continue;
             }
@@ -505,6 +509,26 @@ mod tests {
         );
         let e = udp("not udp.payload[2:4] == 0xdeadbeef").unwrap_err();
         assert!(e.problems[0].contains("first fragment"), "{e:?}");
+        // iptables reads them with u32, past the UDP header, under the UDP length.
+        let ipt = |expr: &str| {
+            let text = format!(
+                "version = 1\n[[rule]]\nid = \"magic\"\nexpression = '{expr}'\naction = \"block\"\n"
+            );
+            let file = RulesFile::parse("t.toml", &text, None).unwrap();
+            compile::render(&file, compile::Target::Iptables, "t.toml", "eth0")
+        };
+        let rules = ipt("udp.payload[2:6] == 0xdeadbeef0102").unwrap();
+        assert!(
+            rules.contains("0>>22&0x3C@4>>16=16:65535&&0>>22&0x3C@10=0xdeadbeef\"")
+                && rules.contains("0>>22&0x3C@12=0xbeef0102\""),
+            "{rules}"
+        );
+        let short = ipt("udp.payload[0:2] != 0x0102").unwrap();
+        assert!(short.contains("@6&0xffff=0:257,259:65535\""), "{short}");
+        let e = ipt("tcp.payload[0:2] == 0x0102").unwrap_err();
+        assert!(e.problems[0].contains("cannot read back"), "{e:?}");
+        let e = ipt("not udp.payload[0:4] == 0x01020304").unwrap_err();
+        assert!(e.problems[0].contains("negated"), "{e:?}");
         let e = udp("len(udp.payload) > 4").unwrap_err();
         assert!(
             e.problems[0].contains("slices from the payload's start only"),

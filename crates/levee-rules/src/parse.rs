@@ -713,7 +713,25 @@ impl<'a> Parser<'a> {
                     ),
                 ));
             }
-            return self.bytes_literal(field);
+            let from = self.pos;
+            let bytes = self.bytes_literal(field)?;
+            if let (crate::field::View::Slice { len, .. }, Literal::Bytes(b)) =
+                (field.view(), &bytes)
+            {
+                if b.len() != usize::from(len) {
+                    let t = &self.toks[from];
+                    return Err(err(
+                        t.start,
+                        t.end,
+                        format!(
+                            "`{field}` is {len} byte(s): compare it with as many (found {}), \
+                             or it could never be equal",
+                            b.len()
+                        ),
+                    ));
+                }
+            }
+            return Ok(bytes);
         }
         let Some(t) = self.next() else {
             return Err(self.expected("a value"));

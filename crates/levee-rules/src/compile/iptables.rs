@@ -6,7 +6,8 @@
 //! whose counters count what the rule decided; the chain `levee` calls the rule chains in
 //! order. Address sets of more than one entry become `hash:net` ipsets; header fields iptables
 //! has no match for (the nine TCP flag bits, the window, the IP ID, the UDP length) are read
-//! with the `u32` match from the transport header of first fragments.
+//! with the `u32` match from the transport header of first fragments, as are UDP and TCP
+//! payload slices from the payload's start.
 //!
 //! Known difference, seen in the kernel tests: with the nf_tables backend of iptables, the
 //! `length` match of a minimum-size Ethernet frame counts the frame's padding, so `ip.len ==
@@ -354,8 +355,135 @@ fn addr_leaf(
     })
 }
 
+/// The 32-bit words u32 compares for `bytes` at `start` of a payload, as (offset from the
+/// payload's start, mask, value): whole words inside the slice (the last one overlapping
+/// the one before when the length is not a multiple of four), so nothing past the slice is
+/// read; a slice shorter than a word is read as the low bytes of the word ending with it,
+/// whose offset is then negative (it reads bytes before the payload).
+fn payload_words(start: usize, bytes: &[u8]) -> Vec<(i64, u32, u32)> {
+    let word = |b: &[u8]| b.iter().fold(0u32, |v, &x| (v << 8) | u32::from(x));
+    let n = bytes.len();
+    if n < 4 {
+        let mask = ((1u64 << (8 * n)) - 1) as u32;
+        return vec![(start as i64 + n as i64 - 4, mask, word(bytes))];
+    }
+    let mut at: Vec<usize> = (0..=n - 4).step_by(4).collect();
+    if !n.is_multiple_of(4) {
+        at.push(n - 4);
+    }
+    at.into_iter()
+        .map(|a| ((start + a) as i64, u32::MAX, word(&bytes[a..a + 4])))
+        .collect()
+}
+
+/// A payload condition for iptables: a UDP or TCP payload slice from the start compared
+/// with bytes, read with `u32` from first fragments (and unfragmented packets).
+///
+/// In the raw table the packet ends where its IP length says (Ethernet padding is gone), and
+/// u32 fails a read past it, as levee finds the slice absent: a TCP payload, and a first
+/// fragment's, end with the packet. An unfragmented datagram's payload ends with its UDP
+/// length, which is tested. A negation holds where the slice is absent, which u32 cannot
+/// tell; lengths, slices from the end and searches need where the payload ends: refused,
+/// as ICMP payloads are.
+fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj>, String> {
+    use crate::field::View;
+    let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
+    let proto: u8 = match field.name() {
+        "udp.payload" => 17,
+        "tcp.payload" => 6,
+        _ => return refuse("levee writes only UDP and TCP payloads for iptables"),
+    };
+    if negate {
+        return refuse(
+            "a negated payload condition holds where the payload lacks the bytes, which \
+             iptables' u32 cannot tell",
+        );
+    }
+    let (start, bytes, op) = match (e, field.view()) {
+        (
+            Expr::Cmp {
+                op: op @ (CmpOp::Eq | CmpOp::Ne),
+                value: Literal::Bytes(bytes),
+                ..
+            },
+            View::Slice { start, .. },
+        ) if start >= 0 => (start as usize, bytes, *op),
+        (Expr::Contains { .. } | Expr::Matches { .. }, _) => {
+            return refuse("iptables cannot search a payload where levee's search looks")
+        }
+        _ => {
+            return refuse(
+                "iptables writes slices from the payload's start only: its length, its end \
+                 and the whole of it need where it ends",
+            )
+        }
+    };
+    let words = payload_words(start, bytes);
+    // Where reading starts: past the UDP header, or past the TCP header its data offset
+    // gives (at least 20 bytes, or levee sees no payload).
+    let (base, guard) = if proto == 17 {
+        let end = 8 + start + bytes.len();
+        (
+            "0>>22&0x3C@".to_string(),
+            format!("0>>22&0x3C@4>>16={end}:65535"),
+        )
+    } else {
+        if words.iter().any(|w| w.0 < 0) {
+            return refuse(
+                "a TCP payload slice shorter than four bytes and ending within the payload's \
+                 first four cannot be read by u32, which cannot read back from where the \
+                 payload starts",
+            );
+        }
+        (
+            "0>>22&0x3C@12>>26&0x3C@".to_string(),
+            "0>>22&0x3C@12>>28=5:15".to_string(),
+        )
+    };
+    let test = |&(at, mask, value): &(i64, u32, u32), equal: bool| {
+        let at = if proto == 17 { at + 8 } else { at };
+        let masked = if mask == u32::MAX {
+            String::new()
+        } else {
+            format!("&{mask:#x}")
+        };
+        let want = if equal {
+            format!("{value:#x}")
+        } else {
+            let mut r = Vec::new();
+            if value > 0 {
+                r.push(range_text(0, u64::from(value) - 1));
+            }
+            if value < mask {
+                r.push(range_text(u64::from(value) + 1, u64::from(mask)));
+            }
+            r.join(",")
+        };
+        format!("{base}{at}{masked}={want}")
+    };
+    // One u32 match a word (a match holds at most eleven tests), each with the protocol,
+    // fragment and length tests it rests on; `==`: every word on one line, `!=`: a line a
+    // word that may differ.
+    let head = format!("6&0xFF={proto}&&4&0x1FFF=0&&{guard}");
+    let matched = |w: &(i64, u32, u32), equal: bool| {
+        m(format!("-m u32 --u32 \"{head}&&{}\"", test(w, equal)))
+    };
+    Ok(if op == CmpOp::Eq {
+        let mut conj = vec![Part::Proto(proto)];
+        conj.extend(words.iter().map(|w| matched(w, true)));
+        vec![conj]
+    } else {
+        words
+            .iter()
+            .map(|w| vec![Part::Proto(proto), matched(w, false)])
+            .collect()
+    })
+}
+
 fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {
-    super::refuse_payload(e, "iptables")?;
+    if let Some(field) = e.fields().into_iter().find(|f| f.is_payload()) {
+        return payload_leaf(e, &field, negate);
+    }
     match e {
         Expr::Flag(f) if crate::field::tcp_flag_bit(f.name()).is_none() => {
             // The IPv4 header's flags, read from its sixth and seventh bytes.
