@@ -208,6 +208,7 @@ pub struct Stream {
     now: i64,
     /// The end of the last window closed: when its events were decided.
     decided: i64,
+    told: ToldSignatures,
 }
 
 impl Stream {
@@ -248,6 +249,7 @@ impl Stream {
             next_id: 1,
             now: i64::MIN,
             decided: i64::MIN,
+            told: ToldSignatures::default(),
         }
     }
 
@@ -449,7 +451,7 @@ impl Stream {
                 peak_pps: f.peak_pps,
                 sources: f.sources,
                 spoofed_likely: f.spoofed_likely,
-                signature: told_signature(f),
+                signature: self.told.of(f),
                 evidence: f.evidence.clone(),
                 low_rate: f.low_rate.clone(),
             };
@@ -522,11 +524,52 @@ impl Stream {
     }
 }
 
-/// The signature an event tells (see [`AttackEvent::signature`]).
+/// Signatures told, by the finding's targets and candidates they were chosen from (see
+/// [`told_signature`]): a going attack's candidates repeat decision after decision, and
+/// measuring them on the benign reference each time would cost more than the decision.
+#[derive(Default)]
+struct ToldSignatures {
+    chosen: std::collections::HashMap<String, Option<String>>,
+}
+
+/// Most choices [`ToldSignatures`] keeps before starting afresh.
+const TOLD_SIGNATURES: usize = 256;
+
+impl ToldSignatures {
+    fn of(&mut self, f: &Finding) -> Option<String> {
+        let mut key = f.targets.to_string();
+        for c in &f.candidates {
+            key.push('|');
+            key.push_str(&c.to_string());
+        }
+        if let Some(told) = self.chosen.get(&key) {
+            return told.clone();
+        }
+        if self.chosen.len() >= TOLD_SIGNATURES {
+            self.chosen.clear();
+        }
+        let told = told_signature(f);
+        self.chosen.insert(key, told.clone());
+        told
+    }
+}
+
+/// The signature an event tells (see [`AttackEvent::signature`]): the most specific candidate
+/// that spares levee's benign reference (traffic every network needs, addressed to the
+/// targets), or the most specific when none does: a stream measures no candidate on the
+/// traffic, but a header signature that also stops QUIC or the target's DNS answers is
+/// passed over for one that does not (a payload fingerprint). Without the fields an attacker
+/// varies for free when that is a candidate too and spares as much.
 fn told_signature(f: &Finding) -> Option<String> {
-    let first = f.candidates.first()?;
-    let robust = levee_analyze::signature::without_volatile(first)
-        .filter(|r| f.candidates.contains(r))
-        .unwrap_or_else(|| first.clone());
+    let reference = levee_analyze::reference::Reference::for_targets(&f.targets);
+    let spares = |e: &levee_rules::Expr| reference.measure(e).matched == 0;
+    let chosen = f
+        .candidates
+        .iter()
+        .find(|c| spares(c))
+        .or(f.candidates.first())?;
+    let robust = levee_analyze::signature::without_volatile(chosen)
+        .filter(|r| f.candidates.contains(r) && (spares(r) || !spares(chosen)))
+        .unwrap_or_else(|| chosen.clone());
     Some(robust.to_string())
 }

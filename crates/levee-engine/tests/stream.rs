@@ -610,3 +610,36 @@ fn a_followed_attack_is_not_judged_again_and_a_new_target_is_told_as_soon() {
         "the first flood is told a few times, not at every decision: {first_told:#?}"
     );
 }
+
+/// A stream measures no candidate on the traffic, but tells the most specific signature that
+/// spares levee's benign reference: for a flood of one datagram whose length also matches
+/// QUIC Initials, the payload fingerprint, not the header signature that would also stop the
+/// target's QUIC; a SYN flood's header signature as before.
+#[test]
+fn a_stream_tells_the_signature_that_spares_needed_traffic() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let told = |scenario: &str| {
+        let mut stream = monitor_stream();
+        let mut signature = None;
+        for (ts, linktype, data, orig_len) in frames(&segment(scenario, t0, 60_000, 3)) {
+            stream.feed(ts, linktype, &data, orig_len);
+            for e in stream.drain_events() {
+                if let Event::AttackStarted(a) = e {
+                    signature = signature.or(a.signature);
+                }
+            }
+        }
+        signature.unwrap_or_else(|| panic!("{scenario} is told"))
+    };
+    let payload = told("udp-payload-flood");
+    assert!(
+        payload.contains("udp.payload[0:4] == 0x7a0f01f3") && !payload.contains("ip.len"),
+        "{payload}"
+    );
+    let syn = told("syn-flood");
+    assert!(
+        syn.contains("tcp.flags == 0x02") && !syn.contains("payload"),
+        "{syn}"
+    );
+}
