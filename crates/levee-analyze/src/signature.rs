@@ -344,7 +344,7 @@ const MAX_FINGERPRINT: usize = 8;
 
 /// The bytes that at least 99 % of a class's UDP datagrams carry at the same offsets (see
 /// [`PayloadHead`](crate::stats::PayloadHead)): the longest run of such offsets, as
-/// `(offset, bytes)`, when it holds at least [`MIN_FINGERPRINT`] bytes and the class is
+/// `(offset, bytes)`, when it holds at least `MIN_FINGERPRINT` (4) bytes and the class is
 /// (nearly) all UDP. What a tool sends hard-coded, where real protocols vary (ids, keys,
 /// counters).
 pub fn payload_fingerprint(c: &ClassStats) -> Option<(usize, Vec<u8>)> {
