@@ -124,26 +124,9 @@ fn real_masscan_is_a_port_scan_from_one_source() {
     assert!(s["targets"][0]["distinct_ports"].as_u64().unwrap() >= 1000);
 }
 
-/// Run-length labels of a synthesised capture.
-fn labels(path: &Path) -> Vec<(u64, u64, String)> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let f: Vec<&str> = l.splitn(3, ',').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].to_string(),
-            )
-        })
-        .collect()
-}
-
 /// Share of the packets labelled `label` that `expr` matches, and share of the benign ones.
 fn score(capture: &Path, expr: &str, label: &str) -> (f64, f64, u64) {
-    let runs = labels(&PathBuf::from(format!("{}.labels.csv", capture.display())));
+    let runs = synth_labels(&PathBuf::from(format!("{}.labels.csv", capture.display())));
     let e =
         levee_rules::parse_plain(expr).unwrap_or_else(|err| panic!("{}", err.render("sig", expr)));
     let mut r = CaptureReader::open(capture).unwrap();
@@ -214,7 +197,7 @@ fn every_synthesised_vector_is_found_and_its_signature_holds_on_the_labels() {
         let found = vectors(&a);
         // The vector analyze reports it as, which its labels name (a flood told apart by its
         // payload is a `udp-flood`).
-        let runs = labels(&PathBuf::from(format!("{}.labels.csv", cap.display())));
+        let runs = synth_labels(&PathBuf::from(format!("{}.labels.csv", cap.display())));
         let label = runs
             .iter()
             .map(|r| r.2.as_str())

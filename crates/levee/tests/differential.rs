@@ -615,13 +615,8 @@ fn real_udp_conversations(
             }
             let hl = usize::from(f[14] & 0x0f) * 4;
             f[24..26].copy_from_slice(&[0, 0]);
-            let sum = f[14..14 + hl]
-                .chunks(2)
-                .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-                .sum::<u32>();
-            let folded = (sum & 0xffff) + (sum >> 16);
-            let folded = (folded & 0xffff) + (folded >> 16);
-            f[24..26].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+            let sum = craft::csum(&f[14..14 + hl]);
+            f[24..26].copy_from_slice(&sum.to_be_bytes());
             out.push(f);
             taken += 1;
             if taken == per_file {
@@ -652,12 +647,11 @@ struct Mixed {
         levee_has_tcpdump,
         levee_has_nft,
         levee_has_iptables_restore,
-        levee_has_ipset,
         levee_has_tcpreplay,
         levee_has_ip,
         levee_root
     )),
-    ignore = "needs ../shared/data, tcpdump, nft, iptables, ipset, tcpreplay, ip, root"
+    ignore = "needs ../shared/data, tcpdump, nft, iptables, tcpreplay, ip, root"
 )]
 fn a_payload_flood_among_real_benign_udp_is_stopped_alike_everywhere() {
     let Some(data) = require_shared("payload flood") else {
@@ -682,20 +676,7 @@ fn a_payload_flood_among_real_benign_udp_is_stopped_alike_everywhere() {
         .args(["--seed", "29", "--force", "--out"])
         .arg(&synth));
     assert!(o.status.success(), "{}", stderr(&o));
-    let labels: Vec<(u64, u64, String)> =
-        std::fs::read_to_string(format!("{}.labels.csv", synth.display()))
-            .unwrap()
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| {
-                let v: Vec<&str> = l.split(',').collect();
-                (
-                    v[0].parse().unwrap(),
-                    v[1].parse().unwrap(),
-                    v[2].to_string(),
-                )
-            })
-            .collect();
+    let labels = synth_labels(&dir.join("synth.pcap.labels.csv"));
     let is_flood = |i: u64| {
         labels
             .iter()

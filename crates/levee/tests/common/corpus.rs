@@ -58,7 +58,8 @@ pub mod craft {
         a
     }
 
-    fn csum(data: &[u8]) -> u16 {
+    /// The Internet checksum of `data` (RFC 1071).
+    pub fn csum(data: &[u8]) -> u16 {
         let mut sum: u32 = 0;
         for c in data.chunks(2) {
             let w = if c.len() == 2 {

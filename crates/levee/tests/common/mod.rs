@@ -296,3 +296,21 @@ impl Drop for Netns {
             .output();
     }
 }
+
+/// The run-length labels a synthesised capture's `.labels.csv` holds: first and last packet
+/// index and the label of each run.
+pub fn synth_labels(path: &Path) -> Vec<(u64, u64, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(3, ',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].to_string(),
+            )
+        })
+        .collect()
+}
