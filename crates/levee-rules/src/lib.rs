@@ -495,13 +495,14 @@ mod tests {
         }
         // nftables writes a UDP payload's slices from its start, and refuses their negation
         // with the reason.
-        let udp = |expr: &str| {
+        let compiled = |target: compile::Target, expr: &str| {
             let text = format!(
                 "version = 1\n[[rule]]\nid = \"magic\"\nexpression = '{expr}'\naction = \"block\"\n"
             );
             let file = RulesFile::parse("t.toml", &text, None).unwrap();
-            compile::render(&file, compile::Target::Nftables, "t.toml", "eth0")
+            compile::render(&file, target, "t.toml", "eth0")
         };
+        let udp = |expr: &str| compiled(compile::Target::Nftables, expr);
         let nft = udp("udp.payload[2:4] == 0xdeadbeef").unwrap();
         assert!(
             nft.contains("udp length >= 14 @th,80,32 0xdeadbeef"),
@@ -510,13 +511,7 @@ mod tests {
         let e = udp("not udp.payload[2:4] == 0xdeadbeef").unwrap_err();
         assert!(e.problems[0].contains("first fragment"), "{e:?}");
         // iptables reads them with u32, past the UDP header, under the UDP length.
-        let ipt = |expr: &str| {
-            let text = format!(
-                "version = 1\n[[rule]]\nid = \"magic\"\nexpression = '{expr}'\naction = \"block\"\n"
-            );
-            let file = RulesFile::parse("t.toml", &text, None).unwrap();
-            compile::render(&file, compile::Target::Iptables, "t.toml", "eth0")
-        };
+        let ipt = |expr: &str| compiled(compile::Target::Iptables, expr);
         let rules = ipt("udp.payload[2:6] == 0xdeadbeef0102").unwrap();
         assert!(
             rules.contains("0>>22&0x3C@4>>16=16:65535&&0>>22&0x3C@10=0xdeadbeef\"")
