@@ -125,6 +125,16 @@ struct Pending {
     weight: u32,
 }
 
+/// A waiting packet as a provisional judgement first sees it: its class, its weight, and
+/// whether it goes to a settled attack's targets. An eighth of a [`Pending`], so walking a
+/// second of sampled traffic stays in the CPU's cache.
+#[derive(Clone, Copy, Default)]
+struct Waiting {
+    weight: u32,
+    class: u8,
+    settled: bool,
+}
+
 /// What the flow filters learn from a packet: kept for every packet of a batch, where the
 /// sampled ones also keep a [`Pending`]. Half the size of a `Pending`, and only this is built
 /// for the packets that are not sampled (most of a large capture's).
@@ -170,22 +180,22 @@ impl ProvisionalPicker {
         }
     }
 
-    /// Offers the next waiting packet of its class, in line order; picked, it goes to `judged`.
+    /// Offers the next waiting packet of class `c`, of `weight`, in line order. Picked, it is
+    /// judged with the weight returned: that of its stretch.
     #[inline]
-    fn offer(&mut self, e: &Pending, judged: &mut Vec<Pending>) {
-        let c = usize::from(e.class);
+    fn offer(&mut self, c: usize, weight: u32) -> Option<u32> {
         self.left[c] -= 1;
         if self.stride[c] == 1 {
-            judged.push(*e);
-            return;
+            return Some(weight);
         }
-        self.stretch[c] += u64::from(e.weight);
+        self.stretch[c] += u64::from(weight);
         self.until_next[c] -= 1;
         if self.until_next[c] == 0 || self.left[c] == 0 {
             self.until_next[c] = self.stride[c];
-            let weight = std::mem::take(&mut self.stretch[c]).min(u64::from(u32::MAX)) as u32;
-            judged.push(Pending { weight, ..*e });
+            let stretch = std::mem::take(&mut self.stretch[c]);
+            return Some(stretch.min(u64::from(u32::MAX)) as u32);
         }
+        None
     }
 }
 
@@ -235,6 +245,13 @@ pub struct Analyzer {
     /// the CPU's cache (a ring of the full length, walked round, brought every write in
     /// from memory); an analysis's grows to the full length, its pages touched as it fills.
     delay: Vec<Pending>,
+    /// Beside each slot of `delay`, what a provisional judgement walks the line for (see
+    /// [`Waiting`]): a decision reads this compact copy and loads only the packets it picks.
+    waiting: Vec<Waiting>,
+    /// The followed attacks whose waiting packets a provisional judgement leaves out, as the
+    /// last one was asked (see [`Analyzer::with_delay_judged`]); each packet is marked
+    /// against them as it enters the line.
+    settled: Vec<(Class, TargetSpec)>,
     /// The delay line's most slots (see [`DELAY`]).
     delay_len: usize,
     delay_head: usize,
@@ -268,7 +285,7 @@ pub struct Analyzer {
     judged_on_trial: Vec<Pending>,
     /// The waiting packets of classes with settled targets that a provisional judgement
     /// picks from (kept for their memory).
-    held_on_trial: Vec<Pending>,
+    held_on_trial: Vec<usize>,
     /// Packets in the delay line, per class.
     waiting_by_class: Vec<u32>,
     /// With ageing filters (see [`Analyzer::age_filters`]), the scan tables' generations.
@@ -391,6 +408,8 @@ impl Analyzer {
             base_bucket: None,
             total_series: Vec::new(),
             delay: Vec::new(),
+            waiting: Vec::new(),
+            settled: Vec::new(),
             delay_len: DELAY,
             delay_head: 0,
             delay_count: 0,
@@ -858,9 +877,11 @@ impl Analyzer {
             };
             self.arrive(a, Some(e), true);
             self.waiting_by_class[usize::from(e.class)] += 1;
+            let waiting = self.waiting_of(e);
             if self.delay_count == len {
                 let old = self.delay[self.delay_head];
                 self.delay[self.delay_head] = *e;
+                self.waiting[self.delay_head] = waiting;
                 self.delay_head = self.slot(1);
                 self.waiting_by_class[usize::from(old.class)] -= 1;
                 self.profile(&old);
@@ -870,6 +891,7 @@ impl Analyzer {
                 }
                 let slot = self.slot(self.delay_count);
                 self.delay[slot] = *e;
+                self.waiting[slot] = waiting;
                 self.delay_count += 1;
             }
         }
@@ -939,6 +961,13 @@ impl Analyzer {
     /// delay line long after these were last in the cache.
     #[inline]
     fn prefetch_judging(&self, e: &Pending) {
+        self.prefetch_evidence(e);
+        self.prefetch_ports(e);
+    }
+
+    /// Starts loading the filter blocks [`Analyzer::evidence`] will ask about for `e`.
+    #[inline]
+    fn prefetch_evidence(&self, e: &Pending) {
         if Class::from_index(e.class as usize) == Class::Syn {
             if self.completing_sources.contains(mix_u128(e.src)) {
                 self.completed.prefetch(e.flow.directed());
@@ -947,6 +976,11 @@ impl Analyzer {
             // Both directions of a flow share its block.
             self.flows.prefetch(e.flow);
         }
+    }
+
+    /// Starts loading the port counters profiling `e` will add to.
+    #[inline]
+    fn prefetch_ports(&self, e: &Pending) {
         if e.bits & 4 != 0 {
             if let Some(c) = self.classes[usize::from(e.class)].as_deref() {
                 c.dst_ports.prefetch(e.dport);
@@ -987,9 +1021,11 @@ impl Analyzer {
     /// Returns whether its ports were counted (with its weight).
     fn profile(&mut self, e: &Pending) -> bool {
         let class = Class::from_index(e.class as usize);
-        if !self.evidence(class, e.src, e.flow) {
-            return false;
-        }
+        self.evidence(class, e.src, e.flow) && self.profile_evidenced(e)
+    }
+
+    /// [`Analyzer::profile`] for a packet already found to carry its class's evidence.
+    fn profile_evidenced(&mut self, e: &Pending) -> bool {
         let Some(c) = self.classes[e.class as usize].as_deref_mut() else {
             return false;
         };
@@ -1079,6 +1115,7 @@ impl Analyzer {
         judge: impl FnOnce(&Analyzer) -> R,
     ) -> R {
         self.flush_batch();
+        self.settle(settled);
         if self.delay_count == 0 {
             return judge(self);
         }
@@ -1086,8 +1123,8 @@ impl Analyzer {
         let settled_class: Vec<bool> = (0..classes)
             .map(|c| settled.iter().any(|(s, _)| s.index() == c))
             .collect();
-        // Classes with settled targets are counted as the line is walked: their waiting
-        // packets are kept aside, and picked from once their number is known.
+        // Classes with settled targets are counted as the line is walked: their other
+        // waiting packets are kept aside, and picked from once their number is known.
         let mut picker =
             ProvisionalPicker::new(self.waiting_by_class.iter().enumerate().map(|(c, &n)| {
                 if settled_class[c] {
@@ -1104,27 +1141,55 @@ impl Analyzer {
         held.clear();
         let mut unsettled = vec![0usize; classes];
         for i in 0..self.delay_count {
-            let e = &self.delay[self.slot(i)];
-            let c = usize::from(e.class);
+            let slot = self.slot(i);
+            let w = self.waiting[slot];
+            let c = usize::from(w.class);
             if !settled_class[c] {
-                picker.offer(e, &mut judged);
-                continue;
-            }
-            let targeted = settled
-                .iter()
-                .any(|(s, t)| s.index() == c && t.matches(e.src, e.dst));
-            if !targeted {
+                if let Some(weight) = picker.offer(c, w.weight) {
+                    judged.push(Pending {
+                        weight,
+                        ..self.delay[slot]
+                    });
+                }
+            } else if !w.settled {
                 unsettled[c] += 1;
-                held.push(*e);
+                held.push(slot);
             }
         }
         let mut picker = ProvisionalPicker::new(unsettled.into_iter());
-        for e in &held {
-            picker.offer(e, &mut judged);
+        for &slot in &held {
+            let w = self.waiting[slot];
+            if let Some(weight) = picker.offer(usize::from(w.class), w.weight) {
+                judged.push(Pending {
+                    weight,
+                    ..self.delay[slot]
+                });
+            }
         }
         self.held_on_trial = held;
-        // Only the classes of the packets judged change: only those are put aside, with the
-        // series from the earliest bucket a judged packet falls in.
+        // Evidence first: it only reads the filters. Only the packets that carry it are
+        // profiled, and only their classes put aside and back: most waiting packets of a
+        // healthy link carry none, and copying their classes' profiles at every decision
+        // cost more than judging them. Their filter blocks are loaded a few packets ahead,
+        // so the misses overlap.
+        const AHEAD: usize = 16;
+        for e in judged.iter().take(AHEAD) {
+            self.prefetch_evidence(e);
+        }
+        let mut flagged = 0;
+        for i in 0..judged.len() {
+            if let Some(next) = judged.get(i + AHEAD) {
+                self.prefetch_evidence(next);
+            }
+            let e = judged[i];
+            if self.evidence(Class::from_index(usize::from(e.class)), e.src, e.flow) {
+                judged[flagged] = e;
+                flagged += 1;
+            }
+        }
+        judged.truncate(flagged);
+        // Only the classes of the packets profiled change: only those are put aside, with
+        // the series from the earliest bucket such a packet falls in.
         let mut touched = vec![false; classes];
         for e in &judged {
             touched[usize::from(e.class)] = true;
@@ -1142,16 +1207,14 @@ impl Analyzer {
                 }
             }
         }
-        // Their filter blocks are loaded a few packets ahead, so the misses overlap.
-        const AHEAD: usize = 16;
         for e in judged.iter().take(AHEAD) {
-            self.prefetch_judging(e);
+            self.prefetch_ports(e);
         }
         for (i, e) in judged.iter().enumerate() {
             if let Some(next) = judged.get(i + AHEAD) {
-                self.prefetch_judging(next);
+                self.prefetch_ports(next);
             }
-            if self.profile(e) {
+            if self.profile_evidenced(e) {
                 ports.push((e.class, e.dport, e.sport, u64::from(e.weight)));
             }
         }
@@ -1177,6 +1240,41 @@ impl Analyzer {
         found
     }
 
+    /// Marks the waiting packets against the attacks `settled` when they are not those the
+    /// last provisional judgement was asked about (they change when an attack settles or
+    /// ends, not at every decision).
+    fn settle(&mut self, settled: &[(Class, &TargetSpec)]) {
+        let same = self.settled.len() == settled.len()
+            && self
+                .settled
+                .iter()
+                .zip(settled)
+                .all(|((c, t), (c2, t2))| c == c2 && t == *t2);
+        if same {
+            return;
+        }
+        self.settled = settled.iter().map(|&(c, t)| (c, t.clone())).collect();
+        for i in 0..self.delay_count {
+            let slot = self.slot(i);
+            let waiting = self.waiting_of(&self.delay[slot]);
+            self.waiting[slot] = waiting;
+        }
+    }
+
+    /// What a provisional judgement walks the line for, of a packet entering it.
+    #[inline]
+    fn waiting_of(&self, e: &Pending) -> Waiting {
+        let settled = self
+            .settled
+            .iter()
+            .any(|(c, t)| c.index() == usize::from(e.class) && t.matches(e.src, e.dst));
+        Waiting {
+            weight: e.weight,
+            class: e.class,
+            settled,
+        }
+    }
+
     /// The slot of the `i`th packet in the delay line, from the oldest (`i` less than the
     /// ring's length): no division, which cost more than the rest of a provisional judgement.
     #[inline]
@@ -1195,9 +1293,11 @@ impl Analyzer {
     fn grow_delay(&mut self) {
         const FIRST_SLOTS: usize = 1 << 10;
         self.delay.rotate_left(self.delay_head);
+        self.waiting.rotate_left(self.delay_head);
         self.delay_head = 0;
         let slots = (2 * self.delay.len()).clamp(FIRST_SLOTS, self.delay_len.max(1));
         self.delay.resize(slots, Pending::default());
+        self.waiting.resize(slots, Waiting::default());
     }
 
     /// For a caller that never ends (a monitor): the flow, handshake and probe filters age, so
@@ -1367,6 +1467,7 @@ impl Analyzer {
             self.profile(&e);
         }
         self.delay = Vec::new();
+        self.waiting = Vec::new();
         self.delay_head = 0;
         self.delay_count = 0;
         self.waiting_by_class.fill(0);
