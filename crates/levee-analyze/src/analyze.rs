@@ -125,14 +125,20 @@ struct Pending {
     weight: u32,
 }
 
-/// A waiting packet as a provisional judgement first sees it: its class, its weight, and
-/// whether it goes to a settled attack's targets. An eighth of a [`Pending`], so walking a
-/// second of sampled traffic stays in the CPU's cache.
+/// A waiting packet as the delay line is walked: its time, class and weight, whether it goes
+/// to a settled attack's targets, and whether it was found without its evidence. A sixth of
+/// a [`Pending`], so walking a second of sampled traffic stays in the CPU's cache.
 #[derive(Clone, Copy, Default)]
 struct Waiting {
+    ts: i64,
     weight: u32,
     class: u8,
     settled: bool,
+    /// A provisional judgement found it without its class's evidence: answered, or its
+    /// handshake completed. Evidence is only ever lost while a packet waits (the filters
+    /// gain marks, and an ageing filter keeps a mark longer than a packet waits), so it is
+    /// judged neither again nor when it leaves.
+    cleared: bool,
 }
 
 /// What the flow filters learn from a packet: kept for every packet of a batch, where the
@@ -286,6 +292,8 @@ pub struct Analyzer {
     /// The waiting packets of classes with settled targets that a provisional judgement
     /// picks from (kept for their memory).
     held_on_trial: Vec<usize>,
+    /// The slots of `judged_on_trial`'s packets (kept for their memory).
+    judged_slots: Vec<usize>,
     /// Packets in the delay line, per class.
     waiting_by_class: Vec<u32>,
     /// With ageing filters (see [`Analyzer::age_filters`]), the scan tables' generations.
@@ -419,6 +427,7 @@ impl Analyzer {
             ports_on_trial: Vec::new(),
             judged_on_trial: Vec::new(),
             held_on_trial: Vec::new(),
+            judged_slots: Vec::new(),
             waiting_by_class: vec![0; Class::COUNT],
             scan_generations: None,
             batch: Vec::with_capacity(BATCH),
@@ -852,18 +861,24 @@ impl Analyzer {
         }
         if full {
             for leaving in 0..sampled {
-                self.prefetch_judging(&self.delay[self.slot(leaving)]);
+                let slot = self.slot(leaving);
+                if !self.waiting[slot].cleared {
+                    self.prefetch_judging(&self.delay[slot]);
+                }
             }
         }
         if let (false, Some(max)) = (full, self.delay_max_ns) {
             // The packets old enough to leave the line after this batch (`release_aged`).
             let cutoff = self.end.saturating_sub(max);
             for i in 0..self.delay_count.min(2 * BATCH) {
-                let e = &self.delay[self.slot(i)];
-                if e.ts >= cutoff {
+                let slot = self.slot(i);
+                let w = self.waiting[slot];
+                if w.ts >= cutoff {
                     break;
                 }
-                self.prefetch_judging(e);
+                if !w.cleared {
+                    self.prefetch_judging(&self.delay[slot]);
+                }
             }
         }
         let mut sampled_entries = sampled_batch.iter();
@@ -879,12 +894,16 @@ impl Analyzer {
             self.waiting_by_class[usize::from(e.class)] += 1;
             let waiting = self.waiting_of(e);
             if self.delay_count == len {
-                let old = self.delay[self.delay_head];
-                self.delay[self.delay_head] = *e;
-                self.waiting[self.delay_head] = waiting;
+                let head = self.delay_head;
+                let leaving = self.waiting[head];
+                let old = (!leaving.cleared).then(|| self.delay[head]);
+                self.delay[head] = *e;
+                self.waiting[head] = waiting;
                 self.delay_head = self.slot(1);
-                self.waiting_by_class[usize::from(old.class)] -= 1;
-                self.profile(&old);
+                self.waiting_by_class[usize::from(leaving.class)] -= 1;
+                if let Some(old) = old {
+                    self.profile(&old);
+                }
             } else {
                 if self.delay_count == self.delay.len() {
                     self.grow_delay();
@@ -1139,6 +1158,9 @@ impl Analyzer {
         judged.clear();
         let mut held = std::mem::take(&mut self.held_on_trial);
         held.clear();
+        // The slot of each packet in `judged`.
+        let mut judged_slots = std::mem::take(&mut self.judged_slots);
+        judged_slots.clear();
         let mut unsettled = vec![0usize; classes];
         for i in 0..self.delay_count {
             let slot = self.slot(i);
@@ -1146,10 +1168,13 @@ impl Analyzer {
             let c = usize::from(w.class);
             if !settled_class[c] {
                 if let Some(weight) = picker.offer(c, w.weight) {
-                    judged.push(Pending {
-                        weight,
-                        ..self.delay[slot]
-                    });
+                    if !w.cleared {
+                        judged.push(Pending {
+                            weight,
+                            ..self.delay[slot]
+                        });
+                        judged_slots.push(slot);
+                    }
                 }
             } else if !w.settled {
                 unsettled[c] += 1;
@@ -1160,10 +1185,13 @@ impl Analyzer {
         for &slot in &held {
             let w = self.waiting[slot];
             if let Some(weight) = picker.offer(usize::from(w.class), w.weight) {
-                judged.push(Pending {
-                    weight,
-                    ..self.delay[slot]
-                });
+                if !w.cleared {
+                    judged.push(Pending {
+                        weight,
+                        ..self.delay[slot]
+                    });
+                    judged_slots.push(slot);
+                }
             }
         }
         self.held_on_trial = held;
@@ -1185,9 +1213,12 @@ impl Analyzer {
             if self.evidence(Class::from_index(usize::from(e.class)), e.src, e.flow) {
                 judged[flagged] = e;
                 flagged += 1;
+            } else {
+                self.waiting[judged_slots[i]].cleared = true;
             }
         }
         judged.truncate(flagged);
+        self.judged_slots = judged_slots;
         // Only the classes of the packets profiled change: only those are put aside, with
         // the series from the earliest bucket such a packet falls in.
         let mut touched = vec![false; classes];
@@ -1256,8 +1287,8 @@ impl Analyzer {
         self.settled = settled.iter().map(|&(c, t)| (c, t.clone())).collect();
         for i in 0..self.delay_count {
             let slot = self.slot(i);
-            let waiting = self.waiting_of(&self.delay[slot]);
-            self.waiting[slot] = waiting;
+            let settled = self.waiting_of(&self.delay[slot]).settled;
+            self.waiting[slot].settled = settled;
         }
     }
 
@@ -1269,9 +1300,11 @@ impl Analyzer {
             .iter()
             .any(|(c, t)| c.index() == usize::from(e.class) && t.matches(e.src, e.dst));
         Waiting {
+            ts: e.ts,
             weight: e.weight,
             class: e.class,
             settled,
+            cleared: false,
         }
     }
 
@@ -1449,12 +1482,16 @@ impl Analyzer {
     fn release_waited_by(&mut self, now: i64) {
         let Some(max) = self.delay_max_ns else { return };
         let cutoff = now.saturating_sub(max);
-        while self.delay_count > 0 && self.delay[self.delay_head].ts < cutoff {
-            let old = self.delay[self.delay_head];
+        while self.delay_count > 0 && self.waiting[self.delay_head].ts < cutoff {
+            let head = self.delay_head;
+            let leaving = self.waiting[head];
             self.delay_head = self.slot(1);
             self.delay_count -= 1;
-            self.waiting_by_class[usize::from(old.class)] -= 1;
-            self.profile(&old);
+            self.waiting_by_class[usize::from(leaving.class)] -= 1;
+            if !leaving.cleared {
+                let old = self.delay[head];
+                self.profile(&old);
+            }
         }
     }
 
@@ -1463,8 +1500,11 @@ impl Analyzer {
     pub fn finish_pass(&mut self) {
         self.flush_batch();
         for i in 0..self.delay_count {
-            let e = self.delay[self.slot(i)];
-            self.profile(&e);
+            let slot = self.slot(i);
+            if !self.waiting[slot].cleared {
+                let e = self.delay[slot];
+                self.profile(&e);
+            }
         }
         self.delay = Vec::new();
         self.waiting = Vec::new();
