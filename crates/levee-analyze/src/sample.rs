@@ -153,7 +153,11 @@ impl Stratified {
 /// above it one in the power of two that brings the profiled packets of the last second of
 /// traffic under it (one at random in each run of that many, see `Stratified`). The rate
 /// follows the traffic both ways, a second behind, so a long calm after a flood is profiled
-/// whole again.
+/// whole again. Within a second the rate only grows sparser, as soon as the packets counted
+/// so far would have brought more than `max_pps` at it: a flood's first second (or a
+/// monitor's, which has no second before) is profiled at most about twice `max_pps` times,
+/// not whole. Profiling a million-packet second whole cost more than counting it, and filled
+/// the delay line, pushing packets out before their answers could come.
 #[derive(Debug, Clone)]
 pub struct Thinning {
     draw: Stratified,
@@ -184,7 +188,29 @@ impl Thinning {
             self.next_second(ts);
         }
         self.seen += 1;
+        if self.seen >> self.draw.rate_log2 > self.max_pps {
+            self.sparser(ts);
+        }
         self.draw.offer()
+    }
+
+    /// Makes the rate sparser within the second (see the type's description): to what the
+    /// second's packets so far, kept up for the whole second, need (at least by half), so a
+    /// steady flood is thinned at once to its rate rather than halving its way there.
+    #[cold]
+    #[inline(never)]
+    fn sparser(&mut self, ts: i64) {
+        const SECOND: i64 = 1_000_000_000;
+        // Over at least a millisecond: packets with one timestamp tell no rate. `seen`
+        // packets from the second's start span `seen - 1` gaps.
+        let elapsed = (ts - (self.second_end - SECOND)).clamp(SECOND / 1_000, SECOND);
+        let projected = u128::from(self.seen - 1) * SECOND as u128 / elapsed as u128;
+        let mut rate_log2 = self.draw.rate_log2 + 1;
+        while rate_log2 < 40 && projected >> rate_log2 > u128::from(self.max_pps) {
+            rate_log2 += 1;
+        }
+        self.draw.set_rate_log2(rate_log2);
+        self.sparsest_log2 = self.sparsest_log2.max(rate_log2);
     }
 
     /// One packet in how many is profiled now.
@@ -432,16 +458,23 @@ mod tests {
         let mut t = Thinning::new(1_000);
         assert_eq!(thin(&mut t, 0, 3, 800), (2_400, 2_400));
         assert_eq!(t.one_in(), 1);
-        // A flood of 64,000 pps: after its first second, one in 64 (1,000 a second).
-        let (picked, weight) = thin(&mut t, 3 * S, 10, 64_000);
-        assert_eq!(t.one_in(), 64);
-        let after_first = picked - 64_000;
+        // A flood of 64,000 pps. Its first second grows sparser as it comes: at most about
+        // twice the rate profiled, not 64,000, and weighted it still stands for the traffic.
+        let (first, first_weight) = thin(&mut t, 3 * S, 1, 64_000);
         assert!(
-            (8_000..10_000).contains(&after_first),
-            "about 9 seconds x 1,000 profiled: {after_first}"
+            (1_000..=2_100).contains(&first),
+            "first second profiled {first} times"
         );
-        // Weighted, the sample stands for the traffic.
-        let estimate = weight as f64 / 640_000.0;
+        let estimate = first_weight as f64 / 64_000.0;
+        assert!((0.95..1.05).contains(&estimate), "{estimate}");
+        // After it, one in 64 (1,000 a second).
+        let (picked, weight) = thin(&mut t, 4 * S, 9, 64_000);
+        assert_eq!(t.one_in(), 64);
+        assert!(
+            (8_000..10_000).contains(&picked),
+            "about 9 seconds x 1,000 profiled: {picked}"
+        );
+        let estimate = weight as f64 / 576_000.0;
         assert!((0.95..1.05).contains(&estimate), "{estimate}");
         // The flood ends: a second later everything is profiled again.
         thin(&mut t, 13 * S, 2, 500);
