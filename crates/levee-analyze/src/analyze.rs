@@ -17,6 +17,7 @@
 //! which hold attacks ([`crate::detect`]).
 
 use levee_decode::{App, IcmpQuote, Packet, Transport};
+use std::collections::VecDeque;
 
 use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
 use crate::sample::{SampleStore, Thinning};
@@ -294,8 +295,12 @@ pub struct Analyzer {
     held_on_trial: Vec<usize>,
     /// The slots of `judged_on_trial`'s packets (kept for their memory).
     judged_slots: Vec<usize>,
-    /// Packets in the delay line, per class.
-    waiting_by_class: Vec<u32>,
+    /// The slots of the delay line's packets, per class, oldest first: a provisional
+    /// judgement walks only the classes it judges (packets leave the line oldest first, so
+    /// each leaves from the front of its class's).
+    waiting_slots: Vec<VecDeque<u32>>,
+    /// Per class, the waiting packets not to a settled attack's targets.
+    unsettled_waiting: Vec<u32>,
     /// With ageing filters (see [`Analyzer::age_filters`]), the scan tables' generations.
     scan_generations: Option<ScanGenerations>,
 }
@@ -428,7 +433,8 @@ impl Analyzer {
             judged_on_trial: Vec::new(),
             held_on_trial: Vec::new(),
             judged_slots: Vec::new(),
-            waiting_by_class: vec![0; Class::COUNT],
+            waiting_slots: vec![VecDeque::new(); Class::COUNT],
+            unsettled_waiting: vec![0; Class::COUNT],
             scan_generations: None,
             batch: Vec::with_capacity(BATCH),
             sampled_batch: Vec::with_capacity(BATCH),
@@ -891,16 +897,14 @@ impl Analyzer {
                 continue;
             };
             self.arrive(a, Some(e), true);
-            self.waiting_by_class[usize::from(e.class)] += 1;
             let waiting = self.waiting_of(e);
             if self.delay_count == len {
                 let head = self.delay_head;
-                let leaving = self.waiting[head];
+                let leaving = self.leave(head);
                 let old = (!leaving.cleared).then(|| self.delay[head]);
                 self.delay[head] = *e;
-                self.waiting[head] = waiting;
+                self.enter(head, waiting);
                 self.delay_head = self.slot(1);
-                self.waiting_by_class[usize::from(leaving.class)] -= 1;
                 if let Some(old) = old {
                     self.profile(&old);
                 }
@@ -910,7 +914,7 @@ impl Analyzer {
                 }
                 let slot = self.slot(self.delay_count);
                 self.delay[slot] = *e;
-                self.waiting[slot] = waiting;
+                self.enter(slot, waiting);
                 self.delay_count += 1;
             }
         }
@@ -1145,11 +1149,11 @@ impl Analyzer {
         // Classes with settled targets are counted as the line is walked: their other
         // waiting packets are kept aside, and picked from once their number is known.
         let mut picker =
-            ProvisionalPicker::new(self.waiting_by_class.iter().enumerate().map(|(c, &n)| {
+            ProvisionalPicker::new(self.waiting_slots.iter().enumerate().map(|(c, slots)| {
                 if settled_class[c] {
                     0
                 } else {
-                    n as usize
+                    slots.len()
                 }
             }));
         let mut ports = std::mem::take(&mut self.ports_on_trial);
@@ -1162,23 +1166,29 @@ impl Analyzer {
         let mut judged_slots = std::mem::take(&mut self.judged_slots);
         judged_slots.clear();
         let mut unsettled = vec![0usize; classes];
-        for i in 0..self.delay_count {
-            let slot = self.slot(i);
-            let w = self.waiting[slot];
-            let c = usize::from(w.class);
+        for (c, slots) in self.waiting_slots.iter().enumerate() {
             if !settled_class[c] {
-                if let Some(weight) = picker.offer(c, w.weight) {
-                    if !w.cleared {
-                        judged.push(Pending {
-                            weight,
-                            ..self.delay[slot]
-                        });
-                        judged_slots.push(slot);
+                for &slot in slots {
+                    let slot = slot as usize;
+                    let w = self.waiting[slot];
+                    if let Some(weight) = picker.offer(c, w.weight) {
+                        if !w.cleared {
+                            judged.push(Pending {
+                                weight,
+                                ..self.delay[slot]
+                            });
+                            judged_slots.push(slot);
+                        }
                     }
                 }
-            } else if !w.settled {
-                unsettled[c] += 1;
-                held.push(slot);
+            } else if self.unsettled_waiting[c] > 0 {
+                // A settled class: only its packets to other targets, when it has any.
+                for &slot in slots {
+                    if !self.waiting[slot as usize].settled {
+                        unsettled[c] += 1;
+                        held.push(slot as usize);
+                    }
+                }
             }
         }
         let mut picker = ProvisionalPicker::new(unsettled.into_iter());
@@ -1285,11 +1295,33 @@ impl Analyzer {
             return;
         }
         self.settled = settled.iter().map(|&(c, t)| (c, t.clone())).collect();
+        self.unsettled_waiting.fill(0);
         for i in 0..self.delay_count {
             let slot = self.slot(i);
             let settled = self.waiting_of(&self.delay[slot]).settled;
             self.waiting[slot].settled = settled;
+            self.unsettled_waiting[usize::from(self.waiting[slot].class)] += u32::from(!settled);
         }
+    }
+
+    /// Puts `waiting` in `slot`, a packet entering the line.
+    #[inline]
+    fn enter(&mut self, slot: usize, waiting: Waiting) {
+        self.waiting[slot] = waiting;
+        let c = usize::from(waiting.class);
+        self.waiting_slots[c].push_back(slot as u32);
+        self.unsettled_waiting[c] += u32::from(!waiting.settled);
+    }
+
+    /// Takes the packet in `slot`, the oldest of the line, out of its class's count.
+    #[inline]
+    fn leave(&mut self, slot: usize) -> Waiting {
+        let w = self.waiting[slot];
+        let c = usize::from(w.class);
+        let front = self.waiting_slots[c].pop_front();
+        debug_assert_eq!(front, Some(slot as u32), "packets leave oldest first");
+        self.unsettled_waiting[c] -= u32::from(!w.settled);
+        w
     }
 
     /// What a provisional judgement walks the line for, of a packet entering it.
@@ -1325,8 +1357,14 @@ impl Analyzer {
     #[cold]
     fn grow_delay(&mut self) {
         const FIRST_SLOTS: usize = 1 << 10;
-        self.delay.rotate_left(self.delay_head);
-        self.waiting.rotate_left(self.delay_head);
+        let (head, len) = (self.delay_head, self.delay.len());
+        self.delay.rotate_left(head);
+        self.waiting.rotate_left(head);
+        for slots in &mut self.waiting_slots {
+            for s in slots.iter_mut() {
+                *s = ((*s as usize + len - head) % len.max(1)) as u32;
+            }
+        }
         self.delay_head = 0;
         let slots = (2 * self.delay.len()).clamp(FIRST_SLOTS, self.delay_len.max(1));
         self.delay.resize(slots, Pending::default());
@@ -1484,10 +1522,9 @@ impl Analyzer {
         let cutoff = now.saturating_sub(max);
         while self.delay_count > 0 && self.waiting[self.delay_head].ts < cutoff {
             let head = self.delay_head;
-            let leaving = self.waiting[head];
+            let leaving = self.leave(head);
             self.delay_head = self.slot(1);
             self.delay_count -= 1;
-            self.waiting_by_class[usize::from(leaving.class)] -= 1;
             if !leaving.cleared {
                 let old = self.delay[head];
                 self.profile(&old);
@@ -1510,7 +1547,8 @@ impl Analyzer {
         self.waiting = Vec::new();
         self.delay_head = 0;
         self.delay_count = 0;
-        self.waiting_by_class.fill(0);
+        self.waiting_slots.iter_mut().for_each(VecDeque::clear);
+        self.unsettled_waiting.fill(0);
     }
 
     /// Whether a packet of the second pass belongs to its class's attack, judged with
