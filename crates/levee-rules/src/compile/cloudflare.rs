@@ -466,7 +466,9 @@ impl Writer<'_> {
     }
 
     fn network_leaf(&self, leaf: &Expr, cx: Context) -> Result<String, String> {
-        super::refuse_payload(leaf, "Cloudflare")?;
+        if let Some(field) = leaf.fields().into_iter().find(|f| f.is_payload()) {
+            return udp_payload_leaf(leaf, &field, cx.v4);
+        }
         let fields = leaf.fields();
         let name = fields.first().map(|f| f.name()).unwrap_or_default();
         let needs_v4 = |what: &str| -> Result<(), String> {
@@ -579,6 +581,94 @@ impl Writer<'_> {
             }
         }
     }
+}
+
+/// Bits of a header `bit_slice` reaches (offsets up to 2,040 in Cloudflare's reference).
+const BIT_SLICE_END: usize = 2040;
+
+/// A condition on a UDP payload slice from its start (`udp.payload[s:n] == 0x..` or `!=`),
+/// read with `bit_slice("udp", ..)` 32 bits at a time, behind the test that the packet holds
+/// the slice as levee reads it: levee's UDP payload ends where the UDP length says or the
+/// packet's (an IPv4 first fragment's) bytes end, whichever comes first. The packet's bytes
+/// after the IPv4 header count `ip.len` less the header's length, one line per header
+/// length (no arithmetic in Cloudflare's language), so the rule must pin IPv4. A slice is
+/// never read past those bytes, so nothing leans on what `bit_slice` gives there. TCP's and
+/// ICMP's payloads start after headers of variable length, which fixed offsets cannot follow;
+/// searching (`contains`, `matches`), lengths, the whole payload and slices from its end
+/// need arithmetic too: refused, with the reason.
+fn udp_payload_leaf(leaf: &Expr, field: &crate::Field, v4: bool) -> Result<String, String> {
+    use crate::field::View;
+    let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
+    if field.name() != "udp.payload" {
+        return refuse(
+            "Cloudflare's bit_slice reads fixed offsets of a header, and a TCP or ICMP payload starts after a header of variable length",
+        );
+    }
+    let (start, bytes, op) = match (leaf, field.view()) {
+        (
+            Expr::Cmp {
+                op: op @ (CmpOp::Eq | CmpOp::Ne),
+                value: Literal::Bytes(bytes),
+                ..
+            },
+            View::Slice { start, .. },
+        ) if start >= 0 => (start as usize, bytes, *op),
+        (Expr::Contains { .. } | Expr::Matches { .. }, _) => {
+            return refuse("Cloudflare's Network Firewall cannot search a payload")
+        }
+        _ => {
+            return refuse(
+                "Cloudflare reads slices from the payload's start only (its length, its end and the whole of it need arithmetic its language lacks)",
+            )
+        }
+    };
+    let end = start + bytes.len();
+    if 64 + 8 * end > BIT_SLICE_END {
+        return refuse(&format!(
+            "bit_slice reaches the first {} bytes of a UDP payload",
+            (BIT_SLICE_END - 64) / 8
+        ));
+    }
+    if !v4 {
+        return Err(format!(
+            "`{field}` is found from the IPv4 header's length in Cloudflare: pin the rule to IPv4 addresses (`ip.dst == ...`) or use another target"
+        ));
+    }
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let k = (bytes.len() - at).min(4);
+        let value = bytes[at..at + k]
+            .iter()
+            .fold(0u32, |v, &b| (v << 8) | u32::from(b));
+        let bit = 64 + 8 * (start + at);
+        chunks.push(format!(
+            "bit_slice(\"udp\", {bit}, {}) {} {value}",
+            bit + 8 * k,
+            op.symbol()
+        ));
+        at += k;
+    }
+    let compared = if op == CmpOp::Eq || chunks.len() == 1 {
+        chunks.join(" and ")
+    } else {
+        format!("({})", chunks.join(" or "))
+    };
+    let need = 8 + end;
+    let udp_length =
+        format!("(bit_slice(\"udp\", 32, 48) >= {need} or bit_slice(\"udp\", 32, 48) < 8)");
+    let ip_bytes: Vec<String> = (5..=15u32)
+        .map(|words| (words, 4 * words as usize + need))
+        .filter(|&(_, total)| total <= usize::from(u16::MAX))
+        .map(|(words, total)| format!("(bit_slice(\"ip\", 4, 8) == {words} and ip.len >= {total})"))
+        .collect();
+    if ip_bytes.is_empty() {
+        return refuse("no IPv4 packet holds that slice");
+    }
+    Ok(format!(
+        "({udp_length} and ({}) and {compared})",
+        ip_bytes.join(" or ")
+    ))
 }
 
 /// Whether an integer comparison holds for the value 0.
@@ -961,6 +1051,55 @@ mod tests {
 
     fn net(s: &str) -> Result<String, String> {
         compile(&parse_plain(s).unwrap(), Flavor::Network, &Lists::new())
+    }
+
+    #[test]
+    fn udp_payload_slices_are_read_where_the_packet_holds_them_and_the_rest_refused() {
+        let e = net("ip.dst == 10.0.0.1 and udp.payload[1:5] != 0x0102030405").unwrap();
+        // Two calls (32 bits, then 8), either differing; behind the UDP length and, for
+        // each IPv4 header length, the bytes after it.
+        assert!(
+            e.contains(
+                "(bit_slice(\"udp\", 72, 104) != 16909060 or bit_slice(\"udp\", 104, 112) != 5)"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("(bit_slice(\"udp\", 32, 48) >= 14 or bit_slice(\"udp\", 32, 48) < 8)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("(bit_slice(\"ip\", 4, 8) == 5 and ip.len >= 34)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("(bit_slice(\"ip\", 4, 8) == 15 and ip.len >= 74)"),
+            "{e}"
+        );
+        for (rule, why) in [
+            ("udp.payload[0:4] == 0x01020304", "pin the rule to IPv4"),
+            (
+                "ip.dst == 10.0.0.1 and tcp.payload[0:2] == 0x4745",
+                "variable length",
+            ),
+            (
+                "ip.dst == 10.0.0.1 and udp.payload contains \"x\"",
+                "cannot search",
+            ),
+            (
+                "ip.dst == 10.0.0.1 and udp.payload[-4:4] == 0x01020304",
+                "start only",
+            ),
+            ("ip.dst == 10.0.0.1 and len(udp.payload) > 10", "start only"),
+            (
+                "ip.dst == 10.0.0.1 and udp.payload[244:4] == 0x01020304",
+                "first 247 bytes",
+            ),
+        ] {
+            let err = net(rule).unwrap_err();
+            assert!(err.contains(why), "{rule}: {err}");
+        }
+        assert!(net("ip.dst == 10.0.0.1 and udp.payload[243:4] == 0x01020304").is_ok());
     }
 
     #[test]

@@ -78,17 +78,6 @@ pub(crate) fn dnf<T: Clone>(
     }
 }
 
-/// Refuses a leaf condition on a payload (`udp.payload[0:4]`, `len(tcp.payload)`) for a
-/// target levee does not write payload conditions for, naming the field.
-pub(crate) fn refuse_payload(leaf: &Expr, target: &str) -> Result<(), String> {
-    match leaf.fields().into_iter().find(|f| f.is_payload()) {
-        Some(f) => Err(format!(
-            "`{f}`: levee does not write payload conditions for {target} yet"
-        )),
-        None => Ok(()),
-    }
-}
-
 /// A time unit kernel rate limits count in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RateUnit {
