@@ -21,6 +21,14 @@ done
 cargo build --release --quiet
 levee=target/release/levee
 [ -f "$cap" ] || "$levee" synth --scenario syn-flood --packets "$packets" --out "$cap" --force
+# The same flood at line rate: as many packets in 5 seconds (1 Mpps for 5 million) instead of
+# packets / 20,000 (250 s; synth's benign 2,000 pps are a tenth of the traffic). A monitor's work
+# per second of traffic (profiles, four decisions a second) weighs 50 times less in it, so the
+# two figures bound the per-packet and per-second costs of `monitor --read`.
+seconds=$((packets / 20000))
+fast="$out/synflood-$packets-1mpps.pcap"
+[ -f "$fast" ] || "$levee" synth --scenario syn-flood --packets "$packets" --benign-pps $((packets / 50)) \
+  --out "$fast" --force
 
 # 100 rules of the shapes people write (the same as `cargo bench -p levee-rules`): address
 # sets, port + flag + TTL, port + length, destination + protocol, ICMP type + length.
@@ -41,17 +49,18 @@ rules="$out/rules-100.toml"
 } > "$rules"
 
 # Warm the page cache so every tool reads from memory.
-cat "$cap" > /dev/null
+cat "$cap" "$fast" > /dev/null
 
 # This 2-core machine is shared and its speed drifts by tens of percent within minutes, so the
 # levee commands and tcpdump are timed in interleaved rounds (each round runs every command
 # once) and each keeps its best time: a slow minute then slows every command alike instead of
 # whichever happened to run in it.
 rounds=${ROUNDS:-5}
-names=(summary analyze1 analyze2 exact1 exact2 report rules100 tcpdump)
+names=(summary analyze1 analyze2 exact1 exact2 report rules100 monitor monitorfast tcpdump)
 labels=("levee summary" "levee analyze (1 thread)" "levee analyze --threads 2"
   "levee analyze --exact (2 readings)" "levee analyze --exact --threads 2"
   "levee report (3 passes, 1 thread)" "levee simulate --rules-only (100 rules)"
+  "levee monitor --read ($seconds s of traffic)" "levee monitor --read (same packets in 5 s)"
   "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'")
 command_of() {
   case $1 in
@@ -62,6 +71,9 @@ command_of() {
     exact2) echo "$levee analyze --exact --threads 2 $cap" ;;
     report) echo "$levee report $cap --out $out/report --force" ;;
     rules100) echo "$levee simulate --rules-only --rules $rules $cap" ;;
+    # A new incident database each run (removed after the rounds).
+    monitor) echo "$levee monitor --db $out/monitor.$(date +%s%N).db --read $cap" ;;
+    monitorfast) echo "$levee monitor --db $out/monitor.$(date +%s%N).db --read $fast" ;;
     tcpdump) echo "tcpdump -n -r $cap -w /dev/null tcp[tcpflags]==tcp-syn" ;;
   esac
 }
@@ -98,6 +110,7 @@ for key in "${names[@]}"; do rm -f "$out/$key.t" "$out/$key.all"; done
 for _ in $(seq "$rounds"); do
   for key in "${names[@]}"; do time_once "$key"; done
 done
+rm -f "$out"/monitor.*.db*
 for i in "${!names[@]}"; do print_row "${labels[$i]}" "${names[$i]}"; done
 # tshark takes minutes on 5 million packets: once is enough.
 rm -f "$out/tshark.t"
@@ -107,7 +120,7 @@ print_row "tshark -q -z endpoints,ip" tshark
 
 t() { cat "$out/$1.t"; }
 echo
-awk -v l="$(t summary)" -v a1="$(t analyze1)" -v a2="$(t analyze2)" -v x1="$(t exact1)" -v x2="$(t exact2)" -v d="$(t tcpdump)" -v s="$(t tshark)" -v r="$(t rules100)" 'BEGIN {
+awk -v l="$(t summary)" -v a1="$(t analyze1)" -v a2="$(t analyze2)" -v x1="$(t exact1)" -v x2="$(t exact2)" -v d="$(t tcpdump)" -v s="$(t tshark)" -v r="$(t rules100)" -v m="$(t monitor)" -v mf="$(t monitorfast)" 'BEGIN {
   printf "levee summary: %.1f million packets per second\n", '"$packets"' / l / 1e6;
   printf "speed of levee summary relative to tcpdump: %.2fx (above 1: levee is faster)\n", d / l;
   printf "speed of levee summary relative to tshark:  %.2fx\n", s / l;
@@ -116,6 +129,7 @@ awk -v l="$(t summary)" -v a1="$(t analyze1)" -v a2="$(t analyze2)" -v x1="$(t e
   printf "levee analyze speed-up on 2 threads (best against best): %.2fx\n", a1 / a2;
   printf "levee analyze --exact: %.1f million packets per second on one thread, %.2fx on 2 threads\n", '"$packets"' / x1 / 1e6, x1 / x2;
   printf "speed of 100 rules (simulate --rules-only) relative to tcpdump with one filter: %.2fx\n", d / r;
+  printf "levee monitor --read: %.1f million packets per second ('"$seconds"' s of traffic), %.1f with the same packets in 5 s\n", '"$packets"' / m / 1e6, '"$packets"' / mf / 1e6;
 }'
 # The two-thread speed-up within each round (both runs seconds apart): how steady it is. The
 # ratio of the two best times above can pair a one-thread run from a fast minute with a
