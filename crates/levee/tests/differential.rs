@@ -166,13 +166,25 @@ fn frame_index(cap: &Capture) -> HashMap<Vec<u8>, usize> {
         let tagged = matches!(u16::from_be_bytes([f[12], f[13]]), 0x8100 | 0x88a8);
         for cut in [14, 18] {
             if f.len() > cut && (cut == 14 || tagged) {
-                let prev = m.insert(f[cut..].to_vec(), i);
-                assert!(
-                    prev.is_none() || prev == Some(i),
-                    "frames {prev:?} and {i} ({:?}, {:?}) share bytes",
-                    prev.map(|p| cap.kinds[p]),
-                    cap.kinds[i]
-                );
+                // As sent, and as the kernel logs it: cut at its IP length, without the
+                // Ethernet padding of a short frame.
+                let l3 = &f[cut..];
+                let ip_len = match l3.first().map(|b| b >> 4) {
+                    Some(4) if l3.len() >= 4 => usize::from(u16::from_be_bytes([l3[2], l3[3]])),
+                    Some(6) if l3.len() >= 6 => {
+                        40 + usize::from(u16::from_be_bytes([l3[4], l3[5]]))
+                    }
+                    _ => l3.len(),
+                };
+                for bytes in [l3, &l3[..ip_len.clamp(1, l3.len())]] {
+                    let prev = m.insert(bytes.to_vec(), i);
+                    assert!(
+                        prev.is_none() || prev == Some(i),
+                        "frames {prev:?} and {i} ({:?}, {:?}) share bytes",
+                        prev.map(|p| cap.kinds[p]),
+                        cap.kinds[i]
+                    );
+                }
             }
         }
     }

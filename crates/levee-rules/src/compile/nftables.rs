@@ -241,6 +241,35 @@ fn int_set_text(ranges: &[(i64, i64)]) -> String {
     format!("{{ {} }}", items.join(", "))
 }
 
+/// For a field read from an IPv4 ICMP error's quote: the test that the bytes read lie within
+/// the IP packet, as levee's quote ends with it. On the ingress hook a short frame's Ethernet
+/// padding follows the packet, and a load there succeeds: a quote cut after 9 bytes had its
+/// "protocol" read from the padding (found by the differential test once its corpus padded
+/// short frames as NICs do). The bytes needed from the quote's start (its protocol byte, then
+/// the ports after a 20-byte header) are counted from the end of an IPv4 header of any length:
+/// one range of total lengths per header length, in one set.
+fn quote_within_packet(name: &str) -> Option<String> {
+    let needed = match name {
+        "icmp.quoted.proto" => 10,
+        "icmp.quoted.srcport" => 22,
+        "icmp.quoted.dstport" => 24,
+        _ => return None,
+    };
+    Some(within_ipv4_packet(8 + needed))
+}
+
+/// The test that an IPv4 packet holds `bytes` after its header, whatever the header's length:
+/// `ip hdrlength . ip length` in a set of one range per header length (nft cannot add the two).
+fn within_ipv4_packet(bytes: u32) -> String {
+    let ranges: Vec<String> = (5..=15u32)
+        .map(|words| 4 * words + bytes)
+        .zip(5..=15u32)
+        .filter(|&(total, _)| total <= u32::from(u16::MAX))
+        .map(|(total, words)| format!("{words} . {total}-65535"))
+        .collect();
+    format!("ip hdrlength . ip length {{ {} }}", ranges.join(", "))
+}
+
 /// Conjunctions for an integer condition, `negate` giving its complement (with absence).
 /// `holds` says whether the condition (negated already when `negate`) holds on a value: for
 /// the value levee gives where nft has nothing to read.
@@ -288,6 +317,11 @@ fn int_leaf(
                 let mut guard = atom(format!("meta l4proto {name}"), fam);
                 guard.l4 = Some(p);
                 line.push(guard);
+            }
+            if fam == Family::V4 {
+                if let Some(guard) = quote_within_packet(name) {
+                    line.push(atom(guard, fam));
+                }
             }
             let mut a = atom(t, fam);
             a.l4 = l4;
@@ -384,11 +418,13 @@ fn udp_payload_chunks(start: usize, bytes: &[u8], equal: bool) -> Vec<String> {
 /// A condition on the UDP payload: a slice from its start compared with bytes, the only
 /// payload condition nft decides exactly as levee does.
 ///
-/// The slice is there when the UDP length field says the datagram holds it and the load
-/// succeeds: on an unfragmented packet the length field ends the payload (the test keeps
-/// Ethernet padding after a short datagram from being read as payload); on a first fragment
-/// the field claims the whole datagram, while levee's payload ends with the fragment, and a
-/// load past the fragment fails, as levee's slice is absent there. Whatever needs where the
+/// The slice is there when the UDP length field says the datagram holds it and, on IPv4, the
+/// IP packet holds it after its header (`within_ipv4_packet`): levee's payload ends where the
+/// first of the two ends. On a first fragment the UDP length claims the whole datagram while
+/// levee's payload ends with the fragment, and on the ingress hook a short frame's Ethernet
+/// padding follows the packet, where a load succeeds: the differential test found a slice
+/// read from a padded first fragment's padding. An IPv6 packet with a UDP header is longer
+/// than any padded frame. Whatever needs where the
 /// payload ends (a negation, which holds where the slice is absent, a length, the whole
 /// payload, a slice from the end) cannot be written: nft cannot subtract header lengths.
 /// TCP's and ICMP's payloads start or end where only such arithmetic finds them.
@@ -443,6 +479,9 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
             let mut guard = atom("meta l4proto udp", fam);
             guard.l4 = Some("udp");
             conj.push(guard);
+            if fam == Family::V4 {
+                conj.push(atom(within_ipv4_packet((8 + start + len) as u32), fam));
+            }
             for t in std::iter::once(&has).chain(line) {
                 let mut a = atom(t.clone(), fam);
                 a.l4 = Some("udp");

@@ -280,8 +280,18 @@ pub mod craft {
         }
         b.extend(ethertype.to_be_bytes());
         b.extend(payload);
+        // A frame shorter than Ethernet's 60 bytes (its checksum left out) goes out padded,
+        // and some NICs pad with whatever their buffer held ("Etherleak"): a pattern rather
+        // than zeros, so an engine that reads past the IP packet into the padding is caught
+        // (nftables read an ICMP quote's protocol and a first fragment's UDP payload there).
+        if b.len() < ETHERNET_MIN_FRAME {
+            b.resize(ETHERNET_MIN_FRAME, 0xa5);
+        }
         b
     }
+
+    /// Ethernet's shortest frame, its checksum left out.
+    const ETHERNET_MIN_FRAME: usize = 60;
 
     pub fn arp() -> Vec<u8> {
         let mut b = vec![0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 1, 10, 10, 10, 1];
