@@ -597,28 +597,22 @@ const BIT_SLICE_END: usize = 2040;
 /// searching (`contains`, `matches`), lengths, the whole payload and slices from its end
 /// need arithmetic too: refused, with the reason.
 fn udp_payload_leaf(leaf: &Expr, field: &crate::Field, v4: bool) -> Result<String, String> {
-    use crate::field::View;
     let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
     if field.name() != "udp.payload" {
         return refuse(
-            "Cloudflare's bit_slice reads fixed offsets of a header, and a TCP or ICMP payload starts after a header of variable length",
+            "Cloudflare's bit_slice reads fixed offsets of a header, and a TCP or ICMP payload \
+             starts after a header of variable length",
         );
     }
-    let (start, bytes, op) = match (leaf, field.view()) {
-        (
-            Expr::Cmp {
-                op: op @ (CmpOp::Eq | CmpOp::Ne),
-                value: Literal::Bytes(bytes),
-                ..
-            },
-            View::Slice { start, .. },
-        ) if start >= 0 => (start as usize, bytes, *op),
-        (Expr::Contains { .. } | Expr::Matches { .. }, _) => {
+    let (start, bytes, op) = match super::slice_from_start(leaf, field) {
+        Ok(slice) => slice,
+        Err(super::NotFromStart::Search) => {
             return refuse("Cloudflare's Network Firewall cannot search a payload")
         }
-        _ => {
+        Err(super::NotFromStart::Elsewhere) => {
             return refuse(
-                "Cloudflare reads slices from the payload's start only (its length, its end and the whole of it need arithmetic its language lacks)",
+                "Cloudflare reads slices from the payload's start only (its length, its end \
+                 and the whole of it need arithmetic its language lacks)",
             )
         }
     };
@@ -631,24 +625,20 @@ fn udp_payload_leaf(leaf: &Expr, field: &crate::Field, v4: bool) -> Result<Strin
     }
     if !v4 {
         return Err(format!(
-            "`{field}` is found from the IPv4 header's length in Cloudflare: pin the rule to IPv4 addresses (`ip.dst == ...`) or use another target"
+            "`{field}` is found from the IPv4 header's length in Cloudflare: pin the rule to \
+             IPv4 addresses (`ip.dst == ...`) or use another target"
         ));
     }
-    let mut chunks = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let k = (bytes.len() - at).min(4);
-        let value = bytes[at..at + k]
-            .iter()
-            .fold(0u32, |v, &b| (v << 8) | u32::from(b));
-        let bit = 64 + 8 * (start + at);
-        chunks.push(format!(
-            "bit_slice(\"udp\", {bit}, {}) {} {value}",
-            bit + 8 * k,
-            op.symbol()
-        ));
-        at += k;
-    }
+    let chunks: Vec<String> = super::words_of(bytes)
+        .map(|(at, k, value)| {
+            let bit = 64 + 8 * (start + at);
+            format!(
+                "bit_slice(\"udp\", {bit}, {}) {} {value}",
+                bit + 8 * k,
+                op.symbol()
+            )
+        })
+        .collect();
     let compared = if op == CmpOp::Eq || chunks.len() == 1 {
         chunks.join(" and ")
     } else {

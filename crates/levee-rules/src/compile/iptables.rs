@@ -386,7 +386,6 @@ fn payload_words(start: usize, bytes: &[u8]) -> Vec<(i64, u32, u32)> {
 /// tell; lengths, slices from the end and searches need where the payload ends: refused,
 /// as ICMP payloads are.
 fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj>, String> {
-    use crate::field::View;
     let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
     let proto: u8 = match field.name() {
         "udp.payload" => 17,
@@ -399,19 +398,12 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
              iptables' u32 cannot tell",
         );
     }
-    let (start, bytes, op) = match (e, field.view()) {
-        (
-            Expr::Cmp {
-                op: op @ (CmpOp::Eq | CmpOp::Ne),
-                value: Literal::Bytes(bytes),
-                ..
-            },
-            View::Slice { start, .. },
-        ) if start >= 0 => (start as usize, bytes, *op),
-        (Expr::Contains { .. } | Expr::Matches { .. }, _) => {
+    let (start, bytes, op) = match super::slice_from_start(e, field) {
+        Ok(slice) => slice,
+        Err(super::NotFromStart::Search) => {
             return refuse("iptables cannot search a payload where levee's search looks")
         }
-        _ => {
+        Err(super::NotFromStart::Elsewhere) => {
             return refuse(
                 "iptables writes slices from the payload's start only: its length, its end \
                  and the whole of it need where it ends",

@@ -10,8 +10,47 @@ pub mod nginx;
 
 use std::fmt::Write as _;
 
-use crate::ast::Expr;
+use crate::ast::{CmpOp, Expr, Literal};
 use crate::file::{Action, RulesFile};
+
+/// Why a payload condition is not a slice from the payload's start compared with bytes, the
+/// only payload condition the kernel and Cloudflare targets write.
+pub(crate) enum NotFromStart {
+    /// `contains` or `matches`: a search.
+    Search,
+    /// A length, the whole payload, or a slice from its end.
+    Elsewhere,
+}
+
+/// A payload condition as a slice from the payload's start (`udp.payload[4:2] == 0x0100`):
+/// its first byte, the bytes compared, and `==` or `!=`.
+pub(crate) fn slice_from_start<'a>(
+    e: &'a Expr,
+    field: &crate::Field,
+) -> Result<(usize, &'a [u8], CmpOp), NotFromStart> {
+    use crate::field::View;
+    match (e, field.view()) {
+        (
+            Expr::Cmp {
+                op: op @ (CmpOp::Eq | CmpOp::Ne),
+                value: Literal::Bytes(bytes),
+                ..
+            },
+            View::Slice { start, .. },
+        ) if start >= 0 => Ok((start as usize, bytes, *op)),
+        (Expr::Contains { .. } | Expr::Matches { .. }, _) => Err(NotFromStart::Search),
+        _ => Err(NotFromStart::Elsewhere),
+    }
+}
+
+/// `bytes` as big-endian words of at most 32 bits, from the first: each word's offset in
+/// `bytes`, its length in bytes and its value.
+pub(crate) fn words_of(bytes: &[u8]) -> impl Iterator<Item = (usize, usize, u32)> + '_ {
+    bytes.chunks(4).enumerate().map(|(i, w)| {
+        let value = w.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b));
+        (4 * i, w.len(), value)
+    })
+}
 
 /// Most lines (conjunctions) one expression may expand to in a target without disjunction.
 pub const MAX_LINES: usize = 64;

@@ -400,19 +400,10 @@ fn addr_leaf(name: &str, nets: &[IpNet], negate: bool, absent: bool) -> Result<V
 /// The bytes `bytes` compared with the UDP payload from byte `start`: one raw match of the
 /// transport header per 32 bits (or fewer, at the end), `equal` or each differing.
 fn udp_payload_chunks(start: usize, bytes: &[u8], equal: bool) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let k = (bytes.len() - at).min(4);
-        let value = bytes[at..at + k]
-            .iter()
-            .fold(0u32, |v, &b| (v << 8) | u32::from(b));
-        let bit = (8 + start + at) * 8;
-        let sym = if equal { "" } else { "!= " };
-        out.push(format!("@th,{bit},{} {sym}{value:#x}", k * 8));
-        at += k;
-    }
-    out
+    let sym = if equal { "" } else { "!= " };
+    super::words_of(bytes)
+        .map(|(at, k, value)| format!("@th,{},{} {sym}{value:#x}", (8 + start + at) * 8, k * 8))
+        .collect()
 }
 
 /// A condition on the UDP payload: a slice from its start compared with bytes, the only
@@ -429,7 +420,6 @@ fn udp_payload_chunks(start: usize, bytes: &[u8], equal: bool) -> Vec<String> {
 /// payload, a slice from the end) cannot be written: nft cannot subtract header lengths.
 /// TCP's and ICMP's payloads start or end where only such arithmetic finds them.
 fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj>, String> {
-    use crate::field::View;
     let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
     if field.name() != "udp.payload" {
         return refuse(
@@ -444,19 +434,12 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
              datagram)",
         );
     }
-    let (start, len, bytes, op) = match (e, field.view()) {
-        (
-            Expr::Cmp {
-                op: op @ (CmpOp::Eq | CmpOp::Ne),
-                value: Literal::Bytes(bytes),
-                ..
-            },
-            View::Slice { start, len },
-        ) if start >= 0 => (start as usize, usize::from(len), bytes, *op),
-        (Expr::Contains { .. } | Expr::Matches { .. }, _) => {
+    let (start, bytes, op) = match super::slice_from_start(e, field) {
+        Ok(slice) => slice,
+        Err(super::NotFromStart::Search) => {
             return refuse("nftables cannot search a payload (`contains`, `matches`)")
         }
-        _ => {
+        Err(super::NotFromStart::Elsewhere) => {
             return refuse(
                 "nftables writes slices from the payload's start only: its length, its end \
                  and the whole of it need where it ends, which a first fragment's UDP length \
@@ -464,6 +447,7 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
             )
         }
     };
+    let len = bytes.len();
     // `==`: every chunk equal, one line; `!=`: one line per chunk that may differ.
     let chunks = udp_payload_chunks(start, bytes, op == CmpOp::Eq);
     let lines: Vec<Vec<String>> = if op == CmpOp::Eq {
