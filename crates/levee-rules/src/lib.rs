@@ -485,8 +485,11 @@ mod tests {
         let file = RulesFile::parse("t.toml", text, None).unwrap();
         for target in compile::Target::EXPRESSING {
             let result = compile::render(&file, *target, "t.toml", "eth0");
-            if matches!(*target, compile::Target::Bpf | compile::Target::Iptables) {
-                // libpcap and iptables' u32 read TCP payload slices from the start.
+            if matches!(
+                *target,
+                compile::Target::Bpf | compile::Target::Iptables | compile::Target::Nftables
+            ) {
+                // libpcap, iptables' u32 and nft's `@ih` read TCP payload slices from the start.
                 assert!(result.is_ok(), "{result:?}");
                 continue;
             }
@@ -524,6 +527,21 @@ mod tests {
         assert!(e.problems[0].contains("cannot read back"), "{e:?}");
         let e = ipt("not udp.payload[0:4] == 0x01020304").unwrap_err();
         assert!(e.problems[0].contains("negated"), "{e:?}");
+        // A TCP payload's slice from `@ih`, where the kernel puts it, once the packet holds it
+        // after both headers: an IPv4 SYN's Ethernet padding is no payload.
+        let tcp = udp("tcp.payload[1:5] == 0x474554202f").unwrap();
+        assert!(
+            tcp.contains(
+                "ip hdrlength . tcp doff . ip length { 5 . 5 . 46-65535, 5 . 6 . 50-65535,"
+            ) && tcp.contains("15 . 15 . 126-65535 } @ih,8,32 0x47455420 @ih,40,8 0x2f")
+                && tcp.contains("tcp doff . ip6 length { 5 . 26-65535,")
+                && !tcp.contains(" 4 . "),
+            "{tcp}"
+        );
+        let e = udp("not tcp.payload[0:1] == 0x47").unwrap_err();
+        assert!(e.problems[0].contains("negated"), "{e:?}");
+        let e = udp("icmp.payload[0:1] == 0x47").unwrap_err();
+        assert!(e.problems[0].contains("ICMP payload"), "{e:?}");
         let e = udp("len(udp.payload) > 4").unwrap_err();
         assert!(
             e.problems[0].contains("slices from the payload's start only"),

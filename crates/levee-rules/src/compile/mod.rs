@@ -458,23 +458,36 @@ pub fn expressible(field: &str) -> Vec<Target> {
     let Some(def) = levee_decode::field_def(field) else {
         return Vec::new();
     };
-    let condition = match def.kind {
-        levee_decode::FieldKind::Bool => field.to_string(),
-        levee_decode::FieldKind::Int => format!("{field} == 1"),
-        levee_decode::FieldKind::Ip => format!("{field} == 192.0.2.1"),
-        levee_decode::FieldKind::Str => format!("{field} == \"x\""),
-        levee_decode::FieldKind::Bytes => format!("{field}[0:1] == 0x00"),
+    // A payload is probed with the slices each target takes: iptables' u32 reads a word back
+    // from where it ends, Cloudflare needs the rule pinned to IPv4.
+    let conditions: Vec<String> = match def.kind {
+        levee_decode::FieldKind::Bool => vec![field.to_string()],
+        levee_decode::FieldKind::Int => vec![format!("{field} == 1")],
+        levee_decode::FieldKind::Ip => vec![format!("{field} == 192.0.2.1")],
+        levee_decode::FieldKind::Str => vec![format!("{field} == \"x\"")],
+        levee_decode::FieldKind::Bytes => vec![
+            format!("{field}[0:1] == 0x00"),
+            format!("{field}[4:4] == 0x00000000"),
+            format!("ip.dst == 192.0.2.1 and {field}[0:4] == 0x00000000"),
+        ],
     };
-    let text = format!(
-        "version = 1\n[[rule]]\nid = \"probe\"\nexpression = '{condition}'\naction = \"block\"\n"
-    );
-    let Ok(file) = RulesFile::parse("field probe", &text, None) else {
-        return Vec::new();
-    };
+    let files: Vec<RulesFile> = conditions
+        .iter()
+        .filter_map(|condition| {
+            let text = format!(
+                "version = 1\n[[rule]]\nid = \"probe\"\nexpression = '{condition}'\naction = \"block\"\n"
+            );
+            RulesFile::parse("field probe", &text, None).ok()
+        })
+        .collect();
     Target::EXPRESSING
         .iter()
         .copied()
-        .filter(|&t| render(&file, t, "field probe", "eth0").is_ok())
+        .filter(|&t| {
+            files
+                .iter()
+                .any(|file| render(file, t, "field probe", "eth0").is_ok())
+        })
         .collect()
 }
 

@@ -396,42 +396,89 @@ fn addr_leaf(name: &str, nets: &[IpNet], negate: bool, absent: bool) -> Result<V
     Ok(out)
 }
 
-/// The disjunctive normal form of a leaf, or of its negation.
-/// The bytes `bytes` compared with the UDP payload from byte `start`: one raw match of the
-/// transport header per 32 bits (or fewer, at the end), `equal` or each differing.
-fn udp_payload_chunks(start: usize, bytes: &[u8], equal: bool) -> Vec<String> {
+/// The bytes `bytes` compared with a payload from byte `start`, read from `base` (`@th` with
+/// the UDP header's 8 bytes as `skip`, or `@ih`, where the kernel puts TCP's payload): one raw
+/// match per 32 bits (or fewer, at the end), `equal` or each differing.
+fn payload_chunks(base: &str, skip: usize, start: usize, bytes: &[u8], equal: bool) -> Vec<String> {
     let sym = if equal { "" } else { "!= " };
     super::words_of(bytes)
-        .map(|(at, k, value)| format!("@th,{},{} {sym}{value:#x}", (8 + start + at) * 8, k * 8))
+        .map(|(at, k, value)| {
+            format!(
+                "{base},{},{} {sym}{value:#x}",
+                (skip + start + at) * 8,
+                k * 8
+            )
+        })
         .collect()
 }
 
-/// A condition on the UDP payload: a slice from its start compared with bytes, the only
+/// The test that a TCP segment holds `bytes` of payload after its header, whatever the header
+/// lengths: on IPv4 `ip hdrlength . tcp doff . ip length`, one range of total lengths per pair
+/// of header lengths; on IPv6 `tcp doff . ip6 length`. nft cannot add header lengths, so the
+/// sums are spelt out. A data offset under 5 words is in no range: levee then finds no payload
+/// (where it starts is not known), and the kernel would read it from inside the header.
+fn tcp_payload_within(family: Family, bytes: u32) -> String {
+    let doffs = 5..=15u32;
+    match family {
+        Family::V6 => {
+            let ranges: Vec<String> = doffs
+                .map(|d| format!("{d} . {}-65535", 4 * d + bytes))
+                .collect();
+            format!("tcp doff . ip6 length {{ {} }}", ranges.join(", "))
+        }
+        _ => {
+            let ranges: Vec<String> = (5..=15u32)
+                .flat_map(|h| doffs.clone().map(move |d| (h, d)))
+                .filter(|&(h, d)| 4 * (h + d) + bytes <= u32::from(u16::MAX))
+                .map(|(h, d)| format!("{h} . {d} . {}-65535", 4 * (h + d) + bytes))
+                .collect();
+            format!(
+                "ip hdrlength . tcp doff . ip length {{ {} }}",
+                ranges.join(", ")
+            )
+        }
+    }
+}
+
+/// A condition on the UDP or TCP payload: a slice from its start compared with bytes, the only
 /// payload condition nft decides exactly as levee does.
 ///
-/// The slice is there when the UDP length field says the datagram holds it and, on IPv4, the
-/// IP packet holds it after its header (`within_ipv4_packet`): levee's payload ends where the
-/// first of the two ends. On a first fragment the UDP length claims the whole datagram while
-/// levee's payload ends with the fragment, and on the ingress hook a short frame's Ethernet
-/// padding follows the packet, where a load succeeds: the differential test found a slice
-/// read from a padded first fragment's padding. An IPv6 packet with a UDP header is longer
-/// than any padded frame. Whatever needs where the
-/// payload ends (a negation, which holds where the slice is absent, a length, the whole
-/// payload, a slice from the end) cannot be written: nft cannot subtract header lengths.
-/// TCP's and ICMP's payloads start or end where only such arithmetic finds them.
+/// UDP's slice is read after the 8-byte header (`@th`). It is there when the UDP length field
+/// says the datagram holds it and, on IPv4, the IP packet holds it after its header
+/// (`within_ipv4_packet`): levee's payload ends where the first of the two ends. On a first
+/// fragment the UDP length claims the whole datagram while levee's payload ends with the
+/// fragment, and on the ingress hook a short frame's Ethernet padding follows the packet, where
+/// a load succeeds: the differential test found a slice read from a padded first fragment's
+/// padding. An IPv6 packet with a UDP header is longer than any padded frame.
+///
+/// TCP's slice is read from `@ih`, where the kernel finds the payload (after the data offset's
+/// header, never in a later fragment). It is there when the IP packet holds it after both
+/// headers (`tcp_payload_within`): an IPv4 SYN is shorter than a minimum Ethernet frame, so its
+/// padding would otherwise be read as payload. On IPv6 the test counts the payload length from
+/// the fixed header, so extension headers before TCP make it a necessary condition only: such a
+/// packet's slice is then read up to the frame's end, which is the packet's unless the frame
+/// carries bytes after it (no padded frame does: it is longer than 60 bytes).
+///
+/// Whatever needs where the payload ends (a negation, which holds where the slice is absent, a
+/// length, the whole payload, a slice from the end) cannot be written: nft cannot subtract
+/// header lengths. ICMP's payload has no base nft reads from.
 fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj>, String> {
     let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
-    if field.name() != "udp.payload" {
-        return refuse(
-            "nftables cannot find where a TCP or ICMP payload starts or ends (it cannot \
-             subtract header lengths)",
-        );
-    }
+    let l4 = match field.name() {
+        "udp.payload" => "udp",
+        "tcp.payload" => "tcp",
+        _ => {
+            return refuse(
+                "nftables cannot find where an ICMP payload starts or ends (it has no base \
+                 for it, and cannot subtract header lengths)",
+            )
+        }
+    };
     if negate {
         return refuse(
             "a negated payload condition holds where the payload lacks the bytes, which \
-             nftables cannot tell on a first fragment (its UDP length claims the whole \
-             datagram)",
+             nftables cannot tell (a first fragment's UDP length claims the whole datagram; \
+             nothing says where a TCP payload ends)",
         );
     }
     let (start, bytes, op) = match super::slice_from_start(e, field) {
@@ -442,33 +489,41 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
         Err(super::NotFromStart::Elsewhere) => {
             return refuse(
                 "nftables writes slices from the payload's start only: its length, its end \
-                 and the whole of it need where it ends, which a first fragment's UDP length \
-                 does not say",
+                 and the whole of it need where it ends, which nft cannot compute",
             )
         }
     };
     let len = bytes.len();
     // `==`: every chunk equal, one line; `!=`: one line per chunk that may differ.
-    let chunks = udp_payload_chunks(start, bytes, op == CmpOp::Eq);
+    let chunks = if l4 == "udp" {
+        payload_chunks("@th", 8, start, bytes, op == CmpOp::Eq)
+    } else {
+        payload_chunks("@ih", 0, start, bytes, op == CmpOp::Eq)
+    };
     let lines: Vec<Vec<String>> = if op == CmpOp::Eq {
         vec![chunks]
     } else {
         chunks.into_iter().map(|c| vec![c]).collect()
     };
-    let has = format!("udp length >= {}", 8 + start + len);
     let mut out = Vec::new();
     for (fam, with) in TRANSPORT_READ {
+        let mut guards = Vec::new();
+        if l4 == "udp" {
+            guards.push(format!("udp length >= {}", 8 + start + len));
+            if fam == Family::V4 {
+                guards.push(within_ipv4_packet((8 + start + len) as u32));
+            }
+        } else {
+            guards.push(tcp_payload_within(fam, (start + len) as u32));
+        }
         for line in &lines {
             let mut conj: Conj = with.iter().map(|w| atom(*w, fam)).collect();
-            let mut guard = atom("meta l4proto udp", fam);
-            guard.l4 = Some("udp");
+            let mut guard = atom(format!("meta l4proto {l4}"), fam);
+            guard.l4 = Some(l4);
             conj.push(guard);
-            if fam == Family::V4 {
-                conj.push(atom(within_ipv4_packet((8 + start + len) as u32), fam));
-            }
-            for t in std::iter::once(&has).chain(line) {
+            for t in guards.iter().chain(line) {
                 let mut a = atom(t.clone(), fam);
-                a.l4 = Some("udp");
+                a.l4 = Some(l4);
                 conj.push(a);
             }
             out.push(conj);
@@ -477,6 +532,7 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
     Ok(out)
 }
 
+/// The disjunctive normal form of a leaf, or of its negation.
 fn leaf(e: &Expr, negate: bool, lists: &crate::Lists) -> Result<Vec<Conj>, String> {
     if let Some(field) = e.fields().into_iter().find(|f| f.is_payload()) {
         return payload_leaf(e, &field, negate);
