@@ -521,6 +521,12 @@ mod tests {
                 && rules.contains("0>>22&0x3C@12=0xbeef0102\""),
             "{rules}"
         );
+        let ne = ipt("tcp.payload[0:6] != 0x010203040506").unwrap();
+        assert!(
+            ne.contains("@0=0:16909059,16909061:4294967295&&0>>22&0x3C@12>>26&0x3C@2&0xffffffff=0:0xffffffff\"")
+                && ne.contains("@2=0:50595077,50595079:4294967295\""),
+            "{ne}"
+        );
         let short = ipt("udp.payload[0:2] != 0x0102").unwrap();
         assert!(short.contains("@6&0xffff=0:257,259:65535\""), "{short}");
         let e = ipt("tcp.payload[0:2] == 0x0102").unwrap_err();
@@ -540,8 +546,20 @@ mod tests {
         );
         let e = udp("not tcp.payload[0:1] == 0x47").unwrap_err();
         assert!(e.problems[0].contains("negated"), "{e:?}");
-        let e = udp("icmp.payload[0:1] == 0x47").unwrap_err();
-        assert!(e.problems[0].contains("ICMP payload"), "{e:?}");
+        // ICMP's past its 8-byte header, in either IP version (levee takes both as ICMP).
+        let icmp = udp("icmp.payload[0:1] == 0x47").unwrap();
+        assert!(
+            icmp.contains("ip6 length >= 9 @th,64,8 0x47")
+                && icmp.contains("meta l4proto { icmp, ipv6-icmp }"),
+            "{icmp}"
+        );
+        // `!=` on several words: a line a word, each loading the slice's last byte too.
+        let ne = udp("udp.payload[0:6] != 0x010203040506").unwrap();
+        assert!(
+            ne.contains("@th,64,32 != 0x1020304 @th,104,8 >= 0")
+                && ne.contains("@th,96,16 != 0x506"),
+            "{ne}"
+        );
         let e = udp("len(udp.payload) > 4").unwrap_err();
         assert!(
             e.problems[0].contains("slices from the payload's start only"),

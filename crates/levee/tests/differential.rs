@@ -403,6 +403,19 @@ fn one_seed(seed: u64) {
         };
         exprs.push((i, e));
     }
+    // Slices of several words compared with `!=` (a line per word on nftables), on every
+    // payload: where only part of the slice is there (a cut quote, a first fragment, past an
+    // IPv6 extension header) no word may count.
+    for t in ["tcp", "udp", "icmp"] {
+        for (start, n) in [(2, 9), (0, 12), (5, 6)] {
+            let zeros = "00".repeat(n);
+            exprs.push((
+                exprs.len(),
+                format!("{t}.payload[{start}:{n}] != 0x{zeros}"),
+            ));
+        }
+    }
+    let payload_rules = exprs.len() - RULES;
     for (i, e) in &exprs {
         if let Err(err) = levee_rules::parse(e, &lists) {
             panic!(
@@ -417,8 +430,8 @@ fn one_seed(seed: u64) {
         let (ok, refused) = accepted(target, &exprs, &dir);
         if target == Target::Bpf {
             // Slices and lengths of payloads: libpcap reads them all.
-            let payload_rules = ok.iter().filter(|(i, _)| *i >= RULES).count();
-            assert_eq!(payload_rules, PAYLOAD_RULES, "bpf: {refused:#?}");
+            let written = ok.iter().filter(|(i, _)| *i >= RULES).count();
+            assert_eq!(written, payload_rules, "bpf: {refused:#?}");
         }
         // Most rules must be compiled, or the test proves little.
         assert!(

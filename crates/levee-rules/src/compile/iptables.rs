@@ -460,14 +460,31 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
     let matched = |w: &(i64, u32, u32), equal: bool| {
         m(format!("-m u32 --u32 \"{head}&&{}\"", test(w, equal)))
     };
+    // `!=`: each word's line also reads the slice's last word (any value): u32 fails a read
+    // past the packet, so a word that differs counts only where the whole slice is there (the
+    // differential test found a TCP segment whose first word of a slice differed and whose
+    // slice ended past the packet).
+    let last = words.last().map(|&(at, mask, _)| {
+        let at = if proto == 17 { at + 8 } else { at };
+        format!("{base}{at}&{mask:#x}=0:{mask:#x}")
+    });
     Ok(if op == CmpOp::Eq {
         let mut conj = vec![Part::Proto(proto)];
         conj.extend(words.iter().map(|w| matched(w, true)));
         vec![conj]
     } else {
+        let n = words.len();
         words
             .iter()
-            .map(|w| vec![Part::Proto(proto), matched(w, false)])
+            .enumerate()
+            .map(|(i, w)| {
+                let mut tests = format!("{head}&&{}", test(w, false));
+                if let Some(last) = last.as_ref().filter(|_| i + 1 < n) {
+                    tests.push_str("&&");
+                    tests.push_str(last);
+                }
+                vec![Part::Proto(proto), m(format!("-m u32 --u32 \"{tests}\""))]
+            })
             .collect()
     })
 }

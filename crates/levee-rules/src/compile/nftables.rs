@@ -440,7 +440,7 @@ fn tcp_payload_within(family: Family, bytes: u32) -> String {
     }
 }
 
-/// A condition on the UDP or TCP payload: a slice from its start compared with bytes, the only
+/// A condition on the UDP, TCP or ICMP payload: a slice from its start compared with bytes, the only
 /// payload condition nft decides exactly as levee does.
 ///
 /// UDP's slice is read after the 8-byte header (`@th`). It is there when the UDP length field
@@ -459,20 +459,18 @@ fn tcp_payload_within(family: Family, bytes: u32) -> String {
 /// packet's slice is then read up to the frame's end, which is the packet's unless the frame
 /// carries bytes after it (no padded frame does: it is longer than 60 bytes).
 ///
+/// ICMP's slice is read after its 8-byte header (`@th`), behind the packet's length as UDP's.
+///
 /// Whatever needs where the payload ends (a negation, which holds where the slice is absent, a
 /// length, the whole payload, a slice from the end) cannot be written: nft cannot subtract
-/// header lengths. ICMP's payload has no base nft reads from.
+/// header lengths.
 fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj>, String> {
     let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
     let l4 = match field.name() {
         "udp.payload" => "udp",
         "tcp.payload" => "tcp",
-        _ => {
-            return refuse(
-                "nftables cannot find where an ICMP payload starts or ends (it has no base \
-                 for it, and cannot subtract header lengths)",
-            )
-        }
+        "icmp.payload" => "icmp",
+        _ => return refuse("nftables has no base for this payload"),
     };
     if negate {
         return refuse(
@@ -495,35 +493,63 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
     };
     let len = bytes.len();
     // `==`: every chunk equal, one line; `!=`: one line per chunk that may differ.
-    let chunks = if l4 == "udp" {
-        payload_chunks("@th", 8, start, bytes, op == CmpOp::Eq)
-    } else {
-        payload_chunks("@ih", 0, start, bytes, op == CmpOp::Eq)
-    };
+    // Past UDP's and ICMP's 8-byte headers.
+    let (base, skip) = if l4 == "tcp" { ("@ih", 0) } else { ("@th", 8) };
+    let chunks = payload_chunks(base, skip, start, bytes, op == CmpOp::Eq);
+    // `!=` on a slice of several chunks is one line per chunk, each also loading the slice's
+    // last byte: a load past the packet fails the line, so a chunk that differs counts only
+    // where the whole slice is there. The length tests below are exact on IPv4 and on IPv6
+    // without extension headers; with them (or a first fragment, whose UDP length claims the
+    // whole datagram) the frame's end bounds the slice, and the load says whether it is there.
+    let last = format!("{base},{},8 >= 0", (skip + start + len - 1) * 8);
     let lines: Vec<Vec<String>> = if op == CmpOp::Eq {
         vec![chunks]
     } else {
-        chunks.into_iter().map(|c| vec![c]).collect()
+        let n = chunks.len();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i + 1 < n {
+                    vec![c, last.clone()]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
     };
     let mut out = Vec::new();
     for (fam, with) in TRANSPORT_READ {
-        let mut guards = Vec::new();
-        if l4 == "udp" {
-            guards.push(format!("udp length >= {}", 8 + start + len));
-            if fam == Family::V4 {
-                guards.push(within_ipv4_packet((8 + start + len) as u32));
+        let end = (8 + start + len) as u32;
+        let (proto, guards) = match l4 {
+            "udp" => {
+                let mut guards = vec![format!("udp length >= {end}")];
+                if fam == Family::V4 {
+                    guards.push(within_ipv4_packet(end));
+                }
+                ("udp", guards)
             }
-        } else {
-            guards.push(tcp_payload_within(fam, (start + len) as u32));
-        }
+            "tcp" => ("tcp", vec![tcp_payload_within(fam, (start + len) as u32)]),
+            // levee takes ICMP and ICMPv6 in either IP version as ICMP.
+            _ => {
+                let within = match fam {
+                    Family::V4 => within_ipv4_packet(end),
+                    _ => format!("ip6 length >= {end}"),
+                };
+                ("{ icmp, ipv6-icmp }", vec![within])
+            }
+        };
+        let implied = l4_of(field.name(), fam);
         for line in &lines {
             let mut conj: Conj = with.iter().map(|w| atom(*w, fam)).collect();
-            let mut guard = atom(format!("meta l4proto {l4}"), fam);
-            guard.l4 = Some(l4);
+            let mut guard = atom(format!("meta l4proto {proto}"), fam);
+            guard.l4 = implied;
+            // A set of protocols before `icmp type` would be taken as its context (see `late`).
+            guard.late = proto.starts_with('{');
             conj.push(guard);
             for t in guards.iter().chain(line) {
                 let mut a = atom(t.clone(), fam);
-                a.l4 = Some(l4);
+                a.l4 = implied;
                 conj.push(a);
             }
             out.push(conj);

@@ -376,8 +376,18 @@ pub mod craft {
                 ethernet(mac, &[], 0x86dd, &v6(r, vec![hop_by_hop()], l4))
             }
             Kind::Ipv6Fragment => {
-                let l4 = transport(r, true);
+                let mut l4 = transport(r, true);
                 let first = r.chance(50);
+                if first && r.chance(50) {
+                    // A first fragment cut after its transport header and part of the data:
+                    // its UDP length claims the whole datagram.
+                    let header = match l4.proto {
+                        6 => usize::from(l4.bytes[12] >> 4) * 4,
+                        _ => 8,
+                    };
+                    let cut = ((l4.bytes.len() / 2).max(header) + 7) & !7;
+                    l4.bytes.truncate(cut.min(l4.bytes.len()));
+                }
                 let offset = if first { 0 } else { *r.pick(&[1u16, 8, 185]) };
                 let frag = fragment_header(offset, first || r.chance(50), 0x1000 + u32::from(n));
                 ethernet(mac, &[], 0x86dd, &v6(r, vec![frag], l4))
