@@ -22,7 +22,9 @@ use std::collections::VecDeque;
 use crate::bloom::{BlockedBloom, FlowFilter, FlowMark, FlowSlot};
 use crate::sample::{SampleStore, Thinning};
 use crate::sketch::{fmix64, mix_u128, TopK};
-use crate::stats::{is_bogon, len_bin, Bucket, ClassStats, ProfileSnapshot, HEAD_BYTES};
+use crate::stats::{
+    is_bogon, len_bin, Bucket, ClassStats, PayloadSample, ProfileSnapshot, HEAD_BYTES, TAIL_BYTES,
+};
 use crate::target::TargetSpec;
 use crate::vector::{addr_bits, Class, Classifier};
 
@@ -115,16 +117,20 @@ struct Pending {
     proto: u8,
     tcp_flags: u8,
     icmp_type: u8,
-    /// 1: IPv6, 2: later fragment, 4: has ports.
+    /// 1: IPv6, 2: later fragment, 4: has ports, 8: a UDP or TCP payload (`head`), 16: that
+    /// payload seen whole (`tail`, `payload_len`).
     bits: u8,
     /// The flow slot's direction (see [`Pending::flow`]).
     flow_dir: u8,
-    /// A UDP datagram's first payload bytes (`head_len` of them), for its class's
-    /// [`PayloadHead`]; `head_len` 0 and never counted for other packets.
+    /// A UDP datagram's or TCP segment's first payload bytes (`head_len` of them), for its
+    /// class's [`PayloadHead`]; `head_len` 0 and never counted for other packets.
     head: [u8; HEAD_BYTES],
     head_len: u8,
-    /// Whether it is a UDP datagram with a payload head (see `head`).
-    udp: bool,
+    /// Its last payload bytes, right-aligned (the last `payload_len` of them when shorter),
+    /// when the payload was seen whole (see `bits`).
+    tail: [u8; TAIL_BYTES],
+    /// The payload's length (at most `u16::MAX`).
+    payload_len: u16,
     /// The packets this one stands for in the profiles: the sampling rate's denominator when
     /// it was sampled, 0 when it only teaches the flow filters.
     weight: u32,
@@ -822,12 +828,20 @@ impl Analyzer {
                 Some((qs, qd)) => (qs, qd, true),
                 None => (sport, dport, p.ports().is_some()),
             };
-            let udp_payload = p.payload_of(levee_decode::FieldLayer::Udp);
+            // A TCP segment without data (a SYN flood's) is left out of the fingerprints, which
+            // then stand for the class's segments that carry data.
+            let payload = p.payload_of(levee_decode::FieldLayer::Udp).or_else(|| {
+                p.payload_of(levee_decode::FieldLayer::Tcp)
+                    .filter(|b| !b.is_empty())
+            });
             let mut head = [0; HEAD_BYTES];
-            let head_len = udp_payload.map_or(0, |b| {
+            let mut tail = [0; TAIL_BYTES];
+            let (head_len, whole) = payload.map_or((0, false), |b| {
                 let n = b.len().min(HEAD_BYTES);
                 head[..n].copy_from_slice(&b[..n]);
-                n
+                let t = b.len().min(TAIL_BYTES);
+                tail[TAIL_BYTES - t..].copy_from_slice(&b[b.len() - t..]);
+                (n, !p.is_cut())
             });
             self.sampled_batch.push(Pending {
                 src_words: [src as u64, (src >> 64) as u64],
@@ -847,10 +861,13 @@ impl Analyzer {
                 icmp_type,
                 bits: u8::from(ip.version == 6)
                     | u8::from(ip.is_later_fragment()) << 1
-                    | u8::from(has_ports) << 2,
+                    | u8::from(has_ports) << 2
+                    | u8::from(payload.is_some()) << 3
+                    | u8::from(whole) << 4,
                 head,
                 head_len: head_len as u8,
-                udp: udp_payload.is_some(),
+                tail,
+                payload_len: payload.map_or(0, |b| b.len().min(usize::from(u16::MAX)) as u16),
                 weight: if n == 1 {
                     weight
                 } else {
@@ -1134,8 +1151,14 @@ impl Analyzer {
         if matches!(e.proto, 1 | 58) {
             c.icmp_types[e.icmp_type as usize] += w;
         }
-        if e.udp {
-            c.payload_head.add(&e.head[..usize::from(e.head_len)], w);
+        if e.bits & 8 != 0 {
+            let len = usize::from(e.payload_len);
+            let sample = PayloadSample {
+                head: &e.head[..usize::from(e.head_len)],
+                tail: (e.bits & 16 != 0)
+                    .then(|| (&e.tail[TAIL_BYTES - len.min(TAIL_BYTES)..], len as u32)),
+            };
+            c.payload_head.add(sample, w);
         }
         e.bits & 4 != 0
     }

@@ -915,8 +915,8 @@ fn evidence_at_volume(
         }
         _ => evidence.push(flagged),
     }
-    if let Some((offset, bytes)) = crate::signature::payload_fingerprint(c) {
-        evidence.push(Evidence::SamePayload { offset, bytes });
+    if let Some(fingerprint) = crate::signature::payload_fingerprint(c) {
+        evidence.push(Evidence::SamePayload(fingerprint));
     }
     Ok(())
 }

@@ -106,6 +106,31 @@ pub enum ProbesOver {
     Ip,
 }
 
+/// Where a fingerprint's bytes lie in the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadAt {
+    /// From this offset.
+    Start(usize),
+    /// From this many bytes before the payload's end.
+    End(usize),
+}
+
+/// Bytes at least 99 % of a class's packets carry at the same place of their payloads: what a
+/// tool sends hard-coded, where real protocols vary (ids, keys, counters). See
+/// `signature::payload_fingerprint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// `udp.payload` or `tcp.payload`.
+    pub field: &'static str,
+    /// Where the bytes lie.
+    pub at: PayloadAt,
+    /// The bytes (at least 4).
+    pub bytes: Vec<u8>,
+    /// The payload length 99 % of the packets share, when they do (a fingerprint at the end
+    /// is then also at a fixed offset from the start, which every engine reads).
+    pub length: Option<u32>,
+}
+
 /// One reason detection calls a class an attack.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Evidence {
@@ -176,14 +201,9 @@ pub enum Evidence {
         /// Distinct hosts (estimated).
         hosts: u64,
     },
-    /// Bytes at least 99 % of the attack's datagrams carry at the same payload offsets: what
-    /// a tool sends hard-coded (see `signature::payload_fingerprint`).
-    SamePayload {
-        /// Where they begin in the UDP payload.
-        offset: usize,
-        /// The bytes.
-        bytes: Vec<u8>,
-    },
+    /// Bytes at least 99 % of the attack's packets carry at the same place of their payloads:
+    /// what a tool sends hard-coded (see `signature::payload_fingerprint`).
+    SamePayload(Fingerprint),
     /// Packets that carry the class's evidence.
     Flagged {
         /// What they are.
@@ -298,13 +318,30 @@ impl fmt::Display for Evidence {
                  capture, from ~{} hosts: reflection of an unnamed service",
                 thousands(*hosts)
             ),
-            Evidence::SamePayload { offset, bytes } => write!(
-                f,
-                "99% or more of its datagrams carry the same {} bytes at payload offset \
-                 {offset}: {}",
-                bytes.len(),
-                levee_rules::Literal::Bytes(bytes.clone())
-            ),
+            Evidence::SamePayload(fp) => {
+                let what = if fp.field == "tcp.payload" {
+                    "TCP segments"
+                } else {
+                    "datagrams"
+                };
+                let place = match fp.at {
+                    PayloadAt::Start(o) => format!("at payload offset {o}"),
+                    PayloadAt::End(back) if back == fp.bytes.len() => {
+                        "at the end of the payload".to_string()
+                    }
+                    PayloadAt::End(back) => format!("{back} bytes before the payload's end"),
+                };
+                let length = fp
+                    .length
+                    .map(|n| format!(" ({n}-byte payloads)"))
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "99% or more of its {what} carry the same {} bytes {place}{length}: {}",
+                    fp.bytes.len(),
+                    levee_rules::Literal::Bytes(fp.bytes.clone())
+                )
+            }
             Evidence::Flagged {
                 kind,
                 packets,

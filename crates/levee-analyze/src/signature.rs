@@ -9,14 +9,18 @@
 //! field at a time, down to target and class alone. The second pass measures every candidate
 //! on the capture itself ([`crate::measure`]); the best is reported.
 //!
-//! For UDP, the bytes nearly every datagram carries at the same payload offsets (a tool's
-//! hard-coded payload) give candidates of their own, after the header ones: measured like
-//! the others, one is chosen only where every header candidate also stops other traffic.
+//! For UDP and TCP, the bytes nearly every datagram or segment carries at the same place of
+//! its payload (a tool's hard-coded payload) give candidates of their own, after the header
+//! ones: measured like the others, one is chosen only where every header candidate also stops
+//! other traffic. The place is an offset among the first 16 bytes, else among the last 8; bytes
+//! at the end of payloads that share one length are written as a slice from the start, which
+//! every kernel engine reads, and otherwise as a slice from the end (BPF only).
 
 use levee_rules::{parse_plain, Expr};
 
+use crate::evidence::{Fingerprint, PayloadAt};
 use crate::sketch::PortCounts;
-use crate::stats::{bin_high, bin_low, central_range, ClassStats};
+use crate::stats::{bin_high, bin_low, central_range, ClassStats, TAIL_BYTES};
 use crate::target::TargetSpec;
 use crate::vector::addr_from_bits;
 use crate::vector::Class;
@@ -342,17 +346,24 @@ const MIN_FINGERPRINT: usize = 4;
 /// Most payload bytes a fingerprint condition reads.
 const MAX_FINGERPRINT: usize = 8;
 
-/// The bytes that at least 99 % of a class's UDP datagrams carry at the same offsets (see
-/// [`PayloadHead`](crate::stats::PayloadHead)): the longest run of such offsets, as
-/// `(offset, bytes)`, when it holds at least `MIN_FINGERPRINT` (4) bytes and the class is
-/// (nearly) all UDP. What a tool sends hard-coded, where real protocols vary (ids, keys,
-/// counters).
-pub fn payload_fingerprint(c: &ClassStats) -> Option<(usize, Vec<u8>)> {
-    let head = &c.payload_head;
-    if (head.datagrams as f64) < FIELD_SHARE * c.profiled as f64 {
-        return None;
-    }
-    let fixed = head.fixed(FIELD_SHARE);
+/// The condition that a payload carries the fingerprint's first `n` bytes: a slice from the
+/// start where it has one (or the payloads share a length), else from the end.
+fn fingerprint_condition(f: &Fingerprint, n: usize) -> Expr {
+    let bytes = &f.bytes[..n.min(f.bytes.len())];
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let start = match (f.at, f.length) {
+        (PayloadAt::Start(o), _) => o.to_string(),
+        (PayloadAt::End(back), Some(len)) if back <= len as usize => {
+            (len as usize - back).to_string()
+        }
+        (PayloadAt::End(back), _) => format!("-{back}"),
+    };
+    p(&format!("{}[{start}:{}] == 0x{hex}", f.field, bytes.len()))
+}
+
+/// The longest run of `Some` in `fixed`, as (where it starts, its bytes), when it holds at
+/// least `MIN_FINGERPRINT` bytes.
+fn longest_run(fixed: &[Option<u8>]) -> Option<(usize, Vec<u8>)> {
     let mut best: Option<(usize, Vec<u8>)> = None;
     let mut at = 0;
     while at < fixed.len() {
@@ -370,10 +381,42 @@ pub fn payload_fingerprint(c: &ClassStats) -> Option<(usize, Vec<u8>)> {
     best
 }
 
-/// `udp.payload[offset:n] == bytes` for the first `n` bytes of a fingerprint.
-fn payload_condition(offset: usize, bytes: &[u8]) -> Expr {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    p(&format!("udp.payload[{offset}:{}] == 0x{hex}", bytes.len()))
+/// The bytes that at least 99 % of a class's UDP datagrams or TCP segments carry at the same
+/// place of their payloads (see [`PayloadHead`](crate::stats::PayloadHead)), when the class
+/// is (nearly) all of one of the two: the longest run of such bytes among the first 16
+/// offsets, else among the last 8, when it holds at least `MIN_FINGERPRINT` (4) bytes.
+pub fn payload_fingerprint(c: &ClassStats) -> Option<Fingerprint> {
+    let head = &c.payload_head;
+    let all = |n: u64| n > 0 && n as f64 >= FIELD_SHARE * c.profiled as f64;
+    let field = if all(c.protocols[17]) {
+        "udp.payload"
+    } else if all(c.protocols[6]) {
+        "tcp.payload"
+    } else {
+        return None;
+    };
+    if !all(head.datagrams) {
+        return None;
+    }
+    if let Some((offset, bytes)) = longest_run(&head.fixed(FIELD_SHARE)) {
+        return Some(Fingerprint {
+            field,
+            at: PayloadAt::Start(offset),
+            bytes,
+            length: None,
+        });
+    }
+    let (from, bytes) = longest_run(&head.fixed_tail(FIELD_SHARE))?;
+    // One IP length for 99 % of the class and a payload length most share: the same packets.
+    let length = central_range(&c.lengths, FIELD_SHARE)
+        .filter(|(lo, hi)| lo == hi)
+        .and_then(|_| head.majority_length());
+    Some(Fingerprint {
+        field,
+        at: PayloadAt::End(TAIL_BYTES - from),
+        bytes,
+        length,
+    })
 }
 
 /// Candidate signatures, most specific first.
@@ -457,9 +500,9 @@ pub(crate) fn candidates(
     }
     // Payload fingerprints last: chosen only where the headers alone also stop other traffic
     // (the measure prefers the earliest of equally clean candidates), the shorter first.
-    if let Some((offset, bytes)) = payload_fingerprint(c) {
-        let short = payload_condition(offset, &bytes[..MIN_FINGERPRINT]);
-        let long = payload_condition(offset, &bytes[..bytes.len().min(MAX_FINGERPRINT)]);
+    if let Some(f) = payload_fingerprint(c) {
+        let short = fingerprint_condition(&f, MIN_FINGERPRINT);
+        let long = fingerprint_condition(&f, MAX_FINGERPRINT);
         let mut specific = optional.clone();
         specific.push(short.clone());
         for e in [build(&[short]), build(&[long]), build(&specific)] {
@@ -563,15 +606,29 @@ mod tests {
         assert_eq!(length_condition(&c).as_deref(), Some("ip.len == 1400"));
     }
 
-    /// A class whose datagrams were profiled with these payloads, each standing for one.
-    fn profiled_with(payloads: &[Vec<u8>]) -> ClassStats {
+    /// A class whose packets of protocol `proto` were profiled with these payloads (seen
+    /// whole), each standing for one, in IPv4 packets without options.
+    fn profiled_as(proto: u8, payloads: &[Vec<u8>]) -> ClassStats {
         let mut c = ClassStats::new(false);
         for pl in payloads {
             c.profiled += 1;
-            c.payload_head
-                .add(&pl[..pl.len().min(crate::stats::HEAD_BYTES)], 1);
+            c.protocols[usize::from(proto)] += 1;
+            let header = if proto == 6 { 20 } else { 8 };
+            c.lengths[len_bin((20 + header + pl.len()) as u32)] += 1;
+            let tail = &pl[pl.len() - pl.len().min(TAIL_BYTES)..];
+            c.payload_head.add(
+                crate::stats::PayloadSample {
+                    head: &pl[..pl.len().min(crate::stats::HEAD_BYTES)],
+                    tail: Some((tail, pl.len() as u32)),
+                },
+                1,
+            );
         }
         c
+    }
+
+    fn profiled_with(payloads: &[Vec<u8>]) -> ClassStats {
+        profiled_as(17, payloads)
     }
 
     #[test]
@@ -592,9 +649,15 @@ mod tests {
         };
         let payloads: Vec<Vec<u8>> = (0..1000).map(|_| tool(&mut noise)).collect();
         let c = profiled_with(&payloads);
-        assert_eq!(payload_fingerprint(&c), Some((6, b"ATTACK".to_vec())));
-        let e = payload_condition(6, b"ATTA");
-        assert_eq!(e.to_string(), "udp.payload[6:4] == \"ATTA\"");
+        let f = payload_fingerprint(&c).unwrap();
+        assert_eq!(
+            (f.field, f.at, f.bytes.as_slice()),
+            ("udp.payload", PayloadAt::Start(6), &b"ATTACK"[..])
+        );
+        assert_eq!(
+            fingerprint_condition(&f, 4).to_string(),
+            "udp.payload[6:4] == \"ATTA\""
+        );
         // 2 % of other datagrams: under the 99 % a byte must hold.
         let mut mixed = payloads.clone();
         mixed.extend((0..20).map(|_| (0..30).map(|_| noise()).collect::<Vec<u8>>()));
@@ -610,6 +673,82 @@ mod tests {
         assert_eq!(payload_fingerprint(&profiled_with(&three)), None);
         let mut tcp_too = profiled_with(&payloads);
         tcp_too.profiled += 100;
+        tcp_too.protocols[6] += 100;
         assert_eq!(payload_fingerprint(&tcp_too), None);
+        // A TCP flood's segments: a fingerprint of `tcp.payload`.
+        let f = payload_fingerprint(&profiled_as(6, &payloads)).unwrap();
+        assert_eq!(
+            fingerprint_condition(&f, 8).to_string(),
+            "tcp.payload[6:6] == \"ATTACK\""
+        );
+    }
+
+    #[test]
+    fn a_fingerprint_at_the_end_is_read_from_the_start_when_the_lengths_agree() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        // A random first half (a nonce), then a trailer: nothing fixed among the first 16.
+        let trailer = |noise: &mut dyn FnMut() -> u8, len: usize| {
+            let mut p: Vec<u8> = (0..len).map(|_| noise()).collect();
+            p.extend([0xca, 0xfe, 0xf0, 0x0d, 0x01]);
+            p
+        };
+        let same: Vec<Vec<u8>> = (0..1000).map(|_| trailer(&mut noise, 40)).collect();
+        let f = payload_fingerprint(&profiled_with(&same)).unwrap();
+        assert_eq!(
+            (f.at, f.bytes.as_slice(), f.length),
+            (
+                PayloadAt::End(5),
+                &[0xca, 0xfe, 0xf0, 0x0d, 0x01][..],
+                Some(45)
+            )
+        );
+        // 45-byte payloads: the trailer is at offset 40, which every engine reads.
+        assert_eq!(
+            fingerprint_condition(&f, 4).to_string(),
+            "udp.payload[40:4] == 0xcafef00d"
+        );
+        let ev = crate::evidence::Evidence::SamePayload(f.clone()).to_string();
+        assert!(
+            ev.contains(
+                "carry the same 5 bytes at the end of the payload (45-byte payloads): 0xcafef00d01"
+            ),
+            "{ev}"
+        );
+        // Lengths that vary: the slice from the end.
+        let varied: Vec<Vec<u8>> = (0..1000)
+            .map(|i| trailer(&mut noise, 30 + i % 20))
+            .collect();
+        let f = payload_fingerprint(&profiled_with(&varied)).unwrap();
+        assert_eq!((f.at, f.length), (PayloadAt::End(5), None));
+        assert_eq!(
+            fingerprint_condition(&f, 8).to_string(),
+            "udp.payload[-5:5] == 0xcafef00d01"
+        );
+        // The simulator agrees: the condition holds on every one of them.
+        for pl in &varied {
+            let frame = udp_frame(pl);
+            let p =
+                levee_decode::decode(levee_decode::linktype::ETHERNET, &frame, frame.len() as u32);
+            assert!(fingerprint_condition(&f, 4).matches(&p));
+        }
+    }
+
+    /// An Ethernet frame of an IPv4 UDP datagram carrying `payload`.
+    fn udp_frame(payload: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 12];
+        b.extend([0x08, 0x00, 0x45, 0]);
+        b.extend(((28 + payload.len()) as u16).to_be_bytes());
+        b.extend([0, 1, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 10, 0, 0, 1]);
+        b.extend([0x30, 0x39, 0x00, 0x35]);
+        b.extend(((8 + payload.len()) as u16).to_be_bytes());
+        b.extend([0, 0]);
+        b.extend(payload);
+        b
     }
 }

@@ -303,61 +303,136 @@ pub struct ClassStats {
     pub flow_records: bool,
 }
 
-/// Bytes of each profiled UDP payload read for fingerprints (see [`PayloadHead`]).
+/// Bytes at the start of each profiled UDP or TCP payload read for fingerprints (see
+/// [`PayloadHead`]).
 pub const HEAD_BYTES: usize = 16;
 
-/// The first [`HEAD_BYTES`] bytes of the profiled UDP datagrams: at each offset, the packets
-/// per byte value, so that bytes every datagram of a flood carries stand out from the noise
-/// of real protocols (see `signature`). Empty (no memory) until a datagram is added.
+/// The payloads of the profiled UDP datagrams and TCP segments, as bytes at fixed offsets: at
+/// each of the first [`HEAD_BYTES`] offsets and of the last [`TAIL_BYTES`], the packets per
+/// byte value, so that bytes every packet of a flood carries stand out from the noise of real
+/// protocols (see `signature`); and the payload length most of them share. Empty (no memory)
+/// until a payload is added.
 #[derive(Clone, Default)]
 pub struct PayloadHead {
-    /// The datagrams added (with their weights), however short their payloads.
+    /// The packets added (with their weights), however short their payloads.
     pub datagrams: u64,
-    /// Per offset, packets per byte value.
+    /// Per offset from the start, packets per byte value.
     counts: Vec<[u64; 256]>,
+    /// Per offset of the last [`TAIL_BYTES`] (the payload's last byte last), packets per byte
+    /// value; only of payloads seen whole (not cut by a snapshot length).
+    tail: Vec<[u64; 256]>,
+    /// The payload length a majority shares, if any does, and its margin over the others
+    /// (Boyer-Moore's vote, weighted): exact for a length 99 % of them share.
+    length_vote: (u32, u64),
+}
+
+/// Bytes at the end of a payload kept for [`PayloadHead`].
+pub const TAIL_BYTES: usize = 8;
+
+/// Where a payload's bytes were taken from: its first [`HEAD_BYTES`] (all of it when shorter)
+/// and, when the payload was seen whole, its last [`TAIL_BYTES`] and its length.
+#[derive(Clone, Copy)]
+pub struct PayloadSample<'a> {
+    /// The first bytes (all of a shorter payload).
+    pub head: &'a [u8],
+    /// The last bytes (all of a shorter payload) and the payload's length.
+    pub tail: Option<(&'a [u8], u32)>,
 }
 
 impl PayloadHead {
-    /// Adds a datagram whose payload begins with `head` (the whole payload when shorter
-    /// than [`HEAD_BYTES`]), standing for `weight` packets.
+    /// Adds a packet's payload, standing for `weight` packets.
     #[inline]
-    pub fn add(&mut self, head: &[u8], weight: u64) {
+    pub fn add(&mut self, payload: PayloadSample<'_>, weight: u64) {
+        self.datagrams += weight;
+        if payload.head.is_empty() {
+            // No byte to count (a SYN flood's segments): no memory taken, nor copied with
+            // the profile at every decision.
+            if let Some((_, len)) = payload.tail {
+                self.length_vote = vote(self.length_vote, (len, weight));
+            }
+            return;
+        }
         if self.counts.is_empty() {
             self.counts = vec![[0; 256]; HEAD_BYTES];
+            self.tail = vec![[0; 256]; TAIL_BYTES];
         }
-        self.datagrams += weight;
-        for (at, &b) in self.counts.iter_mut().zip(head) {
+        for (at, &b) in self.counts.iter_mut().zip(payload.head) {
             at[usize::from(b)] += weight;
+        }
+        if let Some((tail, len)) = payload.tail {
+            let skip = TAIL_BYTES - tail.len().min(TAIL_BYTES);
+            for (at, &b) in self.tail[skip..].iter_mut().zip(tail) {
+                at[usize::from(b)] += weight;
+            }
+            self.length_vote = vote(self.length_vote, (len, weight));
         }
     }
 
-    /// Adds another's datagrams.
+    /// Adds another's packets.
     pub fn merge(&mut self, o: &PayloadHead) {
+        self.datagrams += o.datagrams;
+        self.length_vote = vote(self.length_vote, o.length_vote);
         if o.counts.is_empty() {
             return;
         }
         if self.counts.is_empty() {
             self.counts = vec![[0; 256]; HEAD_BYTES];
+            self.tail = vec![[0; 256]; TAIL_BYTES];
         }
-        self.datagrams += o.datagrams;
-        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+        for (a, b) in self
+            .counts
+            .iter_mut()
+            .zip(&o.counts)
+            .chain(self.tail.iter_mut().zip(&o.tail))
+        {
             for (x, y) in a.iter_mut().zip(b) {
                 *x += y;
             }
         }
     }
 
-    /// Per offset, the commonest byte when it holds at least `share` of the datagrams added
-    /// (shorter payloads count against it).
+    /// Per offset from the start, the commonest byte when it holds at least `share` of the
+    /// packets added (shorter payloads count against it).
     pub fn fixed(&self, share: f64) -> Vec<Option<u8>> {
+        self.fixed_in(&self.counts, share)
+    }
+
+    /// [`PayloadHead::fixed`] for the last [`TAIL_BYTES`] offsets, the last byte last (payloads
+    /// not seen whole and shorter ones count against them).
+    pub fn fixed_tail(&self, share: f64) -> Vec<Option<u8>> {
+        self.fixed_in(&self.tail, share)
+    }
+
+    fn fixed_in(&self, counts: &[[u64; 256]], share: f64) -> Vec<Option<u8>> {
         let need = share * self.datagrams as f64;
-        self.counts
+        if counts.is_empty() {
+            return Vec::new();
+        }
+        counts
             .iter()
             .map(|at| {
                 let (b, &n) = at.iter().enumerate().max_by_key(|&(_, n)| *n)?;
                 (self.datagrams > 0 && n as f64 >= need).then_some(b as u8)
             })
             .collect()
+    }
+
+    /// The payload length a majority of the packets seen whole share, if one may: the vote's
+    /// winner, which is that length whenever one holds more than half of them (a caller checks
+    /// the share some other way, such as the IP lengths).
+    pub fn majority_length(&self) -> Option<u32> {
+        (self.length_vote.1 > 0).then_some(self.length_vote.0)
+    }
+}
+
+/// Boyer-Moore's majority vote with weights: two tallies of (candidate, margin) made one.
+fn vote(a: (u32, u64), b: (u32, u64)) -> (u32, u64) {
+    if a.0 == b.0 {
+        (a.0, a.1 + b.1)
+    } else if a.1 >= b.1 {
+        (a.0, a.1 - b.1)
+    } else {
+        (b.0, b.1 - a.1)
     }
 }
 

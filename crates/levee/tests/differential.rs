@@ -679,6 +679,34 @@ struct Mixed {
     ignore = "needs ../shared/data, tcpdump, nft, iptables, tcpreplay, ip, root"
 )]
 fn a_payload_flood_among_real_benign_udp_is_stopped_alike_everywhere() {
+    payload_flood_among_real_benign_udp(false);
+}
+
+/// The same flood whose datagrams each begin with 600 random bytes (a nonce): only their last
+/// bytes are fixed, and all are 1,200 bytes long, so the fingerprint found at their end is
+/// written as a slice from the start, which every engine reads.
+#[test]
+#[cfg_attr(
+    not(all(
+        levee_shared_data,
+        levee_has_tcpdump,
+        levee_has_nft,
+        levee_has_iptables_restore,
+        levee_has_tcpreplay,
+        levee_has_ip,
+        levee_root
+    )),
+    ignore = "needs ../shared/data, tcpdump, nft, iptables, tcpreplay, ip, root"
+)]
+fn a_flood_fixed_only_at_its_end_is_stopped_alike_everywhere() {
+    payload_flood_among_real_benign_udp(true);
+}
+
+/// A `udp-payload-flood` from `levee synth` mixed with real UDP conversations to the same
+/// victim (`nonce`: each flood datagram's first 600 bytes drawn at random): `analyze` must
+/// write a payload signature covering 99 % of the flood and no benign packet, and BPF,
+/// nftables and iptables must decide every packet as the simulator does.
+fn payload_flood_among_real_benign_udp(nonce: bool) {
     let Some(data) = require_shared("payload flood") else {
         return;
     };
@@ -688,7 +716,11 @@ fn a_payload_flood_among_real_benign_udp_is_stopped_alike_everywhere() {
     let ns = &Netns::create().expect("a network namespace");
     let mac = ns.peer_mac();
     let victim = [10, 10, 10, 10];
-    let dir = scratch("differential-payload-flood");
+    let dir = scratch(if nonce {
+        "differential-payload-flood-nonce"
+    } else {
+        "differential-payload-flood"
+    });
     let synth = dir.join("synth.pcap");
     let o = run(levee()
         .args([
@@ -711,10 +743,21 @@ fn a_payload_flood_among_real_benign_udp_is_stopped_alike_everywhere() {
     // spread among them, each just after a synthetic frame.
     let mut synthetic = Vec::new();
     let mut r = levee_capture::CaptureReader::open(&synth).unwrap();
+    let mut rng = Rng(29);
     while let Some(levee_capture::Item::Frame(f)) = r.next_item() {
         let mut frame = f.data.to_vec();
         frame[..6].copy_from_slice(&mac);
-        synthetic.push((f.ts_nanos, frame, is_flood(f.index)));
+        let flood = is_flood(f.index);
+        if nonce && flood {
+            // Past Ethernet, the IPv4 header and UDP's: the checksum left out (0), the
+            // first 600 bytes of the payload drawn anew.
+            let udp = 14 + usize::from(frame[14] & 0x0f) * 4;
+            frame[udp + 6..udp + 8].copy_from_slice(&[0, 0]);
+            for b in &mut frame[udp + 8..udp + 608] {
+                *b = rng.next() as u8;
+            }
+        }
+        synthetic.push((f.ts_nanos, frame, flood));
     }
     let real = real_udp_conversations(&data, 100, victim, mac);
     assert!(real.len() >= 150, "only {} real UDP frames", real.len());
@@ -777,6 +820,16 @@ fn a_payload_flood_among_real_benign_udp_is_stopped_alike_everywhere() {
         .unwrap()
         .to_string();
     assert!(expr.contains("udp.payload["), "a payload signature: {expr}");
+    if nonce {
+        // The fixed bytes are past the nonce, read from the start of 1,200-byte payloads.
+        let evidence = attacks[0]["evidence"].to_string();
+        assert!(
+            evidence.contains("before the payload's end (1200-byte payloads)")
+                || evidence.contains("at the end of the payload (1200-byte payloads)"),
+            "{evidence}"
+        );
+        assert!(expr.contains("udp.payload[119"), "{expr}");
+    }
     let rule = levee_rules::parse_plain(&expr).unwrap();
     let cap = Capture {
         frames: frames.iter().map(|f| f.frame.clone()).collect(),
