@@ -42,6 +42,9 @@ enum Fast {
     /// Address in a set of sorted, merged ranges (binary search).
     IpIn(Field, Vec<(u32, u32)>, Vec<(u128, u128)>),
     Flag(Field),
+    /// A `contains` condition searched for with others on its field first (see
+    /// [`SearchGroup`]), then alone.
+    Grouped(u32, Box<Expr>),
     /// Anything else, through the general evaluator.
     General(Box<Expr>),
 }
@@ -91,7 +94,7 @@ impl Fast {
                 None => false,
             },
             Fast::Flag(f) => p.bool(f).unwrap_or(false),
-            Fast::General(e) => e.matches(p),
+            Fast::General(e) | Fast::Grouped(_, e) => e.matches(p),
         }
     }
 }
@@ -119,6 +122,74 @@ pub struct RuleSet {
     masked: bool,
     /// For large sets: which expressions a packet can match at all.
     index: Option<Index>,
+    /// `contains` conditions on one bytes field, searched for together (see [`SearchGroup`]).
+    groups: Vec<SearchGroup>,
+}
+
+/// Several `contains` conditions on the same bytes field (a payload): one SIMD pass of a packed
+/// multi-needle searcher (Teddy) tells, for most packets, that none of them is there, where
+/// each needle searched for alone would have read the payload once more. When the pass finds
+/// something, each condition is searched for on its own (a leftmost search may hide a needle
+/// that overlaps another's match).
+#[derive(Debug, Clone)]
+struct SearchGroup {
+    field: Field,
+    atoms: Vec<usize>,
+    searcher: aho_corasick::packed::Searcher,
+}
+
+/// Fewest `contains` conditions on one field searched together: one alone is as fast on its own.
+const SEARCH_GROUP_MIN: usize = 2;
+
+/// The groups of `atoms`' `contains` conditions on bytes fields, with each atom's group.
+fn search_groups(atoms: &[Expr]) -> (Vec<SearchGroup>, Vec<Option<u32>>) {
+    let mut by_field: Vec<(Field, Vec<usize>)> = Vec::new();
+    for (i, a) in atoms.iter().enumerate() {
+        if let Expr::Contains {
+            field,
+            needle: Literal::Bytes(n),
+            ..
+        } = a
+        {
+            if field.ty() != FieldType::Bytes || n.is_empty() {
+                continue;
+            }
+            match by_field.iter_mut().find(|(f, _)| f == field) {
+                Some((_, v)) => v.push(i),
+                None => by_field.push((*field, vec![i])),
+            }
+        }
+    }
+    let mut groups = Vec::new();
+    let mut group_of = vec![None; atoms.len()];
+    for (field, members) in by_field {
+        if members.len() < SEARCH_GROUP_MIN {
+            continue;
+        }
+        let mut config = aho_corasick::packed::Config::new().builder();
+        for &i in &members {
+            if let Expr::Contains {
+                needle: Literal::Bytes(n),
+                ..
+            } = &atoms[i]
+            {
+                config.add(n);
+            }
+        }
+        // No packed searcher on this CPU (or for these needles): each searched alone.
+        let Some(searcher) = config.build() else {
+            continue;
+        };
+        for &i in &members {
+            group_of[i] = Some(groups.len() as u32);
+        }
+        groups.push(SearchGroup {
+            field,
+            atoms: members,
+            searcher,
+        });
+    }
+    (groups, group_of)
 }
 
 /// Per-packet state: the header conditions' truth as bits, and a memo of application
@@ -171,12 +242,17 @@ impl RuleSet {
             formulas
         };
         let eager: Vec<usize> = (0..atoms.len()).filter(|&i| masked && !app[i]).collect();
+        let (groups, group_of) = search_groups(&atoms);
         RuleSet {
+            groups,
             fast: atoms
                 .iter()
                 .zip(&app)
-                .map(|(a, &is_app)| {
-                    if is_app {
+                .zip(group_of)
+                .map(|((a, &is_app), group)| {
+                    if let Some(g) = group {
+                        Fast::Grouped(g, Box::new(a.clone()))
+                    } else if is_app {
                         Fast::General(Box::new(a.clone()))
                     } else {
                         Fast::new(a)
@@ -281,11 +357,33 @@ impl RuleSet {
             1 => false,
             2 => true,
             _ => {
+                if let Fast::Grouped(g, _) = &self.fast[i] {
+                    if self.none_in_group(&self.groups[*g as usize], p, memo) {
+                        return false;
+                    }
+                }
                 let v = self.fast[i].matches(p);
                 memo.lazy[i] = 1 + u8::from(v);
                 v
             }
         }
+    }
+
+    /// Searches the group's field once for all its needles; when none is there, every
+    /// condition of the group is settled false for this packet.
+    #[inline(never)]
+    fn none_in_group<R: Record + ?Sized>(&self, g: &SearchGroup, p: &R, memo: &mut Memo) -> bool {
+        let none = match p.bytes(&g.field) {
+            Some(b) => g.searcher.find(b).is_none(),
+            // A payload that is not there (or not whole) contains nothing.
+            None => true,
+        };
+        if none {
+            for &a in &g.atoms {
+                memo.lazy[a] = 1;
+            }
+        }
+        none
     }
 
     fn eval<R: Record + ?Sized>(&self, f: &Formula, p: &R, memo: &mut Memo) -> bool {
@@ -394,6 +492,65 @@ mod tests {
     use super::*;
     use crate::parse_plain;
     use levee_decode::{decode, linktype};
+
+    #[test]
+    fn needles_searched_together_decide_as_each_alone() {
+        // Needles that overlap one another, share prefixes, or are longer than some payloads.
+        let needles = [
+            "0x0102",
+            "0x020304",
+            "0x01020304",
+            "0xfe",
+            "0x0303",
+            "0xaabbccddeeff0011",
+        ];
+        let exprs: Vec<Expr> = needles
+            .iter()
+            .map(|n| parse_plain(&format!("udp.payload contains {n}")).unwrap())
+            .collect();
+        let set = RuleSet::indexed(&exprs);
+        assert_eq!(set.groups.len(), 1);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut memo = set.memo();
+        let mut found = [0usize; 6];
+        for case in 0..20_000 {
+            let len = (next() % 80) as usize;
+            // Bytes from a small alphabet, so needles occur, overlap and nearly occur.
+            let alphabet = [1u8, 2, 3, 4, 0xfe, 0xaa, 0xbb];
+            let payload: Vec<u8> = (0..len).map(|_| alphabet[(next() % 7) as usize]).collect();
+            let mut f = vec![0u8; 14 + 20 + 8];
+            f[12] = 0x08;
+            f[14] = 0x45;
+            f[16..18].copy_from_slice(&((28 + len) as u16).to_be_bytes());
+            f[22] = 64;
+            f[23] = 17;
+            f[38..40].copy_from_slice(&((8 + len) as u16).to_be_bytes());
+            f.extend(&payload);
+            let p = decode(linktype::ETHERNET, &f, f.len() as u32);
+            let mut together = [false; 6];
+            set.for_each_match(&p, &mut memo, |i| together[i] = true);
+            for (i, e) in exprs.iter().enumerate() {
+                assert_eq!(
+                    together[i],
+                    e.matches(&p),
+                    "case {case}: {e} on {payload:02x?}"
+                );
+                found[i] += usize::from(together[i]);
+            }
+        }
+        // Every needle but the one no alphabet spells was found, and not always.
+        assert!(
+            found.iter().take(5).all(|&n| n > 0 && n < 20_000),
+            "{found:?}"
+        );
+        assert_eq!(found[5], 0);
+    }
 
     #[test]
     fn shared_conditions_are_stored_once_and_results_match_single_evaluation() {
