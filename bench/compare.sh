@@ -48,18 +48,43 @@ rules="$out/rules-100.toml"
   done
 } > "$rules"
 
+# The same 100 rules with every fifth of the first hundred on payloads (as in `cargo bench -p
+# levee-rules`): slices of DNS answers, searches in NTP answers, lengths, each behind a header
+# test; over the `multi` scenario (reflections of large answers beside a SYN flood), whose
+# packets carry payloads those rules must read.
+payload_rules="$out/rules-100-payload.toml"
+multi="$out/multi-$((packets * 2 / 5)).pcap"
+[ -f "$multi" ] || "$levee" synth --scenario multi --packets $((packets * 2 / 5)) --out "$multi" --force
+{
+  echo "version = 1"
+  for i in $(seq 0 99); do
+    a=$((i % 200 + 20)); b=$(((i * 7) % 250 + 1))
+    case $((i % 5)):$((i % 3)) in
+      4:0) e=$(printf 'udp.srcport == 53 and udp.payload[2:2] == 0x%04x' $(((i * 257) & 0xffff))) ;;
+      4:1) e=$(printf 'udp.srcport == 123 and udp.payload contains 0x%08x' $((i * 7919))) ;;
+      4:2) e="ip.proto == 17 and len(udp.payload) == $((1000 + i))" ;;
+      0:*) e="ip.src in { $a.$b.0.0/16 $b.$a.3.0/24 }" ;;
+      1:*) e="tcp.dstport == $((1000 + i)) and tcp.flags == 0x02 and ip.ttl in {$((a % 60))..$((a % 60 + 5))}" ;;
+      2:*) e="udp.srcport == $((100 + i)) and ip.len > $((200 + b))" ;;
+      *) e="ip.dst == 10.$a.$b.1 and ip.proto == 17" ;;
+    esac
+    printf "[[rule]]\nid = 'r%d'\nexpression = '%s'\naction = 'block'\n" "$i" "$e"
+  done
+} > "$payload_rules"
+
 # Warm the page cache so every tool reads from memory.
-cat "$cap" "$fast" > /dev/null
+cat "$cap" "$fast" "$multi" > /dev/null
 
 # This 2-core machine is shared and its speed drifts by tens of percent within minutes, so the
 # levee commands and tcpdump are timed in interleaved rounds (each round runs every command
 # once) and each keeps its best time: a slow minute then slows every command alike instead of
 # whichever happened to run in it.
 rounds=${ROUNDS:-5}
-names=(summary analyze1 analyze2 exact1 exact2 report rules100 monitor monitorfast tcpdump)
+names=(summary analyze1 analyze2 exact1 exact2 report rules100 payload100 monitor monitorfast tcpdump)
 labels=("levee summary" "levee analyze (1 thread)" "levee analyze --threads 2"
   "levee analyze --exact (2 readings)" "levee analyze --exact --threads 2"
   "levee report (3 passes, 1 thread)" "levee simulate --rules-only (100 rules)"
+  "levee simulate --rules-only (20 on payloads)*"
   "levee monitor --read ($seconds s of traffic)" "levee monitor --read (same packets in 5 s)"
   "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'")
 command_of() {
@@ -71,6 +96,7 @@ command_of() {
     exact2) echo "$levee analyze --exact --threads 2 $cap" ;;
     report) echo "$levee report $cap --out $out/report --force" ;;
     rules100) echo "$levee simulate --rules-only --rules $rules $cap" ;;
+    payload100) echo "$levee simulate --rules-only --rules $payload_rules $multi" ;;
     # A new incident database each run (removed after the rounds).
     monitor) echo "$levee monitor --db $out/monitor.$(date +%s%N).db --read $cap" ;;
     monitorfast) echo "$levee monitor --db $out/monitor.$(date +%s%N).db --read $fast" ;;
@@ -98,13 +124,16 @@ time_once() {
   echo "$m" > "$out/$key.m"
 }
 print_row() {
-  local label=$1 key=$2 best rss
+  local label=$1 key=$2 best rss n=$packets
+  # The payload rules run over the multi capture, of 2/5 as many packets.
+  [ "$key" = payload100 ] && n=$((packets * 2 / 5))
   best=$(cat "$out/$key.t"); rss=$(cat "$out/$key.m")
   printf '%-44s %8.3f s %10.0f pps %8.1f MiB\n' "$label" "$best" \
-    "$(awk "BEGIN{print $packets / ($best > 0 ? $best : 0.001)}")" "$(awk "BEGIN{print $rss/1024}")"
+    "$(awk "BEGIN{print $n / ($best > 0 ? $best : 0.001)}")" "$(awk "BEGIN{print $rss/1024}")"
 }
 
 echo "capture: $cap ($(du -h "$cap" | cut -f1), $packets packets), best of $rounds interleaved rounds"
+echo "(*: on $multi, $(du -h "$multi" | cut -f1), $((packets * 2 / 5)) packets)"
 printf '%-44s %10s %14s %12s\n' tool time rate "peak RSS"
 for key in "${names[@]}"; do rm -f "$out/$key.t" "$out/$key.all"; done
 for _ in $(seq "$rounds"); do
