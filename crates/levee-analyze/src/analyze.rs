@@ -257,6 +257,9 @@ impl ProvisionalPicker {
 /// Sources the scan tables keep.
 const SCAN_TOPK: usize = 256;
 
+/// How many packets ahead a provisional judgement loads what it will read of them.
+const JUDGE_AHEAD: usize = 16;
+
 /// Packets whose filter lookups are prefetched together.
 const BATCH: usize = 32;
 
@@ -1200,6 +1203,35 @@ impl Analyzer {
         e.bits & 4 != 0
     }
 
+    /// Keeps of the packets `judged` (waiting in `slots`) those that carry their class's
+    /// evidence now, and marks the others cleared (see `Waiting::cleared`).
+    ///
+    /// Evidence first: it only reads the filters. Only the packets that carry it are profiled,
+    /// and only their classes put aside and back: most waiting packets of a healthy link carry
+    /// none, and copying their classes' profiles at every decision cost more than judging
+    /// them. Their filter blocks are loaded a few packets ahead, so the misses overlap.
+    fn keep_evidenced(&mut self, judged: &mut Vec<Pending>, slots: &mut Vec<usize>) {
+        for e in judged.iter().take(JUDGE_AHEAD) {
+            self.prefetch_evidence(e);
+        }
+        let mut flagged = 0;
+        for i in 0..judged.len() {
+            if let Some(next) = judged.get(i + JUDGE_AHEAD) {
+                self.prefetch_evidence(next);
+            }
+            let e = judged[i];
+            if self.evidence(Class::from_index(usize::from(e.class)), e.src(), e.flow()) {
+                judged[flagged] = e;
+                slots[flagged] = slots[i];
+                flagged += 1;
+            } else {
+                self.waiting[slots[i]].cleared = true;
+            }
+        }
+        judged.truncate(flagged);
+        slots.truncate(flagged);
+    }
+
     /// `judge` on the statistics as they are with the packets still in the delay line (waiting
     /// for answers that may yet come) judged with what is known now: what detection finds in
     /// a stream at this moment. What judging them changes is put aside first and put back
@@ -1290,31 +1322,7 @@ impl Analyzer {
             }
         }
         self.held_on_trial = held;
-        // Evidence first: it only reads the filters. Only the packets that carry it are
-        // profiled, and only their classes put aside and back: most waiting packets of a
-        // healthy link carry none, and copying their classes' profiles at every decision
-        // cost more than judging them. Their filter blocks are loaded a few packets ahead,
-        // so the misses overlap.
-        const AHEAD: usize = 16;
-        for e in judged.iter().take(AHEAD) {
-            self.prefetch_evidence(e);
-        }
-        let mut flagged = 0;
-        for i in 0..judged.len() {
-            if let Some(next) = judged.get(i + AHEAD) {
-                self.prefetch_evidence(next);
-            }
-            let e = judged[i];
-            if self.evidence(Class::from_index(usize::from(e.class)), e.src(), e.flow()) {
-                judged[flagged] = e;
-                judged_slots[flagged] = judged_slots[i];
-                flagged += 1;
-            } else {
-                self.waiting[judged_slots[i]].cleared = true;
-            }
-        }
-        judged.truncate(flagged);
-        judged_slots.truncate(flagged);
+        self.keep_evidenced(&mut judged, &mut judged_slots);
         self.judged_slots = judged_slots;
         // Only the classes of the packets profiled change: only those are put aside, with
         // the series from the earliest bucket such a packet falls in.
@@ -1335,11 +1343,11 @@ impl Analyzer {
                 }
             }
         }
-        for e in judged.iter().take(AHEAD) {
+        for e in judged.iter().take(JUDGE_AHEAD) {
             self.prefetch_ports(e);
         }
         for (i, e) in judged.iter().enumerate() {
-            if let Some(next) = judged.get(i + AHEAD) {
+            if let Some(next) = judged.get(i + JUDGE_AHEAD) {
                 self.prefetch_ports(next);
             }
             let bytes = self.payload_of(self.judged_slots[i]);
