@@ -99,8 +99,9 @@ const DELAY: usize = 1 << 18;
 const MIN_DELAY: usize = 1 << 12;
 
 /// What the delay line keeps of a packet: the fields class profiles are built from. Addresses
-/// are kept as words and the flow slot in its parts: with `u128`s and a padded slot the entry
-/// took 112 bytes rather than 96, and each is copied three times on its way through the line.
+/// are kept as words and the flow slot in its parts, and payload bytes beside the line (see
+/// [`PayloadBytes`]): the entry takes 80 bytes (112 with `u128`s, a padded slot and the bytes
+/// inside), and each is copied three times on its way through the line.
 #[derive(Clone, Copy, Default)]
 struct Pending {
     src_words: [u64; 2],
@@ -117,8 +118,8 @@ struct Pending {
     proto: u8,
     tcp_flags: u8,
     icmp_type: u8,
-    /// 1: IPv6, 2: later fragment, 4: has ports, 8: a UDP or TCP payload (`head`), 16: that
-    /// payload seen whole (`tail`, `payload_len`).
+    /// 1: IPv6, 2: later fragment, 4: has ports, 8: a UDP or TCP payload (its
+    /// [`PayloadBytes`] written), 16: that payload seen whole (its tail and length known).
     bits: u8,
     /// The flow slot's direction (see [`Pending::flow`]).
     flow_dir: u8,

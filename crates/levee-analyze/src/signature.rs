@@ -631,15 +631,19 @@ mod tests {
         profiled_as(17, payloads)
     }
 
-    #[test]
-    fn a_payload_fingerprint_is_the_longest_run_of_shared_bytes() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut noise = move || {
+    /// Random bytes (xorshift) from `seed`.
+    fn noise_from(mut x: u64) -> impl FnMut() -> u8 {
+        move || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x as u8
-        };
+        }
+    }
+
+    #[test]
+    fn a_payload_fingerprint_is_the_longest_run_of_shared_bytes() {
+        let mut noise = noise_from(0x9e37_79b9_7f4a_7c15);
         // Bytes 0..2 random (an id), 2..5 fixed, 5 random, 6..12 fixed: the longer run wins.
         let tool = |noise: &mut dyn FnMut() -> u8| {
             let mut p = vec![noise(), noise(), 0xde, 0xad, 0xbe, noise()];
@@ -685,13 +689,7 @@ mod tests {
 
     #[test]
     fn a_fingerprint_at_the_end_is_read_from_the_start_when_the_lengths_agree() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut noise = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        };
+        let mut noise = noise_from(0x2545_f491_4f6c_dd1d);
         // A random first half (a nonce), then a trailer: nothing fixed among the first 16.
         let trailer = |noise: &mut dyn FnMut() -> u8, len: usize| {
             let mut p: Vec<u8> = (0..len).map(|_| noise()).collect();

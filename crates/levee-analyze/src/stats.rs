@@ -345,8 +345,8 @@ impl PayloadHead {
     pub fn add(&mut self, payload: PayloadSample<'_>, weight: u64) {
         self.datagrams += weight;
         if payload.head.is_empty() {
-            // No byte to count (a SYN flood's segments): no memory taken, nor copied with
-            // the profile at every decision.
+            // No byte to count (empty datagrams): no memory taken, nor copied with the
+            // profile at every decision.
             if let Some((_, len)) = payload.tail {
                 self.length_vote = vote(self.length_vote, (len, weight));
             }

@@ -440,8 +440,8 @@ fn tcp_payload_within(family: Family, bytes: u32) -> String {
     }
 }
 
-/// A condition on the UDP, TCP or ICMP payload: a slice from its start compared with bytes, the only
-/// payload condition nft decides exactly as levee does.
+/// A condition on the UDP, TCP or ICMP payload: a slice from its start compared with bytes,
+/// the only payload condition nft decides exactly as levee does.
 ///
 /// UDP's slice is read after the 8-byte header (`@th`). It is there when the UDP length field
 /// says the datagram holds it and, on IPv4, the IP packet holds it after its header
@@ -518,9 +518,9 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
             })
             .collect()
     };
+    let end = (8 + start + len) as u32;
     let mut out = Vec::new();
     for (fam, with) in TRANSPORT_READ {
-        let end = (8 + start + len) as u32;
         let (proto, guards) = match l4 {
             "udp" => {
                 let mut guards = vec![format!("udp length >= {end}")];
