@@ -246,6 +246,14 @@ pub const FIELDS: &[FieldDef] = &[
         "packet is a fragment (first or later)",
     ),
     field("ip.opt", Bool, FieldLayer::Ip, 1, "IPv4 options present"),
+    field(
+        "ip.payload",
+        Bytes,
+        FieldLayer::Ip,
+        0,
+        "what the IP length counts past the header: IPv4 after its options, IPv6 after the \
+         fixed 40 bytes (extension headers included); a later fragment's data too",
+    ),
     field("tcp.srcport", Int, Tcp, 0xffff, "TCP source port"),
     field("tcp.dstport", Int, Tcp, 0xffff, "TCP destination port"),
     field("tcp.seq", Int, Tcp, 0xffff_ffff, "raw sequence number"),
@@ -630,7 +638,7 @@ impl Packet<'_> {
             "tcp.hdr_len" => tcp.and_then(|t| int(t.header_len)),
             "tcp.len" => tcp.and_then(|_| int(self.payload.len() as u64)),
             // The whole payload: not known when the capture cut the frame.
-            "tcp.payload" | "udp.payload" | "icmp.payload" if !self.is_cut() => {
+            "tcp.payload" | "udp.payload" | "icmp.payload" | "ip.payload" if !self.is_cut() => {
                 let layer = field_def(name)?.layer;
                 self.payload_of(layer)
                     .map(|b| FieldValue::Bytes(b.to_vec()))

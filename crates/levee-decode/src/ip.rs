@@ -69,6 +69,7 @@ pub(crate) fn ethernet_ipv4_straight<'a>(p: &mut Packet<'a>, data: &'a [u8]) -> 
             let half = |at: usize| u16::from_be_bytes([t[at], t[at + 1]]);
             let long = |at: usize| u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]);
             p.payload = &l4[header_len..];
+            p.ip_payload = Some(l4);
             p.transport = Transport::Tcp(TcpInfo {
                 src_port: half(0),
                 dst_port: half(2),
@@ -106,6 +107,7 @@ pub(crate) fn ethernet_ipv4_straight<'a>(p: &mut Packet<'a>, data: &'a [u8]) -> 
                 l4.len()
             };
             p.payload = &l4[8..end];
+            p.ip_payload = Some(l4);
             p.transport = Transport::Udp(udp);
         }
         _ => return false,
@@ -149,6 +151,7 @@ pub(crate) fn decode_ipv4<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
     };
     // The fields of an inner packet replace those of the packet that carried it.
     p.transport = Transport::None;
+    p.ip_payload = None;
     let header_len = h.slice().len();
     let total_len = h.total_len() as usize;
     let frag_offset = h.fragments_offset().value();
@@ -187,6 +190,7 @@ pub(crate) fn decode_ipv4<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
         data.len()
     };
     let payload = &data[header_len..end];
+    p.ip_payload = Some(payload);
     after_ip(p, payload, depth);
 }
 
@@ -223,6 +227,7 @@ pub(crate) fn decode_ipv6<'a>(p: &mut Packet<'a>, data: &'a [u8], depth: u8) {
         has_options: false,
     };
     let mut rest = &data[40..end];
+    p.ip_payload = Some(rest);
     let mut next = info.proto;
     for _ in 0..MAX_IPV6_EXTENSIONS {
         let ext_len = match next {

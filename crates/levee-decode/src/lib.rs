@@ -314,6 +314,12 @@ pub struct Packet<'a> {
     /// The bytes after the transport header (or after IP for other protocols), cut to the IP
     /// length so Ethernet padding is not taken for data.
     pub payload: &'a [u8],
+    /// What the innermost IP header's length counts after the header: for IPv4 the bytes
+    /// after the header and its options, to the total length; for IPv6 the bytes after the
+    /// 40-byte fixed header, extension headers included, to the payload length (RFC 8200's
+    /// payload). Every fragment's own data. `None` without an IP header, or when the IPv4
+    /// total length is shorter than the header.
+    pub ip_payload: Option<&'a [u8]>,
     /// Why decoding stopped early, when it did.
     pub issue: Option<Issue>,
     /// How many packets on the wire this one stands for, all alike: 1 for a captured packet;
@@ -338,6 +344,7 @@ impl<'a> Packet<'a> {
             ip: None,
             transport: Transport::None,
             payload: &[],
+            ip_payload: None,
             issue: None,
             count: 1,
         }
@@ -367,8 +374,12 @@ impl<'a> Packet<'a> {
 
     /// The payload of the transport `layer` (TCP, UDP or ICMP) when the packet has that
     /// transport: the bytes after its header, as captured. `None` for another layer or
-    /// transport, and for a later fragment (whose bytes are not after a header).
+    /// transport, and for a later fragment (whose bytes are not after a header). For the IP
+    /// layer, [`Packet::ip_payload`].
     pub fn payload_of(&self, layer: crate::FieldLayer) -> Option<&'a [u8]> {
+        if layer == crate::FieldLayer::Ip {
+            return self.ip_payload;
+        }
         let later_fragment = self.ip.as_ref().is_some_and(|ip| ip.is_later_fragment());
         let right = matches!(
             (&self.transport, layer),
@@ -704,6 +715,72 @@ mod partition_tests {
         );
         assert_eq!(
             destination_and_protocol(linktype::ETHERNET, &v4[..30]),
+            None
+        );
+    }
+}
+
+#[cfg(test)]
+mod ip_payload_tests {
+    use super::*;
+
+    /// An IPv4 header of `words` 32-bit words (options of zeros past 20 bytes).
+    fn ipv4(words: u8, total: u16, frag: u16, proto: u8) -> Vec<u8> {
+        let mut h = vec![0x40 | words, 0];
+        h.extend(total.to_be_bytes());
+        h.extend([0, 1]);
+        h.extend(frag.to_be_bytes());
+        h.extend([64, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2]);
+        h.resize(usize::from(words) * 4, 0);
+        h
+    }
+
+    #[test]
+    fn the_ip_payload_is_what_the_ip_length_counts_past_the_header_in_every_fragment() {
+        let ip = FieldLayer::Ip;
+        // IPv4 with options, UDP inside, two bytes of padding after the packet.
+        let mut f = ipv4(6, 24 + 10, 0, 17);
+        f.extend([0x30, 0x39, 0x00, 0x35, 0, 10, 0, 0, 0xaa, 0xbb, 0xee, 0xee]);
+        let p = decode(linktype::RAW, &f, f.len() as u32);
+        assert_eq!(p.payload_of(ip), Some(&f[24..34]));
+        assert_eq!(p.payload_of(FieldLayer::Udp), Some(&f[32..34]));
+        // A later fragment: no UDP payload, its data is the IP payload.
+        let mut f = ipv4(5, 28, 185, 17);
+        f.extend([1, 2, 3, 4, 5, 6, 7, 8]);
+        let p = decode(linktype::RAW, &f, f.len() as u32);
+        assert_eq!(p.payload_of(FieldLayer::Udp), None);
+        assert_eq!(p.payload_of(ip), Some(&f[20..]));
+        // A total length shorter than the header: no payload at all.
+        let f = ipv4(5, 12, 0, 17);
+        assert_eq!(decode(linktype::RAW, &f, 20).payload_of(ip), None);
+        // IPv6 with a hop-by-hop header before UDP: the payload starts after the fixed
+        // header, as its payload length counts.
+        let mut f = vec![0x60, 0, 0, 0, 0, 16, 0, 64];
+        f.extend(
+            [0x20, 0x01, 0x0d, 0xb8]
+                .iter()
+                .chain(&[0u8; 11])
+                .chain(&[1u8]),
+        );
+        f.extend(
+            [0x20, 0x01, 0x0d, 0xb8]
+                .iter()
+                .chain(&[0u8; 11])
+                .chain(&[2u8]),
+        );
+        f.extend([17, 0, 1, 4, 0, 0, 0, 0]);
+        f.extend([0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0]);
+        let p = decode(linktype::RAW, &f, f.len() as u32);
+        assert_eq!(p.payload_of(ip), Some(&f[40..]));
+        assert_eq!(
+            p.field("ip.payload"),
+            Some(FieldValue::Bytes(f[40..].to_vec()))
+        );
+        // What a capture cut: a slice may be known, the whole is not.
+        assert_eq!(decode(linktype::RAW, &f, 200).field("ip.payload"), None);
+        // No IP header, no IP payload.
+        assert_eq!(
+            decode(linktype::ETHERNET, &[0u8; 14], 14).payload_of(ip),
             None
         );
     }

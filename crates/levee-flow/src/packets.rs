@@ -162,6 +162,7 @@ impl Part {
                     }),
                     transport,
                     payload: &[],
+                    ip_payload: None,
                     issue: None,
                     count: self.count,
                 };

@@ -568,6 +568,56 @@ mod tests {
     }
 
     #[test]
+    fn the_ip_payload_is_read_past_the_header_length_on_every_kernel_target() {
+        let compiled = |target: compile::Target, expr: &str| {
+            let text = format!(
+                "version = 1\n[[rule]]\nid = \"frag\"\nexpression = '{expr}'\naction = \"block\"\n"
+            );
+            let file = RulesFile::parse("t.toml", &text, None).unwrap();
+            compile::render(&file, target, "t.toml", "eth0")
+        };
+        // nftables: a line per IPv4 header length, at that length, under the total length;
+        // IPv6 past the fixed header, under the payload length. Exact guards: `!=` needs no
+        // anchor.
+        let nft = compiled(compile::Target::Nftables, "ip.payload[2:4] != 0xdeadbeef").unwrap();
+        assert!(
+            nft.contains("ip hdrlength 5 ip length >= 26 @nh,176,32 != 0xdeadbeef")
+                && nft.contains("ip hdrlength 15 ip length >= 66 @nh,496,32 != 0xdeadbeef")
+                && nft.contains("ip6 length >= 6 @nh,336,32 != 0xdeadbeef")
+                && !nft.contains("hdrlength 4 "),
+            "{nft}"
+        );
+        let e = compiled(compile::Target::Nftables, "not ip.payload[0:1] == 0x11").unwrap_err();
+        assert!(e.problems[0].contains("negated"), "{e:?}");
+        // iptables: u32 past the header's length, no protocol or fragment test (every
+        // fragment has an IP payload); a short slice at the start cannot be read back.
+        let ipt = compiled(compile::Target::Iptables, "ip.payload[4:4] == 0x01020304").unwrap();
+        assert!(
+            ipt.contains("-m u32 --u32 \"0>>22&0x3C@4=0x1020304\"") && !ipt.contains(" -p "),
+            "{ipt}"
+        );
+        let e = compiled(compile::Target::Iptables, "ip.payload[0:2] == 0x0035").unwrap_err();
+        assert!(e.problems[0].contains("cannot read back"), "{e:?}");
+        // libpcap: after the IPv4 header's stated length, or IPv6's fixed header.
+        let bpf = compiled(compile::Target::Bpf, "len(ip.payload) == 8").unwrap();
+        assert!(
+            bpf.contains(
+                "ip[2:2] >= ((ip[0] & 0xf) << 2) and (ip[2:2] - ((ip[0] & 0xf) << 2)) == 8"
+            ) && bpf.contains("ip6 and ip6[4:2] == 8"),
+            "{bpf}"
+        );
+        // Cloudflare: per header length, within what bit_slice reaches after the longest.
+        let cf = |expr: &str| compiled(compile::Target::Cloudflare, expr);
+        let ok = cf("ip.dst == 10.0.0.1 and ip.payload[0:4] == 0x00350035").unwrap();
+        assert!(
+            ok.contains("bit_slice(\\\"ip\\\", 4, 8) == 15 and ip.len >= 64 and bit_slice(\\\"ip\\\", 480, 512) == 3473461"),
+            "{ok}"
+        );
+        let e = cf("ip.dst == 10.0.0.1 and ip.payload[192:4] == 0x00350035").unwrap_err();
+        assert!(e.problems[0].contains("first 195 bytes"), "{e:?}");
+    }
+
+    #[test]
     fn named_lists_load_and_match() {
         let nets = Lists::parse_text(
             "l.txt",

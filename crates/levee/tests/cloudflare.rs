@@ -552,6 +552,12 @@ const HAND_WRITTEN: &[&str] = &[
     "ip.src in {0.0.0.0/0} and udp.payload[0:1] != 0x1b",
     "ip.dst in {0.0.0.0/0} and not udp.payload[4:6] == 0x000100000000",
     "ip.dst in {0.0.0.0/0} and udp.payload[0:5] != 0x0000000000",
+    // The IP payload, past the IPv4 header's length (one alternative per length), in every
+    // fragment: a UDP source port 53 read from it, its negation, and a slice in two calls.
+    "ip.src in {0.0.0.0/0} and ip.payload[0:2] == 0x0035",
+    "ip.dst in {0.0.0.0/0} and not ip.payload[2:2] == 0x0035",
+    "ip.dst in {0.0.0.0/0} and ip.payload[1:6] != 0x000000000000",
+    "ip.dst in {0.0.0.0/0} and ip.payload[40:6] != 0x7f7f7f7f7f7f",
     "ip.dst in {0.0.0.0/0} and icmp.type == 3 and not icmp.code == 4",
     "ip.proto in {tcp udp} and ip.len > 1000",
     "not ip.proto == icmp and udp.dstport in {53 123}",

@@ -406,7 +406,7 @@ fn one_seed(seed: u64) {
     // Slices of several words compared with `!=` (a line per word on nftables), on every
     // payload: where only part of the slice is there (a cut quote, a first fragment, past an
     // IPv6 extension header) no word may count.
-    for t in ["tcp", "udp", "icmp"] {
+    for t in ["tcp", "udp", "icmp", "ip"] {
         for (start, n) in [(2, 9), (0, 12), (5, 6)] {
             let zeros = "00".repeat(n);
             exprs.push((

@@ -205,6 +205,10 @@ struct PayloadReach {
     /// The IP payload's length, as levee bounds it (IPv6: extension headers are not walked,
     /// see the module's limits).
     ip_payload: &'static str,
+    /// The guard that the IP header's length field covers the header, and where its payload
+    /// starts (`ip.payload`).
+    ip: &'static str,
+    ip_at: &'static str,
     udp: &'static str,
     udp_len: &'static str,
     udp_at: &'static str,
@@ -218,6 +222,8 @@ struct PayloadReach {
 const PAYLOADS: [PayloadReach; 2] = [
     PayloadReach {
         ip_payload: "(ip[2:2] - ((ip[0] & 0xf) << 2))",
+        ip: "ip and ip[0] & 0xf >= 5 and ip[2:2] >= ((ip[0] & 0xf) << 2)",
+        ip_at: "ip[((ip[0] & 0xf) << 2)",
         udp: UDP4,
         udp_len: "udp[4:2]",
         udp_at: "udp[8",
@@ -229,6 +235,8 @@ const PAYLOADS: [PayloadReach; 2] = [
     },
     PayloadReach {
         ip_payload: "ip6[4:2]",
+        ip: "ip6",
+        ip_at: "ip6[40",
         udp: UDP6,
         udp_len: "ip6[44:2]",
         udp_at: "ip6[48",
@@ -244,13 +252,15 @@ const PAYLOADS: [PayloadReach; 2] = [
 /// ends at its length field or at the IP payload's end, whichever is first (the IP payload's
 /// end when the length field is below 8); TCP's starts after the header's stated length, and
 /// there is none when that length is short of 20 bytes or past the segment; ICMP's follows
-/// the 8-byte header.
+/// the 8-byte header. The IP payload follows the IPv4 header (in every fragment) or the
+/// IPv6 fixed header, to the length the header gives.
 fn payload_ways(transport: &str) -> Option<Vec<PayloadWay>> {
     let mut ways = Vec::new();
     for r in &PAYLOADS {
         let ip = r.ip_payload;
         let way = |guard, len, at| PayloadWay { guard, len, at };
         match transport {
+            "ip" => ways.push(way(r.ip.to_string(), ip.to_string(), r.ip_at)),
             "udp" => {
                 let (g, l) = (r.udp, r.udp_len);
                 ways.push(way(

@@ -598,12 +598,16 @@ const BIT_SLICE_END: usize = 2040;
 /// need arithmetic too: refused, with the reason.
 fn udp_payload_leaf(leaf: &Expr, field: &crate::Field, v4: bool) -> Result<String, String> {
     let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
-    if field.name() != "udp.payload" {
-        return refuse(
-            "Cloudflare's bit_slice reads fixed offsets of a header, and a TCP or ICMP payload \
-             starts after a header of variable length",
-        );
-    }
+    let ip = match field.name() {
+        "udp.payload" => false,
+        "ip.payload" => true,
+        _ => {
+            return refuse(
+                "Cloudflare's bit_slice reads fixed offsets of a header, and a TCP or ICMP \
+                 payload starts after a header of variable length",
+            )
+        }
+    };
     let (start, bytes, op) = match super::slice_from_start(leaf, field) {
         Ok(slice) => slice,
         Err(super::NotFromStart::Search) => {
@@ -617,6 +621,9 @@ fn udp_payload_leaf(leaf: &Expr, field: &crate::Field, v4: bool) -> Result<Strin
         }
     };
     let end = start + bytes.len();
+    if ip {
+        return ip_payload_condition(field, start, bytes, op, v4);
+    }
     if 64 + 8 * end > BIT_SLICE_END {
         return refuse(&format!(
             "bit_slice reaches the first {} bytes of a UDP payload",
@@ -659,6 +666,57 @@ fn udp_payload_leaf(leaf: &Expr, field: &crate::Field, v4: bool) -> Result<Strin
         "({udp_length} and ({}) and {compared})",
         ip_bytes.join(" or ")
     ))
+}
+
+/// A slice of the IP payload from its start: per IPv4 header length (no arithmetic in the
+/// language), `bit_slice("ip", ..)` at that length, behind `ip.len`, which is where levee's IP
+/// payload ends, in every fragment. Refused where the longest header (60 bytes) would put the
+/// slice past what `bit_slice` reaches: a packet with such a header would then escape it.
+fn ip_payload_condition(
+    field: &crate::Field,
+    start: usize,
+    bytes: &[u8],
+    op: CmpOp,
+    v4: bool,
+) -> Result<String, String> {
+    let end = start + bytes.len();
+    if 8 * (60 + end) > BIT_SLICE_END {
+        return Err(format!(
+            "`{field}`: bit_slice reaches the first {} bytes of an IP payload after the \
+             longest IPv4 header; the bpf target writes it",
+            BIT_SLICE_END / 8 - 60
+        ));
+    }
+    if !v4 {
+        return Err(format!(
+            "`{field}` is found from the IPv4 header's length in Cloudflare: pin the rule to \
+             IPv4 addresses (`ip.dst == ...`) or use another target"
+        ));
+    }
+    let per_header: Vec<String> = (5..=15usize)
+        .map(|words| {
+            let chunks: Vec<String> = super::words_of(bytes)
+                .map(|(at, k, value)| {
+                    let bit = 8 * (4 * words + start + at);
+                    format!(
+                        "bit_slice(\"ip\", {bit}, {}) {} {value}",
+                        bit + 8 * k,
+                        op.symbol()
+                    )
+                })
+                .collect();
+            let compared = if op == CmpOp::Eq || chunks.len() == 1 {
+                chunks.join(" and ")
+            } else {
+                format!("({})", chunks.join(" or "))
+            };
+            format!(
+                "(bit_slice(\"ip\", 4, 8) == {words} and ip.len >= {} and {compared})",
+                4 * words + end
+            )
+        })
+        .collect();
+    Ok(format!("({})", per_header.join(" or ")))
 }
 
 /// Whether an integer comparison holds for the value 0.

@@ -376,21 +376,24 @@ fn payload_words(start: usize, bytes: &[u8]) -> Vec<(i64, u32, u32)> {
         .collect()
 }
 
-/// A payload condition for iptables: a UDP or TCP payload slice from the start compared
-/// with bytes, read with `u32` from first fragments (and unfragmented packets).
+/// A payload condition for iptables: a UDP, TCP or IP payload slice from the start compared
+/// with bytes, read with `u32` (UDP and TCP from first fragments and unfragmented packets; the
+/// IP payload, past the header's length, from every fragment).
 ///
 /// In the raw table the packet ends where its IP length says (Ethernet padding is gone), and
-/// u32 fails a read past it, as levee finds the slice absent: a TCP payload, and a first
-/// fragment's, end with the packet. An unfragmented datagram's payload ends with its UDP
-/// length, which is tested. A negation holds where the slice is absent, which u32 cannot
-/// tell; lengths, slices from the end and searches need where the payload ends: refused,
-/// as ICMP payloads are.
+/// u32 fails a read past it, as levee finds the slice absent: a TCP payload, a first
+/// fragment's and the IP payload end with the packet. An unfragmented datagram's payload ends
+/// with its UDP length, which is tested. A negation holds where the slice is absent, which
+/// u32 cannot tell; lengths, slices from the end and searches need where the payload ends:
+/// refused, as ICMP payloads are.
 fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj>, String> {
     let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
-    let proto: u8 = match field.name() {
-        "udp.payload" => 17,
-        "tcp.payload" => 6,
-        _ => return refuse("levee writes only UDP and TCP payloads for iptables"),
+    // The transport protocol, `None` for the IP payload.
+    let proto: Option<u8> = match field.name() {
+        "udp.payload" => Some(17),
+        "tcp.payload" => Some(6),
+        "ip.payload" => None,
+        _ => return refuse("levee writes only IP, UDP and TCP payloads for iptables"),
     };
     if negate {
         return refuse(
@@ -411,29 +414,33 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
         }
     };
     let words = payload_words(start, bytes);
-    // Where reading starts: past the UDP header, or past the TCP header its data offset
-    // gives (at least 20 bytes, or levee sees no payload).
-    let (base, guard) = if proto == 17 {
-        let end = 8 + start + bytes.len();
-        (
-            "0>>22&0x3C@".to_string(),
-            format!("0>>22&0x3C@4>>16={end}:65535"),
-        )
-    } else {
-        if words.iter().any(|w| w.0 < 0) {
-            return refuse(
-                "a TCP payload slice shorter than four bytes and ending within the payload's \
-                 first four cannot be read by u32, which cannot read back from where the \
-                 payload starts",
-            );
+    // Where reading starts: past the IP header, past the UDP header, or past the TCP header
+    // its data offset gives (at least 20 bytes, or levee sees no payload); `skip` bytes of a
+    // header before the payload, which a short slice's word may reach back into.
+    let (base, guard, skip) = match proto {
+        Some(17) => {
+            let end = 8 + start + bytes.len();
+            (
+                "0>>22&0x3C@",
+                Some(format!("0>>22&0x3C@4>>16={end}:65535")),
+                8,
+            )
         }
-        (
-            "0>>22&0x3C@12>>26&0x3C@".to_string(),
-            "0>>22&0x3C@12>>28=5:15".to_string(),
-        )
+        Some(_) => (
+            "0>>22&0x3C@12>>26&0x3C@",
+            Some("0>>22&0x3C@12>>28=5:15".to_string()),
+            0,
+        ),
+        None => ("0>>22&0x3C@", None, 0),
     };
+    if skip == 0 && words.iter().any(|w| w.0 < 0) {
+        return refuse(
+            "a slice shorter than four bytes and ending within the payload's first four \
+             cannot be read by u32, which cannot read back from where the payload starts",
+        );
+    }
     let test = |&(at, mask, value): &(i64, u32, u32), equal: bool| {
-        let at = if proto == 17 { at + 8 } else { at };
+        let at = at + skip;
         let masked = if mask == u32::MAX {
             String::new()
         } else {
@@ -456,34 +463,36 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
     // One u32 match a word (a match holds at most eleven tests), each with the protocol,
     // fragment and length tests it rests on; `==`: every word on one line, `!=`: a line a
     // word that may differ.
-    let head = format!("6&0xFF={proto}&&4&0x1FFF=0&&{guard}");
-    let matched = |w: &(i64, u32, u32), equal: bool| {
-        m(format!("-m u32 --u32 \"{head}&&{}\"", test(w, equal)))
+    let head = match (proto, &guard) {
+        (Some(p), Some(g)) => format!("6&0xFF={p}&&4&0x1FFF=0&&{g}&&"),
+        _ => String::new(),
     };
+    let matched =
+        |w: &(i64, u32, u32), equal: bool| m(format!("-m u32 --u32 \"{head}{}\"", test(w, equal)));
     // `!=`: each word's line also reads the slice's last word (any value): u32 fails a read
     // past the packet, so a word that differs counts only where the whole slice is there (the
     // differential test found a TCP segment whose first word of a slice differed and whose
     // slice ended past the packet).
     let last = words.last().map(|&(at, mask, _)| {
-        let at = if proto == 17 { at + 8 } else { at };
+        let at = at + skip;
         format!("{base}{at}&{mask:#x}=0:{mask:#x}")
     });
+    let with_proto =
+        |conj: Vec<Part>| -> Vec<Part> { proto.map(Part::Proto).into_iter().chain(conj).collect() };
     Ok(if op == CmpOp::Eq {
-        let mut conj = vec![Part::Proto(proto)];
-        conj.extend(words.iter().map(|w| matched(w, true)));
-        vec![conj]
+        vec![with_proto(words.iter().map(|w| matched(w, true)).collect())]
     } else {
         let n = words.len();
         words
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                let mut tests = format!("{head}&&{}", test(w, false));
+                let mut tests = format!("{head}{}", test(w, false));
                 if let Some(last) = last.as_ref().filter(|_| i + 1 < n) {
                     tests.push_str("&&");
                     tests.push_str(last);
                 }
-                vec![Part::Proto(proto), m(format!("-m u32 --u32 \"{tests}\""))]
+                with_proto(vec![m(format!("-m u32 --u32 \"{tests}\""))])
             })
             .collect()
     })

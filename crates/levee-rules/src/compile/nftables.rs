@@ -470,6 +470,7 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
         "udp.payload" => "udp",
         "tcp.payload" => "tcp",
         "icmp.payload" => "icmp",
+        "ip.payload" => return ip_payload_leaf(e, field, negate),
         _ => return refuse("nftables has no base for this payload"),
     };
     if negate {
@@ -553,6 +554,78 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
                 conj.push(a);
             }
             out.push(conj);
+        }
+    }
+    Ok(out)
+}
+
+/// A slice of the IP payload from its start compared with bytes (`ip.payload[0:4] == 0x..`,
+/// or `!=`), read from the network header (`@nh`) at the header's length: on IPv4 one line
+/// per header length (`ip hdrlength 5` ... `15`: nft cannot add a header length to an
+/// offset), on IPv6 past the 40-byte fixed header. Each line is guarded by the IP length (the
+/// total length, or the IPv6 payload length), which is where levee's IP payload ends: the
+/// guard is exact, in every fragment and whatever follows the packet in its frame (the ingress
+/// hook sees a short frame's Ethernet padding). Negations and what needs the payload's end
+/// are refused as for the other payloads.
+fn ip_payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj>, String> {
+    let refuse = |why: &str| Err(format!("`{field}`: {why}; the bpf target writes it"));
+    if negate {
+        return refuse(
+            "a negated payload condition holds where the payload lacks the bytes, which \
+             levee writes for nftables only as a positive condition",
+        );
+    }
+    let (start, bytes, op) = match super::slice_from_start(e, field) {
+        Ok(slice) => slice,
+        Err(super::NotFromStart::Search) => {
+            return refuse("nftables cannot search a payload (`contains`, `matches`)")
+        }
+        Err(super::NotFromStart::Elsewhere) => {
+            return refuse(
+                "nftables writes slices from the payload's start only: its length, its end \
+                 and the whole of it need where it ends, which nft cannot compute",
+            )
+        }
+    };
+    let end = start + bytes.len();
+    // (family, guards, where the payload starts in the network header)
+    let mut ways: Vec<(Family, Vec<String>, usize)> = (5..=15usize)
+        .filter(|words| 4 * words + end <= usize::from(u16::MAX))
+        .map(|words| {
+            let guards = vec![
+                "meta protocol ip".to_string(),
+                format!("ip hdrlength {words}"),
+                format!("ip length >= {}", 4 * words + end),
+            ];
+            (Family::V4, guards, 4 * words)
+        })
+        .collect();
+    ways.push((
+        Family::V6,
+        vec![
+            "meta protocol ip6".to_string(),
+            format!("ip6 length >= {end}"),
+        ],
+        40,
+    ));
+    let mut out = Vec::new();
+    for (fam, guards, at) in ways {
+        let chunks = payload_chunks("@nh", at, start, bytes, op == CmpOp::Eq);
+        // `==`: every chunk on one line; `!=`: a line per chunk. The length guard says the
+        // whole slice is there, so a chunk that differs counts only then.
+        let lines = if op == CmpOp::Eq {
+            vec![chunks]
+        } else {
+            chunks.into_iter().map(|c| vec![c]).collect()
+        };
+        for line in lines {
+            out.push(
+                guards
+                    .iter()
+                    .chain(&line)
+                    .map(|t| atom(t.clone(), fam))
+                    .collect(),
+            );
         }
     }
     Ok(out)

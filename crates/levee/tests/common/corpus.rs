@@ -600,7 +600,7 @@ pub fn leaf(r: &mut Rng, packets: &[levee_decode::Packet<'_>]) -> String {
 /// A condition on a payload, its bytes or length taken from a packet of the capture: a slice
 /// from the start or the end compared with `==` or `!=`, or the length compared or in a set.
 pub fn payload_leaf(r: &mut Rng, packets: &[levee_decode::Packet<'_>]) -> String {
-    let transport = *r.pick(&["udp", "tcp", "icmp", "udp"]);
+    let transport = *r.pick(&["udp", "tcp", "icmp", "udp", "ip"]);
     let layer = levee_decode::field_def(&format!("{transport}.payload"))
         .unwrap()
         .layer;
