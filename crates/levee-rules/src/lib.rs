@@ -598,6 +598,16 @@ mod tests {
         );
         let e = compiled(compile::Target::Iptables, "ip.payload[0:2] == 0x0035").unwrap_err();
         assert!(e.problems[0].contains("cannot read back"), "{e:?}");
+        // A search, negated too: the string match from the payload's start, a line per header
+        // length; KMP, which finds a match across the parts of a non-linear packet.
+        let ipt = compiled(compile::Target::Iptables, "not ip.payload contains \"ab\"").unwrap();
+        assert!(
+            ipt.contains("-m u32 --u32 \"0>>24&0xF=7\" -m string --algo kmp --from 28 --to 65535 ! --hex-string \"|61 62|\"")
+                && ipt.matches("--algo kmp").count() == 11,
+            "{ipt}"
+        );
+        let e = compiled(compile::Target::Iptables, "udp.payload contains \"ab\"").unwrap_err();
+        assert!(e.problems[0].contains("cannot search"), "{e:?}");
         // libpcap: after the IPv4 header's stated length, or IPv6's fixed header.
         let bpf = compiled(compile::Target::Bpf, "len(ip.payload) == 8").unwrap();
         assert!(

@@ -395,6 +395,16 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
         "ip.payload" => None,
         _ => return refuse("levee writes only IP, UDP and TCP payloads for iptables"),
     };
+    if let (
+        None,
+        Expr::Contains {
+            needle: Literal::Bytes(needle),
+            ..
+        },
+    ) = (proto, e)
+    {
+        return ip_payload_search(field, needle, negate);
+    }
     if negate {
         return refuse(
             "a negated payload condition holds where the payload lacks the bytes, which \
@@ -496,6 +506,46 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
             })
             .collect()
     })
+}
+
+/// The longest pattern the `string` match takes (`XT_STRING_MAX_PATTERN_SIZE`).
+const STRING_MAX: usize = 128;
+
+/// A search of the IP payload (`ip.payload contains 0x..`), or its negation: one line per IPv4
+/// header length, `u32` testing the length and the `string` match searching from where the
+/// payload starts to the packet's end (the raw table sees the packet cut at its IP length, so
+/// the search ends where levee's payload does). Knuth-Morris-Pratt, not Boyer-Moore: the
+/// kernel's Boyer-Moore misses a match that spans two parts of a non-linear packet. Every
+/// IPv4 packet iptables sees has a header of 5 to 15 words and a total length that covers it
+/// (the kernel drops the others first), so it has an IP payload, and `! --hex-string` is the
+/// negation exactly. UDP and TCP payloads are not searched: a search from a fixed offset would
+/// also look past a UDP length shorter than the packet, or need a line per pair of header
+/// lengths.
+fn ip_payload_search(
+    field: &crate::Field,
+    needle: &[u8],
+    negate: bool,
+) -> Result<Vec<Conj>, String> {
+    if needle.is_empty() || needle.len() > STRING_MAX {
+        return Err(format!(
+            "`{field}`: iptables' string match searches for 1 to {STRING_MAX} bytes; the \
+             simulator runs this search"
+        ));
+    }
+    let hex: Vec<String> = needle.iter().map(|b| format!("{b:02x}")).collect();
+    let not = if negate { "! " } else { "" };
+    Ok((5..=15u32)
+        .map(|words| {
+            vec![
+                m(format!("-m u32 --u32 \"0>>24&0xF={words}\"")),
+                m(format!(
+                    "-m string --algo kmp --from {} --to 65535 {not}--hex-string \"|{}|\"",
+                    4 * words,
+                    hex.join(" ")
+                )),
+            ]
+        })
+        .collect())
 }
 
 fn leaf(e: &Expr, negate: bool, cx: &mut Ctx<'_>) -> Result<Vec<Conj>, String> {

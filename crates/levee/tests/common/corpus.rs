@@ -647,6 +647,38 @@ pub fn payload_leaf(r: &mut Rng, packets: &[levee_decode::Packet<'_>]) -> String
     }
 }
 
+/// A search of the IP payload, found in a packet of the capture (bytes from the middle of one,
+/// so the search must look past its start), or of bytes that may occur nowhere; a quarter
+/// negated.
+pub fn search_leaf(r: &mut Rng, packets: &[levee_decode::Packet<'_>]) -> String {
+    let layer = levee_decode::FieldLayer::Ip;
+    let mut needle: Vec<u8> = (0..1 + r.below(4)).map(|_| r.below(256) as u8).collect();
+    let across = r.chance(30);
+    if r.chance(80) {
+        for _ in 0..40 {
+            let p = r.pick(packets);
+            if let Some(b) = p.payload_of(layer).filter(|b| !b.is_empty() && !p.is_cut()) {
+                let start = r.below(b.len());
+                let n = 1 + r.below((b.len() - start).min(8));
+                needle = b[start..start + n].to_vec();
+                // The header's last bytes and the payload's first, as the frame has them: a
+                // search must not start before the payload does.
+                if let (true, Some(std::net::IpAddr::V4(dst))) = (across, p.ip.map(|i| i.dst)) {
+                    needle = dst.octets()[1..].iter().chain(&b[..1]).copied().collect();
+                }
+                break;
+            }
+        }
+    }
+    let hex: String = needle.iter().map(|x| format!("{x:02x}")).collect();
+    let search = format!("ip.payload contains 0x{hex}");
+    if r.chance(25) {
+        format!("not {search}")
+    } else {
+        search
+    }
+}
+
 pub fn expression(r: &mut Rng, packets: &[levee_decode::Packet<'_>], depth: u32) -> String {
     if depth == 0 || r.chance(35) {
         return leaf(r, packets);
