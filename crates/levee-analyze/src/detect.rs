@@ -31,7 +31,7 @@ use crate::evidence::{Count, Evidence, LowRate, ProbesOver, SourceEvidence, Unso
 use crate::stats::{bin_high, bin_low, central_range, Bucket, ClassStats, SECOND_NS};
 use crate::target::TargetSpec;
 use crate::units::{percent as pct, rate, thousands};
-use crate::vector::{addr_from_bits, is_v4, Class};
+use crate::vector::{addr_bits, addr_from_bits, is_v4, Class};
 
 /// How many of an attack's busiest sources have their TTLs followed in the second pass.
 pub const WATCHED_SOURCES: usize = 64;
@@ -921,6 +921,59 @@ fn evidence_at_volume(
     Ok(())
 }
 
+/// Attack payloads [`shared_payload`] takes from the kept frames, and other payloads.
+const SHARED_ATTACK: usize = 128;
+const SHARED_OTHERS: usize = 4096;
+
+/// Bytes an attack's payloads share where no fixed offset of their first 16 or last 8 bytes
+/// holds any ([`crate::signature::shared_bytes`]), looked for in the frames the analysis kept
+/// for its second pass (`analyze` keeps them; a monitor does not): up to 128 of the attack's
+/// payloads (its class, window and targets, with evidence) and up to 4,096 IP payloads of the
+/// rest, spread over the capture.
+fn shared_payload(
+    v: &ClassView<'_>,
+    w: &Window,
+    targets: &TargetSpec,
+) -> Option<crate::evidence::Fingerprint> {
+    let field = crate::signature::payload_field(v.c)?;
+    if crate::signature::payload_fingerprint(v.c).is_some() {
+        return None;
+    }
+    let sample = v.an.sample.as_ref()?;
+    let layer = levee_decode::field_def(field)?.layer;
+    let class = v.class.index() as u8;
+    let stride = (sample.len() / SHARED_OTHERS).max(1);
+    let (mut attack, mut others, mut seen) = (Vec::new(), Vec::new(), 0usize);
+    sample.for_each(|f| {
+        seen += 1;
+        let other = f.class != class || f.ts < w.start || f.ts > w.end;
+        if (other && (seen % stride != 0 || others.len() >= SHARED_OTHERS))
+            || (!other && attack.len() >= SHARED_ATTACK)
+        {
+            return;
+        }
+        let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+        let Some(ip) = p.ip.as_ref().filter(|_| !p.is_cut()) else {
+            return;
+        };
+        let member = !other
+            && targets.matches(addr_bits(ip.src), addr_bits(ip.dst))
+            && v.an.is_evidence(v.class, &p);
+        if member {
+            if let Some(b) = p.payload_of(layer).filter(|b| !b.is_empty()) {
+                attack.push(b.to_vec());
+            }
+        } else if seen % stride == 0 && others.len() < SHARED_OTHERS {
+            if let Some(b) = p.ip_payload.filter(|b| !b.is_empty()) {
+                others.push(b.to_vec());
+            }
+        }
+    });
+    let attack: Vec<&[u8]> = attack.iter().map(Vec::as_slice).collect();
+    let others: Vec<&[u8]> = others.iter().map(Vec::as_slice).collect();
+    crate::signature::shared_bytes(field, &attack, &others)
+}
+
 /// The attack a judged window makes: its targets, its sources' evidence, its signature
 /// candidates.
 fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
@@ -937,7 +990,18 @@ fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
         evidence: source_evidence,
         ..
     } = spoofing(v.class, v.c, claimed);
-    let candidates = crate::signature::candidates(v.class, v.c, &targets, judged.zone.as_deref());
+    let shared = shared_payload(v, w, &targets);
+    let candidates = crate::signature::candidates(
+        v.class,
+        v.c,
+        &targets,
+        judged.zone.as_deref(),
+        shared.as_ref(),
+    );
+    let mut judged = judged;
+    if let Some(f) = shared {
+        judged.evidence.push(Evidence::SamePayload(f));
+    }
     let vector = judged.vector;
     Finding {
         vector: if carpet {

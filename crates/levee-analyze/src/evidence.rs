@@ -113,6 +113,8 @@ pub enum PayloadAt {
     Start(usize),
     /// From this many bytes before the payload's end.
     End(usize),
+    /// Somewhere, at an offset that varies (a search: `contains`).
+    Anywhere,
 }
 
 /// Bytes at least 99 % of a class's packets carry at the same place of their payloads: what a
@@ -120,7 +122,8 @@ pub enum PayloadAt {
 /// `signature::payload_fingerprint`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
-    /// `udp.payload` or `tcp.payload`.
+    /// `udp.payload` or `tcp.payload`; `ip.payload` for bytes found anywhere (searched in the
+    /// IP payload, which iptables' string match reaches).
     pub field: &'static str,
     /// Where the bytes lie.
     pub at: PayloadAt,
@@ -319,10 +322,10 @@ impl fmt::Display for Evidence {
                 thousands(*hosts)
             ),
             Evidence::SamePayload(fp) => {
-                let what = if fp.field == "tcp.payload" {
-                    "TCP segments"
-                } else {
-                    "datagrams"
+                let what = match fp.field {
+                    "tcp.payload" => "TCP segments",
+                    "ip.payload" => "packets",
+                    _ => "datagrams",
                 };
                 let place = match fp.at {
                     PayloadAt::Start(o) => format!("at payload offset {o}"),
@@ -330,6 +333,7 @@ impl fmt::Display for Evidence {
                         "at the end of the payload".to_string()
                     }
                     PayloadAt::End(back) => format!("{back} bytes before the payload's end"),
+                    PayloadAt::Anywhere => "at varying places of the payload".to_string(),
                 };
                 let length = fp
                     .length

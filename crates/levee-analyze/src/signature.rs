@@ -351,7 +351,11 @@ const MAX_FINGERPRINT: usize = 8;
 fn fingerprint_condition(f: &Fingerprint, n: usize) -> Expr {
     let bytes = &f.bytes[..n.min(f.bytes.len())];
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if f.at == PayloadAt::Anywhere {
+        return p(&format!("{} contains 0x{hex}", f.field));
+    }
     let start = match (f.at, f.length) {
+        (PayloadAt::Anywhere, _) => unreachable!("a search is written above"),
         (PayloadAt::Start(o), _) => o.to_string(),
         (PayloadAt::End(back), Some(len)) if back <= len as usize => {
             (len as usize - back).to_string()
@@ -387,17 +391,7 @@ fn longest_run(fixed: &[Option<u8>]) -> Option<(usize, Vec<u8>)> {
 /// offsets, else among the last 8, when it holds at least `MIN_FINGERPRINT` (4) bytes.
 pub fn payload_fingerprint(c: &ClassStats) -> Option<Fingerprint> {
     let head = &c.payload_head;
-    let all = |n: u64| n > 0 && n as f64 >= FIELD_SHARE * c.profiled as f64;
-    let field = if all(c.protocols[17]) {
-        "udp.payload"
-    } else if all(c.protocols[6]) {
-        "tcp.payload"
-    } else {
-        return None;
-    };
-    if !all(head.datagrams) {
-        return None;
-    }
+    let field = payload_field(c)?;
     if let Some((offset, bytes)) = longest_run(&head.fixed(FIELD_SHARE)) {
         return Some(Fingerprint {
             field,
@@ -419,12 +413,96 @@ pub fn payload_fingerprint(c: &ClassStats) -> Option<Fingerprint> {
     })
 }
 
+/// The payload a class's fingerprint is looked for in: `udp.payload` or `tcp.payload` when
+/// 99 % of the class is UDP datagrams or TCP segments that carry data.
+pub(crate) fn payload_field(c: &ClassStats) -> Option<&'static str> {
+    let all = |n: u64| n > 0 && n as f64 >= FIELD_SHARE * c.profiled as f64;
+    let field = if all(c.protocols[17]) {
+        "udp.payload"
+    } else if all(c.protocols[6]) {
+        "tcp.payload"
+    } else {
+        return None;
+    };
+    all(c.payload_head.datagrams).then_some(field)
+}
+
+/// Fewest payloads of an attack [`shared_bytes`] looks at: fewer say nothing of 99 %.
+pub(crate) const SHARED_MIN_PAYLOADS: usize = 16;
+
+/// Bytes that 99 % or more of an attack's payloads hold, where no fixed offset among their
+/// first 16 or last 8 bytes holds any (see [`payload_fingerprint`]): a tool's magic after a
+/// header or a nonce of varying length, a fixed buffer past the first bytes. `attack` and
+/// `others` are samples of the attack's payloads (of `field`, `udp.payload` or `tcp.payload`)
+/// and of the rest of the capture's IP payloads.
+///
+/// Every `MAX_FINGERPRINT`-byte window of one attack payload (the next, when too many
+/// payloads lack the first one's windows) is searched for in the others; the first window
+/// that all but 1 % of them hold, that has three different byte values at least (runs of
+/// padding are everyone's), and that no payload of `others` holds is the fingerprint. Where
+/// every attack payload holds it at one offset, it is a slice at that offset, which every
+/// engine reads; else a search (`ip.payload contains`), which iptables' string match and the
+/// simulator run. The second pass then measures it like every candidate.
+pub(crate) fn shared_bytes(
+    field: &'static str,
+    attack: &[&[u8]],
+    others: &[&[u8]],
+) -> Option<Fingerprint> {
+    if attack.len() < SHARED_MIN_PAYLOADS {
+        return None;
+    }
+    let misses_allowed = ((1.0 - FIELD_SHARE) * attack.len() as f64).floor() as usize;
+    for reference in attack.iter().take(misses_allowed + 1) {
+        for window in reference.windows(MAX_FINGERPRINT) {
+            let mut distinct = window.to_vec();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() < 3 {
+                continue;
+            }
+            let finder = memchr::memmem::Finder::new(window);
+            let mut misses = 0;
+            let mut offset = Some(finder.find(reference).unwrap_or(0));
+            for payload in attack {
+                match finder.find(payload) {
+                    Some(at) if offset == Some(at) => {}
+                    Some(_) => offset = None,
+                    None => misses += 1,
+                }
+                if misses > misses_allowed {
+                    break;
+                }
+            }
+            if misses > misses_allowed || others.iter().any(|o| finder.find(o).is_some()) {
+                continue;
+            }
+            let bytes = window.to_vec();
+            return Some(match offset {
+                Some(at) if misses == 0 => Fingerprint {
+                    field,
+                    at: PayloadAt::Start(at),
+                    bytes,
+                    length: None,
+                },
+                _ => Fingerprint {
+                    field: "ip.payload",
+                    at: PayloadAt::Anywhere,
+                    bytes,
+                    length: None,
+                },
+            });
+        }
+    }
+    None
+}
+
 /// Candidate signatures, most specific first.
 pub(crate) fn candidates(
     class: Class,
     c: &ClassStats,
     targets: &TargetSpec,
     zone: Option<&str>,
+    shared: Option<&Fingerprint>,
 ) -> Vec<Expr> {
     let target = target_expr(targets);
     let mut base = p(&class_expr(class, c));
@@ -500,7 +578,7 @@ pub(crate) fn candidates(
     }
     // Payload fingerprints last: chosen only where the headers alone also stop other traffic
     // (the measure prefers the earliest of equally clean candidates), the shorter first.
-    if let Some(f) = payload_fingerprint(c) {
+    if let Some(f) = payload_fingerprint(c).or_else(|| shared.cloned()) {
         let short = fingerprint_condition(&f, MIN_FINGERPRINT);
         let long = fingerprint_condition(&f, MAX_FINGERPRINT);
         let mut specific = optional.clone();
@@ -639,6 +717,77 @@ mod tests {
             x ^= x << 17;
             x as u8
         }
+    }
+
+    #[test]
+    fn shared_bytes_are_found_wherever_they_are_and_only_where_the_rest_lacks_them() {
+        let mut noise = noise_from(0x2545_f491_4f6c_dd1d);
+        let magic = b"\x13\x37LEVEE\xfe";
+        // 100 payloads: up to 40 random bytes, the magic, 20 random bytes.
+        let moving: Vec<Vec<u8>> = (0..100)
+            .map(|i| {
+                let mut v: Vec<u8> = (0..(i * 7) % 41).map(|_| noise()).collect();
+                v.extend(magic);
+                v.extend((0..20).map(|_| noise()));
+                v
+            })
+            .collect();
+        let others: Vec<Vec<u8>> = (0..200)
+            .map(|_| (0..80).map(|_| noise()).collect())
+            .collect();
+        fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
+            v.iter().map(Vec::as_slice).collect()
+        }
+        let f = shared_bytes("udp.payload", &refs(&moving), &refs(&others)).unwrap();
+        assert_eq!(
+            (f.field, f.at, &f.bytes[..]),
+            ("ip.payload", PayloadAt::Anywhere, &magic[..])
+        );
+        assert_eq!(
+            fingerprint_condition(&f, 4).to_string(),
+            "ip.payload contains 0x13374c45"
+        );
+        // One payload in a hundred may lack it; two may not.
+        let mut lacking = moving.clone();
+        lacking[50] = (0..60).map(|_| noise()).collect();
+        assert!(shared_bytes("udp.payload", &refs(&lacking), &refs(&others)).is_some());
+        lacking[60] = (0..60).map(|_| noise()).collect();
+        assert_eq!(
+            shared_bytes("udp.payload", &refs(&lacking), &refs(&others)),
+            None
+        );
+        // Bytes the rest of the capture also holds are no fingerprint.
+        let mut also = others.clone();
+        also[7][30..38].copy_from_slice(magic);
+        assert_eq!(
+            shared_bytes("udp.payload", &refs(&moving), &refs(&also)),
+            None
+        );
+        // At one offset past the first 16 bytes: a slice of the attack's own payload.
+        let fixed: Vec<Vec<u8>> = (0..40)
+            .map(|_| {
+                let mut v: Vec<u8> = (0..100).map(|_| noise()).collect();
+                v.extend(magic);
+                v
+            })
+            .collect();
+        let f = shared_bytes("udp.payload", &refs(&fixed), &refs(&others)).unwrap();
+        assert_eq!((f.field, f.at), ("udp.payload", PayloadAt::Start(100)));
+        // Padding is everyone's: a run of two byte values is passed over.
+        let padded: Vec<Vec<u8>> = (0..40)
+            .map(|i| {
+                let mut v: Vec<u8> = (0..i % 9).map(|_| noise()).collect();
+                v.extend([0u8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+                v.extend((0..8).map(|_| noise()));
+                v
+            })
+            .collect();
+        assert_eq!(
+            shared_bytes("udp.payload", &refs(&padded), &refs(&others)),
+            None
+        );
+        // Too few payloads to say 99 %.
+        assert_eq!(shared_bytes("udp.payload", &refs(&moving[..15]), &[]), None);
     }
 
     #[test]

@@ -696,7 +696,7 @@ struct Mixed {
     ignore = "needs ../shared/data, tcpdump, nft, iptables, tcpreplay, ip, root"
 )]
 fn a_payload_flood_among_real_benign_udp_is_stopped_alike_everywhere() {
-    payload_flood_among_real_benign_udp(false);
+    payload_flood_among_real_benign_udp(Variant::Fixed);
 }
 
 /// The same flood whose datagrams each begin with 600 random bytes (a nonce): only their last
@@ -716,14 +716,48 @@ fn a_payload_flood_among_real_benign_udp_is_stopped_alike_everywhere() {
     ignore = "needs ../shared/data, tcpdump, nft, iptables, tcpreplay, ip, root"
 )]
 fn a_flood_fixed_only_at_its_end_is_stopped_alike_everywhere() {
-    payload_flood_among_real_benign_udp(true);
+    payload_flood_among_real_benign_udp(Variant::Nonce);
+}
+
+/// The same flood with its datagrams' bytes moved 0 to 64 places on (random bytes in front,
+/// the same length): no offset from either end is fixed, the same bytes are in every payload
+/// at varying places. `analyze` finds them by searching (`ip.payload contains`), libpcap and
+/// nftables refuse the search with the reason, and iptables' string match decides every
+/// packet as the simulator does.
+#[test]
+#[cfg_attr(
+    not(all(
+        levee_shared_data,
+        levee_has_tcpdump,
+        levee_has_nft,
+        levee_has_iptables_restore,
+        levee_has_tcpreplay,
+        levee_has_ip,
+        levee_root
+    )),
+    ignore = "needs ../shared/data, tcpdump, nft, iptables, tcpreplay, ip, root"
+)]
+fn a_flood_whose_fixed_bytes_move_is_found_by_searching_and_stopped_alike() {
+    payload_flood_among_real_benign_udp(Variant::Moving);
+}
+
+/// How the flood's datagrams are changed from `levee synth`'s.
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    /// As synth sends them: one datagram.
+    Fixed,
+    /// The first 600 bytes drawn anew for each.
+    Nonce,
+    /// The bytes moved 0 to 64 places on, random bytes in front.
+    Moving,
 }
 
 /// A `udp-payload-flood` from `levee synth` mixed with real UDP conversations to the same
 /// victim (`nonce`: each flood datagram's first 600 bytes drawn at random): `analyze` must
 /// write a payload signature covering 99 % of the flood and no benign packet, and BPF,
 /// nftables and iptables must decide every packet as the simulator does.
-fn payload_flood_among_real_benign_udp(nonce: bool) {
+fn payload_flood_among_real_benign_udp(variant: Variant) {
+    let nonce = variant == Variant::Nonce;
     let Some(data) = require_shared("payload flood") else {
         return;
     };
@@ -733,10 +767,10 @@ fn payload_flood_among_real_benign_udp(nonce: bool) {
     let ns = &Netns::create().expect("a network namespace");
     let mac = ns.peer_mac();
     let victim = [10, 10, 10, 10];
-    let dir = scratch(if nonce {
-        "differential-payload-flood-nonce"
-    } else {
-        "differential-payload-flood"
+    let dir = scratch(match variant {
+        Variant::Fixed => "differential-payload-flood",
+        Variant::Nonce => "differential-payload-flood-nonce",
+        Variant::Moving => "differential-payload-flood-moving",
     });
     let synth = dir.join("synth.pcap");
     let o = run(levee()
@@ -771,6 +805,17 @@ fn payload_flood_among_real_benign_udp(nonce: bool) {
             let udp = 14 + usize::from(frame[14] & 0x0f) * 4;
             frame[udp + 6..udp + 8].copy_from_slice(&[0, 0]);
             for b in &mut frame[udp + 8..udp + 608] {
+                *b = rng.next() as u8;
+            }
+        }
+        if variant == Variant::Moving && flood {
+            let udp = 14 + usize::from(frame[14] & 0x0f) * 4;
+            frame[udp + 6..udp + 8].copy_from_slice(&[0, 0]);
+            let k = rng.below(65);
+            let data = udp + 8;
+            let end = frame.len();
+            frame.copy_within(data..end - k, data + k);
+            for b in &mut frame[data..data + k] {
                 *b = rng.next() as u8;
             }
         }
@@ -836,10 +881,17 @@ fn payload_flood_among_real_benign_udp(nonce: bool) {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(expr.contains("udp.payload["), "a payload signature: {expr}");
+    let evidence = attacks[0]["evidence"].to_string();
+    if variant == Variant::Moving {
+        assert!(
+            expr.contains("ip.payload contains 0x") && evidence.contains("at varying places"),
+            "a search: {expr}\n{evidence}"
+        );
+    } else {
+        assert!(expr.contains("udp.payload["), "a payload signature: {expr}");
+    }
     if nonce {
         // The fixed bytes are past the nonce, read from the start of 1,200-byte payloads.
-        let evidence = attacks[0]["evidence"].to_string();
         assert!(
             evidence.contains("before the payload's end (1200-byte payloads)")
                 || evidence.contains("at the end of the payload (1200-byte payloads)"),
@@ -884,25 +936,50 @@ fn payload_flood_among_real_benign_udp(nonce: bool) {
     let ids = [0usize];
     let exprs = [(0usize, expr.clone())];
     let ours = levee_decisions(&file, &ids, &packets);
-    let compile = |target: &str| {
-        let o = run(levee()
+    // libpcap filters are written for blocking rules.
+    let bpf_rules = dir.join("payload-block.toml");
+    std::fs::write(&bpf_rules, text.replace("\"log\"", "\"block\"")).unwrap();
+    let attempt = |target: &str| {
+        run(levee()
             .args(["rules", "compile", "--target", target, "--log-group", "7"])
             .args(["--device", &ns.peer])
-            .arg(&file_path));
+            .arg(if target == "bpf" {
+                &bpf_rules
+            } else {
+                &file_path
+            }))
+    };
+    let mut told = Vec::new();
+    if variant == Variant::Moving {
+        // A search: libpcap and nftables cannot run it, and say so.
+        for target in ["bpf", "nftables"] {
+            let o = attempt(target);
+            assert!(
+                !o.status.success() && stderr(&o).contains("cannot search a payload"),
+                "{target}: {}",
+                stderr(&o)
+            );
+            told.push(format!("{target}: refused (cannot search)"));
+        }
+    }
+    let compile = |target: &str| {
+        let o = attempt(target);
         assert!(o.status.success(), "{target}: {}", stderr(&o));
         let p = dir.join(format!("payload.{target}"));
         std::fs::write(&p, &o.stdout).unwrap();
         (p, stdout(&o))
     };
-    // libpcap filters are written for blocking rules.
-    let bpf_rules = dir.join("payload-block.toml");
-    std::fs::write(&bpf_rules, text.replace("\"log\"", "\"block\"")).unwrap();
-    let bpf = bpf_decisions(&bpf_rules, &ids, &spaced, cap.frames.len(), false);
-    let (nft, nft_text) = compile("nftables");
-    let load = ns.exec(&["nft", "-f", nft.to_str().unwrap()]);
-    assert!(load.status.success(), "nft refused: {}", stderr(&load));
-    let nft_decisions = kernel_decisions(ns, &spaced, &cap, &ids, &dir, "nftables");
-    let _ = ns.exec(&["nft", "delete", "table", "netdev", "levee"]);
+    let mut runs = Vec::new();
+    if variant != Variant::Moving {
+        let bpf = bpf_decisions(&bpf_rules, &ids, &spaced, cap.frames.len(), false);
+        runs.push(("bpf", String::new(), bpf));
+        let (nft, nft_text) = compile("nftables");
+        let load = ns.exec(&["nft", "-f", nft.to_str().unwrap()]);
+        assert!(load.status.success(), "nft refused: {}", stderr(&load));
+        let nft_decisions = kernel_decisions(ns, &spaced, &cap, &ids, &dir, "nftables");
+        let _ = ns.exec(&["nft", "delete", "table", "netdev", "levee"]);
+        runs.push(("nftables", nft_text, nft_decisions));
+    }
     let (ipt, ipt_text) = compile("iptables");
     let sh = |cmd: String| {
         let o = ns.exec(&["sh", "-c", &cmd]);
@@ -911,15 +988,11 @@ fn payload_flood_among_real_benign_udp(nonce: bool) {
     sh(format!("iptables-restore --noflush < {}", ipt.display()));
     sh("iptables -t raw -I PREROUTING -j levee".to_string());
     let ipt_decisions = kernel_decisions(ns, &spaced, &cap, &ids, &dir, "iptables");
-    let mut told = Vec::new();
-    for (name, compiled, decisions) in [
-        ("bpf", String::new(), &bpf),
-        ("nftables", nft_text, &nft_decisions),
-        ("iptables", ipt_text, &ipt_decisions),
-    ] {
+    runs.push(("iptables", ipt_text, ipt_decisions));
+    for (name, compiled, decisions) in &runs {
         let run = EngineRun {
             name,
-            compiled: &compiled,
+            compiled,
             decisions,
             out_of_reach: |_| false,
         };
