@@ -74,6 +74,10 @@ pub struct Finding {
     /// The finding (an index) whose backscatter this one is: measured, and reported as part
     /// of that attack rather than as an attack of its own (see `fold_backscatter`).
     pub backscatter_of: Option<usize>,
+    /// The payload bytes that make a packet of its class part of the attack, when only 80 %
+    /// of the class carries them (see `signature::defining_fingerprint`): the rest is other
+    /// traffic to the same target, measured as such.
+    pub defined_by: Option<Expr>,
 }
 
 /// A class that had the volume of an attack but not the evidence.
@@ -991,16 +995,25 @@ fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
         ..
     } = spoofing(v.class, v.c, claimed);
     let shared = shared_payload(v, w, &targets);
+    // Only a plain UDP flood is defined by its payload: a reflection's answers vary by
+    // query (the class is already the service's), and its rest is attack too.
+    let defining = (shared.is_none() && v.class == Class::Udp && judged.vector == "udp-flood")
+        .then(|| crate::signature::defining_fingerprint(v.c))
+        .flatten();
     let candidates = crate::signature::candidates(
         v.class,
         v.c,
         &targets,
         judged.zone.as_deref(),
-        shared.as_ref(),
+        shared.as_ref().or(defining.as_ref()),
     );
     let mut judged = judged;
     if let Some(f) = shared {
         judged.evidence.push(Evidence::SamePayload(f));
+    }
+    let defined_by = defining.as_ref().map(crate::signature::defining_condition);
+    if let Some(f) = defining {
+        judged.evidence.push(Evidence::PayloadDefines(f));
     }
     let vector = judged.vector;
     Finding {
@@ -1033,6 +1046,7 @@ fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
         },
         low_rate: judged.low_rate,
         backscatter_of: None,
+        defined_by,
     }
 }
 
@@ -1321,6 +1335,7 @@ fn scans(an: &Analyzer) -> Vec<Finding> {
                 watched_sources: Vec::new(),
                 low_rate: None,
                 backscatter_of: None,
+                defined_by: None,
             });
         }
     }

@@ -207,6 +207,9 @@ pub enum Evidence {
     /// Bytes at least 99 % of the attack's packets carry at the same place of their payloads:
     /// what a tool sends hard-coded (see `signature::payload_fingerprint`).
     SamePayload(Fingerprint),
+    /// 80 % of the class carry the same bytes at one place and the rest does not: the attack
+    /// is the packets that carry them (see `signature::defining_fingerprint`).
+    PayloadDefines(Fingerprint),
     /// Packets that carry the class's evidence.
     Flagged {
         /// What they are.
@@ -321,31 +324,8 @@ impl fmt::Display for Evidence {
                  capture, from ~{} hosts: reflection of an unnamed service",
                 thousands(*hosts)
             ),
-            Evidence::SamePayload(fp) => {
-                let what = match fp.field {
-                    "tcp.payload" => "TCP segments",
-                    "ip.payload" => "packets",
-                    _ => "datagrams",
-                };
-                let place = match fp.at {
-                    PayloadAt::Start(o) => format!("at payload offset {o}"),
-                    PayloadAt::End(back) if back == fp.bytes.len() => {
-                        "at the end of the payload".to_string()
-                    }
-                    PayloadAt::End(back) => format!("{back} bytes before the payload's end"),
-                    PayloadAt::Anywhere => "at varying places of the payload".to_string(),
-                };
-                let length = fp
-                    .length
-                    .map(|n| format!(" ({n}-byte payloads)"))
-                    .unwrap_or_default();
-                write!(
-                    f,
-                    "99% or more of its {what} carry the same {} bytes {place}{length}: {}",
-                    fp.bytes.len(),
-                    levee_rules::Literal::Bytes(fp.bytes.clone())
-                )
-            }
+            Evidence::SamePayload(fp) => fingerprint_text(f, fp, false),
+            Evidence::PayloadDefines(fp) => fingerprint_text(f, fp, true),
             Evidence::Flagged {
                 kind,
                 packets,
@@ -512,6 +492,48 @@ macro_rules! serialize_as_sentence {
 }
 
 serialize_as_sentence!(Evidence, SourceEvidence, LowRate);
+
+/// The text of a payload fingerprint's evidence; `defines`: the bytes define the attack (see
+/// [`Evidence::PayloadDefines`]).
+fn fingerprint_text(
+    f: &mut std::fmt::Formatter<'_>,
+    fp: &Fingerprint,
+    defines: bool,
+) -> std::fmt::Result {
+    let what = match fp.field {
+        "tcp.payload" => "TCP segments",
+        "ip.payload" => "packets",
+        _ => "datagrams",
+    };
+    let place = match fp.at {
+        PayloadAt::Start(o) => format!("at payload offset {o}"),
+        PayloadAt::End(back) if back == fp.bytes.len() => "at the end of the payload".to_string(),
+        PayloadAt::End(back) => format!("{back} bytes before the payload's end"),
+        PayloadAt::Anywhere => "at varying places of the payload".to_string(),
+    };
+    let length = fp
+        .length
+        .map(|n| format!(" ({n}-byte payloads)"))
+        .unwrap_or_default();
+    let bytes = levee_rules::Literal::Bytes(fp.bytes.clone());
+    let n = fp.bytes.len();
+    if defines {
+        write!(
+            f,
+            "80% or more of its {what} carry the same {n} bytes {place}{length}: \
+                 {bytes}; the attack is taken to be those: its size and signature leave \
+                 the others to its targets (other one-way traffic of the same protocol) \
+                 to other traffic, while the ports, sources, TTL and length lines still \
+                 describe them all"
+        )
+    } else {
+        write!(
+            f,
+            "99% or more of its {what} carry the same {n} bytes {place}{length}: \
+                 {bytes}"
+        )
+    }
+}
 
 #[cfg(test)]
 mod tests {

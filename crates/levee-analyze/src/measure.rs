@@ -194,7 +194,8 @@ impl Meter {
                 && p.ip.is_some()
                 && f.targets.matches(src, dst)
                 && (any_class || *evidence.get_or_insert_with(|| first_pass.is_evidence(class, p)))
-                && f.zone.as_deref().is_none_or(|z| in_zone(p, z));
+                && f.zone.as_deref().is_none_or(|z| in_zone(p, z))
+                && f.defined_by.as_ref().is_none_or(|e| e.matches(p));
         }
     }
 

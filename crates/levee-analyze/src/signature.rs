@@ -390,9 +390,35 @@ fn longest_run(fixed: &[Option<u8>]) -> Option<(usize, Vec<u8>)> {
 /// is (nearly) all of one of the two: the longest run of such bytes among the first 16
 /// offsets, else among the last 8, when it holds at least `MIN_FINGERPRINT` (4) bytes.
 pub fn payload_fingerprint(c: &ClassStats) -> Option<Fingerprint> {
+    fingerprint_of_share(c, FIELD_SHARE)
+}
+
+/// Share of a class's payloads a fingerprint that defines the attack must hold (see
+/// [`defining_fingerprint`]).
+pub const DEFINING_SHARE: f64 = 0.8;
+
+/// Bytes 80 % or more of a class's payloads carry at one place where 99 % do not (see
+/// [`payload_fingerprint`]): a flood whose target also receives other one-way traffic of the
+/// same protocol (syslog, flow exports, a game's or a VoIP peer's datagrams), which joins the
+/// flood's class and would be blocked with it. The attack is then taken to be the packets that
+/// carry the bytes (`Finding::defined_by`), and the rest counts as other traffic, so a
+/// signature that also matches it shows that as collateral.
+pub fn defining_fingerprint(c: &ClassStats) -> Option<Fingerprint> {
+    if payload_fingerprint(c).is_some() {
+        return None;
+    }
+    fingerprint_of_share(c, DEFINING_SHARE)
+}
+
+/// The condition that defines an attack by its fingerprint: its longest bytes.
+pub(crate) fn defining_condition(f: &Fingerprint) -> Expr {
+    fingerprint_condition(f, MAX_FINGERPRINT)
+}
+
+fn fingerprint_of_share(c: &ClassStats, share: f64) -> Option<Fingerprint> {
     let head = &c.payload_head;
     let field = payload_field(c)?;
-    if let Some((offset, bytes)) = longest_run(&head.fixed(FIELD_SHARE)) {
+    if let Some((offset, bytes)) = longest_run(&head.fixed(share)) {
         return Some(Fingerprint {
             field,
             at: PayloadAt::Start(offset),
@@ -400,9 +426,9 @@ pub fn payload_fingerprint(c: &ClassStats) -> Option<Fingerprint> {
             length: None,
         });
     }
-    let (from, bytes) = longest_run(&head.fixed_tail(FIELD_SHARE))?;
+    let (from, bytes) = longest_run(&head.fixed_tail(share))?;
     // One IP length for 99 % of the class and a payload length most share: the same packets.
-    let length = central_range(&c.lengths, FIELD_SHARE)
+    let length = central_range(&c.lengths, share)
         .filter(|(lo, hi)| lo == hi)
         .and_then(|_| head.majority_length());
     Some(Fingerprint {
@@ -717,6 +743,44 @@ mod tests {
             x ^= x << 17;
             x as u8
         }
+    }
+
+    #[test]
+    fn bytes_most_of_a_class_carries_define_the_attack_where_99_percent_do_not() {
+        let mut noise = noise_from(0x5851_f42d_4c95_7f2d);
+        let flood = |noise: &mut dyn FnMut() -> u8| {
+            let mut v = b"\xde\xad\xbe\xefFLOOD!".to_vec();
+            v.extend((0..40).map(|_| noise()));
+            v
+        };
+        // 85 flood datagrams and 15 of other one-way traffic to the same target.
+        let mut mixed: Vec<Vec<u8>> = (0..85).map(|_| flood(&mut noise)).collect();
+        mixed.extend((0..15).map(|i| format!("<134>1 web{i} nginx GET /{i}").into_bytes()));
+        let c = profiled_with(&mixed);
+        assert_eq!(payload_fingerprint(&c), None);
+        let f = defining_fingerprint(&c).unwrap();
+        assert_eq!(
+            (f.at, &f.bytes[..]),
+            (PayloadAt::Start(0), &b"\xde\xad\xbe\xefFLOOD!"[..])
+        );
+        assert_eq!(
+            defining_condition(&f).to_string(),
+            "udp.payload[0:8] == 0xdeadbeef464c4f4f"
+        );
+        let ev = crate::evidence::Evidence::PayloadDefines(f).to_string();
+        assert!(
+            ev.starts_with(
+                "80% or more of its datagrams carry the same 10 bytes at payload offset 0"
+            ),
+            "{ev}"
+        );
+        // Where 99 % carry them, the ordinary fingerprint says so and nothing is defined.
+        let all: Vec<Vec<u8>> = (0..100).map(|_| flood(&mut noise)).collect();
+        assert_eq!(defining_fingerprint(&profiled_with(&all)), None);
+        // Under 80 %: nothing.
+        let mut half: Vec<Vec<u8>> = (0..60).map(|_| flood(&mut noise)).collect();
+        half.extend((0..40).map(|_| (0..30).map(|_| noise()).collect::<Vec<u8>>()));
+        assert_eq!(defining_fingerprint(&profiled_with(&half)), None);
     }
 
     #[test]

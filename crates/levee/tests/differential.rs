@@ -741,6 +741,27 @@ fn a_flood_whose_fixed_bytes_move_is_found_by_searching_and_stopped_alike() {
     payload_flood_among_real_benign_udp(Variant::Moving);
 }
 
+/// The same flood while the victim also receives syslog from three of its servers (one-way
+/// UDP, 15 % of the flood's datagrams): the syslog joins the flood's class, so only 85 % of
+/// the class carries the flood's bytes. `analyze` must take the attack to be the packets that
+/// carry them and write a signature that leaves the syslog alone.
+#[test]
+#[cfg_attr(
+    not(all(
+        levee_shared_data,
+        levee_has_tcpdump,
+        levee_has_nft,
+        levee_has_iptables_restore,
+        levee_has_tcpreplay,
+        levee_has_ip,
+        levee_root
+    )),
+    ignore = "needs ../shared/data, tcpdump, nft, iptables, tcpreplay, ip, root"
+)]
+fn a_flood_beside_one_way_benign_udp_to_its_target_leaves_that_alone() {
+    payload_flood_among_real_benign_udp(Variant::WithSyslog);
+}
+
 /// How the flood's datagrams are changed from `levee synth`'s.
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
@@ -750,6 +771,36 @@ enum Variant {
     Nonce,
     /// The bytes moved 0 to 64 places on, random bytes in front.
     Moving,
+    /// As synth sends them, with syslog to the victim beside them.
+    WithSyslog,
+}
+
+/// A syslog message (RFC 5424 over UDP, port 514) from `from` to `to`, number `n`.
+fn syslog_frame(mac: [u8; 6], from: [u8; 4], to: [u8; 4], n: usize) -> Vec<u8> {
+    let text = format!(
+        "<134>1 2026-01-15T12:00:{:02}.{n:06}Z web{} nginx {} - - GET /item/{} 200 {}",
+        n % 60,
+        from[3],
+        1000 + n % 7,
+        n * 37 % 1000,
+        n * 131 % 9000
+    );
+    let mut udp = 40514u16.to_be_bytes().to_vec();
+    udp.extend(514u16.to_be_bytes());
+    udp.extend(((8 + text.len()) as u16).to_be_bytes());
+    udp.extend([0, 0]);
+    udp.extend(text.as_bytes());
+    let h = craft::V4 {
+        src: from,
+        dst: to,
+        ttl: 64,
+        id: n as u16,
+        df: true,
+        mf: false,
+        offset: 0,
+        options: false,
+    };
+    craft::ethernet(mac, &[], 0x0800, &craft::ipv4(&h, 17, &udp))
 }
 
 /// A `udp-payload-flood` from `levee synth` mixed with real UDP conversations to the same
@@ -771,6 +822,7 @@ fn payload_flood_among_real_benign_udp(variant: Variant) {
         Variant::Fixed => "differential-payload-flood",
         Variant::Nonce => "differential-payload-flood-nonce",
         Variant::Moving => "differential-payload-flood-moving",
+        Variant::WithSyslog => "differential-payload-flood-syslog",
     });
     let synth = dir.join("synth.pcap");
     let o = run(levee()
@@ -820,6 +872,22 @@ fn payload_flood_among_real_benign_udp(variant: Variant) {
             }
         }
         synthetic.push((f.ts_nanos, frame, flood));
+    }
+    if variant == Variant::WithSyslog {
+        // Syslog beside the flood: 15 % of its datagrams, from three servers, spread over it.
+        let floods: Vec<usize> = (0..synthetic.len()).filter(|&i| synthetic[i].2).collect();
+        let n = floods.len() * 15 / 100;
+        let mut with = Vec::with_capacity(synthetic.len() + n);
+        let mut sent = 0;
+        for (i, (ts, frame, flood)) in synthetic.into_iter().enumerate() {
+            with.push((ts, frame, flood));
+            if flood && sent < n && i % (floods.len() / n.max(1)).max(1) == 0 {
+                let from = [192, 0, 2, 10 + (sent % 3) as u8];
+                with.push((ts + 1, syslog_frame(mac, from, victim, sent), false));
+                sent += 1;
+            }
+        }
+        synthetic = with;
     }
     let real = real_udp_conversations(&data, 100, victim, mac);
     assert!(real.len() >= 150, "only {} real UDP frames", real.len());
@@ -882,6 +950,18 @@ fn payload_flood_among_real_benign_udp(variant: Variant) {
         .unwrap()
         .to_string();
     let evidence = attacks[0]["evidence"].to_string();
+    if variant == Variant::WithSyslog {
+        assert!(
+            evidence.contains("80% or more of its datagrams carry the same")
+                && evidence.contains("the attack is taken to be those"),
+            "{evidence}"
+        );
+        assert_eq!(
+            attacks[0]["packets"].as_u64(),
+            Some(floods as u64),
+            "the attack's size counts the flood, not the syslog"
+        );
+    }
     if variant == Variant::Moving {
         assert!(
             expr.contains("ip.payload contains 0x") && evidence.contains("at varying places"),
