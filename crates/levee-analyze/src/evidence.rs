@@ -521,10 +521,10 @@ fn fingerprint_text(
         write!(
             f,
             "80% or more of its {what} carry the same {n} bytes {place}{length}: \
-                 {bytes}; the attack is taken to be those: its size and signature leave \
-                 the others to its targets (other one-way traffic of the same protocol) \
-                 to other traffic, while the ports, sources, TTL and length lines still \
-                 describe them all"
+                 {bytes}; the attack is taken to be those: its signature (and in `analyze` \
+                 its size and coverage) leaves the others to its targets (other one-way \
+                 traffic of the same protocol) to other traffic, while the ports, sources, \
+                 TTL and length lines still describe them all"
         )
     } else {
         write!(

@@ -559,15 +559,21 @@ impl ToldSignatures {
 /// targets), or the most specific when none does: a stream measures no candidate on the
 /// traffic, but a header signature that also stops QUIC or the target's DNS answers is
 /// passed over for one that does not (a payload fingerprint). Without the fields an attacker
-/// varies for free when that is a candidate too and spares as much.
+/// varies for free when that is a candidate too and spares as much. An attack defined by its
+/// payload (`Finding::defined_by`: other one-way traffic shares its class) tells only a
+/// candidate on the payload: a header signature would also stop that traffic.
 fn told_signature(f: &Finding) -> Option<String> {
     let reference = levee_analyze::reference::Reference::for_targets(&f.targets);
     let spares = |e: &levee_rules::Expr| reference.measure(e).matched == 0;
+    let allowed = |e: &levee_rules::Expr| {
+        f.defined_by.is_none() || e.fields().iter().any(|field| field.is_payload())
+    };
     let chosen = f
         .candidates
         .iter()
+        .filter(|c| allowed(c))
         .find(|c| spares(c))
-        .or(f.candidates.first())?;
+        .or(f.candidates.iter().find(|c| allowed(c)))?;
     let robust = levee_analyze::signature::without_volatile(chosen)
         .filter(|r| f.candidates.contains(r) && (spares(r) || !spares(chosen)))
         .unwrap_or_else(|| chosen.clone());

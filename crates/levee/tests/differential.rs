@@ -961,6 +961,23 @@ fn payload_flood_among_real_benign_udp(variant: Variant) {
             Some(floods as u64),
             "the attack's size counts the flood, not the syslog"
         );
+        // A monitor tells the payload signature too, not one on headers that stops syslog.
+        let db = dir.join("monitor.db");
+        let _ = std::fs::remove_file(&db);
+        let o = run(levee()
+            .args(["monitor", "--db"])
+            .arg(&db)
+            .arg("--read")
+            .arg(&natural));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = run(levee().args(["incidents", "show", "1", "--db"]).arg(&db));
+        let shown = stdout(&o);
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.trim_start().starts_with("signature") && l.contains("udp.payload[")),
+            "{shown}"
+        );
     }
     if variant == Variant::Moving {
         assert!(
