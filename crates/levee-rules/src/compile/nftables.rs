@@ -480,18 +480,7 @@ fn payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<Conj
              nothing says where a TCP payload ends)",
         );
     }
-    let (start, bytes, op) = match super::slice_from_start(e, field) {
-        Ok(slice) => slice,
-        Err(super::NotFromStart::Search) => {
-            return refuse("nftables cannot search a payload (`contains`, `matches`)")
-        }
-        Err(super::NotFromStart::Elsewhere) => {
-            return refuse(
-                "nftables writes slices from the payload's start only: its length, its end \
-                 and the whole of it need where it ends, which nft cannot compute",
-            )
-        }
-    };
+    let (start, bytes, op) = slice_or_refusal(e, field)?;
     let len = bytes.len();
     // `==`: every chunk equal, one line; `!=`: one line per chunk that may differ.
     // Past UDP's and ICMP's 8-byte headers.
@@ -575,18 +564,7 @@ fn ip_payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<C
              levee writes for nftables only as a positive condition",
         );
     }
-    let (start, bytes, op) = match super::slice_from_start(e, field) {
-        Ok(slice) => slice,
-        Err(super::NotFromStart::Search) => {
-            return refuse("nftables cannot search a payload (`contains`, `matches`)")
-        }
-        Err(super::NotFromStart::Elsewhere) => {
-            return refuse(
-                "nftables writes slices from the payload's start only: its length, its end \
-                 and the whole of it need where it ends, which nft cannot compute",
-            )
-        }
-    };
+    let (start, bytes, op) = slice_or_refusal(e, field)?;
     let end = start + bytes.len();
     // (family, guards, where the payload starts in the network header)
     let mut ways: Vec<(Family, Vec<String>, usize)> = (5..=15usize)
@@ -629,6 +607,24 @@ fn ip_payload_leaf(e: &Expr, field: &crate::Field, negate: bool) -> Result<Vec<C
         }
     }
     Ok(out)
+}
+
+/// A payload condition as a slice from the payload's start (see
+/// [`super::slice_from_start`]), or why nft cannot write it.
+fn slice_or_refusal<'a>(
+    e: &'a Expr,
+    field: &crate::Field,
+) -> Result<(usize, &'a [u8], CmpOp), String> {
+    let refuse = |why: &str| format!("`{field}`: {why}; the bpf target writes it");
+    super::slice_from_start(e, field).map_err(|not| match not {
+        super::NotFromStart::Search => {
+            refuse("nftables cannot search a payload (`contains`, `matches`)")
+        }
+        super::NotFromStart::Elsewhere => refuse(
+            "nftables writes slices from the payload's start only: its length, its end \
+             and the whole of it need where it ends, which nft cannot compute",
+        ),
+    })
 }
 
 /// The disjunctive normal form of a leaf, or of its negation.
