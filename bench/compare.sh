@@ -80,11 +80,11 @@ cat "$cap" "$fast" "$multi" > /dev/null
 # once) and each keeps its best time: a slow minute then slows every command alike instead of
 # whichever happened to run in it.
 rounds=${ROUNDS:-5}
-names=(summary analyze1 analyze2 exact1 exact2 report rules100 payload100 monitor monitorfast tcpdump)
+names=(summary analyze1 analyze2 exact1 exact2 report rules100 payload100 payload100t2 monitor monitorfast tcpdump)
 labels=("levee summary" "levee analyze (1 thread)" "levee analyze --threads 2"
   "levee analyze --exact (2 readings)" "levee analyze --exact --threads 2"
-  "levee report (3 passes, 1 thread)" "levee simulate --rules-only (100 rules)"
-  "levee simulate --rules-only (20 on payloads)*"
+  "levee report (3 passes, 1 thread)" "levee simulate --rules-only (100 rules, 1 thread)"
+  "levee simulate --rules-only (20 on payloads, 1)*" "levee simulate --rules-only (20 on payloads, 2)*"
   "levee monitor --read ($seconds s of traffic)" "levee monitor --read (same packets in 5 s)"
   "tcpdump -w /dev/null 'tcp[tcpflags]==tcp-syn'")
 command_of() {
@@ -95,8 +95,9 @@ command_of() {
     exact1) echo "$levee analyze --exact $cap" ;;
     exact2) echo "$levee analyze --exact --threads 2 $cap" ;;
     report) echo "$levee report $cap --out $out/report --force" ;;
-    rules100) echo "$levee simulate --rules-only --rules $rules $cap" ;;
-    payload100) echo "$levee simulate --rules-only --rules $payload_rules $multi" ;;
+    rules100) echo "$levee simulate --rules-only --threads 1 --rules $rules $cap" ;;
+    payload100) echo "$levee simulate --rules-only --threads 1 --rules $payload_rules $multi" ;;
+    payload100t2) echo "$levee simulate --rules-only --threads 2 --rules $payload_rules $multi" ;;
     # A new incident database each run (removed after the rounds).
     monitor) echo "$levee monitor --db $out/monitor.$(date +%s%N).db --read $cap" ;;
     monitorfast) echo "$levee monitor --db $out/monitor.$(date +%s%N).db --read $fast" ;;
@@ -126,7 +127,7 @@ time_once() {
 print_row() {
   local label=$1 key=$2 best rss n=$packets
   # The payload rules run over the multi capture, of 2/5 as many packets.
-  [ "$key" = payload100 ] && n=$((packets * 2 / 5))
+  case $key in payload100*) n=$((packets * 2 / 5)) ;; esac
   best=$(cat "$out/$key.t"); rss=$(cat "$out/$key.m")
   printf '%-44s %8.3f s %10.0f pps %8.1f MiB\n' "$label" "$best" \
     "$(awk "BEGIN{print $n / ($best > 0 ? $best : 0.001)}")" "$(awk "BEGIN{print $rss/1024}")"

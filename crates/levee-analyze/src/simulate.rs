@@ -190,6 +190,10 @@ impl Counts {
         self.packets += n;
         self.bytes += bytes;
     }
+
+    fn add_counts(&mut self, other: Counts) {
+        self.add(other.packets, other.bytes);
+    }
 }
 
 /// Packets dropped of a whole, and the share they are of it.
@@ -254,6 +258,12 @@ pub struct Simulation {
     pub rules: Vec<RuleResult>,
     /// What limits the figures (rate limits measured on a sample, say).
     pub notes: Vec<String>,
+}
+
+fn add_each(mine: &mut [u64], theirs: &[u64]) {
+    for (m, t) in mine.iter_mut().zip(theirs) {
+        *m += t;
+    }
 }
 
 /// Rules applied in order to packets in capture order, first match wins, with the counts a
@@ -342,6 +352,35 @@ impl Simulator {
                 }
             }
         }
+    }
+
+    /// Whether simulators of parts of the packets add up ([`Simulator::merge`]) to one of
+    /// them all: not with rate limits, whose token buckets carry over from packet to packet.
+    pub fn adds_up(&self) -> bool {
+        !self.rate_limited
+    }
+
+    /// Adds the counts of `other`, a simulator of the same rules and findings over other
+    /// packets. Only for simulators that [add up](Simulator::adds_up).
+    pub fn merge(&mut self, other: &Simulator) {
+        debug_assert!(self.adds_up() && self.results.len() == other.results.len());
+        for (r, o) in self.results.iter_mut().zip(&other.results) {
+            r.matched.add_counts(o.matched);
+            r.decided.add_counts(o.decided);
+            r.dropped.add_counts(o.dropped);
+        }
+        self.total.add_counts(other.total);
+        self.blocked.add_counts(other.blocked);
+        for (mine, theirs) in self.dropped_by_rule.iter_mut().zip(&other.dropped_by_rule) {
+            add_each(mine, theirs);
+        }
+        add_each(&mut self.dropped_any, &other.dropped_any);
+        self.other_total += other.other_total;
+        add_each(
+            &mut self.other_dropped_by_rule,
+            &other.other_dropped_by_rule,
+        );
+        self.other_dropped += other.other_dropped;
     }
 
     /// The simulation's figures; `analysis` is the analysis of the same packets (its attacks

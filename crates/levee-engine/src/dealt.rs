@@ -288,7 +288,7 @@ pub(crate) fn run(
     observer: &dyn Observer,
 ) -> Result<(Plan, Reading), ReadError> {
     if config.sample_budget.is_some() {
-        if let Some((file, parts)) = crate::parts::split(inputs, threads) {
+        if let Some((file, parts)) = crate::parts::split(inputs, threads, true) {
             if let Some(done) = crate::parts::run(inputs, observer, config.clone(), &file, &parts)?
             {
                 return Ok(done);

@@ -1,5 +1,6 @@
-//! A sampling analysis on N threads of one plain (uncompressed) pcap or pcapng file: each
-//! thread reads and analyses its own stretch of the file.
+//! One plain (uncompressed) pcap or pcapng file read on N threads, each its own stretch of the
+//! file, by a sampling analysis and by `simulate --rules-only` (see [`PartWork`]; the rules need
+//! nothing from their neighbours, so [`split`] reads no look-around for them).
 //!
 //! The file is cut into N parts of about equal size, each starting where a record starts
 //! ([`levee_capture::SplitCapture`]). No thread waits for another, nothing is copied between
@@ -16,8 +17,8 @@
 //!   ([`Analyzer::merge_filters`]), so every sampled packet is judged with what the whole
 //!   capture showed, as on one thread.
 //!
-//! Only a sampling analysis reads in parts; an exact one keeps to the flow-consistent dealing,
-//! which gives exactly one thread's result.
+//! Of the analyses only a sampling one reads in parts; an exact one keeps to the
+//! flow-consistent dealing, which gives exactly one thread's result.
 //!
 //! The reader of each part checks that its last record ends exactly where the next part
 //! starts. If ever it does not (the next part's start was a false one), it reads on to the end
@@ -55,11 +56,16 @@ pub(crate) struct Part {
 }
 
 /// The file of `input` cut into up to `threads` parts (at most [`MAX_PARTS`]), when it is one
-/// plain capture file large enough to be worth it.
+/// plain capture file large enough to be worth it. With `look_around`, each part's reader also
+/// reads a little of its neighbours' stretches to teach its work ([`PartWork::teach`]).
 ///
 /// Anything unusual (a file that cannot be opened, a read error) is left to the usual path,
 /// which reports it.
-pub(crate) fn split(inputs: &Inputs, threads: usize) -> Option<(SplitCapture, Vec<Part>)> {
+pub(crate) fn split(
+    inputs: &Inputs,
+    threads: usize,
+    look_around: bool,
+) -> Option<(SplitCapture, Vec<Part>)> {
     let [path] = inputs.paths.as_slice() else {
         return None;
     };
@@ -82,7 +88,11 @@ pub(crate) fn split(inputs: &Inputs, threads: usize) -> Option<(SplitCapture, Ve
     if starts.len() < 2 {
         return None;
     }
-    let look = LOOK_AROUND_BYTES.min(body / wanted / 8);
+    let look = if look_around {
+        LOOK_AROUND_BYTES.min(body / wanted / 8)
+    } else {
+        0
+    };
     let parts = starts
         .iter()
         .enumerate()
@@ -95,9 +105,33 @@ pub(crate) fn split(inputs: &Inputs, threads: usize) -> Option<(SplitCapture, Ve
     Some((file, parts))
 }
 
+/// What a thread does with the frames of its part, and with those it reads around it.
+pub(crate) trait PartWork: Send {
+    /// A frame of a neighbour's stretch, read only to learn from (see [`split`]).
+    fn teach(&mut self, f: &Frame<'_>);
+    /// A frame of the part.
+    fn add(&mut self, f: &Frame<'_>);
+    /// The part has been read.
+    fn end_of_part(&mut self) {}
+}
+
+/// An analysis' first pass: the part's frames analysed, its neighbours' taught to the filters.
+impl PartWork for Analyzer {
+    fn teach(&mut self, f: &Frame<'_>) {
+        self.teach_frame(f.linktype, f.data, f.orig_len);
+    }
+    fn add(&mut self, f: &Frame<'_>) {
+        self.add_frame(f.ts_nanos, f.linktype, f.data, f.orig_len);
+    }
+    fn end_of_part(&mut self) {
+        // Each thread empties its own delay line.
+        self.finish_pass();
+    }
+}
+
 /// What one thread's reading of its part gave.
-struct PartRun {
-    analyzer: Analyzer,
+struct PartRun<W> {
+    work: W,
     packets: u64,
     /// Records (frames and damaged records) of the part, to number the next part's damage.
     records: u64,
@@ -113,17 +147,25 @@ struct PartRun {
     described: bool,
 }
 
-/// Reads one part: teaches the analyzer the stretch before it, counts the part, and teaches it
-/// the stretch after.
-fn read_part(
+/// Reads one part: teaches `work` the stretch before it, gives it the part, and teaches it the
+/// stretch after.
+fn read_part<W: PartWork>(
     file: &SplitCapture,
     part: Part,
-    mut analyzer: Analyzer,
+    work: W,
     max_errors: usize,
     progress: &dyn Observer,
-) -> Result<PartRun, levee_capture::OpenError> {
-    let teach = |an: &mut Analyzer, f: &Frame<'_>| an.teach_frame(f.linktype, f.data, f.orig_len);
-    if part.start > file.first_record() {
+) -> Result<PartRun<W>, levee_capture::OpenError> {
+    let mut run = PartRun {
+        work,
+        packets: 0,
+        records: 0,
+        damaged: 0,
+        damage: Vec::new(),
+        took_over: false,
+        described: false,
+    };
+    if part.start > file.first_record() && part.look > 0 {
         let back = part.start.saturating_sub(part.look);
         if let Some(from) = file
             .record_start_near(back)
@@ -132,7 +174,7 @@ fn read_part(
             let mut before = file.reader_at(from)?;
             before.for_each_item(|item| match item {
                 Item::Frame(f) if f.offset < part.start => {
-                    teach(&mut analyzer, &f);
+                    run.work.teach(&f);
                     ControlFlow::Continue(())
                 }
                 // Damage before the part is its neighbour's to report.
@@ -141,15 +183,6 @@ fn read_part(
             });
         }
     }
-    let mut run = PartRun {
-        analyzer,
-        packets: 0,
-        records: 0,
-        damaged: 0,
-        damage: Vec::new(),
-        took_over: false,
-        described: false,
-    };
     let mut reader = file.reader_at(part.start)?;
     let descriptions = reader.descriptions();
     // Records from here on are past the part (none for the last part, or once this thread
@@ -177,7 +210,7 @@ fn read_part(
                     return ControlFlow::Break(());
                 }
                 if let Item::Frame(f) = &item {
-                    teach(&mut run.analyzer, f);
+                    run.work.teach(f);
                 }
                 return ControlFlow::Continue(());
             }
@@ -186,8 +219,7 @@ fn read_part(
             Item::Frame(f) => {
                 run.packets += 1;
                 run.records += 1;
-                run.analyzer
-                    .add_frame(f.ts_nanos, f.linktype, f.data, f.orig_len);
+                run.work.add(&f);
                 if run.packets & 0xffff == 0 {
                     progress.advanced(offset - reported);
                     reported = offset;
@@ -207,8 +239,7 @@ fn read_part(
     });
     run.described = reader.descriptions() != descriptions;
     progress.advanced(part.end.unwrap_or(file.len()).saturating_sub(reported));
-    // Each thread empties its own delay line.
-    run.analyzer.finish_pass();
+    run.work.end_of_part();
     Ok(run)
 }
 
@@ -219,30 +250,27 @@ fn io_error(file: &SplitCapture, source: std::io::Error) -> levee_capture::OpenE
     }
 }
 
-/// Both passes of a sampling analysis of one file read in `parts`, a thread each; `None` when
-/// the parts cannot be trusted (a pcapng file that describes interfaces after its first
-/// packet, before the last part): the file is then to be read the usual way.
-pub(crate) fn run(
+/// The works of a file's parts, in file order, and what reading them met.
+pub(crate) struct PartsRead<W> {
+    /// One per part read (fewer than the parts when a part's reader took over the rest).
+    pub(crate) works: Vec<W>,
+    pub(crate) reading: Reading,
+}
+
+/// Reads the file's `parts` a thread each, the work of each made by `make`; `None` when the
+/// parts cannot be trusted (a pcapng file that describes interfaces after its first packet,
+/// before the last part): the file is then to be read the usual way. Damage is told to the
+/// observer numbered as a reading of the whole file numbers it.
+pub(crate) fn read_parts<W: PartWork>(
     inputs: &Inputs,
     observer: &dyn Observer,
-    config: AnalyzeConfig,
     file: &SplitCapture,
     parts: &[Part],
-) -> Result<Option<(Plan, Reading)>, ReadError> {
+    make: impl Fn(&Part) -> W + Sync,
+) -> Result<Option<PartsRead<W>>, ReadError> {
     observer.reading(1, file.len());
-    let origin = file.first_ts_nanos();
-    let make = |part: &Part| {
-        let bytes = part.end.unwrap_or(file.len()) - part.start;
-        let share = bytes as f64 / file.len().max(1) as f64;
-        let mut config = config.clone();
-        config.sample_budget = config.sample_budget.map(|b| (b as f64 * share) as usize);
-        let mut an = Analyzer::new(config);
-        an.expect_input_bytes(bytes);
-        an.set_origin(origin);
-        an
-    };
     let max_errors = observer.damage_shown();
-    let runs: Vec<Result<PartRun, _>> = std::thread::scope(|scope| {
+    let runs: Vec<Result<PartRun<W>, _>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts[1..]
             .iter()
             .map(|part| {
@@ -260,7 +288,7 @@ pub(crate) fn run(
         runs.extend(
             handles
                 .into_iter()
-                .map(|h| h.join().expect("analysis thread panicked")),
+                .map(|h| h.join().expect("reading thread panicked")),
         );
         runs
     });
@@ -279,7 +307,6 @@ pub(crate) fn run(
         }
     }
 
-    // Damage, numbered as a reading of the whole file numbers it.
     let mut first_record = 0;
     let mut shown = 0usize;
     let mut damaged = 0;
@@ -300,18 +327,6 @@ pub(crate) fn run(
     if damaged > max_errors as u64 {
         observer.more_damaged(damaged - max_errors as u64);
     }
-
-    let mut runs = kept.into_iter().map(|r| r.analyzer);
-    let mut primary = runs.next().expect("the first part is always read");
-    let others: Vec<Analyzer> = runs.collect();
-    for o in &others {
-        primary.merge_stats(o);
-        primary.merge_filters(o);
-    }
-    let mut plan = Plan::from_first_pass(primary);
-    if plan.needs_second_pass() {
-        plan.replay_parts(&others, true);
-    }
     let mut reading = Reading {
         files: vec![FileInfo {
             name: file.name().to_string(),
@@ -324,6 +339,47 @@ pub(crate) fn run(
         damaged,
     };
     reading.require_packets(inputs, observer)?;
+    Ok(Some(PartsRead {
+        works: kept.into_iter().map(|r| r.work).collect(),
+        reading,
+    }))
+}
+
+/// Both passes of a sampling analysis of one file read in `parts`, a thread each; `None` when
+/// the parts cannot be trusted (see [`read_parts`]).
+pub(crate) fn run(
+    inputs: &Inputs,
+    observer: &dyn Observer,
+    config: AnalyzeConfig,
+    file: &SplitCapture,
+    parts: &[Part],
+) -> Result<Option<(Plan, Reading)>, ReadError> {
+    let origin = file.first_ts_nanos();
+    let make = |part: &Part| {
+        let bytes = part.end.unwrap_or(file.len()) - part.start;
+        let share = bytes as f64 / file.len().max(1) as f64;
+        let mut config = config.clone();
+        config.sample_budget = config.sample_budget.map(|b| (b as f64 * share) as usize);
+        let mut an = Analyzer::new(config);
+        an.expect_input_bytes(bytes);
+        an.set_origin(origin);
+        an
+    };
+    let Some(PartsRead { works, reading }) = read_parts(inputs, observer, file, parts, make)?
+    else {
+        return Ok(None);
+    };
+    let mut runs = works.into_iter();
+    let mut primary = runs.next().expect("the first part is always read");
+    let others: Vec<Analyzer> = runs.collect();
+    for o in &others {
+        primary.merge_stats(o);
+        primary.merge_filters(o);
+    }
+    let mut plan = Plan::from_first_pass(primary);
+    if plan.needs_second_pass() {
+        plan.replay_parts(&others, true);
+    }
     Ok(Some((plan, reading)))
 }
 
@@ -357,17 +413,17 @@ mod tests {
     fn a_plain_pcap_is_cut_into_parts_of_at_least_a_mebibyte() {
         let path = real_capture("pkt.TCP.synflood.spoofed.pcap");
         let len = std::fs::metadata(&path).unwrap().len();
-        let (file, parts) = split(&input(path.clone()), 8).expect("2.9 MB split");
+        let (file, parts) = split(&input(path.clone()), 8, true).expect("2.9 MB split");
         assert_eq!(parts.len() as u64, len / MIN_PART_BYTES);
         assert_eq!(parts[0].start, file.first_record());
         for w in parts.windows(2) {
             assert_eq!(w[0].end, Some(w[1].start));
         }
         assert_eq!(parts.last().unwrap().end, None);
-        assert!(split(&input(path.clone()), 1).is_none());
+        assert!(split(&input(path.clone()), 1, true).is_none());
         // Several files go to the dealing path.
         let two = Inputs::new(vec![path.clone(), path]);
-        assert!(split(&two, 2).is_none());
+        assert!(split(&two, 2, true).is_none());
     }
 
     /// However many threads are asked for, a file is cut into at most `MAX_PARTS` parts (the
@@ -386,9 +442,9 @@ mod tests {
                 .unwrap();
         }
         w.finish().unwrap();
-        let (_, parts) = split(&input(path.clone()), 64).expect("12 MB split");
+        let (_, parts) = split(&input(path.clone()), 64, true).expect("12 MB split");
         assert_eq!(parts.len() as u64, MAX_PARTS);
-        let (_, parts) = split(&input(path), 3).unwrap();
+        let (_, parts) = split(&input(path), 3, true).unwrap();
         assert_eq!(parts.len(), 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -399,7 +455,7 @@ mod tests {
     #[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
     fn a_false_part_start_is_caught_and_read_by_the_part_before() {
         let path = real_capture("pkt.TCP.synflood.spoofed.pcap");
-        let (file, parts) = split(&input(path.clone()), 2).unwrap();
+        let (file, parts) = split(&input(path.clone()), 2, true).unwrap();
         let wrong = parts[1].start + 3;
         let bogus = [
             Part {

@@ -41,9 +41,14 @@ fn the_recommended_rules_stop_the_flood_and_count_the_same_alone() {
     assert!(stopped.share > 0.95, "{stopped:?}");
     assert!(sim.other.share < 0.001, "{:?}", sim.other);
 
-    let (alone, _) =
-        levee_engine::simulate::simulate_rules_only(&inputs, &rules, "recommended".into(), &Silent)
-            .unwrap();
+    let (alone, _) = levee_engine::simulate::simulate_rules_only(
+        &inputs,
+        &rules,
+        "recommended".into(),
+        1,
+        &Silent,
+    )
+    .unwrap();
     assert_eq!(alone.blocked.packets, sim.blocked.packets);
     assert!(!alone.attacks_analyzed && alone.attacks.is_empty());
 }

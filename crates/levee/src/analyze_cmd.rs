@@ -53,8 +53,17 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<u8> {
         return l7_cmd::simulate_logs(&a.rules, &source, a.json);
     }
     let (sim, code) = if a.rules_only {
-        rules_cmd::simulate_rules_only(&a.rules, &input)?
+        let threads = match a.threads {
+            None | Some(0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Some(n) => n.min(64),
+        };
+        rules_cmd::simulate_rules_only(&a.rules, &input, threads)?
     } else {
+        if a.threads.is_some() {
+            bail_usage!(
+                "--threads is for --rules-only (simulate beside an analysis reads on one thread)"
+            );
+        }
         rules_cmd::simulate(&a.rules, &input)?
     };
     if a.json {

@@ -475,6 +475,11 @@ pub struct SimulateArgs {
     /// totals, no share per attack. For a quick look at a large capture.
     #[arg(long)]
     pub rules_only: bool,
+    /// With --rules-only: threads (0: one per core, the default). One plain pcap or pcapng
+    /// file is read in parts, a thread each; the counts are those of one thread. Rules with
+    /// a rate limit, other inputs and flow exports are read on one thread.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// For access logs: their format (as for `levee analyze`).
     #[arg(long, default_value = "auto")]
     pub log_format: String,

@@ -39,10 +39,12 @@ pub fn simulate(rules_path: &Path, input: &InputArgs) -> anyhow::Result<(Simulat
     Ok((sim, input::exit_code(&reading)))
 }
 
-/// Applies the rules in one pass, without an analysis: per-rule counts and totals only.
+/// Applies the rules in one pass, without an analysis, on up to `threads` threads: per-rule
+/// counts and totals only.
 pub fn simulate_rules_only(
     rules_path: &Path,
     input: &InputArgs,
+    threads: usize,
 ) -> anyhow::Result<(Simulation, u8)> {
     let file = load(rules_path)?;
     let terminal = input::Terminal::new(input, 1);
@@ -50,6 +52,7 @@ pub fn simulate_rules_only(
         &input::inputs(input),
         &file,
         rules_path.display().to_string(),
+        threads,
         &terminal,
     )
     .map_err(|e| terminal.error(e))?;

@@ -418,13 +418,27 @@ fn a_rule_past_the_collateral_limit_is_written_to_log_with_the_reason() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// The rules alone over `cap`, read on one thread and in parts on three (a file of 2 MiB or
+/// more is split): both must count alike.
 fn simulate_rules_only(rules: &Path, cap: &Path) -> Value {
-    let o = run(levee()
-        .args(["simulate", "--rules-only", "--json", "--rules"])
-        .arg(rules)
-        .arg(cap));
-    assert!(o.status.success(), "{}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
+    let on = |threads: &str| {
+        let o = run(levee()
+            .args([
+                "simulate",
+                "--rules-only",
+                "--json",
+                "--threads",
+                threads,
+                "--rules",
+            ])
+            .arg(rules)
+            .arg(cap));
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let one = on("1");
+    assert_eq!(on("3"), one, "{} read in parts", cap.display());
+    one
 }
 
 #[test]
@@ -1147,5 +1161,12 @@ fn rules_only_counts_what_the_full_simulation_counts_in_one_pass() {
             .arg(&rules)
             .arg(cap));
         assert!(stdout(&text).contains("attacks not looked for"));
+        // Threads are for the rules alone: the analysis beside them reads on one.
+        let o = run(levee()
+            .args(["simulate", "--threads", "2", "--rules"])
+            .arg(&rules)
+            .arg(cap));
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--threads is for --rules-only"));
     }
 }
