@@ -67,7 +67,7 @@ pub fn simulate(
 /// The rules run over the inputs in one pass, without an analysis: per-rule counts and
 /// totals, no share per attack.
 ///
-/// One plain capture file is read in parts on up to `threads` threads ([`crate::parts`]),
+/// One plain capture file is read in parts on up to `threads` threads,
 /// each with its own simulator, and their counts added: the same figures as one thread's,
 /// since each packet's verdict depends on that packet alone. Rate limits are the exception
 /// (their buckets carry over from packet to packet), so rules with one are applied on one

