@@ -86,16 +86,77 @@ impl Default for L7Config {
     }
 }
 
-/// Attack vectors of layer 7, in the order a client with several is attributed.
-pub const VECTORS: [&str; 7] = [
+/// Attack vectors of layer 7, in the order a client with several is attributed: what a
+/// client tries to break in with names it before how fast it goes (a scanner is never an
+/// `http-flood`, however fast it scans).
+pub const VECTORS: [&str; 14] = [
+    "http-scanner",
+    "sql-injection",
+    "command-injection",
+    "code-injection",
+    "xss",
+    "file-inclusion",
+    "ssrf",
+    "header-injection",
     "http-flood",
     "slowloris",
     "login-abuse",
     "cache-busting",
     "http-proxy-abuse",
-    "http-scanner",
     "bad-bot",
 ];
+
+/// The kinds of injection, each the vector of a client whose hostile requests are of that
+/// kind alone (see [`exploit_vector`]).
+const INJECTIONS: [(&str, &[Category]); 7] = [
+    ("sql-injection", &[Category::SqlInjection]),
+    (
+        "command-injection",
+        &[Category::CommandInjection, Category::Shellshock],
+    ),
+    (
+        "code-injection",
+        &[
+            Category::PhpInjection,
+            Category::JavaInjection,
+            Category::CodeInjection,
+            Category::Log4Shell,
+            Category::LdapInjection,
+        ],
+    ),
+    ("xss", &[Category::Xss, Category::SessionFixation]),
+    (
+        "file-inclusion",
+        &[Category::PathTraversal, Category::RemoteFileInclusion],
+    ),
+    ("ssrf", &[Category::Ssrf]),
+    ("header-injection", &[Category::HeaderInjection]),
+];
+
+/// The vector of a client's hostile requests (`mask`, without the scanner user agent):
+/// `http-scanner` for probes of known vulnerable software and files, or for attempts of
+/// three kinds of injection or more (what scanners send); otherwise the kind of injection
+/// tried, the first of [`INJECTIONS`] when there are two.
+fn exploit_vector(mask: u32) -> &'static str {
+    let probes = [
+        Category::IisWorm,
+        Category::FrontPage,
+        Category::PhpProbe,
+        Category::SensitiveFile,
+    ];
+    if probes.iter().any(|c| mask & c.bit() != 0) {
+        return "http-scanner";
+    }
+    let tried: Vec<&str> = INJECTIONS
+        .iter()
+        .filter(|(_, cats)| cats.iter().any(|c| mask & c.bit() != 0))
+        .map(|(v, _)| *v)
+        .collect();
+    match tried.as_slice() {
+        [one] | [one, _] => one,
+        _ => "http-scanner",
+    }
+}
 
 /// The index of a vector in [`VECTORS`].
 fn vector_index(name: &str) -> usize {
@@ -284,8 +345,9 @@ const TOOL_AGENTS: &[&str] = &[
 /// `cookie_clients`: how many clients sent the client's (last) cookie value.
 fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) -> Verdict {
     let mut found = Found::default();
-    rates_and_abuse(p, c, &mut found);
+    // What a client tries to break in with comes first in its reasons, as in its vector.
     probing(p, &mut found);
+    rates_and_abuse(p, c, &mut found);
     let ip = match key {
         ClientKey::Ip(ip) => Some(*ip),
         ClientKey::Name(_) => None,
@@ -417,7 +479,7 @@ fn probing(p: &Profile, found: &mut Found) {
     let exploit = p.hostile & !Category::ScannerAgent.bit();
     if exploit != 0 {
         found.malicious(
-            "http-scanner",
+            exploit_vector(exploit),
             Reason::Hostile {
                 requests: p.hostile_requests,
                 categories: Category::of_mask(exploit).map(Category::name).collect(),
@@ -434,7 +496,9 @@ fn probing(p: &Profile, found: &mut Found) {
         );
     }
     let paths = p.distinct_paths();
-    if n >= 20 && p.client_error_share() >= 0.5 && paths >= 15 {
+    // Paths requested through the server as a proxy are other sites' (proxy abuse, below).
+    let through_proxy = p.absolute * 2 >= n;
+    if n >= 20 && p.client_error_share() >= 0.5 && paths >= 15 && !through_proxy {
         found.malicious(
             "http-scanner",
             Reason::WalksPaths {

@@ -417,3 +417,48 @@ fn every_tcpdump_test_capture_goes_through_the_reassembly() {
         let _: Value = serde_json::from_str(line).unwrap();
     }
 }
+
+/// The real web-attack captures: a Nikto scan with Shellshock and other probes, named
+/// `http-scanner` (never `http-flood`, however fast it went), and an SQL injection campaign,
+/// named `sql-injection`; in each, the attacking client is caught and no other is flagged.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn real_web_attacks_are_named_for_what_they_try() {
+    let Some(data) = require_shared("analyze --http on real web attacks") else {
+        return;
+    };
+    for (name, attacker, vector, categories) in [
+        (
+            "WebattackRCE.pcap",
+            "127.0.0.1",
+            "http-scanner",
+            &["shellshock", "user agent of a scanning tool"][..],
+        ),
+        (
+            "WebattackSQLinj.pcap",
+            "172.16.0.1",
+            "sql-injection",
+            &["sql-injection"][..],
+        ),
+    ] {
+        let a = analyze_json(&["--http"], &data.join("web-attacks").join(name));
+        let attacks = a["attacks"].as_array().unwrap();
+        assert_eq!(attacks.len(), 1, "{name}: {attacks:?}");
+        assert_eq!(attacks[0]["vector"], vector, "{name}");
+        let flagged: Vec<&Value> = a["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["verdict"] != "good")
+            .collect();
+        assert_eq!(flagged.len(), 1, "{name}: {flagged:?}");
+        let c = flagged[0];
+        assert_eq!(c["ip"], attacker, "{name}");
+        assert_eq!(c["verdict"], "malicious", "{name}");
+        assert_eq!(c["vector"], vector, "{name}");
+        let reasons = c["reasons"].to_string();
+        for want in categories {
+            assert!(reasons.contains(want), "{name}: {want} not in {reasons}");
+        }
+    }
+}

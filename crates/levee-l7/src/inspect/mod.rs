@@ -160,22 +160,6 @@ const RULES: &[Rule] = &[
         "nosql-operator",
         r"\|\|\s*this\b|\[\s*\$(ne|gt|gte|lt|lte|regex|where|nin|exists|expr)\s*\]|\$where\b",
     ),
-    // Remote file inclusion.
-    rule(
-        Category::RemoteFileInclusion,
-        "url-ending-in-question-mark",
-        r"(^|=)(https?|ftps?|file|php|data)(:\S*)?\?$",
-    ),
-    rule(
-        Category::RemoteFileInclusion,
-        "url-to-an-address",
-        r"(^|=)(https?|ftps?)://(\d{1,3}\.){3}\d{1,3}(:\d+)?/",
-    ),
-    rule(
-        Category::RemoteFileInclusion,
-        "url-in-an-include-parameter",
-        r"(^|[_\[.])(path|include|inc|dir|root|basedir|rootpath|absolute_path|conf|config|cfg|template|lib|class|module)\]?\s*=\s*(https?|ftps?)://",
-    ),
     // Cross-site scripting.
     rule(
         Category::Xss,
@@ -370,6 +354,26 @@ const RULES: &[Rule] = &[
     rule(Category::CommandInjection, "ifs", r"\$\{?ifs\b"),
 ];
 
+/// Rules on query parameters only: a URL there is for the application to fetch, where in a
+/// Referer it is only the page the visitor came from (often the site's own address).
+const PARAM_RULES: &[Rule] = &[
+    rule(
+        Category::RemoteFileInclusion,
+        "url-ending-in-question-mark",
+        r"(^|=)(https?|ftps?|file|php|data)(:\S*)?\?$",
+    ),
+    rule(
+        Category::RemoteFileInclusion,
+        "url-to-an-address",
+        r"(^|=)(https?|ftps?)://(\d{1,3}\.){3}\d{1,3}(:\d+)?/",
+    ),
+    rule(
+        Category::RemoteFileInclusion,
+        "url-in-an-include-parameter",
+        r"(^|[_\[.])(path|include|inc|dir|root|basedir|rootpath|absolute_path|conf|config|cfg|template|lib|class|module)\]?\s*=\s*(https?|ftps?)://",
+    ),
+];
+
 /// Rules on the shell view of a piece (quotes and empty expansions inside words removed).
 const SHELL_RULES: &[Rule] = &[
     rule(
@@ -448,6 +452,7 @@ pub struct Inspector {
     shell: RegexSet,
     obfuscated: RegexSet,
     header: RegexSet,
+    param: RegexSet,
     /// The rules that can match a plain piece ([`is_plain`]), with their entries.
     plain: RegexSet,
     plain_rules: Vec<&'static Rule>,
@@ -507,6 +512,7 @@ impl Inspector {
             shell: compile(SHELL_RULES),
             obfuscated: compile(OBFUSCATED_RULES),
             header: compile(HEADER_RULES),
+            param: compile(PARAM_RULES),
             plain: compile_refs(&plain_rules),
             plain_rules,
         }
@@ -531,6 +537,11 @@ impl Inspector {
                 self.piece(&piece, found);
                 if !is_plain(&piece) || piece.contains('/') {
                     self.ssrf(&piece, found);
+                }
+                if piece.contains("://") || piece.ends_with('?') {
+                    for i in self.param.matches(piece.as_bytes()).iter() {
+                        found.add(PARAM_RULES[i].category, PARAM_RULES[i].name, &piece);
+                    }
                 }
                 // A value sent in base64 is inspected as what it encodes.
                 let raw_value = param.split_once('=').map_or("", |(_, v)| v);
@@ -673,6 +684,10 @@ mod tests {
             ("/p?c=%3C%3Fphp%20system('id');", "php-injection"),
             ("/p?q=a)(%7C(uid%3D*", "ldap-injection"),
             ("/p?x=foo%0d%0aSet-Cookie:%20a=b", "header-injection"),
+            (
+                "/p?page=http://203.0.113.7/shell.txt",
+                "remote-file-inclusion",
+            ),
         ] {
             let got = names(target, None);
             if want == "none" {
@@ -681,6 +696,17 @@ mod tests {
                 assert!(got.contains(&want), "{target}: {got:?}");
             }
         }
+    }
+
+    /// A Referer to the site's own address is where the visitor came from, not a URL for the
+    /// application to include.
+    #[test]
+    fn a_referer_to_an_address_is_not_an_inclusion() {
+        let inspector = Inspector::new();
+        let mut f = Finding::default();
+        inspector.header("http://172.16.0.1/dv/page.php?id=1", &mut f);
+        inspector.header("https://shop.example/?", &mut f);
+        assert_eq!(f.mask, 0, "{:?}", f.first);
     }
 
     #[test]
