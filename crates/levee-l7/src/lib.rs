@@ -243,7 +243,8 @@ impl Analyzer {
         }
         let key = self.key(r);
         self.clients.add(&key);
-        let mut hostile = self.patterns.scan_target(&r.target)
+        let found = self.patterns.scan_target_found(&r.target);
+        let mut hostile = found.mask
             | r.referer
                 .as_deref()
                 .map_or(0, |t| self.patterns.scan_referer(t));
@@ -256,7 +257,7 @@ impl Analyzer {
         if p.requests == 0 && r.ip.is_none() {
             p.name = Some(r.client.clone().into_owned().into());
         }
-        p.add(r, hostile, &self.hasher);
+        p.add(r, hostile, || found.why(), &self.hasher);
         p.add_stack(r, &self.hasher);
         if let Some(c) = p.stack().cookie_hash.filter(|_| r.cookie.is_some()) {
             self.cookies.add(c, self.hasher.hash_one(key));
@@ -484,6 +485,7 @@ fn probing(p: &Profile, found: &mut Found) {
                 requests: p.hostile_requests,
                 categories: Category::of_mask(exploit).map(Category::name).collect(),
                 example: p.example.as_deref().map(str::to_string),
+                why: p.example_why.as_deref().map(str::to_string),
             },
         );
     }

@@ -169,13 +169,18 @@ impl Patterns {
     /// The categories of a request target: its tokens, and what inspecting its path and
     /// parameters finds.
     pub fn scan_target(&self, target: &str) -> u32 {
-        let mut mask = 0;
-        for m in self.target.find_overlapping_iter(target) {
-            mask |= TARGET_TOKENS[m.pattern().as_usize()].1.bit();
-        }
+        self.scan_target_found(target).mask
+    }
+
+    /// The categories of a request target, with the first token or rule that matched.
+    pub fn scan_target_found(&self, target: &str) -> Finding {
         let mut found = Finding::default();
+        for m in self.target.find_overlapping_iter(target) {
+            let (token, category) = TARGET_TOKENS[m.pattern().as_usize()];
+            found.add(category, token, "");
+        }
         self.inspector.target(target, &mut found);
-        mask | found.mask
+        found
     }
 
     /// The categories of a user agent: its tokens, and what inspecting it finds.

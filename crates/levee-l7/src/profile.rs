@@ -156,6 +156,8 @@ pub struct Profile {
     pub hostile_requests: u32,
     /// The first hostile request, shortened.
     pub example: Option<Box<str>>,
+    /// What in it was hostile: the token or rule that matched, and where.
+    pub example_why: Option<Box<str>>,
     /// The first user agent, shortened.
     pub agent: Option<Box<str>>,
     /// The client's name when it was logged as one.
@@ -223,7 +225,13 @@ fn is_login(path: &str) -> bool {
 
 impl Profile {
     /// Adds a request (its hostile categories already found).
-    pub fn add(&mut self, r: &Request<'_>, hostile: u32, hasher: &foldhash::fast::FixedState) {
+    pub fn add(
+        &mut self,
+        r: &Request<'_>,
+        hostile: u32,
+        why: impl FnOnce() -> Option<String>,
+        hasher: &foldhash::fast::FixedState,
+    ) {
         let ts = r.ts.unwrap_or(0);
         if self.requests == 0 {
             self.first = ts;
@@ -313,6 +321,7 @@ impl Profile {
             self.hostile_requests += u32::from(hostile != 0);
             if self.example.is_none() {
                 self.example = Some(keep(&format!("{method} {}", r.target)));
+                self.example_why = why().map(|w| keep(&w));
             }
         }
     }
@@ -556,7 +565,7 @@ mod tests {
         // in 40 seconds, 150 and 450 per calendar minute.
         for i in 0..600i64 {
             r.ts = Some(base + 50_000_000_000 + i * 1_000_000_000 / 15);
-            p.add(&r, 0, &h);
+            p.add(&r, 0, || None, &h);
         }
         assert!(p.peak_minute >= 500, "{}", p.peak_minute);
         assert!(p.peak_minute <= 600, "{}", p.peak_minute);
@@ -564,7 +573,7 @@ mod tests {
         let mut q = Profile::default();
         for i in 0..10i64 {
             r.ts = Some(base + i * 3_600_000_000_000);
-            q.add(&r, 0, &h);
+            q.add(&r, 0, || None, &h);
         }
         assert_eq!(q.peak_minute, 1);
     }

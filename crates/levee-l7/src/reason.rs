@@ -87,6 +87,8 @@ pub enum Reason {
         categories: Vec<&'static str>,
         /// One of them.
         example: Option<String>,
+        /// What in it was hostile (the token or rule that matched, and where).
+        why: Option<String>,
     },
     /// The user agent of a scanning tool.
     ScannerAgent {
@@ -251,15 +253,17 @@ impl Reason {
                 requests,
                 categories,
                 example,
+                why,
             } => {
                 write!(
                     f,
                     "{requests} hostile request(s): {}",
                     categories.join(", ")
                 )?;
-                match example {
-                    Some(e) => write!(f, " (e.g. `{e}`)"),
-                    None => Ok(()),
+                match (example, why) {
+                    (Some(e), Some(w)) => write!(f, " (e.g. `{e}`: {w})"),
+                    (Some(e), None) => write!(f, " (e.g. `{e}`)"),
+                    _ => Ok(()),
                 }
             }
             Reason::ScannerAgent { agent } => {

@@ -438,7 +438,11 @@ fn real_web_attacks_are_named_for_what_they_try() {
             "WebattackSQLinj.pcap",
             "172.16.0.1",
             "sql-injection",
-            &["sql-injection"][..],
+            // The categories, and what in the first request was hostile, decoded.
+            &[
+                "sql-injection",
+                "rule quote-then-boolean on `id=1' and 1=1#`",
+            ][..],
         ),
     ] {
         let a = analyze_json(&["--http"], &data.join("web-attacks").join(name));

@@ -34,7 +34,7 @@ const ODD_SCHEMES: &[&str] = &[
     "phar",
 ];
 
-/// Why the value names a host it should not, if it does.
+/// Why the value names a host it should not (a rule name, as reasons tell it), if it does.
 pub fn ssrf(value: &str) -> Option<&'static str> {
     let mut found = None;
     let mut from = 0;
@@ -58,10 +58,10 @@ pub fn ssrf(value: &str) -> Option<&'static str> {
             continue;
         }
         if odd {
-            return Some("a URL of a scheme a web application does not fetch");
+            return Some("url-of-an-unfetched-scheme");
         }
         if authority.contains('\\') {
-            return Some("a URL whose host is written with backslashes");
+            return Some("url-host-with-backslashes");
         }
         let host = host_of(authority);
         if let Some(why) = host_kind(host, true) {
@@ -92,7 +92,7 @@ pub fn ssrf(value: &str) -> Option<&'static str> {
     None
 }
 
-const INTERNAL_NAME: &str = "a URL to an internal host name";
+const INTERNAL_NAME: &str = "url-to-an-internal-name";
 
 /// The scheme name that ends at `colon`, if the characters before it make one.
 fn scheme_before(value: &str, colon: usize) -> &str {
@@ -150,7 +150,7 @@ fn host_kind(host: impl AsRef<str>, with_scheme: bool) -> Option<&'static str> {
         return None;
     }
     if host.starts_with('[') || host.matches(':').count() >= 2 {
-        return with_scheme.then_some("a URL to an IPv6 literal address");
+        return with_scheme.then_some("url-to-an-ipv6-literal");
     }
     if host
         .bytes()
@@ -175,7 +175,7 @@ fn numeric_host(host: &str) -> Option<&'static str> {
     if parts.len() == 4 && parts.iter().all(plain) {
         let octets: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
         if octets.len() != 4 || octets.iter().any(|&o| o > 255) {
-            return Some("a URL to an address written to be misread");
+            return Some("url-to-a-misread-address");
         }
         let ip = Ipv4Addr::new(
             octets[0] as u8,
@@ -183,11 +183,11 @@ fn numeric_host(host: &str) -> Option<&'static str> {
             octets[2] as u8,
             octets[3] as u8,
         );
-        return internal_ipv4(ip).then_some("a URL to an internal address");
+        return internal_ipv4(ip).then_some("url-to-an-internal-address");
     }
     if parts.iter().all(|p| !p.is_empty()) {
         // One integer, hexadecimal or octal parts, fewer than four parts.
-        return Some("a URL to an address written to be misread");
+        return Some("url-to-a-misread-address");
     }
     None
 }

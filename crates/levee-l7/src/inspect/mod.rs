@@ -433,16 +433,28 @@ const HEADER_RULES: &[Rule] = &[rule(
 pub struct Finding {
     /// The categories of every rule matched ([`Category::bit`]s).
     pub mask: u32,
-    /// The first rule matched, by name, and the normalized piece it matched in.
+    /// The first rule matched, by name, and the normalized piece it matched in (empty for a
+    /// token of [`crate::patterns`], which matches the target as sent).
     pub first: Option<(&'static str, String)>,
 }
 
 impl Finding {
-    fn add(&mut self, category: Category, name: &'static str, piece: &str) {
+    /// Records a match of rule `name`, of `category`, in `piece`.
+    pub(crate) fn add(&mut self, category: Category, name: &'static str, piece: &str) {
         self.mask |= category.bit();
         if self.first.is_none() {
             self.first = Some((name, piece.chars().take(120).collect()));
         }
+    }
+
+    /// What the first match was, for a reason: the rule and the piece, as normalized.
+    pub fn why(&self) -> Option<String> {
+        let (rule, piece) = self.first.as_ref()?;
+        Some(if piece.is_empty() {
+            format!("token `{rule}`")
+        } else {
+            format!("rule {rule} on `{piece}`")
+        })
     }
 }
 
