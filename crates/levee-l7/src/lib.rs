@@ -312,7 +312,9 @@ struct Verdict {
     /// Empty for good clients (written when listed).
     reasons: Vec<Reason>,
     /// The crawler it was verified as.
-    crawler: Option<&'static str>,
+    crawler: Option<crawlers::CrawlerClaim>,
+    /// The crawler it claims to be, verified or not.
+    claim: Option<crawlers::CrawlerClaim>,
 }
 
 /// A client's verdict.
@@ -353,7 +355,8 @@ fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) ->
         ClientKey::Ip(ip) => Some(*ip),
         ClientKey::Name(_) => None,
     };
-    let crawler = agent(p, ip, &mut found);
+    let claim = agent(p, ip, &mut found);
+    let crawler = claim.filter(crawlers::CrawlerClaim::verified);
     if crawler.is_none() {
         impersonation(p, cookie_clients, c, &mut found);
     }
@@ -371,6 +374,7 @@ fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) ->
         vector,
         reasons,
         crawler,
+        claim,
     }
 }
 
@@ -526,16 +530,26 @@ fn probing(p: &Profile, found: &mut Found) {
 
 /// What the user agent says, and whether the client lives up to it: a crawler from outside
 /// its networks, scripting tools, no agent, many agents, a browser with no JavaScript
-/// footprint. Returns the crawler the client was verified as.
-fn agent(p: &Profile, ip: Option<std::net::IpAddr>, found: &mut Found) -> Option<&'static str> {
+/// footprint. Returns the crawler the client claims to be, verified or not.
+fn agent(
+    p: &Profile,
+    ip: Option<std::net::IpAddr>,
+    found: &mut Found,
+) -> Option<crawlers::CrawlerClaim> {
     let n = p.requests;
     let agent = p.agent.as_deref().unwrap_or("");
+    let claim = crawlers::claim(agent, ip);
     let mut verified_crawler = None;
-    match crawlers::claim(agent, ip) {
-        Some(cl) if !cl.verified => {
-            found.malicious("bad-bot", Reason::FalseCrawler { name: cl.name });
+    match claim {
+        // A claim that cannot be checked is no proof of malice: the client is judged by
+        // what it does, and the claim is told.
+        Some(cl) if !cl.verified() => {
+            found.suspicious.push(Reason::UnverifiedCrawler {
+                name: cl.name,
+                operator: cl.operator,
+            });
         }
-        Some(cl) => verified_crawler = Some(cl.name),
+        Some(cl) => verified_crawler = Some(cl),
         None => {}
     }
     let lower = agent.to_ascii_lowercase();
@@ -560,7 +574,7 @@ fn agent(p: &Profile, ip: Option<std::net::IpAddr>, found: &mut Found) -> Option
             .suspicious
             .push(Reason::NoJavaScriptFootprint { pages: p.pages });
     }
-    verified_crawler
+    claim
 }
 
 /// Does it behave like the browser it claims to be? Its HTTP and TLS stack contradict the
@@ -618,7 +632,7 @@ fn impersonation(p: &Profile, cookie_clients: u32, c: &L7Config, found: &mut Fou
 }
 
 /// Why a client is good, in words.
-fn good_reasons(p: &Profile, crawler: Option<&'static str>) -> Vec<Reason> {
+fn good_reasons(p: &Profile, crawler: Option<crawlers::CrawlerClaim>) -> Vec<Reason> {
     let mut why = vec![Reason::Pace {
         requests: p.requests,
         per_minute: p.peak_minute,
@@ -630,8 +644,12 @@ fn good_reasons(p: &Profile, crawler: Option<&'static str>) -> Vec<Reason> {
             assets: p.assets,
         });
     }
-    if let Some(name) = crawler {
-        why.push(Reason::VerifiedCrawler { name });
+    if let Some(c) = crawler {
+        why.push(Reason::VerifiedCrawler {
+            name: c.name,
+            operator: c.operator,
+            published: c.standing == crawlers::Standing::Published,
+        });
     }
     why
 }
@@ -771,6 +789,7 @@ impl Judged {
             }
         };
         let mut counts = VerdictCounts::default();
+        let mut crawlers: Vec<CrawlerCount> = Vec::new();
         let mut listed = Vec::new();
         let mut good = Vec::new();
         let report = |key: &ClientKey, v: &Verdict, reasons: Vec<Reason>| {
@@ -810,6 +829,10 @@ impl Judged {
             }
             if v.level != Level::Good {
                 listed.push(report(key, v, v.reasons.clone()));
+            }
+            if let Some(c) = v.claim {
+                let requests = first.table.lookup(key).map_or(0, |p| p.requests);
+                CrawlerCount::add(&mut crawlers, c, requests);
             }
         }
         let good_rates = {
@@ -853,6 +876,7 @@ impl Judged {
             clients_not_profiled: first.table.evicted_clients,
             good_rates,
             verdicts: counts,
+            crawlers,
             good_clients_listed: good_listed,
             groups: self.groups.report(10),
             attacks: attack_reports,
@@ -937,6 +961,9 @@ pub struct L7Analysis {
     pub clients_not_profiled: u64,
     /// Clients by verdict.
     pub verdicts: VerdictCounts,
+    /// The clients that claim to be a known crawler, per crawler, and how far their addresses
+    /// bear the claim out.
+    pub crawlers: Vec<CrawlerCount>,
     /// How many of `clients` are good ones (a sample: the busiest).
     pub good_clients_listed: usize,
     /// How fast the good clients went: the basis of rate-limit thresholds.
@@ -999,6 +1026,49 @@ pub struct VerdictCounts {
     pub suspicious: u64,
     /// Judged malicious.
     pub malicious: u64,
+}
+
+/// The clients that claim to be one crawler.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrawlerCount {
+    /// The crawler (`Googlebot`, `Bingbot`...).
+    pub name: &'static str,
+    /// Its operator.
+    pub operator: &'static str,
+    /// Clients from the crawler's published networks.
+    pub published: u64,
+    /// Clients from the operator's own address blocks (not in the published networks).
+    pub operator_network: u64,
+    /// Clients from neither: the claim cannot be verified.
+    pub unverified: u64,
+    /// Requests of all of them.
+    pub requests: u64,
+}
+
+impl CrawlerCount {
+    fn add(counts: &mut Vec<CrawlerCount>, c: crawlers::CrawlerClaim, requests: u32) {
+        let i = match counts.iter().position(|x| x.name == c.name) {
+            Some(i) => i,
+            None => {
+                counts.push(CrawlerCount {
+                    name: c.name,
+                    operator: c.operator,
+                    published: 0,
+                    operator_network: 0,
+                    unverified: 0,
+                    requests: 0,
+                });
+                counts.len() - 1
+            }
+        };
+        let x = &mut counts[i];
+        match c.standing {
+            crawlers::Standing::Published => x.published += 1,
+            crawlers::Standing::OperatorNetwork => x.operator_network += 1,
+            crawlers::Standing::Unverified => x.unverified += 1,
+        }
+        x.requests += u64::from(requests);
+    }
 }
 
 /// A layer-7 attack: the requests of the clients judged part of one vector.

@@ -23,10 +23,15 @@ pub enum Reason {
         /// Scripts, styles and images fetched.
         assets: u32,
     },
-    /// A crawler whose address is in its published networks.
+    /// A crawler whose address is in its published networks or its operator's own blocks.
     VerifiedCrawler {
         /// The crawler.
         name: &'static str,
+        /// Its operator.
+        operator: &'static str,
+        /// Whether the address is in the crawler's published networks (else in the
+        /// operator's own blocks).
+        published: bool,
     },
     /// Requests at a flood's rate.
     FloodRate {
@@ -114,10 +119,13 @@ pub enum Reason {
         /// OPTIONS requests.
         options: u32,
     },
-    /// Claims to be a crawler from outside the crawler's published networks.
-    FalseCrawler {
+    /// Claims to be a crawler from an address that neither the crawler's published networks
+    /// nor its operator's own blocks hold: the claim cannot be checked.
+    UnverifiedCrawler {
         /// The crawler claimed.
         name: &'static str,
+        /// Its operator.
+        operator: &'static str,
     },
     /// Many requests from a scripting tool.
     ScriptingTool {
@@ -281,9 +289,10 @@ impl Reason {
             Reason::OptionsOnly { options } => {
                 write!(f, "{options} OPTIONS request(s) and little else")
             }
-            Reason::FalseCrawler { name } => write!(
+            Reason::UnverifiedCrawler { name, operator } => write!(
                 f,
-                "claims to be {name} but its address is not in {name}'s published networks"
+                "claims to be {name}, from an address in neither {name}'s published networks \
+                 nor {operator}'s own address blocks: the claim cannot be verified"
             ),
             Reason::ScriptingTool { requests, agent } => {
                 write!(f, "{requests} requests from a scripting tool (`{agent}`)")
@@ -352,10 +361,23 @@ impl Reason {
                 100.0 * error_share
             ),
             Reason::Browsing { pages, assets } => write!(f, "{pages} pages with {assets} assets"),
-            Reason::VerifiedCrawler { name } => write!(
-                f,
-                "a verified {name} crawler (address in its published networks)"
-            ),
+            Reason::VerifiedCrawler {
+                name,
+                operator,
+                published,
+            } => {
+                if *published {
+                    write!(
+                        f,
+                        "a verified {name} crawler (address in its published networks)"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "a verified {name} crawler (address in {operator}'s own address blocks)"
+                    )
+                }
+            }
             _ => self.fmt_judged(f),
         }
     }

@@ -252,7 +252,7 @@ pub fn explain(vector: &str) -> String {
         "ssrf" => "Server-side request forgery: parameters naming URLs on the server's own network (loopback, private and cloud metadata addresses, however written), for the application to fetch.",
         "header-injection" => "Header injection: parameters carrying line breaks followed by headers or mail commands, to split the response or reach a mail server.",
         "slowloris" => "Slowloris: clients opening connections and sending a request's headers a line at a time without ever finishing them, so that each connection stays taken and the server runs out of them.",
-        "bad-bot" => "Bad bots: automated clients posing as browsers or crawlers. Their user agent names a browser, but their header order, TLS handshake or cookies are a script's (or they claim a search-engine crawler from outside its networks).",
+        "bad-bot" => "Bad bots: automated clients posing as browsers or crawlers. Their user agent names a browser, but their header order, TLS handshake or cookies are a script's.",
         other => return format!("{other}: clients judged malicious for the reasons listed below."),
     }
     .to_string()

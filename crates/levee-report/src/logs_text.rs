@@ -99,6 +99,29 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
             String::new()
         }
     );
+    for c in &a.crawlers {
+        let mut parts = Vec::new();
+        if c.published > 0 {
+            parts.push(format!("{} from its published networks", c.published));
+        }
+        if c.operator_network > 0 {
+            parts.push(format!(
+                "{} from {}'s own address blocks",
+                c.operator_network, c.operator
+            ));
+        }
+        if c.unverified > 0 {
+            parts.push(format!("{} whose claim cannot be verified", c.unverified));
+        }
+        let _ = writeln!(
+            o,
+            "Crawler {}: {} client(s), {} requests: {}",
+            c.name,
+            c.published + c.operator_network + c.unverified,
+            c.requests,
+            parts.join(", ")
+        );
+    }
     if a.attacks.is_empty() {
         let _ = writeln!(o, "\nNo attack found in {} requests.", a.requests);
     }

@@ -783,3 +783,64 @@ fn a_search_hammered_below_the_flood_rate_is_an_http_flood() {
         "{g}"
     );
 }
+
+/// A real web server's log of 2015 with no attack (`../shared/data/logs/real-site/`): its
+/// crawlers came from addresses that were their operators' then but are not in today's
+/// published crawler lists. They are labelled crawlers (from the operator's own blocks), a
+/// claim that cannot be checked makes a client suspicious at most, and at most 1 % of the
+/// clients are malicious.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn crawlers_of_years_ago_are_crawlers_and_a_quiet_site_has_no_attack() {
+    let Some(data) = require_shared("levee analyze on the real site log") else {
+        return;
+    };
+    let log = data.join("logs/real-site/apache_logs.part1");
+    let o = run(levee().args(["analyze", "--json"]).arg(&log));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = &a["verdicts"];
+    let total = ["good", "suspicious", "malicious"]
+        .iter()
+        .map(|k| v[k].as_u64().unwrap())
+        .sum::<u64>();
+    let malicious = v["malicious"].as_u64().unwrap();
+    assert!(total > 900, "{v}");
+    assert!(
+        malicious * 100 <= total,
+        "{malicious} of {total} malicious: {v}"
+    );
+    let crawler = |name: &str| {
+        a["crawlers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not counted: {}", a["crawlers"]))
+            .clone()
+    };
+    // Every Bingbot of 2015 was in Microsoft's own blocks, none in today's list.
+    let bing = crawler("Bingbot");
+    assert_eq!(bing["unverified"], 0, "{bing}");
+    assert!(bing["operator_network"].as_u64().unwrap() >= 20, "{bing}");
+    let google = crawler("Googlebot");
+    assert!(google["published"].as_u64().unwrap() >= 3, "{google}");
+    // Baiduspider from Baidu's own /16 is verified; from its carriers' blocks it cannot be.
+    let baidu = crawler("Baiduspider");
+    assert!(baidu["operator_network"].as_u64().unwrap() >= 30, "{baidu}");
+    for c in a["clients"].as_array().unwrap() {
+        let agent = c["user_agent"].as_str().unwrap_or("").to_ascii_lowercase();
+        if ["bingbot", "googlebot", "baiduspider"]
+            .iter()
+            .any(|t| agent.contains(t))
+        {
+            assert_ne!(c["verdict"], "malicious", "{c}");
+        }
+    }
+    let text = run(levee().arg("analyze").arg(&log));
+    assert!(
+        stdout(&text).contains("Crawler Bingbot: 21 client(s)"),
+        "{}",
+        stdout(&text)
+    );
+}
