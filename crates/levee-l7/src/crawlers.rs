@@ -16,14 +16,22 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// A known crawler: the token its user agent carries, networks it crawls from, its operator
-/// and the blocks allocated to the operator that it uses itself.
+/// A known crawler: the token its user agent carries, networks it crawls from, its operator,
+/// the blocks allocated to the operator that it uses itself, and the operator's autonomous
+/// systems (its own, not its cloud's).
 struct Crawler {
     name: &'static str,
     token: &'static str,
     networks: &'static [&'static str],
     operator: &'static str,
     operator_networks: &'static [&'static str],
+    asns: &'static [u32],
+}
+
+/// The autonomous system of an address, from an ASN database (`--asn`).
+pub trait AsnLookup {
+    /// The AS number of `ip`, if the database knows it.
+    fn asn(&self, ip: IpAddr) -> Option<u32>;
 }
 
 const CRAWLERS: &[Crawler] = &[
@@ -32,6 +40,7 @@ const CRAWLERS: &[Crawler] = &[
         token: "googlebot",
         networks: &["66.249.64.0/19", "2001:4860:4801::/48"],
         operator: "Google",
+        asns: &[15169],
         operator_networks: &[
             "64.233.160.0/19",
             "66.102.0.0/20",
@@ -57,6 +66,7 @@ const CRAWLERS: &[Crawler] = &[
             "199.30.24.0/23",
         ],
         operator: "Microsoft",
+        asns: &[8068, 8069, 8075],
         operator_networks: &[
             "65.52.0.0/14",
             "131.253.0.0/16",
@@ -71,6 +81,7 @@ const CRAWLERS: &[Crawler] = &[
         token: "applebot",
         networks: &["17.0.0.0/8"],
         operator: "Apple",
+        asns: &[714, 6185],
         operator_networks: &["17.0.0.0/8"],
     },
     Crawler {
@@ -83,6 +94,7 @@ const CRAWLERS: &[Crawler] = &[
             "213.180.203.0/24",
         ],
         operator: "Yandex",
+        asns: &[13238],
         operator_networks: &[
             "5.45.192.0/18",
             "5.255.192.0/18",
@@ -100,6 +112,7 @@ const CRAWLERS: &[Crawler] = &[
         token: "baiduspider",
         networks: &["180.76.15.0/24", "220.181.108.0/24", "116.179.32.0/24"],
         operator: "Baidu",
+        asns: &[38365, 55967],
         operator_networks: &["180.76.0.0/16"],
     },
 ];
@@ -122,14 +135,21 @@ pub enum Standing {
     Published,
     /// In a block allocated to the crawler's operator and used by it alone.
     OperatorNetwork,
-    /// In neither: the claim cannot be checked here.
+    /// In one of the operator's autonomous systems, by the ASN database.
+    OperatorAs(u32),
+    /// In another organisation's autonomous system, by the ASN database: the claim is false.
+    OtherAs(u32),
+    /// In none of the above, and no ASN database tells: the claim cannot be checked here.
     Unverified,
 }
 
 impl CrawlerClaim {
     /// Whether the claim is borne out.
     pub fn verified(&self) -> bool {
-        self.standing != Standing::Unverified
+        matches!(
+            self.standing,
+            Standing::Published | Standing::OperatorNetwork | Standing::OperatorAs(_)
+        )
     }
 }
 
@@ -142,12 +162,27 @@ fn contains(networks: &[&str], ip: IpAddr) -> bool {
 
 /// The crawler a user agent claims to be, if any, checked against the client's address.
 pub fn claim(user_agent: &str, ip: Option<IpAddr>) -> Option<CrawlerClaim> {
+    claim_checked(user_agent, ip, None)
+}
+
+/// [`claim`], with the autonomous system of the address when an ASN database is given: an
+/// address in none of the known networks is then the operator's or someone else's.
+pub fn claim_checked(
+    user_agent: &str,
+    ip: Option<IpAddr>,
+    asns: Option<&dyn AsnLookup>,
+) -> Option<CrawlerClaim> {
     let lower = user_agent.to_ascii_lowercase();
     let c = CRAWLERS.iter().find(|c| lower.contains(c.token))?;
     let standing = match ip {
         Some(ip) if contains(c.networks, ip) => Standing::Published,
         Some(ip) if contains(c.operator_networks, ip) => Standing::OperatorNetwork,
-        _ => Standing::Unverified,
+        Some(ip) => match asns.and_then(|db| db.asn(ip)) {
+            Some(asn) if c.asns.contains(&asn) => Standing::OperatorAs(asn),
+            Some(asn) => Standing::OtherAs(asn),
+            None => Standing::Unverified,
+        },
+        None => Standing::Unverified,
     };
     Some(CrawlerClaim {
         name: c.name,
@@ -183,6 +218,26 @@ mod tests {
             ),
             None
         );
+        // With an ASN database, the operator's AS verifies, another's refutes, and an address
+        // the database does not know stays unverified.
+        struct Db;
+        impl AsnLookup for Db {
+            fn asn(&self, ip: IpAddr) -> Option<u32> {
+                match ip.to_string().as_str() {
+                    "34.120.0.1" => Some(396982),
+                    "203.0.113.5" => Some(64500),
+                    "192.0.2.1" => Some(15169),
+                    _ => None,
+                }
+            }
+        }
+        let checked = |ip: &str| claim_checked(ua, ip.parse().ok(), Some(&Db)).map(|c| c.standing);
+        assert_eq!(checked("192.0.2.1"), Some(Standing::OperatorAs(15169)));
+        assert_eq!(checked("203.0.113.5"), Some(Standing::OtherAs(64500)));
+        // Google Cloud's AS is not the crawler's.
+        assert_eq!(checked("34.120.0.1"), Some(Standing::OtherAs(396982)));
+        assert_eq!(checked("198.51.100.1"), Some(Standing::Unverified));
+        assert_eq!(checked("66.249.66.1"), Some(Standing::Published));
         for c in CRAWLERS {
             for n in c.networks.iter().chain(c.operator_networks) {
                 assert!(n.parse::<IpNet>().is_ok(), "{n}");

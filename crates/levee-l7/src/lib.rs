@@ -272,7 +272,7 @@ impl Analyzer {
     ) -> Option<(Level, Option<usize>, Vec<Reason>)> {
         let p = self.table.lookup(key)?;
         let shared = p.stack().cookie_hash.map_or(0, |c| self.cookies.clients(c));
-        let v = judge_one(key, p, shared, &self.config);
+        let v = judge_one(key, p, shared, &self.config, None);
         Some((v.level, v.vector, v.reasons))
     }
 
@@ -283,10 +283,16 @@ impl Analyzer {
 
     /// Verdicts for every profiled client.
     pub fn judge(self) -> Judged {
+        self.judge_checked(None)
+    }
+
+    /// Verdicts for every profiled client, crawler claims checked against the ASN database
+    /// `asns` where the known networks do not settle them.
+    pub fn judge_checked(self, asns: Option<&dyn crawlers::AsnLookup>) -> Judged {
         let mut verdicts = Vec::with_capacity(self.table.len());
         for (key, p) in self.table.iter() {
             let shared = p.stack().cookie_hash.map_or(0, |c| self.cookies.clients(c));
-            verdicts.push((*key, judge_one(key, p, shared, &self.config)));
+            verdicts.push((*key, judge_one(key, p, shared, &self.config, asns)));
         }
         let attacks = VECTORS.iter().map(|v| AttackCount::new(v)).collect();
         let lookup = verdicts
@@ -346,7 +352,13 @@ const TOOL_AGENTS: &[&str] = &[
 ];
 
 /// `cookie_clients`: how many clients sent the client's (last) cookie value.
-fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) -> Verdict {
+fn judge_one(
+    key: &ClientKey,
+    p: &Profile,
+    cookie_clients: u32,
+    c: &L7Config,
+    asns: Option<&dyn crawlers::AsnLookup>,
+) -> Verdict {
     let mut found = Found::default();
     // What a client tries to break in with comes first in its reasons, as in its vector.
     probing(p, &mut found);
@@ -355,7 +367,7 @@ fn judge_one(key: &ClientKey, p: &Profile, cookie_clients: u32, c: &L7Config) ->
         ClientKey::Ip(ip) => Some(*ip),
         ClientKey::Name(_) => None,
     };
-    let claim = agent(p, ip, &mut found);
+    let claim = agent(p, ip, asns, &mut found);
     let crawler = claim.filter(crawlers::CrawlerClaim::verified);
     if crawler.is_none() {
         impersonation(p, cookie_clients, c, &mut found);
@@ -534,13 +546,30 @@ fn probing(p: &Profile, found: &mut Found) {
 fn agent(
     p: &Profile,
     ip: Option<std::net::IpAddr>,
+    asns: Option<&dyn crawlers::AsnLookup>,
     found: &mut Found,
 ) -> Option<crawlers::CrawlerClaim> {
     let n = p.requests;
     let agent = p.agent.as_deref().unwrap_or("");
-    let claim = crawlers::claim(agent, ip);
+    let claim = crawlers::claim_checked(agent, ip, asns);
     let mut verified_crawler = None;
     match claim {
+        // The ASN database puts the address in another organisation's network: a lie.
+        Some(
+            cl @ crawlers::CrawlerClaim {
+                standing: crawlers::Standing::OtherAs(asn),
+                ..
+            },
+        ) => {
+            found.malicious(
+                "bad-bot",
+                Reason::FalseCrawler {
+                    name: cl.name,
+                    operator: cl.operator,
+                    asn,
+                },
+            );
+        }
         // A claim that cannot be checked is no proof of malice: the client is judged by
         // what it does, and the claim is told.
         Some(cl) if !cl.verified() => {
@@ -645,10 +674,14 @@ fn good_reasons(p: &Profile, crawler: Option<crawlers::CrawlerClaim>) -> Vec<Rea
         });
     }
     if let Some(c) = crawler {
+        let whence = match c.standing {
+            crawlers::Standing::Published => "its published networks".to_string(),
+            crawlers::Standing::OperatorAs(asn) => format!("{}'s AS{asn}", c.operator),
+            _ => format!("{}'s own address blocks", c.operator),
+        };
         why.push(Reason::VerifiedCrawler {
             name: c.name,
-            operator: c.operator,
-            published: c.standing == crawlers::Standing::Published,
+            whence,
         });
     }
     why
@@ -1039,7 +1072,12 @@ pub struct CrawlerCount {
     pub published: u64,
     /// Clients from the operator's own address blocks (not in the published networks).
     pub operator_network: u64,
-    /// Clients from neither: the claim cannot be verified.
+    /// Clients from one of the operator's autonomous systems (by the ASN database).
+    pub operator_as: u64,
+    /// Clients from another organisation's autonomous system (by the ASN database): false
+    /// claims.
+    pub other_as: u64,
+    /// Clients from none of these: the claim cannot be verified.
     pub unverified: u64,
     /// Requests of all of them.
     pub requests: u64,
@@ -1055,6 +1093,8 @@ impl CrawlerCount {
                     operator: c.operator,
                     published: 0,
                     operator_network: 0,
+                    operator_as: 0,
+                    other_as: 0,
                     unverified: 0,
                     requests: 0,
                 });
@@ -1065,6 +1105,8 @@ impl CrawlerCount {
         match c.standing {
             crawlers::Standing::Published => x.published += 1,
             crawlers::Standing::OperatorNetwork => x.operator_network += 1,
+            crawlers::Standing::OperatorAs(_) => x.operator_as += 1,
+            crawlers::Standing::OtherAs(_) => x.other_as += 1,
             crawlers::Standing::Unverified => x.unverified += 1,
         }
         x.requests += u64::from(requests);

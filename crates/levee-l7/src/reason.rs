@@ -27,11 +27,9 @@ pub enum Reason {
     VerifiedCrawler {
         /// The crawler.
         name: &'static str,
-        /// Its operator.
-        operator: &'static str,
-        /// Whether the address is in the crawler's published networks (else in the
-        /// operator's own blocks).
-        published: bool,
+        /// Where its address is: in the published networks, the operator's own blocks, or
+        /// the operator's autonomous system.
+        whence: String,
     },
     /// Requests at a flood's rate.
     FloodRate {
@@ -118,6 +116,15 @@ pub enum Reason {
     OptionsOnly {
         /// OPTIONS requests.
         options: u32,
+    },
+    /// Claims to be a crawler from an address in another organisation's autonomous system.
+    FalseCrawler {
+        /// The crawler claimed.
+        name: &'static str,
+        /// Its operator.
+        operator: &'static str,
+        /// The AS the address is in.
+        asn: u32,
     },
     /// Claims to be a crawler from an address that neither the crawler's published networks
     /// nor its operator's own blocks hold: the claim cannot be checked.
@@ -289,6 +296,14 @@ impl Reason {
             Reason::OptionsOnly { options } => {
                 write!(f, "{options} OPTIONS request(s) and little else")
             }
+            Reason::FalseCrawler {
+                name,
+                operator,
+                asn,
+            } => write!(
+                f,
+                "claims to be {name}, from an address in AS{asn}, not one of {operator}'s"
+            ),
             Reason::UnverifiedCrawler { name, operator } => write!(
                 f,
                 "claims to be {name}, from an address in neither {name}'s published networks \
@@ -361,22 +376,8 @@ impl Reason {
                 100.0 * error_share
             ),
             Reason::Browsing { pages, assets } => write!(f, "{pages} pages with {assets} assets"),
-            Reason::VerifiedCrawler {
-                name,
-                operator,
-                published,
-            } => {
-                if *published {
-                    write!(
-                        f,
-                        "a verified {name} crawler (address in its published networks)"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "a verified {name} crawler (address in {operator}'s own address blocks)"
-                    )
-                }
+            Reason::VerifiedCrawler { name, whence } => {
+                write!(f, "a verified {name} crawler (address in {whence})")
             }
             _ => self.fmt_judged(f),
         }

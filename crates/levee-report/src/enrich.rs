@@ -162,6 +162,13 @@ fn tally(
     v
 }
 
+/// Crawler claims checked against the AS database (`levee_l7`'s verdicts).
+impl levee_l7::crawlers::AsnLookup for Enricher {
+    fn asn(&self, ip: IpAddr) -> Option<u32> {
+        Enricher::asn(self, ip).map(|(n, _)| n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

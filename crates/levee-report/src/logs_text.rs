@@ -110,6 +110,18 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
                 c.operator_network, c.operator
             ));
         }
+        if c.operator_as > 0 {
+            parts.push(format!(
+                "{} from {}'s autonomous systems",
+                c.operator_as, c.operator
+            ));
+        }
+        if c.other_as > 0 {
+            parts.push(format!(
+                "{} from other organisations' networks (false)",
+                c.other_as
+            ));
+        }
         if c.unverified > 0 {
             parts.push(format!("{} whose claim cannot be verified", c.unverified));
         }
@@ -117,7 +129,7 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
             o,
             "Crawler {}: {} client(s), {} requests: {}",
             c.name,
-            c.published + c.operator_network + c.unverified,
+            c.published + c.operator_network + c.operator_as + c.other_as + c.unverified,
             c.requests,
             parts.join(", ")
         );

@@ -11,12 +11,21 @@ pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         Some(p) => Some(output::PendingFile::create(p, &a.input.captures, a.force)?),
         None => None,
     };
+    // The database is opened (and refused if it is not one) before any input is read.
+    let asns = match &a.asn {
+        Some(p) => Some(levee_report::Enricher::open(None, Some(p))?),
+        None => None,
+    };
     let (mut input, spool) = input::spool_stdin(&a.input)?;
     input.flow_sampling = config.wire_one_in;
     if let Some(source) =
         l7_cmd::Source::of(&input, spool.as_deref(), &a.log_format, a.http, "analyze")?
     {
-        return l7_cmd::analyze_logs(&source, levee_l7::L7Config::default(), a.json, rules_out);
+        let config = levee_l7::L7Config::default();
+        return l7_cmd::analyze_logs(&source, config, asns.as_ref(), a.json, rules_out);
+    }
+    if asns.is_some() {
+        bail_usage!("--asn checks crawler claims in access logs and with --http; a capture's sources get theirs from `levee report --asn`");
     }
     if !a.exact {
         config.sample_budget = Some((a.sample_mib as usize) << 20);

@@ -296,6 +296,11 @@ pub struct AnalyzeArgs {
     /// logs) instead of analysing their packets.
     #[arg(long)]
     pub http: bool,
+    /// For access logs and --http: a MaxMind ASN database (GeoLite2-ASN.mmdb) to check the
+    /// claims of clients to be search-engine crawlers: from the operator's autonomous system
+    /// the claim holds, from another's it is false.
+    #[arg(long, value_name = "MMDB")]
+    pub asn: Option<PathBuf>,
     /// Profile and measure every packet, reading the captures twice. Without it, captures
     /// whose frames outgrow --sample-mib are profiled and measured on a uniform sample kept in
     /// memory (every packet is still counted and followed in the flow filters).

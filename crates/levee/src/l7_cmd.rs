@@ -143,12 +143,13 @@ struct LogAnalysis {
 pub fn analyze_logs(
     source: &Source,
     config: L7Config,
+    asns: Option<&levee_report::Enricher>,
     json: bool,
     rules_out: Option<crate::output::PendingFile>,
 ) -> anyhow::Result<u8> {
     let mut first = levee_l7::Analyzer::new(config);
     let outcome = source.each(true, |r| first.add(r))?;
-    let mut judged = first.judge();
+    let mut judged = first.judge_checked(asns.map(|e| e as &dyn levee_l7::crawlers::AsnLookup));
     source.each(false, |r| judged.add(r))?;
     let analysis = judged.finish();
     if let Some(out) = rules_out {
@@ -234,10 +235,15 @@ pub fn simulate_logs(rules: &Path, source: &Source, json: bool) -> anyhow::Resul
 pub fn report_logs(
     source: &Source,
     given: Option<(levee_rules::RulesFile, PathBuf)>,
+    enricher: &levee_report::Enricher,
 ) -> anyhow::Result<(levee_report::logs::LogReport, u8)> {
     let mut first = levee_l7::Analyzer::new(L7Config::default());
     let outcome = source.each(true, |r| first.add(r))?;
-    let mut judged = first.judge();
+    // Crawler claims are checked against the AS database when the report has one.
+    let asns = enricher
+        .asn_path()
+        .map(|_| enricher as &dyn levee_l7::crawlers::AsnLookup);
+    let mut judged = first.judge_checked(asns);
     let (start, end) = judged.time_span().unwrap_or((0, 0));
     let mut timeline = levee_report::logs::LogTimeline::new(start, end);
     source.each(false, |r| {

@@ -27,7 +27,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<u8> {
     if let Some(source) =
         crate::l7_cmd::Source::of(&input, spool.as_deref(), &a.log_format, a.http, "report")?
     {
-        let (report, code) = crate::l7_cmd::report_logs(&source, given)?;
+        let (report, code) = crate::l7_cmd::report_logs(&source, given, &enricher)?;
         write(outputs, &report)?;
         return Ok(code);
     }

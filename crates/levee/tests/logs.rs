@@ -844,3 +844,82 @@ fn crawlers_of_years_ago_are_crawlers_and_a_quiet_site_has_no_attack() {
         stdout(&text)
     );
 }
+
+/// With an ASN database (`--asn`), a crawler's claim from an address in none of the known
+/// networks is settled: from the operator's autonomous system it holds, from another's it is
+/// false (malicious), and where the database knows nothing it stays unverified (suspicious).
+/// MaxMind's test database places 1.0.0.0/24 in Google's AS15169 and 12.81.92.0/22 in AT&T's.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn crawler_claims_are_settled_by_the_asn_database() {
+    let Some(data) = require_shared("analyze --asn") else {
+        return;
+    };
+    let dir = scratch("logs-asn");
+    let log = dir.join("crawlers.log");
+    let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let mut text = String::new();
+    for (i, ip) in ["1.0.0.5", "12.81.92.5", "203.0.113.9"].iter().enumerate() {
+        for page in 0..5 {
+            text.push_str(&format!(
+                "{ip} - - [10/Oct/2025:13:5{i}:0{page} +0000] \"GET /page/{page} HTTP/1.1\" 200 512 \"-\" \"{googlebot}\"\n"
+            ));
+        }
+    }
+    std::fs::write(&log, text).unwrap();
+    let verdicts = |asn: bool| -> HashMap<String, (String, String)> {
+        let mut cmd = levee();
+        cmd.args(["analyze", "--json"]);
+        if asn {
+            cmd.arg("--asn")
+                .arg(data.join("mmdb/GeoLite2-ASN-Test.mmdb"));
+        }
+        let o = run(cmd.arg(&log));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+        a["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["ip"].as_str().unwrap().to_string(),
+                    (
+                        c["verdict"].as_str().unwrap().to_string(),
+                        c["reasons"].to_string(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let with = verdicts(true);
+    assert_eq!(with["12.81.92.5"].0, "malicious", "{with:?}");
+    assert!(
+        with["12.81.92.5"].1.contains("AS7018, not one of Google's"),
+        "{with:?}"
+    );
+    assert_eq!(with["203.0.113.9"].0, "suspicious", "{with:?}");
+    assert!(
+        with["203.0.113.9"].1.contains("cannot be verified"),
+        "{with:?}"
+    );
+    // The verified crawler is good (and listed among the busiest good clients).
+    assert_eq!(with["1.0.0.5"].0, "good", "{with:?}");
+    assert!(
+        with["1.0.0.5"]
+            .1
+            .contains("verified Googlebot crawler (address in Google's AS15169)"),
+        "{with:?}"
+    );
+    // Without the database nothing settles the two claims outside the known networks.
+    let without = verdicts(false);
+    for ip in ["1.0.0.5", "12.81.92.5"] {
+        assert_eq!(without[ip].0, "suspicious", "{ip}: {without:?}");
+    }
+    // A capture's packets are not judged as clients: --asn is refused there, before reading.
+    let o = run(levee()
+        .args(["analyze", "--asn"])
+        .arg(data.join("mmdb/GeoLite2-ASN-Test.mmdb"))
+        .arg(data.join("attacks/amp.UDP.isakmp.pcap")));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
