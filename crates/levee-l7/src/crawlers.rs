@@ -26,6 +26,8 @@ struct Crawler {
     operator: &'static str,
     operator_networks: &'static [&'static str],
     asns: &'static [u32],
+    /// Domains its crawlers' addresses resolve to (reverse DNS).
+    domains: &'static [&'static str],
 }
 
 /// The autonomous system of an address, from an ASN database (`--asn`).
@@ -41,6 +43,7 @@ const CRAWLERS: &[Crawler] = &[
         networks: &["66.249.64.0/19", "2001:4860:4801::/48"],
         operator: "Google",
         asns: &[15169],
+        domains: &["googlebot.com", "google.com"],
         operator_networks: &[
             "64.233.160.0/19",
             "66.102.0.0/20",
@@ -67,6 +70,7 @@ const CRAWLERS: &[Crawler] = &[
         ],
         operator: "Microsoft",
         asns: &[8068, 8069, 8075],
+        domains: &["search.msn.com"],
         operator_networks: &[
             "65.52.0.0/14",
             "131.253.0.0/16",
@@ -82,6 +86,7 @@ const CRAWLERS: &[Crawler] = &[
         networks: &["17.0.0.0/8"],
         operator: "Apple",
         asns: &[714, 6185],
+        domains: &["applebot.apple.com"],
         operator_networks: &["17.0.0.0/8"],
     },
     Crawler {
@@ -95,6 +100,7 @@ const CRAWLERS: &[Crawler] = &[
         ],
         operator: "Yandex",
         asns: &[13238],
+        domains: &["yandex.ru", "yandex.net", "yandex.com"],
         operator_networks: &[
             "5.45.192.0/18",
             "5.255.192.0/18",
@@ -113,6 +119,7 @@ const CRAWLERS: &[Crawler] = &[
         networks: &["180.76.15.0/24", "220.181.108.0/24", "116.179.32.0/24"],
         operator: "Baidu",
         asns: &[38365, 55967],
+        domains: &["baidu.com", "baidu.jp"],
         operator_networks: &["180.76.0.0/16"],
     },
 ];
@@ -137,6 +144,8 @@ pub enum Standing {
     OperatorNetwork,
     /// In one of the operator's autonomous systems, by the ASN database.
     OperatorAs(u32),
+    /// Logged by host name (the server's reverse lookup) under the crawler's domain.
+    HostName,
     /// In another organisation's autonomous system, by the ASN database: the claim is false.
     OtherAs(u32),
     /// In none of the above, and no ASN database tells: the claim cannot be checked here.
@@ -148,7 +157,10 @@ impl CrawlerClaim {
     pub fn verified(&self) -> bool {
         matches!(
             self.standing,
-            Standing::Published | Standing::OperatorNetwork | Standing::OperatorAs(_)
+            Standing::Published
+                | Standing::OperatorNetwork
+                | Standing::OperatorAs(_)
+                | Standing::HostName
         )
     }
 }
@@ -163,6 +175,26 @@ fn contains(networks: &[&str], ip: IpAddr) -> bool {
 /// The crawler a user agent claims to be, if any, checked against the client's address.
 pub fn claim(user_agent: &str, ip: Option<IpAddr>) -> Option<CrawlerClaim> {
     claim_checked(user_agent, ip, None)
+}
+
+/// The crawler a client logged by host name (the server resolved its address) claims to be:
+/// verified when the name is under one of the crawler's domains. The name is the server's
+/// reverse lookup; a server that logs names usually confirms them forward (Apache's
+/// `HostnameLookups Double`), which levee, offline, cannot redo.
+pub fn claim_by_name(user_agent: &str, host: &str) -> Option<CrawlerClaim> {
+    let lower = user_agent.to_ascii_lowercase();
+    let c = CRAWLERS.iter().find(|c| lower.contains(c.token))?;
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let under = c.domains.iter().any(|d| host.ends_with(&format!(".{d}")));
+    Some(CrawlerClaim {
+        name: c.name,
+        operator: c.operator,
+        standing: if under {
+            Standing::HostName
+        } else {
+            Standing::Unverified
+        },
+    })
 }
 
 /// [`claim`], with the autonomous system of the address when an ASN database is given: an
@@ -238,6 +270,17 @@ mod tests {
         assert_eq!(checked("34.120.0.1"), Some(Standing::OtherAs(396982)));
         assert_eq!(checked("198.51.100.1"), Some(Standing::Unverified));
         assert_eq!(checked("66.249.66.1"), Some(Standing::Published));
+        // Logged by name: under the crawler's domain, or not.
+        let by_name = |host: &str| claim_by_name(ua, host).map(|c| c.standing);
+        assert_eq!(
+            by_name("crawl-66-249-66-1.googlebot.com"),
+            Some(Standing::HostName)
+        );
+        assert_eq!(
+            by_name("googlebot.com.evil.example"),
+            Some(Standing::Unverified)
+        );
+        assert_eq!(by_name("fakegooglebot.com"), Some(Standing::Unverified));
         for c in CRAWLERS {
             for n in c.networks.iter().chain(c.operator_networks) {
                 assert!(n.parse::<IpNet>().is_ok(), "{n}");

@@ -551,7 +551,10 @@ fn agent(
 ) -> Option<crawlers::CrawlerClaim> {
     let n = p.requests;
     let agent = p.agent.as_deref().unwrap_or("");
-    let claim = crawlers::claim_checked(agent, ip, asns);
+    let claim = match (ip, p.name.as_deref()) {
+        (None, Some(host)) => crawlers::claim_by_name(agent, host),
+        _ => crawlers::claim_checked(agent, ip, asns),
+    };
     let mut verified_crawler = None;
     match claim {
         // The ASN database puts the address in another organisation's network: a lie.
@@ -677,6 +680,7 @@ fn good_reasons(p: &Profile, crawler: Option<crawlers::CrawlerClaim>) -> Vec<Rea
         let whence = match c.standing {
             crawlers::Standing::Published => "its published networks".to_string(),
             crawlers::Standing::OperatorAs(asn) => format!("{}'s AS{asn}", c.operator),
+            crawlers::Standing::HostName => format!("a host name of {}'s", c.operator),
             _ => format!("{}'s own address blocks", c.operator),
         };
         why.push(Reason::VerifiedCrawler {
@@ -1077,6 +1081,8 @@ pub struct CrawlerCount {
     /// Clients from another organisation's autonomous system (by the ASN database): false
     /// claims.
     pub other_as: u64,
+    /// Clients logged by a host name under the crawler's domain.
+    pub host_name: u64,
     /// Clients from none of these: the claim cannot be verified.
     pub unverified: u64,
     /// Requests of all of them.
@@ -1095,6 +1101,7 @@ impl CrawlerCount {
                     operator_network: 0,
                     operator_as: 0,
                     other_as: 0,
+                    host_name: 0,
                     unverified: 0,
                     requests: 0,
                 });
@@ -1106,6 +1113,7 @@ impl CrawlerCount {
             crawlers::Standing::Published => x.published += 1,
             crawlers::Standing::OperatorNetwork => x.operator_network += 1,
             crawlers::Standing::OperatorAs(_) => x.operator_as += 1,
+            crawlers::Standing::HostName => x.host_name += 1,
             crawlers::Standing::OtherAs(_) => x.other_as += 1,
             crawlers::Standing::Unverified => x.unverified += 1,
         }

@@ -122,6 +122,12 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
                 c.other_as
             ));
         }
+        if c.host_name > 0 {
+            parts.push(format!(
+                "{} by a host name of {}'s",
+                c.host_name, c.operator
+            ));
+        }
         if c.unverified > 0 {
             parts.push(format!("{} whose claim cannot be verified", c.unverified));
         }
@@ -129,7 +135,12 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
             o,
             "Crawler {}: {} client(s), {} requests: {}",
             c.name,
-            c.published + c.operator_network + c.operator_as + c.other_as + c.unverified,
+            c.published
+                + c.operator_network
+                + c.operator_as
+                + c.other_as
+                + c.host_name
+                + c.unverified,
             c.requests,
             parts.join(", ")
         );

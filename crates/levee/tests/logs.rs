@@ -859,7 +859,15 @@ fn crawler_claims_are_settled_by_the_asn_database() {
     let log = dir.join("crawlers.log");
     let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
     let mut text = String::new();
-    for (i, ip) in ["1.0.0.5", "12.81.92.5", "203.0.113.9"].iter().enumerate() {
+    // The last two are logged by host name (the server resolved them).
+    let clients = [
+        "1.0.0.5",
+        "12.81.92.5",
+        "203.0.113.9",
+        "crawl-66-249-66-1.googlebot.com",
+        "host-1.example.net",
+    ];
+    for (i, ip) in clients.iter().enumerate() {
         for page in 0..5 {
             text.push_str(&format!(
                 "{ip} - - [10/Oct/2025:13:5{i}:0{page} +0000] \"GET /page/{page} HTTP/1.1\" 200 512 \"-\" \"{googlebot}\"\n"
@@ -911,6 +919,18 @@ fn crawler_claims_are_settled_by_the_asn_database() {
             .contains("verified Googlebot crawler (address in Google's AS15169)"),
         "{with:?}"
     );
+    // By name: under the crawler's domain it is verified; elsewhere, unverified.
+    assert_eq!(
+        with["crawl-66-249-66-1.googlebot.com"].0, "good",
+        "{with:?}"
+    );
+    assert!(
+        with["crawl-66-249-66-1.googlebot.com"]
+            .1
+            .contains("a host name of Google's"),
+        "{with:?}"
+    );
+    assert_eq!(with["host-1.example.net"].0, "suspicious", "{with:?}");
     // Without the database nothing settles the two claims outside the known networks.
     let without = verdicts(false);
     for ip in ["1.0.0.5", "12.81.92.5"] {
