@@ -99,52 +99,7 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
             String::new()
         }
     );
-    for c in &a.crawlers {
-        let mut parts = Vec::new();
-        if c.published > 0 {
-            parts.push(format!("{} from its published networks", c.published));
-        }
-        if c.operator_network > 0 {
-            parts.push(format!(
-                "{} from {}'s own address blocks",
-                c.operator_network, c.operator
-            ));
-        }
-        if c.operator_as > 0 {
-            parts.push(format!(
-                "{} from {}'s autonomous systems",
-                c.operator_as, c.operator
-            ));
-        }
-        if c.other_as > 0 {
-            parts.push(format!(
-                "{} from other organisations' networks (false)",
-                c.other_as
-            ));
-        }
-        if c.host_name > 0 {
-            parts.push(format!(
-                "{} by a host name of {}'s",
-                c.host_name, c.operator
-            ));
-        }
-        if c.unverified > 0 {
-            parts.push(format!("{} whose claim cannot be verified", c.unverified));
-        }
-        let _ = writeln!(
-            o,
-            "Crawler {}: {} client(s), {} requests: {}",
-            c.name,
-            c.published
-                + c.operator_network
-                + c.operator_as
-                + c.other_as
-                + c.host_name
-                + c.unverified,
-            c.requests,
-            parts.join(", ")
-        );
-    }
+    crawler_lines(&mut o, a);
     if a.attacks.is_empty() {
         let _ = writeln!(o, "\nNo attack found in {} requests.", a.requests);
     }
@@ -271,4 +226,54 @@ pub fn summary(s: &LogsSummary) -> String {
         );
     }
     o
+}
+
+/// A line per crawler claimed by some client: how many, and how their claims stand.
+fn crawler_lines(o: &mut String, a: &L7Analysis) {
+    for c in &a.crawlers {
+        let mut parts = Vec::new();
+        if c.published > 0 {
+            parts.push(format!("{} from its published networks", c.published));
+        }
+        if c.operator_network > 0 {
+            parts.push(format!(
+                "{} from {}'s own address blocks",
+                c.operator_network, c.operator
+            ));
+        }
+        if c.operator_as > 0 {
+            parts.push(format!(
+                "{} from {}'s autonomous systems",
+                c.operator_as, c.operator
+            ));
+        }
+        if c.other_as > 0 {
+            parts.push(format!(
+                "{} from other organisations' networks (false)",
+                c.other_as
+            ));
+        }
+        if c.host_name > 0 {
+            parts.push(format!(
+                "{} by a host name of {}'s",
+                c.host_name, c.operator
+            ));
+        }
+        if c.unverified > 0 {
+            parts.push(format!("{} whose claim cannot be verified", c.unverified));
+        }
+        let _ = writeln!(
+            o,
+            "Crawler {}: {} client(s), {} requests: {}",
+            c.name,
+            c.published
+                + c.operator_network
+                + c.operator_as
+                + c.other_as
+                + c.host_name
+                + c.unverified,
+            c.requests,
+            parts.join(", ")
+        );
+    }
 }
