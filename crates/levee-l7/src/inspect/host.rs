@@ -53,7 +53,7 @@ pub fn ssrf(value: &str) -> Option<&'static str> {
             continue;
         }
         // `http:127.0.0.1` and `http:/2852039166` reach a host as well as `http://`.
-        let authority = authority(&rest[slashes..]);
+        let authority = authority_of(&rest[slashes..]);
         if authority.is_empty() {
             continue;
         }
@@ -105,10 +105,6 @@ fn scheme_before(value: &str, colon: usize) -> &str {
 
 /// The authority at the start of `s`: up to a path, query, fragment or blank; brackets kept
 /// whole.
-fn authority(s: &str) -> &str {
-    authority_of(s)
-}
-
 fn authority_of(s: &str) -> &str {
     let mut in_brackets = false;
     for (i, c) in s.char_indices() {
