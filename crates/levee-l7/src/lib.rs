@@ -317,10 +317,15 @@ struct Verdict {
     vector: Option<usize>,
     /// Empty for good clients (written when listed).
     reasons: Vec<Reason>,
-    /// The crawler it was verified as.
-    crawler: Option<crawlers::CrawlerClaim>,
     /// The crawler it claims to be, verified or not.
     claim: Option<crawlers::CrawlerClaim>,
+}
+
+impl Verdict {
+    /// The crawler the client was verified as, if its claim holds.
+    fn verified_crawler(&self) -> Option<crawlers::CrawlerClaim> {
+        self.claim.filter(crawlers::CrawlerClaim::verified)
+    }
 }
 
 /// A client's verdict.
@@ -385,7 +390,6 @@ fn judge_one(
         level,
         vector,
         reasons,
-        crawler,
         claim,
     }
 }
@@ -890,7 +894,7 @@ impl Judged {
                 .table
                 .lookup(key)
                 .expect("judged clients are profiled");
-            good.push(report(key, v, good_reasons(p, v.crawler)));
+            good.push(report(key, v, good_reasons(p, v.verified_crawler())));
         }
         // Malicious first, then suspicious; busiest first within each.
         listed.sort_by(|a, b| {

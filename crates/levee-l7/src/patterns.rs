@@ -185,13 +185,18 @@ impl Patterns {
 
     /// The categories of a user agent: its tokens, and what inspecting it finds.
     pub fn scan_header(&self, text: &str) -> u32 {
+        let mut found = Finding::default();
+        self.inspector.header(text, &mut found);
+        self.agent_tokens(text) | found.mask
+    }
+
+    /// The categories of the header tokens in `text`.
+    fn agent_tokens(&self, text: &str) -> u32 {
         let mut mask = 0;
         for m in self.agent.find_overlapping_iter(text) {
             mask |= AGENT_TOKENS[m.pattern().as_usize()].1.bit();
         }
-        let mut found = Finding::default();
-        self.inspector.header(text, &mut found);
-        mask | found.mask
+        mask
     }
 
     /// The categories of a referer: the header exploits (Shellshock and Log4Shell, which
@@ -201,10 +206,8 @@ impl Patterns {
         let b = text.as_bytes();
         let mut mask = 0;
         if b.contains(&b'{') {
-            for m in self.agent.find_overlapping_iter(text) {
-                mask |= AGENT_TOKENS[m.pattern().as_usize()].1.bit();
-            }
-            mask &= Category::Shellshock.bit() | Category::Log4Shell.bit();
+            mask =
+                self.agent_tokens(text) & (Category::Shellshock.bit() | Category::Log4Shell.bit());
         }
         let unusual = |c: &u8| {
             matches!(

@@ -314,7 +314,7 @@ const RULES: &[Rule] = &[
         "redirect-to-file",
         r">\s*/(tmp|dev|var|etc|root|home)/",
     ),
-    // Commands (also matched on the shell view: see `SHELL_RULES`).
+    // Commands whose syntax a shell's quoting does not hide (the rest are `SHELL_RULES`).
     rule(
         Category::CommandInjection,
         "windows-for",
@@ -623,9 +623,11 @@ impl Inspector {
     }
 }
 
-/// Whether a piece of a target can hold anything the rules look for: plain words, numbers
-/// and paths of `[a-z0-9/_,-]` (most of the traffic) cannot, and are not normalized. Checked
-/// on the raw text, so an encoded character (`%`) always counts.
+/// Whether a piece of a target is worth normalizing and matching: one of only ASCII letters,
+/// digits, `/`, `_`, `,` and `-` (most paths and bare parameter names) is not. Of the rules,
+/// only `system-file` could match such a piece (`/proc/self/environ` as a path); the probe
+/// tokens of [`crate::patterns`] see the target as sent, `/etc/passwd` and its kin among
+/// them. Checked on the raw text, so an encoded character (`%`) always counts.
 fn needs_inspection(raw: &str) -> bool {
     !raw.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b','))
@@ -639,14 +641,13 @@ fn fold_lookups(piece: &str) -> std::borrow::Cow<'_, str> {
     }
     let mut s = piece.to_string();
     for _ in 0..8 {
-        let Some(start) = s.find("${").and_then(|from| {
-            // The innermost lookup: the last `${` before the first `}`.
+        // The innermost lookup: the last `${` before the first `}`.
+        let Some((open, close)) = s.find("${").and_then(|from| {
             let close = s[from..].find('}')? + from;
             s[..close].rfind("${").map(|open| (open, close))
         }) else {
             break;
         };
-        let (open, close) = start;
         let inner = &s[open + 2..close];
         let letters = if let Some((_, default)) = inner.rsplit_once(":-") {
             default.to_string()
