@@ -49,6 +49,7 @@ run() {
 echo "log: $log ($(du -h "$log" | cut -f1), $lines lines)"
 run logs "levee logs (read and parse)" "$levee" logs "$log"
 run l7 "levee analyze (2 passes: profiles, verdicts)" "$levee" analyze "$log"
+run l7t2 "levee analyze --threads 2 (clients shared)" "$levee" analyze --threads 2 "$log"
 run goaccess "goaccess --log-format=COMBINED -o json" goaccess "$log" --log-format=COMBINED -o "$out/goaccess.json"
 l=$(cat "$out/l7.t")
 g=$(cat "$out/goaccess.t")
@@ -56,6 +57,7 @@ awk -v l="$l" -v g="$g" 'BEGIN { printf "speed of levee analyze relative to GoAc
 echo
 echo "10 million distinct client addresses: $distinct"
 /usr/bin/time -f "%e s, peak %M KB" "$levee" analyze "$distinct" 2>&1 >/dev/null | tail -1
+/usr/bin/time -f "%e s, peak %M KB (2 threads)" "$levee" analyze --threads 2 "$distinct" 2>&1 >/dev/null | tail -1
 
 # HTTP from a capture: the same shop over TCP (requests split, reordered, pipelined; every
 # client's TLS hello), reassembled by levee and by tshark's HTTP dissector.

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use levee_analyze::sketch::TopK;
-use levee_logs::{Entry, FormatSpec, LogError, LogReader, Request};
+use levee_logs::{Entry, FormatSpec, LogError, LogReader, Request, Share};
 use serde::Serialize;
 
 /// Distinct methods kept by name; past that (garbage sent by scanners), `(other)`.
@@ -186,13 +186,123 @@ pub fn for_each_request(
     spec: &FormatSpec,
     keep_malformed: usize,
     observer: &dyn LogObserver,
-    mut each: impl FnMut(&Request<'_>),
+    each: impl FnMut(&Request<'_>),
 ) -> LogsRead {
+    let (read, _) = read_share(logs, spec, keep_malformed, Share::WHOLE, observer, each);
+    read
+}
+
+/// As [`for_each_request`], on one thread per worker: the logs' clients are dealt out among
+/// them ([`Share`]), each thread reads the logs and hands the requests of its own clients, in
+/// order, to `each` with its worker. Every client's requests go to one worker, as one thread
+/// would have handed them, so what is kept per client is the same; the counts of the files are
+/// one reading's, and what goes wrong is told to `observer` once, in the order one thread
+/// tells it. Returns the workers.
+pub fn for_each_request_shared<W: Send>(
+    logs: &[PathBuf],
+    spec: &FormatSpec,
+    keep_malformed: usize,
+    observer: &dyn LogObserver,
+    workers: Vec<W>,
+    each: impl Fn(&mut W, &Request<'_>) + Sync,
+) -> (LogsRead, Vec<W>) {
+    let of = workers.len() as u32;
+    if of <= 1 {
+        let mut workers = workers;
+        let read = match workers.first_mut() {
+            Some(w) => for_each_request(logs, spec, keep_malformed, observer, |r| each(w, r)),
+            None => for_each_request(logs, spec, keep_malformed, observer, |_| {}),
+        };
+        return (read, workers);
+    }
+    let each = &each;
+    let parts: Vec<(LogsRead, Vec<Option<LogError>>, W)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(index, mut w)| {
+                let share = Share {
+                    index: index as u32,
+                    of,
+                };
+                scope.spawn(move || {
+                    let (read, errors) =
+                        read_share(logs, spec, keep_malformed, share, &Quiet, |r| {
+                            each(&mut w, r)
+                        });
+                    (read, errors, w)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a log reader does not panic"))
+            .collect()
+    });
+    let mut parts = parts.into_iter();
+    let (mut read, errors, first) = parts.next().expect("two shares or more");
+    let mut workers = vec![first];
+    for (other, _, w) in parts {
+        read.absorb_share(other, keep_malformed);
+        workers.push(w);
+    }
+    // Every reader met the same errors (they are of the files, not of the lines): the first
+    // reader's are told, with the malformed lines of all, file by file as one reader tells.
+    for (file, error) in read.files.iter().zip(errors) {
+        if let Some(e) = error {
+            observer.cannot_read(&e);
+        }
+        tell_malformed(observer, file);
+    }
+    (read, workers)
+}
+
+impl LogsRead {
+    /// Adds what the reader of another share of the same logs read.
+    fn absorb_share(&mut self, other: LogsRead, keep_malformed: usize) {
+        self.unreadable |= other.unreadable;
+        self.damaged |= other.damaged;
+        for (f, o) in self.files.iter_mut().zip(other.files) {
+            f.requests += o.requests;
+            f.malformed += o.malformed;
+            // A combined log with common lines is common, whichever reader met them.
+            if o.format == "common" {
+                f.format = o.format;
+            }
+            f.first_malformed.extend(o.first_malformed);
+            f.first_malformed.sort_by_key(|m| m.line);
+            f.first_malformed.truncate(keep_malformed);
+        }
+    }
+}
+
+/// Tells `observer` a file's first malformed lines and how many more it had.
+fn tell_malformed(observer: &dyn LogObserver, f: &LogFile) {
+    for m in &f.first_malformed {
+        observer.malformed(&f.name, m);
+    }
+    if f.malformed > f.first_malformed.len() as u64 {
+        observer.more_malformed(&f.name, f.malformed - f.first_malformed.len() as u64);
+    }
+}
+
+/// Reads the requests of `share`'s clients, handing each to `each`; malformed lines are told
+/// to `observer` when the share is whole. Returns, with what was read, the error that stopped
+/// each file (told to `observer` too).
+fn read_share(
+    logs: &[PathBuf],
+    spec: &FormatSpec,
+    keep_malformed: usize,
+    share: Share,
+    observer: &dyn LogObserver,
+    mut each: impl FnMut(&Request<'_>),
+) -> (LogsRead, Vec<Option<LogError>>) {
     let mut read = LogsRead {
         files: Vec::new(),
         unreadable: false,
         damaged: false,
     };
+    let mut errors = Vec::new();
     for path in logs {
         let mut reader = match LogReader::open(path, spec.clone()) {
             Ok(r) => r,
@@ -200,16 +310,18 @@ pub fn for_each_request(
                 observer.cannot_read(&e);
                 read.unreadable = true;
                 read.files.push(LogFile::unopened(path, &e));
+                errors.push(Some(e));
                 continue;
             }
         };
+        reader.set_share(share);
         let mut first_malformed = Vec::new();
         let mut error = None;
         while let Some(entry) = reader.next_entry() {
             match entry {
                 Err(e) => {
                     observer.cannot_read(&e);
-                    error = Some(e.to_string());
+                    error = Some(e);
                     read.unreadable = true;
                     break;
                 }
@@ -223,16 +335,11 @@ pub fn for_each_request(
                     }
                 }
                 Ok(Entry::Request(q)) => each(&q),
+                Ok(Entry::Elsewhere) => {}
             }
         }
         let s = reader.stats();
-        for m in &first_malformed {
-            observer.malformed(reader.name(), m);
-        }
-        if s.malformed > first_malformed.len() as u64 {
-            observer.more_malformed(reader.name(), s.malformed - first_malformed.len() as u64);
-        }
-        read.files.push(LogFile {
+        let file = LogFile {
             name: reader.name().to_string(),
             format: reader.format_name().to_string(),
             compression: reader.compression().to_string(),
@@ -241,10 +348,15 @@ pub fn for_each_request(
             malformed: s.malformed,
             skipped: s.skipped,
             first_malformed,
-            error,
-        });
+            error: error.as_ref().map(|e| e.to_string()),
+        };
+        if share.is_whole() {
+            tell_malformed(observer, &file);
+        }
+        read.files.push(file);
+        errors.push(error);
     }
-    read
+    (read, errors)
 }
 
 /// Something counted in requests: a method, a status class, a client.

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use levee_logs::{FormatSpec, Request};
 
-use crate::logs::{for_each_request, LogFile, LogObserver, LogsRead, NoRequests, Quiet};
+use crate::logs::{
+    for_each_request, for_each_request_shared, LogFile, LogObserver, LogsRead, NoRequests, Quiet,
+};
 use crate::read::{self, DamageSink, Inputs, Observer, ReadError};
 
 /// Malformed lines of a log the first reading keeps and tells.
@@ -90,6 +92,45 @@ impl Requests {
                     read.require_requests("HTTP/1.x request in cleartext", &Quiet)?;
                 }
                 Ok(read)
+            }
+        }
+    }
+}
+
+impl Requests {
+    /// As [`Requests::each`], on one thread per worker for logs, each the requests of its
+    /// share of the clients ([`crate::logs::for_each_request_shared`]); the requests of
+    /// captures all go to the first worker, on this thread. Returns the workers.
+    pub fn each_shared<W: Send>(
+        &self,
+        pass: u8,
+        logs: &dyn LogObserver,
+        packets: &dyn Observer,
+        mut workers: Vec<W>,
+        each: impl Fn(&mut W, &Request<'_>) + Sync,
+    ) -> Result<(LogsRead, Vec<W>), RequestsError> {
+        match self {
+            Requests::Logs { files, spool, spec } => {
+                let first = pass <= 1;
+                let (keep, observer) = if first {
+                    (KEPT_MALFORMED, logs)
+                } else {
+                    (0, &Quiet as &dyn LogObserver)
+                };
+                let (mut read, workers) =
+                    for_each_request_shared(files, spec, keep, observer, workers, each);
+                read.name_spool(spool.as_deref());
+                if first {
+                    read.require_requests("requests", logs)?;
+                }
+                Ok((read, workers))
+            }
+            Requests::Captures(_) => {
+                let read = match workers.first_mut() {
+                    Some(w) => self.each(pass, logs, packets, |r| each(w, r))?,
+                    None => self.each(pass, logs, packets, |_| {})?,
+                };
+                Ok((read, workers))
             }
         }
     }

@@ -91,6 +91,23 @@ impl<K: Hash + Eq + Copy> GroupTable<K> {
         }
     }
 
+    /// Adds the groups `other` counted (the groups of another share of the clients).
+    pub fn absorb(&mut self, other: GroupTable<K>) {
+        self.evicted_requests += other.evicted_requests;
+        for (key, label, o) in other.slots {
+            let i = match self.index.get(&key) {
+                Some(&i) => i,
+                None => self.insert(key, label),
+            };
+            let s = &mut self.slots[i].2;
+            s.requests += o.requests;
+            s.malicious_requests += o.malicious_requests;
+            s.suspicious_requests += o.suspicious_requests;
+            s.clients.union(&o.clients);
+            s.malicious_clients.union(&o.malicious_clients);
+        }
+    }
+
     fn insert(&mut self, key: K, label: Box<str>) -> usize {
         let i = if self.slots.len() < MAX_GROUPS {
             self.slots.push((key, label, Stats::default()));
@@ -204,6 +221,13 @@ impl Groups {
             let h = self.hasher.hash_one(j);
             self.ja4.add(h, || j.to_string(), client, level);
         }
+    }
+
+    /// Adds the groups `other` counted.
+    pub fn absorb(&mut self, other: Groups) {
+        self.networks.absorb(other.networks);
+        self.user_agents.absorb(other.user_agents);
+        self.ja4.absorb(other.ja4);
     }
 
     /// The `n` busiest groups of each dimension.

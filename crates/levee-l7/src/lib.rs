@@ -189,6 +189,21 @@ impl CookieTable {
         }
     }
 
+    /// Adds the cookies of `other` (another share of the clients).
+    fn absorb(&mut self, other: CookieTable) {
+        self.untracked += other.untracked;
+        for (cookie, ips) in other.by_value {
+            let len = self.by_value.len();
+            match self.by_value.get_mut(&cookie) {
+                Some(held) => held.union(&ips),
+                None if len < MAX_COOKIES => {
+                    self.by_value.insert(cookie, ips);
+                }
+                None => self.untracked += 1,
+            }
+        }
+    }
+
     /// Distinct clients that sent a cookie value.
     fn clients(&self, cookie: u64) -> u32 {
         self.by_value.get(&cookie).map_or(0, |b| b.estimate())
@@ -198,7 +213,8 @@ impl CookieTable {
 /// The first pass.
 pub struct Analyzer {
     config: L7Config,
-    patterns: Patterns,
+    patterns: std::sync::Arc<Patterns>,
+    clean_targets: patterns::CleanTargets,
     hasher: foldhash::fast::FixedState,
     table: ProfileTable,
     clients: DistinctCount,
@@ -211,10 +227,50 @@ pub struct Analyzer {
 impl Analyzer {
     /// A first pass with no request yet.
     pub fn new(config: L7Config) -> Analyzer {
+        Analyzer::with_patterns(config, Default::default())
+    }
+
+    /// First passes over `shares` shares of the clients ([`levee_logs::Share`]), one per
+    /// thread, to be [`Analyzer::merged`]: each holds its part of the clients that
+    /// `config.max_clients` bounds, and the patterns are compiled once.
+    pub fn shares(config: &L7Config, shares: usize) -> Vec<Analyzer> {
+        let patterns = std::sync::Arc::new(Patterns::new());
+        let shares = shares.max(1);
+        (0..shares)
+            .map(|_| {
+                let config = L7Config {
+                    max_clients: config.max_clients.div_ceil(shares),
+                    ..config.clone()
+                };
+                Analyzer::with_patterns(config, patterns.clone())
+            })
+            .collect()
+    }
+
+    /// One first pass of the first passes over every share of the clients.
+    pub fn merged(shares: Vec<Analyzer>, config: L7Config) -> Analyzer {
+        let mut shares = shares.into_iter();
+        let mut whole = shares
+            .next()
+            .unwrap_or_else(|| Analyzer::new(config.clone()));
+        whole.config = config;
+        for a in shares {
+            whole.table.absorb(a.table);
+            whole.clients.merge(&a.clients);
+            whole.cookies.absorb(a.cookies);
+            whole.requests += a.requests;
+            whole.start = whole.start.min(a.start);
+            whole.end = whole.end.max(a.end);
+        }
+        whole
+    }
+
+    fn with_patterns(config: L7Config, patterns: std::sync::Arc<Patterns>) -> Analyzer {
         Analyzer {
             table: ProfileTable::new(config.max_clients),
             config,
-            patterns: Patterns::new(),
+            patterns,
+            clean_targets: Default::default(),
             hasher: foldhash::fast::FixedState::with_seed(0x4c37),
             clients: DistinctCount::default(),
             cookies: CookieTable {
@@ -243,7 +299,7 @@ impl Analyzer {
         }
         let key = self.key(r);
         self.clients.add(&key);
-        let found = self.patterns.scan_target_found(&r.target);
+        let found = self.clean_targets.scan(&self.patterns, &r.target);
         let mut hostile = found.mask
             | r.referer
                 .as_deref()
@@ -290,11 +346,10 @@ impl Analyzer {
     /// `asns` where the known networks do not settle them.
     pub fn judge_checked(self, asns: Option<&dyn crawlers::AsnLookup>) -> Judged {
         let mut verdicts = Vec::with_capacity(self.table.len());
-        for (key, p) in self.table.iter() {
+        for (key, p) in self.table.by_first_request() {
             let shared = p.stack().cookie_hash.map_or(0, |c| self.cookies.clients(c));
             verdicts.push((*key, judge_one(key, p, shared, &self.config, asns)));
         }
-        let attacks = VECTORS.iter().map(|v| AttackCount::new(v)).collect();
         let lookup = verdicts
             .iter()
             .enumerate()
@@ -304,8 +359,7 @@ impl Analyzer {
             first: self,
             verdicts,
             lookup,
-            attacks,
-            groups: Default::default(),
+            tally: Tally::default(),
         }
     }
 }
@@ -705,12 +759,44 @@ struct AttackCount {
     second: i64,
     second_count: u64,
     peak_rps: u64,
+    /// The requests of each run of one second, in the order counted, for the peak of each
+    /// second's sum ([`AttackCount::peak_rps`]): logs of several servers, or shares of the
+    /// clients, each count the same second. `None` past [`MAX_SECONDS`] runs.
+    seconds: Option<Vec<(i64, u64)>>,
     clients: TopK<ClientKey>,
     targets: TopK<String>,
     statuses: [u64; 6],
 }
 
 impl AttackCount {
+    /// The most requests in one second: of each second's runs summed, or while they are
+    /// not all kept, the busiest run.
+    fn peak_rps(&self) -> u64 {
+        let Some(seconds) = &self.seconds else {
+            return self.peak_rps;
+        };
+        let mut all = seconds.clone();
+        all.push((self.second, self.second_count));
+        all.sort_unstable_by_key(|&(second, _)| second);
+        all.chunk_by(|a, b| a.0 == b.0)
+            .map(|run| run.iter().map(|&(_, n)| n).sum())
+            .fold(self.peak_rps, u64::max)
+    }
+
+    /// Closes the run of the second being counted.
+    fn close_second(&mut self) {
+        if self.second_count > 0 {
+            if let Some(seconds) = &mut self.seconds {
+                if seconds.len() < MAX_SECONDS {
+                    seconds.push((self.second, self.second_count));
+                } else {
+                    self.seconds = None;
+                }
+            }
+        }
+        self.second_count = 0;
+    }
+
     fn new(vector: &'static str) -> AttackCount {
         AttackCount {
             vector,
@@ -721,9 +807,29 @@ impl AttackCount {
             second: i64::MIN,
             second_count: 0,
             peak_rps: 0,
+            seconds: Some(Vec::new()),
             clients: TopK::new(256),
             targets: TopK::new(256),
             statuses: [0; 6],
+        }
+    }
+}
+
+/// Runs of one second kept per attack for its peak rate: 12 days of an attack that never
+/// pauses, 16 MiB. Past it, the peak is the busiest run's.
+const MAX_SECONDS: usize = 1 << 20;
+
+/// What the second pass counts: each attack's requests, and the groups of clients.
+pub struct Tally {
+    attacks: Vec<AttackCount>,
+    groups: groups::Groups,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            attacks: VECTORS.iter().map(|v| AttackCount::new(v)).collect(),
+            groups: Default::default(),
         }
     }
 }
@@ -733,47 +839,56 @@ pub struct Judged {
     first: Analyzer,
     verdicts: Vec<(ClientKey, Verdict)>,
     lookup: std::collections::HashMap<ClientKey, u32, foldhash::fast::FixedState>,
-    attacks: Vec<AttackCount>,
-    groups: groups::Groups,
+    tally: Tally,
 }
 
 impl Judged {
     /// Counts a request (the same requests, in the same order, as the first pass).
     pub fn add(&mut self, r: &Request<'_>) {
-        let key = self.first.key(r);
-        let found = self.lookup.get(&key).copied();
-        let level = found.map(|i| self.verdicts[i as usize].1.level);
-        self.groups.add(r, self.first.hasher.hash_one(key), level);
-        let Some(i) = found else {
-            return;
-        };
-        let Some(v) = self.verdicts[i as usize].1.vector else {
-            return;
-        };
-        let a = &mut self.attacks[v];
-        a.requests += 1;
-        a.bytes += r.bytes.unwrap_or(0);
-        if let Some(ts) = r.ts {
-            a.first = a.first.min(ts);
-            // A header block held open lasts until the connection ended.
-            a.last = a
-                .last
-                .max(ts.saturating_add(r.header_incomplete_ns.unwrap_or(0)));
-            let s = ts.div_euclid(1_000_000_000);
-            if s != a.second {
-                a.second = s;
-                a.second_count = 0;
+        let Judged {
+            first,
+            verdicts,
+            lookup,
+            tally,
+        } = self;
+        count(first, verdicts, lookup, tally, r);
+    }
+
+    /// Tallies for a second pass over `shares` shares of the clients, one per thread, each
+    /// counted with [`Judged::count`] and then absorbed with [`Judged::absorb`].
+    pub fn tallies(&self, shares: usize) -> Vec<Tally> {
+        (0..shares.max(1)).map(|_| Tally::default()).collect()
+    }
+
+    /// Adds the tallies of the shares of a second pass: the counts of every share, and each
+    /// attack's peak rate from the sum of the shares' requests in each second.
+    pub fn absorb(&mut self, tallies: Vec<Tally>) {
+        for t in tallies {
+            self.tally.groups.absorb(t.groups);
+            for (whole, mut a) in self.tally.attacks.iter_mut().zip(t.attacks) {
+                whole.requests += a.requests;
+                whole.bytes += a.bytes;
+                whole.first = whole.first.min(a.first);
+                whole.last = whole.last.max(a.last);
+                whole.peak_rps = whole.peak_rps.max(a.peak_rps);
+                whole.clients.merge(&a.clients);
+                whole.targets.merge(&a.targets);
+                for (w, n) in whole.statuses.iter_mut().zip(a.statuses) {
+                    *w += n;
+                }
+                a.close_second();
+                match (&mut whole.seconds, a.seconds) {
+                    (Some(w), Some(s)) if w.len() + s.len() <= MAX_SECONDS => w.extend(s),
+                    _ => whole.seconds = None,
+                }
             }
-            a.second_count += 1;
-            a.peak_rps = a.peak_rps.max(a.second_count);
         }
-        a.clients.add(key, 1);
-        a.targets.add(r.path().chars().take(200).collect(), 1);
-        let class = match r.status {
-            Some(c @ 100..=599) => usize::from(c / 100),
-            _ => 0,
-        };
-        a.statuses[class] += 1;
+    }
+
+    /// Counts a request of a share of the clients in `tally` (the requests of the share, in
+    /// the same order as the first pass).
+    pub fn count(&self, tally: &mut Tally, r: &Request<'_>) {
+        count(&self.first, &self.verdicts, &self.lookup, tally, r);
     }
 
     /// Whether a client was judged part of an attack (for simulations and reports).
@@ -919,7 +1034,7 @@ impl Judged {
             verdicts: counts,
             crawlers,
             good_clients_listed: good_listed,
-            groups: self.groups.report(10),
+            groups: self.tally.groups.report(10),
             attacks: attack_reports,
             clients: listed,
         }
@@ -929,8 +1044,9 @@ impl Judged {
     /// the reasons of its first clients' verdicts as evidence.
     fn attack_reports(&self, name_of: &dyn Fn(&ClientKey) -> String) -> Vec<L7Attack> {
         let Judged {
-            verdicts, attacks, ..
+            verdicts, tally, ..
         } = self;
+        let attacks = &tally.attacks;
         let mut attack_reports = Vec::new();
         for a in attacks.iter().filter(|a| a.requests > 0) {
             let members: Vec<&(ClientKey, Verdict)> = verdicts
@@ -952,7 +1068,7 @@ impl Judged {
                 end: format_ts(a.last),
                 requests: a.requests,
                 bytes: a.bytes,
-                peak_rps: a.peak_rps,
+                peak_rps: a.peak_rps(),
                 clients: members.len() as u64,
                 top_clients: a
                     .clients
@@ -982,6 +1098,50 @@ impl Judged {
         }
         attack_reports
     }
+}
+
+/// Counts a request in `tally`, by its client's verdict.
+fn count(
+    first: &Analyzer,
+    verdicts: &[(ClientKey, Verdict)],
+    lookup: &std::collections::HashMap<ClientKey, u32, foldhash::fast::FixedState>,
+    tally: &mut Tally,
+    r: &Request<'_>,
+) {
+    let key = first.key(r);
+    let found = lookup.get(&key).copied();
+    let level = found.map(|i| verdicts[i as usize].1.level);
+    tally.groups.add(r, first.hasher.hash_one(key), level);
+    let Some(i) = found else {
+        return;
+    };
+    let Some(v) = verdicts[i as usize].1.vector else {
+        return;
+    };
+    let a = &mut tally.attacks[v];
+    a.requests += 1;
+    a.bytes += r.bytes.unwrap_or(0);
+    if let Some(ts) = r.ts {
+        a.first = a.first.min(ts);
+        // A header block held open lasts until the connection ended.
+        a.last = a
+            .last
+            .max(ts.saturating_add(r.header_incomplete_ns.unwrap_or(0)));
+        let s = ts.div_euclid(1_000_000_000);
+        if s != a.second {
+            a.close_second();
+            a.second = s;
+        }
+        a.second_count += 1;
+        a.peak_rps = a.peak_rps.max(a.second_count);
+    }
+    a.clients.add(key, 1);
+    a.targets.add(r.path().chars().take(200).collect(), 1);
+    let class = match r.status {
+        Some(c @ 100..=599) => usize::from(c / 100),
+        _ => 0,
+    };
+    a.statuses[class] += 1;
 }
 
 /// The layer-7 analysis (schema in `docs/l7.md`).

@@ -224,6 +224,52 @@ impl Patterns {
     }
 }
 
+/// Targets found clean lately, so that a target requested again (a site's pages and assets,
+/// a flood of one URL) is not scanned again: on the web-shop benchmark three requests in four
+/// are for one of its 4,096 busiest targets, and the scan was a sixth of the analysis.
+///
+/// Direct-mapped by the target's hash, each slot holding the whole target, compared before it
+/// is believed: a hash collision, chosen or not, costs a scan, never a hostile target taken
+/// for a clean one. Only clean targets are kept; the slots reuse their strings' memory.
+pub struct CleanTargets {
+    slots: Vec<String>,
+    hasher: foldhash::fast::FixedState,
+}
+
+/// Slots of [`CleanTargets`].
+const CLEAN_SLOTS: usize = 4_096;
+/// Targets longer than this are not kept (rare, and the likeliest to be hostile).
+const CLEAN_MAX_LEN: usize = 200;
+
+impl Default for CleanTargets {
+    fn default() -> Self {
+        CleanTargets {
+            slots: vec![String::new(); CLEAN_SLOTS],
+            hasher: foldhash::fast::FixedState::with_seed(0x7a3c),
+        }
+    }
+}
+
+impl CleanTargets {
+    /// What `patterns` find in `target`, from the slots when it was found clean before.
+    pub fn scan(&mut self, patterns: &Patterns, target: &str) -> Finding {
+        if target.is_empty() || target.len() > CLEAN_MAX_LEN {
+            return patterns.scan_target_found(target);
+        }
+        use std::hash::BuildHasher;
+        let slot = &mut self.slots[self.hasher.hash_one(target) as usize % CLEAN_SLOTS];
+        if slot == target {
+            return Finding::default();
+        }
+        let found = patterns.scan_target_found(target);
+        if found.mask == 0 {
+            slot.clear();
+            slot.push_str(target);
+        }
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +343,24 @@ mod tests {
                 "{target}"
             );
         }
+    }
+
+    #[test]
+    fn a_target_found_clean_is_remembered_and_a_hostile_one_never_is() {
+        let p = Patterns::new();
+        let mut clean = CleanTargets::default();
+        for _ in 0..3 {
+            assert_eq!(clean.scan(&p, "/products/12?color=red").mask, 0);
+            let hostile = clean.scan(&p, "/item?id=1' UNION SELECT password FROM users--");
+            assert_ne!(hostile.mask, 0);
+            assert!(hostile.why().is_some());
+        }
+        assert!(clean.slots.iter().any(|s| s == "/products/12?color=red"));
+        assert!(!clean.slots.iter().any(|s| s.contains("UNION")));
+        // A clean target's slot taken by another clean target: each is still right.
+        for i in 0..10_000 {
+            assert_eq!(clean.scan(&p, &format!("/p/{i}")).mask, 0);
+        }
+        assert_ne!(clean.scan(&p, "/cgi-bin/../../etc/passwd").mask, 0);
     }
 }

@@ -30,6 +30,13 @@ impl Bits256 {
         self.0[b >> 6] |= 1 << (b & 63);
     }
 
+    /// Counts the values `other` counted too.
+    pub fn union(&mut self, other: &Bits256) {
+        for (w, o) in self.0.iter_mut().zip(other.0) {
+            *w |= o;
+        }
+    }
+
     /// The distinct values counted (estimated).
     pub fn estimate(&self) -> u32 {
         let set: u32 = self.0.iter().map(|w| w.count_ones()).sum();
@@ -487,6 +494,38 @@ impl ProfileTable {
         };
         self.index.insert(key, i as u32);
         &mut self.slots[i].1
+    }
+
+    /// Takes in the profiles of `other`, a table of other clients (another share of a log's
+    /// clients, [`levee_logs::Share`]); its capacity adds to this one's. A client held by
+    /// both, which shares never make, keeps its busier profile.
+    pub fn absorb(&mut self, other: ProfileTable) {
+        self.capacity += other.capacity;
+        self.evicted_clients += other.evicted_clients;
+        self.evicted_requests += other.evicted_requests;
+        for (key, p) in other.slots {
+            match self.index.get(&key) {
+                Some(&i) => {
+                    let held = &mut self.slots[i as usize].1;
+                    if p.requests > held.requests {
+                        *held = p;
+                    }
+                }
+                None => {
+                    self.index.insert(key, self.slots.len() as u32);
+                    self.slots.push((key, p));
+                }
+            }
+        }
+    }
+
+    /// Every client held, with its profile, in order of their first request, then of key:
+    /// the order of the verdicts, whichever order the clients were met in and however they
+    /// were shared out.
+    pub fn by_first_request(&self) -> Vec<&(ClientKey, Profile)> {
+        let mut v: Vec<&(ClientKey, Profile)> = self.slots.iter().collect();
+        v.sort_unstable_by(|a, b| a.1.first.cmp(&b.1.first).then(a.0.cmp(&b.0)));
+        v
     }
 
     /// A client's profile, if it is held.

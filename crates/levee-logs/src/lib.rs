@@ -18,11 +18,13 @@ pub mod clf;
 pub mod json;
 mod reader;
 pub mod request;
+mod share;
 pub mod template;
 pub mod time;
 
 pub use reader::{decompressed, Entry, FormatSpec, LogReader, ReadStats};
 pub use request::Request;
+pub use share::{share_of, Share};
 pub use time::format_ts;
 
 /// What is wrong with one line.

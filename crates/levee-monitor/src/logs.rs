@@ -203,6 +203,8 @@ pub fn follow(
             Some(Ok(Entry::Malformed { line, error })) => {
                 monitor.damaged(&format!("{}: line {line}: {error}", tail.name()));
             }
+            // A tail reads every client.
+            Some(Ok(Entry::Elsewhere)) => {}
             Some(Err(e)) => return Err(log_error(e.to_string())),
             None => {
                 if tail

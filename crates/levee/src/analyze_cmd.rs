@@ -22,7 +22,7 @@ pub fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         l7_cmd::Source::of(&input, spool.as_deref(), &a.log_format, a.http, "analyze")?
     {
         let config = levee_l7::L7Config::default();
-        return l7_cmd::analyze_logs(&source, config, asns.as_ref(), a.json, rules_out);
+        return l7_cmd::analyze_logs(&source, config, threads, asns.as_ref(), a.json, rules_out);
     }
     if asns.is_some() {
         bail_usage!("--asn checks crawler claims in access logs and with --http; a capture's sources get theirs from `levee report --asn`");

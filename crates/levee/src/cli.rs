@@ -378,7 +378,8 @@ pub struct DetectArgs {
     /// Worker threads (0: one per core). An exact analysis (every packet measured) gives the
     /// same result as one thread; a sampled one agrees within its sampling error. One plain
     /// pcap or pcapng file is read in parts, a thread each (fastest); other inputs are read by
-    /// one thread that deals packets out by flow.
+    /// one thread that deals packets out by flow. Access logs: each thread reads the lines of
+    /// its share of the clients, and the analysis is one thread's.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 }

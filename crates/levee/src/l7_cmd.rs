@@ -82,6 +82,32 @@ impl Source {
     }
 }
 
+impl Source {
+    /// As [`Source::each`], on one thread per worker, each the requests of its share of the
+    /// logs' clients (captures: all on this thread, to the first worker). Returns the workers.
+    pub fn each_shared<W: Send>(
+        &self,
+        first: bool,
+        workers: Vec<W>,
+        each: impl Fn(&mut W, &levee_logs::Request<'_>) + Sync,
+    ) -> anyhow::Result<(LogsRead, Vec<W>)> {
+        let pass = if first { 1 } else { 2 };
+        let terminal = input::Terminal::new(&self.args, pass);
+        let logs = LogTerminal {
+            spool: match &self.requests {
+                Requests::Logs { spool, .. } => spool.clone(),
+                Requests::Captures(_) => None,
+            },
+        };
+        self.requests
+            .each_shared(pass, &logs, &terminal, workers, each)
+            .map_err(|e| match e {
+                RequestsError::NoRequests(e) => no_requests(e),
+                RequestsError::Read(e) => terminal.error(e),
+            })
+    }
+}
+
 /// The format to read the inputs with when they are access logs, `None` when they are
 /// captures; an error when both kinds are mixed (`command` names the command in the message),
 /// when `http` (which reads captures) is given logs, or when the format argument is wrong. A
@@ -139,19 +165,32 @@ struct LogAnalysis {
     analysis: L7Analysis,
 }
 
-/// Analyses logs; returns the exit code.
+/// Analyses logs on `threads` threads (each a share of the clients; the analysis is one
+/// thread's); returns the exit code.
 pub fn analyze_logs(
     source: &Source,
     config: L7Config,
+    threads: usize,
     asns: Option<&levee_report::Enricher>,
     json: bool,
     rules_out: Option<crate::output::PendingFile>,
 ) -> anyhow::Result<u8> {
-    let mut first = levee_l7::Analyzer::new(config);
-    let outcome = source.each(true, |r| first.add(r))?;
-    let mut judged = first.judge_checked(asns.map(|e| e as &dyn levee_l7::crawlers::AsnLookup));
-    source.each(false, |r| judged.add(r))?;
-    let analysis = judged.finish();
+    let asns = asns.map(|e| e as &dyn levee_l7::crawlers::AsnLookup);
+    let (outcome, analysis) = if threads > 1 {
+        let shares = levee_l7::Analyzer::shares(&config, threads);
+        let (outcome, shares) = source.each_shared(true, shares, |a, r| a.add(r))?;
+        let mut judged = levee_l7::Analyzer::merged(shares, config).judge_checked(asns);
+        let tallies = judged.tallies(threads);
+        let (_, tallies) = source.each_shared(false, tallies, |t, r| judged.count(t, r))?;
+        judged.absorb(tallies);
+        (outcome, judged.finish())
+    } else {
+        let mut first = levee_l7::Analyzer::new(config);
+        let outcome = source.each(true, |r| first.add(r))?;
+        let mut judged = first.judge_checked(asns);
+        source.each(false, |r| judged.add(r))?;
+        (outcome, judged.finish())
+    };
     if let Some(out) = rules_out {
         use anyhow::Context;
         use std::io::Write;

@@ -943,3 +943,83 @@ fn crawler_claims_are_settled_by_the_asn_database() {
         .arg(data.join("attacks/amp.UDP.isakmp.pcap")));
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `levee analyze` of `inputs` on 1, 2 and 3 threads: what it prints, to standard output and
+/// to standard error, and its exit code.
+fn analyzed_on_threads(inputs: &[std::path::PathBuf]) -> Vec<(Option<i32>, String, String)> {
+    ["1", "2", "3"]
+        .iter()
+        .map(|t| {
+            let o = run(levee()
+                .args(["analyze", "--json", "--threads", t])
+                .args(inputs));
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                stderr(&o),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn logs_read_on_several_threads_give_one_threads_analysis() {
+    let dir = scratch("logs-threads");
+    let shop = dir.join("shop.log");
+    synth_shop(&shop, "7", 600);
+    // Damaged lines, a comment, a blank line and a gzip-compressed copy: what is told of
+    // them, and the exit code, are one thread's too.
+    let mut damaged = std::fs::read_to_string(&shop).unwrap();
+    let at = damaged.len() / 2;
+    let at = damaged[at..].find('\n').unwrap() + at + 1;
+    damaged.insert_str(
+        at,
+        "# a comment\n\nnot a request line\n2001:db8::7 broken\n",
+    );
+    damaged.push_str("garbage at the end\n");
+    let damaged_log = dir.join("damaged.log");
+    std::fs::write(&damaged_log, &damaged).unwrap();
+    let gz = dir.join("shop.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(damaged.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    for inputs in [vec![shop], vec![damaged_log.clone(), gz]] {
+        let code = assert_one_threads_analysis(&inputs);
+        if inputs.contains(&damaged_log) {
+            assert_eq!(code, Some(4), "damaged records");
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn the_shared_logs_read_on_several_threads_give_one_threads_analysis() {
+    let Some(data) = require_shared("levee analyze --threads on the shared logs") else {
+        return;
+    };
+    assert_one_threads_analysis(&sotm34_lines(&data).0);
+    assert_one_threads_analysis(&[data.join("logs/real-site/apache_logs.part1")]);
+}
+
+/// Checks that `inputs` analysed on 2 and 3 threads give what one thread gives, to the byte;
+/// returns the exit code.
+fn assert_one_threads_analysis(inputs: &[std::path::PathBuf]) -> Option<i32> {
+    let runs = analyzed_on_threads(inputs);
+    let (code, out, err) = &runs[0];
+    let a: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{inputs:?}: {e}\n{err}"));
+    assert!(a["requests"].as_u64().unwrap() > 1000, "{inputs:?}");
+    assert!(*code == Some(0) || err.contains("line "), "{err}");
+    for (threads, run) in runs.iter().enumerate().skip(1) {
+        assert_eq!(run.0, *code, "{inputs:?} on {} threads", threads + 1);
+        assert_eq!(run.2, *err, "{inputs:?} on {} threads", threads + 1);
+        assert!(
+            run.1 == *out,
+            "{inputs:?}: the analysis on {} threads differs",
+            threads + 1
+        );
+    }
+    *code
+}
