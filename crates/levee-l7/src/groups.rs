@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::profile::Bits256;
+use crate::bits::Bits256;
 use crate::Level;
 
 /// Groups kept per dimension.

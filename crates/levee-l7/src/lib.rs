@@ -18,9 +18,11 @@
 
 #![warn(missing_docs)]
 
+pub mod bits;
 pub mod browser;
 pub mod category;
 pub mod crawlers;
+pub mod footprint;
 pub mod groups;
 pub mod inspect;
 pub mod patterns;
@@ -169,7 +171,7 @@ fn vector_index(name: &str) -> usize {
 /// Cookie values and the addresses that sent each (distinct-count sketches), for cookies
 /// copied across clients. Bounded: past `MAX_COOKIES` values, new ones are not followed.
 struct CookieTable {
-    by_value: std::collections::HashMap<u64, profile::Bits256, foldhash::fast::FixedState>,
+    by_value: std::collections::HashMap<u64, bits::Bits256, foldhash::fast::FixedState>,
     untracked: u64,
 }
 
@@ -181,7 +183,7 @@ impl CookieTable {
         match self.by_value.get_mut(&cookie) {
             Some(ips) => ips.insert(client),
             None if len < MAX_COOKIES => {
-                let mut ips = profile::Bits256::default();
+                let mut ips = bits::Bits256::default();
                 ips.insert(client);
                 self.by_value.insert(cookie, ips);
             }
@@ -219,6 +221,7 @@ pub struct Analyzer {
     table: ProfileTable,
     clients: DistinctCount,
     cookies: CookieTable,
+    site: footprint::SiteFootprint,
     requests: u64,
     start: i64,
     end: i64,
@@ -258,6 +261,7 @@ impl Analyzer {
             whole.table.absorb(a.table);
             whole.clients.merge(&a.clients);
             whole.cookies.absorb(a.cookies);
+            whole.site.absorb(a.site);
             whole.requests += a.requests;
             whole.start = whole.start.min(a.start);
             whole.end = whole.end.max(a.end);
@@ -273,6 +277,7 @@ impl Analyzer {
             clean_targets: Default::default(),
             hasher: foldhash::fast::FixedState::with_seed(0x4c37),
             clients: DistinctCount::default(),
+            site: Default::default(),
             cookies: CookieTable {
                 by_value: Default::default(),
                 untracked: 0,
@@ -313,7 +318,10 @@ impl Analyzer {
         if p.requests == 0 && r.ip.is_none() {
             p.name = Some(r.client.clone().into_owned().into());
         }
-        p.add(r, hostile, || found.why(), &self.hasher);
+        let learned = p.add(r, hostile, || found.why(), &self.hasher);
+        if learned.teaches() {
+            self.site.learn(learned, r.path());
+        }
         p.add_stack(r, &self.hasher);
         if let Some(c) = p.stack().cookie_hash.filter(|_| r.cookie.is_some()) {
             self.cookies.add(c, self.hasher.hash_one(key));
@@ -328,7 +336,7 @@ impl Analyzer {
     ) -> Option<(Level, Option<usize>, Vec<Reason>)> {
         let p = self.table.lookup(key)?;
         let shared = p.stack().cookie_hash.map_or(0, |c| self.cookies.clients(c));
-        let v = judge_one(key, p, shared, &self.config, None);
+        let v = judge_one(key, p, shared, &self.config, &self.site.model(), None);
         Some((v.level, v.vector, v.reasons))
     }
 
@@ -346,9 +354,10 @@ impl Analyzer {
     /// `asns` where the known networks do not settle them.
     pub fn judge_checked(self, asns: Option<&dyn crawlers::AsnLookup>) -> Judged {
         let mut verdicts = Vec::with_capacity(self.table.len());
+        let site = self.site.model();
         for (key, p) in self.table.by_first_request() {
             let shared = p.stack().cookie_hash.map_or(0, |c| self.cookies.clients(c));
-            verdicts.push((*key, judge_one(key, p, shared, &self.config, asns)));
+            verdicts.push((*key, judge_one(key, p, shared, &self.config, &site, asns)));
         }
         let lookup = verdicts
             .iter()
@@ -359,6 +368,7 @@ impl Analyzer {
             first: self,
             verdicts,
             lookup,
+            site,
             tally: Tally::default(),
         }
     }
@@ -416,6 +426,7 @@ fn judge_one(
     p: &Profile,
     cookie_clients: u32,
     c: &L7Config,
+    site: &footprint::SiteModel,
     asns: Option<&dyn crawlers::AsnLookup>,
 ) -> Verdict {
     let mut found = Found::default();
@@ -428,8 +439,12 @@ fn judge_one(
     };
     let claim = agent(p, ip, asns, &mut found);
     let crawler = claim.filter(crawlers::CrawlerClaim::verified);
+    let no_script = no_script_run(p, site).filter(|_| crawler.is_none());
+    if let Some(why) = &no_script {
+        found.suspicious.push(why.clone());
+    }
     if crawler.is_none() {
-        impersonation(p, cookie_clients, c, &mut found);
+        impersonation(p, cookie_clients, c, no_script, &mut found);
     }
     let vector = found.vectors.iter().position(|&v| v);
     // Good clients' reasons are written only for those listed (see `good_reasons`).
@@ -506,12 +521,14 @@ fn rates_and_abuse(p: &Profile, c: &L7Config, found: &mut Found) {
             },
         );
     }
-    // Cache busting: one or few paths, a new query string nearly every time.
+    // Cache busting: one or few paths, a new query string nearly every time. The distinct
+    // count is a 256-bit sketch, near its limit past a few hundred values (896 distinct
+    // queries were once estimated at 700): past 400, 320 distinct are enough.
     let queries = p.distinct_queries();
     if n >= c.cache_busting_requests
         && p.with_query * 10 >= n * 9
         && p.distinct_paths() <= 3
-        && queries * 10 >= p.with_query.min(1_000) * 8
+        && queries * 10 >= p.with_query.min(400) * 8
     {
         found.malicious(
             "cache-busting",
@@ -659,7 +676,13 @@ fn agent(
     if agents >= 5 && agents * 4 >= n.min(1_000) {
         found.suspicious.push(Reason::ManyAgents { agents });
     }
-    if verified_crawler.is_none() && p.pages >= 20 && p.assets == 0 && lower.contains("mozilla") {
+    // Where the site's scripts are known, `no_script_run` says more (see `judge_one`).
+    if verified_crawler.is_none()
+        && p.pages >= 20
+        && p.assets == 0
+        && p.footprint.page_loads < footprint::JUDGED_PAGE_LOADS
+        && lower.contains("mozilla")
+    {
         found
             .suspicious
             .push(Reason::NoJavaScriptFootprint { pages: p.pages });
@@ -671,7 +694,13 @@ fn agent(
 /// claim; its cookies and a footprint without assets corroborate the contradiction. A
 /// contradiction corroborated, or from a busy client, is malicious (`bad-bot`); alone it is
 /// suspicious, and so is what would corroborate one.
-fn impersonation(p: &Profile, cookie_clients: u32, c: &L7Config, found: &mut Found) {
+fn impersonation(
+    p: &Profile,
+    cookie_clients: u32,
+    c: &L7Config,
+    no_script: Option<Reason>,
+    found: &mut Found,
+) {
     let st = p.stack();
     let example = || st.mismatch_example.as_deref().unwrap_or("").to_string();
     let contradiction =
@@ -707,6 +736,8 @@ fn impersonation(p: &Profile, cookie_clients: u32, c: &L7Config, found: &mut Fou
     let no_footprint = p.pages >= 10 && p.assets == 0;
     if no_footprint && (contradiction.is_some() || !corroboration.is_empty()) {
         corroboration.push(Reason::NoAssets { pages: p.pages });
+    } else if let (Some(why), Some(_)) = (no_script, &contradiction) {
+        corroboration.push(why);
     }
     match contradiction {
         Some(why) if !corroboration.is_empty() || p.requests >= 100 => found.malicious(
@@ -717,8 +748,35 @@ fn impersonation(p: &Profile, cookie_clients: u32, c: &L7Config, found: &mut Fou
             },
         ),
         Some(why) => found.suspicious.push(why),
-        None => found.suspicious.extend(corroboration),
+        None => {
+            for why in corroboration {
+                if !found.suspicious.contains(&why) {
+                    found.suspicious.push(why);
+                }
+            }
+        }
     }
+}
+
+/// A browser by its user agent, with enough page loads to tell, that never fetched one of
+/// the site's scripts or styles nor sent a script-made request: why it runs no JavaScript.
+/// `None` while the site's scripts are not known.
+fn no_script_run(p: &Profile, site: &footprint::SiteModel) -> Option<Reason> {
+    let f = &p.footprint;
+    let claims_browser = p
+        .agent
+        .as_deref()
+        .and_then(crate::browser::claimed)
+        .is_some();
+    let top = site.scripts.first()?;
+    (claims_browser && f.page_loads >= footprint::JUDGED_PAGE_LOADS && !site.runs_scripts(f)).then(
+        || Reason::NoScriptRun {
+            page_loads: f.page_loads,
+            script: top.path.clone(),
+            share: top.share,
+            assets: p.assets,
+        },
+    )
 }
 
 /// Why a client is good, in words.
@@ -839,6 +897,8 @@ pub struct Judged {
     first: Analyzer,
     verdicts: Vec<(ClientKey, Verdict)>,
     lookup: std::collections::HashMap<ClientKey, u32, foldhash::fast::FixedState>,
+    /// What the site's browsers fetch and call after its pages.
+    site: footprint::SiteModel,
     tally: Tally,
 }
 
@@ -850,6 +910,7 @@ impl Judged {
             verdicts,
             lookup,
             tally,
+            ..
         } = self;
         count(first, verdicts, lookup, tally, r);
     }
@@ -967,6 +1028,7 @@ impl Judged {
                 distinct_paths: p.distinct_paths(),
                 pages: p.pages,
                 assets: p.assets,
+                footprint: (p.footprint.page_loads > 0).then(|| self.site.report(&p.footprint)),
                 user_agent: p.agent.as_deref().map(str::to_string),
                 example: p.example.as_deref().map(str::to_string),
             }
@@ -1035,8 +1097,21 @@ impl Judged {
             crawlers,
             good_clients_listed: good_listed,
             groups: self.tally.groups.report(10),
+            footprint: self.footprint_report(),
             attacks: attack_reports,
             clients: listed,
+        }
+    }
+
+    /// The site's footprint and the footprints of the user agents with the most page loads.
+    fn footprint_report(&self) -> FootprintReport {
+        let mut agents = footprint::AgentFootprints::default();
+        for (_, p) in self.first.table.iter() {
+            agents.add(p.agent.as_deref().unwrap_or("-"), &p.footprint, &self.site);
+        }
+        FootprintReport {
+            site: self.site.clone(),
+            user_agents: agents.top(10),
         }
     }
 
@@ -1172,6 +1247,9 @@ pub struct L7Analysis {
     /// The busiest networks (/24, /64), user agents and JA4s, with the share of their requests
     /// from clients judged malicious.
     pub groups: groups::GroupReport,
+    /// What the site's browsers fetch and call after its pages, and how the clients of each
+    /// busy user agent live up to it.
+    pub footprint: FootprintReport,
     /// The attacks, in order of start.
     pub attacks: Vec<L7Attack>,
     /// Every client judged malicious or suspicious, then a sample of good ones.
@@ -1323,6 +1401,15 @@ pub struct Named {
     pub requests: u64,
 }
 
+/// The JavaScript footprint of a log (see [`footprint`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FootprintReport {
+    /// The site's scripts, styles and calls, as learned.
+    pub site: footprint::SiteModel,
+    /// The user agents with the most page loads, and their clients' footprints.
+    pub user_agents: Vec<footprint::AgentFootprint>,
+}
+
 /// A client, its verdict and why, and what it did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientReport {
@@ -1352,6 +1439,8 @@ pub struct ClientReport {
     pub pages: u32,
     /// Scripts, styles and images it fetched.
     pub assets: u32,
+    /// What it did after its pages, when it loaded any.
+    pub footprint: Option<footprint::ClientFootprint>,
     /// Its (first) user agent.
     pub user_agent: Option<String>,
     /// Its first hostile request, shortened.

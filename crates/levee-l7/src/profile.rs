@@ -16,38 +16,7 @@ pub enum ClientKey {
     Name(u64),
 }
 
-/// A distinct-count estimator in 256 bits (linear counting): exact-ish up to a few dozen
-/// values, within about 10 % up to several hundred, saturating near 1 400.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Bits256([u64; 4]);
-
-impl Bits256 {
-    /// Counts a value's hash.
-    #[inline]
-    pub fn insert(&mut self, h: u64) {
-        // Multiplied first: the top bits of a fast hash of a short key are not uniform.
-        let b = (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
-        self.0[b >> 6] |= 1 << (b & 63);
-    }
-
-    /// Counts the values `other` counted too.
-    pub fn union(&mut self, other: &Bits256) {
-        for (w, o) in self.0.iter_mut().zip(other.0) {
-            *w |= o;
-        }
-    }
-
-    /// The distinct values counted (estimated).
-    pub fn estimate(&self) -> u32 {
-        let set: u32 = self.0.iter().map(|w| w.count_ones()).sum();
-        let zeros = 256 - set;
-        if zeros == 0 {
-            // Saturated: at least this many.
-            return 1_420;
-        }
-        (-256.0 * (f64::from(zeros) / 256.0).ln()).round() as u32
-    }
-}
+pub use crate::bits::Bits256;
 
 /// What a client's requests show beyond the request line: header names, TLS fingerprints,
 /// cookies, unfinished header blocks.
@@ -101,7 +70,7 @@ static NO_STACK: Stack = Stack {
     mismatch_example: None,
     ja4: None,
     with_cookie: 0,
-    cookies: Bits256([0; 4]),
+    cookies: Bits256::EMPTY,
     cookie_hash: None,
     cookies_given: 0,
 };
@@ -146,6 +115,8 @@ pub struct Profile {
     pub assets: u32,
     /// Requests of pages.
     pub pages: u32,
+    /// What it did after its pages: its JavaScript footprint.
+    pub footprint: crate::footprint::Footprint,
     /// Requests with a `Referer`.
     pub with_referer: u32,
     /// Requests without a user agent.
@@ -231,14 +202,15 @@ fn is_login(path: &str) -> bool {
 }
 
 impl Profile {
-    /// Adds a request (its hostile categories already found).
+    /// Adds a request (its hostile categories already found); returns what it teaches the
+    /// site's footprint.
     pub fn add(
         &mut self,
         r: &Request<'_>,
         hostile: u32,
         why: impl FnOnce() -> Option<String>,
         hasher: &foldhash::fast::FixedState,
-    ) {
+    ) -> crate::footprint::Learned {
         let ts = r.ts.unwrap_or(0);
         if self.requests == 0 {
             self.first = ts;
@@ -298,7 +270,8 @@ impl Profile {
             self.absolute += 1;
         }
         let path = r.path();
-        self.paths.insert(hasher.hash_one(path));
+        let path_hash = hasher.hash_one(path);
+        self.paths.insert(path_hash);
         if let Some(q) = r.query() {
             self.with_query += 1;
             self.queries.insert(hasher.hash_one(q));
@@ -306,6 +279,8 @@ impl Profile {
         let (asset, page) = path_kind(path);
         self.assets += u32::from(asset);
         self.pages += u32::from(page);
+        let fetch = crate::footprint::fetch_of(method, path, asset, page);
+        let learned = self.footprint.add(ts, fetch, path_hash);
         self.with_referer += u32::from(r.referer.is_some());
         match &r.user_agent {
             Some(ua) => {
@@ -331,6 +306,7 @@ impl Profile {
                 self.example_why = why().map(|w| keep(&w));
             }
         }
+        learned
     }
 
     /// The hostile categories of a user agent of hash `h`, from `scan` unless it is the one

@@ -158,6 +158,18 @@ pub enum Reason {
         /// Pages fetched.
         pages: u32,
     },
+    /// A browser by its user agent whose page loads are never followed by one of the site's
+    /// scripts or styles nor by a script-made request (see [`crate::footprint`]).
+    NoScriptRun {
+        /// Page loads.
+        page_loads: u32,
+        /// The script or style the site's browsers fetch most.
+        script: String,
+        /// Share of the clients that render pages that fetch it.
+        share: f64,
+        /// Subresources it did fetch (images, fonts, other scripts).
+        assets: u32,
+    },
     /// Claims to be a browser but sends a script's headers.
     ScriptHeaders {
         /// Requests whose header order contradicts the claim.
@@ -296,6 +308,30 @@ impl Reason {
             Reason::OptionsOnly { options } => {
                 write!(f, "{options} OPTIONS request(s) and little else")
             }
+            Reason::FalseCrawler { .. }
+            | Reason::UnverifiedCrawler { .. }
+            | Reason::ScriptingTool { .. }
+            | Reason::NoAgent { .. }
+            | Reason::ManyAgents { .. }
+            | Reason::NoJavaScriptFootprint { .. }
+            | Reason::NoScriptRun { .. }
+            | Reason::ScriptHeaders { .. }
+            | Reason::NonBrowserTls { .. }
+            | Reason::SharedCookie { .. }
+            | Reason::MadeUpCookies { .. }
+            | Reason::CookieNeverReturned { .. }
+            | Reason::NoAssets { .. }
+            | Reason::Impersonation { .. } => self.fmt_agent(f),
+            Reason::Pace { .. } | Reason::Browsing { .. } | Reason::VerifiedCrawler { .. } => {
+                self.fmt_good(f)
+            }
+        }
+    }
+
+    /// The sentence of a reason about what the client claims to be and whether it lives up to
+    /// it: its user agent, its stack, its cookies, its footprint.
+    fn fmt_agent(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Reason::FalseCrawler {
                 name,
                 operator,
@@ -323,6 +359,24 @@ impl Reason {
                 "a browser by its user agent, but {pages} pages and not one script, style or \
                  image: no JavaScript footprint"
             ),
+            Reason::NoScriptRun {
+                page_loads,
+                script,
+                share,
+                assets,
+            } => {
+                write!(
+                    f,
+                    "a browser by its user agent, but {page_loads} page loads and not one of the \
+                     site's scripts or styles (`{script}`, fetched by {:.0}% of the clients that \
+                     render its pages) nor a script-made request",
+                    share * 100.0
+                )?;
+                if *assets > 0 {
+                    write!(f, " ({assets} other assets fetched)")?;
+                }
+                f.write_str(": it runs no JavaScript")
+            }
             Reason::ScriptHeaders {
                 mismatches,
                 of,
@@ -357,9 +411,7 @@ impl Reason {
                 contradiction,
                 corroboration,
             } => impersonation(f, contradiction, corroboration),
-            Reason::Pace { .. } | Reason::Browsing { .. } | Reason::VerifiedCrawler { .. } => {
-                self.fmt_good(f)
-            }
+            _ => self.fmt_judged(f),
         }
     }
 
@@ -462,5 +514,24 @@ mod tests {
             "claims to be a browser but its TLS hello is not a browser's (t13d1516h2 is curl's); \
              12 pages and not one script, style or image"
         );
+    }
+
+    #[test]
+    fn a_browser_that_runs_no_script_names_the_script_it_never_fetched() {
+        let r = |assets| Reason::NoScriptRun {
+            page_loads: 40,
+            script: "/static/app.js".into(),
+            share: 0.974,
+            assets,
+        };
+        assert_eq!(
+            r(0).to_string(),
+            "a browser by its user agent, but 40 page loads and not one of the site's scripts or \
+             styles (`/static/app.js`, fetched by 97% of the clients that render its pages) nor a \
+             script-made request: it runs no JavaScript"
+        );
+        assert!(r(38)
+            .to_string()
+            .ends_with("script-made request (38 other assets fetched): it runs no JavaScript"));
     }
 }

@@ -158,6 +158,7 @@ pub fn analysis(input: &str, files: &[LogSource], malformed: u64, a: &L7Analysis
             );
         }
     }
+    footprint_lines(&mut o, a);
     let shown: Vec<_> = a
         .clients
         .iter()
@@ -226,6 +227,67 @@ pub fn summary(s: &LogsSummary) -> String {
         );
     }
     o
+}
+
+/// The JavaScript footprint: what the site's browsers fetch and call after its pages, and how
+/// the clients of the user agents with the most page loads live up to it.
+fn footprint_lines(o: &mut String, a: &L7Analysis) {
+    let site = &a.footprint.site;
+    if site.scripts.is_empty() {
+        return;
+    }
+    let list = |paths: &[levee_l7::footprint::SitePath]| {
+        paths
+            .iter()
+            .take(4)
+            .map(|p| format!("{} ({:.0}%)", p.path, 100.0 * p.share))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        o,
+        "\nJavaScript footprint: of {} clients that render pages, most fetch {}",
+        site.rendering_clients,
+        list(&site.scripts)
+    );
+    if !site.calls.is_empty() {
+        let _ = writeln!(
+            o,
+            "  and of {} that run scripts, most call {}",
+            site.scripting_clients,
+            list(&site.calls)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  user agents with the most page loads (page loads, clients, share running scripts, \
+         share of page loads followed, mean delay):"
+    );
+    for u in a.footprint.user_agents.iter().take(5) {
+        // Its start and its end: browsers' agents differ at both.
+        let chars: Vec<char> = u.user_agent.chars().collect();
+        let agent: String = if chars.len() > 60 {
+            let mut a: String = chars[..28].iter().collect();
+            a.push('…');
+            a.extend(&chars[chars.len() - 31..]);
+            a
+        } else {
+            chars.iter().collect()
+        };
+        let runs = u
+            .runs_scripts_share
+            .map_or("-".to_string(), |s| format!("{:.0}%", 100.0 * s));
+        let delay = u
+            .mean_follow_ms
+            .map_or("-".to_string(), |ms| format!("{ms} ms"));
+        let _ = writeln!(
+            o,
+            "  {agent:<62} {:>8} {:>6} {runs:>5} {:>5.0}% {delay:>8}",
+            u.page_loads,
+            u.clients,
+            100.0 * u.followed_share
+        );
+    }
 }
 
 /// A line per crawler claimed by some client: how many, and how their claims stand.

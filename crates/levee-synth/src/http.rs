@@ -23,8 +23,9 @@ use crate::SynthError;
 pub const HTTP_ATTACKS: [&str; 4] = ["http-flood", "login-abuse", "cache-busting", "http-scanner"];
 
 /// Attacks made on request, not part of `http-mix`: `bad-bot`, a pool of scrapers posing as
-/// Chrome, each below every rate threshold, fetching product pages without their assets. In a
-/// log only their missing JavaScript footprint shows; in a capture their header order, their
+/// Chrome, each below every rate threshold, fetching product pages and each product's photo,
+/// never a script or the beacon a browser's scripts send. In a log only their missing
+/// JavaScript footprint shows; in a capture their header order, their
 /// cookie (one session's, copied to every address) and their refusal of new cookies give them
 /// away. `search-flood`: bots running searches at about 100 a minute each, far below the
 /// flood rate of a page, labelled `http-flood`.
@@ -99,6 +100,8 @@ const WORDS: &[&str] = &[
     "hiking", "summer", "winter", "gift",
 ];
 const SITE: &str = "https://shop.example";
+/// The analytics beacon the shop's script sends after every page view.
+const BEACON: &str = "/api/collect";
 const SCANNER_PATHS: &[&str] = &[
     "/.env",
     "/.git/config",
@@ -157,9 +160,11 @@ enum Kind {
     Scanner {
         next: usize,
     },
-    /// A scraper posing as a browser: product pages only, at a pace below any flood threshold.
+    /// A scraper posing as a browser: product pages and their photos, at a pace below any
+    /// flood threshold; no script is ever run.
     Scraper {
         next_product: u32,
+        photo_due: bool,
     },
     /// A bot running searches, each new, at about 100 a minute: far below the flood rate, but
     /// every one an expensive query.
@@ -276,6 +281,7 @@ pub(crate) fn generate_requests(
                 },
                 "bad-bot" => Kind::Scraper {
                     next_product: rng.random_range(1..5000),
+                    photo_due: false,
                 },
                 _ => Kind::Scanner { next: 0 },
             };
@@ -455,6 +461,22 @@ fn browse(s: Browsing<'_>, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
         login,
     } = s;
     if let Some(asset) = assets.pop() {
+        if asset == BEACON {
+            // The page's script reporting the view: sent after the page's assets.
+            let line = Line {
+                method: "POST",
+                target: asset,
+                status: 204,
+                bytes: 0,
+                referer: Some(format!("{SITE}{page}")),
+            };
+            let next = if assets.is_empty() {
+                at + ns(1.0 + exp(rng, 20.0))
+            } else {
+                at + ns(rng.random_range(0.005..0.12))
+            };
+            return (Some(line), Some(next));
+        }
         let revalidate = *cached && rng.random_bool(0.3);
         let line = Line {
             method: "GET",
@@ -500,7 +522,11 @@ fn browse(s: Browsing<'_>, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
     *page = target.clone();
     if method == "GET" {
         // What the page needs: the first page fetches everything, later pages new
-        // images only; the browser keeps the rest in its cache.
+        // images only; the browser keeps the rest in its cache. Its script reports the view
+        // last (popped last), unless an ad blocker keeps it from it.
+        if rng.random_bool(0.9) {
+            assets.push(BEACON.to_string());
+        }
         let images = rng.random_range(2..7);
         for _ in 0..images {
             assets.push(format!("/img/{}.jpg", rng.random_range(1..20_000)));
@@ -575,8 +601,22 @@ fn step(actor: &mut Actor, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
             };
             (Some(line), Some(at + ns(exp(rng, actor.interval))))
         }
-        Kind::Scraper { next_product } => {
+        Kind::Scraper {
+            next_product,
+            photo_due,
+        } => {
+            if std::mem::take(photo_due) {
+                let line = Line {
+                    method: "GET",
+                    target: format!("/img/p{next_product}.jpg"),
+                    status: 200,
+                    bytes: rng.random_range(20_000..90_000),
+                    referer: Some(format!("{SITE}/products/{next_product}")),
+                };
+                return (Some(line), Some(at + ns(exp(rng, actor.interval))));
+            }
             *next_product = *next_product % 5000 + 1;
+            *photo_due = true;
             let line = Line {
                 method: "GET",
                 target: format!("/products/{next_product}"),
@@ -584,7 +624,7 @@ fn step(actor: &mut Actor, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
                 bytes: rng.random_range(20_000..60_000),
                 referer: None,
             };
-            (Some(line), Some(at + ns(exp(rng, actor.interval))))
+            (Some(line), Some(at + ns(rng.random_range(0.05..0.4))))
         }
         Kind::Searcher => {
             // Popular terms again and again: the queries repeat (a cache would serve them).

@@ -243,6 +243,9 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
         why.contains("different addresses: a copied session"),
         "{why}"
     );
+    // Product pages and their photos, never the shop's script nor its beacon.
+    assert!(why.contains("runs no JavaScript"), "{why}");
+    assert_eq!(scraper["footprint"]["runs_scripts"], false, "{scraper}");
     assert!(
         scraper["peak_per_minute"].as_u64().unwrap() < 60,
         "{scraper}"
@@ -309,7 +312,7 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
                 let c = l[client.as_str()];
                 assert_eq!(c["verdict"], "suspicious", "{c}");
                 assert!(
-                    c["reasons"].to_string().contains("no JavaScript footprint"),
+                    c["reasons"].to_string().contains("runs no JavaScript"),
                     "{c}"
                 );
             }

@@ -658,7 +658,8 @@ fn cloudflare_logs_with_ja4_unmask_scrapers_posing_as_browsers() {
                 assert_eq!(c["vector"], "bad-bot", "{c}");
                 let why = c["reasons"].to_string();
                 assert!(why.contains("its TLS hello is not a browser's"), "{why}");
-                assert!(why.contains("not one script, style or image"), "{why}");
+                // Product pages and their photos, never a script: no browser.
+                assert!(why.contains("runs no JavaScript"), "{why}");
                 scrapers += 1;
             }
             "benign" | "crawler" => {
@@ -1022,4 +1023,115 @@ fn assert_one_threads_analysis(inputs: &[std::path::PathBuf]) -> Option<i32> {
         );
     }
     *code
+}
+
+#[test]
+fn a_browser_that_never_runs_the_sites_scripts_is_told_by_its_footprint() {
+    let dir = scratch("logs-footprint");
+    let log = dir.join("shop.log");
+    let o = run(levee()
+        .args([
+            "synth",
+            "--http",
+            "--scenario",
+            "http-mix+bad-bot",
+            "--seed",
+            "4",
+        ])
+        .args([
+            "--duration",
+            "600",
+            "--sessions-per-second",
+            "2",
+            "--force",
+            "--out",
+        ])
+        .arg(&log));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let truth = client_labels(&dir.join("shop.log.labels.csv"));
+    let o = run(levee().args(["analyze", "--json"]).arg(&log));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+    // What the shop's browsers do after a page is learned from them: its script and style,
+    // and the beacon its script sends.
+    let site = &a["footprint"]["site"];
+    let paths = |k: &str| -> Vec<(String, f64)> {
+        site[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["path"].as_str().unwrap().to_string(),
+                    p["share"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let scripts = paths("scripts");
+    assert!(
+        scripts
+            .iter()
+            .any(|(p, s)| p == "/static/app.4f1c2e.js" && *s > 0.9),
+        "{site}"
+    );
+    assert!(
+        scripts.iter().all(|(p, _)| !p.starts_with("/img/")),
+        "{site}"
+    );
+    assert_eq!(paths("calls")[0].0, "/api/collect", "{site}");
+    // The scrapers fetch product pages and photos, like a browser, and never run a script.
+    let judged = clients_by_ip(&a);
+    let mut scrapers = 0;
+    for (client, label) in &truth {
+        let c = judged.get(client.as_str());
+        match label.as_str() {
+            "bad-bot" => {
+                let c = c.unwrap();
+                assert_eq!(c["verdict"], "suspicious", "{c}");
+                assert!(
+                    c["reasons"].to_string().contains("runs no JavaScript"),
+                    "{c}"
+                );
+                let f = &c["footprint"];
+                assert_eq!(f["runs_scripts"], false, "{c}");
+                assert!(c["assets"].as_u64().unwrap() >= 10, "{c}");
+                assert_eq!(f["site_scripts"], "0 of 2", "{c}");
+                scrapers += 1;
+            }
+            // No person is suspected of running no script.
+            "benign" => {
+                if let Some(c) = c {
+                    assert!(
+                        !c["reasons"].to_string().contains("runs no JavaScript"),
+                        "{c}"
+                    );
+                    if c["footprint"]["page_loads"].as_u64() >= Some(10) {
+                        assert_eq!(c["footprint"]["runs_scripts"], true, "{c}");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(scrapers, 25);
+    // Per user agent: the scrapers' Chrome runs scripts less often than the other browsers.
+    let agents = a["footprint"]["user_agents"].as_array().unwrap();
+    let share = |needle: &str| {
+        agents
+            .iter()
+            .find(|u| {
+                let ua = u["user_agent"].as_str().unwrap();
+                ua.contains(needle) && !ua.contains("Edg/")
+            })
+            .and_then(|u| u["runs_scripts_share"].as_f64())
+            .unwrap_or_else(|| panic!("{needle}: {agents:?}"))
+    };
+    assert!(share("Windows NT 10.0; Win64; x64) AppleWebKit") < share("Firefox/133"));
+    let text = run(levee().arg("analyze").arg(&log));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("JavaScript footprint: of ") && text.contains("most call /api/collect ("),
+        "{text}"
+    );
 }
