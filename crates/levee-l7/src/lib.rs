@@ -330,14 +330,22 @@ impl Analyzer {
 
     /// One profiled client's verdict as its requests so far make it: its level, its vector
     /// (an index of [`VECTORS`]) and why. `None` for a client not profiled.
+    /// `site` is the site's footprint so far ([`Analyzer::site_model`], made once for many
+    /// clients).
     pub(crate) fn verdict_so_far(
         &self,
         key: &ClientKey,
+        site: &footprint::SiteModel,
     ) -> Option<(Level, Option<usize>, Vec<Reason>)> {
         let p = self.table.lookup(key)?;
         let shared = p.stack().cookie_hash.map_or(0, |c| self.cookies.clients(c));
-        let v = judge_one(key, p, shared, &self.config, &self.site.model(), None);
+        let v = judge_one(key, p, shared, &self.config, site, None);
         Some((v.level, v.vector, v.reasons))
+    }
+
+    /// What the site's browsers fetch and call after its pages, as learned so far.
+    pub(crate) fn site_model(&self) -> footprint::SiteModel {
+        self.site.model()
     }
 
     /// A profiled client's profile.

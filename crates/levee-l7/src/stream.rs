@@ -202,6 +202,7 @@ impl L7Stream {
     /// Judges the clients touched, at log time `at`, and tells what changed.
     fn decide(&mut self, at: i64) {
         let touched = std::mem::take(&mut self.touched);
+        let site = self.analyzer.site_model();
         for key in touched {
             let Some(p) = self.analyzer.profile(&key) else {
                 continue;
@@ -211,7 +212,8 @@ impl L7Stream {
                 self.touched.insert(key); // judged when it is old enough
                 continue;
             }
-            let Some((Level::Malicious, Some(v), reasons)) = self.analyzer.verdict_so_far(&key)
+            let Some((Level::Malicious, Some(v), reasons)) =
+                self.analyzer.verdict_so_far(&key, &site)
             else {
                 continue;
             };
