@@ -1,10 +1,39 @@
 //! Any bytes as an access log, in each format levee reads (detected, combined, JSON lines, an
 //! nginx `log_format`, an Apache `LogFormat`): every line is a request or a malformed line
-//! with its number, never a panic, and the counts add up. Attackers write these lines.
+//! with its number, never a panic, and the counts add up; read again in two shares of its
+//! clients (as `analyze --threads 2` reads it), each line is read by one share exactly.
+//! Attackers write these lines.
 #![no_main]
 
-use levee_logs::{Entry, FormatSpec, LogReader};
+use levee_logs::{Entry, FormatSpec, LogReader, ReadStats, Share};
 use libfuzzer_sys::fuzz_target;
+
+/// Reads `log` in `share`: its stats, and the requests and malformed lines it gave; `None`
+/// when the reading stopped on an error.
+fn read(log: &[u8], spec: FormatSpec, share: Share) -> Option<(ReadStats, u64, u64)> {
+    let mut reader =
+        LogReader::from_reader("fuzz.log".into(), Box::new(std::io::Cursor::new(log.to_vec())), spec).ok()?;
+    reader.set_share(share);
+    let (mut requests, mut malformed) = (0u64, 0u64);
+    while let Some(entry) = reader.next_entry() {
+        match entry {
+            Ok(Entry::Request(r)) => {
+                assert!(share.holds(&r.client));
+                requests += 1;
+            }
+            Ok(Entry::Malformed { line, .. }) => {
+                malformed += 1;
+                assert!(line >= 1);
+            }
+            Ok(Entry::Elsewhere) => assert!(!share.is_whole()),
+            Err(_) => return None,
+        }
+    }
+    let s = reader.stats();
+    assert_eq!(s.requests, requests);
+    assert_eq!(s.malformed, malformed);
+    Some((s, requests, malformed))
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, log)) = data.split_first() else {
@@ -19,21 +48,15 @@ fuzz_target!(|data: &[u8]| {
         ),
         _ => FormatSpec::Apache("%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %D".into()),
     };
-    let Ok(mut reader) = LogReader::from_reader("fuzz.log".into(), Box::new(std::io::Cursor::new(log.to_vec())), spec) else {
+    let Some((whole, requests, malformed)) = read(log, spec.clone(), Share::WHOLE) else {
         return;
     };
-    let (mut requests, mut malformed) = (0u64, 0u64);
-    while let Some(entry) = reader.next_entry() {
-        match entry {
-            Ok(Entry::Request(_)) => requests += 1,
-            Ok(Entry::Malformed { line, .. }) => {
-                malformed += 1;
-                assert!(line >= 1);
-            }
-            Err(_) => break,
-        }
+    let (mut shared_requests, mut shared_malformed) = (0, 0);
+    for index in 0..2 {
+        let (s, r, m) = read(log, spec.clone(), Share { index, of: 2 }).expect("a share reads what the whole read");
+        assert_eq!((s.lines, s.skipped), (whole.lines, whole.skipped));
+        shared_requests += r;
+        shared_malformed += m;
     }
-    let s = reader.stats();
-    assert_eq!(s.requests, requests);
-    assert_eq!(s.malformed, malformed);
+    assert_eq!((shared_requests, shared_malformed), (requests, malformed));
 });

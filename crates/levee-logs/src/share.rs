@@ -32,9 +32,19 @@ impl Share {
         self.holds_bytes(client.as_bytes())
     }
 
-    /// Whether the client field `client`, as the line's bytes hold it, is this share's.
+    /// Whether the client field `client`, as the line's bytes hold it, is this share's. A
+    /// field that is not UTF-8 is taken as the reader takes the line, with U+FFFD for bad
+    /// bytes, so that its share is the one of the client the parsed request names.
     pub fn holds_bytes(&self, client: &[u8]) -> bool {
-        self.is_whole() || share_of(client, self.of) == self.index
+        if self.is_whole() {
+            return true;
+        }
+        let share = if client.is_ascii() {
+            share_of(client, self.of)
+        } else {
+            share_of(String::from_utf8_lossy(client).as_bytes(), self.of)
+        };
+        share == self.index
     }
 }
 
