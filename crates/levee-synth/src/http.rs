@@ -461,33 +461,28 @@ fn browse(s: Browsing<'_>, rng: &mut ChaCha8Rng, at: i64) -> (Option<Line>, Opti
         login,
     } = s;
     if let Some(asset) = assets.pop() {
-        if asset == BEACON {
+        let line = if asset == BEACON {
             // The page's script reporting the view: sent after the page's assets.
-            let line = Line {
+            Line {
                 method: "POST",
                 target: asset,
                 status: 204,
                 bytes: 0,
                 referer: Some(format!("{SITE}{page}")),
-            };
-            let next = if assets.is_empty() {
-                at + ns(1.0 + exp(rng, 20.0))
-            } else {
-                at + ns(rng.random_range(0.005..0.12))
-            };
-            return (Some(line), Some(next));
-        }
-        let revalidate = *cached && rng.random_bool(0.3);
-        let line = Line {
-            method: "GET",
-            target: asset,
-            status: if revalidate { 304 } else { 200 },
-            bytes: if revalidate {
-                0
-            } else {
-                rng.random_range(800..90_000)
-            },
-            referer: Some(format!("{SITE}{page}")),
+            }
+        } else {
+            let revalidate = *cached && rng.random_bool(0.3);
+            Line {
+                method: "GET",
+                target: asset,
+                status: if revalidate { 304 } else { 200 },
+                bytes: if revalidate {
+                    0
+                } else {
+                    rng.random_range(800..90_000)
+                },
+                referer: Some(format!("{SITE}{page}")),
+            }
         };
         let next = if assets.is_empty() {
             at + ns(1.0 + exp(rng, 20.0))

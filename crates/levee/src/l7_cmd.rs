@@ -65,6 +65,18 @@ impl Source {
         first: bool,
         f: impl FnMut(&levee_logs::Request<'_>),
     ) -> anyhow::Result<LogsRead> {
+        self.read(first, |pass, logs, terminal| {
+            self.requests.each(pass, logs, terminal, f)
+        })
+    }
+
+    /// Runs a reading of the requests (`read` gets the pass and the observers of logs and
+    /// captures) and turns what stops it into the command's error.
+    fn read<T>(
+        &self,
+        first: bool,
+        read: impl FnOnce(u8, &LogTerminal, &input::Terminal) -> Result<T, RequestsError>,
+    ) -> anyhow::Result<T> {
         let pass = if first { 1 } else { 2 };
         let terminal = input::Terminal::new(&self.args, pass);
         let logs = LogTerminal {
@@ -73,12 +85,10 @@ impl Source {
                 Requests::Captures(_) => None,
             },
         };
-        self.requests
-            .each(pass, &logs, &terminal, f)
-            .map_err(|e| match e {
-                RequestsError::NoRequests(e) => no_requests(e),
-                RequestsError::Read(e) => terminal.error(e),
-            })
+        read(pass, &logs, &terminal).map_err(|e| match e {
+            RequestsError::NoRequests(e) => no_requests(e),
+            RequestsError::Read(e) => terminal.error(e),
+        })
     }
 }
 
@@ -91,20 +101,10 @@ impl Source {
         workers: Vec<W>,
         each: impl Fn(&mut W, &levee_logs::Request<'_>) + Sync,
     ) -> anyhow::Result<(LogsRead, Vec<W>)> {
-        let pass = if first { 1 } else { 2 };
-        let terminal = input::Terminal::new(&self.args, pass);
-        let logs = LogTerminal {
-            spool: match &self.requests {
-                Requests::Logs { spool, .. } => spool.clone(),
-                Requests::Captures(_) => None,
-            },
-        };
-        self.requests
-            .each_shared(pass, &logs, &terminal, workers, each)
-            .map_err(|e| match e {
-                RequestsError::NoRequests(e) => no_requests(e),
-                RequestsError::Read(e) => terminal.error(e),
-            })
+        self.read(first, |pass, logs, terminal| {
+            self.requests
+                .each_shared(pass, logs, terminal, workers, each)
+        })
     }
 }
 
