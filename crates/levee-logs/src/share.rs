@@ -73,12 +73,19 @@ pub fn share_of(client: &[u8], of: u32) -> u32 {
     (((mixed >> 32) * u64::from(of)) >> 32) as u32
 }
 
-/// The first space-separated word of a line: the client field of common and combined logs.
+/// The first space-separated word of a line: the client field of common and combined logs,
+/// exactly as the parser takes it (only the line's end, `\n` and `\r`, is cut; a `\r` or a
+/// tab inside the word stays part of it, or the line would be dealt by another client's name).
 pub(crate) fn first_word(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|&c| c != b'\n' && c != b'\r')
+        .map_or(0, |i| i + 1);
+    let line = &line[..end];
     let start = line.iter().position(|&c| c != b' ').unwrap_or(line.len());
     let rest = &line[start..];
     let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
-    rest[..end].trim_ascii_end()
+    &rest[..end]
 }
 
 #[cfg(test)]
@@ -126,5 +133,13 @@ mod tests {
         assert_eq!(first_word(b"  1.2.3.4 - - [x]"), b"1.2.3.4");
         assert_eq!(first_word(b"1.2.3.4\r\n"), b"1.2.3.4");
         assert_eq!(first_word(b""), b"");
+        // A carriage return inside the field is part of it, as the parser reads it (found by
+        // the fuzz target: the line was dealt by "-" and parsed as client "-\r").
+        assert_eq!(
+            first_word(b"-\r [x\r] - - [01/Feb/2026:00:00:00 +0000]\n"),
+            b"-\r"
+        );
+        assert_eq!(first_word(b"-\t\r\n"), b"-\t");
+        assert_eq!(first_word(b"\r\n"), b"");
     }
 }
