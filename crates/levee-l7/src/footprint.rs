@@ -130,6 +130,8 @@ pub struct Footprint {
     pub calls: u32,
     /// Which endpoints (hashes of their paths).
     pub call_paths: Bits256,
+    /// Page loads after its first script or call: pages its scripts had the time to run on.
+    pub pages_after_script: u32,
     /// The last page load's time, while no request has followed it yet.
     awaiting_since: Option<i64>,
 }
@@ -166,6 +168,7 @@ impl Footprint {
         match fetch {
             Fetch::Page => {
                 self.page_loads += 1;
+                self.pages_after_script += u32::from(self.scripts + self.calls > 0);
                 self.awaiting_since = Some(ts);
             }
             Fetch::Script | Fetch::Asset | Fetch::Call => {
@@ -267,9 +270,44 @@ pub struct SiteFootprint {
     rendering: u32,
     /// Clients that fetched a script or style or sent a call.
     scripting: u32,
+    /// The names of the cookies clients send, and how many clients send each.
+    cookies: PathClients,
+    /// The names of the cookies the site's responses set (whether a name is set is all
+    /// that matters, not how often).
+    set: PathClients,
+    /// Whether any request said which cookies its response set (captures, some logs).
+    set_known: bool,
+    /// Clients that run scripts and send cookies.
+    keeping: u32,
 }
 
 impl SiteFootprint {
+    /// Learns that a client sent the cookie `name` (of hash `hash`) for the first time.
+    pub fn learn_cookie(&mut self, hash: u64, name: &str) {
+        self.cookies.add(hash, name);
+    }
+
+    /// Learns the names of the cookies a response set (perhaps none).
+    pub fn learn_set<'n>(
+        &mut self,
+        names: impl Iterator<Item = &'n str>,
+        hasher: &foldhash::fast::FixedState,
+    ) {
+        use std::hash::BuildHasher;
+        self.set_known = true;
+        for name in names {
+            let h = hasher.hash_one(name);
+            if !self.set.by_hash.contains_key(&h) {
+                self.set.add(h, name);
+            }
+        }
+    }
+
+    /// Learns that one more client runs scripts and sends cookies.
+    pub fn learn_keeping(&mut self) {
+        self.keeping += 1;
+    }
+
     /// Learns from what a client's request taught (`path` is the request's path).
     pub fn learn(&mut self, learned: Learned, path: &str) {
         self.rendering += u32::from(learned.first_render);
@@ -288,6 +326,10 @@ impl SiteFootprint {
         self.calls.absorb(other.calls);
         self.rendering += other.rendering;
         self.scripting += other.scripting;
+        self.cookies.absorb(other.cookies);
+        self.set.absorb(other.set);
+        self.set_known |= other.set_known;
+        self.keeping += other.keeping;
     }
 
     /// The site's scripts, styles and calls.
@@ -297,7 +339,29 @@ impl SiteFootprint {
             calls: self.calls.common(self.scripting, SITE_SHARE),
             rendering_clients: self.rendering,
             scripting_clients: self.scripting,
+            script_cookies: self.script_cookies(),
+            cookie_keeping_clients: self.keeping,
         }
+    }
+
+    /// The cookies most clients that run scripts and keep cookies send, and that no
+    /// response sets: the site's scripts set them. Unknown (none) unless the requests said
+    /// which cookies their responses set: a cookie the server sets comes back from any
+    /// client that keeps cookies, scripts or not.
+    fn script_cookies(&self) -> Vec<SiteCookie> {
+        if !self.set_known {
+            return Vec::new();
+        }
+        self.cookies
+            .common(self.keeping, SITE_SHARE)
+            .into_iter()
+            .filter(|c| !self.set.by_hash.contains_key(&c.hash))
+            .map(|c| SiteCookie {
+                hash: c.hash,
+                name: c.path,
+                share: c.share,
+            })
+            .collect()
     }
 }
 
@@ -313,6 +377,18 @@ pub struct SitePath {
     pub share: f64,
 }
 
+/// A cookie the site's scripts set, and the share of the clients that run scripts and keep
+/// cookies that send it back.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteCookie {
+    #[serde(skip)]
+    hash: u64,
+    /// Its name.
+    pub name: String,
+    /// Share of the clients that run scripts and send cookies that send it.
+    pub share: f64,
+}
+
 /// The site's footprint as learned: what most browsers fetch and call after its pages.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SiteModel {
@@ -324,6 +400,11 @@ pub struct SiteModel {
     pub rendering_clients: u32,
     /// Clients that fetched a script or style or sent a call.
     pub scripting_clients: u32,
+    /// Cookies that the site's scripts set (sent back by most clients that run scripts and
+    /// keep cookies, set by no response); empty when the responses' cookies are not known.
+    pub script_cookies: Vec<SiteCookie>,
+    /// Clients that run scripts and send cookies.
+    pub cookie_keeping_clients: u32,
 }
 
 impl SiteModel {
@@ -354,8 +435,15 @@ impl SiteModel {
         scripts > 0 || calls > 0 || (self.calls.is_empty() && f.calls > 0)
     }
 
-    /// A client's footprint as reported.
-    pub fn report(&self, f: &Footprint) -> ClientFootprint {
+    /// Whether a client whose cookie names are `sent` sent back one of the cookies the
+    /// site's scripts set; `None` when none is known.
+    pub fn returns_script_cookie(&self, sent: &Bits256) -> Option<bool> {
+        (!self.script_cookies.is_empty())
+            .then(|| self.script_cookies.iter().any(|c| sent.contains(c.hash)))
+    }
+
+    /// A client's footprint as reported; `sent`: the names of the cookies it sent.
+    pub fn report(&self, f: &Footprint, sent: &Bits256) -> ClientFootprint {
         let (scripts, calls) = self.fetched(f);
         ClientFootprint {
             page_loads: f.page_loads,
@@ -366,6 +454,7 @@ impl SiteModel {
             calls: f.calls,
             site_calls: format!("{calls} of {}", self.calls.len()),
             runs_scripts: self.is_known().then(|| self.runs_scripts(f)),
+            returns_script_cookie: self.returns_script_cookie(sent),
         }
     }
 }
@@ -389,6 +478,8 @@ pub struct ClientFootprint {
     pub site_calls: String,
     /// Whether it ran the site's scripts (`null` while the site's scripts are not known).
     pub runs_scripts: Option<bool>,
+    /// Whether it sent back a cookie the site's scripts set (`null` while none is known).
+    pub returns_script_cookie: Option<bool>,
 }
 
 /// The footprint of the clients of one user agent.
@@ -551,7 +642,7 @@ mod tests {
             scraper.add(page * 5_000_000_000 + 50_000_000, Fetch::Asset, h("/i.jpg"));
         }
         assert!(!model.runs_scripts(&scraper));
-        let r = model.report(&scraper);
+        let r = model.report(&scraper, &Bits256::EMPTY);
         assert_eq!(
             (r.site_scripts.as_str(), r.runs_scripts),
             ("0 of 1", Some(false))

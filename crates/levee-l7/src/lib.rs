@@ -323,6 +323,9 @@ impl Analyzer {
             self.site.learn(learned, r.path());
         }
         p.add_stack(r, &self.hasher);
+        if r.cookie.is_some() || r.set_cookies.is_some() {
+            p.teach_cookies(r, &self.hasher, &mut self.site);
+        }
         if let Some(c) = p.stack().cookie_hash.filter(|_| r.cookie.is_some()) {
             self.cookies.add(c, self.hasher.hash_one(key));
         }
@@ -447,7 +450,9 @@ fn judge_one(
     };
     let claim = agent(p, ip, asns, &mut found);
     let crawler = claim.filter(crawlers::CrawlerClaim::verified);
-    let no_script = no_script_run(p, site).filter(|_| crawler.is_none());
+    let no_script = no_script_run(p, site)
+        .or_else(|| script_cookie_missing(p, site))
+        .filter(|_| crawler.is_none());
     if let Some(why) = &no_script {
         found.suspicious.push(why.clone());
     }
@@ -787,6 +792,34 @@ fn no_script_run(p: &Profile, site: &footprint::SiteModel) -> Option<Reason> {
     )
 }
 
+/// A browser by its user agent that fetches the site's scripts, yet in many page loads
+/// after them never sent back a cookie they set: it downloads the scripts without running
+/// them. `None` while no cookie of the site's scripts is known.
+fn script_cookie_missing(p: &Profile, site: &footprint::SiteModel) -> Option<Reason> {
+    let f = &p.footprint;
+    let claims_browser = p
+        .agent
+        .as_deref()
+        .and_then(crate::browser::claimed)
+        .is_some();
+    let top = site.script_cookies.first()?;
+    let returned = site.returns_script_cookie(&p.stack().cookie_names)?;
+    (claims_browser
+        && !returned
+        && f.page_loads >= footprint::JUDGED_PAGE_LOADS
+        && f.pages_after_script >= SCRIPT_COOKIE_PAGES
+        && site.runs_scripts(f))
+    .then(|| Reason::ScriptCookieMissing {
+        page_loads: f.pages_after_script,
+        cookie: top.name.clone(),
+        share: top.share,
+    })
+}
+
+/// Page loads after a client's first script below which a missing script cookie is not
+/// judged: a script sets its cookie as the page runs, and the next page sends it.
+const SCRIPT_COOKIE_PAGES: u32 = 5;
+
 /// Why a client is good, in words.
 fn good_reasons(p: &Profile, crawler: Option<crawlers::CrawlerClaim>) -> Vec<Reason> {
     let mut why = vec![Reason::Pace {
@@ -1036,7 +1069,8 @@ impl Judged {
                 distinct_paths: p.distinct_paths(),
                 pages: p.pages,
                 assets: p.assets,
-                footprint: (p.footprint.page_loads > 0).then(|| self.site.report(&p.footprint)),
+                footprint: (p.footprint.page_loads > 0)
+                    .then(|| self.site.report(&p.footprint, &p.stack().cookie_names)),
                 user_agent: p.agent.as_deref().map(str::to_string),
                 example: p.example.as_deref().map(str::to_string),
             }

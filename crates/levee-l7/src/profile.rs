@@ -50,6 +50,10 @@ pub struct Stack {
     pub cookie_hash: Option<u64>,
     /// Responses that set a cookie (captures).
     pub cookies_given: u32,
+    /// The names of the cookies it sent (hashes).
+    pub cookie_names: Bits256,
+    /// Whether it was counted among the site's clients that run scripts and keep cookies.
+    pub counted_keeping: bool,
 }
 
 impl Stack {
@@ -73,6 +77,8 @@ static NO_STACK: Stack = Stack {
     cookies: Bits256::EMPTY,
     cookie_hash: None,
     cookies_given: 0,
+    cookie_names: Bits256::EMPTY,
+    counted_keeping: false,
 };
 
 /// The profile of one client.
@@ -326,7 +332,7 @@ impl Profile {
     pub fn add_stack(&mut self, r: &Request<'_>, hasher: &foldhash::fast::FixedState) {
         if r.header_incomplete_ns.is_none()
             && r.cookie.is_none()
-            && r.sets_cookie.is_none()
+            && r.set_cookies.is_none()
             && r.ja4.is_none()
             && r.header_names.is_none()
         {
@@ -348,7 +354,7 @@ impl Profile {
             s.cookies.insert(h);
             s.cookie_hash = Some(h);
         }
-        s.cookies_given += u32::from(r.sets_cookie == Some(true));
+        s.cookies_given += u32::from(r.sets_cookie() == Some(true));
         if s.ja4.is_none() {
             if let Some(j) = r.ja4.as_deref() {
                 s.ja4 = Some(keep(j));
@@ -376,6 +382,36 @@ impl Profile {
                     s.mismatch_example = Some(keep(&format!("{why}: JA4 `{j}`")));
                 }
             }
+        }
+    }
+
+    /// Teaches the site's footprint the names of the cookies a request sent and its
+    /// response set: each name the client sends for the first time, every name set, and the
+    /// client once it both runs scripts and sends cookies (see [`crate::footprint`]). Called
+    /// after [`Profile::add_stack`].
+    pub fn teach_cookies(
+        &mut self,
+        r: &Request<'_>,
+        hasher: &foldhash::fast::FixedState,
+        site: &mut crate::footprint::SiteFootprint,
+    ) {
+        if let Some(set) = r.set_cookies.as_deref() {
+            site.learn_set(set.split(',').filter(|n| !n.is_empty()), hasher);
+        }
+        let runs = self.footprint.scripts + self.footprint.calls > 0;
+        let Some(s) = self.stack.as_deref_mut() else {
+            return;
+        };
+        for name in r.cookie_names() {
+            let h = hasher.hash_one(name);
+            if !s.cookie_names.contains(h) {
+                s.cookie_names.insert(h);
+                site.learn_cookie(h, name);
+            }
+        }
+        if runs && s.with_cookie > 0 && !s.counted_keeping {
+            s.counted_keeping = true;
+            site.learn_keeping();
         }
     }
 

@@ -170,6 +170,16 @@ pub enum Reason {
         /// Subresources it did fetch (images, fonts, other scripts).
         assets: u32,
     },
+    /// A browser by its user agent that fetches the site's scripts but never sends back a
+    /// cookie they set (see [`crate::footprint`]).
+    ScriptCookieMissing {
+        /// Page loads after its first script.
+        page_loads: u32,
+        /// The cookie the site's scripts set that most clients send back.
+        cookie: String,
+        /// Share of the clients that run scripts and keep cookies that send it.
+        share: f64,
+    },
     /// Claims to be a browser but sends a script's headers.
     ScriptHeaders {
         /// Requests whose header order contradicts the claim.
@@ -315,6 +325,7 @@ impl Reason {
             | Reason::ManyAgents { .. }
             | Reason::NoJavaScriptFootprint { .. }
             | Reason::NoScriptRun { .. }
+            | Reason::ScriptCookieMissing { .. }
             | Reason::ScriptHeaders { .. }
             | Reason::NonBrowserTls { .. }
             | Reason::SharedCookie { .. }
@@ -377,6 +388,18 @@ impl Reason {
                 }
                 f.write_str(": it runs no JavaScript")
             }
+            Reason::ScriptCookieMissing {
+                page_loads,
+                cookie,
+                share,
+            } => write!(
+                f,
+                "a browser by its user agent that fetches the site's scripts, but in {page_loads} \
+                 page loads after them never sent back the cookie `{cookie}` they set (sent by \
+                 {:.0}% of the clients that run them and keep cookies): it downloads the scripts \
+                 without running them",
+                share * 100.0
+            ),
             Reason::ScriptHeaders {
                 mismatches,
                 of,
@@ -533,5 +556,16 @@ mod tests {
         assert!(r(38)
             .to_string()
             .ends_with("script-made request (38 other assets fetched): it runs no JavaScript"));
+        let cookie = Reason::ScriptCookieMissing {
+            page_loads: 14,
+            cookie: "_sv".into(),
+            share: 0.991,
+        };
+        assert_eq!(
+            cookie.to_string(),
+            "a browser by its user agent that fetches the site's scripts, but in 14 page loads \
+             after them never sent back the cookie `_sv` they set (sent by 99% of the clients \
+             that run them and keep cookies): it downloads the scripts without running them"
+        );
     }
 }

@@ -58,10 +58,35 @@ const JA4: &[&str] = &["JA4", "ja4"];
 /// Written by `levee requests --json`: what a capture tells of a request and a log does not.
 const HEADER_NAMES: &[&str] = &["header_names"];
 const HEADER_INCOMPLETE_MS: &[&str] = &["header_incomplete_ms"];
+/// The names of the cookies the response set, comma-separated, as `levee requests` writes
+/// them (an empty string: none).
+const SET_COOKIE_NAMES: &[&str] = &["set_cookie_names"];
+/// The `Set-Cookie` values themselves, as nginx logs them (`$sent_http_set_cookie`).
+const SET_COOKIE_VALUES: &[&str] = &["sent_http_set_cookie"];
 
 /// Whether a line looks like a JSON object.
 pub fn looks_like(line: &str) -> bool {
     line.trim_start().starts_with('{')
+}
+
+/// The names of the cookies a line says the response set: present but empty (or `-`, as
+/// nginx writes an empty variable) means none; absent, unknown.
+fn set_cookies<'a>(obj: &Map<String, Value>) -> Option<Cow<'a, str>> {
+    let field = |names: &[&str]| {
+        names.iter().find_map(|n| match obj.get(*n)? {
+            Value::String(s) => Some(if s == "-" { "" } else { s.as_str() }),
+            _ => None,
+        })
+    };
+    if let Some(names) = field(SET_COOKIE_NAMES) {
+        return Some(Cow::Owned(names.to_string()));
+    }
+    let values = field(SET_COOKIE_VALUES)?;
+    Some(Cow::Owned(
+        crate::request::set_cookie_names(values)
+            .collect::<Vec<_>>()
+            .join(","),
+    ))
 }
 
 /// Parses one line.
@@ -117,6 +142,7 @@ pub fn parse<'a>(line: &'a str, times: &mut TimeCache) -> Result<Request<'a>, Li
         ja4: text(JA4),
         header_names: text(HEADER_NAMES),
         header_incomplete_ns: number(HEADER_INCOMPLETE_MS).map(|ms| (ms * 1e6) as i64),
+        set_cookies: set_cookies(&obj),
         protocol: text(PROTOCOL),
         ..Default::default()
     };
@@ -190,5 +216,30 @@ mod tests {
             &mut t
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_cookies_a_response_set_are_read_when_the_line_says() {
+        let mut t = TimeCache::default();
+        let base = r#"{"remote_addr":"10.1.2.3","request":"GET / HTTP/1.1","#;
+        let mut names = |rest: &str| {
+            let line = format!("{base}{rest}");
+            parse(&line, &mut t)
+                .unwrap()
+                .set_cookies
+                .map(|c| c.into_owned())
+        };
+        assert_eq!(
+            names(r#""set_cookie_names":"sid,_ga"}"#).as_deref(),
+            Some("sid,_ga")
+        );
+        assert_eq!(names(r#""set_cookie_names":""}"#).as_deref(), Some(""));
+        assert_eq!(
+            names(r#""sent_http_set_cookie":"sid=1; Path=/; HttpOnly; lang=en; Max-Age=60"}"#)
+                .as_deref(),
+            Some("sid,lang")
+        );
+        assert_eq!(names(r#""sent_http_set_cookie":"-"}"#).as_deref(), Some(""));
+        assert_eq!(names(r#""status":200}"#), None);
     }
 }

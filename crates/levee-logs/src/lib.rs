@@ -23,7 +23,7 @@ pub mod template;
 pub mod time;
 
 pub use reader::{decompressed, Entry, FormatSpec, LogReader, ReadStats};
-pub use request::Request;
+pub use request::{cookie_names, set_cookie_names, Request};
 pub use share::{share_of, Share};
 pub use time::format_ts;
 

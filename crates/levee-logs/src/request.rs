@@ -42,11 +42,22 @@ pub struct Request<'a> {
     /// From captures: the request's header block was never completed, and the connection
     /// held it open this long (nanoseconds): the mark of slowloris.
     pub header_incomplete_ns: Option<i64>,
-    /// From captures: whether the response set a cookie (`Set-Cookie`); `None` when unknown.
-    pub sets_cookie: Option<bool>,
+    /// The names of the cookies the response set (`Set-Cookie`), comma-separated: empty when
+    /// it set none, `None` when unknown (most logs do not say).
+    pub set_cookies: Option<Cow<'a, str>>,
 }
 
 impl Request<'_> {
+    /// Whether the response set a cookie; `None` when unknown.
+    pub fn sets_cookie(&self) -> Option<bool> {
+        self.set_cookies.as_deref().map(|names| !names.is_empty())
+    }
+
+    /// The names of the cookies the request sent (`Cookie: a=1; b=2` sends `a` and `b`).
+    pub fn cookie_names(&self) -> impl Iterator<Item = &str> {
+        self.cookie.as_deref().into_iter().flat_map(cookie_names)
+    }
+
     /// Whether the target is an absolute URI (`http://host/...`): what a client asking the
     /// server to act as a proxy sends.
     pub fn is_absolute(&self) -> bool {
@@ -95,7 +106,7 @@ impl Request<'_> {
             ja4: self.ja4.map(own),
             header_names: self.header_names.map(own),
             header_incomplete_ns: self.header_incomplete_ns,
-            sets_cookie: self.sets_cookie,
+            set_cookies: self.set_cookies.map(own),
         }
     }
 }
@@ -170,6 +181,45 @@ pub fn split_request_line(line: &str) -> (&str, &str, Option<&str>) {
         }
         _ => (method, rest, None),
     }
+}
+
+/// The names of the cookies in a `Cookie` header value (`a=1; b=2`): each pair's name,
+/// trimmed; pairs without a name are left out.
+pub fn cookie_names(header: &str) -> impl Iterator<Item = &str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim()))
+        .filter(|name| !name.is_empty())
+}
+
+/// The attributes a `Set-Cookie` value may carry after its `name=value` (RFC 6265 and those
+/// browsers added since): what is not a cookie's name when several values are joined.
+const SET_COOKIE_ATTRIBUTES: &[&str] = &[
+    "expires",
+    "max-age",
+    "domain",
+    "path",
+    "secure",
+    "httponly",
+    "samesite",
+    "partitioned",
+    "priority",
+    "version",
+    "comment",
+];
+
+/// The names of the cookies `Set-Cookie` values set: one value (`sid=1; Path=/; HttpOnly`),
+/// or several joined by `; ` as nginx's `$sent_http_set_cookie` joins them. A pair whose
+/// name is an attribute (`Path=/`, `Expires=...`) is the attribute.
+pub fn set_cookie_names(values: &str) -> impl Iterator<Item = &str> {
+    values.split(';').filter_map(|part| {
+        let (name, _) = part.split_once('=')?;
+        let name = name.trim();
+        let attribute = SET_COOKIE_ATTRIBUTES
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name));
+        (!name.is_empty() && !attribute).then_some(name)
+    })
 }
 
 #[cfg(test)]
@@ -253,5 +303,16 @@ mod tests {
             split_request_line("CONNECT 1.2.3.4:25 HTTP/1.0"),
             ("CONNECT", "1.2.3.4:25", Some("HTTP/1.0"))
         );
+    }
+
+    #[test]
+    fn cookie_names_are_read_from_both_headers() {
+        let names: Vec<&str> = cookie_names("sid=5ca1; _sv=2.17 ; =x; flag").collect();
+        assert_eq!(names, ["sid", "_sv"]);
+        let set: Vec<&str> =
+            set_cookie_names("sid=1f; Path=/; HttpOnly; _ga=GA1; Expires=Wed, 21 Oct 2026 07:28:00 GMT; SameSite=Lax")
+                .collect();
+        assert_eq!(set, ["sid", "_ga"]);
+        assert_eq!(set_cookie_names("").count(), 0);
     }
 }

@@ -30,6 +30,8 @@ enum Slot {
     Referer,
     UserAgent,
     Cookie,
+    /// The response's `Set-Cookie` values: the names of the cookies it set.
+    SetCookie,
     Host,
     Ja3,
     Ja4,
@@ -143,6 +145,7 @@ impl Template {
                     "host" => Slot::Host,
                     _ => Slot::Ignore,
                 },
+                'o' if arg.eq_ignore_ascii_case("set-cookie") => Slot::SetCookie,
                 _ => Slot::Ignore,
             };
             push_field(&mut tokens, &mut lit, slot);
@@ -243,6 +246,7 @@ fn nginx_slot(name: &str) -> Slot {
         "http_referer" => Slot::Referer,
         "http_user_agent" => Slot::UserAgent,
         "http_cookie" => Slot::Cookie,
+        "sent_http_set_cookie" => Slot::SetCookie,
         "host" | "http_host" | "server_name" => Slot::Host,
         "ssl_ja3" | "ssl_ja3_hash" | "http_x_ja3" => Slot::Ja3,
         "ssl_ja4" | "http_x_ja4" => Slot::Ja4,
@@ -336,6 +340,11 @@ fn fill<'a>(
         Slot::Referer => r.referer = dash_none(v),
         Slot::UserAgent => r.user_agent = dash_none(v),
         Slot::Cookie => r.cookie = dash_none(v),
+        // Logged, so known: `-` is a response that set none.
+        Slot::SetCookie => {
+            let names: Vec<&str> = crate::request::set_cookie_names(&v).collect();
+            r.set_cookies = Some(Cow::Owned(names.join(",")));
+        }
         Slot::Host => r.host = dash_none(v),
         Slot::Ja3 => r.ja3 = dash_none(v),
         Slot::Ja4 => r.ja4 = dash_none(v),
@@ -380,6 +389,25 @@ mod tests {
         );
         assert_eq!(r.referer.as_deref(), Some("https://shop.example/"));
         assert_eq!(r.host.as_deref(), Some("shop.example"));
+    }
+
+    #[test]
+    fn the_cookies_sent_and_set_through_both_formats() {
+        let line = r#"203.0.113.9 [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 "sid=1f; _sv=3" "lang=en; Path=/; Max-Age=60""#;
+        let nginx = Template::nginx(
+            r#"$remote_addr [$time_local] "$request" $status "$http_cookie" "$sent_http_set_cookie""#,
+        )
+        .unwrap();
+        let apache =
+            Template::apache(r#"%h %t \"%r\" %>s \"%{Cookie}i\" \"%{Set-Cookie}o\""#).unwrap();
+        for t in [nginx, apache] {
+            let r = t.parse(line, &mut TimeCache::default()).unwrap();
+            assert_eq!(r.cookie_names().collect::<Vec<_>>(), ["sid", "_sv"]);
+            assert_eq!(r.set_cookies.as_deref(), Some("lang"));
+            let none = line.replace(r#""lang=en; Path=/; Max-Age=60""#, r#""-""#);
+            let r = t.parse(&none, &mut TimeCache::default()).unwrap();
+            assert_eq!(r.sets_cookie(), Some(false));
+        }
     }
 
     #[test]

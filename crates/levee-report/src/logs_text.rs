@@ -258,6 +258,21 @@ fn footprint_lines(o: &mut String, a: &L7Analysis) {
             list(&site.calls)
         );
     }
+    if !site.script_cookies.is_empty() {
+        let cookies: Vec<String> = site
+            .script_cookies
+            .iter()
+            .take(4)
+            .map(|c| format!("{} ({:.0}%)", c.name, 100.0 * c.share))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  and of {} that run scripts and keep cookies, most send back cookies that no \
+             response sets (the site's scripts set them): {}",
+            site.cookie_keeping_clients,
+            cookies.join(", ")
+        );
+    }
     let _ = writeln!(
         o,
         "  user agents with the most page loads (page loads, clients, share running scripts, \

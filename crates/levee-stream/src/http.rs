@@ -63,15 +63,37 @@ pub struct RequestHead {
     pub header_names: String,
 }
 
-/// A response's status line and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A response's status line, length and the cookies it set.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
     /// The status code.
     pub status: u16,
     /// The `Content-Length`, when given.
     pub content_length: Option<u64>,
-    /// The response sets a cookie.
-    pub sets_cookie: bool,
+    /// The names of the cookies its `Set-Cookie` headers set, comma-separated (empty: none).
+    pub set_cookies: String,
+}
+
+/// The names of the cookies a response's `Set-Cookie` headers set, comma-separated (each
+/// header sets one cookie: its name is before the first `=`).
+fn set_cookie_names(headers: &[httparse::Header<'_>]) -> String {
+    let mut names = String::new();
+    for h in headers {
+        if !h.name.eq_ignore_ascii_case("set-cookie") {
+            continue;
+        }
+        let value = String::from_utf8_lossy(h.value);
+        let name = levee_logs::set_cookie_names(&value)
+            .next()
+            .map(str::to_owned);
+        if let Some(name) = name {
+            if !names.is_empty() {
+                names.push(',');
+            }
+            names.push_str(&name);
+        }
+    }
+    names
 }
 
 /// Where the parser is in the body of the current message.
@@ -394,9 +416,7 @@ impl ResponseStream {
                         found(ResponseHead {
                             status,
                             content_length: length,
-                            sets_cookie: h
-                                .iter()
-                                .any(|x| x.name.eq_ignore_ascii_case("set-cookie")),
+                            set_cookies: set_cookie_names(h),
                         });
                         self.framing.body = if no_body {
                             Body::None

@@ -488,7 +488,7 @@ fn feed_down(
                 if let Some(mut r) = waiting.pop_front() {
                     r.status = Some(h.status);
                     r.bytes = h.content_length;
-                    r.sets_cookie = Some(h.sets_cookie);
+                    r.set_cookies = Some(h.set_cookies.into());
                     stats.requests += 1;
                     stats.answered += 1;
                     ready.push(r);

@@ -37,6 +37,10 @@ pub const SLOWLORIS_CONNECTIONS: u32 = 30;
 /// The session cookie the `bad-bot` scrapers copied from one browser and all send.
 const SCRAPER_COOKIE: &str = "sid=5ca1ab1e0ddba11c";
 
+/// The cookie the shop's script sets in the browser (`document.cookie`), as analytics
+/// scripts do: no response sets it, so only a client that runs the script sends it back.
+const SCRIPT_COOKIE: &str = "_sv";
+
 /// Which browser's header order a user agent gets.
 enum Family {
     Chromium,
@@ -88,6 +92,8 @@ struct Writer {
     held: BTreeMap<IpAddr, Held>,
     /// The cookie each browsing client was given.
     jar: HashMap<IpAddr, String>,
+    /// Browsers that ran the shop's script, which sets the cookie [`SCRIPT_COOKIE`].
+    ran_script: std::collections::HashSet<IpAddr>,
     /// Clients that sent their TLS hello.
     hellos: std::collections::HashSet<IpAddr>,
     next_port: u16,
@@ -347,7 +353,7 @@ impl Writer {
     fn request_bytes(&mut self, who: &Client<'_>, l: &Line) -> Vec<u8> {
         let mut h: Vec<(&str, String)> = Vec::new();
         let cookie = match who.label {
-            "benign" => self.jar.get(&who.ip).cloned(),
+            "benign" => self.browser_cookie(who.ip),
             "bad-bot" => Some(SCRAPER_COOKIE.to_string()),
             _ => None,
         };
@@ -443,6 +449,28 @@ impl Writer {
         r.into_bytes()
     }
 
+    /// What a browser's `Cookie` header holds: the session the shop gave it, then the
+    /// script's cookie once it ran the script (its value made from the address, so that the
+    /// capture's other random draws stay as they were).
+    fn browser_cookie(&self, ip: IpAddr) -> Option<String> {
+        let sid = self.jar.get(&ip);
+        if !self.ran_script.contains(&ip) {
+            return sid.cloned();
+        }
+        let bits = match ip {
+            IpAddr::V4(a) => u64::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a) as u64,
+        };
+        let sv = format!(
+            "{SCRIPT_COOKIE}=1.{:08x}",
+            bits.wrapping_mul(0x9e37_79b9) >> 8
+        );
+        Some(match sid {
+            Some(sid) => format!("{sid}; {sv}"),
+            None => sv,
+        })
+    }
+
     /// The response; a request without the shop's cookie is given one, which browsers keep.
     fn response_bytes(&mut self, who: &Client<'_>, l: &Line, had_cookie: bool) -> Vec<u8> {
         // Bodies are cut short: the capture stays small, and no analysis reads them.
@@ -482,6 +510,10 @@ impl Writer {
             _ => false,
         };
         let mut req = self.request_bytes(who, l);
+        if who.label == "benign" && l.target.ends_with(".js") {
+            // The script runs once fetched: its cookie goes with the requests that follow.
+            self.ran_script.insert(who.ip);
+        }
         let mut resp = self.response_bytes(who, l, had_cookie);
         let mut at = at;
         if let Some(h) = self.held.remove(&who.ip) {
@@ -588,6 +620,7 @@ pub fn generate_http_capture(
         conns: BTreeMap::new(),
         held: BTreeMap::new(),
         jar: HashMap::new(),
+        ran_script: Default::default(),
         hellos: Default::default(),
         next_port: 10_000,
         buf: Vec::new(),

@@ -33,6 +33,9 @@ struct JsonRequest<'a> {
     ja4: Option<&'a str>,
     /// A header block never finished, held open this many milliseconds (slowloris).
     header_incomplete_ms: Option<i64>,
+    /// The names of the cookies the response set, comma-separated (empty: none; absent:
+    /// the request was not answered in the capture).
+    set_cookie_names: Option<&'a str>,
 }
 
 /// `"` and `\` escaped, control bytes as `\xHH`, as nginx writes variables in a log line.
@@ -126,6 +129,7 @@ pub fn run(a: RequestsArgs) -> anyhow::Result<u8> {
                 ja3: r.ja3.as_deref(),
                 ja4: r.ja4.as_deref(),
                 header_incomplete_ms: r.header_incomplete_ns.map(|n| n / 1_000_000),
+                set_cookie_names: r.set_cookies.as_deref(),
             };
             if let Err(e) = serde_json::to_writer(&mut buf, &j) {
                 failed = Some(e.into());

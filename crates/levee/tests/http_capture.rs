@@ -337,6 +337,58 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
     let back = analyze_json(&[], &export);
     assert_eq!(back["verdicts"], a["verdicts"]);
     assert_eq!(back["requests"], a["requests"]);
+
+    // The cookie the shop's script sets in the browser comes back from its browsers: learned
+    // from the capture (no response sets it, unlike the session cookie), and kept through the
+    // export.
+    let cookies = &a["footprint"]["site"]["script_cookies"];
+    assert_eq!(cookies.as_array().unwrap().len(), 1, "{cookies}");
+    assert_eq!(cookies[0]["name"], "_sv", "{cookies}");
+    assert!(cookies[0]["share"].as_f64().unwrap() > 0.95, "{cookies}");
+    assert_eq!(back["footprint"]["site"]["script_cookies"], *cookies);
+    for c in judged.values() {
+        if c["footprint"]["runs_scripts"] == true {
+            assert_eq!(c["footprint"]["returns_script_cookie"], true, "{c}");
+        }
+    }
+    // Scrapers that download the shop's script with every page, as a tool does to look like a
+    // browser, still never send its cookie: the footprint says they do not run it.
+    let downloading = dir.join("downloading.jsonl");
+    let mut lines = String::new();
+    for line in std::fs::read_to_string(&export).unwrap().lines() {
+        lines.push_str(line);
+        lines.push('\n');
+        let mut r: Value = serde_json::from_str(line).unwrap();
+        let scraper = truth
+            .get(r["remote_addr"].as_str().unwrap())
+            .map(String::as_str)
+            == Some("bad-bot");
+        if scraper && r["request_uri"].as_str().unwrap().starts_with("/product") {
+            r["request_uri"] = "/static/app.4f1c2e.js".into();
+            r["timestamp"] = (r["timestamp"].as_i64().unwrap() + 100_000_000).into();
+            r["set_cookie_names"] = "".into();
+            lines.push_str(&format!("{r}\n"));
+        }
+    }
+    std::fs::write(&downloading, lines).unwrap();
+    let d = analyze_json(&[], &downloading);
+    let dl = clients_by_ip(&d);
+    let mut scrapers = 0;
+    for (client, label) in &truth {
+        if label == "bad-bot" {
+            let c = dl[client.as_str()];
+            let why = c["reasons"].to_string();
+            assert_eq!(c["verdict"], "malicious", "{c}");
+            assert!(
+                why.contains("downloads the scripts without running them"),
+                "{why}"
+            );
+            assert!(!why.contains("runs no JavaScript"), "{why}");
+            scrapers += 1;
+        }
+    }
+    assert!(scrapers >= 10, "{scrapers}");
+    assert_eq!(d["verdicts"], a["verdicts"]);
 }
 
 #[test]
