@@ -19,6 +19,8 @@
 //!   the TCP of captures, read once per pass.
 //! * [`logs`]: access logs read request by request, what goes wrong told to a
 //!   [`logs::LogObserver`], and `levee logs`'s summary of them.
+//! * [`spool`]: the requests of a first pass kept on disk for the second, so that a log is
+//!   read and parsed once.
 //!
 //! Everything here is built on `levee-analyze` (what the passes compute) and `levee-capture`
 //! (reading); this crate owns only the plumbing between them.
@@ -33,6 +35,7 @@ pub mod passes;
 pub mod read;
 pub mod requests;
 pub mod simulate;
+pub mod spool;
 pub mod stream;
 
 pub use passes::{analyze, Passes};

@@ -217,6 +217,7 @@ pub struct Analyzer {
     config: L7Config,
     patterns: std::sync::Arc<Patterns>,
     clean_targets: patterns::CleanTargets,
+    agent_masks: patterns::AgentMasks,
     hasher: foldhash::fast::FixedState,
     table: ProfileTable,
     clients: DistinctCount,
@@ -275,6 +276,7 @@ impl Analyzer {
             config,
             patterns,
             clean_targets: Default::default(),
+            agent_masks: Default::default(),
             hasher: foldhash::fast::FixedState::with_seed(0x4c37),
             clients: DistinctCount::default(),
             site: Default::default(),
@@ -313,7 +315,8 @@ impl Analyzer {
         let p = self.table.get(key);
         // A client mostly keeps its user agent: scan it once per change.
         if let (Some(agent), Some(h)) = (r.user_agent.as_deref(), agent_hash) {
-            hostile |= p.agent_categories(h, agent, || self.patterns.scan_header(agent));
+            let (masks, patterns) = (&mut self.agent_masks, &self.patterns);
+            hostile |= p.agent_categories(h, agent, || masks.scan(patterns, agent, h));
         }
         if p.requests == 0 && r.ip.is_none() {
             p.name = Some(r.client.clone().into_owned().into());

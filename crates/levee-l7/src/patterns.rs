@@ -270,6 +270,49 @@ impl CleanTargets {
     }
 }
 
+/// The categories of user agents scanned lately, so that each is scanned once however many
+/// clients send it: a site's clients share a few hundred agents, and a client's own change
+/// of agent is already caught per client (`Profile::agent_categories`); the header scan was
+/// 4 % of an analysis.
+///
+/// Direct-mapped by the agent's hash, each slot holding the whole agent, compared before its
+/// categories are believed.
+pub struct AgentMasks {
+    slots: Vec<(u64, u32, String)>,
+}
+
+/// Slots of [`AgentMasks`].
+const AGENT_SLOTS: usize = 1_024;
+/// Agents longer than this are scanned every time.
+const AGENT_MAX_LEN: usize = 512;
+
+impl Default for AgentMasks {
+    fn default() -> Self {
+        AgentMasks {
+            slots: vec![(0, 0, String::new()); AGENT_SLOTS],
+        }
+    }
+}
+
+impl AgentMasks {
+    /// The categories `patterns` find in the user agent `agent` of hash `hash`.
+    pub fn scan(&mut self, patterns: &Patterns, agent: &str, hash: u64) -> u32 {
+        if agent.len() > AGENT_MAX_LEN {
+            return patterns.scan_header(agent);
+        }
+        let slot = &mut self.slots[(hash >> 54) as usize % AGENT_SLOTS];
+        if slot.0 == hash && slot.2 == agent {
+            return slot.1;
+        }
+        let mask = patterns.scan_header(agent);
+        slot.0 = hash;
+        slot.1 = mask;
+        slot.2.clear();
+        slot.2.push_str(agent);
+        mask
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,12 +65,26 @@ pub fn share_of(client: &[u8], of: u32) -> u32 {
     };
     let h = match client.contains(&b':').then(v6).flatten() {
         Some(v) => (v as u64) ^ ((v >> 64) as u64).rotate_left(17),
+        None if client.len() <= 16 => short_hash(client),
         None => foldhash::fast::FixedState::with_seed(0x5eed).hash_one(client),
     };
     // Mixed (foldhash's low bits and an address's high ones are the weak ones), then taken
     // into `0..of` by the multiply-shift that needs no division.
     let mixed = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     (((mixed >> 32) * u64::from(of)) >> 32) as u32
+}
+
+/// A hash of a field of at most 16 bytes (a dotted IPv4 address, most lines of most logs):
+/// its bytes as two words, multiplied together and folded, as foldhash does inside but
+/// without its general path, which was the most of dealing a line (26 ns a line in `perf`).
+fn short_hash(field: &[u8]) -> u64 {
+    let mut b = [0u8; 16];
+    b[..field.len()].copy_from_slice(field);
+    let lo = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+    let hi = u64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+    let m = u128::from(lo ^ 0x243f_6a88_85a3_08d3)
+        * u128::from(hi ^ 0x1319_8a2e_0370_7344 ^ ((field.len() as u64) << 56));
+    (m as u64) ^ ((m >> 64) as u64)
 }
 
 /// The first space-separated word of a line: the client field of common and combined logs,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use levee_engine::logs::{LogFile, LogsRead};
 use levee_engine::requests::{input_kind, InputKind, Requests, RequestsError};
+use levee_engine::spool::RequestSpool;
 use levee_l7::{L7Analysis, L7Config};
 use levee_logs::FormatSpec;
 use serde::Serialize;
@@ -176,21 +177,26 @@ pub fn analyze_logs(
     rules_out: Option<crate::output::PendingFile>,
 ) -> anyhow::Result<u8> {
     let asns = asns.map(|e| e as &dyn levee_l7::crawlers::AsnLookup);
-    let (outcome, analysis) = if threads > 1 {
-        let shares = levee_l7::Analyzer::shares(&config, threads);
-        let (outcome, shares) = source.each_shared(true, shares, |a, r| a.add(r))?;
-        let mut judged = levee_l7::Analyzer::merged(shares, config).judge_checked(asns);
-        let tallies = judged.tallies(threads);
-        let (_, tallies) = source.each_shared(false, tallies, |t, r| judged.count(t, r))?;
-        judged.absorb(tallies);
-        (outcome, judged.finish())
-    } else {
-        let mut first = levee_l7::Analyzer::new(config);
-        let outcome = source.each(true, |r| first.add(r))?;
-        let mut judged = first.judge_checked(asns);
-        source.each(false, |r| judged.add(r))?;
-        (outcome, judged.finish())
-    };
+    // One share of the clients per thread (one thread: all of them), each keeping its
+    // requests for the second pass.
+    let shares = levee_l7::Analyzer::shares(&config, threads)
+        .into_iter()
+        .map(|a| (a, RequestSpool::new().ok()))
+        .collect();
+    let (outcome, shares) = source.each_shared(true, shares, |(a, spool), r| {
+        a.add(r);
+        keep(spool, r);
+    })?;
+    let (shares, spools): (Vec<_>, Vec<_>) = shares.into_iter().unzip();
+    let mut judged = levee_l7::Analyzer::merged(shares, config).judge_checked(asns);
+    let tallies = second_pass(
+        source,
+        spools,
+        || judged.tallies(threads),
+        |t, r| judged.count(t, r),
+    )?;
+    judged.absorb(tallies);
+    let analysis = judged.finish();
     if let Some(out) = rules_out {
         use anyhow::Context;
         use std::io::Write;
@@ -236,6 +242,32 @@ pub fn analyze_logs(
         ))?;
     }
     Ok(code)
+}
+
+/// Writes a request to its spool; a spool that cannot take it is given up (the second pass
+/// then reads the input again).
+fn keep(spool: &mut Option<RequestSpool>, r: &levee_logs::Request<'_>) {
+    if let Some(s) = spool {
+        if s.push(r).is_err() {
+            *spool = None;
+        }
+    }
+}
+
+/// The second pass, one worker per share: each replays its share's spool, or when one was
+/// given up or cannot be read back, the input is read again (`workers` makes them afresh).
+fn second_pass<W: Send>(
+    source: &Source,
+    spools: Vec<Option<RequestSpool>>,
+    workers: impl Fn() -> Vec<W>,
+    each: impl Fn(&mut W, &levee_logs::Request<'_>) + Sync,
+) -> anyhow::Result<Vec<W>> {
+    if let Some(spools) = spools.into_iter().collect::<Option<Vec<_>>>() {
+        if let Ok(done) = levee_engine::spool::replay_shared(spools, workers(), &each) {
+            return Ok(done);
+        }
+    }
+    Ok(source.each_shared(false, workers(), each)?.1)
 }
 
 #[derive(Serialize)]
