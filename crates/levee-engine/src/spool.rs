@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::IpAddr;
 
 use levee_logs::Request;
@@ -72,25 +72,60 @@ const JA4: u16 = 1 << 10;
 const HEADER_NAMES: u16 = 1 << 11;
 const SET_COOKIES: u16 = 1 << 12;
 
+/// What of each request a spool keeps: a second pass that reads only some fields has only
+/// those written (a quarter of a log line's bytes, not half, for a layer-7 analysis), and
+/// gets the others empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    /// The optional fields kept (the others come back as `None`).
+    optional: u16,
+    /// The method, protocol and the target's query are kept (otherwise the method comes back
+    /// empty and the target is its path alone, [`Request::path`]).
+    request_line: bool,
+}
+
+impl Keep {
+    /// Every field.
+    pub const ALL: Keep = Keep {
+        optional: u16::MAX,
+        request_line: true,
+    };
+
+    /// What a layer-7 analysis counts on its second pass: the client, time, path, status,
+    /// size, user agent, JA4 and an unfinished header block.
+    pub const L7_COUNTS: Keep = Keep {
+        optional: TS | STATUS | BYTES | INCOMPLETE | USER_AGENT | JA4,
+        request_line: false,
+    };
+}
+
 /// Requests written by a first pass, to be replayed in the same order by the second.
 pub struct RequestSpool {
-    out: BufWriter<File>,
+    file: File,
+    keep: Keep,
+    /// Records not written to the file yet.
+    buf: Vec<u8>,
     written: u64,
     records: u64,
     /// The texts given a number, by their hash, with their number.
     interned: HashMap<u64, (Box<str>, u32), foldhash::fast::FixedState>,
-    record: Vec<u8>,
 }
 
 impl RequestSpool {
-    /// An empty spool in the system's temporary directory.
+    /// An empty spool in the system's temporary directory, keeping every field.
     pub fn new() -> Result<RequestSpool, SpoolError> {
+        RequestSpool::keeping(Keep::ALL)
+    }
+
+    /// An empty spool in the system's temporary directory, keeping what `keep` says.
+    pub fn keeping(keep: Keep) -> Result<RequestSpool, SpoolError> {
         Ok(RequestSpool {
-            out: BufWriter::with_capacity(CHUNK, tempfile::tempfile()?),
+            file: tempfile::tempfile()?,
+            keep,
+            buf: Vec::with_capacity(CHUNK + 4_096),
             written: 0,
             records: 0,
             interned: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x5b00)),
-            record: Vec::with_capacity(512),
         })
     }
 
@@ -111,9 +146,7 @@ impl RequestSpool {
 
     /// Writes a request after the others.
     pub fn push(&mut self, r: &Request<'_>) -> Result<(), SpoolError> {
-        let mut b = std::mem::take(&mut self.record);
-        b.clear();
-        b.extend_from_slice(&[0; 4]);
+        let keep = self.keep;
         let flags = [
             (r.ts.is_some(), TS),
             (r.status.is_some(), STATUS),
@@ -130,18 +163,24 @@ impl RequestSpool {
             (r.set_cookies.is_some(), SET_COOKIES),
         ]
         .iter()
-        .fold(0u16, |f, &(on, bit)| if on { f | bit } else { f });
+        .fold(0u16, |f, &(on, bit)| if on { f | bit } else { f })
+            & keep.optional;
+        let has = |bit: u16| flags & bit != 0;
+        // Written straight into the buffer, its length put in front once known.
+        let mut b = std::mem::take(&mut self.buf);
+        let at = b.len();
+        b.extend_from_slice(&[0; 4]);
         b.extend_from_slice(&flags.to_le_bytes());
-        if let Some(ts) = r.ts {
+        if let (true, Some(ts)) = (has(TS), r.ts) {
             b.extend_from_slice(&ts.to_le_bytes());
         }
-        if let Some(s) = r.status {
+        if let (true, Some(s)) = (has(STATUS), r.status) {
             b.extend_from_slice(&s.to_le_bytes());
         }
-        if let Some(n) = r.bytes {
+        if let (true, Some(n)) = (has(BYTES), r.bytes) {
             varint(&mut b, n);
         }
-        if let Some(ns) = r.header_incomplete_ns {
+        if let (true, Some(ns)) = (has(INCOMPLETE), r.header_incomplete_ns) {
             b.extend_from_slice(&ns.to_le_bytes());
         }
         match r.ip {
@@ -156,30 +195,55 @@ impl RequestSpool {
             }
         }
         text(&mut b, &r.client);
-        text(&mut b, &r.method);
-        text(&mut b, &r.target);
-        for t in [&r.protocol, &r.referer, &r.host, &r.cookie, &r.set_cookies]
-            .into_iter()
-            .flatten()
-        {
-            text(&mut b, t);
+        if keep.request_line {
+            text(&mut b, &r.method);
+            text(&mut b, &r.target);
+        } else {
+            text(&mut b, "");
+            text(&mut b, r.path());
         }
-        for t in [&r.user_agent, &r.ja3, &r.ja4, &r.header_names]
-            .into_iter()
-            .flatten()
-        {
-            self.interned_text(&mut b, t);
+        let plain = [
+            (PROTOCOL, &r.protocol),
+            (REFERER, &r.referer),
+            (HOST, &r.host),
+            (COOKIE, &r.cookie),
+            (SET_COOKIES, &r.set_cookies),
+        ];
+        for (bit, t) in plain {
+            if let (true, Some(t)) = (has(bit), t) {
+                text(&mut b, t);
+            }
         }
-        let len = u32::try_from(b.len() - 4).map_err(|_| SpoolError::Full)?;
-        b[..4].copy_from_slice(&len.to_le_bytes());
-        self.written += b.len() as u64;
+        let numbered = [
+            (USER_AGENT, &r.user_agent),
+            (JA3, &r.ja3),
+            (JA4, &r.ja4),
+            (HEADER_NAMES, &r.header_names),
+        ];
+        for (bit, t) in numbered {
+            if let (true, Some(t)) = (has(bit), t) {
+                self.interned_text(&mut b, t);
+            }
+        }
+        let Ok(len) = u32::try_from(b.len() - at - 4) else {
+            self.buf = b;
+            return Err(SpoolError::Full);
+        };
+        b[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        self.written += (b.len() - at) as u64;
+        self.records += 1;
+        let flushed = if b.len() >= CHUNK {
+            let w = self.file.write_all(&b);
+            b.clear();
+            w
+        } else {
+            Ok(())
+        };
+        self.buf = b;
+        flushed?;
         if self.written > MAX_SPOOL_BYTES {
             return Err(SpoolError::Full);
         }
-        let written = self.out.write_all(&b);
-        self.record = b;
-        written?;
-        self.records += 1;
         Ok(())
     }
 
@@ -213,7 +277,8 @@ impl RequestSpool {
 
     /// Hands every request written to `each`, in the order written; returns how many.
     pub fn replay(self, mut each: impl FnMut(&Request<'_>)) -> Result<u64, SpoolError> {
-        let mut file = self.out.into_inner().map_err(|e| e.into_error())?;
+        let mut file = self.file;
+        file.write_all(&self.buf)?;
         file.seek(SeekFrom::Start(0))?;
         let mut data: Vec<u8> = Vec::with_capacity(CHUNK);
         let mut table: Vec<Box<str>> = Vec::new();
@@ -538,6 +603,42 @@ mod tests {
     }
 
     #[test]
+    fn a_spool_for_the_counts_keeps_what_they_read_and_no_more() {
+        let r = Request {
+            ts: Some(7),
+            client: Cow::Borrowed("host.example"),
+            method: Cow::Borrowed("GET"),
+            target: Cow::Borrowed("http://shop.example/p/1?cb=123"),
+            protocol: Some(Cow::Borrowed("HTTP/1.1")),
+            status: Some(404),
+            bytes: Some(9),
+            referer: Some(Cow::Borrowed("https://shop.example/")),
+            user_agent: Some(Cow::Borrowed("curl/8.0")),
+            cookie: Some(Cow::Borrowed("sid=1")),
+            ja4: Some(Cow::Borrowed("t13d1516h2_8daaf6152771_02713d6af862")),
+            header_incomplete_ns: Some(5),
+            ..Default::default()
+        };
+        let mut spool = RequestSpool::keeping(Keep::L7_COUNTS).unwrap();
+        spool.push(&r).unwrap();
+        let mut back = Vec::new();
+        spool.replay(|q| back.push(owned(q))).unwrap();
+        let want = Request {
+            ts: Some(7),
+            client: Cow::Borrowed("host.example"),
+            target: Cow::Borrowed("/p/1"),
+            status: Some(404),
+            bytes: Some(9),
+            user_agent: Some(Cow::Borrowed("curl/8.0")),
+            ja4: Some(Cow::Borrowed("t13d1516h2_8daaf6152771_02713d6af862")),
+            header_incomplete_ns: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(back, [want]);
+        assert_eq!(back[0].path(), r.path());
+    }
+
+    #[test]
     fn a_spool_changed_under_levee_is_an_error_not_a_request() {
         let mut spool = RequestSpool::new().unwrap();
         let r = Request {
@@ -547,15 +648,9 @@ mod tests {
         };
         spool.push(&r).unwrap();
         spool.push(&r).unwrap();
-        let mut file = spool.out.into_inner().unwrap();
         // The second record's length made longer than what follows it.
-        let len = file.metadata().unwrap().len();
-        file.seek(SeekFrom::Start(len / 2)).unwrap();
-        file.write_all(&[0xff, 0xff, 0, 0]).unwrap();
-        let spool = RequestSpool {
-            out: BufWriter::new(file),
-            ..RequestSpool::new().unwrap()
-        };
+        let half = spool.buf.len() / 2;
+        spool.buf[half..half + 4].copy_from_slice(&[0xff, 0xff, 0, 0]);
         let mut seen = 0;
         let e = spool.replay(|_| seen += 1).unwrap_err();
         assert!(matches!(e, SpoolError::Damaged { .. }), "{e}");

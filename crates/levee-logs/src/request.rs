@@ -74,14 +74,21 @@ impl Request<'_> {
             }
             None => t,
         };
-        t.split(['?', '#']).next().unwrap_or(t)
+        // The path is asked for several times per request: a vectorised search for its end.
+        match memchr::memchr2(b'?', b'#', t.as_bytes()) {
+            Some(end) => &t[..end],
+            None => t,
+        }
     }
 
     /// The query of the target (after `?`), if any.
     pub fn query(&self) -> Option<&str> {
         let t = &*self.target;
-        let q = &t[t.find('?')? + 1..];
-        Some(q.split('#').next().unwrap_or(q))
+        let q = &t[memchr::memchr(b'?', t.as_bytes())? + 1..];
+        Some(match memchr::memchr(b'#', q.as_bytes()) {
+            Some(end) => &q[..end],
+            None => q,
+        })
     }
 
     /// An owned copy, independent of the line it was read from.

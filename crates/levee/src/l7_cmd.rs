@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use levee_engine::logs::{LogFile, LogsRead};
 use levee_engine::requests::{input_kind, InputKind, Requests, RequestsError};
-use levee_engine::spool::RequestSpool;
+use levee_engine::spool::{Keep, RequestSpool};
 use levee_l7::{L7Analysis, L7Config};
 use levee_logs::FormatSpec;
 use serde::Serialize;
@@ -181,7 +181,7 @@ pub fn analyze_logs(
     // requests for the second pass.
     let shares = levee_l7::Analyzer::shares(&config, threads)
         .into_iter()
-        .map(|a| (a, RequestSpool::new().ok()))
+        .map(|a| (a, RequestSpool::keeping(Keep::L7_COUNTS).ok()))
         .collect();
     let (outcome, shares) = source.each_shared(true, shares, |(a, spool), r| {
         a.add(r);

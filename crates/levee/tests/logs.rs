@@ -947,20 +947,38 @@ fn crawler_claims_are_settled_by_the_asn_database() {
 
 /// `levee analyze` of `inputs` on 1, 2 and 3 threads: what it prints, to standard output and
 /// to standard error, and its exit code.
-fn analyzed_on_threads(inputs: &[std::path::PathBuf]) -> Vec<(Option<i32>, String, String)> {
-    ["1", "2", "3"]
-        .iter()
-        .map(|t| {
-            let o = run(levee()
-                .args(["analyze", "--json", "--threads", t])
-                .args(inputs));
-            (
-                o.status.code(),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-                stderr(&o),
-            )
-        })
-        .collect()
+/// `inputs` analysed on 1, 2 and 3 threads, then on 2 threads with no temporary directory to
+/// keep the first pass's requests in (the second pass reads the inputs again): what each run
+/// printed, with its name.
+fn analyzed_on_threads(
+    inputs: &[std::path::PathBuf],
+) -> Vec<(String, Option<i32>, String, String)> {
+    [
+        ("1", None),
+        ("2", None),
+        ("3", None),
+        ("2", Some("/nonexistent/levee-tmp")),
+    ]
+    .iter()
+    .map(|&(t, tmp)| {
+        let mut cmd = levee();
+        cmd.args(["analyze", "--json", "--threads", t]).args(inputs);
+        if let Some(tmp) = tmp {
+            cmd.env("TMPDIR", tmp);
+        }
+        let o = run(&mut cmd);
+        let name = match tmp {
+            Some(_) => format!("{t} threads reading the inputs twice"),
+            None => format!("{t} threads"),
+        };
+        (
+            name,
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr(&o),
+        )
+    })
+    .collect()
 }
 
 #[test]
@@ -1009,17 +1027,16 @@ fn the_shared_logs_read_on_several_threads_give_one_threads_analysis() {
 /// returns the exit code.
 fn assert_one_threads_analysis(inputs: &[std::path::PathBuf]) -> Option<i32> {
     let runs = analyzed_on_threads(inputs);
-    let (code, out, err) = &runs[0];
+    let (_, code, out, err) = &runs[0];
     let a: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{inputs:?}: {e}\n{err}"));
     assert!(a["requests"].as_u64().unwrap() > 1000, "{inputs:?}");
     assert!(*code == Some(0) || err.contains("line "), "{err}");
-    for (threads, run) in runs.iter().enumerate().skip(1) {
-        assert_eq!(run.0, *code, "{inputs:?} on {} threads", threads + 1);
-        assert_eq!(run.2, *err, "{inputs:?} on {} threads", threads + 1);
+    for (name, other_code, other_out, other_err) in runs.iter().skip(1) {
+        assert_eq!(other_code, code, "{inputs:?} on {name}");
+        assert_eq!(other_err, err, "{inputs:?} on {name}");
         assert!(
-            run.1 == *out,
-            "{inputs:?}: the analysis on {} threads differs",
-            threads + 1
+            other_out == out,
+            "{inputs:?}: the analysis on {name} differs"
         );
     }
     *code
