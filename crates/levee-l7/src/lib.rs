@@ -991,7 +991,9 @@ impl Judged {
     }
 
     /// Counts a request of a share of the clients in `tally` (the requests of the share, in
-    /// the same order as the first pass).
+    /// the same order as the first pass). It reads the client, time, path, status, size, user
+    /// agent, JA4 and unfinished header time alone: what `levee analyze` keeps of each request
+    /// for this pass (`levee_engine::spool::Keep::L7_COUNTS`).
     pub fn count(&self, tally: &mut Tally, r: &Request<'_>) {
         count(&self.first, &self.verdicts, &self.lookup, tally, r);
     }
