@@ -232,9 +232,12 @@ impl LogReader {
                 Ok(b) => {
                     let content = b.trim_ascii();
                     let skip = content.is_empty() || content[0] == b'#';
+                    // A line too long to read belongs to the first share, whatever its first
+                    // word (see below): dealt by it, no share would tell it.
+                    let too_long = b.len() > MAX_LINE;
                     (
                         skip,
-                        !skip && before_parsing && !share.holds_bytes(first_word(b)),
+                        !skip && !too_long && before_parsing && !share.holds_bytes(first_word(b)),
                     )
                 }
                 Err(e) => return Some(Err(e)),
@@ -470,7 +473,21 @@ mod tests {
             .repeat(3)
             + "{\"remote_addr\":\"10.0.0.2\",\"time_iso8601\":\"2000-10-10T13:55:36+00:00\",\"request\":\"GET /k HTTP/1.1\",\"status\":200}\n"
             + "not json\n";
-        for (text, spec) in [(log, FormatSpec::Auto), (json, FormatSpec::Auto)] {
+        // Lines too long to read, whichever share their first word falls in, are told once.
+        let mut long = log.clone();
+        for client in ["10.0.9.1", "10.0.9.2", "10.0.9.3", "10.0.9.4"] {
+            long.push_str(&format!(
+                "{client} - - [10/Oct/2000:13:55:36 -0700] \"GET /"
+            ));
+            long.push_str(&"a".repeat(MAX_LINE + 10));
+            long.push_str("\" 200 5\n");
+        }
+        long.push_str(&log);
+        for (text, spec) in [
+            (log, FormatSpec::Auto),
+            (json, FormatSpec::Auto),
+            (long, FormatSpec::Auto),
+        ] {
             let mut whole = reader(text.as_bytes(), spec.clone());
             let (mut targets, mut bad) = drain(&mut whole);
             let mut shared = (Vec::new(), Vec::new(), ReadStats::default());
