@@ -1,8 +1,9 @@
 //! Any bytes as an access log, in each format levee reads (detected, combined, JSON lines, an
 //! nginx `log_format`, an Apache `LogFormat`): every line is a request or a malformed line
 //! with its number, never a panic, and the counts add up; read again in two shares of its
-//! clients (as `analyze --threads 2` reads it), each line is read by one share exactly.
-//! Attackers write these lines.
+//! clients (as `analyze --threads 2` reads it), each line is read by one share exactly; and
+//! in the combined format, the lines dealt to two readers by one ([`levee_logs::deal`]) are
+//! what readers of the two shares read. Attackers write these lines.
 #![no_main]
 
 use levee_logs::{Entry, FormatSpec, LogReader, ReadStats, Share};
@@ -59,4 +60,52 @@ fuzz_target!(|data: &[u8]| {
         shared_malformed += m;
     }
     assert_eq!((shared_requests, shared_malformed), (requests, malformed));
+    if matches!(spec, FormatSpec::Combined) {
+        let dealt = dealt(log);
+        for index in 0..2 {
+            let want = entries(LogReader::from_reader(
+                "fuzz.log".into(),
+                Box::new(std::io::Cursor::new(log.to_vec())),
+                FormatSpec::Combined,
+            )
+            .map(|mut r| {
+                r.set_share(Share { index, of: 2 });
+                r
+            })
+            .expect("opens"));
+            assert_eq!(dealt[index as usize], want, "share {index}");
+        }
+    }
 });
+
+/// What a reader gave: its entries (a request's client and target, a malformed line's
+/// number and error, the error that stopped it) and its counts.
+fn entries(mut r: LogReader) -> (Vec<String>, ReadStats) {
+    let mut got = Vec::new();
+    while let Some(e) = r.next_entry() {
+        match e {
+            Ok(Entry::Request(q)) => got.push(format!("{} {}", q.client, q.target)),
+            Ok(Entry::Malformed { line, error }) => got.push(format!("{line}: {error}")),
+            Ok(Entry::Elsewhere) => {}
+            Err(e) => {
+                got.push(format!("stopped: {e}"));
+                break;
+            }
+        }
+    }
+    (got, r.stats())
+}
+
+/// The log dealt to two fed readers, and what each gave.
+fn dealt(log: &[u8]) -> Vec<(Vec<String>, ReadStats)> {
+    std::thread::scope(|scope| {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..2).map(|_| std::sync::mpsc::sync_channel(2)).unzip();
+        scope.spawn(move || levee_logs::deal(std::io::Cursor::new(log), &senders));
+        let readers: Vec<_> = receivers
+            .into_iter()
+            .map(|rx| scope.spawn(move || entries(LogReader::fed("fuzz.log".into(), "none", rx))))
+            .collect();
+        readers.into_iter().map(|t| t.join().expect("reads")).collect()
+    })
+}

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use levee_analyze::sketch::TopK;
-use levee_logs::{Entry, FormatSpec, LogError, LogReader, Request, Share};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use levee_logs::{Batch, Entry, FormatSpec, LogError, LogReader, Request, Share};
 use serde::Serialize;
 
 /// Distinct methods kept by name; past that (garbage sent by scanners), `(other)`.
@@ -188,7 +190,15 @@ pub fn for_each_request(
     observer: &dyn LogObserver,
     each: impl FnMut(&Request<'_>),
 ) -> LogsRead {
-    let (read, _) = read_share(logs, spec, keep_malformed, Share::WHOLE, observer, each);
+    let (read, _) = read_share(
+        logs,
+        spec,
+        keep_malformed,
+        Share::WHOLE,
+        Vec::new(),
+        observer,
+        each,
+    );
     read
 }
 
@@ -216,18 +226,43 @@ pub fn for_each_request_shared<W: Send>(
         return (read, workers);
     }
     let each = &each;
+    // The logs whose lines can be dealt are read once, by a thread of their own, which hands
+    // each worker its lines (`levee_logs::deal`); the others are read by every worker.
+    let mut feeds: Vec<Vec<Option<Feed>>> = (0..of).map(|_| Vec::new()).collect();
+    let mut dealt: Vec<(&Path, Vec<SyncSender<Batch>>)> = Vec::new();
+    for path in logs {
+        match dealt_compression(path, spec) {
+            Some(compression) => {
+                let (senders, receivers): (Vec<_>, Vec<_>) =
+                    (0..of).map(|_| sync_channel::<Batch>(8)).unzip();
+                dealt.push((path, senders));
+                for (w, batches) in feeds.iter_mut().zip(receivers) {
+                    w.push(Some((compression, batches)));
+                }
+            }
+            None => feeds.iter_mut().for_each(|w| w.push(None)),
+        }
+    }
     let parts: Vec<(LogsRead, Vec<Option<LogError>>, W)> = std::thread::scope(|scope| {
+        if !dealt.is_empty() {
+            scope.spawn(move || {
+                for (path, senders) in dealt {
+                    levee_logs::deal_file(path, &senders);
+                }
+            });
+        }
         let threads: Vec<_> = workers
             .into_iter()
+            .zip(feeds)
             .enumerate()
-            .map(|(index, mut w)| {
+            .map(|(index, (mut w, feeds))| {
                 let share = Share {
                     index: index as u32,
                     of,
                 };
                 scope.spawn(move || {
                     let (read, errors) =
-                        read_share(logs, spec, keep_malformed, share, &Quiet, |r| {
+                        read_share(logs, spec, keep_malformed, share, feeds, &Quiet, |r| {
                             each(&mut w, r)
                         });
                     (read, errors, w)
@@ -286,14 +321,42 @@ fn tell_malformed(observer: &dyn LogObserver, f: &LogFile) {
     }
 }
 
+/// A log's lines dealt to one worker: the log's compression, and the batches of its lines.
+type Feed = (&'static str, Receiver<Batch>);
+
+/// The compression of a log whose lines can be dealt before they are parsed: one in the
+/// common or combined format from its first line (given, or found there), so that a line's
+/// client is its first word. `None` for any other (and for standard input).
+fn dealt_compression(path: &Path, spec: &FormatSpec) -> Option<&'static str> {
+    if path.as_os_str() == "-" {
+        return None;
+    }
+    let mut probe = LogReader::open(path, spec.clone()).ok()?;
+    match spec {
+        FormatSpec::Combined => {}
+        FormatSpec::Auto => {
+            let Some(Ok(Entry::Request(_))) = probe.next_entry() else {
+                return None;
+            };
+            if !matches!(probe.format_name(), "combined" | "common") {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    Some(probe.compression())
+}
+
 /// Reads the requests of `share`'s clients, handing each to `each`; malformed lines are told
-/// to `observer` when the share is whole. Returns, with what was read, the error that stopped
-/// each file (told to `observer` too).
+/// to `observer` when the share is whole. A log with a feed is read from its lines dealt to
+/// this share, the others in full. Returns, with what was read, the error that stopped each
+/// file (told to `observer` too).
 fn read_share(
     logs: &[PathBuf],
     spec: &FormatSpec,
     keep_malformed: usize,
     share: Share,
+    feeds: Vec<Option<Feed>>,
     observer: &dyn LogObserver,
     mut each: impl FnMut(&Request<'_>),
 ) -> (LogsRead, Vec<Option<LogError>>) {
@@ -303,8 +366,20 @@ fn read_share(
         damaged: false,
     };
     let mut errors = Vec::new();
+    let mut feeds = feeds.into_iter();
     for path in logs {
-        let mut reader = match LogReader::open(path, spec.clone()) {
+        let opened = match feeds.next().flatten() {
+            Some((compression, batches)) => Ok(LogReader::fed(
+                path.display().to_string(),
+                compression,
+                batches,
+            )),
+            None => LogReader::open(path, spec.clone()).map(|mut r| {
+                r.set_share(share);
+                r
+            }),
+        };
+        let mut reader = match opened {
             Ok(r) => r,
             Err(e) => {
                 observer.cannot_read(&e);
@@ -314,7 +389,6 @@ fn read_share(
                 continue;
             }
         };
-        reader.set_share(share);
         let mut first_malformed = Vec::new();
         let mut error = None;
         while let Some(entry) = reader.next_entry() {

@@ -1258,7 +1258,10 @@ fn count(
         a.peak_rps = a.peak_rps.max(a.second_count);
     }
     a.clients.add(key, 1);
-    a.targets.add(r.path().chars().take(200).collect(), 1);
+    // At most 200 characters; the key is made only when the table takes it in.
+    let path = r.path();
+    let cut = path.char_indices().nth(200).map_or(path.len(), |(i, _)| i);
+    a.targets.add_ref(&path[..cut], 1);
     let class = match r.status {
         Some(c @ 100..=599) => usize::from(c / 100),
         _ => 0,

@@ -11,10 +11,17 @@
 //!
 //! A line that does not parse is never fatal: it comes out as [`Entry::Malformed`] with its
 //! line number and what is wrong, and the reader counts it.
+//!
+//! Several readers can share one log, each taking the requests of its own share of the
+//! clients ([`Share`]): either each reads the whole log and passes over the others' lines, or
+//! (common and combined logs) one thread reads it and deals each reader its lines ([`deal`],
+//! [`LogReader::fed`]).
 
 #![warn(missing_docs)]
 
 pub mod clf;
+mod compression;
+mod deal;
 pub mod json;
 mod reader;
 pub mod request;
@@ -22,10 +29,16 @@ mod share;
 pub mod template;
 pub mod time;
 
-pub use reader::{decompressed, Entry, FormatSpec, LogReader, ReadStats};
+pub use compression::decompressed;
+pub use deal::{deal, deal_file, Batch};
+pub use reader::{Entry, FormatSpec, LogReader, ReadStats};
 pub use request::{cookie_names, set_cookie_names, Request};
 pub use share::{share_of, Share};
 pub use time::format_ts;
+
+/// Lines longer than this are reported as malformed and skipped, so one runaway line cannot
+/// take the memory.
+pub const MAX_LINE: usize = 1 << 20;
 
 /// What is wrong with one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

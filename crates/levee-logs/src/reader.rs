@@ -1,19 +1,17 @@
 //! Reading a log line by line, whatever its compression, and parsing each line.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use crate::clf::{self, Shape};
+use crate::compression::decompressed;
+use crate::deal::Batch;
 use crate::request::Request;
 use crate::share::{first_word, Share};
 use crate::template::Template;
 use crate::time::TimeCache;
-use crate::{json, LineError, LogError};
-
-/// Lines longer than this are reported as malformed and skipped, so one runaway line cannot
-/// take the memory.
-pub const MAX_LINE: usize = 1 << 20;
+use crate::{json, LineError, LogError, MAX_LINE};
 
 /// With the format detected, this many lines may fail before the log is declared to be in
 /// no known format.
@@ -57,22 +55,6 @@ impl FormatSpec {
             }
         })
     }
-}
-
-/// A byte stream decompressed by what its first bytes say (gzip, zstd or none), and the
-/// name of the compression.
-pub fn decompressed(raw: Box<dyn Read>) -> std::io::Result<(Box<dyn BufRead>, &'static str)> {
-    let mut raw = BufReader::with_capacity(1 << 16, raw);
-    let magic = raw.fill_buf()?;
-    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::bufread::MultiGzDecoder::new(raw);
-        (Box::new(BufReader::with_capacity(1 << 16, gz)), "gzip")
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let z = zstd::stream::read::Decoder::with_buffer(raw)?;
-        (Box::new(BufReader::with_capacity(1 << 16, z)), "zstd")
-    } else {
-        (Box::new(raw), "none")
-    })
 }
 
 enum Parser {
@@ -126,6 +108,16 @@ pub struct LogReader {
     times: TimeCache,
     stats: ReadStats,
     share: Share,
+    /// The lines dealt to this reader, when they are ([`LogReader::fed`]).
+    fed: Option<Fed>,
+}
+
+/// Where a fed reader is in the batches dealt to it.
+struct Fed {
+    batches: std::sync::mpsc::Receiver<Batch>,
+    batch: Option<Batch>,
+    /// The next line of `batch`.
+    next: usize,
 }
 
 impl LogReader {
@@ -181,7 +173,71 @@ impl LogReader {
             times: TimeCache::default(),
             stats: ReadStats::default(),
             share: Share::WHOLE,
+            fed: None,
         })
+    }
+
+    /// A reader of one share of a common or combined log whose lines [`crate::deal`] deals
+    /// it through `batches`: what it gives is what a reader of the log with that share set
+    /// gives ([`LogReader::set_share`]). `name` and `compression` are the log's.
+    pub fn fed(
+        name: String,
+        compression: &'static str,
+        batches: std::sync::mpsc::Receiver<Batch>,
+    ) -> LogReader {
+        LogReader {
+            name,
+            input: Box::new(std::io::empty()),
+            compression,
+            parser: Some(Parser::Clf),
+            format_name: "combined",
+            buf: Vec::new(),
+            pending: 0,
+            lossy: String::new(),
+            times: TimeCache::default(),
+            stats: ReadStats::default(),
+            share: Share::WHOLE,
+            fed: Some(Fed {
+                batches,
+                batch: None,
+                next: 0,
+            }),
+        }
+    }
+
+    /// The next line dealt to a fed reader: its number and whether it was too long to keep;
+    /// the log's counts taken from the batches.
+    fn next_fed(&mut self) -> Result<Option<(u64, Line)>, LogError> {
+        let Some(fed) = &mut self.fed else {
+            return Ok(None);
+        };
+        loop {
+            if let Some(b) = &fed.batch {
+                if let Some(l) = b.lines.get(fed.next) {
+                    fed.next += 1;
+                    self.stats.lines = l.line;
+                    return Ok(Some((l.line, Line::Fed(l.too_long))));
+                }
+                self.stats.lines = b.lines_read;
+                self.stats.skipped = b.skipped;
+                if let Some((kind, message)) = &b.error {
+                    let source = std::io::Error::new(*kind, message.clone());
+                    fed.batch = None;
+                    self.fed = None;
+                    return Err(LogError::Io {
+                        file: self.name.clone(),
+                        source,
+                    });
+                }
+            }
+            match fed.batches.recv() {
+                Ok(b) => {
+                    fed.batch = Some(b);
+                    fed.next = 0;
+                }
+                Err(_) => return Ok(None),
+            }
+        }
     }
 
     /// Reads only the lines of the clients in `share`: the others come out as
@@ -217,41 +273,26 @@ impl LogReader {
     /// (an I/O error, or no known format in its first lines).
     pub fn next_entry(&mut self) -> Option<Result<Entry<'_>, LogError>> {
         // Skip blank and comment lines, without holding the line borrowed across lines.
-        let (line_no, at) = loop {
-            let at = match self.read_line() {
+        let (line_no, at) = if self.fed.is_some() {
+            match self.next_fed() {
                 Err(e) => return Some(Err(e)),
                 Ok(None) => return None,
-                Ok(Some(at)) => at,
-            };
-            self.stats.lines += 1;
-            // A common or combined line's client is its first word: lines of other shares
-            // are passed over unparsed.
-            let before_parsing = !self.share.is_whole() && matches!(self.parser, Some(Parser::Clf));
-            let share = self.share;
-            let (skip, elsewhere) = match self.line_bytes(at) {
-                Ok(b) => {
-                    let content = b.trim_ascii();
-                    let skip = content.is_empty() || content[0] == b'#';
-                    // A line too long to read belongs to the first share, whatever its first
-                    // word (see below): dealt by it, no share would tell it.
-                    let too_long = b.len() > MAX_LINE;
-                    (
-                        skip,
-                        !skip && !too_long && before_parsing && !share.holds_bytes(first_word(b)),
-                    )
-                }
+                Ok(Some(fed)) => fed,
+            }
+        } else {
+            match self.next_line() {
                 Err(e) => return Some(Err(e)),
-            };
-            if skip {
-                self.stats.skipped += 1;
-                continue;
+                Ok(Next::End) => return None,
+                Ok(Next::Elsewhere) => return Some(Ok(Entry::Elsewhere)),
+                Ok(Next::Line(number, at)) => (number, at),
             }
-            if elsewhere {
-                return Some(Ok(Entry::Elsewhere));
-            }
-            break (self.stats.lines, at);
         };
-        if at == Line::Copied && self.buf.len() > MAX_LINE {
+        let too_long = match at {
+            Line::Copied => self.buf.len() > MAX_LINE,
+            Line::Fed(too_long) => too_long,
+            Line::Buffered(_) => false,
+        };
+        if too_long {
             if self.share.index != 0 {
                 // The first share tells the lines too long to read.
                 return Some(Ok(Entry::Elsewhere));
@@ -273,6 +314,7 @@ impl LogReader {
                     }))
                 }
             },
+            Line::Fed(_) => fed_line(&self.fed),
         };
         // Validated with SIMD: checking every byte of every line is a visible share of the
         // time otherwise.
@@ -361,6 +403,44 @@ impl LogReader {
         }
     }
 
+    /// The next line of an unfed reader that is not blank nor a comment, or a line of
+    /// another share passed over.
+    fn next_line(&mut self) -> Result<Next, LogError> {
+        loop {
+            let at = match self.read_line()? {
+                None => return Ok(Next::End),
+                Some(at) => at,
+            };
+            self.stats.lines += 1;
+            // A common or combined line's client is its first word: lines of other shares
+            // are passed over unparsed.
+            let before_parsing = !self.share.is_whole() && matches!(self.parser, Some(Parser::Clf));
+            let share = self.share;
+            let (skip, elsewhere) = match self.line_bytes(at) {
+                Ok(b) => {
+                    let content = b.trim_ascii();
+                    let skip = content.is_empty() || content[0] == b'#';
+                    // A line too long to read belongs to the first share, whatever its first
+                    // word (see below): dealt by it, no share would tell it.
+                    let too_long = b.len() > MAX_LINE;
+                    (
+                        skip,
+                        !skip && !too_long && before_parsing && !share.holds_bytes(first_word(b)),
+                    )
+                }
+                Err(e) => return Err(e),
+            };
+            if skip {
+                self.stats.skipped += 1;
+                continue;
+            }
+            if elsewhere {
+                return Ok(Next::Elsewhere);
+            }
+            return Ok(Next::Line(self.stats.lines, at));
+        }
+    }
+
     /// The bytes of the line `at` names.
     fn line_bytes(&mut self, at: Line) -> Result<&[u8], LogError> {
         match at {
@@ -372,6 +452,7 @@ impl LogReader {
                     source,
                 }),
             },
+            Line::Fed(_) => Ok(fed_line(&self.fed)),
         }
     }
 
@@ -422,6 +503,30 @@ impl LogReader {
     }
 }
 
+/// The bytes of a fed reader's current line.
+fn fed_line(fed: &Option<Fed>) -> &[u8] {
+    let Some(Fed {
+        batch: Some(b),
+        next,
+        ..
+    }) = fed
+    else {
+        return &[];
+    };
+    let l = b.lines[*next - 1];
+    &b.block[l.start as usize..l.end as usize]
+}
+
+/// What an unfed reader finds next.
+enum Next {
+    /// A line to parse: its number and where it is.
+    Line(u64, Line),
+    /// A line of another share, passed over.
+    Elsewhere,
+    /// The end of the log.
+    End,
+}
+
 /// Where the current line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
@@ -429,6 +534,8 @@ enum Line {
     Buffered(usize),
     /// In `buf`.
     Copied,
+    /// Dealt: the fed reader's current line (`true`: too long to have been kept).
+    Fed(bool),
 }
 
 #[cfg(test)]

@@ -39,12 +39,17 @@ impl Share {
         if self.is_whole() {
             return true;
         }
-        let share = if client.is_ascii() {
-            share_of(client, self.of)
-        } else {
-            share_of(String::from_utf8_lossy(client).as_bytes(), self.of)
-        };
-        share == self.index
+        share_of_field(client, self.of) == self.index
+    }
+}
+
+/// The share, of `of`, of the client field `client` as the line's bytes hold it (see
+/// [`Share::holds_bytes`]).
+pub(crate) fn share_of_field(client: &[u8], of: u32) -> u32 {
+    if client.is_ascii() {
+        share_of(client, of)
+    } else {
+        share_of(String::from_utf8_lossy(client).as_bytes(), of)
     }
 }
 

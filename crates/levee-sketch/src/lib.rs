@@ -214,6 +214,37 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
         }
     }
 
+    /// Adds `weight` to the key that `key` borrows from (a `&str` for a `String` key), made
+    /// only when the table or the run of additions takes it in: a run of one key, or a key
+    /// already counted, costs no allocation.
+    #[inline]
+    pub fn add_ref<Q>(&mut self, key: &Q, weight: u64)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        self.total += weight;
+        if let Some(run) = &mut self.run {
+            if run.1 == hash && run.0.borrow() == key {
+                run.2 += weight;
+                run.3 = true;
+                return;
+            }
+        }
+        if let Some((run_key, run_hash, run_weight, repeated)) = self.run.take() {
+            self.count(run_key, run_hash, run_weight, repeated);
+        }
+        if let Some(e) = self
+            .counts
+            .find_mut(hash, |e| e.2 == hash && e.0.borrow() == key)
+        {
+            e.1 += weight;
+            return;
+        }
+        self.run = Some((key.to_owned(), hash, weight, false));
+    }
+
     /// Puts the run of additions into the table.
     #[cold]
     fn flush(&mut self) {
@@ -825,6 +856,27 @@ mod tests {
             let e = d.estimate() as f64;
             let err = (e - n as f64).abs() / n as f64;
             assert!(err < 0.03, "n={n} estimate={e}");
+        }
+    }
+
+    #[test]
+    fn keys_added_by_reference_count_as_owned_ones_do() {
+        let mut owned: TopK<String> = TopK::new(64);
+        let mut borrowed: TopK<String> = TopK::new(64);
+        for i in 0..5_000u32 {
+            let key = format!("/p{}", (i * 7919) % 40 + u32::from(i % 3 == 0) * (i % 500));
+            owned.add(key.clone(), 1);
+            borrowed.add_ref(key.as_str(), 1);
+        }
+        let (mut a, mut b) = (owned.top(20), borrowed.top(20));
+        a.sort();
+        b.sort();
+        assert_eq!(owned.total(), borrowed.total());
+        assert_eq!(a.len(), b.len());
+        // The keys counted exactly (those never pruned) have the same counts either way.
+        let exact: Vec<_> = a.iter().filter(|(_, n)| *n > 100).collect();
+        for (k, n) in exact {
+            assert!(b.contains(&(k.clone(), *n)), "{k} {n}: {b:?}");
         }
     }
 }
