@@ -90,16 +90,17 @@ fn deal_in_blocks(mut input: impl Read, shares: &[SyncSender<Batch>], block_size
     };
     // The start of a line that the last block cut.
     let mut carry: Vec<u8> = Vec::new();
+    let mut pool = Pool::default();
     loop {
-        let mut block = Vec::with_capacity(carry.len() + block_size);
-        block.append(&mut carry);
-        let kept = block.len();
-        // Read into the block's spare room: zeroing it first was 5 % of a dealt reading.
-        let error = (&mut input)
-            .take(block_size as u64)
-            .read_to_end(&mut block)
-            .err();
-        let ended = block.len() - kept < block_size;
+        let mut whole = pool.take(carry.len() + block_size);
+        whole[..carry.len()].copy_from_slice(&carry);
+        let kept = carry.len();
+        carry.clear();
+        let (read, error) = fill(&mut input, &mut whole[kept..kept + block_size]);
+        let ended = read < block_size;
+        // The block's bytes: a pooled buffer holds older bytes past them.
+        let filled = kept + read;
+        let block = &whole[..filled];
         let mut lines: Vec<Vec<DealtLine>> = vec![Vec::new(); shares.len()];
         // Complete lines; the rest waits for the next block (or, at the end, is the last).
         let complete = match memchr::memrchr(b'\n', &block) {
@@ -109,12 +110,12 @@ fn deal_in_blocks(mut input: impl Read, shares: &[SyncSender<Batch>], block_size
         let mut start = 0;
         while let Some(i) = memchr::memchr(b'\n', &block[start..complete]) {
             let end = start + i + 1;
-            dealer.line(&block, start, end, &mut lines, of);
+            dealer.line(block, start, end, &mut lines, of);
             start = end;
         }
         let last = ended && error.is_none();
         if last && complete < block.len() {
-            dealer.line(&block, complete, block.len(), &mut lines, of);
+            dealer.line(block, complete, block.len(), &mut lines, of);
         } else if !last {
             dealer.cut(&block[complete..], &mut carry);
         }
@@ -123,7 +124,7 @@ fn deal_in_blocks(mut input: impl Read, shares: &[SyncSender<Batch>], block_size
             // not read: a reader stops on the error.)
             dealer.end_long(&mut lines);
         }
-        let block = Arc::new(block);
+        let block = pool.keep(whole);
         for (share, lines) in shares.iter().zip(lines) {
             let batch = Batch {
                 block: block.clone(),
@@ -139,6 +140,55 @@ fn deal_in_blocks(mut input: impl Read, shares: &[SyncSender<Batch>], block_size
         if last || error.is_some() {
             return;
         }
+    }
+}
+
+/// Reads until `buf` is full, the input ends or fails; the bytes read, and the error.
+fn fill(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<std::io::Error>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
+}
+
+/// The blocks the readers are done with, read into again: a new block must be zeroed before
+/// it is read into (5 % of a dealt reading), a used one need not be.
+#[derive(Default)]
+struct Pool {
+    blocks: Vec<Arc<Vec<u8>>>,
+}
+
+/// Blocks kept for reuse: enough for the batches in flight to every reader.
+const POOLED: usize = 32;
+
+impl Pool {
+    /// A buffer of at least `len` bytes.
+    fn take(&mut self, len: usize) -> Vec<u8> {
+        let free = self.blocks.iter().position(|b| Arc::strong_count(b) == 1);
+        let mut buf = match free.map(|i| Arc::try_unwrap(self.blocks.swap_remove(i))) {
+            Some(Ok(buf)) => buf,
+            _ => Vec::new(),
+        };
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        buf
+    }
+
+    /// Shares a block with the readers, and keeps it to be read into again once they are
+    /// done with it.
+    fn keep(&mut self, block: Vec<u8>) -> Arc<Vec<u8>> {
+        let block = Arc::new(block);
+        if self.blocks.len() < POOLED {
+            self.blocks.push(block.clone());
+        }
+        block
     }
 }
 
