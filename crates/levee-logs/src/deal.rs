@@ -103,7 +103,7 @@ fn deal_in_blocks(mut input: impl Read, shares: &[SyncSender<Batch>], block_size
         let block = &whole[..filled];
         let mut lines: Vec<Vec<DealtLine>> = vec![Vec::new(); shares.len()];
         // Complete lines; the rest waits for the next block (or, at the end, is the last).
-        let complete = match memchr::memrchr(b'\n', &block) {
+        let complete = match memchr::memrchr(b'\n', block) {
             Some(i) => i + 1,
             None => 0,
         };
