@@ -275,55 +275,63 @@ impl RequestSpool {
         }
     }
 
-    /// Hands every request written to `each`, in the order written; returns how many.
-    pub fn replay(self, mut each: impl FnMut(&Request<'_>)) -> Result<u64, SpoolError> {
-        let mut file = self.file;
-        file.write_all(&self.buf)?;
-        file.seek(SeekFrom::Start(0))?;
-        let mut data: Vec<u8> = Vec::with_capacity(CHUNK);
-        let mut table: Vec<Box<str>> = Vec::new();
-        let (mut start, mut offset, mut replayed) = (0usize, 0u64, 0u64);
-        let mut ended = false;
-        loop {
-            let held = &data[start..];
-            let need = match held.get(..4) {
-                Some(l) => 4 + u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize,
-                None => 4,
-            };
-            if held.len() < need {
-                if ended {
-                    if held.is_empty() {
-                        return Ok(replayed);
-                    }
-                    return Err(SpoolError::Damaged {
-                        offset,
-                        what: "a record is cut short",
-                    });
+    /// Hands every request written to `each`, in the order written; returns how many. A
+    /// spool can be replayed again (a third pass), and written to after.
+    pub fn replay(&mut self, each: impl FnMut(&Request<'_>)) -> Result<u64, SpoolError> {
+        self.file.write_all(&self.buf)?;
+        self.buf.clear();
+        self.file.seek(SeekFrom::Start(0))?;
+        let replayed = replay_file(&mut self.file, each);
+        self.file.seek(SeekFrom::End(0))?;
+        replayed
+    }
+}
+
+/// The records of a spool's file, from where it stands, handed to `each`.
+fn replay_file(file: &mut File, mut each: impl FnMut(&Request<'_>)) -> Result<u64, SpoolError> {
+    let mut data: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut table: Vec<Box<str>> = Vec::new();
+    let (mut start, mut offset, mut replayed) = (0usize, 0u64, 0u64);
+    let mut ended = false;
+    loop {
+        let held = &data[start..];
+        let need = match held.get(..4) {
+            Some(l) => 4 + u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize,
+            None => 4,
+        };
+        if held.len() < need {
+            if ended {
+                if held.is_empty() {
+                    return Ok(replayed);
                 }
-                data.drain(..start);
-                start = 0;
-                let want = need.max(CHUNK);
-                let have = data.len();
-                data.resize(have + want, 0);
-                let n = read_full(&mut file, &mut data[have..])?;
-                data.truncate(have + n);
-                ended = n < want;
-                continue;
+                return Err(SpoolError::Damaged {
+                    offset,
+                    what: "a record is cut short",
+                });
             }
-            let record = &data[start + 4..start + need];
-            let fields = Fields::read(record, &mut table).ok_or(SpoolError::Damaged {
-                offset,
-                what: "a record does not read as one",
-            })?;
-            let r = fields.request(record, &table).ok_or(SpoolError::Damaged {
-                offset,
-                what: "a text is not UTF-8",
-            })?;
-            each(&r);
-            replayed += 1;
-            start += need;
-            offset += need as u64;
+            data.drain(..start);
+            start = 0;
+            let want = need.max(CHUNK);
+            let have = data.len();
+            data.resize(have + want, 0);
+            let n = read_full(file, &mut data[have..])?;
+            data.truncate(have + n);
+            ended = n < want;
+            continue;
         }
+        let record = &data[start + 4..start + need];
+        let fields = Fields::read(record, &mut table).ok_or(SpoolError::Damaged {
+            offset,
+            what: "a record does not read as one",
+        })?;
+        let r = fields.request(record, &table).ok_or(SpoolError::Damaged {
+            offset,
+            what: "a text is not UTF-8",
+        })?;
+        each(&r);
+        replayed += 1;
+        start += need;
+        offset += need as u64;
     }
 }
 
@@ -521,7 +529,7 @@ pub fn replay_shared<W: Send>(
     let each = &each;
     if spools.len() == 1 {
         let mut workers = workers;
-        let spool = spools.into_iter().next().expect("one spool");
+        let mut spool = spools.into_iter().next().expect("one spool");
         if let Some(w) = workers.first_mut() {
             spool.replay(|r| each(w, r))?;
         }
@@ -531,7 +539,9 @@ pub fn replay_shared<W: Send>(
         let threads: Vec<_> = spools
             .into_iter()
             .zip(workers)
-            .map(|(spool, mut w)| scope.spawn(move || spool.replay(|r| each(&mut w, r)).map(|_| w)))
+            .map(|(mut spool, mut w)| {
+                scope.spawn(move || spool.replay(|r| each(&mut w, r)).map(|_| w))
+            })
             .collect();
         threads
             .into_iter()
@@ -595,6 +605,15 @@ mod tests {
         let n = spool.replay(|r| back.push(owned(r))).unwrap();
         assert_eq!(n, 5_000);
         assert_eq!(back, written);
+        // Again (a third pass), and after more is written.
+        let mut again = Vec::new();
+        spool.replay(|r| again.push(owned(r))).unwrap();
+        assert_eq!(again, written);
+        spool.push(&written[7]).unwrap();
+        let mut more = Vec::new();
+        assert_eq!(spool.replay(|r| more.push(owned(r))).unwrap(), 5_001);
+        assert_eq!(more.last(), Some(&written[7]));
+        assert_eq!(more[..5_000], written[..]);
         // Nothing written, nothing replayed.
         assert_eq!(
             RequestSpool::new().unwrap().replay(|_| panic!()).unwrap(),

@@ -254,6 +254,25 @@ fn keep(spool: &mut Option<RequestSpool>, r: &levee_logs::Request<'_>) {
     }
 }
 
+/// A later pass over every request, in order: replayed from the spool the first pass kept
+/// (every field: [`RequestSpool::new`]), or when it could not keep one, read again. A spool
+/// that cannot be read back stops the command: part of the pass was already counted.
+fn again(
+    source: &Source,
+    spool: &mut Option<RequestSpool>,
+    each: impl FnMut(&levee_logs::Request<'_>),
+) -> anyhow::Result<()> {
+    match spool {
+        Some(s) => {
+            s.replay(each)?;
+        }
+        None => {
+            source.each(false, each)?;
+        }
+    }
+    Ok(())
+}
+
 /// The second pass, one worker per share: each replays its share's spool, or when one was
 /// given up or cannot be read back, the input is read again (`workers` makes them afresh).
 fn second_pass<W: Send>(
@@ -282,10 +301,14 @@ struct LogSimulationDoc {
 pub fn simulate_logs(rules: &Path, source: &Source, json: bool) -> anyhow::Result<u8> {
     let file = crate::rules_cmd::load(rules)?;
     let mut first = levee_l7::Analyzer::new(L7Config::default());
-    let outcome = source.each(true, |r| first.add(r))?;
+    let mut spool = RequestSpool::new().ok();
+    let outcome = source.each(true, |r| {
+        first.add(r);
+        keep(&mut spool, r);
+    })?;
     let judged = first.judge();
     let mut sim = levee_l7::simulate::LogSimulator::new(&file);
-    source.each(false, |r| sim.add(r, &judged))?;
+    again(source, &mut spool, |r| sim.add(r, &judged))?;
     let simulation = sim.finish(rules.display().to_string(), &judged);
     let code = exit_code(&outcome);
     if json {
@@ -309,7 +332,11 @@ pub fn report_logs(
     enricher: &levee_report::Enricher,
 ) -> anyhow::Result<(levee_report::logs::LogReport, u8)> {
     let mut first = levee_l7::Analyzer::new(L7Config::default());
-    let outcome = source.each(true, |r| first.add(r))?;
+    let mut spool = RequestSpool::new().ok();
+    let outcome = source.each(true, |r| {
+        first.add(r);
+        keep(&mut spool, r);
+    })?;
     // Crawler claims are checked against the AS database when the report has one.
     let asns = enricher
         .asn_path()
@@ -317,7 +344,7 @@ pub fn report_logs(
     let mut judged = first.judge_checked(asns);
     let (start, end) = judged.time_span().unwrap_or((0, 0));
     let mut timeline = levee_report::logs::LogTimeline::new(start, end);
-    source.each(false, |r| {
+    again(source, &mut spool, |r| {
         judged.add(r);
         if let Some(ts) = r.ts {
             timeline.add(ts, r.bytes.unwrap_or(0), judged.judgement(r).2);
@@ -333,7 +360,7 @@ pub fn report_logs(
         ),
     };
     let mut sim = levee_l7::simulate::LogSimulator::new(&applied);
-    source.each(false, |r| sim.add(r, &judged))?;
+    again(source, &mut spool, |r| sim.add(r, &judged))?;
     let simulation = sim.finish(name, &judged);
     let report = levee_report::logs::build(levee_report::logs::LogInputs {
         input: source.kind(),
