@@ -774,16 +774,20 @@ fn impersonation(
     }
 }
 
+/// Whether a client's (first) user agent claims a browser.
+fn claims_browser(p: &Profile) -> bool {
+    p.agent
+        .as_deref()
+        .and_then(crate::browser::claimed)
+        .is_some()
+}
+
 /// A browser by its user agent, with enough page loads to tell, that never fetched one of
 /// the site's scripts or styles nor sent a script-made request: why it runs no JavaScript.
 /// `None` while the site's scripts are not known.
 fn no_script_run(p: &Profile, site: &footprint::SiteModel) -> Option<Reason> {
     let f = &p.footprint;
-    let claims_browser = p
-        .agent
-        .as_deref()
-        .and_then(crate::browser::claimed)
-        .is_some();
+    let claims_browser = claims_browser(p);
     let top = site.scripts.first()?;
     (claims_browser && f.page_loads >= footprint::JUDGED_PAGE_LOADS && !site.runs_scripts(f)).then(
         || Reason::NoScriptRun {
@@ -800,11 +804,7 @@ fn no_script_run(p: &Profile, site: &footprint::SiteModel) -> Option<Reason> {
 /// them. `None` while no cookie of the site's scripts is known.
 fn script_cookie_missing(p: &Profile, site: &footprint::SiteModel) -> Option<Reason> {
     let f = &p.footprint;
-    let claims_browser = p
-        .agent
-        .as_deref()
-        .and_then(crate::browser::claimed)
-        .is_some();
+    let claims_browser = claims_browser(p);
     let top = site.script_cookies.first()?;
     let returned = site.returns_script_cookie(&p.stack().cookie_names)?;
     (claims_browser

@@ -18,7 +18,7 @@ use std::io::Read;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
-use crate::share::{first_word, share_of_field};
+use crate::share::{line_kind, share_of_field, LineKind};
 use crate::MAX_LINE;
 
 /// Bytes read at a time.
@@ -214,45 +214,40 @@ impl Dealer {
             // The end of a long line: what a reader keeps of it decides whether it is blank.
             let room = (MAX_LINE + 1).saturating_sub(head.len());
             head.extend_from_slice(&block[start..end.min(start + room)]);
-            self.whole_line(&head, 0, head.len(), usize::MAX, lines, of);
+            self.whole_line(&head, 0, head.len(), lines, of);
             return;
         }
-        self.whole_line(block, start, end, end - start, lines, of);
+        self.whole_line(block, start, end, lines, of);
     }
 
-    /// Deals a line whose kept bytes are `bytes[start..end]` and whose length is `len`.
+    /// Deals the line `bytes[start..end]`: what a reader keeps of it (its first
+    /// [`MAX_LINE`] + 1 bytes) is all that is looked at, as a reader looks.
     fn whole_line(
         &mut self,
         bytes: &[u8],
         start: usize,
         end: usize,
-        len: usize,
         lines: &mut [Vec<DealtLine>],
         of: u32,
     ) {
         self.lines_read += 1;
-        // What a reader keeps of a line is all it looks at.
-        let b = &bytes[start..end.min(start.saturating_add(MAX_LINE + 1))];
-        let content = b.trim_ascii();
-        if content.is_empty() || content[0] == b'#' {
-            self.skipped += 1;
-            return;
-        }
-        if len > MAX_LINE {
-            lines[0].push(DealtLine {
-                line: self.lines_read,
-                start: 0,
-                end: 0,
-                too_long: true,
-            });
-            return;
-        }
-        let share = share_of_field(first_word(b), of) as usize;
+        let kept = &bytes[start..end.min(start.saturating_add(MAX_LINE + 1))];
+        let (share, line) = match line_kind(kept) {
+            LineKind::Skipped => {
+                self.skipped += 1;
+                return;
+            }
+            LineKind::TooLong => (0, (0, 0, true)),
+            LineKind::Client(c) => (
+                share_of_field(c, of) as usize,
+                (start as u32, end as u32, false),
+            ),
+        };
         lines[share].push(DealtLine {
             line: self.lines_read,
-            start: start as u32,
-            end: end as u32,
-            too_long: false,
+            start: line.0,
+            end: line.1,
+            too_long: line.2,
         });
     }
 
@@ -275,7 +270,7 @@ impl Dealer {
     fn end_long(&mut self, lines: &mut [Vec<DealtLine>]) {
         if let Some(head) = self.long.take() {
             let of = lines.len() as u32;
-            self.whole_line(&head, 0, head.len(), usize::MAX, lines, of);
+            self.whole_line(&head, 0, head.len(), lines, of);
         }
     }
 }

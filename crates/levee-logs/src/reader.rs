@@ -8,7 +8,7 @@ use crate::clf::{self, Shape};
 use crate::compression::decompressed;
 use crate::deal::Batch;
 use crate::request::Request;
-use crate::share::{first_word, Share};
+use crate::share::{first_word, line_kind, LineKind, Share};
 use crate::template::Template;
 use crate::time::TimeCache;
 use crate::{json, LineError, LogError, MAX_LINE};
@@ -416,19 +416,12 @@ impl LogReader {
             // are passed over unparsed.
             let before_parsing = !self.share.is_whole() && matches!(self.parser, Some(Parser::Clf));
             let share = self.share;
-            let (skip, elsewhere) = match self.line_bytes(at) {
-                Ok(b) => {
-                    let content = b.trim_ascii();
-                    let skip = content.is_empty() || content[0] == b'#';
-                    // A line too long to read belongs to the first share, whatever its first
-                    // word (see below): dealt by it, no share would tell it.
-                    let too_long = b.len() > MAX_LINE;
-                    (
-                        skip,
-                        !skip && !too_long && before_parsing && !share.holds_bytes(first_word(b)),
-                    )
-                }
-                Err(e) => return Err(e),
+            // A line too long to read belongs to the first share, whatever its first word
+            // (see `next_entry`): dealt by it, no share would tell it.
+            let (skip, elsewhere) = match line_kind(self.line_bytes(at)?) {
+                LineKind::Skipped => (true, false),
+                LineKind::TooLong => (false, false),
+                LineKind::Client(c) => (false, before_parsing && !share.holds_bytes(c)),
             };
             if skip {
                 self.stats.skipped += 1;

@@ -92,6 +92,31 @@ fn short_hash(field: &[u8]) -> u64 {
     (m as u64) ^ ((m >> 64) as u64)
 }
 
+/// What a line is to a reader of shares, from the bytes a reader keeps of it (at most
+/// [`crate::MAX_LINE`] + 1, its end included): one rule for the readers that pass over the
+/// other shares' lines and for the dealer that hands each reader its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineKind<'a> {
+    /// Blank, or a `#` comment: counted apart, read by none.
+    Skipped,
+    /// Longer than [`crate::MAX_LINE`]: told as malformed by the first share alone.
+    TooLong,
+    /// A line whose client field (in common and combined logs) is this first word.
+    Client(&'a [u8]),
+}
+
+/// What the line whose kept bytes are `kept` is (see [`LineKind`]).
+pub(crate) fn line_kind(kept: &[u8]) -> LineKind<'_> {
+    let content = kept.trim_ascii();
+    if content.is_empty() || content[0] == b'#' {
+        LineKind::Skipped
+    } else if kept.len() > crate::MAX_LINE {
+        LineKind::TooLong
+    } else {
+        LineKind::Client(first_word(kept))
+    }
+}
+
 /// The first space-separated word of a line: the client field of common and combined logs,
 /// exactly as the parser takes it (only the line's end, `\n` and `\r`, is cut; a `\r` or a
 /// tab inside the word stays part of it, or the line would be dealt by another client's name).
