@@ -18,6 +18,11 @@ use std::time::Duration;
 /// 30 records a datagram, with room for a burst.
 pub const RECEIVE_BUFFER: usize = 32 << 20;
 
+/// How long a collector told to stop goes on reading the datagrams already queued for its
+/// socket ([`ExportSocket::receive_queued`]): a full 32 MiB buffer takes well under a second,
+/// and an exporter that keeps sending must not keep the collector from stopping.
+pub const STOP_DRAIN: Duration = Duration::from_secs(2);
+
 /// A UDP socket receiving flow exports.
 pub struct ExportSocket {
     socket: UdpSocket,
@@ -26,6 +31,19 @@ pub struct ExportSocket {
     inode: Option<u64>,
     buffer: usize,
     datagram: Vec<u8>,
+    /// How a read waits now (set when that changes, not once per datagram).
+    waits: Waits,
+}
+
+/// How a read on the socket waits for a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waits {
+    /// As the socket was opened: not set yet.
+    Unset,
+    /// At most this long.
+    AtMost(Duration),
+    /// Not at all: what is queued or nothing.
+    Never,
 }
 
 impl ExportSocket {
@@ -48,6 +66,7 @@ impl ExportSocket {
             inode,
             buffer,
             datagram: vec![0; 65536],
+            waits: Waits::Unset,
         })
     }
 
@@ -63,8 +82,34 @@ impl ExportSocket {
 
     /// The next datagram and who sent it, waiting at most `timeout`; `None` when none came.
     pub fn receive(&mut self, timeout: Duration) -> io::Result<Option<(SocketAddr, &[u8])>> {
-        self.socket
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        self.wait(Waits::AtMost(timeout.max(Duration::from_millis(1))))?;
+        self.read()
+    }
+
+    /// A datagram the kernel already holds for the socket, without waiting; `None` when its
+    /// queue is empty. What a collector reads when told to stop: each datagram that reached
+    /// the socket is counted, never left unread and uncounted (neither received nor a drop).
+    pub fn receive_queued(&mut self) -> io::Result<Option<(SocketAddr, &[u8])>> {
+        self.wait(Waits::Never)?;
+        self.read()
+    }
+
+    /// Sets how a read waits, when that changed.
+    fn wait(&mut self, waits: Waits) -> io::Result<()> {
+        if self.waits != waits {
+            match waits {
+                Waits::AtMost(timeout) => {
+                    self.socket.set_nonblocking(false)?;
+                    self.socket.set_read_timeout(Some(timeout))?;
+                }
+                Waits::Never | Waits::Unset => self.socket.set_nonblocking(true)?,
+            }
+            self.waits = waits;
+        }
+        Ok(())
+    }
+
+    fn read(&mut self) -> io::Result<Option<(SocketAddr, &[u8])>> {
         match self.socket.recv_from(&mut self.datagram) {
             Ok((n, from)) => Ok(Some((unmapped(from), &self.datagram[..n]))),
             Err(e)
@@ -297,6 +342,28 @@ mod tests {
             received += 1;
         }
         assert_eq!(received + drops, sent);
+    }
+
+    #[test]
+    fn what_is_queued_is_read_without_waiting_and_then_nothing() {
+        let mut s = ExportSocket::bind("127.0.0.1:0".parse().unwrap(), 4 << 20).unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..500u32 {
+            sender.send_to(&i.to_be_bytes(), s.local_addr()).unwrap();
+        }
+        let mut queued = Vec::new();
+        while let Some((_, d)) = s.receive_queued().unwrap() {
+            queued.push(u32::from_be_bytes(d.try_into().unwrap()));
+        }
+        assert_eq!(queued, (0..500).collect::<Vec<_>>());
+        // Waiting again after not waiting, and the other way round.
+        sender.send_to(b"late", s.local_addr()).unwrap();
+        let (_, d) = s.receive(Duration::from_secs(5)).unwrap().expect("a datagram");
+        assert_eq!(d, b"late");
+        let waited = std::time::Instant::now();
+        assert_eq!(s.receive_queued().unwrap(), None);
+        assert!(waited.elapsed() < Duration::from_secs(1));
+        assert_eq!(s.kernel_drops(), Some(0));
     }
 
     #[test]

@@ -21,7 +21,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use levee_flow::collector::{datagram_packet, ExportSocket, RECEIVE_BUFFER};
+use levee_flow::collector::{datagram_packet, ExportSocket, RECEIVE_BUFFER, STOP_DRAIN};
 use levee_flow::packets::{self, Reorder, Scaling};
 use levee_flow::{Decoder, FlowRecord};
 
@@ -100,14 +100,22 @@ pub fn collect(
     let mut counted = Instant::now();
     let mut since_between = 0u32;
     let mut failed: Option<MonitorError> = None;
+    // Once told to stop, what the socket already holds is read (for STOP_DRAIN at most),
+    // so every datagram that reached it is counted.
+    let mut stopping: Option<Instant> = None;
     loop {
-        if control.stopped() {
+        if stopping.is_none() && control.stopped() {
+            stopping = Some(Instant::now());
+        }
+        let received = match stopping {
+            None => input.socket.receive(Duration::from_millis(100)),
+            Some(at) if at.elapsed() < STOP_DRAIN => input.socket.receive_queued(),
+            Some(_) => break,
+        }
+        .map_err(collect_error)?;
+        if stopping.is_some() && received.is_none() {
             break;
         }
-        let received = input
-            .socket
-            .receive(Duration::from_millis(100))
-            .map_err(collect_error)?;
         let wall = wall_ns();
         match received {
             Some((from, datagram)) => {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use levee_capture::PcapWriter;
-use levee_flow::collector::{datagram_packet, ExportSocket};
+use levee_flow::collector::{datagram_packet, ExportSocket, STOP_DRAIN};
 use levee_flow::packets::{rate_of, Scaling};
 use levee_flow::{Decoder, FlowRecord};
 
@@ -80,14 +80,17 @@ pub fn collect(a: CollectArgs) -> anyhow::Result<u8> {
     let drops_at_start = socket.kernel_drops().unwrap_or(0);
     let mut second = now_ns().div_euclid(1_000_000_000);
     let mut packet = Vec::with_capacity(65600);
+    let mut take = |run: &mut Run, capture: &mut Option<Rotating>, from, datagram: &[u8]| {
+        if let Some(c) = capture.as_mut() {
+            datagram_packet(from, local, datagram, &mut packet);
+            c.write(now_ns(), &packet)?;
+        }
+        run.datagram(from, datagram);
+        anyhow::Ok(())
+    };
     while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
         if let Some((from, datagram)) = socket.receive(Duration::from_millis(100))? {
-            let ts = now_ns();
-            if let Some(c) = capture.as_mut() {
-                datagram_packet(from, local, datagram, &mut packet);
-                c.write(ts, &packet)?;
-            }
-            run.datagram(from, datagram);
+            take(&mut run, &mut capture, from, datagram)?;
         }
         let now = now_ns().div_euclid(1_000_000_000);
         if now != second {
@@ -100,6 +103,14 @@ pub fn collect(a: CollectArgs) -> anyhow::Result<u8> {
         }
         if let Some(c) = capture.as_mut() {
             c.flush_if_idle()?;
+        }
+    }
+    // What reached the socket before the stop is read, not left uncounted.
+    let draining = Instant::now();
+    while draining.elapsed() < STOP_DRAIN {
+        match socket.receive_queued()? {
+            Some((from, datagram)) => take(&mut run, &mut capture, from, datagram)?,
+            None => break,
         }
     }
     run.next_second();

@@ -502,6 +502,63 @@ fn collect_keeps_what_arrives_and_says_what_was_damaged() {
     );
 }
 
+/// Pauses `collector` (SIGSTOP), sends it `count` NetFlow v5 datagrams on `port`, tells it
+/// to stop and lets it go on: what a collector that cannot keep up holds when told to stop.
+fn queue_then_stop(collector: Child, port: u16, count: usize) -> Output {
+    let signal = |name: &str| {
+        let status = Command::new("kill")
+            .args([name, &collector.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..count {
+        sender
+            .send_to(&v5_datagram(), format!("127.0.0.1:{port}"))
+            .unwrap();
+    }
+    signal("-TERM");
+    signal("-CONT");
+    stop(collector)
+}
+
+#[test]
+fn a_collector_told_to_stop_reads_what_is_queued_for_it_first() {
+    // Every datagram that reached the socket is counted, none lost without a word.
+    let dir = tempfile::tempdir().unwrap();
+    let (collector, port) = start_levee(dir.path());
+    let out = queue_then_stop(collector, port, 3000);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Collected 3,000 datagrams (0 damaged) holding 3,000 flow records"),
+        "{stdout}"
+    );
+    let files = written(dir.path(), &out);
+    let mut summary = levee();
+    summary.args(["summary", "--json"]).args(&files);
+    let s = json(summary);
+    assert_eq!(s["files"][0]["flows"]["records"], 3000, "{s}");
+
+    // The monitor's collector alike.
+    let port = free_port();
+    let monitor = levee()
+        .args(["monitor", "--collect", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(dir.path().join("incidents.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let out = queue_then_stop(monitor, port, 3000);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the kernel received 3,000 datagrams and dropped 0"),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn collect_refuses_what_it_cannot_do() {
     let dir = tempfile::tempdir().unwrap();
