@@ -358,7 +358,10 @@ mod tests {
         assert_eq!(queued, (0..500).collect::<Vec<_>>());
         // Waiting again after not waiting, and the other way round.
         sender.send_to(b"late", s.local_addr()).unwrap();
-        let (_, d) = s.receive(Duration::from_secs(5)).unwrap().expect("a datagram");
+        let (_, d) = s
+            .receive(Duration::from_secs(5))
+            .unwrap()
+            .expect("a datagram");
         assert_eq!(d, b"late");
         let waited = std::time::Instant::now();
         assert_eq!(s.receive_queued().unwrap(), None);

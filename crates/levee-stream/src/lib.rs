@@ -23,7 +23,7 @@ pub mod http;
 pub mod tcp;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use levee_decode::{App, Packet};
 use levee_logs::Request;
@@ -83,14 +83,32 @@ pub struct StreamStats {
 /// An endpoint: address and port.
 type End = (IpAddr, u16);
 
+/// A request with where the capture holds it (see [`HttpExtractor::drain_located`]).
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// The request.
+    pub request: Request<'static>,
+    /// The client's address and port.
+    pub client: SocketAddr,
+    /// The server's address and port.
+    pub server: SocketAddr,
+    /// The number of the frame whose bytes completed the request's header block, as the
+    /// frames were numbered for [`HttpExtractor::add_numbered`] (or counted by
+    /// [`HttpExtractor::add`] from 1); for a header block cut short, the connection's last.
+    pub frame: u64,
+}
+
 struct Connection {
     client: End,
+    server: End,
+    /// The number of the last frame of the connection.
+    last_frame: u64,
     up: Half,
     down: Half,
     requests: RequestStream,
     responses: ResponseStream,
     /// Requests waiting for their response, oldest first.
-    waiting: VecDeque<Request<'static>>,
+    waiting: VecDeque<Located>,
     last_ts: i64,
     /// FIN seen from the client (bit 0) and from the server (bit 1).
     fins: u8,
@@ -103,8 +121,10 @@ pub struct HttpExtractor {
     connections: HashMap<(End, End), Connection, foldhash::fast::FixedState>,
     /// Client address to the (JA3 hash, JA4) of its last ClientHello.
     fingerprints: HashMap<IpAddr, (String, String), foldhash::fast::FixedState>,
-    ready: Vec<Request<'static>>,
+    ready: Vec<Located>,
     stats: StreamStats,
+    /// The number of the frame being added.
+    frame: u64,
     last_sweep: i64,
     /// Segments of connections not yet taken up that may be the rest of a request whose
     /// first segment arrives later: (client, server) to (sequence number, bytes).
@@ -115,8 +135,11 @@ pub struct HttpExtractor {
 const MAX_EARLY_SEGMENTS: usize = 4_096;
 const MAX_EARLY_BYTES: usize = 4_096;
 
-fn record(head: RequestHead, client: IpAddr, ts: i64) -> Request<'static> {
-    Request {
+/// The request of `head`, on the connection of `client` and `server`, whose header block
+/// started at `ts` and was completed by frame `frame`.
+fn record(head: RequestHead, (client, server, frame): (End, End, u64), ts: i64) -> Located {
+    let (client, client_port) = client;
+    let request = Request {
         ts: Some(ts),
         client: client.to_string().into(),
         ip: Some(client),
@@ -129,6 +152,12 @@ fn record(head: RequestHead, client: IpAddr, ts: i64) -> Request<'static> {
         cookie: head.cookie.map(Into::into),
         header_names: (!head.header_names.is_empty()).then(|| head.header_names.into()),
         ..Default::default()
+    };
+    Located {
+        request,
+        client: (client, client_port).into(),
+        server: server.into(),
+        frame,
     }
 }
 
@@ -144,6 +173,7 @@ impl HttpExtractor {
             ready: Vec::new(),
             stats: StreamStats::default(),
             last_sweep: i64::MIN,
+            frame: 0,
         }
     }
 
@@ -153,8 +183,16 @@ impl HttpExtractor {
     }
 
     /// Takes a packet captured at `ts` (ns, capture order); requests completed by it (or by
-    /// the passing of time) are returned by [`HttpExtractor::drain`].
+    /// the passing of time) are returned by [`HttpExtractor::drain`]. Packets are numbered
+    /// from 1 in the order they are added (see [`Located::frame`]).
     pub fn add(&mut self, ts: i64, p: &Packet<'_>) {
+        self.add_numbered(self.frame + 1, ts, p);
+    }
+
+    /// [`HttpExtractor::add`] for the packet of frame `frame` of its capture (frames that are
+    /// not added, such as those that do not decode, still count in the numbering).
+    pub fn add_numbered(&mut self, frame: u64, ts: i64, p: &Packet<'_>) {
+        self.frame = frame;
         if ts.saturating_sub(self.last_sweep) >= 1_000_000_000 {
             self.sweep(ts);
         }
@@ -208,6 +246,8 @@ impl HttpExtractor {
                 (src, dst),
                 Connection {
                     client: src,
+                    server: dst,
+                    last_frame: frame,
                     up: Half::default(),
                     down: Half::default(),
                     requests: RequestStream::default(),
@@ -229,6 +269,7 @@ impl HttpExtractor {
         let (stats, ready, config) = (&mut self.stats, &mut self.ready, &self.config);
         let c = connections.get_mut(&key).expect("found or inserted");
         c.last_ts = ts;
+        c.last_frame = frame;
         let fingerprint = fingerprints.get(&c.client.0);
         if down {
             deliver_down(c, t.seq, syn, p.payload, stats, ready);
@@ -263,7 +304,12 @@ impl HttpExtractor {
     }
 
     /// Requests ready, in the order they completed.
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Request<'static>> {
+    pub fn drain(&mut self) -> impl Iterator<Item = Request<'static>> + '_ {
+        self.ready.drain(..).map(|l| l.request)
+    }
+
+    /// Requests ready, in the order they completed, with their connection and frame.
+    pub fn drain_located(&mut self) -> std::vec::Drain<'_, Located> {
         self.ready.drain(..)
     }
 
@@ -291,8 +337,8 @@ impl HttpExtractor {
             self.close(c, at);
         }
         for c in self.connections.values_mut() {
-            while c.waiting.front().is_some_and(|r| {
-                now.saturating_sub(r.ts.unwrap_or(now)) > self.config.response_wait_ns
+            while c.waiting.front().is_some_and(|l| {
+                now.saturating_sub(l.request.ts.unwrap_or(now)) > self.config.response_wait_ns
             }) {
                 let r = c.waiting.pop_front().expect("front exists");
                 self.stats.requests += 1;
@@ -354,15 +400,16 @@ impl HttpExtractor {
                 protocol: parts.next().unwrap_or("").to_string(),
                 ..Default::default()
             };
-            let mut r = record(head, c.client.0, started);
+            let mut l = record(head, (c.client, c.server, c.last_frame), started);
+            let r = &mut l.request;
             if r.protocol.as_deref() == Some("") {
                 r.protocol = None;
             }
             r.header_incomplete_ns = Some(at.saturating_sub(started).max(0));
-            attach(&mut r, fingerprint);
+            attach(r, fingerprint);
             stats.incomplete_headers += 1;
             stats.requests += 1;
-            ready.push(r);
+            ready.push(l);
         }
     }
 }
@@ -405,7 +452,7 @@ fn deliver_up(
     payload: &[u8],
     fingerprint: Option<&(String, String)>,
     stats: &mut StreamStats,
-    ready: &mut Vec<Request<'static>>,
+    ready: &mut Vec<Located>,
     config: &StreamConfig,
 ) {
     let mut chunks = Vec::new();
@@ -421,17 +468,17 @@ fn feed_up(
     ch: Chunk<'_>,
     fingerprint: Option<&(String, String)>,
     stats: &mut StreamStats,
-    ready: &mut Vec<Request<'static>>,
+    ready: &mut Vec<Located>,
     config: &StreamConfig,
 ) {
     match ch {
         Chunk::Gap => c.requests.gap(),
         Chunk::Data(d) => {
-            let client = c.client.0;
+            let at = (c.client, c.server, c.last_frame);
             let waiting = &mut c.waiting;
             c.requests.feed(ts, d, &mut |head, started| {
-                let mut r = record(head, client, started);
-                attach(&mut r, fingerprint);
+                let mut r = record(head, at, started);
+                attach(&mut r.request, fingerprint);
                 if waiting.len() >= config.max_waiting {
                     let old = waiting.pop_front().expect("not empty");
                     stats.requests += 1;
@@ -449,7 +496,7 @@ fn deliver_down(
     syn: bool,
     payload: &[u8],
     stats: &mut StreamStats,
-    ready: &mut Vec<Request<'static>>,
+    ready: &mut Vec<Located>,
 ) {
     let mut chunks = Vec::new();
     c.down
@@ -459,12 +506,7 @@ fn deliver_down(
     }
 }
 
-fn feed_down(
-    c: &mut Connection,
-    ch: Chunk<'_>,
-    stats: &mut StreamStats,
-    ready: &mut Vec<Request<'static>>,
-) {
+fn feed_down(c: &mut Connection, ch: Chunk<'_>, stats: &mut StreamStats, ready: &mut Vec<Located>) {
     match ch {
         Chunk::Gap => c.responses.gap(),
         Chunk::Data(d) => {
@@ -472,7 +514,7 @@ fn feed_down(
             let mut heads = Vec::new();
             // Whether the response about to be read answers a HEAD request: the requests
             // still waiting, in order, after those answered in this same call.
-            let methods: Vec<bool> = waiting.iter().map(|r| r.method == "HEAD").collect();
+            let methods: Vec<bool> = waiting.iter().map(|l| l.request.method == "HEAD").collect();
             let mut next = 0usize;
             c.responses.feed(
                 d,
@@ -485,13 +527,14 @@ fn feed_down(
             );
             for h in heads {
                 // A response with no request waiting answers one the capture missed.
-                if let Some(mut r) = waiting.pop_front() {
+                if let Some(mut l) = waiting.pop_front() {
+                    let r = &mut l.request;
                     r.status = Some(h.status);
                     r.bytes = h.content_length;
                     r.set_cookies = Some(h.set_cookies.into());
                     stats.requests += 1;
                     stats.answered += 1;
-                    ready.push(r);
+                    ready.push(l);
                 }
             }
         }

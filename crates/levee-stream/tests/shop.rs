@@ -209,3 +209,49 @@ fn random_segments_never_break_the_reassembly() {
     // The pieces of real messages do make requests now and then.
     assert!(found > 1_000, "{found}");
 }
+
+#[test]
+fn each_request_is_located_on_its_connection_and_the_frame_that_completed_it() {
+    let mut pcap = Vec::new();
+    levee_synth::http_capture::generate_http_capture(
+        &config(11),
+        false,
+        &mut pcap,
+        std::io::sink(),
+    )
+    .unwrap();
+    // Every frame's endpoints, by number from 1.
+    let mut frames = vec![None];
+    let mut reader = CaptureReader::from_bytes("shop.pcap", pcap.clone()).unwrap();
+    while let Some(Item::Frame(f)) = reader.next_item() {
+        let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+        let ends = p.ip.as_ref().zip(p.ports()).map(|(ip, (sp, dp))| {
+            (
+                std::net::SocketAddr::new(ip.src, sp),
+                std::net::SocketAddr::new(ip.dst, dp),
+                !p.payload.is_empty(),
+            )
+        });
+        frames.push(ends);
+    }
+    let mut reader = CaptureReader::from_bytes("shop.pcap", pcap).unwrap();
+    let mut x = HttpExtractor::new(StreamConfig::default());
+    let mut located = Vec::new();
+    // Numbered from 1000, to tell a given number from a counted one.
+    let mut number = 999;
+    while let Some(Item::Frame(f)) = reader.next_item() {
+        number += 1;
+        let p = levee_decode::decode(f.linktype, f.data, f.orig_len);
+        x.add_numbered(number, f.ts_nanos, &p);
+        located.extend(x.drain_located());
+    }
+    x.finish();
+    located.extend(x.drain_located());
+    assert!(located.len() > 1000, "{} requests", located.len());
+    for l in &located {
+        assert_eq!(Some(l.client.ip()), l.request.ip);
+        let frame = frames[(l.frame - 999) as usize];
+        // The frame that completed the header block is the client's, with data.
+        assert_eq!(frame, Some((l.client, l.server, true)), "{l:?}");
+    }
+}

@@ -103,6 +103,78 @@ pub fn parse(msg: &[u8]) -> Option<Dns> {
     Some(d)
 }
 
+/// What one answer record of a response holds, for those whose data names something: an
+/// address (A, AAAA) or a name (CNAME, NS, PTR, MX's exchange, SRV's target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerData {
+    /// An A or AAAA record's address.
+    Address(std::net::IpAddr),
+    /// A name a record points to, lower-cased, without the trailing dot.
+    Name(String),
+}
+
+/// One answer record: the name it is for and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The owner name, lower-cased, without the trailing dot.
+    pub name: String,
+    /// The record type (1 A, 5 CNAME, 28 AAAA...).
+    pub rtype: u16,
+    /// The data, for the record types that name an address or a host.
+    pub data: AnswerData,
+}
+
+/// The answer section of a DNS message: the records that name an address or a host (A, AAAA,
+/// CNAME, NS, PTR, MX, SRV), in order; others are passed over. A damaged record ends the list
+/// (what came before it is kept). Not part of [`parse`], whose callers need the header only.
+pub fn answers(msg: &[u8]) -> Vec<Answer> {
+    let mut out = Vec::new();
+    if msg.len() < 12 {
+        return out;
+    }
+    let u16_at = |at: usize| u16::from_be_bytes([msg[at], msg[at + 1]]);
+    let (qdcount, ancount) = (u16_at(4), u16_at(6));
+    let mut pos = 12;
+    for _ in 0..qdcount {
+        match skip_name(msg, pos) {
+            Some(after) => pos = after + 4,
+            None => return out,
+        }
+    }
+    for _ in 0..ancount {
+        let Some((name, after)) = read_name(msg, pos) else {
+            break;
+        };
+        if after + 10 > msg.len() {
+            break;
+        }
+        let rtype = u16_at(after);
+        let rdlen = u16_at(after + 8) as usize;
+        let rdata_at = after + 10;
+        let Some(rdata) = msg.get(rdata_at..rdata_at + rdlen) else {
+            break;
+        };
+        let data = match (rtype, rdlen) {
+            (1, 4) => Some(AnswerData::Address(std::net::IpAddr::from(
+                <[u8; 4]>::try_from(rdata).expect("4 bytes"),
+            ))),
+            (28, 16) => Some(AnswerData::Address(std::net::IpAddr::from(
+                <[u8; 16]>::try_from(rdata).expect("16 bytes"),
+            ))),
+            // The name is read from the whole message: it may point back into it.
+            (2 | 5 | 12, _) => read_name(msg, rdata_at).map(|(n, _)| AnswerData::Name(n)),
+            (15, 3..) => read_name(msg, rdata_at + 2).map(|(n, _)| AnswerData::Name(n)),
+            (33, 7..) => read_name(msg, rdata_at + 6).map(|(n, _)| AnswerData::Name(n)),
+            _ => None,
+        };
+        if let Some(data) = data {
+            out.push(Answer { name, rtype, data });
+        }
+        pos = rdata_at + rdlen;
+    }
+    out
+}
+
 /// Reads a possibly compressed name starting at `pos`; returns it and the position after it.
 fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
     use std::io::Write;
@@ -249,6 +321,47 @@ mod tests {
         m.extend(b"\x04mail\xc0\x10");
         assert_eq!(read_name(&m, 12).unwrap().0, "www.example.com");
         assert_eq!(read_name(&m, 33).unwrap().0, "mail.example.com");
+    }
+
+    #[test]
+    fn answers_name_addresses_and_hosts_and_stop_at_damage() {
+        // www.example.com A: a CNAME to cdn.example.net, its A and AAAA, and a TXT passed over.
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 4, 0, 0, 0, 0];
+        m.extend(b"\x03www\x07example\x03com\x00");
+        m.extend([0, 1, 0, 1]);
+        m.extend([0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 17]);
+        m.extend(b"\x03cdn\x07example\x03net\x00");
+        let cdn = 12 + 17 + 4 + 12;
+        m.extend([0xc0, cdn as u8, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7]);
+        m.extend([
+            0xc0, cdn as u8, 0, 16, 0, 1, 0, 0, 0, 60, 0, 3, 2, b'h', b'i',
+        ]);
+        m.extend([0xc0, cdn as u8, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
+        m.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let a = answers(&m);
+        let data: Vec<(&str, AnswerData)> =
+            a.iter().map(|a| (&a.name[..], a.data.clone())).collect();
+        assert_eq!(
+            data,
+            [
+                (
+                    "www.example.com",
+                    AnswerData::Name("cdn.example.net".into())
+                ),
+                (
+                    "cdn.example.net",
+                    AnswerData::Address("192.0.2.7".parse().unwrap())
+                ),
+                (
+                    "cdn.example.net",
+                    AnswerData::Address("2001:db8::1".parse().unwrap())
+                ),
+            ]
+        );
+        // Cut inside the AAAA record: the records before it are kept.
+        m.truncate(m.len() - 3);
+        assert_eq!(answers(&m).len(), 2);
+        assert!(answers(&m[..11]).is_empty());
     }
 
     #[test]
