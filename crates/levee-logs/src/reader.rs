@@ -110,6 +110,8 @@ pub struct LogReader {
     share: Share,
     /// The lines dealt to this reader, when they are ([`LogReader::fed`]).
     fed: Option<Fed>,
+    /// The number of the line of the last entry.
+    last_line: u64,
 }
 
 /// Where a fed reader is in the batches dealt to it.
@@ -174,6 +176,7 @@ impl LogReader {
             stats: ReadStats::default(),
             share: Share::WHOLE,
             fed: None,
+            last_line: 0,
         })
     }
 
@@ -202,6 +205,7 @@ impl LogReader {
                 batch: None,
                 next: 0,
             }),
+            last_line: 0,
         }
     }
 
@@ -269,6 +273,11 @@ impl LogReader {
         self.stats
     }
 
+    /// The number (from 1) of the line of the last entry [`LogReader::next_entry`] gave.
+    pub fn last_line(&self) -> u64 {
+        self.last_line
+    }
+
     /// The next line's outcome; `None` at the end; an error when the log cannot be read on
     /// (an I/O error, or no known format in its first lines).
     pub fn next_entry(&mut self) -> Option<Result<Entry<'_>, LogError>> {
@@ -287,6 +296,7 @@ impl LogReader {
                 Ok(Next::Line(number, at)) => (number, at),
             }
         };
+        self.last_line = line_no;
         let too_long = match at {
             Line::Copied => self.buf.len() > MAX_LINE,
             Line::Fed(too_long) => too_long,

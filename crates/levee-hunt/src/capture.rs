@@ -1,0 +1,183 @@
+//! Hunting in a packet capture: every frame's addresses, DNS questions and answers, TLS
+//! ClientHellos, and the HTTP requests the TCP reassembly gives.
+
+use std::path::Path;
+
+use levee_capture::{CaptureReader, Item};
+use levee_decode::app::dns::AnswerData;
+use levee_decode::{App, Packet, Transport};
+use levee_stream::{HttpExtractor, StreamConfig};
+
+use crate::{
+    request_hits, request_line, At, Field, FileSummary, HuntError, Hunter, Index, InputKind, Sink,
+};
+
+/// Hunts the capture at `path` (named `file`).
+pub(crate) fn hunt(
+    path: &Path,
+    file: &str,
+    index: &Index,
+    sink: &mut dyn Sink,
+) -> Result<FileSummary, HuntError> {
+    let mut reader = CaptureReader::open(path).map_err(|e| HuntError::Unreadable {
+        file: file.to_string(),
+        why: e.to_string(),
+    })?;
+    let mut h = Hunter::new(index, sink, file);
+    let (dns, tls, http) = (index.wants_dns(), index.wants_tls(), index.wants_http());
+    let mut extractor = http.then(|| HttpExtractor::new(StreamConfig::default()));
+    let mut frames = 0u64;
+    while let Some(item) = reader.next_item() {
+        let f = match item {
+            Item::Frame(f) => f,
+            Item::Damaged(e) => {
+                h.damaged(e.to_string());
+                continue;
+            }
+        };
+        frames += 1;
+        let number = f.index + 1;
+        let at = (At::Frame(number), Some(f.ts_nanos));
+        levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
+            let Some(ip) = p.ip.as_ref() else { return };
+            let flow = || flow_of(p);
+            h.address(at, Field::IpSrc, ip.src, &flow);
+            h.address(at, Field::IpDst, ip.dst, &flow);
+            if (dns || tls) && !p.payload.is_empty() {
+                application(&mut h, at, p, dns, tls);
+            }
+            if let Some(x) = extractor.as_mut() {
+                x.add_numbered(number, f.ts_nanos, p);
+                requests(&mut h, x);
+            }
+        });
+    }
+    if let Some(x) = extractor.as_mut() {
+        x.finish();
+        requests(&mut h, x);
+    }
+    if frames == 0 && h.damaged == 0 {
+        return Err(HuntError::Unreadable {
+            file: file.to_string(),
+            why: "no packet in it".into(),
+        });
+    }
+    Ok(h.summary(InputKind::Capture, frames))
+}
+
+/// The hits of a packet's DNS message or TLS ClientHello.
+fn application(h: &mut Hunter<'_>, at: (At, Option<i64>), p: &Packet<'_>, dns: bool, tls: bool) {
+    match p.app() {
+        App::Dns(d) if dns => {
+            if let Some(q) = d.qname.as_deref() {
+                let context = || format!("{} query {q}", flow_of(p));
+                h.each(at, Field::DnsQuery, q, |ix, f| ix.domain(q, f), &context);
+            }
+            if d.response && d.ancount > 0 {
+                let message = match p.transport {
+                    Transport::Tcp(_) if p.payload.len() > 2 => &p.payload[2..],
+                    _ => p.payload,
+                };
+                for a in levee_decode::app::dns::answers(message) {
+                    let context = || {
+                        let data = match &a.data {
+                            AnswerData::Address(ip) => ip.to_string(),
+                            AnswerData::Name(n) => n.clone(),
+                        };
+                        let t = levee_decode::app::dns::type_name(a.rtype).unwrap_or("?");
+                        format!("{} answer {} {t} {data}", flow_of(p), a.name)
+                    };
+                    h.each(
+                        at,
+                        Field::DnsAnswerName,
+                        &a.name,
+                        |ix, f| ix.domain(&a.name, f),
+                        &context,
+                    );
+                    match &a.data {
+                        AnswerData::Address(ip) => {
+                            h.address(at, Field::DnsAnswerAddress, *ip, &context)
+                        }
+                        AnswerData::Name(n) => h.each(
+                            at,
+                            Field::DnsAnswerName,
+                            n,
+                            |ix, f| ix.domain(n, f),
+                            &context,
+                        ),
+                    }
+                }
+            }
+        }
+        App::TlsClientHello(hello) if tls => {
+            let context = || {
+                format!(
+                    "{} ClientHello sni {} ja3 {} ja4 {}",
+                    flow_of(p),
+                    hello.sni.as_deref().unwrap_or("-"),
+                    hello.ja3_hash,
+                    hello.ja4
+                )
+            };
+            if let Some(sni) = hello.sni.as_deref() {
+                let sni = sni.to_ascii_lowercase();
+                h.each(
+                    at,
+                    Field::TlsSni,
+                    &sni,
+                    |ix, f| {
+                        ix.domain(&sni, &mut *f);
+                        ix.sni(&sni, f);
+                    },
+                    &context,
+                );
+            }
+            h.each(
+                at,
+                Field::TlsJa3,
+                &hello.ja3_hash,
+                |ix, f| ix.ja3(&hello.ja3_hash, f),
+                &context,
+            );
+            h.each(
+                at,
+                Field::TlsJa4,
+                &hello.ja4,
+                |ix, f| ix.ja4(&hello.ja4, f),
+                &context,
+            );
+        }
+        _ => {}
+    }
+}
+
+/// The hits of the requests the extractor has ready.
+fn requests(h: &mut Hunter<'_>, x: &mut HttpExtractor) {
+    for l in x.drain_located() {
+        let r = &l.request;
+        let context = || format!("tcp {} -> {} {}", l.client, l.server, request_line(r));
+        request_hits(h, (At::Frame(l.frame), r.ts), r, None, &context);
+    }
+}
+
+/// A packet's flow in one line: `udp 192.0.2.1:53 -> 198.51.100.7:40000`.
+fn flow_of(p: &Packet<'_>) -> String {
+    let Some(ip) = p.ip.as_ref() else {
+        return String::new();
+    };
+    let proto = match ip.proto {
+        1 => "icmp".to_string(),
+        6 => "tcp".to_string(),
+        17 => "udp".to_string(),
+        58 => "icmpv6".to_string(),
+        n => format!("ip proto {n}"),
+    };
+    match p.ports() {
+        Some((sp, dp)) => format!(
+            "{proto} {} -> {}",
+            std::net::SocketAddr::new(ip.src, sp),
+            std::net::SocketAddr::new(ip.dst, dp)
+        ),
+        None => format!("{proto} {} -> {}", ip.src, ip.dst),
+    }
+}
