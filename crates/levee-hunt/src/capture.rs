@@ -73,12 +73,12 @@ fn application(h: &mut Hunter<'_>, at: (At, Option<i64>), p: &Packet<'_>, dns: b
                 let context = || format!("{} query {q}", flow_of(p));
                 h.each(at, Field::DnsQuery, q, |ix, f| ix.domain(q, f), &context);
             }
-            if d.response && d.ancount > 0 {
+            if d.ancount > 0 || d.nscount > 0 || d.arcount > 0 {
                 let message = match p.transport {
                     Transport::Tcp(_) if p.payload.len() > 2 => &p.payload[2..],
                     _ => p.payload,
                 };
-                for a in levee_decode::app::dns::answers(message) {
+                for a in levee_decode::app::dns::records(message) {
                     let context = || {
                         let data = match &a.data {
                             AnswerData::Address(ip) => ip.to_string(),

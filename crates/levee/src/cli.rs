@@ -64,6 +64,10 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// The incidents a monitor keeps: list, show, acknowledge, note, resolve, reopen.
     Incidents(IncidentsArgs),
+    /// Look for indicators of compromise (plain lists, CSV, STIX 2.1, MISP) in captures,
+    /// access logs and flow exports: every hit with its file, frame or line, time, field and
+    /// context.
+    Hunt(HuntArgs),
 }
 
 #[derive(Args, Clone)]
@@ -694,6 +698,41 @@ pub struct LogsArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct HuntArgs {
+    /// An indicator file: a plain list (one a line, kinds told by shape or a `TYPE:`
+    /// prefix), CSV with a header, a STIX 2.1 bundle or a MISP JSON export (told by
+    /// content). Repeat for several.
+    #[arg(long = "iocs", value_name = "FILE", required = true)]
+    pub iocs: Vec<PathBuf>,
+    /// Captures (pcap, pcapng), access logs and flow exports (captures of NetFlow, IPFIX or
+    /// sFlow datagrams; nfdump or goflow2 JSON), told by content, gzip or zstd compressed
+    /// too.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Write every hit as a JSON line, as it is found.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every hit as a CSV row, as it is found.
+    #[arg(long)]
+    pub csv: bool,
+    /// Hits shown for each indicator found in the text output.
+    #[arg(long, default_value_t = 5)]
+    pub show: usize,
+    /// Write to this file instead of standard output (never replaced without `--force`).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub force: bool,
+    /// The format of access logs (auto, combined, common, json, nginx:'<log_format>',
+    /// apache:'<LogFormat>').
+    #[arg(long, default_value = "auto")]
+    pub log_format: String,
+    /// Print at most this many damaged-record messages (the rest are counted).
+    #[arg(long, default_value_t = 20)]
+    pub max_errors: usize,
 }
 
 #[derive(Args)]

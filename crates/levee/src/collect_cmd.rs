@@ -252,7 +252,7 @@ impl Run {
     }
 }
 
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     levee_analyze::units::thousands(n)
 }
 

@@ -5,6 +5,7 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREADABLE_INPUT: u8 = 3;
 pub const EXIT_DAMAGED_RECORDS: u8 = 4;
+pub const EXIT_NOTHING_FOUND: u8 = 5;
 
 /// The exit codes of every command, as `--help` shows them.
 pub const EXIT_CODES: &str = "\
@@ -18,7 +19,8 @@ Exit codes (the same for every command):
      decodable packet, no request); any other inputs were processed
   4  every input was read, but damaged records were skipped or flagged (reported on
      standard error and counted); for `collect`, datagrams were damaged or the kernel
-     dropped some";
+     dropped some
+  5  `hunt`: every input was read whole and no indicator occurs in them (as grep's 1)";
 
 /// An error that ends a command with an exit code of its own from the table ([`EXIT_USAGE`]
 /// for a command line that cannot be carried out, [`EXIT_UNREADABLE_INPUT`] for inputs that

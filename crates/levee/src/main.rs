@@ -12,6 +12,7 @@ mod analyze_cmd;
 mod cli;
 mod collect_cmd;
 mod exit;
+mod hunt_cmd;
 mod input;
 mod l7_cmd;
 mod logs_cmd;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Collect(a) => collect_cmd::collect(a),
         Command::Monitor(a) => monitor_cmd::monitor(a),
         Command::Incidents(a) => monitor_cmd::incidents(a),
+        Command::Hunt(a) => hunt_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -113,7 +113,7 @@ pub enum AnswerData {
     Name(String),
 }
 
-/// One answer record: the name it is for and what it says.
+/// One resource record: the name it is for and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// The owner name, lower-cased, without the trailing dot.
@@ -124,16 +124,18 @@ pub struct Answer {
     pub data: AnswerData,
 }
 
-/// The answer section of a DNS message: the records that name an address or a host (A, AAAA,
-/// CNAME, NS, PTR, MX, SRV), in order; others are passed over. A damaged record ends the list
-/// (what came before it is kept). Not part of [`parse`], whose callers need the header only.
-pub fn answers(msg: &[u8]) -> Vec<Answer> {
+/// The records of a DNS message's answer, authority and additional sections that name an
+/// address or a host (A, AAAA, CNAME, NS, PTR, MX, SRV), in order; others are passed over. A
+/// damaged record ends the list (what came before it is kept). Not part of [`parse`], whose
+/// callers need the header only.
+pub fn records(msg: &[u8]) -> Vec<Answer> {
     let mut out = Vec::new();
     if msg.len() < 12 {
         return out;
     }
     let u16_at = |at: usize| u16::from_be_bytes([msg[at], msg[at + 1]]);
-    let (qdcount, ancount) = (u16_at(4), u16_at(6));
+    let qdcount = u16_at(4);
+    let records = u32::from(u16_at(6)) + u32::from(u16_at(8)) + u32::from(u16_at(10));
     let mut pos = 12;
     for _ in 0..qdcount {
         match skip_name(msg, pos) {
@@ -141,7 +143,7 @@ pub fn answers(msg: &[u8]) -> Vec<Answer> {
             None => return out,
         }
     }
-    for _ in 0..ancount {
+    for _ in 0..records {
         let Some((name, after)) = read_name(msg, pos) else {
             break;
         };
@@ -324,9 +326,10 @@ mod tests {
     }
 
     #[test]
-    fn answers_name_addresses_and_hosts_and_stop_at_damage() {
-        // www.example.com A: a CNAME to cdn.example.net, its A and AAAA, and a TXT passed over.
-        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 4, 0, 0, 0, 0];
+    fn records_name_addresses_and_hosts_and_stop_at_damage() {
+        // www.example.com A: a CNAME to cdn.example.net, its A and a TXT passed over in the
+        // answers, and an AAAA in the additional section.
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 1];
         m.extend(b"\x03www\x07example\x03com\x00");
         m.extend([0, 1, 0, 1]);
         m.extend([0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 17]);
@@ -338,7 +341,7 @@ mod tests {
         ]);
         m.extend([0xc0, cdn as u8, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
         m.extend([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        let a = answers(&m);
+        let a = records(&m);
         let data: Vec<(&str, AnswerData)> =
             a.iter().map(|a| (&a.name[..], a.data.clone())).collect();
         assert_eq!(
@@ -360,8 +363,8 @@ mod tests {
         );
         // Cut inside the AAAA record: the records before it are kept.
         m.truncate(m.len() - 3);
-        assert_eq!(answers(&m).len(), 2);
-        assert!(answers(&m[..11]).is_empty());
+        assert_eq!(records(&m).len(), 2);
+        assert!(records(&m[..11]).is_empty());
     }
 
     #[test]

@@ -1,0 +1,615 @@
+//! `levee hunt` against tshark and grep on the same files: indicators taken from the real
+//! captures, logs and flow exports of `../shared/data` (and from levee's synthetic traffic for
+//! what the shared captures lack: DNS over TLS names, browsers' hellos), mixed with
+//! indicators that occur nowhere. Every frame tshark's filter for an indicator finds (every
+//! line grep finds) is a hit, and there is no other hit. The same indicators written as a
+//! STIX 2.1 bundle and a MISP event give the same hits.
+//!
+//! HTTP requests are compared with tshark's `http.desegment_body` off: levee names the frame
+//! that completed a request's header block, which is where tshark puts the request then.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn levee() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_levee"))
+}
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel)
+}
+
+/// Frames of `capture` that tshark's display `filter` selects (`decode`: extra `-d` rules).
+fn tshark_frames(capture: &Path, filter: &str, decode: &[&str]) -> BTreeSet<u64> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-o", "http.desegment_body:FALSE", "-r"])
+        .arg(capture);
+    for d in decode {
+        cmd.args(["-d", d]);
+    }
+    let out = cmd
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tshark -Y {filter}: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}
+
+/// `levee hunt --json` of `inputs` with the indicator files `iocs`: its hits and exit code.
+fn hunt(iocs: &[&Path], inputs: &[&Path]) -> (Vec<Value>, i32) {
+    let mut cmd = levee();
+    cmd.arg("hunt").arg("--json");
+    for i in iocs {
+        cmd.arg("--iocs").arg(i);
+    }
+    let out = cmd.args(inputs).output().unwrap();
+    let hits = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (hits, out.status.code().unwrap_or(-1))
+}
+
+/// The frames of `file` where levee hit the indicator whose value is `value`.
+fn hit_frames(hits: &[Value], file: &Path, value: &str) -> BTreeSet<u64> {
+    hits.iter()
+        .filter(|h| h["file"] == file.display().to_string() && h["indicator"]["value"] == value)
+        .map(|h| h["frame"].as_u64().unwrap())
+        .collect()
+}
+
+/// A domain and its subdomains, as a tshark regex.
+fn domain_re(d: &str) -> String {
+    format!("(?i)(^|\\\\.){}$", d.replace('.', "\\\\."))
+}
+
+/// Everywhere tshark shows a name levee hunts a domain in.
+fn domain_filter(d: &str) -> String {
+    let re = domain_re(d);
+    let host_re = format!("(?i)(^|\\\\.){}(:[0-9]+)?$", d.replace('.', "\\\\."));
+    [
+        "dns.qry.name",
+        "dns.resp.name",
+        "dns.cname",
+        "dns.ns",
+        "dns.mx.mail_exchange",
+        "dns.ptr.domain_name",
+        "dns.srv.target",
+        "tls.handshake.extensions_server_name",
+    ]
+    .iter()
+    .map(|f| format!("{f} matches \"{re}\""))
+    .chain([format!("http.host matches \"{host_re}\"")])
+    .collect::<Vec<_>>()
+    .join(" or ")
+}
+
+/// Everywhere tshark shows an address levee hunts one in: the packet's own addresses (not
+/// those an ICMP error quotes) and DNS answers.
+fn address_filter(a: &str) -> String {
+    if a.contains(':') {
+        format!("ipv6.src#1 == {a} or ipv6.dst#1 == {a} or dns.aaaa == {a}")
+    } else {
+        format!("ip.src#1 == {a} or ip.dst#1 == {a} or dns.a == {a}")
+    }
+}
+
+const TRICKBOT_UA: &str =
+    "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 10.0; WOW64; Trident/7.0; .NET4.0C; .NET4.0E)";
+const FIREFOX_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+/// (the indicator as the list writes it, its value as levee reports it, the tshark filter
+/// for where it occurs).
+fn cases() -> Vec<(String, String, String)> {
+    let mut c: Vec<(String, String, String)> = Vec::new();
+    let mut add = |written: &str, value: &str, filter: String| {
+        c.push((written.to_string(), value.to_string(), filter))
+    };
+    // TrickBot's command and control, defanged as reports write it.
+    add(
+        "82.118.225[.]196",
+        "82.118.225.196",
+        address_filter("82.118.225.196"),
+    );
+    add(
+        &format!("ua:{TRICKBOT_UA}"),
+        TRICKBOT_UA,
+        format!("http.user_agent == \"{TRICKBOT_UA}\""),
+    );
+    add(
+        "/OK21pqJAtyyGBEo00sk",
+        "/OK21pqJAtyyGBEo00sk",
+        "http.request.uri == \"/OK21pqJAtyyGBEo00sk\"".into(),
+    );
+    add(
+        "hxxp://82.118.225.196:7080/OK21pqJAtyyGBEo00sk",
+        "82.118.225.196/OK21pqJAtyyGBEo00sk",
+        "http.request.full_uri == \"http://82.118.225.196:7080/OK21pqJAtyyGBEo00sk\" or http.referer == \"http://82.118.225.196/OK21pqJAtyyGBEo00sk\"".into(),
+    );
+    // The DNS-over-TLS client's fingerprint and resolver.
+    add(
+        "ja3:547df21d727c7b3a5dcb59aa0fd97c2c",
+        "547df21d727c7b3a5dcb59aa0fd97c2c",
+        "tls.handshake.ja3 == \"547df21d727c7b3a5dcb59aa0fd97c2c\"".into(),
+    );
+    add("1.1.1.1", "1.1.1.1", address_filter("1.1.1.1"));
+    // tcpdump's DNS test captures: names in questions, answers and other sections, and an
+    // address an answer gives.
+    add("tcpdump.org", "tcpdump.org", domain_filter("tcpdump.org"));
+    add(
+        "nic.sandelman.ca",
+        "nic.sandelman.ca",
+        domain_filter("nic.sandelman.ca"),
+    );
+    add(
+        "192.139.46.66",
+        "192.139.46.66",
+        address_filter("192.139.46.66"),
+    );
+    // levee's synthetic browsing: DNS, TLS and HTTP names, a hello's JA3, a browser.
+    add("example.com", "example.com", domain_filter("example.com"));
+    add(
+        "sni:cdn.example.net",
+        "cdn.example.net",
+        "tls.handshake.extensions_server_name == \"cdn.example.net\"".into(),
+    );
+    add(
+        "960a0869595ffe04011a14e807d15d0c",
+        "960a0869595ffe04011a14e807d15d0c",
+        "tls.handshake.ja3 == \"960a0869595ffe04011a14e807d15d0c\"".into(),
+    );
+    add(
+        &format!("ua:{FIREFOX_UA}"),
+        FIREFOX_UA,
+        format!("http.user_agent == \"{FIREFOX_UA}\""),
+    );
+    // Nowhere.
+    for (w, v) in [
+        ("198.51.100.77", "198.51.100.77"),
+        ("2001:db8::dead", "2001:db8::dead"),
+        ("203.0.113.0/24", "203.0.113.0/24"),
+        ("never-seen.example", "never-seen.example"),
+        (
+            "ja3:00000000000000000000000000000000",
+            "00000000000000000000000000000000",
+        ),
+        ("ua:NoSuchAgent/1.0", "NoSuchAgent/1.0"),
+        ("/no/such/path", "/no/such/path"),
+    ] {
+        add(w, v, "frame.number == 0".into());
+    }
+    c
+}
+
+fn captures(dir: &Path) -> Vec<PathBuf> {
+    let benign = dir.join("benign.pcap");
+    let out = levee()
+        .args([
+            "synth",
+            "--scenario",
+            "benign",
+            "--packets",
+            "4000",
+            "--out",
+        ])
+        .arg(&benign)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    vec![
+        shared("ir/trickbot.pcap"),
+        shared("ir/dns2tcp_tunnel.pcap"),
+        shared("tcpdump-tests/dns_udp.pcap"),
+        shared("tcpdump-tests/dns_tcp.pcap"),
+        shared("attacks/amp.UDP.isakmp.pcap"),
+        benign,
+    ]
+}
+
+#[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tshark)),
+    ignore = "needs ../shared/data and tshark"
+)]
+fn every_occurrence_tshark_finds_is_a_hit_and_nothing_else_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = captures(dir.path());
+    let cases = cases();
+    let list = dir.path().join("iocs.txt");
+    let text: Vec<&str> = cases.iter().map(|(w, _, _)| w.as_str()).collect();
+    std::fs::write(
+        &list,
+        format!(
+            "# from the captures, and from nowhere\n{}\n",
+            text.join("\n")
+        ),
+    )
+    .unwrap();
+    let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let (hits, code) = hunt(&[&list], &refs);
+    assert_eq!(code, 0, "hits were found");
+    let mut found = 0;
+    for input in &inputs {
+        for (written, value, filter) in &cases {
+            let theirs = tshark_frames(input, filter, &[]);
+            let ours = hit_frames(&hits, input, value);
+            assert_eq!(ours, theirs, "{written} in {}", input.display());
+            found += ours.len();
+        }
+    }
+    // Every hit is one of those compared: none for another indicator or file.
+    let values: BTreeSet<&str> = cases.iter().map(|(_, v, _)| v.as_str()).collect();
+    assert!(hits
+        .iter()
+        .all(|h| values.contains(h["indicator"]["value"].as_str().unwrap())));
+    assert!(found > 500, "only {found} frames with hits");
+    // Each hit names its source line, field, value seen and context.
+    let h = hits
+        .iter()
+        .find(|h| h["field"] == "tls.handshake.ja3")
+        .expect("a JA3 hit");
+    assert!(
+        h["indicator"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("iocs.txt:6"),
+        "{h}"
+    );
+    assert!(
+        h["context"].as_str().unwrap().contains("ClientHello"),
+        "{h}"
+    );
+    assert!(h["time"].as_str().unwrap().starts_with("20"), "{h}");
+
+    // Nothing to find: exit 5, no hit.
+    let absent = dir.path().join("absent.txt");
+    std::fs::write(&absent, "198.51.100.77\nnever-seen.example\n").unwrap();
+    let (hits, code) = hunt(&[&absent], &refs);
+    assert!(hits.is_empty());
+    assert_eq!(code, 5);
+}
+
+/// The indicators of [`cases`] that STIX and MISP can say, in each: the same hits as the
+/// plain list's, in the same frames and fields.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn stix_and_misp_files_match_as_the_plain_list_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = captures(dir.path());
+    let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let plain = dir.path().join("iocs.txt");
+    std::fs::write(
+        &plain,
+        format!(
+            "82.118.225.196\nua:{TRICKBOT_UA}\n/OK21pqJAtyyGBEo00sk\nhttp://82.118.225.196:7080/OK21pqJAtyyGBEo00sk\n\
+             tcpdump.org\n192.139.46.66\nexample.com\nja3:960a0869595ffe04011a14e807d15d0c\n198.51.100.77\n"
+        ),
+    )
+    .unwrap();
+    let indicator = |id: &str, pattern: &str| {
+        serde_json::json!({
+            "type": "indicator", "spec_version": "2.1", "id": format!("indicator--{id}"),
+            "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z",
+            "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z", "pattern": pattern
+        })
+    };
+    let ua_path = "network-traffic:extensions.'http-request-ext'";
+    let stix = serde_json::json!({
+        "type": "bundle", "id": "bundle--1",
+        "objects": [
+            indicator("1", "[ipv4-addr:value = '82.118.225.196']"),
+            indicator("2", &format!("[{ua_path}.request_header.'User-Agent' = '{TRICKBOT_UA}']")),
+            indicator("3", &format!("[{ua_path}.request_value = '/OK21pqJAtyyGBEo00sk']")),
+            indicator("4", "[url:value = 'http://82.118.225.196:7080/OK21pqJAtyyGBEo00sk']"),
+            indicator("5", "[domain-name:value = 'tcpdump.org'] OR [ipv4-addr:value = '192.139.46.66']"),
+            indicator("6", "[domain-name:value = 'example.com']"),
+            indicator("7", "[ipv4-addr:value IN ('198.51.100.77')]"),
+        ]
+    });
+    let stix_file = dir.path().join("bundle.json");
+    std::fs::write(&stix_file, stix.to_string()).unwrap();
+    let attribute = |t: &str, v: &str| serde_json::json!({"type": t, "value": v, "to_ids": true});
+    let misp = serde_json::json!({"Event": {"info": "test event", "Attribute": [
+        attribute("ip-dst|port", "82.118.225.196|7080"),
+        attribute("user-agent", TRICKBOT_UA),
+        attribute("uri", "/OK21pqJAtyyGBEo00sk"),
+        attribute("url", "http://82.118.225.196:7080/OK21pqJAtyyGBEo00sk"),
+        attribute("domain|ip", "tcpdump.org|192.139.46.66"),
+        attribute("hostname", "example.com"),
+        attribute("ja3-fingerprint-md5", "960a0869595ffe04011a14e807d15d0c"),
+        attribute("ip-src", "198.51.100.77"),
+    ]}});
+    let misp_file = dir.path().join("event.json");
+    std::fs::write(&misp_file, misp.to_string()).unwrap();
+
+    // (file, frame, field, kind, value) of every hit.
+    type Key = (String, u64, String, String, String);
+    let keys = |hits: &[Value]| -> BTreeMap<Key, usize> {
+        let mut m = BTreeMap::new();
+        for h in hits {
+            let key = (
+                h["file"].as_str().unwrap().to_string(),
+                h["frame"].as_u64().unwrap(),
+                h["field"].as_str().unwrap().to_string(),
+                h["indicator"]["kind"].as_str().unwrap().to_string(),
+                h["indicator"]["value"].as_str().unwrap().to_string(),
+            );
+            *m.entry(key).or_insert(0) += 1;
+        }
+        m
+    };
+    let (p, _) = hunt(&[&plain], &refs);
+    let from_plain = keys(&p);
+    assert!(from_plain.len() > 300, "{} hits", from_plain.len());
+    let (s, code) = hunt(&[&stix_file], &refs);
+    assert_eq!(code, 0);
+    let from_stix = keys(&s);
+    // STIX has no JA3: the plain list's JA3 hits are the only difference.
+    let no_ja3: BTreeMap<Key, usize> = from_plain
+        .iter()
+        .filter(|(k, _)| k.3 != "ja3")
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    assert_eq!(from_stix, no_ja3);
+    let (m, code) = hunt(&[&misp_file], &refs);
+    assert_eq!(code, 0);
+    assert_eq!(keys(&m), from_plain);
+    assert!(s.iter().all(|h| h["indicator"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("bundle.json indicator--")));
+    assert!(m.iter().all(|h| h["indicator"]["label"] == "test event"));
+}
+
+/// A STIX indicator's validity: traffic outside it is not a hit, traffic inside it is.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn a_stix_indicator_matches_only_while_it_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let trickbot = shared("ir/trickbot.pcap");
+    let bundle = |from: &str, until: Option<&str>| {
+        let mut i = serde_json::json!({
+            "type": "indicator", "id": "indicator--v", "pattern_type": "stix",
+            "pattern": "[ipv4-addr:value = '82.118.225.196']", "valid_from": from
+        });
+        if let Some(u) = until {
+            i["valid_until"] = Value::from(u);
+        }
+        let f = dir.path().join("v.json");
+        std::fs::write(
+            &f,
+            serde_json::json!({"type": "bundle", "objects": [i]}).to_string(),
+        )
+        .unwrap();
+        hunt(&[&f], &[&trickbot])
+    };
+    // Valid for ever: every frame of the address, with its time.
+    let (all, _) = bundle("1970-01-01T00:00:00Z", None);
+    let times: BTreeMap<u64, i64> = all
+        .iter()
+        .map(|h| {
+            (
+                h["frame"].as_u64().unwrap(),
+                h["timestamp"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(times.len(), 74);
+    let ns = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_nanosecond() as i64;
+    // The capture runs from 18:21:47.55 to 18:21:55.95 on 2020-12-29.
+    for (from, until) in [
+        ("2020-12-29T18:21:50Z", None),
+        ("2020-12-29T18:21:47Z", Some("2020-12-29T18:21:52.5Z")),
+        ("2021-01-01T00:00:00Z", None),
+        ("2019-01-01T00:00:00Z", Some("2020-12-29T18:21:47Z")),
+    ] {
+        let (hits, code) = bundle(from, until);
+        let frames: BTreeSet<u64> = hits.iter().map(|h| h["frame"].as_u64().unwrap()).collect();
+        let expected: BTreeSet<u64> = times
+            .iter()
+            .filter(|(_, &t)| t >= ns(from) && until.is_none_or(|u| t < ns(u)))
+            .map(|(&f, _)| f)
+            .collect();
+        assert_eq!(frames, expected, "{from} .. {until:?}");
+        assert_eq!(code, if expected.is_empty() { 5 } else { 0 });
+    }
+}
+
+/// The real site's log against grep: the lines of a client and of a user agent, and a line
+/// number for each hit.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn a_real_logs_hits_are_the_lines_grep_finds() {
+    let log = shared("logs/real-site/apache_logs.part1");
+    let text = std::fs::read_to_string(&log).unwrap();
+    // The busiest client, a user agent of a crawler, and one nobody sent.
+    let mut clients: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in text.lines() {
+        *clients.entry(l.split(' ').next().unwrap()).or_insert(0) += 1;
+    }
+    let busiest = clients
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .unwrap()
+        .0
+        .to_string();
+    let ua = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("iocs.txt");
+    std::fs::write(&list, format!("{busiest}\nua:{ua}\nua:NoSuchAgent/1.0\n")).unwrap();
+    let (hits, code) = hunt(&[&list], &[&log]);
+    assert_eq!(code, 0);
+    let grep = |args: &[&str]| -> BTreeSet<u64> {
+        let out = Command::new("grep").args(args).arg(&log).output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(':').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let lines = |value: &str| -> BTreeSet<u64> {
+        hits.iter()
+            .filter(|h| h["indicator"]["value"] == value)
+            .map(|h| h["line"].as_u64().unwrap())
+            .collect()
+    };
+    let by_client = grep(&["-n", "-F", "--", &format!("{busiest} ")])
+        .into_iter()
+        .filter(|n| {
+            text.lines()
+                .nth(*n as usize - 1)
+                .unwrap()
+                .starts_with(&format!("{busiest} "))
+        })
+        .collect::<BTreeSet<u64>>();
+    assert!(by_client.len() > 50, "{busiest}: {}", by_client.len());
+    assert_eq!(lines(&busiest), by_client);
+    let by_agent = grep(&["-n", "-F", "--", &format!("\"{ua}\"")]);
+    assert!(by_agent.len() > 10, "{}", by_agent.len());
+    assert_eq!(lines(ua), by_agent);
+    assert!(lines("NoSuchAgent/1.0").is_empty());
+    assert!(hits
+        .iter()
+        .all(|h| h["field"] == "log.client" || h["field"] == "http.user_agent"));
+}
+
+/// Real flow exports (Cisco NetFlow v9 and IPFIX) against tshark's decode of the same
+/// datagrams: each record whose source or destination is the indicator is a hit.
+#[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tshark)),
+    ignore = "needs ../shared/data and tshark"
+)]
+fn flow_records_hit_where_tshark_decodes_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("iocs.txt");
+    let cases = [
+        (
+            "flows/100-IPFIXv10-CISCO.pcap",
+            "udp.port==9991,cflow",
+            "10.192.12.213",
+        ),
+        (
+            "flows/101-NFv9-CISCO-cust_primitives.pcap",
+            "udp.port==9991,cflow",
+            "138.187.58.13",
+        ),
+        (
+            "flows/101-NFv9-CISCO-cust_primitives.pcap",
+            "udp.port==9991,cflow",
+            "138.187.57.33",
+        ),
+    ];
+    let values: Vec<&str> = cases.iter().map(|c| c.2).collect();
+    std::fs::write(&list, format!("{}\n198.51.100.77\n", values.join("\n"))).unwrap();
+    for (file, decode, address) in cases {
+        let capture = shared(file);
+        let (hits, code) = hunt(&[&list], &[&capture]);
+        assert_eq!(code, 0, "{file}");
+        // Per frame: the records with the address as source, and as destination.
+        let out = Command::new("tshark")
+            .args(["-n", "-d", decode, "-r"])
+            .arg(&capture)
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+                "-e",
+                "cflow.srcaddr",
+                "-e",
+                "cflow.dstaddr",
+            ])
+            .output()
+            .unwrap();
+        let mut theirs: BTreeMap<u64, usize> = BTreeMap::new();
+        for l in String::from_utf8(out.stdout).unwrap().lines() {
+            let mut f = l.split('\t');
+            let frame: u64 = f.next().unwrap().parse().unwrap();
+            let n: usize = f
+                .map(|list| list.split(',').filter(|a| *a == address).count())
+                .sum();
+            if n > 0 {
+                theirs.insert(frame, n);
+            }
+        }
+        let mut ours: BTreeMap<u64, usize> = BTreeMap::new();
+        for h in hits.iter().filter(|h| h["indicator"]["value"] == address) {
+            assert!(h["field"] == "flow.src" || h["field"] == "flow.dst", "{h}");
+            assert!(h["record"].as_u64().unwrap() >= 1, "{h}");
+            *ours.entry(h["frame"].as_u64().unwrap()).or_insert(0) += 1;
+        }
+        assert!(!theirs.is_empty(), "{address} in {file}");
+        assert_eq!(ours, theirs, "{address} in {file}");
+    }
+}
+
+#[test]
+fn indicator_files_that_cannot_be_read_stop_the_hunt_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("c.pcap");
+    let out = levee()
+        .args(["synth", "--scenario", "benign", "--packets", "200", "--out"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let run = |iocs: &Path| {
+        levee()
+            .arg("hunt")
+            .arg("--iocs")
+            .arg(iocs)
+            .arg(&capture)
+            .output()
+            .unwrap()
+    };
+    // Missing, not text, and nothing usable: exit 3, named.
+    let missing = dir.path().join("missing.txt");
+    let out = run(&missing);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
+    let binary = dir.path().join("binary.txt");
+    std::fs::write(&binary, [0xff, 0xfe, 0, 1]).unwrap();
+    let out = run(&binary);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
+    let useless = dir.path().join("useless.csv");
+    std::fs::write(&useless, "type,value\nemail-src,a@b.example\nsha256,abcd\n").unwrap();
+    let out = run(&useless);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("useless.csv:2: not looked for: email-src"),
+        "{err}"
+    );
+    assert!(err.contains("no indicator levee can look for"), "{err}");
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"type\": \"bundle\", \"objects\": [").unwrap();
+    let out = run(&broken);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not JSON"));
+    // An output file is never replaced without --force, and no input is one.
+    let list = dir.path().join("iocs.txt");
+    std::fs::write(&list, "10.0.0.1\n").unwrap();
+    let out = levee()
+        .arg("hunt")
+        .arg("--iocs")
+        .arg(&list)
+        .arg(&capture)
+        .arg("--out")
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&list).unwrap(), "10.0.0.1\n");
+}
