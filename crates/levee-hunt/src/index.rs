@@ -11,13 +11,70 @@ use crate::indicators::{Indicator, Kind};
 
 type Map<K> = HashMap<K, Vec<u32>, FixedState>;
 
+/// A bit per hash of an IPv4 key (address or network), set for the keys of a map: most
+/// packets' addresses are in no map, and one bit (of 128 KiB, in cache) says so before a
+/// probe of the map does. Measured on the 5-million-packet flood with 10,000 indicators:
+/// the lookups were a quarter of the hunt.
+#[derive(Clone)]
+struct Prefilter(Vec<u64>);
+
+impl Default for Prefilter {
+    fn default() -> Prefilter {
+        Prefilter(vec![0; (1 << PREFILTER_BITS) / 64])
+    }
+}
+
+const PREFILTER_BITS: u32 = 20;
+
+impl Prefilter {
+    #[inline]
+    fn slot(key: u32) -> usize {
+        (u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PREFILTER_BITS)) as usize
+    }
+
+    fn insert(&mut self, key: u32) {
+        let s = Prefilter::slot(key);
+        self.0[s / 64] |= 1 << (s % 64);
+    }
+
+    #[inline]
+    fn may_hold(&self, key: u32) -> bool {
+        let s = Prefilter::slot(key);
+        self.0[s / 64] & (1 << (s % 64)) != 0
+    }
+}
+
+/// IPv4 keys (addresses, or networks of one length) to indicators, behind a prefilter.
+#[derive(Default)]
+struct V4Map {
+    prefilter: Prefilter,
+    map: Map<u32>,
+}
+
+impl V4Map {
+    fn add(&mut self, key: u32, id: u32) {
+        self.prefilter.insert(key);
+        add(&mut self.map, key, id);
+    }
+
+    #[inline]
+    fn get(&self, key: u32) -> Option<&Vec<u32>> {
+        if self.map.is_empty() || !self.prefilter.may_hold(key) {
+            return None;
+        }
+        self.map.get(&key)
+    }
+}
+
 /// Indicators, compiled.
 #[derive(Default)]
 pub struct Index {
     indicators: Vec<Indicator>,
-    addresses: Map<IpAddr>,
+    /// Single addresses, IPv4 and IPv6 apart (integers hash faster than `IpAddr`).
+    addresses_v4: V4Map,
+    addresses_v6: Map<u128>,
     /// Networks by prefix length, longest first: (length, network address to ids).
-    nets_v4: Vec<(u8, Map<u32>)>,
+    nets_v4: Vec<(u8, V4Map)>,
     nets_v6: Vec<(u8, Map<u128>)>,
     domains: Map<String>,
     snis: Map<String>,
@@ -41,19 +98,20 @@ impl Index {
             let id = id as u32;
             match i.kind {
                 Kind::Address | Kind::Network => match i.net() {
-                    Some(net) if net.prefix_len() == net.max_prefix_len() => {
-                        add(&mut ix.addresses, net.addr(), id)
-                    }
+                    Some(net) if net.prefix_len() == net.max_prefix_len() => match net.addr() {
+                        IpAddr::V4(a) => ix.addresses_v4.add(u32::from(a), id),
+                        IpAddr::V6(a) => add(&mut ix.addresses_v6, u128::from(a), id),
+                    },
                     Some(ipnet::IpNet::V4(n)) => {
                         let len = n.prefix_len();
                         let at = match ix.nets_v4.iter().position(|(l, _)| *l == len) {
                             Some(at) => at,
                             None => {
-                                ix.nets_v4.push((len, Map::default()));
+                                ix.nets_v4.push((len, V4Map::default()));
                                 ix.nets_v4.len() - 1
                             }
                         };
-                        add(&mut ix.nets_v4[at].1, u32::from(n.network()), id);
+                        ix.nets_v4[at].1.add(u32::from(n.network()), id);
                     }
                     Some(ipnet::IpNet::V6(n)) => {
                         let len = n.prefix_len();
@@ -77,8 +135,8 @@ impl Index {
                 Kind::Ja4 => add(&mut ix.ja4, i.value.clone(), id),
             }
         }
-        ix.nets_v4.sort_by(|a, b| b.0.cmp(&a.0));
-        ix.nets_v6.sort_by(|a, b| b.0.cmp(&a.0));
+        ix.nets_v4.sort_by_key(|n| std::cmp::Reverse(n.0));
+        ix.nets_v6.sort_by_key(|n| std::cmp::Reverse(n.0));
         ix.indicators = indicators;
         ix
     }
@@ -95,7 +153,10 @@ impl Index {
 
     /// Whether any indicator names addresses or networks.
     pub fn has_addresses(&self) -> bool {
-        !self.addresses.is_empty() || !self.nets_v4.is_empty() || !self.nets_v6.is_empty()
+        !self.addresses_v4.map.is_empty()
+            || !self.addresses_v6.is_empty()
+            || !self.nets_v4.is_empty()
+            || !self.nets_v6.is_empty()
     }
 
     /// Whether any indicator names what DNS messages carry (domains, or addresses that
@@ -129,21 +190,24 @@ impl Index {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        if let Some(ids) = self.addresses.get(&ip) {
-            ids.iter().for_each(|&id| each(id));
-        }
         match ip {
             IpAddr::V4(v4) => {
                 let bits = u32::from(v4);
+                if let Some(ids) = self.addresses_v4.get(bits) {
+                    ids.iter().for_each(|&id| each(id));
+                }
                 for (len, map) in &self.nets_v4 {
                     let masked = bits & u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
-                    if let Some(ids) = map.get(&masked) {
+                    if let Some(ids) = map.get(masked) {
                         ids.iter().for_each(|&id| each(id));
                     }
                 }
             }
             IpAddr::V6(v6) => {
                 let bits = u128::from(v6);
+                if let Some(ids) = self.addresses_v6.get(&bits) {
+                    ids.iter().for_each(|&id| each(id));
+                }
                 for (len, map) in &self.nets_v6 {
                     let masked = bits & u128::MAX.checked_shl(128 - u32::from(*len)).unwrap_or(0);
                     if let Some(ids) = map.get(&masked) {

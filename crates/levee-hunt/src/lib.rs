@@ -132,7 +132,57 @@ impl std::fmt::Display for At {
     }
 }
 
-/// An indicator seen.
+/// An indicator seen, as the hunt gives it to a [`Sink`]: what was seen and its context are
+/// made into text only when the sink asks ([`HitRef::seen`], [`HitRef::context`]), so a
+/// flood that hits millions of times costs no text it does not show.
+pub struct HitRef<'a> {
+    /// The position in the file.
+    pub at: At,
+    /// When (ns since 1970), when the input says.
+    pub ts: Option<i64>,
+    /// Where in the traffic.
+    pub field: Field,
+    /// The indicator, by its number in the [`Index`].
+    pub indicator: u32,
+    seen: Seen<'a>,
+    context: &'a dyn Fn() -> String,
+}
+
+/// The value seen, as the traffic holds it.
+#[derive(Clone, Copy)]
+enum Seen<'a> {
+    Text(&'a str),
+    Address(std::net::IpAddr),
+}
+
+impl HitRef<'_> {
+    /// The value seen there.
+    pub fn seen(&self) -> String {
+        match self.seen {
+            Seen::Text(t) => t.to_string(),
+            Seen::Address(ip) => ip.to_string(),
+        }
+    }
+
+    /// What was around it: the flow, the DNS answer, the request.
+    pub fn context(&self) -> String {
+        (self.context)()
+    }
+
+    /// The hit, kept.
+    pub fn to_hit(&self) -> Hit {
+        Hit {
+            at: self.at,
+            ts: self.ts,
+            field: self.field,
+            seen: self.seen(),
+            indicator: self.indicator,
+            context: self.context(),
+        }
+    }
+}
+
+/// An indicator seen, kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     /// The position in the file.
@@ -147,6 +197,20 @@ pub struct Hit {
     pub indicator: u32,
     /// What was around it: the flow, the DNS answer, the request.
     pub context: String,
+}
+
+impl Hit {
+    /// The hit as a sink is given it.
+    pub fn as_ref<'a>(&'a self, context: &'a dyn Fn() -> String) -> HitRef<'a> {
+        HitRef {
+            at: self.at,
+            ts: self.ts,
+            field: self.field,
+            indicator: self.indicator,
+            seen: Seen::Text(&self.seen),
+            context,
+        }
+    }
 }
 
 /// What an input file is, as hunted.
@@ -181,7 +245,7 @@ pub struct FileSummary {
 /// Where the hunt of a file sends what it finds.
 pub trait Sink {
     /// An indicator seen in `file`.
-    fn hit(&mut self, file: &str, hit: Hit);
+    fn hit(&mut self, file: &str, hit: &HitRef<'_>);
     /// A record that could not be read, with its file, position and what is wrong.
     fn damaged(&mut self, what: String);
 }
@@ -269,30 +333,31 @@ impl<'a> Hunter<'a> {
         }
     }
 
-    /// A hit of indicator `id` when it is valid at `ts`; its context is made only then.
+    /// A hit of indicator `id` when it is valid at `ts`.
     fn found(
         &mut self,
         (at, ts): (At, Option<i64>),
         field: Field,
-        seen: &str,
+        seen: Seen<'_>,
         id: u32,
         context: &dyn Fn() -> String,
     ) {
         if self.index.indicator(id).valid_at(ts) {
             self.hits += 1;
-            let hit = Hit {
+            let hit = HitRef {
                 at,
                 ts,
                 field,
-                seen: seen.to_string(),
                 indicator: id,
-                context: context(),
+                seen,
+                context,
             };
-            self.sink.hit(self.file, hit);
+            self.sink.hit(self.file, &hit);
         }
     }
 
     /// The hits of an address.
+    #[inline]
     fn address(
         &mut self,
         where_: (At, Option<i64>),
@@ -300,13 +365,19 @@ impl<'a> Hunter<'a> {
         ip: std::net::IpAddr,
         context: &dyn Fn() -> String,
     ) {
-        let mut ids = Vec::new();
-        self.index.address(ip, |id| ids.push(id));
-        if !ids.is_empty() {
-            let seen = ip.to_string();
-            for id in ids {
-                self.found(where_, field, &seen, id, context);
+        let mut ids = [0u32; 8];
+        let mut n = 0;
+        let mut more = Vec::new();
+        self.index.address(ip, |id| {
+            if n < ids.len() {
+                ids[n] = id;
+                n += 1;
+            } else {
+                more.push(id);
             }
+        });
+        for &id in ids[..n].iter().chain(&more) {
+            self.found(where_, field, Seen::Address(ip), id, context);
         }
     }
 
@@ -322,7 +393,7 @@ impl<'a> Hunter<'a> {
         let mut ids = Vec::new();
         lookup(self.index, &mut |id| ids.push(id));
         for id in ids {
-            self.found(where_, field, seen, id, context);
+            self.found(where_, field, Seen::Text(seen), id, context);
         }
     }
 

@@ -60,7 +60,8 @@ pub(crate) fn hunt(
             for mut hit in held.0.drain(..) {
                 hit.at = At::Line(line);
                 h.hits += 1;
-                h.sink.hit(file, hit);
+                let context = hit.context.clone();
+                h.sink.hit(file, &hit.as_ref(&move || context.clone()));
             }
         }
     }
@@ -78,8 +79,8 @@ pub(crate) fn hunt(
 struct Held(Vec<crate::Hit>);
 
 impl Sink for Held {
-    fn hit(&mut self, _file: &str, hit: crate::Hit) {
-        self.0.push(hit);
+    fn hit(&mut self, _file: &str, hit: &crate::HitRef<'_>) {
+        self.0.push(hit.to_hit());
     }
 
     fn damaged(&mut self, _what: String) {}

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use levee_hunt::indicators::{read_file, Indicator, IndicatorFile};
-use levee_hunt::{At, FileSummary, Hit, HuntError, Index, Options, Sink};
+use levee_hunt::{At, FileSummary, Hit, HitRef, HuntError, Index, Options, Sink};
 use serde::Serialize;
 
 use crate::cli::HuntArgs;
@@ -330,7 +330,7 @@ impl Output<'_, '_> {
 }
 
 impl Sink for Output<'_, '_> {
-    fn hit(&mut self, file: &str, hit: Hit) {
+    fn hit(&mut self, file: &str, hit: &HitRef<'_>) {
         let indicator = self.index.indicator(hit.indicator);
         match self.format {
             Format::Json => {
@@ -340,9 +340,9 @@ impl Sink for Output<'_, '_> {
                     timestamp: hit.ts,
                     time: time_of(hit.ts),
                     field: hit.field.name(),
-                    seen: &hit.seen,
+                    seen: &hit.seen(),
                     indicator,
-                    context: &hit.context,
+                    context: &hit.context(),
                 };
                 let mut line = serde_json::to_vec(&j).expect("a hit serialises");
                 line.push(b'\n');
@@ -354,12 +354,12 @@ impl Sink for Output<'_, '_> {
                     hit.at.to_string(),
                     time_of(hit.ts).unwrap_or_default(),
                     hit.field.name().to_string(),
-                    csv_cell(&hit.seen),
+                    csv_cell(&hit.seen()),
                     indicator.kind.name().to_string(),
                     csv_cell(&indicator.value),
                     csv_cell(&indicator.source),
                     csv_cell(indicator.label.as_deref().unwrap_or("")),
-                    csv_cell(&hit.context),
+                    csv_cell(&hit.context()),
                 ]
                 .join(",");
                 self.line(format!("{row}\n").as_bytes());
@@ -375,7 +375,7 @@ impl Sink for Output<'_, '_> {
                     f.files.push(file.to_string());
                 }
                 if f.shown.len() < self.show {
-                    f.shown.push((file.to_string(), hit));
+                    f.shown.push((file.to_string(), hit.to_hit()));
                 }
             }
         }

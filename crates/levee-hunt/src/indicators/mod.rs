@@ -104,7 +104,7 @@ impl Indicator {
     /// indicator's validity.
     pub fn valid_at(&self, ts: Option<i64>) -> bool {
         let Some(ts) = ts else { return true };
-        self.valid_from.is_none_or(|f| ts >= f) && self.valid_until.is_none_or(|u| ts < u)
+        self.valid_from.map_or(true, |f| ts >= f) && self.valid_until.map_or(true, |u| ts < u)
     }
 }
 

@@ -248,9 +248,7 @@ fn tokens(pattern: &str) -> Result<Vec<Token>, String> {
                 while let Some(&(_, n)) = chars.peek() {
                     if n == '\'' && (w.ends_with('.') || quoted) {
                         quoted = !quoted;
-                    } else if !quoted && (n.is_whitespace() || "[](),".contains(n)) {
-                        break;
-                    } else if !quoted && n == '\'' {
+                    } else if !quoted && (n.is_whitespace() || "[](),'".contains(n)) {
                         break;
                     }
                     w.push(n);
