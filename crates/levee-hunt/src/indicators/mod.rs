@@ -534,11 +534,13 @@ pub fn url_key(url: &str) -> Option<String> {
     Some(format!("{host}{target}"))
 }
 
-/// The host of an authority (`user@host:port`, `[v6]:port`), lower-cased, without a port.
+/// The host of an authority (`user@host:port`, `[v6]:port`), lower-cased, without a port;
+/// an IPv6 address keeps its brackets, as URLs and Host headers write it.
 pub fn authority_host(authority: &str) -> Option<String> {
     let a = authority.rsplit('@').next().unwrap_or(authority);
-    let host = if let Some(v6) = a.strip_prefix('[') {
-        v6.split(']').next()?
+    let host = if a.starts_with('[') {
+        let end = a.find(']')?;
+        &a[..=end]
     } else {
         a.split(':').next().unwrap_or(a)
     };
