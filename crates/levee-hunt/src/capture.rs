@@ -8,6 +8,7 @@ use levee_decode::app::dns::AnswerData;
 use levee_decode::{App, Packet, Transport};
 use levee_stream::{HttpExtractor, StreamConfig};
 
+use crate::carve::{FlowKey, Flows};
 use crate::{
     request_hits, request_line, At, Field, FileSummary, HuntError, Hunter, Index, InputKind, Sink,
 };
@@ -17,6 +18,7 @@ pub(crate) fn hunt(
     path: &Path,
     file: &str,
     index: &Index,
+    carve: bool,
     sink: &mut dyn Sink,
 ) -> Result<FileSummary, HuntError> {
     let mut reader = CaptureReader::open(path).map_err(|e| HuntError::Unreadable {
@@ -26,6 +28,7 @@ pub(crate) fn hunt(
     let mut h = Hunter::new(index, sink, file);
     let (dns, tls, http) = (index.wants_dns(), index.wants_tls(), index.wants_http());
     let mut extractor = http.then(|| HttpExtractor::new(StreamConfig::default()));
+    let mut flows = carve.then(Flows::default);
     let mut frames = 0u64;
     while let Some(item) = reader.next_item() {
         let f = match item {
@@ -40,21 +43,25 @@ pub(crate) fn hunt(
         let at = (At::Frame(number), Some(f.ts_nanos));
         levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
             let Some(ip) = p.ip.as_ref() else { return };
+            let before = h.hits;
             let flow = || flow_of(p);
             h.address(at, Field::IpSrc, ip.src, &flow);
             h.address(at, Field::IpDst, ip.dst, &flow);
             if (dns || tls) && !p.payload.is_empty() {
                 application(&mut h, at, p, dns, tls);
             }
+            if let (Some(flows), true) = (flows.as_mut(), h.hits > before) {
+                flows.extend(FlowKey::of(p));
+            }
             if let Some(x) = extractor.as_mut() {
                 x.add_numbered(number, f.ts_nanos, p);
-                requests(&mut h, x);
+                requests(&mut h, x, flows.as_mut());
             }
         });
     }
     if let Some(x) = extractor.as_mut() {
         x.finish();
-        requests(&mut h, x);
+        requests(&mut h, x, flows.as_mut());
     }
     if frames == 0 && h.damaged == 0 {
         return Err(HuntError::Unreadable {
@@ -62,7 +69,9 @@ pub(crate) fn hunt(
             why: "no packet in it".into(),
         });
     }
-    Ok(h.summary(InputKind::Capture, frames))
+    let mut summary = h.summary(InputKind::Capture, frames);
+    summary.flows = flows;
+    Ok(summary)
 }
 
 /// The hits of a packet's DNS message or TLS ClientHello.
@@ -151,12 +160,18 @@ fn application(h: &mut Hunter<'_>, at: (At, Option<i64>), p: &Packet<'_>, dns: b
     }
 }
 
-/// The hits of the requests the extractor has ready.
-fn requests(h: &mut Hunter<'_>, x: &mut HttpExtractor) {
+/// The hits of the requests the extractor has ready; the connections of those with hits go
+/// to `flows`, when kept.
+fn requests(h: &mut Hunter<'_>, x: &mut HttpExtractor, mut flows: Option<&mut Flows>) {
     for l in x.drain_located() {
         let r = &l.request;
+        let before = h.hits;
         let context = || format!("tcp {} -> {} {}", l.client, l.server, request_line(r));
         request_hits(h, (At::Frame(l.frame), r.ts), r, None, &context);
+        if let (Some(flows), true) = (flows.as_deref_mut(), h.hits > before) {
+            let (c, s) = (l.client, l.server);
+            flows.insert(FlowKey::new(6, (c.ip(), c.port()), (s.ip(), s.port())));
+        }
     }
 }
 

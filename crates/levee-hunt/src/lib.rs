@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod capture;
+pub mod carve;
 mod flows;
 pub mod index;
 pub mod indicators;
@@ -240,6 +241,9 @@ pub struct FileSummary {
     pub hits: u64,
     /// Damaged records, malformed lines or datagrams (each told to the sink).
     pub damaged: u64,
+    /// The flows of a capture that hold hits, when asked ([`Options::carve`]).
+    #[serde(skip)]
+    pub flows: Option<carve::Flows>,
 }
 
 /// Where the hunt of a file sends what it finds.
@@ -268,12 +272,16 @@ pub enum HuntError {
 pub struct Options {
     /// The format of access logs (`--log-format`; detected by default).
     pub log_format: levee_logs::FormatSpec,
+    /// Keep the flows of a packet capture that hold hits ([`FileSummary::flows`]), for
+    /// [`carve::carve`].
+    pub carve: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             log_format: levee_logs::FormatSpec::Auto,
+            carve: false,
         }
     }
 }
@@ -307,7 +315,7 @@ pub fn hunt_file(
             } else if levee_engine::flows::is_export_capture(path) {
                 flows::hunt_exports(path, &file, index, sink)
             } else {
-                capture::hunt(path, &file, index, sink)
+                capture::hunt(path, &file, index, options.carve, sink)
             }
         }
     }
@@ -409,6 +417,7 @@ impl<'a> Hunter<'a> {
             read,
             hits: self.hits,
             damaged: self.damaged,
+            flows: None,
         }
     }
 }

@@ -721,6 +721,10 @@ pub struct HuntArgs {
     /// Hits shown for each indicator found in the text output.
     #[arg(long, default_value_t = 5)]
     pub show: usize,
+    /// Write every frame of the flows (both ways) that hold hits, for each capture with
+    /// hits, to DIR/NAME.hits.pcap.
+    #[arg(long, value_name = "DIR")]
+    pub carve: Option<PathBuf>,
     /// Write to this file instead of standard output (never replaced without `--force`).
     #[arg(long, short)]
     pub out: Option<PathBuf>,

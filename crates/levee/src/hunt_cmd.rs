@@ -26,6 +26,7 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
         Some(p) => Some(crate::output::PendingFile::create(p, &all_inputs, a.force)?),
         None => None,
     };
+    let mut carved = carve_outputs(&a, &all_inputs)?;
     let (index, files) = indicators(&a.iocs)?;
     tell_indicators(&files, index.indicators().len());
     if index.indicators().is_empty() {
@@ -58,12 +59,20 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
     if format == Format::Csv {
         sink.line(CSV_HEADER.as_bytes());
     }
-    let options = Options { log_format };
+    let options = Options {
+        log_format,
+        carve: a.carve.is_some(),
+    };
     let mut summaries: Vec<FileSummary> = Vec::new();
     let mut unreadable = 0;
-    for input in &a.inputs {
+    for (i, input) in a.inputs.iter().enumerate() {
         match levee_hunt::hunt_file(input, &index, &options, &mut sink) {
-            Ok(s) => summaries.push(s),
+            Ok(mut s) => {
+                if let Some(out) = carved.get_mut(i).and_then(Option::take) {
+                    carve(input, s.flows.take(), out)?;
+                }
+                summaries.push(s)
+            }
             Err(HuntError::Unreadable { file, why }) => {
                 eprintln!("levee: {file}: {why}");
                 unreadable += 1;
@@ -120,6 +129,79 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
     } else {
         0
     })
+}
+
+/// The files `--carve` may write, one for each input (`DIR/NAME.hits.pcap`), checked and
+/// created before any input is read, as every output is; those of inputs without hits are
+/// removed unwritten.
+fn carve_outputs(
+    a: &HuntArgs,
+    inputs: &[PathBuf],
+) -> anyhow::Result<Vec<Option<crate::output::PendingFile>>> {
+    let Some(dir) = &a.carve else {
+        return Ok(Vec::new());
+    };
+    if dir.exists() && !dir.is_dir() {
+        bail_usage!("--carve {} is a file; it names a directory", dir.display());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let mut names = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for input in &a.inputs {
+        let name = input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "stdin".into());
+        if !names.insert(name.clone()) {
+            bail_usage!(
+                "--carve: two inputs are named {name}; their carved captures would have one name"
+            );
+        }
+        let path = dir.join(format!("{name}.hits.pcap"));
+        out.push(Some(crate::output::PendingFile::create(&path, inputs, a.force)?));
+    }
+    Ok(out)
+}
+
+/// Writes the frames of the flows of `input` that hold hits to `out`, kept only when there
+/// are any.
+fn carve(
+    input: &std::path::Path,
+    flows: Option<levee_hunt::carve::Flows>,
+    out: crate::output::PendingFile,
+) -> anyhow::Result<()> {
+    let Some(flows) = flows.filter(|f| !f.is_empty()) else {
+        return Ok(());
+    };
+    let c = levee_hunt::carve::carve(input, &flows, std::io::BufWriter::new(out.file()))
+        .map_err(|e| anyhow::anyhow!("carving {}: {e}", input.display()))?;
+    let path = out.commit()?;
+    eprintln!(
+        "levee: {}: {} frames of the {} flows with hits carved to {}{}{}",
+        input.display(),
+        thousands(c.frames),
+        thousands(flows.len() as u64),
+        path.display(),
+        if flows.left_out > 0 {
+            format!(
+                "; {} more flows with hits left out (at most {} are kept)",
+                thousands(flows.left_out),
+                thousands(levee_hunt::carve::MAX_FLOWS as u64)
+            )
+        } else {
+            String::new()
+        },
+        if c.other_link_types > 0 {
+            format!(
+                "; {} frames of another link type left out (a pcap holds one)",
+                thousands(c.other_link_types)
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
 }
 
 /// Reads every indicator file, or stops at the first that cannot be read (a hunt with an

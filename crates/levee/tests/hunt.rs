@@ -613,3 +613,90 @@ fn indicator_files_that_cannot_be_read_stop_the_hunt_before_it_starts() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&list).unwrap(), "10.0.0.1\n");
 }
+
+/// `--carve`: for a capture with hits, every frame of the flows that hold them (tshark's TCP
+/// and UDP streams of the frames hit), in order and byte for byte; none for a capture
+/// without hits.
+#[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tshark)),
+    ignore = "needs ../shared/data and tshark"
+)]
+fn carving_writes_every_frame_of_the_flows_with_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let benign = dir.path().join("benign.pcap");
+    let out = levee()
+        .args(["synth", "--scenario", "benign", "--packets", "4000", "--out"])
+        .arg(&benign)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tunnel = shared("ir/dns2tcp_tunnel.pcap");
+    let list = dir.path().join("iocs.txt");
+    std::fs::write(&list, "api.example.com\n").unwrap();
+    let carve = dir.path().join("carved");
+    let out = levee()
+        .args(["hunt", "--json", "--iocs"])
+        .arg(&list)
+        .arg("--carve")
+        .arg(&carve)
+        .arg(&benign)
+        .arg(&tunnel)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let hit_frames: BTreeSet<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["frame"].as_u64().unwrap())
+        .collect();
+    assert!(hit_frames.len() > 20);
+    // The streams of the frames hit, and every frame of them.
+    let fields = |capture: &Path, filter: &str, fields: &[&str]| -> Vec<String> {
+        let mut cmd = Command::new("tshark");
+        cmd.args(["-n", "-r"]).arg(capture).args(["-Y", filter, "-T", "fields"]);
+        for f in fields {
+            cmd.args(["-e", f]);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8(o.stdout).unwrap().lines().map(str::to_string).collect()
+    };
+    let numbers: Vec<String> = hit_frames.iter().map(u64::to_string).collect();
+    let streams = fields(
+        &benign,
+        &format!("frame.number in {{{}}}", numbers.join(",")),
+        &["tcp.stream", "udp.stream"],
+    );
+    let (mut tcp, mut udp) = (BTreeSet::new(), BTreeSet::new());
+    for s in &streams {
+        let (t, u) = s.split_once('\t').unwrap();
+        if !t.is_empty() {
+            tcp.insert(t.to_string());
+        }
+        if !u.is_empty() {
+            udp.insert(u.to_string());
+        }
+    }
+    let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+    let filter = format!("tcp.stream in {{{}}} or udp.stream in {{{}}}", join(&tcp), join(&udp));
+    let what = ["frame.time_epoch", "frame.len", "frame.cap_len", "ip.src", "ip.dst"];
+    let expected = fields(&benign, &filter, &what);
+    let carved_file = carve.join("benign.pcap.hits.pcap");
+    let carved = fields(&carved_file, "frame", &what);
+    assert!(expected.len() > hit_frames.len(), "{} frames", expected.len());
+    assert_eq!(carved, expected);
+    // The capture without hits has no carved file; nothing else is in the directory.
+    let files: Vec<_> = std::fs::read_dir(&carve).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files, ["benign.pcap.hits.pcap"]);
+    // A second run does not replace it without --force.
+    let again = levee()
+        .args(["hunt", "--iocs"])
+        .arg(&list)
+        .arg("--carve")
+        .arg(&carve)
+        .arg(&benign)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+}
