@@ -25,6 +25,7 @@
 
 pub mod enrich;
 pub mod html;
+pub mod hunt_page;
 pub mod logs;
 pub mod logs_page;
 pub mod logs_text;

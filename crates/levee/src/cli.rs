@@ -725,6 +725,11 @@ pub struct HuntArgs {
     /// hits, to DIR/NAME.hits.pcap.
     #[arg(long, value_name = "DIR")]
     pub carve: Option<PathBuf>,
+    /// Write the hunt's report to DIR: report.html, report.md and report.json (a timeline
+    /// of every indicator seen in each field of each input, those not found, those not
+    /// looked for, the inputs).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// Write to this file instead of standard output (never replaced without `--force`).
     #[arg(long, short)]
     pub out: Option<PathBuf>,

@@ -252,7 +252,7 @@ impl Run {
     }
 }
 
-pub(crate) fn thousands(n: u64) -> String {
+fn thousands(n: u64) -> String {
     levee_analyze::units::thousands(n)
 }
 

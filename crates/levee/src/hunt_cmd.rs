@@ -11,8 +11,8 @@ use levee_hunt::{At, FileSummary, Hit, HitRef, HuntError, Index, Options, Sink};
 use serde::Serialize;
 
 use crate::cli::HuntArgs;
-use crate::collect_cmd::thousands;
 use crate::{bail_usage, Exit, EXIT_DAMAGED_RECORDS, EXIT_NOTHING_FOUND, EXIT_UNREADABLE_INPUT};
+use levee_analyze::units::thousands;
 
 pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
     if a.json && a.csv {
@@ -27,6 +27,19 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let mut carved = carve_outputs(&a, &all_inputs)?;
+    let report_files = match &a.report {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+            let paths = levee_report::FILES.map(|n| dir.join(n));
+            Some(crate::output::PendingFiles::create(
+                &paths,
+                &all_inputs,
+                a.force,
+            )?)
+        }
+        None => None,
+    };
     let (index, files) = indicators(&a.iocs)?;
     tell_indicators(&files, index.indicators().len());
     if index.indicators().is_empty() {
@@ -55,6 +68,7 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
         show: a.show,
         damaged_told: 0,
         max_errors: a.max_errors,
+        sightings: a.report.is_some().then(BTreeMap::new),
     };
     if format == Format::Csv {
         sink.line(CSV_HEADER.as_bytes());
@@ -86,6 +100,7 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
         sink.write_text(&summaries);
     }
     let failed = sink.failed.take();
+    let sightings = sink.sightings.take();
     let hits: u64 = summaries.iter().map(|s| s.hits).sum();
     let damaged: u64 = summaries.iter().map(|s| s.damaged).sum();
     let flushed = out.flush();
@@ -97,6 +112,11 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
     }
     if let Some(f) = file {
         f.commit()?;
+    }
+    if let (Some(outputs), Some(sightings)) = (report_files, sightings) {
+        let report = hunt_report(&index, &files, &summaries, sightings);
+        let paths = outputs.write_all(&levee_report::render(&report)?)?;
+        eprintln!("levee: report: {}", paths[0].display());
     }
     for s in &summaries {
         eprintln!(
@@ -159,7 +179,9 @@ fn carve_outputs(
             );
         }
         let path = dir.join(format!("{name}.hits.pcap"));
-        out.push(Some(crate::output::PendingFile::create(&path, inputs, a.force)?));
+        out.push(Some(crate::output::PendingFile::create(
+            &path, inputs, a.force,
+        )?));
     }
     Ok(out)
 }
@@ -286,6 +308,92 @@ struct Output<'a, 'w> {
     show: usize,
     damaged_told: usize,
     max_errors: usize,
+    /// Each indicator seen in each field of each file, for `--report`.
+    sightings: Option<BTreeMap<(u32, String, levee_hunt::Field), Seen>>,
+}
+
+/// What the report keeps of an indicator seen in one field of one file.
+struct Seen {
+    hits: u64,
+    first: Option<i64>,
+    last: Option<i64>,
+    first_at: At,
+    context: String,
+}
+
+/// The report of the hunt: its sightings by the time each began.
+fn hunt_report(
+    index: &Index,
+    files: &[(IndicatorFile, usize)],
+    summaries: &[FileSummary],
+    sightings: BTreeMap<(u32, String, levee_hunt::Field), Seen>,
+) -> levee_report::hunt_page::HuntReport {
+    use levee_report::hunt_page::*;
+    let indicator = |id: u32| {
+        let i = index.indicator(id);
+        IndicatorRef {
+            kind: i.kind.name().to_string(),
+            value: i.value.clone(),
+            source: i.source.clone(),
+            label: i.label.clone(),
+        }
+    };
+    let found: std::collections::BTreeSet<u32> = sightings.keys().map(|k| k.0).collect();
+    let mut rows: Vec<Sighting> = sightings
+        .into_iter()
+        .map(|((id, file, field), s)| Sighting {
+            indicator: indicator(id),
+            file,
+            field: field.name().to_string(),
+            hits: s.hits,
+            first: time_of(s.first),
+            last: time_of(s.last),
+            first_at: s.first_at.to_string(),
+            context: s.context,
+        })
+        .collect();
+    // By first time (RFC 3339 in UTC sorts as time), those without one last.
+    rows.sort_by(|a, b| (a.first.is_none(), &a.first).cmp(&(b.first.is_none(), &b.first)));
+    HuntReport {
+        report_version: HUNT_REPORT_VERSION,
+        generator: format!("levee {}", env!("CARGO_PKG_VERSION")),
+        title: "levee indicator hunt".into(),
+        indicator_files: files
+            .iter()
+            .map(|(f, usable)| IndicatorFileRow {
+                file: f.file.clone(),
+                format: f.format.map_or("?", |x| x.name()).to_string(),
+                usable: *usable as u64,
+                unusable: f.unusable.len() as u64,
+            })
+            .collect(),
+        inputs: summaries
+            .iter()
+            .map(|s| InputRow {
+                file: s.file.clone(),
+                kind: kind_name(s.kind).to_string(),
+                read: s.read,
+                hits: s.hits,
+                damaged: s.damaged,
+            })
+            .collect(),
+        sightings: rows,
+        not_found: (0..index.indicators().len() as u32)
+            .filter(|id| !found.contains(id))
+            .map(indicator)
+            .collect(),
+        unusable: files
+            .iter()
+            .flat_map(|(f, _)| &f.unusable)
+            .map(|u| UnusableRow {
+                source: u.source.clone(),
+                kind: u.kind.clone(),
+                value: u.value.clone(),
+                why: u.why.clone(),
+            })
+            .collect(),
+        notes: files.iter().flat_map(|(f, _)| f.notes.clone()).collect(),
+    }
 }
 
 /// A hit as a JSON line.
@@ -414,6 +522,21 @@ impl Output<'_, '_> {
 impl Sink for Output<'_, '_> {
     fn hit(&mut self, file: &str, hit: &HitRef<'_>) {
         let indicator = self.index.indicator(hit.indicator);
+        if let Some(sightings) = self.sightings.as_mut() {
+            let key = (hit.indicator, file.to_string(), hit.field);
+            let s = sightings.entry(key).or_insert_with(|| Seen {
+                hits: 0,
+                first: hit.ts,
+                last: hit.ts,
+                first_at: hit.at,
+                context: hit.context(),
+            });
+            s.hits += 1;
+            if let Some(ts) = hit.ts {
+                s.first = Some(s.first.map_or(ts, |x| x.min(ts)));
+                s.last = Some(s.last.map_or(ts, |x| x.max(ts)));
+            }
+        }
         match self.format {
             Format::Json => {
                 let j = JsonHit {

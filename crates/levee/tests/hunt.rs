@@ -626,7 +626,14 @@ fn carving_writes_every_frame_of_the_flows_with_hits() {
     let dir = tempfile::tempdir().unwrap();
     let benign = dir.path().join("benign.pcap");
     let out = levee()
-        .args(["synth", "--scenario", "benign", "--packets", "4000", "--out"])
+        .args([
+            "synth",
+            "--scenario",
+            "benign",
+            "--packets",
+            "4000",
+            "--out",
+        ])
         .arg(&benign)
         .output()
         .unwrap();
@@ -648,19 +655,29 @@ fn carving_writes_every_frame_of_the_flows_with_hits() {
     let hit_frames: BTreeSet<u64> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["frame"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["frame"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert!(hit_frames.len() > 20);
     // The streams of the frames hit, and every frame of them.
     let fields = |capture: &Path, filter: &str, fields: &[&str]| -> Vec<String> {
         let mut cmd = Command::new("tshark");
-        cmd.args(["-n", "-r"]).arg(capture).args(["-Y", filter, "-T", "fields"]);
+        cmd.args(["-n", "-r"])
+            .arg(capture)
+            .args(["-Y", filter, "-T", "fields"]);
         for f in fields {
             cmd.args(["-e", f]);
         }
         let o = cmd.output().unwrap();
         assert!(o.status.success(), "{o:?}");
-        String::from_utf8(o.stdout).unwrap().lines().map(str::to_string).collect()
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
     };
     let numbers: Vec<String> = hit_frames.iter().map(u64::to_string).collect();
     let streams = fields(
@@ -679,15 +696,32 @@ fn carving_writes_every_frame_of_the_flows_with_hits() {
         }
     }
     let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
-    let filter = format!("tcp.stream in {{{}}} or udp.stream in {{{}}}", join(&tcp), join(&udp));
-    let what = ["frame.time_epoch", "frame.len", "frame.cap_len", "ip.src", "ip.dst"];
+    let filter = format!(
+        "tcp.stream in {{{}}} or udp.stream in {{{}}}",
+        join(&tcp),
+        join(&udp)
+    );
+    let what = [
+        "frame.time_epoch",
+        "frame.len",
+        "frame.cap_len",
+        "ip.src",
+        "ip.dst",
+    ];
     let expected = fields(&benign, &filter, &what);
     let carved_file = carve.join("benign.pcap.hits.pcap");
     let carved = fields(&carved_file, "frame", &what);
-    assert!(expected.len() > hit_frames.len(), "{} frames", expected.len());
+    assert!(
+        expected.len() > hit_frames.len(),
+        "{} frames",
+        expected.len()
+    );
     assert_eq!(carved, expected);
     // The capture without hits has no carved file; nothing else is in the directory.
-    let files: Vec<_> = std::fs::read_dir(&carve).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let files: Vec<_> = std::fs::read_dir(&carve)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(files, ["benign.pcap.hits.pcap"]);
     // A second run does not replace it without --force.
     let again = levee()
@@ -699,4 +733,101 @@ fn carving_writes_every_frame_of_the_flows_with_hits() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(1));
+}
+
+/// `--report DIR`: the timeline of the report is the hits of `--json` grouped by indicator,
+/// file and field (counts, first and last times, first position), in the three files.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn the_report_is_the_timeline_of_the_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = captures(dir.path());
+    let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let list = dir.path().join("iocs.txt");
+    std::fs::write(
+        &list,
+        "82.118.225.196\ntcpdump.org\nexample.com\n198.51.100.77\nsha256:aa\n",
+    )
+    .unwrap();
+    let (hits, code) = hunt(&[&list], &refs);
+    assert_eq!(code, 0);
+    let report = dir.path().join("report");
+    let out = levee()
+        .args(["hunt", "--iocs"])
+        .arg(&list)
+        .arg("--report")
+        .arg(&report)
+        .args(&refs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // (indicator, file, field) -> (hits, first time, last time, first position).
+    type Group = (u64, String, String, String);
+    let mut want: BTreeMap<(String, String, String), Group> = BTreeMap::new();
+    for h in &hits {
+        let key = (
+            h["indicator"]["value"].as_str().unwrap().to_string(),
+            h["file"].as_str().unwrap().to_string(),
+            h["field"].as_str().unwrap().to_string(),
+        );
+        let t = h["time"].as_str().unwrap().to_string();
+        let at = format!("frame {}", h["frame"]);
+        let g = want.entry(key).or_insert((0, t.clone(), t.clone(), at));
+        g.0 += 1;
+        g.1 = g.1.clone().min(t.clone());
+        g.2 = g.2.clone().max(t);
+    }
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    let got: BTreeMap<(String, String, String), Group> = json["sightings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                (
+                    s["indicator"]["value"].as_str().unwrap().to_string(),
+                    s["file"].as_str().unwrap().to_string(),
+                    s["field"].as_str().unwrap().to_string(),
+                ),
+                (
+                    s["hits"].as_u64().unwrap(),
+                    s["first"].as_str().unwrap().to_string(),
+                    s["last"].as_str().unwrap().to_string(),
+                    s["first_at"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+    assert!(want.len() > 5, "{} sightings", want.len());
+    assert_eq!(got, want);
+    let firsts: Vec<&str> = json["sightings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["first"].as_str().unwrap())
+        .collect();
+    assert!(
+        firsts.windows(2).all(|w| w[0] <= w[1]),
+        "the timeline is in time order"
+    );
+    assert_eq!(json["not_found"][0]["value"], "198.51.100.77");
+    assert!(json["unusable"][0]["why"]
+        .as_str()
+        .unwrap()
+        .contains("file hash"));
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    for (value, _, field) in want.keys() {
+        assert!(
+            html.contains(value.as_str()) && html.contains(field.as_str()),
+            "{value}"
+        );
+        assert!(
+            md.contains(value.as_str()) && md.contains(field.as_str()),
+            "{value}"
+        );
+    }
+    assert!(html.contains("198.51.100.77") && md.contains("198.51.100.77"));
 }
