@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 const TOOLS: &[&str] = &[
     "tcpdump",
     "tshark",
+    "mergecap",
     "nft",
     "tcpreplay",
     "tcprewrite",

@@ -18,7 +18,7 @@ pub(crate) fn hunt(
     path: &Path,
     file: &str,
     index: &Index,
-    carve: bool,
+    options: &crate::Options,
     sink: &mut dyn Sink,
 ) -> Result<FileSummary, HuntError> {
     let mut reader = CaptureReader::open(path).map_err(|e| HuntError::Unreadable {
@@ -28,7 +28,8 @@ pub(crate) fn hunt(
     let mut h = Hunter::new(index, sink, file);
     let (dns, tls, http) = (index.wants_dns(), index.wants_tls(), index.wants_http());
     let mut extractor = http.then(|| HttpExtractor::new(StreamConfig::default()));
-    let mut flows = carve.then(Flows::default);
+    let mut flows = options.carve.then(Flows::default);
+    let mut beacons = options.anomalies.then(crate::anomalies::Beacons::default);
     let mut frames = 0u64;
     while let Some(item) = reader.next_item() {
         let f = match item {
@@ -43,6 +44,9 @@ pub(crate) fn hunt(
         let at = (At::Frame(number), Some(f.ts_nanos));
         levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
             let Some(ip) = p.ip.as_ref() else { return };
+            if let Some(b) = beacons.as_mut() {
+                b.add(f.ts_nanos, p);
+            }
             let before = h.hits;
             let flow = || flow_of(p);
             h.address(at, Field::IpSrc, ip.src, &flow);
@@ -71,6 +75,9 @@ pub(crate) fn hunt(
     }
     let mut summary = h.summary(InputKind::Capture, frames);
     summary.flows = flows;
+    if let Some(b) = beacons {
+        summary.findings = b.findings(file, 0);
+    }
     Ok(summary)
 }
 

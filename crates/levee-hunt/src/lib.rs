@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod anomalies;
 mod capture;
 pub mod carve;
 mod flows;
@@ -244,6 +245,10 @@ pub struct FileSummary {
     /// The flows of a capture that hold hits, when asked ([`Options::carve`]).
     #[serde(skip)]
     pub flows: Option<carve::Flows>,
+    /// What stands out in a capture without an indicator, when asked
+    /// ([`Options::anomalies`]): every finding, best first.
+    #[serde(skip)]
+    pub findings: Vec<anomalies::Finding>,
 }
 
 /// Where the hunt of a file sends what it finds.
@@ -275,6 +280,8 @@ pub struct Options {
     /// Keep the flows of a packet capture that hold hits ([`FileSummary::flows`]), for
     /// [`carve::carve`].
     pub carve: bool,
+    /// Hunt packet captures for what no indicator names ([`anomalies`]).
+    pub anomalies: bool,
 }
 
 impl Default for Options {
@@ -282,6 +289,7 @@ impl Default for Options {
         Options {
             log_format: levee_logs::FormatSpec::Auto,
             carve: false,
+            anomalies: false,
         }
     }
 }
@@ -315,7 +323,7 @@ pub fn hunt_file(
             } else if levee_engine::flows::is_export_capture(path) {
                 flows::hunt_exports(path, &file, index, sink)
             } else {
-                capture::hunt(path, &file, index, options.carve, sink)
+                capture::hunt(path, &file, index, options, sink)
             }
         }
     }
@@ -418,6 +426,7 @@ impl<'a> Hunter<'a> {
             hits: self.hits,
             damaged: self.damaged,
             flows: None,
+            findings: Vec::new(),
         }
     }
 }

@@ -705,8 +705,19 @@ pub struct HuntArgs {
     /// An indicator file: a plain list (one a line, kinds told by shape or a `TYPE:`
     /// prefix), CSV with a header, a STIX 2.1 bundle or a MISP JSON export (told by
     /// content). Repeat for several.
-    #[arg(long = "iocs", value_name = "FILE", required = true)]
+    #[arg(
+        long = "iocs",
+        value_name = "FILE",
+        required_unless_present = "anomalies"
+    )]
     pub iocs: Vec<PathBuf>,
+    /// Also look for what no indicator names: beaconing (contacts with one service at a
+    /// regular interval), each finding scored 0-100 with its evidence.
+    #[arg(long)]
+    pub anomalies: bool,
+    /// Findings below this score are not shown.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub min_score: u8,
     /// Captures (pcap, pcapng), access logs and flow exports (captures of NetFlow, IPFIX or
     /// sFlow datagrams; nfdump or goflow2 JSON), told by content, gzip or zstd compressed
     /// too.

@@ -20,7 +20,7 @@ Exit codes (the same for every command):
   4  every input was read, but damaged records were skipped or flagged (reported on
      standard error and counted); for `collect`, datagrams were damaged or the kernel
      dropped some
-  5  `hunt`: every input was read whole and no indicator occurs in them (as grep's 1)";
+  5  `hunt`: every input was read whole and nothing was found in them (as grep's 1)";
 
 /// An error that ends a command with an exit code of its own from the table ([`EXIT_USAGE`]
 /// for a command line that cannot be carried out, [`EXIT_UNREADABLE_INPUT`] for inputs that

@@ -41,8 +41,10 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let (index, files) = indicators(&a.iocs)?;
-    tell_indicators(&files, index.indicators().len());
-    if index.indicators().is_empty() {
+    if !a.iocs.is_empty() {
+        tell_indicators(&files, index.indicators().len());
+    }
+    if index.indicators().is_empty() && !a.anomalies {
         return Err(Exit::no_input(
             "no indicator levee can look for in the indicator files (see above for why)".into(),
         ));
@@ -76,7 +78,9 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
     let options = Options {
         log_format,
         carve: a.carve.is_some(),
+        anomalies: a.anomalies,
     };
+    let mut findings: Vec<levee_hunt::anomalies::Finding> = Vec::new();
     let mut summaries: Vec<FileSummary> = Vec::new();
     let mut unreadable = 0;
     for (i, input) in a.inputs.iter().enumerate() {
@@ -85,6 +89,7 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
                 if let Some(out) = carved.get_mut(i).and_then(Option::take) {
                     carve(input, s.flows.take(), out)?;
                 }
+                findings.extend(s.findings.drain(..).filter(|f| f.score >= a.min_score));
                 summaries.push(s)
             }
             Err(HuntError::Unreadable { file, why }) => {
@@ -96,8 +101,18 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
             break;
         }
     }
+    findings.sort_by(|x, y| y.score.cmp(&x.score).then(x.first_ns.cmp(&y.first_ns)));
     if format == Format::Text {
-        sink.write_text(&summaries);
+        if !a.iocs.is_empty() {
+            sink.write_text(&summaries);
+        }
+        if a.anomalies {
+            sink.line(findings_text(&findings, a.min_score).as_bytes());
+        }
+    } else {
+        for f in &findings {
+            sink.finding(f);
+        }
     }
     let failed = sink.failed.take();
     let sightings = sink.sightings.take();
@@ -118,7 +133,24 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
         let paths = outputs.write_all(&levee_report::render(&report)?)?;
         eprintln!("levee: report: {}", paths[0].display());
     }
-    for s in &summaries {
+    tell_summaries(&summaries);
+    if summaries.is_empty() {
+        return Err(Exit::no_input("no input could be hunted".into()));
+    }
+    Ok(if unreadable > 0 {
+        EXIT_UNREADABLE_INPUT
+    } else if damaged > 0 {
+        EXIT_DAMAGED_RECORDS
+    } else if hits == 0 && findings.is_empty() {
+        EXIT_NOTHING_FOUND
+    } else {
+        0
+    })
+}
+
+/// What each input held, on standard error.
+fn tell_summaries(summaries: &[FileSummary]) {
+    for s in summaries {
         eprintln!(
             "levee: {}: {} ({} {}), {} hits{}",
             s.file,
@@ -137,18 +169,6 @@ pub fn run(a: HuntArgs) -> anyhow::Result<u8> {
             }
         );
     }
-    if summaries.is_empty() {
-        return Err(Exit::no_input("no input could be hunted".into()));
-    }
-    Ok(if unreadable > 0 {
-        EXIT_UNREADABLE_INPUT
-    } else if damaged > 0 {
-        EXIT_DAMAGED_RECORDS
-    } else if hits == 0 {
-        EXIT_NOTHING_FOUND
-    } else {
-        0
-    })
 }
 
 /// The files `--carve` may write, one for each input (`DIR/NAME.hits.pcap`), checked and
@@ -399,6 +419,7 @@ fn hunt_report(
 /// A hit as a JSON line.
 #[derive(Serialize)]
 struct JsonHit<'a> {
+    r#type: &'static str,
     file: &'a str,
     #[serde(flatten)]
     at: JsonAt,
@@ -447,7 +468,66 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
+/// The findings without indicators, best first.
+fn findings_text(findings: &[levee_hunt::anomalies::Finding], min_score: u8) -> String {
+    let mut t = format!(
+        "\n{} findings without indicators (score {min_score} or more; --min-score N)\n",
+        findings.len()
+    );
+    for f in findings {
+        t.push_str(&format!(
+            "\n{:>3}  {}  {}  ({}, {} .. {})\n     {}\n",
+            f.score,
+            f.kind.name(),
+            f.subject,
+            f.file,
+            time_of(Some(f.first_ns)).unwrap_or_default(),
+            time_of(Some(f.last_ns)).unwrap_or_default(),
+            f.evidence
+        ));
+    }
+    t
+}
+
+/// A finding as a JSON line.
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    r#type: &'static str,
+    #[serde(flatten)]
+    finding: &'a levee_hunt::anomalies::Finding,
+    first: Option<String>,
+    last: Option<String>,
+}
+
 impl Output<'_, '_> {
+    /// A finding without indicators, as a JSON line or a CSV row.
+    fn finding(&mut self, f: &levee_hunt::anomalies::Finding) {
+        let line = match self.format {
+            // In the hits' columns: the subject as what was seen, the score as the source.
+            Format::Csv => format!(
+                "{},,{},finding,{},{},,score {},,{}\n",
+                csv_cell(&f.file),
+                time_of(Some(f.first_ns)).unwrap_or_default(),
+                csv_cell(&f.subject),
+                f.kind.name(),
+                f.score,
+                csv_cell(&f.evidence)
+            ),
+            _ => {
+                let j = JsonFinding {
+                    r#type: "finding",
+                    finding: f,
+                    first: time_of(Some(f.first_ns)),
+                    last: time_of(Some(f.last_ns)),
+                };
+                let mut l = serde_json::to_string(&j).expect("a finding serialises");
+                l.push('\n');
+                l
+            }
+        };
+        self.line(line.as_bytes());
+    }
+
     fn line(&mut self, bytes: &[u8]) {
         if self.failed.is_none() {
             if let Err(e) = self.out.write_all(bytes) {
@@ -540,6 +620,7 @@ impl Sink for Output<'_, '_> {
         match self.format {
             Format::Json => {
                 let j = JsonHit {
+                    r#type: "hit",
                     file,
                     at: json_at(hit.at),
                     timestamp: hit.ts,

@@ -831,3 +831,175 @@ fn the_report_is_the_timeline_of_the_hits() {
     }
     assert!(html.contains("198.51.100.77") && md.contains("198.51.100.77"));
 }
+
+/// A pcap of an implant calling home: every minute, ±10 % jitter, thirty times, a TLS-like
+/// exchange (handshake, a request, an answer, both FINs) from `client` to `server`:443,
+/// starting at `start_s`.
+fn beacon_pcap(path: &Path, client: [u8; 4], server: [u8; 4], start_s: u32) {
+    let mut out = Vec::new();
+    out.extend(0xa1b2_c3d4u32.to_le_bytes());
+    out.extend(2u16.to_le_bytes());
+    out.extend(4u16.to_le_bytes());
+    out.extend([0u8; 8]);
+    out.extend(65535u32.to_le_bytes());
+    out.extend(1u32.to_le_bytes());
+    let frame = |from: [u8; 4], to: [u8; 4], sport: u16, dport: u16, flags: u8, len: usize| {
+        let mut f = vec![0u8; 12];
+        f.extend([0x08, 0x00]);
+        let total = (40 + len) as u16;
+        f.extend([0x45, 0]);
+        f.extend(total.to_be_bytes());
+        f.extend([0, 0, 0x40, 0, 64, 6, 0, 0]);
+        f.extend(from);
+        f.extend(to);
+        f.extend(sport.to_be_bytes());
+        f.extend(dport.to_be_bytes());
+        f.extend([0, 0, 0, 1, 0, 0, 0, 1, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend(std::iter::repeat_n(0x17u8, len));
+        f
+    };
+    let mut state = 12345u64;
+    for i in 0..30u32 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let jitter_ms = (state >> 33) % 12_000; // 0 .. 12 s, centred below
+        let at_ms = u64::from(start_s) * 1000 + u64::from(i) * 60_000 + jitter_ms - 6_000;
+        let sport = 49152 + i as u16;
+        let exchange = [
+            (client, server, sport, 443, 0x02, 0),
+            (server, client, 443, sport, 0x12, 0),
+            (client, server, sport, 443, 0x10, 0),
+            (client, server, sport, 443, 0x18, 220),
+            (server, client, 443, sport, 0x18, 540),
+            (client, server, sport, 443, 0x11, 0),
+            (server, client, 443, sport, 0x11, 0),
+            (client, server, sport, 443, 0x10, 0),
+        ];
+        for (k, (from, to, sp, dp, flags, len)) in exchange.into_iter().enumerate() {
+            let ms = at_ms + k as u64 * 40;
+            let f = frame(from, to, sp, dp, flags, len);
+            out.extend(((ms / 1000) as u32).to_le_bytes());
+            out.extend((((ms % 1000) * 1000) as u32).to_le_bytes());
+            out.extend((f.len() as u32).to_le_bytes());
+            out.extend((f.len() as u32).to_le_bytes());
+            out.extend(f);
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Hunting without indicators: a beacon hidden in half an hour of browsing and in real
+/// captures is the top finding; the real captures of `../shared/data` alone raise none at
+/// the default score (50).
+#[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_mergecap)),
+    ignore = "needs ../shared/data and mergecap (wireshark-common)"
+)]
+fn a_hidden_beacon_is_the_top_finding_and_real_captures_raise_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let browsing = dir.path().join("browsing.pcap");
+    let out = levee()
+        .args([
+            "synth",
+            "--scenario",
+            "benign",
+            "--packets",
+            "36000",
+            "--benign-pps",
+            "20",
+            "--out",
+        ])
+        .arg(&browsing)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let beacon = dir.path().join("beacon.pcap");
+    // 2026-01-15T12:00:37Z: inside the browsing's half hour.
+    beacon_pcap(&beacon, [10, 1, 2, 3], [203, 0, 113, 66], 1_768_478_437);
+    let merged = dir.path().join("merged.pcapng");
+    let real = [
+        shared("ir/trickbot.pcap"),
+        shared("tcpdump-tests/HSRP_failover.pcap"),
+        shared("tcpdump-tests/edns-opts.pcap"),
+        shared("tcpdump-tests/dhcp-rfc4388.pcap"),
+    ];
+    let status = Command::new("mergecap")
+        .arg("-w")
+        .arg(&merged)
+        .arg(&browsing)
+        .arg(&beacon)
+        .args(&real)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = levee()
+        .args(["hunt", "--anomalies", "--json", "--min-score", "0"])
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let findings: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(findings.iter().all(|f| f["type"] == "finding"));
+    let top = &findings[0];
+    assert_eq!(
+        top["subject"], "10.1.2.3 -> 203.0.113.66:443/tcp",
+        "{findings:?}"
+    );
+    assert_eq!(top["kind"], "beaconing");
+    assert!(top["score"].as_u64().unwrap() >= 80, "{top}");
+    assert!(
+        top["evidence"].as_str().unwrap().starts_with("30 contacts"),
+        "{top}"
+    );
+    assert!(
+        top["first"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-01-15T12:00:"),
+        "{top}"
+    );
+    assert!(
+        findings[1..]
+            .iter()
+            .all(|f| f["score"].as_u64().unwrap() < 50),
+        "{findings:?}"
+    );
+
+    // Every real capture of ../shared/data: no finding at the default score.
+    let mut all: Vec<PathBuf> = Vec::new();
+    for sub in [
+        "ir",
+        "attacks",
+        "scans",
+        "web-attacks",
+        "flows",
+        "tcpdump-tests",
+    ] {
+        for e in std::fs::read_dir(shared(sub)).unwrap() {
+            let p = e.unwrap().path();
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if matches!(ext, "pcap" | "pcapng" | "cap") {
+                all.push(p);
+            }
+        }
+    }
+    assert!(all.len() > 800, "{} captures", all.len());
+    let out = levee()
+        .args(["hunt", "--anomalies", "--json", "--max-errors", "0"])
+        .args(&all)
+        .output()
+        .unwrap();
+    // Some of tcpdump's test captures are damaged on purpose (exit 3 or 4): none is a finding.
+    assert!(matches!(out.status.code(), Some(3..=5)), "{:?}", out.status);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "findings in real captures"
+    );
+}
