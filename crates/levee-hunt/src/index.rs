@@ -329,6 +329,13 @@ mod tests {
     }
 
     #[test]
+    fn a_network_of_one_address_is_looked_up_as_the_address() {
+        let ix = index("cidr:192.0.2.7/32\ncidr:192.0.2.8\n");
+        assert_eq!(ids(|f| ix.address("192.0.2.7".parse().unwrap(), f)), [0]);
+        assert_eq!(ids(|f| ix.address("192.0.2.8".parse().unwrap(), f)), [1]);
+    }
+
+    #[test]
     fn domains_cover_their_subdomains_and_nothing_else() {
         let ix = index("evil.example\nsni:cdn.other.example\n");
         assert_eq!(ids(|f| ix.domain("a.b.evil.example", f)), [0]);

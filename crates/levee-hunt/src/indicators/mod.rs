@@ -91,11 +91,15 @@ pub struct Indicator {
 }
 
 impl Indicator {
-    /// The network of an address or network indicator.
+    /// The network of an address or network indicator (a network of one address is written
+    /// as the address).
     pub fn net(&self) -> Option<IpNet> {
         match self.kind {
-            Kind::Address => self.value.parse::<IpAddr>().ok().map(IpNet::from),
-            Kind::Network => self.value.parse().ok(),
+            Kind::Address | Kind::Network => self
+                .value
+                .parse::<IpNet>()
+                .ok()
+                .or_else(|| self.value.parse::<IpAddr>().ok().map(IpNet::from)),
             _ => None,
         }
     }
