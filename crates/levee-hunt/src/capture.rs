@@ -27,9 +27,16 @@ pub(crate) fn hunt(
     })?;
     let mut h = Hunter::new(index, sink, file);
     let (dns, tls, http) = (index.wants_dns(), index.wants_tls(), index.wants_http());
-    let mut extractor = http.then(|| HttpExtractor::new(StreamConfig::default()));
+    let extractor = http.then(|| HttpExtractor::new(StreamConfig::default()));
     let mut flows = options.carve.then(Flows::default);
     let mut beacons = options.anomalies.then(crate::anomalies::Beacons::default);
+    let mut risks = options.anomalies.then(crate::anomalies::Risks::new);
+    // The requests are reassembled for the risks too.
+    let mut extractor = extractor.or_else(|| {
+        risks
+            .is_some()
+            .then(|| HttpExtractor::new(StreamConfig::default()))
+    });
     let mut frames = 0u64;
     while let Some(item) = reader.next_item() {
         let f = match item {
@@ -47,6 +54,9 @@ pub(crate) fn hunt(
             if let Some(b) = beacons.as_mut() {
                 b.add(f.ts_nanos, p);
             }
+            if let Some(r) = risks.as_mut() {
+                r.packet(f.ts_nanos, p);
+            }
             let before = h.hits;
             let flow = || flow_of(p);
             h.address(at, Field::IpSrc, ip.src, &flow);
@@ -59,13 +69,13 @@ pub(crate) fn hunt(
             }
             if let Some(x) = extractor.as_mut() {
                 x.add_numbered(number, f.ts_nanos, p);
-                requests(&mut h, x, flows.as_mut());
+                requests(&mut h, x, flows.as_mut(), risks.as_mut());
             }
         });
     }
     if let Some(x) = extractor.as_mut() {
         x.finish();
-        requests(&mut h, x, flows.as_mut());
+        requests(&mut h, x, flows.as_mut(), risks.as_mut());
     }
     if frames == 0 && h.damaged == 0 {
         return Err(HuntError::Unreadable {
@@ -77,6 +87,12 @@ pub(crate) fn hunt(
     summary.flows = flows;
     if let Some(b) = beacons {
         summary.findings = b.findings(file, 0);
+    }
+    if let Some(r) = risks {
+        summary.findings.extend(r.findings(file));
+        summary
+            .findings
+            .sort_by(|a, b| b.score.cmp(&a.score).then(a.subject.cmp(&b.subject)));
     }
     Ok(summary)
 }
@@ -168,10 +184,18 @@ fn application(h: &mut Hunter<'_>, at: (At, Option<i64>), p: &Packet<'_>, dns: b
 }
 
 /// The hits of the requests the extractor has ready; the connections of those with hits go
-/// to `flows`, when kept.
-fn requests(h: &mut Hunter<'_>, x: &mut HttpExtractor, mut flows: Option<&mut Flows>) {
+/// to `flows`, when kept, and every request to the risks, when looked for.
+fn requests(
+    h: &mut Hunter<'_>,
+    x: &mut HttpExtractor,
+    mut flows: Option<&mut Flows>,
+    mut risks: Option<&mut crate::anomalies::Risks>,
+) {
     for l in x.drain_located() {
         let r = &l.request;
+        if let Some(risks) = risks.as_deref_mut() {
+            risks.request(r.ts.unwrap_or(0), l.client, l.server, r);
+        }
         let before = h.hits;
         let context = || format!("tcp {} -> {} {}", l.client, l.server, request_line(r));
         request_hits(h, (At::Frame(l.frame), r.ts), r, None, &context);

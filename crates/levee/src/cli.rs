@@ -711,8 +711,9 @@ pub struct HuntArgs {
         required_unless_present = "anomalies"
     )]
     pub iocs: Vec<PathBuf>,
-    /// Also look for what no indicator names: beaconing (contacts with one service at a
-    /// regular interval), each finding scored 0-100 with its evidence.
+    /// Also look for what no indicator names in captures: beaconing (contacts with one service
+    /// at a regular interval), DNS over TLS or HTTPS to public resolvers, HTTP that looks like
+    /// command and control; each finding scored 0-100 with its evidence.
     #[arg(long)]
     pub anomalies: bool,
     /// Findings below this score are not shown.

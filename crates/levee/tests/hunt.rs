@@ -890,14 +890,14 @@ fn beacon_pcap(path: &Path, client: [u8; 4], server: [u8; 4], start_s: u32) {
 }
 
 /// Hunting without indicators: a beacon hidden in half an hour of browsing and in real
-/// captures is the top finding; the real captures of `../shared/data` alone raise none at
-/// the default score (50).
+/// captures is the top beaconing finding; the real captures of `../shared/data` but the
+/// malware's raise none at the default score (50).
 #[test]
 #[cfg_attr(
     not(all(levee_shared_data, levee_has_mergecap)),
     ignore = "needs ../shared/data and mergecap (wireshark-common)"
 )]
-fn a_hidden_beacon_is_the_top_finding_and_real_captures_raise_none() {
+fn a_hidden_beacon_is_the_top_beaconing_finding_and_benign_captures_raise_none() {
     let dir = tempfile::tempdir().unwrap();
     let browsing = dir.path().join("browsing.pcap");
     let out = levee()
@@ -946,6 +946,13 @@ fn a_hidden_beacon_is_the_top_finding_and_real_captures_raise_none() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(findings.iter().all(|f| f["type"] == "finding"));
+    // TrickBot's command and control, merged in, is a finding of its own kind.
+    assert!(findings.iter().any(|f| f["kind"] == "c2-like-http"
+        && f["subject"] == "10.12.29.101 -> 82.118.225.196:7080/tcp"));
+    let findings: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["kind"] == "beaconing")
+        .collect();
     let top = &findings[0];
     assert_eq!(
         top["subject"], "10.1.2.3 -> 203.0.113.66:443/tcp",
@@ -971,16 +978,9 @@ fn a_hidden_beacon_is_the_top_finding_and_real_captures_raise_none() {
         "{findings:?}"
     );
 
-    // Every real capture of ../shared/data: no finding at the default score.
+    // Every real capture of ../shared/data but the malware's: no finding at the default score.
     let mut all: Vec<PathBuf> = Vec::new();
-    for sub in [
-        "ir",
-        "attacks",
-        "scans",
-        "web-attacks",
-        "flows",
-        "tcpdump-tests",
-    ] {
+    for sub in ["attacks", "scans", "web-attacks", "flows", "tcpdump-tests"] {
         for e in std::fs::read_dir(shared(sub)).unwrap() {
             let p = e.unwrap().path();
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -1002,4 +1002,44 @@ fn a_hidden_beacon_is_the_top_finding_and_real_captures_raise_none() {
         "",
         "findings in real captures"
     );
+}
+
+/// The real malicious captures: TrickBot's command and control over HTTP, and DNS tunnelled
+/// over TLS to a public resolver (dns2tcp), each the top finding of its capture.
+#[test]
+#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]
+fn the_real_malware_and_dns_tunnel_are_findings() {
+    for (file, kind, subject) in [
+        (
+            "ir/trickbot.pcap",
+            "c2-like-http",
+            "10.12.29.101 -> 82.118.225.196:7080/tcp",
+        ),
+        (
+            "ir/dns2tcp_tunnel.pcap",
+            "encrypted-dns",
+            "192.168.20.211 -> 1.1.1.1:443/tcp",
+        ),
+    ] {
+        let out = levee()
+            .args(["hunt", "--anomalies", "--json", "--min-score", "0"])
+            .arg(shared(file))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{file}: {out:?}");
+        let first: Value = serde_json::from_str(
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (first["kind"].as_str(), first["subject"].as_str()),
+            (Some(kind), Some(subject)),
+            "{first}"
+        );
+        assert!(first["score"].as_u64().unwrap() >= 50, "{first}");
+    }
 }
