@@ -24,9 +24,12 @@
 //! real captures of `../shared/data` (tcpdump's test captures among them) no finding scores
 //! 50 or more; an implant calling every minute with ±10 % jitter for half an hour scores 85+.
 //!
-//! Memory is bounded: at most [`MAX_PAIRS`] pairs are followed (past it, the pair with the
-//! fewest contacts among a handful gives way, so a spoofed flood cannot push a beacon out:
-//! a flood's pairs have one contact each), each with its last [`KEPT_INTERVALS`] intervals.
+//! Memory and time are bounded. At most [`MAX_PAIRS`] pairs are followed, each with its last
+//! [`KEPT_INTERVALS`] intervals, and at most [`SOURCES_PER_SERVICE`] clients of one service:
+//! a service many clients contact is a server, not a command-and-control point, and a spoofed
+//! flood's millions of sources then take 64 places, not all. When the table is full, the pairs
+//! of one contact not seen for [`STALE_NS`] give way, at most once a minute of traffic;
+//! until then new pairs wait.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,6 +39,12 @@ use serde::Serialize;
 
 /// Pairs followed at most.
 pub const MAX_PAIRS: usize = 1 << 16;
+/// Clients of one service (destination, port, protocol) followed at most.
+pub const SOURCES_PER_SERVICE: u32 = 64;
+/// A pair of one contact not seen for this long gives way when the table is full.
+pub const STALE_NS: i64 = 300_000_000_000;
+/// Traffic time between two clean-ups of a full table.
+const SWEEP_EVERY_NS: i64 = 60_000_000_000;
 /// Intervals kept per pair (the most recent).
 pub const KEPT_INTERVALS: usize = 256;
 /// Contacts a pair needs before it is scored.
@@ -114,6 +123,9 @@ struct Track {
 #[derive(Default)]
 pub struct Beacons {
     tracks: HashMap<Pair, Track, foldhash::fast::FixedState>,
+    /// Clients followed per service.
+    clients: HashMap<(IpAddr, u16, u8), u32, foldhash::fast::FixedState>,
+    last_sweep: Option<i64>,
 }
 
 impl Beacons {
@@ -156,9 +168,14 @@ impl Beacons {
             }
             return;
         }
-        if self.tracks.len() >= MAX_PAIRS {
-            self.evict();
+        let service = (pair.dst, pair.dport, pair.proto);
+        if self.clients.get(&service).copied().unwrap_or(0) >= SOURCES_PER_SERVICE {
+            return;
         }
+        if self.tracks.len() >= MAX_PAIRS && !self.sweep(ts) {
+            return;
+        }
+        *self.clients.entry(service).or_insert(0) += 1;
         self.tracks.insert(
             pair,
             Track {
@@ -172,18 +189,26 @@ impl Beacons {
         );
     }
 
-    /// The pair with the fewest contacts among the first few gives way.
+    /// A full table at `ts`: the pairs of one contact unseen for [`STALE_NS`] give way, at
+    /// most once a [`SWEEP_EVERY_NS`]. Whether there is room now.
     #[cold]
-    fn evict(&mut self) {
-        let victim = self
-            .tracks
-            .iter()
-            .take(8)
-            .min_by_key(|(_, t)| t.contacts)
-            .map(|(k, _)| *k);
-        if let Some(k) = victim {
-            self.tracks.remove(&k);
+    fn sweep(&mut self, ts: i64) -> bool {
+        if self.last_sweep.is_some_and(|l| ts - l < SWEEP_EVERY_NS) {
+            return false;
         }
+        self.last_sweep = Some(ts);
+        let clients = &mut self.clients;
+        self.tracks.retain(|pair, t| {
+            let keep = t.contacts > 1 || ts - t.last_seen < STALE_NS;
+            if !keep {
+                if let Some(n) = clients.get_mut(&(pair.dst, pair.dport, pair.proto)) {
+                    *n -= 1;
+                }
+            }
+            keep
+        });
+        clients.retain(|_, n| *n > 0);
+        self.tracks.len() < MAX_PAIRS
     }
 
     /// The pairs that beacon, scored at least `min_score`, best first.
@@ -412,6 +437,32 @@ mod tests {
     }
 
     #[test]
+    fn a_scan_of_many_addresses_fills_the_table_without_pushing_a_beacon_out() {
+        let mut b = Beacons::default();
+        let s = 1_000_000_000i64;
+        for i in 0..40i64 {
+            feed(
+                &mut b,
+                i * 60 * s,
+                &syn([10, 0, 0, 5], [198, 51, 100, 7], 40000, 443),
+            );
+            // A scanner's SYNs to 5,000 addresses a minute: the table fills in 13 minutes.
+            for j in 0..5_000u32 {
+                let dst = (0x0b00_0000u32 + (i as u32) * 5_000 + j).to_be_bytes();
+                feed(
+                    &mut b,
+                    i * 60 * s + 1 + i64::from(j),
+                    &syn([192, 0, 2, 1], dst, 1234, 22),
+                );
+            }
+        }
+        assert!(b.tracks.len() <= MAX_PAIRS);
+        let f = b.findings("x.pcap", 50);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].subject, "10.0.0.5 -> 198.51.100.7:443/tcp");
+    }
+
+    #[test]
     fn a_spoofed_flood_does_not_push_a_beacon_out() {
         let mut b = Beacons::default();
         let s = 1_000_000_000i64;
@@ -430,7 +481,8 @@ mod tests {
                 );
             }
         }
-        assert!(b.tracks.len() <= MAX_PAIRS);
+        // The flood's one destination holds 64 places, not 200,000.
+        assert_eq!(b.tracks.len(), 1 + SOURCES_PER_SERVICE as usize);
         let f = b.findings("x.pcap", 50);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].subject, "10.0.0.5 -> 198.51.100.7:8443/tcp");

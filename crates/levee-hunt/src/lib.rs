@@ -19,6 +19,11 @@
 //! Every [`Hit`] names its file, position, time, the field that matched, the value seen, the
 //! indicator (and so its source) and its context: the flow, the DNS answer, the request. An
 //! indicator with a validity (STIX `valid_from`/`valid_until`) matches only traffic inside it.
+//!
+//! The same pass over a capture keeps, when asked, the flows that hold hits ([`carve`]: every
+//! frame of them written out as evidence) and what stands out without any indicator
+//! ([`anomalies`]: beaconing, DNS over TLS or HTTPS to public resolvers, HTTP that looks like
+//! command and control), each finding scored with its evidence.
 
 #![warn(missing_docs)]
 
