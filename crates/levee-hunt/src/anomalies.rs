@@ -279,11 +279,7 @@ impl Track {
         let persistence =
             (f64::from(self.contacts) / 12.0).min(1.0) * (span as f64 / 600e9).min(1.0);
         let score = (100.0 * regularity * steadiness * persistence).round() as u8;
-        let proto = match pair.proto {
-            6 => "tcp".to_string(),
-            17 => "udp".to_string(),
-            n => format!("proto {n}"),
-        };
+        let proto = levee_analyze::summary::proto_name(pair.proto);
         let secs = |ns: i64| ns as f64 / 1e9;
         Some(Finding {
             kind: FindingKind::Beaconing,

@@ -211,13 +211,7 @@ fn flow_of(p: &Packet<'_>) -> String {
     let Some(ip) = p.ip.as_ref() else {
         return String::new();
     };
-    let proto = match ip.proto {
-        1 => "icmp".to_string(),
-        6 => "tcp".to_string(),
-        17 => "udp".to_string(),
-        58 => "icmpv6".to_string(),
-        n => format!("ip proto {n}"),
-    };
+    let proto = levee_analyze::summary::proto_name(ip.proto);
     match p.ports() {
         Some((sp, dp)) => format!(
             "{proto} {} -> {}",

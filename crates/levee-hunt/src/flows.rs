@@ -106,12 +106,7 @@ fn record_hits(h: &mut Hunter<'_>, at: At, r: &FlowRecord, fallback_ts: i64) {
 
 /// A flow record in one line: protocol, endpoints, packets and bytes, exporter.
 fn flow_line(r: &FlowRecord) -> String {
-    let proto = match r.protocol {
-        1 => "icmp".to_string(),
-        6 => "tcp".to_string(),
-        17 => "udp".to_string(),
-        n => format!("ip proto {n}"),
-    };
+    let proto = levee_analyze::summary::proto_name(r.protocol);
     let end = |a: Option<std::net::IpAddr>, port: u16| match a {
         Some(a) => std::net::SocketAddr::new(a, port).to_string(),
         None => "?".to_string(),
