@@ -8,6 +8,7 @@ use levee_decode::app::dns::AnswerData;
 use levee_decode::{App, Packet, Transport};
 use levee_stream::{HttpExtractor, StreamConfig};
 
+use crate::anomalies::Anomalies;
 use crate::carve::{FlowKey, Flows};
 use crate::{
     request_hits, request_line, At, Field, FileSummary, HuntError, Hunter, Index, InputKind, Sink,
@@ -29,11 +30,10 @@ pub(crate) fn hunt(
     let (dns, tls, http) = (index.wants_dns(), index.wants_tls(), index.wants_http());
     let extractor = http.then(|| HttpExtractor::new(StreamConfig::default()));
     let mut flows = options.carve.then(Flows::default);
-    let mut beacons = options.anomalies.then(crate::anomalies::Beacons::default);
-    let mut risks = options.anomalies.then(crate::anomalies::Risks::new);
-    // The requests are reassembled for the risks too.
+    let mut anomalies = options.anomalies.then(Anomalies::new);
+    // The requests are reassembled for the anomalies too.
     let mut extractor = extractor.or_else(|| {
-        risks
+        anomalies
             .is_some()
             .then(|| HttpExtractor::new(StreamConfig::default()))
     });
@@ -51,11 +51,8 @@ pub(crate) fn hunt(
         let at = (At::Frame(number), Some(f.ts_nanos));
         levee_decode::with_decoded(f.linktype, f.data, f.orig_len, |p| {
             let Some(ip) = p.ip.as_ref() else { return };
-            if let Some(b) = beacons.as_mut() {
-                b.add(f.ts_nanos, p);
-            }
-            if let Some(r) = risks.as_mut() {
-                r.packet(f.ts_nanos, p);
+            if let Some(a) = anomalies.as_mut() {
+                a.packet(f.ts_nanos, p);
             }
             let before = h.hits;
             let flow = || flow_of(p);
@@ -69,13 +66,13 @@ pub(crate) fn hunt(
             }
             if let Some(x) = extractor.as_mut() {
                 x.add_numbered(number, f.ts_nanos, p);
-                requests(&mut h, x, flows.as_mut(), risks.as_mut());
+                requests(&mut h, x, flows.as_mut(), anomalies.as_mut());
             }
         });
     }
     if let Some(x) = extractor.as_mut() {
         x.finish();
-        requests(&mut h, x, flows.as_mut(), risks.as_mut());
+        requests(&mut h, x, flows.as_mut(), anomalies.as_mut());
     }
     if frames == 0 && h.damaged == 0 {
         return Err(HuntError::Unreadable {
@@ -85,14 +82,8 @@ pub(crate) fn hunt(
     }
     let mut summary = h.summary(InputKind::Capture, frames);
     summary.flows = flows;
-    if let Some(b) = beacons {
-        summary.findings = b.findings(file, 0);
-    }
-    if let Some(r) = risks {
-        summary.findings.extend(r.findings(file));
-        summary
-            .findings
-            .sort_by(|a, b| b.score.cmp(&a.score).then(a.subject.cmp(&b.subject)));
+    if let Some(a) = anomalies {
+        summary.findings = a.findings(file);
     }
     Ok(summary)
 }
@@ -184,17 +175,17 @@ fn application(h: &mut Hunter<'_>, at: (At, Option<i64>), p: &Packet<'_>, dns: b
 }
 
 /// The hits of the requests the extractor has ready; the connections of those with hits go
-/// to `flows`, when kept, and every request to the risks, when looked for.
+/// to `flows`, when kept, and every request to the anomalies, when looked for.
 fn requests(
     h: &mut Hunter<'_>,
     x: &mut HttpExtractor,
     mut flows: Option<&mut Flows>,
-    mut risks: Option<&mut crate::anomalies::Risks>,
+    mut anomalies: Option<&mut Anomalies>,
 ) {
     for l in x.drain_located() {
         let r = &l.request;
-        if let Some(risks) = risks.as_deref_mut() {
-            risks.request(r.ts.unwrap_or(0), l.client, l.server, r);
+        if let Some(a) = anomalies.as_deref_mut() {
+            a.request(r.ts.unwrap_or(0), l.client.ip(), Some(l.server), r);
         }
         let before = h.hits;
         let context = || format!("tcp {} -> {} {}", l.client, l.server, request_line(r));

@@ -7,6 +7,7 @@ use levee_capture::{CaptureReader, Item};
 use levee_flow::json::JsonFlavor;
 use levee_flow::{Decoder, FlowRecord};
 
+use crate::anomalies::Anomalies;
 use crate::{At, Field, FileSummary, HuntError, Hunter, Index, InputKind, Sink};
 
 /// Hunts the capture of export datagrams at `path` (named `file`).
@@ -14,6 +15,7 @@ pub(crate) fn hunt_exports(
     path: &Path,
     file: &str,
     index: &Index,
+    options: &crate::Options,
     sink: &mut dyn Sink,
 ) -> Result<FileSummary, HuntError> {
     let mut reader = CaptureReader::open(path).map_err(|e| HuntError::Unreadable {
@@ -21,6 +23,7 @@ pub(crate) fn hunt_exports(
         why: e.to_string(),
     })?;
     let mut h = Hunter::new(index, sink, file);
+    let mut anomalies = options.anomalies.then(Anomalies::new);
     let mut decoder = Decoder::new();
     let mut records = Vec::new();
     let mut read = 0u64;
@@ -55,9 +58,16 @@ pub(crate) fn hunt_exports(
                 record: i as u32 + 1,
             };
             record_hits(&mut h, at, r, f.ts_nanos);
+            if let Some(a) = anomalies.as_mut() {
+                a.flow(r);
+            }
         }
     }
-    Ok(h.summary(InputKind::FlowExports, read))
+    Ok(with_findings(
+        h.summary(InputKind::FlowExports, read),
+        anomalies,
+        file,
+    ))
 }
 
 /// Hunts the JSON flow records at `path` (named `file`).
@@ -66,6 +76,7 @@ pub(crate) fn hunt_json(
     file: &str,
     flavor: JsonFlavor,
     index: &Index,
+    options: &crate::Options,
     sink: &mut dyn Sink,
 ) -> Result<FileSummary, HuntError> {
     let unreadable = |why: String| HuntError::Unreadable {
@@ -77,19 +88,39 @@ pub(crate) fn hunt_json(
         levee_logs::decompressed(Box::new(f)).map_err(|e| unreadable(e.to_string()))?;
     let mut input = std::io::BufReader::new(stream);
     let mut h = Hunter::new(index, sink, file);
+    let mut anomalies = options.anomalies.then(Anomalies::new);
     let mut read = 0u64;
     levee_flow::json::read(&mut input, flavor, &mut |record| match record {
         Ok(r) => {
             read += 1;
             let ts = r.start_ns.or(r.end_ns).unwrap_or(0);
             record_hits(&mut h, At::JsonRecord(read), &r, ts);
+            if let Some(a) = anomalies.as_mut() {
+                a.flow(&r);
+            }
         }
         Err(e) => {
             read += 1;
             h.damaged(format!("{file}: {e}"));
         }
     });
-    Ok(h.summary(InputKind::FlowJson, read))
+    Ok(with_findings(
+        h.summary(InputKind::FlowJson, read),
+        anomalies,
+        file,
+    ))
+}
+
+/// `summary` with the findings of `anomalies`, when they were looked for.
+fn with_findings(
+    mut summary: FileSummary,
+    anomalies: Option<Anomalies>,
+    file: &str,
+) -> FileSummary {
+    if let Some(a) = anomalies {
+        summary.findings = a.findings(file);
+    }
+    summary
 }
 
 /// The hits of a flow record's addresses; `fallback_ts` when the record states no time.

@@ -21,9 +21,11 @@
 //! indicator with a validity (STIX `valid_from`/`valid_until`) matches only traffic inside it.
 //!
 //! The same pass over a capture keeps, when asked, the flows that hold hits ([`carve`]: every
-//! frame of them written out as evidence) and what stands out without any indicator
-//! ([`anomalies`]: beaconing, DNS over TLS or HTTPS to public resolvers, HTTP that looks like
-//! command and control), each finding scored with its evidence.
+//! frame of them written out as evidence). The same pass over any input finds, when asked,
+//! what stands out without any indicator ([`anomalies`]: beaconing, DNS tunnels and
+//! generated names, DNS over TLS or HTTPS to public resolvers, HTTP that looks like command
+//! and control, fingerprints one host alone presents, outbound volume far above a host's
+//! baseline), each finding scored with its evidence.
 
 #![warn(missing_docs)]
 
@@ -285,7 +287,7 @@ pub struct Options {
     /// Keep the flows of a packet capture that hold hits ([`FileSummary::flows`]), for
     /// [`carve::carve`].
     pub carve: bool,
-    /// Hunt packet captures for what no indicator names ([`anomalies`]).
+    /// Hunt captures, logs and flows for what no indicator names ([`anomalies`]).
     pub anomalies: bool,
 }
 
@@ -321,12 +323,12 @@ pub fn hunt_file(
                 .map_or_else(|| "cannot be read".to_string(), |e| e.to_string());
             Err(unreadable(why))
         }
-        Kind::Text => logs::hunt(path, &file, &options.log_format, index, sink),
+        Kind::Text => logs::hunt(path, &file, &options.log_format, index, options, sink),
         Kind::Capture => {
             if let Some(flavor) = levee_engine::flows::json_flavor(path) {
-                flows::hunt_json(path, &file, flavor, index, sink)
+                flows::hunt_json(path, &file, flavor, index, options, sink)
             } else if levee_engine::flows::is_export_capture(path) {
-                flows::hunt_exports(path, &file, index, sink)
+                flows::hunt_exports(path, &file, index, options, sink)
             } else {
                 capture::hunt(path, &file, index, options, sink)
             }

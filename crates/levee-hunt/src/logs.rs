@@ -4,6 +4,8 @@ use std::path::Path;
 
 use levee_logs::{Entry, FormatSpec, LogReader};
 
+use crate::anomalies::Anomalies;
+
 use crate::{
     request_hits, request_line, At, Field, FileSummary, HuntError, Hunter, Index, InputKind, Sink,
 };
@@ -14,6 +16,7 @@ pub(crate) fn hunt(
     file: &str,
     spec: &FormatSpec,
     index: &Index,
+    options: &crate::Options,
     sink: &mut dyn Sink,
 ) -> Result<FileSummary, HuntError> {
     let unreadable = |e: levee_logs::LogError| HuntError::Unreadable {
@@ -26,6 +29,7 @@ pub(crate) fn hunt(
     // A request borrows the reader, which knows its line's number only once the request is
     // let go: its hits are held until then.
     let mut held = Held::default();
+    let mut anomalies = options.anomalies.then(Anomalies::new);
     loop {
         let entry = match reader.next_entry() {
             None => break,
@@ -49,6 +53,9 @@ pub(crate) fn hunt(
                 }
                 let fingerprints = Some((Field::LogJa3, Field::LogJa4));
                 request_hits(&mut line_hunter, at, &r, fingerprints, &context);
+                if let (Some(a), Some(ip)) = (anomalies.as_mut(), r.ip) {
+                    a.request(r.ts.unwrap_or(0), ip, None, &r);
+                }
             }
             Entry::Elsewhere => {}
             Entry::Malformed { line, error } => {
@@ -71,7 +78,11 @@ pub(crate) fn hunt(
             why: "no request in it".into(),
         });
     }
-    Ok(h.summary(InputKind::Log, requests))
+    let mut summary = h.summary(InputKind::Log, requests);
+    if let Some(a) = anomalies {
+        summary.findings = a.findings(file);
+    }
+    Ok(summary)
 }
 
 /// The hits of one line, until its number is known.

@@ -711,9 +711,12 @@ pub struct HuntArgs {
         required_unless_present = "anomalies"
     )]
     pub iocs: Vec<PathBuf>,
-    /// Also look for what no indicator names in captures: beaconing (contacts with one service
-    /// at a regular interval), DNS over TLS or HTTPS to public resolvers, HTTP that looks like
-    /// command and control; each finding scored 0-100 with its evidence.
+    /// Also look for what no indicator names: beaconing (contacts with one service at a
+    /// regular interval; captures and flows), DNS tunnels and generated names, DNS over TLS or
+    /// HTTPS to public resolvers, HTTP that looks like command and control (captures), user
+    /// agents and JA4s one host alone presents (captures and logs), a minute of outbound bytes
+    /// far above a host's baseline (captures and flows); each finding scored 0-100 with its
+    /// evidence.
     #[arg(long)]
     pub anomalies: bool,
     /// Findings below this score are not shown.
