@@ -90,13 +90,24 @@ impl<W: Write> PcapngWriter<W> {
 
     /// Writes one packet captured on `interface` at `ts_nanos` (nanoseconds since 1970).
     pub fn write(&mut self, interface: u32, ts_nanos: i64, packet: &[u8]) -> io::Result<()> {
+        self.write_frame(interface, ts_nanos, packet, packet.len() as u32)
+    }
+
+    /// Writes the first bytes (`data`) of a packet of `orig_len` bytes on the wire.
+    pub fn write_frame(
+        &mut self,
+        interface: u32,
+        ts_nanos: i64,
+        data: &[u8],
+        orig_len: u32,
+    ) -> io::Result<()> {
         let ts = ts_nanos.max(0) as u64;
         let mut body = interface.to_le_bytes().to_vec();
         body.extend(((ts >> 32) as u32).to_le_bytes());
         body.extend((ts as u32).to_le_bytes());
-        body.extend((packet.len() as u32).to_le_bytes());
-        body.extend((packet.len() as u32).to_le_bytes());
-        body.extend(packet);
+        body.extend((data.len() as u32).to_le_bytes());
+        body.extend(orig_len.max(data.len() as u32).to_le_bytes());
+        body.extend(data);
         write_block(&mut self.out, 6, &body)
     }
 

@@ -68,6 +68,11 @@ pub enum Command {
     /// access logs and flow exports: every hit with its file, frame or line, time, field and
     /// context.
     Hunt(HuntArgs),
+    /// Make captures and access logs fit to share: captures merged in time order with other
+    /// taps' duplicates removed, timestamps put in order (impossible ones fixed), cut by time;
+    /// with a key, addresses anonymised prefix-preserving, MACs and names replaced, payloads
+    /// cut, and a mapping that turns it back; access logs as JSON lines, anonymised alike.
+    Clean(CleanArgs),
 }
 
 #[derive(Args, Clone)]
@@ -772,4 +777,73 @@ pub struct RequestsArgs {
     pub out: Option<PathBuf>,
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Args)]
+pub struct CleanArgs {
+    /// Captures (pcap, pcapng; merged into one) or access logs (each line as JSON), told by
+    /// content, gzip or zstd compressed too.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The cleaned capture (pcapng) or JSON lines (never replaced without `--force`).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub force: bool,
+    /// Anonymise with the 32-byte key in FILE (64 hex digits; made, readable by its owner
+    /// only, when FILE does not exist): addresses (Crypto-PAn), MACs, names in DNS, HTTP and
+    /// TLS; what cannot be walked is cut.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Write what was anonymised (every original and its pseudonym, JSON lines) to FILE, for
+    /// the owner alone: `--restore FILE` turns the output back.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub mapping: Option<PathBuf>,
+    /// Payloads after the transport header: keep, drop, or a number of bytes to keep.
+    #[arg(long, default_value = "keep", value_parser = parse_payload)]
+    pub payload: levee_clean::Payload,
+    /// Leave out what came before this time (RFC 3339, or seconds since 1970).
+    #[arg(long, value_parser = parse_instant)]
+    pub from: Option<i64>,
+    /// Leave out what came at or after this time (RFC 3339, or seconds since 1970).
+    #[arg(long, value_parser = parse_instant)]
+    pub to: Option<i64>,
+    /// Another input's copy of a packet within this many milliseconds is a duplicate (0:
+    /// keep every copy).
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub dedup_window: u64,
+    /// Turn a capture `clean --key` made back into the original with its mapping FILE.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "mapping", "from", "to"])]
+    pub restore: Option<PathBuf>,
+    /// The format of access logs (auto, combined, common, json, nginx:'<log_format>',
+    /// apache:'<LogFormat>').
+    #[arg(long, default_value = "auto")]
+    pub log_format: String,
+    /// Print what was done as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `keep`, `drop`, or a number of bytes.
+fn parse_payload(s: &str) -> Result<levee_clean::Payload, String> {
+    match s {
+        "keep" => Ok(levee_clean::Payload::Keep),
+        "drop" => Ok(levee_clean::Payload::Cut(0)),
+        n => n
+            .parse::<usize>()
+            .map(levee_clean::Payload::Cut)
+            .map_err(|_| format!("`{s}`: keep, drop, or a number of bytes")),
+    }
+}
+
+/// An instant as nanoseconds since 1970: RFC 3339, or (fractional) seconds since 1970.
+fn parse_instant(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs.abs() < 1e10 {
+            return Ok((secs * 1e9).round() as i64);
+        }
+    }
+    s.parse::<jiff::Timestamp>()
+        .map(|t| t.as_nanosecond() as i64)
+        .map_err(|e| format!("`{s}`: not RFC 3339 nor seconds since 1970: {e}"))
 }

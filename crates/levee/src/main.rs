@@ -9,6 +9,7 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod analyze_cmd;
+mod clean_cmd;
 mod cli;
 mod collect_cmd;
 mod exit;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         Command::Monitor(a) => monitor_cmd::monitor(a),
         Command::Incidents(a) => monitor_cmd::incidents(a),
         Command::Hunt(a) => hunt_cmd::run(a),
+        Command::Clean(a) => clean_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
