@@ -20,6 +20,7 @@ const TOOLS: &[&str] = &[
     "tcpdump",
     "tshark",
     "mergecap",
+    "editcap",
     "nft",
     "tcpreplay",
     "tcprewrite",

@@ -20,8 +20,8 @@
 //!   replaced is written to a mapping file (JSON lines), kept apart by its owner:
 //!   [`reverse`] turns a cleaned capture back with it.
 //! * **Payloads** kept, cut after N bytes, or dropped ([`rewrite::Payload`]). Kept, their
-//!   names are replaced ([`names`]: DNS, HTTP Host and referers, TLS server names); the rest
-//!   of their content is not anonymised.
+//!   names are replaced ([`names`]: DNS, HTTP Host and referers, TLS server names), and DHCP's
+//!   addresses, MACs and host names too; the rest of their content is not anonymised.
 //! * **Access logs** become JSON lines, anonymised alike ([`logs`]).
 //!
 //! Memory is bounded: the reorder buffer holds at most [`MAX_HELD`] frames, the duplicate
@@ -31,10 +31,12 @@
 #![warn(missing_docs)]
 
 pub mod cryptopan;
+mod dhcp;
 pub mod logs;
 mod mapping;
 pub mod names;
 pub mod rewrite;
+pub mod rewriter;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -286,6 +288,70 @@ impl<W: Write> Output<W> {
     }
 }
 
+/// Where frames go once their turn comes: left out (time, duplicates), rewritten, written.
+struct Emitter<'a, 'r, W: Write> {
+    options: &'a Options,
+    inputs: usize,
+    output: Output<W>,
+    recent: Recent,
+    rewriter: Option<&'r mut dyn rewrite::Rewriter>,
+    scratch: Vec<u8>,
+    /// Buffers of frames written, for frames to come: an allocation per frame held at once,
+    /// not per frame read.
+    pool: Vec<Vec<u8>>,
+    last_out: i64,
+}
+
+impl<W: Write> Emitter<'_, '_, W> {
+    fn emit(&mut self, h: Held, report: &mut Report) -> Result<(), CleanError> {
+        let options = self.options;
+        if h.ts < self.last_out {
+            report.late += 1;
+        }
+        self.last_out = self.last_out.max(h.ts);
+        if options.from_ns.is_some_and(|f| h.ts < f) || options.to_ns.is_some_and(|t| h.ts >= t) {
+            report.outside_time += 1;
+            return Ok(());
+        }
+        if options.dedup_window_ns > 0
+            && self.inputs > 1
+            && self
+                .recent
+                .duplicate(packet_hash(h.linktype, &h.data, h.orig_len), h.ts, h.file)
+        {
+            report.duplicates += 1;
+            report.inputs[h.file].duplicates += 1;
+            return Ok(());
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&h.data);
+        let data = &mut self.scratch;
+        let mut keep = data.len();
+        if let Some(r) = self.rewriter.as_deref_mut() {
+            let walk = rewrite::frame(h.linktype, data, r, options.payload);
+            keep = walk.keep;
+            if let Some(why) = walk.cut {
+                *report.cuts.entry(why).or_insert(0) += 1;
+            }
+            report.payload_bytes_removed += walk.payload_removed as u64;
+            if walk.ip_end.is_some_and(|e| e < keep) && r.scrubs_padding() {
+                report.padding_zeroed += 1;
+            }
+        } else if let Payload::Cut(_) = options.payload {
+            // Without a key nothing is hidden: a frame the walk cannot follow is kept whole.
+            let walk = rewrite::frame(h.linktype, data, &mut rewrite::Unchanged, options.payload);
+            if walk.cut.is_none() {
+                keep = walk.keep;
+                report.payload_bytes_removed += walk.payload_removed as u64;
+            }
+        }
+        report.written += 1;
+        self.output.write(&h, &data[..keep])?;
+        self.pool.push(h.data);
+        Ok(())
+    }
+}
+
 /// Cleans `inputs` into `out` (named `out_name`), as `options` say; with a key, what was
 /// anonymised goes to `mapping` (a writer and its name) when given.
 pub fn clean<W: Write>(
@@ -336,7 +402,7 @@ fn run<W: Write>(
     out: W,
     out_name: &str,
     options: &Options,
-    mut rewriter: Option<&mut dyn rewrite::Rewriter>,
+    rewriter: Option<&mut dyn rewrite::Rewriter>,
 ) -> Result<Report, CleanError> {
     let mut readers = Vec::new();
     let mut report = Report::default();
@@ -357,71 +423,30 @@ fn run<W: Write>(
         file: out_name.to_string(),
         why: e.to_string(),
     })?;
-    let mut output = Output {
-        writer,
-        interfaces: HashMap::new(),
-        name: out_name.to_string(),
-    };
-    let mut recent = Recent {
-        window: options.dedup_window_ns,
-        seen: HashMap::default(),
-        order: VecDeque::new(),
+    let mut emitter = Emitter {
+        options,
+        inputs: inputs.len(),
+        output: Output {
+            writer,
+            interfaces: HashMap::new(),
+            name: out_name.to_string(),
+        },
+        recent: Recent {
+            window: options.dedup_window_ns,
+            seen: HashMap::default(),
+            order: VecDeque::new(),
+        },
+        rewriter,
+        scratch: Vec::new(),
+        pool: Vec::new(),
+        last_out: i64::MIN,
     };
     let latest_possible = now_ns() + DAY_NS;
     // Frames in the order they came while their times rise (nearly all), and a heap for those
     // that came out of order: the next frame out is the earlier of the two fronts.
     let mut queue: VecDeque<Held> = VecDeque::new();
     let mut heap: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
-    let (mut newest, mut last_in, mut last_out, mut seq) = (i64::MIN, None::<i64>, i64::MIN, 0u64);
-    let mut scratch = Vec::new();
-    // Buffers of frames written, for frames to come: one allocation per held frame, not per
-    // frame read.
-    let pool: std::cell::RefCell<Vec<Vec<u8>>> = Default::default();
-    let mut emit = |h: Held, report: &mut Report, last_out: &mut i64| -> Result<(), CleanError> {
-        let mut pool = pool.borrow_mut();
-        if h.ts < *last_out {
-            report.late += 1;
-        }
-        *last_out = (*last_out).max(h.ts);
-        if options.from_ns.is_some_and(|f| h.ts < f) || options.to_ns.is_some_and(|t| h.ts >= t) {
-            report.outside_time += 1;
-            return Ok(());
-        }
-        if options.dedup_window_ns > 0
-            && inputs.len() > 1
-            && recent.duplicate(packet_hash(h.linktype, &h.data, h.orig_len), h.ts, h.file)
-        {
-            report.duplicates += 1;
-            report.inputs[h.file].duplicates += 1;
-            return Ok(());
-        }
-        scratch.clear();
-        scratch.extend_from_slice(&h.data);
-        let data = &mut scratch;
-        let mut keep = data.len();
-        if let Some(r) = rewriter.as_deref_mut() {
-            let walk = rewrite::frame(h.linktype, data, r, options.payload);
-            keep = walk.keep;
-            if let Some(why) = walk.cut {
-                *report.cuts.entry(why).or_insert(0) += 1;
-            }
-            report.payload_bytes_removed += walk.payload_removed as u64;
-            if walk.ip_end.is_some_and(|e| e < keep) && r.scrubs_padding() {
-                report.padding_zeroed += 1;
-            }
-        } else if let Payload::Cut(_) = options.payload {
-            // Without a key nothing is hidden: a frame the walk cannot follow is kept whole.
-            let walk = rewrite::frame(h.linktype, data, &mut rewrite::Unchanged, options.payload);
-            if walk.cut.is_none() {
-                keep = walk.keep;
-                report.payload_bytes_removed += walk.payload_removed as u64;
-            }
-        }
-        report.written += 1;
-        output.write(&h, &data[..keep])?;
-        pool.push(h.data);
-        Ok(())
-    };
+    let (mut newest, mut last_in, mut seq) = (i64::MIN, None::<i64>, 0u64);
     while let Some(item) = merged.next_item() {
         let f = match item {
             Item::Frame(f) => f,
@@ -444,7 +469,7 @@ fn run<W: Write>(
         }
         newest = newest.max(ts);
         seq += 1;
-        let mut data = pool.borrow_mut().pop().unwrap_or_default();
+        let mut data = emitter.pool.pop().unwrap_or_default();
         data.clear();
         data.extend_from_slice(f.data);
         let held = Held {
@@ -462,18 +487,23 @@ fn run<W: Write>(
         }
         let horizon = newest.saturating_sub(options.reorder_window_ns);
         while let Some(h) = next_due(&mut queue, &mut heap, horizon) {
-            emit(h, &mut report, &mut last_out)?;
+            emitter.emit(h, &mut report)?;
         }
     }
     while let Some(h) = next_due(&mut queue, &mut heap, i64::MAX) {
-        emit(h, &mut report, &mut last_out)?;
+        emitter.emit(h, &mut report)?;
     }
     // Frames put back in order are not late; those still out of order are.
     report.reordered = report.reordered.saturating_sub(report.late);
-    output.writer.finish().map_err(|e| CleanError::Unwritable {
-        file: out_name.to_string(),
-        why: e.to_string(),
-    })?;
+    emitter
+        .output
+        .writer
+        .finish()
+        .map_err(|e| CleanError::Unwritable {
+            file: out_name.to_string(),
+            why: e.to_string(),
+        })?;
+    let rewriter = emitter.rewriter;
     if let Some(a) = rewriter {
         report.macs = a.macs();
         if report.addresses == 0 {

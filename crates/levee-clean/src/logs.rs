@@ -10,7 +10,7 @@ use std::path::Path;
 use levee_logs::{Entry, FormatSpec, LogReader};
 use serde_json::{Map, Value};
 
-use crate::rewrite::Rewriter;
+use crate::rewriter::Rewriter;
 use crate::CleanError;
 
 /// What cleaning a log did.

@@ -4,7 +4,8 @@
 //! The mapping is JSON lines: a header naming the key by a fingerprint (AES of a zero block:
 //! which key, not the key), then `{"address":"192.0.2.1","anonymised":"…"}` and
 //! `{"mac":"…","anonymised":"…"}` and `{"label":"…","anonymised":"…"}` lines (a name's
-//! labels, lower-cased). It holds every original: it stays with the owner.
+//! labels, lower-cased), and `{"masked":"…"}` for each address written as text that was
+//! masked, in the order they were met (the restorer meets them in the same order). It holds every original: it stays with the owner.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
@@ -12,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use crate::cryptopan::CryptoPan;
-use crate::rewrite::Rewriter;
+use crate::rewriter::Rewriter;
 use crate::{CleanError, MAX_CACHED};
 
 /// Anonymises addresses (Crypto-PAn) and MACs under one key.
@@ -250,6 +251,12 @@ impl Rewriter for Anonymiser {
         }
     }
 
+    fn masked(&mut self, text: &mut [u8]) {
+        // Each occurrence in order: the restorer meets them in the same order.
+        self.record(serde_json::json!({"masked": String::from_utf8_lossy(text)}));
+        crate::rewriter::mask(text);
+    }
+
     fn addresses(&self) -> u64 {
         self.distinct.0
     }
@@ -264,6 +271,8 @@ pub struct Restorer {
     addresses: HashMap<Vec<u8>, Vec<u8>>,
     macs: HashMap<[u8; 6], [u8; 6]>,
     labels: HashMap<Vec<u8>, Vec<u8>>,
+    /// Addresses written as text, masked, in the order they were met.
+    masked: std::collections::VecDeque<Vec<u8>>,
     restored: u64,
 }
 
@@ -279,6 +288,7 @@ impl Restorer {
             addresses: HashMap::new(),
             macs: HashMap::new(),
             labels: HashMap::new(),
+            masked: Default::default(),
             restored: 0,
         };
         for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
@@ -297,6 +307,10 @@ impl Restorer {
                 continue;
             }
             let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+            if let Some(m) = text("masked") {
+                r.masked.push_back(m.into_bytes());
+                continue;
+            }
             let anonymised = text("anonymised").ok_or_else(|| bad("no `anonymised`".into()))?;
             if let Some(a) = text("address") {
                 let parse = |s: &str| {
@@ -369,6 +383,20 @@ impl Rewriter for Restorer {
                     *o
                 };
             }
+            self.restored += 1;
+        }
+    }
+
+    fn masked(&mut self, text: &mut [u8]) {
+        let mut shape = text.to_vec();
+        crate::rewriter::mask(&mut shape);
+        let next = self.masked.front().map(|m| {
+            let mut s = m.clone();
+            crate::rewriter::mask(&mut s);
+            s
+        });
+        if shape == text && next.as_deref() == Some(&shape[..]) {
+            text.copy_from_slice(&self.masked.pop_front().expect("a masked text"));
             self.restored += 1;
         }
     }

@@ -14,7 +14,7 @@
 //! Each function finds what it rewrites within `data[at..end]` and reports the spans it
 //! changed, for the checksums.
 
-use crate::rewrite::Rewriter;
+use crate::rewriter::Rewriter;
 
 /// A span of `data` that changed: where, and its bytes before.
 pub type Changed = (usize, Vec<u8>);
@@ -176,13 +176,10 @@ pub(crate) fn host_text(
     let is_address = std::str::from_utf8(host)
         .ok()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-        .is_some_and(|h| h.parse::<std::net::IpAddr>().is_ok());
+        .is_some_and(|h| h.parse::<std::net::IpAddr>().is_ok())
+        || is_masked(host);
     if is_address {
-        for b in &mut data[at..at + host_end] {
-            if b.is_ascii_hexdigit() {
-                *b = b'x';
-            }
-        }
+        r.masked(&mut data[at..at + host_end]);
     } else {
         let name: String = host
             .iter()
@@ -205,7 +202,13 @@ pub(crate) fn host_text(
 
 /// Masks the digits of every address written as text in `data[at..end]` (a list such as
 /// X-Forwarded-For's, or Forwarded's `for=` and `by=`).
-fn mask_addresses(data: &mut [u8], at: usize, end: usize, changed: &mut Vec<Changed>) {
+fn mask_addresses(
+    data: &mut [u8],
+    at: usize,
+    end: usize,
+    r: &mut dyn Rewriter,
+    changed: &mut Vec<Changed>,
+) {
     let before = data[at..end].to_vec();
     let mut o = at;
     for token in before.split(|b| matches!(b, b' ' | b',' | b';' | b'=' | b'"')) {
@@ -213,18 +216,27 @@ fn mask_addresses(data: &mut [u8], at: usize, end: usize, changed: &mut Vec<Chan
         let bare = text.trim_start_matches('[');
         let bare = bare.split(']').next().unwrap_or("");
         let v4 = bare.split(':').next().unwrap_or("");
-        if bare.parse::<std::net::IpAddr>().is_ok() || v4.parse::<std::net::Ipv4Addr>().is_ok() {
-            for b in &mut data[o..o + token.len()] {
-                if b.is_ascii_hexdigit() {
-                    *b = b'x';
-                }
-            }
+        if bare.parse::<std::net::IpAddr>().is_ok()
+            || v4.parse::<std::net::Ipv4Addr>().is_ok()
+            || is_masked(token)
+        {
+            r.masked(&mut data[o..o + token.len()]);
         }
         o += token.len() + 1;
     }
     if data[at..end] != before[..] {
         changed.push((at, before));
     }
+}
+
+/// Whether `text` is an address masked by [`Rewriter::masked`] (`xxx.xx.x.xxx`), for the
+/// restorer to find.
+fn is_masked(text: &[u8]) -> bool {
+    text.contains(&b'x')
+        && text.iter().any(|b| matches!(b, b'.' | b':'))
+        && text
+            .iter()
+            .all(|b| matches!(b, b'x' | b'.' | b':' | b'[' | b']'))
 }
 
 /// Rewrites the host of the URL at `data[at..end]` (`http://host:port/...`), if it has one.
@@ -292,7 +304,7 @@ pub fn http(
                 | b"true-client-ip" | b"cf-connecting-ip" | b"x-originating-ip"
                     if v < v_end =>
                 {
-                    mask_addresses(data, v, v_end, changed)
+                    mask_addresses(data, v, v_end, r, changed)
                 }
                 _ => {}
             }

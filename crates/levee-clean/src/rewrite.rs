@@ -2,8 +2,8 @@
 //! that cover them kept true (RFC 1624's incremental update, so a frame captured short of its
 //! length is updated as well as a whole one), and cutting what cannot be walked.
 //!
-//! Walked: Ethernet (VLAN and QinQ tags), Linux cooked captures (SLL, SLL2), raw IP, BSD
-//! loopback; IPv4 and IPv6 (extension headers), IP in IP, GRE, VXLAN; ARP; TCP, UDP; ICMP and
+//! Walked: Ethernet (VLAN and QinQ tags, MPLS, PPPoE), Linux cooked captures (SLL, SLL2),
+//! raw IP, BSD loopback; IPv4 and IPv6 (extension headers), IP in IP, GRE, VXLAN; ARP; TCP, UDP; ICMP and
 //! ICMPv6 errors (the header they quote) and neighbour discovery (its target and link-layer
 //! options). A frame is cut where the walk cannot go on (another link type, EtherType or IPv6
 //! routing header): what follows might hold an address, and a mitigation tool's evidence
@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 
 use crate::names;
+pub use crate::rewriter::{Rewriter, Unchanged};
 
 /// What becomes of the bytes after the transport header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,39 +24,6 @@ pub enum Payload {
     Keep,
     /// The first N bytes kept (0: dropped).
     Cut(usize),
-}
-
-/// Turns addresses and MACs into others (anonymised, or back to the originals).
-pub trait Rewriter {
-    /// The address of `a` (4 or 16 bytes) rewritten in place.
-    fn address(&mut self, a: &mut [u8]);
-    /// `mac` rewritten in place.
-    fn mac(&mut self, mac: &mut [u8; 6]);
-    /// A label of a name (DNS, HTTP, TLS), rewritten in place to one of the same length.
-    fn label(&mut self, _label: &mut [u8]) {}
-    /// Whether the link's padding after an IP packet is zeroed.
-    fn scrubs_padding(&self) -> bool {
-        true
-    }
-    /// Distinct addresses rewritten so far.
-    fn addresses(&self) -> u64 {
-        0
-    }
-    /// Distinct MACs rewritten so far.
-    fn macs(&self) -> u64 {
-        0
-    }
-}
-
-/// Rewrites nothing: a walk to find where payloads start.
-pub struct Unchanged;
-
-impl Rewriter for Unchanged {
-    fn address(&mut self, _: &mut [u8]) {}
-    fn mac(&mut self, _: &mut [u8; 6]) {}
-    fn scrubs_padding(&self) -> bool {
-        false
-    }
 }
 
 /// What a frame's walk did.
@@ -93,6 +61,20 @@ pub fn frame(linktype: u32, data: &mut [u8], r: &mut dyn Rewriter, payload: Payl
         101 | 12 | 14 => w.ip_by_version(0, len, None),
         228 => w.ip_by_version(0, len, Some(4)),
         229 => w.ip_by_version(0, len, Some(6)),
+        // PPP (with or without its address and control bytes), and Cisco HDLC.
+        9 | 50 | 104 if len >= 4 => {
+            let o = if w.data[..2] == [0xff, 0x03] || linktype == 104 {
+                2
+            } else {
+                0
+            };
+            let proto = u16::from_be_bytes([w.data[o], w.data[o + 1]]);
+            if linktype == 104 {
+                w.ethertype(proto, 4, len);
+            } else {
+                w.ppp(proto, o + 2, len);
+            }
+        }
         // BSD loopback: a 4-byte address family in the host's order, then IP.
         0 | 108 => w.ip_by_version(4.min(len), len, None),
         // Linux cooked v1: its address (the sender's MAC) at 6, the protocol at 14.
@@ -180,7 +162,35 @@ impl Walker<'_, '_> {
             0x0800 => self.ipv4(at, end),
             0x86dd => self.ipv6(at, end),
             0x0806 => self.arp(at, end),
+            0x8847 | 0x8848 => self.mpls(at, end),
+            // PPPoE session: 6 bytes, then PPP's protocol.
+            0x8864 if end >= at + 8 => {
+                let proto = u16::from_be_bytes([self.data[at + 6], self.data[at + 7]]);
+                self.ppp(proto, at + 8, end);
+            }
             other => self.cut(at, format!("EtherType 0x{other:04x} not walked")),
+        }
+    }
+
+    /// MPLS: labels to the bottom of the stack, then IP (told by its version).
+    fn mpls(&mut self, at: usize, end: usize) {
+        let mut o = at;
+        while o + 4 <= end && self.data[o + 2] & 1 == 0 {
+            o += 4;
+        }
+        if o + 4 > end {
+            return self.cut(at, "MPLS label stack cut short".into());
+        }
+        self.ip_by_version(o + 4, end, None);
+    }
+
+    /// What a PPP protocol number says follows at `at`.
+    fn ppp(&mut self, proto: u16, at: usize, end: usize) {
+        match proto {
+            0x0021 => self.ipv4(at, end),
+            0x0057 => self.ipv6(at, end),
+            0x0281 | 0x0283 => self.mpls(at, end),
+            other => self.cut(at, format!("PPP protocol 0x{other:04x} not walked")),
         }
     }
 
@@ -380,6 +390,8 @@ impl Walker<'_, '_> {
             // begins one).
             let msg = if tcp { at + 2 } else { at };
             names::dns(self.data, msg, end, self.r, &mut changed);
+        } else if !tcp && matches!(ports, (67 | 68, 67 | 68)) {
+            crate::dhcp::dhcp(self.data, at, end, self.r, &mut changed);
         } else if tcp && names::is_http_request(self.data, at, end) {
             names::http(self.data, at, end, self.r, &mut changed);
         } else if tcp && self.data[at] == 0x16 {
@@ -418,10 +430,21 @@ impl Walker<'_, '_> {
             adjust_spans(self.data, at + 2, &before, &after);
             return;
         }
-        if v6.is_some() && matches!(kind, 135 | 136) && end >= at + 24 {
-            self.address_at(at + 8, 16, &[at + 2]);
-            // Options: source (1) and target (2) link-layer addresses.
-            let mut o = at + 24;
+        // Neighbour discovery: router solicitations and advertisements, neighbour
+        // solicitations and advertisements (a target), redirects (a target and a
+        // destination); then options, whose link-layer addresses (1, 2) are MACs.
+        let (addresses, options) = match kind {
+            133 => (0, at + 8),
+            134 => (0, at + 16),
+            135 | 136 => (1, at + 24),
+            137 => (2, at + 40),
+            _ => (0, 0),
+        };
+        if v6.is_some() && options > 0 && end >= options {
+            for i in 0..addresses {
+                self.address_at(at + 8 + 16 * i, 16, &[at + 2]);
+            }
+            let mut o = options;
             while o + 8 <= end {
                 let len = usize::from(self.data[o + 1]) * 8;
                 if len == 0 {

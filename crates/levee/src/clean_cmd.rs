@@ -165,7 +165,7 @@ fn tell(a: &CleanArgs, r: &levee_clean::Report, anonymised: bool) -> anyhow::Res
         );
     }
     for d in r.damage.iter().take(20) {
-        eprintln!("levee: damaged record skipped: {d}");
+        eprintln!("levee: {d}");
     }
     let mut said = vec![format!(
         "{} frames written to {}",
