@@ -11,7 +11,9 @@
 //!   back in order; later ones are written where they came and counted. A time before 1990 or
 //!   more than a day ahead of the clock is impossible: the frame takes the time of the frame
 //!   before it, and is counted.
-//! * **Cut by time** ([`Options::from_ns`], [`Options::to_ns`]).
+//! * **Cut by time** ([`Options::from_ns`], [`Options::to_ns`]) **or filter**
+//!   ([`Options::filter`]: levee's rule language, `ip.src in {192.0.2.0/24} and tcp`, on the
+//!   packets as they were).
 //! * **Anonymised** with a key ([`Options::key`]): every address prefix-preserving with
 //!   Crypto-PAn ([`cryptopan`]), every unicast MAC replaced by a locally administered one of
 //!   the key, in every header [`rewrite`] walks, checksums kept true; what it cannot walk is
@@ -102,6 +104,9 @@ pub struct Options {
     pub from_ns: Option<i64>,
     /// Frames at or after this time are left out.
     pub to_ns: Option<i64>,
+    /// Only the frames this expression (levee's rule language, on the original packet)
+    /// matches are kept.
+    pub filter: Option<levee_rules::Expr>,
     /// Another input's copy of a packet within this long is a duplicate (0: none is).
     pub dedup_window_ns: i64,
     /// Frames out of order by less than this are put back in order.
@@ -115,6 +120,7 @@ impl Default for Options {
             payload: Payload::Keep,
             from_ns: None,
             to_ns: None,
+            filter: None,
             dedup_window_ns: 100_000_000,
             reorder_window_ns: 1_000_000_000,
         }
@@ -149,6 +155,8 @@ pub struct Report {
     pub times_fixed: u64,
     /// Frames outside the time asked for.
     pub outside_time: u64,
+    /// Frames the filter did not match.
+    pub filtered_out: u64,
     /// Frames cut before their payload, by reason.
     pub cuts: Cuts,
     /// Payload bytes removed.
@@ -312,6 +320,14 @@ impl<W: Write> Emitter<'_, '_, W> {
         if options.from_ns.is_some_and(|f| h.ts < f) || options.to_ns.is_some_and(|t| h.ts >= t) {
             report.outside_time += 1;
             return Ok(());
+        }
+        if let Some(filter) = &options.filter {
+            let kept =
+                levee_decode::with_decoded(h.linktype, &h.data, h.orig_len, |p| filter.matches(p));
+            if !kept {
+                report.filtered_out += 1;
+                return Ok(());
+            }
         }
         if options.dedup_window_ns > 0
             && self.inputs > 1

@@ -24,12 +24,15 @@ pub struct LogReport {
     pub written: u64,
     /// Requests outside the time asked for.
     pub outside_time: u64,
+    /// Requests the filter did not match.
+    pub filtered_out: u64,
     /// Lines that were not requests of the format, with their number and why.
     pub malformed: Vec<String>,
 }
 
 /// Writes the requests of the log at `path` (of format `spec`) to `out` as JSON lines,
-/// rewritten by `r` when given; those outside `from_ns..to_ns` left out.
+/// rewritten by `r` when given; those outside the `window` (from, to) or that `filter` does
+/// not match left out.
 pub fn clean_log(
     path: &Path,
     spec: FormatSpec,
@@ -37,6 +40,7 @@ pub fn clean_log(
     out_name: &str,
     mut r: Option<&mut dyn Rewriter>,
     window: (Option<i64>, Option<i64>),
+    filter: Option<&levee_rules::Expr>,
 ) -> Result<LogReport, CleanError> {
     let file = path.display().to_string();
     let unreadable = |why: String| CleanError::Unreadable {
@@ -70,6 +74,10 @@ pub fn clean_log(
         let ts = request.ts;
         if ts.is_some_and(|t| window.0.is_some_and(|f| t < f) || window.1.is_some_and(|e| t >= e)) {
             report.outside_time += 1;
+            continue;
+        }
+        if filter.is_some_and(|f| !f.matches(&request)) {
+            report.filtered_out += 1;
             continue;
         }
         let mut o = Map::new();

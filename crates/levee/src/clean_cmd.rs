@@ -42,6 +42,12 @@ pub fn run(a: CleanArgs) -> anyhow::Result<u8> {
         return restore(&a, mapping);
     }
     let key = a.key.as_deref().map(read_or_make_key).transpose()?;
+    let filter = a
+        .filter
+        .as_deref()
+        .map(levee_rules::parse_plain)
+        .transpose()
+        .map_err(|e| crate::usage!("--filter: {e}"))?;
     let mut outputs = vec![a.out.clone()];
     outputs.extend(a.mapping.clone());
     let pending = PendingFiles::create(&outputs, &a.inputs, a.force)?;
@@ -54,9 +60,9 @@ pub fn run(a: CleanArgs) -> anyhow::Result<u8> {
         });
     let mapping = mapping.transpose()?;
     let code = if logs > 0 {
-        clean_logs(&a, key, mapping, &pending)?
+        clean_logs(&a, key, filter.as_ref(), mapping, &pending)?
     } else {
-        clean_captures(&a, key, mapping, &pending)?
+        clean_captures(&a, key, filter, mapping, &pending)?
     };
     pending.commit()?;
     Ok(code)
@@ -108,6 +114,7 @@ fn read_or_make_key(path: &Path) -> anyhow::Result<[u8; 32]> {
 fn clean_captures(
     a: &CleanArgs,
     key: Option<[u8; 32]>,
+    filter: Option<levee_rules::Expr>,
     mapping: Option<(Box<dyn Write>, String)>,
     pending: &PendingFiles,
 ) -> anyhow::Result<u8> {
@@ -116,6 +123,7 @@ fn clean_captures(
         payload: a.payload,
         from_ns: a.from,
         to_ns: a.to,
+        filter,
         dedup_window_ns: (a.dedup_window as i64).saturating_mul(1_000_000),
         ..levee_clean::Options::default()
     };
@@ -188,6 +196,7 @@ fn tell(a: &CleanArgs, r: &levee_clean::Report, anonymised: bool) -> anyhow::Res
         "with an impossible time given the time of the frame before",
     );
     say(r.outside_time, "outside the time asked for left out");
+    say(r.filtered_out, "not matching the filter left out");
     say(r.payload_bytes_removed, "payload bytes removed");
     if anonymised {
         say(r.addresses, "addresses anonymised");
@@ -214,6 +223,7 @@ fn tell(a: &CleanArgs, r: &levee_clean::Report, anonymised: bool) -> anyhow::Res
 fn clean_logs(
     a: &CleanArgs,
     key: Option<[u8; 32]>,
+    filter: Option<&levee_rules::Expr>,
     mapping: Option<(Box<dyn Write>, String)>,
     pending: &PendingFiles,
 ) -> anyhow::Result<u8> {
@@ -228,9 +238,16 @@ fn clean_logs(
         let r = anonymiser
             .as_mut()
             .map(|x| x as &mut dyn levee_clean::rewrite::Rewriter);
-        let report =
-            levee_clean::logs::clean_log(path, spec.clone(), &mut out, &name, r, (a.from, a.to))
-                .map_err(exit)?;
+        let report = levee_clean::logs::clean_log(
+            path,
+            spec.clone(),
+            &mut out,
+            &name,
+            r,
+            (a.from, a.to),
+            filter,
+        )
+        .map_err(exit)?;
         if a.json {
             println!("{}", serde_json::to_string(&report)?);
         }
@@ -243,10 +260,9 @@ fn clean_logs(
             report.file,
             report.requests,
             report.written,
-            if report.outside_time > 0 {
-                format!(", {} outside the time asked for", report.outside_time)
-            } else {
-                String::new()
+            match (report.outside_time, report.filtered_out) {
+                (0, 0) => String::new(),
+                (t, f) => format!(", {t} outside the time asked for, {f} not matching the filter"),
             }
         );
     }

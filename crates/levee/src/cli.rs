@@ -808,12 +808,17 @@ pub struct CleanArgs {
     /// Leave out what came at or after this time (RFC 3339, or seconds since 1970).
     #[arg(long, value_parser = parse_instant)]
     pub to: Option<i64>,
+    /// Keep only what this expression matches (levee's rule language, as `levee simulate`
+    /// takes it: `ip.src in {192.0.2.0/24} and tcp`, `http.host == "shop.example"`), on the
+    /// packets and requests as they were.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
     /// Another input's copy of a packet within this many milliseconds is a duplicate (0:
     /// keep every copy).
     #[arg(long, default_value_t = 100, value_name = "MS")]
     pub dedup_window: u64,
     /// Turn a capture `clean --key` made back into the original with its mapping FILE.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "mapping", "from", "to"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "mapping", "from", "to", "filter"])]
     pub restore: Option<PathBuf>,
     /// The format of access logs (auto, combined, common, json, nginx:'<log_format>',
     /// apache:'<LogFormat>').

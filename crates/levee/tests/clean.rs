@@ -466,3 +466,52 @@ fn an_anonymised_log_keeps_every_request_and_no_client() {
     }
     assert!(lines.iter().zip(1..).all(|(l, n)| l["line"] == n));
 }
+
+/// `--filter` keeps the frames tshark's display filter of the same text selects, and the log
+/// lines of the method asked for.
+#[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tshark)),
+    ignore = "needs ../shared/data and tshark"
+)]
+fn a_filter_keeps_what_tshark_selects() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("own.pcap");
+    synth(&capture, "4000");
+    for filter in [
+        "udp.dstport == 53",
+        "tcp.srcport == 443 and ip.len > 1000",
+        "ip.proto != 6",
+    ] {
+        let out = dir.path().join("out.pcapng");
+        let report = clean(&[
+            capture.as_os_str(),
+            "--filter".as_ref(),
+            filter.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--force".as_ref(),
+        ]);
+        let expected = fields(&capture, &["frame.number"], &["-Y", filter]).len();
+        assert!(expected > 0, "{filter}");
+        assert_eq!(report["written"], expected, "{filter}: {report}");
+        assert_eq!(fields(&out, &["frame.number"], &[]).len(), expected);
+    }
+    let log = shared("logs/sotm34/access_log.1");
+    let out = dir.path().join("get.jsonl");
+    let status = levee()
+        .arg("clean")
+        .arg(&log)
+        .args(["--filter", "http.request.method == \"GET\"", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let gets = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"GET "))
+        .count();
+    assert!(gets > 100);
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), gets);
+}
