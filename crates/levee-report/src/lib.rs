@@ -34,6 +34,7 @@ pub mod model;
 pub mod page;
 pub mod svg;
 pub mod text;
+pub mod watch_page;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -73,6 +73,10 @@ pub enum Command {
     /// with a key, addresses anonymised prefix-preserving, MACs and names replaced, payloads
     /// cut, and a mapping that turns it back; access logs as JSON lines, anonymised alike.
     Clean(CleanArgs),
+    /// Process every capture or access log that lands in a directory: `levee report` on it
+    /// and, with `--iocs` or `--anomalies`, `levee hunt`, each file exactly once, its state on
+    /// disk so a restart (even after kill -9) goes on; an index page of everything processed.
+    Watch(WatchArgs),
 }
 
 #[derive(Args, Clone)]
@@ -851,4 +855,40 @@ fn parse_instant(s: &str) -> Result<i64, String> {
     s.parse::<jiff::Timestamp>()
         .map(|t| t.as_nanosecond() as i64)
         .map_err(|e| format!("`{s}`: not RFC 3339 nor seconds since 1970: {e}"))
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// The directory to watch (files at its top level; hidden ones and transfers in progress,
+    /// `.part`, `.tmp`, `.partial`, `.crdownload`, `.swp`, `~`, left alone).
+    pub dir: PathBuf,
+    /// Where each file's results (OUT/ID-NAME/), the index (index.html, index.md, index.json)
+    /// and the state (.levee-watch.db) go. Not the watched directory.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Hunt each file for the indicators of this file (repeatable).
+    #[arg(long = "iocs", value_name = "FILE")]
+    pub iocs: Vec<PathBuf>,
+    /// Hunt each file for anomalies (beaconing, DNS tunnels, ...).
+    #[arg(long)]
+    pub anomalies: bool,
+    /// Files processed at a time.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// Seconds a file must be left unchanged before it is taken.
+    #[arg(long, default_value_t = 2.0)]
+    pub settle: f64,
+    /// Seconds between looks at the directory.
+    #[arg(long, default_value_t = 1.0)]
+    pub poll: f64,
+    /// Seconds a file's processing may take before it is stopped (and the file failed).
+    #[arg(long, default_value_t = 3600.0)]
+    pub job_timeout: f64,
+    /// Process what is there (and what lands meanwhile), then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// The format of access logs (auto, combined, common, json, nginx:'<log_format>',
+    /// apache:'<LogFormat>').
+    #[arg(long, default_value = "auto")]
+    pub log_format: String,
 }

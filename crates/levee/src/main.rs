@@ -24,6 +24,7 @@ mod requests_cmd;
 mod rules_cmd;
 mod summary_cmd;
 mod synth_cmd;
+mod watch_cmd;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         Command::Incidents(a) => monitor_cmd::incidents(a),
         Command::Hunt(a) => hunt_cmd::run(a),
         Command::Clean(a) => clean_cmd::run(a),
+        Command::Watch(a) => watch_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
