@@ -37,7 +37,12 @@ fuzz_target!(|data: &[u8]| {
             Kind::Sni => index.sni(&i.value, &mut each),
             Kind::Path => index.path(&i.value, &mut each),
             Kind::UserAgent => index.user_agent(&i.value, &mut each),
-            Kind::Ja3 | Kind::Md5 => index.ja3(&i.value, &mut each),
+            Kind::Ja3 => index.ja3(&i.value, &mut each),
+            Kind::Md5 => {
+                index.ja3(&i.value, &mut each);
+                index.file_hash(&i.value, &mut each);
+            }
+            Kind::Sha1 | Kind::Sha256 => index.file_hash(&i.value, &mut each),
             Kind::Ja4 => index.ja4(&i.value, &mut each),
             Kind::Url => {
                 let at = i.value.find('/').expect("a URL key has a target");

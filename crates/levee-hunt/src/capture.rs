@@ -28,14 +28,18 @@ pub(crate) fn hunt(
     })?;
     let mut h = Hunter::new(index, sink, file);
     let (dns, tls, http) = (index.wants_dns(), index.wants_tls(), index.wants_http());
-    let extractor = http.then(|| HttpExtractor::new(StreamConfig::default()));
+    let config = StreamConfig {
+        hash_bodies: index.wants_files(),
+        ..StreamConfig::default()
+    };
+    let extractor = http.then(|| HttpExtractor::new(config.clone()));
     let mut flows = options.carve.then(Flows::default);
     let mut anomalies = options.anomalies.then(Anomalies::new);
     // The requests are reassembled for the anomalies too.
     let mut extractor = extractor.or_else(|| {
         anomalies
             .is_some()
-            .then(|| HttpExtractor::new(StreamConfig::default()))
+            .then(|| HttpExtractor::new(config.clone()))
     });
     let mut frames = 0u64;
     while let Some(item) = reader.next_item() {
@@ -192,6 +196,39 @@ fn requests(
         request_hits(h, (At::Frame(l.frame), r.ts), r, None, &context);
         if let (Some(flows), true) = (flows.as_deref_mut(), h.hits > before) {
             let (c, s) = (l.client, l.server);
+            flows.insert(FlowKey::new(6, (c.ip(), c.port()), (s.ip(), s.port())));
+        }
+    }
+    for b in x.drain_bodies() {
+        let before = h.hits;
+        for f in &b.hashes {
+            let context = || {
+                format!(
+                    "tcp {} -> {} {} body, {} bytes{}",
+                    b.client,
+                    b.server,
+                    if b.response { "response" } else { "request" },
+                    f.len,
+                    if f.decoded { " decoded" } else { "" }
+                )
+            };
+            let at = (At::Frame(b.frame), Some(b.ts));
+            for (field, hash) in [
+                (Field::HttpBodyMd5, &f.md5),
+                (Field::HttpBodySha1, &f.sha1),
+                (Field::HttpBodySha256, &f.sha256),
+            ] {
+                h.each(
+                    at,
+                    field,
+                    hash,
+                    |ix, each| ix.file_hash(hash, each),
+                    &context,
+                );
+            }
+        }
+        if let (Some(flows), true) = (flows.as_deref_mut(), h.hits > before) {
+            let (c, s) = (b.client, b.server);
             flows.insert(FlowKey::new(6, (c.ip(), c.port()), (s.ip(), s.port())));
         }
     }

@@ -84,6 +84,8 @@ pub struct Index {
     /// JA3 hashes, and MD5 indicators (a JA3 hash is an MD5).
     ja3: Map<String>,
     ja4: Map<String>,
+    /// File hashes (MD5, SHA-1, SHA-256), hex.
+    files: Map<String>,
 }
 
 fn add<K: std::hash::Hash + Eq>(map: &mut Map<K>, key: K, id: u32) {
@@ -131,7 +133,13 @@ impl Index {
                 Kind::Url => add(&mut ix.urls, i.value.clone(), id),
                 Kind::Path => add(&mut ix.paths, i.value.clone(), id),
                 Kind::UserAgent => add(&mut ix.agents, i.value.clone(), id),
-                Kind::Ja3 | Kind::Md5 => add(&mut ix.ja3, i.value.clone(), id),
+                Kind::Ja3 => add(&mut ix.ja3, i.value.clone(), id),
+                // An MD5 names a JA3 or a file: both are looked for.
+                Kind::Md5 => {
+                    add(&mut ix.ja3, i.value.clone(), id);
+                    add(&mut ix.files, i.value.clone(), id);
+                }
+                Kind::Sha1 | Kind::Sha256 => add(&mut ix.files, i.value.clone(), id),
                 Kind::Ja4 => add(&mut ix.ja4, i.value.clone(), id),
             }
         }
@@ -173,9 +181,15 @@ impl Index {
             || !self.ja4.is_empty()
     }
 
+    /// Whether any indicator is a file's hash (HTTP bodies are then hashed).
+    pub fn wants_files(&self) -> bool {
+        !self.files.is_empty()
+    }
+
     /// Whether any indicator names what an HTTP request carries.
     pub fn wants_http(&self) -> bool {
-        !self.domains.is_empty()
+        !self.files.is_empty()
+            || !self.domains.is_empty()
             || !self.urls.is_empty()
             || !self.paths.is_empty()
             || !self.agents.is_empty()
@@ -273,6 +287,11 @@ impl Index {
     /// The JA3 (and MD5) indicators of a JA3 hash.
     pub fn ja3(&self, hash: &str, each: impl FnMut(u32)) {
         lookup(&self.ja3, hash, each);
+    }
+
+    /// The file-hash indicators of a hash (MD5, SHA-1 or SHA-256, lower-case hex).
+    pub fn file_hash(&self, hash: &str, each: impl FnMut(u32)) {
+        lookup(&self.files, hash, each);
     }
 
     /// The JA4 indicators of a JA4.

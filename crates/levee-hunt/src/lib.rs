@@ -72,6 +72,13 @@ pub enum Field {
     HttpUserAgent,
     /// An HTTP request's referer.
     HttpReferer,
+    /// The MD5 of an HTTP body (a file downloaded or uploaded; decoded too when it was sent
+    /// gzip- or deflate-encoded).
+    HttpBodyMd5,
+    /// The SHA-1 of an HTTP body.
+    HttpBodySha1,
+    /// The SHA-256 of an HTTP body.
+    HttpBodySha256,
     /// The JA3 hash a log line gives for its client.
     LogJa3,
     /// The JA4 a log line gives for its client.
@@ -101,6 +108,9 @@ impl Field {
             Field::HttpPath => "http.request.uri",
             Field::HttpUserAgent => "http.user_agent",
             Field::HttpReferer => "http.referer",
+            Field::HttpBodyMd5 => "http.file_data.md5",
+            Field::HttpBodySha1 => "http.file_data.sha1",
+            Field::HttpBodySha256 => "http.file_data.sha256",
             Field::LogJa3 => "log.ja3",
             Field::LogJa4 => "log.ja4",
             Field::LogClient => "log.client",

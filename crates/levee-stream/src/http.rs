@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use memchr::memmem;
 
+use crate::digest::{BodyHash, FileHashes};
+
 /// Longest header block kept; a longer one is dropped and the parser looks for the next
 /// message.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -117,12 +119,26 @@ enum Body {
 
 /// The state both parsers share: bytes of the current header block (or chunk line), and where
 /// the body stands.
-#[derive(Debug)]
 struct Framing {
     buf: Vec<u8>,
     body: Body,
     /// Bytes were lost: skip to the start of a message.
     lost: bool,
+    /// Hash each body ([`crate::digest`]).
+    hash_bodies: bool,
+    /// The hashes of the body being read.
+    hash: Option<BodyHash>,
+    /// The hashes of bodies read whole, until taken.
+    hashed: Vec<Vec<FileHashes>>,
+}
+
+impl std::fmt::Debug for Framing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Framing")
+            .field("body", &self.body)
+            .field("lost", &self.lost)
+            .finish()
+    }
 }
 
 impl Default for Framing {
@@ -131,6 +147,9 @@ impl Default for Framing {
             buf: Vec::new(),
             body: Body::None,
             lost: false,
+            hash_bodies: false,
+            hash: None,
+            hashed: Vec::new(),
         }
     }
 }
@@ -143,11 +162,16 @@ impl Framing {
             let rest = &data[used..];
             match self.body {
                 Body::None => return used,
-                Body::UntilClose => return data.len(),
+                Body::UntilClose => {
+                    self.hashes(rest);
+                    return data.len();
+                }
                 Body::Length(n) => {
                     let k = (n.min(rest.len() as u64)) as usize;
+                    self.hashes(&rest[..k]);
                     used += k;
                     self.body = if k as u64 == n {
+                        self.body_ended();
                         Body::None
                     } else {
                         Body::Length(n - k as u64)
@@ -158,6 +182,7 @@ impl Framing {
                 }
                 Body::ChunkData(n) => {
                     let k = (n.min(rest.len() as u64)) as usize;
+                    self.hashes(&rest[..k]);
                     used += k;
                     if k as u64 == n {
                         self.body = Body::ChunkEnd;
@@ -175,6 +200,7 @@ impl Framing {
                             self.buf.clear();
                             self.body = Body::None;
                             self.lost = true;
+                            self.hash = None;
                         }
                         return data.len();
                     };
@@ -184,7 +210,10 @@ impl Framing {
                     let line = line.strip_suffix(b"\r").unwrap_or(&line);
                     self.body = match self.body {
                         Body::ChunkEnd => Body::ChunkSize,
-                        Body::Trailers if line.is_empty() => Body::None,
+                        Body::Trailers if line.is_empty() => {
+                            self.body_ended();
+                            Body::None
+                        }
                         Body::Trailers => Body::Trailers,
                         _ => {
                             let hex = line.split(|&b| b == b';').next().unwrap_or(b"");
@@ -196,6 +225,7 @@ impl Framing {
                                 Some(n) => Body::ChunkData(n),
                                 None => {
                                     self.lost = true;
+                                    self.hash = None;
                                     Body::None
                                 }
                             }
@@ -206,11 +236,39 @@ impl Framing {
         }
     }
 
-    /// Bytes were lost: drop what was gathered and look for the next message.
+    /// Bytes were lost: drop what was gathered and look for the next message (a body with a
+    /// hole has no hash).
     fn gap(&mut self) {
         self.buf.clear();
         self.body = Body::None;
         self.lost = true;
+        self.hash = None;
+    }
+
+    /// Body bytes, to the hashes when they are taken.
+    fn hashes(&mut self, data: &[u8]) {
+        if let Some(h) = self.hash.as_mut() {
+            h.update(data);
+        }
+    }
+
+    /// The body read whole: its hashes are ready.
+    fn body_ended(&mut self) {
+        if let Some(h) = self.hash.take() {
+            self.hashed.push(h.finish());
+        }
+    }
+
+    /// A message's header block says a body follows, framed as `body`: hash it when asked.
+    fn body_starts(&mut self, body: Body, headers: &[httparse::Header<'_>]) {
+        self.body = body;
+        self.hash = (self.hash_bodies && body != Body::None).then(|| {
+            let encoding = headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-encoding"))
+                .map(|h| text(h.value));
+            BodyHash::new(encoding.as_deref())
+        });
     }
 
     /// With `lost`, drops bytes up to a line start where `starts` holds; true when found.
@@ -328,7 +386,7 @@ impl RequestStream {
                         },
                         started,
                     );
-                    self.framing.body = if chunked(h) {
+                    let body = if chunked(h) {
                         Body::ChunkSize
                     } else {
                         match content_length(h) {
@@ -336,6 +394,7 @@ impl RequestStream {
                             _ => Body::None,
                         }
                     };
+                    self.framing.body_starts(body, h);
                 }
                 _ => {
                     self.malformed += 1;
@@ -351,6 +410,16 @@ impl RequestStream {
     pub fn gap(&mut self) {
         self.framing.gap();
         self.started = None;
+    }
+
+    /// Hash the bodies of the requests (form posts, uploads) from now on.
+    pub fn hash_bodies(&mut self) {
+        self.framing.hash_bodies = true;
+    }
+
+    /// The hashes of the request bodies read whole since the last call.
+    pub fn take_hashes(&mut self) -> Vec<Vec<FileHashes>> {
+        std::mem::take(&mut self.framing.hashed)
     }
 
     /// The start of a request whose header block never ended, if any: its first line.
@@ -418,7 +487,7 @@ impl ResponseStream {
                             content_length: length,
                             set_cookies: set_cookie_names(h),
                         });
-                        self.framing.body = if no_body {
+                        let body = if no_body {
                             Body::None
                         } else if chunked(h) {
                             Body::ChunkSize
@@ -429,6 +498,7 @@ impl ResponseStream {
                                 None => Body::UntilClose,
                             }
                         };
+                        self.framing.body_starts(body, h);
                     }
                 }
                 _ => {
@@ -444,6 +514,24 @@ impl ResponseStream {
     /// line.
     pub fn gap(&mut self) {
         self.framing.gap();
+    }
+
+    /// Hash the bodies of the responses (files downloaded) from now on.
+    pub fn hash_bodies(&mut self) {
+        self.framing.hash_bodies = true;
+    }
+
+    /// The server closed the connection: a body read until the close is whole.
+    pub fn close(&mut self) {
+        if self.framing.body == Body::UntilClose {
+            self.framing.body_ended();
+            self.framing.body = Body::None;
+        }
+    }
+
+    /// The hashes of the response bodies read whole since the last call.
+    pub fn take_hashes(&mut self) -> Vec<Vec<FileHashes>> {
+        std::mem::take(&mut self.framing.hashed)
     }
 }
 

@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod digest;
 pub mod fuzzing;
 pub mod http;
 pub mod tcp;
@@ -44,6 +45,9 @@ pub struct StreamConfig {
     pub max_waiting: usize,
     /// Clients whose TLS fingerprints are remembered.
     pub max_fingerprints: usize,
+    /// Hash every HTTP body read whole (MD5, SHA-1, SHA-256; see [`digest`]), for
+    /// [`HttpExtractor::drain_bodies`].
+    pub hash_bodies: bool,
 }
 
 impl Default for StreamConfig {
@@ -54,6 +58,7 @@ impl Default for StreamConfig {
             response_wait_ns: 5_000_000_000,
             max_waiting: 64,
             max_fingerprints: 65_536,
+            hash_bodies: false,
         }
     }
 }
@@ -98,6 +103,24 @@ pub struct Located {
     pub frame: u64,
 }
 
+/// The hashes of an HTTP body read whole, with where the capture holds it (see
+/// [`HttpExtractor::drain_bodies`]).
+#[derive(Debug, Clone)]
+pub struct LocatedBody {
+    /// The client's address and port.
+    pub client: SocketAddr,
+    /// The server's address and port.
+    pub server: SocketAddr,
+    /// Whether the body was a response's (a download), not a request's (an upload).
+    pub response: bool,
+    /// The frame whose bytes completed it (numbered as for [`HttpExtractor::add_numbered`]).
+    pub frame: u64,
+    /// The time of that frame.
+    pub ts: i64,
+    /// The hashes of the body as sent, then of its content decoded when it was encoded.
+    pub hashes: Vec<digest::FileHashes>,
+}
+
 struct Connection {
     client: End,
     server: End,
@@ -129,6 +152,8 @@ pub struct HttpExtractor {
     /// Segments of connections not yet taken up that may be the rest of a request whose
     /// first segment arrives later: (client, server) to (sequence number, bytes).
     early: HashMap<(End, End), (u32, Vec<u8>), foldhash::fast::FixedState>,
+    /// Bodies hashed, until drained.
+    bodies: Vec<LocatedBody>,
 }
 
 /// Early segments held at most (the table is emptied when full), and their size.
@@ -174,6 +199,7 @@ impl HttpExtractor {
             stats: StreamStats::default(),
             last_sweep: i64::MIN,
             frame: 0,
+            bodies: Vec::new(),
         }
     }
 
@@ -242,21 +268,23 @@ impl HttpExtractor {
                 self.evict_oldest();
             }
             self.stats.connections += 1;
-            self.connections.insert(
-                (src, dst),
-                Connection {
-                    client: src,
-                    server: dst,
-                    last_frame: frame,
-                    up: Half::default(),
-                    down: Half::default(),
-                    requests: RequestStream::default(),
-                    responses: ResponseStream::default(),
-                    waiting: VecDeque::new(),
-                    last_ts: ts,
-                    fins: 0,
-                },
-            );
+            let mut c = Connection {
+                client: src,
+                server: dst,
+                last_frame: frame,
+                up: Half::default(),
+                down: Half::default(),
+                requests: RequestStream::default(),
+                responses: ResponseStream::default(),
+                waiting: VecDeque::new(),
+                last_ts: ts,
+                fins: 0,
+            };
+            if self.config.hash_bodies {
+                c.requests.hash_bodies();
+                c.responses.hash_bodies();
+            }
+            self.connections.insert((src, dst), c);
         }
         let key = if down { (dst, src) } else { (src, dst) };
         let early = if !up && !down {
@@ -294,6 +322,7 @@ impl HttpExtractor {
         // Ended by a reset, or by a FIN from each side (a half-closed connection still
         // carries the responses).
         let c = self.connections.get_mut(&key).expect("present");
+        collect_bodies(c, &mut self.bodies);
         if fin {
             c.fins |= if down { 2 } else { 1 };
         }
@@ -311,6 +340,12 @@ impl HttpExtractor {
     /// Requests ready, in the order they completed, with their connection and frame.
     pub fn drain_located(&mut self) -> std::vec::Drain<'_, Located> {
         self.ready.drain(..)
+    }
+
+    /// The hashes of the HTTP bodies read whole (with [`StreamConfig::hash_bodies`]), in the
+    /// order they ended.
+    pub fn drain_bodies(&mut self) -> std::vec::Drain<'_, LocatedBody> {
+        self.bodies.drain(..)
     }
 
     /// The capture ended: every connection is closed at its last activity.
@@ -385,6 +420,8 @@ impl HttpExtractor {
                 &self.config,
             );
         }
+        c.responses.close();
+        collect_bodies(&mut c, &mut self.bodies);
         stats.gaps += c.up.gaps + c.down.gaps;
         stats.malformed += c.requests.malformed + c.responses.malformed;
         for r in c.waiting.drain(..) {
@@ -410,6 +447,25 @@ impl HttpExtractor {
             stats.incomplete_headers += 1;
             stats.requests += 1;
             ready.push(l);
+        }
+    }
+}
+
+/// The bodies of `c` hashed whole since the last call, to `out`.
+fn collect_bodies(c: &mut Connection, out: &mut Vec<LocatedBody>) {
+    for (response, all) in [
+        (false, c.requests.take_hashes()),
+        (true, c.responses.take_hashes()),
+    ] {
+        for hashes in all {
+            out.push(LocatedBody {
+                client: c.client.into(),
+                server: c.server.into(),
+                response,
+                frame: c.last_frame,
+                ts: c.last_ts,
+                hashes,
+            });
         }
     }
 }

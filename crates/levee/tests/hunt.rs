@@ -746,7 +746,7 @@ fn the_report_is_the_timeline_of_the_hits() {
     let list = dir.path().join("iocs.txt");
     std::fs::write(
         &list,
-        "82.118.225.196\ntcpdump.org\nexample.com\n198.51.100.77\nsha256:aa\n",
+        "82.118.225.196\ntcpdump.org\nexample.com\n198.51.100.77\nsha512:aa\n",
     )
     .unwrap();
     let (hits, code) = hunt(&[&list], &refs);
@@ -1049,4 +1049,80 @@ fn the_real_malware_and_dns_tunnel_are_findings() {
         );
         assert!(first["score"].as_u64().unwrap() >= 50, "{first}");
     }
+}
+
+/// The hashes (MD5, SHA-1, SHA-256) of every object tshark exports from the HTTP of real
+/// captures (TrickBot's upload and download, a Nikto scan's and an SQL injection's answers),
+/// with hashes that occur nowhere: each object is a hit of each of its hashes, as many times
+/// as tshark exports it, and nothing else is.
+#[test]
+#[cfg_attr(
+    not(all(levee_shared_data, levee_has_tshark)),
+    ignore = "needs ../shared/data and tshark"
+)]
+fn file_hashes_hit_every_object_tshark_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let captures = [
+        shared("ir/trickbot.pcap"),
+        shared("web-attacks/WebattackRCE.pcap"),
+        shared("web-attacks/WebattackSQLinj.pcap"),
+    ];
+    // (capture, field, hash) -> objects.
+    let mut want: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    // Each hash once (an object exported twice is one indicator), and hashes of nothing.
+    let mut hashes = BTreeSet::new();
+    hashes.insert(format!("md5:{}", "0".repeat(32)));
+    hashes.insert(format!("sha1:{}", "1".repeat(40)));
+    hashes.insert(format!("sha256:{}", "2".repeat(64)));
+    for (i, capture) in captures.iter().enumerate() {
+        let objects = dir.path().join(format!("objects-{i}"));
+        std::fs::create_dir_all(&objects).unwrap();
+        let status = Command::new("tshark")
+            .args(["-n", "-q", "-r"])
+            .arg(capture)
+            .arg("--export-objects")
+            .arg(format!("http,{}", objects.display()))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut exported = 0;
+        for entry in std::fs::read_dir(&objects).unwrap() {
+            let path = entry.unwrap().path();
+            exported += 1;
+            for (tool, field) in [
+                ("md5sum", "http.file_data.md5"),
+                ("sha1sum", "http.file_data.sha1"),
+                ("sha256sum", "http.file_data.sha256"),
+            ] {
+                let out = Command::new(tool).arg(&path).output().unwrap();
+                let hash = String::from_utf8(out.stdout).unwrap();
+                let hash = hash.split(' ').next().unwrap().to_string();
+                hashes.insert(hash.clone());
+                *want
+                    .entry((capture.display().to_string(), field.to_string(), hash))
+                    .or_default() += 1;
+            }
+        }
+        assert!(
+            exported > 0,
+            "tshark exported nothing from {}",
+            capture.display()
+        );
+    }
+    let iocs = dir.path().join("hashes.txt");
+    let list: Vec<String> = hashes.into_iter().collect();
+    std::fs::write(&iocs, list.join("\n") + "\n").unwrap();
+    let refs: Vec<&Path> = captures.iter().map(PathBuf::as_path).collect();
+    let (hits, code) = hunt(&[&iocs], &refs);
+    assert_eq!(code, 0);
+    let mut got: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for h in &hits {
+        let key = (
+            h["file"].as_str().unwrap().to_string(),
+            h["field"].as_str().unwrap().to_string(),
+            h["seen"].as_str().unwrap().to_string(),
+        );
+        *got.entry(key).or_default() += 1;
+    }
+    assert_eq!(got, want);
 }

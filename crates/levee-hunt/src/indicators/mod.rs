@@ -44,8 +44,13 @@ pub enum Kind {
     Ja4,
     /// A TLS server name (SNI), exactly (a domain indicator also covers its subdomains).
     Sni,
-    /// An MD5 hash: matched against JA3 hashes (which are MD5), the only MD5 levee sees.
+    /// An MD5 hash: matched against JA3 hashes (which are MD5) and the bodies of HTTP
+    /// messages (files downloaded and uploaded).
     Md5,
+    /// A SHA-1 hash of a file: matched against HTTP bodies.
+    Sha1,
+    /// A SHA-256 hash of a file: matched against HTTP bodies.
+    Sha256,
 }
 
 impl Kind {
@@ -62,6 +67,8 @@ impl Kind {
             Kind::Ja4 => "ja4",
             Kind::Sni => "sni",
             Kind::Md5 => "md5",
+            Kind::Sha1 => "sha1",
+            Kind::Sha256 => "sha256",
         }
     }
 }
@@ -313,8 +320,8 @@ enum TypeRule {
     UrlOrPath,
     /// MISP's `domain|ip`: both.
     DomainIp,
-    /// MISP's `filename|md5`: the hash.
-    FilenameMd5,
+    /// MISP's `filename|md5` (`|sha1`, `|sha256`): the hash.
+    FilenameHash(Kind),
     /// A hash of a file other than MD5: not looked for.
     FileHash,
     /// A certificate's hash or field: not looked for.
@@ -338,9 +345,12 @@ fn type_rule(type_name: &str) -> Option<TypeRule> {
         "ja4" | "ja4-fingerprint" => TypeRule::Plain(Kind::Ja4),
         "sni" | "tls-sni" | "server-name" => TypeRule::Plain(Kind::Sni),
         "md5" | "md5-hash" => TypeRule::Plain(Kind::Md5),
-        "filename|md5" => TypeRule::FilenameMd5,
-        "sha1" | "sha1-hash" | "sha256" | "sha256-hash" | "sha512" | "sha224" | "sha384"
-        | "filename|sha1" | "filename|sha256" | "imphash" | "ssdeep" | "tlsh" => TypeRule::FileHash,
+        "filename|md5" => TypeRule::FilenameHash(Kind::Md5),
+        "sha1" | "sha1-hash" => TypeRule::Plain(Kind::Sha1),
+        "sha256" | "sha256-hash" => TypeRule::Plain(Kind::Sha256),
+        "filename|sha1" => TypeRule::FilenameHash(Kind::Sha1),
+        "filename|sha256" => TypeRule::FilenameHash(Kind::Sha256),
+        "sha512" | "sha224" | "sha384" | "imphash" | "ssdeep" | "tlsh" => TypeRule::FileHash,
         t if t.starts_with("x509") => TypeRule::Certificate,
         _ => return None,
     })
@@ -353,7 +363,7 @@ pub fn knows_type(type_name: &str) -> bool {
 
 /// Why a file hash other than MD5 is not looked for.
 pub const FILE_HASH: &str =
-    "a file hash: levee does not carve files out of the traffic, so only MD5 (as JA3) is matched";
+    "a file hash of a kind levee does not compute: it hashes HTTP bodies with MD5, SHA-1 and SHA-256";
 
 /// The indicators a value of type `type_name` (as a CSV column, a MISP attribute or a plain
 /// list's prefix names it) gives, normalised; or why it cannot be looked for. Composite MISP
@@ -391,11 +401,11 @@ pub fn typed(type_name: &str, value: &str) -> Result<Vec<(Kind, String)>, String
                 (Kind::Address, normalise(Kind::Address, ip)?),
             ])
         }
-        TypeRule::FilenameMd5 => {
-            let (_, hash) = value
-                .rsplit_once('|')
-                .ok_or_else(|| format!("`{value}` is not FILENAME|MD5"))?;
-            normalise(Kind::Md5, hash).map(|v| vec![(Kind::Md5, v)])
+        TypeRule::FilenameHash(kind) => {
+            let (_, hash) = value.rsplit_once('|').ok_or_else(|| {
+                format!("`{value}` is not FILENAME|{}", kind.name().to_uppercase())
+            })?;
+            normalise(kind, hash).map(|v| vec![(kind, v)])
         }
         TypeRule::FileHash => Err(FILE_HASH.into()),
         TypeRule::Certificate => Err("a certificate: levee does not read TLS certificates".into()),
@@ -457,6 +467,16 @@ pub fn normalise(kind: Kind, value: &str) -> Result<String, String> {
                 Ok(v.to_ascii_lowercase())
             } else {
                 bad("an MD5 hash (32 hexadecimal digits)")
+            }
+        }
+        Kind::Sha1 | Kind::Sha256 => {
+            let digits = if kind == Kind::Sha1 { 40 } else { 64 };
+            if v.len() == digits && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(v.to_ascii_lowercase())
+            } else if kind == Kind::Sha1 {
+                bad("a SHA-1 hash (40 hexadecimal digits)")
+            } else {
+                bad("a SHA-256 hash (64 hexadecimal digits)")
             }
         }
         Kind::Ja4 => {
@@ -633,7 +653,13 @@ mod tests {
             typed("ip", "10.0.0.0/8"),
             Ok(vec![(Kind::Network, "10.0.0.0/8".into())])
         );
-        assert!(typed("sha256", "ab").unwrap_err().contains("file hash"));
+        assert!(typed("sha512", "ab").unwrap_err().contains("file hash"));
+        assert!(typed("sha256", "ab").unwrap_err().contains("SHA-256"));
+        let sha1 = "17500C657EA22D29E99D2B744D2177B50AD9B674";
+        assert_eq!(
+            typed("filename|sha1", &format!("implant.exe|{sha1}")),
+            Ok(vec![(Kind::Sha1, sha1.to_ascii_lowercase())])
+        );
         assert!(typed("x509-fingerprint-sha1", "ab")
             .unwrap_err()
             .contains("certificate"));

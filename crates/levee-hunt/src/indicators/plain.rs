@@ -12,7 +12,8 @@
 //! | `SCHEME://...` | URL |
 //! | `/...` | path |
 //! | a JA4 (`t13d1516h2_8daaf6152771_b186095e22b6`) | JA4 |
-//! | 32 hexadecimal digits | MD5 (matched as a JA3 hash) |
+//! | 32 hexadecimal digits | MD5 (matched as a JA3 hash and a file's) |
+//! | 40, 64 hexadecimal digits | SHA-1, SHA-256 of a file |
 //! | a domain name | domain (and its subdomains) |
 //! | anything with a space or a `/` | user agent |
 //!
@@ -95,14 +96,18 @@ pub(super) fn guess(value: &str) -> Result<Vec<(Kind, String)>, String> {
         as_kind(Kind::Ja4)
     } else if hex && v.len() == 32 {
         as_kind(Kind::Md5)
-    } else if hex && matches!(v.len(), 40 | 64 | 128) {
+    } else if hex && v.len() == 40 {
+        as_kind(Kind::Sha1)
+    } else if hex && v.len() == 64 {
+        as_kind(Kind::Sha256)
+    } else if hex && v.len() == 128 {
         Err(super::FILE_HASH.into())
     } else if super::is_domain(&v.to_ascii_lowercase()) {
         as_kind(Kind::Domain)
     } else if v.contains([' ', '/']) {
         as_kind(Kind::UserAgent)
     } else {
-        Err("cannot tell what kind of indicator this is: prefix it with its kind (ip:, domain:, url:, path:, ua:, ja3:, ja4:, sni:, md5:)".into())
+        Err("cannot tell what kind of indicator this is: prefix it with its kind (ip:, domain:, url:, path:, ua:, ja3:, ja4:, sni:, md5:, sha1:, sha256:)".into())
     }
 }
 

@@ -9,7 +9,7 @@
 //! | `url:value` | URL |
 //! | `network-traffic:extensions.'http-request-ext'.request_value` | path |
 //! | `...'http-request-ext'.request_header.'User-Agent'` (`'Host'`) | user agent (domain) |
-//! | `file:hashes.MD5` | MD5 (as JA3) |
+//! | `file:hashes.MD5`, `'SHA-1'`, `'SHA-256'` | a file's hash (MD5 also as JA3) |
 //!
 //! Each comparison of a value is an indicator of its own, valid from `valid_from` until
 //! `valid_until`. A pattern that joins comparisons with `AND` or `FOLLOWEDBY` is hunted on
@@ -187,6 +187,12 @@ impl Comparison {
                         .map(|n| (Kind::Domain, n))
                 }
                 ("file" | "artifact", "hashes.md5" | "hashes.'md5'") => plain(Kind::Md5),
+                ("file" | "artifact", "hashes.'sha-1'" | "hashes.sha1" | "hashes.'sha1'") => {
+                    plain(Kind::Sha1)
+                }
+                ("file" | "artifact", "hashes.'sha-256'" | "hashes.sha256" | "hashes.'sha256'") => {
+                    plain(Kind::Sha256)
+                }
                 ("file" | "artifact", p) if p.starts_with("hashes.") => Err(FILE_HASH.into()),
                 ("x509-certificate", _) => {
                     Err("a certificate: levee does not read TLS certificates".into())
@@ -362,7 +368,7 @@ mod tests {
                {"type":"indicator","id":"indicator--b","pattern":"[ipv4-addr:value ISSUBSET '203.0.113.0/24']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
                {"type":"indicator","id":"indicator--c","pattern":"[url:value = 'http://evil.example/gate.php'] AND [network-traffic:dst_port = 80]","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
                {"type":"indicator","id":"indicator--d","pattern":"[network-traffic:dst_ref.value IN ('192.0.2.5', 'bad.example')]","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
-               {"type":"indicator","id":"indicator--e","pattern":"[file:hashes.'SHA-256' = 'aa'] OR [file:hashes.MD5 = 'E7D705A3286E19EA42F587B344EE6865']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
+               {"type":"indicator","id":"indicator--e","pattern":"[file:hashes.'SHA-512' = 'aa'] OR [file:hashes.MD5 = 'E7D705A3286E19EA42F587B344EE6865']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
                {"type":"indicator","id":"indicator--f","pattern":"[domain-name:value LIKE '%.evil.example']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
                {"type":"indicator","id":"indicator--g","pattern":"alert tcp any any","pattern_type":"snort","valid_from":"2026-01-01T00:00:00Z"},
                {"type":"indicator","id":"indicator--h","pattern":"[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = 'EvilBot/1.0' AND network-traffic:extensions.'http-request-ext'.request_value = '/gate.php']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"},
