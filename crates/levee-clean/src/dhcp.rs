@@ -3,7 +3,7 @@
 //! hold addresses (requested address, server identifier, routers, DNS servers), the client
 //! identifier of a MAC, and the host name and FQDN (labels replaced as names are).
 
-use crate::names::Changed;
+use crate::names::{changing, Changed};
 use crate::rewriter::Rewriter;
 
 /// Rewrites the DHCP message at `data[at..end]`.
@@ -73,19 +73,12 @@ fn address(
     r: &mut dyn Rewriter,
     changed: &mut Vec<Changed>,
 ) {
-    let before = data[at..at + len].to_vec();
-    r.address(&mut data[at..at + len]);
-    if data[at..at + len] != before[..] {
-        changed.push((at, before));
-    }
+    changing(data, at..at + len, changed, |a| r.address(a));
 }
 
 fn mac(data: &mut [u8], at: usize, r: &mut dyn Rewriter, changed: &mut Vec<Changed>) {
-    let before = data[at..at + 6].to_vec();
-    let mut m: [u8; 6] = before.clone().try_into().expect("6 bytes");
-    r.mac(&mut m);
-    data[at..at + 6].copy_from_slice(&m);
-    if m[..] != before[..] {
-        changed.push((at, before));
-    }
+    changing(data, at..at + 6, changed, |m| {
+        let mac: &mut [u8; 6] = m.try_into().expect("6 bytes");
+        r.mac(mac);
+    });
 }

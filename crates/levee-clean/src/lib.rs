@@ -42,7 +42,7 @@ pub mod rewriter;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -249,21 +249,22 @@ fn packet_hash(linktype: u32, data: &[u8], orig_len: u32) -> u64 {
         }
     }
     let net = data.get(at..).unwrap_or(&[]);
-    let mut bytes = net.to_vec();
-    match bytes.first().map(|b| b >> 4) {
-        Some(4) if bytes.len() >= 12 => {
-            bytes[8] = 0;
-            bytes[10] = 0;
-            bytes[11] = 0;
+    let mut h = foldhash::fast::FixedState::with_seed(0xc1ea).build_hasher();
+    // The bytes but those a router changes: IPv4's TTL and header checksum, IPv6's hop limit.
+    match net.first().map(|b| b >> 4) {
+        Some(4) if net.len() >= 12 => {
+            h.write(&net[..8]);
+            h.write_u8(net[9]);
+            h.write(&net[12..]);
         }
-        Some(6) if bytes.len() >= 8 => bytes[7] = 0,
-        _ => {}
+        Some(6) if net.len() >= 8 => {
+            h.write(&net[..7]);
+            h.write(&net[8..]);
+        }
+        _ => h.write(net),
     }
-    let hasher = foldhash::fast::FixedState::with_seed(0xc1ea);
-    hasher.hash_one((
-        bytes,
-        orig_len - (data.len() - net.len()).min(orig_len as usize) as u32,
-    ))
+    h.write_u32(orig_len.saturating_sub((data.len() - net.len()) as u32));
+    h.finish()
 }
 
 /// Writes the cleaned frames, an interface per link type.
@@ -402,15 +403,13 @@ pub fn reverse<W: Write>(
         reorder_window_ns: 0,
         ..Options::default()
     };
-    let mut report = run(
+    run(
         &[input.to_path_buf()],
         out,
         out_name,
         &options,
         Some(&mut restorer),
-    )?;
-    report.addresses = restorer.restored();
-    Ok(report)
+    )
 }
 
 fn run<W: Write>(
@@ -522,9 +521,7 @@ fn run<W: Write>(
     let rewriter = emitter.rewriter;
     if let Some(a) = rewriter {
         report.macs = a.macs();
-        if report.addresses == 0 {
-            report.addresses = a.addresses();
-        }
+        report.addresses = a.addresses();
     }
     Ok(report)
 }

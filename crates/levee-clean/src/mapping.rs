@@ -352,11 +352,6 @@ impl Restorer {
         }
         Ok(r)
     }
-
-    /// Addresses and MACs restored.
-    pub fn restored(&self) -> u64 {
-        self.restored
-    }
 }
 
 impl Rewriter for Restorer {
@@ -403,5 +398,10 @@ impl Rewriter for Restorer {
 
     fn scrubs_padding(&self) -> bool {
         false
+    }
+
+    /// Addresses, MACs, labels and masked texts put back (each time, not each distinct).
+    fn addresses(&self) -> u64 {
+        self.restored
     }
 }

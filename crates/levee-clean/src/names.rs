@@ -19,6 +19,20 @@ use crate::rewriter::Rewriter;
 /// A span of `data` that changed: where, and its bytes before.
 pub type Changed = (usize, Vec<u8>);
 
+/// Runs `rewrite` on `data[span]`, noting the span in `changed` when it changed it.
+pub(crate) fn changing(
+    data: &mut [u8],
+    span: std::ops::Range<usize>,
+    changed: &mut Vec<Changed>,
+    rewrite: impl FnOnce(&mut [u8]),
+) {
+    let before = data[span.clone()].to_vec();
+    rewrite(&mut data[span.clone()]);
+    if data[span.clone()] != before[..] {
+        changed.push((span.start, before));
+    }
+}
+
 /// Rewrites the labels of the name at `at` in the DNS message `data[msg..end]` (pointers not
 /// followed for writing: the name they point to is rewritten where it is written). Where the
 /// name ends, or `None` when it is damaged.
@@ -49,12 +63,7 @@ fn dns_name(
             return None;
         }
         if index < replaceable {
-            let label = o + 1..o + 1 + len;
-            let before = data[label.clone()].to_vec();
-            r.label(&mut data[label]);
-            if data[o + 1..o + 1 + len] != before[..] {
-                changed.push((o + 1, before));
-            }
+            changing(data, o + 1..o + 1 + len, changed, |l| r.label(l));
         }
         index += 1;
         o += 1 + len;
@@ -127,13 +136,7 @@ pub fn dns(
             return;
         }
         match (rtype, rdlen) {
-            (1, 4) | (28, 16) => {
-                let before = data[rdata..rdata + rdlen].to_vec();
-                r.address(&mut data[rdata..rdata + rdlen]);
-                if data[rdata..rdata + rdlen] != before[..] {
-                    changed.push((rdata, before));
-                }
-            }
+            (1, 4) | (28, 16) => changing(data, rdata..rdata + rdlen, changed, |a| r.address(a)),
             (2 | 5 | 12 | 39, _) => {
                 dns_name(data, msg, rdata, rdata + rdlen, r, changed);
             }

@@ -5,21 +5,14 @@
 //! that was not broken before, made the same by the same key, and turned back by its mapping
 //! into the fields of the original; an access log as JSON lines with no original client.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use common::{levee, shared};
 use serde_json::Value;
-
-fn levee() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_levee"))
-}
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
-}
 
 /// Runs `levee clean ARGS --json` and gives its report.
 fn clean(args: &[&std::ffi::OsStr]) -> Value {

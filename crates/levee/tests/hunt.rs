@@ -8,21 +8,14 @@
 //! HTTP requests are compared with tshark's `http.desegment_body` off: levee names the frame
 //! that completed a request's header block, which is where tshark puts the request then.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{levee, shared};
 use serde_json::Value;
-
-fn levee() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_levee"))
-}
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
-}
 
 /// Frames of `capture` that tshark's display `filter` selects (`decode`: extra `-d` rules).
 fn tshark_frames(capture: &Path, filter: &str, decode: &[&str]) -> BTreeSet<u64> {
@@ -836,13 +829,7 @@ fn the_report_is_the_timeline_of_the_hits() {
 /// exchange (handshake, a request, an answer, both FINs) from `client` to `server`:443,
 /// starting at `start_s`.
 fn beacon_pcap(path: &Path, client: [u8; 4], server: [u8; 4], start_s: u32) {
-    let mut out = Vec::new();
-    out.extend(0xa1b2_c3d4u32.to_le_bytes());
-    out.extend(2u16.to_le_bytes());
-    out.extend(4u16.to_le_bytes());
-    out.extend([0u8; 8]);
-    out.extend(65535u32.to_le_bytes());
-    out.extend(1u32.to_le_bytes());
+    let mut frames = Vec::new();
     let frame = |from: [u8; 4], to: [u8; 4], sport: u16, dport: u16, flags: u8, len: usize| {
         let mut f = vec![0u8; 12];
         f.extend([0x08, 0x00]);
@@ -879,14 +866,10 @@ fn beacon_pcap(path: &Path, client: [u8; 4], server: [u8; 4], start_s: u32) {
         for (k, (from, to, sp, dp, flags, len)) in exchange.into_iter().enumerate() {
             let ms = at_ms + k as u64 * 40;
             let f = frame(from, to, sp, dp, flags, len);
-            out.extend(((ms / 1000) as u32).to_le_bytes());
-            out.extend((((ms % 1000) * 1000) as u32).to_le_bytes());
-            out.extend((f.len() as u32).to_le_bytes());
-            out.extend((f.len() as u32).to_le_bytes());
-            out.extend(f);
+            frames.push((ms, f.len() as u32, f));
         }
     }
-    std::fs::write(path, out).unwrap();
+    common::write_pcap(path, &frames);
 }
 
 /// Hunting without indicators: a beacon hidden in half an hour of browsing and in real

@@ -4,21 +4,14 @@
 //! as packets do; the user agents a real access log's hosts alone present are the ones a
 //! plain reading of the log finds.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use common::{levee, shared, write_pcap};
 use serde_json::Value;
-
-fn levee() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_levee"))
-}
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
-}
 
 /// The findings `levee hunt --anomalies --min-score 0` prints as JSON lines for `inputs`.
 fn findings(inputs: &[&Path]) -> Vec<Value> {
@@ -43,25 +36,6 @@ fn of_kind<'a>(all: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 fn score(f: &Value) -> u64 {
     f["score"].as_u64().unwrap()
-}
-
-/// A pcap of Ethernet frames: (time in ms, length on the wire, bytes captured).
-fn write_pcap(path: &Path, frames: &[(u64, u32, Vec<u8>)]) {
-    let mut out = Vec::new();
-    out.extend(0xa1b2_c3d4u32.to_le_bytes());
-    out.extend(2u16.to_le_bytes());
-    out.extend(4u16.to_le_bytes());
-    out.extend([0u8; 8]);
-    out.extend(65535u32.to_le_bytes());
-    out.extend(1u32.to_le_bytes());
-    for (ms, wire, f) in frames {
-        out.extend(((ms / 1000) as u32).to_le_bytes());
-        out.extend((((ms % 1000) * 1000) as u32).to_le_bytes());
-        out.extend((f.len() as u32).to_le_bytes());
-        out.extend(wire.to_le_bytes());
-        out.extend(f);
-    }
-    std::fs::write(path, out).unwrap();
 }
 
 /// Ethernet, IPv4 and UDP or TCP (`proto` 17 or 6) around `payload`; the IP length says

@@ -3,22 +3,15 @@
 //! holds), a second watcher finds nothing new; a watcher killed with SIGKILL mid-way is
 //! restarted and ends with every file once, nothing left half-done.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{levee, shared};
 use serde_json::Value;
-
-fn levee() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_levee"))
-}
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
-}
 
 /// `captures` copies of a small SYN flood and `logs` slices of a real site's log (five lines
 /// each), written aside and renamed into `dir` together.

@@ -6,7 +6,7 @@
 //! | `beaconing` | captures, flows | a client's contacts with one service at a regular interval ([`beacons`]) | 85+ for a minute's beacon over half an hour |
 //! | `encrypted-dns` | captures | DNS over TLS, QUIC or HTTPS to a public resolver ([`risks`]) | 60–80 |
 //! | `c2-like-http` | captures | HTTP requests with two or more of an implant's traits ([`risks`]) | 40–100 |
-//! | `dns-tunnel` | captures | long, high-entropy, ever-new names below one domain, TXT/NULL queries ([`dns`]) | 90+ for iodine or dnscat2 |
+//! | `dns-tunnel` | captures | long, high-entropy, ever-new names below one domain, TXT/NULL queries ([`dns`]) | 90+ for an iodine-like tunnel (tested on a synthetic one) |
 //! | `generated-names` | captures | a client's answers of NXDOMAIN for many random-looking names ([`dns`]) | 80+ for a DGA |
 //! | `rare-fingerprint` | captures, logs | a user agent or JA4 one host alone presents among many ([`rare`]) | 20–45: a lead, not a verdict |
 //! | `outbound-volume` | captures, flows | a minute of a host's outbound bytes far above its own baseline ([`volume`]) | 30 at 10×, 60 at 100× |

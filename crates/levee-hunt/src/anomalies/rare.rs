@@ -52,7 +52,8 @@ struct Seen {
 /// The user agents and JA4 fingerprints of an input, with the hosts that present them.
 #[derive(Default)]
 pub struct Rare {
-    seen: HashMap<(Which, Box<str>), Seen, foldhash::fast::FixedState>,
+    /// Per kind ([`Which`] as the index), each fingerprint and who presents it.
+    seen: [HashMap<Box<str>, Seen, foldhash::fast::FixedState>; 2],
     hosts: [HashSet<IpAddr, foldhash::fast::FixedState>; 2],
 }
 
@@ -60,6 +61,10 @@ impl Rare {
     /// Notes a packet at `ts`: its ClientHello's JA4, if it is one.
     pub fn packet(&mut self, ts: i64, p: &Packet<'_>) {
         let Some(ip) = p.ip.as_ref() else { return };
+        // A TLS handshake record, or nothing to decode.
+        if p.payload.first() != Some(&0x16) {
+            return;
+        }
         if let App::TlsClientHello(h) = p.app() {
             self.note(Which::Ja4, ip.src, &h.ja4, ts);
         }
@@ -78,17 +83,17 @@ impl Rare {
         if hosts.len() < MAX_HOSTS {
             hosts.insert(host);
         }
-        let key = (which, Box::<str>::from(value));
-        if let Some(s) = self.seen.get_mut(&key) {
+        let seen = &mut self.seen[which as usize];
+        if let Some(s) = seen.get_mut(value) {
             s.shared |= s.host != host;
             s.uses += 1;
             s.first = s.first.min(ts);
             s.last = s.last.max(ts);
             return;
         }
-        if self.seen.len() < MAX_FINGERPRINTS {
-            self.seen.insert(
-                key,
+        if self.seen.iter().map(HashMap::len).sum::<usize>() < MAX_FINGERPRINTS {
+            self.seen[which as usize].insert(
+                value.into(),
                 Seen {
                     host,
                     shared: false,
@@ -109,11 +114,10 @@ impl Rare {
                 continue;
             }
             let crowd = ((population - MIN_POPULATION) as f64 / 45.0).min(1.0);
-            let mut kind: Vec<(&str, &Seen)> = self
-                .seen
+            let mut kind: Vec<(&str, &Seen)> = self.seen[which as usize]
                 .iter()
-                .filter(|((w, _), s)| *w == which && !s.shared)
-                .map(|((_, v), s)| (&**v, s))
+                .filter(|(_, s)| !s.shared)
+                .map(|(v, s)| (&**v, s))
                 .collect();
             kind.sort_by(|a, b| b.1.uses.cmp(&a.1.uses).then(a.0.cmp(b.0)));
             kind.truncate(MAX_FINDINGS);

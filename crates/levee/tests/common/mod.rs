@@ -19,6 +19,33 @@ pub fn shared_data() -> Option<PathBuf> {
     dir.is_dir().then(|| dir.canonicalize().unwrap())
 }
 
+/// `REL` under `../shared/data`, for a test marked ignored where the data is missing.
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel)
+}
+
+/// Writes a little-endian microsecond pcap of Ethernet frames, each given as (time in ms,
+/// length on the wire, bytes captured).
+pub fn write_pcap(path: &Path, frames: &[(u64, u32, Vec<u8>)]) {
+    let mut out = Vec::new();
+    out.extend(0xa1b2_c3d4u32.to_le_bytes());
+    out.extend(2u16.to_le_bytes());
+    out.extend(4u16.to_le_bytes());
+    out.extend([0u8; 8]);
+    out.extend(65535u32.to_le_bytes());
+    out.extend(1u32.to_le_bytes());
+    for (ms, wire, f) in frames {
+        out.extend(((ms / 1000) as u32).to_le_bytes());
+        out.extend((((ms % 1000) * 1000) as u32).to_le_bytes());
+        out.extend((f.len() as u32).to_le_bytes());
+        out.extend(wire.to_le_bytes());
+        out.extend(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
 /// The shared data. A test that calls this is marked
 /// `#[cfg_attr(not(levee_shared_data), ignore = "needs ../shared/data")]` (see
 /// `build/testenv.rs`), so it runs only where the data is: a missing `../shared` here is a
