@@ -263,6 +263,9 @@ impl Walker<'_, '_> {
         let sums: Vec<usize> = std::iter::once(at + 10).chain(sum).collect();
         self.address_at(at + 12, 4, &sums);
         self.address_at(at + 16, 4, &sums);
+        if proto == 17 {
+            self.udp_checksum_not_none(sum);
+        }
         if !first_fragment {
             return self.payload(l4, end);
         }
@@ -318,13 +321,17 @@ impl Walker<'_, '_> {
         }
         let sum = match next {
             6 if end >= o + 18 => Some(o + 16),
-            17 if end >= o + 8 => Some(o + 6),
+            // A zero UDP checksum over IPv6 is none too (tunnels may send it, RFC 6935).
+            17 if end >= o + 8 && self.data[o + 6..o + 8] != [0, 0] => Some(o + 6),
             58 if end >= o + 4 => Some(o + 2),
             _ => None,
         };
         let sums: Vec<usize> = sum.into_iter().collect();
         self.address_at(at + 8, 16, &sums);
         self.address_at(at + 24, 16, &sums);
+        if next == 17 {
+            self.udp_checksum_not_none(sum);
+        }
         self.transport(next, o, end, true);
     }
 
@@ -404,6 +411,20 @@ impl Walker<'_, '_> {
         }
         for (o, before) in changed {
             adjust_unaligned(self.data, sum_at, region, end, o, &before);
+        }
+        if !tcp {
+            self.udp_checksum_not_none(Some(sum_at));
+        }
+    }
+
+    /// A UDP checksum that an update made 0 written as 0xffff, its other zero (RFC 768): 0
+    /// says the datagram has none, and whoever reads it next, restoring it included, would
+    /// leave it alone.
+    fn udp_checksum_not_none(&mut self, sum: Option<usize>) {
+        if let Some(at) = sum.filter(|&at| at + 2 <= self.data.len()) {
+            if self.data[at..at + 2] == [0, 0] {
+                self.data[at..at + 2].copy_from_slice(&[0xff, 0xff]);
+            }
         }
     }
 
@@ -619,6 +640,35 @@ mod tests {
         pseudo.extend([0, 17, 0, f[39]]);
         pseudo.extend(&f[34..]);
         assert_eq!(sum(&pseudo), 0xffff, "UDP checksum");
+    }
+
+    /// A UDP checksum that comes out as 0 is sent as 0xffff (RFC 768): 0 says there is none,
+    /// and a reader (or the walk restoring it) would then leave it alone.
+    #[test]
+    fn a_udp_checksum_never_becomes_none() {
+        let mut zeros = 0;
+        for word in 0..=u16::MAX {
+            let mut f = udp_frame();
+            f[42..44].copy_from_slice(&word.to_be_bytes());
+            f[40..42].fill(0);
+            let mut pseudo = f[26..34].to_vec();
+            pseudo.extend([0, 17, 0, f[39]]);
+            pseudo.extend(&f[34..]);
+            // As a sender does: a computed 0 is sent as 0xffff.
+            let c = match !sum(&pseudo) {
+                0 => 0xffff,
+                c => c,
+            };
+            f[40..42].copy_from_slice(&c.to_be_bytes());
+            frame(1, &mut f, &mut Mark, Payload::Keep);
+            assert_ne!(&f[40..42], &[0, 0], "payload word {word:#06x}");
+            let mut pseudo = f[26..34].to_vec();
+            pseudo.extend([0, 17, 0, f[39]]);
+            pseudo.extend(&f[34..]);
+            assert_eq!(sum(&pseudo), 0xffff, "payload word {word:#06x}");
+            zeros += usize::from(f[40..42] == [0xff, 0xff]);
+        }
+        assert!(zeros > 0, "no payload made the checksum 0");
     }
 
     #[test]
