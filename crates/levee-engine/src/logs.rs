@@ -8,9 +8,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use levee_analyze::sketch::TopK;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use levee_logs::{Batch, Entry, FormatSpec, LogError, LogReader, Request, Share};
+use levee_logs::{Entry, FormatSpec, LogError, LogReader, Request, Share};
 use serde::Serialize;
 
 /// Distinct methods kept by name; past that (garbage sent by scanners), `(other)`.
@@ -226,31 +225,21 @@ pub fn for_each_request_shared<W: Send>(
         return (read, workers);
     }
     let each = &each;
-    // The logs whose lines can be dealt are read once, by a thread of their own, which hands
-    // each worker its lines (`levee_logs::deal`); the others are read by every worker.
+    // The logs whose lines can be dealt are read once, each block dealt by the worker that
+    // ran out of lines (`levee_logs::SharedDeal`); the others are read by every worker.
     let mut feeds: Vec<Vec<Option<Feed>>> = (0..of).map(|_| Vec::new()).collect();
-    let mut dealt: Vec<(&Path, Vec<SyncSender<Batch>>)> = Vec::new();
     for path in logs {
         match dealt_compression(path, spec) {
             Some(compression) => {
-                let (senders, receivers): (Vec<_>, Vec<_>) =
-                    (0..of).map(|_| sync_channel::<Batch>(8)).unzip();
-                dealt.push((path, senders));
-                for (w, batches) in feeds.iter_mut().zip(receivers) {
-                    w.push(Some((compression, batches)));
+                let ends = levee_logs::SharedDeal::open(path, of as usize);
+                for (w, end) in feeds.iter_mut().zip(ends) {
+                    w.push(Some((compression, end)));
                 }
             }
             None => feeds.iter_mut().for_each(|w| w.push(None)),
         }
     }
     let parts: Vec<(LogsRead, Vec<Option<LogError>>, W)> = std::thread::scope(|scope| {
-        if !dealt.is_empty() {
-            scope.spawn(move || {
-                for (path, senders) in dealt {
-                    levee_logs::deal_file(path, &senders);
-                }
-            });
-        }
         let threads: Vec<_> = workers
             .into_iter()
             .zip(feeds)
@@ -321,8 +310,8 @@ fn tell_malformed(observer: &dyn LogObserver, f: &LogFile) {
     }
 }
 
-/// A log's lines dealt to one worker: the log's compression, and the batches of its lines.
-type Feed = (&'static str, Receiver<Batch>);
+/// A log's lines dealt to one worker: the log's compression, and its end of the dealing.
+type Feed = (&'static str, levee_logs::DealtShare);
 
 /// The compression of a log whose lines can be dealt before they are parsed: one in the
 /// common or combined format from its first line (given, or found there), so that a line's

@@ -362,11 +362,12 @@ fn text(b: &mut Vec<u8>, t: &str) {
     b.extend_from_slice(t.as_bytes());
 }
 
-/// A text of a record: bytes of the record, or a numbered text of the spool.
+/// A text of a record: bytes of the record, or a numbered text of the spool. (Offsets of 32
+/// bits: a record's length is one; the fields of a record are moved at every record.)
 #[derive(Clone, Copy)]
 enum At {
-    Record(usize, usize),
-    Table(usize),
+    Record(u32, u32),
+    Table(u32),
 }
 
 /// A record's fields, located.
@@ -414,7 +415,10 @@ impl Cursor<'_> {
         let len = usize::try_from(self.varint()?).ok()?;
         let start = self.at;
         self.take(len)?;
-        Some(At::Record(start, start + len))
+        Some(At::Record(
+            u32::try_from(start).ok()?,
+            u32::try_from(start + len).ok()?,
+        ))
     }
 }
 
@@ -466,13 +470,17 @@ impl Fields {
                     let At::Record(s, e) = c.text()? else {
                         return None;
                     };
-                    table.push(std::str::from_utf8(&record[s..e]).ok()?.into());
-                    At::Table(table.len() - 1)
+                    table.push(
+                        std::str::from_utf8(&record[s as usize..e as usize])
+                            .ok()?
+                            .into(),
+                    );
+                    At::Table(u32::try_from(table.len() - 1).ok()?)
                 }
                 1 => c.text()?,
                 n => {
-                    let id = usize::try_from(n - 2).ok()?;
-                    (id < table.len()).then_some(At::Table(id))?
+                    let id = u32::try_from(n - 2).ok()?;
+                    ((id as usize) < table.len()).then_some(At::Table(id))?
                 }
             });
         }
@@ -491,10 +499,11 @@ impl Fields {
         let get = |i: usize| -> Option<Option<Cow<'a, str>>> {
             Some(match self.texts[i] {
                 None => None,
+                // Short texts, most of them: std's check, quicker than a vector one to start.
                 Some(At::Record(s, e)) => Some(Cow::Borrowed(
-                    simdutf8::basic::from_utf8(&record[s..e]).ok()?,
+                    std::str::from_utf8(&record[s as usize..e as usize]).ok()?,
                 )),
-                Some(At::Table(id)) => Some(Cow::Borrowed(&*table[id])),
+                Some(At::Table(id)) => Some(Cow::Borrowed(&*table[id as usize])),
             })
         };
         Some(Request {

@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader, Read};
 
 /// A byte stream decompressed by what its first bytes say (gzip, zstd or none), and the
 /// name of the compression.
-pub fn decompressed(raw: Box<dyn Read>) -> std::io::Result<(Box<dyn BufRead>, &'static str)> {
+pub fn decompressed(
+    raw: Box<dyn Read + Send>,
+) -> std::io::Result<(Box<dyn BufRead + Send>, &'static str)> {
     let mut raw = BufReader::with_capacity(1 << 16, raw);
     let magic = raw.fill_buf()?;
     Ok(if magic.starts_with(&[0x1f, 0x8b]) {

@@ -14,8 +14,8 @@
 //!
 //! Several readers can share one log, each taking the requests of its own share of the
 //! clients ([`Share`]): either each reads the whole log and passes over the others' lines, or
-//! (common and combined logs) one thread reads it and deals each reader its lines ([`deal`],
-//! [`LogReader::fed`]).
+//! (common and combined logs) it is read once and each reader dealt its lines by the readers
+//! themselves ([`SharedDeal`], [`LogReader::fed`]).
 
 #![warn(missing_docs)]
 
@@ -30,7 +30,7 @@ pub mod template;
 pub mod time;
 
 pub use compression::decompressed;
-pub use deal::{deal, deal_file, Batch};
+pub use deal::{Batch, DealtShare, SharedDeal};
 pub use reader::{Entry, FormatSpec, LogReader, ReadStats};
 pub use request::{cookie_names, set_cookie_names, Request};
 pub use share::{share_of, Share};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::clf::{self, Shape};
 use crate::compression::decompressed;
-use crate::deal::Batch;
+use crate::deal::{Batch, DealtShare};
 use crate::request::Request;
 use crate::share::{first_word, line_kind, LineKind, Share};
 use crate::template::Template;
@@ -116,7 +116,7 @@ pub struct LogReader {
 
 /// Where a fed reader is in the batches dealt to it.
 struct Fed {
-    batches: std::sync::mpsc::Receiver<Batch>,
+    batches: DealtShare,
     batch: Option<Batch>,
     /// The next line of `batch`.
     next: usize,
@@ -143,7 +143,7 @@ impl LogReader {
     /// Reads a log from any byte stream, decompressing gzip and zstd.
     pub fn from_reader(
         name: String,
-        raw: Box<dyn Read>,
+        raw: Box<dyn Read + Send>,
         spec: FormatSpec,
     ) -> Result<LogReader, LogError> {
         let (input, compression) = decompressed(raw).map_err(|source| LogError::Io {
@@ -180,14 +180,10 @@ impl LogReader {
         })
     }
 
-    /// A reader of one share of a common or combined log whose lines [`crate::deal`] deals
-    /// it through `batches`: what it gives is what a reader of the log with that share set
-    /// gives ([`LogReader::set_share`]). `name` and `compression` are the log's.
-    pub fn fed(
-        name: String,
-        compression: &'static str,
-        batches: std::sync::mpsc::Receiver<Batch>,
-    ) -> LogReader {
+    /// A reader of one share of a common or combined log whose lines are dealt to it through
+    /// `batches` ([`crate::SharedDeal`]): what it gives is what a reader of the log with that
+    /// share set gives ([`LogReader::set_share`]). `name` and `compression` are the log's.
+    pub fn fed(name: String, compression: &'static str, batches: DealtShare) -> LogReader {
         LogReader {
             name,
             input: Box::new(std::io::empty()),
@@ -234,12 +230,12 @@ impl LogReader {
                     });
                 }
             }
-            match fed.batches.recv() {
-                Ok(b) => {
+            match fed.batches.next() {
+                Some(b) => {
                     fed.batch = Some(b);
                     fed.next = 0;
                 }
-                Err(_) => return Ok(None),
+                None => return Ok(None),
             }
         }
     }

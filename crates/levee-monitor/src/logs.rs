@@ -35,7 +35,7 @@ struct WholeLines {
     start: usize,
     /// Where the next read of the file starts, shared with the [`LogTail`] (the reader
     /// owns this), which compares it with the file's length.
-    position: std::rc::Rc<std::cell::Cell<u64>>,
+    position: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Read for WholeLines {
@@ -69,7 +69,8 @@ impl Read for WholeLines {
             if n == 0 {
                 return Ok(0); // nothing whole yet: the end, for now
             }
-            self.position.set(self.position.get() + n as u64);
+            self.position
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
             self.held.extend_from_slice(&chunk[..n]);
         }
     }
@@ -83,7 +84,7 @@ pub struct LogTail {
     /// The open file's identity (device, inode), to tell a new file under the name.
     identity: Option<(u64, u64)>,
     /// The open file's read position (shared with the reader's [`WholeLines`]).
-    position: std::rc::Rc<std::cell::Cell<u64>>,
+    position: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Times the file was found rotated or cut short.
     rotations: u64,
 }
@@ -120,7 +121,8 @@ impl LogTail {
         let Ok(meta) = std::fs::metadata(&self.path) else {
             return Ok(false);
         };
-        let rotated = identity_of(&meta) != self.identity || meta.len() < self.position.get();
+        let rotated = identity_of(&meta) != self.identity
+            || meta.len() < self.position.load(std::sync::atomic::Ordering::Relaxed);
         if rotated {
             let (reader, identity, position) = open_at(&self.path, &self.spec, false)?;
             (self.reader, self.identity, self.position) = (reader, identity, position);
@@ -133,7 +135,7 @@ impl LogTail {
 type Opened = (
     LogReader,
     Option<(u64, u64)>,
-    std::rc::Rc<std::cell::Cell<u64>>,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
 );
 
 fn open_at(path: &Path, spec: &FormatSpec, at_end: bool) -> io::Result<Opened> {
@@ -144,7 +146,7 @@ fn open_at(path: &Path, spec: &FormatSpec, at_end: bool) -> io::Result<Opened> {
     } else {
         0
     };
-    let shared = std::rc::Rc::new(std::cell::Cell::new(position));
+    let shared = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(position));
     let lines = WholeLines {
         file,
         held: Vec::new(),
