@@ -321,7 +321,7 @@ impl Analyzer {
         if p.requests == 0 && r.ip.is_none() {
             p.name = Some(r.client.clone().into_owned().into());
         }
-        let learned = p.add(r, hostile, || found.why(), &self.hasher);
+        let learned = p.add(r, hostile, || found.why(), &self.hasher, agent_hash);
         if learned.teaches() {
             self.site.learn(learned, r.path());
         }

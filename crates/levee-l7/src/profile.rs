@@ -181,15 +181,22 @@ pub fn path_kind(path: &str) -> (bool, bool) {
         Some(i) => &b[i + 1..],
         None => b,
     };
-    match memchr::memrchr(b'.', last) {
-        Some(i) => {
-            let ext = &last[i + 1..];
-            let is = |list: &[&str]| list.iter().any(|e| e.as_bytes().eq_ignore_ascii_case(ext));
-            (is(ASSET_EXTENSIONS), is(PAGE_EXTENSIONS))
-        }
+    let Some(dot) = memchr::memrchr(b'.', last) else {
         // `/`, `/products/12`: pages.
-        None => (false, true),
+        return (false, true);
+    };
+    let ext = &last[dot + 1..];
+    // Lower-cased on the stack and matched whole (a path's kind is asked on every request).
+    let mut lower = [0u8; 8];
+    if ext.len() > lower.len() {
+        return (false, false);
     }
+    lower[..ext.len()].copy_from_slice(ext);
+    lower.make_ascii_lowercase();
+    let ext = &lower[..ext.len()];
+    let asset = ASSET_EXTENSIONS.iter().any(|e| e.as_bytes() == ext);
+    let page = !asset && PAGE_EXTENSIONS.iter().any(|e| e.as_bytes() == ext);
+    (asset, page)
 }
 
 /// Whether a path is a search endpoint (`/search`, `/api/Search/...`): found by the first
@@ -203,8 +210,18 @@ pub fn is_search(path: &str) -> bool {
 }
 
 fn is_login(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    LOGIN_WORDS.iter().any(|w| lower.contains(w))
+    let b = path.as_bytes();
+    LOGIN_WORDS.iter().any(|w| contains_ignoring_case(b, w.as_bytes()))
+}
+
+/// Whether `hay` holds `word` (lower case, starting with a letter or `/`) in any case,
+/// without copying `hay`: its first byte's two cases are sought, then the rest compared.
+fn contains_ignoring_case(hay: &[u8], word: &[u8]) -> bool {
+    let first = word[0];
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay).any(|i| {
+        hay.get(i..i + word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    })
 }
 
 impl Profile {
@@ -216,6 +233,7 @@ impl Profile {
         hostile: u32,
         why: impl FnOnce() -> Option<String>,
         hasher: &foldhash::fast::FixedState,
+        agent_hash: Option<u64>,
     ) -> crate::footprint::Learned {
         let ts = r.ts.unwrap_or(0);
         if self.requests == 0 {
@@ -290,7 +308,8 @@ impl Profile {
         self.with_referer += u32::from(r.referer.is_some());
         match &r.user_agent {
             Some(ua) => {
-                self.agents.insert(hasher.hash_one(&**ua));
+                self.agents
+                    .insert(agent_hash.unwrap_or_else(|| hasher.hash_one(&**ua)));
                 if self.agent.is_none() {
                     self.agent = Some(keep(ua));
                 }
@@ -616,7 +635,7 @@ mod tests {
         // in 40 seconds, 150 and 450 per calendar minute.
         for i in 0..600i64 {
             r.ts = Some(base + 50_000_000_000 + i * 1_000_000_000 / 15);
-            p.add(&r, 0, || None, &h);
+            p.add(&r, 0, || None, &h, None);
         }
         assert!(p.peak_minute >= 500, "{}", p.peak_minute);
         assert!(p.peak_minute <= 600, "{}", p.peak_minute);
@@ -624,7 +643,7 @@ mod tests {
         let mut q = Profile::default();
         for i in 0..10i64 {
             r.ts = Some(base + i * 3_600_000_000_000);
-            q.add(&r, 0, || None, &h);
+            q.add(&r, 0, || None, &h, None);
         }
         assert_eq!(q.peak_minute, 1);
     }
