@@ -211,7 +211,9 @@ pub fn is_search(path: &str) -> bool {
 
 fn is_login(path: &str) -> bool {
     let b = path.as_bytes();
-    LOGIN_WORDS.iter().any(|w| contains_ignoring_case(b, w.as_bytes()))
+    LOGIN_WORDS
+        .iter()
+        .any(|w| contains_ignoring_case(b, w.as_bytes()))
 }
 
 /// Whether `hay` holds `word` (lower case, starting with a letter or `/`) in any case,
