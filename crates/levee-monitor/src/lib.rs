@@ -1153,7 +1153,7 @@ pub fn play(
     let mut since_between = 0u32;
     while let Some(item) = reader.next_item() {
         // Asked every 64 packets (a call through the trait per packet was 1 % of a run).
-        if since_between % 64 == 0 && control.stopped() {
+        if since_between.is_multiple_of(64) && control.stopped() {
             break;
         }
         since_between += 1;
