@@ -2,7 +2,7 @@
 //! nginx `log_format`, an Apache `LogFormat`): every line is a request or a malformed line
 //! with its number, never a panic, and the counts add up; read again in two shares of its
 //! clients (as `analyze --threads 2` reads it), each line is read by one share exactly; and
-//! in the combined format, the lines dealt to two readers by one ([`levee_logs::deal`]) are
+//! in the combined format, the lines dealt to two readers by themselves ([`levee_logs::SharedDeal`]) are
 //! what readers of the two shares read. Attackers write these lines.
 #![no_main]
 
@@ -96,15 +96,14 @@ fn entries(mut r: LogReader) -> (Vec<String>, ReadStats) {
     (got, r.stats())
 }
 
-/// The log dealt to two fed readers, and what each gave.
+/// The log dealt to two fed readers, each on a thread of its own (the readers deal it), and
+/// what each gave.
 fn dealt(log: &[u8]) -> Vec<(Vec<String>, ReadStats)> {
+    let ends = levee_logs::SharedDeal::of_reader(Box::new(std::io::Cursor::new(log.to_vec())), 2);
     std::thread::scope(|scope| {
-        let (senders, receivers): (Vec<_>, Vec<_>) =
-            (0..2).map(|_| std::sync::mpsc::sync_channel(2)).unzip();
-        scope.spawn(move || levee_logs::deal(std::io::Cursor::new(log), &senders));
-        let readers: Vec<_> = receivers
+        let readers: Vec<_> = ends
             .into_iter()
-            .map(|rx| scope.spawn(move || entries(LogReader::fed("fuzz.log".into(), "none", rx))))
+            .map(|end| scope.spawn(move || entries(LogReader::fed("fuzz.log".into(), "none", end))))
             .collect();
         readers.into_iter().map(|t| t.join().expect("reads")).collect()
     })

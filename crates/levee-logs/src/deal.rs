@@ -106,8 +106,12 @@ impl SharedDeal {
         SharedDeal::ends(Source::Unopened(path.to_path_buf()), shares)
     }
 
-    /// [`SharedDeal::open`] for a stream (already decompressed) read `block` bytes at a time.
-    #[cfg(test)]
+    /// [`SharedDeal::open`] for a stream, already decompressed.
+    pub fn of_reader(input: Box<dyn Read + Send>, shares: usize) -> Vec<DealtShare> {
+        SharedDeal::of_stream(input, shares, BLOCK)
+    }
+
+    /// [`SharedDeal::of_reader`], read `block` bytes at a time.
     fn of_stream(input: Box<dyn Read + Send>, shares: usize, block: usize) -> Vec<DealtShare> {
         SharedDeal::ends(Source::Open(Dealing::new(input, shares, block)), shares)
     }
