@@ -92,7 +92,8 @@ struct Queues {
     over: bool,
 }
 
-/// One share's end of a [`SharedDeal`]: its blocks, in order ([`DealtShare::next`]).
+/// One share's end of a [`SharedDeal`]: its blocks, in order, for the reader of the share
+/// ([`crate::LogReader::fed`]).
 pub struct DealtShare {
     deal: Arc<SharedDeal>,
     share: usize,
