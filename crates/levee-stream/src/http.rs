@@ -126,8 +126,9 @@ struct Framing {
     lost: bool,
     /// Hash each body ([`crate::digest`]).
     hash_bodies: bool,
-    /// The hashes of the body being read.
-    hash: Option<BodyHash>,
+    /// The hashes of the body being read (boxed: its hashers' states are some 850 bytes,
+    /// which every connection of a table of tens of thousands would otherwise hold).
+    hash: Option<Box<BodyHash>>,
     /// The hashes of bodies read whole, until taken.
     hashed: Vec<Vec<FileHashes>>,
 }
@@ -267,7 +268,7 @@ impl Framing {
                 .iter()
                 .find(|h| h.name.eq_ignore_ascii_case("content-encoding"))
                 .map(|h| text(h.value));
-            BodyHash::new(encoding.as_deref())
+            Box::new(BodyHash::new(encoding.as_deref()))
         });
     }
 

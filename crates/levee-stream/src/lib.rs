@@ -140,8 +140,13 @@ struct Connection {
 /// Turns packets into HTTP request records.
 pub struct HttpExtractor {
     config: StreamConfig,
-    /// (client, server) to connection.
-    connections: HashMap<(End, End), Connection, foldhash::fast::FixedState>,
+    /// (client, server) to connection. Boxed: a table of tens of thousands of connections
+    /// holds only pointers in the slots it keeps free (a connection is some 400 bytes).
+    connections: HashMap<(End, End), Box<Connection>, foldhash::fast::FixedState>,
+    /// The connections' keys in the order they were taken up, the oldest first (keys of
+    /// connections since closed among them, until they come to the front or are swept out):
+    /// where a full table looks for one to give way.
+    opened: VecDeque<(End, End)>,
     /// Client address to the (JA3 hash, JA4) of its last ClientHello.
     fingerprints: HashMap<IpAddr, (String, String), foldhash::fast::FixedState>,
     ready: Vec<Located>,
@@ -193,6 +198,7 @@ impl HttpExtractor {
         HttpExtractor {
             config,
             connections: HashMap::with_hasher(seed.clone()),
+            opened: VecDeque::new(),
             fingerprints: HashMap::with_hasher(seed.clone()),
             early: HashMap::with_hasher(seed),
             ready: Vec::new(),
@@ -268,7 +274,7 @@ impl HttpExtractor {
                 self.evict_oldest();
             }
             self.stats.connections += 1;
-            let mut c = Connection {
+            let mut c = Box::new(Connection {
                 client: src,
                 server: dst,
                 last_frame: frame,
@@ -279,12 +285,13 @@ impl HttpExtractor {
                 waiting: VecDeque::new(),
                 last_ts: ts,
                 fins: 0,
-            };
+            });
             if self.config.hash_bodies {
                 c.requests.hash_bodies();
                 c.responses.hash_bodies();
             }
             self.connections.insert((src, dst), c);
+            self.note_opened((src, dst));
         }
         let key = if down { (dst, src) } else { (src, dst) };
         let early = if !up && !down {
@@ -382,15 +389,31 @@ impl HttpExtractor {
         }
     }
 
+    /// Makes room in a full table: of the 16 connections taken up longest ago that are still
+    /// open, the one idle longest gives way. A scan of the table's first slots did this
+    /// before: under a flood of connections the slots a full table gives up come first, and
+    /// the scan grew to microseconds per new connection (3.9 µs on 400,000 of them).
     fn evict_oldest(&mut self) {
-        // A sample, not a scan of the whole table: the oldest of 16 connections gives way.
-        let victim = self
-            .connections
+        let mut sample: Vec<(End, End)> = Vec::with_capacity(16);
+        while sample.len() < 16 {
+            let Some(k) = self.opened.pop_front() else {
+                break;
+            };
+            if self.connections.contains_key(&k) {
+                sample.push(k);
+            }
+        }
+        let victim = sample
             .iter()
-            .take(16)
-            .min_by_key(|(_, c)| c.last_ts)
-            .map(|(k, _)| *k);
-        if let Some(k) = victim {
+            .enumerate()
+            .min_by_key(|(_, k)| self.connections[*k].last_ts)
+            .map(|(i, _)| i);
+        if let Some(i) = victim {
+            let k = sample.remove(i);
+            // The others keep their place at the front.
+            for other in sample.into_iter().rev() {
+                self.opened.push_front(other);
+            }
             let c = self.connections.remove(&k).expect("present");
             self.stats.evicted += 1;
             let at = c.last_ts;
@@ -398,9 +421,19 @@ impl HttpExtractor {
         }
     }
 
+    /// Notes a connection taken up; the keys of connections since closed are swept out of
+    /// [`HttpExtractor::opened`] once they are half of it, so it stays within twice the table.
+    fn note_opened(&mut self, key: (End, End)) {
+        self.opened.push_back(key);
+        if self.opened.len() > 2 * self.connections.len().max(1024) {
+            let connections = &self.connections;
+            self.opened.retain(|k| connections.contains_key(k));
+        }
+    }
+
     /// A connection ended at `at`: held bytes are delivered, waiting requests are given as
     /// they are, and an unfinished header block is reported with how long it was held.
-    fn close(&mut self, mut c: Connection, at: i64) {
+    fn close(&mut self, mut c: Box<Connection>, at: i64) {
         let (stats, ready) = (&mut self.stats, &mut self.ready);
         let mut chunks = Vec::new();
         c.down.close(&mut |ch| chunks.push(own(ch)));
