@@ -29,7 +29,7 @@ fn a_full_table_lets_go_of_idle_connections_and_keeps_a_busy_one() {
         max_connections: TABLE,
         ..Default::default()
     });
-    let mut add = |x: &mut HttpExtractor, ts: i64, f: Vec<u8>| {
+    let add = |x: &mut HttpExtractor, ts: i64, f: Vec<u8>| {
         levee_decode::with_decoded(1, &f, f.len() as u32, |p| x.add(ts, p));
     };
     let busy = [192, 0, 2, 1];
