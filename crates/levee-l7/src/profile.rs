@@ -202,11 +202,7 @@ pub fn path_kind(path: &str) -> (bool, bool) {
 /// Whether a path is a search endpoint (`/search`, `/api/Search/...`): found by the first
 /// letter's two cases, then a case-blind comparison, without copying the path.
 pub fn is_search(path: &str) -> bool {
-    let b = path.as_bytes();
-    memchr::memchr2_iter(b's', b'S', b).any(|i| {
-        b.get(i..i + 6)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"search"))
-    })
+    contains_ignoring_case(path.as_bytes(), b"search")
 }
 
 fn is_login(path: &str) -> bool {

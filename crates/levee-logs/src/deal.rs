@@ -142,8 +142,9 @@ impl SharedDeal {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The next block of `share`: waiting for it, or read and dealt here when none is
-    /// waiting and no other reader is dealing. `None` once the log is dealt whole.
+    /// The next block of `share`: read and dealt here first when fewer than [`DEAL_AHEAD`]
+    /// are waiting, no other reader is dealing and no share is backed up; else taken, or
+    /// waited for. `None` once the log is dealt whole.
     fn next(&self, share: usize) -> Option<Batch> {
         let mut q = self.queues();
         loop {
@@ -222,6 +223,12 @@ impl Drop for DealtShare {
     /// waiting are let go: the other readers must not wait for it to take them.
     fn drop(&mut self) {
         let mut q = self.deal.queues();
+        if std::thread::panicking() {
+            // Its reader panicked, maybe while dealing: the others end rather than wait for
+            // a block that will not come (the panic is then raised where they are joined).
+            q.over = true;
+            q.dealing = false;
+        }
         q.gone[self.share] = true;
         q.waiting[self.share].clear();
         self.deal.changed.notify_all();
