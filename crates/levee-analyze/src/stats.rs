@@ -760,12 +760,6 @@ impl ClassStats {
         }
     }
 
-    /// Distinct sources of the evidence-carrying packets. Exact up to the HyperLogLog's error
-    /// when every packet was profiled; from a sample, the sources seen are scaled up as far as
-    /// the sample says sources are new with (nearly) every packet (a spoofed flood: every
-    /// source unseen by the sample is another one), and not at all where the sample's sources
-    /// repeat (a botnet's few hundred sources are all in the sample). Never above the class's
-    /// distinct sources, which are counted on every packet.
     /// Evidence-carrying packets in their busiest second. From a sample each counts for the
     /// packets it stands for, so the count is capped by the class's busiest second, counted
     /// on every packet.
@@ -773,7 +767,12 @@ impl ClassStats {
         self.second_peak.peak().min(self.packets_second.peak())
     }
 
-    /// Distinct sources of the evidence-carrying packets (estimated; scaled up from a sample).
+    /// Distinct sources of the evidence-carrying packets. Exact up to the HyperLogLog's error
+    /// when every packet was profiled; from a sample, the sources seen are scaled up as far as
+    /// the sample says sources are new with (nearly) every packet (a spoofed flood: every
+    /// source unseen by the sample is another one), and not at all where the sample's sources
+    /// repeat (a botnet's few hundred sources are all in the sample). Never above the class's
+    /// distinct sources, which are counted on every packet.
     pub fn evidence_sources(&self) -> u64 {
         let seen = self.profile_sources.estimate();
         // A flow record of many packets is not a sample of them: its source is one.

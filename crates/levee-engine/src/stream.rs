@@ -347,9 +347,19 @@ impl Stream {
     /// The input ended, for a caller that wants no analysis of it (a monitor): the last
     /// window is closed, detection runs, and every attack still going ends; the events are
     /// queued. Packets fed after this start new windows and attacks.
+    ///
+    /// No answer can come any more to the packets still waiting in the delay line: they are
+    /// judged for good first, so the last decision counts them. Otherwise an attack the
+    /// stream had settled on ends with its figures a delay behind (a flood from 10 million
+    /// sources told as 9 million, its last second left out).
     pub fn end_all(&mut self) {
-        if self.window.end_ns != i64::MIN {
+        self.analyzer.judge_waited(i64::MAX);
+        if self.window.end_ns > self.decided {
             self.close();
+        } else if self.config.events && self.known.iter().any(|k| !k.ended) {
+            // The last window was decided already (a live link gone quiet): decided again
+            // with what was just judged.
+            self.detect_at(self.decided);
         }
         if self.config.events {
             let at = self.now.max(self.decided);

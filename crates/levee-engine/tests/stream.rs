@@ -643,3 +643,45 @@ fn a_stream_tells_the_signature_that_spares_needed_traffic() {
         "{syn}"
     );
 }
+
+/// When the input ends, the packets still waiting in the delay line are judged and counted
+/// before every attack ends: a flood the stream had settled on (and so decided on without its
+/// last second) ends with all its sources, not those of all but its last second.
+#[test]
+fn an_attack_ending_with_the_input_counts_its_last_second() {
+    let t0 = 1_768_478_400 * 1_000_000_000;
+    // The flood's SYNs (to 10.10.10.10, over Ethernet) alone, at a steady 50,000 a second to
+    // the end of the input, each from an address of its own as in a spoofed flood (which the
+    // profile's sample is scaled up for: the sources of a flood whose sources repeat are
+    // bounded by those counted on every packet instead).
+    let mut flood = frames(&segment("syn-flood", t0, 200_000, 11));
+    flood.retain(|(_, _, data, _)| {
+        data.len() >= 54 && data[23] == 6 && data[47] == 0x02 && data[30..34] == [10; 4]
+    });
+    for (i, (ts, _, data, _)) in flood.iter_mut().enumerate() {
+        *ts = t0 + i as i64 * 20_000;
+        let src = (i as u32).wrapping_mul(0x9e37_79b1).rotate_left(13) ^ 0x5bd1_e995;
+        data[26..30].copy_from_slice(&src.to_be_bytes());
+    }
+    let seconds = (flood.last().unwrap().0 - t0) as f64 / 1e9;
+    assert!(seconds >= 3.0, "long enough to be settled on: {seconds} s");
+    let mut stream = monitor_stream();
+    for (ts, linktype, data, orig_len) in &flood {
+        stream.feed(*ts, *linktype, data, *orig_len);
+    }
+    stream.end_all();
+    let ended: Vec<_> = stream
+        .drain_events()
+        .filter_map(|e| match e {
+            Event::AttackEnded(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:#?}");
+    assert_eq!(ended[0].vector, "syn-flood");
+    let (told, sent) = (ended[0].sources as f64, flood.len() as f64);
+    assert!(
+        (told - sent).abs() <= sent * 0.05,
+        "{told} sources told, {sent} sent over {seconds:.1} s"
+    );
+}
