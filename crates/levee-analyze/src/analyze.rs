@@ -313,6 +313,14 @@ pub struct Analyzer {
     /// last one was asked (see [`Analyzer::with_delay_judged`]); each packet is marked
     /// against them as it enters the line.
     settled: Vec<(Class, TargetSpec)>,
+    /// With thinned profiles and a rate for settled attacks (see
+    /// [`Analyzer::thin_settled_profiles`]): the draws of the packets to each of `settled`,
+    /// in its order.
+    settled_draws: Vec<Thinning>,
+    /// That rate.
+    settled_max_pps: Option<u64>,
+    /// The sparsest rate of the settled draws let go (their attacks ended).
+    settled_sparsest: u64,
     /// The delay line's most slots (see [`DELAY`]).
     delay_len: usize,
     delay_head: usize,
@@ -480,6 +488,9 @@ impl Analyzer {
             payloads: Vec::new(),
             waiting: Vec::new(),
             settled: Vec::new(),
+            settled_draws: Vec::new(),
+            settled_max_pps: None,
+            settled_sparsest: 1,
             delay_len: DELAY,
             delay_head: 0,
             delay_count: 0,
@@ -779,13 +790,9 @@ impl Analyzer {
         self.start = self.start.min(ts_nanos);
         self.end = self.end.max(ts_nanos);
         let class = self.classifier.classify(p);
-        let weight = match (weight, self.thinning.as_mut()) {
-            (Some(w), _) => w,
-            (None, Some(thinning)) => thinning[class.index()]
-                .offer(ts_nanos)
-                .min(u64::from(u32::MAX)) as u32,
-            (None, None) => 1,
-        };
+        // Thinned: drawn once the packet's addresses are known (below).
+        let thinned = weight.is_none() && self.thinning.is_some();
+        let mut weight = weight.unwrap_or(1);
         let idx = self.bucket_index(ts_nanos);
         if idx >= self.total_series.len() {
             self.total_series.resize(idx + 1, Bucket::default());
@@ -802,6 +809,9 @@ impl Analyzer {
         let src = addr_bits(ip.src);
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
+        if thinned {
+            weight = self.thinned_weight(class, ts_nanos, src, dst);
+        }
         let (hs, hd) = (mix_u128(src), mix_u128(dst));
         let own = flow_slot(hs, hd, sport, dport, ip.proto);
         let (flow, error) = if class == Class::Icmp {
@@ -1391,6 +1401,26 @@ impl Analyzer {
         if same {
             return;
         }
+        if let Some(max_pps) = self.settled_max_pps {
+            // An attack still settled keeps its draw (its second's count and rate).
+            let mut before: Vec<_> = self
+                .settled
+                .drain(..)
+                .zip(self.settled_draws.drain(..))
+                .collect();
+            self.settled_draws = settled
+                .iter()
+                .map(
+                    |&(c, t)| match before.iter().position(|((c2, t2), _)| *c2 == c && t2 == t) {
+                        Some(i) => before.swap_remove(i).1,
+                        None => Thinning::new(max_pps),
+                    },
+                )
+                .collect();
+            for (_, gone) in before {
+                self.settled_sparsest = self.settled_sparsest.max(gone.sparsest_one_in());
+            }
+        }
         self.settled = settled.iter().map(|&(c, t)| (c, t.clone())).collect();
         self.unsettled_waiting.fill(0);
         for i in 0..self.delay_count {
@@ -1600,6 +1630,37 @@ impl Analyzer {
         }
     }
 
+    /// With thinned profiles ([`Analyzer::thin_profiles`]): the packets to an attack a caller
+    /// follows and has settled (see [`Analyzer::with_delay_judged`]) are profiled at most
+    /// `max_pps` a second, apart from the rest of their class, which keeps the class's rate.
+    ///
+    /// A settled attack's profile already holds seconds of it, and goes on gathering: at 1,024
+    /// a second, ten seconds of a flood tell a share to within 0.5 %. Profiling it at the
+    /// class's rate spent most of a monitor's time under a sustained flood (a packet profiled
+    /// costs about twice one counted). And the rest of its class (another target hit at the
+    /// same time) is no longer thinned by the flood's rate: it has the class's rate to itself.
+    pub fn thin_settled_profiles(&mut self, max_pps: u64) {
+        if self.thinning.is_some() {
+            self.settled_max_pps = Some(max_pps);
+        }
+    }
+
+    /// The weight a packet of `class` from `src` to `dst` at `ts` is profiled with (0: not
+    /// profiled), drawn by its settled attack's thinning or its class's.
+    #[inline]
+    fn thinned_weight(&mut self, class: Class, ts: i64, src: u128, dst: u128) -> u32 {
+        let Some(thinning) = self.thinning.as_mut() else {
+            return 1;
+        };
+        let draw = self
+            .settled
+            .iter()
+            .zip(self.settled_draws.iter_mut())
+            .find(|((c, t), _)| *c == class && t.matches(src, dst))
+            .map_or(&mut thinning[class.index()], |(_, d)| d);
+        draw.offer(ts).min(u64::from(u32::MAX)) as u32
+    }
+
     /// Profiles, oldest first, the packets the delay-line age limit lets go.
     fn release_aged(&mut self) {
         self.release_waited_by(self.end);
@@ -1705,9 +1766,11 @@ impl Analyzer {
         let thinned = self.thinning.as_ref().map_or(1, |classes| {
             classes
                 .iter()
+                .chain(&self.settled_draws)
                 .map(Thinning::sparsest_one_in)
                 .max()
                 .unwrap_or(1)
+                .max(self.settled_sparsest)
         });
         self.sample
             .as_ref()

@@ -6,7 +6,12 @@
 //! question: every flood packet "answered", every SYN "completed". Such a filter ages instead
 //! ([`BlockedBloom::age_by_generations`]): each block holds two generations of its keys, half
 //! its bits each, and once the current one is full the older is forgotten. A lookup still costs
-//! one cache miss.
+//! one cache miss. An ageing filter is also sized to the traffic: it starts small (a link's
+//! few thousand flows a second fit in the CPU's cache instead of a random line of megabytes
+//! per packet) and doubles while a generation fills before it has lasted long enough, up to
+//! the size it was made with; it halves again once generations take far longer to fill.
+//! Doubling copies every block into both blocks its keys may now hash to, and halving ORs the
+//! two together, so neither forgets a key.
 
 use crate::pages::{block_word, set_block_word, Pages};
 
@@ -40,7 +45,20 @@ struct Generations {
     /// for at least that long after it was last put in.
     started: i64,
     at_least_ns: i64,
+    /// The fewest blocks the filter shrinks to (what it started with) and the most it may
+    /// grow to (the size it was made with).
+    least_blocks: u64,
+    most_blocks: u64,
 }
+
+/// The size an ageing filter starts at (when made larger): 256 KiB, whose generations hold
+/// about 84,000 keys (a link's 40,000 new flows a second for two seconds), in the CPU's
+/// second-level cache.
+const AGEING_FIRST_LOG2_BYTES: u32 = 18;
+
+/// A generation that took this many times the least it must last to fill halves the filter:
+/// it then fills at least twice as fast, still no faster than it must last.
+const SHRINK_AFTER_LEASTS: i64 = 4;
 
 /// Share of a generation's bits its keys may reach before it is full: with three bits a key,
 /// a question about a key never put in is then answered yes about once in a hundred.
@@ -62,22 +80,81 @@ impl BlockedBloom {
     /// Makes the filter age (see the module's overview): from now on a key is known for at
     /// least `at_least_ns` after it was last put in (as [`BlockedBloom::age`] is told the
     /// time), and forgotten once two generations have filled since. Asked of an empty filter.
+    ///
+    /// The filter then starts at 256 KiB (when larger) and is sized to the traffic, up to the
+    /// size it was made with (see the module's overview).
     pub fn age_by_generations(&mut self, at_least_ns: i64) {
         debug_assert!(self.is_empty(), "a filter starts ageing empty");
-        let generation_bits = (self.block_mask + 1) * BLOCK_BITS / 2;
+        let most_blocks = self.block_mask + 1;
+        let first_blocks = most_blocks.min((1 << AGEING_FIRST_LOG2_BYTES) / 64);
+        if first_blocks < most_blocks {
+            self.words = Pages::new((first_blocks * 64) as usize);
+            self.block_mask = first_blocks - 1;
+        }
         self.generations = Some(Generations {
             current: 0,
             inserted: 0,
             older_inserted: 0,
-            full_at: (generation_bits as f64 * GENERATION_FULL) as u64,
+            full_at: Self::generation_full_at(first_blocks),
             started: i64::MIN,
             at_least_ns,
+            least_blocks: first_blocks,
+            most_blocks,
         });
+    }
+
+    /// Keys at which a generation of a filter of `blocks` blocks is full.
+    fn generation_full_at(blocks: u64) -> u64 {
+        let generation_bits = blocks * BLOCK_BITS / 2;
+        (generation_bits as f64 * GENERATION_FULL) as u64
+    }
+
+    /// Blocks of the filter.
+    fn blocks(&self) -> u64 {
+        self.block_mask + 1
+    }
+
+    /// Doubles an ageing filter: block `i` of the larger is block `i mod n` of this one, so
+    /// every key is still found in the block its hash now picks. Its generations' fill is
+    /// halved, so they hold twice the keys.
+    fn double(&mut self) {
+        let bytes = self.words.bytes().len();
+        let mut words = Pages::new(2 * bytes);
+        let to = words.bytes_mut();
+        to[..bytes].copy_from_slice(self.words.bytes());
+        to[bytes..].copy_from_slice(self.words.bytes());
+        self.words = words;
+        self.block_mask = 2 * self.block_mask + 1;
+        let blocks = self.blocks();
+        if let Some(g) = self.generations.as_mut() {
+            g.full_at = Self::generation_full_at(blocks);
+        }
+    }
+
+    /// Halves an ageing filter: block `i` of the smaller is the OR of blocks `i` and
+    /// `i + n/2` of this one, the two its keys hashed to.
+    fn halve(&mut self) {
+        let half = self.words.bytes().len() / 2;
+        let mut words = Pages::new(half);
+        let (low, high) = self.words.bytes().split_at(half);
+        for ((to, a), b) in words.bytes_mut().iter_mut().zip(low).zip(high) {
+            *to = a | b;
+        }
+        self.words = words;
+        self.block_mask /= 2;
+        let blocks = self.blocks();
+        if let Some(g) = self.generations.as_mut() {
+            g.full_at = Self::generation_full_at(blocks);
+        }
     }
 
     /// Tells an ageing filter the time: once its current generation is full and has lasted
     /// long enough, the older generation is forgotten (its half of every block cleared) and
     /// starts again as the current one. Nothing for a filter that does not age.
+    ///
+    /// A generation full before it has lasted long enough doubles the filter (up to the size
+    /// it was made with); one that took [`SHRINK_AFTER_LEASTS`] times as long halves it once
+    /// the older is forgotten.
     pub fn age(&mut self, now: i64) {
         let Some(g) = self.generations.as_mut() else {
             return;
@@ -85,7 +162,14 @@ impl BlockedBloom {
         if g.started == i64::MIN {
             g.started = now;
         }
-        if g.inserted < g.full_at || now.saturating_sub(g.started) < g.at_least_ns {
+        if g.inserted < g.full_at {
+            return;
+        }
+        let lasted = now.saturating_sub(g.started);
+        if lasted < g.at_least_ns {
+            if self.block_mask + 1 < g.most_blocks {
+                self.double();
+            }
             return;
         }
         let older = 4 - g.current;
@@ -99,6 +183,10 @@ impl BlockedBloom {
         g.older_inserted = g.inserted;
         g.inserted = 0;
         g.started = now;
+        let slow = lasted / SHRINK_AFTER_LEASTS >= g.at_least_ns;
+        if slow && self.block_mask + 1 > g.least_blocks {
+            self.halve();
+        }
     }
 
     /// The current generation's first word and the older one's, when the filter ages.
@@ -499,6 +587,51 @@ mod tests {
         assert!(
             plain_wrong > 9_000,
             "the plain filter is full: {plain_wrong}"
+        );
+    }
+
+    /// An ageing filter doubles while a flood fills its generations too fast, halves once
+    /// the traffic is calm again, and through both never forgets a key it must still know.
+    #[test]
+    fn an_ageing_filter_is_sized_to_the_traffic_and_keeps_what_it_must() {
+        const S: i64 = 1_000_000_000;
+        let mut f = BlockedBloom::new(23);
+        f.age_by_generations(2 * S);
+        assert_eq!(f.blocks(), 4096, "starts at 256 KiB");
+        let key = |second: i64, i: u64| fmix64((second as u64) << 32 | i);
+        let mut wrong = 0u64;
+        let mut questions = 0u64;
+        let mut run = |f: &mut BlockedBloom, from: i64, to: i64, per_second: u64| {
+            for second in from..to {
+                for i in 0..per_second {
+                    if i % 1_000 == 0 {
+                        f.age(second * S + (i * S as u64 / per_second) as i64);
+                    }
+                    wrong += u64::from(f.insert(key(second, i)));
+                    questions += 1;
+                }
+                // Everything put in over the last two seconds is known.
+                for back in [1, 2] {
+                    let past = second + 1 - back;
+                    if past >= from {
+                        for i in (0..per_second).step_by(97) {
+                            assert!(f.contains(key(past, i)), "second {second}");
+                        }
+                    }
+                }
+            }
+        };
+        // A flood of 300,000 new flows a second: a generation must hold 600,000 keys, in
+        // 29,297 blocks or more.
+        run(&mut f, 0, 20, 300_000);
+        assert_eq!(f.blocks(), 32_768, "grown to 2 MiB, short of its 8 MiB");
+        // Calm: 20,000 a second. Generations now fill slowly and the filter halves, down to
+        // where one takes between two and eight seconds to fill (256 KiB: 4.2 s).
+        run(&mut f, 20, 200, 20_000);
+        assert_eq!(f.blocks(), 4096, "back to 256 KiB");
+        assert!(
+            wrong < questions * 3 / 100,
+            "{wrong} false answers in {questions}"
         );
     }
 

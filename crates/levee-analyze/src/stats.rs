@@ -781,7 +781,13 @@ impl ClassStats {
             return seen;
         }
         let weight = self.profiled as f64 / self.profiled_samples as f64;
-        let new_per_packet = (seen as f64 / self.profiled_samples as f64).min(1.0);
+        // A sample whose every source was new (a spoofed flood's) is counted short by the
+        // sketch's own error as often as long. Within 2.5 standard errors of one new source
+        // a packet it is taken as one, so the estimate errs by the sketch's error once:
+        // scaling by the short share as well counted it twice (a flood of 4.5 million
+        // sources told as 4.36 million).
+        let full = self.profiled_samples as f64 * (1.0 - 2.5 * DistinctCount::STANDARD_ERROR);
+        let new_per_packet = (seen as f64 / full).min(1.0);
         let scaled = seen as f64 * (1.0 + (weight - 1.0) * new_per_packet);
         (scaled as u64).min(self.distinct_sources.estimate().max(seen))
     }

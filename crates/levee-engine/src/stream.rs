@@ -68,6 +68,10 @@ pub struct StreamConfig {
     /// flow filters age rather than fill (see `Analyzer::age_filters`).
     /// `None`: the sample of [`StreamConfig::analysis`] (or [`DEFAULT_SAMPLE_BUDGET`]).
     pub profile_at_most_pps: Option<u64>,
+    /// With `profile_at_most_pps`: the packets to an attack the stream follows, once it is
+    /// settled (see `Stream::settled`), are profiled at most this many a second, apart from
+    /// the rest of their class (see `Analyzer::thin_settled_profiles`). `None`: as their class.
+    pub profile_settled_at_most_pps: Option<u64>,
 }
 
 impl StreamConfig {
@@ -80,6 +84,7 @@ impl StreamConfig {
             quiet_ns: 30_000_000_000,
             judge_within_ns: None,
             profile_at_most_pps: None,
+            profile_settled_at_most_pps: None,
         }
     }
 }
@@ -230,6 +235,9 @@ impl Stream {
         }
         if let Some(max_pps) = config.profile_at_most_pps {
             analyzer.thin_profiles(max_pps);
+            if let Some(settled) = config.profile_settled_at_most_pps {
+                analyzer.thin_settled_profiles(settled);
+            }
             // A stream that never finishes keeps one-second rates for ever, and filters that
             // never fill: what it learnt of a flow is known for twice as long as a packet
             // waits for its answer.
@@ -327,6 +335,12 @@ impl Stream {
     pub fn retune(&mut self, analysis: &levee_analyze::AnalyzeConfig, quiet_ns: i64) {
         self.analyzer.retune(analysis);
         self.config.quiet_ns = quiet_ns;
+    }
+
+    /// One packet in how many was profiled, at the sparsest so far (thinned profiles: the
+    /// sparsest rate any class or settled attack was drawn at).
+    pub fn profiled_one_in(&self) -> u64 {
+        self.analyzer.sample_one_in()
     }
 
     /// Packets fed so far.

@@ -430,15 +430,35 @@ fn with_port(mut frames: Vec<Frame>, from: u16, to: u16) -> Vec<Frame> {
     frames
 }
 
+/// `frames` with IPv4 destination `from` changed to `to` (and sources `to` back to `from`,
+/// the answers), over Ethernet.
+fn with_host(mut frames: Vec<Frame>, from: [u8; 4], to: [u8; 4]) -> Vec<Frame> {
+    for (_, _, data, _) in &mut frames {
+        if data.len() >= 34 && data[12..14] == [8, 0] {
+            if data[30..34] == from {
+                data[30..34].copy_from_slice(&to);
+            }
+            if data[26..30] == from {
+                data[26..30].copy_from_slice(&to);
+            }
+        }
+    }
+    frames
+}
+
 /// A stream as a monitor runs one: decisions every quarter second, a packet judged within a
 /// second, profiles thinned, and so (never finished) ageing filters and profiles forgotten.
 fn monitor_stream() -> Stream {
-    Stream::new(StreamConfig {
+    Stream::new(monitor_stream_config())
+}
+
+fn monitor_stream_config() -> StreamConfig {
+    StreamConfig {
         window_ns: 250_000_000,
         judge_within_ns: Some(1_000_000_000),
         profile_at_most_pps: Some(1 << 12),
         ..StreamConfig::new(AnalyzeConfig::default())
-    })
+    }
 }
 
 /// A stream that never ends (a monitor's) describes each attack by its own packets: a SYN
@@ -683,5 +703,76 @@ fn an_attack_ending_with_the_input_counts_its_last_second() {
     assert!(
         (told - sent).abs() <= sent * 0.05,
         "{told} sources told, {sent} sent over {seconds:.1} s"
+    );
+}
+
+/// A monitor's stream profiles a settled flood at its own, lower rate (see
+/// `StreamConfig::profile_settled_at_most_pps`): the flood keeps the signature and, within a
+/// few percent, the count of spoofed sources that a stream profiling it at its class's rate
+/// tells, when a second SYN flood on another host and port joins it (profiled, unsettled, at
+/// the class's rate).
+#[test]
+fn a_settled_flood_profiled_sparser_keeps_its_figures() {
+    const S: i64 = 1_000_000_000;
+    let t0 = 1_768_478_400 * S;
+    let big = frames(&segment("syn-flood", t0, 400_000, 11));
+    let small = with_host(
+        with_port(
+            frames(&segment("syn-flood", t0 + 8 * S, 30_000, 12)),
+            80,
+            443,
+        ),
+        [10, 10, 10, 10],
+        [10, 10, 10, 20],
+    );
+    let mut traffic: Vec<&Frame> = big.iter().chain(&small).collect();
+    traffic.sort_by_key(|f| f.0);
+    let run = |settled: Option<u64>| {
+        let mut stream = Stream::new(StreamConfig {
+            profile_settled_at_most_pps: settled,
+            ..monitor_stream_config()
+        });
+        let mut told = Vec::new();
+        for (ts, linktype, data, orig_len) in &traffic {
+            stream.feed(*ts, *linktype, data, *orig_len);
+            for e in stream.drain_events() {
+                if let Event::AttackStarted(a) | Event::AttackUpdated(a) = e {
+                    told.push(a);
+                }
+            }
+        }
+        assert!(told.iter().all(|a| a.id == 1), "one attack: {told:#?}");
+        (
+            told.pop().expect("the flood is told"),
+            stream.profiled_one_in(),
+        )
+    };
+    let (whole, whole_one_in) = run(None);
+    let (sparser, sparser_one_in) = run(Some(1 << 10));
+    // Drawn sparser once settled (a quarter of the rate: two to four times as sparse, as the
+    // draws round their rates to powers of two).
+    assert!(
+        sparser_one_in >= 2 * whole_one_in,
+        "one in {sparser_one_in} against one in {whole_one_in}"
+    );
+    assert_eq!(sparser.vector, "syn-flood");
+    assert_eq!(sparser.signature, whole.signature, "{sparser:#?}");
+    let signature = sparser.signature.clone().unwrap_or_default();
+    assert!(
+        signature.contains("10.10.10.20") && signature.contains("443"),
+        "the second flood is in it: {signature}"
+    );
+    let off = sparser.sources.abs_diff(whole.sources) as f64 / whole.sources as f64;
+    assert!(
+        off < 0.05,
+        "sources {} against {}",
+        sparser.sources,
+        whole.sources
+    );
+    // Told when last updated (as the second flood joined): a spoofed count, in the hundred
+    // thousands.
+    assert!(
+        sparser.spoofed_likely && sparser.sources > 100_000,
+        "{sparser:#?}"
     );
 }

@@ -431,6 +431,11 @@ clone_reusing!(DistinctCount {
 const HLL_P: u32 = 14;
 const HLL_M: usize = 1 << HLL_P;
 
+impl DistinctCount {
+    /// The estimate's relative standard error: 1.04 / sqrt(registers).
+    pub const STANDARD_ERROR: f64 = 1.04 / 128.0;
+}
+
 impl Default for DistinctCount {
     fn default() -> Self {
         DistinctCount {
