@@ -325,6 +325,12 @@ impl Stream {
         self.events.pop_front()
     }
 
+    /// Whether an event is queued (a caller fed per packet asks before taking them).
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// Every event queued so far, oldest first.
     pub fn drain_events(&mut self) -> impl Iterator<Item = Event> + '_ {
         self.events.drain(..)

@@ -168,6 +168,12 @@ impl Baselines {
         self.second = i64::MIN;
     }
 
+    /// Whether an event is queued.
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event, oldest first.
     pub fn next_event(&mut self) -> Option<RiseEvent> {
         self.events.pop_front()

@@ -360,8 +360,14 @@ impl<'w> Monitor<'w> {
                 self.learn(ts_nanos, dst, proto, 1);
             }
         }
-        self.keep_evidence(ts_nanos, linktype, data, orig_len);
-        self.handle_events()
+        if self.evidence.is_some() {
+            self.keep_evidence(ts_nanos, linktype, data, orig_len);
+        }
+        // Events come with a decision, a few times a second: most packets bring none.
+        if self.stream.has_events() || self.baselines.as_ref().is_some_and(|b| b.has_events()) {
+            self.handle_events()?;
+        }
+        Ok(())
     }
 
     /// Feeds one packet a flow record stands for (`--collect`: see [`collect`]), counted,
