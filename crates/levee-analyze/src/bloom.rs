@@ -153,7 +153,7 @@ impl BlockedBloom {
     /// starts again as the current one. Nothing for a filter that does not age.
     ///
     /// A generation full before it has lasted long enough doubles the filter (up to the size
-    /// it was made with); one that took [`SHRINK_AFTER_LEASTS`] times as long halves it once
+    /// it was made with); one that took four times as long halves it once
     /// the older is forgotten.
     pub fn age(&mut self, now: i64) {
         let Some(g) = self.generations.as_mut() else {
