@@ -718,6 +718,7 @@ impl Analyzer {
 
     /// Decodes and counts one frame; profiles it and keeps it for the second pass if it is
     /// sampled. Without a sample budget, the same as [`Analyzer::add`].
+    #[inline]
     pub fn add_frame(&mut self, ts_nanos: i64, linktype: u32, data: &[u8], orig_len: u32) {
         let Some(sample) = self.sample.as_mut() else {
             // Every packet profiled, or a share of its class's (see `thin_profiles`).
@@ -729,11 +730,11 @@ impl Analyzer {
         let (weight, key) = sample.offer();
         let weight32 = weight.min(u64::from(u32::MAX)) as u32;
         let class = levee_decode::with_decoded(linktype, data, orig_len, |p| {
-            self.add_weighted(ts_nanos, p, Some(weight32))
+            self.add_weighted(ts_nanos, p, Some(weight32)).index()
         });
         if weight > 0 {
             if let Some(sample) = self.sample.as_mut() {
-                sample.keep(key, ts_nanos, linktype, data, orig_len, class.index() as u8);
+                sample.keep(key, ts_nanos, linktype, data, orig_len, class as u8);
             }
         }
     }
@@ -790,6 +791,8 @@ impl Analyzer {
         self.start = self.start.min(ts_nanos);
         self.end = self.end.max(ts_nanos);
         let class = self.classifier.classify(p);
+        // The class's index, worked out once: a packet asks for it several times.
+        let ci = class.index();
         // Thinned: drawn once the packet's addresses are known (below).
         let thinned = weight.is_none() && self.thinning.is_some();
         let mut weight = weight.unwrap_or(1);
@@ -801,7 +804,7 @@ impl Analyzer {
         self.total_series[idx].bytes += wire;
 
         let Some(ip) = p.ip.as_ref() else {
-            let c = self.class_mut(class);
+            let c = self.class_at(class, ci);
             c.packets += n;
             c.bytes += wire;
             return class;
@@ -810,7 +813,7 @@ impl Analyzer {
         let dst = addr_bits(ip.dst);
         let (sport, dport) = p.ports().unwrap_or((0, 0));
         if thinned {
-            weight = self.thinned_weight(class, ts_nanos, src, dst);
+            weight = self.thinned_weight(class, ci, ts_nanos, src, dst);
         }
         let (hs, hd) = (mix_u128(src), mix_u128(dst));
         let own = flow_slot(hs, hd, sport, dport, ip.proto);
@@ -825,7 +828,7 @@ impl Analyzer {
         if class == Class::Ack {
             self.completed.prefetch(flow.directed());
         }
-        let c = self.class_mut(class);
+        let c = self.class_at(class, ci);
         c.packets += n;
         c.bytes += wire;
         c.packets_second.note(ts_nanos, n);
@@ -892,7 +895,7 @@ impl Analyzer {
                 window,
                 sport,
                 dport,
-                class: class.index() as u8,
+                class: ci as u8,
                 ttl: ip.ttl,
                 proto: ip.proto,
                 tcp_flags,
@@ -914,7 +917,7 @@ impl Analyzer {
             flow,
             src: [src as u64, (src >> 64) as u64],
             hs,
-            class: class.index() as u8,
+            class: ci as u8,
             sampled: weight > 0,
             error,
         });
@@ -1579,18 +1582,34 @@ impl Analyzer {
     /// The most probes (of either kind) a source can hold in [`Analyzer::scan_tables`]: a
     /// bound, not merging the generations, so that a stream with no source near a scan's
     /// threshold (a spoofed flood's, each probing once) is judged without merging them.
+    ///
+    /// With two generations, each source's counts in both are added: the sum of each
+    /// generation's heaviest stood at a sampled monitor's threshold exactly (a spoofed
+    /// source admitted at twice its weight in each), and the merge it let through was a
+    /// tenth of every decision's cost.
     pub(crate) fn most_probes_by_a_source(&self) -> u64 {
-        let most = |t: &ScanTables| {
-            t.port_probes
-                .heaviest_bound()
-                .max(t.host_probes.heaviest_bound())
-        };
         let older = self
             .scan_generations
             .as_ref()
-            .and_then(|g| g.older.as_ref())
-            .map_or(0, most);
-        older + most(&self.scan)
+            .and_then(|g| g.older.as_ref());
+        let Some(older) = older else {
+            return self
+                .scan
+                .port_probes
+                .heaviest_bound()
+                .max(self.scan.host_probes.heaviest_bound());
+        };
+        // A key held by one table only is within that table's heaviest bound; a key held
+        // by both is found walking either.
+        let both = |a: &TopK<u128>, b: &TopK<u128>| {
+            let in_a = a
+                .held()
+                .map(|(k, h)| a.bound_of(k, h) + b.bound_of(k, h))
+                .max();
+            in_a.unwrap_or(0).max(b.heaviest_bound())
+        };
+        both(&older.port_probes, &self.scan.port_probes)
+            .max(both(&older.host_probes, &self.scan.host_probes))
     }
 
     /// For a caller that never ends (a monitor), once an attack of `class` is over: forgets
@@ -1648,7 +1667,7 @@ impl Analyzer {
     /// The weight a packet of `class` from `src` to `dst` at `ts` is profiled with (0: not
     /// profiled), drawn by its settled attack's thinning or its class's.
     #[inline]
-    fn thinned_weight(&mut self, class: Class, ts: i64, src: u128, dst: u128) -> u32 {
+    fn thinned_weight(&mut self, class: Class, ci: usize, ts: i64, src: u128, dst: u128) -> u32 {
         let Some(thinning) = self.thinning.as_mut() else {
             return 1;
         };
@@ -1657,7 +1676,7 @@ impl Analyzer {
             .iter()
             .zip(self.settled_draws.iter_mut())
             .find(|((c, t), _)| *c == class && t.matches(src, dst))
-            .map_or(&mut thinning[class.index()], |(_, d)| d);
+            .map_or(&mut thinning[ci], |(_, d)| d);
         draw.offer(ts).min(u64::from(u32::MAX)) as u32
     }
 
@@ -1747,8 +1766,14 @@ impl Analyzer {
     // Inlined: every packet asks for its class's statistics, which exist but for the first.
     #[inline]
     fn class_mut(&mut self, class: Class) -> &mut ClassStats {
+        self.class_at(class, class.index())
+    }
+
+    /// [`Analyzer::class_mut`] of a class whose index `ci` the caller has.
+    #[inline(always)]
+    fn class_at(&mut self, class: Class, ci: usize) -> &mut ClassStats {
         let flows = self.config.from_flows;
-        self.classes[class.index()].get_or_insert_with(|| new_class_stats(class, flows))
+        self.classes[ci].get_or_insert_with(|| new_class_stats(class, flows))
     }
 
     /// The first pass's classifier: what it learnt of fragments that came out of order.

@@ -384,6 +384,27 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
         }
     }
 
+    /// A count `key` (of well-mixed `hash`) does not reach, now or once the latest additions
+    /// are in the table: [`TopK::heaviest_bound`] for one key, 0 for a key not held.
+    pub fn bound_of(&self, key: &K, hash: u64) -> u64 {
+        let in_table = self
+            .counts
+            .find(hash, |e| e.2 == hash && e.0 == *key)
+            .map_or(0, |e| e.1);
+        match &self.run {
+            // Its first sighting may be counted twice once it enters the table.
+            Some((k, h, weight, _)) if *h == hash && k == key => in_table + 2 * weight,
+            _ => in_table,
+        }
+    }
+
+    /// The keys held (in the table, and the run of additions not yet in it), with their
+    /// hashes: those [`TopK::bound_of`] may tell more than 0 of.
+    pub fn held(&self) -> impl Iterator<Item = (&K, u64)> {
+        let run = self.run.iter().map(|(k, h, _, _)| (k, *h));
+        self.counts.iter().map(|e| (&e.0, e.2)).chain(run)
+    }
+
     /// Merges another table into this one (for parallel runs).
     pub fn merge(&mut self, other: &TopK<K>) {
         self.flush();
@@ -743,7 +764,7 @@ mod tests {
     }
 
     #[test]
-    fn no_key_counts_past_the_heaviest_bound_merged_or_not() {
+    fn no_key_counts_past_its_bounds_merged_or_not() {
         // Tables past their first overflow (the admission filter counts a first sighting
         // twice), each left with a run pending, merged both ways.
         let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -770,6 +791,24 @@ mod tests {
             ba.merge(&a);
             assert!(heaviest(&ab) <= bound, "round {round}");
             assert!(heaviest(&ba) <= bound, "round {round}");
+            // Key by key: what a merge tells of a key is within the two tables' bounds of
+            // it, and a key the merge holds is held by one of them.
+            let pair = |k: &u64| {
+                let h = a.hasher.hash_one(k);
+                a.bound_of(k, h) + b.bound_of(k, h)
+            };
+            for merged in [&ab, &ba] {
+                for (k, n) in merged.top(usize::MAX) {
+                    assert!(n <= pair(&k), "round {round}: key {k} told {n}");
+                    let h = a.hasher.hash_one(k);
+                    assert!(a
+                        .held()
+                        .chain(b.held())
+                        .any(|(held, hh)| *held == k && hh == h));
+                }
+            }
+            let tight = a.held().chain(b.held()).map(|(k, _)| pair(k)).max();
+            assert!(tight.unwrap_or(0) <= bound, "round {round}");
         }
     }
 
