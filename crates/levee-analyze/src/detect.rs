@@ -718,22 +718,10 @@ fn class_findings(
     findings: &mut Vec<Finding>,
     dismissed: &mut Vec<Dismissal>,
 ) {
-    let cfg = an.config();
     // Volume first: below it nothing is an attack, and nothing needs explaining.
-    let whole_rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
-    let mut whole_peak = whole_rates.iter().cloned().fold(0.0, f64::max);
-    if an.bucket_ns > SECOND_NS {
-        // Buckets wider than a second average a short attack down; its busiest second of
-        // evidence (part of the class's packets) is a floor.
-        whole_peak = whole_peak.max(c.busiest_evidence_second() as f64);
-    }
-    let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
-    // A capture sampled before it was saved stands for `wire` times its packets.
-    let wire = cfg.wire_one_in.max(1);
+    let (whole_peak, below_volume) = volume(an, c, false);
     // Below the volume of an attack, only overwhelming evidence makes one (see
     // `overwhelming`), and a class without it needs no explaining.
-    let below_volume =
-        class_total * wire < cfg.min_packets || whole_peak * (wire as f64) < cfg.min_pps;
     if below_volume && LowRateFamily::of(class).is_none() {
         return;
     }
@@ -772,6 +760,31 @@ fn class_findings(
         findings.push(finding(&view, &w, judged));
         taken.push(w);
     }
+}
+
+/// A class's peak rate over the whole capture, and whether it stays below the volume of an
+/// attack (its packets or its peak under the thresholds). `at_most`: the highest the peak can
+/// be whatever the packets not yet profiled carry, from the packets counted on arrival only.
+fn volume(an: &Analyzer, c: &ClassStats, at_most: bool) -> (f64, bool) {
+    let cfg = an.config();
+    let whole_rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
+    let mut whole_peak = whole_rates.iter().cloned().fold(0.0, f64::max);
+    if an.bucket_ns > SECOND_NS {
+        // Buckets wider than a second average a short attack down; its busiest second of
+        // evidence (part of the class's packets) is a floor, which the busiest second of
+        // all its packets bounds.
+        let busiest = if at_most {
+            c.packets_second.peak()
+        } else {
+            c.busiest_evidence_second()
+        };
+        whole_peak = whole_peak.max(busiest as f64);
+    }
+    let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
+    // A capture sampled before it was saved stands for `wire` times its packets.
+    let wire = cfg.wire_one_in.max(1);
+    let below = class_total * wire < cfg.min_packets || whole_peak * (wire as f64) < cfg.min_pps;
+    (whole_peak, below)
 }
 
 /// A window judged an attack: why, and what it is.
@@ -1058,7 +1071,24 @@ pub fn findings_so_far(
     an: &mut Analyzer,
     settled: &[(Class, &TargetSpec)],
 ) -> (Vec<Finding>, Vec<Dismissal>) {
-    an.with_delay_judged(settled, detect)
+    an.with_delay_judged(settled, unmoved_by_waiting, detect)
+}
+
+/// Whether [`detect`] finds the same in a stream whatever the packets of `class` still
+/// waiting for answers carry once profiled: a class that is no attack below the volume of
+/// one (DNS queries, whose water torture is judged by names counted on arrival; what cannot
+/// be decoded) and stays below it on its packets counted on arrival, while no source comes
+/// near a scan (a scan's class is told from every class's profiled sources). Detection then
+/// reads nothing of the class's profile.
+fn unmoved_by_waiting(an: &Analyzer, class: Class) -> bool {
+    if LowRateFamily::of(class).is_some() {
+        return false;
+    }
+    let Some(c) = an.class(class) else {
+        return true;
+    };
+    let below_volume = class == Class::Undecoded || volume(an, c, true).1;
+    below_volume && !scan_possible(an)
 }
 
 /// The ports of a profile that each hold at least `share` of its `total` packets, busiest
@@ -1254,15 +1284,25 @@ fn spoofing(class: Class, c: &ClassStats, claimed: u64) -> Spoofing {
 
 /// Sources probing many new ports (port scan) or addresses (host scan) with few completed
 /// handshakes.
+/// The least probes a scanner shows: from a sample of one packet in n, a probe seen counts for
+/// n, so a scanner must show at least four, or one spoofed SYN admitted to the top list would
+/// pass for a scan.
+fn min_scan_probes(an: &Analyzer) -> u64 {
+    an.config().min_scan_probes.max(4 * an.sample_one_in())
+}
+
+/// Whether any source may hold a scan's probes (a bound: see
+/// [`Analyzer::most_probes_by_a_source`]).
+fn scan_possible(an: &Analyzer) -> bool {
+    an.most_probes_by_a_source() >= min_scan_probes(an)
+}
+
 fn scans(an: &Analyzer) -> Vec<Finding> {
-    let cfg = an.config();
     let mut out = Vec::new();
-    // From a sample of one packet in n, a probe seen counts for n: a scanner must show at
-    // least four, or one spoofed SYN admitted to the top list would pass for a scan.
-    let min_probes = cfg.min_scan_probes.max(4 * an.sample_one_in());
-    if an.most_probes_by_a_source() < min_probes {
+    if !scan_possible(an) {
         return out;
     }
+    let min_probes = min_scan_probes(an);
     let tables = an.scan_tables();
     let completions = |src: u128| {
         tables
@@ -1399,5 +1439,64 @@ pub(crate) fn sizes(c: &ClassStats) -> crate::report::SizeSummary {
         max: bin_high(hi),
         median,
         top,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AnalyzeConfig;
+    use levee_capture::{CaptureReader, Item};
+
+    /// A monitor's decisions leave out the waiting packets of a class `unmoved_by_waiting`
+    /// names (DNS queries below an attack's volume, beside a SYN flood): at every quarter
+    /// second, what detection finds is exactly what it finds with every waiting packet
+    /// judged, and the DNS queries were left out at most decisions.
+    #[test]
+    fn leaving_out_classes_unmoved_by_their_waiting_packets_changes_no_finding() {
+        const S: i64 = 1_000_000_000;
+        let cfg = levee_synth::SynthConfig {
+            scenario: levee_synth::Scenario::parse("syn-flood").unwrap(),
+            packets: 60_000,
+            benign_pps: 2_000.0,
+            start_ns: 1_768_478_400 * S,
+            ..Default::default()
+        };
+        let mut pcap = Vec::new();
+        levee_synth::generate(&cfg, &mut pcap, std::io::sink()).unwrap();
+        let mut reader = CaptureReader::from_bytes("syn-flood", pcap).unwrap();
+        let mut an = Analyzer::new(AnalyzeConfig::default());
+        an.limit_delay(S);
+        an.thin_profiles(1 << 12);
+        let (mut decisions, mut dns_left_out, mut found) = (0, 0, 0);
+        let mut next = i64::MIN;
+        while let Some(Item::Frame(f)) = reader.next_item() {
+            if f.ts_nanos >= next && next != i64::MIN {
+                decisions += 1;
+                if an.class(Class::DnsQuery).is_some() && unmoved_by_waiting(&an, Class::DnsQuery) {
+                    dns_left_out += 1;
+                }
+                let left_out = an.with_delay_judged(&[], unmoved_by_waiting, detect);
+                let all = an.with_delay_judged(&[], |_, _| false, detect);
+                assert_eq!(
+                    format!("{left_out:?}"),
+                    format!("{all:?}"),
+                    "decision {decisions}"
+                );
+                found += usize::from(left_out.0.iter().any(|f| f.vector == "syn-flood"));
+            }
+            if f.ts_nanos >= next {
+                next = (f.ts_nanos / (S / 4) + 1) * (S / 4);
+            }
+            an.add_frame(f.ts_nanos, f.linktype, f.data, f.orig_len);
+        }
+        assert!(decisions >= 8, "{decisions} decisions");
+        assert!(
+            2 * dns_left_out >= decisions,
+            "{dns_left_out} of {decisions}"
+        );
+        assert!(found > 0, "the flood is found");
+        // A class with a low-rate family is never left out.
+        assert!(!unmoved_by_waiting(&an, Class::Syn));
     }
 }
