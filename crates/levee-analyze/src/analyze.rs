@@ -1617,10 +1617,7 @@ impl Analyzer {
         // A key held by one table only is within that table's heaviest bound; a key held
         // by both is found walking either.
         let both = |a: &TopK<u128>, b: &TopK<u128>| {
-            let in_a = a
-                .held()
-                .map(|(k, h)| a.bound_of(k, h) + b.bound_of(k, h))
-                .max();
+            let in_a = a.held().map(|(k, h, bound)| bound + b.bound_of(k, h)).max();
             in_a.unwrap_or(0).max(b.heaviest_bound())
         };
         both(&older.port_probes, &self.scan.port_probes)

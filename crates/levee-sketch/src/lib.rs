@@ -408,11 +408,21 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
         }
     }
 
-    /// The keys held (in the table, and the run of additions not yet in it), with their
-    /// hashes: those [`TopK::bound_of`] may tell more than 0 of.
-    pub fn held(&self) -> impl Iterator<Item = (&K, u64)> {
-        let run = self.run.iter().map(|(k, h, _, _)| (k, *h));
-        self.counts.iter().map(|e| (&e.0, e.2)).chain(run)
+    /// The keys held (in the table, and the run of additions not yet in it), each with its
+    /// hash and [`TopK::bound_of`] it, without looking it up.
+    pub fn held(&self) -> impl Iterator<Item = (&K, u64, u64)> {
+        let run = self.run.as_ref();
+        let in_table = self.counts.iter().map(move |e| {
+            let pending = match run {
+                Some((k, h, weight, _)) if *h == e.2 && *k == e.0 => 2 * weight,
+                _ => 0,
+            };
+            (&e.0, e.2, e.1 + pending)
+        });
+        let run_alone = run
+            .filter(|(k, h, _, _)| self.counts.find(*h, |e| e.2 == *h && e.0 == *k).is_none())
+            .map(|(k, h, weight, _)| (k, *h, 2 * weight));
+        in_table.chain(run_alone)
     }
 
     /// Merges another table into this one (for parallel runs).
@@ -814,10 +824,15 @@ mod tests {
                     assert!(a
                         .held()
                         .chain(b.held())
-                        .any(|(held, hh)| *held == k && hh == h));
+                        .any(|(held, hh, _)| *held == k && hh == h));
                 }
             }
-            let tight = a.held().chain(b.held()).map(|(k, _)| pair(k)).max();
+            for t in [&a, &b] {
+                for (k, h, bound) in t.held() {
+                    assert_eq!(bound, t.bound_of(k, h), "round {round}: key {k}");
+                }
+            }
+            let tight = a.held().chain(b.held()).map(|(k, _, _)| pair(k)).max();
             assert!(tight.unwrap_or(0) <= bound, "round {round}");
         }
     }
