@@ -548,6 +548,8 @@ impl Analyzer {
     /// Adds another thread's first-pass statistics to this one's (the flow filters stay each
     /// thread's own: each saw its own flows, and judges them in the second pass).
     pub fn merge_stats(&mut self, o: &Analyzer) {
+        // Its sources are counted as its batches are worked on (see `flush_batch`).
+        debug_assert!(o.batch.is_empty(), "merged before its pass finished");
         self.classifier.merge_late(&o.classifier);
         self.packets += o.packets;
         self.bytes += o.bytes;
@@ -837,7 +839,9 @@ impl Analyzer {
         let b = c.bucket(idx);
         b.packets += n;
         b.bytes += wire;
-        c.distinct_sources.add_hash(hs);
+        // Counted when the batch is worked on (`flush_batch`), its register loaded by then:
+        // the registers of a flood's class are out of the first-level cache by each packet.
+        c.distinct_sources.prefetch_hash(hs);
         if hd != c.last_destination_hash {
             c.distinct_destinations.add_hash(hd);
             c.last_destination_hash = hd;
@@ -970,6 +974,9 @@ impl Analyzer {
         let sampled_payloads = std::mem::take(&mut self.sampled_payloads);
         let mut sampled_entries = sampled_batch.iter().zip(&sampled_payloads);
         for a in &batch {
+            if let Some(c) = self.classes[usize::from(a.class)].as_deref_mut() {
+                c.distinct_sources.add_hash(a.hs);
+            }
             if !a.sampled {
                 self.arrive(a, None, true);
                 continue;

@@ -495,6 +495,13 @@ impl DistinctCount {
         self.add_hash(self.hasher.hash_one(item));
     }
 
+    /// Starts loading the register [`DistinctCount::add_hash`] of `h` will read, for a caller
+    /// that adds it a little later (see [`prefetch`]).
+    #[inline(always)]
+    pub fn prefetch_hash(&self, h: u64) {
+        prefetch(&self.registers[(h >> (64 - HLL_P)) as usize]);
+    }
+
     /// Adds an item by its 64-bit hash, which must be well mixed in its high bits.
     #[inline]
     pub fn add_hash(&mut self, h: u64) {
