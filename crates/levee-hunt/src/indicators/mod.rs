@@ -544,7 +544,9 @@ pub fn url_key(url: &str) -> Option<String> {
     {
         return None;
     }
-    let rest = rest.split('#').next().unwrap_or("");
+    // Spaces before a fragment are not the target's: a value trimmed again must give the
+    // same key.
+    let rest = rest.split('#').next().unwrap_or("").trim_end();
     let (authority, target) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -591,6 +593,34 @@ mod tests {
         );
         assert_eq!(refang("evil(.)example"), "evil.example");
         assert_eq!(refang(" plain.example "), "plain.example");
+    }
+
+    /// Found by fuzzing: a URL whose fragment follows a space kept the space in its target,
+    /// which normalising the key again (trimmed) lost, so the key did not match itself.
+    #[test]
+    fn a_url_key_is_its_own_normal_form() {
+        let stix = r#"{"type":"bundle","objects":[{"type":"indicator","id":"indicator--1","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","pattern":"[ipv4-addr:valuz = '198.51.100.1'] OR [url:value IN ('http://e.example/a., #hxxp://b[.]example')]"}]}"#;
+        let file = read_text("fuzz.txt", stix).expect("a STIX bundle");
+        assert!(!file.indicators.is_empty());
+        for i in &file.indicators {
+            let again = match i.kind {
+                Kind::Url => normalise(i.kind, &format!("http://{}", i.value)),
+                _ => normalise(i.kind, &i.value),
+            };
+            assert_eq!(again.as_deref(), Ok(i.value.as_str()), "{i:?}");
+        }
+        for url in [
+            "http://e.example/a \t#frag",
+            "http://e.example/a b",
+            "http://e.example #x",
+        ] {
+            let key = url_key(url).expect("a URL");
+            assert_eq!(
+                normalise(Kind::Url, &format!("http://{key}")),
+                Ok(key.clone()),
+                "{url}"
+            );
+        }
     }
 
     #[test]
