@@ -232,24 +232,34 @@ fn http_clients_of_a_capture_are_judged_by_what_their_packets_show() {
         "{good_called_malicious} of {good_total} good clients called malicious"
     );
     // The scrapers are caught by their stack, not their rate: the header order of a script
-    // under Chrome's user agent, one copied cookie.
-    let scraper = judged.values().find(|c| c["vector"] == "bad-bot").unwrap();
-    let why = scraper["reasons"].to_string();
-    assert!(
-        why.contains("claims to be a browser but sends the headers of a script"),
-        "{why}"
-    );
-    assert!(
-        why.contains("different addresses: a copied session"),
-        "{why}"
-    );
-    // Product pages and their photos, never the shop's script nor its beacon.
-    assert!(why.contains("runs no JavaScript"), "{why}");
-    assert_eq!(scraper["footprint"]["runs_scripts"], false, "{scraper}");
-    assert!(
-        scraper["peak_per_minute"].as_u64().unwrap() < 60,
-        "{scraper}"
-    );
+    // under Chrome's user agent, one copied cookie. Every one of them (taking one from the
+    // map picked a different scraper each run, and one of the 25 reaches a request a second).
+    let scrapers: Vec<&Value> = judged
+        .values()
+        .copied()
+        .filter(|c| c["vector"] == "bad-bot")
+        .collect();
+    assert!(scrapers.len() > 10, "{} scrapers", scrapers.len());
+    let mut peaks = Vec::new();
+    for scraper in &scrapers {
+        let why = scraper["reasons"].to_string();
+        assert!(
+            why.contains("claims to be a browser but sends the headers of a script"),
+            "{why}"
+        );
+        assert!(
+            why.contains("different addresses: a copied session"),
+            "{why}"
+        );
+        // Product pages and their photos, never the shop's script nor its beacon.
+        assert!(why.contains("runs no JavaScript"), "{why}");
+        assert_eq!(scraper["footprint"]["runs_scripts"], false, "{scraper}");
+        peaks.push(scraper["peak_per_minute"].as_u64().unwrap());
+    }
+    // At most a request a second, most well under it: no rate limit stops them.
+    peaks.sort_unstable();
+    assert!(*peaks.last().unwrap() <= 60, "{peaks:?}");
+    assert!(peaks[peaks.len() / 2] < 60, "{peaks:?}");
     // Each client's TLS hello (to port 443) is joined to its cleartext requests: the attack
     // tools' JA4 is a group of its own, all malicious, the browsers' all good.
     let ja4 = a["groups"]["ja4"].as_array().unwrap();
