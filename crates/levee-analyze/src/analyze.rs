@@ -1608,7 +1608,7 @@ impl Analyzer {
     /// With two generations, each source's counts in both are added: the sum of each
     /// generation's heaviest stood at a sampled monitor's threshold exactly (a spoofed
     /// source admitted at twice its weight in each), and the merge it let through was a
-    /// tenth of every decision's cost.
+    /// sixth of every decision's cost.
     pub(crate) fn most_probes_by_a_source(&self) -> u64 {
         let older = self
             .scan_generations

@@ -1282,8 +1282,6 @@ fn spoofing(class: Class, c: &ClassStats, claimed: u64) -> Spoofing {
     }
 }
 
-/// Sources probing many new ports (port scan) or addresses (host scan) with few completed
-/// handshakes.
 /// The least probes a scanner shows: from a sample of one packet in n, a probe seen counts for
 /// n, so a scanner must show at least four, or one spoofed SYN admitted to the top list would
 /// pass for a scan.
@@ -1297,6 +1295,8 @@ fn scan_possible(an: &Analyzer) -> bool {
     an.most_probes_by_a_source() >= min_scan_probes(an)
 }
 
+/// Sources probing many new ports (port scan) or addresses (host scan) with few completed
+/// handshakes.
 fn scans(an: &Analyzer) -> Vec<Finding> {
     let mut out = Vec::new();
     if !scan_possible(an) {

@@ -915,12 +915,8 @@ fn first_past<'a>(
     let mut acc = 0u64;
     for chunk in chunks {
         if chunk.iter().fold(0, |any, &c| any | c) == 0 {
-            // Skip the chunk's bins in the walk too.
-            if chunk.len() > 1 {
-                bins.nth(chunk.len() - 1);
-            } else {
-                bins.next();
-            }
+            // Skip the chunk's bins in the walk too (a chunk is never empty).
+            bins.nth(chunk.len() - 1);
             continue;
         }
         for _ in 0..chunk.len() {
