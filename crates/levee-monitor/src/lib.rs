@@ -1171,34 +1171,39 @@ pub fn play(
     let mut since_between = 0u32;
     let mut outcome = Ok(());
     // The reader's own loop: handing each frame back as an `Option` cost a third of the
-    // reading's instructions.
-    reader.for_each_item(|item| {
-        // Asked every 64 packets (a call through the trait per packet was 1 % of a run).
-        if since_between.is_multiple_of(64) && control.stopped() {
-            return ControlFlow::Break(());
-        }
-        since_between += 1;
-        if since_between == BETWEEN_EVERY {
-            since_between = 0;
-            control.between(monitor);
-        }
-        match item {
-            Item::Frame(f) => {
-                if let Some(pacing) = &mut pacing {
-                    if let Err(e) = pacing.wait_for(f.ts_nanos, monitor, control)? {
+    // reading's instructions. The closure is inlined into it: the reader calls it from two
+    // places, and as a call of its own (the frame handed over in memory) it was 34
+    // instructions a packet, 3 % of the 5-million-packet bench.
+    reader.for_each_item(
+        #[inline(always)]
+        |item| {
+            // Asked every 64 packets (a call through the trait per packet was 1 % of a run).
+            if since_between.is_multiple_of(64) && control.stopped() {
+                return ControlFlow::Break(());
+            }
+            since_between += 1;
+            if since_between == BETWEEN_EVERY {
+                since_between = 0;
+                control.between(monitor);
+            }
+            match item {
+                Item::Frame(f) => {
+                    if let Some(pacing) = &mut pacing {
+                        if let Err(e) = pacing.wait_for(f.ts_nanos, monitor, control)? {
+                            outcome = Err(e);
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    if let Err(e) = monitor.feed(f.ts_nanos, f.linktype, f.data, f.orig_len) {
                         outcome = Err(e);
                         return ControlFlow::Break(());
                     }
                 }
-                if let Err(e) = monitor.feed(f.ts_nanos, f.linktype, f.data, f.orig_len) {
-                    outcome = Err(e);
-                    return ControlFlow::Break(());
-                }
+                Item::Damaged(e) => monitor.damaged(&e.to_string()),
             }
-            Item::Damaged(e) => monitor.damaged(&e.to_string()),
-        }
-        ControlFlow::Continue(())
-    });
+            ControlFlow::Continue(())
+        },
+    );
     outcome
 }
 
