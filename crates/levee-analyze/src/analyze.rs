@@ -359,6 +359,10 @@ pub struct Analyzer {
     held_on_trial: Vec<usize>,
     /// The slots of `judged_on_trial`'s packets (kept for their memory).
     judged_slots: Vec<usize>,
+    /// Signature candidates built at earlier detections, by what they were built from (a
+    /// stream's going attacks ask for the same at every decision). Locked only by detection,
+    /// which reads the analyzer shared.
+    pub(crate) candidate_memo: std::sync::Mutex<crate::signature::CandidateMemo>,
     /// The slots of the delay line's packets, per class, oldest first: a provisional
     /// judgement walks only the classes it judges (packets leave the line oldest first, so
     /// each leaves from the front of its class's).
@@ -501,6 +505,7 @@ impl Analyzer {
             judged_on_trial: Vec::new(),
             held_on_trial: Vec::new(),
             judged_slots: Vec::new(),
+            candidate_memo: Default::default(),
             waiting_slots: vec![VecDeque::new(); Class::COUNT],
             unsettled_waiting: vec![0; Class::COUNT],
             scan_generations: None,

@@ -1019,6 +1019,7 @@ fn finding(v: &ClassView<'_>, w: &Window, judged: Judged) -> Finding {
         &targets,
         judged.zone.as_deref(),
         shared.as_ref().or(defining.as_ref()),
+        &v.an.candidate_memo,
     );
     let mut judged = judged;
     if let Some(f) = shared {

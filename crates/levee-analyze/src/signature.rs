@@ -254,8 +254,8 @@ const ETHERNET_MIN_PAYLOAD: u32 = 46;
 /// The shortest IP header (IPv4 without options).
 const MIN_IP_HEADER: u32 = 20;
 
-/// Optional conditions, each holding for at least 99 % of the class.
-fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static str, Expr)> {
+/// Optional conditions, each holding for at least `share` of the class, as written.
+fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     let port_field = if class.is_tcp() {
         Some("tcp")
@@ -275,13 +275,13 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
         if let Some(ports) = concentrated_ports(&c.src_ports, share, 4) {
             out.push((
                 "srcport",
-                p(&int_set(&format!("{proto}.srcport"), &ports, false)),
+                int_set(&format!("{proto}.srcport"), &ports, false),
             ));
         }
         if let Some(ports) = concentrated_ports(&c.dst_ports, share, 8) {
             out.push((
                 "dstport",
-                p(&int_set(&format!("{proto}.dstport"), &ports, false)),
+                int_set(&format!("{proto}.dstport"), &ports, false),
             ));
         }
     }
@@ -296,11 +296,11 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
         if hi - lo < 1000 {
             out.push((
                 "ip.len",
-                p(&if lo == hi {
+                if lo == hi {
                     format!("ip.len == {lo}")
                 } else {
                     format!("ip.len in {{{lo}..{hi}}}")
-                }),
+                },
             ));
         }
     }
@@ -308,11 +308,11 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
         if hi - lo <= 40 {
             out.push((
                 "ip.ttl",
-                p(&if lo == hi {
+                if lo == hi {
                     format!("ip.ttl == {lo}")
                 } else {
                     format!("ip.ttl in {{{lo}..{hi}}}")
-                }),
+                },
             ));
         }
     }
@@ -326,14 +326,14 @@ fn field_conditions(class: Class, c: &ClassStats, share: f64) -> Vec<(&'static s
             values.push(w as usize);
             if acc as f64 >= share * total as f64 {
                 values.sort_unstable();
-                out.push(("tcp.window", p(&int_set("tcp.window", &values, false))));
+                out.push(("tcp.window", int_set("tcp.window", &values, false)));
                 break;
             }
         }
     }
     if let Some((id, n)) = c.ip_ids.top(1).pop() {
         if n as f64 >= share * c.ip_ids.total().max(1) as f64 {
-            out.push(("ip.id", p(&format!("ip.id == {id}"))));
+            out.push(("ip.id", format!("ip.id == {id}")));
         }
     }
     out.truncate(5);
@@ -522,17 +522,100 @@ pub(crate) fn shared_bytes(
     None
 }
 
-/// Candidate signatures, most specific first.
+/// What an attack's signature candidates are built from, read off its class's profile: the
+/// conditions as written, before any is parsed or combined. A monitor asks for a going
+/// attack's candidates at every decision, and they are nearly always made of the same parts;
+/// building them again (each condition parsed, every combination made and compared) was
+/// most of a decision's signature work.
+#[derive(Debug, Clone, PartialEq)]
+struct CandidateParts {
+    class: Class,
+    targets: TargetSpec,
+    zone: Option<String>,
+    /// The condition every packet of the class meets.
+    base: String,
+    /// Fields held by [`FIELD_SHARE`] of the class: (field, condition).
+    chosen: Vec<(&'static str, String)>,
+    /// Further fields held by [`LOOSE_SHARE`] only.
+    looser: Vec<String>,
+    /// Whether later fragments need a branch of their own.
+    fragments: bool,
+    /// The payload fingerprint, the class's own or one shared by the attack's payloads.
+    fingerprint: Option<Fingerprint>,
+}
+
+/// The candidates built most recently, by their parts: a decision finds its going attacks'
+/// candidates here instead of building them again. Bounded; the least recently built go.
+#[derive(Debug, Default)]
+pub(crate) struct CandidateMemo {
+    built: std::collections::VecDeque<(CandidateParts, Vec<Expr>)>,
+}
+
+/// Most sets of candidates [`CandidateMemo`] keeps: more than the attacks a monitor follows
+/// at once, times the few ways each's parts alternate between (a field hovering at 99 %).
+const MEMO_ENTRIES: usize = 64;
+
+impl CandidateMemo {
+    /// The candidates of `parts`, built once.
+    fn candidates(&mut self, parts: CandidateParts) -> Vec<Expr> {
+        if let Some(at) = self.built.iter().position(|(p, _)| *p == parts) {
+            // Kept at the front, so the going attacks' are found first.
+            let hit = self.built.remove(at).expect("found above");
+            let out = hit.1.clone();
+            self.built.push_front(hit);
+            return out;
+        }
+        let out = build_candidates(&parts);
+        if self.built.len() == MEMO_ENTRIES {
+            self.built.pop_back();
+        }
+        self.built.push_front((parts, out.clone()));
+        out
+    }
+}
+
+/// Candidate signatures, most specific first. `memo` keeps those built before, by what they
+/// were built from (see [`CandidateMemo`]).
 pub(crate) fn candidates(
     class: Class,
     c: &ClassStats,
     targets: &TargetSpec,
     zone: Option<&str>,
     shared: Option<&Fingerprint>,
+    memo: &std::sync::Mutex<CandidateMemo>,
 ) -> Vec<Expr> {
-    let target = target_expr(targets);
-    let mut base = p(&class_expr(class, c));
-    if let Some(z) = zone {
+    let chosen = field_conditions(class, c, FIELD_SHARE);
+    // Fields concentrated at 95 % but not at 99 %: tried on top of the others, for attacks
+    // whose only distinctive field has a few stray values (the measured coverage decides).
+    let looser = field_conditions(class, c, LOOSE_SHARE)
+        .into_iter()
+        .filter(|(name, _)| !chosen.iter().any(|(n, _)| n == name))
+        .map(|(_, e)| e)
+        .collect();
+    let parts = CandidateParts {
+        class,
+        targets: targets.clone(),
+        zone: zone.map(str::to_string),
+        base: class_expr(class, c),
+        chosen,
+        looser,
+        // Later fragments carry no transport header: a reflection that fragments needs its
+        // own branch for them.
+        fragments: class != Class::Fragment && c.later_fragments as f64 >= 0.01 * c.profiled as f64,
+        fingerprint: payload_fingerprint(c).or_else(|| shared.cloned()),
+    };
+    // A cache only: a poisoned lock (a panic elsewhere while it was held) still holds whole
+    // entries, each pushed complete.
+    memo.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .candidates(parts)
+}
+
+/// The candidates `parts` make (see [`candidates`]).
+fn build_candidates(parts: &CandidateParts) -> Vec<Expr> {
+    let target = target_expr(&parts.targets);
+    let mut base = p(&parts.base);
+    if let Some(z) = &parts.zone {
         // Names ending in the zone. The zone comes from the traffic: escaped twice, for the
         // regex and for the string literal, so no name can break the expression.
         let regex = format!("(^|\\.){}$", levee_rules::escape_regex(z));
@@ -543,24 +626,13 @@ pub(crate) fn candidates(
             base = Expr::and(vec![base, e]);
         }
     }
-    let chosen = field_conditions(class, c, FIELD_SHARE);
-    // Fields concentrated at 95 % but not at 99 %: tried on top of the others, for attacks
-    // whose only distinctive field has a few stray values (the measured coverage decides).
-    let looser: Vec<Expr> = field_conditions(class, c, LOOSE_SHARE)
-        .into_iter()
-        .filter(|(name, _)| !chosen.iter().any(|(n, _)| n == name))
-        .map(|(_, e)| e)
-        .collect();
-    let optional: Vec<Expr> = chosen.into_iter().map(|(_, e)| e).collect();
-    // Later fragments carry no transport header: a reflection that fragments needs its own
-    // branch for them.
-    let fragments =
-        class != Class::Fragment && c.later_fragments as f64 >= 0.01 * c.profiled as f64;
+    let looser: Vec<Expr> = parts.looser.iter().map(|e| p(e)).collect();
+    let optional: Vec<Expr> = parts.chosen.iter().map(|(_, e)| p(e)).collect();
     let build = |opts: &[Expr]| {
         let mut core = vec![base.clone()];
         core.extend(opts.iter().cloned());
         let core = Expr::and(core);
-        let body = if fragments {
+        let body = if parts.fragments {
             Expr::or(vec![core, p("ip.frag_offset > 0")])
         } else {
             core
@@ -604,9 +676,9 @@ pub(crate) fn candidates(
     }
     // Payload fingerprints last: chosen only where the headers alone also stop other traffic
     // (the measure prefers the earliest of equally clean candidates), the shorter first.
-    if let Some(f) = payload_fingerprint(c).or_else(|| shared.cloned()) {
-        let short = fingerprint_condition(&f, MIN_FINGERPRINT);
-        let long = fingerprint_condition(&f, MAX_FINGERPRINT);
+    if let Some(f) = &parts.fingerprint {
+        let short = fingerprint_condition(f, MIN_FINGERPRINT);
+        let long = fingerprint_condition(f, MAX_FINGERPRINT);
         let mut specific = optional.clone();
         specific.push(short.clone());
         for e in [build(&[short]), build(&[long]), build(&specific)] {
@@ -691,7 +763,68 @@ mod tests {
         field_conditions(Class::Syn, c, FIELD_SHARE)
             .into_iter()
             .find(|(name, _)| *name == "ip.len")
-            .map(|(_, e)| e.to_string())
+            .map(|(_, e)| p(&e).to_string())
+    }
+
+    /// A SYN flood's profile: `n` packets of one length and TTL to port 80, with one window.
+    fn syn_flood(n: u64, len: u32, ttl: u8) -> ClassStats {
+        let mut c = ClassStats::new(false);
+        c.profiled = n;
+        c.protocols[6] = n;
+        c.tcp_flags[0x02] = n;
+        c.lengths[len_bin(len)] = n;
+        c.ttl[usize::from(ttl)] = n;
+        c.dst_ports.add_n(80, n);
+        c.windows.add(1024, n);
+        c
+    }
+
+    #[test]
+    fn remembered_candidates_are_those_built_afresh_and_follow_the_profile() {
+        let target = TargetSpec::Hosts(vec![u128::from(
+            std::net::Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped(),
+        )]);
+        let memo = std::sync::Mutex::new(CandidateMemo::default());
+        let fresh = |c: &ClassStats, t: &TargetSpec| {
+            let own = std::sync::Mutex::new(CandidateMemo::default());
+            candidates(Class::Syn, c, t, None, None, &own)
+        };
+        let text = |v: &[Expr]| v.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        let flood = syn_flood(1000, 40, 64);
+        let first = candidates(Class::Syn, &flood, &target, None, None, &memo);
+        assert!(
+            text(&first)[0].contains("ip.len == 40"),
+            "{:?}",
+            text(&first)
+        );
+        // The same parts again: the same candidates, from the memo.
+        assert_eq!(
+            candidates(Class::Syn, &flood, &target, None, None, &memo),
+            first
+        );
+        assert_eq!(memo.lock().unwrap().built.len(), 1);
+        // The profile moves (another TTL), another target, a fingerprint: each gets its own
+        // candidates, the same as built without a memo.
+        let moved = syn_flood(1000, 40, 128);
+        let other = TargetSpec::Hosts(vec![u128::from(
+            std::net::Ipv4Addr::new(10, 0, 0, 2).to_ipv6_mapped(),
+        )]);
+        for (c, t) in [(&moved, &target), (&flood, &other), (&flood, &target)] {
+            let got = candidates(Class::Syn, c, t, None, None, &memo);
+            assert_eq!(text(&got), text(&fresh(c, t)));
+        }
+        let moved_text = text(&candidates(Class::Syn, &moved, &target, None, None, &memo));
+        assert!(moved_text[0].contains("ip.ttl == 128"), "{moved_text:?}");
+        assert_eq!(memo.lock().unwrap().built.len(), 3);
+        // Bounded: the least recently built go.
+        for ttl in 0..=u8::MAX {
+            let c = syn_flood(1000, 40, ttl);
+            assert_eq!(
+                candidates(Class::Syn, &c, &target, None, None, &memo),
+                fresh(&c, &target)
+            );
+        }
+        assert_eq!(memo.lock().unwrap().built.len(), MEMO_ENTRIES);
     }
 
     #[test]

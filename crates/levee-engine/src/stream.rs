@@ -556,30 +556,48 @@ impl Stream {
 
 /// Signatures told, by the finding's targets and candidates they were chosen from (see
 /// [`told_signature`]): a going attack's candidates repeat decision after decision, and
-/// measuring them on the benign reference each time would cost more than the decision.
+/// measuring them on the benign reference each time would cost more than the decision. Found
+/// by comparing the candidates themselves, most recently told first: writing them out as a
+/// text key at every decision cost more than the comparison.
 #[derive(Default)]
 struct ToldSignatures {
-    chosen: std::collections::HashMap<String, Option<String>>,
+    chosen: std::collections::VecDeque<(ToldFrom, Option<String>)>,
 }
 
-/// Most choices [`ToldSignatures`] keeps before starting afresh.
+/// What a told signature was chosen from.
+#[derive(PartialEq)]
+struct ToldFrom {
+    targets: levee_analyze::target::TargetSpec,
+    candidates: Vec<levee_rules::Expr>,
+    defined_by: Option<levee_rules::Expr>,
+}
+
+/// Most choices [`ToldSignatures`] keeps; the least recently told go first.
 const TOLD_SIGNATURES: usize = 256;
 
 impl ToldSignatures {
     fn of(&mut self, f: &Finding) -> Option<String> {
-        let mut key = f.targets.to_string();
-        for c in &f.candidates {
-            key.push('|');
-            key.push_str(&c.to_string());
-        }
-        if let Some(told) = self.chosen.get(&key) {
-            return told.clone();
+        let same = |from: &ToldFrom| {
+            from.targets == f.targets
+                && from.candidates == f.candidates
+                && from.defined_by == f.defined_by
+        };
+        if let Some(at) = self.chosen.iter().position(|(from, _)| same(from)) {
+            let hit = self.chosen.remove(at).expect("found above");
+            let told = hit.1.clone();
+            self.chosen.push_front(hit);
+            return told;
         }
         if self.chosen.len() >= TOLD_SIGNATURES {
-            self.chosen.clear();
+            self.chosen.pop_back();
         }
         let told = told_signature(f);
-        self.chosen.insert(key, told.clone());
+        let from = ToldFrom {
+            targets: f.targets.clone(),
+            candidates: f.candidates.clone(),
+            defined_by: f.defined_by.clone(),
+        };
+        self.chosen.push_front((from, told.clone()));
         told
     }
 }
