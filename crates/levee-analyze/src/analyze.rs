@@ -271,6 +271,9 @@ pub const PROVISIONAL_PER_CLASS: usize = 1024;
 /// The most buckets a series keeps before halving its resolution.
 const MAX_BUCKETS: usize = 1 << 14;
 
+// `Analyzer::settled_draw_classes` holds a bit per class.
+const _: () = assert!(Class::COUNT <= 64);
+
 /// First-pass state.
 pub struct Analyzer {
     pub(crate) config: AnalyzeConfig,
@@ -317,6 +320,9 @@ pub struct Analyzer {
     /// [`Analyzer::thin_settled_profiles`]): the draws of the packets to each of `settled`,
     /// in its order.
     settled_draws: Vec<Thinning>,
+    /// The classes (bit `index`) that have a draw in `settled_draws`: every other class's
+    /// packets go to their class's draw without looking through the settled attacks.
+    settled_draw_classes: u64,
     /// That rate.
     settled_max_pps: Option<u64>,
     /// The sparsest rate of the settled draws let go (their attacks ended).
@@ -493,6 +499,7 @@ impl Analyzer {
             waiting: Vec::new(),
             settled: Vec::new(),
             settled_draws: Vec::new(),
+            settled_draw_classes: 0,
             settled_max_pps: None,
             settled_sparsest: 1,
             delay_len: DELAY,
@@ -1452,6 +1459,11 @@ impl Analyzer {
             }
         }
         self.settled = settled.iter().map(|&(c, t)| (c, t.clone())).collect();
+        self.settled_draw_classes = self
+            .settled
+            .iter()
+            .zip(&self.settled_draws)
+            .fold(0, |bits, ((c, _), _)| bits | 1 << c.index());
         self.unsettled_waiting.fill(0);
         for i in 0..self.delay_count {
             let slot = self.slot(i);
@@ -1695,6 +1707,9 @@ impl Analyzer {
         let Some(thinning) = self.thinning.as_mut() else {
             return 1;
         };
+        if self.settled_draw_classes & 1 << ci == 0 {
+            return thinning[ci].offer(ts).min(u64::from(u32::MAX)) as u32;
+        }
         let draw = self
             .settled
             .iter()
