@@ -285,9 +285,28 @@ impl BlockedBloom {
     /// [`Self::insert_in`] calls would, finding the block once.
     #[inline(always)]
     pub fn insert_pair_in(&mut self, block_hash: u64, bits_a: u64, bits_b: u64) {
-        if let Some(halves) = self.halves() {
-            self.insert_aging(block_hash, bits_a, halves);
-            self.insert_aging(block_hash, bits_b, halves);
+        if let Some((current, _)) = self.halves() {
+            // Both keys in the current generation's half, the block found once (the older
+            // half is only read by questions).
+            let (block, probes_a) = self.half_probes_in(block_hash, bits_a);
+            let (_, probes_b) = self.half_probes_in(block_hash, bits_b);
+            let words = self.words.block_mut(block);
+            let (mut present_a, mut present_b) = (true, true);
+            for (w, m) in probes_a {
+                let v = block_word(words, current + w);
+                present_a &= v & m != 0;
+                set_block_word(words, current + w, v | m);
+            }
+            for (w, m) in probes_b {
+                let v = block_word(words, current + w);
+                present_b &= v & m != 0;
+                set_block_word(words, current + w, v | m);
+            }
+            let new = u64::from(!present_a) + u64::from(!present_b);
+            self.inserted += new;
+            if let Some(g) = self.generations.as_mut() {
+                g.inserted += new;
+            }
             return;
         }
         let (block, probes_a) = self.probes_in(block_hash, bits_a);
@@ -509,6 +528,32 @@ mod tests {
             pair.insert_pair_in(block, a, b);
             assert!(pair.contains_in(block, a) && pair.contains_in(block, b));
         }
+        assert_eq!(one.len(), pair.len());
+        assert!((0..one.words.len()).all(|w| one.words.get(w) == pair.words.get(w)));
+    }
+
+    #[test]
+    fn a_pair_insert_is_two_inserts_in_an_ageing_filter_too() {
+        const S: i64 = 1_000_000_000;
+        let (mut one, mut pair) = (BlockedBloom::new(12), BlockedBloom::new(12));
+        one.age_by_generations(S);
+        pair.age_by_generations(S);
+        // Enough keys, over enough time, for generations to be forgotten on the way.
+        for i in 0..30_000u64 {
+            let now = i as i64 * (S / 1_000);
+            one.age(now);
+            pair.age(now);
+            let (block, a, b) = (fmix64(i), fmix64((i + 1) << 40), fmix64(i ^ 0x55));
+            one.insert_in(block, a);
+            one.insert_in(block, b);
+            pair.insert_pair_in(block, a, b);
+            assert!(pair.contains_in(block, a) && pair.contains_in(block, b));
+        }
+        let generations = |f: &BlockedBloom| {
+            let g = f.generations.as_ref().unwrap();
+            (g.current, g.inserted, g.older_inserted)
+        };
+        assert_eq!(generations(&one), generations(&pair));
         assert_eq!(one.len(), pair.len());
         assert!((0..one.words.len()).all(|w| one.words.get(w) == pair.words.get(w)));
     }
