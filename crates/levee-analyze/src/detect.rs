@@ -649,6 +649,11 @@ pub(crate) fn low_rate_hints(an: &Analyzer, found: &[Finding]) -> Vec<String> {
 
 /// Detects attacks class by class.
 pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
+    detect_knowing(an, an.most_probes_by_a_source())
+}
+
+/// [`detect`], with what [`Analyzer::most_probes_by_a_source`] says now.
+fn detect_knowing(an: &Analyzer, most_probes: u64) -> (Vec<Finding>, Vec<Dismissal>) {
     let mut findings = Vec::new();
     let mut dismissed = Vec::new();
     for class in Class::all() {
@@ -663,7 +668,7 @@ pub(crate) fn detect(an: &Analyzer) -> (Vec<Finding>, Vec<Dismissal>) {
         class_findings(an, class, c, &mut findings, &mut dismissed);
     }
     fold_backscatter(an, &mut findings);
-    findings.extend(scans(an));
+    findings.extend(scans(an, most_probes));
     (findings, dismissed)
 }
 
@@ -1072,7 +1077,20 @@ pub fn findings_so_far(
     an: &mut Analyzer,
     settled: &[(Class, &TargetSpec)],
 ) -> (Vec<Finding>, Vec<Dismissal>) {
-    an.with_delay_judged(settled, unmoved_by_waiting, detect)
+    // Asked once: judging the waiting packets profiles them but notes no probe, so the scan
+    // tables `unmoved_by_waiting` reads are those detection reads after (walking them was
+    // a twentieth of a monitor's decision, twice).
+    let most = std::cell::Cell::new(None);
+    let most_probes = |an: &Analyzer| {
+        let m = most.get().unwrap_or_else(|| an.most_probes_by_a_source());
+        most.set(Some(m));
+        m
+    };
+    an.with_delay_judged(
+        settled,
+        |an, class| unmoved_by_waiting(an, class, most_probes(an)),
+        |an| detect_knowing(an, most_probes(an)),
+    )
 }
 
 /// Whether [`detect`] finds the same in a stream whatever the packets of `class` still
@@ -1081,7 +1099,7 @@ pub fn findings_so_far(
 /// be decoded) and stays below it on its packets counted on arrival, while no source comes
 /// near a scan (a scan's class is told from every class's profiled sources). Detection then
 /// reads nothing of the class's profile.
-fn unmoved_by_waiting(an: &Analyzer, class: Class) -> bool {
+fn unmoved_by_waiting(an: &Analyzer, class: Class, most_probes: u64) -> bool {
     if LowRateFamily::of(class).is_some() {
         return false;
     }
@@ -1089,7 +1107,7 @@ fn unmoved_by_waiting(an: &Analyzer, class: Class) -> bool {
         return true;
     };
     let below_volume = class == Class::Undecoded || volume(an, c, true).1;
-    below_volume && !scan_possible(an)
+    below_volume && !scan_possible(an, most_probes)
 }
 
 /// The ports of a profile that each hold at least `share` of its `total` packets, busiest
@@ -1290,17 +1308,17 @@ fn min_scan_probes(an: &Analyzer) -> u64 {
     an.config().min_scan_probes.max(4 * an.sample_one_in())
 }
 
-/// Whether any source may hold a scan's probes (a bound: see
-/// [`Analyzer::most_probes_by_a_source`]).
-fn scan_possible(an: &Analyzer) -> bool {
-    an.most_probes_by_a_source() >= min_scan_probes(an)
+/// Whether any source may hold a scan's probes, `most_probes` being what
+/// [`Analyzer::most_probes_by_a_source`] says (a bound).
+fn scan_possible(an: &Analyzer, most_probes: u64) -> bool {
+    most_probes >= min_scan_probes(an)
 }
 
 /// Sources probing many new ports (port scan) or addresses (host scan) with few completed
 /// handshakes.
-fn scans(an: &Analyzer) -> Vec<Finding> {
+fn scans(an: &Analyzer, most_probes: u64) -> Vec<Finding> {
     let mut out = Vec::new();
-    if !scan_possible(an) {
+    if !scan_possible(an, most_probes) {
         return out;
     }
     let min_probes = min_scan_probes(an);
@@ -1470,14 +1488,17 @@ mod tests {
         an.limit_delay(S);
         an.thin_profiles(1 << 12);
         let (mut decisions, mut dns_left_out, mut found) = (0, 0, 0);
+        let unmoved =
+            |an: &Analyzer, class| unmoved_by_waiting(an, class, an.most_probes_by_a_source());
         let mut next = i64::MIN;
         while let Some(Item::Frame(f)) = reader.next_item() {
             if f.ts_nanos >= next && next != i64::MIN {
                 decisions += 1;
-                if an.class(Class::DnsQuery).is_some() && unmoved_by_waiting(&an, Class::DnsQuery) {
+                if an.class(Class::DnsQuery).is_some() && unmoved(&an, Class::DnsQuery) {
                     dns_left_out += 1;
                 }
-                let left_out = an.with_delay_judged(&[], unmoved_by_waiting, detect);
+                // As a monitor decides.
+                let left_out = findings_so_far(&mut an, &[]);
                 let all = an.with_delay_judged(&[], |_, _| false, detect);
                 assert_eq!(
                     format!("{left_out:?}"),
@@ -1498,6 +1519,6 @@ mod tests {
         );
         assert!(found > 0, "the flood is found");
         // A class with a low-rate family is never left out.
-        assert!(!unmoved_by_waiting(&an, Class::Syn));
+        assert!(!unmoved(&an, Class::Syn));
     }
 }
