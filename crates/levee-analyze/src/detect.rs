@@ -226,6 +226,30 @@ pub(crate) fn bucket_rates(an: &Analyzer, packets: impl Iterator<Item = u64>) ->
         .collect()
 }
 
+/// The highest of [`bucket_rates`] (0 for none) and the packets of the buckets, in one pass
+/// that makes no list: a bucket wholly inside the capture spans the full width, so the
+/// busiest of those is the one with the most packets, and only the buckets at the capture's
+/// edges are divided on their own. (A monitor asks this of every class at every decision,
+/// over hours of one-second buckets.)
+fn peak_rate_and_total(an: &Analyzer, packets: impl Iterator<Item = u64>) -> (f64, u64) {
+    let w = an.bucket_ns;
+    let base = an.base_bucket.unwrap_or(0);
+    let (mut total, mut inner_most, mut edge_peak) = (0u64, 0u64, 0.0f64);
+    for (i, n) in packets.enumerate() {
+        total += n;
+        let b0 = (base + i as i64) * w;
+        if b0 >= an.start && b0.saturating_add(w) <= an.end.saturating_add(1) {
+            inner_most = inner_most.max(n);
+        } else {
+            edge_peak = edge_peak.max(n as f64 / effective_span(b0, w, an.start, an.end));
+        }
+    }
+    // What `effective_span` gives a bucket inside the capture; dividing by it keeps the order
+    // of the counts, so the busiest count gives the highest rate.
+    let inner_span = (w as f64 / 1e9).max(0.001);
+    (edge_peak.max(inner_most as f64 / inner_span), total)
+}
+
 /// Seconds of bucket `[b0, b0+w)` inside the capture `[start, end]`; at least 1 ms, and the
 /// full bucket unless the bucket holds the capture's first or last packet.
 pub(crate) fn effective_span(b0: i64, w: i64, start: i64, end: i64) -> f64 {
@@ -617,10 +641,7 @@ pub(crate) fn low_rate_hints(an: &Analyzer, found: &[Finding]) -> Vec<String> {
             continue; // reported as an attack, slow or not
         }
         let Some(c) = an.class(class) else { continue };
-        let peak = bucket_rates(an, c.series.iter().map(|b| b.packets))
-            .into_iter()
-            .fold(0.0, f64::max);
-        let total: u64 = c.series.iter().map(|b| b.packets).sum();
+        let (peak, total) = peak_rate_and_total(an, c.series.iter().map(|b| b.packets));
         if total >= cfg.min_packets && peak >= cfg.min_pps {
             continue; // judged by detection itself
         }
@@ -772,8 +793,7 @@ fn class_findings(
 /// be whatever the packets not yet profiled carry, from the packets counted on arrival only.
 fn volume(an: &Analyzer, c: &ClassStats, at_most: bool) -> (f64, bool) {
     let cfg = an.config();
-    let whole_rates = bucket_rates(an, c.series.iter().map(|b| b.packets));
-    let mut whole_peak = whole_rates.iter().cloned().fold(0.0, f64::max);
+    let (mut whole_peak, class_total) = peak_rate_and_total(an, c.series.iter().map(|b| b.packets));
     if an.bucket_ns > SECOND_NS {
         // Buckets wider than a second average a short attack down; its busiest second of
         // evidence (part of the class's packets) is a floor, which the busiest second of
@@ -785,7 +805,6 @@ fn volume(an: &Analyzer, c: &ClassStats, at_most: bool) -> (f64, bool) {
         };
         whole_peak = whole_peak.max(busiest as f64);
     }
-    let class_total: u64 = c.series.iter().map(|b| b.packets).sum();
     // A capture sampled before it was saved stands for `wire` times its packets.
     let wire = cfg.wire_one_in.max(1);
     let below = class_total * wire < cfg.min_packets || whole_peak * (wire as f64) < cfg.min_pps;
@@ -1466,6 +1485,42 @@ mod tests {
     use super::*;
     use crate::AnalyzeConfig;
     use levee_capture::{CaptureReader, Item};
+
+    #[test]
+    fn the_peak_rate_in_one_pass_is_the_highest_bucket_rate() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        const S: i64 = 1_000_000_000;
+        let mut an = Analyzer::new(AnalyzeConfig::default());
+        for round in 0..500 {
+            // Buckets of a millisecond to a minute; captures starting and ending anywhere in
+            // their first and last buckets, or shorter than one.
+            let w = [S / 1000, S / 4, S, 60 * S, S / 2000][round % 5];
+            let base = next(1000) as i64;
+            let buckets = 1 + next(40) as usize;
+            an.bucket_ns = w;
+            an.base_bucket = Some(base);
+            an.start = base * w + next(w as u64) as i64;
+            an.end = (an.start + next(buckets as u64 * w as u64) as i64)
+                .min((base + buckets as i64) * w - 1);
+            let series: Vec<u64> = (0..buckets).map(|_| next(5) * next(100_000)).collect();
+            let rates = bucket_rates(&an, series.iter().copied());
+            let want = (
+                rates.iter().cloned().fold(0.0, f64::max),
+                series.iter().sum(),
+            );
+            assert_eq!(
+                peak_rate_and_total(&an, series.iter().copied()),
+                want,
+                "round {round}: {series:?}"
+            );
+        }
+    }
 
     /// A monitor's decisions leave out the waiting packets of a class `unmoved_by_waiting`
     /// names (DNS queries below an attack's volume, beside a SYN flood): at every quarter
