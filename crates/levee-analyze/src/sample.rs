@@ -106,14 +106,29 @@ impl Bernoulli {
 /// one packet in eight. The place of the pick in each run is drawn anew, so traffic that
 /// cycles through a list (ports, sources) is not seen through one phase of it, as taking every
 /// `n`th packet would.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Stratified {
     rate_log2: u32,
+    /// `2^rate_log2`: a run's packets, and a picked packet's weight (kept, not shifted out
+    /// for every packet).
+    run: u64,
     /// Packets of the current run passed, and the one of them picked.
     passed: u64,
     pick: u64,
     /// Random numbers drawn so far: the counter the next one is made of.
     draws: u64,
+}
+
+impl Default for Stratified {
+    fn default() -> Stratified {
+        Stratified {
+            rate_log2: 0,
+            run: 1,
+            passed: 0,
+            pick: 0,
+            draws: 0,
+        }
+    }
 }
 
 impl Stratified {
@@ -122,11 +137,12 @@ impl Stratified {
     fn offer(&mut self) -> u64 {
         let picked = self.passed == self.pick;
         self.passed += 1;
-        if self.passed >> self.rate_log2 != 0 {
+        // A run starts at 0 whenever the rate changes, so it ends exactly at its length.
+        if self.passed == self.run {
             self.next_run();
         }
         if picked {
-            1 << self.rate_log2
+            self.run
         } else {
             0
         }
@@ -136,13 +152,14 @@ impl Stratified {
         self.passed = 0;
         self.draws += 1;
         let random = fmix64(self.draws.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x7417_0a5e_d00d);
-        self.pick = random & ((1 << self.rate_log2) - 1);
+        self.pick = random & (self.run - 1);
     }
 
     /// Changes the rate from the next run on, which starts now.
     fn set_rate_log2(&mut self, rate_log2: u32) {
         if rate_log2 != self.rate_log2 {
             self.rate_log2 = rate_log2.min(40);
+            self.run = 1 << self.rate_log2;
             self.next_run();
         }
     }
@@ -165,6 +182,9 @@ pub struct Thinning {
     /// The end of the second being counted, and its packets so far.
     second_end: i64,
     seen: u64,
+    /// The packets of a second at which the rate must grow sparser: `seen` past `max_pps`
+    /// runs of the current rate, worked out when the rate changes.
+    sparser_at: u64,
     /// The sparsest rate used so far, as a power of two.
     sparsest_log2: u32,
 }
@@ -177,8 +197,18 @@ impl Thinning {
             max_pps: max_pps.max(1),
             second_end: i64::MIN,
             seen: 0,
+            sparser_at: max_pps.max(1).saturating_add(1),
             sparsest_log2: 0,
         }
+    }
+
+    /// Draws at one packet in `2^rate_log2` from now on.
+    fn set_rate_log2(&mut self, rate_log2: u32) {
+        self.draw.set_rate_log2(rate_log2);
+        self.sparsest_log2 = self.sparsest_log2.max(rate_log2);
+        // `seen >> rate_log2 > max_pps`, asked as one comparison.
+        let at = (u128::from(self.max_pps) + 1) << self.draw.rate_log2;
+        self.sparser_at = u64::try_from(at).unwrap_or(u64::MAX);
     }
 
     /// Decides for a packet at `ts`: the weight it is profiled with, or 0.
@@ -188,7 +218,7 @@ impl Thinning {
             self.next_second(ts);
         }
         self.seen += 1;
-        if self.seen >> self.draw.rate_log2 > self.max_pps {
+        if self.seen >= self.sparser_at {
             self.sparser(ts);
         }
         self.draw.offer()
@@ -209,8 +239,7 @@ impl Thinning {
         while rate_log2 < 40 && projected >> rate_log2 > u128::from(self.max_pps) {
             rate_log2 += 1;
         }
-        self.draw.set_rate_log2(rate_log2);
-        self.sparsest_log2 = self.sparsest_log2.max(rate_log2);
+        self.set_rate_log2(rate_log2);
     }
 
     /// One packet in how many is profiled now.
@@ -236,8 +265,7 @@ impl Thinning {
         while rate_log2 < 40 && seen >> rate_log2 > self.max_pps {
             rate_log2 += 1;
         }
-        self.draw.set_rate_log2(rate_log2);
-        self.sparsest_log2 = self.sparsest_log2.max(rate_log2);
+        self.set_rate_log2(rate_log2);
         self.seen = 0;
         self.second_end = ts.saturating_add(1_000_000_000);
     }
@@ -439,6 +467,27 @@ impl SampleStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sparser_point_is_where_the_seconds_packets_pass_max_pps_runs() {
+        for max_pps in [1, 7, 1000, 4096, 1 << 40, u64::MAX - 1] {
+            let mut t = Thinning::new(max_pps);
+            for rate_log2 in 0..=40 {
+                t.set_rate_log2(rate_log2);
+                let limit = (u128::from(max_pps) + 1) << rate_log2;
+                for seen in [limit.saturating_sub(1), limit, limit + 1] {
+                    let Ok(seen) = u64::try_from(seen) else {
+                        continue;
+                    };
+                    assert_eq!(
+                        seen >= t.sparser_at,
+                        seen >> rate_log2 > max_pps,
+                        "max {max_pps}, rate {rate_log2}, seen {seen}"
+                    );
+                }
+            }
+        }
+    }
 
     const S: i64 = 1_000_000_000;
 
