@@ -18,6 +18,19 @@ use crate::pages::{block_word, set_block_word, Pages};
 /// Bits per block: one cache line.
 const BLOCK_BITS: u64 = 512;
 
+/// Sets the bits `probes` (word, mask) in the words from `first` of a block; returns whether
+/// they were all set already (the key was, probably, present).
+#[inline(always)]
+fn set_probes(words: &mut [u8; 64], first: usize, probes: [(usize, u64); 3]) -> bool {
+    let mut present = true;
+    for (w, m) in probes {
+        let v = block_word(words, first + w);
+        present &= v & m != 0;
+        set_block_word(words, first + w, v | m);
+    }
+    present
+}
+
 /// A blocked Bloom filter: each key's bits in one cache-line block, so a lookup costs one miss.
 pub struct BlockedBloom {
     /// Blocks of 8 words; the block count is a power of two. Huge pages, so random lookups
@@ -221,12 +234,17 @@ impl BlockedBloom {
             set_block_word(words, current + w, v | m);
             in_older &= block_word(words, older + w) & m != 0;
         }
-        let new = u64::from(!in_current);
+        self.count_new(u64::from(!in_current));
+        in_current || in_older
+    }
+
+    /// Counts `new` keys inserted, in the filter and in its current generation.
+    #[inline(always)]
+    fn count_new(&mut self, new: u64) {
         self.inserted += new;
         if let Some(g) = self.generations.as_mut() {
             g.inserted += new;
         }
-        in_current || in_older
     }
 
     /// [`Self::contains_in`] of an ageing filter whose halves are `(current, older)`.
@@ -270,13 +288,7 @@ impl BlockedBloom {
         }
         let (block, probes) = self.probes_in(block_hash, bits_hash);
         // One lookup of the block; the words within it need no further bounds checks.
-        let words = self.words.block_mut(block);
-        let mut present = true;
-        for (w, m) in probes {
-            let v = block_word(words, w);
-            present &= v & m != 0;
-            set_block_word(words, w, v | m);
-        }
+        let present = set_probes(self.words.block_mut(block), 0, probes);
         self.inserted += u64::from(!present);
         present
     }
@@ -285,45 +297,25 @@ impl BlockedBloom {
     /// [`Self::insert_in`] calls would, finding the block once.
     #[inline(always)]
     pub fn insert_pair_in(&mut self, block_hash: u64, bits_a: u64, bits_b: u64) {
+        // Two branches, each with its own probes: one walk choosing between them measured
+        // 30 million instructions more on the 5-million-packet bench.
         if let Some((current, _)) = self.halves() {
-            // Both keys in the current generation's half, the block found once (the older
-            // half is only read by questions).
+            // Both keys in the current generation's half (the older half is only read by
+            // questions).
             let (block, probes_a) = self.half_probes_in(block_hash, bits_a);
             let (_, probes_b) = self.half_probes_in(block_hash, bits_b);
             let words = self.words.block_mut(block);
-            let (mut present_a, mut present_b) = (true, true);
-            for (w, m) in probes_a {
-                let v = block_word(words, current + w);
-                present_a &= v & m != 0;
-                set_block_word(words, current + w, v | m);
-            }
-            for (w, m) in probes_b {
-                let v = block_word(words, current + w);
-                present_b &= v & m != 0;
-                set_block_word(words, current + w, v | m);
-            }
-            let new = u64::from(!present_a) + u64::from(!present_b);
-            self.inserted += new;
-            if let Some(g) = self.generations.as_mut() {
-                g.inserted += new;
-            }
+            let new = u64::from(!set_probes(words, current, probes_a))
+                + u64::from(!set_probes(words, current, probes_b));
+            self.count_new(new);
             return;
         }
         let (block, probes_a) = self.probes_in(block_hash, bits_a);
         let (_, probes_b) = self.probes_in(block_hash, bits_b);
         let words = self.words.block_mut(block);
-        let (mut present_a, mut present_b) = (true, true);
-        for (w, m) in probes_a {
-            let v = block_word(words, w);
-            present_a &= v & m != 0;
-            set_block_word(words, w, v | m);
-        }
-        for (w, m) in probes_b {
-            let v = block_word(words, w);
-            present_b &= v & m != 0;
-            set_block_word(words, w, v | m);
-        }
-        self.inserted += u64::from(!present_a) + u64::from(!present_b);
+        let new =
+            u64::from(!set_probes(words, 0, probes_a)) + u64::from(!set_probes(words, 0, probes_b));
+        self.inserted += new;
     }
 
     /// Asks the CPU to start loading the block of `hash`, so that a later `insert` or
